@@ -1,0 +1,330 @@
+//! The dependency engine (MXNet `Engine`). Every NDArray operation is pushed here with the
+//! variables it reads and writes and runs when those are ready; see `var.rs` for the ordering
+//! invariants. Invariants of the engine itself:
+//! - an op runs exactly once, after every earlier conflicting op; a failing op stores its error
+//!   on the variables it writes and never aborts the process (panics are caught);
+//! - an op whose inputs or outputs carry an unraised error skips its body and forwards that same
+//!   error (poisoning), unless it is a wait op;
+//! - errors are raised at waits: `wait_var` (asnumpy, wait_to_read) or `wait_all`, each once.
+//! `MXNET_ENGINE_TYPE=NaiveEngine` runs every op synchronously on the pushing thread.
+
+mod threaded;
+mod var;
+
+pub use var::Var;
+
+use crate::error::{Error, Result};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use threaded::Workers;
+
+/// Where Python issued an op (`file.py:12`), kept cheap until an error needs it.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub file: Arc<str>,
+    pub line: u32,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// A failure shared by the failed op and every op it poisoned; raised once.
+pub struct ErrorSlot(Mutex<Option<Error>>);
+
+impl ErrorSlot {
+    fn new(e: Error) -> Arc<Self> {
+        Arc::new(ErrorSlot(Mutex::new(Some(e))))
+    }
+
+    fn is_pending(&self) -> bool {
+        self.0.lock().map(|g| g.is_some()).unwrap_or(false)
+    }
+
+    fn take(&self) -> Option<Error> {
+        self.0.lock().ok().and_then(|mut g| g.take())
+    }
+}
+
+pub type Body = Box<dyn FnOnce() -> Result<()> + Send>;
+
+/// Ops with at most this much work (elements touched) run inline on the pushing thread when
+/// their variables are ready: cheaper than waking a worker.
+pub const INLINE_COST: usize = 1 << 14;
+
+/// One pushed operation.
+pub struct Opr {
+    wait: AtomicUsize,
+    reads: Vec<Var>,
+    writes: Vec<Var>,
+    body: Mutex<Option<Body>>,
+    name: Cow<'static, str>,
+    origin: Option<Origin>,
+    cost: usize,
+    priority: i32,
+    /// Wait ops: run as soon as ready wherever that happens, and never skipped.
+    is_wait: bool,
+}
+
+/// What to push: the body and its dependencies.
+pub struct Task {
+    pub name: Cow<'static, str>,
+    pub reads: Vec<Var>,
+    pub writes: Vec<Var>,
+    pub body: Body,
+    pub origin: Option<Origin>,
+    /// Rough number of elements touched; small ops may run inline.
+    pub cost: usize,
+    pub priority: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    Naive,
+    Threaded,
+}
+
+pub struct Engine {
+    kind: EngineKind,
+    workers: std::sync::OnceLock<Workers>,
+    nthreads: usize,
+    pending: AtomicUsize,
+    idle: (Mutex<()>, Condvar),
+    errors: Mutex<Vec<Arc<ErrorSlot>>>,
+    max_inflight: usize,
+}
+
+impl Engine {
+    /// Reads `MXNET_ENGINE_TYPE` and `MXNET_CPU_WORKER_NTHREADS` (default: one per core).
+    pub fn from_env(num_cores: usize) -> Engine {
+        let kind = match std::env::var("MXNET_ENGINE_TYPE").as_deref() {
+            Ok("NaiveEngine") => EngineKind::Naive,
+            _ => EngineKind::Threaded,
+        };
+        let n = std::env::var("MXNET_CPU_WORKER_NTHREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(num_cores.max(2));
+        Engine::new(kind, n)
+    }
+
+    pub fn new(kind: EngineKind, nthreads: usize) -> Engine {
+        Engine {
+            kind,
+            workers: std::sync::OnceLock::new(),
+            nthreads,
+            pending: AtomicUsize::new(0),
+            idle: (Mutex::new(()), Condvar::new()),
+            errors: Mutex::new(Vec::new()),
+            max_inflight: 1 << 16,
+        }
+    }
+
+    pub fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    /// Ops pushed and not finished.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Pushes `task`; returns once it is queued (or, when small and ready, done).
+    pub fn push(&'static self, task: Task) {
+        self.push_opr(task, false);
+    }
+
+    fn push_opr(&'static self, task: Task, is_wait: bool) -> Arc<Opr> {
+        if self.pending() >= self.max_inflight {
+            self.wait_below(self.max_inflight / 2);
+        }
+        let Task { name, mut reads, mut writes, body, origin, cost, priority } = task;
+        dedup_vars(&mut reads, &mut writes);
+        let opr = Arc::new(Opr {
+            wait: AtomicUsize::new(reads.len() + writes.len() + 1),
+            reads,
+            writes,
+            body: Mutex::new(Some(body)),
+            name,
+            origin,
+            cost,
+            priority,
+            is_wait,
+        });
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        let mut ready_now = 0;
+        for v in &opr.reads {
+            ready_now += v.append_read(&opr) as usize;
+        }
+        for v in &opr.writes {
+            ready_now += v.append_write(&opr) as usize;
+        }
+        if opr.wait.fetch_sub(ready_now + 1, Ordering::AcqRel) == ready_now + 1 {
+            if self.kind == EngineKind::Naive || opr.is_wait || opr.cost <= INLINE_COST {
+                self.execute(opr.clone());
+            } else {
+                self.schedule(opr.clone());
+            }
+        }
+        opr
+    }
+
+    /// Called when `op` stopped waiting on one variable.
+    fn signal(&'static self, op: Arc<Opr>) {
+        if op.wait.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if op.is_wait || self.kind == EngineKind::Naive {
+                self.execute(op);
+            } else {
+                self.schedule(op);
+            }
+        }
+    }
+
+    fn schedule(&'static self, op: Arc<Opr>) {
+        self.workers.get_or_init(|| Workers::start(self.nthreads, self)).submit(op);
+    }
+
+    /// Runs the op's body (or forwards a poisoning error) and releases its variables.
+    fn execute(&'static self, op: Arc<Opr>) {
+        let body = op.body.lock().ok().and_then(|mut b| b.take());
+        let poison = if op.is_wait {
+            None
+        } else {
+            op.reads.iter().chain(op.writes.iter()).find_map(|v| v.pending_error())
+        };
+        let failure = match (poison, body) {
+            (Some(slot), _) => Some(slot),
+            (None, Some(body)) => {
+                let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+                    .unwrap_or_else(|p| Err(Error::Internal(panic_message(p))));
+                res.err().map(|e| {
+                    let e = match e {
+                        e @ Error::Engine { .. } => e,
+                        e => Error::Engine {
+                            op: op.name.to_string(),
+                            origin: op.origin.as_ref().map(|o| o.to_string()),
+                            msg: e.to_string(),
+                        },
+                    };
+                    let slot = ErrorSlot::new(e);
+                    if let Ok(mut list) = self.errors.lock() {
+                        list.retain(|s| s.is_pending());
+                        list.push(slot.clone());
+                    }
+                    slot
+                })
+            }
+            (None, None) => None,
+        };
+        let mut ready = Vec::new();
+        for v in &op.reads {
+            v.complete_read(&mut ready);
+        }
+        for v in &op.writes {
+            v.complete_write(failure.as_ref(), &mut ready);
+        }
+        for r in ready {
+            self.signal(r);
+        }
+        if self.pending.fetch_sub(1, Ordering::AcqRel) <= self.max_inflight / 2 + 1 {
+            let _g = self.idle.0.lock();
+            self.idle.1.notify_all();
+        }
+    }
+
+    fn wait_below(&self, n: usize) {
+        let mut g = self.idle.0.lock().unwrap_or_else(|e| e.into_inner());
+        while self.pending() > n {
+            g = self
+                .idle
+                .1
+                .wait_timeout(g, std::time::Duration::from_millis(50))
+                .map(|r| r.0)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
+    /// Blocks until every op that touches `var` pushed so far is done; raises its error once.
+    pub fn wait_var(&'static self, var: &Var) -> Result<()> {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let d2 = done.clone();
+        let body: Body = Box::new(move || {
+            let mut g = d2.0.lock().unwrap_or_else(|e| e.into_inner());
+            *g = true;
+            d2.1.notify_all();
+            Ok(())
+        });
+        let task = Task {
+            name: Cow::Borrowed("WaitForVar"),
+            reads: vec![var.clone()],
+            writes: vec![],
+            body,
+            origin: None,
+            cost: 0,
+            priority: 0,
+        };
+        self.push_opr(task, true);
+        let mut g = done.0.lock().unwrap_or_else(|e| e.into_inner());
+        while !*g {
+            g = done.1.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(g);
+        match var.pending_error().and_then(|s| s.take()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks until the engine is idle; raises the first error not raised yet, clears the rest.
+    pub fn wait_all(&self) -> Result<()> {
+        self.wait_below(0);
+        let slots = self.errors.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
+        let mut first = None;
+        for s in slots {
+            if let Some(e) = s.take() {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Drains the engine without raising (before `fork`).
+    pub fn drain(&self) {
+        self.wait_below(0);
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    let s = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("internal error (a kernel panicked): {s}")
+}
+
+/// Removes duplicate variables and reads of variables the op also writes.
+fn dedup_vars(reads: &mut Vec<Var>, writes: &mut Vec<Var>) {
+    let mut i = 0;
+    while i < writes.len() {
+        if writes[..i].iter().any(|w| w.same(&writes[i])) {
+            writes.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    let mut i = 0;
+    while i < reads.len() {
+        let dup = reads[..i].iter().any(|r| r.same(&reads[i]))
+            || writes.iter().any(|w| w.same(&reads[i]));
+        if dup {
+            reads.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Work-stealing workers: a global injector per priority level, a deque per worker, stealing
+//! between workers, and parking when there is nothing to do. An op made ready by a finishing op
+//! goes to that worker's own deque (its inputs are warm in that core's cache).
+
+use super::{Engine, Opr};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use std::cell::RefCell;
+use std::sync::{Arc, Condvar, Mutex};
+
+struct Shared {
+    high: Injector<Arc<Opr>>,
+    normal: Injector<Arc<Opr>>,
+    stealers: Vec<Stealer<Arc<Opr>>>,
+    sleepers: Mutex<usize>,
+    wake: Condvar,
+}
+
+pub struct Workers {
+    shared: Arc<Shared>,
+    engine: &'static Engine,
+}
+
+thread_local! {
+    /// The deque of the worker running on this thread, and the engine it belongs to.
+    static LOCAL: RefCell<Option<(usize, Worker<Arc<Opr>>)>> = const { RefCell::new(None) };
+}
+
+impl Workers {
+    pub fn start(n: usize, engine: &'static Engine) -> Workers {
+        let locals: Vec<Worker<Arc<Opr>>> = (0..n).map(|_| Worker::new_fifo()).collect();
+        let shared = Arc::new(Shared {
+            high: Injector::new(),
+            normal: Injector::new(),
+            stealers: locals.iter().map(|w| w.stealer()).collect(),
+            sleepers: Mutex::new(0),
+            wake: Condvar::new(),
+        });
+        for (i, local) in locals.into_iter().enumerate() {
+            let sh = shared.clone();
+            // A worker that cannot be spawned leaves its deque to be stolen by the others.
+            let _ = std::thread::Builder::new()
+                .name(format!("oxnet-engine-{i}"))
+                .spawn(move || run_worker(sh, local, i, engine));
+        }
+        Workers { shared, engine }
+    }
+
+    pub fn submit(&self, op: Arc<Opr>) {
+        let op = match LOCAL.with(|l| match &*l.borrow() {
+            Some((id, w)) if *id == self.engine as *const Engine as usize && op.priority <= 0 => {
+                w.push(op);
+                None
+            }
+            _ => Some(op),
+        }) {
+            None => {
+                self.wake_one();
+                return;
+            }
+            Some(op) => op,
+        };
+        if op.priority > 0 {
+            self.shared.high.push(op);
+        } else {
+            self.shared.normal.push(op);
+        }
+        self.wake_one();
+    }
+
+    fn wake_one(&self) {
+        let g = self.shared.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+        if *g > 0 {
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+fn find_work(sh: &Shared, local: &Worker<Arc<Opr>>, me: usize) -> Option<Arc<Opr>> {
+    if let Some(op) = local.pop() {
+        return Some(op);
+    }
+    loop {
+        let mut retry = false;
+        for inj in [&sh.high, &sh.normal] {
+            match inj.steal_batch_and_pop(local) {
+                Steal::Success(op) => return Some(op),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+        }
+        for (i, s) in sh.stealers.iter().enumerate() {
+            if i == me {
+                continue;
+            }
+            match s.steal() {
+                Steal::Success(op) => return Some(op),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+        }
+        if !retry {
+            return None;
+        }
+    }
+}
+
+fn has_work(sh: &Shared) -> bool {
+    !sh.high.is_empty() || !sh.normal.is_empty() || sh.stealers.iter().any(|s| !s.is_empty())
+}
+
+fn run_worker(sh: Arc<Shared>, local: Worker<Arc<Opr>>, me: usize, engine: &'static Engine) {
+    LOCAL.with(|l| *l.borrow_mut() = Some((engine as *const Engine as usize, local)));
+    loop {
+        let op = LOCAL.with(|l| l.borrow().as_ref().and_then(|(_, w)| find_work(&sh, w, me)));
+        match op {
+            Some(op) => engine.execute(op),
+            None => {
+                let mut g = sh.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+                if has_work(&sh) {
+                    continue;
+                }
+                *g += 1;
+                g = sh.wake.wait(g).unwrap_or_else(|e| e.into_inner());
+                *g -= 1;
+            }
+        }
+    }
+}

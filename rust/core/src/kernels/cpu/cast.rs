@@ -1,0 +1,46 @@
+//! Element type conversion (`astype`, `Cast`, copies between dtypes).
+
+use super::{par_ranges, Ptr};
+use crate::dtype::{DType, Element};
+use crate::ndarray::NDArray;
+use crate::with_dtype;
+
+fn convert<S: Element, D: Element>(src: *const S, dst: *mut D, n: usize, to_bool: bool) {
+    let (s, d) = (Ptr(src as *mut S), Ptr(dst));
+    par_ranges(n, 1, |b, e| {
+        for i in b..e {
+            // SAFETY: i < n; src and dst do not overlap (checked by the caller).
+            unsafe {
+                let v = *s.get().add(i);
+                *d.get().add(i) = if to_bool {
+                    D::from_f64((v.to_f64() != 0.0) as u8 as f64)
+                } else {
+                    D::from_f64(v.to_f64())
+                };
+            }
+        }
+    });
+}
+
+/// Copies `src` into `dst` (same size, no overlap), converting the element type.
+/// Must run inside an engine op reading `src` and writing `dst`.
+pub fn cast_into(src: &NDArray, dst: &NDArray) {
+    let n = src.size().min(dst.size());
+    if src.dtype() == dst.dtype() {
+        let bytes = n * src.dtype().size();
+        // SAFETY: inside the copy op (read src, write dst).
+        let (s, d) = unsafe { (Ptr(src.raw()), Ptr(dst.raw())) };
+        par_ranges(bytes, 1, |b, e| {
+            // SAFETY: disjoint byte ranges of non-overlapping buffers.
+            unsafe { std::ptr::copy_nonoverlapping(s.get().add(b), d.get().add(b), e - b) }
+        });
+        return;
+    }
+    let to_bool = dst.dtype() == DType::Bool;
+    with_dtype!(src.dtype(), S, {
+        with_dtype!(dst.dtype(), D, {
+            // SAFETY: inside the copy op, which holds read on src and write on dst.
+            unsafe { convert::<S, D>(src.raw() as *const S, dst.raw() as *mut D, n, to_bool) }
+        })
+    })
+}

@@ -1,0 +1,259 @@
+//! Elementwise kernels: binary with numpy broadcasting, scalar, and unary maps. All of them
+//! tolerate `out` being the very same memory as an input (in-place `a += b`): they read
+//! element i before writing element i and only use raw pointers.
+
+use super::{par_ranges, Ptr};
+use crate::dtype::Element;
+use crate::ndarray::NDArray;
+use crate::shape::broadcast_strides;
+use half::f16;
+
+/// Arithmetic with MXNet's semantics per element type (integer `/` truncates, `%` takes the
+/// divisor's sign, integer division by zero gives 0 instead of trapping).
+pub trait Arith: Element {
+    fn add(self, b: Self) -> Self;
+    fn sub(self, b: Self) -> Self;
+    fn mul(self, b: Self) -> Self;
+    fn div(self, b: Self) -> Self;
+    fn rem(self, b: Self) -> Self;
+    fn pow(self, b: Self) -> Self;
+    fn max(self, b: Self) -> Self {
+        if self > b || self != self {
+            self
+        } else {
+            b
+        }
+    }
+    fn min(self, b: Self) -> Self {
+        if self < b || self != self {
+            self
+        } else {
+            b
+        }
+    }
+    fn hypot(self, b: Self) -> Self {
+        Self::from_f64(self.to_f64().hypot(b.to_f64()))
+    }
+    fn truth(self) -> bool {
+        self.to_f64() != 0.0
+    }
+    fn bool_(v: bool) -> Self {
+        Self::from_f64(v as u8 as f64)
+    }
+}
+
+macro_rules! float_arith {
+    ($t:ty) => {
+        impl Arith for $t {
+            #[inline(always)]
+            fn add(self, b: Self) -> Self {
+                self + b
+            }
+            #[inline(always)]
+            fn sub(self, b: Self) -> Self {
+                self - b
+            }
+            #[inline(always)]
+            fn mul(self, b: Self) -> Self {
+                self * b
+            }
+            #[inline(always)]
+            fn div(self, b: Self) -> Self {
+                self / b
+            }
+            #[inline(always)]
+            fn rem(self, b: Self) -> Self {
+                let r = self % b;
+                if r != 0.0 && ((r < 0.0) != (b < 0.0)) {
+                    r + b
+                } else {
+                    r
+                }
+            }
+            #[inline(always)]
+            fn pow(self, b: Self) -> Self {
+                self.powf(b)
+            }
+            #[inline(always)]
+            fn hypot(self, b: Self) -> Self {
+                <$t>::hypot(self, b)
+            }
+        }
+    };
+}
+float_arith!(f32);
+float_arith!(f64);
+
+impl Arith for f16 {
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        f16::from_f32(self.to_f32() + b.to_f32())
+    }
+    #[inline(always)]
+    fn sub(self, b: Self) -> Self {
+        f16::from_f32(self.to_f32() - b.to_f32())
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        f16::from_f32(self.to_f32() * b.to_f32())
+    }
+    #[inline(always)]
+    fn div(self, b: Self) -> Self {
+        f16::from_f32(self.to_f32() / b.to_f32())
+    }
+    fn rem(self, b: Self) -> Self {
+        f16::from_f32(Arith::rem(self.to_f32(), b.to_f32()))
+    }
+    fn pow(self, b: Self) -> Self {
+        f16::from_f32(self.to_f32().powf(b.to_f32()))
+    }
+}
+
+macro_rules! int_arith {
+    ($t:ty, $signed:expr) => {
+        impl Arith for $t {
+            #[inline(always)]
+            fn add(self, b: Self) -> Self {
+                self.wrapping_add(b)
+            }
+            #[inline(always)]
+            fn sub(self, b: Self) -> Self {
+                self.wrapping_sub(b)
+            }
+            #[inline(always)]
+            fn mul(self, b: Self) -> Self {
+                self.wrapping_mul(b)
+            }
+            #[inline(always)]
+            fn div(self, b: Self) -> Self {
+                if b == 0 {
+                    0
+                } else {
+                    self.wrapping_div(b)
+                }
+            }
+            #[inline(always)]
+            #[allow(unused_comparisons)]
+            fn rem(self, b: Self) -> Self {
+                if b == 0 {
+                    return 0;
+                }
+                let r = self.wrapping_rem(b);
+                if $signed && r != 0 && ((r < 0) != (b < 0)) {
+                    r.wrapping_add(b)
+                } else {
+                    r
+                }
+            }
+            fn pow(self, b: Self) -> Self {
+                Self::from_f64(self.to_f64().powf(b.to_f64()))
+            }
+        }
+    };
+}
+int_arith!(u8, false);
+int_arith!(i8, true);
+int_arith!(i32, true);
+int_arith!(i64, true);
+
+/// `out = f(a, b)` with numpy broadcasting of `a` and `b` to `out`'s shape.
+/// Must run inside an engine op reading a, b and writing out.
+pub fn binary<T: Element>(a: &NDArray, b: &NDArray, out: &NDArray, f: impl Fn(T, T) -> T + Sync + Send) {
+    let n = out.size();
+    if n == 0 {
+        return;
+    }
+    // SAFETY: called from the op that holds these arrays' variables.
+    let (pa, pb, po) = unsafe { (Ptr(a.raw() as *mut T), Ptr(b.raw() as *mut T), Ptr(out.raw() as *mut T)) };
+    if a.shape() == out.shape() && b.shape() == out.shape() {
+        par_ranges(n, 1, |s, e| {
+            for i in s..e {
+                // SAFETY: i < n for all three arrays.
+                unsafe { *po.get().add(i) = f(*pa.get().add(i), *pb.get().add(i)) }
+            }
+        });
+        return;
+    }
+    if b.size() == 1 && a.shape() == out.shape() {
+        // SAFETY: b has one element.
+        let bv = unsafe { *pb.get() };
+        par_ranges(n, 1, |s, e| {
+            for i in s..e {
+                // SAFETY: i < n.
+                unsafe { *po.get().add(i) = f(*pa.get().add(i), bv) }
+            }
+        });
+        return;
+    }
+    if a.size() == 1 && b.shape() == out.shape() {
+        // SAFETY: a has one element.
+        let av = unsafe { *pa.get() };
+        par_ranges(n, 1, |s, e| {
+            for i in s..e {
+                // SAFETY: i < n.
+                unsafe { *po.get().add(i) = f(av, *pb.get().add(i)) }
+            }
+        });
+        return;
+    }
+    let oshape = out.shape();
+    let nd = oshape.ndim();
+    let sa = broadcast_strides(a.shape(), oshape);
+    let sb = broadcast_strides(b.shape(), oshape);
+    let inner = oshape[nd - 1];
+    let rows = n / inner;
+    let (ia, ib) = (sa[nd - 1], sb[nd - 1]);
+    let dims = oshape.dims();
+    par_ranges(rows, inner, |rs, re| {
+        for r in rs..re {
+            let (mut oa, mut ob, mut rem) = (0usize, 0usize, r);
+            for d in (0..nd - 1).rev() {
+                let i = rem % dims[d];
+                rem /= dims[d];
+                oa += i * sa[d];
+                ob += i * sb[d];
+            }
+            // SAFETY: offsets stay inside each operand by construction of broadcast strides.
+            unsafe {
+                let (xa, xb, xo) = (pa.get().add(oa), pb.get().add(ob), po.get().add(r * inner));
+                match (ia, ib) {
+                    (1, 1) => (0..inner).for_each(|j| *xo.add(j) = f(*xa.add(j), *xb.add(j))),
+                    (1, 0) => {
+                        let v = *xb;
+                        (0..inner).for_each(|j| *xo.add(j) = f(*xa.add(j), v))
+                    }
+                    (0, 1) => {
+                        let v = *xa;
+                        (0..inner).for_each(|j| *xo.add(j) = f(v, *xb.add(j)))
+                    }
+                    _ => (0..inner).for_each(|j| *xo.add(j) = f(*xa.add(j * ia), *xb.add(j * ib))),
+                }
+            }
+        }
+    });
+}
+
+/// `out = f(a)` elementwise (same size). Must run inside the op holding both variables.
+pub fn unary<T: Element, U: Element>(a: &NDArray, out: &NDArray, f: impl Fn(T) -> U + Sync + Send) {
+    let n = out.size();
+    // SAFETY: called from the op that holds both arrays' variables.
+    let (pa, po) = unsafe { (Ptr(a.raw() as *mut T), Ptr(out.raw() as *mut U)) };
+    par_ranges(n, 1, |s, e| {
+        for i in s..e {
+            // SAFETY: i < n.
+            unsafe { *po.get().add(i) = f(*pa.get().add(i)) }
+        }
+    });
+}
+
+/// Fills `out` with `v`.
+pub fn fill<T: Element>(out: &NDArray, v: T) {
+    // SAFETY: called from the op writing out.
+    let po = unsafe { Ptr(out.raw() as *mut T) };
+    par_ranges(out.size(), 1, |s, e| {
+        for i in s..e {
+            // SAFETY: i < size.
+            unsafe { *po.get().add(i) = v }
+        }
+    });
+}

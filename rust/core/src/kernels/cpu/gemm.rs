@@ -1,0 +1,1 @@
+//! GEMM through the `gemm` crate (the only user of it).

@@ -1,0 +1,4 @@
+//! Compute kernels per device. CPU kernels are generic over the element type; the op files
+//! choose the type once per call (`with_dtype!`).
+
+pub mod cpu;

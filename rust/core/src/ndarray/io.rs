@@ -1,0 +1,1 @@
+//! MXNet NDArray file format (being written).

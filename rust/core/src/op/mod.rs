@@ -1,0 +1,302 @@
+//! The one-definition operator registry. An op family file declares, per op: its MXNet name,
+//! documentation, typed parameters, input names, shape/type inference and CPU kernel; the
+//! Python `mx.nd.<op>` functions are generated from `registry()` at import.
+
+pub mod elemwise_binary;
+pub mod elemwise_unary;
+pub mod init;
+pub mod matrix;
+pub mod params;
+pub mod random;
+pub mod reduce;
+pub mod registry;
+pub mod softmax;
+pub mod sort;
+
+pub use params::{ParamSpec, Params};
+pub use registry::{registry, Registry};
+
+use crate::context::Context;
+use crate::dtype::DType;
+use crate::engine::Origin;
+use crate::error::{Error, Result};
+use crate::ndarray::NDArray;
+use crate::runtime::rt;
+use crate::shape::Shape;
+use std::sync::Arc;
+
+/// Shape and dtype of one input or output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desc {
+    pub shape: Shape,
+    pub dtype: DType,
+}
+
+impl Desc {
+    pub fn new(shape: impl Into<Shape>, dtype: DType) -> Self {
+        Desc { shape: shape.into(), dtype }
+    }
+}
+
+/// Input names of an op: a fixed list, or a variable count set by a parameter (`num_args`).
+#[derive(Debug, Clone, Copy)]
+pub enum Inputs {
+    Fixed(&'static [&'static str]),
+    Variadic { name: &'static str, count_param: &'static str },
+}
+
+/// What the registry knows of an op before it is configured.
+pub trait OpDef: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn doc(&self) -> &str;
+    fn params(&self) -> &[ParamSpec];
+    fn inputs(&self) -> Inputs;
+    /// Parses attributes into a configured operator.
+    fn create(&self, attrs: &[(String, String)]) -> Result<Arc<dyn Operator>>;
+}
+
+/// Per-call state the engine hands to a kernel.
+pub struct OpCtx {
+    /// Sub-seed drawn at push time for ops that use randomness.
+    pub seed: u64,
+}
+
+/// A configured op: inference and kernels.
+pub trait Operator: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn num_outputs(&self) -> usize {
+        1
+    }
+    /// Output shapes and dtypes from input ones; errors are raised at the call.
+    fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>>;
+    /// Where an op without inputs creates its outputs (`ctx` parameter).
+    fn context(&self) -> Option<Context> {
+        None
+    }
+    /// Output element i depends only on input element i: out may alias an input.
+    fn inplace(&self) -> bool {
+        false
+    }
+    fn uses_rng(&self) -> bool {
+        false
+    }
+    fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()>;
+}
+
+/// Looks up `name`, configures it with `attrs` and runs it on `inputs`.
+pub fn call(name: &str, inputs: &[NDArray], attrs: &[(String, String)]) -> Result<Vec<NDArray>> {
+    let def = registry().get(name)?;
+    let op = def.create(attrs)?;
+    invoke(&op, inputs, None, None)
+}
+
+/// `call` with `&str` attributes, for Rust callers and tests.
+pub fn call_str(name: &str, inputs: &[NDArray], attrs: &[(&str, &str)]) -> Result<Vec<NDArray>> {
+    let a: Vec<(String, String)> = attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    call(name, inputs, &a)
+}
+
+/// Infers, allocates (or checks `out`), and pushes the op to the engine. Shape, dtype and
+/// context errors are returned here, synchronously; kernel errors surface at the next wait.
+pub fn invoke(
+    op: &Arc<dyn Operator>,
+    inputs: &[NDArray],
+    out: Option<&[NDArray]>,
+    origin: Option<Origin>,
+) -> Result<Vec<NDArray>> {
+    let name = op.name();
+    let ctx = match inputs.first() {
+        Some(a) => a.ctx(),
+        None => op.context().or_else(|| out.and_then(|o| o.first()).map(|o| o.ctx())).unwrap_or_default(),
+    };
+    for a in inputs {
+        if a.ctx() != ctx {
+            return Err(Error::Context(format!(
+                "operator {name}: all inputs must be on one context, got {} and {}",
+                ctx,
+                a.ctx()
+            )));
+        }
+    }
+    ctx.check_usable(name)?;
+    let descs: Vec<Desc> = inputs.iter().map(|a| Desc::new(a.shape().clone(), a.dtype())).collect();
+    let out_descs = op.infer(&descs)?;
+    let outputs: Vec<NDArray> = match out {
+        Some(o) => {
+            if o.len() != out_descs.len() {
+                return Err(Error::Value(format!(
+                    "operator {name} has {} outputs, {} given in out",
+                    out_descs.len(),
+                    o.len()
+                )));
+            }
+            for (a, d) in o.iter().zip(&out_descs) {
+                if a.shape() != &d.shape || a.dtype() != d.dtype {
+                    return Err(Error::shape(
+                        name,
+                        format!(
+                            "out has shape {} and dtype {}, but the result has shape {} and dtype {}",
+                            a.shape(),
+                            a.dtype(),
+                            d.shape,
+                            d.dtype
+                        ),
+                    ));
+                }
+                if a.ctx() != ctx {
+                    return Err(Error::Context(format!(
+                        "operator {name}: out is on {} but inputs are on {ctx}",
+                        a.ctx()
+                    )));
+                }
+            }
+            o.to_vec()
+        }
+        None => out_descs
+            .iter()
+            .map(|d| NDArray::empty(d.shape.clone(), d.dtype, ctx))
+            .collect::<Result<_>>()?,
+    };
+    let aliased = outputs.iter().any(|o| {
+        inputs.iter().any(|i| o.overlaps(i) && !(op.inplace() && o.offset() == i.offset() && o.nbytes() == i.nbytes()))
+    });
+    if aliased {
+        // Compute into fresh arrays, then copy: the kernel never sees aliased memory.
+        let tmp = invoke(op, inputs, None, origin.clone())?;
+        for (t, o) in tmp.iter().zip(&outputs) {
+            copy_into(t, o, origin.clone())?;
+        }
+        return Ok(outputs);
+    }
+    let seed = if op.uses_rng() { rt().rng.next(ctx) } else { 0 };
+    let cost: usize =
+        inputs.iter().map(|a| a.size()).sum::<usize>() + outputs.iter().map(|a| a.size()).sum::<usize>();
+    let reads: Vec<&NDArray> = inputs.iter().collect();
+    let writes: Vec<&NDArray> = outputs.iter().collect();
+    let (op2, ins, outs) = (op.clone(), inputs.to_vec(), outputs.clone());
+    NDArray::push(name, &reads, &writes, cost, origin, move || op2.forward(&OpCtx { seed }, &ins, &outs));
+    Ok(outputs)
+}
+
+/// Copies `src` into `dst` (same shape; dtype converted; any contexts): `copyto`.
+pub fn copy_into(src: &NDArray, dst: &NDArray, origin: Option<Origin>) -> Result<()> {
+    if src.shape() != dst.shape() {
+        return Err(Error::shape(
+            "_copyto",
+            format!("operands shape mismatch from.shape = {} to.shape={}", src.shape(), dst.shape()),
+        ));
+    }
+    dst.ctx().check_usable("_copyto")?;
+    src.ctx().check_usable("_copyto")?;
+    if src.overlaps(dst) {
+        if src.offset() == dst.offset() && src.dtype() == dst.dtype() {
+            return Ok(());
+        }
+        let tmp = NDArray::empty(src.shape().clone(), dst.dtype(), dst.ctx())?;
+        copy_into(src, &tmp, origin.clone())?;
+        return copy_into(&tmp, dst, origin);
+    }
+    let (s, d) = (src.clone(), dst.clone());
+    NDArray::push("_copyto", &[src], &[dst], src.size() * 2, origin, move || {
+        crate::kernels::cpu::cast::cast_into(&s, &d);
+        Ok(())
+    });
+    Ok(())
+}
+
+/// An op definition from a parameter table and a constructor (most ops are one of these).
+pub struct SimpleDef {
+    pub name: &'static str,
+    pub doc: String,
+    pub params: Vec<ParamSpec>,
+    pub inputs: Inputs,
+    #[allow(clippy::type_complexity)]
+    pub create: Box<dyn Fn(&Params) -> Result<Arc<dyn Operator>> + Send + Sync>,
+}
+
+impl OpDef for SimpleDef {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn doc(&self) -> &str {
+        &self.doc
+    }
+    fn params(&self) -> &[ParamSpec] {
+        &self.params
+    }
+    fn inputs(&self) -> Inputs {
+        self.inputs
+    }
+    fn create(&self, attrs: &[(String, String)]) -> Result<Arc<dyn Operator>> {
+        let p = Params::new(self.name, &self.params, attrs)?;
+        (self.create)(&p)
+    }
+}
+
+pub type InferFn = Box<dyn Fn(&[Desc]) -> Result<Vec<Desc>> + Send + Sync>;
+pub type ForwardFn = Box<dyn Fn(&OpCtx, &[NDArray], &[NDArray]) -> Result<()> + Send + Sync>;
+
+/// A configured op made of an inference closure and a kernel closure.
+pub struct FnOp {
+    pub name: &'static str,
+    pub num_outputs: usize,
+    pub ctx: Option<Context>,
+    pub inplace: bool,
+    pub rng: bool,
+    pub infer: InferFn,
+    pub forward: ForwardFn,
+}
+
+impl FnOp {
+    pub fn new(
+        name: &'static str,
+        infer: impl Fn(&[Desc]) -> Result<Vec<Desc>> + Send + Sync + 'static,
+        forward: impl Fn(&OpCtx, &[NDArray], &[NDArray]) -> Result<()> + Send + Sync + 'static,
+    ) -> FnOp {
+        FnOp {
+            name,
+            num_outputs: 1,
+            ctx: None,
+            inplace: false,
+            rng: false,
+            infer: Box::new(infer),
+            forward: Box::new(forward),
+        }
+    }
+
+    pub fn arc(self) -> Arc<dyn Operator> {
+        Arc::new(self)
+    }
+}
+
+impl Operator for FnOp {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn num_outputs(&self) -> usize {
+        self.num_outputs
+    }
+    fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>> {
+        (self.infer)(inputs)
+    }
+    fn context(&self) -> Option<Context> {
+        self.ctx
+    }
+    fn inplace(&self) -> bool {
+        self.inplace
+    }
+    fn uses_rng(&self) -> bool {
+        self.rng
+    }
+    fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
+        (self.forward)(cx, inputs, outputs)
+    }
+}
+
+/// Checks the input count (ops called from Python with the wrong number of arrays).
+pub fn expect_inputs(op: &str, inputs: &[Desc], n: usize) -> Result<()> {
+    if inputs.len() != n {
+        return Err(Error::Value(format!("operator {op} takes {n} input(s), {} given", inputs.len())));
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The explicit list of every operator family, and name/alias lookup.
+
+use super::OpDef;
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+#[derive(Default)]
+pub struct Registry {
+    defs: Vec<Arc<dyn OpDef>>,
+    by_name: HashMap<&'static str, Arc<dyn OpDef>>,
+    aliases: Vec<(&'static str, &'static str)>,
+}
+
+impl Registry {
+    pub fn add(&mut self, def: impl OpDef + 'static) {
+        let def: Arc<dyn OpDef> = Arc::new(def);
+        self.by_name.insert(def.name(), def.clone());
+        self.defs.push(def);
+    }
+
+    /// `alias` names the same op as `target` (MXNet `add_alias`).
+    pub fn alias(&mut self, alias: &'static str, target: &'static str) {
+        if let Some(d) = self.by_name.get(target).cloned() {
+            self.by_name.insert(alias, d);
+            self.aliases.push((alias, target));
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Result<&Arc<dyn OpDef>> {
+        self.by_name
+            .get(name)
+            .ok_or_else(|| Error::Value(format!("operator {name} is not registered")))
+    }
+
+    /// Every op once, in registration order.
+    pub fn defs(&self) -> &[Arc<dyn OpDef>] {
+        &self.defs
+    }
+
+    /// (alias, target name) pairs.
+    pub fn aliases(&self) -> &[(&'static str, &'static str)] {
+        &self.aliases
+    }
+}
+
+pub fn registry() -> &'static Registry {
+    static REG: OnceLock<Registry> = OnceLock::new();
+    REG.get_or_init(|| {
+        let mut r = Registry::default();
+        super::elemwise_binary::register(&mut r);
+        super::elemwise_unary::register(&mut r);
+        super::init::register(&mut r);
+        super::random::register(&mut r);
+        super::reduce::register(&mut r);
+        super::matrix::register(&mut r);
+        super::softmax::register(&mut r);
+        super::sort::register(&mut r);
+        r
+    })
+}

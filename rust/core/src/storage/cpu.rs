@@ -1,0 +1,168 @@
+//! Pooled, 64-byte aligned host memory. Freed buffers go back to a size-class free list so a
+//! fresh output in a loop reuses warm pages instead of page-faulting new ones.
+
+use crate::error::{Error, Result};
+use crate::runtime::rt;
+use std::alloc::{alloc, dealloc, Layout};
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+const ALIGN: usize = 64;
+/// Requests above this many bytes are rejected before touching the allocator.
+const MAX_BYTES: usize = 1 << 46;
+
+/// Size class: four steps per power of two above 4 KiB, powers of two below.
+fn class_size(bytes: usize) -> usize {
+    if bytes <= 4096 {
+        return bytes.next_power_of_two().max(ALIGN);
+    }
+    let p = usize::BITS - 1 - (bytes - 1).leading_zeros(); // 2^p < bytes <= 2^(p+1)
+    let step = 1usize << (p - 2);
+    bytes.div_ceil(step) * step
+}
+
+pub struct CpuPool {
+    free: Mutex<PoolState>,
+    limit: usize,
+}
+
+struct PoolState {
+    lists: std::collections::HashMap<usize, Vec<SendPtr>>,
+    cached: usize,
+    in_use: usize,
+}
+
+struct SendPtr(NonNull<u8>);
+// SAFETY: the pointer is an owned, unaliased allocation parked in the pool.
+unsafe impl Send for SendPtr {}
+
+impl CpuPool {
+    pub fn new() -> Self {
+        let limit = std::env::var("MXNET_CPU_MEM_POOL_LIMIT_MB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .map(|mb| mb << 20)
+            .unwrap_or(2 << 30);
+        CpuPool {
+            free: Mutex::new(PoolState { lists: Default::default(), cached: 0, in_use: 0 }),
+            limit,
+        }
+    }
+
+    fn take(&self, class: usize) -> Result<NonNull<u8>> {
+        if let Ok(mut st) = self.free.lock() {
+            st.in_use += class;
+            if let Some(p) = st.lists.get_mut(&class).and_then(|l| l.pop()) {
+                st.cached -= class;
+                return Ok(p.0);
+            }
+        }
+        let layout = Layout::from_size_align(class, ALIGN)
+            .map_err(|_| Error::Value(format!("cannot allocate {class} bytes")))?;
+        // SAFETY: layout has non-zero size (class >= ALIGN).
+        let p = unsafe { alloc(layout) };
+        NonNull::new(p).ok_or_else(|| {
+            Error::Value(format!("out of memory allocating {class} bytes on cpu"))
+        })
+    }
+
+    fn give(&self, p: NonNull<u8>, class: usize) {
+        if let Ok(mut st) = self.free.lock() {
+            st.in_use = st.in_use.saturating_sub(class);
+            if st.cached + class <= self.limit {
+                st.cached += class;
+                st.lists.entry(class).or_default().push(SendPtr(p));
+                return;
+            }
+        }
+        // SAFETY: p was allocated with exactly this layout in `take`.
+        unsafe { dealloc(p.as_ptr(), Layout::from_size_align_unchecked(class, ALIGN)) }
+    }
+
+    /// (bytes handed out and alive, bytes parked in free lists).
+    pub fn stats(&self) -> (usize, usize) {
+        self.free.lock().map(|s| (s.in_use, s.cached)).unwrap_or((0, 0))
+    }
+
+    /// Returns every parked buffer to the system allocator.
+    pub fn release_all(&self) {
+        if let Ok(mut st) = self.free.lock() {
+            for (class, list) in st.lists.drain() {
+                for p in list {
+                    // SAFETY: as in `give`.
+                    unsafe {
+                        dealloc(p.0.as_ptr(), Layout::from_size_align_unchecked(class, ALIGN))
+                    }
+                }
+            }
+            st.cached = 0;
+        }
+    }
+}
+
+impl Default for CpuPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An aligned host buffer that returns itself to the pool on drop.
+pub struct CpuBuffer {
+    ptr: NonNull<u8>,
+    len: usize,
+    class: usize,
+}
+
+// SAFETY: CpuBuffer owns its allocation; concurrent access is arbitrated by the engine.
+unsafe impl Send for CpuBuffer {}
+unsafe impl Sync for CpuBuffer {}
+
+impl CpuBuffer {
+    pub fn alloc(bytes: usize) -> Result<Self> {
+        if bytes > MAX_BYTES {
+            return Err(Error::Value(format!("cannot allocate {bytes} bytes on cpu")));
+        }
+        if bytes == 0 {
+            return Ok(CpuBuffer { ptr: NonNull::dangling(), len: 0, class: 0 });
+        }
+        let class = class_size(bytes);
+        let ptr = rt().cpu_pool.take(class)?;
+        Ok(CpuBuffer { ptr, len: bytes, class })
+    }
+
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Drop for CpuBuffer {
+    fn drop(&mut self) {
+        if self.class > 0 {
+            rt().cpu_pool.give(self.ptr, self.class);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::class_size;
+
+    #[test]
+    fn classes_cover_request() {
+        for b in [1usize, 63, 64, 65, 4095, 4096, 4097, 10_000, 1 << 20, (1 << 20) + 1, 123_456_789]
+        {
+            let c = class_size(b);
+            assert!(c >= b, "{b} -> {c}");
+            assert!(c <= b.max(64) * 2, "{b} -> {c} wastes too much");
+            assert_eq!(c % 64, 0);
+        }
+    }
+}
