@@ -1,0 +1,14 @@
+"""oxnet: the Apache MXNet 1.x Python API on a Rust core.
+
+    import oxnet as mx
+"""
+from . import base
+from .base import MXNetError
+from . import context
+from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
+from . import ndarray
+from . import ndarray as nd
+from . import random
+from . import test_utils
+
+__version__ = "0.1.0"

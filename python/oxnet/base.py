@@ -1,0 +1,42 @@
+"""Shared definitions: the error type, numeric type tuples, engine settings checks."""
+import os
+import numbers
+
+import numpy as np
+
+from . import _native
+
+MXNetError = _native.MXNetError
+MXNetError.__module__ = "oxnet.base"
+
+numeric_types = (float, int, np.generic, numbers.Number)
+integer_types = (int, np.integer)
+string_types = (str,)
+
+_ENGINES = ("NaiveEngine", "ThreadedEngine", "ThreadedEnginePerDevice", "ThreadedEnginePooled")
+_engine = os.environ.get("MXNET_ENGINE_TYPE")
+if _engine is not None and _engine not in _ENGINES:
+    raise MXNetError("Cannot find Engine %s: MXNET_ENGINE_TYPE must be one of %s" % (_engine, ", ".join(_ENGINES)))
+
+_native._set_package_dir(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _drain_before_fork():
+    _native._before_fork()
+
+
+os.register_at_fork(before=_drain_before_fork, after_in_child=_native._after_fork_child)
+
+
+def py_str(x):
+    return x.decode("utf-8") if isinstance(x, bytes) else x
+
+
+class _NullType:
+    """Placeholder for arguments not given (MXNet's `_Null`)."""
+
+    def __repr__(self):
+        return "_Null"
+
+
+_Null = _NullType()

@@ -1,0 +1,26 @@
+"""`mx.nd`: NDArray, the operator functions generated from the registry, files, random."""
+import sys as _sys
+import types as _types
+
+from .. import _native
+from . import register as _register
+
+_internal = _types.ModuleType("oxnet.ndarray._internal", "Every registry op, including internal ones.")
+op = _types.ModuleType("oxnet.ndarray.op", "Every registry op.")
+_sys.modules[_internal.__name__] = _internal
+_sys.modules[op.__name__] = op
+for _name, _f in _register.make_op_functions().items():
+    setattr(_internal, _name, _f)
+    setattr(op, _name, _f)
+    if not _name.startswith("_"):
+        globals()[_name] = _f
+
+from .ndarray import (  # noqa: E402
+    NDArray, array, empty, zeros, ones, full, arange, eye, zeros_like, ones_like, concatenate,
+    waitall, from_dlpack, to_dlpack_for_read, to_dlpack_for_write, moveaxis, maximum, minimum,
+    power, equal, not_equal, greater, greater_equal, lesser, lesser_equal, add, subtract,
+    multiply, divide, modulo, true_divide, onehot_encode,
+)
+from .utils import save, load, load_frombuffer  # noqa: E402
+from . import random  # noqa: E402
+from . import ndarray  # noqa: E402,F401

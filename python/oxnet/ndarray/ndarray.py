@@ -1,0 +1,726 @@
+"""NDArray: the native array type (arithmetic and hot methods are in Rust) extended here with
+the less frequent MXNet 1.x methods, indexing, printing, numpy/DLPack interop and pickling."""
+import numpy as np
+
+from .. import _native
+from ..base import numeric_types, integer_types, MXNetError
+from ..context import Context, current_context
+from . import _internal
+
+NDArray = _native.NDArray
+
+__all__ = ["NDArray", "array", "empty", "zeros", "ones", "full", "arange", "eye", "zeros_like",
+           "ones_like", "concatenate", "waitall", "from_dlpack", "moveaxis"]
+
+_DTYPES = {np.dtype(n) for n in ("float32", "float64", "float16", "uint8", "int32", "int8", "int64", "bool")}
+
+
+def _extend(fn):
+    setattr(NDArray, fn.__name__, fn)
+    return fn
+
+
+def _prop(fn):
+    setattr(NDArray, fn.__name__, property(fn))
+    return fn
+
+
+def _np_dtype(dtype):
+    if dtype is None:
+        return None
+    d = np.dtype(dtype)
+    if d not in _DTYPES:
+        raise TypeError("dtype %s is not supported by oxnet (supported: %s)" % (d, ", ".join(sorted(x.name for x in _DTYPES))))
+    return d
+
+
+def _ctx(ctx):
+    if ctx is None:
+        return current_context()
+    if isinstance(ctx, str):
+        import re
+        m = re.fullmatch(r"(\w+)\((\d+)\)", ctx)
+        return Context(m.group(1), int(m.group(2))) if m else Context(ctx)
+    if not isinstance(ctx, Context):
+        raise TypeError("ctx must be a Context, got %r" % (ctx,))
+    return ctx
+
+
+def _shape(shape):
+    if isinstance(shape, integer_types):
+        return (int(shape),)
+    return tuple(int(s) for s in shape)
+
+
+# ----------------------------------------------------------------------------- creation
+
+def empty(shape, ctx=None, dtype=None):
+    """An array with unspecified contents."""
+    ctx = _ctx(ctx)
+    return _native.empty(list(_shape(shape)), _np_dtype(dtype or np.float32).name, ctx.device_typeid, ctx.device_id)
+
+
+def zeros(shape, ctx=None, dtype=None, **kwargs):
+    """An array filled with zeros."""
+    return _internal._zeros(shape=_shape(shape), ctx=_ctx(ctx), dtype=_np_dtype(dtype or np.float32).name, **kwargs)
+
+
+def ones(shape, ctx=None, dtype=None, **kwargs):
+    """An array filled with ones."""
+    return _internal._ones(shape=_shape(shape), ctx=_ctx(ctx), dtype=_np_dtype(dtype or np.float32).name, **kwargs)
+
+
+def full(shape, val, ctx=None, dtype=np.float32, out=None):
+    """An array filled with `val`."""
+    if out is not None:
+        return _internal._full(shape=out.shape, value=val, ctx=out.context, dtype=out.dtype, out=out)
+    return _internal._full(shape=_shape(shape), value=val, ctx=_ctx(ctx), dtype=_np_dtype(dtype).name)
+
+
+def arange(start, stop=None, step=1.0, repeat=1, infer_range=None, ctx=None, dtype=np.float32):
+    """Evenly spaced values in [start, stop)."""
+    return _internal._arange(start=start, stop=stop, step=step, repeat=repeat, ctx=_ctx(ctx),
+                             dtype=_np_dtype(dtype).name)
+
+
+def eye(N, M=0, k=0, ctx=None, dtype=np.float32, **kwargs):
+    """A 2-D array with ones on the k-th diagonal."""
+    return _internal._eye(N=N, M=M, k=k, ctx=_ctx(ctx), dtype=_np_dtype(dtype).name, **kwargs)
+
+
+def zeros_like(data, **kwargs):
+    return _internal.zeros_like(data, **kwargs)
+
+
+def ones_like(data, **kwargs):
+    return _internal.ones_like(data, **kwargs)
+
+
+def array(source_array, ctx=None, dtype=None):
+    """Creates an array from an NDArray, numpy array, list, tuple or scalar.
+
+    As in MXNet, non-NDArray sources become float32 unless `dtype` is given."""
+    ctx = _ctx(ctx)
+    if isinstance(source_array, NDArray):
+        dtype = _np_dtype(dtype) or np.dtype(source_array.dtype)
+        out = empty(source_array.shape, ctx, dtype)
+        source_array._copyto(out)
+        return out
+    dtype = _np_dtype(dtype) or np.dtype(np.float32)
+    try:
+        src = np.ascontiguousarray(np.asarray(source_array, dtype=dtype))
+    except (TypeError, ValueError) as e:
+        raise TypeError("source_array must be array like object: %s" % e) from e
+    return _native.from_numpy_array(src, ctx.device_typeid, ctx.device_id)
+
+
+def _from_numpy(a, ctx=None):
+    ctx = _ctx(ctx)
+    return _native.from_numpy_array(np.ascontiguousarray(a), ctx.device_typeid, ctx.device_id)
+
+
+def concatenate(arrays, axis=0, always_copy=True):
+    """Joins arrays along an existing axis."""
+    if not arrays:
+        raise ValueError("concatenate needs at least one array")
+    if len(arrays) == 1 and not always_copy:
+        return arrays[0]
+    return _internal.Concat(*arrays, dim=axis)
+
+
+def waitall():
+    """Waits for every pushed operation; raises the first error not raised yet."""
+    _native.waitall()
+
+
+def moveaxis(tensor, source, destination):
+    axes = list(range(tensor.ndim))
+    src = source % tensor.ndim
+    dst = destination % tensor.ndim
+    axes.pop(src)
+    axes.insert(dst, src)
+    return _internal.transpose(tensor, axes=tuple(axes))
+
+
+def _ufunc(lhs, rhs, name, lscalar, rscalar):
+    if isinstance(lhs, NDArray) and isinstance(rhs, NDArray):
+        return getattr(_internal, "broadcast_" + name)(lhs, rhs)
+    if isinstance(lhs, NDArray):
+        return getattr(_internal, lscalar)(lhs, scalar=float(rhs))
+    if isinstance(rhs, NDArray):
+        return getattr(_internal, rscalar)(rhs, scalar=float(lhs))
+    raise TypeError("at least one argument must be an NDArray")
+
+
+def add(lhs, rhs):
+    return _ufunc(lhs, rhs, "add", "_plus_scalar", "_plus_scalar")
+
+
+def subtract(lhs, rhs):
+    return _ufunc(lhs, rhs, "sub", "_minus_scalar", "_rminus_scalar")
+
+
+def multiply(lhs, rhs):
+    return _ufunc(lhs, rhs, "mul", "_mul_scalar", "_mul_scalar")
+
+
+def divide(lhs, rhs):
+    return _ufunc(lhs, rhs, "div", "_div_scalar", "_rdiv_scalar")
+
+
+true_divide = divide
+
+
+def modulo(lhs, rhs):
+    return _ufunc(lhs, rhs, "mod", "_mod_scalar", "_rmod_scalar")
+
+
+def power(base, exp):
+    return _ufunc(base, exp, "power", "_power_scalar", "_rpower_scalar")
+
+
+def maximum(lhs, rhs):
+    return _ufunc(lhs, rhs, "maximum", "_maximum_scalar", "_maximum_scalar")
+
+
+def minimum(lhs, rhs):
+    return _ufunc(lhs, rhs, "minimum", "_minimum_scalar", "_minimum_scalar")
+
+
+def equal(lhs, rhs):
+    return _ufunc(lhs, rhs, "equal", "_equal_scalar", "_equal_scalar")
+
+
+def not_equal(lhs, rhs):
+    return _ufunc(lhs, rhs, "not_equal", "_not_equal_scalar", "_not_equal_scalar")
+
+
+def greater(lhs, rhs):
+    return _ufunc(lhs, rhs, "greater", "_greater_scalar", "_lesser_scalar")
+
+
+def greater_equal(lhs, rhs):
+    return _ufunc(lhs, rhs, "greater_equal", "_greater_equal_scalar", "_lesser_equal_scalar")
+
+
+def lesser(lhs, rhs):
+    return _ufunc(lhs, rhs, "lesser", "_lesser_scalar", "_greater_scalar")
+
+
+def lesser_equal(lhs, rhs):
+    return _ufunc(lhs, rhs, "lesser_equal", "_lesser_equal_scalar", "_greater_equal_scalar")
+
+
+def onehot_encode(indices, out):
+    """One-hot encodes `indices` into `out` (MXNet's legacy helper)."""
+    return _internal.one_hot(indices, depth=out.shape[1], out=out)
+
+
+# ----------------------------------------------------------------------------- attributes
+
+@_prop
+def context(self):
+    return Context._from_tuple(self._ctx)
+
+
+NDArray.ctx = property(context)
+
+
+@_prop
+def stype(self):
+    return "default"
+
+
+@_prop
+def T(self):
+    if self.ndim > 2:
+        raise ValueError("Only 2D matrix is allowed to be transposed")
+    return _internal.transpose(self)
+
+
+@_extend
+def __repr__(self):
+    shape_info = "x".join("%d" % x for x in self.shape)
+    return "\n%s\n<%s %s @%s>" % (str(self.asnumpy()), self.__class__.__name__, shape_info, self.context)
+
+
+NDArray.__str__ = NDArray.__repr__
+
+
+@_extend
+def __iter__(self):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d array")
+    for i in range(self.shape[0]):
+        yield self[i]
+
+
+@_extend
+def __array__(self, dtype=None, copy=None):
+    a = self.asnumpy()
+    return a if dtype is None else a.astype(dtype, copy=False)
+
+
+NDArray.__array_priority__ = 1000.0
+
+
+@_extend
+def __abs__(self):
+    return _internal.abs(self)
+
+
+@_extend
+def __pos__(self):
+    return self
+
+
+@_extend
+def __reduce__(self):
+    return (_rebuild, (self.asnumpy(), self._ctx))
+
+
+def _rebuild(data, ctx):
+    return _from_numpy(data, Context._from_tuple(ctx))
+
+
+@_extend
+def __copy__(self):
+    return self.copy()
+
+
+@_extend
+def __deepcopy__(self, memo):
+    return self.copy()
+
+
+@_extend
+def asscalar(self):
+    if self.size != 1:
+        raise ValueError("The current array is not a scalar")
+    return self.asnumpy().reshape(()).item() if self.dtype == np.bool_ else self.asnumpy().reshape(())[()]
+
+
+@_extend
+def copy(self):
+    return self.copyto(self.context)
+
+
+@_extend
+def copyto(self, other):
+    """Copies into another NDArray (returned) or onto a Context (a new array)."""
+    if isinstance(other, NDArray):
+        if other._same_memory(self) and other.shape == self.shape:
+            import warnings
+            warnings.warn("You are attempting to copy an array to itself", RuntimeWarning)
+            return other
+        if other.shape != self.shape:
+            raise ValueError("copyto: shape mismatch, source %s, destination %s" % (self.shape, other.shape))
+        self._copyto(other)
+        return other
+    if isinstance(other, Context):
+        out = empty(self.shape, other, self.dtype)
+        self._copyto(out)
+        return out
+    raise TypeError("copyto does not support type " + str(type(other)))
+
+
+@_extend
+def as_in_context(self, context):
+    if self.context == context:
+        return self
+    return self.copyto(context)
+
+
+@_extend
+def wait_to_write(self):
+    self.wait_to_read()
+
+
+@_extend
+def tostype(self, stype):
+    if stype != "default":
+        raise NotImplementedError("oxnet supports only dense ('default') storage, not %r" % (stype,))
+    return self
+
+
+@_extend
+def cast(self, dtype, copy=True):
+    return self.astype(dtype, copy=copy)
+
+
+# ----------------------------------------------------------------------------- shape methods
+
+def _reshape_target(cur, shape, reverse):
+    """MXNet's reshape codes: 0 copy dim, -1 infer, -2 copy rest, -3 merge two, -4 split one."""
+    src = list(cur)
+    spec = list(shape)
+    if reverse:
+        src, spec = src[::-1], spec[::-1]
+    out, i, j, infer = [], 0, 0, -1
+    while j < len(spec):
+        s = spec[j]
+        if s == 0:
+            if i >= len(src):
+                raise ValueError("reshape: code 0 at position %d but the input has only %d dims" % (j, len(src)))
+            out.append(src[i]); i += 1
+        elif s == -1:
+            if infer >= 0:
+                raise ValueError("reshape: one and only one dim can be inferred")
+            infer = len(out); out.append(1); i += 1
+        elif s == -2:
+            out.extend(src[i:]); i = len(src)
+        elif s == -3:
+            if i + 1 >= len(src):
+                raise ValueError("reshape: code -3 needs two input dims at position %d" % i)
+            out.append(src[i] * src[i + 1]); i += 2
+        elif s == -4:
+            if j + 2 >= len(spec) or i >= len(src):
+                raise ValueError("reshape: code -4 needs two following values")
+            d0, d1 = spec[j + 1], spec[j + 2]
+            if d0 == -1 and d1 == -1:
+                raise ValueError("reshape: split dims cannot both be -1")
+            if d0 == -1:
+                d0 = src[i] // d1
+            if d1 == -1:
+                d1 = src[i] // d0
+            if d0 * d1 != src[i]:
+                raise ValueError("reshape: cannot split dim %d into %d x %d" % (src[i], d0, d1))
+            out.extend([d0, d1]); i += 1; j += 2
+        elif s > 0:
+            out.append(s); i += 1
+        else:
+            raise ValueError("reshape: invalid shape code %d" % s)
+        j += 1
+    if infer >= 0:
+        known = 1
+        for k, d in enumerate(out):
+            if k != infer:
+                known *= d
+        total = int(np.prod(cur, dtype=np.int64))
+        if known == 0 or total % known:
+            raise ValueError("reshape: cannot infer dim: %s into %s" % (tuple(cur), tuple(shape)))
+        out[infer] = total // known
+    if reverse:
+        out = out[::-1]
+    return tuple(out)
+
+
+@_extend
+def reshape(self, *shape, **kwargs):
+    """A view of the same memory with another shape (MXNet codes 0, -1, -2, -3, -4, reverse)."""
+    if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
+        shape = shape[0]
+    elif not shape:
+        shape = kwargs.pop("shape")
+    reverse = kwargs.pop("reverse", False)
+    if kwargs:
+        raise TypeError("reshape got unexpected keyword arguments %s" % list(kwargs))
+    target = _reshape_target(self.shape, shape, reverse)
+    size = int(np.prod(target, dtype=np.int64))
+    if size != self.size:
+        raise MXNetError("NDArray.Reshape: target shape %s has %d elements but the array of shape %s has %d"
+                         % (target, size, self.shape, self.size))
+    return self._reshape_view(list(target))
+
+
+@_extend
+def reshape_like(self, other):
+    return self.reshape(other.shape)
+
+
+@_extend
+def flatten(self, inplace=False):
+    return self.reshape((self.shape[0], -1)) if self.ndim else self.reshape((1, 1))
+
+
+@_extend
+def expand_dims(self, axis, inplace=False):
+    nd = self.ndim + 1
+    a = axis + nd if axis < 0 else axis
+    if not 0 <= a < nd:
+        raise ValueError("expand_dims: axis %d is out of range for an array of %d dims" % (axis, self.ndim))
+    s = list(self.shape)
+    s.insert(a, 1)
+    return self._reshape_view(s)
+
+
+@_extend
+def squeeze(self, axis=None, inplace=False):
+    if axis is None:
+        s = [d for d in self.shape if d != 1]
+    else:
+        axes = [axis] if isinstance(axis, int) else list(axis)
+        axes = [a + self.ndim if a < 0 else a for a in axes]
+        for a in axes:
+            if not 0 <= a < self.ndim or self.shape[a] != 1:
+                raise ValueError("squeeze: cannot select an axis to squeeze out which has size not "
+                                 "equal to one (axis %s of shape %s)" % (a, self.shape))
+        s = [d for i, d in enumerate(self.shape) if i not in axes]
+    return self._reshape_view(s or [1])
+
+
+def _method(opname, *argnames):
+    """NDArray.method forwarding to the registry op (MXNet's fluent methods)."""
+    def f(self, *args, **kwargs):
+        for n, v in zip(argnames, args):
+            kwargs[n] = v
+        return getattr(_internal, opname)(self, **kwargs)
+    f.__name__ = opname
+    f.__doc__ = "Convenience fluent method for :py:func:`%s`." % opname
+    return f
+
+
+for _n, _op, _args in [
+    ("transpose", "transpose", ("axes",)), ("swapaxes", "swapaxes", ("dim1", "dim2")),
+    ("broadcast_axes", "broadcast_axes", ("axis", "size")), ("tile", "tile", ("reps",)),
+    ("repeat", "repeat", ("repeats", "axis")), ("flip", "flip", ("axis",)),
+    ("clip", "clip", ("a_min", "a_max")), ("sum", "sum", ("axis", "keepdims")),
+    ("mean", "mean", ("axis", "keepdims")), ("max", "max", ("axis", "keepdims")),
+    ("min", "min", ("axis", "keepdims")), ("prod", "prod", ("axis", "keepdims")),
+    ("nansum", "nansum", ("axis", "keepdims")), ("nanprod", "nanprod", ("axis", "keepdims")),
+    ("norm", "norm", ("ord", "axis", "keepdims")), ("argmax", "argmax", ("axis", "keepdims")),
+    ("argmin", "argmin", ("axis", "keepdims")), ("argmax_channel", "argmax_channel", ()),
+    ("slice", "slice", ("begin", "end", "step")), ("slice_axis", "slice_axis", ("axis", "begin", "end")),
+    ("take", "take", ()), ("pick", "pick", ()), ("one_hot", "one_hot", ("depth",)),
+    ("topk", "topk", ()), ("sort", "sort", ()), ("argsort", "argsort", ()),
+    ("softmax", "softmax", ()), ("log_softmax", "log_softmax", ()), ("split", "split", ()),
+    ("abs", "abs", ()), ("sign", "sign", ()), ("sqrt", "sqrt", ()), ("rsqrt", "rsqrt", ()),
+    ("square", "square", ()), ("exp", "exp", ()), ("log", "log", ()), ("log1p", "log1p", ()),
+    ("expm1", "expm1", ()), ("sin", "sin", ()), ("cos", "cos", ()), ("tan", "tan", ()),
+    ("tanh", "tanh", ()), ("sigmoid", "sigmoid", ()), ("relu", "relu", ()),
+    ("floor", "floor", ()), ("ceil", "ceil", ()), ("round", "round", ()), ("trunc", "trunc", ()),
+    ("reciprocal", "reciprocal", ()), ("log2", "log2", ()), ("log10", "log10", ()),
+    ("fix", "fix", ()), ("rint", "rint", ()), ("zeros_like", "zeros_like", ()),
+    ("ones_like", "ones_like", ()), ("broadcast_like", "broadcast_like", ()),
+]:
+    if hasattr(_internal, _op):
+        setattr(NDArray, _n, _method(_op, *_args))
+
+
+@_extend
+def broadcast_to(self, shape):
+    shape = _shape(shape)
+    cur = (1,) * (len(shape) - self.ndim) + tuple(self.shape)
+    if len(shape) < self.ndim or any(c != s and c != 1 and s != 0 for c, s in zip(cur, shape)):
+        raise ValueError("operands could not be broadcast together with remapped shapes"
+                         "[original->remapped]: %s and requested shape %s" % (self.shape, shape))
+    src = self.reshape(cur) if cur != self.shape else self
+    if tuple(shape) == tuple(cur):
+        return src
+    return _internal.broadcast_to(src, shape=shape)
+
+
+@_extend
+def split(self, num_outputs, axis=1, squeeze_axis=False):
+    return _internal.split(self, num_outputs=num_outputs, axis=axis, squeeze_axis=squeeze_axis)
+
+
+# ----------------------------------------------------------------------------- indexing
+
+def _index_error(idx, axis, size):
+    return IndexError("index %d is out of bounds for axis %d with size %d" % (idx, axis, size))
+
+
+def _norm_index(i, axis, size):
+    i = int(i)
+    j = i + size if i < 0 else i
+    if not 0 <= j < size:
+        raise _index_error(i, axis, size)
+    return j
+
+
+def _basic_key(key, ndim):
+    """Expands a basic index to one entry per axis plus None insertions; None if advanced."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    out = []
+    for k in key:
+        if isinstance(k, (NDArray, np.ndarray, list)):
+            return None
+        if isinstance(k, (bool, np.bool_)):
+            return None
+        if not (k is None or k is Ellipsis or isinstance(k, (slice, integer_types))):
+            raise IndexError("NDArray index of type %s is not supported" % type(k).__name__)
+        out.append(k)
+    n_ell = sum(1 for k in out if k is Ellipsis)
+    if n_ell > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    used = sum(1 for k in out if k is not None and k is not Ellipsis)
+    if used > ndim:
+        raise IndexError("too many indices for array: array is %d-dimensional, but %d were indexed" % (ndim, used))
+    if n_ell:
+        i = out.index(Ellipsis)
+        out[i:i + 1] = [slice(None)] * (ndim - used)
+    else:
+        out += [slice(None)] * (ndim - used)
+    return out
+
+
+def _plan(self, key):
+    """(begin, end, step, result shape, all-steps-trivial) for a basic key."""
+    entries = _basic_key(key, self.ndim)
+    if entries is None:
+        return None
+    begin, end, step, shape = [], [], [], []
+    axis = 0
+    for k in entries:
+        if k is None:
+            shape.append(1)
+            continue
+        size = self.shape[axis]
+        if isinstance(k, slice):
+            b, e, s = k.indices(size)
+            n = len(range(b, e, s))
+            begin.append(b); end.append(e if (s > 0 or e >= 0) else None); step.append(s)
+            shape.append(n)
+        else:
+            i = _norm_index(k, axis, size)
+            begin.append(i); end.append(i + 1); step.append(1)
+        axis += 1
+    return begin, end, step, shape
+
+
+@_extend
+def __getitem__(self, key):
+    if isinstance(key, integer_types) and not isinstance(key, (bool, np.bool_)):
+        if self.ndim == 0:
+            raise IndexError("too many indices for array: array is 0-dimensional")
+        i = _norm_index(key, 0, self.shape[0])
+        v = self._slice_rows(i, i + 1)
+        return v._reshape_view(list(self.shape[1:])) if self.ndim > 1 else v
+    if isinstance(key, slice) and (key.step is None or key.step == 1) and self.ndim:
+        b, e, _ = key.indices(self.shape[0])
+        return self._slice_rows(b, max(b, e))
+    plan = _plan(self, key)
+    if plan is None:
+        return _advanced_get(self, key)
+    begin, end, step, shape = plan
+    if not shape:
+        shape = [1]  # MXNet: full integer indexing gives shape (1,)
+    if self.ndim == 0:
+        return self._reshape_view(shape)
+    if all(s == 1 for s in step) and all(b == 0 and e == d for b, e, d in zip(begin[1:], end[1:], self.shape[1:])):
+        v = self._slice_rows(begin[0], max(begin[0], end[0]))
+        return v._reshape_view(shape)
+    r = _internal.slice(self, begin=tuple(begin), end=tuple(end), step=tuple(step))
+    return r._reshape_view(shape) if tuple(shape) != r.shape else r
+
+
+def _advanced_get(self, key):
+    if isinstance(key, (NDArray, list, np.ndarray)) and not (isinstance(key, np.ndarray) and key.dtype == np.bool_):
+        idx = key if isinstance(key, NDArray) else array(np.asarray(key), ctx=self.context, dtype=np.int64)
+        ni = idx.asnumpy()
+        if ni.size and (ni.max() >= self.shape[0] or ni.min() < -self.shape[0]):
+            bad = ni.max() if ni.max() >= self.shape[0] else ni.min()
+            raise _index_error(int(bad), 0, self.shape[0])
+        return _internal.take(self, idx.astype(np.int64) if idx.dtype != np.int64 else idx, axis=0, mode="wrap")
+    k = tuple(x.asnumpy() if isinstance(x, NDArray) else x for x in (key if isinstance(key, tuple) else (key,)))
+    try:
+        res = self.asnumpy()[k]
+    except IndexError as e:
+        raise IndexError(str(e)) from None
+    return array(res, ctx=self.context, dtype=self.dtype)
+
+
+def _assign_full(dst, value):
+    """Writes `value` (scalar, NDArray or array-like) over the whole of `dst`."""
+    if isinstance(value, numeric_types):
+        _internal._full(shape=dst.shape, value=float(value), ctx=dst.context, dtype=dst.dtype, out=dst)
+        return
+    if isinstance(value, NDArray):
+        if value.shape == dst.shape:
+            if not (value._same_memory(dst)):
+                value._copyto(dst)
+            return
+        try:
+            src = value.broadcast_to(dst.shape)
+        except (ValueError, MXNetError):
+            raise ValueError("operands could not be broadcast together with remapped shapes"
+                             "[original->remapped]: %s and requested shape %s" % (value.shape, dst.shape)) from None
+        if src.shape != dst.shape:
+            src = src.reshape(dst.shape)
+        src._copyto(dst)
+        return
+    src = np.asarray(value, dtype=np.dtype(dst.dtype))
+    try:
+        src = np.broadcast_to(src, dst.shape)
+    except ValueError:
+        raise ValueError("operands could not be broadcast together with remapped shapes"
+                         "[original->remapped]: %s and requested shape %s" % (src.shape, dst.shape)) from None
+    dst._sync_copyfrom(np.ascontiguousarray(src))
+
+
+@_extend
+def __setitem__(self, key, value):
+    if isinstance(key, slice) and key == slice(None):
+        return _assign_full(self, value)
+    if isinstance(key, integer_types) and not isinstance(key, (bool, np.bool_)) and self.ndim:
+        i = _norm_index(key, 0, self.shape[0])
+        return _assign_full(self._slice_rows(i, i + 1)._reshape_view(list(self.shape[1:]) or [1]), value)
+    if isinstance(key, slice) and (key.step is None or key.step == 1) and self.ndim:
+        b, e, _ = key.indices(self.shape[0])
+        return _assign_full(self._slice_rows(b, max(b, e)), value)
+    plan = _plan(self, key)
+    if plan is None:
+        n = self.asnumpy()
+        k = tuple(x.asnumpy() if isinstance(x, NDArray) else x for x in (key if isinstance(key, tuple) else (key,)))
+        n[k] = value.asnumpy() if isinstance(value, NDArray) else value
+        self._sync_copyfrom(np.ascontiguousarray(n))
+        return
+    begin, end, step, _ = plan
+    sliced = [len(range(b, e if e is not None else -1 - d, s)) for b, e, s, d in zip(begin, end, step, self.shape)]
+    if isinstance(value, numeric_types):
+        _internal._slice_assign_scalar(self, scalar=float(value), begin=tuple(begin), end=tuple(end),
+                                       step=tuple(step), out=self)
+        return
+    if not isinstance(value, NDArray):
+        value = array(np.asarray(value), ctx=self.context, dtype=self.dtype)
+    elif value.dtype != self.dtype:
+        value = value.astype(self.dtype)
+    if value.shape != tuple(sliced):
+        tmp = empty(sliced, self.context, self.dtype)
+        _assign_full(tmp, value)
+        value = tmp
+    _internal._slice_assign(self, value, begin=tuple(begin), end=tuple(end), step=tuple(step), out=self)
+
+
+# ----------------------------------------------------------------------------- DLPack
+
+class _Capsule:
+    def __init__(self, capsule):
+        self._c = capsule
+
+    def __dlpack__(self, stream=None, **kwargs):
+        return self._c
+
+    def __dlpack_device__(self):
+        return (1, 0)
+
+
+@_extend
+def __dlpack__(self, stream=None, **kwargs):
+    """DLPack export (a host copy of the contents, after pending writes)."""
+    return self.asnumpy().__dlpack__()
+
+
+@_extend
+def __dlpack_device__(self):
+    return (1, 0)
+
+
+def to_dlpack_for_read(data):
+    return data.__dlpack__()
+
+
+def to_dlpack_for_write(data):
+    return data.__dlpack__()
+
+
+def from_dlpack(dlpack):
+    """An NDArray from a DLPack capsule or any object with `__dlpack__` (numpy, torch...)."""
+    obj = _Capsule(dlpack) if type(dlpack).__name__ == "PyCapsule" else dlpack
+    try:
+        a = np.from_dlpack(obj)
+    except (TypeError, RuntimeError, BufferError) as e:
+        raise TypeError("from_dlpack: cannot import %s: %s" % (type(dlpack).__name__, e)) from e
+    return _from_numpy(a)

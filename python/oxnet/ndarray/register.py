@@ -1,0 +1,67 @@
+"""Generates `mx.nd.<op>` functions from the Rust operator registry (one definition per op)."""
+import keyword
+
+from .. import _native
+
+_invoke = _native.invoke
+
+
+def _doc(name, doc, params, inputs, variadic):
+    lines = [doc, "", "Parameters", "----------"]
+    if variadic:
+        lines += ["*%s : NDArray" % inputs[0], "    Input arrays (any number)."]
+    else:
+        lines += ["%s : NDArray" % i + "\n    Input array." for i in inputs]
+    for pname, ty, default, pdoc in params:
+        if variadic and pname == variadic:
+            continue
+        opt = ", required" if default is None else ", optional, default=%s" % default
+        lines.append("%s : %s%s" % (pname, ty, opt))
+        if pdoc:
+            lines.append("    " + pdoc)
+    lines += ["out : NDArray, optional", "    The output array.", "", "Returns", "-------",
+              "out : NDArray or list of NDArrays", "    The output of this function."]
+    return "\n".join(lines)
+
+
+def _make(fname, name, doc, params, inputs, variadic):
+    op = _native.get_op(name)
+    pnames = [p[0] for p in params if not (variadic and p[0] == variadic)]
+    pnames = [p for p in pnames if p.isidentifier() and not keyword.iskeyword(p) and p not in inputs]
+    g = {"_invoke": _invoke, "_op": op}
+    if variadic:
+        arg = inputs[0]
+        src = (
+            "def {f}(*{a}, out=None, name=None, **kwargs):\n"
+            "    if len({a}) == 1 and isinstance({a}[0], (list, tuple)):\n"
+            "        {a} = {a}[0]\n"
+            "    kwargs.setdefault('{c}', len({a}))\n"
+            "    return _invoke(_op, {a}, kwargs, out)\n"
+        ).format(f=fname, a=arg, c=variadic)
+    else:
+        sig = ", ".join(["%s=None" % i for i in inputs] + ["%s=None" % p for p in pnames]
+                        + ["out=None", "name=None", "**kwargs"])
+        body = ["def %s(%s):" % (fname, sig)]
+        body.append("    _in = [x for x in (%s) if x is not None]" % "".join(i + ", " for i in inputs))
+        for p in pnames:
+            body.append("    if %s is not None: kwargs['%s'] = %s" % (p, p, p))
+        body.append("    return _invoke(_op, _in, kwargs, out)")
+        src = "\n".join(body) + "\n"
+    exec(compile(src, "<oxnet op %s>" % name, "exec"), g)  # noqa: S102 - generated from the registry
+    f = g[fname]
+    f.__doc__ = _doc(name, doc, params, inputs, variadic)
+    f.__module__ = "oxnet.ndarray"
+    return f
+
+
+def make_op_functions():
+    """{python name: function} for every registry op and alias."""
+    funcs = {}
+    by_name = {}
+    for name, doc, params, inputs, variadic in _native.list_ops():
+        by_name[name] = (doc, params, inputs, variadic)
+        funcs[name] = _make(name, name, doc, params, inputs, variadic)
+    for alias, target in _native.list_aliases():
+        doc, params, inputs, variadic = by_name[target]
+        funcs[alias] = _make(alias, target, doc, params, inputs, variadic)
+    return funcs

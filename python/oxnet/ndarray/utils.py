@@ -1,0 +1,92 @@
+"""`mx.nd.save` / `mx.nd.load` in MXNet's binary format, on local paths or fsspec URLs."""
+import os
+
+from .. import _native
+from .ndarray import NDArray
+
+__all__ = ["save", "load", "load_frombuffer"]
+
+
+def _is_url(fname):
+    return "://" in fname and not fname.startswith("file://")
+
+
+def _fsspec():
+    try:
+        import fsspec
+    except ImportError as e:
+        raise ImportError("oxnet needs the 'fsspec' package to read or write URLs "
+                          "(pip install fsspec, plus the backend of the protocol, "
+                          "e.g. s3fs for s3://)") from e
+    return fsspec
+
+
+def _open(fname, mode):
+    fs = _fsspec()
+    try:
+        return fs.open(fname, mode)
+    except (ImportError, ValueError) as e:
+        proto = fname.split("://", 1)[0]
+        raise ImportError("cannot open %s: the fsspec backend for protocol '%s' is not "
+                          "installed or failed to load (%s)" % (fname, proto, e)) from e
+
+
+def _split(data):
+    if isinstance(data, NDArray):
+        return [data], None
+    if isinstance(data, dict):
+        names, arrays = [], []
+        for k, v in data.items():
+            if not isinstance(k, str) or not isinstance(v, NDArray):
+                raise TypeError("save only accept dict str->NDArray or list of NDArray")
+            names.append(k)
+            arrays.append(v)
+        return arrays, names
+    if isinstance(data, list):
+        if any(not isinstance(v, NDArray) for v in data):
+            raise TypeError("save only accept dict str->NDArray or list of NDArray")
+        return data, None
+    raise ValueError("data needs to either be a NDArray, dict of str, NDArray pairs or a list of NDarrays.")
+
+
+def save(fname, data):
+    """Saves a list or str->NDArray dict (or one NDArray) to `fname` in MXNet's format.
+
+    `fname` may be a local path or an fsspec URL (`s3://bucket/key`, `memory://x`...).
+    Local files are written to a temporary name and renamed, so a crash never leaves a
+    half-written file in place of a good one.
+    """
+    arrays, names = _split(data)
+    if isinstance(fname, os.PathLike):
+        fname = os.fspath(fname)
+    if not isinstance(fname, str):
+        raise TypeError("fname required to be a string")
+    if _is_url(fname):
+        buf = _native.save_bytes(arrays, names)
+        with _open(fname, "wb") as f:
+            f.write(buf)
+        return
+    if fname.startswith("file://"):
+        fname = fname[len("file://"):]
+    _native.save_file(fname, arrays, names)
+
+
+def load(fname):
+    """Loads what `save` wrote (or MXNet wrote): a list, or a dict when names were saved."""
+    if isinstance(fname, os.PathLike):
+        fname = os.fspath(fname)
+    if not isinstance(fname, str):
+        raise TypeError("fname required to be a string")
+    if _is_url(fname):
+        with _open(fname, "rb") as f:
+            return _native.load_bytes(f.read())
+    if fname.startswith("file://"):
+        fname = fname[len("file://"):]
+    return _native.load_file(fname)
+
+
+def load_frombuffer(buf):
+    """Loads arrays from bytes in MXNet's format."""
+    if not isinstance(buf, (bytes, bytearray, memoryview)):
+        raise TypeError("buf required to be a bytes-like object")
+    return _native.load_bytes(bytes(buf))

@@ -1,0 +1,16 @@
+"""`mx.random`: seeding and the sampling functions of `mx.nd.random`."""
+from . import _native
+from .context import Context
+from .ndarray.random import uniform, normal, randint  # noqa: F401
+
+
+def seed(seed_state, ctx="all"):
+    """Seeds the generators of every context (`ctx='all'`) or of one context."""
+    if not isinstance(seed_state, int):
+        raise ValueError("seed_state must be an int, got %r" % (seed_state,))
+    seed_state &= (1 << 64) - 1
+    if ctx == "all":
+        _native.seed(seed_state)
+    else:
+        ctx = Context(ctx)
+        _native.seed(seed_state, ctx.device_typeid, ctx.device_id)

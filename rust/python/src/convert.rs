@@ -1,0 +1,118 @@
+//! Conversions between Python values and core types: dtypes, contexts, shapes, numpy arrays,
+//! and operator attributes (MXNet passes every parameter as its `str()`).
+
+use crate::error::{enter, to_py};
+use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use oxnet::{Context, DType, DeviceType, Error, NDArray, Shape};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple, PyType};
+
+static NP_TYPES: PyOnceLock<Vec<Py<PyAny>>> = PyOnceLock::new();
+
+/// numpy's scalar type class for a dtype (`numpy.float32`), what `NDArray.dtype` returns.
+pub fn np_type(py: Python<'_>, d: DType) -> PyResult<Bound<'_, PyAny>> {
+    let types = NP_TYPES.get_or_try_init(py, || -> PyResult<Vec<Py<PyAny>>> {
+        let np = py.import("numpy")?;
+        DType::ALL.iter().map(|d| Ok(np.getattr(if *d == DType::Bool { "bool_" } else { d.name() })?.unbind())).collect()
+    })?;
+    let i = DType::ALL.iter().position(|x| *x == d).unwrap_or(0);
+    Ok(types[i].bind(py).clone())
+}
+
+/// Accepts `'float32'`, `np.float32`, `np.dtype('float32')`, `'<f4'`...
+pub fn dtype_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<DType> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        if let Some(d) = DType::from_name(s.to_str()?) {
+            return Ok(d);
+        }
+    }
+    let name: String = py.import("numpy")?.call_method1("dtype", (obj,))?.getattr("name")?.extract()?;
+    DType::from_name(&name).ok_or_else(|| PyTypeError::new_err(format!("dtype {name} is not supported by oxnet")))
+}
+
+pub fn ctx_of(dev_type: i32, dev_id: i32) -> PyResult<Context> {
+    let dev_type = DeviceType::from_code(dev_type).ok_or_else(|| PyValueError::new_err(format!("invalid device type code {dev_type}")))?;
+    Ok(Context { dev_type, dev_id })
+}
+
+pub fn shape_tuple<'py>(py: Python<'py>, s: &Shape) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, s.dims())
+}
+
+/// MXNet's attribute text for a Python value (`str()`, with type objects named).
+pub fn attr_str(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = v.cast::<PyString>() {
+        return Ok(s.to_str()?.to_string());
+    }
+    if v.is_none() {
+        return Ok("None".into());
+    }
+    if let Ok(b) = v.cast::<PyBool>() {
+        return Ok(if b.is_true() { "True" } else { "False" }.into());
+    }
+    if v.is_instance_of::<PyTuple>() || v.is_instance_of::<PyList>() {
+        let parts: Vec<String> = v.try_iter()?.map(|x| attr_str(py, &x?)).collect::<PyResult<_>>()?;
+        return Ok(if parts.len() == 1 { format!("({},)", parts[0]) } else { format!("({})", parts.join(", ")) });
+    }
+    if v.is_instance_of::<PyType>() || v.get_type().name()?.to_str()?.starts_with("dtype") {
+        return Ok(dtype_of(py, v)?.name().to_string());
+    }
+    Ok(v.str()?.to_str()?.to_string())
+}
+
+pub fn attrs_of(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    if let Some(kw) = kwargs {
+        for (k, v) in kw.iter() {
+            out.push((k.extract::<String>()?, attr_str(py, &v)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Copies a C-contiguous numpy array of a supported dtype into a new NDArray on `ctx`.
+pub fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyUntypedArray>, ctx: Context) -> PyResult<NDArray> {
+    let name: String = arr.dtype().getattr("name")?.extract()?;
+    let dtype = DType::from_name(&name).ok_or_else(|| PyTypeError::new_err(format!("numpy dtype {name} is not supported by oxnet")))?;
+    if !arr.is_c_contiguous() || arr.dtype().itemsize() != dtype.size() {
+        return Err(PyValueError::new_err("internal: from_numpy needs a C-contiguous array"));
+    }
+    let shape = Shape::new(arr.shape().to_vec());
+    // SAFETY: the array is C-contiguous with `size * itemsize` bytes at `data`, and stays alive
+    // (borrowed) for this call.
+    let bytes = unsafe {
+        let p = (*arr.as_array_ptr()).fields.data as *const u8;
+        std::slice::from_raw_parts(p, shape.size() * dtype.size())
+    };
+    if bytes.len() > 1 << 20 {
+        let addr = bytes.as_ptr() as usize;
+        let len = bytes.len();
+        // SAFETY: `arr` outlives the detached section; nothing mutates it meanwhile except a
+        // user racing us from another thread, as with any numpy consumer.
+        enter(py, move || NDArray::from_bytes(shape, dtype, ctx, unsafe { std::slice::from_raw_parts(addr as *const u8, len) }))
+    } else {
+        NDArray::from_bytes(shape, dtype, ctx, bytes).map_err(to_py)
+    }
+}
+
+/// A fresh numpy array with the contents of `a` (waits for pending writes, GIL released).
+pub fn to_numpy<'py>(py: Python<'py>, a: &NDArray) -> PyResult<Bound<'py, PyAny>> {
+    let np = py.import("numpy")?;
+    let dims = shape_tuple(py, a.shape())?;
+    let dtname = if a.dtype() == DType::Bool { "bool" } else { a.dtype().name() };
+    let out = np.call_method1("empty", (dims, dtname))?;
+    let arr = out.cast::<PyUntypedArray>()?;
+    // SAFETY: freshly allocated, contiguous, exactly nbytes long, owned by `out` which lives
+    // across the detached copy.
+    let addr = unsafe { (*arr.as_array_ptr()).fields.data as usize };
+    let n = a.nbytes();
+    let a2 = a.clone();
+    enter(py, move || a2.copy_to_host(unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, n) }))?;
+    Ok(out)
+}
+
+pub fn value_error(e: Error) -> PyErr {
+    to_py(e)
+}

@@ -1,0 +1,35 @@
+//! `oxnet._native`: the PyO3 binding. Converts arguments, releases the GIL around waits and
+//! copies, maps errors. No semantics live here.
+
+mod convert;
+mod error;
+mod ndarray;
+mod ops;
+mod origin;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("MXNetError", m.py().get_type::<error::MXNetError>())?;
+    m.add_class::<ndarray::PyNDArray>()?;
+    m.add_class::<ops::PyOp>()?;
+    m.add_function(wrap_pyfunction!(ops::get_op, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::list_ops, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::list_aliases, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::invoke, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::from_numpy_array, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::empty, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::waitall, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::seed, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::save_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::save_file, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::load_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::load_file, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::_before_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::_after_fork_child, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::_set_package_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::engine_info, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::cpu_memory_info, m)?)?;
+    Ok(())
+}

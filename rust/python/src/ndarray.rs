@@ -1,0 +1,367 @@
+//! The native `NDArray` type: arithmetic dunders and hot methods go straight to the core;
+//! `python/oxnet/ndarray/ndarray.py` adds the rarely used methods to this same class.
+
+use crate::convert::{dtype_of, np_type, shape_tuple, to_numpy};
+use crate::error::{enter, IntoPyResult};
+use crate::origin;
+use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use oxnet::op::elemwise_binary::{binary_op, scalar_op, BinOp};
+use oxnet::op::{self, Operator};
+use oxnet::{NDArray, Shape};
+use pyo3::basic::CompareOp;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use std::sync::{Arc, OnceLock};
+
+#[pyclass(name = "NDArray", module = "oxnet.ndarray", subclass, weakref, frozen)]
+pub struct PyNDArray {
+    pub inner: NDArray,
+}
+
+pub fn wrap(py: Python<'_>, a: NDArray) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, PyNDArray { inner: a })?.into_any())
+}
+
+const KINDS: [BinOp; 18] = [
+    BinOp::Add,
+    BinOp::Sub,
+    BinOp::Mul,
+    BinOp::Div,
+    BinOp::Mod,
+    BinOp::Pow,
+    BinOp::Max,
+    BinOp::Min,
+    BinOp::Hypot,
+    BinOp::Eq,
+    BinOp::Ne,
+    BinOp::Gt,
+    BinOp::Ge,
+    BinOp::Lt,
+    BinOp::Le,
+    BinOp::And,
+    BinOp::Or,
+    BinOp::Xor,
+];
+
+/// Configured array-array ops, built once (the dunders must not parse attributes per call).
+fn cached(kind: BinOp, broadcast: bool) -> &'static Arc<dyn Operator> {
+    static OPS: OnceLock<Vec<Arc<dyn Operator>>> = OnceLock::new();
+    let ops = OPS.get_or_init(|| KINDS.iter().flat_map(|&k| [binary_op(k, false), binary_op(k, true)]).collect());
+    let i = KINDS.iter().position(|k| *k == kind).unwrap_or(0);
+    &ops[i * 2 + broadcast as usize]
+}
+
+fn scalar_name(kind: BinOp, reverse: bool) -> &'static str {
+    match (kind, reverse) {
+        (BinOp::Add, _) => "_plus_scalar",
+        (BinOp::Sub, false) => "_minus_scalar",
+        (BinOp::Sub, true) => "_rminus_scalar",
+        (BinOp::Mul, _) => "_mul_scalar",
+        (BinOp::Div, false) => "_div_scalar",
+        (BinOp::Div, true) => "_rdiv_scalar",
+        (BinOp::Mod, false) => "_mod_scalar",
+        (BinOp::Mod, true) => "_rmod_scalar",
+        (BinOp::Pow, false) => "_power_scalar",
+        (BinOp::Pow, true) => "_rpower_scalar",
+        (BinOp::Max, _) => "_maximum_scalar",
+        (BinOp::Min, _) => "_minimum_scalar",
+        (BinOp::Eq, _) => "_equal_scalar",
+        (BinOp::Ne, _) => "_not_equal_scalar",
+        (BinOp::Gt, false) | (BinOp::Lt, true) => "_greater_scalar",
+        (BinOp::Ge, false) | (BinOp::Le, true) => "_greater_equal_scalar",
+        (BinOp::Lt, false) | (BinOp::Gt, true) => "_lesser_scalar",
+        (BinOp::Le, false) | (BinOp::Ge, true) => "_lesser_equal_scalar",
+        _ => "_scalar_op",
+    }
+}
+
+/// `a (kind) other` (or `other (kind) a` when `reverse`), written into `out` if given.
+pub fn arith(
+    py: Python<'_>,
+    a: &NDArray,
+    other: &Bound<'_, PyAny>,
+    kind: BinOp,
+    reverse: bool,
+    out: Option<&NDArray>,
+) -> PyResult<Option<NDArray>> {
+    let origin = origin::capture(py);
+    let outs = out.map(std::slice::from_ref);
+    if let Ok(b) = other.cast::<PyNDArray>() {
+        let b = &b.get().inner;
+        let (l, r) = if reverse { (b, a) } else { (a, b) };
+        let opr = cached(kind, l.shape() != r.shape());
+        let res = op::invoke(opr, &[l.clone(), r.clone()], outs, origin).py()?;
+        return Ok(res.into_iter().next());
+    }
+    let s: f64 = match other.extract::<f64>() {
+        Ok(s) => s,
+        Err(_) => return Ok(None),
+    };
+    let opr = scalar_op(kind, s, reverse, scalar_name(kind, reverse));
+    let res = op::invoke(&opr, std::slice::from_ref(a), outs, origin).py()?;
+    Ok(res.into_iter().next())
+}
+
+fn not_supported(other: &Bound<'_, PyAny>) -> PyErr {
+    let t = other.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    PyTypeError::new_err(format!("type {t} not supported"))
+}
+
+#[pymethods]
+impl PyNDArray {
+    fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Add, false, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __radd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Add, true, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __iadd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        match arith(py, &self.inner, other, BinOp::Add, false, Some(&self.inner))? {
+            Some(_) => Ok(()),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __sub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Sub, false, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __rsub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Sub, true, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __isub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        match arith(py, &self.inner, other, BinOp::Sub, false, Some(&self.inner))? {
+            Some(_) => Ok(()),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __mul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Mul, false, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __rmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Mul, true, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __imul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        match arith(py, &self.inner, other, BinOp::Mul, false, Some(&self.inner))? {
+            Some(_) => Ok(()),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __truediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Div, false, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __rtruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Div, true, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __itruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        match arith(py, &self.inner, other, BinOp::Div, false, Some(&self.inner))? {
+            Some(_) => Ok(()),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __mod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Mod, false, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __rmod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Mod, true, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __imod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        match arith(py, &self.inner, other, BinOp::Mod, false, Some(&self.inner))? {
+            Some(_) => Ok(()),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __pow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Pow, false, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __rpow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        match arith(py, &self.inner, other, BinOp::Pow, true, None)? {
+            Some(r) => wrap(py, r),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let opr = scalar_op(BinOp::Mul, -1.0, false, "_mul_scalar");
+        let r = op::invoke(&opr, std::slice::from_ref(&self.inner), None, origin::capture(py)).py()?;
+        wrap(py, r.into_iter().next().ok_or_else(|| PyValueError::new_err("no output"))?)
+    }
+
+    fn __richcmp__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, cmp: CompareOp) -> PyResult<Py<PyAny>> {
+        let kind = match cmp {
+            CompareOp::Eq => BinOp::Eq,
+            CompareOp::Ne => BinOp::Ne,
+            CompareOp::Lt => BinOp::Lt,
+            CompareOp::Le => BinOp::Le,
+            CompareOp::Gt => BinOp::Gt,
+            CompareOp::Ge => BinOp::Ge,
+        };
+        match arith(py, &self.inner, other, kind, false, None)? {
+            Some(r) => wrap(py, r),
+            None => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __hash__(slf: &Bound<'_, Self>) -> isize {
+        (slf.as_ptr() as isize) >> 4
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        self.inner.shape().dims().first().copied().ok_or_else(|| PyTypeError::new_err("len() of unsized object"))
+    }
+
+    fn __bool__(&self, py: Python<'_>) -> PyResult<bool> {
+        match self.inner.size() {
+            0 => Ok(false),
+            1 => {
+                let v = to_numpy(py, &self.inner)?;
+                v.call_method0("item")?.is_truthy()
+            }
+            _ => Err(PyValueError::new_err(
+                "The truth value of an NDArray with multiple elements is ambiguous.",
+            )),
+        }
+    }
+
+    #[getter]
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        shape_tuple(py, self.inner.shape())
+    }
+
+    #[getter]
+    fn dtype<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        np_type(py, self.inner.dtype())
+    }
+
+    #[getter]
+    fn size(&self) -> usize {
+        self.inner.size()
+    }
+
+    #[getter]
+    fn ndim(&self) -> usize {
+        self.inner.ndim()
+    }
+
+    /// (device type code, device id) of the array's context.
+    #[getter]
+    fn _ctx(&self) -> (i32, i32) {
+        let c = self.inner.ctx();
+        (c.dev_type.code(), c.dev_id)
+    }
+
+    #[getter]
+    fn _dtype_name(&self) -> &'static str {
+        self.inner.dtype().name()
+    }
+
+    /// An identifier of the memory chunk (MXNet exposes a C handle here).
+    #[getter]
+    fn handle(slf: &Bound<'_, Self>) -> usize {
+        slf.as_ptr() as usize
+    }
+
+    fn asnumpy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_numpy(py, &self.inner)
+    }
+
+    fn wait_to_read(&self, py: Python<'_>) -> PyResult<()> {
+        let a = self.inner.clone();
+        enter(py, move || a.wait_to_read())
+    }
+
+    fn _reshape_view(&self, py: Python<'_>, shape: Vec<usize>) -> PyResult<Py<PyAny>> {
+        wrap(py, self.inner.reshape_view(Shape::new(shape)).py()?)
+    }
+
+    fn _slice_rows(&self, py: Python<'_>, begin: usize, end: usize) -> PyResult<Py<PyAny>> {
+        wrap(py, self.inner.slice_rows(begin, end).py()?)
+    }
+
+    fn _same_memory(&self, other: &PyNDArray) -> bool {
+        self.inner.overlaps(&other.inner)
+    }
+
+    /// Copies this array into `other` (shapes must match; dtype converts; any contexts).
+    fn _copyto(&self, py: Python<'_>, other: &PyNDArray) -> PyResult<()> {
+        op::copy_into(&self.inner, &other.inner, origin::capture(py)).py()
+    }
+
+    fn astype(&self, py: Python<'_>, dtype: &Bound<'_, PyAny>, copy: Option<bool>) -> PyResult<Py<PyAny>> {
+        let d = dtype_of(py, dtype)?;
+        if d == self.inner.dtype() && copy == Some(false) {
+            return wrap(py, self.inner.clone());
+        }
+        let out = NDArray::empty(self.inner.shape().clone(), d, self.inner.ctx()).py()?;
+        op::copy_into(&self.inner, &out, origin::capture(py)).py()?;
+        wrap(py, out)
+    }
+
+    /// Overwrites the contents from a C-contiguous numpy array of the same dtype and size.
+    fn _sync_copyfrom(&self, py: Python<'_>, arr: &Bound<'_, PyUntypedArray>) -> PyResult<()> {
+        if !arr.is_c_contiguous() {
+            return Err(PyValueError::new_err("internal: _sync_copyfrom needs a C-contiguous array"));
+        }
+        let n = arr.len() * arr.dtype().itemsize();
+        if n != self.inner.nbytes() {
+            return Err(PyValueError::new_err(format!(
+                "cannot copy an array of {} bytes into an NDArray of shape {} ({} bytes)",
+                n,
+                self.inner.shape(),
+                self.inner.nbytes()
+            )));
+        }
+        // SAFETY: contiguous numpy buffer of n bytes, kept alive by `arr` during the call.
+        let addr = unsafe { (*arr.as_array_ptr()).fields.data as usize };
+        let a = self.inner.clone();
+        enter(py, move || a.sync_copy_from_host(unsafe { std::slice::from_raw_parts(addr as *const u8, n) }))
+    }
+}

@@ -1,0 +1,213 @@
+//! Module-level functions: the registry listing that Python generates `mx.nd.<op>` from,
+//! op invocation, creation, files, engine control.
+
+use crate::convert::{attrs_of, ctx_of, dtype_of, from_numpy};
+use crate::error::{enter, IntoPyResult};
+use crate::ndarray::{wrap, PyNDArray};
+use crate::origin;
+use numpy::PyUntypedArray;
+use oxnet::op::{self, registry, Inputs, OpDef};
+use oxnet::{NDArray, Shape};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use std::sync::Arc;
+
+/// A registry op, looked up once when Python generates its function.
+#[pyclass(name = "Op", module = "oxnet._native", frozen)]
+pub struct PyOp {
+    def: Arc<dyn OpDef>,
+}
+
+#[pymethods]
+impl PyOp {
+    #[getter]
+    fn name(&self) -> &'static str {
+        self.def.name()
+    }
+}
+
+#[pyfunction]
+pub fn get_op(name: &str) -> PyResult<PyOp> {
+    Ok(PyOp { def: registry().get(name).py()?.clone() })
+}
+
+/// [(name, doc, [(param, type, default|None, doc)], inputs, variadic_count_param|None)]
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+pub fn list_ops() -> Vec<(String, String, Vec<(String, String, Option<String>, String)>, Vec<String>, Option<String>)> {
+    registry()
+        .defs()
+        .iter()
+        .map(|d| {
+            let params = d
+                .params()
+                .iter()
+                .map(|p| (p.name.to_string(), p.ty.to_string(), p.default.map(str::to_string), p.doc.to_string()))
+                .collect();
+            let (inputs, variadic) = match d.inputs() {
+                Inputs::Fixed(names) => (names.iter().map(|s| s.to_string()).collect(), None),
+                Inputs::Variadic { name, count_param } => (vec![name.to_string()], Some(count_param.to_string())),
+            };
+            (d.name().to_string(), d.doc().to_string(), params, inputs, variadic)
+        })
+        .collect()
+}
+
+/// (alias, target) pairs of the registry.
+#[pyfunction]
+pub fn list_aliases() -> Vec<(String, String)> {
+    registry().aliases().iter().map(|(a, t)| (a.to_string(), t.to_string())).collect()
+}
+
+fn arrays_of(obj: &Bound<'_, PyAny>, what: &str, op: &str) -> PyResult<Vec<NDArray>> {
+    if let Ok(a) = obj.cast::<PyNDArray>() {
+        return Ok(vec![a.get().inner.clone()]);
+    }
+    let mut v = Vec::new();
+    for (i, x) in obj.try_iter()?.enumerate() {
+        let x = x?;
+        match x.cast::<PyNDArray>() {
+            Ok(a) => v.push(a.get().inner.clone()),
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "{op}: {what} {i} must be an NDArray, got {}",
+                    x.get_type().name()?
+                )))
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// Runs a registry op: `inputs` is a list of NDArrays, `kwargs` the MXNet parameters.
+#[pyfunction]
+#[pyo3(signature = (op, inputs, kwargs=None, out=None))]
+pub fn invoke(
+    py: Python<'_>,
+    op: &PyOp,
+    inputs: &Bound<'_, PyAny>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    out: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let name = op.def.name();
+    let ins = arrays_of(inputs, "input", name)?;
+    let attrs = attrs_of(py, kwargs)?;
+    let opr = op.def.create(&attrs).py()?;
+    let outs = match out {
+        Some(o) if !o.is_none() => Some(arrays_of(o, "out", name)?),
+        _ => None,
+    };
+    let res = op::invoke(&opr, &ins, outs.as_deref(), origin::capture(py)).py()?;
+    if let Some(o) = out.filter(|o| !o.is_none()) {
+        return Ok(o.clone().unbind());
+    }
+    if res.len() == 1 {
+        return wrap(py, res.into_iter().next().ok_or_else(|| PyValueError::new_err("no output"))?);
+    }
+    let items = res.into_iter().map(|a| wrap(py, a)).collect::<PyResult<Vec<_>>>()?;
+    Ok(PyList::new(py, items)?.into_any().unbind())
+}
+
+/// A new NDArray copied from a C-contiguous numpy array of a supported dtype.
+#[pyfunction]
+pub fn from_numpy_array(py: Python<'_>, arr: &Bound<'_, PyUntypedArray>, dev_type: i32, dev_id: i32) -> PyResult<Py<PyAny>> {
+    wrap(py, from_numpy(py, arr, ctx_of(dev_type, dev_id)?)?)
+}
+
+#[pyfunction]
+pub fn empty(py: Python<'_>, shape: Vec<usize>, dtype: &Bound<'_, PyAny>, dev_type: i32, dev_id: i32) -> PyResult<Py<PyAny>> {
+    let d = dtype_of(py, dtype)?;
+    wrap(py, NDArray::empty(Shape::new(shape), d, ctx_of(dev_type, dev_id)?).py()?)
+}
+
+#[pyfunction]
+pub fn waitall(py: Python<'_>) -> PyResult<()> {
+    enter(py, oxnet::ndarray::waitall)
+}
+
+/// `mx.random.seed`: all contexts when dev_type is None.
+#[pyfunction]
+#[pyo3(signature = (seed, dev_type=None, dev_id=0))]
+pub fn seed(seed: u64, dev_type: Option<i32>, dev_id: i32) -> PyResult<()> {
+    let ctx = dev_type.map(|t| ctx_of(t, dev_id)).transpose()?;
+    oxnet::runtime::rt().rng.seed(seed, ctx);
+    Ok(())
+}
+
+#[pyfunction]
+#[pyo3(signature = (arrays, names=None))]
+pub fn save_bytes<'py>(py: Python<'py>, arrays: &Bound<'py, PyAny>, names: Option<Vec<String>>) -> PyResult<Bound<'py, PyBytes>> {
+    let arrs = arrays_of(arrays, "array", "save")?;
+    let buf = enter(py, move || oxnet::ndarray::io::save_to_bytes(&arrs, names.as_deref()))?;
+    Ok(PyBytes::new(py, &buf))
+}
+
+#[pyfunction]
+#[pyo3(signature = (fname, arrays, names=None))]
+pub fn save_file(py: Python<'_>, fname: String, arrays: &Bound<'_, PyAny>, names: Option<Vec<String>>) -> PyResult<()> {
+    let arrs = arrays_of(arrays, "array", "save")?;
+    enter(py, move || oxnet::ndarray::io::save_to_file(&fname, &arrs, names.as_deref()))
+}
+
+fn loaded(py: Python<'_>, res: (Vec<NDArray>, Option<Vec<String>>)) -> PyResult<Py<PyAny>> {
+    let (arrays, names) = res;
+    match names {
+        Some(names) => {
+            let d = PyDict::new(py);
+            for (n, a) in names.into_iter().zip(arrays) {
+                d.set_item(n, wrap(py, a)?)?;
+            }
+            Ok(d.into_any().unbind())
+        }
+        None => {
+            let items = arrays.into_iter().map(|a| wrap(py, a)).collect::<PyResult<Vec<_>>>()?;
+            Ok(PyList::new(py, items)?.into_any().unbind())
+        }
+    }
+}
+
+#[pyfunction]
+pub fn load_bytes(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
+    let owned = buf.to_vec();
+    let res = enter(py, move || oxnet::ndarray::io::load_from_bytes(&owned))?;
+    loaded(py, res)
+}
+
+#[pyfunction]
+pub fn load_file(py: Python<'_>, fname: String) -> PyResult<Py<PyAny>> {
+    let res = enter(py, move || oxnet::ndarray::io::load_from_file(&fname))?;
+    loaded(py, res)
+}
+
+/// Before `fork`: let every pending op finish so no engine lock is held.
+#[pyfunction]
+pub fn _before_fork(py: Python<'_>) {
+    if oxnet::runtime::started() {
+        py.detach(|| oxnet::runtime::rt().engine.drain());
+    }
+}
+
+/// In the child after `fork`: start a fresh runtime on next use.
+#[pyfunction]
+pub fn _after_fork_child() {
+    oxnet::runtime::reset_after_fork();
+}
+
+#[pyfunction]
+pub fn _set_package_dir(dir: String) {
+    origin::set_package_dir(dir);
+}
+
+/// (engine kind, worker threads, intra-op threads, pending ops).
+#[pyfunction]
+pub fn engine_info() -> (String, usize, usize) {
+    let rt = oxnet::runtime::rt();
+    (format!("{:?}", rt.engine.kind()), rt.pool.current_num_threads(), rt.engine.pending())
+}
+
+/// (bytes in use, bytes cached) of the CPU memory pool.
+#[pyfunction]
+pub fn cpu_memory_info() -> (usize, usize) {
+    oxnet::runtime::rt().cpu_pool.stats()
+}

@@ -1,0 +1,76 @@
+//! Captures the user's `file:line` that issued an op, skipping oxnet's own Python frames, so a
+//! failing kernel can be reported where the user wrote the call.
+
+use oxnet::engine::Origin;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+// Not in the limited API's headers but exported by every CPython >= 3.9.
+extern "C" {
+    fn PyFrame_GetBack(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyFrameObject;
+}
+
+/// code object address -> filename, or None for oxnet's own frames.
+static FILES: Mutex<Option<HashMap<usize, Option<Arc<str>>>>> = Mutex::new(None);
+static PKG_DIR: Mutex<Option<String>> = Mutex::new(None);
+
+pub fn set_package_dir(dir: String) {
+    if let Ok(mut g) = PKG_DIR.lock() {
+        *g = Some(dir);
+    }
+}
+
+fn file_of(py: Python<'_>, code: *mut ffi::PyCodeObject) -> Option<Arc<str>> {
+    let key = code as usize;
+    if let Ok(g) = FILES.lock() {
+        if let Some(v) = g.as_ref().and_then(|m| m.get(&key)) {
+            return v.clone();
+        }
+    }
+    // SAFETY: `code` is a live strong reference held by the caller.
+    let obj = unsafe { Bound::from_borrowed_ptr(py, code as *mut ffi::PyObject) };
+    let name: String = obj.getattr("co_filename").and_then(|f| f.extract()).unwrap_or_default();
+    let internal = PKG_DIR.lock().ok().and_then(|d| d.clone()).is_some_and(|d| name.starts_with(&d));
+    let v: Option<Arc<str>> = (!internal).then(|| Arc::from(name.as_str()));
+    if let Ok(mut g) = FILES.lock() {
+        let m = g.get_or_insert_with(HashMap::new);
+        if m.len() > 100_000 {
+            m.clear();
+        }
+        m.insert(key, v.clone());
+    }
+    v
+}
+
+/// The innermost frame outside the oxnet package.
+pub fn capture(py: Python<'_>) -> Option<Origin> {
+    // SAFETY: GIL held; PyEval_GetFrame returns a borrowed frame (or null); GetBack and GetCode
+    // return new references, released below.
+    unsafe {
+        let mut frame = ffi::PyEval_GetFrame();
+        if frame.is_null() {
+            return None;
+        }
+        ffi::Py_INCREF(frame as *mut ffi::PyObject);
+        for _ in 0..16 {
+            let code = ffi::PyFrame_GetCode(frame);
+            let file = file_of(py, code);
+            ffi::Py_DECREF(code as *mut ffi::PyObject);
+            if let Some(file) = file {
+                let line = ffi::PyFrame_GetLineNumber(frame).max(0) as u32;
+                ffi::Py_DECREF(frame as *mut ffi::PyObject);
+                return Some(Origin { file, line });
+            }
+            let back = PyFrame_GetBack(frame);
+            ffi::Py_DECREF(frame as *mut ffi::PyObject);
+            if back.is_null() {
+                return None;
+            }
+            frame = back;
+        }
+        ffi::Py_DECREF(frame as *mut ffi::PyObject);
+        None
+    }
+}

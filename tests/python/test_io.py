@@ -1,0 +1,218 @@
+"""`mx.nd.save/load` against files written by real MXNet 1.9.1, URLs, and corrupt input."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st, HealthCheck
+
+import oxnet as mx
+from conftest import DATA
+
+GOLD = os.path.join(DATA, "golden")
+MANIFEST = json.load(open(os.path.join(GOLD, "manifest.json")))
+
+
+def _entries():
+    m = MANIFEST if isinstance(MANIFEST, list) else MANIFEST.get("files", MANIFEST)
+    if isinstance(m, dict):
+        m = [dict(v, file=k) if isinstance(v, dict) else v for k, v in m.items()]
+    return m
+
+
+def _name(e):
+    return e.get("file") or e.get("name") or e.get("params")
+
+
+def _expected(e):
+    npz = np.load(os.path.join(GOLD, _name(e).replace(".params", "") + ".npz"))
+    return npz
+
+
+@pytest.mark.parametrize("entry", _entries(), ids=_name)
+def test_load_mxnet_golden(entry):
+    path = os.path.join(GOLD, _name(entry))
+    got = mx.nd.load(path)
+    exp = _expected(entry)
+    if isinstance(got, dict):
+        assert list(got) == list(entry["keys"])
+        items = [(k, got[k]) for k in got]
+    else:
+        items = [("arr_%d" % i, a) for i, a in enumerate(got)]
+    keys = list(exp.keys())
+    assert len(items) == len(keys)
+    for (k, a), ek in zip(items, keys if isinstance(got, list) else [k for k, _ in items]):
+        e = exp[ek]
+        assert a.context == mx.cpu(0)
+        assert np.dtype(a.dtype) == e.dtype, (k, a.dtype, e.dtype)
+        np.testing.assert_array_equal(a.asnumpy(), e)
+
+
+@pytest.mark.parametrize("entry", [e for e in _entries() if e.get("resave_identical")], ids=_name)
+def test_save_is_byte_identical_to_mxnet(entry, tmp_path):
+    path = os.path.join(GOLD, _name(entry))
+    data = mx.nd.load(path)
+    if isinstance(data, list) and entry.get("saved_kind") == "dict":
+        data = {}
+    out = tmp_path / "x.params"
+    mx.nd.save(str(out), data)
+    assert out.read_bytes() == open(path, "rb").read()
+
+
+def test_annotated_examples_bytes(tmp_path):
+    p = tmp_path / "l.params"
+    mx.nd.save(str(p), [mx.nd.array([[1, 2, 3], [4, 5, 6]])])
+    assert len(p.read_bytes()) == 96
+    mx.nd.save(str(p), {"arg:w": mx.nd.array([[1, 2, 3], [4, 5, 6]]), "b": mx.nd.array([7], dtype="int32")})
+    b = p.read_bytes()
+    assert len(b) == 154 and b[0x8C:0x91] == b"arg:w"
+
+
+def test_roundtrip_every_dtype(tmp_path):
+    arrays = {}
+    for dt in ["float32", "float64", "float16", "uint8", "int32", "int8", "int64", "bool"]:
+        arrays[dt] = mx.nd.array(np.random.uniform(0, 5, (3, 4)).astype(dt), dtype=dt)
+    p = str(tmp_path / "all.params")
+    mx.nd.save(p, arrays)
+    back = mx.nd.load(p)
+    for k, v in arrays.items():
+        assert back[k].dtype == v.dtype
+        np.testing.assert_array_equal(back[k].asnumpy(), v.asnumpy())
+    buf = open(p, "rb").read()
+    back2 = mx.nd.load_frombuffer(buf)
+    assert list(back2) == list(arrays)
+    single = str(tmp_path / "one.params")
+    mx.nd.save(single, mx.nd.ones((2,)))
+    assert isinstance(mx.nd.load(single), list)
+
+
+def test_save_load_errors(tmp_path):
+    with pytest.raises(TypeError):
+        mx.nd.save(str(tmp_path / "x"), {"a": np.ones(2)})
+    with pytest.raises(ValueError):
+        mx.nd.save(str(tmp_path / "x"), (mx.nd.ones(2),))
+    with pytest.raises(TypeError):
+        mx.nd.load(3)
+    with pytest.raises(mx.MXNetError, match="No such file"):
+        mx.nd.load(str(tmp_path / "missing.params"))
+    bad = tmp_path / "bad.params"
+    bad.write_bytes(b"\x00" * 40)
+    with pytest.raises(mx.MXNetError, match="Invalid NDArray file format"):
+        mx.nd.load(str(bad))
+
+
+def test_failed_save_keeps_previous_file(tmp_path):
+    p = str(tmp_path / "keep.params")
+    mx.nd.save(p, [mx.nd.ones((3,))])
+    before = open(p, "rb").read()
+    with pytest.raises(TypeError):
+        mx.nd.save(p, [mx.nd.ones((3,)), "not an array"])
+    assert open(p, "rb").read() == before
+
+
+def test_memory_and_file_urls():
+    pytest.importorskip("fsspec")
+    mx.nd.save("memory://oxnet/test.params", {"a": mx.nd.arange(3)})
+    np.testing.assert_array_equal(mx.nd.load("memory://oxnet/test.params")["a"].asnumpy(), [0, 1, 2])
+
+
+def test_missing_protocol_backend_is_named():
+    pytest.importorskip("fsspec")
+    with pytest.raises(ImportError, match="hdfs"):
+        mx.nd.save("hdfs://namenode/x.params", [mx.nd.ones(1)])
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    pytest.importorskip("s3fs")
+    if shutil.which("moto_server") is None and not _has_module("moto"):
+        pytest.skip("moto[server] is not installed")
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("moto server did not start")
+    yield "http://127.0.0.1:%d" % port
+    proc.terminate()
+    proc.wait(10)
+
+
+def _has_module(name):
+    import importlib.util
+    return importlib.util.find_spec(name) is not None
+
+
+def test_s3_roundtrip(s3_server, monkeypatch):
+    import fsspec
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    monkeypatch.setenv("FSSPEC_S3_ENDPOINT_URL", s3_server)
+    fs = fsspec.filesystem("s3", client_kwargs={"endpoint_url": s3_server}, skip_instance_cache=True)
+    fs.mkdir("oxnet-test")
+    fsspec.config.conf["s3"] = {"client_kwargs": {"endpoint_url": s3_server}}
+    try:
+        data = {"arg:w": mx.nd.array(np.arange(12).reshape(3, 4)), "aux:m": mx.nd.ones((2,), dtype="float64")}
+        mx.nd.save("s3://oxnet-test/model-0001.params", data)
+        back = mx.nd.load("s3://oxnet-test/model-0001.params")
+        assert list(back) == ["arg:w", "aux:m"]
+        np.testing.assert_array_equal(back["arg:w"].asnumpy(), np.arange(12).reshape(3, 4))
+    finally:
+        fsspec.config.conf.pop("s3", None)
+
+
+def _golden_bytes():
+    out = []
+    for e in _entries():
+        with open(os.path.join(GOLD, _name(e)), "rb") as f:
+            out.append(f.read())
+    return out
+
+
+GOLDEN = _golden_bytes()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(GOLDEN) - 1), st.data())
+def test_fuzz_corrupted_files_never_crash(which, data):
+    buf = bytearray(GOLDEN[which])
+    mode = data.draw(st.sampled_from(["truncate", "flip", "huge"]))
+    if mode == "truncate":
+        buf = buf[: data.draw(st.integers(0, max(0, len(buf) - 1)))]
+    elif mode == "flip":
+        for _ in range(data.draw(st.integers(1, 8))):
+            i = data.draw(st.integers(0, len(buf) - 1))
+            buf[i] = data.draw(st.integers(0, 255))
+    else:
+        i = data.draw(st.integers(0, max(0, len(buf) - 8)))
+        buf[i:i + 8] = (0x7FFFFFFFFFFFFFFF).to_bytes(8, "little")
+    try:
+        res = mx.nd.load_frombuffer(bytes(buf))
+    except mx.MXNetError as e:
+        assert "Invalid NDArray file format" in str(e) or "format" in str(e).lower()
+        return
+    items = res.values() if isinstance(res, dict) else res
+    for a in items:
+        assert a.size * np.dtype(a.dtype).itemsize <= len(buf)

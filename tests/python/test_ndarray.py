@@ -1,0 +1,275 @@
+"""NDArray behaviour against numpy and MXNet 1.9.1's observed outputs (tests/data/golden)."""
+import copy
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+import oxnet as mx
+from conftest import DATA
+
+OBSERVED = json.load(open(os.path.join(DATA, "golden", "observed.json")))
+
+
+def test_context_basics():
+    assert mx.cpu() == mx.cpu(0) and mx.cpu(1) != mx.cpu(0)
+    assert repr(mx.cpu(1)) == "cpu(1)" and str(mx.gpu(2)) == "gpu(2)"
+    assert hash(mx.cpu(3)) == hash(mx.Context("cpu", 3))
+    assert mx.current_context() == mx.cpu(0)
+    with mx.cpu(1):
+        assert mx.current_context() == mx.cpu(1)
+        assert mx.nd.ones((2,)).context == mx.cpu(1)
+    assert mx.current_context() == mx.cpu(0)
+    assert mx.context.num_gpus() == 0
+    with pytest.raises(KeyError):
+        mx.Context("tpu", 0)
+
+
+def test_gpu_array_raises_clearly():
+    with pytest.raises(mx.MXNetError, match="gpu"):
+        mx.nd.ones((2, 2), ctx=mx.gpu(0))
+
+
+def test_creation_and_dtypes():
+    assert mx.nd.zeros((2, 3)).asnumpy().tolist() == [[0] * 3] * 2
+    assert (mx.nd.full((2, 2), 7).asnumpy() == 7).all()
+    assert mx.nd.empty((3, 1)).shape == (3, 1)
+    np.testing.assert_array_equal(mx.nd.arange(2, 11, 3).asnumpy(), np.arange(2, 11, 3, dtype=np.float32))
+    np.testing.assert_array_equal(mx.nd.arange(3, repeat=2).asnumpy(), [0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(mx.nd.eye(3, 4, k=1).asnumpy(), np.eye(3, 4, k=1))
+    assert mx.nd.array(np.arange(3)).dtype == np.float32  # numpy ints become float32
+    assert mx.nd.array([1.0, 2.0], dtype="float64").dtype == np.float64
+    assert mx.nd.array(np.arange(3), dtype=np.int64).dtype == np.int64
+    for dt in ["float32", "float64", "float16", "uint8", "int8", "int32", "int64", "bool"]:
+        src = np.array([[0, 1, 2], [3, 4, 5]]).astype(dt)
+        a = mx.nd.array(src, dtype=dt)
+        assert a.dtype == np.dtype(dt).type
+        np.testing.assert_array_equal(a.asnumpy(), src)
+        np.testing.assert_array_equal(a.astype("float64").asnumpy(), src.astype("float64"))
+    assert str(OBSERVED["dtype:mx.nd.array(np.arange(3)).dtype"]) == str(mx.nd.array(np.arange(3)).dtype)
+    a = mx.nd.ones((2, 3))
+    assert (a.size, a.ndim, a.stype) == (6, 2, "default")
+    assert mx.nd.zeros_like(a).asnumpy().sum() == 0 and mx.nd.ones_like(a).asnumpy().sum() == 6
+
+
+def test_repr_matches_mxnet():
+    cases = {
+        "mx.nd.ones((2,3))": mx.nd.ones((2, 3)),
+        "mx.nd.array([1,2,3])": mx.nd.array([1, 2, 3]),
+        "mx.nd.arange(24).reshape((2,3,4))": mx.nd.arange(24).reshape((2, 3, 4)),
+        "mx.nd.array([1,2],dtype='int32')": mx.nd.array([1, 2], dtype="int32"),
+        "mx.nd.ones((2,3), ctx=mx.cpu(1))": mx.nd.ones((2, 3), ctx=mx.cpu(1)),
+    }
+    checked = 0
+    for expr, arr in cases.items():
+        key = "repr:" + expr
+        if key in OBSERVED:
+            assert repr(arr) == OBSERVED[key], expr
+            checked += 1
+    assert checked >= 3, sorted(k for k in OBSERVED if k.startswith("repr:"))
+
+
+def test_arithmetic_against_numpy():
+    x = np.random.uniform(-2, 2, (3, 4)).astype(np.float32)
+    y = np.random.uniform(0.5, 2, (3, 4)).astype(np.float32)
+    a, b = mx.nd.array(x), mx.nd.array(y)
+    np.testing.assert_allclose((a + b).asnumpy(), x + y, rtol=1e-6)
+    np.testing.assert_allclose((a - b).asnumpy(), x - y, rtol=1e-6)
+    np.testing.assert_allclose((a * b).asnumpy(), x * y, rtol=1e-6)
+    np.testing.assert_allclose((a / b).asnumpy(), x / y, rtol=1e-6)
+    np.testing.assert_allclose((a % b).asnumpy(), np.mod(x, y), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose((b ** a).asnumpy(), y ** x, rtol=1e-5)
+    np.testing.assert_allclose((2 - a).asnumpy(), 2 - x, rtol=1e-6)
+    np.testing.assert_allclose((2 / b).asnumpy(), 2 / y, rtol=1e-6)
+    np.testing.assert_allclose((2 ** a).asnumpy(), 2 ** x, rtol=1e-5)
+    np.testing.assert_allclose((-a).asnumpy(), -x)
+    np.testing.assert_allclose((a + 1.5).asnumpy(), x + 1.5)
+    np.testing.assert_allclose((a * b[0:1]).asnumpy(), x * y[0:1], rtol=1e-6)  # broadcast
+    c = a.copy()
+    c += b
+    c *= 2
+    c -= 1
+    c /= 4
+    np.testing.assert_allclose(c.asnumpy(), ((x + y) * 2 - 1) / 4, rtol=1e-6)
+    for op in ["__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"]:
+        r = getattr(a, op)(b)
+        assert r.dtype == np.float32
+        np.testing.assert_array_equal(r.asnumpy(), getattr(x, op)(y).astype(np.float32))
+    r = getattr(a, "__gt__")(0.0)
+    np.testing.assert_array_equal(r.asnumpy(), (x > 0).astype(np.float32))
+
+
+def test_integer_semantics_match_mxnet():
+    a = mx.nd.array([7, -7], dtype="int32")
+    assert (a + 2.5).asnumpy().tolist() == [9, -5]
+    assert (a * 1.5).asnumpy().tolist() == [7, -7]
+    assert (a / 2).asnumpy().tolist() == [3, -3]
+    assert (a % 3).asnumpy().tolist() == [1, 2]
+    assert (a % -3).asnumpy().tolist() == [-2, -1]
+    assert (a > 1).dtype == np.int32
+
+
+def test_broadcast_shape_error_is_synchronous():
+    with pytest.raises(mx.MXNetError, match=r"broadcast.*\[2,3\] \[3,2\]"):
+        mx.nd.ones((2, 3)) + mx.nd.ones((3, 2))
+    with pytest.raises(TypeError):
+        mx.nd.ones((2,)) + "x"
+
+
+def test_len_iter_bool():
+    a = mx.nd.arange(6).reshape((3, 2))
+    assert len(a) == 3
+    assert [r.asnumpy().tolist() for r in a] == [[0, 1], [2, 3], [4, 5]]
+    assert bool(mx.nd.array([1])) and not bool(mx.nd.array([0]))
+    with pytest.raises(ValueError):
+        bool(a)
+
+
+def test_reshape_codes():
+    a = mx.nd.arange(24).reshape((2, 3, 4))
+    assert a.reshape((4, 0, 2)).shape == (4, 3, 2)
+    assert a.reshape((-1, 4)).shape == (6, 4)
+    assert a.reshape((-2,)).shape == (2, 3, 4)
+    assert a.reshape((-3, 4)).shape == (6, 4)
+    assert a.reshape((-4, 1, 2, 3, 4)).shape == (1, 2, 3, 4)
+    assert a.reshape((-1, 3), reverse=True).shape == (8, 3)
+    assert a.reshape(6, 4).shape == (6, 4)
+    with pytest.raises(mx.MXNetError, match="larger|elements"):
+        mx.nd.arange(6).reshape((4, 2))
+    v = a.reshape((6, 4))
+    v[:] = 1  # a view: writes show through
+    assert a.asnumpy().sum() == 24
+
+
+def test_shape_methods():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    a = mx.nd.array(x)
+    np.testing.assert_array_equal(a.transpose().asnumpy(), x.transpose())
+    np.testing.assert_array_equal(a.transpose(axes=(1, 0, 2)).asnumpy(), x.transpose(1, 0, 2))
+    np.testing.assert_array_equal(a.flatten().asnumpy(), x.reshape(2, -1))
+    np.testing.assert_array_equal(a.expand_dims(1).asnumpy(), x[:, None])
+    np.testing.assert_array_equal(mx.nd.ones((2, 1, 3)).squeeze().asnumpy(), np.ones((2, 3)))
+    np.testing.assert_array_equal(a.swapaxes(0, 2).asnumpy(), x.swapaxes(0, 2))
+    np.testing.assert_array_equal(a.flip(axis=1).asnumpy(), x[:, ::-1])
+    np.testing.assert_array_equal(a.tile(reps=(1, 2, 1)).asnumpy(), np.tile(x, (1, 2, 1)))
+    np.testing.assert_array_equal(a.repeat(repeats=2, axis=1).asnumpy(), np.repeat(x, 2, axis=1))
+    np.testing.assert_array_equal(a.clip(3, 9).asnumpy(), np.clip(x, 3, 9))
+    np.testing.assert_array_equal(mx.nd.array([[1], [2]]).broadcast_to((2, 3)).asnumpy(), [[1] * 3, [2] * 3])
+    m = mx.nd.array(x[0])
+    np.testing.assert_array_equal(m.T.asnumpy(), x[0].T)
+
+
+def test_reductions():
+    x = np.random.uniform(-1, 1, (3, 4, 5)).astype(np.float32)
+    a = mx.nd.array(x)
+    np.testing.assert_allclose(a.sum().asnumpy(), [x.sum()], rtol=1e-5)
+    assert a.sum().shape == (1,)
+    np.testing.assert_allclose(a.sum(axis=1).asnumpy(), x.sum(1), rtol=1e-5)
+    np.testing.assert_allclose(a.mean(axis=(0, 2), keepdims=True).asnumpy(), x.mean((0, 2), keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(mx.nd.sum(a, axis=1, exclude=True).asnumpy(), x.sum((0, 2)), rtol=1e-5)
+    np.testing.assert_allclose(a.max(axis=2).asnumpy(), x.max(2))
+    np.testing.assert_allclose(a.min(axis=0).asnumpy(), x.min(0))
+    np.testing.assert_allclose(a.prod(axis=2).asnumpy(), x.prod(2), rtol=1e-5)
+    np.testing.assert_allclose(a.norm().asnumpy(), [np.linalg.norm(x)], rtol=1e-5)
+    np.testing.assert_array_equal(a.argmax(axis=1).asnumpy(), x.argmax(1))
+    np.testing.assert_array_equal(a.argmin(axis=2).asnumpy(), x.argmin(2))
+    assert a.argmax(axis=1).dtype == np.float32
+
+
+def test_getitem():
+    x = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    a = mx.nd.array(x)
+    np.testing.assert_array_equal(a[1].asnumpy(), x[1])
+    np.testing.assert_array_equal(a[-1].asnumpy(), x[-1])
+    np.testing.assert_array_equal(a[1:3].asnumpy(), x[1:3])
+    np.testing.assert_array_equal(a[:, 1].asnumpy(), x[:, 1])
+    np.testing.assert_array_equal(a[::2, 1:4:2, ::-1].asnumpy(), x[::2, 1:4:2, ::-1])
+    np.testing.assert_array_equal(a[1, 2].asnumpy(), x[1, 2])
+    assert a[1, 2, 3].shape == (1,) and a[1, 2, 3].asscalar() == x[1, 2, 3]
+    np.testing.assert_array_equal(a[None, 1].asnumpy(), x[None, 1])
+    np.testing.assert_array_equal(a[..., 2].asnumpy(), x[..., 2])
+    np.testing.assert_array_equal(a[[0, 2]].asnumpy(), x[[0, 2]])
+    np.testing.assert_array_equal(a[mx.nd.array([2, 0])].asnumpy(), x[[2, 0]])
+    assert mx.nd.array([1, 2, 3])[1].shape == (1,)
+    with pytest.raises(IndexError, match="index 5 is out of bounds for axis 0 with size 3"):
+        a[5]
+    with pytest.raises(IndexError, match="axis 1 with size 4"):
+        a[1, 9]
+    v = a[1:2]
+    v[:] = 0  # basic first-axis slices are views, as in MXNet
+    assert a.asnumpy()[1].sum() == 0
+
+
+def test_setitem():
+    x = np.zeros((3, 4), dtype=np.float32)
+    a = mx.nd.zeros((3, 4))
+    a[:] = 2
+    x[:] = 2
+    a[1] = mx.nd.arange(4)
+    x[1] = np.arange(4)
+    a[2, 1:3] = 7
+    x[2, 1:3] = 7
+    a[:, ::2] = np.array([[9], [8], [7]])
+    x[:, ::2] = np.array([[9], [8], [7]])
+    a[0:2] = mx.nd.ones((1, 4)) * 5
+    x[0:2] = 5
+    np.testing.assert_array_equal(a.asnumpy(), x)
+    np.random.seed(3)
+    src = np.random.uniform(-1, 1, size=(3, 4))
+    a[:] = src
+    np.testing.assert_allclose(a.asnumpy(), src.astype(np.float32))
+    with pytest.raises(ValueError, match=r"broadcast.*\(3, 3\).*\(3, 4\)"):
+        a[:] = mx.nd.ones((3, 3))
+    with pytest.raises(IndexError):
+        a[7] = 1
+
+
+def test_copyto_contexts_and_copy_semantics():
+    a = mx.nd.arange(6).reshape((2, 3))
+    b = a.copyto(mx.cpu(1))
+    assert b.context == mx.cpu(1)
+    np.testing.assert_array_equal(b.asnumpy(), a.asnumpy())
+    c = mx.nd.zeros((2, 3), ctx=mx.cpu(2))
+    a.copyto(c)
+    np.testing.assert_array_equal(c.asnumpy(), a.asnumpy())
+    assert a.as_in_context(mx.cpu(0)) is a
+    n = a.asnumpy()
+    n[0, 0] = 100  # asnumpy returns a copy
+    assert a.asnumpy()[0, 0] == 0
+    with pytest.raises(mx.MXNetError, match="context"):
+        a + b
+
+
+def test_pickle_and_copy():
+    a = mx.nd.array(np.random.uniform(size=(3, 2)), dtype="float64")
+    b = pickle.loads(pickle.dumps(a))
+    assert b.dtype == np.float64 and b.shape == (3, 2)
+    np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
+    np.testing.assert_array_equal(copy.deepcopy(a).asnumpy(), a.asnumpy())
+
+
+def test_numpy_interop():
+    a = mx.nd.arange(6).reshape((2, 3))
+    np.testing.assert_array_equal(np.asarray(a), np.arange(6).reshape(2, 3))
+    assert np.array(a, dtype=np.int32).dtype == np.int32
+    d = mx.nd.from_dlpack(np.arange(4.0))
+    np.testing.assert_array_equal(d.asnumpy(), np.arange(4.0))
+    e = np.from_dlpack(a)
+    np.testing.assert_array_equal(e, a.asnumpy())
+    f = mx.nd.from_dlpack(a.__dlpack__())
+    np.testing.assert_array_equal(f.asnumpy(), a.asnumpy())
+
+
+def test_random_seeded():
+    mx.random.seed(7)
+    u1 = mx.nd.random.uniform(-1, 1, shape=(100,)).asnumpy()
+    n1 = mx.nd.random.normal(2, 3, shape=(20000,)).asnumpy()
+    mx.random.seed(7)
+    u2 = mx.nd.random.uniform(-1, 1, shape=(100,)).asnumpy()
+    np.testing.assert_array_equal(u1, u2)
+    assert u1.min() >= -1 and u1.max() < 1
+    assert abs(n1.mean() - 2) < 0.1 and abs(n1.std() - 3) < 0.1
+    r = mx.nd.random.randint(3, 9, shape=(1000,))
+    assert r.dtype == np.int32 and r.asnumpy().min() == 3 and r.asnumpy().max() == 8

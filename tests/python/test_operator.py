@@ -1,0 +1,217 @@
+"""Registry ops against numpy: random shapes with broadcasting, empty arrays, strided inputs."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import oxnet as mx
+
+UNARY = {
+    "abs": np.abs, "sign": np.sign, "negative": np.negative, "square": np.square,
+    "exp": np.exp, "expm1": np.expm1, "sin": np.sin, "cos": np.cos, "tan": np.tan,
+    "tanh": np.tanh, "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "arcsinh": np.arcsinh,
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "relu": lambda x: np.maximum(x, 0),
+    "softsign": lambda x: x / (1 + np.abs(x)), "floor": np.floor, "ceil": np.ceil,
+    "trunc": np.trunc, "fix": np.fix, "rint": np.rint, "degrees": np.degrees, "radians": np.radians,
+    "round": lambda x: np.sign(x) * np.floor(np.abs(x) + 0.5),
+    "logical_not": lambda x: (x == 0).astype(x.dtype), "cbrt": np.cbrt,
+}
+POSITIVE = {
+    "sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x), "log": np.log, "log2": np.log2,
+    "log10": np.log10, "log1p": np.log1p, "reciprocal": np.reciprocal, "rcbrt": lambda x: 1 / np.cbrt(x),
+}
+BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+    "maximum": np.maximum, "minimum": np.minimum, "power": np.power, "hypot": np.hypot, "mod": np.mod,
+    "equal": np.equal, "not_equal": np.not_equal, "greater": np.greater,
+    "greater_equal": np.greater_equal, "lesser": np.less, "lesser_equal": np.less_equal,
+    "logical_and": np.logical_and, "logical_or": np.logical_or, "logical_xor": np.logical_xor,
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY) + sorted(POSITIVE))
+@pytest.mark.parametrize("shape", [(3, 4), (0, 3), (2, 3, 5), ()])
+def test_unary(name, shape):
+    f = UNARY.get(name) or POSITIVE[name]
+    if shape == ():
+        shape = (1,)
+    x = np.random.uniform(-3, 3, shape).astype(np.float32)
+    if name in POSITIVE:
+        x = np.abs(x) + 0.1
+    got = getattr(mx.nd, name)(mx.nd.array(x)).asnumpy()
+    np.testing.assert_allclose(got, f(x).astype(np.float32), rtol=2e-5, atol=1e-6)
+    got64 = getattr(mx.nd, name)(mx.nd.array(x, dtype="float64")).asnumpy()
+    np.testing.assert_allclose(got64, f(x.astype(np.float64)), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["abs", "exp", "sqrt", "tanh", "square"])
+def test_unary_float16(name):
+    f = UNARY.get(name) or POSITIVE[name]
+    x = np.random.uniform(0.1, 2, (4, 5)).astype(np.float16)
+    got = getattr(mx.nd, name)(mx.nd.array(x, dtype="float16"))
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got.asnumpy(), f(x.astype(np.float32)).astype(np.float16), rtol=2e-3)
+
+
+def _bshapes():
+    dims = st.integers(0, 4)
+
+    @st.composite
+    def pair(draw):
+        nd = draw(st.integers(1, 4))
+        out = [draw(dims) for _ in range(nd)]
+        a = [d if draw(st.booleans()) else 1 for d in out]
+        b = [d if draw(st.booleans()) else 1 for d in out]
+        a = a[draw(st.integers(0, nd - 1)):]
+        return tuple(a) or (1,), tuple(b)
+    return pair()
+
+
+@settings(max_examples=60, deadline=None)
+@given(_bshapes(), st.sampled_from(sorted(BINARY)))
+def test_broadcast_binary(shapes, name):
+    sa, sb = shapes
+    x = np.random.uniform(-2, 2, sa).astype(np.float32)
+    y = np.random.uniform(0.5, 2, sb).astype(np.float32)
+    if name == "power":
+        x = np.abs(x)
+    exp = BINARY[name](x, y).astype(np.float32)
+    got = getattr(mx.nd, "broadcast_" + name)(mx.nd.array(x), mx.nd.array(y)).asnumpy()
+    np.testing.assert_allclose(got, exp, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "int8", "uint8", "float64"])
+def test_binary_dtypes(dtype):
+    x = np.random.randint(1, 9, (3, 4)).astype(dtype)
+    y = np.random.randint(1, 9, (3, 4)).astype(dtype)
+    a, b = mx.nd.array(x, dtype=dtype), mx.nd.array(y, dtype=dtype)
+    np.testing.assert_array_equal((a + b).asnumpy(), x + y)
+    np.testing.assert_array_equal((a * b).asnumpy(), x * y)
+    np.testing.assert_array_equal(mx.nd.broadcast_maximum(a, b).asnumpy(), np.maximum(x, y))
+    if dtype != "float64":
+        np.testing.assert_array_equal((a / b).asnumpy(), np.trunc(x / y).astype(dtype))
+    np.testing.assert_array_equal((a % b).asnumpy(), np.mod(x, y))
+
+
+def test_binary_dtype_mismatch_names_types():
+    with pytest.raises(mx.MXNetError, match="float32.*float16|float16.*float32"):
+        mx.nd.ones((2,)) + mx.nd.ones((2,), dtype="float16")
+
+
+def test_elemwise_shape_mismatch():
+    with pytest.raises(mx.MXNetError, match=r"\[2,3\].*\[3,2\]"):
+        mx.nd.elemwise_add(mx.nd.ones((2, 3)), mx.nd.ones((3, 2)))
+
+
+def test_strided_numpy_input():
+    base = np.arange(60, dtype=np.float32).reshape(6, 10)
+    view = base[::2, 1::3]  # non-contiguous
+    a = mx.nd.array(view)
+    np.testing.assert_array_equal(a.asnumpy(), view)
+    np.testing.assert_array_equal((a * 2).asnumpy(), view * 2)
+    t = mx.nd.array(base.T)
+    np.testing.assert_array_equal(mx.nd.sum(t, axis=0).asnumpy(), base.T.sum(0))
+
+
+@pytest.mark.parametrize("shape,axis", [((3, 4, 5), None), ((3, 4, 5), 1), ((3, 4, 5), (0, 2)),
+                                        ((3, 4, 5), -1), ((0, 4), 0), ((7,), 0)])
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "prod"])
+def test_reduce(shape, axis, name):
+    if name in ("max", "min") and 0 in shape:
+        return
+    x = np.random.uniform(0.5, 1.5, shape).astype(np.float32)
+    kw = {} if axis is None else {"axis": axis}
+    got = getattr(mx.nd, name)(mx.nd.array(x), **kw).asnumpy()
+    exp = getattr(np, name)(x, axis=axis)
+    exp = np.atleast_1d(exp)
+    np.testing.assert_allclose(got, exp, rtol=1e-5)
+    gk = getattr(mx.nd, name)(mx.nd.array(x), keepdims=True, **kw).asnumpy()
+    np.testing.assert_allclose(gk, getattr(np, name)(x, axis=axis, keepdims=True), rtol=1e-5)
+
+
+def test_reduce_int_and_large_sum():
+    x = np.random.randint(0, 10, (5, 6)).astype(np.int32)
+    r = mx.nd.sum(mx.nd.array(x, dtype="int32"), axis=1)
+    assert r.dtype == np.int32
+    np.testing.assert_array_equal(r.asnumpy(), x.sum(1))
+    big = np.random.uniform(0, 1, 1 << 22).astype(np.float32)
+    np.testing.assert_allclose(mx.nd.sum(mx.nd.array(big)).asnumpy()[0], big.astype(np.float64).sum(), rtol=1e-5)
+
+
+def test_dot_and_batch_dot():
+    a = np.random.uniform(-1, 1, (5, 7)).astype(np.float32)
+    b = np.random.uniform(-1, 1, (7, 3)).astype(np.float32)
+    np.testing.assert_allclose(mx.nd.dot(mx.nd.array(a), mx.nd.array(b)).asnumpy(), a @ b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mx.nd.dot(mx.nd.array(a), mx.nd.array(a), transpose_b=True).asnumpy(), a @ a.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mx.nd.dot(mx.nd.array(a), mx.nd.array(a), transpose_a=True).asnumpy(), a.T @ a, rtol=1e-5, atol=1e-6)
+    v = np.random.uniform(size=7).astype(np.float32)
+    np.testing.assert_allclose(mx.nd.dot(mx.nd.array(v), mx.nd.array(v)).asnumpy(), [v @ v], rtol=1e-5)
+    x = np.random.uniform(-1, 1, (4, 2, 3)).astype(np.float64)
+    y = np.random.uniform(-1, 1, (4, 3, 5)).astype(np.float64)
+    np.testing.assert_allclose(mx.nd.batch_dot(mx.nd.array(x, dtype="float64"), mx.nd.array(y, dtype="float64")).asnumpy(), x @ y, rtol=1e-12)
+    h = mx.nd.dot(mx.nd.array(a, dtype="float16"), mx.nd.array(b, dtype="float16"))
+    assert h.dtype == np.float16
+    np.testing.assert_allclose(h.asnumpy(), (a.astype(np.float16).astype(np.float32) @ b.astype(np.float16).astype(np.float32)), rtol=1e-2, atol=1e-2)
+    with pytest.raises(mx.MXNetError, match=r"\[5,7\].*\[5,7\]"):
+        mx.nd.dot(mx.nd.array(a), mx.nd.array(a))
+
+
+def test_shape_ops():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    a = mx.nd.array(x)
+    np.testing.assert_array_equal(mx.nd.concat(a, a, dim=1).asnumpy(), np.concatenate([x, x], 1))
+    np.testing.assert_array_equal(mx.nd.stack(a, a, axis=0).asnumpy(), np.stack([x, x]))
+    parts = mx.nd.split(a, num_outputs=2, axis=2)
+    np.testing.assert_array_equal(parts[1].asnumpy(), x[:, :, 2:])
+    np.testing.assert_array_equal(mx.nd.slice(a, begin=(0, 1), end=(2, 3)).asnumpy(), x[0:2, 1:3])
+    np.testing.assert_array_equal(mx.nd.slice(a, begin=(None, None, 3), end=(None, None, 0), step=(1, 1, -2)).asnumpy(), x[:, :, 3:0:-2])
+    np.testing.assert_array_equal(mx.nd.slice_axis(a, axis=2, begin=1, end=None).asnumpy(), x[:, :, 1:])
+    np.testing.assert_array_equal(mx.nd.reshape(a, shape=(-1, 4)).asnumpy(), x.reshape(-1, 4))
+    with pytest.raises(mx.MXNetError):
+        mx.nd.reshape(a, shape=(5, 5))
+    np.testing.assert_array_equal(mx.nd.transpose(a, axes=(2, 0, 1)).asnumpy(), x.transpose(2, 0, 1))
+    np.testing.assert_array_equal(mx.nd.expand_dims(a, axis=0).asnumpy(), x[None])
+    np.testing.assert_array_equal(mx.nd.flip(a, axis=0).asnumpy(), x[::-1])
+    np.testing.assert_array_equal(mx.nd.Flatten(a).asnumpy(), x.reshape(2, 12))
+    np.testing.assert_array_equal(mx.nd.broadcast_axis(mx.nd.ones((2, 1)), axis=1, size=3).asnumpy(), np.ones((2, 3)))
+
+
+def test_indexing_ops():
+    x = np.random.uniform(size=(5, 4)).astype(np.float32)
+    a = mx.nd.array(x)
+    idx = np.array([4, 0, 2])
+    np.testing.assert_array_equal(mx.nd.take(a, mx.nd.array(idx)).asnumpy(), x[idx])
+    np.testing.assert_array_equal(mx.nd.take(a, mx.nd.array([7, -1]), mode="clip").asnumpy(), x[[4, 0]])
+    np.testing.assert_array_equal(mx.nd.take(a, mx.nd.array([1, 2]), axis=1).asnumpy(), x[:, [1, 2]])
+    p = np.array([0, 3, 1, 2, 2])
+    np.testing.assert_array_equal(mx.nd.pick(a, mx.nd.array(p), axis=1).asnumpy(), x[np.arange(5), p])
+    oh = mx.nd.one_hot(mx.nd.array([1, 0, 3]), depth=4).asnumpy()
+    np.testing.assert_array_equal(oh, np.eye(4)[[1, 0, 3]])
+    c = (x > 0.5).astype(np.float32)
+    np.testing.assert_array_equal(mx.nd.where(mx.nd.array(c), a, -a).asnumpy(), np.where(c, x, -x))
+
+
+def test_softmax_topk_sort():
+    x = np.random.uniform(-3, 3, (4, 6)).astype(np.float32)
+    a = mx.nd.array(x)
+    e = np.exp(x - x.max(1, keepdims=True))
+    np.testing.assert_allclose(mx.nd.softmax(a).asnumpy(), e / e.sum(1, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(mx.nd.log_softmax(a, axis=0).asnumpy(),
+                               x - x.max(0) - np.log(np.exp(x - x.max(0)).sum(0)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(mx.nd.sort(a).asnumpy(), np.sort(x))
+    np.testing.assert_array_equal(mx.nd.sort(a, is_ascend=False).asnumpy(), -np.sort(-x))
+    np.testing.assert_array_equal(mx.nd.argsort(a, axis=0).asnumpy(), np.argsort(x, axis=0, kind="stable"))
+    top = mx.nd.topk(a, k=2, ret_typ="value").asnumpy()
+    np.testing.assert_array_equal(top, -np.sort(-x)[:, :2])
+    ti = mx.nd.topk(a, k=2)
+    assert ti.dtype == np.float32
+    np.testing.assert_array_equal(ti.asnumpy(), np.argsort(-x, kind="stable")[:, :2])
+    v, i = mx.nd.topk(a, k=1, ret_typ="both", is_ascend=True)
+    np.testing.assert_array_equal(v.asnumpy()[:, 0], x.min(1))
+
+
+def test_cast_clip_creation_ops():
+    x = np.array([[1.7, -2.2], [3.5, 0.1]], dtype=np.float32)
+    a = mx.nd.array(x)
+    assert mx.nd.cast(a, dtype="int32").asnumpy().tolist() == [[1, -2], [3, 0]]
+    np.testing.assert_array_equal(mx.nd.clip(a, a_min=0, a_max=2).asnumpy(), np.clip(x, 0, 2))
+    np.testing.assert_array_equal(mx.nd.zeros((0, 3)).asnumpy(), np.zeros((0, 3)))
