@@ -1,1 +1,55 @@
-fn main() {}
+//! Criterion benches of the CPU kernels through the op registry (what Python calls).
+//! `cargo bench` — throughput is reported per element or per FLOP.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use oxnet::op::call_str;
+use oxnet::{Context, NDArray, Shape};
+
+fn arr(shape: &[usize]) -> NDArray {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|i| (i % 97) as f32 * 0.01).collect();
+    NDArray::from_vec(Shape::new(shape.to_vec()), &v, Context::cpu(0)).expect("alloc")
+}
+
+fn run(name: &str, inputs: &[NDArray], attrs: &[(&str, &str)]) {
+    let out = call_str(name, inputs, attrs).expect("op");
+    out[0].wait_to_read().expect("kernel");
+}
+
+fn elementwise(c: &mut Criterion) {
+    let mut g = c.benchmark_group("elementwise");
+    for n in [1usize << 10, 1 << 20, 1 << 24] {
+        let (a, b) = (arr(&[n]), arr(&[n]));
+        g.throughput(Throughput::Bytes((3 * n * 4) as u64));
+        g.bench_function(format!("add/{n}"), |bn| bn.iter(|| run("elemwise_add", &[a.clone(), b.clone()], &[])));
+    }
+    let (a, b) = (arr(&[1024, 1024]), arr(&[1, 1024]));
+    g.throughput(Throughput::Bytes((2 * 1024 * 1024 * 4) as u64));
+    g.bench_function("broadcast_mul/1024x1024*1x1024", |bn| bn.iter(|| run("broadcast_mul", &[a.clone(), b.clone()], &[])));
+    g.finish();
+}
+
+fn reduce(c: &mut Criterion) {
+    let mut g = c.benchmark_group("reduce");
+    let a = arr(&[1 << 24]);
+    g.throughput(Throughput::Bytes((4usize << 24) as u64));
+    g.bench_function("sum/16M", |bn| bn.iter(|| run("sum", &[a.clone()], &[])));
+    let m = arr(&[4096, 4096]);
+    g.throughput(Throughput::Bytes((4usize << 24) as u64));
+    g.bench_function("sum_axis0/4096x4096", |bn| bn.iter(|| run("sum", &[m.clone()], &[("axis", "0")])));
+    g.finish();
+}
+
+fn gemm(c: &mut Criterion) {
+    let mut g = c.benchmark_group("gemm");
+    g.sample_size(10);
+    for n in [128usize, 512, 1024] {
+        let (a, b) = (arr(&[n, n]), arr(&[n, n]));
+        g.throughput(Throughput::Elements((2 * n * n * n) as u64));
+        g.bench_function(format!("dot/{n}"), |bn| bn.iter(|| run("dot", &[a.clone(), b.clone()], &[])));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, elementwise, reduce, gemm);
+criterion_main!(benches);

@@ -3,7 +3,7 @@
 
 use crate::error::{enter, to_py};
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-use oxnet::{Context, DType, DeviceType, Error, NDArray, Shape};
+use oxnet::{Context, DType, DeviceType, NDArray, Shape};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -111,8 +111,4 @@ pub fn to_numpy<'py>(py: Python<'py>, a: &NDArray) -> PyResult<Bound<'py, PyAny>
     let a2 = a.clone();
     enter(py, move || a2.copy_to_host(unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, n) }))?;
     Ok(out)
-}
-
-pub fn value_error(e: Error) -> PyErr {
-    to_py(e)
 }

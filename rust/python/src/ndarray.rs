@@ -7,7 +7,9 @@ use crate::origin;
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use oxnet::op::elemwise_binary::{binary_op, scalar_op, BinOp};
 use oxnet::op::{self, Operator};
-use oxnet::{NDArray, Shape};
+use oxnet::{DType, NDArray, Shape};
+use pyo3::ffi;
+use pyo3::exceptions::PyBufferError;
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -364,4 +366,71 @@ impl PyNDArray {
         let a = self.inner.clone();
         enter(py, move || a.sync_copy_from_host(unsafe { std::slice::from_raw_parts(addr as *const u8, n) }))
     }
+    /// Read-only, zero-copy export (PEP 3118) after pending writes are done.
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: std::os::raw::c_int) -> PyResult<()> {
+        if view.is_null() {
+            return Err(PyBufferError::new_err("View is null"));
+        }
+        if (flags & ffi::PyBUF_WRITABLE) == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("NDArray exports read-only buffers; write with a[:] = value"));
+        }
+        let a = slf.get().inner.clone();
+        let py = slf.py();
+        let a2 = a.clone();
+        enter(py, move || a2.wait_to_read())?;
+        let item = a.dtype().size() as ffi::Py_ssize_t;
+        let shape: Vec<ffi::Py_ssize_t> = a.shape().dims().iter().map(|&d| d as ffi::Py_ssize_t).collect();
+        let strides: Vec<ffi::Py_ssize_t> = a.shape().strides().iter().map(|&s| s as ffi::Py_ssize_t * item).collect();
+        let info = Box::new(BufferInfo { shape, strides });
+        // SAFETY: `view` is a valid Py_buffer to fill; `obj` keeps the array (and its memory)
+        // alive until the buffer is released; shape/strides live in `internal` until then.
+        unsafe {
+            (*view).obj = slf.clone().into_any().into_ptr();
+            (*view).buf = a.raw() as *mut std::os::raw::c_void;
+            (*view).len = a.nbytes() as ffi::Py_ssize_t;
+            (*view).readonly = 1;
+            (*view).itemsize = item;
+            (*view).format = if (flags & ffi::PyBUF_FORMAT) == ffi::PyBUF_FORMAT {
+                buffer_format(a.dtype()).as_ptr() as *mut std::os::raw::c_char
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).ndim = a.ndim() as std::os::raw::c_int;
+            (*view).shape = if (flags & ffi::PyBUF_ND) == ffi::PyBUF_ND { info.shape.as_ptr() as *mut _ } else { std::ptr::null_mut() };
+            (*view).strides = if (flags & ffi::PyBUF_STRIDES) == ffi::PyBUF_STRIDES { info.strides.as_ptr() as *mut _ } else { std::ptr::null_mut() };
+            (*view).suboffsets = std::ptr::null_mut();
+            (*view).internal = Box::into_raw(info) as *mut std::os::raw::c_void;
+        }
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, view: *mut ffi::Py_buffer) {
+        // SAFETY: `internal` was set by __getbuffer__ to a leaked BufferInfo.
+        unsafe {
+            if !view.is_null() && !(*view).internal.is_null() {
+                drop(Box::from_raw((*view).internal as *mut BufferInfo));
+                (*view).internal = std::ptr::null_mut();
+            }
+        }
+    }
 }
+
+/// Shape and strides a buffer export points into; freed in `__releasebuffer__`.
+struct BufferInfo {
+    shape: Vec<ffi::Py_ssize_t>,
+    strides: Vec<ffi::Py_ssize_t>,
+}
+
+fn buffer_format(d: DType) -> &'static std::ffi::CStr {
+    match d {
+        DType::F32 => c"f",
+        DType::F64 => c"d",
+        DType::F16 => c"e",
+        DType::U8 => c"B",
+        DType::I32 => c"i",
+        DType::I8 => c"b",
+        DType::I64 => c"q",
+        DType::Bool => c"?",
+    }
+}
+

@@ -1,0 +1,165 @@
+"""NDArray benchmarks: oxnet side by side with numpy (and PyTorch when installed), one run.
+
+    .venv/bin/python benches/python/bench_ndarray.py [--quick]
+
+Prints medians and the ratio oxnet/peer for each row (higher is better for throughputs,
+lower for latencies)."""
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+import oxnet as mx
+
+try:
+    import torch
+except ImportError:  # optional peer
+    torch = None
+
+
+def median_time(fn, repeat, inner=1):
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        ts.append((time.perf_counter() - t) / inner)
+    return statistics.median(ts)
+
+
+def row(name, unit, ours, numpy_v, torch_v=None, target=None, higher=True):
+    def fmt(v):
+        return "-" if v is None else ("%.2f" % v if v < 100 else "%.0f" % v)
+    ratio = (ours / numpy_v if higher else numpy_v / ours) if numpy_v else None
+    print("%-44s %-8s %10s %10s %10s %8s %10s" % (name, unit, fmt(ours), fmt(numpy_v), fmt(torch_v),
+                                                  "-" if ratio is None else "%.2fx" % ratio,
+                                                  "-" if target is None else target))
+
+
+def bench_dispatch(q):
+    a, b = mx.nd.ones((2, 3)), mx.nd.ones((2, 3))
+    na, nb = np.ones((2, 3), np.float32), np.ones((2, 3), np.float32)
+    n = 20000 if q else 200000
+    ours = median_time(lambda: a + b, 5, n) * 1e6
+    mx.nd.waitall()
+    npv = median_time(lambda: na + nb, 5, n) * 1e6
+    tv = None
+    if torch is not None:
+        ta, tb = torch.ones(2, 3), torch.ones(2, 3)
+        tv = median_time(lambda: ta + tb, 5, n) * 1e6
+    row("tiny-op dispatch c = a + b (2,3)", "us/op", ours, npv, tv, "<= 0.5", higher=False)
+
+
+def bench_add(q):
+    n = 1 << (22 if q else 24)
+    x = np.random.uniform(size=n).astype(np.float32)
+    a, b, c = mx.nd.array(x), mx.nd.array(x), mx.nd.array(x)
+    gb = 3 * n * 4 / 1e9
+
+    def fresh():
+        (a + b).wait_to_read()
+
+    def pre():
+        mx.nd.elemwise_add(a, b, out=c)
+        c.wait_to_read()
+    out = np.empty_like(x)
+    tf = tp = None
+    if torch is not None:
+        ta, tb, tc = torch.from_numpy(x), torch.from_numpy(x.copy()), torch.empty(n)
+        tf = gb / median_time(lambda: ta + tb, 7)
+        tp = gb / median_time(lambda: torch.add(ta, tb, out=tc), 7)
+    row("add 16M f32, fresh output", "GB/s", gb / median_time(fresh, 7), gb / median_time(lambda: x + x, 7), tf, ">= 25")
+    row("add 16M f32, preallocated output", "GB/s", gb / median_time(pre, 7),
+        gb / median_time(lambda: np.add(x, x, out=out), 7), tp, ">= 45")
+
+
+def bench_sum(q):
+    n = 1 << (22 if q else 24)
+    x = np.random.uniform(size=n).astype(np.float32)
+    a = mx.nd.array(x)
+    gb = n * 4 / 1e9
+    tv = None
+    if torch is not None:
+        t = torch.from_numpy(x)
+        tv = gb / median_time(lambda: t.sum(), 7)
+    row("sum of 16M f32", "GB/s", gb / median_time(lambda: mx.nd.sum(a).wait_to_read(), 7),
+        gb / median_time(lambda: x.sum(), 7), tv, ">= 54")
+
+
+def bench_dot(q):
+    n = 1024 if q else 2048
+    x = np.random.uniform(size=(n, n)).astype(np.float32)
+    a = mx.nd.array(x)
+    fl = 2 * n ** 3 / 1e9
+    tv = None
+    if torch is not None:
+        t = torch.from_numpy(x)
+        tv = fl / median_time(lambda: t @ t, 3)
+    row("dot %d^3 f32" % n, "GFLOP/s", fl / median_time(lambda: mx.nd.dot(a, a).wait_to_read(), 3),
+        fl / median_time(lambda: x @ x, 3), tv, ">= 260")
+
+
+def bench_save_load(q):
+    k = 5 if q else 20
+    d = {"arg:w%d" % i: mx.nd.array(np.random.uniform(size=1 << 20).astype(np.float32)) for i in range(k)}
+    nd_ = {k2: v.asnumpy() for k2, v in d.items()}
+    mb = 2 * k * (1 << 20) * 4 / 1e6
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "x.params")
+        pn = os.path.join(tmp, "x.npz")
+
+        def ours():
+            mx.nd.save(p, d)
+            r = mx.nd.load(p)
+            r["arg:w0"].wait_to_read()
+
+        def theirs():
+            np.savez(pn, **nd_)
+            with np.load(pn) as z:
+                for key in z.files:
+                    z[key]
+        row("save+load dict of %dx1M f32" % k, "MB/s", mb / median_time(ours, 5), mb / median_time(theirs, 5),
+            None, ">= 4000")
+
+
+def bench_chains(q):
+    n, length = 512, (10 if q else 30)
+    x = np.random.uniform(size=(n, n)).astype(np.float32) / n
+    a0 = mx.nd.array(x, ctx=mx.cpu(0))
+    a1 = mx.nd.array(x, ctx=mx.cpu(1))
+
+    def chain(a):
+        y = a
+        for _ in range(length):
+            y = mx.nd.dot(y, a)
+        return y
+
+    def one():
+        chain(a0).wait_to_read()
+
+    def two():
+        y0, y1 = chain(a0), chain(a1)
+        y0.wait_to_read()
+        y1.wait_to_read()
+    t1, t2 = median_time(one, 5), median_time(two, 5)
+    print("%-44s %-8s %10.2f %10s %10s %8s %10s" % ("two independent 512^2 dot chains (cpu0,cpu1)",
+                                                    "speedup", 2 * t1 / t2, "-", "-", "-", ">= 1.9"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    q = ap.parse_args().quick
+    print("oxnet %s, numpy %s, torch %s, engine %s" % (mx.__version__, np.__version__,
+                                                       torch.__version__ if torch else "not installed",
+                                                       mx._native.engine_info()))
+    print("%-44s %-8s %10s %10s %10s %8s %10s" % ("benchmark", "unit", "oxnet", "numpy", "torch", "vs numpy", "target"))
+    for f in (bench_dispatch, bench_add, bench_sum, bench_dot, bench_save_load, bench_chains):
+        f(q)
+
+
+if __name__ == "__main__":
+    main()
