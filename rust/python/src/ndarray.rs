@@ -337,9 +337,10 @@ impl PyNDArray {
         op::copy_into(&self.inner, &other.inner, origin::capture(py)).py()
     }
 
-    fn astype(&self, py: Python<'_>, dtype: &Bound<'_, PyAny>, copy: Option<bool>) -> PyResult<Py<PyAny>> {
+    #[pyo3(signature = (dtype, copy=true))]
+    fn astype(&self, py: Python<'_>, dtype: &Bound<'_, PyAny>, copy: bool) -> PyResult<Py<PyAny>> {
         let d = dtype_of(py, dtype)?;
-        if d == self.inner.dtype() && copy == Some(false) {
+        if d == self.inner.dtype() && !copy {
             return wrap(py, self.inner.clone());
         }
         let out = NDArray::empty(self.inner.shape().clone(), d, self.inner.ctx()).py()?;

@@ -32,7 +32,8 @@ fn file_of(py: Python<'_>, code: *mut ffi::PyCodeObject) -> Option<Arc<str>> {
     // SAFETY: `code` is a live strong reference held by the caller.
     let obj = unsafe { Bound::from_borrowed_ptr(py, code as *mut ffi::PyObject) };
     let name: String = obj.getattr("co_filename").and_then(|f| f.extract()).unwrap_or_default();
-    let internal = PKG_DIR.lock().ok().and_then(|d| d.clone()).is_some_and(|d| name.starts_with(&d));
+    let internal = name.starts_with("<oxnet")
+        || PKG_DIR.lock().ok().and_then(|d| d.clone()).is_some_and(|d| name.starts_with(&d));
     let v: Option<Arc<str>> = (!internal).then(|| Arc::from(name.as_str()));
     if let Ok(mut g) = FILES.lock() {
         let m = g.get_or_insert_with(HashMap::new);

@@ -93,6 +93,8 @@ pub struct Engine {
     nthreads: usize,
     pending: AtomicUsize,
     idle: (Mutex<()>, Condvar),
+    /// Threads blocked in `wait_below`; finishing ops only take the idle lock when nonzero.
+    waiters: AtomicUsize,
     errors: Mutex<Vec<Arc<ErrorSlot>>>,
     max_inflight: usize,
 }
@@ -119,6 +121,7 @@ impl Engine {
             nthreads,
             pending: AtomicUsize::new(0),
             idle: (Mutex::new(()), Condvar::new()),
+            waiters: AtomicUsize::new(0),
             errors: Mutex::new(Vec::new()),
             max_inflight: 1 << 16,
         }
@@ -230,13 +233,18 @@ impl Engine {
         for r in ready {
             self.signal(r);
         }
-        if self.pending.fetch_sub(1, Ordering::AcqRel) <= self.max_inflight / 2 + 1 {
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+        if self.waiters.load(Ordering::Acquire) > 0 {
             let _g = self.idle.0.lock();
             self.idle.1.notify_all();
         }
     }
 
     fn wait_below(&self, n: usize) {
+        if self.pending() <= n {
+            return;
+        }
+        self.waiters.fetch_add(1, Ordering::AcqRel);
         let mut g = self.idle.0.lock().unwrap_or_else(|e| e.into_inner());
         while self.pending() > n {
             g = self
@@ -246,6 +254,8 @@ impl Engine {
                 .map(|r| r.0)
                 .unwrap_or_else(|e| e.into_inner().0);
         }
+        drop(g);
+        self.waiters.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Blocks until every op that touches `var` pushed so far is done; raises its error once.
