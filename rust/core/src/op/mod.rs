@@ -2,16 +2,24 @@
 //! documentation, typed parameters, input names, shape/type inference and CPU kernel; the
 //! Python `mx.nd.<op>` functions are generated from `registry()` at import.
 
+pub mod broadcast;
+pub mod concat;
 pub mod elemwise_binary;
 pub mod elemwise_unary;
+pub mod indexing;
 pub mod init;
 pub mod matrix;
 pub mod params;
 pub mod random;
 pub mod reduce;
 pub mod registry;
+pub mod shape_ops;
+pub mod slice;
 pub mod softmax;
 pub mod sort;
+#[cfg(test)]
+pub(crate) mod test_util;
+pub mod transpose;
 
 pub use params::{ParamSpec, Params};
 pub use registry::{registry, Registry};

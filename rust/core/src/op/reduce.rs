@@ -1,5 +1,839 @@
-//! (being written)
+//! Reductions over axes (`sum`, `mean`, `prod`, `max`, `min`, `nansum`, `nanprod`, `norm`) and
+//! index searches (`argmax`, `argmin`, `argmax_channel`). Shapes follow MXNet 1.x: reducing
+//! every axis without keepdims gives shape (1,), never (); the output dtype is the input's.
 
-use super::Registry;
+use super::params::{param, ParamSpec};
+use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::cpu::cast::cast_into;
+use crate::kernels::cpu::reduce::{permute_copy, reduce, Acc, Fold, RedElem};
+use crate::kernels::cpu::Ptr;
+use crate::ndarray::NDArray;
+use crate::shape::{norm_axis, Shape};
+use crate::with_dtype;
+use std::sync::Arc;
 
-pub fn register(_r: &mut Registry) {}
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Sum,
+    Mean,
+    Prod,
+    Max,
+    Min,
+    NanSum,
+    NanProd,
+    Norm1,
+    Norm2,
+}
+
+/// The input seen as (outer, r, inner), reduced over r.
+#[derive(Clone, Debug, PartialEq)]
+struct Geom {
+    outer: usize,
+    r: usize,
+    inner: usize,
+    /// (dims, perm): copy the input with its axes reordered first, because the reduced axes
+    /// are not adjacent and no single (outer, r, inner) view covers them.
+    permute: Option<(Vec<usize>, Vec<usize>)>,
+}
+
+impl Geom {
+    fn new(outer: usize, r: usize, inner: usize) -> Geom {
+        Geom {
+            outer,
+            r,
+            inner,
+            permute: None,
+        }
+    }
+}
+
+/// Output shape and reduced-axis mask (MXNet `ReduceAxesShapeImpl`): `None` or `()` reduces
+/// every axis; `exclude` reduces every axis not listed.
+fn reduce_shape(
+    op: &str,
+    shape: &Shape,
+    axis: Option<&[i64]>,
+    keepdims: bool,
+    exclude: bool,
+) -> Result<(Shape, Vec<bool>)> {
+    let nd = shape.ndim();
+    let axes = match axis {
+        Some(a) if !a.is_empty() => a,
+        _ => {
+            let out = if keepdims { vec![1; nd] } else { vec![1] };
+            return Ok((Shape(out), vec![true; nd]));
+        }
+    };
+    let mut ax = Vec::with_capacity(axes.len());
+    for &a in axes {
+        let v = if a < 0 { a + nd as i64 } else { a };
+        if v < 0 || v >= nd as i64 {
+            return Err(Error::shape(
+                op,
+                format!("Reduction axis {a} exceeds input dimensions {shape}"),
+            ));
+        }
+        ax.push(v as usize);
+    }
+    ax.sort_unstable();
+    if ax.windows(2).any(|w| w[0] == w[1]) {
+        return Err(Error::shape(
+            op,
+            format!("Reduction axes have duplicates {axes:?} for input {shape}"),
+        ));
+    }
+    let mask: Vec<bool> = (0..nd)
+        .map(|d| ax.binary_search(&d).is_ok() != exclude)
+        .collect();
+    let dims = shape.dims();
+    let out: Vec<usize> = if keepdims {
+        (0..nd).map(|d| if mask[d] { 1 } else { dims[d] }).collect()
+    } else {
+        let kept: Vec<usize> = (0..nd).filter(|&d| !mask[d]).map(|d| dims[d]).collect();
+        if kept.is_empty() {
+            vec![1]
+        } else {
+            kept
+        }
+    };
+    Ok((Shape(out), mask))
+}
+
+fn geometry(dims: &[usize], mask: &[bool]) -> Geom {
+    // Size-1 axes belong to either side; neighbours of one kind merge into one axis.
+    let mut groups: Vec<(usize, bool)> = Vec::new();
+    for (&d, &m) in dims.iter().zip(mask) {
+        if d == 1 {
+            continue;
+        }
+        match groups.last_mut() {
+            Some(g) if g.1 == m => g.0 *= d,
+            _ => groups.push((d, m)),
+        }
+    }
+    let prod = |gs: &[(usize, bool)]| gs.iter().map(|g| g.0).product::<usize>();
+    let reduced: Vec<usize> = (0..groups.len()).filter(|&i| groups[i].1).collect();
+    match reduced.as_slice() {
+        [] => Geom::new(prod(&groups), 1, 1),
+        &[k] => Geom::new(prod(&groups[..k]), groups[k].0, prod(&groups[k + 1..])),
+        _ => {
+            let kept = (0..groups.len()).filter(|&i| !groups[i].1);
+            let perm: Vec<usize> = kept.chain(reduced.iter().copied()).collect();
+            let r = reduced.iter().map(|&i| groups[i].0).product::<usize>();
+            let outer = groups.iter().filter(|g| !g.1).map(|g| g.0).product();
+            Geom {
+                outer,
+                r,
+                inner: 1,
+                permute: Some((groups.iter().map(|g| g.0).collect(), perm)),
+            }
+        }
+    }
+}
+
+/// Runs one fold whose step ignores the element position.
+fn fold<T: RedElem>(
+    src: &[T],
+    dst: Ptr<T>,
+    g: &Geom,
+    init: T::A,
+    step: impl Fn(T::A, T) -> T::A + Sync,
+    merge: impl Fn(T::A, T::A) -> T::A + Sync,
+    finish: impl Fn(T::A, usize) -> T + Sync,
+) {
+    let red = Fold {
+        init,
+        step: |a, x, _| step(a, x),
+        merge,
+        finish,
+    };
+    reduce(&red, src, dst, g.outer, g.r, g.inner);
+}
+
+fn values<T: RedElem>(kind: Kind, src: &[T], dst: Ptr<T>, g: &Geom) {
+    let owned;
+    let src = match &g.permute {
+        Some((dims, perm)) => {
+            owned = permute_copy(src, dims, perm);
+            &owned[..]
+        }
+        None => src,
+    };
+    let (zero, one) = (<T::A as Acc>::ZERO, <T::A as Acc>::ONE);
+    let add = |a: T::A, b: T::A| a.add(b);
+    let mul = |a: T::A, b: T::A| a.mul(b);
+    let lower = |a: T::A, _| T::lower(a);
+    #[allow(clippy::eq_op)]
+    let or_nan = |x: T, v: T::A| if x != x { v } else { x.lift() };
+    match kind {
+        Kind::Sum => fold(src, dst, g, zero, |a, x| a.add(x.lift()), add, lower),
+        Kind::Mean => {
+            let finish = |a: T::A, n| T::lower(a.div_count(n));
+            fold(src, dst, g, zero, |a, x| a.add(x.lift()), add, finish)
+        }
+        Kind::NanSum => fold(src, dst, g, zero, |a, x| a.add(or_nan(x, zero)), add, lower),
+        Kind::Prod => fold(src, dst, g, one, |a, x| a.mul(x.lift()), mul, lower),
+        Kind::NanProd => fold(src, dst, g, one, |a, x| a.mul(or_nan(x, one)), mul, lower),
+        Kind::Max => {
+            let max = |a: T::A, b| a.max_nan(b);
+            fold(
+                src,
+                dst,
+                g,
+                Acc::LOWEST,
+                |a, x| a.max_nan(x.lift()),
+                max,
+                lower,
+            )
+        }
+        Kind::Min => {
+            let min = |a: T::A, b| a.min_nan(b);
+            fold(
+                src,
+                dst,
+                g,
+                Acc::HIGHEST,
+                |a, x| a.min_nan(x.lift()),
+                min,
+                lower,
+            )
+        }
+        Kind::Norm1 => fold(src, dst, g, zero, |a, x| a.add(x.lift().abs()), add, lower),
+        Kind::Norm2 => {
+            let sq = |a: T::A, x: T| a.add(x.lift().mul(x.lift()));
+            fold(src, dst, g, zero, sq, add, |a, _| T::lower(a.sqrt()))
+        }
+    }
+}
+
+/// The elements of an input; an empty array may have no allocation to point at.
+pub(crate) fn input_slice<T: Element>(a: &NDArray) -> &[T] {
+    if a.size() == 0 {
+        return &[];
+    }
+    // SAFETY: called from the op that reads `a`; T matches its dtype (u8 for bool).
+    unsafe { a.data::<T>() }
+}
+
+fn run_values(kind: Kind, inp: &NDArray, out: &NDArray, g: &Geom) -> Result<()> {
+    // Booleans reduce as any (sum, max, norm) or all (prod, min, mean) so results stay 0/1.
+    let kind = match (inp.dtype(), kind) {
+        (DType::Bool, Kind::Prod | Kind::NanProd | Kind::Min | Kind::Mean) => Kind::Min,
+        (DType::Bool, _) => Kind::Max,
+        _ => kind,
+    };
+    with_dtype!(inp.dtype(), T, {
+        let src = input_slice::<T>(inp);
+        if out.dtype() == inp.dtype() {
+            // SAFETY: as above; out holds outer * inner elements.
+            values::<T>(kind, src, unsafe { Ptr(out.raw() as *mut T) }, g);
+        } else {
+            let mut buf = vec![T::default(); out.size()];
+            values::<T>(kind, src, Ptr(buf.as_mut_ptr()), g);
+            cast_into(
+                &NDArray::from_vec(out.shape().clone(), &buf, out.ctx())?,
+                out,
+            );
+        }
+    });
+    Ok(())
+}
+
+fn reduce_op(
+    name: &'static str,
+    kind: Kind,
+    axis: Option<Vec<i64>>,
+    keepdims: bool,
+    exclude: bool,
+    out_dtype: Option<DType>,
+) -> Arc<dyn Operator> {
+    let ax = axis.clone();
+    FnOp::new(
+        name,
+        move |inputs| {
+            expect_inputs(name, inputs, 1)?;
+            let d = &inputs[0];
+            if matches!(kind, Kind::Max | Kind::Min) && d.shape.size() == 0 {
+                return Err(Error::shape(
+                    name,
+                    format!("Reduction input's size should > 0, got shape {}", d.shape),
+                ));
+            }
+            let (out, _) = reduce_shape(name, &d.shape, ax.as_deref(), keepdims, exclude)?;
+            Ok(vec![Desc::new(out, out_dtype.unwrap_or(d.dtype))])
+        },
+        move |_, ins, outs| {
+            let (_, mask) = reduce_shape(name, ins[0].shape(), axis.as_deref(), keepdims, exclude)?;
+            run_values(
+                kind,
+                &ins[0],
+                &outs[0],
+                &geometry(ins[0].shape().dims(), &mask),
+            )
+        },
+    )
+    .arc()
+}
+
+/// Output shape and geometry of argmax/argmin (MXNet `ReduceAxisShapeImpl`).
+fn search_shape(
+    op: &str,
+    shape: &Shape,
+    axis: Option<i64>,
+    keepdims: bool,
+) -> Result<(Shape, Geom)> {
+    let nd = shape.ndim();
+    let dims = shape.dims();
+    let all = |s: Shape| (s, Geom::new(1, shape.size(), 1));
+    let Some(a) = axis.filter(|_| nd > 0) else {
+        if shape.size() == 0 {
+            return Err(Error::shape(
+                op,
+                format!("attempt to search an empty sequence of shape {shape}"),
+            ));
+        }
+        return Ok(all(Shape(if keepdims { vec![1; nd] } else { vec![1] })));
+    };
+    let ax = norm_axis(a, nd, op)?;
+    if dims[ax] == 0 {
+        return Err(Error::shape(
+            op,
+            format!("searching input tensor of shape {shape} along axis = {ax} of zero dim-size is not allowed"),
+        ));
+    }
+    let mut out = dims.to_vec();
+    if keepdims {
+        out[ax] = 1;
+    } else if nd > 1 {
+        out.remove(ax);
+    } else {
+        out = vec![1];
+    }
+    let outer = dims[..ax].iter().product();
+    let inner = dims[ax + 1..].iter().product();
+    Ok((Shape(out), Geom::new(outer, dims[ax], inner)))
+}
+
+/// Index of the first maximum (or minimum); a NaN counts as the extreme, as in numpy.
+fn search<T: Element>(src: &[T], dst: Ptr<T>, g: &Geom, max: bool) {
+    const NONE: usize = usize::MAX;
+    let pick = move |a: (T, usize), b: (T, usize)| {
+        if a.1 == NONE {
+            return b;
+        }
+        if b.1 == NONE {
+            return a;
+        }
+        #[allow(clippy::eq_op)]
+        let (an, bn) = (a.0 != a.0, b.0 != b.0);
+        let b_wins = if an || bn {
+            bn && (!an || b.1 < a.1)
+        } else if b.0 == a.0 {
+            b.1 < a.1
+        } else {
+            (b.0 > a.0) == max
+        };
+        if b_wins {
+            b
+        } else {
+            a
+        }
+    };
+    let red = Fold {
+        init: (T::default(), NONE),
+        step: move |a, x, j| pick(a, (x, j)),
+        merge: pick,
+        finish: |a: (T, usize), _| T::from_f64(a.1 as f64),
+    };
+    reduce(&red, src, dst, g.outer, g.r, g.inner);
+}
+
+fn search_op(
+    name: &'static str,
+    max: bool,
+    axis: Option<i64>,
+    keepdims: bool,
+) -> Arc<dyn Operator> {
+    FnOp::new(
+        name,
+        move |inputs| {
+            expect_inputs(name, inputs, 1)?;
+            let (out, _) = search_shape(name, &inputs[0].shape, axis, keepdims)?;
+            Ok(vec![Desc::new(out, inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let (_, g) = search_shape(name, ins[0].shape(), axis, keepdims)?;
+            with_dtype!(ins[0].dtype(), T, {
+                // SAFETY: inside the op writing outs[0], which has the input's dtype.
+                let dst = unsafe { Ptr(outs[0].raw() as *mut T) };
+                search::<T>(input_slice::<T>(&ins[0]), dst, &g, max);
+            });
+            Ok(())
+        },
+    )
+    .arc()
+}
+
+fn axes_params() -> Vec<ParamSpec> {
+    vec![
+        param(
+            "axis",
+            "Shape or None",
+            Some("None"),
+            "The axis or axes along which to perform the reduction; None reduces all axes.",
+        ),
+        param(
+            "keepdims",
+            "boolean",
+            Some("False"),
+            "If true, the reduced axes are left in the result as dimension with size one.",
+        ),
+        param(
+            "exclude",
+            "boolean",
+            Some("False"),
+            "Whether to perform reduction on axis that are NOT in axis instead.",
+        ),
+    ]
+}
+
+pub fn register(r: &mut Registry) {
+    #[rustfmt::skip]
+    let table: [(&'static str, Kind, Option<&'static str>, &str); 7] = [
+        ("sum", Kind::Sum, Some("sum_axis"), "Computes the sum of array elements over given axes."),
+        ("mean", Kind::Mean, None, "Computes the mean of array elements over given axes."),
+        ("prod", Kind::Prod, None, "Computes the product of array elements over given axes."),
+        ("max", Kind::Max, Some("max_axis"), "Computes the max of array elements over given axes."),
+        ("min", Kind::Min, Some("min_axis"), "Computes the min of array elements over given axes."),
+        ("nansum", Kind::NanSum, None, "Computes the sum of array elements over given axes treating Not a Numbers (NaN) as zero."),
+        ("nanprod", Kind::NanProd, None, "Computes the product of array elements over given axes treating Not a Numbers (NaN) as one."),
+    ];
+    for (name, kind, alias, doc) in table {
+        r.add(SimpleDef {
+            name,
+            doc: doc.into(),
+            params: axes_params(),
+            inputs: Inputs::Fixed(&["data"]),
+            create: Box::new(move |p| {
+                Ok(reduce_op(
+                    name,
+                    kind,
+                    p.opt_ints("axis")?,
+                    p.bool("keepdims")?,
+                    p.bool("exclude")?,
+                    None,
+                ))
+            }),
+        });
+        if let Some(a) = alias {
+            r.alias(a, name);
+        }
+    }
+    r.add(SimpleDef {
+        name: "norm",
+        doc: "Computes the norm on an NDArray (ord=1: sum of absolute values, ord=2: Euclidean).".into(),
+        params: vec![
+            param("ord", "int", Some("2"), "Order of the norm. Currently ord=1 and ord=2 is supported."),
+            param("axis", "Shape or None", Some("None"), "The axis or axes along which to compute the norm; None computes it over the whole array."),
+            param("out_dtype", "{None, 'float16', 'float32', 'float64', 'int32', 'int64', 'int8'}", Some("None"), "The data type of the output."),
+            param("keepdims", "boolean", Some("False"), "If this is set to True, the reduced axis is left in the result as dimension with size one."),
+        ],
+        inputs: Inputs::Fixed(&["data"]),
+        create: Box::new(|p| {
+            let kind = match p.int("ord")? {
+                1 => Kind::Norm1,
+                2 => Kind::Norm2,
+                o => return Err(Error::param("norm", format!("norm only supports ord=1 and ord=2, got ord={o}"))),
+            };
+            Ok(reduce_op("norm", kind, p.opt_ints("axis")?, p.bool("keepdims")?, false, p.dtype("out_dtype")?))
+        }),
+    });
+    for (name, max, doc) in [
+        (
+            "argmax",
+            true,
+            "Returns indices of the maximum values along an axis.",
+        ),
+        (
+            "argmin",
+            false,
+            "Returns indices of the minimum values along an axis.",
+        ),
+    ] {
+        r.add(SimpleDef {
+            name,
+            doc: doc.into(),
+            params: vec![
+                param("axis", "int or None", Some("None"), "The axis along which to perform the reduction; None searches the flattened input."),
+                param("keepdims", "boolean", Some("False"), "If this is set to True, the reduced axis is left in the result as dimension with size one."),
+            ],
+            inputs: Inputs::Fixed(&["data"]),
+            create: Box::new(move |p| Ok(search_op(name, max, p.opt_int("axis")?, p.bool("keepdims")?))),
+        });
+    }
+    r.add(SimpleDef {
+        name: "argmax_channel",
+        doc: "Returns argmax indices of each channel (axis 1) from the input array.".into(),
+        params: vec![],
+        inputs: Inputs::Fixed(&["data"]),
+        create: Box::new(|_| Ok(search_op("argmax_channel", true, Some(1), false))),
+    });
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::context::Context;
+    use crate::op::call_str;
+
+    /// Deterministic uniform [0, 1) numbers for test data.
+    pub(crate) struct Lcg(pub u64);
+    impl Lcg {
+        pub(crate) fn next(&mut self) -> f64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    pub(crate) fn arr(shape: &[usize], v: &[f64], dt: DType) -> NDArray {
+        with_dtype!(dt, T, {
+            let data: Vec<T> = v.iter().map(|&x| T::from_f64(x)).collect();
+            let a = NDArray::from_vec(Shape(shape.to_vec()), &data, Context::default()).unwrap();
+            if dt == DType::Bool {
+                NDArray::from_bytes(
+                    a.shape().clone(),
+                    DType::Bool,
+                    Context::default(),
+                    &a.to_bytes().unwrap(),
+                )
+                .unwrap()
+            } else {
+                a
+            }
+        })
+    }
+
+    pub(crate) fn vals(a: &NDArray) -> Vec<f64> {
+        with_dtype!(a.dtype(), T, {
+            a.to_vec::<T>()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_f64())
+                .collect()
+        })
+    }
+
+    pub(crate) fn close(got: &[f64], want: &[f64], tol: f64) -> bool {
+        got.len() == want.len()
+            && got
+                .iter()
+                .zip(want)
+                .all(|(g, w)| (g.is_nan() && w.is_nan()) || (g - w).abs() <= tol * (1.0 + w.abs()))
+    }
+
+    /// Groups every input element under its output position: the plain-loop oracle.
+    fn naive(name: &str, shape: &[usize], x: &[f64], mask: &[bool], int: bool) -> Vec<f64> {
+        let kept: Vec<usize> = (0..shape.len()).filter(|&d| !mask[d]).collect();
+        let mut groups: Vec<Vec<f64>> = vec![vec![]; kept.iter().map(|&d| shape[d]).product()];
+        for (lin, &v) in x.iter().enumerate() {
+            let (mut rem, mut idx) = (lin, vec![0; shape.len()]);
+            for d in (0..shape.len()).rev() {
+                idx[d] = rem % shape[d];
+                rem /= shape[d];
+            }
+            groups[kept.iter().fold(0, |o, &d| o * shape[d] + idx[d])].push(v);
+        }
+        let fin = |g: &Vec<f64>| -> f64 {
+            let sum: f64 = g.iter().sum();
+            match name {
+                "sum" => sum,
+                "mean" if int => (sum / g.len().max(1) as f64).trunc(),
+                "mean" => sum / g.len() as f64,
+                "prod" => g.iter().product(),
+                "max" => g.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+                "min" => g.iter().cloned().fold(f64::INFINITY, f64::min),
+                "nansum" => g.iter().filter(|v| !v.is_nan()).sum(),
+                "nanprod" => g.iter().filter(|v| !v.is_nan()).product(),
+                "norm1" => g.iter().map(|v| v.abs()).sum(),
+                _ => g.iter().map(|v| v * v).sum::<f64>().sqrt(),
+            }
+        };
+        groups.iter().map(fin).collect()
+    }
+
+    fn axis_str(a: &[i64]) -> String {
+        format!(
+            "({})",
+            a.iter().map(|v| format!("{v},")).collect::<String>()
+        )
+    }
+
+    #[test]
+    fn matches_naive_loops() {
+        let mut rng = Lcg(7);
+        let shapes: [&[usize]; 7] = [
+            &[2, 3, 4],
+            &[3, 0, 2],
+            &[5],
+            &[1, 4, 1, 3],
+            &[2, 3, 2, 5],
+            &[4, 1],
+            &[],
+        ];
+        let axes: [Option<&[i64]>; 9] = [
+            None,
+            Some(&[]),
+            Some(&[0]),
+            Some(&[-1]),
+            Some(&[1]),
+            Some(&[0, 2]),
+            Some(&[-1, -3]),
+            Some(&[1, 3]),
+            Some(&[0, 1, 2, 3]),
+        ];
+        for shape in shapes {
+            let nd = shape.len() as i64;
+            let n: usize = shape.iter().product();
+            for dt in [DType::F32, DType::F64, DType::I32, DType::F16] {
+                let int = dt == DType::I32;
+                let x: Vec<f64> = (0..n)
+                    .map(|_| {
+                        if int {
+                            (rng.next() * 7.0).floor() - 3.0
+                        } else {
+                            rng.next() + 0.5
+                        }
+                    })
+                    .collect();
+                let a = arr(shape, &x, dt);
+                let x = vals(&a); // exact values after rounding to dt
+                for axis in axes {
+                    if axis.is_some_and(|ax| ax.iter().any(|&v| v >= nd || v < -nd)) {
+                        continue;
+                    }
+                    for (keep, excl) in [(false, false), (true, false), (false, true), (true, true)]
+                    {
+                        let listed: Vec<bool> = (0..nd)
+                            .map(|d| axis.is_some_and(|ax| ax.iter().any(|&v| (v + nd) % nd == d)))
+                            .collect();
+                        let all = axis.is_none_or(|ax| ax.is_empty());
+                        let mask: Vec<bool> = listed.iter().map(|&l| all || l != excl).collect();
+                        let mut want_shape: Vec<usize> = (0..shape.len())
+                            .filter(|&d| keep || !mask[d])
+                            .map(|d| if mask[d] { 1 } else { shape[d] })
+                            .collect();
+                        if want_shape.is_empty() && !keep {
+                            want_shape = vec![1];
+                        }
+                        for name in [
+                            "sum", "mean", "prod", "max", "min", "nansum", "nanprod", "norm1",
+                            "norm2",
+                        ] {
+                            let (op, ord) = match name {
+                                "norm1" => ("norm", "1"),
+                                "norm2" => ("norm", "2"),
+                                _ => (name, ""),
+                            };
+                            let ks = if keep { "True" } else { "False" };
+                            let xs = if excl { "True" } else { "False" };
+                            let axs = axis.map(axis_str).unwrap_or("None".into());
+                            let mut attrs = vec![("axis", axs.as_str()), ("keepdims", ks)];
+                            if op == "norm" {
+                                if excl {
+                                    continue;
+                                }
+                                attrs.push(("ord", ord));
+                            } else {
+                                attrs.push(("exclude", xs));
+                            }
+                            let res = call_str(op, std::slice::from_ref(&a), &attrs);
+                            let ctx = format!("{name} {shape:?} {dt} {attrs:?}");
+                            if n == 0 && (name == "max" || name == "min") {
+                                assert!(res.is_err(), "{ctx}");
+                                continue;
+                            }
+                            let out = &res.unwrap_or_else(|e| panic!("{ctx}: {e}"))[0];
+                            assert_eq!(out.shape().dims(), &want_shape[..], "{ctx}");
+                            assert_eq!(out.dtype(), dt, "{ctx}");
+                            let mut want = naive(name, shape, &x, &mask, int);
+                            if int && name == "norm2" {
+                                want.iter_mut().for_each(|v| *v = v.trunc());
+                            }
+                            let tol = if dt == DType::F16 { 2e-3 } else { 1e-5 };
+                            assert!(
+                                close(&vals(out), &want, tol),
+                                "{ctx}: {:?} vs {want:?}",
+                                vals(out)
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shapes_errors_and_aliases() {
+        let a = arr(&[2, 3, 4], &[1.0; 24], DType::F32);
+        let shape = |op: &str, attrs: &[(&str, &str)]| {
+            call_str(op, std::slice::from_ref(&a), attrs).map(|o| o[0].shape().dims().to_vec())
+        };
+        assert_eq!(shape("sum", &[]).unwrap(), [1]);
+        assert_eq!(
+            shape("sum_axis", &[("axis", "1"), ("keepdims", "True")]).unwrap(),
+            [2, 1, 4]
+        );
+        assert_eq!(
+            shape("max_axis", &[("axis", "(0, 2)"), ("exclude", "True")]).unwrap(),
+            [2, 4]
+        );
+        assert_eq!(
+            shape(
+                "min_axis",
+                &[("axis", "(1,)"), ("exclude", "True"), ("keepdims", "1")]
+            )
+            .unwrap(),
+            [1, 3, 1]
+        );
+        assert!(shape("sum", &[("axis", "(3,)")]).is_err());
+        assert!(shape("sum", &[("axis", "(0, -3)")]).is_err());
+        assert!(shape("norm", &[("ord", "3")]).is_err());
+        assert!(shape("sum", &[("bogus", "1")]).is_err());
+        let n = call_str(
+            "norm",
+            std::slice::from_ref(&a),
+            &[("out_dtype", "float64"), ("axis", "(2,)")],
+        )
+        .unwrap();
+        assert_eq!((n[0].dtype(), vals(&n[0])), (DType::F64, vec![2.0; 6]));
+        let b = arr(&[2, 2], &[0.0, 1.0, 0.0, 0.0], DType::Bool);
+        let s = call_str("sum", std::slice::from_ref(&b), &[("axis", "1")]).unwrap();
+        assert_eq!((s[0].dtype(), vals(&s[0])), (DType::Bool, vec![1.0, 0.0]));
+        let i = arr(&[3], &[2e9, 2e9, 1.0], DType::I32);
+        let s = call_str("sum", &[i], &[]).unwrap();
+        assert_eq!(vals(&s[0]), [(4e9 as i64 + 1) as i32 as f64]); // wraps like int32 arithmetic
+        let nan = arr(&[3], &[1.0, f64::NAN, 2.0], DType::F32);
+        assert!(vals(&call_str("max", std::slice::from_ref(&nan), &[]).unwrap()[0])[0].is_nan());
+        assert_eq!(vals(&call_str("nansum", &[nan], &[]).unwrap()[0]), [3.0]);
+    }
+
+    #[test]
+    fn large_reductions_split_rows_and_columns() {
+        let mut rng = Lcg(3);
+        for shape in [[3usize, 200_001], [200_001, 3], [1, 1 << 20], [70_000, 40]] {
+            let n = shape[0] * shape[1];
+            let x: Vec<f64> = (0..n).map(|_| rng.next() - 0.3).collect();
+            let a = arr(&shape, &x, DType::F32);
+            let x = vals(&a);
+            for (axis, mask) in [
+                ("0", [true, false]),
+                ("1", [false, true]),
+                ("None", [true, true]),
+            ] {
+                for name in ["sum", "max", "mean"] {
+                    let out =
+                        &call_str(name, std::slice::from_ref(&a), &[("axis", axis)]).unwrap()[0];
+                    let want = naive(name, &shape, &x, &mask, false);
+                    assert!(
+                        close(&vals(out), &want, 1e-5),
+                        "{name} {shape:?} axis={axis}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn full_f32_sum_is_accurate_and_fast() {
+        let n = 1 << 24;
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f32 * 1e-3 + 0.1)
+            .collect();
+        let want: f64 = x.iter().map(|&v| v as f64).sum();
+        let a = NDArray::from_vec(Shape(vec![n]), &x, Context::default()).unwrap();
+        let t = std::time::Instant::now();
+        let got = call_str("sum", &[a], &[]).unwrap()[0]
+            .to_vec::<f32>()
+            .unwrap()[0] as f64;
+        eprintln!("sum of 16M f32: {:?}", t.elapsed());
+        assert!((got - want).abs() <= 1e-6 * want, "{got} vs {want}");
+    }
+
+    #[test]
+    fn argmax_argmin_first_occurrence() {
+        let mut rng = Lcg(11);
+        for shape in [vec![4usize, 5, 3], vec![7], vec![2, 1, 6], vec![300_000]] {
+            let n: usize = shape.iter().product();
+            let x: Vec<f64> = (0..n).map(|_| (rng.next() * 4.0).floor()).collect();
+            for dt in [DType::F32, DType::I32, DType::F64] {
+                let a = arr(&shape, &x, dt);
+                let nd = shape.len() as i64;
+                for axis in [None, Some(0), Some(-1), Some(nd - 1)] {
+                    for keep in [false, true] {
+                        for (op, max) in [("argmax", true), ("argmin", false)] {
+                            let axs = axis.map_or("None".to_string(), |v| v.to_string());
+                            let ks = if keep { "True" } else { "False" };
+                            let out = &call_str(
+                                op,
+                                std::slice::from_ref(&a),
+                                &[("axis", &axs), ("keepdims", ks)],
+                            )
+                            .unwrap()[0];
+                            assert_eq!(out.dtype(), dt);
+                            let (outer, r, inner) = match axis {
+                                None => (1, n, 1),
+                                Some(v) => {
+                                    let ax = ((v + nd) % nd) as usize;
+                                    (
+                                        shape[..ax].iter().product(),
+                                        shape[ax],
+                                        shape[ax + 1..].iter().product::<usize>(),
+                                    )
+                                }
+                            };
+                            let mut want = vec![];
+                            for o in 0..outer {
+                                for i in 0..inner {
+                                    let at = |j: usize| x[(o * r + j) * inner + i];
+                                    let best = (0..r).fold(0, |b, j| {
+                                        if (max && at(j) > at(b)) || (!max && at(j) < at(b)) {
+                                            j
+                                        } else {
+                                            b
+                                        }
+                                    });
+                                    want.push(best as f64);
+                                }
+                            }
+                            assert_eq!(
+                                vals(out),
+                                want,
+                                "{op} {shape:?} {dt} axis={axs} keep={keep}"
+                            );
+                            let want_nd = match (axis, keep) {
+                                (None, true) | (Some(_), true) => shape.len(),
+                                (None, false) => 1,
+                                (Some(_), false) => (shape.len() - 1).max(1),
+                            };
+                            assert_eq!(out.ndim(), want_nd);
+                        }
+                    }
+                }
+            }
+        }
+        let e = arr(&[2, 0], &[], DType::F32);
+        assert!(call_str("argmax", std::slice::from_ref(&e), &[]).is_err());
+        assert!(call_str("argmin", std::slice::from_ref(&e), &[("axis", "1")]).is_err());
+        assert!(call_str("argmax", &[e], &[("axis", "2")]).is_err());
+        let c = arr(&[2, 3], &[1.0, 5.0, 2.0, 9.0, 0.0, 9.0], DType::F32);
+        assert_eq!(
+            vals(&call_str("argmax_channel", &[c], &[]).unwrap()[0]),
+            [1.0, 0.0]
+        );
+    }
+}

@@ -54,6 +54,12 @@ pub fn registry() -> &'static Registry {
         super::random::register(&mut r);
         super::reduce::register(&mut r);
         super::matrix::register(&mut r);
+        super::shape_ops::register(&mut r);
+        super::broadcast::register(&mut r);
+        super::concat::register(&mut r);
+        super::transpose::register(&mut r);
+        super::slice::register(&mut r);
+        super::indexing::register(&mut r);
         super::softmax::register(&mut r);
         super::sort::register(&mut r);
         r

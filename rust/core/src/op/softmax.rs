@@ -1,5 +1,400 @@
-//! (being written)
+//! `softmax` and `log_softmax` along one axis. Each row is shifted by its maximum before
+//! exponentiation, so large inputs never overflow; float dtypes only, computed in f32 (f64 when
+//! either side is f64), parallel over rows.
 
-use super::Registry;
+use super::params::param;
+use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::shape::norm_axis;
+use half::f16;
+use std::ops::{Add, Mul, Sub};
+use std::sync::Arc;
 
-pub fn register(_r: &mut Registry) {}
+/// Columns of a non-last axis handled together, so each pass reads long contiguous runs.
+const BLK: usize = 1024;
+
+trait Real:
+    Copy + Send + Sync + PartialOrd + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self>
+{
+    const ZERO: Self;
+    const NEG_INF: Self;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn recip(self) -> Self;
+    fn of<T: Element>(x: T) -> Self;
+    fn to<T: Element>(self) -> T;
+    fn from_f64(v: f64) -> Self;
+}
+
+macro_rules! real {
+    ($t:ty, $of:ident, $to:ident) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const NEG_INF: Self = <$t>::NEG_INFINITY;
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn recip(self) -> Self {
+                1.0 / self
+            }
+            #[inline(always)]
+            fn of<T: Element>(x: T) -> Self {
+                x.$of()
+            }
+            #[inline(always)]
+            fn to<T: Element>(self) -> T {
+                T::$to(self)
+            }
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+        }
+    };
+}
+real!(f32, to_f32, from_f32);
+real!(f64, to_f64, from_f64);
+
+/// Shape of one softmax problem: `outer` blocks of `n` rows (the axis) of `inner` columns.
+#[derive(Clone, Copy)]
+struct Dims {
+    outer: usize,
+    n: usize,
+    inner: usize,
+}
+
+fn kernel<I: Element, O: Element, C: Real>(src: &[I], dst: Ptr<O>, d: Dims, inv_t: C, log: bool) {
+    let Dims { outer, n, inner } = d;
+    if inner == 1 {
+        par_ranges(outer, n * 8, |b, e| {
+            let mut buf = vec![C::ZERO; n];
+            for o in b..e {
+                let mut m = C::NEG_INF;
+                for (y, &x) in buf.iter_mut().zip(&src[o * n..(o + 1) * n]) {
+                    *y = C::of(x) * inv_t;
+                    m = if *y > m { *y } else { m };
+                }
+                let mut s = C::ZERO;
+                // SAFETY: row o of dst has n elements; tasks own disjoint rows.
+                let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(o * n), n) };
+                if log {
+                    for &y in &buf {
+                        s = s + (y - m).exp();
+                    }
+                    let ls = s.ln();
+                    for (w, &y) in out.iter_mut().zip(&buf) {
+                        *w = ((y - m) - ls).to();
+                    }
+                } else {
+                    for y in buf.iter_mut() {
+                        *y = (*y - m).exp();
+                        s = s + *y;
+                    }
+                    let rs = s.recip();
+                    for (w, &y) in out.iter_mut().zip(&buf) {
+                        *w = (y * rs).to();
+                    }
+                }
+            }
+        });
+        return;
+    }
+    let nblk = inner.div_ceil(BLK);
+    par_ranges(outer * nblk, n * BLK.min(inner) * 3, |b, e| {
+        let (mut mx, mut sm) = (
+            vec![C::NEG_INF; BLK.min(inner)],
+            vec![C::ZERO; BLK.min(inner)],
+        );
+        for t in b..e {
+            let (o, i0) = (t / nblk, (t % nblk) * BLK);
+            let w = BLK.min(inner - i0);
+            let at = |j: usize| (o * n + j) * inner + i0;
+            let (mx, sm) = (&mut mx[..w], &mut sm[..w]);
+            mx.fill(C::NEG_INF);
+            sm.fill(C::ZERO);
+            for j in 0..n {
+                for (m, &x) in mx.iter_mut().zip(&src[at(j)..at(j) + w]) {
+                    let y = C::of(x) * inv_t;
+                    *m = if y > *m { y } else { *m };
+                }
+            }
+            for j in 0..n {
+                for ((s, &m), &x) in sm.iter_mut().zip(mx.iter()).zip(&src[at(j)..at(j) + w]) {
+                    *s = *s + (C::of(x) * inv_t - m).exp();
+                }
+            }
+            for s in sm.iter_mut() {
+                *s = if log { s.ln() } else { s.recip() };
+            }
+            for j in 0..n {
+                // SAFETY: these w columns of row j belong to this task only.
+                let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(at(j)), w) };
+                for (((y, &m), &s), &x) in out
+                    .iter_mut()
+                    .zip(mx.iter())
+                    .zip(sm.iter())
+                    .zip(&src[at(j)..at(j) + w])
+                {
+                    let v = C::of(x) * inv_t - m;
+                    *y = if log {
+                        (v - s).to()
+                    } else {
+                        (v.exp() * s).to()
+                    };
+                }
+            }
+        }
+    });
+}
+
+macro_rules! with_float {
+    ($name:expr, $d:expr, $T:ident, $body:block) => {
+        match $d {
+            DType::F16 => {
+                type $T = f16;
+                $body
+            }
+            DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            d => {
+                return Err(Error::dtype(
+                    $name,
+                    format!("expects a float input (float16, float32 or float64), got {d}"),
+                ))
+            }
+        }
+    };
+}
+
+fn softmax_op(
+    name: &'static str,
+    log: bool,
+    axis: i64,
+    temperature: f64,
+    dtype: Option<DType>,
+) -> Arc<dyn Operator> {
+    let dims = move |shape: &crate::shape::Shape| -> Result<Dims> {
+        if shape.ndim() == 0 {
+            return Err(Error::shape(
+                name,
+                "expects an input with at least one dimension, got shape []",
+            ));
+        }
+        let ax = norm_axis(axis, shape.ndim(), name)?;
+        let s = shape.dims();
+        Ok(Dims {
+            outer: s[..ax].iter().product(),
+            n: s[ax],
+            inner: s[ax + 1..].iter().product(),
+        })
+    };
+    FnOp::new(
+        name,
+        move |inputs| {
+            expect_inputs(name, inputs, 1)?;
+            let d = &inputs[0];
+            if !d.dtype.is_float() {
+                return Err(Error::dtype(
+                    name,
+                    format!(
+                        "expects a float input (float16, float32 or float64), got {}",
+                        d.dtype
+                    ),
+                ));
+            }
+            dims(&d.shape)?;
+            Ok(vec![Desc::new(d.shape.clone(), dtype.unwrap_or(d.dtype))])
+        },
+        move |_, ins, outs| {
+            let (a, o) = (&ins[0], &outs[0]);
+            let d = dims(a.shape())?;
+            if a.size() == 0 {
+                return Ok(());
+            }
+            let wide = a.dtype() == DType::F64 || o.dtype() == DType::F64;
+            with_float!(name, a.dtype(), I, {
+                with_float!(name, o.dtype(), O, {
+                    // SAFETY: inside the op reading a and writing o, which do not alias.
+                    let (src, dst) = unsafe { (a.data::<I>(), Ptr(o.raw() as *mut O)) };
+                    if wide {
+                        kernel::<I, O, f64>(src, dst, d, Real::from_f64(1.0 / temperature), log);
+                    } else {
+                        kernel::<I, O, f32>(src, dst, d, Real::from_f64(1.0 / temperature), log);
+                    }
+                })
+            });
+            Ok(())
+        },
+    )
+    .arc()
+}
+
+pub fn register(r: &mut Registry) {
+    for (name, log, doc) in [
+        (
+            "softmax",
+            false,
+            "Applies the softmax function along an axis: exp(x / t) normalised to sum to one.",
+        ),
+        (
+            "log_softmax",
+            true,
+            "Computes the log softmax of the input along an axis.",
+        ),
+    ] {
+        r.add(SimpleDef {
+            name,
+            doc: doc.into(),
+            params: vec![
+                param("axis", "int", Some("-1"), "The axis along which to compute softmax."),
+                param("temperature", "double or None", Some("None"), "Temperature parameter in softmax"),
+                param("dtype", "{None, 'float16', 'float32', 'float64'}", Some("None"), "DType of the output in case this can't be inferred. Defaults to the same as input's dtype if not defined (dtype=None)."),
+                param("use_length", "boolean or None", Some("False"), "Whether to use the length input as a mask over the data input (only False is supported)."),
+            ],
+            inputs: Inputs::Fixed(&["data"]),
+            create: Box::new(move |p| {
+                if p.is_set("use_length") && p.bool("use_length")? {
+                    return Err(Error::param(name, "use_length=True is not supported"));
+                }
+                let dtype = p.dtype("dtype")?;
+                if let Some(d) = dtype.filter(|d| !d.is_float()) {
+                    return Err(Error::param(name, format!("dtype must be float16, float32 or float64, got {d}")));
+                }
+                let t = if p.is_set("temperature") { p.float("temperature")? } else { 1.0 };
+                Ok(softmax_op(name, log, p.int("axis")?, t, dtype))
+            }),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dtype::DType;
+    use crate::op::call_str;
+    use crate::op::reduce::tests::{arr, close, vals, Lcg};
+
+    fn naive(x: &[f64], shape: &[usize], ax: usize, t: f64, log: bool) -> Vec<f64> {
+        let (outer, n, inner): (usize, usize, usize) = (
+            shape[..ax].iter().product(),
+            shape[ax],
+            shape[ax + 1..].iter().product(),
+        );
+        let mut out = vec![0.0; x.len()];
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |j: usize| (o * n + j) * inner + i;
+                let m = (0..n)
+                    .map(|j| x[at(j)] / t)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let s: f64 = (0..n).map(|j| (x[at(j)] / t - m).exp()).sum();
+                for j in 0..n {
+                    let v = x[at(j)] / t - m;
+                    out[at(j)] = if log { v - s.ln() } else { v.exp() / s };
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_naive_loops() {
+        let mut rng = Lcg(5);
+        let shapes: [&[usize]; 6] = [
+            &[3, 5],
+            &[2, 3, 70],
+            &[2, 130, 3],
+            &[4, 0, 2],
+            &[7],
+            &[1, 1, 1],
+        ];
+        for shape in shapes {
+            let n: usize = shape.iter().product();
+            let x: Vec<f64> = (0..n).map(|_| rng.next() * 20.0 - 10.0).collect();
+            for dt in [DType::F32, DType::F64, DType::F16] {
+                let a = arr(shape, &x, dt);
+                let x = vals(&a);
+                for axis in -(shape.len() as i64)..shape.len() as i64 {
+                    for (temp, t) in [("None", 1.0), ("2.5", 2.5)] {
+                        for (op, log) in [("softmax", false), ("log_softmax", true)] {
+                            let axs = axis.to_string();
+                            let out = &call_str(
+                                op,
+                                std::slice::from_ref(&a),
+                                &[("axis", &axs), ("temperature", temp)],
+                            )
+                            .unwrap()[0];
+                            assert_eq!((out.shape(), out.dtype()), (a.shape(), dt));
+                            let ax = ((axis + shape.len() as i64) % shape.len() as i64) as usize;
+                            let want = naive(&x, shape, ax, t, log);
+                            let tol = if dt == DType::F16 { 4e-3 } else { 1e-5 };
+                            assert!(
+                                close(&vals(out), &want, tol),
+                                "{op} {shape:?} {dt} axis={axis} t={temp}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stable_typed_and_checked() {
+        let a = arr(
+            &[2, 3],
+            &[1000.0, 1001.0, 1002.0, -1000.0, -1000.0, -1000.0],
+            DType::F32,
+        );
+        let s = vals(&call_str("softmax", std::slice::from_ref(&a), &[]).unwrap()[0]);
+        assert!(
+            close(
+                &s,
+                &naive(&[0.0, 1.0, 2.0, 0.0, 0.0, 0.0], &[2, 3], 1, 1.0, false),
+                1e-6
+            ),
+            "{s:?}"
+        );
+        let l = &call_str(
+            "log_softmax",
+            std::slice::from_ref(&a),
+            &[("dtype", "float64")],
+        )
+        .unwrap()[0];
+        assert_eq!(l.dtype(), DType::F64);
+        assert!(close(
+            &vals(l),
+            &naive(&[0.0, 1.0, 2.0, 0.0, 0.0, 0.0], &[2, 3], 1, 1.0, true),
+            1e-6
+        ));
+        let i = arr(&[2, 3], &[1.0; 6], DType::I32);
+        assert!(matches!(
+            call_str("softmax", &[i], &[]),
+            Err(crate::Error::DType { .. })
+        ));
+        assert!(call_str("softmax", std::slice::from_ref(&a), &[("axis", "2")]).is_err());
+        assert!(call_str(
+            "softmax",
+            std::slice::from_ref(&a),
+            &[("use_length", "True")]
+        )
+        .is_err());
+        assert!(call_str("softmax", std::slice::from_ref(&a), &[("dtype", "int32")]).is_err());
+        assert!(call_str("softmax", &[a], &[("use_length", "False")]).is_ok());
+        let big = arr(&[2, 100_000], &vec![0.5; 200_000], DType::F32);
+        let s = vals(&call_str("softmax", &[big], &[]).unwrap()[0]);
+        assert!(s.iter().all(|&v| (v - 1e-5).abs() < 1e-9));
+    }
+}

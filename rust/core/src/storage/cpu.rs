@@ -123,7 +123,8 @@ impl CpuBuffer {
             return Err(Error::Value(format!("cannot allocate {bytes} bytes on cpu")));
         }
         if bytes == 0 {
-            return Ok(CpuBuffer { ptr: NonNull::dangling(), len: 0, class: 0 });
+            // Aligned for every element type, so empty slices of any T are valid.
+            return Ok(CpuBuffer { ptr: NonNull::new(ALIGN as *mut u8).unwrap_or(NonNull::dangling()), len: 0, class: 0 });
         }
         let class = class_size(bytes);
         let ptr = rt().cpu_pool.take(class)?;

@@ -1,1 +1,264 @@
-//! GEMM through the `gemm` crate (the only user of it).
+//! Matrix products through the `gemm` crate (its only user). Operands are (pointer, row
+//! stride, column stride), so `transpose_a`/`transpose_b` cost nothing: the crate packs
+//! panels from any strides.
+//!
+//! Threading: a product runs on the calling thread unless it is large. Engine workers already
+//! run independent ops side by side, so splitting a small product over the intra-op pool would
+//! only make two concurrent dots contend for the same threads.
+
+use super::{par_ranges, Ptr};
+use crate::dtype::Element;
+use crate::runtime::rt;
+use gemm::Parallelism;
+use half::f16;
+
+/// Multiply-adds (m·n·k) from which one product is split over the intra-op pool.
+pub const PAR_MNK: usize = 1 << 28;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+    impl Sealed for half::f16 {}
+}
+
+/// Element types the `gemm` crate multiplies (f16 accumulates in f32 inside the crate).
+pub trait GemmElem: Element + sealed::Sealed {}
+impl GemmElem for f32 {}
+impl GemmElem for f64 {}
+impl GemmElem for f16 {}
+
+/// A strided matrix operand: element (i, j) is at `ptr + i*rs + j*cs`.
+#[derive(Debug, Clone, Copy)]
+pub struct Mat<T> {
+    pub ptr: *const T,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+// SAFETY: a `Mat` only describes memory; whoever dereferences it upholds the `matmul`
+// contract, including for the threads a large product is split over.
+unsafe impl<T> Send for Mat<T> {}
+unsafe impl<T> Sync for Mat<T> {}
+
+/// `c = a · b` with `a` m×k, `b` k×n and `c` m×n row-major with row stride `ldc`.
+///
+/// # Safety
+/// `a`, `b` and `c` must be valid for every element their shapes and strides describe, and
+/// `c` must not overlap `a` or `b`.
+pub unsafe fn matmul<T: GemmElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<T>,
+    b: Mat<T>,
+    c: *mut T,
+    ldc: usize,
+) {
+    let work = m.saturating_mul(n).saturating_mul(k);
+    let threads = rt().pool.current_num_threads();
+    if work >= PAR_MNK && threads > 1 {
+        let pc = Ptr(c);
+        // SAFETY: the caller's contract, carried into the pool.
+        rt().pool.install(move || unsafe {
+            product(m, n, k, a, b, pc.get(), ldc, Parallelism::Rayon(threads))
+        });
+    } else {
+        product(m, n, k, a, b, c, ldc, Parallelism::None);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn product<T: GemmElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<T>,
+    b: Mat<T>,
+    c: *mut T,
+    ldc: usize,
+    par: Parallelism,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // An empty sum is zero; the crate is not asked to define that case.
+        for i in 0..m {
+            std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(T::from_f64(0.0));
+        }
+        return;
+    }
+    // dst := alpha·dst + beta·lhs·rhs; with read_dst false alpha is unused.
+    gemm::gemm(
+        m,
+        n,
+        k,
+        c,
+        1,
+        ldc as isize,
+        false,
+        a.ptr,
+        a.cs,
+        a.rs,
+        b.ptr,
+        b.cs,
+        b.rs,
+        T::from_f64(0.0),
+        T::from_f64(1.0),
+        false,
+        false,
+        false,
+        par,
+    );
+}
+
+/// `batch` independent products: product i reads `a.ptr + i*a_bs`, `b.ptr + i*b_bs` and writes
+/// the contiguous m×n block at `c + i*m*n`.
+///
+/// # Safety
+/// As `matmul`, for every product of the batch.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn batch_matmul<T: GemmElem>(
+    batch: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<T>,
+    a_bs: isize,
+    b: Mat<T>,
+    b_bs: isize,
+    c: *mut T,
+) {
+    let work = m.saturating_mul(n).saturating_mul(k);
+    if work >= PAR_MNK || batch == 1 {
+        for i in 0..batch {
+            let ai = Mat {
+                ptr: a.ptr.offset(i as isize * a_bs),
+                ..a
+            };
+            let bi = Mat {
+                ptr: b.ptr.offset(i as isize * b_bs),
+                ..b
+            };
+            matmul(m, n, k, ai, bi, c.add(i * m * n), n);
+        }
+        return;
+    }
+    // Many small products: one per task, each single-threaded, which scales better than
+    // splitting every small product.
+    let pc = Ptr(c);
+    par_ranges(batch, work, move |s, e| {
+        // Use the operands whole: capturing only their pointer fields would drop `Mat`'s Send.
+        let (a, b) = (a, b);
+        for i in s..e {
+            // SAFETY: product i's operands by the caller's contract; outputs of distinct i are
+            // disjoint blocks.
+            unsafe {
+                let ai = Mat {
+                    ptr: a.ptr.offset(i as isize * a_bs),
+                    ..a
+                };
+                let bi = Mat {
+                    ptr: b.ptr.offset(i as isize * b_bs),
+                    ..b
+                };
+                product(
+                    m,
+                    n,
+                    k,
+                    ai,
+                    bi,
+                    pc.get().add(i * m * n),
+                    n,
+                    Parallelism::None,
+                );
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(m: usize, n: usize, k: usize, a: &[f64], b: &[f64]) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matmul_strides_and_empty() {
+        for &(m, n, k) in &[
+            (3, 4, 5),
+            (1, 7, 3),
+            (6, 1, 2),
+            (0, 3, 2),
+            (3, 0, 2),
+            (2, 3, 0),
+            (33, 17, 65),
+        ] {
+            let a: Vec<f64> = (0..m * k).map(|i| (i % 7) as f64 - 3.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| (i % 5) as f64 * 0.5).collect();
+            let want = reference(m, n, k, &a, &b);
+            // a stored transposed (k×m) read through strides.
+            let at: Vec<f64> = (0..k * m).map(|q| a[(q % m) * k + q / m]).collect();
+            let mut c = vec![f64::NAN; m * n];
+            // SAFETY: strides describe the vectors exactly.
+            unsafe {
+                matmul(
+                    m,
+                    n,
+                    k,
+                    Mat {
+                        ptr: at.as_ptr(),
+                        rs: 1,
+                        cs: m as isize,
+                    },
+                    Mat {
+                        ptr: b.as_ptr(),
+                        rs: n as isize,
+                        cs: 1,
+                    },
+                    c.as_mut_ptr(),
+                    n,
+                )
+            };
+            assert_eq!(c, want, "{m}x{n}x{k}");
+        }
+    }
+
+    #[test]
+    fn f16_product() {
+        let a: Vec<f16> = (0..6).map(|i| f16::from_f32(i as f32)).collect();
+        let b: Vec<f16> = (0..6).map(|i| f16::from_f32(1.0 + i as f32)).collect();
+        let mut c = vec![f16::ZERO; 4];
+        // SAFETY: 2×3 · 3×2 over the vectors.
+        unsafe {
+            matmul(
+                2,
+                2,
+                3,
+                Mat {
+                    ptr: a.as_ptr(),
+                    rs: 3,
+                    cs: 1,
+                },
+                Mat {
+                    ptr: b.as_ptr(),
+                    rs: 2,
+                    cs: 1,
+                },
+                c.as_mut_ptr(),
+                2,
+            )
+        };
+        let got: Vec<f32> = c.iter().map(|x| x.to_f32()).collect();
+        assert_eq!(got, vec![13.0, 16.0, 40.0, 52.0]);
+    }
+}

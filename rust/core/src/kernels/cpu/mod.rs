@@ -3,6 +3,8 @@
 pub mod cast;
 pub mod elemwise;
 pub mod gemm;
+pub mod reduce;
+pub mod strided;
 
 use crate::runtime::rt;
 use rayon::prelude::*;

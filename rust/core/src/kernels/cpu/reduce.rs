@@ -1,0 +1,396 @@
+//! Reduction kernels over an array viewed as (outer, r, inner): every output element folds the
+//! `r` inputs of one (outer, inner) position. Contiguous rows fold with independent lanes so
+//! the loop vectorises; long rows are split between tasks and the partial results merged in
+//! order, so a result never depends on the thread count.
+
+use super::{par_ranges, Ptr};
+use crate::dtype::Element;
+use crate::runtime::rt;
+use half::f16;
+
+/// Below this many elements a row is not split between tasks.
+const SEG_MIN: usize = 1 << 15;
+/// Inner columns folded together when the reduced axis is not the last one: wide enough that
+/// consecutive rows usually form one sequential stream (prefetchers stop at page ends), small
+/// enough that the accumulators stay in L1/L2.
+const BLK: usize = 4096;
+/// Independent accumulators per contiguous row: enough to hide add latency and vectorise.
+const LANES: usize = 8;
+
+/// Accumulator of a value reduction: f64 for floats (16M f32 sum to ~1e-12), wrapping i64
+/// for integers (wraps like MXNet's integer sums once narrowed back).
+pub trait Acc: Copy + Send + Sync + PartialOrd + 'static {
+    const ZERO: Self;
+    const ONE: Self;
+    /// Identities of `max_nan` and `min_nan`.
+    const LOWEST: Self;
+    const HIGHEST: Self;
+    fn add(self, b: Self) -> Self;
+    fn mul(self, b: Self) -> Self;
+    fn abs(self) -> Self;
+    fn is_nan(self) -> bool;
+    /// `self / n` (the mean); integers truncate and give 0 for an empty count.
+    fn div_count(self, n: usize) -> Self;
+    fn sqrt(self) -> Self;
+    /// Larger of the two; a NaN stays once seen, as in MXNet's `maximum` reducer.
+    #[inline(always)]
+    fn max_nan(self, b: Self) -> Self {
+        if self >= b || self.is_nan() {
+            self
+        } else {
+            b
+        }
+    }
+    #[inline(always)]
+    fn min_nan(self, b: Self) -> Self {
+        if self <= b || self.is_nan() {
+            self
+        } else {
+            b
+        }
+    }
+}
+
+impl Acc for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const LOWEST: Self = f64::NEG_INFINITY;
+    const HIGHEST: Self = f64::INFINITY;
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        self + b
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        self * b
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        f64::abs(self)
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
+    }
+    fn div_count(self, n: usize) -> Self {
+        self / n as f64
+    }
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
+    }
+}
+
+impl Acc for i64 {
+    const ZERO: Self = 0;
+    const ONE: Self = 1;
+    const LOWEST: Self = i64::MIN;
+    const HIGHEST: Self = i64::MAX;
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        self.wrapping_add(b)
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        self.wrapping_mul(b)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        self.wrapping_abs()
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        false
+    }
+    fn div_count(self, n: usize) -> Self {
+        if n == 0 {
+            0
+        } else {
+            self / n as i64
+        }
+    }
+    fn sqrt(self) -> Self {
+        (self as f64).sqrt() as i64
+    }
+}
+
+/// An element type with its reduction accumulator.
+pub trait RedElem: Element {
+    type A: Acc;
+    fn lift(self) -> Self::A;
+    fn lower(a: Self::A) -> Self;
+}
+
+macro_rules! red_float {
+    ($t:ty) => {
+        impl RedElem for $t {
+            type A = f64;
+            #[inline(always)]
+            fn lift(self) -> f64 {
+                Element::to_f64(self)
+            }
+            #[inline(always)]
+            fn lower(a: f64) -> Self {
+                <$t as Element>::from_f64(a)
+            }
+        }
+    };
+}
+red_float!(f32);
+red_float!(f64);
+red_float!(f16);
+
+macro_rules! red_int {
+    ($t:ty) => {
+        impl RedElem for $t {
+            type A = i64;
+            #[inline(always)]
+            fn lift(self) -> i64 {
+                self as i64
+            }
+            #[inline(always)]
+            fn lower(a: i64) -> Self {
+                a as $t // truncation = the wrap-around of a sum kept in the narrow type
+            }
+        }
+    };
+}
+red_int!(u8);
+red_int!(i8);
+red_int!(i32);
+red_int!(i64);
+
+/// A fold: `step` takes an element and its position along the reduced axis.
+pub trait Reducer<T>: Sync {
+    type A: Copy + Send + Sync;
+    fn init(&self) -> Self::A;
+    fn step(&self, a: Self::A, x: T, j: usize) -> Self::A;
+    /// Combines two partial results; must not depend on which holds the earlier elements
+    /// beyond what `A` records (argmax keeps the index for that).
+    fn merge(&self, a: Self::A, b: Self::A) -> Self::A;
+    /// The output element from the folded value and the number of elements folded.
+    fn finish(&self, a: Self::A, n: usize) -> T;
+}
+
+/// A `Reducer` made of closures.
+pub struct Fold<A, S, M, F> {
+    pub init: A,
+    pub step: S,
+    pub merge: M,
+    pub finish: F,
+}
+
+impl<T, A, S, M, F> Reducer<T> for Fold<A, S, M, F>
+where
+    A: Copy + Send + Sync,
+    S: Fn(A, T, usize) -> A + Sync,
+    M: Fn(A, A) -> A + Sync,
+    F: Fn(A, usize) -> T + Sync,
+{
+    type A = A;
+    #[inline(always)]
+    fn init(&self) -> A {
+        self.init
+    }
+    #[inline(always)]
+    fn step(&self, a: A, x: T, j: usize) -> A {
+        (self.step)(a, x, j)
+    }
+    #[inline(always)]
+    fn merge(&self, a: A, b: A) -> A {
+        (self.merge)(a, b)
+    }
+    #[inline(always)]
+    fn finish(&self, a: A, n: usize) -> T {
+        (self.finish)(a, n)
+    }
+}
+
+/// Folds a contiguous run whose first element sits at position `j0` of the reduced axis.
+#[inline(always)]
+fn fold_slice<T: Copy, R: Reducer<T>>(red: &R, xs: &[T], j0: usize) -> R::A {
+    let mut acc = [red.init(); LANES];
+    let mut chunks = xs.chunks_exact(LANES);
+    let mut j = j0;
+    for c in &mut chunks {
+        for l in 0..LANES {
+            acc[l] = red.step(acc[l], c[l], j + l);
+        }
+        j += LANES;
+    }
+    let mut a = red.merge(
+        red.merge(red.merge(acc[0], acc[1]), red.merge(acc[2], acc[3])),
+        red.merge(red.merge(acc[4], acc[5]), red.merge(acc[6], acc[7])),
+    );
+    for (k, &x) in chunks.remainder().iter().enumerate() {
+        a = red.step(a, x, j + k);
+    }
+    a
+}
+
+/// How many pieces to cut the reduced axis into so that `tasks` independent outputs plus the
+/// pieces keep every thread busy, given `work` elements per (task, whole axis).
+fn segments(tasks: usize, r: usize, work: usize) -> usize {
+    let want = rt().pool.current_num_threads().max(1) * 4;
+    if tasks >= want || work < 2 * SEG_MIN {
+        return 1;
+    }
+    want.div_ceil(tasks).min(work / SEG_MIN).clamp(1, r.max(1))
+}
+
+/// `dst[o * inner + i] = fold(src[o, 0..r, i])` for `src` of `outer * r * inner` elements.
+/// `dst` must hold `outer * inner` elements and not overlap `src`.
+pub fn reduce<T: Copy + Send + Sync, R: Reducer<T>>(
+    red: &R,
+    src: &[T],
+    dst: Ptr<T>,
+    outer: usize,
+    r: usize,
+    inner: usize,
+) {
+    debug_assert_eq!(src.len(), outer * r * inner);
+    if outer * inner == 0 {
+        return;
+    }
+    if inner == 1 {
+        reduce_rows(red, src, dst, outer, r);
+    } else {
+        reduce_cols(red, src, dst, outer, r, inner);
+    }
+}
+
+fn reduce_rows<T: Copy + Send + Sync, R: Reducer<T>>(
+    red: &R,
+    src: &[T],
+    dst: Ptr<T>,
+    outer: usize,
+    r: usize,
+) {
+    let seg = segments(outer, r, r);
+    if seg == 1 {
+        par_ranges(outer, r, |b, e| {
+            for o in b..e {
+                let a = fold_slice(red, &src[o * r..(o + 1) * r], 0);
+                // SAFETY: o < outer, the length of dst; tasks write disjoint o.
+                unsafe { *dst.get().add(o) = red.finish(a, r) }
+            }
+        });
+        return;
+    }
+    let len = r.div_ceil(seg);
+    let mut part = vec![red.init(); outer * seg];
+    let pp = Ptr(part.as_mut_ptr());
+    par_ranges(outer * seg, len, |b, e| {
+        for t in b..e {
+            let (o, s) = (t / seg, t % seg);
+            let (j0, j1) = ((s * len).min(r), ((s + 1) * len).min(r));
+            let a = fold_slice(red, &src[o * r + j0..o * r + j1], j0);
+            // SAFETY: t < outer * seg = part.len(); tasks write disjoint t.
+            unsafe { *pp.get().add(t) = a }
+        }
+    });
+    for o in 0..outer {
+        let a = part[o * seg..(o + 1) * seg]
+            .iter()
+            .fold(red.init(), |a, &b| red.merge(a, b));
+        // SAFETY: o < outer.
+        unsafe { *dst.get().add(o) = red.finish(a, r) }
+    }
+}
+
+fn reduce_cols<T: Copy + Send + Sync, R: Reducer<T>>(
+    red: &R,
+    src: &[T],
+    dst: Ptr<T>,
+    outer: usize,
+    r: usize,
+    inner: usize,
+) {
+    let nblk = inner.div_ceil(BLK);
+    let seg = segments(outer * nblk, r, r * inner.min(BLK));
+    let len = r.div_ceil(seg);
+    // Partial folds, laid out [outer][seg][inner]; only used when the axis is split.
+    let mut part = if seg > 1 {
+        vec![red.init(); outer * seg * inner]
+    } else {
+        Vec::new()
+    };
+    let pp = Ptr(part.as_mut_ptr());
+    par_ranges(outer * nblk * seg, len * inner.min(BLK), |b, e| {
+        let mut acc = vec![red.init(); BLK.min(inner)];
+        for t in b..e {
+            let (o, rest) = (t / (nblk * seg), t % (nblk * seg));
+            let (blk, s) = (rest / seg, rest % seg);
+            let i0 = blk * BLK;
+            let w = BLK.min(inner - i0);
+            let (j0, j1) = ((s * len).min(r), ((s + 1) * len).min(r));
+            let acc = &mut acc[..w];
+            acc.fill(red.init());
+            for j in j0..j1 {
+                let row = &src[(o * r + j) * inner + i0..][..w];
+                for (a, &x) in acc.iter_mut().zip(row) {
+                    *a = red.step(*a, x, j);
+                }
+            }
+            if seg == 1 {
+                for (i, &a) in acc.iter().enumerate() {
+                    // SAFETY: o * inner + i0 + i < outer * inner; tasks own disjoint blocks.
+                    unsafe { *dst.get().add(o * inner + i0 + i) = red.finish(a, r) }
+                }
+            } else {
+                for (i, &a) in acc.iter().enumerate() {
+                    // SAFETY: inside part's [outer][seg][inner] layout; disjoint per task.
+                    unsafe { *pp.get().add((o * seg + s) * inner + i0 + i) = a }
+                }
+            }
+        }
+    });
+    if seg > 1 {
+        for o in 0..outer {
+            for i in 0..inner {
+                let a = (0..seg).fold(red.init(), |a, s| {
+                    red.merge(a, part[(o * seg + s) * inner + i])
+                });
+                // SAFETY: o * inner + i < outer * inner.
+                unsafe { *dst.get().add(o * inner + i) = red.finish(a, r) }
+            }
+        }
+    }
+}
+
+/// A copy of row-major `src` of shape `dims` with its axes reordered: output axis k is input
+/// axis `perm[k]`.
+pub fn permute_copy<T: Copy + Default + Send + Sync>(
+    src: &[T],
+    dims: &[usize],
+    perm: &[usize],
+) -> Vec<T> {
+    let n = src.len();
+    let mut out = vec![T::default(); n];
+    if n == 0 || dims.is_empty() {
+        out.copy_from_slice(src);
+        return out;
+    }
+    let mut st = vec![1usize; dims.len()];
+    for d in (0..dims.len() - 1).rev() {
+        st[d] = st[d + 1] * dims[d + 1];
+    }
+    let odims: Vec<usize> = perm.iter().map(|&p| dims[p]).collect();
+    let ost: Vec<usize> = perm.iter().map(|&p| st[p]).collect();
+    let last = odims.len() - 1;
+    let (m, sm) = (odims[last], ost[last]);
+    let po = Ptr(out.as_mut_ptr());
+    par_ranges(n / m, m, |b, e| {
+        for row in b..e {
+            let (mut rem, mut off) = (row, 0);
+            for d in (0..last).rev() {
+                off += (rem % odims[d]) * ost[d];
+                rem /= odims[d];
+            }
+            for k in 0..m {
+                // SAFETY: row * m + k < n; rows are disjoint between tasks.
+                unsafe { *po.get().add(row * m + k) = src[off + k * sm] }
+            }
+        }
+    });
+    out
+}

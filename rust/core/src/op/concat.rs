@@ -1,0 +1,369 @@
+//! Joining and splitting along an axis: `Concat`, `stack`, `SliceChannel`. Each input (or
+//! output) is one strided copy into (or out of) its slab of the joined array.
+
+use super::params::param;
+use super::shape_ops::{def, insert_axis, istrides};
+use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry};
+use crate::error::{Error, Result};
+use crate::kernels::cpu::strided::{copy_walk, Walk};
+use crate::shape::{norm_axis, Shape};
+use std::sync::Arc;
+
+fn num_args(p: &Params) -> Result<usize> {
+    let n = p.int("num_args")?;
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| Error::param(p.op, format!("num_args must be at least 1, got {n}")))
+}
+
+fn same_dtype(op: &str, inputs: &[Desc]) -> Result<()> {
+    for (i, d) in inputs.iter().enumerate().skip(1) {
+        if d.dtype != inputs[0].dtype {
+            return Err(Error::dtype(
+                op,
+                format!(
+                    "all inputs must have one data type: input 0 is {}, input {i} is {}",
+                    inputs[0].dtype, d.dtype
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn concat_op(n: usize, dim: i64) -> Arc<dyn Operator> {
+    let op = "Concat";
+    let axis_of = move |s: &Shape| norm_axis(dim, s.ndim(), op);
+    FnOp::new(
+        op,
+        move |inputs| {
+            expect_inputs(op, inputs, n)?;
+            same_dtype(op, inputs)?;
+            let first = &inputs[0].shape;
+            let ax = axis_of(first)?;
+            let mut out = first.clone();
+            out.0[ax] = 0;
+            for (i, d) in inputs.iter().enumerate() {
+                let s = &d.shape;
+                let fits = s.ndim() == first.ndim() && (0..s.ndim()).all(|k| k == ax || s[k] == first[k]);
+                if !fits {
+                    return Err(Error::shape(
+                        op,
+                        format!("input {i} has shape {s}, incompatible with input 0 of shape {first} along dim={dim}"),
+                    ));
+                }
+                out.0[ax] += s[ax];
+            }
+            Ok(vec![Desc::new(out, inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let o = &outs[0];
+            let ax = axis_of(o.shape())?;
+            let ost = istrides(o.shape());
+            let mut at = 0isize;
+            for a in ins {
+                let dw = Walk::new(at * ost[ax], ost.clone());
+                copy_walk(a.shape().dims(), a, &Walk::contiguous(a.shape().dims()), o, &dw)?;
+                at += a.shape()[ax] as isize;
+            }
+            Ok(())
+        },
+    )
+    .arc()
+}
+
+fn stack_op(n: usize, axis: i64) -> Arc<dyn Operator> {
+    let op = "stack";
+    FnOp::new(
+        op,
+        move |inputs| {
+            expect_inputs(op, inputs, n)?;
+            same_dtype(op, inputs)?;
+            let first = &inputs[0].shape;
+            for (i, d) in inputs.iter().enumerate() {
+                if &d.shape != first {
+                    return Err(Error::shape(
+                        op,
+                        format!(
+                            "all inputs must have one shape: input 0 is {first}, input {i} is {}",
+                            d.shape
+                        ),
+                    ));
+                }
+            }
+            let ax = insert_axis(op, axis, first.ndim())?;
+            let mut out = first.0.clone();
+            out.insert(ax, n);
+            Ok(vec![Desc::new(out, inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let o = &outs[0];
+            let ax = insert_axis(op, axis, o.ndim() - 1)?;
+            let mut st = istrides(o.shape());
+            let step = st.remove(ax);
+            for (i, a) in ins.iter().enumerate() {
+                let dw = Walk::new(i as isize * step, st.clone());
+                copy_walk(
+                    a.shape().dims(),
+                    a,
+                    &Walk::contiguous(a.shape().dims()),
+                    o,
+                    &dw,
+                )?;
+            }
+            Ok(())
+        },
+    )
+    .arc()
+}
+
+fn split_op(n: usize, axis: i64, squeeze: bool) -> Arc<dyn Operator> {
+    let op = "SliceChannel";
+    // (axis, chunk length) for an input shape.
+    let plan = move |s: &Shape| -> Result<(usize, usize)> {
+        let ax = norm_axis(axis, s.ndim(), op)?;
+        if s.ndim() == 0 || s[ax] % n != 0 {
+            return Err(Error::shape(
+                op,
+                format!("cannot split axis {axis} of shape {s} into num_outputs={n} evenly sized chunks"),
+            ));
+        }
+        let chunk = s[ax] / n;
+        if squeeze && chunk != 1 {
+            return Err(Error::shape(
+                op,
+                format!("squeeze_axis needs chunks of length 1, but axis {axis} of shape {s} splits into {n} chunks of {chunk}"),
+            ));
+        }
+        Ok((ax, chunk))
+    };
+    let mut f = FnOp::new(
+        op,
+        move |inputs| {
+            expect_inputs(op, inputs, 1)?;
+            let s = &inputs[0].shape;
+            let (ax, chunk) = plan(s)?;
+            let mut out = s.0.clone();
+            if squeeze {
+                out.remove(ax);
+            } else {
+                out[ax] = chunk;
+            }
+            Ok(vec![Desc::new(out, inputs[0].dtype); n])
+        },
+        move |_, ins, outs| {
+            let a = &ins[0];
+            let (ax, chunk) = plan(a.shape())?;
+            let st = istrides(a.shape());
+            let mut dims = a.shape().0.clone();
+            dims[ax] = chunk;
+            let dst = Walk::contiguous(&dims);
+            for (i, o) in outs.iter().enumerate() {
+                let sw = Walk::new((i * chunk) as isize * st[ax], st.clone());
+                copy_walk(&dims, a, &sw, o, &dst)?;
+            }
+            Ok(())
+        },
+    );
+    f.num_outputs = n;
+    f.arc()
+}
+pub fn register(r: &mut Registry) {
+    let data = Inputs::Fixed(&["data"]);
+    r.add(def(
+        "Concat",
+        "Joins input arrays along dimension `dim`; all other dimensions must agree.",
+        vec![
+            param("num_args", "int", None, "Number of inputs to be concated."),
+            param("dim", "int", Some("1"), "the dimension to be concated."),
+        ],
+        Inputs::Variadic {
+            name: "data",
+            count_param: "num_args",
+        },
+        |p| Ok(concat_op(num_args(p)?, p.int("dim")?)),
+    ));
+    r.alias("concat", "Concat");
+    r.add(def(
+        "stack",
+        "Joins arrays of one shape along a new axis `axis`.",
+        vec![
+            param(
+                "axis",
+                "int",
+                Some("0"),
+                "The axis in the result array along which the input arrays are stacked.",
+            ),
+            param("num_args", "int", None, "Number of inputs to be stacked."),
+        ],
+        Inputs::Variadic {
+            name: "data",
+            count_param: "num_args",
+        },
+        |p| Ok(stack_op(num_args(p)?, p.int("axis")?)),
+    ));
+    r.add(def(
+        "SliceChannel",
+        "Splits an array along `axis` into `num_outputs` equal parts (removing the axis when `squeeze_axis` and the parts have length 1).",
+        vec![
+            param("num_outputs", "int", None, "Number of splits. Note that this should evenly divide the length of the `axis`."),
+            param("axis", "int", Some("1"), "Axis along which to split."),
+            param("squeeze_axis", "boolean", Some("False"), "If true, removes the split axis (its parts must have length 1)."),
+        ],
+        data,
+        |p| {
+            let n = p.int("num_outputs")?;
+            let n = usize::try_from(n)
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| Error::param("SliceChannel", format!("num_outputs must be at least 1, got {n}")))?;
+            Ok(split_op(n, p.int("axis")?, p.bool("squeeze_axis")?))
+        },
+    ));
+    r.alias("split", "SliceChannel");
+}
+
+#[cfg(test)]
+// Array handles are cheap clones; `&[x.clone()]` reads better than `from_ref` in op calls.
+#[allow(clippy::cloned_ref_to_slice_refs)]
+mod tests {
+    use crate::error::Error;
+    use crate::op::test_util::{arr, err, f32s, iota, ravel, run, unravel};
+
+    #[test]
+    fn concat_stack_split() {
+        let a = iota(&[2, 3, 4]);
+        let b = arr(&[2, 1, 4], &[100.0f32; 8]);
+        let o = run(
+            "concat",
+            &[a.clone(), b.clone()],
+            &[("num_args", "2"), ("dim", "1")],
+        );
+        assert_eq!(o.shape().dims(), &[2, 4, 4]);
+        let av = f32s(&a);
+        for (i, &got) in f32s(&o).iter().enumerate() {
+            let ix = unravel(i, &[2, 4, 4]);
+            let want = if ix[1] < 3 {
+                av[ravel(&ix, &[2, 3, 4])]
+            } else {
+                100.0
+            };
+            assert_eq!(got, want);
+        }
+        let o = run(
+            "Concat",
+            &[a.clone(), a.clone()],
+            &[("num_args", "2"), ("dim", "-1")],
+        );
+        assert_eq!(o.shape().dims(), &[2, 3, 8]);
+        assert_eq!(f32s(&o)[..8], [0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0]);
+        let o = run(
+            "concat",
+            &[a.clone(), a.clone(), a.clone()],
+            &[("num_args", "3"), ("dim", "0")],
+        );
+        assert_eq!(f32s(&o), [av.clone(), av.clone(), av.clone()].concat());
+        assert!(matches!(
+            err(
+                "concat",
+                &[a.clone(), iota(&[2, 1, 5])],
+                &[("num_args", "2")]
+            ),
+            Error::Shape { .. }
+        ));
+        assert!(matches!(
+            err("concat", &[a.clone(), a.clone()], &[("num_args", "3")]),
+            Error::Value(_)
+        ));
+        let d = arr(&[2, 3, 4], &[0.0f64; 24]);
+        assert!(matches!(
+            err("concat", &[a.clone(), d], &[("num_args", "2")]),
+            Error::DType { .. }
+        ));
+        assert_eq!(
+            run(
+                "concat",
+                &[iota(&[2, 0]), iota(&[2, 3])],
+                &[("num_args", "2")]
+            )
+            .shape()
+            .dims(),
+            &[2, 3]
+        );
+
+        let m = iota(&[2, 3]);
+        let o = run("stack", &[m.clone(), m.clone()], &[("num_args", "2")]);
+        assert_eq!(
+            (o.shape().dims(), f32s(&o)),
+            (&[2usize, 2, 3][..], [f32s(&m), f32s(&m)].concat())
+        );
+        let o = run(
+            "stack",
+            &[m.clone(), m.clone()],
+            &[("num_args", "2"), ("axis", "-1")],
+        );
+        assert_eq!(o.shape().dims(), &[2, 3, 2]);
+        assert_eq!(f32s(&o)[..6], [0.0, 0.0, 1.0, 1.0, 2.0, 2.0]);
+        assert!(matches!(
+            err(
+                "stack",
+                &[m.clone(), m.clone()],
+                &[("num_args", "2"), ("axis", "3")]
+            ),
+            Error::Shape { .. }
+        ));
+        assert!(matches!(
+            err("stack", &[m.clone(), iota(&[3, 2])], &[("num_args", "2")]),
+            Error::Shape { .. }
+        ));
+
+        let parts =
+            crate::op::call_str("split", &[a.clone()], &[("num_outputs", "3")]).expect("split");
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[1].shape().dims(), &[2, 1, 4]);
+        assert_eq!(
+            f32s(&parts[1]),
+            vec![4.0, 5.0, 6.0, 7.0, 16.0, 17.0, 18.0, 19.0]
+        );
+        let parts = crate::op::call_str(
+            "SliceChannel",
+            &[a.clone()],
+            &[("num_outputs", "3"), ("squeeze_axis", "True")],
+        )
+        .expect("split");
+        assert_eq!(parts[2].shape().dims(), &[2, 4]);
+        assert_eq!(
+            f32s(&parts[2]),
+            vec![8.0, 9.0, 10.0, 11.0, 20.0, 21.0, 22.0, 23.0]
+        );
+        let parts = crate::op::call_str(
+            "split",
+            &[a.clone()],
+            &[("num_outputs", "2"), ("axis", "-1")],
+        )
+        .expect("split");
+        assert_eq!(f32s(&parts[1])[..4], [2.0, 3.0, 6.0, 7.0]);
+        let e = err("split", &[a.clone()], &[("num_outputs", "2")]);
+        assert!(e.to_string().contains("[2,3,4]"), "{e}");
+        assert!(matches!(
+            err("split", &[a.clone()], &[("num_outputs", "0")]),
+            Error::Param { .. }
+        ));
+        let parts = crate::op::call_str(
+            "split",
+            &[a.clone()],
+            &[("num_outputs", "2"), ("axis", "0"), ("squeeze_axis", "1")],
+        )
+        .expect("split");
+        assert_eq!(parts[1].shape().dims(), &[3, 4]);
+        assert!(matches!(
+            err(
+                "split",
+                &[iota(&[4, 2])],
+                &[("num_outputs", "2"), ("axis", "0"), ("squeeze_axis", "1")]
+            ),
+            Error::Shape { .. }
+        ));
+    }
+}

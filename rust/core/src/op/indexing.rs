@@ -1,0 +1,564 @@
+//! Indexing by arrays: `take`, `pick`, `one_hot`, `where`. Index arrays may have any dtype;
+//! float indices are truncated toward zero as MXNet does.
+
+use super::params::param;
+use super::shape_ops::def;
+use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry};
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::cpu::strided::{gather_rows, pick_elems};
+use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::ndarray::NDArray;
+use crate::shape::{norm_axis, Shape};
+use crate::with_dtype;
+use std::sync::Arc;
+
+/// Index values as integers (floats truncate toward zero, NaN reads as 0).
+fn read_indices(a: &NDArray) -> Vec<i64> {
+    if a.size() == 0 {
+        return vec![]; // storage of an empty array may be a null pointer
+    }
+    with_dtype!(a.dtype(), I, {
+        // SAFETY: called inside the op that reads `a`.
+        let v = unsafe { a.data::<I>() };
+        v.iter().map(|&x| x.to_f64() as i64).collect()
+    })
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Clip,
+    Wrap,
+    Raise,
+}
+
+impl Mode {
+    fn parse(p: &Params, choices: &[&str]) -> Result<Mode> {
+        Ok(match p.choice("mode", choices)? {
+            "wrap" => Mode::Wrap,
+            "raise" => Mode::Raise,
+            _ => Mode::Clip,
+        })
+    }
+
+    /// An index into an axis of length `n` (> 0).
+    fn resolve(self, op: &str, i: i64, n: usize) -> Result<usize> {
+        let n = n as i64;
+        Ok(match self {
+            Mode::Clip => i.clamp(0, n - 1) as usize,
+            Mode::Wrap => i.rem_euclid(n) as usize,
+            Mode::Raise => {
+                if i < -n || i >= n {
+                    return Err(Error::Index(format!(
+                        "{op}: index {i} is out of bounds for axis with size {n}"
+                    )));
+                }
+                i.rem_euclid(n) as usize
+            }
+        })
+    }
+}
+
+fn take_op(axis: i64, mode: Mode) -> Arc<dyn Operator> {
+    let op = "take";
+    // (axis, outer, n, inner) of the data shape.
+    let split = move |s: &Shape| -> Result<(usize, usize, usize, usize)> {
+        if s.ndim() == 0 {
+            return Err(Error::shape(op, "cannot take from a 0-d array"));
+        }
+        let ax = norm_axis(axis, s.ndim(), op)?;
+        Ok((
+            ax,
+            s.0[..ax].iter().product(),
+            s[ax],
+            s.0[ax + 1..].iter().product(),
+        ))
+    };
+    FnOp::new(
+        op,
+        move |inputs| {
+            expect_inputs(op, inputs, 2)?;
+            let (a, idx) = (&inputs[0].shape, &inputs[1].shape);
+            let (ax, _, n, _) = split(a)?;
+            let mut out = a.0[..ax].to_vec();
+            out.extend_from_slice(&idx.0);
+            out.extend_from_slice(&a.0[ax + 1..]);
+            let out = Shape(out);
+            if n == 0 && out.size() > 0 {
+                return Err(Error::shape(
+                    op,
+                    format!("cannot take indices {idx} from empty axis {axis} of shape {a}"),
+                ));
+            }
+            Ok(vec![Desc::new(out, inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let (a, o) = (&ins[0], &outs[0]);
+            if o.size() == 0 {
+                return Ok(());
+            }
+            let (_, outer, n, inner) = split(a.shape())?;
+            let idx = read_indices(&ins[1])
+                .into_iter()
+                .map(|i| mode.resolve(op, i, n))
+                .collect::<Result<Vec<_>>>()?;
+            gather_rows(a, o, outer, n, inner, &idx)
+        },
+    )
+    .arc()
+}
+
+fn pick_op(axis: i64, keepdims: bool, mode: Mode) -> Arc<dyn Operator> {
+    let op = "pick";
+    let split = move |s: &Shape| -> Result<(usize, usize, usize, usize)> {
+        if s.ndim() == 0 {
+            return Err(Error::shape(op, "cannot pick from a 0-d array"));
+        }
+        let ax = norm_axis(axis, s.ndim(), op)?;
+        Ok((
+            ax,
+            s.0[..ax].iter().product(),
+            s[ax],
+            s.0[ax + 1..].iter().product(),
+        ))
+    };
+    FnOp::new(
+        op,
+        move |inputs| {
+            expect_inputs(op, inputs, 2)?;
+            let (d, idx) = (&inputs[0].shape, &inputs[1].shape);
+            let (ax, _, n, _) = split(d)?;
+            let mut kept = d.0.clone();
+            kept[ax] = 1;
+            let mut reduced = d.0.clone();
+            reduced.remove(ax);
+            if idx.0 != reduced && idx.0 != kept {
+                return Err(Error::shape(
+                    op,
+                    format!("index of shape {idx} does not match data of shape {d} without axis {axis}: expected {} or {}", Shape(reduced), Shape(kept)),
+                ));
+            }
+            let out = Shape(if keepdims { kept } else { reduced });
+            if n == 0 && out.size() > 0 {
+                return Err(Error::shape(op, format!("cannot pick from empty axis {axis} of shape {d}")));
+            }
+            Ok(vec![Desc::new(out, inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let (d, o) = (&ins[0], &outs[0]);
+            if o.size() == 0 {
+                return Ok(());
+            }
+            let (_, outer, n, inner) = split(d.shape())?;
+            let idx = read_indices(&ins[1]).into_iter().map(|i| mode.resolve(op, i, n)).collect::<Result<Vec<_>>>()?;
+            pick_elems(d, o, outer, n, inner, &idx)
+        },
+    )
+    .arc()
+}
+
+fn one_hot_op(depth: usize, on: f64, off: f64, dtype: DType) -> Arc<dyn Operator> {
+    let op = "one_hot";
+    FnOp::new(
+        op,
+        move |inputs| {
+            expect_inputs(op, inputs, 1)?;
+            let mut out = inputs[0].shape.0.clone();
+            out.push(depth);
+            Ok(vec![Desc::new(out, dtype)])
+        },
+        move |_, ins, outs| {
+            let o = &outs[0];
+            if o.size() == 0 {
+                return Ok(());
+            }
+            let idx = read_indices(&ins[0]);
+            with_dtype!(o.dtype(), T, {
+                let (on, off) = (T::from_f64(on), T::from_f64(off));
+                // SAFETY: inside the op writing o, which holds idx.len() * depth elements.
+                let po = unsafe { Ptr(o.raw() as *mut T) };
+                par_ranges(idx.len(), depth, |b, e| {
+                    for (r, &k) in idx.iter().enumerate().take(e).skip(b) {
+                        // SAFETY: row r of o has depth elements; k checked against depth.
+                        unsafe {
+                            let row =
+                                std::slice::from_raw_parts_mut(po.get().add(r * depth), depth);
+                            row.fill(off);
+                            if k >= 0 && (k as usize) < depth {
+                                row[k as usize] = on;
+                            }
+                        }
+                    }
+                });
+            });
+            Ok(())
+        },
+    )
+    .arc()
+}
+
+fn where_op() -> Arc<dyn Operator> {
+    let op = "where";
+    let mut f = FnOp::new(
+        op,
+        |inputs| {
+            expect_inputs(op, inputs, 3)?;
+            let (c, x, y) = (&inputs[0], &inputs[1], &inputs[2]);
+            if x.shape != y.shape {
+                return Err(Error::shape(
+                    op,
+                    format!(
+                        "x and y must have one shape, got {} and {}",
+                        x.shape, y.shape
+                    ),
+                ));
+            }
+            if x.dtype != y.dtype {
+                return Err(Error::dtype(
+                    op,
+                    format!(
+                        "x and y must have one dtype, got {} and {}",
+                        x.dtype, y.dtype
+                    ),
+                ));
+            }
+            let rows = c.shape.ndim() == 1 && x.shape.ndim() >= 1 && c.shape[0] == x.shape[0];
+            if c.shape != x.shape && !rows {
+                return Err(Error::shape(
+                    op,
+                    format!("condition of shape {} must have the shape of x ({}) or be 1-D of length x.shape[0]", c.shape, x.shape),
+                ));
+            }
+            Ok(vec![x.clone()])
+        },
+        |_, ins, outs| {
+            let (c, x, y, o) = (&ins[0], &ins[1], &ins[2], &outs[0]);
+            let n = o.size();
+            if n == 0 {
+                return Ok(());
+            }
+            // Truth values first: the condition may share memory with the output (in place).
+            let mask: Vec<bool> = with_dtype!(c.dtype(), C, {
+                // SAFETY: inside the op reading c.
+                unsafe { c.data::<C>() }
+                    .iter()
+                    .map(|v| v.to_f64() != 0.0)
+                    .collect()
+            });
+            let per = n / mask.len().max(1);
+            with_dtype!(o.dtype(), T, {
+                // SAFETY: inside the op; x, y, o hold n elements; element i is read before
+                // element i is written, so out may be x or y.
+                let (px, py, po) = unsafe {
+                    (
+                        Ptr(x.raw() as *mut T),
+                        Ptr(y.raw() as *mut T),
+                        Ptr(o.raw() as *mut T),
+                    )
+                };
+                par_ranges(n, 1, |b, e| {
+                    for i in b..e {
+                        // SAFETY: i < n; i / per < mask.len().
+                        unsafe {
+                            *po.get().add(i) = if mask[i / per] {
+                                *px.get().add(i)
+                            } else {
+                                *py.get().add(i)
+                            };
+                        }
+                    }
+                });
+            });
+            Ok(())
+        },
+    );
+    f.inplace = true;
+    f.arc()
+}
+
+pub fn register(r: &mut Registry) {
+    r.add(def(
+        "take",
+        "Takes elements from `a` along `axis` at `indices`; out-of-range indices clip, wrap, or raise per `mode`.",
+        vec![
+            param("axis", "int", Some("0"), "The axis of input array to be taken."),
+            param("mode", "{'clip', 'raise', 'wrap'}", Some("'clip'"), "Specify how out-of-bound indices behave."),
+        ],
+        Inputs::Fixed(&["a", "indices"]),
+        |p| Ok(take_op(p.int("axis")?, Mode::parse(p, &["clip", "raise", "wrap"])?)),
+    ));
+    r.add(def(
+        "pick",
+        "Picks one element per position along `axis` at the positions given by `index`.",
+        vec![
+            param("axis", "int or None", Some("-1"), "The axis to picking the elements."),
+            param("keepdims", "boolean", Some("False"), "If true, the axis where we pick the elements is left in the result as dimension with size one."),
+            param("mode", "{'clip', 'wrap'}", Some("'clip'"), "Specify how out-of-bound indices behave."),
+        ],
+        Inputs::Fixed(&["data", "index"]),
+        |p| {
+            let axis = p
+                .opt_int("axis")?
+                .ok_or_else(|| Error::param("pick", "axis=None is not supported by pick yet. Must specify an axis."))?;
+            Ok(pick_op(axis, p.bool("keepdims")?, Mode::parse(p, &["clip", "wrap"])?))
+        },
+    ));
+    r.add(def(
+        "one_hot",
+        "One-hot encoding: an array of shape indices.shape + (depth,) with `on_value` at each index and `off_value` elsewhere.",
+        vec![
+            param("depth", "int", None, "Depth of the one hot dimension."),
+            param("on_value", "double", Some("1"), "The value assigned to the locations represented by indices."),
+            param("off_value", "double", Some("0"), "The value assigned to the locations not represented by indices."),
+            param("dtype", "{'bfloat16', 'float16', 'float32', 'float64', 'int32', 'int64', 'int8', 'uint8'}", Some("'float32'"), "DType of the output"),
+        ],
+        Inputs::Fixed(&["indices"]),
+        |p| {
+            let depth = p.int("depth")?;
+            let depth = usize::try_from(depth)
+                .map_err(|_| Error::param("one_hot", format!("depth must be non-negative, got {depth}")))?;
+            let dtype = p.choice("dtype", &["bfloat16", "float16", "float32", "float64", "int32", "int64", "int8", "uint8"])?;
+            let dtype = DType::from_name(dtype)
+                .ok_or_else(|| Error::NotImplemented(format!("one_hot: dtype {dtype} is not supported")))?;
+            Ok(one_hot_op(depth, p.float("on_value")?, p.float("off_value")?, dtype))
+        },
+    ));
+    r.add(def(
+        "where",
+        "Takes elements from `x` where `condition` is non-zero and from `y` elsewhere; `condition` has x's shape or is 1-D over x's first axis.",
+        vec![],
+        Inputs::Fixed(&["condition", "x", "y"]),
+        |_| Ok(where_op()),
+    ));
+}
+
+#[cfg(test)]
+// Array handles are cheap clones; `&[x.clone()]` reads better than `from_ref` in op calls.
+#[allow(clippy::cloned_ref_to_slice_refs)]
+mod tests {
+    use crate::error::Error;
+    use crate::op::test_util::{arr, err, f32s, iota, ravel, run};
+    use crate::op::{invoke, registry};
+
+    #[test]
+    fn take_modes() {
+        let b = iota(&[2, 3]);
+        let idx = arr(&[4], &[2.0f32, 0.0, 5.0, -1.0]);
+        let o = run("take", &[b.clone(), idx.clone()], &[("axis", "1")]);
+        assert_eq!(
+            (o.shape().dims(), f32s(&o)),
+            (
+                &[2usize, 4][..],
+                vec![2.0, 0.0, 2.0, 0.0, 5.0, 3.0, 5.0, 3.0]
+            )
+        );
+        let o = run(
+            "take",
+            &[b.clone(), idx.clone()],
+            &[("axis", "1"), ("mode", "wrap")],
+        );
+        assert_eq!(f32s(&o), vec![2.0, 0.0, 2.0, 2.0, 5.0, 3.0, 5.0, 5.0]);
+        let o = run("take", &[b.clone(), arr(&[2], &[1.7f32, -0.5])], &[]);
+        assert_eq!(f32s(&o), vec![3.0, 4.0, 5.0, 0.0, 1.0, 2.0]);
+        let o = run(
+            "take",
+            &[b.clone(), arr(&[1, 2], &[1.0f32, 0.0])],
+            &[("axis", "-1")],
+        );
+        assert_eq!(
+            (o.shape().dims(), f32s(&o)),
+            (&[2usize, 1, 2][..], vec![1.0, 0.0, 4.0, 3.0])
+        );
+        let o = run("take", &[b.clone(), arr(&[1], &[1i32])], &[]);
+        assert_eq!(f32s(&o), vec![3.0, 4.0, 5.0]);
+        let o = run(
+            "take",
+            &[b.clone(), arr(&[1], &[-1i64])],
+            &[("mode", "raise")],
+        );
+        assert_eq!(f32s(&o), vec![3.0, 4.0, 5.0]);
+        // Raised at the wait, as MXNet does; the message names the op and the index.
+        let e = err(
+            "take",
+            &[b.clone(), arr(&[1], &[3.0f32])],
+            &[("mode", "raise")],
+        );
+        assert!(
+            e.to_string().contains("take: index 3 is out of bounds"),
+            "{e}"
+        );
+        assert!(matches!(
+            err("take", &[b.clone(), idx.clone()], &[("mode", "bogus")]),
+            Error::Param { .. }
+        ));
+        assert_eq!(
+            run("take", &[b.clone(), arr::<f32>(&[0], &[])], &[])
+                .shape()
+                .dims(),
+            &[0, 3]
+        );
+        assert!(matches!(
+            err("take", &[iota(&[0, 3]), arr(&[1], &[0.0f32])], &[]),
+            Error::Shape { .. }
+        ));
+        let i8s = arr(&[3], &[1i8, 2, 3]);
+        assert_eq!(
+            run("take", &[i8s, arr(&[2], &[2.0f32, 0.0])], &[])
+                .to_vec::<i8>()
+                .expect("i8"),
+            vec![3, 1]
+        );
+    }
+
+    #[test]
+    fn pick_one_hot_where() {
+        let b = iota(&[2, 3]);
+        assert_eq!(
+            f32s(&run("pick", &[b.clone(), arr(&[2], &[0.0f32, 2.0])], &[])),
+            vec![0.0, 5.0]
+        );
+        let o = run(
+            "pick",
+            &[b.clone(), arr(&[2], &[0.0f32, 5.0])],
+            &[("keepdims", "True")],
+        );
+        assert_eq!(
+            (o.shape().dims(), f32s(&o)),
+            (&[2usize, 1][..], vec![0.0, 5.0])
+        );
+        assert_eq!(
+            f32s(&run(
+                "pick",
+                &[b.clone(), arr(&[2], &[-1.0f32, 5.0])],
+                &[("mode", "wrap")]
+            )),
+            vec![2.0, 5.0]
+        );
+        assert_eq!(
+            f32s(&run(
+                "pick",
+                &[b.clone(), arr(&[3], &[1.0f32, 0.0, 1.0])],
+                &[("axis", "0")]
+            )),
+            vec![3.0, 1.0, 5.0]
+        );
+        assert_eq!(
+            f32s(&run(
+                "pick",
+                &[b.clone(), arr(&[2, 1], &[1.9f32, 0.2])],
+                &[]
+            )),
+            vec![1.0, 3.0]
+        );
+        assert!(matches!(
+            err("pick", &[b.clone(), arr(&[3], &[0.0f32; 3])], &[]),
+            Error::Shape { .. }
+        ));
+        assert!(matches!(
+            err(
+                "pick",
+                &[b.clone(), arr(&[2], &[0.0f32; 2])],
+                &[("axis", "None")]
+            ),
+            Error::Param { .. }
+        ));
+        let x = iota(&[2, 3, 4]);
+        let idx: Vec<f32> = (0..8).map(|i| (i % 3) as f32).collect();
+        let o = run("pick", &[x.clone(), arr(&[2, 4], &idx)], &[("axis", "1")]);
+        let xs = f32s(&x);
+        let want: Vec<f32> = (0..8)
+            .map(|q| xs[ravel(&[q / 4, q % 3, q % 4], &[2, 3, 4])])
+            .collect();
+        assert_eq!(f32s(&o), want);
+
+        let o = run(
+            "one_hot",
+            &[arr(&[4], &[1.0f32, 0.0, 5.0, -1.0])],
+            &[("depth", "3")],
+        );
+        assert_eq!(
+            f32s(&o),
+            vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        );
+        let o = run(
+            "one_hot",
+            &[arr(&[1, 2], &[1.0f32, 2.0])],
+            &[
+                ("depth", "3"),
+                ("on_value", "5"),
+                ("off_value", "-1"),
+                ("dtype", "int32"),
+            ],
+        );
+        assert_eq!(o.shape().dims(), &[1, 2, 3]);
+        assert_eq!(o.to_vec::<i32>().expect("i32"), vec![-1, 5, -1, -1, -1, 5]);
+        assert_eq!(
+            run("one_hot", &[arr(&[2], &[1.0f32, 2.0])], &[("depth", "0")])
+                .shape()
+                .dims(),
+            &[2, 0]
+        );
+        assert!(matches!(
+            err(
+                "one_hot",
+                &[iota(&[2])],
+                &[("depth", "3"), ("dtype", "bool")]
+            ),
+            Error::Param { .. }
+        ));
+        assert!(matches!(
+            err(
+                "one_hot",
+                &[iota(&[2])],
+                &[("depth", "3"), ("dtype", "bfloat16")]
+            ),
+            Error::NotImplemented(_)
+        ));
+
+        let y = arr(&[2, 3], &[10.0f32, 20.0, 30.0, 40.0, 50.0, 60.0]);
+        let o = run(
+            "where",
+            &[arr(&[2], &[1.0f32, 0.0]), b.clone(), y.clone()],
+            &[],
+        );
+        assert_eq!(f32s(&o), vec![0.0, 1.0, 2.0, 40.0, 50.0, 60.0]);
+        let o = run(
+            "where",
+            &[arr(&[2, 3], &[1i32, 0, 1, 0, 1, 0]), b.clone(), y.clone()],
+            &[],
+        );
+        assert_eq!(f32s(&o), vec![0.0, 20.0, 2.0, 40.0, 4.0, 60.0]);
+        assert!(matches!(
+            err(
+                "where",
+                &[arr(&[3], &[1.0f32; 3]), b.clone(), y.clone()],
+                &[]
+            ),
+            Error::Shape { .. }
+        ));
+        assert!(matches!(
+            err(
+                "where",
+                &[arr(&[2], &[1.0f32; 2]), b.clone(), iota(&[3, 2])],
+                &[]
+            ),
+            Error::Shape { .. }
+        ));
+        let y64 = arr(&[2, 3], &[0.0f64; 6]);
+        assert!(matches!(
+            err("where", &[arr(&[2], &[1.0f32; 2]), b.clone(), y64], &[]),
+            Error::DType { .. }
+        ));
+        // In place over the condition (same bytes, another dtype).
+        let c = arr(&[2, 2], &[1i32, 0, 0, 1]);
+        let xi = arr(&[2, 2], &[1i32, 2, 3, 4]);
+        let yi = arr(&[2, 2], &[-1i32, -2, -3, -4]);
+        let op = registry()
+            .get("where")
+            .expect("op")
+            .create(&[])
+            .expect("create");
+        invoke(&op, &[c.clone(), xi, yi], Some(&[c.clone()]), None).expect("invoke");
+        assert_eq!(c.to_vec::<i32>().expect("i32"), vec![1, -2, -3, 4]);
+    }
+}

@@ -1,0 +1,58 @@
+//! Helpers for the op tests: arrays from literals, one-call op runs, index arithmetic.
+
+use crate::context::Context;
+use crate::dtype::Element;
+use crate::error::Error;
+use crate::ndarray::NDArray;
+use crate::op::call_str;
+use crate::shape::Shape;
+
+pub fn arr<T: Element>(shape: &[usize], data: &[T]) -> NDArray {
+    NDArray::from_vec(Shape::new(shape.to_vec()), data, Context::cpu(0)).expect("array")
+}
+
+/// 0, 1, 2, ... as f32 of `shape`.
+pub fn iota(shape: &[usize]) -> NDArray {
+    let n: usize = shape.iter().product();
+    arr(shape, &(0..n).map(|i| i as f32).collect::<Vec<_>>())
+}
+
+pub fn run(op: &str, ins: &[NDArray], attrs: &[(&str, &str)]) -> NDArray {
+    let mut o = call_str(op, ins, attrs).unwrap_or_else(|e| panic!("{op} {attrs:?}: {e}"));
+    o.remove(0)
+}
+
+pub fn err(op: &str, ins: &[NDArray], attrs: &[(&str, &str)]) -> Error {
+    match call_str(op, ins, attrs) {
+        Ok(o) => match o[0].wait_to_read() {
+            Err(e) => e,
+            Ok(()) => panic!("{op} {attrs:?} should fail, gave {:?}", o[0].shape()),
+        },
+        Err(e) => e,
+    }
+}
+
+pub fn f32s(a: &NDArray) -> Vec<f32> {
+    a.to_vec::<f32>().expect("to_vec")
+}
+
+/// Multi-index of flat position `i` in `shape`.
+pub fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for k in (0..shape.len()).rev() {
+        idx[k] = i % shape[k];
+        i /= shape[k];
+    }
+    idx
+}
+
+pub fn ravel(idx: &[usize], shape: &[usize]) -> usize {
+    idx.iter().zip(shape).fold(0, |a, (&i, &n)| a * n + i)
+}
+
+/// Reference for ops whose output element comes from one input element.
+pub fn gather(x: &[f32], out_shape: &[usize], src: impl Fn(&[usize]) -> usize) -> Vec<f32> {
+    (0..out_shape.iter().product())
+        .map(|i| x[src(&unravel(i, out_shape))])
+        .collect()
+}
