@@ -48,7 +48,9 @@ def test_creation_and_dtypes():
         assert a.dtype == np.dtype(dt).type
         np.testing.assert_array_equal(a.asnumpy(), src)
         np.testing.assert_array_equal(a.astype("float64").asnumpy(), src.astype("float64"))
-    assert str(OBSERVED["dtype:mx.nd.array(np.arange(3)).dtype"]) == str(mx.nd.array(np.arange(3)).dtype)
+    assert OBSERVED["dtype:mx.nd.array(np.arange(3))"] == str(mx.nd.array(np.arange(3)).dtype)
+    assert OBSERVED["dtype:mx.nd.argmax(mx.nd.ones((2,3)),axis=1)"] == str(mx.nd.argmax(mx.nd.ones((2, 3)), axis=1).dtype)
+    assert OBSERVED["shape:mx.nd.array([[1,2],[3,4]]).sum()"] == str(mx.nd.array([[1, 2], [3, 4]]).sum().shape)
     a = mx.nd.ones((2, 3))
     assert (a.size, a.ndim, a.stype) == (6, 2, "default")
     assert mx.nd.zeros_like(a).asnumpy().sum() == 0 and mx.nd.ones_like(a).asnumpy().sum() == 6
@@ -61,14 +63,19 @@ def test_repr_matches_mxnet():
         "mx.nd.arange(24).reshape((2,3,4))": mx.nd.arange(24).reshape((2, 3, 4)),
         "mx.nd.array([1,2],dtype='int32')": mx.nd.array([1, 2], dtype="int32"),
         "mx.nd.ones((2,3), ctx=mx.cpu(1))": mx.nd.ones((2, 3), ctx=mx.cpu(1)),
+        "mx.nd.array([1.5],dtype='float16')": mx.nd.array([1.5], dtype="float16"),
+        "mx.nd.arange(2000)": mx.nd.arange(2000),
+        "mx.nd.array([[0.001, 1000.5]])": mx.nd.array([[0.001, 1000.5]]),
+        "mx.nd.array([-1.25, 3e-5])": mx.nd.array([-1.25, 3e-5]),
     }
     checked = 0
     for expr, arr in cases.items():
         key = "repr:" + expr
         if key in OBSERVED:
             assert repr(arr) == OBSERVED[key], expr
+            assert str(arr) == OBSERVED["str:" + expr], expr
             checked += 1
-    assert checked >= 3, sorted(k for k in OBSERVED if k.startswith("repr:"))
+    assert checked == len(cases), sorted(k for k in OBSERVED if k.startswith("repr:"))
 
 
 def test_arithmetic_against_numpy():

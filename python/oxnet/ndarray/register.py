@@ -2,6 +2,7 @@
 import keyword
 
 from .. import _native
+from ..base import _Null
 
 _invoke = _native.invoke
 
@@ -28,7 +29,7 @@ def _make(fname, name, doc, params, inputs, variadic):
     op = _native.get_op(name)
     pnames = [p[0] for p in params if not (variadic and p[0] == variadic)]
     pnames = [p for p in pnames if p.isidentifier() and not keyword.iskeyword(p) and p not in inputs]
-    g = {"_invoke": _invoke, "_op": op}
+    g = {"_invoke": _invoke, "_op": op, "_Null": _Null}
     if variadic:
         arg = inputs[0]
         src = (
@@ -39,12 +40,12 @@ def _make(fname, name, doc, params, inputs, variadic):
             "    return _invoke(_op, {a}, kwargs, out)\n"
         ).format(f=fname, a=arg, c=variadic)
     else:
-        sig = ", ".join(["%s=None" % i for i in inputs] + ["%s=None" % p for p in pnames]
+        sig = ", ".join(["%s=None" % i for i in inputs] + ["%s=_Null" % p for p in pnames]
                         + ["out=None", "name=None", "**kwargs"])
         body = ["def %s(%s):" % (fname, sig)]
         body.append("    _in = [x for x in (%s) if x is not None]" % "".join(i + ", " for i in inputs))
         for p in pnames:
-            body.append("    if %s is not None: kwargs['%s'] = %s" % (p, p, p))
+            body.append("    if %s is not _Null: kwargs['%s'] = %s" % (p, p, p))
         body.append("    return _invoke(_op, _in, kwargs, out)")
         src = "\n".join(body) + "\n"
     exec(compile(src, "<oxnet op %s>" % name, "exec"), g)  # noqa: S102 - generated from the registry

@@ -10,6 +10,29 @@ use std::sync::{Arc, Mutex};
 // Not in the limited API's headers but exported by every CPython >= 3.9.
 extern "C" {
     fn PyFrame_GetBack(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyFrameObject;
+    fn PyFrame_GetLasti(frame: *mut ffi::PyFrameObject) -> std::os::raw::c_int;
+}
+
+/// (code address, instruction offset) -> line: line numbers are costly to compute per call.
+static LINES: Mutex<Option<HashMap<(usize, i32), u32>>> = Mutex::new(None);
+
+fn line_of(frame: *mut ffi::PyFrameObject, code: usize) -> u32 {
+    // SAFETY: `frame` is a live frame (strong reference held by the caller), GIL held.
+    let lasti = unsafe { PyFrame_GetLasti(frame) };
+    let key = (code, lasti);
+    if let Some(l) = LINES.lock().ok().and_then(|g| g.as_ref().and_then(|m| m.get(&key).copied())) {
+        return l;
+    }
+    // SAFETY: as above.
+    let line = unsafe { ffi::PyFrame_GetLineNumber(frame) }.max(0) as u32;
+    if let Ok(mut g) = LINES.lock() {
+        let m = g.get_or_insert_with(HashMap::new);
+        if m.len() > 100_000 {
+            m.clear();
+        }
+        m.insert(key, line);
+    }
+    line
 }
 
 /// code object address -> filename, or None for oxnet's own frames.
@@ -60,7 +83,7 @@ pub fn capture(py: Python<'_>) -> Option<Origin> {
             let file = file_of(py, code);
             ffi::Py_DECREF(code as *mut ffi::PyObject);
             if let Some(file) = file {
-                let line = ffi::PyFrame_GetLineNumber(frame).max(0) as u32;
+                let line = line_of(frame, code as usize);
                 ffi::Py_DECREF(frame as *mut ffi::PyObject);
                 return Some(Origin { file, line });
             }

@@ -725,7 +725,13 @@ pub(crate) mod tests {
     #[test]
     fn large_reductions_split_rows_and_columns() {
         let mut rng = Lcg(3);
-        for shape in [[3usize, 200_001], [200_001, 3], [1, 1 << 20], [70_000, 40]] {
+        for shape in [
+            [3usize, 200_001],
+            [200_001, 3],
+            [1, 1 << 20],
+            [70_000, 40],
+            [4, 5000],
+        ] {
             let n = shape[0] * shape[1];
             let x: Vec<f64> = (0..n).map(|_| rng.next() - 0.3).collect();
             let a = arr(&shape, &x, DType::F32);
@@ -767,7 +773,13 @@ pub(crate) mod tests {
     #[test]
     fn argmax_argmin_first_occurrence() {
         let mut rng = Lcg(11);
-        for shape in [vec![4usize, 5, 3], vec![7], vec![2, 1, 6], vec![300_000]] {
+        for shape in [
+            vec![4usize, 5, 3],
+            vec![7],
+            vec![2, 1, 6],
+            vec![5001, 3],
+            vec![300_000],
+        ] {
             let n: usize = shape.iter().product();
             let x: Vec<f64> = (0..n).map(|_| (rng.next() * 4.0).floor()).collect();
             for dt in [DType::F32, DType::I32, DType::F64] {

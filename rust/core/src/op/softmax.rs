@@ -312,8 +312,9 @@ mod tests {
     #[test]
     fn matches_naive_loops() {
         let mut rng = Lcg(5);
-        let shapes: [&[usize]; 6] = [
+        let shapes: [&[usize]; 7] = [
             &[3, 5],
+            &[3, 2, 1100],
             &[2, 3, 70],
             &[2, 130, 3],
             &[4, 0, 2],

@@ -16,6 +16,8 @@ const SEG_MIN: usize = 1 << 15;
 const BLK: usize = 4096;
 /// Independent accumulators per contiguous row: enough to hide add latency and vectorise.
 const LANES: usize = 8;
+/// Below this many inner columns, rows are folded several at a time (`fold_narrow`).
+const NARROW: usize = 16;
 
 /// Accumulator of a value reduction: f64 for floats (16M f32 sum to ~1e-12), wrapping i64
 /// for integers (wraps like MXNet's integer sums once narrowed back).
@@ -208,6 +210,11 @@ where
 /// Folds a contiguous run whose first element sits at position `j0` of the reduced axis.
 #[inline(always)]
 fn fold_slice<T: Copy, R: Reducer<T>>(red: &R, xs: &[T], j0: usize) -> R::A {
+    if xs.len() < LANES {
+        // Short rows: setting up and merging lanes would cost more than the row.
+        let step = |a, (k, &x): (usize, &T)| red.step(a, x, j0 + k);
+        return xs.iter().enumerate().fold(red.init(), step);
+    }
     let mut acc = [red.init(); LANES];
     let mut chunks = xs.chunks_exact(LANES);
     let mut j = j0;
@@ -316,7 +323,7 @@ fn reduce_cols<T: Copy + Send + Sync, R: Reducer<T>>(
     };
     let pp = Ptr(part.as_mut_ptr());
     par_ranges(outer * nblk * seg, len * inner.min(BLK), |b, e| {
-        let mut acc = vec![red.init(); BLK.min(inner)];
+        let (mut acc, mut wide) = (vec![red.init(); BLK.min(inner)], Vec::new());
         for t in b..e {
             let (o, rest) = (t / (nblk * seg), t % (nblk * seg));
             let (blk, s) = (rest / seg, rest % seg);
@@ -325,10 +332,15 @@ fn reduce_cols<T: Copy + Send + Sync, R: Reducer<T>>(
             let (j0, j1) = ((s * len).min(r), ((s + 1) * len).min(r));
             let acc = &mut acc[..w];
             acc.fill(red.init());
-            for j in j0..j1 {
-                let row = &src[(o * r + j) * inner + i0..][..w];
-                for (a, &x) in acc.iter_mut().zip(row) {
-                    *a = red.step(*a, x, j);
+            if inner < NARROW {
+                let rows = &src[(o * r + j0) * inner..(o * r + j1) * inner];
+                fold_narrow(red, rows, inner, j0, acc, &mut wide);
+            } else {
+                for j in j0..j1 {
+                    let row = &src[(o * r + j) * inner + i0..][..w];
+                    for (a, &x) in acc.iter_mut().zip(row) {
+                        *a = red.step(*a, x, j);
+                    }
                 }
             }
             if seg == 1 {
@@ -354,6 +366,36 @@ fn reduce_cols<T: Copy + Send + Sync, R: Reducer<T>>(
                 unsafe { *dst.get().add(o * inner + i) = red.finish(a, r) }
             }
         }
+    }
+}
+
+/// Folds consecutive rows of `inner < NARROW` columns (starting at row `j0`) into `acc`. A
+/// column alone would be one dependent chain per row, so several rows are folded side by side
+/// in `wide` (whose length is a multiple of `inner`, keeping lane l on column l % inner).
+fn fold_narrow<T: Copy, R: Reducer<T>>(
+    red: &R,
+    rows: &[T],
+    inner: usize,
+    j0: usize,
+    acc: &mut [R::A],
+    wide: &mut Vec<R::A>,
+) {
+    let k = (4 * LANES).div_ceil(inner);
+    wide.clear();
+    wide.resize(k * inner, red.init());
+    let mut chunks = rows.chunks_exact(k * inner);
+    let mut j = j0;
+    for c in &mut chunks {
+        for (q, (a, &x)) in wide.iter_mut().zip(c).enumerate() {
+            *a = red.step(*a, x, j + q / inner);
+        }
+        j += k;
+    }
+    for (q, &w) in wide.iter().enumerate() {
+        acc[q % inner] = red.merge(acc[q % inner], w);
+    }
+    for (q, &x) in chunks.remainder().iter().enumerate() {
+        acc[q % inner] = red.step(acc[q % inner], x, j + q / inner);
     }
 }
 
