@@ -21,11 +21,15 @@ fn elementwise(c: &mut Criterion) {
     for n in [1usize << 10, 1 << 20, 1 << 24] {
         let (a, b) = (arr(&[n]), arr(&[n]));
         g.throughput(Throughput::Bytes((3 * n * 4) as u64));
-        g.bench_function(format!("add/{n}"), |bn| bn.iter(|| run("elemwise_add", &[a.clone(), b.clone()], &[])));
+        g.bench_function(format!("add/{n}"), |bn| {
+            bn.iter(|| run("elemwise_add", &[a.clone(), b.clone()], &[]))
+        });
     }
     let (a, b) = (arr(&[1024, 1024]), arr(&[1, 1024]));
     g.throughput(Throughput::Bytes((2 * 1024 * 1024 * 4) as u64));
-    g.bench_function("broadcast_mul/1024x1024*1x1024", |bn| bn.iter(|| run("broadcast_mul", &[a.clone(), b.clone()], &[])));
+    g.bench_function("broadcast_mul/1024x1024*1x1024", |bn| {
+        bn.iter(|| run("broadcast_mul", &[a.clone(), b.clone()], &[]))
+    });
     g.finish();
 }
 
@@ -33,10 +37,14 @@ fn reduce(c: &mut Criterion) {
     let mut g = c.benchmark_group("reduce");
     let a = arr(&[1 << 24]);
     g.throughput(Throughput::Bytes((4usize << 24) as u64));
-    g.bench_function("sum/16M", |bn| bn.iter(|| run("sum", &[a.clone()], &[])));
+    g.bench_function("sum/16M", |bn| {
+        bn.iter(|| run("sum", std::slice::from_ref(&a), &[]))
+    });
     let m = arr(&[4096, 4096]);
     g.throughput(Throughput::Bytes((4usize << 24) as u64));
-    g.bench_function("sum_axis0/4096x4096", |bn| bn.iter(|| run("sum", &[m.clone()], &[("axis", "0")])));
+    g.bench_function("sum_axis0/4096x4096", |bn| {
+        bn.iter(|| run("sum", std::slice::from_ref(&m), &[("axis", "0")]))
+    });
     g.finish();
 }
 
@@ -46,7 +54,9 @@ fn gemm(c: &mut Criterion) {
     for n in [128usize, 512, 1024] {
         let (a, b) = (arr(&[n, n]), arr(&[n, n]));
         g.throughput(Throughput::Elements((2 * n * n * n) as u64));
-        g.bench_function(format!("dot/{n}"), |bn| bn.iter(|| run("dot", &[a.clone(), b.clone()], &[])));
+        g.bench_function(format!("dot/{n}"), |bn| {
+            bn.iter(|| run("dot", &[a.clone(), b.clone()], &[]))
+        });
     }
     g.finish();
 }

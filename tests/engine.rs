@@ -28,7 +28,8 @@ impl Rng {
 /// Runs a random program of `n_ops` ops over `n_vars` variables; returns the final values.
 fn run_workload(engine: &'static Engine, seed: u64, n_vars: usize, n_ops: usize) -> Vec<i64> {
     let vars: Vec<Var> = (0..n_vars).map(|_| Var::new()).collect();
-    let vals: Arc<Vec<AtomicI64>> = Arc::new((0..n_vars).map(|i| AtomicI64::new(i as i64)).collect());
+    let vals: Arc<Vec<AtomicI64>> =
+        Arc::new((0..n_vars).map(|i| AtomicI64::new(i as i64)).collect());
     let mut rng = Rng(seed);
     for op in 0..n_ops {
         let n_reads = rng.below(4);
@@ -45,7 +46,9 @@ fn run_workload(engine: &'static Engine, seed: u64, n_vars: usize, n_ops: usize)
             body: Box::new(move || {
                 let mut acc = op as i64;
                 for &r in &r2 {
-                    acc = acc.wrapping_mul(31).wrapping_add(v[r].load(Ordering::Relaxed));
+                    acc = acc
+                        .wrapping_mul(31)
+                        .wrapping_add(v[r].load(Ordering::Relaxed));
                 }
                 for _ in 0..spin {
                     std::hint::spin_loop();
@@ -106,7 +109,10 @@ fn concurrent_readers_overlap_and_writers_are_exclusive() {
         });
     }
     engine.wait_all().unwrap();
-    assert!(max_seen.load(Ordering::SeqCst) >= 2, "reads never overlapped");
+    assert!(
+        max_seen.load(Ordering::SeqCst) >= 2,
+        "reads never overlapped"
+    );
 }
 
 #[test]
@@ -115,7 +121,11 @@ fn failures_poison_dependents_and_raise_once() {
         let engine = leak(kind, 2);
         let (a, b, c) = (Var::new(), Var::new(), Var::new());
         let ran = Arc::new(AtomicI64::new(0));
-        let push = |name: &'static str, reads: Vec<Var>, writes: Vec<Var>, fail: bool, ran: Arc<AtomicI64>| {
+        let push = |name: &'static str,
+                    reads: Vec<Var>,
+                    writes: Vec<Var>,
+                    fail: bool,
+                    ran: Arc<AtomicI64>| {
             engine.push(Task {
                 name: Cow::Borrowed(name),
                 reads,
@@ -136,7 +146,13 @@ fn failures_poison_dependents_and_raise_once() {
             })
         };
         push("fails", vec![], vec![a.clone()], true, ran.clone());
-        push("reads_a", vec![a.clone()], vec![b.clone()], false, ran.clone());
+        push(
+            "reads_a",
+            vec![a.clone()],
+            vec![b.clone()],
+            false,
+            ran.clone(),
+        );
         push("independent", vec![], vec![c.clone()], false, ran.clone());
         let err = engine.wait_var(&b).unwrap_err();
         let msg = err.to_string();
@@ -144,7 +160,11 @@ fn failures_poison_dependents_and_raise_once() {
         assert!(engine.wait_var(&b).is_ok(), "raised twice");
         assert!(engine.wait_var(&a).is_ok(), "the shared error was consumed");
         engine.wait_var(&c).unwrap();
-        assert_eq!(ran.load(Ordering::SeqCst), 2, "poisoned op must not run its body");
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            2,
+            "poisoned op must not run its body"
+        );
         push("panics", vec![], vec![c.clone()], false, ran.clone());
         let err = engine.wait_all().unwrap_err();
         assert!(err.to_string().contains("panicked"), "{err}");

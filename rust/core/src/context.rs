@@ -55,11 +55,17 @@ pub struct Context {
 
 impl Context {
     pub const fn cpu(id: i32) -> Self {
-        Context { dev_type: DeviceType::Cpu, dev_id: id }
+        Context {
+            dev_type: DeviceType::Cpu,
+            dev_id: id,
+        }
     }
 
     pub const fn gpu(id: i32) -> Self {
-        Context { dev_type: DeviceType::Gpu, dev_id: id }
+        Context {
+            dev_type: DeviceType::Gpu,
+            dev_id: id,
+        }
     }
 
     /// Host memory (cpu, cpu_pinned, cpu_shared) — all run on the CPU kernels.
@@ -84,11 +90,18 @@ impl Context {
     /// Parses MXNet's printed form, `cpu(0)`, as used in op attributes.
     pub fn parse(s: &str) -> Result<Self> {
         let s = s.trim();
-        let bad = || Error::Value(format!("invalid context string '{s}', expected e.g. 'cpu(0)'"));
+        let bad = || {
+            Error::Value(format!(
+                "invalid context string '{s}', expected e.g. 'cpu(0)'"
+            ))
+        };
         let open = s.find('(').ok_or_else(bad)?;
         let close = s.rfind(')').ok_or_else(bad)?;
         let dev_type = DeviceType::from_name(&s[..open])?;
-        let dev_id = s[open + 1..close].trim().parse::<i32>().map_err(|_| bad())?;
+        let dev_id = s[open + 1..close]
+            .trim()
+            .parse::<i32>()
+            .map_err(|_| bad())?;
         Ok(Context { dev_type, dev_id })
     }
 }

@@ -51,10 +51,13 @@ impl DType {
     }
 
     pub fn from_name(name: &str) -> Option<DType> {
-        DType::ALL.into_iter().find(|d| d.name() == name).or(match name {
-            "bool_" => Some(DType::Bool),
-            _ => None,
-        })
+        DType::ALL
+            .into_iter()
+            .find(|d| d.name() == name)
+            .or(match name {
+                "bool_" => Some(DType::Bool),
+                _ => None,
+            })
     }
 
     /// MXNet's type flag as stored in `.params` files and `__dtype__` attributes.

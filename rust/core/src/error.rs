@@ -45,7 +45,11 @@ pub enum Error {
     Io { path: String, msg: String },
     /// A kernel failed while the engine ran it; carries the op and where Python issued it.
     #[error("{msg}{}", origin_suffix(.op, .origin))]
-    Engine { op: String, origin: Option<String>, msg: String },
+    Engine {
+        op: String,
+        origin: Option<String>,
+        msg: String,
+    },
     /// An op skipped because an input came from a failed op (points at the root cause).
     #[error("{0}")]
     Poisoned(Arc<Error>),
@@ -74,15 +78,24 @@ impl Error {
     }
 
     pub fn shape(op: &str, msg: impl Into<String>) -> Self {
-        Error::Shape { op: op.to_string(), msg: msg.into() }
+        Error::Shape {
+            op: op.to_string(),
+            msg: msg.into(),
+        }
     }
 
     pub fn dtype(op: &str, msg: impl Into<String>) -> Self {
-        Error::DType { op: op.to_string(), msg: msg.into() }
+        Error::DType {
+            op: op.to_string(),
+            msg: msg.into(),
+        }
     }
 
     pub fn param(op: &str, msg: impl Into<String>) -> Self {
-        Error::Param { op: op.to_string(), msg: msg.into() }
+        Error::Param {
+            op: op.to_string(),
+            msg: msg.into(),
+        }
     }
 }
 

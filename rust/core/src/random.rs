@@ -19,7 +19,9 @@ pub fn splitmix64(x: &mut u64) -> u64 {
 
 impl Generators {
     pub fn new() -> Self {
-        Generators { state: Mutex::new((0, HashMap::new())) }
+        Generators {
+            state: Mutex::new((0, HashMap::new())),
+        }
     }
 
     /// Seeds every context (`ctx=None`) or one.
@@ -60,7 +62,12 @@ pub struct Xoshiro([u64; 4]);
 impl Xoshiro {
     pub fn new(seed: u64, stream: u64) -> Self {
         let mut x = seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
-        Xoshiro([splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x)])
+        Xoshiro([
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+        ])
     }
 
     #[inline]

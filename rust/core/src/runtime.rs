@@ -21,11 +21,16 @@ static RUNTIME: AtomicPtr<Runtime> = AtomicPtr::new(std::ptr::null_mut());
 static INIT: Mutex<()> = Mutex::new(());
 
 fn env_usize(name: &str) -> Option<usize> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).filter(|&n| n > 0)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n| n > 0)
 }
 
 fn build() -> Runtime {
-    let num_cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let num_cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let intra = env_usize("OMP_NUM_THREADS").unwrap_or(num_cores);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(intra)

@@ -90,10 +90,18 @@ impl std::fmt::Display for Shape {
 pub fn broadcast_shapes(op: &str, a: &Shape, b: &Shape) -> Result<Shape> {
     let n = a.ndim().max(b.ndim());
     let mut out = vec![0; n];
-    for i in 0..n {
-        let da = if i + a.ndim() >= n { a.0[i + a.ndim() - n] } else { 1 };
-        let db = if i + b.ndim() >= n { b.0[i + b.ndim() - n] } else { 1 };
-        out[i] = if da == db || db == 1 {
+    for (i, o) in out.iter_mut().enumerate() {
+        let da = if i + a.ndim() >= n {
+            a.0[i + a.ndim() - n]
+        } else {
+            1
+        };
+        let db = if i + b.ndim() >= n {
+            b.0[i + b.ndim() - n]
+        } else {
+            1
+        };
+        *o = if da == db || db == 1 {
             da
         } else if da == 1 {
             db
@@ -113,9 +121,9 @@ pub fn broadcast_strides(src: &Shape, dst: &Shape) -> Vec<usize> {
     let n = dst.ndim();
     let st = src.strides();
     let mut out = vec![0; n];
-    for i in 0..src.ndim() {
+    for (i, (&d, &s)) in src.0.iter().zip(&st).enumerate() {
         let j = n - src.ndim() + i;
-        out[j] = if src.0[i] == 1 && dst.0[j] != 1 { 0 } else { st[i] };
+        out[j] = if d == 1 && dst.0[j] != 1 { 0 } else { s };
     }
     out
 }

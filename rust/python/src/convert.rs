@@ -15,7 +15,14 @@ static NP_TYPES: PyOnceLock<Vec<Py<PyAny>>> = PyOnceLock::new();
 pub fn np_type(py: Python<'_>, d: DType) -> PyResult<Bound<'_, PyAny>> {
     let types = NP_TYPES.get_or_try_init(py, || -> PyResult<Vec<Py<PyAny>>> {
         let np = py.import("numpy")?;
-        DType::ALL.iter().map(|d| Ok(np.getattr(if *d == DType::Bool { "bool_" } else { d.name() })?.unbind())).collect()
+        DType::ALL
+            .iter()
+            .map(|d| {
+                Ok(np
+                    .getattr(if *d == DType::Bool { "bool_" } else { d.name() })?
+                    .unbind())
+            })
+            .collect()
     })?;
     let i = DType::ALL.iter().position(|x| *x == d).unwrap_or(0);
     Ok(types[i].bind(py).clone())
@@ -28,12 +35,18 @@ pub fn dtype_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<DType> {
             return Ok(d);
         }
     }
-    let name: String = py.import("numpy")?.call_method1("dtype", (obj,))?.getattr("name")?.extract()?;
-    DType::from_name(&name).ok_or_else(|| PyTypeError::new_err(format!("dtype {name} is not supported by oxnet")))
+    let name: String = py
+        .import("numpy")?
+        .call_method1("dtype", (obj,))?
+        .getattr("name")?
+        .extract()?;
+    DType::from_name(&name)
+        .ok_or_else(|| PyTypeError::new_err(format!("dtype {name} is not supported by oxnet")))
 }
 
 pub fn ctx_of(dev_type: i32, dev_id: i32) -> PyResult<Context> {
-    let dev_type = DeviceType::from_code(dev_type).ok_or_else(|| PyValueError::new_err(format!("invalid device type code {dev_type}")))?;
+    let dev_type = DeviceType::from_code(dev_type)
+        .ok_or_else(|| PyValueError::new_err(format!("invalid device type code {dev_type}")))?;
     Ok(Context { dev_type, dev_id })
 }
 
@@ -53,8 +66,15 @@ pub fn attr_str(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
         return Ok(if b.is_true() { "True" } else { "False" }.into());
     }
     if v.is_instance_of::<PyTuple>() || v.is_instance_of::<PyList>() {
-        let parts: Vec<String> = v.try_iter()?.map(|x| attr_str(py, &x?)).collect::<PyResult<_>>()?;
-        return Ok(if parts.len() == 1 { format!("({},)", parts[0]) } else { format!("({})", parts.join(", ")) });
+        let parts: Vec<String> = v
+            .try_iter()?
+            .map(|x| attr_str(py, &x?))
+            .collect::<PyResult<_>>()?;
+        return Ok(if parts.len() == 1 {
+            format!("({},)", parts[0])
+        } else {
+            format!("({})", parts.join(", "))
+        });
     }
     if v.is_instance_of::<PyType>() || v.get_type().name()?.to_str()?.starts_with("dtype") {
         return Ok(dtype_of(py, v)?.name().to_string());
@@ -62,7 +82,10 @@ pub fn attr_str(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(v.str()?.to_str()?.to_string())
 }
 
-pub fn attrs_of(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, String)>> {
+pub fn attrs_of(
+    py: Python<'_>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Vec<(String, String)>> {
     let mut out = Vec::new();
     if let Some(kw) = kwargs {
         for (k, v) in kw.iter() {
@@ -73,11 +96,19 @@ pub fn attrs_of(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<
 }
 
 /// Copies a C-contiguous numpy array of a supported dtype into a new NDArray on `ctx`.
-pub fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyUntypedArray>, ctx: Context) -> PyResult<NDArray> {
+pub fn from_numpy(
+    py: Python<'_>,
+    arr: &Bound<'_, PyUntypedArray>,
+    ctx: Context,
+) -> PyResult<NDArray> {
     let name: String = arr.dtype().getattr("name")?.extract()?;
-    let dtype = DType::from_name(&name).ok_or_else(|| PyTypeError::new_err(format!("numpy dtype {name} is not supported by oxnet")))?;
+    let dtype = DType::from_name(&name).ok_or_else(|| {
+        PyTypeError::new_err(format!("numpy dtype {name} is not supported by oxnet"))
+    })?;
     if !arr.is_c_contiguous() || arr.dtype().itemsize() != dtype.size() {
-        return Err(PyValueError::new_err("internal: from_numpy needs a C-contiguous array"));
+        return Err(PyValueError::new_err(
+            "internal: from_numpy needs a C-contiguous array",
+        ));
     }
     let shape = Shape::new(arr.shape().to_vec());
     // SAFETY: the array is C-contiguous with `size * itemsize` bytes at `data`, and stays alive
@@ -91,7 +122,11 @@ pub fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyUntypedArray>, ctx: Context)
         let len = bytes.len();
         // SAFETY: `arr` outlives the detached section; nothing mutates it meanwhile except a
         // user racing us from another thread, as with any numpy consumer.
-        enter(py, move || NDArray::from_bytes(shape, dtype, ctx, unsafe { std::slice::from_raw_parts(addr as *const u8, len) }))
+        enter(py, move || {
+            NDArray::from_bytes(shape, dtype, ctx, unsafe {
+                std::slice::from_raw_parts(addr as *const u8, len)
+            })
+        })
     } else {
         NDArray::from_bytes(shape, dtype, ctx, bytes).map_err(to_py)
     }
@@ -101,7 +136,11 @@ pub fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyUntypedArray>, ctx: Context)
 pub fn to_numpy<'py>(py: Python<'py>, a: &NDArray) -> PyResult<Bound<'py, PyAny>> {
     let np = py.import("numpy")?;
     let dims = shape_tuple(py, a.shape())?;
-    let dtname = if a.dtype() == DType::Bool { "bool" } else { a.dtype().name() };
+    let dtname = if a.dtype() == DType::Bool {
+        "bool"
+    } else {
+        a.dtype().name()
+    };
     let out = np.call_method1("empty", (dims, dtname))?;
     let arr = out.cast::<PyUntypedArray>()?;
     // SAFETY: freshly allocated, contiguous, exactly nbytes long, owned by `out` which lives
@@ -109,6 +148,8 @@ pub fn to_numpy<'py>(py: Python<'py>, a: &NDArray) -> PyResult<Bound<'py, PyAny>
     let addr = unsafe { (*arr.as_array_ptr()).fields.data as usize };
     let n = a.nbytes();
     let a2 = a.clone();
-    enter(py, move || a2.copy_to_host(unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, n) }))?;
+    enter(py, move || {
+        a2.copy_to_host(unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, n) })
+    })?;
     Ok(out)
 }

@@ -1,10 +1,17 @@
 //! Maps core errors to the Python exceptions MXNet users expect.
 
 use oxnet::error::{Error, ErrorKind};
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyKeyError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 
-pyo3::create_exception!(oxnet, MXNetError, PyRuntimeError, "Error raised by oxnet's core (MXNet's MXNetError).");
+pyo3::create_exception!(
+    oxnet,
+    MXNetError,
+    PyRuntimeError,
+    "Error raised by oxnet's core (MXNet's MXNetError)."
+);
 
 pub fn to_py(e: Error) -> PyErr {
     let msg = e.to_string();

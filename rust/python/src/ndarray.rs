@@ -8,10 +8,10 @@ use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use oxnet::op::elemwise_binary::{binary_op, scalar_op, BinOp};
 use oxnet::op::{self, Operator};
 use oxnet::{DType, NDArray, Shape};
-use pyo3::ffi;
-use pyo3::exceptions::PyBufferError;
 use pyo3::basic::CompareOp;
+use pyo3::exceptions::PyBufferError;
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::sync::{Arc, OnceLock};
@@ -49,7 +49,12 @@ const KINDS: [BinOp; 18] = [
 /// Configured array-array ops, built once (the dunders must not parse attributes per call).
 fn cached(kind: BinOp, broadcast: bool) -> &'static Arc<dyn Operator> {
     static OPS: OnceLock<Vec<Arc<dyn Operator>>> = OnceLock::new();
-    let ops = OPS.get_or_init(|| KINDS.iter().flat_map(|&k| [binary_op(k, false), binary_op(k, true)]).collect());
+    let ops = OPS.get_or_init(|| {
+        KINDS
+            .iter()
+            .flat_map(|&k| [binary_op(k, false), binary_op(k, true)])
+            .collect()
+    });
     let i = KINDS.iter().position(|k| *k == kind).unwrap_or(0);
     &ops[i * 2 + broadcast as usize]
 }
@@ -106,7 +111,11 @@ pub fn arith(
 }
 
 fn not_supported(other: &Bound<'_, PyAny>) -> PyErr {
-    let t = other.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    let t = other
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
     PyTypeError::new_err(format!("type {t} not supported"))
 }
 
@@ -217,14 +226,24 @@ impl PyNDArray {
         }
     }
 
-    fn __pow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn __pow__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        _modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         match arith(py, &self.inner, other, BinOp::Pow, false, None)? {
             Some(r) => wrap(py, r),
             None => Err(not_supported(other)),
         }
     }
 
-    fn __rpow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn __rpow__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        _modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         match arith(py, &self.inner, other, BinOp::Pow, true, None)? {
             Some(r) => wrap(py, r),
             None => Err(not_supported(other)),
@@ -233,11 +252,27 @@ impl PyNDArray {
 
     fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let opr = scalar_op(BinOp::Mul, -1.0, false, "_mul_scalar");
-        let r = op::invoke(&opr, std::slice::from_ref(&self.inner), None, origin::capture(py)).py()?;
-        wrap(py, r.into_iter().next().ok_or_else(|| PyValueError::new_err("no output"))?)
+        let r = op::invoke(
+            &opr,
+            std::slice::from_ref(&self.inner),
+            None,
+            origin::capture(py),
+        )
+        .py()?;
+        wrap(
+            py,
+            r.into_iter()
+                .next()
+                .ok_or_else(|| PyValueError::new_err("no output"))?,
+        )
     }
 
-    fn __richcmp__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, cmp: CompareOp) -> PyResult<Py<PyAny>> {
+    fn __richcmp__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        cmp: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
         let kind = match cmp {
             CompareOp::Eq => BinOp::Eq,
             CompareOp::Ne => BinOp::Ne,
@@ -257,7 +292,12 @@ impl PyNDArray {
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        self.inner.shape().dims().first().copied().ok_or_else(|| PyTypeError::new_err("len() of unsized object"))
+        self.inner
+            .shape()
+            .dims()
+            .first()
+            .copied()
+            .ok_or_else(|| PyTypeError::new_err("len() of unsized object"))
     }
 
     fn __bool__(&self, py: Python<'_>) -> PyResult<bool> {
@@ -351,7 +391,9 @@ impl PyNDArray {
     /// Overwrites the contents from a C-contiguous numpy array of the same dtype and size.
     fn _sync_copyfrom(&self, py: Python<'_>, arr: &Bound<'_, PyUntypedArray>) -> PyResult<()> {
         if !arr.is_c_contiguous() {
-            return Err(PyValueError::new_err("internal: _sync_copyfrom needs a C-contiguous array"));
+            return Err(PyValueError::new_err(
+                "internal: _sync_copyfrom needs a C-contiguous array",
+            ));
         }
         let n = arr.len() * arr.dtype().itemsize();
         if n != self.inner.nbytes() {
@@ -365,23 +407,41 @@ impl PyNDArray {
         // SAFETY: contiguous numpy buffer of n bytes, kept alive by `arr` during the call.
         let addr = unsafe { (*arr.as_array_ptr()).fields.data as usize };
         let a = self.inner.clone();
-        enter(py, move || a.sync_copy_from_host(unsafe { std::slice::from_raw_parts(addr as *const u8, n) }))
+        enter(py, move || {
+            a.sync_copy_from_host(unsafe { std::slice::from_raw_parts(addr as *const u8, n) })
+        })
     }
     /// Read-only, zero-copy export (PEP 3118) after pending writes are done.
-    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: std::os::raw::c_int) -> PyResult<()> {
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: std::os::raw::c_int,
+    ) -> PyResult<()> {
         if view.is_null() {
             return Err(PyBufferError::new_err("View is null"));
         }
         if (flags & ffi::PyBUF_WRITABLE) == ffi::PyBUF_WRITABLE {
-            return Err(PyBufferError::new_err("NDArray exports read-only buffers; write with a[:] = value"));
+            return Err(PyBufferError::new_err(
+                "NDArray exports read-only buffers; write with a[:] = value",
+            ));
         }
         let a = slf.get().inner.clone();
         let py = slf.py();
         let a2 = a.clone();
         enter(py, move || a2.wait_to_read())?;
         let item = a.dtype().size() as ffi::Py_ssize_t;
-        let shape: Vec<ffi::Py_ssize_t> = a.shape().dims().iter().map(|&d| d as ffi::Py_ssize_t).collect();
-        let strides: Vec<ffi::Py_ssize_t> = a.shape().strides().iter().map(|&s| s as ffi::Py_ssize_t * item).collect();
+        let shape: Vec<ffi::Py_ssize_t> = a
+            .shape()
+            .dims()
+            .iter()
+            .map(|&d| d as ffi::Py_ssize_t)
+            .collect();
+        let strides: Vec<ffi::Py_ssize_t> = a
+            .shape()
+            .strides()
+            .iter()
+            .map(|&s| s as ffi::Py_ssize_t * item)
+            .collect();
         let info = Box::new(BufferInfo { shape, strides });
         // SAFETY: `view` is a valid Py_buffer to fill; `obj` keeps the array (and its memory)
         // alive until the buffer is released; shape/strides live in `internal` until then.
@@ -397,8 +457,16 @@ impl PyNDArray {
                 std::ptr::null_mut()
             };
             (*view).ndim = a.ndim() as std::os::raw::c_int;
-            (*view).shape = if (flags & ffi::PyBUF_ND) == ffi::PyBUF_ND { info.shape.as_ptr() as *mut _ } else { std::ptr::null_mut() };
-            (*view).strides = if (flags & ffi::PyBUF_STRIDES) == ffi::PyBUF_STRIDES { info.strides.as_ptr() as *mut _ } else { std::ptr::null_mut() };
+            (*view).shape = if (flags & ffi::PyBUF_ND) == ffi::PyBUF_ND {
+                info.shape.as_ptr() as *mut _
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).strides = if (flags & ffi::PyBUF_STRIDES) == ffi::PyBUF_STRIDES {
+                info.strides.as_ptr() as *mut _
+            } else {
+                std::ptr::null_mut()
+            };
             (*view).suboffsets = std::ptr::null_mut();
             (*view).internal = Box::into_raw(info) as *mut std::os::raw::c_void;
         }
@@ -434,4 +502,3 @@ fn buffer_format(d: DType) -> &'static std::ffi::CStr {
         DType::Bool => c"?",
     }
 }
-

@@ -29,13 +29,21 @@ impl PyOp {
 
 #[pyfunction]
 pub fn get_op(name: &str) -> PyResult<PyOp> {
-    Ok(PyOp { def: registry().get(name).py()?.clone() })
+    Ok(PyOp {
+        def: registry().get(name).py()?.clone(),
+    })
 }
 
 /// [(name, doc, [(param, type, default|None, doc)], inputs, variadic_count_param|None)]
 #[pyfunction]
 #[allow(clippy::type_complexity)]
-pub fn list_ops() -> Vec<(String, String, Vec<(String, String, Option<String>, String)>, Vec<String>, Option<String>)> {
+pub fn list_ops() -> Vec<(
+    String,
+    String,
+    Vec<(String, String, Option<String>, String)>,
+    Vec<String>,
+    Option<String>,
+)> {
     registry()
         .defs()
         .iter()
@@ -43,13 +51,28 @@ pub fn list_ops() -> Vec<(String, String, Vec<(String, String, Option<String>, S
             let params = d
                 .params()
                 .iter()
-                .map(|p| (p.name.to_string(), p.ty.to_string(), p.default.map(str::to_string), p.doc.to_string()))
+                .map(|p| {
+                    (
+                        p.name.to_string(),
+                        p.ty.to_string(),
+                        p.default.map(str::to_string),
+                        p.doc.to_string(),
+                    )
+                })
                 .collect();
             let (inputs, variadic) = match d.inputs() {
                 Inputs::Fixed(names) => (names.iter().map(|s| s.to_string()).collect(), None),
-                Inputs::Variadic { name, count_param } => (vec![name.to_string()], Some(count_param.to_string())),
+                Inputs::Variadic { name, count_param } => {
+                    (vec![name.to_string()], Some(count_param.to_string()))
+                }
             };
-            (d.name().to_string(), d.doc().to_string(), params, inputs, variadic)
+            (
+                d.name().to_string(),
+                d.doc().to_string(),
+                params,
+                inputs,
+                variadic,
+            )
         })
         .collect()
 }
@@ -57,7 +80,11 @@ pub fn list_ops() -> Vec<(String, String, Vec<(String, String, Option<String>, S
 /// (alias, target) pairs of the registry.
 #[pyfunction]
 pub fn list_aliases() -> Vec<(String, String)> {
-    registry().aliases().iter().map(|(a, t)| (a.to_string(), t.to_string())).collect()
+    registry()
+        .aliases()
+        .iter()
+        .map(|(a, t)| (a.to_string(), t.to_string()))
+        .collect()
 }
 
 fn arrays_of(obj: &Bound<'_, PyAny>, what: &str, op: &str) -> PyResult<Vec<NDArray>> {
@@ -103,22 +130,44 @@ pub fn invoke(
         return Ok(o.clone().unbind());
     }
     if res.len() == 1 {
-        return wrap(py, res.into_iter().next().ok_or_else(|| PyValueError::new_err("no output"))?);
+        return wrap(
+            py,
+            res.into_iter()
+                .next()
+                .ok_or_else(|| PyValueError::new_err("no output"))?,
+        );
     }
-    let items = res.into_iter().map(|a| wrap(py, a)).collect::<PyResult<Vec<_>>>()?;
+    let items = res
+        .into_iter()
+        .map(|a| wrap(py, a))
+        .collect::<PyResult<Vec<_>>>()?;
     Ok(PyList::new(py, items)?.into_any().unbind())
 }
 
 /// A new NDArray copied from a C-contiguous numpy array of a supported dtype.
 #[pyfunction]
-pub fn from_numpy_array(py: Python<'_>, arr: &Bound<'_, PyUntypedArray>, dev_type: i32, dev_id: i32) -> PyResult<Py<PyAny>> {
+pub fn from_numpy_array(
+    py: Python<'_>,
+    arr: &Bound<'_, PyUntypedArray>,
+    dev_type: i32,
+    dev_id: i32,
+) -> PyResult<Py<PyAny>> {
     wrap(py, from_numpy(py, arr, ctx_of(dev_type, dev_id)?)?)
 }
 
 #[pyfunction]
-pub fn empty(py: Python<'_>, shape: Vec<usize>, dtype: &Bound<'_, PyAny>, dev_type: i32, dev_id: i32) -> PyResult<Py<PyAny>> {
+pub fn empty(
+    py: Python<'_>,
+    shape: Vec<usize>,
+    dtype: &Bound<'_, PyAny>,
+    dev_type: i32,
+    dev_id: i32,
+) -> PyResult<Py<PyAny>> {
     let d = dtype_of(py, dtype)?;
-    wrap(py, NDArray::empty(Shape::new(shape), d, ctx_of(dev_type, dev_id)?).py()?)
+    wrap(
+        py,
+        NDArray::empty(Shape::new(shape), d, ctx_of(dev_type, dev_id)?).py()?,
+    )
 }
 
 #[pyfunction]
@@ -137,17 +186,30 @@ pub fn seed(seed: u64, dev_type: Option<i32>, dev_id: i32) -> PyResult<()> {
 
 #[pyfunction]
 #[pyo3(signature = (arrays, names=None))]
-pub fn save_bytes<'py>(py: Python<'py>, arrays: &Bound<'py, PyAny>, names: Option<Vec<String>>) -> PyResult<Bound<'py, PyBytes>> {
+pub fn save_bytes<'py>(
+    py: Python<'py>,
+    arrays: &Bound<'py, PyAny>,
+    names: Option<Vec<String>>,
+) -> PyResult<Bound<'py, PyBytes>> {
     let arrs = arrays_of(arrays, "array", "save")?;
-    let buf = enter(py, move || oxnet::ndarray::io::save_to_bytes(&arrs, names.as_deref()))?;
+    let buf = enter(py, move || {
+        oxnet::ndarray::io::save_to_bytes(&arrs, names.as_deref())
+    })?;
     Ok(PyBytes::new(py, &buf))
 }
 
 #[pyfunction]
 #[pyo3(signature = (fname, arrays, names=None))]
-pub fn save_file(py: Python<'_>, fname: String, arrays: &Bound<'_, PyAny>, names: Option<Vec<String>>) -> PyResult<()> {
+pub fn save_file(
+    py: Python<'_>,
+    fname: String,
+    arrays: &Bound<'_, PyAny>,
+    names: Option<Vec<String>>,
+) -> PyResult<()> {
     let arrs = arrays_of(arrays, "array", "save")?;
-    enter(py, move || oxnet::ndarray::io::save_to_file(&fname, &arrs, names.as_deref()))
+    enter(py, move || {
+        oxnet::ndarray::io::save_to_file(&fname, &arrs, names.as_deref())
+    })
 }
 
 fn loaded(py: Python<'_>, res: (Vec<NDArray>, Option<Vec<String>>)) -> PyResult<Py<PyAny>> {
@@ -161,7 +223,10 @@ fn loaded(py: Python<'_>, res: (Vec<NDArray>, Option<Vec<String>>)) -> PyResult<
             Ok(d.into_any().unbind())
         }
         None => {
-            let items = arrays.into_iter().map(|a| wrap(py, a)).collect::<PyResult<Vec<_>>>()?;
+            let items = arrays
+                .into_iter()
+                .map(|a| wrap(py, a))
+                .collect::<PyResult<Vec<_>>>()?;
             Ok(PyList::new(py, items)?.into_any().unbind())
         }
     }
@@ -203,7 +268,11 @@ pub fn _set_package_dir(dir: String) {
 #[pyfunction]
 pub fn engine_info() -> (String, usize, usize) {
     let rt = oxnet::runtime::rt();
-    (format!("{:?}", rt.engine.kind()), rt.pool.current_num_threads(), rt.engine.pending())
+    (
+        format!("{:?}", rt.engine.kind()),
+        rt.pool.current_num_threads(),
+        rt.engine.pending(),
+    )
 }
 
 /// (bytes in use, bytes cached) of the CPU memory pool.

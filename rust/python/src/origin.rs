@@ -20,7 +20,11 @@ fn line_of(frame: *mut ffi::PyFrameObject, code: usize) -> u32 {
     // SAFETY: `frame` is a live frame (strong reference held by the caller), GIL held.
     let lasti = unsafe { PyFrame_GetLasti(frame) };
     let key = (code, lasti);
-    if let Some(l) = LINES.lock().ok().and_then(|g| g.as_ref().and_then(|m| m.get(&key).copied())) {
+    if let Some(l) = LINES
+        .lock()
+        .ok()
+        .and_then(|g| g.as_ref().and_then(|m| m.get(&key).copied()))
+    {
         return l;
     }
     // SAFETY: as above.
@@ -54,9 +58,16 @@ fn file_of(py: Python<'_>, code: *mut ffi::PyCodeObject) -> Option<Arc<str>> {
     }
     // SAFETY: `code` is a live strong reference held by the caller.
     let obj = unsafe { Bound::from_borrowed_ptr(py, code as *mut ffi::PyObject) };
-    let name: String = obj.getattr("co_filename").and_then(|f| f.extract()).unwrap_or_default();
+    let name: String = obj
+        .getattr("co_filename")
+        .and_then(|f| f.extract())
+        .unwrap_or_default();
     let internal = name.starts_with("<oxnet")
-        || PKG_DIR.lock().ok().and_then(|d| d.clone()).is_some_and(|d| name.starts_with(&d));
+        || PKG_DIR
+            .lock()
+            .ok()
+            .and_then(|d| d.clone())
+            .is_some_and(|d| name.starts_with(&d));
     let v: Option<Arc<str>> = (!internal).then(|| Arc::from(name.as_str()));
     if let Ok(mut g) = FILES.lock() {
         let m = g.get_or_insert_with(HashMap::new);

@@ -6,6 +6,7 @@
 //! - an op whose inputs or outputs carry an unraised error skips its body and forwards that same
 //!   error (poisoning), unless it is a wait op;
 //! - errors are raised at waits: `wait_var` (asnumpy, wait_to_read) or `wait_all`, each once.
+//!
 //! `MXNET_ENGINE_TYPE=NaiveEngine` runs every op synchronously on the pushing thread.
 
 mod threaded;
@@ -145,7 +146,15 @@ impl Engine {
         if self.pending() >= self.max_inflight {
             self.wait_below(self.max_inflight / 2);
         }
-        let Task { name, mut reads, mut writes, body, origin, cost, priority } = task;
+        let Task {
+            name,
+            mut reads,
+            mut writes,
+            body,
+            origin,
+            cost,
+            priority,
+        } = task;
         dedup_vars(&mut reads, &mut writes);
         let opr = Arc::new(Opr {
             wait: AtomicUsize::new(reads.len() + writes.len() + 1),
@@ -188,7 +197,9 @@ impl Engine {
     }
 
     fn schedule(&'static self, op: Arc<Opr>) {
-        self.workers.get_or_init(|| Workers::start(self.nthreads, self)).submit(op);
+        self.workers
+            .get_or_init(|| Workers::start(self.nthreads, self))
+            .submit(op);
     }
 
     /// Runs the op's body (or forwards a poisoning error) and releases its variables.
@@ -197,7 +208,10 @@ impl Engine {
         let poison = if op.is_wait {
             None
         } else {
-            op.reads.iter().chain(op.writes.iter()).find_map(|v| v.pending_error())
+            op.reads
+                .iter()
+                .chain(op.writes.iter())
+                .find_map(|v| v.pending_error())
         };
         let failure = match (poison, body) {
             (Some(slot), _) => Some(slot),
@@ -292,7 +306,11 @@ impl Engine {
     /// Blocks until the engine is idle; raises the first error not raised yet, clears the rest.
     pub fn wait_all(&self) -> Result<()> {
         self.wait_below(0);
-        let slots = self.errors.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
+        let slots = self
+            .errors
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
         let mut first = None;
         for s in slots {
             if let Some(e) = s.take() {

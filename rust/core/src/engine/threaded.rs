@@ -68,7 +68,11 @@ impl Workers {
     }
 
     fn wake_one(&self) {
-        let g = self.shared.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+        let g = self
+            .shared
+            .sleepers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if *g > 0 {
             self.shared.wake.notify_one();
         }

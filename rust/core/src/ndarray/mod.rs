@@ -57,7 +57,11 @@ impl NDArray {
             .ok_or_else(|| Error::Value(format!("array of shape {shape} is too large")))?;
         let storage = Storage::alloc(ctx, bytes, "empty")?;
         Ok(NDArray {
-            chunk: Arc::new(Chunk { storage: UnsafeCell::new(storage), var: Var::new(), ctx }),
+            chunk: Arc::new(Chunk {
+                storage: UnsafeCell::new(storage),
+                var: Var::new(),
+                ctx,
+            }),
             offset: 0,
             shape,
             dtype,
@@ -138,10 +142,16 @@ impl NDArray {
         if shape.size() != self.size() {
             return Err(Error::shape(
                 "reshape",
-                format!("cannot reshape array of shape {} into shape {}", self.shape, shape),
+                format!(
+                    "cannot reshape array of shape {} into shape {}",
+                    self.shape, shape
+                ),
             ));
         }
-        Ok(NDArray { shape, ..self.clone() })
+        Ok(NDArray {
+            shape,
+            ..self.clone()
+        })
     }
 
     /// Rows `begin..end` of the first axis, sharing memory (MXNet `_slice` view).
@@ -155,7 +165,12 @@ impl NDArray {
         let row = self.size() / n.max(1) * self.dtype.size();
         let mut shape = self.shape.clone();
         shape.0[0] = end - begin;
-        Ok(NDArray { chunk: self.chunk.clone(), offset: self.offset + begin * row, shape, dtype: self.dtype })
+        Ok(NDArray {
+            chunk: self.chunk.clone(),
+            offset: self.offset + begin * row,
+            shape,
+            dtype: self.dtype,
+        })
     }
 
     /// Blocks until pending writes are done; raises the error they left, once.
@@ -208,7 +223,11 @@ impl NDArray {
 
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype && !(self.dtype == DType::Bool && T::DTYPE == DType::U8) {
-            return Err(Error::Type(format!("to_vec::<{}> of a {} array", T::DTYPE, self.dtype)));
+            return Err(Error::Type(format!(
+                "to_vec::<{}> of a {} array",
+                T::DTYPE,
+                self.dtype
+            )));
         }
         let mut v = vec![T::default(); self.size()];
         self.copy_to_host(bytemuck::cast_slice_mut(&mut v))?;

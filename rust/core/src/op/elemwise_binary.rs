@@ -36,24 +36,78 @@ pub enum BinOp {
 macro_rules! with_binop {
     ($op:expr, $T:ty, |$f:ident| $body:expr) => {
         match $op {
-            BinOp::Add => { let $f = |x: $T, y: $T| Arith::add(x, y); $body }
-            BinOp::Sub => { let $f = |x: $T, y: $T| Arith::sub(x, y); $body }
-            BinOp::Mul => { let $f = |x: $T, y: $T| Arith::mul(x, y); $body }
-            BinOp::Div => { let $f = |x: $T, y: $T| Arith::div(x, y); $body }
-            BinOp::Mod => { let $f = |x: $T, y: $T| Arith::rem(x, y); $body }
-            BinOp::Pow => { let $f = |x: $T, y: $T| Arith::pow(x, y); $body }
-            BinOp::Max => { let $f = |x: $T, y: $T| Arith::max(x, y); $body }
-            BinOp::Min => { let $f = |x: $T, y: $T| Arith::min(x, y); $body }
-            BinOp::Hypot => { let $f = |x: $T, y: $T| Arith::hypot(x, y); $body }
-            BinOp::Eq => { let $f = |x: $T, y: $T| <$T>::bool_(x == y); $body }
-            BinOp::Ne => { let $f = |x: $T, y: $T| <$T>::bool_(x != y); $body }
-            BinOp::Gt => { let $f = |x: $T, y: $T| <$T>::bool_(x > y); $body }
-            BinOp::Ge => { let $f = |x: $T, y: $T| <$T>::bool_(x >= y); $body }
-            BinOp::Lt => { let $f = |x: $T, y: $T| <$T>::bool_(x < y); $body }
-            BinOp::Le => { let $f = |x: $T, y: $T| <$T>::bool_(x <= y); $body }
-            BinOp::And => { let $f = |x: $T, y: $T| <$T>::bool_(Arith::truth(x) && Arith::truth(y)); $body }
-            BinOp::Or => { let $f = |x: $T, y: $T| <$T>::bool_(Arith::truth(x) || Arith::truth(y)); $body }
-            BinOp::Xor => { let $f = |x: $T, y: $T| <$T>::bool_(Arith::truth(x) != Arith::truth(y)); $body }
+            BinOp::Add => {
+                let $f = |x: $T, y: $T| Arith::add(x, y);
+                $body
+            }
+            BinOp::Sub => {
+                let $f = |x: $T, y: $T| Arith::sub(x, y);
+                $body
+            }
+            BinOp::Mul => {
+                let $f = |x: $T, y: $T| Arith::mul(x, y);
+                $body
+            }
+            BinOp::Div => {
+                let $f = |x: $T, y: $T| Arith::div(x, y);
+                $body
+            }
+            BinOp::Mod => {
+                let $f = |x: $T, y: $T| Arith::rem(x, y);
+                $body
+            }
+            BinOp::Pow => {
+                let $f = |x: $T, y: $T| Arith::pow(x, y);
+                $body
+            }
+            BinOp::Max => {
+                let $f = |x: $T, y: $T| Arith::max(x, y);
+                $body
+            }
+            BinOp::Min => {
+                let $f = |x: $T, y: $T| Arith::min(x, y);
+                $body
+            }
+            BinOp::Hypot => {
+                let $f = |x: $T, y: $T| Arith::hypot(x, y);
+                $body
+            }
+            BinOp::Eq => {
+                let $f = |x: $T, y: $T| <$T>::bool_(x == y);
+                $body
+            }
+            BinOp::Ne => {
+                let $f = |x: $T, y: $T| <$T>::bool_(x != y);
+                $body
+            }
+            BinOp::Gt => {
+                let $f = |x: $T, y: $T| <$T>::bool_(x > y);
+                $body
+            }
+            BinOp::Ge => {
+                let $f = |x: $T, y: $T| <$T>::bool_(x >= y);
+                $body
+            }
+            BinOp::Lt => {
+                let $f = |x: $T, y: $T| <$T>::bool_(x < y);
+                $body
+            }
+            BinOp::Le => {
+                let $f = |x: $T, y: $T| <$T>::bool_(x <= y);
+                $body
+            }
+            BinOp::And => {
+                let $f = |x: $T, y: $T| <$T>::bool_(Arith::truth(x) && Arith::truth(y));
+                $body
+            }
+            BinOp::Or => {
+                let $f = |x: $T, y: $T| <$T>::bool_(Arith::truth(x) || Arith::truth(y));
+                $body
+            }
+            BinOp::Xor => {
+                let $f = |x: $T, y: $T| <$T>::bool_(Arith::truth(x) != Arith::truth(y));
+                $body
+            }
         }
     };
 }
@@ -61,10 +115,20 @@ macro_rules! with_binop {
 /// (kind, suffix of the op names, MXNet aliases of the elemwise form, doc verb)
 const KINDS: &[(BinOp, &str, &[&str], &str)] = &[
     (BinOp::Add, "add", &["_add", "_plus", "_Plus"], "sum"),
-    (BinOp::Sub, "sub", &["_sub", "_minus", "_Minus"], "difference"),
+    (
+        BinOp::Sub,
+        "sub",
+        &["_sub", "_minus", "_Minus"],
+        "difference",
+    ),
     (BinOp::Mul, "mul", &["_mul", "_Mul"], "product"),
     (BinOp::Div, "div", &["_div", "_Div"], "quotient"),
-    (BinOp::Mod, "mod", &["_Mod"], "remainder (sign of the divisor)"),
+    (
+        BinOp::Mod,
+        "mod",
+        &["_Mod"],
+        "remainder (sign of the divisor)",
+    ),
     (BinOp::Pow, "power", &["_Power"], "power"),
     (BinOp::Max, "maximum", &["_Maximum"], "maximum"),
     (BinOp::Min, "minimum", &["_Minimum"], "minimum"),
@@ -72,7 +136,12 @@ const KINDS: &[(BinOp, &str, &[&str], &str)] = &[
     (BinOp::Eq, "equal", &[], "equality test (1 or 0)"),
     (BinOp::Ne, "not_equal", &[], "inequality test (1 or 0)"),
     (BinOp::Gt, "greater", &[], "`lhs > rhs` test (1 or 0)"),
-    (BinOp::Ge, "greater_equal", &[], "`lhs >= rhs` test (1 or 0)"),
+    (
+        BinOp::Ge,
+        "greater_equal",
+        &[],
+        "`lhs >= rhs` test (1 or 0)",
+    ),
     (BinOp::Lt, "lesser", &[], "`lhs < rhs` test (1 or 0)"),
     (BinOp::Le, "lesser_equal", &[], "`lhs <= rhs` test (1 or 0)"),
     (BinOp::And, "logical_and", &[], "logical and (1 or 0)"),
@@ -106,8 +175,16 @@ fn check_dtypes(op: &str, inputs: &[Desc]) -> Result<()> {
 
 /// The configured binary op on two arrays (`broadcast` = numpy rules, else equal shapes).
 pub fn binary_op(kind: BinOp, broadcast: bool) -> Arc<dyn Operator> {
-    let suffix = KINDS.iter().find(|k| k.0 == kind).map(|k| k.1).unwrap_or("add");
-    let name = if broadcast { leak(format!("broadcast_{suffix}")) } else { leak(elemwise_name(kind, suffix)) };
+    let suffix = KINDS
+        .iter()
+        .find(|k| k.0 == kind)
+        .map(|k| k.1)
+        .unwrap_or("add");
+    let name = if broadcast {
+        leak(format!("broadcast_{suffix}"))
+    } else {
+        leak(elemwise_name(kind, suffix))
+    };
     make_binary(kind, broadcast, name)
 }
 
@@ -133,7 +210,9 @@ fn make_binary(kind: BinOp, broadcast: bool, name: &'static str) -> Arc<dyn Oper
             Ok(vec![Desc::new(shape, inputs[0].dtype)])
         },
         move |_, ins, outs| {
-            with_dtype!(ins[0].dtype(), T, { with_binop!(kind, T, |f| binary::<T>(&ins[0], &ins[1], &outs[0], f)) });
+            with_dtype!(ins[0].dtype(), T, {
+                with_binop!(kind, T, |f| binary::<T>(&ins[0], &ins[1], &outs[0], f))
+            });
             Ok(())
         },
     );
@@ -194,7 +273,11 @@ pub fn scalar_names() -> Vec<(BinOp, &'static str, bool)> {
 pub fn register(r: &mut Registry) {
     for &(kind, suffix, aliases, verb) in KINDS {
         for broadcast in [false, true] {
-            let name = if broadcast { leak(format!("broadcast_{suffix}")) } else { leak(elemwise_name(kind, suffix)) };
+            let name = if broadcast {
+                leak(format!("broadcast_{suffix}"))
+            } else {
+                leak(elemwise_name(kind, suffix))
+            };
             let rule = if broadcast {
                 "Inputs are broadcast against each other with numpy's rules."
             } else {
@@ -215,8 +298,16 @@ pub fn register(r: &mut Registry) {
     r.alias("broadcast_plus", "broadcast_add");
     r.alias("broadcast_minus", "broadcast_sub");
     for (kind, name, reverse) in scalar_names() {
-        let verb = KINDS.iter().find(|k| k.0 == kind).map(|k| k.3).unwrap_or("");
-        let order = if reverse { "`scalar (op) data`" } else { "`data (op) scalar`" };
+        let verb = KINDS
+            .iter()
+            .find(|k| k.0 == kind)
+            .map(|k| k.3)
+            .unwrap_or("");
+        let order = if reverse {
+            "`scalar (op) data`"
+        } else {
+            "`data (op) scalar`"
+        };
         r.add(SimpleDef {
             name,
             doc: format!(

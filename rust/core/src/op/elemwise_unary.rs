@@ -31,52 +31,303 @@ fn sign64(x: f64) -> f64 {
     }
 }
 
-
 /// (name, aliases, doc, f32, f64)
 #[allow(clippy::type_complexity)]
-fn table() -> Vec<(&'static str, &'static [&'static str], &'static str, F32, F64)> {
+fn table() -> Vec<(
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    F32,
+    F64,
+)> {
     vec![
-        ("abs", &[], "Returns element-wise absolute value of the input.", f32::abs, f64::abs),
-        ("sign", &[], "Returns element-wise sign of the input (-1, 0 or 1).", sign32, sign64),
-        ("negative", &[], "Numerical negative of the argument, element-wise.", |x| -x, |x| -x),
-        ("reciprocal", &[], "Returns the reciprocal 1/x of the argument, element-wise.", |x| 1.0 / x, |x| 1.0 / x),
-        ("square", &[], "Returns element-wise squared value of the input.", |x| x * x, |x| x * x),
-        ("sqrt", &[], "Returns element-wise square-root value of the input.", f32::sqrt, f64::sqrt),
-        ("rsqrt", &[], "Returns element-wise inverse square-root value of the input.", |x| 1.0 / x.sqrt(), |x| 1.0 / x.sqrt()),
-        ("cbrt", &[], "Returns element-wise cube-root value of the input.", f32::cbrt, f64::cbrt),
-        ("rcbrt", &[], "Returns element-wise inverse cube-root value of the input.", |x| 1.0 / x.cbrt(), |x| 1.0 / x.cbrt()),
-        ("exp", &[], "Returns element-wise exponential value of the input.", f32::exp, f64::exp),
-        ("expm1", &[], "Returns `exp(x) - 1` computed element-wise.", f32::exp_m1, f64::exp_m1),
-        ("log", &[], "Returns element-wise natural logarithmic value of the input.", f32::ln, f64::ln),
-        ("log2", &[], "Returns element-wise base-2 logarithmic value of the input.", f32::log2, f64::log2),
-        ("log10", &[], "Returns element-wise base-10 logarithmic value of the input.", f32::log10, f64::log10),
-        ("log1p", &[], "Returns element-wise `log(1 + x)` value of the input.", f32::ln_1p, f64::ln_1p),
-        ("sin", &[], "Computes the element-wise sine of the input array.", f32::sin, f64::sin),
-        ("cos", &[], "Computes the element-wise cosine of the input array.", f32::cos, f64::cos),
-        ("tan", &[], "Computes the element-wise tangent of the input array.", f32::tan, f64::tan),
-        ("arcsin", &[], "Returns element-wise inverse sine of the input array.", f32::asin, f64::asin),
-        ("arccos", &[], "Returns element-wise inverse cosine of the input array.", f32::acos, f64::acos),
-        ("arctan", &[], "Returns element-wise inverse tangent of the input array.", f32::atan, f64::atan),
-        ("sinh", &[], "Returns the hyperbolic sine of the input array, computed element-wise.", f32::sinh, f64::sinh),
-        ("cosh", &[], "Returns the hyperbolic cosine of the input array, computed element-wise.", f32::cosh, f64::cosh),
-        ("tanh", &[], "Returns the hyperbolic tangent of the input array, computed element-wise.", f32::tanh, f64::tanh),
-        ("arcsinh", &[], "Returns the element-wise inverse hyperbolic sine of the input array.", f32::asinh, f64::asinh),
-        ("arccosh", &[], "Returns the element-wise inverse hyperbolic cosine of the input array.", f32::acosh, f64::acosh),
-        ("arctanh", &[], "Returns the element-wise inverse hyperbolic tangent of the input array.", f32::atanh, f64::atanh),
-        ("degrees", &[], "Converts each element of the input array from radians to degrees.", f32::to_degrees, f64::to_degrees),
-        ("radians", &[], "Converts each element of the input array from degrees to radians.", f32::to_radians, f64::to_radians),
-        ("sigmoid", &[], "Computes sigmoid of x element-wise: `1 / (1 + exp(-x))`.", |x| 1.0 / (1.0 + (-x).exp()), |x| 1.0 / (1.0 + (-x).exp())),
-        ("relu", &[], "Computes rectified linear activation `max(x, 0)` element-wise.", |x| if x > 0.0 { x } else { 0.0 }, |x| if x > 0.0 { x } else { 0.0 }),
-        ("softsign", &[], "Computes softsign of x element-wise: `x / (1 + abs(x))`.", |x| x / (1.0 + x.abs()), |x| x / (1.0 + x.abs())),
-        ("floor", &[], "Returns element-wise floor of the input.", f32::floor, f64::floor),
-        ("ceil", &[], "Returns element-wise ceiling of the input.", f32::ceil, f64::ceil),
-        ("round", &[], "Returns element-wise rounded value to the nearest integer (halves away from zero).", f32::round, f64::round),
-        ("rint", &[], "Returns element-wise rounded value to the nearest integer (halves to even).", f32::round_ties_even, f64::round_ties_even),
-        ("trunc", &[], "Return the element-wise truncated value of the input.", f32::trunc, f64::trunc),
-        ("fix", &[], "Returns element-wise rounded value to the nearest integer towards zero.", f32::trunc, f64::trunc),
-        ("logical_not", &[], "Returns the result of logical NOT (!) function, element-wise (1 or 0).", |x| (x == 0.0) as u8 as f32, |x| (x == 0.0) as u8 as f64),
-        ("_copy", &["identity"], "Returns a copy of the input.", |x| x, |x| x),
-        ("BlockGrad", &["stop_gradient"], "Stops gradient computation; forward is the identity.", |x| x, |x| x),
+        (
+            "abs",
+            &[],
+            "Returns element-wise absolute value of the input.",
+            f32::abs,
+            f64::abs,
+        ),
+        (
+            "sign",
+            &[],
+            "Returns element-wise sign of the input (-1, 0 or 1).",
+            sign32,
+            sign64,
+        ),
+        (
+            "negative",
+            &[],
+            "Numerical negative of the argument, element-wise.",
+            |x| -x,
+            |x| -x,
+        ),
+        (
+            "reciprocal",
+            &[],
+            "Returns the reciprocal 1/x of the argument, element-wise.",
+            |x| 1.0 / x,
+            |x| 1.0 / x,
+        ),
+        (
+            "square",
+            &[],
+            "Returns element-wise squared value of the input.",
+            |x| x * x,
+            |x| x * x,
+        ),
+        (
+            "sqrt",
+            &[],
+            "Returns element-wise square-root value of the input.",
+            f32::sqrt,
+            f64::sqrt,
+        ),
+        (
+            "rsqrt",
+            &[],
+            "Returns element-wise inverse square-root value of the input.",
+            |x| 1.0 / x.sqrt(),
+            |x| 1.0 / x.sqrt(),
+        ),
+        (
+            "cbrt",
+            &[],
+            "Returns element-wise cube-root value of the input.",
+            f32::cbrt,
+            f64::cbrt,
+        ),
+        (
+            "rcbrt",
+            &[],
+            "Returns element-wise inverse cube-root value of the input.",
+            |x| 1.0 / x.cbrt(),
+            |x| 1.0 / x.cbrt(),
+        ),
+        (
+            "exp",
+            &[],
+            "Returns element-wise exponential value of the input.",
+            f32::exp,
+            f64::exp,
+        ),
+        (
+            "expm1",
+            &[],
+            "Returns `exp(x) - 1` computed element-wise.",
+            f32::exp_m1,
+            f64::exp_m1,
+        ),
+        (
+            "log",
+            &[],
+            "Returns element-wise natural logarithmic value of the input.",
+            f32::ln,
+            f64::ln,
+        ),
+        (
+            "log2",
+            &[],
+            "Returns element-wise base-2 logarithmic value of the input.",
+            f32::log2,
+            f64::log2,
+        ),
+        (
+            "log10",
+            &[],
+            "Returns element-wise base-10 logarithmic value of the input.",
+            f32::log10,
+            f64::log10,
+        ),
+        (
+            "log1p",
+            &[],
+            "Returns element-wise `log(1 + x)` value of the input.",
+            f32::ln_1p,
+            f64::ln_1p,
+        ),
+        (
+            "sin",
+            &[],
+            "Computes the element-wise sine of the input array.",
+            f32::sin,
+            f64::sin,
+        ),
+        (
+            "cos",
+            &[],
+            "Computes the element-wise cosine of the input array.",
+            f32::cos,
+            f64::cos,
+        ),
+        (
+            "tan",
+            &[],
+            "Computes the element-wise tangent of the input array.",
+            f32::tan,
+            f64::tan,
+        ),
+        (
+            "arcsin",
+            &[],
+            "Returns element-wise inverse sine of the input array.",
+            f32::asin,
+            f64::asin,
+        ),
+        (
+            "arccos",
+            &[],
+            "Returns element-wise inverse cosine of the input array.",
+            f32::acos,
+            f64::acos,
+        ),
+        (
+            "arctan",
+            &[],
+            "Returns element-wise inverse tangent of the input array.",
+            f32::atan,
+            f64::atan,
+        ),
+        (
+            "sinh",
+            &[],
+            "Returns the hyperbolic sine of the input array, computed element-wise.",
+            f32::sinh,
+            f64::sinh,
+        ),
+        (
+            "cosh",
+            &[],
+            "Returns the hyperbolic cosine of the input array, computed element-wise.",
+            f32::cosh,
+            f64::cosh,
+        ),
+        (
+            "tanh",
+            &[],
+            "Returns the hyperbolic tangent of the input array, computed element-wise.",
+            f32::tanh,
+            f64::tanh,
+        ),
+        (
+            "arcsinh",
+            &[],
+            "Returns the element-wise inverse hyperbolic sine of the input array.",
+            f32::asinh,
+            f64::asinh,
+        ),
+        (
+            "arccosh",
+            &[],
+            "Returns the element-wise inverse hyperbolic cosine of the input array.",
+            f32::acosh,
+            f64::acosh,
+        ),
+        (
+            "arctanh",
+            &[],
+            "Returns the element-wise inverse hyperbolic tangent of the input array.",
+            f32::atanh,
+            f64::atanh,
+        ),
+        (
+            "degrees",
+            &[],
+            "Converts each element of the input array from radians to degrees.",
+            f32::to_degrees,
+            f64::to_degrees,
+        ),
+        (
+            "radians",
+            &[],
+            "Converts each element of the input array from degrees to radians.",
+            f32::to_radians,
+            f64::to_radians,
+        ),
+        (
+            "sigmoid",
+            &[],
+            "Computes sigmoid of x element-wise: `1 / (1 + exp(-x))`.",
+            |x| 1.0 / (1.0 + (-x).exp()),
+            |x| 1.0 / (1.0 + (-x).exp()),
+        ),
+        (
+            "relu",
+            &[],
+            "Computes rectified linear activation `max(x, 0)` element-wise.",
+            |x| if x > 0.0 { x } else { 0.0 },
+            |x| if x > 0.0 { x } else { 0.0 },
+        ),
+        (
+            "softsign",
+            &[],
+            "Computes softsign of x element-wise: `x / (1 + abs(x))`.",
+            |x| x / (1.0 + x.abs()),
+            |x| x / (1.0 + x.abs()),
+        ),
+        (
+            "floor",
+            &[],
+            "Returns element-wise floor of the input.",
+            f32::floor,
+            f64::floor,
+        ),
+        (
+            "ceil",
+            &[],
+            "Returns element-wise ceiling of the input.",
+            f32::ceil,
+            f64::ceil,
+        ),
+        (
+            "round",
+            &[],
+            "Returns element-wise rounded value to the nearest integer (halves away from zero).",
+            f32::round,
+            f64::round,
+        ),
+        (
+            "rint",
+            &[],
+            "Returns element-wise rounded value to the nearest integer (halves to even).",
+            f32::round_ties_even,
+            f64::round_ties_even,
+        ),
+        (
+            "trunc",
+            &[],
+            "Return the element-wise truncated value of the input.",
+            f32::trunc,
+            f64::trunc,
+        ),
+        (
+            "fix",
+            &[],
+            "Returns element-wise rounded value to the nearest integer towards zero.",
+            f32::trunc,
+            f64::trunc,
+        ),
+        (
+            "logical_not",
+            &[],
+            "Returns the result of logical NOT (!) function, element-wise (1 or 0).",
+            |x| (x == 0.0) as u8 as f32,
+            |x| (x == 0.0) as u8 as f64,
+        ),
+        (
+            "_copy",
+            &["identity"],
+            "Returns a copy of the input.",
+            |x| x,
+            |x| x,
+        ),
+        (
+            "BlockGrad",
+            &["stop_gradient"],
+            "Stops gradient computation; forward is the identity.",
+            |x| x,
+            |x| x,
+        ),
     ]
 }
 
@@ -93,7 +344,9 @@ fn unary_op(name: &'static str, f32f: F32, f64f: F64) -> Arc<dyn Operator> {
                 DType::F32 => unary::<f32, f32>(a, o, f32f),
                 DType::F64 => unary::<f64, f64>(a, o, f64f),
                 DType::F16 => unary::<f16, f16>(a, o, |x| f16::from_f32(f32f(x.to_f32()))),
-                d => with_dtype!(d, T, { unary::<T, T>(a, o, |x| T::from_f64(f64f(x.to_f64()))) }),
+                d => with_dtype!(d, T, {
+                    unary::<T, T>(a, o, |x| T::from_f64(f64f(x.to_f64())))
+                }),
             }
             Ok(())
         },
@@ -128,7 +381,15 @@ fn clip_op(lo: f64, hi: f64) -> Arc<dyn Operator> {
         move |_, ins, outs| {
             with_dtype!(ins[0].dtype(), T, {
                 let (l, h) = (T::from_f64(lo), T::from_f64(hi));
-                unary::<T, T>(&ins[0], &outs[0], move |x| if x < l { l } else if x > h { h } else { x })
+                unary::<T, T>(&ins[0], &outs[0], move |x| {
+                    if x < l {
+                        l
+                    } else if x > h {
+                        h
+                    } else {
+                        x
+                    }
+                })
             });
             Ok(())
         },
@@ -153,10 +414,17 @@ pub fn register(r: &mut Registry) {
     r.add(SimpleDef {
         name: "Cast",
         doc: "Casts all elements of the input to a new type.".into(),
-        params: vec![param("dtype", "{'bool', 'float16', 'float32', 'float64', 'int32', 'int64', 'int8', 'uint8'}", None, "Output data type.")],
+        params: vec![param(
+            "dtype",
+            "{'bool', 'float16', 'float32', 'float64', 'int32', 'int64', 'int8', 'uint8'}",
+            None,
+            "Output data type.",
+        )],
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| {
-            let d = p.dtype("dtype")?.ok_or_else(|| crate::error::Error::param("Cast", "dtype is required"))?;
+            let d = p
+                .dtype("dtype")?
+                .ok_or_else(|| crate::error::Error::param("Cast", "dtype is required"))?;
             Ok(cast_op(d))
         }),
     });

@@ -12,13 +12,26 @@ use std::sync::Arc;
 
 fn common(extra: Vec<ParamSpec>) -> Vec<ParamSpec> {
     let mut v = extra;
-    v.push(param("ctx", "string", Some("''"), "Context of output, in format [cpu|gpu|cpu_pinned](n)."));
-    v.push(param("dtype", "{'bool', 'float16', 'float32', 'float64', 'int32', 'int64', 'int8', 'uint8'}", Some("'float32'"), "Target data type."));
+    v.push(param(
+        "ctx",
+        "string",
+        Some("''"),
+        "Context of output, in format [cpu|gpu|cpu_pinned](n).",
+    ));
+    v.push(param(
+        "dtype",
+        "{'bool', 'float16', 'float32', 'float64', 'int32', 'int64', 'int8', 'uint8'}",
+        Some("'float32'"),
+        "Target data type.",
+    ));
     v
 }
 
 fn ctx_dtype(p: &Params) -> Result<(Context, DType)> {
-    Ok((p.ctx("ctx")?.unwrap_or_default(), p.dtype("dtype")?.unwrap_or(DType::F32)))
+    Ok((
+        p.ctx("ctx")?.unwrap_or_default(),
+        p.dtype("dtype")?.unwrap_or(DType::F32),
+    ))
 }
 
 /// An op with no inputs producing `desc` on `ctx`, filled by `fill_fn`.
@@ -44,8 +57,16 @@ fn creator(
 }
 
 /// Fills with a constant (`_zeros`, `_ones`, `_full`).
-pub fn full_op(name: &'static str, shape: Vec<usize>, dtype: DType, ctx: Context, value: f64) -> Arc<dyn Operator> {
-    creator(name, ctx, Desc::new(shape, dtype), move |o| with_dtype!(o.dtype(), T, { fill::<T>(o, T::from_f64(value)) }))
+pub fn full_op(
+    name: &'static str,
+    shape: Vec<usize>,
+    dtype: DType,
+    ctx: Context,
+    value: f64,
+) -> Arc<dyn Operator> {
+    creator(name, ctx, Desc::new(shape, dtype), move |o| {
+        with_dtype!(o.dtype(), T, { fill::<T>(o, T::from_f64(value)) })
+    })
 }
 
 fn like_op(name: &'static str, value: f64) -> Arc<dyn Operator> {
@@ -56,7 +77,9 @@ fn like_op(name: &'static str, value: f64) -> Arc<dyn Operator> {
             Ok(vec![inputs[0].clone()])
         },
         move |_, _, outs| {
-            with_dtype!(outs[0].dtype(), T, { fill::<T>(&outs[0], T::from_f64(value)) });
+            with_dtype!(outs[0].dtype(), T, {
+                fill::<T>(&outs[0], T::from_f64(value))
+            });
             Ok(())
         },
     )
@@ -73,60 +96,91 @@ fn arange_op(p: &Params) -> Result<Arc<dyn Operator>> {
     let step = p.float("step")?;
     let repeat = p.int("repeat")?;
     if step == 0.0 || !step.is_finite() {
-        return Err(Error::param("_arange", format!("step must be a non-zero number, got {step}")));
+        return Err(Error::param(
+            "_arange",
+            format!("step must be a non-zero number, got {step}"),
+        ));
     }
     if repeat < 1 {
-        return Err(Error::param("_arange", format!("repeat must be at least 1, got {repeat}")));
+        return Err(Error::param(
+            "_arange",
+            format!("repeat must be at least 1, got {repeat}"),
+        ));
     }
     let n = ((stop - start) / step).ceil().max(0.0);
     if !n.is_finite() || n > 1e12 {
-        return Err(Error::param("_arange", format!("arange({start}, {stop}, {step}) is too long")));
+        return Err(Error::param(
+            "_arange",
+            format!("arange({start}, {stop}, {step}) is too long"),
+        ));
     }
     let len = n as usize * repeat as usize;
     let rep = repeat as usize;
-    Ok(creator("_arange", ctx, Desc::new(vec![len], dtype), move |o| {
-        with_dtype!(o.dtype(), T, {
-            // SAFETY: inside the op writing o.
-            let po = unsafe { Ptr(o.raw() as *mut T) };
-            par_ranges(len, 1, |b, e| {
-                for i in b..e {
-                    // SAFETY: i < len.
-                    unsafe { *po.get().add(i) = T::from_f64(start + (i / rep) as f64 * step) }
-                }
+    Ok(creator(
+        "_arange",
+        ctx,
+        Desc::new(vec![len], dtype),
+        move |o| {
+            with_dtype!(o.dtype(), T, {
+                // SAFETY: inside the op writing o.
+                let po = unsafe { Ptr(o.raw() as *mut T) };
+                par_ranges(len, 1, |b, e| {
+                    for i in b..e {
+                        // SAFETY: i < len.
+                        unsafe { *po.get().add(i) = T::from_f64(start + (i / rep) as f64 * step) }
+                    }
+                })
             })
-        })
-    }))
+        },
+    ))
 }
 
 fn eye_op(p: &Params) -> Result<Arc<dyn Operator>> {
     let (ctx, dtype) = ctx_dtype(p)?;
-    let n = usize::try_from(p.int("N")?).map_err(|_| Error::param("_eye", "N must be non-negative"))?;
+    let n =
+        usize::try_from(p.int("N")?).map_err(|_| Error::param("_eye", "N must be non-negative"))?;
     let m = match p.int("M")? {
         0 => n,
         m => usize::try_from(m).map_err(|_| Error::param("_eye", "M must be non-negative"))?,
     };
     let k = p.int("k")?;
-    Ok(creator("_eye", ctx, Desc::new(vec![n, m], dtype), move |o| {
-        with_dtype!(o.dtype(), T, {
-            fill::<T>(o, T::from_f64(0.0));
-            // SAFETY: inside the op writing o; indices checked against n, m.
-            let d = unsafe { o.data_mut::<T>() };
-            for i in 0..n {
-                let j = i as i64 + k;
-                if j >= 0 && (j as usize) < m {
-                    d[i * m + j as usize] = T::from_f64(1.0);
+    Ok(creator(
+        "_eye",
+        ctx,
+        Desc::new(vec![n, m], dtype),
+        move |o| {
+            with_dtype!(o.dtype(), T, {
+                fill::<T>(o, T::from_f64(0.0));
+                // SAFETY: inside the op writing o; indices checked against n, m.
+                let d = unsafe { o.data_mut::<T>() };
+                for i in 0..n {
+                    let j = i as i64 + k;
+                    if j >= 0 && (j as usize) < m {
+                        d[i * m + j as usize] = T::from_f64(1.0);
+                    }
                 }
-            }
-        })
-    }))
+            })
+        },
+    ))
 }
 
 pub fn register(r: &mut Registry) {
-    let shape = || param("shape", "Shape(tuple)", Some("()"), "The shape of the output");
+    let shape = || {
+        param(
+            "shape",
+            "Shape(tuple)",
+            Some("()"),
+            "The shape of the output",
+        )
+    };
     for (name, value, doc) in [
         ("_zeros", 0.0, "Returns a new array filled with all zeros."),
         ("_ones", 1.0, "Returns a new array filled with all ones."),
-        ("_empty", 0.0, "Returns a new array of the given shape (contents unspecified)."),
+        (
+            "_empty",
+            0.0,
+            "Returns a new array of the given shape (contents unspecified).",
+        ),
     ] {
         r.add(SimpleDef {
             name,
@@ -142,11 +196,25 @@ pub fn register(r: &mut Registry) {
     r.add(SimpleDef {
         name: "_full",
         doc: "Returns a new array of the given shape filled with `value`.".into(),
-        params: common(vec![shape(), param("value", "double", None, "Value with which to fill newly created tensor")]),
+        params: common(vec![
+            shape(),
+            param(
+                "value",
+                "double",
+                None,
+                "Value with which to fill newly created tensor",
+            ),
+        ]),
         inputs: Inputs::Fixed(&[]),
         create: Box::new(|p| {
             let (ctx, dtype) = ctx_dtype(p)?;
-            Ok(full_op("_full", p.shape("shape")?, dtype, ctx, p.float("value")?))
+            Ok(full_op(
+                "_full",
+                p.shape("shape")?,
+                dtype,
+                ctx,
+                p.float("value")?,
+            ))
         }),
     });
     r.add(SimpleDef {
@@ -156,8 +224,18 @@ pub fn register(r: &mut Registry) {
             param("start", "double", None, "Start of interval."),
             param("stop", "double or None", Some("None"), "End of interval."),
             param("step", "double", Some("1"), "Spacing between values."),
-            param("repeat", "int", Some("1"), "The repeating time of all elements."),
-            param("infer_range", "boolean", Some("False"), "Unused; kept for MXNet compatibility."),
+            param(
+                "repeat",
+                "int",
+                Some("1"),
+                "The repeating time of all elements.",
+            ),
+            param(
+                "infer_range",
+                "boolean",
+                Some("False"),
+                "Unused; kept for MXNet compatibility.",
+            ),
         ]),
         inputs: Inputs::Fixed(&[]),
         create: Box::new(arange_op),
@@ -167,7 +245,12 @@ pub fn register(r: &mut Registry) {
         doc: "Returns a 2-D array with ones on the k-th diagonal and zeros elsewhere.".into(),
         params: common(vec![
             param("N", "long", None, "Number of rows in the output."),
-            param("M", "long", Some("0"), "Number of columns in the output. If 0, defaults to N"),
+            param(
+                "M",
+                "long",
+                Some("0"),
+                "Number of columns in the output. If 0, defaults to N",
+            ),
             param("k", "long", Some("0"), "Index of the diagonal."),
         ]),
         inputs: Inputs::Fixed(&[]),

@@ -42,7 +42,10 @@ pub struct Desc {
 
 impl Desc {
     pub fn new(shape: impl Into<Shape>, dtype: DType) -> Self {
-        Desc { shape: shape.into(), dtype }
+        Desc {
+            shape: shape.into(),
+            dtype,
+        }
     }
 }
 
@@ -50,7 +53,10 @@ impl Desc {
 #[derive(Debug, Clone, Copy)]
 pub enum Inputs {
     Fixed(&'static [&'static str]),
-    Variadic { name: &'static str, count_param: &'static str },
+    Variadic {
+        name: &'static str,
+        count_param: &'static str,
+    },
 }
 
 /// What the registry knows of an op before it is configured.
@@ -100,7 +106,10 @@ pub fn call(name: &str, inputs: &[NDArray], attrs: &[(String, String)]) -> Resul
 
 /// `call` with `&str` attributes, for Rust callers and tests.
 pub fn call_str(name: &str, inputs: &[NDArray], attrs: &[(&str, &str)]) -> Result<Vec<NDArray>> {
-    let a: Vec<(String, String)> = attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let a: Vec<(String, String)> = attrs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     call(name, inputs, &a)
 }
 
@@ -115,7 +124,10 @@ pub fn invoke(
     let name = op.name();
     let ctx = match inputs.first() {
         Some(a) => a.ctx(),
-        None => op.context().or_else(|| out.and_then(|o| o.first()).map(|o| o.ctx())).unwrap_or_default(),
+        None => op
+            .context()
+            .or_else(|| out.and_then(|o| o.first()).map(|o| o.ctx()))
+            .unwrap_or_default(),
     };
     for a in inputs {
         if a.ctx() != ctx {
@@ -127,7 +139,10 @@ pub fn invoke(
         }
     }
     ctx.check_usable(name)?;
-    let descs: Vec<Desc> = inputs.iter().map(|a| Desc::new(a.shape().clone(), a.dtype())).collect();
+    let descs: Vec<Desc> = inputs
+        .iter()
+        .map(|a| Desc::new(a.shape().clone(), a.dtype()))
+        .collect();
     let out_descs = op.infer(&descs)?;
     let outputs: Vec<NDArray> = match out {
         Some(o) => {
@@ -166,7 +181,9 @@ pub fn invoke(
             .collect::<Result<_>>()?,
     };
     let aliased = outputs.iter().any(|o| {
-        inputs.iter().any(|i| o.overlaps(i) && !(op.inplace() && o.offset() == i.offset() && o.nbytes() == i.nbytes()))
+        inputs.iter().any(|i| {
+            o.overlaps(i) && !(op.inplace() && o.offset() == i.offset() && o.nbytes() == i.nbytes())
+        })
     });
     if aliased {
         // Compute into fresh arrays, then copy: the kernel never sees aliased memory.
@@ -177,12 +194,14 @@ pub fn invoke(
         return Ok(outputs);
     }
     let seed = if op.uses_rng() { rt().rng.next(ctx) } else { 0 };
-    let cost: usize =
-        inputs.iter().map(|a| a.size()).sum::<usize>() + outputs.iter().map(|a| a.size()).sum::<usize>();
+    let cost: usize = inputs.iter().map(|a| a.size()).sum::<usize>()
+        + outputs.iter().map(|a| a.size()).sum::<usize>();
     let reads: Vec<&NDArray> = inputs.iter().collect();
     let writes: Vec<&NDArray> = outputs.iter().collect();
     let (op2, ins, outs) = (op.clone(), inputs.to_vec(), outputs.clone());
-    NDArray::push(name, &reads, &writes, cost, origin, move || op2.forward(&OpCtx { seed }, &ins, &outs));
+    NDArray::push(name, &reads, &writes, cost, origin, move || {
+        op2.forward(&OpCtx { seed }, &ins, &outs)
+    });
     Ok(outputs)
 }
 
@@ -191,7 +210,11 @@ pub fn copy_into(src: &NDArray, dst: &NDArray, origin: Option<Origin>) -> Result
     if src.shape() != dst.shape() {
         return Err(Error::shape(
             "_copyto",
-            format!("operands shape mismatch from.shape = {} to.shape={}", src.shape(), dst.shape()),
+            format!(
+                "operands shape mismatch from.shape = {} to.shape={}",
+                src.shape(),
+                dst.shape()
+            ),
         ));
     }
     dst.ctx().check_usable("_copyto")?;
@@ -205,10 +228,17 @@ pub fn copy_into(src: &NDArray, dst: &NDArray, origin: Option<Origin>) -> Result
         return copy_into(&tmp, dst, origin);
     }
     let (s, d) = (src.clone(), dst.clone());
-    NDArray::push("_copyto", &[src], &[dst], src.size() * 2, origin, move || {
-        crate::kernels::cpu::cast::cast_into(&s, &d);
-        Ok(())
-    });
+    NDArray::push(
+        "_copyto",
+        &[src],
+        &[dst],
+        src.size() * 2,
+        origin,
+        move || {
+            crate::kernels::cpu::cast::cast_into(&s, &d);
+            Ok(())
+        },
+    );
     Ok(())
 }
 
@@ -304,7 +334,10 @@ impl Operator for FnOp {
 /// Checks the input count (ops called from Python with the wrong number of arrays).
 pub fn expect_inputs(op: &str, inputs: &[Desc], n: usize) -> Result<()> {
     if inputs.len() != n {
-        return Err(Error::Value(format!("operator {op} takes {n} input(s), {} given", inputs.len())));
+        return Err(Error::Value(format!(
+            "operator {op} takes {n} input(s), {} given",
+            inputs.len()
+        )));
     }
     Ok(())
 }

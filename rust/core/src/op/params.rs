@@ -21,7 +21,12 @@ pub const fn param(
     default: Option<&'static str>,
     doc: &'static str,
 ) -> ParamSpec {
-    ParamSpec { name, ty, default, doc }
+    ParamSpec {
+        name,
+        ty,
+        default,
+        doc,
+    }
 }
 
 /// Attributes given to one op instance, checked against its spec.
@@ -44,14 +49,20 @@ impl<'a> Params<'a> {
                 continue; // hidden symbol attributes (__lr_mult__ ...) are not op params
             }
             if !spec.iter().any(|s| s.name == k) {
-                let mut msg = format!("Cannot find argument '{k}', Possible Arguments:\n----------------\n");
+                let mut msg =
+                    format!("Cannot find argument '{k}', Possible Arguments:\n----------------\n");
                 for s in spec {
                     match s.default {
-                        Some(d) => msg += &format!("{} : {}, optional, default={}\n", s.name, s.ty, d),
+                        Some(d) => {
+                            msg += &format!("{} : {}, optional, default={}\n", s.name, s.ty, d)
+                        }
                         None => msg += &format!("{} : {}, required\n", s.name, s.ty),
                     }
                 }
-                return Err(Error::Param { op: describe(op, attrs), msg });
+                return Err(Error::Param {
+                    op: describe(op, attrs),
+                    msg,
+                });
             }
         }
         for s in spec {
@@ -69,7 +80,10 @@ impl<'a> Params<'a> {
         if let Some((_, v)) = self.attrs.iter().rev().find(|(k, _)| k == name) {
             return Some(v.as_str());
         }
-        self.spec.iter().find(|s| s.name == name).and_then(|s| s.default)
+        self.spec
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.default)
     }
 
     fn bad(&self, name: &str, v: &str, what: &str) -> Error {
@@ -100,7 +114,9 @@ impl<'a> Params<'a> {
     pub fn opt_int(&self, name: &str) -> Result<Option<i64>> {
         match self.raw(name) {
             None | Some("None") => Ok(None),
-            Some(v) => parse_int(v).map(Some).ok_or_else(|| self.bad(name, v, "int or None")),
+            Some(v) => parse_int(v)
+                .map(Some)
+                .ok_or_else(|| self.bad(name, v, "int or None")),
         }
     }
 
@@ -123,7 +139,9 @@ impl<'a> Params<'a> {
     pub fn opt_ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
         match self.raw(name) {
             None | Some("None") => Ok(None),
-            Some(v) => parse_ints(v).map(Some).ok_or_else(|| self.bad(name, v, "tuple of ints")),
+            Some(v) => parse_ints(v)
+                .map(Some)
+                .ok_or_else(|| self.bad(name, v, "tuple of ints")),
         }
     }
 
@@ -138,7 +156,13 @@ impl<'a> Params<'a> {
             .split(',')
             .map(|t| t.trim())
             .filter(|t| !t.is_empty())
-            .map(|t| if t == "None" { Ok(None) } else { parse_int(t).map(Some).ok_or(()) })
+            .map(|t| {
+                if t == "None" {
+                    Ok(None)
+                } else {
+                    parse_int(t).map(Some).ok_or(())
+                }
+            })
             .collect::<std::result::Result<_, _>>()
             .map_err(|_| self.bad(name, v, "tuple of ints or None"))
     }
@@ -156,7 +180,10 @@ impl<'a> Params<'a> {
             None | Some("None") => Ok(None),
             Some(v) => {
                 let t = v.trim().trim_matches('\'');
-                let t = t.strip_prefix("<class 'numpy.").map(|r| r.trim_end_matches("'>")).unwrap_or(t);
+                let t = t
+                    .strip_prefix("<class 'numpy.")
+                    .map(|r| r.trim_end_matches("'>"))
+                    .unwrap_or(t);
                 DType::from_name(t)
                     .or_else(|| t.parse::<i32>().ok().and_then(DType::from_flag))
                     .map(Some)
@@ -185,8 +212,13 @@ impl<'a> Params<'a> {
 
 fn strip_brackets(v: &str) -> &str {
     let v = v.trim();
-    let v = v.strip_prefix('(').or_else(|| v.strip_prefix('[')).unwrap_or(v);
-    v.strip_suffix(')').or_else(|| v.strip_suffix(']')).unwrap_or(v)
+    let v = v
+        .strip_prefix('(')
+        .or_else(|| v.strip_prefix('['))
+        .unwrap_or(v);
+    v.strip_suffix(')')
+        .or_else(|| v.strip_suffix(']'))
+        .unwrap_or(v)
 }
 
 pub fn parse_float(v: &str) -> Option<f64> {
@@ -211,5 +243,10 @@ pub fn parse_int(v: &str) -> Option<i64> {
 
 pub fn parse_ints(v: &str) -> Option<Vec<i64>> {
     let inner = strip_brackets(v);
-    inner.split(',').map(|t| t.trim()).filter(|t| !t.is_empty()).map(parse_int).collect()
+    inner
+        .split(',')
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .map(parse_int)
+        .collect()
 }

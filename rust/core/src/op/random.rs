@@ -36,7 +36,12 @@ fn sample(d: Dist, rng: &mut Xoshiro) -> f64 {
     }
 }
 
-fn make(name: &'static str, p: &Params, dist: Dist, default: DType) -> Result<std::sync::Arc<dyn super::Operator>> {
+fn make(
+    name: &'static str,
+    p: &Params,
+    dist: Dist,
+    default: DType,
+) -> Result<std::sync::Arc<dyn super::Operator>> {
     let ctx: Context = p.ctx("ctx")?.unwrap_or_default();
     let dtype = p.dtype("dtype")?.unwrap_or(default);
     let shape = p.shape("shape")?;
@@ -74,12 +79,40 @@ fn make(name: &'static str, p: &Params, dist: Dist, default: DType) -> Result<st
 pub fn register(r: &mut Registry) {
     let tail = || {
         vec![
-            param("shape", "Shape(tuple)", Some("None"), "Shape of the output."),
-            param("ctx", "string", Some("''"), "Context of output, in format [cpu|gpu|cpu_pinned](n)."),
-            param("dtype", "{'None', 'float16', 'float32', 'float64'}", Some("'None'"), "DType of the output."),
+            param(
+                "shape",
+                "Shape(tuple)",
+                Some("None"),
+                "Shape of the output.",
+            ),
+            param(
+                "ctx",
+                "string",
+                Some("''"),
+                "Context of output, in format [cpu|gpu|cpu_pinned](n).",
+            ),
+            param(
+                "dtype",
+                "{'None', 'float16', 'float32', 'float64'}",
+                Some("'None'"),
+                "DType of the output.",
+            ),
         ]
     };
-    let mut u = vec![param("low", "float", Some("0"), "Lower bound of the distribution."), param("high", "float", Some("1"), "Upper bound of the distribution.")];
+    let mut u = vec![
+        param(
+            "low",
+            "float",
+            Some("0"),
+            "Lower bound of the distribution.",
+        ),
+        param(
+            "high",
+            "float",
+            Some("1"),
+            "Upper bound of the distribution.",
+        ),
+    ];
     u.extend(tail());
     r.add(SimpleDef {
         name: "_random_uniform",
@@ -89,12 +122,23 @@ pub fn register(r: &mut Registry) {
         create: Box::new(|p| {
             let (lo, hi) = (p.float("low")?, p.float("high")?);
             if lo > hi {
-                return Err(Error::param("_random_uniform", format!("low ({lo}) must be <= high ({hi})")));
+                return Err(Error::param(
+                    "_random_uniform",
+                    format!("low ({lo}) must be <= high ({hi})"),
+                ));
             }
             make("_random_uniform", p, Dist::Uniform(lo, hi), DType::F32)
         }),
     });
-    let mut nrm = vec![param("loc", "float", Some("0"), "Mean of the distribution."), param("scale", "float", Some("1"), "Standard deviation of the distribution.")];
+    let mut nrm = vec![
+        param("loc", "float", Some("0"), "Mean of the distribution."),
+        param(
+            "scale",
+            "float",
+            Some("1"),
+            "Standard deviation of the distribution.",
+        ),
+    ];
     nrm.extend(tail());
     r.add(SimpleDef {
         name: "_random_normal",
@@ -112,7 +156,15 @@ pub fn register(r: &mut Registry) {
             make("_random_normal", p, Dist::Normal(mu, sigma), DType::F32)
         }),
     });
-    let mut ri = vec![param("low", "long", None, "Lower bound of the distribution."), param("high", "long", None, "Upper bound (exclusive) of the distribution.")];
+    let mut ri = vec![
+        param("low", "long", None, "Lower bound of the distribution."),
+        param(
+            "high",
+            "long",
+            None,
+            "Upper bound (exclusive) of the distribution.",
+        ),
+    ];
     ri.extend(tail());
     r.add(SimpleDef {
         name: "_random_randint",
@@ -122,7 +174,10 @@ pub fn register(r: &mut Registry) {
         create: Box::new(|p| {
             let (lo, hi) = (p.int("low")?, p.int("high")?);
             if lo >= hi {
-                return Err(Error::param("_random_randint", format!("low ({lo}) must be < high ({hi})")));
+                return Err(Error::param(
+                    "_random_randint",
+                    format!("low ({lo}) must be < high ({hi})"),
+                ));
             }
             make("_random_randint", p, Dist::RandInt(lo, hi), DType::I32)
         }),

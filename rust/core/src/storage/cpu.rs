@@ -44,7 +44,11 @@ impl CpuPool {
             .map(|mb| mb << 20)
             .unwrap_or(2 << 30);
         CpuPool {
-            free: Mutex::new(PoolState { lists: Default::default(), cached: 0, in_use: 0 }),
+            free: Mutex::new(PoolState {
+                lists: Default::default(),
+                cached: 0,
+                in_use: 0,
+            }),
             limit,
         }
     }
@@ -61,9 +65,8 @@ impl CpuPool {
             .map_err(|_| Error::Value(format!("cannot allocate {class} bytes")))?;
         // SAFETY: layout has non-zero size (class >= ALIGN).
         let p = unsafe { alloc(layout) };
-        NonNull::new(p).ok_or_else(|| {
-            Error::Value(format!("out of memory allocating {class} bytes on cpu"))
-        })
+        NonNull::new(p)
+            .ok_or_else(|| Error::Value(format!("out of memory allocating {class} bytes on cpu")))
     }
 
     fn give(&self, p: NonNull<u8>, class: usize) {
@@ -81,7 +84,10 @@ impl CpuPool {
 
     /// (bytes handed out and alive, bytes parked in free lists).
     pub fn stats(&self) -> (usize, usize) {
-        self.free.lock().map(|s| (s.in_use, s.cached)).unwrap_or((0, 0))
+        self.free
+            .lock()
+            .map(|s| (s.in_use, s.cached))
+            .unwrap_or((0, 0))
     }
 
     /// Returns every parked buffer to the system allocator.
@@ -91,7 +97,10 @@ impl CpuPool {
                 for p in list {
                     // SAFETY: as in `give`.
                     unsafe {
-                        dealloc(p.0.as_ptr(), Layout::from_size_align_unchecked(class, ALIGN))
+                        dealloc(
+                            p.0.as_ptr(),
+                            Layout::from_size_align_unchecked(class, ALIGN),
+                        )
                     }
                 }
             }
@@ -120,15 +129,25 @@ unsafe impl Sync for CpuBuffer {}
 impl CpuBuffer {
     pub fn alloc(bytes: usize) -> Result<Self> {
         if bytes > MAX_BYTES {
-            return Err(Error::Value(format!("cannot allocate {bytes} bytes on cpu")));
+            return Err(Error::Value(format!(
+                "cannot allocate {bytes} bytes on cpu"
+            )));
         }
         if bytes == 0 {
             // Aligned for every element type, so empty slices of any T are valid.
-            return Ok(CpuBuffer { ptr: NonNull::new(ALIGN as *mut u8).unwrap_or(NonNull::dangling()), len: 0, class: 0 });
+            return Ok(CpuBuffer {
+                ptr: NonNull::new(ALIGN as *mut u8).unwrap_or(NonNull::dangling()),
+                len: 0,
+                class: 0,
+            });
         }
         let class = class_size(bytes);
         let ptr = rt().cpu_pool.take(class)?;
-        Ok(CpuBuffer { ptr, len: bytes, class })
+        Ok(CpuBuffer {
+            ptr,
+            len: bytes,
+            class,
+        })
     }
 
     pub fn as_ptr(&self) -> *mut u8 {
@@ -158,8 +177,19 @@ mod tests {
 
     #[test]
     fn classes_cover_request() {
-        for b in [1usize, 63, 64, 65, 4095, 4096, 4097, 10_000, 1 << 20, (1 << 20) + 1, 123_456_789]
-        {
+        for b in [
+            1usize,
+            63,
+            64,
+            65,
+            4095,
+            4096,
+            4097,
+            10_000,
+            1 << 20,
+            (1 << 20) + 1,
+            123_456_789,
+        ] {
             let c = class_size(b);
             assert!(c >= b, "{b} -> {c}");
             assert!(c <= b.max(64) * 2, "{b} -> {c} wastes too much");

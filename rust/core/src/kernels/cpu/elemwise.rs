@@ -17,15 +17,17 @@ pub trait Arith: Element {
     fn div(self, b: Self) -> Self;
     fn rem(self, b: Self) -> Self;
     fn pow(self, b: Self) -> Self;
+    // `self.partial_cmp(&self).is_none()` is NaN: NaN propagates like MXNet's `a > b ? a : b`
+    // when `a` is NaN.
     fn max(self, b: Self) -> Self {
-        if self > b || self != self {
+        if self > b || self.partial_cmp(&self).is_none() {
             self
         } else {
             b
         }
     }
     fn min(self, b: Self) -> Self {
-        if self < b || self != self {
+        if self < b || self.partial_cmp(&self).is_none() {
             self
         } else {
             b
@@ -158,13 +160,24 @@ int_arith!(i64, true);
 
 /// `out = f(a, b)` with numpy broadcasting of `a` and `b` to `out`'s shape.
 /// Must run inside an engine op reading a, b and writing out.
-pub fn binary<T: Element>(a: &NDArray, b: &NDArray, out: &NDArray, f: impl Fn(T, T) -> T + Sync + Send) {
+pub fn binary<T: Element>(
+    a: &NDArray,
+    b: &NDArray,
+    out: &NDArray,
+    f: impl Fn(T, T) -> T + Sync + Send,
+) {
     let n = out.size();
     if n == 0 {
         return;
     }
     // SAFETY: called from the op that holds these arrays' variables.
-    let (pa, pb, po) = unsafe { (Ptr(a.raw() as *mut T), Ptr(b.raw() as *mut T), Ptr(out.raw() as *mut T)) };
+    let (pa, pb, po) = unsafe {
+        (
+            Ptr(a.raw() as *mut T),
+            Ptr(b.raw() as *mut T),
+            Ptr(out.raw() as *mut T),
+        )
+    };
     if a.shape() == out.shape() && b.shape() == out.shape() {
         par_ranges(n, 1, |s, e| {
             for i in s..e {
