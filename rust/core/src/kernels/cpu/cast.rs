@@ -8,16 +8,25 @@ use crate::with_dtype;
 fn convert<S: Element, D: Element>(src: *const S, dst: *mut D, n: usize, to_bool: bool) {
     let (s, d) = (Ptr(src as *mut S), Ptr(dst));
     par_ranges(n, 1, |b, e| {
-        for i in b..e {
-            // SAFETY: i < n; src and dst do not overlap (checked by the caller).
-            unsafe {
-                let v = *s.get().add(i);
-                *d.get().add(i) = if to_bool {
-                    D::from_f64((v.to_f64() != 0.0) as u8 as f64)
-                } else {
-                    D::from_f64(v.to_f64())
-                };
-            }
+        // SAFETY: b..e < n; src and dst do not overlap (checked by the caller).
+        let (src, dst) = unsafe {
+            (
+                std::slice::from_raw_parts(s.get().add(b) as *const S, e - b),
+                std::slice::from_raw_parts_mut(d.get().add(b), e - b),
+            )
+        };
+        if to_bool {
+            dst.iter_mut()
+                .zip(src)
+                .for_each(|(o, v)| *o = D::from_f64((v.to_f64() != 0.0) as u8 as f64));
+        } else if S::DTYPE == DType::F32 || D::DTYPE == DType::F32 {
+            dst.iter_mut()
+                .zip(src)
+                .for_each(|(o, v)| *o = D::from_f32(v.to_f32()));
+        } else {
+            dst.iter_mut()
+                .zip(src)
+                .for_each(|(o, v)| *o = D::from_f64(v.to_f64()));
         }
     });
 }

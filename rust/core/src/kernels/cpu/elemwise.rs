@@ -158,6 +158,29 @@ int_arith!(i8, true);
 int_arith!(i32, true);
 int_arith!(i64, true);
 
+// The loops below take their pointers as arguments: pointers read from a closure's captured
+// environment are reloaded every iteration (the store might alias them), which blocks
+// vectorisation. As locals, LLVM versions the loop with a runtime overlap check instead.
+
+/// `o[i] = f(a[i], b[i])` for i < n.
+///
+/// # Safety
+/// The ranges are valid; `o` is either disjoint from `a`/`b` or identical to one of them.
+#[inline(always)]
+unsafe fn zip2<T: Copy, F: Fn(T, T) -> T>(a: *const T, b: *const T, o: *mut T, n: usize, f: &F) {
+    for i in 0..n {
+        *o.add(i) = f(*a.add(i), *b.add(i));
+    }
+}
+
+/// `o[i] = f(a[i])` for i < n (same safety contract as `zip2`).
+#[inline(always)]
+unsafe fn map1<T: Copy, U: Copy, F: Fn(T) -> U>(a: *const T, o: *mut U, n: usize, f: &F) {
+    for i in 0..n {
+        *o.add(i) = f(*a.add(i));
+    }
+}
+
 /// `out = f(a, b)` with numpy broadcasting of `a` and `b` to `out`'s shape.
 /// Must run inside an engine op reading a, b and writing out.
 pub fn binary<T: Element>(
@@ -180,10 +203,8 @@ pub fn binary<T: Element>(
     };
     if a.shape() == out.shape() && b.shape() == out.shape() {
         par_ranges(n, 1, |s, e| {
-            for i in s..e {
-                // SAFETY: i < n for all three arrays.
-                unsafe { *po.get().add(i) = f(*pa.get().add(i), *pb.get().add(i)) }
-            }
+            // SAFETY: s..e < n for all three arrays.
+            unsafe { zip2(pa.get().add(s), pb.get().add(s), po.get().add(s), e - s, &f) }
         });
         return;
     }
@@ -191,10 +212,8 @@ pub fn binary<T: Element>(
         // SAFETY: b has one element.
         let bv = unsafe { *pb.get() };
         par_ranges(n, 1, |s, e| {
-            for i in s..e {
-                // SAFETY: i < n.
-                unsafe { *po.get().add(i) = f(*pa.get().add(i), bv) }
-            }
+            // SAFETY: s..e < n.
+            unsafe { map1(pa.get().add(s), po.get().add(s), e - s, &|x| f(x, bv)) }
         });
         return;
     }
@@ -202,10 +221,8 @@ pub fn binary<T: Element>(
         // SAFETY: a has one element.
         let av = unsafe { *pa.get() };
         par_ranges(n, 1, |s, e| {
-            for i in s..e {
-                // SAFETY: i < n.
-                unsafe { *po.get().add(i) = f(av, *pb.get().add(i)) }
-            }
+            // SAFETY: s..e < n.
+            unsafe { map1(pb.get().add(s), po.get().add(s), e - s, &|y| f(av, y)) }
         });
         return;
     }
@@ -252,10 +269,8 @@ pub fn unary<T: Element, U: Element>(a: &NDArray, out: &NDArray, f: impl Fn(T) -
     // SAFETY: called from the op that holds both arrays' variables.
     let (pa, po) = unsafe { (Ptr(a.raw() as *mut T), Ptr(out.raw() as *mut U)) };
     par_ranges(n, 1, |s, e| {
-        for i in s..e {
-            // SAFETY: i < n.
-            unsafe { *po.get().add(i) = f(*pa.get().add(i)) }
-        }
+        // SAFETY: s..e < n.
+        unsafe { map1(pa.get().add(s), po.get().add(s), e - s, &f) }
     });
 }
 
@@ -264,9 +279,7 @@ pub fn fill<T: Element>(out: &NDArray, v: T) {
     // SAFETY: called from the op writing out.
     let po = unsafe { Ptr(out.raw() as *mut T) };
     par_ranges(out.size(), 1, |s, e| {
-        for i in s..e {
-            // SAFETY: i < size.
-            unsafe { *po.get().add(i) = v }
-        }
+        // SAFETY: s..e < size.
+        unsafe { std::slice::from_raw_parts_mut(po.get().add(s), e - s).fill(v) }
     });
 }
