@@ -8,6 +8,7 @@
 
 use super::{ErrorSlot, Opr};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Default)]
@@ -18,9 +19,16 @@ struct VarState {
     error: Option<Arc<ErrorSlot>>,
 }
 
+#[derive(Default)]
+struct VarInner {
+    state: Mutex<VarState>,
+    /// Set once an error was ever recorded here: lets the common case skip the lock.
+    ever_failed: AtomicBool,
+}
+
 /// The dependency token of one array chunk (MXNet `Engine::VarHandle`).
 #[derive(Clone, Default)]
-pub struct Var(Arc<Mutex<VarState>>);
+pub struct Var(Arc<VarInner>);
 
 impl Var {
     pub fn new() -> Self {
@@ -29,7 +37,7 @@ impl Var {
 
     fn lock(&self) -> MutexGuard<'_, VarState> {
         // A panic never happens while this lock is held; recover the state regardless.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn same(&self, other: &Var) -> bool {
@@ -79,6 +87,7 @@ impl Var {
         let mut s = self.lock();
         if let Some(e) = error {
             s.error = Some(e.clone());
+            self.0.ever_failed.store(true, Ordering::Release);
         }
         s.writing = false;
         while let Some((_, false)) = s.queue.front() {
@@ -99,6 +108,9 @@ impl Var {
 
     /// The failure recorded here that has not been raised yet.
     pub(super) fn pending_error(&self) -> Option<Arc<ErrorSlot>> {
+        if !self.0.ever_failed.load(Ordering::Acquire) {
+            return None;
+        }
         let s = self.lock();
         s.error.as_ref().filter(|e| e.is_pending()).cloned()
     }

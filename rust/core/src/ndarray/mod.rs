@@ -37,7 +37,8 @@ impl Chunk {
 pub struct NDArray {
     chunk: Arc<Chunk>,
     offset: usize,
-    shape: Shape,
+    /// Shared so that cloning a handle (done for every op pushed) never allocates.
+    shape: Arc<Shape>,
     dtype: DType,
 }
 
@@ -63,7 +64,7 @@ impl NDArray {
                 ctx,
             }),
             offset: 0,
-            shape,
+            shape: Arc::new(shape),
             dtype,
         })
     }
@@ -149,7 +150,7 @@ impl NDArray {
             ));
         }
         Ok(NDArray {
-            shape,
+            shape: Arc::new(shape),
             ..self.clone()
         })
     }
@@ -163,8 +164,9 @@ impl NDArray {
             )));
         }
         let row = self.size() / n.max(1) * self.dtype.size();
-        let mut shape = self.shape.clone();
+        let mut shape = (*self.shape).clone();
         shape.0[0] = end - begin;
+        let shape = Arc::new(shape);
         Ok(NDArray {
             chunk: self.chunk.clone(),
             offset: self.offset + begin * row,
