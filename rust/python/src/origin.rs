@@ -13,28 +13,25 @@ extern "C" {
     fn PyFrame_GetLasti(frame: *mut ffi::PyFrameObject) -> std::os::raw::c_int;
 }
 
-/// (code address, instruction offset) -> line: line numbers are costly to compute per call.
-static LINES: Mutex<Option<HashMap<(usize, i32), u32>>> = Mutex::new(None);
+/// Direct-mapped cache (code address, instruction offset) -> line: computing line numbers
+/// costs more than the rest of an op's dispatch, and a loop hits the same few call sites.
+const SLOTS: usize = 256;
+static LINES: Mutex<[(usize, i32, u32); SLOTS]> = Mutex::new([(0, 0, 0); SLOTS]);
 
 fn line_of(frame: *mut ffi::PyFrameObject, code: usize) -> u32 {
     // SAFETY: `frame` is a live frame (strong reference held by the caller), GIL held.
     let lasti = unsafe { PyFrame_GetLasti(frame) };
-    let key = (code, lasti);
-    if let Some(l) = LINES
-        .lock()
-        .ok()
-        .and_then(|g| g.as_ref().and_then(|m| m.get(&key).copied()))
-    {
-        return l;
+    let slot = ((code >> 4) ^ (lasti as usize).wrapping_mul(0x9E37_79B9)) % SLOTS;
+    if let Ok(g) = LINES.lock() {
+        let (c, l, line) = g[slot];
+        if c == code && l == lasti {
+            return line;
+        }
     }
     // SAFETY: as above.
     let line = unsafe { ffi::PyFrame_GetLineNumber(frame) }.max(0) as u32;
     if let Ok(mut g) = LINES.lock() {
-        let m = g.get_or_insert_with(HashMap::new);
-        if m.len() > 100_000 {
-            m.clear();
-        }
-        m.insert(key, line);
+        g[slot] = (code, lasti, line);
     }
     line
 }
@@ -49,7 +46,24 @@ pub fn set_package_dir(dir: String) {
     }
 }
 
+/// The last code object looked up and its answer (loops call from one site).
+static LAST_FILE: Mutex<(usize, Option<Arc<str>>)> = Mutex::new((0, None));
+
 fn file_of(py: Python<'_>, code: *mut ffi::PyCodeObject) -> Option<Arc<str>> {
+    let key = code as usize;
+    if let Ok(g) = LAST_FILE.lock() {
+        if g.0 == key {
+            return g.1.clone();
+        }
+    }
+    let v = file_of_slow(py, code);
+    if let Ok(mut g) = LAST_FILE.lock() {
+        *g = (key, v.clone());
+    }
+    v
+}
+
+fn file_of_slow(py: Python<'_>, code: *mut ffi::PyCodeObject) -> Option<Arc<str>> {
     let key = code as usize;
     if let Ok(g) = FILES.lock() {
         if let Some(v) = g.as_ref().and_then(|m| m.get(&key)) {

@@ -26,13 +26,25 @@ pub struct CpuPool {
     limit: usize,
 }
 
+/// Index of a size class in `PoolState::lists` (classes are sparse; this packs them).
+fn class_index(class: usize) -> usize {
+    if class <= 4096 {
+        return class.trailing_zeros() as usize; // powers of two up to 2^12
+    }
+    let p = usize::BITS - 1 - (class - 1).leading_zeros();
+    let step = 1usize << (p - 2);
+    13 + (p as usize - 12) * 4 + (class / step - 4)
+}
+
 struct PoolState {
-    lists: std::collections::HashMap<usize, Vec<SendPtr>>,
+    /// Free buffers per size class, indexed by `class_index`.
+    lists: Vec<Vec<SendPtr>>,
     cached: usize,
     in_use: usize,
 }
 
-struct SendPtr(NonNull<u8>);
+/// A parked buffer and its size class.
+struct SendPtr(NonNull<u8>, usize);
 // SAFETY: the pointer is an owned, unaliased allocation parked in the pool.
 unsafe impl Send for SendPtr {}
 
@@ -45,7 +57,7 @@ impl CpuPool {
             .unwrap_or(2 << 30);
         CpuPool {
             free: Mutex::new(PoolState {
-                lists: Default::default(),
+                lists: Vec::new(),
                 cached: 0,
                 in_use: 0,
             }),
@@ -56,7 +68,7 @@ impl CpuPool {
     fn take(&self, class: usize) -> Result<NonNull<u8>> {
         if let Ok(mut st) = self.free.lock() {
             st.in_use += class;
-            if let Some(p) = st.lists.get_mut(&class).and_then(|l| l.pop()) {
+            if let Some(p) = st.lists.get_mut(class_index(class)).and_then(|l| l.pop()) {
                 st.cached -= class;
                 return Ok(p.0);
             }
@@ -73,8 +85,12 @@ impl CpuPool {
         if let Ok(mut st) = self.free.lock() {
             st.in_use = st.in_use.saturating_sub(class);
             if st.cached + class <= self.limit {
+                let i = class_index(class);
+                if st.lists.len() <= i {
+                    st.lists.resize_with(i + 1, Vec::new);
+                }
                 st.cached += class;
-                st.lists.entry(class).or_default().push(SendPtr(p));
+                st.lists[i].push(SendPtr(p, class));
                 return;
             }
         }
@@ -93,8 +109,9 @@ impl CpuPool {
     /// Returns every parked buffer to the system allocator.
     pub fn release_all(&self) {
         if let Ok(mut st) = self.free.lock() {
-            for (class, list) in st.lists.drain() {
-                for p in list {
+            for list in st.lists.iter_mut() {
+                for p in list.drain(..) {
+                    let class = p.1;
                     // SAFETY: as in `give`.
                     unsafe {
                         dealloc(
@@ -174,6 +191,24 @@ impl Drop for CpuBuffer {
 #[cfg(test)]
 mod tests {
     use super::class_size;
+
+    #[test]
+    fn class_indices_are_distinct_and_increasing() {
+        let mut last = None;
+        let mut b = 1usize;
+        while b < 1 << 30 {
+            let c = super::class_size(b);
+            let i = super::class_index(c);
+            if let Some((lc, li)) = last {
+                assert!(
+                    c == lc && i == li || c > lc && i > li,
+                    "{b}: {c}/{i} after {lc}/{li}"
+                );
+            }
+            last = Some((c, i));
+            b = b * 9 / 8 + 1;
+        }
+    }
 
     #[test]
     fn classes_cover_request() {
