@@ -280,3 +280,21 @@ def test_random_seeded():
     assert abs(n1.mean() - 2) < 0.1 and abs(n1.std() - 3) < 0.1
     r = mx.nd.random.randint(3, 9, shape=(1000,))
     assert r.dtype == np.int32 and r.asnumpy().min() == 3 and r.asnumpy().max() == 8
+
+
+def test_dlpack_with_torch():
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional DLPack peer)")
+    t = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    a = mx.nd.from_dlpack(t)
+    np.testing.assert_array_equal(a.asnumpy(), t.numpy())
+    back = torch.from_dlpack(a)
+    assert back.shape == (2, 3) and float(back.sum()) == 15.0
+
+
+def test_buffer_protocol_zero_copy_read():
+    a = mx.nd.arange(6).reshape((2, 3))
+    b = a * 2
+    m = memoryview(b)  # waits for the pending write of b first
+    assert m.readonly and m.format == "f" and m.shape == (2, 3)
+    np.testing.assert_array_equal(np.asarray(m), np.arange(6).reshape(2, 3) * 2)
+    assert not np.frombuffer(b, dtype=np.float32).flags.writeable

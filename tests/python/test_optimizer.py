@@ -1,0 +1,478 @@
+"""Optimizers, fused update ops and lr schedulers against numpy reference implementations."""
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+import oxnet as mx
+
+SHAPE = (4, 5)
+STEPS = 4
+
+
+def _clip(g, c):
+    return g if c is None or c < 0 else np.clip(g, -c, c)
+
+
+# ---- numpy references: (state init, step) per optimizer; step(w, g, state, t, o) -> (w, state)
+
+def ref_sgd(o):
+    def step(w, g, s, t):
+        g = _clip(o["rescale_grad"] * g, o["clip_gradient"])
+        if o["momentum"] > 0:
+            s = o["momentum"] * s - o["lr"] * (g + o["wd"] * w)
+            return w + s, s
+        return w - o["lr"] * (g + o["wd"] * w), s
+    return 0.0, step
+
+
+def ref_nag(o):
+    # MXNet's state is the lr-scaled momentum; its weight-decay term uses the new weight.
+    def step(w, g, s, t):
+        lr, mu, wd = o["lr"], o["momentum"], o["wd"]
+        cg = _clip(o["rescale_grad"] * g, o["clip_gradient"])
+        m = mu * s
+        w = w + mu * m - (mu + 1) * lr * (cg + wd * w)
+        return w, m - lr * (cg + wd * w)
+    return 0.0, step
+
+
+def ref_adam(o):
+    b1, b2, eps = 0.9, 0.999, 1e-8
+
+    def step(w, g, s, t):
+        m, v = s
+        lr = o["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        g = _clip(o["rescale_grad"] * g + o["wd"] * w, o["clip_gradient"])
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        return w - lr * m / (np.sqrt(v) + eps), (m, v)
+    return (0.0, 0.0), step
+
+
+def ref_adamw(o):
+    b1, b2, eps = 0.9, 0.999, 1e-8
+
+    def step(w, g, s, t):
+        m, v = s
+        lr_t = o["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        g = _clip(o["rescale_grad"] * g, o["clip_gradient"])
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        return w * (1 - o["lr"] * o["wd"]) - lr_t * m / (np.sqrt(v) + eps), (m, v)
+    return (0.0, 0.0), step
+
+
+def ref_adagrad(o):
+    def step(w, g, h, t):
+        g = _clip(o["rescale_grad"] * g, o["clip_gradient"])
+        h = h + g * g
+        return w - o["lr"] * (g / np.sqrt(h + 1e-7) + o["wd"] * w), h
+    return 0.0, step
+
+
+def ref_rmsprop(o):
+    g1, g2, eps, cw = 0.9, 0.9, 1e-8, o.get("clip_weights")
+
+    def step(w, g, s, t):
+        g = _clip(o["rescale_grad"] * g + o["wd"] * w, o["clip_gradient"])
+        if o.get("centered"):
+            n, gs, d = s
+            n = (1 - g1) * g * g + g1 * n
+            gs = (1 - g1) * g + g1 * gs
+            d = g2 * d - o["lr"] * g / np.sqrt(n - gs * gs + eps)
+            return _clip(w + d, cw), (n, gs, d)
+        n = (1 - g1) * g * g + g1 * s
+        return _clip(w - o["lr"] * g / np.sqrt(n + eps), cw), n
+    return ((0.0, 0.0, 0.0) if o.get("centered") else 0.0), step
+
+
+def ref_adadelta(o):
+    rho, eps = 0.9, 1e-5
+
+    def step(w, g, s, t):
+        ag, ad = s
+        g = _clip(o["rescale_grad"] * g, o["clip_gradient"])
+        ag = rho * ag + (1 - rho) * g * g
+        d = np.sqrt(ad + eps) / np.sqrt(ag + eps) * g
+        ad = rho * ad + (1 - rho) * d * d
+        return w - (d + o["wd"] * w), (ag, ad)
+    return (0.0, 0.0), step
+
+
+def ref_signum(o):
+    mom, wd_lh = o["momentum"], o.get("wd_lh", 0.0)
+
+    def step(w, g, s, t):
+        g = _clip(o["rescale_grad"] * g, o["clip_gradient"])
+        if mom > 0:
+            s = mom * s - (1 - mom) * (o["wd"] * w + g)
+            return (1 - o["lr"] * wd_lh) * w + o["lr"] * np.sign(s), s
+        return (1 - o["lr"] * o["wd"]) * w - o["lr"] * np.sign(g), s
+    return 0.0, step
+
+
+def ref_ftrl(o):
+    l1, beta = 0.01, 1.0
+
+    def step(w, g, s, t):
+        z, n = s
+        lr = o["lr"]
+        g = _clip(o["rescale_grad"] * g, o["clip_gradient"])
+        z = z + g - (np.sqrt(n + g * g) - np.sqrt(n)) * w / lr
+        n = n + g * g
+        w = (np.sign(z) * l1 - z) / ((beta + np.sqrt(n)) / lr + o["wd"]) * (np.abs(z) > l1)
+        return w, (z, n)
+    return (0.0, 0.0), step
+
+
+def ref_lamb(o):
+    b1, b2, eps = 0.9, 0.999, 1e-6
+
+    def step(w, g, s, t):
+        m, v = s
+        g = _clip(o["rescale_grad"] * g, o["clip_gradient"])
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        u = (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps) + o["wd"] * w
+        r1, r2 = np.linalg.norm(w), np.linalg.norm(u)
+        ratio = r1 / r2 if r1 > 0 and r2 > 0 else 1.0
+        return w - o["lr"] * ratio * u, (m, v)
+    return (0.0, 0.0), step
+
+
+CASES = [
+    ("sgd", ref_sgd, dict(momentum=0.0)),
+    ("sgd", ref_sgd, dict(momentum=0.9)),
+    ("nag", ref_nag, dict(momentum=0.9)),
+    ("adam", ref_adam, {}),
+    ("adamw", ref_adamw, {}),
+    ("adagrad", ref_adagrad, {}),
+    ("rmsprop", ref_rmsprop, {}),
+    ("rmsprop", ref_rmsprop, dict(centered=True, clip_weights=0.8)),
+    ("adadelta", ref_adadelta, {}),
+    ("signum", ref_signum, dict(momentum=0.9, wd_lh=0.01)),
+    ("signum", ref_signum, dict(momentum=0.0)),
+    ("ftrl", ref_ftrl, {}),
+    ("lamb", ref_lamb, {}),
+]
+VARIANTS = [
+    dict(wd=0.0, rescale_grad=1.0, clip_gradient=None),
+    dict(wd=0.05, rescale_grad=0.5, clip_gradient=0.4),
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=["plain", "wd_rescale_clip"])
+@pytest.mark.parametrize("name,ref,extra", CASES,
+                         ids=["%s-%d" % (c[0], i) for i, c in enumerate(CASES)])
+def test_optimizer_matches_numpy(name, ref, extra, variant):
+    lr = 1.0 if name == "adadelta" else 0.05
+    kw = dict(variant, learning_rate=lr, **extra)
+    opt = mx.optimizer.create(name, **kw)
+    o = dict(variant, lr=lr, momentum=0.0)
+    o.update(extra)
+    state, step = ref(o)
+    w = np.random.uniform(-1, 1, SHAPE).astype(np.float32)
+    weight = mx.nd.array(w)
+    st = opt.create_state(0, weight)
+    for t in range(1, STEPS + 1):
+        g = np.random.uniform(-1, 1, SHAPE).astype(np.float32)
+        grad = mx.nd.array(g)
+        opt.update(0, weight, grad, st)
+        w, state = step(w.astype(np.float64), g.astype(np.float64), state, t)
+        np.testing.assert_allclose(grad.asnumpy(), g)  # the caller's grad is left alone
+    np.testing.assert_allclose(weight.asnumpy(), w, rtol=1e-4, atol=1e-5)
+    assert opt.num_update == STEPS
+
+
+def test_sgd_multi_precision_float16():
+    opt = mx.optimizer.SGD(learning_rate=0.1, momentum=0.9, wd=0.01, multi_precision=True)
+    w = np.random.uniform(-1, 1, SHAPE).astype(np.float16)
+    weight = mx.nd.array(w, dtype=np.float16)
+    state = opt.create_state_multi_precision(0, weight)
+    mom, w32 = state
+    assert w32.dtype == np.float32 and mom.dtype == np.float32
+    ref, m = w.astype(np.float32), np.zeros(SHAPE, np.float32)
+    for _ in range(STEPS):
+        g = np.random.uniform(-1, 1, SHAPE).astype(np.float16)
+        opt.update_multi_precision(0, weight, mx.nd.array(g, dtype=np.float16), state)
+        m = 0.9 * m - 0.1 * (g.astype(np.float32) + 0.01 * ref)
+        ref = ref + m
+    assert weight.dtype == np.float16
+    np.testing.assert_allclose(w32.asnumpy(), ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(weight.asnumpy(), ref.astype(np.float16))
+
+
+def test_sgd_multi_precision_no_momentum_and_generic_path():
+    w = np.random.uniform(-1, 1, SHAPE).astype(np.float16)
+    g = np.random.uniform(-1, 1, SHAPE).astype(np.float16)
+    for name in ("sgd", "adam"):
+        opt = mx.optimizer.create(name, learning_rate=0.1, multi_precision=True)
+        weight = mx.nd.array(w, dtype=np.float16)
+        state = opt.create_state_multi_precision(0, weight)
+        opt.update_multi_precision(0, weight, mx.nd.array(g, dtype=np.float16), state)
+        # The reference: the same optimizer run in float32, rounded to float16.
+        opt32 = mx.optimizer.create(name, learning_rate=0.1)
+        w32 = mx.nd.array(w.astype(np.float32))
+        opt32.update(0, w32, mx.nd.array(g.astype(np.float32)), opt32.create_state(0, w32))
+        np.testing.assert_allclose(weight.asnumpy(), w32.asnumpy().astype(np.float16))
+
+
+def test_fused_ops_update_weight_and_state_in_place():
+    w = np.random.randn(*SHAPE).astype(np.float32)
+    g = np.random.randn(*SHAPE).astype(np.float32)
+    weight, grad, mom = mx.nd.array(w), mx.nd.array(g), mx.nd.zeros(SHAPE)
+    for _ in range(2):
+        r = mx.nd.sgd_mom_update(weight, grad, mom, lr=0.1, momentum=0.9, wd=0.0, out=weight)
+        assert r is weight
+    m1 = -0.1 * g
+    m2 = 0.9 * m1 - 0.1 * g
+    np.testing.assert_allclose(mom.asnumpy(), m2, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(weight.asnumpy(), w + m1 + m2, rtol=1e-6, atol=1e-6)
+
+    # Without out: a new weight; the state is still updated in place.
+    weight, mean, var = mx.nd.array(w), mx.nd.zeros(SHAPE), mx.nd.zeros(SHAPE)
+    new = mx.nd.adam_update(weight, grad, mean, var, lr=0.01)
+    np.testing.assert_allclose(weight.asnumpy(), w)
+    np.testing.assert_allclose(mean.asnumpy(), 0.1 * g, rtol=1e-6)
+    np.testing.assert_allclose(var.asnumpy(), 0.001 * g * g, rtol=1e-4)
+    np.testing.assert_allclose(new.asnumpy(), w - 0.01 * (0.1 * g) / (np.sqrt(0.001 * g * g) + 1e-8),
+                               rtol=1e-5)
+
+
+def test_fused_ops_read_state_after_pending_writes():
+    # A state read right after the update must see it (the engine orders the write).
+    mom = mx.nd.zeros((1000,))
+    weight, grad = mx.nd.ones((1000,)), mx.nd.ones((1000,))
+    for _ in range(10):
+        mx.nd.sgd_mom_update(weight, grad, mom, lr=1.0, momentum=0.5, out=weight)
+        mom_copy = mom.copy()
+    expect = 0.0
+    for _ in range(10):
+        expect = 0.5 * expect - 1.0
+    np.testing.assert_allclose(mom_copy.asnumpy(), expect)
+
+
+@pytest.mark.parametrize("op,nstate,kw", [
+    ("sgd_update", 0, dict(lr=0.1, wd=0.01, rescale_grad=0.5, clip_gradient=0.3)),
+    ("signsgd_update", 0, dict(lr=0.1, wd=0.01)),
+    ("nag_mom_update", 1, dict(lr=0.1, momentum=0.9, wd=0.01)),
+    ("rmsprop_update", 1, dict(lr=0.01, gamma1=0.9, clip_weights=0.5)),
+    ("rmspropalex_update", 3, dict(lr=0.01)),
+    ("ftrl_update", 2, dict(lr=0.1, lamda1=0.05, beta=1.5, wd=0.1)),
+    ("signum_update", 1, dict(lr=0.01, momentum=0.8, wd_lh=0.05)),
+])
+def test_fused_ops_float64_match_float32(op, nstate, kw):
+    w = np.random.randn(*SHAPE)
+    g = np.random.randn(*SHAPE)
+    st = [np.abs(np.random.randn(*SHAPE)) * 0.1 for _ in range(nstate)]
+    res = []
+    for dt in (np.float32, np.float64):
+        sts = [mx.nd.array(s, dtype=dt) for s in st]
+        weight = mx.nd.array(w, dtype=dt)
+        getattr(mx.nd, op)(weight, mx.nd.array(g, dtype=dt), *sts, out=weight, **kw)
+        assert weight.dtype == dt
+        res.append([weight.asnumpy()] + [s.asnumpy() for s in sts])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_mp_ops_directly():
+    w = np.random.randn(*SHAPE).astype(np.float32)
+    g = np.random.randn(*SHAPE).astype(np.float16)
+    weight, w32 = mx.nd.array(w.astype(np.float16), dtype=np.float16), mx.nd.array(w)
+    mom = mx.nd.zeros(SHAPE)
+    mx.nd.mp_sgd_mom_update(weight, mx.nd.array(g, dtype=np.float16), mom, w32, lr=0.1,
+                            momentum=0.9, out=weight)
+    expect = w - 0.1 * g.astype(np.float32)
+    np.testing.assert_allclose(w32.asnumpy(), expect, rtol=1e-6)
+    np.testing.assert_allclose(mom.asnumpy(), -0.1 * g.astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(weight.asnumpy(), expect.astype(np.float16))
+
+
+def test_update_op_errors():
+    w = mx.nd.ones((3,))
+    with pytest.raises(mx.MXNetError, match="mom has shape"):
+        mx.nd.sgd_mom_update(w, w, mx.nd.ones((2,)), lr=0.1)
+    with pytest.raises(mx.MXNetError, match="Required parameter lr"):
+        mx.nd.sgd_update(w, w)
+    with pytest.raises(mx.MXNetError, match="weight32 has dtype"):
+        w16 = mx.nd.ones((3,), dtype=np.float16)
+        mx.nd.mp_sgd_update(w16, w16, w16, lr=0.1)
+    with pytest.raises(Exception, match="adam_update takes 4 inputs"):
+        mx.nd.adam_update(w, w, w, lr=0.1)
+
+
+def test_lr_wd_mult_and_idx2name():
+    opt = mx.optimizer.SGD(learning_rate=0.1, wd=0.5,
+                           param_idx2name={0: "fc_weight", 1: "fc_bias", 2: "bn_gamma"})
+    assert opt.wd_mult == {"fc_bias": 0.0}
+    assert opt._get_wd(0) == 0.5 and opt._get_wd(1) == 0.0 and opt._get_wd(2) == 0.5
+    opt.set_lr_mult({"fc_weight": 2.0, 2: 0.5})
+    assert opt._get_lr(0) == pytest.approx(0.2)
+    assert opt._get_lr(2) == pytest.approx(0.05)
+    assert opt._get_lr(1) == pytest.approx(0.1)
+    opt.set_wd_mult({"fc_bias": 3.0})
+    assert opt._get_wd(1) == pytest.approx(1.5)
+
+    class Sym(object):
+        def attr_dict(self):
+            return {"a": {"__lr_mult__": "3", "__wd_mult__": "0.25"}}
+
+        def list_arguments(self):
+            return ["a", "b"]
+    opt = mx.optimizer.SGD(learning_rate=0.1, wd=1.0, sym=Sym(), param_idx2name={0: "a", 1: "b"})
+    assert opt._get_lr(0) == pytest.approx(0.3) and opt._get_wd(0) == pytest.approx(0.25)
+    assert opt._get_wd(1) == 0.0  # "b" is not a weight
+
+
+def test_learning_rate_and_scheduler_interplay():
+    opt = mx.optimizer.SGD(learning_rate=0.5)
+    assert opt.learning_rate == 0.5
+    opt.set_learning_rate(0.25)
+    assert opt.learning_rate == 0.25
+    sched = mx.lr_scheduler.FactorScheduler(step=2, factor=0.5, base_lr=1.0)
+    opt = mx.optimizer.SGD(lr_scheduler=sched)
+    with pytest.raises(UserWarning):
+        opt.set_learning_rate(0.1)
+    weight, grad = mx.nd.zeros((2,)), mx.nd.ones((2,))
+    lrs = []
+    for _ in range(5):
+        lrs.append(opt._get_lr(0) if opt.num_update else None)
+        opt.update(0, weight, grad, None)
+    # updates 1..5 used lr 1, 1, 0.5, 0.5, 0.25
+    np.testing.assert_allclose(weight.asnumpy(), -(1 + 1 + 0.5 + 0.5 + 0.25))
+    with pytest.warns(UserWarning):
+        opt = mx.optimizer.SGD(learning_rate=0.3,
+                               lr_scheduler=mx.lr_scheduler.FactorScheduler(step=2, base_lr=1.0))
+    assert opt.lr_scheduler.base_lr == 0.3
+
+
+def test_registry_create_register():
+    assert isinstance(mx.optimizer.create("SGD"), mx.optimizer.SGD)
+    assert isinstance(mx.opt.create("adam", learning_rate=0.1), mx.optimizer.Adam)
+    assert isinstance(mx.optimizer.Optimizer.create_optimizer("ftrl"), mx.optimizer.FTRL)
+    for n in ("nag", "adamw", "adagrad", "rmsprop", "adadelta", "signum", "lamb"):
+        assert isinstance(mx.optimizer.create(n), mx.optimizer.Optimizer)
+    with pytest.raises(ValueError, match="Cannot find optimizer nope"):
+        mx.optimizer.create("nope")
+
+    @mx.optimizer.register
+    class MyOpt(mx.optimizer.Optimizer):
+        def update(self, index, weight, grad, state):
+            weight[:] = weight - grad
+    o = mx.optimizer.create("myopt")
+    w = mx.nd.ones((2,))
+    mx.optimizer.get_updater(o)(0, mx.nd.ones((2,)), w)
+    np.testing.assert_allclose(w.asnumpy(), 0)
+
+
+def test_updater_states_round_trip():
+    opt = mx.optimizer.Adam(learning_rate=0.01)
+    upd = mx.optimizer.get_updater(opt)
+    w = mx.nd.array(np.random.randn(*SHAPE))
+    g = mx.nd.array(np.random.randn(*SHAPE))
+    upd(0, g, w)
+    upd("k", g, mx.nd.ones(SHAPE))
+    blob = upd.get_states()
+    states = pickle.loads(blob)
+    assert set(states) == {0, "k"}
+    np.testing.assert_allclose(states[0][0].asnumpy(), upd.states[0][0].asnumpy())
+
+    # Continue the original and a restored copy for one step each: they stay identical.
+    upd2 = mx.optimizer.get_updater(mx.optimizer.Adam(learning_rate=0.01))
+    upd2.set_states(upd.get_states(dump_optimizer=True))
+    assert isinstance(upd2.optimizer, mx.optimizer.Adam) and upd2.optimizer.num_update == 1
+    w2 = w.copy()
+    upd(0, g, w)
+    upd2(0, g, w2)
+    np.testing.assert_allclose(w2.asnumpy(), w.asnumpy())
+    np.testing.assert_allclose(upd2.states[0][1].asnumpy(), upd.states[0][1].asnumpy())
+
+    upd3 = mx.optimizer.get_updater(mx.optimizer.Adam())
+    upd3.set_states(blob)
+    assert upd3.states_synced == {0: False, "k": False}
+    upd3(0, g, w.copy())
+    assert upd3.states_synced[0]
+
+
+def test_optimizer_pickles_without_param_dict():
+    opt = mx.optimizer.SGD(learning_rate=0.2, momentum=0.9, param_dict={0: object()})
+    opt2 = pickle.loads(pickle.dumps(opt))
+    assert opt2.param_dict == {} and opt2.lr == 0.2 and opt2.momentum == 0.9
+
+
+# ---- lr schedulers against hand-computed values
+
+def test_factor_scheduler():
+    s = mx.lr_scheduler.FactorScheduler(step=3, factor=0.5, base_lr=1.0, stop_factor_lr=0.2)
+    got = [s(n) for n in range(1, 12)]
+    assert got == [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.2, 0.2]
+
+
+def test_factor_scheduler_warmup():
+    s = mx.lr_scheduler.FactorScheduler(step=5, factor=0.1, base_lr=1.0, warmup_steps=4,
+                                        warmup_begin_lr=0.2)
+    assert [s(n) for n in range(4)] == pytest.approx([0.2, 0.4, 0.6, 0.8])
+    assert s(4) == 1.0 and s(6) == pytest.approx(0.1)
+    c = mx.lr_scheduler.FactorScheduler(step=5, base_lr=1.0, warmup_steps=2,
+                                        warmup_begin_lr=0.3, warmup_mode="constant")
+    assert c(0) == c(1) == 0.3 and c(2) == 1.0
+
+
+def test_multifactor_scheduler():
+    s = mx.lr_scheduler.MultiFactorScheduler(step=[2, 5], factor=0.1, base_lr=1.0)
+    got = [s(n) for n in range(1, 8)]
+    assert got == pytest.approx([1, 1, 0.1, 0.1, 0.1, 0.01, 0.01])
+    with pytest.raises(ValueError):
+        mx.lr_scheduler.MultiFactorScheduler(step=[3, 2])
+
+
+def test_poly_scheduler():
+    s = mx.lr_scheduler.PolyScheduler(max_update=10, base_lr=1.0, pwr=2, final_lr=0.1,
+                                      warmup_steps=2, warmup_begin_lr=0.0)
+    assert s(0) == 0.0 and s(1) == pytest.approx(0.5)
+    # after warmup: 0.1 + 0.9 * (1 - (n - 2) / 8) ** 2
+    assert s(2) == pytest.approx(1.0)
+    assert s(6) == pytest.approx(0.1 + 0.9 * 0.25)
+    assert s(10) == pytest.approx(0.1)
+    assert s(20) == pytest.approx(0.1)
+
+
+def test_cosine_scheduler():
+    s = mx.lr_scheduler.CosineScheduler(max_update=10, base_lr=2.0, final_lr=0.0)
+    assert s(0) == pytest.approx(2.0)
+    assert s(5) == pytest.approx(1.0)
+    assert s(10) == pytest.approx(0.0)
+    assert s(15) == pytest.approx(0.0)
+    w = mx.lr_scheduler.CosineScheduler(max_update=12, base_lr=1.0, warmup_steps=2,
+                                        warmup_begin_lr=0.5)
+    assert w(1) == pytest.approx(0.75) and w(7) == pytest.approx(0.5)
+
+
+def test_scheduler_bad_args():
+    with pytest.raises(ValueError):
+        mx.lr_scheduler.LRScheduler(base_lr=0.1, warmup_begin_lr=0.5)
+    with pytest.raises(ValueError):
+        mx.lr_scheduler.LRScheduler(warmup_mode="cubic")
+    with pytest.raises(ValueError):
+        mx.lr_scheduler.FactorScheduler(step=0)
+    with pytest.raises(ValueError):
+        mx.lr_scheduler.FactorScheduler(step=2, factor=2.0)
+
+
+def test_sgd_list_update_matches_single():
+    ws = [np.random.randn(*SHAPE).astype(np.float32) for _ in range(2)]
+    gs = [np.random.randn(*SHAPE).astype(np.float32) for _ in range(2)]
+    a = mx.optimizer.SGD(learning_rate=0.1, momentum=0.9, wd=0.01)
+    b = mx.optimizer.SGD(learning_rate=0.1, momentum=0.9, wd=0.01)
+    wa = [mx.nd.array(w) for w in ws]
+    wb = [mx.nd.array(w) for w in ws]
+    sa = [a.create_state(i, w) for i, w in enumerate(wa)]
+    sb = [b.create_state(i, w) for i, w in enumerate(wb)]
+    a.update_multi_precision([0, 1], wa, [mx.nd.array(g) for g in gs], sa)
+    for i in range(2):
+        b.update(i, wb[i], mx.nd.array(gs[i]), sb[i])
+    for x, y in zip(wa + sa, wb + sb):
+        np.testing.assert_allclose(x.asnumpy(), y.asnumpy())
