@@ -9,6 +9,11 @@ from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
 from . import ndarray
 from . import ndarray as nd
 from . import random
+from . import lr_scheduler
+from . import optimizer
+from . import optimizer as opt
 from . import test_utils
+from . import kvstore
+from . import kvstore as kv
 
 __version__ = "0.1.0"

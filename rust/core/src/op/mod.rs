@@ -9,6 +9,7 @@ pub mod elemwise_unary;
 pub mod indexing;
 pub mod init;
 pub mod matrix;
+pub mod optimizer;
 pub mod params;
 pub mod random;
 pub mod reduce;
@@ -26,11 +27,12 @@ pub use registry::{registry, Registry};
 
 use crate::context::Context;
 use crate::dtype::DType;
-use crate::engine::Origin;
+use crate::engine::{Origin, Task};
 use crate::error::{Error, Result};
 use crate::ndarray::NDArray;
 use crate::runtime::rt;
 use crate::shape::Shape;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Shape and dtype of one input or output.
@@ -93,6 +95,12 @@ pub trait Operator: Send + Sync {
     }
     fn uses_rng(&self) -> bool {
         false
+    }
+    /// Indices of inputs the kernel updates in place (optimizer states such as `mom`, `mean`):
+    /// `invoke` schedules them as written so later readers wait for the update and earlier
+    /// readers finish before it. Empty for ordinary ops.
+    fn mutate_inputs(&self) -> &[usize] {
+        &[]
     }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()>;
 }
@@ -196,11 +204,25 @@ pub fn invoke(
     let seed = if op.uses_rng() { rt().rng.next(ctx) } else { 0 };
     let cost: usize = inputs.iter().map(|a| a.size()).sum::<usize>()
         + outputs.iter().map(|a| a.size()).sum::<usize>();
-    let reads: Vec<&NDArray> = inputs.iter().collect();
-    let writes: Vec<&NDArray> = outputs.iter().collect();
     let (op2, ins, outs) = (op.clone(), inputs.to_vec(), outputs.clone());
-    NDArray::push(name, &reads, &writes, cost, origin, move || {
-        op2.forward(&OpCtx { seed }, &ins, &outs)
+    rt().engine.push(Task {
+        name: Cow::Borrowed(name),
+        reads: inputs.iter().map(|a| a.var().clone()).collect(),
+        // Mutated inputs are written too; the engine drops them from the reads.
+        writes: outputs
+            .iter()
+            .map(|a| a.var().clone())
+            .chain(
+                op.mutate_inputs()
+                    .iter()
+                    .filter_map(|&i| inputs.get(i))
+                    .map(|a| a.var().clone()),
+            )
+            .collect(),
+        body: Box::new(move || op2.forward(&OpCtx { seed }, &ins, &outs)),
+        origin,
+        cost,
+        priority: 0,
     });
     Ok(outputs)
 }
@@ -281,6 +303,8 @@ pub struct FnOp {
     pub ctx: Option<Context>,
     pub inplace: bool,
     pub rng: bool,
+    /// See `Operator::mutate_inputs`.
+    pub mutate: Vec<usize>,
     pub infer: InferFn,
     pub forward: ForwardFn,
 }
@@ -297,6 +321,7 @@ impl FnOp {
             ctx: None,
             inplace: false,
             rng: false,
+            mutate: Vec::new(),
             infer: Box::new(infer),
             forward: Box::new(forward),
         }
@@ -325,6 +350,9 @@ impl Operator for FnOp {
     }
     fn uses_rng(&self) -> bool {
         self.rng
+    }
+    fn mutate_inputs(&self) -> &[usize] {
+        &self.mutate
     }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         (self.forward)(cx, inputs, outputs)

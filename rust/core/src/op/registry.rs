@@ -62,6 +62,7 @@ pub fn registry() -> &'static Registry {
         super::indexing::register(&mut r);
         super::softmax::register(&mut r);
         super::sort::register(&mut r);
+        super::optimizer::register(&mut r);
         r
     })
 }

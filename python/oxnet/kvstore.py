@@ -1,0 +1,206 @@
+"""`mx.kv`: the in-process key-value store (`local`, `device`) of MXNet 1.x.
+
+Every push, reduction, update and pull is an engine operation on NDArrays, so `push` returns
+at once and a `pull` is waited on only where its output is read."""
+import pickle
+
+from .base import MXNetError, string_types, integer_types
+from .context import cpu
+from .ndarray import NDArray
+
+__all__ = ["KVStore", "create"]
+
+_LOCAL_TYPES = ("local", "device", "local_allreduce_cpu", "local_allreduce_device", "local_update_cpu",
+                "local_update_device")
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+class KVStore:
+    """A store of arrays by key; values pushed from several devices are summed before update."""
+
+    def __init__(self, kv_type="local"):
+        self._type = kv_type
+        self._store = {}
+        self._key_type = None
+        self._updater = None
+        self._merge_on_device = "device" in kv_type
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def type(self):
+        return self._type
+
+    @property
+    def rank(self):
+        return 0
+
+    @property
+    def num_workers(self):
+        return 1
+
+    # ------------------------------------------------------------------ keys
+    def _check_key(self, key):
+        if isinstance(key, string_types):
+            kt = str
+        elif isinstance(key, integer_types) and not isinstance(key, bool):
+            kt = int
+            if not -(1 << 31) <= int(key) < (1 << 31):
+                raise OverflowError("key %d does not fit a C int" % key)
+        else:
+            raise TypeError("unexpected type for keys: %s" % type(key))
+        if self._key_type is None:
+            self._key_type = kt
+        elif self._key_type is not kt:
+            raise MXNetError("Mixed key types are not allowed: this store uses %s keys, got %r"
+                             % (self._key_type.__name__, key))
+        return key
+
+    def _pairs(self, key, value, what):
+        """[(key, [arrays])] for a key or a key list and matching values."""
+        if isinstance(key, (list, tuple)):
+            keys = list(key)
+            vals = _as_list(value)
+            if len(keys) != len(vals):
+                raise ValueError("%s: %d keys but %d values" % (what, len(keys), len(vals)))
+            if len({type(k) for k in keys}) > 1:
+                raise TypeError("inconsistent types of keys detected.")
+        else:
+            keys, vals = [key], [value]
+        out = []
+        for k, v in zip(keys, vals):
+            arrs = _as_list(v)
+            for a in arrs:
+                if not isinstance(a, NDArray):
+                    raise TypeError("%s: values for key %r must be NDArrays, got %s" % (what, k, type(a).__name__))
+            if not arrs:
+                raise ValueError("%s: no value given for key %r" % (what, k))
+            out.append((self._check_key(k), arrs))
+        return out
+
+    def _stored(self, key, what):
+        if key not in self._store:
+            raise MXNetError("%s: key %s doesn't exist. Did you init?" % (what, key))
+        return self._store[key]
+
+    # ------------------------------------------------------------------ API
+    def init(self, key, value):
+        """Stores a copy of `value` (the first array if a list is given) under `key`."""
+        for k, arrs in self._pairs(key, value, "init"):
+            if k in self._store:
+                raise MXNetError("duplicate init of key %s. Please double check if you called "
+                                 "kv.init or kv.broadcast with this key multiple times" % k)
+            src = arrs[0]
+            ctx = src.context if self._merge_on_device else cpu(0)
+            self._store[k] = src.copyto(ctx)
+
+    def _reduce(self, key, arrs, stored):
+        """Sum of the arrays for one key, on the merge context, as a fresh array."""
+        for a in arrs:
+            if a.shape != stored.shape:
+                raise MXNetError("push: key %s: value of shape %s does not match the stored shape %s"
+                                 % (key, a.shape, stored.shape))
+        ctx = arrs[0].context if self._merge_on_device else stored.context
+        merged = arrs[0].copyto(ctx)
+        for a in arrs[1:]:
+            merged += a.as_in_context(ctx)
+        return merged
+
+    def push(self, key, value, priority=0):
+        """Sums the values pushed for each key, then updates (or, with no updater, assigns)."""
+        grouped = {}
+        order = []
+        for k, arrs in self._pairs(key, value, "push"):
+            if k not in grouped:
+                order.append(k)
+                grouped[k] = []
+            grouped[k].extend(arrs)
+        for k in order:
+            stored = self._stored(k, "push")
+            merged = self._reduce(k, grouped[k], stored)
+            if self._updater is not None:
+                ukey = k.encode() if isinstance(k, str) else k
+                try:
+                    self._updater(ukey, merged.as_in_context(stored.context), stored)
+                except Exception as e:
+                    raise MXNetError("push: the updater failed for key %s: %s: %s"
+                                     % (k, type(e).__name__, e)) from e
+            else:
+                merged.copyto(stored)
+
+    def pull(self, key, out=None, priority=0, ignore_sparse=True):
+        """Copies the stored value of each key into every array of `out`."""
+        if out is None:
+            raise ValueError("pull: out is required (the arrays to copy the values into)")
+        for k, outs in self._pairs(key, out, "pull"):
+            stored = self._stored(k, "pull")
+            for o in outs:
+                if o.shape != stored.shape:
+                    raise MXNetError("pull: key %s: operands shape mismatch from.shape = %s to.shape=%s"
+                                     % (k, stored.shape, o.shape))
+                stored.copyto(o)
+
+    def pushpull(self, key, value, out=None, priority=0):
+        """push then pull; without `out` the result is written back into `value`."""
+        self.push(key, value, priority)
+        self.pull(key, value if out is None else out, priority)
+
+    def broadcast(self, key, value, out, priority=0):
+        """init then pull."""
+        self.init(key, value)
+        self.pull(key, out, priority)
+
+    def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
+        raise NotImplementedError("oxnet stores dense arrays only; use pull")
+
+    def _set_updater(self, updater):
+        """Registers `updater(key, merged_value, stored_value)`; string keys arrive as bytes."""
+        self._updater = updater
+
+    set_updater = _set_updater
+
+    def set_optimizer(self, optimizer):
+        """Runs `optimizer` on every push (as MXNet's local store does)."""
+        from . import optimizer as opt
+        self._set_updater(opt.get_updater(optimizer))
+
+    def is_capable(self, capability):
+        return capability.lower() == "optimizer"
+
+    def set_gradient_compression(self, compression_params):
+        raise MXNetError("Gradient compression is not supported for this type of kvstore (%s)" % self._type)
+
+    def save_optimizer_states(self, fname, dump_optimizer=False):
+        if self._updater is None or not hasattr(self._updater, "get_states"):
+            raise ValueError("save_optimizer_states: no optimizer is set on this store")
+        with open(fname, "wb") as f:
+            f.write(self._updater.get_states(dump_optimizer))
+
+    def load_optimizer_states(self, fname):
+        if self._updater is None or not hasattr(self._updater, "set_states"):
+            raise ValueError("load_optimizer_states: no optimizer is set on this store")
+        with open(fname, "rb") as f:
+            self._updater.set_states(f.read())
+
+    def barrier(self):
+        """A no-op in one process."""
+
+    _barrier = barrier
+
+    def __getstate__(self):
+        raise pickle.PicklingError("a KVStore cannot be pickled")
+
+
+def create(name="local"):
+    """Creates a store: `local` or `device` (and MXNet's local variants)."""
+    if not isinstance(name, string_types):
+        raise TypeError("name must be a string")
+    name = name.lower()
+    if name in _LOCAL_TYPES:
+        return KVStore(name)
+    if "dist" in name:
+        raise NotImplementedError("kvstore type %r needs the distributed (MPI) backend, which is not "
+                                  "available yet in oxnet" % name)
+    raise ValueError("unknown kvstore type %r; oxnet supports %s" % (name, ", ".join(_LOCAL_TYPES)))

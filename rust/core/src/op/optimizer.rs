@@ -1,0 +1,828 @@
+//! Optimizer update ops (`sgd_update`, `adam_update`, ...), with MXNet 1.9.1's names, parameters
+//! and arithmetic. Inputs are `weight, grad, state...`; the new weight goes to the output (users
+//! pass `out=weight`) and every state input is updated in place, which `mutate_inputs` declares
+//! to the engine. All updates are elementwise, so `out` may be the weight itself (`inplace`).
+//!
+//! One table row per op: name, doc, input names, parameters and the update `Rule`. The kernels
+//! compute in f32 for f16/f32 arrays and in f64 for f64 arrays; the `mp_*` ops take f16 (or f32)
+//! weight/grad and f32 states, the last of which is the f32 master copy `weight32`.
+
+use super::params::{param, ParamSpec, Params};
+use super::{Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::ndarray::NDArray;
+use half::f16;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+use std::sync::Arc;
+
+/// The arithmetic type the update rules run in (f32 or f64).
+pub trait Real:
+    Copy
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + Send
+    + Sync
+    + 'static
+{
+    const ZERO: Self;
+    const ONE: Self;
+    fn of(v: f64) -> Self;
+    fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
+}
+
+macro_rules! real {
+    ($t:ty) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline(always)]
+            fn of(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+        }
+    };
+}
+real!(f32);
+real!(f64);
+
+/// A stored element type and the `Real` it is computed in.
+pub trait Stored: Copy + Send + Sync + 'static {
+    type C: Real;
+    fn ld(self) -> Self::C;
+    fn st(v: Self::C) -> Self;
+}
+
+impl Stored for f32 {
+    type C = f32;
+    #[inline(always)]
+    fn ld(self) -> f32 {
+        self
+    }
+    #[inline(always)]
+    fn st(v: f32) -> f32 {
+        v
+    }
+}
+impl Stored for f64 {
+    type C = f64;
+    #[inline(always)]
+    fn ld(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn st(v: f64) -> f64 {
+        v
+    }
+}
+impl Stored for f16 {
+    type C = f32;
+    #[inline(always)]
+    fn ld(self) -> f32 {
+        self.to_f32()
+    }
+    #[inline(always)]
+    fn st(v: f32) -> f16 {
+        f16::from_f32(v)
+    }
+}
+
+/// MXNet's `clip_gradient`: a negative bound means no clipping.
+#[inline(always)]
+fn clip<C: Real>(g: C, c: C) -> C {
+    if c < C::ZERO {
+        g
+    } else if g > c {
+        c
+    } else if g < -c {
+        -c
+    } else {
+        g
+    }
+}
+
+/// `mshadow_op::sign`: 0 (and NaN) map to 0.
+#[inline(always)]
+fn sign<C: Real>(x: C) -> C {
+    if x > C::ZERO {
+        C::ONE
+    } else if x < C::ZERO {
+        -C::ONE
+    } else {
+        C::ZERO
+    }
+}
+
+/// Element i of `out` from weight, grad and the NS states (updated in place).
+///
+/// # Safety
+/// Every pointer is valid for `n` elements; `o` is disjoint from or identical to `w`, and the
+/// states are disjoint from everything else. Pointers are arguments (not captures) so the loop
+/// can vectorise; `w[i]` is read before `o[i]` is written.
+#[inline(always)]
+unsafe fn update_loop<T: Stored, S: Stored<C = T::C>, const NS: usize, F>(
+    w: *const T,
+    g: *const T,
+    st: [*mut S; NS],
+    o: *mut T,
+    n: usize,
+    f: &F,
+) where
+    F: Fn(T::C, T::C, &mut [T::C; NS]) -> T::C,
+{
+    for i in 0..n {
+        let mut s = [<T::C as Real>::ZERO; NS];
+        for (v, p) in s.iter_mut().zip(&st) {
+            *v = (*p.add(i)).ld();
+        }
+        let r = f((*w.add(i)).ld(), (*g.add(i)).ld(), &mut s);
+        for (v, p) in s.iter().zip(&st) {
+            *p.add(i) = S::st(*v);
+        }
+        *o.add(i) = T::st(r);
+    }
+}
+
+/// Runs `f` over all elements, split over the intra-op pool.
+fn run<T: Stored, S: Stored<C = T::C>, const NS: usize, F>(ins: &[NDArray], out: &NDArray, f: F)
+where
+    F: Fn(T::C, T::C, &mut [T::C; NS]) -> T::C + Sync + Send,
+{
+    let n = out.size();
+    // SAFETY: called from the op that reads weight/grad and writes out and the states
+    // (`mutate_inputs`); `infer` checked every array has n elements of the right dtype.
+    let (pw, pg, po) = unsafe {
+        (
+            Ptr(ins[0].raw() as *mut T),
+            Ptr(ins[1].raw() as *mut T),
+            Ptr(out.raw() as *mut T),
+        )
+    };
+    // SAFETY: as above.
+    let ps: [Ptr<S>; NS] = std::array::from_fn(|k| unsafe { Ptr(ins[2 + k].raw() as *mut S) });
+    par_ranges(n, 8, |b, e| {
+        let st: [*mut S; NS] = std::array::from_fn(|k| unsafe { ps[k].get().add(b) });
+        // SAFETY: b..e < n for every array; ranges of different tasks are disjoint.
+        unsafe {
+            update_loop::<T, S, NS, F>(
+                pw.get().add(b),
+                pg.get().add(b),
+                st,
+                po.get().add(b),
+                e - b,
+                &f,
+            )
+        }
+    });
+}
+
+/// Which update an op applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    Sgd,
+    SgdMom,
+    NagMom,
+    MpSgd,
+    MpSgdMom,
+    MpNagMom,
+    Adam,
+    RmsProp,
+    RmsPropAlex,
+    SignSgd,
+    Signum,
+    Ftrl,
+}
+
+impl Rule {
+    /// The `mp_*` ops keep f32 states (the last one the master weight) for f16 weights.
+    fn mixed(self) -> bool {
+        matches!(self, Rule::MpSgd | Rule::MpSgdMom | Rule::MpNagMom)
+    }
+}
+
+/// Hyper-parameters of one configured op (those an op does not declare keep their default).
+#[derive(Debug, Clone, Copy)]
+struct Hyper {
+    lr: f64,
+    wd: f64,
+    rescale: f64,
+    clip: f64,
+    momentum: f64,
+    beta1: f64,
+    beta2: f64,
+    epsilon: f64,
+    gamma1: f64,
+    gamma2: f64,
+    clip_weights: f64,
+    wd_lh: f64,
+    lamda1: f64,
+    beta: f64,
+}
+
+impl Hyper {
+    fn parse(p: &Params, spec: &[ParamSpec]) -> Result<Hyper> {
+        let get = |name: &str, dflt: f64| -> Result<f64> {
+            if spec.iter().any(|s| s.name == name) {
+                p.float(name)
+            } else {
+                Ok(dflt)
+            }
+        };
+        if spec.iter().any(|s| s.name == "lazy_update") {
+            p.bool("lazy_update")?; // only validated: dense arrays have no lazy mode
+        }
+        Ok(Hyper {
+            lr: get("lr", 0.0)?,
+            wd: get("wd", 0.0)?,
+            rescale: get("rescale_grad", 1.0)?,
+            clip: get("clip_gradient", -1.0)?,
+            momentum: get("momentum", 0.0)?,
+            beta1: get("beta1", 0.9)?,
+            beta2: get("beta2", 0.999)?,
+            epsilon: get("epsilon", 1e-8)?,
+            gamma1: get("gamma1", 0.95)?,
+            gamma2: get("gamma2", 0.9)?,
+            clip_weights: get("clip_weights", -1.0)?,
+            wd_lh: get("wd_lh", 0.0)?,
+            lamda1: get("lamda1", 0.01)?,
+            beta: get("beta", 1.0)?,
+        })
+    }
+}
+
+/// Applies `rule` with arrays stored as T (weight, grad, out) and S (states).
+fn apply<T: Stored, S: Stored<C = T::C>>(rule: Rule, h: &Hyper, ins: &[NDArray], out: &NDArray) {
+    let c = |v: f64| <T::C as Real>::of(v);
+    let one = <T::C as Real>::ONE;
+    let (lr, wd, rs, cg) = (c(h.lr), c(h.wd), c(h.rescale), c(h.clip));
+    let mom = c(h.momentum);
+    // SAFETY: only the addresses are compared.
+    let aliased = unsafe { ins[0].raw() == out.raw() };
+    match rule {
+        Rule::Sgd => run::<T, S, 0, _>(ins, out, move |w, g, _| {
+            (one - lr * wd) * w - lr * clip(rs * g, cg)
+        }),
+        Rule::SgdMom => run::<T, S, 1, _>(ins, out, move |w, g, s| {
+            s[0] = mom * s[0] - lr * wd * w - lr * clip(rs * g, cg);
+            w + s[0]
+        }),
+        // MXNet's NAG kernel writes the weight before the momentum, so the momentum's weight
+        // decay term sees the new weight when out is the weight (what optimizers pass).
+        Rule::NagMom => run::<T, S, 1, _>(ins, out, move |w, g, s| {
+            let cg = clip(rs * g, cg);
+            let m = mom * s[0];
+            let o = w - m + (mom + one) * (m - lr * (cg + wd * w));
+            let wref = if aliased { o } else { w };
+            s[0] = m - lr * (cg + wd * wref);
+            o
+        }),
+        // The f16 weight input is ignored: the update runs on the f32 master copy (last state).
+        Rule::MpSgd => run::<T, S, 1, _>(ins, out, move |_, g, s| {
+            s[0] = (one - lr * wd) * s[0] - lr * clip(rs * g, cg);
+            s[0]
+        }),
+        Rule::MpSgdMom => run::<T, S, 2, _>(ins, out, move |_, g, s| {
+            s[0] = mom * s[0] - lr * wd * s[1] - lr * clip(rs * g, cg);
+            s[1] = s[1] + s[0];
+            s[1]
+        }),
+        // As MXNet's MP_NAGMomKernel: the momentum uses the updated master weight.
+        Rule::MpNagMom => run::<T, S, 2, _>(ins, out, move |_, g, s| {
+            let cg = clip(rs * g, cg);
+            let (m, w) = (mom * s[0], s[1]);
+            let w = w - m + (mom + one) * (m - lr * (cg + wd * w));
+            s[0] = m - lr * (cg + wd * w);
+            s[1] = w;
+            w
+        }),
+        Rule::Adam => {
+            let (b1, b2, eps) = (c(h.beta1), c(h.beta2), c(h.epsilon));
+            run::<T, S, 2, _>(ins, out, move |w, g, s| {
+                // MXNet adds the weight decay before clipping here.
+                let g = clip(rs * g + wd * w, cg);
+                s[0] = b1 * s[0] + (one - b1) * g;
+                s[1] = b2 * s[1] + (one - b2) * g * g;
+                w - lr * s[0] / (s[1].sqrt() + eps)
+            })
+        }
+        Rule::RmsProp => {
+            let (g1, eps, cw) = (c(h.gamma1), c(h.epsilon), c(h.clip_weights));
+            run::<T, S, 1, _>(ins, out, move |w, g, s| {
+                let g = clip(rs * g + wd * w, cg);
+                s[0] = (one - g1) * g * g + g1 * s[0];
+                clip(w - lr * g / (s[0] + eps).sqrt(), cw)
+            })
+        }
+        Rule::RmsPropAlex => {
+            let (g1, g2) = (c(h.gamma1), c(h.gamma2));
+            let (eps, cw) = (c(h.epsilon), c(h.clip_weights));
+            run::<T, S, 3, _>(ins, out, move |w, g, s| {
+                let g = clip(rs * g + wd * w, cg);
+                s[0] = (one - g1) * g * g + g1 * s[0];
+                s[1] = (one - g1) * g + g1 * s[1];
+                s[2] = g2 * s[2] - lr * g / (s[0] - s[1] * s[1] + eps).sqrt();
+                clip(w + s[2], cw)
+            })
+        }
+        Rule::SignSgd => run::<T, S, 0, _>(ins, out, move |w, g, _| {
+            (one - lr * wd) * w - lr * sign(clip(rs * g, cg))
+        }),
+        Rule::Signum => {
+            let wd_lh = c(h.wd_lh);
+            run::<T, S, 1, _>(ins, out, move |w, g, s| {
+                s[0] = mom * s[0] - (one - mom) * wd * w - (one - mom) * clip(rs * g, cg);
+                (one - lr * wd_lh) * w + lr * sign(s[0])
+            })
+        }
+        Rule::Ftrl => {
+            let (l1, beta) = (c(h.lamda1), c(h.beta));
+            run::<T, S, 2, _>(ins, out, move |w, g, s| {
+                let g = clip(rs * g, cg);
+                let (z, n) = (s[0], s[1]);
+                s[0] = z + g - ((n + g * g).sqrt() - n.sqrt()) * w / lr;
+                s[1] = n + g * g;
+                let z = s[0];
+                if z.abs() > l1 {
+                    (sign(z) * l1 - z) / ((beta + s[1].sqrt()) / lr + wd)
+                } else {
+                    <T::C as Real>::ZERO
+                }
+            })
+        }
+    }
+}
+
+/// Checks that every input has the weight's shape and the dtype the op expects.
+fn infer(name: &'static str, rule: Rule, names: &[&str], ins: &[Desc]) -> Result<Vec<Desc>> {
+    if ins.len() != names.len() {
+        return Err(Error::Value(format!(
+            "operator {name} takes {} inputs ({}), {} given",
+            names.len(),
+            names.join(", "),
+            ins.len()
+        )));
+    }
+    let w = &ins[0];
+    let ok = if rule.mixed() {
+        matches!(w.dtype, DType::F16 | DType::F32)
+    } else {
+        matches!(w.dtype, DType::F16 | DType::F32 | DType::F64)
+    };
+    if !ok {
+        return Err(Error::DType {
+            op: name.into(),
+            msg: format!(
+                "weight has dtype {}, which this update does not support",
+                w.dtype
+            ),
+        });
+    }
+    for (i, d) in ins.iter().enumerate().skip(1) {
+        if d.shape != w.shape {
+            return Err(Error::shape(
+                name,
+                format!(
+                    "{} has shape {} but weight has shape {}",
+                    names[i], d.shape, w.shape
+                ),
+            ));
+        }
+        // grad follows the weight; mp states are f32, other states follow the weight.
+        let want = if rule.mixed() && i >= 2 {
+            DType::F32
+        } else {
+            w.dtype
+        };
+        if d.dtype != want {
+            return Err(Error::DType {
+                op: name.into(),
+                msg: format!(
+                    "{} has dtype {} but {want} is required (weight is {})",
+                    names[i], d.dtype, w.dtype
+                ),
+            });
+        }
+    }
+    Ok(vec![w.clone()])
+}
+
+fn make_op(
+    name: &'static str,
+    rule: Rule,
+    names: &'static [&'static str],
+    h: Hyper,
+) -> Arc<dyn Operator> {
+    let mut op = FnOp::new(
+        name,
+        move |ins| infer(name, rule, names, ins),
+        move |_, ins, outs| {
+            let out = &outs[0];
+            match (ins[0].dtype(), rule.mixed()) {
+                (DType::F32, _) => apply::<f32, f32>(rule, &h, ins, out),
+                (DType::F64, false) => apply::<f64, f64>(rule, &h, ins, out),
+                (DType::F16, false) => apply::<f16, f16>(rule, &h, ins, out),
+                (DType::F16, true) => apply::<f16, f32>(rule, &h, ins, out),
+                (d, _) => {
+                    return Err(Error::DType {
+                        op: name.into(),
+                        msg: format!("unsupported weight dtype {d}"),
+                    })
+                }
+            }
+            Ok(())
+        },
+    );
+    op.inplace = true;
+    op.mutate = (2..names.len()).collect();
+    op.arc()
+}
+
+const LR: ParamSpec = param("lr", "float", None, "Learning rate");
+const WD: ParamSpec = param(
+    "wd",
+    "float",
+    Some("0"),
+    "Weight decay augments the objective function with a regularization term that penalizes large weights. The penalty scales with the square of the magnitude of each weight.",
+);
+const RESCALE: ParamSpec = param(
+    "rescale_grad",
+    "float",
+    Some("1"),
+    "Rescale gradient to grad = rescale_grad*grad.",
+);
+const CLIP: ParamSpec = param(
+    "clip_gradient",
+    "float",
+    Some("-1"),
+    "Clip gradient to the range of [-clip_gradient, clip_gradient] If clip_gradient <= 0, gradient clipping is turned off. grad = max(min(grad, clip_gradient), -clip_gradient).",
+);
+const LAZY: ParamSpec = param(
+    "lazy_update",
+    "boolean",
+    Some("1"),
+    "If true, lazy updates are applied if gradient's stype is row_sparse (dense arrays always update fully).",
+);
+const MOMENTUM: ParamSpec = param(
+    "momentum",
+    "float",
+    Some("0"),
+    "The decay rate of momentum estimates at each epoch.",
+);
+const EPS: ParamSpec = param(
+    "epsilon",
+    "float",
+    Some("9.99999994e-09"),
+    "A small constant for numerical stability.",
+);
+const GAMMA1: ParamSpec = param(
+    "gamma1",
+    "float",
+    Some("0.949999988"),
+    "The decay rate of the squared-gradient average.",
+);
+const CLIP_W: ParamSpec = param(
+    "clip_weights",
+    "float",
+    Some("-1"),
+    "Clip weights to the range of [-clip_weights, clip_weights] If clip_weights <= 0, weight clipping is turned off.",
+);
+
+#[allow(clippy::type_complexity)]
+fn table() -> Vec<(
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    Vec<ParamSpec>,
+    Rule,
+)> {
+    vec![
+        (
+            "sgd_update",
+            "Update function for Stochastic Gradient Descent (SGD) optimizer:\n    weight = weight - lr * (rescale_grad * clip(grad) + wd * weight)",
+            &["weight", "grad"],
+            vec![LR, WD, RESCALE, CLIP, LAZY],
+            Rule::Sgd,
+        ),
+        (
+            "sgd_mom_update",
+            "Momentum update function for SGD (mom is updated in place):\n    mom = momentum * mom - lr * (rescale_grad * clip(grad) + wd * weight)\n    weight = weight + mom",
+            &["weight", "grad", "mom"],
+            vec![LR, MOMENTUM, WD, RESCALE, CLIP, LAZY],
+            Rule::SgdMom,
+        ),
+        (
+            "nag_mom_update",
+            "Update function for Nesterov Accelerated Gradient (NAG) optimizer (mom is updated in place):\n    g = rescale_grad * clip(grad) + wd * weight\n    weight = weight + momentum * (momentum * mom - lr * g) - lr * g\n    mom = momentum * mom - lr * g  (with out=weight, g uses the new weight, as in MXNet)",
+            &["weight", "grad", "mom"],
+            vec![LR, MOMENTUM, WD, RESCALE, CLIP],
+            Rule::NagMom,
+        ),
+        (
+            "mp_sgd_update",
+            "Updater function for multi-precision SGD: the update runs on the float32 master copy weight32 (updated in place) and the result is cast to the weight's dtype.",
+            &["weight", "grad", "weight32"],
+            vec![LR, WD, RESCALE, CLIP, LAZY],
+            Rule::MpSgd,
+        ),
+        (
+            "mp_sgd_mom_update",
+            "Updater function for multi-precision SGD with momentum: mom and weight32 (float32) are updated in place, the result is cast to the weight's dtype.",
+            &["weight", "grad", "mom", "weight32"],
+            vec![LR, MOMENTUM, WD, RESCALE, CLIP, LAZY],
+            Rule::MpSgdMom,
+        ),
+        (
+            "mp_nag_mom_update",
+            "Update function for multi-precision Nesterov Accelerated Gradient (NAG) optimizer: mom and weight32 (float32) are updated in place.",
+            &["weight", "grad", "mom", "weight32"],
+            vec![LR, MOMENTUM, WD, RESCALE, CLIP],
+            Rule::MpNagMom,
+        ),
+        (
+            "adam_update",
+            "Update function for Adam optimizer (mean and var are updated in place):\n    g = clip(rescale_grad * grad + wd * weight)\n    mean = beta1 * mean + (1 - beta1) * g\n    var = beta2 * var + (1 - beta2) * g^2\n    weight = weight - lr * mean / (sqrt(var) + epsilon)",
+            &["weight", "grad", "mean", "var"],
+            vec![
+                LR,
+                param("beta1", "float", Some("0.899999976"), "The decay rate for the 1st moment estimates."),
+                param("beta2", "float", Some("0.999000013"), "The decay rate for the 2nd moment estimates."),
+                EPS,
+                WD,
+                RESCALE,
+                CLIP,
+                LAZY,
+            ],
+            Rule::Adam,
+        ),
+        (
+            "rmsprop_update",
+            "Update function for RMSProp optimizer (n is updated in place):\n    g = clip(rescale_grad * grad + wd * weight)\n    n = (1 - gamma1) * g^2 + gamma1 * n\n    weight = weight - lr * g / sqrt(n + epsilon)",
+            &["weight", "grad", "n"],
+            vec![LR, GAMMA1, EPS, WD, RESCALE, CLIP, CLIP_W],
+            Rule::RmsProp,
+        ),
+        (
+            "rmspropalex_update",
+            "Update function for the centered RMSProp optimizer of Graves (2013) (n, g and delta are updated in place):\n    n = (1 - gamma1) * grad^2 + gamma1 * n\n    g = (1 - gamma1) * grad + gamma1 * g\n    delta = gamma2 * delta - lr * grad / sqrt(n - g^2 + epsilon)\n    weight = weight + delta",
+            &["weight", "grad", "n", "g", "delta"],
+            vec![
+                LR,
+                GAMMA1,
+                param("gamma2", "float", Some("0.899999976"), "Decay rate."),
+                EPS,
+                WD,
+                RESCALE,
+                CLIP,
+                CLIP_W,
+            ],
+            Rule::RmsPropAlex,
+        ),
+        (
+            "signsgd_update",
+            "Update function for SignSGD optimizer:\n    weight = (1 - lr * wd) * weight - lr * sign(grad)",
+            &["weight", "grad"],
+            vec![LR, WD, RESCALE, CLIP],
+            Rule::SignSgd,
+        ),
+        (
+            "signum_update",
+            "SIGN momentUM (Signum) optimizer (mom is updated in place):\n    mom = momentum * mom - (1 - momentum) * (wd * weight + rescale_grad * clip(grad))\n    weight = (1 - lr * wd_lh) * weight + lr * sign(mom)",
+            &["weight", "grad", "mom"],
+            vec![
+                LR,
+                MOMENTUM,
+                WD,
+                RESCALE,
+                CLIP,
+                param("wd_lh", "float", Some("0"), "The amount of weight decay that does not go into gradient/momentum calculations otherwise do weight decay algorithmically only."),
+            ],
+            Rule::Signum,
+        ),
+        (
+            "ftrl_update",
+            "Update function for Ftrl optimizer (z and n are updated in place):\n    z += g - (sqrt(n + g^2) - sqrt(n)) * weight / lr\n    n += g^2\n    weight = (sign(z) * lamda1 - z) / ((beta + sqrt(n)) / lr + wd) * (|z| > lamda1)",
+            &["weight", "grad", "z", "n"],
+            vec![
+                LR,
+                param("lamda1", "float", Some("0.00999999978"), "The L1 regularization coefficient."),
+                param("beta", "float", Some("1"), "Per-Coordinate Learning Rate beta."),
+                WD,
+                RESCALE,
+                CLIP,
+            ],
+            Rule::Ftrl,
+        ),
+    ]
+}
+
+pub fn register(r: &mut Registry) {
+    for (name, doc, names, params, rule) in table() {
+        let spec = params.clone();
+        r.add(SimpleDef {
+            name,
+            doc: doc.to_string(),
+            params,
+            inputs: Inputs::Fixed(names),
+            create: Box::new(move |p| Ok(make_op(name, rule, names, Hyper::parse(p, &spec)?))),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::op::call_str;
+    use crate::op::test_util::{arr, err, f32s};
+
+    fn close(a: &[f32], b: &[f32]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{a:?} vs {b:?}");
+        }
+    }
+
+    /// Runs `op` with `out=weight`, so the weight and the states change in place.
+    fn step(op: &str, ins: &[crate::ndarray::NDArray], attrs: &[(&str, &str)]) {
+        let a: Vec<(String, String)> = attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let def = crate::op::registry().get(op).expect("registered");
+        let opr = def.create(&a).expect("params");
+        crate::op::invoke(&opr, ins, Some(&ins[..1]), None).expect("invoke");
+    }
+
+    #[test]
+    fn sgd_and_clip() {
+        let w = arr(&[3], &[1.0f32, 2.0, 3.0]);
+        let g = arr(&[3], &[10.0f32, -0.5, 0.0]);
+        let o = call_str(
+            "sgd_update",
+            &[w.clone(), g],
+            &[
+                ("lr", "0.1"),
+                ("wd", "0.5"),
+                ("rescale_grad", "0.5"),
+                ("clip_gradient", "1"),
+            ],
+        )
+        .expect("sgd")
+        .remove(0);
+        // (1 - 0.05) * w - 0.1 * clip(0.5 * g, 1)
+        close(&f32s(&o), &[0.95 - 0.1, 1.9 + 0.025, 2.85]);
+        close(&f32s(&w), &[1.0, 2.0, 3.0]); // without out, weight is untouched
+    }
+
+    #[test]
+    fn sgd_mom_updates_state_in_place() {
+        let w = arr(&[2], &[1.0f32, -1.0]);
+        let g = arr(&[2], &[0.5f32, 0.25]);
+        let m = arr(&[2], &[0.0f32, 0.0]);
+        let (mut rw, mut rm) = ([1.0f32, -1.0], [0.0f32, 0.0]);
+        for _ in 0..3 {
+            step(
+                "sgd_mom_update",
+                &[w.clone(), g.clone(), m.clone()],
+                &[("lr", "0.1"), ("momentum", "0.9"), ("wd", "0.01")],
+            );
+            for i in 0..2 {
+                let gi = [0.5f32, 0.25][i];
+                rm[i] = 0.9 * rm[i] - 0.1 * 0.01 * rw[i] - 0.1 * gi;
+                rw[i] += rm[i];
+            }
+        }
+        close(&f32s(&m), &rm);
+        close(&f32s(&w), &rw);
+    }
+
+    #[test]
+    fn adam_two_steps() {
+        let w = arr(&[1], &[1.0f32]);
+        let g = arr(&[1], &[0.5f32]);
+        let (m, v) = (arr(&[1], &[0.0f32]), arr(&[1], &[0.0f32]));
+        let (mut rw, mut rm, mut rv) = (1.0f32, 0.0f32, 0.0f32);
+        for _ in 0..2 {
+            step(
+                "adam_update",
+                &[w.clone(), g.clone(), m.clone(), v.clone()],
+                &[("lr", "0.01"), ("wd", "0.1")],
+            );
+            let gi = 0.5 + 0.1 * rw;
+            rm = 0.9 * rm + 0.1 * gi;
+            rv = 0.999 * rv + 0.001 * gi * gi;
+            rw -= 0.01 * rm / (rv.sqrt() + 1e-8);
+        }
+        close(&f32s(&w), &[rw]);
+        close(&f32s(&m), &[rm]);
+        close(&f32s(&v), &[rv]);
+    }
+
+    #[test]
+    fn ftrl_and_signum() {
+        let w = arr(&[2], &[0.5f32, -0.5]);
+        let g = arr(&[2], &[1.0f32, -0.001]);
+        let (z, n) = (arr(&[2], &[0.0f32; 2]), arr(&[2], &[0.0f32; 2]));
+        step(
+            "ftrl_update",
+            &[w.clone(), g.clone(), z.clone(), n.clone()],
+            &[("lr", "0.1")],
+        );
+        // z = g - |g| * w / lr; n = g^2; w = (sign(z) l1 - z) / ((1 + |g|) / lr) if |z| > l1
+        let z0 = 1.0 - 1.0 * 0.5 / 0.1;
+        let z1 = -0.001 - 0.001 * -0.5 / 0.1;
+        close(&f32s(&z), &[z0, z1]);
+        let w0 = (-0.01 - z0) / ((1.0 + 1.0) / 0.1);
+        assert!(z1.abs() < 0.01); // |z| <= lamda1: the weight is zeroed
+        close(&f32s(&w), &[w0, 0.0]);
+
+        let w = arr(&[2], &[1.0f32, 1.0]);
+        let m = arr(&[2], &[0.0f32; 2]);
+        step(
+            "signum_update",
+            &[w.clone(), arr(&[2], &[1.0f32, -1.0]), m.clone()],
+            &[("lr", "0.1"), ("momentum", "0.9"), ("wd_lh", "0.5")],
+        );
+        close(&f32s(&m), &[-0.1, 0.1]);
+        close(&f32s(&w), &[0.95 - 0.1, 0.95 + 0.1]);
+    }
+
+    #[test]
+    fn nag_momentum_sees_new_weight_only_in_place() {
+        let (lr, mu, wd, g, m0, w0) = (0.1f32, 0.9f32, 0.5f32, 1.0f32, 0.2f32, 1.0f32);
+        let attrs = [("lr", "0.1"), ("momentum", "0.9"), ("wd", "0.5")];
+        let m = mu * m0;
+        let w1 = w0 + mu * m - (mu + 1.0) * lr * (g + wd * w0);
+        // Not in place: the momentum's weight decay uses the old weight.
+        let (w, mom) = (arr(&[1], &[w0]), arr(&[1], &[m0]));
+        let o = call_str(
+            "nag_mom_update",
+            &[w.clone(), arr(&[1], &[g]), mom.clone()],
+            &attrs,
+        )
+        .expect("nag")
+        .remove(0);
+        close(&f32s(&o), &[w1]);
+        close(&f32s(&mom), &[m - lr * (g + wd * w0)]);
+        // In place (out=weight), as MXNet's kernel: it sees the new weight.
+        let (w, mom) = (arr(&[1], &[w0]), arr(&[1], &[m0]));
+        step(
+            "nag_mom_update",
+            &[w.clone(), arr(&[1], &[g]), mom.clone()],
+            &attrs,
+        );
+        close(&f32s(&w), &[w1]);
+        close(&f32s(&mom), &[m - lr * (g + wd * w1)]);
+    }
+
+    #[test]
+    fn mixed_precision_keeps_master_copy() {
+        use half::f16;
+        let w = arr(&[2], &[f16::from_f32(1.0), f16::from_f32(2.0)]);
+        let g = arr(&[2], &[f16::from_f32(1.0), f16::from_f32(1.0)]);
+        let w32 = arr(&[2], &[1.0f32, 2.0]);
+        step(
+            "mp_sgd_update",
+            &[w.clone(), g, w32.clone()],
+            &[("lr", "0.001")],
+        );
+        close(&f32s(&w32), &[0.999, 1.999]);
+        let wv = w.to_vec::<f16>().expect("f16");
+        assert!((wv[0].to_f32() - 0.999).abs() < 1e-3);
+    }
+
+    #[test]
+    fn bad_inputs_name_the_argument() {
+        let w = arr(&[3], &[0.0f32; 3]);
+        let m2 = arr(&[2], &[0.0f32; 2]);
+        let e = err(
+            "sgd_mom_update",
+            &[w.clone(), w.clone(), m2],
+            &[("lr", "1")],
+        );
+        assert!(e.to_string().contains("mom has shape"), "{e}");
+        let e = err("sgd_update", std::slice::from_ref(&w), &[("lr", "1")]);
+        assert!(e.to_string().contains("sgd_update takes 2"), "{e}");
+        let e = err("sgd_update", &[w.clone(), w.clone()], &[]);
+        assert!(e.to_string().contains("lr"), "{e}");
+        let w64 = arr(&[3], &[0.0f64; 3]);
+        let e = err(
+            "mp_sgd_update",
+            &[w64.clone(), w64.clone(), w64],
+            &[("lr", "1")],
+        );
+        assert!(e.to_string().contains("mp_sgd_update"), "{e}");
+    }
+}
