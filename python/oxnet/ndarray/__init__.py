@@ -2,7 +2,6 @@
 import sys as _sys
 import types as _types
 
-from .. import _native
 from . import register as _register
 
 _internal = _types.ModuleType("oxnet.ndarray._internal", "Every registry op, including internal ones.")
