@@ -217,6 +217,14 @@ impl NDArray {
         Ok(())
     }
 
+    /// Calls `f` with the contents, in place, once pending writes are done (no copy).
+    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        self.wait_to_read()?;
+        // SAFETY: as in `copy_to_host`: every pending writer has finished.
+        let bytes = unsafe { std::slice::from_raw_parts(self.raw(), self.nbytes()) };
+        Ok(f(bytes))
+    }
+
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut v = vec![0u8; self.nbytes()];
         self.copy_to_host(&mut v)?;
