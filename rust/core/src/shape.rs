@@ -41,6 +41,21 @@ impl Shape {
     }
 }
 
+/// `(axis, outer, n, inner)`: the normalised axis, the product of the dims before it, its size
+/// and the product of the dims after it (how gather-like kernels see an array).
+pub fn split_at_axis(s: &Shape, axis: i64, op: &str) -> Result<(usize, usize, usize, usize)> {
+    if s.ndim() == 0 {
+        return Err(Error::shape(op, "cannot index a 0-d array along an axis"));
+    }
+    let ax = norm_axis(axis, s.ndim(), op)?;
+    Ok((
+        ax,
+        s.0[..ax].iter().product(),
+        s[ax],
+        s.0[ax + 1..].iter().product(),
+    ))
+}
+
 pub fn norm_axis(axis: i64, ndim: usize, op: &str) -> Result<usize> {
     let n = ndim as i64;
     let a = if axis < 0 { axis + n } else { axis };

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::kernels::cpu::strided::{gather_rows, pick_elems};
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
-use crate::shape::{norm_axis, Shape};
+use crate::shape::{split_at_axis, Shape};
 use crate::with_dtype;
 use std::sync::Arc;
 
@@ -61,19 +61,7 @@ impl Mode {
 
 fn take_op(axis: i64, mode: Mode) -> Arc<dyn Operator> {
     let op = "take";
-    // (axis, outer, n, inner) of the data shape.
-    let split = move |s: &Shape| -> Result<(usize, usize, usize, usize)> {
-        if s.ndim() == 0 {
-            return Err(Error::shape(op, "cannot take from a 0-d array"));
-        }
-        let ax = norm_axis(axis, s.ndim(), op)?;
-        Ok((
-            ax,
-            s.0[..ax].iter().product(),
-            s[ax],
-            s.0[ax + 1..].iter().product(),
-        ))
-    };
+    let split = move |s: &Shape| split_at_axis(s, axis, op);
     FnOp::new(
         op,
         move |inputs| {
@@ -110,18 +98,7 @@ fn take_op(axis: i64, mode: Mode) -> Arc<dyn Operator> {
 
 fn pick_op(axis: i64, keepdims: bool, mode: Mode) -> Arc<dyn Operator> {
     let op = "pick";
-    let split = move |s: &Shape| -> Result<(usize, usize, usize, usize)> {
-        if s.ndim() == 0 {
-            return Err(Error::shape(op, "cannot pick from a 0-d array"));
-        }
-        let ax = norm_axis(axis, s.ndim(), op)?;
-        Ok((
-            ax,
-            s.0[..ax].iter().product(),
-            s[ax],
-            s.0[ax + 1..].iter().product(),
-        ))
-    };
+    let split = move |s: &Shape| split_at_axis(s, axis, op);
     FnOp::new(
         op,
         move |inputs| {
