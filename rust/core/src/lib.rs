@@ -1,10 +1,12 @@
 //! oxnet core: MXNet 1.x semantics (NDArray, dependency engine, operator registry, file
 //! formats) as a plain Rust library. No Python here; `rust/python` is only a binding.
 
+pub mod autograd;
 pub mod context;
 pub mod dtype;
 pub mod engine;
 pub mod error;
+pub mod graph;
 pub mod kernels;
 pub mod ndarray;
 pub mod op;

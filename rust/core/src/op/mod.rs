@@ -9,6 +9,7 @@ pub mod elemwise_unary;
 pub mod indexing;
 pub mod init;
 pub mod matrix;
+pub mod nn;
 pub mod optimizer;
 pub mod params;
 pub mod random;
@@ -29,6 +30,7 @@ use crate::context::Context;
 use crate::dtype::DType;
 use crate::engine::{Origin, Task};
 use crate::error::{Error, Result};
+use crate::graph::{Entry, GradBuilder, Node};
 use crate::ndarray::NDArray;
 use crate::runtime::rt;
 use crate::shape::Shape;
@@ -75,6 +77,21 @@ pub trait OpDef: Send + Sync {
 pub struct OpCtx {
     /// Sub-seed drawn at push time for ops that use randomness.
     pub seed: u64,
+    /// Training mode (`is_train=True`, `autograd.train_mode()`): Dropout drops, BatchNorm
+    /// uses batch statistics.
+    pub is_train: bool,
+}
+
+/// What a gradient rule sees of the node it differentiates.
+pub struct GradArgs<'a> {
+    pub node: &'a Arc<Node>,
+    /// The node's input entries (forward values, readable by gradient nodes).
+    pub inputs: &'a [Entry],
+    /// The node's output entries, hidden outputs included.
+    pub outputs: Vec<Entry>,
+    /// Gradient of each output (zeros where only some outputs receive one); empty for loss
+    /// ops, whose gradient never reads a head gradient.
+    pub out_grads: &'a [Entry],
 }
 
 /// A configured op: inference and kernels.
@@ -103,6 +120,87 @@ pub trait Operator: Send + Sync {
         &[]
     }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()>;
+
+    /// Outputs a symbol lists (BatchNorm computes 3, shows 1).
+    fn num_visible_outputs(&self) -> usize {
+        self.num_outputs()
+    }
+    /// Output names without the node prefix (`output`, `loss`, `state_output`); default
+    /// `output` for one output, `output0..` for several.
+    fn output_names(&self) -> Vec<String> {
+        match self.num_visible_outputs() {
+            1 => vec!["output".to_string()],
+            n => (0..n).map(|i| format!("output{i}")).collect(),
+        }
+    }
+    /// How many of the op's declared inputs this configuration takes (FullyConnected with
+    /// `no_bias` takes 2 of data/weight/bias); `None` = all.
+    fn num_inputs(&self) -> Option<usize> {
+        None
+    }
+    /// Bidirectional shape inference for graphs: fill unknown (`None`) input and output shapes
+    /// that follow from known ones (weights from data and params, labels from data). A shape
+    /// may hold 0 for an unknown dimension. The forward `infer` fills outputs once every input
+    /// is known, so ops only implement what `infer` cannot deduce.
+    fn infer_shape_partial(
+        &self,
+        _inputs: &mut [Option<Shape>],
+        _outputs: &mut [Option<Shape>],
+    ) -> Result<()> {
+        Ok(())
+    }
+    /// Type inference for graphs; default: inputs and outputs share one dtype.
+    fn infer_type_partial(
+        &self,
+        inputs: &mut [Option<DType>],
+        outputs: &mut [Option<DType>],
+    ) -> Result<()> {
+        unify_types(self.name(), inputs, outputs)
+    }
+    /// Loss heads (SoftmaxOutput, MakeLoss...) make their own head gradient.
+    fn is_loss(&self) -> bool {
+        false
+    }
+    /// The gradient of each input as graph nodes built with `g` (None = no gradient flows).
+    fn gradient(&self, _g: &mut GradBuilder, _a: &GradArgs) -> Result<Vec<Option<Entry>>> {
+        Err(Error::NotImplemented(format!(
+            "Operator {} is non-differentiable because it didn't register FGradient attribute",
+            self.name()
+        )))
+    }
+}
+
+/// The default type rule: every input and output has the same dtype.
+pub fn unify_types(
+    op: &str,
+    inputs: &mut [Option<DType>],
+    outputs: &mut [Option<DType>],
+) -> Result<()> {
+    let known = inputs.iter().chain(outputs.iter()).flatten().next().copied();
+    let Some(t) = known else { return Ok(()) };
+    for (i, d) in inputs.iter_mut().enumerate() {
+        match d {
+            Some(x) if *x != t => {
+                return Err(Error::dtype(
+                    op,
+                    format!("Incompatible attr in node {op} at {i}-th input: expected {t}, got {x}"),
+                ))
+            }
+            _ => *d = Some(t),
+        }
+    }
+    for (i, d) in outputs.iter_mut().enumerate() {
+        match d {
+            Some(x) if *x != t => {
+                return Err(Error::dtype(
+                    op,
+                    format!("Incompatible attr in node {op} at {i}-th output: expected {t}, got {x}"),
+                ))
+            }
+            _ => *d = Some(t),
+        }
+    }
+    Ok(())
 }
 
 /// Looks up `name`, configures it with `attrs` and runs it on `inputs`.
@@ -128,6 +226,17 @@ pub fn invoke(
     inputs: &[NDArray],
     out: Option<&[NDArray]>,
     origin: Option<Origin>,
+) -> Result<Vec<NDArray>> {
+    invoke_mode(op, inputs, out, origin, crate::autograd::is_training())
+}
+
+/// `invoke` in an explicit mode (executors pass `is_train` from `forward`).
+pub fn invoke_mode(
+    op: &Arc<dyn Operator>,
+    inputs: &[NDArray],
+    out: Option<&[NDArray]>,
+    origin: Option<Origin>,
+    is_train: bool,
 ) -> Result<Vec<NDArray>> {
     let name = op.name();
     let ctx = match inputs.first() {
@@ -195,7 +304,7 @@ pub fn invoke(
     });
     if aliased {
         // Compute into fresh arrays, then copy: the kernel never sees aliased memory.
-        let tmp = invoke(op, inputs, None, origin.clone())?;
+        let tmp = invoke_mode(op, inputs, None, origin.clone(), is_train)?;
         for (t, o) in tmp.iter().zip(&outputs) {
             copy_into(t, o, origin.clone())?;
         }
@@ -219,7 +328,7 @@ pub fn invoke(
                     .map(|a| a.var().clone()),
             )
             .collect(),
-        body: Box::new(move || op2.forward(&OpCtx { seed }, &ins, &outs)),
+        body: Box::new(move || op2.forward(&OpCtx { seed, is_train }, &ins, &outs)),
         origin,
         cost,
         priority: 0,
@@ -295,6 +404,12 @@ impl OpDef for SimpleDef {
 
 pub type InferFn = Box<dyn Fn(&[Desc]) -> Result<Vec<Desc>> + Send + Sync>;
 pub type ForwardFn = Box<dyn Fn(&OpCtx, &[NDArray], &[NDArray]) -> Result<()> + Send + Sync>;
+pub type GradFn =
+    Box<dyn Fn(&mut GradBuilder, &GradArgs) -> Result<Vec<Option<Entry>>> + Send + Sync>;
+pub type ShapePartialFn =
+    Box<dyn Fn(&mut [Option<Shape>], &mut [Option<Shape>]) -> Result<()> + Send + Sync>;
+pub type TypePartialFn =
+    Box<dyn Fn(&mut [Option<DType>], &mut [Option<DType>]) -> Result<()> + Send + Sync>;
 
 /// A configured op made of an inference closure and a kernel closure.
 pub struct FnOp {
@@ -307,6 +422,14 @@ pub struct FnOp {
     pub mutate: Vec<usize>,
     pub infer: InferFn,
     pub forward: ForwardFn,
+    /// See `Operator::gradient`; `None` = not differentiable.
+    pub grad: Option<GradFn>,
+    pub loss: bool,
+    pub visible_outputs: Option<usize>,
+    pub output_names: Option<Vec<String>>,
+    pub num_inputs: Option<usize>,
+    pub shape_partial: Option<ShapePartialFn>,
+    pub type_partial: Option<TypePartialFn>,
 }
 
 impl FnOp {
@@ -324,7 +447,41 @@ impl FnOp {
             mutate: Vec::new(),
             infer: Box::new(infer),
             forward: Box::new(forward),
+            grad: None,
+            loss: false,
+            visible_outputs: None,
+            output_names: None,
+            num_inputs: None,
+            shape_partial: None,
+            type_partial: None,
         }
+    }
+
+    /// Sets the gradient rule (builder style).
+    pub fn with_grad(
+        mut self,
+        f: impl Fn(&mut GradBuilder, &GradArgs) -> Result<Vec<Option<Entry>>> + Send + Sync + 'static,
+    ) -> FnOp {
+        self.grad = Some(Box::new(f));
+        self
+    }
+
+    /// Sets the backward shape rule (builder style).
+    pub fn with_shape_partial(
+        mut self,
+        f: impl Fn(&mut [Option<Shape>], &mut [Option<Shape>]) -> Result<()> + Send + Sync + 'static,
+    ) -> FnOp {
+        self.shape_partial = Some(Box::new(f));
+        self
+    }
+
+    /// Sets the type rule (builder style).
+    pub fn with_type_partial(
+        mut self,
+        f: impl Fn(&mut [Option<DType>], &mut [Option<DType>]) -> Result<()> + Send + Sync + 'static,
+    ) -> FnOp {
+        self.type_partial = Some(Box::new(f));
+        self
     }
 
     pub fn arc(self) -> Arc<dyn Operator> {
@@ -356,6 +513,53 @@ impl Operator for FnOp {
     }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         (self.forward)(cx, inputs, outputs)
+    }
+    fn num_visible_outputs(&self) -> usize {
+        self.visible_outputs.unwrap_or(self.num_outputs)
+    }
+    fn output_names(&self) -> Vec<String> {
+        match &self.output_names {
+            Some(n) => n.clone(),
+            None => match self.num_visible_outputs() {
+                1 => vec!["output".to_string()],
+                n => (0..n).map(|i| format!("output{i}")).collect(),
+            },
+        }
+    }
+    fn num_inputs(&self) -> Option<usize> {
+        self.num_inputs
+    }
+    fn infer_shape_partial(
+        &self,
+        inputs: &mut [Option<Shape>],
+        outputs: &mut [Option<Shape>],
+    ) -> Result<()> {
+        match &self.shape_partial {
+            Some(f) => f(inputs, outputs),
+            None => Ok(()),
+        }
+    }
+    fn infer_type_partial(
+        &self,
+        inputs: &mut [Option<DType>],
+        outputs: &mut [Option<DType>],
+    ) -> Result<()> {
+        match &self.type_partial {
+            Some(f) => f(inputs, outputs),
+            None => unify_types(self.name, inputs, outputs),
+        }
+    }
+    fn is_loss(&self) -> bool {
+        self.loss
+    }
+    fn gradient(&self, g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Option<Entry>>> {
+        match &self.grad {
+            Some(f) => f(g, a),
+            None => Err(Error::NotImplemented(format!(
+                "Operator {} is non-differentiable because it didn't register FGradient attribute",
+                self.name
+            ))),
+        }
     }
 }
 

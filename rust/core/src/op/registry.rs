@@ -63,6 +63,7 @@ pub fn registry() -> &'static Registry {
         super::softmax::register(&mut r);
         super::sort::register(&mut r);
         super::optimizer::register(&mut r);
+        super::nn::register(&mut r);
         r
     })
 }
