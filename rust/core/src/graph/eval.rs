@@ -1,1 +1,221 @@
-//! Evaluation plans.
+//! Evaluation plans: the op nodes needed for some entries, in dependency order, with each
+//! entry given a slot in a value table. Each step is pushed to the engine as it is reached, so
+//! a plan runs asynchronously; slots are dropped after their last reader, returning memory to
+//! the pool for later steps (the engine orders any reuse after the last read).
+
+use super::node::{Entry, Node};
+use crate::error::{Error, Result};
+use crate::ndarray::NDArray;
+use crate::op::invoke_mode;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Entry -> slot numbering shared by the plans of one executor.
+#[derive(Default)]
+pub struct Slots {
+    map: HashMap<(usize, usize), usize>,
+}
+
+impl Slots {
+    pub fn slot(&mut self, e: &Entry) -> usize {
+        let n = self.map.len();
+        *self.map.entry(e.key()).or_insert(n)
+    }
+
+    pub fn get(&self, e: &Entry) -> Option<usize> {
+        self.map.get(&e.key()).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+pub struct Step {
+    pub node: Arc<Node>,
+    pub ins: Vec<usize>,
+    pub outs: Vec<usize>,
+    /// Slots whose last reader is this step.
+    pub free: Vec<usize>,
+}
+
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Slots filled from arrays recorded on nodes (autograd tapes) before the run.
+    pub preset: Vec<(usize, NDArray)>,
+}
+
+/// A node is a source when its values come from outside the plan.
+fn is_source(n: &Node, provided: &HashSet<(usize, usize)>) -> bool {
+    n.is_variable()
+        || n.values.is_some()
+        || (0..n.num_outputs()).any(|i| provided.contains(&(n as *const Node as usize, i)))
+}
+
+impl Plan {
+    /// Plans the computation of `heads`. Variables, nodes with recorded values, and entries in
+    /// `provided` (slots the caller fills) are not computed.
+    pub fn new(slots: &mut Slots, heads: &[Entry], provided: &[Entry]) -> Plan {
+        let provided: HashSet<(usize, usize)> = provided.iter().map(|e| e.key()).collect();
+        let mut seen: HashSet<usize> = HashSet::new();
+        let mut order: Vec<Arc<Node>> = Vec::new();
+        for h in heads {
+            if !seen.insert(Arc::as_ptr(&h.node) as usize) {
+                continue;
+            }
+            let mut stack: Vec<(Arc<Node>, usize)> = vec![(h.node.clone(), 0)];
+            while let Some((n, i)) = stack.pop() {
+                let source = is_source(&n, &provided);
+                if !source && i < n.inputs.len() {
+                    let child = n.inputs[i].node.clone();
+                    stack.push((n, i + 1));
+                    if seen.insert(Arc::as_ptr(&child) as usize) {
+                        stack.push((child, 0));
+                    }
+                } else {
+                    order.push(n);
+                }
+            }
+        }
+        let mut steps = Vec::new();
+        let mut preset = Vec::new();
+        for n in order {
+            if is_source(&n, &provided) {
+                if let Some(vals) = &n.values {
+                    for (i, v) in vals.iter().enumerate() {
+                        let s = slots.slot(&n.entry(i));
+                        preset.push((s, v.clone()));
+                    }
+                }
+                continue;
+            }
+            let ins = n.inputs.iter().map(|e| slots.slot(e)).collect();
+            let outs = (0..n.num_outputs()).map(|i| slots.slot(&n.entry(i))).collect();
+            steps.push(Step {
+                node: n,
+                ins,
+                outs,
+                free: Vec::new(),
+            });
+        }
+        Plan { steps, preset }
+    }
+
+    /// Marks slots for release after their last reader, except those in `keep`.
+    pub fn set_frees(&mut self, keep: &HashSet<usize>) {
+        let mut last: HashMap<usize, usize> = HashMap::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            for &x in s.ins.iter().chain(&s.outs) {
+                last.insert(x, i);
+            }
+        }
+        for s in &mut self.steps {
+            s.free.clear();
+        }
+        for (x, i) in last {
+            if !keep.contains(&x) {
+                self.steps[i].free.push(x);
+            }
+        }
+    }
+
+    /// Every slot this plan reads or writes.
+    pub fn used_slots(&self) -> HashSet<usize> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.ins.iter().chain(&s.outs).copied())
+            .collect()
+    }
+
+    /// Runs the plan. `bound` gives arrays that steps must write their outputs into (executor
+    /// outputs and gradient buffers). With `record`, every step's outputs are also recorded as
+    /// new graph nodes (autograd's `create_graph`): the map goes from old entries to new ones.
+    pub fn run(
+        &self,
+        values: &mut [Option<NDArray>],
+        bound: &HashMap<usize, NDArray>,
+        is_train: bool,
+        mut record: Option<&mut HashMap<(usize, usize), Entry>>,
+    ) -> Result<()> {
+        for (s, v) in &self.preset {
+            values[*s] = Some(v.clone());
+        }
+        for step in &self.steps {
+            let Some(op) = &step.node.op else { continue };
+            let ins = step
+                .ins
+                .iter()
+                .map(|&s| {
+                    values[s].clone().ok_or_else(|| {
+                        Error::Internal(format!(
+                            "operator {} ({}) reads a value that was not computed",
+                            step.node.name,
+                            op.name()
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let targets: Vec<Option<&NDArray>> = step.outs.iter().map(|s| bound.get(s)).collect();
+            let outs = if targets.iter().all(|t| t.is_some()) {
+                let o: Vec<NDArray> = targets.iter().flatten().map(|a| (*a).clone()).collect();
+                invoke_mode(op, &ins, Some(&o), None, is_train)?
+            } else {
+                let o = invoke_mode(op, &ins, None, None, is_train)?;
+                for (t, v) in targets.iter().zip(&o) {
+                    if let Some(t) = t {
+                        crate::op::copy_into(v, t, None)?;
+                    }
+                }
+                o
+            };
+            if let Some(map) = record.as_deref_mut() {
+                let inputs = step
+                    .node
+                    .inputs
+                    .iter()
+                    .map(|e| map.get(&e.key()).cloned().unwrap_or_else(|| e.clone()))
+                    .collect();
+                let n = Node::from_op(
+                    op.clone(),
+                    step.node.name.clone(),
+                    step.node.attrs.clone(),
+                    inputs,
+                    Some(outs.clone()),
+                );
+                for i in 0..outs.len() {
+                    map.insert(step.node.entry(i).key(), n.entry(i));
+                }
+            }
+            for (&s, o) in step.outs.iter().zip(outs) {
+                values[s] = Some(o);
+            }
+            for &s in &step.free {
+                values[s] = None;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Computes `heads` from nodes with recorded values (autograd), returning their arrays.
+pub fn evaluate(heads: &[Entry], is_train: bool) -> Result<Vec<NDArray>> {
+    let mut slots = Slots::default();
+    let mut plan = Plan::new(&mut slots, heads, &[]);
+    let keep: HashSet<usize> = heads.iter().map(|h| slots.slot(h)).collect();
+    plan.set_frees(&keep);
+    let mut values = vec![None; slots.len()];
+    plan.run(&mut values, &HashMap::new(), is_train, None)?;
+    heads
+        .iter()
+        .map(|h| {
+            slots
+                .get(h)
+                .and_then(|s| values[s].clone())
+                .ok_or_else(|| Error::Internal("an evaluated head has no value".into()))
+        })
+        .collect()
+}

@@ -1,10 +1,12 @@
 //! Computation graphs: nodes and entries, reverse-mode gradients, and evaluation plans shared
 //! by the symbolic executor and imperative autograd.
 
+pub mod check;
 pub mod eval;
 pub mod gradient;
 pub mod node;
 
+pub use check::{check_grad, CheckOpts};
 pub use gradient::{gradient, GradBuilder};
 pub use node::{topo_order, Entry, LeafGrad, Node};
 

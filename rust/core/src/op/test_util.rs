@@ -56,3 +56,34 @@ pub fn gather(x: &[f32], out_shape: &[usize], src: impl Fn(&[usize]) -> usize) -
         .map(|i| x[src(&unravel(i, out_shape))])
         .collect()
 }
+
+/// Panics unless op `name`'s gradient graph matches finite differences at `inputs`.
+pub fn check_grad(name: &str, attrs: &[(&str, &str)], inputs: &[NDArray], wrt: &[usize]) {
+    crate::graph::check_grad(name, attrs, inputs, wrt, Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// `check_grad` in training mode (BatchNorm batch statistics, Dropout).
+pub fn check_grad_train(name: &str, attrs: &[(&str, &str)], inputs: &[NDArray], wrt: &[usize]) {
+    let opts = crate::graph::CheckOpts {
+        is_train: true,
+        ..Default::default()
+    };
+    crate::graph::check_grad(name, attrs, inputs, wrt, opts).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Deterministic values in [lo, hi) as f64 of `shape` (float64 inputs make numeric gradients
+/// precise).
+pub fn rand64(shape: &[usize], lo: f64, hi: f64, seed: u64) -> NDArray {
+    let n: usize = shape.iter().product();
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let v: Vec<f64> = (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
+        })
+        .collect();
+    arr(shape, &v)
+}
