@@ -1,7 +1,14 @@
 //! Imperative autograd (`mx.autograd`): recording flags, the tape (graph nodes carrying the
 //! arrays they produced) and backward through the same gradient rules as the executor.
 
+use crate::error::{Error, Result};
+use crate::executor::GradReq;
+use crate::graph::eval::{evaluate, evaluate_with};
+use crate::graph::{gradient, topo_order, Entry, LeafGrad, Node};
+use crate::ndarray::NDArray;
+use crate::op::{copy_into, Operator};
 use std::cell::Cell;
+use std::sync::Arc;
 
 thread_local! {
     static RECORDING: Cell<bool> = const { Cell::new(false) };
@@ -24,4 +31,159 @@ pub fn set_recording(on: bool) -> bool {
 /// Sets the training flag; returns the previous one.
 pub fn set_training(on: bool) -> bool {
     TRAINING.with(|c| c.replace(on))
+}
+
+/// Records op `op` applied to `inputs` producing `outputs`; `entries[i]` is input i's
+/// autograd entry (None for arrays nothing recorded, which become constant leaves). Returns
+/// the outputs' entries.
+pub fn record(
+    op: &Arc<dyn Operator>,
+    attrs: Vec<(String, String)>,
+    inputs: &[NDArray],
+    entries: &[Option<Entry>],
+    outputs: &[NDArray],
+) -> Vec<Entry> {
+    let ins: Vec<Entry> = inputs
+        .iter()
+        .zip(entries.iter().chain(std::iter::repeat(&None)))
+        .map(|(a, e)| match e {
+            Some(e) => e.clone(),
+            None => Node::leaf(a.clone(), None).entry(0),
+        })
+        .collect();
+    let node = Node::from_op(op.clone(), op.name(), attrs, ins, Some(outputs.to_vec()));
+    (0..outputs.len()).map(|i| node.entry(i)).collect()
+}
+
+/// A leaf for `attach_grad`/`mark_variables`: gradients are written (or added) into `grad`;
+/// `req` null makes a leaf that receives none.
+pub fn mark_variable(value: &NDArray, grad: NDArray, req: GradReq) -> Entry {
+    let lg = (req != GradReq::Null).then_some(LeafGrad {
+        grad,
+        add: req == GradReq::Add,
+    });
+    Node::leaf(value.clone(), lg).entry(0)
+}
+
+/// Head gradients as leaf entries: given arrays, or ones for non-loss heads (MXNet's default
+/// `out_grad`), or nothing for loss heads.
+fn head_grad_entries(
+    heads: &[Entry],
+    head_grads: &[Option<NDArray>],
+) -> Result<Vec<Option<Entry>>> {
+    heads
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            if let Some(g) = head_grads.get(i).cloned().flatten() {
+                let v = h.node.value(h.index)?;
+                if g.shape() != v.shape() {
+                    return Err(Error::shape(
+                        "backward",
+                        format!(
+                            "head_grads[{i}] has shape {}, the head {}",
+                            g.shape(),
+                            v.shape()
+                        ),
+                    ));
+                }
+                return Ok(Some(Node::leaf(g, None).entry(0)));
+            }
+            if h.node.op.as_ref().is_some_and(|o| o.is_loss()) {
+                return Ok(None);
+            }
+            let v = h.node.value(h.index)?;
+            let ones = crate::op::call_str("ones_like", std::slice::from_ref(v), &[])?;
+            Ok(Some(Node::leaf(ones[0].clone(), None).entry(0)))
+        })
+        .collect()
+}
+
+/// `NDArray.backward` / `autograd.backward`: gradients of `heads` into every reachable leaf
+/// that has a gradient buffer.
+pub fn backward(heads: &[Entry], head_grads: &[Option<NDArray>], is_train: bool) -> Result<()> {
+    if heads.iter().any(|h| h.node.values.is_none()) {
+        return Err(Error::Value(
+            "Cannot differentiate node because it is not in a computational graph. You need to \
+             set is_recording to true or use autograd.record() to save computational graphs \
+             for backward."
+                .into(),
+        ));
+    }
+    let leaves: Vec<(Arc<Node>, LeafGrad)> = topo_order(heads)
+        .into_iter()
+        .filter_map(|n| {
+            let lg = n.leaf_grad.lock().ok()?.clone()?;
+            Some((n, lg))
+        })
+        .collect();
+    if leaves.is_empty() {
+        return Err(Error::Value(
+            "Cannot differentiate node because it is not in a computational graph. You need to \
+             set is_recording to true or use autograd.record() to save computational graphs \
+             for backward."
+                .into(),
+        ));
+    }
+    let hg = head_grad_entries(heads, head_grads)?;
+    let wrt: Vec<Entry> = leaves.iter().map(|(n, _)| n.entry(0)).collect();
+    let grads = gradient(heads, &hg, &wrt)?;
+    let computed: Vec<Entry> = grads.iter().flatten().cloned().collect();
+    let values = evaluate(&computed, is_train)?;
+    let mut it = values.into_iter();
+    for ((_, lg), g) in leaves.iter().zip(&grads) {
+        match g {
+            Some(_) => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| Error::Internal("missing gradient value".into()))?;
+                if lg.add {
+                    let sum = crate::op::call_str("elemwise_add", &[lg.grad.clone(), v], &[])?;
+                    copy_into(&sum[0], &lg.grad, None)?;
+                } else {
+                    copy_into(&v, &lg.grad, None)?;
+                }
+            }
+            None if !lg.add => {
+                let z = crate::op::call_str("zeros_like", std::slice::from_ref(&lg.grad), &[])?;
+                copy_into(&z[0], &lg.grad, None)?;
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// `autograd.grad`: gradients of `heads` with respect to `variables` (entries of marked
+/// arrays), returned as new arrays; with `create_graph` they are recorded too (their entries
+/// are returned) so they can be differentiated again.
+pub fn grad(
+    heads: &[Entry],
+    head_grads: &[Option<NDArray>],
+    variables: &[Entry],
+    create_graph: bool,
+    is_train: bool,
+) -> Result<Vec<(NDArray, Option<Entry>)>> {
+    let hg = head_grad_entries(heads, head_grads)?;
+    let grads = gradient(heads, &hg, variables)?;
+    let mut out = Vec::with_capacity(variables.len());
+    let computed: Vec<Entry> = grads.iter().flatten().cloned().collect();
+    let (values, entries) = evaluate_with(&computed, is_train, create_graph)?;
+    let (mut vi, mut ei) = (values.into_iter(), entries.into_iter());
+    for (g, var) in grads.iter().zip(variables) {
+        match g {
+            Some(_) => {
+                let v = vi
+                    .next()
+                    .ok_or_else(|| Error::Internal("missing gradient value".into()))?;
+                out.push((v, if create_graph { ei.next() } else { None }));
+            }
+            None => {
+                let x = var.node.value(var.index)?;
+                let z = crate::op::call_str("zeros_like", std::slice::from_ref(x), &[])?;
+                out.push((z[0].clone(), None));
+            }
+        }
+    }
+    Ok(out)
 }

@@ -6,6 +6,7 @@ pub mod context;
 pub mod dtype;
 pub mod engine;
 pub mod error;
+pub mod executor;
 pub mod graph;
 pub mod kernels;
 pub mod ndarray;

@@ -98,7 +98,13 @@ pub fn check_grad(
     let leaves: Vec<Arc<Node>> = inputs.iter().map(|a| Node::leaf(a.clone(), None)).collect();
     let entries: Vec<Entry> = leaves.iter().map(|l| l.entry(0)).collect();
     let fwd = crate::op::invoke(&op, inputs, None, None)?;
-    let node = Node::from_op(op.clone(), name, attrs.clone(), entries.clone(), Some(fwd.clone()));
+    let node = Node::from_op(
+        op.clone(),
+        name,
+        attrs.clone(),
+        entries.clone(),
+        Some(fwd.clone()),
+    );
     let mut ws = Vec::new();
     let mut head_grads = Vec::new();
     for (k, o) in fwd.iter().take(visible).enumerate() {

@@ -94,7 +94,9 @@ impl Plan {
                 continue;
             }
             let ins = n.inputs.iter().map(|e| slots.slot(e)).collect();
-            let outs = (0..n.num_outputs()).map(|i| slots.slot(&n.entry(i))).collect();
+            let outs = (0..n.num_outputs())
+                .map(|i| slots.slot(&n.entry(i)))
+                .collect();
             steps.push(Step {
                 node: n,
                 ins,
@@ -203,13 +205,29 @@ impl Plan {
 
 /// Computes `heads` from nodes with recorded values (autograd), returning their arrays.
 pub fn evaluate(heads: &[Entry], is_train: bool) -> Result<Vec<NDArray>> {
+    Ok(evaluate_with(heads, is_train, false)?.0)
+}
+
+/// `evaluate`; with `record`, also returns entries of a new recorded graph computing each head
+/// (so the results can be differentiated again).
+pub fn evaluate_with(
+    heads: &[Entry],
+    is_train: bool,
+    record: bool,
+) -> Result<(Vec<NDArray>, Vec<Entry>)> {
     let mut slots = Slots::default();
     let mut plan = Plan::new(&mut slots, heads, &[]);
     let keep: HashSet<usize> = heads.iter().map(|h| slots.slot(h)).collect();
     plan.set_frees(&keep);
     let mut values = vec![None; slots.len()];
-    plan.run(&mut values, &HashMap::new(), is_train, None)?;
-    heads
+    let mut map = HashMap::new();
+    plan.run(
+        &mut values,
+        &HashMap::new(),
+        is_train,
+        record.then_some(&mut map),
+    )?;
+    let arrays = heads
         .iter()
         .map(|h| {
             slots
@@ -217,5 +235,14 @@ pub fn evaluate(heads: &[Entry], is_train: bool) -> Result<Vec<NDArray>> {
                 .and_then(|s| values[s].clone())
                 .ok_or_else(|| Error::Internal("an evaluated head has no value".into()))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let entries = if record {
+        heads
+            .iter()
+            .map(|h| map.get(&h.key()).cloned().unwrap_or_else(|| h.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok((arrays, entries))
 }

@@ -53,15 +53,19 @@ impl GradBuilder {
     }
 
     pub fn scale(&mut self, a: &Entry, s: f64) -> Result<Entry> {
-        self.op1("_mul_scalar", &[("scalar", &s.to_string())], &[a.clone()])
+        self.op1(
+            "_mul_scalar",
+            &[("scalar", &s.to_string())],
+            std::slice::from_ref(a),
+        )
     }
 
     pub fn zeros_like(&mut self, a: &Entry) -> Result<Entry> {
-        self.op1("zeros_like", &[], &[a.clone()])
+        self.op1("zeros_like", &[], std::slice::from_ref(a))
     }
 
     pub fn ones_like(&mut self, a: &Entry) -> Result<Entry> {
-        self.op1("ones_like", &[], &[a.clone()])
+        self.op1("ones_like", &[], std::slice::from_ref(a))
     }
 
     /// Sum of several gradient contributions.

@@ -5,6 +5,7 @@ pub mod check;
 pub mod eval;
 pub mod gradient;
 pub mod node;
+pub mod symbol;
 
 pub use check::{check_grad, CheckOpts};
 pub use gradient::{gradient, GradBuilder};

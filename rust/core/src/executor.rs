@@ -1,0 +1,383 @@
+//! The symbolic executor (`Symbol.bind`): forward and backward plans over one graph, with
+//! argument, gradient, auxiliary and output arrays bound by the caller. Forward and backward
+//! push their steps to the engine and return at once.
+
+use crate::error::{Error, Result};
+use crate::graph::eval::{Plan, Slots};
+use crate::graph::{gradient, list_inputs, topo_order, Entry, Node};
+use crate::ndarray::NDArray;
+use crate::op::elemwise_binary::{binary_op, BinOp};
+use crate::op::{copy_into, invoke_mode, Desc};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// MXNet's grad_req per argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GradReq {
+    Null,
+    Write,
+    Add,
+}
+
+impl GradReq {
+    pub fn parse(s: &str) -> Result<GradReq> {
+        match s {
+            "null" => Ok(GradReq::Null),
+            "write" | "inplace" => Ok(GradReq::Write),
+            "add" => Ok(GradReq::Add),
+            _ => Err(Error::Value(format!(
+                "grad_req={s} is not a valid input; only 'null', 'write', and 'add' are supported"
+            ))),
+        }
+    }
+}
+
+struct Backward {
+    plan: Plan,
+    /// Per head: the slot its gradient is read from (None for loss heads).
+    head_grad_slots: Vec<Option<usize>>,
+    bound: HashMap<usize, NDArray>,
+    /// (slot, argument index) gradients to copy or add after the plan ran.
+    finish: Vec<(usize, usize)>,
+}
+
+pub struct Executor {
+    heads: Vec<Entry>,
+    pub arg_nodes: Vec<Arc<Node>>,
+    pub aux_nodes: Vec<Arc<Node>>,
+    pub args: Vec<NDArray>,
+    pub grads: Vec<Option<NDArray>>,
+    pub reqs: Vec<GradReq>,
+    pub aux: Vec<NDArray>,
+    pub outputs: Vec<NDArray>,
+    var_slots: Vec<usize>,
+    fwd: Plan,
+    fwd_bound: HashMap<usize, NDArray>,
+    /// Heads that are variables (or repeated): copied into their output after forward.
+    out_copies: Vec<(usize, usize)>,
+    bwd: std::result::Result<Backward, Error>,
+    values: Vec<Option<NDArray>>,
+    slots: Slots,
+}
+
+/// Shapes and dtypes of every entry, from the argument arrays (a forward pass of each op's
+/// inference, so wrong shapes are reported at bind with the op's own message).
+fn infer_entries(
+    heads: &[Entry],
+    known: &HashMap<(usize, usize), Desc>,
+) -> Result<HashMap<(usize, usize), Desc>> {
+    let mut descs = known.clone();
+    for n in topo_order(heads) {
+        let Some(op) = &n.op else { continue };
+        let ins = n
+            .inputs
+            .iter()
+            .map(|e| {
+                descs.get(&e.key()).cloned().ok_or_else(|| {
+                    Error::Value(format!(
+                        "Error in operator {}: input {} has no known shape",
+                        n.name, e.node.name
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let outs = op
+            .infer(&ins)
+            .map_err(|e| Error::shape(&format!("Error in operator {}", n.name), e.to_string()))?;
+        for (i, d) in outs.into_iter().enumerate() {
+            descs.insert(n.entry(i).key(), d);
+        }
+    }
+    Ok(descs)
+}
+
+impl Executor {
+    /// Binds `heads` to arrays: `args` in list_arguments order, `grads`/`reqs` per argument,
+    /// `aux` in list_auxiliary_states order. Arrays are used directly, not copied.
+    pub fn bind(
+        heads: Vec<Entry>,
+        args: Vec<NDArray>,
+        grads: Vec<Option<NDArray>>,
+        reqs: Vec<GradReq>,
+        aux: Vec<NDArray>,
+    ) -> Result<Executor> {
+        let (arg_nodes, aux_nodes) = list_inputs(&heads);
+        if args.len() != arg_nodes.len() {
+            return Err(Error::Value(
+                "Length of args does not match the number of arguments".into(),
+            ));
+        }
+        if aux.len() != aux_nodes.len() {
+            return Err(Error::Value(
+                "Length of aux_states does not match the number of arguments".into(),
+            ));
+        }
+        if grads.len() != args.len() || reqs.len() != args.len() {
+            return Err(Error::Value(
+                "Length of args_grad/grad_req does not match the number of arguments".into(),
+            ));
+        }
+        let mut known = HashMap::new();
+        for (n, a) in arg_nodes
+            .iter()
+            .zip(&args)
+            .chain(aux_nodes.iter().zip(&aux))
+        {
+            known.insert(n.entry(0).key(), Desc::new(a.shape().clone(), a.dtype()));
+        }
+        for ((n, g), a) in arg_nodes.iter().zip(&grads).zip(&args) {
+            if let Some(g) = g {
+                if g.shape() != a.shape() {
+                    return Err(Error::shape(
+                        "bind",
+                        format!(
+                            "gradient array of {} has shape {}, the argument {}",
+                            n.name,
+                            g.shape(),
+                            a.shape()
+                        ),
+                    ));
+                }
+            }
+        }
+        let descs = infer_entries(&heads, &known)?;
+        let ctx = args
+            .first()
+            .or(aux.first())
+            .map(|a| a.ctx())
+            .unwrap_or_default();
+        let mut slots = Slots::default();
+        let var_slots: Vec<usize> = arg_nodes
+            .iter()
+            .chain(&aux_nodes)
+            .map(|n| slots.slot(&n.entry(0)))
+            .collect();
+        let mut fwd = Plan::new(&mut slots, &heads, &[]);
+        let mut outputs = Vec::with_capacity(heads.len());
+        let mut fwd_bound = HashMap::new();
+        let mut out_copies = Vec::new();
+        for (i, h) in heads.iter().enumerate() {
+            let d = descs
+                .get(&h.key())
+                .ok_or_else(|| Error::Internal("a head has no inferred shape".into()))?;
+            let o = NDArray::empty(d.shape.clone(), d.dtype, ctx)?;
+            let s = slots.slot(h);
+            if h.node.is_variable() || fwd_bound.contains_key(&s) {
+                out_copies.push((s, i));
+            } else {
+                fwd_bound.insert(s, o.clone());
+            }
+            outputs.push(o);
+        }
+        let bwd = Self::plan_backward(&heads, &arg_nodes, &grads, &reqs, &fwd, &mut slots);
+        let mut keep: HashSet<usize> = var_slots.iter().copied().collect();
+        keep.extend(heads.iter().map(|h| slots.slot(h)));
+        let fwd_slots = fwd.used_slots();
+        if let Ok(b) = &bwd {
+            keep.extend(b.plan.used_slots().intersection(&fwd_slots));
+        }
+        fwd.set_frees(&keep);
+        let mut bwd = bwd;
+        if let Ok(b) = &mut bwd {
+            let mut keep_b: HashSet<usize> = fwd_slots;
+            keep_b.extend(var_slots.iter().copied());
+            b.plan.set_frees(&keep_b);
+        }
+        let values = vec![None; slots.len()];
+        Ok(Executor {
+            heads,
+            arg_nodes,
+            aux_nodes,
+            args,
+            grads,
+            reqs,
+            aux,
+            outputs,
+            var_slots,
+            fwd,
+            fwd_bound,
+            out_copies,
+            bwd,
+            values,
+            slots,
+        })
+    }
+
+    fn plan_backward(
+        heads: &[Entry],
+        arg_nodes: &[Arc<Node>],
+        grads: &[Option<NDArray>],
+        reqs: &[GradReq],
+        fwd: &Plan,
+        slots: &mut Slots,
+    ) -> Result<Backward> {
+        let wrt_idx: Vec<usize> = (0..arg_nodes.len())
+            .filter(|&i| reqs[i] != GradReq::Null && grads[i].is_some())
+            .collect();
+        let mut head_grads = Vec::new();
+        let mut head_grad_slots = Vec::new();
+        for (i, h) in heads.iter().enumerate() {
+            if h.node.op.as_ref().is_some_and(|o| o.is_loss()) {
+                head_grads.push(None);
+                head_grad_slots.push(None);
+            } else {
+                let v = Node::variable(format!("head_grad{i}"), Vec::new()).entry(0);
+                head_grad_slots.push(Some(slots.slot(&v)));
+                head_grads.push(Some(v));
+            }
+        }
+        if wrt_idx.is_empty() {
+            return Ok(Backward {
+                plan: Plan {
+                    steps: Vec::new(),
+                    preset: Vec::new(),
+                },
+                head_grad_slots,
+                bound: HashMap::new(),
+                finish: Vec::new(),
+            });
+        }
+        let wrt: Vec<Entry> = wrt_idx.iter().map(|&i| arg_nodes[i].entry(0)).collect();
+        let g = gradient(heads, &head_grads, &wrt)?;
+        let provided: Vec<Entry> = fwd
+            .steps
+            .iter()
+            .flat_map(|s| (0..s.outs.len()).map(|i| s.node.entry(i)))
+            .collect();
+        let targets: Vec<Entry> = g.iter().flatten().cloned().collect();
+        let plan = Plan::new(slots, &targets, &provided);
+        let produced: HashSet<usize> = plan.steps.iter().flat_map(|s| s.outs.clone()).collect();
+        let mut bound = HashMap::new();
+        let mut finish = Vec::new();
+        for (k, &i) in wrt_idx.iter().enumerate() {
+            let Some(e) = &g[k] else {
+                // No path: the gradient is zero (write) or unchanged (add).
+                finish.push((usize::MAX, i));
+                continue;
+            };
+            let s = slots.slot(e);
+            let grad = grads[i]
+                .clone()
+                .ok_or_else(|| Error::Internal("grad".into()))?;
+            if reqs[i] == GradReq::Write && produced.contains(&s) && !bound.contains_key(&s) {
+                bound.insert(s, grad);
+            } else {
+                finish.push((s, i));
+            }
+        }
+        Ok(Backward {
+            plan,
+            head_grad_slots,
+            bound,
+            finish,
+        })
+    }
+
+    pub fn heads(&self) -> &[Entry] {
+        &self.heads
+    }
+
+    /// Runs the forward plan (`is_train` selects training behaviour of Dropout, BatchNorm).
+    pub fn forward(&mut self, is_train: bool) -> Result<()> {
+        for (k, &s) in self.var_slots.iter().enumerate() {
+            let a = if k < self.args.len() {
+                &self.args[k]
+            } else {
+                &self.aux[k - self.args.len()]
+            };
+            self.values[s] = Some(a.clone());
+        }
+        self.fwd
+            .run(&mut self.values, &self.fwd_bound, is_train, None)?;
+        for &(s, i) in &self.out_copies {
+            let v = self.values[s]
+                .clone()
+                .ok_or_else(|| Error::Internal("an output was not computed".into()))?;
+            copy_into(&v, &self.outputs[i], None)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the backward plan; `out_grads[i]` is the gradient of head i (ignored for loss
+    /// heads; required for others).
+    pub fn backward(&mut self, out_grads: &[Option<NDArray>], is_train: bool) -> Result<()> {
+        let b = self.bwd.as_ref().map_err(|e| e.clone())?;
+        for (i, s) in b.head_grad_slots.iter().enumerate() {
+            let Some(s) = s else { continue };
+            match out_grads.get(i).cloned().flatten() {
+                Some(g) => {
+                    if g.shape() != self.outputs[i].shape() {
+                        return Err(Error::shape(
+                            "backward",
+                            format!(
+                                "out_grads[{i}] has shape {}, the output {}",
+                                g.shape(),
+                                self.outputs[i].shape()
+                            ),
+                        ));
+                    }
+                    self.values[*s] = Some(g)
+                }
+                None if b.plan.steps.is_empty() => {}
+                None => {
+                    return Err(Error::Value(
+                        "Check failed: i < head_grads.size() && !head_grads[i].is_none(): \
+                         Because the last operator is not Loss function, head_gradient is \
+                         required when calling backward. If you are attempting to minimize the \
+                         output as an objective, please modify your network and pass it through \
+                         the make_loss symbol."
+                            .into(),
+                    ))
+                }
+            }
+        }
+        if !b.plan.steps.is_empty()
+            && self.values[self.var_slots.first().copied().unwrap_or(0)].is_none()
+        {
+            return Err(Error::Value("backward called before forward".into()));
+        }
+        b.plan.run(&mut self.values, &b.bound, is_train, None)?;
+        for &(s, i) in &b.finish {
+            let Some(grad) = &self.grads[i] else { continue };
+            let add = self.reqs[i] == GradReq::Add;
+            if s == usize::MAX {
+                if !add {
+                    fill_zero(grad)?;
+                }
+                continue;
+            }
+            let v = self.values[s]
+                .clone()
+                .ok_or_else(|| Error::Internal("a gradient was not computed".into()))?;
+            if add {
+                binary_add_into(grad, &v)?;
+            } else {
+                copy_into(&v, grad, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Slot count (for tests of the memory plan).
+    pub fn num_slots(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+/// `grad += v` in place (grad_req `add`).
+fn binary_add_into(grad: &NDArray, v: &NDArray) -> Result<()> {
+    let op = binary_op(BinOp::Add, false);
+    invoke_mode(
+        &op,
+        &[grad.clone(), v.clone()],
+        Some(std::slice::from_ref(grad)),
+        None,
+        false,
+    )?;
+    Ok(())
+}
+
+fn fill_zero(a: &NDArray) -> Result<()> {
+    let z = crate::op::call_str("zeros_like", std::slice::from_ref(a), &[])?;
+    copy_into(&z[0], a, None)
+}
