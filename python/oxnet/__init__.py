@@ -9,6 +9,7 @@ from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
 from . import ndarray
 from . import ndarray as nd
 from . import random
+from . import autograd
 from . import lr_scheduler
 from . import optimizer
 from . import optimizer as opt

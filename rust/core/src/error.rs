@@ -53,6 +53,9 @@ pub enum Error {
     /// An op skipped because an input came from a failed op (points at the root cause).
     #[error("{0}")]
     Poisoned(Arc<Error>),
+    /// A graph that cannot be differentiated, bound or run as asked (MXNetError).
+    #[error("{0}")]
+    Graph(String),
     #[error("{0}")]
     Internal(String),
 }

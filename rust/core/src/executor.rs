@@ -320,7 +320,7 @@ impl Executor {
                 }
                 None if b.plan.steps.is_empty() => {}
                 None => {
-                    return Err(Error::Value(
+                    return Err(Error::Graph(
                         "Check failed: i < head_grads.size() && !head_grads[i].is_none(): \
                          Because the last operator is not Loss function, head_gradient is \
                          required when calling backward. If you are attempting to minimize the \

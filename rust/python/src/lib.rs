@@ -1,6 +1,7 @@
 //! `oxnet._native`: the PyO3 binding. Converts arguments, releases the GIL around waits and
 //! copies, maps errors. No semantics live here.
 
+mod autograd;
 mod convert;
 mod error;
 mod ndarray;
@@ -31,5 +32,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ops::_set_package_dir, m)?)?;
     m.add_function(wrap_pyfunction!(ops::engine_info, m)?)?;
     m.add_function(wrap_pyfunction!(ops::cpu_memory_info, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::set_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::set_training, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::is_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::is_training, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::mark_variables, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::get_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::detach, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::backward, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::grad, m)?)?;
     Ok(())
 }

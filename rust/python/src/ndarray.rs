@@ -5,6 +5,8 @@ use crate::convert::{dtype_of, np_type, shape_tuple, to_numpy};
 use crate::error::{enter, IntoPyResult};
 use crate::origin;
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use oxnet::autograd;
+use oxnet::graph::Entry;
 use oxnet::op::elemwise_binary::{binary_op, scalar_op, BinOp};
 use oxnet::op::{self, Operator};
 use oxnet::{DType, NDArray, Shape};
@@ -14,15 +16,94 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 #[pyclass(name = "NDArray", module = "oxnet.ndarray", subclass, weakref, frozen)]
 pub struct PyNDArray {
     pub inner: NDArray,
+    /// Autograd entry: set by `attach_grad` or when a recorded op produced this array.
+    pub ag: Mutex<Option<Entry>>,
+}
+
+impl PyNDArray {
+    pub fn new(inner: NDArray, ag: Option<Entry>) -> PyNDArray {
+        PyNDArray {
+            inner,
+            ag: Mutex::new(ag),
+        }
+    }
+
+    pub fn entry(&self) -> Option<Entry> {
+        self.ag.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Under `autograd.record()`, records view `v` of this tracked array as op `name` (views
+    /// share memory, but their gradient flows like the op's).
+    fn record_view(
+        &self,
+        v: &NDArray,
+        name: &str,
+        attrs: &[(&str, String)],
+    ) -> PyResult<Option<Entry>> {
+        if !autograd::is_recording() {
+            return Ok(None);
+        }
+        let Some(e) = self.entry() else {
+            return Ok(None);
+        };
+        let attrs: Vec<(String, String)> = attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let opr = op::registry().get(name).py()?.create(&attrs).py()?;
+        let rec = autograd::record(
+            &opr,
+            attrs,
+            std::slice::from_ref(&self.inner),
+            &[Some(e)],
+            std::slice::from_ref(v),
+        );
+        Ok(rec.into_iter().next())
+    }
 }
 
 pub fn wrap(py: Python<'_>, a: NDArray) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(py, PyNDArray { inner: a })?.into_any())
+    Ok(Py::new(py, PyNDArray::new(a, None))?.into_any())
+}
+
+pub fn wrap_ag(py: Python<'_>, a: NDArray, ag: Option<Entry>) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, PyNDArray::new(a, ag))?.into_any())
+}
+
+/// Result of an arithmetic dunder: the array and, under `autograd.record()`, its entry.
+pub struct Out(NDArray, Option<Entry>);
+
+impl Out {
+    fn wrap(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        wrap_ag(py, self.0, self.1)
+    }
+}
+
+/// Runs `opr` and, when recording and some input is tracked, records it.
+fn run_recorded(
+    opr: &Arc<dyn Operator>,
+    ins: &[&PyNDArray],
+    out: Option<&[NDArray]>,
+    origin: Option<oxnet::engine::Origin>,
+) -> PyResult<Option<Out>> {
+    let arrays: Vec<NDArray> = ins.iter().map(|a| a.inner.clone()).collect();
+    let res = op::invoke(opr, &arrays, out, origin).py()?;
+    let Some(first) = res.first().cloned() else {
+        return Ok(None);
+    };
+    if out.is_none() && autograd::is_recording() {
+        let entries: Vec<Option<Entry>> = ins.iter().map(|a| a.entry()).collect();
+        if entries.iter().any(|e| e.is_some()) {
+            let e = autograd::record(opr, Vec::new(), &arrays, &entries, &res);
+            return Ok(Some(Out(first, e.into_iter().next())));
+        }
+    }
+    Ok(Some(Out(first, None)))
 }
 
 const KINDS: [BinOp; 18] = [
@@ -86,28 +167,26 @@ fn scalar_name(kind: BinOp, reverse: bool) -> &'static str {
 /// `a (kind) other` (or `other (kind) a` when `reverse`), written into `out` if given.
 pub fn arith(
     py: Python<'_>,
-    a: &NDArray,
+    a: &PyNDArray,
     other: &Bound<'_, PyAny>,
     kind: BinOp,
     reverse: bool,
     out: Option<&NDArray>,
-) -> PyResult<Option<NDArray>> {
+) -> PyResult<Option<Out>> {
     let origin = origin::capture(py);
     let outs = out.map(std::slice::from_ref);
     if let Ok(b) = other.cast::<PyNDArray>() {
-        let b = &b.get().inner;
+        let b = b.get();
         let (l, r) = if reverse { (b, a) } else { (a, b) };
-        let opr = cached(kind, l.shape() != r.shape());
-        let res = op::invoke(opr, &[l.clone(), r.clone()], outs, origin).py()?;
-        return Ok(res.into_iter().next());
+        let opr = cached(kind, l.inner.shape() != r.inner.shape());
+        return run_recorded(opr, &[l, r], outs, origin);
     }
     let s: f64 = match other.extract::<f64>() {
         Ok(s) => s,
         Err(_) => return Ok(None),
     };
     let opr = scalar_op(kind, s, reverse, scalar_name(kind, reverse));
-    let res = op::invoke(&opr, std::slice::from_ref(a), outs, origin).py()?;
-    Ok(res.into_iter().next())
+    run_recorded(&opr, &[a], outs, origin)
 }
 
 fn not_supported(other: &Bound<'_, PyAny>) -> PyErr {
@@ -122,105 +201,105 @@ fn not_supported(other: &Bound<'_, PyAny>) -> PyErr {
 #[pymethods]
 impl PyNDArray {
     fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Add, false, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Add, false, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
 
     fn __radd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Add, true, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Add, true, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
 
     fn __iadd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        match arith(py, &self.inner, other, BinOp::Add, false, Some(&self.inner))? {
+        match arith(py, self, other, BinOp::Add, false, Some(&self.inner))? {
             Some(_) => Ok(()),
             None => Err(not_supported(other)),
         }
     }
 
     fn __sub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Sub, false, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Sub, false, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
 
     fn __rsub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Sub, true, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Sub, true, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
 
     fn __isub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        match arith(py, &self.inner, other, BinOp::Sub, false, Some(&self.inner))? {
+        match arith(py, self, other, BinOp::Sub, false, Some(&self.inner))? {
             Some(_) => Ok(()),
             None => Err(not_supported(other)),
         }
     }
 
     fn __mul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Mul, false, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Mul, false, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
 
     fn __rmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Mul, true, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Mul, true, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
 
     fn __imul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        match arith(py, &self.inner, other, BinOp::Mul, false, Some(&self.inner))? {
+        match arith(py, self, other, BinOp::Mul, false, Some(&self.inner))? {
             Some(_) => Ok(()),
             None => Err(not_supported(other)),
         }
     }
 
     fn __truediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Div, false, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Div, false, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
 
     fn __rtruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Div, true, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Div, true, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
 
     fn __itruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        match arith(py, &self.inner, other, BinOp::Div, false, Some(&self.inner))? {
+        match arith(py, self, other, BinOp::Div, false, Some(&self.inner))? {
             Some(_) => Ok(()),
             None => Err(not_supported(other)),
         }
     }
 
     fn __mod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Mod, false, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Mod, false, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
 
     fn __rmod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Mod, true, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Mod, true, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
 
     fn __imod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        match arith(py, &self.inner, other, BinOp::Mod, false, Some(&self.inner))? {
+        match arith(py, self, other, BinOp::Mod, false, Some(&self.inner))? {
             Some(_) => Ok(()),
             None => Err(not_supported(other)),
         }
@@ -232,8 +311,8 @@ impl PyNDArray {
         other: &Bound<'_, PyAny>,
         _modulo: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Pow, false, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Pow, false, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
@@ -244,27 +323,17 @@ impl PyNDArray {
         other: &Bound<'_, PyAny>,
         _modulo: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        match arith(py, &self.inner, other, BinOp::Pow, true, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, BinOp::Pow, true, None)? {
+            Some(r) => r.wrap(py),
             None => Err(not_supported(other)),
         }
     }
 
     fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let opr = scalar_op(BinOp::Mul, -1.0, false, "_mul_scalar");
-        let r = op::invoke(
-            &opr,
-            std::slice::from_ref(&self.inner),
-            None,
-            origin::capture(py),
-        )
-        .py()?;
-        wrap(
-            py,
-            r.into_iter()
-                .next()
-                .ok_or_else(|| PyValueError::new_err("no output"))?,
-        )
+        run_recorded(&opr, &[self], None, origin::capture(py))?
+            .ok_or_else(|| PyValueError::new_err("no output"))?
+            .wrap(py)
     }
 
     fn __richcmp__(
@@ -281,8 +350,8 @@ impl PyNDArray {
             CompareOp::Gt => BinOp::Gt,
             CompareOp::Ge => BinOp::Ge,
         };
-        match arith(py, &self.inner, other, kind, false, None)? {
-            Some(r) => wrap(py, r),
+        match arith(py, self, other, kind, false, None)? {
+            Some(r) => r.wrap(py),
             None => Ok(py.NotImplemented()),
         }
     }
@@ -361,11 +430,21 @@ impl PyNDArray {
     }
 
     fn _reshape_view(&self, py: Python<'_>, shape: Vec<usize>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.inner.reshape_view(Shape::new(shape)).py()?)
+        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+        let v = self.inner.reshape_view(Shape::new(shape)).py()?;
+        let e = self.record_view(&v, "Reshape", &[("shape", format!("({})", dims.join(",")))])?;
+        wrap_ag(py, v, e)
     }
 
     fn _slice_rows(&self, py: Python<'_>, begin: usize, end: usize) -> PyResult<Py<PyAny>> {
-        wrap(py, self.inner.slice_rows(begin, end).py()?)
+        let v = self.inner.slice_rows(begin, end).py()?;
+        let attrs = [
+            ("axis", "0".to_string()),
+            ("begin", begin.to_string()),
+            ("end", end.to_string()),
+        ];
+        let e = self.record_view(&v, "slice_axis", &attrs)?;
+        wrap_ag(py, v, e)
     }
 
     fn _same_memory(&self, other: &PyNDArray) -> bool {

@@ -3,9 +3,11 @@
 
 use crate::convert::{attrs_of, ctx_of, dtype_of, from_numpy};
 use crate::error::{enter, IntoPyResult};
-use crate::ndarray::{wrap, PyNDArray};
+use crate::ndarray::{wrap, wrap_ag, PyNDArray};
 use crate::origin;
 use numpy::PyUntypedArray;
+use oxnet::autograd;
+use oxnet::graph::Entry;
 use oxnet::op::{self, registry, Inputs, OpDef};
 use oxnet::{NDArray, Shape};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -107,6 +109,18 @@ fn arrays_of(obj: &Bound<'_, PyAny>, what: &str, op: &str) -> PyResult<Vec<NDArr
     Ok(v)
 }
 
+/// Autograd entries of the input arrays (None for untracked ones).
+fn entries_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Option<Entry>>> {
+    if let Ok(a) = obj.cast::<PyNDArray>() {
+        return Ok(vec![a.get().entry()]);
+    }
+    let mut v = Vec::new();
+    for x in obj.try_iter()? {
+        v.push(x?.cast::<PyNDArray>().ok().and_then(|a| a.get().entry()));
+    }
+    Ok(v)
+}
+
 /// Runs a registry op: `inputs` is a list of NDArrays, `kwargs` the MXNet parameters.
 #[pyfunction]
 #[pyo3(signature = (op, inputs, kwargs=None, out=None))]
@@ -129,17 +143,28 @@ pub fn invoke(
     if let Some(o) = out.filter(|o| !o.is_none()) {
         return Ok(o.clone().unbind());
     }
-    if res.len() == 1 {
-        return wrap(
-            py,
-            res.into_iter()
-                .next()
-                .ok_or_else(|| PyValueError::new_err("no output"))?,
-        );
+    let mut entries: Vec<Option<Entry>> = vec![None; res.len()];
+    if autograd::is_recording() {
+        let ins_e = entries_of(inputs)?;
+        if ins_e.iter().any(|e| e.is_some()) {
+            let rec = autograd::record(&opr, attrs, &ins, &ins_e, &res);
+            entries = rec.into_iter().map(Some).collect();
+        }
+    }
+    // Hidden outputs (BatchNorm's mean/var, Dropout's mask) are not returned.
+    let visible = opr.num_visible_outputs().min(res.len());
+    if visible == 1 {
+        let a = res
+            .into_iter()
+            .next()
+            .ok_or_else(|| PyValueError::new_err("no output"))?;
+        return wrap_ag(py, a, entries.swap_remove(0));
     }
     let items = res
         .into_iter()
-        .map(|a| wrap(py, a))
+        .zip(entries)
+        .take(visible)
+        .map(|(a, e)| wrap_ag(py, a, e))
         .collect::<PyResult<Vec<_>>>()?;
     Ok(PyList::new(py, items)?.into_any().unbind())
 }

@@ -113,7 +113,7 @@ pub fn gradient(
             None => {
                 let is_loss = h.node.op.as_ref().is_some_and(|o| o.is_loss());
                 if !is_loss && needed.contains(&(Arc::as_ptr(&h.node) as usize)) {
-                    return Err(Error::Value(
+                    return Err(Error::Graph(
                         "Check failed: i < head_grads.size() && !head_grads[i].is_none(): \
                          Because the last operator is not Loss function, head_gradient is \
                          required when calling backward. If you are attempting to minimize the \

@@ -1,0 +1,152 @@
+"""Imperative automatic differentiation (MXNet's ``mx.autograd``).
+
+Operations on arrays marked with ``attach_grad`` are recorded inside ``record()``; ``backward``
+then runs each op's gradient rule (the same rules as ``Executor.backward``).
+"""
+from . import _native
+from .ndarray.ndarray import NDArray
+
+__all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_training",
+           "set_recording", "set_training", "mark_variables", "backward", "grad"]
+
+
+def set_recording(is_recording):
+    """Sets recording on or off; returns the previous state."""
+    return _native.set_recording(bool(is_recording))
+
+
+def set_training(train_mode):
+    """Sets training mode on or off; returns the previous state."""
+    return _native.set_training(bool(train_mode))
+
+
+def is_recording():
+    return _native.is_recording()
+
+
+def is_training():
+    return _native.is_training()
+
+
+class _RecordingStateScope:
+    """Scope that sets recording and/or training flags and restores them on exit."""
+
+    def __init__(self, is_record, train_mode):
+        self._enter_is_record = is_record
+        self._enter_train_mode = train_mode
+        self._prev_is_record = None
+        self._prev_train_mode = None
+
+    def __enter__(self):
+        if self._enter_is_record is not None:
+            self._prev_is_record = set_recording(self._enter_is_record)
+        if self._enter_train_mode is not None:
+            self._prev_train_mode = set_training(self._enter_train_mode)
+        return self
+
+    def __exit__(self, *exc):
+        if self._enter_is_record is not None:
+            set_recording(self._prev_is_record)
+        if self._enter_train_mode is not None:
+            set_training(self._prev_train_mode)
+        return False
+
+
+def record(train_mode=True):
+    """Records operations for ``backward`` (in training mode unless ``train_mode=False``)."""
+    return _RecordingStateScope(True, train_mode)
+
+
+def pause(train_mode=False):
+    """Stops recording inside a ``record()`` block."""
+    return _RecordingStateScope(False, train_mode)
+
+
+def train_mode():
+    """Runs ops in training mode (Dropout drops, BatchNorm uses batch statistics)."""
+    return _RecordingStateScope(None, True)
+
+
+def predict_mode():
+    """Runs ops in inference mode."""
+    return _RecordingStateScope(None, False)
+
+
+def _as_list(x):
+    if x is None:
+        return None
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _check_arrays(xs, what):
+    for x in xs:
+        if x is not None and not isinstance(x, NDArray):
+            raise TypeError("%s must be NDArray or a list of NDArrays, got %s" % (what, type(x).__name__))
+
+
+def mark_variables(variables, gradients, grad_reqs="write"):
+    """Marks arrays as variables whose gradients are written into ``gradients``."""
+    variables, gradients = _as_list(variables), _as_list(gradients)
+    if isinstance(grad_reqs, str):
+        grad_reqs = [grad_reqs] * len(variables)
+    if len(variables) != len(gradients) or len(variables) != len(grad_reqs):
+        raise ValueError("mark_variables: variables, gradients and grad_reqs must have the same length")
+    _check_arrays(variables, "variables")
+    _check_arrays(gradients, "gradients")
+    _native.mark_variables(variables, gradients, list(grad_reqs))
+
+
+def _head_grads(heads, head_grads):
+    if head_grads is None:
+        return [None] * len(heads)
+    head_grads = _as_list(head_grads)
+    if len(head_grads) != len(heads):
+        raise ValueError("heads and head_grads must have the same length (%d vs %d)"
+                         % (len(heads), len(head_grads)))
+    _check_arrays(head_grads, "head_grads")
+    return head_grads
+
+
+def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
+    """Computes the gradients of ``heads`` into the attached gradient buffers."""
+    heads = _as_list(heads)
+    _check_arrays(heads, "heads")
+    _native.backward(heads, _head_grads(heads, head_grads), bool(train_mode))
+
+
+def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False, train_mode=True):
+    """Returns the gradients of ``heads`` with respect to ``variables`` (new arrays; with
+    ``create_graph=True`` they are recorded, so they can be differentiated again)."""
+    heads = _as_list(heads)
+    variables = _as_list(variables)
+    _check_arrays(heads, "heads")
+    _check_arrays(variables, "variables")
+    res = _native.grad(heads, variables, _head_grads(heads, head_grads), bool(create_graph),
+                       bool(train_mode))
+    return res
+
+
+def _attach_grad(self, grad_req="write", stype=None):
+    """Attaches a gradient buffer (zeros) to this array: ops on it are recorded in ``record()``."""
+    from .ndarray import zeros_like
+    g = zeros_like(self)
+    _native.mark_variables([self], [g], [grad_req])
+
+
+def _grad(self):
+    return _native.get_grad(self)
+
+
+def _backward(self, out_grad=None, retain_graph=False, train_mode=True):
+    """Computes the gradient of this array with respect to attached variables."""
+    backward([self], None if out_grad is None else [out_grad], retain_graph, train_mode)
+
+
+def _detach(self):
+    return _native.detach(self)
+
+
+NDArray.attach_grad = _attach_grad
+NDArray.grad = property(_grad)
+NDArray.backward = _backward
+NDArray.detach = _detach

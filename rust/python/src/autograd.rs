@@ -1,0 +1,132 @@
+//! `mx.autograd` entry points: flags, marking variables, backward and grad.
+
+use crate::error::{enter, IntoPyResult};
+use crate::ndarray::{wrap, wrap_ag, PyNDArray};
+use oxnet::autograd;
+use oxnet::executor::GradReq;
+use oxnet::graph::Entry;
+use oxnet::NDArray;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+#[pyfunction]
+pub fn set_recording(on: bool) -> bool {
+    autograd::set_recording(on)
+}
+
+#[pyfunction]
+pub fn set_training(on: bool) -> bool {
+    autograd::set_training(on)
+}
+
+#[pyfunction]
+pub fn is_recording() -> bool {
+    autograd::is_recording()
+}
+
+#[pyfunction]
+pub fn is_training() -> bool {
+    autograd::is_training()
+}
+
+/// Makes each array an autograd leaf whose gradient goes into the matching `grads` array.
+#[pyfunction]
+pub fn mark_variables(
+    arrays: Vec<PyRef<'_, PyNDArray>>,
+    grads: Vec<PyRef<'_, PyNDArray>>,
+    reqs: Vec<String>,
+) -> PyResult<()> {
+    if arrays.len() != grads.len() || arrays.len() != reqs.len() {
+        return Err(PyValueError::new_err(
+            "mark_variables: variables, gradients and grad_reqs must have the same length",
+        ));
+    }
+    for ((a, g), r) in arrays.iter().zip(&grads).zip(&reqs) {
+        let req = GradReq::parse(r).py()?;
+        let e = autograd::mark_variable(&a.inner, g.inner.clone(), req);
+        if let Ok(mut slot) = a.ag.lock() {
+            *slot = Some(e);
+        }
+    }
+    Ok(())
+}
+
+/// The gradient buffer attached to `a`, or None.
+#[pyfunction]
+pub fn get_grad(py: Python<'_>, a: &PyNDArray) -> PyResult<Option<Py<PyAny>>> {
+    let Some(e) = a.entry() else { return Ok(None) };
+    let g = e.node.leaf_grad.lock().ok().and_then(|l| l.clone());
+    g.map(|l| wrap(py, l.grad)).transpose()
+}
+
+/// Drops `a`'s autograd history (`detach`): a new handle on the same memory, untracked.
+#[pyfunction]
+pub fn detach(py: Python<'_>, a: &PyNDArray) -> PyResult<Py<PyAny>> {
+    wrap(py, a.inner.clone())
+}
+
+fn heads_of(heads: &[PyRef<'_, PyNDArray>]) -> PyResult<Vec<Entry>> {
+    heads
+        .iter()
+        .map(|h| {
+            h.entry().ok_or_else(|| {
+                crate::error::MXNetError::new_err(
+                    "Cannot differentiate node because it is not in a computational graph. You \
+                     need to set is_recording to true or use autograd.record() to save \
+                     computational graphs for backward.",
+                )
+            })
+        })
+        .collect()
+}
+
+fn opt_arrays(v: Vec<Option<PyRef<'_, PyNDArray>>>) -> Vec<Option<NDArray>> {
+    v.into_iter().map(|a| a.map(|a| a.inner.clone())).collect()
+}
+
+#[pyfunction]
+#[pyo3(signature = (heads, head_grads, train_mode=true))]
+pub fn backward(
+    py: Python<'_>,
+    heads: Vec<PyRef<'_, PyNDArray>>,
+    head_grads: Vec<Option<PyRef<'_, PyNDArray>>>,
+    train_mode: bool,
+) -> PyResult<()> {
+    let hs = heads_of(&heads)?;
+    let hg = opt_arrays(head_grads);
+    enter(py, move || {
+        let prev = autograd::set_recording(false);
+        let r = autograd::backward(&hs, &hg, train_mode);
+        autograd::set_recording(prev);
+        r
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (heads, variables, head_grads, create_graph=false, train_mode=true))]
+pub fn grad(
+    py: Python<'_>,
+    heads: Vec<PyRef<'_, PyNDArray>>,
+    variables: Vec<PyRef<'_, PyNDArray>>,
+    head_grads: Vec<Option<PyRef<'_, PyNDArray>>>,
+    create_graph: bool,
+    train_mode: bool,
+) -> PyResult<Vec<Py<PyAny>>> {
+    let hs = heads_of(&heads)?;
+    let vs = variables
+        .iter()
+        .map(|v| {
+            v.entry().ok_or_else(|| {
+                PyValueError::new_err("autograd.grad: a variable was not marked (attach_grad)")
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let hg = opt_arrays(head_grads);
+    let res = enter(py, move || {
+        let prev = autograd::set_recording(false);
+        let r = autograd::grad(&hs, &hg, &vs, create_graph, train_mode);
+        autograd::set_recording(prev);
+        r
+    })?;
+    res.into_iter().map(|(a, e)| wrap_ag(py, a, e)).collect()
+}
