@@ -4,6 +4,7 @@
 mod autograd;
 mod convert;
 mod error;
+mod executor;
 mod ndarray;
 mod ops;
 mod origin;
@@ -15,6 +16,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MXNetError", m.py().get_type::<error::MXNetError>())?;
     m.add_class::<ndarray::PyNDArray>()?;
     m.add_class::<ops::PyOp>()?;
+    m.add_class::<executor::PyExecutor>()?;
     m.add_function(wrap_pyfunction!(ops::get_op, m)?)?;
     m.add_function(wrap_pyfunction!(ops::list_ops, m)?)?;
     m.add_function(wrap_pyfunction!(ops::list_aliases, m)?)?;

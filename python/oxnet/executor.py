@@ -1,0 +1,282 @@
+"""Symbol executors (``Symbol.bind`` / ``Symbol.simple_bind``), MXNet's ``mx.executor``.
+
+The plan (forward and backward steps, memory reuse) is built in Rust; this module only
+checks and arranges the arrays, as MXNet's Python wrapper does.
+"""
+import numpy as np
+
+from . import _native
+from .base import MXNetError
+from .context import Context
+from .ndarray.ndarray import NDArray
+from . import ndarray as nd
+
+__all__ = ["Executor", "bind", "simple_bind"]
+
+_GRAD_REQS = ("null", "write", "add", "inplace")
+
+
+def _native_symbol(sym):
+    return sym.handle
+
+
+def _array_list(values, names, what, allow_missing=False):
+    """Arrays in ``names`` order from a list or dict (None where a dict omits a name)."""
+    if isinstance(values, dict):
+        out = []
+        for n in names:
+            if n in values:
+                v = values[n]
+            elif allow_missing:
+                v = None
+            else:
+                raise ValueError("key `%s` is missing in `%s`" % (n, what))
+            if v is not None and not isinstance(v, NDArray):
+                raise TypeError("Only accept list of NDArrays or dict of str to NDArray")
+            out.append(v)
+        return out
+    if isinstance(values, (list, tuple)):
+        if len(values) != len(names):
+            raise ValueError("Length of %s does not match the number of arguments" % what)
+        for v in values:
+            if v is not None and not isinstance(v, NDArray):
+                raise TypeError("Only accept list of NDArrays or dict of str to NDArray")
+        return list(values)
+    raise TypeError("Only accept list of NDArrays or dict of str to NDArray")
+
+
+def _grad_reqs(grad_req, names):
+    if isinstance(grad_req, str):
+        if grad_req not in _GRAD_REQS:
+            raise ValueError("grad_req must be in %s" % str(_GRAD_REQS))
+        return [grad_req] * len(names)
+    if isinstance(grad_req, (list, tuple)):
+        if len(grad_req) != len(names):
+            raise ValueError("Length of grad_req does not match the number of arguments")
+        reqs = list(grad_req)
+    elif isinstance(grad_req, dict):
+        reqs = [grad_req.get(n, "null") for n in names]
+    else:
+        raise TypeError("grad_req must be a str, list or dict")
+    for r in reqs:
+        if r not in _GRAD_REQS:
+            raise ValueError("grad_req must be in %s" % str(_GRAD_REQS))
+    return reqs
+
+
+def bind(sym, ctx, args, args_grad=None, grad_req="write", aux_states=None, group2ctx=None,
+         shared_exec=None):
+    """Binds ``sym`` to arrays; the arrays are used directly, not copied."""
+    if not isinstance(ctx, Context):
+        raise TypeError("Context type error")
+    arg_names = sym.list_arguments()
+    aux_names = sym.list_auxiliary_states()
+    args = _array_list(args, arg_names, "args")
+    if any(a is None for a in args):
+        raise ValueError("args must not contain None")
+    grads = None
+    if args_grad is not None:
+        grads = _array_list(args_grad, arg_names, "args_grad", allow_missing=True)
+    reqs = _grad_reqs(grad_req, arg_names)
+    if grads is None:
+        reqs = ["null"] * len(arg_names)
+    else:
+        reqs = [r if g is not None else "null" for r, g in zip(reqs, grads)]
+    if aux_states is None:
+        aux_states = []
+    if isinstance(aux_states, dict):
+        aux = _array_list(aux_states, aux_names, "aux_states")
+    else:
+        aux = list(aux_states)
+        if len(aux) != len(aux_names):
+            raise ValueError("Length of aux_states does not match the number of arguments")
+    return Executor(sym, ctx, args, grads, reqs, aux)
+
+
+def simple_bind(sym, ctx, grad_req="write", type_dict=None, stype_dict=None, group2ctx=None,
+                shared_arg_names=None, shared_exec=None, shared_buffer=None, **kwargs):
+    """Infers every shape and dtype from ``kwargs`` and binds zero-filled arrays."""
+    if not isinstance(ctx, Context):
+        raise TypeError("Context type error")
+    arg_names = sym.list_arguments()
+
+    def fail(msg):
+        lines = "".join("%s: %s\n" % (k, v) for k, v in kwargs.items())
+        raise RuntimeError("simple_bind error. Arguments:\n%s%s" % (lines, msg))
+
+    if isinstance(grad_req, str) and grad_req not in _GRAD_REQS:
+        fail("grad_req=%s is not a valid input in simple_bind; only 'null', 'write', and 'add' "
+             "are supported" % grad_req)
+    try:
+        arg_shapes, _, aux_shapes = sym.infer_shape_partial(**kwargs)
+    except MXNetError as e:
+        fail(str(e))
+    missing = [n for n, s in zip(arg_names, arg_shapes) if not s or 0 in s]
+    if missing:
+        fail("InferShape pass cannot decide shapes for the following arguments (-1 means unknown "
+             "dimensions). Please consider providing them as inputs:\n"
+             + ", ".join("%s: %s" % (n, s if s else None) for n, s in zip(arg_names, arg_shapes)
+                         if n in missing))
+    types = dict(type_dict or {})
+    if not types:
+        types = {n: np.float32 for n in arg_names[:1]}
+    try:
+        arg_types, _, aux_types = sym.infer_type_partial(**types)
+    except MXNetError as e:
+        fail(str(e))
+    arg_types = [t if t is not None else np.float32 for t in arg_types]
+    aux_types = [t if t is not None else np.float32 for t in aux_types]
+    args = [nd.zeros(s, ctx=ctx, dtype=t) for s, t in zip(arg_shapes, arg_types)]
+    reqs = _grad_reqs(grad_req, arg_names)
+    grads = [nd.zeros(s, ctx=ctx, dtype=t) if r != "null" else None
+             for s, t, r in zip(arg_shapes, arg_types, reqs)]
+    aux = [nd.zeros(s, ctx=ctx, dtype=t) for s, t in zip(aux_shapes, aux_types)]
+    return Executor(sym, ctx, args, grads, reqs, aux)
+
+
+class Executor:
+    """A symbol bound to arrays: ``forward`` and ``backward`` push the plan to the engine."""
+
+    def __init__(self, sym, ctx, args, grads, reqs, aux):
+        self._symbol = sym
+        self._ctx = ctx
+        self.arg_arrays = list(args)
+        self.grad_arrays = list(grads) if grads is not None else None
+        self.aux_arrays = list(aux)
+        self._reqs = list(reqs)
+        native_grads = grads if grads is not None else [None] * len(args)
+        self._handle = _native.bind_executor(_native_symbol(sym), self.arg_arrays,
+                                             list(native_grads), self._reqs, self.aux_arrays)
+        self.outputs = self._handle.outputs()
+        self._arg_dict = self._grad_dict = self._aux_dict = self._output_dict = None
+        self._monitor = None
+
+    @staticmethod
+    def _dict(names, arrays):
+        if arrays is None:
+            return dict(zip(names, arrays))  # raises TypeError, as MXNet does
+        if len(set(names)) != len(names):
+            raise ValueError("Duplicate names detected, %s" % str(names))
+        return dict(zip(names, arrays))
+
+    @property
+    def arg_dict(self):
+        if self._arg_dict is None:
+            self._arg_dict = self._dict(self._symbol.list_arguments(), self.arg_arrays)
+        return self._arg_dict
+
+    @property
+    def grad_dict(self):
+        if self._grad_dict is None:
+            self._grad_dict = self._dict(self._symbol.list_arguments(), self.grad_arrays)
+        return self._grad_dict
+
+    @property
+    def aux_dict(self):
+        if self._aux_dict is None:
+            self._aux_dict = self._dict(self._symbol.list_auxiliary_states(), self.aux_arrays)
+        return self._aux_dict
+
+    @property
+    def output_dict(self):
+        if self._output_dict is None:
+            self._output_dict = self._dict(self._symbol.list_outputs(), self.outputs)
+        return self._output_dict
+
+    def forward(self, is_train=False, **kwargs):
+        """Runs the forward pass; keyword arrays are first copied into the arguments."""
+        if kwargs:
+            arg_dict = self.arg_dict
+            for name, array in kwargs.items():
+                if not isinstance(array, (NDArray, np.ndarray)):
+                    raise ValueError("only accept keyword argument of NDArrays and numpy.ndarray")
+                if name not in arg_dict:
+                    raise TypeError("Unknown argument %s" % name)
+                if arg_dict[name].shape != array.shape:
+                    raise ValueError("Shape not match! Argument %s, need: %s, received: %s"
+                                     % (name, str(arg_dict[name].shape), str(array.shape)))
+                arg_dict[name][:] = array
+        self._handle.forward(bool(is_train))
+        if self._monitor is not None:
+            for name, out in zip(self._symbol.list_outputs(), self.outputs):
+                self._monitor(name, out)
+        return self.outputs
+
+    def backward(self, out_grads=None, is_train=True):
+        """Runs the backward pass; ``out_grads`` are the head gradients (not needed for loss
+        heads)."""
+        n = len(self.outputs)
+        if out_grads is None:
+            og = [None] * n
+        elif isinstance(out_grads, NDArray):
+            og = [out_grads] + [None] * (n - 1)
+        elif isinstance(out_grads, dict):
+            names = self._symbol.list_outputs()
+            og = [out_grads.get(k) for k in names]
+        else:
+            og = list(out_grads) + [None] * (n - len(out_grads))
+        for g in og:
+            if g is not None and not isinstance(g, NDArray):
+                raise TypeError("inputs must be NDArray")
+        self._handle.backward(og, bool(is_train))
+
+    def set_monitor_callback(self, callback, monitor_all=False):
+        """Calls ``callback(name, array)`` on each output after forward."""
+        self._monitor = callback
+
+    def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
+        """Copies parameter values into this executor's arrays."""
+        for name, array in arg_params.items():
+            if name in self.arg_dict:
+                array.copyto(self.arg_dict[name])
+            elif not allow_extra_params:
+                raise ValueError('Find name "%s" that is not in the arguments' % name)
+        if aux_params is None:
+            return
+        for name, array in aux_params.items():
+            if name in self.aux_dict:
+                array.copyto(self.aux_dict[name])
+            elif not allow_extra_params:
+                raise ValueError('Find name "%s" that is not in the auxiliary states' % name)
+
+    def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
+        """A new executor for new input shapes, sharing arrays whose shape is unchanged."""
+        arg_shapes, _, aux_shapes = self._symbol.infer_shape(**kwargs)
+        if arg_shapes is None:
+            raise MXNetError("Insufficient argument shapes provided.")
+        names = self._symbol.list_arguments()
+        args, grads = [], []
+        for i, (name, shape) in enumerate(zip(names, arg_shapes)):
+            old = self.arg_arrays[i]
+            oldg = self.grad_arrays[i] if self.grad_arrays is not None else None
+            if old.shape == tuple(shape):
+                args.append(old)
+                grads.append(oldg)
+                continue
+            if not partial_shaping and name not in kwargs:
+                raise MXNetError("Shape of unspecified array arg:%s changed. This can cause the "
+                                 "new executor to not share parameters with the old one. Please "
+                                 "check for error in network. If this is intended, set "
+                                 "partial_shaping=True to suppress this warning." % name)
+            if np.prod(shape) > old.size and not allow_up_sizing:
+                raise MXNetError("New shape of arg: %s is larger than original.First making a "
+                                 "big executor and then down sizing it is more efficient than the "
+                                 "reverse.If you really want to up size, set allow_up_sizing=True "
+                                 "to enable allocation of new arrays." % name)
+            args.append(nd.zeros(shape, ctx=self._ctx, dtype=old.dtype))
+            grads.append(None if oldg is None else nd.zeros(shape, ctx=self._ctx, dtype=oldg.dtype))
+        aux = []
+        for old, shape in zip(self.aux_arrays, aux_shapes):
+            aux.append(old if old.shape == tuple(shape)
+                       else nd.zeros(shape, ctx=self._ctx, dtype=old.dtype))
+        return Executor(self._symbol, self._ctx, args,
+                        grads if self.grad_arrays is not None else None, self._reqs, aux)
+
+    def debug_str(self):
+        """A text description of the bound graph."""
+        lines = ["Symbol outputs: %s" % ", ".join(self._symbol.list_outputs())]
+        for n, a in zip(self._symbol.list_arguments(), self.arg_arrays):
+            lines.append("arg %s: %s %s" % (n, a.shape, np.dtype(a.dtype).name))
+        for n, a in zip(self._symbol.list_auxiliary_states(), self.aux_arrays):
+            lines.append("aux %s: %s %s" % (n, a.shape, np.dtype(a.dtype).name))
+        return "\n".join(lines)

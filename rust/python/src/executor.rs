@@ -1,0 +1,71 @@
+//! `Executor` handle: the core executor behind `Symbol.bind`.
+
+use crate::error::{enter, IntoPyResult};
+use crate::ndarray::{wrap, PyNDArray};
+use oxnet::executor::{Executor, GradReq};
+use oxnet::graph::Entry;
+use oxnet::NDArray;
+use pyo3::prelude::*;
+use std::sync::Mutex;
+
+#[pyclass(name = "Executor", module = "oxnet._native", frozen)]
+pub struct PyExecutor {
+    ex: Mutex<Executor>,
+}
+
+fn lock(m: &Mutex<Executor>) -> std::sync::MutexGuard<'_, Executor> {
+    // A panic inside forward leaves no broken invariant (plans are immutable).
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Binds symbol outputs `heads` to arrays (used directly, not copied).
+pub fn bind(
+    py: Python<'_>,
+    heads: Vec<Entry>,
+    args: Vec<PyRef<'_, PyNDArray>>,
+    grads: Vec<Option<PyRef<'_, PyNDArray>>>,
+    reqs: Vec<String>,
+    aux: Vec<PyRef<'_, PyNDArray>>,
+) -> PyResult<PyExecutor> {
+    let args: Vec<NDArray> = args.iter().map(|a| a.inner.clone()).collect();
+    let grads: Vec<Option<NDArray>> = grads
+        .iter()
+        .map(|g| g.as_ref().map(|g| g.inner.clone()))
+        .collect();
+    let reqs = reqs
+        .iter()
+        .map(|r| GradReq::parse(r))
+        .collect::<oxnet::Result<Vec<_>>>()
+        .py()?;
+    let aux: Vec<NDArray> = aux.iter().map(|a| a.inner.clone()).collect();
+    let ex = enter(py, move || Executor::bind(heads, args, grads, reqs, aux))?;
+    Ok(PyExecutor { ex: Mutex::new(ex) })
+}
+
+#[pymethods]
+impl PyExecutor {
+    /// The output arrays (bound once; every forward writes into them).
+    fn outputs(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        let outs = lock(&self.ex).outputs.clone();
+        outs.into_iter().map(|a| wrap(py, a)).collect()
+    }
+
+    #[pyo3(signature = (is_train=false))]
+    fn forward(&self, py: Python<'_>, is_train: bool) -> PyResult<()> {
+        enter(py, || lock(&self.ex).forward(is_train))
+    }
+
+    #[pyo3(signature = (out_grads, is_train=true))]
+    fn backward(
+        &self,
+        py: Python<'_>,
+        out_grads: Vec<Option<PyRef<'_, PyNDArray>>>,
+        is_train: bool,
+    ) -> PyResult<()> {
+        let og: Vec<Option<NDArray>> = out_grads
+            .iter()
+            .map(|g| g.as_ref().map(|g| g.inner.clone()))
+            .collect();
+        enter(py, move || lock(&self.ex).backward(&og, is_train))
+    }
+}
