@@ -8,6 +8,7 @@ mod executor;
 mod ndarray;
 mod ops;
 mod origin;
+mod symbol;
 
 use pyo3::prelude::*;
 
@@ -16,6 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MXNetError", m.py().get_type::<error::MXNetError>())?;
     m.add_class::<ndarray::PyNDArray>()?;
     m.add_class::<ops::PyOp>()?;
+    m.add_class::<symbol::PySymbol>()?;
     m.add_class::<executor::PyExecutor>()?;
     m.add_function(wrap_pyfunction!(ops::get_op, m)?)?;
     m.add_function(wrap_pyfunction!(ops::list_ops, m)?)?;

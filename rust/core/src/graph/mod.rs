@@ -4,6 +4,8 @@
 pub mod check;
 pub mod eval;
 pub mod gradient;
+pub mod infer;
+pub mod json;
 pub mod node;
 pub mod symbol;
 

@@ -1,0 +1,608 @@
+//! Shape and type inference over a graph (`infer_shape`, `infer_shape_partial`, `infer_type`).
+//!
+//! Every entry holds what is known of it: `None` (nothing) or a shape whose 0 dims are unknown
+//! (MXNet's legacy semantics). Op rules run to a fixpoint, forward then backward over the
+//! nodes: each op's `infer_shape_partial` fills what follows from partial knowledge (weights
+//! from data, labels from predictions), and its forward `infer` computes the outputs once all
+//! inputs are complete. Knowledge only grows, so the loop terminates; a contradiction is an
+//! error naming the node, the variables involved, and the chain of known shapes that led there.
+
+use super::node::{topo_order, Entry, Node};
+use super::symbol::{keyword_error, node_ptr, Symbol};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::op::Desc;
+use crate::shape::Shape;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Per-entry knowledge after inference, by (node pointer, output index).
+pub struct EntryInfo<T> {
+    map: HashMap<(usize, usize), T>,
+}
+
+impl<T: Clone> EntryInfo<T> {
+    pub fn get(&self, e: &Entry) -> Option<&T> {
+        self.map.get(&e.key())
+    }
+}
+
+/// Shapes aligned with `list_arguments`, `list_outputs`, `list_auxiliary_states`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inferred<T> {
+    pub args: Vec<Option<T>>,
+    pub outputs: Vec<Option<T>>,
+    pub aux: Vec<Option<T>>,
+}
+
+impl<T> Inferred<T> {
+    /// True when every argument, output and aux entry is known.
+    pub fn all_known(&self, complete: impl Fn(&T) -> bool) -> bool {
+        self.args
+            .iter()
+            .chain(&self.outputs)
+            .chain(&self.aux)
+            .all(|x| x.as_ref().is_some_and(&complete))
+    }
+}
+
+/// A shape with every dimension known (legacy: `()` and 0 dims are unknown).
+pub fn shape_complete(s: &Shape) -> bool {
+    s.ndim() > 0 && s.dims().iter().all(|&d| d > 0)
+}
+
+/// Python-style text of a shape: `(100, 784)`, `(5,)`.
+pub fn shape_text(s: &Shape) -> String {
+    match s.dims() {
+        [d] => format!("({d},)"),
+        d => format!(
+            "({})",
+            d.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn opt_text(s: &Option<Shape>) -> String {
+    s.as_ref().map_or("unknown".into(), shape_text)
+}
+
+/// Combines two partial shapes; `None` when they contradict.
+fn merge(a: &Option<Shape>, b: &Option<Shape>) -> Option<Option<Shape>> {
+    match (a, b) {
+        (None, x) | (x, None) => Some(x.clone()),
+        (Some(x), Some(y)) => {
+            if x.ndim() == 0 {
+                return Some(Some(y.clone()));
+            }
+            if y.ndim() == 0 {
+                return Some(Some(x.clone()));
+            }
+            if x.ndim() != y.ndim() {
+                return None;
+            }
+            let mut out = Vec::with_capacity(x.ndim());
+            for (&p, &q) in x.dims().iter().zip(y.dims()) {
+                out.push(match (p, q) {
+                    (0, q) => q,
+                    (p, 0) => p,
+                    (p, q) if p == q => p,
+                    _ => return None,
+                });
+            }
+            Some(Some(Shape::new(out)))
+        }
+    }
+}
+
+/// Parses MXNet's `__shape__` text `"(3, 4)"`.
+fn parse_shape_attr(s: &str) -> Option<Shape> {
+    let t = s
+        .trim()
+        .trim_start_matches(['(', '['])
+        .trim_end_matches([')', ']']);
+    let dims: Option<Vec<usize>> = t
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| x.parse::<i64>().ok().map(|v| v.max(0) as usize))
+        .collect();
+    dims.map(Shape::new)
+}
+
+struct Graph {
+    order: Vec<Arc<Node>>,
+    index: HashMap<usize, usize>,
+}
+
+impl Graph {
+    fn new(heads: &[Entry]) -> Graph {
+        let order = topo_order(heads);
+        let index = order
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (node_ptr(n), i))
+            .collect();
+        Graph { order, index }
+    }
+
+    fn id(&self, n: &Arc<Node>) -> usize {
+        self.index.get(&node_ptr(n)).copied().unwrap_or(0)
+    }
+}
+
+/// User-given values matched against the argument names (MXNet refuses other names).
+fn match_given<T: Clone>(sym: &Symbol, given: &[(String, T)]) -> Result<HashMap<String, T>> {
+    let args = sym.list_arguments();
+    let mut m = HashMap::new();
+    for (k, v) in given {
+        if !args.iter().any(|a| a == k) {
+            return Err(keyword_error("InferShape", k, &args));
+        }
+        m.insert(k.clone(), v.clone());
+    }
+    Ok(m)
+}
+
+/// Result lists aligned with the symbol's arguments, outputs and aux states.
+fn collect<T: Clone>(sym: &Symbol, g: &Graph, slots: &[Vec<Option<T>>]) -> Inferred<T> {
+    let (args, aux) = sym.inputs_split();
+    let var = |n: &Arc<Node>| slots[g.id(n)].first().cloned().flatten();
+    Inferred {
+        args: args.iter().map(var).collect(),
+        outputs: sym
+            .outputs
+            .iter()
+            .map(|e| slots[g.id(&e.node)].get(e.index).cloned().flatten())
+            .collect(),
+        aux: aux.iter().map(var).collect(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shapes
+
+struct ShapeState<'a> {
+    g: &'a Graph,
+    slots: Vec<Vec<Option<Shape>>>,
+    given: HashSet<usize>,
+    types: Vec<Vec<Option<DType>>>,
+}
+
+impl ShapeState<'_> {
+    fn input_names(&self, n: &Node) -> Vec<String> {
+        n.op.as_ref()
+            .and_then(|op| super::symbol::input_names(&n.op_name, op.as_ref(), n.inputs.len()).ok())
+            .unwrap_or_default()
+    }
+
+    /// What the user needs to see: the node's inputs (argument name, variable, shape) and the
+    /// chain of known shapes from a given variable down to the node.
+    fn context(&self, i: usize) -> String {
+        let n = &self.g.order[i];
+        let names = self.input_names(n);
+        let mut s = format!("\n  inputs of {} ({}):", n.name, n.op_name);
+        for (j, e) in n.inputs.iter().enumerate() {
+            let src = self.g.id(&e.node);
+            let shape = self.slots[src].get(e.index).cloned().flatten();
+            let arg = names.get(j).map_or(format!("{j}"), |x| x.clone());
+            let from = if e.node.is_variable() {
+                if self.given.contains(&src) {
+                    format!("variable {}, given", e.node.name)
+                } else {
+                    format!("variable {}", e.node.name)
+                }
+            } else {
+                format!("output {} of {}", e.index, e.node.name)
+            };
+            s += &format!("\n    {arg} = {} ({from})", opt_text(&shape));
+        }
+        // Walk up the first input with a known shape to where it came from.
+        let mut chain = Vec::new();
+        let mut cur = i;
+        let mut steps = 0;
+        while steps < 64 {
+            steps += 1;
+            let node = &self.g.order[cur];
+            let next = node.inputs.iter().find(|e| {
+                self.slots[self.g.id(&e.node)]
+                    .get(e.index)
+                    .is_some_and(|x| x.is_some())
+            });
+            let Some(e) = next else { break };
+            let src = self.g.id(&e.node);
+            let shape = self.slots[src].get(e.index).cloned().flatten();
+            if e.node.is_variable() {
+                let tag = if self.given.contains(&src) {
+                    ", given"
+                } else {
+                    ""
+                };
+                chain.push(format!("{} {}{tag}", e.node.name, opt_text(&shape)));
+                break;
+            }
+            chain.push(format!(
+                "{} ({}) -> {}",
+                e.node.name,
+                e.node.op_name,
+                opt_text(&shape)
+            ));
+            cur = src;
+        }
+        if !chain.is_empty() {
+            chain.reverse();
+            s += &format!(
+                "\n  chain of known shapes: {} -> {}",
+                chain.join(" -> "),
+                n.name
+            );
+        }
+        s
+    }
+
+    fn fail(&self, i: usize, msg: String) -> Error {
+        let n = &self.g.order[i];
+        Error::Shape {
+            op: format!("Error in operator {}", n.name),
+            msg: format!("{msg}{}", self.context(i)),
+        }
+    }
+
+    /// Runs node `i`'s rules once; true when anything new was learned.
+    fn step(&mut self, i: usize) -> Result<bool> {
+        let n = self.g.order[i].clone();
+        let Some(op) = n.op.clone() else {
+            return Ok(false);
+        };
+        let srcs: Vec<(usize, usize)> = n
+            .inputs
+            .iter()
+            .map(|e| (self.g.id(&e.node), e.index))
+            .collect();
+        let before_in: Vec<Option<Shape>> = srcs
+            .iter()
+            .map(|&(s, k)| self.slots[s].get(k).cloned().flatten())
+            .collect();
+        let before_out = self.slots[i].clone();
+        let mut ins = before_in.clone();
+        let mut outs = before_out.clone();
+        op.infer_shape_partial(&mut ins, &mut outs)
+            .map_err(|e| self.fail(i, strip_op(&e, &n)))?;
+        if ins.iter().all(|s| s.as_ref().is_some_and(shape_complete)) {
+            let descs: Vec<Desc> = ins
+                .iter()
+                .zip(&srcs)
+                .map(|(s, &(src, k))| {
+                    let t = self.types[src].get(k).copied().flatten();
+                    Desc::new(s.clone().unwrap_or_default(), t.unwrap_or(DType::F32))
+                })
+                .collect();
+            let res = op
+                .infer(&descs)
+                .map_err(|e| self.fail(i, strip_op(&e, &n)))?;
+            for (k, d) in res.into_iter().enumerate() {
+                if k >= outs.len() {
+                    break;
+                }
+                let inferred = Some(d.shape);
+                match merge(&outs[k], &inferred) {
+                    Some(m) => outs[k] = m,
+                    None => {
+                        return Err(self.fail(
+                            i,
+                            format!(
+                                "Shape inconsistent, Provided = {}, inferred shape={} (output {k})",
+                                outs[k].clone().unwrap_or_default(),
+                                inferred.map(|s| shape_text(&s)).unwrap_or_default()
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+        let names = self.input_names(&n);
+        let mut changed = false;
+        for (j, (&(src, k), new)) in srcs.iter().zip(&ins).enumerate() {
+            let old = self.slots[src].get(k).cloned().flatten();
+            match merge(&old, new) {
+                Some(m) => {
+                    if m != old {
+                        if let Some(slot) = self.slots[src].get_mut(k) {
+                            *slot = m;
+                            changed = true;
+                        }
+                    }
+                }
+                None => {
+                    let arg = names.get(j).cloned().unwrap_or_else(|| format!("{j}"));
+                    let var = &n.inputs[j].node.name;
+                    return Err(self.fail(
+                        i,
+                        format!(
+                            "Shape inconsistent, Provided = {}, inferred shape={} \
+                             (input {arg}, from {var})",
+                            old.unwrap_or_default(),
+                            new.as_ref().map(shape_text).unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
+        for (k, new) in outs.iter().enumerate() {
+            let old = before_out.get(k).cloned().flatten();
+            match merge(&old, new) {
+                Some(m) => {
+                    if m != old {
+                        self.slots[i][k] = m;
+                        changed = true;
+                    }
+                }
+                None => {
+                    return Err(self.fail(
+                        i,
+                        format!(
+                            "Shape inconsistent, Provided = {}, inferred shape={} (output {k})",
+                            old.unwrap_or_default(),
+                            new.as_ref().map(shape_text).unwrap_or_default()
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// An op's own error text without its `op: ` prefix (the node name replaces it).
+fn strip_op(e: &Error, n: &Node) -> String {
+    match e {
+        Error::Shape { msg, .. } | Error::DType { msg, .. } => msg.clone(),
+        other => {
+            let s = other.to_string();
+            let prefix = format!("{}: ", n.op_name);
+            s.strip_prefix(&prefix).map_or(s.clone(), str::to_string)
+        }
+    }
+}
+
+/// Shapes of every entry reachable from `heads`, with `given` shapes for variables by name
+/// (the executor's `simple_bind` and `infer_shape` share this).
+pub fn infer_entry_shapes(
+    heads: &[Entry],
+    given: &HashMap<String, Shape>,
+) -> Result<EntryInfo<Option<Shape>>> {
+    let g = Graph::new(heads);
+    let slots = run_shapes(&g, given)?;
+    Ok(entry_info(&g, slots))
+}
+
+fn entry_info<T>(g: &Graph, slots: Vec<Vec<Option<T>>>) -> EntryInfo<Option<T>> {
+    let mut map = HashMap::new();
+    for (n, s) in g.order.iter().zip(slots) {
+        for (k, v) in s.into_iter().enumerate() {
+            map.insert((node_ptr(n), k), v);
+        }
+    }
+    EntryInfo { map }
+}
+
+fn run_shapes(g: &Graph, given: &HashMap<String, Shape>) -> Result<Vec<Vec<Option<Shape>>>> {
+    let types = run_types(g, &HashMap::new()).unwrap_or_else(|_| {
+        g.order
+            .iter()
+            .map(|n| vec![None; n.num_outputs()])
+            .collect()
+    });
+    let mut st = ShapeState {
+        g,
+        slots: g
+            .order
+            .iter()
+            .map(|n| vec![None; n.num_outputs()])
+            .collect(),
+        given: HashSet::new(),
+        types,
+    };
+    for (i, n) in g.order.iter().enumerate() {
+        if !n.is_variable() {
+            continue;
+        }
+        let from_attr = n.attr("__shape__").and_then(parse_shape_attr);
+        let s = match given.get(&n.name) {
+            Some(s) => {
+                st.given.insert(i);
+                Some(s.clone())
+            }
+            None => from_attr,
+        };
+        st.slots[i][0] = s.filter(|s| s.ndim() > 0);
+    }
+    let n = g.order.len();
+    // Each productive pass learns at least one dimension, so this bound is never the reason
+    // the loop stops on a sane graph; it only guards against an op rule that flip-flops.
+    let max_passes = 4 * n + 16;
+    for _ in 0..max_passes {
+        let mut changed = false;
+        for i in 0..n {
+            changed |= st.step(i)?;
+        }
+        for i in (0..n).rev() {
+            changed |= st.step(i)?;
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(st.slots)
+}
+
+/// `infer_shape_partial(**given)`: whatever follows from the given argument shapes.
+pub fn infer_shape_partial(sym: &Symbol, given: &[(String, Shape)]) -> Result<Inferred<Shape>> {
+    let m = match_given(sym, given)?;
+    let g = Graph::new(&sym.outputs);
+    let slots = run_shapes(&g, &m)?;
+    Ok(collect(sym, &g, &slots))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+fn run_types(g: &Graph, given: &HashMap<String, DType>) -> Result<Vec<Vec<Option<DType>>>> {
+    let mut slots: Vec<Vec<Option<DType>>> = g
+        .order
+        .iter()
+        .map(|n| vec![None; n.num_outputs()])
+        .collect();
+    for (i, n) in g.order.iter().enumerate() {
+        if !n.is_variable() {
+            continue;
+        }
+        slots[i][0] = given.get(&n.name).copied().or_else(|| {
+            n.attr("__dtype__")
+                .and_then(|s| s.trim().parse::<i32>().ok())
+                .and_then(DType::from_flag)
+        });
+    }
+    let n = g.order.len();
+    let max_passes = 4 * n + 16;
+    for _ in 0..max_passes {
+        let mut changed = false;
+        for i in (0..n).chain((0..n).rev()) {
+            let node = &g.order[i];
+            let Some(op) = &node.op else { continue };
+            let srcs: Vec<(usize, usize)> = node
+                .inputs
+                .iter()
+                .map(|e| (g.id(&e.node), e.index))
+                .collect();
+            let mut ins: Vec<Option<DType>> = srcs
+                .iter()
+                .map(|&(s, k)| slots[s].get(k).copied().flatten())
+                .collect();
+            let mut outs = slots[i].clone();
+            op.infer_type_partial(&mut ins, &mut outs)
+                .map_err(|e| Error::DType {
+                    op: format!("Error in operator {}", node.name),
+                    msg: strip_op(&e, node).replace(
+                        &format!("node {} ", node.op_name),
+                        &format!("node {} ", node.name),
+                    ),
+                })?;
+            for (j, (&(s, k), t)) in srcs.iter().zip(&ins).enumerate() {
+                let old = slots[s].get(k).copied().flatten();
+                match (old, t) {
+                    (None, Some(t)) => {
+                        slots[s][k] = Some(*t);
+                        changed = true;
+                    }
+                    (Some(o), Some(t)) if o != *t => return Err(Error::DType {
+                        op: format!("Error in operator {}", node.name),
+                        msg: format!(
+                            "Incompatible attr in node {} at {j}-th input: expected {t}, got {o} \
+                                 (from {})",
+                            node.name, node.inputs[j].node.name
+                        ),
+                    }),
+                    _ => {}
+                }
+            }
+            for (k, t) in outs.into_iter().enumerate() {
+                if slots[i][k].is_none() && t.is_some() {
+                    slots[i][k] = t;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(slots)
+}
+
+/// Dtypes of every entry reachable from `heads`.
+pub fn infer_entry_types(
+    heads: &[Entry],
+    given: &HashMap<String, DType>,
+) -> Result<EntryInfo<Option<DType>>> {
+    let g = Graph::new(heads);
+    let slots = run_types(&g, given)?;
+    Ok(entry_info(&g, slots))
+}
+
+/// `infer_type_partial(**given)`.
+pub fn infer_type_partial(sym: &Symbol, given: &[(String, DType)]) -> Result<Inferred<DType>> {
+    let m = match_given(sym, given).map_err(|e| match e {
+        Error::Value(s) => Error::Value(s.replacen("InferShape", "InferType", 1)),
+        e => e,
+    })?;
+    let g = Graph::new(&sym.outputs);
+    let slots = run_types(&g, &m)?;
+    Ok(collect(sym, &g, &slots))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn var(n: &str) -> Symbol {
+        Symbol::variable(n, vec![])
+    }
+
+    fn sh(d: &[usize]) -> Shape {
+        Shape::new(d.to_vec())
+    }
+
+    #[test]
+    fn forward_through_scalar_and_unary() {
+        let a = var("a");
+        let m = Symbol::create(
+            "_mul_scalar",
+            "m",
+            &[("scalar".into(), "2".into())],
+            &[a],
+            &[],
+        )
+        .unwrap();
+        let r = infer_shape_partial(&m, &[("a".into(), sh(&[2, 3]))]).unwrap();
+        assert_eq!(r.args, vec![Some(sh(&[2, 3]))]);
+        assert_eq!(r.outputs, vec![Some(sh(&[2, 3]))]);
+        let r = infer_shape_partial(&m, &[]).unwrap();
+        assert_eq!(r.outputs, vec![None]);
+        let t = infer_type_partial(&m, &[("a".into(), DType::F16)]).unwrap();
+        assert_eq!(t.outputs, vec![Some(DType::F16)]);
+    }
+
+    #[test]
+    fn mismatch_names_node_and_inputs() {
+        let p = Symbol::create("elemwise_add", "_plus0", &[], &[var("a"), var("b")], &[]).unwrap();
+        let e = infer_shape_partial(&p, &[("a".into(), sh(&[2, 3])), ("b".into(), sh(&[3, 2]))])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("Error in operator _plus0: "), "{e}");
+        assert!(e.contains("lhs = (2, 3) (variable a, given)"), "{e}");
+        let e = infer_shape_partial(&p, &[("foo".into(), sh(&[2]))]).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("InferShapeKeyword argument name foo not found."));
+        let e = infer_type_partial(&p, &[("a".into(), DType::F32), ("b".into(), DType::F16)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Incompatible attr in node _plus0"), "{e}");
+    }
+
+    #[test]
+    fn shape_attr_and_merge() {
+        let v = Symbol::variable("v", vec![("__shape__".into(), "(3, 4)".into())]);
+        let r = infer_shape_partial(&v, &[]).unwrap();
+        assert_eq!(r.args, vec![Some(sh(&[3, 4]))]);
+        assert_eq!(
+            merge(&Some(sh(&[2, 0])), &Some(sh(&[0, 3]))),
+            Some(Some(sh(&[2, 3])))
+        );
+        assert_eq!(merge(&Some(sh(&[2, 1])), &Some(sh(&[0, 3]))), None);
+        assert_eq!(parse_shape_attr("(5,)"), Some(sh(&[5])));
+    }
+}
