@@ -2,6 +2,7 @@
 
 use crate::error::{enter, IntoPyResult};
 use crate::ndarray::{wrap, PyNDArray};
+use crate::symbol::PySymbol;
 use oxnet::executor::{Executor, GradReq};
 use oxnet::graph::Entry;
 use oxnet::NDArray;
@@ -18,15 +19,17 @@ fn lock(m: &Mutex<Executor>) -> std::sync::MutexGuard<'_, Executor> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Binds symbol outputs `heads` to arrays (used directly, not copied).
-pub fn bind(
+/// Binds a symbol's outputs to arrays (used directly, not copied).
+#[pyfunction]
+pub fn bind_executor(
     py: Python<'_>,
-    heads: Vec<Entry>,
+    symbol: PyRef<'_, PySymbol>,
     args: Vec<PyRef<'_, PyNDArray>>,
     grads: Vec<Option<PyRef<'_, PyNDArray>>>,
     reqs: Vec<String>,
     aux: Vec<PyRef<'_, PyNDArray>>,
 ) -> PyResult<PyExecutor> {
+    let heads: Vec<Entry> = symbol.inner.outputs.clone();
     let args: Vec<NDArray> = args.iter().map(|a| a.inner.clone()).collect();
     let grads: Vec<Option<NDArray>> = grads
         .iter()

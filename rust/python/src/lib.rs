@@ -19,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ops::PyOp>()?;
     m.add_class::<symbol::PySymbol>()?;
     m.add_class::<executor::PyExecutor>()?;
+    m.add_function(wrap_pyfunction!(executor::bind_executor, m)?)?;
     m.add_function(wrap_pyfunction!(ops::get_op, m)?)?;
     m.add_function(wrap_pyfunction!(ops::list_ops, m)?)?;
     m.add_function(wrap_pyfunction!(ops::list_aliases, m)?)?;
