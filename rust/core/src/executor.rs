@@ -231,6 +231,7 @@ impl Executor {
                 plan: Plan {
                     steps: Vec::new(),
                     preset: Vec::new(),
+                    owned: HashSet::new(),
                 },
                 head_grad_slots,
                 bound: HashMap::new(),

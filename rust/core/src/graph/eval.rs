@@ -45,6 +45,8 @@ pub struct Step {
 
 pub struct Plan {
     pub steps: Vec<Step>,
+    /// Slots written by this plan's steps (their arrays are the plan's own to reuse).
+    pub owned: HashSet<usize>,
     /// Slots filled from arrays recorded on nodes (autograd tapes) before the run.
     pub preset: Vec<(usize, NDArray)>,
 }
@@ -104,7 +106,12 @@ impl Plan {
                 free: Vec::new(),
             });
         }
-        Plan { steps, preset }
+        let owned = steps.iter().flat_map(|s| s.outs.iter().copied()).collect();
+        Plan {
+            steps,
+            preset,
+            owned,
+        }
     }
 
     /// Marks slots for release after their last reader, except those in `keep`.
@@ -123,6 +130,34 @@ impl Plan {
                 self.steps[i].free.push(x);
             }
         }
+    }
+
+    /// For an elementwise step whose first input dies here and was computed by an earlier
+    /// step of this plan (not a caller's array), the input to overwrite with the output.
+    fn inplace_input(
+        &self,
+        step: &Step,
+        ins: &[NDArray],
+        bound: &HashMap<usize, NDArray>,
+    ) -> Option<usize> {
+        let op = step.node.op.as_ref()?;
+        if !op.inplace() || step.outs.len() != 1 || bound.contains_key(&step.outs[0]) {
+            return None;
+        }
+        let s = *step.ins.first()?;
+        if !step.free.contains(&s)
+            || bound.contains_key(&s)
+            || step.ins[1..].contains(&s)
+            || !self.owned.contains(&s)
+        {
+            return None;
+        }
+        let descs: Vec<crate::op::Desc> = ins
+            .iter()
+            .map(|a| crate::op::Desc::new(a.shape().clone(), a.dtype()))
+            .collect();
+        let out = op.infer(&descs).ok()?;
+        (out.len() == 1 && out[0] == descs[0]).then_some(0)
     }
 
     /// Every slot this plan reads or writes.
@@ -162,7 +197,20 @@ impl Plan {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let targets: Vec<Option<&NDArray>> = step.outs.iter().map(|s| bound.get(s)).collect();
-            let outs = if targets.iter().all(|t| t.is_some()) {
+            let reuse = if record.is_none() {
+                self.inplace_input(step, &ins, bound)
+            } else {
+                None
+            };
+            let outs = if let Some(k) = reuse {
+                invoke_mode(
+                    op,
+                    &ins,
+                    Some(std::slice::from_ref(&ins[k])),
+                    None,
+                    is_train,
+                )?
+            } else if targets.iter().all(|t| t.is_some()) {
                 let o: Vec<NDArray> = targets.iter().flatten().map(|a| (*a).clone()).collect();
                 invoke_mode(op, &ins, Some(&o), None, is_train)?
             } else {
