@@ -1,0 +1,169 @@
+"""Symbol.bind / simple_bind executors: MXNet 1.9.1 behaviours (reference §5) with numpy
+oracles and the numbers MXNet printed."""
+import numpy as np
+import pytest
+
+import oxnet as mx
+from oxnet import nd
+from oxnet.test_utils import (assert_almost_equal, check_numeric_gradient,
+                              check_symbolic_backward, check_symbolic_forward, simple_forward)
+
+
+def fc_net(name="fc", num_hidden=2):
+    return mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=num_hidden, name=name)
+
+
+def test_bind_uses_arrays_directly_and_forward_matches_numpy():
+    net = fc_net()
+    x = nd.array([[1, 2, 3], [4, 5, 6]])
+    w = nd.array([[1, 0, 1], [0, 1, 0]])
+    b = nd.array([0.5, -0.5])
+    ex = net.bind(mx.cpu(), args={"data": x, "fc_weight": w, "fc_bias": b})
+    assert ex.arg_dict["fc_weight"] is w
+    out = ex.forward()[0].asnumpy()
+    np.testing.assert_allclose(out, x.asnumpy() @ w.asnumpy().T + b.asnumpy())
+    w[:] = 2  # mutating a bound argument changes the next forward
+    np.testing.assert_allclose(ex.forward()[0].asnumpy(), x.asnumpy() @ np.full((2, 3), 2).T + b.asnumpy())
+    assert ex.grad_arrays is None
+    with pytest.raises(TypeError):
+        ex.grad_dict
+
+
+def test_bind_argument_errors():
+    net = fc_net()
+    with pytest.raises(TypeError, match="Context type error"):
+        net.bind("cpu", args=[])
+    with pytest.raises(ValueError, match="Length of args"):
+        net.bind(mx.cpu(), args=[nd.ones((2, 3))])
+    with pytest.raises(ValueError, match="key `fc_weight` is missing in `args`"):
+        net.bind(mx.cpu(), args={"data": nd.ones((2, 3))})
+    with pytest.raises(ValueError, match="grad_req must be in"):
+        net.bind(mx.cpu(), args=[nd.ones((2, 3)), nd.ones((2, 3)), nd.ones((2,))],
+                 args_grad=[nd.ones((2, 3))] * 2 + [nd.ones((2,))], grad_req="foo")
+    with pytest.raises(mx.MXNetError, match="fc"):
+        net.bind(mx.cpu(), args=[nd.ones((2, 3)), nd.ones((2, 4)), nd.ones((2,))])
+
+
+def test_simple_bind_zero_fills_and_grad_req():
+    net = mx.sym.LinearRegressionOutput(fc_net(), name="lro")
+    ex = net.simple_bind(mx.cpu(), data=(2, 3))
+    assert [a.shape for a in ex.arg_arrays] == [(2, 3), (2, 3), (2,), (2,)]
+    for a in ex.arg_arrays + ex.grad_arrays:
+        assert not a.asnumpy().any()
+    ex2 = net.simple_bind(mx.cpu(), grad_req={"fc_weight": "write"}, data=(2, 3))
+    assert ex2.grad_dict["data"] is None and ex2.grad_dict["fc_weight"].shape == (2, 3)
+    ex3 = net.simple_bind(mx.cpu(), type_dict={"data": "float64"}, data=(2, 3))
+    assert all(a.dtype == np.float64 for a in ex3.arg_arrays)
+    with pytest.raises(RuntimeError, match="simple_bind error"):
+        net.simple_bind(mx.cpu())
+
+
+def test_linear_regression_grad_write_and_add():
+    # reference §5.4: data (2,3)=0..5, label ones, weight grad accumulates with 'add'
+    data = mx.sym.Variable("data")
+    net = mx.sym.LinearRegressionOutput(data, name="lro")
+    x = nd.array(np.arange(6).reshape(2, 3))
+    gx = nd.zeros((2, 3))
+    ex = net.bind(mx.cpu(), args={"data": x, "lro_label": nd.ones((2, 3))},
+                  args_grad={"data": gx}, grad_req="write")
+    ex.forward(is_train=True)
+    ex.backward(nd.ones((2, 3)) * 100)  # ignored by loss heads
+    assert_almost_equal(gx, np.array([[-1, 0, 1], [2, 3, 4]]) / 3.0, rtol=1e-5)
+
+
+def test_softmax_output_gradients_from_reference():
+    x = np.arange(6).reshape(2, 3) / 10.0
+    label = np.array([0, 2])
+    net = mx.sym.SoftmaxOutput(mx.sym.Variable("data"), name="sm")
+    p = np.exp(x) / np.exp(x).sum(1, keepdims=True)
+    onehot = np.eye(3)[label]
+    check_symbolic_forward(net, {"data": x, "sm_label": label}, [p], rtol=1e-5)
+    check_symbolic_backward(net, {"data": x, "sm_label": label}, None,
+                            {"data": p - onehot}, rtol=1e-4, atol=1e-6,
+                            grad_req={"data": "write", "sm_label": "null"})
+    assert_almost_equal((p - onehot).reshape(-1),
+                        np.array([-0.6994, 0.3322, 0.3672, 0.3006, 0.3322, -0.6328]), atol=1e-4)
+    scaled = mx.sym.SoftmaxOutput(mx.sym.Variable("data"), name="sm", grad_scale=2,
+                                  normalization="batch")
+    check_symbolic_backward(scaled, {"data": x, "sm_label": label}, None,
+                            {"data": (p - onehot) * 2 / 2}, rtol=1e-4, atol=1e-6,
+                            grad_req={"data": "write", "sm_label": "null"})
+
+
+def test_non_loss_head_requires_out_grads():
+    net = fc_net()
+    ex = net.simple_bind(mx.cpu(), data=(2, 3))
+    ex.forward(is_train=True)
+    with pytest.raises(mx.MXNetError, match="head_gradient is required"):
+        ex.backward()
+
+
+def test_make_loss_seeds_ones():
+    # reference §5.4: fc num_hidden=2, weight 1, data [1,2,3], loss = sum(fc*fc) -> dW rows 12,24,36
+    data = mx.sym.Variable("data")
+    fc = mx.sym.FullyConnected(data, num_hidden=2, no_bias=True, name="fc")
+    loss = mx.sym.MakeLoss(mx.sym.sum(fc * fc))
+    ex = loss.simple_bind(mx.cpu(), data=(1, 3))
+    ex.arg_dict["data"][:] = nd.array([[1, 2, 3]])
+    ex.arg_dict["fc_weight"][:] = 1
+    ex.forward(is_train=True)
+    ex.backward()
+    assert_almost_equal(ex.grad_dict["fc_weight"], np.array([[12, 24, 36], [12, 24, 36]]))
+
+
+def test_mlp_numeric_gradient_and_outputs_dict():
+    data = mx.sym.Variable("data")
+    h = mx.sym.Activation(mx.sym.FullyConnected(data, num_hidden=4, name="fc1"), act_type="tanh")
+    out = mx.sym.FullyConnected(h, num_hidden=3, name="fc2")
+    rng = np.random.RandomState(0)
+    loc = {"data": rng.normal(size=(2, 5)), "fc1_weight": rng.normal(size=(4, 5)),
+           "fc1_bias": rng.normal(size=(4,)), "fc2_weight": rng.normal(size=(3, 4)),
+           "fc2_bias": rng.normal(size=(3,))}
+    check_numeric_gradient(out, loc)
+    ex = out.simple_bind(mx.cpu(), data=(2, 5))
+    assert list(ex.output_dict) == ["fc2_output"]
+
+
+def test_forward_kwargs_checks():
+    ex = fc_net().simple_bind(mx.cpu(), data=(1, 3))
+    ex.forward(data=np.ones((1, 3), np.float32))
+    with pytest.raises(ValueError, match="Shape not match"):
+        ex.forward(data=nd.ones((2, 3)))
+    with pytest.raises(TypeError, match="Unknown argument foo"):
+        ex.forward(foo=nd.ones((1, 3)))
+    with pytest.raises(ValueError, match="only accept keyword argument"):
+        ex.forward(data=[1, 2, 3])
+
+
+def test_copy_params_from_and_reshape():
+    ex = fc_net().simple_bind(mx.cpu(), data=(4, 3))
+    ex.copy_params_from({"fc_weight": nd.ones((2, 3)), "fc_bias": nd.ones((2,))})
+    assert_almost_equal(ex.arg_dict["fc_weight"], np.ones((2, 3)))
+    with pytest.raises(ValueError, match='Find name "foo"'):
+        ex.copy_params_from({"foo": nd.ones((1,))})
+    small = ex.reshape(data=(2, 3))
+    assert small.arg_dict["data"].shape == (2, 3)
+    assert small.arg_dict["fc_weight"] is ex.arg_dict["fc_weight"]
+    with pytest.raises(mx.MXNetError, match="larger than original"):
+        ex.reshape(data=(8, 3))
+    assert ex.reshape(allow_up_sizing=True, data=(8, 3)).arg_dict["data"].shape == (8, 3)
+
+
+def test_simple_forward():
+    net = mx.sym.Variable("a") * 2 + mx.sym.Variable("b")
+    out = simple_forward(net, a=np.ones((2,), np.float32), b=np.arange(2, dtype=np.float32))
+    np.testing.assert_allclose(out, [2, 3])
+
+
+def test_batchnorm_moving_stats_update_in_backward():
+    # reference §5.5: data arange(8).reshape(4,2), momentum 0.9 -> mean [0.3,0.4], var [1.4,1.4]
+    bn = mx.sym.BatchNorm(mx.sym.Variable("data"), name="bn", fix_gamma=False)
+    ex = bn.simple_bind(mx.cpu(), data=(4, 2))
+    ex.arg_dict["data"][:] = nd.array(np.arange(8).reshape(4, 2))
+    ex.arg_dict["bn_gamma"][:] = 1
+    ex.aux_dict["bn_moving_var"][:] = 1
+    ex.forward(is_train=True)
+    assert_almost_equal(ex.aux_dict["bn_moving_mean"], np.zeros(2))
+    ex.backward(nd.ones((4, 2)))
+    assert_almost_equal(ex.aux_dict["bn_moving_mean"], np.array([0.3, 0.4]), rtol=1e-5)
+    assert_almost_equal(ex.aux_dict["bn_moving_var"], np.array([1.4, 1.4]), rtol=1e-5)
