@@ -68,6 +68,65 @@ pub unsafe fn matmul<T: GemmElem>(
     }
 }
 
+/// `c += a · b`, otherwise as `matmul` (bias rows or partial sums already in `c`).
+///
+/// # Safety
+/// As `matmul`; `c` must also be initialised.
+pub unsafe fn matmul_acc<T: GemmElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<T>,
+    b: Mat<T>,
+    c: *mut T,
+    ldc: usize,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let work = m.saturating_mul(n).saturating_mul(k);
+    let threads = rt().pool.current_num_threads();
+    let par = if work >= PAR_MNK && threads > 1 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    let pc = Ptr(c);
+    let run = move || {
+        // Whole operands: capturing only their pointer fields would drop `Mat`'s Send.
+        let (pc, a, b) = (pc, a, b);
+        // SAFETY: the caller's contract; dst := 1·dst + 1·lhs·rhs.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                pc.get(),
+                1,
+                ldc as isize,
+                true,
+                a.ptr,
+                a.cs,
+                a.rs,
+                b.ptr,
+                b.cs,
+                b.rs,
+                T::from_f64(1.0),
+                T::from_f64(1.0),
+                false,
+                false,
+                false,
+                par,
+            )
+        }
+    };
+    if matches!(par, Parallelism::None) {
+        run();
+    } else {
+        rt().pool.install(run);
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 unsafe fn product<T: GemmElem>(
     m: usize,

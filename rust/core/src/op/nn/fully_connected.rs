@@ -1,5 +1,447 @@
-//! (in progress)
+//! `FullyConnected`: `out = data · weightᵀ + bias` as one GEMM whose destination starts as the
+//! broadcast bias; its gradient is one `_backward_FullyConnected` node computing dX = dY·W,
+//! dW = dYᵀ·X and db = Σ_rows dY with two GEMMs and a column sum.
 
-use crate::op::Registry;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::kernels::cpu::conv::Real;
+use crate::kernels::cpu::gemm::{matmul, matmul_acc, Mat};
+use crate::ndarray::NDArray;
+use crate::op::params::param;
+use crate::op::shape_ops::def;
+use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
+use crate::shape::Shape;
+use half::f16;
+use std::sync::Arc;
 
-pub fn register(_r: &mut Registry) {}
+const OP: &str = "FullyConnected";
+
+#[derive(Clone, Copy)]
+struct Cfg {
+    num_hidden: usize,
+    no_bias: bool,
+    flatten: bool,
+}
+
+impl Cfg {
+    /// (rows, in_dim) of the data seen as a matrix.
+    fn rows_k(&self, d: &Shape) -> Result<(usize, usize)> {
+        if d.ndim() == 0 {
+            return Err(Error::shape(
+                OP,
+                "data must have at least one dimension, got shape []",
+            ));
+        }
+        Ok(if self.flatten {
+            (d[0], d.0[1..].iter().product())
+        } else {
+            let nd = d.ndim();
+            (d.0[..nd - 1].iter().product(), d[nd - 1])
+        })
+    }
+
+    fn out_shape(&self, d: &Shape) -> Shape {
+        if self.flatten {
+            Shape(vec![d.0.first().copied().unwrap_or(0), self.num_hidden])
+        } else {
+            let mut s = d.0.clone();
+            if let Some(l) = s.last_mut() {
+                *l = self.num_hidden;
+            }
+            Shape(s)
+        }
+    }
+
+    fn n_in(&self) -> usize {
+        if self.no_bias {
+            2
+        } else {
+            3
+        }
+    }
+}
+
+fn float(op: &str, d: DType) -> Result<DType> {
+    if d.is_float() {
+        Ok(d)
+    } else {
+        Err(Error::dtype(
+            op,
+            format!("expects float16, float32 or float64 inputs, got {d}"),
+        ))
+    }
+}
+
+fn check_count(op: &str, inputs: &[Desc], n: usize) -> Result<()> {
+    if inputs.len() != n {
+        return Err(Error::Value(format!(
+            "operator {op} takes {n} inputs ({}), {} given",
+            if n == 2 {
+                "data, weight: no_bias=True"
+            } else {
+                "data, weight, bias"
+            },
+            inputs.len()
+        )));
+    }
+    Ok(())
+}
+
+fn mismatch(what: &str, got: &Shape, want: &Shape) -> Error {
+    Error::shape(
+        OP,
+        format!("Shape inconsistent, Provided = {got}, inferred shape={want} (input {what})"),
+    )
+}
+
+fn infer(cfg: Cfg, inputs: &[Desc]) -> Result<Vec<Desc>> {
+    check_count(OP, inputs, cfg.n_in())?;
+    let dt = float(OP, inputs[0].dtype)?;
+    let d = &inputs[0].shape;
+    let (_, k) = cfg.rows_k(d)?;
+    let want_w = Shape(vec![cfg.num_hidden, k]);
+    if inputs[1].shape != want_w {
+        return Err(mismatch("weight", &inputs[1].shape, &want_w));
+    }
+    if !cfg.no_bias {
+        let want_b = Shape(vec![cfg.num_hidden]);
+        if inputs[2].shape != want_b {
+            return Err(mismatch("bias", &inputs[2].shape, &want_b));
+        }
+    }
+    for (i, x) in inputs.iter().enumerate().skip(1) {
+        if x.dtype != dt {
+            return Err(Error::dtype(
+                OP,
+                format!("input {i} has dtype {}, data has {dt}", x.dtype),
+            ));
+        }
+    }
+    Ok(vec![Desc::new(cfg.out_shape(d), dt)])
+}
+
+fn forward_t<T: Real>(cfg: Cfg, ins: &[NDArray], out: &NDArray) -> Result<()> {
+    let (m, k) = cfg.rows_k(ins[0].shape())?;
+    let n = cfg.num_hidden;
+    // SAFETY: inside the op reading the inputs and writing `out`, a fresh array disjoint from
+    // them; shapes were checked by `infer`, so the strides below stay inside each buffer.
+    unsafe {
+        let x = Mat {
+            ptr: ins[0].raw() as *const T,
+            rs: k as isize,
+            cs: 1,
+        };
+        let wt = Mat {
+            ptr: ins[1].raw() as *const T,
+            rs: 1,
+            cs: k as isize,
+        };
+        let o = out.raw() as *mut T;
+        if cfg.no_bias {
+            matmul(m, n, k, x, wt, o, n);
+        } else {
+            let b = ins[2].data::<T>();
+            let dst = out.data_mut::<T>();
+            for row in dst.chunks_exact_mut(n.max(1)) {
+                row.copy_from_slice(b);
+            }
+            matmul_acc(m, n, k, x, wt, o, n);
+        }
+    }
+    Ok(())
+}
+
+/// Inputs dY, X, W; outputs dX, dW and (with bias) db.
+fn backward_t<T: Real>(cfg: Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
+    let (m, k) = cfg.rows_k(ins[1].shape())?;
+    let n = cfg.num_hidden;
+    // SAFETY: reads dY (m×n), X (m×k), W (n×k); writes the fresh outputs dX (m×k), dW (n×k),
+    // db (n), all checked by the backward `infer`.
+    unsafe {
+        let dy = ins[0].raw() as *const T;
+        let x = ins[1].raw() as *const T;
+        let w = ins[2].raw() as *const T;
+        matmul(
+            m,
+            k,
+            n,
+            Mat {
+                ptr: dy,
+                rs: n as isize,
+                cs: 1,
+            },
+            Mat {
+                ptr: w,
+                rs: k as isize,
+                cs: 1,
+            },
+            outs[0].raw() as *mut T,
+            k,
+        );
+        matmul(
+            n,
+            k,
+            m,
+            Mat {
+                ptr: dy,
+                rs: 1,
+                cs: n as isize,
+            },
+            Mat {
+                ptr: x,
+                rs: k as isize,
+                cs: 1,
+            },
+            outs[1].raw() as *mut T,
+            k,
+        );
+        if let Some(db) = outs.get(2) {
+            let db = db.data_mut::<T>();
+            let mut acc = vec![0.0f64; n];
+            for row in ins[0].data::<T>().chunks_exact(n.max(1)) {
+                for (a, v) in acc.iter_mut().zip(row) {
+                    *a += v.to_f64();
+                }
+            }
+            for (o, a) in db.iter_mut().zip(acc) {
+                *o = T::from_f64(a);
+            }
+        }
+    }
+    Ok(())
+}
+
+macro_rules! by_float {
+    ($op:expr, $d:expr, $f:ident, $($arg:expr),*) => {
+        match $d {
+            DType::F32 => $f::<f32>($($arg),*),
+            DType::F64 => $f::<f64>($($arg),*),
+            DType::F16 => $f::<f16>($($arg),*),
+            d => Err(Error::dtype($op, format!("expects float16, float32 or float64, got {d}"))),
+        }
+    };
+}
+
+fn backward_op(cfg: Cfg) -> Arc<dyn Operator> {
+    const B: &str = "_backward_FullyConnected";
+    let mut op = FnOp::new(
+        B,
+        move |inputs| {
+            check_count(B, inputs, 3)?;
+            let dt = float(B, inputs[1].dtype)?;
+            let (m, _) = cfg.rows_k(&inputs[1].shape)?;
+            let want = Shape(vec![m, cfg.num_hidden]);
+            if inputs[0].shape.size() != want.size() {
+                return Err(mismatch("out_grad", &inputs[0].shape, &want));
+            }
+            let mut v = vec![
+                Desc::new(inputs[1].shape.clone(), dt),
+                Desc::new(inputs[2].shape.clone(), dt),
+            ];
+            if !cfg.no_bias {
+                v.push(Desc::new(Shape(vec![cfg.num_hidden]), dt));
+            }
+            Ok(v)
+        },
+        move |_, ins, outs| by_float!(B, ins[1].dtype(), backward_t, cfg, ins, outs),
+    );
+    op.num_outputs = if cfg.no_bias { 2 } else { 3 };
+    op.arc()
+}
+
+fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
+    let mut op = FnOp::new(
+        OP,
+        move |inputs| infer(cfg, inputs),
+        move |_, ins, outs| by_float!(OP, ins[0].dtype(), forward_t, cfg, ins, &outs[0]),
+    )
+    .with_shape_partial(move |ins, outs| {
+        // Weight and bias follow from the data's feature size; the output from the data.
+        let Some(d) = ins.first().cloned().flatten() else {
+            return Ok(());
+        };
+        if d.ndim() == 0 {
+            return Ok(());
+        }
+        let k = if cfg.flatten {
+            let rest = &d.0[1..];
+            if rest.contains(&0) {
+                return Ok(());
+            }
+            rest.iter().product()
+        } else {
+            d[d.ndim() - 1]
+        };
+        if k > 0 && ins.len() > 1 && ins[1].is_none() {
+            ins[1] = Some(Shape(vec![cfg.num_hidden, k]));
+        }
+        if !cfg.no_bias && ins.len() > 2 && ins[2].is_none() {
+            ins[2] = Some(Shape(vec![cfg.num_hidden]));
+        }
+        if let Some(o) = outs.first_mut() {
+            if o.is_none() {
+                *o = Some(cfg.out_shape(&d));
+            }
+        }
+        Ok(())
+    })
+    .with_grad(move |g, a| {
+        let dy = a
+            .out_grads
+            .first()
+            .ok_or_else(|| Error::Internal("FullyConnected gradient without out_grad".into()))?;
+        let ins = [dy.clone(), a.inputs[0].clone(), a.inputs[1].clone()];
+        let outs = g.apply(backward_op(cfg), &ins);
+        Ok(outs.into_iter().map(Some).collect())
+    });
+    op.num_inputs = Some(cfg.n_in());
+    op.arc()
+}
+
+pub fn register(r: &mut Registry) {
+    r.add(def(
+        OP,
+        "Applies a linear transformation: Y = XWᵀ + b. With flatten=True the data (n, d1, ..., dk) is \
+         seen as (n, d1·...·dk); otherwise the transformation applies to the last axis. Inputs: \
+         data, weight of shape (num_hidden, in_dim), bias of shape (num_hidden,) unless no_bias.",
+        vec![
+            param("num_hidden", "int, required", None, "Number of hidden nodes of the output."),
+            param("no_bias", "boolean", Some("False"), "Whether to disable bias parameter."),
+            param(
+                "flatten",
+                "boolean",
+                Some("True"),
+                "Whether to collapse all but the first axis of the input data tensor.",
+            ),
+        ],
+        Inputs::Fixed(&["data", "weight", "bias"]),
+        |p| {
+            let nh = p.int("num_hidden")?;
+            let num_hidden = usize::try_from(nh)
+                .ok()
+                .filter(|&v| v > 0)
+                .ok_or_else(|| Error::param(OP, format!("num_hidden must be positive, got {nh}")))?;
+            Ok(fc_op(Cfg {
+                num_hidden,
+                no_bias: p.bool("no_bias")?,
+                flatten: p.bool("flatten")?,
+            }))
+        },
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::op::test_util::{arr, check_grad, err, rand64, run};
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let x = rand64(&[3, 2, 2], -1.0, 1.0, 1);
+        let w = rand64(&[5, 4], -1.0, 1.0, 2);
+        let b = rand64(&[5], -1.0, 1.0, 3);
+        check_grad(
+            "FullyConnected",
+            &[("num_hidden", "5")],
+            &[x.clone(), w, b],
+            &[0, 1, 2],
+        );
+        let w = rand64(&[3, 2], -1.0, 1.0, 4);
+        check_grad(
+            "FullyConnected",
+            &[
+                ("num_hidden", "3"),
+                ("flatten", "False"),
+                ("no_bias", "True"),
+            ],
+            &[x, w],
+            &[0, 1],
+        );
+    }
+
+    fn naive(x: &[f64], w: &[f64], b: Option<&[f64]>, m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut o = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                o[i * n + j] = (0..k).map(|p| x[i * k + p] * w[j * k + p]).sum::<f64>()
+                    + b.map_or(0.0, |b| b[j]);
+            }
+        }
+        o
+    }
+
+    fn vals(n: usize, seed: usize) -> Vec<f64> {
+        (0..n)
+            .map(|i| ((i * 7 + seed * 13) % 19) as f64 * 0.25 - 2.0)
+            .collect()
+    }
+
+    #[test]
+    fn forward_matches_naive() {
+        for &(shape, flatten, nh, bias) in &[
+            (&[4usize, 3, 5][..], true, 6usize, true),
+            (&[4, 3, 5][..], false, 2, true),
+            (&[7, 9][..], true, 1, false),
+            (&[2, 3, 2, 2][..], false, 3, false),
+        ] {
+            let total: usize = shape.iter().product();
+            let k = if flatten {
+                total / shape[0]
+            } else {
+                shape[shape.len() - 1]
+            };
+            let m = total / k;
+            let (x, w, b) = (vals(total, 1), vals(nh * k, 2), vals(nh, 3));
+            let nh_s = nh.to_string();
+            let fl = if flatten { "True" } else { "False" };
+            let nb = if bias { "False" } else { "True" };
+            let attrs = [
+                ("num_hidden", nh_s.as_str()),
+                ("flatten", fl),
+                ("no_bias", nb),
+            ];
+            let mut ins = vec![arr(shape, &x), arr(&[nh, k], &w)];
+            if bias {
+                ins.push(arr(&[nh], &b));
+            }
+            let out = run("FullyConnected", &ins, &attrs);
+            let mut want_shape = if flatten {
+                vec![shape[0]]
+            } else {
+                shape[..shape.len() - 1].to_vec()
+            };
+            want_shape.push(nh);
+            assert_eq!(out.shape().dims(), &want_shape[..]);
+            let got = out.to_vec::<f64>().unwrap();
+            assert_eq!(got, naive(&x, &w, bias.then_some(&b[..]), m, k, nh));
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let x = arr(&[2, 3], &[0f32; 6]);
+        let w = arr(&[4, 2], &[0f32; 8]);
+        let b = arr(&[4], &[0f32; 4]);
+        let e = err(
+            "FullyConnected",
+            &[x.clone(), w, b.clone()],
+            &[("num_hidden", "4")],
+        );
+        assert!(e.to_string().contains("weight"), "{e}");
+        let w = arr(&[4, 3], &[0f32; 12]);
+        let e = err(
+            "FullyConnected",
+            &[x.clone(), w.clone()],
+            &[("num_hidden", "4")],
+        );
+        assert!(e.to_string().contains("3 inputs"), "{e}");
+        let e = err(
+            "FullyConnected",
+            &[x.clone(), w.clone(), b.clone()],
+            &[("num_hidden", "0")],
+        );
+        assert!(e.to_string().contains("num_hidden"), "{e}");
+        let xi = arr(&[2, 3], &[0i32; 6]);
+        let e = err("FullyConnected", &[xi, w, b], &[("num_hidden", "4")]);
+        assert!(e.to_string().contains("float"), "{e}");
+    }
+}

@@ -1,0 +1,417 @@
+//! Convolution kernels over 1 to 3 spatial dims (NCW, NCHW, NCDHW): im2col / col2im and the
+//! per-sample GEMM plans shared by Convolution (forward, data and weight gradients) and
+//! Deconvolution (whose forward is convolution's data gradient). Every geometry is lifted to
+//! three spatial dims by prepending unit dims, so one loop nest serves all ranks.
+//!
+//! Parallel over the batch: each task owns one column buffer and whole output samples, so the
+//! GEMMs run single-threaded side by side instead of contending for the pool.
+
+use super::gemm::{matmul, matmul_acc, GemmElem, Mat};
+use super::{par_ranges, Ptr};
+use half::f16;
+use std::ops::{Add, AddAssign, Mul};
+use std::sync::Mutex;
+
+/// Float element types with the arithmetic the convolution kernels need.
+pub trait Real: GemmElem + Add<Output = Self> + AddAssign + Mul<Output = Self> {
+    const ZERO: Self;
+}
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+}
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+}
+impl Real for f16 {
+    const ZERO: Self = f16::ZERO;
+}
+
+/// One convolution as Convolution sees it: `c` input channels to `f` output channels in
+/// `groups` groups; spatial arrays are (depth, height, width), unit where the rank is lower.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Geom {
+    pub n: usize,
+    pub c: usize,
+    pub f: usize,
+    pub groups: usize,
+    pub input: [usize; 3],
+    pub output: [usize; 3],
+    pub kernel: [usize; 3],
+    pub stride: [usize; 3],
+    pub dilate: [usize; 3],
+    pub pad: [usize; 3],
+}
+
+impl Geom {
+    pub fn in_len(&self) -> usize {
+        self.input.iter().product()
+    }
+    pub fn out_len(&self) -> usize {
+        self.output.iter().product()
+    }
+    pub fn k_len(&self) -> usize {
+        self.kernel.iter().product()
+    }
+    /// Rows of one group's column matrix (its input channels times the kernel volume).
+    fn gk(&self) -> usize {
+        self.c / self.groups * self.k_len()
+    }
+    fn fg(&self) -> usize {
+        self.f / self.groups
+    }
+    /// 1x1 kernels with unit stride and no padding: the input already is the column matrix.
+    fn pointwise(&self) -> bool {
+        self.kernel == [1; 3] && self.stride == [1; 3] && self.pad == [0; 3]
+    }
+    fn weight_len(&self) -> usize {
+        self.f * self.gk()
+    }
+    /// Multiply-adds of one sample (how much work a batch item is).
+    fn work(&self) -> usize {
+        self.f
+            .saturating_mul(self.gk())
+            .saturating_mul(self.out_len())
+            .max(1)
+    }
+}
+
+/// Output positions `x` in `[lo, hi)` read an input index `x*s + off - p` inside `[0, len)`.
+fn valid_range(out: usize, len: usize, s: usize, p: usize, off: usize) -> (usize, usize) {
+    let lo = if off >= p { 0 } else { (p - off).div_ceil(s) };
+    let hi = if len + p <= off {
+        0
+    } else {
+        out.min((len + p - off - 1) / s + 1)
+    };
+    (lo.min(hi), hi)
+}
+
+/// Visits every row of output columns of the column matrix: `f(dst, src, lo, hi)` where the
+/// row starts at `dst` and its columns `lo + k` (k < hi - lo) read source index
+/// `src + k*stride_w`; `src` is None when the whole row reads padding.
+#[inline(always)]
+fn for_each_row(g: &Geom, mut f: impl FnMut(usize, Option<usize>, usize, usize)) {
+    let [id, ih, iw] = g.input;
+    let [od, oh, ow] = g.output;
+    let [kd, kh, kw] = g.kernel;
+    let [sd, sh, sw] = g.stride;
+    let [dd, dh, dw] = g.dilate;
+    let [pd, ph, pw] = g.pad;
+    let in_len = g.in_len();
+    let out_len = g.out_len();
+    for ch in 0..g.c {
+        for a in 0..kd {
+            for b in 0..kh {
+                for c in 0..kw {
+                    let row = ((ch * kd + a) * kh + b) * kw + c;
+                    let (xlo, xhi) = valid_range(ow, iw, sw, pw, c * dw);
+                    for z in 0..od {
+                        let zi = (z * sd + a * dd) as isize - pd as isize;
+                        for y in 0..oh {
+                            let yi = (y * sh + b * dh) as isize - ph as isize;
+                            let dst = row * out_len + (z * oh + y) * ow;
+                            if zi < 0
+                                || zi >= id as isize
+                                || yi < 0
+                                || yi >= ih as isize
+                                || xlo >= xhi
+                            {
+                                f(dst, None, 0, 0);
+                                continue;
+                            }
+                            // Source index of output column x is base + x*sw.
+                            let base = ch * in_len
+                                + (zi as usize * ih + yi as usize) * iw
+                                + (xlo * sw + c * dw)
+                                - pw;
+                            f(dst, Some(base), xlo, xhi);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Unfolds one sample `src` (c × input) into `col` ((c·kernel) × output), zeros where the
+/// window reads padding.
+pub fn im2col<T: Real>(g: &Geom, src: &[T], col: &mut [T]) {
+    let sw = g.stride[2];
+    let ow = g.output[2];
+    for_each_row(g, |dst, base, lo, hi| {
+        let row = &mut col[dst..dst + ow];
+        match base {
+            None => row.fill(T::ZERO),
+            Some(base) => {
+                row[..lo].fill(T::ZERO);
+                row[hi..].fill(T::ZERO);
+                if sw == 1 {
+                    row[lo..hi].copy_from_slice(&src[base..base + (hi - lo)]);
+                } else {
+                    for (k, v) in row[lo..hi].iter_mut().enumerate() {
+                        *v = src[base + k * sw];
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// The adjoint of `im2col`: adds every column entry back onto the input position it was read
+/// from. `img` must be zeroed (or hold what to add to).
+pub fn col2im<T: Real>(g: &Geom, col: &[T], img: &mut [T]) {
+    let sw = g.stride[2];
+    for_each_row(g, |dst, base, lo, hi| {
+        if let Some(base) = base {
+            let row = &col[dst + lo..dst + hi];
+            if sw == 1 {
+                for (o, &v) in img[base..base + (hi - lo)].iter_mut().zip(row) {
+                    *o += v;
+                }
+            } else {
+                for (k, &v) in row.iter().enumerate() {
+                    img[base + k * sw] += v;
+                }
+            }
+        }
+    });
+}
+
+/// `y = conv(x, w) + bias`; x is n×c×input, w is f×(c/groups)×kernel, y is n×f×output.
+pub fn forward<T: Real>(g: &Geom, x: &[T], w: &[T], bias: Option<&[T]>, y: &mut [T]) {
+    let (in_len, out_len, gk, fg) = (g.in_len(), g.out_len(), g.gk(), g.fg());
+    let y = Ptr(y.as_mut_ptr());
+    par_ranges(g.n, g.work(), |b, e| {
+        let mut col = if g.pointwise() {
+            Vec::new()
+        } else {
+            vec![T::ZERO; g.c * g.k_len() * out_len]
+        };
+        for i in b..e {
+            let xs = &x[i * g.c * in_len..(i + 1) * g.c * in_len];
+            let cp = if g.pointwise() {
+                xs.as_ptr()
+            } else {
+                im2col(g, xs, &mut col);
+                col.as_ptr()
+            };
+            for gi in 0..g.groups {
+                // SAFETY: sample i's output block belongs to this task; the operands lie
+                // inside w (f × gk) and the column matrix ((groups·gk) × out_len).
+                unsafe {
+                    let out = y.get().add((i * g.f + gi * fg) * out_len);
+                    let a = Mat {
+                        ptr: w.as_ptr().add(gi * fg * gk),
+                        rs: gk as isize,
+                        cs: 1,
+                    };
+                    let bm = Mat {
+                        ptr: cp.add(gi * gk * out_len),
+                        rs: out_len as isize,
+                        cs: 1,
+                    };
+                    match bias {
+                        Some(bias) => {
+                            for r in 0..fg {
+                                std::slice::from_raw_parts_mut(out.add(r * out_len), out_len)
+                                    .fill(bias[gi * fg + r]);
+                            }
+                            matmul_acc(fg, out_len, gk, a, bm, out, out_len);
+                        }
+                        None => matmul(fg, out_len, gk, a, bm, out, out_len),
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Gradient of `conv` with respect to its input: `dx = col2im(wᵀ · dy)`, dx overwritten.
+pub fn backward_data<T: Real>(g: &Geom, dy: &[T], w: &[T], dx: &mut [T]) {
+    let (in_len, out_len, gk, fg) = (g.in_len(), g.out_len(), g.gk(), g.fg());
+    let dxp = Ptr(dx.as_mut_ptr());
+    par_ranges(g.n, g.work(), |b, e| {
+        let mut col = if g.pointwise() {
+            Vec::new()
+        } else {
+            vec![T::ZERO; g.c * g.k_len() * out_len]
+        };
+        for i in b..e {
+            // SAFETY: sample i of dx belongs to this task.
+            let dxs = unsafe {
+                std::slice::from_raw_parts_mut(dxp.get().add(i * g.c * in_len), g.c * in_len)
+            };
+            let cp = if g.pointwise() {
+                dxs.as_mut_ptr()
+            } else {
+                col.as_mut_ptr()
+            };
+            for gi in 0..g.groups {
+                // SAFETY: wᵀ of group gi is (gk × fg) read through strides inside w; dy's
+                // block of sample i, group gi is (fg × out_len); the destination rows of the
+                // column matrix (or dx itself when pointwise) are this task's.
+                unsafe {
+                    let a = Mat {
+                        ptr: w.as_ptr().add(gi * fg * gk),
+                        rs: 1,
+                        cs: gk as isize,
+                    };
+                    let bm = Mat {
+                        ptr: dy.as_ptr().add((i * g.f + gi * fg) * out_len),
+                        rs: out_len as isize,
+                        cs: 1,
+                    };
+                    matmul(gk, out_len, fg, a, bm, cp.add(gi * gk * out_len), out_len);
+                }
+            }
+            if !g.pointwise() {
+                dxs.fill(T::ZERO);
+                col2im(g, &col, dxs);
+            }
+        }
+    });
+}
+
+/// Gradient of `conv` with respect to its weight: `dw = Σ_samples dy · im2col(x)ᵀ`, dw
+/// overwritten. Tasks accumulate privately and add their sums once.
+pub fn backward_weight<T: Real>(g: &Geom, dy: &[T], x: &[T], dw: &mut [T]) {
+    let (in_len, out_len, gk, fg) = (g.in_len(), g.out_len(), g.gk(), g.fg());
+    dw.fill(T::ZERO);
+    let total = Mutex::new(dw);
+    par_ranges(g.n, g.work(), |b, e| {
+        let mut acc = vec![T::ZERO; g.weight_len()];
+        let mut col = if g.pointwise() {
+            Vec::new()
+        } else {
+            vec![T::ZERO; g.c * g.k_len() * out_len]
+        };
+        for i in b..e {
+            let xs = &x[i * g.c * in_len..(i + 1) * g.c * in_len];
+            let cp = if g.pointwise() {
+                xs.as_ptr()
+            } else {
+                im2col(g, xs, &mut col);
+                col.as_ptr()
+            };
+            for gi in 0..g.groups {
+                // SAFETY: dy's (fg × out_len) block and the column matrix's group rows read
+                // transposed (out_len × gk) stay inside their buffers; acc is private.
+                unsafe {
+                    let a = Mat {
+                        ptr: dy.as_ptr().add((i * g.f + gi * fg) * out_len),
+                        rs: out_len as isize,
+                        cs: 1,
+                    };
+                    let bm = Mat {
+                        ptr: cp.add(gi * gk * out_len),
+                        rs: 1,
+                        cs: out_len as isize,
+                    };
+                    matmul_acc(
+                        fg,
+                        gk,
+                        out_len,
+                        a,
+                        bm,
+                        acc.as_mut_ptr().add(gi * fg * gk),
+                        gk,
+                    );
+                }
+            }
+        }
+        // A poisoned lock only means another task panicked; its partial sum is lost either
+        // way, and the engine reports that panic.
+        let mut t = match total.lock() {
+            Ok(t) => t,
+            Err(p) => p.into_inner(),
+        };
+        for (o, v) in t.iter_mut().zip(acc) {
+            *o += v;
+        }
+    });
+}
+
+/// Bias gradient: `db[f] = Σ_{sample, position} dy`, accumulated in f64.
+pub fn bias_grad<T: Real>(n: usize, f: usize, len: usize, dy: &[T], db: &mut [T]) {
+    for (ch, o) in db.iter_mut().enumerate().take(f) {
+        let mut s = 0.0f64;
+        for i in 0..n {
+            let base = (i * f + ch) * len;
+            s += dy[base..base + len].iter().map(|v| v.to_f64()).sum::<f64>();
+        }
+        *o = T::from_f64(s);
+    }
+}
+
+/// Adds `bias[ch]` to every position of channel ch of an n×f×len array.
+pub fn add_bias<T: Real>(n: usize, f: usize, len: usize, bias: &[T], y: &mut [T]) {
+    for i in 0..n {
+        for (ch, &b) in bias.iter().enumerate().take(f) {
+            let base = (i * f + ch) * len;
+            for v in &mut y[base..base + len] {
+                *v += b;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_range_matches_brute_force() {
+        for out in 0..6 {
+            for len in 0..6 {
+                for s in 1..4 {
+                    for p in 0..4 {
+                        for off in 0..6 {
+                            let ok: Vec<usize> = (0..out)
+                                .filter(|&x| {
+                                    let i = (x * s + off) as isize - p as isize;
+                                    i >= 0 && i < len as isize
+                                })
+                                .collect();
+                            let (lo, hi) = valid_range(out, len, s, p, off);
+                            assert_eq!(
+                                (lo..hi).collect::<Vec<_>>(),
+                                ok,
+                                "{out} {len} {s} {p} {off}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn col2im_is_adjoint_of_im2col() {
+        // <im2col(x), c> == <x, col2im(c)> for arbitrary x, c.
+        let g = Geom {
+            n: 1,
+            c: 2,
+            f: 1,
+            groups: 1,
+            input: [3, 5, 6],
+            output: [2, 3, 3],
+            kernel: [2, 2, 3],
+            stride: [1, 2, 2],
+            dilate: [1, 1, 2],
+            pad: [0, 1, 2],
+        };
+        let x: Vec<f64> = (0..g.c * g.in_len())
+            .map(|i| (i % 7) as f64 - 2.5)
+            .collect();
+        let c: Vec<f64> = (0..g.c * g.k_len() * g.out_len())
+            .map(|i| (i % 11) as f64 * 0.5 - 1.0)
+            .collect();
+        let mut col = vec![0.0; c.len()];
+        im2col(&g, &x, &mut col);
+        let mut img = vec![0.0; x.len()];
+        col2im(&g, &c, &mut img);
+        let lhs: f64 = col.iter().zip(&c).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.iter().zip(&img).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-9, "{lhs} vs {rhs}");
+    }
+}
