@@ -1,6 +1,7 @@
 //! CPU kernels: plain loops the compiler vectorises, split over the intra-op pool when large.
 
 pub mod cast;
+pub mod conv;
 pub mod elemwise;
 pub mod gemm;
 pub mod reduce;
