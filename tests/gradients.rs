@@ -8,7 +8,7 @@
 
 use oxnet::graph::{gradient, topo_order, Entry, Node};
 use oxnet::op::{invoke_mode, registry, Operator};
-use oxnet::{Context, NDArray, Result, Shape};
+use oxnet::{Context, DType, NDArray, Result, Shape};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -31,6 +31,10 @@ struct Row {
     /// Inputs to check; default: every random input.
     wrt: Option<Vec<usize>>,
     train: bool,
+    /// The gradient is zero by definition (BlockGrad), whatever finite differences say.
+    blocked: bool,
+    /// Also check the gradient of the gradient graph.
+    second: bool,
     rtol: f64,
     atol: f64,
 }
@@ -60,6 +64,8 @@ fn row(op: &'static str, attrs: &[(&'static str, &'static str)], ins: Vec<In>) -
         ins,
         wrt: None,
         train: false,
+        blocked: false,
+        second: false,
         rtol: 1e-5,
         atol: 1e-7,
     }
@@ -68,6 +74,14 @@ fn row(op: &'static str, attrs: &[(&'static str, &'static str)], ins: Vec<In>) -
 impl Row {
     fn wrt(mut self, w: &[usize]) -> Row {
         self.wrt = Some(w.to_vec());
+        self
+    }
+    fn second(mut self) -> Row {
+        self.second = true;
+        self
+    }
+    fn blocked(mut self) -> Row {
+        self.blocked = true;
         self
     }
     /// Forward in training mode (`is_train`).
@@ -88,46 +102,663 @@ impl Row {
 fn rows() -> Vec<Row> {
     let s23 = [2usize, 3];
     let s234 = [2usize, 3, 4];
-    let mut r = vec![
-        // elementwise binary
-        row("elemwise_add", &[], vec![n(&s23), n(&s23)]),
-    ];
+    let mut r = Vec::new();
+    // elementwise binary, broadcasting binary, scalar
+    for (op, lhs, rhs) in [
+        ("elemwise_add", n(&s23), n(&s23)),
+        ("elemwise_sub", n(&s23), n(&s23)),
+        ("elemwise_mul", n(&s23), n(&s23)),
+        ("elemwise_div", n(&s23), pos(&s23)),
+        ("_mod", n(&s23), pos(&s23)),
+        ("_power", pos(&s23), n(&s23)),
+        ("_maximum", n(&s23), n(&s23)),
+        ("_minimum", n(&s23), n(&s23)),
+        ("_hypot", n(&s23), n(&s23)),
+        ("broadcast_add", n(&s234), n(&[3, 1])),
+        ("broadcast_sub", n(&[1, 4]), n(&s234)),
+        ("broadcast_mul", n(&s234), n(&[2, 1, 4])),
+        ("broadcast_div", n(&[3, 1]), pos(&s234)),
+        ("broadcast_mod", n(&s234), pos(&[4])),
+        ("broadcast_power", pos(&s234), n(&[3, 1])),
+        ("broadcast_maximum", n(&s234), n(&[3, 1])),
+        ("broadcast_minimum", n(&[2, 1, 1]), n(&s234)),
+        ("broadcast_hypot", n(&s234), n(&[1, 4])),
+    ] {
+        r.push(row(op, &[], vec![lhs, rhs]));
+    }
+    for cmp in [
+        "equal",
+        "not_equal",
+        "greater",
+        "greater_equal",
+        "lesser",
+        "lesser_equal",
+        "logical_and",
+        "logical_or",
+        "logical_xor",
+    ] {
+        let e: &'static str = Box::leak(format!("_{cmp}").into_boxed_str());
+        let b: &'static str = Box::leak(format!("broadcast_{cmp}").into_boxed_str());
+        let sc: &'static str = Box::leak(format!("_{cmp}_scalar").into_boxed_str());
+        r.push(row(e, &[], vec![n(&s23), n(&s23)]));
+        r.push(row(b, &[], vec![n(&s234), n(&[3, 1])]));
+        r.push(row(sc, &[("scalar", "0.3")], vec![n(&s23)]));
+    }
+    r.push(row(
+        "add_n",
+        &[("num_args", "3")],
+        vec![n(&s23), n(&s23), n(&s23)],
+    ));
+    r.push(row("add_n", &[("num_args", "1")], vec![n(&s23)]));
+    for (op, sc, x) in [
+        ("_plus_scalar", "0.5", n(&s23)),
+        ("_minus_scalar", "0.5", n(&s23)),
+        ("_rminus_scalar", "0.5", n(&s23)),
+        ("_mul_scalar", "-1.5", n(&s23)),
+        ("_div_scalar", "1.5", n(&s23)),
+        ("_rdiv_scalar", "1.5", pos(&s23)),
+        ("_mod_scalar", "0.7", n(&s23)),
+        ("_rmod_scalar", "2.5", pos(&s23)),
+        ("_power_scalar", "2.5", pos(&s23)),
+        ("_rpower_scalar", "1.5", n(&s23)),
+        ("_maximum_scalar", "0.1", n(&s23)),
+        ("_minimum_scalar", "0.1", n(&s23)),
+        ("_hypot_scalar", "0.7", n(&s23)),
+    ] {
+        r.push(row(op, &[("scalar", sc)], vec![x]));
+    }
+    // elementwise unary
+    for op in [
+        "abs",
+        "sign",
+        "negative",
+        "square",
+        "exp",
+        "expm1",
+        "sin",
+        "cos",
+        "tan",
+        "arctan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "arcsinh",
+        "degrees",
+        "radians",
+        "sigmoid",
+        "relu",
+        "softsign",
+        "floor",
+        "ceil",
+        "round",
+        "rint",
+        "trunc",
+        "fix",
+        "logical_not",
+        "_copy",
+        "zeros_like",
+        "ones_like",
+    ] {
+        r.push(row(op, &[], vec![n(&s23)]));
+    }
+    r.push(row("BlockGrad", &[], vec![n(&s23)]).blocked());
+    for op in [
+        "reciprocal",
+        "sqrt",
+        "rsqrt",
+        "cbrt",
+        "rcbrt",
+        "log",
+        "log2",
+        "log10",
+        "log1p",
+    ] {
+        r.push(row(op, &[], vec![pos(&s23)]));
+    }
+    for op in ["arcsin", "arccos", "arctanh"] {
+        r.push(row(op, &[], vec![u(&s23, -0.9, 0.9)]));
+    }
+    r.push(row("arccosh", &[], vec![u(&s23, 1.2, 3.0)]));
+    r.push(row("Cast", &[("dtype", "float64")], vec![n(&s23)]));
+    r.push(row(
+        "clip",
+        &[("a_min", "-0.5"), ("a_max", "0.5")],
+        vec![n(&s234)],
+    ));
+    // reductions
+    for (op, x) in [
+        ("sum", n(&s234)),
+        ("mean", n(&s234)),
+        ("prod", pos(&s234)),
+        ("max", distinct(&s234)),
+        ("min", distinct(&s234)),
+        ("nansum", n(&s234)),
+        ("nanprod", pos(&s234)),
+    ] {
+        r.push(row(op, &[], vec![x.clone()]));
+        r.push(row(op, &[("axis", "(1,)")], vec![x.clone()]));
+        r.push(row(
+            op,
+            &[("axis", "(0, 2)"), ("keepdims", "True")],
+            vec![x.clone()],
+        ));
+        r.push(row(op, &[("axis", "1"), ("exclude", "True")], vec![x]));
+    }
+    r.push(row("norm", &[], vec![n(&s234)]));
+    r.push(row(
+        "norm",
+        &[("ord", "1"), ("axis", "(1,)")],
+        vec![n(&s234)],
+    ));
+    r.push(row(
+        "norm",
+        &[("axis", "(0, 2)"), ("keepdims", "True")],
+        vec![n(&s234)],
+    ));
+    r.push(row("_unreduce", &[("axis", "(1,)")], vec![n(&[2, 4]), n(&s234)]).wrt(&[0]));
+    r.push(
+        row(
+            "_unreduce",
+            &[("axis", "(1,)"), ("exclude", "True"), ("mean", "True")],
+            vec![n(&[3]), n(&s234)],
+        )
+        .wrt(&[0]),
+    );
+    r.push(
+        row(
+            "_backward_broadcast_reduce",
+            &[],
+            vec![n(&s234), n(&[3, 1])],
+        )
+        .wrt(&[0]),
+    );
+    // shapes and layouts
+    r.push(row("Reshape", &[("shape", "(4, -1)")], vec![n(&s234)]));
+    r.push(row("Flatten", &[], vec![n(&s234)]));
+    r.push(row("expand_dims", &[("axis", "1")], vec![n(&s23)]));
+    r.push(row("squeeze", &[], vec![n(&[2, 1, 3])]));
+    r.push(row("reshape_like", &[], vec![n(&s234), n(&[6, 4])]).wrt(&[0]));
+    r.push(row("transpose", &[], vec![n(&s234)]));
+    r.push(row("transpose", &[("axes", "(1, 2, 0)")], vec![n(&s234)]));
+    r.push(row(
+        "SwapAxis",
+        &[("dim1", "0"), ("dim2", "2")],
+        vec![n(&s234)],
+    ));
+    r.push(row("flip", &[("axis", "(0, 2)")], vec![n(&s234)]));
+    r.push(row("diag", &[], vec![n(&[3, 4])]));
+    r.push(row("diag", &[("k", "-1")], vec![n(&[3])]));
+    r.push(row(
+        "diag",
+        &[("k", "1"), ("axis1", "2"), ("axis2", "0")],
+        vec![n(&s234)],
+    ));
+    r.push(row(
+        "broadcast_to",
+        &[("shape", "(2, 0, 4)")],
+        vec![n(&[1, 3, 1])],
+    ));
+    r.push(row(
+        "broadcast_axis",
+        &[("axis", "(0, 2)"), ("size", "(2, 4)")],
+        vec![n(&[1, 3, 1])],
+    ));
+    r.push(row("broadcast_like", &[], vec![n(&[1, 3]), n(&s23)]).wrt(&[0]));
+    r.push(row("tile", &[("reps", "(2, 1, 3)")], vec![n(&s23)]));
+    r.push(row(
+        "repeat",
+        &[("repeats", "2"), ("axis", "1")],
+        vec![n(&s23)],
+    ));
+    r.push(row("repeat", &[("repeats", "3")], vec![n(&s23)]));
+    r.push(row(
+        "Concat",
+        &[("num_args", "3"), ("dim", "1")],
+        vec![n(&[2, 1]), n(&s23), n(&[2, 2])],
+    ));
+    r.push(row(
+        "stack",
+        &[("num_args", "2"), ("axis", "1")],
+        vec![n(&s23), n(&s23)],
+    ));
+    r.push(row(
+        "SliceChannel",
+        &[("num_outputs", "3"), ("axis", "1")],
+        vec![n(&[2, 6])],
+    ));
+    r.push(row(
+        "SliceChannel",
+        &[
+            ("num_outputs", "3"),
+            ("axis", "-2"),
+            ("squeeze_axis", "True"),
+        ],
+        vec![n(&[2, 3, 2])],
+    ));
+    r.push(row(
+        "slice",
+        &[("begin", "(0, 1)"), ("end", "(2, None)")],
+        vec![n(&s234)],
+    ));
+    r.push(row(
+        "slice",
+        &[
+            ("begin", "(None, 2)"),
+            ("end", "(None, 0)"),
+            ("step", "(1, -1)"),
+        ],
+        vec![n(&s234)],
+    ));
+    r.push(row(
+        "slice_axis",
+        &[("axis", "2"), ("begin", "1"), ("end", "-1")],
+        vec![n(&s234)],
+    ));
+    // products
+    for (ta, tb, l, rr) in [
+        ("False", "False", vec![2, 3], vec![3, 4]),
+        ("True", "False", vec![3, 2], vec![3, 4]),
+        ("False", "True", vec![2, 3], vec![4, 3]),
+        ("True", "True", vec![3, 2], vec![4, 3]),
+        ("False", "False", vec![2, 3, 4], vec![4, 2, 1]),
+        ("True", "True", vec![4, 2, 3], vec![2, 1, 4]),
+        ("False", "False", vec![3], vec![3]),
+    ] {
+        r.push(row(
+            "dot",
+            &[("transpose_a", ta), ("transpose_b", tb)],
+            vec![n(&l), n(&rr)],
+        ));
+    }
+    for (ta, tb, l, rr) in [
+        ("False", "False", vec![2, 2, 3], vec![2, 3, 4]),
+        ("True", "False", vec![2, 3, 2], vec![2, 3, 4]),
+        ("False", "True", vec![2, 2, 3], vec![2, 4, 3]),
+        ("True", "True", vec![2, 3, 2], vec![2, 4, 3]),
+    ] {
+        r.push(row(
+            "batch_dot",
+            &[("transpose_a", ta), ("transpose_b", tb)],
+            vec![n(&l), n(&rr)],
+        ));
+    }
+    // indexing
+    r.push(row(
+        "take",
+        &[],
+        vec![n(&[4, 3]), v(&[5], &[0.0, 2.0, 2.0, 3.0, 1.0])],
+    ));
+    r.push(row(
+        "take",
+        &[("axis", "1"), ("mode", "wrap")],
+        vec![n(&[2, 3, 2]), v(&[2, 2], &[-1.0, 4.0, 0.0, 2.0])],
+    ));
+    r.push(row(
+        "take",
+        &[("axis", "-1"), ("mode", "clip")],
+        vec![n(&[2, 3]), v(&[3], &[7.0, -2.0, 1.0])],
+    ));
+    r.push(row(
+        "pick",
+        &[("axis", "1")],
+        vec![n(&[3, 4]), v(&[3], &[0.0, 3.0, 1.0])],
+    ));
+    r.push(row(
+        "pick",
+        &[("axis", "0"), ("keepdims", "True")],
+        vec![n(&[3, 4]), v(&[1, 4], &[2.0, 0.0, 1.0, 2.0])],
+    ));
+    r.push(row(
+        "where",
+        &[],
+        vec![v(&s23, &[1.0, 0.0, 1.0, 0.0, 0.0, 1.0]), n(&s23), n(&s23)],
+    ));
+    r.push(row(
+        "where",
+        &[],
+        vec![v(&[2], &[0.0, 1.0]), n(&s23), n(&s23)],
+    ));
+    r.push(row(
+        "_slice_assign",
+        &[("begin", "(0, 1)"), ("end", "(2, 3)")],
+        vec![n(&[3, 4]), n(&[2, 2])],
+    ));
+    r.push(row(
+        "_slice_assign_scalar",
+        &[
+            ("begin", "(None, 1)"),
+            ("end", "(None, None)"),
+            ("step", "(2, 2)"),
+            ("scalar", "3"),
+        ],
+        vec![n(&[3, 4])],
+    ));
+    // softmax, sorting
+    r.push(row("softmax", &[], vec![n(&s234)]));
+    r.push(row(
+        "softmax",
+        &[("axis", "0"), ("temperature", "2")],
+        vec![n(&s234)],
+    ));
+    r.push(row("log_softmax", &[], vec![n(&s234)]));
+    r.push(row(
+        "log_softmax",
+        &[("axis", "1"), ("temperature", "0.5")],
+        vec![n(&s234)],
+    ));
+    r.push(row("sort", &[], vec![distinct(&[3, 4])]));
+    r.push(row(
+        "sort",
+        &[("axis", "0"), ("is_ascend", "False")],
+        vec![distinct(&[3, 4])],
+    ));
+    r.push(row("sort", &[("axis", "None")], vec![distinct(&[3, 4])]));
+    r.push(row(
+        "topk",
+        &[("k", "2"), ("ret_typ", "value")],
+        vec![distinct(&[3, 4])],
+    ));
+    r.push(row(
+        "topk",
+        &[
+            ("k", "2"),
+            ("axis", "0"),
+            ("ret_typ", "both"),
+            ("is_ascend", "True"),
+        ],
+        vec![distinct(&[3, 4])],
+    ));
+    r.push(row(
+        "topk",
+        &[("k", "3"), ("axis", "None"), ("ret_typ", "value")],
+        vec![distinct(&[3, 4])],
+    ));
+    r.push(row(
+        "topk",
+        &[("k", "2"), ("ret_typ", "indices")],
+        vec![distinct(&[3, 4])],
+    ));
+    r.push(row(
+        "topk",
+        &[("k", "2"), ("ret_typ", "mask")],
+        vec![distinct(&[3, 4])],
+    ));
+    // second order: the gradient graphs differentiate again
+    for rr in [
+        row("elemwise_mul", &[], vec![n(&s23), n(&s23)]),
+        row("elemwise_div", &[], vec![n(&s23), pos(&s23)]),
+        row("broadcast_mul", &[], vec![n(&s234), n(&[3, 1])]),
+        row("broadcast_div", &[], vec![n(&s234), pos(&[4])]),
+        row("broadcast_power", &[], vec![pos(&s234), n(&[3, 1])]),
+        row("_hypot", &[], vec![n(&s23), n(&s23)]),
+        row("_power_scalar", &[("scalar", "3")], vec![pos(&s23)]),
+        row("_rdiv_scalar", &[("scalar", "2")], vec![pos(&s23)]),
+        row("_rpower_scalar", &[("scalar", "2")], vec![n(&s23)]),
+        row("exp", &[], vec![n(&s23)]),
+        row("log", &[], vec![pos(&s23)]),
+        row("sin", &[], vec![n(&s23)]),
+        row("tanh", &[], vec![n(&s23)]),
+        row("sigmoid", &[], vec![n(&s23)]),
+        row("sqrt", &[], vec![pos(&s23)]),
+        row("rsqrt", &[], vec![pos(&s23)]),
+        row("arcsin", &[], vec![u(&s23, -0.9, 0.9)]),
+        row("softsign", &[], vec![n(&s23)]),
+        row("sum", &[("axis", "(1,)")], vec![n(&s234)]),
+        row(
+            "mean",
+            &[("axis", "1"), ("exclude", "True")],
+            vec![n(&s234)],
+        ),
+        row("max", &[("axis", "(0, 2)")], vec![distinct(&s234)]),
+        row("prod", &[("axis", "(1,)")], vec![pos(&s234)]),
+        row("norm", &[("axis", "(1,)")], vec![pos(&s234)]),
+        row("dot", &[], vec![n(&[2, 3]), n(&[3, 4])]),
+        row(
+            "dot",
+            &[("transpose_a", "True"), ("transpose_b", "True")],
+            vec![n(&[3, 2]), n(&[4, 3])],
+        ),
+        row(
+            "batch_dot",
+            &[("transpose_b", "True")],
+            vec![n(&[2, 2, 3]), n(&[2, 4, 3])],
+        ),
+        row("softmax", &[("axis", "1")], vec![n(&s234)]),
+        row("log_softmax", &[("temperature", "2")], vec![n(&s234)]),
+        row("transpose", &[("axes", "(1, 2, 0)")], vec![n(&s234)]),
+        row(
+            "slice",
+            &[("begin", "(0, 1)"), ("end", "(2, None)")],
+            vec![n(&s234)],
+        ),
+        row(
+            "Concat",
+            &[("num_args", "2"), ("dim", "0")],
+            vec![n(&s23), n(&[1, 3])],
+        ),
+        row(
+            "SliceChannel",
+            &[
+                ("num_outputs", "2"),
+                ("axis", "1"),
+                ("squeeze_axis", "True"),
+            ],
+            vec![n(&[2, 2, 3])],
+        ),
+        row("take", &[], vec![n(&[4, 3]), v(&[3], &[0.0, 2.0, 2.0])]),
+        row(
+            "pick",
+            &[("axis", "1")],
+            vec![n(&[3, 4]), v(&[3], &[0.0, 3.0, 1.0])],
+        ),
+        row("tile", &[("reps", "(2, 2)")], vec![n(&s23)]),
+        row("repeat", &[("repeats", "2"), ("axis", "0")], vec![n(&s23)]),
+        row("broadcast_to", &[("shape", "(2, 3)")], vec![n(&[1, 3])]),
+        row("diag", &[("k", "1")], vec![n(&[3, 4])]),
+        row(
+            "where",
+            &[],
+            vec![v(&s23, &[1.0, 0.0, 1.0, 0.0, 0.0, 1.0]), n(&s23), n(&s23)],
+        ),
+        row("Cast", &[("dtype", "float64")], vec![n(&s23)]),
+        row("add_n", &[("num_args", "2")], vec![n(&s23), n(&s23)]),
+    ] {
+        r.push(rr.second());
+    }
+
     // nn: fully connected / convolution / pooling (helper B)
+    r.push(row(
+        "FullyConnected",
+        &[("num_hidden", "3")],
+        vec![n(&[2, 3, 2]), n(&[3, 6]), n(&[3])],
+    ));
+    r.push(row(
+        "FullyConnected",
+        &[
+            ("num_hidden", "2"),
+            ("flatten", "False"),
+            ("no_bias", "True"),
+        ],
+        vec![n(&[2, 3, 4]), n(&[2, 4])],
+    ));
+    r.push(row(
+        "Convolution",
+        &[
+            ("kernel", "(3,3)"),
+            ("num_filter", "4"),
+            ("stride", "(2,1)"),
+            ("pad", "(1,1)"),
+            ("num_group", "2"),
+        ],
+        vec![n(&[2, 4, 5, 5]), n(&[4, 2, 3, 3]), n(&[4])],
+    ));
+    r.push(row(
+        "Convolution",
+        &[
+            ("kernel", "(3,)"),
+            ("num_filter", "2"),
+            ("dilate", "(2,)"),
+            ("no_bias", "True"),
+        ],
+        vec![n(&[2, 3, 8]), n(&[2, 3, 3])],
+    ));
+    r.push(row(
+        "Deconvolution",
+        &[
+            ("kernel", "(3,3)"),
+            ("num_filter", "3"),
+            ("stride", "(2,2)"),
+            ("pad", "(1,1)"),
+            ("adj", "(1,1)"),
+            ("no_bias", "False"),
+        ],
+        vec![n(&[2, 2, 3, 3]), n(&[2, 3, 3, 3]), n(&[3])],
+    ));
+    for pt in ["max", "avg", "sum"] {
+        r.push(row(
+            "Pooling",
+            &[("kernel", "(2,2)"), ("stride", "(2,2)"), ("pool_type", pt)],
+            vec![n(&[2, 2, 4, 5])],
+        ));
+    }
+    r.push(row(
+        "Pooling",
+        &[
+            ("kernel", "(3,3,3)"),
+            ("pad", "(1,1,1)"),
+            ("pool_type", "avg"),
+            ("pooling_convention", "full"),
+        ],
+        vec![n(&[1, 2, 3, 4, 4])],
+    ));
+    r.push(row(
+        "UpSampling",
+        &[
+            ("scale", "2"),
+            ("sample_type", "nearest"),
+            ("num_args", "2"),
+        ],
+        vec![n(&[2, 2, 2, 3]), n(&[2, 1, 4, 6])],
+    ));
+    for mode in ["constant", "edge", "reflect"] {
+        r.push(row(
+            "Pad",
+            &[("mode", mode), ("pad_width", "(0,0,0,0,1,2,2,1)")],
+            vec![n(&[2, 2, 3, 4])],
+        ));
+    }
 
     // nn: activations / norms / losses (helper C)
-    let bn = |c: usize, shape: &[usize]| {
-        vec![n(shape), pos(&[c]), n(&[c]), n(&[c]), pos(&[c])]
-    };
+    let bn = |c: usize, shape: &[usize]| vec![n(shape), pos(&[c]), n(&[c]), n(&[c]), pos(&[c])];
     for a in ["sigmoid", "tanh", "softrelu", "softsign"] {
         r.push(row("Activation", &[("act_type", a)], vec![n(&s234)]));
     }
     // relu away from its kink.
-    r.push(row("Activation", &[("act_type", "relu")], vec![u(&s23, 0.1, 1.0)]));
-    r.push(row("Activation", &[("act_type", "relu")], vec![u(&s23, -1.0, -0.1)]));
+    r.push(row(
+        "Activation",
+        &[("act_type", "relu")],
+        vec![u(&s23, 0.1, 1.0)],
+    ));
+    r.push(row(
+        "Activation",
+        &[("act_type", "relu")],
+        vec![u(&s23, -1.0, -0.1)],
+    ));
     for a in ["leaky", "elu", "selu", "gelu", "rrelu"] {
-        r.push(row("LeakyReLU", &[("act_type", a), ("slope", "0.3")], vec![n(&s234)]));
+        r.push(row(
+            "LeakyReLU",
+            &[("act_type", a), ("slope", "0.3")],
+            vec![n(&s234)],
+        ));
     }
-    r.push(row("LeakyReLU", &[("act_type", "prelu")], vec![n(&s234), pos(&[3])]));
-    r.push(row("LeakyReLU", &[("act_type", "prelu")], vec![n(&s234), pos(&[1])]));
+    r.push(row(
+        "LeakyReLU",
+        &[("act_type", "prelu")],
+        vec![n(&s234), pos(&[3])],
+    ));
+    r.push(row(
+        "LeakyReLU",
+        &[("act_type", "prelu")],
+        vec![n(&s234), pos(&[1])],
+    ));
     r.push(row("SoftmaxActivation", &[], vec![n(&s234)]));
-    r.push(row("SoftmaxActivation", &[("mode", "channel")], vec![n(&s234)]));
+    r.push(row(
+        "SoftmaxActivation",
+        &[("mode", "channel")],
+        vec![n(&s234)],
+    ));
     for fix in ["True", "False"] {
-        r.push(row("BatchNorm", &[("fix_gamma", fix)], bn(3, &s234)).wrt(&[0, 1, 2]).train().tol(1e-4, 1e-6));
+        r.push(
+            row("BatchNorm", &[("fix_gamma", fix)], bn(3, &s234))
+                .wrt(&[0, 1, 2])
+                .train()
+                .tol(1e-4, 1e-6),
+        );
         r.push(row("BatchNorm", &[("fix_gamma", fix)], bn(3, &s234)).wrt(&[0, 1, 2]));
-        r.push(row("BatchNorm", &[("fix_gamma", fix), ("axis", "-1")], bn(4, &s234)).wrt(&[0, 1, 2]).train().tol(1e-4, 1e-6));
-        r.push(row("BatchNorm", &[("fix_gamma", fix), ("use_global_stats", "True")], bn(3, &s234)).wrt(&[0, 1, 2]).train());
+        r.push(
+            row(
+                "BatchNorm",
+                &[("fix_gamma", fix), ("axis", "-1")],
+                bn(4, &s234),
+            )
+            .wrt(&[0, 1, 2])
+            .train()
+            .tol(1e-4, 1e-6),
+        );
+        r.push(
+            row(
+                "BatchNorm",
+                &[("fix_gamma", fix), ("use_global_stats", "True")],
+                bn(3, &s234),
+            )
+            .wrt(&[0, 1, 2])
+            .train(),
+        );
     }
     r.push(row("LayerNorm", &[], vec![n(&s234), pos(&[4]), n(&[4])]).tol(1e-4, 1e-6));
-    r.push(row("LayerNorm", &[("axis", "1")], vec![n(&s234), pos(&[3]), n(&[3])]).tol(1e-4, 1e-6));
-    r.push(row("InstanceNorm", &[], vec![n(&[2, 3, 2, 2]), pos(&[3]), n(&[3])]).tol(1e-4, 1e-6));
+    r.push(
+        row(
+            "LayerNorm",
+            &[("axis", "1")],
+            vec![n(&s234), pos(&[3]), n(&[3])],
+        )
+        .tol(1e-4, 1e-6),
+    );
+    r.push(
+        row(
+            "InstanceNorm",
+            &[],
+            vec![n(&[2, 3, 2, 2]), pos(&[3]), n(&[3])],
+        )
+        .tol(1e-4, 1e-6),
+    );
     // Dropout in prediction mode (training draws a new mask per call).
     r.push(row("Dropout", &[], vec![n(&s23)]));
-    r.push(row("Embedding", &[("input_dim", "4"), ("output_dim", "3"), ("dtype", "float64")], vec![v(&[5], &[0.0, 3.0, 1.0, 3.0, 2.0]), n(&[4, 3])]));
-    r.push(row("softmax_cross_entropy", &[], vec![n(&s234[1..]), v(&[3], &[0.0, 3.0, 1.0])]));
-    r.push(row("smooth_l1", &[("scalar", "1.5")], vec![u(&[2, 5], 0.5, 2.0)]));
-    r.push(row("smooth_l1", &[("scalar", "1.5")], vec![u(&[2, 5], -0.4, 0.4)]));
+    r.push(row(
+        "Embedding",
+        &[
+            ("input_dim", "4"),
+            ("output_dim", "3"),
+            ("dtype", "float64"),
+        ],
+        vec![v(&[5], &[0.0, 3.0, 1.0, 3.0, 2.0]), n(&[4, 3])],
+    ));
+    r.push(row(
+        "softmax_cross_entropy",
+        &[],
+        vec![n(&s234[1..]), v(&[3], &[0.0, 3.0, 1.0])],
+    ));
+    r.push(row(
+        "smooth_l1",
+        &[("scalar", "1.5")],
+        vec![u(&[2, 5], 0.5, 2.0)],
+    ));
+    r.push(row(
+        "smooth_l1",
+        &[("scalar", "1.5")],
+        vec![u(&[2, 5], -0.4, 0.4)],
+    ));
 
-    let _ = (&mut r, s234);
     r
 }
 
@@ -236,145 +867,6 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
 
 /// Ops whose gradient is not implemented yet, with who owns it.
 const NOT_YET: &[(&str, &str)] = &[
-    ("broadcast_add", "helper D: in progress"),
-    ("elemwise_sub", "helper D: in progress"),
-    ("broadcast_sub", "helper D: in progress"),
-    ("elemwise_mul", "helper D: in progress"),
-    ("broadcast_mul", "helper D: in progress"),
-    ("elemwise_div", "helper D: in progress"),
-    ("broadcast_div", "helper D: in progress"),
-    ("_mod", "helper D: in progress"),
-    ("broadcast_mod", "helper D: in progress"),
-    ("_power", "helper D: in progress"),
-    ("broadcast_power", "helper D: in progress"),
-    ("_maximum", "helper D: in progress"),
-    ("broadcast_maximum", "helper D: in progress"),
-    ("_minimum", "helper D: in progress"),
-    ("broadcast_minimum", "helper D: in progress"),
-    ("_hypot", "helper D: in progress"),
-    ("broadcast_hypot", "helper D: in progress"),
-    ("_equal", "helper D: in progress"),
-    ("broadcast_equal", "helper D: in progress"),
-    ("_not_equal", "helper D: in progress"),
-    ("broadcast_not_equal", "helper D: in progress"),
-    ("_greater", "helper D: in progress"),
-    ("broadcast_greater", "helper D: in progress"),
-    ("_greater_equal", "helper D: in progress"),
-    ("broadcast_greater_equal", "helper D: in progress"),
-    ("_lesser", "helper D: in progress"),
-    ("broadcast_lesser", "helper D: in progress"),
-    ("_lesser_equal", "helper D: in progress"),
-    ("broadcast_lesser_equal", "helper D: in progress"),
-    ("_logical_and", "helper D: in progress"),
-    ("broadcast_logical_and", "helper D: in progress"),
-    ("_logical_or", "helper D: in progress"),
-    ("broadcast_logical_or", "helper D: in progress"),
-    ("_logical_xor", "helper D: in progress"),
-    ("broadcast_logical_xor", "helper D: in progress"),
-    ("_plus_scalar", "helper D: in progress"),
-    ("_minus_scalar", "helper D: in progress"),
-    ("_rminus_scalar", "helper D: in progress"),
-    ("_mul_scalar", "helper D: in progress"),
-    ("_div_scalar", "helper D: in progress"),
-    ("_rdiv_scalar", "helper D: in progress"),
-    ("_mod_scalar", "helper D: in progress"),
-    ("_rmod_scalar", "helper D: in progress"),
-    ("_power_scalar", "helper D: in progress"),
-    ("_rpower_scalar", "helper D: in progress"),
-    ("_maximum_scalar", "helper D: in progress"),
-    ("_minimum_scalar", "helper D: in progress"),
-    ("_hypot_scalar", "helper D: in progress"),
-    ("_equal_scalar", "helper D: in progress"),
-    ("_not_equal_scalar", "helper D: in progress"),
-    ("_greater_scalar", "helper D: in progress"),
-    ("_greater_equal_scalar", "helper D: in progress"),
-    ("_lesser_scalar", "helper D: in progress"),
-    ("_lesser_equal_scalar", "helper D: in progress"),
-    ("_logical_and_scalar", "helper D: in progress"),
-    ("_logical_or_scalar", "helper D: in progress"),
-    ("_logical_xor_scalar", "helper D: in progress"),
-    ("abs", "helper D: in progress"),
-    ("sign", "helper D: in progress"),
-    ("negative", "helper D: in progress"),
-    ("reciprocal", "helper D: in progress"),
-    ("square", "helper D: in progress"),
-    ("sqrt", "helper D: in progress"),
-    ("rsqrt", "helper D: in progress"),
-    ("cbrt", "helper D: in progress"),
-    ("rcbrt", "helper D: in progress"),
-    ("exp", "helper D: in progress"),
-    ("expm1", "helper D: in progress"),
-    ("log", "helper D: in progress"),
-    ("log2", "helper D: in progress"),
-    ("log10", "helper D: in progress"),
-    ("log1p", "helper D: in progress"),
-    ("sin", "helper D: in progress"),
-    ("cos", "helper D: in progress"),
-    ("tan", "helper D: in progress"),
-    ("arcsin", "helper D: in progress"),
-    ("arccos", "helper D: in progress"),
-    ("arctan", "helper D: in progress"),
-    ("sinh", "helper D: in progress"),
-    ("cosh", "helper D: in progress"),
-    ("tanh", "helper D: in progress"),
-    ("arcsinh", "helper D: in progress"),
-    ("arccosh", "helper D: in progress"),
-    ("arctanh", "helper D: in progress"),
-    ("degrees", "helper D: in progress"),
-    ("radians", "helper D: in progress"),
-    ("sigmoid", "helper D: in progress"),
-    ("relu", "helper D: in progress"),
-    ("softsign", "helper D: in progress"),
-    ("floor", "helper D: in progress"),
-    ("ceil", "helper D: in progress"),
-    ("round", "helper D: in progress"),
-    ("rint", "helper D: in progress"),
-    ("trunc", "helper D: in progress"),
-    ("fix", "helper D: in progress"),
-    ("logical_not", "helper D: in progress"),
-    ("_copy", "helper D: in progress"),
-    ("BlockGrad", "helper D: in progress"),
-    ("Cast", "helper D: in progress"),
-    ("clip", "helper D: in progress"),
-    ("zeros_like", "helper D: in progress"),
-    ("ones_like", "helper D: in progress"),
-    ("sum", "helper D: in progress"),
-    ("mean", "helper D: in progress"),
-    ("prod", "helper D: in progress"),
-    ("max", "helper D: in progress"),
-    ("min", "helper D: in progress"),
-    ("nansum", "helper D: in progress"),
-    ("nanprod", "helper D: in progress"),
-    ("norm", "helper D: in progress"),
-    ("dot", "helper D: in progress"),
-    ("batch_dot", "helper D: in progress"),
-    ("Reshape", "helper D: in progress"),
-    ("Flatten", "helper D: in progress"),
-    ("expand_dims", "helper D: in progress"),
-    ("squeeze", "helper D: in progress"),
-    ("broadcast_to", "helper D: in progress"),
-    ("broadcast_axis", "helper D: in progress"),
-    ("broadcast_like", "helper D: in progress"),
-    ("tile", "helper D: in progress"),
-    ("repeat", "helper D: in progress"),
-    ("Concat", "helper D: in progress"),
-    ("stack", "helper D: in progress"),
-    ("SliceChannel", "helper D: in progress"),
-    ("transpose", "helper D: in progress"),
-    ("SwapAxis", "helper D: in progress"),
-    ("flip", "helper D: in progress"),
-    ("diag", "helper D: in progress"),
-    ("slice", "helper D: in progress"),
-    ("slice_axis", "helper D: in progress"),
-    ("_slice_assign", "helper D: in progress"),
-    ("_slice_assign_scalar", "helper D: in progress"),
-    ("take", "helper D: in progress"),
-    ("pick", "helper D: in progress"),
-    ("where", "helper D: in progress"),
-    ("softmax", "helper D: in progress"),
-    ("log_softmax", "helper D: in progress"),
-    ("sort", "helper D: in progress"),
-    ("topk", "helper D: in progress"),
     // nn: fully connected / convolution / pooling (helper B)
 
     // nn: activations / norms / losses (helper C)
@@ -448,7 +940,13 @@ fn eval(heads: &[Entry], bind: &HashMap<usize, NDArray>, train: bool) -> Result<
 }
 
 fn host(a: &NDArray) -> Result<Vec<f64>> {
-    a.to_vec::<f64>()
+    // Index outputs (argsort, topk indices) may be float32 or integers.
+    match a.dtype() {
+        DType::F32 => Ok(a.to_vec::<f32>()?.into_iter().map(f64::from).collect()),
+        DType::I32 => Ok(a.to_vec::<i32>()?.into_iter().map(f64::from).collect()),
+        DType::I64 => Ok(a.to_vec::<i64>()?.into_iter().map(|x| x as f64).collect()),
+        _ => a.to_vec::<f64>(),
+    }
 }
 
 /// Runs one row: returns a description of the first mismatch or error.
@@ -531,17 +1029,100 @@ fn check_row(r: &Row, seed: u64) -> std::result::Result<(), String> {
         };
         let eps = 1e-6;
         for j in 0..base.len() {
-            let mut at = |delta: f64| -> std::result::Result<f64, String> {
+            let at = |delta: f64| -> std::result::Result<f64, String> {
                 let mut d = base.clone();
                 d[j] += delta;
                 let mut ins = inputs.clone();
                 ins[i] = arr(shape, &d);
                 Ok(objective(&forward(&ins)?))
             };
-            let num = (at(eps)? - at(-eps)?) / (2.0 * eps);
+            let num = if r.blocked {
+                0.0
+            } else {
+                (at(eps)? - at(-eps)?) / (2.0 * eps)
+            };
             if (num - got[j]).abs() > r.atol + r.rtol * num.abs().max(got[j].abs()) {
                 return Err(format!(
                     "input {i} element {j}: gradient {} but finite difference {num}",
+                    got[j]
+                ));
+            }
+        }
+    }
+    if r.second {
+        second_order(r, &mut rng, &vars, &wrt, &data, &bind, &grads)?;
+    }
+    Ok(())
+}
+
+/// Differentiates the gradient graph again: the gradient of `M(x) = sum_i <dL/dx_i, v_i>`
+/// (random `v_i`) against finite differences of `M` evaluated through the gradient graph.
+fn second_order(
+    r: &Row,
+    rng: &mut Rng,
+    vars: &[Arc<Node>],
+    wrt: &[usize],
+    data: &[(Vec<usize>, Vec<f64>)],
+    bind: &HashMap<usize, NDArray>,
+    grads: &[Option<Entry>],
+) -> std::result::Result<(), String> {
+    let fail = |e: oxnet::Error| format!("second order: {e}");
+    let present: Vec<(usize, Entry)> = wrt
+        .iter()
+        .zip(grads)
+        .filter_map(|(&i, g)| g.clone().map(|g| (i, g)))
+        .collect();
+    let heads: Vec<Entry> = present.iter().map(|(_, g)| g.clone()).collect();
+    let v: Vec<Vec<f64>> = present
+        .iter()
+        .map(|(i, _)| data[*i].1.iter().map(|_| rng.uniform(-1.0, 1.0)).collect())
+        .collect();
+    let v_vars: Vec<Arc<Node>> = (0..present.len())
+        .map(|k| Node::variable(format!("v{k}"), Vec::new()))
+        .collect();
+    let hgs: Vec<Option<Entry>> = v_vars.iter().map(|x| Some(x.entry(0))).collect();
+    let wrt_entries: Vec<Entry> = wrt.iter().map(|&i| vars[i].entry(0)).collect();
+    let g2 = gradient(&heads, &hgs, &wrt_entries).map_err(fail)?;
+    let mut bind2 = bind.clone();
+    for ((x, vals), (i, _)) in v_vars.iter().zip(&v).zip(&present) {
+        bind2.insert(Arc::as_ptr(x) as usize, arr(&data[*i].0, vals));
+    }
+    let g2_present: Vec<Entry> = g2.iter().flatten().cloned().collect();
+    let mut got_vals = eval(&g2_present, &bind2, r.train)
+        .map_err(fail)?
+        .into_iter();
+    let m = |b: &HashMap<usize, NDArray>| -> std::result::Result<f64, String> {
+        let outs = eval(&heads, b, r.train).map_err(fail)?;
+        let mut t = 0.0;
+        for (o, vals) in outs.iter().zip(&v) {
+            t += host(o)
+                .map_err(fail)?
+                .iter()
+                .zip(vals)
+                .map(|(a, b)| a * b)
+                .sum::<f64>();
+        }
+        Ok(t)
+    };
+    for (wi, &i) in wrt.iter().enumerate() {
+        let (shape, base) = &data[i];
+        let got: Vec<f64> = match &g2[wi] {
+            Some(_) => host(&got_vals.next().ok_or("missing value")?).map_err(fail)?,
+            None => vec![0.0; base.len()],
+        };
+        let eps = 1e-5;
+        for j in 0..base.len() {
+            let at = |delta: f64| -> std::result::Result<f64, String> {
+                let mut d = base.clone();
+                d[j] += delta;
+                let mut b = bind.clone();
+                b.insert(Arc::as_ptr(&vars[i]) as usize, arr(shape, &d));
+                m(&b)
+            };
+            let num = (at(eps)? - at(-eps)?) / (2.0 * eps);
+            if (num - got[j]).abs() > 1e-6 + 1e-4 * num.abs().max(got[j].abs()) {
+                return Err(format!(
+                    "second order: input {i} element {j}: gradient {} but finite difference {num}",
                     got[j]
                 ));
             }

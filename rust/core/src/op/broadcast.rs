@@ -2,11 +2,13 @@
 //! Copies are read with stride 0, so each op is one strided walk of its input.
 
 use super::params::param;
-use super::shape_ops::{def, istrides, view_op, View};
-use super::{Inputs, Registry};
+use super::shape_ops::{def, istrides, view_op_grad, View};
+use super::{expect_inputs, Desc, FnOp, GradArgs, Inputs, Operator, Registry};
 use crate::error::{Error, Result};
+use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::strided::Walk;
 use crate::shape::{norm_axis, Shape};
+use std::sync::Arc;
 
 fn tile_view(s: &Shape, reps: &[i64]) -> Result<View> {
     let nd = s.ndim().max(reps.len());
@@ -148,6 +150,79 @@ fn broadcast_like_view(l: &Shape, r: &Shape, axes: &Option<(Vec<i64>, Vec<i64>)>
         }
     }
 }
+/// Gradient of the broadcasting views: the head gradient summed back to the input's shape.
+fn unbroadcast(g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Option<Entry>>> {
+    let r = g.op1(
+        "_backward_broadcast_reduce",
+        &[],
+        &[a.out_grads[0].clone(), a.inputs[0].clone()],
+    )?;
+    let mut v = vec![Some(r)];
+    v.extend((1..a.inputs.len()).map(|_| None));
+    Ok(v)
+}
+
+type SumPlan = Arc<dyn Fn(&Shape) -> Result<(Vec<usize>, Vec<bool>)> + Send + Sync>;
+
+/// Gradient of a copying view (`tile`, `repeat`): the head gradient, seen with the view's
+/// iteration dims (`plan` of the input shape), summed over the copy axes (`mask`). The
+/// result differentiates back to the forward op `fwd` (name, attrs).
+fn sum_back(
+    g: &mut GradBuilder,
+    a: &GradArgs,
+    name: &'static str,
+    plan: impl Fn(&Shape) -> Result<(Vec<usize>, Vec<bool>)> + Send + Sync + 'static,
+    fwd: (&'static str, Vec<(&'static str, String)>),
+) -> Result<Vec<Option<Entry>>> {
+    let r = g.apply(
+        sum_view_op(name, Arc::new(plan), Arc::new(fwd)),
+        &[a.out_grads[0].clone(), a.inputs[0].clone()],
+    );
+    Ok(vec![Some(r[0].clone())])
+}
+
+#[allow(clippy::type_complexity)]
+fn sum_view_op(
+    name: &'static str,
+    plan: SumPlan,
+    fwd: Arc<(&'static str, Vec<(&'static str, String)>)>,
+) -> Arc<dyn Operator> {
+    let p2 = plan.clone();
+    FnOp::new(
+        name,
+        move |inputs| {
+            expect_inputs(name, inputs, 2)?;
+            let (dims, _) = plan(&inputs[1].shape)?;
+            if dims.iter().product::<usize>() != inputs[0].shape.size() {
+                return Err(Error::shape(
+                    name,
+                    format!(
+                        "gradient of shape {} does not match input shape {}",
+                        inputs[0].shape, inputs[1].shape
+                    ),
+                ));
+            }
+            Ok(vec![Desc::new(inputs[1].shape.clone(), inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let (dims, mask) = p2(ins[1].shape())?;
+            super::reduce::sum_axes(&ins[0], &dims, &mask, &outs[0])
+        },
+    )
+    .with_shape_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[1].clone();
+        }
+        Ok(())
+    })
+    .with_grad(move |g, a| {
+        let attrs: Vec<(&str, &str)> = fwd.1.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = g.op1(fwd.0, &attrs, &a.out_grads[..1])?;
+        Ok(vec![Some(r), None])
+    })
+    .arc()
+}
+
 pub fn register(r: &mut Registry) {
     let data = Inputs::Fixed(&["data"]);
     r.add(def(
@@ -162,9 +237,12 @@ pub fn register(r: &mut Registry) {
         data,
         |p| {
             let target = p.shape("shape")?;
-            Ok(view_op("broadcast_to", 1, move |s| {
-                broadcast_to_view(s[0], &target)
-            }))
+            Ok(view_op_grad(
+                "broadcast_to",
+                1,
+                move |s| broadcast_to_view(s[0], &target),
+                unbroadcast,
+            ))
         },
     ));
     r.add(def(
@@ -187,9 +265,12 @@ pub fn register(r: &mut Registry) {
         data,
         |p| {
             let (axes, sizes) = (p.ints("axis")?, p.shape("size")?);
-            Ok(view_op("broadcast_axis", 1, move |s| {
-                broadcast_axis_view(s[0], &axes, &sizes)
-            }))
+            Ok(view_op_grad(
+                "broadcast_axis",
+                1,
+                move |s| broadcast_axis_view(s[0], &axes, &sizes),
+                unbroadcast,
+            ))
         },
     ));
     r.alias("broadcast_axes", "broadcast_axis");
@@ -222,9 +303,12 @@ pub fn register(r: &mut Registry) {
                     ))
                 }
             };
-            Ok(view_op("broadcast_like", 2, move |s| {
-                broadcast_like_view(s[0], s[1], &axes)
-            }))
+            Ok(view_op_grad(
+                "broadcast_like",
+                2,
+                move |s| broadcast_like_view(s[0], s[1], &axes),
+                unbroadcast,
+            ))
         },
     ));
     r.add(def(
@@ -239,7 +323,27 @@ pub fn register(r: &mut Registry) {
         data,
         |p| {
             let reps = p.ints("reps")?;
-            Ok(view_op("tile", 1, move |s| tile_view(s[0], &reps)))
+            let r2 = reps.clone();
+            Ok(view_op_grad(
+                "tile",
+                1,
+                move |s| tile_view(s[0], &reps),
+                move |g, a| {
+                    let r3 = r2.clone();
+                    let attrs = super::shape_ops::tuple_attr(&r2);
+                    sum_back(
+                        g,
+                        a,
+                        "_backward_tile",
+                        move |s| {
+                            let v = tile_view(s, &r3)?;
+                            let mask = (0..v.dims.len()).map(|i| i % 2 == 0).collect();
+                            Ok((v.dims, mask))
+                        },
+                        ("tile", vec![("reps", attrs)]),
+                    )
+                },
+            ))
         },
     ));
     r.add(def(
@@ -266,7 +370,29 @@ pub fn register(r: &mut Registry) {
                 Error::param("repeat", format!("repeats cannot be negative, got {n}"))
             })?;
             let axis = p.opt_int("axis")?;
-            Ok(view_op("repeat", 1, move |s| repeat_view(s[0], n, axis)))
+            Ok(view_op_grad(
+                "repeat",
+                1,
+                move |s| repeat_view(s[0], n, axis),
+                move |g, a| {
+                    let mut attrs = vec![("repeats", n.to_string())];
+                    if let Some(ax) = axis {
+                        attrs.push(("axis", ax.to_string()));
+                    }
+                    sum_back(
+                        g,
+                        a,
+                        "_backward_repeat",
+                        move |s| {
+                            let v = repeat_view(s, n, axis)?;
+                            // The repeat copies are the zero-stride axis.
+                            let mask = v.walk.strides.iter().map(|&st| st == 0).collect();
+                            Ok((v.dims, mask))
+                        },
+                        ("repeat", attrs),
+                    )
+                },
+            ))
         },
     ));
 }

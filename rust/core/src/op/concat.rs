@@ -70,7 +70,90 @@ fn concat_op(n: usize, dim: i64) -> Arc<dyn Operator> {
             Ok(())
         },
     )
+    .with_grad(move |g, a| {
+        let mut ins = vec![a.out_grads[0].clone()];
+        ins.extend(a.inputs.iter().cloned());
+        Ok(g.apply(split_like_op(n, dim), &ins)
+            .into_iter()
+            .map(Some)
+            .collect())
+    })
     .arc()
+}
+
+/// `_split_like(data, like_0..like_n-1)`: `data` cut along `dim` into pieces shaped like the
+/// `like` arrays: the gradient of `Concat`, whose input sizes are unknown while the gradient
+/// graph is built.
+fn split_like_op(n: usize, dim: i64) -> Arc<dyn Operator> {
+    let op = "_split_like";
+    let check = move |inputs: &[Desc]| -> Result<usize> {
+        expect_inputs(op, inputs, n + 1)?;
+        let s = &inputs[0].shape;
+        let ax = norm_axis(dim, s.ndim(), op)?;
+        let total: usize = inputs[1..]
+            .iter()
+            .map(|d| d.shape.dims().get(ax).copied().unwrap_or(0))
+            .sum();
+        let fits = inputs[1..].iter().all(|d| {
+            d.shape.ndim() == s.ndim() && (0..s.ndim()).all(|k| k == ax || d.shape[k] == s[k])
+        });
+        if !fits || total != s[ax] {
+            return Err(Error::shape(
+                op,
+                format!("an array of shape {s} does not split along dim={dim} into the shapes of the concatenated inputs"),
+            ));
+        }
+        Ok(ax)
+    };
+    let mut f = FnOp::new(
+        op,
+        move |inputs| {
+            check(inputs)?;
+            Ok(inputs[1..]
+                .iter()
+                .map(|d| Desc::new(d.shape.clone(), inputs[0].dtype))
+                .collect())
+        },
+        move |_, ins, outs| {
+            let a = &ins[0];
+            let ax = norm_axis(dim, a.ndim(), op)?;
+            let st = istrides(a.shape());
+            let mut at = 0isize;
+            for o in outs {
+                let dims = o.shape().dims();
+                let sw = Walk::new(at * st[ax], st.clone());
+                copy_walk(dims, a, &sw, o, &Walk::contiguous(dims))?;
+                at += dims[ax] as isize;
+            }
+            Ok(())
+        },
+    )
+    .with_shape_partial(move |ins, outs| {
+        for (o, i) in outs.iter_mut().zip(&ins[1..]) {
+            if o.is_none() {
+                o.clone_from(i);
+            }
+        }
+        Ok(())
+    })
+    .with_type_partial(move |ins, outs| {
+        let t = ins[0];
+        for o in outs.iter_mut() {
+            if o.is_none() {
+                *o = t;
+            }
+        }
+        Ok(())
+    })
+    .with_grad(move |g, a| {
+        let (na, d) = (n.to_string(), dim.to_string());
+        let c = g.op1("Concat", &[("num_args", &na), ("dim", &d)], a.out_grads)?;
+        let mut v = vec![Some(c)];
+        v.extend((0..n).map(|_| None));
+        Ok(v)
+    });
+    f.num_outputs = n;
+    f.arc()
 }
 
 fn stack_op(n: usize, axis: i64) -> Arc<dyn Operator> {
@@ -115,6 +198,19 @@ fn stack_op(n: usize, axis: i64) -> Arc<dyn Operator> {
             Ok(())
         },
     )
+    .with_grad(move |g, a| {
+        let (na, ax) = (n.to_string(), axis.to_string());
+        let parts = g.op(
+            "SliceChannel",
+            &[
+                ("num_outputs", &na),
+                ("axis", &ax),
+                ("squeeze_axis", "True"),
+            ],
+            &a.out_grads[..1],
+        )?;
+        Ok(parts.into_iter().map(Some).collect())
+    })
     .arc()
 }
 
@@ -167,8 +263,18 @@ fn split_op(n: usize, axis: i64, squeeze: bool) -> Arc<dyn Operator> {
         },
     );
     f.num_outputs = n;
-    f.arc()
+    f.with_grad(move |g, a| {
+        let (na, ax) = (n.to_string(), axis.to_string());
+        let j = if squeeze {
+            g.op1("stack", &[("num_args", &na), ("axis", &ax)], a.out_grads)?
+        } else {
+            g.op1("Concat", &[("num_args", &na), ("dim", &ax)], a.out_grads)?
+        };
+        Ok(vec![Some(j)])
+    })
+    .arc()
 }
+
 pub fn register(r: &mut Registry) {
     let data = Inputs::Fixed(&["data"]);
     r.add(def(

@@ -3,8 +3,9 @@
 //! Comparisons return 0/1 in the input dtype, as MXNet does.
 
 use super::params::param;
-use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use super::{expect_inputs, Desc, FnOp, GradArgs, Inputs, Operator, Registry, SimpleDef};
 use crate::error::{Error, Result};
+use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::{binary, unary, Arith};
 use crate::shape::broadcast_shapes;
 use crate::with_dtype;
@@ -217,7 +218,164 @@ fn make_binary(kind: BinOp, broadcast: bool, name: &'static str) -> Arc<dyn Oper
         },
     );
     op.inplace = true;
-    op.arc()
+    if !broadcast {
+        op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
+    }
+    op.with_grad(move |g, a| binary_grad(kind, broadcast, g, a))
+        .arc()
+}
+
+fn is_comparison(kind: BinOp) -> bool {
+    use BinOp::*;
+    matches!(kind, Eq | Ne | Gt | Ge | Lt | Le | And | Or | Xor)
+}
+
+/// Registered name of the binary op `kind` in the elemwise or broadcast family.
+fn family_name(kind: BinOp, broadcast: bool) -> String {
+    let suffix = KINDS
+        .iter()
+        .find(|k| k.0 == kind)
+        .map(|k| k.1)
+        .unwrap_or("add");
+    if broadcast {
+        format!("broadcast_{suffix}")
+    } else {
+        elemwise_name(kind, suffix)
+    }
+}
+
+/// Gradients of `lhs (op) rhs`; with broadcasting, each is summed back to its input's shape.
+fn binary_grad(
+    kind: BinOp,
+    broadcast: bool,
+    g: &mut GradBuilder,
+    a: &GradArgs,
+) -> Result<Vec<Option<Entry>>> {
+    let (l, r, y, og) = (&a.inputs[0], &a.inputs[1], &a.outputs[0], &a.out_grads[0]);
+    if is_comparison(kind) {
+        // Comparisons are piecewise constant: zero gradients, as MXNet registers.
+        return Ok(vec![Some(g.zeros_like(l)?), Some(g.zeros_like(r)?)]);
+    }
+    let bin = |g: &mut GradBuilder, k: BinOp, x: &Entry, z: &Entry| {
+        g.op1(&family_name(k, broadcast), &[], &[x.clone(), z.clone()])
+    };
+    let un = |g: &mut GradBuilder, op: &str, x: &Entry| g.op1(op, &[], std::slice::from_ref(x));
+    let (dl, dr) = match kind {
+        BinOp::Add => (og.clone(), og.clone()),
+        BinOp::Sub => (og.clone(), un(g, "negative", og)?),
+        BinOp::Mul => (bin(g, BinOp::Mul, og, r)?, bin(g, BinOp::Mul, og, l)?),
+        BinOp::Div => {
+            let dl = bin(g, BinOp::Div, og, r)?;
+            let t = g.mul(og, y)?;
+            let t = bin(g, BinOp::Div, &t, r)?;
+            (dl, un(g, "negative", &t)?)
+        }
+        BinOp::Mod => {
+            // l mod r = l - r * floor(l / r)
+            let q = bin(g, BinOp::Div, l, r)?;
+            let q = un(g, "floor", &q)?;
+            let t = bin(g, BinOp::Mul, og, &q)?;
+            (og.clone(), un(g, "negative", &t)?)
+        }
+        BinOp::Pow => {
+            let rm1 = g.op1("_minus_scalar", &[("scalar", "1")], std::slice::from_ref(r))?;
+            let p = bin(g, BinOp::Pow, l, &rm1)?;
+            let p = bin(g, BinOp::Mul, &p, r)?;
+            let dl = bin(g, BinOp::Mul, og, &p)?;
+            let lg = un(g, "log", l)?;
+            let t = g.mul(og, y)?;
+            (dl, bin(g, BinOp::Mul, &t, &lg)?)
+        }
+        BinOp::Max | BinOp::Min => {
+            // Ties go to lhs, as MXNet's ge/lt (le/gt) masks do.
+            let (ml, mr) = if kind == BinOp::Max {
+                (BinOp::Ge, BinOp::Lt)
+            } else {
+                (BinOp::Le, BinOp::Gt)
+            };
+            let cl = bin(g, ml, l, r)?;
+            let cr = bin(g, mr, l, r)?;
+            (bin(g, BinOp::Mul, og, &cl)?, bin(g, BinOp::Mul, og, &cr)?)
+        }
+        BinOp::Hypot => {
+            let q = g.op1("elemwise_div", &[], &[og.clone(), y.clone()])?;
+            (bin(g, BinOp::Mul, &q, l)?, bin(g, BinOp::Mul, &q, r)?)
+        }
+        _ => {
+            return Err(Error::Internal(format!(
+                "no gradient rule for binary op {kind:?}"
+            )))
+        }
+    };
+    if !broadcast {
+        return Ok(vec![Some(dl), Some(dr)]);
+    }
+    let dl = g.op1("_backward_broadcast_reduce", &[], &[dl, l.clone()])?;
+    let dr = g.op1("_backward_broadcast_reduce", &[], &[dr, r.clone()])?;
+    Ok(vec![Some(dl), Some(dr)])
+}
+
+/// Gradient of `x (op) s` or `s (op) x`.
+fn scalar_grad(
+    kind: BinOp,
+    scalar: f64,
+    reverse: bool,
+    g: &mut GradBuilder,
+    a: &GradArgs,
+) -> Result<Vec<Option<Entry>>> {
+    let (x, y, og) = (&a.inputs[0], &a.outputs[0], &a.out_grads[0]);
+    if is_comparison(kind) {
+        return Ok(vec![Some(g.zeros_like(x)?)]);
+    }
+    let sc = |g: &mut GradBuilder, op: &str, v: f64, e: &Entry| {
+        g.op1(op, &[("scalar", &format!("{v:?}"))], std::slice::from_ref(e))
+    };
+    let un = |g: &mut GradBuilder, op: &str, e: &Entry| g.op1(op, &[], std::slice::from_ref(e));
+    let d = match (kind, reverse) {
+        (BinOp::Add, _) | (BinOp::Sub, false) | (BinOp::Mod, false) => og.clone(),
+        (BinOp::Sub, true) => un(g, "negative", og)?,
+        (BinOp::Mul, _) => sc(g, "_mul_scalar", scalar, og)?,
+        (BinOp::Div, false) => sc(g, "_div_scalar", scalar, og)?,
+        (BinOp::Div, true) => {
+            // d(s/x) = -(s/x)/x
+            let q = g.op1("elemwise_div", &[], &[y.clone(), x.clone()])?;
+            let q = g.mul(og, &q)?;
+            un(g, "negative", &q)?
+        }
+        (BinOp::Mod, true) => {
+            let q = sc(g, "_rdiv_scalar", scalar, x)?;
+            let q = un(g, "floor", &q)?;
+            let q = g.mul(og, &q)?;
+            un(g, "negative", &q)?
+        }
+        (BinOp::Pow, false) => {
+            let p = sc(g, "_power_scalar", scalar - 1.0, x)?;
+            let p = sc(g, "_mul_scalar", scalar, &p)?;
+            g.mul(og, &p)?
+        }
+        (BinOp::Pow, true) => {
+            let p = sc(g, "_mul_scalar", scalar.ln(), y)?;
+            g.mul(og, &p)?
+        }
+        (BinOp::Max, _) => {
+            let m = sc(g, "_greater_equal_scalar", scalar, x)?;
+            g.mul(og, &m)?
+        }
+        (BinOp::Min, _) => {
+            let m = sc(g, "_lesser_equal_scalar", scalar, x)?;
+            g.mul(og, &m)?
+        }
+        (BinOp::Hypot, _) => {
+            let q = g.op1("elemwise_div", &[], &[x.clone(), y.clone()])?;
+            g.mul(og, &q)?
+        }
+        _ => {
+            return Err(Error::Internal(format!(
+                "no gradient rule for scalar op {kind:?}"
+            )))
+        }
+    };
+    Ok(vec![Some(d)])
 }
 
 /// `array (op) scalar`, or `scalar (op) array` when `reverse`. The scalar is first cast to
@@ -242,7 +400,50 @@ pub fn scalar_op(kind: BinOp, scalar: f64, reverse: bool, name: &'static str) ->
         },
     );
     op.inplace = true;
-    op.arc()
+    op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
+    op.with_grad(move |g, a| scalar_grad(kind, scalar, reverse, g, a))
+        .arc()
+}
+
+/// `add_n(args...)`: the sum of `n` arrays of one shape; the gradient reaches every input.
+fn add_n_op(n: usize) -> Arc<dyn Operator> {
+    const NAME: &str = "add_n";
+    let mut op = FnOp::new(
+        NAME,
+        move |inputs| {
+            expect_inputs(NAME, inputs, n)?;
+            for (i, d) in inputs.iter().enumerate().skip(1) {
+                if d.shape != inputs[0].shape || d.dtype != inputs[0].dtype {
+                    return Err(Error::shape(
+                        NAME,
+                        format!(
+                            "all inputs must have one shape and dtype: input 0 is {} {}, input {i} is {} {}",
+                            inputs[0].shape, inputs[0].dtype, d.shape, d.dtype
+                        ),
+                    ));
+                }
+            }
+            Ok(vec![inputs[0].clone()])
+        },
+        |_, ins, outs| {
+            let o = &outs[0];
+            match ins {
+                [] => {}
+                [a] => crate::kernels::cpu::strided::copy_all(a, o)?,
+                [a, b, rest @ ..] => with_dtype!(o.dtype(), T, {
+                    binary::<T>(a, b, o, |x: T, y: T| Arith::add(x, y));
+                    // Accumulating into `o` is elementwise, so reading and writing it is safe.
+                    for c in rest {
+                        binary::<T>(o, c, o, |x: T, y: T| Arith::add(x, y));
+                    }
+                }),
+            }
+            Ok(())
+        },
+    );
+    op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
+    op.with_grad(|_, a| Ok(vec![Some(a.out_grads[0].clone()); a.inputs.len()]))
+        .arc()
 }
 
 /// Scalar op names: (kind, name, reverse).
@@ -295,6 +496,28 @@ pub fn register(r: &mut Registry) {
             r.alias(a, leak(elemwise_name(kind, suffix)));
         }
     }
+    r.add(SimpleDef {
+        name: "add_n",
+        doc: "Adds all input arguments element-wise; all inputs must have one shape.".into(),
+        params: vec![param(
+            "num_args",
+            "int",
+            None,
+            "Number of inputs to be summed.",
+        )],
+        inputs: Inputs::Variadic {
+            name: "args",
+            count_param: "num_args",
+        },
+        create: Box::new(|p| {
+            let n = p.int("num_args")?;
+            let n = usize::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| {
+                Error::param("add_n", format!("num_args must be at least 1, got {n}"))
+            })?;
+            Ok(add_n_op(n))
+        }),
+    });
+    r.alias("ElementWiseSum", "add_n");
     r.alias("broadcast_plus", "broadcast_add");
     r.alias("broadcast_minus", "broadcast_sub");
     for (kind, name, reverse) in scalar_names() {

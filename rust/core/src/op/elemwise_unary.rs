@@ -2,8 +2,10 @@
 //! op: name, doc, the f32 and f64 element functions (f16 computes in f32, integers in f64).
 
 use super::params::param;
-use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use super::{expect_inputs, Desc, FnOp, GradArgs, Inputs, Operator, Registry, SimpleDef};
 use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::unary;
 use crate::with_dtype;
 use half::f16;
@@ -352,7 +354,183 @@ fn unary_op(name: &'static str, f32f: F32, f64f: F64) -> Arc<dyn Operator> {
         },
     );
     op.inplace = true;
-    op.arc()
+    op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
+    op.with_grad(move |g, a| unary_grad(name, g, a)).arc()
+}
+
+/// Gradient of the table's unary ops, built from registered ops so it differentiates again.
+fn unary_grad(name: &str, g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Option<Entry>>> {
+    let (x, y, og) = (&a.inputs[0], &a.outputs[0], &a.out_grads[0]);
+    let un = |g: &mut GradBuilder, op: &str, e: &Entry| g.op1(op, &[], std::slice::from_ref(e));
+    let sc = |g: &mut GradBuilder, op: &str, v: f64, e: &Entry| {
+        g.op1(op, &[("scalar", &format!("{v:?}"))], std::slice::from_ref(e))
+    };
+    let div = |g: &mut GradBuilder, p: &Entry, q: &Entry| {
+        g.op1("elemwise_div", &[], &[p.clone(), q.clone()])
+    };
+    // The local derivative d(out)/dx, multiplied by og below; `None` = zero gradient.
+    let d = match name {
+        "_copy" => return Ok(vec![Some(og.clone())]),
+        "BlockGrad" => return Ok(vec![None]),
+        "negative" => return Ok(vec![Some(un(g, "negative", og)?)]),
+        "degrees" => {
+            return Ok(vec![Some(sc(
+                g,
+                "_mul_scalar",
+                180.0 / std::f64::consts::PI,
+                og,
+            )?)])
+        }
+        "radians" => {
+            return Ok(vec![Some(sc(
+                g,
+                "_mul_scalar",
+                std::f64::consts::PI / 180.0,
+                og,
+            )?)])
+        }
+        "sign" | "floor" | "ceil" | "round" | "rint" | "trunc" | "fix" | "logical_not" => None,
+        "abs" => Some(un(g, "sign", x)?),
+        "reciprocal" => {
+            // -1/x^2 = -y^2
+            let s = un(g, "square", y)?;
+            Some(un(g, "negative", &s)?)
+        }
+        "square" => Some(sc(g, "_mul_scalar", 2.0, x)?),
+        "sqrt" => Some(sc(g, "_rdiv_scalar", 0.5, y)?),
+        "rsqrt" => {
+            // -x^(-3/2)/2 = -y/(2x)
+            let q = div(g, y, x)?;
+            Some(sc(g, "_mul_scalar", -0.5, &q)?)
+        }
+        "cbrt" => {
+            let s = un(g, "square", y)?;
+            Some(sc(g, "_rdiv_scalar", 1.0 / 3.0, &s)?)
+        }
+        "rcbrt" => {
+            let q = div(g, y, x)?;
+            Some(sc(g, "_mul_scalar", -1.0 / 3.0, &q)?)
+        }
+        "exp" => Some(y.clone()),
+        "expm1" => Some(un(g, "exp", x)?),
+        "log" => Some(un(g, "reciprocal", x)?),
+        "log2" => {
+            let s = sc(g, "_mul_scalar", std::f64::consts::LN_2, x)?;
+            Some(un(g, "reciprocal", &s)?)
+        }
+        "log10" => {
+            let s = sc(g, "_mul_scalar", std::f64::consts::LN_10, x)?;
+            Some(un(g, "reciprocal", &s)?)
+        }
+        "log1p" => {
+            let s = sc(g, "_plus_scalar", 1.0, x)?;
+            Some(un(g, "reciprocal", &s)?)
+        }
+        "sin" => Some(un(g, "cos", x)?),
+        "cos" => {
+            let s = un(g, "sin", x)?;
+            Some(un(g, "negative", &s)?)
+        }
+        "tan" => {
+            let s = un(g, "square", y)?;
+            Some(sc(g, "_plus_scalar", 1.0, &s)?)
+        }
+        "arcsin" | "arccos" => {
+            // ±1/sqrt(1 - x^2)
+            let s = un(g, "square", x)?;
+            let s = sc(g, "_rminus_scalar", 1.0, &s)?;
+            let r = un(g, "rsqrt", &s)?;
+            Some(if name == "arccos" {
+                un(g, "negative", &r)?
+            } else {
+                r
+            })
+        }
+        "arctan" => {
+            let s = un(g, "square", x)?;
+            let s = sc(g, "_plus_scalar", 1.0, &s)?;
+            Some(un(g, "reciprocal", &s)?)
+        }
+        "sinh" => Some(un(g, "cosh", x)?),
+        "cosh" => Some(un(g, "sinh", x)?),
+        "tanh" => {
+            let s = un(g, "square", y)?;
+            Some(sc(g, "_rminus_scalar", 1.0, &s)?)
+        }
+        "arcsinh" => {
+            let s = un(g, "square", x)?;
+            let s = sc(g, "_plus_scalar", 1.0, &s)?;
+            Some(un(g, "rsqrt", &s)?)
+        }
+        "arccosh" => {
+            let s = un(g, "square", x)?;
+            let s = sc(g, "_minus_scalar", 1.0, &s)?;
+            Some(un(g, "rsqrt", &s)?)
+        }
+        "arctanh" => {
+            let s = un(g, "square", x)?;
+            let s = sc(g, "_rminus_scalar", 1.0, &s)?;
+            Some(un(g, "reciprocal", &s)?)
+        }
+        "sigmoid" => {
+            let c = sc(g, "_rminus_scalar", 1.0, y)?;
+            Some(g.mul(y, &c)?)
+        }
+        // MXNet masks with the output: relu'(0) = 0.
+        "relu" => Some(sc(g, "_greater_scalar", 0.0, y)?),
+        "softsign" => {
+            let s = un(g, "abs", x)?;
+            let s = sc(g, "_plus_scalar", 1.0, &s)?;
+            let s = un(g, "square", &s)?;
+            Some(un(g, "reciprocal", &s)?)
+        }
+        _ => {
+            return Err(Error::NotImplemented(format!(
+            "Operator {name} is non-differentiable because it didn't register FGradient attribute"
+        )))
+        }
+    };
+    Ok(vec![Some(match d {
+        Some(d) => g.mul(og, &d)?,
+        None => g.zeros_like(x)?,
+    })])
+}
+
+/// `_cast_like(data, like)`: `data` cast to `like`'s dtype; the gradient of `Cast`, whose
+/// input dtype is unknown while the gradient graph is built.
+fn cast_like_op() -> Arc<dyn Operator> {
+    const NAME: &str = "_cast_like";
+    FnOp::new(
+        NAME,
+        |inputs| {
+            expect_inputs(NAME, inputs, 2)?;
+            Ok(vec![Desc::new(inputs[0].shape.clone(), inputs[1].dtype)])
+        },
+        |_, ins, outs| {
+            crate::kernels::cpu::cast::cast_into(&ins[0], &outs[0]);
+            Ok(())
+        },
+    )
+    .with_shape_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[0].clone();
+        }
+        Ok(())
+    })
+    .with_type_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[1];
+        }
+        Ok(())
+    })
+    .with_grad(|g, a| {
+        let r = g.apply(
+            cast_like_op(),
+            &[a.out_grads[0].clone(), a.inputs[0].clone()],
+        );
+        Ok(vec![Some(r[0].clone()), None])
+    })
+    .arc()
 }
 
 /// `Cast` to `dtype`.
@@ -368,6 +546,17 @@ pub fn cast_op(dtype: DType) -> Arc<dyn Operator> {
             Ok(())
         },
     )
+    .with_type_partial(move |_, outs| {
+        outs[0] = Some(dtype);
+        Ok(())
+    })
+    .with_grad(|g, a| {
+        let r = g.apply(
+            cast_like_op(),
+            &[a.out_grads[0].clone(), a.inputs[0].clone()],
+        );
+        Ok(vec![Some(r[0].clone())])
+    })
     .arc()
 }
 
@@ -395,7 +584,22 @@ fn clip_op(lo: f64, hi: f64) -> Arc<dyn Operator> {
         },
     );
     op.inplace = true;
-    op.arc()
+    op.with_grad(move |g, a| {
+        let x = &a.inputs[0];
+        let sc = |g: &mut GradBuilder, op: &str, v: f64| {
+            g.op1(
+                op,
+                &[("scalar", &format!("{v:?}"))],
+                std::slice::from_ref(x),
+            )
+        };
+        // The gradient passes where a_min <= x <= a_max, as in MXNet.
+        let lo = sc(g, "_greater_equal_scalar", lo)?;
+        let hi = sc(g, "_lesser_equal_scalar", hi)?;
+        let m = g.mul(&lo, &hi)?;
+        Ok(vec![Some(g.mul(&a.out_grads[0], &m)?)])
+    })
+    .arc()
 }
 
 pub fn register(r: &mut Registry) {

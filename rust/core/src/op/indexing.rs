@@ -93,6 +93,120 @@ fn take_op(axis: i64, mode: Mode) -> Arc<dyn Operator> {
             gather_rows(a, o, outer, n, inner, &idx)
         },
     )
+    .with_grad(move |g, a| {
+        let r = g.apply(
+            scatter_op(false, axis, false, mode),
+            &[
+                a.out_grads[0].clone(),
+                a.inputs[1].clone(),
+                a.inputs[0].clone(),
+            ],
+        );
+        Ok(vec![Some(r[0].clone()), None])
+    })
+    .arc()
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Clip => "clip",
+        Mode::Wrap => "wrap",
+        Mode::Raise => "raise",
+    }
+}
+
+/// `_backward_take(ograd, indices, data)` (rows of `ograd` added into zeros shaped like
+/// `data` at the taken positions; repeated indices accumulate) or `_backward_pick` (one
+/// element per position). Linear in `ograd`, whose gradient is the forward op again.
+fn scatter_op(pick: bool, axis: i64, keepdims: bool, mode: Mode) -> Arc<dyn Operator> {
+    let op = if pick {
+        "_backward_pick"
+    } else {
+        "_backward_take"
+    };
+    FnOp::new(
+        op,
+        move |inputs| {
+            expect_inputs(op, inputs, 3)?;
+            let (og, idx, d) = (&inputs[0].shape, &inputs[1].shape, &inputs[2].shape);
+            let (_, outer, _, inner) = split_at_axis(d, axis, op)?;
+            let want = if pick { outer * inner } else { outer * idx.size() * inner };
+            if og.size() != want || (pick && idx.size() != want) {
+                return Err(Error::shape(
+                    op,
+                    format!("gradient of shape {og} and indices of shape {idx} do not match data of shape {d}"),
+                ));
+            }
+            Ok(vec![Desc::new(d.clone(), inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let (og, o) = (&ins[0], &outs[0]);
+            let (_, outer, n, inner) = split_at_axis(o.shape(), axis, op)?;
+            let idx = read_indices(&ins[1])
+                .into_iter()
+                .map(|i| mode.resolve(op, i, n.max(1)))
+                .collect::<Result<Vec<_>>>()?;
+            let k = idx.len();
+            with_dtype!(o.dtype(), T, {
+                crate::kernels::cpu::elemwise::fill::<T>(o, T::default());
+                if og.size() == 0 {
+                    return Ok(());
+                }
+                // SAFETY: inside the op reading og and writing o (fresh, not aliased);
+                // indices were resolved into 0..n, so every write is inside o.
+                let (src, dst) = unsafe { (og.data::<T>(), Ptr(o.raw() as *mut T)) };
+                // Each task owns whole outer slabs of the output.
+                par_ranges(outer, n.max(1) * inner, |b, e| {
+                    for ob in b..e {
+                        let slab = |j: usize, c: usize| (ob * n + j) * inner + c;
+                        if pick {
+                            for c in 0..inner {
+                                let j = idx[ob * inner + c];
+                                // SAFETY: see above; slab ob belongs to this task.
+                                unsafe { *dst.get().add(slab(j, c)) = src[ob * inner + c] };
+                            }
+                        } else {
+                            for (i, &j) in idx.iter().enumerate() {
+                                let row = &src[(ob * k + i) * inner..(ob * k + i + 1) * inner];
+                                for (c, &v) in row.iter().enumerate() {
+                                    // SAFETY: as above.
+                                    unsafe {
+                                        let p = dst.get().add(slab(j, c));
+                                        *p = crate::kernels::cpu::elemwise::Arith::add(*p, v);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                });
+            });
+            Ok(())
+        },
+    )
+    .with_shape_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[2].clone();
+        }
+        Ok(())
+    })
+    .with_type_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[0];
+        }
+        Ok(())
+    })
+    .with_grad(move |g, a| {
+        let ax = axis.to_string();
+        let m = mode_name(mode);
+        let kd = if keepdims { "True" } else { "False" };
+        let ins = [a.out_grads[0].clone(), a.inputs[1].clone()];
+        let r = if pick {
+            g.op1("pick", &[("axis", &ax), ("keepdims", kd), ("mode", m)], &ins)?
+        } else {
+            g.op1("take", &[("axis", &ax), ("mode", m)], &ins)?
+        };
+        Ok(vec![Some(r), None, None])
+    })
     .arc()
 }
 
@@ -131,6 +245,13 @@ fn pick_op(axis: i64, keepdims: bool, mode: Mode) -> Arc<dyn Operator> {
             pick_elems(d, o, outer, n, inner, &idx)
         },
     )
+    .with_grad(move |g, a| {
+        let r = g.apply(
+            scatter_op(true, axis, keepdims, mode),
+            &[a.out_grads[0].clone(), a.inputs[1].clone(), a.inputs[0].clone()],
+        );
+        Ok(vec![Some(r[0].clone()), None])
+    })
     .arc()
 }
 
@@ -250,7 +371,14 @@ fn where_op() -> Arc<dyn Operator> {
         },
     );
     f.inplace = true;
-    f.arc()
+    f.with_grad(|g, a| {
+        let (c, og) = (&a.inputs[0], &a.out_grads[0]);
+        let z = g.zeros_like(og)?;
+        let dx = g.op1("where", &[], &[c.clone(), og.clone(), z.clone()])?;
+        let dy = g.op1("where", &[], &[c.clone(), z, og.clone()])?;
+        Ok(vec![Some(g.zeros_like(c)?), Some(dx), Some(dy)])
+    })
+    .arc()
 }
 
 pub fn register(r: &mut Registry) {

@@ -83,6 +83,8 @@ fn like_op(name: &'static str, value: f64) -> Arc<dyn Operator> {
             Ok(())
         },
     )
+    // The output does not depend on the input's values: a zero gradient, as MXNet registers.
+    .with_grad(|g, a| Ok(vec![Some(g.zeros_like(&a.inputs[0])?)]))
     .arc()
 }
 

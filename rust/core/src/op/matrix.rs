@@ -4,9 +4,10 @@
 
 use super::params::param;
 use super::shape_ops::def;
-use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry};
+use super::{expect_inputs, Desc, FnOp, GradArgs, Inputs, Operator, Params, Registry};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::gemm::{batch_matmul, matmul, GemmElem, Mat};
 use crate::ndarray::NDArray;
 use crate::shape::Shape;
@@ -179,6 +180,189 @@ fn dispatch(batch: usize, g: Gemm, l: &NDArray, r: &NDArray, o: &NDArray) -> Res
     Ok(())
 }
 
+/// One product `c = a · b` (m×n = m×k · k×n), `batch` times with operand batch strides.
+///
+/// # Safety
+/// As `gemm::batch_matmul`: the operands' strides stay inside their arrays.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product<T: GemmElem>(
+    batch: usize,
+    (m, n, k): (usize, usize, usize),
+    a: (*const T, isize, isize),
+    a_bs: usize,
+    b: (*const T, isize, isize),
+    b_bs: usize,
+    c: *mut T,
+) {
+    let a = Mat {
+        ptr: a.0,
+        rs: a.1,
+        cs: a.2,
+    };
+    let b = Mat {
+        ptr: b.0,
+        rs: b.1,
+        cs: b.2,
+    };
+    if batch == 1 {
+        matmul(m, n, k, a, b, c, n);
+    } else {
+        batch_matmul(batch, m, n, k, a, a_bs as isize, b, b_bs as isize, c);
+    }
+}
+
+/// The two gradients of `out = op(A) · op(B)` (A: m×k, B: k×n as the product sees them),
+/// each written in its operand's own layout: dA = G·Bᵀ, dB = Aᵀ·G.
+#[allow(clippy::too_many_arguments)]
+fn run_backward<T: GemmElem>(
+    batch: usize,
+    g: Gemm,
+    ta: bool,
+    tb: bool,
+    og: &NDArray,
+    l: &NDArray,
+    r: &NDArray,
+    dl: &NDArray,
+    dr: &NDArray,
+) {
+    let (m, n, k) = (g.m, g.n, g.k);
+    let (mi, ni, ki) = (m as isize, n as isize, k as isize);
+    // SAFETY: inside the op reading og, l, r and writing dl, dr (fresh outputs of l's and r's
+    // shapes); the strides below describe exactly those row-major layouts.
+    unsafe {
+        let (pg, pa, pb) = (
+            og.raw() as *const T,
+            l.raw() as *const T,
+            r.raw() as *const T,
+        );
+        let (gs, as_, bs) = (m * n, m * k, k * n);
+        // G and Gᵀ as operands.
+        let (gm, gt) = ((pg, ni, 1), (pg, 1, ni));
+        if !ta {
+            // dA (m×k) = G (m×n) · Bᵀ (n×k)
+            let bt = if tb { (pb, ki, 1) } else { (pb, 1, ni) };
+            product(batch, (m, k, n), gm, gs, bt, bs, dl.raw() as *mut T);
+        } else {
+            // dA stored k×m = B (k×n) · Gᵀ (n×m)
+            let bm = if tb { (pb, 1, ki) } else { (pb, ni, 1) };
+            product(batch, (k, m, n), bm, bs, gt, gs, dl.raw() as *mut T);
+        }
+        if !tb {
+            // dB (k×n) = Aᵀ (k×m) · G (m×n)
+            let at = if ta { (pa, mi, 1) } else { (pa, 1, ki) };
+            product(batch, (k, n, m), at, as_, gm, gs, dr.raw() as *mut T);
+        } else {
+            // dB stored n×k = Gᵀ (n×m) · A (m×k)
+            let am = if ta { (pa, 1, mi) } else { (pa, ki, 1) };
+            product(batch, (n, k, m), gt, gs, am, as_, dr.raw() as *mut T);
+        }
+    }
+}
+
+/// `_backward_dot(ograd, lhs, rhs)` (and `_backward_batch_dot`): both input gradients of a
+/// product in one op. Bilinear, so its own gradient is products again.
+fn backward_dot_op(batched: bool, ta: bool, tb: bool) -> Arc<dyn Operator> {
+    let name = if batched {
+        "_backward_batch_dot"
+    } else {
+        "_backward_dot"
+    };
+    let plan = move |l: &Shape, r: &Shape| -> Result<(usize, Gemm, Shape)> {
+        if batched {
+            batch_plan(l, r, ta, tb)
+        } else {
+            dot_plan(l, r, ta, tb).map(|(g, s)| (1, g, s))
+        }
+    };
+    let mut f = FnOp::new(
+        name,
+        move |inputs| {
+            expect_inputs(name, inputs, 3)?;
+            let dt = float_dtype(name, inputs[1].dtype, inputs[2].dtype)?;
+            let (_, _, out) = plan(&inputs[1].shape, &inputs[2].shape)?;
+            if out != inputs[0].shape || inputs[0].dtype != dt {
+                return Err(Error::shape(
+                    name,
+                    format!(
+                        "gradient of shape {} {}, but the product is {out} {dt}",
+                        inputs[0].shape, inputs[0].dtype
+                    ),
+                ));
+            }
+            Ok(vec![
+                Desc::new(inputs[1].shape.clone(), dt),
+                Desc::new(inputs[2].shape.clone(), dt),
+            ])
+        },
+        move |_, ins, outs| {
+            let (batch, g, _) = plan(ins[1].shape(), ins[2].shape())?;
+            let (og, l, r, dl, dr) = (&ins[0], &ins[1], &ins[2], &outs[0], &outs[1]);
+            match dl.dtype() {
+                DType::F32 => run_backward::<f32>(batch, g, ta, tb, og, l, r, dl, dr),
+                DType::F64 => run_backward::<f64>(batch, g, ta, tb, og, l, r, dl, dr),
+                DType::F16 => run_backward::<f16>(batch, g, ta, tb, og, l, r, dl, dr),
+                d => return Err(Error::dtype(name, format!("no product for {d}"))),
+            }
+            Ok(())
+        },
+    )
+    .with_shape_partial(|ins, outs| {
+        for (o, i) in outs.iter_mut().zip(&ins[1..]) {
+            if o.is_none() {
+                o.clone_from(i);
+            }
+        }
+        Ok(())
+    })
+    .with_grad(move |g, a| {
+        let (og, l, r) = (&a.inputs[0], &a.inputs[1], &a.inputs[2]);
+        let (ggl, ggr) = (&a.out_grads[0], &a.out_grads[1]);
+        let fwd = if batched { "batch_dot" } else { "dot" };
+        let flags = [("transpose_a", flag(ta)), ("transpose_b", flag(tb))];
+        // d<ggl, G·Bᵀ>/dG = ggl·B and d<ggr, Aᵀ·G>/dG = A·ggr: forward products.
+        let p1 = g.op1(fwd, &flags, &[ggl.clone(), r.clone()])?;
+        let p2 = g.op1(fwd, &flags, &[l.clone(), ggr.clone()])?;
+        let dog = g.add(&p1, &p2)?;
+        let dl = g.apply(
+            backward_dot_op(batched, ta, tb),
+            &[og.clone(), l.clone(), ggr.clone()],
+        );
+        let dr = g.apply(
+            backward_dot_op(batched, ta, tb),
+            &[og.clone(), ggl.clone(), r.clone()],
+        );
+        Ok(vec![Some(dog), Some(dl[0].clone()), Some(dr[1].clone())])
+    });
+    f.num_outputs = 2;
+    f.arc()
+}
+
+fn flag(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+fn product_grad(
+    batched: bool,
+    ta: bool,
+    tb: bool,
+    g: &mut GradBuilder,
+    a: &GradArgs,
+) -> Result<Vec<Option<Entry>>> {
+    let d = g.apply(
+        backward_dot_op(batched, ta, tb),
+        &[
+            a.out_grads[0].clone(),
+            a.inputs[0].clone(),
+            a.inputs[1].clone(),
+        ],
+    );
+    Ok(d.into_iter().map(Some).collect())
+}
+
 fn dot_op(ta: bool, tb: bool) -> Arc<dyn Operator> {
     FnOp::new(
         "dot",
@@ -193,6 +377,7 @@ fn dot_op(ta: bool, tb: bool) -> Arc<dyn Operator> {
             dispatch(1, g, &ins[0], &ins[1], &outs[0])
         },
     )
+    .with_grad(move |g, a| product_grad(false, ta, tb, g, a))
     .arc()
 }
 
@@ -210,6 +395,7 @@ fn batch_dot_op(ta: bool, tb: bool) -> Arc<dyn Operator> {
             dispatch(batch, g, &ins[0], &ins[1], &outs[0])
         },
     )
+    .with_grad(move |g, a| product_grad(true, ta, tb, g, a))
     .arc()
 }
 

@@ -3,11 +3,15 @@
 //! every axis without keepdims gives shape (1,), never (); the output dtype is the input's.
 
 use super::params::{param, ParamSpec};
-use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use super::shape_ops::{istrides, View};
+use super::{expect_inputs, Desc, FnOp, GradArgs, Inputs, Operator, Registry, SimpleDef};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::cast::cast_into;
+use crate::kernels::cpu::elemwise::{unary, Arith};
 use crate::kernels::cpu::reduce::{permute_copy, reduce, Acc, Fold, RedElem};
+use crate::kernels::cpu::strided::{copy_all, copy_walk, Walk};
 use crate::kernels::cpu::Ptr;
 use crate::ndarray::NDArray;
 use crate::shape::{norm_axis, Shape};
@@ -250,6 +254,7 @@ fn reduce_op(
     out_dtype: Option<DType>,
 ) -> Arc<dyn Operator> {
     let ax = axis.clone();
+    let gax = axis.clone();
     FnOp::new(
         name,
         move |inputs| {
@@ -274,7 +279,213 @@ fn reduce_op(
             )
         },
     )
+    .with_grad(move |g, a| reduce_grad(g, a, kind, &gax, exclude).map(|e| vec![Some(e)]))
     .arc()
+}
+
+/// Gradient of a reduction: the head gradient spread back over the reduced axes
+/// (`_unreduce`), times the local derivative of the fold.
+fn reduce_grad(
+    g: &mut GradBuilder,
+    a: &GradArgs,
+    kind: Kind,
+    axis: &Option<Vec<i64>>,
+    exclude: bool,
+) -> Result<Entry> {
+    let (x, y, og) = (&a.inputs[0], &a.outputs[0], &a.out_grads[0]);
+    let axis_s = axis
+        .as_deref()
+        .map_or("None".to_string(), super::shape_ops::tuple_attr);
+    let excl = if exclude { "True" } else { "False" };
+    let un = |g: &mut GradBuilder, e: &Entry, mean: bool| {
+        let m = if mean { "True" } else { "False" };
+        g.op1(
+            "_unreduce",
+            &[("axis", &axis_s), ("exclude", excl), ("mean", m)],
+            &[e.clone(), x.clone()],
+        )
+    };
+    let not_nan = |g: &mut GradBuilder| g.op1("_equal", &[], &[x.clone(), x.clone()]);
+    let masked = |g: &mut GradBuilder, v: Entry, mask: Entry| {
+        let z = g.zeros_like(&v)?;
+        g.op1("where", &[], &[mask, v, z])
+    };
+    match kind {
+        Kind::Sum => un(g, og, false),
+        Kind::Mean => un(g, og, true),
+        Kind::NanSum => {
+            let v = un(g, og, false)?;
+            let m = not_nan(g)?;
+            masked(g, v, m)
+        }
+        Kind::Prod | Kind::NanProd => {
+            // d(prod)/dx_i = prod / x_i, as MXNet computes it (no special case for zeros).
+            let oy = g.mul(og, y)?;
+            let v = un(g, &oy, false)?;
+            let v = g.op1("elemwise_div", &[], &[v, x.clone()])?;
+            if kind == Kind::NanProd {
+                let m = not_nan(g)?;
+                masked(g, v, m)
+            } else {
+                Ok(v)
+            }
+        }
+        Kind::Max | Kind::Min => {
+            // Every element equal to the extreme receives the gradient (MXNet's rule).
+            let v = un(g, og, false)?;
+            let yy = un(g, y, false)?;
+            let hit = g.op1("_equal", &[], &[x.clone(), yy])?;
+            g.mul(&v, &hit)
+        }
+        Kind::Norm1 => {
+            let v = un(g, og, false)?;
+            let s = g.op1("sign", &[], std::slice::from_ref(x))?;
+            g.mul(&v, &s)
+        }
+        Kind::Norm2 => {
+            let q = g.op1("elemwise_div", &[], &[og.clone(), y.clone()])?;
+            let v = un(g, &q, false)?;
+            g.mul(&v, x)
+        }
+    }
+}
+
+/// `_unreduce(ograd, data)`: `ograd`, the result of reducing `data` over `axis` (any
+/// keepdims), broadcast back to `data`'s shape; divided by the reduced count when `mean`.
+fn unreduce_op(axis: Option<Vec<i64>>, exclude: bool, mean: bool) -> Arc<dyn Operator> {
+    const NAME: &str = "_unreduce";
+    let ax2 = axis.clone();
+    let plan = move |og: &Shape, data: &Shape| -> Result<(View, usize)> {
+        let (keep, mask) = reduce_shape(NAME, data, axis.as_deref(), true, exclude)?;
+        if og.size() != keep.size() {
+            return Err(Error::shape(
+                NAME,
+                format!("gradient of shape {og} does not match a reduction of {data} to {keep}"),
+            ));
+        }
+        let mut st = istrides(&keep);
+        for (s, &m) in st.iter_mut().zip(&mask) {
+            if m {
+                *s = 0;
+            }
+        }
+        let count = data.size() / keep.size().max(1);
+        Ok((View::direct(data.clone(), 0, st), count))
+    };
+    let plan = Arc::new(plan);
+    let p2 = plan.clone();
+    FnOp::new(
+        NAME,
+        move |inputs| {
+            expect_inputs(NAME, inputs, 2)?;
+            plan(&inputs[0].shape, &inputs[1].shape)?;
+            Ok(vec![Desc::new(inputs[1].shape.clone(), inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let (v, count) = p2(ins[0].shape(), ins[1].shape())?;
+            copy_walk(
+                &v.dims,
+                &ins[0],
+                &v.walk,
+                &outs[0],
+                &Walk::contiguous(&v.dims),
+            )?;
+            if mean {
+                with_dtype!(outs[0].dtype(), T, {
+                    let s = T::from_f64(1.0 / count.max(1) as f64);
+                    unary::<T, T>(&outs[0], &outs[0], move |x| Arith::mul(x, s))
+                });
+            }
+            Ok(())
+        },
+    )
+    .with_shape_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[1].clone();
+        }
+        Ok(())
+    })
+    .with_grad(move |g, a| {
+        let axis_s = ax2
+            .as_deref()
+            .map_or("None".to_string(), super::shape_ops::tuple_attr);
+        let excl = if exclude { "True" } else { "False" };
+        let name = if mean { "mean" } else { "sum" };
+        // The reduction keeps dims so the result matches `ograd`'s size; reshape to its shape.
+        let r = g.op1(
+            name,
+            &[("axis", &axis_s), ("exclude", excl), ("keepdims", "True")],
+            &[a.out_grads[0].clone()],
+        )?;
+        let r = g.op1("reshape_like", &[], &[r, a.inputs[0].clone()])?;
+        Ok(vec![Some(r), None])
+    })
+    .arc()
+}
+
+/// Axes of `grad` that numpy broadcasting added to or stretched in `like`.
+fn broadcast_mask(op: &str, grad: &Shape, like: &Shape) -> Result<Vec<bool>> {
+    let (gn, ln) = (grad.ndim(), like.ndim());
+    let bad = || {
+        Error::shape(
+            op,
+            format!("an array of shape {like} does not broadcast to the gradient shape {grad}"),
+        )
+    };
+    let lead = gn.checked_sub(ln).ok_or_else(bad)?;
+    (0..gn)
+        .map(|d| match d.checked_sub(lead) {
+            None => Ok(true),
+            Some(j) if like[j] == grad[d] => Ok(false),
+            Some(j) if like[j] == 1 => Ok(true),
+            Some(_) => Err(bad()),
+        })
+        .collect()
+}
+
+/// `_backward_broadcast_reduce(grad, like)`: `grad` summed over the axes along which `like`
+/// was broadcast, giving `like`'s shape: the gradient of a broadcasting op's input. Works
+/// without known shapes at graph-building time.
+fn backward_broadcast_reduce_op() -> Arc<dyn Operator> {
+    const NAME: &str = "_backward_broadcast_reduce";
+    FnOp::new(
+        NAME,
+        |inputs| {
+            expect_inputs(NAME, inputs, 2)?;
+            broadcast_mask(NAME, &inputs[0].shape, &inputs[1].shape)?;
+            Ok(vec![Desc::new(inputs[1].shape.clone(), inputs[0].dtype)])
+        },
+        |_, ins, outs| {
+            let mask = broadcast_mask(NAME, ins[0].shape(), ins[1].shape())?;
+            if !mask.iter().any(|&m| m) {
+                return copy_all(&ins[0], &outs[0]);
+            }
+            run_values(
+                Kind::Sum,
+                &ins[0],
+                &outs[0],
+                &geometry(ins[0].shape().dims(), &mask),
+            )
+        },
+    )
+    .with_shape_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[1].clone();
+        }
+        Ok(())
+    })
+    .with_grad(|g, a| {
+        let z = g.zeros_like(&a.inputs[0])?;
+        let b = g.op1("broadcast_add", &[], &[a.out_grads[0].clone(), z])?;
+        Ok(vec![Some(b), None])
+    })
+    .arc()
+}
+
+/// Sums `inp` viewed with shape `dims` over the axes in `mask` into `out` (kept axes in
+/// order). Must run inside an op reading `inp` and writing `out`.
+pub(crate) fn sum_axes(inp: &NDArray, dims: &[usize], mask: &[bool], out: &NDArray) -> Result<()> {
+    run_values(Kind::Sum, inp, out, &geometry(dims, mask))
 }
 
 /// Output shape and geometry of argmax/argmin (MXNet `ReduceAxisShapeImpl`).
@@ -473,6 +684,24 @@ pub fn register(r: &mut Registry) {
             create: Box::new(move |p| Ok(search_op(name, max, p.opt_int("axis")?, p.bool("keepdims")?))),
         });
     }
+    r.add(SimpleDef {
+        name: "_unreduce",
+        doc: "Broadcasts the gradient of a reduction of `data` back to `data`'s shape (divided by the reduced count when `mean`). Internal: gradient of the reductions.".into(),
+        params: vec![
+            param("axis", "Shape or None", Some("None"), "Axes the forward reduction reduced."),
+            param("exclude", "boolean", Some("False"), "Whether the forward reduction reduced the axes NOT in axis."),
+            param("mean", "boolean", Some("False"), "Divide by the number of reduced elements."),
+        ],
+        inputs: Inputs::Fixed(&["ograd", "data"]),
+        create: Box::new(|p| Ok(unreduce_op(p.opt_ints("axis")?, p.bool("exclude")?, p.bool("mean")?))),
+    });
+    r.add(SimpleDef {
+        name: "_backward_broadcast_reduce",
+        doc: "Sums `grad` over the axes along which `like` was broadcast (numpy rules), giving `like`'s shape. Internal: gradient of the broadcasting binary ops.".into(),
+        params: vec![],
+        inputs: Inputs::Fixed(&["grad", "like"]),
+        create: Box::new(|_| Ok(backward_broadcast_reduce_op())),
+    });
     r.add(SimpleDef {
         name: "argmax_channel",
         doc: "Returns argmax indices of each channel (axis 1) from the input array.".into(),

@@ -4,10 +4,12 @@
 //! memcpy, the others one strided walk of the input.
 
 use super::params::param;
-use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry, SimpleDef};
+use super::{expect_inputs, Desc, FnOp, GradArgs, Inputs, Operator, Params, Registry, SimpleDef};
 use crate::error::{Error, Result};
+use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::strided::{copy_all, copy_walk, Walk};
 use crate::shape::{norm_axis, Shape};
+use crate::with_dtype;
 use std::sync::Arc;
 
 /// How an op's output is read out of its first input: the iteration shape, whose row-major
@@ -59,12 +61,93 @@ type PlanFn = dyn Fn(&[&Shape]) -> Result<View> + Send + Sync;
 
 /// An op whose output is one strided walk of its first input; `n_in` inputs are expected
 /// (extra inputs only contribute shapes, like `broadcast_like`'s `rhs`).
-pub(super) fn view_op(
+/// An op whose output is one strided walk of its first input; `n_in` inputs are expected
+/// (extra inputs only contribute shapes, like `broadcast_like`'s `rhs`), with its gradient rule.
+pub(super) fn view_op_grad(
+    name: &'static str,
+    n_in: usize,
+    plan: impl Fn(&[&Shape]) -> Result<View> + Send + Sync + 'static,
+    grad: impl Fn(&mut GradBuilder, &GradArgs) -> Result<Vec<Option<Entry>>> + Send + Sync + 'static,
+) -> Arc<dyn Operator> {
+    view_fn(name, n_in, Arc::new(plan)).with_grad(grad).arc()
+}
+
+/// A view op that reads each input element at most once (slices, permutations, diagonals):
+/// its gradient writes the head gradient back through the same walk (`_backward_view`).
+pub(super) fn injective_view_op(
     name: &'static str,
     n_in: usize,
     plan: impl Fn(&[&Shape]) -> Result<View> + Send + Sync + 'static,
 ) -> Arc<dyn Operator> {
-    let plan: Arc<PlanFn> = Arc::new(plan);
+    injective_fwd(name, n_in, Arc::new(plan))
+}
+
+fn injective_fwd(name: &'static str, n_in: usize, plan: Arc<PlanFn>) -> Arc<dyn Operator> {
+    let p = plan.clone();
+    view_fn(name, n_in, plan)
+        .with_grad(move |g, a| {
+            let mut ins = vec![a.out_grads[0].clone()];
+            ins.extend(a.inputs.iter().cloned());
+            let r = g.apply(scatter_view_op(name, n_in, p.clone()), &ins);
+            let mut v = vec![Some(r[0].clone())];
+            v.extend((1..n_in).map(|_| None));
+            Ok(v)
+        })
+        .arc()
+}
+
+/// `_backward_view(ograd, data, ...)`: zeros shaped like `data` with `ograd` written at the
+/// points the forward view read.
+fn scatter_view_op(fwd_name: &'static str, n_in: usize, plan: Arc<PlanFn>) -> Arc<dyn Operator> {
+    const NAME: &str = "_backward_view";
+    let (p1, p2, p3) = (plan.clone(), plan.clone(), plan);
+    FnOp::new(
+        NAME,
+        move |inputs| {
+            expect_inputs(NAME, inputs, n_in + 1)?;
+            let shapes: Vec<&Shape> = inputs[1..].iter().map(|d| &d.shape).collect();
+            let v = p1(&shapes)?;
+            if v.out != inputs[0].shape {
+                return Err(Error::shape(
+                    NAME,
+                    format!(
+                        "gradient of {fwd_name} has shape {}, the output was {}",
+                        inputs[0].shape, v.out
+                    ),
+                ));
+            }
+            Ok(vec![Desc::new(inputs[1].shape.clone(), inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let shapes: Vec<&Shape> = ins[1..].iter().map(|a| a.shape()).collect();
+            let v = p2(&shapes)?;
+            let o = &outs[0];
+            if v.out.size() != o.size() {
+                with_dtype!(o.dtype(), T, {
+                    crate::kernels::cpu::elemwise::fill::<T>(o, T::default())
+                });
+            }
+            copy_walk(&v.dims, &ins[0], &Walk::contiguous(&v.dims), o, &v.walk)
+        },
+    )
+    .with_shape_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[1].clone();
+        }
+        Ok(())
+    })
+    .with_grad(move |g, a| {
+        let mut ins = vec![a.out_grads[0].clone()];
+        ins.extend(a.inputs[2..].iter().cloned());
+        let r = g.apply(injective_fwd(fwd_name, n_in, p3.clone()), &ins);
+        let mut v = vec![Some(r[0].clone())];
+        v.extend((0..n_in).map(|_| None));
+        Ok(v)
+    })
+    .arc()
+}
+
+fn view_fn(name: &'static str, n_in: usize, plan: Arc<PlanFn>) -> FnOp {
     let fwd = plan.clone();
     FnOp::new(
         name,
@@ -86,7 +169,6 @@ pub(super) fn view_op(
             )
         },
     )
-    .arc()
 }
 
 /// An op that only changes the shape: the output is a byte copy of the input.
@@ -112,7 +194,52 @@ fn reshape_like_op(
         },
         |_, ins, outs| copy_all(&ins[0], &outs[0]),
     )
+    .with_grad(reshape_grad)
     .arc()
+}
+
+/// `reshape_like(lhs, rhs)`: `lhs`'s elements in `rhs`'s shape.
+fn reshape_to_like_op() -> Arc<dyn Operator> {
+    const NAME: &str = "reshape_like";
+    FnOp::new(
+        NAME,
+        |inputs| {
+            expect_inputs(NAME, inputs, 2)?;
+            if inputs[0].shape.size() != inputs[1].shape.size() {
+                return Err(Error::shape(
+                    NAME,
+                    format!(
+                        "cannot reshape lhs of shape {} like rhs of shape {}: sizes differ",
+                        inputs[0].shape, inputs[1].shape
+                    ),
+                ));
+            }
+            Ok(vec![Desc::new(inputs[1].shape.clone(), inputs[0].dtype)])
+        },
+        |_, ins, outs| copy_all(&ins[0], &outs[0]),
+    )
+    .with_shape_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[1].clone();
+        }
+        Ok(())
+    })
+    .with_type_partial(|ins, outs| super::unify_types(NAME, &mut ins[..1], outs))
+    .with_grad(|g, a| {
+        let r = g.op1(NAME, &[], &[a.out_grads[0].clone(), a.inputs[0].clone()])?;
+        Ok(vec![Some(r), None])
+    })
+    .arc()
+}
+
+/// Gradient of the ops that only change the shape: the head gradient in the input's shape.
+fn reshape_grad(g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Option<Entry>>> {
+    let r = g.op1(
+        "reshape_like",
+        &[],
+        &[a.out_grads[0].clone(), a.inputs[0].clone()],
+    )?;
+    Ok(vec![Some(r)])
 }
 
 /// One token of a `Reshape` shape spec; `-4` takes its two split dims with it.
@@ -357,6 +484,20 @@ fn squeeze_shape(s: &Shape, axes: &Option<Vec<i64>>) -> Result<Shape> {
     Ok(Shape(if out.is_empty() { vec![1] } else { out }))
 }
 
+/// An int tuple as an attribute value (`(1,)`, `(0, 2)`) for ops built in gradient graphs.
+pub(crate) fn tuple_attr(v: &[i64]) -> String {
+    match v {
+        [x] => format!("({x},)"),
+        _ => format!(
+            "({})",
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// A table row: an op definition from its name, doc, parameters, inputs and constructor.
 pub(super) fn def(
     name: &'static str,
@@ -422,6 +563,13 @@ pub fn register(r: &mut Registry) {
                 Ok(Shape(out))
             }))
         },
+    ));
+    r.add(def(
+        "reshape_like",
+        "Reshapes `lhs` to the shape of `rhs` (same number of elements).",
+        vec![],
+        Inputs::Fixed(&["lhs", "rhs"]),
+        |_| Ok(reshape_to_like_op()),
     ));
     r.add(def(
         "squeeze",

@@ -3,10 +3,11 @@
 //! and negative steps walk backwards exactly as Python slices do.
 
 use super::params::param;
-use super::shape_ops::{def, istrides, view_op, View};
+use super::shape_ops::{def, injective_view_op, istrides, View};
 use super::{expect_inputs, FnOp, Inputs, Operator, Params, Registry};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::strided::{copy_all, copy_walk, fill_walk, Walk};
 use crate::ndarray::NDArray;
 use crate::shape::{norm_axis, Shape};
@@ -22,6 +23,33 @@ struct SliceSpec {
 }
 
 impl SliceSpec {
+    /// The spec as op attributes, for ops built in gradient graphs.
+    fn attrs(&self) -> Vec<(&'static str, String)> {
+        let list = |v: &[Option<i64>]| {
+            let items: Vec<String> = v
+                .iter()
+                .map(|x| x.map_or("None".to_string(), |i| i.to_string()))
+                .collect();
+            match items.len() {
+                1 => format!("({},)", items[0]),
+                _ => format!("({})", items.join(", ")),
+            }
+        };
+        let mut a = vec![("begin", list(&self.begin)), ("end", list(&self.end))];
+        if !self.step.is_empty() {
+            a.push(("step", list(&self.step)));
+        }
+        a
+    }
+
+    /// `_slice_assign_scalar(e, scalar=0)`: `e` with the region zeroed.
+    fn zero_region(&self, g: &mut GradBuilder, e: &Entry) -> Result<Entry> {
+        let mut attrs = self.attrs();
+        attrs.push(("scalar", "0".to_string()));
+        let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        g.op1("_slice_assign_scalar", &attrs, std::slice::from_ref(e))
+    }
+
     fn parse(p: &Params) -> Result<SliceSpec> {
         let s = SliceSpec {
             begin: p.opt_int_list("begin")?,
@@ -118,6 +146,7 @@ fn slice_axis_view(s: &Shape, axis: i64, begin: i64, end: Option<i64>) -> Result
 fn slice_assign_op(spec: SliceSpec) -> Arc<dyn Operator> {
     let op = "_slice_assign";
     let spec2 = spec.clone();
+    let spec3 = spec.clone();
     let mut f = FnOp::new(
         op,
         move |inputs| {
@@ -155,12 +184,21 @@ fn slice_assign_op(spec: SliceSpec) -> Arc<dyn Operator> {
         },
     );
     f.inplace = true;
-    f.arc()
+    f.with_grad(move |g, a| {
+        let og = &a.out_grads[0];
+        let dl = spec3.zero_region(g, og)?;
+        let attrs = spec3.attrs();
+        let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let dr = g.op1("slice", &attrs, std::slice::from_ref(og))?;
+        Ok(vec![Some(dl), Some(dr)])
+    })
+    .arc()
 }
 
 fn slice_assign_scalar_op(spec: SliceSpec, value: f64) -> Arc<dyn Operator> {
     let op = "_slice_assign_scalar";
     let spec2 = spec.clone();
+    let spec3 = spec.clone();
     let mut f = FnOp::new(
         op,
         move |inputs| {
@@ -185,7 +223,8 @@ fn slice_assign_scalar_op(spec: SliceSpec, value: f64) -> Arc<dyn Operator> {
     );
     // Safe in place: the copy is skipped when out is data, then only out is written.
     f.inplace = true;
-    f.arc()
+    f.with_grad(move |g, a| Ok(vec![Some(spec3.zero_region(g, &a.out_grads[0])?)]))
+        .arc()
 }
 
 fn slice_params(extra: Option<super::ParamSpec>) -> Vec<super::ParamSpec> {
@@ -221,7 +260,7 @@ pub fn register(r: &mut Registry) {
         Inputs::Fixed(&["data"]),
         |p| {
             let spec = SliceSpec::parse(p)?;
-            Ok(view_op("slice", 1, move |s| {
+            Ok(injective_view_op("slice", 1, move |s| {
                 let (dims, walk) = spec.region("slice", s[0])?;
                 Ok(View { out: Shape(dims.clone()), dims, walk })
             }))
@@ -254,7 +293,7 @@ pub fn register(r: &mut Registry) {
         Inputs::Fixed(&["data"]),
         |p| {
             let (axis, begin, end) = (p.int("axis")?, p.int("begin")?, p.opt_int("end")?);
-            Ok(view_op("slice_axis", 1, move |s| {
+            Ok(injective_view_op("slice_axis", 1, move |s| {
                 slice_axis_view(s[0], axis, begin, end)
             }))
         },

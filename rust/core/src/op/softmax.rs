@@ -6,6 +6,7 @@ use super::params::param;
 use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::shape::norm_axis;
 use half::f16;
@@ -239,6 +240,135 @@ fn softmax_op(
             Ok(())
         },
     )
+    .with_grad(move |g, a| {
+        let r = g.apply(
+            backward_op(log, axis, temperature),
+            &[a.out_grads[0].clone(), a.outputs[0].clone()],
+        );
+        Ok(vec![Some(r[0].clone())])
+    })
+    .arc()
+}
+
+/// One column (stride `inner`) of the backward: softmax `dx = y (g - sum(g y)) / T`,
+/// log_softmax `dx = (g - exp(y) sum(g)) / T`, accumulated in f64.
+fn backward_kernel<T: Element>(g: &[T], y: &[T], dst: Ptr<T>, d: Dims, inv_t: f64, log: bool) {
+    let Dims { outer, n, inner } = d;
+    par_ranges(outer * inner, n * 4, |b, e| {
+        for c in b..e {
+            let (o, i) = (c / inner, c % inner);
+            let at = |j: usize| (o * n + j) * inner + i;
+            let mut s = 0.0;
+            for j in 0..n {
+                let gj = g[at(j)].to_f64();
+                s += if log { gj } else { gj * y[at(j)].to_f64() };
+            }
+            for j in 0..n {
+                let (gj, yj) = (g[at(j)].to_f64(), y[at(j)].to_f64());
+                let v = if log {
+                    gj - yj.exp() * s
+                } else {
+                    yj * (gj - s)
+                };
+                // SAFETY: element at(j) of column c belongs to this task only.
+                unsafe { *dst.get().add(at(j)) = T::from_f64(v * inv_t) };
+            }
+        }
+    });
+}
+
+/// `_backward_softmax(ograd, output)` / `_backward_log_softmax`: the input gradient from
+/// the forward output in one pass per column.
+fn backward_op(log: bool, axis: i64, temperature: f64) -> Arc<dyn Operator> {
+    let name = if log {
+        "_backward_log_softmax"
+    } else {
+        "_backward_softmax"
+    };
+    let dims = move |shape: &crate::shape::Shape| -> Result<Dims> {
+        let ax = norm_axis(axis, shape.ndim(), name)?;
+        let s = shape.dims();
+        Ok(Dims {
+            outer: s[..ax].iter().product(),
+            n: s[ax],
+            inner: s[ax + 1..].iter().product(),
+        })
+    };
+    FnOp::new(
+        name,
+        move |inputs| {
+            expect_inputs(name, inputs, 2)?;
+            if inputs[0] != inputs[1] {
+                return Err(Error::shape(
+                    name,
+                    format!(
+                        "gradient {} {} does not match the output {} {}",
+                        inputs[0].shape, inputs[0].dtype, inputs[1].shape, inputs[1].dtype
+                    ),
+                ));
+            }
+            dims(&inputs[0].shape)?;
+            Ok(vec![inputs[0].clone()])
+        },
+        move |_, ins, outs| {
+            let d = dims(ins[0].shape())?;
+            if ins[0].size() == 0 {
+                return Ok(());
+            }
+            with_float!(name, ins[0].dtype(), T, {
+                // SAFETY: inside the op reading ins and writing outs[0], which do not alias.
+                let (gs, ys, dst) = unsafe {
+                    (
+                        ins[0].data::<T>(),
+                        ins[1].data::<T>(),
+                        Ptr(outs[0].raw() as *mut T),
+                    )
+                };
+                backward_kernel::<T>(gs, ys, dst, d, 1.0 / temperature, log);
+            });
+            Ok(())
+        },
+    )
+    .with_shape_partial(crate::graph::infer::same_shape_partial)
+    .with_grad(move |g, a| {
+        // Second order, from registered ops.
+        let (og, y, gg) = (&a.inputs[0], &a.inputs[1], &a.out_grads[0]);
+        let ax = axis.to_string();
+        let sum = |g: &mut GradBuilder, e: &Entry| {
+            g.op1("sum", &[("axis", &ax), ("keepdims", "True")], std::slice::from_ref(e))
+        };
+        let inv_t = 1.0 / temperature;
+        let scale = |g: &mut GradBuilder, e: &Entry| g.scale(e, inv_t);
+        if log {
+            // dx = (og - e^y sum(og)) / T
+            let ey = g.op1("exp", &[], std::slice::from_ref(y))?;
+            let t = g.mul(gg, &ey)?;
+            let st = sum(g, &t)?;
+            let d_og = g.op1("broadcast_sub", &[], &[gg.clone(), st])?;
+            let d_og = scale(g, &d_og)?;
+            let so = sum(g, og)?;
+            let d_y = g.op1("broadcast_mul", &[], &[t, so])?;
+            let d_y = g.op1("negative", &[], &[d_y])?;
+            let d_y = scale(g, &d_y)?;
+            Ok(vec![Some(d_og), Some(d_y)])
+        } else {
+            // dx = y (og - sum(og y)) / T: symmetric in (og, gg) for the og part.
+            let d_og = g.apply(
+                backward_op(false, axis, temperature),
+                &[gg.clone(), y.clone()],
+            );
+            let oy = g.mul(og, y)?;
+            let s = sum(g, &oy)?;
+            let c = g.op1("broadcast_sub", &[], &[og.clone(), s])?;
+            let t1 = g.mul(gg, &c)?;
+            let gy = g.mul(gg, y)?;
+            let s2 = sum(g, &gy)?;
+            let t2 = g.op1("broadcast_mul", &[], &[og.clone(), s2])?;
+            let d_y = g.op1("elemwise_sub", &[], &[t1, t2])?;
+            let d_y = scale(g, &d_y)?;
+            Ok(vec![Some(d_og[0].clone()), Some(d_y)])
+        }
+    })
     .arc()
 }
 

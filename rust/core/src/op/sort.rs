@@ -227,7 +227,103 @@ fn topk_op(s: Spec) -> Arc<dyn Operator> {
         },
     );
     op.num_outputs = if s.ret == Ret::Both { 2 } else { 1 };
-    op.arc()
+    op.with_grad(move |g, a| {
+        let x = &a.inputs[0];
+        let idx = match s.ret {
+            // Indices and masks are piecewise constant in the data.
+            Ret::Indices | Ret::Mask => return Ok(vec![Some(g.zeros_like(x)?)]),
+            Ret::Both => a.outputs[1].clone(),
+            Ret::Value => {
+                let spec = Spec {
+                    ret: Ret::Indices,
+                    index_dtype: DType::I64,
+                    ..s
+                };
+                g.apply(topk_op(spec), std::slice::from_ref(x))[0].clone()
+            }
+        };
+        let r = g.apply(backward_op(s), &[a.out_grads[0].clone(), idx, x.clone()]);
+        Ok(vec![Some(r[0].clone())])
+    })
+    .arc()
+}
+
+/// `_backward_topk(ograd, indices, data)`: zeros shaped like `data` with each selected
+/// element's gradient written back at its source position.
+fn backward_op(s: Spec) -> Arc<dyn Operator> {
+    const NAME: &str = "_backward_topk";
+    FnOp::new(
+        NAME,
+        move |inputs| {
+            expect_inputs(NAME, inputs, 3)?;
+            let (p, descs) = plan(&s, &inputs[2].shape, inputs[2].dtype)?;
+            let want = &descs[0].shape;
+            if &inputs[0].shape != want || inputs[1].shape.size() != want.size() || p.k > p.n {
+                return Err(Error::shape(
+                    NAME,
+                    format!(
+                        "gradient {} and indices {} do not match the selection {want} of {}",
+                        inputs[0].shape, inputs[1].shape, inputs[2].shape
+                    ),
+                ));
+            }
+            Ok(vec![Desc::new(inputs[2].shape.clone(), inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let (og, o) = (&ins[0], &outs[0]);
+            let (p, _) = plan(&s, o.shape(), o.dtype())?;
+            let Plan { outer, n, inner, k } = p;
+            let idx: Vec<usize> = with_dtype!(ins[1].dtype(), I, {
+                if ins[1].size() == 0 {
+                    vec![]
+                } else {
+                    // SAFETY: inside the op reading ins[1].
+                    unsafe { ins[1].data::<I>() }
+                        .iter()
+                        .map(|v| v.to_f64() as usize)
+                        .collect()
+                }
+            });
+            if idx.iter().any(|&j| j >= n) {
+                return Err(Error::Index(format!(
+                    "{NAME}: an index is out of range for an axis of size {n}"
+                )));
+            }
+            with_dtype!(o.dtype(), T, {
+                crate::kernels::cpu::elemwise::fill::<T>(o, T::default());
+                if og.size() == 0 {
+                    return Ok(());
+                }
+                // SAFETY: inside the op reading og and writing o; indices checked < n.
+                let (src, dst) = unsafe { (og.data::<T>(), Ptr(o.raw() as *mut T)) };
+                par_ranges(outer, k * inner, |b, e| {
+                    for ob in b..e {
+                        for t in 0..k {
+                            for i in 0..inner {
+                                let at = (ob * k + t) * inner + i;
+                                // SAFETY: slab ob of o belongs to this task only.
+                                unsafe { *dst.get().add((ob * n + idx[at]) * inner + i) = src[at] };
+                            }
+                        }
+                    }
+                });
+            });
+            Ok(())
+        },
+    )
+    .with_shape_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[2].clone();
+        }
+        Ok(())
+    })
+    .with_type_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[0];
+        }
+        Ok(())
+    })
+    .arc()
 }
 
 const INDEX_TYPES: &str = "{'float16', 'float32', 'float64', 'int32', 'int64', 'uint8'}";

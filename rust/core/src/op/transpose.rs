@@ -2,7 +2,7 @@
 //! input (tiled by the kernel when the walk transposes, so both sides stay in cache).
 
 use super::params::param;
-use super::shape_ops::{def, istrides, view_op, View};
+use super::shape_ops::{def, injective_view_op, istrides, View};
 use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::elemwise::fill;
@@ -162,6 +162,53 @@ fn diag_op(k: i64, axis1: i64, axis2: i64) -> Arc<dyn Operator> {
             copy_walk(&v.dims, a, &v.walk, o, &Walk::contiguous(&v.dims))
         },
     )
+    .with_grad(move |g, a| {
+        let r = g.apply(
+            backward_diag_op(k, axis1, axis2),
+            &[a.out_grads[0].clone(), a.inputs[0].clone()],
+        );
+        Ok(vec![Some(r[0].clone())])
+    })
+    .arc()
+}
+
+/// `_backward_diag(ograd, data)`: for a 1-D `data`, diagonal k of `ograd`; otherwise zeros
+/// shaped like `data` with `ograd` on the diagonal. Both are `diag` of `ograd` transposed in
+/// the sense of the walk, so its own gradient is `diag` again.
+fn backward_diag_op(k: i64, axis1: i64, axis2: i64) -> Arc<dyn Operator> {
+    const NAME: &str = "_backward_diag";
+    FnOp::new(
+        NAME,
+        move |inputs| {
+            expect_inputs(NAME, inputs, 2)?;
+            Ok(vec![Desc::new(inputs[1].shape.clone(), inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let (og, x, o) = (&ins[0], &ins[1], &outs[0]);
+            if x.ndim() == 1 {
+                let v = diag_view(og.shape(), k, 0, 1)?;
+                return copy_walk(&v.dims, og, &v.walk, o, &Walk::contiguous(&v.dims));
+            }
+            let v = diag_view(x.shape(), k, axis1, axis2)?;
+            with_dtype!(o.dtype(), T, { fill::<T>(o, T::default()) });
+            copy_walk(&v.dims, og, &Walk::contiguous(&v.dims), o, &v.walk)
+        },
+    )
+    .with_shape_partial(|ins, outs| {
+        if outs[0].is_none() {
+            outs[0] = ins[1].clone();
+        }
+        Ok(())
+    })
+    .with_grad(move |g, a| {
+        let (ks, a1, a2) = (k.to_string(), axis1.to_string(), axis2.to_string());
+        let r = g.op1(
+            "diag",
+            &[("k", &ks), ("axis1", &a1), ("axis2", &a2)],
+            &a.out_grads[..1],
+        )?;
+        Ok(vec![Some(r), None])
+    })
     .arc()
 }
 
@@ -178,7 +225,7 @@ pub fn register(r: &mut Registry) {
         Inputs::Fixed(&["data"]),
         |p| {
             let axes = p.ints("axes")?;
-            Ok(view_op("transpose", 1, move |s| {
+            Ok(injective_view_op("transpose", 1, move |s| {
                 transpose_view(s[0], &axes)
             }))
         },
@@ -193,7 +240,9 @@ pub fn register(r: &mut Registry) {
         Inputs::Fixed(&["data"]),
         |p| {
             let (d1, d2) = (p.int("dim1")?, p.int("dim2")?);
-            Ok(view_op("SwapAxis", 1, move |s| swap_view(s[0], d1, d2)))
+            Ok(injective_view_op("SwapAxis", 1, move |s| {
+                swap_view(s[0], d1, d2)
+            }))
         },
     ));
     r.alias("swapaxes", "SwapAxis");
@@ -209,7 +258,9 @@ pub fn register(r: &mut Registry) {
         Inputs::Fixed(&["data"]),
         |p| {
             let axes = p.ints("axis")?;
-            Ok(view_op("flip", 1, move |s| flip_view(s[0], &axes)))
+            Ok(injective_view_op("flip", 1, move |s| {
+                flip_view(s[0], &axes)
+            }))
         },
     ));
     r.alias("reverse", "flip");
