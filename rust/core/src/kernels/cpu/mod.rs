@@ -4,6 +4,7 @@ pub mod cast;
 pub mod conv;
 pub mod elemwise;
 pub mod gemm;
+pub mod norm;
 pub mod reduce;
 pub mod strided;
 

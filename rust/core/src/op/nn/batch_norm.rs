@@ -1,5 +1,883 @@
-//! (in progress)
+//! `BatchNorm`, `LayerNorm` and `InstanceNorm`. Statistics are accumulated in f64 whatever the
+//! data dtype. As in MXNet 1.9.1, BatchNorm's moving statistics are updated by the *backward*
+//! node (which lists them in its `mutate`), never by the training forward; BatchNorm's
+//! parameters stay float32 under float16 data.
 
-use crate::op::Registry;
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::cpu::norm::{
+    channel_affine, channel_grad_apply, channel_grad_sums, channel_stats, row_normalize,
+    row_normalize_grad, row_stats, with_real, AffineIndex, Real,
+};
+use crate::kernels::cpu::Ptr;
+use crate::ndarray::NDArray;
+use crate::op::params::param;
+use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::shape::{norm_axis, Shape};
+use crate::with_dtype;
+use std::sync::Arc;
 
-pub fn register(_r: &mut Registry) {}
+/// Values of a (small) array as f64, any dtype. Call inside an op that reads `a`.
+fn read_f64(a: &NDArray) -> Vec<f64> {
+    with_dtype!(a.dtype(), T, {
+        // SAFETY: the calling op reads a.
+        unsafe { a.data::<T>() }
+            .iter()
+            .map(|v| v.to_f64())
+            .collect()
+    })
+}
+
+/// Writes f64 values into `a` (converted to its dtype). Call inside an op that writes `a`.
+fn write_f64(a: &NDArray, v: &[f64]) {
+    with_dtype!(a.dtype(), T, {
+        // SAFETY: the calling op writes a; no other slice of it is alive.
+        let d = unsafe { a.data_mut::<T>() };
+        for (d, &x) in d.iter_mut().zip(v) {
+            *d = T::from_f64(x);
+        }
+    })
+}
+
+/// (outer, channels, inner) of `shape` around `axis`.
+fn split(shape: &Shape, axis: usize) -> (usize, usize, usize) {
+    let d = shape.dims();
+    (
+        d[..axis].iter().product(),
+        d[axis],
+        d[axis + 1..].iter().product(),
+    )
+}
+
+fn float_data(op: &str, d: &Desc) -> Result<()> {
+    if !d.dtype.is_float() {
+        return Err(Error::dtype(
+            op,
+            format!("expects float16, float32 or float64 data, got {}", d.dtype),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that each named parameter input is a vector of `c` floats.
+fn check_vectors(op: &str, ins: &[Desc], names: &[&str], c: usize, data: &Shape) -> Result<()> {
+    for (d, n) in ins.iter().zip(names) {
+        if d.shape.dims() != [c] {
+            return Err(Error::shape(
+                op,
+                format!(
+                    "{n} has shape {}, expected ({c},) for data of shape {data}",
+                    d.shape
+                ),
+            ));
+        }
+        if !d.dtype.is_float() {
+            return Err(Error::dtype(
+                op,
+                format!("{n} must be a float array, got {}", d.dtype),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The dtype of BatchNorm's parameters and statistics for data of dtype `d`.
+fn bn_param_dtype(d: DType) -> DType {
+    if d == DType::F16 {
+        DType::F32
+    } else {
+        d
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct BnCfg {
+    eps: f64,
+    momentum: f64,
+    fix_gamma: bool,
+    use_global_stats: bool,
+    axis: i64,
+}
+
+const BN_INPUTS: [&str; 5] = ["data", "gamma", "beta", "moving_mean", "moving_var"];
+
+fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
+    let name = "BatchNorm";
+    let axis_of = move |s: &Shape| -> Result<usize> {
+        if s.ndim() == 0 {
+            return Err(Error::shape(
+                name,
+                "expects data with at least one dimension, got shape []",
+            ));
+        }
+        norm_axis(cfg.axis, s.ndim(), name)
+    };
+    let mut op = FnOp::new(
+        name,
+        move |ins| {
+            expect_inputs(name, ins, 5)?;
+            let d = &ins[0];
+            float_data(name, d)?;
+            let c = d.shape[axis_of(&d.shape)?];
+            check_vectors(name, &ins[1..], &BN_INPUTS[1..], c, &d.shape)?;
+            let pd = ins[1].dtype;
+            Ok(vec![
+                d.clone(),
+                Desc::new(vec![c], pd),
+                Desc::new(vec![c], pd),
+            ])
+        },
+        move |cx, ins, outs| {
+            let x = &ins[0];
+            let ax = axis_of(x.shape())?;
+            let (outer, c, inner) = split(x.shape(), ax);
+            let (gamma, beta) = (read_f64(&ins[1]), read_f64(&ins[2]));
+            let (mean, istd): (Vec<f64>, Vec<f64>) = if cx.is_train && !cfg.use_global_stats {
+                with_real!(name, x.dtype(), T, C, {
+                    let _ = C::ZERO;
+                    // SAFETY: inside the op reading x.
+                    let st = channel_stats(unsafe { x.data::<T>() }, outer, c, inner);
+                    st.iter().map(|&(m, v)| (m, 1.0 / (v + cfg.eps).sqrt())).unzip()
+                })
+            } else {
+                let (mm, mv) = (read_f64(&ins[3]), read_f64(&ins[4]));
+                (mm, mv.iter().map(|v| 1.0 / (v + cfg.eps).sqrt()).collect())
+            };
+            let g = |i: usize| if cfg.fix_gamma { 1.0 } else { gamma[i] };
+            with_real!(name, x.dtype(), T, C, {
+                let scale: Vec<C> = (0..c).map(|i| C::c(g(i) * istd[i])).collect();
+                let shift: Vec<C> = (0..c)
+                    .map(|i| C::c(beta[i] - mean[i] * g(i) * istd[i]))
+                    .collect();
+                // SAFETY: inside the op; the output is fresh.
+                let (xs, y) = unsafe { (x.data::<T>(), Ptr(outs[0].raw() as *mut T)) };
+                channel_affine::<T, C>(xs, y, &scale, &shift, outer, inner);
+            });
+            write_f64(&outs[1], &mean);
+            write_f64(&outs[2], &istd);
+            Ok(())
+        },
+    )
+    .with_shape_partial(move |ins, outs| {
+        if let Some(d) = ins[0].clone() {
+            if d.ndim() > 0 {
+                let ax = axis_of(&d)?;
+                let c = Shape::new(vec![d[ax]]);
+                for s in ins[1..].iter_mut().chain(outs[1..].iter_mut()) {
+                    if s.is_none() {
+                        *s = Some(c.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+    .with_type_partial(move |ins, outs| {
+        let Some(d) = ins[0].or(outs[0]) else {
+            return Ok(());
+        };
+        let p = bn_param_dtype(d);
+        for (i, t) in ins.iter_mut().enumerate() {
+            let want = if i == 0 { d } else { p };
+            match t {
+                Some(x) if *x != want => {
+                    return Err(Error::dtype(
+                        name,
+                        format!("Incompatible attr in node {name} at {i}-th input: expected {want}, got {x}"),
+                    ))
+                }
+                _ => *t = Some(want),
+            }
+        }
+        for (i, t) in outs.iter_mut().enumerate() {
+            *t = Some(if i == 0 { d } else { p });
+        }
+        Ok(())
+    })
+    .with_grad(move |g, a| {
+        let ins = vec![
+            a.out_grads[0].clone(),
+            a.inputs[0].clone(),
+            a.inputs[1].clone(),
+            a.outputs[1].clone(),
+            a.outputs[2].clone(),
+            a.inputs[3].clone(),
+            a.inputs[4].clone(),
+        ];
+        let gr = g.apply(batch_norm_backward(cfg), &ins);
+        Ok(vec![
+            Some(gr[0].clone()),
+            Some(gr[1].clone()),
+            Some(gr[2].clone()),
+            None,
+            None,
+        ])
+    });
+    op.num_outputs = 3;
+    op.visible_outputs = Some(visible);
+    op.mutate = vec![3, 4];
+    op.output_names = Some(
+        ["output", "mean", "var"][..visible]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    );
+    op.arc()
+}
+
+/// Inputs (dy, x, gamma, mean, inv_std, moving_mean, moving_var); outputs (dx, dgamma, dbeta).
+/// In training it also folds the batch statistics into the moving ones.
+fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
+    let name = "_backward_BatchNorm";
+    let mut op = FnOp::new(
+        name,
+        move |ins| {
+            expect_inputs(name, ins, 7)?;
+            Ok(vec![ins[1].clone(), ins[2].clone(), ins[2].clone()])
+        },
+        move |cx, ins, outs| {
+            let (dy, x) = (&ins[0], &ins[1]);
+            let ax = norm_axis(cfg.axis, x.ndim(), name)?;
+            let (outer, c, inner) = split(x.shape(), ax);
+            let gamma = read_f64(&ins[2]);
+            let (mean, istd) = (read_f64(&ins[3]), read_f64(&ins[4]));
+            let g = |i: usize| if cfg.fix_gamma { 1.0 } else { gamma[i] };
+            let train = cx.is_train && !cfg.use_global_stats;
+            let n = (outer * inner).max(1) as f64;
+            with_real!(name, x.dtype(), T, C, {
+                // SAFETY: inside the op reading dy, x and writing dx (fresh).
+                let (dys, xs, dx) =
+                    unsafe { (dy.data::<T>(), x.data::<T>(), Ptr(outs[0].raw() as *mut T)) };
+                let sums = channel_grad_sums(dys, xs, &mean, outer, inner);
+                let (mut a, mut b, mut k) = (Vec::new(), Vec::new(), Vec::new());
+                for i in 0..c {
+                    let (s1, s2) = sums[i];
+                    let gi = g(i) * istd[i];
+                    if train {
+                        // dx = g*istd*(dy - s1/n - (x-mean)*istd^2*s2/n)
+                        let t = gi * istd[i] * istd[i] * s2 / n;
+                        a.push(C::c(gi));
+                        b.push(C::c(-t));
+                        k.push(C::c(t * mean[i] - gi * s1 / n));
+                    } else {
+                        a.push(C::c(gi));
+                        b.push(C::ZERO);
+                        k.push(C::ZERO);
+                    }
+                }
+                channel_grad_apply::<T, C>(dys, xs, dx, &a, &b, &k, outer, inner);
+                let dgamma: Vec<f64> = (0..c)
+                    .map(|i| {
+                        if cfg.fix_gamma {
+                            0.0
+                        } else {
+                            sums[i].1 * istd[i]
+                        }
+                    })
+                    .collect();
+                let dbeta: Vec<f64> = sums.iter().map(|s| s.0).collect();
+                write_f64(&outs[1], &dgamma);
+                write_f64(&outs[2], &dbeta);
+            });
+            if train {
+                let m = cfg.momentum;
+                let mm: Vec<f64> = read_f64(&ins[5])
+                    .iter()
+                    .zip(&mean)
+                    .map(|(old, b)| m * old + (1.0 - m) * b)
+                    .collect();
+                // The forward stored 1/sqrt(var + eps); recover the biased batch variance.
+                let mv: Vec<f64> = read_f64(&ins[6])
+                    .iter()
+                    .zip(&istd)
+                    .map(|(old, s)| m * old + (1.0 - m) * (1.0 / (s * s) - cfg.eps))
+                    .collect();
+                write_f64(&ins[5], &mm);
+                write_f64(&ins[6], &mv);
+            }
+            Ok(())
+        },
+    );
+    op.num_outputs = 3;
+    op.mutate = vec![5, 6];
+    op.arc()
+}
+
+/// Row normalisation shared by LayerNorm (`axis`) and InstanceNorm (spatial of each (n, c)).
+#[derive(Clone, Copy)]
+enum RowKind {
+    Layer(i64),
+    Instance,
+}
+
+/// (outer, n, inner) of the rows, the affine indexing, and the stats shape.
+fn row_geom(
+    op: &str,
+    kind: RowKind,
+    s: &Shape,
+) -> Result<(usize, usize, usize, AffineIndex, Shape, usize)> {
+    match kind {
+        RowKind::Layer(axis) => {
+            if s.ndim() == 0 {
+                return Err(Error::shape(
+                    op,
+                    "expects data with at least one dimension, got shape []",
+                ));
+            }
+            let ax = norm_axis(axis, s.ndim(), op)?;
+            let (o, n, i) = split(s, ax);
+            let mut st = s.dims().to_vec();
+            st[ax] = 1;
+            Ok((o, n, i, AffineIndex::Axis, Shape::new(st), n))
+        }
+        RowKind::Instance => {
+            if s.ndim() < 3 {
+                return Err(Error::shape(
+                    op,
+                    format!("expects data of shape (batch, channel, spatial...) with at least 3 dimensions, got {s}"),
+                ));
+            }
+            let d = s.dims();
+            let c = d[1];
+            let sp: usize = d[2..].iter().product();
+            Ok((
+                d[0] * c,
+                sp,
+                1,
+                AffineIndex::Outer(c),
+                Shape::new(vec![d[0], c]),
+                c,
+            ))
+        }
+    }
+}
+
+fn row_norm(name: &'static str, kind: RowKind, eps: f64, visible: usize) -> Arc<dyn Operator> {
+    let mut op = FnOp::new(
+        name,
+        move |ins| {
+            expect_inputs(name, ins, 3)?;
+            let d = &ins[0];
+            float_data(name, d)?;
+            let (.., st, p) = row_geom(name, kind, &d.shape)?;
+            check_vectors(name, &ins[1..], &["gamma", "beta"], p, &d.shape)?;
+            for (x, n) in ins[1..].iter().zip(["gamma", "beta"]) {
+                if x.dtype != d.dtype {
+                    return Err(Error::dtype(
+                        name,
+                        format!("{n} is {}, data is {}", x.dtype, d.dtype),
+                    ));
+                }
+            }
+            Ok(vec![
+                d.clone(),
+                Desc::new(st.clone(), d.dtype),
+                Desc::new(st, d.dtype),
+            ])
+        },
+        move |_, ins, outs| {
+            let x = &ins[0];
+            let (outer, n, inner, aff, ..) = row_geom(name, kind, x.shape())?;
+            with_real!(name, x.dtype(), T, C, {
+                // SAFETY: inside the op reading x, gamma, beta; the output is fresh.
+                let (xs, gs, bs, y) = unsafe {
+                    (
+                        x.data::<T>(),
+                        crate::kernels::cpu::norm::load::<T, C>(ins[1].data::<T>()),
+                        crate::kernels::cpu::norm::load::<T, C>(ins[2].data::<T>()),
+                        Ptr(outs[0].raw() as *mut T),
+                    )
+                };
+                let st = row_stats(xs, outer, n, inner, eps);
+                row_normalize::<T, C>(xs, y, &st, &gs, &bs, aff, outer, n, inner);
+                let means: Vec<f64> = st.iter().map(|s| s.0).collect();
+                let stds: Vec<f64> = st.iter().map(|s| 1.0 / s.1).collect();
+                write_f64(&outs[1], &means);
+                write_f64(&outs[2], &stds);
+            });
+            Ok(())
+        },
+    )
+    .with_shape_partial(move |ins, _| {
+        if let Some(d) = ins[0].clone() {
+            if let Ok((.., p)) = row_geom(name, kind, &d) {
+                for s in ins[1..].iter_mut() {
+                    if s.is_none() {
+                        *s = Some(Shape::new(vec![p]));
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+    .with_grad(move |g, a| {
+        let bname = "_backward_norm";
+        let bwd = FnOp::new(
+            bname,
+            |ins| Ok(vec![ins[1].clone(), ins[2].clone(), ins[2].clone()]),
+            move |_, ins, outs| {
+                let (dy, x) = (&ins[0], &ins[1]);
+                let (outer, n, inner, aff, ..) = row_geom(name, kind, x.shape())?;
+                let st: Vec<(f64, f64)> = read_f64(&ins[3])
+                    .into_iter()
+                    .zip(read_f64(&ins[4]))
+                    .map(|(m, s)| (m, 1.0 / s))
+                    .collect();
+                with_real!(name, x.dtype(), T, C, {
+                    // SAFETY: inside the op; dx is fresh.
+                    let (dys, xs, gs, dx) = unsafe {
+                        (
+                            dy.data::<T>(),
+                            x.data::<T>(),
+                            crate::kernels::cpu::norm::load::<T, C>(ins[2].data::<T>()),
+                            Ptr(outs[0].raw() as *mut T),
+                        )
+                    };
+                    let (dg, db) =
+                        row_normalize_grad::<T, C>(dys, xs, &st, &gs, aff, dx, outer, n, inner);
+                    write_f64(&outs[1], &dg);
+                    write_f64(&outs[2], &db);
+                });
+                Ok(())
+            },
+        );
+        let mut bwd = bwd;
+        bwd.num_outputs = 3;
+        let ins = vec![
+            a.out_grads[0].clone(),
+            a.inputs[0].clone(),
+            a.inputs[1].clone(),
+            a.outputs[1].clone(),
+            a.outputs[2].clone(),
+        ];
+        Ok(g.apply(bwd.arc(), &ins).into_iter().map(Some).collect())
+    });
+    op.num_outputs = 3;
+    op.visible_outputs = Some(visible);
+    if visible == 3 {
+        op.output_names = Some(vec!["output".into(), "mean".into(), "std".into()]);
+    }
+    op.arc()
+}
+
+pub fn register(r: &mut Registry) {
+    r.add(SimpleDef {
+        name: "BatchNorm",
+        doc: "Batch normalization.\n\nNormalizes a data batch by mean and variance, and applies a scale ``gamma`` as well as offset ``beta``. In training (and unless use_global_stats) the statistics of the batch are used, per channel of `axis`; otherwise the moving statistics. The moving statistics are updated during backward: moving = momentum * moving + (1 - momentum) * batch_stat (biased variance). With output_mean_var the outputs mean and 1/sqrt(var + eps) are shown too.".into(),
+        params: vec![
+            param("eps", "double, optional", Some("0.0010000000474974513"), "Epsilon to prevent div 0. Must be no less than CUDNN_BN_MIN_EPSILON defined in cudnn.h when using cudnn (usually 1e-5)"),
+            param("momentum", "float, optional", Some("0.899999976"), "Momentum for moving average"),
+            param("fix_gamma", "boolean, optional", Some("1"), "Fix gamma while training"),
+            param("use_global_stats", "boolean, optional", Some("0"), "Whether use global moving statistics instead of local batch-norm. This will force change batch-norm into a scale shift operator."),
+            param("output_mean_var", "boolean, optional", Some("0"), "Output the mean and inverse std "),
+            param("axis", "int, optional", Some("1"), "Specify which shape axis the channel is specified"),
+            param("cudnn_off", "boolean, optional", Some("0"), "Do not select CUDNN operator, if available"),
+            param("min_calib_range", "float or None, optional", Some("None"), "The minimum scalar value in the form of float32 obtained through calibration. If present, it will be used to by quantized batch norm op to calculate primitive scale.Note: this calib_range is to calib bn output."),
+            param("max_calib_range", "float or None, optional", Some("None"), "The maximum scalar value in the form of float32 obtained through calibration. If present, it will be used to by quantized batch norm op to calculate primitive scale.Note: this calib_range is to calib bn output."),
+        ],
+        inputs: Inputs::Fixed(&BN_INPUTS),
+        create: Box::new(|p| {
+            let cfg = BnCfg {
+                eps: p.float("eps")?,
+                momentum: p.float("momentum")?,
+                fix_gamma: p.bool("fix_gamma")?,
+                use_global_stats: p.bool("use_global_stats")?,
+                axis: p.int("axis")?,
+            };
+            if cfg.eps.is_nan() || cfg.eps < 0.0 {
+                return Err(Error::param("BatchNorm", format!("eps must be >= 0, got {}", cfg.eps)));
+            }
+            let visible = if p.bool("output_mean_var")? { 3 } else { 1 };
+            Ok(batch_norm(cfg, visible))
+        }),
+    });
+    r.add(SimpleDef {
+        name: "LayerNorm",
+        doc: "Layer normalization.\n\nNormalizes the channels of the input tensor by mean and variance along `axis`, and applies a scale ``gamma`` as well as offset ``beta``: out = (data - mean) / sqrt(var + eps) * gamma + beta. With output_mean_var the mean and std (sqrt(var + eps)) are output too, with `axis` kept as size 1.".into(),
+        params: vec![
+            param("axis", "int, optional", Some("-1"), "The axis to perform layer normalization. Usually, this should be be axis of the channel dimension. Negative values means indexing from right to left."),
+            param("eps", "float, optional", Some("9.99999975e-06"), "An `epsilon` parameter to prevent division by 0."),
+            param("output_mean_var", "boolean, optional", Some("0"), "Output the mean and std calculated along the given axis."),
+        ],
+        inputs: Inputs::Fixed(&["data", "gamma", "beta"]),
+        create: Box::new(|p| {
+            let visible = if p.bool("output_mean_var")? { 3 } else { 1 };
+            Ok(row_norm("LayerNorm", RowKind::Layer(p.int("axis")?), p.float("eps")?, visible))
+        }),
+    });
+    r.add(SimpleDef {
+        name: "InstanceNorm",
+        doc: "Applies instance normalization to the n-dimensional input array: each channel of each instance is normalized over its spatial dimensions, then scaled by ``gamma`` and shifted by ``beta`` (per channel): out = (x - mean) / sqrt(var + eps) * gamma + beta.".into(),
+        params: vec![param("eps", "float, optional", Some("0.00100000005"), "An `epsilon` parameter to prevent division by 0.")],
+        inputs: Inputs::Fixed(&["data", "gamma", "beta"]),
+        create: Box::new(|p| Ok(row_norm("InstanceNorm", RowKind::Instance, p.float("eps")?, 1))),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::autograd;
+    use crate::dtype::DType;
+    use crate::op::call_str;
+    use crate::op::nn::loss::op_grads;
+    use crate::op::test_util::{arr, check_grad, check_grad_train, err, f32s, rand64, run};
+
+    fn close(a: &[f32], b: &[f64], tol: f64) -> bool {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| (*x as f64 - y).abs() <= tol * (1.0 + y.abs()))
+    }
+
+    fn bn_inputs(g: [f32; 2], mm: [f32; 2], mv: [f32; 2]) -> Vec<crate::ndarray::NDArray> {
+        vec![
+            arr(&[4, 2], &(0..8).map(|i| i as f32).collect::<Vec<_>>()),
+            arr(&[2], &g),
+            arr(&[2], &[0.5f32, 1.0]),
+            arr(&[2], &mm),
+            arr(&[2], &mv),
+        ]
+    }
+
+    fn train<R>(f: impl FnOnce() -> R) -> R {
+        let prev = autograd::set_training(true);
+        let r = f();
+        autograd::set_training(prev);
+        r
+    }
+
+    #[test]
+    fn batch_norm_forward_matches_mxnet() {
+        // Numbers printed by MXNet 1.9.1 for these inputs.
+        let ins = bn_inputs([2.0, 3.0], [0.1, 0.2], [1.5, 2.0]);
+        let o = call_str(
+            "BatchNorm",
+            &ins,
+            &[("fix_gamma", "False"), ("output_mean_var", "True")],
+        )
+        .unwrap();
+        assert_eq!(o.len(), 3);
+        let want = [
+            0.3367551, 2.6966324, 3.601653, 6.9382124, 6.8665514, 11.179793, 10.13145, 15.421374,
+        ];
+        assert!(close(&f32s(&o[0]), &want, 1e-6), "{:?}", f32s(&o[0]));
+        assert!(close(&f32s(&o[1]), &[0.1, 0.2], 1e-7));
+        assert!(close(&f32s(&o[2]), &[0.8162245, 0.7069301], 1e-6));
+        let y = run("BatchNorm", &ins, &[]);
+        let want = [
+            0.41837755, 1.5655441, 2.0508265, 2.9794042, 3.6832757, 4.393265, 5.315725, 5.8071246,
+        ];
+        assert!(close(&f32s(&y), &want, 1e-6), "fix_gamma {:?}", f32s(&y));
+        let ins = bn_inputs([1.0, 1.0], [0.1, 0.2], [1.5, 2.0]);
+        let o = train(|| {
+            call_str(
+                "BatchNorm",
+                &ins,
+                &[("fix_gamma", "False"), ("output_mean_var", "True")],
+            )
+            .unwrap()
+        });
+        let want = [
+            -0.8415066, -0.3415066, 0.05283114, 0.5528312, 0.9471688, 1.4471688, 1.8415066,
+            2.3415065,
+        ];
+        assert!(close(&f32s(&o[0]), &want, 1e-6), "{:?}", f32s(&o[0]));
+        assert!(close(&f32s(&o[1]), &[3.0, 4.0], 1e-7));
+        assert!(close(&f32s(&o[2]), &[0.44716886, 0.44716886], 1e-6));
+        // The training forward leaves the moving statistics alone.
+        assert_eq!(f32s(&ins[3]), [0.1, 0.2]);
+        assert_eq!(f32s(&ins[4]), [1.5, 2.0]);
+        // use_global_stats: moving statistics even in training.
+        let y = train(|| run("BatchNorm", &ins, &[("use_global_stats", "True")]));
+        assert!(close(
+            &f32s(&y),
+            &[
+                0.41837755, 1.5655441, 2.0508265, 2.9794042, 3.6832757, 4.393265, 5.315725,
+                5.8071246
+            ],
+            1e-6
+        ));
+    }
+
+    #[test]
+    fn batch_norm_backward_updates_moving_stats() {
+        let ins = bn_inputs([2.0, 3.0], [0.1, 0.2], [1.5, 2.0]);
+        let dy = arr(
+            &[4, 2],
+            &(0..8).map(|i| i as f32 * 0.3 + 1.0).collect::<Vec<_>>(),
+        );
+        let g = op_grads(
+            "BatchNorm",
+            &[],
+            &ins,
+            Some(std::slice::from_ref(&dy)),
+            true,
+        );
+        // MXNet 1.9.1: dx ~ 1e-4 (dy is linear in x), dgamma 0 (fix_gamma), dbeta = sum(dy).
+        assert!(f32s(g[0].as_ref().unwrap()).iter().all(|v| v.abs() < 2e-4));
+        assert_eq!(f32s(g[1].as_ref().unwrap()), [0.0, 0.0]);
+        assert!(close(&f32s(g[2].as_ref().unwrap()), &[7.6, 8.8], 1e-6));
+        assert!(g[3].is_none() && g[4].is_none());
+        assert!(
+            close(&f32s(&ins[3]), &[0.39, 0.58], 1e-6),
+            "{:?}",
+            f32s(&ins[3])
+        );
+        assert!(
+            close(&f32s(&ins[4]), &[1.85, 2.3], 1e-6),
+            "{:?}",
+            f32s(&ins[4])
+        );
+        // use_global_stats: gradient through the moving statistics, no update.
+        let ins = bn_inputs([1.0, 1.0], [0.39, 0.58], [1.85, 2.3]);
+        let g = op_grads(
+            "BatchNorm",
+            &[("fix_gamma", "False"), ("use_global_stats", "True")],
+            &ins,
+            Some(&[dy]),
+            true,
+        );
+        let want = [
+            0.735016, 0.8570083, 1.1760256, 1.2525506, 1.6170352, 1.6480929, 2.0580447, 2.0436351,
+        ];
+        assert!(
+            close(&f32s(g[0].as_ref().unwrap()), &want, 1e-5),
+            "{:?}",
+            f32s(g[0].as_ref().unwrap())
+        );
+        assert!(close(
+            &f32s(g[1].as_ref().unwrap()),
+            &[18.989874, 23.795824],
+            1e-5
+        ));
+        assert!(close(&f32s(&ins[3]), &[0.39, 0.58], 1e-7));
+        assert!(close(&f32s(&ins[4]), &[1.85, 2.3], 1e-7));
+    }
+
+    #[test]
+    fn batch_norm_reference_section_5_5() {
+        // Reference §5.5: data arange(8).reshape(4,2), mean 0 / var 1 -> [0.3,0.4], [1.4,1.4].
+        let ins = bn_inputs([1.0, 1.0], [0.0, 0.0], [1.0, 1.0]);
+        let dy = arr(&[4, 2], &[1.0f32; 8]);
+        op_grads("BatchNorm", &[], &ins, Some(&[dy]), true);
+        assert!(close(&f32s(&ins[3]), &[0.3, 0.4], 1e-6));
+        assert!(close(&f32s(&ins[4]), &[1.4, 1.4], 1e-6));
+    }
+
+    fn naive_bn(x: &[f64], shape: &[usize], ax: usize, g: &[f64], b: &[f64], eps: f64) -> Vec<f64> {
+        let outer: usize = shape[..ax].iter().product();
+        let c = shape[ax];
+        let inner: usize = shape[ax + 1..].iter().product();
+        let mut y = vec![0.0; x.len()];
+        for ch in 0..c {
+            let idx: Vec<usize> = (0..outer)
+                .flat_map(|o| (0..inner).map(move |i| (o * c + ch) * inner + i))
+                .collect();
+            let m = idx.iter().map(|&i| x[i]).sum::<f64>() / idx.len() as f64;
+            let v = idx.iter().map(|&i| (x[i] - m).powi(2)).sum::<f64>() / idx.len() as f64;
+            for &i in &idx {
+                y[i] = (x[i] - m) / (v + eps).sqrt() * g[ch] + b[ch];
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn batch_norm_axes_dtypes_and_naive() {
+        for (shape, axis) in [
+            (vec![3usize, 4, 5, 2], 1i64),
+            (vec![6, 3], -1),
+            (vec![2, 3, 4], 2),
+            (vec![2, 70, 600], 1),
+        ] {
+            let ax = ((axis + shape.len() as i64) % shape.len() as i64) as usize;
+            let c = shape[ax];
+            let x = rand64(&shape, -2.0, 3.0, 11);
+            let g = rand64(&[c], 0.5, 1.5, 12);
+            let b = rand64(&[c], -1.0, 1.0, 13);
+            let z = rand64(&[c], 0.0, 0.1, 14);
+            let want = naive_bn(
+                &x.to_vec::<f64>().unwrap(),
+                &shape,
+                ax,
+                &g.to_vec::<f64>().unwrap(),
+                &b.to_vec::<f64>().unwrap(),
+                1e-3,
+            );
+            let axs = axis.to_string();
+            let attrs = [("fix_gamma", "False"), ("axis", axs.as_str())];
+            let y = train(|| {
+                run(
+                    "BatchNorm",
+                    &[x.clone(), g.clone(), b.clone(), z.clone(), z.clone()],
+                    &attrs,
+                )
+            });
+            let y = y.to_vec::<f64>().unwrap();
+            assert!(
+                y.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-10),
+                "{shape:?}"
+            );
+            // float16 data with float32 parameters.
+            let cast = |a: &crate::ndarray::NDArray, d: &str| {
+                call_str("Cast", std::slice::from_ref(a), &[("dtype", d)])
+                    .unwrap()
+                    .remove(0)
+            };
+            let y16 = train(|| {
+                call_str(
+                    "BatchNorm",
+                    &[
+                        cast(&x, "float16"),
+                        cast(&g, "float32"),
+                        cast(&b, "float32"),
+                        cast(&z, "float32"),
+                        cast(&z, "float32"),
+                    ],
+                    &attrs,
+                )
+                .unwrap()
+            });
+            assert_eq!((y16[0].dtype(), y16[1].dtype()), (DType::F16, DType::F32));
+            let y16 = y16[0].to_vec::<half::f16>().unwrap();
+            assert!(y16
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| (a.to_f64() - b).abs() < 1e-2 * (1.0 + b.abs())));
+        }
+    }
+
+    #[test]
+    fn batch_norm_errors() {
+        let ins = bn_inputs([1.0, 1.0], [0.0, 0.0], [1.0, 1.0]);
+        let mut bad = ins.clone();
+        bad[1] = arr(&[3], &[1.0f32; 3]);
+        let e = err("BatchNorm", &bad, &[]).to_string();
+        assert!(e.contains("gamma") && e.contains("(2,)"), "{e}");
+        let e = err("BatchNorm", &ins, &[("axis", "2")]).to_string();
+        assert!(e.contains("axis"), "{e}");
+        assert!(call_str("BatchNorm", &ins[..3], &[]).is_err());
+        assert!(err("BatchNorm", &ins, &[("foo", "1")])
+            .to_string()
+            .contains("foo"));
+    }
+
+    #[test]
+    fn batch_norm_gradients() {
+        let x = rand64(&[3, 2, 4], -1.0, 1.0, 21);
+        let g = rand64(&[2], 0.5, 1.5, 22);
+        let b = rand64(&[2], -0.5, 0.5, 23);
+        let mm = rand64(&[2], -0.2, 0.2, 24);
+        let mv = rand64(&[2], 0.5, 1.5, 25);
+        let ins = [x, g, b, mm, mv];
+        for fix in ["True", "False"] {
+            check_grad_train("BatchNorm", &[("fix_gamma", fix)], &ins, &[0, 1, 2]);
+            check_grad("BatchNorm", &[("fix_gamma", fix)], &ins, &[0, 1, 2]);
+            check_grad_train(
+                "BatchNorm",
+                &[("fix_gamma", fix), ("use_global_stats", "True")],
+                &ins,
+                &[0, 1, 2],
+            );
+            check_grad_train(
+                "BatchNorm",
+                &[("fix_gamma", fix), ("axis", "-1")],
+                &[
+                    ins[0].clone(),
+                    rand64(&[4], 0.5, 1.5, 26),
+                    rand64(&[4], 0.5, 1.5, 27),
+                    rand64(&[4], 0.5, 1.5, 28),
+                    rand64(&[4], 0.5, 1.5, 29),
+                ],
+                &[0, 1, 2],
+            );
+        }
+    }
+
+    #[test]
+    fn layer_norm_matches_naive_and_mxnet_shapes() {
+        let x = rand64(&[2, 3, 4], -2.0, 2.0, 31);
+        let xv = x.to_vec::<f64>().unwrap();
+        for axis in [-1i64, 1, 0] {
+            let ax = ((axis + 3) % 3) as usize;
+            let shape = [2usize, 3, 4];
+            let n = shape[ax];
+            let g = rand64(&[n], 0.5, 1.5, 32);
+            let b = rand64(&[n], -1.0, 1.0, 33);
+            let axs = axis.to_string();
+            let o = call_str(
+                "LayerNorm",
+                &[x.clone(), g.clone(), b.clone()],
+                &[("axis", &axs), ("output_mean_var", "True")],
+            )
+            .unwrap();
+            let mut st = shape.to_vec();
+            st[ax] = 1;
+            assert_eq!(o[1].shape().dims(), &st[..]);
+            let (gv, bv) = (g.to_vec::<f64>().unwrap(), b.to_vec::<f64>().unwrap());
+            let y = o[0].to_vec::<f64>().unwrap();
+            let outer: usize = shape[..ax].iter().product();
+            let inner: usize = shape[ax + 1..].iter().product();
+            for oi in 0..outer {
+                for ii in 0..inner {
+                    let at = |j: usize| (oi * n + j) * inner + ii;
+                    let m = (0..n).map(|j| xv[at(j)]).sum::<f64>() / n as f64;
+                    let v = (0..n).map(|j| (xv[at(j)] - m).powi(2)).sum::<f64>() / n as f64;
+                    for j in 0..n {
+                        let want = (xv[at(j)] - m) / (v + 1e-5).sqrt() * gv[j] + bv[j];
+                        assert!((y[at(j)] - want).abs() < 1e-9);
+                    }
+                    let sd = o[2].to_vec::<f64>().unwrap()[oi * inner + ii];
+                    assert!((sd - (v + 1e-5).sqrt()).abs() < 1e-9);
+                }
+            }
+            check_grad(
+                "LayerNorm",
+                &[("axis", &axs)],
+                &[x.clone(), g, b],
+                &[0, 1, 2],
+            );
+        }
+        let e = err(
+            "LayerNorm",
+            &[x.clone(), arr(&[3], &[1.0f64; 3]), arr(&[4], &[0.0f64; 4])],
+            &[],
+        );
+        assert!(e.to_string().contains("gamma"), "{e}");
+    }
+
+    #[test]
+    fn instance_norm_matches_naive() {
+        let x = rand64(&[2, 3, 2, 2], -2.0, 2.0, 41);
+        let g = rand64(&[3], 0.5, 1.5, 42);
+        let b = rand64(&[3], -1.0, 1.0, 43);
+        let y = run("InstanceNorm", &[x.clone(), g.clone(), b.clone()], &[])
+            .to_vec::<f64>()
+            .unwrap();
+        let (xv, gv, bv) = (
+            x.to_vec::<f64>().unwrap(),
+            g.to_vec::<f64>().unwrap(),
+            b.to_vec::<f64>().unwrap(),
+        );
+        for r in 0..6 {
+            let s = &xv[r * 4..r * 4 + 4];
+            let m = s.iter().sum::<f64>() / 4.0;
+            let v = s.iter().map(|t| (t - m).powi(2)).sum::<f64>() / 4.0;
+            for j in 0..4 {
+                let want = (s[j] - m) / (v + 1e-3).sqrt() * gv[r % 3] + bv[r % 3];
+                assert!((y[r * 4 + j] - want).abs() < 1e-9);
+            }
+        }
+        check_grad("InstanceNorm", &[], &[x, g, b], &[0, 1, 2]);
+        let e = err(
+            "InstanceNorm",
+            &[
+                rand64(&[2, 3], 0.0, 1.0, 1),
+                rand64(&[3], 0.0, 1.0, 2),
+                rand64(&[3], 0.0, 1.0, 3),
+            ],
+            &[],
+        );
+        assert!(e.to_string().contains("3 dimensions"), "{e}");
+    }
+}

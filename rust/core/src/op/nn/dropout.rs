@@ -1,5 +1,254 @@
-//! (in progress)
+//! `Dropout`: in training (or with `mode='always'`) each mask element keeps its input with
+//! probability 1 - p, scaled by 1/(1 - p); `axes` share one mask element along those axes
+//! (variational dropout). The mask is a hidden second output the gradient multiplies by.
 
-use crate::op::Registry;
+use crate::dtype::Element;
+use crate::error::{Error, Result};
+use crate::kernels::cpu::elemwise::{binary, fill, unary};
+use crate::kernels::cpu::norm::{with_real, Real};
+use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::op::params::param;
+use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::random::Xoshiro;
+use crate::shape::{norm_axis, Shape};
+use std::sync::Arc;
 
-pub fn register(_r: &mut Registry) {}
+const BLOCK: usize = 4096;
+
+fn mask_shape(data: &Shape, axes: &[i64]) -> Result<Shape> {
+    let mut d = data.dims().to_vec();
+    for &a in axes {
+        let ax = norm_axis(a, d.len(), "Dropout")?;
+        d[ax] = 1;
+    }
+    Ok(Shape::new(d))
+}
+
+fn dropout(p: f64, always: bool, axes: Vec<i64>) -> Arc<dyn Operator> {
+    let name = "Dropout";
+    let axes2 = axes.clone();
+    let mut op = FnOp::new(
+        name,
+        move |ins| {
+            expect_inputs(name, ins, 1)?;
+            let d = &ins[0];
+            if !d.dtype.is_float() {
+                return Err(Error::dtype(
+                    name,
+                    format!("expects float16, float32 or float64 data, got {}", d.dtype),
+                ));
+            }
+            let m = mask_shape(&d.shape, &axes)?;
+            Ok(vec![d.clone(), Desc::new(m, d.dtype)])
+        },
+        move |cx, ins, outs| {
+            let (x, y, mask) = (&ins[0], &outs[0], &outs[1]);
+            let active = (cx.is_train || always) && p > 0.0;
+            with_real!(name, x.dtype(), T, C, {
+                if !active {
+                    fill::<T>(mask, T::from_f64(1.0));
+                    unary::<T, T>(x, y, |v| v);
+                } else {
+                    let keep = 1.0 - p;
+                    let scale = if keep > 0.0 { 1.0 / keep } else { 0.0 };
+                    let (on, n, seed) = (T::from_f64(scale), mask.size(), cx.seed);
+                    // SAFETY: inside the op writing the mask (fresh).
+                    let pm = unsafe { Ptr(mask.raw() as *mut T) };
+                    par_ranges(n.div_ceil(BLOCK), BLOCK, |b, e| {
+                        for blk in b..e {
+                            let mut rng = Xoshiro::new(seed, blk as u64);
+                            for i in blk * BLOCK..((blk + 1) * BLOCK).min(n) {
+                                let v = if rng.next_f64() < keep {
+                                    on
+                                } else {
+                                    T::default()
+                                };
+                                // SAFETY: i < n, in this task's block.
+                                unsafe { *pm.get().add(i) = v };
+                            }
+                        }
+                    });
+                    binary::<T>(x, mask, y, |a, m| (C::of(a) * C::of(m)).to());
+                }
+            });
+            Ok(())
+        },
+    )
+    .with_grad(move |g, a| {
+        let bname = "_backward_Dropout";
+        let axes = axes2.clone();
+        let bwd = FnOp::new(
+            bname,
+            move |ins| {
+                let m = mask_shape(&ins[0].shape, &axes)?;
+                if m != ins[1].shape {
+                    return Err(Error::shape(
+                        bname,
+                        format!("mask has shape {}, expected {m}", ins[1].shape),
+                    ));
+                }
+                Ok(vec![ins[0].clone()])
+            },
+            |_, ins, outs| {
+                with_real!(bname, ins[0].dtype(), T, C, {
+                    binary::<T>(&ins[0], &ins[1], &outs[0], |g, m| {
+                        (C::of(g) * C::of(m)).to()
+                    });
+                });
+                Ok(())
+            },
+        )
+        .arc();
+        let dx = g.apply(bwd, &[a.out_grads[0].clone(), a.outputs[1].clone()]);
+        Ok(vec![dx.into_iter().next()])
+    });
+    op.num_outputs = 2;
+    op.visible_outputs = Some(1);
+    op.rng = true;
+    op.arc()
+}
+
+pub fn register(r: &mut Registry) {
+    r.add(SimpleDef {
+        name: "Dropout",
+        doc: "Applies dropout operation to input array.\n\n- During training, each element of the input is set to zero with probability p. The whole array is rescaled by 1/(1-p) to keep the expected sum of the input unchanged.\n- During testing, this operator does not change the input if mode is 'training'. If mode is 'always', the same computation as during training will be applied.".into(),
+        params: vec![
+            param("p", "float, optional", Some("0.5"), "Fraction of the input that gets dropped out during training time."),
+            param("mode", "{'always', 'training'},optional", Some("'training'"), "Whether to only turn on dropout during training or to also turn on for inference."),
+            param("axes", "Shape(tuple), optional", Some("[]"), "Axes for variational dropout kernel."),
+            param("cudnn_off", "boolean or None, optional", Some("0"), "Whether to turn off cudnn in dropout operator. This option is ignored if axes is specified."),
+        ],
+        inputs: Inputs::Fixed(&["data"]),
+        create: Box::new(|p| {
+            let prob = p.float("p")?;
+            if !(0.0..=1.0).contains(&prob) {
+                return Err(Error::param("Dropout", format!("p must be in [0, 1], got {prob}")));
+            }
+            let always = p.choice("mode", &["always", "training"])? == "always";
+            Ok(dropout(prob, always, p.ints("axes")?))
+        }),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::autograd;
+    use crate::op::call_str;
+    use crate::op::nn::loss::op_grads;
+    use crate::op::test_util::{arr, err, f32s, run};
+
+    #[test]
+    fn dropout_predict_is_identity() {
+        let x = arr(&[3, 4], &(0..12).map(|i| i as f32).collect::<Vec<_>>());
+        assert_eq!(
+            f32s(&run("Dropout", std::slice::from_ref(&x), &[])),
+            f32s(&x)
+        );
+        let g = op_grads(
+            "Dropout",
+            &[],
+            std::slice::from_ref(&x),
+            Some(&[arr(&[3, 4], &[2.0f32; 12])]),
+            false,
+        );
+        assert_eq!(f32s(g[0].as_ref().unwrap()), [2.0; 12]);
+    }
+
+    #[test]
+    fn dropout_training_drops_and_scales() {
+        let n = 20_000;
+        let x = arr(&[n], &vec![1.0f32; n]);
+        let prev = autograd::set_training(true);
+        let o = call_str("Dropout", std::slice::from_ref(&x), &[("p", "0.25")]).unwrap();
+        let o2 = call_str("Dropout", std::slice::from_ref(&x), &[("p", "0.25")]).unwrap();
+        autograd::set_training(prev);
+        let (y, m) = (f32s(&o[0]), f32s(&o[1]));
+        let s = 1.0 / 0.75;
+        assert!(y.iter().all(|&v| v == 0.0 || (v - s).abs() < 1e-6));
+        assert_eq!(y, m);
+        let kept = y.iter().filter(|&&v| v != 0.0).count() as f64 / n as f64;
+        assert!((kept - 0.75).abs() < 0.02, "{kept}");
+        assert_ne!(y, f32s(&o2[0]), "each call draws a new mask");
+        // mode='always' drops in prediction too; p=0 and p=1 are the edges.
+        let y = f32s(&run(
+            "Dropout",
+            std::slice::from_ref(&x),
+            &[("mode", "always")],
+        ));
+        assert!(y.contains(&0.0) && y.contains(&2.0));
+        let prev = autograd::set_training(true);
+        let y0 = f32s(&run("Dropout", std::slice::from_ref(&x), &[("p", "0")]));
+        let y1 = f32s(&run("Dropout", std::slice::from_ref(&x), &[("p", "1")]));
+        autograd::set_training(prev);
+        assert!(y0.iter().all(|&v| v == 1.0) && y1.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn dropout_gradient_is_mask_times_head() {
+        let x = arr(
+            &[4, 5],
+            &(0..20).map(|i| i as f32 + 1.0).collect::<Vec<_>>(),
+        );
+        let head = arr(
+            &[4, 5],
+            &(0..20).map(|i| (i % 3) as f32 + 0.5).collect::<Vec<_>>(),
+        );
+        let prev = autograd::set_training(true);
+        // Forward and gradient from one recorded forward: dx = head * y / x.
+        let op = crate::op::registry()
+            .get("Dropout")
+            .unwrap()
+            .create(&[])
+            .unwrap();
+        let fwd = crate::op::invoke(&op, std::slice::from_ref(&x), None, None).unwrap();
+        autograd::set_training(prev);
+        let leaf = crate::graph::Node::leaf(x.clone(), None).entry(0);
+        let node =
+            crate::graph::Node::from_op(op, "d", vec![], vec![leaf.clone()], Some(fwd.clone()));
+        let hg = crate::graph::Node::leaf(head.clone(), None).entry(0);
+        let g = crate::graph::gradient(&[node.entry(0)], &[Some(hg)], &[leaf]).unwrap();
+        let dx = crate::graph::eval::evaluate(&[g[0].clone().unwrap()], true).unwrap();
+        let (y, xs, h, d) = (f32s(&fwd[0]), f32s(&x), f32s(&head), f32s(&dx[0]));
+        for i in 0..20 {
+            assert!((d[i] - h[i] * y[i] / xs[i]).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn dropout_axes_share_mask() {
+        let x = arr(&[4, 300], &vec![1.0f32; 1200]);
+        let prev = autograd::set_training(true);
+        let o = call_str("Dropout", &[x], &[("axes", "(1,)")]).unwrap();
+        autograd::set_training(prev);
+        assert_eq!(o[1].shape().dims(), &[4, 1]);
+        let (y, m) = (f32s(&o[0]), f32s(&o[1]));
+        for r in 0..4 {
+            assert!(y[r * 300..(r + 1) * 300].iter().all(|&v| v == m[r]));
+        }
+    }
+
+    #[test]
+    fn dropout_errors() {
+        let x = arr(&[2], &[1.0f32, 2.0]);
+        assert!(err("Dropout", std::slice::from_ref(&x), &[("p", "1.5")])
+            .to_string()
+            .contains("p must be"));
+        assert!(
+            err("Dropout", std::slice::from_ref(&x), &[("axes", "(3,)")])
+                .to_string()
+                .contains("axis")
+        );
+        assert!(err("Dropout", &[arr(&[2], &[1i32, 2])], &[])
+            .to_string()
+            .contains("float"));
+        let op = crate::op::registry()
+            .get("Dropout")
+            .unwrap()
+            .create(&[])
+            .unwrap();
+        assert_eq!(
+            (op.num_outputs(), op.num_visible_outputs(), op.uses_rng()),
+            (2, 1, true)
+        );
+    }
+}

@@ -1,0 +1,510 @@
+//! Kernels of the nn activation, normalisation and loss ops. Data of dtype T is computed in a
+//! `Real` C: f32 for float16/float32, f64 for float64 (so gradient checks in float64 stay
+//! precise). Layouts are (outer, n, inner): the op's axis has n entries, `inner` contiguous
+//! elements follow each of them.
+
+use super::{par_ranges, Ptr};
+use crate::dtype::Element;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// Runs `$body` with `$T` the element type of float dtype `$d` and `$C` its compute type;
+/// any other dtype returns a dtype error naming `$op` from the enclosing function.
+macro_rules! with_real {
+    ($op:expr, $d:expr, $T:ident, $C:ident, $body:block) => {
+        match $d {
+            $crate::dtype::DType::F16 => {
+                type $T = half::f16;
+                type $C = f32;
+                $body
+            }
+            $crate::dtype::DType::F32 => {
+                type $T = f32;
+                type $C = f32;
+                $body
+            }
+            $crate::dtype::DType::F64 => {
+                type $T = f64;
+                type $C = f64;
+                $body
+            }
+            d => {
+                return Err($crate::error::Error::dtype(
+                    $op,
+                    format!("expects float16, float32 or float64 data, got {d}"),
+                ))
+            }
+        }
+    };
+}
+pub(crate) use with_real;
+
+/// The compute type of a float kernel.
+pub trait Real:
+    Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + Default
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + 'static
+{
+    const ZERO: Self;
+    const ONE: Self;
+    fn of<T: Element>(x: T) -> Self;
+    fn to<T: Element>(self) -> T;
+    fn c(v: f64) -> Self;
+    fn f64(self) -> f64;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn tanh(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
+    fn ln_1p(self) -> Self;
+    fn exp_m1(self) -> Self;
+    fn erf(self) -> Self {
+        Self::c(erf(self.f64()))
+    }
+}
+
+macro_rules! real {
+    ($t:ty, $of:ident, $to:ident) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline(always)]
+            fn of<T: Element>(x: T) -> Self {
+                x.$of()
+            }
+            #[inline(always)]
+            fn to<T: Element>(self) -> T {
+                T::$to(self)
+            }
+            #[inline(always)]
+            fn c(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
+            }
+            #[inline(always)]
+            fn exp_m1(self) -> Self {
+                <$t>::exp_m1(self)
+            }
+        }
+    };
+}
+real!(f32, to_f32, from_f32);
+real!(f64, to_f64, from_f64);
+
+/// The error function, to about 1e-15: Maclaurin series near 0, continued fraction of erfc
+/// beyond 3 (the series would cancel catastrophically there).
+pub fn erf(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    let a = x.abs();
+    let v = if a < 3.0 {
+        let (x2, mut term, mut sum) = (a * a, a, a);
+        let mut n = 0.0;
+        while term.abs() > 1e-17 * sum.abs() {
+            n += 1.0;
+            term *= -x2 / n;
+            sum += term / (2.0 * n + 1.0);
+            if n > 200.0 {
+                break;
+            }
+        }
+        sum * std::f64::consts::FRAC_2_SQRT_PI
+    } else if a > 6.0 {
+        1.0
+    } else {
+        // erfc(a) = exp(-a^2)/sqrt(pi) / (a + (1/2)/(a + 1/(a + (3/2)/(a + ...)))).
+        let mut f = a;
+        for k in (1..=60).rev() {
+            f = a + (k as f64 / 2.0) / f;
+        }
+        1.0 - (-a * a).exp() / std::f64::consts::PI.sqrt() / f
+    };
+    v.copysign(x)
+}
+
+/// Reads a float array into compute values (small parameter vectors).
+pub fn load<T: Element, C: Real>(x: &[T]) -> Vec<C> {
+    x.iter().map(|&v| C::of(v)).collect()
+}
+
+/// Softmax over n for each (outer, inner) position of `src`, written to `dst`.
+pub fn softmax<T: Element, C: Real>(src: &[T], dst: Ptr<T>, outer: usize, n: usize, inner: usize) {
+    par_ranges(outer, n * inner * 8, |b, e| {
+        let mut m = vec![C::ZERO; inner];
+        let mut s = vec![C::ZERO; inner];
+        for o in b..e {
+            let base = o * n * inner;
+            m.iter_mut()
+                .zip(&src[base..base + inner])
+                .for_each(|(m, &x)| *m = C::of(x));
+            for j in 1..n {
+                let row = &src[base + j * inner..base + (j + 1) * inner];
+                for (m, &x) in m.iter_mut().zip(row) {
+                    let x = C::of(x);
+                    if x > *m {
+                        *m = x;
+                    }
+                }
+            }
+            s.fill(C::ZERO);
+            for j in 0..n {
+                let row = &src[base + j * inner..base + (j + 1) * inner];
+                for ((s, &m), &x) in s.iter_mut().zip(&m).zip(row) {
+                    *s = *s + (C::of(x) - m).exp();
+                }
+            }
+            for j in 0..n {
+                let at = base + j * inner;
+                for i in 0..inner {
+                    let v = (C::of(src[at + i]) - m[i]).exp() / s[i];
+                    // SAFETY: (o, j, i) lies in this task's rows; dst does not alias src.
+                    unsafe { *dst.get().add(at + i) = v.to() };
+                }
+            }
+        }
+    });
+}
+
+/// Gradient of softmax: dx = y * (dy - sum_n(dy * y)).
+pub fn softmax_grad<T: Element, C: Real>(
+    y: &[T],
+    dy: &[T],
+    dx: Ptr<T>,
+    outer: usize,
+    n: usize,
+    inner: usize,
+) {
+    par_ranges(outer, n * inner * 4, |b, e| {
+        let mut s = vec![C::ZERO; inner];
+        for o in b..e {
+            let base = o * n * inner;
+            s.fill(C::ZERO);
+            for j in 0..n {
+                let at = base + j * inner;
+                for i in 0..inner {
+                    s[i] = s[i] + C::of(dy[at + i]) * C::of(y[at + i]);
+                }
+            }
+            for j in 0..n {
+                let at = base + j * inner;
+                for i in 0..inner {
+                    let v = C::of(y[at + i]) * (C::of(dy[at + i]) - s[i]);
+                    // SAFETY: this task's rows only; dx is a fresh output.
+                    unsafe { *dx.get().add(at + i) = v.to() };
+                }
+            }
+        }
+    });
+}
+
+/// Per-channel statistics of (outer, c, inner) data: mean and biased variance of each of the
+/// c channels, accumulated in f64.
+pub fn channel_stats<T: Element>(x: &[T], outer: usize, c: usize, inner: usize) -> Vec<(f64, f64)> {
+    let mut st = vec![(0.0, 0.0); c];
+    let p = Ptr(st.as_mut_ptr());
+    let m = (outer * inner).max(1) as f64;
+    par_ranges(c, outer * inner * 2, |b, e| {
+        for ch in b..e {
+            let mut s = 0.0f64;
+            for o in 0..outer {
+                let at = (o * c + ch) * inner;
+                s += x[at..at + inner].iter().map(|v| v.to_f64()).sum::<f64>();
+            }
+            let mean = s / m;
+            let mut v = 0.0f64;
+            for o in 0..outer {
+                let at = (o * c + ch) * inner;
+                v += x[at..at + inner]
+                    .iter()
+                    .map(|t| {
+                        let d = t.to_f64() - mean;
+                        d * d
+                    })
+                    .sum::<f64>();
+            }
+            // SAFETY: channel ch belongs to this task.
+            unsafe { *p.get().add(ch) = (mean, v / m) };
+        }
+    });
+    st
+}
+
+/// y = x * scale[c] + shift[c] over (outer, c, inner).
+pub fn channel_affine<T: Element, C: Real>(
+    x: &[T],
+    y: Ptr<T>,
+    scale: &[C],
+    shift: &[C],
+    outer: usize,
+    inner: usize,
+) {
+    let c = scale.len();
+    par_ranges(outer * c, inner, |b, e| {
+        for r in b..e {
+            let ch = r % c;
+            let (a, s) = (scale[ch], shift[ch]);
+            let at = r * inner;
+            // SAFETY: row r belongs to this task; y may alias x only element for element.
+            unsafe {
+                let (px, py) = (x.as_ptr().add(at), y.get().add(at));
+                for i in 0..inner {
+                    *py.add(i) = (C::of(*px.add(i)) * a + s).to();
+                }
+            }
+        }
+    });
+}
+
+/// Per-channel sums of dy and dy * (x - mean[c]) over (outer, c, inner), in f64.
+// Several arrays and a raw output pointer share one index.
+#[allow(clippy::needless_range_loop)]
+pub fn channel_grad_sums<T: Element>(
+    dy: &[T],
+    x: &[T],
+    mean: &[f64],
+    outer: usize,
+    inner: usize,
+) -> Vec<(f64, f64)> {
+    let c = mean.len();
+    let mut st = vec![(0.0, 0.0); c];
+    let p = Ptr(st.as_mut_ptr());
+    par_ranges(c, outer * inner * 2, |b, e| {
+        for ch in b..e {
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for o in 0..outer {
+                let at = (o * c + ch) * inner;
+                for (g, v) in dy[at..at + inner].iter().zip(&x[at..at + inner]) {
+                    let g = g.to_f64();
+                    s1 += g;
+                    s2 += g * (v.to_f64() - mean[ch]);
+                }
+            }
+            // SAFETY: channel ch belongs to this task.
+            unsafe { *p.get().add(ch) = (s1, s2) };
+        }
+    });
+    st
+}
+
+/// dx = a[c] * dy + b[c] * x + k[c] over (outer, c, inner) (the batch-norm input gradient in
+/// both modes, with the per-channel constants folded).
+#[allow(clippy::too_many_arguments)]
+pub fn channel_grad_apply<T: Element, C: Real>(
+    dy: &[T],
+    x: &[T],
+    dx: Ptr<T>,
+    a: &[C],
+    bx: &[C],
+    k: &[C],
+    outer: usize,
+    inner: usize,
+) {
+    let c = a.len();
+    par_ranges(outer * c, inner * 2, |b, e| {
+        for r in b..e {
+            let ch = r % c;
+            let (a, bx, k) = (a[ch], bx[ch], k[ch]);
+            let at = r * inner;
+            for i in 0..inner {
+                let v = a * C::of(dy[at + i]) + bx * C::of(x[at + i]) + k;
+                // SAFETY: row r belongs to this task; dx is a fresh output.
+                unsafe { *dx.get().add(at + i) = v.to() };
+            }
+        }
+    });
+}
+
+/// Mean and 1/sqrt(var + eps) over n for each (outer, inner) row of x (LayerNorm,
+/// InstanceNorm), in f64.
+pub fn row_stats<T: Element>(
+    x: &[T],
+    outer: usize,
+    n: usize,
+    inner: usize,
+    eps: f64,
+) -> Vec<(f64, f64)> {
+    let rows = outer * inner;
+    let mut st = vec![(0.0, 0.0); rows];
+    let p = Ptr(st.as_mut_ptr());
+    let nf = n.max(1) as f64;
+    par_ranges(rows, n * 2, |b, e| {
+        for r in b..e {
+            let (o, i) = (r / inner, r % inner);
+            let at = |j: usize| (o * n + j) * inner + i;
+            let mean = (0..n).map(|j| x[at(j)].to_f64()).sum::<f64>() / nf;
+            let var = (0..n)
+                .map(|j| {
+                    let d = x[at(j)].to_f64() - mean;
+                    d * d
+                })
+                .sum::<f64>()
+                / nf;
+            // SAFETY: row r belongs to this task.
+            unsafe { *p.get().add(r) = (mean, 1.0 / (var + eps).sqrt()) };
+        }
+    });
+    st
+}
+
+/// Which gamma/beta entry an element of a row-normalised array uses.
+#[derive(Clone, Copy)]
+pub enum AffineIndex {
+    /// Position along the normalised axis (LayerNorm).
+    Axis,
+    /// Channel = outer index modulo c (InstanceNorm over (N, C) rows).
+    Outer(usize),
+}
+
+impl AffineIndex {
+    #[inline(always)]
+    fn at(self, o: usize, j: usize) -> usize {
+        match self {
+            AffineIndex::Axis => j,
+            AffineIndex::Outer(c) => o % c,
+        }
+    }
+}
+
+/// y = (x - mean) * istd * gamma + beta for row statistics from `row_stats`.
+#[allow(clippy::too_many_arguments)]
+// Several arrays and a raw output pointer share one index.
+#[allow(clippy::needless_range_loop)]
+pub fn row_normalize<T: Element, C: Real>(
+    x: &[T],
+    y: Ptr<T>,
+    st: &[(f64, f64)],
+    gamma: &[C],
+    beta: &[C],
+    aff: AffineIndex,
+    outer: usize,
+    n: usize,
+    inner: usize,
+) {
+    par_ranges(outer * inner, n * 2, |b, e| {
+        for r in b..e {
+            let (o, i) = (r / inner, r % inner);
+            let (m, s) = (C::c(st[r].0), C::c(st[r].1));
+            for j in 0..n {
+                let at = (o * n + j) * inner + i;
+                let g = aff.at(o, j);
+                let v = (C::of(x[at]) - m) * s * gamma[g] + beta[g];
+                // SAFETY: element at belongs to row r of this task.
+                unsafe { *y.get().add(at) = v.to() };
+            }
+        }
+    });
+}
+
+/// Gradients of row normalisation: dx (parallel over rows), dgamma and dbeta (accumulated in
+/// f64, one serial pass).
+#[allow(clippy::too_many_arguments)]
+// Several arrays and a raw output pointer share one index.
+#[allow(clippy::needless_range_loop)]
+pub fn row_normalize_grad<T: Element, C: Real>(
+    dy: &[T],
+    x: &[T],
+    st: &[(f64, f64)],
+    gamma: &[C],
+    aff: AffineIndex,
+    dx: Ptr<T>,
+    outer: usize,
+    n: usize,
+    inner: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let nf = n.max(1) as f64;
+    par_ranges(outer * inner, n * 4, |b, e| {
+        for r in b..e {
+            let (o, i) = (r / inner, r % inner);
+            let (m, s) = st[r];
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for j in 0..n {
+                let at = (o * n + j) * inner + i;
+                let gdy = dy[at].to_f64() * gamma[aff.at(o, j)].f64();
+                s1 += gdy;
+                s2 += gdy * (x[at].to_f64() - m) * s;
+            }
+            let (s1, s2) = (s1 / nf, s2 / nf);
+            for j in 0..n {
+                let at = (o * n + j) * inner + i;
+                let gdy = dy[at].to_f64() * gamma[aff.at(o, j)].f64();
+                let xh = (x[at].to_f64() - m) * s;
+                let v = s * (gdy - s1 - xh * s2);
+                // SAFETY: element at belongs to row r of this task.
+                unsafe { *dx.get().add(at) = T::from_f64(v) };
+            }
+        }
+    });
+    let mut dg = vec![0.0; gamma.len()];
+    let mut db = vec![0.0; gamma.len()];
+    for o in 0..outer {
+        for j in 0..n {
+            for i in 0..inner {
+                let at = (o * n + j) * inner + i;
+                let (m, s) = st[o * inner + i];
+                let g = aff.at(o, j);
+                let d = dy[at].to_f64();
+                dg[g] += d * (x[at].to_f64() - m) * s;
+                db[g] += d;
+            }
+        }
+    }
+    (dg, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::erf;
+
+    #[test]
+    fn erf_matches_known_values() {
+        // Values from tables of the error function.
+        for (x, want) in [
+            (0.0, 0.0),
+            (0.5, 0.520_499_877_813_046_5),
+            (1.0, 0.842_700_792_949_714_9),
+            (2.0, 0.995_322_265_018_952_7),
+            (3.0, 0.999_977_909_503_001_4),
+            (4.0, 0.999_999_984_582_742_1),
+        ] {
+            assert!((erf(x) - want).abs() < 1e-14, "erf({x}) = {}", erf(x));
+            assert!((erf(-x) + want).abs() < 1e-14);
+        }
+        assert!(erf(f64::NAN).is_nan());
+        assert_eq!(erf(10.0), 1.0);
+    }
+}
