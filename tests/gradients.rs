@@ -562,6 +562,38 @@ fn rows() -> Vec<Row> {
         ),
         row("Cast", &[("dtype", "float64")], vec![n(&s23)]),
         row("add_n", &[("num_args", "2")], vec![n(&s23), n(&s23)]),
+        row(
+            "topk",
+            &[("k", "2"), ("ret_typ", "value")],
+            vec![distinct(&[3, 4])],
+        ),
+        row("sort", &[("axis", "None")], vec![distinct(&[3, 4])]),
+        row("norm", &[("out_dtype", "float64")], vec![pos(&s23)]),
+        row("softmax", &[("dtype", "float64")], vec![n(&s23)]),
+        row(
+            "_unreduce",
+            &[("axis", "(1,)"), ("mean", "True")],
+            vec![n(&[2, 4]), n(&s234)],
+        )
+        .wrt(&[0]),
+        row(
+            "_backward_broadcast_reduce",
+            &[],
+            vec![n(&s234), n(&[2, 1, 4])],
+        )
+        .wrt(&[0]),
+        row("reshape_like", &[], vec![n(&s234), n(&[6, 4])]).wrt(&[0]),
+        row(
+            "_slice_assign",
+            &[("begin", "(0, 1)"), ("end", "(2, 3)")],
+            vec![n(&[3, 4]), n(&[2, 2])],
+        ),
+        row(
+            "clip",
+            &[("a_min", "-0.5"), ("a_max", "0.5")],
+            vec![n(&s23)],
+        ),
+        row("Flatten", &[], vec![n(&s234)]),
     ] {
         r.push(rr.second());
     }

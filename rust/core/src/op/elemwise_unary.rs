@@ -363,7 +363,11 @@ fn unary_grad(name: &str, g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Optio
     let (x, y, og) = (&a.inputs[0], &a.outputs[0], &a.out_grads[0]);
     let un = |g: &mut GradBuilder, op: &str, e: &Entry| g.op1(op, &[], std::slice::from_ref(e));
     let sc = |g: &mut GradBuilder, op: &str, v: f64, e: &Entry| {
-        g.op1(op, &[("scalar", &format!("{v:?}"))], std::slice::from_ref(e))
+        g.op1(
+            op,
+            &[("scalar", &format!("{v:?}"))],
+            std::slice::from_ref(e),
+        )
     };
     let div = |g: &mut GradBuilder, p: &Entry, q: &Entry| {
         g.op1("elemwise_div", &[], &[p.clone(), q.clone()])
@@ -498,7 +502,7 @@ fn unary_grad(name: &str, g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Optio
 
 /// `_cast_like(data, like)`: `data` cast to `like`'s dtype; the gradient of `Cast`, whose
 /// input dtype is unknown while the gradient graph is built.
-fn cast_like_op() -> Arc<dyn Operator> {
+pub(crate) fn cast_like_op() -> Arc<dyn Operator> {
     const NAME: &str = "_cast_like";
     FnOp::new(
         NAME,

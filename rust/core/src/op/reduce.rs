@@ -279,7 +279,28 @@ fn reduce_op(
             )
         },
     )
-    .with_grad(move |g, a| reduce_grad(g, a, kind, &gax, exclude).map(|e| vec![Some(e)]))
+    .with_grad(move |g, a| {
+        if out_dtype.is_none() {
+            return reduce_grad(g, a, kind, &gax, exclude).map(|e| vec![Some(e)]);
+        }
+        // `norm(out_dtype=...)`: differentiate in the input's dtype.
+        let x = &a.inputs[0];
+        let cast = |g: &mut GradBuilder, e: &Entry| {
+            g.apply(
+                super::elemwise_unary::cast_like_op(),
+                &[e.clone(), x.clone()],
+            )[0]
+            .clone()
+        };
+        let og = [cast(g, &a.out_grads[0])];
+        let args = GradArgs {
+            node: a.node,
+            inputs: a.inputs,
+            outputs: vec![cast(g, &a.outputs[0])],
+            out_grads: &og,
+        };
+        reduce_grad(g, &args, kind, &gax, exclude).map(|e| vec![Some(e)])
+    })
     .arc()
 }
 

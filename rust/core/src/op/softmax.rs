@@ -245,6 +245,14 @@ fn softmax_op(
             backward_op(log, axis, temperature),
             &[a.out_grads[0].clone(), a.outputs[0].clone()],
         );
+        // With an explicit output dtype the gradient returns to the input's dtype.
+        let r = match dtype {
+            Some(_) => g.apply(
+                super::elemwise_unary::cast_like_op(),
+                &[r[0].clone(), a.inputs[0].clone()],
+            ),
+            None => r,
+        };
         Ok(vec![Some(r[0].clone())])
     })
     .arc()
@@ -335,7 +343,11 @@ fn backward_op(log: bool, axis: i64, temperature: f64) -> Arc<dyn Operator> {
         let (og, y, gg) = (&a.inputs[0], &a.inputs[1], &a.out_grads[0]);
         let ax = axis.to_string();
         let sum = |g: &mut GradBuilder, e: &Entry| {
-            g.op1("sum", &[("axis", &ax), ("keepdims", "True")], std::slice::from_ref(e))
+            g.op1(
+                "sum",
+                &[("axis", &ax), ("keepdims", "True")],
+                std::slice::from_ref(e),
+            )
         };
         let inv_t = 1.0 / temperature;
         let scale = |g: &mut GradBuilder, e: &Entry| g.scale(e, inv_t);

@@ -273,22 +273,7 @@ fn backward_op(s: Spec) -> Arc<dyn Operator> {
             let (og, o) = (&ins[0], &outs[0]);
             let (p, _) = plan(&s, o.shape(), o.dtype())?;
             let Plan { outer, n, inner, k } = p;
-            let idx: Vec<usize> = with_dtype!(ins[1].dtype(), I, {
-                if ins[1].size() == 0 {
-                    vec![]
-                } else {
-                    // SAFETY: inside the op reading ins[1].
-                    unsafe { ins[1].data::<I>() }
-                        .iter()
-                        .map(|v| v.to_f64() as usize)
-                        .collect()
-                }
-            });
-            if idx.iter().any(|&j| j >= n) {
-                return Err(Error::Index(format!(
-                    "{NAME}: an index is out of range for an axis of size {n}"
-                )));
-            }
+            let idx = read_positions(NAME, &ins[1], n)?;
             with_dtype!(o.dtype(), T, {
                 crate::kernels::cpu::elemwise::fill::<T>(o, T::default());
                 if og.size() == 0 {
@@ -322,6 +307,92 @@ fn backward_op(s: Spec) -> Arc<dyn Operator> {
             outs[0] = ins[0];
         }
         Ok(())
+    })
+    .with_grad(move |g, a| {
+        let r = g.apply(gather_op(s), &[a.out_grads[0].clone(), a.inputs[1].clone()]);
+        Ok(vec![Some(r[0].clone()), None, None])
+    })
+    .arc()
+}
+
+/// Selection positions as read from an index array, checked against the axis size `n`.
+fn read_positions(op: &str, a: &NDArray, n: usize) -> Result<Vec<usize>> {
+    let idx: Vec<usize> = with_dtype!(a.dtype(), I, {
+        if a.size() == 0 {
+            vec![]
+        } else {
+            // SAFETY: called inside the op reading `a`.
+            unsafe { a.data::<I>() }
+                .iter()
+                .map(|v| v.to_f64() as usize)
+                .collect()
+        }
+    });
+    if idx.iter().any(|&j| j >= n) {
+        return Err(Error::Index(format!(
+            "{op}: an index is out of range for an axis of size {n}"
+        )));
+    }
+    Ok(idx)
+}
+
+/// `_gather_topk(data, indices)`: the elements of `data` at the selected positions (the
+/// selection's shape); the adjoint of `_backward_topk`.
+fn gather_op(s: Spec) -> Arc<dyn Operator> {
+    const NAME: &str = "_gather_topk";
+    FnOp::new(
+        NAME,
+        move |inputs| {
+            expect_inputs(NAME, inputs, 2)?;
+            let (_, descs) = plan(&s, &inputs[0].shape, inputs[0].dtype)?;
+            let want = descs[0].shape.clone();
+            if inputs[1].shape.size() != want.size() {
+                return Err(Error::shape(
+                    NAME,
+                    format!(
+                        "indices {} do not match the selection {want} of {}",
+                        inputs[1].shape, inputs[0].shape
+                    ),
+                ));
+            }
+            Ok(vec![Desc::new(want, inputs[0].dtype)])
+        },
+        move |_, ins, outs| {
+            let (d, o) = (&ins[0], &outs[0]);
+            let (p, _) = plan(&s, d.shape(), d.dtype())?;
+            let Plan { outer, n, inner, k } = p;
+            let idx = read_positions(NAME, &ins[1], n)?;
+            if o.size() == 0 {
+                return Ok(());
+            }
+            with_dtype!(o.dtype(), T, {
+                // SAFETY: inside the op reading d and writing o; indices checked < n.
+                let (src, dst) = unsafe { (d.data::<T>(), Ptr(o.raw() as *mut T)) };
+                par_ranges(outer, k * inner, |b, e| {
+                    for ob in b..e {
+                        for t in 0..k {
+                            for i in 0..inner {
+                                let at = (ob * k + t) * inner + i;
+                                // SAFETY: slab ob of o belongs to this task only.
+                                unsafe { *dst.get().add(at) = src[(ob * n + idx[at]) * inner + i] };
+                            }
+                        }
+                    }
+                });
+            });
+            Ok(())
+        },
+    )
+    .with_grad(move |g, a| {
+        let r = g.apply(
+            backward_op(s),
+            &[
+                a.out_grads[0].clone(),
+                a.inputs[1].clone(),
+                a.inputs[0].clone(),
+            ],
+        );
+        Ok(vec![Some(r[0].clone()), None])
     })
     .arc()
 }
