@@ -1231,3 +1231,93 @@ fn every_op_is_covered() {
         "ops with neither a gradient row nor a NON_DIFFERENTIABLE/NOT_YET entry: {missing:?}"
     );
 }
+
+/// Input gradients of `op` at fixed inputs with a head gradient of ones.
+fn grads_at(op: &'static str, attrs: &[(&str, &str)], ins: &[(&[usize], &[f64])]) -> Vec<Vec<f64>> {
+    let attrs: Vec<(String, String)> = attrs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let vars: Vec<Arc<Node>> = (0..ins.len())
+        .map(|i| Node::variable(format!("x{i}"), Vec::new()))
+        .collect();
+    let node = Node::from_registry(op, "op", attrs, vars.iter().map(|v| v.entry(0)).collect())
+        .expect("node");
+    let arrays: Vec<NDArray> = ins.iter().map(|(s, d)| arr(s, d)).collect();
+    let out =
+        invoke_mode(node.op.as_ref().expect("op"), &arrays, None, None, false).expect("forward");
+    let ones = arr(out[0].shape().dims(), &vec![1.0; out[0].size()]);
+    let hv = Node::variable("head", Vec::new());
+    let wrt: Vec<Entry> = vars.iter().map(|v| v.entry(0)).collect();
+    let g = gradient(&[node.entry(0)], &[Some(hv.entry(0))], &wrt).expect("gradient");
+    let mut bind: HashMap<usize, NDArray> = HashMap::new();
+    for (v, a) in vars.iter().zip(&arrays) {
+        bind.insert(Arc::as_ptr(v) as usize, a.clone());
+    }
+    bind.insert(Arc::as_ptr(&hv) as usize, ones);
+    g.iter()
+        .zip(ins)
+        .map(|(e, (_, d))| match e {
+            Some(e) => {
+                host(&eval(std::slice::from_ref(e), &bind, false).expect("eval")[0]).expect("host")
+            }
+            None => vec![0.0; d.len()],
+        })
+        .collect()
+}
+
+/// Where finite differences cannot decide (ties, kinks, bounds), the gradients follow MXNet
+/// 1.9.1's numbers (recorded from `mx.autograd`).
+#[test]
+fn ties_and_kinks_follow_mxnet() {
+    let clip = grads_at(
+        "clip",
+        &[("a_min", "-0.5"), ("a_max", "0.5")],
+        &[(&[5], &[-1.0, -0.5, 0.0, 0.5, 1.0])],
+    );
+    assert_eq!(clip[0], vec![0.0, 1.0, 1.0, 1.0, 0.0]);
+    let (a, b): (&[f64], &[f64]) = (&[1.0, 2.0, 3.0], &[1.0, 1.0, 4.0]);
+    assert_eq!(
+        grads_at("_maximum", &[], &[(&[3], a), (&[3], b)]),
+        vec![vec![1.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]]
+    );
+    assert_eq!(
+        grads_at("_minimum", &[], &[(&[3], a), (&[3], b)]),
+        vec![vec![1.0, 0.0, 1.0], vec![0.0, 1.0, 0.0]]
+    );
+    assert_eq!(
+        grads_at("_maximum_scalar", &[("scalar", "2")], &[(&[3], a)]),
+        vec![vec![0.0, 1.0, 1.0]]
+    );
+    assert_eq!(
+        grads_at("_minimum_scalar", &[("scalar", "2")], &[(&[3], a)]),
+        vec![vec![1.0, 1.0, 0.0]]
+    );
+    assert_eq!(
+        grads_at(
+            "max",
+            &[("axis", "1")],
+            &[(&[2, 3], &[1.0, 3.0, 3.0, 2.0, 2.0, 0.0])]
+        ),
+        vec![vec![0.0, 1.0, 1.0, 1.0, 1.0, 0.0]]
+    );
+    let z: &[f64] = &[-1.0, 0.0, 2.0];
+    assert_eq!(
+        grads_at("relu", &[], &[(&[3], z)]),
+        vec![vec![0.0, 0.0, 1.0]]
+    );
+    assert_eq!(
+        grads_at("abs", &[], &[(&[3], z)]),
+        vec![vec![-1.0, 0.0, 1.0]]
+    );
+    assert_eq!(grads_at("BlockGrad", &[], &[(&[3], z)]), vec![vec![0.0; 3]]);
+    // Repeated and clipped indices accumulate.
+    assert_eq!(
+        grads_at(
+            "take",
+            &[],
+            &[(&[3], &[1.0, 2.0, 3.0]), (&[4], &[0.0, 0.0, 5.0, 1.0])]
+        )[0],
+        vec![2.0, 1.0, 1.0]
+    );
+}
