@@ -3,7 +3,9 @@
 //! with a reason. A newly registered op in neither place fails `every_op_is_covered`.
 //!
 //! Each row differentiates `L = sum_k <out_k, h_k>` (random head gradients `h_k` on the visible
-//! outputs) through the op's gradient graph and compares with `(L(x+e) - L(x-e)) / 2e`.
+//! outputs) through the op's gradient graph and compares with `(L(x+e) - L(x-e)) / 2e`. Loss
+//! ops (which make their own head gradient) give their objective with `.loss(...)`; `.second()`
+//! also differentiates the gradient graph again; `.train()` runs in training mode.
 //! Run one op: `OXNET_GRAD_OPS=FullyConnected,Convolution cargo test --release --test gradients`.
 
 use oxnet::graph::{gradient, topo_order, Entry, Node};
@@ -35,6 +37,10 @@ struct Row {
     blocked: bool,
     /// Also check the gradient of the gradient graph.
     second: bool,
+    /// For loss ops (which make their own head gradient): the scalar whose derivative the
+    /// op's gradient is, from (input values, output values).
+    #[allow(clippy::type_complexity)]
+    loss: Option<Box<dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> f64>>,
     rtol: f64,
     atol: f64,
 }
@@ -66,6 +72,7 @@ fn row(op: &'static str, attrs: &[(&'static str, &'static str)], ins: Vec<In>) -
         train: false,
         blocked: false,
         second: false,
+        loss: None,
         rtol: 1e-5,
         atol: 1e-7,
     }
@@ -74,6 +81,13 @@ fn row(op: &'static str, attrs: &[(&'static str, &'static str)], ins: Vec<In>) -
 impl Row {
     fn wrt(mut self, w: &[usize]) -> Row {
         self.wrt = Some(w.to_vec());
+        self
+    }
+    /// A loss op's objective: finite differences of `f(inputs, outputs)` check its gradient,
+    /// e.g. cross-entropy of the output probabilities for `SoftmaxOutput`.
+    #[allow(dead_code)]
+    fn loss(mut self, f: impl Fn(&[Vec<f64>], &[Vec<f64>]) -> f64 + 'static) -> Row {
+        self.loss = Some(Box::new(f));
         self
     }
     fn second(mut self) -> Row {
@@ -1022,6 +1036,12 @@ fn check_row(r: &Row, seed: u64) -> std::result::Result<(), String> {
             .collect()
     });
     let wrt_entries: Vec<Entry> = wrt.iter().map(|&i| vars[i].entry(0)).collect();
+    if op.is_loss() != r.loss.is_some() {
+        return Err(format!(
+            "a loss op needs its objective given with .loss(...), other ops none (is_loss = {})",
+            op.is_loss()
+        ));
+    }
     let head_grads: Vec<Option<Entry>> = if op.is_loss() {
         vec![None; nvis]
     } else {
@@ -1037,7 +1057,10 @@ fn check_row(r: &Row, seed: u64) -> std::result::Result<(), String> {
     }
     let present: Vec<Entry> = grads.iter().flatten().cloned().collect();
     let mut got_vals = eval(&present, &bind, r.train).map_err(fail)?.into_iter();
-    let objective = |outs: &[Vec<f64>]| -> f64 {
+    let objective = |ins: &[Vec<f64>], outs: &[Vec<f64>]| -> f64 {
+        if let Some(f) = &r.loss {
+            return f(ins, outs);
+        }
         outs.iter()
             .zip(&hg)
             .map(|(o, h)| o.iter().zip(h).map(|(a, b)| a * b).sum::<f64>())
@@ -1066,7 +1089,12 @@ fn check_row(r: &Row, seed: u64) -> std::result::Result<(), String> {
                 d[j] += delta;
                 let mut ins = inputs.clone();
                 ins[i] = arr(shape, &d);
-                Ok(objective(&forward(&ins)?))
+                let vals: Vec<Vec<f64>> = data
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (_, dk))| if k == i { d.clone() } else { dk.clone() })
+                    .collect();
+                Ok(objective(&vals, &forward(&ins)?))
             };
             let num = if r.blocked {
                 0.0
