@@ -497,6 +497,23 @@ fn rows() -> Vec<Row> {
         &[("k", "2"), ("ret_typ", "mask")],
         vec![distinct(&[3, 4])],
     ));
+    // index-valued: zero gradients, as MXNet registers (argmax_channel has none)
+    r.push(row("argmax", &[("axis", "1")], vec![distinct(&[3, 4])]));
+    r.push(row("argmin", &[], vec![distinct(&[3, 4])]));
+    r.push(row(
+        "argsort",
+        &[("is_ascend", "False")],
+        vec![distinct(&[3, 4])],
+    ));
+    r.push(
+        row(
+            "one_hot",
+            &[("depth", "4")],
+            vec![v(&[3], &[0.5, 3.5, 1.5])],
+        )
+        .wrt(&[0]),
+    );
+
     // second order: the gradient graphs differentiate again
     for rr in [
         row("elemwise_mul", &[], vec![n(&s23), n(&s23)]),
@@ -821,19 +838,9 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     ("_random_normal", "no inputs (parameters are attributes)"),
     ("_random_randint", "no inputs (parameters are attributes)"),
     (
-        "argmax",
-        "integer-valued index output (MXNet registers no gradient)",
-    ),
-    (
-        "argmin",
-        "integer-valued index output (MXNet registers no gradient)",
-    ),
-    (
         "argmax_channel",
-        "integer-valued index output (MXNet registers no gradient)",
+        "index output; MXNet registers no gradient (argmax/argmin have zero ones)",
     ),
-    ("argsort", "integer-valued index output"),
-    ("one_hot", "output depends on indices only"),
     (
         "sgd_update",
         "optimizer update: updates its inputs in place, never differentiated",

@@ -292,6 +292,8 @@ fn one_hot_op(depth: usize, on: f64, off: f64, dtype: DType) -> Arc<dyn Operator
             Ok(())
         },
     )
+    // Piecewise constant in the indices: a zero gradient, as MXNet registers.
+    .with_grad(|g, a| Ok(vec![Some(g.zeros_like(&a.inputs[0])?)]))
     .arc()
 }
 

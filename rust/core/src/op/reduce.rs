@@ -588,7 +588,7 @@ fn search_op(
     axis: Option<i64>,
     keepdims: bool,
 ) -> Arc<dyn Operator> {
-    FnOp::new(
+    let f = FnOp::new(
         name,
         move |inputs| {
             expect_inputs(name, inputs, 1)?;
@@ -604,8 +604,13 @@ fn search_op(
             });
             Ok(())
         },
-    )
-    .arc()
+    );
+    // MXNet gives argmax/argmin zero gradients but none to argmax_channel.
+    if name == "argmax_channel" {
+        return f.arc();
+    }
+    f.with_grad(|g, a| Ok(vec![Some(g.zeros_like(&a.inputs[0])?)]))
+        .arc()
 }
 
 fn axes_params() -> Vec<ParamSpec> {
