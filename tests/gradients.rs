@@ -1346,6 +1346,30 @@ fn ties_and_kinks_follow_mxnet() {
         vec![vec![-1.0, 0.0, 1.0]]
     );
     assert_eq!(grads_at("BlockGrad", &[], &[(&[3], z)]), vec![vec![0.0; 3]]);
+    // Zeros: the same NaN/inf patterns as MXNet.
+    let same = |got: &[f64], want: &[f64]| {
+        got.len() == want.len()
+            && got
+                .iter()
+                .zip(want)
+                .all(|(g, w)| (g.is_nan() && w.is_nan()) || (g - w).abs() < 1e-6)
+    };
+    let nan = f64::NAN;
+    let g = grads_at("norm", &[], &[(&[2, 3], &[0.0; 6])]);
+    assert!(same(&g[0], &[nan; 6]), "{g:?}");
+    let g = grads_at(
+        "prod",
+        &[("axis", "1")],
+        &[(&[2, 3], &[1.0, 0.0, 2.0, 0.0, 0.0, 3.0])],
+    );
+    assert!(same(&g[0], &[0.0, nan, 0.0, nan, nan, 0.0]), "{g:?}");
+    let g = grads_at(
+        "_power",
+        &[],
+        &[(&[3], &[-2.0, 0.0, 2.0]), (&[3], &[2.0, 2.0, 0.5])],
+    );
+    assert!(same(&g[0], &[-4.0, 0.0, 0.353553390593]), "{g:?}");
+    assert!(same(&g[1], &[nan, nan, 0.980258143468]), "{g:?}");
     // Repeated and clipped indices accumulate.
     assert_eq!(
         grads_at(
