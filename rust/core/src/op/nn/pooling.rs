@@ -1,5 +1,674 @@
-//! (in progress)
+//! `Pooling`: max / avg / sum / lp windows over 1 to 3 spatial dims (NCW, NCHW, NCDHW) with
+//! MXNet's `valid` and `full` output conventions and `global_pool`; kernels in
+//! kernels/cpu/pool.rs. The gradient is one `_backward_Pooling` node reading the output
+//! gradient, the input and the output.
 
-use crate::op::Registry;
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::cpu::pool::{self, Geom, Kind};
+use crate::ndarray::NDArray;
+use crate::op::params::{param, Params};
+use crate::op::shape_ops::def;
+use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
+use crate::shape::Shape;
+use half::f16;
+use std::sync::Arc;
 
-pub fn register(_r: &mut Registry) {}
+const OP: &str = "Pooling";
+
+#[derive(Debug, Clone)]
+struct Cfg {
+    kind: Kind,
+    global: bool,
+    full: bool,
+    kernel: Vec<usize>,
+    stride: Vec<usize>,
+    pad: Vec<usize>,
+}
+
+fn lift(v: &[usize], fill: usize) -> [usize; 3] {
+    let mut o = [fill; 3];
+    o[3 - v.len()..].copy_from_slice(v);
+    o
+}
+
+impl Cfg {
+    fn parse(p: &Params) -> Result<Cfg> {
+        let global = p.bool("global_pool")?;
+        let kernel = p.shape("kernel")?;
+        if !global {
+            if !(1..=3).contains(&kernel.len()) {
+                return Err(Error::param(
+                    OP,
+                    format!(
+                        "kernel must have 1, 2 or 3 dimensions unless global_pool=True, got {kernel:?}"
+                    ),
+                ));
+            }
+            if kernel.contains(&0) {
+                return Err(Error::param(
+                    OP,
+                    format!("kernel must be positive, got {kernel:?}"),
+                ));
+            }
+        }
+        let nd = kernel.len();
+        let tuple = |name: &str, default: usize| -> Result<Vec<usize>> {
+            let v = p.shape(name)?;
+            if v.is_empty() || global {
+                return Ok(vec![default; nd]);
+            }
+            if v.len() != nd {
+                return Err(Error::param(
+                    OP,
+                    format!("{name} {v:?} must have as many dimensions as kernel {kernel:?}"),
+                ));
+            }
+            Ok(v)
+        };
+        let stride = tuple("stride", 1)?;
+        let pad = tuple("pad", 0)?;
+        if stride.contains(&0) {
+            return Err(Error::param(
+                OP,
+                format!("stride must be positive, got {stride:?}"),
+            ));
+        }
+        let include_pad = match p.str("count_include_pad")?.trim() {
+            "None" => true,
+            _ => p.bool("count_include_pad")?,
+        };
+        let kind = match p.choice("pool_type", &["avg", "lp", "max", "sum"])? {
+            "max" => Kind::Max,
+            "avg" => Kind::Avg { include_pad },
+            "sum" => Kind::Sum,
+            _ => {
+                let pv = p.opt_int("p_value")?.ok_or_else(|| {
+                    Error::param(OP, "p_value is required for pool_type='lp' (1, 2 or 3)")
+                })?;
+                if !(1..=3).contains(&pv) {
+                    return Err(Error::param(
+                        OP,
+                        format!("p_value must be 1, 2 or 3, got {pv}"),
+                    ));
+                }
+                Kind::Lp(pv as i32)
+            }
+        };
+        let full = match p.choice("pooling_convention", &["full", "same", "valid"])? {
+            "valid" => false,
+            "full" => true,
+            _ => {
+                return Err(Error::NotImplemented(
+                    "Pooling: pooling_convention='same' is not supported".into(),
+                ))
+            }
+        };
+        let layout = p.str("layout")?.trim().trim_matches('\'');
+        if !matches!(layout, "None" | "NCW" | "NCHW" | "NCDHW") {
+            return Err(Error::NotImplemented(format!(
+                "Pooling: layout '{layout}' is not supported on CPU; use NCW, NCHW or NCDHW"
+            )));
+        }
+        Ok(Cfg {
+            kind,
+            global,
+            full,
+            kernel,
+            stride,
+            pad,
+        })
+    }
+
+    fn geom(&self, d: &Shape) -> Result<Geom> {
+        if self.global {
+            if !(3..=5).contains(&d.ndim()) {
+                return Err(Error::shape(
+                    OP,
+                    format!(
+                        "Input data should be 3D in (batch, channel, x), 4D in (batch, channel, y, \
+                         x) or 5D in (batch, channel, d, y, x), got shape {d}"
+                    ),
+                ));
+            }
+            let sp = &d.0[2..];
+            return Ok(Geom {
+                planes: d[0] * d[1],
+                input: lift(sp, 1),
+                output: [1; 3],
+                kernel: lift(sp, 1),
+                stride: [1; 3],
+                pad: [0; 3],
+            });
+        }
+        let nd = self.kernel.len();
+        if d.ndim() != nd + 2 {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "data must be {}-D for a {nd}-D kernel {:?}, got shape {d}",
+                    nd + 2,
+                    self.kernel
+                ),
+            ));
+        }
+        let sp = &d.0[2..];
+        let mut out = vec![0; nd];
+        for i in 0..nd {
+            let padded = sp[i] + 2 * self.pad[i];
+            if self.kernel[i] > padded {
+                return Err(Error::shape(
+                    OP,
+                    format!(
+                        "kernel size ({}) exceeds input ({} padded to {padded}) in dimension {i} \
+                         of data {d}",
+                        self.kernel[i], sp[i]
+                    ),
+                ));
+            }
+            let span = padded - self.kernel[i];
+            out[i] = 1 + if self.full {
+                span.div_ceil(self.stride[i])
+            } else {
+                span / self.stride[i]
+            };
+        }
+        Ok(Geom {
+            planes: d[0] * d[1],
+            input: lift(sp, 1),
+            output: lift(&out, 1),
+            kernel: lift(&self.kernel, 1),
+            stride: lift(&self.stride, 1),
+            pad: lift(&self.pad, 0),
+        })
+    }
+
+    fn out_shape(&self, d: &Shape, g: &Geom) -> Shape {
+        let nd = d.ndim() - 2;
+        let mut s = vec![d[0], d[1]];
+        s.extend_from_slice(&g.output[3 - nd..]);
+        Shape(s)
+    }
+}
+
+fn lowest<T: Element>() -> T {
+    match T::DTYPE {
+        DType::F32 => T::from_f64(f32::MIN as f64),
+        DType::F16 => T::from_f64(-65504.0),
+        _ => T::from_f64(f64::MIN),
+    }
+}
+
+fn forward_t<T: Element>(cfg: &Cfg, x: &NDArray, y: &NDArray) -> Result<()> {
+    let g = cfg.geom(x.shape())?;
+    // SAFETY: inside the op reading x and writing y, a fresh array of the inferred shape.
+    unsafe {
+        pool::forward(
+            &g,
+            cfg.kind,
+            lowest::<T>(),
+            x.data::<T>(),
+            y.data_mut::<T>(),
+        )
+    };
+    Ok(())
+}
+
+fn backward_t<T: Element>(cfg: &Cfg, ins: &[NDArray], dx: &NDArray) -> Result<()> {
+    let g = cfg.geom(ins[1].shape())?;
+    // SAFETY: reads dy, x, y and writes the fresh dx; shapes checked by the backward infer.
+    unsafe {
+        pool::backward(
+            &g,
+            cfg.kind,
+            ins[0].data::<T>(),
+            ins[1].data::<T>(),
+            ins[2].data::<T>(),
+            dx.data_mut::<T>(),
+        )
+    };
+    Ok(())
+}
+
+macro_rules! by_float {
+    ($op:expr, $d:expr, $f:ident, $($arg:expr),*) => {
+        match $d {
+            DType::F32 => $f::<f32>($($arg),*),
+            DType::F64 => $f::<f64>($($arg),*),
+            DType::F16 => $f::<f16>($($arg),*),
+            d => Err(Error::dtype($op, format!("expects float16, float32 or float64, got {d}"))),
+        }
+    };
+}
+
+fn float(op: &str, d: DType) -> Result<DType> {
+    if d.is_float() {
+        Ok(d)
+    } else {
+        Err(Error::dtype(
+            op,
+            format!("expects float16, float32 or float64 input, got {d}"),
+        ))
+    }
+}
+
+fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
+    const B: &str = "_backward_Pooling";
+    let c2 = cfg.clone();
+    FnOp::new(
+        B,
+        move |inputs| {
+            if inputs.len() != 3 {
+                return Err(Error::Value(format!(
+                    "operator {B} takes 3 inputs (out_grad, data, output), {} given",
+                    inputs.len()
+                )));
+            }
+            let dt = float(B, inputs[1].dtype)?;
+            let g = cfg.geom(&inputs[1].shape)?;
+            let want = cfg.out_shape(&inputs[1].shape, &g);
+            if inputs[0].shape != want || inputs[2].shape != want {
+                return Err(Error::shape(
+                    B,
+                    format!(
+                        "output gradient {} and output {} must have the output shape {want}",
+                        inputs[0].shape, inputs[2].shape
+                    ),
+                ));
+            }
+            Ok(vec![Desc::new(inputs[1].shape.clone(), dt)])
+        },
+        move |_, ins, outs| by_float!(B, ins[1].dtype(), backward_t, &c2, ins, &outs[0]),
+    )
+    .arc()
+}
+
+fn pool_op(cfg: Cfg) -> Arc<dyn Operator> {
+    let cfg = Arc::new(cfg);
+    let (c1, c2, c3) = (cfg.clone(), cfg.clone(), cfg.clone());
+    FnOp::new(
+        OP,
+        move |inputs| {
+            if inputs.len() != 1 {
+                return Err(Error::Value(format!(
+                    "operator {OP} takes 1 input (data), {} given",
+                    inputs.len()
+                )));
+            }
+            let dt = float(OP, inputs[0].dtype)?;
+            let g = c1.geom(&inputs[0].shape)?;
+            Ok(vec![Desc::new(c1.out_shape(&inputs[0].shape, &g), dt)])
+        },
+        move |_, ins, outs| by_float!(OP, ins[0].dtype(), forward_t, &c2, &ins[0], &outs[0]),
+    )
+    .with_grad(move |g, a| {
+        let dy = a
+            .out_grads
+            .first()
+            .ok_or_else(|| Error::Internal("Pooling gradient without out_grad".into()))?;
+        let ins = [dy.clone(), a.inputs[0].clone(), a.outputs[0].clone()];
+        let mut outs = g.apply(backward_op(c3.clone()), &ins);
+        Ok(vec![Some(outs.swap_remove(0))])
+    })
+    .arc()
+}
+
+pub fn register(r: &mut Registry) {
+    r.add(def(
+        OP,
+        "Performs pooling on the input (NCW, NCHW or NCDHW). Output size per spatial dimension: \
+         valid: floor((x + 2*pad - kernel) / stride) + 1; full: ceil(...) + 1. max takes the \
+         window maximum, avg its mean (dividing by the window size clipped to the padded input, \
+         or by the covered input elements when count_include_pad=False), sum its sum, lp \
+         (sum x^p)^(1/p). global_pool pools each whole feature map.",
+        vec![
+            param(
+                "kernel",
+                "Shape(tuple)",
+                Some("[]"),
+                "Pooling kernel size: (y, x) or (d, y, x)",
+            ),
+            param(
+                "pool_type",
+                "{'avg', 'lp', 'max', 'sum'}",
+                Some("'max'"),
+                "Pooling type to be applied.",
+            ),
+            param(
+                "global_pool",
+                "boolean",
+                Some("False"),
+                "Ignore kernel size, do global pooling based on current input feature map.",
+            ),
+            param(
+                "cudnn_off",
+                "boolean",
+                Some("False"),
+                "Turn off cudnn pooling and use MXNet pooling operator (ignored on CPU).",
+            ),
+            param(
+                "pooling_convention",
+                "{'full', 'same', 'valid'}",
+                Some("'valid'"),
+                "Pooling convention to be applied.",
+            ),
+            param(
+                "stride",
+                "Shape(tuple)",
+                Some("[]"),
+                "Stride: for pooling (y, x) or (d, y, x). Defaults to 1 for each dimension.",
+            ),
+            param(
+                "pad",
+                "Shape(tuple)",
+                Some("[]"),
+                "Pad for pooling: (y, x) or (d, y, x). Defaults to no padding.",
+            ),
+            param(
+                "p_value",
+                "int or None",
+                Some("None"),
+                "Value of p for Lp pooling, can be 1 or 2, required for Lp Pooling.",
+            ),
+            param(
+                "count_include_pad",
+                "boolean or None",
+                Some("None"),
+                "Only used for AvgPool, specify whether to count padding elements for average \
+                 calculation. For example, with a 5*5 kernel on a 3*3 corner of a image, the sum \
+                 of the 9 valid elements will be divided by 25 if this is set to true, or it will \
+                 be divided by 9 if this is set to false. Defaults to true.",
+            ),
+            param(
+                "layout",
+                "{None, 'NCDHW', 'NCHW', 'NCW', 'NDHWC', 'NHWC', 'NWC'}",
+                Some("None"),
+                "Set layout for input and output. Empty for default layout: NCW for 1d, NCHW for \
+                 2d and NCDHW for 3d.",
+            ),
+        ],
+        Inputs::Fixed(&["data"]),
+        |p| Ok(pool_op(Cfg::parse(p)?)),
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::op::test_util::{arr, check_grad, err, rand64, run};
+
+    fn tup(v: &[usize]) -> String {
+        let s: Vec<String> = v.iter().map(|d| d.to_string()).collect();
+        format!("({},)", s.join(","))
+    }
+
+    /// Direct pooling over every window of the (implicitly) padded input, N-d by index lists.
+    #[allow(clippy::too_many_arguments)]
+    fn naive(
+        data: &[usize],
+        x: &[f64],
+        kernel: &[usize],
+        stride: &[usize],
+        pad: &[usize],
+        ty: &str,
+        full: bool,
+        include_pad: bool,
+    ) -> (Vec<usize>, Vec<f64>) {
+        let nd = kernel.len();
+        let sp = &data[2..];
+        let out: Vec<usize> = (0..nd)
+            .map(|i| {
+                let span = sp[i] + 2 * pad[i] - kernel[i];
+                1 + if full {
+                    span.div_ceil(stride[i])
+                } else {
+                    span / stride[i]
+                }
+            })
+            .collect();
+        let planes = data[0] * data[1];
+        let il: usize = sp.iter().product();
+        let ol: usize = out.iter().product();
+        let mut res = Vec::new();
+        for pl in 0..planes {
+            for k in 0..ol {
+                // Output multi-index.
+                let mut o = vec![0; nd];
+                let mut r = k;
+                for i in (0..nd).rev() {
+                    o[i] = r % out[i];
+                    r /= out[i];
+                }
+                let mut vals = Vec::new();
+                let mut padded_size = 1usize;
+                for i in 0..nd {
+                    let s = (o[i] * stride[i]) as isize - pad[i] as isize;
+                    let e = (s + kernel[i] as isize).min((sp[i] + pad[i]) as isize);
+                    padded_size *= (e - s).max(0) as usize;
+                }
+                let kl: usize = kernel.iter().product();
+                for t in 0..kl {
+                    let mut kk = vec![0; nd];
+                    let mut r = t;
+                    for i in (0..nd).rev() {
+                        kk[i] = r % kernel[i];
+                        r /= kernel[i];
+                    }
+                    let pos: Vec<isize> = (0..nd)
+                        .map(|i| (o[i] * stride[i] + kk[i]) as isize - pad[i] as isize)
+                        .collect();
+                    if (0..nd).all(|i| pos[i] >= 0 && (pos[i] as usize) < sp[i]) {
+                        let flat = (0..nd).fold(0, |a, i| a * sp[i] + pos[i] as usize);
+                        vals.push(x[pl * il + flat]);
+                    }
+                }
+                let s: f64 = vals.iter().sum();
+                res.push(match ty {
+                    "max" => vals.iter().cloned().fold(f64::MIN, f64::max),
+                    "sum" => s,
+                    "lp" => vals.iter().map(|v| v * v).sum::<f64>().sqrt(),
+                    _ => {
+                        let div = if include_pad { padded_size } else { vals.len() };
+                        if div == 0 {
+                            0.0
+                        } else {
+                            s / div as f64
+                        }
+                    }
+                });
+            }
+        }
+        let mut shape = data[..2].to_vec();
+        shape.extend(out);
+        (shape, res)
+    }
+
+    #[test]
+    fn pooling_matches_direct_loops() {
+        type Case<'a> = (&'a [usize], &'a [usize], &'a [usize], &'a [usize]);
+        let cases: &[Case] = &[
+            (&[2, 3, 9], &[3], &[2], &[1]),
+            (&[1, 2, 7, 6], &[3, 2], &[2, 2], &[1, 1]),
+            (&[2, 2, 5, 5], &[2, 2], &[2, 2], &[0, 0]),
+            (&[1, 3, 6, 7], &[3, 3], &[1, 2], &[1, 0]),
+            (&[1, 2, 4, 5, 6], &[2, 3, 2], &[2, 1, 2], &[1, 1, 0]),
+        ];
+        for &(data, kernel, stride, pad) in cases {
+            let n: usize = data.iter().product();
+            let x: Vec<f64> = (0..n).map(|i| ((i * 37) % 23) as f64 - 11.0).collect();
+            for ty in ["max", "avg", "sum", "lp"] {
+                for full in [false, true] {
+                    for include_pad in [true, false] {
+                        if ty != "avg" && !include_pad {
+                            continue;
+                        }
+                        let (k, s, p) = (tup(kernel), tup(stride), tup(pad));
+                        let mut attrs = vec![
+                            ("kernel", k.as_str()),
+                            ("stride", s.as_str()),
+                            ("pad", p.as_str()),
+                            ("pool_type", ty),
+                            ("pooling_convention", if full { "full" } else { "valid" }),
+                            (
+                                "count_include_pad",
+                                if include_pad { "True" } else { "False" },
+                            ),
+                        ];
+                        if ty == "lp" {
+                            attrs.push(("p_value", "2"));
+                        }
+                        let out = run("Pooling", &[arr(data, &x)], &attrs);
+                        let (shape, want) =
+                            naive(data, &x, kernel, stride, pad, ty, full, include_pad);
+                        assert_eq!(out.shape().dims(), &shape[..], "{attrs:?}");
+                        let got = out.to_vec::<f64>().unwrap();
+                        for (g, w) in got.iter().zip(&want) {
+                            assert!((g - w).abs() < 1e-9, "{attrs:?}: {g} vs {w}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mxnet_documented_values() {
+        // MXNet 1.9.1: avg, full convention, pad 1 on a 5x5 of ones: the last window lies
+        // wholly in the padding and gives 0.
+        let ones = arr(&[1, 1, 5, 5], &[1f32; 25]);
+        let a = [
+            ("kernel", "(2,2)"),
+            ("stride", "(2,2)"),
+            ("pad", "(1,1)"),
+            ("pool_type", "avg"),
+            ("pooling_convention", "full"),
+        ];
+        let got = run("Pooling", std::slice::from_ref(&ones), &a)
+            .to_vec::<f32>()
+            .unwrap();
+        assert_eq!(&got[..8], &[0.25, 0.5, 0.5, 0.0, 0.5, 1.0, 1.0, 0.0]);
+        assert_eq!(&got[12..], &[0.0; 4]);
+        let iota: Vec<f32> = (0..25).map(|i| i as f32).collect();
+        let x = arr(&[1, 1, 5, 5], &iota);
+        let got = run(
+            "Pooling",
+            std::slice::from_ref(&x),
+            &[
+                ("kernel", "(3,3)"),
+                ("stride", "(2,2)"),
+                ("pool_type", "lp"),
+                ("p_value", "2"),
+            ],
+        )
+        .to_vec::<f32>()
+        .unwrap();
+        for (g, w) in got
+            .iter()
+            .zip([21.908903f32, 27.055498, 49.59839, 55.425625])
+        {
+            assert!((g - w).abs() < 1e-4, "{g} vs {w}");
+        }
+        let a = [
+            ("kernel", "(2,2)"),
+            ("stride", "(2,2)"),
+            ("pad", "(1,1)"),
+            ("pooling_convention", "full"),
+        ];
+        let got = run("Pooling", std::slice::from_ref(&x), &a)
+            .to_vec::<f32>()
+            .unwrap();
+        assert_eq!(&got[..4], &[0.0, 2.0, 4.0, f32::MIN]);
+        let g = run(
+            "Pooling",
+            &[x],
+            &[("global_pool", "True"), ("pool_type", "avg")],
+        );
+        assert_eq!(g.shape().dims(), &[1, 1, 1, 1]);
+        assert_eq!(g.to_vec::<f32>().unwrap(), vec![12.0]);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let x = arr(&[1, 2, 5, 5], &[0f32; 50]);
+        let e = err("Pooling", std::slice::from_ref(&x), &[("kernel", "(7,7)")]);
+        assert!(e.to_string().contains("exceeds input"), "{e}");
+        let e = err(
+            "Pooling",
+            &[arr(&[2, 5], &[0f32; 10])],
+            &[("kernel", "(2,)")],
+        );
+        assert!(e.to_string().contains("3-D"), "{e}");
+        let e = err(
+            "Pooling",
+            std::slice::from_ref(&x),
+            &[("kernel", "(2,2)"), ("stride", "(2,)")],
+        );
+        assert!(e.to_string().contains("stride"), "{e}");
+        let e = err("Pooling", std::slice::from_ref(&x), &[]);
+        assert!(e.to_string().contains("kernel"), "{e}");
+        let e = err(
+            "Pooling",
+            std::slice::from_ref(&x),
+            &[("kernel", "(2,2)"), ("pool_type", "lp")],
+        );
+        assert!(e.to_string().contains("p_value"), "{e}");
+        let e = err(
+            "Pooling",
+            std::slice::from_ref(&x),
+            &[("kernel", "(2,2)"), ("pool_type", "median")],
+        );
+        assert!(e.to_string().contains("pool_type"), "{e}");
+        let e = err(
+            "Pooling",
+            &[x],
+            &[("kernel", "(2,2)"), ("pooling_convention", "same")],
+        );
+        assert!(e.to_string().contains("same"), "{e}");
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let x = rand64(&[2, 2, 5, 6], -1.0, 1.0, 1);
+        for ty in ["max", "avg", "sum"] {
+            for conv in ["valid", "full"] {
+                let a = [
+                    ("kernel", "(3,2)"),
+                    ("stride", "(2,2)"),
+                    ("pad", "(1,1)"),
+                    ("pool_type", ty),
+                    ("pooling_convention", conv),
+                ];
+                check_grad("Pooling", &a, std::slice::from_ref(&x), &[0]);
+            }
+        }
+        let a = [
+            ("kernel", "(2,2)"),
+            ("pad", "(1,1)"),
+            ("pool_type", "avg"),
+            ("count_include_pad", "False"),
+        ];
+        check_grad("Pooling", &a, std::slice::from_ref(&x), &[0]);
+        let pos = rand64(&[1, 2, 4, 5], 0.5, 2.0, 2);
+        for p in ["1", "2", "3"] {
+            let a = [("kernel", "(2,2)"), ("pool_type", "lp"), ("p_value", p)];
+            check_grad("Pooling", &a, std::slice::from_ref(&pos), &[0]);
+        }
+        check_grad(
+            "Pooling",
+            &[("kernel", "(3,)"), ("stride", "(2,)")],
+            &[rand64(&[2, 3, 7], -1.0, 1.0, 3)],
+            &[0],
+        );
+        check_grad(
+            "Pooling",
+            &[("kernel", "(2,2,2)"), ("pool_type", "avg")],
+            &[rand64(&[1, 2, 3, 3, 4], -1.0, 1.0, 4)],
+            &[0],
+        );
+        check_grad(
+            "Pooling",
+            &[("global_pool", "True"), ("pool_type", "max")],
+            &[x],
+            &[0],
+        );
+    }
+}

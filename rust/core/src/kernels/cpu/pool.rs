@@ -1,0 +1,216 @@
+//! Pooling kernels over 1 to 3 spatial dims (lifted to three by prepending unit dims): max,
+//! average, sum and Lp windows with MXNet's window arithmetic, and their gradients. Parallel
+//! over (sample, channel) planes, which are independent in both directions.
+
+use super::{par_ranges, Ptr};
+use crate::dtype::Element;
+
+/// The reduction a window applies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    Max,
+    /// Average; `include_pad` divides by the window size clipped to the padded input, else by
+    /// the number of input elements the window covers.
+    Avg {
+        include_pad: bool,
+    },
+    Sum,
+    /// `(Σ x^p)^(1/p)` with integer p (MXNet: 1, 2 or 3).
+    Lp(i32),
+}
+
+/// Pooling geometry: `planes` independent (sample, channel) planes; spatial arrays are
+/// (depth, height, width), unit where the rank is lower.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Geom {
+    pub planes: usize,
+    pub input: [usize; 3],
+    pub output: [usize; 3],
+    pub kernel: [usize; 3],
+    pub stride: [usize; 3],
+    pub pad: [usize; 3],
+}
+
+impl Geom {
+    pub fn in_len(&self) -> usize {
+        self.input.iter().product()
+    }
+    pub fn out_len(&self) -> usize {
+        self.output.iter().product()
+    }
+}
+
+/// One window: input ranges per dim and the size used by `include_pad` averaging.
+struct Win {
+    lo: [usize; 3],
+    hi: [usize; 3],
+    padded: usize,
+}
+
+#[inline(always)]
+fn window(g: &Geom, o: [usize; 3]) -> Win {
+    let mut w = Win {
+        lo: [0; 3],
+        hi: [0; 3],
+        padded: 1,
+    };
+    for (i, &oi) in o.iter().enumerate() {
+        let start = (oi * g.stride[i]) as isize - g.pad[i] as isize;
+        let end = (start + g.kernel[i] as isize).min((g.input[i] + g.pad[i]) as isize);
+        w.padded *= (end - start).max(0) as usize;
+        w.lo[i] = start.max(0) as usize;
+        w.hi[i] = (end.max(0) as usize).min(g.input[i]);
+        if w.lo[i] > w.hi[i] {
+            w.lo[i] = w.hi[i];
+        }
+    }
+    w
+}
+
+#[inline(always)]
+fn each_in(g: &Geom, w: &Win, mut f: impl FnMut(usize)) {
+    let [_, ih, iw] = g.input;
+    for z in w.lo[0]..w.hi[0] {
+        for y in w.lo[1]..w.hi[1] {
+            let row = (z * ih + y) * iw;
+            for x in w.lo[2]..w.hi[2] {
+                f(row + x);
+            }
+        }
+    }
+}
+
+fn count(w: &Win) -> usize {
+    (0..3).map(|i| w.hi[i] - w.lo[i]).product()
+}
+
+fn each_out(g: &Geom, mut f: impl FnMut(usize, [usize; 3])) {
+    let [od, oh, ow] = g.output;
+    let mut k = 0;
+    for z in 0..od {
+        for y in 0..oh {
+            for x in 0..ow {
+                f(k, [z, y, x]);
+                k += 1;
+            }
+        }
+    }
+}
+
+fn powi(v: f64, p: i32) -> f64 {
+    v.powi(p)
+}
+
+fn root(v: f64, p: i32) -> f64 {
+    match p {
+        1 => v,
+        2 => v.sqrt(),
+        3 => v.cbrt(),
+        _ => v.powf(1.0 / p as f64),
+    }
+}
+
+/// `y = pool(x)` over every plane; x is planes × input, y planes × output.
+pub fn forward<T: Element>(g: &Geom, kind: Kind, lowest: T, x: &[T], y: &mut [T]) {
+    let (il, ol) = (g.in_len(), g.out_len());
+    let kl: usize = g.kernel.iter().product();
+    let yp = Ptr(y.as_mut_ptr());
+    par_ranges(g.planes, ol * kl, |b, e| {
+        for pl in b..e {
+            let src = &x[pl * il..(pl + 1) * il];
+            // SAFETY: plane pl of y belongs to this task.
+            let dst = unsafe { std::slice::from_raw_parts_mut(yp.get().add(pl * ol), ol) };
+            each_out(g, |k, o| {
+                let w = window(g, o);
+                dst[k] = match kind {
+                    Kind::Max => {
+                        let mut m = lowest;
+                        each_in(g, &w, |i| {
+                            if src[i] > m {
+                                m = src[i];
+                            }
+                        });
+                        m
+                    }
+                    Kind::Sum | Kind::Avg { .. } => {
+                        let mut s = 0.0;
+                        each_in(g, &w, |i| s += src[i].to_f64());
+                        let div = match kind {
+                            Kind::Avg { include_pad: true } => w.padded,
+                            Kind::Avg { include_pad: false } => count(&w),
+                            _ => 1,
+                        };
+                        T::from_f64(if div == 0 { 0.0 } else { s / div as f64 })
+                    }
+                    Kind::Lp(p) => {
+                        let mut s = 0.0;
+                        each_in(g, &w, |i| s += powi(src[i].to_f64(), p));
+                        T::from_f64(root(s, p))
+                    }
+                };
+            });
+        }
+    });
+}
+
+/// `dx` from `dy` (and x, y): max routes each output gradient to the first maximum of its
+/// window, avg/sum spread it over the window, Lp scales by (x/y)^(p-1). dx is overwritten.
+pub fn backward<T: Element>(g: &Geom, kind: Kind, dy: &[T], x: &[T], y: &[T], dx: &mut [T]) {
+    let (il, ol) = (g.in_len(), g.out_len());
+    let kl: usize = g.kernel.iter().product();
+    let dxp = Ptr(dx.as_mut_ptr());
+    par_ranges(g.planes, ol * kl, |b, e| {
+        let mut acc = vec![0.0f64; il];
+        for pl in b..e {
+            let src = &x[pl * il..(pl + 1) * il];
+            let (dyp, yp) = (&dy[pl * ol..(pl + 1) * ol], &y[pl * ol..(pl + 1) * ol]);
+            acc.fill(0.0);
+            each_out(g, |k, o| {
+                let w = window(g, o);
+                let d = dyp[k].to_f64();
+                match kind {
+                    Kind::Max => {
+                        let mut best: Option<usize> = None;
+                        each_in(g, &w, |i| {
+                            if best.map_or(true, |b| src[i] > src[b]) {
+                                best = Some(i);
+                            }
+                        });
+                        if let Some(b) = best {
+                            acc[b] += d;
+                        }
+                    }
+                    Kind::Sum | Kind::Avg { .. } => {
+                        let div = match kind {
+                            Kind::Avg { include_pad: true } => w.padded,
+                            Kind::Avg { include_pad: false } => count(&w),
+                            _ => 1,
+                        };
+                        if div > 0 {
+                            let v = d / div as f64;
+                            each_in(g, &w, |i| acc[i] += v);
+                        }
+                    }
+                    Kind::Lp(p) => {
+                        let yv = yp[k].to_f64();
+                        each_in(g, &w, |i| {
+                            let xv = src[i].to_f64();
+                            acc[i] += if p == 1 {
+                                d
+                            } else if yv == 0.0 {
+                                0.0
+                            } else {
+                                d * powi(xv / yv, p - 1)
+                            };
+                        });
+                    }
+                }
+            });
+            // SAFETY: plane pl of dx belongs to this task.
+            let dst = unsafe { std::slice::from_raw_parts_mut(dxp.get().add(pl * il), il) };
+            for (o, &a) in dst.iter_mut().zip(&acc) {
+                *o = T::from_f64(a);
+            }
+        }
+    });
+}
