@@ -1,7 +1,7 @@
 //! The native `Symbol` type: graph construction, listing, JSON and inference go to the core;
 //! `python/oxnet/symbol/symbol.py` adds MXNet's Python-level methods to this same class.
 
-use crate::convert::{dtype_of, np_type, shape_tuple};
+use crate::convert::{attrs_of, dtype_of, np_type, shape_tuple};
 use crate::error::IntoPyResult;
 use oxnet::graph::infer::{infer_shape_partial, infer_type_partial, Inferred};
 use oxnet::graph::json::{load_json_logged, to_json};
@@ -9,7 +9,7 @@ use oxnet::graph::symbol::Symbol;
 use oxnet::{DType, Shape};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 #[pyclass(name = "Symbol", module = "oxnet._native", weakref)]
 pub struct PySymbol {
@@ -95,10 +95,11 @@ impl PySymbol {
         py: Python<'_>,
         op: &str,
         name: &str,
-        attrs: Vec<(String, String)>,
+        attrs: Option<&Bound<'_, PyDict>>,
         args: &Bound<'_, PyAny>,
         kwargs: Vec<(String, Bound<'_, PyAny>)>,
     ) -> PyResult<Py<PySymbol>> {
+        let attrs = attrs_of(py, attrs)?;
         let args = syms_of(args)?;
         let kwargs = named_syms(kwargs)?;
         new_sym(py, Symbol::create(op, name, &attrs, &args, &kwargs).py()?)
@@ -129,6 +130,11 @@ impl PySymbol {
     ) -> PyResult<Py<PySymbol>> {
         let kw = named_syms(kwargs)?;
         new_sym(py, self.inner.compose(&kw, name).py()?)
+    }
+
+    /// A new handle on the same graph (`__copy__`).
+    fn _copy(&self, py: Python<'_>) -> PyResult<Py<PySymbol>> {
+        new_sym(py, self.inner.clone())
     }
 
     /// Makes this object hold `other`'s graph (in-place `_compose`, `_set_attr`).

@@ -11,7 +11,7 @@ use super::node::{topo_order, Entry, Node};
 use super::symbol::{keyword_error, node_ptr, Symbol};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::op::Desc;
+use crate::op::{Desc, Operator};
 use crate::shape::Shape;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -95,6 +95,52 @@ fn merge(a: &Option<Shape>, b: &Option<Shape>) -> Option<Option<Shape>> {
             Some(Some(Shape::new(out)))
         }
     }
+}
+
+/// The shape rule of elementwise ops (every input and output has one shape): merges what is
+/// known of each into all of them, so `a + b` learns `b` from `a` and `(2, 0)` + `(0, 3)`
+/// gives `(2, 3)`. Ops set it with `FnOp::with_shape_partial(same_shape_partial)`.
+pub fn same_shape_partial(
+    inputs: &mut [Option<Shape>],
+    outputs: &mut [Option<Shape>],
+) -> Result<()> {
+    let mut acc: Option<Shape> = None;
+    for (i, s) in inputs.iter().enumerate() {
+        match merge(&acc, s) {
+            Some(m) => acc = m,
+            None => {
+                return Err(Error::shape(
+                    "",
+                    format!(
+                        "Incompatible attr at {i}-th input: expected {}, got {}",
+                        acc.unwrap_or_default(),
+                        s.clone().unwrap_or_default()
+                    ),
+                ))
+            }
+        }
+    }
+    for (i, s) in outputs.iter().enumerate() {
+        match merge(&acc, s) {
+            Some(m) => acc = m,
+            None => {
+                return Err(Error::shape(
+                    "",
+                    format!(
+                        "Incompatible attr at {i}-th output: expected {}, got {}",
+                        acc.unwrap_or_default(),
+                        s.clone().unwrap_or_default()
+                    ),
+                ))
+            }
+        }
+    }
+    if acc.is_some() {
+        for s in inputs.iter_mut().chain(outputs.iter_mut()) {
+            *s = acc.clone();
+        }
+    }
+    Ok(())
 }
 
 /// Parses MXNet's `__shape__` text `"(3, 4)"`.
@@ -250,6 +296,65 @@ impl ShapeState<'_> {
         }
     }
 
+    /// Output shapes of an op whose inputs have unknown dimensions, for ops without their own
+    /// partial rule (Activation on `(0, 128)` gives `(0, 128)`): the forward rule runs with
+    /// each unknown dimension set to a few probe values, and an output dimension is known
+    /// where every successful probe agrees. Two large probes must succeed; a small one catches
+    /// dimensions clipped to a constant (slicing).
+    fn probe(
+        &self,
+        op: &dyn Operator,
+        ins: &[Option<Shape>],
+        srcs: &[(usize, usize)],
+    ) -> Vec<Option<Shape>> {
+        let run = |v: usize| -> Option<Vec<Shape>> {
+            let descs: Vec<Desc> = ins
+                .iter()
+                .zip(srcs)
+                .map(|(s, &(src, k))| {
+                    let dims: Vec<usize> = s
+                        .as_ref()
+                        .map(|s| {
+                            s.dims()
+                                .iter()
+                                .map(|&d| if d == 0 { v } else { d })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let t = self.types[src].get(k).copied().flatten();
+                    Desc::new(Shape::new(dims), t.unwrap_or(DType::F32))
+                })
+                .collect();
+            op.infer(&descs)
+                .ok()
+                .map(|r| r.into_iter().map(|d| d.shape).collect())
+        };
+        let (Some(a), Some(b)) = (run(101), run(103)) else {
+            return Vec::new();
+        };
+        let c = run(3);
+        (0..a.len())
+            .map(|k| {
+                let (x, y) = (&a[k], b.get(k)?);
+                let z = c.as_ref().and_then(|c| c.get(k));
+                if x.ndim() != y.ndim() || z.is_some_and(|z| z.ndim() != x.ndim()) {
+                    return None;
+                }
+                let dims = (0..x.ndim())
+                    .map(|d| {
+                        let same = x[d] == y[d] && z.map_or(true, |z| z[d] == x[d]);
+                        if same {
+                            x[d]
+                        } else {
+                            0
+                        }
+                    })
+                    .collect::<Vec<_>>();
+                Some(Shape::new(dims))
+            })
+            .collect()
+    }
+
     /// Runs node `i`'s rules once; true when anything new was learned.
     fn step(&mut self, i: usize) -> Result<bool> {
         let n = self.g.order[i].clone();
@@ -298,6 +403,15 @@ impl ShapeState<'_> {
                                 inferred.map(|s| shape_text(&s)).unwrap_or_default()
                             ),
                         ))
+                    }
+                }
+            }
+        } else if ins.iter().all(|s| s.as_ref().is_some_and(|s| s.ndim() > 0)) {
+            for (k, probed) in self.probe(op.as_ref(), &ins, &srcs).into_iter().enumerate() {
+                if let (Some(slot), Some(p)) = (outs.get_mut(k), probed) {
+                    // A probe never contradicts what is known; the complete pass checks that.
+                    if let Some(m) = merge(slot, &Some(p)) {
+                        *slot = m;
                     }
                 }
             }
@@ -358,7 +472,11 @@ impl ShapeState<'_> {
 /// An op's own error text without its `op: ` prefix (the node name replaces it).
 fn strip_op(e: &Error, n: &Node) -> String {
     match e {
-        Error::Shape { msg, .. } | Error::DType { msg, .. } => msg.clone(),
+        Error::Shape { msg, .. } | Error::DType { msg, .. } => msg.replacen(
+            "Incompatible attr at",
+            &format!("Incompatible attr in node {} at", n.name),
+            1,
+        ),
         other => {
             let s = other.to_string();
             let prefix = format!("{}: ", n.op_name);
@@ -497,14 +615,16 @@ fn run_types(g: &Graph, given: &HashMap<String, DType>) -> Result<Vec<Vec<Option
                         slots[s][k] = Some(*t);
                         changed = true;
                     }
-                    (Some(o), Some(t)) if o != *t => return Err(Error::DType {
-                        op: format!("Error in operator {}", node.name),
-                        msg: format!(
+                    (Some(o), Some(t)) if o != *t => {
+                        return Err(Error::DType {
+                            op: format!("Error in operator {}", node.name),
+                            msg: format!(
                             "Incompatible attr in node {} at {j}-th input: expected {t}, got {o} \
                                  (from {})",
                             node.name, node.inputs[j].node.name
                         ),
-                    }),
+                        })
+                    }
                     _ => {}
                 }
             }
@@ -604,5 +724,30 @@ mod tests {
         );
         assert_eq!(merge(&Some(sh(&[2, 1])), &Some(sh(&[0, 3]))), None);
         assert_eq!(parse_shape_attr("(5,)"), Some(sh(&[5])));
+    }
+
+    #[test]
+    fn partial_dims_flow_through_ops_without_partial_rules() {
+        let t = Symbol::create("transpose", "t", &[], &[var("a")], &[]).unwrap();
+        let r = infer_shape_partial(&t, &[("a".into(), sh(&[0, 3]))]).unwrap();
+        assert_eq!(r.outputs, vec![Some(sh(&[3, 0]))]);
+        let sl = Symbol::create(
+            "slice_axis",
+            "s",
+            &[
+                ("axis".into(), "0".into()),
+                ("begin".into(), "0".into()),
+                ("end".into(), "2".into()),
+            ],
+            &[var("a")],
+            &[],
+        )
+        .unwrap();
+        let r = infer_shape_partial(&sl, &[("a".into(), sh(&[0, 3]))]).unwrap();
+        assert_eq!(r.outputs, vec![Some(sh(&[2, 3]))]);
+        let p = Symbol::create("elemwise_add", "p", &[], &[var("a"), var("b")], &[]).unwrap();
+        let r = infer_shape_partial(&p, &[("a".into(), sh(&[2, 0])), ("b".into(), sh(&[0, 3]))])
+            .unwrap();
+        assert_eq!(r.args, vec![Some(sh(&[2, 3])), Some(sh(&[2, 3]))]);
     }
 }

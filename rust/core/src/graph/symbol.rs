@@ -210,7 +210,7 @@ impl Symbol {
     fn single(&self, what: &str) -> Result<Entry> {
         match self.outputs.as_slice() {
             [e] => Ok(e.clone()),
-            _ => Err(Error::Value(format!(
+            _ => Err(Error::Graph(format!(
                 "{what}: expected a symbol with one output, got {} outputs {:?}",
                 self.outputs.len(),
                 self.list_outputs()
@@ -489,7 +489,7 @@ pub fn keyword_error(site: &str, key: &str, candidates: &[String]) -> Error {
     for (i, c) in candidates.iter().enumerate() {
         msg += &format!("\t[{i}]{c}\n");
     }
-    Error::Value(msg)
+    Error::Graph(msg)
 }
 
 #[cfg(test)]

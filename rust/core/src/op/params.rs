@@ -194,7 +194,7 @@ impl<'a> Params<'a> {
 
     pub fn ctx(&self, name: &str) -> Result<Option<Context>> {
         match self.raw(name) {
-            None | Some("None") | Some("") => Ok(None),
+            None | Some("None") | Some("") | Some("''") => Ok(None),
             Some(v) => Context::parse(v).map(Some),
         }
     }
