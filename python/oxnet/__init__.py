@@ -9,6 +9,13 @@ from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
 from . import ndarray
 from . import ndarray as nd
 from . import random
+from . import name
+from . import attribute
+from .attribute import AttrScope
+from . import symbol
+from . import symbol as sym
+from . import visualization
+from . import visualization as viz
 from . import autograd
 from . import lr_scheduler
 from . import optimizer

@@ -1,0 +1,25 @@
+"""``mx.sym`` / ``mx.symbol``: symbolic graphs and the operator functions generated from the
+registry."""
+import sys as _sys
+import types as _types
+
+from . import register as _register
+from .symbol import (  # noqa: F401
+    Symbol, var, Variable, Group, load, load_json, zeros, ones, full, arange, pow, power,
+    maximum, minimum, hypot, _install_fluent,
+)
+
+_internal = _types.ModuleType("oxnet.symbol._internal", "Every registry op, including internal ones.")
+op = _types.ModuleType("oxnet.symbol.op", "Every registry op.")
+_sys.modules[_internal.__name__] = _internal
+_sys.modules[op.__name__] = op
+_ops = _register.make_op_functions()
+_reserved = set(globals())
+for _name, _f in _ops.items():
+    setattr(_internal, _name, _f)
+    setattr(op, _name, _f)
+    if not _name.startswith("_") and _name not in _reserved:
+        globals()[_name] = _f
+_install_fluent(_ops)
+del _name, _f, _reserved
+from . import symbol  # noqa: E402,F401

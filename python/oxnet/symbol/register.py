@@ -1,0 +1,87 @@
+"""Generates ``mx.sym.<op>`` functions from the Rust operator registry, with the signatures of
+``mx.nd.<op>`` (same parameter lists and docs). Each function names its symbol through the
+current NameManager with the Python function name lowercased as hint (MXNet's rule), and
+passes the current AttrScope's attributes to the op."""
+import keyword
+
+from .. import _native
+from ..attribute import AttrScope
+from ..base import _Null
+from ..name import NameManager
+from ..ndarray.register import _doc
+from .symbol import Symbol, _create
+
+
+def _scope_attrs(attr):
+    return AttrScope.current.get(attr)
+
+
+def _name(name, hint):
+    return NameManager.current.get(name, hint)
+
+
+def _check_sym(argname, v):
+    if not isinstance(v, Symbol):
+        raise TypeError("Argument %s must be Symbol instances, but got %s" % (argname, str(v)))
+    return v
+
+
+def _make(fname, name, doc, params, inputs, variadic):
+    pnames = [p[0] for p in params if not (variadic and p[0] == variadic)]
+    pnames = [p for p in pnames if p.isidentifier() and not keyword.iskeyword(p)
+              and p not in inputs and p not in ("name", "attr", "out")]
+    g = {"_create": _create, "_Null": _Null, "_Symbol": Symbol, "_scope_attrs": _scope_attrs,
+         "_name": _name, "_check_sym": _check_sym, "_op": name}
+    hint = fname.lower()
+    if variadic:
+        arg = inputs[0]
+        src = (
+            "def {f}(*{a}, **kwargs):\n"
+            "    if len({a}) == 1 and isinstance({a}[0], (list, tuple)):\n"
+            "        {a} = tuple({a}[0])\n"
+            "    for _i, _s in enumerate({a}):\n"
+            "        _check_sym('{a}[%d]' % _i, _s)\n"
+            "    _attr = kwargs.pop('attr', None)\n"
+            "    kwargs.update(_scope_attrs(_attr))\n"
+            "    _nm = _name(kwargs.pop('name', None), '{h}')\n"
+            "    kwargs.pop('out', None)\n"
+            "    _skw = {{_k: kwargs.pop(_k) for _k in list(kwargs) if isinstance(kwargs[_k], _Symbol)}}\n"
+            "    if {a} and _skw:\n"
+            "        raise TypeError('Operators with variable length input can only accept input '\n"
+            "                        'Symbols either as positional or keyword arguments, not both')\n"
+            "    if '{c}' not in kwargs:\n"
+            "        kwargs['{c}'] = len({a}) if {a} else len(_skw)\n"
+            "    return _create(_op, _nm, kwargs, {a} or tuple(_skw.values()))\n"
+        ).format(f=fname, a=arg, c=variadic, h=hint)
+    else:
+        sig = ", ".join(["%s=None" % i for i in inputs] + ["%s=_Null" % p for p in pnames]
+                        + ["name=None", "attr=None", "out=None", "**kwargs"])
+        body = ["def %s(%s):" % (fname, sig)]
+        body.append("    kwargs.update(_scope_attrs(attr))")
+        body.append("    _skw = {_k: kwargs.pop(_k) for _k in list(kwargs) if isinstance(kwargs[_k], _Symbol)}")
+        for i in inputs:
+            body.append("    if %s is not None: _skw['%s'] = _check_sym('%s', %s)" % (i, i, i, i))
+        for p in pnames:
+            body.append("    if %s is not _Null: kwargs['%s'] = %s" % (p, p, p))
+        body.append("    return _create(_op, _name(name, '%s'), kwargs, (), _skw)" % hint)
+        src = "\n".join(body) + "\n"
+    exec(compile(src, "<oxnet symbol op %s>" % name, "exec"), g)  # noqa: S102 - generated from the registry
+    f = g[fname]
+    f.__doc__ = _doc(name, doc, params, inputs, variadic).replace("NDArray", "Symbol")
+    f.__module__ = "oxnet.symbol"
+    return f
+
+
+def make_op_functions():
+    """{python name: function} for every registry op and alias."""
+    funcs = {}
+    by_name = {}
+    for name, doc, params, inputs, variadic in _native.list_ops():
+        by_name[name] = (doc, params, inputs, variadic)
+        funcs[name] = _make(name, name, doc, params, inputs, variadic)
+    for alias, target in _native.list_aliases():
+        if target not in by_name:
+            continue
+        doc, params, inputs, variadic = by_name[target]
+        funcs[alias] = _make(alias, target, doc, params, inputs, variadic)
+    return funcs
