@@ -112,9 +112,18 @@ def test_detach_stops_gradient():
 
 
 def test_non_differentiable_op_names_itself():
+    x = nd.array([[1.0, 2.0]])
+    x.attach_grad()
+    with autograd.record():
+        y = nd.argmax_channel(x)
+    with pytest.raises(NotImplementedError, match="argmax_channel is non-differentiable"):
+        y.backward()
+
+
+def test_argmax_has_zero_gradient_as_mxnet():
     x = nd.array([1.0, 2.0])
     x.attach_grad()
     with autograd.record():
-        y = nd.argmax(x, axis=0)
-    with pytest.raises(Exception, match="argmax"):
-        y.backward()
+        y = nd.argmax(x, axis=0) + x
+    y.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), [1, 1])

@@ -47,7 +47,7 @@ def test_bind_argument_errors():
 def test_simple_bind_zero_fills_and_grad_req():
     net = mx.sym.LinearRegressionOutput(fc_net(), name="lro")
     ex = net.simple_bind(mx.cpu(), data=(2, 3))
-    assert [a.shape for a in ex.arg_arrays] == [(2, 3), (2, 3), (2,), (2,)]
+    assert [a.shape for a in ex.arg_arrays] == [(2, 3), (2, 3), (2,), (2, 2)]
     for a in ex.arg_arrays + ex.grad_arrays:
         assert not a.asnumpy().any()
     ex2 = net.simple_bind(mx.cpu(), grad_req={"fc_weight": "write"}, data=(2, 3))
