@@ -73,13 +73,8 @@ impl GradBuilder {
         match parts {
             [] => Err(Error::Internal("sum of no gradients".into())),
             [one] => Ok(one.clone()),
-            [first, rest @ ..] => {
-                let mut acc = first.clone();
-                for p in rest {
-                    acc = self.add(&acc, p)?;
-                }
-                Ok(acc)
-            }
+            [a, b] => self.add(a, b),
+            _ => self.op1("add_n", &[("num_args", &parts.len().to_string())], parts),
         }
     }
 }
