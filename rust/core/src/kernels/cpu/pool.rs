@@ -110,16 +110,64 @@ fn root(v: f64, p: i32) -> f64 {
     }
 }
 
+/// True for the common case the fast loops handle: no depth, no padding, and every window
+/// inside the input (then window bounds are plain multiples of the stride).
+fn simple_2d(g: &Geom) -> bool {
+    g.input[0] == 1
+        && g.kernel[0] == 1
+        && g.pad == [0; 3]
+        && (0..3).all(|i| {
+            g.output[i] == 0 || (g.output[i] - 1) * g.stride[i] + g.kernel[i] <= g.input[i]
+        })
+}
+
+/// Max/sum/avg over in-bounds 2-D windows of one plane, without per-window bounds arithmetic.
+fn forward_2d<T: Element>(g: &Geom, kind: Kind, lowest: T, src: &[T], dst: &mut [T]) {
+    let ([_, _, iw], [_, oh, ow]) = (g.input, g.output);
+    let ([_, kh, kw], [_, sh, sw]) = (g.kernel, g.stride);
+    let area = (kh * kw) as f64;
+    for oy in 0..oh {
+        let out = &mut dst[oy * ow..(oy + 1) * ow];
+        for (ox, o) in out.iter_mut().enumerate() {
+            let base = oy * sh * iw + ox * sw;
+            *o = if kind == Kind::Max {
+                let mut m = lowest;
+                for ky in 0..kh {
+                    for &v in &src[base + ky * iw..base + ky * iw + kw] {
+                        if v > m {
+                            m = v;
+                        }
+                    }
+                }
+                m
+            } else {
+                let mut acc = 0.0;
+                for ky in 0..kh {
+                    for &v in &src[base + ky * iw..base + ky * iw + kw] {
+                        acc += v.to_f64();
+                    }
+                }
+                T::from_f64(if kind == Kind::Sum { acc } else { acc / area })
+            };
+        }
+    }
+}
+
 /// `y = pool(x)` over every plane; x is planes × input, y planes × output.
 pub fn forward<T: Element>(g: &Geom, kind: Kind, lowest: T, x: &[T], y: &mut [T]) {
     let (il, ol) = (g.in_len(), g.out_len());
     let kl: usize = g.kernel.iter().product();
     let yp = Ptr(y.as_mut_ptr());
+    let fast = simple_2d(g) && !matches!(kind, Kind::Lp(_));
     par_ranges(g.planes, ol * kl, |b, e| {
         for pl in b..e {
             let src = &x[pl * il..(pl + 1) * il];
             // SAFETY: plane pl of y belongs to this task.
             let dst = unsafe { std::slice::from_raw_parts_mut(yp.get().add(pl * ol), ol) };
+            if fast {
+                forward_2d(g, kind, lowest, src, dst);
+                continue;
+            }
             each_out(g, |k, o| {
                 let w = window(g, o);
                 dst[k] = match kind {
@@ -159,7 +207,25 @@ pub fn backward<T: Element>(g: &Geom, kind: Kind, dy: &[T], x: &[T], y: &[T], dx
     let (il, ol) = (g.in_len(), g.out_len());
     let kl: usize = g.kernel.iter().product();
     let dxp = Ptr(dx.as_mut_ptr());
+    // Non-overlapping max windows: each input gets at most one output's gradient.
+    let fast_max = kind == Kind::Max
+        && simple_2d(g)
+        && g.stride[1] >= g.kernel[1]
+        && g.stride[2] >= g.kernel[2];
     par_ranges(g.planes, ol * kl, |b, e| {
+        if fast_max {
+            for pl in b..e {
+                // SAFETY: plane pl of dx belongs to this task.
+                let dst = unsafe { std::slice::from_raw_parts_mut(dxp.get().add(pl * il), il) };
+                max_backward_2d(
+                    g,
+                    &x[pl * il..(pl + 1) * il],
+                    &dy[pl * ol..(pl + 1) * ol],
+                    dst,
+                );
+            }
+            return;
+        }
         let mut acc = vec![0.0f64; il];
         for pl in b..e {
             let src = &x[pl * il..(pl + 1) * il];
@@ -213,4 +279,27 @@ pub fn backward<T: Element>(g: &Geom, kind: Kind, dy: &[T], x: &[T], y: &[T], dx
             }
         }
     });
+}
+
+/// Max-pool gradient of one plane for in-bounds, non-overlapping 2-D windows: the first
+/// maximum of each window receives the output gradient, every other input zero.
+fn max_backward_2d<T: Element>(g: &Geom, src: &[T], dy: &[T], dx: &mut [T]) {
+    let ([_, _, iw], [_, oh, ow]) = (g.input, g.output);
+    let ([_, kh, kw], [_, sh, sw]) = (g.kernel, g.stride);
+    dx.fill(T::default());
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let base = oy * sh * iw + ox * sw;
+            let mut best = base;
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let i = base + ky * iw + kx;
+                    if src[i] > src[best] {
+                        best = i;
+                    }
+                }
+            }
+            dx[best] = dy[oy * ow + ox];
+        }
+    }
 }
