@@ -68,10 +68,14 @@ pub trait Real:
     fn erf(self) -> Self {
         Self::c(erf(self.f64()))
     }
+    /// exp that vectorises (f32: `exp_f32`, a few ulp); exact libm exp for f64.
+    fn fexp(self) -> Self;
+    /// tanh that vectorises (f32: `tanh_f32`); exact for f64.
+    fn ftanh(self) -> Self;
 }
 
 macro_rules! real {
-    ($t:ty, $of:ident, $to:ident) => {
+    ($t:ty, $of:ident, $to:ident, $fexp:path, $ftanh:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -119,11 +123,62 @@ macro_rules! real {
             fn exp_m1(self) -> Self {
                 <$t>::exp_m1(self)
             }
+            #[inline(always)]
+            fn fexp(self) -> Self {
+                $fexp(self)
+            }
+            #[inline(always)]
+            fn ftanh(self) -> Self {
+                $ftanh(self)
+            }
         }
     };
 }
-real!(f32, to_f32, from_f32);
-real!(f64, to_f64, from_f64);
+real!(f32, to_f32, from_f32, exp_f32, tanh_f32);
+real!(f64, to_f64, from_f64, f64::exp, f64::tanh);
+
+/// e^x for f32 without a libm call, so loops over it vectorise (libm's expf would cost about
+/// 20 ns an element and dominate tanh/sigmoid layers). x = k ln2 + r with |r| <= ln2/2; e^r
+/// by its degree-7 Taylor polynomial (error < 6e-9); 2^k built in the exponent bits. Inputs
+/// are clamped to [-87, 88] (results stay normal floats); NaN propagates.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer.
+    let x = x.clamp(-87.0, 88.0);
+    let t = x * std::f32::consts::LOG2_E + MAGIC;
+    let k = t - MAGIC;
+    // ln 2 split in two so k * LN2_HI is exact.
+    let r = x - k * 0.693_145_75 - k * 1.428_606_8e-6;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0
+                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    // The integer k sits in t's low mantissa bits.
+    let ki = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
+    p * f32::from_bits(((ki + 127) << 23) as u32)
+}
+
+/// tanh for f32 that vectorises: an odd Taylor polynomial below 0.25 (where the exp form
+/// cancels), 1 - 2 / (e^{2|x|} + 1) above, with the sign restored.
+#[inline(always)]
+pub fn tanh_f32(x: f32) -> f32 {
+    let a = x.abs();
+    let e = exp_f32(2.0 * a);
+    let big = 1.0 - 2.0 / (e + 1.0);
+    let x2 = x * x;
+    let small = x
+        * (1.0
+            + x2 * (-1.0 / 3.0
+                + x2 * (2.0 / 15.0
+                    + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0 + x2 * (-1382.0 / 155_925.0))))));
+    if a < 0.25 {
+        small
+    } else {
+        big.copysign(x)
+    }
+}
 
 /// The error function, to about 1e-15: Maclaurin series near 0, continued fraction of erfc
 /// beyond 3 (the series would cancel catastrophically there).
@@ -185,13 +240,13 @@ pub fn softmax<T: Element, C: Real>(src: &[T], dst: Ptr<T>, outer: usize, n: usi
             for j in 0..n {
                 let row = &src[base + j * inner..base + (j + 1) * inner];
                 for ((s, &m), &x) in s.iter_mut().zip(&m).zip(row) {
-                    *s = *s + (C::of(x) - m).exp();
+                    *s = *s + (C::of(x) - m).fexp();
                 }
             }
             for j in 0..n {
                 let at = base + j * inner;
                 for i in 0..inner {
-                    let v = (C::of(src[at + i]) - m[i]).exp() / s[i];
+                    let v = (C::of(src[at + i]) - m[i]).fexp() / s[i];
                     // SAFETY: (o, j, i) lies in this task's rows; dst does not alias src.
                     unsafe { *dst.get().add(at + i) = v.to() };
                 }
@@ -489,6 +544,26 @@ pub fn row_normalize_grad<T: Element, C: Real>(
 #[cfg(test)]
 mod tests {
     use super::erf;
+
+    #[test]
+    fn fast_exp_and_tanh_are_accurate() {
+        let mut worst = (0.0f64, 0.0f64);
+        for i in -200_000..=200_000 {
+            let x = i as f32 * 4.3e-4;
+            let e = super::exp_f32(x) as f64;
+            let want = (x as f64).exp();
+            worst.0 = worst.0.max(((e - want) / want).abs());
+            let t = super::tanh_f32(x) as f64;
+            let want = (x as f64).tanh();
+            worst.1 = worst.1.max((t - want).abs() / want.abs().max(1e-30));
+        }
+        assert!(worst.0 < 3e-7 && worst.1 < 6e-7, "{worst:?}");
+        assert!(super::exp_f32(f32::NAN).is_nan() && super::tanh_f32(f32::NAN).is_nan());
+        assert_eq!(super::tanh_f32(100.0), 1.0);
+        assert_eq!(super::tanh_f32(-100.0), -1.0);
+        assert!(super::exp_f32(-1000.0) < 1e-37 && super::exp_f32(1000.0) > 1e38);
+        assert_eq!(super::tanh_f32(0.0), 0.0);
+    }
 
     #[test]
     fn erf_matches_known_values() {

@@ -316,7 +316,7 @@ fn regression(name: &'static str, kind: Reg, grad_scale: f64) -> Arc<dyn Operato
             with_real!(name, ins[0].dtype(), T, C, {
                 match kind {
                     Reg::Logistic => unary::<T, T>(&ins[0], &outs[0], |v| {
-                        (C::ONE / (C::ONE + (-C::of(v)).exp())).to()
+                        (C::ONE / (C::ONE + (-C::of(v)).fexp())).to()
                     }),
                     _ => unary::<T, T>(&ins[0], &outs[0], |v| v),
                 }
