@@ -328,7 +328,11 @@ fn scalar_grad(
         return Ok(vec![Some(g.zeros_like(x)?)]);
     }
     let sc = |g: &mut GradBuilder, op: &str, v: f64, e: &Entry| {
-        g.op1(op, &[("scalar", &format!("{v:?}"))], std::slice::from_ref(e))
+        g.op1(
+            op,
+            &[("scalar", &format!("{v:?}"))],
+            std::slice::from_ref(e),
+        )
     };
     let un = |g: &mut GradBuilder, op: &str, e: &Entry| g.op1(op, &[], std::slice::from_ref(e));
     let d = match (kind, reverse) {

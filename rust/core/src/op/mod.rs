@@ -176,14 +176,21 @@ pub fn unify_types(
     inputs: &mut [Option<DType>],
     outputs: &mut [Option<DType>],
 ) -> Result<()> {
-    let known = inputs.iter().chain(outputs.iter()).flatten().next().copied();
+    let known = inputs
+        .iter()
+        .chain(outputs.iter())
+        .flatten()
+        .next()
+        .copied();
     let Some(t) = known else { return Ok(()) };
     for (i, d) in inputs.iter_mut().enumerate() {
         match d {
             Some(x) if *x != t => {
                 return Err(Error::dtype(
                     op,
-                    format!("Incompatible attr in node {op} at {i}-th input: expected {t}, got {x}"),
+                    format!(
+                        "Incompatible attr in node {op} at {i}-th input: expected {t}, got {x}"
+                    ),
                 ))
             }
             _ => *d = Some(t),
@@ -194,7 +201,9 @@ pub fn unify_types(
             Some(x) if *x != t => {
                 return Err(Error::dtype(
                     op,
-                    format!("Incompatible attr in node {op} at {i}-th output: expected {t}, got {x}"),
+                    format!(
+                        "Incompatible attr in node {op} at {i}-th output: expected {t}, got {x}"
+                    ),
                 ))
             }
             _ => *d = Some(t),
