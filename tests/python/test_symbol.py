@@ -512,6 +512,14 @@ def test_batchnorm_aux_and_types():
     assert out == [np.float16] and aux == [np.float32, np.float32]
 
 
+def test_prelu_gamma_init():
+    _needs("LeakyReLU")
+    s = mx.sym.LeakyReLU(mx.sym.Variable("d"), act_type="prelu", name="pr")
+    assert s.list_arguments() == ["d", "pr_gamma"]
+    assert s.attr_dict()["pr_gamma"] == {"__init__": '["Constant", {"value": 0.25}]',
+                                         "act_type": "prelu"}
+
+
 # --------------------------------------------------------------------------- visualization
 def test_viz_plot_and_summary(capsys):
     with mx.name.NameManager():

@@ -7,7 +7,7 @@
 //! serde_json's recursion limit.
 
 use super::node::{topo_order, Entry, Node};
-use super::symbol::{input_names, node_ptr, set_attr, Symbol, HIDDEN_KEYS};
+use super::symbol::{input_names, input_var_init, node_ptr, set_attr, Symbol, HIDDEN_KEYS};
 use crate::error::{Error, Result};
 use crate::op::{registry, Inputs};
 use serde_json::{Map, Value};
@@ -618,15 +618,11 @@ fn upgrade(nodes: &mut Vec<RawNode>, version: i64) -> Result<()> {
             }
         }
         if version < 904 {
-            for &m in op.mutate_inputs() {
-                let (Some(&(src, _)), Some(name)) = (nodes[i].inputs.get(m), names.get(m)) else {
+            for (m, name) in names.iter().enumerate() {
+                let Some(&(src, _)) = nodes[i].inputs.get(m) else {
                     continue;
                 };
-                let init = if name.ends_with("mean") {
-                    "[\"zero\", {}]"
-                } else if name.ends_with("var") {
-                    "[\"one\", {}]"
-                } else {
+                let Some(init) = input_var_init(&op_name, name) else {
                     continue;
                 };
                 let var = &mut nodes[src];

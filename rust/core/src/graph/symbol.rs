@@ -80,14 +80,23 @@ pub fn input_names(op_name: &str, op: &dyn Operator, n_given: usize) -> Result<V
     })
 }
 
-/// The `__init__` MXNet gives auxiliary-state variables it creates (BatchNorm statistics).
-fn aux_init(input: &str) -> Option<&'static str> {
-    if input.ends_with("mean") {
-        Some("[\"zero\", {}]")
-    } else if input.ends_with("var") {
-        Some("[\"one\", {}]")
-    } else {
-        None
+/// The `__init__` MXNet's ops give their input variables on composition
+/// (`FSetInputVarAttrOnCompose`): BatchNorm's statistics start at zero and one, PReLU's slope
+/// at 0.25.
+pub fn input_var_init(op_name: &str, input: &str) -> Option<&'static str> {
+    let batch_norm = matches!(
+        op_name,
+        "BatchNorm"
+            | "BatchNorm_v1"
+            | "SyncBatchNorm"
+            | "_contrib_SyncBatchNorm"
+            | "CuDNNBatchNorm"
+    );
+    match input {
+        "moving_mean" if batch_norm => Some("[\"zero\", {}]"),
+        "moving_var" if batch_norm => Some("[\"one\", {}]"),
+        "gamma" if op_name == "LeakyReLU" => Some("[\"Constant\", {\"value\": 0.25}]"),
+        _ => None,
     }
 }
 
@@ -173,7 +182,6 @@ impl Symbol {
             }
             slots[i] = Some(s.single(&format!("{op_name} ({name}) input {k}"))?);
         }
-        let mutate = op.mutate_inputs().to_vec();
         let inputs: Vec<Entry> = slots
             .into_iter()
             .enumerate()
@@ -181,10 +189,8 @@ impl Symbol {
                 Some(e) => e,
                 None => {
                     let mut va = attrs.clone();
-                    if mutate.contains(&i) {
-                        if let Some(init) = aux_init(&names[i]) {
-                            set_attr(&mut va, "__init__".into(), init.into());
-                        }
+                    if let Some(init) = input_var_init(op_name, &names[i]) {
+                        set_attr(&mut va, "__init__".into(), init.into());
                     }
                     Node::variable(format!("{name}_{}", names[i]), va).entry(0)
                 }
