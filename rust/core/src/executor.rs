@@ -181,6 +181,8 @@ impl Executor {
         if let Ok(b) = &mut bwd {
             let mut keep_b: HashSet<usize> = fwd_slots;
             keep_b.extend(var_slots.iter().copied());
+            // Gradients copied or added into their buffers after the plan must outlive it.
+            keep_b.extend(b.finish.iter().map(|&(s, _)| s));
             b.plan.set_frees(&keep_b);
         }
         let values = vec![None; slots.len()];
