@@ -109,7 +109,9 @@ def bench_lenet(q):
     x = rng.uniform(0, 1, (batch, 1, 28, 28)).astype(np.float32)
     y = rng.randint(0, 10, batch).astype(np.float32)
     net = lenet_symbol()
-    ex = net.simple_bind(mx.cpu(), data=(batch, 1, 28, 28), softmax_label=(batch,))
+    # As mx.mod.Module binds it: no gradient for the data and the label.
+    req = {n: ("null" if n in ("data", "softmax_label") else "write") for n in net.list_arguments()}
+    ex = net.simple_bind(mx.cpu(), grad_req=req, data=(batch, 1, 28, 28), softmax_label=(batch,))
     for name, arr in ex.arg_dict.items():
         if name.endswith("weight"):  # He-style scale by fan-in
             arr[:] = rng.normal(0, (2.0 / (arr.size / arr.shape[0])) ** 0.5, arr.shape)
