@@ -33,6 +33,11 @@ pub fn set_training(on: bool) -> bool {
     TRAINING.with(|c| c.replace(on))
 }
 
+/// MXNet's message for a backward from an array no recorded op produced.
+pub const NOT_RECORDED: &str = "Cannot differentiate node because it is not in a computational \
+    graph. You need to set is_recording to true or use autograd.record() to save computational \
+    graphs for backward.";
+
 /// Records op `op` applied to `inputs` producing `outputs`; `entries[i]` is input i's
 /// autograd entry (None for arrays nothing recorded, which become constant leaves). Returns
 /// the outputs' entries.
@@ -103,12 +108,7 @@ fn head_grad_entries(
 /// that has a gradient buffer.
 pub fn backward(heads: &[Entry], head_grads: &[Option<NDArray>], is_train: bool) -> Result<()> {
     if heads.iter().any(|h| h.node.values.is_none()) {
-        return Err(Error::Value(
-            "Cannot differentiate node because it is not in a computational graph. You need to \
-             set is_recording to true or use autograd.record() to save computational graphs \
-             for backward."
-                .into(),
-        ));
+        return Err(Error::Graph(NOT_RECORDED.into()));
     }
     let leaves: Vec<(Arc<Node>, LeafGrad)> = topo_order(heads)
         .into_iter()
@@ -118,12 +118,7 @@ pub fn backward(heads: &[Entry], head_grads: &[Option<NDArray>], is_train: bool)
         })
         .collect();
     if leaves.is_empty() {
-        return Err(Error::Value(
-            "Cannot differentiate node because it is not in a computational graph. You need to \
-             set is_recording to true or use autograd.record() to save computational graphs \
-             for backward."
-                .into(),
-        ));
+        return Err(Error::Graph(NOT_RECORDED.into()));
     }
     let hg = head_grad_entries(heads, head_grads)?;
     let wrt: Vec<Entry> = leaves.iter().map(|(n, _)| n.entry(0)).collect();

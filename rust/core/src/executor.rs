@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::eval::{Plan, Slots};
+use crate::graph::gradient::HEAD_GRAD_REQUIRED;
 use crate::graph::{gradient, list_inputs, topo_order, Entry, Node};
 use crate::ndarray::NDArray;
 use crate::op::elemwise_binary::{binary_op, BinOp};
@@ -322,16 +323,7 @@ impl Executor {
                     self.values[*s] = Some(g)
                 }
                 None if b.plan.steps.is_empty() => {}
-                None => {
-                    return Err(Error::Graph(
-                        "Check failed: i < head_grads.size() && !head_grads[i].is_none(): \
-                         Because the last operator is not Loss function, head_gradient is \
-                         required when calling backward. If you are attempting to minimize the \
-                         output as an objective, please modify your network and pass it through \
-                         the make_loss symbol."
-                            .into(),
-                    ))
-                }
+                None => return Err(Error::Graph(HEAD_GRAD_REQUIRED.into())),
             }
         }
         if !b.plan.steps.is_empty()

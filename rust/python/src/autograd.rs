@@ -69,13 +69,8 @@ fn heads_of(heads: &[PyRef<'_, PyNDArray>]) -> PyResult<Vec<Entry>> {
     heads
         .iter()
         .map(|h| {
-            h.entry().ok_or_else(|| {
-                crate::error::MXNetError::new_err(
-                    "Cannot differentiate node because it is not in a computational graph. You \
-                     need to set is_recording to true or use autograd.record() to save \
-                     computational graphs for backward.",
-                )
-            })
+            h.entry()
+                .ok_or_else(|| crate::error::MXNetError::new_err(autograd::NOT_RECORDED))
         })
         .collect()
 }

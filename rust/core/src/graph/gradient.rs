@@ -8,6 +8,12 @@ use crate::op::{GradArgs, Operator};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+/// MXNet's message for a backward from a non-loss head without a head gradient.
+pub const HEAD_GRAD_REQUIRED: &str = "Check failed: i < head_grads.size() && \
+    !head_grads[i].is_none(): Because the last operator is not Loss function, head_gradient is \
+    required when calling backward. If you are attempting to minimize the output as an \
+    objective, please modify your network and pass it through the make_loss symbol.";
+
 /// Builds gradient nodes; gradient rules call it to apply ops to entries.
 pub struct GradBuilder {
     /// Name prefix of the node being differentiated (`fc1_backward`).
@@ -108,14 +114,7 @@ pub fn gradient(
             None => {
                 let is_loss = h.node.op.as_ref().is_some_and(|o| o.is_loss());
                 if !is_loss && needed.contains(&(Arc::as_ptr(&h.node) as usize)) {
-                    return Err(Error::Graph(
-                        "Check failed: i < head_grads.size() && !head_grads[i].is_none(): \
-                         Because the last operator is not Loss function, head_gradient is \
-                         required when calling backward. If you are attempting to minimize the \
-                         output as an objective, please modify your network and pass it through \
-                         the make_loss symbol."
-                            .into(),
-                    ));
+                    return Err(Error::Graph(HEAD_GRAD_REQUIRED.into()));
                 }
             }
         }

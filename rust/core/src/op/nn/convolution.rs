@@ -4,7 +4,7 @@
 //! are the same kernel with the roles of data and output gradient swapped. Each op's gradient
 //! is one `_backward_*` node producing the data, weight and bias gradients together.
 
-use crate::dtype::DType;
+use super::{check_count, float};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::conv::{self, Geom, Real};
 use crate::ndarray::NDArray;
@@ -12,7 +12,6 @@ use crate::op::params::{param, ParamSpec, Params};
 use crate::op::shape_ops::def;
 use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
 use crate::shape::Shape;
-use half::f16;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -265,32 +264,6 @@ impl Cfg {
     }
 }
 
-fn float(op: &str, d: DType) -> Result<DType> {
-    if d.is_float() {
-        Ok(d)
-    } else {
-        Err(Error::dtype(
-            op,
-            format!("expects float16, float32 or float64 inputs, got {d}"),
-        ))
-    }
-}
-
-fn check_count(op: &str, inputs: &[Desc], n: usize) -> Result<()> {
-    if inputs.len() != n {
-        return Err(Error::Value(format!(
-            "operator {op} takes {n} inputs ({}), {} given",
-            if n == 2 {
-                "data, weight: no_bias=True"
-            } else {
-                "data, weight, bias"
-            },
-            inputs.len()
-        )));
-    }
-    Ok(())
-}
-
 fn infer(cfg: &Cfg, inputs: &[Desc]) -> Result<Vec<Desc>> {
     check_count(cfg.op, inputs, cfg.n_in())?;
     let dt = float(cfg.op, inputs[0].dtype)?;
@@ -320,17 +293,6 @@ fn infer(cfg: &Cfg, inputs: &[Desc]) -> Result<Vec<Desc>> {
         }
     }
     Ok(vec![Desc::new(cfg.out_shape(d, &g), dt)])
-}
-
-macro_rules! by_float {
-    ($op:expr, $d:expr, $f:ident, $($arg:expr),*) => {
-        match $d {
-            DType::F32 => $f::<f32>($($arg),*),
-            DType::F64 => $f::<f64>($($arg),*),
-            DType::F16 => $f::<f16>($($arg),*),
-            d => Err(Error::dtype($op, format!("expects float16, float32 or float64, got {d}"))),
-        }
-    };
 }
 
 fn empty(g: &Geom) -> bool {

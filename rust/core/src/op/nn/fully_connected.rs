@@ -2,7 +2,7 @@
 //! broadcast bias; its gradient is one `_backward_FullyConnected` node computing dX = dY·W,
 //! dW = dYᵀ·X and db = Σ_rows dY with two GEMMs and a column sum.
 
-use crate::dtype::DType;
+use super::{check_count, float};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::conv::Real;
 use crate::kernels::cpu::gemm::{matmul, matmul_acc, Mat};
@@ -11,7 +11,6 @@ use crate::op::params::param;
 use crate::op::shape_ops::def;
 use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
 use crate::shape::Shape;
-use half::f16;
 use std::sync::Arc;
 
 const OP: &str = "FullyConnected";
@@ -59,32 +58,6 @@ impl Cfg {
             3
         }
     }
-}
-
-fn float(op: &str, d: DType) -> Result<DType> {
-    if d.is_float() {
-        Ok(d)
-    } else {
-        Err(Error::dtype(
-            op,
-            format!("expects float16, float32 or float64 inputs, got {d}"),
-        ))
-    }
-}
-
-fn check_count(op: &str, inputs: &[Desc], n: usize) -> Result<()> {
-    if inputs.len() != n {
-        return Err(Error::Value(format!(
-            "operator {op} takes {n} inputs ({}), {} given",
-            if n == 2 {
-                "data, weight: no_bias=True"
-            } else {
-                "data, weight, bias"
-            },
-            inputs.len()
-        )));
-    }
-    Ok(())
 }
 
 fn mismatch(what: &str, got: &Shape, want: &Shape) -> Error {
@@ -209,17 +182,6 @@ fn backward_t<T: Real>(cfg: Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()
         }
     }
     Ok(())
-}
-
-macro_rules! by_float {
-    ($op:expr, $d:expr, $f:ident, $($arg:expr),*) => {
-        match $d {
-            DType::F32 => $f::<f32>($($arg),*),
-            DType::F64 => $f::<f64>($($arg),*),
-            DType::F16 => $f::<f16>($($arg),*),
-            d => Err(Error::dtype($op, format!("expects float16, float32 or float64, got {d}"))),
-        }
-    };
 }
 
 fn backward_op(cfg: Cfg) -> Arc<dyn Operator> {

@@ -3,7 +3,7 @@
 //! position reads one input position or the constant, so forward and gradient share one index
 //! map per axis; the gradient adds each output gradient onto the position it was read from.
 
-use crate::dtype::{DType, Element};
+use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
@@ -11,7 +11,6 @@ use crate::op::params::param;
 use crate::op::shape_ops::def;
 use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
 use crate::shape::Shape;
-use half::f16;
 use std::sync::Arc;
 
 const OP: &str = "Pad";
@@ -192,21 +191,6 @@ fn backward_t<T: Element>(cfg: &Cfg, dy: &NDArray, x: &NDArray, dx: &NDArray) ->
         }
     });
     Ok(())
-}
-
-macro_rules! by_type {
-    ($op:expr, $d:expr, $f:ident, $($arg:expr),*) => {
-        match $d {
-            DType::F32 => $f::<f32>($($arg),*),
-            DType::F64 => $f::<f64>($($arg),*),
-            DType::F16 => $f::<f16>($($arg),*),
-            DType::I32 => $f::<i32>($($arg),*),
-            DType::I64 => $f::<i64>($($arg),*),
-            DType::U8 => $f::<u8>($($arg),*),
-            DType::I8 => $f::<i8>($($arg),*),
-            d => Err(Error::dtype($op, format!("unsupported dtype {d}"))),
-        }
-    };
 }
 
 fn one_input(op: &str, inputs: &[Desc], n: usize) -> Result<()> {

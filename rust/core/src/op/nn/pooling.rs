@@ -3,6 +3,7 @@
 //! kernels/cpu/pool.rs. The gradient is one `_backward_Pooling` node reading the output
 //! gradient, the input and the output.
 
+use super::float;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::pool::{self, Geom, Kind};
@@ -11,7 +12,6 @@ use crate::op::params::{param, Params};
 use crate::op::shape_ops::def;
 use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
 use crate::shape::Shape;
-use half::f16;
 use std::sync::Arc;
 
 const OP: &str = "Pooling";
@@ -228,28 +228,6 @@ fn backward_t<T: Element>(cfg: &Cfg, ins: &[NDArray], dx: &NDArray) -> Result<()
         )
     };
     Ok(())
-}
-
-macro_rules! by_float {
-    ($op:expr, $d:expr, $f:ident, $($arg:expr),*) => {
-        match $d {
-            DType::F32 => $f::<f32>($($arg),*),
-            DType::F64 => $f::<f64>($($arg),*),
-            DType::F16 => $f::<f16>($($arg),*),
-            d => Err(Error::dtype($op, format!("expects float16, float32 or float64, got {d}"))),
-        }
-    };
-}
-
-fn float(op: &str, d: DType) -> Result<DType> {
-    if d.is_float() {
-        Ok(d)
-    } else {
-        Err(Error::dtype(
-            op,
-            format!("expects float16, float32 or float64 input, got {d}"),
-        ))
-    }
 }
 
 fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {

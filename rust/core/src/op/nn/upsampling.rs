@@ -11,7 +11,6 @@ use crate::op::params::param;
 use crate::op::shape_ops::def;
 use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
 use crate::shape::Shape;
-use half::f16;
 use std::sync::Arc;
 
 const OP: &str = "UpSampling";
@@ -149,21 +148,6 @@ fn backward_t<T: Element>(cfg: Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result
         });
     }
     Ok(())
-}
-
-macro_rules! by_type {
-    ($op:expr, $d:expr, $f:ident, $($arg:expr),*) => {
-        match $d {
-            DType::F32 => $f::<f32>($($arg),*),
-            DType::F64 => $f::<f64>($($arg),*),
-            DType::F16 => $f::<f16>($($arg),*),
-            DType::I32 => $f::<i32>($($arg),*),
-            DType::I64 => $f::<i64>($($arg),*),
-            DType::U8 => $f::<u8>($($arg),*),
-            DType::I8 => $f::<i8>($($arg),*),
-            d => Err(Error::dtype($op, format!("unsupported dtype {d}"))),
-        }
-    };
 }
 
 fn same_dtype(op: &str, inputs: &[Desc]) -> Result<DType> {
