@@ -23,5 +23,14 @@ from . import optimizer as opt
 from . import test_utils
 from . import kvstore
 from . import kvstore as kv
+from . import io
+from . import recordio
+from . import initializer
+from . import initializer as init
+from . import metric
+from . import callback
+from . import model
+from . import module
+from . import module as mod
 
 __version__ = "0.1.0"

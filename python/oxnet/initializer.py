@@ -1,0 +1,1 @@
+"""mx.initializer (in progress)."""

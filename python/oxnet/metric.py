@@ -1,0 +1,1 @@
+"""mx.metric (in progress)."""

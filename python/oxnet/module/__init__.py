@@ -1,0 +1,1 @@
+"""mx.mod (in progress)."""
