@@ -1,0 +1,86 @@
+"""Writes RecordIO golden files with real MXNet 1.9.1 (run with /work/mxref/bin/python).
+
+    /work/mxref/bin/python tests/data/make_golden_recordio.py
+
+Outputs under tests/data/golden/recordio/: plain.rec (raw payloads, including the magic word at
+aligned and unaligned offsets), packed.rec + packed.idx (IRHeader records with a scalar and with
+multi-float labels, written through MXIndexedRecordIO), and expected.json describing every record
+(hex payloads, headers, index offsets). tests/python/test_recordio.py reads these with oxnet and
+checks that oxnet writes byte-identical files from the same inputs.
+"""
+import json
+import os
+import struct
+
+import mxnet as mx
+import numpy as np
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "recordio")
+MAGIC = struct.pack("<I", 0xCED7230A)
+
+
+def plain_payloads():
+    rng = np.random.RandomState(42)
+    return [
+        b"",
+        b"a",
+        b"abcd",
+        b"abcde",
+        MAGIC + b"zz",  # observed split: empty first part, then 'zz'
+        b"ab" + MAGIC + b"cd",  # unaligned magic: stays in one part
+        b"abcd" + MAGIC + MAGIC + b"xy",  # first, empty middle, last part
+        MAGIC,
+        b"abcd" + MAGIC,  # magic at the end: empty last part
+        b"0123" + MAGIC + b"4567" + MAGIC + b"89abcdefg",
+        rng.randint(0, 256, 1000).astype(np.uint8).tobytes(),
+    ]
+
+
+def packed_records():
+    rng = np.random.RandomState(7)
+    return [
+        ((0, 3.0, 7, 0), b"abcde"),
+        ((0, -1.5, 2**40 + 3, 11), b""),
+        ((0, [1.0, 2.0, 3.0], 5, 9), b"xyz"),
+        ((0, np.array([0.25, -4.0], dtype=np.float32), 1, 2), MAGIC + b"img"),
+        ((0, 2.0, 8, 0), rng.randint(0, 256, 77).astype(np.uint8).tobytes()),
+    ]
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    expected = {"plain": [], "packed": [], "packed_idx": []}
+
+    w = mx.recordio.MXRecordIO(os.path.join(OUT, "plain.rec"), "w")
+    for p in plain_payloads():
+        w.write(p)
+        expected["plain"].append(p.hex())
+    w.close()
+
+    w = mx.recordio.MXIndexedRecordIO(os.path.join(OUT, "packed.idx"),
+                                      os.path.join(OUT, "packed.rec"), "w")
+    for key, (header, payload) in enumerate(packed_records()):
+        s = mx.recordio.pack(mx.recordio.IRHeader(*header), payload)
+        w.write_idx(key * 10, s)
+        h, rest = mx.recordio.unpack(s)
+        label = h.label.tolist() if isinstance(h.label, np.ndarray) else float(h.label)
+        expected["packed"].append({
+            "key": key * 10,
+            "input_header": [header[0], np.asarray(header[1]).tolist(), header[2], header[3]],
+            "header": [int(h.flag), label, int(h.id), int(h.id2)],
+            "payload": rest.hex(),
+            "record": s.hex(),
+        })
+    w.close()
+    r = mx.recordio.MXIndexedRecordIO(os.path.join(OUT, "packed.idx"),
+                                      os.path.join(OUT, "packed.rec"), "r")
+    expected["packed_idx"] = [[k, r.idx[k]] for k in r.keys]
+    r.close()
+
+    with open(os.path.join(OUT, "expected.json"), "w") as f:
+        json.dump(expected, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
