@@ -1,1 +1,0 @@
-"""mx.io (in progress)."""
