@@ -1,0 +1,13 @@
+"""mx.io: data iterators with MXNet 1.x's API (pure Python over numpy and mx.nd).
+
+`NDArrayIter`, `ResizeIter`, `PrefetchingIter` follow python/mxnet/io/io.py; `CSVIter`,
+`MNISTIter` and `ImageRecordIter` reimplement MXNet's C++ iterators (src/io) in Python, with
+image decoding in a thread pool (Pillow releases the GIL while decoding).
+"""
+from .base import DataDesc, DataBatch, DataIter, ResizeIter, PrefetchingIter
+from .ndarray_iter import NDArrayIter
+from .file_iters import CSVIter, MNISTIter
+from .image_record_iter import ImageRecordIter
+
+__all__ = ["DataDesc", "DataBatch", "DataIter", "ResizeIter", "PrefetchingIter", "NDArrayIter",
+           "CSVIter", "MNISTIter", "ImageRecordIter"]

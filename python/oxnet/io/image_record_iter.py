@@ -1,0 +1,293 @@
+"""ImageRecordIter: batches of decoded, augmented images from an image RecordIO file.
+
+Reimplements the common path of MXNet's C++ ImageRecordIter (src/io/iter_image_recordio_2.cc
+with the default augmenter): resize the shorter edge, crop (center, or random with rand_crop),
+mirror (rand_mirror), then `(pixel - mean) * scale / std` per channel, NCHW float32, RGB order.
+
+Each sample is read, decoded (Pillow, which releases the GIL) and augmented by one task in a
+thread pool of `preprocess_threads` workers; up to `prefetch_buffer` batches are in flight ahead
+of the consumer. Per-sample randomness comes from (seed, epoch, position) so results do not
+depend on thread scheduling.
+"""
+import collections
+import io as _io
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .. import ndarray as nd
+from .. import recordio
+from ..base import MXNetError
+from .base import DataBatch, DataDesc, DataIter
+
+# Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, or the no-op value).
+_IGNORED = {"verbose", "silent", "ctx", "prefetch", "inter_method", "path_imglist", "shuffle_chunk_size",
+            "shuffle_chunk_seed", "max_random_scale", "min_random_scale", "max_aspect_ratio",
+            "max_rotate_angle", "max_shear_ratio", "pad", "fill_value", "random_h", "random_s",
+            "random_l", "mean_img", "dtype", "seed_aug", "max_crop_size", "min_crop_size"}
+_NOOP_VALUES = {"max_random_scale": 1.0, "min_random_scale": 1.0, "max_aspect_ratio": 0.0,
+                "max_rotate_angle": 0, "max_shear_ratio": 0.0, "pad": 0, "random_h": 0, "random_s": 0,
+                "random_l": 0, "mean_img": "", "path_imglist": "", "dtype": "float32",
+                "max_crop_size": -1, "min_crop_size": -1}
+
+
+def _scan_offsets(uri):
+    """Byte offsets of every record in a .rec file (validates the whole container)."""
+    offsets = []
+    with open(uri, "rb") as f:
+        while True:
+            off = f.tell()
+            if recordio._read_record(f, uri) is None:
+                return offsets
+            offsets.append(off)
+
+
+def _read_idx_offsets(path):
+    offsets = []
+    with open(path) as f:
+        for line in f:
+            fields = line.split("\t")
+            if len(fields) >= 2:
+                offsets.append(int(fields[1]))
+    return sorted(offsets)
+
+
+class _Pending:
+    """One batch being decoded: its buffer, the tasks filling it, and its bookkeeping."""
+
+    def __init__(self, data, label, ids, futures, pad, overflow):
+        self.data, self.label, self.ids = data, label, ids
+        self.futures, self.pad, self.overflow = futures, pad, overflow
+
+
+class ImageRecordIter(DataIter):
+    """Iterates over an image .rec file (see `mx.recordio.pack_img` and `oxnet.tools.im2rec`).
+
+    data_shape: (channels, height, width) with channels 1 (gray) or 3 (RGB).
+    round_batch=True wraps the last batch around to the start (pad = wrapped samples, and the
+    next epoch starts after them); False zero-fills it (pad = missing samples).
+    """
+
+    def __init__(self, path_imgrec, data_shape, batch_size, path_imgidx="", shuffle=False,
+                 rand_crop=False, rand_mirror=False, mean_r=0.0, mean_g=0.0, mean_b=0.0,
+                 std_r=1.0, std_g=1.0, std_b=1.0, scale=1.0, resize=-1, label_width=1,
+                 preprocess_threads=4, round_batch=True, prefetch_buffer=4, seed=0,
+                 num_parts=1, part_index=0, data_name="data", label_name="softmax_label", **kwargs):
+        super().__init__(batch_size)
+        unknown = sorted(set(kwargs) - _IGNORED)
+        if unknown:
+            raise MXNetError("ImageRecordIter: cannot find argument(s) %s" % ", ".join(unknown))
+        unsupported = sorted(k for k, v in kwargs.items() if k in _NOOP_VALUES and v != _NOOP_VALUES[k])
+        if unsupported:
+            raise NotImplementedError("ImageRecordIter: argument(s) %s are not supported by oxnet yet"
+                                      % ", ".join(unsupported))
+        data_shape = tuple(int(x) for x in data_shape)
+        if len(data_shape) != 3 or data_shape[0] not in (1, 3):
+            raise ValueError("ImageRecordIter: data_shape must be (channels, height, width) with 1 or 3 "
+                             "channels, got %s" % (data_shape,))
+        if batch_size < 1:
+            raise ValueError("ImageRecordIter: batch_size must be positive, got %d" % batch_size)
+        if label_width < 1:
+            raise ValueError("ImageRecordIter: label_width must be positive, got %d" % label_width)
+        if not 0 <= part_index < num_parts:
+            raise ValueError("ImageRecordIter: need 0 <= part_index < num_parts, got %d, %d"
+                             % (part_index, num_parts))
+        self.path_imgrec = str(path_imgrec)
+        try:
+            offsets = _read_idx_offsets(path_imgidx) if path_imgidx else _scan_offsets(self.path_imgrec)
+        except OSError as e:
+            raise MXNetError('Check failed: allow_null: :Open "%s": %s' % (e.filename, e.strerror)) from e
+        n = len(offsets)
+        offsets = offsets[int(n / num_parts * part_index):int(n / num_parts * (part_index + 1))]
+        if not offsets:
+            raise MXNetError("ImageRecordIter: %s contains no records" % self.path_imgrec)
+        self._offsets = np.asarray(offsets, np.int64)
+        self.data_shape = data_shape
+        self.shuffle, self.rand_crop, self.rand_mirror = bool(shuffle), bool(rand_crop), bool(rand_mirror)
+        means, stds = (mean_r, mean_g, mean_b), (std_r, std_g, std_b)
+        c = data_shape[0]
+        self._mean = np.asarray(means[:c], np.float32).reshape(c, 1, 1)
+        self._mult = (np.float32(scale) / np.asarray(stds[:c], np.float32)).reshape(c, 1, 1)
+        self.resize = int(resize)
+        self.label_width = int(label_width)
+        self.round_batch = bool(round_batch)
+        self.seed = int(seed)
+        self.data_name, self.label_name = data_name, label_name
+        self._prefetch = max(1, int(prefetch_buffer))
+        self._pool = ThreadPoolExecutor(max_workers=max(1, int(preprocess_threads)),
+                                        thread_name_prefix="ImageRecordIter")
+        self._local = threading.local()
+        self._files = []
+        self._files_lock = threading.Lock()
+        self._epoch = 0
+        self._order = self._epoch_order()
+        self._sched_pos = 0
+        self._overflow = 0
+        self._pending = collections.deque()
+        self._batch = None
+        self._fill()
+
+    @property
+    def provide_data(self):
+        return [DataDesc(self.data_name, (self.batch_size,) + self.data_shape, np.float32)]
+
+    @property
+    def provide_label(self):
+        shape = (self.batch_size,) if self.label_width == 1 else (self.batch_size, self.label_width)
+        return [DataDesc(self.label_name, shape, np.float32)]
+
+    def _epoch_order(self):
+        if self.shuffle:
+            return np.random.RandomState([self.seed, self._epoch]).permutation(self._offsets.size)
+        return np.arange(self._offsets.size)
+
+    # ---- worker side -------------------------------------------------------------------------
+    def _file(self):
+        f = getattr(self._local, "f", None)
+        if f is None:
+            f = open(self.path_imgrec, "rb")
+            self._local.f = f
+            with self._files_lock:
+                self._files.append(f)
+        return f
+
+    def _load(self, slot, pending, record, epoch, pos):
+        """Read, decode and augment one sample into pending's buffers (runs in the pool)."""
+        from PIL import Image
+
+        f = self._file()
+        offset = int(self._offsets[record])
+        f.seek(offset)
+        s = recordio._read_record(f, self.path_imgrec)
+        if s is None:
+            raise MXNetError("ImageRecordIter: no record at byte offset %d of %s" % (offset, self.path_imgrec))
+        header, payload = recordio.unpack(s)
+        label = np.atleast_1d(np.asarray(header.label, np.float32))
+        if label.size < self.label_width:
+            raise MXNetError("ImageRecordIter: record at byte offset %d of %s has %d label(s), "
+                             "label_width is %d" % (offset, self.path_imgrec, label.size, self.label_width))
+        try:
+            img = Image.open(_io.BytesIO(payload))
+            img = img.convert("RGB" if self.data_shape[0] == 3 else "L")
+        except Exception as e:
+            raise MXNetError("ImageRecordIter: cannot decode the image at byte offset %d of %s: %s"
+                             % (offset, self.path_imgrec, e)) from e
+        rng = np.random.default_rng([self.seed, epoch, pos])
+        img = self._resize(img)
+        arr = np.asarray(img)
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        _, th, tw = self.data_shape
+        h, w = arr.shape[:2]
+        if self.rand_crop:
+            y, x = int(rng.integers(0, h - th + 1)), int(rng.integers(0, w - tw + 1))
+        else:
+            y, x = (h - th) // 2, (w - tw) // 2
+        arr = arr[y:y + th, x:x + tw]
+        if self.rand_mirror and rng.random() < 0.5:
+            arr = arr[:, ::-1]
+        out = pending.data[slot]
+        np.subtract(arr.transpose(2, 0, 1), self._mean, out=out, dtype=np.float32)
+        out *= self._mult
+        pending.label[slot] = label[:self.label_width]
+        pending.ids[slot] = header.id
+
+    def _resize(self, img):
+        from PIL import Image
+
+        w, h = img.size
+        if self.resize > 0:
+            # shorter edge to `resize`, aspect kept (MXNet's default augmenter)
+            if h > w:
+                w, h = self.resize, int(h * self.resize / w)
+            else:
+                w, h = int(w * self.resize / h), self.resize
+        _, th, tw = self.data_shape
+        if h < th or w < tw:
+            # too small to crop: MXNet would fail; scale up just enough instead
+            k = max(th / h, tw / w)
+            w, h = max(tw, int(round(w * k))), max(th, int(round(h * k)))
+        if (w, h) != img.size:
+            img = img.resize((w, h), Image.BILINEAR)
+        return img
+
+    # ---- consumer side -----------------------------------------------------------------------
+    def _fill(self):
+        n = self._order.size
+        while len(self._pending) < self._prefetch and self._sched_pos < n:
+            start = self._sched_pos
+            pos = np.arange(start, min(start + self.batch_size, n))
+            pad = self.batch_size - pos.size
+            overflow = 0
+            if pad and self.round_batch:
+                pos = np.concatenate([pos, np.arange(pad) % n])
+                overflow = pad
+            c, h, w = self.data_shape
+            p = _Pending(np.zeros((self.batch_size, c, h, w), np.float32),
+                         np.zeros((self.batch_size, self.label_width), np.float32),
+                         np.zeros(self.batch_size, np.uint64), [], pad, overflow)
+            p.futures = [self._pool.submit(self._load, i, p, int(self._order[k]), self._epoch, start + i)
+                         for i, k in enumerate(pos)]
+            self._pending.append(p)
+            self._sched_pos += self.batch_size
+
+    def iter_next(self):
+        if not self._pending:
+            return False
+        p = self._pending.popleft()
+        for fut in p.futures:
+            fut.result()  # re-raises a worker's error here, in the consumer
+        self._overflow = p.overflow
+        label = p.label[:, 0] if self.label_width == 1 else p.label
+        self._batch = DataBatch([nd.array(p.data)], [nd.array(label)], pad=p.pad, index=p.ids)
+        self._fill()
+        return True
+
+    def next(self):
+        if self.iter_next():
+            return self._batch
+        raise StopIteration
+
+    def reset(self):
+        for p in self._pending:
+            for fut in p.futures:
+                fut.cancel()
+        self._pending.clear()
+        if self.round_batch and self._overflow:
+            # the wrapped samples were this epoch's first ones: continue after them, same order
+            self._sched_pos = self._overflow
+        else:
+            self._epoch += 1
+            self._order = self._epoch_order()
+            self._sched_pos = 0
+        self._overflow = 0
+        self._fill()
+
+    def getdata(self):
+        return self._batch.data
+
+    def getlabel(self):
+        return self._batch.label
+
+    def getindex(self):
+        return self._batch.index
+
+    def getpad(self):
+        return self._batch.pad
+
+    def close(self):
+        """Stop the decoding threads and close the file handles."""
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        for f in getattr(self, "_files", []):
+            f.close()
+        self._files = []
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
