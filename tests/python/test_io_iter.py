@@ -1,0 +1,431 @@
+"""mx.io iterators. Expected batches were observed with MXNet 1.9.1 (reference §9.4 and runs of
+the same scripts under /work/mxref); image values are checked against numpy on the source
+pixels."""
+import gzip
+import os
+import struct
+
+import numpy as np
+import pytest
+
+import oxnet as mx
+from oxnet import recordio
+
+
+def epoch(it):
+    """[(data, label or None, pad)] of one pass, flattened to lists."""
+    out = []
+    for b in it:
+        lab = b.label[0].asnumpy().ravel().tolist() if b.label else None
+        out.append((b.data[0].asnumpy().ravel().tolist(), lab, b.pad))
+    return out
+
+
+def data_of(batches):
+    return [(d, p) for d, _, p in batches]
+
+
+D10 = np.arange(10).reshape(10, 1)
+B0, B1 = [0, 1, 2, 3], [4, 5, 6, 7]
+
+
+# ---------------------------------------------------------------- NDArrayIter last batch rules
+def test_pad_wraps_from_start_every_epoch():
+    it = mx.io.NDArrayIter(D10, np.arange(10) * 10, batch_size=4, last_batch_handle="pad")
+    for _ in range(3):
+        got = epoch(it)
+        assert data_of(got) == [(B0, 0), (B1, 0), ([8, 9, 0, 1], 2)]
+        assert got[2][1] == [80, 90, 0, 10]
+        it.reset()
+    assert it.cursor == -4
+
+
+def test_discard_drops_incomplete_batch():
+    it = mx.io.NDArrayIter(D10, np.arange(10) * 10, batch_size=4, last_batch_handle="discard")
+    for _ in range(2):
+        assert data_of(epoch(it)) == [(B0, 0), (B1, 0)]
+        it.reset()
+
+
+def test_roll_over_prepends_leftover_to_next_epoch():
+    it = mx.io.NDArrayIter(D10, np.arange(10) * 10, batch_size=4, last_batch_handle="roll_over")
+    assert data_of(epoch(it)) == [(B0, 0), (B1, 0)]
+    it.reset()
+    got = epoch(it)
+    assert data_of(got) == [([8, 9, 0, 1], 2), ([2, 3, 4, 5], 0), ([6, 7, 8, 9], 0)]
+    assert got[0][1] == [80, 90, 0, 10]
+    it.reset()
+    assert data_of(epoch(it)) == [(B0, 0), (B1, 0)]
+    assert it.cursor == 8
+    it.reset()
+    assert it.cursor == -6  # observed in MXNet: leftover of 2 starts the epoch 2 samples early
+    nolabel = mx.io.NDArrayIter(D10, batch_size=4, last_batch_handle="roll_over")
+    epoch(nolabel)
+    nolabel.reset()
+    assert data_of(epoch(nolabel))[0] == ([8, 9, 0, 1], 2)
+
+
+def test_pad_tiles_when_batch_larger_than_data():
+    (d, lab, pad), = epoch(mx.io.NDArrayIter(D10, batch_size=20))
+    assert d == list(range(10)) * 2 and pad == 10 and lab is None
+    (d, _, pad), = epoch(mx.io.NDArrayIter(np.arange(3), batch_size=8))
+    assert d == [0, 1, 2, 0, 1, 2, 0, 1] and pad == 5
+
+
+def test_shuffle_matches_mxnet_under_np_random_seed():
+    np.random.seed(3)
+    it = mx.io.NDArrayIter(D10, np.arange(10) * 10, batch_size=3, shuffle=True)
+    got = epoch(it)
+    # observed with MXNet 1.9.1 under np.random.seed(3)
+    assert data_of(got) == [([5, 4, 1], 0), ([2, 9, 6], 0), ([7, 0, 3], 0), ([8, 5, 4], 2)]
+    assert [lab for _, lab, _ in got] == [[10 * x for x in d] for d, _, _ in got]
+    it.reset()
+    assert data_of(epoch(it)) == [([1, 2, 4], 0), ([9, 3, 8], 0), ([6, 0, 5], 0), ([7, 1, 2], 2)]
+
+
+def test_cursor_and_attributes():
+    it = mx.io.NDArrayIter(D10, batch_size=4)
+    assert (it.cursor, it.num_data, it.batch_size) == (-4, 10, 4)
+    b = it.next()
+    assert it.cursor == 0 and b.index is None and b.bucket_key is None and b.provide_data is None
+    assert b.label == [] and it.provide_label == []
+    assert str(b) == "DataBatch: data shapes: [(4, 1)] label shapes: None"
+    it.reset()
+    assert it.iter_next() and it.getpad() == 0 and it.getdata()[0].shape == (4, 1)
+
+
+# ------------------------------------------------------------------------ sources and descs
+def test_sources_sorted_by_name_and_converted_to_float32():
+    it = mx.io.NDArrayIter({"zeta": np.zeros((6, 2)), "alpha": np.ones((6, 3), dtype=np.int64)},
+                           [np.zeros(6), np.ones(6)], batch_size=2)
+    assert repr(it.provide_data) == ("[DataDesc[alpha,(2, 3),<class 'numpy.float32'>,NCHW], "
+                                     "DataDesc[zeta,(2, 2),<class 'numpy.float32'>,NCHW]]")
+    assert repr(it.provide_label) == ("[DataDesc[_0_softmax_label,(2,),<class 'numpy.float32'>,NCHW], "
+                                      "DataDesc[_1_softmax_label,(2,),<class 'numpy.float32'>,NCHW]]")
+    b = it.next()
+    assert b.data[0].dtype == np.float32
+    np.testing.assert_array_equal(b.data[0].asnumpy(), np.ones((2, 3)))
+    twelve = mx.io.NDArrayIter([np.zeros((4, 1))] * 12, batch_size=2)
+    assert [x.name for x in twelve.provide_data] == [
+        "_0_data", "_10_data", "_11_data", "_1_data", "_2_data", "_3_data", "_4_data",
+        "_5_data", "_6_data", "_7_data", "_8_data", "_9_data"]
+    one = mx.io.NDArrayIter([np.zeros((4, 1))], [np.zeros(4)], batch_size=2, data_name="x", label_name="y")
+    assert [d.name for d in one.provide_data + one.provide_label] == ["x", "y"]
+
+
+def test_ndarray_dtype_kept_and_layout():
+    nd_int = mx.nd.array(np.arange(8).reshape(4, 2), dtype="int32")
+    it = mx.io.NDArrayIter(nd_int, batch_size=2, layout="NC")
+    assert repr(it.provide_data) == "[DataDesc[data,(2, 2),<class 'numpy.int32'>,NC]]"
+    assert it.next().data[0].dtype == np.int32
+
+
+def test_datadesc():
+    dd = mx.io.DataDesc("data", (4, 1))
+    assert repr(dd) == "DataDesc[data,(4, 1),<class 'numpy.float32'>,NCHW]"
+    assert dd == ("data", (4, 1)) and dd.name == "data" and dd.shape == (4, 1)
+    assert mx.io.DataDesc.get_batch_axis("TNC") == 1
+    assert mx.io.DataDesc.get_batch_axis("NCHW") == 0
+    assert mx.io.DataDesc.get_batch_axis(None) == 0
+    lst = mx.io.DataDesc.get_list([("a", (1, 2)), ("b", (3,))], [("a", np.int32), ("b", np.float16)])
+    assert repr(lst) == ("[DataDesc[a,(1, 2),<class 'numpy.int32'>,NCHW], "
+                         "DataDesc[b,(3,),<class 'numpy.float16'>,NCHW]]")
+    assert [d.dtype for d in mx.io.DataDesc.get_list([("a", (1,))], None)] == [np.float32]
+    assert repr(mx.io.DataDesc("x", (2,), "float16", "NC")) == "DataDesc[x,(2,),float16,NC]"
+
+
+def test_databatch():
+    b = mx.io.DataBatch([mx.nd.ones((4, 1))], [mx.nd.ones((4,))], pad=1, index=np.arange(4))
+    assert str(b) == "DataBatch: data shapes: [(4, 1)] label shapes: [(4,)]"
+    with pytest.raises(TypeError, match="data"):
+        mx.io.DataBatch(mx.nd.ones((4, 1)))
+    with pytest.raises(TypeError, match="label"):
+        mx.io.DataBatch([mx.nd.ones((4, 1))], mx.nd.ones((4,)))
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="label 'softmax_label' has 9 samples"):
+        mx.io.NDArrayIter(D10, np.arange(9), batch_size=2)
+    with pytest.raises(ValueError, match="data '_1_data' has 3 samples"):
+        mx.io.NDArrayIter([np.zeros(4), np.zeros(3)], batch_size=2)
+    with pytest.raises(ValueError, match="last_batch_handle"):
+        mx.io.NDArrayIter(D10, last_batch_handle="wrap")
+    with pytest.raises(TypeError, match="data"):
+        mx.io.NDArrayIter("not an array")
+    with pytest.raises(ValueError, match="data"):
+        mx.io.NDArrayIter(None)
+    with pytest.raises(ValueError, match="batch_size"):
+        mx.io.NDArrayIter(D10, batch_size=0)
+
+
+# -------------------------------------------------------------------------- wrapper iterators
+def test_resize_iter_restarts_inner_iterator():
+    r = mx.io.ResizeIter(mx.io.NDArrayIter(D10, np.arange(10), batch_size=4), 5)
+    expect = [(B0, 0), (B1, 0), ([8, 9, 0, 1], 2), (B0, 0), (B1, 0)]
+    assert data_of(epoch(r)) == expect
+    r.reset()
+    assert data_of(epoch(r)) == expect
+    assert r.provide_data == [("data", (4, 1))] and r.batch_size == 4
+
+
+def test_prefetching_iter_zips_and_renames():
+    a = mx.io.NDArrayIter(D10, np.arange(10), batch_size=4)
+    b = mx.io.NDArrayIter(D10 * 2, np.arange(10) * 2, batch_size=4)
+    p = mx.io.PrefetchingIter([a, b], rename_data=[{"data": "x"}, {"data": "y"}],
+                              rename_label=[{"softmax_label": "lx"}, {"softmax_label": "ly"}])
+    assert repr(p.provide_data) == ("[DataDesc[x,(4, 1),<class 'numpy.float32'>,NCHW], "
+                                    "DataDesc[y,(4, 1),<class 'numpy.float32'>,NCHW]]")
+    assert [d.name for d in p.provide_label] == ["lx", "ly"]
+    for _ in range(2):
+        batches = list(p)
+        assert [bb.pad for bb in batches] == [0, 0, 2]
+        got = [[x.asnumpy().ravel().tolist() for x in bb.data + bb.label] for bb in batches]
+        assert got[2] == [[8, 9, 0, 1], [16, 18, 0, 2], [8, 9, 0, 1], [16, 18, 0, 2]]
+        assert batches[0].provide_data == p.provide_data
+        p.reset()
+    single = mx.io.PrefetchingIter(mx.io.NDArrayIter(D10, batch_size=5))
+    assert len(list(single)) == 2 and single.batch_size == 5
+
+
+def test_prefetching_iter_reports_errors_and_mismatch():
+    class Boom(mx.io.DataIter):
+        provide_data = [mx.io.DataDesc("data", (2, 1))]
+        provide_label = []
+
+        def next(self):
+            raise KeyError("broken source")
+
+    p = mx.io.PrefetchingIter(Boom(2))
+    with pytest.raises(KeyError, match="broken source"):
+        p.next()
+    p = mx.io.PrefetchingIter([mx.io.NDArrayIter(D10, batch_size=5), mx.io.NDArrayIter(D10, batch_size=2)])
+    with pytest.raises(ValueError, match="different numbers"):
+        list(p)
+
+
+# ------------------------------------------------------------------------------------ CSVIter
+@pytest.fixture
+def csv_files(tmp_path):
+    d, lab = str(tmp_path / "d.csv"), str(tmp_path / "l.csv")
+    np.savetxt(d, np.arange(30).reshape(10, 3), delimiter=",")
+    np.savetxt(lab, np.arange(10), delimiter=",")
+    return d, lab
+
+
+def test_csv_round_batch(csv_files):
+    d, lab = csv_files
+    it = mx.io.CSVIter(data_csv=d, data_shape=(3,), label_csv=lab, batch_size=4)
+    assert it.provide_data == [("data", (4, 3))] and it.provide_label == [("softmax_label", (4,))]
+    got = epoch(it)
+    assert [g[1] for g in got] == [B0, B1, [8, 9, 0, 1]] and [g[2] for g in got] == [0, 0, 2]
+    assert got[0][0] == list(range(12))
+    it.reset()
+    got = epoch(it)  # observed in MXNet: the next epoch starts after the wrapped samples
+    assert [g[1] for g in got] == [[2, 3, 4, 5], [6, 7, 8, 9]] and [g[2] for g in got] == [0, 0]
+    it.reset()
+    assert [g[1] for g in epoch(it)] == [B0, B1, [8, 9, 0, 1]]
+
+
+def test_csv_no_round_batch_and_no_label(csv_files):
+    d, _ = csv_files
+    it = mx.io.CSVIter(data_csv=d, data_shape=(3,), batch_size=4, round_batch=False)
+    got = epoch(it)
+    # observed: the unfilled rows keep the previous batch's contents, pad counts them
+    assert got[2][0] == list(range(24, 30)) + list(range(18, 24)) and got[2][2] == 2
+    assert all(g[1] == [0, 0, 0, 0] for g in got)
+    it.reset()
+    assert [g[2] for g in epoch(it)] == [0, 0, 2]
+
+
+def test_csv_shapes_and_errors(tmp_path, csv_files):
+    d, _ = csv_files
+    lab2 = str(tmp_path / "l2.csv")
+    np.savetxt(lab2, np.arange(20).reshape(10, 2), delimiter=",")
+    it = mx.io.CSVIter(data_csv=d, data_shape=(1, 3), label_csv=lab2, label_shape=(2,), batch_size=5,
+                       data_name="x", label_name="y")
+    assert it.provide_data == [("x", (5, 1, 3))] and it.provide_label == [("y", (5, 2))]
+    b = it.next()
+    np.testing.assert_array_equal(b.label[0].asnumpy(), np.arange(10).reshape(5, 2))
+    with pytest.raises(mx.base.MXNetError, match="data_shape"):
+        mx.io.CSVIter(data_csv=d, data_shape=(4,), batch_size=2)
+    with pytest.raises(mx.base.MXNetError, match="nope.csv"):
+        mx.io.CSVIter(data_csv=str(tmp_path / "nope.csv"), data_shape=(3,))
+
+
+# ---------------------------------------------------------------------------------- MNISTIter
+@pytest.fixture
+def mnist_files(tmp_path):
+    rng = np.random.RandomState(0)
+    imgs = rng.randint(0, 256, (10, 28, 28)).astype(np.uint8)
+    labs = (np.arange(10) % 10).astype(np.uint8)
+    ip, lp = str(tmp_path / "img"), str(tmp_path / "lab.gz")
+    with open(ip, "wb") as f:
+        f.write(struct.pack(">IIII", 2051, 10, 28, 28) + imgs.tobytes())
+    with gzip.open(lp, "wb") as f:
+        f.write(struct.pack(">II", 2049, 10) + labs.tobytes())
+    return ip, lp, imgs, labs
+
+
+def test_mnist_values_scale_and_full_batches(mnist_files):
+    ip, lp, imgs, labs = mnist_files
+    it = mx.io.MNISTIter(image=ip, label=lp, batch_size=4, shuffle=False)
+    assert it.provide_data == [("data", (4, 1, 28, 28))] and it.provide_label == [("softmax_label", (4,))]
+    batches = list(it)
+    assert len(batches) == 2  # the 2 leftover samples are dropped, as in MXNet
+    np.testing.assert_array_equal(batches[0].data[0].asnumpy()[:, 0], imgs[:4].astype(np.float32) / 256)
+    np.testing.assert_array_equal(batches[1].label[0].asnumpy(), [4, 5, 6, 7])
+    assert batches[0].pad == 0
+    flat = mx.io.MNISTIter(image=ip, label=lp, batch_size=5, shuffle=False, flat=True)
+    assert flat.provide_data == [("data", (5, 784))]
+    np.testing.assert_array_equal(flat.next().data[0].asnumpy(), imgs[:5].reshape(5, -1) / np.float32(256))
+
+
+def test_mnist_shuffle_is_seeded_and_fixed_across_resets(mnist_files):
+    ip, lp, imgs, _ = mnist_files
+    it = mx.io.MNISTIter(image=ip, label=lp, batch_size=5, shuffle=True, seed=1)
+    first = [b.label[0].asnumpy().tolist() for b in it]
+    assert sorted(sum(first, [])) == list(range(10)) and sum(first, []) != list(range(10))
+    it.reset()
+    assert [b.label[0].asnumpy().tolist() for b in it] == first
+    it.reset()
+    b = it.next()
+    for row, lab in zip(b.data[0].asnumpy(), b.label[0].asnumpy()):
+        np.testing.assert_array_equal(row[0], imgs[int(lab)] / np.float32(256))
+    again = mx.io.MNISTIter(image=ip, label=lp, batch_size=5, seed=1)
+    assert [b.label[0].asnumpy().tolist() for b in again] == first
+
+
+def test_mnist_bad_file(tmp_path):
+    p = str(tmp_path / "short")
+    with open(p, "wb") as f:
+        f.write(struct.pack(">IIII", 2051, 10, 28, 28) + b"\0" * 100)
+    with pytest.raises(mx.base.MXNetError, match="invalid mnist format"):
+        mx.io.MNISTIter(image=p, label=p)
+
+
+# ---------------------------------------------------------------------------- ImageRecordIter
+def _make_rec(tmp_path, n=7, h=10, w=12, labels=None, gray=False, name="im"):
+    """A .rec of PNGs; returns the path and the RGB images (pack_img takes BGR)."""
+    rng = np.random.RandomState(5)
+    path = str(tmp_path / (name + ".rec"))
+    wr = recordio.MXRecordIO(path, "w")
+    rgbs = []
+    for i in range(n):
+        rgb = rng.randint(0, 256, (h, w) if gray else (h, w, 3)).astype(np.uint8)
+        rgbs.append(rgb)
+        label = float(i) if labels is None else labels[i]
+        img = rgb if gray else rgb[:, :, ::-1]
+        wr.write(recordio.pack_img(recordio.IRHeader(0, label, i, 0), img, img_fmt=".png"))
+    wr.close()
+    return path, rgbs
+
+
+def _chw(rgb):
+    return rgb.astype(np.float32).transpose(2, 0, 1)
+
+
+def test_image_record_values_without_augmentation(tmp_path):
+    path, rgbs = _make_rec(tmp_path)
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=3,
+                               preprocess_threads=3)
+    assert it.provide_data == [("data", (3, 3, 10, 12))] and it.provide_label == [("softmax_label", (3,))]
+    batches = list(it)
+    assert [b.pad for b in batches] == [0, 0, 2]
+    labels = np.concatenate([b.label[0].asnumpy() for b in batches])
+    np.testing.assert_array_equal(labels, [0, 1, 2, 3, 4, 5, 6, 0, 1])
+    data = np.concatenate([b.data[0].asnumpy() for b in batches])
+    assert data.dtype == np.float32
+    for k, lab in enumerate(labels):
+        np.testing.assert_array_equal(data[k], _chw(rgbs[int(lab)]))
+    np.testing.assert_array_equal(batches[0].index, [0, 1, 2])
+    it.reset()  # round_batch: samples 0 and 1 were used as padding, this epoch starts at 2
+    assert np.concatenate([b.label[0].asnumpy() for b in it]).tolist() == [2, 3, 4, 5, 6, 0]
+
+
+def test_image_record_normalization_and_center_crop(tmp_path):
+    path, rgbs = _make_rec(tmp_path)
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 6, 8), batch_size=7, mean_r=10,
+                               mean_g=20, mean_b=30, std_r=2, std_g=3, std_b=4, scale=0.5)
+    d = it.next().data[0].asnumpy()
+    mean = np.array([10, 20, 30], np.float32).reshape(3, 1, 1)
+    std = np.array([2, 3, 4], np.float32).reshape(3, 1, 1)
+    for k in range(7):
+        x = _chw(rgbs[k][2:8, 2:10])  # center crop of 10x12 to 6x8
+        np.testing.assert_allclose(d[k], (x - mean) / std * 0.5, rtol=1e-6, atol=1e-5)
+
+
+def test_image_record_mirror_and_random_crop(tmp_path):
+    path, rgbs = _make_rec(tmp_path, n=16, h=8, w=8)
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 8, 8), batch_size=16, rand_mirror=True)
+    d = it.next().data[0].asnumpy()
+    mirrored = 0
+    for k in range(16):
+        x = _chw(rgbs[k])
+        if np.array_equal(d[k], x[:, :, ::-1]):
+            mirrored += 1
+        else:
+            np.testing.assert_array_equal(d[k], x)
+    assert 0 < mirrored < 16
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 5, 5), batch_size=16, rand_crop=True, seed=3)
+    d = it.next().data[0].asnumpy()
+    positions = set()
+    for k in range(16):
+        x = _chw(rgbs[k])
+        hits = [(y, z) for y in range(4) for z in range(4) if np.array_equal(d[k], x[:, y:y + 5, z:z + 5])]
+        assert hits, "sample %d is not a 5x5 window of its image" % k
+        positions.add(hits[0])
+    assert len(positions) > 1
+    again = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 5, 5), batch_size=16, rand_crop=True,
+                                  seed=3, preprocess_threads=1)
+    np.testing.assert_array_equal(again.next().data[0].asnumpy(), d)  # independent of threads
+
+
+def test_image_record_shuffle_labels_gray_resize(tmp_path):
+    path, _ = _make_rec(tmp_path, n=6)
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=6, shuffle=True)
+    e1 = it.next().label[0].asnumpy().tolist()
+    it.reset()
+    e2 = it.next().label[0].asnumpy().tolist()
+    assert sorted(e1) == sorted(e2) == list(range(6)) and (e1 != list(range(6)) or e2 != list(range(6)))
+
+    multi = [np.array([i, 10 + i, 20 + i], np.float32) for i in range(4)]
+    path, _ = _make_rec(tmp_path, n=4, labels=multi, name="multi")
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=4, label_width=2,
+                               data_name="img", label_name="lab")
+    assert it.provide_data == [("img", (4, 3, 10, 12))] and it.provide_label == [("lab", (4, 2))]
+    np.testing.assert_array_equal(it.next().label[0].asnumpy(), [[i, 10 + i] for i in range(4)])
+
+    path, grays = _make_rec(tmp_path, n=2, gray=True, name="gray")
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(1, 10, 12), batch_size=2)
+    np.testing.assert_array_equal(it.next().data[0].asnumpy()[:, 0], np.stack(grays).astype(np.float32))
+
+    path, _ = _make_rec(tmp_path, n=2, h=20, w=40, name="big")
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 16), batch_size=2, resize=10,
+                               round_batch=False)
+    b = it.next()
+    assert b.data[0].shape == (2, 3, 10, 16) and b.pad == 0
+
+
+def test_image_record_no_round_batch_and_errors(tmp_path):
+    path, _ = _make_rec(tmp_path, n=5)
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=2, round_batch=False)
+    batches = list(it)
+    assert [b.pad for b in batches] == [0, 0, 1]
+    assert batches[2].label[0].asnumpy()[0] == 4
+    with pytest.raises(mx.base.MXNetError, match="bogus"):
+        mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=2, bogus=1)
+    with pytest.raises(ValueError, match="data_shape"):
+        mx.io.ImageRecordIter(path_imgrec=path, data_shape=(2, 10, 12), batch_size=2)
+    with pytest.raises(mx.base.MXNetError, match="label_width"):
+        mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=2, label_width=2).next()
+    bad = str(tmp_path / "bad.rec")
+    w = recordio.MXRecordIO(bad, "w")
+    w.write(recordio.pack(recordio.IRHeader(0, 0.0, 0, 0), b"not an image"))
+    w.close()
+    with pytest.raises(mx.base.MXNetError, match="cannot decode"):
+        mx.io.ImageRecordIter(path_imgrec=bad, data_shape=(3, 4, 4), batch_size=1).next()
+    with open(path, "r+b") as f:
+        f.seek(0)
+        f.write(b"\0\0\0\0")
+    with pytest.raises(mx.base.MXNetError, match="bad magic"):
+        mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=2)
