@@ -18,7 +18,7 @@ from . import ndarray as _nd
 
 __all__ = ["InitDesc", "Initializer", "register", "alias", "create", "Load", "Mixed", "Zero",
            "One", "Constant", "Uniform", "Normal", "Orthogonal", "Xavier", "MSRAPrelu",
-           "Bilinear", "LSTMBias"]
+           "Bilinear", "LSTMBias", "FusedRNN"]
 
 
 class InitDesc(str):
@@ -489,3 +489,77 @@ class LSTMBias(Initializer):
         bias = np.zeros(arr.shape, dtype=np.float64)
         bias[num_hidden:2 * num_hidden] = self.forget_bias
         arr[:] = bias
+
+
+_RNN_GATES = {"rnn_relu": [""], "rnn_tanh": [""], "lstm": ["_i", "_f", "_c", "_o"],
+              "gru": ["_r", "_z", "_o"]}
+
+
+def _fused_rnn_layout(mode, num_layers, bidirectional, num_hidden, size):
+    """(name, offset, shape) of every piece of the RNN op's flat parameter vector, in its
+    order: all weights (per layer, direction: i2h then h2h, gate by gate), then all biases."""
+    gates = _RNN_GATES[mode]
+    dirs = ["l", "r"] if bidirectional else ["l"]
+    b, m, h = len(dirs), len(gates), num_hidden
+    num_input = size // b // h // m - (num_layers - 1) * (h + b * h + 2) - h - 2
+    pieces, p = [], 0
+    for layer in range(num_layers):
+        width = num_input if layer == 0 else b * h
+        for d in dirs:
+            for kind, cols in (("i2h", width), ("h2h", h)):
+                for g in gates:
+                    pieces.append(("%s%d_%s%s_weight" % (d, layer, kind, g), p, (h, cols)))
+                    p += h * cols
+    for layer in range(num_layers):
+        for d in dirs:
+            for kind in ("i2h", "h2h"):
+                for g in gates:
+                    pieces.append(("%s%d_%s%s_bias" % (d, layer, kind, g), p, (h,)))
+                    p += h
+    if p != size or num_input <= 0:
+        raise ValueError("FusedRNN: a parameter vector of %d elements does not fit mode=%s, "
+                         "num_layers=%d, bidirectional=%s, num_hidden=%d"
+                         % (size, mode, num_layers, bidirectional, num_hidden))
+    return pieces
+
+
+@register
+class FusedRNN(Initializer):
+    """Initializes the flat parameter vector of a fused RNN layer piece by piece: each
+    weight with ``init`` (or the global initializer), biases with zero, and for LSTM the
+    forget-gate biases (of both i2h and h2h, as MXNet does) with ``forget_bias``."""
+
+    def __init__(self, init, num_hidden, num_layers, mode, bidirectional=False,
+                 forget_bias=1.0):
+        if isinstance(init, string_types):
+            init = create(init)
+        if mode not in _RNN_GATES:
+            raise ValueError("FusedRNN mode must be one of %s, got %r"
+                             % (sorted(_RNN_GATES), mode))
+        super(FusedRNN, self).__init__(init=init.dumps() if init is not None else None,
+                                       num_hidden=num_hidden, num_layers=num_layers, mode=mode,
+                                       bidirectional=bidirectional, forget_bias=forget_bias)
+        self._init = init
+        self._num_hidden = num_hidden
+        self._num_layers = num_layers
+        self._mode = mode
+        self._bidirectional = bidirectional
+        self._forget_bias = forget_bias
+
+    def _init_weight(self, desc, arr):
+        inner = self._init if self._init is not None else getattr(desc, "global_init", None)
+        if inner is None:
+            raise ValueError("FusedRNN for %s has no init and no global initializer to fall "
+                             "back to" % (desc,))
+        flat = np.zeros(arr.size, dtype=np.dtype(arr.dtype))
+        for name, offset, shape in _fused_rnn_layout(self._mode, self._num_layers,
+                                                     self._bidirectional, self._num_hidden,
+                                                     arr.size):
+            size = int(np.prod(shape))
+            if self._mode == "lstm" and name.endswith("_f_bias"):
+                flat[offset:offset + size] = self._forget_bias
+                continue
+            piece = _nd.zeros(shape, ctx=arr.context, dtype=arr.dtype)
+            inner(InitDesc(name, global_init=getattr(desc, "global_init", None)), piece)
+            flat[offset:offset + size] = piece.asnumpy().ravel()
+        arr[:] = flat.reshape(arr.shape)

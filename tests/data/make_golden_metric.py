@@ -165,3 +165,71 @@ with open(os.path.join(OUT, "expected.json"), "w") as f:
     json.dump({"inputs": {k: v.tolist() for k, v in INPUTS.items()}, "cases": cases,
                "observed": observed}, f, indent=1, sort_keys=True)
 print("wrote", len(cases), "cases")
+
+
+# ---------------------------------------------------------------------------------------------
+# mx.init values that need no random numbers: FusedRNN's unpacking of the RNN parameter vector
+# (with a deterministic, name-dependent inner initializer), Bilinear, and dumps() strings.
+# Written to golden/metric/init_expected.json (kept next to the metric file on purpose: one
+# generator, one directory for these pure-Python modules).
+# ---------------------------------------------------------------------------------------------
+
+@mx.init.register
+class NameRamp(mx.init.Initializer):
+    """weight[i] = sum(ord(name)) + i / 1000: every piece distinguishable and ordered."""
+
+    def __init__(self):
+        super(NameRamp, self).__init__()
+
+    def _init_weight(self, name, arr):
+        base = float(sum(ord(c) for c in name))
+        arr[:] = (base + np.arange(arr.size) / 1000.0).reshape(arr.shape)
+
+
+def fused_size(mode, layers, bidir, hidden, num_input):
+    m = {"rnn_relu": 1, "rnn_tanh": 1, "lstm": 4, "gru": 3}[mode]
+    b = 2 if bidir else 1
+    return (num_input + hidden + 2) * hidden * m * b + (layers - 1) * m * hidden * (hidden + b * hidden + 2) * b
+
+
+fused = []
+for mode, layers, bidir, hidden, num_input, forget, inner in [
+        ("lstm", 2, True, 3, 4, 1.5, "ramp"), ("gru", 1, False, 2, 3, 1.0, "ramp"),
+        ("rnn_tanh", 2, False, 2, 2, 1.0, "global"), ("lstm", 1, False, 2, 2, 0.5, "global")]:
+    size = fused_size(mode, layers, bidir, hidden, num_input)
+    arr = mx.nd.zeros((size,))
+    if inner == "ramp":
+        init = mx.init.FusedRNN(NameRamp(), hidden, layers, mode, bidir, forget)
+        init._init_weight(mx.init.InitDesc("rnn_parameters"), arr)
+    else:
+        init = mx.init.FusedRNN(None, hidden, layers, mode, bidir, forget)
+        # the Module path: the variable's __init__ attribute, the global initializer falls in
+        NameRamp()(mx.init.InitDesc("rnn_parameters", {"__init__": init.dumps()}), arr)
+    fused.append({"mode": mode, "num_layers": layers, "bidirectional": bidir,
+                  "num_hidden": hidden, "num_input": num_input, "forget_bias": forget,
+                  "inner": inner, "dumps": init.dumps(), "values": arr.asnumpy().tolist()})
+
+bilinear = {}
+for shape in [(1, 1, 4, 4), (2, 1, 3, 5)]:
+    arr = mx.nd.zeros(shape)
+    mx.init.Bilinear()._init_weight("up", arr)
+    bilinear[str(shape)] = arr.asnumpy().tolist()
+
+dumps = {
+    "xavier": mx.init.Xavier().dumps(),
+    "xavier_in": mx.init.Xavier(factor_type="in", magnitude=2.34).dumps(),
+    "msraprelu": mx.init.MSRAPrelu().dumps(),
+    "normal": mx.init.Normal(0.5).dumps(),
+    "uniform": mx.init.Uniform().dumps(),
+    "orthogonal": mx.init.Orthogonal().dumps(),
+    "constant": mx.init.Constant(2.0).dumps(),
+    "lstmbias": mx.init.LSTMBias().dumps(),
+    "zero": mx.init.Zero().dumps(),
+    "one": mx.init.One().dumps(),
+    "bilinear": mx.init.Bilinear().dumps(),
+}
+
+with open(os.path.join(OUT, "init_expected.json"), "w") as f:
+    json.dump({"fused_rnn": fused, "bilinear": bilinear, "dumps": dumps}, f, indent=1,
+              sort_keys=True)
+print("wrote init_expected.json")
