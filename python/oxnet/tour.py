@@ -1,4 +1,4 @@
-"""A walkthrough of oxnet's NDArray (run: python -m oxnet.demo).
+"""A walkthrough of oxnet's NDArray (run: python -m oxnet.tour).
 
 Every line below is ordinary MXNet 1.x code: `import oxnet as mx` is the only change."""
 import os

@@ -1,0 +1,310 @@
+"""One executor per context, each bound to its slice of the batch (data parallelism)."""
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import ndarray as nd
+from ..executor import Executor
+from ..io import DataDesc
+
+
+def _split_input_slice(batch_size, work_load_list):
+    """Slices of the batch in proportion to each device's workload."""
+    total = float(sum(work_load_list))
+    sizes = [int(round(w * batch_size / total)) for w in work_load_list]
+    # Rounding may leave a few samples over or short: the last device absorbs them.
+    sizes[-1] += batch_size - sum(sizes)
+    slices, start = [], 0
+    for size in sizes:
+        stop = min(start + size, batch_size)
+        if stop <= start:
+            raise ValueError("Too many slices: batch size %d cannot be split over work loads %s"
+                             % (batch_size, list(work_load_list)))
+        slices.append(slice(start, stop))
+        start = stop
+    return slices
+
+
+def _batch_axis(desc):
+    return DataDesc.get_batch_axis(getattr(desc, "layout", None))
+
+
+def _slice_along(array, axis, islice, full):
+    if full:
+        return array
+    if axis == 0:
+        return array[islice]
+    return nd.slice_axis(array, axis=axis, begin=islice.start, end=islice.stop)
+
+
+def _load_into(sources, targets):
+    """Copies each source array into its per-device slices."""
+    for src, dst in zip(sources, targets):
+        for islice, axis, arr in dst:
+            part = _slice_along(src, axis, islice, islice.stop - islice.start == src.shape[axis]
+                                and islice.start == 0)
+            if isinstance(part, np.ndarray):
+                arr[:] = part
+            elif part.context == arr.context and part.shape == arr.shape and part is not arr:
+                part.copyto(arr)
+            else:
+                arr[:] = part.as_in_context(arr.context)
+
+
+class DataParallelExecutorGroup:
+    """Binds ``symbol`` once per context; parameters live in each executor, gradients are
+    reduced by the module (through a KVStore when there are several devices)."""
+
+    def __init__(self, symbol, contexts, workload, data_shapes, label_shapes, param_names,
+                 for_training, inputs_need_grad, shared_group=None, logger=None,
+                 fixed_param_names=None, grad_req="write", state_names=None):
+        self.symbol = symbol
+        self.contexts = list(contexts)
+        self.workload = list(workload)
+        self.param_names = list(param_names)
+        self.arg_names = symbol.list_arguments()
+        self.aux_names = symbol.list_auxiliary_states()
+        self.for_training = for_training
+        self.inputs_need_grad = inputs_need_grad
+        self.logger = logger
+        self.fixed_param_names = set(fixed_param_names or [])
+        self.state_names = list(state_names or [])
+        self.shared_group = shared_group
+        self.output_names = symbol.list_outputs()
+        self.grad_req = self._grad_reqs(grad_req, data_shapes, label_shapes)
+        self.execs = []
+        self.bind_exec(data_shapes, label_shapes, shared_group)
+
+    def _grad_reqs(self, grad_req, data_shapes, label_shapes):
+        data_names = [d.name for d in data_shapes]
+        if isinstance(grad_req, dict):
+            return {n: grad_req.get(n, "null") for n in self.arg_names}
+        if isinstance(grad_req, (list, tuple)):
+            return dict(zip(self.arg_names, grad_req))
+        reqs = {}
+        for name in self.arg_names:
+            if not self.for_training:
+                reqs[name] = "null"
+            elif name in self.param_names:
+                reqs[name] = "null" if name in self.fixed_param_names else grad_req
+            elif name in data_names:
+                reqs[name] = grad_req if self.inputs_need_grad else "null"
+            else:
+                reqs[name] = "null"
+        return reqs
+
+    def decide_slices(self, data_shapes):
+        if not data_shapes:
+            raise ValueError("the module has no data: give at least one data shape")
+        sizes = set()
+        for desc in data_shapes:
+            axis = _batch_axis(desc)
+            if axis >= 0:
+                sizes.add(desc.shape[axis])
+        if len(sizes) != 1:
+            raise ValueError("all data must have the same batch size: %s"
+                             % ", ".join("%s%s" % (d.name, tuple(d.shape)) for d in data_shapes))
+        self.batch_size = sizes.pop()
+        self.slices = _split_input_slice(self.batch_size, self.workload)
+        return [_batch_axis(d) for d in data_shapes]
+
+    def _sliced_shape(self, shapes, k):
+        out = []
+        for desc in shapes:
+            shape = list(desc.shape)
+            axis = _batch_axis(desc)
+            if axis >= 0:
+                shape[axis] = self.slices[k].stop - self.slices[k].start
+            out.append(DataDesc(desc.name, tuple(shape), desc.dtype, desc.layout))
+        return out
+
+    def bind_exec(self, data_shapes, label_shapes, shared_group=None, reshape=False):
+        """(Re)binds one executor per context; arrays of the same name and shape in the shared
+        group (or the previous executors, when reshaping) are reused, not copied."""
+        self.data_layouts = self.decide_slices(data_shapes)
+        self.label_layouts = [_batch_axis(d) for d in (label_shapes or [])]
+        self.data_shapes = data_shapes
+        self.label_shapes = label_shapes
+        self.data_names = [d.name for d in data_shapes]
+        self.label_names = [d.name for d in (label_shapes or [])]
+        old = self.execs if reshape else None
+        execs = []
+        for k in range(len(self.contexts)):
+            share = old[k] if old else (shared_group.execs[k] if shared_group else None)
+            execs.append(self._bind_ith_exec(k, data_shapes, label_shapes, share))
+        self.execs = execs
+        self._collect_arrays()
+
+    def reshape(self, data_shapes, label_shapes):
+        if data_shapes == self.data_shapes and label_shapes == self.label_shapes:
+            return
+        self.bind_exec(data_shapes, label_shapes, reshape=True)
+
+    def _bind_ith_exec(self, k, data_shapes, label_shapes, shared_exec):
+        ctx = self.contexts[k]
+        shapes = self._sliced_shape(data_shapes, k) + self._sliced_shape(label_shapes or [], k)
+        input_shapes = {d.name: d.shape for d in shapes}
+        input_types = {d.name: d.dtype for d in shapes}
+        arg_shapes, _, aux_shapes = self.symbol.infer_shape(**input_shapes)
+        if arg_shapes is None:
+            raise ValueError("shape inference failed for inputs %s" % input_shapes)
+        arg_types, _, aux_types = self.symbol.infer_type(**input_types)
+        if arg_types is None:
+            arg_types = [np.float32] * len(arg_shapes)
+            aux_types = [np.float32] * len(aux_shapes)
+        shared_args = shared_exec.arg_dict if shared_exec is not None else {}
+        shared_grads = shared_exec.grad_dict if shared_exec is not None else {}
+        shared_aux = shared_exec.aux_dict if shared_exec is not None else {}
+
+        def reuse(pool, name, shape, dtype):
+            arr = pool.get(name)
+            if arr is not None and arr.shape == tuple(shape) and np.dtype(arr.dtype) == np.dtype(dtype):
+                return arr
+            return nd.zeros(shape, ctx=ctx, dtype=dtype)
+
+        args, grads, reqs = [], [], []
+        for name, shape, dtype in zip(self.arg_names, arg_shapes, arg_types):
+            # Parameters are shared with the shared group (buckets share weights); inputs are
+            # per executor unless a reshape keeps their shape.
+            pool = shared_args if (name in self.param_names or shared_exec is not None) else {}
+            args.append(reuse(pool, name, shape, dtype))
+            req = self.grad_req.get(name, "null")
+            reqs.append(req)
+            grads.append(None if req == "null" else reuse(shared_grads, name, shape, dtype))
+        aux = [reuse(shared_aux, n, s, t) for n, s, t in zip(self.aux_names, aux_shapes, aux_types)]
+        any_grad = any(g is not None for g in grads)
+        return Executor(self.symbol, ctx, args, grads if any_grad else None,
+                        reqs if any_grad else ["null"] * len(reqs), aux)
+
+    def _collect_arrays(self):
+        execs = self.execs
+        self.data_arrays = [[(self.slices[k], ax, e.arg_dict[name]) for k, e in enumerate(execs)]
+                            for name, ax in zip(self.data_names, self.data_layouts)]
+        self.label_arrays = [[(self.slices[k], ax, e.arg_dict[name]) for k, e in enumerate(execs)]
+                             for name, ax in zip(self.label_names, self.label_layouts)
+                             if name in execs[0].arg_dict]
+        idx = [self.arg_names.index(n) for n in self.param_names]
+        self.param_arrays = [[e.arg_arrays[i] for e in execs] for i in idx]
+        if self.for_training:
+            self.grad_arrays = [[e.grad_arrays[i] if e.grad_arrays is not None else None
+                                 for e in execs] for i in idx]
+        else:
+            self.grad_arrays = None
+        data_idx = [self.arg_names.index(n) for n in self.data_names]
+        if self.inputs_need_grad:
+            self.input_grad_arrays = [[e.grad_arrays[i] for e in execs] for i in data_idx]
+        else:
+            self.input_grad_arrays = None
+        self.aux_arrays = [[e.aux_arrays[i] for e in execs] for i in range(len(self.aux_names))]
+        self.state_arrays = [[e.arg_dict[name] for e in execs] for name in self.state_names]
+
+    # -- parameters --------------------------------------------------------------------------
+    def set_params(self, arg_params, aux_params, allow_extra=False):
+        for e in self.execs:
+            e.copy_params_from(arg_params, aux_params, allow_extra_params=allow_extra)
+
+    def get_params(self, arg_params, aux_params):
+        """Averages each parameter over the devices into ``arg_params``/``aux_params``."""
+        for name, block in zip(self.param_names, self.param_arrays):
+            _average_into(block, arg_params[name])
+        for name, block in zip(self.aux_names, self.aux_arrays):
+            _average_into(block, aux_params[name])
+
+    # -- running -----------------------------------------------------------------------------
+    def forward(self, data_batch, is_train=None):
+        _load_into(data_batch.data, self.data_arrays)
+        if is_train is None:
+            is_train = self.for_training
+        if self.label_arrays and data_batch.label:
+            _load_into(data_batch.label, self.label_arrays)
+        for e in self.execs:
+            e.forward(is_train=is_train)
+
+    def backward(self, out_grads=None):
+        if not self.for_training:
+            raise ValueError("re-bind with for_training=True to run backward")
+        for k, (e, islice) in enumerate(zip(self.execs, self.slices)):
+            grads = None
+            if out_grads is not None:
+                grads = []
+                for grad, axis in zip(out_grads, self._output_axes()):
+                    if len(self.execs) == 1:
+                        grads.append(grad.as_in_context(self.contexts[k]))
+                    else:
+                        part = _slice_along(grad, axis, islice, False)
+                        grads.append(part.as_in_context(self.contexts[k]))
+            e.backward(out_grads=grads)
+
+    def _output_axes(self):
+        return [0] * len(self.output_names)
+
+    def get_outputs(self, merge_multi_context=True, begin=0, end=None):
+        if end is None:
+            end = len(self.output_names)
+        outputs = [[e.outputs[i] for e in self.execs] for i in range(begin, end)]
+        if merge_multi_context:
+            return _merge(outputs)
+        return outputs
+
+    def get_input_grads(self, merge_multi_context=True):
+        if not self.inputs_need_grad:
+            raise ValueError("bind with inputs_need_grad=True to get input gradients")
+        if merge_multi_context:
+            return _merge(self.input_grad_arrays)
+        return self.input_grad_arrays
+
+    def get_states(self, merge_multi_context=True):
+        if merge_multi_context:
+            return _merge(self.state_arrays)
+        return self.state_arrays
+
+    def set_states(self, states=None, value=None):
+        if states is not None:
+            for blocks, targets in zip(states, self.state_arrays):
+                for src, dst in zip(blocks, targets):
+                    src.copyto(dst)
+        else:
+            for targets in self.state_arrays:
+                for dst in targets:
+                    dst[:] = value
+
+    def update_metric(self, eval_metric, labels, pre_sliced=False):
+        for k, (e, islice) in enumerate(zip(self.execs, self.slices)):
+            if pre_sliced:
+                labels_k = labels[k]
+            else:
+                whole = len(self.execs) == 1
+                labels_k = [_slice_along(lb, ax if ax >= 0 else 0, islice, whole)
+                            for lb, ax in zip(labels, self.label_layouts or [0] * len(labels))]
+            eval_metric.update_dict(OrderedDict(zip(self.label_names, labels_k)),
+                                    OrderedDict(zip(self.output_names, e.outputs)))
+
+    def install_monitor(self, mon):
+        for e in self.execs:
+            mon.install(e)
+
+
+def _average_into(block, target):
+    if len(block) == 1:
+        value = block[0]
+    else:
+        value = block[0].as_in_context(target.context)
+        for w in block[1:]:
+            value = value + w.as_in_context(target.context)
+        value = value / len(block)
+    if np.dtype(value.dtype) != np.dtype(target.dtype):
+        value = value.astype(target.dtype)
+    if value is not target:
+        value.copyto(target)
+
+
+def _merge(blocks):
+    """One array per output: the devices' parts joined on the batch axis."""
+    out = []
+    for parts in blocks:
+        if len(parts) == 1:
+            out.append(parts[0])
+        else:
+            ctx = parts[0].context
+            out.append(nd.concat(*[p.as_in_context(ctx) for p in parts], dim=0))
+    return out
