@@ -164,3 +164,18 @@ def test_module_checkpoint():
     for epoch in range(7):
         cb(epoch)
     assert mod.calls == [("m", 3, True), ("m", 6, True)]
+
+
+@pytest.mark.skipif(not hasattr(mx.model, "save_checkpoint"),
+                    reason="mx.model.save_checkpoint not available")
+def test_do_checkpoint_writes_mxnet_files(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    prefix = str(tmp_path / "net")
+    sym = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=2, name="fc")
+    arg = {"fc_weight": mx.nd.ones((2, 3)), "fc_bias": mx.nd.zeros((2,))}
+    aux = {"bn_moving_var": mx.nd.ones((2,))}
+    mx.callback.do_checkpoint(prefix)(0, sym, arg, aux)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net-0001.params", "net-symbol.json"]
+    saved = mx.nd.load(prefix + "-0001.params")
+    assert sorted(saved) == ["arg:fc_bias", "arg:fc_weight", "aux:bn_moving_var"]
+    assert 'Saved checkpoint to "%s-0001.params"' % prefix in _messages(caplog)
