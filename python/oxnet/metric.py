@@ -341,6 +341,9 @@ class TopKAccuracy(_Accumulating):
             if len(label) != len(pred):
                 raise ValueError("TopKAccuracy: label shape %s does not match prediction "
                                  "shape %s" % (label.shape, pred.shape))
+            if pred.shape[-1] < self.top_k:
+                raise ValueError("TopKAccuracy: top_k=%d exceeds the %d classes of predictions "
+                                 "of shape %s" % (self.top_k, pred.shape[-1], pred.shape))
             # The top_k largest occupy the last top_k positions of the partition, in any
             # order, which is all that membership needs.
             part = numpy.argpartition(pred, -self.top_k)

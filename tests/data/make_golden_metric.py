@@ -73,7 +73,14 @@ INPUTS = {
     # multiclass for PCC
     "pcc_label": np.array([0, 1, 2, 3, 1, 2, 0, 3, 3, 1], dtype=np.float32),
     "pcc_pred": softmax(rng.randn(10, 4)).astype(np.float32),
+    # sequence scores laid out (N, C, T) against (N, T) labels: argmax along axis 1
+    "seq_label": rng.randint(0, 3, size=(2, 4)).astype(np.float32),
+    "seq_pred": softmax(rng.randn(2, 4, 3)).transpose(0, 2, 1).copy().astype(np.float32),
+    # every prediction negative
+    "bin_pred_neg": np.tile(np.array([[0.9, 0.1]], dtype=np.float32), (20, 1)),
+    "cls3_label_a_col": None,
 }
+INPUTS["cls3_label_a_col"] = INPUTS["cls3_label_a"].reshape(-1, 1)
 
 # (case id, create() spec, kwargs, updates [(labels, preds)], reset_local after update index)
 CASES = [
@@ -118,6 +125,15 @@ CASES = [
                                                             (["reg_label_b"], ["reg_pred_b"])]),
     ("loss", "loss", {}, [([], ["loss_a"]), ([], ["loss_b"])]),
     ("pcc", "pcc", {}, [(["pcc_label"], ["pcc_pred"])]),
+    ("acc_seq", "acc", {}, [(["seq_label"], ["seq_pred"])]),
+    ("f1_no_positive_pred", "f1", {}, [(["bin_label_a"], ["bin_pred_neg"])]),
+    ("mcc_no_positive_pred", "mcc", {}, [(["bin_label_a"], ["bin_pred_neg"])]),
+    ("mcc_micro_reset_local", "mcc", {"average": "micro"}, [(["bin_label_a"], ["bin_pred_a"]),
+                                                            "reset_local",
+                                                            (["bin_label_b"], ["bin_pred_b"])]),
+    ("ce_label_col", "ce", {}, [(["cls3_label_a_col"], ["cls3_pred_a"])]),
+    ("loss_two_outputs", "loss", {}, [([], ["loss_a", "loss_b"])]),
+    ("mae_label_vs_col", "mae", {}, [(["reg_label_a"], ["reg_pred_col"])]),
     ("composite", ["acc", "ce", "f1"], {}, [(["bin_label_a"], ["bin_pred_a"]),
                                             (["bin_label_b"], ["bin_pred_b"])]),
     ("composite_reset_local", ["acc", "mae"], {}, [(["cls3_label_a"], ["cls3_pred_a"]),

@@ -302,3 +302,12 @@ def test_accuracy_int_truncation_of_same_shape_preds():
     m = mx.metric.Accuracy()
     m.update([mx.nd.array([0, 1])], [mx.nd.array([0.9, 1.2])])
     assert m.get()[1] == 1.0
+
+
+def test_topk_more_than_classes_raises():
+    m = mx.metric.TopKAccuracy(top_k=4)
+    with pytest.raises(ValueError, match="top_k=4 exceeds the 3 classes"):
+        m.update([mx.nd.array([0, 1])], [mx.nd.ones((2, 3))])
+    m3 = mx.metric.TopKAccuracy(top_k=3)  # all classes: everything is a hit
+    m3.update([mx.nd.array([0, 2])], [mx.nd.array([[0.1, 0.5, 0.4], [0.3, 0.3, 0.4]])])
+    assert m3.get()[1] == 1.0
