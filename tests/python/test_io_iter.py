@@ -429,3 +429,77 @@ def test_image_record_no_round_batch_and_errors(tmp_path):
         f.write(b"\0\0\0\0")
     with pytest.raises(mx.base.MXNetError, match="bad magic"):
         mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=2)
+
+
+# ------------------------------------------------------------------------- tools/im2rec
+LAYOUT = ["cat/a", "cat/b", "cat/c", "dog/d", "dog/e", "zebra/f"]
+# MXNet 1.9.1's im2rec.py --list --recursive on this layout (random.seed(100) shuffle)
+MX_LST = ["2\t0.000000\tcat/c.png", "5\t2.000000\tzebra/f.png", "0\t0.000000\tcat/a.png",
+          "4\t1.000000\tdog/e.png", "3\t1.000000\tdog/d.png", "1\t0.000000\tcat/b.png"]
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    from PIL import Image
+
+    rng = np.random.RandomState(0)
+    root = tmp_path / "root"
+    images = {}
+    for name in LAYOUT:
+        os.makedirs(root / os.path.dirname(name), exist_ok=True)
+        rgb = rng.randint(0, 256, (6, 9, 3)).astype(np.uint8)
+        Image.fromarray(rgb).save(str(root / (name + ".png")))
+        images[name + ".png"] = rgb
+    (root / "cat" / "notes.txt").write_text("not an image")
+    return str(root), images
+
+
+def test_im2rec_end_to_end(tmp_path, image_folder, capsys):
+    import subprocess
+    import sys
+
+    from oxnet.tools import im2rec
+
+    root, images = image_folder
+    prefix = str(tmp_path / "out" / "data")
+    os.makedirs(os.path.dirname(prefix))
+    subprocess.run([sys.executable, "-m", "oxnet.tools.im2rec", prefix, root, "--list", "--recursive"],
+                   check=True, capture_output=True)
+    with open(prefix + ".lst") as f:
+        assert f.read().splitlines() == MX_LST
+    assert im2rec.main([prefix, root, "--encoding", ".png", "--num-thread", "2"]) == 0
+    r = recordio.MXIndexedRecordIO(prefix + ".idx", prefix + ".rec", "r")
+    assert r.keys == [2, 5, 0, 4, 3, 1]
+    paths = {int(line.split("\t")[0]): line.split("\t")[-1] for line in MX_LST}
+    for key in r.keys:
+        header, bgr = recordio.unpack_img(r.read_idx(key))
+        assert header.id == key and header.label == {"c": 0, "d": 1, "z": 2}[paths[key][0]]
+        np.testing.assert_array_equal(bgr[:, :, ::-1], images[paths[key]])
+    r.close()
+    it = mx.io.ImageRecordIter(path_imgrec=prefix + ".rec", data_shape=(3, 6, 9), batch_size=6)
+    b = it.next()
+    assert b.label[0].asnumpy().tolist() == [0, 2, 0, 1, 1, 0]
+    for k, key in enumerate([2, 5, 0, 4, 3, 1]):
+        np.testing.assert_array_equal(b.data[0].asnumpy()[k], _chw(images[paths[key]]))
+
+
+def test_im2rec_resize_pass_through_and_flat_list(tmp_path, image_folder):
+    from oxnet.tools import im2rec
+
+    root, images = image_folder
+    flat = str(tmp_path / "flat")
+    im2rec.main([flat, os.path.join(root, "cat"), "--list", "--no-shuffle"])
+    with open(flat + ".lst") as f:
+        assert f.read().splitlines() == ["0\t0.000000\ta.png", "1\t0.000000\tb.png", "2\t0.000000\tc.png"]
+    im2rec.main([flat, os.path.join(root, "cat"), "--resize", "3", "--encoding", ".png"])
+    r = recordio.MXRecordIO(flat + ".rec", "r")
+    assert recordio.unpack_img(r.read())[1].shape == (3, 4, 3)  # shorter edge 6 -> 3, 9 -> 4
+    r.close()
+    # --pass-through stores the file bytes untouched (MXNet 1.9.1 wrote the same bytes here)
+    im2rec.main([flat, os.path.join(root, "cat"), "--pass-through"])
+    r = recordio.MXIndexedRecordIO(flat + ".idx", flat + ".rec", "r")
+    for key, name in enumerate("abc"):
+        with open(os.path.join(root, "cat", name + ".png"), "rb") as f:
+            assert r.read_idx(key) == recordio.pack(recordio.IRHeader(0, 0.0, key, 0), f.read())
+    r.close()
+    assert im2rec.main([str(tmp_path / "missing"), root]) == 1
