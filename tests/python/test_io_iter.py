@@ -431,6 +431,18 @@ def test_image_record_no_round_batch_and_errors(tmp_path):
         mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=2)
 
 
+def test_image_record_uint8_iter(tmp_path):
+    path, rgbs = _make_rec(tmp_path, n=3)
+    it = mx.io.ImageRecordUInt8Iter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=3)
+    assert it.provide_data[0].dtype == np.uint8
+    d = it.next().data[0]
+    assert d.dtype == np.uint8
+    np.testing.assert_array_equal(d.asnumpy(), np.stack(rgbs).transpose(0, 3, 1, 2))
+    it.close()
+    with pytest.raises(mx.base.MXNetError, match="mean_r"):
+        mx.io.ImageRecordUInt8Iter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=3, mean_r=1)
+
+
 # ------------------------------------------------------------------------- tools/im2rec
 LAYOUT = ["cat/a", "cat/b", "cat/c", "dog/d", "dog/e", "zebra/f"]
 # MXNet 1.9.1's im2rec.py --list --recursive on this layout (random.seed(100) shuffle)

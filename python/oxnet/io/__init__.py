@@ -7,7 +7,7 @@ image decoding in a thread pool (Pillow releases the GIL while decoding).
 from .base import DataDesc, DataBatch, DataIter, ResizeIter, PrefetchingIter
 from .ndarray_iter import NDArrayIter
 from .file_iters import CSVIter, MNISTIter
-from .image_record_iter import ImageRecordIter
+from .image_record_iter import ImageRecordIter, ImageRecordUInt8Iter
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "ResizeIter", "PrefetchingIter", "NDArrayIter",
-           "CSVIter", "MNISTIter", "ImageRecordIter"]
+           "CSVIter", "MNISTIter", "ImageRecordIter", "ImageRecordUInt8Iter"]

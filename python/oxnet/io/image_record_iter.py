@@ -115,6 +115,7 @@ class ImageRecordIter(DataIter):
         self.seed = int(seed)
         self.data_name, self.label_name = data_name, label_name
         self._prefetch = max(1, int(prefetch_buffer))
+        self._out_dtype = np.float32
         self._pool = ThreadPoolExecutor(max_workers=max(1, int(preprocess_threads)),
                                         thread_name_prefix="ImageRecordIter")
         self._local = threading.local()
@@ -240,7 +241,9 @@ class ImageRecordIter(DataIter):
             fut.result()  # re-raises a worker's error here, in the consumer
         self._overflow = p.overflow
         label = p.label[:, 0] if self.label_width == 1 else p.label
-        self._batch = DataBatch([nd.array(p.data)], [nd.array(label)], pad=p.pad, index=p.ids)
+        data = p.data if self._out_dtype == np.float32 else p.data.astype(self._out_dtype)
+        self._batch = DataBatch([nd.array(data, dtype=self._out_dtype)], [nd.array(label)],
+                                pad=p.pad, index=p.ids)
         self._fill()
         return True
 
@@ -276,18 +279,35 @@ class ImageRecordIter(DataIter):
     def getpad(self):
         return self._batch.pad
 
-    def close(self):
+    def close(self, wait=True):
         """Stop the decoding threads and close the file handles."""
         pool = getattr(self, "_pool", None)
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        for f in getattr(self, "_files", []):
-            f.close()
-        self._files = []
+            pool.shutdown(wait=wait, cancel_futures=True)
+        with getattr(self, "_files_lock", threading.Lock()):
+            files, self._files = getattr(self, "_files", []), []
+        for f in files:
+            f.close()  # a worker still reading gets an error nobody collects
 
     def __del__(self):
+        # May run on a pool thread (the last reference can die with a task): never join there.
         try:
-            self.close()
+            self.close(wait=False)
         except Exception:
             pass
+
+
+class ImageRecordUInt8Iter(ImageRecordIter):
+    """ImageRecordIter yielding the augmented uint8 pixels (no mean/std/scale), as MXNet's."""
+
+    def __init__(self, *args, **kwargs):
+        for k in ("mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b", "scale"):
+            if k in kwargs:
+                raise MXNetError("ImageRecordUInt8Iter: cannot find argument %s" % k)
+        super().__init__(*args, **kwargs)
+        self._out_dtype = np.uint8
+
+    @property
+    def provide_data(self):
+        return [DataDesc(self.data_name, (self.batch_size,) + self.data_shape, np.uint8)]
