@@ -7,12 +7,15 @@ aligned and unaligned offsets), packed.rec + packed.idx (IRHeader records with a
 multi-float labels, written through MXIndexedRecordIO), and expected.json describing every record
 (hex payloads, headers, index offsets). tests/python/test_recordio.py reads these with oxnet and
 checks that oxnet writes byte-identical files from the same inputs.
+
+It also records NDArrayIter batches over a grid of sizes, batch sizes, last_batch_handle modes and
+seeded shuffles (ndarrayiter.json, from `ndarray_iter_runs`, which tests/python/test_io_iter.py
+runs again with oxnet): MXNet's behaviour, including where it fails, is the oracle.
 """
 import json
 import os
 import struct
 
-import mxnet as mx
 import numpy as np
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "recordio")
@@ -47,8 +50,36 @@ def packed_records():
     ]
 
 
+def ndarray_iter_runs(mx):
+    """Four epochs of NDArrayIter per configuration: [n, batch, handle, shuffle, epochs, cursor]."""
+    out = []
+    for n in (1, 3, 7, 10):
+        for bs in (1, 2, 3, 4, 11):
+            for handle in ("pad", "discard", "roll_over"):
+                for shuffle in (False, True):
+                    np.random.seed(n * 100 + bs)
+                    it = mx.io.NDArrayIter(np.arange(n * 2).reshape(n, 2), {"l": np.arange(n)},
+                                           batch_size=bs, shuffle=shuffle, last_batch_handle=handle)
+                    epochs = []
+                    try:
+                        for _ in range(4):
+                            epochs.append([(b.data[0].asnumpy().tolist(), b.label[0].asnumpy().tolist(), b.pad)
+                                           for b in it])
+                            it.reset()
+                        cursor = it.cursor
+                    except mx.base.MXNetError:
+                        cursor = "ERR"
+                    out.append([n, bs, handle, shuffle, epochs, cursor])
+    return json.loads(json.dumps(out))
+
+
 def main():
+    import mxnet as mx
+
     os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "ndarrayiter.json"), "w") as f:
+        json.dump(ndarray_iter_runs(mx), f)
+        f.write("\n")
     expected = {"plain": [], "packed": [], "packed_idx": []}
 
     w = mx.recordio.MXRecordIO(os.path.join(OUT, "plain.rec"), "w")

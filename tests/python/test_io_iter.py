@@ -83,6 +83,24 @@ def test_shuffle_matches_mxnet_under_np_random_seed():
     assert data_of(epoch(it)) == [([1, 2, 4], 0), ([9, 3, 8], 0), ([6, 0, 5], 0), ([7, 1, 2], 2)]
 
 
+def test_ndarray_iter_grid_matches_mxnet():
+    """120 configurations x 4 epochs, recorded from MXNet 1.9.1 by make_golden_recordio.py."""
+    import importlib.util
+    import json
+
+    data_dir = os.path.join(os.path.dirname(__file__), "..", "data")
+    spec = importlib.util.spec_from_file_location("make_golden_recordio",
+                                                  os.path.join(data_dir, "make_golden_recordio.py"))
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    with open(os.path.join(data_dir, "golden", "recordio", "ndarrayiter.json")) as f:
+        expected = json.load(f)
+    got = gen.ndarray_iter_runs(mx)
+    assert len(got) == len(expected) == 120
+    for g, e in zip(got, expected):
+        assert g == e, "n=%d batch_size=%d %s shuffle=%s" % tuple(e[:4])
+
+
 def test_cursor_and_attributes():
     it = mx.io.NDArrayIter(D10, batch_size=4)
     assert (it.cursor, it.num_data, it.batch_size) == (-4, 10, 4)

@@ -4,6 +4,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import ndarray as nd
+from ..base import MXNetError
 from ..ndarray import NDArray
 from .base import DataBatch, DataDesc, DataIter, _np_type
 
@@ -140,6 +141,11 @@ class NDArrayIter(DataIter):
             raise StopIteration  # MXNet asserts 'DataIter needs reset.'
         if self.last_batch_handle == "roll_over" and -self.batch_size < self.cursor < 0:
             # first batch of an epoch after a leftover: leftover + head of this epoch
+            if self.cursor + self.batch_size > self.num_data:
+                # MXNet fails here too (slice past the end); say why instead
+                raise MXNetError("NDArrayIter: last_batch_handle='roll_over' cannot complete a batch of "
+                                 "%d from a leftover of %d and %d samples" % (
+                                     self.batch_size, -self.cursor, self.num_data))
             head = self._getdata(source, end=self.cursor + self.batch_size)
             return self._concat(cache, head) if cache is not None else head
         if self.last_batch_handle == "pad" and self.cursor + self.batch_size > self.num_data:
