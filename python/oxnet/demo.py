@@ -89,8 +89,18 @@ def train(symbol, image_shape, num_epoch, learning_rate, prefix=None, progress_b
             batch_end_callback=[curve.batch_end, mx.callback.Speedometer(32, 20)],
             eval_end_callback=curve.eval_end, epoch_end_callback=epoch_end,
             progress_bar=progress_bar)
-    acc = mod.score(test_iter, "acc")[0][1]
-    return mod, acc, curve
+    pred, labels = predict_classes(mod, test_iter)
+    return mod, float(np.mean(pred == labels)), curve
+
+
+def predict_classes(mod, data_iter):
+    """(predicted classes, true labels) over ``data_iter``, padding removed (``score`` would
+    count the padded end of the last batch)."""
+    probs = mod.predict(data_iter).asnumpy()
+    data_iter.reset()
+    labels = np.concatenate([b.label[0].asnumpy()[:b.label[0].shape[0] - b.pad]
+                             for b in data_iter])
+    return probs.argmax(axis=1), labels
 
 
 def reload_and_predict(prefix, epoch, image_shape):
@@ -99,14 +109,10 @@ def reload_and_predict(prefix, epoch, image_shape):
     mod = mx.mod.Module.load(prefix, epoch, context=mx.cpu())
     mod.bind(data_shapes=test_iter.provide_data, label_shapes=test_iter.provide_label,
              for_training=False)
-    probs = mod.predict(test_iter).asnumpy()
-    test_iter.reset()
-    labels = np.concatenate([b.label[0].asnumpy()[:b.label[0].shape[0] - b.pad]
-                             for b in test_iter])
-    return probs.argmax(axis=1), labels
+    return predict_classes(mod, test_iter)
 
 
-def linear_regression(num_epoch=20, seed=0):
+def linear_regression(num_epoch=100, seed=0):
     """The classic FeedForward example: 100 noisy points of y = 5x + 1, one sample per batch.
     Returns (model, x, y, learned slope, learned intercept)."""
     rng = np.random.RandomState(seed)
@@ -178,7 +184,7 @@ def main(argv=None):
     print("Data: %d handwritten digits, 8x8 pixels, 10 classes (UCI, shipped in "
           "oxnet.datasets)\n" % len(labels))
     curves, results = {}, {}
-    for name, symbol, shape, lr in (("MLP", mlp_symbol(), (64,), 0.1),
+    for name, symbol, shape, lr in (("MLP", mlp_symbol(), (64,), 0.05),
                                     ("ConvNet", convnet_symbol(), (1, 8, 8), 0.05)):
         print("== %s: Module.fit, %d epochs ==" % (name, args.epochs))
         prefix = os.path.join(args.out, name.lower())
