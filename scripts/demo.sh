@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs oxnet and runs the demo.
+# Installs oxnet (with matplotlib for the plots) and runs the training demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install.sh
+scripts/install.sh demo
 exec .venv/bin/python -m oxnet.demo "$@"
