@@ -47,6 +47,12 @@ def main():
     cont.fit(it, num_epoch=1, optimizer="sgd", arg_params=arg, aux_params=aux,
              optimizer_params={"learning_rate": 0.1, "momentum": 0.9, "wd": 0.01})
     cont.save_checkpoint(os.path.join(OUT, "cont"), 1, save_optimizer_states=True)
+    # Resuming with MXNet's .states file (momentum) for one more epoch.
+    it.reset()
+    resumed = mx.mod.Module.load(os.path.join(OUT, "cont"), 1, load_optimizer_states=True)
+    resumed.fit(it, num_epoch=1, optimizer="sgd",
+                optimizer_params={"learning_rate": 0.1, "momentum": 0.9, "wd": 0.01})
+    resumed.save_checkpoint(os.path.join(OUT, "resumed"), 2)
     keys = list(mx.nd.load(prefix + "-0002.params").keys())
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump({"params_keys": keys, "mxnet": mx.__version__}, f, indent=1)

@@ -415,3 +415,24 @@ def test_init_params_errors():
     with pytest.warns(UserWarning, match="already initialized"):
         mod.init_params()
 
+
+
+def test_resume_from_mxnet_optimizer_states():
+    """MXNet's .states file (pickled momentum) loads, and one more epoch from it reaches the
+    weights MXNet reached."""
+    x = np.load(os.path.join(GOLD, "mlp_input.npy"))
+    rng = np.random.RandomState(0)
+    rng.uniform(-1, 1, (30, 5))
+    y = rng.randint(0, 3, 30).astype(np.float32)
+    mod = mx.mod.Module.load(os.path.join(GOLD, "cont"), 1, load_optimizer_states=True)
+    mod.fit(mx.io.NDArrayIter(x, y, 10), num_epoch=1, optimizer="sgd",
+            optimizer_params={"learning_rate": 0.1, "momentum": 0.9, "wd": 0.01},
+            progress_bar=False)
+    got, got_aux = mod.get_params()
+    _, exp, exp_aux = mx.model.load_checkpoint(os.path.join(GOLD, "resumed"), 2)
+    for k in exp:
+        np.testing.assert_allclose(got[k].asnumpy(), exp[k].asnumpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=k)
+    for k in exp_aux:
+        np.testing.assert_allclose(got_aux[k].asnumpy(), exp_aux[k].asnumpy(), rtol=1e-4,
+                                   atol=1e-5, err_msg=k)
