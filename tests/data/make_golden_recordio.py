@@ -8,6 +8,10 @@ multi-float labels, written through MXIndexedRecordIO), and expected.json descri
 (hex payloads, headers, index offsets). tests/python/test_recordio.py reads these with oxnet and
 checks that oxnet writes byte-identical files from the same inputs.
 
+image.rec holds PNG images (encoded here with zlib, mxref has no image library) and
+imagerecord.npz the batches MXNet's ImageRecordIter made from it for the configurations in
+expected.json["imagerecord"] (center crops, shorter-edge resizes up and down, mean/std/scale).
+
 It also records NDArrayIter batches over a grid of sizes, batch sizes, last_batch_handle modes and
 seeded shuffles (ndarrayiter.json, from `ndarray_iter_runs`, which tests/python/test_io_iter.py
 runs again with oxnet): MXNet's behaviour, including where it fails, is the oracle.
@@ -15,6 +19,7 @@ runs again with oxnet): MXNet's behaviour, including where it fails, is the orac
 import json
 import os
 import struct
+import zlib
 
 import numpy as np
 
@@ -50,6 +55,41 @@ def packed_records():
     ]
 
 
+def png_bytes(rgb):
+    """A minimal 8-bit RGB PNG (filter 0 on every row)."""
+    h, w, _ = rgb.shape
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\0" + rgb[y].tobytes() for y in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+IMAGE_SIZES = [(20, 25), (17, 31), (32, 16), (12, 12), (9, 14)]
+IMAGE_CASES = [
+    {"data_shape": [3, 9, 12], "batch_size": 5},
+    {"data_shape": [3, 8, 8], "batch_size": 3, "mean_r": 123, "mean_g": 117, "mean_b": 104,
+     "std_r": 58, "std_g": 57, "std_b": 57, "scale": 0.5},
+    {"data_shape": [3, 6, 6], "batch_size": 5, "resize": 7},
+    {"data_shape": [3, 10, 10], "batch_size": 5, "resize": 11},
+    {"data_shape": [3, 12, 13], "batch_size": 5, "resize": 24},
+    {"data_shape": [3, 5, 7], "batch_size": 5, "resize": 9},
+]
+
+
+def image_images():
+    rng = np.random.RandomState(11)
+    out = []
+    for h, w in IMAGE_SIZES:
+        # smooth gradients plus noise: resizing has something to interpolate
+        yy, xx = np.mgrid[0:h, 0:w]
+        base = np.stack([yy * 255 // h, xx * 255 // w, (yy + xx) * 127 // (h + w)], axis=2)
+        out.append(np.clip(base + rng.randint(-40, 40, (h, w, 3)), 0, 255).astype(np.uint8))
+    return out
+
+
 def ndarray_iter_runs(mx):
     """Four epochs of NDArrayIter per configuration: [n, batch, handle, shuffle, epochs, cursor]."""
     out = []
@@ -81,6 +121,17 @@ def main():
         json.dump(ndarray_iter_runs(mx), f)
         f.write("\n")
     expected = {"plain": [], "packed": [], "packed_idx": []}
+
+    w = mx.recordio.MXRecordIO(os.path.join(OUT, "image.rec"), "w")
+    for i, rgb in enumerate(image_images()):
+        w.write(mx.recordio.pack(mx.recordio.IRHeader(0, float(i), i, 0), png_bytes(rgb)))
+    w.close()
+    arrays = {}
+    for k, case in enumerate(IMAGE_CASES):
+        it = mx.io.ImageRecordIter(path_imgrec=os.path.join(OUT, "image.rec"), **case)
+        arrays["case%d" % k] = np.concatenate([b.data[0].asnumpy() for b in it])
+    np.savez_compressed(os.path.join(OUT, "imagerecord.npz"), **arrays)
+    expected["imagerecord"] = IMAGE_CASES
 
     w = mx.recordio.MXRecordIO(os.path.join(OUT, "plain.rec"), "w")
     for p in plain_payloads():

@@ -69,7 +69,10 @@ class _RoundBatchIter(DataIter):
         take = np.arange(self._pos, min(self._pos + self.batch_size, n))
         pad = self.batch_size - take.size
         if pad and self.round_batch:
-            take = np.concatenate([take, np.arange(pad) % n])
+            if pad > n:  # MXNet's loader wraps around once only
+                raise MXNetError("round_batch: cannot fill a batch of %d from %d samples: number of input "
+                                 "must be bigger than batch size" % (self.batch_size, n))
+            take = np.concatenate([take, np.arange(pad)])
             self._overflow = pad
         self._data_buf[:take.size] = self._data[take]
         self._label_buf[:take.size] = self._label[take]

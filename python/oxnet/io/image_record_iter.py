@@ -19,6 +19,7 @@ import numpy as np
 from .. import ndarray as nd
 from .. import recordio
 from ..base import MXNetError
+from ._imgops import resize_linear
 from .base import DataBatch, DataDesc, DataIter
 
 # Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, or the no-op value).
@@ -175,8 +176,7 @@ class ImageRecordIter(DataIter):
             raise MXNetError("ImageRecordIter: cannot decode the image at byte offset %d of %s: %s"
                              % (offset, self.path_imgrec, e)) from e
         rng = np.random.default_rng([self.seed, epoch, pos])
-        img = self._resize(img)
-        arr = np.asarray(img)
+        arr = self._resize(np.asarray(img))
         if arr.ndim == 2:
             arr = arr[:, :, None]
         _, th, tw = self.data_shape
@@ -194,24 +194,20 @@ class ImageRecordIter(DataIter):
         pending.label[slot] = label[:self.label_width]
         pending.ids[slot] = header.id
 
-    def _resize(self, img):
-        from PIL import Image
-
-        w, h = img.size
+    def _resize(self, arr):
+        h, w = arr.shape[:2]
         if self.resize > 0:
-            # shorter edge to `resize`, aspect kept (MXNet's default augmenter)
+            # shorter edge to `resize`, aspect kept, integer sizes as MXNet's default augmenter
             if h > w:
-                w, h = self.resize, int(h * self.resize / w)
+                w, h = self.resize, self.resize * h // w
             else:
-                w, h = int(w * self.resize / h), self.resize
+                w, h = self.resize * w // h, self.resize
         _, th, tw = self.data_shape
         if h < th or w < tw:
             # too small to crop: MXNet would fail; scale up just enough instead
             k = max(th / h, tw / w)
             w, h = max(tw, int(round(w * k))), max(th, int(round(h * k)))
-        if (w, h) != img.size:
-            img = img.resize((w, h), Image.BILINEAR)
-        return img
+        return resize_linear(arr, w, h)
 
     # ---- consumer side -----------------------------------------------------------------------
     def _fill(self):
@@ -222,7 +218,10 @@ class ImageRecordIter(DataIter):
             pad = self.batch_size - pos.size
             overflow = 0
             if pad and self.round_batch:
-                pos = np.concatenate([pos, np.arange(pad) % n])
+                if pad > n:  # MXNet's loader wraps around once only
+                    raise MXNetError("ImageRecordIter: round_batch cannot fill a batch of %d from %d records: "
+                                     "number of input must be bigger than batch size" % (self.batch_size, n))
+                pos = np.concatenate([pos, np.arange(pad)])
                 overflow = pad
             c, h, w = self.data_shape
             p = _Pending(np.zeros((self.batch_size, c, h, w), np.float32),

@@ -3,6 +3,7 @@
     python -m oxnet.tools.im2rec PREFIX ROOT --list [--recursive]   # ROOT's images -> PREFIX.lst
     python -m oxnet.tools.im2rec PREFIX ROOT [--resize N] ...        # PREFIX*.lst -> .rec + .idx
 
+Resizing follows OpenCV's INTER_LINEAR (as MXNet's cv2.resize does), not Pillow's filters.
 A .lst line is `index\\tlabel(s)\\tpath` with labels printed as %f and paths relative to ROOT.
 With --recursive every folder holding images gets its own label, in sorted walk order.
 """
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .. import recordio
+from ..io._imgops import resize_linear
 
 
 def list_image(root, recursive, exts):
@@ -85,8 +87,8 @@ def read_list(path_in):
                 print("Parsing lst met error for %s, detail: line %d" % (path_in, lineno), file=sys.stderr)
 
 
-def _load_bgr(path, color):
-    """The image as OpenCV would read it: BGR for color=1, 2-D gray for 0, as stored for -1."""
+def _load_image(path, color):
+    """A Pillow image in the mode cv2.imread(path, color) would give: RGB(A) or gray (L)."""
     from PIL import Image
 
     img = Image.open(path)
@@ -101,8 +103,6 @@ def _load_bgr(path, color):
 
 def image_encode(args, item):
     """Packed record bytes for one list item, or None (with a message) when unreadable."""
-    from PIL import Image
-
     fullpath = os.path.join(args.root, item[1])
     if len(item) > 3 and args.pack_label:
         header = recordio.IRHeader(0, item[2:], item[0], 0)
@@ -112,23 +112,22 @@ def image_encode(args, item):
         if args.pass_through:
             with open(fullpath, "rb") as f:
                 return recordio.pack(header, f.read())
-        img = _load_bgr(fullpath, args.color)
+        img = _load_image(fullpath, args.color)
     except Exception as e:  # MXNet skips unreadable images with a message
         print("imread error trying to load file: %s: %s" % (fullpath, e), file=sys.stderr)
         return None
-    if args.center_crop:
-        w, h = img.size
-        side = min(w, h)
-        x, y = (w - side) // 2, (h - side) // 2
-        img = img.crop((x, y, x + side, y + side))
-    if args.resize:
-        w, h = img.size
-        if w > h:
-            size = (w * args.resize // h, args.resize)
-        else:
-            size = (args.resize, h * args.resize // w)
-        img = img.resize(size, Image.BILINEAR)
     arr = np.asarray(img)
+    if args.center_crop:
+        h, w = arr.shape[:2]
+        side = min(w, h)
+        y, x = (h - side) // 2, (w - side) // 2
+        arr = arr[y:y + side, x:x + side]
+    if args.resize:
+        h, w = arr.shape[:2]
+        if h > w:
+            arr = resize_linear(arr, args.resize, h * args.resize // w)
+        else:
+            arr = resize_linear(arr, w * args.resize // h, args.resize)
     if arr.ndim == 3:
         arr = arr[:, :, [2, 1, 0, 3][:arr.shape[2]]]  # pack_img takes OpenCV's BGR order
     return recordio.pack_img(header, arr, quality=args.quality, img_fmt=args.encoding)
