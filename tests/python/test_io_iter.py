@@ -266,6 +266,11 @@ def test_csv_shapes_and_errors(tmp_path, csv_files):
     np.testing.assert_array_equal(b.label[0].asnumpy(), np.arange(10).reshape(5, 2))
     with pytest.raises(mx.base.MXNetError, match="data_shape"):
         mx.io.CSVIter(data_csv=d, data_shape=(4,), batch_size=2)
+    # MXNet's loader wraps around once only: a batch larger than the data is an error there too
+    with pytest.raises(mx.base.MXNetError, match="bigger than batch size"):
+        list(mx.io.CSVIter(data_csv=d, data_shape=(3,), batch_size=21))
+    (last,) = list(mx.io.CSVIter(data_csv=d, data_shape=(3,), batch_size=20))  # pad 10 <= 10 rows
+    assert last.pad == 10
     with pytest.raises(mx.base.MXNetError, match="nope.csv"):
         mx.io.CSVIter(data_csv=str(tmp_path / "nope.csv"), data_shape=(3,))
 

@@ -123,6 +123,8 @@ def test_sequential_api_tell_reset(tmp_path):
     r.close()  # idempotent
     with pytest.raises(ValueError, match="Invalid flag"):
         recordio.MXRecordIO(path, "a")
+    with pytest.raises(mx.base.MXNetError, match="missing.rec"):
+        recordio.MXRecordIO(str(tmp_path / "missing.rec"), "r")
 
 
 def test_pickle_reader_and_indexed(tmp_path):
