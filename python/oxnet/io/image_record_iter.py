@@ -3,6 +3,12 @@
 Reimplements the common path of MXNet's C++ ImageRecordIter (src/io/iter_image_recordio_2.cc
 with the default augmenter): resize the shorter edge, crop (center, or random with rand_crop),
 mirror (rand_mirror), then `(pixel - mean) * scale / std` per channel, NCHW float32, RGB order.
+Without random augmentation, color output is bit-identical to MXNet 1.9.1 (resizes follow
+OpenCV's INTER_LINEAR, see _imgops.py); gray (data_shape[0] == 1) images may differ by a level
+or two because OpenCV's decoders convert to gray with their own rounding. Random crops and
+mirrors are drawn from numpy, so they differ from MXNet's draws. Differences kept on purpose:
+round_batch=False reports the true pad (MXNet says 0) and zero-fills; shuffling reorders every
+record each epoch (MXNet shuffles in chunks).
 
 Each sample is read, decoded (Pillow, which releases the GIL) and augmented by one task in a
 thread pool of `preprocess_threads` workers; up to `prefetch_buffer` batches are in flight ahead
