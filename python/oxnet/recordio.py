@@ -201,6 +201,38 @@ def _read_record(f, uri):
         first = False
 
 
+def _scan_offsets(f, uri):
+    """Byte offsets of every record in file object f, checking the framing without reading
+    payloads (seeks past them), so large files are indexed quickly."""
+    size = f.seek(0, os.SEEK_END)
+    f.seek(0)
+    offsets = []
+    pos = 0
+    first = True
+    while pos < size or not first:
+        if pos + 8 > size:
+            raise RecordIOError("Invalid RecordIO file %s: truncated record header at byte offset %d"
+                                % (uri, pos))
+        f.seek(pos)
+        magic, lrec = struct.unpack("<II", f.read(8))
+        if magic != _MAGIC:
+            raise RecordIOError("Invalid RecordIO file %s: bad magic 0x%08X at byte offset %d"
+                                % (uri, magic, pos))
+        cflag, length = lrec >> 29, lrec & _LEN_MASK
+        if (first and cflag not in (0, 1)) or (not first and cflag not in (2, 3)):
+            raise RecordIOError("Invalid RecordIO file %s: unexpected continuation flag %d at byte "
+                                "offset %d" % (uri, cflag, pos))
+        if first:
+            offsets.append(pos)
+        end = pos + 8 + ((length + 3) & ~3)
+        if end > size:
+            raise RecordIOError("Invalid RecordIO file %s: record of %d bytes at byte offset %d runs "
+                                "past the end of the file" % (uri, length, pos))
+        pos = end
+        first = cflag in (0, 3)
+    return offsets
+
+
 class MXIndexedRecordIO(MXRecordIO):
     """RecordIO with a text index `key\\toffset` for random access (`MXIndexedRecordIO`)."""
 

@@ -260,6 +260,7 @@ def test_fuzz_truncate_and_flip(tmp_path, data):
         f.write(b)
     r = recordio.MXRecordIO(path, "r")
     got = []
+    error = None
     try:
         for _ in range(len(payloads) + 5):  # never more records than parts: no hang
             s = r.read()
@@ -270,8 +271,16 @@ def test_fuzz_truncate_and_flip(tmp_path, data):
             raise AssertionError("reader did not stop")
     except mx.base.MXNetError as e:
         assert path in str(e) and "offset" in str(e)
+        error = str(e)
     finally:
         r.close()
+    # The header-only scanner (ImageRecordIter's index) agrees with the reader.
+    with open(path, "rb") as f:
+        try:
+            offsets = recordio._scan_offsets(f, path)
+            assert error is None and len(offsets) == len(got)
+        except mx.base.MXNetError as e:
+            assert str(e) == error
     assert all(isinstance(s, bytes) for s in got)
     if b == raw:
         assert got == payloads

@@ -41,13 +41,8 @@ _NOOP_VALUES = {"max_random_scale": 1.0, "min_random_scale": 1.0, "max_aspect_ra
 
 def _scan_offsets(uri):
     """Byte offsets of every record in a .rec file (validates the whole container)."""
-    offsets = []
     with open(uri, "rb") as f:
-        while True:
-            off = f.tell()
-            if recordio._read_record(f, uri) is None:
-                return offsets
-            offsets.append(off)
+        return recordio._scan_offsets(f, uri)
 
 
 def _read_idx_offsets(path):
