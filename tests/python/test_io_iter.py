@@ -469,6 +469,27 @@ def test_image_record_no_round_batch_and_errors(tmp_path):
         mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=2)
 
 
+def test_image_record_decodes_on_preprocess_threads(tmp_path):
+    import threading
+    import time
+
+    path, rgbs = _make_rec(tmp_path, n=6)
+    seen, lock = [], threading.Lock()
+
+    class Traced(mx.io.ImageRecordIter):
+        def _load(self, *args):
+            with lock:
+                seen.append(threading.current_thread().name)
+            time.sleep(0.05)  # long enough that one worker cannot take every task
+            return super()._load(*args)
+
+    it = Traced(path_imgrec=path, data_shape=(3, 10, 12), batch_size=6, preprocess_threads=3)
+    d = it.next().data[0].asnumpy()
+    np.testing.assert_array_equal(d, np.stack([_chw(x) for x in rgbs]))
+    assert len(set(seen)) == 3 and threading.current_thread().name not in seen
+    it.close()
+
+
 def test_image_record_uint8_iter(tmp_path):
     path, rgbs = _make_rec(tmp_path, n=3)
     it = mx.io.ImageRecordUInt8Iter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=3)
