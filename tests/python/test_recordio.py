@@ -3,7 +3,6 @@ import io
 import json
 import os
 import pickle
-import shutil
 import struct
 
 import numpy as np
