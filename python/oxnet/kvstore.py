@@ -1,11 +1,13 @@
 """`mx.kv`: the in-process key-value store (`local`, `device`) of MXNet 1.x.
 
-Every push, reduction, update and pull is an engine operation on NDArrays, so `push` returns
-at once and a `pull` is waited on only where its output is read."""
+The store lives in Rust (`oxnet._native.KVStore`): a push is one engine op per key that sums
+the pushed values straight from their buffers into the stored array (or, with an updater, into
+the key's merge buffer, then the Python updater runs), a pull is one op per key that writes
+every output. `push` returns at once and a `pull` is waited on only where its output is read."""
 import pickle
 
+from . import _native
 from .base import MXNetError, string_types, integer_types
-from .context import cpu
 from .ndarray import NDArray
 
 __all__ = ["KVStore", "create"]
@@ -23,10 +25,10 @@ class KVStore:
 
     def __init__(self, kv_type="local"):
         self._type = kv_type
-        self._store = {}
         self._key_type = None
         self._updater = None
-        self._merge_on_device = "device" in kv_type
+        # The store itself (key -> stored array, merge buffers, reduce/broadcast ops) is Rust.
+        self._native = _native.KVStore("device" in kv_type)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -80,67 +82,35 @@ class KVStore:
             out.append((self._check_key(k), arrs))
         return out
 
-    def _stored(self, key, what):
-        if key not in self._store:
-            raise MXNetError("%s: key %s doesn't exist. Did you init?" % (what, key))
-        return self._store[key]
-
     # ------------------------------------------------------------------ API
     def init(self, key, value):
         """Stores a copy of `value` (the first array if a list is given) under `key`."""
-        for k, arrs in self._pairs(key, value, "init"):
-            if k in self._store:
-                raise MXNetError("duplicate init of key %s. Please double check if you called "
-                                 "kv.init or kv.broadcast with this key multiple times" % k)
-            src = arrs[0]
-            ctx = src.context if self._merge_on_device else cpu(0)
-            self._store[k] = src.copyto(ctx)
-
-    def _reduce(self, key, arrs, stored):
-        """Sum of the arrays for one key, on the merge context, as a fresh array."""
-        for a in arrs:
-            if a.shape != stored.shape:
-                raise MXNetError("push: key %s: value of shape %s does not match the stored shape %s"
-                                 % (key, a.shape, stored.shape))
-        ctx = arrs[0].context if self._merge_on_device else stored.context
-        merged = arrs[0].copyto(ctx)
-        for a in arrs[1:]:
-            merged += a.as_in_context(ctx)
-        return merged
+        pairs = self._pairs(key, value, "init")
+        self._native.init([k for k, _ in pairs], [arrs[0] for _, arrs in pairs])
 
     def push(self, key, value, priority=0):
         """Sums the values pushed for each key, then updates (or, with no updater, assigns)."""
         grouped = {}
-        order = []
         for k, arrs in self._pairs(key, value, "push"):
-            if k not in grouped:
-                order.append(k)
-                grouped[k] = []
-            grouped[k].extend(arrs)
-        for k in order:
-            stored = self._stored(k, "push")
-            merged = self._reduce(k, grouped[k], stored)
-            if self._updater is not None:
-                ukey = k.encode() if isinstance(k, str) else k
-                try:
-                    self._updater(ukey, merged.as_in_context(stored.context), stored)
-                except Exception as e:
-                    raise MXNetError("push: the updater failed for key %s: %s: %s"
-                                     % (k, type(e).__name__, e)) from e
-            else:
-                merged.copyto(stored)
+            grouped.setdefault(k, []).extend(arrs)
+        if self._updater is None:
+            self._native.push(list(grouped), list(grouped.values()), priority)
+            return
+        for k, arrs in grouped.items():
+            merged, stored = self._native.reduce(k, arrs, priority)
+            ukey = k.encode() if isinstance(k, str) else k
+            try:
+                self._updater(ukey, merged.as_in_context(stored.context), stored)
+            except Exception as e:
+                raise MXNetError("push: the updater failed for key %s: %s: %s"
+                                 % (k, type(e).__name__, e)) from e
 
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
         """Copies the stored value of each key into every array of `out`."""
         if out is None:
             raise ValueError("pull: out is required (the arrays to copy the values into)")
-        for k, outs in self._pairs(key, out, "pull"):
-            stored = self._stored(k, "pull")
-            for o in outs:
-                if o.shape != stored.shape:
-                    raise MXNetError("pull: key %s: operands shape mismatch from.shape = %s to.shape=%s"
-                                     % (k, stored.shape, o.shape))
-                stored.copyto(o)
+        pairs = self._pairs(key, out, "pull")
+        self._native.pull([k for k, _ in pairs], [outs for _, outs in pairs], priority)
 
     def pushpull(self, key, value, out=None, priority=0):
         """push then pull; without `out` the result is written back into `value`."""

@@ -133,3 +133,111 @@ def test_bad_input():
     after = mx.nd.zeros(SHAPE)
     kv.pull(3, out=after)
     np.testing.assert_array_equal(before.asnumpy(), after.asnumpy())
+
+
+# ---------------------------------------------------------------------- the Rust store
+BIG = 300_000  # 1.2 MB of float32: the streaming-store path
+
+
+def test_multi_device_sum_big_and_views():
+    rng = np.random.RandomState(0)
+    xs = [rng.rand(BIG).astype(np.float32) for _ in CTXS]
+    kv = mx.kv.create("local")
+    kv.init("g", mx.nd.zeros((BIG,)))
+    kv.push("g", [mx.nd.array(x, ctx=c) for x, c in zip(xs, CTXS)])
+    outs = [mx.nd.zeros((BIG,), ctx=c) for c in CTXS]
+    kv.pull("g", out=outs)
+    want = ((xs[0] + xs[1]) + xs[2]) + xs[3]
+    for o in outs:
+        np.testing.assert_array_equal(o.asnumpy(), want)
+    # values and outputs that are views at an unaligned offset of a bigger array
+    base = mx.nd.array(np.arange(BIG + 1, dtype=np.float32).reshape(BIG + 1, 1))
+    kv.init("v", mx.nd.zeros((BIG, 1)))
+    kv.push("v", [base[1:], base[1:]])
+    out_base = mx.nd.zeros((BIG + 1, 1))
+    kv.pull("v", out=out_base[1:])
+    got = out_base.asnumpy().ravel()
+    assert got[0] == 0
+    np.testing.assert_array_equal(got[1:], 2 * np.arange(1, BIG + 1, dtype=np.float32))
+
+
+def test_push_is_ordered_with_writes_before_and_after():
+    kv = mx.kv.create("local")
+    kv.init(0, mx.nd.zeros((BIG,)))
+    v = mx.nd.zeros((BIG,), ctx=mx.cpu(1))
+    v += 3  # pending (or done) before the push reads v
+    kv.push(0, [v, mx.nd.ones((BIG,), ctx=mx.cpu(2))])
+    v += 100  # after the push: must not change what was pushed
+    out = mx.nd.zeros((BIG,))
+    kv.pull(0, out=out)
+    _all(out, 4)
+    _all(v, 103)
+
+
+def test_dtypes_and_casting_pull():
+    kv = mx.kv.create("local")
+    for k, dt in enumerate(["float64", "float16", "int32", "int64", "uint8"]):
+        kv.init(k, mx.nd.zeros(SHAPE, dtype=dt))
+        kv.push(k, [mx.nd.ones(SHAPE, ctx=c, dtype=dt) * 2 for c in CTXS])
+        out = mx.nd.zeros(SHAPE, dtype=dt)
+        out64 = mx.nd.zeros(SHAPE, dtype="float64")
+        kv.pull(k, out=[out, out64])
+        assert out.dtype == np.dtype(dt)
+        np.testing.assert_array_equal(out.asnumpy(), np.full(SHAPE, 8, dtype=dt))
+        np.testing.assert_array_equal(out64.asnumpy(), np.full(SHAPE, 8.0))
+    # a float64 push into a float32 key is accepted and cast (as MXNet)
+    kv.init(10, mx.nd.zeros(SHAPE))
+    kv.push(10, mx.nd.ones(SHAPE, dtype="float64") * 1.5)
+    out = mx.nd.zeros(SHAPE)
+    kv.pull(10, out=out)
+    _all(out, 1.5)
+
+
+def test_rejected_calls_leave_store_unchanged():
+    kv = mx.kv.create("local")
+    kv.init([0, 1], [mx.nd.ones(SHAPE), mx.nd.ones(SHAPE) * 2])
+    with pytest.raises(mx.MXNetError, match="dtype"):
+        kv.push(0, [mx.nd.ones(SHAPE), mx.nd.ones(SHAPE, dtype="float64")])
+    with pytest.raises(mx.MXNetError, match="key 5 doesn't exist"):
+        kv.push([0, 5], [mx.nd.ones(SHAPE) * 7, mx.nd.ones(SHAPE)])
+    with pytest.raises(mx.MXNetError, match="duplicate init of key 1"):
+        kv.init([3, 1], [mx.nd.ones(SHAPE), mx.nd.ones(SHAPE)])
+    a, b = mx.nd.zeros(SHAPE), mx.nd.zeros(SHAPE)
+    with pytest.raises(mx.MXNetError, match="shape mismatch"):
+        kv.pull([0, 1], out=[a, mx.nd.zeros((3, 2))])
+    _all([a, b], 0)
+    kv.pull([0, 1], out=[a, b])
+    _all(a, 1)
+    _all(b, 2)
+    assert 3 not in kv._native
+
+
+def test_updater_sees_device_sum_and_merge_buffer():
+    kv = mx.kv.create("device")
+    kv.init(1, mx.nd.ones(SHAPE))
+    seen = []
+
+    def upd(key, inp, stored):
+        seen.append(inp.asnumpy().copy())
+        stored[:] = stored + inp
+    kv._set_updater(upd)
+    kv.push(1, [mx.nd.ones(SHAPE, ctx=c) for c in CTXS[:2]])
+    kv.push(1, [mx.nd.ones(SHAPE, ctx=c) * 3 for c in CTXS])
+    out = mx.nd.zeros(SHAPE)
+    kv.pull(1, out=out)
+    _all(out, 15)
+    np.testing.assert_array_equal(seen[0], np.full(SHAPE, 2))
+    np.testing.assert_array_equal(seen[1], np.full(SHAPE, 12))
+
+
+def test_pushpull_lists_and_priority():
+    kv = mx.kv.create("local")
+    kv.init([0, 1], [mx.nd.zeros(SHAPE)] * 2)
+    vals = [[mx.nd.ones(SHAPE, ctx=c) * (i + 1) for c in CTXS] for i in range(2)]
+    kv.pushpull([0, 1], vals, priority=-1)
+    for i, vs in enumerate(vals):
+        _all(vs, 4 * (i + 1))
+        assert [v.context for v in vs] == CTXS
+    outs = [mx.nd.zeros(SHAPE)] * 2  # the same array twice
+    kv.pull(1, out=outs, priority=-2)
+    _all(outs, 8)

@@ -5,6 +5,7 @@ mod autograd;
 mod convert;
 mod error;
 mod executor;
+mod kvstore;
 mod ndarray;
 mod ops;
 mod origin;
@@ -19,6 +20,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ops::PyOp>()?;
     m.add_class::<symbol::PySymbol>()?;
     m.add_class::<executor::PyExecutor>()?;
+    m.add_class::<kvstore::PyKVStore>()?;
     m.add_function(wrap_pyfunction!(executor::bind_executor, m)?)?;
     m.add_function(wrap_pyfunction!(ops::get_op, m)?)?;
     m.add_function(wrap_pyfunction!(ops::list_ops, m)?)?;

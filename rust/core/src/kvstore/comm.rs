@@ -1,0 +1,268 @@
+//! Reduce and broadcast across contexts (MXNet `CommCPU` / `CommDevice`). Every `cpu(i)`
+//! context is host memory, so one engine op reads all pushed buffers directly and sums them into
+//! the destination in a single pass, and one op writes every pull output from the stored value:
+//! no intermediate copies to a merge context.
+//!
+//! Invariants: the ops declare every array they touch (values read, destination written), so
+//! the engine orders them against all other work on those arrays; the kernels split the element
+//! range into disjoint parts for the intra-op pool and never read an element of the destination
+//! after another part could have written it.
+
+use crate::engine::{Origin, Task};
+use crate::error::{Error, Result};
+use crate::kernels::cpu::elemwise::Arith;
+use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::ndarray::NDArray;
+use crate::runtime::rt;
+use crate::with_dtype;
+use std::borrow::Cow;
+
+/// Elements summed per tile: the tile stays in L1 while every value is added into it.
+const TILE: usize = 2048;
+/// Bytes copied per step of a broadcast: the source piece stays in L1/L2 for every output.
+const PIECE: usize = 64 << 10;
+/// Arrays at least this large are written with streaming (non-temporal) stores: they do not
+/// fit the caches anyway, and streaming skips reading each destination line before writing it.
+const STREAM_MIN_BYTES: usize = 1 << 20;
+
+/// Pushes one op that writes `values[0] + values[1] + ...` (left to right) into `dst`.
+///
+/// Every value must have `dst`'s dtype and size (the caller checks and reports); `dst` may be
+/// one of the values (same memory), but must not partially overlap any of them.
+pub fn reduce_into(
+    values: &[NDArray],
+    dst: &NDArray,
+    priority: i32,
+    origin: Option<Origin>,
+) -> Result<()> {
+    check_host(values.iter().chain(std::iter::once(dst)), "_kvstore_reduce")?;
+    if values.is_empty() {
+        return Err(Error::Value("_kvstore_reduce: no values to sum".into()));
+    }
+    for v in values {
+        if v.dtype() != dst.dtype() || v.size() != dst.size() {
+            return Err(Error::Internal(format!(
+                "_kvstore_reduce: value {v:?} does not fit the destination {dst:?}"
+            )));
+        }
+        if v.overlaps(dst) && v.offset() != dst.offset() {
+            return Err(Error::Internal(
+                "_kvstore_reduce: a value partially overlaps the destination".into(),
+            ));
+        }
+    }
+    let (vals, out) = (values.to_vec(), dst.clone());
+    rt().engine.push(Task {
+        name: Cow::Borrowed("_kvstore_reduce"),
+        reads: values.iter().map(|v| v.var().clone()).collect(),
+        writes: vec![dst.var().clone()],
+        body: Box::new(move || {
+            sum_arrays(&vals, &out);
+            Ok(())
+        }),
+        origin,
+        cost: dst.size() * (values.len() + 1),
+        priority,
+    });
+    Ok(())
+}
+
+/// Pushes one op that copies `src` into every array of `outs` (same dtype and size as `src`,
+/// none overlapping `src` or another output unless it is exactly the same memory).
+pub fn broadcast(
+    src: &NDArray,
+    outs: &[NDArray],
+    priority: i32,
+    origin: Option<Origin>,
+) -> Result<()> {
+    check_host(
+        outs.iter().chain(std::iter::once(src)),
+        "_kvstore_broadcast",
+    )?;
+    let mut targets: Vec<NDArray> = Vec::with_capacity(outs.len());
+    for o in outs {
+        if o.dtype() != src.dtype() || o.size() != src.size() {
+            return Err(Error::Internal(format!(
+                "_kvstore_broadcast: output {o:?} does not fit the source {src:?}"
+            )));
+        }
+        let same = |a: &NDArray, b: &NDArray| a.same_chunk(b) && a.offset() == b.offset();
+        if same(o, src) || targets.iter().any(|t| same(t, o)) {
+            continue; // already holds (or will hold) exactly these bytes
+        }
+        if o.overlaps(src) || targets.iter().any(|t| t.overlaps(o)) {
+            return Err(Error::Internal(
+                "_kvstore_broadcast: outputs partially overlap".into(),
+            ));
+        }
+        targets.push(o.clone());
+    }
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let s = src.clone();
+    let cost = src.size() * (targets.len() + 1);
+    rt().engine.push(Task {
+        name: Cow::Borrowed("_kvstore_broadcast"),
+        reads: vec![src.var().clone()],
+        writes: targets.iter().map(|t| t.var().clone()).collect(),
+        body: Box::new(move || {
+            copy_to_all(&s, &targets);
+            Ok(())
+        }),
+        origin,
+        cost,
+        priority,
+    });
+    Ok(())
+}
+
+fn check_host<'a>(arrays: impl Iterator<Item = &'a NDArray>, op: &str) -> Result<()> {
+    for a in arrays {
+        a.ctx().check_usable(op)?;
+    }
+    Ok(())
+}
+
+/// Kernel of `reduce_into`; runs inside the op.
+fn sum_arrays(values: &[NDArray], dst: &NDArray) {
+    let n = dst.size();
+    let stream = dst.nbytes() >= STREAM_MIN_BYTES;
+    with_dtype!(dst.dtype(), T, {
+        // SAFETY: inside the op that reads every value and writes dst.
+        let srcs: Vec<Ptr<T>> = values
+            .iter()
+            .map(|v| Ptr(unsafe { v.raw() } as *mut T))
+            .collect();
+        let out = Ptr(unsafe { dst.raw() } as *mut T);
+        par_ranges(n, values.len() + 1, |b, e| {
+            // SAFETY: b..e lies inside every array; ranges of parallel parts are disjoint; a
+            // value that is dst itself is read tile by tile before that tile is written.
+            unsafe { sum_range(&srcs, out, b, e, stream) }
+        });
+    });
+}
+
+/// `acc[i] = a[i] + b[i]`.
+///
+/// # Safety
+/// Valid ranges of `n` elements; `acc` disjoint from `a` and `b`.
+#[inline(always)]
+unsafe fn add2<T: Arith>(a: *const T, b: *const T, acc: *mut T, n: usize) {
+    for i in 0..n {
+        *acc.add(i) = (*a.add(i)).add(*b.add(i));
+    }
+}
+
+/// `acc[i] += a[i]` (same contract as `add2`).
+#[inline(always)]
+unsafe fn add1<T: Arith>(a: *const T, acc: *mut T, n: usize) {
+    for i in 0..n {
+        *acc.add(i) = (*acc.add(i)).add(*a.add(i));
+    }
+}
+
+/// Sums elements `b..e` of every source into `out`, a tile at a time.
+///
+/// # Safety
+/// As `sum_arrays`: valid ranges, and `out` is disjoint from every source or identical to it.
+unsafe fn sum_range<T: Arith>(srcs: &[Ptr<T>], out: Ptr<T>, b: usize, e: usize, stream: bool) {
+    let mut tile = [T::default(); TILE];
+    let acc = tile.as_mut_ptr();
+    let mut i = b;
+    while i < e {
+        let m = TILE.min(e - i);
+        match srcs {
+            [only] => std::ptr::copy_nonoverlapping(only.get().add(i), acc, m),
+            [first, second, rest @ ..] => {
+                add2(first.get().add(i), second.get().add(i), acc, m);
+                for s in rest {
+                    add1(s.get().add(i), acc, m);
+                }
+            }
+            [] => return,
+        }
+        let bytes = m * std::mem::size_of::<T>();
+        copy_bytes(acc as *const u8, out.get().add(i) as *mut u8, bytes, stream);
+        i += m;
+    }
+    if stream {
+        store_fence();
+    }
+}
+
+/// Kernel of `broadcast`; runs inside the op.
+fn copy_to_all(src: &NDArray, outs: &[NDArray]) {
+    let bytes = src.nbytes();
+    let stream = bytes >= STREAM_MIN_BYTES;
+    // SAFETY: inside the op that reads src and writes every output.
+    let s = Ptr(unsafe { src.raw() });
+    let dsts: Vec<Ptr<u8>> = outs.iter().map(|o| Ptr(unsafe { o.raw() })).collect();
+    par_ranges(bytes, outs.len() + 1, |b, e| {
+        let mut i = b;
+        while i < e {
+            let m = PIECE.min(e - i);
+            for d in &dsts {
+                // SAFETY: disjoint byte ranges of non-overlapping buffers (checked at push).
+                unsafe { copy_bytes(s.get().add(i), d.get().add(i), m, stream) };
+            }
+            i += m;
+        }
+        if stream {
+            store_fence();
+        }
+    });
+}
+
+/// Copies `n` bytes; with `stream`, through non-temporal stores where the CPU has them.
+///
+/// # Safety
+/// Valid, non-overlapping ranges.
+#[inline]
+unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize, stream: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if stream {
+        stream_copy(src, dst, n);
+        return;
+    }
+    let _ = stream;
+    std::ptr::copy_nonoverlapping(src, dst, n);
+}
+
+/// Non-temporal copy: plain copy up to a 16-byte aligned destination, 64-byte streaming
+/// stores (SSE2, part of every x86_64 CPU) for the body, plain copy of the tail.
+///
+/// # Safety
+/// Valid, non-overlapping ranges.
+#[cfg(target_arch = "x86_64")]
+unsafe fn stream_copy(src: *const u8, dst: *mut u8, n: usize) {
+    use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
+    let head = dst.align_offset(16).min(n);
+    std::ptr::copy_nonoverlapping(src, dst, head);
+    let (mut s, mut d) = (src.add(head), dst.add(head));
+    let mut left = n - head;
+    while left >= 64 {
+        let a = _mm_loadu_si128(s as *const __m128i);
+        let b = _mm_loadu_si128(s.add(16) as *const __m128i);
+        let c = _mm_loadu_si128(s.add(32) as *const __m128i);
+        let e = _mm_loadu_si128(s.add(48) as *const __m128i);
+        _mm_stream_si128(d as *mut __m128i, a);
+        _mm_stream_si128(d.add(16) as *mut __m128i, b);
+        _mm_stream_si128(d.add(32) as *mut __m128i, c);
+        _mm_stream_si128(d.add(48) as *mut __m128i, e);
+        s = s.add(64);
+        d = d.add(64);
+        left -= 64;
+    }
+    std::ptr::copy_nonoverlapping(s, d, left);
+}
+
+/// Orders streaming stores before the op is seen as finished by other threads.
+#[inline]
+fn store_fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: sfence has no preconditions (SSE, part of every x86_64 CPU).
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
+}
