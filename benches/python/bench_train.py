@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 import oxnet as mx
+from oxnet.demo import mlp_symbol
 
 try:
     import torch
@@ -40,16 +41,6 @@ def mnist_like(n, seed=0):
     x = rng.uniform(0, 1, (n, 784)).astype(np.float32)
     y = rng.randint(0, 10, n).astype(np.float32)
     return x, y
-
-
-def mlp_symbol():
-    data = mx.sym.Variable("data")
-    fc1 = mx.sym.FullyConnected(data, name="fc1", num_hidden=128)
-    act1 = mx.sym.Activation(fc1, name="relu1", act_type="relu")
-    fc2 = mx.sym.FullyConnected(act1, name="fc2", num_hidden=64)
-    act2 = mx.sym.Activation(fc2, name="relu2", act_type="relu")
-    fc3 = mx.sym.FullyConnected(act2, name="fc3", num_hidden=10)
-    return mx.sym.SoftmaxOutput(fc3, name="softmax")
 
 
 def oxnet_mlp_epoch(x, y, epochs):

@@ -115,21 +115,28 @@ def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_ca
 
 def load_params(prefix, epoch):
     """(arg_params, aux_params) from ``prefix-%04d.params``."""
-    fname = "%s-%04d.params" % (prefix, epoch)
+    return _split_params("%s-%04d.params" % (prefix, epoch))
+
+
+def _split_params(fname, strict=False):
+    """(arg_params, aux_params) of a .params file; other prefixes are skipped (or, when
+    ``strict``, rejected as Module.load_params does)."""
     save_dict = nd.load(fname)
     arg_params, aux_params = {}, {}
     if not save_dict:
         logging.warning("Params file '%s' is empty", fname)
         return arg_params, aux_params
     if not isinstance(save_dict, dict):
-        raise MXNetError("load_params: %s holds a list of arrays, not the arg:/aux: dict of a "
-                         "checkpoint" % fname)
+        raise MXNetError("%s holds a list of arrays, not the arg:/aux: dict of a checkpoint"
+                         % fname)
     for k, v in save_dict.items():
         tp, _, name = k.partition(":")
         if tp == "arg":
             arg_params[name] = v
         elif tp == "aux":
             aux_params[name] = v
+        elif strict:
+            raise ValueError("Invalid param file %s: key %r is neither arg: nor aux:" % (fname, k))
     return arg_params, aux_params
 
 

@@ -3,6 +3,7 @@ parameter files."""
 import logging
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from .. import metric
 from .. import ndarray as nd
 from .. import initializer as init
 from ..io import DataBatch, DataDesc
-from ..model import BatchEndParam, _checkpoint_dict
+from ..model import BatchEndParam, _checkpoint_dict, _split_params
 from ..ndarray.ndarray import NDArray
 
 _FIT_LOGGER = "oxnet.fit"
@@ -294,17 +295,7 @@ class BaseModule:
 
     def load_params(self, fname):
         """Loads parameters saved by ``save_params`` (or any checkpoint .params file)."""
-        save_dict = nd.load(fname)
-        arg_params, aux_params = {}, {}
-        for k, value in save_dict.items():
-            arg_type, _, name = k.partition(":")
-            if arg_type == "arg":
-                arg_params[name] = value
-            elif arg_type == "aux":
-                aux_params[name] = value
-            else:
-                raise ValueError("Invalid param file " + fname)
-        self.set_params(arg_params, aux_params)
+        self.set_params(*_split_params(fname, strict=True))
 
     # -- defaults for modules that have nothing to do ----------------------------------------
     def prepare(self, data_batch, sparse_row_id_fn=None):
@@ -330,7 +321,22 @@ class BaseModule:
 
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
                    allow_extra=False):
+        """Assigns parameter values (all of them unless ``allow_missing``)."""
+        if not allow_missing:
+            self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
+                             allow_missing=allow_missing, force_init=force_init,
+                             allow_extra=allow_extra)
+            return
+        if self.params_initialized and not force_init:
+            warnings.warn("Parameters already initialized and force_init=False. "
+                          "set_params call ignored.", stacklevel=2)
+            return
+        self._assign_params(arg_params, aux_params, allow_extra)
+        self._params_dirty = True
+        self.params_initialized = True
+
+    def _assign_params(self, arg_params, aux_params, allow_extra):
+        """Copies the given values in, leaving the others as they are."""
         self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
-                         allow_missing=allow_missing, force_init=force_init,
-                         allow_extra=allow_extra)
+                         allow_missing=True, force_init=True, allow_extra=allow_extra)
 

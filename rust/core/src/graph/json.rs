@@ -136,7 +136,7 @@ pub fn to_json(sym: &Symbol) -> String {
     w.key("nodes");
     w.begin('[', true);
     for n in &order {
-        let mutated: &[usize] = n.op.as_ref().map_or(&[], |o| o.mutate_inputs());
+        let mutated: &[usize] = n.op.as_ref().map_or(&[], |o| o.aux_inputs());
         let inputs: Vec<(usize, usize, usize)> = n
             .inputs
             .iter()

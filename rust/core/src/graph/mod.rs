@@ -23,7 +23,7 @@ pub fn list_inputs(heads: &[Entry]) -> (Vec<Arc<Node>>, Vec<Arc<Node>>) {
     let mut aux_keys = HashSet::new();
     for n in &order {
         if let Some(op) = &n.op {
-            for &i in op.mutate_inputs() {
+            for &i in op.aux_inputs() {
                 if let Some(e) = n.inputs.get(i) {
                     if e.node.is_variable() {
                         aux_keys.insert(Arc::as_ptr(&e.node) as usize);

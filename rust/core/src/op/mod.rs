@@ -119,6 +119,11 @@ pub trait Operator: Send + Sync {
     fn mutate_inputs(&self) -> &[usize] {
         &[]
     }
+    /// Mutated inputs that a symbol lists as auxiliary states (BatchNorm's moving statistics,
+    /// not the gamma it resets under `fix_gamma`).
+    fn aux_inputs(&self) -> &[usize] {
+        self.mutate_inputs()
+    }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()>;
 
     /// Outputs a symbol lists (BatchNorm computes 3, shows 1).
@@ -429,6 +434,8 @@ pub struct FnOp {
     pub rng: bool,
     /// See `Operator::mutate_inputs`.
     pub mutate: Vec<usize>,
+    /// See `Operator::aux_inputs`; `None` = all of `mutate`.
+    pub aux: Option<Vec<usize>>,
     pub infer: InferFn,
     pub forward: ForwardFn,
     /// See `Operator::gradient`; `None` = not differentiable.
@@ -454,6 +461,7 @@ impl FnOp {
             inplace: false,
             rng: false,
             mutate: Vec::new(),
+            aux: None,
             infer: Box::new(infer),
             forward: Box::new(forward),
             grad: None,
@@ -519,6 +527,9 @@ impl Operator for FnOp {
     }
     fn mutate_inputs(&self) -> &[usize] {
         &self.mutate
+    }
+    fn aux_inputs(&self) -> &[usize] {
+        self.aux.as_deref().unwrap_or(&self.mutate)
     }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         (self.forward)(cx, inputs, outputs)

@@ -155,6 +155,11 @@ fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
             });
             write_f64(&outs[1], &mean);
             write_f64(&outs[2], &istd);
+            if cfg.fix_gamma {
+                // MXNet 1.9.1 writes the fixed gamma back, so weight decay or a loaded value
+                // never moves it from 1 between steps (observed in its checkpoints).
+                write_f64(&ins[1], &vec![1.0; c]);
+            }
             Ok(())
         },
     )
@@ -215,7 +220,12 @@ fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
     });
     op.num_outputs = 3;
     op.visible_outputs = Some(visible);
-    op.mutate = vec![3, 4];
+    op.mutate = if cfg.fix_gamma {
+        vec![1, 3, 4]
+    } else {
+        vec![3, 4]
+    };
+    op.aux = Some(vec![3, 4]);
     op.output_names = Some(
         ["output", "mean", "var"][..visible]
             .iter()
