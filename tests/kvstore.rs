@@ -181,3 +181,54 @@ fn integer_and_half_sums() {
         .enumerate()
         .all(|(i, g)| g.to_f32() == 2.0 * i as f32));
 }
+
+/// The Python benchmark's workload without Python: 10 keys of 1M f32, 4 values pushed and 4
+/// outputs pulled per key. `cargo test --release --test kvstore -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput_report() {
+    let (keys, n, dev) = (10usize, 1usize << 20, 4i32);
+    let kv = KVStore::new(false);
+    let ks: Vec<Key> = (0..keys as i64).map(Key::Int).collect();
+    let init: Vec<(Key, NDArray)> = ks
+        .iter()
+        .map(|k| (k.clone(), zeros(n, DType::F32, Context::cpu(0))))
+        .collect();
+    kv.init(&init, None).expect("init");
+    let vals: Vec<(Key, Vec<NDArray>)> = ks
+        .iter()
+        .map(|k| {
+            let v = (0..dev).map(|d| filled(n, |_| 1.0, Context::cpu(d)));
+            (k.clone(), v.collect())
+        })
+        .collect();
+    let outs: Vec<(Key, Vec<NDArray>)> = ks
+        .iter()
+        .map(|k| {
+            let o = (0..dev).map(|d| zeros(n, DType::F32, Context::cpu(d)));
+            (k.clone(), o.collect())
+        })
+        .collect();
+    let gb = (keys * 2 * dev as usize * n * 4) as f64 / 1e9;
+    for phase in ["push", "pull", "both"] {
+        let mut ts = Vec::new();
+        for _ in 0..15 {
+            let t = std::time::Instant::now();
+            if phase != "pull" {
+                kv.push(&vals, 0, None).expect("push");
+            }
+            if phase != "push" {
+                kv.pull(&outs, 0, None).expect("pull");
+            }
+            oxnet::ndarray::waitall().expect("wait");
+            ts.push(t.elapsed().as_secs_f64());
+        }
+        ts.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "{phase}: min {:.2} ms, median {:.2} ms ({:.1} GB/s by the bench's count at the median)",
+            ts[0] * 1e3,
+            ts[7] * 1e3,
+            gb / ts[7]
+        );
+    }
+}

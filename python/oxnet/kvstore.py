@@ -96,6 +96,7 @@ class KVStore:
         if self._updater is None:
             self._native.push(list(grouped), list(grouped.values()), priority)
             return
+        self._native.check_push(list(grouped), list(grouped.values()))
         for k, arrs in grouped.items():
             merged, stored = self._native.reduce(k, arrs, priority)
             ukey = k.encode() if isinstance(k, str) else k

@@ -241,3 +241,17 @@ def test_pushpull_lists_and_priority():
     outs = [mx.nd.zeros(SHAPE)] * 2  # the same array twice
     kv.pull(1, out=outs, priority=-2)
     _all(outs, 8)
+
+
+def test_updater_push_checked_before_any_update():
+    kv = mx.kv.create("local")
+    kv.init([0, 1], [mx.nd.ones(SHAPE)] * 2)
+    calls = []
+    kv._set_updater(lambda k, i, s: calls.append(k))
+    with pytest.raises(mx.MXNetError, match="key 7 doesn't exist"):
+        kv.push([0, 7], [mx.nd.ones(SHAPE)] * 2)
+    with pytest.raises(mx.MXNetError, match=r"\(3, 3\)"):
+        kv.push([0, 1], [mx.nd.ones(SHAPE), mx.nd.ones((3, 3))])
+    assert calls == []
+    kv.push([0, 1], [mx.nd.ones(SHAPE)] * 2)
+    assert calls == [0, 1]

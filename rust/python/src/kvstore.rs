@@ -97,6 +97,12 @@ impl PyKVStore {
             .map_err(kv_err)
     }
 
+    /// Checks a push (`[keys], [[values]]`) without changing the store.
+    fn check_push(&self, keys: &Bound<'_, PyAny>, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let items = items(keys, values)?;
+        self.inner.check_push_all(&items).map_err(kv_err)
+    }
+
     /// Sums one key's values into its merge buffer: returns (merged, stored) for an updater.
     fn reduce(
         &self,

@@ -143,44 +143,69 @@ fn sum_arrays(values: &[NDArray], dst: &NDArray) {
     });
 }
 
-/// `acc[i] = a[i] + b[i]`.
+/// `acc[i] = a[i] + b[i] (+ c[i] (+ d[i]))`, left to right; with `keep`, `acc[i]` itself is
+/// the first term. Every stream is read in the same pass (the prefetchers follow them all).
 ///
 /// # Safety
-/// Valid ranges of `n` elements; `acc` disjoint from `a` and `b`.
+/// Valid ranges of `n` elements; `acc` disjoint from the sources.
 #[inline(always)]
-unsafe fn add2<T: Arith>(a: *const T, b: *const T, acc: *mut T, n: usize) {
-    for i in 0..n {
-        *acc.add(i) = (*a.add(i)).add(*b.add(i));
+unsafe fn add_group<T: Arith>(s: &[*const T], acc: *mut T, n: usize, keep: bool) {
+    match (keep, s) {
+        (false, [a]) => std::ptr::copy_nonoverlapping(*a, acc, n),
+        (false, [a, b]) => {
+            for i in 0..n {
+                *acc.add(i) = (*a.add(i)).add(*b.add(i));
+            }
+        }
+        (false, [a, b, c]) => {
+            for i in 0..n {
+                *acc.add(i) = (*a.add(i)).add(*b.add(i)).add(*c.add(i));
+            }
+        }
+        (false, [a, b, c, d]) => {
+            for i in 0..n {
+                *acc.add(i) = (*a.add(i)).add(*b.add(i)).add(*c.add(i)).add(*d.add(i));
+            }
+        }
+        (true, [a]) => {
+            for i in 0..n {
+                *acc.add(i) = (*acc.add(i)).add(*a.add(i));
+            }
+        }
+        (true, [a, b]) => {
+            for i in 0..n {
+                *acc.add(i) = (*acc.add(i)).add(*a.add(i)).add(*b.add(i));
+            }
+        }
+        (true, [a, b, c]) => {
+            for i in 0..n {
+                *acc.add(i) = (*acc.add(i)).add(*a.add(i)).add(*b.add(i)).add(*c.add(i));
+            }
+        }
+        _ => {}
     }
 }
 
-/// `acc[i] += a[i]` (same contract as `add2`).
-#[inline(always)]
-unsafe fn add1<T: Arith>(a: *const T, acc: *mut T, n: usize) {
-    for i in 0..n {
-        *acc.add(i) = (*acc.add(i)).add(*a.add(i));
-    }
-}
-
-/// Sums elements `b..e` of every source into `out`, a tile at a time.
+/// Sums elements `b..e` of every source into `out`, a tile at a time: four sources in the
+/// first pass over the tile, then three more per pass, so the sum is formed left to right.
 ///
 /// # Safety
 /// As `sum_arrays`: valid ranges, and `out` is disjoint from every source or identical to it.
 unsafe fn sum_range<T: Arith>(srcs: &[Ptr<T>], out: Ptr<T>, b: usize, e: usize, stream: bool) {
     let mut tile = [T::default(); TILE];
     let acc = tile.as_mut_ptr();
+    let mut ptrs: Vec<*const T> = Vec::with_capacity(4);
     let mut i = b;
     while i < e {
         let m = TILE.min(e - i);
-        match srcs {
-            [only] => std::ptr::copy_nonoverlapping(only.get().add(i), acc, m),
-            [first, second, rest @ ..] => {
-                add2(first.get().add(i), second.get().add(i), acc, m);
-                for s in rest {
-                    add1(s.get().add(i), acc, m);
-                }
-            }
-            [] => return,
+        let (first, rest) = srcs.split_at(srcs.len().min(4));
+        ptrs.clear();
+        ptrs.extend(first.iter().map(|p| p.get().add(i) as *const T));
+        add_group(&ptrs, acc, m, false);
+        for group in rest.chunks(3) {
+            ptrs.clear();
+            ptrs.extend(group.iter().map(|p| p.get().add(i) as *const T));
+            add_group(&ptrs, acc, m, true);
         }
         let bytes = m * std::mem::size_of::<T>();
         copy_bytes(acc as *const u8, out.get().add(i) as *mut u8, bytes, stream);

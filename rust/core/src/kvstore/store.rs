@@ -183,14 +183,17 @@ impl KVStore {
         Ok(())
     }
 
-    /// `kv.push` without an updater: each key's stored value becomes the sum of the values
-    /// pushed for it (MXNet assigns, it does not accumulate across pushes).
-    pub fn push(
+    /// Checks a whole push (every key initialised, values of the stored shape and of one dtype)
+    /// without changing anything: lets a caller with an updater reject the call up front.
+    pub fn check_push_all(&self, items: &[(Key, Vec<NDArray>)]) -> Result<()> {
+        self.checked_push(items).map(|_| ())
+    }
+
+    /// The stored array of each key of a push, once the whole push is checked.
+    fn checked_push<'a>(
         &self,
-        items: &[(Key, Vec<NDArray>)],
-        priority: i32,
-        origin: Option<Origin>,
-    ) -> Result<()> {
+        items: &'a [(Key, Vec<NDArray>)],
+    ) -> Result<Vec<(&'a [NDArray], NDArray)>> {
         let map = self.lock();
         let mut plan = Vec::with_capacity(items.len());
         for (k, values) in items {
@@ -202,10 +205,20 @@ impl KVStore {
                 })?
                 .stored;
             Self::check_push(k, values, stored)?;
-            plan.push((values, stored.clone()));
+            plan.push((values.as_slice(), stored.clone()));
         }
-        drop(map);
-        for (values, stored) in plan {
+        Ok(plan)
+    }
+
+    /// `kv.push` without an updater: each key's stored value becomes the sum of the values
+    /// pushed for it (MXNet assigns, it does not accumulate across pushes).
+    pub fn push(
+        &self,
+        items: &[(Key, Vec<NDArray>)],
+        priority: i32,
+        origin: Option<Origin>,
+    ) -> Result<()> {
+        for (values, stored) in self.checked_push(items)? {
             let direct = values[0].dtype() == stored.dtype()
                 && !values
                     .iter()
