@@ -165,13 +165,14 @@ class KVStore:
 
 
 def create(name="local"):
-    """Creates a store: `local` or `device` (and MXNet's local variants)."""
+    """Creates a store: `local` or `device` (and MXNet's local variants), or a distributed
+    one (any name containing `dist`, see `kvstore_dist`)."""
     if not isinstance(name, string_types):
         raise TypeError("name must be a string")
     name = name.lower()
     if name in _LOCAL_TYPES:
         return KVStore(name)
     if "dist" in name:
-        raise NotImplementedError("kvstore type %r needs the distributed (MPI) backend, which is not "
-                                  "available yet in oxnet" % name)
+        from . import kvstore_dist
+        return kvstore_dist.create_dist(name)
     raise ValueError("unknown kvstore type %r; oxnet supports %s" % (name, ", ".join(_LOCAL_TYPES)))
