@@ -123,6 +123,7 @@ class _Session:
         self.servers = {}               # store id -> KVStoreDist served here (rank 0, async)
         self.n_stores = 0
         self.closed = False
+        self.self_failed = False        # this rank's uncaught exception is being reported
         self._stop = False
         self._sends = []                # small isends still in flight
         self._sends_lock = threading.Lock()
@@ -276,6 +277,7 @@ def _install_hooks():
             return
         try:
             sys.stderr.flush()
+            s.self_failed = True
             s.announce_failure("%s: %s" % (tp.__name__, val))
             # Let the peers print their own error naming this rank before the launcher kills them.
             end = time.monotonic() + 2.0
@@ -290,10 +292,13 @@ def _install_hooks():
             signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         def on_term(signum, frame):
             s = _SESSION
-            known = s.describe() if s is not None else ""
-            sys.stderr.write("[oxnet.kvstore_dist] rank %d stopped by SIGTERM (the launcher ends the "
-                             "job when a worker fails)%s\n" % (s.rank if s else -1,
-                                                               ": " + known if known else ""))
+            if s is not None and s.self_failed:
+                why = "after its own error (above)"
+            else:
+                known = s.describe() if s is not None else ""
+                why = "(the launcher ends the job when a worker fails)" + (": " + known if known else "")
+            sys.stderr.write("[oxnet.kvstore_dist] rank %d stopped by SIGTERM %s\n"
+                             % (s.rank if s else -1, why))
             sys.stderr.flush()
             os._exit(128 + signum)
         signal.signal(signal.SIGTERM, on_term)
