@@ -151,6 +151,11 @@ pub fn gradient(
             }
             v
         };
+        let needs: Vec<bool> = n
+            .inputs
+            .iter()
+            .map(|e| needed.contains(&(Arc::as_ptr(&e.node) as usize)))
+            .collect();
         let in_grads = op.gradient(
             &mut b,
             &GradArgs {
@@ -158,6 +163,7 @@ pub fn gradient(
                 inputs: &n.inputs,
                 outputs,
                 out_grads: &out_grads,
+                needs: &needs,
             },
         )?;
         if in_grads.len() != n.inputs.len() {

@@ -92,6 +92,9 @@ pub struct GradArgs<'a> {
     /// Gradient of each output (zeros where only some outputs receive one); empty for loss
     /// ops, whose gradient never reads a head gradient.
     pub out_grads: &'a [Entry],
+    /// Whether each input's gradient is wanted (it lies on a path to a `wrt` entry); an op may
+    /// skip computing the others and return `None` for them.
+    pub needs: &'a [bool],
 }
 
 /// A configured op: inference and kernels.

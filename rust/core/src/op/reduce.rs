@@ -298,6 +298,7 @@ fn reduce_op(
             inputs: a.inputs,
             outputs: vec![cast(g, &a.outputs[0])],
             out_grads: &og,
+            needs: a.needs,
         };
         reduce_grad(g, &args, kind, &gax, exclude).map(|e| vec![Some(e)])
     })

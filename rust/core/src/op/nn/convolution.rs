@@ -323,17 +323,26 @@ fn forward_t<T: Real>(cfg: &Cfg, ins: &[NDArray], out: &NDArray) -> Result<()> {
     Ok(())
 }
 
-/// Inputs dY, data, weight; outputs d(data), d(weight) and, with bias, d(bias).
-fn backward_t<T: Real>(cfg: &Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
+/// Inputs dY, data, weight; outputs d(data) (when `need_dx`), d(weight) and, with bias,
+/// d(bias).
+fn backward_t<T: Real>(cfg: &Cfg, need_dx: bool, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
     let g = cfg.geom(ins[1].shape())?;
-    // SAFETY: reads dY, data and weight, writes the three fresh outputs, shapes checked by the
+    let (dx, rest) = if need_dx {
+        (Some(&outs[0]), &outs[1..])
+    } else {
+        (None, outs)
+    };
+    // SAFETY: reads dY, data and weight, writes the fresh outputs, shapes checked by the
     // backward `infer`.
     unsafe {
         let (dy, x, w) = (ins[0].data::<T>(), ins[1].data::<T>(), ins[2].data::<T>());
-        let (dx, dw) = (outs[0].data_mut::<T>(), outs[1].data_mut::<T>());
-        let db = outs.get(2).map(|b| b.data_mut::<T>());
+        let mut dx = dx.map(|a| a.data_mut::<T>());
+        let dw = rest[0].data_mut::<T>();
+        let db = rest.get(1).map(|b| b.data_mut::<T>());
         if empty(&g) {
-            dx.fill(T::ZERO);
+            if let Some(dx) = dx {
+                dx.fill(T::ZERO);
+            }
             dw.fill(T::ZERO);
             if let Some(db) = db {
                 db.fill(T::ZERO);
@@ -341,13 +350,17 @@ fn backward_t<T: Real>(cfg: &Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<(
             return Ok(());
         }
         if cfg.deconv {
-            conv::forward(&g, dy, w, None, dx);
+            if let Some(dx) = dx.as_deref_mut() {
+                conv::forward(&g, dy, w, None, dx);
+            }
             conv::backward_weight(&g, x, dy, dw);
             if let Some(db) = db {
                 conv::bias_grad(g.n, g.c, g.in_len(), dy, db);
             }
         } else {
-            conv::backward_data(&g, dy, w, dx);
+            if let Some(dx) = dx.as_deref_mut() {
+                conv::backward_data(&g, dy, w, dx);
+            }
             conv::backward_weight(&g, dy, x, dw);
             if let Some(db) = db {
                 conv::bias_grad(g.n, g.f, g.out_len(), dy, db);
@@ -357,7 +370,7 @@ fn backward_t<T: Real>(cfg: &Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<(
     Ok(())
 }
 
-fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
+fn backward_op(cfg: Arc<Cfg>, need_dx: bool) -> Arc<dyn Operator> {
     let name = if cfg.deconv {
         "_backward_Deconvolution"
     } else {
@@ -380,18 +393,19 @@ fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
                     ),
                 ));
             }
-            let mut v = vec![
-                Desc::new(inputs[1].shape.clone(), dt),
-                Desc::new(inputs[2].shape.clone(), dt),
-            ];
+            let mut v = Vec::with_capacity(3);
+            if need_dx {
+                v.push(Desc::new(inputs[1].shape.clone(), dt));
+            }
+            v.push(Desc::new(inputs[2].shape.clone(), dt));
             if !cfg.no_bias {
                 v.push(Desc::new(Shape(vec![cfg.num_filter]), dt));
             }
             Ok(v)
         },
-        move |_, ins, outs| by_float!(name, ins[1].dtype(), backward_t, &c2, ins, outs),
+        move |_, ins, outs| by_float!(name, ins[1].dtype(), backward_t, &c2, need_dx, ins, outs),
     );
-    op.num_outputs = if no_bias { 2 } else { 3 };
+    op.num_outputs = 1 + usize::from(need_dx) + usize::from(!no_bias);
     op.arc()
 }
 
@@ -430,8 +444,14 @@ fn conv_op(cfg: Cfg) -> Arc<dyn Operator> {
             .first()
             .ok_or_else(|| Error::Internal(format!("{} gradient without out_grad", c4.op)))?;
         let ins = [dy.clone(), a.inputs[0].clone(), a.inputs[1].clone()];
-        let outs = g.apply(backward_op(c4.clone()), &ins);
-        Ok(outs.into_iter().map(Some).collect())
+        // A first layer's data gradient is wanted by nobody: skip it.
+        let need_dx = a.needs.first().copied().unwrap_or(true);
+        let outs = g.apply(backward_op(c4.clone(), need_dx), &ins);
+        let mut grads: Vec<Option<crate::graph::Entry>> = outs.into_iter().map(Some).collect();
+        if !need_dx {
+            grads.insert(0, None);
+        }
+        Ok(grads)
     });
     op.num_inputs = Some(cfg.n_in());
     op.arc()

@@ -5,7 +5,10 @@
 use super::{check_count, float};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::conv::Real;
+use crate::graph::Entry;
 use crate::kernels::cpu::gemm::{matmul, matmul_acc, Mat};
+use crate::kernels::cpu::Ptr;
+use crate::runtime::rt;
 use crate::ndarray::NDArray;
 use crate::op::params::param;
 use crate::op::shape_ops::def;
@@ -125,66 +128,82 @@ fn forward_t<T: Real>(cfg: Cfg, ins: &[NDArray], out: &NDArray) -> Result<()> {
 }
 
 /// Inputs dY, X, W; outputs dX, dW and (with bias) db.
-fn backward_t<T: Real>(cfg: Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
+/// Outputs dX (when `need_dx`), dW, then db unless no_bias.
+fn backward_t<T: Real>(cfg: Cfg, need_dx: bool, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
     let (m, k) = cfg.rows_k(ins[1].shape())?;
     let n = cfg.num_hidden;
-    // SAFETY: reads dY (m×n), X (m×k), W (n×k); writes the fresh outputs dX (m×k), dW (n×k),
-    // db (n), all checked by the backward `infer`.
-    unsafe {
-        let dy = ins[0].raw() as *const T;
-        let x = ins[1].raw() as *const T;
-        let w = ins[2].raw() as *const T;
-        matmul(
-            m,
-            k,
-            n,
-            Mat {
-                ptr: dy,
+    let (dx, rest) = if need_dx {
+        (Some(&outs[0]), &outs[1..])
+    } else {
+        (None, outs)
+    };
+    // SAFETY: pointers of the arrays this op reads (dY, X, W) and writes (dX, dW).
+    let (dyp, xp, wp, dxp, dwp) = unsafe {
+        (
+            Ptr(ins[0].raw() as *mut T),
+            Ptr(ins[1].raw() as *mut T),
+            Ptr(ins[2].raw() as *mut T),
+            dx.map(|a| Ptr(a.raw() as *mut T)),
+            Ptr(rest[0].raw() as *mut T),
+        )
+    };
+    // SAFETY (both closures): reads dY (m×n), X (m×k), W (n×k); writes the fresh, disjoint
+    // outputs dX (m×k) and dW (n×k), all checked by the backward `infer`.
+    let data_grad = move || unsafe {
+        if let Some(dxp) = dxp {
+            let dy = Mat {
+                ptr: dyp.get() as *const T,
                 rs: n as isize,
                 cs: 1,
-            },
-            Mat {
-                ptr: w,
+            };
+            let w = Mat {
+                ptr: wp.get() as *const T,
                 rs: k as isize,
                 cs: 1,
-            },
-            outs[0].raw() as *mut T,
-            k,
-        );
-        matmul(
-            n,
-            k,
-            m,
-            Mat {
-                ptr: dy,
-                rs: 1,
-                cs: n as isize,
-            },
-            Mat {
-                ptr: x,
-                rs: k as isize,
-                cs: 1,
-            },
-            outs[1].raw() as *mut T,
-            k,
-        );
-        if let Some(db) = outs.get(2) {
-            let db = db.data_mut::<T>();
-            let mut acc = vec![0.0f64; n];
-            for row in ins[0].data::<T>().chunks_exact(n.max(1)) {
-                for (a, v) in acc.iter_mut().zip(row) {
-                    *a += v.to_f64();
-                }
+            };
+            matmul(m, k, n, dy, w, dxp.get(), k);
+        }
+    };
+    let weight_grad = move || unsafe {
+        let dyt = Mat {
+            ptr: dyp.get() as *const T,
+            rs: 1,
+            cs: n as isize,
+        };
+        let x = Mat {
+            ptr: xp.get() as *const T,
+            rs: k as isize,
+            cs: 1,
+        };
+        matmul(n, k, m, dyt, x, dwp.get(), k);
+    };
+    // The two products are independent: on a multi-core pool they run side by side.
+    if need_dx && m * n * k >= PAR_PAIR_MNK && rt().pool.current_num_threads() > 1 {
+        rt().pool.install(|| rayon::join(data_grad, weight_grad));
+    } else {
+        data_grad();
+        weight_grad();
+    }
+    if let Some(db) = rest.get(1) {
+        // SAFETY: db is a fresh output of n elements; dY is read.
+        let (db, dy) = unsafe { (db.data_mut::<T>(), ins[0].data::<T>()) };
+        let mut acc = vec![0.0f64; n];
+        for row in dy.chunks_exact(n.max(1)) {
+            for (a, v) in acc.iter_mut().zip(row) {
+                *a += v.to_f64();
             }
-            for (o, a) in db.iter_mut().zip(acc) {
-                *o = T::from_f64(a);
-            }
+        }
+        for (o, a) in db.iter_mut().zip(acc) {
+            *o = T::from_f64(a);
         }
     }
     Ok(())
 }
 
-fn backward_op(cfg: Cfg) -> Arc<dyn Operator> {
+/// Multiply-adds per product from which dX and dW are computed on two threads.
+const PAR_PAIR_MNK: usize = 1 << 18;
+
+fn backward_op(cfg: Cfg, need_dx: bool) -> Arc<dyn Operator> {
     const B: &str = "_backward_FullyConnected";
     let mut op = FnOp::new(
         B,
@@ -196,18 +215,19 @@ fn backward_op(cfg: Cfg) -> Arc<dyn Operator> {
             if inputs[0].shape.size() != want.size() {
                 return Err(mismatch("out_grad", &inputs[0].shape, &want));
             }
-            let mut v = vec![
-                Desc::new(inputs[1].shape.clone(), dt),
-                Desc::new(inputs[2].shape.clone(), dt),
-            ];
+            let mut v = Vec::with_capacity(3);
+            if need_dx {
+                v.push(Desc::new(inputs[1].shape.clone(), dt));
+            }
+            v.push(Desc::new(inputs[2].shape.clone(), dt));
             if !cfg.no_bias {
                 v.push(Desc::new(Shape(vec![cfg.num_hidden]), dt));
             }
             Ok(v)
         },
-        move |_, ins, outs| by_float!(B, ins[1].dtype(), backward_t, cfg, ins, outs),
+        move |_, ins, outs| by_float!(B, ins[1].dtype(), backward_t, cfg, need_dx, ins, outs),
     );
-    op.num_outputs = if cfg.no_bias { 2 } else { 3 };
+    op.num_outputs = 1 + usize::from(need_dx) + usize::from(!cfg.no_bias);
     op.arc()
 }
 
@@ -253,8 +273,14 @@ fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
             .first()
             .ok_or_else(|| Error::Internal("FullyConnected gradient without out_grad".into()))?;
         let ins = [dy.clone(), a.inputs[0].clone(), a.inputs[1].clone()];
-        let outs = g.apply(backward_op(cfg), &ins);
-        Ok(outs.into_iter().map(Some).collect())
+        // The data gradient of a first layer is wanted by nobody: skip its product.
+        let need_dx = a.needs.first().copied().unwrap_or(true);
+        let outs = g.apply(backward_op(cfg, need_dx), &ins);
+        let mut grads: Vec<Option<Entry>> = outs.into_iter().map(Some).collect();
+        if !need_dx {
+            grads.insert(0, None);
+        }
+        Ok(grads)
     });
     op.num_inputs = Some(cfg.n_in());
     op.arc()
