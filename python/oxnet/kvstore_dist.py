@@ -47,6 +47,7 @@ _DTYPES = [np.float32, np.float64, np.float16, np.uint8, np.int32, np.int8, np.i
 _MAXDIM, _NAMEW = 8, 10                     # descriptor: up to 8 dims, key names up to 80 bytes
 _DESC = 6 + _MAXDIM + _NAMEW
 _HEARTBEAT_S = 1.0
+_SPIN_S = float(os.environ.get("OXNET_KVSTORE_SPIN", "0.2"))
 _FINISH_GRACE_S = 2.0      # a peer's collective may still be draining when it exits normally
 
 
@@ -179,9 +180,10 @@ class _Session:
                 if self.local_error is None:
                     self.local_error = why
                     self.announce_failure(why)
-            # Right after traffic (a dist_async server answering a worker) poll tightly; when
-            # idle, poll rarely: one sleep step costs one request's latency, not bandwidth.
-            time.sleep(0.0001 if time.monotonic() - last_act < 0.05 else 0.002)
+            # A dist_async server right after a request polls tightly (a sleep step is a
+            # request's latency); otherwise rarely: this thread shares the cores with the work.
+            busy = self.servers and time.monotonic() - last_act < 0.05
+            time.sleep(0.0001 if busy else 0.002)
 
     def _on_message(self, src, tag, msg):
         self.last_seen[src] = time.monotonic()
@@ -226,9 +228,10 @@ class _Session:
         t0 = time.monotonic()
         while not testall(reqs):
             self.check(what, peers)
-            # Spin first: large transfers progress only inside MPI calls (no progress thread);
-            # after 20 ms we are waiting for a slower peer, so stop burning its core.
-            if time.monotonic() - t0 > 0.02:
+            # Spin: a large transfer progresses only inside MPI calls (Open MPI has no progress
+            # thread), so sleeping between tests stretches it. After _SPIN_S we are waiting
+            # for a slower peer rather than for bytes: stop taking its core.
+            if time.monotonic() - t0 > _SPIN_S:
                 time.sleep(0.0005)
 
     # -- exit

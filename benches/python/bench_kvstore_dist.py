@@ -1,0 +1,105 @@
+"""Distributed kvstore round time: one 16 MB key (4M float32), 2 workers on this machine.
+
+A round is `kv.push(k, g); kv.pull(k, out=w); w.wait_to_read()`, timed on every rank after a
+barrier; the round's time is the slower rank's. Measured in the same run, interleaved in blocks
+so background load hits every method alike:
+
+- raw MPI: mpi4py `Allreduce(send, recv)` of the same 16 MB in numpy buffers (the ceiling: no
+  pull copy, no descriptor check);
+- dist_sync on zero-copy NDArray buffers (the default), and with `asnumpy` staging copies;
+- dist_sync with an SGD updater (every worker applies it);
+- dist_async with SGD (rank 0 hosts the server: its own round is local, rank 1's crosses MPI).
+
+Targets (issue 6): dist_sync >= 0.9x raw MPI; dist_async round <= 2x dist_sync's; MXNet 1.9.1
+ps-lite took ~37 ms per round here.
+
+    .venv/bin/python benches/python/bench_kvstore_dist.py          (launches itself on 2 workers)
+    .venv/bin/python -m oxnet.launch -n 2 python benches/python/bench_kvstore_dist.py
+"""
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+N = 4 << 20            # 16 MB of float32
+BLOCKS, PER_BLOCK, WARM = 8, 5, 2
+
+
+def _relaunch():
+    from oxnet import launch
+    return launch.main(["-n", "2", "--timeout", "300", sys.executable, os.path.abspath(__file__)])
+
+
+def main():
+    import oxnet as mx
+    from oxnet import kvstore_dist
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    rank = comm.rank
+    g = mx.nd.ones((N,))
+    w = mx.nd.zeros((N,))
+    stores = {}
+    for name in ("dist_sync", "dist_sync/asnumpy", "dist_sync+sgd", "dist_async+sgd"):
+        kv = kvstore_dist.create_dist(name.split("/")[0].split("+")[0])
+        kv.init(0, mx.nd.zeros((N,)))
+        if "sgd" in name:
+            kv.set_optimizer(mx.optimizer.SGD(learning_rate=1e-9, rescale_grad=1.0))
+        kv._zero_copy = "asnumpy" not in name
+        stores[name] = kv
+    raw_src = np.ones(N, dtype=np.float32)
+    raw_dst = np.zeros(N, dtype=np.float32)
+
+    def raw_round():
+        comm.Allreduce(raw_src, raw_dst, MPI.SUM)
+
+    def kv_round(kv):
+        def f():
+            kv.push(0, g)
+            kv.pull(0, out=w)
+            w.wait_to_read()
+        return f
+
+    methods = {"raw MPI Allreduce": raw_round}
+    methods.update({k: kv_round(v) for k, v in stores.items()})
+    times = {k: [] for k in methods}
+    mine = {k: [] for k in methods}
+    for block in range(BLOCKS + 1):
+        for name, fn in methods.items():
+            for i in range(PER_BLOCK):
+                comm.Barrier()
+                t = time.perf_counter()
+                fn()
+                dt = time.perf_counter() - t
+                slowest = comm.allreduce(dt, op=MPI.MAX)
+                if block > 0 or i >= WARM:
+                    times[name].append(slowest)
+                    mine[name].append(dt)
+        if "dist_async+sgd" in stores:
+            stores["dist_async+sgd"].barrier()
+    per_rank = comm.gather({k: statistics.median(v) for k, v in mine.items()}, root=0)
+    if rank != 0:
+        return 0
+    mb = N * 4 / 1e6
+    base = statistics.median(times["raw MPI Allreduce"])
+    sync = statistics.median(times["dist_sync"])
+    print("16 MB key, %d workers, %d rounds each; median round (slowest rank), per-rank medians"
+          % (comm.size, len(times["dist_sync"])))
+    print("%-22s %9s %9s %10s %s" % ("method", "ms", "GB/s", "raw/this", "per rank ms"))
+    for name, ts in times.items():
+        m = statistics.median(ts)
+        ranks = " ".join("%.2f" % (p[name] * 1e3) for p in per_rank)
+        print("%-22s %9.2f %9.2f %10.2f %s" % (name, m * 1e3, mb / 1e3 / m, base / m, ranks))
+    print("dist_sync vs raw MPI: %.2fx (target >= 0.9); dist_async+sgd / dist_sync: %.2fx (target <= 2)"
+          % (base / sync, statistics.median(times["dist_async+sgd"]) / sync))
+    print("zero-copy vs asnumpy staging: %.2fx faster"
+          % (statistics.median(times["dist_sync/asnumpy"]) / sync))
+    return 0
+
+
+if __name__ == "__main__":
+    if not any(v in os.environ for v in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK")):
+        sys.exit(_relaunch())
+    sys.exit(main())
