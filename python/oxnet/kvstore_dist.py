@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import warnings
+import zlib
 
 import numpy as np
 
@@ -302,7 +303,11 @@ def _install_hooks():
                 why = "(the launcher ends the job when a worker fails)" + (": " + known if known else "")
             sys.stderr.write("[oxnet.kvstore_dist] rank %d stopped by SIGTERM %s\n"
                              % (s.rank if s else -1, why))
-            sys.stderr.flush()
+            for f in (sys.stdout, sys.stderr):      # os._exit skips the buffered output
+                try:
+                    f.flush()
+                except Exception:   # noqa: BLE001 - a closed stream must not stop the exit
+                    pass
             os._exit(128 + signum)
         signal.signal(signal.SIGTERM, on_term)
 
@@ -353,7 +358,8 @@ def _describe(op, rnd, key, shape, dtype):
     d[0], d[1] = op, rnd
     if key is not None:
         if isinstance(key, str):
-            d[2] = 2
+            # the name (for messages) is cut at 80 bytes; the crc tells long names apart
+            d[2], d[3] = 2, zlib.crc32(key.encode())
             name = key.encode()[:8 * _NAMEW]
             d[6 + _MAXDIM:] = np.frombuffer(name.ljust(8 * _NAMEW, b"\0"), dtype=np.int64)
         else:
@@ -488,7 +494,10 @@ class KVStoreDist(_kvs.KVStore):
         MPI = self._sess.MPI
         exotic = src.dtype in (np.float16, np.bool_)     # no MPI sum for these: stage in float32/uint8
         if self._zero_copy and not exotic:
-            send, recv = _read_buf(src), _write_buf(dst)
+            if src is dst:                      # pushpull into the pushed array
+                send, recv = MPI.IN_PLACE, _write_buf(dst)
+            else:
+                send, recv = _read_buf(src), _write_buf(dst)
         else:
             send = src.asnumpy().astype(np.float32 if src.dtype == np.float16 else src.dtype)
             send = send.view(np.uint8) if src.dtype == np.bool_ else send
@@ -588,8 +597,43 @@ class KVStoreDist(_kvs.KVStore):
                     self._store[k].copyto(o)
 
     def pushpull(self, key, value, out=None, priority=0):
-        self.push(key, value, priority)
-        self.pull(key, value if out is None else out, priority)
+        """push then pull; without `out` the result is written back into `value`. In dist_sync
+        without an updater the sum is received straight into the first output (one pass over
+        the memory less than push + pull)."""
+        if self._async or self._updater is not None:
+            self.push(key, value, priority)
+            self.pull(key, value if out is None else out, priority)
+            return
+        outs = value if out is None else out
+        pairs = self._pairs(key, value, "pushpull")
+        opairs = self._pairs(key, outs, "pushpull")
+        if len({k for k, _ in pairs}) != len(pairs):      # repeated keys: the general path
+            self.push(key, value, priority)
+            self.pull(key, outs, priority)
+            return
+        for (k, arrs), (_, os_) in zip(pairs, opairs):
+            if k not in self._meta:
+                raise MXNetError("kvstore %s pushpull: key %r has not been inited" % (self._type, k))
+            merged = self._local_sum(arrs)
+            self._agree(_PUSH, k, merged.shape, merged.dtype)
+            first = os_[0]
+            direct = (self._zero_copy and first.context.device_type == "cpu"
+                      and first.shape == merged.shape and first.dtype == merged.dtype
+                      and merged.dtype not in (np.float16, np.bool_)
+                      and (first is merged or not first._same_memory(merged)))
+            stored = self._store[k]
+            if stored.shape != merged.shape or stored.dtype != merged.dtype:
+                stored = self._store[k] = nd.empty(merged.shape, cpu(), merged.dtype)
+            if not direct:
+                self._allreduce(merged, stored, self._what("pushpull", k))
+                for o in os_:
+                    stored.copyto(o)
+                continue
+            self._allreduce(merged, first, self._what("pushpull", k))
+            # The store keeps its own copy (an engine op: it runs while the caller goes on).
+            first.copyto(stored)
+            for o in os_[1:]:
+                first.copyto(o)
 
     def broadcast(self, key, value, out, priority=0):
         self.init(key, value)

@@ -84,6 +84,13 @@ def test_dist_async_converges():
     assert_ok(2, rc, out)
 
 
+def test_dist_async_workers_do_not_wait_for_each_other():
+    """Different numbers of pushes per worker; rank 0 (the server) leaves its script first and
+    keeps serving; every push is counted."""
+    rc, out, _ = launch(3, "async_uneven.py")
+    assert_ok(3, rc, out)
+
+
 @pytest.mark.parametrize("mode", ["shape", "order"])
 def test_disagreeing_pushes_name_ranks_keys_and_shapes(mode):
     """Every rank raises the same MXNetError (checked in the worker) and the store stays usable."""

@@ -47,6 +47,13 @@ if "async" not in name:
     v = mx.nd.ones(shape) * 2
     kv.pushpull(3, v)
     np.testing.assert_array_equal(v.asnumpy(), np.full(shape, 2 * n))
+    np.testing.assert_array_equal(pulled(3), np.full(shape, 2 * n))
+    # pushpull into two outputs; the store keeps its own copy of the sum
+    o1, o2 = mx.nd.zeros(shape), mx.nd.zeros(shape)
+    kv.pushpull(3, mx.nd.ones(shape) * 3, out=[o1, o2])
+    o1[:] = -1
+    np.testing.assert_array_equal(o2.asnumpy(), np.full(shape, 3 * n))
+    np.testing.assert_array_equal(pulled(3), np.full(shape, 3 * n))
     # SGD on the sum: w - lr * sum(grads), identical on every worker
     kv.set_optimizer(mx.optimizer.SGD(learning_rate=0.1, rescale_grad=1.0, wd=0.0))
     before = pulled(3)
