@@ -72,10 +72,19 @@ def test_seed_semantics_tcp_loopback():
     assert_ok(2, rc, out)
 
 
-def test_dist_sync_training_matches_single_process():
-    """Module.fit on 2 workers, each with half of every global batch == one process on the
-    global batches == numpy SGD (checked inside the workers)."""
-    rc, out, _ = launch(2, "train_mlp.py", "dist_sync")
+@pytest.mark.parametrize("kind", ["dist_sync", "dist_device_sync"])
+def test_dist_sync_training_matches_single_process(kind):
+    """Module.fit on 2 workers, each with half of every global batch (dist_device_sync: split
+    again over two devices) == one process on the global batches == numpy SGD (checked inside
+    the workers)."""
+    rc, out, _ = launch(2, "train_mlp.py", kind)
+    assert_ok(2, rc, out)
+
+
+@pytest.mark.xfail(reason="model.FeedForward.fit scales rescale_grad by 1/batch, not "
+                   "1/(batch*num_workers), for dist_sync (MXNet does; fix in model.py)", strict=False)
+def test_dist_sync_feedforward_matches_single_process():
+    rc, out, _ = launch(2, "train_mlp.py", "dist_sync", "feedforward")
     assert_ok(2, rc, out)
 
 

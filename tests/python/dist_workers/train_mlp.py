@@ -2,8 +2,12 @@
 half of every global batch; the result must equal one process training on the global batches
 (Module with no kvstore) and a numpy implementation of the same SGD steps.
 
-usage: train_mlp.py dist_sync|dist_device_sync   (2 or more workers)"""
+With `feedforward`, the deprecated mx.model.FeedForward trains instead of Module (the seed's
+distributed example; MXNet scales its gradients by 1/(batch * num_workers) as Module does).
+
+usage: train_mlp.py dist_sync|dist_device_sync [module|feedforward]   (2 or more workers)"""
 import sys
+import warnings
 
 import numpy as np
 
@@ -40,8 +44,18 @@ def numpy_sgd_step(p, x, y, lr):
     return {k: p[k] - lr * g[k] for k in p}
 
 
-def fit(x, y, batch, kvstore):
-    mod = mx.mod.Module(mlp(), context=mx.cpu())
+def fit(x, y, batch, kvstore, api="module"):
+    if api == "feedforward":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ff = mx.model.FeedForward(mlp(), ctx=mx.cpu(), num_epoch=EPOCHS, optimizer="sgd",
+                                      learning_rate=LR,
+                                      arg_params={k: mx.nd.array(v) for k, v in params().items()})
+            ff.fit(mx.io.NDArrayIter(x, y, batch), kvstore=kvstore)
+        return {k: v.asnumpy() for k, v in ff.arg_params.items()}
+    # dist_device_sync: two devices per worker, summed locally before the allreduce
+    ctx = [mx.cpu(0), mx.cpu(1)] if kvstore is not None and "device" in kvstore.type else mx.cpu()
+    mod = mx.mod.Module(mlp(), context=ctx)
     mod.fit(mx.io.NDArrayIter(x, y, batch), num_epoch=EPOCHS, kvstore=kvstore,
             arg_params={k: mx.nd.array(v) for k, v in params().items()},
             optimizer="sgd", optimizer_params={"learning_rate": LR})
@@ -55,7 +69,8 @@ G = B * n                                            # the global batch
 x = rng.uniform(-1, 1, (NB * G, DIM)).astype(np.float32)
 y = rng.randint(0, OUT, NB * G).astype(np.float32)
 mine = np.concatenate([np.arange(i * G + r * B, i * G + (r + 1) * B) for i in range(NB)])
-dist = fit(x[mine], y[mine], B, kv)
+api = sys.argv[2] if len(sys.argv) > 2 else "module"
+dist = fit(x[mine], y[mine], B, kv, api)
 
 single = fit(x, y, G, None)                          # one process, the global batches
 oracle = {k: v.astype(np.float64) for k, v in params().items()}
