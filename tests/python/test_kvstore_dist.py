@@ -29,8 +29,8 @@ def _mpi_missing():
 
 _MISSING = _mpi_missing()
 if _MISSING:
-    print("test_kvstore_dist skipped: " + _MISSING)
-pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
+    print("test_kvstore_dist: the MPI tests are skipped: " + _MISSING)
+needs_mpi = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
 
 
 def launch(n, script, *args, timeout=60, env=None, tcp=False):
@@ -57,6 +57,7 @@ def assert_ok(n, rc, out):
         assert "OK rank %d" % r in out, out[-4000:]
 
 
+@needs_mpi
 @pytest.mark.parametrize("n,kind", [(2, "dist_sync"), (3, "dist_sync"), (4, "dist_device_sync"),
                                     (2, "dist"), (3, "dist_async")])
 def test_seed_semantics(n, kind):
@@ -66,12 +67,14 @@ def test_seed_semantics(n, kind):
     assert_ok(n, rc, out)
 
 
+@needs_mpi
 def test_seed_semantics_tcp_loopback():
     """The same over TCP on 127.0.0.1, the path a multi-node job takes."""
     rc, out, _ = launch(2, "semantics.py", "dist_sync", tcp=True)
     assert_ok(2, rc, out)
 
 
+@needs_mpi
 @pytest.mark.parametrize("kind", ["dist_sync", "dist_device_sync"])
 def test_dist_sync_training_matches_single_process(kind):
     """Module.fit on 2 workers, each with half of every global batch (dist_device_sync: split
@@ -81,6 +84,7 @@ def test_dist_sync_training_matches_single_process(kind):
     assert_ok(2, rc, out)
 
 
+@needs_mpi
 @pytest.mark.xfail(reason="model.FeedForward.fit scales rescale_grad by 1/batch, not "
                    "1/(batch*num_workers), for dist_sync (MXNet does; fix in model.py)", strict=False)
 def test_dist_sync_feedforward_matches_single_process():
@@ -88,11 +92,13 @@ def test_dist_sync_feedforward_matches_single_process():
     assert_ok(2, rc, out)
 
 
+@needs_mpi
 def test_dist_async_converges():
     rc, out, _ = launch(2, "train_async.py")
     assert_ok(2, rc, out)
 
 
+@needs_mpi
 def test_dist_async_workers_do_not_wait_for_each_other():
     """Different numbers of pushes per worker; rank 0 (the server) leaves its script first and
     keeps serving; every push is counted."""
@@ -100,6 +106,7 @@ def test_dist_async_workers_do_not_wait_for_each_other():
     assert_ok(3, rc, out)
 
 
+@needs_mpi
 @pytest.mark.parametrize("mode", ["shape", "order"])
 def test_disagreeing_pushes_name_ranks_keys_and_shapes(mode):
     """Every rank raises the same MXNetError (checked in the worker) and the store stays usable."""
@@ -117,22 +124,26 @@ def _assert_failed_naming_rank1(rc, out, secs, *needles):
         assert s in out, out[-4000:]
 
 
+@needs_mpi
 def test_raising_worker_fails_the_others_naming_its_rank():
     rc, out, secs = launch(2, "fail.py", "raise")
     _assert_failed_naming_rank1(rc, out, secs, "rank 1 failed: ValueError: boom from rank 1")
 
 
+@needs_mpi
 def test_raising_worker_dist_async():
     rc, out, secs = launch(3, "fail.py", "raise", "dist_async")
     _assert_failed_naming_rank1(rc, out, secs, "rank 1 failed: ValueError: boom from rank 1")
 
 
+@needs_mpi
 def test_killed_worker_ends_the_job_naming_its_rank():
     rc, out, secs = launch(2, "fail.py", "kill")
     # The launcher notices the dead rank first and stops the others (which say so).
     _assert_failed_naming_rank1(rc, out, secs, "stopped by SIGTERM")
 
 
+@needs_mpi
 def test_stopped_worker_is_detected_by_heartbeat():
     """A rank that stops answering (SIGSTOP: the launcher sees nothing) is an error naming it
     after OXNET_KVSTORE_TIMEOUT seconds without heartbeat."""
@@ -140,12 +151,14 @@ def test_stopped_worker_is_detected_by_heartbeat():
     _assert_failed_naming_rank1(rc, out, secs, "rank 1 failed: sent no heartbeat")
 
 
+@needs_mpi
 def test_uneven_rounds_do_not_hang():
     """Rank 1 exits normally after fewer pushes (uneven batches): rank 0 errors, naming it."""
     rc, out, secs = launch(2, "fail.py", "exit")
     _assert_failed_naming_rank1(rc, out, secs, "rank 1 has finished")
 
 
+@needs_mpi
 def test_misconfigured_launch_is_a_clear_error():
     """WORLD_SIZE says 2 but the script was started without mpirun."""
     env = dict(os.environ, WORLD_SIZE="2")
@@ -158,13 +171,34 @@ def test_misconfigured_launch_is_a_clear_error():
     assert "WORLD_SIZE=2 but MPI sees 1 process" in p.stderr and "mpirun" in p.stderr, p.stderr
 
 
-def test_launcher_dry_run_flags():
+def test_launcher_flags():
     from oxnet import launch as ln
-    line, env = ln.build(ln.argparse.Namespace(num_workers=3, launcher="local", hostfile=None, tcp=False,
-                                               mpirun="/x/mpirun", command=["python", "t.py", "-a"]))
-    assert line == ["/x/mpirun", "-n", "3", sys.executable, "-m", "mpi4py", "t.py", "-a"]
+
+    def ns(**kw):
+        base = dict(num_workers=3, launcher="local", hostfile=None, tcp=False, mpirun=sys.executable,
+                    command=["python", "t.py", "-a"])
+        return ln.argparse.Namespace(**dict(base, **kw))
+    line, env = ln.build(ns())
+    # `python script` runs under `-m mpi4py` (an exception aborts the job) with this Python
+    assert line == [sys.executable, "-n", "3", sys.executable, "-m", "mpi4py", "t.py", "-a"]
     assert env["WORLD_SIZE"] == "3" and env["PRTE_MCA_rmaps_default_mapping_policy"] == ":oversubscribe"
-    assert env.get("OMPI_MCA_btl", "self,sm") == os.environ.get("OMPI_MCA_btl", "self,sm")
+    assert env["OMPI_MCA_btl"] == os.environ.get("OMPI_MCA_btl", "self,sm")
+    _, env = ln.build(ns(tcp=True))
+    assert env["OMPI_MCA_btl"] == os.environ.get("OMPI_MCA_btl", "self,tcp")
+    assert env["OMPI_MCA_btl_tcp_if_include"] == os.environ.get("OMPI_MCA_btl_tcp_if_include", "lo")
     with pytest.raises(SystemExit, match="hostfile"):
-        ln.build(ln.argparse.Namespace(num_workers=2, launcher="mpi", hostfile=None, tcp=False,
-                                       mpirun="/x/mpirun", command=["python", "t.py"]))
+        ln.build(ns(launcher="mpi"))
+    with pytest.raises(SystemExit, match="not an executable"):
+        ln.build(ns(mpirun="/nonexistent/mpirun"))
+
+
+def test_missing_mpi4py_is_a_clear_error():
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "import oxnet as mx\n"
+            "try:\n"
+            "    mx.kv.create('dist_sync')\n"
+            "except mx.base.MXNetError as e:\n"
+            "    print('ERR', e)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "ERR kvstore 'dist_sync' needs mpi4py" in p.stdout and "oxnet[dist]" in p.stdout, \
+        p.stdout + p.stderr
