@@ -16,6 +16,11 @@ Launch with `mpirun -n N python train.py` or `python -m oxnet.launch -n N python
 - Failures: every MPI wait is a poll with the peers' health checked in between. A communication
   thread per process sends heartbeats and receives failure/exit notices, so a peer that raised,
   exited early or stopped answering becomes an MXNetError naming its rank, never a hang.
+
+Environment: OXNET_KVSTORE_TIMEOUT (seconds without a heartbeat before a peer is declared
+dead, default 20); OXNET_KVSTORE_SPIN (seconds a wait polls MPI flat out before it starts
+sleeping between polls, default 0.2); WORLD_SIZE / DMLC_NUM_WORKER / RANK, when set, must
+agree with what MPI reports.
 """
 import atexit
 import ctypes
@@ -128,6 +133,7 @@ class _Session:
         self.self_failed = False        # this rank's uncaught exception is being reported
         self._stop = False
         self._sends = []                # small isends still in flight
+        self._last_check = now
         self._sends_lock = threading.Lock()
         if self.size > 1:
             self.thread = threading.Thread(target=self._loop, name="oxnet-kvstore-comm", daemon=True)
@@ -202,6 +208,12 @@ class _Session:
 
     def _check_heartbeats(self, now):
         limit = _timeout()
+        if now - self._last_check > 2.0:
+            # This thread itself was starved (GIL held elsewhere): silence is not the peers'
+            # fault, so restart their clocks instead of declaring them dead.
+            for r in self.peers:
+                self.last_seen[r] = now
+        self._last_check = now
         for r in self._live_peers():
             if now - self.last_seen[r] > limit:
                 self.failed[r] = ("sent no heartbeat for %.0f s (the process died, was stopped, or "
@@ -254,8 +266,9 @@ class _Session:
             self.closed = True
 
     def describe(self):
-        parts = ["rank %d failed: %s" % kv for kv in sorted(self.failed.items())]
-        parts += ["rank %d finished" % r for r in sorted(self.finished)]
+        failed, finished = dict(self.failed), dict(self.finished)   # the comm thread adds to them
+        parts = ["rank %d failed: %s" % kv for kv in sorted(failed.items())]
+        parts += ["rank %d finished" % r for r in sorted(finished)]
         return "; ".join(parts)
 
 
