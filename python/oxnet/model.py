@@ -310,6 +310,12 @@ class FeedForward(BASE_ESTIMATOR):
                         aux_params=self.aux_params, allow_missing=True,
                         allow_extra=self.allow_extra_params)
         batch_size = data.provide_data[0][1][0]
+        if isinstance(kvstore, str) and "dist" in kvstore:
+            kvstore = kvs.create(kvstore)
+        if isinstance(kvstore, kvs.KVStore) and "dist" in kvstore.type \
+                and "_async" not in kvstore.type:
+            # Synchronous workers average over the global batch, as MXNet's fit does.
+            batch_size *= kvstore.num_workers
         optimizer = self._optimizer_for(batch_size, symbol)
         mod.init_optimizer(kvstore=kvstore, optimizer=optimizer)
         if not isinstance(eval_metric, metric.EvalMetric):
