@@ -326,12 +326,47 @@ def _install_hooks():
 
 
 # ------------------------------------------------------------------------------ buffer helpers
+_HUGE = 2 << 20
+_seen = {}            # address of a large buffer -> times used (only stable buffers get hugepages)
+_libc = None
+
+
+def _hugepages(addr, nbytes):
+    """Backs a large buffer used again and again by 2 MB pages (Linux MADV_COLLAPSE).
+
+    Open MPI's shared-memory transfers walk the page tables of both processes; on 4 KB pages a
+    16 MB allreduce measured 1.6x slower than on numpy's memory, which numpy backs by huge
+    pages itself. Best effort: any failure leaves the buffer as it was."""
+    global _libc
+    if nbytes < 2 * _HUGE or not sys.platform.startswith("linux") or \
+            os.environ.get("OXNET_KVSTORE_HUGEPAGES", "1") == "0":
+        return
+    n = _seen.get(addr, 0) + 1
+    if n > 2:
+        return
+    if len(_seen) > 4096:
+        _seen.clear()
+    _seen[addr] = n
+    if n < 2:                   # a temporary (new address each push) is not worth the copy
+        return
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+            _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        lo, hi = -(-addr // _HUGE) * _HUGE, (addr + nbytes) // _HUGE * _HUGE
+        _libc.madvise(lo, hi - lo, 25)          # MADV_COLLAPSE (Linux 6.1+); else EINVAL
+    except (OSError, AttributeError):
+        pass
+
+
 def _read_buf(a):
     """The NDArray's own memory, read-only (its PEP 3118 export waits for pending writes)."""
     mv = memoryview(a)
     if not mv.c_contiguous:
         mv.release()
         return memoryview(a.copy())
+    if mv.nbytes >= 2 * _HUGE:
+        _hugepages(np.frombuffer(mv, dtype=np.uint8).ctypes.data, mv.nbytes)
     return mv
 
 
@@ -348,6 +383,7 @@ def _write_buf(a):
         if mv.nbytes == 0:
             return np.empty(0, dtype=a.dtype)
         addr = np.frombuffer(mv, dtype=np.uint8).ctypes.data
+        _hugepages(addr, mv.nbytes)
         raw = (ctypes.c_char * mv.nbytes).from_address(addr)
         return np.frombuffer(raw, dtype=a.dtype)
     finally:
