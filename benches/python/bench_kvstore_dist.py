@@ -105,13 +105,14 @@ def main():
         m = statistics.median(ts)
         ranks = " ".join("%.2f" % (p[name] * 1e3) for p in per_rank)
         print("%-22s %9.2f %9.2f %10.2f %s" % (name, m * 1e3, mb / 1e3 / m, base / m, ranks))
-    asy = statistics.median(times["dist_async+sgd"])
-    polled = statistics.median(times["raw Iallreduce+Test"])
-    print("dist_sync push+pull vs raw MPI: %.2fx, pushpull: %.2fx (target >= 0.9); against the "
-          "polled Iallreduce: %.2fx, %.2fx" % (base / sync, base / statistics.median(times["dist_sync pushpull"]),
-                                               polled / sync, polled / statistics.median(times["dist_sync pushpull"])))
-    print("dist_async+sgd / dist_sync: %.2fx (target <= 2); / dist_sync+sgd: %.2fx (both apply "
-          "the same SGD update once per round)" % (asy / sync, asy / statistics.median(times["dist_sync+sgd"])))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    asy, pp = med["dist_async+sgd"], med["dist_sync pushpull"]
+    polled = med["raw Iallreduce+Test"]
+    print("dist_sync push+pull vs raw MPI: %.2fx, pushpull: %.2fx (target >= 0.9); "
+          "against the polled Iallreduce: %.2fx, %.2fx"
+          % (base / sync, base / pp, polled / sync, polled / pp))
+    print("dist_async+sgd / dist_sync: %.2fx (target <= 2); / dist_sync+sgd: %.2fx (both apply the "
+          "same SGD update once per round)" % (asy / sync, asy / med["dist_sync+sgd"]))
     print("zero-copy vs asnumpy staging: %.2fx faster"
           % (statistics.median(times["dist_sync/asnumpy"]) / sync))
     return 0

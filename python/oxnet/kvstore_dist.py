@@ -199,7 +199,7 @@ class _Session:
         elif tag == _T_BYE:
             self.finished.setdefault(src, time.monotonic())
         elif tag == _T_REQ:
-            op, sid = msg[0], msg[1]
+            sid = msg[1]
             store = self.servers.get(sid)
             if store is None:
                 raise MXNetError("rank %d sent a request for kvstore #%d, which this rank does not "

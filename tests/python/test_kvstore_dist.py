@@ -18,7 +18,8 @@ WORKERS = os.path.join(HERE, "dist_workers")
 
 def _mpi_missing():
     try:
-        import mpi4py  # noqa: F401
+        import mpi4py
+        del mpi4py
     except ImportError:
         return "mpi4py is not installed (pip install 'oxnet[dist]')"
     from oxnet.launch import find_mpirun
