@@ -86,9 +86,9 @@ def test_dist_sync_training_matches_single_process(kind):
 
 
 @needs_mpi
-@pytest.mark.xfail(reason="model.FeedForward.fit scales rescale_grad by 1/batch, not "
-                   "1/(batch*num_workers), for dist_sync (MXNet does; fix in model.py)", strict=False)
 def test_dist_sync_feedforward_matches_single_process():
+    """The deprecated FeedForward (the seed's distributed example) averages over the global
+    batch too: rescale_grad = 1/(batch * num_workers)."""
     rc, out, _ = launch(2, "train_mlp.py", "dist_sync", "feedforward")
     assert_ok(2, rc, out)
 
