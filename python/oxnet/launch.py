@@ -54,12 +54,16 @@ def mpi_env(launcher, tcp=False, base=None):
 
 
 def worker_command(cmd):
-    """`python script.py ...` -> `<this python> -m mpi4py script.py ...` (see module doc)."""
+    """`python script.py ...` -> `<this python> -m mpi4py script.py ...` (see module doc); also
+    for `python -m module` and `python -c code`, and a bare `script.py` gets this Python."""
     cmd = list(cmd)
+    if cmd and cmd[0].endswith(".py"):
+        cmd.insert(0, sys.executable)
     if cmd and os.path.basename(cmd[0]).startswith("python"):
         if os.path.basename(cmd[0]) in ("python", "python3"):
             cmd[0] = sys.executable       # the venv that has oxnet and mpi4py, not PATH's python
-        if len(cmd) > 1 and not cmd[1].startswith("-"):
+        if len(cmd) > 1 and (not cmd[1].startswith("-") or cmd[1] in ("-m", "-c")) \
+                and cmd[1:3] != ["-m", "mpi4py"]:
             cmd[1:1] = ["-m", "mpi4py"]
     return cmd
 

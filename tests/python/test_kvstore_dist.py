@@ -187,6 +187,10 @@ def test_launcher_flags():
     _, env = ln.build(ns(tcp=True))
     assert env["OMPI_MCA_btl"] == os.environ.get("OMPI_MCA_btl", "self,tcp")
     assert env["OMPI_MCA_btl_tcp_if_include"] == os.environ.get("OMPI_MCA_btl_tcp_if_include", "lo")
+    assert ln.worker_command(["t.py"]) == [sys.executable, "-m", "mpi4py", "t.py"]
+    assert ln.worker_command(["python", "-m", "pkg.mod"]) == [sys.executable, "-m", "mpi4py", "-m", "pkg.mod"]
+    assert ln.worker_command(["python", "-m", "mpi4py", "t.py"]) == [sys.executable, "-m", "mpi4py", "t.py"]
+    assert ln.worker_command(["./train", "-x"]) == ["./train", "-x"]
     with pytest.raises(SystemExit, match="hostfile"):
         ln.build(ns(launcher="mpi"))
     with pytest.raises(SystemExit, match="not an executable"):
