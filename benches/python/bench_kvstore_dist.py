@@ -17,6 +17,7 @@ Targets (issue 6): dist_sync >= 0.9x raw MPI; dist_async round <= 2x dist_sync's
 ps-lite took ~37 ms per round here.
 
     .venv/bin/python benches/python/bench_kvstore_dist.py          (launches itself on 2 workers)
+    .venv/bin/python benches/python/bench_kvstore_dist.py --tcp    (TCP on loopback: multi-node path)
     .venv/bin/python -m oxnet.launch -n 2 python benches/python/bench_kvstore_dist.py
 """
 import os
@@ -30,9 +31,10 @@ N = 4 << 20            # 16 MB of float32
 BLOCKS, PER_BLOCK, WARM = 8, 5, 2
 
 
-def _relaunch():
+def _relaunch(tcp):
     from oxnet import launch
-    return launch.main(["-n", "2", "--timeout", "300", sys.executable, os.path.abspath(__file__)])
+    return launch.main(["-n", "2", "--timeout", "300"] + (["--tcp"] if tcp else [])
+                       + [sys.executable, os.path.abspath(__file__)])
 
 
 def main():
@@ -98,8 +100,8 @@ def main():
     mb = N * 4 / 1e6
     base = statistics.median(times["raw MPI Allreduce"])
     sync = statistics.median(times["dist_sync"])
-    print("16 MB key, %d workers, %d rounds each; median round (slowest rank), per-rank medians"
-          % (comm.size, len(times["dist_sync"])))
+    print("16 MB key, %d workers (btl %s), %d rounds each; median round (slowest rank), per-rank "
+          "medians" % (comm.size, os.environ.get("OMPI_MCA_btl", "?"), len(times["dist_sync"])))
     print("%-22s %9s %9s %10s %s" % ("method", "ms", "GB/s", "raw/this", "per rank ms"))
     for name, ts in times.items():
         m = statistics.median(ts)
@@ -120,5 +122,5 @@ def main():
 
 if __name__ == "__main__":
     if not any(v in os.environ for v in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK")):
-        sys.exit(_relaunch())
+        sys.exit(_relaunch("--tcp" in sys.argv[1:]))
     sys.exit(main())
