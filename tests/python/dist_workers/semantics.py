@@ -83,6 +83,18 @@ else:
     assert (mine <= 2.0 - 0.3 + 1e-6).all(), mine
     kv.barrier()                # after the barrier every worker's pushes are applied
     np.testing.assert_allclose(pulled(3), np.full(shape, 2.0 - 0.1 * 3 * n), rtol=1e-6)
+    # several outputs, one of another dtype (received into a scratch buffer, then cast)
+    o1, o2 = mx.nd.zeros(shape, dtype="float64"), mx.nd.zeros(shape)
+    kv.pull(3, out=[o1, o2])
+    np.testing.assert_allclose(o1.asnumpy(), np.full(shape, 2.0 - 0.1 * 3 * n), rtol=1e-6)
+    np.testing.assert_array_equal(o2.asnumpy(), o1.asnumpy().astype(np.float32))
+    # a pushed shape that differs from the inited one is refused on the pushing rank
+    try:
+        kv.push(3, mx.nd.ones((3, 3)))
+    except mx.base.MXNetError as e:
+        assert "(3, 3)" in str(e) and "(2, 3)" in str(e) and "rank %d" % r in str(e), e
+    else:
+        raise AssertionError("a push of the wrong shape did not raise")
     kv.barrier()
 kv.barrier()
 print("OK rank %d of %d" % (r, n), flush=True)
