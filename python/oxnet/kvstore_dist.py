@@ -126,6 +126,7 @@ class _Session:
         self.last_seen = {r: now for r in self.peers}
         self.failed = {}                # rank -> why (its own notice, or a missed heartbeat)
         self.finished = {}              # rank -> monotonic time its exit notice arrived
+        self.serving = set()            # finished ranks that still serve dist_async requests
         self.local_error = None         # set when this process's comm thread failed
         self.servers = {}               # store id -> KVStoreDist served here (rank 0, async)
         self.n_stores = 0
@@ -197,6 +198,8 @@ class _Session:
         if tag == _T_FAIL:
             self.failed.setdefault(src, msg)
         elif tag == _T_BYE:
+            if msg == "serving":
+                self.serving.add(src)
             self.finished.setdefault(src, time.monotonic())
         elif tag == _T_REQ:
             sid = msg[1]
@@ -220,14 +223,17 @@ class _Session:
                                   "holds the GIL); OXNET_KVSTORE_TIMEOUT sets this limit" % limit)
 
     # -- waiting
-    def check(self, what, peers=None):
-        """Raises if a peer this operation depends on has failed or left."""
+    def check(self, what, peers=None, p2p=False):
+        """Raises if a peer this operation depends on has failed or left (a finished rank
+        that still serves dist_async requests counts as present for `p2p` requests)."""
         if self.local_error is not None:
             raise MXNetError("%s on rank %d: %s" % (what, self.rank, self.local_error))
         for r in (self.peers if peers is None else peers):
             if r in self.failed:
                 raise MXNetError("%s on rank %d: rank %d failed: %s" % (what, self.rank, r, self.failed[r]))
             t = self.finished.get(r)
+            if p2p and r in self.serving:
+                continue
             if t is not None and time.monotonic() - t > _FINISH_GRACE_S:
                 raise MXNetError(
                     "%s on rank %d: rank %d has finished (exited) while this rank waits for it; "
@@ -235,12 +241,12 @@ class _Session:
                     "batches per worker: give every worker the same number of batches)"
                     % (what, self.rank, r))
 
-    def wait(self, reqs, what, peers=None):
+    def wait(self, reqs, what, peers=None, p2p=False):
         """Waits for MPI requests, polling so a failed peer becomes an error, not a hang."""
         testall = self.MPI.Request.Testall
         t0 = time.monotonic()
         while not testall(reqs):
-            self.check(what, peers)
+            self.check(what, peers, p2p)
             # Spin: a large transfer progresses only inside MPI calls (Open MPI has no progress
             # thread), so sleeping between tests stretches it. After _SPIN_S we are waiting
             # for a slower peer rather than for bytes: stop taking its core.
@@ -254,11 +260,15 @@ class _Session:
             return
         try:
             if self.servers:
-                # rank 0 serving dist_async: the others may still push; serve until they leave.
+                # rank 0 serving dist_async: the others may still push and pull, but must not
+                # wait for it in a collective any more; serve until they leave.
+                for r in self._live_peers():
+                    self._isend("serving", r, _T_BYE)
                 while self._live_peers() and self.local_error is None:
                     time.sleep(0.01)
-            for r in self._live_peers():
-                self._isend(None, r, _T_BYE)
+            else:
+                for r in self._live_peers():
+                    self._isend(None, r, _T_BYE)
             self.flush(1.0)
         finally:
             self._stop = True
@@ -745,7 +755,7 @@ class KVStoreDist(_kvs.KVStore):
         try:
             head = s.ctl.isend(("push", self._sid, k), 0, _T_REQ)
             data = s.xfer.Isend(send, 0, _T_DATA)
-            s.wait([head, data], self._what("push", k), peers=(0,))
+            s.wait([head, data], self._what("push", k), peers=(0,), p2p=True)
         finally:
             send.release()
 
@@ -764,7 +774,7 @@ class KVStoreDist(_kvs.KVStore):
         buf = _write_buf(dst)
         head = s.ctl.isend(("pull", self._sid, k), 0, _T_REQ)
         data = s.xfer.Irecv(buf, 0, _T_REPLY)
-        s.wait([head, data], self._what("pull", k), peers=(0,))
+        s.wait([head, data], self._what("pull", k), peers=(0,), p2p=True)
         for o in (outs if not direct else outs[1:]):
             dst.copyto(o)
 
@@ -773,7 +783,8 @@ class KVStoreDist(_kvs.KVStore):
         s = self._sess
         ack = np.zeros(1, dtype=np.int64)
         head = s.ctl.isend(("flush", self._sid, None), 0, _T_REQ)
-        s.wait([head, s.xfer.Irecv(ack, 0, _T_REPLY)], "kvstore %s barrier" % self._type, peers=(0,))
+        s.wait([head, s.xfer.Irecv(ack, 0, _T_REPLY)], "kvstore %s barrier" % self._type, peers=(0,),
+               p2p=True)
 
     def _serve(self, src, msg):
         """Runs on rank 0's comm thread: one request of worker `src` (requests of one worker

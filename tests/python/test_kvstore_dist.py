@@ -160,6 +160,14 @@ def test_uneven_rounds_do_not_hang():
 
 
 @needs_mpi
+def test_collective_after_the_async_server_left_names_it():
+    rc, out, secs = launch(2, "fail.py", "serverleft", "dist_async")
+    assert rc != 0 and secs < 30, out[-4000:]
+    assert "served after rank 0 left" in out and "rank 0 has finished" in out, out[-4000:]
+    assert "was never stopped" not in out, out[-4000:]
+
+
+@needs_mpi
 def test_misconfigured_launch_is_a_clear_error():
     """WORLD_SIZE says 2 but the script was started without mpirun."""
     env = dict(os.environ, WORLD_SIZE="2")

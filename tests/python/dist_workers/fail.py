@@ -1,7 +1,7 @@
 """Failure behaviour. Rank 1 misbehaves after a few rounds, rank 0 keeps pushing; the job must
 end (no hang) with an error naming rank 1.
 
-usage: fail.py raise|kill|stop|exit|shape|order [dist_sync|dist_async]"""
+usage: fail.py raise|kill|stop|exit|shape|order|serverleft [dist_sync|dist_async]"""
 import os
 import signal
 import subprocess
@@ -45,6 +45,20 @@ if mode in ("shape", "order"):
     np.testing.assert_array_equal(out.asnumpy(), np.full((2, 3), n))
     print("OK rank %d" % r, flush=True)
     sys.exit(0)
+
+if mode == "serverleft":
+    # dist_async: rank 0 leaves its script at once; its server keeps answering pushes and
+    # pulls, but a collective that needs rank 0 is an error naming it, not a hang.
+    if r == 0:
+        sys.exit(0)
+    for i in range(5):
+        kv.push(0, mx.nd.ones((2, 3)))
+        kv.pull(0, out=out)
+    np.testing.assert_allclose(out.asnumpy().min() <= -0.5 + 1e-6, True)
+    print("rank %d: pushes and pulls served after rank 0 left" % r, flush=True)
+    kv.barrier()
+    print("rank %d was never stopped" % r, flush=True)
+    sys.exit(3)
 
 for i in range(1000):
     if r == 1 and i == 3:
