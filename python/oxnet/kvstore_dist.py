@@ -228,9 +228,11 @@ class _Session:
         that still serves dist_async requests counts as present for `p2p` requests)."""
         if self.local_error is not None:
             raise MXNetError("%s on rank %d: %s" % (what, self.rank, self.local_error))
-        for r in (self.peers if peers is None else peers):
-            if r in self.failed:
-                raise MXNetError("%s on rank %d: rank %d failed: %s" % (what, self.rank, r, self.failed[r]))
+        wanted = self.peers if peers is None else peers
+        for r, why in list(self.failed.items()):     # in arrival order: the root cause first
+            if r in wanted:
+                raise MXNetError("%s on rank %d: rank %d failed: %s" % (what, self.rank, r, why))
+        for r in wanted:
             t = self.finished.get(r)
             if p2p and r in self.serving:
                 continue
@@ -240,6 +242,12 @@ class _Session:
                     "the workers ran different sequences of kvstore calls (e.g. uneven numbers of "
                     "batches per worker: give every worker the same number of batches)"
                     % (what, self.rank, r))
+
+    def check_failures(self, what):
+        """At every kvstore call: a failed peer dooms the job (the launcher is about to stop
+        it), so say which one now, even where this call would not wait for it (dist_async)."""
+        if self.local_error is not None or self.failed:
+            self.check(what, [r for r in self.peers if r in self.failed])
 
     def wait(self, reqs, what, peers=None, p2p=False):
         """Waits for MPI requests, polling so a failed peer becomes an error, not a hang."""
@@ -602,6 +610,7 @@ class KVStoreDist(_kvs.KVStore):
     def push(self, key, value, priority=0):
         """dist_sync: collective, stored := Σ pushes (or updater(Σ)); dist_async: sent to the
         server, which applies it on arrival."""
+        self._sess.check_failures("kvstore %s push" % self._type)
         grouped = {}
         for k, arrs in self._pairs(key, value, "push"):
             grouped.setdefault(k, []).extend(arrs)
@@ -646,6 +655,7 @@ class KVStoreDist(_kvs.KVStore):
         """Copies the current value of each key into every array of `out`."""
         if out is None:
             raise ValueError("pull: out is required (the arrays to copy the values into)")
+        self._sess.check_failures("kvstore %s pull" % self._type)
         for k, outs in self._pairs(key, out, "pull"):
             if k not in self._meta:
                 raise MXNetError("kvstore %s pull: key %r has not been inited" % (self._type, k))
