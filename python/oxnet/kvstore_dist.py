@@ -471,6 +471,7 @@ class KVStoreDist(_kvs.KVStore):
         self._merge = {}            # key -> NDArray receiving the reduced/pushed value
         self._meta = {}             # key -> (shape, dtype) as inited, known on every rank
         self._round = 0
+        self._desc_cache = {}
         self._lock = threading.Lock()   # dist_async on rank 0: server thread vs. own calls
         # Private switch for the benchmark: False stages through asnumpy copies instead.
         self._zero_copy = True
@@ -538,15 +539,24 @@ class KVStoreDist(_kvs.KVStore):
         """Collective: all workers state what they are about to do; a mismatch is an error
         naming every rank's operation, key, shape and dtype (raised on every rank alike)."""
         self._round += 1
-        if self.num_workers == 1:
+        n = self.num_workers
+        if n == 1:
             return
-        mine = _describe(op, self._round, key, shape, dtype)
-        allv = np.empty((self.num_workers, _DESC), dtype=np.int64)
+        # Descriptors are cached per (op, key, shape, dtype): a training step repeats them.
+        sig = (op, key, None if shape is None else tuple(shape), None if dtype is None else np.dtype(dtype))
+        cached = self._desc_cache.get(sig)
+        if cached is None:
+            if len(self._desc_cache) > 65536:
+                self._desc_cache.clear()
+            cached = self._desc_cache[sig] = (_describe(op, 0, key, shape, dtype),
+                                              np.empty((n, _DESC), dtype=np.int64))
+        mine, allv = cached
+        mine[1] = self._round
         what = "kvstore %s %s" % (self._type, _OPS[op]) + ("" if key is None else " of key %r" % (key,))
         self._sess.wait([self._comm.Iallgather(mine, allv)], what)
-        if (allv != allv[0]).any():
+        if allv.tobytes() != mine.tobytes() * n:
             groups = {}
-            for r in range(self.num_workers):
+            for r in range(n):
                 groups.setdefault(_explain(allv[r]), []).append(r)
             desc = "; ".join("rank%s %s: %s" % ("s" if len(rs) > 1 else "",
                                                 ",".join(map(str, rs)), e) for e, rs in groups.items())
