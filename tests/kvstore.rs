@@ -232,3 +232,42 @@ fn throughput_report() {
         );
     }
 }
+
+#[test]
+fn pushpull_sums_into_store_and_outputs_in_one_op() {
+    let n = 500_000;
+    let kv = KVStore::new(false);
+    let k = Key::Int(1);
+    kv.init(&[(k.clone(), zeros(n, DType::F32, Context::cpu(0)))], None)
+        .expect("init");
+    let vals: Vec<NDArray> = (0..3)
+        .map(|d| filled(n, |i| (i % 13) as f32 * (d + 1) as f32, Context::cpu(d)))
+        .collect();
+    // In place: the values are the outputs.
+    kv.pushpull(
+        &[(k.clone(), vals.clone())],
+        &[(k.clone(), vals.clone())],
+        0,
+        None,
+    )
+    .expect("pushpull");
+    let out = zeros(n, DType::F32, Context::cpu(2));
+    kv.pull(&[(k.clone(), vec![out.clone()])], 0, None)
+        .expect("pull");
+    for a in vals.iter().chain(std::iter::once(&out)) {
+        let got = a.to_vec::<f32>().expect("read");
+        assert!(got
+            .iter()
+            .enumerate()
+            .all(|(i, g)| *g == 6.0 * (i % 13) as f32));
+    }
+    let err = kv
+        .pushpull(
+            &[(k.clone(), vals.clone())],
+            &[(k, vec![zeros(3, DType::F32, Context::cpu(0))])],
+            0,
+            None,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("shape mismatch"), "{err}");
+}

@@ -115,8 +115,20 @@ class KVStore:
 
     def pushpull(self, key, value, out=None, priority=0):
         """push then pull; without `out` the result is written back into `value`."""
-        self.push(key, value, priority)
-        self.pull(key, value if out is None else out, priority)
+        out = value if out is None else out
+        if self._updater is not None:
+            self.push(key, value, priority)
+            self.pull(key, out, priority)
+            return
+        vals, outs = {}, {}
+        pushed = self._pairs(key, value, "push")
+        pulled = self._pairs(key, out, "pull")
+        for k, arrs in pushed:
+            vals.setdefault(k, []).extend(arrs)
+        for k, arrs in pulled:
+            outs.setdefault(k, []).extend(arrs)
+        # One op per key sums the values and writes the store and the outputs in one pass.
+        self._native.pushpull(list(vals), list(vals.values()), [outs[k] for k in vals], priority)
 
     def broadcast(self, key, value, out, priority=0):
         """init then pull."""

@@ -255,3 +255,33 @@ def test_updater_push_checked_before_any_update():
     assert calls == []
     kv.push([0, 1], [mx.nd.ones(SHAPE)] * 2)
     assert calls == [0, 1]
+
+
+def test_pushpull_one_pass_and_fallbacks():
+    rng = np.random.RandomState(1)
+    xs = [rng.rand(BIG).astype(np.float32) for _ in CTXS]
+    want = ((xs[0] + xs[1]) + xs[2]) + xs[3]
+    kv = mx.kv.create("local")
+    kv.init(["a", "b"], [mx.nd.zeros((BIG,)), mx.nd.zeros((BIG,))])
+    vals = [mx.nd.array(x, ctx=c) for x, c in zip(xs, CTXS)]
+    outs = [mx.nd.zeros((BIG,), ctx=c) for c in CTXS]
+    kv.pushpull("a", vals, out=outs)  # one op: sum, store, four outputs
+    for o in outs:
+        np.testing.assert_array_equal(o.asnumpy(), want)
+    kv.pushpull("a", vals)  # in place: every value becomes the sum
+    for v in vals:
+        np.testing.assert_array_equal(v.asnumpy(), want)
+    out = mx.nd.zeros((BIG,))
+    kv.pull("a", out=out)
+    np.testing.assert_array_equal(out.asnumpy(), want)
+    # an output of another dtype goes through push + pull (cast on the way out)
+    o64 = mx.nd.zeros((BIG,), dtype="float64")
+    kv.pushpull("b", [mx.nd.ones((BIG,)), mx.nd.ones((BIG,))], out=[o64])
+    np.testing.assert_array_equal(o64.asnumpy(), np.full(BIG, 2.0))
+    # a duplicate key in one call: its values are summed, every output gets the sum
+    p, q = mx.nd.ones((BIG,)), mx.nd.ones((BIG,)) * 2
+    kv.pushpull(["b", "b"], [p, q])
+    _all([p, q], 3)
+    with pytest.raises(mx.MXNetError, match="key c doesn't exist"):
+        kv.pushpull(["b", "c"], [p, q])
+    _all([p, q], 3)

@@ -97,6 +97,22 @@ impl PyKVStore {
             .map_err(kv_err)
     }
 
+    /// Push then pull in one pass per key: `pushpull([keys], [[values]], [[outs]], priority)`.
+    fn pushpull(
+        &self,
+        py: Python<'_>,
+        keys: &Bound<'_, PyAny>,
+        values: &Bound<'_, PyAny>,
+        outs: &Bound<'_, PyAny>,
+        priority: i32,
+    ) -> PyResult<()> {
+        let values = items(keys, values)?;
+        let outs = items(keys, outs)?;
+        let origin = origin::capture(py);
+        py.detach(|| self.inner.pushpull(&values, &outs, priority, origin))
+            .map_err(kv_err)
+    }
+
     /// Checks a push (`[keys], [[values]]`) without changing the store.
     fn check_push(&self, keys: &Bound<'_, PyAny>, values: &Bound<'_, PyAny>) -> PyResult<()> {
         let items = items(keys, values)?;

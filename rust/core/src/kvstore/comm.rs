@@ -57,7 +57,7 @@ pub fn reduce_into(
         reads: values.iter().map(|v| v.var().clone()).collect(),
         writes: vec![dst.var().clone()],
         body: Box::new(move || {
-            sum_arrays(&vals, &out);
+            sum_arrays(&vals, std::slice::from_ref(&out));
             Ok(())
         }),
         origin,
@@ -117,6 +117,68 @@ pub fn broadcast(
     Ok(())
 }
 
+/// Pushes one op that writes the sum of `values` (left to right) into `dst` and into every
+/// array of `outs`: a push and a pull in one pass, without reading `dst` back.
+///
+/// Values, `dst` and outputs must share dtype and size; an output may be exactly a value or
+/// `dst` (same memory, e.g. `pushpull` in place), but no two arrays may partially overlap.
+pub fn reduce_broadcast(
+    values: &[NDArray],
+    dst: &NDArray,
+    outs: &[NDArray],
+    priority: i32,
+    origin: Option<Origin>,
+) -> Result<()> {
+    check_host(
+        values.iter().chain(outs).chain(std::iter::once(dst)),
+        "_kvstore_reduce_broadcast",
+    )?;
+    if values.is_empty() {
+        return Err(Error::Value(
+            "_kvstore_reduce_broadcast: no values to sum".into(),
+        ));
+    }
+    let same = |a: &NDArray, b: &NDArray| a.same_chunk(b) && a.offset() == b.offset();
+    let mut targets = vec![dst.clone()];
+    for o in outs {
+        if !targets.iter().any(|t| same(t, o)) {
+            targets.push(o.clone());
+        }
+    }
+    let all = values.iter().chain(targets.iter());
+    for (i, a) in all.clone().enumerate() {
+        if a.dtype() != dst.dtype() || a.size() != dst.size() {
+            return Err(Error::Internal(format!(
+                "_kvstore_reduce_broadcast: {a:?} does not fit {dst:?}"
+            )));
+        }
+        if all
+            .clone()
+            .skip(i + 1)
+            .any(|b| a.overlaps(b) && !same(a, b))
+        {
+            return Err(Error::Internal(
+                "_kvstore_reduce_broadcast: arrays partially overlap".into(),
+            ));
+        }
+    }
+    let vals = values.to_vec();
+    let cost = dst.size() * (values.len() + targets.len());
+    rt().engine.push(Task {
+        name: Cow::Borrowed("_kvstore_reduce_broadcast"),
+        reads: values.iter().map(|v| v.var().clone()).collect(),
+        writes: targets.iter().map(|t| t.var().clone()).collect(),
+        body: Box::new(move || {
+            sum_arrays(&vals, &targets);
+            Ok(())
+        }),
+        origin,
+        cost,
+        priority,
+    });
+    Ok(())
+}
+
 fn check_host<'a>(arrays: impl Iterator<Item = &'a NDArray>, op: &str) -> Result<()> {
     for a in arrays {
         a.ctx().check_usable(op)?;
@@ -124,21 +186,27 @@ fn check_host<'a>(arrays: impl Iterator<Item = &'a NDArray>, op: &str) -> Result
     Ok(())
 }
 
-/// Kernel of `reduce_into`; runs inside the op.
-fn sum_arrays(values: &[NDArray], dst: &NDArray) {
-    let n = dst.size();
-    let stream = dst.nbytes() >= STREAM_MIN_BYTES;
-    with_dtype!(dst.dtype(), T, {
-        // SAFETY: inside the op that reads every value and writes dst.
+/// Kernel of `reduce_into` and `reduce_broadcast`; runs inside the op.
+fn sum_arrays(values: &[NDArray], outs: &[NDArray]) {
+    let Some(first) = outs.first() else {
+        return;
+    };
+    let n = first.size();
+    let stream = first.nbytes() >= STREAM_MIN_BYTES;
+    with_dtype!(first.dtype(), T, {
+        // SAFETY: inside the op that reads every value and writes every output.
         let srcs: Vec<Ptr<T>> = values
             .iter()
             .map(|v| Ptr(unsafe { v.raw() } as *mut T))
             .collect();
-        let out = Ptr(unsafe { dst.raw() } as *mut T);
-        par_ranges(n, values.len() + 1, |b, e| {
-            // SAFETY: b..e lies inside every array; ranges of parallel parts are disjoint; a
-            // value that is dst itself is read tile by tile before that tile is written.
-            unsafe { sum_range(&srcs, out, b, e, stream) }
+        let dsts: Vec<Ptr<T>> = outs
+            .iter()
+            .map(|o| Ptr(unsafe { o.raw() } as *mut T))
+            .collect();
+        par_ranges(n, values.len() + outs.len(), |b, e| {
+            // SAFETY: b..e lies inside every array; ranges of parallel parts are disjoint; an
+            // output that is a value itself is read tile by tile before that tile is written.
+            unsafe { sum_range(&srcs, &dsts, b, e, stream) }
         });
     });
 }
@@ -186,12 +254,14 @@ unsafe fn add_group<T: Arith>(s: &[*const T], acc: *mut T, n: usize, keep: bool)
     }
 }
 
-/// Sums elements `b..e` of every source into `out`, a tile at a time: four sources in the
-/// first pass over the tile, then three more per pass, so the sum is formed left to right.
+/// Sums elements `b..e` of every source into every array of `outs`, a tile at a time: four
+/// sources in the first pass over the tile, then three more per pass, so the sum is formed left
+/// to right; the tile is complete before it is written anywhere.
 ///
 /// # Safety
-/// As `sum_arrays`: valid ranges, and `out` is disjoint from every source or identical to it.
-unsafe fn sum_range<T: Arith>(srcs: &[Ptr<T>], out: Ptr<T>, b: usize, e: usize, stream: bool) {
+/// As `sum_arrays`: valid ranges; each output is disjoint from every source and every other
+/// output, or identical to it.
+unsafe fn sum_range<T: Arith>(srcs: &[Ptr<T>], outs: &[Ptr<T>], b: usize, e: usize, stream: bool) {
     let mut tile = [T::default(); TILE];
     let acc = tile.as_mut_ptr();
     let mut ptrs: Vec<*const T> = Vec::with_capacity(4);
@@ -208,7 +278,9 @@ unsafe fn sum_range<T: Arith>(srcs: &[Ptr<T>], out: Ptr<T>, b: usize, e: usize, 
             add_group(&ptrs, acc, m, true);
         }
         let bytes = m * std::mem::size_of::<T>();
-        copy_bytes(acc as *const u8, out.get().add(i) as *mut u8, bytes, stream);
+        for out in outs {
+            copy_bytes(acc as *const u8, out.get().add(i) as *mut u8, bytes, stream);
+        }
         i += m;
     }
     if stream {

@@ -236,6 +236,41 @@ impl KVStore {
         Ok(())
     }
 
+    /// `kv.pushpull` without an updater: each key's stored value becomes the sum of its values
+    /// and is written to its outputs, in one pass per key where every array has the stored
+    /// dtype and no two partially overlap (else as `push` then `pull`). The whole call is
+    /// checked before anything is pushed.
+    pub fn pushpull(
+        &self,
+        values: &[(Key, Vec<NDArray>)],
+        outs: &[(Key, Vec<NDArray>)],
+        priority: i32,
+        origin: Option<Origin>,
+    ) -> Result<()> {
+        let plan = self.checked_push(values)?;
+        self.checked_pull(outs)?;
+        let fusable = values.len() == outs.len()
+            && values.iter().zip(outs).all(|((kv, _), (ko, _))| kv == ko)
+            && plan.iter().zip(outs).all(|((vals, stored), (_, os))| {
+                let all: Vec<&NDArray> = vals.iter().chain(os.iter()).collect();
+                all.iter().all(|a| a.dtype() == stored.dtype())
+                    && all.iter().enumerate().all(|(i, a)| {
+                        !a.overlaps(stored)
+                            && all[i + 1..].iter().all(|b| {
+                                !a.overlaps(b) || (a.same_chunk(b) && a.offset() == b.offset())
+                            })
+                    })
+            });
+        if !fusable {
+            self.push(values, priority, origin.clone())?;
+            return self.pull(outs, priority, origin);
+        }
+        for ((vals, stored), (_, os)) in plan.into_iter().zip(outs) {
+            comm::reduce_broadcast(vals, &stored, os, priority, origin.clone())?;
+        }
+        Ok(())
+    }
+
     /// The sum of the values pushed for `key`, in the key's merge buffer (on the stored
     /// array's context), for an updater to apply. Returns the buffer and the stored array.
     pub fn reduce(
@@ -279,14 +314,11 @@ impl KVStore {
         Ok((merge, stored))
     }
 
-    /// `kv.pull`: copies each key's stored value into every output given for it (outputs of
-    /// another dtype are cast).
-    pub fn pull(
+    /// The stored array of each key of a pull, once the whole pull is checked.
+    fn checked_pull<'a>(
         &self,
-        items: &[(Key, Vec<NDArray>)],
-        priority: i32,
-        origin: Option<Origin>,
-    ) -> Result<()> {
+        items: &'a [(Key, Vec<NDArray>)],
+    ) -> Result<Vec<(&'a [NDArray], NDArray)>> {
         let map = self.lock();
         let mut plan = Vec::with_capacity(items.len());
         for (k, outs) in items {
@@ -313,10 +345,20 @@ impl KVStore {
                 }
                 o.ctx().check_usable("pull")?;
             }
-            plan.push((outs, stored.clone()));
+            plan.push((outs.as_slice(), stored.clone()));
         }
-        drop(map);
-        for (outs, stored) in plan {
+        Ok(plan)
+    }
+
+    /// `kv.pull`: copies each key's stored value into every output given for it (outputs of
+    /// another dtype are cast).
+    pub fn pull(
+        &self,
+        items: &[(Key, Vec<NDArray>)],
+        priority: i32,
+        origin: Option<Origin>,
+    ) -> Result<()> {
+        for (outs, stored) in self.checked_pull(items)? {
             let mut fast: Vec<NDArray> = Vec::with_capacity(outs.len());
             let mut slow: Vec<&NDArray> = Vec::new();
             for o in outs {
