@@ -159,10 +159,17 @@ class _Session:
             time.sleep(0.005)
 
     def _live_peers(self):
+        """Peers still running their scripts."""
         return [r for r in self.peers if r not in self.failed and r not in self.finished]
 
+    def _listeners(self):
+        """Peers that still read our messages: the live ones, and a dist_async server rank
+        that has finished its script but serves (it waits for our exit notice)."""
+        return [r for r in self.peers if r not in self.failed
+                and (r not in self.finished or r in self.serving)]
+
     def announce_failure(self, why):
-        for r in self._live_peers():
+        for r in self._listeners():
             self._isend(why[:2000], r, _T_FAIL)
 
     # -- the comm thread
@@ -173,7 +180,7 @@ class _Session:
             now = time.monotonic()
             try:
                 if now - last_hb >= _HEARTBEAT_S:
-                    for r in self._live_peers():
+                    for r in self._listeners():
                         self._isend(None, r, _T_HEART)
                     self._prune_sends()
                     last_hb = now
@@ -275,7 +282,7 @@ class _Session:
                 while self._live_peers() and self.local_error is None:
                     time.sleep(0.01)
             else:
-                for r in self._live_peers():
+                for r in self._listeners():
                     self._isend(None, r, _T_BYE)
             self.flush(1.0)
         finally:

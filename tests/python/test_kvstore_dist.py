@@ -103,7 +103,9 @@ def test_dist_async_converges():
 def test_dist_async_workers_do_not_wait_for_each_other():
     """Different numbers of pushes per worker; rank 0 (the server) leaves its script first and
     keeps serving; every push is counted."""
-    rc, out, _ = launch(3, "async_uneven.py")
+    # With a long heartbeat limit, a server that missed the others' exit notices would wait
+    # for it and run into the launcher's timeout.
+    rc, out, _ = launch(3, "async_uneven.py", env={"OXNET_KVSTORE_TIMEOUT": "300"}, timeout=45)
     assert_ok(3, rc, out)
 
 
