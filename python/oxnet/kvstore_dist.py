@@ -13,6 +13,7 @@ Launch with `mpirun -n N python train.py` or `python -m oxnet.launch -n N python
   same update to identical weights (MXNet applies it once on the server: same numbers).
 - dist_async: rank 0 is the server. Its communication thread receives each worker's push and
   applies the updater at once; pulls return the latest value; workers never wait for each other.
+  When rank 0's script ends first, it keeps serving until every worker has exited.
 - Failures: every MPI wait is a poll with the peers' health checked in between. A communication
   thread per process sends heartbeats and receives failure/exit notices, so a peer that raised,
   exited early or stopped answering becomes an MXNetError naming its rank, never a hang.
@@ -224,7 +225,7 @@ class _Session:
             for r in self.peers:
                 self.last_seen[r] = now
         self._last_check = now
-        for r in self._live_peers():
+        for r in self._listeners():
             if now - self.last_seen[r] > limit:
                 self.failed[r] = ("sent no heartbeat for %.0f s (the process died, was stopped, or "
                                   "holds the GIL); OXNET_KVSTORE_TIMEOUT sets this limit" % limit)
