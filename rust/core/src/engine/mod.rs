@@ -16,7 +16,7 @@ pub use var::Var;
 
 use crate::error::{Error, Result};
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use threaded::Workers;
 
@@ -55,6 +55,9 @@ pub type Body = Box<dyn FnOnce() -> Result<()> + Send>;
 /// Ops with at most this much work (elements touched) run inline on the pushing thread when
 /// their variables are ready: cheaper than waking a worker.
 pub const INLINE_COST: usize = 1 << 14;
+
+/// How long `wait_var` spins before blocking.
+const WAIT_SPIN_US: u64 = 50;
 
 /// One pushed operation.
 pub struct Opr {
@@ -274,9 +277,10 @@ impl Engine {
 
     /// Blocks until every op that touches `var` pushed so far is done; raises its error once.
     pub fn wait_var(&'static self, var: &Var) -> Result<()> {
-        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let done = Arc::new((Mutex::new(false), Condvar::new(), AtomicBool::new(false)));
         let d2 = done.clone();
         let body: Body = Box::new(move || {
+            d2.2.store(true, Ordering::Release);
             let mut g = d2.0.lock().unwrap_or_else(|e| e.into_inner());
             *g = true;
             d2.1.notify_all();
@@ -292,6 +296,16 @@ impl Engine {
             priority: 0,
         };
         self.push_opr(task, true);
+        // A short spin first: most waits end within microseconds (the last op of a chain), and
+        // a blocked thread takes tens of microseconds to wake.
+        let start = std::time::Instant::now();
+        while !done.2.load(Ordering::Acquire)
+            && start.elapsed() < std::time::Duration::from_micros(WAIT_SPIN_US)
+        {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+        }
         let mut g = done.0.lock().unwrap_or_else(|e| e.into_inner());
         while !*g {
             g = done.1.wait(g).unwrap_or_else(|e| e.into_inner());

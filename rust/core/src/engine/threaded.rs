@@ -5,7 +5,9 @@
 use super::{Engine, Opr};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 struct Shared {
     high: Injector<Arc<Opr>>,
@@ -13,7 +15,14 @@ struct Shared {
     stealers: Vec<Stealer<Arc<Opr>>>,
     sleepers: Mutex<usize>,
     wake: Condvar,
+    /// Workers spinning before they park (at most one).
+    spinning: AtomicUsize,
 }
+
+/// How long an idle worker keeps looking for work before parking. Python pushes the ops of a
+/// forward pass a few microseconds apart; waking a parked thread costs tens of microseconds,
+/// which would otherwise be paid between every two ops.
+const SPIN: Duration = Duration::from_micros(50);
 
 pub struct Workers {
     shared: Arc<Shared>,
@@ -34,6 +43,7 @@ impl Workers {
             stealers: locals.iter().map(|w| w.stealer()).collect(),
             sleepers: Mutex::new(0),
             wake: Condvar::new(),
+            spinning: AtomicUsize::new(0),
         });
         for (i, local) in locals.into_iter().enumerate() {
             let sh = shared.clone();
@@ -112,6 +122,28 @@ fn has_work(sh: &Shared) -> bool {
     !sh.high.is_empty() || !sh.normal.is_empty() || sh.stealers.iter().any(|s| !s.is_empty())
 }
 
+/// Spins up to `SPIN` while work may be about to arrive; true when some did. One worker spins
+/// at a time, so the others leave the cores to the threads that push and compute.
+fn spin_for_work(sh: &Shared) -> bool {
+    if sh.spinning.fetch_add(1, Ordering::AcqRel) > 0 {
+        sh.spinning.fetch_sub(1, Ordering::AcqRel);
+        return false;
+    }
+    let start = Instant::now();
+    let mut found = false;
+    while start.elapsed() < SPIN {
+        if has_work(sh) {
+            found = true;
+            break;
+        }
+        for _ in 0..32 {
+            std::hint::spin_loop();
+        }
+    }
+    sh.spinning.fetch_sub(1, Ordering::AcqRel);
+    found
+}
+
 fn run_worker(sh: Arc<Shared>, local: Worker<Arc<Opr>>, me: usize, engine: &'static Engine) {
     LOCAL.with(|l| *l.borrow_mut() = Some((engine as *const Engine as usize, local)));
     loop {
@@ -119,6 +151,9 @@ fn run_worker(sh: Arc<Shared>, local: Worker<Arc<Opr>>, me: usize, engine: &'sta
         match op {
             Some(op) => engine.execute(op),
             None => {
+                if spin_for_work(&sh) {
+                    continue;
+                }
                 let mut g = sh.sleepers.lock().unwrap_or_else(|e| e.into_inner());
                 if has_work(&sh) {
                     continue;

@@ -144,6 +144,26 @@ unsafe fn update_loop<T: Stored, S: Stored<C = T::C>, const NS: usize, F>(
 ) where
     F: Fn(T::C, T::C, &mut [T::C; NS]) -> T::C,
 {
+    if std::ptr::eq(o as *const T, w) && !std::ptr::eq(g, w) {
+        // In place (what optimizers do): through slices the compiler knows weight, gradient
+        // and states do not overlap, so the loop vectorises; with raw pointers it could not
+        // rule out partial overlap and stayed scalar.
+        let ws = std::slice::from_raw_parts_mut(o, n);
+        let gs = std::slice::from_raw_parts(g, n);
+        let mut ss: [&mut [S]; NS] = st.map(|p| std::slice::from_raw_parts_mut(p, n));
+        for (i, (wv, gv)) in ws.iter_mut().zip(gs).enumerate() {
+            let mut s = [<T::C as Real>::ZERO; NS];
+            for (v, sl) in s.iter_mut().zip(ss.iter()) {
+                *v = sl.get_unchecked(i).ld();
+            }
+            let r = f(wv.ld(), gv.ld(), &mut s);
+            for (v, sl) in s.iter().zip(ss.iter_mut()) {
+                *sl.get_unchecked_mut(i) = S::st(*v);
+            }
+            *wv = T::st(r);
+        }
+        return;
+    }
     for i in 0..n {
         let mut s = [<T::C as Real>::ZERO; NS];
         for (v, p) in s.iter_mut().zip(&st) {
@@ -273,8 +293,16 @@ fn apply<T: Stored, S: Stored<C = T::C>>(rule: Rule, h: &Hyper, ins: &[NDArray],
     // SAFETY: only the addresses are compared.
     let aliased = unsafe { ins[0].raw() == out.raw() };
     match rule {
+        // Without clipping (the default) the branch-free forms vectorise; same arithmetic.
+        Rule::Sgd if h.clip < 0.0 => {
+            run::<T, S, 0, _>(ins, out, move |w, g, _| (one - lr * wd) * w - lr * (rs * g))
+        }
         Rule::Sgd => run::<T, S, 0, _>(ins, out, move |w, g, _| {
             (one - lr * wd) * w - lr * clip(rs * g, cg)
+        }),
+        Rule::SgdMom if h.clip < 0.0 => run::<T, S, 1, _>(ins, out, move |w, g, s| {
+            s[0] = mom * s[0] - lr * wd * w - lr * (rs * g);
+            w + s[0]
         }),
         Rule::SgdMom => run::<T, S, 1, _>(ins, out, move |w, g, s| {
             s[0] = mom * s[0] - lr * wd * w - lr * clip(rs * g, cg);

@@ -11,9 +11,22 @@ use crate::dtype::Element;
 use crate::runtime::rt;
 use gemm::Parallelism;
 use half::f16;
+use std::sync::OnceLock;
 
-/// Multiply-adds (m·n·k) from which one product is split over the intra-op pool.
-pub const PAR_MNK: usize = 1 << 28;
+/// Multiply-adds (m·n·k) from which one product is split over the intra-op pool: about a
+/// tenth of a millisecond of one core's work, past which the pool's hand-off pays for itself
+/// (`OXNET_GEMM_PAR_MNK` overrides it, for measuring).
+pub fn par_mnk() -> usize {
+    static LIMIT: OnceLock<usize> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var("OXNET_GEMM_PAR_MNK")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_PAR_MNK)
+    })
+}
+
+const DEFAULT_PAR_MNK: usize = 1 << 22;
 
 mod sealed {
     pub trait Sealed {}
@@ -57,7 +70,7 @@ pub unsafe fn matmul<T: GemmElem>(
 ) {
     let work = m.saturating_mul(n).saturating_mul(k);
     let threads = rt().pool.current_num_threads();
-    if work >= PAR_MNK && threads > 1 {
+    if work >= par_mnk() && threads > 1 {
         let pc = Ptr(c);
         // SAFETY: the caller's contract, carried into the pool.
         rt().pool.install(move || unsafe {
@@ -86,7 +99,7 @@ pub unsafe fn matmul_acc<T: GemmElem>(
     }
     let work = m.saturating_mul(n).saturating_mul(k);
     let threads = rt().pool.current_num_threads();
-    let par = if work >= PAR_MNK && threads > 1 {
+    let par = if work >= par_mnk() && threads > 1 {
         Parallelism::Rayon(threads)
     } else {
         Parallelism::None
@@ -190,7 +203,7 @@ pub unsafe fn batch_matmul<T: GemmElem>(
     c: *mut T,
 ) {
     let work = m.saturating_mul(n).saturating_mul(k);
-    if work >= PAR_MNK || batch == 1 {
+    if work >= par_mnk() || batch == 1 {
         for i in 0..batch {
             let ai = Mat {
                 ptr: a.ptr.offset(i as isize * a_bs),

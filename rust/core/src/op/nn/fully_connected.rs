@@ -4,15 +4,15 @@
 
 use super::{check_count, float};
 use crate::error::{Error, Result};
-use crate::kernels::cpu::conv::Real;
 use crate::graph::Entry;
+use crate::kernels::cpu::conv::Real;
 use crate::kernels::cpu::gemm::{matmul, matmul_acc, Mat};
 use crate::kernels::cpu::Ptr;
-use crate::runtime::rt;
 use crate::ndarray::NDArray;
 use crate::op::params::param;
 use crate::op::shape_ops::def;
 use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
+use crate::runtime::rt;
 use crate::shape::Shape;
 use std::sync::Arc;
 
