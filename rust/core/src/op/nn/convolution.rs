@@ -336,7 +336,7 @@ fn backward_t<T: Real>(cfg: &Cfg, need_dx: bool, ins: &[NDArray], outs: &[NDArra
     // backward `infer`.
     unsafe {
         let (dy, x, w) = (ins[0].data::<T>(), ins[1].data::<T>(), ins[2].data::<T>());
-        let mut dx = dx.map(|a| a.data_mut::<T>());
+        let dx = dx.map(|a| a.data_mut::<T>());
         let dw = rest[0].data_mut::<T>();
         let db = rest.get(1).map(|b| b.data_mut::<T>());
         if empty(&g) {
@@ -350,7 +350,7 @@ fn backward_t<T: Real>(cfg: &Cfg, need_dx: bool, ins: &[NDArray], outs: &[NDArra
             return Ok(());
         }
         if cfg.deconv {
-            if let Some(dx) = dx.as_deref_mut() {
+            if let Some(dx) = dx {
                 conv::forward(&g, dy, w, None, dx);
             }
             conv::backward_weight(&g, x, dy, dw);
@@ -358,7 +358,7 @@ fn backward_t<T: Real>(cfg: &Cfg, need_dx: bool, ins: &[NDArray], outs: &[NDArra
                 conv::bias_grad(g.n, g.c, g.in_len(), dy, db);
             }
         } else {
-            if let Some(dx) = dx.as_deref_mut() {
+            if let Some(dx) = dx {
                 conv::backward_data(&g, dy, w, dx);
             }
             conv::backward_weight(&g, dy, x, dw);
@@ -1016,7 +1016,7 @@ mod tests {
             &crate::op::Params::new("Convolution", &super::shared_params(false), &attrs).unwrap(),
         )
         .unwrap();
-        let bwd = super::backward_op(std::sync::Arc::new(cfg));
+        let bwd = super::backward_op(std::sync::Arc::new(cfg), true);
         let time = |name: &str, f: &dyn Fn()| {
             f();
             let reps = 5;

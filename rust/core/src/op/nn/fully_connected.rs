@@ -453,7 +453,7 @@ mod tests {
             no_bias: false,
             flatten: true,
         };
-        let (fwd, bwd) = (super::fc_op(cfg), super::backward_op(cfg));
+        let (fwd, bwd) = (super::fc_op(cfg), super::backward_op(cfg, true));
         let step = || {
             let y = invoke(&fwd, &[x.clone(), w.clone(), b.clone()], None, None).unwrap();
             let g = invoke(&bwd, &[dy.clone(), x.clone(), w.clone()], None, None).unwrap();
