@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .base import string_types
+from .registry import ClassRegistry
 from .ndarray import NDArray
 from . import ndarray as _nd
 
@@ -34,35 +35,14 @@ class InitDesc(str):
 
 # ---- registry: lower-cased class names and aliases -> classes ------------------------------
 
-_REGISTRY = {}
-
-
-def _register_as(klass, name):
-    if not (isinstance(klass, type) and issubclass(klass, Initializer)):
-        raise TypeError("register expects a subclass of mx.init.Initializer, got %r" % (klass,))
-    key = name.lower()
-    old = _REGISTRY.get(key)
-    if old is not None and old is not klass:
-        warnings.warn("New initializer %s.%s registered with name %s is overriding existing "
-                      "initializer %s.%s" % (klass.__module__, klass.__name__, key,
-                                             old.__module__, old.__name__),
-                      UserWarning, stacklevel=3)
-    _REGISTRY[key] = klass
-    return klass
-
-
 def register(klass):
     """Registers an `Initializer` subclass under its lower-cased class name (a decorator)."""
-    return _register_as(klass, klass.__name__)
+    return _REGISTRY.register(klass)
 
 
 def alias(*aliases):
     """Decorator registering an `Initializer` subclass under extra names."""
-    def reg(klass):
-        for name in aliases:
-            _register_as(klass, name)
-        return klass
-    return reg
+    return _REGISTRY.alias(*aliases)
 
 
 def create(*args, **kwargs):
@@ -267,6 +247,9 @@ class Initializer(object):
             "Unknown initialization pattern for %s. Default initialization is now limited to "
             '"weight", "bias", "gamma" (1.0), and "beta" (0.0). Please use '
             "mx.sym.Variable(init=mx.init.*) to set initialization pattern" % name)
+
+
+_REGISTRY = ClassRegistry(Initializer, "initializer", "mx.init.Initializer")
 
 
 class Load(object):

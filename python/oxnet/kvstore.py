@@ -51,6 +51,7 @@ class KVStore:
             kt = int
             if not -(1 << 31) <= int(key) < (1 << 31):
                 raise OverflowError("key %d does not fit a C int" % key)
+            key = int(key)
         else:
             raise TypeError("unexpected type for keys: %s" % type(key))
         if self._key_type is None:

@@ -36,9 +36,8 @@ import zlib
 import numpy as np
 
 from . import kvstore as _kvs
-from .base import MXNetError, string_types, integer_types
+from .base import MXNetError, string_types
 from .context import cpu
-from .ndarray import NDArray
 from . import ndarray as nd
 
 __all__ = ["KVStoreDist", "create_dist"]
@@ -495,38 +494,6 @@ class KVStoreDist(_kvs.KVStore):
         return self._sess.size
 
     # ---------------------------------------------------------------- key/value plumbing
-    def _key(self, key):
-        if isinstance(key, string_types):
-            kt = str
-        elif isinstance(key, integer_types) and not isinstance(key, bool):
-            kt = int
-            if not -(1 << 31) <= int(key) < (1 << 31):
-                raise OverflowError("key %d does not fit a C int" % key)
-            key = int(key)
-        else:
-            raise TypeError("unexpected type for keys: %s" % type(key))
-        if self._key_type is None:
-            self._key_type = kt
-        elif self._key_type is not kt:
-            raise MXNetError("Mixed key types are not allowed: this store uses %s keys, got %r"
-                             % (self._key_type.__name__, key))
-        return key
-
-    def _pairs(self, key, value, what):
-        if isinstance(key, (list, tuple)):
-            keys, vals = list(key), (list(value) if isinstance(value, (list, tuple)) else [value])
-            if len(keys) != len(vals):
-                raise ValueError("%s: %d keys but %d values" % (what, len(keys), len(vals)))
-        else:
-            keys, vals = [key], [value]
-        out = []
-        for k, v in zip(keys, vals):
-            arrs = list(v) if isinstance(v, (list, tuple)) else [v]
-            if not arrs or not all(isinstance(a, NDArray) for a in arrs):
-                raise TypeError("%s: values for key %r must be NDArrays (or a non-empty list)" % (what, k))
-            out.append((self._key(k), arrs))
-        return out
-
     def _local_sum(self, arrs):
         """Sum of one worker's values for a key, on the CPU (dist_device_sync sums on the
         devices first, as MXNet's CommDevice does)."""

@@ -8,12 +8,12 @@ predictions are lists of NDArrays or numpy arrays (a single array is wrapped in 
 """
 import json
 import math
-import warnings
 from collections import OrderedDict
 
 import numpy
 
 from .base import numeric_types, string_types
+from .registry import ClassRegistry
 from .ndarray import NDArray
 
 __all__ = ["EvalMetric", "CompositeEvalMetric", "Accuracy", "TopKAccuracy", "F1", "MCC",
@@ -128,6 +128,9 @@ class EvalMetric(object):
         return _zip_name_value(*self.get_global())
 
 
+_REGISTRY = ClassRegistry(EvalMetric, "metric", "mx.metric.EvalMetric")
+
+
 def _pick_named(arrays, name, kind):
     try:
         return arrays[name]
@@ -146,34 +149,14 @@ def _zip_name_value(name, value):
 
 # ---- registry ---------------------------------------------------------------------------
 
-_REGISTRY = {}
-
-
-def _register_as(klass, name):
-    if not (isinstance(klass, type) and issubclass(klass, EvalMetric)):
-        raise TypeError("register expects a subclass of mx.metric.EvalMetric, got %r" % (klass,))
-    key = name.lower()
-    old = _REGISTRY.get(key)
-    if old is not None and old is not klass:
-        warnings.warn("New metric %s.%s registered with name %s is overriding existing metric "
-                      "%s.%s" % (klass.__module__, klass.__name__, key, old.__module__,
-                                 old.__name__), UserWarning, stacklevel=3)
-    _REGISTRY[key] = klass
-    return klass
-
-
 def register(klass):
     """Registers an `EvalMetric` subclass under its lower-cased class name (a decorator)."""
-    return _register_as(klass, klass.__name__)
+    return _REGISTRY.register(klass)
 
 
 def alias(*aliases):
     """Decorator registering an `EvalMetric` subclass under extra names."""
-    def reg(klass):
-        for name in aliases:
-            _register_as(klass, name)
-        return klass
-    return reg
+    return _REGISTRY.alias(*aliases)
 
 
 def _create_registered(metric, *args, **kwargs):

@@ -417,6 +417,8 @@ def test_init_params_errors():
 
 
 
+# Module.load marks the parameters initialised, so fit's init_params warns (as MXNet does).
+@pytest.mark.filterwarnings("ignore:Parameters already initialized")
 def test_resume_from_mxnet_optimizer_states():
     """MXNet's .states file (pickled momentum) loads, and one more epoch from it reaches the
     weights MXNet reached."""

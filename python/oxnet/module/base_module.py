@@ -183,16 +183,9 @@ class BaseModule:
                 eval_data = nd.array(eval_data)
             self.forward(DataBatch([eval_data]))
             return self.get_outputs()[0]
-        if reset:
-            eval_data.reset()
-        output_list = []
-        for nbatch, eval_batch in enumerate(eval_data):
-            if num_batch is not None and nbatch == num_batch:
-                break
-            self.prepare(eval_batch, sparse_row_id_fn=sparse_row_id_fn)
-            self.forward(eval_batch, is_train=False)
-            pad = eval_batch.pad or 0
-            output_list.append([out[0:out.shape[0] - pad].copy() for out in self.get_outputs()])
+        # Copies: the next forward overwrites the executor's output arrays.
+        output_list = [[out.copy() for out in outputs] for outputs, _, _ in
+                       self.iter_predict(eval_data, num_batch, reset, sparse_row_id_fn)]
         if not output_list:
             return output_list
         if not merge_batches:
