@@ -100,7 +100,30 @@ class DataIter:
         pass
 
 
-class ResizeIter(DataIter):
+class _HeldBatchIter(DataIter):
+    """An iterator whose ``iter_next`` builds the whole batch into ``current_batch``."""
+
+    current_batch = None
+
+    def next(self):
+        if self.iter_next():
+            return self.current_batch
+        raise StopIteration
+
+    def getdata(self):
+        return self.current_batch.data
+
+    def getlabel(self):
+        return self.current_batch.label
+
+    def getindex(self):
+        return self.current_batch.index
+
+    def getpad(self):
+        return self.current_batch.pad
+
+
+class ResizeIter(_HeldBatchIter):
     """Presents data_iter as an epoch of exactly `size` batches, restarting it when it runs out."""
 
     def __init__(self, data_iter, size, reset_internal=True):
@@ -132,17 +155,8 @@ class ResizeIter(DataIter):
         self.cur += 1
         return True
 
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad
+    # MXNet rebuilds the batch from the getters (bucket keys are not passed through).
+    next = DataIter.next
 
 
 class _Prefetcher(threading.Thread):
@@ -192,7 +206,7 @@ class _Prefetcher(threading.Thread):
         self.want.set()
 
 
-class PrefetchingIter(DataIter):
+class PrefetchingIter(_HeldBatchIter):
     """Runs one background thread per iterator in `iters` and zips their batches.
 
     rename_data / rename_label: one dict per iterator mapping its names to new names.
@@ -262,19 +276,3 @@ class PrefetchingIter(DataIter):
             w.request()
         return True
 
-    def next(self):
-        if self.iter_next():
-            return self.current_batch
-        raise StopIteration
-
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad

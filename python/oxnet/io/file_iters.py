@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import ndarray as nd
 from ..base import MXNetError
-from .base import DataBatch, DataDesc, DataIter, _np_type
+from .base import DataBatch, DataDesc, _HeldBatchIter, _np_type
 
 
 def _label_batch_shape(batch_size, label_shape):
@@ -20,7 +20,7 @@ def _label_batch_shape(batch_size, label_shape):
     return (batch_size,) + label_shape
 
 
-class _RoundBatchIter(DataIter):
+class _RoundBatchIter(_HeldBatchIter):
     """Batches over in-memory rows with the C++ BatchLoader's rules.
 
     round_batch=True: the last batch wraps around to the start (pad = wrapped samples) and after
@@ -46,7 +46,7 @@ class _RoundBatchIter(DataIter):
         self._index_buf = np.zeros(batch_size, np.uint64)
         self._pos = 0
         self._overflow = 0
-        self._batch = None
+        self.current_batch = None
 
     @property
     def provide_data(self):
@@ -78,27 +78,11 @@ class _RoundBatchIter(DataIter):
         self._label_buf[:take.size] = self._label[take]
         self._index_buf[:take.size] = take
         self._pos += self.batch_size
-        self._batch = DataBatch([nd.array(self._data_buf, dtype=self._dtype)],
+        self.current_batch = DataBatch([nd.array(self._data_buf, dtype=self._dtype)],
                                 [nd.array(self._label_buf.reshape(self._label_batch_shape))],
                                 pad=pad, index=self._index_buf.copy())
         return True
 
-    def next(self):
-        if self.iter_next():
-            return self._batch
-        raise StopIteration
-
-    def getdata(self):
-        return self._batch.data
-
-    def getlabel(self):
-        return self._batch.label
-
-    def getindex(self):
-        return self._batch.index
-
-    def getpad(self):
-        return self._batch.pad
 
 
 def _read_csv(path, row_shape, what):
@@ -164,7 +148,7 @@ def _read_idx(path, want_dims):
     return np.frombuffer(body, np.uint8, need).reshape(dims)
 
 
-class MNISTIter(DataIter):
+class MNISTIter(_HeldBatchIter):
     """MNIST IDX files (optionally gzipped): pixels scaled by 1/256 like MXNet, full batches only.
 
     shuffle permutes the samples once at construction from `seed` (np.random.RandomState, so the
@@ -204,7 +188,7 @@ class MNISTIter(DataIter):
         self._shape = (batch_size, rows * cols) if flat else (batch_size, 1, rows, cols)
         self.data_name, self.label_name = data_name, label_name
         self._loc = 0
-        self._batch = None
+        self.current_batch = None
 
     @property
     def provide_data(self):
@@ -222,23 +206,7 @@ class MNISTIter(DataIter):
             return False
         sel = self._order[self._loc:self._loc + self.batch_size]
         self._loc += self.batch_size
-        self._batch = DataBatch([nd.array(self._images[sel].reshape(self._shape))],
+        self.current_batch = DataBatch([nd.array(self._images[sel].reshape(self._shape))],
                                 [nd.array(self._labels[sel])], pad=0, index=sel.astype(np.uint64))
         return True
 
-    def next(self):
-        if self.iter_next():
-            return self._batch
-        raise StopIteration
-
-    def getdata(self):
-        return self._batch.data
-
-    def getlabel(self):
-        return self._batch.label
-
-    def getindex(self):
-        return self._batch.index
-
-    def getpad(self):
-        return self._batch.pad

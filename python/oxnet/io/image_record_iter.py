@@ -26,7 +26,7 @@ from .. import ndarray as nd
 from .. import recordio
 from ..base import MXNetError
 from ._imgops import resize_linear
-from .base import DataBatch, DataDesc, DataIter
+from .base import DataBatch, DataDesc, _HeldBatchIter
 
 # Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, or the no-op value).
 _IGNORED = {"verbose", "silent", "ctx", "prefetch", "inter_method", "path_imglist", "shuffle_chunk_size",
@@ -63,7 +63,7 @@ class _Pending:
         self.futures, self.pad, self.overflow = futures, pad, overflow
 
 
-class ImageRecordIter(DataIter):
+class ImageRecordIter(_HeldBatchIter):
     """Iterates over an image .rec file (see `mx.recordio.pack_img` and `oxnet.tools.im2rec`).
 
     data_shape: (channels, height, width) with channels 1 (gray) or 3 (RGB).
@@ -128,7 +128,7 @@ class ImageRecordIter(DataIter):
         self._sched_pos = 0
         self._overflow = 0
         self._pending = collections.deque()
-        self._batch = None
+        self.current_batch = None
         self._fill()
 
     @property
@@ -242,15 +242,10 @@ class ImageRecordIter(DataIter):
         self._overflow = p.overflow
         label = p.label[:, 0] if self.label_width == 1 else p.label
         data = p.data if self._out_dtype == np.float32 else p.data.astype(self._out_dtype)
-        self._batch = DataBatch([nd.array(data, dtype=self._out_dtype)], [nd.array(label)],
+        self.current_batch = DataBatch([nd.array(data, dtype=self._out_dtype)], [nd.array(label)],
                                 pad=p.pad, index=p.ids)
         self._fill()
         return True
-
-    def next(self):
-        if self.iter_next():
-            return self._batch
-        raise StopIteration
 
     def reset(self):
         for p in self._pending:
@@ -266,18 +261,6 @@ class ImageRecordIter(DataIter):
             self._sched_pos = 0
         self._overflow = 0
         self._fill()
-
-    def getdata(self):
-        return self._batch.data
-
-    def getlabel(self):
-        return self._batch.label
-
-    def getindex(self):
-        return self._batch.index
-
-    def getpad(self):
-        return self._batch.pad
 
     def close(self, wait=True):
         """Stop the decoding threads and close the file handles."""
