@@ -75,6 +75,13 @@ impl Context {
 
     /// Fails with a clear message where the context cannot hold arrays in this build.
     pub fn check_usable(&self, op: &str) -> Result<()> {
+        #[cfg(feature = "cuda")]
+        if self.dev_type == DeviceType::Gpu {
+            return crate::kernels::cuda::device(self.dev_id)
+                .map(|_| ())
+                .map_err(|e| Error::Context(format!("operator {op} cannot run on {self}: {e}")));
+        }
+        #[cfg(not(feature = "cuda"))]
         if self.dev_type == DeviceType::Gpu {
             return Err(Error::Context(format!(
                 "operator {op} cannot run on {self}: no CUDA device found (oxnet was built \
@@ -104,6 +111,15 @@ impl Context {
             .map_err(|_| bad())?;
         Ok(Context { dev_type, dev_id })
     }
+}
+
+/// GPUs this process can use (`mx.context.num_gpus()`); 0 without a driver or without the
+/// `cuda` feature.
+pub fn num_gpus() -> usize {
+    #[cfg(feature = "cuda")]
+    return crate::kernels::cuda::num_gpus();
+    #[cfg(not(feature = "cuda"))]
+    0
 }
 
 impl Default for Context {

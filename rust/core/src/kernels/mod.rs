@@ -2,3 +2,5 @@
 //! choose the type once per call (`with_dtype!`).
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;

@@ -177,7 +177,13 @@ impl NDArray {
 
     /// Blocks until pending writes are done; raises the error they left, once.
     pub fn wait_to_read(&self) -> Result<()> {
-        rt().engine.wait_var(self.var())
+        rt().engine.wait_var(self.var())?;
+        // GPU ops return once queued: wait for the stream too, so kernel errors surface here.
+        #[cfg(feature = "cuda")]
+        if !self.ctx().is_host() {
+            crate::kernels::cuda::host::device_of(self)?.sync()?;
+        }
+        Ok(())
     }
 
     /// Fills a fresh array (no other handle exists yet) from host bytes, synchronously.
@@ -191,6 +197,11 @@ impl NDArray {
                 dtype,
                 a.nbytes()
             )));
+        }
+        #[cfg(feature = "cuda")]
+        if !ctx.is_host() {
+            crate::kernels::cuda::host::upload(&a, bytes)?;
+            return Ok(a);
         }
         // SAFETY: `a` is fresh: no op and no other handle can touch its memory yet.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), a.raw(), bytes.len()) };
@@ -211,6 +222,10 @@ impl NDArray {
                 self.nbytes()
             )));
         }
+        #[cfg(feature = "cuda")]
+        if !self.ctx().is_host() {
+            return crate::kernels::cuda::host::download(self, dst);
+        }
         // SAFETY: waited for every pending writer; concurrent readers are fine. A writer pushed
         // by another thread after the wait is the caller's race, as in MXNet.
         unsafe { std::ptr::copy_nonoverlapping(self.raw(), dst.as_mut_ptr(), dst.len()) };
@@ -219,6 +234,9 @@ impl NDArray {
 
     /// Calls `f` with the contents, in place, once pending writes are done (no copy).
     pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        if !self.ctx().is_host() {
+            return Ok(f(&self.to_bytes()?));
+        }
         self.wait_to_read()?;
         // SAFETY: as in `copy_to_host`: every pending writer has finished.
         let bytes = unsafe { std::slice::from_raw_parts(self.raw(), self.nbytes()) };
@@ -264,6 +282,12 @@ impl NDArray {
             writes: vec![self.var().clone()],
             body: Box::new(move || {
                 let p = p;
+                #[cfg(feature = "cuda")]
+                if !dst.ctx().is_host() {
+                    // SAFETY: as below.
+                    let src = unsafe { std::slice::from_raw_parts(p.0, n) };
+                    return crate::kernels::cuda::host::upload(&dst, src);
+                }
                 // SAFETY: this op holds the write on dst; the caller keeps src alive until
                 // the wait below returns.
                 unsafe { std::ptr::copy_nonoverlapping(p.0, dst.raw(), n) };
@@ -303,5 +327,8 @@ unsafe impl Send for SendPtr {}
 
 /// `mx.nd.waitall()`.
 pub fn waitall() -> Result<()> {
-    rt().engine.wait_all()
+    rt().engine.wait_all()?;
+    #[cfg(feature = "cuda")]
+    crate::kernels::cuda::device::sync_all()?;
+    Ok(())
 }

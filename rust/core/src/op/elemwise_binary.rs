@@ -221,8 +221,10 @@ fn make_binary(kind: BinOp, broadcast: bool, name: &'static str) -> Arc<dyn Oper
     if !broadcast {
         op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
     }
-    op.with_grad(move |g, a| binary_grad(kind, broadcast, g, a))
-        .arc()
+    let op = op.with_grad(move |g, a| binary_grad(kind, broadcast, g, a));
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::binary(kind)));
+    op.arc()
 }
 
 fn is_comparison(kind: BinOp) -> bool {
@@ -405,8 +407,147 @@ pub fn scalar_op(kind: BinOp, scalar: f64, reverse: bool, name: &'static str) ->
     );
     op.inplace = true;
     op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
-    op.with_grad(move |g, a| scalar_grad(kind, scalar, reverse, g, a))
-        .arc()
+    let op = op.with_grad(move |g, a| scalar_grad(kind, scalar, reverse, g, a));
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::scalar(kind, scalar, reverse)));
+    op.arc()
+}
+
+/// The element function of `kind` in CUDA C, of `a` and `b` in the compute type `C`.
+#[cfg(feature = "cuda")]
+fn cuda_expr(kind: BinOp) -> &'static str {
+    use BinOp::*;
+    match kind {
+        Add => "a + b",
+        Sub => "a - b",
+        Mul => "a * b",
+        Div => "a / b",
+        Mod => "ox_mod(a, b)",
+        Pow => "pow(a, b)",
+        Max => "((a > b || a != a) ? a : b)",
+        Min => "((a < b || a != a) ? a : b)",
+        Hypot => "hypot(a, b)",
+        Eq => "(a == b ? (C)1 : (C)0)",
+        Ne => "(a != b ? (C)1 : (C)0)",
+        Gt => "(a > b ? (C)1 : (C)0)",
+        Ge => "(a >= b ? (C)1 : (C)0)",
+        Lt => "(a < b ? (C)1 : (C)0)",
+        Le => "(a <= b ? (C)1 : (C)0)",
+        And => "((a != (C)0 && b != (C)0) ? (C)1 : (C)0)",
+        Or => "((a != (C)0 || b != (C)0) ? (C)1 : (C)0)",
+        Xor => "(((a != (C)0) != (b != (C)0)) ? (C)1 : (C)0)",
+    }
+}
+
+#[cfg(feature = "cuda")]
+pub const CUDA_MODULE: &str = "elemwise_binary";
+
+/// Same-shape, broadcast and scalar kernels of every binary op, for each float type.
+#[cfg(feature = "cuda")]
+pub fn cuda_source() -> String {
+    use crate::kernels::cuda::{broadcast_kernel, map_kernel, module_source};
+    module_source(|dt| {
+        let mut s = String::new();
+        for &(kind, suffix, ..) in KINDS {
+            let e = cuda_expr(kind);
+            s += &map_kernel(
+                &format!("binary_{suffix}"),
+                dt,
+                2,
+                1,
+                0,
+                &format!("const C a = x0, b = x1; y0 = {e};"),
+            );
+            s += &broadcast_kernel(&format!("bcast_{suffix}"), dt, e);
+            s += &map_kernel(
+                &format!("scalar_{suffix}"),
+                dt,
+                1,
+                1,
+                1,
+                &format!("const C a = x0, b = s0; y0 = {e};"),
+            );
+            s += &map_kernel(
+                &format!("rscalar_{suffix}"),
+                dt,
+                1,
+                1,
+                1,
+                &format!("const C a = s0, b = x0; y0 = {e};"),
+            );
+        }
+        s
+    })
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::{cuda_source, BinOp, CUDA_MODULE, KINDS};
+    use crate::dtype::DType;
+    use crate::kernels::cuda::{run_broadcast, run_map, CudaFn, FLOATS};
+
+    fn suffix(kind: BinOp) -> &'static str {
+        KINDS
+            .iter()
+            .find(|k| k.0 == kind)
+            .map(|k| k.1)
+            .unwrap_or("add")
+    }
+
+    pub fn binary(kind: BinOp) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let (a, b, o) = (&ins[0], &ins[1], &outs[0]);
+            if !FLOATS.contains(&a.dtype()) {
+                return Ok(false);
+            }
+            let sfx = suffix(kind);
+            if a.shape() == b.shape() {
+                run_map(
+                    dev,
+                    CUDA_MODULE,
+                    cuda_source,
+                    &format!("binary_{sfx}"),
+                    &[a, b, o],
+                    &[],
+                )?;
+                return Ok(true);
+            }
+            run_broadcast(
+                dev,
+                CUDA_MODULE,
+                cuda_source,
+                &format!("bcast_{sfx}"),
+                a,
+                b,
+                o,
+            )
+        })
+    }
+
+    pub fn scalar(kind: BinOp, scalar: f64, reverse: bool) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let dt = ins[0].dtype();
+            if !FLOATS.contains(&dt) {
+                return Ok(false);
+            }
+            // The scalar is first cast to the array's dtype, as on the CPU.
+            let s = match dt {
+                DType::F16 => half::f16::from_f64(scalar).to_f64(),
+                DType::F32 => scalar as f32 as f64,
+                _ => scalar,
+            };
+            let base = format!("{}scalar_{}", if reverse { "r" } else { "" }, suffix(kind));
+            run_map(
+                dev,
+                CUDA_MODULE,
+                cuda_source,
+                &base,
+                &[&ins[0], &outs[0]],
+                &[s],
+            )?;
+            Ok(true)
+        })
+    }
 }
 
 /// `add_n(args...)`: the sum of `n` arrays of one shape; the gradient reaches every input.

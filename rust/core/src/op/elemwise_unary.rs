@@ -355,7 +355,10 @@ fn unary_op(name: &'static str, f32f: F32, f64f: F64) -> Arc<dyn Operator> {
     );
     op.inplace = true;
     op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
-    op.with_grad(move |g, a| unary_grad(name, g, a)).arc()
+    let op = op.with_grad(move |g, a| unary_grad(name, g, a));
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(cuda::kernel(name));
+    op.arc()
 }
 
 /// Gradient of the table's unary ops, built from registered ops so it differentiates again.
@@ -604,6 +607,100 @@ fn clip_op(lo: f64, hi: f64) -> Arc<dyn Operator> {
         Ok(vec![Some(g.mul(&a.out_grads[0], &m)?)])
     })
     .arc()
+}
+
+/// The same functions in CUDA C, of `x` in the compute type `C` (float for float16/32).
+#[cfg(feature = "cuda")]
+fn cuda_expr(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "abs" => "fabs(x)",
+        "sign" => "(x > (C)0 ? (C)1 : (x < (C)0 ? (C)-1 : x))",
+        "negative" => "-x",
+        "reciprocal" => "(C)1 / x",
+        "square" => "x * x",
+        "sqrt" => "sqrt(x)",
+        "rsqrt" => "(C)1 / sqrt(x)",
+        "cbrt" => "cbrt(x)",
+        "rcbrt" => "(C)1 / cbrt(x)",
+        "exp" => "exp(x)",
+        "expm1" => "expm1(x)",
+        "log" => "log(x)",
+        "log2" => "log2(x)",
+        "log10" => "log10(x)",
+        "log1p" => "log1p(x)",
+        "sin" => "sin(x)",
+        "cos" => "cos(x)",
+        "tan" => "tan(x)",
+        "arcsin" => "asin(x)",
+        "arccos" => "acos(x)",
+        "arctan" => "atan(x)",
+        "sinh" => "sinh(x)",
+        "cosh" => "cosh(x)",
+        "tanh" => "tanh(x)",
+        "arcsinh" => "asinh(x)",
+        "arccosh" => "acosh(x)",
+        "arctanh" => "atanh(x)",
+        "degrees" => "x * (C)57.29577951308232",
+        "radians" => "x * (C)0.017453292519943295",
+        "sigmoid" => "(C)1 / ((C)1 + exp(-x))",
+        "relu" => "(x > (C)0 ? x : (C)0)",
+        "softsign" => "x / ((C)1 + fabs(x))",
+        "floor" => "floor(x)",
+        "ceil" => "ceil(x)",
+        "round" => "round(x)",
+        "rint" => "rint(x)",
+        "trunc" => "trunc(x)",
+        "fix" => "trunc(x)",
+        "logical_not" => "(x == (C)0 ? (C)1 : (C)0)",
+        "_copy" | "BlockGrad" => "x",
+        _ => return None,
+    })
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use crate::kernels::cuda::{map_kernel, run_map, CudaFn, FLOATS};
+
+    pub fn kernel(name: &'static str) -> Option<CudaFn> {
+        super::cuda_expr(name)?;
+        Some(Box::new(move |dev, _, ins, outs| {
+            if !FLOATS.contains(&ins[0].dtype()) {
+                return Ok(false);
+            }
+            let base = format!("unary_{name}");
+            run_map(
+                dev,
+                super::CUDA_MODULE,
+                super::cuda_source,
+                &base,
+                &[&ins[0], &outs[0]],
+                &[],
+            )?;
+            Ok(true)
+        }))
+    }
+
+    pub fn source() -> String {
+        crate::kernels::cuda::module_source(|dt| {
+            let mut s = String::new();
+            for (name, ..) in super::table() {
+                if let Some(e) = super::cuda_expr(name) {
+                    let body = format!("const C x = x0; y0 = {e};");
+                    s += &map_kernel(&format!("unary_{name}"), dt, 1, 1, 0, &body);
+                }
+            }
+            s
+        })
+    }
+}
+
+#[cfg(feature = "cuda")]
+pub const CUDA_MODULE: &str = "elemwise_unary";
+
+/// The module of every unary kernel, for each float type.
+#[cfg(feature = "cuda")]
+pub fn cuda_source() -> String {
+    cuda::source()
 }
 
 pub fn register(r: &mut Registry) {

@@ -128,6 +128,17 @@ pub trait Operator: Send + Sync {
         self.mutate_inputs()
     }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()>;
+    /// The native GPU kernel: `Ok(false)` (the default) runs `forward` on host copies.
+    #[cfg(feature = "cuda")]
+    fn forward_cuda(
+        &self,
+        _dev: &crate::kernels::cuda::device::Device,
+        _cx: &OpCtx,
+        _inputs: &[NDArray],
+        _outputs: &[NDArray],
+    ) -> Result<bool> {
+        Ok(false)
+    }
 
     /// Outputs a symbol lists (BatchNorm computes 3, shows 1).
     fn num_visible_outputs(&self) -> usize {
@@ -345,12 +356,26 @@ pub fn invoke_mode(
                     .map(|a| a.var().clone()),
             )
             .collect(),
-        body: Box::new(move || op2.forward(&OpCtx { seed, is_train }, &ins, &outs)),
+        body: Box::new(move || run_forward(&*op2, &OpCtx { seed, is_train }, &ins, &outs)),
         origin,
         cost,
         priority: 0,
     });
     Ok(outputs)
+}
+
+/// Runs a kernel on the device of its arrays (inside the engine op).
+fn run_forward(
+    op: &dyn Operator,
+    cx: &OpCtx,
+    inputs: &[NDArray],
+    outputs: &[NDArray],
+) -> Result<()> {
+    #[cfg(feature = "cuda")]
+    if !inputs.iter().chain(outputs).all(|a| a.ctx().is_host()) {
+        return crate::kernels::cuda::host::forward(op, cx, inputs, outputs);
+    }
+    op.forward(cx, inputs, outputs)
 }
 
 /// Copies `src` into `dst` (same shape; dtype converted; any contexts): `copyto`.
@@ -383,6 +408,10 @@ pub fn copy_into(src: &NDArray, dst: &NDArray, origin: Option<Origin>) -> Result
         src.size() * 2,
         origin,
         move || {
+            #[cfg(feature = "cuda")]
+            if !(s.ctx().is_host() && d.ctx().is_host()) {
+                return crate::kernels::cuda::host::copy(&s, &d);
+            }
             crate::kernels::cpu::cast::cast_into(&s, &d);
             Ok(())
         },
@@ -449,6 +478,9 @@ pub struct FnOp {
     pub num_inputs: Option<usize>,
     pub shape_partial: Option<ShapePartialFn>,
     pub type_partial: Option<TypePartialFn>,
+    /// Native GPU kernel; `None` = the host path (see `kernels::cuda::host`).
+    #[cfg(feature = "cuda")]
+    pub cuda: Option<crate::kernels::cuda::CudaFn>,
 }
 
 impl FnOp {
@@ -474,7 +506,16 @@ impl FnOp {
             num_inputs: None,
             shape_partial: None,
             type_partial: None,
+            #[cfg(feature = "cuda")]
+            cuda: None,
         }
+    }
+
+    /// Sets the native GPU kernel (builder style).
+    #[cfg(feature = "cuda")]
+    pub fn with_cuda(mut self, f: Option<crate::kernels::cuda::CudaFn>) -> FnOp {
+        self.cuda = f;
+        self
     }
 
     /// Sets the gradient rule (builder style).
@@ -536,6 +577,19 @@ impl Operator for FnOp {
     }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         (self.forward)(cx, inputs, outputs)
+    }
+    #[cfg(feature = "cuda")]
+    fn forward_cuda(
+        &self,
+        dev: &crate::kernels::cuda::device::Device,
+        cx: &OpCtx,
+        inputs: &[NDArray],
+        outputs: &[NDArray],
+    ) -> Result<bool> {
+        match &self.cuda {
+            Some(f) => f(dev, cx, inputs, outputs),
+            None => Ok(false),
+        }
     }
     fn num_visible_outputs(&self) -> usize {
         self.visible_outputs.unwrap_or(self.num_outputs)

@@ -476,7 +476,90 @@ fn make_op(
     );
     op.inplace = true;
     op.mutate = (2..names.len()).collect();
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(cuda::update(rule, h));
     op.arc()
+}
+
+#[cfg(feature = "cuda")]
+pub const CUDA_MODULE: &str = "optimizer";
+
+/// GPU updates of the rules training uses most, as `map_kernel` bodies over weight `x0`,
+/// grad `x1` and states `x2..` (written back in place), with scalars lr, wd, rescale_grad,
+/// clip_gradient, then the rule's own: (rule, kernel, states, scalars, body). Other rules
+/// run on the host path.
+#[cfg(feature = "cuda")]
+const CUDA_RULES: [(Rule, &str, usize, usize, &str); 3] = [
+    (
+        Rule::Sgd,
+        "sgd",
+        0,
+        4,
+        "const C w = x0; C g = s2 * x1; if (s3 >= (C)0) g = fmin(fmax(g, -s3), s3); \
+         y0 = ((C)1 - s0 * s1) * w - s0 * g;",
+    ),
+    (
+        Rule::SgdMom,
+        "sgd_mom",
+        1,
+        5,
+        "const C w = x0; C g = s2 * x1; if (s3 >= (C)0) g = fmin(fmax(g, -s3), s3); \
+         const C m = s4 * x2 - s0 * s1 * w - s0 * g; p2[i] = IO<S>::st(m); y0 = w + m;",
+    ),
+    (
+        // MXNet adds the weight decay before clipping here.
+        Rule::Adam,
+        "adam",
+        2,
+        7,
+        "const C w = x0; C g = s2 * x1 + s1 * w; if (s3 >= (C)0) g = fmin(fmax(g, -s3), s3); \
+         const C m = s4 * x2 + ((C)1 - s4) * g; const C v = s5 * x3 + ((C)1 - s5) * g * g; \
+         p2[i] = IO<S>::st(m); p3[i] = IO<S>::st(v); y0 = w - s0 * m / (sqrt(v) + s6);",
+    ),
+];
+
+#[cfg(feature = "cuda")]
+pub fn cuda_source() -> String {
+    crate::kernels::cuda::module_source(|dt| {
+        CUDA_RULES
+            .iter()
+            .map(|&(_, name, ns, nsc, body)| {
+                crate::kernels::cuda::map_kernel(name, dt, 2 + ns, 1, nsc, body)
+            })
+            .collect()
+    })
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::{Hyper, Rule, CUDA_MODULE, CUDA_RULES};
+    use crate::kernels::cuda::{run_map, CudaFn, FLOATS};
+    use crate::ndarray::NDArray;
+
+    pub fn update(rule: Rule, h: Hyper) -> Option<CudaFn> {
+        let &(_, name, ..) = CUDA_RULES.iter().find(|r| r.0 == rule)?;
+        Some(Box::new(move |dev, _, ins, outs| {
+            if !FLOATS.contains(&ins[0].dtype()) {
+                return Ok(false);
+            }
+            let mut scalars = vec![h.lr, h.wd, h.rescale, h.clip];
+            scalars.extend(match rule {
+                Rule::SgdMom => vec![h.momentum],
+                Rule::Adam => vec![h.beta1, h.beta2, h.epsilon],
+                _ => vec![],
+            });
+            let arrays: Vec<&NDArray> = ins.iter().chain(outs).collect();
+            run_map(
+                dev,
+                CUDA_MODULE,
+                super::cuda_source,
+                name,
+                &arrays,
+                &scalars,
+            )?;
+            Ok(true)
+        }))
+    }
 }
 
 const LR: ParamSpec = param("lr", "float", None, "Learning rate");

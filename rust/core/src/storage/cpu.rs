@@ -12,7 +12,7 @@ const ALIGN: usize = 64;
 const MAX_BYTES: usize = 1 << 46;
 
 /// Size class: four steps per power of two above 4 KiB, powers of two below.
-fn class_size(bytes: usize) -> usize {
+pub(crate) fn class_size(bytes: usize) -> usize {
     if bytes <= 4096 {
         return bytes.next_power_of_two().max(ALIGN);
     }

@@ -228,7 +228,101 @@ fn backward_op(cfg: Cfg, need_dx: bool) -> Arc<dyn Operator> {
         move |_, ins, outs| by_float!(B, ins[1].dtype(), backward_t, cfg, need_dx, ins, outs),
     );
     op.num_outputs = 1 + usize::from(need_dx) + usize::from(!cfg.no_bias);
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::backward(cfg, need_dx)));
     op.arc()
+}
+
+#[cfg(feature = "cuda")]
+pub const CUDA_MODULE: &str = "fully_connected";
+
+/// Bias rows and bias-gradient column sums; the products are cuBLAS calls.
+#[cfg(feature = "cuda")]
+pub fn cuda_source() -> String {
+    use crate::kernels::cuda::{kernel_name, module_source, storage_type};
+    module_source(|dt| {
+        let s = storage_type(dt);
+        format!(
+            "extern \"C\" __global__ void {}(const {s}* b, {s}* o, u64 n, u64 h) {{\n  \
+             OX_LOOP(i, n) o[i] = b[i % h];\n}}\n\
+             extern \"C\" __global__ void {}(const {s}* dy, {s}* db, u64 h, u64 m) {{\n  \
+             typedef IO<{s}>::C C;\n  OX_LOOP(j, h) {{\n    C acc = (C)0;\n    \
+             for (u64 r = 0; r < m; ++r) acc += IO<{s}>::ld(dy[r * h + j]);\n    \
+             db[j] = IO<{s}>::st(acc);\n  }}\n}}\n",
+            kernel_name("fc_bias_rows", dt),
+            kernel_name("fc_bias_grad", dt),
+        )
+    })
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::{cuda_source, Cfg, CUDA_MODULE};
+    use crate::kernels::cuda::blas::gemm;
+    use crate::kernels::cuda::{dptr, kernel_name, launch, CudaFn, FLOATS};
+
+    /// Y = X·Wᵀ (+ b): bias rows first, then the product accumulates onto them.
+    pub fn forward(cfg: Cfg) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let dt = ins[0].dtype();
+            if !FLOATS.contains(&dt) {
+                return Ok(false);
+            }
+            let (m, k) = cfg.rows_k(ins[0].shape())?;
+            let n = cfg.num_hidden;
+            let o = &outs[0];
+            let beta = if cfg.no_bias {
+                0.0
+            } else {
+                let f = dev.function(CUDA_MODULE, cuda_source, &kernel_name("fc_bias_rows", dt))?;
+                let (b, op, total, h) = (dptr(&ins[2]), dptr(o), o.size() as u64, n as u64);
+                let p = |v: &u64| v as *const u64 as *mut std::ffi::c_void;
+                // SAFETY: (bias, out, n, h) as declared in cuda_source.
+                unsafe { launch(dev, f, o.size(), &mut [p(&b), p(&op), p(&total), p(&h)])? };
+                1.0
+            };
+            gemm(
+                dev,
+                dt,
+                false,
+                true,
+                (m, n, k),
+                dptr(&ins[0]),
+                dptr(&ins[1]),
+                dptr(o),
+                beta,
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// dX = dY·W, dW = dYᵀ·X, db = column sums of dY.
+    pub fn backward(cfg: Cfg, need_dx: bool) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let dt = ins[1].dtype();
+            if !FLOATS.contains(&dt) {
+                return Ok(false);
+            }
+            let (m, k) = cfg.rows_k(ins[1].shape())?;
+            let n = cfg.num_hidden;
+            let (dy, x, w) = (dptr(&ins[0]), dptr(&ins[1]), dptr(&ins[2]));
+            let rest = if need_dx {
+                gemm(dev, dt, false, false, (m, k, n), dy, w, dptr(&outs[0]), 0.0)?;
+                &outs[1..]
+            } else {
+                outs
+            };
+            gemm(dev, dt, true, false, (n, k, m), dy, x, dptr(&rest[0]), 0.0)?;
+            if let Some(db) = rest.get(1) {
+                let f = dev.function(CUDA_MODULE, cuda_source, &kernel_name("fc_bias_grad", dt))?;
+                let (dbp, h, rows) = (dptr(db), n as u64, m as u64);
+                let p = |v: &u64| v as *const u64 as *mut std::ffi::c_void;
+                // SAFETY: (dy, db, h, m) as declared in cuda_source.
+                unsafe { launch(dev, f, n, &mut [p(&dy), p(&dbp), p(&h), p(&rows)])? };
+            }
+            Ok(true)
+        })
+    }
 }
 
 fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
@@ -283,6 +377,8 @@ fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
         Ok(grads)
     });
     op.num_inputs = Some(cfg.n_in());
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::forward(cfg)));
     op.arc()
 }
 
