@@ -19,6 +19,10 @@ class Context:
             self.device_typeid = Context.devstr2type[device_type]
             self.device_id = int(device_id)
         self._old_ctx = None
+        if self.device_typeid == 2:
+            # Before the backend first opens CUDA: pip's libraries must be found by name.
+            from . import cuda
+            cuda.preload_libraries()
 
     @property
     def device_type(self):
@@ -64,18 +68,19 @@ def cpu(device_id=0):
 
 
 def gpu(device_id=0):
-    """A GPU context. Creating it is fine; placing arrays on it needs the GPU backend."""
+    """A GPU context. Arrays on it need a CUDA driver and device (see `num_gpus`)."""
     return Context("gpu", device_id)
 
 
 def cpu_pinned(device_id=0):
-    """Page-locked host memory (plain host memory until the GPU backend exists)."""
+    """Host memory for transfers to GPUs (plain pooled host memory in oxnet)."""
     return Context("cpu_pinned", device_id)
 
 
 def num_gpus():
-    """Number of GPUs oxnet can use (0: this build has no GPU backend)."""
-    return 0
+    """Number of GPUs oxnet can use (0 without a CUDA driver or device)."""
+    from . import cuda
+    return cuda.num_gpus()
 
 
 def current_context():

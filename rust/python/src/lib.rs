@@ -3,6 +3,7 @@
 
 mod autograd;
 mod convert;
+mod cuda;
 mod error;
 mod executor;
 mod kvstore;
@@ -38,6 +39,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ops::_after_fork_child, m)?)?;
     m.add_function(wrap_pyfunction!(ops::_set_package_dir, m)?)?;
     m.add_function(wrap_pyfunction!(ops::engine_info, m)?)?;
+    m.add_function(wrap_pyfunction!(cuda::num_gpus, m)?)?;
+    m.add_function(wrap_pyfunction!(cuda::cuda_compile_all, m)?)?;
     m.add_function(wrap_pyfunction!(ops::cpu_memory_info, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::set_recording, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::set_training, m)?)?;

@@ -505,6 +505,12 @@ impl PyNDArray {
             ));
         }
         let a = slf.get().inner.clone();
+        if !a.ctx().is_host() {
+            return Err(PyBufferError::new_err(format!(
+                "an NDArray on {} has no host buffer; use asnumpy()",
+                a.ctx()
+            )));
+        }
         let py = slf.py();
         let a2 = a.clone();
         enter(py, move || a2.wait_to_read())?;

@@ -36,6 +36,9 @@ pub fn reduce_into(
     origin: Option<Origin>,
 ) -> Result<()> {
     check_host(values.iter().chain(std::iter::once(dst)), "_kvstore_reduce")?;
+    if !on_host(values.iter().chain(std::iter::once(dst))) {
+        return device::reduce_into(values, dst, origin);
+    }
     if values.is_empty() {
         return Err(Error::Value("_kvstore_reduce: no values to sum".into()));
     }
@@ -79,6 +82,9 @@ pub fn broadcast(
         outs.iter().chain(std::iter::once(src)),
         "_kvstore_broadcast",
     )?;
+    if !on_host(outs.iter().chain(std::iter::once(src))) {
+        return device::broadcast(src, outs, origin);
+    }
     let mut targets: Vec<NDArray> = Vec::with_capacity(outs.len());
     for o in outs {
         if o.dtype() != src.dtype() || o.size() != src.size() {
@@ -133,6 +139,10 @@ pub fn reduce_broadcast(
         values.iter().chain(outs).chain(std::iter::once(dst)),
         "_kvstore_reduce_broadcast",
     )?;
+    if !on_host(values.iter().chain(outs).chain(std::iter::once(dst))) {
+        device::reduce_into(values, dst, origin.clone())?;
+        return device::broadcast(dst, outs, origin);
+    }
     if values.is_empty() {
         return Err(Error::Value(
             "_kvstore_reduce_broadcast: no values to sum".into(),
@@ -177,6 +187,53 @@ pub fn reduce_broadcast(
         priority,
     });
     Ok(())
+}
+
+fn on_host<'a>(mut arrays: impl Iterator<Item = &'a NDArray>) -> bool {
+    arrays.all(|a| a.ctx().is_host())
+}
+
+/// GPU arrays: the host kernels below cannot read them, so the sum and the copies are
+/// registry ops and copies on the devices (values first copied to the destination's device).
+mod device {
+    use crate::engine::Origin;
+    use crate::error::Result;
+    use crate::ndarray::NDArray;
+    use crate::op::{copy_into, invoke, registry};
+
+    pub fn reduce_into(values: &[NDArray], dst: &NDArray, origin: Option<Origin>) -> Result<()> {
+        let add = registry().get("elemwise_add")?.create(&[])?;
+        let local = |v: &NDArray| -> Result<NDArray> {
+            let v = v.reshape_view(dst.shape().clone())?;
+            if v.ctx() == dst.ctx() {
+                return Ok(v);
+            }
+            let t = NDArray::empty(dst.shape().clone(), dst.dtype(), dst.ctx())?;
+            copy_into(&v, &t, origin.clone())?;
+            Ok(t)
+        };
+        let mut it = values.iter();
+        let Some(first) = it.next() else {
+            return Ok(());
+        };
+        copy_into(&local(first)?, dst, origin.clone())?;
+        for v in it {
+            invoke(
+                &add,
+                &[dst.clone(), local(v)?],
+                Some(std::slice::from_ref(dst)),
+                origin.clone(),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn broadcast(src: &NDArray, outs: &[NDArray], origin: Option<Origin>) -> Result<()> {
+        for o in outs {
+            copy_into(&src.reshape_view(o.shape().clone())?, o, origin.clone())?;
+        }
+        Ok(())
+    }
 }
 
 fn check_host<'a>(arrays: impl Iterator<Item = &'a NDArray>, op: &str) -> Result<()> {
