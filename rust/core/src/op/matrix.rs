@@ -364,7 +364,7 @@ fn product_grad(
 }
 
 fn dot_op(ta: bool, tb: bool) -> Arc<dyn Operator> {
-    FnOp::new(
+    let op = FnOp::new(
         "dot",
         move |inputs| {
             expect_inputs("dot", inputs, 2)?;
@@ -377,12 +377,57 @@ fn dot_op(ta: bool, tb: bool) -> Arc<dyn Operator> {
             dispatch(1, g, &ins[0], &ins[1], &outs[0])
         },
     )
-    .with_grad(move |g, a| product_grad(false, ta, tb, g, a))
-    .arc()
+    .with_grad(move |g, a| product_grad(false, ta, tb, g, a));
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(Box::new(move |dev, _, ins, outs| {
+        let (g, _) = dot_plan(ins[0].shape(), ins[1].shape(), ta, tb)?;
+        cuda_products(dev, 1, g, &ins[0], &ins[1], &outs[0])
+    })));
+    op.arc()
+}
+
+/// `batch` products on cuBLAS, one call each (operands and output contiguous per batch).
+#[cfg(feature = "cuda")]
+fn cuda_products(
+    dev: &crate::kernels::cuda::device::Device,
+    batch: usize,
+    g: Gemm,
+    l: &NDArray,
+    r: &NDArray,
+    out: &NDArray,
+) -> Result<bool> {
+    use crate::kernels::cuda::{blas::gemm, dptr, FLOATS};
+    let dt = l.dtype();
+    if !FLOATS.contains(&dt) || r.dtype() != dt {
+        return Ok(false);
+    }
+    let es = dt.size() as u64;
+    let (sa, sb, sc) = (
+        (g.m * g.k) as u64 * es,
+        (g.k * g.n) as u64 * es,
+        (g.m * g.n) as u64 * es,
+    );
+    let (a, b, c) = (dptr(l), dptr(r), dptr(out));
+    // A unit stride along k means a transposed operand (for m or n = 1 both read the same).
+    let (ta, tb) = (g.a_cs != 1, g.b_cs != 1);
+    for i in 0..batch as u64 {
+        gemm(
+            dev,
+            dt,
+            ta,
+            tb,
+            (g.m, g.n, g.k),
+            a + i * sa,
+            b + i * sb,
+            c + i * sc,
+            0.0,
+        )?;
+    }
+    Ok(true)
 }
 
 fn batch_dot_op(ta: bool, tb: bool) -> Arc<dyn Operator> {
-    FnOp::new(
+    let op = FnOp::new(
         "batch_dot",
         move |inputs| {
             expect_inputs("batch_dot", inputs, 2)?;
@@ -395,8 +440,13 @@ fn batch_dot_op(ta: bool, tb: bool) -> Arc<dyn Operator> {
             dispatch(batch, g, &ins[0], &ins[1], &outs[0])
         },
     )
-    .with_grad(move |g, a| product_grad(true, ta, tb, g, a))
-    .arc()
+    .with_grad(move |g, a| product_grad(true, ta, tb, g, a));
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(Box::new(move |dev, _, ins, outs| {
+        let (batch, g, _) = batch_plan(ins[0].shape(), ins[1].shape(), ta, tb)?;
+        cuda_products(dev, batch, g, &ins[0], &ins[1], &outs[0])
+    })));
+    op.arc()
 }
 
 fn product_params() -> Vec<super::ParamSpec> {
