@@ -97,3 +97,10 @@ def test_gpu_without_driver_is_one_clear_line():
         assert "|" not in line, "one line expected: " + line
     assert "gpu(0)" in errs[0] and "gpu(1)" in errs[3]
     assert lines[5] == "[3.0, 3.0]"
+
+
+def test_host_arrays_have_no_cuda_array_interface():
+    a = mx.nd.ones((2, 3))
+    assert not hasattr(a, "__cuda_array_interface__")
+    with pytest.raises(AttributeError, match="only for GPU arrays"):
+        a.__cuda_array_interface__

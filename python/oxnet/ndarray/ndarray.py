@@ -227,6 +227,18 @@ NDArray.ctx = property(context)
 
 
 @_prop
+def __cuda_array_interface__(self):
+    """CUDA Array Interface v3 of a GPU array (CuPy, PyTorch, Numba read it zero-copy).
+    The array's stream is synchronised before the pointer is handed out."""
+    if self.context.device_type != "gpu":
+        raise AttributeError("__cuda_array_interface__ exists only for GPU arrays, this one "
+                             "is on %s" % self.context)
+    return {"shape": tuple(self.shape), "typestr": np.dtype(self.dtype).str,
+            "data": (self._data_ptr(), False), "strides": None, "version": 3,
+            "stream": None}
+
+
+@_prop
 def stype(self):
     return "default"
 
@@ -699,12 +711,33 @@ class _Capsule:
 
 @_extend
 def __dlpack__(self, stream=None, **kwargs):
-    """DLPack export (a host copy of the contents, after pending writes)."""
+    """DLPack export: a host copy of a CPU array's contents, after pending writes; a GPU
+    array's own device memory (zero-copy, through PyTorch or CuPy, which keep it alive)."""
+    if self.context.device_type == "gpu":
+        return _gpu_view(self).__dlpack__()
     return self.asnumpy().__dlpack__()
+
+
+def _gpu_view(a):
+    """A PyTorch or CuPy array on a GPU array's memory (via __cuda_array_interface__)."""
+    try:
+        import torch
+        return torch.as_tensor(a, device="cuda:%d" % a.context.device_id)
+    except ImportError:
+        pass
+    try:
+        import cupy
+        with cupy.cuda.Device(a.context.device_id):
+            return cupy.asarray(a)
+    except ImportError:
+        raise BufferError("DLPack export of a GPU array needs PyTorch or CuPy; "
+                          "__cuda_array_interface__ works without them") from None
 
 
 @_extend
 def __dlpack_device__(self):
+    if self.context.device_type == "gpu":
+        return (2, self.context.device_id)  # kDLCUDA
     return (1, 0)
 
 
@@ -716,9 +749,34 @@ def to_dlpack_for_write(data):
     return data.__dlpack__()
 
 
+def _from_cuda_interface(cai, device_id):
+    """A GPU NDArray with a copy of a CUDA array (CuPy, PyTorch...) given its interface."""
+    shape, dtype = tuple(cai["shape"]), np.dtype(cai["typestr"])
+    strides = cai.get("strides")
+    if strides is not None:
+        want, acc = [], dtype.itemsize
+        for d in reversed(shape):
+            want.insert(0, acc)
+            acc *= d
+        if tuple(strides) != tuple(want) and int(np.prod(shape)) > 1:
+            raise TypeError("from_dlpack: the CUDA array is not C-contiguous (strides %r)"
+                            % (tuple(strides),))
+    out = empty(shape, ctx=Context("gpu", device_id), dtype=dtype)
+    if out.size:
+        _native.copy_from_cuda_ptr(out, cai["data"][0])
+    return out
+
+
 def from_dlpack(dlpack):
     """An NDArray from a DLPack capsule or any object with `__dlpack__` (numpy, torch...)."""
     obj = _Capsule(dlpack) if type(dlpack).__name__ == "PyCapsule" else dlpack
+    dev = getattr(obj, "__dlpack_device__", lambda: (1, 0))()
+    if dev[0] != 1:
+        cai = getattr(obj, "__cuda_array_interface__", None)
+        if cai is None or dev[0] != 2:
+            raise TypeError("from_dlpack: only host and CUDA arrays with "
+                            "__cuda_array_interface__ are supported, got device %r" % (dev,))
+        return _from_cuda_interface(cai, dev[1])
     try:
         a = np.from_dlpack(obj)
     except (TypeError, RuntimeError, BufferError) as e:

@@ -33,3 +33,32 @@ pub fn cuda_compile_all(
         ))
     }
 }
+
+/// Copies `dst.nbytes()` bytes of device memory at address `ptr` (another library's CUDA
+/// array on dst's device) into the GPU array `dst`.
+#[pyfunction]
+pub fn copy_from_cuda_ptr(
+    py: Python<'_>,
+    dst: PyRef<'_, crate::ndarray::PyNDArray>,
+    ptr: usize,
+) -> PyResult<()> {
+    let a = dst.inner.clone();
+    if a.ctx().is_host() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "copy_from_cuda_ptr: the destination must be a GPU array",
+        ));
+    }
+    #[cfg(feature = "cuda")]
+    {
+        crate::error::enter(py, move || {
+            oxnet::kernels::cuda::host::copy_from_device_ptr(&a, ptr as u64)
+        })
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        let _ = (py, ptr);
+        Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "oxnet was built without the cuda feature",
+        ))
+    }
+}

@@ -429,6 +429,15 @@ impl PyNDArray {
         enter(py, move || a.wait_to_read())
     }
 
+    /// Address of the first element once pending writes are done (device address for GPU
+    /// arrays), for `__cuda_array_interface__`.
+    fn _data_ptr(&self, py: Python<'_>) -> PyResult<usize> {
+        let a = self.inner.clone();
+        enter(py, move || a.wait_to_read())?;
+        // SAFETY: only the address is handed out; the array object keeps the memory alive.
+        Ok(unsafe { self.inner.raw() } as usize)
+    }
+
     fn _reshape_view(&self, py: Python<'_>, shape: Vec<usize>) -> PyResult<Py<PyAny>> {
         let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
         let v = self.inner.reshape_view(Shape::new(shape)).py()?;

@@ -250,3 +250,32 @@ def test_multi_gpu_copies():
     a = mx.nd.array(x, ctx=mx.gpu(0))
     b = a.copyto(mx.gpu(1)) * 2
     np.testing.assert_allclose(b.asnumpy(), 2 * x, rtol=1e-6)
+
+
+def test_cuda_array_interface_is_zero_copy():
+    a = mx.nd.array(rand(3, 4), ctx=GPU)
+    cai = a.__cuda_array_interface__
+    assert cai["shape"] == (3, 4) and cai["typestr"] == "<f4" and cai["version"] == 3
+    assert cai["data"][0] != 0
+    assert not hasattr(mx.nd.ones((2,)), "__cuda_array_interface__")
+    try:
+        import torch
+    except ImportError:
+        pytest.skip("PyTorch not installed: zero-copy read not checked")
+    t = torch.as_tensor(a, device="cuda")
+    assert t.data_ptr() == cai["data"][0]
+    np.testing.assert_array_equal(t.cpu().numpy(), a.asnumpy())
+
+
+def test_dlpack_with_torch():
+    torch = pytest.importorskip("torch", reason="PyTorch not installed: DLPack not checked")
+    a = mx.nd.array(rand(4, 3), ctx=GPU)
+    t = torch.from_dlpack(a)
+    assert t.is_cuda and t.data_ptr() == a.__cuda_array_interface__["data"][0]
+    np.testing.assert_array_equal(t.cpu().numpy(), a.asnumpy())
+    src = torch.arange(12, dtype=torch.float32, device="cuda").reshape(3, 4) * 2
+    b = mx.nd.from_dlpack(src)
+    assert b.context == GPU and b.shape == (3, 4)
+    np.testing.assert_array_equal(b.asnumpy(), src.cpu().numpy())
+    with pytest.raises(TypeError, match="C-contiguous"):
+        mx.nd.from_dlpack(src.t())

@@ -131,3 +131,27 @@ pub fn copy(src: &NDArray, dst: &NDArray) -> Result<()> {
     };
     from_host(&hd, dst)
 }
+
+/// Fills the GPU array `dst` from another library's device memory at `src` (same device,
+/// `dst.nbytes()` contiguous bytes), ordered after `dst`'s pending ops. The whole context is
+/// synchronised first, so the producer's streams have finished writing `src`.
+pub fn copy_from_device_ptr(dst: &NDArray, src: u64) -> Result<()> {
+    let d = dst.clone();
+    NDArray::push(
+        "_copy_from_cuda_array",
+        &[],
+        &[dst],
+        dst.size(),
+        None,
+        move || {
+            let dev = device_of(&d)?;
+            dev.bind()?;
+            cu::ctx::synchronize().map_err(|e| drv("waiting for the producer's streams", e))?;
+            // SAFETY: the caller vouches for `src` holding nbytes on this device; dst is ours.
+            unsafe { cu::memcpy_dtod_async(dptr(&d), src, d.nbytes(), dev.stream) }
+                .map_err(|e| drv("copying a foreign gpu array", e))?;
+            dev.sync()
+        },
+    );
+    dst.wait_to_read()
+}
