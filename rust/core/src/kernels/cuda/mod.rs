@@ -209,3 +209,45 @@ pub fn module_source(gen: impl Fn(DType) -> String) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_strides_zero_broadcast_axes() {
+        assert_eq!(bcast_strides(&[3, 1, 5], &[3, 4, 5])[..3], [5, 0, 1]);
+        assert_eq!(bcast_strides(&[5], &[2, 3, 5])[..3], [0, 0, 1]);
+        assert_eq!(bcast_strides(&[2, 3], &[2, 3])[..2], [3, 1]);
+        assert_eq!(bcast_strides(&[1, 1], &[4, 1])[..2], [0, 1]);
+    }
+
+    #[test]
+    fn map_kernel_declares_arrays_then_count_then_scalars() {
+        let k = map_kernel("sgd_mom", DType::F16, 3, 1, 2, "y0 = x0;");
+        assert!(k.contains(
+            "void sgd_mom_float16(half_t* p0, half_t* p1, half_t* p2, half_t* p3, u64 n, \
+             double s0_, double s1_)"
+        ));
+        assert!(k.contains("p3[i] = IO<S>::st(y0);"));
+        let b = broadcast_kernel("bcast_add", DType::F64, "a + b");
+        assert!(b.contains("void bcast_add_float64(const double* pa"));
+    }
+
+    #[test]
+    fn no_driver_is_one_clear_line() {
+        // Only meaningful where no GPU is usable (CI); with a GPU the count is positive.
+        match device::devices() {
+            Err(e) => {
+                let m = e.to_string();
+                assert!(m.starts_with("no CUDA device found"), "{m}");
+                assert!(!m.contains('\n'), "{m}");
+                assert_eq!(num_gpus(), 0);
+                let a = crate::NDArray::empty(crate::Shape(vec![2]), DType::F32, crate::Context::gpu(0));
+                let msg = a.err().map(|e| e.to_string()).unwrap_or_default();
+                assert!(msg.contains("gpu(0)") && msg.contains("no CUDA device found"), "{msg}");
+            }
+            Ok(d) => assert!(!d.is_empty()),
+        }
+    }
+}
