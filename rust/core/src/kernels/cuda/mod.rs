@@ -88,8 +88,8 @@ pub fn map_kernel(
 pub fn broadcast_kernel(base: &str, dt: DType, expr: &str) -> String {
     let s = storage_type(dt);
     format!(
-        "extern \"C\" __global__ void {}(const {s}* __restrict__ pa, const {s}* __restrict__ pb, \
-         {s}* __restrict__ po, u64 n, Bcast g) {{\n  typedef {s} S; typedef IO<S>::C C;\n  \
+        "extern \"C\" __global__ void {}(const {s}* pa, const {s}* pb, {s}* po, u64 n, \
+         Bcast g) {{\n  typedef {s} S; typedef IO<S>::C C;\n  \
          OX_LOOP(i, n) {{\n    u64 ia, ib;\n    bcast_index(g, i, &ia, &ib);\n    \
          const C a = IO<S>::ld(pa[ia]);\n    const C b = IO<S>::ld(pb[ib]);\n    \
          po[i] = IO<S>::st({expr});\n  }}\n}}\n",
