@@ -24,9 +24,12 @@ EXPECTED = {
     "elemwise_unary": ["unary_exp", "unary_relu", "unary_sigmoid", "unary_tanh", "unary_sqrt",
                        "unary_abs", "unary_logical_not", "unary__copy"],
     "elemwise_binary": ["binary_add", "binary_mod", "bcast_maximum", "bcast_div",
-                        "scalar_power", "rscalar_sub", "scalar_greater", "rscalar_div"],
+                        "scalar_power", "rscalar_sub", "scalar_greater", "rscalar_div",
+                        "add_n2", "add_n8"],
     "fully_connected": ["fc_bias_rows", "fc_bias_grad"],
     "optimizer": ["sgd", "sgd_mom", "adam"],
+    "activation": ["act_relu", "act_bwd_relu", "act_tanh", "act_bwd_softsign"],
+    "loss": ["softmax_fwd", "softmax_output_bwd"],
 }
 
 

@@ -476,9 +476,18 @@ pub fn cuda_source() -> String {
                 &format!("const C a = s0, b = x0; y0 = {e};"),
             );
         }
+        for n in 2..=ADD_N_MAX {
+            let terms: Vec<String> = (0..n).map(|k| format!("x{k}")).collect();
+            let body = format!("y0 = {};", terms.join(" + "));
+            s += &map_kernel(&format!("add_n{n}"), dt, n, 1, 0, &body);
+        }
         s
     })
 }
+
+/// Most inputs `add_n` sums in one kernel; more go through the host path.
+#[cfg(feature = "cuda")]
+const ADD_N_MAX: usize = 8;
 
 #[cfg(feature = "cuda")]
 mod cuda {
@@ -521,6 +530,28 @@ mod cuda {
                 b,
                 o,
             )
+        })
+    }
+
+    pub fn add_n() -> CudaFn {
+        Box::new(|dev, cx, ins, outs| {
+            if !FLOATS.contains(&outs[0].dtype()) || ins.len() > super::ADD_N_MAX {
+                return Ok(false);
+            }
+            let arrays: Vec<&crate::ndarray::NDArray> = ins.iter().chain(outs).collect();
+            match ins.len() {
+                0 => return Ok(false),
+                1 => return crate::kernels::cuda::copy_bytes()(dev, cx, ins, outs),
+                n => run_map(
+                    dev,
+                    CUDA_MODULE,
+                    cuda_source,
+                    &format!("add_n{n}"),
+                    &arrays,
+                    &[],
+                )?,
+            }
+            Ok(true)
         })
     }
 
@@ -587,8 +618,10 @@ fn add_n_op(n: usize) -> Arc<dyn Operator> {
         },
     );
     op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
-    op.with_grad(|_, a| Ok(vec![Some(a.out_grads[0].clone()); a.inputs.len()]))
-        .arc()
+    let op = op.with_grad(|_, a| Ok(vec![Some(a.out_grads[0].clone()); a.inputs.len()]));
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::add_n()));
+    op.arc()
 }
 
 /// Scalar op names: (kind, name, reverse).

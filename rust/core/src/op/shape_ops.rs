@@ -176,7 +176,7 @@ fn reshape_like_op(
     name: &'static str,
     shape_fn: impl Fn(&Shape) -> Result<Shape> + Send + Sync + 'static,
 ) -> Arc<dyn Operator> {
-    FnOp::new(
+    let op = FnOp::new(
         name,
         move |inputs| {
             expect_inputs(name, inputs, 1)?;
@@ -194,8 +194,10 @@ fn reshape_like_op(
         },
         |_, ins, outs| copy_all(&ins[0], &outs[0]),
     )
-    .with_grad(reshape_grad)
-    .arc()
+    .with_grad(reshape_grad);
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(crate::kernels::cuda::copy_bytes()));
+    op.arc()
 }
 
 /// `reshape_like(lhs, rhs)`: `lhs`'s elements in `rhs`'s shape.

@@ -201,6 +201,53 @@ pub fn run_broadcast(
     Ok(true)
 }
 
+/// Ops whose output is input 0's bytes in another shape (Reshape, Flatten, ...).
+pub fn copy_bytes() -> CudaFn {
+    Box::new(|dev, _, ins, outs| {
+        let (src, dst) = (&ins[0], &outs[0]);
+        if src.nbytes() != dst.nbytes() {
+            return Ok(false);
+        }
+        if src.nbytes() > 0 && dptr(src) != dptr(dst) {
+            // SAFETY: both hold nbytes on this device (shape inference checked the sizes).
+            unsafe { cu::memcpy_dtod_async(dptr(dst), dptr(src), src.nbytes(), dev.stream) }
+                .map_err(|e| device::drv("copying within a gpu", e))?;
+        }
+        Ok(true)
+    })
+}
+
+/// A kernel argument: a device pointer or count (`u64`), a scalar (`f64`), a flag (`i32`).
+pub enum Arg {
+    U(u64),
+    F(f64),
+    I(i32),
+}
+
+/// Launches `module`'s kernel `base_<dtype>` over `n` threads with `args` in order.
+pub fn run_kernel(
+    dev: &Device,
+    module: &'static str,
+    source: fn() -> String,
+    base: &str,
+    dt: DType,
+    n: usize,
+    args: &[Arg],
+) -> Result<()> {
+    let f = dev.function(module, source, &kernel_name(base, dt))?;
+    let mut params: Vec<*mut c_void> = args
+        .iter()
+        .map(|a| match a {
+            Arg::U(v) => param(v),
+            Arg::F(v) => param(v),
+            Arg::I(v) => param(v),
+        })
+        .collect();
+    // SAFETY: callers pass the kernel's parameters in order and type; `args` outlives the
+    // launch call, which copies them.
+    unsafe { launch(dev, f, n, &mut params) }
+}
+
 /// Source of a module: the prelude and the kernels `gen` writes for each float type.
 pub fn module_source(gen: impl Fn(DType) -> String) -> String {
     let mut s = String::from(PRELUDE);
@@ -235,6 +282,20 @@ mod tests {
     }
 
     #[test]
+    fn every_module_compiles_where_nvrtc_is_found() {
+        // SAFETY: only probes for the library.
+        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+            eprintln!("NVRTC not on the library path: compile check left to the Python tests");
+            return;
+        }
+        for (module, r) in nvrtc::compile_all("compute_90") {
+            if let Err(log) = r {
+                panic!("{module}: {log}");
+            }
+        }
+    }
+
+    #[test]
     fn no_driver_is_one_clear_line() {
         // Only meaningful where no GPU is usable (CI); with a GPU the count is positive.
         match device::devices() {
@@ -243,9 +304,16 @@ mod tests {
                 assert!(m.starts_with("no CUDA device found"), "{m}");
                 assert!(!m.contains('\n'), "{m}");
                 assert_eq!(num_gpus(), 0);
-                let a = crate::NDArray::empty(crate::Shape(vec![2]), DType::F32, crate::Context::gpu(0));
+                let a = crate::NDArray::empty(
+                    crate::Shape(vec![2]),
+                    DType::F32,
+                    crate::Context::gpu(0),
+                );
                 let msg = a.err().map(|e| e.to_string()).unwrap_or_default();
-                assert!(msg.contains("gpu(0)") && msg.contains("no CUDA device found"), "{msg}");
+                assert!(
+                    msg.contains("gpu(0)") && msg.contains("no CUDA device found"),
+                    "{msg}"
+                );
             }
             Ok(d) => assert!(!d.is_empty()),
         }

@@ -20,5 +20,10 @@ pub fn all() -> Vec<(&'static str, Source)> {
             op::nn::fully_connected::cuda_source,
         ),
         (op::optimizer::CUDA_MODULE, op::optimizer::cuda_source),
+        (
+            op::nn::activation::CUDA_MODULE,
+            op::nn::activation::cuda_source,
+        ),
+        (op::nn::loss::CUDA_MODULE, op::nn::loss::cuda_source),
     ]
 }

@@ -117,7 +117,7 @@ fn act_backward<T: Element, C: Real>(act: Act, og: &NDArray, v: &NDArray, dx: &N
 
 fn backward_activation(act: Act) -> Arc<dyn Operator> {
     let name = "_backward_Activation";
-    FnOp::new(
+    let op = FnOp::new(
         name,
         move |ins| same_float(name, ins, 2),
         move |_, ins, outs| {
@@ -126,8 +126,86 @@ fn backward_activation(act: Act) -> Arc<dyn Operator> {
             });
             Ok(())
         },
-    )
-    .arc()
+    );
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::kernel(act, true)));
+    op.arc()
+}
+
+/// Forward (of `x0`) and backward (head gradient `x0`, output or input `x1`) in CUDA C, as
+/// `act_backward` and `act_forward` compute them.
+#[cfg(feature = "cuda")]
+fn cuda_bodies(act: Act) -> (&'static str, &'static str, &'static str) {
+    match act {
+        Act::Relu => (
+            "relu",
+            "y0 = x0 > (C)0 ? x0 : (C)0;",
+            "y0 = x1 > (C)0 ? x0 : (C)0;",
+        ),
+        Act::Sigmoid => (
+            "sigmoid",
+            "y0 = (C)1 / ((C)1 + exp(-x0));",
+            "y0 = x0 * x1 * ((C)1 - x1);",
+        ),
+        Act::Tanh => ("tanh", "y0 = tanh(x0);", "y0 = x0 * ((C)1 - x1 * x1);"),
+        Act::SoftRelu => (
+            "softrelu",
+            "y0 = x0 > (C)20 ? x0 : log1p(exp(x0));",
+            "y0 = x0 * ((C)1 - exp(-x1));",
+        ),
+        Act::SoftSign => (
+            "softsign",
+            "y0 = x0 / ((C)1 + fabs(x0));",
+            "const C d = (C)1 + fabs(x1); y0 = x0 / (d * d);",
+        ),
+    }
+}
+
+#[cfg(feature = "cuda")]
+pub const CUDA_MODULE: &str = "activation";
+
+#[cfg(feature = "cuda")]
+pub fn cuda_source() -> String {
+    use crate::kernels::cuda::map_kernel;
+    crate::kernels::cuda::module_source(|dt| {
+        let mut s = String::new();
+        for act in [
+            Act::Relu,
+            Act::Sigmoid,
+            Act::Tanh,
+            Act::SoftRelu,
+            Act::SoftSign,
+        ] {
+            let (name, fwd, bwd) = cuda_bodies(act);
+            s += &map_kernel(&format!("act_{name}"), dt, 1, 1, 0, fwd);
+            s += &map_kernel(&format!("act_bwd_{name}"), dt, 2, 1, 0, bwd);
+        }
+        s
+    })
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::{cuda_bodies, cuda_source, Act, CUDA_MODULE};
+    use crate::kernels::cuda::{run_map, CudaFn, FLOATS};
+    use crate::ndarray::NDArray;
+
+    pub fn kernel(act: Act, backward: bool) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            if !FLOATS.contains(&ins[0].dtype()) {
+                return Ok(false);
+            }
+            let (name, ..) = cuda_bodies(act);
+            let base = if backward {
+                format!("act_bwd_{name}")
+            } else {
+                format!("act_{name}")
+            };
+            let arrays: Vec<&NDArray> = ins.iter().chain(outs).collect();
+            run_map(dev, CUDA_MODULE, cuda_source, &base, &arrays, &[])?;
+            Ok(true)
+        })
+    }
 }
 
 fn activation(act: Act) -> Arc<dyn Operator> {
@@ -153,6 +231,8 @@ fn activation(act: Act) -> Arc<dyn Operator> {
         Ok(vec![dx.into_iter().next()])
     });
     op.inplace = true;
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::kernel(act, false)));
     op.arc()
 }
 

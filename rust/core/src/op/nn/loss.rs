@@ -199,13 +199,155 @@ fn softmax_output(cfg: SoftmaxCfg) -> Arc<dyn Operator> {
                 });
                 Ok(())
             },
-        )
-        .arc();
+        );
+        #[cfg(feature = "cuda")]
+        let bwd = bwd.with_cuda(Some(cuda::softmax_output_backward(cfg)));
+        let bwd = bwd.arc();
         let dx = g.apply(bwd, &[a.outputs[0].clone(), a.inputs[1].clone()]);
         Ok(vec![dx.into_iter().next(), None])
     });
     op.loss = true;
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::softmax_forward(cfg)));
     op.arc()
+}
+
+#[cfg(feature = "cuda")]
+pub const CUDA_MODULE: &str = "loss";
+
+/// Softmax over the middle axis of (outer, n, inner), one thread per (outer, inner) cell, and
+/// SoftmaxOutput's gradient for class labels, as `softmax_output_grad` computes it.
+#[cfg(feature = "cuda")]
+pub fn cuda_source() -> String {
+    use crate::kernels::cuda::{kernel_name, module_source, storage_type};
+    module_source(|dt| {
+        let s = storage_type(dt);
+        format!(
+            r#"
+extern "C" __global__ void {fwd}(const {s}* x, {s}* y, u64 outer, u64 n, u64 inner) {{
+  typedef IO<{s}>::C C;
+  OX_LOOP(c, outer * inner) {{
+    const u64 base = (c / inner) * n * inner + c % inner;
+    C m = IO<{s}>::ld(x[base]);
+    for (u64 j = 1; j < n; ++j) {{ const C v = IO<{s}>::ld(x[base + j * inner]); m = v > m ? v : m; }}
+    C sum = (C)0;
+    for (u64 j = 0; j < n; ++j) sum += exp(IO<{s}>::ld(x[base + j * inner]) - m);
+    for (u64 j = 0; j < n; ++j) y[base + j * inner] = IO<{s}>::st(exp(IO<{s}>::ld(x[base + j * inner]) - m) / sum);
+  }}
+}}
+extern "C" __global__ void {bwd}(const {s}* p, const {s}* lab, {s}* dx, u64 outer, u64 n,
+                                  u64 inner, double scale_, double on_, double off_,
+                                  int use_ignore, double ignore_, int out_grad) {{
+  typedef IO<{s}>::C C;
+  const C scale = (C)scale_, on = (C)on_, off = (C)off_;
+  OX_LOOP(c, outer * inner) {{
+    const u64 base = (c / inner) * n * inner + c % inner;
+    const double l = (double)IO<{s}>::ld(lab[c]);
+    const bool ignored = use_ignore && l == ignore_;
+    const long long li = (l >= 0.0 && l < (double)n) ? (long long)l : -1;
+    for (u64 j = 0; j < n; ++j) {{
+      const C pv = IO<{s}>::ld(p[base + j * inner]);
+      C v = (C)0;
+      if (!ignored) {{
+        v = (pv - ((long long)j == li ? on : off)) * scale;
+        if (out_grad) v = v * pv;
+      }}
+      dx[base + j * inner] = IO<{s}>::st(v);
+    }}
+  }}
+}}
+"#,
+            fwd = kernel_name("softmax_fwd", dt),
+            bwd = kernel_name("softmax_output_bwd", dt),
+        )
+    })
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::{cuda_source, Norm, SoftmaxCfg, CUDA_MODULE};
+    use crate::kernels::cuda::{dptr, run_kernel, Arg, CudaFn, FLOATS};
+
+    pub fn softmax_forward(cfg: SoftmaxCfg) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let dt = ins[0].dtype();
+            if !FLOATS.contains(&dt) {
+                return Ok(false);
+            }
+            let (outer, n, inner) = cfg.dims(ins[0].shape())?;
+            let args = [
+                Arg::U(dptr(&ins[0])),
+                Arg::U(dptr(&outs[0])),
+                Arg::U(outer as u64),
+                Arg::U(n as u64),
+                Arg::U(inner as u64),
+            ];
+            run_kernel(
+                dev,
+                CUDA_MODULE,
+                cuda_source,
+                "softmax_fwd",
+                dt,
+                outer * inner,
+                &args,
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Class labels of the data's dtype with a batch or no normalisation; probability labels
+    /// and 'valid' (which counts labels) take the host path.
+    pub fn softmax_output_backward(cfg: SoftmaxCfg) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let (p, l) = (&ins[0], &ins[1]);
+            let dt = p.dtype();
+            let (outer, n, inner) = cfg.dims(p.shape())?;
+            if !FLOATS.contains(&dt)
+                || l.dtype() != dt
+                || cfg.check_label(p.shape(), l.shape())?
+                || cfg.norm == Norm::Valid
+                || l.size() < outer * inner
+            {
+                return Ok(false);
+            }
+            let norm = match cfg.norm {
+                Norm::Batch => l.shape().dims().first().copied().unwrap_or(1).max(1) as f64,
+                _ => 1.0,
+            };
+            let spatial = if cfg.multi_output {
+                inner.max(1) as f64
+            } else {
+                1.0
+            };
+            let alpha = cfg.smooth_alpha;
+            let off = if n > 1 { alpha / (n - 1) as f64 } else { 0.0 };
+            let args = [
+                Arg::U(dptr(p)),
+                Arg::U(dptr(l)),
+                Arg::U(dptr(&outs[0])),
+                Arg::U(outer as u64),
+                Arg::U(n as u64),
+                Arg::U(inner as u64),
+                Arg::F(cfg.grad_scale / norm / spatial),
+                Arg::F(1.0 - alpha),
+                Arg::F(off),
+                Arg::I(i32::from(cfg.use_ignore)),
+                Arg::F(cfg.ignore_label),
+                Arg::I(i32::from(cfg.out_grad)),
+            ];
+            let cells = outer * inner;
+            run_kernel(
+                dev,
+                CUDA_MODULE,
+                cuda_source,
+                "softmax_output_bwd",
+                dt,
+                cells,
+                &args,
+            )?;
+            Ok(true)
+        })
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
