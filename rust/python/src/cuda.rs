@@ -62,3 +62,22 @@ pub fn copy_from_cuda_ptr(
         ))
     }
 }
+
+/// The CUDA C of every kernel module: (module, source). Tests compile it for the host to
+/// check the kernels' arithmetic against the CPU operators.
+#[pyfunction]
+pub fn cuda_sources() -> PyResult<Vec<(String, String)>> {
+    #[cfg(feature = "cuda")]
+    {
+        Ok(oxnet::kernels::cuda::sources::all()
+            .into_iter()
+            .map(|(k, src)| (k.to_string(), src()))
+            .collect())
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "oxnet was built without the cuda feature",
+        ))
+    }
+}

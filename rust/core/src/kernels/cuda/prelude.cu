@@ -7,6 +7,7 @@ typedef long long i64;
 
 struct half_t { unsigned short bits; };
 
+#ifdef __CUDACC_RTC__
 __device__ __forceinline__ float h2f(half_t h) {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h.bits));
@@ -17,6 +18,20 @@ __device__ __forceinline__ half_t f2h(float f) {
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h.bits) : "f"(f));
     return h;
 }
+#else
+// Host emulation of the kernels (tests): the compiler's own half type.
+__device__ __forceinline__ float h2f(half_t h) {
+    _Float16 v;
+    __builtin_memcpy(&v, &h.bits, 2);
+    return (float)v;
+}
+__device__ __forceinline__ half_t f2h(float f) {
+    _Float16 v = (_Float16)f;
+    half_t h;
+    __builtin_memcpy(&h.bits, &v, 2);
+    return h;
+}
+#endif
 
 // IO<S>: the compute type C of a storage type S, with load and store.
 template <typename S> struct IO;

@@ -25,5 +25,9 @@ pub fn all() -> Vec<(&'static str, Source)> {
             op::nn::activation::cuda_source,
         ),
         (op::nn::loss::CUDA_MODULE, op::nn::loss::cuda_source),
+        (
+            op::nn::convolution::CUDA_MODULE,
+            op::nn::convolution::cuda_source,
+        ),
     ]
 }

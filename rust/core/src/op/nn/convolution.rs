@@ -377,6 +377,8 @@ fn backward_op(cfg: Arc<Cfg>, need_dx: bool) -> Arc<dyn Operator> {
         "_backward_Convolution"
     };
     let (c2, no_bias) = (cfg.clone(), cfg.no_bias);
+    #[cfg(feature = "cuda")]
+    let c3 = cfg.clone();
     let mut op = FnOp::new(
         name,
         move |inputs| {
@@ -406,6 +408,8 @@ fn backward_op(cfg: Arc<Cfg>, need_dx: bool) -> Arc<dyn Operator> {
         move |_, ins, outs| by_float!(name, ins[1].dtype(), backward_t, &c2, need_dx, ins, outs),
     );
     op.num_outputs = 1 + usize::from(need_dx) + usize::from(!no_bias);
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::backward(c3, need_dx)));
     op.arc()
 }
 
@@ -454,6 +458,8 @@ fn conv_op(cfg: Cfg) -> Arc<dyn Operator> {
         Ok(grads)
     });
     op.num_inputs = Some(cfg.n_in());
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::forward(cfg.clone())));
     op.arc()
 }
 
@@ -568,6 +574,259 @@ pub fn register(r: &mut Registry) {
         Inputs::Fixed(&["data", "weight", "bias"]),
         |p| Ok(conv_op(Cfg::parse("Deconvolution", p)?)),
     ));
+}
+
+#[cfg(feature = "cuda")]
+pub const CUDA_MODULE: &str = "convolution";
+
+/// im2col / col2im (gather form: each input element sums the column entries read from it, so
+/// no atomics) and the bias kernels; the products are cuBLAS calls per sample and group.
+#[cfg(feature = "cuda")]
+pub fn cuda_source() -> String {
+    use crate::kernels::cuda::{kernel_name, module_source, storage_type};
+    let geom = r#"
+struct ConvGeom { i64 c, in_[3], out[3], k[3], s[3], d[3], p[3]; };
+"#;
+    let mut src = module_source(|dt| {
+        let s = storage_type(dt);
+        format!(
+            r#"
+extern "C" __global__ void {im2col}(const {s}* x, {s}* col, ConvGeom g) {{
+  const u64 out_len = g.out[0] * g.out[1] * g.out[2];
+  const u64 n = (u64)g.c * g.k[0] * g.k[1] * g.k[2] * out_len;
+  OX_LOOP(i, n) {{
+    const u64 o = i % out_len, row = i / out_len;
+    const i64 xo = o % g.out[2], yo = (o / g.out[2]) % g.out[1], zo = o / (g.out[2] * g.out[1]);
+    const i64 kc = row % g.k[2], kb = (row / g.k[2]) % g.k[1];
+    const i64 ka = (row / (g.k[2] * g.k[1])) % g.k[0], ch = row / (g.k[2] * g.k[1] * g.k[0]);
+    const i64 zi = zo * g.s[0] + ka * g.d[0] - g.p[0];
+    const i64 yi = yo * g.s[1] + kb * g.d[1] - g.p[1];
+    const i64 xi = xo * g.s[2] + kc * g.d[2] - g.p[2];
+    const bool in = zi >= 0 && zi < g.in_[0] && yi >= 0 && yi < g.in_[1] && xi >= 0 && xi < g.in_[2];
+    col[i] = in ? x[((ch * g.in_[0] + zi) * g.in_[1] + yi) * g.in_[2] + xi] : IO<{s}>::st(0);
+  }}
+}}
+extern "C" __global__ void {col2im}(const {s}* col, {s}* x, ConvGeom g) {{
+  typedef IO<{s}>::C C;
+  const u64 in_len = g.in_[0] * g.in_[1] * g.in_[2];
+  const u64 out_len = g.out[0] * g.out[1] * g.out[2];
+  OX_LOOP(i, (u64)g.c * in_len) {{
+    const i64 ch = i / in_len, r = i % in_len;
+    const i64 xi = r % g.in_[2], yi = (r / g.in_[2]) % g.in_[1], zi = r / (g.in_[2] * g.in_[1]);
+    C acc = (C)0;
+    for (i64 ka = 0; ka < g.k[0]; ++ka) {{
+      const i64 tz = zi + g.p[0] - ka * g.d[0];
+      if (tz < 0 || tz % g.s[0] != 0 || tz / g.s[0] >= g.out[0]) continue;
+      for (i64 kb = 0; kb < g.k[1]; ++kb) {{
+        const i64 ty = yi + g.p[1] - kb * g.d[1];
+        if (ty < 0 || ty % g.s[1] != 0 || ty / g.s[1] >= g.out[1]) continue;
+        for (i64 kc = 0; kc < g.k[2]; ++kc) {{
+          const i64 tx = xi + g.p[2] - kc * g.d[2];
+          if (tx < 0 || tx % g.s[2] != 0 || tx / g.s[2] >= g.out[2]) continue;
+          const i64 row = ((ch * g.k[0] + ka) * g.k[1] + kb) * g.k[2] + kc;
+          const i64 o = ((tz / g.s[0]) * g.out[1] + ty / g.s[1]) * g.out[2] + tx / g.s[2];
+          acc += IO<{s}>::ld(col[row * out_len + o]);
+        }}
+      }}
+    }}
+    x[i] = IO<{s}>::st(acc);
+  }}
+}}
+extern "C" __global__ void {bias}(const {s}* b, {s}* y, u64 n, u64 f, u64 len) {{
+  OX_LOOP(i, n) y[i] = IO<{s}>::st(IO<{s}>::ld(y[i]) + IO<{s}>::ld(b[(i / len) % f]));
+}}
+extern "C" __global__ void {bias_grad}(const {s}* dy, {s}* db, u64 batch, u64 f, u64 len) {{
+  typedef IO<{s}>::C C;
+  OX_LOOP(j, f) {{
+    C acc = (C)0;
+    for (u64 s = 0; s < batch; ++s)
+      for (u64 k = 0; k < len; ++k) acc += IO<{s}>::ld(dy[(s * f + j) * len + k]);
+    db[j] = IO<{s}>::st(acc);
+  }}
+}}
+"#,
+            im2col = kernel_name("im2col", dt),
+            col2im = kernel_name("col2im", dt),
+            bias = kernel_name("conv_bias", dt),
+            bias_grad = kernel_name("conv_bias_grad", dt),
+        )
+    });
+    // The struct goes right after the prelude, before the kernels that take it.
+    let at = crate::kernels::cuda::PRELUDE.len();
+    src.insert_str(at, geom);
+    src
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::{cuda_source, Cfg, CUDA_MODULE};
+    use crate::error::Result;
+    use crate::kernels::cpu::conv::Geom;
+    use crate::kernels::cuda::blas::gemm;
+    use crate::kernels::cuda::device::Device;
+    use crate::kernels::cuda::{dptr, kernel_name, launch, CudaFn, FLOATS};
+    use crate::ndarray::NDArray;
+    use crate::shape::Shape;
+    use std::ffi::c_void;
+    use std::sync::Arc;
+
+    /// Mirrors `ConvGeom` in the CUDA source (one sample's geometry, all channels).
+    #[repr(C)]
+    struct ConvGeom {
+        c: i64,
+        input: [i64; 3],
+        out: [i64; 3],
+        k: [i64; 3],
+        s: [i64; 3],
+        d: [i64; 3],
+        p: [i64; 3],
+    }
+
+    fn geom(g: &Geom) -> ConvGeom {
+        let v = |a: [usize; 3]| a.map(|x| x as i64);
+        ConvGeom {
+            c: g.c as i64,
+            input: v(g.input),
+            out: v(g.output),
+            k: v(g.kernel),
+            s: v(g.stride),
+            d: v(g.dilate),
+            p: v(g.pad),
+        }
+    }
+
+    fn p<T>(v: &T) -> *mut c_void {
+        v as *const T as *mut c_void
+    }
+
+    /// `im2col` (one sample at `x` into `col`) or `col2im` (`col` into the sample at `x`).
+    fn unfold(
+        dev: &Device,
+        dt: crate::DType,
+        g: &Geom,
+        x: u64,
+        col: u64,
+        back: bool,
+    ) -> Result<()> {
+        let cg = geom(g);
+        let (name, n) = if back {
+            ("col2im", g.c * g.in_len())
+        } else {
+            ("im2col", g.c * g.k_len() * g.out_len())
+        };
+        let f = dev.function(CUDA_MODULE, cuda_source, &kernel_name(name, dt))?;
+        let (a, b) = if back { (col, x) } else { (x, col) };
+        // SAFETY: (src, dst, ConvGeom) as declared; buffers hold the sizes `g` describes.
+        unsafe { launch(dev, f, n, &mut [p(&a), p(&b), p(&cg)]) }
+    }
+
+    fn scratch(g: &Geom, like: &NDArray) -> Result<NDArray> {
+        NDArray::empty(
+            Shape(vec![g.c * g.k_len() * g.out_len()]),
+            like.dtype(),
+            like.ctx(),
+        )
+    }
+
+    fn bias_launch(
+        dev: &Device,
+        name: &str,
+        dt: crate::DType,
+        a: u64,
+        b: u64,
+        dims: [u64; 3],
+        n: usize,
+    ) -> Result<()> {
+        let f = dev.function(CUDA_MODULE, cuda_source, &kernel_name(name, dt))?;
+        let [x, y, z] = dims;
+        // SAFETY: (src, dst, u64, u64, u64) as declared for both bias kernels.
+        unsafe { launch(dev, f, n, &mut [p(&a), p(&b), p(&x), p(&y), p(&z)]) }
+    }
+
+    pub fn forward(cfg: Arc<Cfg>) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let dt = ins[0].dtype();
+            let g = cfg.geom(ins[0].shape())?;
+            if cfg.deconv || !FLOATS.contains(&dt) || super::empty(&g) {
+                return Ok(false);
+            }
+            let es = dt.size() as u64;
+            let (fg, gk, ol) = (g.f / g.groups, g.c / g.groups * g.k_len(), g.out_len());
+            let col = scratch(&g, &ins[0])?;
+            let (x, w, y, cp) = (dptr(&ins[0]), dptr(&ins[1]), dptr(&outs[0]), dptr(&col));
+            for s in 0..g.n as u64 {
+                unfold(
+                    dev,
+                    dt,
+                    &g,
+                    x + s * (g.c * g.in_len()) as u64 * es,
+                    cp,
+                    false,
+                )?;
+                for gi in 0..g.groups as u64 {
+                    let wg = w + gi * (fg * gk) as u64 * es;
+                    let cgp = cp + gi * (gk * ol) as u64 * es;
+                    let yg = y + (s * g.f as u64 + gi * fg as u64) * ol as u64 * es;
+                    gemm(dev, dt, false, false, (fg, ol, gk), wg, cgp, yg, 0.0)?;
+                }
+            }
+            if let Some(b) = ins.get(2) {
+                let n = outs[0].size();
+                let dims = [n as u64, g.f as u64, ol as u64];
+                bias_launch(dev, "conv_bias", dt, dptr(b), y, dims, n)?;
+            }
+            Ok(true)
+        })
+    }
+
+    /// Inputs dY, data, weight; outputs dX (when `need_dx`), dW, then db.
+    pub fn backward(cfg: Arc<Cfg>, need_dx: bool) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let dt = ins[1].dtype();
+            let g = cfg.geom(ins[1].shape())?;
+            if cfg.deconv || !FLOATS.contains(&dt) || super::empty(&g) {
+                return Ok(false);
+            }
+            let es = dt.size() as u64;
+            let (fg, gk, ol) = (g.f / g.groups, g.c / g.groups * g.k_len(), g.out_len());
+            let col = scratch(&g, &ins[1])?;
+            let (dy, x, w, cp) = (dptr(&ins[0]), dptr(&ins[1]), dptr(&ins[2]), dptr(&col));
+            let (dx, rest) = if need_dx {
+                (Some(dptr(&outs[0])), &outs[1..])
+            } else {
+                (None, outs)
+            };
+            let dw = dptr(&rest[0]);
+            let sample = (g.c * g.in_len()) as u64 * es;
+            for s in 0..g.n as u64 {
+                let dys = dy + s * (g.f * ol) as u64 * es;
+                // dW[g] += dY_s[g] · col[g]ᵀ (the first sample overwrites).
+                unfold(dev, dt, &g, x + s * sample, cp, false)?;
+                for gi in 0..g.groups as u64 {
+                    let dyg = dys + gi * (fg * ol) as u64 * es;
+                    let cgp = cp + gi * (gk * ol) as u64 * es;
+                    let dwg = dw + gi * (fg * gk) as u64 * es;
+                    let beta = if s == 0 { 0.0 } else { 1.0 };
+                    gemm(dev, dt, false, true, (fg, gk, ol), dyg, cgp, dwg, beta)?;
+                }
+                if let Some(dx) = dx {
+                    // col[g] = W[g]ᵀ · dY_s[g], folded back onto the sample's dX.
+                    for gi in 0..g.groups as u64 {
+                        let wg = w + gi * (fg * gk) as u64 * es;
+                        let dyg = dys + gi * (fg * ol) as u64 * es;
+                        let cgp = cp + gi * (gk * ol) as u64 * es;
+                        gemm(dev, dt, true, false, (gk, ol, fg), wg, dyg, cgp, 0.0)?;
+                    }
+                    unfold(dev, dt, &g, dx + s * sample, cp, true)?;
+                }
+            }
+            if let Some(db) = rest.get(1) {
+                let dims = [g.n as u64, g.f as u64, ol as u64];
+                bias_launch(dev, "conv_bias_grad", dt, dy, dptr(db), dims, g.f)?;
+            }
+            Ok(true)
+        })
+    }
 }
 
 #[cfg(test)]
