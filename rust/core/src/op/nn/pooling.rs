@@ -233,7 +233,9 @@ fn backward_t<T: Element>(cfg: &Cfg, ins: &[NDArray], dx: &NDArray) -> Result<()
 fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
     const B: &str = "_backward_Pooling";
     let c2 = cfg.clone();
-    FnOp::new(
+    #[cfg(feature = "cuda")]
+    let c3 = cfg.clone();
+    let op = FnOp::new(
         B,
         move |inputs| {
             if inputs.len() != 3 {
@@ -257,14 +259,16 @@ fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
             Ok(vec![Desc::new(inputs[1].shape.clone(), dt)])
         },
         move |_, ins, outs| by_float!(B, ins[1].dtype(), backward_t, &c2, ins, &outs[0]),
-    )
-    .arc()
+    );
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::backward(c3)));
+    op.arc()
 }
 
 fn pool_op(cfg: Cfg) -> Arc<dyn Operator> {
     let cfg = Arc::new(cfg);
     let (c1, c2, c3) = (cfg.clone(), cfg.clone(), cfg.clone());
-    FnOp::new(
+    let op = FnOp::new(
         OP,
         move |inputs| {
             if inputs.len() != 1 {
@@ -287,8 +291,10 @@ fn pool_op(cfg: Cfg) -> Arc<dyn Operator> {
         let ins = [dy.clone(), a.inputs[0].clone(), a.outputs[0].clone()];
         let mut outs = g.apply(backward_op(c3.clone()), &ins);
         Ok(vec![Some(outs.swap_remove(0))])
-    })
-    .arc()
+    });
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::forward(cfg)));
+    op.arc()
 }
 
 pub fn register(r: &mut Registry) {
@@ -368,6 +374,239 @@ pub fn register(r: &mut Registry) {
         Inputs::Fixed(&["data"]),
         |p| Ok(pool_op(Cfg::parse(p)?)),
     ));
+}
+
+#[cfg(feature = "cuda")]
+pub const CUDA_MODULE: &str = "pooling";
+
+/// Max, average and sum pooling with the CPU kernels' window arithmetic (`kernels::cpu::pool`):
+/// one thread per output element forward; backward gathers, one thread per input element, the
+/// gradient of every window holding it (max: only where it is the window's first maximum).
+#[cfg(feature = "cuda")]
+pub fn cuda_source() -> String {
+    use crate::kernels::cuda::{kernel_name, module_source, storage_type};
+    let common = r#"
+struct PoolGeom { i64 in_[3], out[3], k[3], s[3], p[3]; };
+// Window of output o (z, y, x): clipped input ranges and the include_pad divisor.
+struct Win { i64 lo[3], hi[3], padded; };
+__device__ __forceinline__ Win pool_window(const PoolGeom& g, const i64* o) {
+  Win w;
+  w.padded = 1;
+  for (int i = 0; i < 3; ++i) {
+    const i64 start = o[i] * g.s[i] - g.p[i];
+    i64 end = start + g.k[i];
+    if (end > g.in_[i] + g.p[i]) end = g.in_[i] + g.p[i];
+    w.padded *= end - start > 0 ? end - start : 0;
+    i64 lo = start > 0 ? start : 0, hi = end > 0 ? end : 0;
+    if (hi > g.in_[i]) hi = g.in_[i];
+    if (lo > hi) lo = hi;
+    w.lo[i] = lo;
+    w.hi[i] = hi;
+  }
+  return w;
+}
+"#;
+    let mut src = module_source(|dt| {
+        let s = storage_type(dt);
+        format!(
+            r#"
+extern "C" __global__ void {fwd}(const {s}* x, {s}* y, u64 planes, PoolGeom g, int kind,
+                                  double lowest) {{
+  typedef IO<{s}>::C C;
+  const u64 il = g.in_[0] * g.in_[1] * g.in_[2], ol = g.out[0] * g.out[1] * g.out[2];
+  OX_LOOP(t, planes * ol) {{
+    const u64 pl = t / ol, k = t % ol;
+    const i64 o[3] = {{(i64)(k / (g.out[1] * g.out[2])), (i64)((k / g.out[2]) % g.out[1]),
+                       (i64)(k % g.out[2])}};
+    const Win w = pool_window(g, o);
+    const {s}* src = x + pl * il;
+    C m = (C)lowest, acc = (C)0;
+    i64 cnt = 0;
+    for (i64 z = w.lo[0]; z < w.hi[0]; ++z)
+      for (i64 yy = w.lo[1]; yy < w.hi[1]; ++yy)
+        for (i64 xx = w.lo[2]; xx < w.hi[2]; ++xx) {{
+          const C v = IO<{s}>::ld(src[(z * g.in_[1] + yy) * g.in_[2] + xx]);
+          m = v > m ? v : m;
+          acc += v;
+          ++cnt;
+        }}
+    C r;
+    if (kind == 0) r = m;
+    else if (kind == 3) r = acc;
+    else {{
+      const i64 div = kind == 1 ? w.padded : cnt;
+      r = div == 0 ? (C)0 : acc / (C)div;
+    }}
+    y[t] = IO<{s}>::st(r);
+  }}
+}}
+extern "C" __global__ void {bwd}(const {s}* dy, const {s}* x, {s}* dx, u64 planes,
+                                  PoolGeom g, int kind) {{
+  typedef IO<{s}>::C C;
+  const u64 il = g.in_[0] * g.in_[1] * g.in_[2], ol = g.out[0] * g.out[1] * g.out[2];
+  OX_LOOP(t, planes * il) {{
+    const u64 pl = t / il, r = t % il;
+    const i64 pos[3] = {{(i64)(r / (g.in_[1] * g.in_[2])), (i64)((r / g.in_[2]) % g.in_[1]),
+                         (i64)(r % g.in_[2])}};
+    const {s}* src = x + pl * il;
+    // Outputs whose window may hold pos: o*s - p <= pos < o*s - p + k.
+    i64 olo[3], ohi[3];
+    for (int i = 0; i < 3; ++i) {{
+      const i64 a = pos[i] + g.p[i] - g.k[i] + 1;
+      olo[i] = a > 0 ? (a + g.s[i] - 1) / g.s[i] : 0;
+      i64 b = (pos[i] + g.p[i]) / g.s[i];
+      ohi[i] = b < g.out[i] - 1 ? b : g.out[i] - 1;
+    }}
+    C acc = (C)0;
+    for (i64 oz = olo[0]; oz <= ohi[0]; ++oz)
+      for (i64 oy = olo[1]; oy <= ohi[1]; ++oy)
+        for (i64 ox = olo[2]; ox <= ohi[2]; ++ox) {{
+          const i64 o[3] = {{oz, oy, ox}};
+          const Win w = pool_window(g, o);
+          bool inside = true;
+          for (int i = 0; i < 3; ++i) inside = inside && pos[i] >= w.lo[i] && pos[i] < w.hi[i];
+          if (!inside) continue;
+          const C d = IO<{s}>::ld(dy[pl * ol + (oz * g.out[1] + oy) * g.out[2] + ox]);
+          if (kind == 0) {{
+            // The first maximum of the window (in z, y, x order) takes the gradient.
+            i64 best = -1;
+            C bv = (C)0;
+            for (i64 z = w.lo[0]; z < w.hi[0]; ++z)
+              for (i64 yy = w.lo[1]; yy < w.hi[1]; ++yy)
+                for (i64 xx = w.lo[2]; xx < w.hi[2]; ++xx) {{
+                  const i64 q = (z * g.in_[1] + yy) * g.in_[2] + xx;
+                  const C v = IO<{s}>::ld(src[q]);
+                  if (best < 0 || v > bv) {{ best = q; bv = v; }}
+                }}
+            if (best == (i64)r) acc += d;
+          }} else {{
+            i64 div = 1;
+            if (kind == 1) div = w.padded;
+            if (kind == 2) div = (w.hi[0] - w.lo[0]) * (w.hi[1] - w.lo[1]) * (w.hi[2] - w.lo[2]);
+            if (div > 0) acc += d / (C)div;
+          }}
+        }}
+    dx[t] = IO<{s}>::st(acc);
+  }}
+}}
+"#,
+            fwd = kernel_name("pool_fwd", dt),
+            bwd = kernel_name("pool_bwd", dt),
+        )
+    });
+    src.insert_str(crate::kernels::cuda::PRELUDE.len(), common);
+    src
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::{cuda_source, Cfg, CUDA_MODULE};
+    use crate::dtype::DType;
+    use crate::kernels::cpu::pool::{Geom, Kind};
+    use crate::kernels::cuda::device::Device;
+    use crate::kernels::cuda::{dptr, kernel_name, launch, CudaFn, FLOATS};
+    use std::ffi::c_void;
+    use std::sync::Arc;
+
+    /// Mirrors `PoolGeom` in the CUDA source.
+    #[repr(C)]
+    struct PoolGeom {
+        input: [i64; 3],
+        out: [i64; 3],
+        k: [i64; 3],
+        s: [i64; 3],
+        p: [i64; 3],
+    }
+
+    fn geom(g: &Geom) -> PoolGeom {
+        let v = |a: [usize; 3]| a.map(|x| x as i64);
+        PoolGeom {
+            input: v(g.input),
+            out: v(g.output),
+            k: v(g.kernel),
+            s: v(g.stride),
+            p: v(g.pad),
+        }
+    }
+
+    /// The kernels' `kind` code; Lp pooling takes the host path.
+    fn kind_code(k: Kind) -> Option<i32> {
+        match k {
+            Kind::Max => Some(0),
+            Kind::Avg { include_pad: true } => Some(1),
+            Kind::Avg { include_pad: false } => Some(2),
+            Kind::Sum => Some(3),
+            Kind::Lp(_) => None,
+        }
+    }
+
+    fn p<T>(v: &T) -> *mut c_void {
+        v as *const T as *mut c_void
+    }
+
+    fn usable(cfg: &Cfg, dt: DType) -> Option<i32> {
+        if FLOATS.contains(&dt) {
+            kind_code(cfg.kind)
+        } else {
+            None
+        }
+    }
+
+    fn lowest(dt: DType) -> f64 {
+        match dt {
+            DType::F32 => f32::MIN as f64,
+            DType::F16 => -65504.0,
+            _ => f64::MIN,
+        }
+    }
+
+    fn function(
+        dev: &Device,
+        base: &str,
+        dt: DType,
+    ) -> crate::Result<cudarc::driver::sys::CUfunction> {
+        dev.function(CUDA_MODULE, cuda_source, &kernel_name(base, dt))
+    }
+
+    pub fn forward(cfg: Arc<Cfg>) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let dt = ins[0].dtype();
+            let Some(kind) = usable(&cfg, dt) else {
+                return Ok(false);
+            };
+            let g = cfg.geom(ins[0].shape())?;
+            let (x, y, planes, pg, low) = (
+                dptr(&ins[0]),
+                dptr(&outs[0]),
+                g.planes as u64,
+                geom(&g),
+                lowest(dt),
+            );
+            let f = function(dev, "pool_fwd", dt)?;
+            let mut args = [p(&x), p(&y), p(&planes), p(&pg), p(&kind), p(&low)];
+            // SAFETY: (x, y, planes, PoolGeom, kind, lowest) as declared.
+            unsafe { launch(dev, f, g.planes * g.out_len(), &mut args)? };
+            Ok(true)
+        })
+    }
+
+    /// Inputs dY, data, output; output dX.
+    pub fn backward(cfg: Arc<Cfg>) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let dt = ins[1].dtype();
+            let Some(kind) = usable(&cfg, dt) else {
+                return Ok(false);
+            };
+            let g = cfg.geom(ins[1].shape())?;
+            let (dy, x, dx) = (dptr(&ins[0]), dptr(&ins[1]), dptr(&outs[0]));
+            let (planes, pg) = (g.planes as u64, geom(&g));
+            let f = function(dev, "pool_bwd", dt)?;
+            let mut args = [p(&dy), p(&x), p(&dx), p(&planes), p(&pg), p(&kind)];
+            // SAFETY: (dy, x, dx, planes, PoolGeom, kind) as declared.
+            unsafe { launch(dev, f, g.planes * g.in_len(), &mut args)? };
+            Ok(true)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,359 @@
+"""The CUDA kernels' arithmetic, checked without a GPU: every kernel module's CUDA C is
+compiled for the host with g++ (a header maps the CUDA keywords and runs each grid-stride loop
+on one thread) and its kernels are run on numpy buffers, then compared with oxnet's CPU
+operators (themselves tested against numpy and MXNet). What this cannot check (launches,
+streams, cuBLAS calls) is left to tests/python/gpu on a GPU machine."""
+import ctypes
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import oxnet as mx
+from oxnet import _native
+
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None,
+                                reason="no C++ compiler (g++) to run the CUDA kernels on the host")
+
+EMULATION = r"""
+#include <math.h>
+#define __global__
+#define __device__
+#define __forceinline__ inline
+struct ox_dim3 { unsigned x, y, z; };
+static const ox_dim3 blockIdx = {0, 0, 0}, threadIdx = {0, 0, 0};
+static const ox_dim3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+"""
+
+FLOATS = ["float32", "float64", "float16"]
+TOL = {"float32": dict(rtol=2e-5, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-13),
+       "float16": dict(rtol=2e-3, atol=2e-3)}
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cuda_host")
+    header = d / "emulation.h"
+    header.write_text(EMULATION)
+    libs = {}
+    for module, src in _native.cuda_sources():
+        cu, so = d / (module + ".cu"), d / (module + ".so")
+        cu.write_text(src)
+        r = subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-std=c++17", "-include",
+                            str(header), "-x", "c++", str(cu), "-o", str(so)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, "%s does not compile for the host:\n%s" % (module, r.stderr)
+        libs[module] = ctypes.CDLL(str(so))
+    return libs
+
+
+class Bcast(ctypes.Structure):
+    _fields_ = [("nd", ctypes.c_int64), ("shape", ctypes.c_int64 * 6),
+                ("sa", ctypes.c_int64 * 6), ("sb", ctypes.c_int64 * 6)]
+
+
+class ConvGeom(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_int64 * (1 if n == "c" else 3))
+                for n in ("c", "in_", "out", "k", "s", "d", "p")]
+
+
+def run(lib, name, *args):
+    """Calls kernel `name`: arrays become pointers, floats doubles, ints u64, bools ints."""
+    c = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            assert a.flags.c_contiguous
+            c.append(ctypes.c_void_p(a.ctypes.data))
+        elif isinstance(a, (ctypes.Structure, ctypes.c_int)):
+            c.append(a)
+        elif isinstance(a, bool):
+            c.append(ctypes.c_int(int(a)))
+        elif isinstance(a, float):
+            c.append(ctypes.c_double(a))
+        else:
+            c.append(ctypes.c_uint64(a))
+    f = getattr(lib, name)
+    f.restype = None
+    f(*c)
+
+
+rng = np.random.RandomState(7)
+
+
+def rand(*shape, low=-2.0, high=2.0, dtype="float32"):
+    return rng.uniform(low, high, size=shape).astype(dtype)
+
+
+def cpu(x):
+    return mx.nd.array(x, dtype=x.dtype)
+
+
+def close(got, want, dt):
+    np.testing.assert_allclose(got.astype("float64"), want.astype("float64"), **TOL[dt])
+
+
+UNARY = {
+    "abs": (-2, 2), "sign": (-2, 2), "negative": (-2, 2), "reciprocal": (0.5, 2),
+    "square": (-2, 2), "sqrt": (0.1, 4), "rsqrt": (0.1, 4), "cbrt": (-2, 2),
+    "rcbrt": (0.2, 2), "exp": (-2, 2), "expm1": (-1, 1), "log": (0.1, 4), "log2": (0.1, 4),
+    "log10": (0.1, 4), "log1p": (-0.5, 2), "sin": (-3, 3), "cos": (-3, 3), "tan": (-1, 1),
+    "arcsin": (-0.9, 0.9), "arccos": (-0.9, 0.9), "arctan": (-3, 3), "sinh": (-2, 2),
+    "cosh": (-2, 2), "tanh": (-2, 2), "arcsinh": (-2, 2), "arccosh": (1.1, 3),
+    "arctanh": (-0.9, 0.9), "degrees": (-2, 2), "radians": (-90, 90), "sigmoid": (-4, 4),
+    "relu": (-2, 2), "softsign": (-2, 2), "floor": (-3, 3), "ceil": (-3, 3),
+    "round": (-3, 3), "rint": (-3, 3), "trunc": (-3, 3), "fix": (-3, 3),
+    "logical_not": (-1, 1), "_copy": (-2, 2), "BlockGrad": (-2, 2),
+}
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_unary(lib, dt):
+    for name, (lo, hi) in UNARY.items():
+        x = rand(3, 41, low=lo, high=hi, dtype=dt)
+        x[0, :4] = [lo, hi, 0.5, -0.5] if lo < 0 else [lo, hi, lo, hi]
+        out = np.empty_like(x)
+        run(lib["elemwise_unary"], "unary_%s_%s" % (name, dt), x, out, x.size)
+        want = getattr(mx.nd, {"_copy": "identity"}.get(name, name))(cpu(x)).asnumpy()
+        try:
+            close(out, want, dt)
+        except AssertionError as e:
+            raise AssertionError("%s %s: %s" % (name, dt, e)) from None
+
+
+BINARY = ["add", "sub", "mul", "div", "mod", "power", "maximum", "minimum", "hypot",
+          "equal", "not_equal", "greater", "greater_equal", "lesser", "lesser_equal",
+          "logical_and", "logical_or", "logical_xor"]
+
+
+def bcast(a_shape, b_shape, out_shape):
+    g = Bcast()
+    g.nd = len(out_shape)
+    for d, s in enumerate(out_shape):
+        g.shape[d] = s
+    for field, shp in (("sa", a_shape), ("sb", b_shape)):
+        off, acc = len(out_shape) - len(shp), 1
+        for d in range(len(shp) - 1, -1, -1):
+            getattr(g, field)[off + d] = 0 if (shp[d] == 1 and out_shape[off + d] != 1) else acc
+            acc *= shp[d]
+    return g
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_binary_broadcast_and_scalar(lib, dt):
+    m = lib["elemwise_binary"]
+    a, b = rand(4, 5, low=0.5, high=2, dtype=dt), rand(4, 5, low=0.5, high=2, dtype=dt)
+    b[0, :3] = a[0, :3]  # equal elements for the comparisons
+    a3, b3 = rand(3, 1, 5, low=0.5, high=2, dtype=dt), rand(4, 1, low=0.5, high=2, dtype=dt)
+    for name in BINARY:
+        out = np.empty_like(a)
+        run(m, "binary_%s_%s" % (name, dt), a, b, out, a.size)
+        close(out, getattr(mx.nd, "broadcast_" + name)(cpu(a), cpu(b)).asnumpy(), dt)
+        want = getattr(mx.nd, "broadcast_" + name)(cpu(a3), cpu(b3)).asnumpy()
+        out3 = np.empty(want.shape, dt)
+        run(m, "bcast_%s_%s" % (name, dt), a3, b3, out3, out3.size,
+            bcast(a3.shape, b3.shape, want.shape))
+        close(out3, want, dt)
+    for name, py in (("add", lambda x, s: x + s), ("sub", lambda x, s: x - s),
+                     ("mul", lambda x, s: x * s), ("div", lambda x, s: x / s),
+                     ("power", lambda x, s: x ** s), ("mod", lambda x, s: x % s),
+                     ("greater", lambda x, s: x > s), ("maximum", mx.nd.maximum)):
+        for s in (1.5, -0.75):
+            out = np.empty_like(a)
+            run(m, "scalar_%s_%s" % (name, dt), a, out, a.size, s)
+            close(out, py(cpu(a), s).asnumpy(), dt)
+    for name, py in (("sub", lambda x, s: s - x), ("div", lambda x, s: s / x),
+                     ("power", lambda x, s: s ** x), ("mod", lambda x, s: s % x)):
+        out = np.empty_like(a)
+        run(m, "rscalar_%s_%s" % (name, dt), a, out, a.size, 1.5)
+        close(out, py(cpu(a), 1.5).asnumpy(), dt)
+    xs = [rand(7, 3, dtype=dt) for _ in range(8)]
+    for k in range(2, 9):
+        out = np.empty_like(xs[0])
+        run(m, "add_n%d_%s" % (k, dt), *xs[:k], out, out.size)
+        close(out, mx.nd.add_n(*[cpu(x) for x in xs[:k]]).asnumpy(), dt)
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("clip", [-1.0, 0.3])
+def test_optimizer_updates(lib, dt, clip):
+    m = lib["optimizer"]
+    w, g = rand(64, dtype=dt), rand(64, dtype=dt)
+    mom, var = rand(64, dtype=dt), rand(64, low=0.1, high=1, dtype=dt)
+    hp = dict(lr=0.1, wd=0.01, rescale_grad=0.5, clip_gradient=clip)
+
+    out = np.empty_like(w)
+    run(m, "sgd_" + dt, w, g, out, w.size, 0.1, 0.01, 0.5, clip)
+    want = cpu(w)
+    mx.nd.sgd_update(want, cpu(g), out=want, **hp)
+    close(out, want.asnumpy(), dt)
+
+    mm = mom.copy()
+    run(m, "sgd_mom_" + dt, w, g, mm, out, w.size, 0.1, 0.01, 0.5, clip, 0.9)
+    want, wm = cpu(w), cpu(mom)
+    mx.nd.sgd_mom_update(want, cpu(g), wm, momentum=0.9, out=want, **hp)
+    close(out, want.asnumpy(), dt)
+    close(mm, wm.asnumpy(), dt)
+
+    mm, vv = mom.copy(), var.copy()
+    run(m, "adam_" + dt, w, g, mm, vv, out, w.size, 0.1, 0.01, 0.5, clip, 0.9, 0.99, 1e-8)
+    want, wm, wv = cpu(w), cpu(mom), cpu(var)
+    mx.nd.adam_update(want, cpu(g), wm, wv, beta1=0.9, beta2=0.99, epsilon=1e-8, out=want,
+                      **hp)
+    close(out, want.asnumpy(), dt)
+    close(mm, wm.asnumpy(), dt)
+    close(vv, wv.asnumpy(), dt)
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_activation_forward_backward(lib, dt):
+    m = lib["activation"]
+    for act in ("relu", "sigmoid", "tanh", "softrelu", "softsign"):
+        x, hg = rand(5, 9, dtype=dt), rand(5, 9, dtype=dt)
+        x[0, 0] = 25  # softrelu's linear branch
+        xa = cpu(x)
+        xa.attach_grad()
+        with mx.autograd.record():
+            y = mx.nd.Activation(xa, act_type=act)
+        y.backward(cpu(hg))
+        out = np.empty_like(x)
+        run(m, "act_%s_%s" % (act, dt), x, out, x.size)
+        close(out, y.asnumpy(), dt)
+        v = x if act == "softsign" else y.asnumpy()
+        dx = np.empty_like(x)
+        run(m, "act_bwd_%s_%s" % (act, dt), hg, v, dx, x.size)
+        close(dx, xa.grad.asnumpy(), dt)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("kw", [dict(), dict(normalization="batch", grad_scale=2.0),
+                                dict(use_ignore=True, ignore_label=1.0),
+                                dict(smooth_alpha=0.1), dict(multi_output=True)])
+def test_softmax_output(lib, dt, kw):
+    m = lib["loss"]
+    multi = kw.get("multi_output", False)
+    x = rand(4, 5, 3, dtype=dt) if multi else rand(6, 5, dtype=dt)
+    lab = rng.randint(0, 5, size=(4, 3) if multi else (6,)).astype(dt)
+    xa = cpu(x)
+    xa.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.SoftmaxOutput(xa, cpu(lab), **kw)
+    y.backward()
+    outer, n, inner = (4, 5, 3) if multi else (6, 5, 1)
+    p = np.empty_like(x)
+    run(m, "softmax_fwd_" + dt, x, p, outer, n, inner)
+    close(p, y.asnumpy(), dt)
+    norm = {"batch": lab.shape[0]}.get(kw.get("normalization"), 1)
+    scale = kw.get("grad_scale", 1.0) / norm / (inner if multi else 1)
+    alpha = kw.get("smooth_alpha", 0.0)
+    dx = np.empty_like(x)
+    run(m, "softmax_output_bwd_" + dt, y.asnumpy(), lab, dx, outer, n, inner, float(scale),
+        1.0 - alpha, alpha / (n - 1), kw.get("use_ignore", False),
+        float(kw.get("ignore_label", -1.0)), False)
+    close(dx, xa.grad.asnumpy(), dt)
+
+
+def conv_geom(c, spatial, out, k, s, d, p):
+    g = ConvGeom()
+    g.c[0] = c
+    lift = lambda v, fill: [fill] * (3 - len(v)) + list(v)  # noqa: E731
+    for name, v, fill in (("in_", spatial, 1), ("out", out, 1), ("k", k, 1), ("s", s, 1),
+                          ("d", d, 1), ("p", p, 0)):
+        for i, x in enumerate(lift(v, fill)):
+            getattr(g, name)[i] = x
+    return g
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("spatial,k,s,d,p", [((7, 6), (3, 3), (1, 1), (1, 1), (1, 1)),
+                                             ((9, 8), (3, 2), (2, 1), (1, 2), (0, 1)),
+                                             ((5, 4, 6), (2, 3, 3), (1, 2, 1), (2, 1, 1),
+                                              (1, 0, 2))])
+def test_convolution_im2col_col2im_bias(lib, dt, spatial, k, s, d, p):
+    m = lib["convolution"]
+    n, c, f = 2, 3, 4
+    x, w, b = rand(n, c, *spatial, dtype=dt), rand(f, c, *k, dtype=dt), rand(f, dtype=dt)
+    xa, wa, ba = cpu(x), cpu(w), cpu(b)
+    xa.attach_grad()
+    wa.attach_grad()
+    ba.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.Convolution(xa, wa, ba, kernel=k, stride=s, dilate=d, pad=p, num_filter=f)
+    dy = rand(*y.shape, dtype=dt)
+    y.backward(cpu(dy))
+    out_sp = y.shape[2:]
+    g = conv_geom(c, spatial, out_sp, k, s, d, p)
+    klen, olen = int(np.prod(k)), int(np.prod(out_sp))
+    wm = w.reshape(f, c * klen)
+    ys, dxs = [], []
+    for i in range(n):
+        col = np.empty((c * klen, olen), dt)
+        run(m, "im2col_" + dt, np.ascontiguousarray(x[i]), col, g)
+        ys.append(wm @ col)
+        back = np.ascontiguousarray(wm.T @ dy[i].reshape(f, olen))
+        dxi = np.empty(x[i].shape, dt)
+        run(m, "col2im_" + dt, back, dxi, g)
+        dxs.append(dxi)
+    yk = np.ascontiguousarray(np.stack(ys).reshape(y.shape).astype(dt))
+    run(m, "conv_bias_" + dt, b, yk, yk.size, f, olen)
+    close(yk, y.asnumpy(), dt)
+    close(np.stack(dxs), xa.grad.asnumpy(), dt)
+    db = np.empty_like(b)
+    run(m, "conv_bias_grad_" + dt, dy, db, n, f, olen)
+    close(db, ba.grad.asnumpy(), dt)
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_fully_connected_bias(lib, dt):
+    m = lib["fully_connected"]
+    b, dy = rand(6, dtype=dt), rand(5, 6, dtype=dt)
+    o = np.empty((5, 6), dt)
+    run(m, "fc_bias_rows_" + dt, b, o, o.size, 6)
+    close(o, np.broadcast_to(b, (5, 6)), dt)
+    db = np.empty_like(b)
+    run(m, "fc_bias_grad_" + dt, dy, db, 6, 5)
+    close(db, dy.astype("float64").sum(axis=0), dt)
+
+
+class PoolGeom(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_int64 * 3) for n in ("in_", "out", "k", "s", "p")]
+
+
+POOL_KIND = {"max": 0, "avg": 1, "avg_nopad": 2, "sum": 3}
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("kind", sorted(POOL_KIND))
+@pytest.mark.parametrize("spatial,k,s,p,conv", [((8, 8), (2, 2), (2, 2), (0, 0), "valid"),
+                                                ((7, 9), (3, 3), (2, 1), (1, 1), "full"),
+                                                ((5, 6, 7), (2, 3, 2), (1, 2, 2), (1, 0, 1),
+                                                 "valid")])
+def test_pooling(lib, dt, kind, spatial, k, s, p, conv):
+    m = lib["pooling"]
+    x = rand(2, 3, *spatial, dtype=dt)
+    flat = x.reshape(-1)
+    flat[1::5] = flat[::5][: len(flat[1::5])]  # equal neighbours: max ties go to the first
+    kw = dict(kernel=k, stride=s, pad=p, pooling_convention=conv,
+              pool_type="avg" if kind.startswith("avg") else kind)
+    if kind == "avg_nopad":
+        kw["count_include_pad"] = False
+    xa = cpu(x)
+    xa.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.Pooling(xa, **kw)
+    dy = rand(*y.shape, dtype=dt)
+    y.backward(cpu(dy))
+    g = PoolGeom()
+    lift = lambda v, fill: [fill] * (3 - len(v)) + list(v)  # noqa: E731
+    for name, v, fill in (("in_", spatial, 1), ("out", y.shape[2:], 1), ("k", k, 1),
+                          ("s", s, 1), ("p", p, 0)):
+        for i, val in enumerate(lift(v, fill)):
+            getattr(g, name)[i] = val
+    lowest = {"float32": float(np.finfo(np.float32).min), "float16": -65504.0,
+              "float64": float(np.finfo(np.float64).min)}[dt]
+    out = np.empty(y.shape, dt)
+    run(m, "pool_fwd_" + dt, x, out, 6, g, ctypes.c_int(POOL_KIND[kind]), lowest)
+    close(out, y.asnumpy(), dt)
+    dx = np.empty_like(x)
+    run(m, "pool_bwd_" + dt, dy, x, dx, 6, g, ctypes.c_int(POOL_KIND[kind]))
+    close(dx, xa.grad.asnumpy(), dt)
