@@ -21,9 +21,13 @@ EMULATION = r"""
 #define __global__
 #define __device__
 #define __forceinline__ inline
+#define __shared__
+#define __syncthreads()
 struct ox_dim3 { unsigned x, y, z; };
-static const ox_dim3 blockIdx = {0, 0, 0}, threadIdx = {0, 0, 0};
-static const ox_dim3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+static const ox_dim3 threadIdx = {0, 0, 0}, blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+// Kernels that give each block one channel are called once per block index.
+static ox_dim3 blockIdx = {0, 0, 0};
+extern "C" void ox_set_block(unsigned b) { blockIdx.x = b; }
 """
 
 FLOATS = ["float32", "float64", "float16"]
@@ -357,3 +361,57 @@ def test_pooling(lib, dt, kind, spatial, k, s, p, conv):
     dx = np.empty_like(x)
     run(m, "pool_bwd_" + dt, dy, x, dx, 6, g, ctypes.c_int(POOL_KIND[kind]))
     close(dx, xa.grad.asnumpy(), dt)
+
+
+def run_blocks(lib, name, blocks, *args):
+    for b in range(blocks):
+        lib.ox_set_block(ctypes.c_uint(b))
+        run(lib, name, *args)
+    lib.ox_set_block(ctypes.c_uint(0))
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("fix_gamma", [True, False])
+def test_batch_norm(lib, dt, train, fix_gamma):
+    m = lib["batch_norm"]
+    outer, c, inner = 3, 4, 10
+    x = rand(outer, c, 2, 5, dtype=dt)
+    gamma, beta = rand(c, low=0.5, high=1.5, dtype=dt), rand(c, dtype=dt)
+    mm, mv = rand(c, dtype=dt), rand(c, low=0.5, high=1.5, dtype=dt)
+    dy = rand(*x.shape, dtype=dt)
+    eps, mom = 1e-3, 0.9
+    args = [cpu(v) for v in (x, gamma, beta, mm, mv)]
+    args[0].attach_grad()
+    args[1].attach_grad()
+    args[2].attach_grad()
+    with mx.autograd.record(train_mode=train):
+        y = mx.nd.BatchNorm(*args, eps=eps, momentum=mom, fix_gamma=fix_gamma)
+    y.backward(cpu(dy), train_mode=train)
+
+    g = gamma.copy()
+    mean, istd, out = np.empty(c, dt), np.empty(c, dt), np.empty_like(x)
+    if train:
+        run_blocks(m, "bn_stats_" + dt, c, x, mean, istd, g, outer, c, inner, eps, fix_gamma)
+        xd = x.astype("float64").transpose(1, 0, 2, 3).reshape(c, -1)
+        close(mean, xd.mean(axis=1), dt)
+        close(istd, 1 / np.sqrt(xd.var(axis=1) + eps), dt)
+    else:
+        run(m, "bn_moving_" + dt, mm, mv, mean, istd, g, c, eps, fix_gamma)
+    if fix_gamma:
+        close(g, np.ones(c), dt)
+    run(m, "bn_apply_" + dt, x, out, g, beta, mean, istd, x.size, c, inner, fix_gamma)
+    close(out, y.asnumpy(), dt)
+
+    dgamma, dbeta, s2 = np.empty(c, dt), np.empty(c, dt), np.empty(c, dt)
+    mm2, mv2, dx = mm.copy(), mv.copy(), np.empty_like(x)
+    run_blocks(m, "bn_grad_sums_" + dt, c, dy, x, mean, istd, dgamma, dbeta, s2, mm2, mv2,
+               outer, c, inner, eps, mom, fix_gamma, train)
+    run(m, "bn_grad_dx_" + dt, dy, x, g, mean, istd, dbeta, s2, dx, x.size, c, inner,
+        float(outer * inner), fix_gamma, train)
+    close(dx, args[0].grad.asnumpy(), dt)
+    close(dgamma, args[1].grad.asnumpy(), dt)
+    close(dbeta, args[2].grad.asnumpy(), dt)
+    if train:
+        close(mm2, args[3].asnumpy(), dt)
+        close(mv2, args[4].asnumpy(), dt)

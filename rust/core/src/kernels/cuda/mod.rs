@@ -224,6 +224,16 @@ pub enum Arg {
     I(i32),
 }
 
+fn arg_params(args: &[Arg]) -> Vec<*mut c_void> {
+    args.iter()
+        .map(|a| match a {
+            Arg::U(v) => param(v),
+            Arg::F(v) => param(v),
+            Arg::I(v) => param(v),
+        })
+        .collect()
+}
+
 /// Launches `module`'s kernel `base_<dtype>` over `n` threads with `args` in order.
 pub fn run_kernel(
     dev: &Device,
@@ -235,17 +245,40 @@ pub fn run_kernel(
     args: &[Arg],
 ) -> Result<()> {
     let f = dev.function(module, source, &kernel_name(base, dt))?;
-    let mut params: Vec<*mut c_void> = args
-        .iter()
-        .map(|a| match a {
-            Arg::U(v) => param(v),
-            Arg::F(v) => param(v),
-            Arg::I(v) => param(v),
-        })
-        .collect();
     // SAFETY: callers pass the kernel's parameters in order and type; `args` outlives the
     // launch call, which copies them.
-    unsafe { launch(dev, f, n, &mut params) }
+    unsafe { launch(dev, f, n, &mut arg_params(args)) }
+}
+
+/// Launches `module`'s kernel `base_<dtype>` as `blocks` blocks of 256 threads (kernels that
+/// give each block one channel and reduce with `ox_block_sum`).
+pub fn run_blocks(
+    dev: &Device,
+    module: &'static str,
+    source: fn() -> String,
+    base: &str,
+    dt: DType,
+    blocks: usize,
+    args: &[Arg],
+) -> Result<()> {
+    if blocks == 0 {
+        return Ok(());
+    }
+    let f = dev.function(module, source, &kernel_name(base, dt))?;
+    let grid = u32::try_from(blocks)
+        .map_err(|_| Error::Value(format!("{base}: {blocks} blocks is too many")))?;
+    // SAFETY: as in `run_kernel`.
+    unsafe {
+        cu::launch_kernel(
+            f,
+            (grid, 1, 1),
+            (256, 1, 1),
+            0,
+            dev.stream,
+            &mut arg_params(args),
+        )
+    }
+    .map_err(|e| device::drv("a kernel launch", e))
 }
 
 /// Source of a module: the prelude and the kernels `gen` writes for each float type.

@@ -87,5 +87,18 @@ template <typename C> __device__ __forceinline__ C ox_mod(C a, C b) {
     return (r != (C)0 && ((r < (C)0) != (b < (C)0))) ? r + b : r;
 }
 
+// Sum of v over the block (blockDim.x a power of two, at most 256); every thread gets it.
+__device__ __forceinline__ double ox_block_sum(double* sh, double v) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    const double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
 #define OX_LOOP(i, n) \
     for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < (n); i += (u64)gridDim.x * blockDim.x)

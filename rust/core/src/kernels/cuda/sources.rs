@@ -5,29 +5,19 @@
 pub type Source = fn() -> String;
 
 pub fn all() -> Vec<(&'static str, Source)> {
-    use crate::op;
+    use crate::op::{elemwise_binary, elemwise_unary, nn, optimizer};
     vec![
+        (elemwise_unary::CUDA_MODULE, elemwise_unary::cuda_source),
+        (elemwise_binary::CUDA_MODULE, elemwise_binary::cuda_source),
+        (optimizer::CUDA_MODULE, optimizer::cuda_source),
         (
-            op::elemwise_unary::CUDA_MODULE,
-            op::elemwise_unary::cuda_source,
+            nn::fully_connected::CUDA_MODULE,
+            nn::fully_connected::cuda_source,
         ),
-        (
-            op::elemwise_binary::CUDA_MODULE,
-            op::elemwise_binary::cuda_source,
-        ),
-        (
-            op::nn::fully_connected::CUDA_MODULE,
-            op::nn::fully_connected::cuda_source,
-        ),
-        (op::optimizer::CUDA_MODULE, op::optimizer::cuda_source),
-        (
-            op::nn::activation::CUDA_MODULE,
-            op::nn::activation::cuda_source,
-        ),
-        (op::nn::loss::CUDA_MODULE, op::nn::loss::cuda_source),
-        (
-            op::nn::convolution::CUDA_MODULE,
-            op::nn::convolution::cuda_source,
-        ),
+        (nn::activation::CUDA_MODULE, nn::activation::cuda_source),
+        (nn::loss::CUDA_MODULE, nn::loss::cuda_source),
+        (nn::convolution::CUDA_MODULE, nn::convolution::cuda_source),
+        (nn::pooling::CUDA_MODULE, nn::pooling::cuda_source),
+        (nn::batch_norm::CUDA_MODULE, nn::batch_norm::cuda_source),
     ]
 }
