@@ -1,7 +1,8 @@
 """Device contexts: `mx.cpu(i)`, `mx.gpu(i)`, `mx.cpu_pinned(i)` and the default-context scope."""
 import threading
 
-__all__ = ["Context", "cpu", "gpu", "cpu_pinned", "current_context", "num_gpus"]
+__all__ = ["Context", "cpu", "gpu", "cpu_pinned", "current_context", "num_gpus",
+           "gpu_memory_info"]
 
 
 class Context:
@@ -52,7 +53,10 @@ class Context:
         Context._default.value = self._old_ctx
 
     def empty_cache(self):
-        """Releases cached memory of this device's pool (a no-op for cpu pools in use)."""
+        """Returns a GPU's cached free memory to the driver (a no-op for cpu contexts)."""
+        if self.device_typeid == 2:
+            from . import _native
+            _native.gpu_empty_cache(self.device_id)
 
     @classmethod
     def _from_tuple(cls, t):
@@ -81,6 +85,13 @@ def num_gpus():
     """Number of GPUs oxnet can use (0 without a CUDA driver or device)."""
     from . import cuda
     return cuda.num_gpus()
+
+
+def gpu_memory_info(device_id=0):
+    """(free, total) bytes of memory on gpu(device_id), as MXNet 1.9 returns them."""
+    from . import _native, cuda
+    cuda.preload_libraries()
+    return _native.gpu_memory_info(device_id)
 
 
 def current_context():

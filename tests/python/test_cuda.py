@@ -107,3 +107,10 @@ def test_host_arrays_have_no_cuda_array_interface():
     assert not hasattr(a, "__cuda_array_interface__")
     with pytest.raises(AttributeError, match="only for GPU arrays"):
         a.__cuda_array_interface__
+
+
+@pytest.mark.skipif(not NO_DRIVER, reason="a CUDA driver is installed on this machine")
+def test_gpu_memory_info_without_driver_raises():
+    with pytest.raises(mx.MXNetError, match="no CUDA device found"):
+        mx.context.gpu_memory_info(0)
+    mx.cpu().empty_cache()

@@ -81,3 +81,35 @@ pub fn cuda_sources() -> PyResult<Vec<(String, String)>> {
         ))
     }
 }
+
+/// (free, total) bytes of gpu(id)'s memory (`mx.context.gpu_memory_info`).
+#[pyfunction]
+pub fn gpu_memory_info(py: Python<'_>, id: i32) -> PyResult<(usize, usize)> {
+    #[cfg(feature = "cuda")]
+    {
+        crate::error::enter(py, move || oxnet::kernels::cuda::device(id)?.memory_info())
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        let _ = (py, id);
+        Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "oxnet was built without the cuda feature",
+        ))
+    }
+}
+
+/// Hands gpu(id)'s cached free buffers back to the driver.
+#[pyfunction]
+pub fn gpu_empty_cache(py: Python<'_>, id: i32) -> PyResult<()> {
+    #[cfg(feature = "cuda")]
+    {
+        crate::error::enter(py, move || {
+            oxnet::kernels::cuda::device(id)?.release_cached()
+        })
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        let _ = (py, id);
+        Ok(())
+    }
+}

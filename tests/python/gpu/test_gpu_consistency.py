@@ -279,3 +279,14 @@ def test_dlpack_with_torch():
     np.testing.assert_array_equal(b.asnumpy(), src.cpu().numpy())
     with pytest.raises(TypeError, match="C-contiguous"):
         mx.nd.from_dlpack(src.t())
+
+
+def test_memory_info_and_empty_cache():
+    free, total = mx.context.gpu_memory_info(0)
+    assert 0 < free <= total
+    a = mx.nd.zeros((1 << 20,), ctx=GPU)
+    a.wait_to_read()
+    del a
+    GPU.empty_cache()
+    with pytest.raises(mx.MXNetError, match="gpu\\(99\\) does not exist"):
+        mx.nd.zeros((2,), ctx=mx.gpu(99))

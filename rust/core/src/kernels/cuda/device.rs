@@ -212,7 +212,14 @@ impl Device {
         }
     }
 
-    fn release_cached(&self) -> Result<()> {
+    /// (free, total) bytes of device memory, as the driver reports them.
+    pub fn memory_info(&self) -> Result<(usize, usize)> {
+        self.bind()?;
+        cu::mem_get_info().map_err(|e| drv("cuMemGetInfo", e))
+    }
+
+    /// Returns the pool's parked buffers to the driver (`Context.empty_cache()`).
+    pub fn release_cached(&self) -> Result<()> {
         self.sync()?;
         let parked: Vec<u64> = match self.pool.lock() {
             Ok(mut p) => {
