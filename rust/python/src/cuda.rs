@@ -8,13 +8,13 @@ pub fn num_gpus(py: Python<'_>) -> usize {
     py.detach(oxnet::context::num_gpus)
 }
 
+/// (module, PTX text or None, NVRTC's log or None).
+type Compiled = (String, Option<String>, Option<String>);
+
 /// Compiles every CUDA kernel module with NVRTC for `arch` (e.g. `compute_90`):
 /// a list of (module, PTX text or None, NVRTC's log or None). Needs no GPU.
 #[pyfunction]
-pub fn cuda_compile_all(
-    py: Python<'_>,
-    arch: String,
-) -> PyResult<Vec<(String, Option<String>, Option<String>)>> {
+pub fn cuda_compile_all(py: Python<'_>, arch: String) -> PyResult<Vec<Compiled>> {
     #[cfg(feature = "cuda")]
     {
         let r = py.detach(|| oxnet::kernels::cuda::nvrtc::compile_all(&arch));

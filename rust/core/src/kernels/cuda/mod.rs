@@ -103,7 +103,8 @@ pub fn dptr(a: &NDArray) -> u64 {
     unsafe { a.raw() as u64 }
 }
 
-fn param<T>(v: &T) -> *mut c_void {
+/// A kernel parameter: the address of its value (the launch copies it).
+pub fn param<T>(v: &T) -> *mut c_void {
     v as *const T as *mut c_void
 }
 

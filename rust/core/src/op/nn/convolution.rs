@@ -664,10 +664,9 @@ mod cuda {
     use crate::kernels::cpu::conv::Geom;
     use crate::kernels::cuda::blas::gemm;
     use crate::kernels::cuda::device::Device;
-    use crate::kernels::cuda::{dptr, kernel_name, launch, CudaFn, FLOATS};
+    use crate::kernels::cuda::{dptr, kernel_name, launch, param as p, CudaFn, FLOATS};
     use crate::ndarray::NDArray;
     use crate::shape::Shape;
-    use std::ffi::c_void;
     use std::sync::Arc;
 
     /// Mirrors `ConvGeom` in the CUDA source (one sample's geometry, all channels).
@@ -693,10 +692,6 @@ mod cuda {
             d: v(g.dilate),
             p: v(g.pad),
         }
-    }
-
-    fn p<T>(v: &T) -> *mut c_void {
-        v as *const T as *mut c_void
     }
 
     /// `im2col` (one sample at `x` into `col`) or `col2im` (`col` into the sample at `x`).

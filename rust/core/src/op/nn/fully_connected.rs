@@ -259,7 +259,7 @@ pub fn cuda_source() -> String {
 mod cuda {
     use super::{cuda_source, Cfg, CUDA_MODULE};
     use crate::kernels::cuda::blas::gemm;
-    use crate::kernels::cuda::{dptr, kernel_name, launch, CudaFn, FLOATS};
+    use crate::kernels::cuda::{dptr, run_kernel, Arg, CudaFn, FLOATS};
 
     /// Y = X·Wᵀ (+ b): bias rows first, then the product accumulates onto them.
     pub fn forward(cfg: Cfg) -> CudaFn {
@@ -274,11 +274,21 @@ mod cuda {
             let beta = if cfg.no_bias {
                 0.0
             } else {
-                let f = dev.function(CUDA_MODULE, cuda_source, &kernel_name("fc_bias_rows", dt))?;
-                let (b, op, total, h) = (dptr(&ins[2]), dptr(o), o.size() as u64, n as u64);
-                let p = |v: &u64| v as *const u64 as *mut std::ffi::c_void;
-                // SAFETY: (bias, out, n, h) as declared in cuda_source.
-                unsafe { launch(dev, f, o.size(), &mut [p(&b), p(&op), p(&total), p(&h)])? };
+                let args = [
+                    Arg::U(dptr(&ins[2])),
+                    Arg::U(dptr(o)),
+                    Arg::U(o.size() as u64),
+                    Arg::U(n as u64),
+                ];
+                run_kernel(
+                    dev,
+                    CUDA_MODULE,
+                    cuda_source,
+                    "fc_bias_rows",
+                    dt,
+                    o.size(),
+                    &args,
+                )?;
                 1.0
             };
             gemm(
@@ -314,11 +324,13 @@ mod cuda {
             };
             gemm(dev, dt, true, false, (n, k, m), dy, x, dptr(&rest[0]), 0.0)?;
             if let Some(db) = rest.get(1) {
-                let f = dev.function(CUDA_MODULE, cuda_source, &kernel_name("fc_bias_grad", dt))?;
-                let (dbp, h, rows) = (dptr(db), n as u64, m as u64);
-                let p = |v: &u64| v as *const u64 as *mut std::ffi::c_void;
-                // SAFETY: (dy, db, h, m) as declared in cuda_source.
-                unsafe { launch(dev, f, n, &mut [p(&dy), p(&dbp), p(&h), p(&rows)])? };
+                let args = [
+                    Arg::U(dy),
+                    Arg::U(dptr(db)),
+                    Arg::U(n as u64),
+                    Arg::U(m as u64),
+                ];
+                run_kernel(dev, CUDA_MODULE, cuda_source, "fc_bias_grad", dt, n, &args)?;
             }
             Ok(true)
         })

@@ -504,8 +504,7 @@ mod cuda {
     use crate::dtype::DType;
     use crate::kernels::cpu::pool::{Geom, Kind};
     use crate::kernels::cuda::device::Device;
-    use crate::kernels::cuda::{dptr, kernel_name, launch, CudaFn, FLOATS};
-    use std::ffi::c_void;
+    use crate::kernels::cuda::{dptr, kernel_name, launch, param as p, CudaFn, FLOATS};
     use std::sync::Arc;
 
     /// Mirrors `PoolGeom` in the CUDA source.
@@ -538,10 +537,6 @@ mod cuda {
             Kind::Sum => Some(3),
             Kind::Lp(_) => None,
         }
-    }
-
-    fn p<T>(v: &T) -> *mut c_void {
-        v as *const T as *mut c_void
     }
 
     fn usable(cfg: &Cfg, dt: DType) -> Option<i32> {
