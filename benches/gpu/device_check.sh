@@ -12,9 +12,16 @@ PY=${PYTHON:-python3}
 VENV=/tmp/oxnet-gpu-venv
 rm -rf "$VENV"
 "$PY" -m venv --system-site-packages "$VENV"
-"$VENV/bin/pip" install -q --no-index --find-links dist/wheels dist/oxnet-*.whl pytest \
-  2>&1 | tail -3
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+if ! "$VENV/bin/pip" install -q --no-index --find-links dist/wheels dist/oxnet-*.whl pytest; then
+  echo "the carried dependency wheels do not fit this python; installing oxnet over the system's"
+  "$VENV/bin/pip" install -q --no-index --no-deps dist/oxnet-*.whl
+  "$VENV/bin/pip" install -q --no-index --find-links dist/wheels pytest tqdm || true
+fi
+"$VENV/bin/python" -c "import oxnet, sys; print('oxnet', oxnet.__file__, 'gpus', oxnet.context.num_gpus())" \
+  || { echo "oxnet does not import: stopping"; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$OUT/gpu.txt" \
+  2>&1 || echo "nvidia-smi not found" > "$OUT/gpu.txt"
+cat "$OUT/gpu.txt"
 export PYTHONUNBUFFERED=1
 (cd tests/python && "$VENV/bin/python" -m pytest -q -p no:cacheprovider -rfEs \
    gpu test_cuda.py 2>&1 || true) > "$OUT/tests.log"
