@@ -233,6 +233,25 @@ def test_setitem():
         a[7] = 1
 
 
+def test_setitem_value_broadcasts_to_the_indexed_shape():
+    # An integer index drops its axis: the value is shaped like a[key] (numpy and MXNet).
+    x = np.zeros((2, 3, 4), dtype=np.float32)
+    a = mx.nd.zeros((2, 3, 4))
+    y = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    for key, val in [((slice(None), 0), y[:, 1]),
+                     ((slice(None), 1, slice(None, None, 2)), np.array([[1, 2], [3, 4]])),
+                     ((1, slice(None), 3), np.array([5, 6, 7])),
+                     ((0, 2), np.arange(4)),
+                     ((slice(None), 2, 1), np.array([8, 9])),
+                     ((None, 1, 0), np.array([[1, 2, 3, 4]])),
+                     ((Ellipsis, 2), y[..., 0])]:
+        x[key] = val
+        a[key] = mx.nd.array(val)
+        np.testing.assert_array_equal(a.asnumpy(), x, err_msg=str(key))
+    with pytest.raises(ValueError, match="broadcast"):
+        a[:, 0] = mx.nd.ones((3,))
+
+
 def test_copyto_contexts_and_copy_semantics():
     a = mx.nd.arange(6).reshape((2, 3))
     b = a.copyto(mx.cpu(1))

@@ -679,7 +679,7 @@ def __setitem__(self, key, value):
         n[k] = value.asnumpy() if isinstance(value, NDArray) else value
         self._sync_copyfrom(np.ascontiguousarray(n))
         return
-    begin, end, step, _ = plan
+    begin, end, step, shape = plan
     sliced = [len(range(b, e if e is not None else -1 - d, s)) for b, e, s, d in zip(begin, end, step, self.shape)]
     if isinstance(value, numeric_types):
         _internal._slice_assign_scalar(self, scalar=float(value), begin=tuple(begin), end=tuple(end),
@@ -690,8 +690,9 @@ def __setitem__(self, key, value):
     elif value.dtype != self.dtype:
         value = value.astype(self.dtype)
     if value.shape != tuple(sliced):
+        # The value broadcasts to what indexing returns (integer axes dropped), as in MXNet.
         tmp = empty(sliced, self.context, self.dtype)
-        _assign_full(tmp, value)
+        _assign_full(tmp._reshape_view(list(shape) or [1]), value)
         value = tmp
     _internal._slice_assign(self, value, begin=tuple(begin), end=tuple(end), step=tuple(step), out=self)
 
