@@ -40,10 +40,10 @@ struct Pool {
     cached: usize,
 }
 
+/// A loaded module (never unloaded: its functions stay valid for the process).
 struct Module {
-    _module: sys::CUmodule,
-    functions: HashMap<String, sys::CUfunction>,
     handle: sys::CUmodule,
+    functions: HashMap<String, sys::CUfunction>,
 }
 
 struct BlasHandle(blas_sys::cublasHandle_t);
@@ -258,9 +258,8 @@ impl Device {
             mods.insert(
                 key,
                 Module {
-                    _module: module,
-                    functions: HashMap::new(),
                     handle: module,
+                    functions: HashMap::new(),
                 },
             );
         }
