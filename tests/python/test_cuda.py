@@ -30,6 +30,10 @@ EXPECTED = {
     "optimizer": ["sgd", "sgd_mom", "adam"],
     "activation": ["act_relu", "act_bwd_relu", "act_tanh", "act_bwd_softsign"],
     "loss": ["softmax_fwd", "softmax_output_bwd"],
+    "reduce": ["reduce_rows", "reduce_blocks", "unreduce"],
+    "pooling": ["pool_fwd", "pool_bwd"],
+    "batch_norm": ["bn_stats", "bn_apply", "bn_grad_sums", "bn_grad_dx"],
+    "convolution": ["im2col", "col2im", "conv_bias", "conv_bias_grad"],
 }
 
 

@@ -415,3 +415,34 @@ def test_batch_norm(lib, dt, train, fix_gamma):
     if train:
         close(mm2, args[3].asnumpy(), dt)
         close(mv2, args[4].asnumpy(), dt)
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("op,kind", [("sum", 0), ("mean", 1), ("max", 2), ("min", 3)])
+@pytest.mark.parametrize("shape,axis", [((4, 5, 6), 1), ((4, 5, 6), (1, 2)), ((300,), None),
+                                        ((3, 70), 1), ((2, 3), 0)])
+def test_reductions_and_unreduce(lib, dt, op, kind, shape, axis):
+    m = lib["reduce"]
+    x = rand(*shape, dtype=dt)
+    xa = cpu(x)
+    xa.attach_grad()
+    with mx.autograd.record():
+        y = getattr(mx.nd, op)(xa, axis=axis)
+    y.backward()
+    axes = tuple(range(len(shape))) if axis is None else \
+        ((axis,) if isinstance(axis, int) else axis)
+    r = int(np.prod([shape[a] for a in axes]))
+    outer = int(np.prod(shape[:min(axes)]))
+    inner = int(np.prod(shape[max(axes) + 1:]))
+    for kernel in ("reduce_rows_", "reduce_blocks_"):
+        out = np.empty(outer * inner, dt)
+        if kernel == "reduce_rows_":
+            run(m, kernel + dt, x, out, outer, r, inner, ctypes.c_int(kind))
+        else:
+            run_blocks(m, kernel + dt, outer * inner, x, out, outer, r, inner, ctypes.c_int(kind))
+        close(out, y.asnumpy().reshape(-1), dt)
+    if op in ("sum", "mean"):
+        g = np.ones(outer * inner, dt)
+        dx = np.empty_like(x)
+        run(m, "unreduce_" + dt, g, dx, x.size, r, inner, 1.0 / r if op == "mean" else 1.0)
+        close(dx, xa.grad.asnumpy(), dt)

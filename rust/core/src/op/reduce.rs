@@ -255,7 +255,9 @@ fn reduce_op(
 ) -> Arc<dyn Operator> {
     let ax = axis.clone();
     let gax = axis.clone();
-    FnOp::new(
+    #[cfg(feature = "cuda")]
+    let cax = axis.clone();
+    let op = FnOp::new(
         name,
         move |inputs| {
             expect_inputs(name, inputs, 1)?;
@@ -301,8 +303,13 @@ fn reduce_op(
             needs: a.needs,
         };
         reduce_grad(g, &args, kind, &gax, exclude).map(|e| vec![Some(e)])
-    })
-    .arc()
+    });
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(match out_dtype {
+        None => Some(cuda::reduce(name, kind, cax, keepdims, exclude)),
+        Some(_) => None,
+    });
+    op.arc()
 }
 
 /// Gradient of a reduction: the head gradient spread back over the reduced axes
@@ -396,7 +403,9 @@ fn unreduce_op(axis: Option<Vec<i64>>, exclude: bool, mean: bool) -> Arc<dyn Ope
     };
     let plan = Arc::new(plan);
     let p2 = plan.clone();
-    FnOp::new(
+    #[cfg(feature = "cuda")]
+    let cax = ax2.clone();
+    let op = FnOp::new(
         NAME,
         move |inputs| {
             expect_inputs(NAME, inputs, 2)?;
@@ -441,8 +450,10 @@ fn unreduce_op(axis: Option<Vec<i64>>, exclude: bool, mean: bool) -> Arc<dyn Ope
         )?;
         let r = g.op1("reshape_like", &[], &[r, a.inputs[0].clone()])?;
         Ok(vec![Some(r), None])
-    })
-    .arc()
+    });
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::unreduce(cax, exclude, mean)));
+    op.arc()
 }
 
 /// Axes of `grad` that numpy broadcasting added to or stretched in `like`.
@@ -736,6 +747,175 @@ pub fn register(r: &mut Registry) {
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|_| Ok(search_op("argmax_channel", true, Some(1), false))),
     });
+}
+
+#[cfg(feature = "cuda")]
+pub const CUDA_MODULE: &str = "reduce";
+
+/// Sum/mean/max/min of (outer, r, inner) over r — a thread per output when there are many
+/// outputs, else a block per output — and `_unreduce`, the gradient spread back over r.
+/// Accumulation is in double, like the CPU folds' accumulator for floats.
+#[cfg(feature = "cuda")]
+pub fn cuda_source() -> String {
+    use crate::kernels::cuda::{kernel_name, module_source, storage_type};
+    let common = r#"
+// kind: 0 sum, 1 mean, 2 max, 3 min.
+__device__ __forceinline__ double red_step(double a, double v, int kind) {
+  return kind == 2 ? (v > a ? v : a) : kind == 3 ? (v < a ? v : a) : a + v;
+}
+"#;
+    let mut src = module_source(|dt| {
+        let s = storage_type(dt);
+        format!(
+            r#"
+extern "C" __global__ void {rows}(const {s}* x, {s}* y, u64 outer, u64 r, u64 inner, int kind) {{
+  OX_LOOP(t, outer * inner) {{
+    const u64 base = (t / inner) * r * inner + t % inner;
+    double acc = kind >= 2 && r ? (double)IO<{s}>::ld(x[base]) : 0.0;
+    for (u64 j = 0; j < r; ++j) acc = red_step(acc, (double)IO<{s}>::ld(x[base + j * inner]), kind);
+    y[t] = IO<{s}>::st((IO<{s}>::C)(kind == 1 ? acc / (double)r : acc));
+  }}
+}}
+extern "C" __global__ void {blocks}(const {s}* x, {s}* y, u64 outer, u64 r, u64 inner, int kind) {{
+  __shared__ double sh[256];
+  const u64 t = blockIdx.x, base = (t / inner) * r * inner + t % inner;
+  double acc = kind >= 2 && r ? (double)IO<{s}>::ld(x[base]) : 0.0;
+  for (u64 j = threadIdx.x; j < r; j += blockDim.x)
+    acc = red_step(acc, (double)IO<{s}>::ld(x[base + j * inner]), kind);
+  sh[threadIdx.x] = acc;
+  __syncthreads();
+  for (unsigned h = blockDim.x / 2; h > 0; h >>= 1) {{
+    if (threadIdx.x < h) sh[threadIdx.x] = red_step(sh[threadIdx.x], sh[threadIdx.x + h], kind);
+    __syncthreads();
+  }}
+  if (threadIdx.x == 0)
+    y[t] = IO<{s}>::st((IO<{s}>::C)(kind == 1 ? sh[0] / (double)r : sh[0]));
+}}
+extern "C" __global__ void {unreduce}(const {s}* g, {s}* dx, u64 n, u64 r, u64 inner, double scale) {{
+  OX_LOOP(i, n) {{
+    const u64 o = i / (r * inner), k = i % inner;
+    dx[i] = IO<{s}>::st((IO<{s}>::C)((double)IO<{s}>::ld(g[o * inner + k]) * scale));
+  }}
+}}
+"#,
+            rows = kernel_name("reduce_rows", dt),
+            blocks = kernel_name("reduce_blocks", dt),
+            unreduce = kernel_name("unreduce", dt),
+        )
+    });
+    src.insert_str(crate::kernels::cuda::PRELUDE.len(), common);
+    src
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::{cuda_source, geometry, reduce_shape, Kind, CUDA_MODULE};
+    use crate::kernels::cuda::{dptr, run_blocks, run_kernel, Arg, CudaFn, FLOATS};
+
+    /// Outputs at least this many (or reductions this short) take a thread each.
+    const THREAD_PER_OUTPUT: usize = 2048;
+
+    fn code(kind: Kind) -> Option<i32> {
+        match kind {
+            Kind::Sum => Some(0),
+            Kind::Mean => Some(1),
+            Kind::Max => Some(2),
+            Kind::Min => Some(3),
+            _ => None,
+        }
+    }
+
+    /// Adjacent reduced axes of a float array into its own dtype; the rest take the host
+    /// path.
+    pub fn reduce(
+        name: &'static str,
+        kind: Kind,
+        axis: Option<Vec<i64>>,
+        keepdims: bool,
+        exclude: bool,
+    ) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let (x, y) = (&ins[0], &outs[0]);
+            let Some(k) = code(kind) else {
+                return Ok(false);
+            };
+            if !FLOATS.contains(&x.dtype()) || y.dtype() != x.dtype() {
+                return Ok(false);
+            }
+            let (_, mask) = reduce_shape(name, x.shape(), axis.as_deref(), keepdims, exclude)?;
+            let g = geometry(x.shape().dims(), &mask);
+            if g.permute.is_some() {
+                return Ok(false);
+            }
+            let outputs = g.outer * g.inner;
+            let args = [
+                Arg::U(dptr(x)),
+                Arg::U(dptr(y)),
+                Arg::U(g.outer as u64),
+                Arg::U(g.r as u64),
+                Arg::U(g.inner as u64),
+                Arg::I(k),
+            ];
+            let dt = x.dtype();
+            if outputs >= THREAD_PER_OUTPUT || g.r < 64 {
+                run_kernel(
+                    dev,
+                    CUDA_MODULE,
+                    cuda_source,
+                    "reduce_rows",
+                    dt,
+                    outputs,
+                    &args,
+                )?;
+            } else {
+                run_blocks(
+                    dev,
+                    CUDA_MODULE,
+                    cuda_source,
+                    "reduce_blocks",
+                    dt,
+                    outputs,
+                    &args,
+                )?;
+            }
+            Ok(true)
+        })
+    }
+
+    /// Inputs (grad of the reduction, data); output shaped like data.
+    pub fn unreduce(axis: Option<Vec<i64>>, exclude: bool, mean: bool) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let (og, data, dx) = (&ins[0], &ins[1], &outs[0]);
+            if !FLOATS.contains(&og.dtype()) {
+                return Ok(false);
+            }
+            let (_, mask) =
+                reduce_shape("_unreduce", data.shape(), axis.as_deref(), true, exclude)?;
+            let g = geometry(data.shape().dims(), &mask);
+            if g.permute.is_some() {
+                return Ok(false);
+            }
+            let scale = if mean { 1.0 / g.r.max(1) as f64 } else { 1.0 };
+            let args = [
+                Arg::U(dptr(og)),
+                Arg::U(dptr(dx)),
+                Arg::U(dx.size() as u64),
+                Arg::U(g.r as u64),
+                Arg::U(g.inner as u64),
+                Arg::F(scale),
+            ];
+            run_kernel(
+                dev,
+                CUDA_MODULE,
+                cuda_source,
+                "unreduce",
+                og.dtype(),
+                dx.size(),
+                &args,
+            )?;
+            Ok(true)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -5,11 +5,12 @@
 pub type Source = fn() -> String;
 
 pub fn all() -> Vec<(&'static str, Source)> {
-    use crate::op::{elemwise_binary, elemwise_unary, nn, optimizer};
+    use crate::op::{elemwise_binary, elemwise_unary, nn, optimizer, reduce};
     vec![
         (elemwise_unary::CUDA_MODULE, elemwise_unary::cuda_source),
         (elemwise_binary::CUDA_MODULE, elemwise_binary::cuda_source),
         (optimizer::CUDA_MODULE, optimizer::cuda_source),
+        (reduce::CUDA_MODULE, reduce::cuda_source),
         (
             nn::fully_connected::CUDA_MODULE,
             nn::fully_connected::cuda_source,
