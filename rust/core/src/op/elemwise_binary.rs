@@ -446,7 +446,7 @@ pub const CUDA_MODULE: &str = "elemwise_binary";
 #[cfg(feature = "cuda")]
 pub fn cuda_source() -> String {
     use crate::kernels::cuda::{broadcast_kernel, map_kernel, module_source};
-    module_source(|dt| {
+    module_source("", |dt| {
         let mut s = String::new();
         for &(kind, suffix, ..) in KINDS {
             let e = cuda_expr(kind);

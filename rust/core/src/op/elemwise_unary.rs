@@ -681,7 +681,7 @@ mod cuda {
     }
 
     pub fn source() -> String {
-        crate::kernels::cuda::module_source(|dt| {
+        crate::kernels::cuda::module_source("", |dt| {
             let mut s = String::new();
             for (name, ..) in super::table() {
                 if let Some(e) = super::cuda_expr(name) {

@@ -520,7 +520,7 @@ const CUDA_RULES: [(Rule, &str, usize, usize, &str); 3] = [
 
 #[cfg(feature = "cuda")]
 pub fn cuda_source() -> String {
-    crate::kernels::cuda::module_source(|dt| {
+    crate::kernels::cuda::module_source("", |dt| {
         CUDA_RULES
             .iter()
             .map(|&(_, name, ns, nsc, body)| {

@@ -764,7 +764,7 @@ __device__ __forceinline__ double red_step(double a, double v, int kind) {
   return kind == 2 ? (v > a ? v : a) : kind == 3 ? (v < a ? v : a) : a + v;
 }
 "#;
-    let mut src = module_source(|dt| {
+    module_source(common, |dt| {
         let s = storage_type(dt);
         format!(
             r#"
@@ -802,9 +802,7 @@ extern "C" __global__ void {unreduce}(const {s}* g, {s}* dx, u64 n, u64 r, u64 i
             blocks = kernel_name("reduce_blocks", dt),
             unreduce = kernel_name("unreduce", dt),
         )
-    });
-    src.insert_str(crate::kernels::cuda::PRELUDE.len(), common);
-    src
+    })
 }
 
 #[cfg(feature = "cuda")]

@@ -282,9 +282,11 @@ pub fn run_blocks(
     .map_err(|e| device::drv("a kernel launch", e))
 }
 
-/// Source of a module: the prelude and the kernels `gen` writes for each float type.
-pub fn module_source(gen: impl Fn(DType) -> String) -> String {
+/// Source of a module: the prelude, the module's `shared` declarations, and the kernels
+/// `gen` writes for each float type.
+pub fn module_source(shared: &str, gen: impl Fn(DType) -> String) -> String {
     let mut s = String::from(PRELUDE);
+    s += shared;
     for dt in FLOATS {
         s += &gen(dt);
     }

@@ -167,7 +167,7 @@ pub const CUDA_MODULE: &str = "activation";
 #[cfg(feature = "cuda")]
 pub fn cuda_source() -> String {
     use crate::kernels::cuda::map_kernel;
-    crate::kernels::cuda::module_source(|dt| {
+    crate::kernels::cuda::module_source("", |dt| {
         let mut s = String::new();
         for act in [
             Act::Relu,

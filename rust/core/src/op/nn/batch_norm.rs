@@ -537,7 +537,7 @@ pub const CUDA_MODULE: &str = "batch_norm";
 #[cfg(feature = "cuda")]
 pub fn cuda_source() -> String {
     use crate::kernels::cuda::{kernel_name, module_source, storage_type};
-    module_source(|dt| {
+    module_source("", |dt| {
         let s = storage_type(dt);
         format!(
             r#"

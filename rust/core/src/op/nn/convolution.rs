@@ -587,7 +587,7 @@ pub fn cuda_source() -> String {
     let geom = r#"
 struct ConvGeom { i64 c, in_[3], out[3], k[3], s[3], d[3], p[3]; };
 "#;
-    let mut src = module_source(|dt| {
+    module_source(geom, |dt| {
         let s = storage_type(dt);
         format!(
             r#"
@@ -650,11 +650,7 @@ extern "C" __global__ void {bias_grad}(const {s}* dy, {s}* db, u64 batch, u64 f,
             bias = kernel_name("conv_bias", dt),
             bias_grad = kernel_name("conv_bias_grad", dt),
         )
-    });
-    // The struct goes right after the prelude, before the kernels that take it.
-    let at = crate::kernels::cuda::PRELUDE.len();
-    src.insert_str(at, geom);
-    src
+    })
 }
 
 #[cfg(feature = "cuda")]

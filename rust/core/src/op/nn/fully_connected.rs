@@ -240,7 +240,7 @@ pub const CUDA_MODULE: &str = "fully_connected";
 #[cfg(feature = "cuda")]
 pub fn cuda_source() -> String {
     use crate::kernels::cuda::{kernel_name, module_source, storage_type};
-    module_source(|dt| {
+    module_source("", |dt| {
         let s = storage_type(dt);
         format!(
             "extern \"C\" __global__ void {}(const {s}* b, {s}* o, u64 n, u64 h) {{\n  \

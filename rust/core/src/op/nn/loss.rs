@@ -220,7 +220,7 @@ pub const CUDA_MODULE: &str = "loss";
 #[cfg(feature = "cuda")]
 pub fn cuda_source() -> String {
     use crate::kernels::cuda::{kernel_name, module_source, storage_type};
-    module_source(|dt| {
+    module_source("", |dt| {
         let s = storage_type(dt);
         format!(
             r#"

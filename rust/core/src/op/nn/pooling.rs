@@ -406,7 +406,7 @@ __device__ __forceinline__ Win pool_window(const PoolGeom& g, const i64* o) {
   return w;
 }
 "#;
-    let mut src = module_source(|dt| {
+    module_source(common, |dt| {
         let s = storage_type(dt);
         format!(
             r#"
@@ -493,9 +493,7 @@ extern "C" __global__ void {bwd}(const {s}* dy, const {s}* x, {s}* dx, u64 plane
             fwd = kernel_name("pool_fwd", dt),
             bwd = kernel_name("pool_bwd", dt),
         )
-    });
-    src.insert_str(crate::kernels::cuda::PRELUDE.len(), common);
-    src
+    })
 }
 
 #[cfg(feature = "cuda")]
