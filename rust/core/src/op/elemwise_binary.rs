@@ -174,13 +174,18 @@ fn check_dtypes(op: &str, inputs: &[Desc]) -> Result<()> {
     Ok(())
 }
 
-/// The configured binary op on two arrays (`broadcast` = numpy rules, else equal shapes).
-pub fn binary_op(kind: BinOp, broadcast: bool) -> Arc<dyn Operator> {
-    let suffix = KINDS
+/// The name suffix of `kind` (`add`, `maximum`, ...), shared by its op families and kernels.
+fn suffix(kind: BinOp) -> &'static str {
+    KINDS
         .iter()
         .find(|k| k.0 == kind)
         .map(|k| k.1)
-        .unwrap_or("add");
+        .unwrap_or("add")
+}
+
+/// The configured binary op on two arrays (`broadcast` = numpy rules, else equal shapes).
+pub fn binary_op(kind: BinOp, broadcast: bool) -> Arc<dyn Operator> {
+    let suffix = suffix(kind);
     let name = if broadcast {
         leak(format!("broadcast_{suffix}"))
     } else {
@@ -234,11 +239,7 @@ fn is_comparison(kind: BinOp) -> bool {
 
 /// Registered name of the binary op `kind` in the elemwise or broadcast family.
 fn family_name(kind: BinOp, broadcast: bool) -> String {
-    let suffix = KINDS
-        .iter()
-        .find(|k| k.0 == kind)
-        .map(|k| k.1)
-        .unwrap_or("add");
+    let suffix = suffix(kind);
     if broadcast {
         format!("broadcast_{suffix}")
     } else {
@@ -491,17 +492,9 @@ const ADD_N_MAX: usize = 8;
 
 #[cfg(feature = "cuda")]
 mod cuda {
-    use super::{cuda_source, BinOp, CUDA_MODULE, KINDS};
+    use super::{cuda_source, suffix, BinOp, CUDA_MODULE};
     use crate::dtype::DType;
     use crate::kernels::cuda::{run_broadcast, run_map, CudaFn, FLOATS};
-
-    fn suffix(kind: BinOp) -> &'static str {
-        KINDS
-            .iter()
-            .find(|k| k.0 == kind)
-            .map(|k| k.1)
-            .unwrap_or("add")
-    }
 
     pub fn binary(kind: BinOp) -> CudaFn {
         Box::new(move |dev, _, ins, outs| {
