@@ -259,8 +259,8 @@ fn loaded(py: Python<'_>, res: (Vec<NDArray>, Option<Vec<String>>)) -> PyResult<
 
 #[pyfunction]
 pub fn load_bytes(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
-    let owned = buf.to_vec();
-    let res = enter(py, move || oxnet::ndarray::io::load_from_bytes(&owned))?;
+    // `bytes` are immutable, so the borrowed buffer stays valid without the GIL.
+    let res = enter(py, move || oxnet::ndarray::io::load_from_bytes(buf))?;
     loaded(py, res)
 }
 
