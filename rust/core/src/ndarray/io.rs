@@ -338,10 +338,7 @@ pub fn load_from_file(path: impl AsRef<Path>) -> Result<(Vec<NDArray>, Option<Ve
     let path = path.as_ref();
     let shown = || path.display().to_string();
     let mut file = std::fs::File::open(path).map_err(|e| io_error(&shown(), &e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| io_error(&shown(), &e))?
-        .len();
+    let len = file.metadata().map_err(|e| io_error(&shown(), &e))?.len();
     let len = usize::try_from(len).map_err(|_| Error::Io {
         path: shown(),
         msg: format!("a file of {len} bytes does not fit in memory"),

@@ -398,9 +398,9 @@ pub fn scalar_op(kind: BinOp, scalar: f64, reverse: bool, name: &'static str) ->
             with_dtype!(ins[0].dtype(), T, {
                 let s = <T as crate::dtype::Element>::from_f64(scalar);
                 with_binop!(kind, T, |f| if reverse {
-                    unary::<T, T>(&ins[0], &outs[0], |x| f(s, x))
+                    unary::<T, T>(&ins[0], &outs[0], move |x| f(s, x))
                 } else {
-                    unary::<T, T>(&ins[0], &outs[0], |x| f(x, s))
+                    unary::<T, T>(&ins[0], &outs[0], move |x| f(x, s))
                 })
             });
             Ok(())

@@ -7,11 +7,11 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::unary;
+use crate::ndarray::NDArray;
 use crate::with_dtype;
 use half::f16;
 use std::sync::Arc;
 
-type F32 = fn(f32) -> f32;
 type F64 = fn(f64) -> f64;
 
 fn sign32(x: f32) -> f32 {
@@ -33,297 +33,326 @@ fn sign64(x: f64) -> f64 {
     }
 }
 
-/// (name, aliases, doc, f32, f64)
-#[allow(clippy::type_complexity)]
-fn table() -> Vec<(
-    &'static str,
-    &'static [&'static str],
-    &'static str,
-    F32,
-    F64,
-)> {
-    vec![
+/// A row's CPU kernel: `out = f(data)` for every dtype.
+type Kernel = fn(&NDArray, &NDArray);
+
+/// One table row from the op's f32 and f64 element functions. The float kernels are
+/// instantiated with the row's own functions, so each loop inlines its function and
+/// vectorises (through a `fn` pointer every element would be an indirect call); f16 computes
+/// in f32 and the integer types through the f64 function.
+macro_rules! row {
+    ($name:expr, $aliases:expr, $doc:expr, $f32:expr, $f64:expr $(,)?) => {
         (
+            $name,
+            $aliases,
+            $doc,
+            (|a: &NDArray, o: &NDArray| match a.dtype() {
+                DType::F32 => unary::<f32, f32>(a, o, $f32),
+                DType::F64 => unary::<f64, f64>(a, o, $f64),
+                DType::F16 => unary::<f16, f16>(a, o, in_f32($f32)),
+                _ => via_f64(a, o, $f64),
+            }) as Kernel,
+        )
+    };
+}
+
+/// The integer (and bool) kernels: each element through the op's f64 function. One
+/// instantiation for all ops, as integer math is rare and the call per element acceptable.
+fn via_f64(a: &NDArray, o: &NDArray, f: F64) {
+    with_dtype!(a.dtype(), T, {
+        unary::<T, T>(a, o, move |x| T::from_f64(f(x.to_f64())))
+    })
+}
+
+/// An f32 element function applied to f16 values.
+fn in_f32(f: impl Fn(f32) -> f32 + Copy + Send + Sync) -> impl Fn(f16) -> f16 + Copy + Send + Sync {
+    move |x| f16::from_f32(f(x.to_f32()))
+}
+
+/// (name, aliases, doc, kernel)
+fn table() -> Vec<(&'static str, &'static [&'static str], &'static str, Kernel)> {
+    vec![
+        row!(
             "abs",
             &[],
             "Returns element-wise absolute value of the input.",
             f32::abs,
             f64::abs,
         ),
-        (
+        row!(
             "sign",
             &[],
             "Returns element-wise sign of the input (-1, 0 or 1).",
             sign32,
             sign64,
         ),
-        (
+        row!(
             "negative",
             &[],
             "Numerical negative of the argument, element-wise.",
             |x| -x,
             |x| -x,
         ),
-        (
+        row!(
             "reciprocal",
             &[],
             "Returns the reciprocal 1/x of the argument, element-wise.",
             |x| 1.0 / x,
             |x| 1.0 / x,
         ),
-        (
+        row!(
             "square",
             &[],
             "Returns element-wise squared value of the input.",
             |x| x * x,
             |x| x * x,
         ),
-        (
+        row!(
             "sqrt",
             &[],
             "Returns element-wise square-root value of the input.",
             f32::sqrt,
             f64::sqrt,
         ),
-        (
+        row!(
             "rsqrt",
             &[],
             "Returns element-wise inverse square-root value of the input.",
             |x| 1.0 / x.sqrt(),
             |x| 1.0 / x.sqrt(),
         ),
-        (
+        row!(
             "cbrt",
             &[],
             "Returns element-wise cube-root value of the input.",
             f32::cbrt,
             f64::cbrt,
         ),
-        (
+        row!(
             "rcbrt",
             &[],
             "Returns element-wise inverse cube-root value of the input.",
             |x| 1.0 / x.cbrt(),
             |x| 1.0 / x.cbrt(),
         ),
-        (
+        row!(
             "exp",
             &[],
             "Returns element-wise exponential value of the input.",
             f32::exp,
             f64::exp,
         ),
-        (
+        row!(
             "expm1",
             &[],
             "Returns `exp(x) - 1` computed element-wise.",
             f32::exp_m1,
             f64::exp_m1,
         ),
-        (
+        row!(
             "log",
             &[],
             "Returns element-wise natural logarithmic value of the input.",
             f32::ln,
             f64::ln,
         ),
-        (
+        row!(
             "log2",
             &[],
             "Returns element-wise base-2 logarithmic value of the input.",
             f32::log2,
             f64::log2,
         ),
-        (
+        row!(
             "log10",
             &[],
             "Returns element-wise base-10 logarithmic value of the input.",
             f32::log10,
             f64::log10,
         ),
-        (
+        row!(
             "log1p",
             &[],
             "Returns element-wise `log(1 + x)` value of the input.",
             f32::ln_1p,
             f64::ln_1p,
         ),
-        (
+        row!(
             "sin",
             &[],
             "Computes the element-wise sine of the input array.",
             f32::sin,
             f64::sin,
         ),
-        (
+        row!(
             "cos",
             &[],
             "Computes the element-wise cosine of the input array.",
             f32::cos,
             f64::cos,
         ),
-        (
+        row!(
             "tan",
             &[],
             "Computes the element-wise tangent of the input array.",
             f32::tan,
             f64::tan,
         ),
-        (
+        row!(
             "arcsin",
             &[],
             "Returns element-wise inverse sine of the input array.",
             f32::asin,
             f64::asin,
         ),
-        (
+        row!(
             "arccos",
             &[],
             "Returns element-wise inverse cosine of the input array.",
             f32::acos,
             f64::acos,
         ),
-        (
+        row!(
             "arctan",
             &[],
             "Returns element-wise inverse tangent of the input array.",
             f32::atan,
             f64::atan,
         ),
-        (
+        row!(
             "sinh",
             &[],
             "Returns the hyperbolic sine of the input array, computed element-wise.",
             f32::sinh,
             f64::sinh,
         ),
-        (
+        row!(
             "cosh",
             &[],
             "Returns the hyperbolic cosine of the input array, computed element-wise.",
             f32::cosh,
             f64::cosh,
         ),
-        (
+        row!(
             "tanh",
             &[],
             "Returns the hyperbolic tangent of the input array, computed element-wise.",
             f32::tanh,
             f64::tanh,
         ),
-        (
+        row!(
             "arcsinh",
             &[],
             "Returns the element-wise inverse hyperbolic sine of the input array.",
             f32::asinh,
             f64::asinh,
         ),
-        (
+        row!(
             "arccosh",
             &[],
             "Returns the element-wise inverse hyperbolic cosine of the input array.",
             f32::acosh,
             f64::acosh,
         ),
-        (
+        row!(
             "arctanh",
             &[],
             "Returns the element-wise inverse hyperbolic tangent of the input array.",
             f32::atanh,
             f64::atanh,
         ),
-        (
+        row!(
             "degrees",
             &[],
             "Converts each element of the input array from radians to degrees.",
             f32::to_degrees,
             f64::to_degrees,
         ),
-        (
+        row!(
             "radians",
             &[],
             "Converts each element of the input array from degrees to radians.",
             f32::to_radians,
             f64::to_radians,
         ),
-        (
+        row!(
             "sigmoid",
             &[],
             "Computes sigmoid of x element-wise: `1 / (1 + exp(-x))`.",
             |x| 1.0 / (1.0 + (-x).exp()),
             |x| 1.0 / (1.0 + (-x).exp()),
         ),
-        (
+        row!(
             "relu",
             &[],
             "Computes rectified linear activation `max(x, 0)` element-wise.",
             |x| if x > 0.0 { x } else { 0.0 },
             |x| if x > 0.0 { x } else { 0.0 },
         ),
-        (
+        row!(
             "softsign",
             &[],
             "Computes softsign of x element-wise: `x / (1 + abs(x))`.",
             |x| x / (1.0 + x.abs()),
             |x| x / (1.0 + x.abs()),
         ),
-        (
+        row!(
             "floor",
             &[],
             "Returns element-wise floor of the input.",
             f32::floor,
             f64::floor,
         ),
-        (
+        row!(
             "ceil",
             &[],
             "Returns element-wise ceiling of the input.",
             f32::ceil,
             f64::ceil,
         ),
-        (
+        row!(
             "round",
             &[],
             "Returns element-wise rounded value to the nearest integer (halves away from zero).",
             f32::round,
             f64::round,
         ),
-        (
+        row!(
             "rint",
             &[],
             "Returns element-wise rounded value to the nearest integer (halves to even).",
             f32::round_ties_even,
             f64::round_ties_even,
         ),
-        (
+        row!(
             "trunc",
             &[],
             "Return the element-wise truncated value of the input.",
             f32::trunc,
             f64::trunc,
         ),
-        (
+        row!(
             "fix",
             &[],
             "Returns element-wise rounded value to the nearest integer towards zero.",
             f32::trunc,
             f64::trunc,
         ),
-        (
+        row!(
             "logical_not",
             &[],
             "Returns the result of logical NOT (!) function, element-wise (1 or 0).",
             |x| (x == 0.0) as u8 as f32,
             |x| (x == 0.0) as u8 as f64,
         ),
-        (
+        row!(
             "_copy",
             &["identity"],
             "Returns a copy of the input.",
             |x| x,
             |x| x,
         ),
-        (
+        row!(
             "BlockGrad",
             &["stop_gradient"],
             "Stops gradient computation; forward is the identity.",
@@ -333,7 +362,7 @@ fn table() -> Vec<(
     ]
 }
 
-fn unary_op(name: &'static str, f32f: F32, f64f: F64) -> Arc<dyn Operator> {
+fn unary_op(name: &'static str, kernel: Kernel) -> Arc<dyn Operator> {
     let mut op = FnOp::new(
         name,
         move |inputs| {
@@ -341,15 +370,7 @@ fn unary_op(name: &'static str, f32f: F32, f64f: F64) -> Arc<dyn Operator> {
             Ok(vec![inputs[0].clone()])
         },
         move |_, ins, outs| {
-            let (a, o) = (&ins[0], &outs[0]);
-            match a.dtype() {
-                DType::F32 => unary::<f32, f32>(a, o, f32f),
-                DType::F64 => unary::<f64, f64>(a, o, f64f),
-                DType::F16 => unary::<f16, f16>(a, o, |x| f16::from_f32(f32f(x.to_f32()))),
-                d => with_dtype!(d, T, {
-                    unary::<T, T>(a, o, |x| T::from_f64(f64f(x.to_f64())))
-                }),
-            }
+            kernel(&ins[0], &outs[0]);
             Ok(())
         },
     );
@@ -704,13 +725,13 @@ pub fn cuda_source() -> String {
 }
 
 pub fn register(r: &mut Registry) {
-    for (name, aliases, doc, f32f, f64f) in table() {
+    for (name, aliases, doc, kernel) in table() {
         r.add(SimpleDef {
             name,
             doc: doc.to_string(),
             params: vec![],
             inputs: Inputs::Fixed(&["data"]),
-            create: Box::new(move |_| Ok(unary_op(name, f32f, f64f))),
+            create: Box::new(move |_| Ok(unary_op(name, kernel))),
         });
         for a in aliases {
             r.alias(a, name);

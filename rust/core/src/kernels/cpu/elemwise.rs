@@ -158,16 +158,19 @@ int_arith!(i8, true);
 int_arith!(i32, true);
 int_arith!(i64, true);
 
-// The loops below take their pointers as arguments: pointers read from a closure's captured
-// environment are reloaded every iteration (the store might alias them), which blocks
-// vectorisation. As locals, LLVM versions the loop with a runtime overlap check instead.
+// The loops below take their pointers, and the element function, as arguments: anything read
+// through a pointer (a closure's environment behind `&F`, or a value it captured by
+// reference) is reloaded after every store, which might alias it, and that blocks
+// vectorisation. Taken by value, the function's captured scalars live in registers and LLVM
+// versions the loop with a runtime overlap check of the arrays instead. Hence `F: Copy` and
+// `move` closures that capture scalars by value.
 
 /// `o[i] = f(a[i], b[i])` for i < n.
 ///
 /// # Safety
 /// The ranges are valid; `o` is either disjoint from `a`/`b` or identical to one of them.
 #[inline(always)]
-unsafe fn zip2<T: Copy, F: Fn(T, T) -> T>(a: *const T, b: *const T, o: *mut T, n: usize, f: &F) {
+unsafe fn zip2<T: Copy, F: Fn(T, T) -> T>(a: *const T, b: *const T, o: *mut T, n: usize, f: F) {
     for i in 0..n {
         *o.add(i) = f(*a.add(i), *b.add(i));
     }
@@ -175,7 +178,7 @@ unsafe fn zip2<T: Copy, F: Fn(T, T) -> T>(a: *const T, b: *const T, o: *mut T, n
 
 /// `o[i] = f(a[i])` for i < n (same safety contract as `zip2`).
 #[inline(always)]
-unsafe fn map1<T: Copy, U: Copy, F: Fn(T) -> U>(a: *const T, o: *mut U, n: usize, f: &F) {
+unsafe fn map1<T: Copy, U: Copy, F: Fn(T) -> U>(a: *const T, o: *mut U, n: usize, f: F) {
     for i in 0..n {
         *o.add(i) = f(*a.add(i));
     }
@@ -187,7 +190,7 @@ pub fn binary<T: Element>(
     a: &NDArray,
     b: &NDArray,
     out: &NDArray,
-    f: impl Fn(T, T) -> T + Sync + Send,
+    f: impl Fn(T, T) -> T + Sync + Send + Copy,
 ) {
     let n = out.size();
     if n == 0 {
@@ -204,7 +207,7 @@ pub fn binary<T: Element>(
     if a.shape() == out.shape() && b.shape() == out.shape() {
         par_ranges(n, 1, |s, e| {
             // SAFETY: s..e < n for all three arrays.
-            unsafe { zip2(pa.get().add(s), pb.get().add(s), po.get().add(s), e - s, &f) }
+            unsafe { zip2(pa.get().add(s), pb.get().add(s), po.get().add(s), e - s, f) }
         });
         return;
     }
@@ -213,7 +216,7 @@ pub fn binary<T: Element>(
         let bv = unsafe { *pb.get() };
         par_ranges(n, 1, |s, e| {
             // SAFETY: s..e < n.
-            unsafe { map1(pa.get().add(s), po.get().add(s), e - s, &|x| f(x, bv)) }
+            unsafe { map1(pa.get().add(s), po.get().add(s), e - s, move |x| f(x, bv)) }
         });
         return;
     }
@@ -222,7 +225,7 @@ pub fn binary<T: Element>(
         let av = unsafe { *pa.get() };
         par_ranges(n, 1, |s, e| {
             // SAFETY: s..e < n.
-            unsafe { map1(pb.get().add(s), po.get().add(s), e - s, &|y| f(av, y)) }
+            unsafe { map1(pb.get().add(s), po.get().add(s), e - s, move |y| f(av, y)) }
         });
         return;
     }
@@ -264,13 +267,17 @@ pub fn binary<T: Element>(
 }
 
 /// `out = f(a)` elementwise (same size). Must run inside the op holding both variables.
-pub fn unary<T: Element, U: Element>(a: &NDArray, out: &NDArray, f: impl Fn(T) -> U + Sync + Send) {
+pub fn unary<T: Element, U: Element>(
+    a: &NDArray,
+    out: &NDArray,
+    f: impl Fn(T) -> U + Sync + Send + Copy,
+) {
     let n = out.size();
     // SAFETY: called from the op that holds both arrays' variables.
     let (pa, po) = unsafe { (Ptr(a.raw() as *mut T), Ptr(out.raw() as *mut U)) };
     par_ranges(n, 1, |s, e| {
         // SAFETY: s..e < n.
-        unsafe { map1(pa.get().add(s), po.get().add(s), e - s, &f) }
+        unsafe { map1(pa.get().add(s), po.get().add(s), e - s, f) }
     });
 }
 

@@ -458,7 +458,7 @@ fn leaky_relu(k: Leaky) -> Arc<dyn Operator> {
                         });
                     }
                     _ => {
-                        unary::<T, T>(x, y, |v| leaky_at::<C>(k, C::of(v)).to());
+                        unary::<T, T>(x, y, move |v| leaky_at::<C>(k, C::of(v)).to());
                         if let Leaky::RRelu(l, u) = k {
                             crate::kernels::cpu::elemwise::fill::<T>(
                                 &outs[1],
@@ -580,7 +580,7 @@ fn backward_leaky(k: Leaky) -> Arc<dyn Operator> {
                             }
                         });
                     }
-                    _ => binary::<T>(dy, x, dx, |g, v| {
+                    _ => binary::<T>(dy, x, dx, move |g, v| {
                         (C::of(g) * leaky_deriv::<C>(k, C::of(v))).to()
                     }),
                 }

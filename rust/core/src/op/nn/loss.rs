@@ -702,7 +702,7 @@ fn smooth_l1(sigma: f64) -> Arc<dyn Operator> {
         move |_, ins, outs| {
             with_real!(name, ins[0].dtype(), T, C, {
                 let (s2, th, h) = (C::c(s2), C::c(1.0 / s2), C::c(0.5 / s2));
-                unary::<T, T>(&ins[0], &outs[0], |v| {
+                unary::<T, T>(&ins[0], &outs[0], move |v| {
                     let x = C::of(v);
                     let a = x.abs();
                     (if a < th {
@@ -728,7 +728,7 @@ fn smooth_l1(sigma: f64) -> Arc<dyn Operator> {
                         &ins[0],
                         &ins[1],
                         &outs[0],
-                        |g, v| {
+                        move |g, v| {
                             let x = C::of(v);
                             let d = if x.abs() < th {
                                 s2c * x
