@@ -4,6 +4,7 @@
 """
 from . import base
 from .base import MXNetError
+from . import blas as _blas
 from . import context
 from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
 from . import ndarray
@@ -32,5 +33,7 @@ from . import callback
 from . import model
 from . import module
 from . import module as mod
+
+_blas.load()
 
 __version__ = "0.1.0"

@@ -156,6 +156,58 @@ def test_dot_and_batch_dot():
         mx.nd.dot(mx.nd.array(a), mx.nd.array(a))
 
 
+# Products past the size where they are split over the pool: by rows, by columns (few rows),
+# transposed operands; float64 and float32.
+LARGE_PRODUCTS = [((300, 200), (200, 100), False, False), ((8, 600), (600, 1024), False, False),
+                  ((600, 8), (1024, 600), True, True), ((200, 300), (100, 200), True, True)]
+
+
+def check_large_products():
+    rng = np.random.RandomState(3)
+    for sa, sb, ta, tb in LARGE_PRODUCTS:
+        for dt, tol in ((np.float32, 1e-4), (np.float64, 1e-12)):
+            a = rng.uniform(-1, 1, sa).astype(dt)
+            b = rng.uniform(-1, 1, sb).astype(dt)
+            ref = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+            got = mx.nd.dot(mx.nd.array(a, dtype=dt), mx.nd.array(b, dtype=dt), transpose_a=ta,
+                            transpose_b=tb)
+            assert got.dtype == dt
+            np.testing.assert_allclose(got.asnumpy(), ref, rtol=tol, atol=tol * 10)
+    # FullyConnected accumulates the product onto the broadcast bias.
+    x = rng.uniform(-1, 1, (64, 700)).astype(np.float32)
+    w = rng.uniform(-1, 1, (300, 700)).astype(np.float32)
+    bias = rng.uniform(-1, 1, 300).astype(np.float32)
+    got = mx.nd.FullyConnected(mx.nd.array(x), mx.nd.array(w), mx.nd.array(bias), num_hidden=300)
+    np.testing.assert_allclose(got.asnumpy(), x.astype(np.float64) @ w.T + bias, rtol=1e-4, atol=1e-3)
+
+
+def test_large_products():
+    check_large_products()
+
+
+def test_large_products_builtin_gemm():
+    """The same products on the gemm crate, as without OpenBLAS."""
+    import os
+    import subprocess
+    import sys
+    code = ("import oxnet as mx, test_operator as t\n"
+            "assert mx.blas.library() is None, mx.blas.library()\n"
+            "t.check_large_products()\n")
+    env = dict(os.environ, OXNET_BLAS="builtin")
+    r = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(__file__), env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+
+def test_openblas_is_used_when_installed():
+    try:
+        import scipy_openblas32
+    except ImportError:
+        pytest.skip("scipy-openblas32 is not installed: products use the built-in gemm crate")
+    lib = mx.blas.library()
+    assert lib is not None and lib.startswith(scipy_openblas32.get_lib_dir())
+
+
 def test_shape_ops():
     x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     a = mx.nd.array(x)

@@ -289,6 +289,18 @@ pub fn _set_package_dir(dir: String) {
     origin::set_package_dir(dir);
 }
 
+/// Loads the CBLAS library at `path` (symbols prefixed by `prefix`) for f32/f64 products.
+#[pyfunction]
+pub fn _load_blas(py: Python<'_>, path: String, prefix: String) -> PyResult<String> {
+    enter(py, move || oxnet::kernels::cpu::blas::load(&path, &prefix))
+}
+
+/// The BLAS library products use, or None for the built-in `gemm` crate.
+#[pyfunction]
+pub fn blas_library() -> Option<String> {
+    oxnet::kernels::cpu::blas::loaded().map(str::to_string)
+}
+
 /// (engine kind, worker threads, intra-op threads, pending ops).
 #[pyfunction]
 pub fn engine_info() -> (String, usize, usize) {

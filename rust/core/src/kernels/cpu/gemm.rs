@@ -1,16 +1,20 @@
-//! Matrix products through the `gemm` crate (its only user). Operands are (pointer, row
-//! stride, column stride), so `transpose_a`/`transpose_b` cost nothing: the crate packs
-//! panels from any strides.
+//! Matrix products: OpenBLAS when one is loaded ([`super::blas`]), else the `gemm` crate.
+//! Operands are (pointer, row stride, column stride), so `transpose_a`/`transpose_b` cost
+//! nothing: both take any operand with a unit stride, and the crate packs panels from any
+//! strides.
 //!
 //! Threading: a product runs on the calling thread unless it is large. Engine workers already
 //! run independent ops side by side, so splitting a small product over the intra-op pool would
-//! only make two concurrent dots contend for the same threads.
+//! only make two concurrent dots contend for the same threads. A large one is cut into one
+//! block of rows (or columns) per pool thread, each a single-threaded product.
 
+use super::blas::BlasElem;
 use super::{par_ranges, Ptr};
 use crate::dtype::Element;
 use crate::runtime::rt;
 use gemm::Parallelism;
 use half::f16;
+use rayon::prelude::*;
 use std::sync::OnceLock;
 
 /// Multiply-adds (m·n·k) from which one product is split over the intra-op pool: about a
@@ -35,8 +39,8 @@ mod sealed {
     impl Sealed for half::f16 {}
 }
 
-/// Element types the `gemm` crate multiplies (f16 accumulates in f32 inside the crate).
-pub trait GemmElem: Element + sealed::Sealed {}
+/// Element types the products take (f16 accumulates in f32 inside the `gemm` crate).
+pub trait GemmElem: Element + BlasElem + sealed::Sealed {}
 impl GemmElem for f32 {}
 impl GemmElem for f64 {}
 impl GemmElem for f16 {}
@@ -54,6 +58,19 @@ pub struct Mat<T> {
 unsafe impl<T> Send for Mat<T> {}
 unsafe impl<T> Sync for Mat<T> {}
 
+impl<T> Mat<T> {
+    /// The operand from row `i` and column `j` on.
+    fn at(self, i: usize, j: usize) -> Self {
+        Mat {
+            // wrapping: the caller only passes indices inside the operand.
+            ptr: self
+                .ptr
+                .wrapping_offset(i as isize * self.rs + j as isize * self.cs),
+            ..self
+        }
+    }
+}
+
 /// `c = a · b` with `a` m×k, `b` k×n and `c` m×n row-major with row stride `ldc`.
 ///
 /// # Safety
@@ -68,17 +85,7 @@ pub unsafe fn matmul<T: GemmElem>(
     c: *mut T,
     ldc: usize,
 ) {
-    let work = m.saturating_mul(n).saturating_mul(k);
-    let threads = rt().pool.current_num_threads();
-    if work >= par_mnk() && threads > 1 {
-        let pc = Ptr(c);
-        // SAFETY: the caller's contract, carried into the pool.
-        rt().pool.install(move || unsafe {
-            product(m, n, k, a, b, pc.get(), ldc, Parallelism::Rayon(threads))
-        });
-    } else {
-        product(m, n, k, a, b, c, ldc, Parallelism::None);
-    }
+    split_product(m, n, k, a, b, c, ldc, false)
 }
 
 /// `c += a · b`, otherwise as `matmul` (bias rows or partial sums already in `c`).
@@ -94,52 +101,49 @@ pub unsafe fn matmul_acc<T: GemmElem>(
     c: *mut T,
     ldc: usize,
 ) {
-    if m == 0 || n == 0 || k == 0 {
-        return;
-    }
-    let work = m.saturating_mul(n).saturating_mul(k);
-    let threads = rt().pool.current_num_threads();
-    let par = if work >= par_mnk() && threads > 1 {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
-    };
-    let pc = Ptr(c);
-    let run = move || {
-        // Whole operands: capturing only their pointer fields would drop `Mat`'s Send.
-        let (pc, a, b) = (pc, a, b);
-        // SAFETY: the caller's contract; dst := 1·dst + 1·lhs·rhs.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                pc.get(),
-                1,
-                ldc as isize,
-                true,
-                a.ptr,
-                a.cs,
-                a.rs,
-                b.ptr,
-                b.cs,
-                b.rs,
-                T::from_f64(1.0),
-                T::from_f64(1.0),
-                false,
-                false,
-                false,
-                par,
-            )
-        }
-    };
-    if matches!(par, Parallelism::None) {
-        run();
-    } else {
-        rt().pool.install(run);
-    }
+    split_product(m, n, k, a, b, c, ldc, true)
 }
 
+/// `product`, cut into one block of `c` per pool thread when large: rows, or columns when
+/// there are too few rows to give every thread a full register block.
+#[allow(clippy::too_many_arguments)]
+unsafe fn split_product<T: GemmElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<T>,
+    b: Mat<T>,
+    c: *mut T,
+    ldc: usize,
+    acc: bool,
+) {
+    let work = m.saturating_mul(n).saturating_mul(k);
+    let threads = rt().pool.current_num_threads();
+    if work < par_mnk() || threads <= 1 {
+        return product(m, n, k, a, b, c, ldc, acc);
+    }
+    let by_rows = m >= 16 * threads || m >= n;
+    let len = if by_rows { m } else { n };
+    let step = len.div_ceil(threads);
+    let pc = Ptr(c);
+    rt().pool.install(|| {
+        (0..len.div_ceil(step)).into_par_iter().for_each(|t| {
+            let (a, b) = (a, b);
+            let (s, e) = (t * step, ((t + 1) * step).min(len));
+            // SAFETY: block t of `c` is disjoint from every other block; its operands are
+            // the matching rows of `a` or columns of `b`, inside them by construction.
+            unsafe {
+                if by_rows {
+                    product(e - s, n, k, a.at(s, 0), b, pc.get().add(s * ldc), ldc, acc)
+                } else {
+                    product(m, e - s, k, a, b.at(0, s), pc.get().add(s), ldc, acc)
+                }
+            }
+        })
+    });
+}
+
+/// `c = a·b` (`c += a·b` when `acc`) on this thread.
 #[allow(clippy::too_many_arguments)]
 unsafe fn product<T: GemmElem>(
     m: usize,
@@ -149,19 +153,24 @@ unsafe fn product<T: GemmElem>(
     b: Mat<T>,
     c: *mut T,
     ldc: usize,
-    par: Parallelism,
+    acc: bool,
 ) {
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        // An empty sum is zero; the crate is not asked to define that case.
-        for i in 0..m {
-            std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(T::from_f64(0.0));
+        // An empty sum is zero; the libraries are not asked to define that case.
+        if !acc {
+            for i in 0..m {
+                std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(T::from_f64(0.0));
+            }
         }
         return;
     }
-    // dst := alpha·dst + beta·lhs·rhs; with read_dst false alpha is unused.
+    if T::blas_product(m, n, k, a, b, c, ldc, acc) {
+        return;
+    }
+    // dst := alpha·dst + beta·lhs·rhs; alpha is read only with read_dst.
     gemm::gemm(
         m,
         n,
@@ -169,19 +178,19 @@ unsafe fn product<T: GemmElem>(
         c,
         1,
         ldc as isize,
-        false,
+        acc,
         a.ptr,
         a.cs,
         a.rs,
         b.ptr,
         b.cs,
         b.rs,
-        T::from_f64(0.0),
+        T::from_f64(1.0),
         T::from_f64(1.0),
         false,
         false,
         false,
-        par,
+        Parallelism::None,
     );
 }
 
@@ -235,16 +244,7 @@ pub unsafe fn batch_matmul<T: GemmElem>(
                     ptr: b.ptr.offset(i as isize * b_bs),
                     ..b
                 };
-                product(
-                    m,
-                    n,
-                    k,
-                    ai,
-                    bi,
-                    pc.get().add(i * m * n),
-                    n,
-                    Parallelism::None,
-                );
+                product(m, n, k, ai, bi, pc.get().add(i * m * n), n, false);
             }
         }
     });

@@ -1,5 +1,6 @@
 //! CPU kernels: plain loops the compiler vectorises, split over the intra-op pool when large.
 
+pub mod blas;
 pub mod cast;
 pub mod conv;
 pub mod elemwise;
