@@ -9,12 +9,11 @@
 //! block of rows (or columns) per pool thread, each a single-threaded product.
 
 use super::blas::BlasElem;
-use super::{par_ranges, Ptr};
+use super::{par_for, par_ranges, Ptr};
 use crate::dtype::Element;
 use crate::runtime::rt;
 use gemm::Parallelism;
 use half::f16;
-use rayon::prelude::*;
 use std::sync::OnceLock;
 
 /// Multiply-adds (m·n·k) from which one product is split over the intra-op pool: about a
@@ -126,20 +125,18 @@ unsafe fn split_product<T: GemmElem>(
     let len = if by_rows { m } else { n };
     let step = len.div_ceil(threads);
     let pc = Ptr(c);
-    rt().pool.install(|| {
-        (0..len.div_ceil(step)).into_par_iter().for_each(|t| {
-            let (a, b) = (a, b);
-            let (s, e) = (t * step, ((t + 1) * step).min(len));
-            // SAFETY: block t of `c` is disjoint from every other block; its operands are
-            // the matching rows of `a` or columns of `b`, inside them by construction.
-            unsafe {
-                if by_rows {
-                    product(e - s, n, k, a.at(s, 0), b, pc.get().add(s * ldc), ldc, acc)
-                } else {
-                    product(m, e - s, k, a, b.at(0, s), pc.get().add(s), ldc, acc)
-                }
+    par_for(len.div_ceil(step), |t| {
+        let (a, b) = (a, b);
+        let (s, e) = (t * step, ((t + 1) * step).min(len));
+        // SAFETY: block t of `c` is disjoint from every other block; its operands are the
+        // matching rows of `a` or columns of `b`, inside them by construction.
+        unsafe {
+            if by_rows {
+                product(e - s, n, k, a.at(s, 0), b, pc.get().add(s * ldc), ldc, acc)
+            } else {
+                product(m, e - s, k, a, b.at(0, s), pc.get().add(s), ldc, acc)
             }
-        })
+        }
     });
 }
 

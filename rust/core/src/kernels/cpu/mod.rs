@@ -11,7 +11,8 @@ pub mod reduce;
 pub mod strided;
 
 use crate::runtime::rt;
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Below this many elements a loop runs on one thread.
 pub const PAR_MIN: usize = 1 << 16;
@@ -40,13 +41,182 @@ pub fn par_ranges(n: usize, work_per_item: usize, f: impl Fn(usize, usize) + Syn
     }
     let chunks = (threads * 4).min(n).min(total / (PAR_MIN / 4)).max(2);
     let step = n.div_ceil(chunks);
-    rt().pool.install(|| {
-        (0..chunks).into_par_iter().for_each(|c| {
-            let b = c * step;
-            let e = ((c + 1) * step).min(n);
-            if b < e {
-                f(b, e);
-            }
-        })
+    par_for(n.div_ceil(step), |c| {
+        let b = c * step;
+        let e = ((c + 1) * step).min(n);
+        if b < e {
+            f(b, e);
+        }
     });
+}
+
+/// Runs `f(0) .. f(chunks - 1)`, each once, on the calling thread and on pool threads that
+/// join in. The caller never waits for a pool thread to wake: it works through the chunks
+/// itself, and only waits for helpers that have already taken one. Waking a sleeping thread
+/// costs tens of microseconds on a virtual machine, longer than a medium-sized op takes, so
+/// handing the whole op to the pool (and blocking until it is done) made such ops slower
+/// than running them on one thread.
+pub fn par_for(chunks: usize, f: impl Fn(usize) + Sync) {
+    let helpers = rt()
+        .pool
+        .current_num_threads()
+        .min(chunks)
+        .saturating_sub(1);
+    if helpers == 0 {
+        (0..chunks).for_each(f);
+        return;
+    }
+    let f: &(dyn Fn(usize) + Sync) = &f;
+    // SAFETY: helpers dereference `body` only between joining (under the lock, while the
+    // job is open) and leaving; the caller closes the job and waits for every joined helper
+    // to leave before returning, so `f` outlives every use.
+    let body: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(f) };
+    let job = Arc::new(Job {
+        next: AtomicUsize::new(0),
+        chunks,
+        state: Mutex::new(JobState {
+            open: true,
+            active: 0,
+            panic: None,
+        }),
+        left: Condvar::new(),
+        body,
+    });
+    for _ in 0..helpers {
+        let job = Arc::clone(&job);
+        rt().pool.spawn(move || job.help());
+    }
+    // Closes the job and waits for joined helpers even if a chunk here panics.
+    struct Close<'a>(&'a Job);
+    impl Drop for Close<'_> {
+        fn drop(&mut self) {
+            let mut st = lock(&self.0.state);
+            st.open = false;
+            while st.active > 0 {
+                st = self.0.left.wait(st).unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+    }
+    let close = Close(&job);
+    job.work();
+    drop(close);
+    let panic = lock(&job.state).panic.take();
+    if let Some(p) = panic {
+        std::panic::resume_unwind(p);
+    }
+}
+
+struct Job {
+    next: AtomicUsize,
+    chunks: usize,
+    state: Mutex<JobState>,
+    left: Condvar,
+    body: &'static (dyn Fn(usize) + Sync),
+}
+
+struct JobState {
+    /// False once the caller has finished its share: late helpers must not start.
+    open: bool,
+    /// Helpers that joined and have not left.
+    active: usize,
+    /// A helper's panic, re-raised on the calling thread (where the engine reports it).
+    panic: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl Job {
+    fn work(&self) {
+        loop {
+            let c = self.next.fetch_add(1, Ordering::Relaxed);
+            if c >= self.chunks {
+                return;
+            }
+            (self.body)(c);
+        }
+    }
+
+    fn help(&self) {
+        {
+            let mut st = lock(&self.state);
+            if !st.open {
+                return;
+            }
+            st.active += 1;
+        }
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work()));
+        let mut st = lock(&self.state);
+        st.active -= 1;
+        if let Err(p) = res {
+            st.panic.get_or_insert(p);
+        }
+        if st.active == 0 {
+            self.left.notify_all();
+        }
+    }
+}
+
+/// A kernel panicking inside a chunk poisons nothing this code relies on.
+fn lock(m: &Mutex<JobState>) -> MutexGuard<'_, JobState> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn par_for_runs_every_chunk_once() {
+        for chunks in [0, 1, 2, 3, 17, 1000] {
+            let seen: Vec<AtomicUsize> = (0..chunks).map(|_| AtomicUsize::new(0)).collect();
+            par_for(chunks, |c| {
+                seen[c].fetch_add(1, Ordering::Relaxed);
+            });
+            assert!(
+                seen.iter().all(|s| s.load(Ordering::Relaxed) == 1),
+                "{chunks} chunks"
+            );
+        }
+    }
+
+    #[test]
+    fn par_for_nested_in_the_pool_completes() {
+        let total = AtomicUsize::new(0);
+        rt().pool.install(|| {
+            par_for(8, |_| {
+                par_for(8, |_| {
+                    total.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+        });
+        assert_eq!(total.load(Ordering::Relaxed), 64);
+    }
+
+    #[test]
+    fn par_for_reraises_a_chunk_panic_on_the_caller() {
+        let r = std::panic::catch_unwind(|| {
+            par_for(64, |c| {
+                if c % 7 == 3 {
+                    panic!("chunk {c}");
+                }
+            })
+        });
+        assert!(r.is_err());
+        // The pool still works afterwards.
+        let n = AtomicUsize::new(0);
+        par_for(16, |_| {
+            n.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(n.load(Ordering::Relaxed), 16);
+    }
+
+    #[test]
+    fn par_ranges_covers_the_range_in_order_per_chunk() {
+        let n = 1 << 20;
+        let hit: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+        par_ranges(n, 1, |b, e| {
+            for h in &hit[b..e] {
+                h.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        assert!(hit.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+    }
 }

@@ -179,7 +179,7 @@ fn backward_t<T: Real>(cfg: Cfg, need_dx: bool, ins: &[NDArray], outs: &[NDArray
     };
     // The two products are independent: on a multi-core pool they run side by side.
     if need_dx && m * n * k >= PAR_PAIR_MNK && rt().pool.current_num_threads() > 1 {
-        rt().pool.install(|| rayon::join(data_grad, weight_grad));
+        crate::kernels::cpu::par_for(2, |i| if i == 0 { data_grad() } else { weight_grad() });
     } else {
         data_grad();
         weight_grad();
