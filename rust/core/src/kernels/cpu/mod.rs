@@ -51,7 +51,8 @@ pub fn par_ranges(n: usize, work_per_item: usize, f: impl Fn(usize, usize) + Syn
 }
 
 /// Runs `f(0) .. f(chunks - 1)`, each once, on the calling thread and on pool threads that
-/// join in. The caller never waits for a pool thread to wake: it works through the chunks
+/// join in (only on the calling thread while another op runs: see
+/// [`crate::engine::running_ops`]). The caller never waits for a pool thread to wake: it works through the chunks
 /// itself, and only waits for helpers that have already taken one. Waking a sleeping thread
 /// costs tens of microseconds on a virtual machine, longer than a medium-sized op takes, so
 /// handing the whole op to the pool (and blocking until it is done) made such ops slower
@@ -62,7 +63,7 @@ pub fn par_for(chunks: usize, f: impl Fn(usize) + Sync) {
         .current_num_threads()
         .min(chunks)
         .saturating_sub(1);
-    if helpers == 0 {
+    if helpers == 0 || crate::engine::running_ops() > 1 {
         (0..chunks).for_each(f);
         return;
     }
