@@ -213,3 +213,28 @@ def test_fuzz_corrupted_files_never_crash(which, data):
     items = res.values() if isinstance(res, dict) else res
     for a in items:
         assert a.size * np.dtype(a.dtype).itemsize <= len(buf)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
+def test_special_files_neither_hang_nor_truncate(tmp_path):
+    import threading
+    d = {"w": mx.nd.array(np.arange(6, dtype=np.float32).reshape(2, 3))}
+    # Saving over a FIFO replaces it; the replaced file is never opened (that would block).
+    fifo = str(tmp_path / "x.params")
+    os.mkfifo(fifo)
+    t = threading.Thread(target=mx.nd.save, args=(fifo, d), daemon=True)
+    t.start()
+    t.join(30)
+    assert not t.is_alive(), "save over a FIFO hung"
+    np.testing.assert_array_equal(mx.nd.load(fifo)["w"].asnumpy(), d["w"].asnumpy())
+    # Loading from a pipe reads it to the end (it has no size to go by).
+    data = open(fifo, "rb").read()
+    r, w = os.pipe()
+    writer = threading.Thread(target=lambda: (os.write(w, data), os.close(w)), daemon=True)
+    writer.start()
+    try:
+        got = mx.nd.load("/dev/fd/%d" % r)
+    finally:
+        os.close(r)
+    writer.join(30)
+    np.testing.assert_array_equal(got["w"].asnumpy(), d["w"].asnumpy())

@@ -129,7 +129,11 @@ pub fn save_to_file(
             file.sync_all().map_err(WriteError::Io)?;
         }
         drop(file);
-        let replaced = std::fs::File::open(&target).ok();
+        // Only a regular file: opening a FIFO for reading would block until a writer came.
+        let replaced = std::fs::metadata(&target)
+            .is_ok_and(|m| m.is_file())
+            .then(|| std::fs::File::open(&target).ok())
+            .flatten();
         std::fs::rename(&tmp_path, &target).map_err(WriteError::Io)?;
         release_in_background(replaced);
         Ok(())
@@ -338,7 +342,14 @@ pub fn load_from_file(path: impl AsRef<Path>) -> Result<(Vec<NDArray>, Option<Ve
     let path = path.as_ref();
     let shown = || path.display().to_string();
     let mut file = std::fs::File::open(path).map_err(|e| io_error(&shown(), &e))?;
-    let len = file.metadata().map_err(|e| io_error(&shown(), &e))?.len();
+    let meta = file.metadata().map_err(|e| io_error(&shown(), &e))?;
+    if !meta.is_file() {
+        // A pipe or device has no length to size the buffer by: read it to the end.
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut buf).map_err(|e| io_error(&shown(), &e))?;
+        return load_from_bytes(&buf);
+    }
+    let len = meta.len();
     let len = usize::try_from(len).map_err(|_| Error::Io {
         path: shown(),
         msg: format!("a file of {len} bytes does not fit in memory"),
