@@ -210,9 +210,13 @@ def test_fuzz_corrupted_files_never_crash(which, data):
     except mx.MXNetError as e:
         assert "Invalid NDArray file format" in str(e) or "format" in str(e).lower()
         return
+    # Whatever loads is backed by the file: dense data byte for byte; sparse records densify,
+    # which io.rs caps at 1024x the file's size (at least 16 MiB), so a flipped shape byte
+    # may legitimately grow a row_sparse array past the file's length, never past that cap.
+    cap = max(len(buf) * 1024, 16 << 20)
     items = res.values() if isinstance(res, dict) else res
     for a in items:
-        assert a.size * np.dtype(a.dtype).itemsize <= len(buf)
+        assert a.size * np.dtype(a.dtype).itemsize <= cap
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
