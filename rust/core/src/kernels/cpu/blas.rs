@@ -86,44 +86,45 @@ pub fn loaded() -> Option<&'static str> {
 /// An operand as CBLAS takes it (row-major, transposed or not, with its leading dimension),
 /// or `None` when neither stride is 1 or the sizes overflow CBLAS's 32-bit integers.
 fn operand(rows: usize, cols: usize, rs: isize, cs: isize) -> Option<(c_int, c_int)> {
-    let (r, c) = (c_int::try_from(rows).ok()?, c_int::try_from(cols).ok()?);
-    if cs == 1 && (rows <= 1 || rs >= cols as isize) {
-        let ld = if rows <= 1 {
-            c.max(1)
-        } else {
-            c_int::try_from(rs).ok()?
-        };
-        return Some((NO_TRANS, ld));
-    }
-    if rs == 1 && (cols <= 1 || cs >= rows as isize) {
-        let ld = if cols <= 1 {
-            r.max(1)
-        } else {
-            c_int::try_from(cs).ok()?
-        };
-        return Some((TRANS, ld));
-    }
-    None
+    row_major_ld(rows, cols, rs, cs)
+        .map(|ld| (NO_TRANS, ld))
+        .or_else(|| row_major_ld(cols, rows, cs, rs).map(|ld| (TRANS, ld)))
 }
 
-/// Element types with a CBLAS product.
+/// The leading dimension of a row-major operand (unit column stride, rows not overlapping);
+/// a single row's stride is irrelevant.
+fn row_major_ld(rows: usize, cols: usize, rs: isize, cs: isize) -> Option<c_int> {
+    if cs != 1 || (rows > 1 && rs < cols as isize) {
+        return None;
+    }
+    c_int::try_from(rows).ok()?;
+    if rows <= 1 {
+        c_int::try_from(cols.max(1)).ok()
+    } else {
+        c_int::try_from(rs).ok()
+    }
+}
+
+/// Element types the products take; those with a CBLAS product override `blas_product`.
 pub trait BlasElem: Copy {
     /// `c = a·b`, or `c += a·b` when `acc`, through the loaded BLAS; false (nothing done)
-    /// when none is loaded or the operands do not fit CBLAS.
+    /// when none is loaded, the operands do not fit CBLAS, or CBLAS has no such type (f16).
     ///
     /// # Safety
     /// As `gemm::matmul`; `m`, `n`, `k` are non-zero.
     #[allow(clippy::too_many_arguments)]
     unsafe fn blas_product(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: Mat<Self>,
-        b: Mat<Self>,
-        c: *mut Self,
-        ldc: usize,
-        acc: bool,
-    ) -> bool;
+        _m: usize,
+        _n: usize,
+        _k: usize,
+        _a: Mat<Self>,
+        _b: Mat<Self>,
+        _c: *mut Self,
+        _ldc: usize,
+        _acc: bool,
+    ) -> bool {
+        false
+    }
 }
 
 macro_rules! blas_elem {
@@ -167,20 +168,7 @@ macro_rules! blas_elem {
 blas_elem!(f32, sgemm);
 blas_elem!(f64, dgemm);
 
-impl BlasElem for half::f16 {
-    unsafe fn blas_product(
-        _: usize,
-        _: usize,
-        _: usize,
-        _: Mat<Self>,
-        _: Mat<Self>,
-        _: *mut Self,
-        _: usize,
-        _: bool,
-    ) -> bool {
-        false
-    }
-}
+impl BlasElem for half::f16 {}
 
 #[cfg(test)]
 mod tests {
