@@ -9,8 +9,11 @@
 //!
 //! `MXNET_ENGINE_TYPE=NaiveEngine` runs every op synchronously on the pushing thread.
 
+pub mod cores;
 mod threaded;
 mod var;
+
+pub use cores::running_ops;
 
 pub use var::Var;
 
@@ -55,17 +58,6 @@ pub type Body = Box<dyn FnOnce() -> Result<()> + Send>;
 /// Ops with at most this much work (elements touched) run inline on the pushing thread when
 /// their variables are ready: cheaper than waking a worker.
 pub const INLINE_COST: usize = 1 << 14;
-
-/// Op bodies running right now, on any thread.
-static RUNNING: AtomicUsize = AtomicUsize::new(0);
-
-/// How many op bodies are running right now (the caller's own included, when it is one).
-/// Kernels split themselves over the intra-op pool only while no other op runs: independent
-/// ops side by side already fill the cores, and splitting each of them as well only makes
-/// twice as many threads contend for the same cores.
-pub fn running_ops() -> usize {
-    RUNNING.load(Ordering::Relaxed)
-}
 
 /// How long `wait_var` spins before blocking.
 const WAIT_SPIN_US: u64 = 50;
@@ -230,10 +222,10 @@ impl Engine {
         let failure = match (poison, body) {
             (Some(slot), _) => Some(slot),
             (None, Some(body)) => {
-                RUNNING.fetch_add(1, Ordering::Relaxed);
+                let running = cores::op_running();
                 let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
                     .unwrap_or_else(|p| Err(Error::Internal(panic_message(p))));
-                RUNNING.fetch_sub(1, Ordering::Relaxed);
+                drop(running);
                 res.err().map(|e| {
                     let e = match e {
                         e @ Error::Engine { .. } => e,

@@ -10,6 +10,7 @@ pub mod pool;
 pub mod reduce;
 pub mod strided;
 
+use crate::engine::cores;
 use crate::runtime::rt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -51,19 +52,17 @@ pub fn par_ranges(n: usize, work_per_item: usize, f: impl Fn(usize, usize) + Syn
 }
 
 /// Runs `f(0) .. f(chunks - 1)`, each once, on the calling thread and on pool threads that
-/// join in (only on the calling thread while another op runs: see
-/// [`crate::engine::running_ops`]). The caller never waits for a pool thread to wake: it works through the chunks
+/// join in. The caller never waits for a pool thread to wake: it works through the chunks
 /// itself, and only waits for helpers that have already taken one. Waking a sleeping thread
 /// costs tens of microseconds on a virtual machine, longer than a medium-sized op takes, so
 /// handing the whole op to the pool (and blocking until it is done) made such ops slower
-/// than running them on one thread.
+/// than running them on one thread. A helper takes a chunk only while a core is free of
+/// other ops and helpers ([`crate::engine::cores`]): independent ops side by side already
+/// fill the cores, and splitting them as well only makes threads contend for the same ones.
 pub fn par_for(chunks: usize, f: impl Fn(usize) + Sync) {
-    let helpers = rt()
-        .pool
-        .current_num_threads()
-        .min(chunks)
-        .saturating_sub(1);
-    if helpers == 0 || crate::engine::running_ops() > 1 {
+    let threads = rt().pool.current_num_threads();
+    let helpers = threads.min(chunks).saturating_sub(1);
+    if helpers == 0 {
         (0..chunks).for_each(f);
         return;
     }
@@ -75,6 +74,7 @@ pub fn par_for(chunks: usize, f: impl Fn(usize) + Sync) {
     let job = Arc::new(Job {
         next: AtomicUsize::new(0),
         chunks,
+        capacity: threads,
         state: Mutex::new(JobState {
             open: true,
             active: 0,
@@ -91,15 +91,24 @@ pub fn par_for(chunks: usize, f: impl Fn(usize) + Sync) {
     struct Close<'a>(&'a Job);
     impl Drop for Close<'_> {
         fn drop(&mut self) {
+            lock(&self.0.state).open = false;
+            // Helpers still waiting for a core should leave now, not at their next nap (and
+            // without this lock held: a sleeping helper checks the job under the sleep lock).
+            cores::wake_helpers();
+            // Blocked, this thread lends its core to the helpers' own nested work (taken
+            // outside the job's lock, like every wake-up).
+            let helped = lock(&self.0.state).active > 0;
+            let _lent = helped.then(cores::lend_core);
             let mut st = lock(&self.0.state);
-            st.open = false;
             while st.active > 0 {
                 st = self.0.left.wait(st).unwrap_or_else(PoisonError::into_inner);
             }
         }
     }
     let close = Close(&job);
-    job.work();
+    while let Some(c) = job.take() {
+        (job.body)(c);
+    }
     drop(close);
     let panic = lock(&job.state).panic.take();
     if let Some(p) = panic {
@@ -110,6 +119,8 @@ pub fn par_for(chunks: usize, f: impl Fn(usize) + Sync) {
 struct Job {
     next: AtomicUsize,
     chunks: usize,
+    /// Threads meant to be busy at once (the pool's size).
+    capacity: usize,
     state: Mutex<JobState>,
     left: Condvar,
     body: &'static (dyn Fn(usize) + Sync),
@@ -125,32 +136,38 @@ struct JobState {
 }
 
 impl Job {
-    fn work(&self) {
-        loop {
-            let c = self.next.fetch_add(1, Ordering::Relaxed);
-            if c >= self.chunks {
-                return;
-            }
-            (self.body)(c);
-        }
+    fn take(&self) -> Option<usize> {
+        let c = self.next.fetch_add(1, Ordering::Relaxed);
+        (c < self.chunks).then_some(c)
     }
 
+    fn wanted(&self) -> bool {
+        self.next.load(Ordering::Relaxed) < self.chunks && lock(&self.state).open
+    }
+
+    /// One chunk at a time, each on a core claimed for it.
     fn help(&self) {
-        {
-            let mut st = lock(&self.state);
-            if !st.open {
-                return;
+        while let Some(_core) = cores::enter_helper(self.capacity, || self.wanted()) {
+            {
+                let mut st = lock(&self.state);
+                if !st.open {
+                    return;
+                }
+                st.active += 1;
             }
-            st.active += 1;
-        }
-        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work()));
-        let mut st = lock(&self.state);
-        st.active -= 1;
-        if let Err(p) = res {
-            st.panic.get_or_insert(p);
-        }
-        if st.active == 0 {
-            self.left.notify_all();
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if let Some(c) = self.take() {
+                    (self.body)(c);
+                }
+            }));
+            let mut st = lock(&self.state);
+            st.active -= 1;
+            if let Err(p) = res {
+                st.panic.get_or_insert(p);
+            }
+            if st.active == 0 {
+                self.left.notify_all();
+            }
         }
     }
 }
@@ -207,6 +224,23 @@ mod tests {
             n.fetch_add(1, Ordering::Relaxed);
         });
         assert_eq!(n.load(Ordering::Relaxed), 16);
+    }
+
+    #[test]
+    fn par_for_stays_on_the_caller_while_ops_fill_the_cores() {
+        let busy: Vec<_> = (0..rt().pool.current_num_threads())
+            .map(|_| cores::op_running())
+            .collect();
+        let me = std::thread::current().id();
+        let others = AtomicUsize::new(0);
+        par_for(64, |_| {
+            if std::thread::current().id() != me {
+                others.fetch_add(1, Ordering::Relaxed);
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        });
+        busy.into_iter().rev().for_each(drop);
+        assert_eq!(others.load(Ordering::Relaxed), 0);
     }
 
     #[test]
