@@ -34,21 +34,22 @@ def load():
     """Opens the wheel's OpenBLAS unless ``OXNET_BLAS=builtin``; returns :func:`library`."""
     if os.environ.get("OXNET_BLAS", "").lower() in ("builtin", "gemm"):
         return library()
-    lib = _wheel_library()
-    if lib is not None:
-        # oxnet calls it single-threaded; told so before it initialises, OpenBLAS starts no
-        # thread pool of its own (that would spin beside the engine's threads).
-        saved = os.environ.get("OPENBLAS_NUM_THREADS")
-        os.environ["OPENBLAS_NUM_THREADS"] = "1"
-        try:
+    # oxnet calls it single-threaded; told so before it initialises, OpenBLAS starts no
+    # thread pool of its own (that would spin beside the engine's threads). Importing the
+    # wheel's module already opens the library.
+    saved = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        lib = _wheel_library()
+        if lib is not None:
             _native._load_blas(*lib)
-        except Exception as e:  # a broken install must not stop the import
-            warnings.warn("oxnet: OpenBLAS not used (%s); products use the built-in gemm" % e)
-        finally:
-            if saved is None:
-                del os.environ["OPENBLAS_NUM_THREADS"]
-            else:
-                os.environ["OPENBLAS_NUM_THREADS"] = saved
+    except Exception as e:  # a broken install must not stop the import
+        warnings.warn("oxnet: OpenBLAS not used (%s); products use the built-in gemm" % e)
+    finally:
+        if saved is None:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = saved
     return library()
 
 

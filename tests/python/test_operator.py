@@ -1,4 +1,8 @@
 """Registry ops against numpy: random shapes with broadcasting, empty arrays, strided inputs."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -100,6 +104,45 @@ def test_binary_dtype_mismatch_names_types():
 def test_elemwise_shape_mismatch():
     with pytest.raises(mx.MXNetError, match=r"\[2,3\].*\[3,2\]"):
         mx.nd.elemwise_add(mx.nd.ones((2, 3)), mx.nd.ones((3, 2)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_in_place_elementwise(dtype):
+    # In place, the kernels take their own (vectorised) loops; 1037 leaves a scalar remainder.
+    rng = np.random.RandomState(3)
+    x, y = (rng.uniform(-2, 2, 1037).astype(dtype) for _ in range(2))
+    a, b = mx.nd.array(x, dtype=dtype), mx.nd.array(y, dtype=dtype)
+    a += b
+    np.testing.assert_allclose(a.asnumpy(), x + y, rtol=1e-6)
+    mx.nd.elemwise_sub(b, a, out=a)
+    np.testing.assert_allclose(a.asnumpy(), y - (x + y), rtol=1e-6, atol=1e-6)
+    a *= a
+    np.testing.assert_allclose(a.asnumpy(), (y - (x + y)) ** 2, rtol=1e-5)
+    mx.nd.tanh(b, out=b)
+    np.testing.assert_allclose(b.asnumpy(), np.tanh(y), rtol=1e-5, atol=1e-6)
+    mx.nd.Activation(b, act_type="relu", out=b)
+    np.testing.assert_allclose(b.asnumpy(), np.maximum(np.tanh(y), 0), rtol=1e-5, atol=1e-6)
+
+
+def test_max_pooling_2x2_gradient_goes_to_first_maximum():
+    # Many ties: MXNet gives each window's output gradient to its first maximum (row-major).
+    rng = np.random.RandomState(0)
+    x = rng.randint(0, 3, (2, 3, 7, 9)).astype(np.float32)
+    dy = rng.uniform(1, 2, (2, 3, 3, 4)).astype(np.float32)
+    want_y = np.zeros_like(dy)
+    want_dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(*dy.shape):
+        win = x[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
+        k = int(np.argmax(win))  # numpy: first occurrence
+        want_y[n, c, i, j] = win.max()
+        want_dx[n, c, 2 * i + k // 2, 2 * j + k % 2] = dy[n, c, i, j]
+    a = mx.nd.array(x)
+    a.attach_grad()
+    with mx.autograd.record():
+        out = mx.nd.Pooling(a, kernel=(2, 2), stride=(2, 2), pool_type="max")
+    out.backward(mx.nd.array(dy))
+    np.testing.assert_array_equal(out.asnumpy(), want_y)
+    np.testing.assert_array_equal(a.grad.asnumpy(), want_dx)
 
 
 def test_strided_numpy_input():
@@ -207,6 +250,24 @@ def test_openblas_is_used_when_installed():
     lib = mx.blas.library()
     assert lib is not None and lib.startswith(scipy_openblas32.get_lib_dir())
 
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc to count threads")
+def test_openblas_starts_no_threads_of_its_own():
+    pytest.importorskip("scipy_openblas32", reason="scipy-openblas32 is not installed")
+    # A fresh process: importing oxnet (after numpy) adds no thread; OpenBLAS's own pool would
+    # spin beside the engine's threads.
+    code = ("import os, numpy\n"
+            "n = len(os.listdir('/proc/self/task'))\n"
+            "import oxnet\n"
+            "assert oxnet.blas.library() is not None\n"
+            "print(n, len(os.listdir('/proc/self/task')))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OXNET_BLAS", "OPENBLAS_NUM_THREADS")}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    before, after = map(int, r.stdout.split())
+    assert after == before, r.stdout
 
 def test_shape_ops():
     x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)

@@ -334,12 +334,22 @@ pub fn backward_weight<T: Real>(g: &Geom, dy: &[T], x: &[T], dw: &mut [T]) {
 /// Bias gradient: `db[f] = Σ_{sample, position} dy`, accumulated in f64.
 pub fn bias_grad<T: Real>(n: usize, f: usize, len: usize, dy: &[T], db: &mut [T]) {
     for (ch, o) in db.iter_mut().enumerate().take(f) {
-        let mut s = 0.0f64;
+        // Eight partial sums: one running sum is a chain of dependent adds the compiler
+        // may not reorder, so it would run at one element per add latency.
+        let mut lanes = [0.0f64; 8];
         for i in 0..n {
-            let base = (i * f + ch) * len;
-            s += dy[base..base + len].iter().map(|v| v.to_f64()).sum::<f64>();
+            let run = &dy[(i * f + ch) * len..][..len];
+            let mut it = run.chunks_exact(8);
+            for c in &mut it {
+                for (l, v) in lanes.iter_mut().zip(c) {
+                    *l += v.to_f64();
+                }
+            }
+            for (l, v) in lanes.iter_mut().zip(it.remainder()) {
+                *l += v.to_f64();
+            }
         }
-        *o = T::from_f64(s);
+        *o = T::from_f64(lanes.iter().sum());
     }
 }
 

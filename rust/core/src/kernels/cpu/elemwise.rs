@@ -171,16 +171,50 @@ int_arith!(i64, true);
 /// The ranges are valid; `o` is either disjoint from `a`/`b` or identical to one of them.
 #[inline(always)]
 unsafe fn zip2<T: Copy, F: Fn(T, T) -> T>(a: *const T, b: *const T, o: *mut T, n: usize, f: F) {
-    for i in 0..n {
-        *o.add(i) = f(*a.add(i), *b.add(i));
+    // In place, the overlap check fails and LLVM would run its scalar loop; reading and
+    // writing through one pointer tells it the accesses at i are the only ones that meet.
+    match (a == o.cast_const(), b == o.cast_const()) {
+        (true, true) => {
+            for i in 0..n {
+                let p = o.add(i);
+                *p = f(*p, *p);
+            }
+        }
+        (true, false) => {
+            for i in 0..n {
+                let p = o.add(i);
+                *p = f(*p, *b.add(i));
+            }
+        }
+        (false, true) => {
+            for i in 0..n {
+                let p = o.add(i);
+                *p = f(*a.add(i), *p);
+            }
+        }
+        (false, false) => {
+            for i in 0..n {
+                *o.add(i) = f(*a.add(i), *b.add(i));
+            }
+        }
     }
 }
 
-/// `o[i] = f(a[i])` for i < n (same safety contract as `zip2`).
+/// `o[i] = f(a[i])` for i < n (same safety contract as `zip2`; in place only between types
+/// of one size).
 #[inline(always)]
 unsafe fn map1<T: Copy, U: Copy, F: Fn(T) -> U>(a: *const T, o: *mut U, n: usize, f: F) {
-    for i in 0..n {
-        *o.add(i) = f(*a.add(i));
+    let same_size = std::mem::size_of::<T>() == std::mem::size_of::<U>();
+    if same_size && a.cast::<u8>() == o.cast_const().cast::<u8>() {
+        // As in zip2: one pointer for both accesses keeps the in-place loop vectorised.
+        for i in 0..n {
+            let p = o.add(i);
+            *p = f(*p.cast::<T>());
+        }
+    } else {
+        for i in 0..n {
+            *o.add(i) = f(*a.add(i));
+        }
     }
 }
 

@@ -126,6 +126,9 @@ fn forward_2d<T: Element>(g: &Geom, kind: Kind, lowest: T, src: &[T], dst: &mut 
     let ([_, _, iw], [_, oh, ow]) = (g.input, g.output);
     let ([_, kh, kw], [_, sh, sw]) = (g.kernel, g.stride);
     let area = (kh * kw) as f64;
+    if kind == Kind::Max && (kh, kw, sh, sw) == (2, 2, 2, 2) {
+        return max_2x2(iw, oh, ow, lowest, src, dst);
+    }
     for oy in 0..oh {
         let out = &mut dst[oy * ow..(oy + 1) * ow];
         for (ox, o) in out.iter_mut().enumerate() {
@@ -149,6 +152,28 @@ fn forward_2d<T: Element>(g: &Geom, kind: Kind, lowest: T, src: &[T], dst: &mut 
                 }
                 T::from_f64(if kind == Kind::Sum { acc } else { acc / area })
             };
+        }
+    }
+}
+
+/// The common 2×2, stride-2 max window (LeNet, VGG): a pair of input rows per output row,
+/// no inner loops or per-element bounds checks.
+fn max_2x2<T: Element>(iw: usize, oh: usize, ow: usize, lowest: T, src: &[T], dst: &mut [T]) {
+    for (oy, out) in dst.chunks_exact_mut(ow.max(1)).take(oh).enumerate() {
+        let r0 = &src[2 * oy * iw..][..2 * ow];
+        let r1 = &src[(2 * oy + 1) * iw..][..2 * ow];
+        for ((o, a), b) in out
+            .iter_mut()
+            .zip(r0.chunks_exact(2))
+            .zip(r1.chunks_exact(2))
+        {
+            let mut m = lowest;
+            for v in [a[0], a[1], b[0], b[1]] {
+                if v > m {
+                    m = v;
+                }
+            }
+            *o = m;
         }
     }
 }
@@ -199,6 +224,41 @@ pub fn forward<T: Element>(g: &Geom, kind: Kind, lowest: T, x: &[T], y: &mut [T]
             });
         }
     });
+}
+
+/// `max_backward_2d` for 2×2, stride-2 windows: each window's four gradients written at
+/// once. Which element is the first maximum is data-dependent, so it is found with
+/// comparisons turned into indices rather than branches, which would mispredict about half
+/// the time. Ties go to the earlier element as in the general loop, and a NaN never beats
+/// what precedes it (a NaN first in the lower pair stands aside).
+fn max_backward_2x2<T: Element>(
+    iw: usize,
+    oh: usize,
+    ow: usize,
+    src: &[T],
+    dy: &[T],
+    dx: &mut [T],
+) {
+    let zero = T::default();
+    for oy in 0..oh {
+        let r0 = &src[2 * oy * iw..][..2 * ow];
+        let r1 = &src[(2 * oy + 1) * iw..][..2 * ow];
+        let (d0, d1) = dx[2 * oy * iw..].split_at_mut(iw);
+        let rows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+        let outs = d0[..2 * ow]
+            .chunks_exact_mut(2)
+            .zip(d1[..2 * ow].chunks_exact_mut(2));
+        for ((&g, (a, b)), (da, db)) in dy[oy * ow..][..ow].iter().zip(rows).zip(outs) {
+            let ra = usize::from(a[1] > a[0]);
+            #[allow(clippy::eq_op)] // b[0] != b[0]: NaN, for any element type
+            let rb = usize::from((b[1] > b[0]) | (b[0] != b[0]));
+            let lower = usize::from(b[rb] > a[ra]);
+            let mut w = [zero; 4];
+            w[2 * lower + [ra, rb][lower]] = g;
+            da.copy_from_slice(&w[..2]);
+            db.copy_from_slice(&w[2..]);
+        }
+    }
 }
 
 /// `dx` from `dy` (and x, y): max routes each output gradient to the first maximum of its
@@ -287,6 +347,9 @@ fn max_backward_2d<T: Element>(g: &Geom, src: &[T], dy: &[T], dx: &mut [T]) {
     let ([_, _, iw], [_, oh, ow]) = (g.input, g.output);
     let ([_, kh, kw], [_, sh, sw]) = (g.kernel, g.stride);
     dx.fill(T::default());
+    if (kh, kw, sh, sw) == (2, 2, 2, 2) {
+        return max_backward_2x2(iw, oh, ow, src, dy, dx);
+    }
     for oy in 0..oh {
         for ox in 0..ow {
             let base = oy * sh * iw + ox * sw;
