@@ -24,11 +24,6 @@ thread_local! {
 /// A lost wake-up can only delay a helper by this much; it never blocks the op it helps.
 const NAP: Duration = Duration::from_millis(1);
 
-/// How many op bodies are running right now (the caller's own included, when it is one).
-pub fn running_ops() -> usize {
-    RUNNING.load(SeqCst)
-}
-
 /// Counts an op body as running until the guard drops.
 pub fn op_running() -> impl Drop {
     hold(&RUNNING)

@@ -13,8 +13,6 @@ pub mod cores;
 mod threaded;
 mod var;
 
-pub use cores::running_ops;
-
 pub use var::Var;
 
 use crate::error::{Error, Result};
