@@ -954,6 +954,9 @@ mod tests {
             // Batches that split unevenly over the pool's tasks.
             c(&[5, 4, 3, 3], 2, &[1, 1], &[1, 1], &[0, 0], &[1, 1], 2),
             c(&[7, 2, 5, 4], 3, &[3, 2], &[2, 1], &[1, 0], &[1, 1], 1),
+            // Rows past im2col's inline copy (more than 32 columns), and of 6 = 4 + 2.
+            c(&[1, 2, 2, 40], 2, &[1, 3], &[1, 1], &[0, 1], &[1, 1], 1),
+            c(&[2, 1, 3, 8], 2, &[2, 3], &[1, 1], &[0, 0], &[1, 1], 1),
         ]
     }
 
