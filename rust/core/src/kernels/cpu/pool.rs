@@ -226,11 +226,11 @@ pub fn forward<T: Element>(g: &Geom, kind: Kind, lowest: T, x: &[T], y: &mut [T]
     });
 }
 
-/// `max_backward_2d` for 2×2, stride-2 windows: each window's four gradients written at
-/// once. Which element is the first maximum is data-dependent, so it is found with
-/// comparisons turned into indices rather than branches, which would mispredict about half
-/// the time. Ties go to the earlier element as in the general loop, and a NaN never beats
-/// what precedes it (a NaN first in the lower pair stands aside).
+/// `max_backward_2d` for 2×2, stride-2 windows, into a zeroed `dx`: one store per window.
+/// Which element is the first maximum is data-dependent, so it is found with comparisons
+/// turned into indices rather than branches, which would mispredict about half the time.
+/// Ties go to the earlier element as in the general loop, and a NaN never beats what
+/// precedes it (a NaN first in the lower pair stands aside).
 fn max_backward_2x2<T: Element>(
     iw: usize,
     oh: usize,
@@ -239,24 +239,17 @@ fn max_backward_2x2<T: Element>(
     dy: &[T],
     dx: &mut [T],
 ) {
-    let zero = T::default();
     for oy in 0..oh {
         let r0 = &src[2 * oy * iw..][..2 * ow];
         let r1 = &src[(2 * oy + 1) * iw..][..2 * ow];
-        let (d0, d1) = dx[2 * oy * iw..].split_at_mut(iw);
-        let rows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
-        let outs = d0[..2 * ow]
-            .chunks_exact_mut(2)
-            .zip(d1[..2 * ow].chunks_exact_mut(2));
-        for ((&g, (a, b)), (da, db)) in dy[oy * ow..][..ow].iter().zip(rows).zip(outs) {
+        let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+        for (ox, (&g, (a, b))) in dy[oy * ow..][..ow].iter().zip(windows).enumerate() {
             let ra = usize::from(a[1] > a[0]);
             #[allow(clippy::eq_op)] // b[0] != b[0]: NaN, for any element type
             let rb = usize::from((b[1] > b[0]) | (b[0] != b[0]));
             let lower = usize::from(b[rb] > a[ra]);
-            let mut w = [zero; 4];
-            w[2 * lower + [ra, rb][lower]] = g;
-            da.copy_from_slice(&w[..2]);
-            db.copy_from_slice(&w[2..]);
+            let col = if lower == 1 { rb } else { ra };
+            dx[(2 * oy + lower) * iw + 2 * ox + col] = g;
         }
     }
 }
