@@ -138,6 +138,9 @@ fn for_each_row(g: &Geom, mut f: impl FnMut(usize, Option<usize>, usize, usize))
 pub fn im2col<T: Real>(g: &Geom, src: &[T], col: &mut [T]) {
     let sw = g.stride[2];
     let ow = g.output[2];
+    if dense_2d(g) {
+        return im2col_dense_2d(g, src, col);
+    }
     for_each_row(g, |dst, base, lo, hi| {
         let row = &mut col[dst..dst + ow];
         match base {
@@ -187,6 +190,34 @@ fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
     }
     if i + 2 < n {
         dst[i + 2] = src[i + 2];
+    }
+}
+
+/// A 2-D window of unit stride and dilation without padding (LeNet's convolutions): every
+/// row of the column matrix is a plain copy of input rows.
+fn dense_2d(g: &Geom) -> bool {
+    g.input[0] == 1
+        && g.kernel[0] == 1
+        && g.stride == [1; 3]
+        && g.dilate == [1; 3]
+        && g.pad == [0; 3]
+}
+
+/// `im2col` for `dense_2d` geometries, in plain loops: small feature maps have rows of a few
+/// floats, and the general walk's per-row bookkeeping cost more than the copies.
+fn im2col_dense_2d<T: Real>(g: &Geom, src: &[T], col: &mut [T]) {
+    let ([_, ih, iw], [_, oh, ow], [_, kh, kw]) = (g.input, g.output, g.kernel);
+    let out_len = oh * ow;
+    let mut rows = col.chunks_exact_mut(out_len.max(1));
+    for plane in src.chunks_exact((ih * iw).max(1)).take(g.c) {
+        for b in 0..kh {
+            for c in 0..kw {
+                let Some(dst) = rows.next() else { return };
+                for (y, d) in dst.chunks_exact_mut(ow.max(1)).take(oh).enumerate() {
+                    copy_run(d, &plane[(y + b) * iw + c..][..ow]);
+                }
+            }
+        }
     }
 }
 
