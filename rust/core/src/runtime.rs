@@ -78,4 +78,6 @@ pub fn reset_after_fork() {
     // The old runtime is deliberately leaked: its thread handles refer to threads that do not
     // exist in this process, so dropping it could block.
     let _ = old;
+    // Helpers the parent had sent to its pool will never start here.
+    crate::engine::cores::forget_starting_helpers();
 }

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
 static HELPING: AtomicUsize = AtomicUsize::new(0);
+/// Helpers handed to the pool that have not started: each is about to claim a core.
+static STARTING: AtomicUsize = AtomicUsize::new(0);
 /// Helpers asleep in [`enter_helper`]; the mutex only orders sleeping against waking.
 static WAITERS: AtomicUsize = AtomicUsize::new(0);
 static SLEEP: Mutex<()> = Mutex::new(());
@@ -61,6 +63,22 @@ pub fn enter_helper(capacity: usize, wanted: impl Fn() -> bool) -> Option<impl D
     }
 }
 
+/// Counts `n` helpers handed to the pool until each calls [`helper_started`], so that threads
+/// spinning for work leave them the cores (they are not running yet, and a spinner on the
+/// core the helper was woken for delays it by the whole spin).
+pub fn helpers_sent(n: usize) {
+    STARTING.fetch_add(n, SeqCst);
+}
+
+pub fn helper_started() {
+    STARTING.fetch_sub(1, SeqCst);
+}
+
+/// In a forked child, whose copy of the pool has no threads.
+pub fn forget_starting_helpers() {
+    STARTING.store(0, SeqCst);
+}
+
 /// Wakes sleeping helpers so they can see a change (a job closed, a core freed).
 pub fn wake_helpers() {
     if WAITERS.load(SeqCst) > 0 {
@@ -69,8 +87,9 @@ pub fn wake_helpers() {
     }
 }
 
-fn free_core(capacity: usize) -> bool {
-    RUNNING.load(SeqCst) + HELPING.load(SeqCst) < capacity
+/// Whether engine ops and helpers, running or starting, leave one of `capacity` cores idle.
+pub fn free_core(capacity: usize) -> bool {
+    RUNNING.load(SeqCst) + HELPING.load(SeqCst) + STARTING.load(SeqCst) < capacity
 }
 
 fn claim(capacity: usize) -> bool {

@@ -57,7 +57,7 @@ pub type Body = Box<dyn FnOnce() -> Result<()> + Send>;
 /// their variables are ready: cheaper than waking a worker.
 pub const INLINE_COST: usize = 1 << 14;
 
-/// How long `wait_var` spins before blocking.
+/// How long a waiting thread spins, once it finds no queued op to run, before blocking.
 const WAIT_SPIN_US: u64 = 50;
 
 /// One pushed operation.
@@ -260,10 +260,11 @@ impl Engine {
         }
     }
 
-    fn wait_below(&self, n: usize) {
+    fn wait_below(&'static self, n: usize) {
         if self.pending() <= n {
             return;
         }
+        self.help_while(|| self.pending() > n);
         self.waiters.fetch_add(1, Ordering::AcqRel);
         let mut g = self.idle.0.lock().unwrap_or_else(|e| e.into_inner());
         while self.pending() > n {
@@ -276,6 +277,38 @@ impl Engine {
         }
         drop(g);
         self.waiters.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Before a waiting thread blocks: while `waiting()`, it runs queued ops that no worker
+    /// has taken yet (often the very op it waits for), and spins a little when there are
+    /// none. Waking a parked worker and then the waiter costs tens of microseconds each on
+    /// a VM, far more than the small ops of a training step take to run.
+    fn help_while(&'static self, waiting: impl Fn() -> bool) {
+        let spin = std::time::Duration::from_micros(WAIT_SPIN_US);
+        let mut idle_since = std::time::Instant::now();
+        while waiting() {
+            if let Some(op) = self.take_queued() {
+                self.execute(op);
+                idle_since = std::time::Instant::now();
+                continue;
+            }
+            // No spinning while ops and their helpers claim every core: it would slow them.
+            if idle_since.elapsed() >= spin || !cores::free_core(self.nthreads) {
+                return;
+            }
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// A queued op for a waiting thread, when a core is free to run it.
+    fn take_queued(&self) -> Option<Arc<Opr>> {
+        let workers = self.workers.get()?;
+        if !cores::free_core(self.nthreads) {
+            return None;
+        }
+        workers.take_queued()
     }
 
     /// Blocks until every op that touches `var` pushed so far is done; raises its error once.
@@ -299,16 +332,7 @@ impl Engine {
             priority: 0,
         };
         self.push_opr(task, true);
-        // A short spin first: most waits end within microseconds (the last op of a chain), and
-        // a blocked thread takes tens of microseconds to wake.
-        let start = std::time::Instant::now();
-        while !done.2.load(Ordering::Acquire)
-            && start.elapsed() < std::time::Duration::from_micros(WAIT_SPIN_US)
-        {
-            for _ in 0..32 {
-                std::hint::spin_loop();
-            }
-        }
+        self.help_while(|| !done.2.load(Ordering::Acquire));
         let mut g = done.0.lock().unwrap_or_else(|e| e.into_inner());
         while !*g {
             g = done.1.wait(g).unwrap_or_else(|e| e.into_inner());
@@ -321,7 +345,7 @@ impl Engine {
     }
 
     /// Blocks until the engine is idle; raises the first error not raised yet, clears the rest.
-    pub fn wait_all(&self) -> Result<()> {
+    pub fn wait_all(&'static self) -> Result<()> {
         self.wait_below(0);
         let slots = self
             .errors
@@ -338,7 +362,7 @@ impl Engine {
     }
 
     /// Drains the engine without raising (before `fork`).
-    pub fn drain(&self) {
+    pub fn drain(&'static self) {
         self.wait_below(0);
     }
 }
@@ -371,5 +395,53 @@ fn dedup_vars(reads: &mut Vec<Var>, writes: &mut Vec<Var>) {
         } else {
             i += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiting_thread_runs_queued_ops_itself() {
+        // No worker threads at all: every op must be run by the thread that waits for it.
+        let e: &'static Engine = Box::leak(Box::new(Engine::new(EngineKind::Threaded, 64)));
+        assert!(e.workers.set(Workers::start(0, e)).is_ok());
+        let (a, b) = (Var::new(), Var::new());
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        for (name, reads, writes) in [
+            ("first", vec![], vec![a.clone()]),
+            ("second", vec![a], vec![b.clone()]),
+        ] {
+            let ran = ran.clone();
+            e.push(Task {
+                name: Cow::Borrowed(name),
+                reads,
+                writes,
+                body: Box::new(move || {
+                    let me = std::thread::current().id();
+                    ran.lock()
+                        .map_err(|_| Error::Internal("lock".into()))?
+                        .push((name, me));
+                    Ok(())
+                }),
+                origin: None,
+                cost: usize::MAX / 2,
+                priority: 0,
+            });
+        }
+        // Waited for on another thread, so that an engine that leaves the ops queued fails
+        // this test instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let waited = e.wait_var(&b).and_then(|_| e.wait_all());
+            let _ = tx.send((waited, std::thread::current().id()));
+        });
+        let (waited, waiter) = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the waiting thread ran the queued ops");
+        assert!(waited.is_ok());
+        let ran = ran.lock().expect("not poisoned").clone();
+        assert_eq!(ran, vec![("first", waiter), ("second", waiter)]);
     }
 }

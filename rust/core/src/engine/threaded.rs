@@ -2,7 +2,7 @@
 //! between workers, and parking when there is nothing to do. An op made ready by a finishing op
 //! goes to that worker's own deque (its inputs are warm in that core's cache).
 
-use super::{Engine, Opr};
+use super::{cores, Engine, Opr};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +17,8 @@ struct Shared {
     wake: Condvar,
     /// Workers spinning before they park (at most one).
     spinning: AtomicUsize,
+    /// The number of workers: as many cores as ops may keep busy.
+    capacity: usize,
 }
 
 /// How long an idle worker keeps looking for work before parking. Python pushes the ops of a
@@ -44,6 +46,7 @@ impl Workers {
             sleepers: Mutex::new(0),
             wake: Condvar::new(),
             spinning: AtomicUsize::new(0),
+            capacity: n,
         });
         for (i, local) in locals.into_iter().enumerate() {
             let sh = shared.clone();
@@ -75,6 +78,21 @@ impl Workers {
             self.shared.normal.push(op);
         }
         self.wake_one();
+    }
+
+    /// Takes an op no worker has claimed yet, for a thread that would otherwise wait idle.
+    /// Only the global queues: an op in a worker's own deque runs there next anyway.
+    pub fn take_queued(&self) -> Option<Arc<Opr>> {
+        for inj in [&self.shared.high, &self.shared.normal] {
+            loop {
+                match inj.steal() {
+                    Steal::Success(op) => return Some(op),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+        None
     }
 
     fn wake_one(&self) {
@@ -123,7 +141,8 @@ fn has_work(sh: &Shared) -> bool {
 }
 
 /// Spins up to `SPIN` while work may be about to arrive; true when some did. One worker spins
-/// at a time, so the others leave the cores to the threads that push and compute.
+/// at a time, and only while a core is idle: spinning beside ops and their helpers that
+/// claim every core would take one of them away (a split GEMM then ran at one core's speed).
 fn spin_for_work(sh: &Shared) -> bool {
     if sh.spinning.fetch_add(1, Ordering::AcqRel) > 0 {
         sh.spinning.fetch_sub(1, Ordering::AcqRel);
@@ -131,7 +150,7 @@ fn spin_for_work(sh: &Shared) -> bool {
     }
     let start = Instant::now();
     let mut found = false;
-    while start.elapsed() < SPIN {
+    while start.elapsed() < SPIN && cores::free_core(sh.capacity) {
         if has_work(sh) {
             found = true;
             break;

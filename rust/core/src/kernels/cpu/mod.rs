@@ -83,9 +83,13 @@ pub fn par_for(chunks: usize, f: impl Fn(usize) + Sync) {
         left: Condvar::new(),
         body,
     });
+    cores::helpers_sent(helpers);
     for _ in 0..helpers {
         let job = Arc::clone(&job);
-        rt().pool.spawn(move || job.help());
+        rt().pool.spawn(move || {
+            cores::helper_started();
+            job.help()
+        });
     }
     // Closes the job and waits for joined helpers even if a chunk here panics.
     struct Close<'a>(&'a Job);
