@@ -268,6 +268,19 @@ def test_copyto_contexts_and_copy_semantics():
         a + b
 
 
+def test_large_copies_stream_every_byte():
+    # 16 MB and more are copied with streaming stores, in chunks over the pool: odd sizes
+    # and an unaligned source (a view one element in) exercise the chunk and line edges.
+    n = (4 << 20) + 37
+    src = np.random.RandomState(3).uniform(size=n).astype(np.float32)
+    a = mx.nd.array(src)
+    np.testing.assert_array_equal(a.copy().asnumpy(), src)
+    out = mx.nd.zeros((n - 1,))
+    a[1:].copyto(out)
+    np.testing.assert_array_equal(out.asnumpy(), src[1:])
+    np.testing.assert_array_equal(a.reshape((-1, 1)).asnumpy().ravel(), src)
+
+
 def test_pickle_and_copy():
     a = mx.nd.array(np.random.uniform(size=(3, 2)), dtype="float64")
     b = pickle.loads(pickle.dumps(a))

@@ -11,6 +11,7 @@
 use crate::engine::{Origin, Task};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::elemwise::Arith;
+use crate::kernels::cpu::stream::{copy_bytes, store_fence};
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
 use crate::runtime::rt;
@@ -366,57 +367,4 @@ fn copy_to_all(src: &NDArray, outs: &[NDArray]) {
             store_fence();
         }
     });
-}
-
-/// Copies `n` bytes; with `stream`, through non-temporal stores where the CPU has them.
-///
-/// # Safety
-/// Valid, non-overlapping ranges.
-#[inline]
-unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize, stream: bool) {
-    #[cfg(target_arch = "x86_64")]
-    if stream {
-        stream_copy(src, dst, n);
-        return;
-    }
-    let _ = stream;
-    std::ptr::copy_nonoverlapping(src, dst, n);
-}
-
-/// Non-temporal copy: plain copy up to a 16-byte aligned destination, 64-byte streaming
-/// stores (SSE2, part of every x86_64 CPU) for the body, plain copy of the tail.
-///
-/// # Safety
-/// Valid, non-overlapping ranges.
-#[cfg(target_arch = "x86_64")]
-unsafe fn stream_copy(src: *const u8, dst: *mut u8, n: usize) {
-    use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
-    let head = dst.align_offset(16).min(n);
-    std::ptr::copy_nonoverlapping(src, dst, head);
-    let (mut s, mut d) = (src.add(head), dst.add(head));
-    let mut left = n - head;
-    while left >= 64 {
-        let a = _mm_loadu_si128(s as *const __m128i);
-        let b = _mm_loadu_si128(s.add(16) as *const __m128i);
-        let c = _mm_loadu_si128(s.add(32) as *const __m128i);
-        let e = _mm_loadu_si128(s.add(48) as *const __m128i);
-        _mm_stream_si128(d as *mut __m128i, a);
-        _mm_stream_si128(d.add(16) as *mut __m128i, b);
-        _mm_stream_si128(d.add(32) as *mut __m128i, c);
-        _mm_stream_si128(d.add(48) as *mut __m128i, e);
-        s = s.add(64);
-        d = d.add(64);
-        left -= 64;
-    }
-    std::ptr::copy_nonoverlapping(s, d, left);
-}
-
-/// Orders streaming stores before the op is seen as finished by other threads.
-#[inline]
-fn store_fence() {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: sfence has no preconditions (SSE, part of every x86_64 CPU).
-    unsafe {
-        std::arch::x86_64::_mm_sfence()
-    };
 }

@@ -1,5 +1,6 @@
 //! Element type conversion (`astype`, `Cast`, copies between dtypes).
 
+use super::stream::copy_par;
 use super::{par_ranges, Ptr};
 use crate::dtype::{DType, Element};
 use crate::ndarray::NDArray;
@@ -36,13 +37,8 @@ fn convert<S: Element, D: Element>(src: *const S, dst: *mut D, n: usize, to_bool
 pub fn cast_into(src: &NDArray, dst: &NDArray) {
     let n = src.size().min(dst.size());
     if src.dtype() == dst.dtype() {
-        let bytes = n * src.dtype().size();
-        // SAFETY: inside the copy op (read src, write dst).
-        let (s, d) = unsafe { (Ptr(src.raw()), Ptr(dst.raw())) };
-        par_ranges(bytes, 1, |b, e| {
-            // SAFETY: disjoint byte ranges of non-overlapping buffers.
-            unsafe { std::ptr::copy_nonoverlapping(s.get().add(b), d.get().add(b), e - b) }
-        });
+        // SAFETY: inside the copy op (read src, write dst), whose buffers do not overlap.
+        unsafe { copy_par(src.raw(), dst.raw(), n * src.dtype().size()) };
         return;
     }
     let to_bool = dst.dtype() == DType::Bool;

@@ -391,11 +391,7 @@ pub fn copy_all(src: &NDArray, dst: &NDArray) -> Result<()> {
         return Err(Error::Internal("copy between overlapping arrays".into()));
     }
     // SAFETY: inside the op holding both variables; sizes checked; no overlap.
-    let (s, d) = unsafe { (Ptr(src.raw()), Ptr(dst.raw())) };
-    par_ranges(src.nbytes(), 1, |b, e| {
-        // SAFETY: disjoint byte ranges of non-overlapping buffers.
-        unsafe { std::ptr::copy_nonoverlapping(s.get().add(b), d.get().add(b), e - b) }
-    });
+    unsafe { super::stream::copy_par(src.raw(), dst.raw(), src.nbytes()) };
     Ok(())
 }
 
