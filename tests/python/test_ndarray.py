@@ -281,6 +281,31 @@ def test_large_copies_stream_every_byte():
     np.testing.assert_array_equal(a.reshape((-1, 1)).asnumpy().ravel(), src)
 
 
+def test_large_elementwise_results_stream_every_element():
+    # Same-size maps writing 16 MB and more stream their results tile by tile: odd sizes,
+    # unaligned views as operands and output, and every same-size path (array-array,
+    # array-scalar, one-element broadcast, unary, in place) against numpy.
+    n = (4 << 20) + 37
+    rng = np.random.RandomState(4)
+    x = rng.uniform(-1, 1, size=n).astype(np.float32)
+    y = rng.uniform(-1, 1, size=n).astype(np.float32)
+    a, b = mx.nd.array(x), mx.nd.array(y)
+    np.testing.assert_array_equal((a + b).asnumpy(), x + y)
+    big = mx.nd.zeros((n,))
+    mx.nd.elemwise_mul(a[1:], b[:-1], out=big[1:])
+    np.testing.assert_array_equal(big.asnumpy(), np.concatenate([[0], x[1:] * y[:-1]]))
+    np.testing.assert_allclose((a * 2.5 - 1).asnumpy(), x * np.float32(2.5) - 1, rtol=1e-6)
+    one = mx.nd.array([0.5])
+    np.testing.assert_array_equal(mx.nd.broadcast_add(a, one).asnumpy(), x + np.float32(0.5))
+    np.testing.assert_array_equal(mx.nd.broadcast_sub(one, a).asnumpy(), np.float32(0.5) - x)
+    np.testing.assert_allclose(mx.nd.exp(a).asnumpy(), np.exp(x), rtol=1e-6)
+    xy = np.concatenate([x, y]).astype(np.float16)
+    np.testing.assert_array_equal(mx.nd.relu(mx.nd.array(xy, dtype="float16")).asnumpy(),
+                                  np.maximum(xy, 0))
+    a += b
+    np.testing.assert_array_equal(a.asnumpy(), x + y)
+
+
 def test_pickle_and_copy():
     a = mx.nd.array(np.random.uniform(size=(3, 2)), dtype="float64")
     b = pickle.loads(pickle.dumps(a))
