@@ -7,6 +7,7 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::unary;
+use crate::kernels::cpu::norm::{exp_f32, tanh_f32};
 use crate::ndarray::NDArray;
 use crate::with_dtype;
 use half::f16;
@@ -139,7 +140,7 @@ fn table() -> Vec<(&'static str, &'static [&'static str], &'static str, Kernel)>
             "exp",
             &[],
             "Returns element-wise exponential value of the input.",
-            f32::exp,
+            exp_f32,
             f64::exp,
         ),
         row!(
@@ -237,7 +238,7 @@ fn table() -> Vec<(&'static str, &'static [&'static str], &'static str, Kernel)>
             "tanh",
             &[],
             "Returns the hyperbolic tangent of the input array, computed element-wise.",
-            f32::tanh,
+            tanh_f32,
             f64::tanh,
         ),
         row!(
@@ -279,7 +280,7 @@ fn table() -> Vec<(&'static str, &'static [&'static str], &'static str, Kernel)>
             "sigmoid",
             &[],
             "Computes sigmoid of x element-wise: `1 / (1 + exp(-x))`.",
-            |x| 1.0 / (1.0 + (-x).exp()),
+            |x| 1.0 / (1.0 + exp_f32(-x)),
             |x| 1.0 / (1.0 + (-x).exp()),
         ),
         row!(

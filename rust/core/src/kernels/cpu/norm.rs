@@ -139,12 +139,14 @@ real!(f64, to_f64, from_f64, f64::exp, f64::tanh);
 
 /// e^x for f32 without a libm call, so loops over it vectorise (libm's expf would cost about
 /// 20 ns an element and dominate tanh/sigmoid layers). x = k ln2 + r with |r| <= ln2/2; e^r
-/// by its degree-7 Taylor polynomial (error < 6e-9); 2^k built in the exponent bits. Inputs
-/// are clamped to [-87, 88] (results stay normal floats); NaN propagates.
+/// by its degree-7 Taylor polynomial (error < 6e-9); 2^k built in the exponent bits, as two
+/// factors so that results past the normal range round to subnormals, 0 or infinity as
+/// libm's do. NaN propagates.
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer.
-    let x = x.clamp(-87.0, 88.0);
+                                     // Past these e^x is 0 or infinite in f32; inside, both halves of k stay normal exponents.
+    let x = x.clamp(-104.0, 89.0);
     let t = x * std::f32::consts::LOG2_E + MAGIC;
     let k = t - MAGIC;
     // ln 2 split in two so k * LN2_HI is exact.
@@ -157,7 +159,9 @@ pub fn exp_f32(x: f32) -> f32 {
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
     // The integer k sits in t's low mantissa bits.
     let ki = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
-    p * f32::from_bits(((ki + 127) << 23) as u32)
+    let k1 = ki >> 1;
+    let scale = |k: i32| f32::from_bits(((k + 127) << 23) as u32);
+    p * scale(k1) * scale(ki - k1)
 }
 
 /// tanh for f32 that vectorises: an odd Taylor polynomial below 0.25 (where the exp form
@@ -561,8 +565,29 @@ mod tests {
         assert!(super::exp_f32(f32::NAN).is_nan() && super::tanh_f32(f32::NAN).is_nan());
         assert_eq!(super::tanh_f32(100.0), 1.0);
         assert_eq!(super::tanh_f32(-100.0), -1.0);
-        assert!(super::exp_f32(-1000.0) < 1e-37 && super::exp_f32(1000.0) > 1e38);
         assert_eq!(super::tanh_f32(0.0), 0.0);
+    }
+
+    #[test]
+    fn fast_exp_rounds_like_libm_past_the_normal_range() {
+        // Subnormal results, overflow to infinity and underflow to 0, against f64's exp
+        // rounded to f32 (within a few f32 ulps, and one subnormal step).
+        for i in -1_040_000..=890_000 {
+            let x = i as f32 * 1e-4;
+            let got = super::exp_f32(x) as f64;
+            let want = ((x as f64).exp() as f32) as f64;
+            if want.is_infinite() {
+                assert!(got.is_infinite(), "exp({x}) = {got}, want inf");
+            } else {
+                let tol = 4e-7 * want + 2.0 * f32::from_bits(1) as f64;
+                assert!((got - want).abs() <= tol, "exp({x}) = {got}, want {want}");
+            }
+        }
+        assert_eq!(super::exp_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(super::exp_f32(1000.0), f32::INFINITY);
+        assert_eq!(super::exp_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(super::exp_f32(-1000.0), 0.0);
+        assert!(super::exp_f32(-100.0) > 0.0 && super::exp_f32(88.7).is_finite());
     }
 
     #[test]
