@@ -9,6 +9,7 @@ use crate::graph::{gradient, list_inputs, topo_order, Entry, Node};
 use crate::ndarray::NDArray;
 use crate::op::elemwise_binary::{binary_op, BinOp};
 use crate::op::{copy_into, invoke_mode, Desc};
+use crate::runtime::rt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -291,15 +292,17 @@ impl Executor {
             };
             self.values[s] = Some(a.clone());
         }
-        self.fwd
-            .run(&mut self.values, &self.fwd_bound, is_train, None)?;
-        for &(s, i) in &self.out_copies {
-            let v = self.values[s]
-                .clone()
-                .ok_or_else(|| Error::Internal("an output was not computed".into()))?;
-            copy_into(&v, &self.outputs[i], None)?;
-        }
-        Ok(())
+        rt().engine.bulk(is_train, || {
+            self.fwd
+                .run(&mut self.values, &self.fwd_bound, is_train, None)?;
+            for &(s, i) in &self.out_copies {
+                let v = self.values[s]
+                    .clone()
+                    .ok_or_else(|| Error::Internal("an output was not computed".into()))?;
+                copy_into(&v, &self.outputs[i], None)?;
+            }
+            Ok(())
+        })
     }
 
     /// Runs the backward plan; `out_grads[i]` is the gradient of head i (ignored for loss
@@ -331,26 +334,28 @@ impl Executor {
         {
             return Err(Error::Value("backward called before forward".into()));
         }
-        b.plan.run(&mut self.values, &b.bound, is_train, None)?;
-        for &(s, i) in &b.finish {
-            let Some(grad) = &self.grads[i] else { continue };
-            let add = self.reqs[i] == GradReq::Add;
-            if s == usize::MAX {
-                if !add {
-                    fill_zero(grad)?;
+        rt().engine.bulk(is_train, || {
+            b.plan.run(&mut self.values, &b.bound, is_train, None)?;
+            for &(s, i) in &b.finish {
+                let Some(grad) = &self.grads[i] else { continue };
+                let add = self.reqs[i] == GradReq::Add;
+                if s == usize::MAX {
+                    if !add {
+                        fill_zero(grad)?;
+                    }
+                    continue;
                 }
-                continue;
+                let v = self.values[s]
+                    .clone()
+                    .ok_or_else(|| Error::Internal("a gradient was not computed".into()))?;
+                if add {
+                    binary_add_into(grad, &v)?;
+                } else {
+                    copy_into(&v, grad, None)?;
+                }
             }
-            let v = self.values[s]
-                .clone()
-                .ok_or_else(|| Error::Internal("a gradient was not computed".into()))?;
-            if add {
-                binary_add_into(grad, &v)?;
-            } else {
-                copy_into(&v, grad, None)?;
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Slot count (for tests of the memory plan).

@@ -9,6 +9,7 @@
 //!
 //! `MXNET_ENGINE_TYPE=NaiveEngine` runs every op synchronously on the pushing thread.
 
+mod bulk;
 pub mod cores;
 mod threaded;
 mod var;
@@ -143,7 +144,9 @@ impl Engine {
 
     /// Pushes `task`; returns once it is queued (or, when small and ready, done).
     pub fn push(&'static self, task: Task) {
-        self.push_opr(task, false);
+        if let Some(task) = self.gather(task) {
+            self.push_opr(task, false);
+        }
     }
 
     fn push_opr(&'static self, task: Task, is_wait: bool) -> Arc<Opr> {
@@ -261,6 +264,7 @@ impl Engine {
     }
 
     fn wait_below(&'static self, n: usize) {
+        self.flush_bulk();
         if self.pending() <= n {
             return;
         }
@@ -313,6 +317,7 @@ impl Engine {
 
     /// Blocks until every op that touches `var` pushed so far is done; raises its error once.
     pub fn wait_var(&'static self, var: &Var) -> Result<()> {
+        self.flush_bulk();
         let done = Arc::new((Mutex::new(false), Condvar::new(), AtomicBool::new(false)));
         let d2 = done.clone();
         let body: Body = Box::new(move || {

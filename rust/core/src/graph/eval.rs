@@ -7,6 +7,7 @@ use super::node::{Entry, Node};
 use crate::error::{Error, Result};
 use crate::ndarray::NDArray;
 use crate::op::invoke_mode;
+use crate::runtime::rt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -269,12 +270,14 @@ pub fn evaluate_with(
     plan.set_frees(&keep);
     let mut values = vec![None; slots.len()];
     let mut map = HashMap::new();
-    plan.run(
-        &mut values,
-        &HashMap::new(),
-        is_train,
-        record.then_some(&mut map),
-    )?;
+    rt().engine.bulk(is_train, || {
+        plan.run(
+            &mut values,
+            &HashMap::new(),
+            is_train,
+            record.then_some(&mut map),
+        )
+    })?;
     let arrays = heads
         .iter()
         .map(|h| {
