@@ -27,7 +27,7 @@ fn segment_size(is_train: bool) -> usize {
                 .and_then(|v| v.trim().parse::<usize>().ok())
         };
         let size = var("MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN").unwrap_or(15);
-        let on = |k: &str| var(k).is_none_or(|v| v != 0);
+        let on = |k: &str| var(k) != Some(0);
         (
             if on("MXNET_EXEC_BULK_EXEC_TRAIN") {
                 size
@@ -76,22 +76,21 @@ impl Engine {
     /// Keeps `task` for the current segment when this thread is gathering; gives it back
     /// otherwise.
     pub(super) fn gather(&'static self, task: Task) -> Option<Task> {
-        let full = GATHERED.with(|g| match g.borrow_mut().as_mut() {
-            Some((list, size)) => {
-                list.push(task);
-                Ok(list.len() >= *size)
+        let mut task = Some(task);
+        let full = GATHERED.with(|g| match (g.borrow_mut().as_mut(), task.take()) {
+            (Some((list, size)), Some(t)) => {
+                list.push(t);
+                list.len() >= *size
             }
-            None => Err(task),
+            (_, t) => {
+                task = t;
+                false
+            }
         });
-        match full {
-            Ok(full) => {
-                if full {
-                    self.flush_bulk();
-                }
-                None
-            }
-            Err(task) => Some(task),
+        if full {
+            self.flush_bulk();
         }
+        task
     }
 
     /// Pushes what this thread has gathered (before a wait, which must see it).
