@@ -153,7 +153,7 @@ fn spin_for_work(sh: &Shared) -> bool {
     // One core is left to the thread pushing the ops (Python), which the core count does not
     // see: a worker spinning beside a running op took the core Python needed to push the next
     // ones (Module.fit of an MLP ran 101-137k samples/s so, 144-156k with a single worker).
-    while start.elapsed() < SPIN && cores::free_core(sh.capacity.saturating_sub(1)) {
+    while start.elapsed() < SPIN && cores::free_core(sh.capacity.saturating_sub(1).max(1)) {
         if has_work(sh) {
             found = true;
             break;
