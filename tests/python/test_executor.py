@@ -1,5 +1,9 @@
 """Symbol.bind / simple_bind executors: MXNet 1.9.1 behaviours (reference §5) with numpy
 oracles and the numbers MXNet printed."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -167,3 +171,42 @@ def test_batchnorm_moving_stats_update_in_backward():
     ex.backward(nd.ones((4, 2)))
     assert_almost_equal(ex.aux_dict["bn_moving_mean"], np.array([0.3, 0.4]), rtol=1e-5)
     assert_almost_equal(ex.aux_dict["bn_moving_var"], np.array([1.4, 1.4]), rtol=1e-5)
+
+
+_BULK_SCRIPT = """
+import sys
+import numpy as np
+import oxnet as mx
+data = mx.sym.Variable("data")
+h = mx.sym.Activation(mx.sym.FullyConnected(data, num_hidden=16, name="fc1"), act_type="tanh")
+h = mx.sym.Activation(mx.sym.FullyConnected(h, num_hidden=8, name="fc2"), act_type="relu")
+net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(h, num_hidden=3, name="fc3"), name="sm")
+ex = net.simple_bind(mx.cpu(), data=(5, 7), sm_label=(5,))
+rng = np.random.RandomState(0)
+for name in sorted(ex.arg_dict):
+    a = ex.arg_dict[name]
+    a[:] = rng.randint(0, 3, a.shape) if name == "sm_label" else rng.uniform(-1, 1, a.shape)
+ex.forward(is_train=True)
+ex.backward()
+np.savez(sys.argv[1], out=ex.outputs[0].asnumpy(),
+         **{k: v.asnumpy() for k, v in ex.grad_dict.items() if v is not None})
+"""
+
+
+@pytest.mark.parametrize("env", [{"MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN": "2"},
+                                 {"MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN": "15"}])
+def test_bulk_execution_matches_op_by_op(tmp_path, env):
+    # Segments of 2 ops (several per pass) and of 15 (one per pass) against bulking off:
+    # the same results, bit for bit (the setting is read once per process).
+    def run(extra, name):
+        path = str(tmp_path / name)
+        r = subprocess.run([sys.executable, "-c", _BULK_SCRIPT, path], capture_output=True,
+                           text=True, timeout=300, env=dict(os.environ, **extra))
+        assert r.returncode == 0, r.stderr[-2000:]
+        return np.load(path)
+
+    off = run({"MXNET_EXEC_BULK_EXEC_TRAIN": "0"}, "off.npz")
+    on = run(env, "on.npz")
+    assert sorted(off.files) == sorted(on.files) and "fc1_weight" in off.files
+    for k in off.files:
+        np.testing.assert_array_equal(on[k], off[k], err_msg=k)
