@@ -581,12 +581,21 @@ class KVStoreDist(_kvs.KVStore):
                 raise MXNetError("duplicate init of key %r. Please double check if you called "
                                  "kv.init or kv.broadcast with this key multiple times" % (k,))
             v = arrs[0]
-            self._agree(_INIT, k, v.shape, v.dtype)
+            serving = self._async and self.rank == 0
+            if serving:
+                # Stored before the agreement: a worker past it may pull at once, and the
+                # server (this rank's comm thread) must find the key by then.
+                with self._lock:
+                    self._store[k] = v.copyto(cpu())
+            try:
+                self._agree(_INIT, k, v.shape, v.dtype)
+            except BaseException:
+                if serving:
+                    with self._lock:
+                        self._store.pop(k, None)
+                raise
             self._meta[k] = (tuple(v.shape), np.dtype(v.dtype))
             if self._async:
-                if self.rank == 0:
-                    with self._lock:
-                        self._store[k] = v.copyto(cpu())
                 continue
             stored = v.copyto(cpu()) if self.rank == 0 else nd.empty(v.shape, cpu(), v.dtype)
             self._bcast(stored, self._what("init", k))

@@ -26,40 +26,17 @@ const NARROW: usize = 16;
 pub trait Acc: Copy + Send + Sync + PartialOrd + 'static {
     const ZERO: Self;
     const ONE: Self;
-    /// Identities of `max_nan` and `min_nan`.
-    const LOWEST: Self;
-    const HIGHEST: Self;
     fn add(self, b: Self) -> Self;
     fn mul(self, b: Self) -> Self;
     fn abs(self) -> Self;
-    fn is_nan(self) -> bool;
     /// `self / n` (the mean); integers truncate and give 0 for an empty count.
     fn div_count(self, n: usize) -> Self;
     fn sqrt(self) -> Self;
-    /// Larger of the two; a NaN stays once seen, as in MXNet's `maximum` reducer.
-    #[inline(always)]
-    fn max_nan(self, b: Self) -> Self {
-        if self >= b || self.is_nan() {
-            self
-        } else {
-            b
-        }
-    }
-    #[inline(always)]
-    fn min_nan(self, b: Self) -> Self {
-        if self <= b || self.is_nan() {
-            self
-        } else {
-            b
-        }
-    }
 }
 
 impl Acc for f64 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
-    const LOWEST: Self = f64::NEG_INFINITY;
-    const HIGHEST: Self = f64::INFINITY;
     #[inline(always)]
     fn add(self, b: Self) -> Self {
         self + b
@@ -72,10 +49,6 @@ impl Acc for f64 {
     fn abs(self) -> Self {
         f64::abs(self)
     }
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        f64::is_nan(self)
-    }
     fn div_count(self, n: usize) -> Self {
         self / n as f64
     }
@@ -87,8 +60,6 @@ impl Acc for f64 {
 impl Acc for i64 {
     const ZERO: Self = 0;
     const ONE: Self = 1;
-    const LOWEST: Self = i64::MIN;
-    const HIGHEST: Self = i64::MAX;
     #[inline(always)]
     fn add(self, b: Self) -> Self {
         self.wrapping_add(b)
@@ -100,10 +71,6 @@ impl Acc for i64 {
     #[inline(always)]
     fn abs(self) -> Self {
         self.wrapping_abs()
-    }
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        false
     }
     fn div_count(self, n: usize) -> Self {
         if n == 0 {
