@@ -4,8 +4,8 @@
 //! per op (tens of microseconds on a virtual machine), more than a small layer's kernel takes.
 //! Ops inside a segment still split large kernels over the intra-op pool.
 
-use super::{panic_message, Engine, EngineKind, Task};
-use crate::error::{Error, Result};
+use super::{run_body, Engine, EngineKind, Task};
+use crate::error::Result;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -123,16 +123,7 @@ fn segment(mut tasks: Vec<Task>) -> Task {
     }
     let body = Box::new(move || -> Result<()> {
         for (name, origin, body) in parts {
-            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
-                .unwrap_or_else(|p| Err(Error::Internal(panic_message(p))));
-            res.map_err(|e| match e {
-                e @ Error::Engine { .. } => e,
-                e => Error::Engine {
-                    op: name.to_string(),
-                    origin: origin.as_ref().map(|o| o.to_string()),
-                    msg: e.to_string(),
-                },
-            })?;
+            run_body(body, &name, origin.as_ref())?;
         }
         Ok(())
     });
@@ -151,6 +142,7 @@ fn segment(mut tasks: Vec<Task>) -> Task {
 mod tests {
     use super::super::{threaded::Workers, Var};
     use super::*;
+    use crate::error::Error;
     use std::sync::{Arc, Mutex};
 
     fn engine() -> &'static Engine {

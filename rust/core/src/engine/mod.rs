@@ -224,18 +224,9 @@ impl Engine {
             (Some(slot), _) => Some(slot),
             (None, Some(body)) => {
                 let running = cores::op_running();
-                let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
-                    .unwrap_or_else(|p| Err(Error::Internal(panic_message(p))));
+                let res = run_body(body, &op.name, op.origin.as_ref());
                 drop(running);
                 res.err().map(|e| {
-                    let e = match e {
-                        e @ Error::Engine { .. } => e,
-                        e => Error::Engine {
-                            op: op.name.to_string(),
-                            origin: op.origin.as_ref().map(|o| o.to_string()),
-                            msg: e.to_string(),
-                        },
-                    };
                     let slot = ErrorSlot::new(e);
                     if let Ok(mut list) = self.errors.lock() {
                         list.retain(|s| s.is_pending());
@@ -370,6 +361,21 @@ impl Engine {
     pub fn drain(&'static self) {
         self.wait_below(0);
     }
+}
+
+/// Runs an op's body; a panic or an error comes back as an `Error::Engine` naming the op and
+/// where it was issued (an error already naming its op is kept).
+fn run_body(body: Body, name: &str, origin: Option<&Origin>) -> Result<()> {
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+        .unwrap_or_else(|p| Err(Error::Internal(panic_message(p))));
+    res.map_err(|e| match e {
+        e @ Error::Engine { .. } => e,
+        e => Error::Engine {
+            op: name.to_string(),
+            origin: origin.map(|o| o.to_string()),
+            msg: e.to_string(),
+        },
+    })
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
