@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::cast::cast_into;
 use crate::kernels::cpu::elemwise::{unary, Arith};
-use crate::kernels::cpu::reduce::{permute_copy, reduce, Acc, Fold, RedElem};
+use crate::kernels::cpu::reduce::{permute_copy, reduce, Acc, Extreme, Fold, RedElem, Sum};
 use crate::kernels::cpu::strided::{copy_all, copy_walk, Walk};
 use crate::kernels::cpu::Ptr;
 use crate::ndarray::NDArray;
@@ -172,44 +172,35 @@ fn values<T: RedElem>(kind: Kind, src: &[T], dst: Ptr<T>, g: &Geom) {
     #[allow(clippy::eq_op)]
     let or_nan = |x: T, v: T::A| if x != x { v } else { x.lift() };
     match kind {
-        Kind::Sum => fold(src, dst, g, zero, |a, x| a.add(x.lift()), add, lower),
-        Kind::Mean => {
-            let finish = |a: T::A, n| T::lower(a.div_count(n));
-            fold(src, dst, g, zero, |a, x| a.add(x.lift()), add, finish)
+        Kind::Sum | Kind::Mean => {
+            let red = Sum {
+                mean: kind == Kind::Mean,
+            };
+            reduce(&red, src, dst, g.outer, g.r, g.inner)
         }
         Kind::NanSum => fold(src, dst, g, zero, |a, x| a.add(or_nan(x, zero)), add, lower),
         Kind::Prod => fold(src, dst, g, one, |a, x| a.mul(x.lift()), mul, lower),
         Kind::NanProd => fold(src, dst, g, one, |a, x| a.mul(or_nan(x, one)), mul, lower),
-        // Extremes are exact in the element type: folded in it, without widening, the lanes
-        // compile to compares and blends (f32 max of 1M on one core: 10.5 GB/s widened).
-        Kind::Max => extreme(src, dst, g, f64::NEG_INFINITY, |a, b| a >= b),
-        Kind::Min => extreme(src, dst, g, f64::INFINITY, |a, b| a <= b),
+        // Extremes are exact in the element type: folded in it, without widening (f32 max
+        // of 1M on one core: 10.5 GB/s widened).
+        Kind::Max => {
+            let red = Extreme::<T, true> {
+                start: T::from_f64(f64::NEG_INFINITY),
+            };
+            reduce(&red, src, dst, g.outer, g.r, g.inner)
+        }
+        Kind::Min => {
+            let red = Extreme::<T, false> {
+                start: T::from_f64(f64::INFINITY),
+            };
+            reduce(&red, src, dst, g.outer, g.r, g.inner)
+        }
         Kind::Norm1 => fold(src, dst, g, zero, |a, x| a.add(x.lift().abs()), add, lower),
         Kind::Norm2 => {
             let sq = |a: T::A, x: T| a.add(x.lift().mul(x.lift()));
             fold(src, dst, g, zero, sq, add, |a, _| T::lower(a.sqrt()))
         }
     }
-}
-
-/// The max or min fold: `keep(a, b)` when `a` stays; a NaN stays once seen, as in MXNet's
-/// reducers. `start` is the identity (saturated into integer types).
-fn extreme<T: RedElem>(
-    src: &[T],
-    dst: Ptr<T>,
-    g: &Geom,
-    start: f64,
-    keep: impl Fn(T, T) -> bool + Copy + Sync,
-) {
-    #[allow(clippy::eq_op)]
-    let pick = move |a: T, b: T| if keep(a, b) | (a != a) { a } else { b };
-    let red = Fold {
-        init: T::from_f64(start),
-        step: move |a, x, _| pick(a, x),
-        merge: pick,
-        finish: |a, _| a,
-    };
-    reduce(&red, src, dst, g.outer, g.r, g.inner);
 }
 
 /// The elements of an input; an empty array may have no allocation to point at.
@@ -1154,6 +1145,55 @@ pub(crate) mod tests {
         let nan = arr(&[3], &[1.0, f64::NAN, 2.0], DType::F32);
         assert!(vals(&call_str("max", std::slice::from_ref(&nan), &[]).unwrap()[0])[0].is_nan());
         assert_eq!(vals(&call_str("nansum", &[nan], &[]).unwrap()[0]), [3.0]);
+    }
+
+    #[test]
+    fn extremes_of_long_rows_see_every_nan_and_infinity() {
+        // Rows long enough for the lane loop (and split tasks), with the odd value placed in
+        // the lanes, in the tail after them, and first.
+        for n in [32usize, 45, 1000, (1 << 16) + 7] {
+            for at in [0, n / 2, n - 1] {
+                for odd in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.5] {
+                    let mut x: Vec<f64> = (0..n).map(|i| ((i * 37) % 101) as f64 - 50.0).collect();
+                    x[at] = odd;
+                    for dt in [DType::F32, DType::F64, DType::F16] {
+                        let a = arr(&[1, n], &x, dt);
+                        for (op, want) in [
+                            ("max", x.iter().cloned().fold(f64::NEG_INFINITY, f64::max)),
+                            ("min", x.iter().cloned().fold(f64::INFINITY, f64::min)),
+                        ] {
+                            let want = if odd.is_nan() { f64::NAN } else { want };
+                            let got = vals(
+                                &call_str(op, std::slice::from_ref(&a), &[("axis", "1")]).unwrap()
+                                    [0],
+                            );
+                            assert!(
+                                got[0] == want || (got[0].is_nan() && want.is_nan()),
+                                "{op} {dt:?} n={n} at={at} odd={odd}: {got:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // Non-negative, so u8 holds them too.
+        let ints: Vec<f64> = (0..1000).map(|i| ((i * 37) % 101) as f64).collect();
+        for dt in [DType::I8, DType::I32, DType::I64, DType::U8] {
+            let want = &ints;
+            let a = arr(&[1000], &ints, dt);
+            let mx = want.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let mn = want.iter().cloned().fold(f64::INFINITY, f64::min);
+            assert_eq!(
+                vals(&call_str("max", std::slice::from_ref(&a), &[]).unwrap()[0]),
+                [mx],
+                "{dt:?}"
+            );
+            assert_eq!(
+                vals(&call_str("min", &[a], &[]).unwrap()[0]),
+                [mn],
+                "{dt:?}"
+            );
+        }
     }
 
     #[test]
