@@ -103,8 +103,7 @@ pub unsafe fn matmul_acc<T: GemmElem>(
     split_product(m, n, k, a, b, c, ldc, true)
 }
 
-/// `product`, cut into one block of `c` per pool thread when large: rows, or columns when
-/// there are too few rows to give every thread a full register block.
+/// `product`, cut into one block of `c` per pool thread when large, along the longer side.
 #[allow(clippy::too_many_arguments)]
 unsafe fn split_product<T: GemmElem>(
     m: usize,
@@ -121,7 +120,10 @@ unsafe fn split_product<T: GemmElem>(
     if work < par_mnk() || threads <= 1 {
         return product(m, n, k, a, b, c, ldc, acc);
     }
-    let by_rows = m >= 16 * threads || m >= n;
+    // Each block packs its whole share of the operand that is not split: cutting the longer
+    // side of `c` duplicates the smaller operand's packing. 100x784x128 products on two threads
+    // (FullyConnected's dW and dX): 280-340 us cut by rows, 230-275 by columns.
+    let by_rows = m >= n;
     let len = if by_rows { m } else { n };
     let step = len.div_ceil(threads);
     let pc = Ptr(c);
