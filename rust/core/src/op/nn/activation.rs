@@ -4,7 +4,7 @@
 
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::kernels::cpu::elemwise::{binary, unary};
+use crate::kernels::cpu::elemwise::{binary, unary, unary_wide};
 use crate::kernels::cpu::norm::{load, softmax, softmax_grad, with_real, Real};
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
@@ -67,14 +67,14 @@ fn act_forward<T: Element, C: Real>(act: Act, x: &NDArray, y: &NDArray) {
             let c = C::of(v);
             (if c > C::ZERO { c } else { C::ZERO }).to()
         }),
-        Act::Sigmoid => unary::<T, T>(x, y, |v| (C::ONE / (C::ONE + (-C::of(v)).fexp())).to()),
-        Act::Tanh => unary::<T, T>(x, y, |v| C::of(v).ftanh().to()),
+        Act::Sigmoid => unary_wide::<T, T>(x, y, |v| (C::ONE / (C::ONE + (-C::of(v)).fexp())).to()),
+        Act::Tanh => unary_wide::<T, T>(x, y, |v| C::of(v).ftanh().to()),
         // log(1 + e^x), linear beyond 20 where e^x would dominate (MXNet's cut-off).
         Act::SoftRelu => unary::<T, T>(x, y, |v| {
             let c = C::of(v);
             (if c > C::c(20.0) { c } else { c.exp().ln_1p() }).to()
         }),
-        Act::SoftSign => unary::<T, T>(x, y, |v| {
+        Act::SoftSign => unary_wide::<T, T>(x, y, |v| {
             let c = C::of(v);
             (c / (C::ONE + c.abs())).to()
         }),
