@@ -263,8 +263,8 @@ def stype(self):
 
 @_prop
 def T(self):
-    if self.ndim > 2:
-        raise ValueError("Only 2D matrix is allowed to be transposed")
+    if self.ndim < 2:
+        return self
     return _internal.transpose(self)
 
 
@@ -454,11 +454,6 @@ def reshape(self, *shape, **kwargs):
 
 
 @_extend
-def reshape_like(self, other):
-    return self.reshape(other.shape)
-
-
-@_extend
 def flatten(self, inplace=False):
     return self.reshape((self.shape[0], -1)) if self.ndim else self.reshape((1, 1))
 
@@ -489,42 +484,27 @@ def squeeze(self, axis=None, inplace=False):
     return self._reshape_view(s or [1])
 
 
-def _method(opname, *argnames):
-    """NDArray.method forwarding to the registry op (MXNet's fluent methods)."""
+def _method(opname):
+    """NDArray.method forwarding every argument to the registry op, positional ones in the
+    op's own order (MXNet's fluent methods)."""
     def f(self, *args, **kwargs):
-        for n, v in zip(argnames, args):
-            kwargs[n] = v
-        return getattr(_internal, opname)(self, **kwargs)
+        return getattr(_internal, opname)(self, *args, **kwargs)
     f.__name__ = opname
     f.__doc__ = "Convenience fluent method for :py:func:`%s`." % opname
     return f
 
 
-for _n, _op, _args in [
-    ("transpose", "transpose", ("axes",)), ("swapaxes", "swapaxes", ("dim1", "dim2")),
-    ("broadcast_axes", "broadcast_axes", ("axis", "size")), ("tile", "tile", ("reps",)),
-    ("repeat", "repeat", ("repeats", "axis")), ("flip", "flip", ("axis",)),
-    ("clip", "clip", ("a_min", "a_max")), ("sum", "sum", ("axis", "keepdims")),
-    ("mean", "mean", ("axis", "keepdims")), ("max", "max", ("axis", "keepdims")),
-    ("min", "min", ("axis", "keepdims")), ("prod", "prod", ("axis", "keepdims")),
-    ("nansum", "nansum", ("axis", "keepdims")), ("nanprod", "nanprod", ("axis", "keepdims")),
-    ("norm", "norm", ("ord", "axis", "keepdims")), ("argmax", "argmax", ("axis", "keepdims")),
-    ("argmin", "argmin", ("axis", "keepdims")), ("argmax_channel", "argmax_channel", ()),
-    ("slice", "slice", ("begin", "end", "step")), ("slice_axis", "slice_axis", ("axis", "begin", "end")),
-    ("take", "take", ()), ("pick", "pick", ()), ("one_hot", "one_hot", ("depth",)),
-    ("topk", "topk", ()), ("sort", "sort", ()), ("argsort", "argsort", ()),
-    ("softmax", "softmax", ()), ("log_softmax", "log_softmax", ()), ("split", "split", ()),
-    ("abs", "abs", ()), ("sign", "sign", ()), ("sqrt", "sqrt", ()), ("rsqrt", "rsqrt", ()),
-    ("square", "square", ()), ("exp", "exp", ()), ("log", "log", ()), ("log1p", "log1p", ()),
-    ("expm1", "expm1", ()), ("sin", "sin", ()), ("cos", "cos", ()), ("tan", "tan", ()),
-    ("tanh", "tanh", ()), ("sigmoid", "sigmoid", ()), ("relu", "relu", ()),
-    ("floor", "floor", ()), ("ceil", "ceil", ()), ("round", "round", ()), ("trunc", "trunc", ()),
-    ("reciprocal", "reciprocal", ()), ("log2", "log2", ()), ("log10", "log10", ()),
-    ("fix", "fix", ()), ("rint", "rint", ()), ("zeros_like", "zeros_like", ()),
-    ("ones_like", "ones_like", ()), ("broadcast_like", "broadcast_like", ()),
-]:
-    if hasattr(_internal, _op):
-        setattr(NDArray, _n, _method(_op, *_args))
+for _n in ("abs", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "argmax",
+           "argmax_channel", "argmin", "argsort", "broadcast_axes", "broadcast_like", "cbrt",
+           "ceil", "clip", "cos", "cosh", "degrees", "depth_to_space", "exp", "expm1", "fix",
+           "flip", "floor", "log", "log10", "log1p", "log2", "log_softmax", "max", "mean", "min",
+           "nanprod", "nansum", "norm", "one_hot", "ones_like", "pad", "pick", "prod", "radians",
+           "rcbrt", "reciprocal", "relu", "repeat", "reshape_like", "rint", "round", "rsqrt",
+           "shape_array", "sigmoid", "sign", "sin", "sinh", "size_array", "slice", "slice_axis",
+           "slice_like", "softmax", "softmin", "sort", "space_to_depth", "sqrt", "square", "sum",
+           "swapaxes", "take", "tan", "tanh", "tile", "topk", "transpose", "trunc", "zeros_like"):
+    if hasattr(_internal, _n):
+        setattr(NDArray, _n, _method(_n))
 
 
 @_extend
@@ -636,6 +616,16 @@ def __getitem__(self, key):
     return r._reshape_view(shape) if tuple(shape) != r.shape else r
 
 
+def _numpy_key(key):
+    """`key` for numpy, NDArray indices as integer arrays (MXNet truncates float indices)."""
+    def conv(x):
+        if not isinstance(x, NDArray):
+            return x
+        n = x.asnumpy()
+        return n if n.dtype.kind in "biu" else n.astype(np.int64)
+    return tuple(conv(x) for x in (key if isinstance(key, tuple) else (key,)))
+
+
 def _advanced_get(self, key):
     if isinstance(key, (NDArray, list, np.ndarray)) and not (isinstance(key, np.ndarray) and key.dtype == np.bool_):
         idx = key if isinstance(key, NDArray) else array(np.asarray(key), ctx=self.context, dtype=np.int64)
@@ -644,7 +634,7 @@ def _advanced_get(self, key):
             bad = ni.max() if ni.max() >= self.shape[0] else ni.min()
             raise _index_error(int(bad), 0, self.shape[0])
         return _internal.take(self, idx.astype(np.int64) if idx.dtype != np.int64 else idx, axis=0, mode="wrap")
-    k = tuple(x.asnumpy() if isinstance(x, NDArray) else x for x in (key if isinstance(key, tuple) else (key,)))
+    k = _numpy_key(key)
     try:
         res = self.asnumpy()[k]
     except IndexError as e:
@@ -693,7 +683,7 @@ def __setitem__(self, key, value):
     plan = _plan(self, key)
     if plan is None:
         n = self.asnumpy()
-        k = tuple(x.asnumpy() if isinstance(x, NDArray) else x for x in (key if isinstance(key, tuple) else (key,)))
+        k = _numpy_key(key)
         n[k] = value.asnumpy() if isinstance(value, NDArray) else value
         self._sync_copyfrom(np.ascontiguousarray(n))
         return

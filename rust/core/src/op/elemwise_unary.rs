@@ -6,7 +6,7 @@ use super::{expect_inputs, Desc, FnOp, GradArgs, Inputs, Operator, Registry, Sim
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
-use crate::kernels::cpu::elemwise::unary;
+use crate::kernels::cpu::elemwise::{unary, unary_wide};
 use crate::kernels::cpu::norm::{exp_f32, tanh_f32};
 use crate::ndarray::NDArray;
 use crate::with_dtype;
@@ -15,13 +15,14 @@ use std::sync::Arc;
 
 type F64 = fn(f64) -> f64;
 
+/// MXNet's sign: NaN and -0 give +0.
 fn sign32(x: f32) -> f32 {
     if x > 0.0 {
         1.0
     } else if x < 0.0 {
         -1.0
     } else {
-        x // 0 and NaN keep themselves
+        0.0
     }
 }
 fn sign64(x: f64) -> f64 {
@@ -30,7 +31,26 @@ fn sign64(x: f64) -> f64 {
     } else if x < 0.0 {
         -1.0
     } else {
-        x
+        0.0
+    }
+}
+
+/// MXNet's rint: the nearer of floor and ceil, ties to the floor (-0.5 -> -1, 0.5 -> 0),
+/// unlike IEEE's ties-to-even.
+fn rint32(x: f32) -> f32 {
+    let (a, b) = (x.floor(), x.ceil());
+    if x - a <= b - x {
+        a
+    } else {
+        b
+    }
+}
+fn rint64(x: f64) -> f64 {
+    let (a, b) = (x.floor(), x.ceil());
+    if x - a <= b - x {
+        a
+    } else {
+        b
     }
 }
 
@@ -48,9 +68,9 @@ macro_rules! row {
             $aliases,
             $doc,
             (|a: &NDArray, o: &NDArray| match a.dtype() {
-                DType::F32 => unary::<f32, f32>(a, o, $f32),
+                DType::F32 => unary_wide::<f32, f32>(a, o, $f32),
                 DType::F64 => unary::<f64, f64>(a, o, $f64),
-                DType::F16 => unary::<f16, f16>(a, o, in_f32($f32)),
+                DType::F16 => unary_wide::<f16, f16>(a, o, in_f32($f32)),
                 _ => via_f64(a, o, $f64),
             }) as Kernel,
         )
@@ -286,9 +306,9 @@ fn table() -> Vec<(&'static str, &'static [&'static str], &'static str, Kernel)>
         row!(
             "relu",
             &[],
-            "Computes rectified linear activation `max(x, 0)` element-wise.",
-            |x| if x > 0.0 { x } else { 0.0 },
-            |x| if x > 0.0 { x } else { 0.0 },
+            "Computes rectified linear activation `max(x, 0)` element-wise (NaN stays NaN).",
+            |x| if x > 0.0 || x.is_nan() { x } else { 0.0 },
+            |x| if x > 0.0 || x.is_nan() { x } else { 0.0 },
         ),
         row!(
             "softsign",
@@ -321,9 +341,9 @@ fn table() -> Vec<(&'static str, &'static [&'static str], &'static str, Kernel)>
         row!(
             "rint",
             &[],
-            "Returns element-wise rounded value to the nearest integer (halves to even).",
-            f32::round_ties_even,
-            f64::round_ties_even,
+            "Returns element-wise rounded value to the nearest integer (halves to the floor).",
+            rint32,
+            rint64,
         ),
         row!(
             "trunc",
@@ -599,11 +619,13 @@ fn clip_op(lo: f64, hi: f64) -> Arc<dyn Operator> {
         move |_, ins, outs| {
             with_dtype!(ins[0].dtype(), T, {
                 let (l, h) = (T::from_f64(lo), T::from_f64(hi));
+                // The upper bound is tested first, as in MXNet: with a_min > a_max the
+                // result is still the one MXNet gives.
                 unary::<T, T>(&ins[0], &outs[0], move |x| {
-                    if x < l {
-                        l
-                    } else if x > h {
+                    if x > h {
                         h
+                    } else if x < l {
+                        l
                     } else {
                         x
                     }
@@ -636,7 +658,7 @@ fn clip_op(lo: f64, hi: f64) -> Arc<dyn Operator> {
 fn cuda_expr(name: &str) -> Option<&'static str> {
     Some(match name {
         "abs" => "fabs(x)",
-        "sign" => "(x > (C)0 ? (C)1 : (x < (C)0 ? (C)-1 : x))",
+        "sign" => "(x > (C)0 ? (C)1 : (x < (C)0 ? (C)-1 : (C)0))",
         "negative" => "-x",
         "reciprocal" => "(C)1 / x",
         "square" => "x * x",
@@ -665,12 +687,12 @@ fn cuda_expr(name: &str) -> Option<&'static str> {
         "degrees" => "x * (C)57.29577951308232",
         "radians" => "x * (C)0.017453292519943295",
         "sigmoid" => "(C)1 / ((C)1 + exp(-x))",
-        "relu" => "(x > (C)0 ? x : (C)0)",
+        "relu" => "(x > (C)0 || x != x ? x : (C)0)",
         "softsign" => "x / ((C)1 + fabs(x))",
         "floor" => "floor(x)",
         "ceil" => "ceil(x)",
         "round" => "round(x)",
-        "rint" => "rint(x)",
+        "rint" => "(x - floor(x) <= ceil(x) - x ? floor(x) : ceil(x))",
         "trunc" => "trunc(x)",
         "fix" => "trunc(x)",
         "logical_not" => "(x == (C)0 ? (C)1 : (C)0)",

@@ -149,7 +149,8 @@ impl<'a> Params<'a> {
     pub fn opt_int_list(&self, name: &str) -> Result<Vec<Option<i64>>> {
         let v = self.str(name)?;
         let inner = strip_brackets(v);
-        if inner.trim().is_empty() {
+        // A bare None (`step=None`) is no list at all, as in MXNet.
+        if inner.trim().is_empty() || v.trim() == "None" {
             return Ok(vec![]);
         }
         inner
@@ -177,9 +178,13 @@ impl<'a> Params<'a> {
 
     pub fn dtype(&self, name: &str) -> Result<Option<DType>> {
         match self.raw(name) {
-            None | Some("None") => Ok(None),
+            None => Ok(None),
             Some(v) => {
                 let t = v.trim().trim_matches('\'');
+                // MXNet's dtype enums list 'None' (the op's default type).
+                if t == "None" {
+                    return Ok(None);
+                }
                 let t = t
                     .strip_prefix("<class 'numpy.")
                     .map(|r| r.trim_end_matches("'>"))

@@ -200,28 +200,65 @@ fn reshape_like_op(
     op.arc()
 }
 
-/// `reshape_like(lhs, rhs)`: `lhs`'s elements in `rhs`'s shape.
-fn reshape_to_like_op() -> Arc<dyn Operator> {
+/// The dims `[begin, end)` of a reshape_like range (MXNet: None = the ends, negative counts
+/// from the back).
+type Span = (Option<i64>, Option<i64>);
+
+fn span(which: &str, (b, e): Span, s: &Shape) -> Result<(usize, usize)> {
+    let nd = s.ndim() as i64;
+    let at = |v: Option<i64>, dflt: i64, arg: &str| -> Result<usize> {
+        let v = v.unwrap_or(dflt);
+        let w = if v < 0 { v + nd } else { v };
+        if !(0..=nd).contains(&w) {
+            return Err(Error::shape(
+                "reshape_like",
+                format!("{which}_{arg}={v} is out of range for {which} of shape {s}"),
+            ));
+        }
+        Ok(w as usize)
+    };
+    let (b, e) = (at(b, 0, "begin")?, at(e, nd, "end")?);
+    if b > e {
+        return Err(Error::shape(
+            "reshape_like",
+            format!("{which}_begin must not be after {which}_end (dims {b} and {e} of {s})"),
+        ));
+    }
+    Ok((b, e))
+}
+
+/// `reshape_like(lhs, rhs)`: `lhs`'s elements in `rhs`'s shape, or with `lhs`'s dims
+/// `[lhs_begin, lhs_end)` replaced by `rhs`'s `[rhs_begin, rhs_end)`.
+fn reshape_to_like_op(lhs: Span, rhs: Span) -> Arc<dyn Operator> {
     const NAME: &str = "reshape_like";
+    let whole = lhs == (None, None) && rhs == (None, None);
+    let target = move |l: &Shape, r: &Shape| -> Result<Shape> {
+        let (lb, le) = span("lhs", lhs, l)?;
+        let (rb, re) = span("rhs", rhs, r)?;
+        let dims = [&l.0[..lb], &r.0[rb..re], &l.0[le..]].concat();
+        if dims.iter().product::<usize>() != l.size() {
+            return Err(Error::shape(
+                NAME,
+                format!(
+                    "cannot reshape lhs of shape {l} like rhs of shape {r}: the result {} has a \
+                     different size",
+                    Shape(dims)
+                ),
+            ));
+        }
+        Ok(Shape(dims))
+    };
     FnOp::new(
         NAME,
-        |inputs| {
+        move |inputs| {
             expect_inputs(NAME, inputs, 2)?;
-            if inputs[0].shape.size() != inputs[1].shape.size() {
-                return Err(Error::shape(
-                    NAME,
-                    format!(
-                        "cannot reshape lhs of shape {} like rhs of shape {}: sizes differ",
-                        inputs[0].shape, inputs[1].shape
-                    ),
-                ));
-            }
-            Ok(vec![Desc::new(inputs[1].shape.clone(), inputs[0].dtype)])
+            let out = target(&inputs[0].shape, &inputs[1].shape)?;
+            Ok(vec![Desc::new(out, inputs[0].dtype)])
         },
         |_, ins, outs| copy_all(&ins[0], &outs[0]),
     )
-    .with_shape_partial(|ins, outs| {
-        if outs[0].is_none() {
+    .with_shape_partial(move |ins, outs| {
+        if outs[0].is_none() && whole {
             outs[0] = ins[1].clone();
         }
         Ok(())
@@ -568,10 +605,25 @@ pub fn register(r: &mut Registry) {
     ));
     r.add(def(
         "reshape_like",
-        "Reshapes `lhs` to the shape of `rhs` (same number of elements).",
-        vec![],
+        "Reshapes `lhs` to the shape of `rhs` (same number of elements), or replaces lhs's dims \
+         [lhs_begin, lhs_end) by rhs's dims [rhs_begin, rhs_end).",
+        ["lhs_begin", "lhs_end", "rhs_begin", "rhs_end"]
+            .iter()
+            .map(|n| {
+                param(
+                    n,
+                    "int or None",
+                    Some("None"),
+                    "Range of dims; None is an end.",
+                )
+            })
+            .collect(),
         Inputs::Fixed(&["lhs", "rhs"]),
-        |_| Ok(reshape_to_like_op()),
+        |p| {
+            let lhs = (p.opt_int("lhs_begin")?, p.opt_int("lhs_end")?);
+            let rhs = (p.opt_int("rhs_begin")?, p.opt_int("rhs_end")?);
+            Ok(reshape_to_like_op(lhs, rhs))
+        },
     ));
     r.add(def(
         "squeeze",

@@ -399,22 +399,27 @@ fn gather_op(s: Spec) -> Arc<dyn Operator> {
 
 const INDEX_TYPES: &str = "{'float16', 'float32', 'float64', 'int32', 'int64', 'uint8'}";
 
-fn common(is_ascend: &'static str, extra: Vec<ParamSpec>) -> Vec<ParamSpec> {
-    let mut v = vec![
-        param(
-            "axis",
-            "int or None",
-            Some("-1"),
-            "Axis along which to sort the input tensor. If not given, the flattened array is used.",
-        ),
-        param(
-            "is_ascend",
-            "boolean",
-            Some(is_ascend),
-            "Whether to sort in ascending or descending order.",
-        ),
-    ];
-    v.extend(extra);
+/// `axis`, then `between`, `is_ascend` and `after`: MXNet's positional order (topk takes k
+/// and ret_typ before is_ascend).
+fn common(
+    is_ascend: &'static str,
+    between: Vec<ParamSpec>,
+    after: Vec<ParamSpec>,
+) -> Vec<ParamSpec> {
+    let mut v = vec![param(
+        "axis",
+        "int or None",
+        Some("-1"),
+        "Axis along which to sort the input tensor. If not given, the flattened array is used.",
+    )];
+    v.extend(between);
+    v.extend([param(
+        "is_ascend",
+        "boolean",
+        Some(is_ascend),
+        "Whether to sort in ascending or descending order.",
+    )]);
+    v.extend(after);
     v
 }
 
@@ -451,14 +456,14 @@ pub fn register(r: &mut Registry) {
     r.add(SimpleDef {
         name: "sort",
         doc: "Returns a sorted copy of an input array along the given axis.".into(),
-        params: common("True", vec![]),
+        params: common("True", vec![], vec![]),
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| Ok(topk_op(spec("sort", p, 0, Ret::Value)?))),
     });
     r.add(SimpleDef {
         name: "argsort",
         doc: "Returns the indices that would sort an input array along the given axis.".into(),
-        params: common("True", vec![dtype()]),
+        params: common("True", vec![], vec![dtype()]),
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| Ok(topk_op(spec("argsort", p, 0, Ret::Indices)?))),
     });
@@ -470,8 +475,8 @@ pub fn register(r: &mut Registry) {
             vec![
                 param("k", "int", Some("1"), "Number of top elements to select; a global sort is performed if k < 1."),
                 param("ret_typ", "{'both', 'indices', 'mask', 'value'}", Some("'indices'"), "The return type: values, indices, a 0/1 mask of the top k, or both values and indices."),
-                dtype(),
             ],
+            vec![dtype()],
         ),
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| {

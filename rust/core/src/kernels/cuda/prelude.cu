@@ -81,8 +81,10 @@ __device__ __forceinline__ void bcast_index(const Bcast& g, u64 i, u64* ia, u64*
     *ib = b;
 }
 
-// Remainder with the sign of the divisor, like Python and MXNet's mod.
+// Remainder with the sign of the divisor, like Python and MXNet's mod; 0 for a zero divisor
+// (MXNet's, where numpy gives NaN).
 template <typename C> __device__ __forceinline__ C ox_mod(C a, C b) {
+    if (b == (C)0) return (C)0;
     C r = fmod(a, b);
     return (r != (C)0 && ((r < (C)0) != (b < (C)0))) ? r + b : r;
 }
