@@ -2,7 +2,8 @@
 
 Where MXNet has a fused update op (``sgd_mom_update``, ``adam_update``, ...) the optimizer calls
 the registry op of the same name, which updates the weight and its states in place on the engine.
-The others (AdaGrad, AdaDelta, AdamW, LAMB) are written with NDArray arithmetic.
+The others (AdaGrad, AdaDelta, AdamW, LAMB, Adamax, Nadam, SGLD, DCASGD, FTML) are written with
+NDArray arithmetic.
 """
 import io
 import math
@@ -16,7 +17,8 @@ from . import ndarray as nd
 from .ndarray import NDArray
 
 __all__ = ["Optimizer", "SGD", "NAG", "Adam", "AdamW", "AdaGrad", "RMSProp", "AdaDelta",
-           "Signum", "Ftrl", "FTRL", "LAMB", "Updater", "create", "register", "get_updater"]
+           "Signum", "Ftrl", "FTRL", "LAMB", "Adamax", "Nadam", "SGLD", "DCASGD", "FTML",
+           "Updater", "create", "register", "get_updater"]
 
 
 def _zeros_like(weight, dtype=None):
@@ -224,9 +226,12 @@ class Optimizer(object):
             kwargs['clip_gradient'] = self.clip_gradient
         return kwargs
 
-    def _prep_grad(self, grad):
-        """``clip(rescale_grad * grad)`` as a new array, for the optimizers written in Python."""
+    def _prep_grad(self, grad, decay=None):
+        """``clip(rescale_grad * grad [+ decay])`` as a new array, for the optimizers written in
+        Python (some of MXNet's add the weight decay before clipping)."""
         grad = grad * self.rescale_grad
+        if decay is not None:
+            grad = grad + decay
         if self.clip_gradient is not None:
             grad = nd.clip(grad, -self.clip_gradient, self.clip_gradient)
         return grad
@@ -616,6 +621,157 @@ class LAMB(Optimizer):
         r2 = float(g.norm().asscalar())
         ratio = r1 / r2 if r1 > 0 and r2 > 0 else 1.0
         weight[:] = weight - (lr * ratio) * g
+
+
+@register
+class Adamax(Optimizer):
+    """AdaMax, Adam's infinity-norm variant (Kingma & Ba, section 7), as MXNet computes it::
+
+        grad = clip(rescale_grad * grad + wd * weight)
+        mean = beta1 * mean + (1 - beta1) * grad
+        u = max(beta2 * u, |grad|)
+        weight -= lr / (1 - beta1 ** t) * mean / u
+    """
+
+    def __init__(self, learning_rate=0.002, beta1=0.9, beta2=0.999, **kwargs):
+        super(Adamax, self).__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))  # mean, infinity norm
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        t = self._index_update_count[index]
+        grad = self._prep_grad(grad, weight * wd)
+        mean, u = state
+        mean[:] = self.beta1 * mean + (1. - self.beta1) * grad
+        u[:] = nd.maximum(self.beta2 * u, nd.abs(grad))
+        weight[:] = weight - (lr / (1. - self.beta1 ** t)) * mean / u
+
+
+@register
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (Dozat 2016), as MXNet computes it: ``grad`` includes
+    ``wd * weight`` before clipping, and the momentum schedule's running product is one value
+    for the whole optimizer, advanced by every update (MXNet's ``m_schedule``)."""
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 schedule_decay=0.004, **kwargs):
+        super(Nadam, self).__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.schedule_decay = schedule_decay
+        self.m_schedule = 1.
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))  # mean, variance
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        t = self._index_update_count[index]
+        grad = self._prep_grad(grad, weight * wd)
+        mom_t = self.beta1 * (1. - 0.5 * 0.96 ** (t * self.schedule_decay))
+        mom_next = self.beta1 * (1. - 0.5 * 0.96 ** ((t + 1) * self.schedule_decay))
+        self.m_schedule *= mom_t
+        schedule_next = self.m_schedule * mom_next
+        mean, var = state
+        mean[:] = self.beta1 * mean + (1. - self.beta1) * grad
+        var[:] = self.beta2 * var + (1. - self.beta2) * nd.square(grad)
+        m_bar = ((1. - mom_t) / (1. - self.m_schedule)) * grad \
+            + (mom_next / (1. - schedule_next)) * mean
+        v_hat = var / (1. - self.beta2 ** t)
+        weight[:] = weight - lr * m_bar / (nd.sqrt(v_hat) + self.epsilon)
+
+
+@register
+class SGLD(Optimizer):
+    """Stochastic gradient Langevin dynamics (Welling & Teh 2011)::
+
+        weight += -lr / 2 * (clip(rescale_grad * grad) + wd * weight) + N(0, sqrt(lr))
+    """
+
+    def create_state(self, index, weight):
+        return None
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        grad = self._prep_grad(grad)
+        noise = nd.random.normal(0, math.sqrt(lr), shape=weight.shape, dtype=weight.dtype,
+                                 ctx=weight.context)
+        weight[:] = weight - (lr / 2) * (grad + wd * weight) + noise
+
+
+@register
+class DCASGD(Optimizer):
+    """Delay-compensated asynchronous SGD (Zheng et al. 2016)::
+
+        step = -lr * (grad + wd * weight + lamda * grad ** 2 * (weight - previous_weight))
+        mom = momentum * mom + step   (mom = step without momentum)
+        previous_weight = weight; weight += mom
+
+    (MXNet's own update raised on arrays of more than one element when momentum was set: it
+    tested the momentum array's truth value.)"""
+
+    def __init__(self, momentum=0.0, lamda=0.04, **kwargs):
+        super(DCASGD, self).__init__(**kwargs)
+        self.momentum = momentum
+        self.weight_previous = {}
+        self.lamda = lamda
+
+    def create_state(self, index, weight):
+        mom = _zeros_like(weight) if self.momentum != 0.0 else None
+        return (mom, weight.copy())  # momentum, previous weight
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        grad = self._prep_grad(grad)
+        mom, previous = state
+        step = -lr * (grad + wd * weight + self.lamda * grad * grad * (weight - previous))
+        if mom is not None:
+            mom[:] = self.momentum * mom + step
+            step = mom
+        previous[:] = weight
+        weight[:] = weight + step
+
+
+@register
+class FTML(Optimizer):
+    """Follow the Moving Leader (Zheng & Kwok 2017), MXNet's ``ftml_update``::
+
+        grad = clip(rescale_grad * grad + wd * weight)
+        v = beta2 * v + (1 - beta2) * grad ** 2
+        d_t = (1 - beta1 ** t) / lr * (sqrt(v / (1 - beta2 ** t)) + epsilon)
+        z = beta1 * z + (1 - beta1) * grad - (d_t - beta1 * d) * weight
+        d = d_t; weight = -z / d
+    """
+
+    def __init__(self, beta1=0.6, beta2=0.999, epsilon=1e-8, **kwargs):
+        super(FTML, self).__init__(**kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight), _zeros_like(weight))  # d, v, z
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        t = self._index_update_count[index]
+        grad = self._prep_grad(grad, weight * wd)
+        d, v, z = state
+        v[:] = self.beta2 * v + (1. - self.beta2) * nd.square(grad)
+        d_t = ((1. - self.beta1 ** t) / lr) * (nd.sqrt(v / (1. - self.beta2 ** t)) + self.epsilon)
+        z[:] = self.beta1 * z + (1. - self.beta1) * grad - (d_t - self.beta1 * d) * weight
+        d[:] = d_t
+        weight[:] = -z / d_t
 
 
 class _MXNetPickledArray(object):

@@ -142,6 +142,58 @@ def ref_lamb(o):
     return (0.0, 0.0), step
 
 
+def ref_adamax(o):
+    b1, b2 = 0.9, 0.999
+
+    def step(w, g, s, t):
+        m, u = s
+        g = _clip(o["rescale_grad"] * g + o["wd"] * w, o["clip_gradient"])
+        m = b1 * m + (1 - b1) * g
+        u = np.maximum(b2 * u, np.abs(g))
+        return w - o["lr"] / (1 - b1 ** t) * m / u, (m, u)
+    return (0.0, 0.0), step
+
+
+def ref_nadam(o):
+    b1, b2, eps, decay = 0.9, 0.999, 1e-8, 0.004
+
+    def step(w, g, s, t):
+        m, v, sched = s
+        g = _clip(o["rescale_grad"] * g + o["wd"] * w, o["clip_gradient"])
+        mom_t = b1 * (1 - 0.5 * 0.96 ** (t * decay))
+        mom_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * decay))
+        sched = sched * mom_t
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_bar = (1 - mom_t) * g / (1 - sched) + mom_next * m / (1 - sched * mom_next)
+        w = w - o["lr"] * m_bar / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        return w, (m, v, sched)
+    return (0.0, 0.0, 1.0), step
+
+
+def ref_dcasgd(o):
+    def step(w, g, s, t):
+        mom, prev = s
+        g = _clip(o["rescale_grad"] * g, o["clip_gradient"])
+        d = -o["lr"] * (g + o["wd"] * w + 0.04 * g * g * (w - (w if prev is None else prev)))
+        mom = o["momentum"] * mom + d
+        return w + mom, (mom, w)
+    return (0.0, None), step
+
+
+def ref_ftml(o):
+    b1, b2, eps = 0.6, 0.999, 1e-8
+
+    def step(w, g, s, t):
+        d, v, z = s
+        g = _clip(o["rescale_grad"] * g + o["wd"] * w, o["clip_gradient"])
+        v = b2 * v + (1 - b2) * g * g
+        d_t = (1 - b1 ** t) / o["lr"] * (np.sqrt(v / (1 - b2 ** t)) + eps)
+        z = b1 * z + (1 - b1) * g - (d_t - b1 * d) * w
+        return -z / d_t, (d_t, v, z)
+    return (0.0, 0.0, 0.0), step
+
+
 CASES = [
     ("sgd", ref_sgd, dict(momentum=0.0)),
     ("sgd", ref_sgd, dict(momentum=0.9)),
@@ -156,6 +208,11 @@ CASES = [
     ("signum", ref_signum, dict(momentum=0.0)),
     ("ftrl", ref_ftrl, {}),
     ("lamb", ref_lamb, {}),
+    ("adamax", ref_adamax, {}),
+    ("nadam", ref_nadam, {}),
+    ("dcasgd", ref_dcasgd, dict(momentum=0.0)),
+    ("dcasgd", ref_dcasgd, dict(momentum=0.9)),
+    ("ftml", ref_ftml, {}),
 ]
 VARIANTS = [
     dict(wd=0.0, rescale_grad=1.0, clip_gradient=None),
@@ -184,6 +241,19 @@ def test_optimizer_matches_numpy(name, ref, extra, variant):
         np.testing.assert_allclose(grad.asnumpy(), g)  # the caller's grad is left alone
     np.testing.assert_allclose(weight.asnumpy(), w, rtol=1e-4, atol=1e-5)
     assert opt.num_update == STEPS
+
+
+def test_sgld_adds_gaussian_noise_of_variance_lr():
+    mx.random.seed(7)
+    lr, wd = 0.04, 0.1
+    opt = mx.optimizer.create("sgld", learning_rate=lr, wd=wd)
+    w = np.random.uniform(-1, 1, (200, 500)).astype(np.float32)
+    g = np.random.uniform(-1, 1, w.shape).astype(np.float32)
+    weight = mx.nd.array(w)
+    opt.update(0, weight, mx.nd.array(g), opt.create_state(0, weight))
+    noise = weight.asnumpy() - (w - lr / 2 * (g + wd * w))
+    assert abs(noise.mean()) < 3 * math.sqrt(lr / noise.size)
+    np.testing.assert_allclose(noise.std(), math.sqrt(lr), rtol=0.02)
 
 
 def test_sgd_multi_precision_float16():
