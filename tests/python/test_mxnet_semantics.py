@@ -132,3 +132,33 @@ def test_random_with_array_parameters_draws_per_element():
     np.testing.assert_allclose(n.mean(axis=1), [0, 100], atol=0.2)
     np.testing.assert_allclose(n.std(axis=1), [2, 2], rtol=0.1)
     assert mx.nd.random.uniform(mx.nd.array([0.0, 1.0]), mx.nd.array([1.0, 2.0])).shape == (2,)
+
+
+# ----------------------------------------------------------------------------- integer types
+
+def test_conversions_into_integers_wrap_like_mxnets_casts():
+    # MXNet's static_cast on x86: truncate to a 32-bit integer (64-bit for int64), whose NaN and
+    # out-of-range result is the lowest one, then keep the low bytes.
+    c = mx.nd.Cast(mx.nd.array([259, -200], dtype="int32"), dtype="uint8")
+    np.testing.assert_array_equal(c.asnumpy(), [3, 56])
+    np.testing.assert_array_equal(mx.nd.array([250.9, -3.7]).astype("int8").asnumpy(), [-6, -3])
+    np.testing.assert_array_equal(mx.nd.array([-3.7, 300, -300, 1e10]).astype("uint8").asnumpy(),
+                                  [253, 44, 212, 0])
+    lo32, lo64 = np.iinfo(np.int32).min, np.iinfo(np.int64).min
+    np.testing.assert_array_equal(mx.nd.array([np.nan, np.inf, -1e10, 3e9]).astype("int32").asnumpy(),
+                                  [lo32] * 4)
+    np.testing.assert_array_equal(mx.nd.array([np.nan, 1e19]).astype("int64").asnumpy(), [lo64] * 2)
+    big = mx.nd.array(np.array([2 ** 40, -5], np.int64), dtype="int64")
+    np.testing.assert_array_equal(big.astype("int32").asnumpy(), [0, -5])
+    np.testing.assert_array_equal(mx.nd.array([3.9, -3.9], dtype="float16").astype("int8").asnumpy(), [3, -3])
+
+
+def test_integer_results_wrap():
+    np.testing.assert_array_equal((-mx.nd.array([1, 2], dtype="uint8")).asnumpy(), [255, 254])
+    np.testing.assert_array_equal(mx.nd.abs(mx.nd.array([-128], dtype="int8")).asnumpy(), [-128])
+    p = mx.nd.array([200, 3], dtype="uint8") ** mx.nd.array([3, 4], dtype="uint8")
+    np.testing.assert_array_equal(p.asnumpy(), [0, 81])  # 8,000,000 keeps its low byte
+    np.testing.assert_array_equal(mx.nd.full((2,), -1, dtype="uint8").asnumpy(), [255, 255])
+    np.testing.assert_array_equal(mx.nd.full((2,), 300, dtype="int8").asnumpy(), [44, 44])
+    np.testing.assert_array_equal(mx.nd.full((2,), 2.7, dtype="int32").asnumpy(), [2, 2])
+    np.testing.assert_array_equal(mx.nd.full((2,), 5, dtype="bool").asnumpy(), [True, True])

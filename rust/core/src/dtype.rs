@@ -87,6 +87,18 @@ pub trait Element:
     const DTYPE: DType;
     fn to_f64(self) -> f64;
     fn from_f64(v: f64) -> Self;
+    /// `v` converted as MXNet's C++ casts convert it: integers wrap instead of saturating.
+    fn from_f64_c(v: f64) -> Self {
+        Self::from_f64(v)
+    }
+    /// The value as an integer (exact for integer types; floats truncate).
+    fn to_i64(self) -> i64 {
+        self.to_f64() as i64
+    }
+    /// An integer converted as C converts it (wrapping into narrower integer types).
+    fn from_i64_c(v: i64) -> Self {
+        Self::from_f64(v as f64)
+    }
     fn to_f32(self) -> f32 {
         self.to_f64() as f32
     }
@@ -107,6 +119,34 @@ macro_rules! int_element {
             fn from_f64(v: f64) -> Self {
                 // `as` saturates and maps NaN to 0: never UB, matches C casts on sane values.
                 v as $t
+            }
+            #[inline(always)]
+            fn from_f64_c(v: f64) -> Self {
+                // What MXNet's `static_cast` compiles to on x86: a truncating conversion to a
+                // 32-bit (64-bit for int64) integer, whose out-of-range and NaN result is the
+                // lowest one, then its low bytes.
+                const R64: std::ops::Range<f64> =
+                    -9.223_372_036_854_776e18..9.223_372_036_854_776e18;
+                const R32: std::ops::Range<f64> = -2_147_483_648.0..2_147_483_648.0;
+                if std::mem::size_of::<$t>() == 8 {
+                    if R64.contains(&v) {
+                        v as i64 as $t
+                    } else {
+                        i64::MIN as $t
+                    }
+                } else if R32.contains(&v) {
+                    v as i32 as $t
+                } else {
+                    i32::MIN as $t
+                }
+            }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+            #[inline(always)]
+            fn from_i64_c(v: i64) -> Self {
+                v as $t // wraps, as C's integer conversions do
             }
         }
     };

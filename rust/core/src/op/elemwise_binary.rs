@@ -396,7 +396,7 @@ pub fn scalar_op(kind: BinOp, scalar: f64, reverse: bool, name: &'static str) ->
         },
         move |_, ins, outs| {
             with_dtype!(ins[0].dtype(), T, {
-                let s = <T as crate::dtype::Element>::from_f64(scalar);
+                let s = <T as crate::dtype::Element>::from_f64_c(scalar);
                 with_binop!(kind, T, |f| if reverse {
                     unary::<T, T>(&ins[0], &outs[0], move |x| f(s, x))
                 } else {

@@ -80,8 +80,14 @@ macro_rules! row {
 /// The integer (and bool) kernels: each element through the op's f64 function. One
 /// instantiation for all ops, as integer math is rare and the call per element acceptable.
 fn via_f64(a: &NDArray, o: &NDArray, f: F64) {
+    let boolean = a.dtype() == DType::Bool;
     with_dtype!(a.dtype(), T, {
-        unary::<T, T>(a, o, move |x| T::from_f64(f(x.to_f64())))
+        if boolean {
+            unary::<T, T>(a, o, move |x| T::from_f64(f(x.to_f64())))
+        } else {
+            // Results wrap into the integer type as in MXNet (-uint8(1) is 255).
+            unary::<T, T>(a, o, move |x| T::from_f64_c(f(x.to_f64())))
+        }
     })
 }
 

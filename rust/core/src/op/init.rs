@@ -64,8 +64,14 @@ pub fn full_op(
     ctx: Context,
     value: f64,
 ) -> Arc<dyn Operator> {
+    // As MXNet's cast of the value: wrapped into integer types (uint8 -1 is 255), 0/1 for bool.
+    let value = if dtype == DType::Bool {
+        (value != 0.0) as u8 as f64
+    } else {
+        value
+    };
     creator(name, ctx, Desc::new(shape, dtype), move |o| {
-        with_dtype!(o.dtype(), T, { fill::<T>(o, T::from_f64(value)) })
+        with_dtype!(o.dtype(), T, { fill::<T>(o, T::from_f64_c(value)) })
     })
 }
 

@@ -153,7 +153,8 @@ macro_rules! int_arith {
                 }
             }
             fn pow(self, b: Self) -> Self {
-                Self::from_f64(self.to_f64().powf(b.to_f64()))
+                // Through double, then wrapped into the type, as MXNet computes it.
+                Self::from_f64_c(self.to_f64().powf(b.to_f64()))
             }
         }
     };
