@@ -162,3 +162,11 @@ def test_integer_results_wrap():
     np.testing.assert_array_equal(mx.nd.full((2,), 300, dtype="int8").asnumpy(), [44, 44])
     np.testing.assert_array_equal(mx.nd.full((2,), 2.7, dtype="int32").asnumpy(), [2, 2])
     np.testing.assert_array_equal(mx.nd.full((2,), 5, dtype="bool").asnumpy(), [True, True])
+
+
+def test_creation_takes_the_default_storage_type():
+    assert mx.nd.zeros((2, 3), mx.cpu(), "float32", "default").shape == (2, 3)
+    assert mx.nd.empty((2, 3), stype="default").shape == (2, 3)
+    assert mx.nd.ones((2, 3), stype="default").asnumpy().sum() == 6
+    with pytest.raises(NotImplementedError, match="row_sparse"):
+        mx.nd.zeros((2, 3), stype="row_sparse")

@@ -72,19 +72,27 @@ def _shape(shape):
 
 # ----------------------------------------------------------------------------- creation
 
-def empty(shape, ctx=None, dtype=None):
+def _dense_only(stype):
+    if stype not in (None, "default"):
+        raise NotImplementedError("oxnet supports only dense ('default') storage, not %r" % (stype,))
+
+
+def empty(shape, ctx=None, dtype=None, stype=None):
     """An array with unspecified contents."""
+    _dense_only(stype)
     ctx = _ctx(ctx)
     return _native.empty(list(_shape(shape)), _dtype_name(dtype or np.float32), ctx.device_typeid, ctx.device_id)
 
 
-def zeros(shape, ctx=None, dtype=None, **kwargs):
+def zeros(shape, ctx=None, dtype=None, stype=None, **kwargs):
     """An array filled with zeros."""
+    _dense_only(stype)
     return _internal._zeros(shape=_shape(shape), ctx=_ctx(ctx), dtype=_dtype_name(dtype or np.float32), **kwargs)
 
 
 def ones(shape, ctx=None, dtype=None, **kwargs):
     """An array filled with ones."""
+    _dense_only(kwargs.pop("stype", None))
     return _internal._ones(shape=_shape(shape), ctx=_ctx(ctx), dtype=_dtype_name(dtype or np.float32), **kwargs)
 
 
@@ -368,8 +376,7 @@ def wait_to_write(self):
 
 @_extend
 def tostype(self, stype):
-    if stype != "default":
-        raise NotImplementedError("oxnet supports only dense ('default') storage, not %r" % (stype,))
+    _dense_only(stype)
     return self
 
 
