@@ -236,7 +236,7 @@ pub fn register(r: &mut Registry) {
         "Slices `data` like the shape of `shape_like`: each axis in `axes` (every axis when empty, which needs equal ndim) keeps its first shape_like.shape[axis] elements.",
         vec![param(
             "axes",
-            "Shape(tuple), optional",
+            "Shape(tuple)",
             Some("()"),
             "List of axes on which input data will be sliced according to the corresponding size of the second input. By default will slice on all axes. Negative axes are supported.",
         )],
@@ -252,10 +252,10 @@ pub fn register(r: &mut Registry) {
         "Crop",
         "Crops a 2D region (height, width) out of 4D (batch, channel, y, x) data: of size `h_w`, or of the spatial size of the second input when num_args = 2 (crop_like); at `offset` (y, x), or centred with `center_crop`.",
         vec![
-            param("num_args", "int, required", None, "Number of inputs for crop, if equals one, then we will use the h_w for crop height and width, else if equals two, then we will use the height and width of the second input symbol, we name crop_like here"),
-            param("offset", "Shape(tuple), optional", Some("(0,0)"), "crop offset coordinate: (y, x)"),
-            param("h_w", "Shape(tuple), optional", Some("(0,0)"), "crop height and width: (h, w)"),
-            param("center_crop", "boolean, optional", Some("0"), "If set to true, then it will use be the center_crop,or it will crop using the shape of crop_like"),
+            param("num_args", "int", None, "Number of inputs for crop, if equals one, then we will use the h_w for crop height and width, else if equals two, then we will use the height and width of the second input symbol, we name crop_like here"),
+            param("offset", "Shape(tuple)", Some("(0,0)"), "crop offset coordinate: (y, x)"),
+            param("h_w", "Shape(tuple)", Some("(0,0)"), "crop height and width: (h, w)"),
+            param("center_crop", "boolean", Some("0"), "If set to true, then it will use be the center_crop,or it will crop using the shape of crop_like"),
         ],
         Inputs::Variadic { name: "data", count_param: "num_args" },
         |p| {
@@ -281,7 +281,7 @@ pub fn register(r: &mut Registry) {
     let block = || {
         vec![param(
             "block_size",
-            "int, required",
+            "int",
             None,
             "Blocks of [block_size. block_size] are moved",
         )]

@@ -344,13 +344,13 @@ fn create(kind: Kind, p: &Params) -> Result<Arc<dyn Operator>> {
 pub fn register(r: &mut Registry) {
     let use_len = param(
         "use_sequence_length",
-        "boolean, optional",
+        "boolean",
         Some("0"),
         "If set to true, this layer takes in an extra input parameter `sequence_length` to specify variable length sequence",
     );
     let axis = param(
         "axis",
-        "int, optional",
+        "int",
         Some("0"),
         "The sequence axis. Only values of 0 and 1 are currently supported.",
     );
@@ -359,7 +359,7 @@ pub fn register(r: &mut Registry) {
         doc: "Sets all elements outside the sequence to a constant value.\n\nTakes an n-dimensional input array of the form [max_sequence_length, batch_size, other_feature_dims] (or [batch_size, max_sequence_length, ...] with axis=1) and returns it with the steps past each batch element's sequence_length set to `value`.".into(),
         params: vec![
             use_len,
-            param("value", "float, optional", Some("0"), "The value to be used as a mask."),
+            param("value", "float", Some("0"), "The value to be used as a mask."),
             axis,
         ],
         inputs: Inputs::Fixed(&["data", "sequence_length"]),
@@ -377,7 +377,7 @@ pub fn register(r: &mut Registry) {
         doc: "Reverses the elements of each sequence.\n\nThe first sequence_length steps of each batch element are reversed; the steps after them are kept in place.".into(),
         params: vec![
             use_len,
-            param("axis", "int, optional", Some("0"), "The sequence axis. Only 0 is currently supported."),
+            param("axis", "int", Some("0"), "The sequence axis. Only 0 is currently supported."),
         ],
         inputs: Inputs::Fixed(&["data", "sequence_length"]),
         create: Box::new(|p| create(Kind::Reverse, p)),

@@ -194,16 +194,11 @@ pub fn register(r: &mut Registry) {
         params: vec![
             param(
                 "alpha",
-                "float, optional",
+                "float",
                 Some("0.200000003"),
                 "Slope of hard sigmoid",
             ),
-            param(
-                "beta",
-                "float, optional",
-                Some("0.5"),
-                "Bias of hard sigmoid.",
-            ),
+            param("beta", "float", Some("0.5"), "Bias of hard sigmoid."),
         ],
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| Ok(hard_sigmoid_op(p.float("alpha")?, p.float("beta")?))),

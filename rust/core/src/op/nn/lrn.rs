@@ -313,10 +313,10 @@ pub fn register(r: &mut Registry) {
         name: "LRN",
         doc: "Applies local response normalization to the input.\n\nEach element of NCHW data is divided by (knorm + alpha / nsize * sum of the squares over the (nsize - 1) / 2 neighbouring channels on each side) ^ beta.".into(),
         params: vec![
-            param("alpha", "float, optional", Some("9.99999975e-05"), "The variance scaling parameter alpha in the LRN expression."),
-            param("beta", "float, optional", Some("0.75"), "The power parameter beta in the LRN expression."),
-            param("knorm", "float, optional", Some("2"), "The parameter k in the LRN expression."),
-            param("nsize", "int (non-negative), required", None, "normalization window width in elements."),
+            param("alpha", "float", Some("9.99999975e-05"), "The variance scaling parameter alpha in the LRN expression."),
+            param("beta", "float", Some("0.75"), "The power parameter beta in the LRN expression."),
+            param("knorm", "float", Some("2"), "The parameter k in the LRN expression."),
+            param("nsize", "int (non-negative)", None, "normalization window width in elements."),
         ],
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| {
@@ -336,8 +336,8 @@ pub fn register(r: &mut Registry) {
         name: "L2Normalization",
         doc: "Normalize the input array using the L2 norm: out = data / sqrt(sum(data ** 2) + eps), the sum running over every axis but the first (instance), over the channel axis 1 (channel), or over the axes after the channel (spatial).".into(),
         params: vec![
-            param("eps", "float, optional", Some("1.00000001e-10"), "A small constant for numerical stability."),
-            param("mode", "{'channel', 'instance', 'spatial'},optional", Some("'instance'"), "Specify the dimension along which to compute L2 norm."),
+            param("eps", "float", Some("1.00000001e-10"), "A small constant for numerical stability."),
+            param("mode", "{'channel', 'instance', 'spatial'}", Some("'instance'"), "Specify the dimension along which to compute L2 norm."),
         ],
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| {
