@@ -806,6 +806,93 @@ fn rows() -> Vec<Row> {
         ],
         vec![v(&[5], &[0.0, 3.0, 1.0, 3.0, 2.0]), n(&[4, 3])],
     ));
+    // special functions, LRN / L2Normalization, sequences (ops-missing)
+    r.push(row("erf", &[], vec![u(&s23, -2.0, 2.0)]).second());
+    r.push(row("erfinv", &[], vec![u(&s23, -0.9, 0.9)]).second());
+    r.push(row("gamma", &[], vec![u(&s23, 0.3, 4.0)]));
+    r.push(row("gammaln", &[], vec![u(&s23, -1.9, 5.0)]));
+    r.push(row(
+        "hard_sigmoid",
+        &[("alpha", "0.3"), ("beta", "0.4")],
+        vec![u(&s23, -1.0, 1.5)],
+    ));
+    r.push(
+        row(
+            "softmin",
+            &[("axis", "1"), ("temperature", "0.5")],
+            vec![n(&s234)],
+        )
+        .second(),
+    );
+    r.push(row(
+        "LRN",
+        &[("nsize", "3"), ("alpha", "0.5")],
+        vec![n(&[2, 4, 2, 2])],
+    ));
+    for mode in ["instance", "channel", "spatial"] {
+        r.push(row("L2Normalization", &[("mode", mode)], vec![n(&s234)]));
+    }
+    let lens = || v(&[3], &[1.0, 4.0, 2.0]);
+    let seq = ("use_sequence_length", "True");
+    r.push(
+        row(
+            "SequenceMask",
+            &[seq, ("value", "-2")],
+            vec![n(&[4, 3, 2]), lens()],
+        )
+        .second(),
+    );
+    r.push(row(
+        "SequenceMask",
+        &[seq, ("axis", "1")],
+        vec![n(&[3, 4]), lens()],
+    ));
+    r.push(row("SequenceLast", &[seq], vec![n(&[4, 3, 2]), lens()]));
+    r.push(row("SequenceLast", &[], vec![n(&[4, 3])]));
+    r.push(row("SequenceReverse", &[seq], vec![n(&[4, 3, 2]), lens()]).second());
+    r.push(row("SequenceReverse", &[], vec![n(&[4, 3])]));
+    // region views and shape queries (ops-missing)
+    r.push(row("shape_array", &[], vec![n(&s234)]));
+    r.push(row("size_array", &[], vec![n(&s234)]));
+    r.push(
+        row("slice_like", &[], vec![n(&s234), n(&[1, 2, 3])])
+            .wrt(&[0])
+            .second(),
+    );
+    r.push(
+        row(
+            "slice_like",
+            &[("axes", "(0, -2)")],
+            vec![n(&s234), n(&[1, 2])],
+        )
+        .wrt(&[0]),
+    );
+    r.push(row(
+        "Crop",
+        &[("num_args", "1"), ("h_w", "(2, 2)"), ("offset", "(1, 0)")],
+        vec![n(&[2, 2, 3, 4])],
+    ));
+    r.push(
+        row(
+            "Crop",
+            &[("num_args", "2"), ("center_crop", "True")],
+            vec![n(&[2, 2, 3, 4]), n(&[1, 1, 1, 2])],
+        )
+        .wrt(&[0]),
+    );
+    r.push(
+        row(
+            "depth_to_space",
+            &[("block_size", "2")],
+            vec![n(&[1, 8, 2, 3])],
+        )
+        .second(),
+    );
+    r.push(row(
+        "space_to_depth",
+        &[("block_size", "2")],
+        vec![n(&[1, 2, 4, 2])],
+    ));
     r.push(row(
         "softmax_cross_entropy",
         &[],
@@ -833,6 +920,7 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     ("_empty", "no inputs"),
     ("_full", "no inputs"),
     ("_arange", "no inputs"),
+    ("_linspace", "no inputs"),
     ("_eye", "no inputs"),
     ("_random_uniform", "no inputs (parameters are attributes)"),
     ("_random_normal", "no inputs (parameters are attributes)"),

@@ -9,8 +9,8 @@ from . import _internal
 
 NDArray = _native.NDArray
 
-__all__ = ["NDArray", "array", "empty", "zeros", "ones", "full", "arange", "eye", "zeros_like",
-           "ones_like", "concatenate", "waitall", "from_dlpack", "moveaxis"]
+__all__ = ["NDArray", "array", "empty", "zeros", "ones", "full", "arange", "linspace", "eye",
+           "zeros_like", "ones_like", "concatenate", "waitall", "from_dlpack", "moveaxis"]
 
 _DTYPES = {np.dtype(n) for n in ("float32", "float64", "float16", "uint8", "int32", "int8", "int64", "bool")}
 
@@ -107,6 +107,12 @@ def arange(start, stop=None, step=1.0, repeat=1, infer_range=None, ctx=None, dty
     """Evenly spaced values in [start, stop)."""
     return _internal._arange(start=start, stop=stop, step=step, repeat=repeat, ctx=_ctx(ctx),
                              dtype=_dtype_name(dtype))
+
+
+def linspace(start, stop, num, endpoint=True, ctx=None, dtype=np.float32):
+    """`num` evenly spaced values over [start, stop] ([start, stop) without `endpoint`)."""
+    return _internal._linspace(start=start, stop=stop, num=num, endpoint=endpoint,
+                               ctx=_ctx(ctx), dtype=_dtype_name(dtype))
 
 
 def eye(N, M=0, k=0, ctx=None, dtype=np.float32, **kwargs):
@@ -235,6 +241,18 @@ def lesser(lhs, rhs):
 
 def lesser_equal(lhs, rhs):
     return _ufunc(lhs, rhs, "lesser_equal", "_lesser_equal_scalar", "_greater_equal_scalar")
+
+
+def logical_and(lhs, rhs):
+    return _ufunc(lhs, rhs, "logical_and", "_logical_and_scalar", "_logical_and_scalar")
+
+
+def logical_or(lhs, rhs):
+    return _ufunc(lhs, rhs, "logical_or", "_logical_or_scalar", "_logical_or_scalar")
+
+
+def logical_xor(lhs, rhs):
+    return _ufunc(lhs, rhs, "logical_xor", "_logical_xor_scalar", "_logical_xor_scalar")
 
 
 def onehot_encode(indices, out):

@@ -12,7 +12,7 @@ from ..base import MXNetError, numeric_types, string_types, _Null
 from ..name import NameManager
 
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "zeros", "ones", "full",
-           "arange", "pow", "power", "maximum", "minimum", "hypot"]
+           "arange", "linspace", "pow", "power", "maximum", "minimum", "hypot"]
 
 _log = logging.getLogger("oxnet.symbol")
 
@@ -579,6 +579,16 @@ def arange(start, stop=None, step=1.0, repeat=1, infer_range=False, name=None, d
     from . import _internal
     return _internal._arange(start=start, stop=stop, step=step, repeat=repeat,
                              infer_range=infer_range, name=name, dtype=dtype)
+
+
+def linspace(start, stop, num, endpoint=True, name=None, dtype=None):
+    """`num` evenly spaced values over ``[start, stop]`` (``[start, stop)`` without
+    `endpoint`)."""
+    if dtype is None:
+        dtype = _np.float32
+    from . import _internal
+    return _internal._linspace(start=start, stop=stop, num=num, endpoint=endpoint, name=name,
+                               dtype=dtype)
 
 
 def _ufunc(base, exp, op, hint, sop, shint, rop, rhint, pyfunc):

@@ -1,4 +1,5 @@
-//! Array creation: `_zeros`, `_ones`, `_full`, `_arange`, `_eye`, `zeros_like`, `ones_like`.
+//! Array creation: `_zeros`, `_ones`, `_full`, `_arange`, `_linspace`, `_eye`, `zeros_like`,
+//! `ones_like`.
 
 use super::params::{param, ParamSpec};
 use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry, SimpleDef};
@@ -143,6 +144,50 @@ fn arange_op(p: &Params) -> Result<Arc<dyn Operator>> {
     ))
 }
 
+/// `_linspace`: `num` values from `start`, `step = (stop - start) / (num - 1)` (or `/ num`
+/// without the endpoint); integer dtypes truncate each value, as MXNet's cast does.
+fn linspace_op(p: &Params) -> Result<Arc<dyn Operator>> {
+    let (ctx, dtype) = ctx_dtype(p)?;
+    let (start, stop) = (p.float("start")?, p.float("stop")?);
+    let num = p.int("num")?;
+    if num < 0 {
+        return Err(Error::param(
+            "_linspace",
+            format!("Number of sequence should be non-negative, received {num}"),
+        ));
+    }
+    if num > 1 << 40 {
+        return Err(Error::param(
+            "_linspace",
+            format!("linspace of {num} values is too long"),
+        ));
+    }
+    let len = num as usize;
+    let div = if p.bool("endpoint")? { num - 1 } else { num };
+    let step = if div > 0 {
+        (stop - start) / div as f64
+    } else {
+        0.0
+    };
+    Ok(creator(
+        "_linspace",
+        ctx,
+        Desc::new(vec![len], dtype),
+        move |o| {
+            with_dtype!(o.dtype(), T, {
+                // SAFETY: inside the op writing o.
+                let po = unsafe { Ptr(o.raw() as *mut T) };
+                par_ranges(len, 1, |b, e| {
+                    for i in b..e {
+                        // SAFETY: i < len.
+                        unsafe { *po.get().add(i) = T::from_f64(start + i as f64 * step) }
+                    }
+                })
+            })
+        },
+    ))
+}
+
 fn eye_op(p: &Params) -> Result<Arc<dyn Operator>> {
     let (ctx, dtype) = ctx_dtype(p)?;
     let n =
@@ -247,6 +292,23 @@ pub fn register(r: &mut Registry) {
         ]),
         inputs: Inputs::Fixed(&[]),
         create: Box::new(arange_op),
+    });
+    r.add(SimpleDef {
+        name: "_linspace",
+        doc: "Returns `num` evenly spaced values over [start, stop] (or [start, stop) when endpoint is false).".into(),
+        params: common(vec![
+            param("start", "double", None, "Start of interval."),
+            param("stop", "double", None, "End of interval."),
+            param("num", "int", None, "Number of samples to generate. Must be non-negative."),
+            param(
+                "endpoint",
+                "boolean",
+                Some("True"),
+                "If True, stop is the last sample. Otherwise, it is not included.",
+            ),
+        ]),
+        inputs: Inputs::Fixed(&[]),
+        create: Box::new(linspace_op),
     });
     r.add(SimpleDef {
         name: "_eye",

@@ -14,11 +14,14 @@ pub mod optimizer;
 pub mod params;
 pub mod random;
 pub mod reduce;
+pub mod region;
 pub mod registry;
+pub mod sequence;
 pub mod shape_ops;
 pub mod slice;
 pub mod softmax;
 pub mod sort;
+pub mod special;
 #[cfg(test)]
 pub(crate) mod test_util;
 pub mod transpose;

@@ -50,6 +50,7 @@ pub fn registry() -> &'static Registry {
         let mut r = Registry::default();
         super::elemwise_binary::register(&mut r);
         super::elemwise_unary::register(&mut r);
+        super::special::register(&mut r);
         super::init::register(&mut r);
         super::random::register(&mut r);
         super::reduce::register(&mut r);
@@ -59,9 +60,11 @@ pub fn registry() -> &'static Registry {
         super::concat::register(&mut r);
         super::transpose::register(&mut r);
         super::slice::register(&mut r);
+        super::region::register(&mut r);
         super::indexing::register(&mut r);
         super::softmax::register(&mut r);
         super::sort::register(&mut r);
+        super::sequence::register(&mut r);
         super::optimizer::register(&mut r);
         super::nn::register(&mut r);
         r

@@ -385,16 +385,26 @@ fn backward_op(log: bool, axis: i64, temperature: f64) -> Arc<dyn Operator> {
 }
 
 pub fn register(r: &mut Registry) {
-    for (name, log, doc) in [
+    // softmin(x) = softmax(-x / t): the kernels take the negated temperature, which the
+    // max shift and the backward's 1/t factor handle unchanged.
+    for (name, log, sign, doc) in [
         (
             "softmax",
             false,
+            1.0,
             "Applies the softmax function along an axis: exp(x / t) normalised to sum to one.",
         ),
         (
             "log_softmax",
             true,
+            1.0,
             "Computes the log softmax of the input along an axis.",
+        ),
+        (
+            "softmin",
+            false,
+            -1.0,
+            "Applies the softmin function along an axis: exp(-x / t) normalised to sum to one.",
         ),
     ] {
         r.add(SimpleDef {
@@ -416,7 +426,7 @@ pub fn register(r: &mut Registry) {
                     return Err(Error::param(name, format!("dtype must be float16, float32 or float64, got {d}")));
                 }
                 let t = if p.is_set("temperature") { p.float("temperature")? } else { 1.0 };
-                Ok(softmax_op(name, log, p.int("axis")?, t, dtype))
+                Ok(softmax_op(name, log, p.int("axis")?, sign * t, dtype))
             }),
         });
     }
@@ -539,5 +549,32 @@ mod tests {
         let big = arr(&[2, 100_000], &vec![0.5; 200_000], DType::F32);
         let s = vals(&call_str("softmax", &[big], &[]).unwrap()[0]);
         assert!(s.iter().all(|&v| (v - 1e-5).abs() < 1e-9));
+    }
+
+    #[test]
+    fn softmin_is_softmax_of_negated_input() {
+        let x = [0.5, -1.0, 2.0, 3.0, 0.0, -2.0];
+        let a = arr(&[2, 3], &x, DType::F64);
+        for (axis, t) in [(1usize, 1.0), (0, 2.5)] {
+            let (axs, ts) = (axis.to_string(), t.to_string());
+            let out = &call_str(
+                "softmin",
+                std::slice::from_ref(&a),
+                &[("axis", &axs), ("temperature", &ts)],
+            )
+            .unwrap()[0];
+            let neg: Vec<f64> = x.iter().map(|v| -v).collect();
+            assert!(close(
+                &vals(out),
+                &naive(&neg, &[2, 3], axis, t, false),
+                1e-12
+            ));
+        }
+        crate::op::test_util::check_grad(
+            "softmin",
+            &[("axis", "0"), ("temperature", "0.7")],
+            &[crate::op::test_util::rand64(&[3, 4], -1.0, 1.0, 9)],
+            &[0],
+        );
     }
 }

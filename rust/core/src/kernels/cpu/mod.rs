@@ -8,6 +8,7 @@ pub mod gemm;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod special;
 pub mod stream;
 pub mod strided;
 

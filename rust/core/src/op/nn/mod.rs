@@ -39,6 +39,7 @@ pub mod dropout;
 pub mod embedding;
 pub mod fully_connected;
 pub mod loss;
+pub mod lrn;
 pub mod pad;
 pub mod pooling;
 pub mod upsampling;
@@ -83,6 +84,7 @@ pub fn register(r: &mut Registry) {
     pad::register(r);
     activation::register(r);
     batch_norm::register(r);
+    lrn::register(r);
     dropout::register(r);
     embedding::register(r);
     loss::register(r);
