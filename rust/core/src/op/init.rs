@@ -125,23 +125,31 @@ fn arange_op(p: &Params) -> Result<Arc<dyn Operator>> {
     }
     let len = n as usize * repeat as usize;
     let rep = repeat as usize;
-    Ok(creator(
-        "_arange",
-        ctx,
-        Desc::new(vec![len], dtype),
-        move |o| {
-            with_dtype!(o.dtype(), T, {
-                // SAFETY: inside the op writing o.
-                let po = unsafe { Ptr(o.raw() as *mut T) };
-                par_ranges(len, 1, |b, e| {
-                    for i in b..e {
-                        // SAFETY: i < len.
-                        unsafe { *po.get().add(i) = T::from_f64(start + (i / rep) as f64 * step) }
-                    }
-                })
+    Ok(sequence_op("_arange", ctx, dtype, len, move |i| {
+        start + (i / rep) as f64 * step
+    }))
+}
+
+/// A creation op of `len` values, value `i` from `at(i)` converted to the dtype.
+fn sequence_op(
+    name: &'static str,
+    ctx: Context,
+    dtype: DType,
+    len: usize,
+    at: impl Fn(usize) -> f64 + Send + Sync + Copy + 'static,
+) -> Arc<dyn Operator> {
+    creator(name, ctx, Desc::new(vec![len], dtype), move |o| {
+        with_dtype!(o.dtype(), T, {
+            // SAFETY: inside the op writing o.
+            let po = unsafe { Ptr(o.raw() as *mut T) };
+            par_ranges(len, 1, |b, e| {
+                for i in b..e {
+                    // SAFETY: i < len.
+                    unsafe { *po.get().add(i) = T::from_f64(at(i)) }
+                }
             })
-        },
-    ))
+        })
+    })
 }
 
 /// `_linspace`: `num` values from `start`, `step = (stop - start) / (num - 1)` (or `/ num`
@@ -169,23 +177,9 @@ fn linspace_op(p: &Params) -> Result<Arc<dyn Operator>> {
     } else {
         0.0
     };
-    Ok(creator(
-        "_linspace",
-        ctx,
-        Desc::new(vec![len], dtype),
-        move |o| {
-            with_dtype!(o.dtype(), T, {
-                // SAFETY: inside the op writing o.
-                let po = unsafe { Ptr(o.raw() as *mut T) };
-                par_ranges(len, 1, |b, e| {
-                    for i in b..e {
-                        // SAFETY: i < len.
-                        unsafe { *po.get().add(i) = T::from_f64(start + i as f64 * step) }
-                    }
-                })
-            })
-        },
-    ))
+    Ok(sequence_op("_linspace", ctx, dtype, len, move |i| {
+        start + i as f64 * step
+    }))
 }
 
 fn eye_op(p: &Params) -> Result<Arc<dyn Operator>> {
