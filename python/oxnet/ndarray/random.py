@@ -16,10 +16,9 @@ def _shape(shape):
 def _per_element(a, b, shape, dtype, out, draw, combine):
     """MXNet's `_sample_*` form: parameters given as arrays of one shape S, one draw of `shape`
     per parameter element, so the result has shape S + shape."""
-    from .ndarray import NDArray, array
+    from .ndarray import NDArray, full
     like = a if isinstance(a, NDArray) else b
-    a, b = (x if isinstance(x, NDArray) else array([x] * like.size, ctx=like.context).reshape(like.shape)
-            for x in (a, b))
+    a, b = (x if isinstance(x, NDArray) else full(like.shape, x, ctx=like.context) for x in (a, b))
     if a.shape != b.shape:
         raise ValueError("random: the parameter arrays must have one shape, got %s and %s"
                          % (a.shape, b.shape))
