@@ -977,6 +977,22 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
         "ftrl_update",
         "optimizer update: updates its inputs in place, never differentiated",
     ),
+    (
+        "multi_sgd_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "multi_sgd_mom_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "multi_mp_sgd_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "multi_mp_sgd_mom_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
     // nn: fully connected / convolution / pooling (helper B)
 
     // nn: activations / norms / losses (helper C)

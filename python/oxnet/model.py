@@ -74,7 +74,9 @@ def _update_params_on_kvstore(param_arrays, grad_arrays, kvstore, param_names):
 
 def _update_params(param_arrays, grad_arrays, updater, num_device, kvstore=None,
                    param_names=None):
-    """Each device updates its own copy, after the store (if any) summed the gradients."""
+    """Each device updates its own copy, after the store (if any) summed the gradients; one
+    updater call per device with all its parameters (an aggregating optimizer fuses them)."""
+    updates = [([], [], []) for _ in range(num_device)]
     for index, (arg_list, grad_list) in enumerate(zip(param_arrays, grad_arrays)):
         if grad_list[0] is None:
             continue
@@ -84,7 +86,12 @@ def _update_params(param_arrays, grad_arrays, updater, num_device, kvstore=None,
             kvstore.pull(name, grad_list, priority=-index)
         for k, (w, g) in enumerate(zip(arg_list, grad_list)):
             # One optimizer state per (parameter, device): the copies stay independent.
-            updater(index * num_device + k, g, w)
+            updates[k][0].append(index * num_device + k)
+            updates[k][1].append(g)
+            updates[k][2].append(w)
+    for indices, grads, weights in updates:
+        if indices:
+            updater(indices, grads, weights)
 
 
 def _multiple_callbacks(callbacks, *args, **kwargs):

@@ -7,6 +7,7 @@ NDArray arithmetic.
 """
 import io
 import math
+import os
 import pickle
 import struct
 import warnings
@@ -299,11 +300,18 @@ class SGD(_MasterCopyMixin, Optimizer):
         super(SGD, self).__init__(**kwargs)
         self.momentum = momentum
         self.lazy_update = lazy_update
+        # The Updater hands over up to this many same-dtype weights per call, updated by one
+        # multi_*sgd* op (MXNet's variable and default); 0 updates one weight per call.
+        self.aggregate_num = int(os.getenv('MXNET_OPTIMIZER_AGGREGATION_SIZE', "4"))
+
+    def update_multi_precision(self, index, weight, grad, state):
+        first = weight[0] if isinstance(index, (list, tuple)) else weight
+        self._update_impl(index, weight, grad, state,
+                          multi_precision=self.multi_precision and first.dtype == numpy.float16)
 
     def _update_impl(self, index, weight, grad, state, multi_precision=False):
         if isinstance(index, (list, tuple)):
-            for i, w, g, s in zip(index, weight, grad, state):
-                self._update_impl(i, w, g, s, multi_precision)
+            self._update_many(index, weight, grad, state, multi_precision)
             return
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
@@ -322,6 +330,26 @@ class SGD(_MasterCopyMixin, Optimizer):
                                  **kwargs)
         else:
             nd.mp_sgd_update(weight, grad, state[1], out=weight, lr=lr, wd=wd, **kwargs)
+
+    def _update_many(self, indices, weights, grads, states, multi_precision):
+        """One multi_*sgd* op for all the weights (as MXNet, the counts advance before the
+        learning rates are read)."""
+        weights = list(weights)
+        self._update_count(indices)
+        kwargs = self._common_kwargs()
+        kwargs.update(lrs=self._get_lrs(indices), wds=self._get_wds(indices),
+                      num_weights=len(weights))
+        momentum = self.momentum > 0
+        if momentum:
+            kwargs['momentum'] = self.momentum
+        if multi_precision:
+            groups = zip(weights, grads, *zip(*states)) if momentum else \
+                zip(weights, grads, [s[1] for s in states])
+            op = nd.multi_mp_sgd_mom_update if momentum else nd.multi_mp_sgd_update
+        else:
+            groups = zip(weights, grads, states) if momentum else zip(weights, grads)
+            op = nd.multi_sgd_mom_update if momentum else nd.multi_sgd_update
+        op(*[a for group in groups for a in group], out=weights, **kwargs)
 
 
 @register
@@ -828,7 +856,7 @@ class Updater(object):
         self.optimizer = optimizer
         self.states = {}
         self.states_synced = {}
-        self.aggregate_updates = False
+        self.aggregate_updates = optimizer.aggregate_num > 0
 
     def __call__(self, index, grad, weight):
         if isinstance(index, (list, tuple)):
@@ -846,8 +874,23 @@ class Updater(object):
             elif not self.states_synced[idx]:
                 self.states[idx] = self.sync_state_context(self.states[idx], weights[i].context)
                 self.states_synced[idx] = True
+        if self.aggregate_updates:
+            self._update_aggregated(indices, weights, grads)
+            return
         for idx, w, g in zip(indices, weights, grads):
             self.optimizer.update_multi_precision(idx, w, g, self.states[idx])
+
+    def _update_aggregated(self, indices, weights, grads):
+        """Same-dtype weights in lists of up to ``aggregate_num`` per optimizer call."""
+        by_dtype = {}
+        for triple in zip(indices, weights, grads):
+            by_dtype.setdefault(triple[1].dtype, []).append(triple)
+        step = self.optimizer.aggregate_num
+        for triples in by_dtype.values():
+            for b in range(0, len(triples), step):
+                idx, w, g = zip(*triples[b:b + step])
+                self.optimizer.update_multi_precision(list(idx), list(w), list(g),
+                                                      [self.states[i] for i in idx])
 
     def sync_state_context(self, state, context):
         """Moves a (possibly nested) state to ``context``."""
@@ -864,6 +907,7 @@ class Updater(object):
         states = _load_states(states)
         if isinstance(states, tuple) and len(states) == 2:
             self.states, self.optimizer = states
+            self.aggregate_updates = getattr(self.optimizer, 'aggregate_num', 0) > 0
         else:
             self.states = states
         # Loaded arrays may sit on another context: move them on next use.

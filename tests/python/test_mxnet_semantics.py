@@ -170,3 +170,13 @@ def test_creation_takes_the_default_storage_type():
     assert mx.nd.ones((2, 3), stype="default").asnumpy().sum() == 6
     with pytest.raises(NotImplementedError, match="row_sparse"):
         mx.nd.zeros((2, 3), stype="row_sparse")
+
+
+def test_infer_shape_takes_auxiliary_states_by_name():
+    # MXNet 1.9.1 matches keywords against every input, auxiliary states included.
+    bn = mx.sym.BatchNorm(mx.sym.var("data"), name="bn")
+    assert bn.infer_shape_partial(bn_moving_var=(5,)) == ([(), (), ()], [()], [(), (5,)])
+    with pytest.warns(UserWarning):
+        assert bn.infer_shape(bn_moving_mean=(3,)) == (None, None, None)
+    with pytest.raises(mx.MXNetError, match=r"(?s)argument name foo not found.*\[3\]bn_moving_mean"):
+        bn.infer_shape(foo=(3,))

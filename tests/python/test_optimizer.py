@@ -546,3 +546,122 @@ def test_sgd_list_update_matches_single():
         b.update(i, wb[i], mx.nd.array(gs[i]), sb[i])
     for x, y in zip(wa + sa, wb + sb):
         np.testing.assert_allclose(x.asnumpy(), y.asnumpy())
+
+
+MULTI_SHAPES = [(4, 5), (7,), (2, 3, 2)]
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("mp", [False, True])
+def test_multi_sgd_ops_match_numpy(momentum, mp):
+    """multi_[mp_]sgd[_mom]_update: per-weight lrs/wds, states updated in place."""
+    rng = np.random.RandomState(3)
+    wdt = np.float16 if mp else np.float32
+    lrs, wds = [0.1, 0.05, 0.2], [0.0, 0.01, 0.1]
+    kw = dict(rescale_grad=0.5, clip_gradient=0.3)
+    ws = [rng.uniform(-1, 1, s).astype(wdt) for s in MULTI_SHAPES]
+    ref_w = [w.astype(np.float64) for w in ws]
+    ref_m = [np.zeros(s) for s in MULTI_SHAPES]
+    weights = [mx.nd.array(w, dtype=wdt) for w in ws]
+    moms = [mx.nd.zeros(s) for s in MULTI_SHAPES]
+    masters = [w.astype(np.float32) for w in weights]
+    name = "multi_%ssgd_%supdate" % ("mp_" if mp else "", "mom_" if momentum else "")
+    op = getattr(mx.nd, name)
+    for _ in range(2):
+        gs = [rng.uniform(-1, 1, s).astype(wdt) for s in MULTI_SHAPES]
+        args = []
+        for k in range(3):
+            args += [weights[k], mx.nd.array(gs[k], dtype=wdt)]
+            args += [moms[k]] if momentum else []
+            args += [masters[k]] if mp else []
+        extra = dict(momentum=momentum) if momentum else {}
+        out = op(*args, out=weights, lrs=lrs, wds=wds, num_weights=3, **kw, **extra)
+        assert [o.handle for o in out] == [w.handle for w in weights]
+        for k in range(3):
+            g = np.clip(0.5 * gs[k].astype(np.float64), -0.3, 0.3)
+            if momentum:
+                ref_m[k] = momentum * ref_m[k] - lrs[k] * (g + wds[k] * ref_w[k])
+                ref_w[k] = ref_w[k] + ref_m[k]
+            else:
+                ref_w[k] = ref_w[k] - lrs[k] * (g + wds[k] * ref_w[k])
+    tol = dict(rtol=2e-3, atol=2e-3) if mp else dict(rtol=1e-5, atol=1e-6)
+    for k in range(3):
+        assert weights[k].dtype == wdt
+        np.testing.assert_allclose(weights[k].asnumpy(), ref_w[k], **tol)
+        if mp:
+            np.testing.assert_allclose(masters[k].asnumpy(), ref_w[k], rtol=1e-5, atol=1e-6)
+        if momentum:
+            np.testing.assert_allclose(moms[k].asnumpy(), ref_m[k], rtol=1e-5, atol=1e-6)
+
+
+def test_multi_sgd_num_weights_defaults_to_the_groups_given():
+    w, g = mx.nd.ones((3,)), mx.nd.ones((3,))
+    w2, g2 = mx.nd.ones((2,)), mx.nd.ones((2,))
+    out = mx.nd.multi_sgd_update(w, g, w2, g2, lrs=(0.5, 0.25), wds=(0, 0))
+    np.testing.assert_allclose(out[0].asnumpy(), [0.5] * 3)
+    np.testing.assert_allclose(out[1].asnumpy(), [0.75] * 2)
+    np.testing.assert_allclose(w.asnumpy(), [1] * 3)  # without out, the weights stay
+
+
+def test_multi_sgd_bad_input():
+    w, g = mx.nd.ones((3,)), mx.nd.ones((3,))
+    with pytest.raises(ValueError, match=r"num_weights=2 takes 4 inputs .*3 given"):
+        mx.nd.multi_sgd_update(w, g, w, lrs=(1, 1), wds=(0, 0), num_weights=2)
+    with pytest.raises(ValueError, match=r"num_weights=2 needs that many lrs and wds, got 1"):
+        mx.nd.multi_sgd_update(w, g, w, g, lrs=(1,), wds=(0, 0))
+    with pytest.raises(mx.MXNetError, match=r"grad_1 has shape \[2\] but weight has shape \[3\]"):
+        mx.nd.multi_sgd_update(w, g, w.copy(), mx.nd.ones(2), lrs=(1, 1), wds=(0, 0))
+    with pytest.raises(mx.MXNetError, match=r"mom_0 has dtype float64"):
+        mx.nd.multi_sgd_mom_update(w, g, mx.nd.zeros(3, dtype="float64"), lrs=(1,), wds=(0,))
+
+
+def test_multi_sgd_symbol_names_its_groups():
+    ws = [mx.sym.var("w%d" % i) for i in range(2)]
+    gs = [mx.sym.var("g%d" % i) for i in range(2)]
+    ms = [mx.sym.var("m%d" % i) for i in range(2)]
+    s = mx.sym.multi_sgd_mom_update(ws[0], gs[0], ms[0], ws[1], gs[1], ms[1], lrs=(0.1, 0.1),
+                                    wds=(0, 0), momentum=0.9, name="upd")
+    assert s.list_arguments() == ["w0", "g0", "w1", "g1"]
+    assert s.list_auxiliary_states() == ["m0", "m1"]
+    assert len(s.list_outputs()) == 2
+    s2 = mx.sym.load_json(s.tojson())
+    assert s2.tojson() == s.tojson()
+    _, out_shapes, aux_shapes = s.infer_shape(w0=(3,), g0=(3,), m0=(3,), w1=(2, 2), g1=(2, 2),
+                                              m1=(2, 2))
+    assert out_shapes == [(3,), (2, 2)] and aux_shapes == [(3,), (2, 2)]
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_updater_aggregates_sgd_by_dtype(monkeypatch, momentum):
+    """The Updater hands SGD up to aggregate_num same-dtype weights per call, each list one
+    multi op; results equal one update per weight."""
+    rng = np.random.RandomState(0)
+    shapes = [(3, 4), (4,), (5, 2), (2,), (6,), (1, 3)]
+    dtypes = ["float32", "float64", "float32", "float32", "float32", "float64"]
+    ws = [rng.randn(*s) for s in shapes]
+    gs = [rng.randn(*s) for s in shapes]
+    kw = dict(learning_rate=0.1, momentum=momentum, wd=0.01,
+              param_idx2name={i: "p%d_weight" % i for i in range(6)})
+    calls = []
+    op_name = "multi_sgd_mom_update" if momentum else "multi_sgd_update"
+    real = getattr(mx.nd, op_name)
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["num_weights"])
+        return real(*args, **kwargs)
+    monkeypatch.setattr(mx.nd, op_name, counting)
+    results = []
+    for agg in (4, 0):
+        monkeypatch.setenv("MXNET_OPTIMIZER_AGGREGATION_SIZE", str(agg))
+        opt = mx.optimizer.SGD(lr_scheduler=mx.lr_scheduler.FactorScheduler(step=1, factor=0.5),
+                               **kw)
+        upd = mx.optimizer.get_updater(opt)
+        weights = [mx.nd.array(w, dtype=d) for w, d in zip(ws, dtypes)]
+        for _ in range(2):
+            upd(list(range(6)), [mx.nd.array(g, dtype=d) for g, d in zip(gs, dtypes)], weights)
+        results.append(weights)
+    # Per step: the four float32 weights in one call, the two float64 ones in another.
+    assert calls == [4, 2, 4, 2]
+    for a, b in zip(*results):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-6)

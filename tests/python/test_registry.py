@@ -8,7 +8,7 @@ from oxnet import _native
 def test_every_op_is_documented_and_generated():
     ops = _native.list_ops()
     assert len(ops) > 150
-    for name, doc, params, inputs, variadic in ops:
+    for name, doc, params, inputs, variadic, _group in ops:
         assert doc and len(doc) > 10, name
         f = getattr(mx.nd._internal, name)
         assert f.__doc__.startswith(doc)

@@ -7,14 +7,17 @@ from ..base import _Null
 _invoke = _native.invoke
 
 
-def _doc(name, doc, params, inputs, variadic):
+def _doc(name, doc, params, inputs, variadic, group=1):
     lines = [doc, "", "Parameters", "----------"]
-    if variadic:
+    if variadic and group > 1:
+        lines += ["*%s : NDArray" % inputs[0],
+                  "    Input arrays, %d per group; %s is their number of groups." % (group, variadic)]
+    elif variadic:
         lines += ["*%s : NDArray" % inputs[0], "    Input arrays (any number)."]
     else:
         lines += ["%s : NDArray" % i + "\n    Input array." for i in inputs]
     for pname, ty, default, pdoc in params:
-        if variadic and pname == variadic:
+        if variadic and pname == variadic and group == 1:
             continue
         opt = ", required" if default is None else ", optional, default=%s" % default
         lines.append("%s : %s%s" % (pname, ty, opt))
@@ -25,7 +28,7 @@ def _doc(name, doc, params, inputs, variadic):
     return "\n".join(lines)
 
 
-def _make(fname, name, doc, params, inputs, variadic):
+def _make(fname, name, doc, params, inputs, variadic, group):
     op = _native.get_op(name)
     pnames = [p[0] for p in params if not (variadic and p[0] == variadic)]
     pnames = [p for p in pnames if p.isidentifier() and not keyword.iskeyword(p) and p not in inputs]
@@ -36,9 +39,9 @@ def _make(fname, name, doc, params, inputs, variadic):
             "def {f}(*{a}, out=None, name=None, **kwargs):\n"
             "    if len({a}) == 1 and isinstance({a}[0], (list, tuple)):\n"
             "        {a} = {a}[0]\n"
-            "    kwargs.setdefault('{c}', len({a}))\n"
+            "    kwargs.setdefault('{c}', len({a}) // {g})\n"
             "    return _invoke(_op, {a}, kwargs, out)\n"
-        ).format(f=fname, a=arg, c=variadic)
+        ).format(f=fname, a=arg, c=variadic, g=group)
     else:
         sig = ", ".join(["%s=None" % i for i in inputs] + ["%s=_Null" % p for p in pnames]
                         + ["out=None", "name=None", "**kwargs"])
@@ -50,7 +53,7 @@ def _make(fname, name, doc, params, inputs, variadic):
         src = "\n".join(body) + "\n"
     exec(compile(src, "<oxnet op %s>" % name, "exec"), g)  # noqa: S102 - generated from the registry
     f = g[fname]
-    f.__doc__ = _doc(name, doc, params, inputs, variadic)
+    f.__doc__ = _doc(name, doc, params, inputs, variadic, group)
     f.__module__ = "oxnet.ndarray"
     return f
 
@@ -59,10 +62,9 @@ def make_op_functions():
     """{python name: function} for every registry op and alias."""
     funcs = {}
     by_name = {}
-    for name, doc, params, inputs, variadic in _native.list_ops():
-        by_name[name] = (doc, params, inputs, variadic)
-        funcs[name] = _make(name, name, doc, params, inputs, variadic)
+    for name, *spec in _native.list_ops():
+        by_name[name] = spec
+        funcs[name] = _make(name, name, *spec)
     for alias, target in _native.list_aliases():
-        doc, params, inputs, variadic = by_name[target]
-        funcs[alias] = _make(alias, target, doc, params, inputs, variadic)
+        funcs[alias] = _make(alias, target, *by_name[target])
     return funcs

@@ -26,14 +26,31 @@ def _check_sym(argname, v):
     return v
 
 
-def _make(fname, name, doc, params, inputs, variadic):
+def _make(fname, name, doc, params, inputs, variadic, group):
     pnames = [p[0] for p in params if not (variadic and p[0] == variadic)]
     pnames = [p for p in pnames if p.isidentifier() and not keyword.iskeyword(p)
               and p not in inputs and p not in ("name", "attr", "out")]
     g = {"_create": _create, "_Null": _Null, "_Symbol": Symbol, "_scope_attrs": _scope_attrs,
          "_name": _name, "_check_sym": _check_sym, "_op": name}
     hint = fname.lower()
-    if variadic:
+    if variadic and group > 1:
+        # Groups of named inputs (weight_0, grad_0, ...): positional or by name.
+        arg = inputs[0]
+        src = (
+            "def {f}(*{a}, **kwargs):\n"
+            "    if len({a}) == 1 and isinstance({a}[0], (list, tuple)):\n"
+            "        {a} = tuple({a}[0])\n"
+            "    for _i, _s in enumerate({a}):\n"
+            "        _check_sym('{a}[%d]' % _i, _s)\n"
+            "    _attr = kwargs.pop('attr', None)\n"
+            "    kwargs.update(_scope_attrs(_attr))\n"
+            "    _nm = _name(kwargs.pop('name', None), '{h}')\n"
+            "    kwargs.pop('out', None)\n"
+            "    _skw = {{_k: kwargs.pop(_k) for _k in list(kwargs) if isinstance(kwargs[_k], _Symbol)}}\n"
+            "    kwargs.setdefault('{c}', (len({a}) + len(_skw)) // {g})\n"
+            "    return _create(_op, _nm, kwargs, {a}, _skw)\n"
+        ).format(f=fname, a=arg, c=variadic, h=hint, g=group)
+    elif variadic:
         arg = inputs[0]
         src = (
             "def {f}(*{a}, **kwargs):\n"
@@ -67,7 +84,7 @@ def _make(fname, name, doc, params, inputs, variadic):
         src = "\n".join(body) + "\n"
     exec(compile(src, "<oxnet symbol op %s>" % name, "exec"), g)  # noqa: S102 - generated from the registry
     f = g[fname]
-    f.__doc__ = _doc(name, doc, params, inputs, variadic).replace("NDArray", "Symbol")
+    f.__doc__ = _doc(name, doc, params, inputs, variadic, group).replace("NDArray", "Symbol")
     f.__module__ = "oxnet.symbol"
     return f
 
@@ -76,12 +93,10 @@ def make_op_functions():
     """{python name: function} for every registry op and alias."""
     funcs = {}
     by_name = {}
-    for name, doc, params, inputs, variadic in _native.list_ops():
-        by_name[name] = (doc, params, inputs, variadic)
-        funcs[name] = _make(name, name, doc, params, inputs, variadic)
+    for name, *spec in _native.list_ops():
+        by_name[name] = spec
+        funcs[name] = _make(name, name, *spec)
     for alias, target in _native.list_aliases():
-        if target not in by_name:
-            continue
-        doc, params, inputs, variadic = by_name[target]
-        funcs[alias] = _make(alias, target, doc, params, inputs, variadic)
+        if target in by_name:
+            funcs[alias] = _make(alias, target, *by_name[target])
     return funcs

@@ -36,7 +36,8 @@ pub fn get_op(name: &str) -> PyResult<PyOp> {
     })
 }
 
-/// [(name, doc, [(param, type, default|None, doc)], inputs, variadic_count_param|None)]
+/// [(name, doc, [(param, type, default|None, doc)], inputs, variadic_count_param|None,
+/// group)]: a variadic op takes `count * group` inputs (`group` names per count).
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 pub fn list_ops() -> Vec<(
@@ -45,6 +46,7 @@ pub fn list_ops() -> Vec<(
     Vec<(String, String, Option<String>, String)>,
     Vec<String>,
     Option<String>,
+    usize,
 )> {
     registry()
         .defs()
@@ -62,11 +64,16 @@ pub fn list_ops() -> Vec<(
                     )
                 })
                 .collect();
-            let (inputs, variadic) = match d.inputs() {
-                Inputs::Fixed(names) => (names.iter().map(|s| s.to_string()).collect(), None),
+            let (inputs, variadic, group) = match d.inputs() {
+                Inputs::Fixed(names) => (names.iter().map(|s| s.to_string()).collect(), None, 0),
                 Inputs::Variadic { name, count_param } => {
-                    (vec![name.to_string()], Some(count_param.to_string()))
+                    (vec![name.to_string()], Some(count_param.to_string()), 1)
                 }
+                Inputs::Grouped { names, count_param } => (
+                    vec!["data".to_string()],
+                    Some(count_param.to_string()),
+                    names.len(),
+                ),
             };
             (
                 d.name().to_string(),
@@ -74,6 +81,7 @@ pub fn list_ops() -> Vec<(
                 params,
                 inputs,
                 variadic,
+                group,
             )
         })
         .collect()

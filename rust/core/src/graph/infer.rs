@@ -179,9 +179,10 @@ impl Graph {
     }
 }
 
-/// User-given values matched against the argument names (MXNet refuses other names).
+/// User-given values matched against the input names, auxiliary states included (MXNet
+/// refuses other names).
 fn match_given<T: Clone>(sym: &Symbol, given: &[(String, T)]) -> Result<HashMap<String, T>> {
-    let args = sym.list_arguments();
+    let args = sym.list_inputs();
     let mut m = HashMap::new();
     for (k, v) in given {
         if !args.iter().any(|a| a == k) {

@@ -56,12 +56,17 @@ impl Desc {
     }
 }
 
-/// Input names of an op: a fixed list, or a variable count set by a parameter (`num_args`).
+/// Input names of an op: a fixed list, a variable count set by a parameter (`num_args`), or
+/// a parameter's count of groups (`num_weights` of `weight_i, grad_i, mom_i`).
 #[derive(Debug, Clone, Copy)]
 pub enum Inputs {
     Fixed(&'static [&'static str]),
     Variadic {
         name: &'static str,
+        count_param: &'static str,
+    },
+    Grouped {
+        names: &'static [&'static str],
         count_param: &'static str,
     },
 }

@@ -136,6 +136,18 @@ impl<'a> Params<'a> {
     }
 
     /// Tuple of ints, or None.
+    /// A tuple of floats: `(0.1, 0.2)`, `[0.1]`, `0.1` or `()`.
+    pub fn floats(&self, name: &str) -> Result<Vec<f64>> {
+        let v = self.str(name)?;
+        strip_brackets(v)
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(parse_float)
+            .collect::<Option<Vec<f64>>>()
+            .ok_or_else(|| self.bad(name, v, "tuple of floats"))
+    }
+
     pub fn opt_ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
         match self.raw(name) {
             None | Some("None") => Ok(None),

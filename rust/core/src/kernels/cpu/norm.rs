@@ -223,6 +223,9 @@ pub fn load<T: Element, C: Real>(x: &[T]) -> Vec<C> {
 
 /// Softmax over n for each (outer, inner) position of `src`, written to `dst`.
 pub fn softmax<T: Element, C: Real>(src: &[T], dst: Ptr<T>, outer: usize, n: usize, inner: usize) {
+    if inner == 1 {
+        return softmax_rows::<T, C>(src, dst, outer, n);
+    }
     par_ranges(outer, n * inner * 8, |b, e| {
         let mut m = vec![C::ZERO; inner];
         let mut s = vec![C::ZERO; inner];
@@ -259,6 +262,34 @@ pub fn softmax<T: Element, C: Real>(src: &[T], dst: Ptr<T>, outer: usize, n: usi
     });
 }
 
+/// `softmax` over contiguous rows (the last axis, what classifiers use): one pass per row
+/// over slices, where the general loop paid its (outer, inner) bookkeeping per element.
+fn softmax_rows<T: Element, C: Real>(src: &[T], dst: Ptr<T>, rows: usize, n: usize) {
+    par_ranges(rows, n * 8, |b, e| {
+        let mut ex = vec![C::ZERO; n];
+        for (r, row) in src[b * n..e * n].chunks_exact(n).enumerate() {
+            let m = row.iter().skip(1).fold(C::of(row[0]), |m, &x| {
+                let x = C::of(x);
+                if x > m {
+                    x
+                } else {
+                    m
+                }
+            });
+            let mut s = C::ZERO;
+            for (v, &x) in ex.iter_mut().zip(row) {
+                *v = (C::of(x) - m).fexp();
+                s = s + *v;
+            }
+            // SAFETY: row b + r lies in this task's range; dst does not alias src.
+            let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add((b + r) * n), n) };
+            for (o, &v) in out.iter_mut().zip(&ex) {
+                *o = (v / s).to();
+            }
+        }
+    });
+}
+
 /// Gradient of softmax: dx = y * (dy - sum_n(dy * y)).
 pub fn softmax_grad<T: Element, C: Real>(
     y: &[T],
@@ -268,6 +299,23 @@ pub fn softmax_grad<T: Element, C: Real>(
     n: usize,
     inner: usize,
 ) {
+    if inner == 1 {
+        par_ranges(outer, n * 4, |b, e| {
+            let (y, dy) = (&y[b * n..e * n], &dy[b * n..e * n]);
+            for (r, (yr, dyr)) in y.chunks_exact(n).zip(dy.chunks_exact(n)).enumerate() {
+                let s = yr
+                    .iter()
+                    .zip(dyr)
+                    .fold(C::ZERO, |s, (&a, &d)| s + C::of(d) * C::of(a));
+                // SAFETY: row b + r lies in this task's range; dx is a fresh output.
+                let out = unsafe { std::slice::from_raw_parts_mut(dx.get().add((b + r) * n), n) };
+                for ((o, &a), &d) in out.iter_mut().zip(yr).zip(dyr) {
+                    *o = (C::of(a) * (C::of(d) - s)).to();
+                }
+            }
+        });
+        return;
+    }
     par_ranges(outer, n * inner * 4, |b, e| {
         let mut s = vec![C::ZERO; inner];
         for o in b..e {
@@ -548,6 +596,45 @@ pub fn row_normalize_grad<T: Element, C: Real>(
 #[cfg(test)]
 mod tests {
     use super::erf;
+
+    /// Rows of the last axis (inner = 1) against the same data laid out with inner = 2 (the
+    /// general loop), and against f64 definitions; a NaN row stays NaN.
+    #[test]
+    fn softmax_of_contiguous_rows_matches_the_general_loop() {
+        use crate::kernels::cpu::Ptr;
+        let (rows, n) = (37, 11);
+        let x: Vec<f32> = (0..rows * n).map(|i| ((i * 7919) % 23) as f32 * 0.7 - 8.0).collect();
+        let dy: Vec<f32> = (0..rows * n).map(|i| ((i * 31) % 17) as f32 * 0.1 - 0.8).collect();
+        // Two copies interleaved: (rows, n, 2), each position's pair equal.
+        let x2: Vec<f32> = x.iter().flat_map(|&v| [v, v]).collect();
+        let dy2: Vec<f32> = dy.iter().flat_map(|&v| [v, v]).collect();
+        let (mut y, mut y2) = (vec![0f32; rows * n], vec![0f32; rows * n * 2]);
+        super::softmax::<f32, f32>(&x, Ptr(y.as_mut_ptr()), rows, n, 1);
+        super::softmax::<f32, f32>(&x2, Ptr(y2.as_mut_ptr()), rows, n, 2);
+        let (mut dx, mut dx2) = (vec![0f32; rows * n], vec![0f32; rows * n * 2]);
+        super::softmax_grad::<f32, f32>(&y, &dy, Ptr(dx.as_mut_ptr()), rows, n, 1);
+        super::softmax_grad::<f32, f32>(&y2, &dy2, Ptr(dx2.as_mut_ptr()), rows, n, 2);
+        for r in 0..rows {
+            let row = &x[r * n..(r + 1) * n];
+            let m = row.iter().fold(f64::MIN, |m, &v| m.max(v as f64));
+            let s: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+            let sy: f64 = (0..n).map(|j| (dy[r * n + j] * y[r * n + j]) as f64).sum();
+            for j in 0..n {
+                let i = r * n + j;
+                assert_eq!(y[i], y2[2 * i]);
+                assert_eq!(y[i], y2[2 * i + 1]);
+                assert_eq!(dx[i], dx2[2 * i]);
+                let want = (row[j] as f64 - m).exp() / s;
+                assert!((y[i] as f64 - want).abs() < 1e-6, "{} vs {want}", y[i]);
+                let want = y[i] as f64 * (dy[i] as f64 - sy);
+                assert!((dx[i] as f64 - want).abs() < 1e-6, "{} vs {want}", dx[i]);
+            }
+        }
+        let nan = [f32::NAN, 1.0, 2.0];
+        let mut out = [0f32; 3];
+        super::softmax::<f32, f32>(&nan, Ptr(out.as_mut_ptr()), 1, 3, 1);
+        assert!(out.iter().all(|v| v.is_nan()));
+    }
 
     #[test]
     fn fast_exp_and_tanh_are_accurate() {
