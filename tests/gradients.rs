@@ -978,6 +978,10 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
         "optimizer update: updates its inputs in place, never differentiated",
     ),
     (
+        "Custom",
+        "written in Python (mx.operator): its gradient is the user's backward, checked in tests/python/test_custom_op.py",
+    ),
+    (
         "multi_sgd_update",
         "optimizer update: updates its inputs in place, never differentiated",
     ),

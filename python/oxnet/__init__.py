@@ -18,6 +18,7 @@ from . import symbol as sym
 from . import visualization
 from . import visualization as viz
 from . import autograd
+from . import operator
 from . import lr_scheduler
 from . import optimizer
 from . import optimizer as opt

@@ -33,7 +33,15 @@ def _make(fname, name, doc, params, inputs, variadic, group):
     pnames = [p[0] for p in params if not (variadic and p[0] == variadic)]
     pnames = [p for p in pnames if p.isidentifier() and not keyword.iskeyword(p) and p not in inputs]
     g = {"_invoke": _invoke, "_op": op, "_Null": _Null}
-    if variadic:
+    if group < 0:
+        # Inputs named by the configured op (Custom): positional arrays only.
+        src = (
+            "def {f}(*{a}, out=None, name=None, **kwargs):\n"
+            "    if len({a}) == 1 and isinstance({a}[0], (list, tuple)):\n"
+            "        {a} = {a}[0]\n"
+            "    return _invoke(_op, {a}, kwargs, out)\n"
+        ).format(f=fname, a=inputs[0])
+    elif variadic:
         arg = inputs[0]
         src = (
             "def {f}(*{a}, out=None, name=None, **kwargs):\n"

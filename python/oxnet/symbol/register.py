@@ -33,9 +33,12 @@ def _make(fname, name, doc, params, inputs, variadic, group):
     g = {"_create": _create, "_Null": _Null, "_Symbol": Symbol, "_scope_attrs": _scope_attrs,
          "_name": _name, "_check_sym": _check_sym, "_op": name}
     hint = fname.lower()
-    if variadic and group > 1:
-        # Groups of named inputs (weight_0, grad_0, ...): positional or by name.
+    if (variadic and group > 1) or group < 0:
+        # Groups of named inputs (weight_0, grad_0, ...), or inputs named by the configured
+        # op (Custom): positional or by name.
         arg = inputs[0]
+        count = ("    kwargs.setdefault('{c}', (len({a}) + len(_skw)) // {g})\n"
+                 .format(c=variadic, a=arg, g=group) if variadic else "")
         src = (
             "def {f}(*{a}, **kwargs):\n"
             "    if len({a}) == 1 and isinstance({a}[0], (list, tuple)):\n"
@@ -47,9 +50,9 @@ def _make(fname, name, doc, params, inputs, variadic, group):
             "    _nm = _name(kwargs.pop('name', None), '{h}')\n"
             "    kwargs.pop('out', None)\n"
             "    _skw = {{_k: kwargs.pop(_k) for _k in list(kwargs) if isinstance(kwargs[_k], _Symbol)}}\n"
-            "    kwargs.setdefault('{c}', (len({a}) + len(_skw)) // {g})\n"
+            + count +
             "    return _create(_op, _nm, kwargs, {a}, _skw)\n"
-        ).format(f=fname, a=arg, c=variadic, h=hint, g=group)
+        ).format(f=fname, a=arg, h=hint)
     elif variadic:
         arg = inputs[0]
         src = (

@@ -5,6 +5,7 @@ use pyo3::exceptions::{
     PyIndexError, PyKeyError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
+use std::cell::RefCell;
 
 pyo3::create_exception!(
     oxnet,
@@ -13,8 +14,29 @@ pyo3::create_exception!(
     "Error raised by oxnet's core (MXNet's MXNetError)."
 );
 
+thread_local! {
+    /// A Python exception raised by user code the core called back (custom operators), and
+    /// the message of the core error that carries it.
+    static RAISED: RefCell<Option<(String, PyErr)>> = const { RefCell::new(None) };
+}
+
+/// Keeps `e` so that the core error whose message contains `msg` re-raises it.
+pub fn stash(msg: &str, e: PyErr) {
+    RAISED.with(|r| *r.borrow_mut() = Some((msg.to_string(), e)));
+}
+
 pub fn to_py(e: Error) -> PyErr {
     let msg = e.to_string();
+    let raised = RAISED.with(|r| {
+        let mut r = r.borrow_mut();
+        match &*r {
+            Some((m, _)) if msg.contains(m.as_str()) => r.take().map(|(_, e)| e),
+            _ => None,
+        }
+    });
+    if let Some(e) = raised {
+        return e;
+    }
     match e.kind() {
         ErrorKind::MXNet => MXNetError::new_err(msg),
         ErrorKind::Value => PyValueError::new_err(msg),

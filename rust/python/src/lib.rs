@@ -4,6 +4,7 @@
 mod autograd;
 mod convert;
 mod cuda;
+mod custom;
 mod error;
 mod executor;
 mod kvstore;
@@ -22,6 +23,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MXNetError", m.py().get_type::<error::MXNetError>())?;
+    oxnet::op::custom::set_custom_factory(Box::new(custom::create));
     m.add_class::<ndarray::PyNDArray>()?;
     m.add_class::<ops::PyOp>()?;
     m.add_class::<symbol::PySymbol>()?;

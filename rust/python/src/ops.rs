@@ -37,7 +37,8 @@ pub fn get_op(name: &str) -> PyResult<PyOp> {
 }
 
 /// [(name, doc, [(param, type, default|None, doc)], inputs, variadic_count_param|None,
-/// group)]: a variadic op takes `count * group` inputs (`group` names per count).
+/// group)]: a variadic op takes `count * group` inputs (`group` names per count); group -1:
+/// any inputs, named by the configured op (`Custom`).
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 pub fn list_ops() -> Vec<(
@@ -46,7 +47,7 @@ pub fn list_ops() -> Vec<(
     Vec<(String, String, Option<String>, String)>,
     Vec<String>,
     Option<String>,
-    usize,
+    i64,
 )> {
     registry()
         .defs()
@@ -69,10 +70,11 @@ pub fn list_ops() -> Vec<(
                 Inputs::Variadic { name, count_param } => {
                     (vec![name.to_string()], Some(count_param.to_string()), 1)
                 }
+                Inputs::Dynamic => (vec!["data".to_string()], None, -1),
                 Inputs::Grouped { names, count_param } => (
                     vec!["data".to_string()],
                     Some(count_param.to_string()),
-                    names.len(),
+                    names.len() as i64,
                 ),
             };
             (

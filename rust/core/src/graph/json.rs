@@ -556,7 +556,7 @@ fn upgrade(nodes: &mut Vec<RawNode>, version: i64) -> Result<()> {
         let fixed = match registry().get(&op_name) {
             Ok(d) => match d.inputs() {
                 Inputs::Fixed(names) => Some(names),
-                Inputs::Variadic { .. } | Inputs::Grouped { .. } => None,
+                Inputs::Variadic { .. } | Inputs::Grouped { .. } | Inputs::Dynamic => None,
             },
             Err(_) => {
                 return Err(jerr(format!(
@@ -661,7 +661,7 @@ fn build(nodes: &[RawNode]) -> Result<Vec<Arc<Node>>> {
             let def = registry().get(&n.op).map_err(|e| node_error(i, n, e))?;
             let op = def.create(&n.attrs).map_err(|e| node_error(i, n, e))?;
             let expected = match def.inputs() {
-                Inputs::Fixed(_) | Inputs::Grouped { .. } => {
+                Inputs::Fixed(_) | Inputs::Grouped { .. } | Inputs::Dynamic => {
                     Some(input_names(&n.op, op.as_ref(), 0)?.len())
                 }
                 Inputs::Variadic { count_param, .. } => n

@@ -77,6 +77,7 @@ pub fn input_names(op_name: &str, op: &dyn Operator, n_given: usize) -> Result<V
             names[..n].iter().map(|s| s.to_string()).collect()
         }
         Inputs::Variadic { .. } => (0..n_given).map(|i| format!("arg{i}")).collect(),
+        Inputs::Dynamic => op.input_names(),
         Inputs::Grouped { names, .. } => {
             let groups = op.num_inputs().unwrap_or(n_given) / names.len();
             (0..groups)

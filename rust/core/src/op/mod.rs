@@ -4,6 +4,7 @@
 
 pub mod broadcast;
 pub mod concat;
+pub mod custom;
 pub mod elemwise_binary;
 pub mod elemwise_unary;
 pub mod indexing;
@@ -69,6 +70,8 @@ pub enum Inputs {
         names: &'static [&'static str],
         count_param: &'static str,
     },
+    /// Named by the configured operator (`Operator::input_names`): `Custom`.
+    Dynamic,
 }
 
 /// What the registry knows of an op before it is configured.
@@ -159,6 +162,16 @@ pub trait Operator: Send + Sync {
             1 => vec!["output".to_string()],
             n => (0..n).map(|i| format!("output{i}")).collect(),
         }
+    }
+    /// Input names of an op whose definition cannot list them (`Inputs::Dynamic`).
+    fn input_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The op's `forward` is called on the pushing thread, in push order, instead of inside an
+    /// engine op: its arrays may still have pending writes, so it must reach their data only
+    /// through engine ops of its own (Python custom operators do, through `mx.nd`).
+    fn runs_at_push(&self) -> bool {
+        false
     }
     /// How many of the op's declared inputs this configuration takes (FullyConnected with
     /// `no_bias` takes 2 of data/weight/bias); `None` = all.
@@ -344,6 +357,10 @@ pub fn invoke_mode(
         for (t, o) in tmp.iter().zip(&outputs) {
             copy_into(t, o, origin.clone())?;
         }
+        return Ok(outputs);
+    }
+    if op.runs_at_push() {
+        op.forward(&OpCtx { seed: 0, is_train }, inputs, &outputs)?;
         return Ok(outputs);
     }
     let seed = if op.uses_rng() { rt().rng.next(ctx) } else { 0 };

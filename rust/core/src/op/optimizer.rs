@@ -837,7 +837,9 @@ fn make_multi_op(
     op.num_outputs = n;
     op.num_inputs = Some(g * n);
     op.inplace = true;
-    op.mutate = (0..n).flat_map(|k| (2..g).map(move |i| k * g + i)).collect();
+    op.mutate = (0..n)
+        .flat_map(|k| (2..g).map(move |i| k * g + i))
+        .collect();
     op.arc()
 }
 
@@ -883,7 +885,12 @@ pub fn register(r: &mut Registry) {
         params.extend([
             RESCALE,
             CLIP,
-            param("num_weights", "int", Some("1"), "Number of updated weights."),
+            param(
+                "num_weights",
+                "int",
+                Some("1"),
+                "Number of updated weights.",
+            ),
         ]);
         let spec = params.clone();
         r.add(SimpleDef {

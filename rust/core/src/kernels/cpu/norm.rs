@@ -603,8 +603,12 @@ mod tests {
     fn softmax_of_contiguous_rows_matches_the_general_loop() {
         use crate::kernels::cpu::Ptr;
         let (rows, n) = (37, 11);
-        let x: Vec<f32> = (0..rows * n).map(|i| ((i * 7919) % 23) as f32 * 0.7 - 8.0).collect();
-        let dy: Vec<f32> = (0..rows * n).map(|i| ((i * 31) % 17) as f32 * 0.1 - 0.8).collect();
+        let x: Vec<f32> = (0..rows * n)
+            .map(|i| ((i * 7919) % 23) as f32 * 0.7 - 8.0)
+            .collect();
+        let dy: Vec<f32> = (0..rows * n)
+            .map(|i| ((i * 31) % 17) as f32 * 0.1 - 0.8)
+            .collect();
         // Two copies interleaved: (rows, n, 2), each position's pair equal.
         let x2: Vec<f32> = x.iter().flat_map(|&v| [v, v]).collect();
         let dy2: Vec<f32> = dy.iter().flat_map(|&v| [v, v]).collect();
@@ -619,12 +623,12 @@ mod tests {
             let m = row.iter().fold(f64::MIN, |m, &v| m.max(v as f64));
             let s: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
             let sy: f64 = (0..n).map(|j| (dy[r * n + j] * y[r * n + j]) as f64).sum();
-            for j in 0..n {
+            for (j, &xj) in row.iter().enumerate() {
                 let i = r * n + j;
                 assert_eq!(y[i], y2[2 * i]);
                 assert_eq!(y[i], y2[2 * i + 1]);
                 assert_eq!(dx[i], dx2[2 * i]);
-                let want = (row[j] as f64 - m).exp() / s;
+                let want = (xj as f64 - m).exp() / s;
                 assert!((y[i] as f64 - want).abs() < 1e-6, "{} vs {want}", y[i]);
                 let want = y[i] as f64 * (dy[i] as f64 - sy);
                 assert!((dx[i] as f64 - want).abs() < 1e-6, "{} vs {want}", dx[i]);

@@ -1,0 +1,199 @@
+"""Operators written in Python (MXNet's ``mx.operator``): subclass ``CustomOpProp`` and
+``CustomOp``, register the prop with ``@mx.operator.register("name")``, and use it as
+``mx.sym.Custom(..., op_type="name")`` or ``mx.nd.Custom(..., op_type="name")``.
+
+The core calls back into ``_Bridge`` for names, shape and type inference, forward and
+backward. Forward and backward run on the thread that pushes the op, in order; the arrays
+they get may still be computing, and whatever they do through ``mx.nd`` is ordered after it.
+"""
+import numpy as np
+
+from . import autograd
+
+__all__ = ["CustomOp", "CustomOpProp", "register", "get_all_registered_operators"]
+
+_REGISTRY = {}
+
+
+class CustomOp(object):
+    """Base class of a custom operator's computation."""
+
+    def __init__(self):
+        pass
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        """Computes ``out_data`` from ``in_data``; write each output with ``self.assign``."""
+        raise NotImplementedError("%s does not implement forward" % type(self).__name__)
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        """Computes ``in_grad`` from ``out_grad``; write each with ``self.assign``."""
+        raise NotImplementedError("%s does not implement backward" % type(self).__name__)
+
+    def assign(self, dst, req, src):
+        """Writes ``src`` into ``dst`` as ``req`` says: 'null' skips, 'write'/'inplace'
+        overwrite, 'add' accumulates."""
+        if req == "null":
+            return
+        if req in ("write", "inplace"):
+            dst[:] = src
+        elif req == "add":
+            dst[:] = dst + src
+        else:
+            raise ValueError("CustomOp.assign: req must be 'null', 'write', 'inplace' or 'add', "
+                             "got %r" % (req,))
+
+
+class CustomOpProp(object):
+    """Base class of a custom operator's description: its inputs, outputs, shapes and types,
+    and the ``CustomOp`` it creates. ``need_top_grad=False`` makes it a loss head (backward
+    gets no gradient from above)."""
+
+    def __init__(self, need_top_grad=True):
+        self.need_top_grad_ = need_top_grad
+
+    def infer_shape(self, in_shape):
+        """(input shapes, output shapes, aux shapes); by default every output has the first
+        input's shape."""
+        return in_shape, (in_shape[0],) * len(self.list_outputs()), ()
+
+    def infer_type(self, in_type):
+        """(input types, output types, aux types); by default all are the first input's."""
+        t = in_type[0]
+        return ([t] * len(in_type), [t] * len(self.list_outputs()),
+                [t] * len(self.list_auxiliary_states()))
+
+    def infer_storage_type(self, in_stype):
+        return (["default"] * len(in_stype), ["default"] * len(self.list_outputs()),
+                ["default"] * len(self.list_auxiliary_states()))
+
+    def list_outputs(self):
+        return ["output"]
+
+    def list_arguments(self):
+        return ["data"]
+
+    def list_auxiliary_states(self):
+        return []
+
+    def declare_backward_dependency(self, out_grad, in_data, out_data):
+        """The arrays backward reads (oxnet hands backward all of them)."""
+        deps = list(out_grad) if self.need_top_grad_ else []
+        return deps + list(in_data) + list(out_data)
+
+    def create_operator(self, ctx, in_shapes, in_dtypes):
+        """A ``CustomOp`` for this context and these input shapes/dtypes."""
+        raise NotImplementedError("%s does not implement create_operator"
+                                  % type(self).__name__)
+
+
+def register(reg_name):
+    """Class decorator: registers a ``CustomOpProp`` subclass as op_type ``reg_name``."""
+    def do_register(prop_cls):
+        if not (isinstance(prop_cls, type) and issubclass(prop_cls, CustomOpProp)):
+            raise TypeError("mx.operator.register(%r) expects a CustomOpProp subclass, got %r"
+                            % (reg_name, prop_cls))
+        _REGISTRY[reg_name] = prop_cls
+        return prop_cls
+    return do_register
+
+
+def get_all_registered_operators():
+    """Names of the registered custom operators."""
+    return list(_REGISTRY)
+
+
+def _dtype_name(t):
+    return np.dtype(t).name
+
+
+class _Bridge(object):
+    """One configured ``Custom`` node (or imperative call): the prop made from the node's
+    attributes, and the CustomOps it created, one per (context, shapes, dtypes) so that
+    forward and backward of one executor share their instance's state."""
+
+    def __init__(self, attrs):
+        attrs = dict(attrs)
+        self.op_type = attrs.pop("op_type")
+        if self.op_type not in _REGISTRY:
+            raise ValueError("Custom: op_type %r is not registered (mx.operator.register); "
+                             "registered: %s" % (self.op_type, sorted(_REGISTRY) or "none"))
+        # MXNet hands the prop its keyword arguments as strings.
+        self.prop = _REGISTRY[self.op_type](**attrs)
+        self.arguments = [str(a) for a in self.prop.list_arguments()]
+        self.outputs = [str(o) for o in self.prop.list_outputs()]
+        self.aux = [str(a) for a in self.prop.list_auxiliary_states()]
+        self.need_top_grad = bool(self.prop.need_top_grad_)
+        self._ops = {}
+
+    def _split(self, shapes_or_types):
+        n = len(self.arguments)
+        return list(shapes_or_types[:n]), list(shapes_or_types[n:])
+
+    def infer_shape(self, shapes, partial):
+        """Input+aux and output shapes from the prop; None when ``partial`` and it could not
+        tell (some inputs unknown)."""
+        args, aux = self._split([() if s is None else tuple(s) for s in shapes])
+        try:
+            res = self.prop.infer_shape(args)
+        except Exception:  # pylint: disable=broad-except
+            if partial:
+                return None
+            raise
+        ins, outs = list(res[0]), list(res[1])
+        auxs = list(res[2]) if len(res) > 2 else aux
+        self._check_counts("infer_shape", ins, outs, auxs)
+        as_tuple = lambda v: tuple(int(d) for d in v)  # noqa: E731
+        return [as_tuple(s) for s in ins + auxs], [as_tuple(s) for s in outs]
+
+    def infer_type(self, dtypes, partial):
+        """Input+aux and output dtype names from the prop (None, see infer_shape)."""
+        known = [t for t in dtypes if t is not None]
+        if not known:
+            return None
+        args, aux = self._split([np.dtype(t if t is not None else known[0]).type
+                                 for t in dtypes])
+        try:
+            res = self.prop.infer_type(args)
+        except Exception:  # pylint: disable=broad-except
+            if partial:
+                return None
+            raise
+        ins, outs = list(res[0]), list(res[1])
+        auxs = list(res[2]) if len(res) > 2 else aux
+        self._check_counts("infer_type", ins, outs, auxs)
+        return [_dtype_name(t) for t in ins + auxs], [_dtype_name(t) for t in outs]
+
+    def _check_counts(self, what, ins, outs, auxs):
+        want = (len(self.arguments), len(self.outputs), len(self.aux))
+        got = (len(ins), len(outs), len(auxs))
+        if got != want:
+            raise ValueError("Custom op %r: %s returned %d input, %d output and %d aux entries; "
+                             "list_arguments/list_outputs/list_auxiliary_states declare %d, %d "
+                             "and %d" % ((self.op_type, what) + got + want))
+
+    def _op(self, in_data, aux, create):
+        arrays = list(in_data) + list(aux)
+        key = (arrays[0].context if arrays else None,
+               tuple(a.shape for a in arrays), tuple(_dtype_name(a.dtype) for a in arrays))
+        op = self._ops.get(key)
+        if op is None:
+            if not create:
+                raise RuntimeError("Custom op %r: backward before forward for inputs %s"
+                                   % (self.op_type, key[1]))
+            op = self.prop.create_operator(key[0], [list(s) for s in key[1]],
+                                           [np.dtype(t).type for t in key[2]])
+            self._ops[key] = op
+        return op
+
+    def forward(self, is_train, in_data, out_data, aux):
+        op = self._op(in_data, aux, True)
+        with autograd.pause(train_mode=is_train):
+            op.forward(is_train=is_train, req=["write"] * len(out_data), in_data=in_data,
+                       out_data=out_data, aux=aux)
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        op = self._op(in_data, aux, False)
+        with autograd.pause(train_mode=True):
+            op.backward(req=req, out_grad=out_grad, in_data=in_data, out_data=out_data,
+                        in_grad=in_grad, aux=aux)
+

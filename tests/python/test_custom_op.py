@@ -1,0 +1,181 @@
+"""mx.operator custom ops (CustomOp / CustomOpProp) in symbols, executors, Module, mx.nd and
+autograd, against numpy and against the built-in operators they re-implement."""
+import numpy as np
+import pytest
+
+import oxnet as mx
+
+
+class _Softmax(mx.operator.CustomOp):
+    """MXNet's documented example: a softmax loss written in numpy."""
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        x = in_data[0].asnumpy()
+        y = np.exp(x - x.max(axis=1, keepdims=True))
+        y /= y.sum(axis=1, keepdims=True)
+        self.assign(out_data[0], req[0], mx.nd.array(y))
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        label = in_data[1].asnumpy().ravel().astype(int)
+        y = out_data[0].asnumpy()
+        y[np.arange(label.shape[0]), label] -= 1.0
+        self.assign(in_grad[0], req[0], mx.nd.array(y))
+
+
+@mx.operator.register("test_softmax")
+class _SoftmaxProp(mx.operator.CustomOpProp):
+    def __init__(self):
+        super(_SoftmaxProp, self).__init__(need_top_grad=False)
+
+    def list_arguments(self):
+        return ["data", "label"]
+
+    def list_outputs(self):
+        return ["output"]
+
+    def infer_shape(self, in_shape):
+        return [in_shape[0], (in_shape[0][0],)], [in_shape[0]], []
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return _Softmax()
+
+
+class _Scale(mx.operator.CustomOp):
+    """y = scale * x**2, keeping x for backward on the instance; counts calls in an aux state."""
+
+    def __init__(self, scale):
+        super(_Scale, self).__init__()
+        self.scale = scale
+        self.saved = None
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        self.saved = in_data[0].copy()
+        self.assign(out_data[0], req[0], self.scale * in_data[0] * in_data[0])
+        if aux:
+            aux[0][:] = aux[0] + 1
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        self.assign(in_grad[0], req[0], 2 * self.scale * self.saved * out_grad[0])
+
+
+@mx.operator.register("test_scale")
+class _ScaleProp(mx.operator.CustomOpProp):
+    def __init__(self, scale="1", count="False"):
+        super(_ScaleProp, self).__init__(need_top_grad=True)
+        # MXNet hands keyword arguments over as strings.
+        assert isinstance(scale, str) and isinstance(count, str)
+        self.scale = float(scale)
+        self.count = count == "True"
+
+    def list_auxiliary_states(self):
+        return ["calls"] if self.count else []
+
+    def infer_shape(self, in_shape):
+        return in_shape, [in_shape[0]], [(1,)] if self.count else []
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return _Scale(self.scale)
+
+
+def _mlp(head):
+    data = mx.sym.var("data")
+    fc = mx.sym.FullyConnected(data, num_hidden=5, name="fc")
+    return head(fc)
+
+
+def test_custom_loss_matches_softmax_output_in_an_executor():
+    x = np.random.RandomState(0).randn(8, 4).astype(np.float32)
+    y = np.arange(8) % 5
+    grads = []
+    for head in (lambda s: mx.sym.Custom(s, op_type="test_softmax", name="softmax"),
+                 lambda s: mx.sym.SoftmaxOutput(s, name="softmax")):
+        net = _mlp(head)
+        assert net.list_arguments() == ["data", "fc_weight", "fc_bias", "softmax_label"]
+        ex = net.simple_bind(mx.cpu(), data=(8, 4))
+        ex.arg_dict["data"][:] = x
+        ex.arg_dict["fc_weight"][:] = np.linspace(-1, 1, 20).reshape(5, 4)
+        ex.arg_dict["fc_bias"][:] = 0.1
+        ex.arg_dict["softmax_label"][:] = y
+        ex.forward(is_train=True)
+        ex.backward()
+        grads.append((ex.outputs[0].asnumpy(), ex.grad_dict["fc_weight"].asnumpy()))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-4, atol=1e-5)
+
+
+def test_custom_loss_trains_a_module():
+    rng = np.random.RandomState(1)
+    x = rng.randn(200, 4).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32) + 2 * (x[:, 1] > 0)
+    net = _mlp(lambda s: mx.sym.Custom(s, op_type="test_softmax", name="softmax"))
+    mod = mx.mod.Module(net)
+    it = mx.io.NDArrayIter(x, y, 20, shuffle=True)
+    mod.fit(it, num_epoch=15, optimizer_params={"learning_rate": 0.5}, progress_bar=False)
+    acc = mod.score(mx.io.NDArrayIter(x, y, 20), "acc")[0][1]
+    assert acc > 0.9
+
+
+def test_imperative_custom_with_autograd_keeps_instance_state():
+    x = mx.nd.array([[1.0, -2.0, 3.0]])
+    x.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.Custom(x, op_type="test_scale", scale=1.5)
+    np.testing.assert_allclose(y.asnumpy(), 1.5 * x.asnumpy() ** 2)
+    y.backward(mx.nd.array([[1.0, 2.0, 0.5]]))
+    np.testing.assert_allclose(x.grad.asnumpy(), 3.0 * np.array([[1.0, -2.0, 3.0]])
+                               * np.array([[1.0, 2.0, 0.5]]))
+
+
+def test_custom_symbol_json_shapes_types_and_aux():
+    data = mx.sym.var("data")
+    s = mx.sym.Custom(data, op_type="test_scale", scale=2, count=True, name="sq")
+    assert s.list_arguments() == ["data"]
+    assert s.list_auxiliary_states() == ["sq_calls"]
+    assert s.list_outputs() == ["sq_output"]
+    js = s.tojson()
+    assert '"op": "Custom"' in js and '"op_type": "test_scale"' in js
+    s2 = mx.sym.load_json(js)
+    assert s2.tojson() == js
+    assert s2.infer_shape(data=(2, 3)) == ([(2, 3)], [(2, 3)], [(1,)])
+    assert s2.infer_type(data="float64") == ([np.float64], [np.float64], [np.float64])
+    ex = s2.simple_bind(mx.cpu(), data=(2, 3))
+    ex.arg_dict["data"][:] = np.arange(6).reshape(2, 3)
+    ex.aux_dict["sq_calls"][:] = 0
+    for _ in range(3):
+        ex.forward(is_train=True)
+        ex.backward(mx.nd.ones((2, 3)))
+    np.testing.assert_allclose(ex.outputs[0].asnumpy(), 2 * np.arange(6).reshape(2, 3) ** 2)
+    np.testing.assert_allclose(ex.grad_dict["data"].asnumpy(), 4 * np.arange(6).reshape(2, 3))
+    np.testing.assert_allclose(ex.aux_dict["sq_calls"].asnumpy(), [3])
+
+
+def test_custom_shape_inference_fills_the_label():
+    net = _mlp(lambda s: mx.sym.Custom(s, op_type="test_softmax", name="softmax"))
+    arg, out, _ = net.infer_shape(data=(6, 4))
+    assert dict(zip(net.list_arguments(), arg))["softmax_label"] == (6,)
+    assert out == [(6, 5)]
+
+
+class _Raises(mx.operator.CustomOp):
+    def forward(self, is_train, req, in_data, out_data, aux):
+        raise KeyError("boom in forward")
+
+
+@mx.operator.register("test_raises")
+class _RaisesProp(mx.operator.CustomOpProp):
+    def create_operator(self, ctx, shapes, dtypes):
+        return _Raises()
+
+
+def test_custom_errors():
+    with pytest.raises(KeyError, match="boom in forward"):
+        mx.nd.Custom(mx.nd.ones(3), op_type="test_raises")
+    with pytest.raises(ValueError, match="op_type 'nope' is not registered"):
+        mx.nd.Custom(mx.nd.ones(3), op_type="nope")
+    with pytest.raises(mx.MXNetError, match="op_type"):
+        mx.nd.Custom(mx.nd.ones(3))
+    with pytest.raises(ValueError, match="takes 1 inputs"):
+        mx.nd.Custom(mx.nd.ones(3), mx.nd.ones(3), op_type="test_scale")
+    with pytest.raises(TypeError):
+        mx.operator.register("bad")(object)
+    assert "test_softmax" in mx.operator.get_all_registered_operators()
