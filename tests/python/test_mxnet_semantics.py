@@ -180,3 +180,37 @@ def test_infer_shape_takes_auxiliary_states_by_name():
         assert bn.infer_shape(bn_moving_mean=(3,)) == (None, None, None)
     with pytest.raises(mx.MXNetError, match=r"(?s)argument name foo not found.*\[3\]bn_moving_mean"):
         bn.infer_shape(foo=(3,))
+
+
+def test_bilinear_upsampling_matches_mxnet():
+    # Values printed by MXNet 1.9.1 for the same inputs (a grouped Deconvolution, weight
+    # learned: inputs data and weight).
+    d = mx.sym.var("data")
+    s = mx.sym.UpSampling(d, scale=2, sample_type="bilinear", num_filter=2, name="up")
+    assert s.list_arguments() == ["data", "up_weight"]
+    assert s.infer_shape(data=(1, 2, 3, 3)) == ([(1, 2, 3, 3), (2, 1, 4, 4)], [(1, 2, 6, 6)], [])
+    s3 = mx.sym.UpSampling(d, scale=3, sample_type="bilinear", num_filter=1, name="up")
+    assert s3.infer_shape(data=(2, 1, 4, 5)) == ([(2, 1, 4, 5), (1, 1, 5, 5)], [(2, 1, 12, 15)],
+                                                 [])
+    assert mx.sym.load_json(s.tojson()).tojson() == s.tojson()
+    x = np.arange(18, dtype=np.float32).reshape(1, 2, 3, 3)
+    w = np.linspace(-1, 1, 32).astype(np.float32).reshape(2, 1, 4, 4)
+    ex = s.bind(mx.cpu(), {"data": mx.nd.array(x), "up_weight": mx.nd.array(w)},
+                args_grad={"data": mx.nd.zeros(x.shape), "up_weight": mx.nd.zeros(w.shape)})
+    ex.forward(is_train=True)
+    y = ex.outputs[0].asnumpy()
+    np.testing.assert_allclose(y[0, 1, 2], [12.09677, 25.29032, 28.12904, 27.74194, 30.83871,
+                                            16.16129], rtol=1e-5)
+    np.testing.assert_allclose(y.sum(), 414.1935, rtol=1e-5)
+    ex.backward(mx.nd.array(np.linspace(0, 1, 72).reshape(1, 2, 6, 6)))
+    np.testing.assert_allclose(ex.grad_dict["data"].asnumpy().ravel()[:6],
+                               [-0.17856, -0.36801, -0.39527, -0.9741, -1.5811, -1.42662],
+                               rtol=1e-4)
+    np.testing.assert_allclose(ex.grad_dict["up_weight"].asnumpy().ravel()[:6],
+                               [5.26761, 7.38028, 7.84507, 4.76056, 7.39437, 10.30986], rtol=1e-5)
+    nd = mx.nd.UpSampling(mx.nd.array(x), mx.nd.array(w), scale=2, sample_type="bilinear",
+                          num_filter=2)
+    np.testing.assert_allclose(nd.asnumpy()[0, 0, 1], [-2.80645, -7.09677, -6.58065, -9.80645,
+                                                       -9.03226, -5.06452], rtol=1e-5)
+    with pytest.raises(mx.MXNetError, match="num_filter"):
+        mx.nd.UpSampling(mx.nd.array(x), mx.nd.array(w), scale=2, sample_type="bilinear")

@@ -664,6 +664,9 @@ fn build(nodes: &[RawNode]) -> Result<Vec<Arc<Node>>> {
                 Inputs::Fixed(_) | Inputs::Grouped { .. } | Inputs::Dynamic => {
                     Some(input_names(&n.op, op.as_ref(), 0)?.len())
                 }
+                Inputs::Variadic { .. } if !op.input_names().is_empty() => {
+                    Some(op.input_names().len())
+                }
                 Inputs::Variadic { count_param, .. } => n
                     .attrs
                     .iter()

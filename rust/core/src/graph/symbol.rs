@@ -76,7 +76,11 @@ pub fn input_names(op_name: &str, op: &dyn Operator, n_given: usize) -> Result<V
             let n = op.num_inputs().unwrap_or(names.len()).min(names.len());
             names[..n].iter().map(|s| s.to_string()).collect()
         }
-        Inputs::Variadic { .. } => (0..n_given).map(|i| format!("arg{i}")).collect(),
+        // A configuration may name its own inputs (bilinear UpSampling: data, weight).
+        Inputs::Variadic { .. } => match op.input_names() {
+            n if n.is_empty() => (0..n_given).map(|i| format!("arg{i}")).collect(),
+            n => n,
+        },
         Inputs::Dynamic => op.input_names(),
         Inputs::Grouped { names, .. } => {
             let groups = op.num_inputs().unwrap_or(n_given) / names.len();

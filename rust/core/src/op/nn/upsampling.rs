@@ -1,7 +1,7 @@
 //! `UpSampling` with `sample_type='nearest'`: each NCHW input is repeated over square blocks up
 //! to `scale` times the first input's size, then the results are concatenated along channels
-//! (or summed). Its gradient sums each block back. Bilinear upsampling (a Deconvolution with a
-//! learned weight in MXNet) is not supported and says so.
+//! (or summed). Its gradient sums each block back. `sample_type='bilinear'` is MXNet's grouped
+//! Deconvolution with a learned weight, inputs `data, weight`.
 
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -219,13 +219,97 @@ fn up_op(cfg: Cfg) -> Arc<dyn Operator> {
     op.arc()
 }
 
+/// `sample_type='bilinear'`: as MXNet, a grouped Deconvolution of each channel with a learned
+/// (data, weight) kernel of size 2 * scale - scale % 2, stride scale (initialise the weight
+/// with `mx.init.Bilinear` for bilinear interpolation).
+fn bilinear(scale: i64, num_filter: i64, workspace: i64) -> Result<Arc<dyn Operator>> {
+    if scale < 1 || num_filter < 1 {
+        return Err(Error::param(
+            OP,
+            format!(
+                "sample_type='bilinear' needs scale >= 1 and num_filter (the input's channels) \
+                 >= 1, got scale={scale}, num_filter={num_filter}"
+            ),
+        ));
+    }
+    // MXNet's pad is ceil((scale - 1) / 2), which is scale / 2.
+    let (k, pad) = (2 * scale - scale % 2, scale / 2);
+    let attrs: Vec<(String, String)> = [
+        ("kernel", format!("({k}, {k})")),
+        ("stride", format!("({scale}, {scale})")),
+        ("pad", format!("({pad}, {pad})")),
+        ("num_filter", num_filter.to_string()),
+        ("num_group", num_filter.to_string()),
+        ("no_bias", "True".to_string()),
+        ("workspace", workspace.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let deconv = crate::op::registry().get("Deconvolution")?.create(&attrs)?;
+    Ok(Arc::new(Bilinear(deconv)))
+}
+
+/// The Deconvolution under a bilinear UpSampling, named as MXNet names it.
+struct Bilinear(Arc<dyn Operator>);
+
+impl Operator for Bilinear {
+    fn name(&self) -> &'static str {
+        OP
+    }
+    fn input_names(&self) -> Vec<String> {
+        vec!["data".into(), "weight".into()]
+    }
+    fn num_inputs(&self) -> Option<usize> {
+        Some(2)
+    }
+    fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>> {
+        if inputs.len() != 2 {
+            return Err(Error::Value(format!(
+                "operator {OP} with sample_type='bilinear' takes 2 inputs (data, weight), {} \
+                 given",
+                inputs.len()
+            )));
+        }
+        self.0.infer(inputs)
+    }
+    fn infer_shape_partial(
+        &self,
+        inputs: &mut [Option<Shape>],
+        outputs: &mut [Option<Shape>],
+    ) -> Result<()> {
+        self.0.infer_shape_partial(inputs, outputs)
+    }
+    fn forward(&self, cx: &crate::op::OpCtx, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
+        self.0.forward(cx, ins, outs)
+    }
+    #[cfg(feature = "cuda")]
+    fn forward_cuda(
+        &self,
+        dev: &crate::kernels::cuda::device::Device,
+        cx: &crate::op::OpCtx,
+        ins: &[NDArray],
+        outs: &[NDArray],
+    ) -> Result<bool> {
+        self.0.forward_cuda(dev, cx, ins, outs)
+    }
+    fn gradient(
+        &self,
+        g: &mut crate::graph::GradBuilder,
+        a: &crate::op::GradArgs,
+    ) -> Result<Vec<Option<crate::graph::Entry>>> {
+        self.0.gradient(g, a)
+    }
+}
+
 pub fn register(r: &mut Registry) {
     r.add(def(
         OP,
         "Upsamples the given NCHW input data. With sample_type='nearest' each input is repeated \
          over blocks so that all reach scale times the first input's height and width, then \
          concatenated along channels (multi_input_mode='concat') or added ('sum'). \
-         sample_type='bilinear' is not supported.",
+         sample_type='bilinear' applies a learned num_filter-group Deconvolution (inputs data, \
+         weight; kernel 2*scale - scale%2, stride scale).",
         vec![
             param("scale", "int", None, "Up sampling scale"),
             param(
@@ -269,11 +353,7 @@ pub fn register(r: &mut Registry) {
         },
         |p| {
             if p.choice("sample_type", &["bilinear", "nearest"])? == "bilinear" {
-                return Err(Error::NotImplemented(
-                    "UpSampling: sample_type='bilinear' is not supported; use 'nearest' or a \
-                     Deconvolution with a bilinear-initialised weight"
-                        .into(),
-                ));
+                return bilinear(p.int("scale")?, p.int("num_filter")?, p.int("workspace")?);
             }
             let scale = p.int("scale")?;
             let num_args = p.int("num_args")?;
