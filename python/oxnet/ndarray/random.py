@@ -4,6 +4,8 @@ Numbers as parameters call the `_random_*` op (one distribution, `shape` draws);
 the `_sample_*` op (one distribution per parameter element, output shape S + `shape`)."""
 import numbers
 
+import numpy as np
+
 from ..context import current_context
 from . import _internal
 
@@ -17,13 +19,18 @@ def _shape(shape):
     return (shape,) if isinstance(shape, int) else tuple(shape)
 
 
+def _is_float(a):
+    return np.dtype(a.dtype).kind == "f"
+
+
 def _helper(random, sampler, params, shape, dtype, ctx, out, kwargs):
     """Dispatches to `random` (numbers) or `sampler` (arrays). A number next to an array is
     broadcast to the array's shape (MXNet refuses the mix; accepting it loses nothing)."""
     from .ndarray import NDArray, full
     like = next((p for p in params if isinstance(p, NDArray)), None)
     if like is not None:
-        params = [p if isinstance(p, NDArray) else full(like.shape, p, ctx=like.context, dtype=like.dtype)
+        pdt = like.dtype if _is_float(like) else "float32"
+        params = [p if isinstance(p, NDArray) else full(like.shape, p, ctx=like.context, dtype=pdt)
                   for p in params]
         if shape is not None:
             kwargs["shape"] = _shape(shape)
@@ -70,6 +77,9 @@ def poisson(lam=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
 
 def exponential(scale=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Samples from an exponential distribution of scale `scale` (rate 1/scale)."""
+    from .ndarray import NDArray
+    if isinstance(scale, NDArray) and not _is_float(scale):
+        scale = scale.astype("float32")   # 1 / an integer array would divide as integers
     lam = 1.0 / scale
     return _helper(lambda l, **kw: _internal._random_exponential(lam=l, **kw),
                    _internal._sample_exponential, [lam], shape, dtype, ctx, out, kwargs)

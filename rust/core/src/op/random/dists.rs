@@ -215,6 +215,7 @@ pub fn check(d: Dist) -> std::result::Result<(), String> {
 mod tests {
     use super::*;
 
+    /// Sample mean and variance of `n` draws from one stream.
     fn moments(d: Dist, n: usize) -> (f64, f64) {
         let mut rng = Xoshiro::new(7, 0);
         let xs: Vec<f64> = (0..n).map(|_| sample(d, &mut rng)).collect();

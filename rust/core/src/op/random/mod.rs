@@ -112,6 +112,7 @@ fn add_random(
     });
 }
 
+/// Registers the sampling ops and their MXNet aliases.
 pub fn register(r: &mut Registry) {
     add_random(
         r,

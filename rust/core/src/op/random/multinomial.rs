@@ -80,6 +80,7 @@ fn pick(cum: &[f64], u: f64) -> usize {
         .unwrap_or(0)
 }
 
+/// `_sample_multinomial` configured: `shape` draws per row, optional log-probability output.
 fn multinomial_op(extra: Vec<usize>, get_prob: bool, dtype: DType) -> Arc<dyn Operator> {
     let mut op = FnOp::new(
         NAME,
@@ -195,6 +196,7 @@ fn backward_op() -> Arc<dyn Operator> {
     .arc()
 }
 
+/// `_shuffle`: rows of the first axis in a random order.
 fn shuffle_op() -> Arc<dyn Operator> {
     const SH: &str = "_shuffle";
     let mut op = FnOp::new(
@@ -231,6 +233,7 @@ fn shuffle_op() -> Arc<dyn Operator> {
     op.arc()
 }
 
+/// Registers `_sample_multinomial` and `_shuffle` with their aliases.
 pub fn register(r: &mut Registry) {
     r.add(SimpleDef {
         name: NAME,

@@ -33,6 +33,7 @@ pub(super) fn values(a: &NDArray) -> Vec<f64> {
     })
 }
 
+/// Registers one `_sample_*` op; parameters are checked per element at run time.
 fn add(r: &mut Registry, f: Family) {
     let Family {
         name,
@@ -120,6 +121,7 @@ fn add(r: &mut Registry, f: Family) {
     });
 }
 
+/// Registers the `_sample_*` ops and their `sample_*` aliases.
 pub fn register(r: &mut Registry) {
     let fams = [
         Family {
