@@ -925,6 +925,24 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     ("_random_uniform", "no inputs (parameters are attributes)"),
     ("_random_normal", "no inputs (parameters are attributes)"),
     ("_random_randint", "no inputs (parameters are attributes)"),
+    ("_random_exponential", "no inputs (parameters are attributes)"),
+    ("_random_gamma", "no inputs (parameters are attributes)"),
+    ("_random_poisson", "no inputs (parameters are attributes)"),
+    ("_random_negative_binomial", "no inputs (parameters are attributes)"),
+    ("_random_generalized_negative_binomial", "no inputs (parameters are attributes)"),
+    ("_sample_uniform", "random sampling: MXNet registers no gradient"),
+    ("_sample_normal", "random sampling: MXNet registers no gradient"),
+    ("_sample_exponential", "random sampling: MXNet registers no gradient"),
+    ("_sample_gamma", "random sampling: MXNet registers no gradient"),
+    ("_sample_poisson", "random sampling: MXNet registers no gradient"),
+    ("_sample_negative_binomial", "random sampling: MXNet registers no gradient"),
+    ("_sample_generalized_negative_binomial", "random sampling: MXNet registers no gradient"),
+    (
+        "_sample_multinomial",
+        "random draws: finite differences redraw; the get_prob gradient (1/p at the drawn \
+         category) is checked exactly in multinomial_log_prob_gradient",
+    ),
+    ("_shuffle", "random permutation: MXNet registers no gradient"),
     (
         "argmax_channel",
         "index output; MXNet registers no gradient (argmax/argmin have zero ones)",
@@ -1487,4 +1505,34 @@ fn ties_and_kinks_follow_mxnet() {
         )[0],
         vec![2.0, 1.0, 1.0]
     );
+}
+
+/// `_sample_multinomial(get_prob=True)`: d log p[idx] / dp is 1/p at the drawn category of
+/// each draw (accumulated over draws), zero elsewhere; certain rows make the draws known.
+#[test]
+fn multinomial_log_prob_gradient() {
+    let p = Node::variable("p", Vec::new());
+    let node = Node::from_registry(
+        "_sample_multinomial",
+        "op",
+        vec![
+            ("shape".to_string(), "(3,)".to_string()),
+            ("get_prob".to_string(), "True".to_string()),
+            ("dtype".to_string(), "float32".to_string()),
+        ],
+        vec![p.entry(0)],
+    )
+    .expect("node");
+    let data = arr(&[2, 3], &[0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    let hv = Node::variable("head", Vec::new());
+    let g = gradient(&[node.entry(1)], &[Some(hv.entry(0))], &[p.entry(0)]).expect("gradient");
+    let mut bind: HashMap<usize, NDArray> = HashMap::new();
+    bind.insert(Arc::as_ptr(&p) as usize, data);
+    bind.insert(
+        Arc::as_ptr(&hv) as usize,
+        arr(&[2, 3], &[1.0, 2.0, 3.0, 0.5, 0.5, 0.5]),
+    );
+    let e = g[0].as_ref().expect("a gradient for p");
+    let got = host(&eval(std::slice::from_ref(e), &bind, false).expect("eval")[0]).expect("host");
+    assert_eq!(got, vec![0.0, 6.0, 0.0, 0.0, 0.0, 1.5]);
 }

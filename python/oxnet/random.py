@@ -1,7 +1,10 @@
 """`mx.random`: seeding and the sampling functions of `mx.nd.random`."""
 from . import _native
 from .context import Context
-from .ndarray.random import uniform, normal, randint  # noqa: F401
+from .ndarray.random import (  # noqa: F401
+    uniform, normal, randn, randint, poisson, exponential, gamma, negative_binomial,
+    generalized_negative_binomial, multinomial, shuffle,
+)
 
 
 def seed(seed_state, ctx="all"):

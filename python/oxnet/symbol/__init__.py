@@ -23,3 +23,4 @@ for _name, _f in _ops.items():
 _install_fluent(_ops)
 del _name, _f, _reserved
 from . import symbol  # noqa: E402,F401
+from . import random  # noqa: E402,F401

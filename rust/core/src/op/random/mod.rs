@@ -1,0 +1,265 @@
+//! Random sampling ops: `_random_*` (parameters as attributes), `_sample_*` (parameters as
+//! arrays), `_sample_multinomial` and `_shuffle`. Each call draws a sub-seed at push time;
+//! blocks of `BLOCK` output elements get their own stream from it, so results are the same
+//! whatever the thread count.
+
+mod dists;
+mod multinomial;
+mod multisample;
+
+use super::params::{param, ParamSpec};
+use super::{expect_inputs, Desc, FnOp, Inputs, Params, Registry, SimpleDef};
+use crate::context::Context;
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::random::Xoshiro;
+use crate::with_dtype;
+use dists::{check, sample, Dist};
+
+/// Output elements per independent stream.
+const BLOCK: usize = 4096;
+
+/// Fills `n` elements at `po` with `draw(i, rng)`, one stream per block of `BLOCK` elements.
+fn fill_blocks<T: Element>(
+    po: Ptr<T>,
+    n: usize,
+    seed: u64,
+    draw: impl Fn(usize, &mut Xoshiro) -> f64 + Sync + Send,
+) {
+    par_ranges(n.div_ceil(BLOCK), BLOCK, |b, e| {
+        for blk in b..e {
+            let mut rng = Xoshiro::new(seed, blk as u64);
+            for i in blk * BLOCK..((blk + 1) * BLOCK).min(n) {
+                // SAFETY: i < n and each block is written by one task only.
+                unsafe { *po.get().add(i) = T::from_f64(draw(i, &mut rng)) }
+            }
+        }
+    })
+}
+
+/// A `_random_*` op: no inputs, `shape` draws of one validated distribution.
+fn make(
+    name: &'static str,
+    p: &Params,
+    dist: Dist,
+    default: DType,
+) -> Result<std::sync::Arc<dyn super::Operator>> {
+    check(dist).map_err(|m| Error::param(name, m))?;
+    let ctx: Context = p.ctx("ctx")?.unwrap_or_default();
+    let dtype = p.dtype("dtype")?.unwrap_or(default);
+    let shape = p.shape("shape")?;
+    let mut op = FnOp::new(
+        name,
+        move |inputs| {
+            expect_inputs(name, inputs, 0)?;
+            Ok(vec![Desc::new(shape.clone(), dtype)])
+        },
+        move |cx, _, outs| {
+            let o = &outs[0];
+            with_dtype!(o.dtype(), T, {
+                // SAFETY: inside the op writing o.
+                let po = unsafe { Ptr(o.raw() as *mut T) };
+                fill_blocks(po, o.size(), cx.seed, |_, rng| sample(dist, rng));
+            });
+            Ok(())
+        },
+    );
+    op.ctx = Some(ctx);
+    op.rng = true;
+    Ok(op.arc())
+}
+
+/// `shape`, `ctx`, `dtype` of the `_random_*` ops.
+fn tail() -> Vec<ParamSpec> {
+    vec![
+        param(
+            "shape",
+            "Shape(tuple)",
+            Some("None"),
+            "Shape of the output.",
+        ),
+        param(
+            "ctx",
+            "string",
+            Some("''"),
+            "Context of output, in format [cpu|gpu|cpu_pinned](n).",
+        ),
+        param(
+            "dtype",
+            "{'None', 'float16', 'float32', 'float64'}",
+            Some("'None'"),
+            "DType of the output in case this can't be inferred. Defaults to float32 if not defined (dtype=None).",
+        ),
+    ]
+}
+
+/// Registers a `_random_*` op with parameters `params` and the distribution `dist` builds.
+fn add_random(
+    r: &mut Registry,
+    name: &'static str,
+    doc: &str,
+    mut params: Vec<ParamSpec>,
+    dist: fn(&Params) -> Result<Dist>,
+) {
+    params.extend(tail());
+    r.add(SimpleDef {
+        name,
+        doc: doc.into(),
+        params,
+        inputs: Inputs::Fixed(&[]),
+        create: Box::new(move |p| make(name, p, dist(p)?, DType::F32)),
+    });
+}
+
+/// Registers the sampling ops and their MXNet aliases.
+pub fn register(r: &mut Registry) {
+    add_random(
+        r,
+        "_random_uniform",
+        "Draw random samples from a uniform distribution on [low, high).",
+        vec![
+            param(
+                "low",
+                "float",
+                Some("0"),
+                "Lower bound of the distribution.",
+            ),
+            param(
+                "high",
+                "float",
+                Some("1"),
+                "Upper bound of the distribution.",
+            ),
+        ],
+        |p| Ok(Dist::Uniform(p.float("low")?, p.float("high")?)),
+    );
+    add_random(
+        r,
+        "_random_normal",
+        "Draw random samples from a normal (Gaussian) distribution.",
+        vec![
+            param("loc", "float", Some("0"), "Mean of the distribution."),
+            param(
+                "scale",
+                "float",
+                Some("1"),
+                "Standard deviation of the distribution.",
+            ),
+        ],
+        |p| Ok(Dist::Normal(p.float("loc")?, p.float("scale")?)),
+    );
+    let mut ri = vec![
+        param("low", "long", None, "Lower bound of the distribution."),
+        param(
+            "high",
+            "long",
+            None,
+            "Upper bound (exclusive) of the distribution.",
+        ),
+    ];
+    ri.extend(tail());
+    r.add(SimpleDef {
+        name: "_random_randint",
+        doc: "Draw random integers uniformly from [low, high).".into(),
+        params: ri,
+        inputs: Inputs::Fixed(&[]),
+        create: Box::new(|p| {
+            let d = Dist::RandInt(p.int("low")?, p.int("high")?);
+            make("_random_randint", p, d, DType::I32)
+        }),
+    });
+    add_random(
+        r,
+        "_random_exponential",
+        "Draw random samples from an exponential distribution parametrized by *lambda* (rate).",
+        vec![param(
+            "lam",
+            "float",
+            Some("1"),
+            "Lambda parameter (rate) of the exponential distribution.",
+        )],
+        |p| Ok(Dist::Exponential(p.float("lam")?)),
+    );
+    add_random(
+        r,
+        "_random_gamma",
+        "Draw random samples from a gamma distribution parametrized by *alpha* (shape) and *beta* (scale).",
+        vec![
+            param("alpha", "float", Some("1"), "Alpha parameter (shape) of the gamma distribution."),
+            param("beta", "float", Some("1"), "Beta parameter (scale) of the gamma distribution."),
+        ],
+        |p| Ok(Dist::Gamma(p.float("alpha")?, p.float("beta")?)),
+    );
+    add_random(
+        r,
+        "_random_poisson",
+        "Draw random samples from a Poisson distribution parametrized by *lambda* (rate). \
+         Samples are always returned as a floating point data type.",
+        vec![param(
+            "lam",
+            "float",
+            Some("1"),
+            "Lambda parameter (rate) of the Poisson distribution.",
+        )],
+        |p| Ok(Dist::Poisson(p.float("lam")?)),
+    );
+    add_random(
+        r,
+        "_random_negative_binomial",
+        "Draw random samples from a negative binomial distribution parametrized by *k* (limit of \
+         unsuccessful experiments) and *p* (failure probability in each experiment). Samples are \
+         always returned as a floating point data type.",
+        vec![
+            param("k", "int", Some("1"), "Limit of unsuccessful experiments."),
+            param(
+                "p",
+                "float",
+                Some("1"),
+                "Failure probability in each experiment.",
+            ),
+        ],
+        |p| Ok(Dist::NegBinomial(p.int("k")? as f64, p.float("p")?)),
+    );
+    add_random(
+        r,
+        "_random_generalized_negative_binomial",
+        "Draw random samples from a generalized negative binomial distribution parametrized by \
+         *mu* (mean) and *alpha* (dispersion, 1/k). Samples are always returned as a floating \
+         point data type.",
+        vec![
+            param(
+                "mu",
+                "float",
+                Some("1"),
+                "Mean of the negative binomial distribution.",
+            ),
+            param(
+                "alpha",
+                "float",
+                Some("1"),
+                "Alpha (dispersion) parameter of the negative binomial distribution.",
+            ),
+        ],
+        |p| Ok(Dist::GenNegBinomial(p.float("mu")?, p.float("alpha")?)),
+    );
+    for (alias, target) in [
+        ("random_uniform", "_random_uniform"),
+        ("uniform", "_random_uniform"),
+        ("random_normal", "_random_normal"),
+        ("normal", "_random_normal"),
+        ("random_randint", "_random_randint"),
+        ("random_exponential", "_random_exponential"),
+        ("random_gamma", "_random_gamma"),
+        ("random_poisson", "_random_poisson"),
+        ("random_negative_binomial", "_random_negative_binomial"),
+        (
+            "random_generalized_negative_binomial",
+            "_random_generalized_negative_binomial",
+        ),
+    ] {
+        r.alias(alias, target);
+    }
+    multisample::register(r);
+    multinomial::register(r);
+}
