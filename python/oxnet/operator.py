@@ -129,39 +129,36 @@ class _Bridge(object):
         n = len(self.arguments)
         return list(shapes_or_types[:n]), list(shapes_or_types[n:])
 
-    def infer_shape(self, shapes, partial):
-        """Input+aux and output shapes from the prop; None when ``partial`` and it could not
-        tell (some inputs unknown)."""
-        args, aux = self._split([() if s is None else tuple(s) for s in shapes])
+    def _ask(self, what, args, aux, partial):
+        """The prop's ``what`` (infer_shape/infer_type) as (inputs + aux, outputs); None when
+        ``partial`` and it raised (it could not tell from the inputs known so far)."""
         try:
-            res = self.prop.infer_shape(args)
+            res = getattr(self.prop, what)(args)
         except Exception:  # pylint: disable=broad-except
             if partial:
                 return None
             raise
         ins, outs = list(res[0]), list(res[1])
         auxs = list(res[2]) if len(res) > 2 else aux
-        self._check_counts("infer_shape", ins, outs, auxs)
+        self._check_counts(what, ins, outs, auxs)
+        return ins + auxs, outs
+
+    def infer_shape(self, shapes, partial):
+        """Input+aux and output shapes from the prop (None: see ``_ask``)."""
+        args, aux = self._split([() if s is None else tuple(s) for s in shapes])
+        res = self._ask("infer_shape", args, aux, partial)
         as_tuple = lambda v: tuple(int(d) for d in v)  # noqa: E731
-        return [as_tuple(s) for s in ins + auxs], [as_tuple(s) for s in outs]
+        return res and ([as_tuple(s) for s in res[0]], [as_tuple(s) for s in res[1]])
 
     def infer_type(self, dtypes, partial):
-        """Input+aux and output dtype names from the prop (None, see infer_shape)."""
+        """Input+aux and output dtype names from the prop (None: see ``_ask``)."""
         known = [t for t in dtypes if t is not None]
         if not known:
             return None
         args, aux = self._split([np.dtype(t if t is not None else known[0]).type
                                  for t in dtypes])
-        try:
-            res = self.prop.infer_type(args)
-        except Exception:  # pylint: disable=broad-except
-            if partial:
-                return None
-            raise
-        ins, outs = list(res[0]), list(res[1])
-        auxs = list(res[2]) if len(res) > 2 else aux
-        self._check_counts("infer_type", ins, outs, auxs)
-        return [_dtype_name(t) for t in ins + auxs], [_dtype_name(t) for t in outs]
+        res = self._ask("infer_type", args, aux, partial)
+        return res and ([_dtype_name(t) for t in res[0]], [_dtype_name(t) for t in res[1]])
 
     def _check_counts(self, what, ins, outs, auxs):
         want = (len(self.arguments), len(self.outputs), len(self.aux))

@@ -33,13 +33,9 @@ def _make(fname, name, doc, params, inputs, variadic, group):
     g = {"_create": _create, "_Null": _Null, "_Symbol": Symbol, "_scope_attrs": _scope_attrs,
          "_name": _name, "_check_sym": _check_sym, "_op": name}
     hint = fname.lower()
-    if (variadic and group > 1) or group < 0:
-        # Groups of named inputs (weight_0, grad_0, ...), or inputs named by the configured
-        # op (Custom): positional or by name.
+    if variadic or group < 0:
         arg = inputs[0]
-        count = ("    kwargs.setdefault('{c}', (len({a}) + len(_skw)) // {g})\n"
-                 .format(c=variadic, a=arg, g=group) if variadic else "")
-        src = (
+        head = (
             "def {f}(*{a}, **kwargs):\n"
             "    if len({a}) == 1 and isinstance({a}[0], (list, tuple)):\n"
             "        {a} = tuple({a}[0])\n"
@@ -50,29 +46,22 @@ def _make(fname, name, doc, params, inputs, variadic, group):
             "    _nm = _name(kwargs.pop('name', None), '{h}')\n"
             "    kwargs.pop('out', None)\n"
             "    _skw = {{_k: kwargs.pop(_k) for _k in list(kwargs) if isinstance(kwargs[_k], _Symbol)}}\n"
-            + count +
-            "    return _create(_op, _nm, kwargs, {a}, _skw)\n"
-        ).format(f=fname, a=arg, h=hint)
-    elif variadic:
-        arg = inputs[0]
-        src = (
-            "def {f}(*{a}, **kwargs):\n"
-            "    if len({a}) == 1 and isinstance({a}[0], (list, tuple)):\n"
-            "        {a} = tuple({a}[0])\n"
-            "    for _i, _s in enumerate({a}):\n"
-            "        _check_sym('{a}[%d]' % _i, _s)\n"
-            "    _attr = kwargs.pop('attr', None)\n"
-            "    kwargs.update(_scope_attrs(_attr))\n"
-            "    _nm = _name(kwargs.pop('name', None), '{h}')\n"
-            "    kwargs.pop('out', None)\n"
-            "    _skw = {{_k: kwargs.pop(_k) for _k in list(kwargs) if isinstance(kwargs[_k], _Symbol)}}\n"
-            "    if {a} and _skw:\n"
-            "        raise TypeError('Operators with variable length input can only accept input '\n"
-            "                        'Symbols either as positional or keyword arguments, not both')\n"
-            "    if '{c}' not in kwargs:\n"
-            "        kwargs['{c}'] = len({a}) if {a} else len(_skw)\n"
-            "    return _create(_op, _nm, kwargs, {a} or tuple(_skw.values()))\n"
-        ).format(f=fname, a=arg, c=variadic, h=hint)
+        )
+        if group == 1:
+            tail = (
+                "    if {a} and _skw:\n"
+                "        raise TypeError('Operators with variable length input can only accept input '\n"
+                "                        'Symbols either as positional or keyword arguments, not both')\n"
+                "    if '{c}' not in kwargs:\n"
+                "        kwargs['{c}'] = len({a}) if {a} else len(_skw)\n"
+                "    return _create(_op, _nm, kwargs, {a} or tuple(_skw.values()))\n"
+            )
+        else:
+            # Groups of named inputs (weight_0, grad_0, ...), or inputs named by the configured
+            # op (Custom): positional or by name.
+            tail = ("    kwargs.setdefault('{c}', (len({a}) + len(_skw)) // {g})\n" if variadic else "") \
+                + "    return _create(_op, _nm, kwargs, {a}, _skw)\n"
+        src = (head + tail).format(f=fname, a=arg, c=variadic, h=hint, g=group)
     else:
         sig = ", ".join(["%s=None" % i for i in inputs] + ["%s=_Null" % p for p in pnames]
                         + ["name=None", "attr=None", "out=None", "**kwargs"])

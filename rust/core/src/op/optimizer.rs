@@ -448,6 +448,23 @@ fn infer(name: &'static str, rule: Rule, names: &[&str], ins: &[Desc]) -> Result
     Ok(vec![w.clone()])
 }
 
+/// `apply` in the weight's element type (f32 states for the mixed-precision rules).
+fn dispatch(name: &str, rule: Rule, h: &Hyper, ins: &[NDArray], out: &NDArray) -> Result<()> {
+    match (ins[0].dtype(), rule.mixed()) {
+        (DType::F32, _) => apply::<f32, f32>(rule, h, ins, out),
+        (DType::F64, false) => apply::<f64, f64>(rule, h, ins, out),
+        (DType::F16, false) => apply::<f16, f16>(rule, h, ins, out),
+        (DType::F16, true) => apply::<f16, f32>(rule, h, ins, out),
+        (d, _) => {
+            return Err(Error::DType {
+                op: name.into(),
+                msg: format!("unsupported weight dtype {d}"),
+            })
+        }
+    }
+    Ok(())
+}
+
 fn make_op(
     name: &'static str,
     rule: Rule,
@@ -457,22 +474,7 @@ fn make_op(
     let mut op = FnOp::new(
         name,
         move |ins| infer(name, rule, names, ins),
-        move |_, ins, outs| {
-            let out = &outs[0];
-            match (ins[0].dtype(), rule.mixed()) {
-                (DType::F32, _) => apply::<f32, f32>(rule, &h, ins, out),
-                (DType::F64, false) => apply::<f64, f64>(rule, &h, ins, out),
-                (DType::F16, false) => apply::<f16, f16>(rule, &h, ins, out),
-                (DType::F16, true) => apply::<f16, f32>(rule, &h, ins, out),
-                (d, _) => {
-                    return Err(Error::DType {
-                        op: name.into(),
-                        msg: format!("unsupported weight dtype {d}"),
-                    })
-                }
-            }
-            Ok(())
-        },
+        move |_, ins, outs| dispatch(name, rule, &h, ins, &outs[0]),
     );
     op.inplace = true;
     op.mutate = (2..names.len()).collect();
@@ -817,19 +819,7 @@ fn make_multi_op(
                         "operator {name}: output {k} overlaps an input of another weight group"
                     )));
                 }
-                let h = &hypers[k];
-                match (group[0].dtype(), rule.mixed()) {
-                    (DType::F32, _) => apply::<f32, f32>(rule, h, group, out),
-                    (DType::F64, false) => apply::<f64, f64>(rule, h, group, out),
-                    (DType::F16, false) => apply::<f16, f16>(rule, h, group, out),
-                    (DType::F16, true) => apply::<f16, f32>(rule, h, group, out),
-                    (d, _) => {
-                        return Err(Error::DType {
-                            op: name.into(),
-                            msg: format!("unsupported weight dtype {d}"),
-                        })
-                    }
-                }
+                dispatch(name, rule, &hypers[k], group, out)?;
             }
             Ok(())
         },

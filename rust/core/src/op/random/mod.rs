@@ -20,6 +20,14 @@ use dists::{check, sample, Dist};
 /// Output elements per independent stream.
 const BLOCK: usize = 4096;
 
+/// `shape` of the ops that draw per parameter element (`_sample_*`, multinomial).
+const SAMPLE_SHAPE: ParamSpec = param(
+    "shape",
+    "Shape(tuple)",
+    Some("[]"),
+    "Shape to be sampled from each random distribution.",
+);
+
 /// Fills `n` elements at `po` with `draw(i, rng)`, one stream per block of `BLOCK` elements.
 fn fill_blocks<T: Element>(
     po: Ptr<T>,

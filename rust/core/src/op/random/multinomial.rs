@@ -245,12 +245,7 @@ pub fn register(r: &mut Registry) {
               stochastic choices (e.g. reinforcement learning)."
             .into(),
         params: vec![
-            param(
-                "shape",
-                "Shape(tuple)",
-                Some("[]"),
-                "Shape to be sampled from each random distribution.",
-            ),
+            super::SAMPLE_SHAPE,
             param(
                 "get_prob",
                 "boolean",

@@ -45,12 +45,7 @@ fn add(r: &mut Registry, f: Family) {
         name,
         doc: doc.into(),
         params: vec![
-            param(
-                "shape",
-                "Shape(tuple)",
-                Some("[]"),
-                "Shape to be sampled from each random distribution.",
-            ),
+            super::SAMPLE_SHAPE,
             param(
                 "dtype",
                 "{'None', 'float16', 'float32', 'float64'}",
