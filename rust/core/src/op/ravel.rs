@@ -250,6 +250,8 @@ pub fn register(r: &mut Registry) {
 }
 
 #[cfg(test)]
+// Array handles are cheap clones; `&[x.clone()]` reads better than `from_ref` in op calls.
+#[allow(clippy::cloned_ref_to_slice_refs)]
 mod tests {
     use crate::error::Error;
     use crate::op::test_util::{arr, err, f32s, run};

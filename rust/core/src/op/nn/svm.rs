@@ -155,6 +155,8 @@ mod tests {
         f32s(g[0].as_ref().expect("dx"))
     }
 
+    type Attrs = &'static [(&'static str, &'static str)];
+
     fn close(a: &[f32], b: &[f32]) -> bool {
         a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5)
     }
@@ -172,7 +174,7 @@ mod tests {
         );
         // MXNet 1.9.1's gradients (mx.autograd) for labels [2, 0].
         let l = [2.0f32, 0.0];
-        let cases: [(&[(&str, &str)], [f32; 6]); 4] = [
+        let cases: [(Attrs, [f32; 6]); 4] = [
             (&[], [3.0, 0.0, 0.0, -1.6, 2.6, 1.2]),
             (
                 &[("margin", "0.5"), ("regularization_coefficient", "2")],
