@@ -505,6 +505,16 @@ fn rows() -> Vec<Row> {
         &[("is_ascend", "False")],
         vec![distinct(&[3, 4])],
     ));
+    // fractional indices sit inside the truncation steps, so finite differences see zero
+    for (op, ins) in [
+        (
+            "_ravel_multi_index",
+            v(&[2, 3], &[0.5, 2.5, 1.5, 3.5, 0.5, 2.5]),
+        ),
+        ("_unravel_index", v(&[3], &[5.5, 0.5, 11.5])),
+    ] {
+        r.push(row(op, &[("shape", "(3, 4)")], vec![ins]).wrt(&[0]));
+    }
     r.push(
         row(
             "one_hot",
@@ -577,6 +587,16 @@ fn rows() -> Vec<Row> {
             vec![n(&[2, 2, 3])],
         ),
         row("take", &[], vec![n(&[4, 3]), v(&[3], &[0.0, 2.0, 2.0])]),
+        row(
+            "gather_nd",
+            &[],
+            vec![n(&[2, 3, 2]), v(&[2, 3], &[1.0, 1.0, 0.0, 0.0, 2.0, -1.0])],
+        ),
+        row(
+            "scatter_nd",
+            &[("shape", "(2, 3, 2)")],
+            vec![n(&[3, 2]), v(&[2, 3], &[1.0, 1.0, 0.0, 0.0, 2.0, 1.0])],
+        ),
         row(
             "pick",
             &[("axis", "1")],
@@ -781,6 +801,14 @@ fn rows() -> Vec<Row> {
     r.push(row("LayerNorm", &[], vec![n(&s234), pos(&[4]), n(&[4])]).tol(1e-4, 1e-6));
     r.push(
         row(
+            "GroupNorm",
+            &[("num_groups", "2")],
+            vec![n(&[2, 4, 3]), pos(&[2]), n(&[2])],
+        )
+        .tol(1e-4, 1e-6),
+    );
+    r.push(
+        row(
             "LayerNorm",
             &[("axis", "1")],
             vec![n(&s234), pos(&[3]), n(&[3])],
@@ -811,6 +839,13 @@ fn rows() -> Vec<Row> {
     r.push(row("erfinv", &[], vec![u(&s23, -0.9, 0.9)]).second());
     r.push(row("gamma", &[], vec![u(&s23, 0.3, 4.0)]));
     r.push(row("gammaln", &[], vec![u(&s23, -1.9, 5.0)]));
+    r.push(row("digamma", &[], vec![u(&s23, 0.3, 5.0)]));
+    r.push(row("moments", &[("axes", "(0, 2)")], vec![n(&s234)]));
+    r.push(row(
+        "moments",
+        &[("axes", "(1,)"), ("keepdims", "True")],
+        vec![n(&s234)],
+    ));
     r.push(row(
         "hard_sigmoid",
         &[("alpha", "0.3"), ("beta", "0.4")],
@@ -1018,6 +1053,22 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     // nn: fully connected / convolution / pooling (helper B)
 
     // nn: activations / norms / losses (helper C)
+    (
+        "SVMOutput",
+        "loss head: its gradient is the hinge loss's, not the output's (checked against MXNet's numbers in op/nn/svm.rs)",
+    ),
+    (
+        "_scatter_set_nd",
+        "assignment into lhs (x[idx] = v); MXNet registers no gradient",
+    ),
+    (
+        "batch_take",
+        "MXNet registers no gradient (deprecated in favour of pick)",
+    ),
+    (
+        "khatri_rao",
+        "MXNet registers no gradient",
+    ),
     (
         "SoftmaxOutput",
         "loss head: its gradient is the loss's, not the output's (checked against MXNet's numbers in op/nn/loss.rs)",
@@ -1496,6 +1547,18 @@ fn ties_and_kinks_follow_mxnet() {
     );
     assert!(same(&g[0], &[-4.0, 0.0, 0.353553390593]), "{g:?}");
     assert!(same(&g[1], &[nan, nan, 0.980258143468]), "{g:?}");
+    // gather_nd: repeated multi-indices accumulate (MXNet's _backward_gather_nd).
+    assert_eq!(
+        grads_at(
+            "gather_nd",
+            &[],
+            &[
+                (&[2, 2], &[1.0, 2.0, 3.0, 4.0]),
+                (&[2, 3], &[1.0, 1.0, 1.0, 0.0, 0.0, 1.0])
+            ]
+        )[0],
+        vec![0.0, 0.0, 2.0, 1.0]
+    );
     // Repeated and clipped indices accumulate.
     assert_eq!(
         grads_at(

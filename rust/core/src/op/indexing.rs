@@ -14,7 +14,7 @@ use crate::with_dtype;
 use std::sync::Arc;
 
 /// Index values as integers (floats truncate toward zero, NaN reads as 0).
-fn read_indices(a: &NDArray) -> Vec<i64> {
+pub(crate) fn read_indices(a: &NDArray) -> Vec<i64> {
     if a.size() == 0 {
         return vec![]; // storage of an empty array may be a null pointer
     }

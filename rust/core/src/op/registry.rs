@@ -63,6 +63,9 @@ pub fn registry() -> &'static Registry {
         super::slice::register(&mut r);
         super::region::register(&mut r);
         super::indexing::register(&mut r);
+        super::gather::register(&mut r);
+        super::ravel::register(&mut r);
+        super::moments::register(&mut r);
         super::softmax::register(&mut r);
         super::sort::register(&mut r);
         super::sequence::register(&mut r);

@@ -1,4 +1,4 @@
-//! Unary special functions (`erf`, `erfinv`, `gamma`, `gammaln`) and `hard_sigmoid`. The
+//! Unary special functions (`erf`, `erfinv`, `gamma`, `gammaln`, `digamma`) and `hard_sigmoid`. The
 //! special functions compute in f64 for every dtype (integers truncate the result, as MXNet's
 //! integer kernels do); `hard_sigmoid` takes float inputs only, as in MXNet.
 
@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::unary;
 use crate::kernels::cpu::norm::erf;
-use crate::kernels::cpu::special::{digamma, erfinv, gamma, gammaln};
+use crate::kernels::cpu::special::{digamma, erfinv, gamma, gammaln, trigamma};
 use crate::ndarray::NDArray;
 use crate::with_dtype;
 use std::sync::Arc;
@@ -99,6 +99,13 @@ fn special_grad(name: &str, g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Opt
             );
             return Ok(vec![Some(r[0].clone())]);
         }
+        "digamma" => {
+            let r = g.apply(
+                backward_op("_backward_digamma", trigamma),
+                &[og.clone(), x.clone()],
+            );
+            return Ok(vec![Some(r[0].clone())]);
+        }
         _ => return Err(Error::Internal(format!("no gradient rule for {name}"))),
     };
     Ok(vec![Some(g.mul(og, &d)?)])
@@ -156,7 +163,7 @@ fn hard_sigmoid_op(alpha: f64, beta: f64) -> Arc<dyn Operator> {
 
 pub fn register(r: &mut Registry) {
     type Row = (&'static str, &'static str, fn(f64) -> f64);
-    let rows: [Row; 4] = [
+    let rows: [Row; 5] = [
         (
             "erf",
             "Returns element-wise gauss error function of the input.",
@@ -176,6 +183,11 @@ pub fn register(r: &mut Registry) {
             "gammaln",
             "Returns element-wise log of the absolute value of the gamma function of the input.",
             gammaln,
+        ),
+        (
+            "digamma",
+            "Returns element-wise digamma function (the logarithmic derivative of gamma) of the input; NaN at the poles 0, -1, -2, ...",
+            digamma,
         ),
     ];
     for (name, doc, f) in rows {
@@ -256,6 +268,26 @@ mod tests {
             got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
             "{got:?}"
         );
+        // digamma(1/2) = -euler_gamma - 2 ln 2, and psi(x + 1) = psi(x) + 1/x.
+        let h = -0.577_215_664_901_532_9 - 2.0 * std::f64::consts::LN_2;
+        let got = run("digamma", &[arr(&[4], &[-0.5f64, 0.5, 1.5, 2.5])], &[])
+            .to_vec::<f64>()
+            .unwrap();
+        let want = [h + 2.0, h, h + 2.0, h + 2.0 + 1.0 / 1.5];
+        assert!(
+            got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-13),
+            "{got:?}"
+        );
+        // psi'(1/2) = pi^2 / 2, psi'(x + 1) = psi'(x) - 1/x^2.
+        let p2 = std::f64::consts::PI.powi(2) / 2.0;
+        let tri = crate::kernels::cpu::special::trigamma;
+        for (x, w) in [(0.5, p2), (-0.5, p2 + 4.0), (2.5, p2 - 4.0 - 1.0 / 2.25)] {
+            assert!(
+                (tri(x) - w).abs() < 1e-12 * w.max(1.0),
+                "trigamma({x}) = {}",
+                tri(x)
+            );
+        }
         // Integer inputs truncate the f64 result, as MXNet does.
         let i = arr(&[3], &[1i32, 2, 4]);
         assert_eq!(run("gamma", &[i], &[]).to_vec::<i32>().unwrap(), [1, 1, 6]);
@@ -268,6 +300,8 @@ mod tests {
         check_grad("gamma", &[], &[rand64(&[2, 3], 0.2, 4.0, 3)], &[0]);
         check_grad("gamma", &[], &[rand64(&[2, 3], -2.9, -2.1, 4)], &[0]);
         check_grad("gammaln", &[], &[rand64(&[2, 3], -1.9, 5.0, 5)], &[0]);
+        check_grad("digamma", &[], &[rand64(&[2, 3], 0.3, 12.0, 7)], &[0]);
+        check_grad("digamma", &[], &[rand64(&[2, 3], -2.9, -2.1, 8)], &[0]);
         check_grad(
             "hard_sigmoid",
             &[("alpha", "0.3"), ("beta", "0.4")],

@@ -110,6 +110,32 @@ pub fn digamma(x: f64) -> f64 {
     acc + x.ln() - 0.5 / x - series
 }
 
+/// The trigamma function psi' (the derivative of digamma): recurrence up to x >= 10, then the
+/// asymptotic series; reflection for negative x. NaN at the poles.
+pub fn trigamma(x: f64) -> f64 {
+    if x.is_nan() || is_pole(x) {
+        return f64::NAN;
+    }
+    if x < 0.0 {
+        // psi'(1 - x) + psi'(x) = pi^2 / sin^2(pi x).
+        let s = (PI * x).sin();
+        return PI * PI / (s * s) - trigamma(1.0 - x);
+    }
+    let (mut x, mut acc) = (x, 0.0);
+    while x < 10.0 {
+        acc += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let r = 1.0 / (x * x);
+    // psi'(x) ~ 1/x + 1/(2x^2) + sum B_2k / x^(2k+1)
+    let series = (1.0 / x)
+        * (1.0
+            + 0.5 / x
+            + r * (1.0 / 6.0
+                - r * (1.0 / 30.0 - r * (1.0 / 42.0 - r * (1.0 / 30.0 - r * 5.0 / 66.0)))));
+    acc + series
+}
+
 /// The inverse error function on [-1, 1]: Giles' single-precision approximation refined by
 /// Newton steps on erf (each roughly doubles the correct digits), so it inverts `erf` to the
 /// accuracy of `erf` itself (about 1e-14 near |x| = 2.5). +-inf at +-1, NaN outside.

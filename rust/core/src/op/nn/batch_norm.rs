@@ -1,4 +1,4 @@
-//! `BatchNorm`, `LayerNorm` and `InstanceNorm`. Statistics are accumulated in f64 whatever the
+//! `BatchNorm`, `LayerNorm`, `InstanceNorm` and `GroupNorm`. Statistics are accumulated in f64 whatever the
 //! data dtype. As in MXNet 1.9.1, BatchNorm's moving statistics are updated by the *backward*
 //! node (which lists them in its `mutate`), never by the training forward; BatchNorm's
 //! parameters stay float32 under float16 data.
@@ -322,6 +322,9 @@ fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
 enum RowKind {
     Layer(i64),
     Instance,
+    /// GroupNorm: each (n, group) of `num_groups` channel groups; gamma/beta per group, as in
+    /// MXNet 1.9.1.
+    Group(usize),
 }
 
 /// (outer, n, inner) of the rows, the affine indexing, and the stats shape.
@@ -361,6 +364,30 @@ fn row_geom(
                 AffineIndex::Outer(c),
                 Shape::new(vec![d[0], c]),
                 c,
+            ))
+        }
+        RowKind::Group(g) => {
+            if s.ndim() < 3 {
+                return Err(Error::shape(
+                    op,
+                    format!("expects data of shape (batch, channel, spatial...) with at least 3 dimensions, got {s}"),
+                ));
+            }
+            let d = s.dims();
+            if g == 0 || d[1] % g != 0 {
+                return Err(Error::shape(
+                    op,
+                    format!("# of channels must be divisible by # of groups: num_groups={g} does not divide the {} channels of data of shape {s}", d[1]),
+                ));
+            }
+            let per: usize = d[1] / g * d[2..].iter().product::<usize>();
+            Ok((
+                d[0] * g,
+                per,
+                1,
+                AffineIndex::Outer(g),
+                Shape::new(vec![d[0], g]),
+                g,
             ))
         }
     }
@@ -517,6 +544,25 @@ pub fn register(r: &mut Registry) {
         create: Box::new(|p| {
             let visible = if p.bool("output_mean_var")? { 3 } else { 1 };
             Ok(row_norm("LayerNorm", RowKind::Layer(p.int("axis")?), p.float("eps")?, visible))
+        }),
+    });
+    r.add(SimpleDef {
+        name: "GroupNorm",
+        doc: "Group normalization.\n\nThe channels are split into ``num_groups`` groups; each group of each instance is normalized by its mean and variance, then scaled by ``gamma`` and shifted by ``beta`` (one value per group, as in MXNet 1.9.1): out = (x - mean) / sqrt(var + eps) * gamma + beta. With output_mean_var the mean and std (sqrt(var + eps)), of shape (batch, num_groups), are output too.".into(),
+        params: vec![
+            param("num_groups", "int, optional", Some("1"), "Total number of groups."),
+            param("eps", "float, optional", Some("9.99999975e-06"), "An `epsilon` parameter to prevent division by 0."),
+            param("output_mean_var", "boolean, optional", Some("0"), "Output the mean and std calculated along the given axis."),
+        ],
+        inputs: Inputs::Fixed(&["data", "gamma", "beta"]),
+        create: Box::new(|p| {
+            let g = p.int("num_groups")?;
+            let g = usize::try_from(g)
+                .ok()
+                .filter(|&g| g > 0)
+                .ok_or_else(|| Error::param("GroupNorm", format!("num_groups must be positive, got {g}")))?;
+            let visible = if p.bool("output_mean_var")? { 3 } else { 1 };
+            Ok(row_norm("GroupNorm", RowKind::Group(g), p.float("eps")?, visible))
         }),
     });
     r.add(SimpleDef {

@@ -42,6 +42,7 @@ pub mod loss;
 pub mod lrn;
 pub mod pad;
 pub mod pooling;
+pub mod svm;
 pub mod upsampling;
 
 use super::{Desc, Registry};
@@ -88,4 +89,5 @@ pub fn register(r: &mut Registry) {
     dropout::register(r);
     embedding::register(r);
     loss::register(r);
+    svm::register(r);
 }
