@@ -9,37 +9,9 @@ import pytest
 
 import oxnet as mx
 from oxnet.test_utils import assert_almost_equal
+from test_operator_extra import _check_grad  # the shared finite-difference check
 
 ERRORS = (mx.MXNetError, IndexError, ValueError)
-
-
-def _grad(f, x, head, **kw):
-    a = mx.nd.array(x, dtype=x.dtype)
-    a.attach_grad()
-    with mx.autograd.record():
-        y = f(a, **kw)
-    y.backward(mx.nd.array(head, dtype=x.dtype))
-    return a.grad.asnumpy()
-
-
-def _numeric(f, x, head, eps=1e-6, **kw):
-    g = np.zeros_like(x)
-    flat, gf = x.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        p = (f(mx.nd.array(x, dtype=x.dtype), **kw).asnumpy() * head).sum()
-        flat[i] = old - eps
-        m = (f(mx.nd.array(x, dtype=x.dtype), **kw).asnumpy() * head).sum()
-        flat[i] = old
-        gf[i] = (p - m) / (2 * eps)
-    return g
-
-
-def _check_grad(f, x, rtol=1e-5, atol=1e-7, **kw):
-    x = x.astype(np.float64)
-    head = np.random.uniform(-1, 1, size=f(mx.nd.array(x, dtype=x.dtype), **kw).shape)
-    assert_almost_equal(_grad(f, x, head, **kw), _numeric(f, x, head, **kw), rtol=rtol, atol=atol)
 
 
 # ----------------------------------------------------------------------------- gather / scatter

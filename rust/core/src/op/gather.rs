@@ -7,12 +7,25 @@ use super::indexing::read_indices;
 use super::params::param;
 use super::shape_ops::def;
 use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::cpu::elemwise::Arith;
 use crate::ndarray::NDArray;
 use crate::shape::Shape;
 use crate::with_dtype;
 use std::sync::Arc;
+
+/// Type rule of ops whose output has the data's dtype while indices keep their own (often
+/// int32 beside float data).
+fn data_type_only(ins: &mut [Option<DType>], outs: &mut [Option<DType>]) -> Result<()> {
+    if outs[0].is_none() {
+        outs[0] = ins[0];
+    }
+    if ins[0].is_none() {
+        ins[0] = outs[0];
+    }
+    Ok(())
+}
 
 /// How the index array `idx` addresses an array of shape `data`: (M, points, slab size).
 fn nd_layout(op: &str, data: &Shape, idx: &Shape) -> Result<(usize, usize, usize)> {
@@ -94,16 +107,7 @@ fn gather_nd_op() -> Arc<dyn Operator> {
             Ok(())
         },
     )
-    // Indices keep their own dtype (often int32 beside float data).
-    .with_type_partial(|ins, outs| {
-        if outs[0].is_none() {
-            outs[0] = ins[0];
-        }
-        if ins[0].is_none() {
-            ins[0] = outs[0];
-        }
-        Ok(())
-    })
+    .with_type_partial(data_type_only)
     .with_grad(|g, a| {
         let r = g.apply(
             scatter_op(Scatter::Add, None),
@@ -193,15 +197,7 @@ fn scatter_op(kind: Scatter, shape: Option<Vec<usize>>) -> Arc<dyn Operator> {
         }
         Ok(())
     })
-    .with_type_partial(|ins, outs| {
-        if outs[0].is_none() {
-            outs[0] = ins[0];
-        }
-        if ins[0].is_none() {
-            ins[0] = outs[0];
-        }
-        Ok(())
-    })
+    .with_type_partial(data_type_only)
     .with_grad(|g, a| {
         let r = g.op1(
             "gather_nd",
