@@ -34,6 +34,9 @@ from . import callback
 from . import model
 from . import module
 from . import module as mod
+from . import monitor
+from . import monitor as mon
+from . import profiler
 
 _blas.load()
 

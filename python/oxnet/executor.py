@@ -150,6 +150,7 @@ class Executor:
         self.outputs = self._handle.outputs()
         self._arg_dict = self._grad_dict = self._aux_dict = self._output_dict = None
         self._monitor = None
+        self._monitor_all = False
 
     @staticmethod
     def _dict(names, arrays):
@@ -196,10 +197,10 @@ class Executor:
                     raise ValueError("Shape not match! Argument %s, need: %s, received: %s"
                                      % (name, str(arg_dict[name].shape), str(array.shape)))
                 arg_dict[name][:] = array
-        self._handle.forward(bool(is_train))
-        if self._monitor is not None:
-            for name, out in zip(self._symbol.list_outputs(), self.outputs):
-                self._monitor(name, out)
+        if self._monitor is None:
+            self._handle.forward(bool(is_train))
+        else:
+            self._handle.forward_monitored(bool(is_train), self._monitor_all, self._monitor)
         return self.outputs
 
     def backward(self, out_grads=None, is_train=True):
@@ -221,8 +222,11 @@ class Executor:
         self._handle.backward(og, bool(is_train))
 
     def set_monitor_callback(self, callback, monitor_all=False):
-        """Calls ``callback(name, array)`` on each output after forward."""
+        """Calls ``callback(name, array)`` during forward on every op's outputs
+        (``fc1_output``); with ``monitor_all`` also on the arguments (``fc1_weight``) and on
+        every op's inputs (``fc1_data``)."""
         self._monitor = callback
+        self._monitor_all = bool(monitor_all)
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
         """Copies parameter values into this executor's arrays."""

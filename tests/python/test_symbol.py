@@ -533,3 +533,14 @@ def test_viz_plot_and_summary(capsys):
     assert "act(relu)" in out and "Total params: 0" in out
     with pytest.raises(TypeError):
         mx.viz.plot_network("not a symbol")
+
+
+def test_variadic_op_without_inputs_creates_declared_variables():
+    # MXNet 1.9.1: Concat(num_args=2, name='c').list_arguments() == ['c_arg0', 'c_arg1']
+    c = mx.sym.Concat(num_args=2, dim=1, name="c")
+    assert c.list_arguments() == ["c_arg0", "c_arg1"]
+    _, out, _ = c.infer_shape(c_arg0=(2, 3), c_arg1=(2, 4))
+    assert out == [(2, 7)]
+    ex = c.bind(mx.cpu(), {"c_arg0": mx.nd.ones((1, 2)), "c_arg1": mx.nd.zeros((1, 1))})
+    assert ex.forward()[0].asnumpy().tolist() == [[1, 1, 0]]
+    assert mx.sym.load_json(c.tojson()).list_arguments() == ["c_arg0", "c_arg1"]

@@ -3,8 +3,9 @@
 //! push their steps to the engine and return at once.
 
 use crate::error::{Error, Result};
-use crate::graph::eval::{Plan, Slots};
+use crate::graph::eval::{Plan, Slots, Watch, Watched};
 use crate::graph::gradient::HEAD_GRAD_REQUIRED;
+use crate::graph::symbol::{input_names, output_name};
 use crate::graph::{gradient, list_inputs, topo_order, Entry, Node};
 use crate::ndarray::NDArray;
 use crate::op::elemwise_binary::{binary_op, BinOp};
@@ -284,6 +285,47 @@ impl Executor {
 
     /// Runs the forward plan (`is_train` selects training behaviour of Dropout, BatchNorm).
     pub fn forward(&mut self, is_train: bool) -> Result<()> {
+        self.forward_watched(is_train, None)
+    }
+
+    /// `forward`, showing `monitor` every op's outputs as MXNet's monitor callback names them
+    /// (`fc1_output`); with `monitor_inputs`, also every op's inputs before it runs
+    /// (`fc1_data`) and the variables it reads (`fc1_weight`).
+    pub fn forward_monitored(
+        &mut self,
+        is_train: bool,
+        monitor_inputs: bool,
+        monitor: &mut dyn FnMut(&str, &NDArray) -> Result<()>,
+    ) -> Result<()> {
+        let mut shown_vars = HashSet::new();
+        let mut watch = |node: &Arc<Node>, seen: Watched, arrays: &[NDArray]| -> Result<()> {
+            let Some(op) = &node.op else { return Ok(()) };
+            match seen {
+                Watched::Inputs if monitor_inputs => {
+                    // A variable is shown under its own name just before its first reader's
+                    // input, the order MXNet shows them in.
+                    let names = input_names(op.name(), op.as_ref(), arrays.len())?;
+                    for ((name, a), e) in names.iter().zip(arrays).zip(&node.inputs) {
+                        if e.node.is_variable() && shown_vars.insert(Arc::as_ptr(&e.node)) {
+                            monitor(&e.node.name, a)?;
+                        }
+                        monitor(&format!("{}_{name}", node.name), a)?;
+                    }
+                }
+                Watched::Inputs => {}
+                Watched::Outputs => {
+                    let shown = op.num_visible_outputs().min(arrays.len());
+                    for (i, a) in arrays[..shown].iter().enumerate() {
+                        monitor(&output_name(&node.entry(i)), a)?;
+                    }
+                }
+            }
+            Ok(())
+        };
+        self.forward_watched(is_train, Some(&mut watch))
+    }
+
+    fn forward_watched(&mut self, is_train: bool, watch: Option<Watch<'_>>) -> Result<()> {
         for (k, &s) in self.var_slots.iter().enumerate() {
             let a = if k < self.args.len() {
                 &self.args[k]
@@ -294,7 +336,7 @@ impl Executor {
         }
         rt().engine.bulk(is_train, || {
             self.fwd
-                .run(&mut self.values, &self.fwd_bound, is_train, None)?;
+                .run(&mut self.values, &self.fwd_bound, is_train, None, watch)?;
             for &(s, i) in &self.out_copies {
                 let v = self.values[s]
                     .clone()
@@ -335,7 +377,8 @@ impl Executor {
             return Err(Error::Value("backward called before forward".into()));
         }
         rt().engine.bulk(is_train, || {
-            b.plan.run(&mut self.values, &b.bound, is_train, None)?;
+            b.plan
+                .run(&mut self.values, &b.bound, is_train, None, None)?;
             for &(s, i) in &b.finish {
                 let Some(grad) = &self.grads[i] else { continue };
                 let add = self.reqs[i] == GradReq::Add;

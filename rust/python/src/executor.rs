@@ -1,6 +1,6 @@
 //! `Executor` handle: the core executor behind `Symbol.bind`.
 
-use crate::error::{enter, IntoPyResult};
+use crate::error::{enter, stash, IntoPyResult};
 use crate::ndarray::{wrap, PyNDArray};
 use crate::symbol::PySymbol;
 use oxnet::executor::{Executor, GradReq};
@@ -56,6 +56,32 @@ impl PyExecutor {
     #[pyo3(signature = (is_train=false))]
     fn forward(&self, py: Python<'_>, is_train: bool) -> PyResult<()> {
         enter(py, || lock(&self.ex).forward(is_train))
+    }
+
+    /// `forward` calling `monitor(name, array)` on every op's outputs (and, with
+    /// `monitor_all`, on the arguments and every op's inputs), as `Executor.set_monitor_callback`
+    /// asks. An exception the callback raises reaches the caller unchanged.
+    fn forward_monitored(
+        &self,
+        py: Python<'_>,
+        is_train: bool,
+        monitor_all: bool,
+        monitor: Py<PyAny>,
+    ) -> PyResult<()> {
+        let mut call = |name: &str, a: &NDArray| -> oxnet::Result<()> {
+            Python::attach(|py| {
+                let arr = wrap(py, a.clone())?;
+                monitor.call1(py, (name, arr)).map(drop)
+            })
+            .map_err(|e| {
+                let msg = format!("the monitor callback raised {e} on {name}");
+                stash(&msg, e);
+                oxnet::Error::Value(msg)
+            })
+        };
+        enter(py, move || {
+            lock(&self.ex).forward_monitored(is_train, monitor_all, &mut call)
+        })
     }
 
     #[pyo3(signature = (out_grads, is_train=true))]

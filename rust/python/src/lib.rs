@@ -46,6 +46,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ops::_after_fork_child, m)?)?;
     m.add_function(wrap_pyfunction!(ops::_set_package_dir, m)?)?;
     m.add_function(wrap_pyfunction!(ops::engine_info, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::profiler_set_state, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::profiler_now_us, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::profiler_take, m)?)?;
     m.add_function(wrap_pyfunction!(ops::_load_blas, m)?)?;
     m.add_function(wrap_pyfunction!(ops::blas_library, m)?)?;
     m.add_function(wrap_pyfunction!(cuda::num_gpus, m)?)?;

@@ -322,6 +322,27 @@ pub fn engine_info() -> (String, usize, usize) {
     )
 }
 
+/// Starts or stops the engine's op timings (`mx.profiler.set_state`).
+#[pyfunction]
+pub fn profiler_set_state(running: bool) {
+    oxnet::engine::profiler::set_running(running);
+}
+
+/// Microseconds on the profiler's clock (events timed in Python use it too).
+#[pyfunction]
+pub fn profiler_now_us() -> f64 {
+    oxnet::engine::profiler::now_us()
+}
+
+/// The op timings kept since the last call: (name, start µs, duration µs, thread).
+#[pyfunction]
+pub fn profiler_take() -> Vec<(String, f64, f64, u32)> {
+    oxnet::engine::profiler::take()
+        .into_iter()
+        .map(|r| (r.name.into_owned(), r.start_us, r.dur_us, r.thread))
+        .collect()
+}
+
 /// (bytes in use, bytes cached) of the CPU memory pool.
 #[pyfunction]
 pub fn cpu_memory_info() -> (usize, usize) {

@@ -4,11 +4,14 @@
 //! per op (tens of microseconds on a virtual machine), more than a small layer's kernel takes.
 //! Ops inside a segment still split large kernels over the intra-op pool.
 
-use super::{run_body, Engine, EngineKind, Task};
+use super::{profiler, run_body, Engine, EngineKind, Task};
 use crate::error::Result;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::OnceLock;
+
+/// The name of a segment's engine op (its ops are profiled one by one instead).
+pub(super) const SEGMENT: &str = "bulk";
 
 thread_local! {
     /// Tasks gathered on this thread inside `Engine::bulk`, and the segment size; `None`
@@ -123,12 +126,12 @@ fn segment(mut tasks: Vec<Task>) -> Task {
     }
     let body = Box::new(move || -> Result<()> {
         for (name, origin, body) in parts {
-            run_body(body, &name, origin.as_ref())?;
+            profiler::timed(&name, || run_body(body, &name, origin.as_ref()))?;
         }
         Ok(())
     });
     Task {
-        name: Cow::Borrowed("bulk"),
+        name: Cow::Borrowed(SEGMENT),
         reads,
         writes,
         body,

@@ -11,6 +11,7 @@
 
 mod bulk;
 pub mod cores;
+pub mod profiler;
 mod threaded;
 mod var;
 
@@ -224,7 +225,11 @@ impl Engine {
             (Some(slot), _) => Some(slot),
             (None, Some(body)) => {
                 let running = cores::op_running();
-                let res = run_body(body, &op.name, op.origin.as_ref());
+                let res = if op.is_wait || op.name == bulk::SEGMENT {
+                    run_body(body, &op.name, op.origin.as_ref())
+                } else {
+                    profiler::timed(&op.name, || run_body(body, &op.name, op.origin.as_ref()))
+                };
                 drop(running);
                 res.err().map(|e| {
                     let slot = ErrorSlot::new(e);

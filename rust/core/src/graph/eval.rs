@@ -44,6 +44,16 @@ pub struct Step {
     pub free: Vec<usize>,
 }
 
+/// Which arrays of a step a [`Watch`] is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watched {
+    Inputs,
+    Outputs,
+}
+
+/// Observes the arrays of each step of a running plan; an error stops the run.
+pub type Watch<'a> = &'a mut dyn FnMut(&Arc<Node>, Watched, &[NDArray]) -> Result<()>;
+
 pub struct Plan {
     pub steps: Vec<Step>,
     /// Slots written by this plan's steps (their arrays are the plan's own to reuse).
@@ -172,12 +182,14 @@ impl Plan {
     /// Runs the plan. `bound` gives arrays that steps must write their outputs into (executor
     /// outputs and gradient buffers). With `record`, every step's outputs are also recorded as
     /// new graph nodes (autograd's `create_graph`): the map goes from old entries to new ones.
+    /// `watch` sees each step's inputs before it is pushed and its outputs after (`Monitor`).
     pub fn run(
         &self,
         values: &mut [Option<NDArray>],
         bound: &HashMap<usize, NDArray>,
         is_train: bool,
         mut record: Option<&mut HashMap<(usize, usize), Entry>>,
+        mut watch: Option<Watch<'_>>,
     ) -> Result<()> {
         for (s, v) in &self.preset {
             values[*s] = Some(v.clone());
@@ -197,6 +209,9 @@ impl Plan {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
+            if let Some(w) = watch.as_deref_mut() {
+                w(&step.node, Watched::Inputs, &ins)?;
+            }
             let targets: Vec<Option<&NDArray>> = step.outs.iter().map(|s| bound.get(s)).collect();
             let reuse = if record.is_none() {
                 self.inplace_input(step, &ins, bound)
@@ -241,6 +256,9 @@ impl Plan {
                     map.insert(step.node.entry(i).key(), n.entry(i));
                 }
             }
+            if let Some(w) = watch.as_deref_mut() {
+                w(&step.node, Watched::Outputs, &outs)?;
+            }
             for (&s, o) in step.outs.iter().zip(outs) {
                 values[s] = Some(o);
             }
@@ -276,6 +294,7 @@ pub fn evaluate_with(
             &HashMap::new(),
             is_train,
             record.then_some(&mut map),
+            None,
         )
     })?;
     let arrays = heads

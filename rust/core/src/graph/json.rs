@@ -7,7 +7,9 @@
 //! serde_json's recursion limit.
 
 use super::node::{topo_order, Entry, Node};
-use super::symbol::{input_names, input_var_init, node_ptr, set_attr, Symbol, HIDDEN_KEYS};
+use super::symbol::{
+    declared_count, input_names, input_var_init, node_ptr, set_attr, Symbol, HIDDEN_KEYS,
+};
 use crate::error::{Error, Result};
 use crate::op::{registry, Inputs};
 use serde_json::{Map, Value};
@@ -667,12 +669,7 @@ fn build(nodes: &[RawNode]) -> Result<Vec<Arc<Node>>> {
                 Inputs::Variadic { .. } if !op.input_names().is_empty() => {
                     Some(op.input_names().len())
                 }
-                Inputs::Variadic { count_param, .. } => n
-                    .attrs
-                    .iter()
-                    .rev()
-                    .find(|(k, _)| k == count_param)
-                    .and_then(|(_, v)| v.parse::<usize>().ok()),
+                Inputs::Variadic { count_param, .. } => declared_count(&n.attrs, count_param),
             };
             if let Some(e) = expected {
                 if e != n.inputs.len() {

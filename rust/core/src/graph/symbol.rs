@@ -91,6 +91,15 @@ pub fn input_names(op_name: &str, op: &dyn Operator, n_given: usize) -> Result<V
     })
 }
 
+/// The input count a variadic op's attributes declare (`num_args`).
+pub(crate) fn declared_count(attrs: &[(String, String)], count_param: &str) -> Option<usize> {
+    attrs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == count_param)
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+}
+
 /// The `__init__` MXNet's ops give their input variables on composition
 /// (`FSetInputVarAttrOnCompose`): BatchNorm's statistics start at zero and one, PReLU's slope
 /// at 0.25.
@@ -169,7 +178,14 @@ impl Symbol {
                     .join(", ")
             )));
         }
-        let names = input_names(op_name, op.as_ref(), args.len())?;
+        // `Concat(num_args=2)` without inputs gets variables `arg0`, `arg1` as in MXNet.
+        let n_given = match def.inputs() {
+            Inputs::Variadic { count_param, .. } if args.is_empty() => {
+                declared_count(&attrs, count_param).unwrap_or(0)
+            }
+            _ => args.len(),
+        };
+        let names = input_names(op_name, op.as_ref(), n_given)?;
         if args.len() > names.len() {
             return Err(Error::Value(format!(
                 "operator {op_name} ({name}) takes at most {} input(s) ({}), {} positional given",
