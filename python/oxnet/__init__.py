@@ -34,6 +34,7 @@ from . import callback
 from . import model
 from . import module
 from . import module as mod
+from . import rnn
 
 _blas.load()
 
