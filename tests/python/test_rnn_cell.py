@@ -193,6 +193,17 @@ def test_params_sharing_and_lstm_bias_init():
     assert bias.tolist() == [0.0] * 3 + [2.5] * 3 + [0.0] * 6
 
 
+def test_modifier_begin_state_and_deprecated_rnn_unroll():
+    base = mx.rnn.GRUCell(3, prefix="g_")
+    z = mx.rnn.ZoneoutCell(base, zoneout_states=0.5)
+    # The modifier hands out the wrapped cell's begin states and params.
+    assert [s.name for s in z.begin_state(func=mx.sym.Variable)] == ["g_begin_state_0"]
+    assert z.params is base.params and z.state_info == base.state_info
+    with pytest.warns(DeprecationWarning, match="rnn_unroll"):
+        outs, _ = mx.rnn.rnn_unroll(mx.rnn.RNNCell(2, prefix="u_"), 2, mx.sym.Variable("data"))
+    assert mx.sym.Group(outs).list_outputs() == ["u_t0_out_output", "u_t1_out_output"]
+
+
 # ----------------------------------------------------------------------------- numerics
 
 @pytest.mark.parametrize("kind", sorted(_CELLS))

@@ -515,10 +515,12 @@ class ModifierCell(BaseRNNCell):
         return self.base_cell.state_info
 
     def begin_state(self, init_sym=symbol.zeros, **kwargs):  # pylint: disable=arguments-differ
+        # MXNet names the creator `init_sym` here and `func` elsewhere; both are accepted.
+        func = kwargs.pop("func", init_sym)
         self._check_unmodified()
         self.base_cell._modified = False
         try:
-            return self.base_cell.begin_state(init_sym, **kwargs)
+            return self.base_cell.begin_state(func, **kwargs)
         finally:
             self.base_cell._modified = True
 
