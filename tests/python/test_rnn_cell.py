@@ -611,3 +611,54 @@ def test_bucketing_lstm_language_model_learns_and_checkpoints(tmp_path):
         assert got.shape == (batch_size * batch.bucket_key, vocab)
         assert np.array_equal(got, want)
     assert keys == set(buckets)
+
+
+GOLD = os.path.join(os.path.dirname(__file__), "..", "data", "golden", "rnn")
+
+
+def _golden_stack():
+    # The cells of tests/data/make_golden_rnn.py.
+    stack = mx.rnn.SequentialRNNCell()
+    stack.add(mx.rnn.LSTMCell(6, prefix="lstm_l0_"))
+    stack.add(mx.rnn.DropoutCell(0.2, prefix="drop_"))
+    stack.add(mx.rnn.GRUCell(5, prefix="gru_l1_"))
+    return stack
+
+
+def test_mxnet_rnn_checkpoint_loads_into_the_same_cells():
+    import json
+    with open(os.path.join(GOLD, "expected.json")) as f:
+        expected = json.load(f)
+    prefix = os.path.join(GOLD, "lm")
+    assert sorted(mx.nd.load(prefix + "-0001.params")) == expected["params_keys"]
+    stack = _golden_stack()
+    sym, arg, aux = mx.rnn.load_rnn_checkpoint(stack, prefix, 1)
+    assert "lstm_l0_i2h_weight" in arg and "lstm_l0_i2h_f_weight" not in arg
+    assert arg["lstm_l0_i2h_weight"].shape == (24, 4) and arg["gru_l1_h2h_bias"].shape == (15,)
+
+    vocab = 7
+    sym_gen = _lm_sym_gen(stack, vocab, 4, 5)
+    # MXNet's saved graph (default bucket, 5 steps) has the arguments our cells build.
+    assert sym.list_arguments() == sym_gen(5)[0].list_arguments()
+    mod = mx.mod.BucketingModule(sym_gen, default_bucket_key=5)
+    mod.bind(data_shapes=[("data", (4, 5))], label_shapes=[("softmax_label", (4, 5))],
+             for_training=False)
+    mod.set_params(arg, aux)
+    for length in (3, 5):
+        x = np.load(os.path.join(GOLD, "input_%d.npy" % length))
+        batch = mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(x.shape)], bucket_key=length,
+                                provide_data=[mx.io.DataDesc("data", x.shape)],
+                                provide_label=[mx.io.DataDesc("softmax_label", x.shape)])
+        mod.forward(batch, is_train=False)
+        assert_almost_equal(mod.get_outputs()[0].asnumpy(),
+                            np.load(os.path.join(GOLD, "predict_%d.npy" % length)),
+                            rtol=1e-5, atol=1e-6)
+    # MXNet's own symbol file binds and predicts the same.
+    plain = mx.mod.Module(sym, data_names=["data"], label_names=["softmax_label"])
+    plain.bind(data_shapes=[("data", (4, 5))], label_shapes=[("softmax_label", (4, 5))],
+               for_training=False)
+    plain.set_params(arg, aux)
+    x = np.load(os.path.join(GOLD, "input_5.npy"))
+    plain.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(x.shape)]), is_train=False)
+    assert_almost_equal(plain.get_outputs()[0].asnumpy(),
+                        np.load(os.path.join(GOLD, "predict_5.npy")), rtol=1e-5, atol=1e-6)
