@@ -56,10 +56,10 @@ def _complete_creator_shapes(sym, args, aux):
             _, out_shapes, _ = internals.infer_shape_partial(**known)
         except MXNetError:
             return sym
-    names = internals.list_outputs()
     by_name = {}
-    for name, shape in zip(names, out_shapes):
-        by_name[name] = shape if names.count(name) == 1 else None
+    for name, shape in zip(internals.list_outputs(), out_shapes):
+        # A name used twice is ambiguous: leave that node to the native bind.
+        by_name[name] = shape if name not in by_name else None
     changed = False
     for node in partial:
         shape = by_name.get(node["name"] + "_output")
