@@ -347,7 +347,11 @@ fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
         // A known output fills the data's unknown batch dimension(s), as MXNet's rule does
         // (mx.rnn's begin states are zeros of shape (0, num_hidden) feeding h2h).
         if let (Some(Some(o)), Some(Some(d))) = (outs.first(), ins.first_mut()) {
-            let lead = if cfg.flatten { 1 } else { d.ndim().saturating_sub(1) };
+            let lead = if cfg.flatten {
+                1
+            } else {
+                d.ndim().saturating_sub(1)
+            };
             if d.ndim() > 0 && o.ndim() == (if cfg.flatten { 2 } else { d.ndim() }) {
                 for i in 0..lead {
                     if d.0[i] == 0 {
