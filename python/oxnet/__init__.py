@@ -37,6 +37,7 @@ from . import module as mod
 from . import monitor
 from . import monitor as mon
 from . import profiler
+from . import rnn
 
 _blas.load()
 

@@ -3,6 +3,9 @@
 The plan (forward and backward steps, memory reuse) is built in Rust; this module only
 checks and arranges the arrays, as MXNet's Python wrapper does.
 """
+import json
+import warnings
+
 import numpy as np
 
 from . import _native
@@ -18,6 +21,55 @@ _GRAD_REQS = ("null", "write", "add", "inplace")
 
 def _native_symbol(sym):
     return sym.handle
+
+
+# Creation ops whose ``shape`` may hold 0s (unknown dimensions), which MXNet completes from the
+# rest of the graph (e.g. mx.rnn's begin states, ``zeros(shape=(0, num_hidden))``).
+_PARTIAL_CREATORS = ("_zeros", "_ones", "_full")
+
+
+def _shape_attr(text):
+    try:
+        return tuple(int(d) for d in text.strip("()[] ").split(",") if d.strip())
+    except (AttributeError, ValueError):
+        return None
+
+
+def _complete_creator_shapes(sym, args, aux):
+    """``sym`` with every partial creator shape filled in from whole-graph shape inference.
+
+    The native bind infers shapes forward from the bound arrays only, so a ``_zeros`` of shape
+    (0, n) would stay empty there; completing the attribute first gives it MXNet's shape.
+    Returns ``sym`` itself when there is nothing to complete (or it cannot be completed, in
+    which case the native bind reports the error)."""
+    graph = json.loads(sym.tojson())
+    partial = [n for n in graph["nodes"] if n["op"] in _PARTIAL_CREATORS
+               and 0 in (_shape_attr(n.get("attrs", {}).get("shape", "")) or ())]
+    if not partial:
+        return sym
+    known = dict(zip(sym.list_arguments(), (a.shape for a in args)))
+    known.update(zip(sym.list_auxiliary_states(), (a.shape for a in aux)))
+    internals = sym.get_internals()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _, out_shapes, _ = internals.infer_shape_partial(**known)
+        except MXNetError:
+            return sym
+    by_name = {}
+    for name, shape in zip(internals.list_outputs(), out_shapes):
+        # A name used twice is ambiguous: leave that node to the native bind.
+        by_name[name] = shape if name not in by_name else None
+    changed = False
+    for node in partial:
+        shape = by_name.get(node["name"] + "_output")
+        if shape and all(d > 0 for d in shape):
+            node["attrs"]["shape"] = str(tuple(shape))
+            changed = True
+    if not changed:
+        return sym
+    from .symbol import load_json
+    return load_json(json.dumps(graph))
 
 
 def _array_list(values, names, what, allow_missing=False):
@@ -145,7 +197,8 @@ class Executor:
         self.aux_arrays = list(aux)
         self._reqs = list(reqs)
         native_grads = grads if grads is not None else [None] * len(args)
-        self._handle = _native.bind_executor(_native_symbol(sym), self.arg_arrays,
+        bound = _complete_creator_shapes(sym, self.arg_arrays, self.aux_arrays)
+        self._handle = _native.bind_executor(_native_symbol(bound), self.arg_arrays,
                                              list(native_grads), self._reqs, self.aux_arrays)
         self.outputs = self._handle.outputs()
         self._arg_dict = self._grad_dict = self._aux_dict = self._output_dict = None

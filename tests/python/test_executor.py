@@ -210,3 +210,21 @@ def test_bulk_execution_matches_op_by_op(tmp_path, env):
     assert sorted(off.files) == sorted(on.files) and "fc1_weight" in off.files
     for k in off.files:
         np.testing.assert_array_equal(on[k], off[k], err_msg=k)
+
+
+def test_partial_zeros_shape_completed_at_bind():
+    # MXNet 1.9.1: zeros((0, 3)) feeding FullyConnected takes its batch size from the rest of
+    # the graph (mx.rnn's begin states rely on it); infer_shape_partial(y=(2, 4), x=(0, 3)) on
+    # FullyConnected(x) + y gives x=(2, 3).
+    x, y = mx.sym.Variable("x"), mx.sym.Variable("y")
+    net = mx.sym.FullyConnected(x, num_hidden=4, no_bias=True, name="fc") + y
+    assert net.infer_shape_partial(y=(2, 4), x=(0, 3))[0] == [(2, 3), (4, 3), (2, 4)]
+    z = mx.sym.zeros((0, 3), name="start")
+    net = mx.sym.FullyConnected(z, num_hidden=4, name="fc") + y
+    exe = net.simple_bind(mx.cpu(), y=(2, 4))
+    exe.arg_dict["y"][:] = np.arange(8).reshape(2, 4)
+    exe.arg_dict["fc_bias"][:] = np.array([1.0, 2.0, 3.0, 4.0])
+    exe.forward()
+    # zeros @ W + b + y
+    assert exe.outputs[0].asnumpy().tolist() == (np.arange(8).reshape(2, 4) + [1, 2, 3, 4]).tolist()
+    assert exe.outputs[0].shape == (2, 4)

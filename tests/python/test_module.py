@@ -376,6 +376,25 @@ def test_bucketing_module_shares_parameters():
     np.testing.assert_array_equal(arg["fc_weight"].asnumpy(), w6.asnumpy())
 
 
+
+def test_bucketing_module_inference_only_switches_buckets():
+    # Binding for_training=False leaves executors without gradient arrays; a second bucket
+    # sharing the first one's arrays must still bind (it raised TypeError before).
+    def sym_gen(key):
+        pooled = mx.sym.mean(mx.sym.Variable("data"), axis=1)
+        return mx.sym.FullyConnected(pooled, name="fc", num_hidden=2), ("data",), None
+
+    mod = mx.mod.BucketingModule(sym_gen, default_bucket_key=6)
+    mod.bind(data_shapes=[("data", (2, 6, 3))], for_training=False)
+    weight = np.arange(6, dtype=np.float32).reshape(2, 3)
+    mod.init_params(arg_params={"fc_weight": mx.nd.array(weight), "fc_bias": mx.nd.zeros((2,))})
+    x = np.random.RandomState(1).rand(2, 3, 3).astype(np.float32)
+    mod.forward(mx.io.DataBatch([mx.nd.array(x)], bucket_key=3,
+                                provide_data=[mx.io.DataDesc("data", (2, 3, 3))]),
+                is_train=False)
+    np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), x.mean(axis=1) @ weight.T,
+                               rtol=1e-5)
+
 def test_sequential_module_equals_one_module():
     x, y = toy_data(10)
     p = fixed_params()

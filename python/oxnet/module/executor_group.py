@@ -153,7 +153,10 @@ class DataParallelExecutorGroup:
             arg_types = [np.float32] * len(arg_shapes)
             aux_types = [np.float32] * len(aux_shapes)
         shared_args = shared_exec.arg_dict if shared_exec is not None else {}
-        shared_grads = shared_exec.grad_dict if shared_exec is not None else {}
+        # An inference-only shared executor (e.g. another bucket bound with for_training=False)
+        # has no gradient arrays to share.
+        shared_grads = shared_exec.grad_dict \
+            if shared_exec is not None and shared_exec.grad_arrays is not None else {}
         shared_aux = shared_exec.aux_dict if shared_exec is not None else {}
 
         def reuse(pool, name, shape, dtype):

@@ -344,6 +344,22 @@ fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
         move |_, ins, outs| by_float!(OP, ins[0].dtype(), forward_t, cfg, ins, &outs[0]),
     )
     .with_shape_partial(move |ins, outs| {
+        // A known output fills the data's unknown batch dimension(s), as MXNet's rule does
+        // (mx.rnn's begin states are zeros of shape (0, num_hidden) feeding h2h).
+        if let (Some(Some(o)), Some(Some(d))) = (outs.first(), ins.first_mut()) {
+            let lead = if cfg.flatten {
+                1
+            } else {
+                d.ndim().saturating_sub(1)
+            };
+            if d.ndim() > 0 && o.ndim() == (if cfg.flatten { 2 } else { d.ndim() }) {
+                for i in 0..lead {
+                    if d.0[i] == 0 {
+                        d.0[i] = o.0[i];
+                    }
+                }
+            }
+        }
         // Weight and bias follow from the data's feature size; the output from the data.
         let Some(d) = ins.first().cloned().flatten() else {
             return Ok(());
@@ -428,7 +444,48 @@ pub fn register(r: &mut Registry) {
 
 #[cfg(test)]
 mod tests {
+    use crate::graph::infer::infer_shape_partial;
+    use crate::graph::symbol::Symbol;
     use crate::op::test_util::{arr, check_grad, err, rand64, run};
+    use crate::shape::Shape;
+
+    #[test]
+    fn output_fills_the_data_batch_dimension() {
+        // MXNet 1.9.1: (FullyConnected(x, num_hidden=4, no_bias=True) + y) with y=(2, 4) and
+        // x=(0, 3) infers x=(2, 3).
+        for (flatten, x, y, want) in [
+            ("True", vec![0, 3], vec![2, 4], vec![2, 3]),
+            ("False", vec![0, 0, 3], vec![2, 5, 4], vec![2, 5, 3]),
+        ] {
+            let fc = Symbol::create(
+                "FullyConnected",
+                "fc",
+                &[
+                    ("num_hidden".into(), "4".into()),
+                    ("no_bias".into(), "True".into()),
+                    ("flatten".into(), flatten.into()),
+                ],
+                &[Symbol::variable("x", vec![])],
+                &[],
+            )
+            .unwrap();
+            let sum = Symbol::create(
+                "elemwise_add",
+                "sum",
+                &[],
+                &[fc, Symbol::variable("y", vec![])],
+                &[],
+            )
+            .unwrap();
+            let r = infer_shape_partial(
+                &sum,
+                &[("x".into(), Shape(x)), ("y".into(), Shape(y.clone()))],
+            )
+            .unwrap();
+            assert_eq!(r.args[0], Some(Shape(want)), "flatten={flatten}");
+            assert_eq!(r.outputs[0], Some(Shape(y)));
+        }
+    }
 
     #[test]
     fn gradient_matches_finite_differences() {
