@@ -10,6 +10,7 @@ from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
 from . import ndarray
 from . import ndarray as nd
 from . import random
+from . import random as rnd
 from . import name
 from . import attribute
 from .attribute import AttrScope
@@ -38,6 +39,11 @@ from . import monitor
 from . import monitor as mon
 from . import profiler
 from . import rnn
+from . import engine
+from . import libinfo
+from . import log
+from . import runtime
+from . import util
 
 _blas.load()
 

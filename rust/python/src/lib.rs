@@ -46,6 +46,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ops::_after_fork_child, m)?)?;
     m.add_function(wrap_pyfunction!(ops::_set_package_dir, m)?)?;
     m.add_function(wrap_pyfunction!(ops::engine_info, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::engine_set_bulk_size, m)?)?;
     m.add_function(wrap_pyfunction!(ops::profiler_set_state, m)?)?;
     m.add_function(wrap_pyfunction!(ops::profiler_now_us, m)?)?;
     m.add_function(wrap_pyfunction!(ops::profiler_take, m)?)?;

@@ -322,6 +322,12 @@ pub fn engine_info() -> (String, usize, usize) {
     )
 }
 
+/// Imperative bulking on the calling thread (`mx.engine.set_bulk_size`); the previous size.
+#[pyfunction]
+pub fn engine_set_bulk_size(size: usize) -> usize {
+    oxnet::runtime::rt().engine.set_bulk_size(size)
+}
+
 /// Starts or stops the engine's op timings (`mx.profiler.set_state`).
 #[pyfunction]
 pub fn profiler_set_state(running: bool) {

@@ -76,6 +76,20 @@ impl Engine {
         f()
     }
 
+    /// Imperative bulking on this thread (`mx.engine.set_bulk_size`): from now on the ops it
+    /// pushes are gathered into segments of `size` ops (0 or 1: off), flushed when full and
+    /// before any wait. Returns the previous size.
+    pub fn set_bulk_size(&'static self, size: usize) -> usize {
+        self.flush_bulk();
+        let on = size > 1 && self.kind != EngineKind::Naive;
+        GATHERED.with(|g| {
+            let mut g = g.borrow_mut();
+            let prev = g.as_ref().map_or(0, |(_, s)| *s);
+            *g = on.then(|| (Vec::with_capacity(size), size));
+            prev
+        })
+    }
+
     /// Keeps `task` for the current segment when this thread is gathering; gives it back
     /// otherwise.
     pub(super) fn gather(&'static self, task: Task) -> Option<Task> {
@@ -201,6 +215,26 @@ mod tests {
         assert!(e.wait_all().is_ok());
         let got = log.lock().expect("log").clone();
         assert_eq!(got, names.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn imperative_bulk_size_gathers_until_full_or_waited() {
+        let e = engine();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let a = Var::new();
+        assert_eq!(e.set_bulk_size(3), 0);
+        e.push(task("b0", vec![], vec![a.clone()], &log));
+        e.push(task("b1", vec![], vec![a.clone()], &log));
+        // Gathered, not pushed: nothing ran yet.
+        assert!(log.lock().expect("log").is_empty());
+        e.push(task("b2", vec![], vec![a.clone()], &log));
+        e.push(task("b3", vec![], vec![a.clone()], &log));
+        assert!(e.wait_var(&a).is_ok());
+        assert_eq!(log.lock().expect("log").len(), 4);
+        assert_eq!(e.set_bulk_size(0), 3);
+        e.push(task("b4", vec![], vec![a.clone()], &log));
+        assert!(e.wait_var(&a).is_ok());
+        assert_eq!(log.lock().expect("log").len(), 5);
     }
 
     #[test]

@@ -1,0 +1,51 @@
+"""``mx.util``: GPU queries and environment variables, as in MXNet 1.x. oxnet implements the
+MXNet 1.x NDArray semantics only; the NumPy-compatible mode (``mx.np``) is not part of it."""
+import os
+
+from .context import gpu_memory_info, num_gpus
+
+
+def get_gpu_count():
+    """Number of GPUs visible to oxnet."""
+    return num_gpus()
+
+
+def get_gpu_memory(gpu_dev_id):
+    """(free, total) bytes of memory on gpu(gpu_dev_id)."""
+    return gpu_memory_info(gpu_dev_id)
+
+
+def getenv(name):
+    """The value of environment variable ``name``, or None."""
+    return os.environ.get(name)
+
+
+def setenv(name, value):
+    """Sets (or, with None, removes) environment variable ``name``."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = str(value)
+
+
+def is_np_array():
+    """False: oxnet runs MXNet 1.x's NDArray semantics, not the ``mx.np`` mode."""
+    return False
+
+
+def is_np_shape():
+    """False: shapes follow MXNet 1.x (0 means an unknown dimension)."""
+    return False
+
+
+def _np_mode_unsupported(*_args, **_kwargs):
+    raise NotImplementedError("oxnet implements MXNet 1.x's NDArray API; the NumPy-compatible "
+                              "mode (set_np, use_np, mx.np) is not available")
+
+
+set_np = set_np_shape = use_np = use_np_array = use_np_shape = np_array = np_shape = \
+    _np_mode_unsupported
+
+
+def reset_np():
+    """Nothing to reset: the NumPy-compatible mode is never on."""
