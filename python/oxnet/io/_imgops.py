@@ -205,3 +205,30 @@ def _area_up_uint8(img, xi, xw, yi, yw):
     b0, b1 = (_fixed(yw[:, k]).astype(np.int64).reshape((-1, 1) + extra) for k in (0, 1))
     out = (((rows[yi[:, 0]] >> 4) * b0) >> 16) + (((rows[yi[:, 1]] >> 4) * b1) >> 16)
     return np.clip((out + 2) >> 2, 0, 255).astype(np.uint8)
+
+
+# ---- decoding to gray the way OpenCV's imdecode(..., IMREAD_GRAYSCALE) does -------------------
+def decode_gray(pil_img):
+    """2-D uint8 gray image from an opened, not yet loaded, Pillow image, as OpenCV 3.4 decodes it:
+    JPEGs come straight from libjpeg's luma channel (Pillow's draft mode), PNGs through libpng's
+    truncating rgb_to_gray (0.299, 0.587 in 15-bit fixed point), other formats through
+    cvtColor's rounded 14-bit BGR2GRAY. (Bit-identical to MXNet 1.9.1 on the PNG and JPEG
+    samples in tests/python/test_image.py.)
+    """
+    fmt = pil_img.format
+    if fmt == "JPEG":
+        pil_img.draft("L", pil_img.size)
+        return np.asarray(pil_img.convert("L"))
+    if pil_img.mode == "L":
+        return np.asarray(pil_img)
+    if pil_img.mode == "LA":
+        return np.asarray(pil_img.getchannel(0))
+    rgb = np.asarray(pil_img.convert("RGB")).astype(np.int64)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    if fmt == "PNG":
+        rc, gc = 9797, 19234  # libpng: 0.299 and 0.587 of 32768
+        gray = (rc * r + gc * g + (32768 - rc - gc) * b) >> 15
+        gray = np.where((r == g) & (r == b), r, gray)  # libpng keeps already-gray pixels as they are
+    else:
+        gray = (r * 4899 + g * 9617 + b * 1868 + 8192) >> 14
+    return gray.astype(np.uint8)
