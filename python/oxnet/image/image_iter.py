@@ -8,6 +8,7 @@ start of the data (pad = filled samples), 'discard' drops it, 'roll_over' carrie
 samples into the first batch of the next epoch. Shuffling uses Python's `random.shuffle`, like
 MXNet.
 """
+import inspect
 import logging
 import numbers
 import os
@@ -52,6 +53,9 @@ class ImageIter(DataIter):
         if aug_list is not None and kwargs:
             raise TypeError("ImageIter: unexpected keyword argument(s) %s (CreateAugmenter arguments are "
                             "only used without aug_list)" % ", ".join(sorted(kwargs)))
+        unknown = sorted(set(kwargs) - set(inspect.signature(CreateAugmenter).parameters))
+        if unknown:
+            raise TypeError("ImageIter: unexpected keyword argument(s) %s" % ", ".join(unknown))
         imgkeys = None
         if path_imgrec:
             logging.info("%s: loading recordio %s...", type(self).__name__, path_imgrec)
