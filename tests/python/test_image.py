@@ -75,6 +75,19 @@ def test_imdecode_gray_and_jpeg_match_mxnet_exactly():
     np.testing.assert_array_equal(gray, REF["jpeg_gray"])
 
 
+def test_imdecode_rgba_and_gray_png():
+    # an RGBA PNG loses its alpha (no blending); expected values printed by MXNet 1.9.1
+    a = (np.arange(2 * 3 * 4).reshape(2, 3, 4) * 10).astype(np.uint8)
+    buf = png_bytes(a)
+    np.testing.assert_array_equal(mx.img.imdecode(buf).asnumpy(), a[:, :, :3])
+    np.testing.assert_array_equal(mx.img.imdecode(buf, to_rgb=0).asnumpy(), a[:, :, 2::-1])
+    np.testing.assert_array_equal(mx.img.imdecode(buf, flag=0).asnumpy().ravel(), [8, 48, 88, 128, 168, 208])
+    g = (np.arange(6).reshape(2, 3) * 40).astype(np.uint8)
+    buf = png_bytes(g)
+    np.testing.assert_array_equal(mx.img.imdecode(buf, flag=0).asnumpy()[:, :, 0], g)
+    np.testing.assert_array_equal(mx.img.imdecode(buf).asnumpy(), np.repeat(g[:, :, None], 3, axis=2))
+
+
 def test_imread(tmp_path):
     a = decode_pat()
     p = str(tmp_path / "a.png")
@@ -93,6 +106,8 @@ def test_imdecode_errors():
         mx.img.imdecode(b"not an image")
     with pytest.raises(ValueError, match="imdecode: flag"):
         mx.img.imdecode(png_bytes(decode_pat()), flag=5)
+    with pytest.raises(ValueError, match="imdecode: flag"):
+        mx.img.imdecode(png_bytes(decode_pat()), flag=-1)
 
 
 # ---- resizing --------------------------------------------------------------------------------

@@ -47,8 +47,8 @@ def _ret(arr, out):
 
 
 def _decode_np(buf, flag, to_rgb, fn):
-    if flag not in (-1, 0, 1):
-        raise ValueError("%s: flag must be 0 (gray), 1 (color) or -1 (unchanged), got %r" % (fn, flag))
+    if flag not in (0, 1):
+        raise ValueError("%s: flag must be 0 (gray) or 1 (color), got %r" % (fn, flag))
     try:
         arr = recordio._decode(bytes(buf), flag)
     except MXNetError as e:
