@@ -202,3 +202,44 @@ REF = {'border': {0: [[0, 0, 0, 0, 0], [0, 0, 3, 12, 27], [0, 11, 19, 33, 53], [
  'saturation_seed5': [125.93989562988281, 127.01362609863281, 128.08737182617188],
  'seq_dumps': ['sequentialaug',
                ['["castaug", {"type": "float32"}]', '["resizeaug", {"size": 3, "interp": 2}]']]}
+
+
+# imresize of pat(40, 60, 3) with MXNet 1.9.1: sha256 (first 32 hex digits) of the uint8 output bytes
+RESIZE_40x60_SHA256 = {'0_23x17': '4b632a177afd1d5bacde3b5fa5dd831b',
+ '0_30x20': '9317c8c75d293406a20e4d1e88cd4735',
+ '0_45x90': '23db13564906450a9560c46fdb9c4202',
+ '0_97x71': 'd6b7add775f66b9a8f5097d4bfa056d9',
+ '1_23x17': 'd1553f7921e874fc0bab2ef71568b824',
+ '1_30x20': '81702486792dd200f7385a7297a4e19a',
+ '1_45x90': '11687a1d2e6155286eb22fbcbe65bce7',
+ '1_97x71': 'a1fc0e3b349f1d143e51a8b18fdbf956',
+ '2_23x17': '4b120fc3e8871a3d107efda1b387a7c9',
+ '2_30x20': 'b5f89febe5ba5387bde05ca68ca92f85',
+ '2_45x90': '67a6e98116d1303ef3ce6d89615253c6',
+ '2_97x71': '7c303186f225a499164dd20fb8e43583',
+ '3_30x20': '81702486792dd200f7385a7297a4e19a',
+ '3_45x90': '9f135d0e5ac18f4770fb39b0019d5fce',
+ '3_97x71': 'e9c69604ea1adab5b61394bf5469381c',
+ '4_23x17': '9791ead1e6b266c312b5e724c1911e60',
+ '4_30x20': '5d7253c25e7a099f9f3d758391cfa93b',
+ '4_45x90': '0d5d89ed4065c3bf71c4902778ff8847',
+ '4_97x71': 'a813ed1e14fa68cb4e76a9b660889547'}
+# area shrink to 23x17 (zlib-compressed uint8 bytes, base64), compared within one level
+RESIZE_40x60_AREA_23x17 = (
+    'eNoN0sly22QAAOBH4F3gwABHUkIpKSFJY7dZ7MSO7Vi29v3Xrl+LJVmbLceLZCdxnLapp3ShLMN0OsOZS288A09Bn+'
+    'H7Pjt8/pX9R5Bvjo/96fqwGKdE5ylWwMZbw0avgEXpMskbDG7PZzvUtbGZ/fvFK/jD6F5Su/UW7aGltkOB+lz9R/z9'
+    '0WDLUi8SS2eHviXL3cJrMQss4EI5duiYxw0YXTM7i/Rr5+rB+BZ+/PHNNyb5ciIwnsJ7tjzYX/75C/6YzmYG6kN0EC'
+    'iCZLp2eSIHp5mhuFpuZ0pdz+aP4J1Xf00ik4fT0k3vxmTFVDb1q5pJRC0J3HDsQSBjTRaHUAOKk6pCaGncSDK6fgK1'
+    'XoBpoNCRgGz28Nor/ubs54fM35mG6J2S4JBhq+hEk3m0fSaJZDdIUH/U5SamamkA4IHRRbnsIurhqQrU8Wj2zH3bru'
+    'S1DJ9b8ChzqaNEaraQS9XhIa0FxIHoMQnhUGJWITzcbjhJELiQsn0NowNtQFXdA8PtboWstI5fluvMiK60xbqSB2iq'
+    'm4XQB3h0kWmEzSkhK2I4AMIpr/OjHD0HNhCSDlubt5fxvGm9JjJ71kW6xNKlhEUoYO3lTzlbv64C2zK6ONJh+niaJJ'
+    'wXGWxQE+OiqatgTFEdd0ZqPpL2pLjTDyd8vUpn/S7NTaB7gp7eZccrK2VDoHDA5CI2aM+IPlRgx0rlwJlHMiNoWYD6'
+    'zsIurYU3LR81FurASuHIAgJhkiqMtN1LB11mIl6TBsqgRP1am04riSekISNTFC9GLh7yHhHU1u2t6V6laMjaUI8NNL'
+    'p2dUk8F+SU7ix3DlJBLK9ST7AJperPyjaBXjCKRENAOBcu2VR0widzfrvY318eOW5I9IHccBWOtjUkRJNhO/fZmwlE'
+    '5VZDRzon4MXTy0dHXObh0AZopJmUu7p6whORNFaYd2APK2iXHfvn4FTN815oowPMJoyUrYGhz570+Zq8M+NXDab5XO'
+    '8kGsKrbIbYvnFO85YWuHMPJk/rU4YzdV39FOa0HJ2fAXlAUl4GzyaYpMqt3cJF78u/vds61j88kaMrwcjBbLDakei7'
+    's2NF2QzvyqvKUHJU3QuNblN16uUVZwtVybTrCqtzMcypF6M1Thy/0KjD5+Zj2BQb7JCeNrsn+YJo5c3NGN/WL9smC6'
+    'QwtNTxYB77CG+oqqNqeiwXlAPlanz2cvz+Wz38+KCylh/fqie5M4hL38vvprvsa65tTEcQEwksEBN8kp22ZVplcEGy'
+    '6i0HGtA1CQtit4xWWvruRvK+Ulpff/fs6Ij8oM333eivjcqtSo4FdipyesdRJ9CcioyiAK6a1KDac2I8pqVPRkgweh'
+    'Xu3h/dbu9d/fclhPfSDaH4Hx/kSVc='
+)

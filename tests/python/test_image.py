@@ -6,9 +6,11 @@ augmenters draw from Python's `random` like MXNet, so with the same seed the dra
 MXNet's; their statistics are checked over many draws as well.
 """
 import base64
+import hashlib
 import io
 import json
 import random
+import zlib
 
 import numpy as np
 import pytest
@@ -18,7 +20,7 @@ import oxnet as mx
 from oxnet import recordio
 from oxnet.base import MXNetError
 
-from image_mxnet_ref import JPEG_B64, REF
+from image_mxnet_ref import JPEG_B64, REF, RESIZE_40x60_AREA_23x17, RESIZE_40x60_SHA256
 
 
 def pat(h, w, c):
@@ -124,6 +126,22 @@ def test_imresize_matches_mxnet(key):
         assert diff.max() <= 1 and (diff > 0).sum() <= 2
     else:
         assert diff.max() == 0
+
+
+@pytest.mark.parametrize("key", sorted(RESIZE_40x60_SHA256))
+def test_imresize_larger_rgb_is_bit_identical_to_mxnet(key):
+    interp, size = key.split("_")
+    w, h = (int(v) for v in size.split("x"))
+    got = mx.image.imresize(nd8(pat(40, 60, 3)), w, h, interp=int(interp)).asnumpy()
+    assert got.shape == (h, w, 3)
+    assert hashlib.sha256(got.tobytes()).hexdigest()[:32] == RESIZE_40x60_SHA256[key]
+
+
+def test_imresize_area_fractional_shrink_within_one_level_of_mxnet():
+    ref = np.frombuffer(zlib.decompress(base64.b64decode("".join(RESIZE_40x60_AREA_23x17))), np.uint8)
+    got = mx.image.imresize(nd8(pat(40, 60, 3)), 23, 17, interp=3).asnumpy()
+    diff = np.abs(got.astype(int) - ref.reshape(17, 23, 3))
+    assert diff.max() <= 1 and (diff > 0).sum() <= 5  # 3 of 1173 differ (OpenCV sums in float32)
 
 
 def test_imresize_rgb_and_float_match_mxnet():
