@@ -20,7 +20,7 @@ import oxnet as mx
 from oxnet import recordio
 from oxnet.base import MXNetError
 
-from image_mxnet_ref import JPEG_B64, REF, RESIZE_40x60_AREA_23x17, RESIZE_40x60_SHA256
+from image_mxnet_ref import JPEG_B64, REF, RESIZE_40x60_AREA_23x17, RESIZE_40x60_SHA256, ROTATE
 
 
 def pat(h, w, c):
@@ -281,6 +281,36 @@ def test_copy_make_border():
     np.testing.assert_array_equal(out.asnumpy(), REF["border_values"])
     with pytest.raises(ValueError, match="copyMakeBorder: type"):
         mx.image.copyMakeBorder(src, 1, 1, 1, 1, type=9)
+
+
+def test_imrotate_matches_mxnet():
+    img = mx.nd.array(pat(7, 9, 2).transpose(2, 0, 1)).astype("float32")
+    np.testing.assert_allclose(mx.image.imrotate(img, 30).asnumpy(), ROTATE["rot30"], atol=2e-3)
+    np.testing.assert_allclose(mx.image.imrotate(img, 90, zoom_in=True).asnumpy(), ROTATE["rot90_in"], atol=2e-3)
+    np.testing.assert_allclose(mx.image.imrotate(img, -45, zoom_out=True).asnumpy(), ROTATE["rot_m45_out"], atol=2e-3)
+    batch = mx.nd.stack(img, img * 0.5)
+    np.testing.assert_allclose(mx.image.imrotate(batch, mx.nd.array([10, 200])).asnumpy(), ROTATE["batch"], atol=2e-3)
+    np.random.seed(3)
+    got = mx.image.random_rotate(batch, (-20, 20), zoom_in=True)
+    np.testing.assert_allclose(got.asnumpy(), ROTATE["random"], atol=2e-3)
+
+
+def test_imrotate_numpy_oracle_and_errors():
+    a = np.random.rand(2, 5, 7).astype(np.float32)
+    img = mx.nd.array(a)
+    np.testing.assert_allclose(mx.image.imrotate(img, 0).asnumpy(), a, atol=1e-5)
+    # 180 degrees about the center is a flip of both axes
+    np.testing.assert_allclose(mx.image.imrotate(img, 180).asnumpy(), a[:, ::-1, ::-1], atol=1e-4)
+    with pytest.raises(ValueError, match="cannot be both True"):
+        mx.image.imrotate(img, 3, zoom_in=True, zoom_out=True)
+    with pytest.raises(TypeError, match="float32"):
+        mx.image.imrotate(img.astype("uint8"), 3)
+    with pytest.raises(TypeError, match="scalar"):
+        mx.image.imrotate(img, [3])
+    with pytest.raises(ValueError, match="number of rotation angles"):
+        mx.image.imrotate(mx.nd.stack(img, img), mx.nd.array([1, 2, 3]))
+    with pytest.raises(ValueError, match="Only 3D and 4D"):
+        mx.image.imrotate(img[0], 3)
 
 
 # ---- augmenters ------------------------------------------------------------------------------

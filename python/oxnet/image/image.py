@@ -23,6 +23,7 @@ from ..io import _imgops
 
 __all__ = ["imread", "imdecode", "imresize", "scale_down", "copyMakeBorder", "resize_short",
            "fixed_crop", "random_crop", "center_crop", "color_normalize", "random_size_crop",
+           "imrotate", "random_rotate",
            "Augmenter", "SequentialAug", "ResizeAug", "ForceResizeAug", "RandomCropAug",
            "RandomSizedCropAug", "CenterCropAug", "RandomOrderAug", "BrightnessJitterAug",
            "ContrastJitterAug", "SaturationJitterAug", "HueJitterAug", "ColorJitterAug",
@@ -228,6 +229,80 @@ def random_size_crop(src, size, area, ratio, interp=2, **kwargs):
             out = fixed_crop(src, x0, y0, new_w, new_h, size, interp)
             return out, (x0, y0, new_w, new_h)
     return center_crop(src, size, interp)
+
+
+def _bilinear_sample(data, gx, gy):
+    """MXNet's BilinearSampler on numpy: data (N, C, H, W), grid gx/gy (N, H', W') in [-1, 1];
+    the four neighbours outside the image count as zero."""
+    n, c, ih, iw = data.shape
+    x = (gx + 1) * (iw - 1) / 2
+    y = (gy + 1) * (ih - 1) / 2
+    x0, y0 = np.floor(x), np.floor(y)
+    wx, wy = 1 - (x - x0), 1 - (y - y0)
+    x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+    batch = np.arange(n).reshape(n, 1, 1)
+    out = np.zeros((n, c) + gx.shape[1:], np.float32)
+    for dy, dx, wt in ((0, 0, wy * wx), (0, 1, wy * (1 - wx)), (1, 0, (1 - wy) * wx), (1, 1, (1 - wy) * (1 - wx))):
+        xs, ys = x0 + dx, y0 + dy
+        inside = (xs >= 0) & (xs <= iw - 1) & (ys >= 0) & (ys <= ih - 1)
+        v = data[batch, :, np.clip(ys, 0, ih - 1), np.clip(xs, 0, iw - 1)]  # (N, H', W', C)
+        out += (np.moveaxis(v, -1, 1) * (wt * inside)[:, None]).astype(np.float32)
+    return out
+
+
+def imrotate(src, rotation_degrees, zoom_in=False, zoom_out=False):
+    """Rotate float32 CHW image(s) (C, H, W) or (N, C, H, W) counterclockwise by rotation_degrees
+    (a number, or one per image) about the center, bilinear, zero outside. zoom_in scales so no
+    zero border shows; zoom_out so that the whole rotated image fits."""
+    if zoom_in and zoom_out:
+        raise ValueError("`zoom_in` and `zoom_out` cannot be both True")
+    if np.dtype(src.dtype) != np.float32:
+        raise TypeError("Only `float32` images are supported by this function")
+    arr = _as_numpy(src, "imrotate")
+    if arr.ndim == 3:
+        if not isinstance(rotation_degrees, numbers.Number):
+            raise TypeError("When a single image is passed the rotation angle is required to be a scalar.")
+        arr = arr[None]
+    elif arr.ndim != 4:
+        raise ValueError("Only 3D and 4D are supported by this function")
+    if isinstance(rotation_degrees, numbers.Number):
+        degrees = np.full(len(arr), rotation_degrees, np.float32)
+    else:
+        degrees = _as_numpy(rotation_degrees, "imrotate").astype(np.float32).ravel()
+    if len(arr) != len(degrees):
+        raise ValueError("The number of images must be equal to the number of rotation angles")
+    rad = (np.float32(np.pi) * degrees / 180).reshape(-1, 1, 1)
+    _, _, h, w = arr.shape
+    hscale, wscale = np.float32((h - 1) / 2), np.float32((w - 1) / 2)
+    hm = (np.arange(h, dtype=np.float32).reshape(1, h, 1) - hscale) * np.ones((1, 1, w), np.float32)
+    wm = (np.arange(w, dtype=np.float32).reshape(1, 1, w) - wscale) * np.ones((1, h, 1), np.float32)
+    cos, sin = np.cos(rad), np.sin(rad)
+    gx = (wm * cos - hm * sin) / wscale
+    gy = (wm * sin + hm * cos) / hscale
+    if zoom_in or zoom_out:
+        fh, fw = np.float32(h), np.float32(w)
+        rho = np.sqrt(fh * fh + fw * fw)
+        ang = np.arctan(fh / fw)
+        a = np.abs(rad)
+        max_x = np.maximum(np.abs(rho * np.cos(ang + a)), np.abs(rho * np.cos(ang - a)))
+        max_y = np.maximum(np.abs(rho * np.sin(ang + a)), np.abs(rho * np.sin(ang - a)))
+        if zoom_out:
+            scale = np.maximum(max_x / fw, max_y / fh)
+        else:
+            scale = np.minimum(fw / max_x, fh / max_y)
+        gx, gy = gx * scale, gy * scale
+    out = _bilinear_sample(arr.astype(np.float32), gx.astype(np.float32), gy.astype(np.float32))
+    return nd.array(out if len(src.shape) == 4 else out[0], dtype=np.float32)
+
+
+def random_rotate(src, angle_limits, zoom_in=False, zoom_out=False):
+    """imrotate by angles drawn uniformly from angle_limits = (low, high) degrees (numpy's RNG,
+    one angle per image)."""
+    if len(src.shape) == 3:
+        degrees = np.random.uniform(*angle_limits)
+    else:
+        degrees = nd.array(np.random.uniform(*angle_limits, size=src.shape[0]))
+    return imrotate(src, degrees, zoom_in=zoom_in, zoom_out=zoom_out)
 
 
 # ---- augmenters --------------------------------------------------------------------------------
