@@ -287,9 +287,11 @@ def test_imrotate_matches_mxnet():
     img = mx.nd.array(pat(7, 9, 2).transpose(2, 0, 1)).astype("float32")
     np.testing.assert_allclose(mx.image.imrotate(img, 30).asnumpy(), ROTATE["rot30"], atol=2e-3)
     np.testing.assert_allclose(mx.image.imrotate(img, 90, zoom_in=True).asnumpy(), ROTATE["rot90_in"], atol=2e-3)
-    np.testing.assert_allclose(mx.image.imrotate(img, -45, zoom_out=True).asnumpy(), ROTATE["rot_m45_out"], atol=2e-3)
+    got = mx.image.imrotate(img, -45, zoom_out=True)
+    np.testing.assert_allclose(got.asnumpy(), ROTATE["rot_m45_out"], atol=2e-3)
     batch = mx.nd.stack(img, img * 0.5)
-    np.testing.assert_allclose(mx.image.imrotate(batch, mx.nd.array([10, 200])).asnumpy(), ROTATE["batch"], atol=2e-3)
+    got = mx.image.imrotate(batch, mx.nd.array([10, 200]))
+    np.testing.assert_allclose(got.asnumpy(), ROTATE["batch"], atol=2e-3)
     np.random.seed(3)
     got = mx.image.random_rotate(batch, (-20, 20), zoom_in=True)
     np.testing.assert_allclose(got.asnumpy(), ROTATE["random"], atol=2e-3)
@@ -577,6 +579,12 @@ def test_imageiter_errors(imgdir):
     it = mx.image.ImageIter(2, (3, 8, 8), path_imglist=lst, path_root=root)
     it.next()
     with pytest.raises(RuntimeError, match="Broken image filename: 3.png"):
+        it.next()
+    rec = recordio.MXRecordIO(str(imgdir / "broken.rec"), "w")
+    rec.write(recordio.pack(recordio.IRHeader(0, 1.0, 0, 0), b"broken"))
+    rec.close()
+    it = mx.image.ImageIter(1, (3, 8, 8), path_imgrec=str(imgdir / "broken.rec"))
+    with pytest.raises(RuntimeError, match="Broken image index: record before byte"):
         it.next()
     (imgdir / "bad.lst").write_text("0\t1.png\n")
     with pytest.raises(ValueError, match="bad.lst line 1"):

@@ -39,7 +39,8 @@ class ImageIter(DataIter):
         if not (path_imgrec or path_imglist or isinstance(imglist, list)):
             raise ValueError("ImageIter: give path_imgrec, path_imglist or imglist (a list)")
         if dtype not in _LABEL_DTYPES:
-            raise ValueError("ImageIter: dtype %r label not supported (one of %s)" % (dtype, ", ".join(_LABEL_DTYPES)))
+            raise ValueError("ImageIter: dtype %r label not supported (one of %s)"
+                             % (dtype, ", ".join(_LABEL_DTYPES)))
         if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError("ImageIter: batch_size must be a positive integer, got %r" % (batch_size,))
         if last_batch_handle not in ("pad", "discard", "roll_over"):
@@ -200,7 +201,8 @@ class ImageIter(DataIter):
             label = label.asnumpy()
         label = np.asarray(label, np.float32).ravel()
         if label.size != self.label_width:
-            raise MXNetError("ImageIter: a sample has %d label(s), label_width is %d" % (label.size, self.label_width))
+            raise MXNetError("ImageIter: a sample has %d label(s), label_width is %d"
+                             % (label.size, self.label_width))
         return label[0] if self.label_width == 1 else label
 
     def next(self):
@@ -253,7 +255,8 @@ class ImageIter(DataIter):
             if self.imglist is not None and idx is not None:
                 where = "filename: %s" % (self.imglist[idx][1],)
             else:
-                where = "index: %s" % (idx if idx is not None else "record before position %d" % self.imgrec.tell())
+                pos = "record before byte %d" % self.imgrec.tell() if idx is None else idx
+                where = "index: %s" % (pos,)
             raise RuntimeError("Broken image %s, %s" % (where, e)) from e
 
     def read_image(self, fname):
