@@ -46,6 +46,7 @@ def nd8(arr):
 
 def test_aliases():
     assert mx.img is mx.image
+    assert mx.image.ImageIter is mx.image.image.ImageIter
     assert mx.image.ImageIter.__module__ == "oxnet.image.image_iter"
 
 

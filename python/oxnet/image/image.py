@@ -28,7 +28,7 @@ __all__ = ["imread", "imdecode", "imresize", "scale_down", "copyMakeBorder", "re
            "RandomSizedCropAug", "CenterCropAug", "RandomOrderAug", "BrightnessJitterAug",
            "ContrastJitterAug", "SaturationJitterAug", "HueJitterAug", "ColorJitterAug",
            "LightingAug", "ColorNormalizeAug", "RandomGrayAug", "HorizontalFlipAug", "CastAug",
-           "CreateAugmenter"]
+           "CreateAugmenter", "ImageIter"]
 
 
 def _as_numpy(src, fn):
@@ -627,3 +627,8 @@ def _check_mean_std(name, v):
     if not isinstance(v, (np.ndarray, nd.NDArray)) or v.shape[0] not in (1, 3):
         raise ValueError("CreateAugmenter: %s must be True, None, or a numpy array / NDArray of 1 or 3 "
                          "values, got %r" % (name, v))
+
+
+# MXNet defines ImageIter in this module (mx.image.image.ImageIter); it lives in image_iter.py
+# and is re-exported here, after everything it imports from this module exists.
+from .image_iter import ImageIter  # noqa: E402
