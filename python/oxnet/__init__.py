@@ -28,6 +28,8 @@ from . import kvstore
 from . import kvstore as kv
 from . import io
 from . import recordio
+from . import image
+from . import image as img
 from . import initializer
 from . import initializer as init
 from . import metric

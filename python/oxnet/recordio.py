@@ -344,13 +344,15 @@ def _decode(buf, iscolor=-1):
     """Decode image bytes like cv2.imdecode: BGR(A) or 2-D gray uint8 numpy array."""
     from PIL import Image
 
+    from .io._imgops import decode_gray
+
     try:
         img = Image.open(_io.BytesIO(buf))
+        if iscolor == 0:
+            return np.ascontiguousarray(decode_gray(img))
         img.load()
     except Exception as e:
         raise MXNetError("Cannot decode image (%d bytes): %s" % (len(buf), e)) from e
-    if iscolor == 0:
-        return np.asarray(img.convert("L"))
     if iscolor > 0 or img.mode not in ("L", "RGB", "RGBA", "I;16", "I"):
         img = img.convert("RGB")
     arr = np.asarray(img)

@@ -49,3 +49,186 @@ def resize_linear(img, width, height):
     out = (((rows[y0] >> 4) * b0) >> 16) + (((rows[y1] >> 4) * b1) >> 16)
     out = (out + 2) >> 2
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+# ---- the other OpenCV interpolations (cv2.resize codes), used by mx.image.imresize ------------
+# OpenCV 3.4 (the one inside MXNet 1.9.1) resizes uint8 images with 11-bit fixed-point weights
+# for the kernels below and rounds the vertical pass in float; this follows that scheme in numpy,
+# so results match MXNet exactly or within one gray level (tested in tests/python/test_image.py).
+INTER_NEAREST, INTER_LINEAR, INTER_CUBIC, INTER_AREA, INTER_LANCZOS4 = 0, 1, 2, 3, 4
+
+
+def _cubic_coeffs(x):
+    a = -0.75
+    x = x.astype(np.float64)
+    c0 = ((a * (x + 1) - 5 * a) * (x + 1) + 8 * a) * (x + 1) - 4 * a
+    c1 = ((a + 2) * x - (a + 3)) * x * x + 1
+    c2 = ((a + 2) * (1 - x) - (a + 3)) * (1 - x) * (1 - x) + 1
+    return np.stack([c0, c1, c2, 1 - c0 - c1 - c2], axis=1).astype(np.float32)
+
+
+def _lanczos4_coeffs(x):
+    t = x.astype(np.float64)[:, None] + 3 - np.arange(8)[None, :]
+    c = np.sinc(t) * np.sinc(t / 4)
+    c /= c.sum(axis=1, keepdims=True)
+    c[x < np.finfo(np.float32).eps] = [0, 0, 0, 1, 0, 0, 0, 0]
+    return c.astype(np.float32)
+
+
+def _kernel_taps(src, dst, ksize, coeffs):
+    """(dst, ksize) source indices (border replicated) and float32 weights of a ksize-tap kernel."""
+    scale = src / dst
+    f = ((np.arange(dst, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
+    i0 = np.floor(f).astype(np.int64)
+    frac = f - i0.astype(np.float32)
+    idx = np.clip(i0[:, None] + np.arange(ksize)[None, :] - (ksize // 2 - 1), 0, src - 1)
+    return idx, coeffs(frac)
+
+
+def _area_up_taps(src, dst, clamp_weights):
+    """INTER_AREA when an axis grows: linear taps with OpenCV's area-style fractions."""
+    scale = src / dst
+    d = np.arange(dst, dtype=np.float64)
+    i0 = np.floor(d * scale).astype(np.int64)
+    f = ((d + 1) - (i0 + 1) / scale).astype(np.float32)
+    f = np.where(f <= 0, np.float32(0), f - np.floor(f)).astype(np.float32)
+    if clamp_weights:
+        high = i0 >= src - 1
+        f[high], i0[high] = 0.0, src - 1
+    i1 = np.clip(i0 + 1, 0, src - 1)
+    i0 = np.clip(i0, 0, src - 1)
+    return np.stack([i0, i1], axis=1), np.stack([1 - f, f], axis=1).astype(np.float32)
+
+
+def _area_down_taps(src, dst):
+    """INTER_AREA when shrinking: each output averages the source cells it covers (weights by overlap)."""
+    scale = src / dst
+    rows = []
+    for dx in range(dst):
+        fs1 = dx * scale
+        fs2 = fs1 + scale
+        cell = min(scale, src - fs1)
+        s1, s2 = int(np.ceil(fs1)), int(np.floor(fs2))
+        s2 = min(s2, src - 1)
+        s1 = min(s1, s2)
+        taps = []
+        if s1 - fs1 > 1e-3:
+            taps.append((s1 - 1, (s1 - fs1) / cell))
+        taps.extend((s, 1.0 / cell) for s in range(s1, s2))
+        if fs2 - s2 > 1e-3:
+            taps.append((s2, min(min(fs2 - s2, 1.0), cell) / cell))
+        rows.append(taps)
+    k = max(len(t) for t in rows)
+    idx = np.zeros((dst, k), np.int64)
+    w = np.zeros((dst, k), np.float64)
+    for i, taps in enumerate(rows):
+        for j, (s, wt) in enumerate(taps):
+            idx[i, j], w[i, j] = s, wt
+    return idx, w
+
+
+def _apply(img, xidx, xw, yidx, yw):
+    """Separable resampling: horizontal then vertical pass, float64 accumulation."""
+    extra = (1,) * (img.ndim - 2)
+    src = img.astype(np.float64)
+    rows = sum(src[:, xidx[:, k]] * xw[:, k].reshape((1, -1) + extra) for k in range(xidx.shape[1]))
+    return sum(rows[yidx[:, k]] * yw[:, k].reshape((-1, 1) + extra) for k in range(yidx.shape[1]))
+
+
+def _fixed(w):
+    return np.rint(w.astype(np.float32) * np.float32(_COEF_SCALE)).astype(np.float64)
+
+
+def resize(img, width, height, interp=INTER_LINEAR):
+    """img (H, W) or (H, W, C), uint8 or float, resized to (height, width) as cv2.resize does.
+
+    interp: OpenCV's codes, 0 nearest, 1 bilinear, 2 bicubic, 3 area, 4 Lanczos (8x8).
+    """
+    h, w = img.shape[:2]
+    if (h, w) == (height, width):
+        return img.copy()
+    integer = img.dtype == np.uint8
+    if interp == INTER_NEAREST:
+        xs = np.minimum(np.floor(np.arange(width) * (w / width)).astype(np.int64), w - 1)
+        ys = np.minimum(np.floor(np.arange(height) * (h / height)).astype(np.int64), h - 1)
+        return img[ys][:, xs]
+    if interp == INTER_LINEAR and integer:
+        return resize_linear(img, width, height)
+    if interp == INTER_AREA and width <= w and height <= h:
+        (xi, xw), (yi, yw) = _area_down_taps(w, width), _area_down_taps(h, height)
+        out = _apply(img, xi, xw, yi, yw)
+    else:
+        if interp == INTER_LINEAR:
+            (x0, x1, _, _), (y0, y1, _, _) = _taps(w, width, True), _taps(h, height, False)
+            fx = _float_frac(w, width, True)
+            fy = _float_frac(h, height, False)
+            xi, xw = np.stack([x0, x1], 1), np.stack([1 - fx, fx], 1)
+            yi, yw = np.stack([y0, y1], 1), np.stack([1 - fy, fy], 1)
+        elif interp == INTER_AREA:
+            xi, xw = _area_up_taps(w, width, True)
+            yi, yw = _area_up_taps(h, height, False)
+        elif interp == INTER_CUBIC:
+            xi, xw = _kernel_taps(w, width, 4, _cubic_coeffs)
+            yi, yw = _kernel_taps(h, height, 4, _cubic_coeffs)
+        elif interp == INTER_LANCZOS4:
+            xi, xw = _kernel_taps(w, width, 8, _lanczos4_coeffs)
+            yi, yw = _kernel_taps(h, height, 8, _lanczos4_coeffs)
+        else:
+            raise ValueError("unknown interpolation method %r (OpenCV codes 0-4)" % (interp,))
+        if integer:
+            if interp == INTER_AREA:
+                return _area_up_uint8(img, xi, xw, yi, yw)
+            out = _apply(img, xi, _fixed(xw), yi, _fixed(yw)) / float(_COEF_SCALE * _COEF_SCALE)
+        else:
+            out = _apply(img, xi, xw.astype(np.float64), yi, yw.astype(np.float64))
+    if integer:
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return out.astype(img.dtype)
+
+
+def _float_frac(src, dst, clamp_weights):
+    scale = src / dst
+    f = ((np.arange(dst, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
+    i0 = np.floor(f)
+    f = f - i0.astype(np.float32)
+    if clamp_weights:
+        f[(i0 < 0) | (i0 >= src - 1)] = 0.0
+    return f
+
+
+def _area_up_uint8(img, xi, xw, yi, yw):
+    """Area weights on growing axes run through OpenCV's fixed-point bilinear rows (see resize_linear)."""
+    extra = (1,) * (img.ndim - 2)
+    src = img.astype(np.int64)
+    a0, a1 = (_fixed(xw[:, k]).astype(np.int64).reshape((1, -1) + extra) for k in (0, 1))
+    rows = src[:, xi[:, 0]] * a0 + src[:, xi[:, 1]] * a1
+    b0, b1 = (_fixed(yw[:, k]).astype(np.int64).reshape((-1, 1) + extra) for k in (0, 1))
+    out = (((rows[yi[:, 0]] >> 4) * b0) >> 16) + (((rows[yi[:, 1]] >> 4) * b1) >> 16)
+    return np.clip((out + 2) >> 2, 0, 255).astype(np.uint8)
+
+
+# ---- decoding to gray the way OpenCV's imdecode(..., IMREAD_GRAYSCALE) does -------------------
+def decode_gray(pil_img):
+    """2-D uint8 gray image from an opened, not yet loaded, Pillow image, as OpenCV 3.4 decodes it:
+    JPEGs come straight from libjpeg's luma channel (Pillow's draft mode), PNGs through libpng's
+    truncating rgb_to_gray (0.299, 0.587 in 15-bit fixed point), other formats through
+    cvtColor's rounded 14-bit BGR2GRAY. (Bit-identical to MXNet 1.9.1 on the PNG and JPEG
+    samples in tests/python/test_image.py.)
+    """
+    fmt = pil_img.format
+    if fmt == "JPEG":
+        pil_img.draft("L", pil_img.size)
+        return np.asarray(pil_img.convert("L"))
+    if pil_img.mode == "L":
+        return np.asarray(pil_img)
+    if pil_img.mode == "LA":
+        return np.asarray(pil_img.getchannel(0))
+    rgb = np.asarray(pil_img.convert("RGB")).astype(np.int64)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    if fmt == "PNG":
+        rc, gc = 9797, 19234  # libpng: 0.299 and 0.587 of 32768
+        gray = (rc * r + gc * g + (32768 - rc - gc) * b) >> 15
+        gray = np.where((r == g) & (r == b), r, gray)  # libpng keeps already-gray pixels as they are
+    else:
+        gray = (r * 4899 + g * 9617 + b * 1868 + 8192) >> 14
+    return gray.astype(np.uint8)

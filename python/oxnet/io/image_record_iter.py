@@ -4,8 +4,8 @@ Reimplements the common path of MXNet's C++ ImageRecordIter (src/io/iter_image_r
 with the default augmenter): resize the shorter edge, crop (center, or random with rand_crop),
 mirror (rand_mirror), then `(pixel - mean) * scale / std` per channel, NCHW float32, RGB order.
 Without random augmentation, color output is bit-identical to MXNet 1.9.1 (resizes follow
-OpenCV's INTER_LINEAR, see _imgops.py); gray (data_shape[0] == 1) images may differ by a level
-or two because OpenCV's decoders convert to gray with their own rounding. Random crops and
+OpenCV's INTER_LINEAR, see _imgops.py); gray (data_shape[0] == 1) images are decoded to gray as
+OpenCV does it (_imgops.decode_gray). Random crops and
 mirrors are drawn from numpy, so they differ from MXNet's draws. Differences kept on purpose:
 round_batch=False reports the true pad (MXNet says 0) and zero-fills; shuffling reorders every
 record each epoch (MXNet shuffles in chunks).
@@ -25,7 +25,7 @@ import numpy as np
 from .. import ndarray as nd
 from .. import recordio
 from ..base import MXNetError
-from ._imgops import resize_linear
+from ._imgops import decode_gray, resize_linear
 from .base import DataBatch, DataDesc, _HeldBatchIter
 
 # Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, or the no-op value).
@@ -172,7 +172,7 @@ class ImageRecordIter(_HeldBatchIter):
                              "label_width is %d" % (offset, self.path_imgrec, label.size, self.label_width))
         try:
             img = Image.open(_io.BytesIO(payload))
-            img = img.convert("RGB" if self.data_shape[0] == 3 else "L")
+            img = img.convert("RGB") if self.data_shape[0] == 3 else decode_gray(img)
         except Exception as e:
             raise MXNetError("ImageRecordIter: cannot decode the image at byte offset %d of %s: %s"
                              % (offset, self.path_imgrec, e)) from e
