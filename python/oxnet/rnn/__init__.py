@@ -1,15 +1,15 @@
 """``mx.rnn``: MXNet 1.x's symbolic recurrent cells, sentence bucketing iterator and RNN
 checkpoint helpers (MXNet 1.9.1 ``python/mxnet/rnn``).
 
-The fused cell (``FusedRNNCell``, over the ``RNN`` operator) belongs in its own module,
-``fused_rnn_cell.py``, subclassing `rnn_cell.BaseRNNCell` and imported here like the others;
-`ZoneoutCell` already refuses it by name.
+The fused cell, ``FusedRNNCell`` over the ``RNN`` operator, is in ``fused_rnn_cell.py``.
 """
 from . import rnn_cell
 from .rnn_cell import *  # noqa: F401,F403
+from . import fused_rnn_cell
+from .fused_rnn_cell import *  # noqa: F401,F403
 from . import rnn
 from .rnn import *  # noqa: F401,F403
 from . import io
 from .io import *  # noqa: F401,F403
 
-__all__ = rnn_cell.__all__ + rnn.__all__ + io.__all__
+__all__ = rnn_cell.__all__ + fused_rnn_cell.__all__ + rnn.__all__ + io.__all__

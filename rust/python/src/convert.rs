@@ -7,7 +7,7 @@ use oxnet::{Context, DType, DeviceType, NDArray, Shape};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 static NP_TYPES: PyOnceLock<Vec<Py<PyAny>>> = PyOnceLock::new();
 
@@ -58,6 +58,16 @@ pub fn shape_tuple<'py>(py: Python<'py>, s: &Shape) -> PyResult<Bound<'py, PyTup
 pub fn attr_str(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = v.cast::<PyString>() {
         return Ok(s.to_str()?.to_string());
+    }
+    // Plain numbers first, skipping the type-name lookup below (most of a call's cost for
+    // optimizer updates, which pass several): the same text as Python's `str`.
+    if v.is_exact_instance_of::<PyFloat>() {
+        return Ok(v.str()?.to_str()?.to_string());
+    }
+    if v.is_exact_instance_of::<PyInt>() {
+        if let Ok(i) = v.extract::<i64>() {
+            return Ok(i.to_string());
+        }
     }
     if v.is_none() {
         return Ok("None".into());
