@@ -256,13 +256,13 @@ fn ctc_one(lp: &[f64], a: usize, label: &[usize], blank: usize, grad: &mut [f64]
             let k = z(s);
             occ[k] = log_add(occ[k], alpha[t * s_len + s] + beta[t * s_len + s]);
         }
-        for k in 0..a {
+        for (k, &ok) in occ.iter().enumerate() {
             let y = lp[t * a + k];
             // alpha and beta both include step t's emission: divide it out once.
-            let o = if occ[k] == ninf || log_z == ninf {
+            let o = if ok == ninf || log_z == ninf {
                 0.0
             } else {
-                (occ[k] - y - log_z).exp()
+                (ok - y - log_z).exp()
             };
             grad[t * a + k] = y.exp() - o;
         }

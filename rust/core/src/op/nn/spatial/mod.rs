@@ -312,8 +312,8 @@ fn sample_grad_kernel<T: Element, C: Real>(
                     let d = C::of(dy[(bi * c + ch) * ohw + j]);
                     let src = &data[(bi * c + ch) * ihw..][..ihw];
                     let mut v = [C::ZERO; 4];
-                    for q in 0..4 {
-                        if let Some(i) = idx[q] {
+                    for (q, ix) in idx.iter().enumerate() {
+                        if let Some(i) = *ix {
                             v[q] = C::of(src[i]);
                             let a = &mut acc[ch * ihw + i];
                             *a = *a + d * w[q];
