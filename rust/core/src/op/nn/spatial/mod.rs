@@ -132,9 +132,9 @@ fn grid_backward(t: Transform, dy: &NDArray, dx: &NDArray) -> Result<()> {
                         for (j, &v) in row.iter().enumerate() {
                             let (x, y) = affine_dst::<C>(h, w, j);
                             let v = C::of(v);
-                            sx = sx + v * x;
-                            sy = sy + v * y;
-                            s1 = s1 + v;
+                            sx += v * x;
+                            sy += v * y;
+                            s1 += v;
                         }
                         o[b * 6 + r * 3] = sx.to();
                         o[b * 6 + r * 3 + 1] = sy.to();
