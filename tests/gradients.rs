@@ -943,6 +943,67 @@ fn rows() -> Vec<Row> {
         &[("scalar", "1.5")],
         vec![u(&[2, 5], -0.4, 0.4)],
     ));
+    // spatial transformer, ROI pooling, CTC (helper-spatial)
+    r.push(row(
+        "GridGenerator",
+        &[("transform_type", "affine"), ("target_shape", "(3, 4)")],
+        vec![n(&[2, 6])],
+    ));
+    r.push(row(
+        "GridGenerator",
+        &[("transform_type", "warp")],
+        vec![u(&[2, 2, 3, 4], -2.0, 2.0)],
+    ));
+    // Grid values beyond [-1, 1]: corners outside the input read zero.
+    r.push(row(
+        "BilinearSampler",
+        &[],
+        vec![n(&[2, 3, 4, 5]), u(&[2, 2, 3, 2], -1.2, 1.2)],
+    ));
+    r.push(row(
+        "SpatialTransformer",
+        &[
+            ("transform_type", "affine"),
+            ("sampler_type", "bilinear"),
+            ("target_shape", "(3, 3)"),
+        ],
+        vec![n(&[2, 2, 4, 5]), u(&[2, 6], -1.2, 1.2)],
+    ));
+    r.push(row(
+        "ROIPooling",
+        &[("pooled_size", "(2, 3)"), ("spatial_scale", "0.5")],
+        vec![
+            distinct(&[2, 2, 5, 6]),
+            v(
+                &[3, 5],
+                &[
+                    0., 0., 0., 10., 8., 1., 2., 1.4, 8.6, 7.3, 1., 6., 6., 2., 2.,
+                ],
+            ),
+        ],
+    ));
+    r.push(row(
+        "CTCLoss",
+        &[],
+        vec![
+            n(&[5, 3, 4]),
+            v(&[3, 3], &[1., 2., 2., 3., 0., 0., 1., 3., 0.]),
+        ],
+    ));
+    r.push(row(
+        "CTCLoss",
+        &[
+            ("use_data_lengths", "True"),
+            ("use_label_lengths", "True"),
+            ("blank_label", "last"),
+        ],
+        vec![
+            n(&[5, 2, 4]),
+            v(&[2, 3], &[0., 2., 1., 2., 2., -1.]),
+            v(&[2], &[5., 4.]),
+            v(&[2], &[3., 2.]),
+        ],
+    ));
 
     r
 }

@@ -6,11 +6,15 @@ from . import register as _register
 
 _internal = _types.ModuleType("oxnet.ndarray._internal", "Every registry op, including internal ones.")
 op = _types.ModuleType("oxnet.ndarray.op", "Every registry op.")
+contrib = _types.ModuleType("oxnet.ndarray.contrib", "Registry ops named _contrib_<name>, as <name>.")
+_sys.modules[contrib.__name__] = contrib
 _sys.modules[_internal.__name__] = _internal
 _sys.modules[op.__name__] = op
 for _name, _f in _register.make_op_functions().items():
     setattr(_internal, _name, _f)
     setattr(op, _name, _f)
+    if _name.startswith("_contrib_"):
+        setattr(contrib, _name[len("_contrib_"):], _f)
     if not _name.startswith("_"):
         globals()[_name] = _f
 

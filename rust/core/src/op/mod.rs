@@ -503,6 +503,9 @@ pub struct FnOp {
     pub loss: bool,
     pub visible_outputs: Option<usize>,
     pub output_names: Option<Vec<String>>,
+    /// Input names of this configuration when they are not a prefix of the definition's
+    /// (`CTCLoss` with only `label_lengths`); `None` = the definition's.
+    pub input_names: Option<Vec<String>>,
     pub num_inputs: Option<usize>,
     pub shape_partial: Option<ShapePartialFn>,
     pub type_partial: Option<TypePartialFn>,
@@ -531,6 +534,7 @@ impl FnOp {
             loss: false,
             visible_outputs: None,
             output_names: None,
+            input_names: None,
             num_inputs: None,
             shape_partial: None,
             type_partial: None,
@@ -633,6 +637,9 @@ impl Operator for FnOp {
     }
     fn num_inputs(&self) -> Option<usize> {
         self.num_inputs
+    }
+    fn input_names(&self) -> Vec<String> {
+        self.input_names.clone().unwrap_or_default()
     }
     fn infer_shape_partial(
         &self,

@@ -35,6 +35,7 @@ macro_rules! by_type {
 pub mod activation;
 pub mod batch_norm;
 pub mod convolution;
+pub mod ctc;
 pub mod dropout;
 pub mod embedding;
 pub mod fully_connected;
@@ -42,6 +43,8 @@ pub mod loss;
 pub mod lrn;
 pub mod pad;
 pub mod pooling;
+pub mod roi_pooling;
+pub mod spatial;
 pub mod svm;
 pub mod upsampling;
 
@@ -90,4 +93,7 @@ pub fn register(r: &mut Registry) {
     embedding::register(r);
     loss::register(r);
     svm::register(r);
+    spatial::register(r);
+    roi_pooling::register(r);
+    ctc::register(r);
 }
