@@ -72,6 +72,8 @@ pub fn normalize_op_attrs(attrs: &[(String, String)]) -> Result<Vec<(String, Str
 pub fn input_names(op_name: &str, op: &dyn Operator, n_given: usize) -> Result<Vec<String>> {
     let def = registry().get(op_name)?;
     Ok(match def.inputs() {
+        // A configuration may pick its own subset (RNN: state_cell only for LSTM).
+        Inputs::Fixed(_) if !op.input_names().is_empty() => op.input_names(),
         Inputs::Fixed(names) => {
             let n = op.num_inputs().unwrap_or(names.len()).min(names.len());
             names[..n].iter().map(|s| s.to_string()).collect()

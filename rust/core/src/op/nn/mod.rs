@@ -42,6 +42,7 @@ pub mod loss;
 pub mod lrn;
 pub mod pad;
 pub mod pooling;
+pub mod rnn;
 pub mod svm;
 pub mod upsampling;
 
@@ -90,4 +91,5 @@ pub fn register(r: &mut Registry) {
     embedding::register(r);
     loss::register(r);
     svm::register(r);
+    rnn::register(r);
 }
