@@ -146,6 +146,64 @@ def test_forward_and_gradients_match_numpy(mode, layers, bidir, state_outputs):
         np.testing.assert_allclose(a.grad.asnumpy(), g, rtol=1e-5, atol=1e-7)
 
 
+def np_rnn_lengths(x, w, hx, cx, lens, mode, layers, bidir, h):
+    """The documented use_sequence_length semantics: each sequence runs alone over its first
+    len steps (the reverse direction starts at its last valid step); outputs past it are 0."""
+    t, n, _ = x.shape
+    d = 2 if bidir else 1
+    out = np.zeros((t, n, d * h))
+    hy, cy = np.zeros_like(hx), np.zeros_like(hx)
+    for b, ln in enumerate(lens):
+        o, hb, cb = np_rnn(x[:ln, b:b + 1], w, hx[:, b:b + 1],
+                           None if cx is None else cx[:, b:b + 1], mode, layers, bidir, h)
+        out[:ln, b:b + 1] = o
+        hy[:, b:b + 1] = hb
+        cy[:, b:b + 1] = cb
+    return out, hy, cy
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
+def test_sequence_length_forward_and_gradients(mode):
+    # MXNet 1.9.1's CPU kernel ignores sequence_length (only its cuDNN path honours it);
+    # this checks the documented semantics against the numpy oracle above.
+    t, n, c, h, layers, bidir = 4, 3, 2, 2, 2, True
+    arrs = _inputs(mode, layers, bidir, t, n, c, h, seed=9)
+    lens = [3, 1, 4]
+    nds = [mx.nd.array(a, dtype="float64") for a in arrs]
+    for a in nds:
+        a.attach_grad()
+    seq = mx.nd.array(lens, dtype="int32")
+    with mx.autograd.record():
+        outs = mx.nd.RNN(*nds, seq, mode=mode, state_size=h, num_layers=layers,
+                         bidirectional=bidir, state_outputs=True, use_sequence_length=True)
+    cx = arrs[3] if mode == "lstm" else None
+    want = np_rnn_lengths(arrs[0], arrs[1], arrs[2], cx, lens, mode, layers, bidir, h)
+    for o, w in zip(outs, want):
+        np.testing.assert_allclose(o.asnumpy(), w, rtol=1e-12, atol=1e-12)
+    rs = np.random.RandomState(4)
+    heads = [rs.uniform(-1, 1, o.shape) for o in outs]
+    mx.autograd.backward(list(outs), [mx.nd.array(hd, dtype="float64") for hd in heads])
+
+    def loss(a):
+        got = np_rnn_lengths(a[0], a[1], a[2], a[3] if mode == "lstm" else None, lens, mode,
+                             layers, bidir, h)
+        return sum(float((o * hd).sum()) for o, hd in zip(got, heads))
+
+    eps = 1e-6
+    for k, a in enumerate(nds):
+        num = np.zeros_like(arrs[k])
+        for i in range(num.size):
+            plus = [b.copy() for b in arrs]
+            minus = [b.copy() for b in arrs]
+            plus[k].flat[i] += eps
+            minus[k].flat[i] -= eps
+            num.flat[i] = (loss(plus) - loss(minus)) / (2 * eps)
+        np.testing.assert_allclose(a.grad.asnumpy(), num, rtol=1e-5, atol=1e-7)
+    with pytest.raises(mx.MXNetError, match="sequence_length"):
+        mx.nd.RNN(*nds, mx.nd.array([0, 1, 5]), mode=mode, state_size=h, num_layers=layers,
+                  bidirectional=bidir, use_sequence_length=True).asnumpy()
+
+
 def test_float32_matches_float64():
     arrs = _inputs("gru", 2, True, 5, 3, 4, 3, seed=1)
     kw = dict(mode="gru", state_size=3, num_layers=2, bidirectional=True)
@@ -303,6 +361,29 @@ def test_sequence_length_names_match_mxnet():
                                   "rnn0_sequence_length"]
 
 
+# Printed from MXNet 1.9.1: RNN(Variable('data'), mode='gru', state_size=4, num_layers=2,
+# bidirectional=True, p=0.25).tojson(), minified.
+MXNET_GRU_JSON = (
+    '{"nodes":[{"op":"null","name":"data","inputs":[]},{"op":"null","name":"rnn0_parameters",'
+    '"attrs":{"bidirectional":"True","mode":"gru","num_layers":"2","p":"0.25","state_size":"4"},'
+    '"inputs":[]},{"op":"null","name":"rnn0_state","attrs":{"bidirectional":"True","mode":"gru",'
+    '"num_layers":"2","p":"0.25","state_size":"4"},"inputs":[]},{"op":"RNN","name":"rnn0",'
+    '"attrs":{"bidirectional":"True","mode":"gru","num_layers":"2","p":"0.25","state_size":"4"},'
+    '"inputs":[[0,0,0],[1,0,0],[2,0,0]]}],"arg_nodes":[0,1,2],"node_row_ptr":[0,1,2,3,4],'
+    '"heads":[[3,0,0]],"attrs":{"mxnet_version":["int",10901]}}')
+
+
+def test_json_matches_mxnet():
+    import json
+    with mx.name.NameManager():
+        s = mx.sym.RNN(mx.sym.Variable("data"), mode="gru", state_size=4, num_layers=2,
+                       bidirectional=True, p=0.25)
+    assert json.loads(s.tojson()) == json.loads(MXNET_GRU_JSON)
+    s2 = mx.sym.load_json(MXNET_GRU_JSON)
+    assert s2.list_arguments() == ["data", "rnn0_parameters", "rnn0_state"]
+    assert s2.infer_shape(data=(5, 3, 6))[1] == [(5, 3, 8)]
+
+
 def test_json_round_trip_and_executor():
     data = mx.sym.Variable("data")
     s = mx.sym.RNN(data, mode="lstm", state_size=3, num_layers=2, bidirectional=True,
@@ -322,6 +403,23 @@ def test_json_round_trip_and_executor():
     want = np_rnn(*(args[n].asnumpy() for n in s2.list_arguments()), "lstm", 2, True, 3)
     for o, w in zip(outs, want):
         np.testing.assert_allclose(o.asnumpy(), w, rtol=1e-12, atol=1e-12)
+    # The executor's backward graph gives autograd's gradients (no dropout: masks differ).
+    s3 = mx.sym.RNN(data, mode="lstm", state_size=3, num_layers=2, bidirectional=True,
+                    state_outputs=True, name="lstm")
+    grads = {n: mx.nd.zeros(a.shape, dtype="float64") for n, a in args.items()}
+    exe = s3.bind(mx.cpu(), args, args_grad=grads)
+    outs = exe.forward(is_train=True)
+    heads = [mx.nd.array(rs.uniform(-1, 1, o.shape), dtype="float64") for o in outs]
+    exe.backward(heads)
+    nds = [args[n].copy() for n in s2.list_arguments()]
+    for a in nds:
+        a.attach_grad()
+    with mx.autograd.record():
+        ag = mx.nd.RNN(*nds, mode="lstm", state_size=3, num_layers=2, bidirectional=True,
+                       state_outputs=True)
+    mx.autograd.backward(list(ag), heads)
+    for n, a in zip(s2.list_arguments(), nds):
+        np.testing.assert_allclose(grads[n].asnumpy(), a.grad.asnumpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_dropout_between_layers_only_in_training():
@@ -348,15 +446,15 @@ def test_bad_inputs_name_op_argument_and_shapes():
     with pytest.raises(mx.MXNetError, match=r"RNN.*parameters.*\[7\]"):
         mx.nd.RNN(x, mx.nd.ones((7,)), s, mode="gru", state_size=3, num_layers=1)
     with pytest.raises(mx.MXNetError, match=r"RNN.*3 dimensions"):
-        mx.nd.RNN(mx.nd.ones((3, 8)), mx.nd.ones((63,)), s, mode="gru", state_size=3,
+        mx.nd.RNN(mx.nd.ones((3, 8)), mx.nd.ones((81,)), s, mode="gru", state_size=3,
                   num_layers=1)
     with pytest.raises(mx.MXNetError, match=r"state"):
-        mx.nd.RNN(x, mx.nd.ones((63,)), mx.nd.zeros((2, 2, 3)), mode="gru", state_size=3,
+        mx.nd.RNN(x, mx.nd.ones((81,)), mx.nd.zeros((2, 2, 3)), mode="gru", state_size=3,
                   num_layers=1)
     with pytest.raises(mx.MXNetError, match=r"mode"):
-        mx.nd.RNN(x, mx.nd.ones((63,)), s, mode="bogus", state_size=3, num_layers=1)
-    with pytest.raises(mx.MXNetError, match=r"projection_size"):
-        mx.nd.RNN(x, mx.nd.ones((63,)), s, s, mode="lstm", state_size=3, num_layers=1,
+        mx.nd.RNN(x, mx.nd.ones((81,)), s, mode="bogus", state_size=3, num_layers=1)
+    with pytest.raises(NotImplementedError, match=r"projection_size"):
+        mx.nd.RNN(x, mx.nd.ones((81,)), s, s, mode="lstm", state_size=3, num_layers=1,
                   projection_size=2)
 
 

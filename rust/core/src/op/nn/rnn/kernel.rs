@@ -161,6 +161,7 @@ pub(super) fn forward<T: Real>(
     mut cy: Option<&mut [T]>,
     res: &mut [T],
     drop: Option<(f64, u64)>,
+    lens: &[usize],
 ) {
     let (t_len, n, h, d, g) = (dm.t, dm.n, dm.h, dm.d, dm.g);
     let gh = g * h;
@@ -218,6 +219,8 @@ pub(super) fn forward<T: Real>(
                 );
             }
             let mut hw = vec![T::ZERO; n * gh];
+            // The running state: a step past a sequence's length leaves it unchanged.
+            let mut hcur: Vec<T> = hx[slot * n * h..(slot + 1) * n * h].to_vec();
             let mut c_prev: Vec<f64> = match cx {
                 Some(c) => c[slot * n * h..(slot + 1) * n * h]
                     .iter()
@@ -227,13 +230,7 @@ pub(super) fn forward<T: Real>(
             };
             for s in 0..t_len {
                 let t = dm.time(dir, s);
-                // h_{t-1}: the initial state, or this direction's previous output.
-                let (hp, hp_rs): (&[T], usize) = if s == 0 {
-                    (&hx[slot * n * h..(slot + 1) * n * h], h)
-                } else {
-                    let tp = dm.time(dir, s - 1);
-                    (&y[tp * n * dh + dir * h..], dh)
-                };
+                let (hp, hp_rs): (&[T], usize) = (&hcur, h);
                 if dm.mode == Mode::Gru {
                     for row in hw.chunks_exact_mut(gh) {
                         row.copy_from_slice(&w[bh..bh + gh]);
@@ -256,6 +253,9 @@ pub(super) fn forward<T: Real>(
                 }
                 let mut h_new = vec![0.0f64; n * h];
                 for bi in 0..n {
+                    if t >= lens[bi] {
+                        continue;
+                    }
                     let xr = &xw[(t * n + bi) * gh..(t * n + bi + 1) * gh];
                     let hr = &hw[bi * gh..(bi + 1) * gh];
                     let gr = &mut gates[(t * n + bi) * gh..(t * n + bi + 1) * gh];
@@ -302,18 +302,18 @@ pub(super) fn forward<T: Real>(
                     }
                 }
                 for bi in 0..n {
+                    if t >= lens[bi] {
+                        continue;
+                    }
                     for j in 0..h {
-                        y[t * n * dh + bi * dh + dir * h + j] = T::from_f64(h_new[bi * h + j]);
+                        let v = T::from_f64(h_new[bi * h + j]);
+                        y[t * n * dh + bi * dh + dir * h + j] = v;
+                        hcur[bi * h + j] = v;
                     }
                 }
             }
-            // Final states: the output at the last step this direction processed.
-            let tl = dm.time(dir, t_len - 1);
             if let Some(hy) = hy.as_deref_mut() {
-                for bi in 0..n {
-                    let src = &y[tl * n * dh + bi * dh + dir * h..][..h];
-                    hy[(slot * n + bi) * h..][..h].copy_from_slice(src);
-                }
+                hy[slot * n * h..(slot + 1) * n * h].copy_from_slice(&hcur);
             }
             if let Some(cy) = cy.as_deref_mut() {
                 for (o, &c) in cy[slot * n * h..(slot + 1) * n * h].iter_mut().zip(&c_prev) {
@@ -365,6 +365,7 @@ pub(super) fn backward<T: Real>(
     dhy: Option<&[T]>,
     dcy: Option<&[T]>,
     gr: Grads<'_, T>,
+    lens: &[usize],
 ) {
     let (t_len, n, h, d, g) = (dm.t, dm.n, dm.h, dm.d, dm.g);
     let gh = g * h;
@@ -430,22 +431,37 @@ pub(super) fn backward<T: Real>(
             let mut dhp = vec![T::ZERO; n * h];
             for s in (0..t_len).rev() {
                 let t = dm.time(dir, s);
+                // The previous step of sequence `bi`, if it had one (else the initial state).
+                let prev = |bi: usize| -> Option<usize> {
+                    let tp = dm.time(dir, s.checked_sub(1)?);
+                    (tp < lens[bi]).then_some(tp)
+                };
                 let hp = |bi: usize, j: usize| -> T {
-                    if s == 0 {
-                        hx[(slot * n + bi) * h + j]
-                    } else {
-                        y[dm.time(dir, s - 1) * n * dh + bi * dh + dir * h + j]
+                    match prev(bi) {
+                        None => hx[(slot * n + bi) * h + j],
+                        Some(tp) => y[tp * n * dh + bi * dh + dir * h + j],
                     }
                 };
                 let cp = |bi: usize, j: usize| -> f64 {
-                    if s == 0 {
-                        cx.map_or(0.0, |c| c[(slot * n + bi) * h + j].to_f64())
-                    } else {
-                        aux[(dm.time(dir, s - 1) * n + bi) * h + j].to_f64()
+                    match prev(bi) {
+                        None => cx.map_or(0.0, |c| c[(slot * n + bi) * h + j].to_f64()),
+                        Some(tp) => aux[(tp * n + bi) * h + j].to_f64(),
                     }
                 };
                 for bi in 0..n {
                     let row = t * n + bi;
+                    if t >= lens[bi] {
+                        // Past the sequence's end: the state passes through unchanged.
+                        dax[row * gh..(row + 1) * gh].fill(T::ZERO);
+                        if gru {
+                            dah[row * gh..(row + 1) * gh].fill(T::ZERO);
+                        }
+                        for j in 0..h {
+                            hprev_all[row * h + j] = hp(bi, j);
+                            dh_direct[bi * h + j] = dhv[bi * h + j];
+                        }
+                        continue;
+                    }
                     let gt = &gates[row * gh..(row + 1) * gh];
                     for j in 0..h {
                         hprev_all[row * h + j] = hp(bi, j);
@@ -511,7 +527,12 @@ pub(super) fn backward<T: Real>(
                     );
                 }
                 for (k, v) in dhv.iter_mut().enumerate() {
-                    *v = dhp[k].to_f64() + if gru { dh_direct[k] } else { 0.0 };
+                    let direct = if gru || t >= lens[k / h] {
+                        dh_direct[k]
+                    } else {
+                        0.0
+                    };
+                    *v = dhp[k].to_f64() + direct;
                 }
             }
             for (o, v) in dhx[slot * n * h..][..n * h].iter_mut().zip(&dhv) {

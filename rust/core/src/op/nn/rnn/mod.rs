@@ -12,7 +12,7 @@ mod kernel;
 #[cfg(test)]
 mod tests;
 
-use crate::dtype::DType;
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::conv::Real;
@@ -226,14 +226,35 @@ fn infer(cfg: Cfg, inputs: &[Desc]) -> Result<Vec<Desc>> {
     Ok(out)
 }
 
+/// Valid steps of each sequence: `sequence_length` (any dtype, truncated), or all `t`.
+fn lengths(cfg: Cfg, ins: &[NDArray], t: usize, n: usize, op: &str) -> Result<Vec<usize>> {
+    if !cfg.use_seq_len {
+        return Ok(vec![t; n]);
+    }
+    let a = &ins[cfg.n_inputs() - 1];
+    let raw: Vec<f64> = crate::with_dtype!(a.dtype(), L, {
+        // SAFETY: inside the op reading `sequence_length`.
+        unsafe { a.data::<L>() }.iter().map(|v| v.to_f64()).collect()
+    });
+    raw.iter()
+        .map(|&v| {
+            let k = v.trunc();
+            if (1.0..=t as f64).contains(&k) {
+                Ok(k as usize)
+            } else {
+                Err(Error::Value(format!(
+                    "operator {op}: sequence_length values must be in [1, {t}] (the data's \
+                     seq_length), got {v}"
+                )))
+            }
+        })
+        .collect()
+}
+
 /// Rust slices of the op's arrays for one dtype.
 fn forward_t<T: Real>(cfg: Cfg, cx: &OpCtx, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
-    if cfg.use_seq_len {
-        return Err(Error::NotImplemented(format!(
-            "operator {OP}: use_sequence_length=True is not supported on CPU"
-        )));
-    }
     let (t, n, c) = tnc(ins[0].shape())?;
+    let lens = lengths(cfg, ins, t, n, OP)?;
     let dm = cfg.dims(t, n, c);
     let drop = (cx.is_train && dm.dropout).then_some((cfg.p, cx.seed));
     // SAFETY: inside the engine op reading `ins` and writing `outs`, fresh arrays disjoint
@@ -260,18 +281,19 @@ fn forward_t<T: Real>(cfg: Cfg, cx: &OpCtx, ins: &[NDArray], outs: &[NDArray]) -
             cy,
             res,
             drop,
+            &lens,
         );
     }
     Ok(())
 }
 
-/// Backward inputs: the forward inputs but `sequence_length`, the reserve, then the head
-/// gradients of the visible outputs. Outputs: gradients of data, parameters, state(s).
+/// Backward inputs: the forward inputs, the reserve, then the head gradients of the visible
+/// outputs. Outputs: gradients of data, parameters, state(s).
 fn backward_t<T: Real>(cfg: Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
     let (t, n, c) = tnc(ins[0].shape())?;
     let dm = cfg.dims(t, n, c);
-    let ns = cfg.n_states();
-    let res_i = 2 + ns;
+    let lens = lengths(cfg, ins, t, n, BWD)?;
+    let res_i = cfg.n_inputs();
     // SAFETY: inside the engine op reading `ins` and writing the fresh, disjoint `outs`;
     // the backward `infer` checked the shapes.
     unsafe {
@@ -300,6 +322,7 @@ fn backward_t<T: Real>(cfg: Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()
                 dhx: outs[2].data_mut::<T>(),
                 dcx: cfg.lstm().then(|| outs[3].data_mut::<T>()),
             },
+            &lens,
         );
     }
     Ok(())
@@ -426,7 +449,6 @@ impl Operator for RnnOp {
     }
     fn gradient(&self, g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Option<Entry>>> {
         let cfg = self.cfg;
-        let ns = cfg.n_states();
         let vis = cfg.visible();
         if a.out_grads.len() < vis || a.outputs.len() != vis + 1 {
             return Err(Error::Internal(format!(
@@ -435,7 +457,7 @@ impl Operator for RnnOp {
                 a.outputs.len()
             )));
         }
-        let mut ins: Vec<Entry> = a.inputs[..2 + ns].to_vec();
+        let mut ins: Vec<Entry> = a.inputs[..cfg.n_inputs()].to_vec();
         ins.push(a.outputs[vis].clone());
         ins.extend(a.out_grads[..vis].iter().cloned());
         let gr = g.apply(backward_op(cfg), &ins);
@@ -462,24 +484,21 @@ impl Operator for RnnBackward {
     fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>> {
         let cfg = self.cfg;
         let ns = cfg.n_states();
-        let want = 2 + ns + 1 + cfg.visible();
+        let nf = cfg.n_inputs();
+        let want = nf + 1 + cfg.visible();
         if inputs.len() != want {
             return Err(Error::Value(format!(
                 "operator {BWD} takes {want} inputs, {} given",
                 inputs.len()
             )));
         }
-        let mut fwd: Vec<Desc> = inputs[..2 + ns].to_vec();
-        if cfg.use_seq_len {
-            fwd.push(Desc::new(Shape(vec![inputs[0].shape[1]]), DType::F32));
-        }
-        let outs = infer(cfg, &fwd)?;
+        let outs = infer(cfg, &inputs[..nf])?;
         let res = &outs[outs.len() - 1];
-        if inputs[2 + ns].shape != res.shape {
-            return Err(mismatch("reserve", &inputs[2 + ns].shape, &res.shape));
+        if inputs[nf].shape != res.shape {
+            return Err(mismatch("reserve", &inputs[nf].shape, &res.shape));
         }
         for (k, o) in outs.iter().take(cfg.visible()).enumerate() {
-            let got = &inputs[3 + ns + k].shape;
+            let got = &inputs[nf + 1 + k].shape;
             if *got != o.shape {
                 return Err(Error::shape(
                     BWD,
@@ -488,6 +507,28 @@ impl Operator for RnnBackward {
             }
         }
         Ok(inputs[..2 + ns].to_vec())
+    }
+    fn infer_type_partial(
+        &self,
+        inputs: &mut [Option<DType>],
+        outputs: &mut [Option<DType>],
+    ) -> Result<()> {
+        // Every input but `sequence_length` (any dtype) shares the data's dtype.
+        let skip = self.cfg.use_seq_len.then(|| self.cfg.n_inputs() - 1);
+        let mut sel: Vec<Option<DType>> = inputs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != skip)
+            .map(|(_, d)| *d)
+            .collect();
+        crate::op::unify_types(BWD, &mut sel, outputs)?;
+        let mut it = sel.into_iter();
+        for (i, d) in inputs.iter_mut().enumerate() {
+            if Some(i) != skip {
+                *d = it.next().flatten();
+            }
+        }
+        Ok(())
     }
     fn forward(&self, _cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         by_real!(

@@ -305,3 +305,108 @@ fn bad_inputs_are_errors() {
     let e = err("RNN", &[x, w], &attrs).to_string();
     assert!(e.contains("3 inputs"), "{e}");
 }
+
+/// Slice `[t0..t1) × [b]` of a (T, N, K) f64 array as a (t1 - t0, 1, K) array.
+fn slice_tb(a: &[f64], dims: (usize, usize, usize), t1: usize, b: usize) -> Vec<f64> {
+    let (_, n, k) = dims;
+    (0..t1)
+        .flat_map(|t| a[(t * n + b) * k..(t * n + b + 1) * k].to_vec())
+        .collect()
+}
+
+#[test]
+fn sequence_length_equals_running_each_sequence_alone() {
+    let (t, n, c, h) = (4, 3, 3, 2);
+    let lens = [4.0, 1.0, 3.0];
+    for mode in ["lstm", "gru", "rnn_tanh"] {
+        for (layers, bidir) in [(1, true), (2, true), (2, false)] {
+            let d = if bidir { 2 } else { 1 };
+            let pl = plen(mode, layers, bidir, h, c);
+            let x = rand64(&[t, n, c], -1.0, 1.0, 41);
+            let w = rand64(&[pl], -0.6, 0.6, 42);
+            let hx = rand64(&[layers * d, n, h], -1.0, 1.0, 43);
+            let cx = rand64(&[layers * d, n, h], -1.0, 1.0, 44);
+            let hs = h.to_string();
+            let ls = layers.to_string();
+            let bs = if bidir { "True" } else { "False" };
+            let attrs = |seq: &'static str| {
+                vec![
+                    ("mode", mode),
+                    ("state_size", hs.as_str()),
+                    ("num_layers", ls.as_str()),
+                    ("bidirectional", bs),
+                    ("state_outputs", "True"),
+                    ("use_sequence_length", seq),
+                ]
+            };
+            let mut ins = vec![x.clone(), w.clone(), hx.clone()];
+            if mode == "lstm" {
+                ins.push(cx.clone());
+            }
+            ins.push(arr(&[n], &[4i32, 1, 3]));
+            let got = call_str("RNN", &ins, &attrs("True")).unwrap();
+            let v = |a: &crate::ndarray::NDArray| a.to_vec::<f64>().unwrap();
+            let (go, gh) = (v(&got[0]), v(&got[1]));
+            let (xv, hv, cv) = (v(&x), v(&hx), v(&cx));
+            for (b, &len) in lens.iter().enumerate() {
+                let len = len as usize;
+                let mut one = vec![
+                    arr(&[len, 1, c], &slice_tb(&xv, (t, n, c), len, b)),
+                    w.clone(),
+                    arr(&[layers * d, 1, h], &slice_tb(&hv, (layers * d, n, h), layers * d, b)),
+                ];
+                if mode == "lstm" {
+                    one.push(arr(
+                        &[layers * d, 1, h],
+                        &slice_tb(&cv, (layers * d, n, h), layers * d, b),
+                    ));
+                }
+                let alone = call_str("RNN", &one, &attrs("False")).unwrap();
+                let (ao, ah) = (v(&alone[0]), v(&alone[1]));
+                let mut want = ao.clone();
+                want.resize(t * d * h, 0.0);
+                close(&slice_tb(&go, (t, n, d * h), t, b), &want, 1e-12);
+                close(&slice_tb(&gh, (layers * d, n, h), layers * d, b), &ah, 1e-12);
+                if mode == "lstm" {
+                    let gc = v(&got[2]);
+                    close(
+                        &slice_tb(&gc, (layers * d, n, h), layers * d, b),
+                        &v(&alone[2]),
+                        1e-12,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn sequence_length_gradient_matches_finite_differences() {
+    let (t, n, c, h) = (3, 3, 2, 2);
+    for mode in ["lstm", "gru", "rnn_tanh"] {
+        let pl = plen(mode, 2, true, h, c);
+        let mut ins = vec![
+            rand64(&[t, n, c], -1.0, 1.0, 51),
+            rand64(&[pl], -0.7, 0.7, 52),
+            rand64(&[4, n, h], -1.0, 1.0, 53),
+        ];
+        if mode == "lstm" {
+            ins.push(rand64(&[4, n, h], -1.0, 1.0, 54));
+        }
+        let wrt: Vec<usize> = (0..ins.len()).collect();
+        ins.push(arr(&[n], &[2.0f64, 3.0, 1.0]));
+        check_grad(
+            "RNN",
+            &[
+                ("mode", mode),
+                ("state_size", "2"),
+                ("num_layers", "2"),
+                ("bidirectional", "True"),
+                ("state_outputs", "True"),
+                ("use_sequence_length", "True"),
+            ],
+            &ins,
+            &wrt,
+        );
+    }
+}
