@@ -59,11 +59,10 @@ impl Dims {
 
     /// Offsets of layer `l` in the reserve.
     pub(super) fn block(&self, l: usize) -> Block {
-        let per = self.layer_len(self.l - 1 == l);
         let base = (0..l)
             .map(|k| self.layer_len(self.l - 1 == k))
             .sum::<usize>();
-        debug_assert!(per > 0);
+        
         let gates = base;
         let aux = gates + self.d * self.t * self.n * self.g * self.h;
         let y = aux + self.d * self.aux_len();

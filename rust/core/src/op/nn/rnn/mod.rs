@@ -234,7 +234,10 @@ fn lengths(cfg: Cfg, ins: &[NDArray], t: usize, n: usize, op: &str) -> Result<Ve
     let a = &ins[cfg.n_inputs() - 1];
     let raw: Vec<f64> = crate::with_dtype!(a.dtype(), L, {
         // SAFETY: inside the op reading `sequence_length`.
-        unsafe { a.data::<L>() }.iter().map(|v| v.to_f64()).collect()
+        unsafe { a.data::<L>() }
+            .iter()
+            .map(|v| v.to_f64())
+            .collect()
     });
     raw.iter()
         .map(|&v| {

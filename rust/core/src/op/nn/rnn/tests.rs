@@ -353,7 +353,10 @@ fn sequence_length_equals_running_each_sequence_alone() {
                 let mut one = vec![
                     arr(&[len, 1, c], &slice_tb(&xv, (t, n, c), len, b)),
                     w.clone(),
-                    arr(&[layers * d, 1, h], &slice_tb(&hv, (layers * d, n, h), layers * d, b)),
+                    arr(
+                        &[layers * d, 1, h],
+                        &slice_tb(&hv, (layers * d, n, h), layers * d, b),
+                    ),
                 ];
                 if mode == "lstm" {
                     one.push(arr(
@@ -366,7 +369,11 @@ fn sequence_length_equals_running_each_sequence_alone() {
                 let mut want = ao.clone();
                 want.resize(t * d * h, 0.0);
                 close(&slice_tb(&go, (t, n, d * h), t, b), &want, 1e-12);
-                close(&slice_tb(&gh, (layers * d, n, h), layers * d, b), &ah, 1e-12);
+                close(
+                    &slice_tb(&gh, (layers * d, n, h), layers * d, b),
+                    &ah,
+                    1e-12,
+                );
                 if mode == "lstm" {
                     let gc = v(&got[2]);
                     close(
