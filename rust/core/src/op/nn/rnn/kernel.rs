@@ -62,7 +62,7 @@ impl Dims {
         let base = (0..l)
             .map(|k| self.layer_len(self.l - 1 == k))
             .sum::<usize>();
-        
+
         let gates = base;
         let aux = gates + self.d * self.t * self.n * self.g * self.h;
         let y = aux + self.d * self.aux_len();
