@@ -394,6 +394,9 @@ impl Operator for RnnOp {
         let Some(d) = inputs.first().cloned().flatten() else {
             return Ok(());
         };
+        if d.ndim() == 3 && d.0.contains(&0) {
+            return Ok(()); // a dimension is still unknown
+        }
         let (t, n, c) = tnc(&d)?;
         let ns = cfg.n_states();
         if let Some(p) = inputs.get_mut(1) {
