@@ -834,6 +834,58 @@ fn rows() -> Vec<Row> {
         ],
         vec![v(&[5], &[0.0, 3.0, 1.0, 3.0, 2.0]), n(&[4, 3])],
     ));
+    // RNN: data (T, N, C) = (3, 2, 3), state_size 2; parameters of MXNet's flat layout.
+    let p = |len: usize| u(&[len], -0.7, 0.7);
+    r.push(row(
+        "RNN",
+        &[
+            ("mode", "rnn_tanh"),
+            ("state_size", "2"),
+            ("num_layers", "1"),
+        ],
+        vec![n(&[3, 2, 3]), p(14), n(&[1, 2, 2])],
+    ));
+    r.push(row(
+        "RNN",
+        &[
+            ("mode", "rnn_relu"),
+            ("state_size", "2"),
+            ("num_layers", "2"),
+        ],
+        vec![
+            u(&[3, 2, 3], 0.1, 1.0),
+            u(&[26], 0.05, 0.7),
+            u(&[2, 2, 2], 0.1, 1.0),
+        ],
+    ));
+    r.push(
+        row(
+            "RNN",
+            &[
+                ("mode", "lstm"),
+                ("state_size", "2"),
+                ("num_layers", "2"),
+                ("bidirectional", "True"),
+                ("state_outputs", "True"),
+            ],
+            vec![n(&[3, 2, 3]), p(240), n(&[4, 2, 2]), n(&[4, 2, 2])],
+        )
+        .tol(1e-4, 1e-6),
+    );
+    r.push(
+        row(
+            "RNN",
+            &[
+                ("mode", "gru"),
+                ("state_size", "2"),
+                ("num_layers", "1"),
+                ("bidirectional", "True"),
+                ("state_outputs", "True"),
+            ],
+            vec![n(&[3, 2, 3]), p(84), n(&[2, 2, 2])],
+        )
+        .tol(1e-4, 1e-6),
+    );
     // special functions, LRN / L2Normalization, sequences (ops-missing)
     r.push(row("erf", &[], vec![u(&s23, -2.0, 2.0)]).second());
     r.push(row("erfinv", &[], vec![u(&s23, -0.9, 0.9)]).second());

@@ -207,6 +207,11 @@ pub fn to_json(sym: &Symbol) -> String {
 /// byte for byte although oxnet's Pooling computes no workspace.
 fn json_num_outputs(n: &Node) -> usize {
     let count = n.num_outputs();
+    // RNN's reserve (what its gradient reads) is this project's own output; MXNet counts
+    // only the outputs it shows.
+    if n.op_name == "RNN" {
+        return n.op.as_ref().map_or(count, |op| op.num_visible_outputs());
+    }
     if n.op_name != "Pooling" {
         return count;
     }

@@ -73,7 +73,7 @@ pub fn input_names(op_name: &str, op: &dyn Operator, n_given: usize) -> Result<V
     let def = registry().get(op_name)?;
     Ok(match def.inputs() {
         // A configuration may take a subset that is not a prefix (CTCLoss: data, label,
-        // label_lengths).
+        // label_lengths; RNN: state_cell only for LSTM).
         Inputs::Fixed(_) if !op.input_names().is_empty() => op.input_names(),
         Inputs::Fixed(names) => {
             let n = op.num_inputs().unwrap_or(names.len()).min(names.len());

@@ -43,6 +43,7 @@ pub mod loss;
 pub mod lrn;
 pub mod pad;
 pub mod pooling;
+pub mod rnn;
 pub mod roi_pooling;
 pub mod spatial;
 pub mod svm;
@@ -96,4 +97,5 @@ pub fn register(r: &mut Registry) {
     spatial::register(r);
     roi_pooling::register(r);
     ctc::register(r);
+    rnn::register(r);
 }
