@@ -400,20 +400,15 @@ impl Operator for RnnOp {
         let (t, n, c) = tnc(&d)?;
         let ns = cfg.n_states();
         if let Some(p) = inputs.get_mut(1) {
-            if p.is_none() {
-                *p = Some(Shape(vec![cfg.param_len(c)]));
-            }
+            fill_unknown(p, Shape(vec![cfg.param_len(c)]));
         }
+        // Begin states are often `zeros((L, 0, H))`: their batch size comes from the data.
         for s in inputs.iter_mut().skip(2).take(ns) {
-            if s.is_none() {
-                *s = Some(cfg.state_shape(n));
-            }
+            fill_unknown(s, cfg.state_shape(n));
         }
         if cfg.use_seq_len {
             if let Some(s) = inputs.get_mut(2 + ns) {
-                if s.is_none() {
-                    *s = Some(Shape(vec![n]));
-                }
+                fill_unknown(s, Shape(vec![n]));
             }
         }
         let full = infer(
@@ -688,4 +683,19 @@ pub fn register(r: &mut Registry) {
         Inputs::Fixed(&["data", "parameters", "state", "state_cell", "sequence_length"]),
         create,
     ));
+}
+
+/// Sets an unknown shape, or the unknown (0) dimensions of a partly known one of the same
+/// rank; a shape that disagrees elsewhere is left for `infer` to report.
+fn fill_unknown(slot: &mut Option<Shape>, want: Shape) {
+    match slot {
+        None => *slot = Some(want),
+        Some(have) if have.ndim() == want.ndim() => {
+            let fits = have.0.iter().zip(&want.0).all(|(&h, &w)| h == 0 || h == w);
+            if fits {
+                *slot = Some(want);
+            }
+        }
+        Some(_) => {}
+    }
 }
