@@ -69,10 +69,8 @@ class FusedRNNCell(BaseRNNCell):
         args = dict(args)
         flat = _pop_param(args, self._parameter.name)
         for name, offset, shape in self._pieces(flat.size):
-            n = 1
-            for d in shape:
-                n *= d
-            args[name] = flat[offset:offset + n].reshape(shape).copy()
+            size = shape[0] * (shape[1] if len(shape) > 1 else 1)
+            args[name] = flat[offset:offset + size].reshape(shape).copy()
         return args
 
     def pack_weights(self, args):

@@ -161,6 +161,15 @@ class BaseRNNCell(object):
                                **args))
         return states
 
+    def _stacked_params(self, num_hidden, i2h_bias_init=None):
+        """The i2h/h2h weights and biases of a single-layer cell, its gates stacked."""
+        self._num_hidden = _check_hidden(num_hidden)
+        self._iW = self.params.get("i2h_weight")
+        self._hW = self.params.get("h2h_weight")
+        bias_kwargs = {} if i2h_bias_init is None else {"init": i2h_bias_init}
+        self._iB = self.params.get("i2h_bias", **bias_kwargs)
+        self._hB = self.params.get("h2h_bias")
+
     def _gate_weight_names(self, group, gate):
         return ("%s%s%s_weight" % (self._prefix, group, gate),
                 "%s%s%s_bias" % (self._prefix, group, gate))
@@ -246,12 +255,8 @@ class RNNCell(BaseRNNCell):
 
     def __init__(self, num_hidden, activation="tanh", prefix="rnn_", params=None):
         super(RNNCell, self).__init__(prefix=prefix, params=params)
-        self._num_hidden = _check_hidden(num_hidden)
         self._activation = activation
-        self._iW = self.params.get("i2h_weight")
-        self._iB = self.params.get("i2h_bias")
-        self._hW = self.params.get("h2h_weight")
-        self._hB = self.params.get("h2h_bias")
+        self._stacked_params(num_hidden)
 
     @property
     def state_info(self):
@@ -280,11 +285,7 @@ class LSTMCell(BaseRNNCell):
 
     def __init__(self, num_hidden, prefix="lstm_", params=None, forget_bias=1.0):
         super(LSTMCell, self).__init__(prefix=prefix, params=params)
-        self._num_hidden = _check_hidden(num_hidden)
-        self._iW = self.params.get("i2h_weight")
-        self._hW = self.params.get("h2h_weight")
-        self._iB = self.params.get("i2h_bias", init=init.LSTMBias(forget_bias=forget_bias))
-        self._hB = self.params.get("h2h_bias")
+        self._stacked_params(num_hidden, init.LSTMBias(forget_bias=forget_bias))
 
     @property
     def state_info(self):
@@ -322,11 +323,7 @@ class GRUCell(BaseRNNCell):
 
     def __init__(self, num_hidden, prefix="gru_", params=None):
         super(GRUCell, self).__init__(prefix=prefix, params=params)
-        self._num_hidden = _check_hidden(num_hidden)
-        self._iW = self.params.get("i2h_weight")
-        self._iB = self.params.get("i2h_bias")
-        self._hW = self.params.get("h2h_weight")
-        self._hB = self.params.get("h2h_bias")
+        self._stacked_params(num_hidden)
 
     @property
     def state_info(self):
