@@ -6,15 +6,14 @@ from . import register as _register
 
 _internal = _types.ModuleType("oxnet.ndarray._internal", "Every registry op, including internal ones.")
 op = _types.ModuleType("oxnet.ndarray.op", "Every registry op.")
-contrib = _types.ModuleType("oxnet.ndarray.contrib", "Registry ops named _contrib_<name>, as <name>.")
-_sys.modules[contrib.__name__] = contrib
 _sys.modules[_internal.__name__] = _internal
 _sys.modules[op.__name__] = op
+_contrib_ops = {}
 for _name, _f in _register.make_op_functions().items():
     setattr(_internal, _name, _f)
     setattr(op, _name, _f)
     if _name.startswith("_contrib_"):
-        setattr(contrib, _name[len("_contrib_"):], _f)
+        _contrib_ops[_name[len("_contrib_"):]] = _f
     if not _name.startswith("_"):
         globals()[_name] = _f
 
@@ -27,4 +26,8 @@ from .ndarray import (  # noqa: E402
 )
 from .utils import save, load, load_frombuffer  # noqa: E402
 from . import random  # noqa: E402
+from . import contrib  # noqa: E402
+for _name, _f in _contrib_ops.items():
+    setattr(contrib, _name, _f)
+del _contrib_ops
 from . import ndarray  # noqa: E402,F401

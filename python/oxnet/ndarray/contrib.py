@@ -1,0 +1,162 @@
+"""`mx.nd.contrib`: the registry's `_contrib_<name>` ops as `<name>` (added by the package
+``__init__``), and MXNet's Python-level contrib functions: imperative control flow
+(`foreach`, `while_loop`, `cond`), `rand_zipfian`, `isinf`/`isfinite`/`isnan`."""
+import math
+
+import numpy as _np
+
+from .ndarray import NDArray, zeros
+from .random import uniform
+from ..context import current_context
+
+__all__ = ["rand_zipfian", "foreach", "while_loop", "cond", "isinf", "isfinite", "isnan"]
+
+
+def rand_zipfian(true_classes, num_sampled, range_max, ctx=None):
+    """Draw `num_sampled` classes from the log-uniform (Zipfian) distribution over
+    [0, range_max); returns (sampled int64 classes, expected count of each true class, expected
+    count of each sampled class), as candidate sampling for sampled softmax needs."""
+    ctx = current_context() if ctx is None else ctx
+    log_range = math.log(range_max + 1)
+    rand = uniform(0, log_range, shape=(num_sampled,), dtype="float64", ctx=ctx)
+    sampled = (rand.exp() - 1).astype("int64") % range_max
+    true_cls = true_classes.as_in_context(ctx).astype("float64")
+    count_true = ((true_cls + 2.0) / (true_cls + 1.0)).log() / log_range * num_sampled
+    sampled_f = sampled.astype("float64")
+    count_sampled = ((sampled_f + 2.0) / (sampled_f + 1.0)).log() / log_range * num_sampled
+    return sampled, count_true, count_sampled
+
+
+def _flatten(args, what):
+    """Nested lists of NDArrays -> (flat list, format to rebuild the nesting with `_regroup`)."""
+    if isinstance(args, NDArray):
+        return [args], 0
+    if not isinstance(args, (list, tuple)):
+        raise TypeError("%s must be an NDArray or a (nested) list of NDArrays, got %s"
+                        % (what, type(args).__name__))
+    flat, fmts = [], []
+    for a in args:
+        f, fmt = _flatten(a, what)
+        flat.extend(f)
+        fmts.append(fmt)
+    return flat, fmts
+
+
+def _regroup(flat, fmt):
+    if isinstance(fmt, int):
+        return (flat[0], flat[1:]) if fmt == 0 else (flat[:fmt], flat[fmt:])
+    out = []
+    for f in fmt:
+        item, flat = _regroup(flat, f)
+        out.append(item)
+    return out, flat
+
+
+def _stack(items):
+    from . import op
+    return op.stack(*items, axis=0)
+
+
+def foreach(body, data, init_states):
+    """Run ``outs, states = body(data[i], states)`` for each slice i along axis 0 of `data` (an
+    NDArray or a list of them), and return (the step outputs stacked along a new axis 0, the
+    final states). Recorded by autograd like the ops the body calls."""
+    _flatten(data, "foreach data")
+    _flatten(init_states, "foreach init_states")
+    single = isinstance(data, NDArray)
+    steps = data.shape[0] if single else data[0].shape[0]
+    if not single:
+        lengths = [d.shape[0] for d in data]
+        if any(n != steps for n in lengths):
+            raise ValueError("foreach: every data array needs the same length along axis 0, "
+                             "got %s" % lengths)
+    states, per_step, fmt = init_states, [], None
+    for i in range(steps):
+        outs, states = body(data[i] if single else [d[i] for d in data], states)
+        flat, fmt = _flatten(outs, "foreach output")
+        per_step.append(flat)
+    if fmt is None:
+        return [], states
+    stacked = [_stack(items) for items in zip(*per_step)]
+    return _regroup(stacked, fmt)[0], states
+
+
+def _scalar(value, kind, what):
+    if hasattr(value, "asscalar"):
+        value = value.asscalar()
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError("Cannot convert %s to python %s" % (what, kind.__name__)) from None
+
+
+def while_loop(cond, func, loop_vars, max_iterations=None):
+    """``while cond(*vars) and steps < max_iterations: outs, vars = func(*vars)``; returns
+    (each output stacked along axis 0 and padded with zeros to `max_iterations` rows, the final
+    loop variables)."""
+    if max_iterations is None:
+        raise ValueError("while_loop: max_iterations should be specified")
+    max_iterations = _scalar(max_iterations, int, "max_iterations")
+    single = isinstance(loop_vars, NDArray)
+    loop_vars = [loop_vars] if single else list(loop_vars)
+    if not loop_vars:
+        raise ValueError("while_loop: loop_vars should contain at least one element")
+    per_step, fmt = [], None
+    while len(per_step) < max_iterations and _scalar(cond(*loop_vars), bool,
+                                                     "the return value of cond"):
+        outs, new_vars = func(*loop_vars)
+        new_vars = [] if new_vars is None else new_vars
+        new_vars = [new_vars] if isinstance(new_vars, NDArray) else list(new_vars)
+        if len(new_vars) != len(loop_vars):
+            raise ValueError("while_loop: func returned %d loop variables, loop_vars has %d"
+                             % (len(new_vars), len(loop_vars)))
+        loop_vars = new_vars
+        flat, fmt = _flatten([] if outs is None else outs, "while_loop output")
+        if per_step and len(flat) != len(per_step[0]):
+            raise ValueError("while_loop: step %d returned %d outputs, step 0 returned %d"
+                             % (len(per_step), len(flat), len(per_step[0])))
+        per_step.append(flat)
+    stacked = []
+    for k, items in enumerate(zip(*per_step)):
+        shapes = {x.shape for x in items}
+        if len(shapes) > 1:
+            raise ValueError("while_loop: output %d changes shape across steps: %s"
+                             % (k, [x.shape for x in items]))
+        items = list(items)
+        if len(items) < max_iterations:
+            items.append(zeros((max_iterations - len(items),) + items[0].shape,
+                               ctx=items[0].context, dtype=items[0].dtype))
+            stacked.append(_concat_rows(items))
+        else:
+            stacked.append(_stack(items))
+    if fmt is not None:
+        stacked = _regroup(stacked, fmt)[0]
+    return stacked, (loop_vars[0] if single else loop_vars)
+
+
+def _concat_rows(items):
+    """Step outputs (as new rows) followed by a block of padding rows."""
+    from . import op
+    rows = [x.expand_dims(0) for x in items[:-1]] + [items[-1]]
+    return op.concat(*rows, dim=0)
+
+
+def cond(pred, then_func, else_func):
+    """``then_func()`` if `pred` (a scalar NDArray or Python value) is true, else
+    ``else_func()``."""
+    return then_func() if _scalar(pred, bool, "pred") else else_func()
+
+
+def isinf(data):
+    """1 where `data` is +-inf, else 0 (same dtype as `data`)."""
+    return data.abs() == _np.inf
+
+
+def isfinite(data):
+    """1 where `data` is neither inf nor NaN, else 0."""
+    return (data == data) * (data.abs() != _np.inf)
+
+
+def isnan(data):
+    """1 where `data` is NaN, else 0."""
+    return data != data
