@@ -46,6 +46,7 @@ from . import libinfo
 from . import log
 from . import runtime
 from . import util
+from . import contrib
 
 _blas.load()
 

@@ -7,7 +7,7 @@ from . import _native
 from .ndarray.ndarray import NDArray
 
 __all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_training",
-           "set_recording", "set_training", "mark_variables", "backward", "grad"]
+           "set_recording", "set_training", "mark_variables", "backward", "grad", "Function"]
 
 
 def set_recording(is_recording):
@@ -124,6 +124,46 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     res = _native.grad(heads, variables, _head_grads(heads, head_grads), bool(create_graph),
                        bool(train_mode))
     return res
+
+
+class Function(object):
+    """A differentiable function with a hand-written gradient, as MXNet's: subclass it, define
+    ``forward(*inputs)`` and ``backward(*output_grads)`` (returning one gradient per input) on
+    NDArrays, and call an instance once. ``save_for_backward`` keeps arrays for backward in
+    ``self.saved_tensors``."""
+
+    def __init__(self):
+        self._used = False
+        self.saved_tensors = ()
+
+    def save_for_backward(self, *args):
+        self.saved_tensors = args
+
+    def __call__(self, *inputs):
+        if self._used:
+            raise RuntimeError("Each Function instance can only be called once. "
+                               "Please create another instance.")
+        self._used = True
+        with _RecordingStateScope(False, None):
+            outputs = self.forward(*inputs)
+        if not is_recording():
+            return outputs
+        single = isinstance(outputs, NDArray)
+        outs = [outputs] if single else list(outputs)
+        _check_arrays(outs, "%s.forward's outputs" % type(self).__name__)
+        _check_arrays(inputs, "%s's inputs" % type(self).__name__)
+        from .operator import _record_function
+        recorded = _record_function(self, inputs, outs)
+        return recorded[0] if single else type(outputs)(recorded) if isinstance(
+            outputs, (list, tuple)) else recorded
+
+    def forward(self, *inputs):
+        """Computes the outputs from the inputs (NDArrays)."""
+        raise NotImplementedError
+
+    def backward(self, *output_grads):
+        """Gradients of the inputs from the gradients of the outputs."""
+        raise NotImplementedError
 
 
 def _attach_grad(self, grad_req="write", stype=None):

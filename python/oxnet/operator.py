@@ -99,7 +99,7 @@ def register(reg_name):
 
 def get_all_registered_operators():
     """Names of the registered custom operators."""
-    return list(_REGISTRY)
+    return [name for name in _REGISTRY if name != _FUNCTION_OP]
 
 
 def _dtype_name(t):
@@ -194,3 +194,73 @@ class _Bridge(object):
             op.backward(req=req, out_grad=out_grad, in_data=in_data, out_data=out_data,
                         in_grad=in_grad, aux=aux)
 
+
+
+# `mx.autograd.Function` records its call on the tape as a Custom op of this type: forward
+# hands over the outputs the Function already computed, backward calls Function.backward.
+_FUNCTION_OP = "_autograd_function"
+_PENDING_FUNCTIONS = {}
+
+
+class _FunctionCall(CustomOp):
+    def __init__(self, function, outputs):
+        super().__init__()
+        self.function, self.outputs = function, outputs
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        for dst, r, src in zip(out_data, req, self.outputs):
+            self.assign(dst, r, src)
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        from .ndarray import NDArray
+        name = type(self.function).__name__
+        grads = self.function.backward(*out_grad)
+        grads = (grads,) if isinstance(grads, NDArray) else tuple(grads)
+        if len(grads) != len(in_grad):
+            raise ValueError("%s.backward must return as many NDArrays as forward has inputs: "
+                             "expected %d, got %d" % (name, len(in_grad), len(grads)))
+        for i, (dst, r, g) in enumerate(zip(in_grad, req, grads)):
+            if not isinstance(g, NDArray):
+                raise TypeError("%s.backward must return NDArrays, got %s for input %d"
+                                % (name, type(g).__name__, i))
+            if g.shape != dst.shape:
+                raise ValueError("%s.backward returned shape %s for input %d of shape %s"
+                                 % (name, g.shape, i, dst.shape))
+            self.assign(dst, r, g)
+
+
+class _FunctionProp(CustomOpProp):
+    def __init__(self, key):
+        super().__init__(need_top_grad=True)
+        self.function, self.n_inputs, self.outputs = _PENDING_FUNCTIONS[key]
+
+    def list_arguments(self):
+        return ["data%d" % i for i in range(self.n_inputs)]
+
+    def list_outputs(self):
+        return ["output%d" % i for i in range(len(self.outputs))]
+
+    def infer_shape(self, in_shape):
+        return in_shape, [o.shape for o in self.outputs], []
+
+    def infer_type(self, in_type):
+        return in_type, [o.dtype for o in self.outputs], []
+
+    def create_operator(self, ctx, in_shapes, in_dtypes):
+        return _FunctionCall(self.function, self.outputs)
+
+
+_REGISTRY[_FUNCTION_OP] = _FunctionProp
+
+
+def _record_function(function, inputs, outputs):
+    """Records `function` (already run: `outputs`) on the autograd tape; returns the recorded
+    outputs, equal to `outputs`."""
+    from .ndarray import op as _ndop
+    key = str(id(function))
+    _PENDING_FUNCTIONS[key] = (function, len(inputs), outputs)
+    try:
+        res = _ndop.Custom(*inputs, op_type=_FUNCTION_OP, key=key)
+    finally:
+        del _PENDING_FUNCTIONS[key]
+    return res if isinstance(res, (list, tuple)) else [res]

@@ -104,3 +104,42 @@ def test_rand_zipfian_range_and_expected_counts():
                                rtol=1e-12)
     # Class 0 has probability log(2)/log(21) ~ 0.228: the draw follows the distribution.
     assert abs((s == 0).mean() - p(0.0)) < 5 * np.sqrt(p(0.0) * (1 - p(0.0)) / 2000)
+
+
+def test_sym_rand_zipfian_shapes_types_and_counts():
+    t = mx.sym.var("t")
+    g = mx.sym.Group(list(mx.sym.contrib.rand_zipfian(t, 5, 20)))
+    # MXNet 1.9.1 gives these names, shapes and types for the same graph.
+    assert g.list_outputs() == ["_modscalar0_output", "_mulscalar0_output", "_mulscalar1_output"]
+    assert g.infer_shape(t=(2,))[1] == [(5,), (2,), (5,)]
+    assert g.infer_type(t="float32")[1] == [np.int64, np.float64, np.float64]
+    sampled, count_true, count_sampled = g.bind(mx.cpu(), {"t": mx.nd.array([3, 10])}).forward()
+    np.testing.assert_allclose(count_true.asnumpy(), [0.36646725, 0.14289824], rtol=1e-7)
+    s = sampled.asnumpy().astype(np.float64)
+    np.testing.assert_allclose(count_sampled.asnumpy(),
+                               np.log((s + 2) / (s + 1)) / np.log(21) * 5, rtol=1e-12)
+
+
+def test_mx_contrib_namespaces():
+    assert mx.contrib.nd is mx.nd.contrib and mx.contrib.ndarray is mx.nd.contrib
+    assert mx.contrib.sym is mx.sym.contrib and mx.contrib.symbol is mx.sym.contrib
+    assert mx.nd.contrib.CTCLoss is mx.nd._internal._contrib_CTCLoss
+
+
+def test_contrib_autograd_legacy_api():
+    cag = mx.contrib.autograd
+    grads, loss = cag.grad_and_loss(lambda a, b: (a * a * b).sum(), argnum=0)(
+        mx.nd.array([1., 2.]), mx.nd.array([3., 4.]))
+    np.testing.assert_array_equal(grads[0].asnumpy(), [6., 16.])
+    assert loss.asscalar() == 19.
+    x = np.array([0., 1.], dtype=np.float32)
+    np.testing.assert_allclose(cag.grad(lambda a: mx.nd.exp(a))(mx.nd.array(x))[0].asnumpy(),
+                               np.exp(x), rtol=1e-6)
+    with cag.train_section():
+        assert mx.autograd.is_recording() and mx.autograd.is_training()
+        with cag.test_section():
+            assert not mx.autograd.is_recording() and not mx.autograd.is_training()
+        assert mx.autograd.is_recording()
+    assert not mx.autograd.is_recording() and not mx.autograd.is_training()
+    with pytest.raises(TypeError, match="list or tuple"):
+        cag.backward(mx.nd.ones(1))

@@ -11,20 +11,23 @@ from .symbol import (  # noqa: F401
 
 _internal = _types.ModuleType("oxnet.symbol._internal", "Every registry op, including internal ones.")
 op = _types.ModuleType("oxnet.symbol.op", "Every registry op.")
-contrib = _types.ModuleType("oxnet.symbol.contrib", "Registry ops named _contrib_<name>, as <name>.")
-_sys.modules[contrib.__name__] = contrib
 _sys.modules[_internal.__name__] = _internal
 _sys.modules[op.__name__] = op
+_contrib_ops = {}
 _ops = _register.make_op_functions()
 _reserved = set(globals())
 for _name, _f in _ops.items():
     setattr(_internal, _name, _f)
     setattr(op, _name, _f)
     if _name.startswith("_contrib_"):
-        setattr(contrib, _name[len("_contrib_"):], _f)
+        _contrib_ops[_name[len("_contrib_"):]] = _f
     if not _name.startswith("_") and _name not in _reserved:
         globals()[_name] = _f
 _install_fluent(_ops)
-del _name, _f, _reserved
+del _reserved
 from . import symbol  # noqa: E402,F401
 from . import random  # noqa: E402,F401
+from . import contrib  # noqa: E402
+for _name, _f in _contrib_ops.items():
+    setattr(contrib, _name, _f)
+del _contrib_ops, _name, _f
