@@ -265,6 +265,9 @@ class _Accumulating(EvalMetric):
     """Adds each batch's contribution to the local and the global statistics alike."""
 
     def _add(self, value, count):
+        # Sums in float64 over an epoch (as numpy 1.x promoted MXNet's float32 batch values).
+        if isinstance(value, numpy.floating):
+            value = float(value)
         self.sum_metric += value
         self.global_sum_metric += value
         self.num_inst += count

@@ -311,3 +311,20 @@ def test_topk_more_than_classes_raises():
     m3 = mx.metric.TopKAccuracy(top_k=3)  # all classes: everything is a hit
     m3.update([mx.nd.array([0, 2])], [mx.nd.array([[0.1, 0.5, 0.4], [0.3, 0.3, 0.4]])])
     assert m3.get()[1] == 1.0
+
+
+def test_batch_values_accumulate_in_float64():
+    # MXNet 1.9.1 (numpy 1.x) summed float32 batch values in float64; an epoch of many batches
+    # must not drift by float32 rounding (MXNet printed mae 0.271190881729126 for two batches
+    # whose float32 value is 0.27119088).
+    rng = np.random.RandomState(3)
+    m = mx.metric.MAE()
+    batch_values = []
+    for _ in range(3000):
+        label = rng.rand(4).astype(np.float32)
+        pred = rng.rand(4, 1).astype(np.float32)
+        m.update([mx.nd.array(label)], [mx.nd.array(pred)])
+        batch_values.append(np.abs(label - pred[:, 0]).mean())
+    name, value = m.get()
+    assert isinstance(value, float)
+    assert value == pytest.approx(np.mean(np.array(batch_values, dtype=np.float64)), rel=1e-12)
