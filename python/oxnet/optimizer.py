@@ -19,7 +19,8 @@ from .ndarray import NDArray
 
 __all__ = ["Optimizer", "SGD", "NAG", "Adam", "AdamW", "AdaGrad", "RMSProp", "AdaDelta",
            "Signum", "Ftrl", "FTRL", "LAMB", "Adamax", "Nadam", "SGLD", "DCASGD", "FTML",
-           "Updater", "create", "register", "get_updater"]
+           "LARS", "LBSGD", "GroupAdaGrad", "ccSGD", "Test", "Updater", "create", "register",
+           "get_updater"]
 
 
 def _zeros_like(weight, dtype=None):
@@ -921,3 +922,6 @@ class Updater(object):
 def get_updater(optimizer):
     """An Updater for ``optimizer`` (the callable a KVStore takes)."""
     return Updater(optimizer)
+
+
+from .optimizer_extra import LARS, LBSGD, GroupAdaGrad, ccSGD, Test, contrib  # noqa: E402
