@@ -490,7 +490,8 @@ class ImageDetIter(ImageIter):
 
     def reshape(self, data_shape=None, label_shape=None):
         """Change data_shape (C, H, W) and/or label_shape (max_objects, object_width) of later
-        batches; label_shape may only grow max_objects."""
+        batches; label_shape may only grow max_objects. The augmenter list stays as it is, so a
+        new data_shape needs augmenters that produce it (as in MXNet)."""
         if data_shape is not None:
             data_shape = tuple(data_shape)
             self.check_data_shape(data_shape)
