@@ -113,6 +113,10 @@ def copyMakeBorder(src, top, bot, left, right, type=0, value=0.0, values=(), out
     if type == 0:
         res = np.pad(arr, pad, mode="constant")
         fill = np.asarray(values if len(values) else [value] * (arr.shape[2] if arr.ndim == 3 else 1))
+        if np.issubdtype(res.dtype, np.integer):
+            # OpenCV saturates the border value into the image type (rounding half to even)
+            info = np.iinfo(res.dtype)
+            fill = np.clip(np.rint(fill), info.min, info.max)
         mask = np.ones(res.shape[:2], bool)
         mask[top:top + arr.shape[0], left:left + arr.shape[1]] = False
         res[mask] = fill[:res.shape[2]] if arr.ndim == 3 else fill[0]
@@ -306,16 +310,21 @@ def random_rotate(src, angle_limits, zoom_in=False, zoom_out=False):
 
 
 # ---- augmenters --------------------------------------------------------------------------------
+def _dumpable(kwargs):
+    """kwargs with NDArrays and numpy arrays as nested lists, so that json.dumps takes them."""
+    for k, v in kwargs.items():
+        if isinstance(v, nd.NDArray):
+            v = v.asnumpy()
+        if isinstance(v, np.ndarray):
+            kwargs[k] = v.tolist()
+    return kwargs
+
+
 class Augmenter:
     """Base class: keeps its constructor arguments (arrays as lists) for dumps()."""
 
     def __init__(self, **kwargs):
-        self._kwargs = kwargs
-        for k, v in self._kwargs.items():
-            if isinstance(v, nd.NDArray):
-                v = v.asnumpy()
-            if isinstance(v, np.ndarray):
-                self._kwargs[k] = v.tolist()
+        self._kwargs = _dumpable(kwargs)
 
     def dumps(self):
         """JSON string [lowercase class name, constructor arguments]."""
@@ -613,20 +622,20 @@ def CreateAugmenter(data_shape, resize=0, rand_crop=False, rand_resize=False, ra
     if mean is True:
         mean = nd.array([123.68, 116.28, 103.53])
     elif mean is not None:
-        _check_mean_std("mean", mean)
+        _check_mean_std("CreateAugmenter", "mean", mean)
     if std is True:
         std = nd.array([58.395, 57.12, 57.375])
     elif std is not None:
-        _check_mean_std("std", std)
+        _check_mean_std("CreateAugmenter", "std", std)
     if mean is not None or std is not None:
         auglist.append(ColorNormalizeAug(mean, std))
     return auglist
 
 
-def _check_mean_std(name, v):
+def _check_mean_std(fn, name, v):
     if not isinstance(v, (np.ndarray, nd.NDArray)) or v.shape[0] not in (1, 3):
-        raise ValueError("CreateAugmenter: %s must be True, None, or a numpy array / NDArray of 1 or 3 "
-                         "values, got %r" % (name, v))
+        raise ValueError("%s: %s must be True, None, or a numpy array / NDArray of 1 or 3 "
+                         "values, got %r" % (fn, name, v))
 
 
 # MXNet defines ImageIter in this module (mx.image.image.ImageIter); it lives in image_iter.py

@@ -213,7 +213,7 @@ class ImageIter(DataIter):
             batch_data, batch_label, i = self._cache_data, self._cache_label, self._cache_idx
         else:
             batch_data = nd.zeros((batch_size, c, h, w))
-            batch_label = nd.empty(self.provide_label[0][1])
+            batch_label = self._empty_batch_label()
             i = self._batchify(batch_data, batch_label)
         pad = batch_size - i
         if pad != 0:
@@ -228,6 +228,9 @@ class ImageIter(DataIter):
             else:
                 self._cache_data = self._cache_label = self._cache_idx = None
         return DataBatch([batch_data], [batch_label], pad=pad)
+
+    def _empty_batch_label(self):
+        return nd.empty(self.provide_label[0][1])
 
     def check_data_shape(self, data_shape):
         """data_shape must be (3, height, width)."""
