@@ -6,6 +6,7 @@ rendered with the ``dot`` program.
 """
 import copy
 import json
+import warnings
 
 from .symbol import Symbol
 
@@ -17,12 +18,20 @@ def _str2tuple(text):
     return [t.strip() for t in text.strip("()[] ").split(",") if t.strip()]
 
 
-def _shape_dict(symbol, shape, dtype=None):
+def _shape_dict(symbol, shape):
     internals = symbol.get_internals()
     _, out_shapes, _ = internals.infer_shape(**shape)
     if out_shapes is None:
         raise ValueError("Input shape is incomplete")
     return dict(zip(internals.list_outputs(), out_shapes))
+
+
+def _type_dict(symbol, dtype):
+    internals = symbol.get_internals()
+    _, out_types, _ = internals.infer_type(**dtype)
+    if out_types is None:
+        raise ValueError("Input type is incomplete")
+    return dict(zip(internals.list_outputs(), out_types))
 
 
 def _layer_params(node, in_channels, out_shape):
@@ -71,16 +80,21 @@ def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74,
     print("_" * line_length)
     row(["Layer (type)", "Output Shape", "Param #", "Previous Layer"])
     print("=" * line_length)
+    # MXNet's rule, kept so the table reads the same: variables are rows only when they are
+    # the first node (the data), and an input counts as a previous layer when it is an op or
+    # an id in the first head entry (which holds the data's id 0).
+    heads = set(conf["heads"][0])
     total = 0
     for i, node in enumerate(nodes):
-        if node["op"] == "null" and i not in heads and node["name"].endswith(_PARAM_SUFFIXES):
+        if node["op"] == "null" and i > 0:
             continue
-        out_shape = list(shapes.get(out_key(node), ())[1:])
+        show = node["op"] != "null" or i in heads
+        out_shape = list(shapes.get(out_key(node), ())[1:]) if show else []
         prev, channels = [], 0
         if node["op"] != "null":
             for src_id, _, _ in node["inputs"]:
                 src = nodes[src_id]
-                if src["op"] == "null" and src["name"].endswith(_PARAM_SUFFIXES):
+                if src["op"] == "null" and src_id not in heads:
                     continue
                 prev.append(src["name"])
                 s = shapes.get(out_key(src))
@@ -115,19 +129,21 @@ def _label_and_color(node):
     if op == "FullyConnected":
         return "FullyConnected\n%s" % attrs["num_hidden"], _PALETTE[1]
     if op == "BatchNorm":
-        return op, _PALETTE[3]
+        return name, _PALETTE[3]
     if op in ("Activation", "LeakyReLU"):
-        return "%s\n%s" % (op, attrs.get("act_type", "")), _PALETTE[2]
+        default = "Leaky" if op == "LeakyReLU" else ""
+        return "%s\n%s" % (op, attrs.get("act_type", default)), _PALETTE[2]
     if op == "Pooling":
         stride = "x".join(_str2tuple(attrs.get("stride", "(1,)")))
         return ("Pooling\n%s, %s/%s" % (attrs.get("pool_type", "max"),
-                                       "x".join(_str2tuple(attrs.get("kernel", "()"))), stride),
+                                       "x".join(_str2tuple(attrs["kernel"])) if "kernel" in attrs
+                                       else "[]", stride),
                 _PALETTE[4])
     if op in ("Concat", "Flatten", "Reshape"):
-        return op, _PALETTE[5]
-    if op == "Softmax" or op.endswith("Output"):
-        return op, _PALETTE[6]
-    return op, _PALETTE[7]
+        return name, _PALETTE[5]
+    if op == "Softmax":
+        return name, _PALETTE[6]
+    return attrs["op_type"] if op == "Custom" else name, _PALETTE[7]
 
 
 class DotGraph:
@@ -166,8 +182,15 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
     if not isinstance(symbol, Symbol):
         raise TypeError("symbol must be a Symbol")
     shapes = _shape_dict(symbol, shape) if shape is not None else None
+    types = _type_dict(symbol, dtype) if dtype is not None else None
     conf = json.loads(symbol.tojson())
     nodes = conf["nodes"]
+    names = [n["name"] for n in nodes]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        warnings.warn("There are multiple variables with the same name in your graph, this may "
+                      "result in cyclic graph. Repeated names: " + ",".join(repeated),
+                      RuntimeWarning)
     attrs = {"shape": "box", "fixedsize": "true", "width": "1.3", "height": "0.8034",
              "style": "filled"}
     attrs.update(node_attrs or {})
@@ -175,9 +198,15 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
     def hidden(node):
         return hide_weights and node["op"] == "null" and node["name"].endswith(_PARAM_SUFFIXES)
 
+    def output_key(src, idx, table):
+        if src["op"] == "null":
+            return src["name"]
+        key = src["name"] + "_output"
+        return key if key in table else "%s%d" % (key, idx)
+
     drawn, edges = [], []
     for node in nodes:
-        if hidden(node):
+        if node["op"] == "null" and node["name"].endswith(_PARAM_SUFFIXES):
             continue
         label, color = _label_and_color(node)
         a = copy.deepcopy(attrs)
@@ -188,18 +217,21 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
     for node in nodes:
         if node["op"] == "null":
             continue
-        for src_id, idx, _ in node["inputs"]:
+        # BilinearResize2D's second input only gives the output size ('like' mode).
+        inputs = node["inputs"][:1] if node["op"] == "_contrib_BilinearResize2D" \
+            else node["inputs"]
+        for src_id, idx, _ in inputs:
             src = nodes[src_id]
             if hidden(src):
                 continue
-            ea = {"dir": "back", "arrowtail": "open"}
+            ea = {"dir": "back", "arrowtail": "open", "label": ""}
             if shapes is not None:
-                key = src["name"] if src["op"] == "null" else src["name"] + "_output"
-                if src["op"] != "null" and idx > 0:
-                    key = "%s_output%d" % (src["name"], idx)
-                s = shapes.get(key)
-                if s is not None:
-                    ea["label"] = "x".join(str(x) for x in s[1:])
+                ea["label"] = "x".join(str(x) for x in
+                                       shapes.get(output_key(src, idx, shapes), ())[1:])
+            if types is not None:
+                t = types.get(output_key(src, idx, types))
+                if t is not None:
+                    ea["label"] += "(%s)" % t.__name__
             edges.append((node["name"], src["name"], ea))
     try:
         from graphviz import Digraph

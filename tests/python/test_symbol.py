@@ -544,3 +544,67 @@ def test_variadic_op_without_inputs_creates_declared_variables():
     ex = c.bind(mx.cpu(), {"c_arg0": mx.nd.ones((1, 2)), "c_arg1": mx.nd.zeros((1, 1))})
     assert ex.forward()[0].asnumpy().tolist() == [[1, 1, 0]]
     assert mx.sym.load_json(c.tojson()).list_arguments() == ["c_arg0", "c_arg1"]
+
+
+# print_summary of this graph as MXNet 1.9.1 printed it (trailing blanks stripped).
+_MXNET_SUMMARY = """\
+________________________________________________________________________________________________________________________
+Layer (type)                                        Output Shape            Param #     Previous Layer
+========================================================================================================================
+data(null)                                          3x8x8                   0
+________________________________________________________________________________________________________________________
+conv1(Convolution)                                  8x6x6                   224         data
+________________________________________________________________________________________________________________________
+bn1(BatchNorm)                                      8x6x6                   16          conv1
+________________________________________________________________________________________________________________________
+relu1(Activation)                                   8x6x6                   0           bn1
+________________________________________________________________________________________________________________________
+pool1(Pooling)                                      8x3x3                   0           relu1
+________________________________________________________________________________________________________________________
+flatten0(Flatten)                                   72                      0           pool1
+________________________________________________________________________________________________________________________
+fc1(FullyConnected)                                 10                      730         flatten0
+________________________________________________________________________________________________________________________
+fc2(FullyConnected)                                 10                      730         flatten0
+________________________________________________________________________________________________________________________
+_plus0(elemwise_add)                                10                      0           fc1
+                                                                                        fc2
+________________________________________________________________________________________________________________________
+softmax(SoftmaxOutput)                              10                      0           _plus0
+========================================================================================================================
+Total params: 1700
+________________________________________________________________________________________________________________________
+"""
+
+
+def _viz_net():
+    with mx.name.NameManager():  # automatic names flatten0, _plus0 as in a fresh MXNet
+        data = mx.sym.var("data")
+        c = mx.sym.Convolution(data, kernel=(3, 3), num_filter=8, name="conv1")
+        b = mx.sym.BatchNorm(c, name="bn1")
+        a = mx.sym.Activation(b, act_type="relu", name="relu1")
+        p = mx.sym.Pooling(a, kernel=(2, 2), stride=(2, 2), pool_type="max", name="pool1")
+        f = mx.sym.Flatten(p)
+        fc = mx.sym.FullyConnected(f, num_hidden=10, name="fc1")
+        fc2 = mx.sym.FullyConnected(f, num_hidden=10, name="fc2")
+        return mx.sym.SoftmaxOutput(fc + fc2, name="softmax")
+
+
+def test_print_summary_matches_mxnet(capsys):
+    mx.viz.print_summary(_viz_net(), shape={"data": (1, 3, 8, 8)})
+    got = "\n".join(line.rstrip() for line in capsys.readouterr().out.split("\n"))
+    assert got == _MXNET_SUMMARY
+
+
+def test_plot_network_labels_colors_and_edges_as_mxnet():
+    g = mx.viz.plot_network(_viz_net(), shape={"data": (1, 3, 8, 8)},
+                            dtype={"data": np.float32})
+    src = g.source
+    # MXNet labels nodes other than conv/fc/activation/pooling by their name, colors
+    # SoftmaxOutput as a generic op, and always labels edges (empty for the label variable).
+    for name, label, color in [("bn1", "bn1", "#bebada"), ("flatten0", "flatten0", "#fdb462"),
+                               ("_plus0", "_plus0", "#fccde5"), ("softmax", "softmax", "#fccde5"),
+                               ("conv1", "Convolution\\n3x3/1, 8", "#fb8072")]:
+        assert ('"%s" [label="%s", fillcolor="%s"' % (name, label, color)) in src, name
+    assert '"fc1" -> "flatten0" [arrowtail="open", dir="back", label="72(float32)"]' in src
+    assert '"softmax" -> "softmax_label" [arrowtail="open", dir="back", label="(float32)"]' in src
