@@ -404,3 +404,54 @@ def test_mnist_helpers_read_local_files(tmp_path, monkeypatch):
     assert all(tuple(r) in rows for r in batch.data[0].asnumpy())
     train, val = tu.get_mnist_iterator(2, (1, 28, 28))
     assert next(iter(train)).data[0].shape == (2, 1, 28, 28)
+
+
+def test_bz2_and_zip_data_and_model_download_from_local_files(tmp_path):
+    import bz2
+    import zipfile
+    src = tmp_path / "kdda.t.bz2"
+    src.write_bytes(bz2.compress(b"1 1:0.5\n0 2:1.0\n"))
+    out_dir = str(tmp_path / "out")
+    tu.get_bz2_data(out_dir, "kdda.t", src.as_uri(), "kdda.t.bz2")
+    assert open(os.path.join(out_dir, "kdda.t"), "rb").read() == b"1 1:0.5\n0 2:1.0\n"
+    assert not os.path.exists(os.path.join(out_dir, "kdda.t.bz2"))
+    zpath = tmp_path / "set.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("inner/a.txt", "hello")
+    tu.get_zip_data(out_dir, zpath.as_uri(), "set.zip")
+    assert open(os.path.join(out_dir, "inner", "a.txt")).read() == "hello"
+    sym, params = tmp_path / "s.json", tmp_path / "p.params"
+    sym.write_text("{}")
+    params.write_bytes(b"\0")
+    meta = {"tiny": {"symbol": sym.as_uri(), "params": params.as_uri()}}
+    name, epoch = tu.download_model("tiny", dst_dir=str(tmp_path / "zoo"), meta_info=meta)
+    assert (name, epoch) == (os.path.join(str(tmp_path / "zoo"), "tiny"), 0)
+    assert open(name + "-symbol.json").read() == "{}"
+    assert tu.download_model("unknown", meta_info=meta) == (None, 0)
+
+
+def test_im2rec_path_and_run_flags(monkeypatch):
+    path = tu.get_im2rec_path()
+    assert path.endswith(os.path.join("tools", "im2rec.py")) and os.path.isfile(path)
+    monkeypatch.setenv("OXNET_TU_HOME", "/nonexistent")
+    with pytest.raises(IOError, match="im2rec"):
+        tu.get_im2rec_path("OXNET_TU_HOME")
+    monkeypatch.setenv("CD_JOB", "1")
+    assert tu.is_cd_run()
+    monkeypatch.setenv("CD_JOB", "0")
+    assert not tu.is_cd_run()
+    assert isinstance(tu.is_aarch64_run(), bool)
+
+
+def test_matrices_with_real_eigenvalues():
+    np.random.seed(2)
+    m = tu.new_matrix_with_real_eigvals_2d(4)
+    eig = np.linalg.eigvals(m)
+    assert np.abs(eig.imag).max() < 1e-8 and np.abs(eig.real).max() < 10
+    batch = tu.new_matrix_with_real_eigvals_nd((2, 3, 3, 3))
+    assert batch.shape == (2, 3, 3, 3)
+    q = tu.new_orthonormal_matrix_2d(5)
+    np.testing.assert_allclose(q.T @ q, np.eye(5), atol=1e-10)
+    s = tu.new_sym_matrix_with_real_eigvals_nd((2, 4, 4))
+    np.testing.assert_allclose(s, np.swapaxes(s, -1, -2), atol=1e-10)
+    assert np.abs(np.linalg.eigvalsh(s)).max() < 10

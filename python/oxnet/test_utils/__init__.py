@@ -19,7 +19,9 @@ from .compare import (
 from .generate import (
     DummyIter, assign_each, assign_each2, compare_optimizer, create_2d_tensor, create_vector,
     default_context, discard_stderr, environment, get_identity_mat, get_identity_mat_batch,
-    list_gpus, rand_coord_2d, rand_ndarray, rand_shape_2d, rand_shape_3d, rand_shape_nd,
+    is_aarch64_run, is_cd_run, list_gpus, new_matrix_with_real_eigvals_2d,
+    new_matrix_with_real_eigvals_nd, new_orthonormal_matrix_2d,
+    new_sym_matrix_with_real_eigvals_2d, new_sym_matrix_with_real_eigvals_nd, rand_coord_2d, rand_ndarray, rand_shape_2d, rand_shape_3d, rand_shape_nd,
     random_arrays, random_sample, random_uniform_arrays, set_default_context)
 from .symbolic import (
     check_consistency, check_numeric_gradient, check_symbolic_backward, check_symbolic_forward,
@@ -27,5 +29,5 @@ from .symbolic import (
 from .stats import (
     chi_square_check, gen_buckets_probs_with_ppf, mean_check, var_check, verify_generator)
 from .data import (
-    download, get_cifar10, get_mnist, get_mnist_iterator, get_mnist_pkl, get_mnist_ubyte,
-    get_zip_data)
+    download, download_model, get_bz2_data, get_cifar10, get_im2rec_path, get_mnist,
+    get_mnist_iterator, get_mnist_pkl, get_mnist_ubyte, get_zip_data)

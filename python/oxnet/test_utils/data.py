@@ -8,6 +8,7 @@ needs network access (``urllib``, so ``requests`` is not required); where there 
 ``download`` raises an ``OSError`` that says which file to put where. No data is ever made
 up in place of a download.
 """
+import bz2
 import gzip
 import logging
 import os
@@ -140,3 +141,68 @@ def get_zip_data(data_dir, url, data_origin_name):
         download(url, dirname=data_dir, overwrite=False)
         with zipfile.ZipFile(data_origin_name) as zip_file:
             zip_file.extractall(path=data_dir)
+
+
+def get_bz2_data(data_dir, data_name, url, data_origin_name):
+    """Downloads ``url`` as ``data_dir/data_origin_name``, decompresses it to
+    ``data_dir/data_name`` and removes the archive, unless ``data_name`` already exists."""
+    data_name = os.path.join(data_dir, data_name)
+    data_origin_name = os.path.join(data_dir, data_origin_name)
+    if not os.path.exists(data_name):
+        download(url, fname=data_origin_name, dirname=data_dir, overwrite=False)
+        with bz2.BZ2File(data_origin_name, "rb") as bz_file, open(data_name, "wb") as fout:
+            shutil.copyfileobj(bz_file, fout, 1 << 20)
+        os.remove(data_origin_name)
+
+
+_MODEL_URL = "http://data.mxnet.io/models/"
+# name -> (directory under _MODEL_URL, file stem, params epoch) of MXNet's model zoo.
+_MODELS = {
+    "imagenet1k-inception-bn": ("imagenet/inception-bn/", "Inception-BN", 126),
+    "imagenet1k-resnet-18": ("imagenet/resnet/18-layers/", "resnet-18", 0),
+    "imagenet1k-resnet-34": ("imagenet/resnet/34-layers/", "resnet-34", 0),
+    "imagenet1k-resnet-50": ("imagenet/resnet/50-layers/", "resnet-50", 0),
+    "imagenet1k-resnet-101": ("imagenet/resnet/101-layers/", "resnet-101", 0),
+    "imagenet1k-resnet-152": ("imagenet/resnet/152-layers/", "resnet-152", 0),
+    "imagenet1k-resnext-50": ("imagenet/resnext/50-layers/", "resnext-50", 0),
+    "imagenet1k-resnext-101": ("imagenet/resnext/101-layers/", "resnext-101", 0),
+    "imagenet1k-resnext-101-64x4d": ("imagenet/resnext/101-layers/", "resnext-101-64x4d", 0),
+    "imagenet11k-resnet-152": ("imagenet-11k/resnet-152/", "resnet-152", 0),
+    "imagenet11k-place365ch-resnet-152": ("imagenet-11k-place365-ch/", "resnet-152", 0),
+    "imagenet11k-place365ch-resnet-50": ("imagenet-11k-place365-ch/", "resnet-50", 0),
+}
+
+
+def download_model(model_name, dst_dir="./", meta_info=None):
+    """Fetches ``model_name``'s ``-symbol.json`` and ``-0000.params`` into ``dst_dir`` and
+    returns ``(dst_dir/model_name, 0)``, or ``(None, 0)`` for an unknown name.
+    ``meta_info``: ``{name: {'symbol': url, 'params': url}}`` instead of MXNet's model zoo."""
+    if meta_info is None:
+        meta_info = {name: {"symbol": "%s%s%s-symbol.json" % (_MODEL_URL, path, stem),
+                            "params": "%s%s%s-%04d.params" % (_MODEL_URL, path, stem, epoch)}
+                     for name, (path, stem, epoch) in _MODELS.items()}
+    meta_info = dict(meta_info)
+    if model_name not in meta_info:
+        return None, 0
+    os.makedirs(dst_dir, exist_ok=True)
+    meta = dict(meta_info[model_name])
+    assert "symbol" in meta, "missing symbol url"
+    assert "params" in meta, "missing parameter file url"
+    model_name = os.path.join(dst_dir, model_name)
+    download(meta["symbol"], model_name + "-symbol.json")
+    download(meta["params"], model_name + "-0000.params")
+    return model_name, 0
+
+
+def get_im2rec_path(home_env="MXNET_HOME"):
+    """Path of the im2rec.py tool: under ``$home_env`` (``tools/`` or ``../../tools/``) when
+    that variable is set, else the one in this package (``oxnet/tools/im2rec.py``)."""
+    if home_env in os.environ:
+        root = os.environ[home_env]
+    else:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for candidate in (os.path.join(root, "tools", "im2rec.py"),
+                      os.path.join(root, "..", "..", "tools", "im2rec.py")):
+        if os.path.isfile(candidate):
+            return candidate
+    raise IOError("Could not find path to tools/im2rec.py under %s" % root)

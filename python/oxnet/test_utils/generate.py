@@ -2,6 +2,7 @@
 shapes and arrays (from numpy's global generator, as MXNet draws them), large-tensor
 builders, ``DummyIter``, ``environment``, ``discard_stderr`` and ``compare_optimizer``."""
 import os
+import platform
 import sys
 from contextlib import contextmanager
 
@@ -235,3 +236,53 @@ def compare_optimizer(opt1, opt2, shape, dtype, w_stype="default", g_stype="defa
         if compare_states:
             compare_ndarray_tuple(state1, state2[i], rtol, atol)
         compare_ndarray_tuple(w1[i], w2[i], rtol, atol)
+
+
+def is_cd_run():
+    """True inside MXNet's continuous-delivery jobs (``CD_JOB=1``)."""
+    return os.environ.get("CD_JOB", 0) == "1"
+
+
+def is_aarch64_run():
+    return platform.machine() == "aarch64"
+
+
+def new_matrix_with_real_eigvals_2d(n):
+    """A random n x n matrix ``Q^-1 D Q`` with real eigenvalues ``diag(D)`` in (-10, 10) and
+    a well-conditioned ``Q`` (a Householder reflection times a diagonal, cond < 3)."""
+    while True:
+        d = np.diag(np.random.uniform(-1.0, 1.0, n))
+        v = np.random.uniform(-1.0, 1.0, n).reshape(n, 1)
+        v = v / np.linalg.norm(v, axis=-2, keepdims=True)
+        q = np.matmul(np.eye(n) - 2 * np.matmul(v, v.T), d)
+        if np.linalg.cond(q, 2) < 3:
+            break
+    d = np.diag(np.random.uniform(-10.0, 10.0, n))
+    return np.matmul(np.matmul(np.linalg.inv(q), d), q)
+
+
+def new_matrix_with_real_eigvals_nd(shape):
+    """A batch of ``new_matrix_with_real_eigvals_2d`` of shape ``(..., n, n)``."""
+    count = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return np.array([new_matrix_with_real_eigvals_2d(shape[-1])
+                     for _ in range(count)]).reshape(shape)
+
+
+def new_orthonormal_matrix_2d(n):
+    """A random n x n orthonormal matrix (Q of the QR of a random symmetric matrix)."""
+    x = np.random.randn(n, n)
+    return np.linalg.qr(np.matmul(x.T, x))[0]
+
+
+def new_sym_matrix_with_real_eigvals_2d(n):
+    """A random symmetric ``Q^T D Q`` with eigenvalues ``diag(D)`` in (-10, 10)."""
+    q = new_orthonormal_matrix_2d(n)
+    d = np.diag(np.random.uniform(-10.0, 10.0, n))
+    return np.matmul(np.matmul(q.T, d), q)
+
+
+def new_sym_matrix_with_real_eigvals_nd(shape):
+    """A batch of ``new_sym_matrix_with_real_eigvals_2d`` of shape ``(..., n, n)``."""
+    count = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return np.array([new_sym_matrix_with_real_eigvals_2d(shape[-1])
+                     for _ in range(count)]).reshape(shape)
