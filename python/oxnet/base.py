@@ -12,6 +12,8 @@ MXNetError.__module__ = "oxnet.base"
 numeric_types = (float, int, np.generic, numbers.Number)
 integer_types = (int, np.integer)
 string_types = (str,)
+# MXNet's default real type (``mx.base.mx_real_t``).
+mx_real_t = np.float32
 
 _ENGINES = ("NaiveEngine", "ThreadedEngine", "ThreadedEnginePerDevice", "ThreadedEnginePooled")
 _engine = os.environ.get("MXNET_ENGINE_TYPE")

@@ -36,7 +36,7 @@ def do_checkpoint(prefix, period=1):
 
     def _callback(iter_no, sym, arg, aux):
         if (iter_no + 1) % period == 0:
-            # mx.model imports this module, so it is looked up at call time.
+            # Looked up on mx.model at call time, so patching mx.model.save_checkpoint reaches it.
             from . import model
             model.save_checkpoint(prefix, iter_no + 1, sym, arg, aux)
     return _callback
@@ -125,3 +125,8 @@ class LogValidationMetricsCallback(object):
             return
         for name, value in param.eval_metric.get_name_value():
             logging.info("Epoch[%d] Validation-%s=%f", param.epoch, name, value)
+
+
+# At the bottom: mx.model imports this module back for LogValidationMetricsCallback, so
+# whichever of the two is imported first, the other finds the names it needs defined.
+from .model import save_checkpoint  # noqa: E402

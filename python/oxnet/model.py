@@ -1,5 +1,6 @@
 """Checkpoints, the KVStore helpers shared by the trainers, and the deprecated
 ``mx.model.FeedForward`` (MXNet 1.x's ``mxnet.model``)."""
+import importlib.util
 import logging
 import os
 import time
@@ -18,8 +19,17 @@ from .base import MXNetError
 from .context import Context, cpu
 from . import initializer as init
 from .ndarray.ndarray import NDArray
+# Names MXNet's model module re-exports, which user code reaches as mx.model.X.
+from .base import mx_real_t
+from .initializer import Uniform
+from .io import DataDesc
+from .optimizer import get_updater
 
+# MXNet derives FeedForward from sklearn's BaseEstimator when sklearn imports (and then leaves
+# SKLEARN_INSTALLED undefined); oxnet keeps a plain base class and only reports whether sklearn
+# is installed, without paying for importing it.
 BASE_ESTIMATOR = object
+SKLEARN_INSTALLED = importlib.util.find_spec("sklearn") is not None
 
 BatchEndParam = namedtuple("BatchEndParams", ["epoch", "nbatch", "eval_metric", "locals"])
 
@@ -472,3 +482,7 @@ class FeedForward(BASE_ESTIMATOR):
                   eval_end_callback=eval_end_callback,
                   eval_batch_end_callback=eval_batch_end_callback)
         return model
+
+
+# At the bottom: mx.callback imports this module, and this import must find the module defined.
+from .callback import LogValidationMetricsCallback  # noqa: E402

@@ -9,7 +9,8 @@ import pytest
 
 import oxnet as mx
 from oxnet import nd
-from oxnet.test_utils import (assert_almost_equal, check_numeric_gradient,
+from tight import assert_almost_equal
+from oxnet.test_utils import (check_numeric_gradient,
                               check_symbolic_backward, check_symbolic_forward, simple_forward)
 
 

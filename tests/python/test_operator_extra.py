@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import oxnet as mx
-from oxnet.test_utils import assert_almost_equal, check_numeric_gradient
+from oxnet.test_utils import check_numeric_gradient
+from tight import assert_almost_equal
 
 
 def _grad(f, x, head, **kw):

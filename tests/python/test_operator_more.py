@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import oxnet as mx
-from oxnet.test_utils import assert_almost_equal
+from tight import assert_almost_equal
 from test_operator_extra import _check_grad  # the shared finite-difference check
 
 ERRORS = (mx.MXNetError, IndexError, ValueError)

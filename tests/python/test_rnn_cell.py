@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import oxnet as mx
-from oxnet.test_utils import assert_almost_equal
+from tight import assert_almost_equal
 from test_operator_extra import _numeric
 
 

@@ -3,7 +3,8 @@ from .base_module import BaseModule
 from .bucketing_module import BucketingModule
 from .module import Module
 from .sequential_module import SequentialModule
+from .python_module import PythonModule, PythonLossModule
 from .executor_group import DataParallelExecutorGroup
 
 __all__ = ["BaseModule", "BucketingModule", "Module", "SequentialModule",
-           "DataParallelExecutorGroup"]
+           "DataParallelExecutorGroup", "PythonModule", "PythonLossModule"]

@@ -1,50 +1,10 @@
-"""Helpers MXNet users and tests rely on (`mx.test_utils`)."""
+"""Symbol checks of ``mx.test_utils`` (MXNet 1.9.1): forward and backward results against
+expected values, gradients against finite differences, and agreement across contexts."""
 import numpy as np
 
-from .context import Context, current_context
-from . import ndarray as nd
-
-_default_ctx = [None]
-
-
-def default_context():
-    return _default_ctx[0] or current_context()
-
-
-def set_default_context(ctx):
-    _default_ctx[0] = Context(ctx)
-
-
-def _np(a):
-    return a.asnumpy() if isinstance(a, nd.NDArray) else np.asarray(a)
-
-
-def same(a, b):
-    """True when both hold exactly the same values and shape."""
-    return np.array_equal(_np(a), _np(b))
-
-
-def almost_equal(a, b, rtol=None, atol=None, equal_nan=False):
-    return np.allclose(_np(a), _np(b), rtol=1e-5 if rtol is None else rtol,
-                       atol=1e-20 if atol is None else atol, equal_nan=equal_nan)
-
-
-def assert_almost_equal(a, b, rtol=None, atol=None, names=("a", "b"), equal_nan=False):
-    """Raises AssertionError naming the worst element when `a` and `b` differ."""
-    a, b = _np(a), _np(b)
-    np.testing.assert_allclose(a, b, rtol=1e-5 if rtol is None else rtol,
-                               atol=1e-20 if atol is None else atol, equal_nan=equal_nan,
-                               err_msg="%s and %s differ" % names)
-
-
-def rand_shape_nd(num_dim, dim=10):
-    return tuple(np.random.randint(1, dim + 1, size=num_dim))
-
-
-def rand_ndarray(shape, stype="default", density=None, dtype=None, ctx=None):
-    if stype != "default":
-        raise NotImplementedError("only dense arrays are supported")
-    return nd.array(np.random.uniform(-1, 1, size=shape), ctx=ctx or default_context(), dtype=dtype or np.float32)
+from .. import ndarray as nd
+from .compare import _np, assert_almost_equal, default_dtype
+from .generate import default_context
 
 
 def _as_context(ctx):
@@ -252,3 +212,44 @@ def check_consistency(sym, ctx_list, scale=1.0, grad_req="write", arg_params=Non
             if raise_on_err:
                 raise
     return [r[0] for r in results]
+
+
+def numeric_grad(executor, location, aux_states=None, eps=1e-4, use_forward_train=True,
+                 dtype=default_dtype()):
+    """Finite-difference gradients of ``sum(executor.outputs[0])`` at ``location`` (a dict
+    name -> numpy array, all arguments), ``(f(x + eps/2) - f(x - eps/2)) / eps`` per element;
+    arguments of non-float dtype get zeros. The executor's arguments are left at
+    ``location``; ``aux_states`` (a dict) are restored before every evaluation."""
+    if np.dtype(dtype) not in (np.float16, np.float32, np.float64):
+        raise ValueError("numeric_grad: dtype must be float16, float32 or float64, got %s"
+                         % np.dtype(dtype))
+    approx_grads = {k: np.zeros(v.shape, dtype=dtype) for k, v in location.items()}
+    for k, v in location.items():
+        executor.arg_dict[k][:] = nd.array(v, dtype=dtype)
+    # Perturbed in place below, so each must own C-ordered memory.
+    for k in location:
+        location[k] = np.asarray(location[k], order="C")
+
+    def evaluate():
+        if aux_states is not None:
+            for key, val in aux_states.items():
+                executor.aux_dict[key][:] = nd.array(val, dtype=executor.aux_dict[key].dtype)
+        executor.forward(is_train=use_forward_train)
+        return executor.outputs[0].asnumpy()
+
+    for k, v in location.items():
+        if v.dtype.kind != "f":
+            continue
+        old_value = v.copy()
+        flat = v.reshape(-1)
+        for i in range(v.size):
+            flat[i] += eps / 2.0
+            executor.arg_dict[k][:] = nd.array(v, dtype=dtype)
+            f_peps = evaluate()
+            flat[i] -= eps
+            executor.arg_dict[k][:] = nd.array(v, dtype=dtype)
+            f_neps = evaluate()
+            approx_grads[k].ravel()[i] = (f_peps - f_neps).sum() / eps
+            flat[i] = old_value.ravel()[i]
+        executor.arg_dict[k][:] = nd.array(old_value, dtype=dtype)
+    return approx_grads
