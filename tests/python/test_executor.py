@@ -82,7 +82,7 @@ def test_softmax_output_gradients_from_reference():
     net = mx.sym.SoftmaxOutput(mx.sym.Variable("data"), name="sm")
     p = np.exp(x) / np.exp(x).sum(1, keepdims=True)
     onehot = np.eye(3)[label]
-    check_symbolic_forward(net, {"data": x, "sm_label": label}, [p], rtol=1e-5)
+    check_symbolic_forward(net, {"data": x, "sm_label": label}, [p], rtol=1e-5, atol=1e-7)
     check_symbolic_backward(net, {"data": x, "sm_label": label}, None,
                             {"data": p - onehot}, rtol=1e-4, atol=1e-6,
                             grad_req={"data": "write", "sm_label": "null"})
