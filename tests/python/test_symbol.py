@@ -608,3 +608,9 @@ def test_plot_network_labels_colors_and_edges_as_mxnet():
         assert ('"%s" [label="%s", fillcolor="%s"' % (name, label, color)) in src, name
     assert '"fc1" -> "flatten0" [arrowtail="open", dir="back", label="72(float32)"]' in src
     assert '"softmax" -> "softmax_label" [arrowtail="open", dir="back", label="(float32)"]' in src
+
+
+def test_gradient_method_says_what_to_use():
+    s = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=2, name="fc")
+    with pytest.raises(NotImplementedError, match="Executor.backward"):
+        s.gradient(["data"])

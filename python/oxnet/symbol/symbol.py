@@ -410,6 +410,13 @@ class Symbol:
         with open(fname, "w", encoding="utf-8") as f:
             f.write(self.tojson())
 
+    def gradient(self, wrt):
+        """Not implemented in MXNet 1.9.1 either (its MXSymbolGrad fails): gradients come
+        from ``bind``/``simple_bind`` and ``Executor.backward``, or from ``mx.autograd``."""
+        raise NotImplementedError("Symbol.gradient(%r) is not implemented (as in MXNet 1.x); "
+                                  "bind the symbol and call Executor.backward, or use "
+                                  "mx.autograd" % (list(wrt),))
+
     def debug_str(self):
         """A readable listing of the graph's nodes."""
         import json
