@@ -355,3 +355,24 @@ def test_buffer_protocol_zero_copy_read():
     assert m.readonly and m.format == "f" and m.shape == (2, 3)
     np.testing.assert_array_equal(np.asarray(m), np.arange(6).reshape(2, 3) * 2)
     assert not np.frombuffer(b, dtype=np.float32).flags.writeable
+
+
+def test_fluent_diag_slice_assign_and_from_numpy_as_mxnet():
+    x = mx.nd.array(np.arange(9).reshape(3, 3))
+    np.testing.assert_array_equal(x.diag().asnumpy(), np.diag(np.arange(9).reshape(3, 3)))
+    np.testing.assert_array_equal(x.diag(1).asnumpy(), [1, 5])
+    y = mx.nd.zeros((2, 3, 2))
+    assert y.slice_assign(mx.nd.ones((1, 2, 2)), (1, 0, 0), (2, 3, 2), (None, 2, None)) is y
+    y.slice_assign_scalar(5, (0, 1, 0), (1, 3, 1), (None, None, None))
+    want = np.zeros((2, 3, 2))
+    want[1:2, 0:3:2, :] = 1
+    want[0:1, 1:3, 0:1] = 5
+    np.testing.assert_array_equal(y.asnumpy(), want)  # MXNet 1.9.1 printed the same
+    assert y.writable and y.as_nd_ndarray() is y
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = mx.nd.from_numpy(a)
+    assert b.dtype == np.float32 and not a.flags["WRITEABLE"]
+    np.testing.assert_array_equal(b.asnumpy(), a)
+    with pytest.raises(ValueError, match="c-contiguous"):
+        mx.nd.from_numpy(np.ones((3, 4))[:, ::2])
+    assert mx.nd.from_numpy(np.ones((3, 4))[:, ::2], zero_copy=False).shape == (3, 2)

@@ -614,3 +614,12 @@ def test_gradient_method_says_what_to_use():
     s = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=2, name="fc")
     with pytest.raises(NotImplementedError, match="Executor.backward"):
         s.gradient(["data"])
+
+
+def test_creation_symbols_infer_their_dtype():
+    e = mx.sym.eye(3, 4, 1)
+    assert e.infer_shape() == ([], [(3, 4)], [])
+    assert e.infer_type() == ([], [np.float32], [])
+    np.testing.assert_array_equal(e.eval(mx.cpu())[0].asnumpy(), np.eye(3, 4, 1))
+    assert mx.sym.zeros((2,), dtype="float16").infer_type()[1] == [np.float16]
+    assert mx.sym.arange(3, dtype="int32").infer_type()[1] == [np.int32]

@@ -521,7 +521,7 @@ def _method(opname):
 
 for _n in ("abs", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "argmax",
            "argmax_channel", "argmin", "argsort", "broadcast_axes", "broadcast_like", "cbrt",
-           "ceil", "clip", "cos", "cosh", "degrees", "depth_to_space", "exp", "expm1", "fix",
+           "ceil", "clip", "cos", "cosh", "degrees", "depth_to_space", "diag", "exp", "expm1", "fix",
            "flip", "floor", "log", "log10", "log1p", "log2", "log_softmax", "max", "mean", "min",
            "nanprod", "nansum", "norm", "one_hot", "ones_like", "pad", "pick", "prod", "radians",
            "rcbrt", "reciprocal", "relu", "repeat", "reshape_like", "rint", "round", "rsqrt",
@@ -543,6 +543,37 @@ def broadcast_to(self, shape):
     if tuple(shape) == tuple(cur):
         return src
     return _internal.broadcast_to(src, shape=shape)
+
+
+@_extend
+def slice_assign(self, rhs, begin, end, step):
+    """Writes `rhs` into ``self[begin:end:step]`` in place; returns self."""
+    return _internal._slice_assign(self, rhs, begin=begin, end=end, step=step, out=self)
+
+
+@_extend
+def slice_assign_scalar(self, value, begin, end, step):
+    """Writes the scalar `value` into ``self[begin:end:step]`` in place; returns self."""
+    return _internal._slice_assign_scalar(self, scalar=value, begin=begin, end=end, step=step,
+                                          out=self)
+
+
+@_prop
+def writable(self):
+    """Whether the array may be written (always, for arrays made through mx.nd)."""
+    return True
+
+
+@_extend
+def as_nd_ndarray(self):
+    """This array (it is already a classic NDArray)."""
+    return self
+
+
+@_extend
+def as_np_ndarray(self):
+    raise NotImplementedError("as_np_ndarray: oxnet has no mx.np (MXNet's NumPy-compatible "
+                              "interface); use asnumpy() for a numpy array")
 
 
 @_extend
@@ -783,6 +814,10 @@ def to_dlpack_for_write(data):
     return data.__dlpack__()
 
 
+NDArray.to_dlpack_for_read = to_dlpack_for_read
+NDArray.to_dlpack_for_write = to_dlpack_for_write
+
+
 def _from_cuda_interface(cai, device_id):
     """A GPU NDArray with a copy of a CUDA array (CuPy, PyTorch...) given its interface."""
     shape, dtype = tuple(cai["shape"]), np.dtype(cai["typestr"])
@@ -799,6 +834,19 @@ def _from_cuda_interface(cai, device_id):
     if out.size:
         _native.copy_from_cuda_ptr(out, cai["data"][0])
     return out
+
+
+def from_numpy(ndarray, zero_copy=True, array_cls=NDArray):
+    """An NDArray with the contents of a numpy array. As MXNet, ``zero_copy`` requires a
+    C-contiguous array and marks it read-only (its memory is meant to be handed over); oxnet
+    copies the values either way."""
+    if array_cls is not NDArray:
+        raise TypeError("from_numpy: array_cls must be NDArray, got %r" % (array_cls,))
+    if zero_copy:
+        if not ndarray.flags["C_CONTIGUOUS"]:
+            raise ValueError("Only c-contiguous arrays are supported for zero-copy")
+        ndarray.flags["WRITEABLE"] = False
+    return array(ndarray, dtype=ndarray.dtype)
 
 
 def from_dlpack(dlpack):

@@ -5,7 +5,7 @@ import types as _types
 
 from . import register as _register
 from .symbol import (  # noqa: F401
-    Symbol, var, Variable, Group, load, load_json, zeros, ones, full, arange, linspace, pow, power,
+    Symbol, var, Variable, Group, load, load_json, zeros, ones, eye, full, arange, linspace, pow, power,
     maximum, minimum, hypot, _install_fluent,
 )
 

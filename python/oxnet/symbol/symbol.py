@@ -571,6 +571,12 @@ def ones(shape, dtype=None, **kwargs):
     return _internal._ones(shape=shape, dtype=dtype, **kwargs)
 
 
+def eye(N, M=0, k=0, dtype=None, **kwargs):
+    """A 2-D symbol with ones on the k-th diagonal (``M`` columns; 0 means ``N``)."""
+    from . import _internal
+    return _internal._eye(N=N, M=M, k=k, dtype=_np.float32 if dtype is None else dtype, **kwargs)
+
+
 def full(shape, val, dtype=None, **kwargs):
     """A symbol filled with ``val``."""
     if dtype is None:

@@ -601,6 +601,15 @@ fn run_types(g: &Graph, given: &HashMap<String, DType>) -> Result<Vec<Vec<Option
                 .map(|&(s, k)| slots[s].get(k).copied().flatten())
                 .collect();
             let mut outs = slots[i].clone();
+            if srcs.is_empty() && outs.iter().any(Option::is_none) {
+                // Creation ops (zeros, arange, samplers) take their dtype from their
+                // parameters, which only the forward rule reads.
+                if let Ok(descs) = op.infer(&[]) {
+                    for (o, d) in outs.iter_mut().zip(descs) {
+                        o.get_or_insert(d.dtype);
+                    }
+                }
+            }
             op.infer_type_partial(&mut ins, &mut outs)
                 .map_err(|e| Error::DType {
                     op: format!("Error in operator {}", node.name),
@@ -693,6 +702,23 @@ mod tests {
         let r = infer_shape_partial(&m, &[]).unwrap();
         assert_eq!(r.outputs, vec![None]);
         let t = infer_type_partial(&m, &[("a".into(), DType::F16)]).unwrap();
+        assert_eq!(t.outputs, vec![Some(DType::F16)]);
+    }
+
+    #[test]
+    fn creation_ops_type_from_their_parameters() {
+        let z = Symbol::create(
+            "_zeros",
+            "z",
+            &[
+                ("shape".into(), "(2,)".into()),
+                ("dtype".into(), "float16".into()),
+            ],
+            &[],
+            &[],
+        )
+        .unwrap();
+        let t = infer_type_partial(&z, &[]).unwrap();
         assert_eq!(t.outputs, vec![Some(DType::F16)]);
     }
 
