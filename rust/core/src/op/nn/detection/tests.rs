@@ -1,0 +1,2 @@
+#[allow(unused_imports)]
+use crate::op::test_util::*;
