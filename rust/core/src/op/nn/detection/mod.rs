@@ -11,6 +11,9 @@ mod box_ops;
 mod multibox;
 mod roi_align;
 #[cfg(test)]
+#[rustfmt::skip]
+mod mxnet_values;
+#[cfg(test)]
 mod tests;
 
 use crate::dtype::{DType, Element};

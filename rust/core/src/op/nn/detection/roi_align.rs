@@ -32,10 +32,13 @@ struct Cfg {
 }
 
 fn out_shape(c: Cfg, op: &str, d: &Shape, r: &Shape) -> Result<Shape> {
-    if d.ndim() != 4 {
+    if d.ndim() != 4 || d[2] == 0 || d[3] == 0 {
         return Err(Error::shape(
             op,
-            format!("data must be 4-D (batch, channel, height, width), got {d} (rois {r})"),
+            format!(
+                "data must be 4-D (batch, channel, height, width) with a non-empty map, got \
+                 {d} (rois {r})"
+            ),
         ));
     }
     if r.ndim() != 2 || r[1] != 5 {
