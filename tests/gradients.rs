@@ -1058,7 +1058,8 @@ fn rows() -> Vec<Row> {
     ));
 
     // detection (op/nn/detection): box_nms routes each output row's gradient to its input
-    // box; ROIAlign is linear in data; the rest back-propagate zeros as MXNet.
+    // box (a copy unless out_format converts, which MXNet's gradient ignores); ROIAlign is
+    // linear in data; the rest back-propagate zeros as MXNet.
     let nms_data = [
         0., 0.9, 0.1, 0.1, 0.5, 0.5, 1., 0.8, 0.12, 0.1, 0.52, 0.5, 0., 0.7, 0.6, 0.6, 0.9, 0.9,
         2., 0.2, 0.05, 0.6, 0.3, 0.9, 1., 0.3, 0.2, 0.2, 0.4, 0.4, 0., 0.6, 0.25, 0.2, 0.45, 0.4,
@@ -1077,7 +1078,7 @@ fn rows() -> Vec<Row> {
             "_contrib_box_nms",
             &[
                 ("topk", "3"),
-                ("out_format", "center"),
+                ("in_format", "center"),
                 ("id_index", "0"),
                 ("force_suppress", "True"),
             ],
@@ -1180,7 +1181,10 @@ fn rows() -> Vec<Row> {
                 ("position_sensitive", "True"),
                 ("aligned", "True"),
             ],
-            vec![n(&[2, 8, 5, 6]), v(&[3, 5], &rois[..15])],
+            vec![
+                n(&[2, 8, 5, 6]),
+                v(&[3, 5], &[&rois[..10], &rois[15..]].concat()),
+            ],
         )
         .wrt(&[0]),
     );
