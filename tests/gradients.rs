@@ -1079,6 +1079,7 @@ fn rows() -> Vec<Row> {
             &[
                 ("topk", "3"),
                 ("in_format", "center"),
+                ("out_format", "center"),
                 ("id_index", "0"),
                 ("force_suppress", "True"),
             ],
