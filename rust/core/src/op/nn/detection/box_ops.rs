@@ -149,7 +149,7 @@ fn nms_t<T: crate::dtype::Element, C: Real>(
     let s = ins[0].shape();
     let (n, w) = (s[s.ndim() - 2], s[s.ndim() - 1]);
     let x = load::<T, C>(&ins[0]);
-    let nb = if n == 0 { 0 } else { x.len() / (n * w) };
+    let nb = x.len().checked_div(n * w).unwrap_or(0);
     let topk = if c.topk < 0 {
         n
     } else {
@@ -334,7 +334,7 @@ fn bm_t<T: crate::dtype::Element, C: Real>(c: BmCfg, ins: &[NDArray], outs: &[ND
     let (rows, cols) = (s[s.ndim() - 2], s[s.ndim() - 1]);
     let x = load::<T, C>(&ins[0]);
     let stride = rows * cols;
-    let nb = if stride == 0 { 0 } else { x.len() / stride };
+    let nb = x.len().checked_div(stride).unwrap_or(0);
     let neg = C::c(-1.0);
     let (mut rm, mut cm) = (vec![neg; nb * rows], vec![neg; nb * cols]);
     let thr = pf::<C>(c.threshold);
@@ -425,7 +425,7 @@ fn enc_t<T: crate::dtype::Element, C: Real>(ins: &[NDArray], outs: &[NDArray]) -
     let mut mk = vec![C::ZERO; b * n * 4];
     let half = C::c(0.5);
     for i in 0..b * n {
-        if !(samples[i] > half) {
+        if samples[i].partial_cmp(&half) != Some(std::cmp::Ordering::Greater) {
             continue;
         }
         let mi = to_int(matches[i]);

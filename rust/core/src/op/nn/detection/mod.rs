@@ -12,6 +12,7 @@ mod multibox;
 mod roi_align;
 #[cfg(test)]
 #[rustfmt::skip]
+#[allow(clippy::excessive_precision)]
 mod mxnet_values;
 #[cfg(test)]
 mod tests;

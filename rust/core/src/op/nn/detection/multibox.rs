@@ -586,7 +586,7 @@ pub(super) fn register(r: &mut Registry) {
                 neg_thresh: p.float("negative_mining_thresh")? as f32,
                 var: variances(TARGET, p)?,
             };
-            if c.ratio > 0.0 && !(c.neg_thresh > 0.0) {
+            if c.ratio > 0.0 && (c.neg_thresh <= 0.0 || c.neg_thresh.is_nan()) {
                 return Err(Error::param(
                     TARGET,
                     format!(

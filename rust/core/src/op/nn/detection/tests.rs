@@ -66,6 +66,8 @@ fn input_grad(op: &str, attrs: &[(&str, &str)], ins: &[NDArray], head: NDArray) 
     f32s(&g)
 }
 
+type Attrs = &'static [(&'static str, &'static str)];
+
 #[track_caller]
 fn close(got: &[f32], want: &[f32], tol: f32) {
     assert_eq!(got.len(), want.len(), "length");
@@ -129,7 +131,7 @@ fn box_iou_matches_mxnet_and_a_reference() {
 fn box_nms_matches_mxnet() {
     let d = arr(&[2, 8, 6], &nms_data());
     assert_eq!(f32s(&d), NMS_DATA);
-    let cases: [(&[(&str, &str)], &[f32]); 8] = [
+    let cases: [(Attrs, &[f32]); 8] = [
         (&[], NMS_DEFAULT),
         (&[("overlap_thresh", "0.3")], NMS_T03),
         (&[("overlap_thresh", "0.3"), ("id_index", "0")], NMS_T03_ID),
@@ -166,7 +168,7 @@ fn box_nms_matches_mxnet() {
         ),
     ];
     for (attrs, want) in cases {
-        let o = call_str("_contrib_box_nms", &[d.clone()], attrs).unwrap();
+        let o = call_str("_contrib_box_nms", std::slice::from_ref(&d), attrs).unwrap();
         // One visible output, the hidden record holds the kept input rows.
         assert_eq!(o.len(), 2, "{attrs:?}");
         assert_eq!(o[1].shape().dims(), &[2, 8, 1]);
@@ -185,10 +187,18 @@ fn box_nms_matches_mxnet() {
         &[("overlap_thresh", "0.3")],
     );
     close(&four[0], NMS_T03, 0.0);
-    let copy = outs("_contrib_box_nms", &[d.clone()], &[("topk", "0")]);
+    let copy = outs(
+        "_contrib_box_nms",
+        std::slice::from_ref(&d),
+        &[("topk", "0")],
+    );
     close(&copy[0], NMS_DATA, 0.0);
     assert_eq!(copy[1], (0..16).map(|i| i as f32).collect::<Vec<_>>());
-    let none = outs("_contrib_box_nms", &[d.clone()], &[("valid_thresh", "2")]);
+    let none = outs(
+        "_contrib_box_nms",
+        std::slice::from_ref(&d),
+        &[("valid_thresh", "2")],
+    );
     assert!(none[0].iter().chain(&none[1]).all(|&v| v == -1.0));
     // float64 selects the same boxes.
     let d64 = arr(
@@ -255,7 +265,7 @@ fn box_nms_gradient_follows_kept_rows() {
 #[test]
 fn bipartite_matching_matches_mxnet() {
     let s = arr(&[2, 4, 3], &seq(24, 11, 0.0, 1.0));
-    let cases: [(&[(&str, &str)], &[f32], &[f32]); 4] = [
+    let cases: [(Attrs, &[f32], &[f32]); 4] = [
         (&[("threshold", "0.1")], BM_T01_ROWS, BM_T01_COLS),
         (&[("threshold", "0.5")], BM_T05_ROWS, BM_T05_COLS),
         // MXNet keeps topk + 1 pairs (it stops after the pair that exceeds topk).
@@ -271,7 +281,11 @@ fn bipartite_matching_matches_mxnet() {
         ),
     ];
     for (attrs, rows, cols) in cases {
-        let o = outs("_contrib_bipartite_matching", &[s.clone()], attrs);
+        let o = outs(
+            "_contrib_bipartite_matching",
+            std::slice::from_ref(&s),
+            attrs,
+        );
         assert_eq!((&o[0][..], &o[1][..]), (rows, cols), "{attrs:?}");
     }
     // MXNet's documented example.
@@ -313,7 +327,7 @@ fn box_encode_decode_match_mxnet() {
     assert!(e.to_string().contains("matches[0, 3]"), "{e}");
     let data = arr(&[2, 4, 4], &seq(32, 14, -1.0, 1.0));
     let a1 = arr(&[1, 4, 4], &anchors[..16]);
-    let cases: [(&[(&str, &str)], &[f32]); 3] = [
+    let cases: [(Attrs, &[f32]); 3] = [
         (&[], DEC_CENTER),
         (
             &[
@@ -347,7 +361,7 @@ fn box_encode_decode_match_mxnet() {
 #[test]
 fn multibox_prior_matches_mxnet() {
     let x = arr(&[1, 3, 2, 3], &[0f32; 18]);
-    let cases: [(&[(&str, &str)], &[f32], usize); 4] = [
+    let cases: [(Attrs, &[f32], usize); 4] = [
         (&[], PRIOR_DEFAULT, 6),
         (
             &[("sizes", "(0.5, 0.25)"), ("ratios", "(1, 2, 0.5)")],
@@ -374,7 +388,7 @@ fn multibox_prior_matches_mxnet() {
         ),
     ];
     for (attrs, want, n) in cases {
-        let o = call_str("_contrib_MultiBoxPrior", &[x.clone()], attrs).unwrap();
+        let o = call_str("_contrib_MultiBoxPrior", std::slice::from_ref(&x), attrs).unwrap();
         assert_eq!(o[0].shape().dims(), &[1, n, 4], "{attrs:?}");
         close(&f32s(&o[0]), want, 1e-6);
     }
@@ -384,7 +398,7 @@ fn multibox_prior_matches_mxnet() {
         (&[("steps", "(0.1,)")], "steps"),
         (&[("sizes", "()")], "sizes"),
     ] {
-        let e = err("_contrib_MultiBoxPrior", &[x.clone()], attrs);
+        let e = err("_contrib_MultiBoxPrior", std::slice::from_ref(&x), attrs);
         assert!(e.to_string().contains(what), "{attrs:?}: {e}");
     }
     let e = err(
@@ -411,7 +425,7 @@ fn multibox_target_matches_mxnet() {
     let anchors = target_anchors();
     let label = arr(&[2, 3, 5], TGT_LABEL);
     let cls = arr(&[2, 4, 27], &seq(2 * 4 * 27, 7, -2.0, 2.0));
-    let cases: [(&[(&str, &str)], [&[f32]; 3]); 5] = [
+    let cases: [(Attrs, [&[f32]; 3]); 5] = [
         (&[], [TGT_DEFAULT_LOC, TGT_DEFAULT_MASK, TGT_DEFAULT_CLS]),
         (
             &[("overlap_threshold", "0.3")],
@@ -479,7 +493,7 @@ fn multibox_detection_matches_mxnet() {
     .remove(0);
     let prob = arr(&[2, 3, 18], DET_PROB);
     let loc = arr(&[2, 72], &seq(144, 9, -1.0, 1.0));
-    let cases: [(&[(&str, &str)], &[f32]); 5] = [
+    let cases: [(Attrs, &[f32]); 5] = [
         (&[], DET_DEFAULT),
         (
             &[("nms_threshold", "0.3"), ("force_suppress", "True")],
@@ -518,7 +532,7 @@ fn roi_align_matches_mxnet() {
     let feat = arr(&[2, 4, 5, 6], &seq(240, 15, -1.0, 1.0));
     let rois = arr(&[4, 5], RA_ROIS);
     let aligned_rois = arr(&[3, 5], &[&RA_ROIS[..10], &RA_ROIS[15..]].concat());
-    let cases: [(&[(&str, &str)], &NDArray, &[f32]); 4] = [
+    let cases: [(Attrs, &NDArray, &[f32]); 4] = [
         (
             &[("pooled_size", "(2, 3)"), ("spatial_scale", "0.8")],
             &rois,
