@@ -1057,6 +1057,139 @@ fn rows() -> Vec<Row> {
         ],
     ));
 
+    // detection (op/nn/detection): box_nms routes each output row's gradient to its input
+    // box (a copy unless out_format converts, which MXNet's gradient ignores); ROIAlign is
+    // linear in data; the rest back-propagate zeros as MXNet.
+    let nms_data = [
+        0., 0.9, 0.1, 0.1, 0.5, 0.5, 1., 0.8, 0.12, 0.1, 0.52, 0.5, 0., 0.7, 0.6, 0.6, 0.9, 0.9,
+        2., 0.2, 0.05, 0.6, 0.3, 0.9, 1., 0.3, 0.2, 0.2, 0.4, 0.4, 0., 0.6, 0.25, 0.2, 0.45, 0.4,
+        2., 0.5, 0.7, 0.1, 0.9, 0.3, 0., 0.1, 0.7, 0.1, 0.95, 0.35,
+    ];
+    r.push(
+        row(
+            "_contrib_box_nms",
+            &[("overlap_thresh", "0.3")],
+            vec![v(&[2, 4, 6], &nms_data)],
+        )
+        .wrt(&[0]),
+    );
+    r.push(
+        row(
+            "_contrib_box_nms",
+            &[
+                ("topk", "3"),
+                ("in_format", "center"),
+                ("out_format", "center"),
+                ("id_index", "0"),
+                ("force_suppress", "True"),
+            ],
+            vec![v(&[2, 4, 6], &nms_data)],
+        )
+        .wrt(&[0]),
+    );
+    r.push(
+        row(
+            "_contrib_box_iou",
+            &[],
+            vec![u(&[2, 3, 4], 0.0, 1.0), u(&[5, 4], 0.0, 1.0)],
+        )
+        .blocked(),
+    );
+    r.push(
+        row(
+            "_contrib_bipartite_matching",
+            &[("threshold", "0.1")],
+            vec![distinct(&[2, 3, 4])],
+        )
+        .blocked(),
+    );
+    r.push(
+        row(
+            "_contrib_box_encode",
+            &[],
+            vec![
+                v(&[1, 3], &[1., -1., 1.]),
+                v(&[1, 3], &[0., 1., 1.]),
+                u(&[1, 3, 4], 0.0, 1.0),
+                u(&[1, 2, 4], 0.0, 1.0),
+                n(&[4]),
+                pos(&[4]),
+            ],
+        )
+        .blocked(),
+    );
+    r.push(
+        row(
+            "_contrib_box_decode",
+            &[],
+            vec![n(&[2, 3, 4]), u(&[1, 3, 4], 0.0, 1.0)],
+        )
+        .blocked(),
+    );
+    r.push(
+        row(
+            "_contrib_MultiBoxPrior",
+            &[("sizes", "(0.5, 0.25)"), ("ratios", "(1, 2)")],
+            vec![n(&[1, 2, 3, 4])],
+        )
+        .blocked(),
+    );
+    r.push(
+        row(
+            "_contrib_MultiBoxTarget",
+            &[],
+            vec![
+                v(&[1, 2, 4], &[0.1, 0.1, 0.5, 0.5, 0.4, 0.4, 0.9, 0.8]),
+                v(
+                    &[1, 2, 5],
+                    &[0., 0.1, 0.1, 0.45, 0.5, -1., -1., -1., -1., -1.],
+                ),
+                n(&[1, 3, 2]),
+            ],
+        )
+        .blocked(),
+    );
+    r.push(
+        row(
+            "_contrib_MultiBoxDetection",
+            &[],
+            vec![
+                u(&[1, 3, 2], 0.0, 1.0),
+                n(&[1, 8]),
+                v(&[1, 2, 4], &[0.1, 0.1, 0.5, 0.5, 0.4, 0.4, 0.9, 0.8]),
+            ],
+        )
+        .blocked(),
+    );
+    let rois = [
+        0., 0.5, 1.0, 7.0, 6.5, 1., 2.2, 0.4, 4.1, 3.3, 0., 3.0, 3.0, 2.0, 2.0, -1., 0., 0., 3., 3.,
+    ];
+    r.push(
+        row(
+            "_contrib_ROIAlign",
+            &[("pooled_size", "(2, 3)"), ("spatial_scale", "0.8")],
+            vec![n(&[2, 3, 5, 6]), v(&[4, 5], &rois)],
+        )
+        .wrt(&[0]),
+    );
+    r.push(
+        row(
+            "_contrib_ROIAlign",
+            &[
+                ("pooled_size", "(2, 2)"),
+                ("spatial_scale", "1"),
+                ("sample_ratio", "2"),
+                ("position_sensitive", "True"),
+                ("aligned", "True"),
+            ],
+            vec![
+                n(&[2, 8, 5, 6]),
+                v(&[3, 5], &[&rois[..10], &rois[15..]].concat()),
+            ],
+        )
+        .wrt(&[0]),
+    );
+
     r
 }
 

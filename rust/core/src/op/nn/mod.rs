@@ -36,6 +36,7 @@ pub mod activation;
 pub mod batch_norm;
 pub mod convolution;
 pub mod ctc;
+pub mod detection;
 pub mod dropout;
 pub mod embedding;
 pub mod fully_connected;
@@ -98,4 +99,5 @@ pub fn register(r: &mut Registry) {
     roi_pooling::register(r);
     ctc::register(r);
     rnn::register(r);
+    detection::register(r);
 }
