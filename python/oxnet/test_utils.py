@@ -42,9 +42,15 @@ def rand_shape_nd(num_dim, dim=10):
 
 
 def rand_ndarray(shape, stype="default", density=None, dtype=None, ctx=None):
+    """Uniform(-1, 1) values; for a sparse `stype` a fraction `density` (random when None) of
+    the entries (csr) or rows (row_sparse) are kept, the rest zero."""
+    values = np.random.uniform(-1, 1, size=shape)
     if stype != "default":
-        raise NotImplementedError("only dense arrays are supported")
-    return nd.array(np.random.uniform(-1, 1, size=shape), ctx=ctx or default_context(), dtype=dtype or np.float32)
+        density = np.random.rand() if density is None else density
+        keep_shape = shape if stype == "csr" else (shape[0],) + (1,) * (len(shape) - 1)
+        values = values * (np.random.rand(*keep_shape) < density)
+    out = nd.array(values, ctx=ctx or default_context(), dtype=dtype or np.float32)
+    return out if stype == "default" else out.tostype(stype)
 
 
 def _as_context(ctx):
