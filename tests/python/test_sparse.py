@@ -421,3 +421,12 @@ def test_symbol_storage_type_attribute():
     # MXNet 1.9.1: {'x': {'__storage_type__': '2'}}
     assert x.attr_dict() == {"x": {"__storage_type__": "2"}}
     assert mx.sym.var("w", stype="row_sparse").attr("__storage_type__") == "1"
+
+
+def test_row_sparse_pull_on_dist_stores():
+    from test_kvstore_dist import _MISSING, assert_ok, launch
+    if _MISSING:
+        pytest.skip(_MISSING)
+    for kind in ("dist_sync", "dist_async"):
+        rc, out, _ = launch(2, "row_sparse_pull.py", kind)
+        assert_ok(2, rc, out)
