@@ -5,8 +5,10 @@
 //! *.npz files by tests/data/npz_to_json.py (no zip reader needed here).
 
 use oxnet::ndarray::io::{
-    densify_limit, load_from_bytes, load_from_file, save_to_bytes, save_to_file, save_to_writer,
+    densify_limit, load_from_bytes, load_from_bytes_typed, load_from_file, save_to_bytes,
+    save_to_bytes_typed, save_to_file, save_to_file_typed, save_to_writer,
 };
+use oxnet::ndarray::sparse::StorageType;
 use oxnet::{Context, DType, Error, NDArray, Shape};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -728,6 +730,41 @@ fn sparse_records_densify() {
     assert!(format_err(err).contains("densify"));
     assert!(largest < 1 << 20);
     assert!(densify_limit(huge.len()) >= 16 << 20);
+}
+
+#[test]
+fn sparse_records_save_as_mxnet_and_report_their_stype() {
+    let golden = |name: &str| std::fs::read(golden_dir().join(name)).unwrap();
+    // reference §1.8: row_sparse (5,2) rows {1,3} = [[1,2],[3,4]]; csr (3,3) [1,0,0;0,0,0;0,0,2].
+    let rsp = f32_array(&[5, 2], &[0., 0., 1., 2., 0., 0., 3., 4., 0., 0.]);
+    let csr = f32_array(&[3, 3], &[1., 0., 0., 0., 0., 0., 0., 0., 2.]);
+    let rsp_bytes =
+        save_to_bytes_typed(std::slice::from_ref(&rsp), &[StorageType::RowSparse], None).unwrap();
+    assert_eq!(rsp_bytes, golden("row_sparse.params"));
+    let csr_bytes =
+        save_to_bytes_typed(std::slice::from_ref(&csr), &[StorageType::Csr], None).unwrap();
+    assert_eq!(csr_bytes, golden("csr.params"));
+    let dir = std::env::temp_dir().join(format!("oxnet-sparse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.params");
+    let names = ["r".to_string(), "c".to_string()];
+    let both = [rsp.clone(), csr.clone()];
+    let stypes = [StorageType::RowSparse, StorageType::Csr];
+    save_to_file_typed(&path, &both, &stypes, Some(&names)).unwrap();
+    let loaded = load_from_bytes_typed(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(loaded.stypes, stypes);
+    assert_eq!(loaded.names.as_deref(), Some(&names[..]));
+    assert_eq!(
+        loaded.arrays[1].to_vec::<f32>().unwrap(),
+        csr.to_vec::<f32>().unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    // A csr must be 2-D; the stype list must match the arrays.
+    let three_d = f32_array(&[1, 1, 1], &[1.]);
+    assert!(save_to_bytes_typed(&[three_d], &[StorageType::Csr], None).is_err());
+    assert!(save_to_bytes_typed(&both, &[StorageType::Csr], None).is_err());
+    let dense = load_from_bytes_typed(&save_to_bytes(&both, None).unwrap()).unwrap();
+    assert_eq!(dense.stypes, vec![StorageType::Default; 2]);
 }
 
 #[test]

@@ -27,6 +27,8 @@ class KVStore:
         self._type = kv_type
         self._key_type = None
         self._updater = None
+        # Storage type of each key's value ('row_sparse' values serve row_sparse_pull).
+        self._stypes = {}
         # The store itself (key -> stored array, merge buffers, reduce/broadcast ops) is Rust.
         self._native = _native.KVStore("device" in kv_type)
 
@@ -88,6 +90,8 @@ class KVStore:
         """Stores a copy of `value` (the first array if a list is given) under `key`."""
         pairs = self._pairs(key, value, "init")
         self._native.init([k for k, _ in pairs], [arrs[0] for _, arrs in pairs])
+        for k, arrs in pairs:
+            self._stypes[k] = arrs[0].stype
 
     def push(self, key, value, priority=0):
         """Sums the values pushed for each key, then updates (or, with no updater, assigns)."""
@@ -96,6 +100,9 @@ class KVStore:
             grouped.setdefault(k, []).extend(arrs)
         if self._updater is None:
             self._native.push(list(grouped), list(grouped.values()), priority)
+            # Without an updater the stored value becomes the pushed sum, of the pushed stype.
+            for k, arrs in grouped.items():
+                self._stypes[k] = arrs[0].stype
             return
         self._native.check_push(list(grouped), list(grouped.values()))
         for k, arrs in grouped.items():
@@ -137,7 +144,48 @@ class KVStore:
         self.pull(key, out, priority)
 
     def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
-        raise NotImplementedError("oxnet stores dense arrays only; use pull")
+        """Copies only the rows `row_ids` of each row_sparse value into `out` (RowSparseNDArrays;
+        the other rows become zero). `row_ids` is one NDArray (used for every out) or a list with
+        one per out. Ids may repeat or be unsorted; ids past the last row select nothing."""
+        if out is None:
+            raise AssertionError("row_sparse_pull: out is required")
+        if row_ids is None:
+            raise AssertionError("row_sparse_pull: row_ids is required")
+        if isinstance(row_ids, NDArray):
+            row_ids = [row_ids]
+        if not isinstance(row_ids, list):
+            raise AssertionError("row_ids should be NDArray or list of NDArray")
+        first_out = out
+        single_rowid = len(row_ids) == 1 and isinstance(out, list)
+        if single_rowid:
+            first_out = [out[0]]
+        pairs = self._pairs(key, first_out, "row_sparse_pull")
+        flat = [(k, o) for k, outs in pairs for o in outs]
+        if len(flat) != len(row_ids):
+            raise AssertionError("the number of row_ids doesn't match the number of values")
+        from .ndarray import sparse
+        for (k, o), rid in zip(flat, row_ids):
+            tmp = NDArray(o).copy()
+            self._pull_into(k, tmp, priority)
+            if o.stype != "row_sparse":
+                raise MXNetError("Check failed: val_stype == kRowSparseStorage: Expected row_sparse "
+                                 "storage type for row_sparse_pull values, but detected storage "
+                                 "type %s (key %s)" % (o.stype, k))
+            if self._stored_stype(k) != "row_sparse":
+                raise MXNetError("Check failed: local.storage_type() == kRowSparseStorage: "
+                                 "PullRowSparse expects row_sparse src NDArray (key %s holds %s)"
+                                 % (k, self._stored_stype(k)))
+            sparse._keep_rows(tmp, rid, strict=False)._copyto(o)
+        if single_rowid:
+            for o in out[1:]:
+                out[0].copyto(o)
+
+    def _pull_into(self, k, out, priority):
+        """The whole value of key `k` into the dense array `out` (raises for unknown keys)."""
+        self._native.pull([k], [[out]], priority)
+
+    def _stored_stype(self, k):
+        return self._stypes.get(k)
 
     def _set_updater(self, updater):
         """Registers `updater(key, merged_value, stored_value)`; string keys arrive as bytes."""

@@ -468,6 +468,7 @@ class KVStoreDist(_kvs.KVStore):
         self._type = kv_type
         self._key_type = None
         self._updater = None
+        self._stypes = {}
         self._async = "_async" in kv_type
         self._device = "device" in kv_type
         self._sess = s = _session(kv_type)
@@ -595,6 +596,7 @@ class KVStoreDist(_kvs.KVStore):
                         self._store.pop(k, None)
                 raise
             self._meta[k] = (tuple(v.shape), np.dtype(v.dtype))
+            self._stypes[k] = v.stype
             if self._async:
                 continue
             stored = v.copyto(cpu()) if self.rank == 0 else nd.empty(v.shape, cpu(), v.dtype)
@@ -658,6 +660,13 @@ class KVStoreDist(_kvs.KVStore):
             else:
                 for o in outs:
                     self._store[k].copyto(o)
+
+    def _pull_into(self, k, out, priority):
+        self.pull(k, out, priority)
+
+    def _stored_stype(self, k):
+        # The stype this worker's init gave (workers init alike; the stored replica is dense).
+        return self._stypes.get(k)
 
     def pushpull(self, key, value, out=None, priority=0):
         """push then pull; without `out` the result is written back into `value`. In dist_sync

@@ -48,9 +48,8 @@ def test_load_mxnet_golden(entry):
         np.testing.assert_array_equal(a.asnumpy(), e)
 
 
-# Sparse records load densified (oxnet has dense storage only), so they re-save as dense.
-@pytest.mark.parametrize("entry", [e for e in _entries() if e.get("resave_identical")
-                                   and all(s == "default" for s in e["stypes"])], ids=_name)
+# Sparse records load as CSRNDArray / RowSparseNDArray and re-save as MXNet's sparse records.
+@pytest.mark.parametrize("entry", [e for e in _entries() if e.get("resave_identical")], ids=_name)
 def test_save_is_byte_identical_to_mxnet(entry, tmp_path):
     path = os.path.join(GOLD, _name(entry))
     data = mx.nd.load(path)

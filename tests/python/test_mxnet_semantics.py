@@ -168,8 +168,9 @@ def test_creation_takes_the_default_storage_type():
     assert mx.nd.zeros((2, 3), mx.cpu(), "float32", "default").shape == (2, 3)
     assert mx.nd.empty((2, 3), stype="default").shape == (2, 3)
     assert mx.nd.ones((2, 3), stype="default").asnumpy().sum() == 6
-    with pytest.raises(NotImplementedError, match="row_sparse"):
-        mx.nd.zeros((2, 3), stype="row_sparse")
+    assert mx.nd.zeros((2, 3), stype="row_sparse").stype == "row_sparse"
+    with pytest.raises(ValueError, match="unknown storage type"):
+        mx.nd.zeros((2, 3), stype="dense")
 
 
 def test_infer_shape_takes_auxiliary_states_by_name():

@@ -206,8 +206,14 @@ def test_random_arrays():
         tu.random_uniform_arrays((2,), scale=3)
     r = tu.rand_ndarray((3, 4))
     assert isinstance(r, mx.nd.NDArray) and r.shape == (3, 4) and r.dtype == np.float32
-    with pytest.raises(NotImplementedError, match="dense"):
-        tu.rand_ndarray((3, 4), stype="csr")
+    c = tu.rand_ndarray((30, 40), stype="csr", density=0.25)
+    assert c.stype == "csr" and c.shape == (30, 40)
+    assert 0.1 < np.count_nonzero(c.asnumpy()) / c.size < 0.4
+    rs = tu.rand_ndarray((30, 4), stype="row_sparse", density=0.5).asnumpy()
+    kept = np.abs(rs).sum(axis=1) > 0
+    assert (np.count_nonzero(rs[kept], axis=1) == 4).all() and 5 < kept.sum() < 25
+    with pytest.raises(ValueError, match="unknown stype"):
+        tu.rand_ndarray((3, 4), stype="coo")
 
 
 def test_large_tensor_builders():

@@ -8,10 +8,11 @@ from .base import DataDesc, DataBatch, DataIter, ResizeIter, PrefetchingIter
 from .ndarray_iter import NDArrayIter
 from .file_iters import CSVIter, MNISTIter
 from .image_record_iter import ImageRecordIter, ImageRecordUInt8Iter
+from .libsvm_iter import LibSVMIter
 
 # MXNet 1.x kept its first C++ record iterators under these names; same parameters.
 ImageRecordIter_v1 = ImageRecordIter
 ImageRecordUInt8Iter_v1 = ImageRecordUInt8Iter
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "ResizeIter", "PrefetchingIter", "NDArrayIter",
-           "CSVIter", "MNISTIter", "ImageRecordIter", "ImageRecordUInt8Iter", "ImageRecordIter_v1", "ImageRecordUInt8Iter_v1"]
+           "CSVIter", "MNISTIter", "LibSVMIter", "ImageRecordIter", "ImageRecordUInt8Iter", "ImageRecordIter_v1", "ImageRecordUInt8Iter_v1"]

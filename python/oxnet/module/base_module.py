@@ -292,9 +292,8 @@ class BaseModule:
 
     # -- defaults for modules that have nothing to do ----------------------------------------
     def prepare(self, data_batch, sparse_row_id_fn=None):
-        """Nothing to prepare for dense parameters."""
-        if sparse_row_id_fn is not None:
-            self.logger.warning("sparse_row_id_fn is ignored: oxnet parameters are dense")
+        """Nothing to prepare: MXNet pulls the rows `sparse_row_id_fn` names of row_sparse
+        parameters here; oxnet's parameters are dense and always hold every row."""
 
     def install_monitor(self, mon):
         raise NotImplementedError()

@@ -22,11 +22,12 @@ from .ndarray import (  # noqa: E402
     waitall, from_dlpack, from_numpy, to_dlpack_for_read, to_dlpack_for_write, moveaxis, maximum, minimum,
     power, equal, not_equal, greater, greater_equal, lesser, lesser_equal, add, subtract,
     multiply, divide, modulo, true_divide, onehot_encode, linspace, logical_and, logical_or,
-    logical_xor,
+    logical_xor, cast_storage,
 )
 from .utils import save, load, load_frombuffer  # noqa: E402
 from . import random  # noqa: E402
 from . import contrib  # noqa: E402
+from . import sparse  # noqa: E402
 for _name, _f in _contrib_ops.items():
     setattr(contrib, _name, _f)
 del _contrib_ops

@@ -10,7 +10,8 @@ from . import _internal
 NDArray = _native.NDArray
 
 __all__ = ["NDArray", "array", "empty", "zeros", "ones", "full", "arange", "linspace", "eye",
-           "zeros_like", "ones_like", "concatenate", "waitall", "from_dlpack", "moveaxis"]
+           "zeros_like", "ones_like", "concatenate", "waitall", "from_dlpack", "moveaxis",
+           "cast_storage"]
 
 _DTYPES = {np.dtype(n) for n in ("float32", "float64", "float16", "uint8", "int32", "int8", "int64", "bool")}
 
@@ -72,28 +73,37 @@ def _shape(shape):
 
 # ----------------------------------------------------------------------------- creation
 
-def _dense_only(stype):
-    if stype not in (None, "default"):
-        raise NotImplementedError("oxnet supports only dense ('default') storage, not %r" % (stype,))
+def _sparse_stype(stype):
+    """Whether `stype` names a sparse storage type (an unknown name is an error)."""
+    if stype in (None, "default"):
+        return False
+    if stype in ("csr", "row_sparse"):
+        return True
+    raise ValueError("unknown storage type %r (expected 'default', 'row_sparse' or 'csr')" % (stype,))
 
 
 def empty(shape, ctx=None, dtype=None, stype=None):
-    """An array with unspecified contents."""
-    _dense_only(stype)
+    """An array with unspecified contents (all zero for a sparse `stype`)."""
+    if _sparse_stype(stype):
+        from . import sparse
+        return sparse.empty(stype, shape, ctx=ctx, dtype=dtype)
     ctx = _ctx(ctx)
     return _native.empty(list(_shape(shape)), _dtype_name(dtype or np.float32), ctx.device_typeid, ctx.device_id)
 
 
 def zeros(shape, ctx=None, dtype=None, stype=None, **kwargs):
-    """An array filled with zeros."""
-    _dense_only(stype)
+    """An array filled with zeros (a CSRNDArray / RowSparseNDArray for a sparse `stype`)."""
+    if _sparse_stype(stype):
+        from . import sparse
+        return sparse.zeros(stype, shape, ctx=ctx, dtype=dtype, **kwargs)
     return _internal._zeros(shape=_shape(shape), ctx=_ctx(ctx), dtype=_dtype_name(dtype or np.float32), **kwargs)
 
 
 def ones(shape, ctx=None, dtype=None, **kwargs):
     """An array filled with ones."""
-    _dense_only(kwargs.pop("stype", None))
-    return _internal._ones(shape=_shape(shape), ctx=_ctx(ctx), dtype=_dtype_name(dtype or np.float32), **kwargs)
+    stype = kwargs.pop("stype", None)
+    out = _internal._ones(shape=_shape(shape), ctx=_ctx(ctx), dtype=_dtype_name(dtype or np.float32), **kwargs)
+    return out.tostype(stype) if _sparse_stype(stype) else out
 
 
 def full(shape, val, ctx=None, dtype=np.float32, out=None):
@@ -131,7 +141,12 @@ def ones_like(data, **kwargs):
 def array(source_array, ctx=None, dtype=None):
     """Creates an array from an NDArray, numpy array, list, tuple or scalar.
 
-    As in MXNet, non-NDArray sources become float32 unless `dtype` is given."""
+    As in MXNet, non-NDArray sources become float32 unless `dtype` is given; a sparse array
+    or a scipy.sparse matrix gives a sparse copy (`mx.nd.sparse.array`)."""
+    if (isinstance(source_array, NDArray) and source_array.stype != "default") or \
+            type(source_array).__module__.startswith("scipy.sparse"):
+        from . import sparse
+        return sparse.array(source_array, ctx=ctx, dtype=dtype)
     ctx = _ctx(ctx)
     if isinstance(source_array, NDArray):
         dtype = _np_dtype(dtype) or np.dtype(source_array.dtype)
@@ -394,8 +409,17 @@ def wait_to_write(self):
 
 @_extend
 def tostype(self, stype):
-    _dense_only(stype)
-    return self
+    """A copy with storage type `stype` ('csr' needs a 2-D array); 'default' is this array."""
+    if not _sparse_stype(stype):
+        return self
+    from . import sparse
+    return sparse._wrap(self.copy(), stype)
+
+
+def cast_storage(data, stype, out=None, name=None):
+    """MXNet's `cast_storage`: a copy of `data` with storage type `stype`."""
+    from . import sparse
+    return sparse.cast_storage(data, stype, out=out)
 
 
 @_extend

@@ -6,6 +6,18 @@ from .ndarray import NDArray
 
 __all__ = ["save", "load", "load_frombuffer"]
 
+_STYPE_CODES = {"default": 0, "row_sparse": 1, "csr": 2}
+
+
+def _loaded(res):
+    """The list, or the dict when names were saved; sparse records as CSRNDArray /
+    RowSparseNDArray."""
+    arrays, codes, names = res
+    if any(codes):
+        from .sparse import _load_wrap
+        arrays = _load_wrap(arrays, codes)
+    return list(arrays) if names is None else dict(zip(names, arrays))
+
 
 def _is_url(fname):
     return "://" in fname and not fname.startswith("file://")
@@ -61,14 +73,17 @@ def save(fname, data):
         fname = os.fspath(fname)
     if not isinstance(fname, str):
         raise TypeError("fname required to be a string")
+    stypes = [a.stype for a in arrays]
+    # Sparse arrays are written as MXNet's sparse records; None keeps the all-dense fast path.
+    codes = [_STYPE_CODES[s] for s in stypes] if any(s != "default" for s in stypes) else None
     if _is_url(fname):
-        buf = _native.save_bytes(arrays, names)
+        buf = _native.save_bytes(arrays, names, codes)
         with _open(fname, "wb") as f:
             f.write(buf)
         return
     if fname.startswith("file://"):
         fname = fname[len("file://"):]
-    _native.save_file(fname, arrays, names)
+    _native.save_file(fname, arrays, names, codes)
 
 
 def load(fname):
@@ -79,14 +94,14 @@ def load(fname):
         raise TypeError("fname required to be a string")
     if _is_url(fname):
         with _open(fname, "rb") as f:
-            return _native.load_bytes(f.read())
+            return _loaded(_native.load_bytes(f.read()))
     if fname.startswith("file://"):
         fname = fname[len("file://"):]
-    return _native.load_file(fname)
+    return _loaded(_native.load_file(fname))
 
 
 def load_frombuffer(buf):
     """Loads arrays from bytes in MXNet's format."""
     if not isinstance(buf, (bytes, bytearray, memoryview)):
         raise TypeError("buf required to be a bytes-like object")
-    return _native.load_bytes(bytes(buf))
+    return _loaded(_native.load_bytes(bytes(buf)))

@@ -80,11 +80,18 @@ def random_sample(population, k):
 
 def rand_ndarray(shape, stype="default", density=None, dtype=None, modifier_func=None,
                  shuffle_csr_indices=False, distribution=None, ctx=None):
-    """A standard-normal NDArray (float32 unless ``dtype``); oxnet arrays are dense only."""
+    """A standard-normal NDArray (float32 unless ``dtype``); for a sparse ``stype`` a fraction
+    ``density`` (random when None) of the entries (csr) or rows (row_sparse) are kept, the
+    rest zero."""
+    values = random_arrays(shape)
     if stype != "default":
-        raise NotImplementedError("rand_ndarray: stype %r is not supported, oxnet arrays are "
-                                  "dense ('default')" % (stype,))
-    return nd.array(random_arrays(shape), ctx=ctx or default_context(), dtype=dtype)
+        if stype not in ("csr", "row_sparse"):
+            raise ValueError("rand_ndarray: unknown stype %r" % (stype,))
+        density = np.random.rand() if density is None else density
+        keep_shape = shape if stype == "csr" else (shape[0],) + (1,) * (len(shape) - 1)
+        values = values * (np.random.rand(*keep_shape) < density)
+    out = nd.array(values, ctx=ctx or default_context(), dtype=dtype)
+    return out if stype == "default" else out.tostype(stype)
 
 
 def create_vector(size, dtype=np.int64):

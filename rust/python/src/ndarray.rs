@@ -200,6 +200,30 @@ fn not_supported(other: &Bound<'_, PyAny>) -> PyErr {
 
 #[pymethods]
 impl PyNDArray {
+    /// `NDArray(source)`: a new handle on `source`'s memory (no copy), so Python subclasses
+    /// (`CSRNDArray`, `RowSparseNDArray`) can wrap a dense array. Its autograd entry is carried
+    /// over only with `keep_autograd=True` (an op result re-wrapped with its storage type).
+    #[new]
+    #[pyo3(signature = (source, keep_autograd=false))]
+    fn py_new(source: &Bound<'_, PyAny>, keep_autograd: bool) -> PyResult<PyNDArray> {
+        let src = source.cast::<PyNDArray>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "NDArray(source): source must be an NDArray, got {}",
+                source
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        let ag = if keep_autograd {
+            src.get().entry()
+        } else {
+            None
+        };
+        Ok(PyNDArray::new(src.get().inner.clone(), ag))
+    }
+
     fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         match arith(py, self, other, BinOp::Add, false, None)? {
             Some(r) => r.wrap(py),

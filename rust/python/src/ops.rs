@@ -8,6 +8,8 @@ use crate::origin;
 use numpy::PyUntypedArray;
 use oxnet::autograd;
 use oxnet::graph::Entry;
+use oxnet::ndarray::io::Loaded;
+use oxnet::ndarray::sparse::StorageType;
 use oxnet::op::{self, registry, Inputs, OpDef};
 use oxnet::{NDArray, Shape};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -219,64 +221,73 @@ pub fn seed(seed: u64, dev_type: Option<i32>, dev_id: i32) -> PyResult<()> {
     Ok(())
 }
 
+/// Storage types from their MXNet codes (`None`: every array dense).
+fn stypes_of(codes: Option<Vec<i32>>) -> PyResult<Vec<StorageType>> {
+    codes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            StorageType::from_code(c)
+                .ok_or_else(|| PyValueError::new_err(format!("save: unknown storage type {c}")))
+        })
+        .collect()
+}
+
 #[pyfunction]
-#[pyo3(signature = (arrays, names=None))]
+#[pyo3(signature = (arrays, names=None, stypes=None))]
 pub fn save_bytes<'py>(
     py: Python<'py>,
     arrays: &Bound<'py, PyAny>,
     names: Option<Vec<String>>,
+    stypes: Option<Vec<i32>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let arrs = arrays_of(arrays, "array", "save")?;
+    let stypes = stypes_of(stypes)?;
     let buf = enter(py, move || {
-        oxnet::ndarray::io::save_to_bytes(&arrs, names.as_deref())
+        oxnet::ndarray::io::save_to_bytes_typed(&arrs, &stypes, names.as_deref())
     })?;
     Ok(PyBytes::new(py, &buf))
 }
 
 #[pyfunction]
-#[pyo3(signature = (fname, arrays, names=None))]
+#[pyo3(signature = (fname, arrays, names=None, stypes=None))]
 pub fn save_file(
     py: Python<'_>,
     fname: String,
     arrays: &Bound<'_, PyAny>,
     names: Option<Vec<String>>,
+    stypes: Option<Vec<i32>>,
 ) -> PyResult<()> {
     let arrs = arrays_of(arrays, "array", "save")?;
+    let stypes = stypes_of(stypes)?;
     enter(py, move || {
-        oxnet::ndarray::io::save_to_file(&fname, &arrs, names.as_deref())
+        oxnet::ndarray::io::save_to_file_typed(&fname, &arrs, &stypes, names.as_deref())
     })
 }
 
-fn loaded(py: Python<'_>, res: (Vec<NDArray>, Option<Vec<String>>)) -> PyResult<Py<PyAny>> {
-    let (arrays, names) = res;
-    match names {
-        Some(names) => {
-            let d = PyDict::new(py);
-            for (n, a) in names.into_iter().zip(arrays) {
-                d.set_item(n, wrap(py, a)?)?;
-            }
-            Ok(d.into_any().unbind())
-        }
-        None => {
-            let items = arrays
-                .into_iter()
-                .map(|a| wrap(py, a))
-                .collect::<PyResult<Vec<_>>>()?;
-            Ok(PyList::new(py, items)?.into_any().unbind())
-        }
-    }
+/// `(arrays, storage type codes, names or None)`; Python builds the list or dict and gives
+/// sparse records their classes.
+fn loaded(py: Python<'_>, res: Loaded) -> PyResult<Py<PyAny>> {
+    let items = res
+        .arrays
+        .into_iter()
+        .map(|a| wrap(py, a))
+        .collect::<PyResult<Vec<_>>>()?;
+    let codes: Vec<i32> = res.stypes.iter().map(|s| s.code()).collect();
+    let out = (PyList::new(py, items)?, codes, res.names).into_pyobject(py)?;
+    Ok(out.into_any().unbind())
 }
 
 #[pyfunction]
 pub fn load_bytes(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
     // `bytes` are immutable, so the borrowed buffer stays valid without the GIL.
-    let res = enter(py, move || oxnet::ndarray::io::load_from_bytes(buf))?;
+    let res = enter(py, move || oxnet::ndarray::io::load_from_bytes_typed(buf))?;
     loaded(py, res)
 }
 
 #[pyfunction]
 pub fn load_file(py: Python<'_>, fname: String) -> PyResult<Py<PyAny>> {
-    let res = enter(py, move || oxnet::ndarray::io::load_from_file(&fname))?;
+    let res = enter(py, move || oxnet::ndarray::io::load_from_file_typed(&fname))?;
     loaded(py, res)
 }
 

@@ -7,8 +7,11 @@
 //! never a panic or an allocation the file's contents do not back.
 //!
 //! Where oxnet deliberately differs from MXNet on load:
-//! * Sparse records (row_sparse, csr) are densified: oxnet has only dense arrays. The dense
-//!   size is not backed by file bytes, so it is capped by [`densify_limit`].
+//! * Sparse records (row_sparse, csr) are densified: oxnet keeps sparse arrays in dense memory
+//!   and reports each record's storage type beside it (the `*_typed` loaders), so Python
+//!   hands back `CSRNDArray`/`RowSparseNDArray`. The dense size is not backed by file bytes,
+//!   so it is capped by [`densify_limit`]. Saving a sparse array writes MXNet's sparse record
+//!   with the structure derived from its values (see `sparse.rs`).
 //! * "None" records (MXNet's storage-less arrays) load as empty float32 arrays of shape
 //!   `(0,)`: the closest real array, as shape `()` would have one element.
 //! * A 0-d array saved in legacy mode (V2, ndim 0, then data) loads back as shape `()`;
@@ -16,6 +19,7 @@
 //! * V3 (np-shape) records load as ordinary arrays; there is no np-shape mode to enforce.
 //! * Arrays always load onto `cpu(0)`, even ones saved from a GPU (`as_in_context` moves them).
 
+use super::sparse::{sparse_record, StorageType};
 use super::NDArray;
 use crate::context::{Context, DeviceType};
 use crate::dtype::DType;
@@ -59,12 +63,28 @@ pub fn densify_limit(file_len: usize) -> usize {
 
 /// Serialises `arrays` (a dict when `names` is given) exactly as `mx.nd.save` does.
 pub fn save_to_bytes(arrays: &[NDArray], names: Option<&[String]>) -> Result<Vec<u8>> {
+    save_to_bytes_typed(arrays, &[], names)
+}
+
+/// [`save_to_bytes`] with a storage type per array (`stypes` empty: all dense); sparse ones
+/// are written as MXNet's sparse records.
+pub fn save_to_bytes_typed(
+    arrays: &[NDArray],
+    stypes: &[StorageType],
+    names: Option<&[String]>,
+) -> Result<Vec<u8>> {
     let names = check_names(arrays, names)?;
+    check_stypes(arrays, stypes)?;
     let mut out = Vec::with_capacity(saved_size(arrays, names)?);
     out.extend_from_slice(&LIST_MAGIC.to_le_bytes());
     out.extend_from_slice(&0u64.to_le_bytes());
     out.extend_from_slice(&(arrays.len() as u64).to_le_bytes());
-    for a in arrays {
+    for (i, a) in arrays.iter().enumerate() {
+        let stype = stypes.get(i).copied().unwrap_or(StorageType::Default);
+        if stype != StorageType::Default {
+            out.extend_from_slice(&sparse_record(a, stype, V2_MAGIC)?);
+            continue;
+        }
         out.extend_from_slice(&record_header(a)?);
         // Copy straight into the output so no second copy of the array ever exists.
         let start = out.len();
@@ -81,7 +101,7 @@ pub fn save_to_writer(
     arrays: &[NDArray],
     names: Option<&[String]>,
 ) -> Result<()> {
-    write_list(w, arrays, names).map_err(|e| e.into_error("<writer>"))
+    write_list(w, arrays, &[], names).map_err(|e| e.into_error("<writer>"))
 }
 
 /// Saves to `path` atomically: the data goes to a temporary file in the same directory,
@@ -92,10 +112,21 @@ pub fn save_to_file(
     arrays: &[NDArray],
     names: Option<&[String]>,
 ) -> Result<()> {
+    save_to_file_typed(path, arrays, &[], names)
+}
+
+/// [`save_to_file`] with a storage type per array, as [`save_to_bytes_typed`].
+pub fn save_to_file_typed(
+    path: impl AsRef<Path>,
+    arrays: &[NDArray],
+    stypes: &[StorageType],
+    names: Option<&[String]>,
+) -> Result<()> {
     let path = path.as_ref();
     let shown = path.display().to_string();
     // Fail on bad arguments before touching the file system.
     check_names(arrays, names)?;
+    check_stypes(arrays, stypes)?;
     let target = resolve_symlink(path);
     if target.is_dir() {
         return Err(Error::Io {
@@ -123,7 +154,7 @@ pub fn save_to_file(
                 .map_err(WriteError::Io)?;
         }
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        write_list(&mut w, arrays, names)?;
+        write_list(&mut w, arrays, stypes, names)?;
         let file = w.into_inner().map_err(|e| WriteError::Io(e.into_error()))?;
         if fsync_enabled() {
             file.sync_all().map_err(WriteError::Io)?;
@@ -165,6 +196,7 @@ impl WriteError {
 fn write_list(
     w: &mut impl Write,
     arrays: &[NDArray],
+    stypes: &[StorageType],
     names: Option<&[String]>,
 ) -> std::result::Result<(), WriteError> {
     let names = check_names(arrays, names).map_err(WriteError::NDArray)?;
@@ -172,7 +204,13 @@ fn write_list(
     head[..8].copy_from_slice(&LIST_MAGIC.to_le_bytes());
     head[16..].copy_from_slice(&(arrays.len() as u64).to_le_bytes());
     w.write_all(&head).map_err(WriteError::Io)?;
-    for a in arrays {
+    for (i, a) in arrays.iter().enumerate() {
+        let stype = stypes.get(i).copied().unwrap_or(StorageType::Default);
+        if stype != StorageType::Default {
+            let rec = sparse_record(a, stype, V2_MAGIC).map_err(WriteError::NDArray)?;
+            w.write_all(&rec).map_err(WriteError::Io)?;
+            continue;
+        }
         let header = record_header(a).map_err(WriteError::NDArray)?;
         w.write_all(&header).map_err(WriteError::Io)?;
         // Written straight from the array's memory: no host copy at all.
@@ -195,6 +233,18 @@ fn check_names<'n>(arrays: &[NDArray], names: Option<&'n [String]>) -> Result<&'
             arrays.len()
         ))),
     }
+}
+
+/// `stypes` is empty (all dense) or has one entry per array.
+fn check_stypes(arrays: &[NDArray], stypes: &[StorageType]) -> Result<()> {
+    if stypes.is_empty() || stypes.len() == arrays.len() {
+        return Ok(());
+    }
+    Err(Error::Value(format!(
+        "save: {} storage types given for {} arrays",
+        stypes.len(),
+        arrays.len()
+    )))
 }
 
 fn saved_size(arrays: &[NDArray], names: &[String]) -> Result<usize> {
@@ -339,6 +389,19 @@ fn io_error(path: &str, e: &std::io::Error) -> Error {
 /// The file is read into a pooled buffer: a fresh allocation the size of the file costs more in
 /// page faults than the read itself, and checkpoints are loaded again and again.
 pub fn load_from_file(path: impl AsRef<Path>) -> Result<(Vec<NDArray>, Option<Vec<String>>)> {
+    load_from_file_typed(path).map(|l| (l.arrays, l.names))
+}
+
+/// What a file holds: the arrays (sparse ones densified), each record's storage type, and
+/// the names when it was saved as a dict.
+pub struct Loaded {
+    pub arrays: Vec<NDArray>,
+    pub stypes: Vec<StorageType>,
+    pub names: Option<Vec<String>>,
+}
+
+/// [`load_from_file`] that also reports each record's storage type.
+pub fn load_from_file_typed(path: impl AsRef<Path>) -> Result<Loaded> {
     let path = path.as_ref();
     let shown = || path.display().to_string();
     let mut file = std::fs::File::open(path).map_err(|e| io_error(&shown(), &e))?;
@@ -347,7 +410,7 @@ pub fn load_from_file(path: impl AsRef<Path>) -> Result<(Vec<NDArray>, Option<Ve
         // A pipe or device has no length to size the buffer by: read it to the end.
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut file, &mut buf).map_err(|e| io_error(&shown(), &e))?;
-        return load_from_bytes(&buf);
+        return load_from_bytes_typed(&buf);
     }
     let len = meta.len();
     let len = usize::try_from(len).map_err(|_| Error::Io {
@@ -358,12 +421,17 @@ pub fn load_from_file(path: impl AsRef<Path>) -> Result<(Vec<NDArray>, Option<Ve
     // SAFETY: the buffer is owned here and `len` bytes long; `read_exact` only writes to it.
     let buf = unsafe { std::slice::from_raw_parts_mut(staging.as_ptr(), len) };
     std::io::Read::read_exact(&mut file, buf).map_err(|e| io_error(&shown(), &e))?;
-    load_from_bytes(buf)
+    load_from_bytes_typed(buf)
 }
 
 /// Parses an NDArray list file: the arrays, and the names when it was saved as a dict
 /// (`None` for a list, including an empty dict, which MXNet saves as an empty list).
 pub fn load_from_bytes(buf: &[u8]) -> Result<(Vec<NDArray>, Option<Vec<String>>)> {
+    load_from_bytes_typed(buf).map(|l| (l.arrays, l.names))
+}
+
+/// [`load_from_bytes`] that also reports each record's storage type.
+pub fn load_from_bytes_typed(buf: &[u8]) -> Result<Loaded> {
     // Validate the whole file first, so a corrupt one fails before any array is allocated.
     let (records, names) = parse(buf)?;
     // Records are independent copies out of `buf`: both cores share the memory traffic.
@@ -373,7 +441,12 @@ pub fn load_from_bytes(buf: &[u8]) -> Result<(Vec<NDArray>, Option<Vec<String>>)
             .map(Record::materialize)
             .collect::<Result<Vec<_>>>()
     })?;
-    Ok((arrays, names))
+    let stypes = records.iter().map(Record::stype).collect();
+    Ok(Loaded {
+        arrays,
+        stypes,
+        names,
+    })
 }
 
 /// An array record, validated, pointing into the input buffer.
@@ -432,6 +505,14 @@ fn decode_int(c: &[u8], dtype: DType) -> i64 {
 }
 
 impl Record<'_> {
+    fn stype(&self) -> StorageType {
+        match self {
+            Record::None | Record::Dense { .. } => StorageType::Default,
+            Record::RowSparse { .. } => StorageType::RowSparse,
+            Record::Csr { .. } => StorageType::Csr,
+        }
+    }
+
     fn materialize(&self) -> Result<NDArray> {
         let cpu = Context::cpu(0);
         match self {

@@ -3,6 +3,7 @@
 //! shape into the same chunk, so writes through a view are ordered on the whole chunk.
 
 pub mod io;
+pub mod sparse;
 
 use crate::context::Context;
 use crate::dtype::{DType, Element};
