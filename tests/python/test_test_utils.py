@@ -302,9 +302,8 @@ def test_compare_optimizer():
     multi.aggregate_num = 4
     tu.compare_optimizer(mx.optimizer.SGD(learning_rate=0.1, momentum=0.9), multi,
                          [(3, 4), (2,)], np.float32, ntensors=2)
-    with pytest.raises(NotImplementedError, match="dense"):
-        tu.compare_optimizer(mx.optimizer.SGD(), mx.optimizer.SGD(), (2,), np.float32,
-                             w_stype="row_sparse")
+    tu.compare_optimizer(mx.optimizer.SGD(learning_rate=0.1), mx.optimizer.SGD(learning_rate=0.1),
+                         (4, 2), np.float32, w_stype="row_sparse", g_stype="row_sparse")
 
 
 # -- statistics ----------------------------------------------------------------------------

@@ -211,15 +211,12 @@ def compare_optimizer(opt1, opt2, shape, dtype, w_stype="default", g_stype="defa
     """Runs one update of ``opt1`` and ``opt2`` from the same random weight and gradient and
     asserts equal weights (and states). With a list of shapes, ``opt2`` updates all tensors
     in one multi-tensor call and ``opt1`` one by one."""
-    if w_stype != "default" or g_stype != "default":
-        raise NotImplementedError("compare_optimizer: only dense ('default') weights and "
-                                  "gradients exist in oxnet, got %r/%r" % (w_stype, g_stype))
     ctx = default_context()
     if not isinstance(shape, list):
         assert ntensors == 1
-        w2 = _random.uniform(shape=shape, ctx=ctx, dtype=dtype)
+        w2 = _random.uniform(shape=shape, ctx=ctx, dtype=dtype).tostype(w_stype)
         w1 = w2.copyto(ctx)
-        g2 = _random.uniform(shape=shape, ctx=ctx, dtype=dtype)
+        g2 = _random.uniform(shape=shape, ctx=ctx, dtype=dtype).tostype(g_stype)
         g1 = g2.copyto(ctx)
         state1 = opt1.create_state_multi_precision(0, w1)
         state2 = opt2.create_state_multi_precision(0, w2)
