@@ -1057,6 +1057,58 @@ fn rows() -> Vec<Row> {
         ],
     ));
 
+    // contrib misc and legacy functions (helper-misc)
+    r.push(
+        row(
+            "_contrib_quadratic",
+            &[("a", "0.7"), ("b", "-1.2"), ("c", "0.3")],
+            vec![n(&s23)],
+        )
+        .second(),
+    );
+    r.push(row("_contrib_div_sqrt_dim", &[], vec![n(&s234)]));
+    r.push(
+        row(
+            "_contrib_AdaptiveAvgPooling2D",
+            &[("output_size", "(3, 2)")],
+            vec![n(&[2, 1, 5, 7])],
+        )
+        .second(),
+    );
+    for attrs in [
+        &[("height", "5"), ("width", "6")][..],
+        &[("height", "2"), ("width", "7"), ("align_corners", "False")],
+        &[
+            ("mode", "odd_scale"),
+            ("scale_height", "2"),
+            ("scale_width", "0.5"),
+        ],
+    ] {
+        r.push(row("_contrib_BilinearResize2D", attrs, vec![n(&[1, 2, 3, 4])]).second());
+    }
+    r.push(
+        row(
+            "_contrib_BilinearResize2D",
+            &[("mode", "like"), ("align_corners", "False")],
+            vec![n(&[1, 2, 3, 4]), n(&[1, 1, 5, 2])],
+        )
+        .wrt(&[0]),
+    );
+    r.push(row("_contrib_gradientmultiplier", &[], vec![n(&s23)]));
+    r.push(row(
+        "_contrib_arange_like",
+        &[("start", "1"), ("step", "0.5")],
+        vec![n(&s23)],
+    ));
+    r.push(
+        row(
+            "_contrib_index_copy",
+            &[],
+            vec![n(&[5, 3]), v(&[2], &[3., 0.]), n(&[2, 3])],
+        )
+        .wrt(&[0, 2]),
+    );
+
     r
 }
 
@@ -1205,6 +1257,50 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     (
         "make_loss",
         "loss head: its gradient is the loss's, not the output's (checked against MXNet's numbers in op/nn/loss.rs)",
+    ),
+    // contrib misc and legacy functions (helper-misc)
+    (
+        "_contrib_round_ste",
+        "straight-through estimator: the gradient is the identity by definition, not the derivative (checked in tests/python/test_operator_misc2.py)",
+    ),
+    (
+        "_contrib_sign_ste",
+        "straight-through estimator: the gradient is the identity by definition, not the derivative (checked in tests/python/test_operator_misc2.py)",
+    ),
+    (
+        "_contrib_index_array",
+        "integer output (indices); MXNet gives the data a zero gradient",
+    ),
+    ("_contrib_allclose", "boolean (uint8) output; MXNet registers no gradient"),
+    ("fill_element_0index", "legacy NDArray function; MXNet registers no gradient"),
+    ("_onehot_encode", "legacy NDArray function; MXNet registers no gradient"),
+    (
+        "_random_uniform_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_normal_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_gamma_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_exponential_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_poisson_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_negative_binomial_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_generalized_negative_binomial_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
     ),
 ];
 

@@ -4,6 +4,7 @@
 
 pub mod broadcast;
 pub mod concat;
+pub mod contrib;
 pub mod custom;
 pub mod elemwise_binary;
 pub mod elemwise_unary;
@@ -24,6 +25,7 @@ pub mod sequence;
 pub mod shape_ops;
 pub mod slice;
 pub mod softmax;
+mod softmax_length;
 pub mod sort;
 pub mod special;
 #[cfg(test)]
