@@ -1095,6 +1095,80 @@ fn rows() -> Vec<Row> {
         .wrt(&[0]),
     );
     r.push(row("_contrib_gradientmultiplier", &[], vec![n(&s23)]));
+    r.push(row("amp_cast", &[("dtype", "float64")], vec![n(&s23)]));
+    r.push(row(
+        "amp_multicast",
+        &[("num_outputs", "2")],
+        vec![n(&s23), n(&[4])],
+    ));
+    r.push(row("cumsum", &[], vec![n(&s234)]).second());
+    r.push(row("cumsum", &[("axis", "1")], vec![n(&s234)]).second());
+    let counts = v(&s23, &[0., 1., 2., 3., 4., 5.]);
+    r.push(row(
+        "_random_pdf_uniform",
+        &[],
+        vec![u(&s23, 0.2, 0.8), u(&[2], -1.0, 0.0), u(&[2], 1.0, 2.0)],
+    ));
+    for log in ["False", "True"] {
+        r.push(row(
+            "_random_pdf_normal",
+            &[("is_log", log)],
+            vec![n(&s23), n(&[2]), pos(&[2])],
+        ));
+        r.push(row(
+            "_random_pdf_gamma",
+            &[("is_log", log)],
+            vec![pos(&s23), pos(&[2]), pos(&[2])],
+        ));
+        r.push(
+            row(
+                "_random_pdf_poisson",
+                &[("is_log", log)],
+                vec![counts.clone(), pos(&[2])],
+            )
+            .wrt(&[1]),
+        );
+    }
+    r.push(row(
+        "_random_pdf_exponential",
+        &[],
+        vec![pos(&s234), pos(&[2, 3])],
+    ));
+    r.push(
+        row(
+            "_random_pdf_negative_binomial",
+            &[],
+            vec![counts.clone(), u(&[2], 1.0, 3.0), u(&[2], 0.2, 0.8)],
+        )
+        .wrt(&[1, 2]),
+    );
+    r.push(
+        row(
+            "_random_pdf_generalized_negative_binomial",
+            &[],
+            vec![counts, pos(&[2]), pos(&[2])],
+        )
+        .wrt(&[1, 2]),
+    );
+    r.push(row(
+        "_random_pdf_dirichlet",
+        &[],
+        vec![u(&[2, 2, 3], 0.1, 0.5), pos(&[2, 3])],
+    ));
+    r.push(row(
+        "_random_pdf_dirichlet",
+        &[("is_log", "True")],
+        vec![u(&[4, 3], 0.1, 0.5), pos(&[3])],
+    ));
+    r.push(
+        row(
+            "_contrib_boolean_mask",
+            &[("axis", "1")],
+            vec![n(&[2, 3, 2]), v(&[3], &[1., 0., 1.])],
+        )
+        .wrt(&[0])
+        .second(),
+    );
     r.push(row(
         "_contrib_arange_like",
         &[("start", "1"), ("step", "0.5")],
@@ -1274,6 +1348,10 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     ("_contrib_allclose", "boolean (uint8) output; MXNet registers no gradient"),
     ("fill_element_0index", "legacy NDArray function; MXNet registers no gradient"),
     ("_onehot_encode", "legacy NDArray function; MXNet registers no gradient"),
+    ("all_finite", "a finiteness flag; MXNet registers no gradient"),
+    ("multi_all_finite", "a finiteness flag; MXNet registers no gradient"),
+    ("multi_sum_sq", "optimizer helper (LAMB/LARS norms); MXNet registers no gradient"),
+    ("_histogram", "integer counts; MXNet registers no gradient"),
     (
         "_random_uniform_like",
         "random draws shaped like data: data's values are never read, its gradient is zero",

@@ -260,6 +260,18 @@ def onehot_encode(indices, out):
     return _internal.one_hot(indices, depth=out.shape[1], out=out)
 
 
+def histogram(a, bins=10, range=None):  # noqa: A002 - MXNet's argument name
+    """Histogram of `a`: `bins` equal bins over `range`, or the bin edges as an NDArray.
+    Returns (counts, bin edges), as MXNet's `mx.nd.histogram`."""
+    if isinstance(bins, NDArray):
+        return _internal._histogram(data=a, bins=bins)
+    if isinstance(bins, int):
+        if range is None:
+            raise ValueError("null range is not supported in symbol mode")
+        return _internal._histogram(data=a, bin_cnt=bins, range=range)
+    raise ValueError("bins argument should be either an integer or an NDArray")
+
+
 # ----------------------------------------------------------------------------- attributes
 
 @_prop

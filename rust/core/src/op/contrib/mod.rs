@@ -4,6 +4,7 @@
 //! names. Values are computed through f64 and converted to the output dtype (integers
 //! truncate, as MXNet's integer kernels do).
 
+mod boolean_mask;
 mod elemwise;
 mod index;
 mod legacy;
@@ -37,6 +38,7 @@ pub(crate) fn write_f64(a: &NDArray, v: &[f64]) {
 }
 
 pub fn register(r: &mut Registry) {
+    boolean_mask::register(r);
     elemwise::register(r);
     index::register(r);
     legacy::register(r);

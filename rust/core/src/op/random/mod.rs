@@ -6,6 +6,7 @@
 mod dists;
 mod multinomial;
 mod multisample;
+mod pdf;
 
 use super::params::{param, ParamSpec};
 use super::{expect_inputs, Desc, FnOp, Inputs, Params, Registry, SimpleDef};
@@ -315,5 +316,6 @@ pub fn register(r: &mut Registry) {
         r.alias(alias, target);
     }
     multisample::register(r);
+    pdf::register(r);
     multinomial::register(r);
 }
