@@ -1101,6 +1101,21 @@ fn rows() -> Vec<Row> {
         &[("num_outputs", "2")],
         vec![n(&s23), n(&[4])],
     ));
+    r.push(row(
+        "_split_v2",
+        &[("indices", "(0, 1)"), ("axis", "1")],
+        vec![n(&s234)],
+    ));
+    r.push(row(
+        "_split_v2",
+        &[
+            ("indices", "()"),
+            ("sections", "2"),
+            ("axis", "0"),
+            ("squeeze_axis", "True"),
+        ],
+        vec![n(&s234)],
+    ));
     r.push(row("cumsum", &[], vec![n(&s234)]).second());
     r.push(row("cumsum", &[("axis", "1")], vec![n(&s234)]).second());
     let counts = v(&s23, &[0., 1., 2., 3., 4., 5.]);

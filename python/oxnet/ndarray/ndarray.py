@@ -562,6 +562,25 @@ def split(self, num_outputs, axis=1, squeeze_axis=False):
     return _internal.split(self, num_outputs=num_outputs, axis=axis, squeeze_axis=squeeze_axis)
 
 
+def split_v2(ary, indices_or_sections, axis=0, squeeze_axis=False):
+    """Splits `ary` along `axis` into equal sections (an int) or at the given indices (a tuple),
+    as numpy.split; MXNet's `mx.nd.split_v2`."""
+    if isinstance(indices_or_sections, int):
+        axis_size = ary.shape[axis]
+        if axis_size % indices_or_sections:
+            raise ValueError("array split does not result in an equal division")
+        size = axis_size // indices_or_sections
+        indices = [i * size for i in range(indices_or_sections)]
+    elif isinstance(indices_or_sections, tuple):
+        indices = [0] + list(indices_or_sections)
+    else:
+        raise ValueError("indices_or_sections must either int or tuple of ints")
+    return _internal._split_v2(ary, indices=tuple(indices), axis=axis, squeeze_axis=squeeze_axis)
+
+
+NDArray.split_v2 = split_v2
+
+
 # ----------------------------------------------------------------------------- indexing
 
 def _index_error(idx, axis, size):

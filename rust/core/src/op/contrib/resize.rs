@@ -309,7 +309,7 @@ fn bilinear(r: &mut Registry) {
                     ("to_odd_down", _) => (if len % 2 == 1 { len } else { len - 1 }) as f64,
                     _ => (if len % 2 == 1 { len } else { len + 1 }) as f64,
                 };
-                if !(v >= 1.0 && v < 1e9) {
+                if !(1.0..1e9).contains(&v) {
                     return Err(Error::param(OP, format!("the output size must be positive, got {v} (input size {len}, mode {mode})")));
                 }
                 Ok(v as usize)

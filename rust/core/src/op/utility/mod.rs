@@ -3,6 +3,7 @@
 //! (`amp_cast`, `amp_multicast`), `cumsum` and `_histogram`.
 
 mod scan;
+mod split;
 
 use super::contrib::{read_f64, write_f64};
 use super::params::param;
@@ -243,4 +244,5 @@ pub fn register(r: &mut Registry) {
         }),
     });
     scan::register(r);
+    split::register(r);
 }

@@ -208,7 +208,7 @@ pub fn register(r: &mut Registry) {
                 (None, None) => None,
                 (Some(n), Some(r)) => {
                     let n = usize::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| Error::param(OP, format!("bin_cnt must be positive, got {n}")))?;
-                    if r.len() != 2 || !(r[0] <= r[1]) {
+                    if r.len() != 2 || !matches!(r[0].partial_cmp(&r[1]), Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)) {
                         return Err(Error::param(OP, format!("range must be (low, high) with low <= high, got {r:?}")));
                     }
                     Some((n, r[0], r[1]))
