@@ -247,8 +247,12 @@ def test_softmax_length():
     assert mx.sym.softmax(mx.sym.var("x")).list_arguments() == ["x"]
     assert mx.sym.softmax(mx.sym.var("x"), use_length=True, name="sm").list_arguments() == ["x", "sm_length"]
     assert s.infer_shape(x=(2, 4))[0] == [(2, 4), (2,)]
+    assert s.infer_type(x=np.float32)[0] == [np.float32, np.int32]
+    ex = s.simple_bind(mx.cpu(), x=(2, 4))
+    ex.forward(x=x, l=ln)
+    np.testing.assert_allclose(ex.outputs[0].asnumpy(), mx.nd.softmax(x, ln, use_length=True).asnumpy())
     with pytest.raises(mx.MXNetError, match="integer"):
-        mx.nd.softmax(x, mx.nd.array([2, 3]), use_length=True)
+        mx.nd.softmax(x, mx.nd.array([2, 3]), use_length=True).asnumpy()
     with pytest.raises(mx.MXNetError, match="length must have"):
         mx.nd.softmax(x, mx.nd.array([2, 3, 4], dtype="int32"), use_length=True)
     with pytest.raises(mx.MXNetError, match="log_softmax"):

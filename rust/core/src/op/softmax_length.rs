@@ -62,19 +62,21 @@ pub(super) fn length_op(
                     ),
                 ));
             }
-            if l.dtype.is_float() {
-                return Err(Error::dtype(
-                    OP,
-                    format!(
-                        "length must have an integer dtype (it only supports integer types), got {}",
-                        l.dtype
-                    ),
-                ));
-            }
             dims(axis, &d.shape, &l.shape)?;
             Ok(vec![Desc::new(d.shape.clone(), dtype.unwrap_or(d.dtype))])
         },
         move |_, ins, outs| {
+            // Checked here, not at inference: graph shape inference runs before the length's
+            // dtype is known.
+            if ins[1].dtype().is_float() {
+                return Err(Error::dtype(
+                    OP,
+                    format!(
+                        "length must have an integer dtype (it only supports integer types), got {}",
+                        ins[1].dtype()
+                    ),
+                ));
+            }
             let (outer, n, inner) = dims(axis, ins[0].shape(), ins[1].shape())?;
             let (x, len) = (read_f64(&ins[0]), read_f64(&ins[1]));
             let mut y = vec![0.0; x.len()];
@@ -110,6 +112,8 @@ pub(super) fn length_op(
         Ok(())
     }));
     op.type_partial = Some(Box::new(move |ins, outs| {
+        // An unbound length defaults to int32, as a float length cannot run.
+        ins[1].get_or_insert(DType::I32);
         if let Some(d) = ins[0] {
             match outs[0] {
                 None => outs[0] = Some(dtype.unwrap_or(d)),
