@@ -1190,6 +1190,147 @@ fn rows() -> Vec<Row> {
         .wrt(&[0]),
     );
 
+    // contrib misc and legacy functions (helper-misc)
+    r.push(
+        row(
+            "_contrib_quadratic",
+            &[("a", "0.7"), ("b", "-1.2"), ("c", "0.3")],
+            vec![n(&s23)],
+        )
+        .second(),
+    );
+    r.push(row("_contrib_div_sqrt_dim", &[], vec![n(&s234)]));
+    r.push(
+        row(
+            "_contrib_AdaptiveAvgPooling2D",
+            &[("output_size", "(3, 2)")],
+            vec![n(&[2, 1, 5, 7])],
+        )
+        .second(),
+    );
+    for attrs in [
+        &[("height", "5"), ("width", "6")][..],
+        &[("height", "2"), ("width", "7"), ("align_corners", "False")],
+        &[
+            ("mode", "odd_scale"),
+            ("scale_height", "2"),
+            ("scale_width", "0.5"),
+        ],
+    ] {
+        r.push(row("_contrib_BilinearResize2D", attrs, vec![n(&[1, 2, 3, 4])]).second());
+    }
+    r.push(
+        row(
+            "_contrib_BilinearResize2D",
+            &[("mode", "like"), ("align_corners", "False")],
+            vec![n(&[1, 2, 3, 4]), n(&[1, 1, 5, 2])],
+        )
+        .wrt(&[0]),
+    );
+    r.push(row("_contrib_gradientmultiplier", &[], vec![n(&s23)]));
+    r.push(row("amp_cast", &[("dtype", "float64")], vec![n(&s23)]));
+    r.push(row(
+        "amp_multicast",
+        &[("num_outputs", "2")],
+        vec![n(&s23), n(&[4])],
+    ));
+    r.push(row(
+        "_split_v2",
+        &[("indices", "(0, 1)"), ("axis", "1")],
+        vec![n(&s234)],
+    ));
+    r.push(row(
+        "_split_v2",
+        &[
+            ("indices", "()"),
+            ("sections", "2"),
+            ("axis", "0"),
+            ("squeeze_axis", "True"),
+        ],
+        vec![n(&s234)],
+    ));
+    r.push(row("cumsum", &[], vec![n(&s234)]).second());
+    r.push(row("cumsum", &[("axis", "1")], vec![n(&s234)]).second());
+    let counts = v(&s23, &[0., 1., 2., 3., 4., 5.]);
+    r.push(row(
+        "_random_pdf_uniform",
+        &[],
+        vec![u(&s23, 0.2, 0.8), u(&[2], -1.0, 0.0), u(&[2], 1.0, 2.0)],
+    ));
+    for log in ["False", "True"] {
+        r.push(row(
+            "_random_pdf_normal",
+            &[("is_log", log)],
+            vec![n(&s23), n(&[2]), pos(&[2])],
+        ));
+        r.push(row(
+            "_random_pdf_gamma",
+            &[("is_log", log)],
+            vec![pos(&s23), pos(&[2]), pos(&[2])],
+        ));
+        r.push(
+            row(
+                "_random_pdf_poisson",
+                &[("is_log", log)],
+                vec![counts.clone(), pos(&[2])],
+            )
+            .wrt(&[1]),
+        );
+    }
+    r.push(row(
+        "_random_pdf_exponential",
+        &[],
+        vec![pos(&s234), pos(&[2, 3])],
+    ));
+    r.push(
+        row(
+            "_random_pdf_negative_binomial",
+            &[],
+            vec![counts.clone(), u(&[2], 1.0, 3.0), u(&[2], 0.2, 0.8)],
+        )
+        .wrt(&[1, 2]),
+    );
+    r.push(
+        row(
+            "_random_pdf_generalized_negative_binomial",
+            &[],
+            vec![counts, pos(&[2]), pos(&[2])],
+        )
+        .wrt(&[1, 2]),
+    );
+    r.push(row(
+        "_random_pdf_dirichlet",
+        &[],
+        vec![u(&[2, 2, 3], 0.1, 0.5), pos(&[2, 3])],
+    ));
+    r.push(row(
+        "_random_pdf_dirichlet",
+        &[("is_log", "True")],
+        vec![u(&[4, 3], 0.1, 0.5), pos(&[3])],
+    ));
+    r.push(
+        row(
+            "_contrib_boolean_mask",
+            &[("axis", "1")],
+            vec![n(&[2, 3, 2]), v(&[3], &[1., 0., 1.])],
+        )
+        .wrt(&[0])
+        .second(),
+    );
+    r.push(row(
+        "_contrib_arange_like",
+        &[("start", "1"), ("step", "0.5")],
+        vec![n(&s23)],
+    ));
+    r.push(
+        row(
+            "_contrib_index_copy",
+            &[],
+            vec![n(&[5, 3]), v(&[2], &[3., 0.]), n(&[2, 3])],
+        )
+        .wrt(&[0, 2]),
+    );
+
     r
 }
 
@@ -1338,6 +1479,54 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     (
         "make_loss",
         "loss head: its gradient is the loss's, not the output's (checked against MXNet's numbers in op/nn/loss.rs)",
+    ),
+    // contrib misc and legacy functions (helper-misc)
+    (
+        "_contrib_round_ste",
+        "straight-through estimator: the gradient is the identity by definition, not the derivative (checked in tests/python/test_operator_misc2.py)",
+    ),
+    (
+        "_contrib_sign_ste",
+        "straight-through estimator: the gradient is the identity by definition, not the derivative (checked in tests/python/test_operator_misc2.py)",
+    ),
+    (
+        "_contrib_index_array",
+        "integer output (indices); MXNet gives the data a zero gradient",
+    ),
+    ("_contrib_allclose", "boolean (uint8) output; MXNet registers no gradient"),
+    ("fill_element_0index", "legacy NDArray function; MXNet registers no gradient"),
+    ("_onehot_encode", "legacy NDArray function; MXNet registers no gradient"),
+    ("all_finite", "a finiteness flag; MXNet registers no gradient"),
+    ("multi_all_finite", "a finiteness flag; MXNet registers no gradient"),
+    ("multi_sum_sq", "optimizer helper (LAMB/LARS norms); MXNet registers no gradient"),
+    ("_histogram", "integer counts; MXNet registers no gradient"),
+    (
+        "_random_uniform_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_normal_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_gamma_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_exponential_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_poisson_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_negative_binomial_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
+    ),
+    (
+        "_random_generalized_negative_binomial_like",
+        "random draws shaped like data: data's values are never read, its gradient is zero",
     ),
 ];
 

@@ -19,10 +19,10 @@ for _name, _f in _register.make_op_functions().items():
 
 from .ndarray import (  # noqa: E402
     NDArray, array, empty, zeros, ones, full, arange, eye, zeros_like, ones_like, concatenate,
-    waitall, from_dlpack, from_numpy, to_dlpack_for_read, to_dlpack_for_write, moveaxis, maximum, minimum,
-    power, equal, not_equal, greater, greater_equal, lesser, lesser_equal, add, subtract,
+    waitall, from_dlpack, from_numpy, to_dlpack_for_read, to_dlpack_for_write, moveaxis, maximum,
+    minimum, power, equal, not_equal, greater, greater_equal, lesser, lesser_equal, add, subtract,
     multiply, divide, modulo, true_divide, onehot_encode, linspace, logical_and, logical_or,
-    logical_xor, cast_storage,
+    logical_xor, cast_storage, histogram, split_v2,
 )
 from .utils import save, load, load_frombuffer  # noqa: E402
 from . import random  # noqa: E402

@@ -275,6 +275,18 @@ def onehot_encode(indices, out):
     return _internal.one_hot(indices, depth=out.shape[1], out=out)
 
 
+def histogram(a, bins=10, range=None):  # noqa: A002 - MXNet's argument name
+    """Histogram of `a`: `bins` equal bins over `range`, or the bin edges as an NDArray.
+    Returns (counts, bin edges), as MXNet's `mx.nd.histogram`."""
+    if isinstance(bins, NDArray):
+        return _internal._histogram(data=a, bins=bins)
+    if isinstance(bins, int):
+        if range is None:
+            raise ValueError("null range is not supported in symbol mode")
+        return _internal._histogram(data=a, bin_cnt=bins, range=range)
+    raise ValueError("bins argument should be either an integer or an NDArray")
+
+
 # ----------------------------------------------------------------------------- attributes
 
 @_prop
@@ -603,6 +615,25 @@ def as_np_ndarray(self):
 @_extend
 def split(self, num_outputs, axis=1, squeeze_axis=False):
     return _internal.split(self, num_outputs=num_outputs, axis=axis, squeeze_axis=squeeze_axis)
+
+
+def split_v2(ary, indices_or_sections, axis=0, squeeze_axis=False):
+    """Splits `ary` along `axis` into equal sections (an int) or at the given indices (a tuple),
+    as numpy.split; MXNet's `mx.nd.split_v2`."""
+    if isinstance(indices_or_sections, int):
+        axis_size = ary.shape[axis]
+        if axis_size % indices_or_sections:
+            raise ValueError("array split does not result in an equal division")
+        size = axis_size // indices_or_sections
+        indices = [i * size for i in range(indices_or_sections)]
+    elif isinstance(indices_or_sections, tuple):
+        indices = [0] + list(indices_or_sections)
+    else:
+        raise ValueError("indices_or_sections must either int or tuple of ints")
+    return _internal._split_v2(ary, indices=tuple(indices), axis=axis, squeeze_axis=squeeze_axis)
+
+
+NDArray.split_v2 = split_v2
 
 
 # ----------------------------------------------------------------------------- indexing

@@ -122,3 +122,11 @@ def randint(low, high, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     ctx = ctx or (out.context if out is not None else current_context())
     return _internal._random_randint(low=low, high=high, shape=_shape(out.shape if out is not None and shape is None else shape),
                                      dtype=dtype or "int32", ctx=ctx, out=out, **kwargs)
+
+
+# MXNet generates `<dist>_like` here from the registry ops `_random_<dist>_like`.
+_LIKE = ["uniform_like", "normal_like", "gamma_like", "exponential_like", "poisson_like",
+         "negative_binomial_like", "generalized_negative_binomial_like"]
+for _n in _LIKE:
+    globals()[_n] = getattr(_internal, "_random_" + _n)
+__all__ += _LIKE

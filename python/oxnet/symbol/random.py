@@ -100,3 +100,11 @@ def randint(low, high, shape=None, dtype=None, **kwargs):
     """Samples integers uniformly from [low, high)."""
     return _internal._random_randint(low=low, high=high, shape=_shape(shape or (1,)),
                                      dtype=dtype or "int32", **kwargs)
+
+
+# MXNet generates `<dist>_like` here from the registry ops `_random_<dist>_like`.
+_LIKE = ["uniform_like", "normal_like", "gamma_like", "exponential_like", "poisson_like",
+         "negative_binomial_like", "generalized_negative_binomial_like"]
+for _n in _LIKE:
+    globals()[_n] = getattr(_internal, "_random_" + _n)
+__all__ += _LIKE

@@ -656,7 +656,7 @@ _FLUENT_NAMES = [
     "pad", "pick", "prod", "radians", "rcbrt", "reciprocal", "relu", "repeat", "reshape",
     "reshape_like", "rint", "round", "rsqrt", "shape_array", "sigmoid", "sign", "sin", "sinh",
     "size_array", "slice", "slice_axis", "slice_like", "softmax", "softmin", "sort",
-    "space_to_depth", "split", "split_v2", "sqrt", "square", "squeeze", "sum", "swapaxes",
+    "space_to_depth", "split", "sqrt", "square", "squeeze", "sum", "swapaxes",
     "take", "tan", "tanh", "tile", "topk", "transpose", "trunc", "zeros_like",
 ]
 
@@ -676,3 +676,19 @@ def _install_fluent(ops):
     for meth, opname in _FLUENT.items():
         if opname in ops:
             setattr(Symbol, meth, make(meth, ops[opname]))
+
+
+def split_v2(ary, indices_or_sections, axis=0, squeeze_axis=False):
+    """Splits `ary` along `axis` into equal sections (an int) or at the given indices (a tuple),
+    as numpy.split; MXNet's `mx.sym.split_v2`."""
+    from . import _internal
+    if isinstance(indices_or_sections, int):
+        return _internal._split_v2(ary, indices=(), sections=indices_or_sections, axis=axis,
+                                   squeeze_axis=squeeze_axis)
+    if isinstance(indices_or_sections, tuple):
+        return _internal._split_v2(ary, indices=(0,) + indices_or_sections, axis=axis,
+                                   squeeze_axis=squeeze_axis)
+    raise ValueError("indices_or_sections must either int or tuple of ints")
+
+
+Symbol.split_v2 = split_v2

@@ -4,6 +4,7 @@
 
 pub mod broadcast;
 pub mod concat;
+pub mod contrib;
 pub mod custom;
 pub mod elemwise_binary;
 pub mod elemwise_unary;
@@ -24,11 +25,13 @@ pub mod sequence;
 pub mod shape_ops;
 pub mod slice;
 pub mod softmax;
+mod softmax_length;
 pub mod sort;
 pub mod special;
 #[cfg(test)]
 pub(crate) mod test_util;
 pub mod transpose;
+pub mod utility;
 
 pub use params::{ParamSpec, Params};
 pub use registry::{registry, Registry};
@@ -119,6 +122,12 @@ pub trait Operator: Send + Sync {
     }
     /// Output shapes and dtypes from input ones; errors are raised at the call.
     fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>>;
+    /// Output shapes that depend on input values (`_contrib_boolean_mask`): `invoke` calls it
+    /// instead of `infer`, on the pushing thread, and it waits for the inputs it reads (as
+    /// MXNet does for such ops). `None` = the shapes follow from `infer`, as for most ops.
+    fn infer_values(&self, _inputs: &[NDArray]) -> Option<Result<Vec<Desc>>> {
+        None
+    }
     /// Where an op without inputs creates its outputs (`ctx` parameter).
     fn context(&self) -> Option<Context> {
         None
@@ -312,7 +321,10 @@ pub fn invoke_mode(
         .iter()
         .map(|a| Desc::new(a.shape().clone(), a.dtype()))
         .collect();
-    let out_descs = op.infer(&descs)?;
+    let out_descs = match op.infer_values(inputs) {
+        Some(r) => r?,
+        None => op.infer(&descs)?,
+    };
     let outputs: Vec<NDArray> = match out {
         Some(o) => {
             if o.len() != out_descs.len() {

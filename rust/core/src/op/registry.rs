@@ -71,6 +71,8 @@ pub fn registry() -> &'static Registry {
         super::sequence::register(&mut r);
         super::optimizer::register(&mut r);
         super::nn::register(&mut r);
+        super::contrib::register(&mut r);
+        super::utility::register(&mut r);
         r
     })
 }

@@ -3,7 +3,7 @@
 //! either side is f64), parallel over rows.
 
 use super::params::param;
-use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use super::{expect_inputs, Desc, FnOp, GradFn, Inputs, Operator, Registry, SimpleDef};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
@@ -187,6 +187,38 @@ fn softmax_op(
     temperature: f64,
     dtype: Option<DType>,
 ) -> Arc<dyn Operator> {
+    let mut op = softmax_fnop(name, log, axis, temperature, dtype);
+    // `softmax` declares a second input, `length`, used only under `use_length`.
+    op.num_inputs = Some(1);
+    op.arc()
+}
+
+/// The input gradient rule of softmax/log_softmax, shared with the `length` variant.
+fn softmax_grad(log: bool, axis: i64, temperature: f64, dtype: Option<DType>) -> GradFn {
+    Box::new(move |g, a| {
+        let r = g.apply(
+            backward_op(log, axis, temperature),
+            &[a.out_grads[0].clone(), a.outputs[0].clone()],
+        );
+        // With an explicit output dtype the gradient returns to the input's dtype.
+        let r = match dtype {
+            Some(_) => g.apply(
+                super::elemwise_unary::cast_like_op(),
+                &[r[0].clone(), a.inputs[0].clone()],
+            ),
+            None => r,
+        };
+        Ok(vec![Some(r[0].clone())])
+    })
+}
+
+fn softmax_fnop(
+    name: &'static str,
+    log: bool,
+    axis: i64,
+    temperature: f64,
+    dtype: Option<DType>,
+) -> FnOp {
     let dims = move |shape: &crate::shape::Shape| -> Result<Dims> {
         if shape.ndim() == 0 {
             return Err(Error::shape(
@@ -240,22 +272,7 @@ fn softmax_op(
             Ok(())
         },
     )
-    .with_grad(move |g, a| {
-        let r = g.apply(
-            backward_op(log, axis, temperature),
-            &[a.out_grads[0].clone(), a.outputs[0].clone()],
-        );
-        // With an explicit output dtype the gradient returns to the input's dtype.
-        let r = match dtype {
-            Some(_) => g.apply(
-                super::elemwise_unary::cast_like_op(),
-                &[r[0].clone(), a.inputs[0].clone()],
-            ),
-            None => r,
-        };
-        Ok(vec![Some(r[0].clone())])
-    })
-    .arc()
+    .with_grad(softmax_grad(log, axis, temperature, dtype))
 }
 
 /// One column (stride `inner`) of the backward: softmax `dx = y (g - sum(g y)) / T`,
@@ -414,19 +431,24 @@ pub fn register(r: &mut Registry) {
                 param("axis", "int", Some("-1"), "The axis along which to compute softmax."),
                 param("temperature", "double or None", Some("None"), "Temperature parameter in softmax"),
                 param("dtype", "{None, 'float16', 'float32', 'float64'}", Some("None"), "DType of the output in case this can't be inferred. Defaults to the same as input's dtype if not defined (dtype=None)."),
-                param("use_length", "boolean or None", Some("False"), "Whether to use the length input as a mask over the data input (only False is supported)."),
+                param("use_length", "boolean or None", Some("False"), if name == "softmax" { "Whether to use the length input as a mask over the data input." } else { "Whether to use the length input as a mask over the data input (only softmax takes a length input: only False is supported here)." }),
             ],
-            inputs: Inputs::Fixed(&["data"]),
+            inputs: if name == "softmax" { Inputs::Fixed(&["data", "length"]) } else { Inputs::Fixed(&["data"]) },
             create: Box::new(move |p| {
-                if p.is_set("use_length") && p.bool("use_length")? {
-                    return Err(Error::param(name, "use_length=True is not supported"));
+                let use_length = p.is_set("use_length") && p.bool("use_length")?;
+                if use_length && name != "softmax" {
+                    return Err(Error::param(name, "use_length=True is not supported (only softmax takes a length input)"));
                 }
                 let dtype = p.dtype("dtype")?;
                 if let Some(d) = dtype.filter(|d| !d.is_float()) {
                     return Err(Error::param(name, format!("dtype must be float16, float32 or float64, got {d}")));
                 }
                 let t = if p.is_set("temperature") { p.float("temperature")? } else { 1.0 };
-                Ok(softmax_op(name, log, p.int("axis")?, sign * t, dtype))
+                let axis = p.int("axis")?;
+                if use_length {
+                    return Ok(super::softmax_length::length_op(axis, t, dtype, softmax_grad(false, axis, t, dtype)));
+                }
+                Ok(softmax_op(name, log, axis, sign * t, dtype))
             }),
         });
     }

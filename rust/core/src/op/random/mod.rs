@@ -6,6 +6,7 @@
 mod dists;
 mod multinomial;
 mod multisample;
+mod pdf;
 
 use super::params::{param, ParamSpec};
 use super::{expect_inputs, Desc, FnOp, Inputs, Params, Registry, SimpleDef};
@@ -110,6 +111,16 @@ fn add_random(
     mut params: Vec<ParamSpec>,
     dist: fn(&Params) -> Result<Dist>,
 ) {
+    let like: &'static str = Box::leak(format!("{name}_like").into_boxed_str());
+    r.add(SimpleDef {
+        name: like,
+        doc: format!(
+            "{doc} The output has the shape and dtype of `data`, whose values are not read."
+        ),
+        params: params.clone(),
+        inputs: Inputs::Fixed(&["data"]),
+        create: Box::new(move |p| make_like(like, dist(p)?)),
+    });
     params.extend(tail());
     r.add(SimpleDef {
         name,
@@ -118,6 +129,42 @@ fn add_random(
         inputs: Inputs::Fixed(&[]),
         create: Box::new(move |p| make(name, p, dist(p)?, DType::F32)),
     });
+}
+
+/// A `_random_*_like` op: draws shaped and typed like its input.
+fn make_like(name: &'static str, dist: Dist) -> Result<std::sync::Arc<dyn super::Operator>> {
+    check(dist).map_err(|m| Error::param(name, m))?;
+    let mut op = FnOp::new(
+        name,
+        move |inputs| {
+            expect_inputs(name, inputs, 1)?;
+            if !inputs[0].dtype.is_float() {
+                return Err(Error::dtype(
+                    name,
+                    format!(
+                        "data must have a float dtype (float16, float32 or float64), got {}",
+                        inputs[0].dtype
+                    ),
+                ));
+            }
+            Ok(vec![inputs[0].clone()])
+        },
+        move |cx, _, outs| {
+            let o = &outs[0];
+            with_dtype!(o.dtype(), T, {
+                // SAFETY: inside the op writing o.
+                let po = unsafe { Ptr(o.raw() as *mut T) };
+                fill_blocks(po, o.size(), cx.seed, |_, rng| sample(dist, rng));
+            });
+            Ok(())
+        },
+    );
+    op.rng = true;
+    op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
+    // The draws do not depend on the values of data.
+    Ok(op
+        .with_grad(|g, a| Ok(vec![Some(g.zeros_like(&a.inputs[0])?)]))
+        .arc())
 }
 
 /// Registers the sampling ops and their MXNet aliases.
@@ -269,5 +316,6 @@ pub fn register(r: &mut Registry) {
         r.alias(alias, target);
     }
     multisample::register(r);
+    pdf::register(r);
     multinomial::register(r);
 }
