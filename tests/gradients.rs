@@ -914,7 +914,12 @@ fn rows() -> Vec<Row> {
         r.push(row("_linalg_gemm2", &attrs, vec![n(&sa), n(&sb)]).second());
         r.push(row(
             "_linalg_gemm",
-            &[("transpose_a", ta), ("transpose_b", tb), ("alpha", "0.7"), ("beta", "-1.5")],
+            &[
+                ("transpose_a", ta),
+                ("transpose_b", tb),
+                ("alpha", "0.7"),
+                ("beta", "-1.5"),
+            ],
             vec![n(&sa), n(&sb), n(&[2, 2, 4])],
         ));
     }
@@ -923,8 +928,16 @@ fn rows() -> Vec<Row> {
         &[("axis", "1")],
         vec![n(&[2, 3, 2, 4]), n(&[2, 4, 2, 5])],
     ));
-    r.push(row("_linalg_syrk", &[("alpha", "1.5")], vec![n(&[2, 3, 2])]));
-    r.push(row("_linalg_syrk", &[("transpose", "True")], vec![n(&[2, 3, 2])]));
+    r.push(row(
+        "_linalg_syrk",
+        &[("alpha", "1.5")],
+        vec![n(&[2, 3, 2])],
+    ));
+    r.push(row(
+        "_linalg_syrk",
+        &[("transpose", "True")],
+        vec![n(&[2, 3, 2])],
+    ));
     for (t, rs, lower) in [("False", "False", true), ("True", "True", false)] {
         let attrs = [
             ("transpose", t),
@@ -932,19 +945,57 @@ fn rows() -> Vec<Row> {
             ("lower", if lower { "True" } else { "False" }),
             ("alpha", "-0.8"),
         ];
-        let b = if rs == "True" { n(&[2, 2, 3]) } else { n(&[2, 3, 2]) };
+        let b = if rs == "True" {
+            n(&[2, 2, 3])
+        } else {
+            n(&[2, 3, 2])
+        };
         r.push(row("_linalg_trmm", &attrs, vec![n(&[2, 3, 3]), b.clone()]));
-        r.push(row("_linalg_trsm", &attrs, vec![In::Tri(vec![2, 3, 3], lower), b]));
+        r.push(row(
+            "_linalg_trsm",
+            &attrs,
+            vec![In::Tri(vec![2, 3, 3], lower), b],
+        ));
     }
     r.push(row("_linalg_potrf", &[], vec![In::Spd(vec![2, 3, 3])]).sym());
-    r.push(row("_linalg_potrf", &[("lower", "False")], vec![In::Spd(vec![3, 3])]).sym());
-    r.push(row("_linalg_potri", &[], vec![In::Tri(vec![2, 3, 3], true)]));
-    r.push(row("_linalg_potri", &[("lower", "False")], vec![In::Tri(vec![3, 3], false)]));
+    r.push(
+        row(
+            "_linalg_potrf",
+            &[("lower", "False")],
+            vec![In::Spd(vec![3, 3])],
+        )
+        .sym(),
+    );
+    r.push(row(
+        "_linalg_potri",
+        &[],
+        vec![In::Tri(vec![2, 3, 3], true)],
+    ));
+    r.push(row(
+        "_linalg_potri",
+        &[("lower", "False")],
+        vec![In::Tri(vec![3, 3], false)],
+    ));
     r.push(row("_linalg_sumlogdiag", &[], vec![In::Spd(vec![2, 3, 3])]));
-    r.push(row("_linalg_extractdiag", &[("offset", "1")], vec![n(&[2, 3, 3])]).second());
+    r.push(
+        row(
+            "_linalg_extractdiag",
+            &[("offset", "1")],
+            vec![n(&[2, 3, 3])],
+        )
+        .second(),
+    );
     r.push(row("_linalg_makediag", &[("offset", "-1")], vec![n(&[2, 3])]).second());
-    r.push(row("_linalg_extracttrian", &[("lower", "False")], vec![n(&[2, 3, 3])]));
-    r.push(row("_linalg_maketrian", &[("offset", "1")], vec![n(&[2, 6])]));
+    r.push(row(
+        "_linalg_extracttrian",
+        &[("lower", "False")],
+        vec![n(&[2, 3, 3])],
+    ));
+    r.push(row(
+        "_linalg_maketrian",
+        &[("offset", "1")],
+        vec![n(&[2, 6])],
+    ));
     r.push(row("_linalg_inverse", &[], vec![In::Spd(vec![2, 3, 3])]));
     r.push(row("_linalg_det", &[], vec![In::Spd(vec![2, 3, 3])]));
     r.push(row("_linalg_slogdet", &[], vec![In::Spd(vec![2, 3, 3])]));

@@ -8,6 +8,8 @@ _internal = _types.ModuleType("oxnet.ndarray._internal", "Every registry op, inc
 op = _types.ModuleType("oxnet.ndarray.op", "Every registry op.")
 contrib = _types.ModuleType("oxnet.ndarray.contrib", "Registry ops named _contrib_<name>, as <name>.")
 _sys.modules[contrib.__name__] = contrib
+linalg = _types.ModuleType("oxnet.ndarray.linalg", "Registry ops named _linalg_<name>, as <name>.")
+_sys.modules[linalg.__name__] = linalg
 _sys.modules[_internal.__name__] = _internal
 _sys.modules[op.__name__] = op
 for _name, _f in _register.make_op_functions().items():
@@ -15,6 +17,8 @@ for _name, _f in _register.make_op_functions().items():
     setattr(op, _name, _f)
     if _name.startswith("_contrib_"):
         setattr(contrib, _name[len("_contrib_"):], _f)
+    if _name.startswith("_linalg_"):
+        setattr(linalg, _name[len("_linalg_"):], _f)
     if not _name.startswith("_"):
         globals()[_name] = _f
 

@@ -13,6 +13,8 @@ _internal = _types.ModuleType("oxnet.symbol._internal", "Every registry op, incl
 op = _types.ModuleType("oxnet.symbol.op", "Every registry op.")
 contrib = _types.ModuleType("oxnet.symbol.contrib", "Registry ops named _contrib_<name>, as <name>.")
 _sys.modules[contrib.__name__] = contrib
+linalg = _types.ModuleType("oxnet.symbol.linalg", "Registry ops named _linalg_<name>, as <name>.")
+_sys.modules[linalg.__name__] = linalg
 _sys.modules[_internal.__name__] = _internal
 _sys.modules[op.__name__] = op
 _ops = _register.make_op_functions()
@@ -22,6 +24,8 @@ for _name, _f in _ops.items():
     setattr(op, _name, _f)
     if _name.startswith("_contrib_"):
         setattr(contrib, _name[len("_contrib_"):], _f)
+    if _name.startswith("_linalg_"):
+        setattr(linalg, _name[len("_linalg_"):], _f)
     if not _name.startswith("_") and _name not in _reserved:
         globals()[_name] = _f
 _install_fluent(_ops)

@@ -149,7 +149,11 @@ fn diag_trian_op(diag: bool, extract: bool, offset: i64, lower: bool) -> Arc<dyn
                 }
                 m
             };
-            Ok((s.0[..nd - 1].iter().product(), m + offset.unsigned_abs() as usize, len))
+            Ok((
+                s.0[..nd - 1].iter().product(),
+                m + offset.unsigned_abs() as usize,
+                len,
+            ))
         }
     };
     FnOp::new(
@@ -217,7 +221,11 @@ fn diag_trian_op(diag: bool, extract: bool, offset: i64, lower: bool) -> Arc<dyn
         if !diag {
             attrs.push(("lower", flag(lower)));
         }
-        Ok(vec![Some(g.op1(adjoint, &attrs, &[a.out_grads[0].clone()])?)])
+        Ok(vec![Some(g.op1(
+            adjoint,
+            &attrs,
+            &[a.out_grads[0].clone()],
+        )?)])
     })
     .arc()
 }

@@ -2,7 +2,9 @@
 //! `_linalg_slogdet`, `_linalg_gelqf`, `_linalg_syevd`, and the backward kernels of those whose
 //! gradient is not a composition of forward ops.
 
-use super::kernel::{cholesky_lower, lq, lu, lu_inverse, lu_slogdet, mm, sym_eig, transpose, tri_solve_left};
+use super::kernel::{
+    cholesky_lower, lq, lu, lu_inverse, lu_slogdet, mm, sym_eig, transpose, tri_solve_left,
+};
 use super::{flag, float_type, read, square, tri_mask, write};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -141,7 +143,11 @@ fn potri_op(lower: bool) -> Arc<dyn Operator> {
             let p = g.op1("_linalg_gemm2", &[], &[x.clone(), s])?;
             g.op1(
                 "_linalg_trsm",
-                &[("rightside", "True"), ("transpose", "True"), ("alpha", "-1.0")],
+                &[
+                    ("rightside", "True"),
+                    ("transpose", "True"),
+                    ("alpha", "-1.0"),
+                ],
                 &[t.clone(), p],
             )?
         } else {
@@ -201,7 +207,11 @@ fn inverse_op() -> Arc<dyn Operator> {
 
 /// det (`log` false) or slogdet: outputs per matrix, (1,) for a single matrix.
 fn det_op(log: bool) -> Arc<dyn Operator> {
-    let op = if log { "_linalg_slogdet" } else { "_linalg_det" };
+    let op = if log {
+        "_linalg_slogdet"
+    } else {
+        "_linalg_det"
+    };
     let mut f = FnOp::new(
         op,
         move |ins| {
@@ -210,7 +220,11 @@ fn det_op(log: bool) -> Arc<dyn Operator> {
             let s = &ins[0].shape;
             square(op, "A", s)?;
             let lead = &s.0[..s.ndim() - 2];
-            let out = Shape(if lead.is_empty() { vec![1] } else { lead.to_vec() });
+            let out = Shape(if lead.is_empty() {
+                vec![1]
+            } else {
+                lead.to_vec()
+            });
             let d = Desc::new(out, dt);
             Ok(if log { vec![d.clone(), d] } else { vec![d] })
         },
@@ -270,9 +284,15 @@ fn det_backward(log: bool) -> Arc<dyn Operator> {
                 let mut f = a.to_vec();
                 let (perm, _) = lu(&mut f, n);
                 let scale = if log { d[b] } else { d[b] * v[b] };
-                let singular = if log { v[b] == f64::NEG_INFINITY } else { v[b] == 0.0 };
+                let singular = if log {
+                    v[b] == f64::NEG_INFINITY
+                } else {
+                    v[b] == 0.0
+                };
                 Ok(vec![match lu_inverse(&f, &perm, n) {
-                    Ok(inv) if !singular => transpose(&inv, n, n).iter().map(|x| scale * x).collect(),
+                    Ok(inv) if !singular => {
+                        transpose(&inv, n, n).iter().map(|x| scale * x).collect()
+                    }
                     _ => vec![0.0; n * n],
                 }])
             })
@@ -420,7 +440,11 @@ fn syevd_backward() -> Arc<dyn Operator> {
         move |_, ins, outs| {
             let (batch, n) = square(op, "U", ins[2].shape())?;
             // MXNet's floor on eigengaps: the smallest normal-ish value of the dtype.
-            let eps = if ins[2].dtype() == DType::F32 { 1e-30 } else { 1e-100 };
+            let eps = if ins[2].dtype() == DType::F32 {
+                1e-30
+            } else {
+                1e-100
+            };
             let (du, dl, u, l) = (read(&ins[0]), read(&ins[1]), read(&ins[2]), read(&ins[3]));
             let mut out = Vec::with_capacity(batch * n * n);
             for b in 0..batch {
@@ -451,7 +475,12 @@ fn syevd_backward() -> Arc<dyn Operator> {
 pub fn register(r: &mut Registry) {
     let a = Inputs::Fixed(&["A"]);
     let lower = || {
-        param("lower", "boolean", Some("True"), "True if the triangular matrix is lower triangular, false if it is upper triangular.")
+        param(
+            "lower",
+            "boolean",
+            Some("True"),
+            "True if the triangular matrix is lower triangular, false if it is upper triangular.",
+        )
     };
     r.add(def(
         "_linalg_potrf",

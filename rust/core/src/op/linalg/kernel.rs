@@ -8,7 +8,10 @@ use crate::kernels::cpu::gemm::{matmul, Mat};
 /// `op(a) · op(b)`: `a` is m×k (stored k×m when `ta`), `b` is k×n (stored n×k when `tb`).
 pub fn mm(a: &[f64], ta: bool, b: &[f64], tb: bool, (m, n, k): (usize, usize, usize)) -> Vec<f64> {
     let mut c = vec![0.0; m * n];
-    assert!(a.len() >= m * k && b.len() >= k * n, "mm operands too short");
+    assert!(
+        a.len() >= m * k && b.len() >= k * n,
+        "mm operands too short"
+    );
     let (a_rs, a_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
     let (b_rs, b_cs) = if tb { (1, k as isize) } else { (n as isize, 1) };
     // SAFETY: the strides describe m×k and k×n operands inside `a` and `b` (checked above);
@@ -327,11 +330,19 @@ mod tests {
         let (perm, sign) = lu(&mut f, 3);
         let inv = lu_inverse(&f, &perm, 3).expect("regular");
         let eye = mm(&a, false, &inv, false, (3, 3, 3));
-        assert!(close(&eye, &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], 1e-12));
+        assert!(close(
+            &eye,
+            &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+            1e-12
+        ));
         let (s, log) = lu_slogdet(&f, 3, sign);
         assert!(s == 1.0 && (log.exp() - 21.29).abs() < 1e-9, "{s} {log}");
         let (q, l) = lq(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3);
-        assert!(close(&mm(&l, false, &q, false, (2, 3, 2)), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 1e-12));
+        assert!(close(
+            &mm(&l, false, &q, false, (2, 3, 2)),
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            1e-12
+        ));
         let (u, lam) = sym_eig(&a, 3);
         let ua = mm(&u, false, &a, false, (3, 3, 3));
         for i in 0..3 {

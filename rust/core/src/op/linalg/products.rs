@@ -71,11 +71,18 @@ fn gemm_plan(p: &Gemm, a: &Shape, b: &Shape) -> Result<(usize, usize, Shape)> {
             format!("A and B must be tensors of matrices with the same number of dimensions (>= 2), got shapes {a} and {b}"),
         ));
     }
-    let axis = if p.axis < 0 { p.axis + nd as i64 } else { p.axis };
+    let axis = if p.axis < 0 {
+        p.axis + nd as i64
+    } else {
+        p.axis
+    };
     if axis < 0 || axis >= nd as i64 - 1 {
         return Err(Error::shape(
             op,
-            format!("Invalid row axis ({}) for inputs of shapes {a} and {b}", p.axis),
+            format!(
+                "Invalid row axis ({}) for inputs of shapes {a} and {b}",
+                p.axis
+            ),
         ));
     }
     let axis = axis as usize;
@@ -83,7 +90,9 @@ fn gemm_plan(p: &Gemm, a: &Shape, b: &Shape) -> Result<(usize, usize, Shape)> {
         if a[i] != b[i] {
             return Err(Error::shape(
                 op,
-                format!("Shapes of inputs A {a} and B {b} must be the same, except on row/col axis"),
+                format!(
+                    "Shapes of inputs A {a} and B {b} must be the same, except on row/col axis"
+                ),
             ));
         }
     }
@@ -101,13 +110,12 @@ fn gemm_plan(p: &Gemm, a: &Shape, b: &Shape) -> Result<(usize, usize, Shape)> {
     let mut out = a.0.clone();
     out[axis] = if p.ta { a[nd - 1] } else { a[axis] };
     out[nd - 1] = if p.tb { b[axis] } else { b[nd - 1] };
-    let batch = a
-        .0
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != axis && i != nd - 1)
-        .map(|(_, &d)| d)
-        .product();
+    let batch =
+        a.0.iter()
+            .enumerate()
+            .filter(|&(i, _)| i != axis && i != nd - 1)
+            .map(|(_, &d)| d)
+            .product();
     Ok((axis, batch, Shape(out)))
 }
 
@@ -314,12 +322,12 @@ fn syrk_op(transpose_a: bool, alpha: f64) -> Arc<dyn Operator> {
         let al = num(alpha);
         // d(α·A·Aᵀ) = α(dB + dBᵀ)·A; d(α·Aᵀ·A) = α·A·(dB + dBᵀ).
         let (l, r) = if transpose_a { (x, db) } else { (db, x) };
-        let p1 = g.op1(
-            "_linalg_gemm2",
-            &[("alpha", &al)],
-            &[l.clone(), r.clone()],
-        )?;
-        let tr = if transpose_a { "transpose_b" } else { "transpose_a" };
+        let p1 = g.op1("_linalg_gemm2", &[("alpha", &al)], &[l.clone(), r.clone()])?;
+        let tr = if transpose_a {
+            "transpose_b"
+        } else {
+            "transpose_a"
+        };
         let p2 = g.op1(
             "_linalg_gemm2",
             &[(tr, "True"), ("alpha", &al)],
@@ -532,25 +540,75 @@ fn trsm_op(t: Tri) -> Arc<dyn Operator> {
 
 fn gemm_params(mac: bool) -> Vec<crate::op::ParamSpec> {
     let mut v = vec![
-        param("transpose_a", "boolean", Some("False"), "Multiply with transposed of first input (A)."),
-        param("transpose_b", "boolean", Some("False"), "Multiply with transposed of second input (B)."),
-        param("alpha", "double", Some("1"), "Scalar factor multiplied with A*B."),
+        param(
+            "transpose_a",
+            "boolean",
+            Some("False"),
+            "Multiply with transposed of first input (A).",
+        ),
+        param(
+            "transpose_b",
+            "boolean",
+            Some("False"),
+            "Multiply with transposed of second input (B).",
+        ),
+        param(
+            "alpha",
+            "double",
+            Some("1"),
+            "Scalar factor multiplied with A*B.",
+        ),
     ];
     if mac {
-        v.push(param("beta", "double", Some("1"), "Scalar factor multiplied with C."));
-        v.push(param("axis", "int", Some("-2"), "Axis corresponding to the matrix rows."));
+        v.push(param(
+            "beta",
+            "double",
+            Some("1"),
+            "Scalar factor multiplied with C.",
+        ));
+        v.push(param(
+            "axis",
+            "int",
+            Some("-2"),
+            "Axis corresponding to the matrix rows.",
+        ));
     } else {
-        v.push(param("axis", "int", Some("-2"), "Axis corresponding to the matrix row indices."));
+        v.push(param(
+            "axis",
+            "int",
+            Some("-2"),
+            "Axis corresponding to the matrix row indices.",
+        ));
     }
     v
 }
 
 fn tri_params() -> Vec<crate::op::ParamSpec> {
     vec![
-        param("transpose", "boolean", Some("False"), "Use transposed of the triangular matrix"),
-        param("rightside", "boolean", Some("False"), "Multiply triangular matrix from the right to non-triangular one."),
-        param("lower", "boolean", Some("True"), "True if the triangular matrix is lower triangular, false if it is upper triangular."),
-        param("alpha", "double", Some("1"), "Scalar factor to be applied to the result."),
+        param(
+            "transpose",
+            "boolean",
+            Some("False"),
+            "Use transposed of the triangular matrix",
+        ),
+        param(
+            "rightside",
+            "boolean",
+            Some("False"),
+            "Multiply triangular matrix from the right to non-triangular one.",
+        ),
+        param(
+            "lower",
+            "boolean",
+            Some("True"),
+            "True if the triangular matrix is lower triangular, false if it is upper triangular.",
+        ),
+        param(
+            "alpha",
+            "double",
+            Some("1"),
+            "Scalar factor to be applied to the result.",
+        ),
     ]
 }
 

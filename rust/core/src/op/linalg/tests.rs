@@ -65,7 +65,13 @@ fn grads(op: &str, attrs: &[(&str, &str)], ins: &[NDArray], ws: &[Vec<f64>]) -> 
     let leaves: Vec<Arc<Node>> = ins.iter().map(|a| Node::leaf(a.clone(), None)).collect();
     let entries: Vec<Entry> = leaves.iter().map(|l| l.entry(0)).collect();
     let fwd = crate::op::invoke(&o, ins, None, None).expect("forward");
-    let node = Node::from_op(o.clone(), op, Vec::new(), entries.clone(), Some(fwd.clone()));
+    let node = Node::from_op(
+        o.clone(),
+        op,
+        Vec::new(),
+        entries.clone(),
+        Some(fwd.clone()),
+    );
     let heads: Vec<Entry> = (0..ws.len()).map(|k| node.entry(k)).collect();
     let hg: Vec<Option<Entry>> = ws
         .iter()
@@ -91,7 +97,11 @@ fn grads(op: &str, attrs: &[(&str, &str)], ins: &[NDArray], ws: &[Vec<f64>]) -> 
 fn ramp(op: &str, ins: &[NDArray], attrs: &[(&str, &str)], visible: usize) -> Vec<Vec<f64>> {
     let o = call_str(op, ins, attrs).expect("forward");
     (0..visible)
-        .map(|k| (0..o[k].size()).map(|i| (k + 1) as f64 * (i + 1) as f64).collect())
+        .map(|k| {
+            (0..o[k].size())
+                .map(|i| (k + 1) as f64 * (i + 1) as f64)
+                .collect()
+        })
         .collect()
 }
 
@@ -149,12 +159,16 @@ fn fd_check(op: &str, attrs: &[(&str, &str)], ins: &[NDArray], wrt: &[usize], sy
 
 /// A random symmetric positive definite batch (B·Bᵀ + n·I).
 fn spd(batch: usize, n: usize, seed: u64) -> NDArray {
-    let b = rand64(&[batch, n, n], -1.0, 1.0, seed).to_vec::<f64>().expect("f64");
+    let b = rand64(&[batch, n, n], -1.0, 1.0, seed)
+        .to_vec::<f64>()
+        .expect("f64");
     let mut v = vec![0.0; batch * n * n];
     for k in 0..batch {
         for i in 0..n {
             for j in 0..n {
-                let s: f64 = (0..n).map(|p| b[k * n * n + i * n + p] * b[k * n * n + j * n + p]).sum();
+                let s: f64 = (0..n)
+                    .map(|p| b[k * n * n + i * n + p] * b[k * n * n + j * n + p])
+                    .sum();
                 v[k * n * n + i * n + j] = s + if i == j { n as f64 } else { 0.0 };
             }
         }
@@ -164,7 +178,9 @@ fn spd(batch: usize, n: usize, seed: u64) -> NDArray {
 
 /// Random lower (or upper) triangular matrices with a diagonal in [1, 2).
 fn triangular(batch: usize, n: usize, lower: bool, seed: u64) -> NDArray {
-    let mut v = rand64(&[batch, n, n], -1.0, 1.0, seed).to_vec::<f64>().expect("f64");
+    let mut v = rand64(&[batch, n, n], -1.0, 1.0, seed)
+        .to_vec::<f64>()
+        .expect("f64");
     for k in 0..batch {
         for i in 0..n {
             for j in 0..n {
@@ -186,9 +202,16 @@ fn linalg_gemm_matches_mxnet_and_reference() {
     let y = arr(&[3, 2], &[1.0; 6]);
     let c = arr(&[2, 3], &[1.0; 6]);
     let attrs = [("transpose_b", "True"), ("alpha", "2.0"), ("beta", "10.0")];
-    assert_eq!(out("_linalg_gemm", &[x.clone(), y.clone(), c], &attrs), vec![14.0; 6]);
     assert_eq!(
-        out("linalg_gemm2", &[x, y], &[("transpose_b", "True"), ("alpha", "2.0")]),
+        out("_linalg_gemm", &[x.clone(), y.clone(), c], &attrs),
+        vec![14.0; 6]
+    );
+    assert_eq!(
+        out(
+            "linalg_gemm2",
+            &[x, y],
+            &[("transpose_b", "True"), ("alpha", "2.0")]
+        ),
         vec![4.0; 6]
     );
     // A non-default row axis, printed by MXNet 1.9.1.
@@ -196,8 +219,17 @@ fn linalg_gemm_matches_mxnet_and_reference() {
     let b: Vec<f64> = (0..80).map(|i| f64::from(i) * 0.1).collect();
     let got = out(
         "_linalg_gemm",
-        &[arr(&[2, 3, 2, 4], &a), arr(&[2, 5, 2, 4], &b), arr(&[2, 3, 2, 5], &[1.0; 60])],
-        &[("axis", "1"), ("transpose_b", "True"), ("alpha", "0.5"), ("beta", "2")],
+        &[
+            arr(&[2, 3, 2, 4], &a),
+            arr(&[2, 5, 2, 4], &b),
+            arr(&[2, 3, 2, 5], &[1.0; 60]),
+        ],
+        &[
+            ("axis", "1"),
+            ("transpose_b", "True"),
+            ("alpha", "0.5"),
+            ("beta", "2"),
+        ],
     );
     assert_close(
         &got[..10],
@@ -215,9 +247,15 @@ fn linalg_gemm_matches_mxnet_and_reference() {
         let idx = ((o * 3 + i0) * 2 + r) * 5 + j;
         assert!((got[idx] - want).abs() < 1e-9, "{idx}: {} {want}", got[idx]);
     }
-    let e = err("_linalg_gemm2", &[arr(&[2, 3], &[0.0; 6]), arr(&[2, 3], &[0.0; 6])], &[]);
+    let e = err(
+        "_linalg_gemm2",
+        &[arr(&[2, 3], &[0.0; 6]), arr(&[2, 3], &[0.0; 6])],
+        &[],
+    );
     assert!(
-        matches!(e, Error::Shape { .. }) && e.to_string().contains("_linalg_gemm2") && e.to_string().contains("[2,3]"),
+        matches!(e, Error::Shape { .. })
+            && e.to_string().contains("_linalg_gemm2")
+            && e.to_string().contains("[2,3]"),
         "{e}"
     );
     let e = err(
@@ -226,16 +264,26 @@ fn linalg_gemm_matches_mxnet_and_reference() {
         &[],
     );
     assert!(matches!(e, Error::DType { .. }), "{e}");
-    let e = err("_linalg_gemm2", &[arr(&[2, 2], &[0.0; 4]), arr(&[2, 2], &[0.0; 4])], &[("axis", "-1")]);
+    let e = err(
+        "_linalg_gemm2",
+        &[arr(&[2, 2], &[0.0; 4]), arr(&[2, 2], &[0.0; 4])],
+        &[("axis", "-1")],
+    );
     assert!(e.to_string().contains("Invalid row axis"), "{e}");
     // float32 through the same GEMM.
     let f = call_str(
         "_linalg_gemm2",
-        &[arr(&[1, 2, 2], &[1.0f32, 2.0, 3.0, 4.0]), arr(&[1, 2, 2], &[1.0f32, 0.0, 0.0, 1.0])],
+        &[
+            arr(&[1, 2, 2], &[1.0f32, 2.0, 3.0, 4.0]),
+            arr(&[1, 2, 2], &[1.0f32, 0.0, 0.0, 1.0]),
+        ],
         &[("alpha", "3")],
     )
     .expect("f32");
-    assert_eq!(f[0].to_vec::<f32>().expect("f32"), vec![3.0, 6.0, 9.0, 12.0]);
+    assert_eq!(
+        f[0].to_vec::<f32>().expect("f32"),
+        vec![3.0, 6.0, 9.0, 12.0]
+    );
 }
 
 #[test]
@@ -243,73 +291,154 @@ fn linalg_triangular_products_match_mxnet() {
     let b = arr(&[3, 2], &B32);
     let bt = arr(&[2, 3], &[1.0, 3.0, 5.0, 2.0, 4.0, 6.0]);
     assert_close(
-        &out("_linalg_trsm", &[a3(), bt.clone()], &[("rightside", "True"), ("transpose", "True"), ("alpha", "2.0")]),
-        &[0.5, 1.8333333333333333, 4.691666666666666, 1.0, 2.333333333333333, 5.516666666666667],
+        &out(
+            "_linalg_trsm",
+            &[a3(), bt.clone()],
+            &[
+                ("rightside", "True"),
+                ("transpose", "True"),
+                ("alpha", "2.0"),
+            ],
+        ),
+        &[
+            0.5,
+            1.8333333333333333,
+            4.691666666666666,
+            1.0,
+            2.333333333333333,
+            5.516666666666667,
+        ],
         1e-12,
         "trsm",
     );
     assert_close(
-        &out("_linalg_trmm", &[a3(), bt.clone()], &[("rightside", "True"), ("lower", "False"), ("alpha", "-1.5")]),
+        &out(
+            "_linalg_trmm",
+            &[a3(), bt.clone()],
+            &[("rightside", "True"), ("lower", "False"), ("alpha", "-1.5")],
+        ),
         &[-6.0, -15.0, -16.65, -12.0, -21.0, -20.7],
         1e-12,
         "trmm",
     );
     assert_eq!(
-        out("_linalg_syrk", &[b.clone()], &[("transpose", "True"), ("alpha", "0.5")]),
+        out(
+            "_linalg_syrk",
+            &[b.clone()],
+            &[("transpose", "True"), ("alpha", "0.5")]
+        ),
         vec![17.5, 22.0, 22.0, 28.0]
     );
     // MXNet's docstring examples.
     let l = arr(&[2, 2], &[1.0, 0.0, 1.0, 1.0]);
     assert_eq!(
-        out("_linalg_trmm", &[l.clone(), arr(&[2, 3], &[1.0; 6])], &[("alpha", "2.0")]),
+        out(
+            "_linalg_trmm",
+            &[l.clone(), arr(&[2, 3], &[1.0; 6])],
+            &[("alpha", "2.0")]
+        ),
         vec![2.0, 2.0, 2.0, 4.0, 4.0, 4.0]
     );
     assert_eq!(
-        out("_linalg_trsm", &[l, arr(&[2, 3], &[2.0, 2.0, 2.0, 4.0, 4.0, 4.0])], &[("alpha", "0.5")]),
+        out(
+            "_linalg_trsm",
+            &[l, arr(&[2, 3], &[2.0, 2.0, 2.0, 4.0, 4.0, 4.0])],
+            &[("alpha", "0.5")]
+        ),
         vec![1.0; 6]
     );
     // A zero on the diagonal: MXNet returns inf, this is an error.
-    let e = err("_linalg_trsm", &[arr(&[2, 2], &[0.0, 0.0, 1.0, 1.0]), arr(&[2, 2], &[1.0; 4])], &[]);
-    assert!(e.to_string().contains("singular") && e.to_string().contains("_linalg_trsm"), "{e}");
+    let e = err(
+        "_linalg_trsm",
+        &[arr(&[2, 2], &[0.0, 0.0, 1.0, 1.0]), arr(&[2, 2], &[1.0; 4])],
+        &[],
+    );
+    assert!(
+        e.to_string().contains("singular") && e.to_string().contains("_linalg_trsm"),
+        "{e}"
+    );
     let e = err("_linalg_trmm", &[a3(), b], &[("rightside", "True")]);
-    assert!(matches!(e, Error::Shape { .. }) && e.to_string().contains("[3,2]"), "{e}");
+    assert!(
+        matches!(e, Error::Shape { .. }) && e.to_string().contains("[3,2]"),
+        "{e}"
+    );
 }
 
 #[test]
 fn linalg_diag_and_trian_match_mxnet() {
     let sq: Vec<f64> = (0..16).map(f64::from).collect();
     let m9: Vec<f64> = (0..9).map(f64::from).collect();
-    assert_close(&out("_linalg_sumlogdiag", &[a3()], &[]), &[3.1780538303479458], 1e-14, "sumlogdiag");
-    assert_eq!(out("_linalg_extractdiag", &[a3()], &[("offset", "-1")]), vec![1.0, 0.2]);
+    assert_close(
+        &out("_linalg_sumlogdiag", &[a3()], &[]),
+        &[3.1780538303479458],
+        1e-14,
+        "sumlogdiag",
+    );
     assert_eq!(
-        out("_linalg_makediag", &[arr(&[2], &[1.0, 2.0])], &[("offset", "2")]),
+        out("_linalg_extractdiag", &[a3()], &[("offset", "-1")]),
+        vec![1.0, 0.2]
+    );
+    assert_eq!(
+        out(
+            "_linalg_makediag",
+            &[arr(&[2], &[1.0, 2.0])],
+            &[("offset", "2")]
+        ),
         vec![0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     );
     assert_eq!(
-        out("_linalg_extracttrian", &[arr(&[3, 3], &m9)], &[("lower", "False")]),
+        out(
+            "_linalg_extracttrian",
+            &[arr(&[3, 3], &m9)],
+            &[("lower", "False")]
+        ),
         vec![0.0, 1.0, 4.0, 2.0, 5.0, 8.0]
     );
     assert_eq!(
-        out("_linalg_extracttrian", &[arr(&[4, 4], &sq)], &[("offset", "1")]),
+        out(
+            "_linalg_extracttrian",
+            &[arr(&[4, 4], &sq)],
+            &[("offset", "1")]
+        ),
         vec![1.0, 2.0, 6.0, 3.0, 7.0, 11.0]
     );
     assert_eq!(
-        out("_linalg_extracttrian", &[arr(&[4, 4], &sq)], &[("offset", "-1")]),
+        out(
+            "_linalg_extracttrian",
+            &[arr(&[4, 4], &sq)],
+            &[("offset", "-1")]
+        ),
         vec![4.0, 8.0, 9.0, 12.0, 13.0, 14.0]
     );
     assert_eq!(
-        out("_linalg_maketrian", &[arr(&[6], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])], &[("lower", "False")]),
+        out(
+            "_linalg_maketrian",
+            &[arr(&[6], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])],
+            &[("lower", "False")]
+        ),
         vec![1.0, 2.0, 4.0, 0.0, 3.0, 5.0, 0.0, 0.0, 6.0]
     );
-    let o = call_str("_linalg_maketrian", &[arr(&[2, 3], &B32)], &[("offset", "1")]).expect("maketrian");
+    let o = call_str(
+        "_linalg_maketrian",
+        &[arr(&[2, 3], &B32)],
+        &[("offset", "1")],
+    )
+    .expect("maketrian");
     assert_eq!(o[0].shape().dims(), &[2, 3, 3]);
     assert_eq!(
         o[0].to_vec::<f64>().expect("f64"),
-        vec![0.0, 1.0, 2.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 4.0, 5.0, 0.0, 0.0, 6.0, 0.0, 0.0, 0.0]
+        vec![
+            0.0, 1.0, 2.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 4.0, 5.0, 0.0, 0.0, 6.0, 0.0, 0.0,
+            0.0
+        ]
     );
     let e = err("_linalg_maketrian", &[arr(&[4], &[0.0; 4])], &[]);
     assert!(e.to_string().contains("invalid dimension"), "{e}");
-    let e = err("_linalg_extractdiag", &[arr(&[2, 2], &[0.0; 4])], &[("offset", "2")]);
+    let e = err(
+        "_linalg_extractdiag",
+        &[arr(&[2, 2], &[0.0; 4])],
+        &[("offset", "2")],
+    );
     assert!(e.to_string().contains("Illegal offset 2"), "{e}");
     let o = call_str("_linalg_sumlogdiag", &[spd(4, 2, 1)], &[]).expect("batch");
     assert_eq!(o[0].shape().dims(), &[4]);
@@ -319,71 +448,176 @@ fn linalg_diag_and_trian_match_mxnet() {
 fn linalg_factorizations_match_mxnet() {
     assert_close(
         &out("_linalg_potrf", &[a3()], &[]),
-        &[2.0, 0.0, 0.0, 0.5, 1.6583123951777, 0.0, 0.25, 0.04522670168666455, 1.391206147720224],
+        &[
+            2.0,
+            0.0,
+            0.0,
+            0.5,
+            1.6583123951777,
+            0.0,
+            0.25,
+            0.04522670168666455,
+            1.391206147720224,
+        ],
         1e-14,
         "potrf",
     );
     assert_close(
         &out("_linalg_potrf", &[a3()], &[("lower", "False")]),
-        &[2.0, 0.5, 0.25, 0.0, 1.6583123951777, 0.04522670168666455, 0.0, 0.0, 1.391206147720224],
+        &[
+            2.0,
+            0.5,
+            0.25,
+            0.0,
+            1.6583123951777,
+            0.04522670168666455,
+            0.0,
+            0.0,
+            1.391206147720224,
+        ],
         1e-14,
         "potrf upper",
     );
     let inv = [
-        0.2799436355096289, -0.08924377642085486, -0.06106153123532173, -0.08924377642085486,
-        0.36402066697980273, -0.014091122592766557, -0.06106153123532173, -0.014091122592766557,
+        0.2799436355096289,
+        -0.08924377642085486,
+        -0.06106153123532173,
+        -0.08924377642085486,
+        0.36402066697980273,
+        -0.014091122592766557,
+        -0.06106153123532173,
+        -0.014091122592766557,
         0.516674495068107,
     ];
-    let l = call_str("_linalg_potrf", &[a3()], &[]).expect("potrf").remove(0);
+    let l = call_str("_linalg_potrf", &[a3()], &[])
+        .expect("potrf")
+        .remove(0);
     assert_close(&out("_linalg_potri", &[l], &[]), &inv, 1e-13, "potri");
-    assert_close(&out("_linalg_inverse", &[a3()], &[]), &inv, 1e-13, "inverse");
-    assert_close(&out("_linalg_det", &[a3()], &[]), &[21.290000000000006], 1e-13, "det");
+    assert_close(
+        &out("_linalg_inverse", &[a3()], &[]),
+        &inv,
+        1e-13,
+        "inverse",
+    );
+    assert_close(
+        &out("_linalg_det", &[a3()], &[]),
+        &[21.290000000000006],
+        1e-13,
+        "det",
+    );
     let s = outs(
         "_linalg_slogdet",
-        &[arr(&[3, 2, 2], &[2.0, 3.0, 1.0, 4.0, 1.0, 2.0, 2.0, 4.0, 1.0, 2.0, 4.0, 3.0])],
+        &[arr(
+            &[3, 2, 2],
+            &[2.0, 3.0, 1.0, 4.0, 1.0, 2.0, 2.0, 4.0, 1.0, 2.0, 4.0, 3.0],
+        )],
         &[],
     );
     assert_eq!(s[0], vec![1.0, 0.0, -1.0]);
-    assert_close(&s[1], &[1.6094379124341005, f64::NEG_INFINITY, 1.6094379124341005], 1e-14, "slogdet");
+    assert_close(
+        &s[1],
+        &[1.6094379124341005, f64::NEG_INFINITY, 1.6094379124341005],
+        1e-14,
+        "slogdet",
+    );
     let g = outs("_linalg_gelqf", &[arr(&[2, 3], &B32)], &[]);
     assert_close(
         &g[0],
-        &[-0.2672612419124243, -0.5345224838248488, -0.8017837257372732, 0.8728715609439696, 0.21821789023599236, -0.43643578047198456],
+        &[
+            -0.2672612419124243,
+            -0.5345224838248488,
+            -0.8017837257372732,
+            0.8728715609439696,
+            0.21821789023599236,
+            -0.43643578047198456,
+        ],
         1e-13,
         "gelqf Q",
     );
-    assert_close(&g[1], &[-3.7416573867739413, 0.0, -8.55235974119758, 1.963961012123933], 1e-13, "gelqf L");
+    assert_close(
+        &g[1],
+        &[
+            -3.7416573867739413,
+            0.0,
+            -8.55235974119758,
+            1.963961012123933,
+        ],
+        1e-13,
+        "gelqf L",
+    );
     let e = outs("_linalg_syevd", &[a3()], &[]);
     assert_close(
         &e[0],
-        &[-0.25304236163525423, 0.05343872082877554, 0.9659781914382112, -0.4819496604261803, 0.8587971746720291, -0.17375827344454664, 0.8388647614682253, 0.5095210652088139, 0.1915572918876564],
+        &[
+            -0.25304236163525423,
+            0.05343872082877554,
+            0.9659781914382112,
+            -0.4819496604261803,
+            0.8587971746720291,
+            -0.17375827344454664,
+            0.8388647614682253,
+            0.5095210652088139,
+            0.1915572918876564,
+        ],
         1e-12,
         "syevd U",
     );
-    assert_close(&e[1], &[1.8800869029150526, 2.398343019336998, 4.721570077747948], 1e-13, "syevd L");
+    assert_close(
+        &e[1],
+        &[1.8800869029150526, 2.398343019336998, 4.721570077747948],
+        1e-13,
+        "syevd L",
+    );
     // MXNet's docstring example, with its sign convention.
     let e = outs("_linalg_syevd", &[arr(&[2, 2], &[1.0, 2.0, 2.0, 4.0])], &[]);
-    assert_close(&e[0], &[0.89442719, -0.4472136, 0.4472136, 0.89442719], 1e-8, "syevd doc U");
+    assert_close(
+        &e[0],
+        &[0.89442719, -0.4472136, 0.4472136, 0.89442719],
+        1e-8,
+        "syevd doc U",
+    );
     assert_close(&e[1], &[0.0, 5.0], 1e-12, "syevd doc L");
 }
 
 #[test]
 fn linalg_errors_name_op_and_shapes() {
     let e = err("_linalg_potrf", &[arr(&[2, 2], &[1.0, 2.0, 2.0, 1.0])], &[]);
-    assert!(e.to_string().contains("_linalg_potrf") && e.to_string().contains("not positive definite"), "{e}");
-    let e = err("_linalg_inverse", &[arr(&[2, 2], &[1.0, 2.0, 2.0, 4.0])], &[]);
-    assert!(e.to_string().contains("_linalg_inverse") && e.to_string().contains("singular"), "{e}");
+    assert!(
+        e.to_string().contains("_linalg_potrf") && e.to_string().contains("not positive definite"),
+        "{e}"
+    );
+    let e = err(
+        "_linalg_inverse",
+        &[arr(&[2, 2], &[1.0, 2.0, 2.0, 4.0])],
+        &[],
+    );
+    assert!(
+        e.to_string().contains("_linalg_inverse") && e.to_string().contains("singular"),
+        "{e}"
+    );
     let e = err("_linalg_inverse", &[arr(&[2, 3], &[0.0; 6])], &[]);
-    assert!(matches!(e, Error::Shape { .. }) && e.to_string().contains("[2,3]"), "{e}");
+    assert!(
+        matches!(e, Error::Shape { .. }) && e.to_string().contains("[2,3]"),
+        "{e}"
+    );
     let e = err("_linalg_gelqf", &[arr(&[3, 2], &[0.0; 6])], &[]);
-    assert!(matches!(e, Error::Shape { .. }) && e.to_string().contains("[3,2]"), "{e}");
+    assert!(
+        matches!(e, Error::Shape { .. }) && e.to_string().contains("[3,2]"),
+        "{e}"
+    );
     let e = err("_linalg_det", &[arr(&[3], &[0.0; 3])], &[]);
     assert!(matches!(e, Error::Shape { .. }), "{e}");
-    assert!(matches!(err("_linalg_potrf", &[a3()], &[("bogus", "1")]), Error::Param { .. }));
+    assert!(matches!(
+        err("_linalg_potrf", &[a3()], &[("bogus", "1")]),
+        Error::Param { .. }
+    ));
     // A singular matrix: det 0 (MXNet prints -0) and, as MXNet, a zero gradient.
     let s = arr(&[2, 2], &[1.0, 2.0, 2.0, 4.0]);
     assert_eq!(out("_linalg_det", &[s.clone()], &[]), vec![0.0]);
-    assert_eq!(grads("_linalg_det", &[], &[s.clone()], &[vec![1.0]])[0], vec![0.0; 4]);
+    assert_eq!(
+        grads("_linalg_det", &[], &[s.clone()], &[vec![1.0]])[0],
+        vec![0.0; 4]
+    );
     assert_eq!(
         grads("_linalg_slogdet", &[], &[s], &[vec![1.0], vec![1.0]])[0],
         vec![0.0; 4]
@@ -401,44 +635,208 @@ fn linalg_gradients_match_mxnet() {
             assert_close(&g[k], w, 1e-10, &format!("{op} gradient {k}"));
         }
     };
-    check("_linalg_potrf", &[], &[a3()], 1, &[&[0.06729396633575183, 0.34847112893328414, 0.7647060114474172, 0.34847112893328414, 1.4441783328093152, 2.3238743029150966, 0.7647060114474175, 2.323874302915096, 3.2346033025904686]]);
-    let l = call_str("_linalg_potrf", &[a3()], &[]).expect("potrf").remove(0);
-    check("_linalg_potri", &[], &[l], 1, &[&[0.29309534992954434, 0.0, 0.0, -0.9323626115547206, -1.4721514452258586, 0.0, -2.4800375763269136, -3.308269144826941, -5.551023764116522]]);
-    check("_linalg_syevd", &[], &[a3()], 2, &[&[6.823330861353654, -0.7310199837470139, -0.03201663643215508, -0.7310199837470144, 3.980395702434769, 3.874913821124734, -0.03201663643215509, 3.8749138211247334, 1.196273436211575]]);
-    check("_linalg_gelqf", &[], &[arr(&[2, 3], &B32)], 2, &[&[-21.239710225771447, -6.245341903136346, 8.74902641949875, 5.37940503607721, -1.4613917810611545, -8.302188598199516]]);
-    check("_linalg_det", &[], &[a3()], 1, &[&[5.960000000000002, -1.9000000000000006, -1.3, -1.9000000000000006, 7.750000000000003, -0.30000000000000016, -1.3, -0.30000000000000016, 11.000000000000002]]);
-    check("_linalg_inverse", &[], &[a3()], 1, &[&[0.09279887818161639, 0.08796858167236277, 0.09059618884442872, -0.10930713462636905, -0.4181502572120757, -0.8256444752628764, -0.360319734124101, -1.0604965184756523, -1.9950399777966088]]);
-    check("_linalg_trsm", &[("transpose", "True"), ("alpha", "2.0")], &[a3(), b.clone()], 1, &[
-        &[0.29374999999999996, 0.0, 0.0, -1.5499999999999998, -4.172222222222222, 0.0, -4.25, -11.583333333333332, -28.279166666666665],
-        &[0.5, 1.0, 1.8333333333333333, 2.333333333333333, 4.691666666666666, 5.516666666666667],
-    ]);
-    check("_linalg_trmm", &[("rightside", "True"), ("lower", "False")], &[a3(), bt], 1, &[
-        &[9.0, 12.0, 15.0, 0.0, 26.0, 33.0, 0.0, 0.0, 51.0],
-        &[7.5, 6.6, 6.0, 24.0, 16.2, 12.0],
-    ]);
-    check("_linalg_sumlogdiag", &[], &[a3()], 1, &[&[0.25, 0.0, 0.0, 0.0, 0.3333333333333333, 0.0, 0.0, 0.0, 0.5]]);
-    check("_linalg_syrk", &[("alpha", "2.0")], &[b.clone()], 1, &[&[140.0, 176.0, 212.0, 272.0, 284.0, 368.0]]);
+    check(
+        "_linalg_potrf",
+        &[],
+        &[a3()],
+        1,
+        &[&[
+            0.06729396633575183,
+            0.34847112893328414,
+            0.7647060114474172,
+            0.34847112893328414,
+            1.4441783328093152,
+            2.3238743029150966,
+            0.7647060114474175,
+            2.323874302915096,
+            3.2346033025904686,
+        ]],
+    );
+    let l = call_str("_linalg_potrf", &[a3()], &[])
+        .expect("potrf")
+        .remove(0);
+    check(
+        "_linalg_potri",
+        &[],
+        &[l],
+        1,
+        &[&[
+            0.29309534992954434,
+            0.0,
+            0.0,
+            -0.9323626115547206,
+            -1.4721514452258586,
+            0.0,
+            -2.4800375763269136,
+            -3.308269144826941,
+            -5.551023764116522,
+        ]],
+    );
+    check(
+        "_linalg_syevd",
+        &[],
+        &[a3()],
+        2,
+        &[&[
+            6.823330861353654,
+            -0.7310199837470139,
+            -0.03201663643215508,
+            -0.7310199837470144,
+            3.980395702434769,
+            3.874913821124734,
+            -0.03201663643215509,
+            3.8749138211247334,
+            1.196273436211575,
+        ]],
+    );
+    check(
+        "_linalg_gelqf",
+        &[],
+        &[arr(&[2, 3], &B32)],
+        2,
+        &[&[
+            -21.239710225771447,
+            -6.245341903136346,
+            8.74902641949875,
+            5.37940503607721,
+            -1.4613917810611545,
+            -8.302188598199516,
+        ]],
+    );
+    check(
+        "_linalg_det",
+        &[],
+        &[a3()],
+        1,
+        &[&[
+            5.960000000000002,
+            -1.9000000000000006,
+            -1.3,
+            -1.9000000000000006,
+            7.750000000000003,
+            -0.30000000000000016,
+            -1.3,
+            -0.30000000000000016,
+            11.000000000000002,
+        ]],
+    );
+    check(
+        "_linalg_inverse",
+        &[],
+        &[a3()],
+        1,
+        &[&[
+            0.09279887818161639,
+            0.08796858167236277,
+            0.09059618884442872,
+            -0.10930713462636905,
+            -0.4181502572120757,
+            -0.8256444752628764,
+            -0.360319734124101,
+            -1.0604965184756523,
+            -1.9950399777966088,
+        ]],
+    );
+    check(
+        "_linalg_trsm",
+        &[("transpose", "True"), ("alpha", "2.0")],
+        &[a3(), b.clone()],
+        1,
+        &[
+            &[
+                0.29374999999999996,
+                0.0,
+                0.0,
+                -1.5499999999999998,
+                -4.172222222222222,
+                0.0,
+                -4.25,
+                -11.583333333333332,
+                -28.279166666666665,
+            ],
+            &[
+                0.5,
+                1.0,
+                1.8333333333333333,
+                2.333333333333333,
+                4.691666666666666,
+                5.516666666666667,
+            ],
+        ],
+    );
+    check(
+        "_linalg_trmm",
+        &[("rightside", "True"), ("lower", "False")],
+        &[a3(), bt],
+        1,
+        &[
+            &[9.0, 12.0, 15.0, 0.0, 26.0, 33.0, 0.0, 0.0, 51.0],
+            &[7.5, 6.6, 6.0, 24.0, 16.2, 12.0],
+        ],
+    );
+    check(
+        "_linalg_sumlogdiag",
+        &[],
+        &[a3()],
+        1,
+        &[&[0.25, 0.0, 0.0, 0.0, 0.3333333333333333, 0.0, 0.0, 0.0, 0.5]],
+    );
+    check(
+        "_linalg_syrk",
+        &[("alpha", "2.0")],
+        &[b.clone()],
+        1,
+        &[&[140.0, 176.0, 212.0, 272.0, 284.0, 368.0]],
+    );
     let c = arr(&[2, 2], &[4.0, 1.0, 1.0, 3.0]);
-    check("_linalg_gemm", &[("transpose_a", "True"), ("alpha", "2.0"), ("beta", "3.0")], &[b.clone(), b, c], 1, &[
-        &[10.0, 22.0, 22.0, 50.0, 34.0, 78.0],
-        &[14.0, 20.0, 30.0, 44.0, 46.0, 68.0],
-        &[3.0, 6.0, 9.0, 12.0],
-    ]);
+    check(
+        "_linalg_gemm",
+        &[("transpose_a", "True"), ("alpha", "2.0"), ("beta", "3.0")],
+        &[b.clone(), b, c],
+        1,
+        &[
+            &[10.0, 22.0, 22.0, 50.0, 34.0, 78.0],
+            &[14.0, 20.0, 30.0, 44.0, 46.0, 68.0],
+            &[3.0, 6.0, 9.0, 12.0],
+        ],
+    );
 }
 
 #[test]
 fn linalg_gradients_match_finite_differences() {
     let n = |s: &[usize], seed| rand64(s, -1.0, 1.0, seed);
-    for (ta, tb) in [("False", "False"), ("True", "False"), ("False", "True"), ("True", "True")] {
+    for (ta, tb) in [
+        ("False", "False"),
+        ("True", "False"),
+        ("False", "True"),
+        ("True", "True"),
+    ] {
         let (sa, sb) = match (ta, tb) {
             ("False", "False") => ([2, 2, 3], [2, 3, 4]),
             ("True", "False") => ([2, 3, 2], [2, 3, 4]),
             ("False", "True") => ([2, 2, 3], [2, 4, 3]),
             _ => ([2, 3, 2], [2, 4, 3]),
         };
-        let attrs = [("transpose_a", ta), ("transpose_b", tb), ("alpha", "0.7"), ("beta", "-1.3")];
-        fd_check("_linalg_gemm", &attrs, &[n(&sa, 1), n(&sb, 2), n(&[2, 2, 4], 3)], &[0, 1, 2], false);
-        fd_check("_linalg_gemm2", &attrs[..3], &[n(&sa, 4), n(&sb, 5)], &[0, 1], false);
+        let attrs = [
+            ("transpose_a", ta),
+            ("transpose_b", tb),
+            ("alpha", "0.7"),
+            ("beta", "-1.3"),
+        ];
+        fd_check(
+            "_linalg_gemm",
+            &attrs,
+            &[n(&sa, 1), n(&sb, 2), n(&[2, 2, 4], 3)],
+            &[0, 1, 2],
+            false,
+        );
+        fd_check(
+            "_linalg_gemm2",
+            &attrs[..3],
+            &[n(&sa, 4), n(&sb, 5)],
+            &[0, 1],
+            false,
+        );
     }
     // Rows along axis 1 of 4-d tensors.
     fd_check(
@@ -449,27 +847,80 @@ fn linalg_gradients_match_finite_differences() {
         false,
     );
     for t in ["False", "True"] {
-        fd_check("_linalg_syrk", &[("transpose", t), ("alpha", "1.5")], &[n(&[2, 3, 2], 8)], &[0], false);
+        fd_check(
+            "_linalg_syrk",
+            &[("transpose", t), ("alpha", "1.5")],
+            &[n(&[2, 3, 2], 8)],
+            &[0],
+            false,
+        );
         for rs in ["False", "True"] {
             for lower in ["False", "True"] {
-                let attrs = [("transpose", t), ("rightside", rs), ("lower", lower), ("alpha", "-0.8")];
+                let attrs = [
+                    ("transpose", t),
+                    ("rightside", rs),
+                    ("lower", lower),
+                    ("alpha", "-0.8"),
+                ];
                 let a = triangular(2, 3, lower == "True", 9);
-                let b = if rs == "True" { n(&[2, 2, 3], 10) } else { n(&[2, 3, 2], 10) };
-                fd_check("_linalg_trmm", &attrs, &[n(&[2, 3, 3], 11), b.clone()], &[0, 1], false);
+                let b = if rs == "True" {
+                    n(&[2, 2, 3], 10)
+                } else {
+                    n(&[2, 3, 2], 10)
+                };
+                fd_check(
+                    "_linalg_trmm",
+                    &attrs,
+                    &[n(&[2, 3, 3], 11), b.clone()],
+                    &[0, 1],
+                    false,
+                );
                 fd_check("_linalg_trsm", &attrs, &[a, b], &[0, 1], false);
             }
         }
     }
     for lower in ["True", "False"] {
-        fd_check("_linalg_potrf", &[("lower", lower)], &[spd(2, 3, 12)], &[0], true);
-        let l = call_str("_linalg_potrf", &[spd(2, 3, 13)], &[("lower", lower)]).expect("potrf").remove(0);
+        fd_check(
+            "_linalg_potrf",
+            &[("lower", lower)],
+            &[spd(2, 3, 12)],
+            &[0],
+            true,
+        );
+        let l = call_str("_linalg_potrf", &[spd(2, 3, 13)], &[("lower", lower)])
+            .expect("potrf")
+            .remove(0);
         fd_check("_linalg_potri", &[("lower", lower)], &[l], &[0], false);
     }
     fd_check("_linalg_sumlogdiag", &[], &[spd(2, 3, 14)], &[0], false);
-    fd_check("_linalg_extractdiag", &[("offset", "1")], &[n(&[2, 3, 3], 15)], &[0], false);
-    fd_check("_linalg_makediag", &[("offset", "-1")], &[n(&[2, 3], 16)], &[0], false);
-    fd_check("_linalg_extracttrian", &[("offset", "0"), ("lower", "False")], &[n(&[2, 3, 3], 17)], &[0], false);
-    fd_check("_linalg_maketrian", &[("offset", "-1")], &[n(&[2, 6], 18)], &[0], false);
+    fd_check(
+        "_linalg_extractdiag",
+        &[("offset", "1")],
+        &[n(&[2, 3, 3], 15)],
+        &[0],
+        false,
+    );
+    fd_check(
+        "_linalg_makediag",
+        &[("offset", "-1")],
+        &[n(&[2, 3], 16)],
+        &[0],
+        false,
+    );
+    fd_check(
+        "_linalg_extracttrian",
+        &[("offset", "0"), ("lower", "False")],
+        &[n(&[2, 3, 3], 17)],
+        &[0],
+        false,
+    );
+    fd_check(
+        "_linalg_maketrian",
+        &[("offset", "-1")],
+        &[n(&[2, 6], 18)],
+        &[0],
+        false,
+    );
     let reg = |seed| {
         let mut v = n(&[2, 3, 3], seed).to_vec::<f64>().expect("f64");
         for k in 0..2 {
