@@ -224,7 +224,7 @@ fn diag_trian_op(diag: bool, extract: bool, offset: i64, lower: bool) -> Arc<dyn
         Ok(vec![Some(g.op1(
             adjoint,
             &attrs,
-            &[a.out_grads[0].clone()],
+            std::slice::from_ref(&a.out_grads[0]),
         )?)])
     })
     .arc()

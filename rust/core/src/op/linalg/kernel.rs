@@ -55,8 +55,7 @@ pub fn cholesky_lower(a: &[f64], n: usize) -> Result<Vec<f64>, usize> {
     let mut l = vec![0.0; n * n];
     for j in 0..n {
         let d = a[j * n + j] - (0..j).map(|k| l[j * n + k] * l[j * n + k]).sum::<f64>();
-        // `!(d > 0)` also refuses NaN.
-        if !(d > 0.0) {
+        if d.is_nan() || d <= 0.0 {
             return Err(j);
         }
         let djj = d.sqrt();

@@ -14,6 +14,8 @@ mod factor;
 pub(crate) mod kernel;
 mod products;
 #[cfg(test)]
+// Array handles are cheap clones; `&[x.clone()]` reads better than `from_ref` in op calls.
+#[allow(clippy::cloned_ref_to_slice_refs)]
 mod tests;
 
 use super::{Desc, Registry};
