@@ -64,10 +64,10 @@ fn sumlogdiag_backward() -> Arc<dyn Operator> {
             let (batch, n) = square(op, "A", ins[1].shape())?;
             let (db, x) = (read(&ins[0]), read(&ins[1]));
             let mut out = vec![0.0; batch * n * n];
-            for b in 0..batch {
+            for (b, d) in db.iter().enumerate().take(batch) {
                 for i in 0..n {
                     let k = b * n * n + i * n + i;
-                    out[k] = db[b] / x[k];
+                    out[k] = d / x[k];
                 }
             }
             write(&outs[0], &out);
