@@ -24,6 +24,10 @@ enum In {
     /// Distinct values in [lo, hi) in random order (sort/topk/max must see no ties within the
     /// finite-difference step).
     Distinct(Vec<usize>, f64, f64),
+    /// Symmetric positive definite matrices on the last two axes (B·Bᵀ + n·I, B in [-1, 1)).
+    Spd(Vec<usize>),
+    /// Lower (`true`) or upper triangular matrices, diagonal in [1, 2), the rest in [-1, 1).
+    Tri(Vec<usize>, bool),
 }
 
 struct Row {
@@ -33,6 +37,10 @@ struct Row {
     /// Inputs to check; default: every random input.
     wrt: Option<Vec<usize>>,
     train: bool,
+    /// The op reads one triangle of a symmetric matrix input (potrf, syevd) and its gradient is
+    /// the symmetric one: (i, j) and (j, i) are perturbed together and compared with the sum of
+    /// both gradient entries.
+    sym: bool,
     /// The gradient is zero by definition (BlockGrad), whatever finite differences say.
     blocked: bool,
     /// Also check the gradient of the gradient graph.
@@ -70,6 +78,7 @@ fn row(op: &'static str, attrs: &[(&'static str, &'static str)], ins: Vec<In>) -
         ins,
         wrt: None,
         train: false,
+        sym: false,
         blocked: false,
         second: false,
         loss: None,
@@ -88,6 +97,10 @@ impl Row {
     #[allow(dead_code)]
     fn loss(mut self, f: impl Fn(&[Vec<f64>], &[Vec<f64>]) -> f64 + 'static) -> Row {
         self.loss = Some(Box::new(f));
+        self
+    }
+    fn sym(mut self) -> Row {
+        self.sym = true;
         self
     }
     fn second(mut self) -> Row {
@@ -892,6 +905,102 @@ fn rows() -> Vec<Row> {
     r.push(row("gamma", &[], vec![u(&s23, 0.3, 4.0)]));
     r.push(row("gammaln", &[], vec![u(&s23, -1.9, 5.0)]));
     r.push(row("digamma", &[], vec![u(&s23, 0.3, 5.0)]));
+    // linalg
+    for (ta, tb, sa, sb) in [
+        ("False", "False", [2usize, 2, 3], [2usize, 3, 4]),
+        ("True", "True", [2, 3, 2], [2, 4, 3]),
+    ] {
+        let attrs = [("transpose_a", ta), ("transpose_b", tb), ("alpha", "0.7")];
+        r.push(row("_linalg_gemm2", &attrs, vec![n(&sa), n(&sb)]).second());
+        r.push(row(
+            "_linalg_gemm",
+            &[
+                ("transpose_a", ta),
+                ("transpose_b", tb),
+                ("alpha", "0.7"),
+                ("beta", "-1.5"),
+            ],
+            vec![n(&sa), n(&sb), n(&[2, 2, 4])],
+        ));
+    }
+    r.push(row(
+        "linalg_gemm2",
+        &[("axis", "1")],
+        vec![n(&[2, 3, 2, 4]), n(&[2, 4, 2, 5])],
+    ));
+    r.push(row(
+        "_linalg_syrk",
+        &[("alpha", "1.5")],
+        vec![n(&[2, 3, 2])],
+    ));
+    r.push(row(
+        "_linalg_syrk",
+        &[("transpose", "True")],
+        vec![n(&[2, 3, 2])],
+    ));
+    for (t, rs, lower) in [("False", "False", true), ("True", "True", false)] {
+        let attrs = [
+            ("transpose", t),
+            ("rightside", rs),
+            ("lower", if lower { "True" } else { "False" }),
+            ("alpha", "-0.8"),
+        ];
+        let b = if rs == "True" {
+            n(&[2, 2, 3])
+        } else {
+            n(&[2, 3, 2])
+        };
+        r.push(row("_linalg_trmm", &attrs, vec![n(&[2, 3, 3]), b.clone()]));
+        r.push(row(
+            "_linalg_trsm",
+            &attrs,
+            vec![In::Tri(vec![2, 3, 3], lower), b],
+        ));
+    }
+    r.push(row("_linalg_potrf", &[], vec![In::Spd(vec![2, 3, 3])]).sym());
+    r.push(
+        row(
+            "_linalg_potrf",
+            &[("lower", "False")],
+            vec![In::Spd(vec![3, 3])],
+        )
+        .sym(),
+    );
+    r.push(row(
+        "_linalg_potri",
+        &[],
+        vec![In::Tri(vec![2, 3, 3], true)],
+    ));
+    r.push(row(
+        "_linalg_potri",
+        &[("lower", "False")],
+        vec![In::Tri(vec![3, 3], false)],
+    ));
+    r.push(row("_linalg_sumlogdiag", &[], vec![In::Spd(vec![2, 3, 3])]));
+    r.push(
+        row(
+            "_linalg_extractdiag",
+            &[("offset", "1")],
+            vec![n(&[2, 3, 3])],
+        )
+        .second(),
+    );
+    r.push(row("_linalg_makediag", &[("offset", "-1")], vec![n(&[2, 3])]).second());
+    r.push(row(
+        "_linalg_extracttrian",
+        &[("lower", "False")],
+        vec![n(&[2, 3, 3])],
+    ));
+    r.push(row(
+        "_linalg_maketrian",
+        &[("offset", "1")],
+        vec![n(&[2, 6])],
+    ));
+    r.push(row("_linalg_inverse", &[], vec![In::Spd(vec![2, 3, 3])]));
+    r.push(row("_linalg_det", &[], vec![In::Spd(vec![2, 3, 3])]));
+    r.push(row("_linalg_slogdet", &[], vec![In::Spd(vec![2, 3, 3])]));
+    r.push(row("_linalg_gelqf", &[], vec![n(&[2, 2, 4])]));
+    r.push(row("_linalg_syevd", &[], vec![In::Spd(vec![2, 3, 3])]).sym());
     r.push(row("moments", &[("axes", "(0, 2)")], vec![n(&s234)]));
     r.push(row(
         "moments",
@@ -1563,6 +1672,38 @@ fn values(rng: &mut Rng, ins: &[In]) -> Vec<(Vec<usize>, Vec<f64>)> {
                 (s.clone(), (0..n).map(|_| rng.uniform(*lo, *hi)).collect())
             }
             In::V(s, d) => (s.clone(), d.clone()),
+            In::Spd(s) => {
+                let n = s[s.len() - 1];
+                let count = s.iter().product::<usize>() / (n * n).max(1);
+                let mut d = Vec::new();
+                for _ in 0..count {
+                    let b: Vec<f64> = (0..n * n).map(|_| rng.uniform(-1.0, 1.0)).collect();
+                    for i in 0..n {
+                        for j in 0..n {
+                            let dot: f64 = (0..n).map(|k| b[i * n + k] * b[j * n + k]).sum();
+                            d.push(dot + if i == j { n as f64 } else { 0.0 });
+                        }
+                    }
+                }
+                (s.clone(), d)
+            }
+            In::Tri(s, lower) => {
+                let n = s[s.len() - 1];
+                let d = (0..s.iter().product::<usize>())
+                    .map(|k| {
+                        let (i, j) = ((k / n) % n, k % n);
+                        let x = rng.uniform(-1.0, 1.0);
+                        if i == j {
+                            1.5 + x / 2.0
+                        } else if (j > i) == *lower {
+                            0.0
+                        } else {
+                            x
+                        }
+                    })
+                    .collect();
+                (s.clone(), d)
+            }
             In::Distinct(s, lo, hi) => {
                 // A shuffled even grid plus small jitter: distinct, gaps ~ (hi-lo)/n.
                 let n: usize = s.iter().product();
@@ -1702,10 +1843,20 @@ fn check_row(r: &Row, seed: u64) -> std::result::Result<(), String> {
             None => vec![0.0; base.len()],
         };
         let eps = 1e-6;
+        let side = shape.last().copied().unwrap_or(1).max(1);
         for j in 0..base.len() {
+            // With `sym`, element (r, c) below the diagonal moves together with (c, r).
+            let (row, col) = ((j / side) % side, j % side);
+            if r.sym && col > row {
+                continue;
+            }
+            let mirror = (r.sym && row != col).then(|| j - row * side - col + col * side + row);
             let at = |delta: f64| -> std::result::Result<f64, String> {
                 let mut d = base.clone();
                 d[j] += delta;
+                if let Some(m) = mirror {
+                    d[m] += delta;
+                }
                 let mut ins = inputs.clone();
                 ins[i] = arr(shape, &d);
                 let vals: Vec<Vec<f64>> = data
@@ -1720,10 +1871,10 @@ fn check_row(r: &Row, seed: u64) -> std::result::Result<(), String> {
             } else {
                 (at(eps)? - at(-eps)?) / (2.0 * eps)
             };
-            if (num - got[j]).abs() > r.atol + r.rtol * num.abs().max(got[j].abs()) {
+            let g = got[j] + mirror.map_or(0.0, |m| got[m]);
+            if (num - g).abs() > r.atol + r.rtol * num.abs().max(g.abs()) {
                 return Err(format!(
-                    "input {i} element {j}: gradient {} but finite difference {num}",
-                    got[j]
+                    "input {i} element {j}: gradient {g} but finite difference {num}"
                 ));
             }
         }

@@ -6,6 +6,8 @@ from . import register as _register
 
 _internal = _types.ModuleType("oxnet.ndarray._internal", "Every registry op, including internal ones.")
 op = _types.ModuleType("oxnet.ndarray.op", "Every registry op.")
+linalg = _types.ModuleType("oxnet.ndarray.linalg", "Registry ops named _linalg_<name>, as <name>.")
+_sys.modules[linalg.__name__] = linalg
 _sys.modules[_internal.__name__] = _internal
 _sys.modules[op.__name__] = op
 _contrib_ops = {}
@@ -14,6 +16,8 @@ for _name, _f in _register.make_op_functions().items():
     setattr(op, _name, _f)
     if _name.startswith("_contrib_"):
         _contrib_ops[_name[len("_contrib_"):]] = _f
+    if _name.startswith("_linalg_"):
+        setattr(linalg, _name[len("_linalg_"):], _f)
     if not _name.startswith("_"):
         globals()[_name] = _f
 

@@ -11,6 +11,8 @@ from .symbol import (  # noqa: F401
 
 _internal = _types.ModuleType("oxnet.symbol._internal", "Every registry op, including internal ones.")
 op = _types.ModuleType("oxnet.symbol.op", "Every registry op.")
+linalg = _types.ModuleType("oxnet.symbol.linalg", "Registry ops named _linalg_<name>, as <name>.")
+_sys.modules[linalg.__name__] = linalg
 _sys.modules[_internal.__name__] = _internal
 _sys.modules[op.__name__] = op
 _contrib_ops = {}
@@ -21,6 +23,8 @@ for _name, _f in _ops.items():
     setattr(op, _name, _f)
     if _name.startswith("_contrib_"):
         _contrib_ops[_name[len("_contrib_"):]] = _f
+    if _name.startswith("_linalg_"):
+        setattr(linalg, _name[len("_linalg_"):], _f)
     if not _name.startswith("_") and _name not in _reserved:
         globals()[_name] = _f
 _install_fluent(_ops)

@@ -207,6 +207,12 @@ pub fn to_json(sym: &Symbol) -> String {
 /// byte for byte although oxnet's Pooling computes no workspace.
 fn json_num_outputs(n: &Node) -> usize {
     let count = n.num_outputs();
+    // MXNet's det and slogdet keep the LU factors and pivots as hidden outputs.
+    match n.op.as_ref().map(|op| op.name()) {
+        Some("_linalg_det") => return 3,
+        Some("_linalg_slogdet") => return 4,
+        _ => {}
+    }
     // RNN's reserve (what its gradient reads) is this project's own output; MXNet counts
     // only the outputs it shows.
     if n.op_name == "RNN" {

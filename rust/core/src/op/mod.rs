@@ -11,6 +11,7 @@ pub mod elemwise_unary;
 pub mod gather;
 pub mod indexing;
 pub mod init;
+pub mod linalg;
 pub mod matrix;
 pub mod moments;
 pub mod nn;

@@ -66,6 +66,7 @@ pub fn registry() -> &'static Registry {
         super::gather::register(&mut r);
         super::ravel::register(&mut r);
         super::moments::register(&mut r);
+        super::linalg::register(&mut r);
         super::softmax::register(&mut r);
         super::sort::register(&mut r);
         super::sequence::register(&mut r);
