@@ -623,3 +623,20 @@ def test_creation_symbols_infer_their_dtype():
     np.testing.assert_array_equal(e.eval(mx.cpu())[0].asnumpy(), np.eye(3, 4, 1))
     assert mx.sym.zeros((2,), dtype="float16").infer_type()[1] == [np.float16]
     assert mx.sym.arange(3, dtype="int32").infer_type()[1] == [np.int32]
+
+
+def test_namespace_functions_name_nodes_by_their_short_name():
+    # MXNet 1.9.1 printed these node names for the same calls in a fresh session.
+    with mx.name.NameManager():
+        a = mx.sym.var("a")
+        made = [mx.sym.random.uniform(shape=(2,)), mx.sym.random.normal(a, a),
+                mx.sym.uniform(shape=(2,)), mx.sym.random_uniform(shape=(2,)),
+                mx.sym.random.uniform_like(a), mx.sym.contrib.CTCLoss(a, a),
+                mx.sym.linalg.potrf(a), mx.sym.random_pdf_normal(a, a, a),
+                mx.sym.contrib.ctc_loss(a, a), mx.sym.linalg_gemm2(a, a),
+                mx.sym.contrib.box_iou(a, a)]
+    names = [s.name for s in made]
+    assert names == ["_random_uniform0", "_sample_normal0", "uniform0", "random_uniform0",
+                     "uniform_like0", "ctcloss0", "potrf0", "random_pdf_normal0", "ctc_loss0",
+                     "linalg_gemm20", "box_iou0"]
+    assert mx.sym.linalg.potrf(a).get_internals().list_outputs()[-1].endswith("_output")

@@ -15,16 +15,11 @@ linalg = _types.ModuleType("oxnet.symbol.linalg", "Registry ops named _linalg_<n
 _sys.modules[linalg.__name__] = linalg
 _sys.modules[_internal.__name__] = _internal
 _sys.modules[op.__name__] = op
-_contrib_ops = {}
 _ops = _register.make_op_functions()
 _reserved = set(globals())
 for _name, _f in _ops.items():
     setattr(_internal, _name, _f)
     setattr(op, _name, _f)
-    if _name.startswith("_contrib_"):
-        _contrib_ops[_name[len("_contrib_"):]] = _f
-    if _name.startswith("_linalg_"):
-        setattr(linalg, _name[len("_linalg_"):], _f)
     if not _name.startswith("_") and _name not in _reserved:
         globals()[_name] = _f
 _install_fluent(_ops)
@@ -32,6 +27,8 @@ del _reserved
 from . import symbol  # noqa: E402,F401
 from . import random  # noqa: E402,F401
 from . import contrib  # noqa: E402
-for _name, _f in _contrib_ops.items():
+for _name, _f in _register.make_namespace_functions("_contrib_").items():
     setattr(contrib, _name, _f)
-del _contrib_ops, _name, _f
+for _name, _f in _register.make_namespace_functions("_linalg_").items():
+    setattr(linalg, _name, _f)
+del _name, _f

@@ -3,6 +3,7 @@ parameters make a `_random_*` node; Symbols make a `_sample_*` node."""
 import numbers
 
 from . import _internal
+from . import register as _register
 from .symbol import Symbol
 
 __all__ = ["uniform", "normal", "randn", "poisson", "exponential", "gamma", "multinomial",
@@ -105,6 +106,7 @@ def randint(low, high, shape=None, dtype=None, **kwargs):
 # MXNet generates `<dist>_like` here from the registry ops `_random_<dist>_like`.
 _LIKE = ["uniform_like", "normal_like", "gamma_like", "exponential_like", "poisson_like",
          "negative_binomial_like", "generalized_negative_binomial_like"]
+_GENERATED = _register.make_namespace_functions("_random_")
 for _n in _LIKE:
-    globals()[_n] = getattr(_internal, "_random_" + _n)
+    globals()[_n] = _GENERATED[_n]
 __all__ += _LIKE

@@ -92,3 +92,14 @@ def make_op_functions():
         if target in by_name:
             funcs[alias] = _make(alias, target, *by_name[target])
     return funcs
+
+
+def make_namespace_functions(prefix):
+    """{short name: function} for the registry ops named ``<prefix><short>``, as MXNet
+    generates them into ``mx.sym.contrib``/``linalg``/``random``: the short name is also the
+    hint of the automatic node names (``mx.sym.contrib.box_iou`` makes ``box_iou0``)."""
+    specs = {name: spec for name, *spec in _native.list_ops()}
+    named = [(name, name) for name in specs]
+    named += [(alias, target) for alias, target in _native.list_aliases() if target in specs]
+    return {name[len(prefix):]: _make(name[len(prefix):], target, *specs[target])
+            for name, target in named if name.startswith(prefix)}
