@@ -253,6 +253,23 @@ register = Optimizer.register  # pylint: disable=invalid-name
 create = Optimizer.create_optimizer  # pylint: disable=invalid-name
 
 
+def _sgd_step(weight, grad, state, lr, wd, kwargs, multi_precision, lazy_update=True):
+    """One fused SGD(-momentum) update of ``weight``; ``state`` as SGD creates it (momentum
+    or None, or ``(momentum or None, weight32)`` for multi-precision)."""
+    if not multi_precision:
+        if state is not None:
+            nd.sgd_mom_update(weight, grad, state, out=weight, lazy_update=lazy_update, lr=lr,
+                              wd=wd, **kwargs)
+        else:
+            nd.sgd_update(weight, grad, out=weight, lazy_update=lazy_update, lr=lr, wd=wd,
+                          **kwargs)
+    elif state[0] is not None:
+        nd.mp_sgd_mom_update(weight, grad, state[0], state[1], out=weight, lr=lr, wd=wd,
+                             **kwargs)
+    else:
+        nd.mp_sgd_update(weight, grad, state[1], out=weight, lr=lr, wd=wd, **kwargs)
+
+
 class _MasterCopyMixin(object):
     """SGD and NAG keep multi-precision state as ``(momentum or None, weight32)`` and use the
     fused ``mp_*`` ops instead of the generic cast-back path."""
@@ -315,22 +332,11 @@ class SGD(_MasterCopyMixin, Optimizer):
             self._update_many(index, weight, grad, state, multi_precision)
             return
         self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
         kwargs = self._common_kwargs()
         if self.momentum > 0:
             kwargs['momentum'] = self.momentum
-        if not multi_precision:
-            if state is not None:
-                nd.sgd_mom_update(weight, grad, state, out=weight, lazy_update=self.lazy_update,
-                                  lr=lr, wd=wd, **kwargs)
-            else:
-                nd.sgd_update(weight, grad, out=weight, lazy_update=self.lazy_update,
-                              lr=lr, wd=wd, **kwargs)
-        elif state[0] is not None:
-            nd.mp_sgd_mom_update(weight, grad, state[0], state[1], out=weight, lr=lr, wd=wd,
-                                 **kwargs)
-        else:
-            nd.mp_sgd_update(weight, grad, state[1], out=weight, lr=lr, wd=wd, **kwargs)
+        _sgd_step(weight, grad, state, self._get_lr(index), self._get_wd(index), kwargs,
+                  multi_precision, self.lazy_update)
 
     def _update_many(self, indices, weights, grads, states, multi_precision):
         """One multi_*sgd* op for all the weights (as MXNet, the counts advance before the

@@ -6,23 +6,9 @@ import sys
 import types
 
 from . import ndarray as nd
-from .optimizer import Optimizer, SGD, register
+from .optimizer import Optimizer, SGD, _sgd_step, register
 
 _NO_LARS = ('gamma', 'beta', 'bias')
-
-
-def _sgd_step(weight, grad, state, lr, wd, kwargs, multi_precision):
-    """One SGD(-momentum) update with MXNet's fused ops; ``state`` as SGD creates it."""
-    if not multi_precision:
-        if state is not None:
-            nd.sgd_mom_update(weight, grad, state, out=weight, lr=lr, wd=wd, **kwargs)
-        else:
-            nd.sgd_update(weight, grad, out=weight, lr=lr, wd=wd, **kwargs)
-    elif state[0] is not None:
-        nd.mp_sgd_mom_update(weight, grad, state[0], state[1], out=weight, lr=lr, wd=wd,
-                             **kwargs)
-    else:
-        nd.mp_sgd_update(weight, grad, state[1], out=weight, lr=lr, wd=wd, **kwargs)
 
 
 def _l2norm(v):
@@ -81,7 +67,8 @@ class LARS(SGD):
             kwargs['momentum'] = self.momentum * (self.cur_lr / self.last_lr) if correct \
                 else self.momentum
         for i, w, g, s, lr, wd in zip(indices, weights, grads, states, lrs, wds):
-            _sgd_step(w, g, s, self._lars_lr(i, w, g, lr, wd), wd, kwargs, multi_precision)
+            _sgd_step(w, g, s, self._lars_lr(i, w, g, lr, wd), wd, kwargs, multi_precision,
+                      self.lazy_update)
 
 
 @register
