@@ -688,6 +688,35 @@ impl Operator for FnOp {
     }
 }
 
+/// Values of `a` as f64, any dtype (small arrays: parameters, statistics, matrices the
+/// factorizations work on). Call inside an op that reads `a`.
+pub(crate) fn read_f64(a: &NDArray) -> Vec<f64> {
+    if a.size() == 0 {
+        return Vec::new();
+    }
+    crate::with_dtype!(a.dtype(), T, {
+        // SAFETY: the calling op reads a.
+        unsafe { a.data::<T>() }
+            .iter()
+            .map(|v| crate::dtype::Element::to_f64(*v))
+            .collect()
+    })
+}
+
+/// Writes f64 values into `a`, converted to its dtype. Call inside an op that writes `a`.
+pub(crate) fn write_f64(a: &NDArray, v: &[f64]) {
+    if a.size() == 0 {
+        return;
+    }
+    crate::with_dtype!(a.dtype(), T, {
+        // SAFETY: the calling op writes a; no other slice of it is alive.
+        let d = unsafe { a.data_mut::<T>() };
+        for (d, &x) in d.iter_mut().zip(v) {
+            *d = <T as crate::dtype::Element>::from_f64(x);
+        }
+    })
+}
+
 /// Checks the input count (ops called from Python with the wrong number of arrays).
 pub fn expect_inputs(op: &str, inputs: &[Desc], n: usize) -> Result<()> {
     if inputs.len() != n {

@@ -2,12 +2,9 @@
 
 use super::params::param;
 use super::shape_ops::def;
-use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry};
-use crate::dtype::Element;
+use super::{expect_inputs, read_f64, write_f64, Desc, FnOp, Inputs, Operator, Registry};
 use crate::error::{Error, Result};
-use crate::ndarray::NDArray;
 use crate::shape::{norm_axis, Shape};
-use crate::with_dtype;
 use std::sync::Arc;
 
 /// Which axes of `s` are reduced, and the output shape.
@@ -73,32 +70,6 @@ fn positions(s: &Shape, red: &[bool]) -> (Vec<usize>, usize, usize) {
     (pos, n_out, k)
 }
 
-fn read(a: &NDArray) -> Vec<f64> {
-    if a.size() == 0 {
-        return vec![];
-    }
-    with_dtype!(a.dtype(), T, {
-        // SAFETY: the calling op reads a.
-        unsafe { a.data::<T>() }
-            .iter()
-            .map(|v| v.to_f64())
-            .collect()
-    })
-}
-
-fn write(a: &NDArray, v: &[f64]) {
-    if a.size() == 0 {
-        return;
-    }
-    with_dtype!(a.dtype(), T, {
-        // SAFETY: the calling op writes a (fresh).
-        let d = unsafe { a.data_mut::<T>() };
-        for (d, &x) in d.iter_mut().zip(v) {
-            *d = T::from_f64(x);
-        }
-    })
-}
-
 /// (mean, variance) per output position.
 fn stats(x: &[f64], pos: &[usize], n_out: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
     let mut mean = vec![0.0; n_out];
@@ -136,9 +107,9 @@ fn moments_op(axes: Vec<i64>, keepdims: bool) -> Arc<dyn Operator> {
             let x = &ins[0];
             let (red, _) = reduced(&axes, keepdims, x.shape())?;
             let (pos, n_out, k) = positions(x.shape(), &red);
-            let (mean, var) = stats(&read(x), &pos, n_out, k);
-            write(&outs[0], &mean);
-            write(&outs[1], &var);
+            let (mean, var) = stats(&read_f64(x), &pos, n_out, k);
+            write_f64(&outs[0], &mean);
+            write_f64(&outs[1], &var);
             Ok(())
         },
     );
@@ -172,14 +143,19 @@ fn backward_op(axes: Vec<i64>, keepdims: bool) -> Arc<dyn Operator> {
             let x = &ins[2];
             let (red, _) = reduced(&axes, keepdims, x.shape())?;
             let (pos, _, k) = positions(x.shape(), &red);
-            let (gm, gv, xs, mean) = (read(&ins[0]), read(&ins[1]), read(x), read(&ins[3]));
+            let (gm, gv, xs, mean) = (
+                read_f64(&ins[0]),
+                read_f64(&ins[1]),
+                read_f64(x),
+                read_f64(&ins[3]),
+            );
             let kf = k.max(1) as f64;
             let dx: Vec<f64> = xs
                 .iter()
                 .zip(&pos)
                 .map(|(&v, &p)| gm[p] / kf + gv[p] * 2.0 * (v - mean[p]) / kf)
                 .collect();
-            write(&outs[0], &dx);
+            write_f64(&outs[0], &dx);
             Ok(())
         },
     )

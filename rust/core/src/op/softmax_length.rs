@@ -3,10 +3,10 @@
 //! length of 0 gives an all-zero column. The output being 0 where masked, the unmasked
 //! backward `y (g - sum(g y)) / t` already gives those entries a zero gradient.
 
-use super::contrib::{read_f64, write_f64};
 use super::{expect_inputs, Desc, FnOp, Operator};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::op::{read_f64, write_f64};
 use crate::shape::{norm_axis, Shape};
 use std::sync::Arc;
 

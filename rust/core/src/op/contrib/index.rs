@@ -1,10 +1,10 @@
 //! `_contrib_arange_like`, `_contrib_index_array`, `_contrib_allclose`, `_contrib_index_copy`.
 
-use super::{read_f64, write_f64};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::params::param;
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Registry, SimpleDef};
+use crate::op::{read_f64, write_f64};
 use crate::shape::{norm_axis, Shape};
 
 fn arange_like(r: &mut Registry) {

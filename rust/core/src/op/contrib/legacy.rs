@@ -1,9 +1,9 @@
 //! MXNet's legacy NDArray functions `fill_element_0index` and `_onehot_encode` (not
 //! differentiable, as in MXNet), and the legacy alias names MXNet 1.9.1 still registers.
 
-use super::{read_f64, write_f64};
 use crate::error::{Error, Result};
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Registry, SimpleDef};
+use crate::op::{read_f64, write_f64};
 
 /// Integer column of row `i` if it lies in [0, cols).
 fn column(v: f64, cols: usize) -> Option<usize> {

@@ -11,31 +11,6 @@ mod legacy;
 mod resize;
 
 use super::Registry;
-use crate::dtype::Element;
-use crate::ndarray::NDArray;
-use crate::with_dtype;
-
-/// Values of `a` as f64, any dtype. Call inside an op that reads `a`.
-pub(crate) fn read_f64(a: &NDArray) -> Vec<f64> {
-    with_dtype!(a.dtype(), T, {
-        // SAFETY: the calling op reads a.
-        unsafe { a.data::<T>() }
-            .iter()
-            .map(|v| v.to_f64())
-            .collect()
-    })
-}
-
-/// Writes f64 values into `a`, converted to its dtype. Call inside an op that writes `a`.
-pub(crate) fn write_f64(a: &NDArray, v: &[f64]) {
-    with_dtype!(a.dtype(), T, {
-        // SAFETY: the calling op writes a; no other slice of it is alive.
-        let d = unsafe { a.data_mut::<T>() };
-        for (d, &x) in d.iter_mut().zip(v) {
-            *d = T::from_f64(x);
-        }
-    })
-}
 
 pub fn register(r: &mut Registry) {
     boolean_mask::register(r);

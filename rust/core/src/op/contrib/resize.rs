@@ -3,10 +3,10 @@
 //! input columns `cols[ox]`, with weights. The backward is the transposed map (a scatter), and
 //! that map's own gradient is the forward again, so every order is exact.
 
-use super::{read_f64, write_f64};
 use crate::error::{Error, Result};
 use crate::op::params::param;
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::op::{read_f64, write_f64};
 use crate::shape::Shape;
 use std::sync::Arc;
 

@@ -2,11 +2,12 @@
 //! `_linalg_extracttrian`/`_linalg_maketrian`. Each extract/make pair is adjoint, so each one's
 //! gradient is the other.
 
-use super::{flag, float_type, read, square, write};
+use super::{flag, float_type, square};
 use crate::error::{Error, Result};
 use crate::op::params::param;
 use crate::op::shape_ops::def;
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry};
+use crate::op::{read_f64, write_f64};
 use crate::shape::Shape;
 use std::sync::Arc;
 
@@ -32,12 +33,12 @@ fn sumlogdiag_op() -> Arc<dyn Operator> {
         },
         move |_, ins, outs| {
             let (batch, n) = square(op, "A", ins[0].shape())?;
-            let x = read(&ins[0]);
+            let x = read_f64(&ins[0]);
             // A non-positive diagonal entry gives NaN or -inf: the logarithm's, as MXNet.
             let out: Vec<f64> = (0..batch)
                 .map(|b| (0..n).map(|i| x[b * n * n + i * n + i].ln()).sum())
                 .collect();
-            write(&outs[0], &out);
+            write_f64(&outs[0], &out);
             Ok(())
         },
     )
@@ -62,7 +63,7 @@ fn sumlogdiag_backward() -> Arc<dyn Operator> {
         },
         move |_, ins, outs| {
             let (batch, n) = square(op, "A", ins[1].shape())?;
-            let (db, x) = (read(&ins[0]), read(&ins[1]));
+            let (db, x) = (read_f64(&ins[0]), read_f64(&ins[1]));
             let mut out = vec![0.0; batch * n * n];
             for (b, d) in db.iter().enumerate().take(batch) {
                 for i in 0..n {
@@ -70,7 +71,7 @@ fn sumlogdiag_backward() -> Arc<dyn Operator> {
                     out[k] = d / x[k];
                 }
             }
-            write(&outs[0], &out);
+            write_f64(&outs[0], &out);
             Ok(())
         },
     )
@@ -177,7 +178,7 @@ fn diag_trian_op(diag: bool, extract: bool, offset: i64, lower: bool) -> Arc<dyn
         },
         move |_, ins, outs| {
             let (batch, n, len) = plan(ins[0].shape())?;
-            let x = read(&ins[0]);
+            let x = read_f64(&ins[0]);
             let (mat, packed) = (n * n, len);
             let mut out = vec![0.0; batch * if extract { packed } else { mat }];
             for b in 0..batch {
@@ -205,7 +206,7 @@ fn diag_trian_op(diag: bool, extract: bool, offset: i64, lower: bool) -> Arc<dyn
                     }
                 }
             }
-            write(&outs[0], &out);
+            write_f64(&outs[0], &out);
             Ok(())
         },
     )

@@ -5,13 +5,14 @@
 use super::kernel::{
     cholesky_lower, lq, lu, lu_inverse, lu_slogdet, mm, sym_eig, transpose, tri_solve_left,
 };
-use super::{flag, float_type, read, square, tri_mask, write};
+use super::{flag, float_type, square, tri_mask};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::op::params::param;
 use crate::op::shape_ops::def;
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry};
+use crate::op::{read_f64, write_f64};
 use crate::shape::Shape;
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ fn per_matrix(
     f: impl Fn(usize, &[f64], usize) -> Result<Vec<Vec<f64>>>,
 ) -> Result<()> {
     let (batch, n) = square(op, "A", ins[0].shape())?;
-    let x = read(&ins[0]);
+    let x = read_f64(&ins[0]);
     let mut res: Vec<Vec<f64>> = vec![Vec::new(); outs.len()];
     for b in 0..batch {
         let parts = f(b, &x[b * n * n..(b + 1) * n * n], n)?;
@@ -32,7 +33,7 @@ fn per_matrix(
         }
     }
     for (o, r) in outs.iter().zip(&res) {
-        write(o, r);
+        write_f64(o, r);
     }
     Ok(())
 }
@@ -279,7 +280,7 @@ fn det_backward(log: bool) -> Arc<dyn Operator> {
             Ok(vec![ins[1].clone()])
         },
         move |_, ins, outs| {
-            let (d, v) = (read(&ins[0]), read(&ins[2]));
+            let (d, v) = (read_f64(&ins[0]), read_f64(&ins[2]));
             per_matrix(op, &ins[1..2], outs, |b, a, n| {
                 let mut f = a.to_vec();
                 let (perm, _) = lu(&mut f, n);
@@ -323,15 +324,15 @@ fn gelqf_op() -> Arc<dyn Operator> {
         },
         move |_, ins, outs| {
             let (batch, m, n) = super::matrices(op, "A", ins[0].shape())?;
-            let x = read(&ins[0]);
+            let x = read_f64(&ins[0]);
             let (mut qs, mut ls) = (Vec::new(), Vec::new());
             for b in 0..batch {
                 let (q, l) = lq(&x[b * m * n..(b + 1) * m * n], m, n);
                 qs.extend(q);
                 ls.extend(l);
             }
-            write(&outs[0], &qs);
-            write(&outs[1], &ls);
+            write_f64(&outs[0], &qs);
+            write_f64(&outs[1], &ls);
             Ok(())
         },
     )
@@ -363,7 +364,7 @@ fn gelqf_backward() -> Arc<dyn Operator> {
         },
         move |_, ins, outs| {
             let (batch, m, n) = super::matrices(op, "Q", ins[2].shape())?;
-            let (dq, dl, q, l) = (read(&ins[0]), read(&ins[1]), read(&ins[2]), read(&ins[3]));
+            let (dq, dl, q, l) = (read_f64(&ins[0]), read_f64(&ins[1]), read_f64(&ins[2]), read_f64(&ins[3]));
             let mut out = Vec::with_capacity(batch * m * n);
             for b in 0..batch {
                 let (qs, ls) = (b * m * n..(b + 1) * m * n, b * m * m..(b + 1) * m * m);
@@ -385,7 +386,7 @@ fn gelqf_backward() -> Arc<dyn Operator> {
                 })?;
                 out.extend(x);
             }
-            write(&outs[0], &out);
+            write_f64(&outs[0], &out);
             Ok(())
         },
     )
@@ -445,7 +446,12 @@ fn syevd_backward() -> Arc<dyn Operator> {
             } else {
                 1e-100
             };
-            let (du, dl, u, l) = (read(&ins[0]), read(&ins[1]), read(&ins[2]), read(&ins[3]));
+            let (du, dl, u, l) = (
+                read_f64(&ins[0]),
+                read_f64(&ins[1]),
+                read_f64(&ins[2]),
+                read_f64(&ins[3]),
+            );
             let mut out = Vec::with_capacity(batch * n * n);
             for b in 0..batch {
                 let ms = b * n * n..(b + 1) * n * n;
@@ -465,7 +471,7 @@ fn syevd_backward() -> Arc<dyn Operator> {
                 let t = mm(ub, true, &y, false, (n, n, n));
                 out.extend(mm(&t, false, ub, false, (n, n, n)));
             }
-            write(&outs[0], &out);
+            write_f64(&outs[0], &out);
             Ok(())
         },
     )

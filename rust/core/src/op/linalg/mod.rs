@@ -19,11 +19,9 @@ mod products;
 mod tests;
 
 use super::{Desc, Registry};
-use crate::dtype::{DType, Element};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ndarray::NDArray;
 use crate::shape::Shape;
-use crate::with_dtype;
 
 /// MXNet's rule for every linalg op: float32 or float64.
 fn float_type(op: &str, inputs: &[Desc]) -> Result<DType> {
@@ -67,34 +65,6 @@ fn matrices(op: &str, what: &str, s: &Shape) -> Result<(usize, usize, usize)> {
         ));
     }
     Ok((s.0[..nd - 2].iter().product(), s[nd - 2], s[nd - 1]))
-}
-
-/// The values of `a` as f64 (the op reads `a`).
-fn read(a: &NDArray) -> Vec<f64> {
-    if a.size() == 0 {
-        return vec![];
-    }
-    with_dtype!(a.dtype(), T, {
-        // SAFETY: called inside the op that reads a.
-        unsafe { a.data::<T>() }
-            .iter()
-            .map(|v| v.to_f64())
-            .collect()
-    })
-}
-
-/// Writes `v` into `a` in its dtype (the op writes `a`).
-fn write(a: &NDArray, v: &[f64]) {
-    if a.size() == 0 {
-        return;
-    }
-    with_dtype!(a.dtype(), T, {
-        // SAFETY: called inside the op that writes a, a fresh output.
-        let d = unsafe { a.data_mut::<T>() };
-        for (d, &x) in d.iter_mut().zip(v) {
-            *d = T::from_f64(x);
-        }
-    })
 }
 
 /// MXNet's spelling of a boolean attribute.

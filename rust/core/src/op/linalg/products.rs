@@ -1,7 +1,7 @@
 //! `_linalg_gemm`, `_linalg_gemm2`, `_linalg_syrk`, `_linalg_trmm`, `_linalg_trsm`.
 
 use super::kernel::{mm, transpose, tri_solve_left};
-use super::{flag, float_type, matrices, num, read, square, tri_mask, write};
+use super::{flag, float_type, matrices, num, square, tri_mask};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::Entry;
@@ -10,6 +10,7 @@ use crate::ndarray::NDArray;
 use crate::op::params::param;
 use crate::op::shape_ops::def;
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry};
+use crate::op::{read_f64, write_f64};
 use crate::shape::Shape;
 use std::sync::Arc;
 
@@ -297,7 +298,7 @@ fn syrk_op(transpose_a: bool, alpha: f64) -> Arc<dyn Operator> {
         },
         move |_, ins, outs| {
             let (batch, r, c) = matrices(op, "A", ins[0].shape())?;
-            let x = read(&ins[0]);
+            let x = read_f64(&ins[0]);
             let n = if transpose_a { c } else { r };
             let k = if transpose_a { r } else { c };
             let mut out = Vec::with_capacity(batch * n * n);
@@ -313,7 +314,7 @@ fn syrk_op(transpose_a: bool, alpha: f64) -> Arc<dyn Operator> {
                 }
                 out.extend(p.iter().map(|v| alpha * v));
             }
-            write(&outs[0], &out);
+            write_f64(&outs[0], &out);
             Ok(())
         },
     )
@@ -410,7 +411,7 @@ fn trmm_op(t: Tri) -> Arc<dyn Operator> {
         move |_, ins, outs| {
             let (batch, n) = square(op, "A", ins[0].shape())?;
             let (_, r, c) = matrices(op, "B", ins[1].shape())?;
-            let (xa, xb) = (read(&ins[0]), read(&ins[1]));
+            let (xa, xb) = (read_f64(&ins[0]), read_f64(&ins[1]));
             let mut out = Vec::with_capacity(batch * r * c);
             for k in 0..batch {
                 let a = triangle(&xa[k * n * n..(k + 1) * n * n], n, t.lower);
@@ -422,7 +423,7 @@ fn trmm_op(t: Tri) -> Arc<dyn Operator> {
                 };
                 out.extend(p.iter().map(|v| t.alpha * v));
             }
-            write(&outs[0], &out);
+            write_f64(&outs[0], &out);
             Ok(())
         },
     )
@@ -470,7 +471,7 @@ fn trsm_op(t: Tri) -> Arc<dyn Operator> {
         move |_, ins, outs| {
             let (batch, n) = square(op, "A", ins[0].shape())?;
             let (_, r, c) = matrices(op, "B", ins[1].shape())?;
-            let (xa, xb) = (read(&ins[0]), read(&ins[1]));
+            let (xa, xb) = (read_f64(&ins[0]), read_f64(&ins[1]));
             let mut out = Vec::with_capacity(batch * r * c);
             for k in 0..batch {
                 let a = &xa[k * n * n..(k + 1) * n * n];
@@ -496,7 +497,7 @@ fn trsm_op(t: Tri) -> Arc<dyn Operator> {
                     }
                 }
             }
-            write(&outs[0], &out);
+            write_f64(&outs[0], &out);
             Ok(())
         },
     )

@@ -9,9 +9,9 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::cpu::special::{digamma, gammaln};
-use crate::op::contrib::{read_f64, write_f64};
 use crate::op::params::param;
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::op::{read_f64, write_f64};
 use crate::shape::Shape;
 use std::f64::consts::PI;
 use std::sync::Arc;

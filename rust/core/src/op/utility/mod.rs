@@ -5,11 +5,11 @@
 mod scan;
 mod split;
 
-use super::contrib::{read_f64, write_f64};
 use super::params::param;
 use super::{expect_inputs, Desc, FnOp, Inputs, Registry, SimpleDef};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::op::{read_f64, write_f64};
 use crate::shape::Shape;
 
 /// Count of a variadic op's inputs, from its count parameter.

@@ -2,11 +2,11 @@
 //! `range`, or the bin edges given as the second input; the last bin includes its right edge,
 //! as numpy's).
 
-use super::{read_f64, write_f64};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::params::param;
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::op::{read_f64, write_f64};
 use crate::shape::{norm_axis, Shape};
 use std::sync::Arc;
 

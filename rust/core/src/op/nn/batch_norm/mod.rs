@@ -3,41 +3,19 @@
 //! by the *backward* node (which lists them in its `mutate`), never by the training forward;
 //! BatchNorm's parameters stay float32 under float16 data.
 
-use crate::dtype::{DType, Element};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::cpu::norm::{
     channel_affine, channel_grad_apply, channel_grad_sums, channel_stats, row_normalize,
     row_normalize_grad, row_stats, with_real, AffineIndex, Real,
 };
 use crate::kernels::cpu::Ptr;
-use crate::ndarray::NDArray;
 use crate::op::params::param;
-use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::op::{
+    expect_inputs, read_f64, write_f64, Desc, FnOp, Inputs, Operator, Registry, SimpleDef,
+};
 use crate::shape::{norm_axis, Shape};
-use crate::with_dtype;
 use std::sync::Arc;
-
-/// Values of a (small) array as f64, any dtype. Call inside an op that reads `a`.
-fn read_f64(a: &NDArray) -> Vec<f64> {
-    with_dtype!(a.dtype(), T, {
-        // SAFETY: the calling op reads a.
-        unsafe { a.data::<T>() }
-            .iter()
-            .map(|v| v.to_f64())
-            .collect()
-    })
-}
-
-/// Writes f64 values into `a` (converted to its dtype). Call inside an op that writes `a`.
-fn write_f64(a: &NDArray, v: &[f64]) {
-    with_dtype!(a.dtype(), T, {
-        // SAFETY: the calling op writes a; no other slice of it is alive.
-        let d = unsafe { a.data_mut::<T>() };
-        for (d, &x) in d.iter_mut().zip(v) {
-            *d = T::from_f64(x);
-        }
-    })
-}
 
 /// (outer, channels, inner) of `shape` around `axis`.
 fn split(shape: &Shape, axis: usize) -> (usize, usize, usize) {
