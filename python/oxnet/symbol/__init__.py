@@ -27,6 +27,7 @@ del _reserved
 from . import symbol  # noqa: E402,F401
 from . import random  # noqa: E402,F401
 from . import contrib  # noqa: E402
+from . import sparse  # noqa: E402,F401
 for _name, _f in _register.make_namespace_functions("_contrib_").items():
     setattr(contrib, _name, _f)
 for _name, _f in _register.make_namespace_functions("_linalg_").items():

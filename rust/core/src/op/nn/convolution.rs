@@ -422,9 +422,23 @@ fn conv_op(cfg: Cfg) -> Arc<dyn Operator> {
         move |_, ins, outs| by_float!(c2.op, ins[0].dtype(), forward_t, &c2, ins, &outs[0]),
     )
     .with_shape_partial(move |ins, outs| {
-        let Some(d) = ins.first().cloned().flatten() else {
+        let Some(mut d) = ins.first().cloned().flatten() else {
             return Ok(());
         };
+        // The batch also flows backwards from the output, as in MXNet: an mx.rnn
+        // convolutional cell's begin state `zeros(shape=(0, C, H, W))` learns its batch from
+        // the input-to-state convolution it is added to.
+        let out_batch = outs
+            .first()
+            .cloned()
+            .flatten()
+            .and_then(|o| o.0.first().copied());
+        if let (Some(0), Some(b)) = (d.0.first().copied(), out_batch) {
+            if b > 0 {
+                d.0[0] = b;
+                ins[0] = Some(d.clone());
+            }
+        }
         if d.0.contains(&0) {
             return Ok(());
         }
