@@ -1527,6 +1527,26 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
         "optimizer update: updates its inputs in place, never differentiated",
     ),
     (
+        "ftml_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "lamb_update_phase1",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "lamb_update_phase2",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_adamw_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_mp_adamw_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
         "Custom",
         "written in Python (mx.operator): its gradient is the user's backward, checked in tests/python/test_custom_op.py",
     ),

@@ -611,7 +611,7 @@ FTRL = Ftrl
 
 @register
 class LAMB(Optimizer):
-    """LAMB (You et al. 2019), in NDArray arithmetic (MXNet's lamb_update_phase1/2)::
+    """LAMB (You et al. 2019) through MXNet's ``lamb_update_phase1`` / ``lamb_update_phase2``::
 
         grad = clip(rescale_grad * grad)
         mean = beta1 * mean + (1 - beta1) * grad
@@ -619,6 +619,8 @@ class LAMB(Optimizer):
         g = mean_hat / (sqrt(var_hat) + epsilon) + wd * weight   # hats: bias-corrected
         r1 = clip(norm(weight), lower_bound, upper_bound); r2 = norm(g)
         weight -= lr * (r1 / r2 if r1 > 0 and r2 > 0 else 1) * g
+
+    The norms stay on the device: no step waits for the previous one.
     """
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6,
@@ -638,24 +640,16 @@ class LAMB(Optimizer):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         t = self._index_update_count[index]
-        grad = self._prep_grad(grad)
         mean, var = state
-        mean[:] = self.beta1 * mean + (1. - self.beta1) * grad
-        var[:] = self.beta2 * var + (1. - self.beta2) * nd.square(grad)
-        if self.bias_correction:
-            m_hat = mean / (1. - self.beta1 ** t)
-            v_hat = var / (1. - self.beta2 ** t)
-        else:
-            m_hat, v_hat = mean, var
-        g = m_hat / (nd.sqrt(v_hat) + self.epsilon) + wd * weight
-        r1 = float(weight.norm().asscalar())
+        g = nd.lamb_update_phase1(weight, grad, mean, var, beta1=self.beta1, beta2=self.beta2,
+                                  epsilon=self.epsilon, t=t, bias_correction=self.bias_correction,
+                                  wd=wd, **self._common_kwargs())
+        bounds = {}
         if self.lower_bound:
-            r1 = max(r1, self.lower_bound)
+            bounds['lower_bound'] = self.lower_bound
         if self.upper_bound:
-            r1 = min(r1, self.upper_bound)
-        r2 = float(g.norm().asscalar())
-        ratio = r1 / r2 if r1 > 0 and r2 > 0 else 1.0
-        weight[:] = weight - (lr * ratio) * g
+            bounds['upper_bound'] = self.upper_bound
+        nd.lamb_update_phase2(weight, g, weight.norm(), g.norm(), lr=lr, out=weight, **bounds)
 
 
 @register
@@ -778,7 +772,7 @@ class DCASGD(Optimizer):
 
 @register
 class FTML(Optimizer):
-    """Follow the Moving Leader (Zheng & Kwok 2017), MXNet's ``ftml_update``::
+    """Follow the Moving Leader (Zheng & Kwok 2017) through MXNet's ``ftml_update``::
 
         grad = clip(rescale_grad * grad + wd * weight)
         v = beta2 * v + (1 - beta2) * grad ** 2
@@ -800,13 +794,12 @@ class FTML(Optimizer):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         t = self._index_update_count[index]
-        grad = self._prep_grad(grad, weight * wd)
+        kwargs = {'rescale_grad': self.rescale_grad}
+        if self.clip_gradient:
+            kwargs['clip_grad'] = self.clip_gradient
         d, v, z = state
-        v[:] = self.beta2 * v + (1. - self.beta2) * nd.square(grad)
-        d_t = ((1. - self.beta1 ** t) / lr) * (nd.sqrt(v / (1. - self.beta2 ** t)) + self.epsilon)
-        z[:] = self.beta1 * z + (1. - self.beta1) * grad - (d_t - self.beta1 * d) * weight
-        d[:] = d_t
-        weight[:] = -z / d_t
+        nd.ftml_update(weight, grad, d, v, z, out=weight, lr=lr, wd=wd, t=t, beta1=self.beta1,
+                       beta2=self.beta2, epsilon=self.epsilon, **kwargs)
 
 
 class _MXNetPickledArray(object):

@@ -1,15 +1,17 @@
 """`mx.nd.contrib`: the registry's `_contrib_<name>` ops as `<name>` (added by the package
 ``__init__``), and MXNet's Python-level contrib functions: imperative control flow
-(`foreach`, `while_loop`, `cond`), `rand_zipfian`, `isinf`/`isfinite`/`isnan`."""
+(`foreach`, `while_loop`, `cond`), `rand_zipfian`, `isinf`/`isfinite`/`isnan`, and the AdamW
+updates taking a number or an array as `rescale_grad`."""
 import math
 
 import numpy as _np
 
-from .ndarray import NDArray, zeros
+from .ndarray import NDArray, full, zeros
 from .random import uniform
 from ..context import current_context
 
-__all__ = ["rand_zipfian", "foreach", "while_loop", "cond", "isinf", "isfinite", "isnan"]
+__all__ = ["rand_zipfian", "foreach", "while_loop", "cond", "isinf", "isfinite", "isnan",
+           "adamw_update", "mp_adamw_update"]
 
 
 def rand_zipfian(true_classes, num_sampled, range_max, ctx=None):
@@ -160,3 +162,32 @@ def isfinite(data):
 def isnan(data):
     """1 where `data` is NaN, else 0."""
     return data != data
+
+
+def _rescale_array(rescale_grad, weight):
+    if isinstance(rescale_grad, NDArray):
+        return rescale_grad
+    return full((1,), rescale_grad, ctx=weight.context)
+
+
+def adamw_update(weight, grad, mean, var, rescale_grad, lr, eta, beta1=0.9, beta2=0.999,
+                 epsilon=1e-8, wd=0, clip_gradient=-1, out=None, name=None, **kwargs):
+    """`_adamw_update` with `rescale_grad` given as a number or a one-element array (a NaN,
+    infinite or zero value skips the step, as loss scaling needs)."""
+    from . import _internal
+    return _internal._adamw_update(weight, grad, mean, var, _rescale_array(rescale_grad, weight),
+                                   lr=lr, eta=eta, beta1=beta1, beta2=beta2, epsilon=epsilon,
+                                   wd=wd, clip_gradient=clip_gradient, out=out, name=name,
+                                   **kwargs)
+
+
+def mp_adamw_update(weight, grad, mean, var, weight32, rescale_grad, lr, eta, beta1=0.9,
+                    beta2=0.999, epsilon=1e-8, wd=0, clip_gradient=-1, out=None, name=None,
+                    **kwargs):
+    """`_mp_adamw_update` (float32 master copy `weight32`) with `rescale_grad` given as a
+    number or a one-element array."""
+    from . import _internal
+    return _internal._mp_adamw_update(weight, grad, mean, var, weight32,
+                                      _rescale_array(rescale_grad, weight), lr=lr, eta=eta,
+                                      beta1=beta1, beta2=beta2, epsilon=epsilon, wd=wd,
+                                      clip_gradient=clip_gradient, out=out, name=name, **kwargs)

@@ -7,8 +7,8 @@
 //! compute in f32 for f16/f32 arrays and in f64 for f64 arrays; the `mp_*` ops take f16 (or f32)
 //! weight/grad and f32 states, the last of which is the f32 master copy `weight32`.
 
-use super::params::{param, ParamSpec, Params};
-use super::{Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use super::params::{ParamSpec, Params};
+use super::{read_f64, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::cpu::{par_ranges, Ptr};
@@ -18,6 +18,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
 
 mod multi;
+mod table;
 #[cfg(test)]
 mod tests;
 
@@ -229,12 +230,32 @@ enum Rule {
     SignSgd,
     Signum,
     Ftrl,
+    Ftml,
+    /// LAMB's first phase: updates the moments and outputs the direction `g`, not a weight.
+    LambPhase1,
+    /// LAMB's second phase: `weight - lr * trust_ratio(r1, r2) * g`.
+    LambPhase2,
+    AdamW,
+    MpAdamW,
 }
 
 impl Rule {
     /// The `mp_*` ops keep f32 states (the last one the master weight) for f16 weights.
     fn mixed(self) -> bool {
-        matches!(self, Rule::MpSgd | Rule::MpSgdMom | Rule::MpNagMom)
+        matches!(
+            self,
+            Rule::MpSgd | Rule::MpSgdMom | Rule::MpNagMom | Rule::MpAdamW
+        )
+    }
+
+    /// How many one-element inputs follow the states (values read when the update runs:
+    /// LAMB's norms r1 and r2, AdamW's rescale_grad).
+    fn scalars(self) -> usize {
+        match self {
+            Rule::LambPhase2 => 2,
+            Rule::AdamW | Rule::MpAdamW => 1,
+            _ => 0,
+        }
     }
 }
 
@@ -255,6 +276,12 @@ struct Hyper {
     wd_lh: f64,
     lamda1: f64,
     beta: f64,
+    /// The update count of FTML and LAMB (bias corrections).
+    t: f64,
+    bias_correction: bool,
+    eta: f64,
+    lower_bound: f64,
+    upper_bound: f64,
 }
 
 impl Hyper {
@@ -266,14 +293,21 @@ impl Hyper {
                 Ok(dflt)
             }
         };
-        if spec.iter().any(|s| s.name == "lazy_update") {
+        let has = |name: &str| spec.iter().any(|s| s.name == name);
+        if has("lazy_update") {
             p.bool("lazy_update")?; // only validated: dense arrays have no lazy mode
         }
+        // ftml_update names its clipping bound `clip_grad`.
+        let clip = if has("clip_grad") {
+            p.float("clip_grad")?
+        } else {
+            get("clip_gradient", -1.0)?
+        };
         Ok(Hyper {
             lr: get("lr", 0.0)?,
             wd: get("wd", 0.0)?,
             rescale: get("rescale_grad", 1.0)?,
-            clip: get("clip_gradient", -1.0)?,
+            clip,
             momentum: get("momentum", 0.0)?,
             beta1: get("beta1", 0.9)?,
             beta2: get("beta2", 0.999)?,
@@ -284,6 +318,11 @@ impl Hyper {
             wd_lh: get("wd_lh", 0.0)?,
             lamda1: get("lamda1", 0.01)?,
             beta: get("beta", 1.0)?,
+            t: get("t", 1.0)?,
+            bias_correction: !has("bias_correction") || p.bool("bias_correction")?,
+            eta: get("eta", 1.0)?,
+            lower_bound: get("lower_bound", -1.0)?,
+            upper_bound: get("upper_bound", -1.0)?,
         })
     }
 }
@@ -395,6 +434,61 @@ fn apply<T: Stored, S: Stored<C = T::C>>(rule: Rule, h: &Hyper, ins: &[NDArray],
                 }
             })
         }
+        // States d, v, z; the bias corrections are computed once in f64.
+        Rule::Ftml => {
+            let (b1, b2, eps) = (c(h.beta1), c(h.beta2), c(h.epsilon));
+            let c1 = c((1.0 - h.beta1.powf(h.t)) / h.lr);
+            let c2 = c(1.0 - h.beta2.powf(h.t));
+            run::<T, S, 3, _>(ins, out, move |w, g, s| {
+                let g = clip(rs * g + wd * w, cg);
+                s[1] = b2 * s[1] + (one - b2) * g * g;
+                let d = c1 * ((s[1] / c2).sqrt() + eps);
+                s[2] = b1 * s[2] + (one - b1) * g - (d - b1 * s[0]) * w;
+                s[0] = d;
+                -s[2] / d
+            })
+        }
+        Rule::LambPhase1 => {
+            let (b1, b2, eps) = (c(h.beta1), c(h.beta2), c(h.epsilon));
+            let (m_scale, v_scale) = if h.bias_correction {
+                (
+                    c(1.0 / (1.0 - h.beta1.powf(h.t))),
+                    c(1.0 / (1.0 - h.beta2.powf(h.t))),
+                )
+            } else {
+                (one, one)
+            };
+            run::<T, S, 2, _>(ins, out, move |w, g, s| {
+                let g = clip(rs * g, cg);
+                s[0] = b1 * s[0] + (one - b1) * g;
+                s[1] = b2 * s[1] + (one - b2) * g * g;
+                s[0] * m_scale / ((s[1] * v_scale).sqrt() + eps) + wd * w
+            })
+        }
+        // `lr` already holds the trust ratio (see `dispatch`).
+        Rule::LambPhase2 => run::<T, S, 0, _>(ins, out, move |w, g, _| w - lr * g),
+        Rule::AdamW | Rule::MpAdamW => {
+            let (b1, b2, eps, eta) = (c(h.beta1), c(h.beta2), c(h.epsilon), c(h.eta));
+            let adamw = move |w: T::C, g: T::C, m: &mut T::C, v: &mut T::C| {
+                let g = clip(rs * g, cg);
+                *m = b1 * *m + (one - b1) * g;
+                *v = b2 * *v + (one - b2) * g * g;
+                w - eta * (lr * *m / (v.sqrt() + eps) + wd * w)
+            };
+            if rule == Rule::AdamW {
+                run::<T, S, 2, _>(ins, out, move |w, g, s| {
+                    let [m, v] = s;
+                    adamw(w, g, m, v)
+                })
+            } else {
+                // The f16 weight input is ignored: the update runs on the f32 master copy.
+                run::<T, S, 3, _>(ins, out, move |_, g, s| {
+                    let [m, v, w32] = s;
+                    *w32 = adamw(*w32, g, m, v);
+                    *w32
+                })
+            }
+        }
     }
 }
 
@@ -423,7 +517,19 @@ fn infer(name: &'static str, rule: Rule, names: &[&str], ins: &[Desc]) -> Result
             ),
         });
     }
-    for (i, d) in ins.iter().enumerate().skip(1) {
+    let first_scalar = names.len() - rule.scalars();
+    for (i, d) in ins.iter().enumerate().skip(first_scalar) {
+        if d.shape.size() != 1 || !matches!(d.dtype, DType::F16 | DType::F32 | DType::F64) {
+            return Err(Error::shape(
+                name,
+                format!(
+                    "{} must be a one-element float array, got shape {} and dtype {}",
+                    names[i], d.shape, d.dtype
+                ),
+            ));
+        }
+    }
+    for (i, d) in ins.iter().enumerate().take(first_scalar).skip(1) {
         if d.shape != w.shape {
             return Err(Error::shape(
                 name,
@@ -452,8 +558,40 @@ fn infer(name: &'static str, rule: Rule, names: &[&str], ins: &[Desc]) -> Result
     Ok(vec![w.clone()])
 }
 
-/// `apply` in the weight's element type (f32 states for the mixed-precision rules).
+/// `apply` in the weight's element type (f32 states for the mixed-precision rules), after
+/// reading the one-element inputs of the rules that have them.
 fn dispatch(name: &str, rule: Rule, h: &Hyper, ins: &[NDArray], out: &NDArray) -> Result<()> {
+    let scalar = |i: usize| read_f64(&ins[i]).first().copied().unwrap_or(0.0);
+    let mut h = *h;
+    match rule {
+        Rule::LambPhase2 => {
+            let (mut r1, r2) = (scalar(2), scalar(3));
+            if h.lower_bound >= 0.0 {
+                r1 = r1.max(h.lower_bound);
+            }
+            if h.upper_bound >= 0.0 {
+                r1 = r1.min(h.upper_bound);
+            }
+            if r1 != 0.0 && r2 != 0.0 {
+                h.lr *= r1 / r2;
+            }
+        }
+        Rule::AdamW | Rule::MpAdamW => {
+            let rescale = scalar(ins.len() - 1);
+            // MXNet skips the whole update (states included) for a NaN, infinite or zero
+            // rescale_grad: how loss scaling reports an overflowed step.
+            if !rescale.is_finite() || rescale == 0.0 {
+                // SAFETY: only the addresses are compared.
+                if unsafe { ins[0].raw() != out.raw() } {
+                    crate::op::write_f64(out, &read_f64(&ins[0]));
+                }
+                return Ok(());
+            }
+            h.rescale = rescale;
+        }
+        _ => {}
+    }
+    let h = &h;
     match (ins[0].dtype(), rule.mixed()) {
         (DType::F32, _) => apply::<f32, f32>(rule, h, ins, out),
         (DType::F64, false) => apply::<f64, f64>(rule, h, ins, out),
@@ -481,7 +619,7 @@ fn make_op(
         move |_, ins, outs| dispatch(name, rule, &h, ins, &outs[0]),
     );
     op.inplace = true;
-    op.mutate = (2..names.len()).collect();
+    op.mutate = (2..names.len() - rule.scalars()).collect();
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(cuda::update(rule, h));
     op.arc()
@@ -568,186 +706,8 @@ mod cuda {
     }
 }
 
-const LR: ParamSpec = param("lr", "float", None, "Learning rate");
-const WD: ParamSpec = param(
-    "wd",
-    "float",
-    Some("0"),
-    "Weight decay augments the objective function with a regularization term that penalizes large weights. The penalty scales with the square of the magnitude of each weight.",
-);
-const RESCALE: ParamSpec = param(
-    "rescale_grad",
-    "float",
-    Some("1"),
-    "Rescale gradient to grad = rescale_grad*grad.",
-);
-const CLIP: ParamSpec = param(
-    "clip_gradient",
-    "float",
-    Some("-1"),
-    "Clip gradient to the range of [-clip_gradient, clip_gradient] If clip_gradient <= 0, gradient clipping is turned off. grad = max(min(grad, clip_gradient), -clip_gradient).",
-);
-const LAZY: ParamSpec = param(
-    "lazy_update",
-    "boolean",
-    Some("1"),
-    "If true, lazy updates are applied if gradient's stype is row_sparse (dense arrays always update fully).",
-);
-const MOMENTUM: ParamSpec = param(
-    "momentum",
-    "float",
-    Some("0"),
-    "The decay rate of momentum estimates at each epoch.",
-);
-const EPS: ParamSpec = param(
-    "epsilon",
-    "float",
-    Some("9.99999994e-09"),
-    "A small constant for numerical stability.",
-);
-const GAMMA1: ParamSpec = param(
-    "gamma1",
-    "float",
-    Some("0.949999988"),
-    "The decay rate of the squared-gradient average.",
-);
-const CLIP_W: ParamSpec = param(
-    "clip_weights",
-    "float",
-    Some("-1"),
-    "Clip weights to the range of [-clip_weights, clip_weights] If clip_weights <= 0, weight clipping is turned off.",
-);
-
-#[allow(clippy::type_complexity)]
-fn table() -> Vec<(
-    &'static str,
-    &'static str,
-    &'static [&'static str],
-    Vec<ParamSpec>,
-    Rule,
-)> {
-    vec![
-        (
-            "sgd_update",
-            "Update function for Stochastic Gradient Descent (SGD) optimizer:\n    weight = weight - lr * (rescale_grad * clip(grad) + wd * weight)",
-            &["weight", "grad"],
-            vec![LR, WD, RESCALE, CLIP, LAZY],
-            Rule::Sgd,
-        ),
-        (
-            "sgd_mom_update",
-            "Momentum update function for SGD (mom is updated in place):\n    mom = momentum * mom - lr * (rescale_grad * clip(grad) + wd * weight)\n    weight = weight + mom",
-            &["weight", "grad", "mom"],
-            vec![LR, MOMENTUM, WD, RESCALE, CLIP, LAZY],
-            Rule::SgdMom,
-        ),
-        (
-            "nag_mom_update",
-            "Update function for Nesterov Accelerated Gradient (NAG) optimizer (mom is updated in place):\n    g = rescale_grad * clip(grad) + wd * weight\n    weight = weight + momentum * (momentum * mom - lr * g) - lr * g\n    mom = momentum * mom - lr * g  (with out=weight, g uses the new weight, as in MXNet)",
-            &["weight", "grad", "mom"],
-            vec![LR, MOMENTUM, WD, RESCALE, CLIP],
-            Rule::NagMom,
-        ),
-        (
-            "mp_sgd_update",
-            "Updater function for multi-precision SGD: the update runs on the float32 master copy weight32 (updated in place) and the result is cast to the weight's dtype.",
-            &["weight", "grad", "weight32"],
-            vec![LR, WD, RESCALE, CLIP, LAZY],
-            Rule::MpSgd,
-        ),
-        (
-            "mp_sgd_mom_update",
-            "Updater function for multi-precision SGD with momentum: mom and weight32 (float32) are updated in place, the result is cast to the weight's dtype.",
-            &["weight", "grad", "mom", "weight32"],
-            vec![LR, MOMENTUM, WD, RESCALE, CLIP, LAZY],
-            Rule::MpSgdMom,
-        ),
-        (
-            "mp_nag_mom_update",
-            "Update function for multi-precision Nesterov Accelerated Gradient (NAG) optimizer: mom and weight32 (float32) are updated in place.",
-            &["weight", "grad", "mom", "weight32"],
-            vec![LR, MOMENTUM, WD, RESCALE, CLIP],
-            Rule::MpNagMom,
-        ),
-        (
-            "adam_update",
-            "Update function for Adam optimizer (mean and var are updated in place):\n    g = clip(rescale_grad * grad + wd * weight)\n    mean = beta1 * mean + (1 - beta1) * g\n    var = beta2 * var + (1 - beta2) * g^2\n    weight = weight - lr * mean / (sqrt(var) + epsilon)",
-            &["weight", "grad", "mean", "var"],
-            vec![
-                LR,
-                param("beta1", "float", Some("0.899999976"), "The decay rate for the 1st moment estimates."),
-                param("beta2", "float", Some("0.999000013"), "The decay rate for the 2nd moment estimates."),
-                EPS,
-                WD,
-                RESCALE,
-                CLIP,
-                LAZY,
-            ],
-            Rule::Adam,
-        ),
-        (
-            "rmsprop_update",
-            "Update function for RMSProp optimizer (n is updated in place):\n    g = clip(rescale_grad * grad + wd * weight)\n    n = (1 - gamma1) * g^2 + gamma1 * n\n    weight = weight - lr * g / sqrt(n + epsilon)",
-            &["weight", "grad", "n"],
-            vec![LR, GAMMA1, EPS, WD, RESCALE, CLIP, CLIP_W],
-            Rule::RmsProp,
-        ),
-        (
-            "rmspropalex_update",
-            "Update function for the centered RMSProp optimizer of Graves (2013) (n, g and delta are updated in place):\n    n = (1 - gamma1) * grad^2 + gamma1 * n\n    g = (1 - gamma1) * grad + gamma1 * g\n    delta = gamma2 * delta - lr * grad / sqrt(n - g^2 + epsilon)\n    weight = weight + delta",
-            &["weight", "grad", "n", "g", "delta"],
-            vec![
-                LR,
-                GAMMA1,
-                param("gamma2", "float", Some("0.899999976"), "Decay rate."),
-                EPS,
-                WD,
-                RESCALE,
-                CLIP,
-                CLIP_W,
-            ],
-            Rule::RmsPropAlex,
-        ),
-        (
-            "signsgd_update",
-            "Update function for SignSGD optimizer:\n    weight = (1 - lr * wd) * weight - lr * sign(grad)",
-            &["weight", "grad"],
-            vec![LR, WD, RESCALE, CLIP],
-            Rule::SignSgd,
-        ),
-        (
-            "signum_update",
-            "SIGN momentUM (Signum) optimizer (mom is updated in place):\n    mom = momentum * mom - (1 - momentum) * (wd * weight + rescale_grad * clip(grad))\n    weight = (1 - lr * wd_lh) * weight + lr * sign(mom)",
-            &["weight", "grad", "mom"],
-            vec![
-                LR,
-                MOMENTUM,
-                WD,
-                RESCALE,
-                CLIP,
-                param("wd_lh", "float", Some("0"), "The amount of weight decay that does not go into gradient/momentum calculations otherwise do weight decay algorithmically only."),
-            ],
-            Rule::Signum,
-        ),
-        (
-            "ftrl_update",
-            "Update function for Ftrl optimizer (z and n are updated in place):\n    z += g - (sqrt(n + g^2) - sqrt(n)) * weight / lr\n    n += g^2\n    weight = (sign(z) * lamda1 - z) / ((beta + sqrt(n)) / lr + wd) * (|z| > lamda1)",
-            &["weight", "grad", "z", "n"],
-            vec![
-                LR,
-                param("lamda1", "float", Some("0.00999999978"), "The L1 regularization coefficient."),
-                param("beta", "float", Some("1"), "Per-Coordinate Learning Rate beta."),
-                WD,
-                RESCALE,
-                CLIP,
-            ],
-            Rule::Ftrl,
-        ),
-    ]
-}
-
 pub fn register(r: &mut Registry) {
-    for (name, doc, names, params, rule) in table() {
+    for (name, doc, names, params, rule) in table::table() {
         let spec = params.clone();
         r.add(SimpleDef {
             name,

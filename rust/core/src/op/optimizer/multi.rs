@@ -2,7 +2,8 @@
 //! forms): `num_weights` groups of the single op's inputs in one engine op, with a learning
 //! rate and weight decay per group.
 
-use super::{dispatch, infer, Hyper, Rule, CLIP, MOMENTUM, RESCALE};
+use super::table::{CLIP, MOMENTUM, RESCALE};
+use super::{dispatch, infer, Hyper, Rule};
 use crate::error::{Error, Result};
 use crate::op::params::{param, ParamSpec, Params};
 use crate::op::{FnOp, Inputs, Operator, Registry, SimpleDef};
