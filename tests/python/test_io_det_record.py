@@ -1,5 +1,6 @@
 """mx.io.ImageDetRecordIter against MXNet 1.9.1 (io_det_record_mxnet_ref.py) and, for the random
 augmenters whose draws cannot match MXNet's, against the geometry they must keep."""
+import colorsys
 import os
 import struct
 import zlib
@@ -132,3 +133,239 @@ def test_matches_mxnet(rec, name):
         again = list(mx.io.ImageDetRecordIter(**args))
         np.testing.assert_array_equal(again[0].data[0].asnumpy(), got[0].data[0].asnumpy())
 
+
+
+# ---- random augmentation: geometry kept, determinism under seed -------------------------------
+MARKER_BOXES = [[0, 0.1, 0.2, 0.45, 0.6], [1, 0.55, 0.5, 0.9, 0.9]]
+
+
+@pytest.fixture(scope="module")
+def marker_rec(tmp_path_factory):
+    """40x40 images, black, each box painted in its own channel (class k in channel k)."""
+    path = str(tmp_path_factory.mktemp("detmark") / "m.rec")
+    rec = mx.recordio.MXIndexedRecordIO(path + ".idx", path, "w")
+    for i in range(6):
+        img = np.zeros((40, 40, 3), np.uint8)  # RGB here, BGR for pack_img
+        boxes = [[k, x0 + 0.02 * i, y0, x1 + 0.02 * i, y1] for k, x0, y0, x1, y1 in MARKER_BOXES]
+        for k, x0, y0, x1, y1 in boxes:
+            img[int(round(y0 * 40)):int(round(y1 * 40)), int(round(x0 * 40)):int(round(x1 * 40)), k] = 255
+        label = np.array([2, 5] + sum(boxes, []), np.float32)
+        rec.write_idx(i, mx.recordio.pack_img(mx.recordio.IRHeader(0, label, i, 0), img[:, :, ::-1],
+                                              img_fmt=".png"))
+    rec.close()
+    return path
+
+
+def marker_iter(path, **kw):
+    args = dict(path_imgrec=path, data_shape=(3, 120, 120), batch_size=3, label_pad_width=12,
+                resize_mode="shrink", verbose=False)
+    args.update(kw)
+    return mx.io.ImageDetRecordIter(**args)
+
+
+def check_markers(batch, tol):
+    d, lab = batch.data[0].asnumpy(), batch.label[0].asnumpy()
+    for k in range(d.shape[0]):
+        rows, cols, n = int(lab[k, 1]), int(lab[k, 2]), int(lab[k, 3])
+        assert lab[k, 0] == 3 and 0 < rows <= 120 and 0 < cols <= 120
+        assert not d[k, :, rows:, :].any() and not d[k, :, :, cols:].any()  # top-left placement
+        objs = lab[k, 4 + 2:4 + n].reshape(-1, 5)
+        assert (lab[k, 4 + n:] == -1).all()
+        assert objs.shape[0] >= 1
+        assert (objs[:, 1:] >= 0).all() and (objs[:, 1:] <= 1).all()
+        assert (objs[:, 3] > objs[:, 1]).all() and (objs[:, 4] > objs[:, 2]).all()
+        for cls, x0, y0, x1, y1 in objs:
+            ys, xs = np.nonzero(d[k, int(cls), :rows, :cols] > 200)
+            assert xs.size, "marker of class %d vanished" % cls
+            assert abs(xs.min() - x0 * cols) <= tol and abs(xs.max() + 1 - x1 * cols) <= tol
+            assert abs(ys.min() - y0 * rows) <= tol and abs(ys.max() + 1 - y1 * rows) <= tol
+
+
+def test_mirror_moves_boxes_with_pixels(marker_rec):
+    plain = list(marker_iter(marker_rec))
+    flipped = list(marker_iter(marker_rec, rand_mirror_prob=1.0))
+    for a, b in zip(plain, flipped):
+        np.testing.assert_array_equal(b.data[0].asnumpy()[:, :, :40, :40], a.data[0].asnumpy()[:, :, :40, ::-1][:, :, :, 80:])
+        la, lb = a.label[0].asnumpy(), b.label[0].asnumpy()
+        oa, ob = la[:, 6:16].reshape(-1, 2, 5), lb[:, 6:16].reshape(-1, 2, 5)
+        np.testing.assert_allclose(ob[..., 1], 1 - oa[..., 3], atol=1e-6)
+        np.testing.assert_allclose(ob[..., 3], 1 - oa[..., 1], atol=1e-6)
+        np.testing.assert_array_equal(ob[..., [0, 2, 4]], oa[..., [0, 2, 4]])
+        check_markers(b, 1.01)
+
+
+@pytest.mark.parametrize("kw, tol", [
+    # MXNet truncates the pad and crop rectangles to whole pixels but maps the boxes exactly:
+    # up to ~1 px per truncated edge, plus the marker's own rounding
+    (dict(rand_pad_prob=1.0, max_pad_scale=2.5), 3.0),
+    (dict(rand_crop_prob=1.0, min_crop_scales=0.4), 2.5),
+    (dict(rand_crop_prob=1.0, min_crop_scales=0.4, crop_emit_mode="overlap", emit_overlap_thresh=0.5), 2.5),
+    (dict(rand_crop_prob=0.7, min_crop_scales=(0.3, 0.6), max_crop_scales=(0.8, 1.0), num_crop_sampler=2,
+          rand_pad_prob=0.5, max_pad_scale=2.0, rand_mirror_prob=0.5), 4.0),
+])
+def test_random_geometry_keeps_boxes_on_markers(marker_rec, kw, tol):
+    sizes = set()
+    for seed in range(4):
+        it = marker_iter(marker_rec, seed=seed, **kw)
+        for _ in range(2):
+            for b in it:
+                check_markers(b, tol)
+                sizes.update(map(tuple, b.label[0].asnumpy()[:, 1:3].astype(int).tolist()))
+            it.reset()
+    assert len(sizes) > 3  # the augmenter did change the geometry
+    if "rand_pad_prob" in kw and "rand_crop_prob" not in kw:
+        assert all(40 <= r <= 100 and 40 <= c <= 100 for r, c in sizes)
+        assert any(r > 45 for r, _ in sizes)
+    if "rand_crop_prob" in kw and "rand_pad_prob" not in kw:
+        assert all(r <= 40 and c <= 40 for r, c in sizes)
+
+
+def test_pad_fills_with_fill_value(marker_rec):
+    b = marker_iter(marker_rec, rand_pad_prob=1.0, max_pad_scale=3.0, fill_value=77, seed=3).next()
+    d, lab = b.data[0].asnumpy(), b.label[0].asnumpy()
+    for k in range(d.shape[0]):
+        rows, cols = int(lab[k, 1]), int(lab[k, 2])
+        if rows > 40 or cols > 40:
+            assert (d[k, :, :rows, :cols] == 77).any()
+
+
+def test_random_augmentation_is_deterministic_under_seed(marker_rec):
+    kw = dict(rand_crop_prob=0.8, min_crop_scales=0.3, rand_pad_prob=0.5, max_pad_scale=2.0,
+              rand_mirror_prob=0.5, random_illumination_prob=0.5, max_random_illumination=40,
+              random_contrast_prob=0.5, max_random_contrast=0.3, resize_mode="force",
+              data_shape=(3, 32, 32), shuffle=True)
+
+    def run(seed):
+        it = marker_iter(marker_rec, seed=seed, **kw)
+        out = []
+        for _ in range(2):
+            out += [(b.data[0].asnumpy(), b.label[0].asnumpy(), list(b.index)) for b in it]
+            it.reset()
+        return out
+
+    a, b, c = run(5), run(5), run(6)
+    for (da, la, ia), (db, lb, ib) in zip(a, b):
+        np.testing.assert_array_equal(da, db)
+        np.testing.assert_array_equal(la, lb)
+        assert ia == ib
+    assert any(not np.array_equal(x[0], y[0]) for x, y in zip(a, c))
+    assert not all(np.array_equal(x[0], y[0]) for x, y in zip(a[:2], a[2:4]))  # epochs differ
+    for _, lab, _ in a:
+        for row in lab:
+            objs = row[6:4 + int(row[3])].reshape(-1, 5)
+            assert ((objs[:, 1:] >= 0) & (objs[:, 1:] <= 1)).all()
+
+
+def test_color_jitter_changes_pixels_not_boxes(marker_rec):
+    plain = marker_iter(marker_rec).next()
+    jit = marker_iter(marker_rec, random_hue_prob=1.0, max_random_hue=30, random_saturation_prob=1.0,
+                      max_random_saturation=50, random_illumination_prob=1.0, max_random_illumination=50,
+                      seed=1).next()
+    np.testing.assert_array_equal(jit.label[0].asnumpy(), plain.label[0].asnumpy())
+    assert not np.array_equal(jit.data[0].asnumpy(), plain.data[0].asnumpy())
+
+
+def test_hls_round_trip():
+    rgb = np.random.RandomState(0).randint(0, 256, (50, 50, 3)).astype(np.uint8)
+    hls = _rgb_to_hls(rgb)
+    # OpenCV's 8-bit HLS: H in degrees / 2, L and S scaled to 255 (colorsys as the oracle)
+    ref = np.array([colorsys.rgb_to_hls(*(p / 255.0)) for p in rgb.reshape(-1, 3)]).reshape(rgb.shape)
+    ref = ref[..., [0, 1, 2]] * [180, 255, 255]
+    diff = np.abs(hls - ref)
+    diff[..., 0] = np.minimum(diff[..., 0], 180 - diff[..., 0])
+    assert diff.max() <= 0.51
+    back = _hls_to_rgb(hls)
+    assert np.abs(back.astype(int) - rgb).max() <= 6  # H keeps 180 levels only
+    assert np.abs(back.astype(int) - rgb).mean() < 1
+    hls = _rgb_to_hls(np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [128, 128, 128]]], np.uint8))
+    np.testing.assert_array_equal(hls[0], [[0, 128, 255], [60, 128, 255], [120, 128, 255], [0, 128, 0]])
+
+
+# ---- arguments and bad input --------------------------------------------------------------------
+def test_signature_and_defaults(rec):
+    it = mx.io.ImageDetRecordIter(path_imgrec=rec, data_shape=(3, 8, 8), batch_size=2,
+                                  # every MXNet argument, at MXNet's default
+                                  path_imglist="", aug_seq="det_aug_default", label_width=-1, preprocess_threads=4,
+                                  verbose=True, num_parts=1, part_index=0, shuffle_chunk_size=0,
+                                  shuffle_chunk_seed=0, label_pad_width=0, label_pad_value=-1.0, shuffle=False,
+                                  seed=0, round_batch=True, prefetch_buffer=4, ctx="gpu", dtype=None, resize=-1,
+                                  rand_crop_prob=0.0, min_crop_scales=(0.0,), max_crop_scales=(1.0,),
+                                  min_crop_aspect_ratios=(1.0,), max_crop_aspect_ratios=(1.0,),
+                                  min_crop_overlaps=(0.0,), max_crop_overlaps=(1.0,),
+                                  min_crop_sample_coverages=(0.0,), max_crop_sample_coverages=(1.0,),
+                                  min_crop_object_coverages=(0.0,), max_crop_object_coverages=(1.0,),
+                                  num_crop_sampler=1, crop_emit_mode="center", emit_overlap_thresh=0.3,
+                                  max_crop_trials=(25,), rand_pad_prob=0.0, max_pad_scale=1.0, max_random_hue=0,
+                                  random_hue_prob=0.0, max_random_saturation=0, random_saturation_prob=0.0,
+                                  max_random_illumination=0, random_illumination_prob=0.0,
+                                  max_random_contrast=0.0, random_contrast_prob=0.0, rand_mirror_prob=0.0,
+                                  fill_value=127, inter_method=1, resize_mode="force", mean_img="", mean_r=0.0,
+                                  mean_g=0.0, mean_b=0.0, mean_a=0.0, std_r=0.0, std_g=0.0, std_b=0.0, std_a=0.0,
+                                  scale=1.0)
+    assert it.provide_label[0].shape == (2, 21)
+    np.testing.assert_array_equal(it.next().label[0].asnumpy()[:, :21 - 4 + 4][:, :4], [[3, 8, 8, 7], [3, 8, 8, 12]])
+
+
+def test_dtype_casts(rec):
+    it = mx.io.ImageDetRecordIter(path_imgrec=rec, data_shape=(3, 8, 8), batch_size=2, dtype="uint8")
+    assert it.provide_data[0].dtype == np.uint8
+    b = it.next()
+    assert b.data[0].dtype == np.uint8
+    assert b.data[0].asnumpy().astype(np.float64)[0].sum() == REF["force"]["batches"][0][3][0]
+
+
+@pytest.mark.parametrize("kw, exc, words", [
+    (dict(bogus=1, other=2), TypeError, "bogus, other"),
+    (dict(data_shape=(3, 8)), ValueError, "data_shape"),
+    (dict(data_shape=(2, 8, 8)), ValueError, "data_shape"),
+    (dict(path_imgrec="/nonexistent/x.rec"), MXNetError, "path_imgrec"),
+    (dict(label_pad_width=10), MXNetError, "label_pad_width"),
+    (dict(label_width=7), MXNetError, "label_width"),
+    (dict(resize_mode="stretch"), ValueError, "resize_mode"),
+    (dict(crop_emit_mode="all"), ValueError, "crop_emit_mode"),
+    (dict(inter_method=5), ValueError, "inter_method"),
+    (dict(num_parts=2, part_index=2), ValueError, "part_index"),
+    (dict(num_crop_sampler=2, min_crop_scales=(0.1, 0.2, 0.3)), ValueError, "min_crop_scales"),
+    (dict(min_crop_scales=0.5, max_crop_scales=0.4), ValueError, "min_crop_scales"),
+    (dict(dtype="complex64"), ValueError, "dtype"),
+    (dict(aug_seq="aug_default"), NotImplementedError, "aug_seq"),
+])
+def test_bad_arguments(rec, kw, exc, words):
+    args = dict(path_imgrec=rec, data_shape=(3, 8, 8), batch_size=2)
+    args.update(kw)
+    with pytest.raises(exc, match=words):
+        mx.io.ImageDetRecordIter(**args)
+
+
+def test_missing_required_arguments(rec):
+    with pytest.raises(TypeError, match="data_shape"):
+        mx.io.ImageDetRecordIter(path_imgrec=rec, batch_size=2)
+
+
+def test_corrupt_inputs(tmp_path):
+    good = str(tmp_path / "g.rec")
+    write_rec(good)
+    raw = open(good, "rb").read()
+    bad = str(tmp_path / "b.rec")
+    with open(bad, "wb") as f:
+        f.write(raw[:len(raw) - 9])  # truncated last record
+    with pytest.raises(MXNetError, match="b.rec"):
+        mx.io.ImageDetRecordIter(path_imgrec=bad, data_shape=(3, 8, 8), batch_size=2)
+    # a broken image payload fails at iteration, naming the record
+    short = str(tmp_path / "s.rec")
+    rec = mx.recordio.MXIndexedRecordIO(short + ".idx", short, "w")
+    header = mx.recordio.IRHeader(0, np.array(LABELS[0], np.float32), 0, 0)
+    rec.write_idx(0, mx.recordio.pack(header, b"not an image"))
+    rec.close()
+    it = mx.io.ImageDetRecordIter(path_imgrec=short, data_shape=(3, 8, 8), batch_size=1)
+    with pytest.raises(MXNetError, match="decode"):
+        it.next()
+    # a label that is not a detection label
+    lab = str(tmp_path / "l.rec")
+    rec = mx.recordio.MXIndexedRecordIO(lab + ".idx", lab, "w")
+    rec.write_idx(0, mx.recordio.pack(mx.recordio.IRHeader(0, np.array([1, 2, 3], np.float32), 0, 0),
+                                      png_bytes(image(0))))
+    rec.close()
+    it = mx.io.ImageDetRecordIter(path_imgrec=lab, data_shape=(3, 8, 8), batch_size=1)
+    with pytest.raises(MXNetError, match="detection label"):
+        it.next()

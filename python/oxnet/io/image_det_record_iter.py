@@ -102,6 +102,12 @@ def _read_imglist(path, label_width):
     return labels
 
 
+def _uniform(rng, a, b):
+    """std::uniform_real_distribution<float>(a, b): also defined (between them) when a > b."""
+    a, b = np.float32(a), np.float32(b)
+    return np.float32(a + (b - a) * np.float32(rng.random()))
+
+
 def _record_label(header):
     return np.atleast_1d(np.asarray(header.label, np.float32))
 
@@ -340,11 +346,11 @@ class ImageDetRecordIter(_RecordPipelineIter):
     def _make_mean_img(self):
         """MXNet's mean_img creation: average every sample of the part (normalized without a mean)
         and save it under mean_img as {'mean_img': array}."""
-        total = np.zeros(self.data_shape, np.float64)
+        total = np.zeros(self.data_shape, np.float32)  # float32 sums and 1/n, as MXNet
         for k in range(self._offsets.size):
             data, _, _ = self._sample(k, -1, k)
             total += self._normalize(data)
-        self._mean_img = (total / self._offsets.size).astype(np.float32)
+        self._mean_img = total * np.float32(1.0 / self._offsets.size)
         nd.save(self._mean_img_path, {"mean_img": nd.array(self._mean_img)})
         for pending in self._pending:  # decoded before the mean existed: start over
             for fut in pending.futures:
@@ -473,10 +479,10 @@ class ImageDetRecordIter(_RecordPipelineIter):
         return arr
 
     def _pad(self, arr, label, rng):
-        s = np.float32(rng.uniform(1, self.max_pad_scale))
+        s = _uniform(rng, 1, self.max_pad_scale)
         if s < np.float32(1.05):
             return arr
-        x0, y0 = (np.float32(v) for v in rng.uniform(0, s - 1, 2))
+        x0, y0 = _uniform(rng, 0, s - 1), _uniform(rng, 0, s - 1)
         label.objects = label.project((-x0, -y0, s, s))
         h, w = arr.shape[:2]
         left, top = int(x0 * w), int(y0 * h)
@@ -487,13 +493,13 @@ class ImageDetRecordIter(_RecordPipelineIter):
 
     def _crop_box(self, i, img_aspect, rng):
         cr = self._crop
-        scale = np.float32(rng.uniform(cr["min_crop_scales"][i], cr["max_crop_scales"][i])) + np.float32(1e-12)
+        scale = _uniform(rng, cr["min_crop_scales"][i], cr["max_crop_scales"][i]) + np.float32(1e-12)
         lo = max(np.float32(cr["min_crop_aspect_ratios"][i]) / img_aspect, scale * scale)
         # MXNet writes the upper bound as `1. / new_scale * new_scale`, i.e. 1
         hi = min(np.float32(cr["max_crop_aspect_ratios"][i]) / img_aspect, np.float32(1))
-        ratio = np.float32(np.sqrt(np.float32(rng.uniform(lo, hi))))
+        ratio = np.float32(np.sqrt(_uniform(rng, lo, hi)))
         w, h = min(np.float32(1), scale * ratio), min(np.float32(1), scale / ratio)
-        x, y = np.float32(rng.uniform(0, 1 - w)), np.float32(rng.uniform(0, 1 - h))
+        x, y = _uniform(rng, 0, 1 - w), _uniform(rng, 0, 1 - h)
         return (x, y, w, h)
 
     def _try_crop(self, box, i, label):
