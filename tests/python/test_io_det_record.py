@@ -12,7 +12,7 @@ import oxnet as mx
 from oxnet.base import MXNetError
 from oxnet.io.image_det_record_iter import _hls_to_rgb, _rgb_to_hls
 
-from io_det_record_mxnet_ref import REF
+from io_det_record_mxnet_ref import REF, REF_EXTRA
 
 SIZES = [(10, 14), (12, 8), (9, 9), (16, 12), (7, 11)]
 LABELS = [
@@ -133,6 +133,38 @@ def test_matches_mxnet(rec, name):
         again = list(mx.io.ImageDetRecordIter(**args))
         np.testing.assert_array_equal(again[0].data[0].asnumpy(), got[0].data[0].asnumpy())
 
+
+
+# header_width 4, object_width 6; record 1's longest raw label holds an invalid box
+LABELS_EXTRA = [
+    [4, 6, 7, 8, 0, 0.1, 0.2, 0.5, 0.6, 0.25],
+    [4, 6, 7, 8, 1, 0.0, 0.0, 0.5, 0.5, 0.5, 3, 0.9, 0.3, 0.4, 1.0, 0.75, 2, 0.3, 0.3, 0.6, 0.6, 1.0],
+    [4, 6, 7, 8, 2, 0.2, 0.1, 0.8, 0.9, 0.125],
+]
+
+
+@pytest.mark.parametrize("name", sorted(REF_EXTRA))
+def test_extra_header_and_object_fields(tmp_path, name):
+    """Extra header values and per-object values ride along; MXNet's automatic label_pad_width
+    is the longest raw label (invalid boxes included), not the longest kept one."""
+    path = str(tmp_path / "e.rec")
+    rec = mx.recordio.MXIndexedRecordIO(path + ".idx", path, "w")
+    for i, lab in enumerate(LABELS_EXTRA):
+        header = mx.recordio.IRHeader(0, np.array(lab, np.float32), 10 + i, 0)
+        rec.write_idx(i, mx.recordio.pack(header, png_bytes(image(i))))
+    rec.close()
+    kw = dict(label_pad_width=22, batch_size=3) if name == "fixed" else {}
+    args = dict(path_imgrec=path, data_shape=(3, 4, 4), batch_size=2, verbose=False)
+    args.update(kw)
+    it = mx.io.ImageDetRecordIter(**args)
+    shape, batches = REF_EXTRA[name]
+    assert it.provide_label[0].shape == shape
+    got = list(it)
+    assert len(got) == len(batches)
+    for b, (pad, index, label, sums) in zip(got, batches):
+        assert b.pad == pad and list(b.index) == index
+        np.testing.assert_allclose(b.label[0].asnumpy(), label, atol=1e-6)
+        np.testing.assert_allclose(b.data[0].asnumpy().sum(axis=(1, 2, 3)), sums, rtol=1e-6)
 
 
 # ---- random augmentation: geometry kept, determinism under seed -------------------------------
