@@ -401,3 +401,17 @@ def test_corrupt_inputs(tmp_path):
     it = mx.io.ImageDetRecordIter(path_imgrec=lab, data_shape=(3, 8, 8), batch_size=1)
     with pytest.raises(MXNetError, match="detection label"):
         it.next()
+
+
+def test_string_arguments_as_mxnet_parses_them(rec):
+    """MXNet hands every argument to C++ as a string; the same strings work here."""
+    a = mx.io.ImageDetRecordIter(path_imgrec=rec, data_shape="(3, 8, 8)", batch_size="2", label_pad_width="20",
+                                 mean_r="100", round_batch="False", min_crop_scales="(0.3,)", verbose="0")
+    b = mx.io.ImageDetRecordIter(path_imgrec=rec, data_shape=(3, 8, 8), batch_size=2, label_pad_width=20,
+                                 mean_r=100, round_batch=False)
+    assert a.provide_data[0].shape == (2, 3, 8, 8)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.data[0].asnumpy(), y.data[0].asnumpy())
+        np.testing.assert_array_equal(x.label[0].asnumpy(), y.label[0].asnumpy())
+    with pytest.raises(ValueError, match="batch_size"):
+        mx.io.ImageDetRecordIter(path_imgrec=rec, data_shape=(3, 8, 8), batch_size="two")

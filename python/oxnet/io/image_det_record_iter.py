@@ -72,6 +72,30 @@ def _tuple(name, value, kind=float):
         raise ValueError("%s: %s must be a number or a tuple of numbers, got %r" % (_NAME, name, value)) from None
 
 
+def _from_string(name, value):
+    """MXNet passes every argument to C++ as a string; accept the strings it would parse."""
+    default = _PARAMS[name]
+    if not isinstance(value, str) or isinstance(default, str):
+        return value
+    text = value.strip()
+    try:
+        if name == "data_shape" or isinstance(default, tuple):
+            return tuple(float(x) for x in text.strip("()[]").split(",") if x.strip())
+        if isinstance(default, bool):
+            if text.lower() in ("1", "true"):
+                return True
+            if text.lower() in ("0", "false"):
+                return False
+            raise ValueError(text)
+        if name == "batch_size" or isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        raise ValueError("%s: cannot parse %s=%r" % (_NAME, name, value)) from None
+    return value
+
+
 def _part_offsets(offsets, size, num_parts, part_index):
     """The records of one part as dmlc's InputSplit cuts a .rec: by bytes (4-byte aligned), each
     record going to the part its first byte falls in."""
@@ -194,7 +218,7 @@ class ImageDetRecordIter(_RecordPipelineIter):
         if unknown:
             raise TypeError("%s got unexpected keyword argument(s): %s" % (_NAME, ", ".join(unknown)))
         p = dict(_PARAMS)
-        p.update(kwargs)
+        p.update({k: _from_string(k, v) for k, v in kwargs.items()})
         missing = [k for k in ("data_shape", "batch_size") if p[k] is None]
         if missing:
             raise TypeError("%s: missing required argument(s): %s" % (_NAME, ", ".join(missing)))
