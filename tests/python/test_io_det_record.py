@@ -22,8 +22,10 @@ LABELS = [
     [2, 5, 4, 0.05, 0.05, 0.95, 0.95],
     [2, 5, 1, 0.25, 0.25, 0.75, 0.75, 2, 0.6, 0.1, 0.9, 0.4, 0, 0.1, 0.6, 0.3, 0.9],
 ]
-IMGLIST = ("0\t2\t5\t7\t0.1\t0.1\t0.9\t0.9\ta.png\n1\t2\t5\t8\t0.2\t0.2\t0.4\t0.6\t9\t0.5\t0.5\t0.6\t0.7\tb.png\n"
-           "2\t2\t5\t1\t0\t0\t1\t1\tc.png\n3\t2\t5\t2\t0.3\t0.3\t0.4\t0.4\td.png\n4\t2\t5\t3\t0.1\t0.2\t0.3\t0.4\te.png\n")
+IMGLIST = ("0\t2\t5\t7\t0.1\t0.1\t0.9\t0.9\ta.png\n"
+           "1\t2\t5\t8\t0.2\t0.2\t0.4\t0.6\t9\t0.5\t0.5\t0.6\t0.7\tb.png\n"
+           "2\t2\t5\t1\t0\t0\t1\t1\tc.png\n3\t2\t5\t2\t0.3\t0.3\t0.4\t0.4\td.png\n"
+           "4\t2\t5\t3\t0.1\t0.2\t0.3\t0.4\te.png\n")
 
 
 def png_bytes(rgb):
@@ -217,7 +219,8 @@ def test_mirror_moves_boxes_with_pixels(marker_rec):
     plain = list(marker_iter(marker_rec))
     flipped = list(marker_iter(marker_rec, rand_mirror_prob=1.0))
     for a, b in zip(plain, flipped):
-        np.testing.assert_array_equal(b.data[0].asnumpy()[:, :, :40, :40], a.data[0].asnumpy()[:, :, :40, ::-1][:, :, :, 80:])
+        # the 40x40 image sits top-left in the 120x120 slot
+        np.testing.assert_array_equal(b.data[0].asnumpy()[:, :, :40, :40], a.data[0].asnumpy()[:, :, :40, 39::-1])
         la, lb = a.label[0].asnumpy(), b.label[0].asnumpy()
         oa, ob = la[:, 6:16].reshape(-1, 2, 5), lb[:, 6:16].reshape(-1, 2, 5)
         np.testing.assert_allclose(ob[..., 1], 1 - oa[..., 3], atol=1e-6)

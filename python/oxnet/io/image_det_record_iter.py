@@ -14,11 +14,19 @@ size before it was placed in the slot (smaller than data_shape with 'fit'/'shrin
 With label_pad_width <= 0 the width is the longest label in the part, as MXNet estimates it.
 
 Without random augmentation, output is bit-identical to MXNet 1.9.1 (tests/python/
-test_io_det_record.py). Random draws come from numpy seeded by (seed, epoch, position), so
+test_io_det_record.py; INTER_AREA shrinks, inter_method 3 or 9, within one gray level).
+Random draws come from numpy seeded by (seed, epoch, position), so
 they differ from MXNet's. Deliberate differences: unknown arguments raise TypeError (MXNet
 ignores them); `dtype` casts the output (MXNet 1.9.1 fails for anything but float32); with
 round_batch=False the missing samples of the last batch are zeros with label_pad_value labels
 and index 0 (MXNet repeats stale samples); shuffle permutes the whole part each epoch.
+
+MXNet quirks kept: num_parts splits the file by bytes (a record belongs to the part its first
+byte falls in), not by record count; means are subtracted only when one is positive and stds
+divide only when positive; a crop sampler's overlap/coverage limits are checked only when all six
+are active (min > 0 and max < 1), otherwise any crop keeping one object passes; the crop aspect
+ratio is capped at 1 / image aspect by MXNet's `1. / s * s`; a created mean_img averages the
+std-divided, scaled images but is subtracted before the division.
 """
 import os
 
