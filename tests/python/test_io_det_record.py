@@ -418,3 +418,26 @@ def test_string_arguments_as_mxnet_parses_them(rec):
         np.testing.assert_array_equal(x.label[0].asnumpy(), y.label[0].asnumpy())
     with pytest.raises(ValueError, match="batch_size"):
         mx.io.ImageDetRecordIter(path_imgrec=rec, data_shape=(3, 8, 8), batch_size="two")
+
+
+def crop_sizes(path, **kw):
+    it = marker_iter(path, rand_crop_prob=1.0, min_crop_scales=0.3, batch_size=6, **kw)
+    sizes = []
+    for _ in range(20):
+        sizes += [tuple(r) for r in it.next().label[0].asnumpy()[:, 1:3].astype(int)]
+        it.reset()
+    return np.array(sizes)
+
+
+def test_crop_sampler_limits_like_mxnet(marker_rec):
+    # MXNet 1.9.1 on a square image (min/max_crop_aspect_ratios 0.5/2): 61% of the crops wider
+    # than tall, 33% taller; ratio 1 by default (square crops)
+    s = crop_sizes(marker_rec, min_crop_aspect_ratios=0.5, max_crop_aspect_ratios=2.0)
+    assert 0.4 < (s[:, 1] > s[:, 0]).mean() < 0.8 and 0.15 < (s[:, 1] < s[:, 0]).mean() < 0.5
+    assert (crop_sizes(marker_rec)[:, 0] == crop_sizes(marker_rec)[:, 1]).all()
+    # one active limit is enough to be checked: IoU >= 0.7 with a small box is rare, so most
+    # samples keep the whole image (MXNet 1.9.1: 82%)
+    s = crop_sizes(marker_rec, min_crop_overlaps=0.7)
+    assert ((s[:, 0] == 40) & (s[:, 1] == 40)).mean() > 0.6
+    assert ((s[:, 0] == 40) & (s[:, 1] == 40)).mean() < 0.99
+    assert not ((crop_sizes(marker_rec) == 40).all(axis=1)).any()

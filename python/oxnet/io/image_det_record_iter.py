@@ -23,10 +23,11 @@ and index 0 (MXNet repeats stale samples); shuffle permutes the whole part each 
 
 MXNet quirks kept: num_parts splits the file by bytes (a record belongs to the part its first
 byte falls in), not by record count; means are subtracted only when one is positive and stds
-divide only when positive; a crop sampler's overlap/coverage limits are checked only when all six
-are active (min > 0 and max < 1), otherwise any crop keeping one object passes; the crop aspect
-ratio is capped at 1 / image aspect by MXNet's `1. / s * s`; a created mean_img averages the
-std-divided, scaled images but is subtracted before the division.
+divide only when positive; a crop passes when one object meets all of the sampler's active
+(min > 0 or max < 1) overlap/coverage limits and one object survives crop_emit_mode; the
+aspect-ratio draw is a square root of a uniform draw between max(min_ratio / image aspect, s^2)
+and min(max_ratio / image aspect, 1 / s^2); a created mean_img averages the std-divided, scaled
+images but is subtracted before the division.
 """
 import os
 
@@ -527,8 +528,7 @@ class ImageDetRecordIter(_RecordPipelineIter):
         cr = self._crop
         scale = _uniform(rng, cr["min_crop_scales"][i], cr["max_crop_scales"][i]) + np.float32(1e-12)
         lo = max(np.float32(cr["min_crop_aspect_ratios"][i]) / img_aspect, scale * scale)
-        # MXNet writes the upper bound as `1. / new_scale * new_scale`, i.e. 1
-        hi = min(np.float32(cr["max_crop_aspect_ratios"][i]) / img_aspect, np.float32(1))
+        hi = min(np.float32(cr["max_crop_aspect_ratios"][i]) / img_aspect, np.float32(1.0 / float(scale * scale)))
         ratio = np.float32(np.sqrt(_uniform(rng, lo, hi)))
         w, h = min(np.float32(1), scale * ratio), min(np.float32(1), scale / ratio)
         x, y = _uniform(rng, 0, 1 - w), _uniform(rng, 0, 1 - h)
@@ -543,15 +543,17 @@ class ImageDetRecordIter(_RecordPipelineIter):
         lims = [(cr[a][i], cr[b][i]) for a, b in (("min_crop_overlaps", "max_crop_overlaps"),
                                                   ("min_crop_sample_coverages", "max_crop_sample_coverages"),
                                                   ("min_crop_object_coverages", "max_crop_object_coverages"))]
-        # MXNet checks the constraints only when every one of them is active (min > 0 and max < 1)
-        if all(lo > 0 and hi < 1 for lo, hi in lims):
+        active = [lo > 0 or hi < 1 for lo, hi in lims]
+        if any(active):
+            # valid when one object meets every active limit
             inter = _intersect(box, objs)
             gt_area = (objs[:, 3] - objs[:, 1]) * (objs[:, 4] - objs[:, 2])
             crop_area = box[2] * box[3]
             iou = np.where(inter > 0, inter / np.maximum(crop_area + gt_area - inter, 1e-12), 0)
             ok = np.ones(objs.shape[0], bool)
-            for (lo, hi), v in zip(lims, (iou, inter / crop_area, inter / gt_area)):
-                ok &= (v >= lo) & (v <= hi)
+            for on, (lo, hi), v in zip(active, lims, (iou, inter / crop_area, inter / gt_area)):
+                if on:
+                    ok &= (v >= lo) & (v <= hi)
             if not ok.any():
                 return None
         x, y, w, h = box
