@@ -84,6 +84,7 @@ def case_args(rec, name):
         "bs3": dict(batch_size=3, epochs=2),
         "imglist": dict(path_imglist=os.path.join(d, "d.lst"), label_pad_width=0),
         "mean_img": dict(mean_img=os.path.join(d, "mean.nd"), scale=2.0, std_r=4),
+        "mirror": dict(rand_mirror_prob=1.0, resize_mode="fit", data_shape=(3, 8, 10)),
     }
     kw = dict(cases[name])
     epochs = kw.pop("epochs", 1)
