@@ -348,6 +348,8 @@ def test_dtype_casts(rec):
     b = it.next()
     assert b.data[0].dtype == np.uint8
     assert b.data[0].asnumpy().astype(np.float64)[0].sum() == REF["force"]["batches"][0][3][0]
+    it = mx.io.ImageDetRecordIter(path_imgrec=rec, data_shape=(3, 8, 8), batch_size=2, dtype=np.float16)
+    assert it.next().data[0].dtype == np.float16
 
 
 @pytest.mark.parametrize("kw, exc, words", [

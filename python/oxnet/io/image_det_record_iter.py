@@ -253,10 +253,15 @@ class ImageDetRecordIter(_RecordPipelineIter):
         if p["aug_seq"] != "det_aug_default":
             raise NotImplementedError("%s: aug_seq=%r: only 'det_aug_default' is implemented"
                                       % (_NAME, p["aug_seq"]))
-        if p["dtype"] not in _DTYPES:
+        dtype = p["dtype"]
+        try:
+            dtype = dtype if dtype is None or isinstance(dtype, str) else np.dtype(dtype).name
+        except TypeError:
+            pass
+        if dtype not in _DTYPES:
             raise ValueError("%s: dtype must be one of %s, got %r"
                              % (_NAME, ", ".join(str(k) for k in _DTYPES if k != "None"), p["dtype"]))
-        self._out_dtype = _DTYPES[p["dtype"]]
+        self._out_dtype = _DTYPES[dtype]
         self._init_aug(p, data_shape)
 
         path = str(p["path_imgrec"])
