@@ -12,7 +12,7 @@ import oxnet as mx
 from oxnet.base import MXNetError
 from oxnet.io.image_det_record_iter import _hls_to_rgb, _rgb_to_hls
 
-from io_det_record_mxnet_ref import REF, REF_EXTRA
+from io_det_record_mxnet_ref import REF, REF_EXTRA, REF_RGBA
 
 SIZES = [(10, 14), (12, 8), (9, 9), (16, 12), (7, 11)]
 LABELS = [
@@ -28,15 +28,16 @@ IMGLIST = ("0\t2\t5\t7\t0.1\t0.1\t0.9\t0.9\ta.png\n"
            "4\t2\t5\t3\t0.1\t0.2\t0.3\t0.4\te.png\n")
 
 
-def png_bytes(rgb):
-    """Minimal PNG encoder (filter 0), the same bytes in oxnet and in the MXNet run (no cv2 there),
-    so the .rec files, and hence the byte-split parts, are identical."""
-    h, w, _ = rgb.shape
-    raw = b"".join(b"\x00" + rgb[y].astype(np.uint8).tobytes() for y in range(h))
+def png_bytes(pixels):
+    """Minimal PNG encoder (RGB or RGBA, filter 0), the same bytes in oxnet and in the MXNet run
+    (no cv2 there), so the .rec files, and hence the byte-split parts, are identical."""
+    h, w, c = pixels.shape
+    raw = b"".join(b"\x00" + pixels[y].astype(np.uint8).tobytes() for y in range(h))
 
     def chunk(t, d):
         return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    color_type = {3: 2, 4: 6}[c]
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
@@ -168,6 +169,34 @@ def test_extra_header_and_object_fields(tmp_path, name):
         assert b.pad == pad and list(b.index) == index
         np.testing.assert_allclose(b.label[0].asnumpy(), label, atol=1e-6)
         np.testing.assert_allclose(b.data[0].asnumpy().sum(axis=(1, 2, 3)), sums, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["rgba", "rgba_norm"])
+def test_rgba(tmp_path, name):
+    path = str(tmp_path / "a.rec")
+    rec = mx.recordio.MXIndexedRecordIO(path + ".idx", path, "w")
+    for i in range(3):
+        rgb = image(i)
+        a = ((np.arange(rgb.shape[0])[:, None] * 19 + np.arange(rgb.shape[1])[None] * 3 + 40 * i) % 256)
+        header = mx.recordio.IRHeader(0, np.array([2, 5, i, 0.1, 0.2, 0.6, 0.7], np.float32), i, 0)
+        rec.write_idx(i, mx.recordio.pack(header, png_bytes(np.dstack([rgb, a.astype(np.uint8)]))))
+    rec.close()
+    kw = dict(mean_r=10, mean_a=20, std_a=4, std_g=2) if name == "rgba_norm" else {}
+    it = mx.io.ImageDetRecordIter(path_imgrec=path, data_shape=(4, 6, 6), batch_size=3, **kw)
+    shape, label, sums, px = REF_RGBA[name]
+    assert it.provide_data[0].shape == shape
+    b = it.next()
+    d = b.data[0].asnumpy()
+    np.testing.assert_allclose(b.label[0].asnumpy()[:, :4], label)
+    np.testing.assert_allclose(d.astype(np.float64).sum(axis=(2, 3)), sums, rtol=1e-6)
+    np.testing.assert_allclose(d[:, :, 2, 3], px, rtol=1e-6)
+
+
+def test_rgb_image_read_as_rgba_fails(rec):
+    assert REF_RGBA["rgb_as_rgba"] == "error"
+    it = mx.io.ImageDetRecordIter(path_imgrec=rec, data_shape=(4, 6, 6), batch_size=1)
+    with pytest.raises(MXNetError, match="4 channels"):
+        it.next()
 
 
 # ---- random augmentation: geometry kept, determinism under seed -------------------------------
@@ -356,6 +385,7 @@ def test_dtype_casts(rec):
     (dict(bogus=1, other=2), TypeError, "bogus, other"),
     (dict(data_shape=(3, 8)), ValueError, "data_shape"),
     (dict(data_shape=(2, 8, 8)), ValueError, "data_shape"),
+    (dict(data_shape=(3, 0, 8)), ValueError, "data_shape"),
     (dict(path_imgrec="/nonexistent/x.rec"), MXNetError, "path_imgrec"),
     (dict(label_pad_width=10), MXNetError, "label_pad_width"),
     (dict(label_width=7), MXNetError, "label_width"),

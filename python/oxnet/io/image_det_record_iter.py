@@ -3,7 +3,7 @@
 Reimplements MXNet 1.9.1's C++ ImageDetRecordIter (src/io/iter_image_det_recordio.cc with the
 `det_aug_default` augmenter of src/io/image_det_aug_default.cc and ImageDetNormalizeIter) on the
 prefetching pipeline of ImageRecordIter. Per sample, in MXNet's order: decode, `resize` of the
-shorter edge, color jitter in HLS and contrast, mirror, random pad, random crop (samplers), then
+shorter edge, color jitter in HLS (RGB only) and contrast, mirror, random pad, random crop (samplers), then
 `resize_mode` into data_shape; the image goes to the top-left of a zeroed (C, H, W) slot.
 
 The record label is `[header_width, object_width, extra header..., (cls, xmin, ymin, xmax, ymax,
@@ -243,8 +243,8 @@ class ImageDetRecordIter(_RecordPipelineIter):
         if len(data_shape) != 3 or min(data_shape) <= 0:
             raise ValueError("%s: data_shape must be (channels, height, width) with positive sizes, got %s"
                              % (_NAME, data_shape))
-        if data_shape[0] not in (1, 3):
-            raise ValueError("%s: data_shape[0] (channels) must be 1 (gray) or 3 (RGB), got %d"
+        if data_shape[0] not in (1, 3, 4):
+            raise ValueError("%s: data_shape[0] (channels) must be 1 (gray), 3 (RGB) or 4 (RGBA), got %d"
                              % (_NAME, data_shape[0]))
         num_parts, part_index = int(p["num_parts"]), int(p["part_index"])
         if not 0 <= part_index < num_parts:
@@ -347,11 +347,11 @@ class ImageDetRecordIter(_RecordPipelineIter):
 
     def _init_norm(self, p, data_shape):
         c = data_shape[0]
-        means = np.asarray([p["mean_r"], p["mean_g"], p["mean_b"]], np.float32)
-        stds = np.asarray([p["std_r"], p["std_g"], p["std_b"]], np.float32)
+        means = np.asarray([p["mean_r"], p["mean_g"], p["mean_b"], p["mean_a"]], np.float32)
+        stds = np.asarray([p["std_r"], p["std_g"], p["std_b"], p["std_a"]], np.float32)
         # MXNet subtracts the per-channel means only when one of them is positive, divides only by
         # positive stds, and ignores mean_img when means are given.
-        self._mean = means[:c].reshape(c, 1, 1) if (means > 0).any() or p["mean_a"] > 0 else None
+        self._mean = means[:c].reshape(c, 1, 1) if (means > 0).any() else None
         self._std = np.where(stds > 0, stds, np.float32(1))[:c].reshape(c, 1, 1)
         self._scale = np.float32(p["scale"])
         self._mean_img_path = str(p["mean_img"]) if self._mean is None else ""

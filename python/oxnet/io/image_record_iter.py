@@ -132,7 +132,13 @@ class _RecordPipelineIter(_HeldBatchIter):
         header, payload = recordio.unpack(s)
         try:
             img = Image.open(_io.BytesIO(payload))
-            img = img.convert("RGB") if channels == 3 else decode_gray(img)
+            if channels == 4:
+                if "A" not in img.mode and "transparency" not in img.info:
+                    raise ValueError("expected 4 channels, the image has %d (mode %s)"
+                                     % (len(img.getbands()), img.mode))
+                img = img.convert("RGBA")
+            else:
+                img = img.convert("RGB") if channels == 3 else decode_gray(img)
         except Exception as e:
             raise MXNetError("%s: cannot decode the image at byte offset %d of %s: %s"
                              % (type(self).__name__, offset, self.path_imgrec, e)) from e
