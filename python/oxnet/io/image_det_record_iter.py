@@ -30,6 +30,7 @@ and min(max_ratio / image aspect, 1 / s^2); a created mean_img averages the std-
 images but is subtracted before the division.
 """
 import os
+import struct
 
 import numpy as np
 
@@ -139,6 +140,21 @@ def _uniform(rng, a, b):
     """std::uniform_real_distribution<float>(a, b): also defined (between them) when a > b."""
     a, b = np.float32(a), np.float32(b)
     return np.float32(a + (b - a) * np.float32(rng.random()))
+
+
+def _label_size(f, path, offset):
+    """Number of label values of the record at offset, reading its headers only (a .rec of
+    images is mostly payload); the whole record when its first part is too short to hold them."""
+    f.seek(offset)
+    head = f.read(8 + recordio._IR_SIZE)
+    if len(head) == 8 + recordio._IR_SIZE:
+        length = struct.unpack("<I", head[4:8])[0] & recordio._LEN_MASK
+        flag = struct.unpack("<I", head[8:12])[0]
+        if length >= recordio._IR_SIZE + 4 * flag:
+            return max(flag, 1)
+    f.seek(offset)
+    header, _ = recordio.unpack(recordio._read_record(f, path))
+    return _record_label(header).size
 
 
 def _record_label(header):
@@ -372,9 +388,7 @@ class ImageDetRecordIter(_RecordPipelineIter):
         longest = 0
         with open(path, "rb") as f:
             for off in offsets:
-                f.seek(off)
-                header, _ = recordio.unpack(recordio._read_record(f, path))
-                n = _record_label(header).size
+                n = _label_size(f, path, off)
                 if self.label_width > 0 and n != self.label_width:
                     raise MXNetError("%s: record at byte offset %d of %s has a %d-value label, "
                                      "label_width is %d" % (_NAME, off, path, n, self.label_width))
