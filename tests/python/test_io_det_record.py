@@ -474,3 +474,21 @@ def test_crop_sampler_limits_like_mxnet(marker_rec):
     assert ((s[:, 0] == 40) & (s[:, 1] == 40)).mean() > 0.6
     assert ((s[:, 0] == 40) & (s[:, 1] == 40)).mean() < 0.99
     assert not ((crop_sizes(marker_rec) == 40).all(axis=1)).any()
+
+
+def test_shuffle_threads_and_random_interpolation(rec):
+    def run(**kw):
+        it = mx.io.ImageDetRecordIter(path_imgrec=rec, data_shape=(3, 8, 8), batch_size=5, shuffle=True, seed=3,
+                                      inter_method=10, **kw)
+        out = []
+        for _ in range(2):
+            b = it.next()
+            out.append((list(b.index), b.data[0].asnumpy()))
+            it.reset()
+        return out
+
+    a, b = run(preprocess_threads=4), run(preprocess_threads=1, prefetch_buffer=1)
+    for (ia, da), (ib, db) in zip(a, b):
+        assert sorted(ia) == [0, 1, 2, 3, 4] and ia == ib
+        np.testing.assert_array_equal(da, db)
+    assert a[0][0] != a[1][0]  # a new order each epoch
