@@ -1,13 +1,14 @@
 """mx.io: data iterators with MXNet 1.x's API (pure Python over numpy and mx.nd).
 
 `NDArrayIter`, `ResizeIter`, `PrefetchingIter` follow python/mxnet/io/io.py; `CSVIter`,
-`MNISTIter` and `ImageRecordIter` reimplement MXNet's C++ iterators (src/io) in Python, with
-image decoding in a thread pool (Pillow releases the GIL while decoding).
+`MNISTIter`, `ImageRecordIter` and `ImageDetRecordIter` reimplement MXNet's C++ iterators
+(src/io) in Python, with image decoding in a thread pool (Pillow releases the GIL while decoding).
 """
 from .base import DataDesc, DataBatch, DataIter, ResizeIter, PrefetchingIter
 from .ndarray_iter import NDArrayIter
 from .file_iters import CSVIter, MNISTIter
 from .image_record_iter import ImageRecordIter, ImageRecordUInt8Iter
+from .image_det_record_iter import ImageDetRecordIter
 from .libsvm_iter import LibSVMIter
 
 # MXNet 1.x kept its first C++ record iterators under these names; same parameters.
@@ -15,4 +16,5 @@ ImageRecordIter_v1 = ImageRecordIter
 ImageRecordUInt8Iter_v1 = ImageRecordUInt8Iter
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "ResizeIter", "PrefetchingIter", "NDArrayIter",
-           "CSVIter", "MNISTIter", "LibSVMIter", "ImageRecordIter", "ImageRecordUInt8Iter", "ImageRecordIter_v1", "ImageRecordUInt8Iter_v1"]
+           "CSVIter", "MNISTIter", "LibSVMIter", "ImageRecordIter", "ImageRecordUInt8Iter",
+           "ImageDetRecordIter", "ImageRecordIter_v1", "ImageRecordUInt8Iter_v1"]

@@ -63,63 +63,31 @@ class _Pending:
         self.futures, self.pad, self.overflow = futures, pad, overflow
 
 
-class ImageRecordIter(_HeldBatchIter):
-    """Iterates over an image .rec file (see `mx.recordio.pack_img` and `oxnet.tools.im2rec`).
+class _RecordPipelineIter(_HeldBatchIter):
+    """The machinery shared by the image record iterators: per-epoch record order, batches of
+    samples decoded by a thread pool up to `prefetch_buffer` batches ahead, round_batch wrap.
 
-    data_shape: (channels, height, width) with channels 1 (gray) or 3 (RGB).
-    round_batch=True wraps the last batch around to the start (pad = wrapped samples, and the
-    next epoch starts after them); False zero-fills it (pad = missing samples).
+    Subclasses call `_start` at the end of __init__ and define `_load` (fill one slot of a
+    `_Pending`), `provide_label` and `_batch_label` (the label array a batch carries).
     """
 
-    def __init__(self, path_imgrec, data_shape, batch_size, path_imgidx="", shuffle=False,
-                 rand_crop=False, rand_mirror=False, mean_r=0.0, mean_g=0.0, mean_b=0.0,
-                 std_r=1.0, std_g=1.0, std_b=1.0, scale=1.0, resize=-1, label_width=1,
-                 preprocess_threads=4, round_batch=True, prefetch_buffer=4, seed=0,
-                 num_parts=1, part_index=0, data_name="data", label_name="softmax_label", **kwargs):
-        super().__init__(batch_size)
-        unknown = sorted(set(kwargs) - _IGNORED)
-        if unknown:
-            raise MXNetError("ImageRecordIter: cannot find argument(s) %s" % ", ".join(unknown))
-        unsupported = sorted(k for k, v in kwargs.items() if k in _NOOP_VALUES and v != _NOOP_VALUES[k])
-        if unsupported:
-            raise NotImplementedError("ImageRecordIter: argument(s) %s are not supported by oxnet yet"
-                                      % ", ".join(unsupported))
-        data_shape = tuple(int(x) for x in data_shape)
-        if len(data_shape) != 3 or data_shape[0] not in (1, 3):
-            raise ValueError("ImageRecordIter: data_shape must be (channels, height, width) with 1 or 3 "
-                             "channels, got %s" % (data_shape,))
-        if batch_size < 1:
-            raise ValueError("ImageRecordIter: batch_size must be positive, got %d" % batch_size)
-        if label_width < 1:
-            raise ValueError("ImageRecordIter: label_width must be positive, got %d" % label_width)
-        if not 0 <= part_index < num_parts:
-            raise ValueError("ImageRecordIter: need 0 <= part_index < num_parts, got %d, %d"
-                             % (part_index, num_parts))
-        self.path_imgrec = str(path_imgrec)
-        try:
-            offsets = _read_idx_offsets(path_imgidx) if path_imgidx else _scan_offsets(self.path_imgrec)
-        except OSError as e:
-            raise MXNetError('Check failed: allow_null: :Open "%s": %s' % (e.filename, e.strerror)) from e
-        n = len(offsets)
-        offsets = offsets[int(n / num_parts * part_index):int(n / num_parts * (part_index + 1))]
-        if not offsets:
-            raise MXNetError("ImageRecordIter: %s contains no records" % self.path_imgrec)
+    _label_fill = 0.0
+
+    def _start(self, path_imgrec, offsets, data_shape, label_len, shuffle, round_batch, seed,
+               preprocess_threads, prefetch_buffer, data_name, label_name):
+        self.path_imgrec = path_imgrec
         self._offsets = np.asarray(offsets, np.int64)
-        self.data_shape = data_shape
-        self.shuffle, self.rand_crop, self.rand_mirror = bool(shuffle), bool(rand_crop), bool(rand_mirror)
-        means, stds = (mean_r, mean_g, mean_b), (std_r, std_g, std_b)
-        c = data_shape[0]
-        self._mean = np.asarray(means[:c], np.float32).reshape(c, 1, 1)
-        self._mult = (np.float32(scale) / np.asarray(stds[:c], np.float32)).reshape(c, 1, 1)
-        self.resize = int(resize)
-        self.label_width = int(label_width)
+        self.data_shape = tuple(data_shape)
+        self._label_len = int(label_len)
+        self.shuffle = bool(shuffle)
         self.round_batch = bool(round_batch)
         self.seed = int(seed)
         self.data_name, self.label_name = data_name, label_name
         self._prefetch = max(1, int(prefetch_buffer))
-        self._out_dtype = np.float32
+        if not hasattr(self, "_out_dtype"):
+            self._out_dtype = np.float32
         self._pool = ThreadPoolExecutor(max_workers=max(1, int(preprocess_threads)),
-                                        thread_name_prefix="ImageRecordIter")
+                                        thread_name_prefix=type(self).__name__)
         self._local = threading.local()
         self._files = []
         self._files_lock = threading.Lock()
@@ -133,12 +101,7 @@ class ImageRecordIter(_HeldBatchIter):
 
     @property
     def provide_data(self):
-        return [DataDesc(self.data_name, (self.batch_size,) + self.data_shape, np.float32)]
-
-    @property
-    def provide_label(self):
-        shape = (self.batch_size,) if self.label_width == 1 else (self.batch_size, self.label_width)
-        return [DataDesc(self.label_name, shape, np.float32)]
+        return [DataDesc(self.data_name, (self.batch_size,) + self.data_shape, self._out_dtype)]
 
     def _epoch_order(self):
         if self.shuffle:
@@ -155,8 +118,8 @@ class ImageRecordIter(_HeldBatchIter):
                 self._files.append(f)
         return f
 
-    def _load(self, slot, pending, record, epoch, pos):
-        """Read, decode and augment one sample into pending's buffers (runs in the pool)."""
+    def _read(self, record, channels):
+        """(header, decoded Pillow image or gray array, byte offset) of one record (pool side)."""
         from PIL import Image
 
         f = self._file()
@@ -164,51 +127,22 @@ class ImageRecordIter(_HeldBatchIter):
         f.seek(offset)
         s = recordio._read_record(f, self.path_imgrec)
         if s is None:
-            raise MXNetError("ImageRecordIter: no record at byte offset %d of %s" % (offset, self.path_imgrec))
+            raise MXNetError("%s: no record at byte offset %d of %s"
+                             % (type(self).__name__, offset, self.path_imgrec))
         header, payload = recordio.unpack(s)
-        label = np.atleast_1d(np.asarray(header.label, np.float32))
-        if label.size < self.label_width:
-            raise MXNetError("ImageRecordIter: record at byte offset %d of %s has %d label(s), "
-                             "label_width is %d" % (offset, self.path_imgrec, label.size, self.label_width))
         try:
             img = Image.open(_io.BytesIO(payload))
-            img = img.convert("RGB") if self.data_shape[0] == 3 else decode_gray(img)
-        except Exception as e:
-            raise MXNetError("ImageRecordIter: cannot decode the image at byte offset %d of %s: %s"
-                             % (offset, self.path_imgrec, e)) from e
-        rng = np.random.default_rng([self.seed, epoch, pos])
-        arr = self._resize(np.asarray(img))
-        if arr.ndim == 2:
-            arr = arr[:, :, None]
-        _, th, tw = self.data_shape
-        h, w = arr.shape[:2]
-        if self.rand_crop:
-            y, x = int(rng.integers(0, h - th + 1)), int(rng.integers(0, w - tw + 1))
-        else:
-            y, x = (h - th) // 2, (w - tw) // 2
-        arr = arr[y:y + th, x:x + tw]
-        if self.rand_mirror and rng.random() < 0.5:
-            arr = arr[:, ::-1]
-        out = pending.data[slot]
-        np.subtract(arr.transpose(2, 0, 1), self._mean, out=out, dtype=np.float32)
-        out *= self._mult
-        pending.label[slot] = label[:self.label_width]
-        pending.ids[slot] = header.id
-
-    def _resize(self, arr):
-        h, w = arr.shape[:2]
-        if self.resize > 0:
-            # shorter edge to `resize`, aspect kept, integer sizes as MXNet's default augmenter
-            if h > w:
-                w, h = self.resize, self.resize * h // w
+            if channels == 4:
+                if "A" not in img.mode and "transparency" not in img.info:
+                    raise ValueError("expected 4 channels, the image has %d (mode %s)"
+                                     % (len(img.getbands()), img.mode))
+                img = img.convert("RGBA")
             else:
-                w, h = self.resize * w // h, self.resize
-        _, th, tw = self.data_shape
-        if h < th or w < tw:
-            # too small to crop: MXNet would fail; scale up just enough instead
-            k = max(th / h, tw / w)
-            w, h = max(tw, int(round(w * k))), max(th, int(round(h * k)))
-        return resize_linear(arr, w, h)
+                img = img.convert("RGB") if channels == 3 else decode_gray(img)
+        except Exception as e:
+            raise MXNetError("%s: cannot decode the image at byte offset %d of %s: %s"
+                             % (type(self).__name__, offset, self.path_imgrec, e)) from e
+        return header, img, offset
 
     # ---- consumer side -----------------------------------------------------------------------
     def _fill(self):
@@ -226,7 +160,7 @@ class ImageRecordIter(_HeldBatchIter):
                 overflow = pad
             c, h, w = self.data_shape
             p = _Pending(np.zeros((self.batch_size, c, h, w), np.float32),
-                         np.zeros((self.batch_size, self.label_width), np.float32),
+                         np.full((self.batch_size, self._label_len), self._label_fill, np.float32),
                          np.zeros(self.batch_size, np.uint64), [], pad, overflow)
             p.futures = [self._pool.submit(self._load, i, p, int(self._order[k]), self._epoch, start + i)
                          for i, k in enumerate(pos)]
@@ -240,7 +174,7 @@ class ImageRecordIter(_HeldBatchIter):
         for fut in p.futures:
             fut.result()  # re-raises a worker's error here, in the consumer
         self._overflow = p.overflow
-        label = p.label[:, 0] if self.label_width == 1 else p.label
+        label = self._batch_label(p.label)
         data = p.data if self._out_dtype == np.float32 else p.data.astype(self._out_dtype)
         self.current_batch = DataBatch([nd.array(data, dtype=self._out_dtype)], [nd.array(label)],
                                 pad=p.pad, index=p.ids)
@@ -279,6 +213,107 @@ class ImageRecordIter(_HeldBatchIter):
             self.close(wait=False)
         except Exception:
             pass
+
+
+class ImageRecordIter(_RecordPipelineIter):
+    """Iterates over an image .rec file (see `mx.recordio.pack_img` and `oxnet.tools.im2rec`).
+
+    data_shape: (channels, height, width) with channels 1 (gray) or 3 (RGB).
+    round_batch=True wraps the last batch around to the start (pad = wrapped samples, and the
+    next epoch starts after them); False zero-fills it (pad = missing samples).
+    """
+
+    def __init__(self, path_imgrec, data_shape, batch_size, path_imgidx="", shuffle=False,
+                 rand_crop=False, rand_mirror=False, mean_r=0.0, mean_g=0.0, mean_b=0.0,
+                 std_r=1.0, std_g=1.0, std_b=1.0, scale=1.0, resize=-1, label_width=1,
+                 preprocess_threads=4, round_batch=True, prefetch_buffer=4, seed=0,
+                 num_parts=1, part_index=0, data_name="data", label_name="softmax_label", **kwargs):
+        super().__init__(batch_size)
+        unknown = sorted(set(kwargs) - _IGNORED)
+        if unknown:
+            raise MXNetError("ImageRecordIter: cannot find argument(s) %s" % ", ".join(unknown))
+        unsupported = sorted(k for k, v in kwargs.items() if k in _NOOP_VALUES and v != _NOOP_VALUES[k])
+        if unsupported:
+            raise NotImplementedError("ImageRecordIter: argument(s) %s are not supported by oxnet yet"
+                                      % ", ".join(unsupported))
+        data_shape = tuple(int(x) for x in data_shape)
+        if len(data_shape) != 3 or data_shape[0] not in (1, 3):
+            raise ValueError("ImageRecordIter: data_shape must be (channels, height, width) with 1 or 3 "
+                             "channels, got %s" % (data_shape,))
+        if batch_size < 1:
+            raise ValueError("ImageRecordIter: batch_size must be positive, got %d" % batch_size)
+        if label_width < 1:
+            raise ValueError("ImageRecordIter: label_width must be positive, got %d" % label_width)
+        if not 0 <= part_index < num_parts:
+            raise ValueError("ImageRecordIter: need 0 <= part_index < num_parts, got %d, %d"
+                             % (part_index, num_parts))
+        path_imgrec = str(path_imgrec)
+        try:
+            offsets = _read_idx_offsets(path_imgidx) if path_imgidx else _scan_offsets(path_imgrec)
+        except OSError as e:
+            raise MXNetError('Check failed: allow_null: :Open "%s": %s' % (e.filename, e.strerror)) from e
+        n = len(offsets)
+        offsets = offsets[int(n / num_parts * part_index):int(n / num_parts * (part_index + 1))]
+        if not offsets:
+            raise MXNetError("ImageRecordIter: %s contains no records" % path_imgrec)
+        self.rand_crop, self.rand_mirror = bool(rand_crop), bool(rand_mirror)
+        means, stds = (mean_r, mean_g, mean_b), (std_r, std_g, std_b)
+        c = data_shape[0]
+        self._mean = np.asarray(means[:c], np.float32).reshape(c, 1, 1)
+        self._mult = (np.float32(scale) / np.asarray(stds[:c], np.float32)).reshape(c, 1, 1)
+        self.resize = int(resize)
+        self.label_width = int(label_width)
+        self._start(path_imgrec, offsets, data_shape, self.label_width, shuffle, round_batch, seed,
+                    preprocess_threads, prefetch_buffer, data_name, label_name)
+
+    @property
+    def provide_label(self):
+        shape = (self.batch_size,) if self.label_width == 1 else (self.batch_size, self.label_width)
+        return [DataDesc(self.label_name, shape, np.float32)]
+
+    def _batch_label(self, label):
+        return label[:, 0] if self.label_width == 1 else label
+
+    def _load(self, slot, pending, record, epoch, pos):
+        """Read, decode and augment one sample into pending's buffers (runs in the pool)."""
+        header, img, offset = self._read(record, self.data_shape[0])
+        label = np.atleast_1d(np.asarray(header.label, np.float32))
+        if label.size < self.label_width:
+            raise MXNetError("ImageRecordIter: record at byte offset %d of %s has %d label(s), "
+                             "label_width is %d" % (offset, self.path_imgrec, label.size, self.label_width))
+        rng = np.random.default_rng([self.seed, epoch, pos])
+        arr = self._resize(np.asarray(img))
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        _, th, tw = self.data_shape
+        h, w = arr.shape[:2]
+        if self.rand_crop:
+            y, x = int(rng.integers(0, h - th + 1)), int(rng.integers(0, w - tw + 1))
+        else:
+            y, x = (h - th) // 2, (w - tw) // 2
+        arr = arr[y:y + th, x:x + tw]
+        if self.rand_mirror and rng.random() < 0.5:
+            arr = arr[:, ::-1]
+        out = pending.data[slot]
+        np.subtract(arr.transpose(2, 0, 1), self._mean, out=out, dtype=np.float32)
+        out *= self._mult
+        pending.label[slot] = label[:self.label_width]
+        pending.ids[slot] = header.id
+
+    def _resize(self, arr):
+        h, w = arr.shape[:2]
+        if self.resize > 0:
+            # shorter edge to `resize`, aspect kept, integer sizes as MXNet's default augmenter
+            if h > w:
+                w, h = self.resize, self.resize * h // w
+            else:
+                w, h = self.resize * w // h, self.resize
+        _, th, tw = self.data_shape
+        if h < th or w < tw:
+            # too small to crop: MXNet would fail; scale up just enough instead
+            k = max(th / h, tw / w)
+            w, h = max(tw, int(round(w * k))), max(th, int(round(h * k)))
+        return resize_linear(arr, w, h)
 
 
 class ImageRecordUInt8Iter(ImageRecordIter):
