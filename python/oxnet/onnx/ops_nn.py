@@ -189,10 +189,9 @@ def softmax_output(g, n):
 
 @register("SoftmaxActivation")
 def softmax_activation(g, n):
-    if n.str("mode", "instance") == "channel":
-        g.add("Softmax", [n.inputs[0]], n.outputs, axis=1)
-    else:
-        _softmax_instance(g, n)
+    # 'instance' normalizes the last axis (MXNet flattens the leading axes, not the trailing).
+    axis = 1 if n.str("mode", "instance") == "channel" else -1
+    g.add("Softmax", [n.inputs[0]], n.outputs, axis=axis)
 
 
 @register("LinearRegressionOutput", "MAERegressionOutput", "SVMOutput")

@@ -18,6 +18,7 @@ _BINARY = {
     "Pow": ("broadcast_power", "_power_scalar", "_rpower_scalar"),
     "Max": ("broadcast_maximum", "_maximum_scalar", "_maximum_scalar"),
     "Min": ("broadcast_minimum", "_minimum_scalar", "_minimum_scalar"),
+    "Mod": ("broadcast_mod", "_mod_scalar", "_rmod_scalar"),
 }
 
 
@@ -34,6 +35,8 @@ def _scalar(im, name):
 def binary(im, node):
     if node.op in ("Max", "Min") and len(node.inputs) != 2:
         raise node.fail("only two inputs are imported")
+    if node.op == "Mod" and node.attr("fmod", 0):
+        raise node.fail("fmod=1 (C's remainder) is not imported")
     a, b = node.inputs[:2]
     full, scalar, rscalar = _BINARY[node.op]
     sb, sa = _scalar(im, b), _scalar(im, a)
