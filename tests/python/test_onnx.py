@@ -329,6 +329,7 @@ def test_mxnet_checkpoint_exports(tmp_path):
     np.testing.assert_allclose(_run_onnx(legacy, {"data": x})[0], MXNET_OUTPUT, rtol=RTOL,
                                atol=ATOL)
     sym2, arg2, aux2 = mx.contrib.onnx.import_model(path)
+    assert sym2.name == "softmax"  # MXNet's node names come back
     assert sorted(aux2) == ["bn0_moving_mean", "bn0_moving_var"]
     assert "conv0_weight" in arg2 and "fc0_bias" in arg2
     np.testing.assert_allclose(_forward(sym2, arg2, aux2, {"data": x})[0], MXNET_OUTPUT,
@@ -351,6 +352,28 @@ def test_export_keyword_forms(tmp_path):
                                rtol=RTOL, atol=ATOL)
     assert model.opset_import[0].version == mx.onnx.OPSET == 13
     assert "Convolution" in mx.onnx.get_operator_support()
+
+
+def test_signatures_match_mxnet():
+    import inspect
+    sig = inspect.signature(mx.onnx.export_model)
+    assert [(p.name, p.default) for p in sig.parameters.values()] == [
+        ("sym", inspect.Parameter.empty), ("params", inspect.Parameter.empty),
+        ("in_shapes", None), ("in_types", np.float32), ("onnx_file_path", "model.onnx"),
+        ("verbose", False), ("dynamic", False), ("dynamic_input_shapes", None),
+        ("run_shape_inference", False), ("input_type", None), ("input_shape", None)]
+    legacy = inspect.signature(mx.contrib.onnx.export_model)
+    assert list(legacy.parameters)[:4] == ["sym", "params", "input_shape", "input_type"]
+
+
+def test_in_shapes_from_variable_shape(tmp_path):
+    x = mx.sym.var("data", shape=(3, 6))
+    out = mx.sym.FullyConnected(x, num_hidden=2, name="fc")
+    args, _ = _random_params(out, {"data": (3, 6)})
+    path = mx.onnx.export_model(out, args, onnx_file_path=str(tmp_path / "s.onnx"))
+    data = _data(3, 6)
+    np.testing.assert_allclose(_run_onnx(path, {"data": data})[0],
+                               _forward(out, args, {}, {"data": data})[0], rtol=RTOL, atol=ATOL)
 
 
 # ------------------------------------------------------------------------------ other exporters
@@ -471,6 +494,15 @@ def test_import_unsupported_operator(tmp_path):
         mx.contrib.onnx.import_model(path)
     with pytest.raises(NotImplementedError, match="import_model"):
         mx.contrib.onnx.import_to_gluon(path, mx.cpu())
+
+
+def test_oxnet_imports_without_onnx():
+    import subprocess
+    code = ("import sys; sys.modules['onnx'] = None; sys.modules['onnxruntime'] = None; "
+            "import oxnet as mx; print(mx.onnx.OPSET, callable(mx.contrib.onnx.import_model))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["13", "True"]
 
 
 def test_missing_onnx_package_says_how_to_install(monkeypatch, tmp_path):

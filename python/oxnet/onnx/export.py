@@ -116,14 +116,16 @@ class ExportGraph:
         self.nodes = []
         self.initializers = []
         self._names = set()
+        self._node_names = set()
         self._count = 0
 
-    def unique(self, hint):
+    def unique(self, hint, taken=None):
+        taken = self._names if taken is None else taken
         name = hint
-        while name in self._names:
+        while name in taken:
             self._count += 1
             name = "%s__%d" % (hint, self._count)
-        self._names.add(name)
+        taken.add(name)
         return name
 
     def reserve(self, name):
@@ -136,8 +138,9 @@ class ExportGraph:
         elif isinstance(outputs, string_types):
             outputs = [outputs]
         attrs = {k: v for k, v in attrs.items() if v is not None}
+        # Nodes are named after their first output, so an import gives back MXNet's node names.
         node = self.helper.make_node(op_type, list(inputs), list(outputs),
-                                     name=self.unique("%s_%s" % (outputs[0], op_type)), **attrs)
+                                     name=self.unique(outputs[0], self._node_names), **attrs)
         self.nodes.append(node)
         return outputs[0] if len(outputs) == 1 else list(outputs)
 

@@ -116,8 +116,15 @@ class Importer:
 
     # ----------------------------------------------------------------- driver
     def convert(self, graph):
+        # ONNX node names need not be unique nor differ from tensor names; MXNet's must.
+        taken = set(self.params) | {i.name for i in graph.input}
         for proto in graph.node:
             node = ImportNode(self.onnx, proto)
+            base, k = node.name, 0
+            while node.name in taken:
+                k += 1
+                node.name = "%s_%d" % (base, k)
+            taken.add(node.name)
             fn = IMPORTERS.get(node.op)
             if fn is None or proto.domain not in ("", "ai.onnx"):
                 raise MXNetError("ONNX import: no converter for operator '%s' (node '%s')"
