@@ -459,6 +459,27 @@ def test_import_foreign_tensor_ops(tmp_path):
     _import_and_compare(model, {"x": _data(2, 4, 3)}, tmp_path)
 
 
+def test_import_folds_shape_arithmetic(tmp_path):
+    """PyTorch's flatten: Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1]))."""
+    f32 = TensorProto.FLOAT
+    i64 = lambda v: numpy_helper.from_array(np.array(v, np.int64))  # noqa: E731
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Constant", [], ["zero"], value=i64(0)),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Constant", [], ["ax"], value=i64([0])),
+        helper.make_node("Unsqueeze", ["n", "ax"], ["n1"]),
+        helper.make_node("Constant", [], ["m1"], value=i64([-1])),
+        helper.make_node("Concat", ["n1", "m1"], ["shp"], axis=0),
+        helper.make_node("Reshape", ["x", "shp"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "W"], ["y"]),
+    ]
+    model = _onnx_model(nodes, [helper.make_tensor_value_info("x", f32, [2, 3, 4])],
+                        [helper.make_tensor_value_info("y", f32, [2, 5])],
+                        {"W": _data(12, 5, seed=3)}, 13)
+    _import_and_compare(model, {"x": _data(2, 3, 4)}, tmp_path)
+
+
 # ------------------------------------------------------------------------------ errors
 def test_export_unsupported_operator_names_op_and_node(tmp_path):
     out = mx.sym.argsort(mx.sym.var("data"), name="my_sort")

@@ -63,7 +63,7 @@ class Importer:
                 raise ValueError("ONNX import: an initializer has no name")
             self.params[t.name] = onnx.numpy_helper.to_array(t)
         try:
-            inferred = onnx.shape_inference.infer_shapes(model).graph
+            inferred = onnx.shape_inference.infer_shapes(model, data_prop=True).graph
         except Exception:  # noqa: BLE001  (ranks are then known for inputs and params only)
             inferred = graph
         for v in list(inferred.value_info) + list(inferred.input) + list(inferred.output):
@@ -81,6 +81,10 @@ class Importer:
     def sym(self, name):
         """The symbol of tensor ``name``; a parameter becomes a variable on first use."""
         if name not in self.syms:
+            if name in self.shape_of:
+                raise MXNetError("ONNX import: '%s' is the shape of '%s', which is not static; "
+                                 "only Reshape may take a dynamic shape" % (name,
+                                                                            self.shape_of[name]))
             if name not in self.params:
                 raise MXNetError("ONNX import: tensor '%s' is used before it is produced" % name)
             arr = self.params[name]
@@ -106,6 +110,12 @@ class Importer:
 
     def rank(self, node, name):
         s = self.shape(name)
+        if s is None and name in self.syms:  # ONNX could not tell: ask the symbol
+            sym = self.syms[name]
+            known = {n: self.shapes[n] for n in sym.list_arguments()
+                     if self.shapes.get(n) is not None and None not in self.shapes[n]}
+            _, out, _ = sym.infer_shape_partial(**known)
+            s = tuple(out[0]) if out and out[0] else None
         if s is None:
             raise node.fail("the rank of '%s' is unknown (ONNX shape inference failed)" % name)
         return len(s)
@@ -115,6 +125,26 @@ class Importer:
         self.shapes[name] = array.shape
 
     # ----------------------------------------------------------------- driver
+    def _fold(self, proto, node):
+        """Evaluates a node whose inputs are all constants (the shape arithmetic of exporters
+        that compute a Reshape's target from Shape); True when its outputs became constants."""
+        ins = [i for i in node.inputs if i]
+        if node.op in ("Constant", "Shape") or not ins or \
+                not all(i in self.params for i in ins) or node.outputs[0] in self.syms:
+            return False
+        if not all(self.params[i].size <= 64 for i in ins):  # weights stay parameters
+            return False
+        from onnx.reference import ReferenceEvaluator
+        feeds = {i: self.params[i] for i in ins}
+        try:
+            outs = ReferenceEvaluator(proto).run(None, feeds)
+        except Exception:  # noqa: BLE001  (left to the converter)
+            return False
+        for name, value in zip(node.outputs, outs):
+            if name:
+                self.set_param(name, np.asarray(value))
+        return True
+
     def convert(self, graph):
         # ONNX node names need not be unique nor differ from tensor names; MXNet's must.
         taken = set(self.params) | {i.name for i in graph.input}
@@ -125,6 +155,8 @@ class Importer:
                 k += 1
                 node.name = "%s_%d" % (base, k)
             taken.add(node.name)
+            if self._fold(proto, node):
+                continue
             fn = IMPORTERS.get(node.op)
             if fn is None or proto.domain not in ("", "ai.onnx"):
                 raise MXNetError("ONNX import: no converter for operator '%s' (node '%s')"

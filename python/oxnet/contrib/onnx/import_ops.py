@@ -43,8 +43,12 @@ def constant(im, node):
 
 @register("Shape")
 def shape(im, node):
-    # Only consumed by Reshape (as reshape_like); anything else fails there.
+    # A Reshape to it becomes reshape_like (the batch stays free); other consumers see the
+    # static shape as a constant where ONNX shape inference knows it.
     im.shape_of[node.outputs[0]] = node.inputs[0]
+    s = im.shape(node.inputs[0])
+    if s is not None and None not in s and 0 not in s:
+        im.set_param(node.outputs[0], np.array(s, np.int64))
 
 
 @register("Identity", "Dropout")
