@@ -244,6 +244,16 @@ OP_CASES = [
         mx.sym.Pooling(_v(), kernel=(3,), stride=(2,), pool_type="avg",
                        pooling_convention="full")]),
      {"data": _data(2, 3, 16)}),
+    # MXNet's 'full' keeps last windows that start in the padding (ONNX's ceil_mode drops them).
+    ("pooling_full_padded", lambda: mx.sym.Group([
+        mx.sym.Pooling(_v(), kernel=(2, 2), stride=(2, 2), pad=(1, 1), pool_type=t,
+                       pooling_convention="full", count_include_pad=c)
+        for t, c in (("max", True), ("avg", True), ("sum", True))] + [
+        mx.sym.Pooling(_v(), kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="avg",
+                       pooling_convention="full", count_include_pad=False),
+        mx.sym.Pooling(_v(), kernel=(2, 2), stride=(3, 3), pool_type="max",
+                       pooling_convention="full")]),
+     {"data": _data(2, 2, 6, 6)}),
     ("copy_blockgrad_identity", lambda: mx.sym.Group([
         mx.sym.BlockGrad(_v()) + mx.sym.identity(_v()), mx.sym.make_loss(_v()),
         mx.sym.elemwise_mul(_v(), _v())]),

@@ -125,24 +125,56 @@ def pooling(g, n):
         g.add(ops[pool], [x], n.outputs, **extra)
         return
     kernel, stride, _, pads = _spatial(n, n.tuple("kernel"))
+    k = len(kernel)
+    begin, end = pads[:k], pads[k:]
     convention = n.str("pooling_convention", "valid")
     if convention not in ("valid", "full"):
         raise n.fail("pooling_convention=%s is not exported" % convention)
-    ceil = 1 if convention == "full" else 0
-    common = dict(kernel_shape=kernel, strides=stride, pads=pads, ceil_mode=ceil)
+    if convention == "full":
+        # MXNet keeps a last window that ONNX's ceil_mode drops (one starting in the padding):
+        # pad the end explicitly so that floor mode gives MXNet's output size.
+        sizes, outs = n.in_shapes[0][2:], n.out_shapes[0][2:]
+        end = [p + max(0, (o - 1) * st + kk - (i + 2 * p))
+               for p, o, st, kk, i in zip(begin, outs, stride, kernel, sizes)]
+    overhang = [e - b for b, e in zip(begin, end)]
+    common = dict(kernel_shape=kernel, strides=stride)
     if pool == "max":
-        g.add("MaxPool", [x], n.outputs, **common)
+        if any(e >= kk for e, kk in zip(end, kernel)):  # ONNX wants pads < kernel
+            x = _zero_pad(g, n, x, begin, end, np.finfo(n.in_dtypes[0]).min)
+            begin = end = [0] * k
+        g.add("MaxPool", [x], n.outputs, pads=begin + end, **common)
     elif pool == "avg":
-        include = 1 if n.bool("count_include_pad", True) else 0
-        g.add("AveragePool", [x], n.outputs, count_include_pad=include, **common)
+        include = n.bool("count_include_pad", True)
+        past = overhang if include and any(overhang) else end
+        if any(e >= kk for e, kk in zip(past, kernel)):
+            raise n.fail("a window lies wholly outside the input, which ONNX cannot express")
+        if include and any(overhang):
+            # MXNet divides by the window clipped to the padded input: pad with zeros, then
+            # count only those (not the overhang) in the divisor.
+            x = _zero_pad(g, n, x, begin, begin)
+            g.add("AveragePool", [x], n.outputs, pads=[0] * k + overhang, count_include_pad=0,
+                  **common)
+        else:
+            g.add("AveragePool", [x], n.outputs, pads=begin + end,
+                  count_include_pad=1 if include else 0, **common)
     elif pool == "sum":
-        y = g.add("AveragePool", [x], hint=n.name + "_avg", count_include_pad=1, **common)
+        y = g.add("AveragePool", [_zero_pad(g, n, x, begin, end)], hint=n.name + "_avg",
+                  count_include_pad=1, **common)
         g.add("Mul", [y, g.const(float(np.prod(kernel)), n.in_dtypes[0])], n.outputs)
-    elif pool == "lp":
-        g.add("LpPool", [x], n.outputs, p=n.int("p_value", 2), kernel_shape=kernel,
-              strides=stride, pads=pads)
+    elif pool == "lp" and not any(overhang):
+        g.add("LpPool", [x], n.outputs, p=n.int("p_value", 2), pads=begin + end, **common)
     else:
-        raise n.fail("pool_type=%s is not exported" % pool)
+        raise n.fail("pool_type=%s is not exported%s"
+                     % (pool, " with pooling_convention=full" if pool == "lp" else ""))
+
+
+def _zero_pad(g, n, x, begin, end, value=0.0):
+    """``x`` padded on its spatial axes with ``value``."""
+    if not any(begin) and not any(end):
+        return x
+    pads = g.int64s([0, 0] + list(begin) + [0, 0] + list(end), hint=n.name + "_pads")
+    return g.add("Pad", [x, pads, g.const(value, n.in_dtypes[0], hint=n.name + "_pad_value")],
+                 hint=n.name + "_padded", mode="constant")
 
 
 def _softmax(g, n, x, axis, op="Softmax"):

@@ -219,23 +219,57 @@ def batch_norm(im, node):
                        fix_gamma=False, name=node.name)
 
 
+def _pool_size(i, k, s, b, e, ceil):
+    span = i + b + e - k
+    return (-(-span // s) if ceil else span // s) + 1
+
+
 @register("MaxPool", "AveragePool", "LpPool")
 def pool(im, node):
-    kernel = node.attr("kernel_shape")
+    kernel = _ints(node.attr("kernel_shape"))
+    k = len(kernel)
     if any(d != 1 for d in node.attr("dilations", [])):
         raise node.fail("dilated pooling is not imported")
-    kw = _spatial(im, node, kernel)
-    kw["pooling_convention"] = "full" if node.attr("ceil_mode", 0) else "valid"
+    if node.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        raise node.fail("auto_pad=%s is not imported; give explicit pads" % node.attr("auto_pad"))
+    if len([o for o in node.outputs if o]) > 1:
+        raise node.fail("the Indices output is not imported")
+    stride = _ints(node.attr("strides", [1] * k))
+    pads = _ints(node.attr("pads", [0] * 2 * k))
+    begin, end = pads[:k], pads[k:]
+    ceil = bool(node.attr("ceil_mode", 0))
+    include = bool(node.attr("count_include_pad", 0))
+    kw = dict(kernel=kernel, stride=stride, pad=begin)
     if node.op == "MaxPool":
-        if len([o for o in node.outputs if o]) > 1:
-            raise node.fail("the Indices output is not imported")
         kw["pool_type"] = "max"
     elif node.op == "AveragePool":
-        kw["pool_type"] = "avg"
-        kw["count_include_pad"] = bool(node.attr("count_include_pad", 0))
+        kw.update(pool_type="avg", count_include_pad=include)
     else:
         kw.update(pool_type="lp", p_value=node.attr("p", 2))
-    return S.Pooling(_sym(im, node, 0), name=node.name, **kw)
+    x = _sym(im, node, 0)
+    if begin == end:
+        kw["pooling_convention"] = "full" if ceil else "valid"
+        return S.Pooling(x, name=node.name, **kw)
+    # Asymmetric pads: MXNet's 'full' convention pads the end just enough for a last window.
+    src = im.shape(node.inputs[0])
+    if src is None or None in src[2:]:
+        raise node.fail("asymmetric pads need the input's spatial shape")
+    sizes = src[2:]
+    want = [_pool_size(i, kk, st, b, e, ceil) for i, kk, st, b, e in
+            zip(sizes, kernel, stride, begin, end)]
+    for conv, up in (("valid", False), ("full", True)):
+        got = [_pool_size(i, kk, st, b, b, up) for i, kk, st, b in
+               zip(sizes, kernel, stride, begin)]
+        # The end padding only counts in an average's divisor with count_include_pad.
+        if got == want and (node.op == "MaxPool" or not include or conv == "valid"):
+            return S.Pooling(x, name=node.name, pooling_convention=conv, **kw)
+    if node.op == "LpPool" or (node.op == "AveragePool" and not include) or k < 2:
+        raise node.fail("asymmetric pads %s are not imported" % (pads,))
+    fill = -3.4e38 if node.op == "MaxPool" else 0.0
+    width = (0, 0, 0, 0) + tuple(p for pair in zip(begin, end) for p in pair)
+    x = S.Pad(x, mode="constant", pad_width=width, constant_value=fill, name=node.name + "_pad")
+    kw["pad"] = (0,) * k
+    return S.Pooling(x, name=node.name, pooling_convention="full" if ceil else "valid", **kw)
 
 
 @register("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
