@@ -73,10 +73,12 @@ def _roundtrip(sym, inputs, tmp_path, seed=0, params_form="dict", rtol=RTOL, ato
     got = _run_onnx(path, inputs)
     assert len(got) == len(expected)
     for e, g in zip(expected, got):
+        assert g.shape == e.shape and g.dtype == e.dtype
         np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
     sym2, arg2, aux2 = mx.contrib.onnx.import_model(path)
     got2 = _forward(sym2, arg2, aux2, inputs)
     for e, g in zip(expected, got2):
+        assert g.shape == e.shape and g.dtype == e.dtype
         np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
     return path
 
@@ -205,6 +207,7 @@ OP_CASES = [
         mx.sym.transpose(_v(), axes=(0, 2, 1, 3)), mx.sym.transpose(_v()),
         mx.sym.expand_dims(_v(), axis=2), mx.sym.squeeze(mx.sym.expand_dims(_v(), axis=-1)),
         mx.sym.squeeze(mx.sym.slice_axis(_v(), axis=1, begin=1, end=2), axis=1),
+        mx.sym.squeeze(mx.sym.slice(_v(), begin=(0, 0, 0, 0), end=(1, 1, 1, 1))),
         mx.sym.slice_axis(_v(), axis=-1, begin=1, end=None),
         mx.sym.slice(_v(), begin=(None, 1, 0), end=(None, 3, 4), step=(1, 1, 2)),
         mx.sym.broadcast_to(mx.sym.slice_axis(_v(), axis=0, begin=0, end=1), shape=(3, 3, 4, 5)),

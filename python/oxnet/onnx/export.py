@@ -284,7 +284,7 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
         shapes.pop(nodes[i]["name"], None)
     _, out_shapes, _ = internals.infer_shape_partial(**shapes)
     try:
-        _, out_types, _ = internals.infer_type(**{k: v for k, v in types.items()})
+        _, out_types, _ = internals.infer_type(**types)
     except MXNetError:
         out_types = None
     if out_types is None:
@@ -298,7 +298,12 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
         count = 1 if n["op"] == "null" else _visible_outputs(n, cache)
         counts.append(count)
         for k in range(count):
-            entry[(i, k)] = (tuple(out_shapes[pos + k]), np.dtype(out_types[pos + k]))
+            shape = tuple(out_shapes[pos + k])
+            if (not shape or 0 in shape) and i not in labels:
+                raise ValueError("export_model: the shape of %s (node '%s') does not follow from "
+                                 "in_shapes %s and the params" % (
+                                     internals.list_outputs()[pos + k], n["name"], in_shapes))
+            entry[(i, k)] = (shape, np.dtype(out_types[pos + k]))
         pos += count
 
     g = ExportGraph(onnx)

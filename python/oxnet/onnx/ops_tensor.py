@@ -161,7 +161,13 @@ def squeeze(g, n):
     ins = [n.inputs[0]]
     if axes:
         ins.append(g.int64s(axes, hint=n.name + "_axes"))
-    g.add("Squeeze", ins, n.outputs)
+    shape = n.in_shapes[0]
+    rank = len(shape) - (len(axes) if axes else sum(1 for d in shape if d == 1))
+    if rank == len(n.out_shapes[0]):
+        g.add("Squeeze", ins, n.outputs)
+    else:  # every axis squeezed: MXNet keeps shape (1,)
+        y = g.add("Squeeze", ins, hint=n.name + "_all")
+        g.add("Reshape", [y, g.int64s([1], hint=n.name + "_shape")], n.outputs)
 
 
 @register("broadcast_to", "broadcast_axis", "broadcast_axes", "broadcast_like")
@@ -235,15 +241,25 @@ def _reduce_axes(n):
     return axes or None
 
 
+def _emit_reduce(g, n, op, axes):
+    keep = 1 if n.bool("keepdims") else 0
+    outs = n.outputs
+    if not keep and len(n.out_shapes[0]) == 1 and (axes is None or len(axes) == len(
+            n.in_shapes[0])):
+        # MXNet 1.x has no 0-d arrays: a full reduction gives shape (1,), ONNX's gives ().
+        keep, outs = 1, None
+    if op == "ReduceSum":  # opset 13: axes is an input
+        ins = [n.inputs[0]] + ([g.int64s(axes, hint=n.name + "_axes")] if axes else [])
+        y = g.add("ReduceSum", ins, outs, hint=n.name + "_all", keepdims=keep)
+    else:
+        y = g.add(op, [n.inputs[0]], outs, hint=n.name + "_all", axes=axes, keepdims=keep)
+    if outs is None:
+        g.add("Reshape", [y, g.int64s([1], hint=n.name + "_shape")], n.outputs)
+
+
 @register(*_REDUCE)
 def reduce(g, n):
-    axes = _reduce_axes(n)
-    keep = 1 if n.bool("keepdims") else 0
-    if _REDUCE[n.op] == "ReduceSum":  # opset 13: axes is an input
-        ins = [n.inputs[0]] + ([g.int64s(axes, hint=n.name + "_axes")] if axes else [])
-        g.add("ReduceSum", ins, n.outputs, keepdims=keep)
-    else:
-        g.add(_REDUCE[n.op], [n.inputs[0]], n.outputs, axes=axes, keepdims=keep)
+    _emit_reduce(g, n, _REDUCE[n.op], _reduce_axes(n))
 
 
 @register("norm")
@@ -252,8 +268,7 @@ def norm(g, n):
     order = n.int("ord", 2)
     if order not in ops:
         raise n.fail("ord=%d is not exported" % order)
-    g.add(ops[order], [n.inputs[0]], n.outputs, axes=_reduce_axes(n),
-          keepdims=1 if n.bool("keepdims") else 0)
+    _emit_reduce(g, n, ops[order], _reduce_axes(n))
 
 
 # ------------------------------------------------------------------------------ products
