@@ -261,6 +261,20 @@ OP_CASES = [
         mx.sym.BlockGrad(_v()) + mx.sym.identity(_v()), mx.sym.make_loss(_v()),
         mx.sym.elemwise_mul(_v(), _v())]),
      {"data": _data(2, 3)}),
+    ("norms", lambda: mx.sym.Group([
+        mx.sym.InstanceNorm(_v(), eps=1e-4, name="inorm"),
+        mx.sym.LayerNorm(_v(), name="ln"), mx.sym.LayerNorm(_v(), axis=1, name="ln1"),
+        mx.sym.L2Normalization(_v()), mx.sym.L2Normalization(_v(), mode="channel"),
+        mx.sym.L2Normalization(_v(), mode="spatial")]),
+     {"data": _data(2, 3, 4, 5)}),
+    ("tile_fill_compare_where", lambda: mx.sym.Group([
+        mx.sym.tile(_v(), reps=(2, 1, 3)), mx.sym.tile(_v(), reps=(2,)),
+        mx.sym.zeros_like(_v()) + mx.sym.ones_like(_v()),
+        mx.sym.broadcast_greater(_v(), _v("b")), mx.sym.broadcast_equal(_v(), _v()),
+        mx.sym.where(mx.sym.broadcast_lesser(_v(), _v("b2")), _v(), _v("b2")),
+        mx.sym.where(mx.sym.slice_axis(mx.sym.sum(_v(), axis=2), axis=1, begin=0, end=1)
+                     .reshape((2,)) > 0, _v(), -_v())]),
+     {"data": _data(2, 3, 4), "b": _data(1, 3, 1, seed=2), "b2": _data(2, 3, 4, seed=3)}),
     ("fc_flatten_false", lambda: mx.sym.FullyConnected(
         _v(), num_hidden=6, flatten=False, name="fc"),
      {"data": _data(2, 3, 4)}),

@@ -263,3 +263,54 @@ def upsampling(g, n):
     scales = g.const([1.0, 1.0] + [float(s)] * (ndim - 2), np.float32, hint=n.name + "_scales")
     g.add("Resize", [n.inputs[0], "", scales], n.outputs, mode="nearest",
           coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+
+
+@register("InstanceNorm")
+def instance_norm(g, n):
+    g.add("InstanceNormalization", n.inputs, n.outputs, epsilon=n.float("eps", 1e-3))
+
+
+def _channel_param(g, n, i, axis):
+    """Input i (shape (C,)) shaped to broadcast along ``axis`` of the data."""
+    ndim = len(n.in_shapes[0])
+    if axis % ndim == ndim - 1:
+        return n.inputs[i]
+    shape = g.int64s([-1] + [1] * (ndim - 1 - axis % ndim), hint=n.name + "_bshape")
+    return g.add("Reshape", [n.inputs[i], shape], hint="%s_in%d" % (n.name, i))
+
+
+@register("LayerNorm")
+def layer_norm(g, n):
+    # Opset 13 has no LayerNormalization (17): (x - mean) / sqrt(var + eps) * gamma + beta.
+    if len(n.outputs) > 1:
+        raise n.fail("output_mean_var=True is not exported")
+    axis = n.int("axis", -1)
+    dt = n.in_dtypes[0]
+    x = n.inputs[0]
+    mean = g.add("ReduceMean", [x], hint=n.name + "_mean", axes=[axis], keepdims=1)
+    d = g.add("Sub", [x, mean], hint=n.name + "_centered")
+    var = g.add("ReduceMean", [g.add("Mul", [d, d], hint=n.name + "_sq")], hint=n.name + "_var",
+                axes=[axis], keepdims=1)
+    std = g.add("Sqrt", [g.add("Add", [var, g.const(n.float("eps", 1e-5), dt, hint="eps")],
+                               hint=n.name + "_var_eps")], hint=n.name + "_std")
+    y = g.add("Div", [d, std], hint=n.name + "_normed")
+    y = g.add("Mul", [y, _channel_param(g, n, 1, axis)], hint=n.name + "_scaled")
+    g.add("Add", [y, _channel_param(g, n, 2, axis)], n.outputs)
+
+
+@register("L2Normalization")
+def l2_normalization(g, n):
+    ndim = len(n.in_shapes[0])
+    mode = n.str("mode", "instance")
+    axes = {"instance": list(range(1, ndim)), "channel": [1],
+            "spatial": list(range(2, ndim))}.get(mode)
+    if axes is None:
+        raise n.fail("mode=%s is not exported" % mode)
+    x = n.inputs[0]
+    ss = g.add("ReduceSum", [g.add("Mul", [x, x], hint=n.name + "_sq"),
+                             g.int64s(axes, hint=n.name + "_axes")], hint=n.name + "_ss",
+               keepdims=1)
+    eps = g.const(n.float("eps", 1e-10), n.in_dtypes[0], hint="eps")
+    norm = g.add("Sqrt", [g.add("Add", [ss, eps], hint=n.name + "_ss_eps")],
+                 hint=n.name + "_norm")
+    g.add("Div", [x, norm], n.outputs)

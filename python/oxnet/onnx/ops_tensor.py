@@ -302,3 +302,55 @@ def batch_dot(g, n):
     if n.bool("transpose_b"):
         b = g.add("Transpose", [b], hint=n.name + "_bT", perm=[0, 2, 1])
     g.add("MatMul", [a, b], n.outputs)
+
+
+@register("tile")
+def tile(g, n):
+    reps = list(n.tuple("reps"))
+    shape = list(n.in_shapes[0])
+    x = n.inputs[0]
+    if len(reps) > len(shape):  # MXNet prepends ones to the shorter of the two
+        shape = [1] * (len(reps) - len(shape)) + shape
+        x = g.add("Reshape", [x, g.int64s(shape, hint=n.name + "_rank")], hint=n.name + "_r")
+    reps = [1] * (len(shape) - len(reps)) + reps
+    g.add("Tile", [x, g.int64s(reps, hint=n.name + "_reps")], n.outputs)
+
+
+@register("zeros_like", "ones_like")
+def fill_like(g, n):
+    value = np.array([0 if n.op == "zeros_like" else 1], dtype=n.out_dtypes[0])
+    shape = g.add("Shape", [n.inputs[0]], hint=n.name + "_shape")
+    g.add("ConstantOfShape", [shape], n.outputs,
+          value=g.onnx.numpy_helper.from_array(value, n.name + "_value"))
+
+
+_COMPARE = {"broadcast_equal": "Equal", "_equal": "Equal", "broadcast_greater": "Greater",
+            "_greater": "Greater", "broadcast_lesser": "Less", "_lesser": "Less",
+            "broadcast_greater_equal": "GreaterOrEqual", "_greater_equal": "GreaterOrEqual",
+            "broadcast_lesser_equal": "LessOrEqual", "_lesser_equal": "LessOrEqual"}
+
+
+@register(*_COMPARE)
+def compare(g, n):
+    # MXNet's comparisons give 0/1 in the input's dtype, ONNX's give bool.
+    b = g.add(_COMPARE[n.op], n.inputs[:2], hint=n.name + "_bool")
+    g.add("Cast", [b], n.outputs, to=g.helper.np_dtype_to_tensor_dtype(n.out_dtypes[0]))
+
+
+@register("where")
+def where(g, n):
+    cond = g.add("Cast", [n.inputs[0]], hint=n.name + "_cond", to=9)  # BOOL
+    ndim = len(n.in_shapes[1])
+    if len(n.in_shapes[0]) == 1 and ndim > 1:  # MXNet: a 1-D condition picks whole rows
+        shape = g.int64s([-1] + [1] * (ndim - 1), hint=n.name + "_cshape")
+        cond = g.add("Reshape", [cond, shape], hint=n.name + "_rows")
+    g.add("Where", [cond, n.inputs[1], n.inputs[2]], n.outputs)
+
+
+@register("_equal_scalar", "_greater_scalar", "_lesser_scalar", "_greater_equal_scalar",
+          "_lesser_equal_scalar")
+def compare_scalar(g, n):
+    onnx_op = _COMPARE["broadcast_" + n.op[1:-len("_scalar")]]
+    c = g.const(n.float("scalar"), n.in_dtypes[0], hint=n.name + "_scalar")
+    b = g.add(onnx_op, [n.inputs[0], c], hint=n.name + "_bool")
+    g.add("Cast", [b], n.outputs, to=g.helper.np_dtype_to_tensor_dtype(n.out_dtypes[0]))

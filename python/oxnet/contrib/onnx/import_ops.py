@@ -313,3 +313,10 @@ def resize(im, node):
                         % list(scales))
     return S.UpSampling(_sym(im, node, 0), scale=int(s[0]), sample_type="nearest", num_args=1,
                         name=node.name)
+
+
+@register("InstanceNormalization")
+def instance_norm(im, node):
+    x, gamma, beta = (im.sym(i) for i in node.inputs[:3])
+    return S.InstanceNorm(x, gamma=gamma, beta=beta, eps=node.attr("epsilon", 1e-5),
+                          name=node.name)

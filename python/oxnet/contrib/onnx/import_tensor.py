@@ -234,3 +234,33 @@ def reduce(im, node):
     if isinstance(op, int):
         return S.norm(x, ord=op, keepdims=keep, name=node.name, **kw)
     return getattr(S, op)(x, keepdims=keep, name=node.name, **kw)
+
+
+# ------------------------------------------------------------------------------ more
+_COMPARE = {"Equal": "broadcast_equal", "Greater": "broadcast_greater",
+            "Less": "broadcast_lesser", "GreaterOrEqual": "broadcast_greater_equal",
+            "LessOrEqual": "broadcast_lesser_equal"}
+
+
+@register(*_COMPARE)
+def compare(im, node):
+    # MXNet gives 0/1 in the inputs' dtype where ONNX gives bool; a Cast or Where follows.
+    return getattr(S, _COMPARE[node.op])(_sym(im, node, 0), _sym(im, node, 1), name=node.name)
+
+
+@register("Where")
+def where(im, node):
+    cond, x, y = (im.sym(i) for i in node.inputs)
+    shapes = [im.shape(i) for i in node.inputs]
+    if any(s is None for s in shapes) or len(set(shapes)) > 1:
+        out = im.shape(node.outputs[0])
+        if out is None or None in out:
+            raise node.fail("broadcasting needs known shapes")
+        cond, x, y = (S.broadcast_to(v, shape=out, name="%s_b%d" % (node.name, i))
+                      if s != out else v for i, (v, s) in enumerate(zip((cond, x, y), shapes)))
+    return S.where(cond, x, y, name=node.name)
+
+
+@register("Tile")
+def tile(im, node):
+    return S.tile(_sym(im, node, 0), reps=_ints(im.const(node, 1).reshape(-1)), name=node.name)
