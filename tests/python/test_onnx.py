@@ -381,6 +381,20 @@ def test_export_keyword_forms(tmp_path):
     assert "Convolution" in mx.onnx.get_operator_support()
 
 
+def test_dynamic_batch(tmp_path):
+    x = mx.sym.var("data")
+    h = mx.sym.Convolution(x, kernel=(3, 3), num_filter=4, name="conv")
+    h = mx.sym.Reshape(mx.sym.Activation(h, act_type="relu"), shape=(0, -1))
+    h = mx.sym.Reshape(h, shape=(-1, 4, 16))
+    out = mx.sym.softmax(mx.sym.FullyConnected(h, num_hidden=3, flatten=True, name="fc"))
+    args, _ = _random_params(out, {"data": (2, 2, 6, 6)})
+    path = mx.onnx.export_model(out, args, [(2, 2, 6, 6)], np.float32,
+                                str(tmp_path / "dyn.onnx"), dynamic=True)
+    data = _data(5, 2, 6, 6)
+    np.testing.assert_allclose(_run_onnx(path, {"data": data})[0],
+                               _forward(out, args, {}, {"data": data})[0], rtol=RTOL, atol=ATOL)
+
+
 def test_signatures_match_mxnet():
     import inspect
     sig = inspect.signature(mx.onnx.export_model)

@@ -107,11 +107,14 @@ def flatten(g, n):
 
 @register("Reshape", "reshape")
 def reshape(g, n):
-    # MXNet's special codes (0, -1, -2, -3, -4, reverse) resolved by shape inference; a
-    # leading 0 (keep the batch) stays 0 so the batch dimension may change at run time.
+    # 0 (copy) and -1 (infer) mean the same in ONNX and stay, so a batch may vary at run
+    # time; MXNet's other codes (-2, -3, -4, reverse) are resolved by shape inference.
     target = list(n.out_shapes[0])
     codes = n.tuple("shape")
-    if codes and codes[0] == 0 and not n.bool("reverse") and target:
+    if codes and not n.bool("reverse") and all(c is not None and c >= -1 for c in codes) \
+            and codes.count(-1) <= 1 and len(codes) == len(target):
+        target = list(codes)
+    elif codes and codes[0] == 0 and not n.bool("reverse") and target:
         target[0] = 0
     g.add("Reshape", [n.inputs[0], g.int64s(target, hint=n.name + "_shape")], n.outputs)
 
