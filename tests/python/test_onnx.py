@@ -332,6 +332,39 @@ MXNET_OUTPUT = [[0.16753117740154266, 0.3353218138217926, 0.4971470534801483],
                 [0.056295931339263916, 0.4355284571647644, 0.5081756711006165]]
 
 
+# The same checkpoint (softmax on fc0's output) written to ONNX by MXNet 1.9.1's own exporter
+# (onnx 1.13; opset 18; its FullyConnected is Flatten + Shape arithmetic + Gemm + Reshape).
+MXNET_ONNX_B64 = (
+    "CAg6jQ4KUgoEZGF0YQoMY29udjBfd2VpZ2h0Cgpjb252MF9iaWFzEgVjb252MCIEQ29udioMCgVncm91cBgBoAECKhUK"
+    "DGtlcm5lbF9zaGFwZUADQAOgAQcKggEKBWNvbnYwCglibjBfZ2FtbWEKCGJuMF9iZXRhCg9ibjBfbW92aW5nX21lYW4K"
+    "DmJuMF9tb3ZpbmdfdmFyEgNibjAaA2JuMCISQmF0Y2hOb3JtYWxpemF0aW9uKhEKB2Vwc2lsb24VbxKDOqABASoSCght"
+    "b21lbnR1bRVmZmY/oAEBChkKA2JuMBIFcmVsdTAaBXJlbHUwIgRSZWx1CnAKBXJlbHUwEgVwb29sMCILQXZlcmFnZVBv"
+    "b2wqEAoJY2VpbF9tb2RlGACgAQIqGAoRY291bnRfaW5jbHVkZV9wYWQYAaABAioVCgxrZXJuZWxfc2hhcGVAAkACoAEH"
+    "KhAKB3N0cmlkZXNAAkACoAEHCh4KBXBvb2wwEgVmbGF0MBoFZmxhdDAiB0ZsYXR0ZW4KHgoFZmxhdDASDmZjMF9vcmln"
+    "X3NoYXBlIgVTaGFwZQogCg5mYzBfb3JpZ19zaGFwZRIHZmMwX2RpbSIFU2hhcGUKOgoFZmxhdDASEmZjMF9kYXRhX2Zs"
+    "YXR0ZW5lZCIHRmxhdHRlbioUCgRheGlzGP///////////wGgAQIKeQoSZmMwX2RhdGFfZmxhdHRlbmVkCgpmYzBfd2Vp"
+    "Z2h0CghmYzBfYmlhcxIIZmMwX2dlbW0iBEdlbW0qDwoFYWxwaGEVAACAP6ABASoOCgRiZXRhFQAAgD+gAQEqDQoGdHJh"
+    "bnNBGACgAQIqDQoGdHJhbnNCGAGgAQIKJQoHZmMwX2RpbQoFZmMwXzESDmZjMGRpbV9taW51c18xIgNTdWIKQAoOZmMw"
+    "X29yaWdfc2hhcGUKBWZjMF8wCg5mYzBkaW1fbWludXNfMRIQZmMwX3NoYXBlX3NsaWNlZCIFU2xpY2UKRgoQZmMwX3No"
+    "YXBlX3NsaWNlZAoOZmMwX251bV9oaWRkZW4SDWZjMF9zaGFwZV9uZXciBkNvbmNhdCoLCgRheGlzGACgAQIKLAoIZmMw"
+    "X2dlbW0KDWZjMF9zaGFwZV9uZXcSA2ZjMBoDZmMwIgdSZXNoYXBlCioKA2ZjMBIEcHJvYiIHU29mdG1heCoUCgRheGlz"
+    "GP///////////wGgAQISFW14bmV0X2NvbnZlcnRlZF9tb2RlbCpiCAIIAQgDCAMQASJIuCwov5124j4PnuE+StNaPxTw"
+    "zDzhMU++tpyLvvjyRb9vfPs+ye8Mv5uvF7/jldK9HDo+P8Bl8j1kCwO/uYa2vg4QoD6dXaS9Qgxjb252MF93ZWlnaHQq"
+    "GggCEAEiCK56s7zsVXS+Qgpjb252MF9iaWFzKhkIAhABIghedCm9HoOgvkIJYm4wX2dhbW1hKhgIAhABIgjUBQ6++KI1"
+    "vkIIYm4wX2JldGEqHwgCEAEiCIyAhj+WpJo/Qg9ibjBfbW92aW5nX21lYW4qHggCEAEiCLx4Sj/NYoE/Qg5ibjBfbW92"
+    "aW5nX3ZhcirtAQgDCBIQASLYATPxfD9vPx+/3Fygvp3Dzb5C0pq/on3svlwOA7+C3g8/hhSHvdHHT7+GjKU+H2k2vj8f"
+    "X78Ivpi+H66WvsC2375janM8deOPvxUYCb7/rwE/9lDaPhfZDT8xSA8/0Gc+P3okD7+KiNg+oTFuv65Wmr5rDXW/sykG"
+    "P+y3Kj8TJ8q9kidjP/G6rL5PO5o9zJ2cPY03CL+KOmA+cjB4P+8wA78LO+Y+CzeevSaDYj8bs3c+hRytPlmmpD6WEP89"
+    "YagyvwMiMj8Vci+/6Un0PSg0nT5rgda+dIuUPUIKZmMwX3dlaWdodCocCAMQASIMdtLEviyN670CvL4+QghmYzBfYmlh"
+    "cyoOCAEQBzoBAEIFZmMwXzAqDggBEAc6AQFCBWZjMF8xKhcIARAHOgEDQg5mYzBfbnVtX2hpZGRlbioPCAEQBzoBAEIG"
+    "cHJvYl8wWh4KBGRhdGESFgoUCAESEAoCCAIKAggBCgIICAoCCAhaJgoMY29udjBfd2VpZ2h0EhYKFAgBEhAKAggCCgII"
+    "AQoCCAMKAggDWhgKCmNvbnYwX2JpYXMSCgoICAESBAoCCAJaFwoJYm4wX2dhbW1hEgoKCAgBEgQKAggCWhYKCGJuMF9i"
+    "ZXRhEgoKCAgBEgQKAggCWh0KD2JuMF9tb3ZpbmdfbWVhbhIKCggIARIECgIIAlocCg5ibjBfbW92aW5nX3ZhchIKCggI"
+    "ARIECgIIAlocCgpmYzBfd2VpZ2h0Eg4KDAgBEggKAggDCgIIEloWCghmYzBfYmlhcxIKCggIARIECgIIA2IWCgRwcm9i"
+    "Eg4KDAgBEggKAggCCgIIA0ICEBI="
+)
+
+
 def _mxnet_files(tmp_path):
     sym_file = tmp_path / "tiny-symbol.json"
     params_file = tmp_path / "tiny-0001.params"
@@ -361,6 +394,19 @@ def test_mxnet_checkpoint_exports(tmp_path):
     assert "conv0_weight" in arg2 and "fc0_bias" in arg2
     np.testing.assert_allclose(_forward(sym2, arg2, aux2, {"data": x})[0], MXNET_OUTPUT,
                                rtol=RTOL, atol=ATOL)
+
+
+def test_import_onnx_written_by_mxnet(tmp_path):
+    path = tmp_path / "tiny.mx.onnx"
+    path.write_bytes(base64.b64decode("".join(MXNET_ONNX_B64)))
+    x = np.linspace(-1, 1, 128).reshape(2, 1, 8, 8).astype(np.float32)
+    sym, arg, aux = mx.contrib.onnx.import_model(str(path))
+    np.testing.assert_allclose(_forward(sym, arg, aux, {"data": x})[0], MXNET_OUTPUT,
+                               rtol=RTOL, atol=ATOL)
+    assert sorted(aux) == ["bn0_moving_mean", "bn0_moving_var"]
+    meta = mx.contrib.onnx.get_model_metadata(str(path))
+    assert meta == {"input_tensor_data": [("data", (2, 1, 8, 8), TensorProto.FLOAT)],
+                    "output_tensor_data": [("prob", (2, 3))]}
 
 
 def test_export_keyword_forms(tmp_path):
