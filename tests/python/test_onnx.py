@@ -168,8 +168,11 @@ OP_CASES = [
     ("conv1d_group_dilate", lambda: mx.sym.Convolution(
         _v(), kernel=(3,), num_filter=4, num_group=2, dilate=(2,), pad=(1,), stride=(2,)),
      {"data": _data(2, 4, 11)}),
-    ("deconv", lambda: mx.sym.Deconvolution(
-        _v(), kernel=(3, 3), num_filter=3, stride=(2, 2), pad=(1, 1), adj=(1, 1), no_bias=False),
+    ("deconv", lambda: mx.sym.Group([
+        mx.sym.Deconvolution(_v(), kernel=(3, 3), num_filter=3, stride=(2, 2), pad=(1, 1),
+                             adj=(1, 1), no_bias=False, name="dc1"),
+        mx.sym.Deconvolution(_v(), kernel=(4, 3), num_filter=2, stride=(2, 2),
+                             target_shape=(11, 10), name="dc2")]),
      {"data": _data(2, 2, 5, 5)}),
     ("leaky_variants", lambda: mx.sym.Concat(
         mx.sym.LeakyReLU(_v(), act_type="leaky", slope=0.1),
@@ -584,11 +587,10 @@ def test_export_argument_errors(tmp_path):
                              str(tmp_path / "x.onnx"))
     with pytest.raises(ValueError, match="files or objects|file path"):
         mx.onnx.export_model(42, args, [(2, 4)])
-    dc = mx.sym.Deconvolution(mx.sym.var("data"), kernel=(3, 3), num_filter=2, stride=(2, 2),
-                              target_shape=(8, 8), name="dc")
-    args, _ = _random_params(dc, {"data": (1, 1, 4, 4)})
-    with pytest.raises(mx.MXNetError, match="Deconvolution node 'dc'.*target_shape"):
-        mx.onnx.export_model(dc, args, [(1, 1, 4, 4)], np.float32, str(tmp_path / "x.onnx"))
+    sm = mx.sym.softmax(mx.sym.var("data"), mx.sym.var("length"), use_length=True, name="sm")
+    with pytest.raises(mx.MXNetError, match="softmax node 'sm'.*use_length"):
+        mx.onnx.export_model(sm, {}, [(2, 3), (2,)], [np.float32, np.int32],
+                             str(tmp_path / "x.onnx"))
 
 
 def test_import_unsupported_operator(tmp_path):

@@ -45,10 +45,16 @@ def convolution(g, n):
 
 @register("Deconvolution")
 def deconvolution(g, n):
-    if n.has("target_shape") and any(n.tuple("target_shape")):
-        raise n.fail("target_shape is not exported; give pad and adj instead")
     kernel, stride, dilate, pads = _spatial(n, n.tuple("kernel"))
     adj = n.tuple("adj") or (0,) * len(kernel)
+    if n.has("target_shape") and any(n.tuple("target_shape")):
+        # MXNet derives pad and adj from the target: the overshoot split, odd one at the end.
+        total = [st * (i - 1) + d * (kk - 1) + 1 - o for st, i, d, kk, o in
+                 zip(stride, n.in_shapes[0][2:], dilate, kernel, n.out_shapes[0][2:])]
+        if any(t < 0 for t in total):
+            raise n.fail("target_shape beyond the full output is not exported")
+        pad = [(t + 1) // 2 for t in total]
+        pads, adj = pad + pad, [t % 2 for t in total]
     g.add("ConvTranspose", n.inputs, n.outputs, kernel_shape=kernel, strides=stride,
           dilations=dilate, pads=pads, output_padding=list(adj),
           group=n.int("num_group", 1))
