@@ -135,9 +135,16 @@ class Importer:
         if not all(self.params[i].size <= 64 for i in ins):  # weights stay parameters
             return False
         from onnx.reference import ReferenceEvaluator
-        feeds = {i: self.params[i] for i in ins}
+        h = self.onnx.helper
+        feeds = {i: self.params[i] for i in dict.fromkeys(ins)}
+        graph = h.make_graph(
+            [proto], "fold",
+            [h.make_tensor_value_info(i, h.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+             for i, v in feeds.items()],
+            [h.make_empty_tensor_value_info(o) for o in node.outputs if o])
+        model = h.make_model(graph, opset_imports=[h.make_opsetid("", self.opset)])
         try:
-            outs = ReferenceEvaluator(proto).run(None, feeds)
+            outs = ReferenceEvaluator(model).run(None, feeds)
         except Exception:  # noqa: BLE001  (left to the converter)
             return False
         for name, value in zip(node.outputs, outs):
