@@ -391,6 +391,10 @@ def test_mxnet_checkpoint_exports(tmp_path):
                                           str(tmp_path / "legacy.onnx"))
     np.testing.assert_allclose(_run_onnx(legacy, {"data": x})[0], MXNET_OUTPUT, rtol=RTOL,
                                atol=ATOL)
+    newer = mx.contrib.onnx.export_model(sym, dict(arg, **aux), in_shapes=[(2, 1, 8, 8)],
+                                         onnx_file_path=str(tmp_path / "newer.onnx"))
+    np.testing.assert_allclose(_run_onnx(newer, {"data": x})[0], MXNET_OUTPUT, rtol=RTOL,
+                               atol=ATOL)
     sym2, arg2, aux2 = mx.contrib.onnx.import_model(path)
     assert sym2.name == "softmax"  # MXNet's node names come back
     assert sorted(aux2) == ["bn0_moving_mean", "bn0_moving_var"]
@@ -549,7 +553,8 @@ def test_import_foreign_tensor_ops(tmp_path):
     _import_and_compare(model, {"x": _data(2, 4, 3)}, tmp_path)
 
 
-def test_import_folds_shape_arithmetic(tmp_path):
+@pytest.mark.parametrize("opset", [11, 13])
+def test_import_folds_shape_arithmetic(opset, tmp_path):
     """PyTorch's flatten: Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1]))."""
     f32 = TensorProto.FLOAT
     i64 = lambda v: numpy_helper.from_array(np.array(v, np.int64))  # noqa: E731
@@ -558,7 +563,8 @@ def test_import_folds_shape_arithmetic(tmp_path):
         helper.make_node("Constant", [], ["zero"], value=i64(0)),
         helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
         helper.make_node("Constant", [], ["ax"], value=i64([0])),
-        helper.make_node("Unsqueeze", ["n", "ax"], ["n1"]),
+        helper.make_node("Unsqueeze", ["n", "ax"], ["n1"]) if opset >= 13 else
+        helper.make_node("Unsqueeze", ["n"], ["n1"], axes=[0]),
         helper.make_node("Constant", [], ["m1"], value=i64([-1])),
         helper.make_node("Concat", ["n1", "m1"], ["shp"], axis=0),
         helper.make_node("Reshape", ["x", "shp"], ["flat"]),
@@ -566,7 +572,7 @@ def test_import_folds_shape_arithmetic(tmp_path):
     ]
     model = _onnx_model(nodes, [helper.make_tensor_value_info("x", f32, [2, 3, 4])],
                         [helper.make_tensor_value_info("y", f32, [2, 5])],
-                        {"W": _data(12, 5, seed=3)}, 13)
+                        {"W": _data(12, 5, seed=3)}, opset)
     _import_and_compare(model, {"x": _data(2, 3, 4)}, tmp_path)
 
 

@@ -9,12 +9,14 @@ from ...onnx import export_model as _export_model
 __all__ = ["export_model", "import_model", "get_model_metadata", "import_to_gluon"]
 
 
-def export_model(sym, params, input_shape, input_type=np.float32, onnx_file_path="model.onnx",
-                 verbose=False):
+def export_model(sym, params, input_shape=None, input_type=np.float32,
+                 onnx_file_path="model.onnx", verbose=False, **kwargs):
     """MXNet 1.x's ``mx.contrib.onnx.export_model``: ``mx.onnx.export_model`` with the input
-    shapes and types under their old names; returns the ONNX file path."""
-    return _export_model(sym, params, in_shapes=input_shape, in_types=input_type,
-                         onnx_file_path=onnx_file_path, verbose=verbose)
+    shapes and types under their old names (its other keywords, ``in_shapes`` included, pass
+    through); returns the ONNX file path."""
+    kwargs.setdefault("in_shapes", input_shape)
+    kwargs.setdefault("in_types", input_type)
+    return _export_model(sym, params, onnx_file_path=onnx_file_path, verbose=verbose, **kwargs)
 
 
 def import_to_gluon(model_file, ctx):
