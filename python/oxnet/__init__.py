@@ -47,6 +47,7 @@ from . import log
 from . import runtime
 from . import util
 from . import contrib
+from . import onnx
 
 _blas.load()
 

@@ -4,6 +4,7 @@ pre-1.0 autograd API that older scripts still import."""
 from ..ndarray import contrib as ndarray
 from ..symbol import contrib as symbol
 from . import autograd
+from . import onnx
 
 nd = ndarray
 sym = symbol

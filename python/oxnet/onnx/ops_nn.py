@@ -1,0 +1,322 @@
+"""ONNX converters for MXNet's neural-network layers (opset 13), one function per op family."""
+import math
+
+import numpy as np
+
+from .export import register
+
+_LAYOUTS = (None, "NCW", "NCHW", "NCDHW")
+
+
+def _spatial(n, kernel):
+    """kernel_shape/strides/dilations/pads of a Convolution/Pooling/Deconvolution node."""
+    k = len(kernel)
+    if n.str("layout") not in _LAYOUTS:
+        raise n.fail("layout %s is not exported (channels-first layouts only)" % n.str("layout"))
+    stride = n.tuple("stride") or (1,) * k
+    dilate = n.tuple("dilate") or (1,) * k
+    pad = n.tuple("pad") or (0,) * k
+    return list(kernel), list(stride), list(dilate), list(pad) + list(pad)
+
+
+@register("FullyConnected")
+def fully_connected(g, n):
+    x, w = n.inputs[0], n.inputs[1]
+    bias = n.inputs[2] if len(n.inputs) > 2 else None
+    if n.bool("flatten", True):
+        if len(n.in_shapes[0]) != 2:
+            x = g.add("Flatten", [x], hint=n.name + "_flatten", axis=1)
+        g.add("Gemm", [x, w] + ([bias] if bias else []), n.outputs, transB=1)
+        return
+    wt = g.add("Transpose", [w], hint=n.name + "_wT", perm=[1, 0])
+    if bias is None:
+        g.add("MatMul", [x, wt], n.outputs)
+    else:
+        y = g.add("MatMul", [x, wt], hint=n.name + "_matmul")
+        g.add("Add", [y, bias], n.outputs)
+
+
+@register("Convolution")
+def convolution(g, n):
+    kernel, stride, dilate, pads = _spatial(n, n.tuple("kernel"))
+    g.add("Conv", n.inputs, n.outputs, kernel_shape=kernel, strides=stride, dilations=dilate,
+          pads=pads, group=n.int("num_group", 1))
+
+
+@register("Deconvolution")
+def deconvolution(g, n):
+    kernel, stride, dilate, pads = _spatial(n, n.tuple("kernel"))
+    adj = n.tuple("adj") or (0,) * len(kernel)
+    if n.has("target_shape") and any(n.tuple("target_shape")):
+        # MXNet derives pad and adj from the target: the overshoot split, odd one at the end.
+        total = [st * (i - 1) + d * (kk - 1) + 1 - o for st, i, d, kk, o in
+                 zip(stride, n.in_shapes[0][2:], dilate, kernel, n.out_shapes[0][2:])]
+        if any(t < 0 for t in total):
+            raise n.fail("target_shape beyond the full output is not exported")
+        pad = [(t + 1) // 2 for t in total]
+        pads, adj = pad + pad, [t % 2 for t in total]
+    g.add("ConvTranspose", n.inputs, n.outputs, kernel_shape=kernel, strides=stride,
+          dilations=dilate, pads=pads, output_padding=list(adj),
+          group=n.int("num_group", 1))
+
+
+@register("BatchNorm")
+def batch_norm(g, n):
+    ndim = len(n.in_shapes[0])
+    if n.int("axis", 1) % ndim != 1:
+        raise n.fail("axis=%s is not exported (channel axis 1 only)" % n.str("axis"))
+    if len(n.outputs) > 1:
+        raise n.fail("output_mean_var=True is not exported")
+    x, gamma, beta, mean, var = n.inputs
+    if n.bool("fix_gamma", True):
+        c = n.in_shapes[1][0]
+        gamma = g.const(np.ones(c), n.in_dtypes[1], hint=n.name + "_fixed_gamma")
+    g.add("BatchNormalization", [x, gamma, beta, mean, var], n.outputs,
+          epsilon=n.float("eps", 1e-3))
+
+
+_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softrelu": "Softplus",
+                "softsign": "Softsign"}
+
+
+@register("Activation")
+def activation(g, n):
+    act = n.str("act_type")
+    if act not in _ACTIVATIONS:
+        raise n.fail("act_type=%s is not exported" % act)
+    g.add(_ACTIVATIONS[act], n.inputs, n.outputs)
+
+
+@register("LeakyReLU")
+def leaky_relu(g, n):
+    act = n.str("act_type", "leaky")
+    slope = n.float("slope", 0.25)
+    x = n.inputs[0]
+    if act == "leaky":
+        g.add("LeakyRelu", [x], n.outputs, alpha=slope)
+    elif act == "rrelu":  # inference: the mean of the random slope's range
+        lo, hi = n.float("lower_bound", 0.125), n.float("upper_bound", 0.334)
+        g.add("LeakyRelu", [x], n.outputs, alpha=(lo + hi) / 2)
+    elif act == "elu":
+        g.add("Elu", [x], n.outputs, alpha=slope)
+    elif act == "selu":
+        g.add("Selu", [x], n.outputs)
+    elif act == "prelu":
+        gamma = n.inputs[1]
+        ndim = len(n.in_shapes[0])
+        if ndim > 2 and len(n.in_shapes[1]) == 1:
+            shape = g.int64s([-1] + [1] * (ndim - 2), hint=n.name + "_gamma_shape")
+            gamma = g.add("Reshape", [gamma, shape], hint=n.name + "_gamma")
+        g.add("PRelu", [x, gamma], n.outputs)
+    elif act == "gelu":  # x * (1 + erf(x / sqrt 2)) / 2
+        dt = n.in_dtypes[0]
+        t = g.add("Div", [x, g.const(math.sqrt(2.0), dt, hint="sqrt2")], hint=n.name + "_s")
+        t = g.add("Erf", [t], hint=n.name + "_erf")
+        t = g.add("Add", [t, g.const(1.0, dt, hint="one")], hint=n.name + "_1p")
+        t = g.add("Mul", [x, t], hint=n.name + "_mul")
+        g.add("Mul", [t, g.const(0.5, dt, hint="half")], n.outputs)
+    else:
+        raise n.fail("act_type=%s is not exported" % act)
+
+
+@register("Pooling")
+def pooling(g, n):
+    pool = n.str("pool_type", "max")
+    x = n.inputs[0]
+    if n.bool("global_pool"):
+        ops = {"max": "GlobalMaxPool", "avg": "GlobalAveragePool", "lp": "GlobalLpPool"}
+        if pool not in ops:
+            raise n.fail("global pool_type=%s is not exported" % pool)
+        extra = {"p": n.int("p_value", 2)} if pool == "lp" else {}
+        g.add(ops[pool], [x], n.outputs, **extra)
+        return
+    kernel, stride, _, pads = _spatial(n, n.tuple("kernel"))
+    k = len(kernel)
+    begin, end = pads[:k], pads[k:]
+    convention = n.str("pooling_convention", "valid")
+    if convention not in ("valid", "full"):
+        raise n.fail("pooling_convention=%s is not exported" % convention)
+    if convention == "full":
+        # MXNet keeps a last window that ONNX's ceil_mode drops (one starting in the padding):
+        # pad the end explicitly so that floor mode gives MXNet's output size.
+        sizes, outs = n.in_shapes[0][2:], n.out_shapes[0][2:]
+        end = [p + max(0, (o - 1) * st + kk - (i + 2 * p))
+               for p, o, st, kk, i in zip(begin, outs, stride, kernel, sizes)]
+    overhang = [e - b for b, e in zip(begin, end)]
+    common = dict(kernel_shape=kernel, strides=stride)
+    if pool == "max":
+        if any(e >= kk for e, kk in zip(end, kernel)):  # ONNX wants pads < kernel
+            x = _zero_pad(g, n, x, begin, end, np.finfo(n.in_dtypes[0]).min)
+            begin = end = [0] * k
+        g.add("MaxPool", [x], n.outputs, pads=begin + end, **common)
+    elif pool == "avg":
+        include = n.bool("count_include_pad", True)
+        past = overhang if include and any(overhang) else end
+        if any(e >= kk for e, kk in zip(past, kernel)):
+            raise n.fail("a window lies wholly outside the input, which ONNX cannot express")
+        if include and any(overhang):
+            # MXNet divides by the window clipped to the padded input: pad with zeros, then
+            # count only those (not the overhang) in the divisor.
+            x = _zero_pad(g, n, x, begin, begin)
+            g.add("AveragePool", [x], n.outputs, pads=[0] * k + overhang, count_include_pad=0,
+                  **common)
+        else:
+            g.add("AveragePool", [x], n.outputs, pads=begin + end,
+                  count_include_pad=1 if include else 0, **common)
+    elif pool == "sum":
+        y = g.add("AveragePool", [_zero_pad(g, n, x, begin, end)], hint=n.name + "_avg",
+                  count_include_pad=1, **common)
+        g.add("Mul", [y, g.const(float(np.prod(kernel)), n.in_dtypes[0])], n.outputs)
+    elif pool == "lp" and not any(overhang):
+        g.add("LpPool", [x], n.outputs, p=n.int("p_value", 2), pads=begin + end, **common)
+    else:
+        raise n.fail("pool_type=%s is not exported%s"
+                     % (pool, " with pooling_convention=full" if pool == "lp" else ""))
+
+
+def _zero_pad(g, n, x, begin, end, value=0.0):
+    """``x`` padded on its spatial axes with ``value``."""
+    if not any(begin) and not any(end):
+        return x
+    pads = g.int64s([0, 0] + list(begin) + [0, 0] + list(end), hint=n.name + "_pads")
+    return g.add("Pad", [x, pads, g.const(value, n.in_dtypes[0], hint=n.name + "_pad_value")],
+                 hint=n.name + "_padded", mode="constant")
+
+
+def _softmax(g, n, x, axis, op="Softmax"):
+    t = n.float("temperature")
+    if t is not None and t != 1.0:
+        x = g.add("Div", [x, g.const(t, n.in_dtypes[0], hint="temperature")],
+                  hint=n.name + "_t")
+    g.add(op, [x], n.outputs, axis=axis)
+
+
+def _softmax_instance(g, n):
+    """Softmax over all but the first axis (SoftmaxOutput / SoftmaxActivation 'instance')."""
+    x = n.inputs[0]
+    if len(n.in_shapes[0]) <= 2:
+        g.add("Softmax", [x], n.outputs, axis=-1)
+        return
+    flat = g.add("Flatten", [x], hint=n.name + "_flat", axis=1)
+    y = g.add("Softmax", [flat], hint=n.name + "_softmax", axis=1)
+    g.add("Reshape", [y, g.add("Shape", [x], hint=n.name + "_shape")], n.outputs)
+
+
+@register("softmax")
+def softmax(g, n):
+    if n.bool("use_length"):
+        raise n.fail("use_length=True is not exported")
+    _softmax(g, n, n.inputs[0], n.int("axis", -1))
+
+
+@register("log_softmax")
+def log_softmax(g, n):
+    _softmax(g, n, n.inputs[0], n.int("axis", -1), "LogSoftmax")
+
+
+@register("SoftmaxOutput", "Softmax")
+def softmax_output(g, n):
+    # The label input (if any) is a training input; inference computes the softmax only.
+    if n.bool("multi_output"):
+        g.add("Softmax", [n.inputs[0]], n.outputs, axis=1)
+    elif n.bool("preserve_shape"):
+        g.add("Softmax", [n.inputs[0]], n.outputs, axis=-1)
+    else:
+        _softmax_instance(g, n)
+
+
+@register("SoftmaxActivation")
+def softmax_activation(g, n):
+    # 'instance' normalizes the last axis (MXNet flattens the leading axes, not the trailing).
+    axis = 1 if n.str("mode", "instance") == "channel" else -1
+    g.add("Softmax", [n.inputs[0]], n.outputs, axis=axis)
+
+
+@register("LinearRegressionOutput", "MAERegressionOutput", "SVMOutput")
+def regression_output(g, n):
+    g.add("Identity", [n.inputs[0]], n.outputs)
+
+
+@register("LogisticRegressionOutput")
+def logistic_output(g, n):
+    g.add("Sigmoid", [n.inputs[0]], n.outputs)
+
+
+@register("LRN")
+def lrn(g, n):
+    g.add("LRN", [n.inputs[0]], n.outputs, alpha=n.float("alpha", 1e-4),
+          beta=n.float("beta", 0.75), bias=n.float("knorm", 2.0), size=n.int("nsize"))
+
+
+@register("Embedding")
+def embedding(g, n):
+    data, weight = n.inputs
+    idx = g.add("Cast", [data], hint=n.name + "_idx", to=7)  # INT64
+    hi = n.in_shapes[1][0] - 1
+    idx = g.add("Clip", [idx, g.const(0, hint="zero"), g.const(hi, hint="max_index")],
+                hint=n.name + "_clip")
+    g.add("Gather", [weight, idx], n.outputs, axis=0)
+
+
+@register("UpSampling")
+def upsampling(g, n):
+    if n.str("sample_type") != "nearest":
+        raise n.fail("sample_type=%s is not exported (nearest only)" % n.str("sample_type"))
+    if len(n.inputs) != 1:
+        raise n.fail("several inputs (num_args > 1) are not exported")
+    s = n.int("scale")
+    ndim = len(n.in_shapes[0])
+    scales = g.const([1.0, 1.0] + [float(s)] * (ndim - 2), np.float32, hint=n.name + "_scales")
+    g.add("Resize", [n.inputs[0], "", scales], n.outputs, mode="nearest",
+          coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+
+
+@register("InstanceNorm")
+def instance_norm(g, n):
+    g.add("InstanceNormalization", n.inputs, n.outputs, epsilon=n.float("eps", 1e-3))
+
+
+def _channel_param(g, n, i, axis):
+    """Input i (shape (C,)) shaped to broadcast along ``axis`` of the data."""
+    ndim = len(n.in_shapes[0])
+    if axis % ndim == ndim - 1:
+        return n.inputs[i]
+    shape = g.int64s([-1] + [1] * (ndim - 1 - axis % ndim), hint=n.name + "_bshape")
+    return g.add("Reshape", [n.inputs[i], shape], hint="%s_in%d" % (n.name, i))
+
+
+@register("LayerNorm")
+def layer_norm(g, n):
+    # Opset 13 has no LayerNormalization (17): (x - mean) / sqrt(var + eps) * gamma + beta.
+    if len(n.outputs) > 1:
+        raise n.fail("output_mean_var=True is not exported")
+    axis = n.int("axis", -1)
+    dt = n.in_dtypes[0]
+    x = n.inputs[0]
+    mean = g.add("ReduceMean", [x], hint=n.name + "_mean", axes=[axis], keepdims=1)
+    d = g.add("Sub", [x, mean], hint=n.name + "_centered")
+    var = g.add("ReduceMean", [g.add("Mul", [d, d], hint=n.name + "_sq")], hint=n.name + "_var",
+                axes=[axis], keepdims=1)
+    std = g.add("Sqrt", [g.add("Add", [var, g.const(n.float("eps", 1e-5), dt, hint="eps")],
+                               hint=n.name + "_var_eps")], hint=n.name + "_std")
+    y = g.add("Div", [d, std], hint=n.name + "_normed")
+    y = g.add("Mul", [y, _channel_param(g, n, 1, axis)], hint=n.name + "_scaled")
+    g.add("Add", [y, _channel_param(g, n, 2, axis)], n.outputs)
+
+
+@register("L2Normalization")
+def l2_normalization(g, n):
+    ndim = len(n.in_shapes[0])
+    mode = n.str("mode", "instance")
+    axes = {"instance": list(range(1, ndim)), "channel": [1],
+            "spatial": list(range(2, ndim))}.get(mode)
+    if axes is None:
+        raise n.fail("mode=%s is not exported" % mode)
+    x = n.inputs[0]
+    ss = g.add("ReduceSum", [g.add("Mul", [x, x], hint=n.name + "_sq"),
+                             g.int64s(axes, hint=n.name + "_axes")], hint=n.name + "_ss",
+               keepdims=1)
+    eps = g.const(n.float("eps", 1e-10), n.in_dtypes[0], hint="eps")
+    norm = g.add("Sqrt", [g.add("Add", [ss, eps], hint=n.name + "_ss_eps")],
+                 hint=n.name + "_norm")
+    g.add("Div", [x, norm], n.outputs)

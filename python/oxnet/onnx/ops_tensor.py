@@ -1,0 +1,359 @@
+"""ONNX converters for MXNet's tensor operators: shape, arithmetic, reductions, indexing."""
+import numpy as np
+
+from .export import register
+
+_INT64_MAX = 2 ** 63 - 1
+
+
+def _register_simple(table, fn_factory):
+    for mx_ops, onnx_op in table:
+        register(*mx_ops)(fn_factory(onnx_op))
+
+
+# ------------------------------------------------------------------------------ elementwise
+_UNARY = [
+    (("Dropout", "_copy", "identity", "BlockGrad", "stop_gradient", "make_loss", "MakeLoss",
+      "_contrib_identity"), "Identity"),
+    (("exp",), "Exp"), (("log",), "Log"), (("sqrt",), "Sqrt"), (("abs",), "Abs"),
+    (("negative",), "Neg"), (("reciprocal",), "Reciprocal"), (("floor",), "Floor"),
+    (("ceil",), "Ceil"), (("sin",), "Sin"), (("cos",), "Cos"), (("tan",), "Tan"),
+    (("relu",), "Relu"), (("sigmoid",), "Sigmoid"), (("tanh",), "Tanh"), (("erf",), "Erf"),
+    (("sign",), "Sign"), (("softsign",), "Softsign"),
+]
+
+
+def _unary(onnx_op):
+    def convert(g, n):
+        g.add(onnx_op, [n.inputs[0]], n.outputs)
+    return convert
+
+
+_register_simple(_UNARY, _unary)
+
+
+@register("square")
+def square(g, n):
+    g.add("Mul", [n.inputs[0], n.inputs[0]], n.outputs)
+
+
+@register("rsqrt")
+def rsqrt(g, n):
+    g.add("Reciprocal", [g.add("Sqrt", [n.inputs[0]], hint=n.name + "_sqrt")], n.outputs)
+
+
+_BINARY = [
+    (("elemwise_add", "_plus", "_add", "broadcast_add", "broadcast_plus", "_Plus"), "Add"),
+    (("elemwise_sub", "_minus", "_sub", "broadcast_sub", "broadcast_minus", "_Minus"), "Sub"),
+    (("elemwise_mul", "_mul", "broadcast_mul", "_Mul"), "Mul"),
+    (("elemwise_div", "_div", "broadcast_div", "_Div"), "Div"),
+    (("_maximum", "broadcast_maximum", "_Maximum"), "Max"),
+    (("_minimum", "broadcast_minimum", "_Minimum"), "Min"),
+    (("_power", "broadcast_power", "_Power"), "Pow"),
+]
+
+
+def _binary(onnx_op):
+    def convert(g, n):
+        g.add(onnx_op, n.inputs[:2], n.outputs)
+    return convert
+
+
+_register_simple(_BINARY, _binary)
+
+
+@register("add_n", "ElementWiseSum")
+def add_n(g, n):
+    g.add("Sum", n.inputs, n.outputs)
+
+
+# op -> (ONNX op, scalar on the left)
+_SCALAR = {
+    "_plus_scalar": ("Add", False), "_minus_scalar": ("Sub", False),
+    "_rminus_scalar": ("Sub", True), "_mul_scalar": ("Mul", False),
+    "_div_scalar": ("Div", False), "_rdiv_scalar": ("Div", True),
+    "_power_scalar": ("Pow", False), "_rpower_scalar": ("Pow", True),
+    "_maximum_scalar": ("Max", False), "_minimum_scalar": ("Min", False),
+}
+
+
+@register(*_SCALAR)
+def scalar_op(g, n):
+    onnx_op, left = _SCALAR[n.op]
+    c = g.const(n.float("scalar"), n.in_dtypes[0], hint=n.name + "_scalar")
+    ins = [c, n.inputs[0]] if left else [n.inputs[0], c]
+    g.add(onnx_op, ins, n.outputs)
+
+
+@register("clip")
+def clip(g, n):
+    dt = n.in_dtypes[0]
+    lo = g.const(n.float("a_min"), dt, hint=n.name + "_min")
+    hi = g.const(n.float("a_max"), dt, hint=n.name + "_max")
+    g.add("Clip", [n.inputs[0], lo, hi], n.outputs)
+
+
+@register("Cast", "cast", "amp_cast")
+def cast(g, n):
+    g.add("Cast", [n.inputs[0]], n.outputs,
+          to=g.helper.np_dtype_to_tensor_dtype(np.dtype(n.out_dtypes[0])))
+
+
+# ------------------------------------------------------------------------------ shape
+@register("Flatten", "flatten")
+def flatten(g, n):
+    g.add("Flatten", [n.inputs[0]], n.outputs, axis=1)
+
+
+@register("Reshape", "reshape")
+def reshape(g, n):
+    # 0 (copy) and -1 (infer) mean the same in ONNX and stay, so a batch may vary at run
+    # time; MXNet's other codes (-2, -3, -4, reverse) are resolved by shape inference.
+    target = list(n.out_shapes[0])
+    codes = n.tuple("shape")
+    if codes and not n.bool("reverse") and all(c is not None and c >= -1 for c in codes) \
+            and codes.count(-1) <= 1 and len(codes) == len(target):
+        target = list(codes)
+    elif codes and codes[0] == 0 and not n.bool("reverse") and target:
+        target[0] = 0
+    g.add("Reshape", [n.inputs[0], g.int64s(target, hint=n.name + "_shape")], n.outputs)
+
+
+@register("Concat", "concat")
+def concat(g, n):
+    g.add("Concat", n.inputs, n.outputs, axis=n.int("dim", 1))
+
+
+@register("SliceChannel", "split")
+def split(g, n):
+    num = n.int("num_outputs")
+    axis = n.int("axis", 1)
+    squeeze = n.bool("squeeze_axis")
+    size = n.in_shapes[0][axis] // num
+    outs = [o + "_split" for o in n.outputs] if squeeze else n.outputs
+    if squeeze:
+        for o in outs:
+            g.reserve(o)
+    if num == 1:
+        g.add("Identity", [n.inputs[0]], outs)
+    else:
+        g.add("Split", [n.inputs[0], g.int64s([size] * num, hint=n.name + "_sizes")], outs,
+              axis=axis)
+    if squeeze:
+        axes = g.int64s([axis], hint=n.name + "_axes")
+        for src, dst in zip(outs, n.outputs):
+            g.add("Squeeze", [src, axes], dst)
+
+
+@register("transpose")
+def transpose(g, n):
+    axes = n.tuple("axes")
+    perm = list(axes) if axes else list(range(len(n.in_shapes[0])))[::-1]
+    g.add("Transpose", [n.inputs[0]], n.outputs, perm=perm)
+
+
+@register("expand_dims")
+def expand_dims(g, n):
+    g.add("Unsqueeze", [n.inputs[0], g.int64s([n.int("axis")], hint=n.name + "_axes")],
+          n.outputs)
+
+
+@register("squeeze")
+def squeeze(g, n):
+    axes = n.tuple("axis", None)
+    ins = [n.inputs[0]]
+    if axes:
+        ins.append(g.int64s(axes, hint=n.name + "_axes"))
+    shape = n.in_shapes[0]
+    rank = len(shape) - (len(axes) if axes else sum(1 for d in shape if d == 1))
+    if rank == len(n.out_shapes[0]):
+        g.add("Squeeze", ins, n.outputs)
+    else:  # every axis squeezed: MXNet keeps shape (1,)
+        y = g.add("Squeeze", ins, hint=n.name + "_all")
+        g.add("Reshape", [y, g.int64s([1], hint=n.name + "_shape")], n.outputs)
+
+
+@register("broadcast_to", "broadcast_axis", "broadcast_axes", "broadcast_like")
+def broadcast_to(g, n):
+    g.add("Expand", [n.inputs[0], g.int64s(n.out_shapes[0], hint=n.name + "_shape")],
+          n.outputs)
+
+
+@register("Pad", "pad")
+def pad(g, n):
+    mode = n.str("mode", "constant")
+    if mode not in ("constant", "edge", "reflect"):
+        raise n.fail("mode=%s is not exported" % mode)
+    width = n.tuple("pad_width")
+    pads = g.int64s(list(width[0::2]) + list(width[1::2]), hint=n.name + "_pads")
+    ins = [n.inputs[0], pads]
+    if mode == "constant":
+        ins.append(g.const(n.float("constant_value", 0.0), n.in_dtypes[0], hint=n.name + "_value"))
+    g.add("Pad", ins, n.outputs, mode=mode)
+
+
+# ------------------------------------------------------------------------------ slicing
+@register("slice_axis")
+def slice_axis(g, n):
+    end = n.int("end")
+    g.add("Slice", [n.inputs[0], g.int64s([n.int("begin")], hint=n.name + "_starts"),
+                    g.int64s([_INT64_MAX if end is None else end], hint=n.name + "_ends"),
+                    g.int64s([n.int("axis")], hint=n.name + "_axes")], n.outputs)
+
+
+@register("slice", "crop")
+def slice_(g, n):
+    begin, end = n.tuple("begin"), n.tuple("end")
+    step = n.tuple("step") or (1,) * len(begin)
+    step = [1 if s is None else s for s in step] + [1] * (len(begin) - len(step))
+    starts = [(0 if s > 0 else -1) if b is None else b for b, s in zip(begin, step)]
+    ends = [(_INT64_MAX if s > 0 else -_INT64_MAX) if e is None else e for e, s in zip(end, step)]
+    axes = list(range(len(begin)))
+    g.add("Slice", [n.inputs[0], g.int64s(starts, hint=n.name + "_starts"),
+                    g.int64s(ends, hint=n.name + "_ends"), g.int64s(axes, hint=n.name + "_axes"),
+                    g.int64s(step, hint=n.name + "_steps")], n.outputs)
+
+
+@register("take")
+def take(g, n):
+    axis = n.int("axis", 0)
+    mode = n.str("mode", "clip")
+    dim = n.in_shapes[0][axis]
+    idx = g.add("Cast", [n.inputs[1]], hint=n.name + "_idx", to=7)  # INT64
+    if mode == "clip":
+        idx = g.add("Clip", [idx, g.const(0, hint="zero"), g.const(dim - 1, hint=n.name + "_hi")],
+                    hint=n.name + "_clip")
+    elif mode == "wrap":
+        idx = g.add("Mod", [idx, g.const(dim, hint=n.name + "_dim")], hint=n.name + "_wrap")
+    g.add("Gather", [n.inputs[0], idx], n.outputs, axis=axis)
+
+
+# ------------------------------------------------------------------------------ reductions
+_REDUCE = {"sum": "ReduceSum", "sum_axis": "ReduceSum", "mean": "ReduceMean",
+           "max": "ReduceMax", "max_axis": "ReduceMax", "min": "ReduceMin",
+           "min_axis": "ReduceMin", "prod": "ReduceProd"}
+
+
+def _reduce_axes(n):
+    ndim = len(n.in_shapes[0])
+    axes = n.tuple("axis", None)
+    if axes is not None:
+        axes = [a % ndim for a in axes]
+    if n.bool("exclude"):
+        axes = [a for a in range(ndim) if a not in (axes or [])]
+    return axes or None
+
+
+def _emit_reduce(g, n, op, axes):
+    keep = 1 if n.bool("keepdims") else 0
+    outs = n.outputs
+    if not keep and len(n.out_shapes[0]) == 1 and (axes is None or len(axes) == len(
+            n.in_shapes[0])):
+        # MXNet 1.x has no 0-d arrays: a full reduction gives shape (1,), ONNX's gives ().
+        keep, outs = 1, None
+    if op == "ReduceSum":  # opset 13: axes is an input
+        ins = [n.inputs[0]] + ([g.int64s(axes, hint=n.name + "_axes")] if axes else [])
+        y = g.add("ReduceSum", ins, outs, hint=n.name + "_all", keepdims=keep)
+    else:
+        y = g.add(op, [n.inputs[0]], outs, hint=n.name + "_all", axes=axes, keepdims=keep)
+    if outs is None:
+        g.add("Reshape", [y, g.int64s([1], hint=n.name + "_shape")], n.outputs)
+
+
+@register(*_REDUCE)
+def reduce(g, n):
+    _emit_reduce(g, n, _REDUCE[n.op], _reduce_axes(n))
+
+
+@register("norm")
+def norm(g, n):
+    ops = {1: "ReduceL1", 2: "ReduceL2"}
+    order = n.int("ord", 2)
+    if order not in ops:
+        raise n.fail("ord=%d is not exported" % order)
+    _emit_reduce(g, n, ops[order], _reduce_axes(n))
+
+
+# ------------------------------------------------------------------------------ products
+@register("dot")
+def dot(g, n):
+    a, b = n.inputs[:2]
+    sa, sb = n.in_shapes[0], n.in_shapes[1]
+    ta, tb = n.bool("transpose_a"), n.bool("transpose_b")
+    if len(sa) <= 2 and len(sb) <= 2:
+        if ta:
+            a = g.add("Transpose", [a], hint=n.name + "_aT", perm=[1, 0])
+        if tb:
+            b = g.add("Transpose", [b], hint=n.name + "_bT", perm=[1, 0])
+        g.add("MatMul", [a, b], n.outputs)
+        return
+    if ta or tb:
+        raise n.fail("transpose_a/transpose_b on inputs of more than 2 dimensions")
+    # MXNet's dot contracts a's last axis with b's first: (..., K) x (K, ...).
+    k = sa[-1]
+    a2 = g.add("Reshape", [a, g.int64s([-1, k], hint=n.name + "_ashape")], hint=n.name + "_a2")
+    b2 = g.add("Reshape", [b, g.int64s([k, -1], hint=n.name + "_bshape")], hint=n.name + "_b2")
+    y = g.add("MatMul", [a2, b2], hint=n.name + "_matmul")
+    g.add("Reshape", [y, g.int64s(n.out_shapes[0], hint=n.name + "_shape")], n.outputs)
+
+
+@register("batch_dot")
+def batch_dot(g, n):
+    a, b = n.inputs[:2]
+    if n.bool("transpose_a"):
+        a = g.add("Transpose", [a], hint=n.name + "_aT", perm=[0, 2, 1])
+    if n.bool("transpose_b"):
+        b = g.add("Transpose", [b], hint=n.name + "_bT", perm=[0, 2, 1])
+    g.add("MatMul", [a, b], n.outputs)
+
+
+@register("tile")
+def tile(g, n):
+    reps = list(n.tuple("reps"))
+    shape = list(n.in_shapes[0])
+    x = n.inputs[0]
+    if len(reps) > len(shape):  # MXNet prepends ones to the shorter of the two
+        shape = [1] * (len(reps) - len(shape)) + shape
+        x = g.add("Reshape", [x, g.int64s(shape, hint=n.name + "_rank")], hint=n.name + "_r")
+    reps = [1] * (len(shape) - len(reps)) + reps
+    g.add("Tile", [x, g.int64s(reps, hint=n.name + "_reps")], n.outputs)
+
+
+@register("zeros_like", "ones_like")
+def fill_like(g, n):
+    value = np.array([0 if n.op == "zeros_like" else 1], dtype=n.out_dtypes[0])
+    shape = g.add("Shape", [n.inputs[0]], hint=n.name + "_shape")
+    g.add("ConstantOfShape", [shape], n.outputs,
+          value=g.onnx.numpy_helper.from_array(value, n.name + "_value"))
+
+
+_COMPARE = {"broadcast_equal": "Equal", "_equal": "Equal", "broadcast_greater": "Greater",
+            "_greater": "Greater", "broadcast_lesser": "Less", "_lesser": "Less",
+            "broadcast_greater_equal": "GreaterOrEqual", "_greater_equal": "GreaterOrEqual",
+            "broadcast_lesser_equal": "LessOrEqual", "_lesser_equal": "LessOrEqual"}
+
+
+@register(*_COMPARE)
+def compare(g, n):
+    # MXNet's comparisons give 0/1 in the input's dtype, ONNX's give bool.
+    b = g.add(_COMPARE[n.op], n.inputs[:2], hint=n.name + "_bool")
+    g.add("Cast", [b], n.outputs, to=g.helper.np_dtype_to_tensor_dtype(n.out_dtypes[0]))
+
+
+@register("where")
+def where(g, n):
+    cond = g.add("Cast", [n.inputs[0]], hint=n.name + "_cond", to=9)  # BOOL
+    ndim = len(n.in_shapes[1])
+    if len(n.in_shapes[0]) == 1 and ndim > 1:  # MXNet: a 1-D condition picks whole rows
+        shape = g.int64s([-1] + [1] * (ndim - 1), hint=n.name + "_cshape")
+        cond = g.add("Reshape", [cond, shape], hint=n.name + "_rows")
+    g.add("Where", [cond, n.inputs[1], n.inputs[2]], n.outputs)
+
+
+@register("_equal_scalar", "_greater_scalar", "_lesser_scalar", "_greater_equal_scalar",
+          "_lesser_equal_scalar")
+def compare_scalar(g, n):
+    onnx_op = _COMPARE["broadcast_" + n.op[1:-len("_scalar")]]
+    c = g.const(n.float("scalar"), n.in_dtypes[0], hint=n.name + "_scalar")
+    b = g.add(onnx_op, [n.inputs[0], c], hint=n.name + "_bool")
+    g.add("Cast", [b], n.outputs, to=g.helper.np_dtype_to_tensor_dtype(n.out_dtypes[0]))
