@@ -111,13 +111,22 @@ def test_fused_ops_check_their_inputs():
 
 
 def test_sym_adamw_update_binds():
+    # MXNet 1.9.1's own mx.sym.contrib.adamw_update fails on a number rescale_grad ("Not enough
+    # argument to call operator _adamw_update"); here it becomes a (1,) constant. The mutated
+    # states are auxiliary states, as MXNet lists mutable inputs.
     names = ("weight", "grad", "mean", "var")
     sym = mx.sym.contrib.adamw_update(*(mx.sym.Variable(n) for n in names), rescale_grad=0.5,
                                       lr=0.01, eta=0.5, beta1=0.8, beta2=0.9, epsilon=1e-6,
                                       wd=0.1, clip_gradient=0.3)
+    assert sym.list_arguments() == ["weight", "grad"]
+    assert sym.list_auxiliary_states() == ["mean", "var"]
     w, g, d, v, _ = _inputs()
-    out = sym.bind(mx.cpu(), dict(zip(names, (mx.nd.array(x) for x in (w, g, d, v))))).forward()
+    mean, var = mx.nd.array(d), mx.nd.array(v)
+    ex = sym.bind(mx.cpu(), {"weight": mx.nd.array(w), "grad": mx.nd.array(g)},
+                  aux_states={"mean": mean, "var": var})
+    out = ex.forward()
     _close(out[0], [[-0.806943, 0.530868, -0.118603], [0.420621, 0.905633, 0.069984]])
+    _close(mean, [[0.354502, 0.067474, 0.241153], [0.734884, 0.269483, 0.465529]])
 
 
 def _ftml_numpy(w, grads, lr, wd, beta1=0.6, beta2=0.999, eps=1e-8):
