@@ -9,6 +9,7 @@
 
 mod box_ops;
 mod multibox;
+mod proposal;
 mod roi_align;
 #[cfg(test)]
 #[rustfmt::skip]
@@ -26,6 +27,7 @@ use crate::op::{Desc, Registry};
 pub fn register(r: &mut Registry) {
     box_ops::register(r);
     multibox::register(r);
+    proposal::register(r);
     roi_align::register(r);
 }
 
