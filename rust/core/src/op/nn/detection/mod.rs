@@ -10,7 +10,9 @@
 mod box_ops;
 mod multibox;
 mod proposal;
+mod psroi_pooling;
 mod roi_align;
+mod rroi_align;
 #[cfg(test)]
 #[rustfmt::skip]
 #[allow(clippy::excessive_precision)]
@@ -29,6 +31,8 @@ pub fn register(r: &mut Registry) {
     multibox::register(r);
     proposal::register(r);
     roi_align::register(r);
+    psroi_pooling::register(r);
+    rroi_align::register(r);
 }
 
 /// The input's values in the compute type.
