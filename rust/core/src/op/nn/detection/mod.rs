@@ -1,7 +1,8 @@
 //! MXNet's object-detection contrib operators (SSD / Faster R-CNN): box overlap and
 //! non-maximum suppression (`box_iou`, `box_nms`), matching and target encoding
 //! (`bipartite_matching`, `box_encode`, `box_decode`), the SSD heads (`MultiBoxPrior`,
-//! `MultiBoxTarget`, `MultiBoxDetection`) and `ROIAlign`.
+//! `MultiBoxTarget`, `MultiBoxDetection`), `ROIAlign`, and the R-CNN family: region
+//! proposals (`Proposal`, `MultiProposal`), `PSROIPooling` and the rotated `RROIAlign`.
 //!
 //! Kernels read their inputs into vectors of the compute type (f32 for float16/float32,
 //! f64 for float64) and follow MXNet 1.9.1's CPU loops step for step, including its
