@@ -2,13 +2,15 @@
 //! non-maximum suppression (`box_iou`, `box_nms`), matching and target encoding
 //! (`bipartite_matching`, `box_encode`, `box_decode`), the SSD heads (`MultiBoxPrior`,
 //! `MultiBoxTarget`, `MultiBoxDetection`), `ROIAlign`, and the R-CNN family: region
-//! proposals (`Proposal`, `MultiProposal`), `PSROIPooling` and the rotated `RROIAlign`.
+//! proposals (`Proposal`, `MultiProposal`), `PSROIPooling`, `DeformablePSROIPooling` and the
+//! rotated `RROIAlign`.
 //!
 //! Kernels read their inputs into vectors of the compute type (f32 for float16/float32,
 //! f64 for float64) and follow MXNet 1.9.1's CPU loops step for step, including its
 //! comparisons and tie orders, so that thresholds and sort ties select the same boxes.
 
 mod box_ops;
+mod deformable_psroi;
 mod multibox;
 mod proposal;
 mod psroi_pooling;
@@ -33,6 +35,7 @@ pub fn register(r: &mut Registry) {
     proposal::register(r);
     roi_align::register(r);
     psroi_pooling::register(r);
+    deformable_psroi::register(r);
     rroi_align::register(r);
 }
 
