@@ -1322,6 +1322,43 @@ fn rows() -> Vec<Row> {
     };
     r.push(proposal("_contrib_Proposal", 1, &[16., 24., 1.]));
     r.push(proposal("_contrib_MultiProposal", 2, &[16., 24., 1., 12., 20., 0.5]));
+    // DeformablePSROIPooling: bilinear in data and (away from whole-pixel sample positions,
+    // which these offsets avoid) smooth in trans; the rois keep every sample inside the map.
+    let deform_rois = [0., 3., 3., 10., 10., 0., 5.2, 2.4, 12.7, 9.1];
+    r.push(
+        row(
+            "_contrib_DeformablePSROIPooling",
+            &[
+                ("spatial_scale", "0.5"),
+                ("output_dim", "2"),
+                ("group_size", "2"),
+                ("pooled_size", "2"),
+                ("sample_per_part", "2"),
+                ("trans_std", "0.1"),
+            ],
+            vec![
+                n(&[1, 8, 8, 9]),
+                v(&[2, 5], &deform_rois),
+                u(&[2, 2, 2, 2], -1.0, 1.0),
+            ],
+        )
+        .wrt(&[0, 2]),
+    );
+    r.push(
+        row(
+            "_contrib_DeformablePSROIPooling",
+            &[
+                ("spatial_scale", "0.5"),
+                ("output_dim", "2"),
+                ("group_size", "2"),
+                ("pooled_size", "3"),
+                ("sample_per_part", "3"),
+                ("no_trans", "True"),
+            ],
+            vec![n(&[1, 8, 8, 9]), v(&[2, 5], &deform_rois)],
+        )
+        .wrt(&[0]),
+    );
     // PSROIPooling averages each bin: linear in data.
     r.push(
         row(

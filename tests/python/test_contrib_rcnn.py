@@ -415,3 +415,107 @@ def test_rroi_align_errors():
                                 spatial_scale=1.0).asnumpy()
     with pytest.raises(mx.MXNetError, match='RROIAlign.*pooled_size'):
         mx.nd.contrib.RROIAlign(d, mx.nd.zeros((1, 6)), pooled_size=(2,), spatial_scale=1.0)
+
+
+# ---------------------------------------------------------------- DeformablePSROIPooling
+
+DEFORM_ROIS = np.array([[0, 2.3, 3.1, 14.6, 12.2], [1, 6, 1, 17, 15], [1, -3, -2, 8, 6]], np.float32)
+
+# MXNet 1.9.1 printed (probe: RandomState(31); x = rand(2, 16, 9, 10); the rois above;
+# trans = randn(3, 4, 3, 3) * 0.8; spatial_scale=0.5, output_dim=4, group_size=2,
+# pooled_size=3, part_size=3, sample_per_part=2, trans_std=0.1; head gradient
+# rand(3, 4, 3, 3); then no_trans=True with pooled_size=2, sample_per_part=3)
+DEFORM_OUT = np.array([
+    [0.55461514, 0.32384631, 0.6597693, 0.59943122, 0.53331482, 0.72003698, 0.57332945, 0.54550511, 0.67285323],
+    [0.51155007, 0.39697427, 0.43252441, 0.43528351, 0.40905932, 0.53016007, 0.28464895, 0.49642476, 0.45942456],
+    [0.37751365, 0.76020002, 0.53802645, 0.55764234, 0.40808725, 0.35135806, 0.55144048, 0.31075501, 0.32352185],
+    [0.67135, 0.44150239, 0.557895, 0.47794548, 0.50278884, 0.33530891, 0.39442894, 0.4414905, 0.33098868],
+    [0.60603672, 0.48431155, 0.40094942, 0.72890866, 0.67601442, 0.60274833, 0.41770682, 0.57474101, 0.68023956],
+    [0.5462321, 0.37215623, 0.51878852, 0.68911123, 0.46939516, 0.31993622, 0.67832637, 0.50803977, 0.43715432],
+    [0.4870002, 0.43700308, 0.65543443, 0.62631851, 0.41967413, 0.72279119, 0.4798255, 0.35153913, 0.54525542],
+    [0.4331499, 0.45147884, 0.51781064, 0.59398437, 0.48762774, 0.43212926, 0.57299399, 0.74761134, 0.32875085],
+    [0, 0, 0, 0, 0.28850436, 0.48203287, 0, 0.38544917, 0.53991508],
+    [0, 0, 0, 0, 0.29291302, 0.33825296, 0, 0.66163707, 0.74079287],
+    [0, 0, 0.56403059, 0, 0.71728456, 0.50020778, 0, 0.43452796, 0.62823999],
+    [0, 0, 0.4968701, 0, 0.63530338, 0.67968935, 0, 0.40792012, 0.47385097],
+], np.float32).reshape(3, 4, 3, 3)
+
+DEFORM_TRANS_GRAD = np.array([
+    [-0.023825435, -0.044487033, -0.041157525, 0.0045208754, 0.069770277, -0.12292616, 0.033050634, 0.025177862, 0.09691269],
+    [0.01695567, 0.0010170583, 0.102953, 0.031748582, 0.016724961, 0.1114, -0.15091114, 0.010881258, 0.0086692777],
+    [0.045821063, 0.012134406, -0.059505165, 0.16417247, 0.12781304, -0.073175266, 0.078757197, -0.14727242, 0.21085444],
+    [-0.015936689, 0.0063006962, 0.01393705, -0.01297503, 0.0034645242, -0.021405062, 0.091127135, -0.080537446, 0.024324071],
+    [-0.13522851, 0.022333656, -0.013405319, -0.10598053, -0.014257897, -0.027680347, -0.019243009, -0.0032475665, 0.015750404],
+    [-0.0080320239, 0.0283638, 0.015154944, 0.076442316, -0.032323938, 0.023961224, 0.098220028, -0.12100605, 0.10163251],
+    [-0.03421478, 0.0044555971, 0.081809476, -0.088631198, 0.0042798156, -0.028012395, 0.11119351, 0.073055468, 0.13771634],
+    [-0.17291917, -0.043531772, -0.064225964, 0.11951666, 0.0032015252, -0.027110569, -0.037885502, 0.098233946, 0.036622472],
+    [0, 0, 0, 0, 0.11780036, 0.073605336, 0, 0.0050163828, 0.01373555],
+    [0, 0, 0, 0, 0.020884611, -0.073739395, 0, 0.006454532, 0.048168659],
+    [0, 0, -0.057868574, 0, -0.019328929, 0.033084027, 0, -0.00072190235, -0.028459622],
+    [0, 0, -0.0052579138, 0, -0.072970375, 0.027397107, 0, -0.01580194, -0.070672795],
+], np.float32).reshape(3, 4, 3, 3)
+
+DEFORM_NO_TRANS_OUT = np.array([
+    [0.46558607, 0.60570729, 0.46269682, 0.59686166],
+    [0.51813221, 0.38625419, 0.45754263, 0.46666276],
+    [0.52033663, 0.51198959, 0.4820272, 0.45647281],
+    [0.53208327, 0.44832897, 0.45219147, 0.45597097],
+    [0.61998647, 0.49631861, 0.44786516, 0.57036513],
+    [0.53121597, 0.48881447, 0.57723409, 0.50802743],
+    [0.54279912, 0.60511994, 0.40460074, 0.50786096],
+    [0.48022482, 0.50243211, 0.60252303, 0.47347558],
+    [0.093607612, 0.34633264, 0.49298689, 0.48541027],
+    [0.18002023, 0.30337095, 0.68900424, 0.67540836],
+    [0.90079486, 0.69849205, 0.56004614, 0.62838322],
+    [0.99630851, 0.48046148, 0.48538449, 0.43743032],
+], np.float32).reshape(3, 4, 2, 2)
+
+# MXNet 1.9.1 printed: the data gradient's sum and its sum weighted by (flat index % 7)
+DEFORM_GRAD_SUM, DEFORM_GRAD_WSUM = 44.52666008601909, 135.2918853941169
+
+
+def test_deformable_psroi_pooling_matches_mxnet():
+    rs = np.random.RandomState(31)
+    x = rs.rand(2, 16, 9, 10).astype(np.float32)
+    trans = (rs.randn(3, 4, 3, 3) * 0.8).astype(np.float32)
+    X, T = mx.nd.array(x), mx.nd.array(trans)
+    X.attach_grad()
+    T.attach_grad()
+    kw = dict(spatial_scale=0.5, output_dim=4, group_size=2, pooled_size=3, part_size=3,
+              sample_per_part=2, trans_std=0.1)
+    with mx.autograd.record():
+        y = mx.nd.contrib.DeformablePSROIPooling(X, mx.nd.array(DEFORM_ROIS), T, **kw)
+    hg = rs.rand(*y.shape).astype(np.float32)
+    y.backward(mx.nd.array(hg))
+    assert y.shape == (3, 4, 3, 3)
+    np.testing.assert_allclose(y.asnumpy(), DEFORM_OUT, rtol=1e-5, atol=1e-6)
+    g = X.grad.asnumpy().astype(np.float64)
+    np.testing.assert_allclose(g.sum(), DEFORM_GRAD_SUM, rtol=1e-5)
+    np.testing.assert_allclose((g * (np.arange(g.size).reshape(g.shape) % 7)).sum(), DEFORM_GRAD_WSUM,
+                               rtol=1e-5)
+    # linear in data: <grad, x> = <hg, y>
+    np.testing.assert_allclose((g * x).sum(), (hg * y.asnumpy()).sum(), rtol=1e-5)
+    np.testing.assert_allclose(T.grad.asnumpy(), DEFORM_TRANS_GRAD, rtol=1e-4, atol=1e-6)
+    y2 = mx.nd.contrib.DeformablePSROIPooling(X, mx.nd.array(DEFORM_ROIS), spatial_scale=0.5, output_dim=4,
+                                              group_size=2, pooled_size=2, sample_per_part=3, no_trans=True)
+    np.testing.assert_allclose(y2.asnumpy(), DEFORM_NO_TRANS_OUT, rtol=1e-5, atol=1e-6)
+
+
+def test_deformable_psroi_pooling_symbol_and_errors():
+    # MXNet 1.9.1: trans is an argument unless no_trans; top_count is a hidden output
+    s = mx.sym.contrib.DeformablePSROIPooling(name='d', spatial_scale=0.5, output_dim=4, group_size=2,
+                                              pooled_size=2, no_trans=True)
+    assert s.list_arguments() == ['d_data', 'd_rois'] and s.list_outputs() == ['d_output']
+    s = mx.sym.contrib.DeformablePSROIPooling(name='d', spatial_scale=0.5, output_dim=4, group_size=2,
+                                              pooled_size=2)
+    assert s.list_arguments() == ['d_data', 'd_rois', 'd_trans'] and s.list_outputs() == ['d_output']
+    d = mx.nd.zeros((1, 16, 6, 6))
+    r = mx.nd.array([[0, 0, 0, 4, 4]])
+    kw = dict(spatial_scale=0.5, output_dim=4, group_size=2, pooled_size=2, trans_std=0.1)
+    with pytest.raises(mx.MXNetError, match='DeformablePSROIPooling.*trans'):
+        mx.nd.contrib.DeformablePSROIPooling(d, r, mx.nd.zeros((1, 2, 3, 3)), **kw)
+    with pytest.raises(mx.MXNetError, match='DeformablePSROIPooling.*channels'):
+        mx.nd.contrib.DeformablePSROIPooling(d, r, mx.nd.zeros((1, 2, 2, 2)), **dict(kw, output_dim=5))
+    with pytest.raises(mx.MXNetError, match='DeformablePSROIPooling.*batch index'):
+        mx.nd.contrib.DeformablePSROIPooling(d, mx.nd.array([[3, 0, 0, 4, 4]]), mx.nd.zeros((1, 2, 2, 2)),
+                                             **kw).asnumpy()
