@@ -1321,7 +1321,11 @@ fn rows() -> Vec<Row> {
         .blocked()
     };
     r.push(proposal("_contrib_Proposal", 1, &[16., 24., 1.]));
-    r.push(proposal("_contrib_MultiProposal", 2, &[16., 24., 1., 12., 20., 0.5]));
+    r.push(proposal(
+        "_contrib_MultiProposal",
+        2,
+        &[16., 24., 1., 12., 20., 0.5],
+    ));
     // DeformablePSROIPooling: bilinear in data and (away from whole-pixel sample positions,
     // which these offsets avoid) smooth in trans; the rois keep every sample inside the map.
     let deform_rois = [0., 3., 3., 10., 10., 0., 5.2, 2.4, 12.7, 9.1];
@@ -1373,7 +1377,9 @@ fn rows() -> Vec<Row> {
                 n(&[2, 8, 5, 6]),
                 v(
                     &[3, 5],
-                    &[0., 0.4, 1.6, 9.2, 8.9, 1., 2., 0., 11., 9., 0., 4., 4., 4.6, 5.],
+                    &[
+                        0., 0.4, 1.6, 9.2, 8.9, 1., 2., 0., 11., 9., 0., 4., 4., 4.6, 5.,
+                    ],
                 ),
             ],
         )

@@ -139,7 +139,10 @@ fn samples<C: Real>(
         let (sw, sh) = (round(roi[1]) * scale - half, round(roi[2]) * scale - half);
         let ew = (round(roi[3]) + C::ONE) * scale - half;
         let eh = (round(roi[4]) + C::ONE) * scale - half;
-        let (rw, rh) = (super::max(ew - sw, C::c(0.1)), super::max(eh - sh, C::c(0.1)));
+        let (rw, rh) = (
+            super::max(ew - sw, C::c(0.1)),
+            super::max(eh - sh, C::c(0.1)),
+        );
         let (bw, bh) = (rw / p, rh / p);
         let (sbw, sbh) = (bw / spp, bh / spp);
         let cell = |k: usize, m: usize| -> usize {
@@ -153,10 +156,7 @@ fn samples<C: Real>(
             for ph in 0..c.pooled {
                 for pw in 0..c.pooled {
                     let o = ((i * c.dim + ctop) * c.pooled + ph) * c.pooled + pw;
-                    let (mut ws, mut hs) = (
-                        C::c(pw as f64) * bw + sw,
-                        C::c(ph as f64) * bh + sh,
-                    );
+                    let (mut ws, mut hs) = (C::c(pw as f64) * bw + sw, C::c(ph as f64) * bh + sh);
                     let mut tidx = None;
                     if let Some((t, nc)) = trans {
                         let cls = ctop / each_class;
@@ -227,7 +227,7 @@ fn forward_t<T: Element, C: Real>(c: Cfg, ins: &[NDArray], outs: &[NDArray]) -> 
     let rois = load::<T, C>(&ins[1]);
     let t = (!c.no_trans).then(|| load::<T, C>(&ins[2]));
     let nc = num_classes(ins, c);
-    let (ss, counts) = samples(c, &d, &rois, t.as_deref().map(|t| (t, nc)))?;
+    let (ss, counts) = samples(c, d, &rois, t.as_deref().map(|t| (t, nc)))?;
     let mut o = vec![C::ZERO; counts.len()];
     for s in &ss {
         let (x0, x1, y0, y1, dx, dy) = corners(s);
@@ -256,7 +256,7 @@ fn backward_t<T: Element, C: Real>(c: Cfg, ins: &[NDArray], outs: &[NDArray]) ->
     let rois = load::<T, C>(&ins[2]);
     let t = (!c.no_trans).then(|| load::<T, C>(&ins[3]));
     let nc = if c.no_trans { 1 } else { ins[3].shape()[1] / 2 };
-    let (ss, counts) = samples(c, &d, &rois, t.as_deref().map(|t| (t, nc)))?;
+    let (ss, counts) = samples(c, d, &rois, t.as_deref().map(|t| (t, nc)))?;
     let mut gx = vec![C::ZERO; d.size()];
     let mut gt = vec![C::ZERO; t.as_ref().map_or(0, |t| t.len())];
     let tstd = pf::<C>(c.std);

@@ -325,16 +325,19 @@ fn proposal_op(c: Cfg) -> Arc<dyn Operator> {
 
 fn create(op: &'static str, p: &crate::op::Params) -> Result<Arc<dyn Operator>> {
     let bad = |m: String| Err(Error::param(op, m));
-    let fl = |n: &str| -> Result<Vec<f32>> {
-        Ok(p.floats(n)?.into_iter().map(|v| v as f32).collect())
-    };
+    let fl =
+        |n: &str| -> Result<Vec<f32>> { Ok(p.floats(n)?.into_iter().map(|v| v as f32).collect()) };
     let (scales, ratios) = (fl("scales")?, fl("ratios")?);
     if scales.is_empty() || ratios.is_empty() {
         return bad(format!(
             "scales and ratios must not be empty, got scales {scales:?} and ratios {ratios:?}"
         ));
     }
-    if scales.iter().chain(&ratios).any(|v| !(*v > 0.0)) {
+    if scales
+        .iter()
+        .chain(&ratios)
+        .any(|v| v.is_nan() || *v <= 0.0)
+    {
         return bad(format!(
             "scales and ratios must be positive, got scales {scales:?} and ratios {ratios:?}"
         ));
@@ -377,7 +380,10 @@ fn params() -> Vec<crate::op::params::ParamSpec> {
 
 pub(super) fn register(r: &mut Registry) {
     for (name, what) in [
-        (PROPOSAL, "one image (cls_prob batch 1); rois (rpn_post_nms_top_n, 5)"),
+        (
+            PROPOSAL,
+            "one image (cls_prob batch 1); rois (rpn_post_nms_top_n, 5)",
+        ),
         (
             MULTI,
             "each image of the batch; rois (batch * rpn_post_nms_top_n, 5), image by image",

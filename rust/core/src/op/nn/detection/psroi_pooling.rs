@@ -88,7 +88,11 @@ fn bins<C: Real>(c: Cfg, r: &[C], n: usize, h: usize, w: usize) -> Result<Bins> 
             super::max(ew - sw, C::c(0.1)) / p,
         );
         let edge = |v: C, ceil: bool, lim: usize| -> usize {
-            let e = if ceil { v.f64().ceil() } else { v.f64().floor() };
+            let e = if ceil {
+                v.f64().ceil()
+            } else {
+                v.f64().floor()
+            };
             e.clamp(0.0, lim as f64) as usize
         };
         for ph in 0..c.pooled {
@@ -96,7 +100,12 @@ fn bins<C: Real>(c: Cfg, r: &[C], n: usize, h: usize, w: usize) -> Result<Bins> 
             let (h0, h1) = (edge(fh * bh + sh, false, h), edge(fh1 * bh + sh, true, h));
             for pw in 0..c.pooled {
                 let (fw, fw1) = (C::c(pw as f64), C::c((pw + 1) as f64));
-                ranges.push((h0, h1, edge(fw * bw + sw, false, w), edge(fw1 * bw + sw, true, w)));
+                ranges.push((
+                    h0,
+                    h1,
+                    edge(fw * bw + sw, false, w),
+                    edge(fw1 * bw + sw, true, w),
+                ));
             }
         }
     }
