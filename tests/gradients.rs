@@ -1298,6 +1298,93 @@ fn rows() -> Vec<Row> {
         )
         .wrt(&[0]),
     );
+    // Proposal / MultiProposal back-propagate zeros (MXNet's backward writes zeros); the
+    // scores are distinct, so the kept boxes do not change within the finite-difference step.
+    let proposal = |op: &'static str, nb: usize, info: &[f64]| {
+        row(
+            op,
+            &[
+                ("scales", "(2, 4)"),
+                ("ratios", "(1,)"),
+                ("feature_stride", "8"),
+                ("rpn_pre_nms_top_n", "8"),
+                ("rpn_post_nms_top_n", "4"),
+                ("rpn_min_size", "1"),
+                ("output_score", "True"),
+            ],
+            vec![
+                distinct(&[nb, 4, 2, 3]),
+                u(&[nb, 8, 2, 3], -0.3, 0.3),
+                v(&[nb, 3], info),
+            ],
+        )
+        .blocked()
+    };
+    r.push(proposal("_contrib_Proposal", 1, &[16., 24., 1.]));
+    r.push(proposal(
+        "_contrib_MultiProposal",
+        2,
+        &[16., 24., 1., 12., 20., 0.5],
+    ));
+    // DeformablePSROIPooling: bilinear in data and (away from whole-pixel sample positions,
+    // which these offsets avoid) smooth in trans; the rois keep every sample inside the map.
+    let deform_rois = [0., 3., 3., 10., 10., 0., 5.2, 2.4, 12.7, 9.1];
+    r.push(
+        row(
+            "_contrib_DeformablePSROIPooling",
+            &[
+                ("spatial_scale", "0.5"),
+                ("output_dim", "2"),
+                ("group_size", "2"),
+                ("pooled_size", "2"),
+                ("sample_per_part", "2"),
+                ("trans_std", "0.1"),
+            ],
+            vec![
+                n(&[1, 8, 8, 9]),
+                v(&[2, 5], &deform_rois),
+                u(&[2, 2, 2, 2], -1.0, 1.0),
+            ],
+        )
+        .wrt(&[0, 2]),
+    );
+    r.push(
+        row(
+            "_contrib_DeformablePSROIPooling",
+            &[
+                ("spatial_scale", "0.5"),
+                ("output_dim", "2"),
+                ("group_size", "2"),
+                ("pooled_size", "3"),
+                ("sample_per_part", "3"),
+                ("no_trans", "True"),
+            ],
+            vec![n(&[1, 8, 8, 9]), v(&[2, 5], &deform_rois)],
+        )
+        .wrt(&[0]),
+    );
+    // PSROIPooling averages each bin: linear in data.
+    r.push(
+        row(
+            "_contrib_PSROIPooling",
+            &[
+                ("spatial_scale", "0.5"),
+                ("output_dim", "2"),
+                ("pooled_size", "3"),
+                ("group_size", "2"),
+            ],
+            vec![
+                n(&[2, 8, 5, 6]),
+                v(
+                    &[3, 5],
+                    &[
+                        0., 0.4, 1.6, 9.2, 8.9, 1., 2., 0., 11., 9., 0., 4., 4., 4.6, 5.,
+                    ],
+                ),
+            ],
+        )
+        .wrt(&[0]),
+    );
 
     // contrib misc and legacy functions (helper-misc)
     r.push(
@@ -1446,6 +1533,7 @@ fn rows() -> Vec<Row> {
 /// Ops with no gradient by design (MXNet registers none, or a zero one that carries no
 /// information worth a numeric check), with the reason.
 const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
+    ("_contrib_RROIAlign", "MXNet registers no gradient (its backward is not supported)"),
     ("_zeros", "no inputs"),
     ("_ones", "no inputs"),
     ("_empty", "no inputs"),

@@ -1,15 +1,21 @@
 //! MXNet's object-detection contrib operators (SSD / Faster R-CNN): box overlap and
 //! non-maximum suppression (`box_iou`, `box_nms`), matching and target encoding
 //! (`bipartite_matching`, `box_encode`, `box_decode`), the SSD heads (`MultiBoxPrior`,
-//! `MultiBoxTarget`, `MultiBoxDetection`) and `ROIAlign`.
+//! `MultiBoxTarget`, `MultiBoxDetection`), `ROIAlign`, and the R-CNN family: region
+//! proposals (`Proposal`, `MultiProposal`), `PSROIPooling`, `DeformablePSROIPooling` and the
+//! rotated `RROIAlign`.
 //!
 //! Kernels read their inputs into vectors of the compute type (f32 for float16/float32,
 //! f64 for float64) and follow MXNet 1.9.1's CPU loops step for step, including its
 //! comparisons and tie orders, so that thresholds and sort ties select the same boxes.
 
 mod box_ops;
+mod deformable_psroi;
 mod multibox;
+mod proposal;
+mod psroi_pooling;
 mod roi_align;
+mod rroi_align;
 #[cfg(test)]
 #[rustfmt::skip]
 #[allow(clippy::excessive_precision)]
@@ -26,7 +32,11 @@ use crate::op::{Desc, Registry};
 pub fn register(r: &mut Registry) {
     box_ops::register(r);
     multibox::register(r);
+    proposal::register(r);
     roi_align::register(r);
+    psroi_pooling::register(r);
+    deformable_psroi::register(r);
+    rroi_align::register(r);
 }
 
 /// The input's values in the compute type.

@@ -69,10 +69,10 @@ fn out_shape(c: Cfg, op: &str, d: &Shape, r: &Shape) -> Result<Shape> {
 /// One bilinear sample: four flat positions in a (height, width) plane and their weights;
 /// `inside` is false for samples beyond the map, which weigh 0.
 #[derive(Clone, Copy)]
-struct Sample<C> {
-    pos: [usize; 4],
-    w: [C; 4],
-    inside: bool,
+pub(super) struct Sample<C> {
+    pub(super) pos: [usize; 4],
+    pub(super) w: [C; 4],
+    pub(super) inside: bool,
 }
 
 /// Per roi: its batch index (None when negative) and per bin its samples.
@@ -84,7 +84,8 @@ struct Roi<C> {
     per_bin: usize,
 }
 
-fn sample<C: Real>(h: usize, w: usize, mut y: C, mut x: C) -> Sample<C> {
+/// One bilinear sample at (y, x) of an h x w plane (also RROIAlign's sampling).
+pub(super) fn sample<C: Real>(h: usize, w: usize, mut y: C, mut x: C) -> Sample<C> {
     let (hf, wf) = (C::c(h as f64), C::c(w as f64));
     let m1 = C::c(-1.0);
     if y < m1 || y > hf || x < m1 || x > wf {
