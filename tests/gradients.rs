@@ -1299,6 +1299,30 @@ fn rows() -> Vec<Row> {
         .wrt(&[0]),
     );
 
+    // transformer attention products (helper-nnextra): seq 3 (query 2), batch 2, heads 2,
+    // head_dim 2; every input, including the attention maps.
+    let h2 = [("heads", "2")];
+    r.push(row(
+        "_contrib_interleaved_matmul_selfatt_qk",
+        &h2,
+        vec![n(&[3, 2, 12])],
+    ));
+    r.push(row(
+        "_contrib_interleaved_matmul_selfatt_valatt",
+        &h2,
+        vec![n(&[3, 2, 12]), n(&[4, 3, 3])],
+    ));
+    r.push(row(
+        "_contrib_interleaved_matmul_encdec_qk",
+        &h2,
+        vec![n(&[2, 2, 4]), n(&[3, 2, 8])],
+    ));
+    r.push(row(
+        "_contrib_interleaved_matmul_encdec_valatt",
+        &h2,
+        vec![n(&[3, 2, 8]), n(&[4, 2, 3])],
+    ));
+
     // contrib misc and legacy functions (helper-misc)
     r.push(
         row(
