@@ -274,11 +274,16 @@ unsafe fn bmm<T: GemmElem>(
     );
 }
 
-/// Multiplies every element of `a` by `s` (the qk products' 1/sqrt(head_dim)).
+/// Multiplies every element of `a` by 1/sqrt(d), the qk products' scale (none for d = 0,
+/// whose products are empty sums, not 0·inf).
 ///
 /// # Safety
 /// Inside an op writing `a`.
-unsafe fn scale<T: GemmElem>(a: &NDArray, s: f64) {
+unsafe fn scale<T: GemmElem>(a: &NDArray, d: usize) {
+    if d == 0 {
+        return;
+    }
+    let s = 1.0 / (d as f64).sqrt();
     for x in a.data_mut::<T>() {
         *x = T::from_f64(x.to_f64() * s);
     }
@@ -304,7 +309,7 @@ fn forward_t<T: GemmElem>(kind: Kind, p: &Plan, ins: &[NDArray], out: &NDArray) 
             let (vq, vk) = (View::slot(p, na, sa), View::slot(p, nb, sb));
             let vo = View::dense(lq, lk);
             bmm::<T>(p, (lq, lk, d), &ins[ia], vq, &ins[ib], vk.t(), out, vo);
-            scale::<T>(out, 1.0 / (d as f64).sqrt());
+            scale::<T>(out, d);
         } else {
             // out = att·V: (lq × lk)·(lk × d), written into the one-slot output.
             let (vv, va) = (View::slot(p, na, sa), View::dense(lq, lk));
@@ -333,7 +338,7 @@ fn backward_t<T: GemmElem>(kind: Kind, p: &Plan, ins: &[NDArray], grads: &[NDArr
             bmm::<T>(p, (lq, d, lk), dy, vy, &x[ib], vk, &grads[ia], vq);
             bmm::<T>(p, (lk, d, lq), dy, vy.t(), &x[ia], vq, &grads[ib], vk);
             for g in grads {
-                scale::<T>(g, 1.0 / (d as f64).sqrt());
+                scale::<T>(g, d);
             }
         } else {
             let (vv, va) = (View::slot(p, na, sa), View::dense(lq, lk));
@@ -357,17 +362,22 @@ fn float_dtype(op: &str, ins: &[Desc]) -> Result<DType> {
     crate::op::nn::float(op, dt)
 }
 
-fn run<T: GemmElem>(kind: Kind, heads: usize, back: bool, ins: &[NDArray], outs: &[NDArray]) {
+fn run<T: GemmElem>(
+    kind: Kind,
+    heads: usize,
+    back: bool,
+    ins: &[NDArray],
+    outs: &[NDArray],
+) -> Result<()> {
     let xs = if back { &ins[1..] } else { ins };
     let shapes: Vec<&Shape> = xs.iter().map(|a| a.shape()).collect();
-    // Checked by infer on these very shapes.
-    if let Ok((p, _)) = plan(kind, heads, &shapes) {
-        if back {
-            backward_t::<T>(kind, &p, ins, outs)
-        } else {
-            forward_t::<T>(kind, &p, ins, &outs[0])
-        }
+    let (p, _) = plan(kind, heads, &shapes)?;
+    if back {
+        backward_t::<T>(kind, &p, ins, outs)
+    } else {
+        forward_t::<T>(kind, &p, ins, &outs[0])
     }
+    Ok(())
 }
 
 fn kernel(
@@ -376,14 +386,11 @@ fn kernel(
     back: bool,
     op: &'static str,
 ) -> impl Fn(&crate::op::OpCtx, &[NDArray], &[NDArray]) -> Result<()> + Send + Sync + 'static {
-    move |_, ins, outs| {
-        match ins[0].dtype() {
-            DType::F32 => run::<f32>(kind, heads, back, ins, outs),
-            DType::F64 => run::<f64>(kind, heads, back, ins, outs),
-            DType::F16 => run::<half::f16>(kind, heads, back, ins, outs),
-            d => return Err(Error::dtype(op, format!("no product for {d}"))),
-        }
-        Ok(())
+    move |_, ins, outs| match ins[0].dtype() {
+        DType::F32 => run::<f32>(kind, heads, back, ins, outs),
+        DType::F64 => run::<f64>(kind, heads, back, ins, outs),
+        DType::F16 => run::<half::f16>(kind, heads, back, ins, outs),
+        d => Err(Error::dtype(op, format!("no product for {d}"))),
     }
 }
 
