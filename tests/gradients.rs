@@ -1338,7 +1338,11 @@ fn rows() -> Vec<Row> {
     ));
     r.push(row(
         "im2col",
-        &[("kernel", "(2, 2, 2)"), ("dilate", "(1, 2, 1)"), ("pad", "(0, 1, 1)")],
+        &[
+            ("kernel", "(2, 2, 2)"),
+            ("dilate", "(1, 2, 1)"),
+            ("pad", "(0, 1, 1)"),
+        ],
         vec![n(&[1, 2, 3, 4, 3])],
     ));
     let mut col_2d = im_2d.to_vec();

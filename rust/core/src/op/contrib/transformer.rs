@@ -113,7 +113,12 @@ fn plan(kind: Kind, heads: usize, s: &[&Shape]) -> Result<(Plan, Shape)> {
     match kind {
         Kind::SelfQk => {
             let qkv = s[0];
-            ndim3(op, "queries_keys_values", "seq_length-batch-3*proj_dim", qkv)?;
+            ndim3(
+                op,
+                "queries_keys_values",
+                "seq_length-batch-3*proj_dim",
+                qkv,
+            )?;
             let d = head_dim(op, "queries_keys_values", qkv, heads, 3)?;
             let (l, b) = (qkv[0], qkv[1]);
             let p = Plan {
@@ -126,7 +131,12 @@ fn plan(kind: Kind, heads: usize, s: &[&Shape]) -> Result<(Plan, Shape)> {
         }
         Kind::SelfValAtt => {
             let (qkv, att) = (s[0], s[1]);
-            ndim3(op, "queries_keys_values", "seq_length-batch-3*proj_dim", qkv)?;
+            ndim3(
+                op,
+                "queries_keys_values",
+                "seq_length-batch-3*proj_dim",
+                qkv,
+            )?;
             ndim3(op, "attention", "batch*heads-seq_length-seq_length", att)?;
             let d = head_dim(op, "queries_keys_values", qkv, heads, 3)?;
             let (l, b) = (qkv[0], qkv[1]);

@@ -38,7 +38,13 @@ pub(super) fn lift(v: &[usize], fill: usize) -> [usize; 3] {
     o
 }
 
-pub(super) fn tuple(p: &Params, name: &str, nd: usize, default: usize, op: &str) -> Result<Vec<usize>> {
+pub(super) fn tuple(
+    p: &Params,
+    name: &str,
+    nd: usize,
+    default: usize,
+    op: &str,
+) -> Result<Vec<usize>> {
     let v = p.shape(name)?;
     if v.is_empty() {
         return Ok(vec![default; nd]);

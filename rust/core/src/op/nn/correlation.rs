@@ -89,7 +89,10 @@ impl Cfg {
 
     /// For output (q, i, j): padded coordinates of the data1 and data2 patches' corners.
     fn corners(&self, g: &Geo, q: usize, i: usize, j: usize) -> ((isize, isize), (isize, isize)) {
-        let (y1, x1) = (i * self.stride1 + self.max_disp, j * self.stride1 + self.max_disp);
+        let (y1, x1) = (
+            i * self.stride1 + self.max_disp,
+            j * self.stride1 + self.max_disp,
+        );
         let dy = (q / g.grid) as isize - g.radius as isize;
         let dx = (q % g.grid) as isize - g.radius as isize;
         let s2 = self.stride2 as isize;
@@ -116,6 +119,7 @@ fn forward_t<T: Element>(cfg: Cfg, g: &Geo, a: &NDArray, b: &NDArray, out: &NDAr
     let norm = (cfg.kernel * cfg.kernel * g.c) as f64;
     // SAFETY: inside the op reading a, b and writing the fresh out; shapes checked by `geo`.
     let (da, db) = unsafe { (a.data::<T>(), b.data::<T>()) };
+    // SAFETY: as above; each task writes only its own output planes.
     let po = Ptr(unsafe { out.raw() } as *mut T);
     par_ranges(g.n * chans, top * cfg.kernel * cfg.kernel * g.c, |s, e| {
         for item in s..e {
@@ -160,12 +164,8 @@ fn backward_t<T: Element>(cfg: Cfg, g: &Geo, ins: &[NDArray], outs: &[NDArray]) 
     // SAFETY: inside the op reading dY, data1, data2 and writing the fresh gradients; shapes
     // checked by `geo` and the backward infer.
     let (dy, da, db) = unsafe { (ins[0].data::<T>(), ins[1].data::<T>(), ins[2].data::<T>()) };
-    let (pa, pb) = unsafe {
-        (
-            Ptr(outs[0].raw() as *mut T),
-            Ptr(outs[1].raw() as *mut T),
-        )
-    };
+    // SAFETY: as above; each task writes only its own samples.
+    let (pa, pb) = unsafe { (Ptr(outs[0].raw() as *mut T), Ptr(outs[1].raw() as *mut T)) };
     par_ranges(g.n, chans * top * cfg.kernel * cfg.kernel * g.c, |s, e| {
         let (mut ga, mut gb) = (vec![0.0f64; plane], vec![0.0f64; plane]);
         for ni in s..e {
@@ -272,7 +272,16 @@ fn forward_op(cfg: Cfg) -> Arc<dyn Operator> {
         },
         move |_, ins, outs| {
             let g = cfg.geo(OP, ins[0].shape(), ins[1].shape())?;
-            by_float!(OP, ins[0].dtype(), forward_t, cfg, &g, &ins[0], &ins[1], &outs[0])
+            by_float!(
+                OP,
+                ins[0].dtype(),
+                forward_t,
+                cfg,
+                &g,
+                &ins[0],
+                &ins[1],
+                &outs[0]
+            )
         },
     )
     .with_shape_partial(|ins, _| {
@@ -315,7 +324,10 @@ fn parse(p: &crate::op::Params) -> Result<Cfg> {
     if cfg.kernel % 2 == 0 {
         return Err(Error::param(
             OP,
-            format!("kernel size should be odd number, got kernel_size={}", cfg.kernel),
+            format!(
+                "kernel size should be odd number, got kernel_size={}",
+                cfg.kernel
+            ),
         ));
     }
     if cfg.stride1 == 0 || cfg.stride2 == 0 {

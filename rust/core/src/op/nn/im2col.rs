@@ -198,6 +198,7 @@ fn run_t<T: Real>(g: &Geom, unfold: bool, x: &NDArray, y: &NDArray) -> Result<()
     // SAFETY: inside the op reading `x` and writing the fresh `y`, whose shapes the geometry
     // was built from: n samples of src_len and dst_len elements.
     let src = unsafe { x.data::<T>() };
+    // SAFETY: as above; each task writes only its own samples.
     let dst = Ptr(unsafe { y.raw() } as *mut T);
     par_ranges(g.n, col.max(1), |s, e| {
         for i in s..e {
@@ -252,11 +253,17 @@ fn make(op: &'static str, cfg: Cfg) -> Arc<dyn Operator> {
         if unfold {
             // col2im needs the image size, which only the data array knows at run time.
             let ins = [dy.clone(), a.inputs[0].clone()];
-            return Ok(vec![Some(g.apply(backward_im2col(cfg.clone()), &ins).remove(0))]);
+            return Ok(vec![Some(
+                g.apply(backward_im2col(cfg.clone()), &ins).remove(0),
+            )]);
         }
         let attrs = cfg.attrs();
         let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        Ok(vec![Some(g.op1(IM2COL, &attrs, std::slice::from_ref(dy))?)])
+        Ok(vec![Some(g.op1(
+            IM2COL,
+            &attrs,
+            std::slice::from_ref(dy),
+        )?)])
     })
     .arc()
 }
