@@ -1386,6 +1386,73 @@ fn rows() -> Vec<Row> {
         .wrt(&[0]),
     );
 
+    // transformer attention products (helper-nnextra): seq 3 (query 2), batch 2, heads 2,
+    // head_dim 2; every input, including the attention maps.
+    let h2 = [("heads", "2")];
+    r.push(row(
+        "_contrib_interleaved_matmul_selfatt_qk",
+        &h2,
+        vec![n(&[3, 2, 12])],
+    ));
+    r.push(row(
+        "_contrib_interleaved_matmul_selfatt_valatt",
+        &h2,
+        vec![n(&[3, 2, 12]), n(&[4, 3, 3])],
+    ));
+    r.push(row(
+        "_contrib_interleaved_matmul_encdec_qk",
+        &h2,
+        vec![n(&[2, 2, 4]), n(&[3, 2, 8])],
+    ));
+    r.push(row(
+        "_contrib_interleaved_matmul_encdec_valatt",
+        &h2,
+        vec![n(&[3, 2, 8]), n(&[4, 2, 3])],
+    ));
+
+    // im2col / col2im (each the other's gradient) and Correlation (helper-nnextra)
+    let im_2d = [
+        ("kernel", "(2, 3)"),
+        ("stride", "(1, 2)"),
+        ("dilate", "(2, 1)"),
+        ("pad", "(1, 1)"),
+    ];
+    r.push(row("im2col", &im_2d, vec![n(&[2, 2, 4, 5])]));
+    r.push(row(
+        "im2col",
+        &[("kernel", "(3,)"), ("stride", "(2,)"), ("pad", "(1,)")],
+        vec![n(&[1, 2, 7])],
+    ));
+    r.push(row(
+        "im2col",
+        &[
+            ("kernel", "(2, 2, 2)"),
+            ("dilate", "(1, 2, 1)"),
+            ("pad", "(0, 1, 1)"),
+        ],
+        vec![n(&[1, 2, 3, 4, 3])],
+    ));
+    let mut col_2d = im_2d.to_vec();
+    col_2d.push(("output_size", "(4, 5)"));
+    r.push(row("col2im", &col_2d, vec![n(&[2, 12, 12])]));
+    r.push(row(
+        "Correlation",
+        &[("max_displacement", "1"), ("pad_size", "1")],
+        vec![n(&[2, 3, 4, 5]), n(&[2, 3, 4, 5])],
+    ));
+    r.push(row(
+        "Correlation",
+        &[
+            ("kernel_size", "3"),
+            ("max_displacement", "2"),
+            ("stride1", "2"),
+            ("stride2", "2"),
+            ("pad_size", "2"),
+            ("is_multiply", "False"),
+        ],
+        vec![n(&[1, 2, 5, 6]), n(&[1, 2, 5, 6])],
+    ));
+
     // contrib misc and legacy functions (helper-misc)
     r.push(
         row(

@@ -210,6 +210,28 @@ pub unsafe fn batch_matmul<T: GemmElem>(
     b_bs: isize,
     c: *mut T,
 ) {
+    batch_matmul_to(batch, m, n, k, a, a_bs, b, b_bs, c, m * n, n)
+}
+
+/// `batch_matmul` whose product i writes the m×n block at `c + i*c_bs` with row stride `ldc`
+/// (heads interleaved in one tensor, as the transformer ops lay them out).
+///
+/// # Safety
+/// As `matmul`, for every product of the batch; the output blocks must not overlap.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn batch_matmul_to<T: GemmElem>(
+    batch: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<T>,
+    a_bs: isize,
+    b: Mat<T>,
+    b_bs: isize,
+    c: *mut T,
+    c_bs: usize,
+    ldc: usize,
+) {
     let work = m.saturating_mul(n).saturating_mul(k);
     if work >= par_mnk() || batch == 1 {
         for i in 0..batch {
@@ -221,7 +243,7 @@ pub unsafe fn batch_matmul<T: GemmElem>(
                 ptr: b.ptr.offset(i as isize * b_bs),
                 ..b
             };
-            matmul(m, n, k, ai, bi, c.add(i * m * n), n);
+            matmul(m, n, k, ai, bi, c.add(i * c_bs), ldc);
         }
         return;
     }
@@ -243,7 +265,7 @@ pub unsafe fn batch_matmul<T: GemmElem>(
                     ptr: b.ptr.offset(i as isize * b_bs),
                     ..b
                 };
-                product(m, n, k, ai, bi, pc.get().add(i * m * n), n, false);
+                product(m, n, k, ai, bi, pc.get().add(i * c_bs), ldc, false);
             }
         }
     });

@@ -9,6 +9,7 @@ mod elemwise;
 mod index;
 mod legacy;
 mod resize;
+mod transformer;
 
 use super::Registry;
 
@@ -18,6 +19,7 @@ pub fn register(r: &mut Registry) {
     index::register(r);
     legacy::register(r);
     resize::register(r);
+    transformer::register(r);
 }
 
 #[cfg(test)]

@@ -32,13 +32,19 @@ struct Cfg {
 }
 
 /// Prepends `fill` so a 1-D or 2-D tuple reads as (depth, height, width).
-fn lift(v: &[usize], fill: usize) -> [usize; 3] {
+pub(super) fn lift(v: &[usize], fill: usize) -> [usize; 3] {
     let mut o = [fill; 3];
     o[3 - v.len()..].copy_from_slice(v);
     o
 }
 
-fn tuple(p: &Params, name: &str, nd: usize, default: usize, op: &str) -> Result<Vec<usize>> {
+pub(super) fn tuple(
+    p: &Params,
+    name: &str,
+    nd: usize,
+    default: usize,
+    op: &str,
+) -> Result<Vec<usize>> {
     let v = p.shape(name)?;
     if v.is_empty() {
         return Ok(vec![default; nd]);

@@ -35,11 +35,13 @@ macro_rules! by_type {
 pub mod activation;
 pub mod batch_norm;
 pub mod convolution;
+pub mod correlation;
 pub mod ctc;
 pub mod detection;
 pub mod dropout;
 pub mod embedding;
 pub mod fully_connected;
+pub mod im2col;
 pub mod loss;
 pub mod lrn;
 pub mod pad;
@@ -97,6 +99,8 @@ pub fn register(r: &mut Registry) {
     svm::register(r);
     spatial::register(r);
     roi_pooling::register(r);
+    im2col::register(r);
+    correlation::register(r);
     ctc::register(r);
     rnn::register(r);
     detection::register(r);
