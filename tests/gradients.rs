@@ -1469,10 +1469,14 @@ fn compat_rows(r: &mut Vec<Row>) {
             .tol(1e-4, 1e-6),
         );
         r.push(
-            row("_contrib_BatchNormWithReLU", &[("fix_gamma", fix)], bn(3, &s234))
-                .wrt(&[0, 1, 2])
-                .train()
-                .tol(1e-4, 1e-6),
+            row(
+                "_contrib_BatchNormWithReLU",
+                &[("fix_gamma", fix)],
+                bn(3, &s234),
+            )
+            .wrt(&[0, 1, 2])
+            .train()
+            .tol(1e-4, 1e-6),
         );
     }
     r.push(
@@ -1485,7 +1489,12 @@ fn compat_rows(r: &mut Vec<Row>) {
     );
     r.push(row(
         "Convolution_v1",
-        &[("kernel", "(3,2)"), ("num_filter", "2"), ("stride", "(2,1)"), ("pad", "(1,0)")],
+        &[
+            ("kernel", "(3,2)"),
+            ("num_filter", "2"),
+            ("stride", "(2,1)"),
+            ("pad", "(1,0)"),
+        ],
         vec![n(&[2, 3, 5, 4]), n(&[2, 3, 3, 2]), n(&[2])],
     ));
     for pt in ["max", "avg", "sum"] {
@@ -1508,15 +1517,31 @@ fn compat_rows(r: &mut Vec<Row>) {
             vec![distinct(&[2, 2, 3, 4])],
         ));
     }
-    r.push(row("_scatter_plus_scalar", &[("scalar", "1.5")], vec![n(&s234)]));
-    r.push(row("_scatter_minus_scalar", &[("scalar", "2")], vec![n(&s234)]));
-    r.push(row("_identity_with_attr_like_rhs", &[], vec![n(&s234), n(&s234)]));
+    r.push(row(
+        "_scatter_plus_scalar",
+        &[("scalar", "1.5")],
+        vec![n(&s234)],
+    ));
+    r.push(row(
+        "_scatter_minus_scalar",
+        &[("scalar", "2")],
+        vec![n(&s234)],
+    ));
+    r.push(row(
+        "_identity_with_attr_like_rhs",
+        &[],
+        vec![n(&s234), n(&s234)],
+    ));
     r.push(row(
         "_rnn_param_concat",
         &[("num_args", "3"), ("dim", "0")],
         vec![n(&[4]), n(&[6]), n(&[2])],
     ));
-    r.push(row("cast_storage", &[("stype", "row_sparse")], vec![n(&s234)]));
+    r.push(row(
+        "cast_storage",
+        &[("stype", "row_sparse")],
+        vec![n(&s234)],
+    ));
     r.push(row("_square_sum", &[("axis", "1")], vec![n(&s234)]));
     r.push(row(
         "_square_sum",

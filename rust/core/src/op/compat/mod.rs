@@ -75,7 +75,12 @@ fn identity_like_rhs() -> std::sync::Arc<dyn super::Operator> {
 
 /// `_rnn_param_concat`'s backward shape rule: Concat's, plus the one or two inputs whose `dim`
 /// size is unknown (0) share what the known output size leaves (integer division, as MXNet).
-fn rnn_param_concat_shapes(op: &str, dim: i64, ins: &mut [Option<Shape>], outs: &mut [Option<Shape>]) -> Result<()> {
+fn rnn_param_concat_shapes(
+    op: &str,
+    dim: i64,
+    ins: &mut [Option<Shape>],
+    outs: &mut [Option<Shape>],
+) -> Result<()> {
     let mut base: Option<Shape> = None;
     let mut axis = None;
     let (mut size, mut unknown) = (0usize, Vec::new());
@@ -84,13 +89,19 @@ fn rnn_param_concat_shapes(op: &str, dim: i64, ins: &mut [Option<Shape>], outs: 
             None => *base = Some(s.clone()),
             Some(b) => {
                 if b.ndim() != s.ndim() {
-                    return Err(Error::shape(op, format!("{what} has shape {s}, expected rank {}", b.ndim())));
+                    return Err(Error::shape(
+                        op,
+                        format!("{what} has shape {s}, expected rank {}", b.ndim()),
+                    ));
                 }
                 for k in 0..s.ndim() {
                     match (b[k], s[k]) {
                         (0, v) => b.0[k] = v,
                         (x, v) if v != 0 && v != x => {
-                            return Err(Error::shape(op, format!("Incompatible input shape: expected {b}, got {s} ({what})")))
+                            return Err(Error::shape(
+                                op,
+                                format!("Incompatible input shape: expected {b}, got {s} ({what})"),
+                            ))
                         }
                         _ => {}
                     }
@@ -137,11 +148,19 @@ fn rnn_param_concat_shapes(op: &str, dim: i64, ins: &mut [Option<Shape>], outs: 
         if unknown.len() > 2 {
             return Err(Error::shape(
                 op,
-                format!("Expecting 1 or 2 inputs that need shape inference. Got: {}", unknown.len()),
+                format!(
+                    "Expecting 1 or 2 inputs that need shape inference. Got: {}",
+                    unknown.len()
+                ),
             ));
         }
         let residual = out_axis_size.checked_sub(size).ok_or_else(|| {
-            Error::shape(op, format!("the inputs' sizes along dim ({size}) exceed the output's ({out_axis_size})"))
+            Error::shape(
+                op,
+                format!(
+                    "the inputs' sizes along dim ({size}) exceed the output's ({out_axis_size})"
+                ),
+            )
         })?;
         let each = residual / unknown.len();
         for &i in &unknown {
@@ -210,7 +229,7 @@ pub fn register(r: &mut Registry) {
                 p.bool("is_int")?;
                 let s = p.str("scalar")?.to_string();
                 let inner = registry().get(target)?.create(&[("scalar".into(), s)])?;
-                Ok(Renamed::new(name, inner))
+                Ok(Renamed::wrap(name, inner))
             }),
         });
     }
@@ -265,13 +284,25 @@ pub fn register(r: &mut Registry) {
     });
     r.add(SimpleDef {
         name: "reset_arrays",
-        doc: "Set to zero multiple arrays: every input is zeroed in place; there is no output.".into(),
-        params: vec![param("num_arrays", "int, required", None, "number of input arrays.")],
-        inputs: Inputs::Variadic { name: "data", count_param: "num_arrays" },
+        doc: "Set to zero multiple arrays: every input is zeroed in place; there is no output."
+            .into(),
+        params: vec![param(
+            "num_arrays",
+            "int, required",
+            None,
+            "number of input arrays.",
+        )],
+        inputs: Inputs::Variadic {
+            name: "data",
+            count_param: "num_arrays",
+        },
         create: Box::new(|p| {
             let n = p.int("num_arrays")?;
             let n = usize::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| {
-                Error::param("reset_arrays", format!("num_arrays must be at least 1, got {n}"))
+                Error::param(
+                    "reset_arrays",
+                    format!("num_arrays must be at least 1, got {n}"),
+                )
             })?;
             Ok(reset_arrays(n))
         }),

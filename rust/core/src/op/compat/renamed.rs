@@ -17,7 +17,7 @@ pub struct Renamed {
 }
 
 impl Renamed {
-    pub fn new(name: &'static str, inner: Arc<dyn Operator>) -> Arc<dyn Operator> {
+    pub fn wrap(name: &'static str, inner: Arc<dyn Operator>) -> Arc<dyn Operator> {
         Arc::new(Renamed {
             name,
             inner,

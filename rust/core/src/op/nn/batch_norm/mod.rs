@@ -155,7 +155,7 @@ fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
                 if cfg.relu {
                     // SAFETY: the output is fresh and written only here.
                     for v in unsafe { outs[0].data_mut::<T>() } {
-                        if !(v.to_f64() > 0.0) {
+                        if v.to_f64() <= 0.0 {
                             *v = T::from_f64(0.0);
                         }
                     }
@@ -304,6 +304,18 @@ fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
                     dys
                 };
                 let sums = channel_grad_sums(dys, xs, &mean, outer, inner);
+                // The legacy ops' backward after an inference forward differentiates the batch
+                // formula at the moving mean, which is not the batch mean: MXNet keeps the term
+                // in sum(x - mean) that vanishes otherwise.
+                let offset: Vec<f64> = if cfg.var_out && train && !cx.is_train {
+                    channel_stats(xs, outer, c, inner)
+                        .iter()
+                        .zip(&mean)
+                        .map(|(st, m)| st.0 - m)
+                        .collect()
+                } else {
+                    vec![0.0; c]
+                };
                 let (mut a, mut b, mut k) = (Vec::new(), Vec::new(), Vec::new());
                 for i in 0..c {
                     let (s1, s2) = sums[i];
@@ -313,7 +325,7 @@ fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
                         let t = gi * istd[i] * istd[i] * s2 / n;
                         a.push(C::c(gi));
                         b.push(C::c(-t));
-                        k.push(C::c(t * mean[i] - gi * s1 / n));
+                        k.push(C::c(t * (mean[i] + offset[i]) - gi * s1 / n));
                     } else {
                         a.push(C::c(gi));
                         b.push(C::ZERO);
