@@ -1594,13 +1594,133 @@ fn rows() -> Vec<Row> {
         .wrt(&[0, 2]),
     );
 
+    compat_rows(&mut r);
+
     r
+}
+
+/// Legacy and internal graph ops (op/compat, nn/pooling_v1, BatchNorm's variants). The
+/// legacy BatchNorms differentiate the batch formula even after an inference forward (as
+/// MXNet's legacy ops do), so only training rows are finite-difference checks.
+fn compat_rows(r: &mut Vec<Row>) {
+    let s234 = [2usize, 3, 4];
+    let bn = |c: usize, shape: &[usize]| vec![n(shape), pos(&[c]), n(&[c]), n(&[c]), pos(&[c])];
+    for fix in ["True", "False"] {
+        r.push(
+            row("BatchNorm_v1", &[("fix_gamma", fix)], bn(3, &s234))
+                .wrt(&[0, 1, 2])
+                .train()
+                .tol(1e-4, 1e-6),
+        );
+        r.push(
+            row(
+                "_contrib_SyncBatchNorm",
+                &[("fix_gamma", fix), ("key", "bn0"), ("ndev", "1")],
+                bn(3, &[2, 3, 2, 2]),
+            )
+            .wrt(&[0, 1, 2])
+            .train()
+            .tol(1e-4, 1e-6),
+        );
+        r.push(
+            row(
+                "_contrib_BatchNormWithReLU",
+                &[("fix_gamma", fix)],
+                bn(3, &s234),
+            )
+            .wrt(&[0, 1, 2])
+            .train()
+            .tol(1e-4, 1e-6),
+        );
+    }
+    r.push(
+        row(
+            "_contrib_BatchNormWithReLU",
+            &[("fix_gamma", "False"), ("use_global_stats", "True")],
+            bn(3, &s234),
+        )
+        .wrt(&[0, 1, 2]),
+    );
+    r.push(row(
+        "Convolution_v1",
+        &[
+            ("kernel", "(3,2)"),
+            ("num_filter", "2"),
+            ("stride", "(2,1)"),
+            ("pad", "(1,0)"),
+        ],
+        vec![n(&[2, 3, 5, 4]), n(&[2, 3, 3, 2]), n(&[2])],
+    ));
+    for pt in ["max", "avg", "sum"] {
+        for conv in ["valid", "full"] {
+            r.push(row(
+                "Pooling_v1",
+                &[
+                    ("kernel", "(3,2)"),
+                    ("stride", "(2,2)"),
+                    ("pad", "(1,1)"),
+                    ("pool_type", pt),
+                    ("pooling_convention", conv),
+                ],
+                vec![distinct(&[2, 2, 5, 4])],
+            ));
+        }
+        r.push(row(
+            "Pooling_v1",
+            &[("global_pool", "True"), ("pool_type", pt)],
+            vec![distinct(&[2, 2, 3, 4])],
+        ));
+    }
+    r.push(row(
+        "_scatter_plus_scalar",
+        &[("scalar", "1.5")],
+        vec![n(&s234)],
+    ));
+    r.push(row(
+        "_scatter_minus_scalar",
+        &[("scalar", "2")],
+        vec![n(&s234)],
+    ));
+    r.push(row(
+        "_identity_with_attr_like_rhs",
+        &[],
+        vec![n(&s234), n(&s234)],
+    ));
+    r.push(row(
+        "_rnn_param_concat",
+        &[("num_args", "3"), ("dim", "0")],
+        vec![n(&[4]), n(&[6]), n(&[2])],
+    ));
+    r.push(row(
+        "cast_storage",
+        &[("stype", "row_sparse")],
+        vec![n(&s234)],
+    ));
+    r.push(row("_square_sum", &[("axis", "1")], vec![n(&s234)]));
+    r.push(row(
+        "_square_sum",
+        &[("axis", "(0, 2)"), ("keepdims", "True")],
+        vec![n(&s234)],
+    ));
+    r.push(row(
+        "_square_sum",
+        &[("axis", "1"), ("exclude", "True")],
+        vec![n(&s234)],
+    ));
+    r.push(row("_square_sum", &[], vec![n(&s234)]));
 }
 
 /// Ops with no gradient by design (MXNet registers none, or a zero one that carries no
 /// information worth a numeric check), with the reason.
 const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     ("_contrib_RROIAlign", "MXNet registers no gradient (its backward is not supported)"),
+    ("_zeros_without_dtype", "no inputs"),
+    ("reset_arrays", "no outputs: zeroes its inputs in place"),
+    (
+        "IdentityAttachKLSparseReg",
+        "by design its gradient adds a sparsity penalty to the identity's; checked against \
+         MXNet's values in test_operator_compat.py",
+    ),
     ("_zeros", "no inputs"),
     ("_ones", "no inputs"),
     ("_empty", "no inputs"),

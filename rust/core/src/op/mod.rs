@@ -3,6 +3,7 @@
 //! Python `mx.nd.<op>` functions are generated from `registry()` at import.
 
 pub mod broadcast;
+pub mod compat;
 pub mod concat;
 pub mod contrib;
 pub mod custom;

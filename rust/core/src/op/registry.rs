@@ -74,6 +74,7 @@ pub fn registry() -> &'static Registry {
         super::nn::register(&mut r);
         super::contrib::register(&mut r);
         super::utility::register(&mut r);
+        super::compat::register(&mut r);
         r
     })
 }

@@ -573,6 +573,39 @@ fn shared_params(deconv: bool) -> Vec<ParamSpec> {
     v
 }
 
+/// `Convolution_v1` (legacy graphs): Convolution's kernel with the v1 parameter set, which
+/// has no 1-D form and no NCW layout.
+fn register_v1(r: &mut Registry) {
+    let mut params = shared_params(false);
+    for p in params.iter_mut() {
+        if p.name == "layout" {
+            p.ty = "{None, 'NCDHW', 'NCHW', 'NDHWC', 'NHWC'}";
+            p.doc = "Set layout for input, output and weight. Empty for default layout: NCHW for \
+                     2d and NCDHW for 3d.";
+        }
+        if p.name == "kernel" {
+            p.doc = "convolution kernel size: (h, w) or (d, h, w)";
+        }
+    }
+    r.add(def(
+        "Convolution_v1",
+        "This operator is DEPRECATED. Apply convolution to input then add a bias: Convolution \
+         on NCHW or NCDHW data with a 2-D or 3-D kernel, the same shapes and values.",
+        params,
+        Inputs::Fixed(&["data", "weight", "bias"]),
+        |p| {
+            let cfg = Cfg::parse("Convolution_v1", p)?;
+            if cfg.nd() == 1 {
+                return Err(Error::param(
+                    "Convolution_v1",
+                    "1D convolution not supported: kernel must be (h, w) or (d, h, w)",
+                ));
+            }
+            Ok(conv_op(cfg))
+        },
+    ));
+}
+
 pub fn register(r: &mut Registry) {
     r.add(def(
         "Convolution",
@@ -594,6 +627,7 @@ pub fn register(r: &mut Registry) {
         Inputs::Fixed(&["data", "weight", "bias"]),
         |p| Ok(conv_op(Cfg::parse("Deconvolution", p)?)),
     ));
+    register_v1(r);
 }
 
 #[cfg(feature = "cuda")]

@@ -46,6 +46,7 @@ pub mod loss;
 pub mod lrn;
 pub mod pad;
 pub mod pooling;
+pub mod pooling_v1;
 pub mod rnn;
 pub mod roi_pooling;
 pub mod spatial;
@@ -88,6 +89,7 @@ pub fn register(r: &mut Registry) {
     fully_connected::register(r);
     convolution::register(r);
     pooling::register(r);
+    pooling_v1::register(r);
     upsampling::register(r);
     pad::register(r);
     activation::register(r);

@@ -3,7 +3,7 @@
 //! by the *backward* node (which lists them in its `mutate`), never by the training forward;
 //! BatchNorm's parameters stay float32 under float16 data.
 
-use crate::dtype::DType;
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::norm::{
     channel_affine, channel_grad_apply, channel_grad_sums, channel_stats, row_normalize,
@@ -70,17 +70,39 @@ fn bn_param_dtype(d: DType) -> DType {
 
 #[derive(Clone, Copy, Debug)]
 struct BnCfg {
+    /// The registered name (`BatchNorm`, `BatchNorm_v1`, `_contrib_SyncBatchNorm`, ...).
+    name: &'static str,
     eps: f64,
     momentum: f64,
     fix_gamma: bool,
     use_global_stats: bool,
     axis: i64,
+    /// `BatchNorm_v1` shows the batch variance as its third output where BatchNorm shows
+    /// 1/sqrt(var + eps).
+    var_out: bool,
+    /// `_contrib_BatchNormWithReLU`: the output goes through max(0, .).
+    relu: bool,
+}
+
+impl BnCfg {
+    fn plain(eps: f64, momentum: f64, fix_gamma: bool, use_global_stats: bool, axis: i64) -> Self {
+        BnCfg {
+            name: "BatchNorm",
+            eps,
+            momentum,
+            fix_gamma,
+            use_global_stats,
+            axis,
+            var_out: false,
+            relu: false,
+        }
+    }
 }
 
 const BN_INPUTS: [&str; 5] = ["data", "gamma", "beta", "moving_mean", "moving_var"];
 
 fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
-    let name = "BatchNorm";
+    let name = cfg.name;
     let axis_of = move |s: &Shape| -> Result<usize> {
         if s.ndim() == 0 {
             return Err(Error::shape(
@@ -130,9 +152,22 @@ fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
                 // SAFETY: inside the op; the output is fresh.
                 let (xs, y) = unsafe { (x.data::<T>(), Ptr(outs[0].raw() as *mut T)) };
                 channel_affine::<T, C>(xs, y, &scale, &shift, outer, inner);
+                if cfg.relu {
+                    // SAFETY: the output is fresh and written only here.
+                    for v in unsafe { outs[0].data_mut::<T>() } {
+                        if v.to_f64() <= 0.0 {
+                            *v = T::from_f64(0.0);
+                        }
+                    }
+                }
             });
             write_f64(&outs[1], &mean);
-            write_f64(&outs[2], &istd);
+            if cfg.var_out {
+                let var: Vec<f64> = istd.iter().map(|s| 1.0 / (s * s) - cfg.eps).collect();
+                write_f64(&outs[2], &var);
+            } else {
+                write_f64(&outs[2], &istd);
+            }
             if cfg.fix_gamma {
                 // MXNet 1.9.1 writes the fixed gamma back, so weight decay or a loaded value
                 // never moves it from 1 between steps (observed in its checkpoints).
@@ -178,7 +213,7 @@ fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
         Ok(())
     })
     .with_grad(move |g, a| {
-        let ins = vec![
+        let mut ins = vec![
             a.out_grads[0].clone(),
             a.inputs[0].clone(),
             a.inputs[1].clone(),
@@ -187,6 +222,9 @@ fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
             a.inputs[3].clone(),
             a.inputs[4].clone(),
         ];
+        if cfg.relu {
+            ins.push(a.outputs[0].clone());
+        }
         let gr = g.apply(batch_norm_backward(cfg), &ins);
         Ok(vec![
             Some(gr[0].clone()),
@@ -211,18 +249,19 @@ fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
             .collect(),
     );
     #[cfg(feature = "cuda")]
-    let op = op.with_cuda(Some(cuda::forward(cfg)));
+    let op = op.with_cuda((!cfg.var_out && !cfg.relu).then(|| cuda::forward(cfg)));
     op.arc()
 }
 
-/// Inputs (dy, x, gamma, mean, inv_std, moving_mean, moving_var); outputs (dx, dgamma, dbeta).
-/// In training it also folds the batch statistics into the moving ones.
+/// Inputs (dy, x, gamma, mean, inv_std, moving_mean, moving_var[, y under relu]); outputs (dx,
+/// dgamma, dbeta); `inv_std` is the variance under `var_out`. In training it also folds the
+/// batch statistics into the moving ones.
 fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
     let name = "_backward_BatchNorm";
     let mut op = FnOp::new(
         name,
         move |ins| {
-            expect_inputs(name, ins, 7)?;
+            expect_inputs(name, ins, if cfg.relu { 8 } else { 7 })?;
             Ok(vec![ins[1].clone(), ins[2].clone(), ins[2].clone()])
         },
         move |cx, ins, outs| {
@@ -230,15 +269,53 @@ fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
             let ax = norm_axis(cfg.axis, x.ndim(), name)?;
             let (outer, c, inner) = split(x.shape(), ax);
             let gamma = read_f64(&ins[2]);
-            let (mean, istd) = (read_f64(&ins[3]), read_f64(&ins[4]));
+            let (mean, mut istd) = (read_f64(&ins[3]), read_f64(&ins[4]));
+            if cfg.var_out {
+                istd = istd.iter().map(|v| 1.0 / (v + cfg.eps).sqrt()).collect();
+            }
             let g = |i: usize| if cfg.fix_gamma { 1.0 } else { gamma[i] };
-            let train = cx.is_train && !cfg.use_global_stats;
+            // MXNet runs the backward of its legacy-interface ops (BatchNorm_v1, SyncBatchNorm)
+            // in training mode always: after an inference forward they differentiate the batch
+            // formula at the moving statistics (which the forward showed as mean and var).
+            let train = (cx.is_train || cfg.var_out) && !cfg.use_global_stats;
             let n = (outer * inner).max(1) as f64;
             with_real!(name, x.dtype(), T, C, {
                 // SAFETY: inside the op reading dy, x and writing dx (fresh).
                 let (dys, xs, dx) =
                     unsafe { (dy.data::<T>(), x.data::<T>(), Ptr(outs[0].raw() as *mut T)) };
+                // Under the fused ReLU the gradient flows only where the output is positive.
+                let masked: Vec<T>;
+                let dys = if cfg.relu {
+                    // SAFETY: inside the op reading y (input 7).
+                    let ys = unsafe { ins[7].data::<T>() };
+                    masked = dys
+                        .iter()
+                        .zip(ys)
+                        .map(|(d, y)| {
+                            if y.to_f64() > 0.0 {
+                                *d
+                            } else {
+                                T::from_f64(0.0)
+                            }
+                        })
+                        .collect();
+                    &masked[..]
+                } else {
+                    dys
+                };
                 let sums = channel_grad_sums(dys, xs, &mean, outer, inner);
+                // The legacy ops' backward after an inference forward differentiates the batch
+                // formula at the moving mean, which is not the batch mean: MXNet keeps the term
+                // in sum(x - mean) that vanishes otherwise.
+                let offset: Vec<f64> = if cfg.var_out && train && !cx.is_train {
+                    channel_stats(xs, outer, c, inner)
+                        .iter()
+                        .zip(&mean)
+                        .map(|(st, m)| st.0 - m)
+                        .collect()
+                } else {
+                    vec![0.0; c]
+                };
                 let (mut a, mut b, mut k) = (Vec::new(), Vec::new(), Vec::new());
                 for i in 0..c {
                     let (s1, s2) = sums[i];
@@ -248,7 +325,7 @@ fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
                         let t = gi * istd[i] * istd[i] * s2 / n;
                         a.push(C::c(gi));
                         b.push(C::c(-t));
-                        k.push(C::c(t * mean[i] - gi * s1 / n));
+                        k.push(C::c(t * (mean[i] + offset[i]) - gi * s1 / n));
                     } else {
                         a.push(C::c(gi));
                         b.push(C::ZERO);
@@ -276,7 +353,7 @@ fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
                     .zip(&mean)
                     .map(|(old, b)| m * old + (1.0 - m) * b)
                     .collect();
-                // The forward stored 1/sqrt(var + eps); recover the biased batch variance.
+                // istd is 1/sqrt(var + eps) here; recover the biased batch variance.
                 let mv: Vec<f64> = read_f64(&ins[6])
                     .iter()
                     .zip(&istd)
@@ -291,7 +368,7 @@ fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
     op.num_outputs = 3;
     op.mutate = vec![5, 6];
     #[cfg(feature = "cuda")]
-    let op = op.with_cuda(Some(cuda::backward(cfg)));
+    let op = op.with_cuda((!cfg.var_out && !cfg.relu).then(|| cuda::backward(cfg)));
     op.arc()
 }
 
@@ -480,6 +557,7 @@ fn row_norm(name: &'static str, kind: RowKind, eps: f64, visible: usize) -> Arc<
 }
 
 pub fn register(r: &mut Registry) {
+    variants::register(r);
     r.add(SimpleDef {
         name: "BatchNorm",
         doc: "Batch normalization.\n\nNormalizes a data batch by mean and variance, and applies a scale ``gamma`` as well as offset ``beta``. In training (and unless use_global_stats) the statistics of the batch are used, per channel of `axis`; otherwise the moving statistics. The moving statistics are updated during backward: moving = momentum * moving + (1 - momentum) * batch_stat (biased variance). With output_mean_var the outputs mean and 1/sqrt(var + eps) are shown too.".into(),
@@ -496,13 +574,13 @@ pub fn register(r: &mut Registry) {
         ],
         inputs: Inputs::Fixed(&BN_INPUTS),
         create: Box::new(|p| {
-            let cfg = BnCfg {
-                eps: p.float("eps")?,
-                momentum: p.float("momentum")?,
-                fix_gamma: p.bool("fix_gamma")?,
-                use_global_stats: p.bool("use_global_stats")?,
-                axis: p.int("axis")?,
-            };
+            let cfg = BnCfg::plain(
+                p.float("eps")?,
+                p.float("momentum")?,
+                p.bool("fix_gamma")?,
+                p.bool("use_global_stats")?,
+                p.int("axis")?,
+            );
             if cfg.eps.is_nan() || cfg.eps < 0.0 {
                 return Err(Error::param("BatchNorm", format!("eps must be >= 0, got {}", cfg.eps)));
             }
@@ -796,3 +874,4 @@ mod cuda {
 
 #[cfg(test)]
 mod tests;
+mod variants;
