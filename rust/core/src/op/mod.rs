@@ -8,6 +8,7 @@ pub mod contrib;
 pub mod custom;
 pub mod elemwise_binary;
 pub mod elemwise_unary;
+pub mod image;
 pub mod gather;
 pub mod indexing;
 pub mod init;
