@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::op::params::{param, ParamSpec};
 use crate::op::random::dists::std_normal;
 use crate::op::{expect_inputs, read_f64, write_f64};
-use crate::op::{FnOp, Inputs, Operator, OpCtx, Params, Registry, SimpleDef};
+use crate::op::{FnOp, Inputs, OpCtx, Operator, Params, Registry, SimpleDef};
 use crate::random::Xoshiro;
 use std::sync::Arc;
 
@@ -140,8 +140,19 @@ fn hls_to_rgb(h: f32, l: f32, s: f32) -> (f32, f32, f32) {
         return (l * 255.0, l * 255.0, l * 255.0);
     }
     // Table index of (b, g, r) per 60-degree sector, over [p2, p1, falling, rising].
-    const SECTOR: [[usize; 3]; 6] = [[1, 3, 0], [1, 0, 2], [3, 0, 1], [0, 2, 1], [0, 1, 3], [2, 1, 0]];
-    let p2 = if l <= 0.5 { l * (1.0 + s) } else { l + s - l * s };
+    const SECTOR: [[usize; 3]; 6] = [
+        [1, 3, 0],
+        [1, 0, 2],
+        [3, 0, 1],
+        [0, 2, 1],
+        [0, 1, 3],
+        [2, 1, 0],
+    ];
+    let p2 = if l <= 0.5 {
+        l * (1.0 + s)
+    } else {
+        l + s - l * s
+    };
     let p1 = 2.0 * l - p2;
     let h = (h / 60.0).rem_euclid(6.0);
     let sector = (h as usize).min(5);
@@ -196,7 +207,7 @@ const ENHANCE: [ParamSpec; 2] = [
 fn factors(name: &str, p: &Params) -> Result<(f32, f32)> {
     let (lo, hi) = (p.float("min_factor")?, p.float("max_factor")?);
     for (k, v) in [("min_factor", lo), ("max_factor", hi)] {
-        if !(v >= 0.0) {
+        if v.is_nan() || v < 0.0 {
             return Err(Error::param(
                 name,
                 format!("value {v} for Parameter {k} should be greater equal to 0"),
@@ -290,7 +301,7 @@ fn lighting(r: &mut Registry) {
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| {
             let sd = p.float("alpha_std")?;
-            if !(sd >= 0.0) {
+            if sd.is_nan() || sd < 0.0 {
                 return Err(Error::param(RND, format!("alpha_std must be >= 0, got {sd}")));
             }
             Ok(aug_op(RND, true, Arc::new(move |cx: &OpCtx, img: &mut Img| {

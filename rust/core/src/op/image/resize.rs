@@ -141,15 +141,12 @@ fn resize_row(x: &[f64], g: Geo, t: &Tables, interp: i64, uint8: bool, oy: usize
 /// Output (height, width) from MXNet's `size`/`keep_ratio` rule.
 fn out_hw(size: &[i64], keep_ratio: bool, h: usize, w: usize) -> Result<(usize, usize)> {
     let pos = |v: i64, what: &str| -> Result<usize> {
-        usize::try_from(v)
-            .ok()
-            .filter(|&v| v > 0)
-            .ok_or_else(|| {
-                Error::param(
-                    OP,
-                    format!("Input {what} should be greater than 0, but got {v}"),
-                )
-            })
+        usize::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| {
+            Error::param(
+                OP,
+                format!("Input {what} should be greater than 0, but got {v}"),
+            )
+        })
     };
     match size {
         [s] => {
