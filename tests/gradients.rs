@@ -1595,6 +1595,32 @@ fn rows() -> Vec<Row> {
     );
 
     compat_rows(&mut r);
+    // image ops (HWC / NHWC images, CHW tensors for normalize). to_tensor's output is float32
+    // by definition, so its inputs are tiny: the finite differences then stay exact enough.
+    r.push(row("_image_to_tensor", &[], vec![u(&[2, 3, 3], -1e-9, 1e-9)]).tol(1e-4, 1e-9));
+    r.push(row("_image_to_tensor", &[], vec![u(&[2, 2, 3, 1], -1e-9, 1e-9)]).tol(1e-4, 1e-9));
+    let norm = &[("mean", "(0.5, -1, 2)"), ("std", "(2, 0.5, 4)")];
+    r.push(row("_image_normalize", norm, vec![n(&[3, 2, 2])]).second());
+    r.push(row(
+        "_image_normalize",
+        &[("mean", "(1,)"), ("std", "(3,)")],
+        vec![n(&[2, 1, 2, 3])],
+    ));
+    r.push(row("_image_flip_left_right", &[], vec![n(&[2, 3, 3])]).second());
+    r.push(row("_image_flip_top_bottom", &[], vec![n(&[3, 2, 1])]).second());
+    let win = &[("x", "1"), ("y", "1"), ("width", "2"), ("height", "2")];
+    r.push(row("_image_crop", win, vec![n(&[3, 4, 3])]));
+    r.push(row("_image_crop", win, vec![n(&[2, 3, 3, 1])]));
+    // float32 arithmetic as in MXNet: alpha 0 keeps the output exact (the gradient is the
+    // identity for every alpha; test_image_ops.py checks it with a nonzero one).
+    r.push(
+        row(
+            "_image_adjust_lighting",
+            &[("alpha", "(0, 0, 0)")],
+            vec![u(&[2, 2, 3], -1e-9, 1e-9)],
+        )
+        .tol(1e-4, 1e-9),
+    );
 
     r
 }
@@ -1722,6 +1748,42 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
          MXNet's values in test_operator_compat.py",
     ),
     ("_zeros", "no inputs"),
+    (
+        "_image_resize",
+        "OpenCV resampling (fixed-point for uint8); MXNet's registered gradient fails its own shape check",
+    ),
+    (
+        "_image_random_flip_left_right",
+        "one random draw per call, outside the graph: MXNet's gradient passes the head gradient through unchanged (so does oxnet's), which is not the derivative",
+    ),
+    (
+        "_image_random_flip_top_bottom",
+        "one random draw per call, outside the graph: MXNet's gradient passes the head gradient through unchanged (so does oxnet's), which is not the derivative",
+    ),
+    (
+        "_image_random_brightness",
+        "one random draw per call, outside the graph: MXNet's gradient passes the head gradient through unchanged (so does oxnet's), which is not the derivative",
+    ),
+    (
+        "_image_random_contrast",
+        "one random draw per call, outside the graph: MXNet's gradient passes the head gradient through unchanged (so does oxnet's), which is not the derivative",
+    ),
+    (
+        "_image_random_saturation",
+        "one random draw per call, outside the graph: MXNet's gradient passes the head gradient through unchanged (so does oxnet's), which is not the derivative",
+    ),
+    (
+        "_image_random_hue",
+        "one random draw per call, outside the graph: MXNet's gradient passes the head gradient through unchanged (so does oxnet's), which is not the derivative",
+    ),
+    (
+        "_image_random_color_jitter",
+        "one random draw per call, outside the graph: MXNet's gradient passes the head gradient through unchanged (so does oxnet's), which is not the derivative",
+    ),
+    (
+        "_image_random_lighting",
+        "one random draw per call, outside the graph: MXNet's gradient passes the head gradient through unchanged (so does oxnet's), which is not the derivative",
+    ),
     ("_ones", "no inputs"),
     ("_empty", "no inputs"),
     ("_full", "no inputs"),

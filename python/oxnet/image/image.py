@@ -87,15 +87,32 @@ def imdecode(buf, flag=1, to_rgb=True, out=None):
 
 def imresize(src, w, h, interp=1, out=None):
     """Resize an HWC image to width w and height h with OpenCV's interpolation code interp."""
-    arr = _as_numpy(src, "imresize")
+    if isinstance(src, nd.NDArray):
+        shape, dtype = src.shape, np.dtype(src.dtype)
+    else:
+        arr = _as_numpy(src, "imresize")
+        shape, dtype = arr.shape, arr.dtype
     w, h = int(w), int(h)
     if w <= 0 or h <= 0:
         raise ValueError("imresize: w and h must be positive, got w=%d, h=%d" % (w, h))
-    if arr.ndim not in (2, 3):
-        raise ValueError("imresize: src must be HWC or HW, got shape %s" % (arr.shape,))
+    if len(shape) not in (2, 3):
+        raise ValueError("imresize: src must be HWC or HW, got shape %s" % (shape,))
     if interp not in (0, 1, 2, 3, 4):
         raise MXNetError("imresize: unknown interpolation method %r (0-4 as in OpenCV)" % (interp,))
-    return _ret(_imgops.resize(arr, w, h, interp), out)
+    if interp in (0, 1) and dtype in (np.uint8, np.float32, np.float64) and min(shape[:2]) > 0:
+        # The _image_resize op reproduces cv2.resize for these in Rust, without leaving the
+        # engine; the numpy model in _imgops serves the other interpolations and dtypes.
+        x = src if isinstance(src, nd.NDArray) else nd.array(arr, dtype=dtype)
+        if len(shape) == 2:
+            x = x.reshape((shape[0], shape[1], 1))
+        res = nd.image.resize(x, size=(w, h), interp=interp)
+        if len(shape) == 2:
+            res = res.reshape((h, w))
+        if out is None:
+            return res
+        out[:] = res
+        return out
+    return _ret(_imgops.resize(_as_numpy(src, "imresize"), w, h, interp), out)
 
 
 _BORDERS = {0: "constant", 1: "edge", 2: "symmetric", 3: "wrap", 4: "reflect"}

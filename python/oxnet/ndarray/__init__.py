@@ -8,6 +8,8 @@ _internal = _types.ModuleType("oxnet.ndarray._internal", "Every registry op, inc
 op = _types.ModuleType("oxnet.ndarray.op", "Every registry op.")
 linalg = _types.ModuleType("oxnet.ndarray.linalg", "Registry ops named _linalg_<name>, as <name>.")
 _sys.modules[linalg.__name__] = linalg
+image = _types.ModuleType("oxnet.ndarray.image", "Registry ops named _image_<name>, as <name>.")
+_sys.modules[image.__name__] = image
 _sys.modules[_internal.__name__] = _internal
 _sys.modules[op.__name__] = op
 _contrib_ops = {}
@@ -18,6 +20,8 @@ for _name, _f in _register.make_op_functions().items():
         _contrib_ops[_name[len("_contrib_"):]] = _f
     if _name.startswith("_linalg_"):
         setattr(linalg, _name[len("_linalg_"):], _f)
+    if _name.startswith("_image_"):
+        setattr(image, _name[len("_image_"):], _f)
     if not _name.startswith("_"):
         globals()[_name] = _f
 

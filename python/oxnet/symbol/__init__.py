@@ -13,6 +13,8 @@ _internal = _types.ModuleType("oxnet.symbol._internal", "Every registry op, incl
 op = _types.ModuleType("oxnet.symbol.op", "Every registry op.")
 linalg = _types.ModuleType("oxnet.symbol.linalg", "Registry ops named _linalg_<name>, as <name>.")
 _sys.modules[linalg.__name__] = linalg
+image = _types.ModuleType("oxnet.symbol.image", "Registry ops named _image_<name>, as <name>.")
+_sys.modules[image.__name__] = image
 _sys.modules[_internal.__name__] = _internal
 _sys.modules[op.__name__] = op
 _ops = _register.make_op_functions()
@@ -32,4 +34,6 @@ for _name, _f in _register.make_namespace_functions("_contrib_").items():
     setattr(contrib, _name, _f)
 for _name, _f in _register.make_namespace_functions("_linalg_").items():
     setattr(linalg, _name, _f)
+for _name, _f in _register.make_namespace_functions("_image_").items():
+    setattr(image, _name, _f)
 del _name, _f

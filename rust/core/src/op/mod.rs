@@ -10,6 +10,7 @@ pub mod custom;
 pub mod elemwise_binary;
 pub mod elemwise_unary;
 pub mod gather;
+pub mod image;
 pub mod indexing;
 pub mod init;
 pub mod linalg;

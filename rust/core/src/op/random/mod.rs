@@ -3,7 +3,7 @@
 //! blocks of `BLOCK` output elements get their own stream from it, so results are the same
 //! whatever the thread count.
 
-mod dists;
+pub(crate) mod dists;
 mod multinomial;
 mod multisample;
 mod pdf;
