@@ -306,8 +306,8 @@ fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
                 let sums = channel_grad_sums(dys, xs, &mean, outer, inner);
                 // The legacy ops' backward after an inference forward differentiates the batch
                 // formula at the moving mean, which is not the batch mean: MXNet keeps the term
-                // in sum(x - mean) that vanishes otherwise.
-                let offset: Vec<f64> = if cfg.var_out && train && !cx.is_train {
+                // in sum(x - mean) that vanishes otherwise (and is ~0 after a training forward).
+                let offset: Vec<f64> = if cfg.var_out && train {
                     channel_stats(xs, outer, c, inner)
                         .iter()
                         .zip(&mean)
