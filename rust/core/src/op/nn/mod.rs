@@ -48,6 +48,7 @@ pub mod pad;
 pub mod pooling;
 pub mod pooling_v1;
 pub mod rnn;
+pub(crate) mod roi_common;
 pub mod roi_pooling;
 pub mod spatial;
 pub mod svm;

@@ -8,13 +8,13 @@
 
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::kernels::cpu::norm::{with_real, Real};
+use crate::kernels::cpu::norm::Real;
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
+use crate::op::nn::roi_common::{roi_op, RoiBackward, RoiForward};
 use crate::op::params::param;
-use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::op::{Inputs, Registry, SimpleDef};
 use crate::shape::Shape;
-use std::sync::Arc;
 
 const OP: &str = "ROIPooling";
 
@@ -176,79 +176,21 @@ fn backward_t<T: Element, C: Real>(cfg: Cfg, ins: &[NDArray], gx: &NDArray) -> R
     Ok(())
 }
 
-fn same_float(op: &str, ins: &[Desc]) -> Result<crate::dtype::DType> {
-    let dt = super::float(op, ins[0].dtype)?;
-    if let Some(o) = ins.iter().find(|x| x.dtype != dt) {
-        return Err(Error::dtype(
-            op,
-            format!(
-                "data and rois must share one dtype, got {dt} and {}",
-                o.dtype
-            ),
-        ));
+impl RoiForward for Cfg {
+    const OP: &'static str = OP;
+    fn out_shape(self, op: &str, data: &Shape, rois: &Shape) -> Result<Shape> {
+        out_shape(self, op, data, rois)
     }
-    Ok(dt)
+    fn forward<T: Element, C: Real>(self, ins: &[NDArray], out: &NDArray) -> Result<()> {
+        forward_t::<T, C>(self, ins, out)
+    }
 }
 
-fn backward_op(cfg: Cfg) -> Arc<dyn Operator> {
-    const B: &str = "_backward_ROIPooling";
-    FnOp::new(
-        B,
-        move |ins| {
-            expect_inputs(B, ins, 3)?;
-            let dt = same_float(B, ins)?;
-            let os = out_shape(cfg, B, &ins[1].shape, &ins[2].shape)?;
-            if ins[0].shape != os {
-                return Err(Error::shape(
-                    B,
-                    format!("output gradient {} must have shape {os}", ins[0].shape),
-                ));
-            }
-            Ok(vec![Desc::new(ins[1].shape.clone(), dt)])
-        },
-        move |_, ins, outs| {
-            with_real!(B, ins[0].dtype(), T, C, {
-                backward_t::<T, C>(cfg, ins, &outs[0])
-            })
-        },
-    )
-    .arc()
-}
-
-fn roi_op(cfg: Cfg) -> Arc<dyn Operator> {
-    FnOp::new(
-        OP,
-        move |ins| {
-            expect_inputs(OP, ins, 2)?;
-            let dt = same_float(OP, ins)?;
-            Ok(vec![Desc::new(
-                out_shape(cfg, OP, &ins[0].shape, &ins[1].shape)?,
-                dt,
-            )])
-        },
-        move |_, ins, outs| {
-            with_real!(OP, ins[0].dtype(), T, C, {
-                forward_t::<T, C>(cfg, ins, &outs[0])
-            })
-        },
-    )
-    .with_grad(move |g, a| {
-        let dy = a
-            .out_grads
-            .first()
-            .cloned()
-            .ok_or_else(|| Error::Internal("ROIPooling gradient without out_grad".into()))?;
-        let gx = g
-            .apply(
-                backward_op(cfg),
-                &[dy, a.inputs[0].clone(), a.inputs[1].clone()],
-            )
-            .swap_remove(0);
-        // MXNet writes zeros to the rois' gradient.
-        let gr = g.zeros_like(&a.inputs[1])?;
-        Ok(vec![Some(gx), Some(gr)])
-    })
-    .arc()
+impl RoiBackward for Cfg {
+    const BACKWARD: &'static str = "_backward_ROIPooling";
+    fn backward<T: Element, C: Real>(self, ins: &[NDArray], gx: &NDArray) -> Result<()> {
+        backward_t::<T, C>(self, ins, gx)
+    }
 }
 
 pub fn register(r: &mut Registry) {

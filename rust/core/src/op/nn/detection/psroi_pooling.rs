@@ -12,12 +12,12 @@
 use super::{load, pf, store, to_int};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::kernels::cpu::norm::{with_real, Real};
+use crate::kernels::cpu::norm::Real;
 use crate::ndarray::NDArray;
+use crate::op::nn::roi_common::{roi_op, RoiBackward, RoiForward};
 use crate::op::params::param;
-use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::op::{Inputs, Registry, SimpleDef};
 use crate::shape::Shape;
-use std::sync::Arc;
 
 const OP: &str = "_contrib_PSROIPooling";
 
@@ -186,68 +186,21 @@ fn backward_t<T: Element, C: Real>(c: Cfg, ins: &[NDArray], gx: &NDArray) -> Res
     Ok(())
 }
 
-fn same_float(op: &str, ins: &[Desc]) -> Result<crate::dtype::DType> {
-    super::same_float(op, ins, &["data", "rois"])
+impl RoiForward for Cfg {
+    const OP: &'static str = OP;
+    fn out_shape(self, op: &str, data: &Shape, rois: &Shape) -> Result<Shape> {
+        out_shape(self, op, data, rois)
+    }
+    fn forward<T: Element, C: Real>(self, ins: &[NDArray], out: &NDArray) -> Result<()> {
+        forward_t::<T, C>(self, ins, out)
+    }
 }
 
-fn backward_op(c: Cfg) -> Arc<dyn Operator> {
-    const B: &str = "_backward_PSROIPooling";
-    FnOp::new(
-        B,
-        move |ins| {
-            expect_inputs(B, ins, 3)?;
-            let dt = same_float(B, ins)?;
-            let os = out_shape(c, B, &ins[1].shape, &ins[2].shape)?;
-            if ins[0].shape != os {
-                return Err(Error::shape(
-                    B,
-                    format!("output gradient {} must have shape {os}", ins[0].shape),
-                ));
-            }
-            Ok(vec![Desc::new(ins[1].shape.clone(), dt)])
-        },
-        move |_, ins, outs| {
-            with_real!(B, ins[0].dtype(), T, C, {
-                backward_t::<T, C>(c, ins, &outs[0])
-            })
-        },
-    )
-    .arc()
-}
-
-fn pool_op(c: Cfg) -> Arc<dyn Operator> {
-    FnOp::new(
-        OP,
-        move |ins| {
-            expect_inputs(OP, ins, 2)?;
-            let dt = same_float(OP, ins)?;
-            Ok(vec![Desc::new(
-                out_shape(c, OP, &ins[0].shape, &ins[1].shape)?,
-                dt,
-            )])
-        },
-        move |_, ins, outs| {
-            with_real!(OP, ins[0].dtype(), T, C, {
-                forward_t::<T, C>(c, ins, &outs[0])
-            })
-        },
-    )
-    .with_grad(move |g, a| {
-        let dy = a
-            .out_grads
-            .first()
-            .cloned()
-            .ok_or_else(|| Error::Internal("PSROIPooling gradient without out_grad".into()))?;
-        let gx = g
-            .apply(
-                backward_op(c),
-                &[dy, a.inputs[0].clone(), a.inputs[1].clone()],
-            )
-            .swap_remove(0);
-        let gr = g.zeros_like(&a.inputs[1])?;
-        Ok(vec![Some(gx), Some(gr)])
-    })
-    .arc()
+impl RoiBackward for Cfg {
+    const BACKWARD: &'static str = "_backward_PSROIPooling";
+    fn backward<T: Element, C: Real>(self, ins: &[NDArray], gx: &NDArray) -> Result<()> {
+        backward_t::<T, C>(self, ins, gx)
+    }
 }
 
 pub(super) fn register(r: &mut Registry) {
@@ -281,7 +234,7 @@ pub(super) fn register(r: &mut Registry) {
             if !(0.0..=1.0).contains(&scale) {
                 return bad(format!("spatial_scale must lie in [0, 1], got {scale}"));
             }
-            Ok(pool_op(Cfg {
+            Ok(roi_op(Cfg {
                 scale,
                 dim: dim as usize,
                 pooled: pooled as usize,

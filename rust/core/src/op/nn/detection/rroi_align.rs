@@ -12,12 +12,12 @@ use super::roi_align::sample;
 use super::{load, pf, store, to_int};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::kernels::cpu::norm::{with_real, Real};
+use crate::kernels::cpu::norm::Real;
 use crate::ndarray::NDArray;
+use crate::op::nn::roi_common::{roi_forward_op, RoiForward};
 use crate::op::params::param;
-use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::op::{Inputs, Registry, SimpleDef};
 use crate::shape::Shape;
-use std::sync::Arc;
 
 const OP: &str = "_contrib_RROIAlign";
 
@@ -126,24 +126,14 @@ fn forward_t<T: Element, C: Real>(c: Cfg, ins: &[NDArray], out: &NDArray) -> Res
     Ok(())
 }
 
-fn rroi_op(c: Cfg) -> Arc<dyn Operator> {
-    FnOp::new(
-        OP,
-        move |ins| {
-            expect_inputs(OP, ins, 2)?;
-            let dt = super::same_float(OP, ins, &["data", "rois"])?;
-            Ok(vec![Desc::new(
-                out_shape(c, &ins[0].shape, &ins[1].shape)?,
-                dt,
-            )])
-        },
-        move |_, ins, outs| {
-            with_real!(OP, ins[0].dtype(), T, C, {
-                forward_t::<T, C>(c, ins, &outs[0])
-            })
-        },
-    )
-    .arc()
+impl RoiForward for Cfg {
+    const OP: &'static str = OP;
+    fn out_shape(self, _op: &str, data: &Shape, rois: &Shape) -> Result<Shape> {
+        out_shape(self, data, rois)
+    }
+    fn forward<T: Element, C: Real>(self, ins: &[NDArray], out: &NDArray) -> Result<()> {
+        forward_t::<T, C>(self, ins, out)
+    }
 }
 
 pub(super) fn register(r: &mut Registry) {
@@ -177,7 +167,7 @@ pub(super) fn register(r: &mut Registry) {
                     ))
                 }
             };
-            Ok(rroi_op(Cfg {
+            Ok(roi_forward_op(Cfg {
                 ph,
                 pw,
                 scale: p.float("spatial_scale")?,
