@@ -7,61 +7,14 @@ use super::{expect_inputs, Desc, FnOp, GradFn, Inputs, Operator, Registry, Simpl
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
+use crate::kernels::cpu::norm::Real;
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::shape::norm_axis;
 use half::f16;
-use std::ops::{Add, Mul, Sub};
 use std::sync::Arc;
 
 /// Columns of a non-last axis handled together, so each pass reads long contiguous runs.
 const BLK: usize = 1024;
-
-trait Real:
-    Copy + Send + Sync + PartialOrd + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self>
-{
-    const ZERO: Self;
-    const NEG_INF: Self;
-    fn exp(self) -> Self;
-    fn ln(self) -> Self;
-    fn recip(self) -> Self;
-    fn of<T: Element>(x: T) -> Self;
-    fn to<T: Element>(self) -> T;
-    fn from_f64(v: f64) -> Self;
-}
-
-macro_rules! real {
-    ($t:ty, $of:ident, $to:ident) => {
-        impl Real for $t {
-            const ZERO: Self = 0.0;
-            const NEG_INF: Self = <$t>::NEG_INFINITY;
-            #[inline(always)]
-            fn exp(self) -> Self {
-                <$t>::exp(self)
-            }
-            #[inline(always)]
-            fn ln(self) -> Self {
-                <$t>::ln(self)
-            }
-            #[inline(always)]
-            fn recip(self) -> Self {
-                1.0 / self
-            }
-            #[inline(always)]
-            fn of<T: Element>(x: T) -> Self {
-                x.$of()
-            }
-            #[inline(always)]
-            fn to<T: Element>(self) -> T {
-                T::$to(self)
-            }
-            fn from_f64(v: f64) -> Self {
-                v as $t
-            }
-        }
-    };
-}
-real!(f32, to_f32, from_f32);
-real!(f64, to_f64, from_f64);
 
 /// Shape of one softmax problem: `outer` blocks of `n` rows (the axis) of `inner` columns.
 #[derive(Clone, Copy)]
@@ -77,7 +30,7 @@ fn kernel<I: Element, O: Element, C: Real>(src: &[I], dst: Ptr<O>, d: Dims, inv_
         par_ranges(outer, n * 8, |b, e| {
             let mut buf = vec![C::ZERO; n];
             for o in b..e {
-                let mut m = C::NEG_INF;
+                let mut m = C::c(f64::NEG_INFINITY);
                 for (y, &x) in buf.iter_mut().zip(&src[o * n..(o + 1) * n]) {
                     *y = C::of(x) * inv_t;
                     m = if *y > m { *y } else { m };
@@ -98,7 +51,7 @@ fn kernel<I: Element, O: Element, C: Real>(src: &[I], dst: Ptr<O>, d: Dims, inv_
                         *y = (*y - m).exp();
                         s = s + *y;
                     }
-                    let rs = s.recip();
+                    let rs = C::ONE / s;
                     for (w, &y) in out.iter_mut().zip(&buf) {
                         *w = (y * rs).to();
                     }
@@ -110,7 +63,7 @@ fn kernel<I: Element, O: Element, C: Real>(src: &[I], dst: Ptr<O>, d: Dims, inv_
     let nblk = inner.div_ceil(BLK);
     par_ranges(outer * nblk, n * BLK.min(inner) * 3, |b, e| {
         let (mut mx, mut sm) = (
-            vec![C::NEG_INF; BLK.min(inner)],
+            vec![C::c(f64::NEG_INFINITY); BLK.min(inner)],
             vec![C::ZERO; BLK.min(inner)],
         );
         for t in b..e {
@@ -118,7 +71,7 @@ fn kernel<I: Element, O: Element, C: Real>(src: &[I], dst: Ptr<O>, d: Dims, inv_
             let w = BLK.min(inner - i0);
             let at = |j: usize| (o * n + j) * inner + i0;
             let (mx, sm) = (&mut mx[..w], &mut sm[..w]);
-            mx.fill(C::NEG_INF);
+            mx.fill(C::c(f64::NEG_INFINITY));
             sm.fill(C::ZERO);
             for j in 0..n {
                 for (m, &x) in mx.iter_mut().zip(&src[at(j)..at(j) + w]) {
@@ -132,7 +85,7 @@ fn kernel<I: Element, O: Element, C: Real>(src: &[I], dst: Ptr<O>, d: Dims, inv_
                 }
             }
             for s in sm.iter_mut() {
-                *s = if log { s.ln() } else { s.recip() };
+                *s = if log { s.ln() } else { C::ONE / *s };
             }
             for j in 0..n {
                 // SAFETY: these w columns of row j belong to this task only.
@@ -263,9 +216,9 @@ fn softmax_fnop(
                     // SAFETY: inside the op reading a and writing o, which do not alias.
                     let (src, dst) = unsafe { (a.data::<I>(), Ptr(o.raw() as *mut O)) };
                     if wide {
-                        kernel::<I, O, f64>(src, dst, d, Real::from_f64(1.0 / temperature), log);
+                        kernel::<I, O, f64>(src, dst, d, Real::c(1.0 / temperature), log);
                     } else {
-                        kernel::<I, O, f32>(src, dst, d, Real::from_f64(1.0 / temperature), log);
+                        kernel::<I, O, f32>(src, dst, d, Real::c(1.0 / temperature), log);
                     }
                 })
             });
