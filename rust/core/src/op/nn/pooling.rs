@@ -155,23 +155,15 @@ impl Cfg {
         let sp = &d.0[2..];
         let mut out = vec![0; nd];
         for i in 0..nd {
-            let padded = sp[i] + 2 * self.pad[i];
-            if self.kernel[i] > padded {
-                return Err(Error::shape(
-                    OP,
-                    format!(
-                        "kernel size ({}) exceeds input ({} padded to {padded}) in dimension {i} \
-                         of data {d}",
-                        self.kernel[i], sp[i]
-                    ),
-                ));
-            }
-            let span = padded - self.kernel[i];
-            out[i] = 1 + if self.full {
-                span.div_ceil(self.stride[i])
-            } else {
-                span / self.stride[i]
-            };
+            out[i] = pooled_len(
+                OP,
+                i,
+                d,
+                self.pad[i],
+                self.kernel[i],
+                self.stride[i],
+                self.full,
+            )?;
         }
         Ok(Geom {
             planes: d[0] * d[1],
@@ -600,6 +592,37 @@ mod cuda {
             Ok(true)
         })
     }
+}
+
+/// Output length of spatial dimension `i` of data `d` (NC + spatial) under `pad` on both
+/// sides, or an error when the window exceeds the padded input; `full` rounds a partial last
+/// window up, as MXNet's `pooling_convention='full'`.
+pub(crate) fn pooled_len(
+    op: &str,
+    i: usize,
+    d: &Shape,
+    pad: usize,
+    kernel: usize,
+    stride: usize,
+    full: bool,
+) -> Result<usize> {
+    let padded = d[i + 2] + 2 * pad;
+    if kernel > padded {
+        return Err(Error::shape(
+            op,
+            format!(
+                "kernel size ({kernel}) exceeds input ({} padded to {padded}) in dimension {i} \
+                 of data {d}",
+                d[i + 2]
+            ),
+        ));
+    }
+    let span = padded - kernel;
+    Ok(1 + if full {
+        span.div_ceil(stride)
+    } else {
+        span / stride
+    })
 }
 
 #[cfg(test)]

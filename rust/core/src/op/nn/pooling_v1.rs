@@ -5,6 +5,7 @@
 //! gradient goes to every element equal to the window's maximum, as MXNet's unpool does.
 
 use super::float;
+use super::pooling::pooled_len;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::ndarray::NDArray;
@@ -123,22 +124,15 @@ impl Cfg {
         }
         let mut out = [0; 2];
         for i in 0..2 {
-            let padded = inp[i] + 2 * self.pad[i];
-            if self.kernel[i] > padded {
-                return Err(Error::shape(
-                    OP,
-                    format!(
-                        "kernel size ({}) exceeds input ({} padded to {padded}) for data of shape {d}",
-                        self.kernel[i], inp[i]
-                    ),
-                ));
-            }
-            let span = padded - self.kernel[i];
-            out[i] = 1 + if self.full {
-                span.div_ceil(self.stride[i])
-            } else {
-                span / self.stride[i]
-            };
+            out[i] = pooled_len(
+                OP,
+                i,
+                d,
+                self.pad[i],
+                self.kernel[i],
+                self.stride[i],
+                self.full,
+            )?;
         }
         Ok(Geom {
             k: self.kernel,
