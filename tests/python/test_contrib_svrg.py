@@ -129,3 +129,24 @@ def test_update_freq_validation():
         SVRGModule(_symbol(), label_names=['lin_label'])
     with pytest.raises(ValueError, match="update_freq must be positive"):
         SVRGModule(_symbol(), label_names=['lin_label'], update_freq=0)
+
+
+def test_two_devices_share_full_gradient_through_kvstore():
+    x, y, w_true = _problem()
+    w0 = np.array([[0.1, 0.2, -0.3, 0.4]], dtype=np.float32)
+    it = mx.io.NDArrayIter(x, y, batch_size=BS, shuffle=False, label_name='lin_label')
+    mod = SVRGModule(_symbol(), label_names=['lin_label'], update_freq=2,
+                     context=[mx.cpu(0), mx.cpu(1)])
+    mod.bind(data_shapes=it.provide_data, label_shapes=it.provide_label)
+    mod.init_params(arg_params={'fc_weight': mx.nd.array(w0)})
+    mod.init_optimizer(kvstore='local', optimizer='sgd',
+                       optimizer_params=(('learning_rate', 0.2),))
+    assert mod._kvstore is not None and mod._update_on_kvstore
+    mod.update_full_grads(it)
+    # Each device holds the mean of the devices' full gradients: half the whole-batch one,
+    # since each device sees half of every batch; the store sums them back at each update.
+    for k in range(2):
+        np.testing.assert_allclose(mod._param_dict[k]['fc_weight'].asnumpy().ravel(),
+                                   _full_grad(w0, x, y) / 2, rtol=1e-5, atol=1e-5)
+    mod.fit(it, num_epoch=40, eval_metric='mse')
+    np.testing.assert_allclose(mod.get_params()[0]['fc_weight'].asnumpy(), w_true, atol=0.02)

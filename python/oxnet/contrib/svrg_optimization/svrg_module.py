@@ -68,6 +68,10 @@ class SVRGModule(Module):
                        optimizer_params=(("learning_rate", 0.01),), force_init=False):
         """Wraps ``optimizer`` in an ``_SVRGOptimizer`` and, with a KVStore, adds the
         ``<param>_full`` keys."""
+        if self.optimizer_initialized and not force_init:
+            # Leave the full gradients and the store's keys as they are.
+            self.logger.warning("optimizer already initialized, ignoring...")
+            return
         arg_params = self.get_params()[0]
         self._param_dict = [{k: nd.zeros(v.shape, ctx=ctx) for k, v in arg_params.items()}
                             for ctx in self._context]
