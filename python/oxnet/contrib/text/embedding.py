@@ -22,8 +22,7 @@ __all__ = ["register", "create", "get_pretrained_file_names", "TokenEmbedding", 
            "FastText", "CustomEmbedding", "CompositeEmbedding"]
 
 
-class EmbeddingArgError(ValueError, AssertionError):
-    """A bad argument; also an AssertionError because MXNet 1.9.1 checks these with assert."""
+EmbeddingArgError = vocab.TextArgError
 
 
 def _data_dir():

@@ -4,6 +4,10 @@ import collections
 from . import _constants as C
 
 
+class TextArgError(ValueError, AssertionError):
+    """A bad argument; also an AssertionError because MXNet 1.9.1 checks these with assert."""
+
+
 class Vocabulary:
     """Indices for text tokens: the unknown token is index 0, then the reserved tokens in
     the given order, then the keys of ``counter`` by decreasing frequency (ties broken by
@@ -13,18 +17,18 @@ class Vocabulary:
     def __init__(self, counter=None, most_freq_count=None, min_freq=1, unknown_token='<unk>',
                  reserved_tokens=None):
         if not (isinstance(min_freq, int) and min_freq > 0):
-            raise ValueError("Vocabulary: min_freq must be a positive int, got %r" % (min_freq,))
+            raise TextArgError("Vocabulary: min_freq must be a positive int, got %r" % (min_freq,))
         if most_freq_count is not None and not (isinstance(most_freq_count, int)
                                                 and most_freq_count >= 0):
-            raise ValueError("Vocabulary: most_freq_count must be None or a non-negative int, "
+            raise TextArgError("Vocabulary: most_freq_count must be None or a non-negative int, "
                              "got %r" % (most_freq_count,))
         if reserved_tokens is not None:
             reserved = set(reserved_tokens)
             if unknown_token in reserved:
-                raise ValueError("Vocabulary: reserved_tokens %r contain the unknown_token %r"
+                raise TextArgError("Vocabulary: reserved_tokens %r contain the unknown_token %r"
                                  % (list(reserved_tokens), unknown_token))
             if len(reserved) != len(reserved_tokens):
-                raise ValueError("Vocabulary: reserved_tokens %r contain duplicates"
+                raise TextArgError("Vocabulary: reserved_tokens %r contain duplicates"
                                  % (list(reserved_tokens),))
         self._unknown_token = unknown_token
         self._reserved_tokens = None if reserved_tokens is None else list(reserved_tokens)
@@ -35,7 +39,7 @@ class Vocabulary:
 
     def _index_counter(self, counter, most_freq_count, min_freq):
         if not isinstance(counter, collections.Counter):
-            raise TypeError("Vocabulary: counter must be a collections.Counter, got %s"
+            raise TextArgError("Vocabulary: counter must be a collections.Counter, got %s"
                             % type(counter).__name__)
         special = set(self._idx_to_token)
         # Special tokens found in the counter are skipped and do not use up most_freq_count.
