@@ -8,9 +8,10 @@ import pickle
 
 from . import _native
 from .base import MXNetError, string_types, integer_types
+from .kvstore_base import KVStoreBase  # importing it also registers TestStore
 from .ndarray import NDArray
 
-__all__ = ["KVStore", "create"]
+__all__ = ["KVStore", "KVStoreBase", "create"]
 
 _LOCAL_TYPES = ("local", "device", "local_allreduce_cpu", "local_allreduce_device", "local_update_cpu",
                 "local_update_device")
@@ -20,7 +21,7 @@ def _as_list(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-class KVStore:
+class KVStore(KVStoreBase):
     """A store of arrays by key; values pushed from several devices are summed before update."""
 
     def __init__(self, kv_type="local"):
@@ -199,7 +200,10 @@ class KVStore:
         self._set_updater(opt.get_updater(optimizer))
 
     def is_capable(self, capability):
-        return capability.lower() == "optimizer"
+        if capability.lower() == KVStoreBase.OPTIMIZER:
+            return True
+        raise ValueError("is_capable: unknown capability %r (known: %r)"
+                         % (capability, KVStoreBase.OPTIMIZER))
 
     def set_gradient_compression(self, compression_params):
         raise MXNetError("Gradient compression is not supported for this type of kvstore (%s)" % self._type)
@@ -226,14 +230,18 @@ class KVStore:
 
 
 def create(name="local"):
-    """Creates a store: `local` or `device` (and MXNet's local variants), or a distributed
-    one (any name containing `dist`, see `kvstore_dist`)."""
+    """Creates a store: a class registered with `KVStoreBase.register` (by lower-cased class
+    name, built without arguments), `local` or `device` (and MXNet's local variants), or a
+    distributed one (any name containing `dist`, see `kvstore_dist`)."""
     if not isinstance(name, string_types):
         raise TypeError("name must be a string")
     name = name.lower()
+    if name in KVStoreBase.kv_registry:
+        return KVStoreBase.kv_registry[name]()
     if name in _LOCAL_TYPES:
         return KVStore(name)
     if "dist" in name:
         from . import kvstore_dist
         return kvstore_dist.create_dist(name)
-    raise ValueError("unknown kvstore type %r; oxnet supports %s" % (name, ", ".join(_LOCAL_TYPES)))
+    raise ValueError("unknown kvstore type %r; oxnet supports %s, dist_* and the registered %s"
+                     % (name, ", ".join(_LOCAL_TYPES), ", ".join(sorted(KVStoreBase.kv_registry))))

@@ -43,7 +43,7 @@ def _create_kvstore(kvstore, num_device, arg_params):
     update_on_kvstore = os.environ.get("MXNET_UPDATE_ON_KVSTORE", "1") != "0"
     if kvstore is None:
         kv = None
-    elif isinstance(kvstore, kvs.KVStore):
+    elif isinstance(kvstore, kvs.KVStoreBase):
         kv = kvstore
     elif isinstance(kvstore, str):
         if num_device == 1 and "dist" not in kvstore:
@@ -60,6 +60,8 @@ def _create_kvstore(kvstore, num_device, arg_params):
                         % type(kvstore).__name__)
     if kv is None:
         update_on_kvstore = False
+    else:
+        update_on_kvstore &= kv.is_capable(kvs.KVStoreBase.OPTIMIZER)
     return kv, update_on_kvstore
 
 

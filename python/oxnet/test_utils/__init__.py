@@ -6,8 +6,10 @@ names and with the same signatures and semantics (differences are noted where th
 - ``generate``: random shapes and arrays, ``DummyIter``, ``environment``,
   ``discard_stderr``, ``compare_optimizer``
 - ``symbolic``: ``check_symbolic_forward``/``backward``, ``check_numeric_gradient``,
-  ``numeric_grad``, ``check_consistency``
+  ``numeric_grad``, ``check_consistency``, ``check_speed``
 - ``stats``: ``mean_check``, ``var_check``, ``chi_square_check``, ``verify_generator``
+- ``sparse``: ``rand_sparse_ndarray``, ``create_sparse_array(_zd)``,
+  ``shuffle_csr_column_indices``
 - ``data``: ``download`` and the MNIST / CIFAR-10 getters (offline when the files exist)
 """
 from .compare import (
@@ -24,8 +26,10 @@ from .generate import (
     new_sym_matrix_with_real_eigvals_2d, new_sym_matrix_with_real_eigvals_nd, rand_coord_2d, rand_ndarray, rand_shape_2d, rand_shape_3d, rand_shape_nd,
     random_arrays, random_sample, random_uniform_arrays, set_default_context)
 from .symbolic import (
-    check_consistency, check_numeric_gradient, check_symbolic_backward, check_symbolic_forward,
-    numeric_grad, simple_forward)
+    check_consistency, check_numeric_gradient, check_speed, check_symbolic_backward,
+    check_symbolic_forward, numeric_grad, simple_forward)
+from .sparse import (
+    create_sparse_array, create_sparse_array_zd, rand_sparse_ndarray, shuffle_csr_column_indices)
 from .stats import (
     chi_square_check, gen_buckets_probs_with_ppf, mean_check, var_check, verify_generator)
 from .data import (

@@ -80,18 +80,16 @@ def random_sample(population, k):
 
 def rand_ndarray(shape, stype="default", density=None, dtype=None, modifier_func=None,
                  shuffle_csr_indices=False, distribution=None, ctx=None):
-    """A standard-normal NDArray (float32 unless ``dtype``); for a sparse ``stype`` a fraction
-    ``density`` (random when None) of the entries (csr) or rows (row_sparse) are kept, the
-    rest zero."""
-    values = random_arrays(shape)
-    if stype != "default":
-        if stype not in ("csr", "row_sparse"):
-            raise ValueError("rand_ndarray: unknown stype %r" % (stype,))
-        density = np.random.rand() if density is None else density
-        keep_shape = shape if stype == "csr" else (shape[0],) + (1,) * (len(shape) - 1)
-        values = values * (np.random.rand(*keep_shape) < density)
-    out = nd.array(values, ctx=ctx or default_context(), dtype=dtype)
-    return out if stype == "default" else out.tostype(stype)
+    """A standard-normal NDArray (float32 unless ``dtype``), or for a sparse ``stype`` the
+    array of ``rand_sparse_ndarray`` (values uniform in [0, 1))."""
+    if stype == "default":
+        return nd.array(random_arrays(shape), ctx=ctx or default_context(), dtype=dtype)
+    from .sparse import rand_sparse_ndarray
+    arr, _ = rand_sparse_ndarray(shape, stype, density=density, dtype=dtype,
+                                 modifier_func=modifier_func,
+                                 shuffle_csr_indices=shuffle_csr_indices,
+                                 distribution=distribution, ctx=ctx)
+    return arr
 
 
 def create_vector(size, dtype=np.int64):

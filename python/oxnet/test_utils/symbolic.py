@@ -253,3 +253,42 @@ def numeric_grad(executor, location, aux_states=None, eps=1e-4, use_forward_trai
             flat[i] = old_value.ravel()[i]
         executor.arg_dict[k][:] = nd.array(old_value, dtype=dtype)
     return approx_grads
+
+
+def check_speed(sym, location=None, ctx=None, N=20, grad_req=None, typ="whole", **kwargs):
+    """Mean seconds per run of ``sym`` over ``N`` runs after one warm-up: forward+backward
+    (``typ='whole'``, the outputs fed back as head gradients) or forward only
+    (``typ='forward'``). Without ``location`` the arguments are shaped by ``kwargs`` (as
+    ``simple_bind``) and drawn from a standard normal."""
+    import time
+    if typ not in ("whole", "forward"):
+        raise ValueError("check_speed: typ must be 'whole' or 'forward', got %r" % (typ,))
+    if not isinstance(N, int) or N < 1:
+        raise ValueError("check_speed: N must be a positive int, got %r" % (N,))
+    ctx = _as_context(ctx)
+    grad_req = "write" if grad_req is None else grad_req
+    if location is None:
+        exe = sym.simple_bind(ctx=ctx, grad_req=grad_req, **kwargs)
+        location = {k: np.random.normal(size=a.shape, scale=1.0) for k, a in exe.arg_dict.items()}
+    else:
+        if not isinstance(location, dict):
+            raise TypeError("check_speed: location must be a dict of name -> array, got %s"
+                            % type(location).__name__)
+        exe = sym.simple_bind(ctx=ctx, grad_req=grad_req,
+                              **{k: np.shape(v) for k, v in location.items()})
+    for name, value in location.items():
+        exe.arg_dict[name][:] = np.asarray(value).astype(exe.arg_dict[name].dtype)
+    train = typ == "whole"
+
+    def step():
+        exe.forward(is_train=train)
+        if train:
+            exe.backward(out_grads=exe.outputs)
+
+    step()
+    nd.waitall()
+    tic = time.time()
+    for _ in range(N):
+        step()
+    nd.waitall()
+    return (time.time() - tic) / N
