@@ -1903,6 +1903,50 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
         "multi_mp_sgd_mom_update",
         "optimizer update: updates its inputs in place, never differentiated",
     ),
+    (
+        "preloaded_multi_sgd_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "preloaded_multi_sgd_mom_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "preloaded_multi_mp_sgd_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "preloaded_multi_mp_sgd_mom_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_multi_adamw_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_multi_mp_adamw_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_multi_lamb_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_multi_mp_lamb_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "mp_lamb_update_phase1",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "mp_lamb_update_phase2",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "multi_lars",
+        "optimizer helper: computes learning rates from norms, never differentiated",
+    ),
     // nn: fully connected / convolution / pooling (helper B)
 
     // nn: activations / norms / losses (helper C)

@@ -17,6 +17,8 @@ use half::f16;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
 
+mod grouped;
+mod lamb;
 mod multi;
 mod table;
 #[cfg(test)]
@@ -718,4 +720,6 @@ pub fn register(r: &mut Registry) {
         });
     }
     multi::register(r);
+    grouped::register(r);
+    lamb::register(r);
 }
