@@ -17,6 +17,7 @@ use half::f16;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
 
+mod adagrad;
 mod grouped;
 mod lamb;
 mod multi;
@@ -722,4 +723,5 @@ pub fn register(r: &mut Registry) {
     multi::register(r);
     grouped::register(r);
     lamb::register(r);
+    adagrad::register(r);
 }
