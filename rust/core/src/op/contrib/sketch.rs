@@ -129,11 +129,12 @@ fn count_sketch(p: &Params) -> Result<Arc<dyn Operator>> {
                     }
                 })
                 .collect::<Result<_>>()?;
-            let n = if d == 0 { 0 } else { x.len() / d };
+            // Rows from the output: with d = 0 every output is 0.
+            let n = outs[0].size() / out_dim;
             let mut out = vec![0.0; n * out_dim];
-            for r in 0..n {
-                for j in 0..d {
-                    out[r * out_dim + idx[j]] += s[j] * x[r * d + j];
+            for (orow, xrow) in out.chunks_mut(out_dim).zip(x.chunks(d.max(1))).take(n) {
+                for ((&c, &sign), &xv) in idx.iter().zip(&s).zip(xrow) {
+                    orow[c] += sign * xv;
                 }
             }
             write_f64(&outs[0], &out);

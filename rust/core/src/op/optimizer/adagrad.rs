@@ -132,13 +132,13 @@ fn group_adagrad(p: &Params) -> Result<Arc<dyn Operator>> {
         move |_, ins, outs| {
             let (w, g, mut hist) = (read_f64(&ins[0]), read_f64(&ins[1]), read_f64(&ins[2]));
             let rows = hist.len();
-            let len = if rows == 0 { 0 } else { w.len() / rows };
+            let len = w.len().checked_div(rows).unwrap_or(0);
             let mut new = vec![0.0; w.len()];
-            for r in 0..rows {
+            for (r, hr) in hist.iter_mut().enumerate() {
                 let span = r * len..(r + 1) * len;
                 let gs: Vec<f64> = g[span.clone()].iter().map(|&x| h.grad(x)).collect();
-                hist[r] += gs.iter().map(|x| x * x).sum::<f64>() / len as f64;
-                let scale = h.lr / (hist[r] + h.eps).sqrt();
+                *hr += gs.iter().map(|x| x * x).sum::<f64>() / len.max(1) as f64;
+                let scale = h.lr / (*hr + h.eps).sqrt();
                 for ((o, &wv), gv) in new[span.clone()].iter_mut().zip(&w[span]).zip(&gs) {
                     *o = wv - scale * gv;
                 }
