@@ -436,6 +436,15 @@ fn rows() -> Vec<Row> {
         vec![n(&[3, 4]), v(&[1, 4], &[2.0, 0.0, 1.0, 2.0])],
     ));
     r.push(row(
+        "_contrib_count_sketch",
+        &[("out_dim", "4")],
+        vec![
+            n(&[3, 5]),
+            v(&[1, 5], &[0.0, 3.0, 1.0, 3.0, 2.0]),
+            v(&[1, 5], &[1.0, -1.0, -1.0, 1.0, 1.0]),
+        ],
+    ));
+    r.push(row(
         "where",
         &[],
         vec![v(&s23, &[1.0, 0.0, 1.0, 0.0, 0.0, 1.0]), n(&s23), n(&s23)],
@@ -1902,6 +1911,66 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     (
         "multi_mp_sgd_mom_update",
         "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "preloaded_multi_sgd_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "preloaded_multi_sgd_mom_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "preloaded_multi_mp_sgd_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "preloaded_multi_mp_sgd_mom_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_multi_adamw_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_multi_mp_adamw_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_multi_lamb_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_multi_mp_lamb_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "mp_lamb_update_phase1",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "mp_lamb_update_phase2",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "multi_lars",
+        "optimizer helper: computes learning rates from norms, never differentiated",
+    ),
+    (
+        "_sparse_adagrad_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_contrib_group_adagrad_update",
+        "optimizer update: updates its inputs in place, never differentiated",
+    ),
+    (
+        "_contrib_getnnz",
+        "counts stored entries (integer output), not differentiable",
+    ),
+    (
+        "_sample_unique_zipfian",
+        "random sampling of integer classes, not differentiable",
     ),
     // nn: fully connected / convolution / pooling (helper B)
 

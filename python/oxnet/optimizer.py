@@ -507,6 +507,11 @@ class AdaGrad(Optimizer):
     def update(self, index, weight, grad, state):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
+        if getattr(grad, 'stype', 'default') == 'row_sparse':
+            # As MXNet: sparse.adagrad_update for row_sparse gradients (no weight decay there).
+            nd.sparse.adagrad_update(weight, grad, state, out=weight, lr=lr, wd=wd,
+                                     epsilon=self.float_stable_eps, **self._common_kwargs())
+            return
         grad = self._prep_grad(grad)
         history = state
         history[:] = history + nd.square(grad)
@@ -632,24 +637,86 @@ class LAMB(Optimizer):
         self.lower_bound = lower_bound
         self.upper_bound = upper_bound
         self.bias_correction = bias_correction
+        # As MXNet: the Updater hands over up to 45 weights at once (the multi-tensor op's
+        # limit), updated by one _multi_lamb_update.
+        self.aggregate_num = max(1, min(45, int(os.getenv('MXNET_OPTIMIZER_AGGREGATION_SIZE',
+                                                          "45"))))
 
     def create_state(self, index, weight):
         return (_zeros_like(weight), _zeros_like(weight))
 
-    def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        t = self._index_update_count[index]
-        mean, var = state
-        g = nd.lamb_update_phase1(weight, grad, mean, var, beta1=self.beta1, beta2=self.beta2,
-                                  epsilon=self.epsilon, t=t, bias_correction=self.bias_correction,
-                                  wd=wd, **self._common_kwargs())
+    def _bounds(self):
         bounds = {}
         if self.lower_bound:
             bounds['lower_bound'] = self.lower_bound
         if self.upper_bound:
             bounds['upper_bound'] = self.upper_bound
-        nd.lamb_update_phase2(weight, g, weight.norm(), g.norm(), lr=lr, out=weight, **bounds)
+        return bounds
+
+    def _phase1_kwargs(self):
+        kwargs = {'beta1': self.beta1, 'beta2': self.beta2, 'epsilon': self.epsilon,
+                  'bias_correction': self.bias_correction}
+        kwargs.update(self._common_kwargs())
+        return kwargs
+
+    def update(self, index, weight, grad, state):
+        self._update_impl(index, weight, grad, state, multi_precision=False)
+
+    def update_multi_precision(self, index, weight, grad, state):
+        first = weight[0] if isinstance(index, (list, tuple)) else weight
+        self._update_impl(index, weight, grad, state,
+                          multi_precision=self.multi_precision and first.dtype == numpy.float16)
+
+    def _update_impl(self, index, weight, grad, state, multi_precision=False):
+        if isinstance(index, (list, tuple)):
+            if self.aggregate_num > 1:
+                self._update_many(index, weight, grad, state, multi_precision)
+                return
+            index, weight, grad, state = index[0], weight[0], grad[0], state[0]
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        t = self._index_update_count[index]
+        if multi_precision:
+            # State (weight32, (mean, var)). As MXNet 1.9.1, r1 is the master copy's norm and
+            # mp_lamb_update_phase2 leaves weight32 as it is.
+            weight32, (mean, var) = state
+            g = nd.mp_lamb_update_phase1(weight, grad, mean, var, weight32, t=t, wd=wd,
+                                         **self._phase1_kwargs())
+            nd.mp_lamb_update_phase2(weight, g, weight32.norm(), g.norm(), weight32, lr=lr,
+                                     out=weight, **self._bounds())
+            return
+        mean, var = state
+        g = nd.lamb_update_phase1(weight, grad, mean, var, t=t, wd=wd, **self._phase1_kwargs())
+        nd.lamb_update_phase2(weight, g, weight.norm(), g.norm(), lr=lr, out=weight,
+                              **self._bounds())
+
+    def _update_many(self, indices, weights, grads, states, multi_precision):
+        """MXNet's aggregated path: the counts of all weights advance, then one
+        ``_multi_(mp_)lamb_update`` per ``aggregate_num`` tensors."""
+        from .ndarray import contrib as ndc
+        weights = list(weights)
+        steps, lrs, wds = [], [], []
+        for i in indices:
+            self._update_count(i)
+            steps.append(self._index_update_count[i])
+            lrs.append(self._get_lr(i))
+            wds.append(self._get_wd(i))
+        kwargs = self._phase1_kwargs()
+        kwargs.update(self._bounds())
+        for a in range(0, len(weights), self.aggregate_num):
+            b = min(a + self.aggregate_num, len(weights))
+            sl = slice(a, b)
+            if multi_precision:
+                w32 = [s[0] for s in states[sl]]
+                mean = [s[1][0] for s in states[sl]]
+                var = [s[1][1] for s in states[sl]]
+                ndc.multi_mp_lamb_update(weights[sl], grads[sl], mean, var, w32, steps[sl],
+                                         lrs[sl], wds[sl], out=weights[sl], **kwargs)
+            else:
+                mean = [s[0] for s in states[sl]]
+                var = [s[1] for s in states[sl]]
+                ndc.multi_lamb_update(weights[sl], grads[sl], mean, var, steps[sl], lrs[sl],
+                                      wds[sl], out=weights[sl], **kwargs)
 
 
 @register

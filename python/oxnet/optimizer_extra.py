@@ -66,9 +66,48 @@ class LARS(SGD):
             correct = self.momentum_correction and self.last_lr != 0
             kwargs['momentum'] = self.momentum * (self.cur_lr / self.last_lr) if correct \
                 else self.momentum
-        for i, w, g, s, lr, wd in zip(indices, weights, grads, states, lrs, wds):
-            _sgd_step(w, g, s, self._lars_lr(i, w, g, lr, wd), wd, kwargs, multi_precision,
-                      self.lazy_update)
+        dense = all(getattr(a, 'stype', 'default') == 'default' for a in list(weights) + list(grads))
+        if not dense:
+            for i, w, g, s, lr, wd in zip(indices, weights, grads, states, lrs, wds):
+                _sgd_step(w, g, s, self._lars_lr(i, w, g, lr, wd), wd, kwargs, multi_precision,
+                          self.lazy_update)
+            return
+        self._aggregate_step(indices, weights, grads, states, lrs, wds, kwargs, multi_precision)
+
+    def _aggregate_step(self, indices, weights, grads, states, lrs, wds, kwargs,
+                        multi_precision):
+        """MXNet's dense path: the LARS rates of all layers in one ``multi_lars`` over
+        ``multi_sum_sq`` norms, then ``preloaded_multi_*sgd*`` reading those rates as arrays
+        (the layers that skip LARS go last, with their plain rate)."""
+        names = [str(self.idx2name.get(i, i)) for i in indices]
+        lars = [k for k, n in enumerate(names) if not n.endswith(_NO_LARS)]
+        order = lars + [k for k, n in enumerate(names) if n.endswith(_NO_LARS)]
+        ctx = weights[0].context
+        new_lrs = nd.array([lrs[k] for k in order], ctx=ctx, dtype='float32')
+        new_wds = nd.array([wds[k] for k in order], ctx=ctx, dtype='float32')
+        ws, gs, ss = ([seq[k] for k in order] for seq in (weights, grads, states))
+        nl = len(lars)
+        if nl > 0:
+            w_sq = nd.multi_sum_sq(*ws[:nl], num_arrays=nl)
+            g_sq = nd.multi_sum_sq(*gs[:nl], num_arrays=nl)
+            nd.multi_lars(new_lrs[:nl], w_sq, g_sq, new_wds[:nl], eta=self.eta, eps=self.eps,
+                          rescale_grad=self.rescale_grad, out=new_lrs[:nl])
+        step = max(1, self.aggregate_num)
+        for a in range(0, len(ws), step):
+            b = min(a + step, len(ws))
+            w, g, s = ws[a:b], gs[a:b], ss[a:b]
+            if not multi_precision:
+                groups = zip(w, g, s) if self.momentum > 0 else zip(w, g)
+                op = nd.preloaded_multi_sgd_mom_update if self.momentum > 0 \
+                    else nd.preloaded_multi_sgd_update
+            elif self.momentum > 0:
+                groups = ((wi, gi, si[0], si[1]) for wi, gi, si in zip(w, g, s))
+                op = nd.preloaded_multi_mp_sgd_mom_update
+            else:
+                groups = ((wi, gi, si[1]) for wi, gi, si in zip(w, g, s))
+                op = nd.preloaded_multi_mp_sgd_update
+            flat = [x for grp in groups for x in grp]
+            op(*(flat + [new_lrs[a:b], new_wds[a:b]]), out=w, num_weights=b - a, **kwargs)
 
 
 @register
@@ -158,6 +197,12 @@ class GroupAdaGrad(Optimizer):
         if wd != 0:
             raise ValueError("GroupAdaGrad: weight decay is not supported (wd=%g for %r)"
                              % (wd, index))
+        if getattr(grad, 'stype', 'default') == 'row_sparse':
+            # As MXNet: the fused op for row_sparse gradients (lazy: zero rows stay as they are).
+            nd.contrib.group_adagrad_update(weight, grad, state, out=weight, lr=lr,
+                                            epsilon=self.float_stable_eps,
+                                            **self._common_kwargs())
+            return
         grad = self._prep_grad(grad)
         state[:] += nd.mean(nd.square(grad), axis=1, keepdims=True)
         weight[:] -= lr * grad / nd.sqrt(state + self.float_stable_eps)

@@ -11,7 +11,8 @@ from .random import uniform
 from ..context import current_context
 
 __all__ = ["rand_zipfian", "foreach", "while_loop", "cond", "isinf", "isfinite", "isnan",
-           "adamw_update", "mp_adamw_update"]
+           "adamw_update", "mp_adamw_update", "multi_adamw_update", "multi_mp_adamw_update",
+           "multi_lamb_update", "multi_mp_lamb_update"]
 
 
 def rand_zipfian(true_classes, num_sampled, range_max, ctx=None):
@@ -191,3 +192,50 @@ def mp_adamw_update(weight, grad, mean, var, weight32, rescale_grad, lr, eta, be
                                       _rescale_array(rescale_grad, weight), lr=lr, eta=eta,
                                       beta1=beta1, beta2=beta2, epsilon=epsilon, wd=wd,
                                       clip_gradient=clip_gradient, out=out, name=name, **kwargs)
+
+
+def _interleave(*lists):
+    return [a for group in zip(*lists) for a in group]
+
+
+def multi_adamw_update(weights, grads, mean, var, rescale_grad, lrs, wds, etas, out=None,
+                       name=None, size=0, **kwargs):
+    """`_multi_adamw_update` over lists of weights, grads, means and variances (one lr, wd and
+    eta per weight); `rescale_grad` is a number or a one-element array."""
+    from . import _internal
+    size = size or len(weights)
+    arrays = _interleave(weights, grads, mean, var) + [_rescale_array(rescale_grad, weights[0])]
+    return _internal._multi_adamw_update(*arrays, out=out, num_weights=size, lrs=lrs, wds=wds,
+                                         etas=etas, name=name, **kwargs)
+
+
+def multi_mp_adamw_update(weights, grads, mean, var, weights32, rescale_grad, lrs, wds, etas,
+                          out=None, name=None, size=0, **kwargs):
+    """`_multi_mp_adamw_update`: as `multi_adamw_update`, with float32 master copies."""
+    from . import _internal
+    size = size or len(weights)
+    arrays = _interleave(weights, grads, mean, var, weights32) + \
+        [_rescale_array(rescale_grad, weights[0])]
+    return _internal._multi_mp_adamw_update(*arrays, out=out, num_weights=size, lrs=lrs,
+                                            wds=wds, etas=etas, name=name, **kwargs)
+
+
+def multi_lamb_update(weights, grads, mean, var, step_count, lrs, wds, out=None, num_tensors=0,
+                      **kwargs):
+    """`_multi_lamb_update` over lists of weights, grads, means and variances, with one step
+    count, learning rate and weight decay per tensor."""
+    from . import _internal
+    return _internal._multi_lamb_update(*_interleave(weights, grads, mean, var), out=out,
+                                        num_tensors=num_tensors or len(weights),
+                                        step_count=step_count, learning_rates=lrs, wds=wds,
+                                        **kwargs)
+
+
+def multi_mp_lamb_update(weights, grads, mean, var, weights32, step_count, lrs, wds, out=None,
+                         num_tensors=0, **kwargs):
+    """`_multi_mp_lamb_update`: as `multi_lamb_update`, with float32 master copies."""
+    from . import _internal
+    return _internal._multi_mp_lamb_update(*_interleave(weights, grads, mean, var, weights32),
+                                           out=out, num_tensors=num_tensors or len(weights),
+                                           step_count=step_count, learning_rates=lrs, wds=wds,
+                                           **kwargs)

@@ -721,6 +721,10 @@ def _install_ops():
     for n in _DENSE_RESULT:
         if hasattr(_internal, n):
             g[n] = getattr(_internal, n)
+    # Registry ops MXNet files under mx.nd.sparse by their `_sparse_` prefix.
+    for n in dir(_internal):
+        if n.startswith("_sparse_"):
+            g[n[len("_sparse_"):]] = getattr(_internal, n)
 
 
 _install_ops()

@@ -9,6 +9,7 @@ mod elemwise;
 mod index;
 mod legacy;
 mod resize;
+mod sketch;
 mod transformer;
 
 use super::Registry;
@@ -19,6 +20,7 @@ pub fn register(r: &mut Registry) {
     index::register(r);
     legacy::register(r);
     resize::register(r);
+    sketch::register(r);
     transformer::register(r);
 }
 

@@ -17,6 +17,9 @@ use half::f16;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
 
+mod adagrad;
+mod grouped;
+mod lamb;
 mod multi;
 mod table;
 #[cfg(test)]
@@ -718,4 +721,7 @@ pub fn register(r: &mut Registry) {
         });
     }
     multi::register(r);
+    grouped::register(r);
+    lamb::register(r);
+    adagrad::register(r);
 }

@@ -5,6 +5,7 @@
 use super::table::{CLIP, MOMENTUM, RESCALE};
 use super::{dispatch, infer, Hyper, Rule};
 use crate::error::{Error, Result};
+use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
 use crate::op::{FnOp, Inputs, Operator, Registry, SimpleDef};
 use std::sync::Arc;
@@ -41,6 +42,27 @@ fn multi_table() -> [(&'static str, &'static str, &'static [&'static str], Rule)
     ]
 }
 
+/// Output k may be weight k itself, never another group's array: that group would read it
+/// after group k wrote it.
+pub(super) fn check_own_output(
+    name: &str,
+    groups: &[NDArray],
+    g: usize,
+    k: usize,
+    out: &NDArray,
+) -> Result<()> {
+    let foreign = groups
+        .iter()
+        .enumerate()
+        .any(|(i, a)| i / g != k && a.overlaps(out));
+    if foreign {
+        return Err(Error::Value(format!(
+            "operator {name}: output {k} overlaps an input of another weight group"
+        )));
+    }
+    Ok(())
+}
+
 fn make_multi_op(
     name: &'static str,
     rule: Rule,
@@ -74,17 +96,7 @@ fn make_multi_op(
         },
         move |_, ins, outs| {
             for (k, (group, out)) in ins.chunks(g).zip(outs).enumerate() {
-                // Output k may be weight k itself, never another group's array: that group
-                // would read it after this one wrote it.
-                let foreign = ins
-                    .iter()
-                    .enumerate()
-                    .any(|(i, a)| i / g != k && a.overlaps(out));
-                if foreign {
-                    return Err(Error::Value(format!(
-                        "operator {name}: output {k} overlaps an input of another weight group"
-                    )));
-                }
+                check_own_output(name, ins, g, k, out)?;
                 dispatch(name, rule, &hypers[k], group, out)?;
             }
             Ok(())

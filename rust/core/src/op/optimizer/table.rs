@@ -240,13 +240,13 @@ pub(super) fn table() -> Vec<(
 }
 
 const T: ParamSpec = param("t", "int", None, "Number of update.");
-const BETA1: ParamSpec = param(
+pub(super) const BETA1: ParamSpec = param(
     "beta1",
     "float",
     Some("0.899999976"),
     "The decay rate for the 1st moment estimates.",
 );
-const BETA2: ParamSpec = param(
+pub(super) const BETA2: ParamSpec = param(
     "beta2",
     "float",
     Some("0.999000013"),

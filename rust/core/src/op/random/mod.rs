@@ -7,6 +7,7 @@ pub(crate) mod dists;
 mod multinomial;
 mod multisample;
 mod pdf;
+mod unique_zipfian;
 
 use super::params::{param, ParamSpec};
 use super::{expect_inputs, Desc, FnOp, Inputs, Params, Registry, SimpleDef};
@@ -318,4 +319,5 @@ pub fn register(r: &mut Registry) {
     multisample::register(r);
     pdf::register(r);
     multinomial::register(r);
+    unique_zipfian::register(r);
 }
