@@ -5,7 +5,7 @@
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::eval::{Plan, Slots};
-use crate::graph::infer::{infer_shape_partial, infer_type_partial};
+use crate::graph::infer::{infer_shape_partial, infer_type_partial, Inferred};
 use crate::graph::symbol::Symbol;
 use crate::graph::{gradient, topo_order, Entry, Node};
 use crate::ndarray::NDArray;
@@ -110,6 +110,47 @@ impl Body {
                 )),
             })
             .collect()
+    }
+
+    /// What the body's inference deduces from partial input knowledge: fills unknown entries
+    /// of `ins` (body input order) and returns the outputs.
+    fn infer_partial<T: Clone>(
+        &self,
+        ins: &mut [Option<T>],
+        run: impl Fn(&Symbol, &[(String, T)]) -> Result<Inferred<T>>,
+    ) -> Result<Vec<Option<T>>> {
+        let given: Vec<(String, T)> = self
+            .inputs
+            .iter()
+            .zip(ins.iter())
+            .filter_map(|(n, t)| t.clone().map(|t| (n.name.clone(), t)))
+            .collect();
+        let r = run(&self.sym, &given)?;
+        let names = self
+            .sym
+            .list_arguments()
+            .into_iter()
+            .chain(self.sym.list_auxiliary_states());
+        let found: HashMap<String, T> = names
+            .zip(r.args.into_iter().chain(r.aux))
+            .filter_map(|(n, t)| t.map(|t| (n, t)))
+            .collect();
+        for (n, slot) in self.inputs.iter().zip(ins.iter_mut()) {
+            if slot.is_none() {
+                *slot = found.get(&n.name).cloned();
+            }
+        }
+        Ok(r.outputs)
+    }
+
+    pub fn infer_types(&self, op: &str, ins: &mut [Option<DType>]) -> Result<Vec<Option<DType>>> {
+        self.infer_partial(ins, infer_type_partial)
+            .map_err(|e| Error::dtype(op, format!("in its subgraph: {e}")))
+    }
+
+    pub fn infer_shapes(&self, op: &str, ins: &mut [Option<Shape>]) -> Result<Vec<Option<Shape>>> {
+        self.infer_partial(ins, infer_shape_partial)
+            .map_err(|e| Error::shape(op, format!("in its subgraph: {e}")))
     }
 
     /// Evaluates the heads for input arrays in `inputs` order.

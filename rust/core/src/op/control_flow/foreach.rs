@@ -4,6 +4,7 @@
 //! `*_locs` attributes say which body input each one feeds.
 
 use super::body::{add, parse_int, parse_locs, row, zeros_like, Body};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::symbol::Symbol;
 use crate::graph::{Entry, GradBuilder};
@@ -102,6 +103,32 @@ impl Foreach {
         Ok(sub.into_iter().flatten().collect())
     }
 
+    /// Node-input knowledge in body-input order (data mapped to one row by `row_of`).
+    fn to_body<T: Clone>(
+        &self,
+        node: &[Option<T>],
+        row_of: impl Fn(&T) -> Option<T>,
+    ) -> Vec<Option<T>> {
+        let mut sub: Vec<Option<T>> = vec![None; self.locs.len()];
+        for (k, (&l, v)) in self.locs.iter().zip(node).enumerate() {
+            sub[l] = if k < self.num_data {
+                v.as_ref().and_then(&row_of)
+            } else {
+                v.clone()
+            };
+        }
+        sub
+    }
+
+    /// Fills unknown state and free node inputs from what the body deduced.
+    fn from_body<T: Clone>(&self, sub: &[Option<T>], node: &mut [Option<T>]) {
+        for (k, &l) in self.locs.iter().enumerate().skip(self.num_data) {
+            if node[k].is_none() {
+                node[k] = sub[l].clone();
+            }
+        }
+    }
+
     fn steps(&self, inputs: &[NDArray]) -> usize {
         inputs[0].shape().0.first().copied().unwrap_or(0)
     }
@@ -126,6 +153,32 @@ impl Operator for Foreach {
     }
     fn runs_at_push(&self) -> bool {
         true
+    }
+    fn infer_type_partial(
+        &self,
+        inputs: &mut [Option<DType>],
+        outputs: &mut [Option<DType>],
+    ) -> Result<()> {
+        let mut sub = self.to_body(inputs, |t| Some(*t));
+        let outs = self.body.infer_types(NAME, &mut sub)?;
+        self.from_body(&sub, inputs);
+        for (o, t) in outputs.iter_mut().zip(outs) {
+            if o.is_none() {
+                *o = t;
+            }
+        }
+        Ok(())
+    }
+    fn infer_shape_partial(
+        &self,
+        inputs: &mut [Option<Shape>],
+        _outputs: &mut [Option<Shape>],
+    ) -> Result<()> {
+        let row_of = |s: &Shape| (!s.0.is_empty()).then(|| Shape::new(s.0[1..].to_vec()));
+        let mut sub = self.to_body(inputs, row_of);
+        self.body.infer_shapes(NAME, &mut sub)?;
+        self.from_body(&sub, inputs);
+        Ok(())
     }
     fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>> {
         if inputs.len() != self.locs.len() {
