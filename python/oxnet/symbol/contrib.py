@@ -7,6 +7,7 @@ import re
 from . import _internal
 from .random import uniform
 from .symbol import Group, Symbol, full, var
+from .. import _native
 from ..attribute import AttrScope
 from ..base import MXNetError
 from ..name import NameManager
@@ -123,7 +124,7 @@ def foreach(body, data, init_states, name="foreach"):
             raise ValueError("foreach: the body returned states nested as %s, the initial "
                              "states are nested as %s" % (body_state_fmt, state_fmt))
         g = _body_outputs(sym_out, sym_states, name)
-    g, cuts = g._cut_subgraph(name)
+    g, cuts = _cut(g, name)
     cut = dict(cuts)
     sub_inputs = g.list_inputs()
     if len(set(sub_inputs)) != len(sub_inputs):
@@ -154,12 +155,24 @@ def foreach(body, data, init_states, name="foreach"):
         "in_state_locs": _tuple([sub_inputs.index(n) for n in state_names]),
         "remain_locs": _tuple(remain),
     }
-    node = Symbol._create_control_flow("_foreach", NameManager.current.get(None, "_foreach"),
+    node = _control_flow_node("_foreach", NameManager.current.get(None, "_foreach"),
                                        attrs, ordered, [g])
     nout = len(sym_out)
     outs, _ = _regroup([node[i] for i in range(nout)], out_fmt)
     states, _ = _regroup([node[nout + i] for i in range(len(sym_states))], state_fmt)
     return outs, states
+
+
+def _cut(graph, name):
+    """(graph with inputs from outside subgraph `name` cut into variables, {variable name:
+    outer Symbol})."""
+    g, cuts = graph.handle._cut_subgraph(name)
+    return Symbol(g), [(n, Symbol(h)) for n, h in cuts]
+
+
+def _control_flow_node(op, name, attrs, inputs, subgraphs):
+    return Symbol(_native.Symbol._create_control_flow(
+        op, name, attrs, [s.handle for s in inputs], [g.handle for g in subgraphs]))
 
 
 def _tuple(v):
@@ -183,7 +196,7 @@ def _branch_graph(func, name):
                        if o.name in inputs
                        or o.list_attr().get("__subgraph_name__", "") != name else o
                        for o in outputs])
-    graph, cuts = graph._cut_subgraph(name)
+    graph, cuts = _cut(graph, name)
     return graph, len(outputs), fmt, dict(cuts)
 
 
@@ -216,7 +229,7 @@ def cond(pred, then_func, else_func, name="cond"):
         "then_input_locs": _tuple(all_locs[1]),
         "else_input_locs": _tuple(all_locs[2]),
     }
-    node = Symbol._create_control_flow("_cond", NameManager.current.get(None, "_cond"), attrs,
+    node = _control_flow_node("_cond", NameManager.current.get(None, "_cond"), attrs,
                                        inputs, [g[0] for g in graphs])
     outs, _ = _regroup([node[i] for i in range(graphs[1][1])], graphs[1][2])
     return outs
@@ -250,7 +263,7 @@ def while_loop(cond, func, loop_vars, max_iterations=None, name="while_loop"):
                            if o.name in inputs
                            or o.list_attr().get("__subgraph_name__", "") != sub_name else o
                            for o in outputs + states])
-        graph, cuts = graph._cut_subgraph(sub_name)
+        graph, cuts = _cut(graph, sub_name)
         return graph, len(outputs), out_fmt, dict(cuts)
 
     def cond_wrapper(vs):
@@ -300,7 +313,7 @@ def while_loop(cond, func, loop_vars, max_iterations=None, name="while_loop"):
         "func_input_locs": _tuple(all_locs[1]),
         "func_var_locs": _tuple(func_var_locs),
     }
-    node = Symbol._create_control_flow("_while_loop",
+    node = _control_flow_node("_while_loop",
                                        NameManager.current.get(None, "_while_loop"), attrs,
                                        inputs, [cond_g, func_g])
     outs, _ = _regroup([node[i] for i in range(num_out_data)], out_fmt)
