@@ -457,3 +457,52 @@ def test_malformed_while_and_cond_json_errors():
     node = [n for n in g["nodes"] if n["op"] == "_cond"][0]
     node["attrs"]["then_input_locs"] = "[1, 7]"
     assert "then_input_locs" in _load_err(g)
+
+
+# ---------------------------------------------------------------------------------------------
+# training through foreach
+
+
+def _fc_rnn():
+    def step(x, states):
+        h = mx.sym.tanh(mx.sym.FullyConnected(x, num_hidden=5, name="i2h")
+                        + mx.sym.FullyConnected(states[0], num_hidden=5, name="h2h"))
+        return [h], [h]
+    data = mx.sym.transpose(mx.sym.var("data"), axes=(1, 0, 2))  # (batch, time, feature) in
+    _, st = mx.sym.contrib.foreach(step, data, [mx.sym.var("h0")])
+    fc = mx.sym.FullyConnected(st[0], num_hidden=1, name="fc")
+    return mx.sym.LinearRegressionOutput(fc, name="lro")
+
+
+def test_weights_inside_the_body_are_inferred():
+    # MXNet 1.9.1 infers the same shapes for this graph (data (7, 4, 3) time-major there).
+    out = _fc_rnn()
+    assert out.list_arguments() == ["data", "h0", "i2h_weight", "i2h_bias", "h2h_weight",
+                                    "h2h_bias", "fc_weight", "fc_bias", "lro_label"]
+    args, outs, _ = out.infer_shape(data=(4, 7, 3), h0=(4, 5))
+    assert args[2:8] == [(5, 3), (5,), (5, 5), (5,), (1, 5), (1,)]
+    assert outs == [(4, 1)]
+
+
+@pytest.mark.filterwarnings("ignore:Parameters already initialized")
+def test_module_fit_trains_an_rnn_written_with_foreach():
+    rng = np.random.RandomState(1)
+    x = rng.uniform(-1, 1, (64, 6, 3)).astype(np.float32)
+    y = (x[:, :, 0].sum(1) * 0.3 + x[:, -1, 1] * 0.5).reshape(64, 1).astype(np.float32)
+    it = mx.io.NDArrayIter({"data": x, "h0": np.zeros((64, 5), np.float32)}, {"lro_label": y},
+                           batch_size=16)
+    mod = mx.mod.Module(_fc_rnn(), data_names=["data", "h0"], label_names=["lro_label"])
+    mod.bind(it.provide_data, it.provide_label)
+    mx.random.seed(0)
+    mod.init_params(mx.init.Xavier())
+
+    def mse():
+        it.reset()
+        pred = mod.predict(it).asnumpy()
+        return float(((pred - y) ** 2).mean())
+
+    before = mse()
+    it.reset()
+    mod.fit(it, num_epoch=30, optimizer="adam", optimizer_params={"learning_rate": 0.02})
+    after = mse()
+    assert after < 0.25 * before, (before, after)
