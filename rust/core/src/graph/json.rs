@@ -571,7 +571,7 @@ fn load_subgraph(v: &Value, what: &str) -> Result<Symbol> {
     .map_err(|e| {
         jerr(format!(
             "{what}: {}",
-            e.to_string().trim_start_matches("Invalid symbol JSON: ")
+            e.to_string().trim_start_matches("JSONReader: ")
         ))
     })
 }

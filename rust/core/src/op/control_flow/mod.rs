@@ -8,6 +8,9 @@ pub mod cond;
 pub mod foreach;
 pub mod while_loop;
 
+#[cfg(test)]
+mod tests;
+
 use super::params::{param, ParamSpec};
 use super::{Inputs, OpDef, Operator, Registry};
 use crate::error::{Error, Result};
