@@ -12,6 +12,9 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
+/// A cut graph and, per new variable, its name and the outer symbol it stands for.
+type CutResult = (Py<PySymbol>, Vec<(String, Py<PySymbol>)>);
+
 #[pyclass(name = "Symbol", module = "oxnet._native", weakref)]
 pub struct PySymbol {
     pub inner: Symbol,
@@ -123,11 +126,7 @@ impl PySymbol {
     }
 
     /// (cut graph, [(variable name, outer symbol)]) for subgraph `name` (MXSymbolCutSubgraph).
-    fn _cut_subgraph(
-        &self,
-        py: Python<'_>,
-        name: &str,
-    ) -> PyResult<(Py<PySymbol>, Vec<(String, Py<PySymbol>)>)> {
+    fn _cut_subgraph(&self, py: Python<'_>, name: &str) -> PyResult<CutResult> {
         let (g, cuts) = cut_subgraph(&self.inner, name);
         let cuts = cuts
             .into_iter()

@@ -113,6 +113,10 @@ impl Cond {
         Ok(())
     }
 
+    fn input_count(&self) -> usize {
+        self.num_inputs
+    }
+
     fn pick<T: Clone>(&self, k: usize, inputs: &[T]) -> Vec<T> {
         self.locs[k].iter().map(|&l| inputs[l].clone()).collect()
     }
@@ -220,8 +224,9 @@ impl Operator for CondBackward {
     fn name(&self) -> &'static str {
         "_backward_cond"
     }
+    /// One gradient per forward input.
     fn num_outputs(&self) -> usize {
-        self.fwd.num_inputs
+        self.fwd.input_count()
     }
     fn runs_at_push(&self) -> bool {
         true

@@ -121,7 +121,7 @@ impl Foreach {
     }
 
     /// Fills unknown state and free node inputs from what the body deduced.
-    fn from_body<T: Clone>(&self, sub: &[Option<T>], node: &mut [Option<T>]) {
+    fn fill_from_body<T: Clone>(&self, sub: &[Option<T>], node: &mut [Option<T>]) {
         for (k, &l) in self.locs.iter().enumerate().skip(self.num_data) {
             if node[k].is_none() {
                 node[k] = sub[l].clone();
@@ -161,7 +161,7 @@ impl Operator for Foreach {
     ) -> Result<()> {
         let mut sub = self.to_body(inputs, |t| Some(*t));
         let outs = self.body.infer_types(NAME, &mut sub)?;
-        self.from_body(&sub, inputs);
+        self.fill_from_body(&sub, inputs);
         for (o, t) in outputs.iter_mut().zip(outs) {
             if o.is_none() {
                 *o = t;
@@ -177,7 +177,7 @@ impl Operator for Foreach {
         let row_of = |s: &Shape| (!s.0.is_empty()).then(|| Shape::new(s.0[1..].to_vec()));
         let mut sub = self.to_body(inputs, row_of);
         self.body.infer_shapes(NAME, &mut sub)?;
-        self.from_body(&sub, inputs);
+        self.fill_from_body(&sub, inputs);
         Ok(())
     }
     fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>> {

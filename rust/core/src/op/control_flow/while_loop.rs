@@ -17,6 +17,9 @@ use std::sync::Arc;
 
 pub const NAME: &str = "_while_loop";
 
+/// The node inputs each step saw (plus those after the last step), and each step's outputs.
+type Steps = (Vec<Vec<NDArray>>, Vec<Vec<NDArray>>);
+
 #[derive(Clone)]
 pub struct WhileLoop {
     cond: Arc<Body>,
@@ -107,6 +110,10 @@ impl WhileLoop {
         })
     }
 
+    fn input_count(&self) -> usize {
+        self.num_inputs
+    }
+
     fn pick<T: Clone>(locs: &[usize], inputs: &[T]) -> Vec<T> {
         locs.iter().map(|&l| inputs[l].clone()).collect()
     }
@@ -133,11 +140,7 @@ impl WhileLoop {
     }
 
     /// Runs the loop: the node inputs seen by each step, and each step's outputs.
-    fn run_steps(
-        &self,
-        inputs: &[NDArray],
-        is_train: bool,
-    ) -> Result<(Vec<Vec<NDArray>>, Vec<Vec<NDArray>>)> {
+    fn run_steps(&self, inputs: &[NDArray], is_train: bool) -> Result<Steps> {
         let mut cur = inputs.to_vec();
         let (mut seen, mut outs) = (Vec::new(), Vec::new());
         while seen.len() < self.max_iterations && self.holds(&cur, is_train)? {
@@ -276,8 +279,9 @@ impl Operator for WhileLoopBackward {
     fn name(&self) -> &'static str {
         "_backward_while_loop"
     }
+    /// One gradient per forward input.
     fn num_outputs(&self) -> usize {
-        self.fwd.num_inputs
+        self.fwd.input_count()
     }
     fn runs_at_push(&self) -> bool {
         true
