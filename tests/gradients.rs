@@ -1893,6 +1893,21 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
         "optimizer update: updates its inputs in place, never differentiated",
     ),
     (
+        "_foreach",
+        "control flow: needs its body subgraph, so no attribute-only row; forward and input \
+         gradients are checked against numpy unrolling in tests/python/test_control_flow_symbol.py",
+    ),
+    (
+        "_cond",
+        "control flow: needs its subgraphs, so no attribute-only row; outputs and input \
+         gradients (taken branch only) are checked in tests/python/test_control_flow_symbol.py",
+    ),
+    (
+        "_while_loop",
+        "control flow: needs its subgraphs, so no attribute-only row; outputs, padding and \
+         input gradients are checked in tests/python/test_control_flow_symbol.py",
+    ),
+    (
         "Custom",
         "written in Python (mx.operator): its gradient is the user's backward, checked in tests/python/test_custom_op.py",
     ),

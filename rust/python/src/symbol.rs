@@ -5,11 +5,15 @@ use crate::convert::{attrs_of, dtype_of, np_type, shape_tuple};
 use crate::error::IntoPyResult;
 use oxnet::graph::infer::{infer_shape_partial, infer_type_partial, Inferred};
 use oxnet::graph::json::{load_json_logged, to_json};
+use oxnet::graph::subgraph::{create_control_flow, cut_subgraph};
 use oxnet::graph::symbol::Symbol;
 use oxnet::{DType, Shape};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
+
+/// A cut graph and, per new variable, its name and the outer symbol it stands for.
+type CutResult = (Py<PySymbol>, Vec<(String, Py<PySymbol>)>);
 
 #[pyclass(name = "Symbol", module = "oxnet._native", weakref)]
 pub struct PySymbol {
@@ -103,6 +107,32 @@ impl PySymbol {
         let args = syms_of(args)?;
         let kwargs = named_syms(kwargs)?;
         new_sym(py, Symbol::create(op, name, &attrs, &args, &kwargs).py()?)
+    }
+
+    /// A control-flow node (`_foreach`) with its subgraphs; inputs positional.
+    #[staticmethod]
+    fn _create_control_flow(
+        py: Python<'_>,
+        op: &str,
+        name: &str,
+        attrs: Option<&Bound<'_, PyDict>>,
+        args: &Bound<'_, PyAny>,
+        subgraphs: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PySymbol>> {
+        let attrs = attrs_of(py, attrs)?;
+        let args = syms_of(args)?;
+        let subs = syms_of(subgraphs)?;
+        new_sym(py, create_control_flow(op, name, &attrs, &args, subs).py()?)
+    }
+
+    /// (cut graph, [(variable name, outer symbol)]) for subgraph `name` (MXSymbolCutSubgraph).
+    fn _cut_subgraph(&self, py: Python<'_>, name: &str) -> PyResult<CutResult> {
+        let (g, cuts) = cut_subgraph(&self.inner, name);
+        let cuts = cuts
+            .into_iter()
+            .map(|(n, e)| Ok((n, new_sym(py, Symbol { outputs: vec![e] })?)))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok((new_sym(py, g)?, cuts))
     }
 
     #[staticmethod]

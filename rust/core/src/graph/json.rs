@@ -11,6 +11,7 @@ use super::symbol::{
     declared_count, input_names, input_var_init, node_ptr, set_attr, Symbol, HIDDEN_KEYS,
 };
 use crate::error::{Error, Result};
+use crate::op::control_flow::create_with_subgraphs;
 use crate::op::{registry, Inputs};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -121,7 +122,17 @@ impl Writer {
 
 /// `sym.tojson()`: MXNet 1.9.1's exact bytes (no trailing newline).
 pub fn to_json(sym: &Symbol) -> String {
-    let order = topo_order(&sym.outputs);
+    let mut w = Writer {
+        out: String::new(),
+        scopes: Vec::new(),
+    };
+    write_graph(&mut w, &sym.outputs, true);
+    w.out
+}
+
+/// One graph object; control-flow nodes nest their subgraphs (without `attrs`) as MXNet does.
+fn write_graph(w: &mut Writer, outputs: &[Entry], top: bool) {
+    let order = topo_order(outputs);
     let index: HashMap<usize, usize> = order
         .iter()
         .enumerate()
@@ -130,10 +141,6 @@ pub fn to_json(sym: &Symbol) -> String {
     let id = |n: &Arc<Node>| index.get(&node_ptr(n)).copied().unwrap_or(0);
     // nnvm bumps a variable's version each time an op mutates it; readers see the current one.
     let mut versions: HashMap<usize, usize> = HashMap::new();
-    let mut w = Writer {
-        out: String::new(),
-        scopes: Vec::new(),
-    };
     w.begin('{', true);
     w.key("nodes");
     w.begin('[', true);
@@ -168,6 +175,16 @@ pub fn to_json(sym: &Symbol) -> String {
         }
         w.key("inputs");
         w.entries(&inputs);
+        let subgraphs = n.op.as_ref().map_or(&[][..], |o| o.subgraphs());
+        if !subgraphs.is_empty() {
+            w.key("subgraphs");
+            w.begin('[', true);
+            for g in subgraphs {
+                w.item();
+                write_graph(w, &g.outputs, false);
+            }
+            w.end(']');
+        }
         w.end('}');
     }
     w.end(']');
@@ -186,20 +203,18 @@ pub fn to_json(sym: &Symbol) -> String {
     }
     w.key("node_row_ptr");
     w.int_array(&row_ptr);
-    let heads: Vec<(usize, usize, usize)> = sym
-        .outputs
-        .iter()
-        .map(|e| (id(&e.node), e.index, 0))
-        .collect();
+    let heads: Vec<(usize, usize, usize)> =
+        outputs.iter().map(|e| (id(&e.node), e.index, 0)).collect();
     w.key("heads");
     w.entries(&heads);
-    w.key("attrs");
-    w.begin('{', false);
-    w.key("mxnet_version");
-    w.out += &format!("[\"int\", {MXNET_VERSION}]");
+    if top {
+        w.key("attrs");
+        w.begin('{', false);
+        w.key("mxnet_version");
+        w.out += &format!("[\"int\", {MXNET_VERSION}]");
+        w.end('}');
+    }
     w.end('}');
-    w.end('}');
-    w.out
 }
 
 /// The output count MXNet 1.9.1 (the oneDNN build distributed on PyPI) writes for a node:
@@ -345,6 +360,8 @@ struct RawNode {
     name: String,
     attrs: Vec<(String, String)>,
     inputs: Vec<(usize, usize)>,
+    /// Graph objects of a control-flow node, loaded when the node is built.
+    subgraphs: Vec<Value>,
 }
 
 fn parse_node(i: usize, v: &Value) -> Result<RawNode> {
@@ -398,13 +415,13 @@ fn parse_node(i: usize, v: &Value) -> Result<RawNode> {
             as_index(d, &format!("{what} control dependency"))?;
         }
     }
-    if let Some(s) = obj.get("subgraphs") {
-        if s.as_array().is_some_and(|a| !a.is_empty()) {
-            return Err(jerr(format!(
-                "{what}: subgraphs (control-flow operators) are not supported"
-            )));
-        }
-    }
+    let subgraphs = match obj.get("subgraphs") {
+        None => Vec::new(),
+        Some(s) => s
+            .as_array()
+            .ok_or_else(|| jerr(format!("{what}: \"subgraphs\" must be an array of graphs")))?
+            .clone(),
+    };
     if let Some(b) = obj.get("backward_source_id") {
         if !b.is_i64() {
             return Err(jerr(format!(
@@ -417,6 +434,7 @@ fn parse_node(i: usize, v: &Value) -> Result<RawNode> {
         name,
         attrs,
         inputs,
+        subgraphs,
     })
 }
 
@@ -473,6 +491,15 @@ pub fn load_json_logged(text: &str) -> Result<(Symbol, LoadLog)> {
             version_text(version)
         ));
     }
+    let sym = load_graph(obj, version)?;
+    if version < MXNET_VERSION {
+        log.info.push("Symbol successfully upgraded!".into());
+    }
+    Ok((sym, log))
+}
+
+/// The nodes and heads of one graph object (the file's, or a control-flow node's subgraph).
+fn load_graph(obj: &Map<String, Value>, version: i64) -> Result<Symbol> {
     let mut nodes: Vec<RawNode> = obj
         .get("nodes")
         .and_then(|n| n.as_array())
@@ -523,10 +550,30 @@ pub fn load_json_logged(text: &str) -> Result<(Symbol, LoadLog)> {
         .iter()
         .map(|&(h, i)| entry_checked(&built, h, i, "head"))
         .collect::<Result<Vec<_>>>()?;
-    if version < MXNET_VERSION {
-        log.info.push("Symbol successfully upgraded!".into());
-    }
-    Ok((Symbol { outputs }, log))
+    Ok(Symbol { outputs })
+}
+
+/// A control-flow node's subgraph: a graph object like the file's, without version upgrades
+/// (control flow postdates them).
+fn load_subgraph(v: &Value, what: &str) -> Result<Symbol> {
+    let obj = v.as_object().ok_or_else(|| {
+        jerr(format!(
+            "{what} must be a graph object with \"nodes\" and \"heads\""
+        ))
+    })?;
+    check_fields(
+        obj,
+        &["nodes", "arg_nodes", "node_row_ptr", "heads", "attrs"],
+        &["nodes", "arg_nodes", "heads"],
+        what,
+    )
+    .and_then(|_| load_graph(obj, MXNET_VERSION))
+    .map_err(|e| {
+        jerr(format!(
+            "{what}: {}",
+            e.to_string().trim_start_matches("JSONReader: ")
+        ))
+    })
 }
 
 fn entry_checked(built: &[Arc<Node>], id: usize, index: usize, what: &str) -> Result<Entry> {
@@ -624,6 +671,7 @@ fn upgrade(nodes: &mut Vec<RawNode>, version: i64) -> Result<()> {
                     name: format!("{}_{}", nodes[i].name, name),
                     attrs: nodes[i].attrs.clone(),
                     inputs: Vec::new(),
+                    subgraphs: Vec::new(),
                 };
                 nodes.push(var);
                 let id = nodes.len() - 1;
@@ -672,7 +720,17 @@ fn build(nodes: &[RawNode]) -> Result<Vec<Arc<Node>>> {
             Node::variable(n.name.clone(), n.attrs.clone())
         } else {
             let def = registry().get(&n.op).map_err(|e| node_error(i, n, e))?;
-            let op = def.create(&n.attrs).map_err(|e| node_error(i, n, e))?;
+            let op = if n.subgraphs.is_empty() {
+                def.create(&n.attrs).map_err(|e| node_error(i, n, e))?
+            } else {
+                let subs = n
+                    .subgraphs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, v)| load_subgraph(v, &format!("node {i} ({}) subgraph {k}", n.name)))
+                    .collect::<Result<Vec<_>>>()?;
+                create_with_subgraphs(&n.op, &n.attrs, subs).map_err(|e| node_error(i, n, e))?
+            };
             let expected = match def.inputs() {
                 Inputs::Fixed(_) | Inputs::Grouped { .. } | Inputs::Dynamic => {
                     Some(input_names(&n.op, op.as_ref(), 0)?.len())

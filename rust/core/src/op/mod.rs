@@ -6,6 +6,7 @@ pub mod broadcast;
 pub mod compat;
 pub mod concat;
 pub mod contrib;
+pub mod control_flow;
 pub mod custom;
 pub mod elemwise_binary;
 pub mod elemwise_unary;
@@ -187,6 +188,11 @@ pub trait Operator: Send + Sync {
     /// through engine ops of its own (Python custom operators do, through `mx.nd`).
     fn runs_at_push(&self) -> bool {
         false
+    }
+    /// Graphs the op runs (control flow: `_foreach`'s body), written under the node's
+    /// `subgraphs` in JSON.
+    fn subgraphs(&self) -> &[crate::graph::symbol::Symbol] {
+        &[]
     }
     /// How many of the op's declared inputs this configuration takes (FullyConnected with
     /// `no_bias` takes 2 of data/weight/bias); `None` = all.

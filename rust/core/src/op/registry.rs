@@ -59,6 +59,7 @@ pub fn registry() -> &'static Registry {
         super::broadcast::register(&mut r);
         super::concat::register(&mut r);
         super::custom::register(&mut r);
+        super::control_flow::register(&mut r);
         super::transpose::register(&mut r);
         super::slice::register(&mut r);
         super::region::register(&mut r);
