@@ -119,6 +119,15 @@ CASES = [
 ]
 
 
+# Smaller shapes for the finite-difference checks (one numpy forward per perturbed value).
+GRAD_CASES = [
+    (False, (1, 4, 4, 4), dict(kernel=(2, 2), num_filter=4, pad=(1, 1), num_group=2,
+                               num_deformable_group=2)),
+    (True, (1, 4, 4, 4), dict(kernel=(2, 2), num_filter=4, pad=(1, 1), num_group=2,
+                              num_deformable_group=2)),
+] + CASES[2:]
+
+
 def _inputs(modulated, dshape, kw, rs, frac=False):
     N, C, H, W = dshape
     kh, kw_ = kw['kernel']
@@ -164,7 +173,7 @@ def test_forward_matches_numpy(modulated, dshape, kw):
     np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize('modulated,dshape,kw', CASES)
+@pytest.mark.parametrize('modulated,dshape,kw', GRAD_CASES)
 def test_autograd_matches_numpy_differences(modulated, dshape, kw):
     rs = np.random.RandomState(20)
     x, off, mask, w, b = _inputs(modulated, dshape, kw, rs, frac=True)
@@ -184,7 +193,7 @@ def test_autograd_matches_numpy_differences(modulated, dshape, kw):
 
 
 def test_executor_backward_matches_numpy_differences():
-    kw = dict(kernel=(3, 3), num_filter=2, pad=(1, 1), num_deformable_group=2)
+    kw = dict(kernel=(2, 2), num_filter=2, pad=(1, 1), num_deformable_group=2)
     rs = np.random.RandomState(30)
     x, off, mask, w, b = _inputs(True, (1, 2, 4, 4), kw, rs, frac=True)
     sym = mx.sym.contrib.ModulatedDeformableConvolution(
@@ -341,14 +350,15 @@ def test_bad_inputs_raise():
     x = mx.nd.ones((1, 2, 5, 5))
     w = mx.nd.ones((4, 2, 3, 3))
     b = mx.nd.ones((4,))
-    with pytest.raises(MXNetError, match=r'DeformableConvolution.*offset.*\(1,\s*9,\s*3,\s*3\)'):
+    with pytest.raises(MXNetError, match=r'DeformableConvolution.*offset.*\[1, ?9, ?3, ?3\]'):
         mx.nd.contrib.DeformableConvolution(x, mx.nd.ones((1, 9, 3, 3)), w, b, kernel=(3, 3),
                                             num_filter=4).wait_to_read()
     with pytest.raises(MXNetError, match='2-D'):
         mx.nd.contrib.DeformableConvolution(mx.nd.ones((1, 2, 5, 5, 5)), mx.nd.ones((1, 54, 3, 3, 3)),
                                             mx.nd.ones((4, 2, 3, 3, 3)), b, kernel=(3, 3, 3),
                                             num_filter=4).wait_to_read()
-    with pytest.raises(MXNetError, match='layout'):
+    # As Convolution does for a layout it lacks.
+    with pytest.raises(NotImplementedError, match='layout'):
         mx.nd.contrib.DeformableConvolution(x, mx.nd.ones((1, 18, 3, 3)), w, b, kernel=(3, 3),
                                             num_filter=4, layout='NHWC').wait_to_read()
     with pytest.raises(MXNetError, match=r'mask'):

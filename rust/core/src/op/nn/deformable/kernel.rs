@@ -184,14 +184,7 @@ pub(crate) fn backward<T: Real>(
     out: Grads<'_, T>,
 ) {
     let (xs, os, ms, ys) = (g.c * g.hw(), g.offset_len(), g.mask_len(), g.f * g.len());
-    let (taps, len, hw, cpg, gk, fg) = (
-        g.taps(),
-        g.len(),
-        g.hw(),
-        g.c / g.dg,
-        g.gk(),
-        g.fg(),
-    );
+    let (taps, len, hw, cpg, gk, fg) = (g.taps(), g.len(), g.hw(), g.c / g.dg, g.gk(), g.fg());
     let dxp = Ptr(out.dx.as_mut_ptr());
     let dop = Ptr(out.doff.as_mut_ptr());
     let dmp = out.dmask.map(|m| Ptr(m.as_mut_ptr()));
@@ -218,7 +211,15 @@ pub(crate) fn backward<T: Real>(
                         rs: len as isize,
                         cs: 1,
                     };
-                    matmul(gk, len, fg, a, bm, dcol.as_mut_ptr().add(gi * gk * len), len);
+                    matmul(
+                        gk,
+                        len,
+                        fg,
+                        a,
+                        bm,
+                        dcol.as_mut_ptr().add(gi * gk * len),
+                        len,
+                    );
                 }
             }
             let xi = &x[i * xs..][..xs];
@@ -278,7 +279,15 @@ pub(crate) fn backward<T: Real>(
                         rs: 1,
                         cs: len as isize,
                     };
-                    matmul_acc(fg, gk, len, a, bm, dw_acc.as_mut_ptr().add(gi * fg * gk), gk);
+                    matmul_acc(
+                        fg,
+                        gk,
+                        len,
+                        a,
+                        bm,
+                        dw_acc.as_mut_ptr().add(gi * fg * gk),
+                        gk,
+                    );
                 }
             }
         }

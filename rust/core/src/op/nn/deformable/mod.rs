@@ -68,13 +68,17 @@ impl Cfg {
             }
         }
         let mut counts = [0usize; 3];
-        for (slot, name) in counts
-            .iter_mut()
-            .zip(["num_filter", "num_group", "num_deformable_group"])
+        for (slot, name) in
+            counts
+                .iter_mut()
+                .zip(["num_filter", "num_group", "num_deformable_group"])
         {
             let v = p.int(name)?;
             if v <= 0 {
-                return Err(Error::param(op, format!("{name} must be positive, got {v}")));
+                return Err(Error::param(
+                    op,
+                    format!("{name} must be positive, got {v}"),
+                ));
             }
             *slot = v as usize;
         }
@@ -418,7 +422,8 @@ fn params(modulated: bool) -> Vec<ParamSpec> {
     } else {
         "int"
     };
-    let mut v = vec![
+    let mut v =
+        vec![
         param(
             "kernel",
             "Shape(tuple)",

@@ -164,10 +164,18 @@ mod tests {
                 let Some(b) = Bilinear::at(r, h, w, 4, 5) else {
                     continue;
                 };
-                let fd_h = (value(r, &p, 4, 5, h + e, w) - value(r, &p, 4, 5, h - e, w)) / (2.0 * e);
-                let fd_w = (value(r, &p, 4, 5, h, w + e) - value(r, &p, 4, 5, h, w - e)) / (2.0 * e);
-                assert!((b.dot(&b.d_h(), &p) - fd_h).abs() < 1e-6, "{r:?} h at {h},{w}");
-                assert!((b.dot(&b.d_w(), &p) - fd_w).abs() < 1e-6, "{r:?} w at {h},{w}");
+                let fd_h =
+                    (value(r, &p, 4, 5, h + e, w) - value(r, &p, 4, 5, h - e, w)) / (2.0 * e);
+                let fd_w =
+                    (value(r, &p, 4, 5, h, w + e) - value(r, &p, 4, 5, h, w - e)) / (2.0 * e);
+                assert!(
+                    (b.dot(&b.d_h(), &p) - fd_h).abs() < 1e-6,
+                    "{r:?} h at {h},{w}"
+                );
+                assert!(
+                    (b.dot(&b.d_w(), &p) - fd_w).abs() < 1e-6,
+                    "{r:?} w at {h},{w}"
+                );
             }
         }
     }

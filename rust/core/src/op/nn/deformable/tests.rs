@@ -32,7 +32,12 @@ impl Case {
         [
             vec![n, self.dg * 2 * self.taps(), oh, ow],
             vec![n, self.dg * self.taps(), oh, ow],
-            vec![self.f, self.data[1] / self.groups, self.kernel[0], self.kernel[1]],
+            vec![
+                self.f,
+                self.data[1] / self.groups,
+                self.kernel[0],
+                self.kernel[1],
+            ],
             vec![self.f],
         ]
     }
@@ -126,7 +131,8 @@ fn naive(
                                 });
                                 let plane = &x[(ni * ch + xc) * ht * wd..][..ht * wd];
                                 let v = sample(plane, ht, wd, h, wp, mask.is_some());
-                                acc += m * v * w[((f * cg + cc) * c.kernel[0] + i) * c.kernel[1] + j];
+                                acc +=
+                                    m * v * w[((f * cg + cc) * c.kernel[0] + i) * c.kernel[1] + j];
                             }
                         }
                     }
@@ -216,14 +222,21 @@ fn zero_offsets_and_unit_mask_are_convolution() {
     )
     .to_vec::<f64>()
     .unwrap();
-    let d = run(DEFORM, &[x.clone(), zeros.clone(), w.clone(), b.clone()], &refs(&a))
-        .to_vec::<f64>()
-        .unwrap();
+    let d = run(
+        DEFORM,
+        &[x.clone(), zeros.clone(), w.clone(), b.clone()],
+        &refs(&a),
+    )
+    .to_vec::<f64>()
+    .unwrap();
     let m = run(MODULATED, &[x, zeros, ones, w, b], &refs(&a))
         .to_vec::<f64>()
         .unwrap();
     for ((p, q), r) in conv.iter().zip(&d).zip(&m) {
-        assert!((p - q).abs() < 1e-12 && (p - r).abs() < 1e-12, "{p} {q} {r}");
+        assert!(
+            (p - q).abs() < 1e-12 && (p - r).abs() < 1e-12,
+            "{p} {q} {r}"
+        );
     }
 }
 
@@ -235,10 +248,7 @@ fn gradients_match_finite_differences() {
             let [os, ms, ws, bs] = c.shapes();
             // Offsets with fractional parts in (0.1, 0.9): finite differences never cross a
             // pixel line, where bilinear sampling has a kink.
-            let mut ins = vec![
-                rand64(&c.data, -1.0, 1.0, 11),
-                rand64(&os, 0.1, 0.9, 12),
-            ];
+            let mut ins = vec![rand64(&c.data, -1.0, 1.0, 11), rand64(&os, 0.1, 0.9, 12)];
             if modulated {
                 ins.push(rand64(&ms, 0.2, 1.0, 13));
             }
@@ -258,16 +268,27 @@ fn bad_inputs_are_errors() {
     let x = arr(&[1, 2, 5, 5], &[0f32; 50]);
     let off = arr(&[1, 18, 3, 3], &[0f32; 162]);
     let w = arr(&[4, 2, 3, 3], &[0f32; 72]);
-    let base = [("kernel", "(3,3)"), ("num_filter", "4"), ("no_bias", "True")];
+    let base = [
+        ("kernel", "(3,3)"),
+        ("num_filter", "4"),
+        ("no_bias", "True"),
+    ];
     let ok = run(DEFORM, &[x.clone(), off.clone(), w.clone()], &base);
     assert_eq!(ok.shape().dims(), &[1, 4, 3, 3]);
     let bad_off = arr(&[1, 9, 3, 3], &[0f32; 81]);
     let e = err(DEFORM, &[x.clone(), bad_off, w.clone()], &base).to_string();
-    assert!(e.contains("offset") && e.contains("(1,18,3,3)"), "{e}");
+    assert!(
+        e.contains("offset") && e.contains("[1,18,3,3]") && e.contains("[1,9,3,3]"),
+        "{e}"
+    );
     let e = err(
         DEFORM,
         &[x.clone(), off.clone(), w.clone()],
-        &[("kernel", "(1,3,3)"), ("num_filter", "4"), ("no_bias", "True")],
+        &[
+            ("kernel", "(1,3,3)"),
+            ("num_filter", "4"),
+            ("no_bias", "True"),
+        ],
     )
     .to_string();
     assert!(e.contains("2-D"), "{e}");
