@@ -218,7 +218,7 @@ fn zero_offsets_and_unit_mask_are_convolution() {
     let conv = run(
         "Convolution",
         &[x.clone(), w.clone(), b.clone()],
-        &refs(&a[..6].iter().cloned().collect::<Vec<_>>()),
+        &refs(&a[..6]),
     )
     .to_vec::<f64>()
     .unwrap();
