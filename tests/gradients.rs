@@ -1282,6 +1282,42 @@ fn rows() -> Vec<Row> {
     let rois = [
         0., 0.5, 1.0, 7.0, 6.5, 1., 2.2, 0.4, 4.1, 3.3, 0., 3.0, 3.0, 2.0, 2.0, -1., 0., 0., 3., 3.,
     ];
+    // Deformable convolutions: offsets with fractional parts in (0.1, 0.9) (and in
+    // (-0.9, -0.1)) keep the finite differences off the pixel lines where bilinear sampling
+    // has kinks; pad 1 puts some taps outside the image, where each op's border rule applies.
+    r.push(row(
+        "_contrib_DeformableConvolution",
+        &[
+            ("kernel", "(3,3)"),
+            ("num_filter", "4"),
+            ("pad", "(1,1)"),
+            ("stride", "(2,1)"),
+            ("num_group", "2"),
+            ("num_deformable_group", "2"),
+        ],
+        vec![
+            n(&[2, 4, 5, 4]),
+            u(&[2, 36, 3, 4], 0.1, 0.9),
+            n(&[4, 2, 3, 3]),
+            n(&[4]),
+        ],
+    ));
+    r.push(row(
+        "_contrib_ModulatedDeformableConvolution",
+        &[
+            ("kernel", "(2,3)"),
+            ("num_filter", "3"),
+            ("pad", "(1,0)"),
+            ("dilate", "(2,1)"),
+            ("no_bias", "True"),
+        ],
+        vec![
+            n(&[2, 2, 4, 5]),
+            u(&[2, 12, 4, 3], -0.9, -0.1),
+            u(&[2, 6, 4, 3], 0.2, 1.0),
+            n(&[3, 2, 2, 3]),
+        ],
+    ));
     r.push(
         row(
             "_contrib_ROIAlign",

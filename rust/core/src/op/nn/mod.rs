@@ -37,6 +37,7 @@ pub mod batch_norm;
 pub mod convolution;
 pub mod correlation;
 pub mod ctc;
+pub mod deformable;
 pub mod detection;
 pub mod dropout;
 pub mod embedding;
@@ -104,6 +105,7 @@ pub fn register(r: &mut Registry) {
     roi_pooling::register(r);
     im2col::register(r);
     correlation::register(r);
+    deformable::register(r);
     ctc::register(r);
     rnn::register(r);
     detection::register(r);
