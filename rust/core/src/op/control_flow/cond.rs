@@ -4,6 +4,7 @@
 //! `list_inputs` order), the node input that feeds it.
 
 use super::body::{parse_int, parse_locs, zeros_like, Body};
+use super::{backward_infer, backward_node};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::symbol::Symbol;
@@ -205,12 +206,8 @@ impl Operator for Cond {
         Ok(())
     }
     fn gradient(&self, g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Option<Entry>>> {
-        let ins: Vec<Entry> = a.inputs.iter().chain(a.out_grads).cloned().collect();
         let back = CondBackward { fwd: self.clone() };
-        Ok(g.apply(Arc::new(back), &ins)
-            .into_iter()
-            .map(Some)
-            .collect())
+        backward_node(g, a, Arc::new(back))
     }
 }
 
@@ -232,15 +229,12 @@ impl Operator for CondBackward {
         true
     }
     fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>> {
-        let n = self.fwd.num_inputs;
-        if inputs.len() != n + self.fwd.num_outputs {
-            return Err(Error::Internal(format!(
-                "_backward_cond: {} inputs, expected {}",
-                inputs.len(),
-                n + self.fwd.num_outputs
-            )));
-        }
-        Ok(inputs[..n].to_vec())
+        backward_infer(
+            "_backward_cond",
+            self.fwd.num_inputs,
+            self.fwd.num_outputs,
+            inputs,
+        )
     }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let f = &self.fwd;

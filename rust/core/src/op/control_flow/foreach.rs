@@ -4,6 +4,7 @@
 //! `*_locs` attributes say which body input each one feeds.
 
 use super::body::{add, parse_int, parse_locs, row, zeros_like, Body};
+use super::{backward_infer, backward_node};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::symbol::Symbol;
@@ -273,11 +274,7 @@ impl Operator for Foreach {
                 num_states: self.num_states,
             },
         };
-        let ins: Vec<Entry> = a.inputs.iter().chain(a.out_grads).cloned().collect();
-        Ok(g.apply(Arc::new(back), &ins)
-            .into_iter()
-            .map(Some)
-            .collect())
+        backward_node(g, a, Arc::new(back))
     }
 }
 
@@ -299,15 +296,12 @@ impl Operator for ForeachBackward {
         true
     }
     fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>> {
-        let n = self.fwd.locs.len();
-        if inputs.len() != n + self.fwd.num_outputs {
-            return Err(Error::Internal(format!(
-                "_backward_foreach: {} inputs, expected {}",
-                inputs.len(),
-                n + self.fwd.num_outputs
-            )));
-        }
-        Ok(inputs[..n].to_vec())
+        backward_infer(
+            "_backward_foreach",
+            self.fwd.locs.len(),
+            self.fwd.num_outputs,
+            inputs,
+        )
     }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let f = &self.fwd;

@@ -12,9 +12,10 @@ pub mod while_loop;
 mod tests;
 
 use super::params::{param, ParamSpec};
-use super::{Inputs, OpDef, Operator, Registry};
+use super::{Desc, GradArgs, Inputs, OpDef, Operator, Registry};
 use crate::error::{Error, Result};
 use crate::graph::symbol::Symbol;
+use crate::graph::{Entry, GradBuilder};
 use std::sync::Arc;
 
 const FOREACH_PARAMS: [ParamSpec; 6] = [
@@ -235,6 +236,30 @@ pub fn create_with_subgraphs(
             "operator {op} does not take subgraphs ({n} given)"
         ))),
     }
+}
+
+/// The gradient of a control-flow op: one backward node that reads the forward inputs and the
+/// output gradients and gives one gradient per forward input.
+fn backward_node(
+    g: &mut GradBuilder,
+    a: &GradArgs,
+    back: Arc<dyn Operator>,
+) -> Result<Vec<Option<Entry>>> {
+    let ins: Vec<Entry> = a.inputs.iter().chain(a.out_grads).cloned().collect();
+    Ok(g.apply(back, &ins).into_iter().map(Some).collect())
+}
+
+/// Outputs of such a backward node: one per forward input (`n`), after `num_outputs` output
+/// gradients.
+fn backward_infer(name: &str, n: usize, num_outputs: usize, inputs: &[Desc]) -> Result<Vec<Desc>> {
+    if inputs.len() != n + num_outputs {
+        return Err(Error::Internal(format!(
+            "{name}: {} inputs, expected {}",
+            inputs.len(),
+            n + num_outputs
+        )));
+    }
+    Ok(inputs[..n].to_vec())
 }
 
 pub fn register(r: &mut Registry) {

@@ -6,6 +6,7 @@
 //! loop variable k is function input `func_var_locs[k]`.
 
 use super::body::{add, parse_int, parse_locs, row, zeros_like, Body};
+use super::{backward_infer, backward_node};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::symbol::Symbol;
@@ -259,12 +260,8 @@ impl Operator for WhileLoop {
         Ok(())
     }
     fn gradient(&self, g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Option<Entry>>> {
-        let ins: Vec<Entry> = a.inputs.iter().chain(a.out_grads).cloned().collect();
         let back = WhileLoopBackward { fwd: self.clone() };
-        Ok(g.apply(Arc::new(back), &ins)
-            .into_iter()
-            .map(Some)
-            .collect())
+        backward_node(g, a, Arc::new(back))
     }
 }
 
@@ -287,15 +284,12 @@ impl Operator for WhileLoopBackward {
         true
     }
     fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>> {
-        let n = self.fwd.num_inputs;
-        if inputs.len() != n + self.fwd.num_outputs {
-            return Err(Error::Internal(format!(
-                "_backward_while_loop: {} inputs, expected {}",
-                inputs.len(),
-                n + self.fwd.num_outputs
-            )));
-        }
-        Ok(inputs[..n].to_vec())
+        backward_infer(
+            "_backward_while_loop",
+            self.fwd.num_inputs,
+            self.fwd.num_outputs,
+            inputs,
+        )
     }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         let f = &self.fwd;
