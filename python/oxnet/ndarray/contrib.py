@@ -8,6 +8,7 @@ import numpy as _np
 
 from .ndarray import NDArray, full, zeros
 from .random import uniform
+from .. import _nesting
 from ..context import current_context
 
 __all__ = ["rand_zipfian", "foreach", "while_loop", "cond", "isinf", "isfinite", "isnan",
@@ -30,31 +31,6 @@ def rand_zipfian(true_classes, num_sampled, range_max, ctx=None):
     return sampled, count_true, count_sampled
 
 
-def _flatten(args, what):
-    """Nested lists of NDArrays -> (flat list, format to rebuild the nesting with `_regroup`)."""
-    if isinstance(args, NDArray):
-        return [args], 0
-    if not isinstance(args, (list, tuple)):
-        raise TypeError("%s must be an NDArray or a (nested) list of NDArrays, got %s"
-                        % (what, type(args).__name__))
-    flat, fmts = [], []
-    for a in args:
-        f, fmt = _flatten(a, what)
-        flat.extend(f)
-        fmts.append(fmt)
-    return flat, fmts
-
-
-def _regroup(flat, fmt):
-    if isinstance(fmt, int):
-        return (flat[0], flat[1:]) if fmt == 0 else (flat[:fmt], flat[fmt:])
-    out = []
-    for f in fmt:
-        item, flat = _regroup(flat, f)
-        out.append(item)
-    return out, flat
-
-
 def _stack(items):
     from . import op
     return op.stack(*items, axis=0)
@@ -64,8 +40,8 @@ def foreach(body, data, init_states):
     """Run ``outs, states = body(data[i], states)`` for each slice i along axis 0 of `data` (an
     NDArray or a list of them), and return (the step outputs stacked along a new axis 0, the
     final states). Recorded by autograd like the ops the body calls."""
-    _flatten(data, "foreach data")
-    _flatten(init_states, "foreach init_states")
+    _nesting.flatten(data, "foreach data", NDArray, "an NDArray")
+    _nesting.flatten(init_states, "foreach init_states", NDArray, "an NDArray")
     single = isinstance(data, NDArray)
     steps = data.shape[0] if single else data[0].shape[0]
     if not single:
@@ -76,12 +52,12 @@ def foreach(body, data, init_states):
     states, per_step, fmt = init_states, [], None
     for i in range(steps):
         outs, states = body(data[i] if single else [d[i] for d in data], states)
-        flat, fmt = _flatten(outs, "foreach output")
+        flat, fmt = _nesting.flatten(outs, "foreach output", NDArray, "an NDArray")
         per_step.append(flat)
     if fmt is None:
         return [], states
     stacked = [_stack(items) for items in zip(*per_step)]
-    return _regroup(stacked, fmt)[0], states
+    return _nesting.regroup(stacked, fmt)[0], states
 
 
 def _scalar(value, kind, what):
@@ -114,7 +90,8 @@ def while_loop(cond, func, loop_vars, max_iterations=None):
             raise ValueError("while_loop: func returned %d loop variables, loop_vars has %d"
                              % (len(new_vars), len(loop_vars)))
         loop_vars = new_vars
-        flat, fmt = _flatten([] if outs is None else outs, "while_loop output")
+        flat, fmt = _nesting.flatten([] if outs is None else outs, "while_loop output", NDArray,
+                                     "an NDArray")
         if per_step and len(flat) != len(per_step[0]):
             raise ValueError("while_loop: step %d returned %d outputs, step 0 returned %d"
                              % (len(per_step), len(flat), len(per_step[0])))
@@ -133,7 +110,7 @@ def while_loop(cond, func, loop_vars, max_iterations=None):
         else:
             stacked.append(_stack(items))
     if fmt is not None:
-        stacked = _regroup(stacked, fmt)[0]
+        stacked = _nesting.regroup(stacked, fmt)[0]
     return stacked, (loop_vars[0] if single else loop_vars)
 
 

@@ -7,7 +7,7 @@ import re
 from . import _internal
 from .random import uniform
 from .symbol import Group, Symbol, full, var
-from .. import _native
+from .. import _native, _nesting
 from ..attribute import AttrScope
 from ..base import MXNetError
 from ..name import NameManager
@@ -53,31 +53,6 @@ def mp_adamw_update(weight, grad, mean, var, weight32, rescale_grad, lr, eta, be
 _SUBGRAPH_NAMES = collections.defaultdict(int)
 
 
-def _flatten(args, what):
-    """Nested lists of Symbols -> (flat list, format to rebuild the nesting with `_regroup`)."""
-    if isinstance(args, Symbol):
-        return [args], 0
-    if not isinstance(args, (list, tuple)):
-        raise TypeError("%s must be a Symbol or a (nested) list of Symbols, got %s"
-                        % (what, type(args).__name__))
-    flat, fmts = [], []
-    for a in args:
-        f, fmt = _flatten(a, what)
-        flat.extend(f)
-        fmts.append(fmt)
-    return flat, fmts
-
-
-def _regroup(flat, fmt):
-    if isinstance(fmt, int):
-        return (flat[0], flat[1:]) if fmt == 0 else (flat[:fmt], flat[fmt:])
-    out = []
-    for f in fmt:
-        item, flat = _regroup(flat, f)
-        out.append(item)
-    return out, flat
-
-
 def _unique_subgraph_name(name):
     outer = AttrScope.current.get(None).get("__subgraph_name__", "")
     if outer:
@@ -111,15 +86,17 @@ def foreach(body, data, init_states, name="foreach"):
     """Symbolic for loop over axis 0: ``out, states = body(data[i], states)`` for each i; returns
     (step outputs stacked along axis 0, final states), as one `_foreach` node carrying the body
     as its subgraph. `data` and `init_states` are Symbols or (nested) lists of them."""
-    flat_data, data_fmt = _flatten(data, "foreach input")
-    flat_states, state_fmt = _flatten(init_states, "foreach states")
+    flat_data, data_fmt = _nesting.flatten(data, "foreach input", Symbol, "a Symbol")
+    flat_states, state_fmt = _nesting.flatten(init_states, "foreach states", Symbol,
+                                              "a Symbol")
     name = _unique_subgraph_name(name)
     with AttrScope(__subgraph_name__=name):
-        in_vars, _ = _regroup([var(_uniq_name(s)) for s in flat_data], data_fmt)
-        st_vars, _ = _regroup([var(_uniq_name(s)) for s in flat_states], state_fmt)
+        in_vars, _ = _nesting.regroup([var(_uniq_name(s)) for s in flat_data], data_fmt)
+        st_vars, _ = _nesting.regroup([var(_uniq_name(s)) for s in flat_states], state_fmt)
         sym_out, sym_states = body(in_vars, st_vars)
-        sym_out, out_fmt = _flatten(sym_out, "foreach output")
-        sym_states, body_state_fmt = _flatten(sym_states, "foreach loop_vars")
+        sym_out, out_fmt = _nesting.flatten(sym_out, "foreach output", Symbol, "a Symbol")
+        sym_states, body_state_fmt = _nesting.flatten(sym_states, "foreach loop_vars", Symbol,
+                                                      "a Symbol")
         if body_state_fmt != state_fmt:
             raise ValueError("foreach: the body returned states nested as %s, the initial "
                              "states are nested as %s" % (body_state_fmt, state_fmt))
@@ -158,8 +135,8 @@ def foreach(body, data, init_states, name="foreach"):
     node = _control_flow_node("_foreach", NameManager.current.get(None, "_foreach"),
                                        attrs, ordered, [g])
     nout = len(sym_out)
-    outs, _ = _regroup([node[i] for i in range(nout)], out_fmt)
-    states, _ = _regroup([node[nout + i] for i in range(len(sym_states))], state_fmt)
+    outs, _ = _nesting.regroup([node[i] for i in range(nout)], out_fmt)
+    states, _ = _nesting.regroup([node[nout + i] for i in range(len(sym_states))], state_fmt)
     return outs, states
 
 
@@ -190,7 +167,7 @@ def _branch_graph(func, name):
     """Calls `func()` in a fresh subgraph scope; returns (grouped outputs, count, nesting)."""
     name = _unique_subgraph_name(name)
     with AttrScope(__subgraph_name__=name):
-        outputs, fmt = _flatten(func(), "cond outputs")
+        outputs, fmt = _nesting.flatten(func(), "cond outputs", Symbol, "a Symbol")
         inputs = set(Group(outputs).list_inputs())
         graph = Group([_internal.identity(o)
                        if o.name in inputs
@@ -231,7 +208,7 @@ def cond(pred, then_func, else_func, name="cond"):
     }
     node = _control_flow_node("_cond", NameManager.current.get(None, "_cond"), attrs,
                                        inputs, [g[0] for g in graphs])
-    outs, _ = _regroup([node[i] for i in range(graphs[1][1])], graphs[1][2])
+    outs, _ = _nesting.regroup([node[i] for i in range(graphs[1][1])], graphs[1][2])
     return outs
 
 
@@ -248,7 +225,7 @@ def while_loop(cond, func, loop_vars, max_iterations=None, name="while_loop"):
         max_iterations = int(max_iterations)
     except (TypeError, ValueError):
         raise ValueError("Cannot convert max_iteration to python int") from None
-    flat_vars, var_fmt = _flatten(loop_vars, "while loop_vars")
+    flat_vars, var_fmt = _nesting.flatten(loop_vars, "while loop_vars", Symbol, "a Symbol")
     if not flat_vars:
         raise ValueError("loop_vars should contain at least one element")
     var_names = [_uniq_name(s) for s in flat_vars]
@@ -256,7 +233,7 @@ def while_loop(cond, func, loop_vars, max_iterations=None, name="while_loop"):
     def subgraph(wrapper, sub_name):
         sub_name = _unique_subgraph_name(sub_name)
         with AttrScope(__subgraph_name__=sub_name):
-            new_vars, _ = _regroup([var(n) for n in var_names], var_fmt)
+            new_vars, _ = _nesting.regroup([var(n) for n in var_names], var_fmt)
             outputs, states, out_fmt = wrapper(new_vars)
             inputs = set(Group(outputs + states).list_inputs())
             graph = Group([_internal.identity(o)
@@ -276,10 +253,12 @@ def while_loop(cond, func, loop_vars, max_iterations=None, name="while_loop"):
         step_output, new_vars = func(*vs)
         step_output = [] if step_output is None else step_output
         new_vars = [] if new_vars is None else new_vars
-        step_output, out_fmt = _flatten(list(step_output) if isinstance(step_output, tuple)
-                                        else step_output, "while output")
-        new_vars, _ = _flatten(list(new_vars) if isinstance(new_vars, tuple) else new_vars,
-                               "while loop_vars")
+        if isinstance(step_output, tuple):
+            step_output = list(step_output)
+        if isinstance(new_vars, tuple):
+            new_vars = list(new_vars)
+        step_output, out_fmt = _nesting.flatten(step_output, "while output", Symbol, "a Symbol")
+        new_vars, _ = _nesting.flatten(new_vars, "while loop_vars", Symbol, "a Symbol")
         if len(new_vars) != len(flat_vars):
             raise ValueError("The number of loop_vars should be consistent during the loop")
         return step_output, new_vars, out_fmt
@@ -316,6 +295,6 @@ def while_loop(cond, func, loop_vars, max_iterations=None, name="while_loop"):
     node = _control_flow_node("_while_loop",
                                        NameManager.current.get(None, "_while_loop"), attrs,
                                        inputs, [cond_g, func_g])
-    outs, _ = _regroup([node[i] for i in range(num_out_data)], out_fmt)
-    final, _ = _regroup([node[i] for i in range(num_out_data, num_outputs)], var_fmt)
+    outs, _ = _nesting.regroup([node[i] for i in range(num_out_data)], out_fmt)
+    final, _ = _nesting.regroup([node[i] for i in range(num_out_data, num_outputs)], var_fmt)
     return outs, final
