@@ -154,8 +154,8 @@ impl Cfg {
         }
         let sp = &d.0[2..];
         let mut out = vec![0; nd];
-        for i in 0..nd {
-            out[i] = pooled_len(
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = pooled_len(
                 OP,
                 i,
                 d,

@@ -123,8 +123,8 @@ impl Cfg {
             });
         }
         let mut out = [0; 2];
-        for i in 0..2 {
-            out[i] = pooled_len(
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = pooled_len(
                 OP,
                 i,
                 d,
