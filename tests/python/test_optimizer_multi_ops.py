@@ -568,3 +568,23 @@ def test_adagrad_optimizers_take_the_sparse_ops_for_row_sparse_grads():
         sparse.update(0, Ws, mx.nd.sparse.row_sparse_array(g), ss)
         _close(Ws, Wd.asnumpy(), rtol=1e-6, atol=1e-7)
         np.testing.assert_array_equal(Ws.asnumpy()[1], w[1])
+
+
+def test_sym_sparse_adagrad_update_runs_in_a_graph():
+    rs = np.random.RandomState(5)
+    w0 = rs.uniform(-1, 1, (4, 3)).astype(np.float32)
+    g = rs.uniform(-1, 1, (4, 3)).astype(np.float32)
+    g[2] = 0  # a row the row_sparse gradient does not hold
+    h0 = rs.uniform(0.1, 0.5, (4, 3)).astype(np.float32)
+    net = mx.sym.sparse.adagrad_update(mx.sym.var("w"), mx.sym.var("g"), mx.sym.var("h"),
+                                       lr=0.2, epsilon=1e-6, rescale_grad=0.5)
+    # The history is mutated in place: an auxiliary state, as MXNet lists it.
+    assert net.list_arguments() == ["w", "g"] and net.list_auxiliary_states() == ["h"]
+    h = mx.nd.array(h0)
+    ex = net.bind(mx.cpu(), {"w": mx.nd.array(w0), "g": mx.nd.array(g)}, aux_states={"h": h})
+    out = ex.forward()[0].asnumpy()
+    gs = g * 0.5
+    h1 = h0 + gs * gs
+    np.testing.assert_allclose(h.asnumpy(), h1, rtol=1e-6)
+    np.testing.assert_allclose(out, w0 - 0.2 * gs / (np.sqrt(h1) + 1e-6), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(out[2], w0[2])

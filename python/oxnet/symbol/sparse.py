@@ -5,9 +5,10 @@ oxnet keeps every array in dense memory (storage types are a property of NDArray
 from their dense namesakes and computes the values MXNet's sparse kernels compute. The node
 names and ``-symbol.json`` output are MXNet's (``dot0``, op ``dot``).
 
-``retain`` and ``adagrad_update`` have no graph form here (MXNet's are row_sparse-only kernels);
-use ``mx.nd.sparse.retain`` on arrays.
+``retain`` has no graph form here (MXNet's is a row_sparse-only kernel); use
+``mx.nd.sparse.retain`` on arrays.
 """
+from . import _internal
 from . import op as _op
 
 # MXNet 1.9.1's mx.sym.sparse functions that have a registry op of the same name.
@@ -28,3 +29,7 @@ __all__ = [_n for _n in _NAMES if hasattr(_op, _n)]
 for _n in __all__:
     globals()[_n] = getattr(_op, _n)
 del _n
+
+# Registered under its `_sparse_` name only (MXNet has no dense AdaGrad op).
+adagrad_update = _internal._sparse_adagrad_update
+__all__.append("adagrad_update")
