@@ -20,6 +20,7 @@ pub mod moments;
 pub mod nn;
 pub mod optimizer;
 pub mod params;
+pub mod quantization;
 pub mod random;
 pub mod ravel;
 pub mod reduce;

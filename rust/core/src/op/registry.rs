@@ -74,6 +74,7 @@ pub fn registry() -> &'static Registry {
         super::optimizer::register(&mut r);
         super::nn::register(&mut r);
         super::contrib::register(&mut r);
+        super::quantization::register(&mut r);
         super::image::register(&mut r);
         super::utility::register(&mut r);
         super::compat::register(&mut r);
