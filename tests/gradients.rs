@@ -2016,6 +2016,10 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
         "optimizer update: updates its inputs in place, never differentiated",
     ),
     (
+        "_contrib_calibrate_entropy",
+        "calibration statistic of a histogram (MXNet registers no gradient)",
+    ),
+    (
         "_contrib_getnnz",
         "counts stored entries (integer output), not differentiable",
     ),

@@ -19,11 +19,12 @@ impl Registry {
         self.defs.push(def);
     }
 
-    /// `alias` names the same op as `target` (MXNet `add_alias`).
+    /// `alias` names the same op as `target` (MXNet `add_alias`); an alias of an alias is
+    /// recorded against the definition's own name.
     pub fn alias(&mut self, alias: &'static str, target: &'static str) {
         if let Some(d) = self.by_name.get(target).cloned() {
+            self.aliases.push((alias, d.name()));
             self.by_name.insert(alias, d);
-            self.aliases.push((alias, target));
         }
     }
 
@@ -78,6 +79,94 @@ pub fn registry() -> &'static Registry {
         super::image::register(&mut r);
         super::utility::register(&mut r);
         super::compat::register(&mut r);
+        sparse_aliases(&mut r);
         r
     })
+}
+
+/// MXNet registers each operator with a sparse-storage kernel a second time as `_sparse_<name>`
+/// (what `mx.nd.sparse.<name>` calls). Sparse arrays here are the dense array's memory, so the
+/// names lead to the same definitions.
+fn sparse_aliases(r: &mut Registry) {
+    const NAMES: &[(&str, &str)] = &[
+        ("_sparse_ElementWiseSum", "ElementWiseSum"),
+        ("_sparse_Embedding", "Embedding"),
+        ("_sparse_FullyConnected", "FullyConnected"),
+        ("_sparse_LinearRegressionOutput", "LinearRegressionOutput"),
+        (
+            "_sparse_LogisticRegressionOutput",
+            "LogisticRegressionOutput",
+        ),
+        ("_sparse_MAERegressionOutput", "MAERegressionOutput"),
+        ("_sparse__contrib_round_ste", "_contrib_round_ste"),
+        ("_sparse__contrib_sign_ste", "_contrib_sign_ste"),
+        ("_sparse_abs", "abs"),
+        ("_sparse_adam_update", "adam_update"),
+        ("_sparse_add_n", "add_n"),
+        ("_sparse_arccos", "arccos"),
+        ("_sparse_arccosh", "arccosh"),
+        ("_sparse_arcsin", "arcsin"),
+        ("_sparse_arcsinh", "arcsinh"),
+        ("_sparse_arctan", "arctan"),
+        ("_sparse_arctanh", "arctanh"),
+        ("_sparse_broadcast_add", "broadcast_add"),
+        ("_sparse_broadcast_div", "broadcast_div"),
+        ("_sparse_broadcast_minus", "broadcast_minus"),
+        ("_sparse_broadcast_mul", "broadcast_mul"),
+        ("_sparse_broadcast_plus", "broadcast_plus"),
+        ("_sparse_broadcast_sub", "broadcast_sub"),
+        ("_sparse_cast_storage", "cast_storage"),
+        ("_sparse_cbrt", "cbrt"),
+        ("_sparse_ceil", "ceil"),
+        ("_sparse_clip", "clip"),
+        ("_sparse_concat", "concat"),
+        ("_sparse_cos", "cos"),
+        ("_sparse_cosh", "cosh"),
+        ("_sparse_degrees", "degrees"),
+        ("_sparse_dot", "dot"),
+        ("_sparse_elemwise_add", "elemwise_add"),
+        ("_sparse_elemwise_div", "elemwise_div"),
+        ("_sparse_elemwise_mul", "elemwise_mul"),
+        ("_sparse_elemwise_sub", "elemwise_sub"),
+        ("_sparse_exp", "exp"),
+        ("_sparse_expm1", "expm1"),
+        ("_sparse_fix", "fix"),
+        ("_sparse_floor", "floor"),
+        ("_sparse_ftrl_update", "ftrl_update"),
+        ("_sparse_gamma", "gamma"),
+        ("_sparse_gammaln", "gammaln"),
+        ("_sparse_log", "log"),
+        ("_sparse_log10", "log10"),
+        ("_sparse_log1p", "log1p"),
+        ("_sparse_log2", "log2"),
+        ("_sparse_make_loss", "make_loss"),
+        ("_sparse_mean", "mean"),
+        ("_sparse_negative", "negative"),
+        ("_sparse_norm", "norm"),
+        ("_sparse_radians", "radians"),
+        ("_sparse_relu", "relu"),
+        ("_sparse_retain", "retain"),
+        ("_sparse_rint", "rint"),
+        ("_sparse_round", "round"),
+        ("_sparse_rsqrt", "rsqrt"),
+        ("_sparse_sgd_mom_update", "sgd_mom_update"),
+        ("_sparse_sgd_update", "sgd_update"),
+        ("_sparse_sigmoid", "sigmoid"),
+        ("_sparse_sign", "sign"),
+        ("_sparse_sin", "sin"),
+        ("_sparse_sinh", "sinh"),
+        ("_sparse_slice", "slice"),
+        ("_sparse_sqrt", "sqrt"),
+        ("_sparse_square", "square"),
+        ("_sparse_stop_gradient", "stop_gradient"),
+        ("_sparse_sum", "sum"),
+        ("_sparse_tan", "tan"),
+        ("_sparse_tanh", "tanh"),
+        ("_sparse_trunc", "trunc"),
+        ("_sparse_where", "where"),
+        ("_sparse_zeros_like", "zeros_like"),
+    ];
+    for &(alias, target) in NAMES {
+        r.alias(alias, target);
+    }
 }
