@@ -78,6 +78,7 @@ CASES = [
     ('cnn_naive_excl_pool', 'cnn', dict(calib_mode='naive', excluded_op_names=['Pooling'],
                                         excluded_sym_names=['conv2'])),
     ('cnn_entropy', 'cnn', dict(calib_mode='entropy')),
+    ('cnn_naive_channel', 'cnn', dict(calib_mode='naive', quantize_granularity='channel-wise')),
     ('edge_none', 'edge', dict(calib_mode='none')),
     ('edge_none_full', 'edge', dict(calib_mode='none', quantize_mode='full')),
     ('edge_naive_full', 'edge', dict(calib_mode='naive', quantize_mode='full')),
