@@ -6,16 +6,15 @@ from ... import ndarray
 
 
 def _quantize_int8(x):
-    """MXNet's `_contrib_quantize(out_type='int8')` over the tensor's own min/max: symmetric,
-    scale 127/max|x|, magnitudes rounded half away from zero. Returns (int8 values, -r, r)."""
+    """MXNet 1.9.1's `_contrib_quantize(out_type='int8')` over the tensor's own min/max, as
+    its CPU (oneDNN) build computes it: symmetric, scale 127/max|x|, rounded to nearest even
+    and saturated to [-127, 127]. Returns (int8 values, -r, r)."""
     x = np.asarray(x, dtype=np.float32)
-    real_range = np.float32(max(abs(float(x.min())), abs(float(x.max())))) if x.size else \
-        np.float32(0)
-    with np.errstate(divide='ignore', invalid='ignore'):
-        scale = np.float32(127) / real_range
-        mag = np.minimum(np.abs(x) * scale + np.float32(0.5), np.float32(127))
-    mag = np.nan_to_num(mag, nan=0.0)
-    q = (np.sign(x) * np.trunc(mag)).astype(np.int8)
+    real_range = np.float32(np.abs(x).max()) if x.size else np.float32(0)
+    if real_range == 0:  # an all-zero tensor quantizes to zeros over an empty range
+        return np.zeros(x.shape, np.int8), -real_range, real_range
+    scale = np.float32(127) / real_range
+    q = np.clip(np.rint(x * scale), -127, 127).astype(np.int8)
     return q, -real_range, real_range
 
 
