@@ -146,7 +146,7 @@ def _quantized_version(node):
     return _node(entry[0], 'quantized_' + node['name'], node['attrs'], num_outputs=3)
 
 
-def _mark_quantized(order, heads, excluded_names, excluded_ops, quantize_mode):
+def _mark_quantized(order, excluded_names, excluded_ops, quantize_mode):
     """{id(fp32 node): quantized node} for the nodes the pass replaces."""
     qmap, must, support = {}, set(), set()
     consumers = {}
@@ -190,7 +190,7 @@ def quantize_graph_json(graph, excluded_sym_names=(), excluded_op_names=(), offl
                          % (quantize_mode,))
     _, src_heads, attrs = parse(graph)
     order = dfs(src_heads)
-    qmap = _mark_quantized(order, src_heads, set(excluded_sym_names), set(excluded_op_names),
+    qmap = _mark_quantized(order, set(excluded_sym_names), set(excluded_op_names),
                            quantize_mode)
     mirror = {}          # id(fp32 node) -> node standing for it in the new graph
     quantized_entry = {}  # (id(fp32 node), index) -> quantize_v2 node fed by that entry
