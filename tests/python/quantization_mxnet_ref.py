@@ -59,7 +59,19 @@ def edge():
     return mx.sym.SoftmaxOutput(r, name='softmax'), (2, 2, 4, 4)
 
 
-NETS = {'mlp': mlp, 'cnn': cnn, 'edge': edge}
+def branch():
+    """fc1 feeds an FP32 op (sigmoid, visited first) and a quantized one (fc2): the FP32
+    consumer gets `fc1_dequantize`, fc2 reads the requantized INT8 output directly."""
+    data = mx.sym.var('data')
+    fc1 = mx.sym.FullyConnected(data, num_hidden=6, name='fc1')
+    sg = mx.sym.Activation(fc1, act_type='sigmoid', name='sig1')
+    fc3 = mx.sym.FullyConnected(sg, num_hidden=5, name='fc3')
+    fc2 = mx.sym.FullyConnected(fc1, num_hidden=5, name='fc2')
+    add = mx.sym.elemwise_add(fc3, fc2, name='add0')
+    return mx.sym.SoftmaxOutput(add, name='softmax'), (2, 7)
+
+
+NETS = {'mlp': mlp, 'cnn': cnn, 'edge': edge, 'branch': branch}
 
 # (case name, net, quantize_model keyword arguments)
 CASES = [
@@ -80,6 +92,7 @@ CASES = [
     ('cnn_entropy', 'cnn', dict(calib_mode='entropy')),
     ('cnn_naive_channel', 'cnn', dict(calib_mode='naive', quantize_granularity='channel-wise')),
     ('edge_none', 'edge', dict(calib_mode='none')),
+    ('branch_naive', 'branch', dict(calib_mode='naive')),
     ('edge_none_full', 'edge', dict(calib_mode='none', quantize_mode='full')),
     ('edge_naive_full', 'edge', dict(calib_mode='naive', quantize_mode='full')),
 ]

@@ -453,3 +453,15 @@ def test_saved_fixture_json_is_mxnet_format():
     g = mxnet_qjson('cnn_naive')
     assert g['attrs']['mxnet_version'] == ['int', 10901]
     assert json.dumps(g)  # parsed, re-serializable
+
+
+def test_control_flow_subgraphs_pass_through():
+    """Nodes the pass does not touch keep every JSON field, subgraphs included."""
+    with open('%s/../foreach_rnn-symbol.json' % QDATA) as f:
+        src = json.load(f)
+    qjson, _ = q._quantize_symbol_json(json.dumps(src))
+    by_name = {n['name']: n for n in qjson['nodes']}
+    carried = [n for n in src['nodes'] if 'subgraphs' in n]
+    assert carried
+    for n in carried:
+        assert by_name[n['name']]['subgraphs'] == n['subgraphs']

@@ -54,6 +54,9 @@ for _op in _QUANTIZED_OPS:
     _OUTPUT_NAMES[_op] = ['output', 'min_output', 'max_output']
 
 
+_NODE_KEYS = ('op', 'name', 'attrs', 'param', 'attr', 'inputs', 'control_deps')
+
+
 def _node(op, name, attrs=None, inputs=None, num_outputs=1):
     return {'op': op, 'name': name, 'attrs': dict(attrs or {}), 'inputs': list(inputs or []),
             'num_outputs': num_outputs}
@@ -82,6 +85,10 @@ def parse(graph):
         nout = (row[i + 1] - row[i]) if row else 1
         nodes.append(_node(n['op'], n['name'], n.get('attrs', n.get('param', {})),
                            num_outputs=nout))
+        # e.g. control-flow subgraphs: carried through untouched
+        extra = {k: v for k, v in n.items() if k not in _NODE_KEYS}
+        if extra:
+            nodes[-1]['extra'] = extra
         if n.get('control_deps'):
             nodes[-1]['control_deps'] = list(n['control_deps'])
     for n, r in zip(nodes, raw):
@@ -125,6 +132,7 @@ def dump(heads, attrs):
         d['inputs'] = [[index[id(e[0])], e[1], e[2]] for e in n['inputs']]
         if n.get('control_deps'):
             d['control_deps'] = [index[id(c)] for c in n['control_deps']]
+        d.update(n.get('extra', {}))
         nodes.append(d)
         row.append(row[-1] + n['num_outputs'])
     return {'nodes': nodes,
@@ -246,35 +254,29 @@ def quantize_graph_json(graph, excluded_sym_names=(), excluded_op_names=(), offl
             mirror[id(node)] = new
         else:
             new = dict(node, attrs=dict(node['attrs']), inputs=[])
+            if node.get('control_deps'):
+                new['control_deps'] = [mirror[id(c)] for c in node['control_deps']]
             for src, idx, ver in node['inputs']:
-                m = mirror[id(src)]
-                if id(src) in qmap and m['op'] != '_contrib_dequantize':
-                    lo = m['num_outputs'] - 2 + 2 * idx
-                    dq = _node('_contrib_dequantize', src['name'] + '_dequantize', {},
-                               [(m, idx, ver), (m, lo, 0), (m, lo + 1, 0)], 1)
-                    new['inputs'].append((dq, 0, 0))
-                    mirror[id(src)] = dq
-                elif m['op'] == '_contrib_dequantize':
-                    new['inputs'].append((m, 0, 0))
-                else:
-                    new['inputs'].append((m, idx, ver))
+                new['inputs'].append(_fp32_entry(mirror, qmap, src, idx, ver))
             mirror[id(node)] = new
-    heads = []
-    for src, idx, ver in src_heads:
-        m = mirror[id(src)]
-        if id(src) in qmap and m['op'] != '_contrib_dequantize':
-            lo = m['num_outputs'] - 2 + 2 * idx
-            m = _node('_contrib_dequantize', src['name'] + '_dequantize', {},
-                      [(m, idx, ver), (m, lo, 0), (m, lo + 1, 0)], 1)
-            mirror[id(src)] = m
-            heads.append((m, 0, 0))
-        elif m['op'] == '_contrib_dequantize':
-            heads.append((m, 0, 0))
-        else:
-            heads.append((m, idx, ver))
+    heads = [_fp32_entry(mirror, qmap, src, idx, ver) for src, idx, ver in src_heads]
     _offline(heads, set(offline_params))
     calib_layer = [calib_of[id(n)] for n in dfs(heads) if id(n) in calib_of]
     return dump(heads, attrs), calib_layer
+
+
+def _fp32_entry(mirror, qmap, src, idx, ver):
+    """The entry an FP32 consumer (or a graph output) reads for output `idx` of `src`: a
+    quantized `src` is dequantized once, as `<src>_dequantize`, and shared."""
+    m = mirror[id(src)]
+    if id(src) not in qmap:
+        return (m, idx, ver)
+    if m['op'] != '_contrib_dequantize':
+        lo = m['num_outputs'] - 2 + 2 * idx
+        m = _node('_contrib_dequantize', src['name'] + '_dequantize', {},
+                  [(m, idx, ver), (m, lo, 0), (m, lo + 1, 0)], 1)
+        mirror[id(src)] = m
+    return (m, 0, 0)
 
 
 def _offline(heads, offline_params):
