@@ -16,13 +16,15 @@ with open(os.path.join(QDATA, 'reference.json')) as _f:
     REF = json.load(_f)
 
 CASES = sorted(k for k in REF if not k.startswith('_'))
-SHAPES = {'mlp': (2, 12), 'cnn': (2, 3, 8, 8), 'edge': (2, 2, 4, 4), 'branch': (2, 7)}
+SHAPES = {'mlp': (2, 12), 'cnn': (2, 3, 8, 8), 'edge': (2, 2, 4, 4), 'branch': (2, 7), 'emb': (2, 4)}
 
 
 def calib_arrays(net):
     """The calibration set of quantization_mxnet_ref.calib_data: 16 examples, 5 classes."""
     rng = np.random.RandomState(7)
     x = rng.normal(size=(16,) + SHAPES[net][1:]).astype('float32')
+    if net == 'emb':  # indices 0..4 for the Embedding
+        x = rng.randint(0, 5, size=(16,) + SHAPES[net][1:]).astype('float32')
     y = rng.randint(0, 5, size=(16,)).astype('float32')
     return x, y
 

@@ -71,7 +71,19 @@ def branch():
     return mx.sym.SoftmaxOutput(add, name='softmax'), (2, 7)
 
 
-NETS = {'mlp': mlp, 'cnn': cnn, 'edge': edge, 'branch': branch}
+def emb():
+    """Embedding (its indices stay FP32, only the table is quantized) and elemwise_mul."""
+    data = mx.sym.var('data')
+    e = mx.sym.Embedding(data, input_dim=5, output_dim=3, name='emb0')
+    fl = mx.sym.Flatten(e, name='flatten0')
+    fa = mx.sym.FullyConnected(fl, num_hidden=4, name='fca')
+    fb = mx.sym.FullyConnected(fl, num_hidden=4, name='fcb')
+    m = mx.sym.elemwise_mul(fa, fb, name='mul0')
+    fc = mx.sym.FullyConnected(m, num_hidden=5, name='fc')
+    return mx.sym.SoftmaxOutput(fc, name='softmax'), (2, 4)
+
+
+NETS = {'mlp': mlp, 'cnn': cnn, 'edge': edge, 'branch': branch, 'emb': emb}
 
 # (case name, net, quantize_model keyword arguments)
 CASES = [
@@ -93,6 +105,8 @@ CASES = [
     ('cnn_naive_channel', 'cnn', dict(calib_mode='naive', quantize_granularity='channel-wise')),
     ('edge_none', 'edge', dict(calib_mode='none')),
     ('branch_naive', 'branch', dict(calib_mode='naive')),
+    ('emb_naive', 'emb', dict(calib_mode='naive')),
+    ('emb_none_full', 'emb', dict(calib_mode='none', quantize_mode='full')),
     ('edge_none_full', 'edge', dict(calib_mode='none', quantize_mode='full')),
     ('edge_naive_full', 'edge', dict(calib_mode='naive', quantize_mode='full')),
 ]
@@ -113,10 +127,12 @@ def params_for(sym, shape):
     return args, auxs
 
 
-def calib_data(shape):
+def calib_data(net, shape):
     """Same generator as test_quantization.calib_arrays: 16 examples, batch 4."""
     rng = np.random.RandomState(7)
     x = rng.normal(size=(16,) + shape[1:]).astype('float32')
+    if net == 'emb':  # the Embedding reads indices 0..4
+        x = rng.randint(0, 5, size=(16,) + shape[1:]).astype('float32')
     y = rng.randint(0, 5, size=(16,)).astype('float32')
     return x, y
 
@@ -134,7 +150,7 @@ def main():
     for case, net, kw in CASES:
         sym, shape = NETS[net]()
         args, auxs = q._load_params(os.path.join(OUT, '%s-0000.params' % net))
-        x, y = calib_data(shape)
+        x, y = calib_data(net, shape)
         it = mx.io.NDArrayIter(x, y, batch_size=4, label_name='softmax_label')
         _, calib_layer = q._quantize_symbol(
             sym, mx.cpu(), excluded_symbols=kw.get('excluded_sym_names'),

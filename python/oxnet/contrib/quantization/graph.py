@@ -26,6 +26,9 @@ _QUANTIZABLE = {
     'Flatten': ('_contrib_quantized_flatten', False, False, ()),
     'Concat': ('_contrib_quantized_concat', False, False, ()),
     'elemwise_add': ('_contrib_quantized_elemwise_add', False, True, ()),
+    'elemwise_mul': ('_contrib_quantized_elemwise_mul', False, True, ()),
+    # the indices stay FP32; only the table is quantized
+    'Embedding': ('_contrib_quantized_embedding', False, False, (0,)),
 }
 _QUANTIZED_OPS = {v[0] for v in _QUANTIZABLE.values()}
 # quantized ops that take their output range from calibration themselves (no requantize after)
