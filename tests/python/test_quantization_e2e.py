@@ -18,7 +18,22 @@ from quantization_cases import (CASES, REF, QDATA, assert_same_graph, calib_arra
                                 calib_iter, fp32_model, kwargs_of, mxnet_qjson,
                                 mxnet_qparams)
 
-RAN_IN_MXNET = [c for c in CASES if not isinstance(REF[c]['outputs']['int8'], str)]
+
+
+def _mxnet_int8_error(case):
+    out = REF[case]['outputs']
+    if isinstance(out['int8'], str):
+        return None  # MXNet could not run it (see the module docstring)
+    return float(np.abs(np.array(out['int8']) - np.array(out['fp32'])).max())
+
+
+# MXNet's printed INT8 outputs usable as an oracle: within 0.05 of its FP32 ones. Left out:
+# branch_naive, where MXNet's oneDNN s8 x s8 FullyConnected was off by up to 1.2 on this
+# machine (int16 saturation in the s8 kernels of CPUs without VNNI; a float32
+# fake-quantization of the same graph stays within 0.015), and mlp_naive_uint8, whose error is
+# the uint8 clipping itself (tested on its own below).
+RAN_IN_MXNET = [c for c in CASES
+                if _mxnet_int8_error(c) is not None and _mxnet_int8_error(c) < 0.05]
 CNN = [c for c in CASES if REF[c]['net'] == 'cnn']
 
 
@@ -95,17 +110,19 @@ def test_mxnet_quantized_model_runs_in_oxnet(case):
 
 @pytest.mark.parametrize('case', [c for c in CASES if c != 'mlp_naive_uint8'])
 def test_quantized_model_tracks_fp32(case):
-    """Within quantization error of the FP32 model on all 16 calibration examples: top-1
-    agreement on at least 14 and softmax probabilities within 0.1. (mlp_naive_uint8 is left
-    out: uint8 activations clip the negative inputs, as in MXNet.)"""
+    """Within quantization error of the FP32 model: softmax probabilities within 0.1 and top-1
+    agreement on at least 14 of the 16 calibration examples (a float32 fake-quantization of
+    these nets at the calibrated ranges stays within 0.04 and agrees on all 16).
+    (mlp_naive_uint8 is left out: uint8 activations clip the negative inputs, as in MXNet;
+    see test_uint8_activations_clip_negatives_like_mxnet.)"""
     sym, args, auxs = fp32_model(REF[case]['net'])
     qsym, qargs, qauxs = _quantize(case)
     x, _ = calib_arrays(REF[case]['net'])
     fp32 = _run(sym, args, auxs, x)
     int8 = _run(qsym, qargs, qauxs, x)
-    assert (fp32.argmax(1) == int8.argmax(1)).sum() >= 14
     assert np.abs(fp32 - int8).max() < 0.1
-    # FP32 outputs MXNet printed: the FP32 path itself agrees
+    assert (fp32.argmax(1) == int8.argmax(1)).sum() >= 14
+    # and the FP32 path agrees with the FP32 outputs MXNet printed
     np.testing.assert_allclose(fp32[:4], np.array(REF[case]['outputs']['fp32']), atol=1e-5)
 
 
