@@ -217,6 +217,23 @@ def test_num_calib_examples_stops_after_whole_batches():
     np.testing.assert_allclose(th['data'], REF['cnn_naive_auto']['th_dict']['data'])
 
 
+def test_collector_on_a_plain_executor_monitor():
+    """quantize_graph's flow by hand: a collector installed on an FP32 executor's monitor
+    over the calibration batches yields MXNet's calibrated graph."""
+    sym, args, auxs = fp32_model('cnn')
+    qjson, layers = q._quantize_symbol_json(sym, offline_params=list(args))
+    collector = q._LayerOutputMinMaxCollector('int8', include_layer=layers)
+    x, _ = calib_arrays('cnn')
+    ex = sym.simple_bind(mx.cpu(), data=(4,) + x.shape[1:], grad_req='null')
+    ex.copy_params_from(args, auxs, allow_extra_params=True)
+    ex.set_monitor_callback(collector.collect, monitor_all=True)
+    for i in range(0, 16, 4):
+        ex.forward(is_train=False, data=mx.nd.array(x[i:i + 4]))
+    assert sorted(collector.min_max_dict) == sorted(layers)
+    calibrated = q._calibrate_quantized_sym(qjson, collector.min_max_dict)
+    assert_same_graph(calibrated, mxnet_qjson('cnn_naive'), calib_atol=3e-6)
+
+
 def test_min_max_collector_filters_and_accumulates():
     c = q._LayerOutputMinMaxCollector('int8', include_layer=['a_output'])
     c.collect(b'a_output', mx.nd.array([[-1.0, 2.0]]))
