@@ -16,7 +16,8 @@ with open(os.path.join(QDATA, 'reference.json')) as _f:
     REF = json.load(_f)
 
 CASES = sorted(k for k in REF if not k.startswith('_'))
-SHAPES = {'mlp': (2, 12), 'cnn': (2, 3, 8, 8), 'edge': (2, 2, 4, 4), 'branch': (2, 7), 'emb': (2, 4)}
+SHAPES = {'mlp': (2, 12), 'cnn': (2, 3, 8, 8), 'edge': (2, 2, 4, 4), 'branch': (2, 7),
+          'emb': (2, 4)}
 
 
 def calib_arrays(net):
