@@ -12,6 +12,8 @@ nnvm's DFS post-order, which is how MXNet numbers them in its JSON.
 """
 import json
 
+import numpy as np
+
 # Ops whose quantized counterpart is registered for CPU in MXNet 1.9.1 (oneDNN build):
 # fp32 op -> (quantized op, must-quantize?, needs requantize?, fp32 input indices kept FP32).
 # 'must' ops (FQuantizable kMust) are always quantized; the others (kSupport) are quantized in
@@ -298,7 +300,8 @@ def _offline(heads, offline_params):
 
 def _format_range(value):
     # std::to_string(float): printf's %f of the value widened to double
-    return '%f' % float(value)
+    # thresholds from calibrate_entropy arrive as arrays of shape (1,), as in MXNet
+    return '%f' % float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
 
 
 def calibrate_graph_json(graph, th_dict):
