@@ -135,12 +135,7 @@ pub fn calib_params(what: &'static str) -> [ParamSpec; 2] {
             Some("None"),
             "The minimum scalar value in the form of float32 obtained through calibration.",
         ),
-        param(
-            "max_calib_range",
-            "float or None",
-            Some("None"),
-            what,
-        ),
+        param("max_calib_range", "float or None", Some("None"), what),
     ]
 }
 

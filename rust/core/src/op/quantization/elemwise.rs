@@ -16,7 +16,12 @@ use std::sync::Arc;
 
 const ADD: &str = "_contrib_quantized_elemwise_add";
 const MUL: &str = "_contrib_quantized_elemwise_mul";
-const RANGES: [(usize, &str); 4] = [(2, "lhs_min"), (3, "lhs_max"), (4, "rhs_min"), (5, "rhs_max")];
+const RANGES: [(usize, &str); 4] = [
+    (2, "lhs_min"),
+    (3, "lhs_max"),
+    (4, "rhs_min"),
+    (5, "rhs_max"),
+];
 
 fn same_shape(op: &str, ins: &[Desc]) -> Result<()> {
     if ins[0].shape != ins[1].shape {
@@ -53,7 +58,14 @@ fn add_types(cal: Option<(f32, f32)>, ins: &[DType]) -> Result<(QType, QType, QT
 /// The sum as oneDNN's `sum` primitive computes it: each operand times its scale, summed in
 /// f32, rounded half to even, saturated. A uint8 operand added to an int8 one is first
 /// reordered to int8 with its own scale (and saturates there, as in MXNet).
-fn add_forward(cal: Option<(f32, f32)>, qa: QType, qb: QType, qo: QType, ins: &[Vec<f32>], r: [f32; 4]) -> (Vec<f32>, f32, f32) {
+fn add_forward(
+    cal: Option<(f32, f32)>,
+    qa: QType,
+    qb: QType,
+    qo: QType,
+    ins: &[Vec<f32>],
+    r: [f32; 4],
+) -> (Vec<f32>, f32, f32) {
     let (a_abs, b_abs) = (real_range(r[0], r[1]), real_range(r[2], r[3]));
     let a_scale = onednn_levels(qa) / a_abs;
     let b_scale = onednn_levels(qb) / b_abs;
@@ -170,7 +182,10 @@ fn quantized_mul(p: &Params) -> Result<Arc<dyn Operator>> {
             if ins[i] != DType::I8 {
                 return Err(Error::dtype(
                     MUL,
-                    format!("{name} must be int8 (the only type MXNet multiplies), got {}", ins[i]),
+                    format!(
+                        "{name} must be int8 (the only type MXNet multiplies), got {}",
+                        ins[i]
+                    ),
                 ));
             }
         }
@@ -213,9 +228,7 @@ fn quantized_mul(p: &Params) -> Result<Arc<dyn Operator>> {
                     let scale = onednn_levels(QType::I8) / real_range(lo, hi) / l_scale / r_scale;
                     // MXNet casts the float straight to int8: truncation toward zero, and
                     // values beyond int8 wrap (x86 converts to int32 and keeps the low byte).
-                    let v: Vec<f32> = prod
-                        .map(|v| ((v * scale) as i32) as i8 as f32)
-                        .collect();
+                    let v: Vec<f32> = prod.map(|v| ((v * scale) as i32) as i8 as f32).collect();
                     store(&outs[0], &v);
                     store_scalar(&outs[1], lo);
                     store_scalar(&outs[2], hi);

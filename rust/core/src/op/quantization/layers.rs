@@ -3,8 +3,8 @@
 //! `_contrib_quantized_concat` and `_contrib_quantized_embedding`.
 
 use super::common::{
-    check_ranges, copy_bytes, int8_or_uint8, load, range_desc, range_output_names,
-    range_shapes, scalar, store, store_scalar, type_partial, zero_grads,
+    check_ranges, copy_bytes, int8_or_uint8, load, range_desc, range_output_names, range_shapes,
+    scalar, store, store_scalar, type_partial, zero_grads,
 };
 use super::range::{onednn_levels, real_range, round_saturate, QType};
 use crate::dtype::DType;
@@ -75,7 +75,10 @@ fn flatten(_: &Params) -> Result<Arc<dyn Operator>> {
 /// `quantized_act`: relu only. MXNet's output is int8 whatever the input: uint8 data (already
 /// non-negative) is passed on byte for byte, so values above 127 read back negative, as there.
 fn act(p: &Params) -> Result<Arc<dyn Operator>> {
-    let t = p.choice("act_type", &["relu", "sigmoid", "softrelu", "softsign", "tanh"])?;
+    let t = p.choice(
+        "act_type",
+        &["relu", "sigmoid", "softrelu", "softsign", "tanh"],
+    )?;
     if t != "relu" {
         return Err(Error::NotImplemented(format!(
             "operator {ACT}: act_type='{t}' is not supported; _contrib_quantized_act only \
@@ -166,8 +169,8 @@ fn concat(p: &Params) -> Result<Arc<dyn Operator>> {
             out.0[ax] = 0;
             for (i, d) in ins.iter().take(n).enumerate() {
                 let s = &d.shape;
-                let fits = s.ndim() == first.ndim()
-                    && (0..s.ndim()).all(|k| k == ax || s[k] == first[k]);
+                let fits =
+                    s.ndim() == first.ndim() && (0..s.ndim()).all(|k| k == ax || s[k] == first[k]);
                 if !fits {
                     return Err(Error::shape(
                         CONCAT,

@@ -40,3 +40,6 @@ pub fn register(r: &mut Registry) {
     pooling::register(r);
     batch_norm::register(r);
 }
+
+#[cfg(test)]
+mod tests;

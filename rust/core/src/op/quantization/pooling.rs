@@ -3,8 +3,8 @@
 //! average is rounded half to even as oneDNN rounds it.
 
 use super::common::{
-    check_ranges, int8_or_uint8, load, range_desc, range_output_names, range_shapes, scalar,
-    store, store_scalar, type_partial, zero_grads,
+    check_ranges, int8_or_uint8, load, range_desc, range_output_names, range_shapes, scalar, store,
+    store_scalar, type_partial, zero_grads,
 };
 use super::range::round_saturate;
 use crate::dtype::DType;
@@ -73,9 +73,15 @@ fn quantized_pooling(p: &Params) -> Result<Arc<dyn Operator>> {
             // Pool exact small integers in f32 (sums of int8 stay exact), then round.
             let x = load(&ins[0]);
             let mut y = vec![0.0f32; outs[0].size()];
-            pool::forward(&g, c2.kind, f32::MIN, &x, &mut y);
+            // oneDNN's padded average divides by the whole kernel, also where a window of the
+            // 'full' convention reaches past the padded input (MXNet's float kernel clips).
+            let (kind, div) = match c2.kind {
+                Kind::Avg { include_pad: true } => (Kind::Sum, g.kernel.iter().product::<usize>()),
+                k => (k, 1),
+            };
+            pool::forward(&g, kind, f32::MIN, &x, &mut y);
             for v in y.iter_mut() {
-                *v = round_saturate(*v, q);
+                *v = round_saturate(*v / div as f32, q);
             }
             store(&outs[0], &y);
             store_scalar(&outs[1], scalar(&ins[1]));

@@ -4,9 +4,8 @@
 //! module doc of `quantization` for where that differs from the formulas in MXNet's source).
 
 use super::common::{
-    calib, calib_params, check_ranges, copy_bytes, dtype_of, load, out_type,
-    qtype, range_desc, range_shapes, resolve_out_type, scalar, store, store_scalar,
-    type_partial, zero_grads,
+    calib, calib_params, check_ranges, copy_bytes, dtype_of, load, out_type, qtype, range_desc,
+    range_shapes, resolve_out_type, scalar, store, store_scalar, type_partial, zero_grads,
 };
 use super::range::{onednn_levels, real_range, round_saturate, QType};
 use crate::dtype::DType;
