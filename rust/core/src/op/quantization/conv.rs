@@ -111,3 +111,89 @@ pub fn register(r: &mut Registry) {
         |p| Ok(conv_op(Cfg::parse(OP, p)?)),
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::op::call_str;
+    use crate::{Context, NDArray, Shape};
+
+    fn arr<T: crate::dtype::Element>(shape: &[usize], v: &[T]) -> NDArray {
+        NDArray::from_vec(Shape::new(shape.to_vec()), v, Context::cpu(0)).expect("alloc")
+    }
+
+    fn scalar(v: f32) -> NDArray {
+        arr(&[1], &[v])
+    }
+
+    #[test]
+    fn int8_conv_with_padding_matches_a_direct_loop() {
+        // data (1, 2, 3, 3), weight (2, 2, 2, 2), pad 1: output (1, 2, 4, 4).
+        let x: Vec<i8> = (0..18).map(|i| (i * 37 % 256) as u8 as i8).collect();
+        let w: Vec<i8> = (0..16).map(|i| [-128i8, 127, 5, -7][i % 4]).collect();
+        let b = [100i8, -128];
+        let ins = [
+            arr(&[1, 2, 3, 3], &x),
+            arr(&[2, 2, 2, 2], &w),
+            arr(&[2], &b),
+            scalar(-1.0),
+            scalar(1.0),
+            scalar(-2.0),
+            scalar(2.0),
+            scalar(-1.0),
+            scalar(1.0),
+        ];
+        let out = call_str(
+            super::OP,
+            &ins,
+            &[("kernel", "(2, 2)"), ("num_filter", "2"), ("pad", "(1, 1)")],
+        )
+        .expect("op");
+        let got = out[0].to_vec::<i32>().expect("read");
+        let mut want = vec![0i64; 2 * 16];
+        for f in 0..2 {
+            for oy in 0..4 {
+                for ox in 0..4 {
+                    let mut s = b[f] as i64;
+                    for c in 0..2 {
+                        for ky in 0..2 {
+                            for kx in 0..2 {
+                                let (iy, ix) = (oy + ky, ox + kx);
+                                if (1..4).contains(&iy) && (1..4).contains(&ix) {
+                                    s += x[c * 9 + (iy - 1) * 3 + ix - 1] as i64
+                                        * w[((f * 2 + c) * 2 + ky) * 2 + kx] as i64;
+                                }
+                            }
+                        }
+                    }
+                    want[f * 16 + oy * 4 + ox] = s;
+                }
+            }
+        }
+        assert_eq!(got.iter().map(|&v| v as i64).collect::<Vec<_>>(), want);
+        // (1/127)·(2/127)·(2^31 - 1), the int8 x int8 product range.
+        let hi = out[2].to_vec::<f32>().expect("read")[0];
+        assert_eq!(hi, (1.0f32 / 127.0) * (2.0 / 127.0) * i32::MAX as f32);
+        assert_eq!(out[1].to_vec::<f32>().expect("read")[0], -hi);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors_naming_the_argument() {
+        let x = arr(&[1, 1, 3, 3], &[0f32; 9]);
+        let w = arr(&[1, 1, 1, 1], &[0i8]);
+        let r = [scalar(0.0), scalar(1.0), scalar(-1.0), scalar(1.0)];
+        let attrs = [
+            ("kernel", "(1, 1)"),
+            ("num_filter", "1"),
+            ("no_bias", "True"),
+        ];
+        let mut ins = vec![x, w.clone()];
+        ins.extend(r.iter().cloned());
+        let msg = format!("{:?}", call_str(super::OP, &ins, &attrs).err());
+        assert!(msg.contains("data must be int8 or uint8"), "{msg}");
+        ins[0] = arr(&[1, 1, 3, 3], &[0u8; 9]);
+        ins[2] = arr(&[2], &[0f32, 1.0]);
+        let e = call_str(super::OP, &ins, &attrs).err();
+        let msg = format!("{e:?}");
+        assert!(msg.contains("min_data must have shape (1,)"), "{msg}");
+    }
+}

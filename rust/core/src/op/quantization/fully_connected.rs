@@ -197,3 +197,68 @@ pub fn register(r: &mut Registry) {
         },
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::op::call_str;
+    use crate::{Context, NDArray, Shape};
+
+    fn arr<T: crate::dtype::Element>(shape: &[usize], v: &[T]) -> NDArray {
+        NDArray::from_vec(Shape::new(shape.to_vec()), v, Context::cpu(0)).expect("alloc")
+    }
+
+    fn scalar(v: f32) -> NDArray {
+        arr(&[1], &[v])
+    }
+
+    #[test]
+    fn uint8_product_and_rescaled_bias() {
+        let x: Vec<u8> = (0..12).map(|i| (i * 23 % 256) as u8).collect();
+        let w: Vec<i8> = (0..6).map(|i| [-128i8, 127, -1][i % 3]).collect();
+        let b = [113i8, -124];
+        let ins = [
+            arr(&[4, 3], &x),
+            arr(&[2, 3], &w),
+            arr(&[2], &b),
+            scalar(0.0),
+            scalar(1.0),
+            scalar(-1.0),
+            scalar(1.0),
+            scalar(-1.0),
+            scalar(1.0),
+        ];
+        let out = call_str(super::OP, &ins, &[("num_hidden", "2")]).expect("op");
+        let got = out[0].to_vec::<i32>().expect("read");
+        for r in 0..4 {
+            for j in 0..2 {
+                let dot: i64 = (0..3)
+                    .map(|p| x[r * 3 + p] as i64 * w[j * 3 + p] as i64)
+                    .sum();
+                // MXNet 1.9.1 adds a uint8-data bias level as 255.5 levels (all ranges ±1 or
+                // [0, 1]), truncated toward zero.
+                let bias = (b[j] as f64 * 255.5).trunc() as i64;
+                assert_eq!(got[r * 2 + j] as i64, dot + bias, "row {r} col {j}");
+            }
+        }
+        // mxref printed 66311.06 for uint8 data in [0, 1] times int8 weights in ±1.
+        assert_eq!(out[2].to_vec::<f32>().expect("read")[0], 66311.06);
+    }
+
+    #[test]
+    fn weight_shape_mismatch_is_an_error() {
+        let ins = [
+            arr(&[2, 4], &[0i8; 8]),
+            arr(&[3, 5], &[0i8; 15]),
+            scalar(-1.0),
+            scalar(1.0),
+            scalar(-1.0),
+            scalar(1.0),
+        ];
+        let e = call_str(super::OP, &ins, &[("num_hidden", "3"), ("no_bias", "True")]).err();
+        let msg = format!("{e:?}");
+        assert!(
+            msg.contains("_contrib_quantized_fully_connected") && msg.contains("weight"),
+            "{msg}"
+        );
+    }
+}
