@@ -5,6 +5,7 @@ pub mod cast;
 pub mod conv;
 pub mod elemwise;
 pub mod gemm;
+pub mod igemm;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
