@@ -29,6 +29,7 @@ pub mod registry;
 pub mod sequence;
 pub mod shape_ops;
 pub mod slice;
+pub mod sg_mkldnn;
 pub mod softmax;
 mod softmax_length;
 pub mod sort;

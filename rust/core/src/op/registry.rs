@@ -76,6 +76,7 @@ pub fn registry() -> &'static Registry {
         super::nn::register(&mut r);
         super::contrib::register(&mut r);
         super::quantization::register(&mut r);
+        super::sg_mkldnn::register(&mut r);
         super::image::register(&mut r);
         super::utility::register(&mut r);
         super::compat::register(&mut r);

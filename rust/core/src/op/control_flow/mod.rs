@@ -12,6 +12,7 @@ pub mod while_loop;
 mod tests;
 
 use super::params::{param, ParamSpec};
+use super::sg_mkldnn;
 use super::{Desc, GradArgs, Inputs, OpDef, Operator, Registry};
 use crate::error::{Error, Result};
 use crate::graph::symbol::Symbol;
@@ -213,7 +214,8 @@ impl OpDef for WhileDef {
     }
 }
 
-/// Configures control-flow op `op` from its attributes and subgraphs.
+/// Configures an op whose node carries subgraphs (control flow, oneDNN-fused nodes) from its
+/// attributes and subgraphs.
 pub fn create_with_subgraphs(
     op: &str,
     attrs: &[(String, String)],
@@ -232,6 +234,7 @@ pub fn create_with_subgraphs(
         foreach::NAME => Ok(Arc::new(foreach::Foreach::new(attrs, one(subgraphs)?)?)),
         cond::NAME => Ok(Arc::new(cond::Cond::new(attrs, subgraphs)?)),
         while_loop::NAME => Ok(Arc::new(while_loop::WhileLoop::new(attrs, subgraphs)?)),
+        sg_mkldnn::CONV | sg_mkldnn::FC => sg_mkldnn::create(op, attrs, subgraphs),
         _ => Err(Error::Value(format!(
             "operator {op} does not take subgraphs ({n} given)"
         ))),

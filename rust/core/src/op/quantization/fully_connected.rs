@@ -65,7 +65,7 @@ fn infer(cfg: Cfg, ins: &[Desc]) -> Result<Vec<Desc>> {
 }
 
 /// `y (m×n) = x (m×k) · wᵀ` with w stored n×k.
-fn product<X: IElem>(m: usize, n: usize, k: usize, x: &[X], w: &[i8], y: &mut [i32]) {
+pub(crate) fn product<X: IElem>(m: usize, n: usize, k: usize, x: &[X], w: &[i8], y: &mut [i32]) {
     // SAFETY: x is m×k, w is n×k (read as its k×n transpose) and y is m×n, as `infer`
     // checked; y is a fresh output.
     unsafe {

@@ -25,7 +25,7 @@
 
 mod batch_norm;
 mod calibrate;
-mod common;
+pub(crate) mod common;
 pub mod conv;
 mod elemwise;
 pub mod fully_connected;
