@@ -360,15 +360,16 @@ def test_quantized_fc_node(variant):
 
 
 @pytest.mark.parametrize("variant", ["naive", "intfc", "nocalib"])
-def test_quantized_net_end_to_end_close_to_mxnet(variant):
-    """The whole INT8 net: softmax close to mxref's and to the FP32 net's. The gap to mxref is
-    what its int16 saturation costs (measured below 0.02)."""
-    e = _expected(variant)
+def test_quantized_net_end_to_end_close_to_fp32(variant):
+    """The whole INT8 net (quantize_v2, fused convs, quantized pooling/flatten, fused FC,
+    requantize/dequantize): its softmax is within 0.01 of the FP32 net's (measured 0.004 to
+    0.008). mxref's own INT8 softmax is 0.09 to 0.15 away from FP32 on its AVX2 host (int16
+    saturation and the in-place sum), so it is no oracle end to end; the nodes are checked
+    one by one above."""
     arg, aux = _params("q_" + variant)
-    x = _expected("float")["x"]
-    got = _run(_sym("q_" + variant), _full_feed(arg, x), aux)[0]
-    np.testing.assert_allclose(got, e[variant + "/softmax_output"], atol=0.02)
-    np.testing.assert_allclose(got, _expected("float")["plain/softmax_output"], atol=0.05)
+    fp32 = _expected("float")
+    got = _run(_sym("q_" + variant), _full_feed(arg, fp32["x"]), aux)[0]
+    np.testing.assert_allclose(got, fp32["plain/softmax_output"], atol=0.01)
 
 
 # ---- errors ----
