@@ -270,23 +270,13 @@ def test_float_fused_matches_mxnet_and_the_unfused_net():
                                    err_msg=name)
 
 
-def test_float_fused_json_round_trip():
-    text = open(os.path.join(D, "fused-symbol.json")).read()
+@pytest.mark.parametrize("name", ["fused", "q_naive", "q_nocalib", "q_intfc"])
+def test_json_round_trip_is_mxnets_bytes(name):
+    """tojson writes the subgraphs back exactly as MXNet wrote them."""
+    text = open(os.path.join(D, name + "-symbol.json")).read()
     sym = mx.sym.load_json(text)
-    out = json.loads(sym.tojson())
-    want = json.loads(text)
-    for a, b in zip(out["nodes"], want["nodes"]):
-        assert a["op"] == b["op"] and a["name"] == b["name"] and a["inputs"] == b["inputs"]
-        assert a.get("attrs", {}) == b.get("attrs", {})
-        if "subgraphs" in b:
-            assert [[n["op"] for n in g["nodes"]] for g in a["subgraphs"]] == \
-                [[n["op"] for n in g["nodes"]] for g in b["subgraphs"]]
-    back = mx.sym.load_json(sym.tojson())
-    assert back.tojson() == sym.tojson()
-    e = _expected("float")
-    arg, aux = _params("net")
-    np.testing.assert_array_equal(_run(back, _full_feed(arg, e["x"]), aux)[0],
-                                  _run(sym, _full_feed(arg, e["x"]), aux)[0])
+    assert sym.tojson() == text
+    assert mx.sym.load_json(sym.tojson()).tojson() == text
 
 
 # ---- quantized ----

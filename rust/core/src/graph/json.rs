@@ -126,12 +126,15 @@ pub fn to_json(sym: &Symbol) -> String {
         out: String::new(),
         scopes: Vec::new(),
     };
-    write_graph(&mut w, &sym.outputs, true);
+    write_graph(&mut w, &sym.outputs, true, true);
     w.out
 }
 
 /// One graph object; control-flow nodes nest their subgraphs (without `attrs`) as MXNet does.
-fn write_graph(w: &mut Writer, outputs: &[Entry], top: bool) {
+/// `bump_versions`: whether ops that mutate a variable bump its version. MXNet's graph
+/// partitioner builds the subgraphs of `_sg_mkldnn_*` nodes from fresh entries that never
+/// bump, so their BatchNorm statistics stay at version 0 there.
+fn write_graph(w: &mut Writer, outputs: &[Entry], top: bool, bump_versions: bool) {
     let order = topo_order(outputs);
     let index: HashMap<usize, usize> = order
         .iter()
@@ -154,7 +157,7 @@ fn write_graph(w: &mut Writer, outputs: &[Entry], top: bool) {
                 let mut ver = 0;
                 if e.node.is_variable() {
                     let v = versions.entry(node_ptr(&e.node)).or_insert(0);
-                    if mutated.contains(&i) {
+                    if bump_versions && mutated.contains(&i) {
                         *v += 1;
                     }
                     ver = *v;
@@ -181,7 +184,7 @@ fn write_graph(w: &mut Writer, outputs: &[Entry], top: bool) {
             w.begin('[', true);
             for g in subgraphs {
                 w.item();
-                write_graph(w, &g.outputs, false);
+                write_graph(w, &g.outputs, false, !n.op_name.starts_with("_sg_mkldnn_"));
             }
             w.end(']');
         }
