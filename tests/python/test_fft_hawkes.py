@@ -114,7 +114,7 @@ def test_fft_errors():
         mx.nd.contrib.fft(mx.nd.ones((2, 4), dtype='int32'))
     with pytest.raises(_ERR, match=r'_contrib_ifft.*uint8'):
         mx.nd.contrib.ifft(mx.nd.ones((2, 4), dtype='uint8'))
-    with pytest.raises(_ERR, match=r'_contrib_fft.*compute_size'):
+    with pytest.raises(_ERR, match=r'compute_size.*_contrib_fft'):
         mx.nd.contrib.fft(mx.nd.ones((2, 4)), compute_size=0)
 
 
