@@ -20,6 +20,7 @@
 //!   (far below one int8 level); quantized_batch_norm's folded scale likewise can differ by
 //!   one int8 level where a value falls within float rounding of a half level;
 //! - dequantize also takes int32 data (2^31 - 1 levels), which MXNet 1.9.1 refuses.
+//!
 //! Where MXNet passes already-quantized bytes on under another declared type (quantize_v2 of
 //! uint8 data with out_type int8, quantized_act of uint8 data), the bytes are kept as there.
 
