@@ -1820,6 +1820,58 @@ fn compat_rows(r: &mut Vec<Row>) {
 /// information worth a numeric check), with the reason.
 const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     ("_set_value", "no inputs: fills the out= array in place with a scalar"),
+    (
+        "_contrib_quantize",
+        "integer output: MXNet registers zero gradients (MakeZeroGradNodes), as here",
+    ),
+    (
+        "_contrib_quantize_v2",
+        "integer output: MXNet registers zero gradients (MakeZeroGradNodes), as here",
+    ),
+    (
+        "_contrib_quantize_asym",
+        "integer output: MXNet registers zero gradients (MakeZeroGradNodes), as here",
+    ),
+    (
+        "_contrib_dequantize",
+        "integer input: MXNet registers zero gradients (MakeZeroGradNodes), as here",
+    ),
+    (
+        "_contrib_requantize",
+        "integer input and output: MXNet registers zero gradients (MakeZeroGradNodes), as here",
+    ),
+    (
+        "_contrib_quantized_elemwise_add",
+        "MXNet registers no gradient (inference only)",
+    ),
+    (
+        "_contrib_quantized_elemwise_mul",
+        "integer inputs: MXNet registers zero gradients (MakeZeroGradNodes), as here",
+    ),
+    (
+        "_contrib_quantized_flatten",
+        "integer data: MXNet registers zero gradients (MakeZeroGradNodes), as here",
+    ),
+    (
+        "_contrib_quantized_act",
+        "MXNet registers no gradient (inference only)",
+    ),
+    (
+        "_contrib_quantized_concat",
+        "integer data: MXNet registers zero gradients (MakeZeroGradNodes), as here",
+    ),
+    (
+        "_contrib_quantized_pooling",
+        "integer data: zero gradients, as MXNet's avg pooling gives (its max pooling fails)",
+    ),
+    (
+        "_contrib_quantized_batch_norm",
+        "integer data: MXNet registers zero gradients (MakeZeroGradNodes), as here",
+    ),
+    (
+        "_contrib_quantized_embedding",
+        "integer weight: MXNet registers zero gradients (MakeZeroGradNodes), as here",
+    ),
     ("_contrib_RROIAlign", "MXNet registers no gradient (its backward is not supported)"),
     ("_zeros_without_dtype", "no inputs"),
     ("reset_arrays", "no outputs: zeroes its inputs in place"),

@@ -14,7 +14,7 @@ use crate::with_dtype;
 use std::sync::Arc;
 
 /// Clipped row indices of `data`. Inside an op reading it.
-fn rows(data: &NDArray, input_dim: usize) -> Vec<usize> {
+pub(crate) fn rows(data: &NDArray, input_dim: usize) -> Vec<usize> {
     let hi = input_dim.saturating_sub(1) as f64;
     with_dtype!(data.dtype(), T, {
         // SAFETY: the calling op reads data.

@@ -8,7 +8,7 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::pool::{self, Geom, Kind};
 use crate::ndarray::NDArray;
-use crate::op::params::{param, Params};
+use crate::op::params::{param, ParamSpec, Params};
 use crate::op::shape_ops::def;
 use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
 use crate::shape::Shape;
@@ -16,14 +16,17 @@ use std::sync::Arc;
 
 const OP: &str = "Pooling";
 
+/// Parsed pooling parameters, shared with `_contrib_quantized_pooling`.
 #[derive(Debug, Clone)]
-struct Cfg {
-    kind: Kind,
-    global: bool,
-    full: bool,
-    kernel: Vec<usize>,
-    stride: Vec<usize>,
-    pad: Vec<usize>,
+pub(crate) struct Cfg {
+    /// The op named in errors.
+    pub(crate) op: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) global: bool,
+    pub(crate) full: bool,
+    pub(crate) kernel: Vec<usize>,
+    pub(crate) stride: Vec<usize>,
+    pub(crate) pad: Vec<usize>,
 }
 
 fn lift(v: &[usize], fill: usize) -> [usize; 3] {
@@ -33,13 +36,13 @@ fn lift(v: &[usize], fill: usize) -> [usize; 3] {
 }
 
 impl Cfg {
-    fn parse(p: &Params) -> Result<Cfg> {
+    pub(crate) fn parse(op: &'static str, p: &Params) -> Result<Cfg> {
         let global = p.bool("global_pool")?;
         let kernel = p.shape("kernel")?;
         if !global {
             if !(1..=3).contains(&kernel.len()) {
                 return Err(Error::param(
-                    OP,
+                    op,
                     format!(
                         "kernel must have 1, 2 or 3 dimensions unless global_pool=True, got {kernel:?}"
                     ),
@@ -47,7 +50,7 @@ impl Cfg {
             }
             if kernel.contains(&0) {
                 return Err(Error::param(
-                    OP,
+                    op,
                     format!("kernel must be positive, got {kernel:?}"),
                 ));
             }
@@ -60,7 +63,7 @@ impl Cfg {
             }
             if v.len() != nd {
                 return Err(Error::param(
-                    OP,
+                    op,
                     format!("{name} {v:?} must have as many dimensions as kernel {kernel:?}"),
                 ));
             }
@@ -70,7 +73,7 @@ impl Cfg {
         let pad = tuple("pad", 0)?;
         if stride.contains(&0) {
             return Err(Error::param(
-                OP,
+                op,
                 format!("stride must be positive, got {stride:?}"),
             ));
         }
@@ -84,11 +87,11 @@ impl Cfg {
             "sum" => Kind::Sum,
             _ => {
                 let pv = p.opt_int("p_value")?.ok_or_else(|| {
-                    Error::param(OP, "p_value is required for pool_type='lp' (1, 2 or 3)")
+                    Error::param(op, "p_value is required for pool_type='lp' (1, 2 or 3)")
                 })?;
                 if !(1..=3).contains(&pv) {
                     return Err(Error::param(
-                        OP,
+                        op,
                         format!("p_value must be 1, 2 or 3, got {pv}"),
                     ));
                 }
@@ -99,18 +102,19 @@ impl Cfg {
             "valid" => false,
             "full" => true,
             _ => {
-                return Err(Error::NotImplemented(
-                    "Pooling: pooling_convention='same' is not supported".into(),
-                ))
+                return Err(Error::NotImplemented(format!(
+                    "{op}: pooling_convention='same' is not supported"
+                )))
             }
         };
         let layout = p.str("layout")?.trim().trim_matches('\'');
         if !matches!(layout, "None" | "NCW" | "NCHW" | "NCDHW") {
             return Err(Error::NotImplemented(format!(
-                "Pooling: layout '{layout}' is not supported on CPU; use NCW, NCHW or NCDHW"
+                "{op}: layout '{layout}' is not supported on CPU; use NCW, NCHW or NCDHW"
             )));
         }
         Ok(Cfg {
+            op,
             kind,
             global,
             full,
@@ -120,11 +124,11 @@ impl Cfg {
         })
     }
 
-    fn geom(&self, d: &Shape) -> Result<Geom> {
+    pub(crate) fn geom(&self, d: &Shape) -> Result<Geom> {
         if self.global {
             if !(3..=5).contains(&d.ndim()) {
                 return Err(Error::shape(
-                    OP,
+                    self.op,
                     format!(
                         "Input data should be 3D in (batch, channel, x), 4D in (batch, channel, y, \
                          x) or 5D in (batch, channel, d, y, x), got shape {d}"
@@ -144,7 +148,7 @@ impl Cfg {
         let nd = self.kernel.len();
         if d.ndim() != nd + 2 {
             return Err(Error::shape(
-                OP,
+                self.op,
                 format!(
                     "data must be {}-D for a {nd}-D kernel {:?}, got shape {d}",
                     nd + 2,
@@ -156,7 +160,7 @@ impl Cfg {
         let mut out = vec![0; nd];
         for (i, o) in out.iter_mut().enumerate() {
             *o = pooled_len(
-                OP,
+                self.op,
                 i,
                 d,
                 self.pad[i],
@@ -175,7 +179,7 @@ impl Cfg {
         })
     }
 
-    fn out_shape(&self, d: &Shape, g: &Geom) -> Shape {
+    pub(crate) fn out_shape(&self, d: &Shape, g: &Geom) -> Shape {
         let nd = d.ndim() - 2;
         let mut s = vec![d[0], d[1]];
         s.extend_from_slice(&g.output[3 - nd..]);
@@ -302,6 +306,76 @@ fn pool_op(cfg: Cfg) -> Arc<dyn Operator> {
     op.arc()
 }
 
+/// Pooling's parameter table, shared with `_contrib_quantized_pooling`.
+pub(crate) fn params() -> Vec<ParamSpec> {
+    vec![
+        param(
+            "kernel",
+            "Shape(tuple)",
+            Some("[]"),
+            "Pooling kernel size: (y, x) or (d, y, x)",
+        ),
+        param(
+            "pool_type",
+            "{'avg', 'lp', 'max', 'sum'}",
+            Some("'max'"),
+            "Pooling type to be applied.",
+        ),
+        param(
+            "global_pool",
+            "boolean",
+            Some("False"),
+            "Ignore kernel size, do global pooling based on current input feature map.",
+        ),
+        param(
+            "cudnn_off",
+            "boolean",
+            Some("False"),
+            "Turn off cudnn pooling and use MXNet pooling operator (ignored on CPU).",
+        ),
+        param(
+            "pooling_convention",
+            "{'full', 'same', 'valid'}",
+            Some("'valid'"),
+            "Pooling convention to be applied.",
+        ),
+        param(
+            "stride",
+            "Shape(tuple)",
+            Some("[]"),
+            "Stride: for pooling (y, x) or (d, y, x). Defaults to 1 for each dimension.",
+        ),
+        param(
+            "pad",
+            "Shape(tuple)",
+            Some("[]"),
+            "Pad for pooling: (y, x) or (d, y, x). Defaults to no padding.",
+        ),
+        param(
+            "p_value",
+            "int or None",
+            Some("None"),
+            "Value of p for Lp pooling, can be 1 or 2, required for Lp Pooling.",
+        ),
+        param(
+            "count_include_pad",
+            "boolean or None",
+            Some("None"),
+            "Only used for AvgPool, specify whether to count padding elements for average \
+                 calculation. For example, with a 5*5 kernel on a 3*3 corner of a image, the sum \
+                 of the 9 valid elements will be divided by 25 if this is set to true, or it will \
+                 be divided by 9 if this is set to false. Defaults to true.",
+        ),
+        param(
+            "layout",
+            "{None, 'NCDHW', 'NCHW', 'NCW', 'NDHWC', 'NHWC', 'NWC'}",
+            Some("None"),
+            "Set layout for input and output. Empty for default layout: NCW for 1d, NCHW for \
+                 2d and NCDHW for 3d.",
+        ),
+    ]
+}
+
 pub fn register(r: &mut Registry) {
     r.add(def(
         OP,
@@ -310,74 +384,9 @@ pub fn register(r: &mut Registry) {
          window maximum, avg its mean (dividing by the window size clipped to the padded input, \
          or by the covered input elements when count_include_pad=False), sum its sum, lp \
          (sum x^p)^(1/p). global_pool pools each whole feature map.",
-        vec![
-            param(
-                "kernel",
-                "Shape(tuple)",
-                Some("[]"),
-                "Pooling kernel size: (y, x) or (d, y, x)",
-            ),
-            param(
-                "pool_type",
-                "{'avg', 'lp', 'max', 'sum'}",
-                Some("'max'"),
-                "Pooling type to be applied.",
-            ),
-            param(
-                "global_pool",
-                "boolean",
-                Some("False"),
-                "Ignore kernel size, do global pooling based on current input feature map.",
-            ),
-            param(
-                "cudnn_off",
-                "boolean",
-                Some("False"),
-                "Turn off cudnn pooling and use MXNet pooling operator (ignored on CPU).",
-            ),
-            param(
-                "pooling_convention",
-                "{'full', 'same', 'valid'}",
-                Some("'valid'"),
-                "Pooling convention to be applied.",
-            ),
-            param(
-                "stride",
-                "Shape(tuple)",
-                Some("[]"),
-                "Stride: for pooling (y, x) or (d, y, x). Defaults to 1 for each dimension.",
-            ),
-            param(
-                "pad",
-                "Shape(tuple)",
-                Some("[]"),
-                "Pad for pooling: (y, x) or (d, y, x). Defaults to no padding.",
-            ),
-            param(
-                "p_value",
-                "int or None",
-                Some("None"),
-                "Value of p for Lp pooling, can be 1 or 2, required for Lp Pooling.",
-            ),
-            param(
-                "count_include_pad",
-                "boolean or None",
-                Some("None"),
-                "Only used for AvgPool, specify whether to count padding elements for average \
-                 calculation. For example, with a 5*5 kernel on a 3*3 corner of a image, the sum \
-                 of the 9 valid elements will be divided by 25 if this is set to true, or it will \
-                 be divided by 9 if this is set to false. Defaults to true.",
-            ),
-            param(
-                "layout",
-                "{None, 'NCDHW', 'NCHW', 'NCW', 'NDHWC', 'NHWC', 'NWC'}",
-                Some("None"),
-                "Set layout for input and output. Empty for default layout: NCW for 1d, NCHW for \
-                 2d and NCDHW for 3d.",
-            ),
-        ],
+        params(),
         Inputs::Fixed(&["data"]),
-        |p| Ok(pool_op(Cfg::parse(p)?)),
+        |p| Ok(pool_op(Cfg::parse(OP, p)?)),
     ));
 }
 

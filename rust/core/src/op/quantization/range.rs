@@ -65,19 +65,46 @@ pub fn to_float(v: f32, min: f32, max: f32, q: QType) -> f32 {
 }
 
 /// The float size of one level when a range is spread over all of the type's levels
-/// (`(max - min) / (highest - lowest)`), as MXNet computes for products.
+/// (`(max - min) / (highest - lowest)`), as MXNet 1.x before 1.6 computed for products.
 pub fn float_per_level(min: f32, max: f32, q: QType) -> f32 {
     (max - min) / (q.highest() - q.lowest()) as f32
 }
 
-/// The int32 range of a product of two quantized factors: each int32 level is the product of the
-/// factors' per-level floats.
+/// The int32 range of a product of two quantized factors, as MXNet 1.9.1 computes it
+/// (`QuantizationRangeForMultiplication`): each factor's level is its range's magnitude over
+/// the type's highest value (127 for int8, 255 for uint8) and the product's range is
+/// symmetric, ± the product of the levels times `2^31 - 1` (which is 2^31 in f32).
 pub fn product_range(a: (f32, f32), qa: QType, b: (f32, f32), qb: QType) -> (f32, f32) {
-    let step = float_per_level(a.0, a.1, qa) * float_per_level(b.0, b.1, qb);
-    (
-        step * QType::I32.lowest() as f32,
-        step * QType::I32.highest() as f32,
-    )
+    let level = |r: (f32, f32), q: QType| real_range(r.0, r.1) / q.highest() as f32;
+    let max = level(a, qa) * level(b, qb) * QType::I32.highest() as f32;
+    (-max, max)
+}
+
+/// MXNet 1.9.1's `kInt8Range` / `kUint8Range` / `kInt32Range`: the level count oneDNN-backed
+/// kernels (quantize_v2, dequantize, elementwise add, concat, batch norm) map a range's
+/// magnitude to. Half a level more than the type's highest value, so that after rounding the
+/// extreme levels are as wide as the others.
+pub fn onednn_levels(q: QType) -> f32 {
+    match q {
+        QType::I8 => 127.5,
+        QType::U8 => 255.5,
+        QType::I32 => i32::MAX as f32,
+    }
+}
+
+/// oneDNN's float-to-integer conversion: round half to even, then saturate to the type. A NaN
+/// (0 * inf, from a zero range) becomes what MXNet 1.9.1 prints for it: 127 for int8, 0 for
+/// uint8, `i32::MIN` for int32 (x86's integer indefinite).
+pub fn round_saturate(v: f32, q: QType) -> f32 {
+    if v.is_nan() {
+        return match q {
+            QType::I8 => 127.0,
+            QType::U8 => 0.0,
+            QType::I32 => i32::MIN as f32,
+        };
+    }
+    v.round_ties_even()
+        .clamp(q.lowest() as f32, q.highest() as f32)
 }
 
 #[cfg(test)]
@@ -111,10 +138,30 @@ mod tests {
     }
 
     #[test]
-    fn product_range_is_the_product_of_steps() {
+    fn product_range_is_symmetric_product_of_levels() {
+        // MXNet 1.9.1 prints ±266288.5 for int8 factors of ranges ±1 and ±2.
         let (lo, hi) = product_range((-1.0, 1.0), QType::I8, (-2.0, 2.0), QType::I8);
-        let step = (2.0f32 / 255.0) * (4.0 / 255.0);
-        assert!((hi - step * i32::MAX as f32).abs() <= hi.abs() * 1e-6);
-        assert!((lo - step * i32::MIN as f32).abs() <= lo.abs() * 1e-6);
+        assert_eq!((lo, hi), (-266288.5, 266288.5));
+        let (_, hu) = product_range((-1.0, 0.5), QType::I8, (0.0, 2.0), QType::U8);
+        let want = (1.0f32 / 127.0) * (2.0 / 255.0) * 2147483648.0;
+        assert_eq!(hu, want);
+    }
+
+    #[test]
+    fn round_saturate_is_half_even() {
+        let r = |v| round_saturate(v, QType::I8);
+        assert_eq!(
+            [r(0.5), r(1.5), r(2.5), r(-0.5), r(-2.5)],
+            [0.0, 2.0, 2.0, 0.0, -2.0]
+        );
+        assert_eq!(
+            [r(127.4), r(200.0), r(-128.6), r(f32::NAN)],
+            [127.0, 127.0, -128.0, 127.0]
+        );
+        let u = |v| round_saturate(v, QType::U8);
+        assert_eq!(
+            [u(-3.0), u(254.5), u(255.7), u(f32::NAN)],
+            [0.0, 254.0, 255.0, 0.0]
+        );
     }
 }
