@@ -120,8 +120,10 @@ fn outputs(out: Shape) -> Vec<Desc> {
     ]
 }
 
-/// Fills what partial inference can say without data: the weight (and bias) dtypes, the ranges'
-/// shapes and dtypes, and the outputs' dtypes; a given dtype that disagrees is an error.
+/// Fills what partial inference can say: the weight (and bias) dtypes, the ranges' dtypes and
+/// the outputs' dtypes; a given dtype that disagrees is an error. Data of unknown dtype is taken
+/// as int8, as MXNet's non-oneDNN type rule assigns it (a bare symbol's `infer_shape` would
+/// otherwise check its data as float32).
 fn partial_types(
     op: &'static str,
     no_bias: bool,
@@ -131,6 +133,16 @@ fn partial_types(
     let names = input_names(no_bias);
     let n_arrays = if no_bias { 2 } else { 3 };
     let want = |i: usize| if i < n_arrays { DType::I8 } else { DType::F32 };
+    match ins.first_mut() {
+        Some(Some(DType::I8 | DType::U8)) | None => {}
+        Some(Some(d)) => {
+            return Err(Error::dtype(
+                op,
+                format!("data must be int8 or uint8, got {d}"),
+            ))
+        }
+        Some(t) => *t = Some(DType::I8),
+    }
     for (i, t) in ins.iter_mut().enumerate().skip(1) {
         match t {
             Some(x) if *x != want(i) => {
