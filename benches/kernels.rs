@@ -11,6 +11,12 @@ fn arr(shape: &[usize]) -> NDArray {
     NDArray::from_vec(Shape::new(shape.to_vec()), &v, Context::cpu(0)).expect("alloc")
 }
 
+fn int8(shape: &[usize]) -> NDArray {
+    let n: usize = shape.iter().product();
+    let v: Vec<i8> = (0..n).map(|i| (i % 251) as u8 as i8).collect();
+    NDArray::from_vec(Shape::new(shape.to_vec()), &v, Context::cpu(0)).expect("alloc")
+}
+
 fn run(name: &str, inputs: &[NDArray], attrs: &[(&str, &str)]) {
     let out = call_str(name, inputs, attrs).expect("op");
     out[0].wait_to_read().expect("kernel");
@@ -56,6 +62,26 @@ fn gemm(c: &mut Criterion) {
         g.throughput(Throughput::Elements((2 * n * n * n) as u64));
         g.bench_function(format!("dot/{n}"), |bn| {
             bn.iter(|| run("dot", &[a.clone(), b.clone()], &[]))
+        });
+    }
+    // The same products in int8 with int32 accumulation (the quantized FullyConnected:
+    // data · weightᵀ), ops per second next to float32's.
+    let range =
+        |v: f32| NDArray::from_vec(Shape::new(vec![1]), &[v], Context::cpu(0)).expect("alloc");
+    let ranges = [range(-1.0), range(1.0), range(-1.0), range(1.0)];
+    for n in [128usize, 512, 1024] {
+        let mut ins = vec![int8(&[n, n]), int8(&[n, n])];
+        ins.extend(ranges.iter().cloned());
+        let nh = n.to_string();
+        g.throughput(Throughput::Elements((2 * n * n * n) as u64));
+        g.bench_function(format!("int8_fully_connected/{n}"), |bn| {
+            bn.iter(|| {
+                run(
+                    "_contrib_quantized_fully_connected",
+                    &ins,
+                    &[("num_hidden", &nh), ("no_bias", "True")],
+                )
+            })
         });
     }
     g.finish();

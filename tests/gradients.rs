@@ -1872,6 +1872,16 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
         "_contrib_quantized_embedding",
         "integer weight: MXNet registers zero gradients (MakeZeroGradNodes), as here",
     ),
+    (
+        "_contrib_quantized_conv",
+        "integer levels in, integer levels out: a step function of its inputs (MXNet registers \
+         zero gradients, for inference graphs only)",
+    ),
+    (
+        "_contrib_quantized_fully_connected",
+        "integer levels in, integer levels out: a step function of its inputs (MXNet registers \
+         zero gradients, for inference graphs only)",
+    ),
     ("_contrib_RROIAlign", "MXNet registers no gradient (its backward is not supported)"),
     ("_zeros_without_dtype", "no inputs"),
     ("reset_arrays", "no outputs: zeroes its inputs in place"),

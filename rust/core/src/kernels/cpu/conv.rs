@@ -7,6 +7,7 @@
 //! GEMMs run single-threaded side by side instead of contending for the pool.
 
 use super::gemm::{matmul, matmul_acc, GemmElem, Mat};
+use super::igemm::{igemm, IElem, IMat};
 use super::{par_ranges, Ptr};
 use half::f16;
 use std::ops::{Add, AddAssign, Mul};
@@ -134,8 +135,9 @@ fn for_each_row(g: &Geom, mut f: impl FnMut(usize, Option<usize>, usize, usize))
 }
 
 /// Unfolds one sample `src` (c × input) into `col` ((c·kernel) × output), zeros where the
-/// window reads padding.
-pub fn im2col<T: Real>(g: &Geom, src: &[T], col: &mut [T]) {
+/// window reads padding. Any plain element type: the quantized convolution unfolds int8 and
+/// uint8 data, whose zero level is `Default`.
+pub fn im2col<T: Copy + Default>(g: &Geom, src: &[T], col: &mut [T]) {
     let sw = g.stride[2];
     let ow = g.output[2];
     if dense_2d(g) {
@@ -144,14 +146,14 @@ pub fn im2col<T: Real>(g: &Geom, src: &[T], col: &mut [T]) {
     for_each_row(g, |dst, base, lo, hi| {
         let row = &mut col[dst..dst + ow];
         match base {
-            None => row.fill(T::ZERO),
+            None => row.fill(T::default()),
             Some(base) => {
                 // Most rows read no padding; an empty fill would still be a memset call.
                 if lo > 0 {
-                    row[..lo].fill(T::ZERO);
+                    row[..lo].fill(T::default());
                 }
                 if hi < ow {
-                    row[hi..].fill(T::ZERO);
+                    row[hi..].fill(T::default());
                 }
                 if sw == 1 {
                     copy_run(&mut row[lo..hi], &src[base..base + (hi - lo)]);
@@ -205,7 +207,7 @@ fn dense_2d(g: &Geom) -> bool {
 
 /// `im2col` for `dense_2d` geometries, in plain loops: small feature maps have rows of a few
 /// floats, and the general walk's per-row bookkeeping cost more than the copies.
-fn im2col_dense_2d<T: Real>(g: &Geom, src: &[T], col: &mut [T]) {
+fn im2col_dense_2d<T: Copy + Default>(g: &Geom, src: &[T], col: &mut [T]) {
     let ([_, ih, iw], [_, oh, ow], [_, kh, kw]) = (g.input, g.output, g.kernel);
     let out_len = oh * ow;
     let mut rows = col.chunks_exact_mut(out_len.max(1));
@@ -427,6 +429,48 @@ pub fn add_bias<T: Real>(n: usize, f: usize, len: usize, bias: &[T], y: &mut [T]
             }
         }
     }
+}
+
+/// The quantized convolution `y = conv(x, w)` in exact int32 arithmetic: x is n×c×input of
+/// int8 or uint8 levels, w is f×(c/groups)×kernel int8, y is n×f×output int32. Same plan as
+/// `forward`: one column buffer per task, whole samples per task, one integer GEMM per group.
+pub fn forward_int8<X: IElem + Default>(g: &Geom, x: &[X], w: &[i8], y: &mut [i32]) {
+    let (in_len, out_len, gk, fg) = (g.in_len(), g.out_len(), g.gk(), g.fg());
+    let y = Ptr(y.as_mut_ptr());
+    par_ranges(g.n, g.work(), |b, e| {
+        let mut col = if g.pointwise() {
+            Vec::new()
+        } else {
+            vec![X::default(); g.c * g.k_len() * out_len]
+        };
+        for i in b..e {
+            let xs = &x[i * g.c * in_len..(i + 1) * g.c * in_len];
+            let cp = if g.pointwise() {
+                xs.as_ptr()
+            } else {
+                im2col(g, xs, &mut col);
+                col.as_ptr()
+            };
+            for gi in 0..g.groups {
+                // SAFETY: sample i's output block belongs to this task; the operands lie
+                // inside w (f × gk) and the column matrix ((groups·gk) × out_len).
+                unsafe {
+                    let a = IMat {
+                        ptr: w.as_ptr().add(gi * fg * gk),
+                        rs: gk as isize,
+                        cs: 1,
+                    };
+                    let bm = IMat {
+                        ptr: cp.add(gi * gk * out_len),
+                        rs: out_len as isize,
+                        cs: 1,
+                    };
+                    let out = y.get().add((i * g.f + gi * fg) * out_len);
+                    igemm(fg, out_len, gk, a, bm, out, out_len);
+                }
+            }
+        }
+    });
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod conv;
 pub mod elemwise;
 pub mod fft;
 pub mod gemm;
+pub mod igemm;
 pub mod norm;
 pub mod pool;
 pub mod reduce;

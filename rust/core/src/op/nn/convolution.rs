@@ -14,8 +14,10 @@ use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
 use crate::shape::Shape;
 use std::sync::Arc;
 
+/// A parsed Convolution/Deconvolution parameter set; `_contrib_quantized_conv` parses and
+/// shapes its convolution with it too.
 #[derive(Debug, Clone)]
-struct Cfg {
+pub(crate) struct Cfg {
     /// `Convolution` or `Deconvolution`.
     op: &'static str,
     deconv: bool,
@@ -26,9 +28,9 @@ struct Cfg {
     adj: Vec<usize>,
     /// Deconvolution output size; empty = computed from pad and adj.
     target: Vec<usize>,
-    num_filter: usize,
+    pub(crate) num_filter: usize,
     num_group: usize,
-    no_bias: bool,
+    pub(crate) no_bias: bool,
 }
 
 /// Prepends `fill` so a 1-D or 2-D tuple reads as (depth, height, width).
@@ -62,7 +64,7 @@ pub(super) fn tuple(
 }
 
 impl Cfg {
-    fn parse(op: &'static str, p: &Params) -> Result<Cfg> {
+    pub(crate) fn parse(op: &'static str, p: &Params) -> Result<Cfg> {
         let deconv = op == "Deconvolution";
         let kernel = p.shape("kernel")?;
         let nd = kernel.len();
@@ -135,7 +137,7 @@ impl Cfg {
         })
     }
 
-    fn nd(&self) -> usize {
+    pub(crate) fn nd(&self) -> usize {
         self.kernel.len()
     }
 
@@ -172,7 +174,7 @@ impl Cfg {
     }
 
     /// The convolution this op computes (or transposes), from the data shape.
-    fn geom(&self, d: &Shape) -> Result<Geom> {
+    pub(crate) fn geom(&self, d: &Shape) -> Result<Geom> {
         self.check_data(d)?;
         let nd = self.nd();
         let sp = &d.0[2..];
@@ -255,7 +257,7 @@ impl Cfg {
         })
     }
 
-    fn out_shape(&self, d: &Shape, g: &Geom) -> Shape {
+    pub(crate) fn out_shape(&self, d: &Shape, g: &Geom) -> Shape {
         let nd = self.nd();
         let sp = if self.deconv { &g.input } else { &g.output };
         let mut s = vec![d[0], self.num_filter];
@@ -263,7 +265,7 @@ impl Cfg {
         Shape(s)
     }
 
-    fn weight_shape(&self, g: &Geom) -> Shape {
+    pub(crate) fn weight_shape(&self, g: &Geom) -> Shape {
         let mut s = vec![g.f, g.c / g.groups];
         s.extend_from_slice(&self.kernel);
         Shape(s)
@@ -483,7 +485,7 @@ fn conv_op(cfg: Cfg) -> Arc<dyn Operator> {
     op.arc()
 }
 
-fn shared_params(deconv: bool) -> Vec<ParamSpec> {
+pub(crate) fn shared_params(deconv: bool) -> Vec<ParamSpec> {
     let mut v = vec![
         param(
             "kernel",

@@ -27,9 +27,12 @@
 mod batch_norm;
 mod calibrate;
 mod common;
+pub mod conv;
 mod elemwise;
+pub mod fully_connected;
 mod layers;
 mod pooling;
+mod product;
 mod quantize;
 pub mod range;
 
@@ -42,6 +45,8 @@ pub fn register(r: &mut Registry) {
     layers::register(r);
     pooling::register(r);
     batch_norm::register(r);
+    conv::register(r);
+    fully_connected::register(r);
 }
 
 #[cfg(test)]

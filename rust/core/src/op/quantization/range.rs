@@ -1,7 +1,7 @@
 //! Range arithmetic shared by the quantized operators. MXNet quantizes symmetrically: a range
-//! (min, max) maps `max(|min|, |max|)` to the type's smaller magnitude limit (127 for int8, 255
-//! for uint8, 2^31-1 for int32), and products of quantized values carry the product of the
-//! per-level steps of their factors.
+//! (min, max) maps `max(|min|, |max|)` to a level count (127 / 255 / 2^31-1 in its own
+//! formulas, 127.5 / 255.5 in its oneDNN kernels), products of quantized values carry the
+//! product of their factors' level steps, and oneDNN rounds half to even and saturates.
 
 /// An integer type quantized values are stored in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,40 +44,39 @@ pub fn real_range(min: f32, max: f32) -> f32 {
     min.abs().max(max.abs())
 }
 
-/// A float to its quantized level: round half away from zero, saturated at the level range
-/// (and at 0 for uint8). Returned as f32 (an exact integer) for the caller to store.
-pub fn to_quantized(x: f32, min: f32, max: f32, q: QType) -> f32 {
-    let levels = q.level_range();
-    let scale = levels / real_range(min, max);
-    let mag = (x.abs() * scale + 0.5).min(levels);
-    // MXNet converts `Sign(x) * mag` to the integer type, which truncates toward zero.
-    let v = (x.signum() * mag).trunc();
-    if q == QType::U8 {
-        v.max(0.0)
-    } else {
-        v
-    }
+/// The float size of one level of a factor in a product: the range's magnitude over the type's
+/// level range (MXNet 1.9.1's `FloatForOneQuantizedLevel`; 127 for int8 whether or not it is
+/// "all signed", 255 for uint8).
+pub fn level_step(min: f32, max: f32, q: QType) -> f32 {
+    real_range(min, max) / q.level_range()
 }
 
-/// A quantized level back to the float it stands for.
-pub fn to_float(v: f32, min: f32, max: f32, q: QType) -> f32 {
-    v * (real_range(min, max) / q.level_range())
-}
-
-/// The float size of one level when a range is spread over all of the type's levels
-/// (`(max - min) / (highest - lowest)`), as MXNet 1.x before 1.6 computed for products.
-pub fn float_per_level(min: f32, max: f32, q: QType) -> f32 {
-    (max - min) / (q.highest() - q.lowest()) as f32
-}
-
-/// The int32 range of a product of two quantized factors, as MXNet 1.9.1 computes it
-/// (`QuantizationRangeForMultiplication`): each factor's level is its range's magnitude over
-/// the type's highest value (127 for int8, 255 for uint8) and the product's range is
-/// symmetric, ± the product of the levels times `2^31 - 1` (which is 2^31 in f32).
+/// The int32 range of a product of two quantized factors: each int32 level is the product of the
+/// factors' level steps, and the range is symmetric (MXNet 1.9.1's
+/// `QuantizationRangeForMultiplication`). The quantized operators pass `QType::I8` for a factor
+/// MXNet treats as signed whatever its dtype (`_contrib_quantized_conv`'s uint8 data).
 pub fn product_range(a: (f32, f32), qa: QType, b: (f32, f32), qb: QType) -> (f32, f32) {
-    let level = |r: (f32, f32), q: QType| real_range(r.0, r.1) / q.highest() as f32;
-    let max = level(a, qa) * level(b, qb) * QType::I32.highest() as f32;
+    let step = level_step(a.0, a.1, qa) * level_step(b.0, b.1, qb);
+    // MinAbs(int32 min, int32 max) = 2^31 - 1, which rounds to 2^31 in f32.
+    let max = step * i32::MAX as f32;
     (-max, max)
+}
+
+/// Levels per unit of a range as MXNet's oneDNN operators compute it
+/// (`onednn_levels / real_range`).
+pub fn quantize_scale(min: f32, max: f32, q: QType) -> f32 {
+    onednn_levels(q) / real_range(min, max)
+}
+
+/// The factor `_contrib_quantized_fully_connected` multiplies its int8 bias by to bring it into
+/// the int32 levels of the product (MXNet 1.9.1's oneDNN `bias_int32_rescale`, evaluated in the
+/// same f32 order). It uses the 127.5/255.5 scales, not the level steps of `product_range`, so
+/// the bias lands slightly (half a level in 127) off the output's levels, as MXNet's does.
+pub fn fc_bias_rescale(data: (f32, f32), qd: QType, weight: (f32, f32), bias: (f32, f32)) -> f32 {
+    quantize_scale(data.0, data.1, qd)
+        * quantize_scale(weight.0, weight.1, QType::I8)
+        * real_range(bias.0, bias.1)
+        / onednn_levels(QType::I8)
 }
 
 /// MXNet 1.9.1's `kInt8Range` / `kUint8Range` / `kInt32Range`: the level count oneDNN-backed
@@ -112,39 +111,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rounds_half_away_from_zero_and_saturates() {
-        // range ±1 over int8: one level is 1/127.
-        assert_eq!(to_quantized(0.5 / 127.0, -1.0, 1.0, QType::I8), 1.0);
-        assert_eq!(to_quantized(-0.5 / 127.0, -1.0, 1.0, QType::I8), -1.0);
-        assert_eq!(to_quantized(0.49 / 127.0, -1.0, 1.0, QType::I8), 0.0);
-        assert_eq!(to_quantized(3.0, -1.0, 1.0, QType::I8), 127.0);
-        assert_eq!(to_quantized(-3.0, -1.0, 1.0, QType::I8), -127.0);
-        assert_eq!(to_quantized(0.0, -1.0, 1.0, QType::I8), 0.0);
-        assert_eq!(to_quantized(2.0, 0.0, 2.0, QType::U8), 255.0);
-        assert_eq!(to_quantized(-2.0, 0.0, 2.0, QType::U8), 0.0);
-    }
-
-    #[test]
-    fn round_trip_is_within_half_a_level() {
-        let (lo, hi) = (-0.7f32, 2.3f32);
-        for i in 0..200 {
-            let x = lo + (hi - lo) * i as f32 / 199.0;
-            let back = to_float(to_quantized(x, lo, hi, QType::I8), lo, hi, QType::I8);
-            assert!(
-                (back - x).abs() <= 0.5 * 2.3 / 127.0 + 1e-6,
-                "{x} -> {back}"
-            );
-        }
-    }
-
-    #[test]
-    fn product_range_is_symmetric_product_of_levels() {
-        // MXNet 1.9.1 prints ±266288.5 for int8 factors of ranges ±1 and ±2.
+    fn product_range_is_the_product_of_steps() {
+        // mxref (MXNet 1.9.1) prints ±133144.25 for int8 data in ±1 times int8 weights in ±1
+        // (quantized_fully_connected), and ±66311.06 for uint8 data in [0, 1].
+        let (lo, hi) = product_range((-1.0, 1.0), QType::I8, (-1.0, 1.0), QType::I8);
+        assert_eq!((lo, hi), (-133144.25, 133144.25));
+        let (lo, hi) = product_range((0.0, 1.0), QType::U8, (-1.0, 1.0), QType::I8);
+        assert_eq!((lo, hi), (-66311.06, 66311.06));
+        let (_, hi) = product_range((-1.5, 1.5), QType::I8, (-0.25, 0.25), QType::I8);
+        assert_eq!(hi, 49929.094);
+        // quantized_elemwise_mul of int8 factors in ±1 and ±2: ±266288.5.
         let (lo, hi) = product_range((-1.0, 1.0), QType::I8, (-2.0, 2.0), QType::I8);
         assert_eq!((lo, hi), (-266288.5, 266288.5));
-        let (_, hu) = product_range((-1.0, 0.5), QType::I8, (0.0, 2.0), QType::U8);
-        let want = (1.0f32 / 127.0) * (2.0 / 255.0) * 2147483648.0;
-        assert_eq!(hu, want);
+    }
+
+    #[test]
+    fn fc_bias_rescale_matches_mxnet() {
+        // mxref: a bias level of 1 adds 127.5 int32 levels for int8 data (all ranges ±1),
+        // 255.5 for uint8 data in [0, 1], and 1020 for data ±1.5, weight ±0.25, bias ±3.
+        assert_eq!(
+            fc_bias_rescale((-1.0, 1.0), QType::I8, (-1.0, 1.0), (-1.0, 1.0)),
+            127.5
+        );
+        assert_eq!(
+            fc_bias_rescale((0.0, 1.0), QType::U8, (-1.0, 1.0), (-1.0, 1.0)),
+            255.5
+        );
+        assert_eq!(
+            fc_bias_rescale((-1.5, 1.5), QType::I8, (-0.25, 0.25), (-3.0, 3.0)),
+            1020.0
+        );
     }
 
     #[test]
