@@ -435,6 +435,41 @@ fn rows() -> Vec<Row> {
         &[("axis", "0"), ("keepdims", "True")],
         vec![n(&[3, 4]), v(&[1, 4], &[2.0, 0.0, 1.0, 2.0])],
     ));
+    // fft / ifft: each gradient is the other transform; lengths 5 and 8 take Bluestein's and
+    // the radix-2 path.
+    r.push(row("_contrib_fft", &[], vec![n(&[3, 5])]).second());
+    r.push(row(
+        "_contrib_fft",
+        &[("compute_size", "2")],
+        vec![n(&[2, 2, 8])],
+    ));
+    r.push(row("_contrib_ifft", &[], vec![n(&[3, 10])]).second());
+    r.push(row("_contrib_ifft", &[], vec![n(&[2, 16])]));
+    // hawkesll: gradients of lda, alpha, beta (MXNet differentiates only those; state gets
+    // zero, as in MXNet); beta's includes the out_state head gradient.
+    r.push(
+        row(
+            "_contrib_hawkesll",
+            &[],
+            vec![
+                pos(&[3, 2]),
+                u(&[2], 0.1, 0.6),
+                pos(&[2]),
+                u(&[3, 2], 0.0, 1.0),
+                v(
+                    &[3, 4],
+                    &[0.3, 0.5, 0.9, 0.1, 0.9, 0.3, 0.6, 0.2, 0.5, 0.7, 0.7, 0.5],
+                ),
+                v(
+                    &[3, 4],
+                    &[1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0],
+                ),
+                v(&[3], &[4.0, 3.0, 0.0]),
+                v(&[3], &[2.5, 3.0, 1.5]),
+            ],
+        )
+        .wrt(&[0, 1, 2]),
+    );
     r.push(row(
         "_contrib_count_sketch",
         &[("out_dim", "4")],
@@ -1784,6 +1819,7 @@ fn compat_rows(r: &mut Vec<Row>) {
 /// Ops with no gradient by design (MXNet registers none, or a zero one that carries no
 /// information worth a numeric check), with the reason.
 const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
+    ("_set_value", "no inputs: fills the out= array in place with a scalar"),
     (
         "_contrib_quantize",
         "integer output: MXNet registers zero gradients (MakeZeroGradNodes), as here",

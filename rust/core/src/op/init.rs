@@ -1,5 +1,5 @@
 //! Array creation: `_zeros`, `_ones`, `_full`, `_arange`, `_linspace`, `_eye`, `zeros_like`,
-//! `ones_like`.
+//! `ones_like`, and the legacy in-place fill `_set_value`.
 
 use super::params::{param, ParamSpec};
 use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry, SimpleDef};
@@ -8,6 +8,7 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::elemwise::fill;
 use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::ndarray::NDArray;
 use crate::with_dtype;
 use std::sync::Arc;
 
@@ -74,6 +75,44 @@ pub fn full_op(
     creator(name, ctx, Desc::new(shape, dtype), move |o| {
         with_dtype!(o.dtype(), T, { fill::<T>(o, T::from_f64_c(value)) })
     })
+}
+
+/// `_set_value(src=v, out=a)`: MXNet's legacy NDArray function filling `a` in place. It has
+/// no inputs, so its output is the `out=` array whatever its shape and dtype.
+struct SetValue {
+    value: f64,
+}
+
+impl Operator for SetValue {
+    fn name(&self) -> &'static str {
+        "_set_value"
+    }
+    fn infer(&self, _: &[Desc]) -> Result<Vec<Desc>> {
+        Err(Error::Value(
+            "operator _set_value fills the array passed as out= in place and has no inputs to \
+             take a shape from: call it as _set_value(src=value, out=array)"
+                .into(),
+        ))
+    }
+    fn infer_with_out(&self, inputs: &[Desc], out: Option<&[Desc]>) -> Result<Vec<Desc>> {
+        expect_inputs("_set_value", inputs, 0)?;
+        match out {
+            Some([d]) => Ok(vec![d.clone()]),
+            _ => self.infer(inputs),
+        }
+    }
+    fn forward(&self, _: &super::OpCtx, _: &[NDArray], outs: &[NDArray]) -> Result<()> {
+        // As MXNet's cast: wrapped into integer types, 0/1 for bool (as `full_op`).
+        let v = if outs[0].dtype() == DType::Bool {
+            (self.value != 0.0) as u8 as f64
+        } else {
+            self.value
+        };
+        with_dtype!(outs[0].dtype(), T, {
+            fill::<T>(&outs[0], T::from_f64_c(v))
+        });
+        Ok(())
+    }
 }
 
 fn like_op(name: &'static str, value: f64) -> Arc<dyn Operator> {
@@ -262,6 +301,17 @@ pub fn register(r: &mut Registry) {
                 ctx,
                 p.float("value")?,
             ))
+        }),
+    });
+    r.add(SimpleDef {
+        name: "_set_value",
+        doc: "Fills the array given as `out` with the scalar `src`, in place (MXNet's legacy NDArray function; `out` is required and may have any shape and dtype).".into(),
+        params: vec![param("src", "float", None, "Source input to the function.")],
+        inputs: Inputs::Fixed(&[]),
+        create: Box::new(|p| {
+            Ok(Arc::new(SetValue {
+                value: p.float("src")?,
+            }) as Arc<dyn Operator>)
         }),
     });
     r.add(SimpleDef {

@@ -128,6 +128,13 @@ pub trait Operator: Send + Sync {
     }
     /// Output shapes and dtypes from input ones; errors are raised at the call.
     fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>>;
+    /// Output shapes and dtypes when the caller passes `out=` arrays (`out` holds theirs).
+    /// An op that fills an existing array and has no inputs to infer from (`_set_value`)
+    /// takes its outputs from `out`; the default ignores it, and `invoke` then checks `out`
+    /// against what `infer` gives.
+    fn infer_with_out(&self, inputs: &[Desc], _out: Option<&[Desc]>) -> Result<Vec<Desc>> {
+        self.infer(inputs)
+    }
     /// Output shapes that depend on input values (`_contrib_boolean_mask`): `invoke` calls it
     /// instead of `infer`, on the pushing thread, and it waits for the inputs it reads (as
     /// MXNet does for such ops). `None` = the shapes follow from `infer`, as for most ops.
@@ -332,9 +339,14 @@ pub fn invoke_mode(
         .iter()
         .map(|a| Desc::new(a.shape().clone(), a.dtype()))
         .collect();
+    let given: Option<Vec<Desc>> = out.map(|o| {
+        o.iter()
+            .map(|a| Desc::new(a.shape().clone(), a.dtype()))
+            .collect()
+    });
     let out_descs = match op.infer_values(inputs) {
         Some(r) => r?,
-        None => op.infer(&descs)?,
+        None => op.infer_with_out(&descs, given.as_deref())?,
     };
     let outputs: Vec<NDArray> = match out {
         Some(o) => {

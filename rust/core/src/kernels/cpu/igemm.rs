@@ -237,22 +237,14 @@ unsafe fn block(mc: usize, nc: usize, kc: usize, ap: &[i16], bp: &[i16], c: *mut
 /// Eight dot products sharing their loads: two rows of `a` against four columns of `b`.
 #[inline(always)]
 fn kernel_2x4(a0: &[i16], a1: &[i16], b: [&[i16]; 4]) -> [[i32; 4]; 2] {
-    let kc = a0.len();
-    let (a1, b0, b1, b2, b3) = (
-        &a1[..kc],
-        &b[0][..kc],
-        &b[1][..kc],
-        &b[2][..kc],
-        &b[3][..kc],
-    );
     let mut s = [[0i32; 4]; 2];
-    for p in 0..kc {
-        let (x0, x1) = (a0[p] as i32, a1[p] as i32);
-        let y = [b0[p] as i32, b1[p] as i32, b2[p] as i32, b3[p] as i32];
-        for q in 0..4 {
-            // An i16 product fits in i32; only the sum can wrap.
-            s[0][q] = s[0][q].wrapping_add(x0 * y[q]);
-            s[1][q] = s[1][q].wrapping_add(x1 * y[q]);
+    let cols = b[0].iter().zip(b[1]).zip(b[2]).zip(b[3]);
+    for ((&x0, &x1), (((&y0, &y1), &y2), &y3)) in a0.iter().zip(a1).zip(cols) {
+        let (x0, x1) = (x0 as i32, x1 as i32);
+        // An i16 product fits in i32; only the sums can wrap.
+        for (q, y) in [y0, y1, y2, y3].into_iter().enumerate() {
+            s[0][q] = s[0][q].wrapping_add(x0 * y as i32);
+            s[1][q] = s[1][q].wrapping_add(x1 * y as i32);
         }
     }
     s

@@ -6,6 +6,8 @@
 
 mod boolean_mask;
 mod elemwise;
+mod fft;
+mod hawkes;
 mod index;
 mod legacy;
 mod resize;
@@ -17,6 +19,8 @@ use super::Registry;
 pub fn register(r: &mut Registry) {
     boolean_mask::register(r);
     elemwise::register(r);
+    fft::register(r);
+    hawkes::register(r);
     index::register(r);
     legacy::register(r);
     resize::register(r);

@@ -226,6 +226,34 @@ fn backward_t<T: Element>(cfg: &Cfg, ins: &[NDArray], dx: &NDArray) -> Result<()
     Ok(())
 }
 
+/// Shape check of a pooling backward node (`_backward_Pooling`, `_backward_Pooling_v1`): inputs
+/// (out_grad, data, output), the gradients having the output shape that `out_shape` gives
+/// for data; the result is data's shape in data's (float) dtype.
+pub(super) fn backward_infer(
+    op: &str,
+    inputs: &[Desc],
+    out_shape: impl FnOnce(&Shape) -> Result<Shape>,
+) -> Result<Vec<Desc>> {
+    if inputs.len() != 3 {
+        return Err(Error::Value(format!(
+            "operator {op} takes 3 inputs (out_grad, data, output), {} given",
+            inputs.len()
+        )));
+    }
+    let dt = float(op, inputs[1].dtype)?;
+    let want = out_shape(&inputs[1].shape)?;
+    if inputs[0].shape != want || inputs[2].shape != want {
+        return Err(Error::shape(
+            op,
+            format!(
+                "output gradient {} and output {} must have the output shape {want}",
+                inputs[0].shape, inputs[2].shape
+            ),
+        ));
+    }
+    Ok(vec![Desc::new(inputs[1].shape.clone(), dt)])
+}
+
 fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
     const B: &str = "_backward_Pooling";
     let c2 = cfg.clone();
@@ -234,25 +262,10 @@ fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
     let op = FnOp::new(
         B,
         move |inputs| {
-            if inputs.len() != 3 {
-                return Err(Error::Value(format!(
-                    "operator {B} takes 3 inputs (out_grad, data, output), {} given",
-                    inputs.len()
-                )));
-            }
-            let dt = float(B, inputs[1].dtype)?;
-            let g = cfg.geom(&inputs[1].shape)?;
-            let want = cfg.out_shape(&inputs[1].shape, &g);
-            if inputs[0].shape != want || inputs[2].shape != want {
-                return Err(Error::shape(
-                    B,
-                    format!(
-                        "output gradient {} and output {} must have the output shape {want}",
-                        inputs[0].shape, inputs[2].shape
-                    ),
-                ));
-            }
-            Ok(vec![Desc::new(inputs[1].shape.clone(), dt)])
+            backward_infer(B, inputs, |d| {
+                let g = cfg.geom(d)?;
+                Ok(cfg.out_shape(d, &g))
+            })
         },
         move |_, ins, outs| by_float!(B, ins[1].dtype(), backward_t, &c2, ins, &outs[0]),
     );

@@ -5,7 +5,7 @@
 //! gradient goes to every element equal to the window's maximum, as MXNet's unpool does.
 
 use super::float;
-use super::pooling::pooled_len;
+use super::pooling::{backward_infer, pooled_len};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::ndarray::NDArray;
@@ -249,26 +249,11 @@ fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
     FnOp::new(
         B,
         move |inputs| {
-            if inputs.len() != 3 {
-                return Err(Error::Value(format!(
-                    "operator {B} takes 3 inputs (out_grad, data, output), {} given",
-                    inputs.len()
-                )));
-            }
-            let dt = float(B, inputs[1].dtype)?;
-            let g = cfg.geom(&inputs[1].shape)?;
-            let d = inputs[1].shape.dims();
-            let want = Shape(vec![d[0], d[1], g.out[0], g.out[1]]);
-            if inputs[0].shape != want || inputs[2].shape != want {
-                return Err(Error::shape(
-                    B,
-                    format!(
-                        "output gradient {} and output {} must have the output shape {want}",
-                        inputs[0].shape, inputs[2].shape
-                    ),
-                ));
-            }
-            Ok(vec![Desc::new(inputs[1].shape.clone(), dt)])
+            backward_infer(B, inputs, |d| {
+                let g = cfg.geom(d)?;
+                let d = d.dims();
+                Ok(Shape(vec![d[0], d[1], g.out[0], g.out[1]]))
+            })
         },
         move |_, ins, outs| by_float!(B, ins[1].dtype(), backward_t, &c2, ins, &outs[0]),
     )

@@ -8,8 +8,9 @@
 //! only uint8 data, 2-D, one group and no dilation; here int8 data, groups, dilation and 1-D/3-D
 //! kernels work as well, with the same arithmetic.
 
+use super::common::range_output_names;
+use super::product::{check_inputs, expect_shape, input_names, outputs, range_of, write_range};
 use super::range::{product_range, QType};
-use super::{check_inputs, expect_shape, input_names, output_names, outputs};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::kernels::cpu::conv::{forward_int8, Geom};
@@ -43,10 +44,10 @@ fn forward(cfg: &Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
     // SAFETY: inside the op reading `ins` and writing the fresh `outs`; `infer` checked every
     // shape and dtype against `g`.
     unsafe {
-        let data = super::range_of(ins, nb);
-        let weight = super::range_of(ins, nb + 2);
+        let data = range_of(ins, nb);
+        let weight = range_of(ins, nb + 2);
         // MXNet's oneDNN kernel takes the range of an int8 by int8 product for any data type.
-        super::write_range(outs, product_range(data, QType::I8, weight, QType::I8));
+        write_range(outs, product_range(data, QType::I8, weight, QType::I8));
         let y = outs[0].data_mut::<i32>();
         if empty(&g) {
             y.fill(0);
@@ -78,7 +79,7 @@ fn conv_op(cfg: Cfg) -> Arc<dyn Operator> {
         move |_, ins, outs| forward(&c2, ins, outs),
     )
     .with_shape_partial(move |ins, outs| {
-        super::partial_range_shapes(no_bias, ins, outs);
+        super::product::partial_range_shapes(no_bias, ins, outs);
         let Some(d) = ins.first().cloned().flatten() else {
             return Ok(());
         };
@@ -90,11 +91,11 @@ fn conv_op(cfg: Cfg) -> Arc<dyn Operator> {
         outs[0].get_or_insert(c3.out_shape(&d, &g));
         Ok(())
     })
-    .with_type_partial(move |ins, outs| super::partial_types(OP, no_bias, ins, outs));
+    .with_type_partial(move |ins, outs| super::product::partial_types(OP, no_bias, ins, outs));
     op.num_outputs = 3;
     op.num_inputs = Some(input_names(no_bias).len());
     op.input_names = Some(input_names(no_bias));
-    op.output_names = Some(output_names());
+    op.output_names = Some(range_output_names());
     op.arc()
 }
 
@@ -107,7 +108,7 @@ pub fn register(r: &mut Registry) {
          (min_output, max_output) of its levels. Parameters as Convolution. Forward only: do \
          not use in training.",
         shared_params(false),
-        Inputs::Fixed(&super::WITH_BIAS),
+        Inputs::Fixed(&super::product::WITH_BIAS),
         |p| Ok(conv_op(Cfg::parse(OP, p)?)),
     ));
 }

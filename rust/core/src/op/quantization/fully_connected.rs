@@ -4,8 +4,9 @@
 //! (uint8 data spread over 255 levels) and int8, and the int8 bias is rescaled into the int32
 //! levels by `range::fc_bias_rescale`, truncated toward zero.
 
+use super::common::range_output_names;
+use super::product::{check_inputs, expect_shape, input_names, outputs, range_of, write_range};
 use super::range::{fc_bias_rescale, product_range, QType};
-use super::{check_inputs, expect_shape, input_names, output_names, outputs};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::cpu::igemm::{igemm, IElem, IMat};
@@ -101,9 +102,9 @@ fn forward(cfg: Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
     // SAFETY: inside the op reading `ins` and writing the fresh `outs`; `infer` checked every
     // shape and dtype.
     unsafe {
-        let data = super::range_of(ins, nb);
-        let weight = super::range_of(ins, nb + 2);
-        super::write_range(outs, product_range(data, qd, weight, QType::I8));
+        let data = range_of(ins, nb);
+        let weight = range_of(ins, nb + 2);
+        write_range(outs, product_range(data, qd, weight, QType::I8));
         let y = outs[0].data_mut::<i32>();
         let w = ins[1].data::<i8>();
         match qd {
@@ -111,7 +112,7 @@ fn forward(cfg: Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
             _ => product(m, n, k, ins[0].data::<i8>(), w, y),
         }
         if !cfg.no_bias {
-            let rescale = fc_bias_rescale(data, qd, weight, super::range_of(ins, nb + 4));
+            let rescale = fc_bias_rescale(data, qd, weight, range_of(ins, nb + 4));
             // f32 product truncated toward zero (saturating), as MXNet's int32 conversion.
             let bias: Vec<i32> = ins[2]
                 .data::<i8>()
@@ -136,7 +137,7 @@ fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
         move |_, ins, outs| forward(cfg, ins, outs),
     )
     .with_shape_partial(move |ins, outs| {
-        super::partial_range_shapes(no_bias, ins, outs);
+        super::product::partial_range_shapes(no_bias, ins, outs);
         let Some(d) = ins.first().cloned().flatten() else {
             return Ok(());
         };
@@ -148,11 +149,11 @@ fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
         outs[0].get_or_insert(cfg.out_shape(&d));
         Ok(())
     })
-    .with_type_partial(move |ins, outs| super::partial_types(OP, no_bias, ins, outs));
+    .with_type_partial(move |ins, outs| super::product::partial_types(OP, no_bias, ins, outs));
     op.num_outputs = 3;
     op.num_inputs = Some(input_names(no_bias).len());
     op.input_names = Some(input_names(no_bias));
-    op.output_names = Some(output_names());
+    op.output_names = Some(range_output_names());
     op.arc()
 }
 
@@ -183,7 +184,7 @@ pub fn register(r: &mut Registry) {
                 "Whether to collapse all but the first axis of the input data tensor.",
             ),
         ],
-        Inputs::Fixed(&super::WITH_BIAS),
+        Inputs::Fixed(&super::product::WITH_BIAS),
         |p| {
             let nh = p.int("num_hidden")?;
             let num_hidden = usize::try_from(nh).ok().filter(|&v| v > 0).ok_or_else(|| {

@@ -20,6 +20,7 @@
 //!   (far below one int8 level); quantized_batch_norm's folded scale likewise can differ by
 //!   one int8 level where a value falls within float rounding of a half level;
 //! - dequantize also takes int32 data (2^31 - 1 levels), which MXNet 1.9.1 refuses.
+//!
 //! Where MXNet passes already-quantized bytes on under another declared type (quantize_v2 of
 //! uint8 data with out_type int8, quantized_act of uint8 data), the bytes are kept as there.
 
@@ -31,16 +32,11 @@ mod elemwise;
 pub mod fully_connected;
 mod layers;
 mod pooling;
+mod product;
 mod quantize;
 pub mod range;
 
 use super::Registry;
-use crate::dtype::DType;
-use crate::error::{Error, Result};
-use crate::ndarray::NDArray;
-use crate::op::Desc;
-use crate::shape::Shape;
-use range::QType;
 
 pub fn register(r: &mut Registry) {
     calibrate::register(r);
@@ -51,165 +47,6 @@ pub fn register(r: &mut Registry) {
     batch_norm::register(r);
     conv::register(r);
     fully_connected::register(r);
-}
-
-/// Inputs of the quantized products with a bias, in MXNet's order.
-const WITH_BIAS: [&str; 9] = [
-    "data",
-    "weight",
-    "bias",
-    "min_data",
-    "max_data",
-    "min_weight",
-    "max_weight",
-    "min_bias",
-    "max_bias",
-];
-
-/// Input names of a quantized product: the bias and its range drop out with no_bias.
-fn input_names(no_bias: bool) -> Vec<String> {
-    WITH_BIAS
-        .iter()
-        .filter(|n| !no_bias || !n.contains("bias"))
-        .map(|s| s.to_string())
-        .collect()
-}
-
-/// Output names of a quantized product.
-fn output_names() -> Vec<String> {
-    ["output", "min_output", "max_output"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-}
-
-/// Checks what the quantized products share: the input count, int8/uint8 data, int8 weight and
-/// bias, float32 ranges of shape (1,). Returns the data's quantized type.
-fn check_inputs(op: &str, no_bias: bool, ins: &[Desc]) -> Result<QType> {
-    let names = input_names(no_bias);
-    if ins.len() != names.len() {
-        return Err(Error::Value(format!(
-            "operator {op} takes {} inputs ({}){}, {} given",
-            names.len(),
-            names.join(", "),
-            if no_bias { " with no_bias=True" } else { "" },
-            ins.len()
-        )));
-    }
-    let qd = match ins[0].dtype {
-        DType::I8 => QType::I8,
-        DType::U8 => QType::U8,
-        d => {
-            return Err(Error::dtype(
-                op,
-                format!("data must be int8 or uint8, got {d}"),
-            ))
-        }
-    };
-    let n_arrays = if no_bias { 2 } else { 3 };
-    for (name, d) in names.iter().zip(ins).take(n_arrays).skip(1) {
-        if d.dtype != DType::I8 {
-            return Err(Error::dtype(
-                op,
-                format!("{name} must be int8, got {}", d.dtype),
-            ));
-        }
-    }
-    for (name, d) in names.iter().zip(ins).skip(n_arrays) {
-        if d.shape.0 != [1] {
-            return Err(Error::shape(
-                op,
-                format!("{name} must have shape (1,), got {}", d.shape),
-            ));
-        }
-        if d.dtype != DType::F32 {
-            return Err(Error::dtype(
-                op,
-                format!("{name} must be float32, got {}", d.dtype),
-            ));
-        }
-    }
-    Ok(qd)
-}
-
-/// Checks an input's shape against the one the op infers for it.
-fn expect_shape(op: &str, name: &str, got: &Shape, want: &Shape) -> Result<()> {
-    if got != want {
-        return Err(Error::shape(
-            op,
-            format!("Shape inconsistent, Provided = {got}, inferred shape={want} (input {name})"),
-        ));
-    }
-    Ok(())
-}
-
-/// The output descriptions: int32 output and its (1,) float32 range.
-fn outputs(out: Shape) -> Vec<Desc> {
-    vec![
-        Desc::new(out, DType::I32),
-        Desc::new(Shape(vec![1]), DType::F32),
-        Desc::new(Shape(vec![1]), DType::F32),
-    ]
-}
-
-/// Fills what partial inference can say without data: the weight (and bias) dtypes, the ranges'
-/// shapes and dtypes, and the outputs' dtypes; a given dtype that disagrees is an error.
-fn partial_types(
-    op: &'static str,
-    no_bias: bool,
-    ins: &mut [Option<DType>],
-    outs: &mut [Option<DType>],
-) -> Result<()> {
-    let names = input_names(no_bias);
-    let n_arrays = if no_bias { 2 } else { 3 };
-    let want = |i: usize| if i < n_arrays { DType::I8 } else { DType::F32 };
-    for (i, t) in ins.iter_mut().enumerate().skip(1) {
-        match t {
-            Some(x) if *x != want(i) => {
-                return Err(Error::dtype(
-                    op,
-                    format!(
-                        "{} must be {}, got {x}",
-                        names.get(i).map_or("input", |s| s.as_str()),
-                        want(i)
-                    ),
-                ))
-            }
-            _ => *t = Some(want(i)),
-        }
-    }
-    for (o, want) in outs.iter_mut().zip([DType::I32, DType::F32, DType::F32]) {
-        *o = Some(want);
-    }
-    Ok(())
-}
-
-/// Fills the ranges' (1,) shapes and the (1,) output ranges.
-fn partial_range_shapes(no_bias: bool, ins: &mut [Option<Shape>], outs: &mut [Option<Shape>]) {
-    let n_arrays = if no_bias { 2 } else { 3 };
-    for s in ins.iter_mut().skip(n_arrays) {
-        s.get_or_insert(Shape(vec![1]));
-    }
-    for s in outs.iter_mut().skip(1) {
-        s.get_or_insert(Shape(vec![1]));
-    }
-}
-
-/// The (min, max) a pair of (1,) range inputs holds.
-///
-/// # Safety
-/// Called inside the op that reads `ins`; `check_inputs` checked the shapes and dtypes.
-unsafe fn range_of(ins: &[NDArray], first: usize) -> (f32, f32) {
-    (ins[first].data::<f32>()[0], ins[first + 1].data::<f32>()[0])
-}
-
-/// Writes the output range into the op's second and third outputs.
-///
-/// # Safety
-/// As `range_of`, for the outputs.
-unsafe fn write_range(outs: &[NDArray], r: (f32, f32)) {
-    outs[1].data_mut::<f32>()[0] = r.0;
-    outs[2].data_mut::<f32>()[0] = r.1;
 }
 
 #[cfg(test)]

@@ -149,8 +149,8 @@ fn dequantize_int8_uint8_int32() {
         &[arr(&[2], &[5u8, 255]), r(-2.0), r(1.0)],
         &[],
     );
-    assert_eq!(o[0][0] as f32, 0.03913894295692444f32);
-    assert_eq!(o[0][1] as f32, 1.9960861206054688f32);
+    assert_eq!(o[0][0] as f32, 0.039_138_943_f32);
+    assert_eq!(o[0][1] as f32, 1.996_086_1_f32);
     let o = all(
         "_contrib_dequantize",
         &[arr(&[1], &[1i32 << 30]), r(-2.0), r(2.0)],
@@ -164,13 +164,13 @@ fn requantize_with_and_without_calibration() {
     let d = || arr(&[6], &[-1000i32, -5, 0, 3, 700, 1_000_000]);
     let o = all("_contrib_requantize", &[d(), r(-100.0), r(100.0)], &[]);
     assert_eq!(o[0], [0., 0., 0., 0., 0., 127.]);
-    assert_eq!(o[2][0] as f32, 0.046566128730773926f32);
+    assert_eq!(o[2][0] as f32, 0.046_566_13_f32);
     let o = all(
         "_contrib_requantize",
         &[d(), r(-100.0), r(100.0)],
         &[("out_type", "uint8")],
     );
-    assert_eq!((o[1][0], o[2][0] as f32), (0.0, 0.046566128730773926f32));
+    assert_eq!((o[1][0], o[2][0] as f32), (0.0, 0.046_566_13_f32));
     let o = all(
         "_contrib_requantize",
         &[arr(&[4], &[1i32, 2, 3, 4]), r(-100.0), r(100.0)],
@@ -242,7 +242,7 @@ fn elemwise_mul_int32_int8_float() {
         &[("enable_float_output", "True")],
     );
     assert_eq!(o.len(), 1);
-    assert_eq!(o[0][0] as f32, -1.984344482421875f32);
+    assert_eq!(o[0][0] as f32, -1.984_344_5_f32);
 }
 
 #[test]
@@ -365,7 +365,7 @@ fn bad_inputs_name_the_op_and_argument() {
         &[],
     );
     assert!(
-        e.to_string().contains("min_range") && e.to_string().contains("(2,)"),
+        e.to_string().contains("min_range") && e.to_string().contains("[2]"),
         "{e}"
     );
     let e = err("_contrib_requantize", &[f(&[1.0]), r(-1.0), r(1.0)], &[]);
