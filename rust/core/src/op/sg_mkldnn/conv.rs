@@ -49,9 +49,8 @@ pub(crate) fn quantize_scale(dt: DType, lo: f32, hi: f32) -> f32 {
 fn parse_attr<T>(n: &Node, key: &str, default: T, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
     match n.attr(key) {
         None => Ok(default),
-        Some(v) => parse(v).ok_or_else(|| {
-            Error::param(OP, format!("{}: {key}={v:?} cannot be parsed", n.name))
-        }),
+        Some(v) => parse(v)
+            .ok_or_else(|| Error::param(OP, format!("{}: {key}={v:?} cannot be parsed", n.name))),
     }
 }
 
@@ -70,7 +69,9 @@ impl Cfg {
         let conv = ConvCfg::parse("Convolution", &cp)?;
         let bn = if p.bool("with_bn")? {
             let n = super::body_node(body, "BatchNorm").ok_or_else(|| {
-                Error::Value(format!("operator {OP}: with_bn is set but the subgraph has no BatchNorm"))
+                Error::Value(format!(
+                    "operator {OP}: with_bn is set but the subgraph has no BatchNorm"
+                ))
             })?;
             let eps = parse_attr(&n, "eps", 1e-3, |v| parse_float(v).map(|f| f as f32))?;
             Some((eps, parse_attr(&n, "fix_gamma", true, parse_bool)?))
@@ -80,9 +81,21 @@ impl Cfg {
         let quantized = p.bool("quantized")?;
         let (with_act, with_post) = (p.bool("with_act")?, p.bool("with_postsum_act")?);
         // Only the quantized arithmetic needs the activations; a float node runs its subgraph.
-        let acts = if quantized { activations(OP, body)? } else { Vec::new() };
-        let act = if with_act { acts.first().copied() } else { None };
-        let postsum_act = if with_post { acts.last().copied() } else { None };
+        let acts = if quantized {
+            activations(OP, body)?
+        } else {
+            Vec::new()
+        };
+        let act = if with_act {
+            acts.first().copied()
+        } else {
+            None
+        };
+        let postsum_act = if with_post {
+            acts.last().copied()
+        } else {
+            None
+        };
         if quantized && (with_act && act.is_none() || with_post && postsum_act.is_none()) {
             return Err(Error::Value(format!(
                 "operator {OP}: with_act/with_postsum_act is set but the subgraph has no activation"
@@ -169,7 +182,10 @@ impl Cfg {
             if !ok {
                 return Err(Error::dtype(
                     op,
-                    format!("{name} has dtype {}, which the quantized op does not take", d.dtype),
+                    format!(
+                        "{name} has dtype {}, which the quantized op does not take",
+                        d.dtype
+                    ),
                 ));
             }
         }
@@ -232,7 +248,11 @@ impl Cfg {
                     let (lo, hi) = wmin_max(c * k..(c + 1) * k);
                     let mut s = quantize_scale(DType::I8, lo, hi);
                     if let Some(b) = bias.as_ref().map(|b| b[c]).filter(|&b| b != 0.0) {
-                        let lim = if b > 0.0 { i32::MAX as f32 } else { i32::MIN as f32 };
+                        let lim = if b > 0.0 {
+                            i32::MAX as f32
+                        } else {
+                            i32::MIN as f32
+                        };
                         s = s.min(lim / 2.0 / b / ds);
                     }
                     s

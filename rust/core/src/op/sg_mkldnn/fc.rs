@@ -39,7 +39,10 @@ fn attr_bool(n: &Node, key: &str, default: bool) -> Result<bool> {
         None => Ok(default),
         Some("True" | "true" | "1") => Ok(true),
         Some("False" | "false" | "0") => Ok(false),
-        Some(v) => Err(Error::param(OP, format!("{}: {key}={v:?} is not a boolean", n.name))),
+        Some(v) => Err(Error::param(
+            OP,
+            format!("{}: {key}={v:?} is not a boolean", n.name),
+        )),
     }
 }
 
@@ -57,7 +60,10 @@ impl Cfg {
             .and_then(parse_int)
             .and_then(|v| usize::try_from(v).ok())
             .ok_or_else(|| {
-                Error::param(OP, format!("{}: num_hidden is missing or invalid", layer.name))
+                Error::param(
+                    OP,
+                    format!("{}: num_hidden is missing or invalid", layer.name),
+                )
             })?;
         let act = if quantized && p.bool("with_eltwise")? {
             activations(OP, body)?.first().copied()

@@ -40,13 +40,23 @@ const CONV_PARAMS: [ParamSpec; 7] = [
         Some("False"),
         "Add post activation after sum.",
     ),
-    param("quantized", "boolean", Some("False"), "Enable quantization."),
+    param(
+        "quantized",
+        "boolean",
+        Some("False"),
+        "Enable quantization.",
+    ),
     param("min_calib_range", "float or None", Some("None"), CALIB_DOC),
     param("max_calib_range", "float or None", Some("None"), CALIB_DOC),
 ];
 
 const FC_PARAMS: [ParamSpec; 6] = [
-    param("quantized", "boolean", Some("False"), "Enable quantization."),
+    param(
+        "quantized",
+        "boolean",
+        Some("False"),
+        "Enable quantization.",
+    ),
     param(
         "enable_float_output",
         "boolean",
@@ -150,13 +160,24 @@ pub fn create(
     let attrs = renamed(name, attrs);
     let p = Params::new(name, spec, &attrs)?;
     let body = Arc::new(Body::new(sym.clone()));
-    let layer = body_node(&body, if name == CONV { "Convolution" } else { "FullyConnected" })
-        .ok_or_else(|| {
-            Error::Value(format!(
-                "operator {name}: its subgraph has no {} node",
-                if name == CONV { "Convolution" } else { "FullyConnected" }
-            ))
-        })?;
+    let layer = body_node(
+        &body,
+        if name == CONV {
+            "Convolution"
+        } else {
+            "FullyConnected"
+        },
+    )
+    .ok_or_else(|| {
+        Error::Value(format!(
+            "operator {name}: its subgraph has no {} node",
+            if name == CONV {
+                "Convolution"
+            } else {
+                "FullyConnected"
+            }
+        ))
+    })?;
     let quantized = p.bool("quantized")?;
     let kind = if name == CONV {
         Kind::Conv(conv::Cfg::new(&p, &body, &layer)?)
@@ -289,7 +310,12 @@ impl SgOp {
     }
 
     fn n_inputs(&self) -> usize {
-        self.body.inputs.len() + if self.quantized { self.range_names().len() } else { 0 }
+        self.body.inputs.len()
+            + if self.quantized {
+                self.range_names().len()
+            } else {
+                0
+            }
     }
 
     fn check_count(&self, n: usize) -> Result<()> {
