@@ -2,15 +2,17 @@
 //! accumulated exactly in int32, with the output's float range. Parameters, output shape and
 //! unfolding are Convolution's (`op::nn::convolution::Cfg`, `kernels::cpu::conv`).
 //!
-//! As MXNet 1.9.1's oneDNN kernel: the range is that of a product of two int8 factors (uint8
-//! data's range is divided over 127 levels too), and the int8 bias is added to the int32
-//! accumulators as it is, without rescaling into the product's levels. MXNet's CPU kernel takes
-//! only uint8 data, 2-D, one group and no dilation; here int8 data, groups, dilation and 1-D/3-D
-//! kernels work as well, with the same arithmetic.
+//! As MXNet 1.9.1's oneDNN kernel, the range is that of a product of two int8 factors (uint8
+//! data's range is divided over 127 levels too). The int8 bias is rescaled into the product's
+//! int32 levels as MXNet's reference (GPU) kernel does, `(acc * f_out + b * f_bias) / f_out` in
+//! f32, truncated: MXNet 1.9.1's oneDNN CPU kernel adds the bias levels unscaled, which makes a
+//! quantized model with conv biases drift from its FP32 model (MXNet's CPU path fuses such
+//! convolutions into `_sg_mkldnn_conv` instead). MXNet's CPU kernel takes only uint8 data, 2-D,
+//! one group and no dilation; here int8 data, groups, dilation and 1-D/3-D kernels work too.
 
 use super::common::range_output_names;
 use super::product::{check_inputs, expect_shape, input_names, outputs, range_of, write_range};
-use super::range::{product_range, QType};
+use super::range::{product_range, real_range, QType};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::kernels::cpu::conv::{forward_int8, Geom};
@@ -47,7 +49,8 @@ fn forward(cfg: &Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
         let data = range_of(ins, nb);
         let weight = range_of(ins, nb + 2);
         // MXNet's oneDNN kernel takes the range of an int8 by int8 product for any data type.
-        write_range(outs, product_range(data, QType::I8, weight, QType::I8));
+        let out_range = product_range(data, QType::I8, weight, QType::I8);
+        write_range(outs, out_range);
         let y = outs[0].data_mut::<i32>();
         if empty(&g) {
             y.fill(0);
@@ -60,9 +63,16 @@ fn forward(cfg: &Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
         }
         if !cfg.no_bias {
             let bias = ins[2].data::<i8>();
-            for (blk, run) in y.chunks_mut(g.out_len()).enumerate() {
-                let b = bias[blk % g.f] as i32;
-                run.iter_mut().for_each(|v| *v = v.wrapping_add(b));
+            let f_out = (real_range(out_range.0, out_range.1) as f64 / i32::MAX as f64) as f32;
+            let (lo, hi) = range_of(ins, nb + 4);
+            let f_bias = (real_range(lo, hi) as f64 / 127.0) as f32;
+            if f_out != 0.0 {
+                for (blk, run) in y.chunks_mut(g.out_len()).enumerate() {
+                    let b = bias[blk % g.f] as f32 * f_bias;
+                    // f32 to i32 truncates and saturates, as the C++ conversion does in range.
+                    run.iter_mut()
+                        .for_each(|v| *v = ((*v as f32 * f_out + b) / f_out) as i32);
+                }
             }
         }
     }
