@@ -721,9 +721,10 @@ def _install_ops():
     for n in _DENSE_RESULT:
         if hasattr(_internal, n):
             g[n] = getattr(_internal, n)
-    # Registry ops MXNet files under mx.nd.sparse by their `_sparse_` prefix.
+    # Registry ops MXNet files under mx.nd.sparse by their `_sparse_` prefix, where this module
+    # has no storage-aware version of its own.
     for n in dir(_internal):
-        if n.startswith("_sparse_"):
+        if n.startswith("_sparse_") and n[len("_sparse_"):] not in g:
             g[n[len("_sparse_"):]] = getattr(_internal, n)
 
 

@@ -7,7 +7,7 @@
 //! GEMMs run single-threaded side by side instead of contending for the pool.
 
 use super::gemm::{matmul, matmul_acc, GemmElem, Mat};
-use super::igemm::{igemm, IElem, IMat};
+use super::igemm::{igemm, IElem};
 use super::{par_ranges, Ptr};
 use half::f16;
 use std::ops::{Add, AddAssign, Mul};
@@ -455,12 +455,12 @@ pub fn forward_int8<X: IElem + Default>(g: &Geom, x: &[X], w: &[i8], y: &mut [i3
                 // SAFETY: sample i's output block belongs to this task; the operands lie
                 // inside w (f × gk) and the column matrix ((groups·gk) × out_len).
                 unsafe {
-                    let a = IMat {
+                    let a = Mat {
                         ptr: w.as_ptr().add(gi * fg * gk),
                         rs: gk as isize,
                         cs: 1,
                     };
-                    let bm = IMat {
+                    let bm = Mat {
                         ptr: cp.add(gi * gk * out_len),
                         rs: out_len as isize,
                         cs: 1,

@@ -59,7 +59,7 @@ unsafe impl<T> Sync for Mat<T> {}
 
 impl<T> Mat<T> {
     /// The operand from row `i` and column `j` on.
-    fn at(self, i: usize, j: usize) -> Self {
+    pub(crate) fn at(self, i: usize, j: usize) -> Self {
         Mat {
             // wrapping: the caller only passes indices inside the operand.
             ptr: self
@@ -67,6 +67,16 @@ impl<T> Mat<T> {
                 .wrapping_offset(i as isize * self.rs + j as isize * self.cs),
             ..self
         }
+    }
+
+    /// # Safety
+    /// (i, j) must lie inside the operand.
+    #[inline(always)]
+    pub(crate) unsafe fn get(self, i: usize, j: usize) -> T
+    where
+        T: Copy,
+    {
+        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs)
     }
 }
 

@@ -11,7 +11,7 @@
 //! Threading follows [`super::gemm`]: a product runs on the calling thread unless it is large,
 //! then it is cut into one block of rows (or columns) per pool thread.
 
-use super::gemm::par_mnk;
+use super::gemm::{par_mnk, Mat};
 use super::{par_for, Ptr};
 use crate::runtime::rt;
 
@@ -45,41 +45,6 @@ impl IElem for u8 {
     }
 }
 
-/// A strided 8-bit matrix operand: element (i, j) is at `ptr + i*rs + j*cs`.
-#[derive(Debug, Clone, Copy)]
-pub struct IMat<T> {
-    pub ptr: *const T,
-    pub rs: isize,
-    pub cs: isize,
-}
-
-// SAFETY: an `IMat` only describes memory; whoever dereferences it upholds the `igemm`
-// contract, including for the threads a large product is split over.
-unsafe impl<T> Send for IMat<T> {}
-unsafe impl<T> Sync for IMat<T> {}
-
-impl<T> IMat<T> {
-    fn at(self, i: usize, j: usize) -> Self {
-        IMat {
-            // wrapping: the caller only passes indices inside the operand.
-            ptr: self
-                .ptr
-                .wrapping_offset(i as isize * self.rs + j as isize * self.cs),
-            ..self
-        }
-    }
-
-    /// # Safety
-    /// (i, j) must lie inside the operand.
-    #[inline(always)]
-    unsafe fn get(self, i: usize, j: usize) -> T
-    where
-        T: Copy,
-    {
-        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs)
-    }
-}
-
 /// `c = a · b` with `a` m×k, `b` k×n (i8 or u8 each) and `c` m×n int32, row-major with row
 /// stride `ldc`.
 ///
@@ -91,8 +56,8 @@ pub unsafe fn igemm<A: IElem, B: IElem>(
     m: usize,
     n: usize,
     k: usize,
-    a: IMat<A>,
-    b: IMat<B>,
+    a: Mat<A>,
+    b: Mat<B>,
     c: *mut i32,
     ldc: usize,
 ) {
@@ -127,8 +92,8 @@ unsafe fn product<A: IElem, B: IElem>(
     m: usize,
     n: usize,
     k: usize,
-    a: IMat<A>,
-    b: IMat<B>,
+    a: Mat<A>,
+    b: Mat<B>,
     c: *mut i32,
     ldc: usize,
 ) {
@@ -156,7 +121,7 @@ unsafe fn product<A: IElem, B: IElem>(
 }
 
 /// Packs the mc×kc block at `a` into `dst` row by row (row i at `dst[i*kc..]`).
-unsafe fn pack_rows<T: IElem>(a: IMat<T>, mc: usize, kc: usize, dst: &mut [i16]) {
+unsafe fn pack_rows<T: IElem>(a: Mat<T>, mc: usize, kc: usize, dst: &mut [i16]) {
     for (i, row) in dst.chunks_exact_mut(kc).take(mc).enumerate() {
         if a.cs == 1 {
             let src = std::slice::from_raw_parts(a.ptr.offset(i as isize * a.rs), kc);
@@ -173,7 +138,7 @@ unsafe fn pack_rows<T: IElem>(a: IMat<T>, mc: usize, kc: usize, dst: &mut [i16])
 
 /// Packs the kc×nc block at `b` into `dst` column by column (column j at `dst[j*kc..]`),
 /// reading along whichever side of `b` is contiguous.
-unsafe fn pack_cols<T: IElem>(b: IMat<T>, kc: usize, nc: usize, dst: &mut [i16]) {
+unsafe fn pack_cols<T: IElem>(b: Mat<T>, kc: usize, nc: usize, dst: &mut [i16]) {
     if b.cs == 1 && b.rs != 1 {
         // Rows of `b` are contiguous (a column matrix from im2col): read each row once and
         // scatter it over the packed columns.
@@ -291,26 +256,26 @@ mod tests {
         for ta in [false, true] {
             for tb in [false, true] {
                 let am = if ta {
-                    IMat {
+                    Mat {
                         ptr: at.as_ptr(),
                         rs: 1,
                         cs: m as isize,
                     }
                 } else {
-                    IMat {
+                    Mat {
                         ptr: a.as_ptr(),
                         rs: k as isize,
                         cs: 1,
                     }
                 };
                 let bm = if tb {
-                    IMat {
+                    Mat {
                         ptr: bt.as_ptr(),
                         rs: 1,
                         cs: k as isize,
                     }
                 } else {
-                    IMat {
+                    Mat {
                         ptr: b.as_ptr(),
                         rs: n as isize,
                         cs: 1,

@@ -9,7 +9,7 @@ use crate::kernels::cpu::conv::Real;
 use crate::kernels::cpu::gemm::{matmul, matmul_acc, Mat};
 use crate::kernels::cpu::Ptr;
 use crate::ndarray::NDArray;
-use crate::op::params::param;
+use crate::op::params::{param, Params};
 use crate::op::shape_ops::def;
 use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
 use crate::runtime::rt;
@@ -18,19 +18,36 @@ use std::sync::Arc;
 
 const OP: &str = "FullyConnected";
 
+/// FullyConnected's parameters, shared with `_contrib_quantized_fully_connected` (`op` names
+/// the operator in errors).
 #[derive(Clone, Copy)]
-struct Cfg {
-    num_hidden: usize,
-    no_bias: bool,
-    flatten: bool,
+pub(crate) struct Cfg {
+    pub op: &'static str,
+    pub num_hidden: usize,
+    pub no_bias: bool,
+    pub flatten: bool,
 }
 
 impl Cfg {
+    pub(crate) fn parse(op: &'static str, p: &Params) -> Result<Cfg> {
+        let nh = p.int("num_hidden")?;
+        let num_hidden = usize::try_from(nh)
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or_else(|| Error::param(op, format!("num_hidden must be positive, got {nh}")))?;
+        Ok(Cfg {
+            op,
+            num_hidden,
+            no_bias: p.bool("no_bias")?,
+            flatten: p.bool("flatten")?,
+        })
+    }
+
     /// (rows, in_dim) of the data seen as a matrix.
-    fn rows_k(&self, d: &Shape) -> Result<(usize, usize)> {
+    pub(crate) fn rows_k(&self, d: &Shape) -> Result<(usize, usize)> {
         if d.ndim() == 0 {
             return Err(Error::shape(
-                OP,
+                self.op,
                 "data must have at least one dimension, got shape []",
             ));
         }
@@ -42,7 +59,7 @@ impl Cfg {
         })
     }
 
-    fn out_shape(&self, d: &Shape) -> Shape {
+    pub(crate) fn out_shape(&self, d: &Shape) -> Shape {
         if self.flatten {
             Shape(vec![d.0.first().copied().unwrap_or(0), self.num_hidden])
         } else {
@@ -427,18 +444,7 @@ pub fn register(r: &mut Registry) {
             ),
         ],
         Inputs::Fixed(&["data", "weight", "bias"]),
-        |p| {
-            let nh = p.int("num_hidden")?;
-            let num_hidden = usize::try_from(nh)
-                .ok()
-                .filter(|&v| v > 0)
-                .ok_or_else(|| Error::param(OP, format!("num_hidden must be positive, got {nh}")))?;
-            Ok(fc_op(Cfg {
-                num_hidden,
-                no_bias: p.bool("no_bias")?,
-                flatten: p.bool("flatten")?,
-            }))
-        },
+        |p| Ok(fc_op(Cfg::parse(OP, p)?)),
     ));
 }
 
@@ -614,6 +620,7 @@ mod tests {
             arr(&[m, n], &f(m * n)),
         );
         let cfg = super::Cfg {
+            op: super::OP,
             num_hidden: n,
             no_bias: false,
             flatten: true,

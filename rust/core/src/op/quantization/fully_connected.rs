@@ -8,9 +8,11 @@ use super::common::range_output_names;
 use super::product::{check_inputs, expect_shape, input_names, outputs, range_of, write_range};
 use super::range::{fc_bias_rescale, product_range, QType};
 use crate::dtype::DType;
-use crate::error::{Error, Result};
-use crate::kernels::cpu::igemm::{igemm, IElem, IMat};
+use crate::error::Result;
+use crate::kernels::cpu::gemm::Mat;
+use crate::kernels::cpu::igemm::{igemm, IElem};
 use crate::ndarray::NDArray;
+use crate::op::nn::fully_connected::Cfg;
 use crate::op::params::param;
 use crate::op::shape_ops::def;
 use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
@@ -18,41 +20,6 @@ use crate::shape::Shape;
 use std::sync::Arc;
 
 const OP: &str = "_contrib_quantized_fully_connected";
-
-#[derive(Clone, Copy)]
-struct Cfg {
-    num_hidden: usize,
-    no_bias: bool,
-    flatten: bool,
-}
-
-impl Cfg {
-    /// (rows, in_dim) of the data seen as a matrix, as FullyConnected sees it.
-    fn rows_k(&self, d: &Shape) -> Result<(usize, usize)> {
-        let nd = d.ndim();
-        if nd == 0 {
-            return Err(Error::shape(
-                OP,
-                "data must have at least one dimension, got shape []",
-            ));
-        }
-        Ok(if self.flatten {
-            (d[0], d.0[1..].iter().product())
-        } else {
-            (d.0[..nd - 1].iter().product(), d[nd - 1])
-        })
-    }
-
-    fn out_shape(&self, d: &Shape) -> Shape {
-        let mut s = if self.flatten {
-            vec![d.0.first().copied().unwrap_or(0)]
-        } else {
-            d.0[..d.ndim().saturating_sub(1)].to_vec()
-        };
-        s.push(self.num_hidden);
-        Shape(s)
-    }
-}
 
 fn infer(cfg: Cfg, ins: &[Desc]) -> Result<Vec<Desc>> {
     check_inputs(OP, cfg.no_bias, ins)?;
@@ -74,12 +41,12 @@ pub(crate) fn product<X: IElem>(m: usize, n: usize, k: usize, x: &[X], w: &[i8],
             m,
             n,
             k,
-            IMat {
+            Mat {
                 ptr: x.as_ptr(),
                 rs: k as isize,
                 cs: 1,
             },
-            IMat {
+            Mat {
                 ptr: w.as_ptr(),
                 rs: 1,
                 cs: k as isize,
@@ -185,17 +152,7 @@ pub fn register(r: &mut Registry) {
             ),
         ],
         Inputs::Fixed(&super::product::WITH_BIAS),
-        |p| {
-            let nh = p.int("num_hidden")?;
-            let num_hidden = usize::try_from(nh).ok().filter(|&v| v > 0).ok_or_else(|| {
-                Error::param(OP, format!("num_hidden must be positive, got {nh}"))
-            })?;
-            Ok(fc_op(Cfg {
-                num_hidden,
-                no_bias: p.bool("no_bias")?,
-                flatten: p.bool("flatten")?,
-            }))
-        },
+        |p| Ok(fc_op(Cfg::parse(OP, p)?)),
     ));
 }
 
