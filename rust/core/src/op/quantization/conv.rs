@@ -164,7 +164,7 @@ mod tests {
         for f in 0..2 {
             for oy in 0..4 {
                 for ox in 0..4 {
-                    let mut s = b[f] as i64;
+                    let mut s = 0i64;
                     for c in 0..2 {
                         for ky in 0..2 {
                             for kx in 0..2 {
@@ -176,7 +176,13 @@ mod tests {
                             }
                         }
                     }
-                    want[f * 16 + oy * 4 + ox] = s;
+                    // The bias (range ±1) rescaled into the output's levels, in f32 as MXNet's
+                    // reference kernel: (acc * f_out + b * f_bias) / f_out, truncated.
+                    let top = (1.0f32 / 127.0) * (2.0 / 127.0) * i32::MAX as f32;
+                    let f_out = (top as f64 / i32::MAX as f64) as f32;
+                    let f_bias = (1.0f64 / 127.0) as f32;
+                    let v = (s as f32 * f_out + b[f] as f32 * f_bias) / f_out;
+                    want[f * 16 + oy * 4 + ox] = v as i32 as i64;
                 }
             }
         }
