@@ -4,6 +4,7 @@
 """
 from . import base
 from .base import MXNetError
+from . import error
 from . import blas as _blas
 from . import context
 from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
@@ -35,6 +36,7 @@ from . import initializer as init
 from . import metric
 from . import callback
 from . import model
+from . import executor_manager
 from . import module
 from . import module as mod
 from . import monitor
@@ -48,6 +50,11 @@ from . import runtime
 from . import util
 from . import contrib
 from . import onnx
+# As in MXNet: notebook.callback and misc are imported only on request (``import
+# oxnet.misc``); rtc and library have no import-time dependencies.
+from . import notebook
+from . import rtc
+from . import library
 
 _blas.load()
 

@@ -9,6 +9,26 @@ from . import _native
 MXNetError = _native.MXNetError
 MXNetError.__module__ = "oxnet.base"
 
+# Error classes by name (MXNet's ``mx.base.error_types``). The Rust core raises Python's
+# ValueError, TypeError, IndexError, ... directly (by error kind, not by parsing a
+# "ValueError: ..." message prefix), so this table only serves code that registers or looks
+# up classes by name; ``oxnet.error`` registers MXNet's entries.
+error_types = {}
+
+
+def register_error(func_name=None, cls=None):
+    """Registers an error class under a name; usable as ``@register_error``,
+    ``@register_error("Name")`` or ``register_error("Name", cls)``. Returns the class (or,
+    without ``cls``, a decorator)."""
+    if callable(func_name):
+        cls, func_name = func_name, None
+
+    def register(mycls):
+        error_types[func_name if isinstance(func_name, str) else mycls.__name__] = mycls
+        return mycls
+
+    return register if cls is None else register(cls)
+
 numeric_types = (float, int, np.generic, numbers.Number)
 integer_types = (int, np.integer)
 string_types = (str,)

@@ -215,15 +215,13 @@ class FeedForward(BASE_ESTIMATOR):
     def _check_arguments(self):
         if self.argument_checked:
             return
-        args = self.symbol.list_arguments()
-        if len(set(args)) != len(args):
-            raise ValueError("Find duplicated argument name, please make the weight name "
-                             "non-duplicated (using name arguments), arguments are %s" % args)
-        aux = self.symbol.list_auxiliary_states()
-        if len(set(aux)) != len(aux):
-            raise ValueError("Find duplicated auxiliary param name, arguments are %s" % aux)
+        # Imported here: executor_manager imports oxnet.module, which imports this module.
+        from .executor_manager import _check_arguments
+        _check_arguments(self.symbol)
         self.argument_checked = True
         if self.allow_extra_params:
+            args = self.symbol.list_arguments()
+            aux = self.symbol.list_auxiliary_states()
             if self.arg_params:
                 self.arg_params = {k: v for k, v in self.arg_params.items() if k in args}
             if self.aux_params:
