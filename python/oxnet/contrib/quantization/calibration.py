@@ -38,22 +38,35 @@ def combine_histogram(old_hist, arr, new_min, new_max, new_th):
     return (counts, new_edges, min(old_min, new_min), max(old_max, new_max), th)
 
 
-class _LayerHistogramCollector(object):
-    """Monitor callback keeping, per layer output name in `include_layer`, a symmetric
-    histogram (hist, edges, min, max, th) of everything seen (for 'entropy' calibration)."""
+class _LayerCollector(object):
+    """Monitor callback base: `_wanted` gives the numpy value of a layer output named in
+    `include_layer` (every output when it is None), else None."""
 
-    def __init__(self, num_bins=8001, include_layer=None, logger=None):
-        self.hist_dict = {}
-        self.num_bins = num_bins
+    def __init__(self, include_layer=None, logger=None):
         self.include_layer = include_layer
         self.logger = logger
 
-    def collect(self, name, arr):
-        """Callback for ``Executor.set_monitor_callback``."""
+    def _wanted(self, name, arr):
         name = py_str(name)
         if self.include_layer is not None and name not in self.include_layer:
+            return name, None
+        return name, _as_numpy(arr)
+
+
+class _LayerHistogramCollector(_LayerCollector):
+    """Keeps, per layer output, a symmetric histogram (hist, edges, min, max, th) of
+    everything seen (for 'entropy' calibration)."""
+
+    def __init__(self, num_bins=8001, include_layer=None, logger=None):
+        super().__init__(include_layer, logger)
+        self.hist_dict = {}
+        self.num_bins = num_bins
+
+    def collect(self, name, arr):
+        """Callback for ``Executor.set_monitor_callback``."""
+        name, arr = self._wanted(name, arr)
+        if arr is None:
             return
-        arr = _as_numpy(arr)
         if self.logger:
             self.logger.debug('Collecting layer %s histogram of shape %s' % (name, arr.shape))
         lo, hi = np.min(arr), np.max(arr)
@@ -65,22 +78,19 @@ class _LayerHistogramCollector(object):
             self.hist_dict[name] = (hist, edges, lo, hi, th)
 
 
-class _LayerOutputMinMaxCollector(object):
-    """Monitor callback keeping, per layer output name in `include_layer`, the running
-    (min, max) (for 'naive' calibration)."""
+class _LayerOutputMinMaxCollector(_LayerCollector):
+    """Keeps, per layer output, the running (min, max) (for 'naive' calibration)."""
 
     def __init__(self, quantized_dtype, include_layer=None, logger=None):
+        super().__init__(include_layer, logger)
         self.min_max_dict = {}
         self.quantized_dtype = quantized_dtype
-        self.include_layer = include_layer
-        self.logger = logger
 
     def collect(self, name, arr):
         """Callback for ``Executor.set_monitor_callback``."""
-        name = py_str(name)
-        if self.include_layer is not None and name not in self.include_layer:
+        name, arr = self._wanted(name, arr)
+        if arr is None:
             return
-        arr = _as_numpy(arr)
         lo, hi = float(np.min(arr)), float(np.max(arr))
         if name in self.min_max_dict:
             old = self.min_max_dict[name]

@@ -11,6 +11,11 @@ pub fn arr<T: Element>(shape: &[usize], data: &[T]) -> NDArray {
     NDArray::from_vec(Shape::new(shape.to_vec()), data, Context::cpu(0)).expect("array")
 }
 
+/// A shape-(1,) float32 array: the min/max range inputs of the quantized ops.
+pub fn scalar(v: f32) -> NDArray {
+    arr(&[1], &[v])
+}
+
 /// 0, 1, 2, ... as f32 of `shape`.
 pub fn iota(shape: &[usize]) -> NDArray {
     let n: usize = shape.iter().product();

@@ -243,52 +243,77 @@ pub fn col2im<T: Real>(g: &Geom, col: &[T], img: &mut [T]) {
     });
 }
 
-/// `y = conv(x, w) + bias`; x is n×c×input, w is f×(c/groups)×kernel, y is n×f×output.
-pub fn forward<T: Real>(g: &Geom, x: &[T], w: &[T], bias: Option<&[T]>, y: &mut [T]) {
-    let (in_len, out_len, gk, fg) = (g.in_len(), g.out_len(), g.gk(), g.fg());
-    let y = Ptr(y.as_mut_ptr());
+/// Calls `per_sample(i, col)` for every sample i with its column matrix ((c·k_len) ×
+/// out_len; x's own sample when pointwise), whole samples per task, one buffer per task.
+fn each_column_matrix<X: Copy + Default + Sync>(
+    g: &Geom,
+    x: &[X],
+    per_sample: impl Fn(usize, &[X]) + Sync + Send,
+) {
+    let (in_len, out_len) = (g.in_len(), g.out_len());
     par_ranges(g.n, g.work(), |b, e| {
         let mut col = if g.pointwise() {
             Vec::new()
         } else {
-            vec![T::ZERO; g.c * g.k_len() * out_len]
+            vec![X::default(); g.c * g.k_len() * out_len]
         };
         for i in b..e {
             let xs = &x[i * g.c * in_len..(i + 1) * g.c * in_len];
-            let cp = if g.pointwise() {
-                xs.as_ptr()
+            if g.pointwise() {
+                per_sample(i, xs);
             } else {
                 im2col(g, xs, &mut col);
-                col.as_ptr()
-            };
-            for gi in 0..g.groups {
-                // SAFETY: sample i's output block belongs to this task; the operands lie
-                // inside w (f × gk) and the column matrix ((groups·gk) × out_len).
-                unsafe {
-                    let out = y.get().add((i * g.f + gi * fg) * out_len);
-                    let a = Mat {
-                        ptr: w.as_ptr().add(gi * fg * gk),
-                        rs: gk as isize,
-                        cs: 1,
-                    };
-                    let bm = Mat {
-                        ptr: cp.add(gi * gk * out_len),
-                        rs: out_len as isize,
-                        cs: 1,
-                    };
-                    match bias {
-                        Some(bias) => {
-                            for r in 0..fg {
-                                std::slice::from_raw_parts_mut(out.add(r * out_len), out_len)
-                                    .fill(bias[gi * fg + r]);
-                            }
-                            matmul_acc(fg, out_len, gk, a, bm, out, out_len);
-                        }
-                        None => matmul(fg, out_len, gk, a, bm, out, out_len),
-                    }
-                }
+                per_sample(i, &col);
             }
         }
+    });
+}
+
+/// One sample's output `y_g = W_g · col_g (+ bias_g)` for each of `groups` groups: w is
+/// (groups·fg) × gk, col (groups·gk) × len, y (groups·fg) × len.
+///
+/// # Safety
+/// `w` and `col` hold those sizes and `y` points at groups·fg·len values only this caller
+/// writes.
+pub(crate) unsafe fn group_products<T: Real>(
+    (groups, fg, gk, len): (usize, usize, usize, usize),
+    w: &[T],
+    col: &[T],
+    bias: Option<&[T]>,
+    y: *mut T,
+) {
+    for gi in 0..groups {
+        let out = y.add(gi * fg * len);
+        let a = Mat {
+            ptr: w.as_ptr().add(gi * fg * gk),
+            rs: gk as isize,
+            cs: 1,
+        };
+        let b = Mat {
+            ptr: col.as_ptr().add(gi * gk * len),
+            rs: len as isize,
+            cs: 1,
+        };
+        match bias {
+            Some(bias) => {
+                for r in 0..fg {
+                    std::slice::from_raw_parts_mut(out.add(r * len), len).fill(bias[gi * fg + r]);
+                }
+                matmul_acc(fg, len, gk, a, b, out, len);
+            }
+            None => matmul(fg, len, gk, a, b, out, len),
+        }
+    }
+}
+
+/// `y = conv(x, w) + bias`; x is n×c×input, w is f×(c/groups)×kernel, y is n×f×output.
+pub fn forward<T: Real>(g: &Geom, x: &[T], w: &[T], bias: Option<&[T]>, y: &mut [T]) {
+    let dims = (g.groups, g.fg(), g.gk(), g.out_len());
+    let y = Ptr(y.as_mut_ptr());
+    each_column_matrix(g, x, |i, col| {
+        // SAFETY: sample i's output block belongs to this task; w is f × gk and the column
+        // matrix (groups·gk) × out_len.
+        unsafe { group_products(dims, w, col, bias, y.get().add(i * g.f * g.out_len())) }
     });
 }
 
@@ -433,41 +458,27 @@ pub fn add_bias<T: Real>(n: usize, f: usize, len: usize, bias: &[T], y: &mut [T]
 
 /// The quantized convolution `y = conv(x, w)` in exact int32 arithmetic: x is n×c×input of
 /// int8 or uint8 levels, w is f×(c/groups)×kernel int8, y is n×f×output int32. Same plan as
-/// `forward`: one column buffer per task, whole samples per task, one integer GEMM per group.
+/// `forward`, with the integer GEMM.
 pub fn forward_int8<X: IElem + Default>(g: &Geom, x: &[X], w: &[i8], y: &mut [i32]) {
-    let (in_len, out_len, gk, fg) = (g.in_len(), g.out_len(), g.gk(), g.fg());
+    let (out_len, gk, fg) = (g.out_len(), g.gk(), g.fg());
     let y = Ptr(y.as_mut_ptr());
-    par_ranges(g.n, g.work(), |b, e| {
-        let mut col = if g.pointwise() {
-            Vec::new()
-        } else {
-            vec![X::default(); g.c * g.k_len() * out_len]
-        };
-        for i in b..e {
-            let xs = &x[i * g.c * in_len..(i + 1) * g.c * in_len];
-            let cp = if g.pointwise() {
-                xs.as_ptr()
-            } else {
-                im2col(g, xs, &mut col);
-                col.as_ptr()
-            };
-            for gi in 0..g.groups {
-                // SAFETY: sample i's output block belongs to this task; the operands lie
-                // inside w (f × gk) and the column matrix ((groups·gk) × out_len).
-                unsafe {
-                    let a = Mat {
-                        ptr: w.as_ptr().add(gi * fg * gk),
-                        rs: gk as isize,
-                        cs: 1,
-                    };
-                    let bm = Mat {
-                        ptr: cp.add(gi * gk * out_len),
-                        rs: out_len as isize,
-                        cs: 1,
-                    };
-                    let out = y.get().add((i * g.f + gi * fg) * out_len);
-                    igemm(fg, out_len, gk, a, bm, out, out_len);
-                }
+    each_column_matrix(g, x, |i, col| {
+        for gi in 0..g.groups {
+            // SAFETY: sample i's output block belongs to this task; the operands lie
+            // inside w (f × gk) and the column matrix ((groups·gk) × out_len).
+            unsafe {
+                let a = Mat {
+                    ptr: w.as_ptr().add(gi * fg * gk),
+                    rs: gk as isize,
+                    cs: 1,
+                };
+                let bm = Mat {
+                    ptr: col.as_ptr().add(gi * gk * out_len),
+                    rs: out_len as isize,
+                    cs: 1,
+                };
+                let out = y.get().add((i * g.f + gi * fg) * out_len);
+                igemm(fg, out_len, gk, a, bm, out, out_len);
             }
         }
     });

@@ -69,6 +69,15 @@ impl<T> Mat<T> {
         }
     }
 
+    /// The transposed operand (the same memory with rows and columns swapped).
+    pub(crate) fn t(self) -> Self {
+        Mat {
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
     /// # Safety
     /// (i, j) must lie inside the operand.
     #[inline(always)]

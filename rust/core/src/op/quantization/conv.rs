@@ -126,15 +126,7 @@ pub fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use crate::op::call_str;
-    use crate::{Context, NDArray, Shape};
-
-    fn arr<T: crate::dtype::Element>(shape: &[usize], v: &[T]) -> NDArray {
-        NDArray::from_vec(Shape::new(shape.to_vec()), v, Context::cpu(0)).expect("alloc")
-    }
-
-    fn scalar(v: f32) -> NDArray {
-        arr(&[1], &[v])
-    }
+    use crate::op::test_util::{arr, scalar};
 
     #[test]
     fn int8_conv_with_padding_matches_a_direct_loop() {

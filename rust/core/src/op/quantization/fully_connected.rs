@@ -159,15 +159,7 @@ pub fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use crate::op::call_str;
-    use crate::{Context, NDArray, Shape};
-
-    fn arr<T: crate::dtype::Element>(shape: &[usize], v: &[T]) -> NDArray {
-        NDArray::from_vec(Shape::new(shape.to_vec()), v, Context::cpu(0)).expect("alloc")
-    }
-
-    fn scalar(v: f32) -> NDArray {
-        arr(&[1], &[v])
-    }
+    use crate::op::test_util::{arr, scalar};
 
     #[test]
     fn uint8_product_and_rescaled_bias() {

@@ -3,7 +3,7 @@
 
 use crate::ndarray::NDArray;
 use crate::op::call_str;
-use crate::op::test_util::{arr, err};
+use crate::op::test_util::{arr, err, scalar};
 
 fn all(op: &str, ins: &[NDArray], attrs: &[(&str, &str)]) -> Vec<Vec<f64>> {
     let outs = call_str(op, ins, attrs).unwrap_or_else(|e| panic!("{op}: {e}"));
@@ -18,10 +18,6 @@ fn all(op: &str, ins: &[NDArray], attrs: &[(&str, &str)]) -> Vec<Vec<f64>> {
             })
         })
         .collect()
-}
-
-fn r(v: f32) -> NDArray {
-    arr(&[1], &[v])
 }
 
 fn f(v: &[f32]) -> NDArray {
@@ -95,7 +91,7 @@ fn quantize_uses_127_and_255_levels() {
     ]);
     let o = all(
         "_contrib_quantize",
-        &[x, r(-127.0), r(127.0)],
+        &[x, scalar(-127.0), scalar(127.0)],
         &[("out_type", "int8")],
     );
     assert_eq!(
@@ -104,14 +100,18 @@ fn quantize_uses_127_and_255_levels() {
     );
     let o = all(
         "_contrib_quantize",
-        &[f(&[0.5, 1.5, 2.5, -1.0, 1.0, 0.0]), r(-1.0), r(2.0)],
+        &[
+            f(&[0.5, 1.5, 2.5, -1.0, 1.0, 0.0]),
+            scalar(-1.0),
+            scalar(2.0),
+        ],
         &[],
     );
     assert_eq!(o[0], [64., 191., 255., 0., 128., 0.]);
     assert_eq!((o[1][0], o[2][0]), (-1.0, 2.0));
     let o = all(
         "_contrib_quantize",
-        &[f(&[-1.0, 0.5, 3.0]), r(-0.5), r(2.0)],
+        &[f(&[-1.0, 0.5, 3.0]), scalar(-0.5), scalar(2.0)],
         &[("out_type", "int8")],
     );
     assert_eq!(o[0], [-64., 32., 127.]);
@@ -137,7 +137,7 @@ fn quantize_asym_scale_and_shift() {
 fn dequantize_int8_uint8_int32() {
     let o = all(
         "_contrib_dequantize",
-        &[arr(&[3], &[-128i8, -127, 3]), r(-2.0), r(1.0)],
+        &[arr(&[3], &[-128i8, -127, 3]), scalar(-2.0), scalar(1.0)],
         &[],
     );
     let want = [-2.007843255996704, -1.992156982421875, 0.0470588281750679];
@@ -146,14 +146,14 @@ fn dequantize_int8_uint8_int32() {
     }
     let o = all(
         "_contrib_dequantize",
-        &[arr(&[2], &[5u8, 255]), r(-2.0), r(1.0)],
+        &[arr(&[2], &[5u8, 255]), scalar(-2.0), scalar(1.0)],
         &[],
     );
     assert_eq!(o[0][0] as f32, 0.039_138_943_f32);
     assert_eq!(o[0][1] as f32, 1.996_086_1_f32);
     let o = all(
         "_contrib_dequantize",
-        &[arr(&[1], &[1i32 << 30]), r(-2.0), r(2.0)],
+        &[arr(&[1], &[1i32 << 30]), scalar(-2.0), scalar(2.0)],
         &[],
     );
     assert!((o[0][0] - 1.0).abs() < 1e-6);
@@ -162,25 +162,29 @@ fn dequantize_int8_uint8_int32() {
 #[test]
 fn requantize_with_and_without_calibration() {
     let d = || arr(&[6], &[-1000i32, -5, 0, 3, 700, 1_000_000]);
-    let o = all("_contrib_requantize", &[d(), r(-100.0), r(100.0)], &[]);
+    let o = all(
+        "_contrib_requantize",
+        &[d(), scalar(-100.0), scalar(100.0)],
+        &[],
+    );
     assert_eq!(o[0], [0., 0., 0., 0., 0., 127.]);
     assert_eq!(o[2][0] as f32, 0.046_566_13_f32);
     let o = all(
         "_contrib_requantize",
-        &[d(), r(-100.0), r(100.0)],
+        &[d(), scalar(-100.0), scalar(100.0)],
         &[("out_type", "uint8")],
     );
     assert_eq!((o[1][0], o[2][0] as f32), (0.0, 0.046_566_13_f32));
     let o = all(
         "_contrib_requantize",
-        &[arr(&[4], &[1i32, 2, 3, 4]), r(-100.0), r(100.0)],
+        &[arr(&[4], &[1i32, 2, 3, 4]), scalar(-100.0), scalar(100.0)],
         &[],
     );
     assert_eq!(o[0], [32., 64., 95., 127.]);
     let d = arr(&[10], &[1i32, 3, 5, -1, -3, -5, 255, 256, 257, -257]);
     let o = all(
         "_contrib_requantize",
-        &[d, r(-(i32::MAX as f32)), r(i32::MAX as f32)],
+        &[d, scalar(-(i32::MAX as f32)), scalar(i32::MAX as f32)],
         &[("min_calib_range", "-254"), ("max_calib_range", "254")],
     );
     assert_eq!(o[0], [0., 2., 2., 0., -2., -2., 127., 127., 127., -128.]);
@@ -192,13 +196,27 @@ fn elemwise_add_types_and_ranges() {
     let rr = || arr(&[6], &[127i8, -20, 5, -3, 100, 127]);
     let o = all(
         "_contrib_quantized_elemwise_add",
-        &[l(), rr(), r(-1.0), r(1.0), r(-2.0), r(2.0)],
+        &[
+            l(),
+            rr(),
+            scalar(-1.0),
+            scalar(1.0),
+            scalar(-2.0),
+            scalar(2.0),
+        ],
         &[("min_calib_range", "-2.5"), ("max_calib_range", "2.5")],
     );
     assert_eq!(o[0], [51., -36., 4., -1., 120., 127.]);
     let o = all(
         "_contrib_quantized_elemwise_add",
-        &[l(), rr(), r(-1.0), r(1.0), r(-2.0), r(2.0)],
+        &[
+            l(),
+            rr(),
+            scalar(-1.0),
+            scalar(1.0),
+            scalar(-2.0),
+            scalar(2.0),
+        ],
         &[],
     );
     assert_eq!(
@@ -216,7 +234,7 @@ fn elemwise_add_types_and_ranges() {
     let u = arr(&[6], &[255u8, 20, 5, 3, 100, 128]);
     let o = all(
         "_contrib_quantized_elemwise_add",
-        &[u, l(), r(0.0), r(1.0), r(-2.0), r(2.0)],
+        &[u, l(), scalar(0.0), scalar(1.0), scalar(-2.0), scalar(2.0)],
         &[("min_calib_range", "-1"), ("max_calib_range", "3")],
     );
     assert_eq!(o[0], [-43., -30., 1., 2., 84., 106.]);
@@ -226,7 +244,16 @@ fn elemwise_add_types_and_ranges() {
 fn elemwise_mul_int32_int8_float() {
     let l = || arr(&[7], &[-127i8, -50, 0, 3, 100, 127, -128]);
     let rr = || arr(&[7], &[127i8, -20, 5, -3, 100, 127, -128]);
-    let ins = || vec![l(), rr(), r(-1.0), r(1.0), r(-2.0), r(2.0)];
+    let ins = || {
+        vec![
+            l(),
+            rr(),
+            scalar(-1.0),
+            scalar(1.0),
+            scalar(-2.0),
+            scalar(2.0),
+        ]
+    };
     let o = all("_contrib_quantized_elemwise_mul", &ins(), &[]);
     assert_eq!(o[0], [-16129., 1000., 0., -9., 10000., 16129., 16384.]);
     assert_eq!((o[1][0], o[2][0]), (-266288.5, 266288.5));
@@ -251,7 +278,7 @@ fn concat_rescales_to_the_widest_range() {
     let y = arr(&[2, 2], &[10i8, -20, 127, -127]);
     let o = all(
         "_contrib_quantized_concat",
-        &[x(), y, r(-1.0), r(1.0), r(-2.0), r(0.5)],
+        &[x(), y, scalar(-1.0), scalar(1.0), scalar(-2.0), scalar(0.5)],
         &[("num_args", "2")],
     );
     assert_eq!(
@@ -262,7 +289,7 @@ fn concat_rescales_to_the_widest_range() {
     let u = arr(&[2, 2], &[10u8, 20, 255, 1]);
     let o = all(
         "_contrib_quantized_concat",
-        &[x(), u, r(-1.0), r(1.0), r(0.0), r(3.0)],
+        &[x(), u, scalar(-1.0), scalar(1.0), scalar(0.0), scalar(3.0)],
         &[("num_args", "2")],
     );
     assert_eq!(o[0], [-42., -17., 1., 5., 10., 33., 42., -43., 127., 0.]);
@@ -272,20 +299,24 @@ fn concat_rescales_to_the_widest_range() {
 fn act_flatten_embedding_pooling() {
     let o = all(
         "_contrib_quantized_act",
-        &[arr(&[5], &[-5i8, 0, 3, -128, 127]), r(-1.0), r(2.0)],
+        &[
+            arr(&[5], &[-5i8, 0, 3, -128, 127]),
+            scalar(-1.0),
+            scalar(2.0),
+        ],
         &[("act_type", "relu")],
     );
     assert_eq!(o[0], [0., 0., 3., 0., 127.]);
     assert!(err(
         "_contrib_quantized_act",
-        &[arr(&[1], &[1i8]), r(-1.0), r(1.0)],
+        &[arr(&[1], &[1i8]), scalar(-1.0), scalar(1.0)],
         &[("act_type", "tanh")]
     )
     .to_string()
     .contains("tanh"));
     let o = call_str(
         "_contrib_quantized_flatten",
-        &[arr(&[2, 3, 2], &[0i8; 12]), r(-1.0), r(2.0)],
+        &[arr(&[2, 3, 2], &[0i8; 12]), scalar(-1.0), scalar(2.0)],
         &[],
     )
     .unwrap();
@@ -296,7 +327,7 @@ fn act_flatten_embedding_pooling() {
     );
     let o = all(
         "_contrib_quantized_embedding",
-        &[f(&[-1.0, 5.0, 1.7, 2.5]), w, r(-1.0), r(2.0)],
+        &[f(&[-1.0, 5.0, 1.7, 2.5]), w, scalar(-1.0), scalar(2.0)],
         &[("input_dim", "4"), ("output_dim", "3")],
     );
     assert_eq!(
@@ -311,7 +342,7 @@ fn act_flatten_embedding_pooling() {
     );
     let o = all(
         "_contrib_quantized_pooling",
-        &[x, r(-1.0), r(2.0)],
+        &[x, scalar(-1.0), scalar(2.0)],
         &[("kernel", "(2, 2)"), ("pool_type", "avg")],
     );
     assert_eq!(o[0], [0., 0., 2., -2., 2., -2.]);
@@ -329,8 +360,8 @@ fn batch_norm_folds_statistics_as_onednn() {
         f(&[0.1, -0.2, 0.0]),
         f(&[0.05, -0.3, 0.2]),
         f(&[0.5, 1.5, 0.25]),
-        r(-1.0),
-        r(2.0),
+        scalar(-1.0),
+        scalar(2.0),
     ];
     let o = all(
         "_contrib_quantized_batch_norm",
@@ -361,31 +392,35 @@ fn bad_inputs_name_the_op_and_argument() {
     );
     let e = err(
         "_contrib_dequantize",
-        &[arr(&[2], &[1i8, 2]), f(&[-1.0, 0.0]), r(1.0)],
+        &[arr(&[2], &[1i8, 2]), f(&[-1.0, 0.0]), scalar(1.0)],
         &[],
     );
     assert!(
         e.to_string().contains("min_range") && e.to_string().contains("[2]"),
         "{e}"
     );
-    let e = err("_contrib_requantize", &[f(&[1.0]), r(-1.0), r(1.0)], &[]);
+    let e = err(
+        "_contrib_requantize",
+        &[f(&[1.0]), scalar(-1.0), scalar(1.0)],
+        &[],
+    );
     assert!(e.to_string().contains("int32"), "{e}");
     let e = err(
         "_contrib_quantized_elemwise_add",
         &[
             arr(&[2], &[1i32, 2]),
             arr(&[2], &[1i8, 2]),
-            r(-1.0),
-            r(1.0),
-            r(-1.0),
-            r(1.0),
+            scalar(-1.0),
+            scalar(1.0),
+            scalar(-1.0),
+            scalar(1.0),
         ],
         &[],
     );
     assert!(e.to_string().contains("lhs"), "{e}");
     let e = err(
         "_contrib_quantized_pooling",
-        &[arr(&[1, 1, 2, 2], &[1i8; 4]), r(-1.0), r(1.0)],
+        &[arr(&[1, 1, 2, 2], &[1i8; 4]), scalar(-1.0), scalar(1.0)],
         &[("kernel", "(2, 2)"), ("pool_type", "sum")],
     );
     assert!(e.to_string().contains("max"), "{e}");

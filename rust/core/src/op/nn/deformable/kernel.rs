@@ -8,7 +8,7 @@
 //! per-sample output; weight gradients are summed privately and added once.
 
 use super::sample::{Bilinear, Rule};
-use crate::kernels::cpu::conv::Real;
+use crate::kernels::cpu::conv::{group_products, Real};
 use crate::kernels::cpu::gemm::{matmul, matmul_acc, Mat};
 use crate::kernels::cpu::{par_ranges, Ptr};
 use std::sync::Mutex;
@@ -111,36 +111,6 @@ impl Geo {
     }
 }
 
-/// Output of one sample: `y_g = W_g · col_g (+ bias)` for each group.
-///
-/// # Safety
-/// `col` holds `groups·gk × len` values and `y` the sample's `f × len` outputs.
-unsafe fn group_products<T: Real>(g: &Geo, w: &[T], col: &[T], bias: Option<&[T]>, y: *mut T) {
-    let (gk, fg, len) = (g.gk(), g.fg(), g.len());
-    for gi in 0..g.groups {
-        let out = y.add(gi * fg * len);
-        let a = Mat {
-            ptr: w.as_ptr().add(gi * fg * gk),
-            rs: gk as isize,
-            cs: 1,
-        };
-        let b = Mat {
-            ptr: col.as_ptr().add(gi * gk * len),
-            rs: len as isize,
-            cs: 1,
-        };
-        match bias {
-            Some(bias) => {
-                for r in 0..fg {
-                    std::slice::from_raw_parts_mut(out.add(r * len), len).fill(bias[gi * fg + r]);
-                }
-                matmul_acc(fg, len, gk, a, b, out, len);
-            }
-            None => matmul(fg, len, gk, a, b, out, len),
-        }
-    }
-}
-
 /// `y = deformable_conv(x, offset, mask, w) + bias`, every input of full batch `g.n`.
 pub(crate) fn forward<T: Real>(
     g: &Geo,
@@ -158,9 +128,10 @@ pub(crate) fn forward<T: Real>(
         for i in b..e {
             let m = mask.map(|m| &m[i * ms..][..ms]);
             g.im2col(&x[i * xs..][..xs], &off[i * os..][..os], m, &mut col);
+            let dims = (g.groups, g.fg(), g.gk(), g.len());
             // SAFETY: sample i's output block belongs to this task; the buffers have the
             // sizes `group_products` needs.
-            unsafe { group_products(g, w, &col, bias, yp.get().add(i * ys)) };
+            unsafe { group_products(dims, w, &col, bias, yp.get().add(i * ys)) };
         }
     });
 }
