@@ -343,7 +343,7 @@ impl ShapeState<'_> {
                 }
                 let dims = (0..x.ndim())
                     .map(|d| {
-                        let same = x[d] == y[d] && z.map_or(true, |z| z[d] == x[d]);
+                        let same = x[d] == y[d] && z.is_none_or(|z| z[d] == x[d]);
                         if same {
                             x[d]
                         } else {

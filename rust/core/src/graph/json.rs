@@ -246,14 +246,14 @@ fn json_num_outputs(n: &Node) -> usize {
             .find(|(key, _)| key == k)
             .map(|(_, v)| v.trim().trim_matches('\'').to_string())
     };
-    let is_max = get("pool_type").map_or(true, |t| t == "max");
+    let is_max = get("pool_type").is_none_or(|t| t == "max");
     let kernel_dims = get("kernel").map_or(0, |k| {
         k.trim_matches(|c| c == '(' || c == ')' || c == '[' || c == ']')
             .split(',')
             .filter(|x| !x.trim().is_empty())
             .count()
     });
-    let channels_first = get("layout").map_or(true, |l| l == "None" || l.starts_with("NC"));
+    let channels_first = get("layout").is_none_or(|l| l == "None" || l.starts_with("NC"));
     if is_max && (1..=3).contains(&kernel_dims) && channels_first {
         count.max(2)
     } else {

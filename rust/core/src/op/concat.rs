@@ -219,7 +219,7 @@ fn split_op(n: usize, axis: i64, squeeze: bool) -> Arc<dyn Operator> {
     // (axis, chunk length) for an input shape.
     let plan = move |s: &Shape| -> Result<(usize, usize)> {
         let ax = norm_axis(axis, s.ndim(), op)?;
-        if s.ndim() == 0 || s[ax] % n != 0 {
+        if s.ndim() == 0 || !s[ax].is_multiple_of(n) {
             return Err(Error::shape(
                 op,
                 format!("cannot split axis {axis} of shape {s} into num_outputs={n} evenly sized chunks"),

@@ -71,7 +71,7 @@ fn ravel_op(shape: Vec<Option<usize>>) -> Arc<dyn Operator> {
             for (k, dim) in shape.iter().enumerate() {
                 for (p, f) in flat.iter_mut().enumerate() {
                     let i = raw[k * n + p];
-                    let ok = i >= 0 && dim.map_or(true, |d| (i as u64) < d as u64);
+                    let ok = i >= 0 && dim.is_none_or(|d| (i as u64) < d as u64);
                     if !ok {
                         return Err(Error::Index(format!(
                             "{op}: index {i} is out of bounds for dimension {k} of shape {}",

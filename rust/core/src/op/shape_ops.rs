@@ -416,7 +416,7 @@ pub fn infer_reshape(op: &str, ishape: &Shape, spec: &[i64], reverse: bool) -> R
     if let Some(k) = inferred {
         let known = checked_size(&out).ok_or_else(|| bad("target size overflows".into()))?;
         let total = ishape.size();
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(bad(format!(
                 "cannot infer the -1 dim: {total} elements do not split into {known}s"
             )));
@@ -461,7 +461,7 @@ fn legacy_reshape(ishape: &Shape, target: &[i64], keep_highest: bool) -> Result<
         [k] => {
             out[*k] = 1;
             let known = checked_size(&out).ok_or_else(|| bad("size overflows"))?;
-            if known == 0 || ishape.size() % known != 0 {
+            if known == 0 || !ishape.size().is_multiple_of(known) {
                 return Err(bad("cannot infer the 0 dim"));
             }
             out[*k] = ishape.size() / known;

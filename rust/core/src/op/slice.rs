@@ -548,7 +548,7 @@ mod tests {
         );
         for (i, &got) in f32s(&o).iter().enumerate() {
             let ix = unravel(i, &[2, 3, 4]);
-            let hit = ix[1] % 2 == 0 && ix[2] % 2 == 1;
+            let hit = ix[1].is_multiple_of(2) && ix[2] % 2 == 1;
             assert_eq!(got, if hit { -1.0 } else { i as f32 }, "{ix:?}");
         }
 

@@ -291,7 +291,7 @@ pub fn backward<T: Element>(g: &Geom, kind: Kind, dy: &[T], x: &[T], y: &[T], dx
                     Kind::Max => {
                         let mut best: Option<usize> = None;
                         each_in(g, &w, |i| {
-                            if best.map_or(true, |b| src[i] > src[b]) {
+                            if best.is_none_or(|b| src[i] > src[b]) {
                                 best = Some(i);
                             }
                         });

@@ -94,7 +94,7 @@ fn ndim3(op: &str, what: &str, layout: &str, s: &Shape) -> Result<()> {
 
 /// head_dim of a projection width holding `slots` slots per head.
 fn head_dim(op: &str, what: &str, s: &Shape, heads: usize, slots: usize) -> Result<usize> {
-    if s[2] % (heads * slots) != 0 {
+    if !s[2].is_multiple_of(heads * slots) {
         return Err(Error::shape(
             op,
             format!(

@@ -161,7 +161,7 @@ impl Cfg {
                 ),
             ));
         }
-        if d[1] % self.num_group != 0 {
+        if !d[1].is_multiple_of(self.num_group) {
             return Err(Error::shape(
                 self.op,
                 format!(

@@ -321,7 +321,7 @@ fn parse(p: &crate::op::Params) -> Result<Cfg> {
         pad: get("pad_size")?,
         multiply: p.bool("is_multiply")?,
     };
-    if cfg.kernel % 2 == 0 {
+    if cfg.kernel.is_multiple_of(2) {
         return Err(Error::param(
             OP,
             format!(

@@ -136,7 +136,7 @@ impl Cfg {
     /// col2im: geometry of a (N, C * prod(kernel), L) column shape.
     fn column_geom(&self, d: &Shape) -> Result<Geom> {
         let k = self.k_len();
-        if d.ndim() != 3 || d[1] % k != 0 {
+        if d.ndim() != 3 || !d[1].is_multiple_of(k) {
             return Err(Error::shape(
                 COL2IM,
                 format!(

@@ -15,7 +15,7 @@ const OP: &str = "_split_v2";
 /// (begin, end) of each part along an axis of length `n`.
 fn parts(indices: &[i64], sections: usize, n: usize) -> Result<Vec<(usize, usize)>> {
     if sections > 0 {
-        if n % sections != 0 {
+        if !n.is_multiple_of(sections) {
             return Err(Error::shape(
                 OP,
                 format!("the axis of length {n} cannot be split into {sections} equal sections"),

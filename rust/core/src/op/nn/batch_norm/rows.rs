@@ -67,7 +67,7 @@ fn row_geom(
                 ));
             }
             let d = s.dims();
-            if g == 0 || d[1] % g != 0 {
+            if g == 0 || !d[1].is_multiple_of(g) {
                 return Err(Error::shape(
                     op,
                     format!("# of channels must be divisible by # of groups: num_groups={g} does not divide the {} channels of data of shape {s}", d[1]),

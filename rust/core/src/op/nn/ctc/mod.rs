@@ -202,7 +202,13 @@ fn ctc_one(lp: &[f64], a: usize, label: &[usize], blank: usize, grad: &mut [f64]
         return 0.0; // an empty label over no steps: probability 1
     }
     let s_len = 2 * l + 1;
-    let z = |s: usize| if s % 2 == 0 { blank } else { label[s / 2] };
+    let z = |s: usize| {
+        if s.is_multiple_of(2) {
+            blank
+        } else {
+            label[s / 2]
+        }
+    };
     // Skipping a blank from s - 2 is allowed onto a token that differs from the previous one.
     let skip = |s: usize| s >= 2 && z(s) != blank && z(s) != z(s - 2);
     let ninf = f64::NEG_INFINITY;

@@ -137,7 +137,7 @@ impl Cfg {
             ("num_group", self.num_group),
             ("num_deformable_group", self.num_deformable_group),
         ] {
-            if d[1] % k != 0 {
+            if !d[1].is_multiple_of(k) {
                 return Err(Error::shape(
                     self.op,
                     format!(

@@ -173,7 +173,7 @@ fn nms_t<T: crate::dtype::Element, C: Real>(
     let boxe = |i: usize| &x[i * w + c.coord..i * w + c.coord + 4];
     for b in 0..nb {
         let mut cand: Vec<usize> = (b * n..(b + 1) * n)
-            .filter(|&i| x[i * w + c.score] > valid && c.id.map_or(true, |id| x[i * w + id] != bg))
+            .filter(|&i| x[i * w + c.score] > valid && c.id.is_none_or(|id| x[i * w + id] != bg))
             .collect();
         // Stable: equal scores keep input order, as MXNet's stable sorts.
         cand.sort_by(|&i, &j| {

@@ -76,8 +76,8 @@ fn out_shape(c: Cfg, op: &str, s: &[&Shape]) -> Result<Shape> {
         let ok = t.ndim() == 4
             && t[0] == r[0]
             && t[1] >= 2
-            && t[1] % 2 == 0
-            && c.dim % (t[1] / 2) == 0
+            && t[1].is_multiple_of(2)
+            && c.dim.is_multiple_of(t[1] / 2)
             && t[2] == c.part
             && t[3] == c.part;
         if !ok {

@@ -48,7 +48,7 @@ fn out_shape(c: Cfg, op: &str, d: &Shape, r: &Shape) -> Result<Shape> {
         ));
     }
     let ch = if c.ps {
-        if d[1] % (c.ph * c.pw) != 0 {
+        if !d[1].is_multiple_of(c.ph * c.pw) {
             return Err(Error::shape(
                 op,
                 format!(
