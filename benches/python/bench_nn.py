@@ -5,7 +5,9 @@ installed) in one run. Medians of repeated timings; ratios oxnet vs peer.
 
 Rows: FullyConnected 256x1024 -> 1024 forward+backward (ms/iter; numpy = its three GEMMs),
 LeNet training step on batch 64 (samples/s; forward, backward, SGD update), and a
-ResNet-18-style basic block forward+backward (ms/iter)."""
+ResNet-18-style basic block forward+backward (ms/iter), and the same block's inference in FP32
+and after `mx.contrib.quantization.quantize_model` (INT8, naive calibration; ms/iter, the INT8
+row's "vs np" column is its speed against FP32 in the same run)."""
 import argparse
 import statistics
 import time
@@ -185,6 +187,45 @@ def bench_resblock(q):
     row("ResNet basic block 16x64x28x28 fwd+bwd", "ms/iter", t_ours, None, t_torch, higher=False)
 
 
+def resblock_symbol(ch):
+    data = mx.sym.Variable("data")
+    c1 = mx.sym.Convolution(data, kernel=(3, 3), pad=(1, 1), num_filter=ch, no_bias=True, name="c1")
+    b1 = mx.sym.BatchNorm(c1, fix_gamma=False, name="bn1")
+    r1 = mx.sym.Activation(b1, act_type="relu")
+    c2 = mx.sym.Convolution(r1, kernel=(3, 3), pad=(1, 1), num_filter=ch, no_bias=True, name="c2")
+    b2 = mx.sym.BatchNorm(c2, fix_gamma=False, name="bn2")
+    return mx.sym.Activation(b2 + data, act_type="relu")
+
+
+def bench_int8_resblock(q):
+    from oxnet.contrib.quantization import quantize_model
+    batch, ch, hw = 16, 64, 28
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-1, 1, (batch, ch, hw, hw)).astype(np.float32)
+    sym = resblock_symbol(ch)
+    shapes = dict(zip(sym.list_arguments(), sym.infer_shape(data=x.shape)[0]))
+    args = {n: mx.nd.array(rng.normal(0, 0.05, s) + (1 if "gamma" in n else 0))
+            for n, s in shapes.items() if n != "data"}
+    aux = {n: mx.nd.array(np.ones(s) if "var" in n else np.zeros(s))
+           for n, s in zip(sym.list_auxiliary_states(), sym.infer_shape(data=x.shape)[2])}
+    calib = mx.io.NDArrayIter(x, batch_size=batch)
+    qsym, qargs, qaux = quantize_model(sym, args, aux, label_names=(), calib_mode="naive",
+                                       calib_data=calib, num_calib_examples=batch)
+    reps = 3 if q else 10
+    times = []
+    for s, a, b in ((sym, args, aux), (qsym, qargs, qaux)):
+        ex = s.simple_bind(mx.cpu(), data=x.shape, grad_req="null")
+        ex.copy_params_from(a, b, allow_extra_params=True)
+        ex.arg_dict["data"][:] = x
+
+        def infer():
+            ex.forward(is_train=False)
+            mx.nd.waitall()
+        times.append(median_time(infer, reps) * 1e3)
+    row("ResNet block 16x64x28x28 inference FP32", "ms/iter", times[0], higher=False)
+    row("  same block INT8 (vs np = vs FP32)", "ms/iter", times[1], times[0], higher=False)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -194,6 +235,7 @@ def main():
     bench_fc(q)
     bench_lenet(q)
     bench_resblock(q)
+    bench_int8_resblock(q)
 
 
 if __name__ == "__main__":
