@@ -213,3 +213,186 @@ def test_channel_wise_int8_weight_is_a_dtype_error():
         _bind(sym, feed)
     msg = str(err.value)
     assert "_sg_mkldnn_fully_connected" in msg and "fc1_weight" in msg and "float32" in msg
+
+
+# ---- self-attention ----
+
+def _heads(qkv, slot):
+    """(batch*heads, seq, head_dim) matrices of slot 0/1/2 (q/k/v) of interleaved projections."""
+    seq, batch, width = qkv.shape
+    d = width // HEADS // 3
+    t = qkv.reshape(seq, batch, HEADS, 3, d)[:, :, :, slot, :]
+    return t.transpose(1, 2, 0, 3).reshape(batch * HEADS, seq, d)
+
+
+def _out_scale(mode, inputs):
+    if mode == "float":
+        return f32(f32(1) / inputs)
+    if mode == "calib":
+        return f32(_qscale(np.int8, -3.5, 2.25) / inputs)
+    return f32(1)
+
+
+def _finish(v, mode):
+    return v if mode == "float" else _rsat(v, np.int8 if mode == "calib" else np.int32)
+
+
+def selfatt_qk(qkv, qrange, mode):
+    """Quantized qk: exact int32 q.k, times the output scale divided (in double) by
+    sqrt(head_dim), rounded half to even and saturated."""
+    d = qkv.shape[2] // HEADS // 3
+    acc = np.einsum("bld,bmd->blm", _heads(qkv, 0).astype(np.int64),
+                    _heads(qkv, 1).astype(np.int64)).astype(np.float32)
+    ds = _qscale(np.int8, *qrange)
+    s = f32(np.float64(_out_scale(mode, f32(ds * ds))) / np.sqrt(np.float64(d)))
+    return _finish(acc * s, mode)
+
+
+def selfatt_valatt(qkv, att, qrange, arange, mode):
+    """Quantized valatt: exact int32 att.v, times the output scale, in (seq, batch, width)."""
+    seq, batch, width = qkv.shape
+    d = width // HEADS // 3
+    acc = np.einsum("blm,bmd->bld", att.astype(np.int64),
+                    _heads(qkv, 2).astype(np.int64)).astype(np.float32)
+    s = _out_scale(mode, f32(_qscale(np.int8, *qrange) * _qscale(np.uint8, *arange)))
+    acc = (acc * s).reshape(batch, HEADS, seq, d).transpose(2, 0, 1, 3)
+    return _finish(acc.reshape(seq, batch, HEADS * d), mode)
+
+
+def _node_graphs():
+    return json.load(open(os.path.join(D, "att_nodes.json")))
+
+
+MODES = ["float", "calib", "int32"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("op", ["qk", "valatt"])
+def test_quantized_selfatt_node_matches_mxnet(op, mode):
+    e = _npz("att")
+    graph = _node_graphs()["%s_%s" % (op, mode)]
+    sym = mx.sym.load_json(json.dumps(graph))
+    feed = {k: _nd(e["node/" + k]) for k in sym.list_arguments()}
+    outs = _bind(sym, feed)
+    qkv, att = e["node/qkv"], e["node/att"]
+    qrange = (e["node/min_qkv"][0], e["node/max_qkv"][0])
+    if op == "qk":
+        want = selfatt_qk(qkv, qrange, mode)
+    else:
+        want = selfatt_valatt(qkv, att, qrange, (e["node/min_att"][0], e["node/max_att"][0]),
+                              mode)
+    mxnet = [e["node/%s_%s_%d" % (op, mode, i)] for i in range(len(outs))]
+    assert outs[0].dtype == want.dtype == mxnet[0].dtype
+    np.testing.assert_array_equal(want, mxnet[0])
+    np.testing.assert_array_equal(outs[0], want)
+    if mode != "float":
+        # qk's int32 range is MXNet's product of two zero ranges, (-0, 0)
+        np.testing.assert_array_equal(outs[1], mxnet[1])
+        np.testing.assert_array_equal(outs[2], mxnet[2])
+        assert np.signbit(outs[1][0]) == np.signbit(mxnet[1][0])
+    # the same op from the registry, without the subgraph
+    attrs = {k: v for k, v in graph["nodes"][-1]["attrs"].items()}
+    fn = getattr(mx.nd._internal, "_sg_mkldnn_selfatt_" + op)
+    got = fn(*[feed[k] for k in sym.list_arguments()], **attrs)
+    got = got if isinstance(got, list) else [got]
+    np.testing.assert_array_equal(got[0].asnumpy(), outs[0])
+
+
+@pytest.mark.parametrize("op", ["qk", "valatt"])
+def test_float_selfatt_node_matches_mxnet_and_contrib_op(op):
+    e = _npz("att")
+    sym = mx.sym.load_json(json.dumps(_node_graphs()["%s_fp32" % op]))
+    feed = {k: _nd(e["node/" + k]) for k in sym.list_arguments()}
+    got = _bind(sym, feed)[0]
+    np.testing.assert_allclose(got, e["node/%s_fp32_0" % op], rtol=1e-5, atol=1e-6)
+    contrib = getattr(mx.nd.contrib, "interleaved_matmul_selfatt_" + op)
+    want = contrib(*[feed[k] for k in sym.list_arguments()], heads=HEADS).asnumpy()
+    np.testing.assert_array_equal(got, want)
+
+
+def test_selfatt_graphs_load_and_round_trip():
+    e = _npz("att")
+    for name in ("att_fused", "q_att", "q_att_none"):
+        text = _text(name)
+        assert mx.sym.load_json(text).tojson() == text, name
+    assert mx.sym.load_json(_text("att_fused")).get_internals().list_outputs() == \
+        list(e["names/fused_outputs"])
+    q = mx.sym.load_json(_text("q_att"))
+    assert q.list_arguments() == list(e["names/naive_args"])
+    assert q.get_internals().list_outputs() == list(e["names/naive_outputs"])
+    assert mx.sym.load_json(_text("q_att_none")).get_internals().list_outputs() == \
+        list(e["names/none_outputs"])
+
+
+def test_float_fused_attention_matches_mxnet():
+    e = _npz("att")
+    p = _params("att")
+    sym = mx.sym.load_json(_text("att_fused"))
+    feed = dict(p, data=mx.nd.array(e["x"]))
+    internals = sym.get_internals()
+    for name in ("sg_mkldnn_selfatt_qk_0_output", "sg_mkldnn_selfatt_valatt_1_output",
+                 "sg_mkldnn_fully_connected_1_output"):
+        got = _bind(internals[name], feed)[0]
+        np.testing.assert_allclose(got, e["fused/" + name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    np.testing.assert_allclose(_bind(sym, feed)[0], e["plain/proj_output"], rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["quantized_sg_mkldnn_selfatt_qk_0",
+                                  "quantized_sg_mkldnn_selfatt_valatt_1"])
+def test_int8_attention_nodes_match_mxnet(name):
+    """The nodes of MXNet's INT8 attention graph, each on MXNet's own inputs."""
+    e = _npz("att")
+    sym, inputs, _ = _isolate(json.loads(_text("q_att")), name)
+    feed = {k: _nd(e["naive/" + k]) for k in inputs}
+    outs = _bind(sym, feed)
+    for i, o in enumerate(outs):
+        key = "naive/%s_%s" % (name, ["output", "min_output", "max_output"][i])
+        np.testing.assert_array_equal(o, e[key], err_msg=key)
+
+
+def test_int8_attention_graph_end_to_end():
+    e = _npz("att")
+    p = _params("q_att")
+    sym = mx.sym.load_json(_text("q_att"))
+    got = _bind(sym, dict(p, data=mx.nd.array(e["x"])))[0]
+    # equal to mxref's INT8 output up to float rounding of its softmax and dequantization
+    np.testing.assert_allclose(got, e["naive/quantized_sg_mkldnn_fully_connected_1_output"],
+                               rtol=1e-5, atol=1e-5)
+    # and near the FP32 block (mxref's INT8 output is 0.076 away from it too)
+    np.testing.assert_allclose(got, e["plain/proj_output"], atol=0.1)
+
+
+def test_uncalibrated_int8_attention_is_mxnets_type_error():
+    """Uncalibrated, quantize_v2 ('auto') gives int8 attention and valatt takes uint8: MXNet
+    refuses to bind the graph, and so does oxnet."""
+    e = _npz("att")
+    sym = mx.sym.load_json(_text("q_att_none"))
+    with pytest.raises(MXNetError) as err:
+        _bind(sym, dict(_params("q_att_none"), data=mx.nd.array(e["x"])))
+    msg = str(err.value)
+    assert "_sg_mkldnn_selfatt_valatt" in msg and "uint8" in msg, msg
+
+
+def test_selfatt_registry_signature_and_errors():
+    qkv = mx.nd.array(np.zeros((3, 2, 18), np.int8), dtype="int8")
+    lo, hi = mx.nd.array([-1.0]), mx.nd.array([1.0])
+    out = mx.nd._internal._sg_mkldnn_selfatt_qk(qkv, lo, hi, heads=2, quantized=True)
+    assert [o.shape for o in out] == [(4, 3, 3), (1,), (1,)]
+    assert [o.dtype for o in out] == [np.int32, np.float32, np.float32]
+    with pytest.raises(MXNetError) as err:  # float data into the quantized op
+        mx.nd._internal._sg_mkldnn_selfatt_qk(qkv.astype("float32"), lo, hi, heads=2,
+                                              quantized=True)
+    assert "_sg_mkldnn_selfatt_qk" in str(err.value) and "int8" in str(err.value)
+    with pytest.raises(MXNetError) as err:  # heads must divide the projection width
+        mx.nd._internal._sg_mkldnn_selfatt_qk(qkv, lo, hi, heads=4, quantized=True)
+    assert "_sg_mkldnn_selfatt_qk" in str(err.value) and "heads" in str(err.value)
+    att = mx.nd.array(np.zeros((4, 3, 3), np.int8), dtype="int8")
+    with pytest.raises(MXNetError) as err:  # int8 attention (MXNet: uint8 only)
+        mx.nd._internal._sg_mkldnn_selfatt_valatt(qkv, att, lo, hi, lo, hi, heads=2,
+                                                  quantized=True)
+    assert "attention" in str(err.value) and "uint8" in str(err.value)
+    s = mx.sym._internal._sg_mkldnn_selfatt_valatt(mx.sym.var("qkv"), mx.sym.var("att"),
+                                                   heads=2)
+    assert s.list_arguments() == ["qkv", "att"]
