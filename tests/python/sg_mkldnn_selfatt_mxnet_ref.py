@@ -5,10 +5,12 @@ Run with the reference install, never imported by the tests:
 A one-layer self-attention block (qkv FullyConnected -> _contrib_interleaved_matmul_selfatt_qk
 -> softmax -> ..._selfatt_valatt -> proj FullyConnected), its float fusion
 (`get_backend_symbol('MKLDNN')`: `_sg_mkldnn_selfatt_qk` / `_valatt` nodes) and its INT8
-fusions (`quantize_model_mkldnn`, naive calibration and none; MXNet cannot bind the
-uncalibrated one: its attention is quantized to int8, valatt takes uint8). It writes data/sg_mkldnn/:
+fusions (`quantize_model_mkldnn`: naive calibration, none, and naive with
+quantize_granularity='channel-wise', whose FullyConnected nodes read 3-D data with
+flatten=False; MXNet cannot bind the uncalibrated one: its attention is quantized to int8,
+valatt takes uint8). It writes data/sg_mkldnn/:
 `att-symbol.json` + params, `att_fused-symbol.json`, `q_att-symbol.json`,
-`q_att_none-symbol.json` + params, and `expected_att.npz`: the input, every node output of
+`q_att_none-symbol.json`, `q_att_cw-symbol.json` + params, and `expected_att.npz`: the input, every node output of
 each graph, the names MXNet lists, and single nodes (`node/<op>_<mode>`) run by MXNet on fixed
 int8/uint8 inputs in each output mode (float32, calibrated int8, int32).
 """
@@ -120,11 +122,14 @@ def main():
     open(os.path.join(OUT, "att_fused-symbol.json"), "w").write(fused.tojson())
     res.update({"fused/" + k: v for k, v in run_all(fused, arg, x).items()})
     res["names/fused_outputs"] = np.array(fused.get_internals().list_outputs())
-    for mode, name in (("naive", "q_att"), ("none", "q_att_none")):
+    for mode, name, granularity in (("naive", "q_att", "tensor-wise"),
+                                    ("none", "q_att_none", "tensor-wise"),
+                                    ("cw", "q_att_cw", "channel-wise")):
         it = mx.io.NDArrayIter(calib, batch_size=L)
         qsym, qarg, _ = quantize_model_mkldnn(
-            sym, arg, {}, ctx=mx.cpu(), calib_mode=mode, calib_data=it,
-            num_calib_examples=2 * L, quantized_dtype="auto", label_names=None)
+            sym, arg, {}, ctx=mx.cpu(), calib_mode="none" if mode == "none" else "naive",
+            calib_data=it, num_calib_examples=2 * L, quantized_dtype="auto",
+            quantize_granularity=granularity, label_names=None)
         open(os.path.join(OUT, name + "-symbol.json"), "w").write(qsym.tojson())
         mx.nd.save(os.path.join(OUT, name + "-0000.params"),
                    {"arg:" + k: v for k, v in qarg.items()})

@@ -396,3 +396,25 @@ def test_selfatt_registry_signature_and_errors():
     s = mx.sym._internal._sg_mkldnn_selfatt_valatt(mx.sym.var("qkv"), mx.sym.var("att"),
                                                    heads=2)
     assert s.list_arguments() == ["qkv", "att"]
+
+
+def test_channel_wise_attention_graph_matches_mxnet_node_for_node():
+    """quantize_granularity='channel-wise' on the attention block: channel-wise FC nodes on
+    3-D data (flatten=False), int8 in, int8 or float out, around the quantized selfatt nodes.
+    Every output of every node equals mxref's (the float softmax to rounding)."""
+    e = _npz("att")
+    text = _text("q_att_cw")
+    assert mx.sym.load_json(text).tojson() == text
+    sym = mx.sym.load_json(text)
+    feed = dict(_params("q_att_cw"), data=mx.nd.array(e["x"]))
+    internals = sym.get_internals()
+    names = [n for n in internals.list_outputs() if n not in sym.list_arguments()]
+    assert len(names) == 15
+    for name in names:
+        got = _bind(internals[name], feed)[0]
+        want = e["cw/" + name]
+        assert got.dtype == want.dtype, name
+        if name == "sm_output":
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=name)
