@@ -2048,6 +2048,18 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
          against MXNet in tests/python/test_sg_mkldnn.py",
     ),
     (
+        "_sg_mkldnn_selfatt_qk",
+        "oneDNN inference node: MXNet 1.9.1 registers zero gradients (MakeZeroGradNodes), as \
+         here, even for its float form; outputs are checked against MXNet in \
+         tests/python/test_sg_mkldnn_int8.py",
+    ),
+    (
+        "_sg_mkldnn_selfatt_valatt",
+        "oneDNN inference node: MXNet 1.9.1 registers zero gradients (MakeZeroGradNodes), as \
+         here, even for its float form; outputs are checked against MXNet in \
+         tests/python/test_sg_mkldnn_int8.py",
+    ),
+    (
         "_sg_mkldnn_fully_connected",
         "oneDNN-fused inference node (MXNet 1.9.1 registers only zero gradients: inference-only); \
          needs its subgraph, so no attribute-only row; float and INT8 outputs are checked \

@@ -12,7 +12,7 @@ mod index;
 mod legacy;
 mod resize;
 mod sketch;
-mod transformer;
+pub(crate) mod transformer;
 
 use super::Registry;
 

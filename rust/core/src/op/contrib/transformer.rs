@@ -75,11 +75,11 @@ impl Kind {
 
 /// Sizes of one call: `bh` = batch*heads products of (lq × d)·(d × lk) or (lq × lk)·(lk × d).
 #[derive(Debug, Clone, Copy)]
-struct Plan {
-    bh: usize,
-    d: usize,
-    lq: usize,
-    lk: usize,
+pub(crate) struct Plan {
+    pub(crate) bh: usize,
+    pub(crate) d: usize,
+    pub(crate) lq: usize,
+    pub(crate) lk: usize,
 }
 
 fn ndim3(op: &str, what: &str, layout: &str, s: &Shape) -> Result<()> {
@@ -109,7 +109,12 @@ fn head_dim(op: &str, what: &str, s: &Shape, heads: usize, slots: usize) -> Resu
 
 /// MXNet's shape rules, plus the divisibility and attention-size checks MXNet skips.
 fn plan(kind: Kind, heads: usize, s: &[&Shape]) -> Result<(Plan, Shape)> {
-    let op = kind.name();
+    plan_for(kind.name(), kind, heads, s)
+}
+
+/// `plan` with errors naming `op` (the oneDNN-fused self-attention ops check their inputs
+/// with the same rules).
+fn plan_for(op: &str, kind: Kind, heads: usize, s: &[&Shape]) -> Result<(Plan, Shape)> {
     match kind {
         Kind::SelfQk => {
             let qkv = s[0];
@@ -212,16 +217,16 @@ fn plan(kind: Kind, heads: usize, s: &[&Shape]) -> Result<(Plan, Shape)> {
 /// A batch of matrices inside one tensor: item i's element (r, c) at
 /// `off + i*bs + r*rs + c*cs` (elements).
 #[derive(Debug, Clone, Copy)]
-struct View {
-    off: usize,
-    bs: usize,
-    rs: usize,
-    cs: usize,
+pub(crate) struct View {
+    pub(crate) off: usize,
+    pub(crate) bs: usize,
+    pub(crate) rs: usize,
+    pub(crate) cs: usize,
 }
 
 impl View {
     /// Slot `s` of `slots` per head of a (seq, batch, heads*slots*d) projection.
-    fn slot(p: &Plan, slots: usize, s: usize) -> View {
+    pub(crate) fn slot(p: &Plan, slots: usize, s: usize) -> View {
         View {
             off: s * p.d,
             bs: slots * p.d,
@@ -230,7 +235,7 @@ impl View {
         }
     }
     /// Contiguous (bh, rows, cols) attention maps.
-    fn dense(rows: usize, cols: usize) -> View {
+    pub(crate) fn dense(rows: usize, cols: usize) -> View {
         View {
             off: 0,
             bs: rows * cols,
@@ -238,7 +243,7 @@ impl View {
             cs: 1,
         }
     }
-    fn t(self) -> View {
+    pub(crate) fn t(self) -> View {
         View {
             rs: self.cs,
             cs: self.rs,
@@ -388,6 +393,43 @@ fn run<T: GemmElem>(
         forward_t::<T>(kind, &p, ins, &outs[0])
     }
     Ok(())
+}
+
+fn self_kind(qk: bool) -> Kind {
+    if qk {
+        Kind::SelfQk
+    } else {
+        Kind::SelfValAtt
+    }
+}
+
+/// The self-attention products' shape checks (errors naming `op`): the plan and the output
+/// shape, for the qk product (inputs: queries_keys_values) or valatt (and attention).
+pub(crate) fn selfatt_plan(
+    op: &str,
+    qk: bool,
+    heads: usize,
+    shapes: &[&Shape],
+) -> Result<(Plan, Shape)> {
+    plan_for(op, self_kind(qk), heads, shapes)
+}
+
+/// The float dtype every input of a float self-attention product shares.
+pub(crate) fn selfatt_float_dtype(op: &str, ins: &[Desc]) -> Result<DType> {
+    float_dtype(op, ins)
+}
+
+/// The float self-attention product (`_contrib_interleaved_matmul_selfatt_qk` / `_valatt`),
+/// which the oneDNN-fused float nodes compute too.
+pub(crate) fn selfatt_forward(
+    cx: &crate::op::OpCtx,
+    op: &'static str,
+    qk: bool,
+    heads: usize,
+    ins: &[NDArray],
+    outs: &[NDArray],
+) -> Result<()> {
+    kernel(self_kind(qk), heads, false, op)(cx, ins, outs)
 }
 
 fn kernel(

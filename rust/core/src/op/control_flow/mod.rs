@@ -235,6 +235,9 @@ pub fn create_with_subgraphs(
         cond::NAME => Ok(Arc::new(cond::Cond::new(attrs, subgraphs)?)),
         while_loop::NAME => Ok(Arc::new(while_loop::WhileLoop::new(attrs, subgraphs)?)),
         sg_mkldnn::CONV | sg_mkldnn::FC => sg_mkldnn::create(op, attrs, subgraphs),
+        sg_mkldnn::selfatt::QK | sg_mkldnn::selfatt::VALATT => {
+            sg_mkldnn::selfatt::create(op, attrs, subgraphs)
+        }
         _ => Err(Error::Value(format!(
             "operator {op} does not take subgraphs ({n} given)"
         ))),

@@ -46,6 +46,51 @@ pub(crate) fn quantize_scale(dt: DType, lo: f32, hi: f32) -> f32 {
     }
 }
 
+fn min_max(v: &[f32]) -> (f32, f32) {
+    v.iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
+/// MXNet's `GetWeightScales` per channel: each of the `f` rows of `w` gets its own int8 scale,
+/// capped where the row's bias would pass ±INT_MAX / 2 once scaled by data_scale · scale
+/// (oneDNN mishandles biases near INT_MAX).
+pub(crate) fn channel_scales(w: &[f32], f: usize, bias: Option<&[f32]>, ds: f32) -> Vec<f32> {
+    let k = w.len() / f.max(1);
+    (0..f)
+        .map(|c| {
+            let (lo, hi) = min_max(&w[c * k..(c + 1) * k]);
+            let mut s = quantize_scale(DType::I8, lo, hi);
+            if let Some(b) = bias.and_then(|b| b.get(c)).copied().filter(|&b| b != 0.0) {
+                let lim = if b > 0.0 {
+                    i32::MAX as f32
+                } else {
+                    i32::MIN as f32
+                };
+                s = s.min(lim / 2.0 / b / ds);
+            }
+            s
+        })
+        .collect()
+}
+
+/// The rows of `w` quantized to int8 at their channel's scale, as oneDNN's weight reorder
+/// does (half to even, saturated).
+pub(crate) fn quantize_rows(w: &[f32], scales: &[f32]) -> Vec<i8> {
+    let k = (w.len() / scales.len().max(1)).max(1);
+    w.iter()
+        .enumerate()
+        .map(|(i, &v)| round_saturate(v * scales[i / k], QType::I8) as i8)
+        .collect()
+}
+
+/// The float bias in the product's int32 levels: data_scale · weight_scale per channel.
+pub(crate) fn quantize_bias(b: &[f32], scales: &[f32], ds: f32) -> Vec<f32> {
+    b.iter()
+        .zip(scales)
+        .map(|(&b, &s)| round_saturate(b * (s * ds), QType::I32))
+        .collect()
+}
+
 fn parse_attr<T>(n: &Node, key: &str, default: T, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
     match n.attr(key) {
         None => Ok(default),
@@ -235,45 +280,15 @@ impl Cfg {
         let ds = quantize_scale(data.dtype(), dmin, dmax);
         let (w, bias) = self.folded(ins);
         let f = g.f;
-        let k = w.len() / f.max(1);
-        let wmin_max = |c: std::ops::Range<usize>| {
-            w[c].iter()
-                .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
-        };
-        // Weight scales: per channel with a calibrated output (capped so the int32 bias stays
-        // below INT_MAX / 2), else one for the tensor.
+        // Weight scales: per channel with a calibrated output, else one for the tensor.
         let (scales, tensor_range) = if self.calib.is_some() {
-            let s: Vec<f32> = (0..f)
-                .map(|c| {
-                    let (lo, hi) = wmin_max(c * k..(c + 1) * k);
-                    let mut s = quantize_scale(DType::I8, lo, hi);
-                    if let Some(b) = bias.as_ref().map(|b| b[c]).filter(|&b| b != 0.0) {
-                        let lim = if b > 0.0 {
-                            i32::MAX as f32
-                        } else {
-                            i32::MIN as f32
-                        };
-                        s = s.min(lim / 2.0 / b / ds);
-                    }
-                    s
-                })
-                .collect();
-            (s, None)
+            (channel_scales(&w, f, bias.as_deref(), ds), None)
         } else {
-            let r = wmin_max(0..w.len());
+            let r = min_max(&w);
             (vec![quantize_scale(DType::I8, r.0, r.1); f], Some(r))
         };
-        let wq: Vec<i8> = w
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| round_saturate(v * scales[i / k.max(1)], QType::I8) as i8)
-            .collect();
-        let bq: Option<Vec<f32>> = bias.map(|b| {
-            b.iter()
-                .zip(&scales)
-                .map(|(&b, &s)| round_saturate(b * (s * ds), QType::I32))
-                .collect()
-        });
+        let wq = quantize_rows(&w, &scales);
+        let bq = bias.map(|b| quantize_bias(&b, &scales, ds));
         let mut acc = vec![0i32; outs[0].size()];
         // SAFETY: inside the op reading `ins`; `infer` checked the data's shape and dtype.
         unsafe {

@@ -1,6 +1,13 @@
-//! Quantized `_sg_mkldnn_fully_connected`: MXNet 1.9.1's `SgMKLDNNFCOp` arithmetic with weights
+//! Quantized `_sg_mkldnn_fully_connected`: MXNet 1.9.1's `SgMKLDNNFCOp` arithmetic, with weights
 //! and bias quantized ahead (int8, each with its float range, as `quantize_model_mkldnn` writes
-//! them).
+//! them) or, with `channel_wise_quantize=True` (`quantize_granularity='channel-wise'`), float
+//! weights and bias quantized per output channel inside the op.
+//!
+//! Channel-wise: the scales are `_sg_mkldnn_conv`'s (`conv::channel_scales`, the same
+//! `GetWeightScales`), the weights and the bias (at data_scale · weight_scale) are rounded half
+//! to even, and each channel's int32 accumulator plus bias is scaled by its own factor: to the
+//! calibrated range's levels, or to float32 with `enable_float_output`. MXNet refuses to run
+//! such a node with neither (its int32 output would need one scale for all channels).
 //!
 //! The int8 bias is rescaled into the product's int32 levels by data_scale · weight_scale /
 //! bias_scale (capped at INT_MAX / 2, in which case the weights are rescaled too, as MXNet
@@ -9,7 +16,7 @@
 //! int8/uint8 output, not at all for int32 output; the activation applies, then oneDNN's
 //! rounding half to even with saturation.
 
-use super::conv::quantize_scale;
+use super::conv::{channel_scales, quantize_bias, quantize_rows, quantize_scale};
 use super::{activations, Act};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -30,6 +37,8 @@ pub(crate) struct Cfg {
     no_bias: bool,
     flatten: bool,
     pub(crate) float_output: bool,
+    /// Float weight and bias, quantized per output channel at run time.
+    channel_wise: bool,
     act: Option<Act>,
     calib: Option<(f32, f32)>,
 }
@@ -49,12 +58,8 @@ fn attr_bool(n: &Node, key: &str, default: bool) -> Result<bool> {
 impl Cfg {
     pub(crate) fn new(p: &Params, body: &Body, layer: &Node) -> Result<Cfg> {
         let quantized = p.bool("quantized")?;
-        if quantized && p.is_set("channel_wise_quantize") && p.bool("channel_wise_quantize")? {
-            return Err(Error::NotImplemented(format!(
-                "operator {OP}: channel_wise_quantize=True (float weights quantized at run \
-                 time) is not supported"
-            )));
-        }
+        let channel_wise =
+            quantized && p.is_set("channel_wise_quantize") && p.bool("channel_wise_quantize")?;
         let num_hidden = layer
             .attr("num_hidden")
             .and_then(parse_int)
@@ -76,14 +81,18 @@ impl Cfg {
             no_bias: attr_bool(layer, "no_bias", false)?,
             flatten: attr_bool(layer, "flatten", true)?,
             float_output: p.bool("enable_float_output")?,
+            channel_wise,
             act,
             calib: crate::op::quantization::common::calib(p)?,
         })
     }
 
     pub(crate) fn range_inputs(&self) -> Vec<String> {
-        let mut v = vec!["min_data", "max_data", "min_weight", "max_weight"];
-        if !self.no_bias {
+        let mut v = vec!["min_data", "max_data"];
+        if !self.channel_wise {
+            v.extend(["min_weight", "max_weight"]);
+        }
+        if !self.no_bias && !self.channel_wise {
             v.extend(["min_bias", "max_bias"]);
         }
         v.into_iter().map(String::from).collect()
@@ -97,11 +106,16 @@ impl Cfg {
                 format!("quantized data must be int8 or uint8, got {}", ins[0].dtype),
             ));
         }
+        let (want, how) = if self.channel_wise {
+            (DType::F32, "float32 (quantized per channel in the op)")
+        } else {
+            (DType::I8, "int8 (quantized ahead)")
+        };
         for (d, name) in ins.iter().zip(&self.base_inputs).skip(1) {
-            if d.dtype != DType::I8 {
+            if d.dtype != want {
                 return Err(Error::dtype(
                     op,
-                    format!("{name} must be int8 (quantized ahead), got {}", d.dtype),
+                    format!("{name} must be {how}, got {}", d.dtype),
                 ));
             }
         }
@@ -121,8 +135,13 @@ impl Cfg {
     }
 
     pub(crate) fn partial_types(&self, ins: &mut [Option<DType>], outs: &mut [Option<DType>]) {
+        let want = if self.channel_wise {
+            DType::F32
+        } else {
+            DType::I8
+        };
         for t in ins.iter_mut().skip(1) {
-            t.get_or_insert(DType::I8);
+            t.get_or_insert(want);
         }
         if let Some(o) = outs.first_mut() {
             o.get_or_insert(self.out_dtype());
@@ -140,6 +159,9 @@ impl Cfg {
         };
         let n = self.num_hidden;
         let (dmin, dmax) = (scalar(&ins[nb]), scalar(&ins[nb + 1]));
+        if self.channel_wise {
+            return self.forward_channel_wise(ins, outs, (m, n, k), (dmin, dmax));
+        }
         let (wmin, wmax) = (scalar(&ins[nb + 2]), scalar(&ins[nb + 3]));
         let ds = quantize_scale(data.dtype(), dmin, dmax);
         let mut ws = quantize_scale(DType::I8, wmin, wmax);
@@ -217,6 +239,82 @@ impl Cfg {
             };
             store(&outs[1], &[range.0]);
             store(&outs[2], &[range.1]);
+        }
+        Ok(())
+    }
+
+    /// `forward` with float weight and bias quantized per output channel.
+    fn forward_channel_wise(
+        &self,
+        ins: &[NDArray],
+        outs: &[NDArray],
+        (m, n, k): (usize, usize, usize),
+        (dmin, dmax): (f32, f32),
+    ) -> Result<()> {
+        let data = &ins[0];
+        let out_scale = match (self.float_output, self.calib) {
+            (true, _) => 1.0,
+            (false, Some((lo, hi))) => quantize_scale(outs[0].dtype(), lo, hi),
+            (false, None) => {
+                return Err(Error::Value(format!(
+                    "operator {OP}: channel_wise_quantize=True needs min_calib_range and \
+                     max_calib_range (calibration) or enable_float_output=True; MXNet 1.9.1 \
+                     refuses to run it without either"
+                )))
+            }
+        };
+        let w = load(&ins[1]);
+        if w.len() != n * k {
+            return Err(Error::shape(
+                OP,
+                format!("weight has {} elements, ({n}, {k}) expected", w.len()),
+            ));
+        }
+        let bias = (!self.no_bias).then(|| load(&ins[2]));
+        if let Some(b) = bias.as_ref().filter(|b| b.len() != n) {
+            return Err(Error::shape(
+                OP,
+                format!("bias has {} elements, ({n},) expected", b.len()),
+            ));
+        }
+        let ds = quantize_scale(data.dtype(), dmin, dmax);
+        let scales = channel_scales(&w, n, bias.as_deref(), ds);
+        let wq = quantize_rows(&w, &scales);
+        let bq = bias.map(|b| quantize_bias(&b, &scales, ds));
+        // MXNet divides in this order: (output levels / data_scale) / weight_scale.
+        let requant: Vec<f32> = scales.iter().map(|&s| out_scale / ds / s).collect();
+        let mut acc = vec![0i32; m * n];
+        // SAFETY: inside the op reading `ins`; `infer` checked the data's shape and dtype.
+        unsafe {
+            match data.dtype() {
+                DType::U8 => product(m, n, k, data.data::<u8>(), &wq, &mut acc),
+                _ => product(m, n, k, data.data::<i8>(), &wq, &mut acc),
+            }
+        }
+        let out_q = qtype(outs[0].dtype());
+        let res: Vec<f32> = acc
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| {
+                let c = i % n.max(1);
+                let mut v = a as f32;
+                if let Some(b) = &bq {
+                    v += b[c];
+                }
+                v *= requant[c];
+                if let Some(act) = self.act {
+                    v = act.apply(v);
+                }
+                match out_q {
+                    Some(q) => round_saturate(v, q),
+                    None => v,
+                }
+            })
+            .collect();
+        store(&outs[0], &res);
+        if let (Some((lo, hi)), 3) = (self.calib, outs.len()) {
+            store(&outs[1], &[lo]);
+            store(&outs[2], &[hi]);
         }
         Ok(())
     }

@@ -10,9 +10,13 @@
 //! exactly in int32. MXNet's own values on a CPU without VNNI differ from exact accumulation
 //! where oneDNN's AVX2 kernels saturate int16 pair sums (uint8 data) or halve int8 weights
 //! (int8 data); tests/python/test_sg_mkldnn.py reproduces both against mxref.
+//!
+//! `_sg_mkldnn_selfatt_qk` / `_valatt` (selfatt.rs) are ordinary registry ops whose JSON nodes
+//! also carry a subgraph, kept for `tojson` only.
 
 mod conv;
 mod fc;
+pub mod selfatt;
 
 use super::control_flow::body::Body;
 use super::params::{param, ParamSpec, Params};
@@ -108,6 +112,7 @@ impl OpDef for SgDef {
 }
 
 pub fn register(r: &mut Registry) {
+    selfatt::register(r);
     r.add(SgDef {
         name: CONV,
         doc: "oneDNN-fused Convolution (with optional BatchNorm, activation and sum) written by \
