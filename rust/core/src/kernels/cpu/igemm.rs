@@ -217,14 +217,29 @@ unsafe fn pack_cols<T: IElem, P: Copy + Default>(
     dst.resize(nc * stride, P::default());
     if b.cs == 1 && b.rs != 1 {
         // Rows of `b` are contiguous (a column matrix from im2col): a transpose, done in
-        // bands of columns so that the cache lines being filled stay in L1.
+        // bands of columns so that the cache lines being filled stay in L1, eight rows at a
+        // time so that each column gets eight contiguous elements per visit.
         const BAND: usize = 64;
+        const ROWS: usize = 8;
+        let k8 = kc - kc % ROWS;
         for j0 in (0..nc).step_by(BAND) {
             let w = BAND.min(nc - j0);
-            for p in 0..kc {
-                let src = std::slice::from_raw_parts(b.ptr.offset(p as isize * b.rs).add(j0), w);
-                for (j, &s) in src.iter().enumerate() {
-                    *dst.get_unchecked_mut((j0 + j) * stride + p) = conv(s);
+            // SAFETY: row p's columns j0..j0 + w lie inside `b`.
+            let row = |p: usize| unsafe {
+                std::slice::from_raw_parts(b.ptr.offset(p as isize * b.rs).add(j0), w)
+            };
+            for p in (0..k8).step_by(ROWS) {
+                let rows: [&[T]; ROWS] = std::array::from_fn(|t| row(p + t));
+                for j in 0..w {
+                    let d = &mut dst[(j0 + j) * stride + p..][..ROWS];
+                    for (o, r) in d.iter_mut().zip(&rows) {
+                        *o = conv(r[j]);
+                    }
+                }
+            }
+            for p in k8..kc {
+                for (j, &v) in row(p).iter().enumerate() {
+                    dst[(j0 + j) * stride + p] = conv(v);
                 }
             }
         }

@@ -5,8 +5,8 @@
 //! variance 1) still divides by sqrt(1 + eps).
 
 use super::common::{
-    calib, calib_params, check_ranges, int8_or_uint8, load, range_desc, range_output_names,
-    range_shapes, scalar, store, store_scalar, type_partial, zero_grads,
+    calib, calib_params, check_ranges, int8_or_uint8, load, map_into, range_desc,
+    range_output_names, range_shapes, scalar, store_scalar, type_partial, zero_grads,
 };
 use super::range::{onednn_levels, real_range, round_saturate, QType};
 use crate::dtype::DType;
@@ -82,23 +82,14 @@ fn quantized_bn(p: &Params) -> Result<Arc<dyn Operator>> {
                     (w / unit, s)
                 })
                 .unzip();
-            let mut x = load(&ins[0]);
-            if q == QType::U8 {
-                // uint8 data is first reordered to int8 levels (and rounded there).
-                let r = onednn_levels(QType::I8) / onednn_levels(QType::U8);
-                for e in x.iter_mut() {
-                    *e = round_saturate(*e * r, QType::I8);
-                }
-            }
-            let out: Vec<f32> = x
-                .iter()
-                .enumerate()
-                .map(|(i, &e)| {
-                    let k = (i / inner.max(1)) % c.max(1);
-                    round_saturate(e * scale[k] + shift[k], QType::I8)
-                })
-                .collect();
-            store(&outs[0], &out);
+            // uint8 data is first reordered to int8 levels (and rounded there).
+            let to_i8 =
+                (q == QType::U8).then(|| onednn_levels(QType::I8) / onednn_levels(QType::U8));
+            map_into(&ins[0], &outs[0], |i, e| {
+                let e = to_i8.map_or(e, |r| round_saturate(e * r, QType::I8));
+                let k = (i / inner.max(1)) % c.max(1);
+                round_saturate(e * scale[k] + shift[k], QType::I8)
+            });
             store_scalar(&outs[1], out_lo);
             store_scalar(&outs[2], out_hi);
             Ok(())

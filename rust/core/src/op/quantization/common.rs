@@ -6,6 +6,7 @@ use super::range::QType;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
+use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
 use crate::op::{Desc, GradArgs};
@@ -95,6 +96,31 @@ pub fn store(a: &NDArray, v: &[f32]) {
         for (d, &x) in d.iter_mut().zip(v) {
             *d = T::from_f32(x);
         }
+    })
+}
+
+/// `dst[i] = f(i, src[i])` through f32 in one parallel pass (f gives values that already fit
+/// dst's dtype, as for `store`): the large per-element ops without `load`/`store`'s
+/// intermediate vectors. Call inside an op reading src and writing dst.
+pub fn map_into(src: &NDArray, dst: &NDArray, f: impl Fn(usize, f32) -> f32 + Sync + Send) {
+    let n = src.size().min(dst.size());
+    if n == 0 {
+        return;
+    }
+    with_dtype!(src.dtype(), S, {
+        // SAFETY: the calling op reads src.
+        let s = unsafe { src.data::<S>() };
+        with_dtype!(dst.dtype(), D, {
+            // SAFETY: the calling op writes dst; each task writes its own range.
+            let d = Ptr(unsafe { dst.data_mut::<D>() }.as_mut_ptr());
+            par_ranges(n, 4, |b, e| {
+                // SAFETY: [b, e) is this task's part of dst.
+                let out = unsafe { std::slice::from_raw_parts_mut(d.get().add(b), e - b) };
+                for (i, (o, &x)) in out.iter_mut().zip(&s[b..e]).enumerate() {
+                    *o = D::from_f32(f(b + i, x.to_f32()));
+                }
+            });
+        })
     })
 }
 

@@ -4,8 +4,9 @@
 //! module doc of `quantization` for where that differs from the formulas in MXNet's source).
 
 use super::common::{
-    calib, calib_params, check_ranges, copy_bytes, dtype_of, load, out_type, qtype, range_desc,
-    range_shapes, resolve_out_type, scalar, store, store_scalar, type_partial, zero_grads,
+    calib, calib_params, check_ranges, copy_bytes, dtype_of, load, map_into, out_type, qtype,
+    range_desc, range_shapes, resolve_out_type, scalar, store, store_scalar, type_partial,
+    zero_grads,
 };
 use super::range::{onednn_levels, real_range, round_saturate, QType};
 use crate::dtype::DType;
@@ -25,12 +26,6 @@ fn data_min_max(v: &[f32]) -> (f32, f32) {
     v.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &x| {
         (if x < lo { x } else { lo }, if x > hi { x } else { hi })
     })
-}
-
-/// The symmetric kernels' output: each value times `scale`, rounded half to even and
-/// saturated to `q`.
-fn scale_all(v: &[f32], scale: f32, q: QType) -> Vec<f32> {
-    v.iter().map(|&x| round_saturate(x * scale, q)).collect()
 }
 
 /// The output range a symmetric quantization reports: int8 is zero-centred (±max|range|),
@@ -86,7 +81,7 @@ fn quantize(p: &Params) -> Result<Arc<dyn Operator>> {
             let (lo, hi) = (scalar(&ins[1]), scalar(&ins[2]));
             let levels = q.highest() as f32;
             let scale = levels / real_range(lo, hi);
-            store(&outs[0], &scale_all(&load(&ins[0]), scale, q));
+            map_into(&ins[0], &outs[0], |_, x| round_saturate(x * scale, q));
             let (olo, ohi) = reported_range(lo, hi, q);
             store_scalar(&outs[1], olo);
             store_scalar(&outs[2], ohi);
@@ -139,10 +134,9 @@ fn quantize_v2(p: &Params) -> Result<Arc<dyn Operator>> {
                 store_scalar(&outs[2], hi);
                 return Ok(());
             }
-            let v = load(x);
-            let (lo, hi) = cal.unwrap_or_else(|| data_min_max(&v));
+            let (lo, hi) = cal.unwrap_or_else(|| data_min_max(&load(x)));
             let scale = onednn_levels(q) / real_range(lo, hi);
-            store(&outs[0], &scale_all(&v, scale, q));
+            map_into(x, &outs[0], |_, x| round_saturate(x * scale, q));
             let (olo, ohi) = reported_range(lo, hi, q);
             store_scalar(&outs[1], olo);
             store_scalar(&outs[2], ohi);
@@ -230,8 +224,7 @@ fn dequantize(p: &Params) -> Result<Arc<dyn Operator>> {
             let q = qtype(ins[0].dtype())
                 .ok_or_else(|| Error::Internal("dequantize of a float array".into()))?;
             let scale = real_range(scalar(&ins[1]), scalar(&ins[2])) / onednn_levels(q);
-            let out: Vec<f32> = load(&ins[0]).iter().map(|&x| x * scale).collect();
-            store(&outs[0], &out);
+            map_into(&ins[0], &outs[0], |_, x| x * scale);
             Ok(())
         },
     )
@@ -286,7 +279,7 @@ fn requantize(p: &Params) -> Result<Arc<dyn Operator>> {
                 }
             };
             let scale = (in_real / i32_levels) * (q.highest() as f32 / real);
-            store(&outs[0], &scale_all(&load(&ins[0]), scale, q));
+            map_into(&ins[0], &outs[0], |_, x| round_saturate(x * scale, q));
             let lo = if q == QType::I8 { -real } else { 0.0 };
             store_scalar(&outs[1], lo);
             store_scalar(&outs[2], real);

@@ -106,14 +106,16 @@ pub fn round_saturate(v: f32, q: QType) -> f32 {
 }
 
 /// `v.round_ties_even()` without a call: the baseline x86-64 build has no rounding
-/// instruction, so that is a libm `rintf` call per element. Adding and taking off 1.5·2^23
-/// leaves the nearest integer, ties to even (the default IEEE rounding), for |v| < 2^22;
-/// larger floats are integers already.
+/// instruction, so that is a libm `rintf` call per element. For |v| < 2^23, |v| + 2^23 lies
+/// where floats are the integers, so the addition rounds it to the nearest one, ties to even
+/// (IEEE's default; 2^23 is even), and taking 2^23 off again is exact; larger floats are
+/// integers already.
 #[inline(always)]
 pub fn round_half_even(v: f32) -> f32 {
-    const SHIFT: f32 = 12_582_912.0;
-    if v.abs() < 4_194_304.0 {
-        (v + SHIFT) - SHIFT
+    const TWO_23: f32 = 8_388_608.0;
+    let a = v.abs();
+    if a < TWO_23 {
+        ((a + TWO_23) - TWO_23).copysign(v)
     } else {
         v
     }
@@ -171,12 +173,19 @@ mod tests {
             2.5,
             -0.5,
             -1.5,
+            -0.3,
             4_194_303.5,
             -4_194_302.5,
             8_388_607.5,
+            -8_388_606.5,
             1e30,
         ] {
-            assert_eq!(round_half_even(x), f32::round_ties_even(x), "{x}");
+            let (got, want) = (round_half_even(x), x.round_ties_even());
+            assert_eq!(
+                (got, got.is_sign_negative()),
+                (want, want.is_sign_negative()),
+                "{x}"
+            );
         }
         assert!(round_half_even(f32::NAN).is_nan());
     }
