@@ -68,7 +68,24 @@ def res():
     return mx.sym.SoftmaxOutput(fc, name='softmax'), (4, 3, 6, 6)
 
 
-NETS = {'mlp': mlp, 'cnn': cnn, 'res': res}
+def cat():
+    """Two calibrated convs into one quantized concat (their ranges are aligned) and a
+    quantized elemwise_mul of two FCs (its requantize and dequantize fold into it)."""
+    data = mx.sym.var('data')
+    c0 = mx.sym.Convolution(data, num_filter=4, kernel=(3, 3), pad=(1, 1), name='conv0')
+    c1 = mx.sym.Convolution(data, num_filter=4, kernel=(1, 1), name='conv1')
+    r1 = mx.sym.Activation(c1, act_type='relu', name='relu1')
+    cc = mx.sym.Concat(c0, r1, dim=1, name='concat0')
+    c2 = mx.sym.Convolution(cc, num_filter=4, kernel=(3, 3), stride=(2, 2), name='conv2')
+    fl = mx.sym.Flatten(c2, name='flatten0')
+    fa = mx.sym.FullyConnected(fl, num_hidden=6, name='fca')
+    fb = mx.sym.FullyConnected(fl, num_hidden=6, name='fcb')
+    m = mx.sym.elemwise_mul(fa, fb, name='mul0')
+    fc = mx.sym.FullyConnected(m, num_hidden=5, name='fc0')
+    return mx.sym.SoftmaxOutput(fc, name='softmax'), (4, 3, 6, 6)
+
+
+NETS = {'mlp': mlp, 'cnn': cnn, 'res': res, 'cat': cat}
 
 # (case name, net, quantize_model_mkldnn keyword arguments); excluded names are the fused
 # nodes' names, the only ones quantize_model sees after the fusion
@@ -91,6 +108,8 @@ CASES = [
     ('cnn_naive_excl_op', 'cnn', dict(calib_mode='naive', excluded_op_names=['Pooling'])),
     ('cnn_naive_channel', 'cnn', dict(calib_mode='naive', quantize_granularity='channel-wise')),
     ('res_none', 'res', dict(calib_mode='none')),
+    ('cat_none', 'cat', dict(calib_mode='none')),
+    ('cat_naive', 'cat', dict(calib_mode='naive')),
     ('res_naive', 'res', dict(calib_mode='naive')),
     ('res_naive_auto', 'res', dict(calib_mode='naive', quantized_dtype='auto')),
     ('res_entropy', 'res', dict(calib_mode='entropy', quantized_dtype='auto')),
