@@ -159,15 +159,6 @@ def test_quantize_graph_then_calib_graph_with_a_monitor():
     assert sorted(cargs) == sorted(mxnet_qparams('cnn_naive'))
 
 
-def test_quantize_model_mkldnn_is_quantize_model():
-    sym, args, auxs = fp32_model('mlp')
-    a, _, _ = q.quantize_model_mkldnn(sym, args, auxs, calib_mode='none')
-    b, _, _ = q.quantize_model(sym, args, auxs, calib_mode='none')
-    assert a.tojson() == b.tojson()
-    with pytest.raises(ValueError, match='quantize_model_mkldnn: only supports a CPU'):
-        q.quantize_model_mkldnn(sym, args, auxs, ctx=mx.gpu(0), calib_mode='none')
-
-
 def test_saved_quantized_model_reloads(tmp_path):
     """save_checkpoint-style round trip of a quantized model, then the same outputs."""
     qsym, qargs, auxs = _quantize('cnn_naive')

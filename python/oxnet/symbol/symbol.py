@@ -410,6 +410,16 @@ class Symbol:
         with open(fname, "w", encoding="utf-8") as f:
             f.write(self.tojson())
 
+    def get_backend_symbol(self, backend):
+        """The graph after the subgraph passes of MXNet 1.9.1's CPU backend ``backend``:
+        'MKLDNN' fuses Convolution(+BatchNorm)(+sum)(+activation) into ``_sg_mkldnn_conv``
+        and FullyConnected(+eltwise) into ``_sg_mkldnn_fully_connected``; 'MKLDNN_QUANTIZE'
+        does the same for INT8 and folds calibrated requantize/dequantize nodes into the
+        quantized fused ops before them."""
+        from ..contrib.quantization.mkldnn import backend_graph_json
+        import json
+        return load_json(json.dumps(backend_graph_json(self.tojson(), backend)))
+
     def gradient(self, wrt):
         """Not implemented in MXNet 1.9.1 either (its MXSymbolGrad fails): gradients come
         from ``bind``/``simple_bind`` and ``Executor.backward``, or from ``mx.autograd``."""

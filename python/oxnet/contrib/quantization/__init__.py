@@ -7,9 +7,11 @@ resumes), quantizes weights and biases offline, and optionally calibrates the ac
 on sample data ('naive': observed min/max; 'entropy': KL-divergence thresholds) so that no
 runtime min/max is needed. The graph pass works on the symbol's JSON (module ``graph``), so a
 quantized graph can be built and saved before it is bound. The op choices are those of MXNet
-1.9.1's CPU (oneDNN) build; oxnet has no oneDNN fusion, so ``quantize_model_mkldnn`` is
-``quantize_model``, and ``quantize_granularity='channel-wise'`` (which only changes oneDNN's
-fused ops) produces the same graph as 'tensor-wise', as it does in MXNet for unfused graphs.
+1.9.1's CPU (oneDNN) build. ``quantize_model_mkldnn`` first fuses the graph with MXNet's oneDNN
+subgraph passes (module ``mkldnn``, also behind ``Symbol.get_backend_symbol``), quantizes the
+fused ``_sg_mkldnn_conv``/``_sg_mkldnn_fully_connected`` nodes, then folds requantize and
+dequantize nodes into them. ``quantize_granularity='channel-wise'`` only changes those fused
+FCs; unfused graphs come out as with 'tensor-wise', as in MXNet.
 ``quantize_net``/``quantize_net_v2`` are Gluon APIs; oxnet has no Gluon.
 """
 import json
@@ -23,6 +25,7 @@ from ...module import Module
 from ...ndarray import load as nd_load
 from ...symbol import Symbol, load as sym_load, load_json as sym_load_json
 from . import graph as _graph
+from . import mkldnn as _mkldnn
 from .calibration import (combine_histogram, _LayerHistogramCollector,
                           _LayerOutputMinMaxCollector, _collect_layer_statistics,
                           _collect_layer_output_min_max, _collect_layer_histogram,
@@ -73,11 +76,12 @@ def _graph_json(sym, func):
 
 
 def _quantize_symbol_json(sym, excluded_symbols=None, excluded_operators=None,
-                          offline_params=None, quantized_dtype='int8', quantize_mode='smart'):
+                          offline_params=None, quantized_dtype='int8', quantize_mode='smart',
+                          quantize_granularity='tensor-wise'):
     """The graph pass without building a Symbol: (quantized JSON dict, calibration layers)."""
     return _graph.quantize_graph_json(
         _graph_json(sym, '_quantize_symbol'), excluded_symbols or (), excluded_operators or (),
-        offline_params or (), quantized_dtype, quantize_mode)
+        offline_params or (), quantized_dtype, quantize_mode, quantize_granularity)
 
 
 def _quantize_symbol(sym, ctx, excluded_symbols=None, excluded_operators=None,
@@ -92,7 +96,8 @@ def _quantize_symbol(sym, ctx, excluded_symbols=None, excluded_operators=None,
     _check_options('_quantize_symbol', ctx, quantized_dtype, quantize_mode,
                    quantize_granularity)
     qjson, calib_layer = _quantize_symbol_json(sym, excluded_symbols, excluded_operators,
-                                               offline_params, quantized_dtype, quantize_mode)
+                                               offline_params, quantized_dtype, quantize_mode,
+                                               quantize_granularity)
     return sym_load_json(json.dumps(qjson)), calib_layer
 
 
@@ -245,7 +250,7 @@ def _quantize_model_json(sym, arg_params, aux_params, data_names=('data',),
         logger.info('Quantizing symbol')
     qjson, calib_layer = _quantize_symbol_json(
         sym, excluded_sym_names, excluded_op_names, list(arg_params.keys()), quantized_dtype,
-        quantize_mode)
+        quantize_mode, quantize_granularity)
     th_dict = {}
     if calib_mode is not None and calib_mode != 'none':
         th_dict = _calibrate(sym, arg_params, aux_params, data_names, label_names, ctx,
@@ -287,17 +292,28 @@ def quantize_model_mkldnn(sym, arg_params, aux_params, data_names=('data',),
                           num_calib_examples=None, quantized_dtype='int8',
                           quantize_mode='smart', quantize_granularity='tensor-wise',
                           logger=None):
-    """``quantize_model``: oxnet has no oneDNN subgraph fusion to apply before and after."""
-    if not isinstance(ctx, Context) or ctx.device_type != 'cpu':
-        raise ValueError('quantize_model_mkldnn: only supports a CPU context, got %s'
+    """``quantize_model`` between two oneDNN fusion passes, as MXNet 1.9.1 does: the FP32
+    graph is fused (``get_backend_symbol('MKLDNN_QUANTIZE')``: conv+bn+sum+relu into
+    ``_sg_mkldnn_conv``, FC+eltwise into ``_sg_mkldnn_fully_connected``), the fused ops are
+    quantized (the conv keeps its FP32 weights and folds BatchNorm itself at run time), and the
+    same backend then folds each calibrated requantize into the fused op before it and the
+    dequantize after a quantized FC into its ``enable_float_output``. Excluded names are those
+    of the fused graph (e.g. ``sg_mkldnn_conv_bn_act_0``), the only ones quantize_model sees."""
+    if not isinstance(ctx, Context):
+        raise ValueError('quantize_model_mkldnn: ctx must be a single Context, got %s'
                          % str(ctx))
-    return quantize_model(sym, arg_params, aux_params, data_names=data_names,
-                          label_names=label_names, ctx=ctx,
-                          excluded_sym_names=excluded_sym_names,
-                          excluded_op_names=excluded_op_names, calib_mode=calib_mode,
-                          calib_data=calib_data, num_calib_examples=num_calib_examples,
-                          quantized_dtype=quantized_dtype, quantize_mode=quantize_mode,
-                          quantize_granularity=quantize_granularity, logger=logger)
+    if ctx.device_type != 'cpu':
+        raise ValueError('quantize_model_mkldnn: only supports a CPU context (the oneDNN '
+                         'backend), got %s' % str(ctx))
+    sym = _load_sym(sym, logger).get_backend_symbol('MKLDNN_QUANTIZE')
+    qjson, qarg_params, aux_params, _ = _quantize_model_json(
+        sym, arg_params, aux_params, data_names=data_names, label_names=label_names, ctx=ctx,
+        excluded_sym_names=excluded_sym_names, excluded_op_names=excluded_op_names,
+        calib_mode=calib_mode, calib_data=calib_data, num_calib_examples=num_calib_examples,
+        quantized_dtype=quantized_dtype, quantize_mode=quantize_mode,
+        quantize_granularity=quantize_granularity, logger=logger)
+    qjson = _mkldnn.backend_graph_json(qjson, 'MKLDNN_QUANTIZE')
+    return sym_load_json(json.dumps(qjson)), qarg_params, aux_params
 
 
 def quantize_graph(sym, arg_params, aux_params, ctx=cpu(), excluded_sym_names=None,

@@ -31,6 +31,10 @@ _QUANTIZABLE = {
     'elemwise_mul': ('_contrib_quantized_elemwise_mul', False, True, ()),
     # the indices stay FP32; only the table is quantized
     'Embedding': ('_contrib_quantized_embedding', False, False, (0,)),
+    # the oneDNN fused ops (module mkldnn) stay themselves with `quantized` set; see
+    # _sg_fp32_inputs for the inputs they keep FP32
+    '_sg_mkldnn_conv': ('_sg_mkldnn_conv', True, True, None),
+    '_sg_mkldnn_fully_connected': ('_sg_mkldnn_fully_connected', True, True, None),
 }
 _QUANTIZED_OPS = {v[0] for v in _QUANTIZABLE.values()}
 # quantized ops that take their output range from calibration themselves (no requantize after)
@@ -147,7 +151,22 @@ def dump(heads, attrs):
             'attrs': attrs}
 
 
-def _quantized_version(node):
+def _sg_fp32_inputs(node, granularity):
+    """Inputs of a fused oneDNN op that are not quantized (SgMKLDNN*AvoidQuantizeInput):
+    a conv quantizes only its data and its sum operand (always the last input), taking the
+    FP32 weights, bias and BatchNorm parameters itself; a FullyConnected's weight and bias are
+    quantized offline, unless channel-wise, where the op quantizes them per output channel."""
+    n = len(node['inputs'])
+    if node['op'] == '_sg_mkldnn_conv':
+        keep = {0, n - 1} if node['attrs'].get('with_sum', '').lower() == 'true' else {0}
+    elif granularity == 'channel-wise':
+        keep = {0}
+    else:
+        keep = set(range(n))
+    return tuple(i for i in range(n) if i not in keep)
+
+
+def _quantized_version(node, granularity='tensor-wise'):
     """The quantized replacement of an FP32 node, or None where CPU has none."""
     entry = _QUANTIZABLE.get(node['op'])
     if entry is None:
@@ -156,10 +175,24 @@ def _quantized_version(node):
         return None  # only relu has an INT8 kernel
     if node['op'] == 'Pooling' and node['attrs'].get('pool_type', 'max') not in ('max', 'avg'):
         return None
-    return _node(entry[0], 'quantized_' + node['name'], node['attrs'], num_outputs=3)
+    q = _node(entry[0], 'quantized_' + node['name'], node['attrs'], num_outputs=3)
+    if node['op'] == '_sg_mkldnn_conv':
+        q['attrs']['quantized'] = 'true'
+    elif node['op'] == '_sg_mkldnn_fully_connected':
+        q['attrs']['quantized'] = 'True'
+        if granularity == 'channel-wise':
+            q['attrs']['channel_wise_quantize'] = 'True'
+    if 'extra' in node:  # the fused ops' subgraphs
+        q['extra'] = dict(node['extra'])
+    return q
 
 
-def _mark_quantized(order, excluded_names, excluded_ops, quantize_mode):
+def _fp32_inputs(node, granularity):
+    avoid = _QUANTIZABLE[node['op']][3]
+    return _sg_fp32_inputs(node, granularity) if avoid is None else avoid
+
+
+def _mark_quantized(order, excluded_names, excluded_ops, quantize_mode, granularity):
     """{id(fp32 node): quantized node} for the nodes the pass replaces."""
     qmap, must, support = {}, set(), set()
     consumers = {}
@@ -168,7 +201,7 @@ def _mark_quantized(order, excluded_names, excluded_ops, quantize_mode):
             consumers.setdefault(id(e[0]), []).append(node)
         if node['op'] == 'null' or node['name'] in excluded_names or node['op'] in excluded_ops:
             continue
-        q = _quantized_version(node)
+        q = _quantized_version(node, granularity)
         if q is None:
             continue
         qmap[id(node)] = q
@@ -195,7 +228,8 @@ def _mark_quantized(order, excluded_names, excluded_ops, quantize_mode):
 
 
 def quantize_graph_json(graph, excluded_sym_names=(), excluded_op_names=(), offline_params=(),
-                        quantized_dtype='int8', quantize_mode='smart'):
+                        quantized_dtype='int8', quantize_mode='smart',
+                        quantize_granularity='tensor-wise'):
     """MXQuantizeSymbol on JSON: returns (quantized JSON dict, names of the FP32 layer outputs
     whose ranges calibration should collect)."""
     if quantize_mode not in ('smart', 'full'):
@@ -204,14 +238,14 @@ def quantize_graph_json(graph, excluded_sym_names=(), excluded_op_names=(), offl
     _, src_heads, attrs = parse(graph)
     order = dfs(src_heads)
     qmap = _mark_quantized(order, set(excluded_sym_names), set(excluded_op_names),
-                           quantize_mode)
+                           quantize_mode, quantize_granularity)
     mirror = {}          # id(fp32 node) -> node standing for it in the new graph
     quantized_entry = {}  # (id(fp32 node), index) -> quantize_v2 node fed by that entry
     calib_of = {}        # id(new node) -> FP32 output name it calibrates
     for node in order:
         if id(node) in qmap:
             new = qmap[id(node)]
-            avoid = _QUANTIZABLE[node['op']][3]
+            avoid = _fp32_inputs(node, quantize_granularity)
             data_inputs = []
             for i, e in enumerate(node['inputs']):
                 src, idx, ver = e
