@@ -6,8 +6,9 @@ installed) in one run. Medians of repeated timings; ratios oxnet vs peer.
 Rows: FullyConnected 256x1024 -> 1024 forward+backward (ms/iter; numpy = its three GEMMs),
 LeNet training step on batch 64 (samples/s; forward, backward, SGD update), and a
 ResNet-18-style basic block forward+backward (ms/iter), and the same block's inference in FP32
-and after `mx.contrib.quantization.quantize_model` (INT8, naive calibration; ms/iter, the INT8
-row's "vs np" column is its speed against FP32 in the same run)."""
+and after `mx.contrib.quantization.quantize_model` / `quantize_model_mkldnn` (INT8, naive
+calibration; ms/iter, the INT8 rows' "vs np" column is their speed against FP32 in the same
+run)."""
 import argparse
 import statistics
 import time
@@ -198,7 +199,7 @@ def resblock_symbol(ch):
 
 
 def bench_int8_resblock(q):
-    from oxnet.contrib.quantization import quantize_model
+    from oxnet.contrib.quantization import quantize_model, quantize_model_mkldnn
     batch, ch, hw = 16, 64, 28
     rng = np.random.RandomState(0)
     x = rng.uniform(-1, 1, (batch, ch, hw, hw)).astype(np.float32)
@@ -209,11 +210,14 @@ def bench_int8_resblock(q):
     aux = {n: mx.nd.array(np.ones(s) if "var" in n else np.zeros(s))
            for n, s in zip(sym.list_auxiliary_states(), sym.infer_shape(data=x.shape)[2])}
     calib = mx.io.NDArrayIter(x, batch_size=batch)
-    qsym, qargs, qaux = quantize_model(sym, args, aux, label_names=(), calib_mode="naive",
-                                       calib_data=calib, num_calib_examples=batch)
+    models = [(sym, args, aux)]
+    for quantize in (quantize_model, quantize_model_mkldnn):
+        calib.reset()
+        models.append(quantize(sym, args, aux, label_names=(), calib_mode="naive",
+                               calib_data=calib, num_calib_examples=batch))
     reps = 3 if q else 10
     times = []
-    for s, a, b in ((sym, args, aux), (qsym, qargs, qaux)):
+    for s, a, b in models:
         ex = s.simple_bind(mx.cpu(), data=x.shape, grad_req="null")
         ex.copy_params_from(a, b, allow_extra_params=True)
         ex.arg_dict["data"][:] = x
@@ -223,7 +227,8 @@ def bench_int8_resblock(q):
             mx.nd.waitall()
         times.append(median_time(infer, reps) * 1e3)
     row("ResNet block 16x64x28x28 inference FP32", "ms/iter", times[0], higher=False)
-    row("  same block INT8 (vs np = vs FP32)", "ms/iter", times[1], times[0], higher=False)
+    row("  INT8 quantize_model (vs np = vs FP32)", "ms/iter", times[1], times[0], higher=False)
+    row("  INT8 quantize_model_mkldnn (fused)", "ms/iter", times[2], times[0], higher=False)
 
 
 def main():

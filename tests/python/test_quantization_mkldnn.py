@@ -179,6 +179,18 @@ def test_quantized_outputs_near_fp32(case):
     assert np.abs(got - fp32).max() < tol
 
 
+@pytest.mark.parametrize('case', ['cnn_naive', 'res_naive'])
+def test_fused_int8_model_binds_from_shapes_alone(case):
+    """simple_bind with only the data shape (as Module does) must see that the fused INT8 node
+    gets its quantize node's int8 output; it gives the outputs of `bind` with the arrays."""
+    qsym, qargs, auxs = _quantize(case)
+    x, _ = calib_arrays(REF[case]['net'])
+    ex = qsym.simple_bind(mx.cpu(), data=x[:4].shape, softmax_label=(4,), grad_req='null')
+    ex.copy_params_from(qargs, auxs, allow_extra_params=True)
+    got = ex.forward(is_train=False, data=mx.nd.array(x[:4]))[0].asnumpy()
+    np.testing.assert_array_equal(got, _run(qsym, qargs, auxs, x[:4]))
+
+
 def test_mxnet_refused_cases_are_recorded():
     """The two cases MXNet could not run fail in its oneDNN conv (uint8 data below zero):
     cnn_entropy's symmetric entropy range on a relu output and cnn_naive_uint8's input."""

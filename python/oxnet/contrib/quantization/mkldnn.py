@@ -58,7 +58,23 @@ def _clip_from_zero(node):
     return float(node['attrs'].get('a_min', 'nan')) == 0.0
 
 
-class _ConvSelector:
+class _ChainSelector:
+    """The selectors that grow one chain from a seed node: what they matched survives unless
+    the chain failed, and a reset starts again from the seed."""
+
+    def filter(self, candidates):
+        if self.status == 'fail':
+            return []
+        ids = {id(c) for c in candidates}
+        return [m for m in self.matched if id(m) in ids]
+
+    def reset(self):
+        first = self.matched[0]
+        self.__init__(self.quantize)
+        self.select(first)
+
+
+class _ConvSelector(_ChainSelector):
     """SgMKLDNNConvSelector: conv -> [BatchNorm] -> [elemwise_add] -> [act], one chain."""
 
     def __init__(self, quantize):
@@ -113,24 +129,13 @@ class _ConvSelector:
         self.status = status
         return True
 
-    def filter(self, candidates):
-        if self.status == 'fail':
-            return []
-        ids = {id(c) for c in candidates}
-        return [m for m in self.matched if id(m) in ids]
-
-    def reset(self):
-        first = self.matched[0]
-        self.__init__(self.quantize)
-        self.select(first)
-
 
 # ops SupportMKLDNNFCEltwiseFusion names: the fused FC is then called `..._eltwise_<id>`
 _FC_ELTWISE = ('Activation', 'LeakyReLU', 'square', '_npi_square', 'sqrt', '_npi_sqrt', 'exp',
                '_npi_exp', 'abs', '_npi_absolute', 'clip')
 
 
-class _FCSelector:
+class _FCSelector(_ChainSelector):
     """SgMKLDNNFCSelector: FullyConnected -> [one eltwise op]."""
 
     def __init__(self, quantize):
@@ -175,17 +180,6 @@ class _FCSelector:
         if take:
             self.matched.append(new)
         return take
-
-    def filter(self, candidates):
-        if self.status == 'fail':
-            return []
-        ids = {id(c) for c in candidates}
-        return [m for m in self.matched if id(m) in ids]
-
-    def reset(self):
-        first = self.matched[0]
-        self.__init__(self.quantize)
-        self.select(first)
 
 
 def _calibrated(node):

@@ -508,12 +508,32 @@ fn entry_info<T>(g: &Graph, slots: Vec<Vec<Option<T>>>) -> EntryInfo<Option<T>> 
 }
 
 fn run_shapes(g: &Graph, given: &HashMap<String, Shape>) -> Result<Vec<Vec<Option<Shape>>>> {
-    let types = run_types(g, &HashMap::new()).unwrap_or_else(|_| {
+    // The forward rules that see these types check them (a quantized node wants int8 data
+    // from its quantize node), so the variables the graph leaves untyped count as float32,
+    // as `simple_bind` makes them; where that contradicts the graph, none is assumed.
+    let untyped = |t: &[Vec<Option<DType>>]| -> HashMap<String, DType> {
         g.order
             .iter()
-            .map(|n| vec![None; n.num_outputs()])
+            .zip(t)
+            .filter(|(n, t)| n.is_variable() && t.first().copied().flatten().is_none())
+            .map(|(n, _)| (n.name.clone(), DType::F32))
             .collect()
-    });
+    };
+    let types = run_types(g, &HashMap::new())
+        .map(|t| {
+            let seeds = untyped(&t);
+            if seeds.is_empty() {
+                t
+            } else {
+                run_types(g, &seeds).unwrap_or(t)
+            }
+        })
+        .unwrap_or_else(|_| {
+            g.order
+                .iter()
+                .map(|n| vec![None; n.num_outputs()])
+                .collect()
+        });
     let mut st = ShapeState {
         g,
         slots: g

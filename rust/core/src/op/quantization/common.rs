@@ -99,28 +99,57 @@ pub fn store(a: &NDArray, v: &[f32]) {
     })
 }
 
-/// `dst[i] = f(i, src[i])` through f32 in one parallel pass (f gives values that already fit
-/// dst's dtype, as for `store`): the large per-element ops without `load`/`store`'s
-/// intermediate vectors. Call inside an op reading src and writing dst.
-pub fn map_into(src: &NDArray, dst: &NDArray, f: impl Fn(usize, f32) -> f32 + Sync + Send) {
-    let n = src.size().min(dst.size());
+/// `dst[i] = f(i)` for every element, in parallel (f gives values that already fit dst's
+/// dtype, as for `store`): the large per-element ops without an intermediate vector. Call
+/// inside an op writing dst.
+pub fn store_with(dst: &NDArray, f: impl Fn(usize) -> f32 + Sync + Send) {
+    let n = dst.size();
     if n == 0 {
         return;
     }
+    with_dtype!(dst.dtype(), D, {
+        // SAFETY: the calling op writes dst; each task writes its own range.
+        let d = Ptr(unsafe { dst.data_mut::<D>() }.as_mut_ptr());
+        par_ranges(n, 4, |b, e| {
+            // SAFETY: [b, e) is this task's part of dst.
+            let out = unsafe { std::slice::from_raw_parts_mut(d.get().add(b), e - b) };
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = D::from_f32(f(b + i));
+            }
+        });
+    })
+}
+
+/// `dst[r·len + j] = f(r, j)` over rows of `len` elements, in parallel by rows: per-channel
+/// work (a row is one channel of one sample) without a division per element.
+pub fn store_rows(dst: &NDArray, len: usize, f: impl Fn(usize, usize) -> f32 + Sync + Send) {
+    let len = len.max(1);
+    let rows = dst.size() / len;
+    if rows == 0 {
+        return;
+    }
+    with_dtype!(dst.dtype(), D, {
+        // SAFETY: the calling op writes dst; each task writes its own rows.
+        let d = Ptr(unsafe { dst.data_mut::<D>() }.as_mut_ptr());
+        par_ranges(rows, len * 4, |b, e| {
+            for r in b..e {
+                // SAFETY: row r belongs to this task.
+                let out = unsafe { std::slice::from_raw_parts_mut(d.get().add(r * len), len) };
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o = D::from_f32(f(r, j));
+                }
+            }
+        });
+    })
+}
+
+/// `dst[i] = f(i, src[i])` through f32 (`store_with` over src's values; the two have one
+/// size). Call inside an op reading src and writing dst.
+pub fn map_into(src: &NDArray, dst: &NDArray, f: impl Fn(usize, f32) -> f32 + Sync + Send) {
     with_dtype!(src.dtype(), S, {
         // SAFETY: the calling op reads src.
         let s = unsafe { src.data::<S>() };
-        with_dtype!(dst.dtype(), D, {
-            // SAFETY: the calling op writes dst; each task writes its own range.
-            let d = Ptr(unsafe { dst.data_mut::<D>() }.as_mut_ptr());
-            par_ranges(n, 4, |b, e| {
-                // SAFETY: [b, e) is this task's part of dst.
-                let out = unsafe { std::slice::from_raw_parts_mut(d.get().add(b), e - b) };
-                for (i, (o, &x)) in out.iter_mut().zip(&s[b..e]).enumerate() {
-                    *o = D::from_f32(f(b + i, x.to_f32()));
-                }
-            });
-        })
+        store_with(dst, |i| f(i, s.get(i).map_or(0.0, |v| v.to_f32())));
     })
 }
 

@@ -18,7 +18,7 @@ use crate::ndarray::NDArray;
 use crate::op::control_flow::body::Body;
 use crate::op::nn::convolution::{shared_params, Cfg as ConvCfg};
 use crate::op::params::{parse_float, Params};
-use crate::op::quantization::common::{load, qtype, scalar, store};
+use crate::op::quantization::common::{load, qtype, scalar, store, store_rows};
 use crate::op::quantization::range::{product_range, real_range, round_saturate, QType};
 use crate::op::Desc;
 
@@ -325,31 +325,26 @@ impl Cfg {
             }
         }
         let len = g.out_len().max(1);
-        let res: Vec<f32> = acc
-            .iter()
-            .enumerate()
-            .map(|(i, &a)| {
-                let c = (i / len) % f.max(1);
-                let mut v = a as f32;
-                if let Some(b) = &bq {
-                    v += b[c];
-                }
-                if let Some(r) = &requant {
-                    v *= r[c];
-                }
-                if let Some(act) = self.act {
-                    v = act.apply(v);
-                }
-                if let Some((s, scale)) = &sum {
-                    v += scale * s[i];
-                }
-                if let Some(act) = self.postsum_act {
-                    v = act.apply(v);
-                }
-                round_saturate(v, out_q)
-            })
-            .collect();
-        store(&outs[0], &res);
+        store_rows(&outs[0], len, |row, j| {
+            let (c, i) = (row % f.max(1), row * len + j);
+            let mut v = acc[i] as f32;
+            if let Some(b) = &bq {
+                v += b[c];
+            }
+            if let Some(r) = &requant {
+                v *= r[c];
+            }
+            if let Some(act) = self.act {
+                v = act.apply(v);
+            }
+            if let Some((s, scale)) = &sum {
+                v += scale * s[i];
+            }
+            if let Some(act) = self.postsum_act {
+                v = act.apply(v);
+            }
+            round_saturate(v, out_q)
+        });
         if outs.len() == 3 {
             store(&outs[1], &[range.0]);
             store(&outs[2], &[range.1]);

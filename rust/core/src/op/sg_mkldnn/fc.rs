@@ -24,7 +24,7 @@ use crate::graph::Node;
 use crate::ndarray::NDArray;
 use crate::op::control_flow::body::Body;
 use crate::op::params::{parse_int, Params};
-use crate::op::quantization::common::{load, qtype, scalar, store};
+use crate::op::quantization::common::{load, qtype, scalar, store, store_with};
 use crate::op::quantization::fully_connected::product;
 use crate::op::quantization::range::{product_range, real_range, round_saturate, QType};
 use crate::op::Desc;
@@ -208,27 +208,23 @@ impl Cfg {
             (false, Some((lo, hi))) => Some(quantize_scale(outs[0].dtype(), lo, hi) / ds / ws),
             (false, None) => None,
         };
-        let res: Vec<f32> = acc
-            .iter()
-            .enumerate()
-            .map(|(i, &a)| {
-                let mut v = a as f32;
-                if let Some(b) = &bias {
-                    v += b[i % n];
-                }
-                if let Some(s) = scale {
-                    v *= s;
-                }
-                if let Some(act) = self.act {
-                    v = act.apply(v);
-                }
-                match out_q {
-                    Some(q) => round_saturate(v, q),
-                    None => v,
-                }
-            })
-            .collect();
-        store(&outs[0], &res);
+        store_with(&outs[0], |i| {
+            let a = acc[i];
+            let mut v = a as f32;
+            if let Some(b) = &bias {
+                v += b[i % n];
+            }
+            if let Some(s) = scale {
+                v *= s;
+            }
+            if let Some(act) = self.act {
+                v = act.apply(v);
+            }
+            match out_q {
+                Some(q) => round_saturate(v, q),
+                None => v,
+            }
+        });
         if outs.len() == 3 {
             let range = match self.calib {
                 Some(r) => r,
@@ -292,26 +288,22 @@ impl Cfg {
             }
         }
         let out_q = qtype(outs[0].dtype());
-        let res: Vec<f32> = acc
-            .iter()
-            .enumerate()
-            .map(|(i, &a)| {
-                let c = i % n.max(1);
-                let mut v = a as f32;
-                if let Some(b) = &bq {
-                    v += b[c];
-                }
-                v *= requant[c];
-                if let Some(act) = self.act {
-                    v = act.apply(v);
-                }
-                match out_q {
-                    Some(q) => round_saturate(v, q),
-                    None => v,
-                }
-            })
-            .collect();
-        store(&outs[0], &res);
+        store_with(&outs[0], |i| {
+            let a = acc[i];
+            let c = i % n.max(1);
+            let mut v = a as f32;
+            if let Some(b) = &bq {
+                v += b[c];
+            }
+            v *= requant[c];
+            if let Some(act) = self.act {
+                v = act.apply(v);
+            }
+            match out_q {
+                Some(q) => round_saturate(v, q),
+                None => v,
+            }
+        });
         if let (Some((lo, hi)), 3) = (self.calib, outs.len()) {
             store(&outs[1], &[lo]);
             store(&outs[2], &[hi]);

@@ -20,6 +20,7 @@ pub mod selfatt;
 
 use super::control_flow::body::Body;
 use super::params::{param, ParamSpec, Params};
+use super::quantization::common::range_desc;
 use super::{copy_into, Desc, Inputs, OpCtx, OpDef, Operator, Registry};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -404,8 +405,7 @@ impl Operator for SgOp {
         };
         let mut v = vec![Desc::new(out.shape, dt)];
         if self.num_outputs() == 3 {
-            v.push(Desc::new(Shape(vec![1]), DType::F32));
-            v.push(Desc::new(Shape(vec![1]), DType::F32));
+            v.extend([range_desc(), range_desc()]);
         }
         Ok(v)
     }

@@ -32,7 +32,7 @@ use crate::kernels::cpu::gemm::Mat;
 use crate::kernels::cpu::igemm::{igemm, IElem};
 use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
-use crate::op::quantization::common::{calib, check_ranges, scalar, store, zero_grads};
+use crate::op::quantization::common::{calib, check_ranges, range_desc, scalar, store, zero_grads};
 use crate::op::quantization::range::{product_range, round_saturate, QType};
 use crate::op::{Desc, GradArgs, Inputs, OpCtx, OpDef, Operator, Registry};
 use crate::shape::Shape;
@@ -418,8 +418,7 @@ impl Operator for SelfAtt {
         let (_, out) = self.plan(&shapes)?;
         let mut v = vec![Desc::new(out, self.out_dtype())];
         if self.num_outputs() == 3 {
-            v.push(Desc::new(Shape(vec![1]), DType::F32));
-            v.push(Desc::new(Shape(vec![1]), DType::F32));
+            v.extend([range_desc(), range_desc()]);
         }
         Ok(v)
     }
