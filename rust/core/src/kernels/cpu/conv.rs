@@ -8,6 +8,7 @@
 
 use super::gemm::{matmul, matmul_acc, GemmElem, Mat};
 use super::igemm::{igemm, IElem};
+use super::qconv;
 use super::{par_ranges, Ptr};
 use half::f16;
 use std::ops::{Add, AddAssign, Mul};
@@ -457,15 +458,35 @@ pub fn add_bias<T: Real>(n: usize, f: usize, len: usize, bias: &[T], y: &mut [T]
 }
 
 /// The quantized convolution `y = conv(x, w)` in exact int32 arithmetic: x is n×c×input of
-/// int8 or uint8 levels, w is f×(c/groups)×kernel int8, y is n×f×output int32. Same plan as
-/// `forward`, with the integer GEMM.
+/// int8 or uint8 levels, w is f×(c/groups)×kernel int8, y is n×f×output int32.
 pub fn forward_int8<X: IElem + Default>(g: &Geom, x: &[X], w: &[i8], y: &mut [i32]) {
-    let (out_len, gk, fg) = (g.out_len(), g.gk(), g.fg());
+    let len = g.f * g.out_len();
     let y = Ptr(y.as_mut_ptr());
+    forward_int8_each(g, x, w, |i, acc| {
+        // SAFETY: sample i's output block belongs to the task that computed it.
+        unsafe { std::slice::from_raw_parts_mut(y.get().add(i * len), len) }.copy_from_slice(acc)
+    });
+}
+
+/// The quantized convolution one sample at a time: `per_sample(i, y_i)` gets sample i's
+/// int32 output (f × output) while it is still in cache, on the task that computed it, so a
+/// fused requantize never stores the whole batch's int32 sums. The direct VNNI kernel where
+/// it applies, else im2col and the integer GEMM.
+pub fn forward_int8_each<X: IElem + Default>(
+    g: &Geom,
+    x: &[X],
+    w: &[i8],
+    per_sample: impl Fn(usize, &[i32]) + Sync + Send,
+) {
+    if qconv::applies(g) {
+        return qconv::forward(g, x, w, per_sample);
+    }
+    let (out_len, gk, fg) = (g.out_len(), g.gk(), g.fg());
     each_column_matrix(g, x, |i, col| {
+        let mut y = vec![0i32; g.f * out_len];
         for gi in 0..g.groups {
-            // SAFETY: sample i's output block belongs to this task; the operands lie
-            // inside w (f × gk) and the column matrix ((groups·gk) × out_len).
+            // SAFETY: the operands lie inside w (f × gk) and the column matrix
+            // ((groups·gk) × out_len); group gi's rows of `y` are fg × out_len.
             unsafe {
                 let a = Mat {
                     ptr: w.as_ptr().add(gi * fg * gk),
@@ -477,10 +498,11 @@ pub fn forward_int8<X: IElem + Default>(g: &Geom, x: &[X], w: &[i8], y: &mut [i3
                     rs: out_len as isize,
                     cs: 1,
                 };
-                let out = y.get().add((i * g.f + gi * fg) * out_len);
+                let out = y.as_mut_ptr().add(gi * fg * out_len);
                 igemm(fg, out_len, gk, a, bm, out, out_len);
             }
         }
+        per_sample(i, &y);
     });
 }
 

@@ -9,6 +9,7 @@ pub mod gemm;
 pub mod igemm;
 pub mod norm;
 pub mod pool;
+pub mod qconv;
 pub mod reduce;
 pub mod special;
 pub mod stream;

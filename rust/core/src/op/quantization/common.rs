@@ -120,29 +120,6 @@ pub fn store_with(dst: &NDArray, f: impl Fn(usize) -> f32 + Sync + Send) {
     })
 }
 
-/// `dst[r·len + j] = f(r, j)` over rows of `len` elements, in parallel by rows: per-channel
-/// work (a row is one channel of one sample) without a division per element.
-pub fn store_rows(dst: &NDArray, len: usize, f: impl Fn(usize, usize) -> f32 + Sync + Send) {
-    let len = len.max(1);
-    let rows = dst.size() / len;
-    if rows == 0 {
-        return;
-    }
-    with_dtype!(dst.dtype(), D, {
-        // SAFETY: the calling op writes dst; each task writes its own rows.
-        let d = Ptr(unsafe { dst.data_mut::<D>() }.as_mut_ptr());
-        par_ranges(rows, len * 4, |b, e| {
-            for r in b..e {
-                // SAFETY: row r belongs to this task.
-                let out = unsafe { std::slice::from_raw_parts_mut(d.get().add(r * len), len) };
-                for (j, o) in out.iter_mut().enumerate() {
-                    *o = D::from_f32(f(r, j));
-                }
-            }
-        });
-    })
-}
-
 /// `dst[i] = f(i, src[i])` through f32 (`store_with` over src's values; the two have one
 /// size). Call inside an op reading src and writing dst.
 pub fn map_into(src: &NDArray, dst: &NDArray, f: impl Fn(usize, f32) -> f32 + Sync + Send) {

@@ -11,16 +11,19 @@
 
 use super::{activations, Act};
 use crate::dtype::DType;
+use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::graph::Node;
-use crate::kernels::cpu::conv::forward_int8;
+use crate::kernels::cpu::conv::forward_int8_each;
+use crate::kernels::cpu::Ptr;
 use crate::ndarray::NDArray;
 use crate::op::control_flow::body::Body;
 use crate::op::nn::convolution::{shared_params, Cfg as ConvCfg};
 use crate::op::params::{parse_float, Params};
-use crate::op::quantization::common::{load, qtype, scalar, store, store_rows};
+use crate::op::quantization::common::{load, qtype, scalar, store};
 use crate::op::quantization::range::{product_range, real_range, round_saturate, QType};
 use crate::op::Desc;
+use crate::with_dtype;
 
 const OP: &str = super::CONV;
 
@@ -289,14 +292,6 @@ impl Cfg {
         };
         let wq = quantize_rows(&w, &scales);
         let bq = bias.map(|b| quantize_bias(&b, &scales, ds));
-        let mut acc = vec![0i32; outs[0].size()];
-        // SAFETY: inside the op reading `ins`; `infer` checked the data's shape and dtype.
-        unsafe {
-            match data.dtype() {
-                DType::U8 => forward_int8(&g, data.data::<u8>(), &wq, &mut acc),
-                _ => forward_int8(&g, data.data::<i8>(), &wq, &mut acc),
-            }
-        }
         let out_q = qtype(outs[0].dtype()).unwrap_or(QType::I32);
         let (requant, output_scale, range) = match self.calib {
             Some((lo, hi)) => {
@@ -314,36 +309,64 @@ impl Cfg {
         let sum = self.with_sum.then(|| {
             let s = &ins[self.sum_index()];
             let sin = quantize_scale(s.dtype(), scalar(&ins[nb + 2]), scalar(&ins[nb + 3]));
-            (load(s), output_scale / sin)
+            (s, output_scale / sin)
         });
-        if let Some((s, _)) = &sum {
-            if s.len() != acc.len() {
+        if let Some((s, _)) = sum {
+            if s.size() != outs[0].size() {
                 return Err(Error::shape(
                     OP,
-                    format!("sum has {} elements, the output {}", s.len(), acc.len()),
+                    format!(
+                        "sum has {} elements, the output {}",
+                        s.size(),
+                        outs[0].size()
+                    ),
                 ));
             }
         }
-        let len = g.out_len().max(1);
-        store_rows(&outs[0], len, |row, j| {
-            let (c, i) = (row % f.max(1), row * len + j);
-            let mut v = acc[i] as f32;
-            if let Some(b) = &bq {
-                v += b[c];
+        let len = g.out_len();
+        with_dtype!(outs[0].dtype(), D, {
+            // SAFETY: inside the op writing outs[0]; each sample's rows go to one task.
+            let out = Ptr(unsafe { outs[0].data_mut::<D>() }.as_mut_ptr());
+            // oneDNN's post-ops on one sample's int32 sums, a channel row at a time.
+            let requantize = |i: usize, acc: &[i32]| {
+                let mut v = vec![0f32; len];
+                for (c, acc) in acc.chunks_exact(len).enumerate() {
+                    let at = (i * f + c) * len;
+                    // Adding 0 and scaling by 1 are exact: the optional steps cost no branch.
+                    let b = bq.as_ref().map_or(0.0, |b| b[c]);
+                    let r = requant.as_ref().map_or(1.0, |r| r[c]);
+                    for (v, &a) in v.iter_mut().zip(acc) {
+                        *v = (a as f32 + b) * r;
+                    }
+                    if let Some(act) = self.act {
+                        act.apply_all(&mut v);
+                    }
+                    if let Some((s, scale)) = sum {
+                        with_dtype!(s.dtype(), S, {
+                            // SAFETY: the op reads the sum input, as large as the output.
+                            let s = unsafe { &s.data::<S>()[at..at + len] };
+                            for (v, s) in v.iter_mut().zip(s) {
+                                *v += scale * s.to_f32();
+                            }
+                        })
+                    }
+                    if let Some(act) = self.postsum_act {
+                        act.apply_all(&mut v);
+                    }
+                    // SAFETY: row (i, c) of the output belongs to this sample's task.
+                    let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(at), len) };
+                    for (o, &v) in o.iter_mut().zip(&v) {
+                        *o = D::from_f32(round_saturate(v, out_q));
+                    }
+                }
+            };
+            // SAFETY: inside the op reading `ins`; `infer` checked the data's shape and dtype.
+            unsafe {
+                match data.dtype() {
+                    DType::U8 => forward_int8_each(&g, data.data::<u8>(), &wq, requantize),
+                    _ => forward_int8_each(&g, data.data::<i8>(), &wq, requantize),
+                }
             }
-            if let Some(r) = &requant {
-                v *= r[c];
-            }
-            if let Some(act) = self.act {
-                v = act.apply(v);
-            }
-            if let Some((s, scale)) = &sum {
-                v += scale * s[i];
-            }
-            if let Some(act) = self.postsum_act {
-                v = act.apply(v);
-            }
-            round_saturate(v, out_q)
         });
         if outs.len() == 3 {
             store(&outs[1], &[range.0]);

@@ -268,6 +268,14 @@ impl Act {
         }
     }
 
+    /// `apply` over a row, the activation picked once.
+    fn apply_all(self, v: &mut [f32]) {
+        match self {
+            Act::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
+            _ => v.iter_mut().for_each(|x| *x = self.apply(*x)),
+        }
+    }
+
     /// MXNet's `IsOutputUInt8`: these activations give non-negative values.
     fn non_negative(self) -> bool {
         self != Act::Tanh
