@@ -182,6 +182,31 @@ class _FCSelector(_ChainSelector):
         return take
 
 
+# the interleaved self-attention products and the fused op each one becomes
+_SELFATT = {'_contrib_interleaved_matmul_selfatt_qk': '_sg_mkldnn_selfatt_qk',
+            '_contrib_interleaved_matmul_selfatt_valatt': '_sg_mkldnn_selfatt_valatt'}
+
+
+class _SelfAttSelector:
+    """SgMKLDNNTransformerSelector: each self-attention product alone, whatever feeds it or
+    reads it (the softmax between qk and valatt stays a separate node)."""
+
+    def select(self, node):
+        return node['op'] in _SELFATT
+
+    def select_input(self, cur, new):
+        return False
+
+    def select_output(self, cur, new):
+        return False
+
+    def filter(self, candidates):
+        return candidates
+
+    def reset(self):
+        pass
+
+
 def _calibrated(node):
     return 'min_calib_range' in node['attrs'] and 'max_calib_range' in node['attrs']
 
@@ -564,6 +589,27 @@ class _FCProperty(_ConvProperty):
         return list(orig)
 
 
+class _SelfAttProperty(_FCProperty):
+    """The fused node reads the product's own inputs, keeps it as its subgraph and is numbered
+    in one sequence for qk and valatt (`sg_mkldnn_selfatt_qk_0`, `..._valatt_1`)."""
+
+    def __init__(self):
+        self.disabled = _env('MXNET_DISABLE_MKLDNN_TRANSFORMER_OPT')
+
+    def selector(self, g):
+        return _SelfAttSelector()
+
+    def create(self, nodes, out_entries, sel, subgraph_id):
+        last = out_entries[0][0]
+        op = _SELFATT[last['op']]
+        # the attrs MXNet writes are its parsed parameter: heads as an int, both flags off
+        new = _node(op, '%s_%d' % (op[1:], subgraph_id),
+                    {'enable_float_output': 'False', 'heads': str(int(last['attrs']['heads'])),
+                     'quantized': 'False'})
+        new['last'] = last
+        return new
+
+
 def _range_attr(text):
     # the requantize's range parsed to float32, then std::to_string
     return '%f' % float(np.float32(float(text)))
@@ -626,17 +672,22 @@ def _adjust_scales(g):
 
 def _properties(backend):
     if backend == 'MKLDNN':
-        return [_ConvProperty(False), _FCProperty(False)]
+        return [_ConvProperty(False), _FCProperty(False), _SelfAttProperty()]
     qem_float = _PostQuantizeProperty(_is_op('_contrib_quantized_elemwise_mul'), True,
                                       'MXNET_DISABLE_MKLDNN_QEM_FUSE_ALL',
                                       'MXNET_DISABLE_MKLDNN_QEM_FLOAT_OUTPUT')
-    return [_ConvProperty(True), _FCProperty(True),
+    return [_ConvProperty(True), _FCProperty(True), _SelfAttProperty(),
             _PostQuantizeProperty(lambda n: _quantized_sg('_sg_mkldnn_conv')(n) or n['op'] in (
                 '_contrib_quantized_elemwise_add', '_contrib_quantized_npi_add'), False),
             _PostQuantizeProperty(_quantized_sg('_sg_mkldnn_fully_connected'), True,
                                   'MXNET_DISABLE_MKLDNN_QFC_FUSE_ALL',
                                   'MXNET_DISABLE_MKLDNN_QFC_FLOAT_OUTPUT'),
-            qem_float, _adjust_scales]
+            qem_float, _adjust_scales,
+            # MXNet's selector takes any fused selfatt node: only quantized ones have a
+            # requantize after them
+            _PostQuantizeProperty(lambda n: n['op'] in _SELFATT.values(), True,
+                                  'MXNET_DISABLE_MKLDNN_QTRANSFORMER_FUSE_ALL',
+                                  'MXNET_DISABLE_MKLDNN_QTRANSFORMER_FLOAT_OUTPUT')]
 
 
 def backend_graph_json(graph, backend):
