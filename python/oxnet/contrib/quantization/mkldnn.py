@@ -7,17 +7,22 @@ tried in topological order, a stateful selector grows a subgraph from the seed a
 edges, subgraphs that would close a cycle through outside nodes are shrunk, and each surviving
 subgraph is replaced by one node (or, for the post-quantize properties, folded into the node it
 starts from). This module reproduces that machinery and the properties of the 1.9.1 CPU build
-that CNNs and MLPs meet:
+that CNNs, MLPs and transformer encoders meet:
 
 - Convolution (+BatchNorm)(+elemwise_add)(+Activation/LeakyReLU/clip) -> ``_sg_mkldnn_conv``;
 - FullyConnected (+one eltwise op) -> ``_sg_mkldnn_fully_connected``;
+- each ``_contrib_interleaved_matmul_selfatt_qk`` / ``..._valatt`` alone (whatever feeds or
+  reads it) -> ``_sg_mkldnn_selfatt_qk`` / ``_sg_mkldnn_selfatt_valatt``, numbered in one
+  sequence over both, after the conv and FC passes;
 - (MKLDNN_QUANTIZE only) a quantized ``_sg_mkldnn_conv`` / ``_contrib_quantized_elemwise_add``
   followed by a calibrated requantize: the range moves into the node and the requantize goes;
-  a quantized ``_sg_mkldnn_fully_connected`` / ``_contrib_quantized_elemwise_mul`` likewise,
-  and a dequantize after it becomes ``enable_float_output``; calibrated layers feeding one
-  quantized concat share the widest range.
+  a quantized ``_sg_mkldnn_fully_connected`` / ``_contrib_quantized_elemwise_mul`` /
+  ``_sg_mkldnn_selfatt_qk`` / ``_sg_mkldnn_selfatt_valatt`` likewise, and a dequantize after it
+  becomes ``enable_float_output``; calibrated layers feeding one quantized concat share the
+  widest range (before the selfatt folding, which then carries the shared range over).
 
-The transformer self-attention fusions (``_sg_mkldnn_selfatt_qk/valatt``) are not applied.
+The pattern-matching transformer passes of later MXNet (split/reshape/batch_dot chains, the
+MKLDNN_BERT backends) are not part of 1.9.1's MKLDNN backends and are not reproduced.
 
 One thing cannot be reproduced exactly: MXNet keeps each node's consumers in an
 ``std::unordered_map`` keyed by node address, so which consumer a selector sees first depends on
