@@ -10,8 +10,9 @@ quantized graph can be built and saved before it is bound. The op choices are th
 1.9.1's CPU (oneDNN) build. ``quantize_model_mkldnn`` first fuses the graph with MXNet's oneDNN
 subgraph passes (module ``mkldnn``, also behind ``Symbol.get_backend_symbol``), quantizes the
 fused ``_sg_mkldnn_conv``/``_sg_mkldnn_fully_connected``/``_sg_mkldnn_selfatt_qk|valatt``
-nodes, then folds requantize and dequantize nodes into them. ``quantize_granularity='channel-wise'`` only changes those fused
-FCs; unfused graphs come out as with 'tensor-wise', as in MXNet.
+nodes, then folds requantize and dequantize nodes into them.
+``quantize_granularity='channel-wise'`` only changes those fused FCs; unfused graphs come out
+as with 'tensor-wise', as in MXNet.
 ``quantize_net``/``quantize_net_v2`` are Gluon APIs; oxnet has no Gluon.
 """
 import json
