@@ -9,9 +9,10 @@ runtime min/max is needed. The graph pass works on the symbol's JSON (module ``g
 quantized graph can be built and saved before it is bound. The op choices are those of MXNet
 1.9.1's CPU (oneDNN) build. ``quantize_model_mkldnn`` first fuses the graph with MXNet's oneDNN
 subgraph passes (module ``mkldnn``, also behind ``Symbol.get_backend_symbol``), quantizes the
-fused ``_sg_mkldnn_conv``/``_sg_mkldnn_fully_connected`` nodes, then folds requantize and
-dequantize nodes into them. ``quantize_granularity='channel-wise'`` only changes those fused
-FCs; unfused graphs come out as with 'tensor-wise', as in MXNet.
+fused ``_sg_mkldnn_conv``/``_sg_mkldnn_fully_connected``/``_sg_mkldnn_selfatt_qk|valatt``
+nodes, then folds requantize and dequantize nodes into them.
+``quantize_granularity='channel-wise'`` only changes those fused FCs; unfused graphs come out
+as with 'tensor-wise', as in MXNet.
 ``quantize_net``/``quantize_net_v2`` are Gluon APIs; oxnet has no Gluon.
 """
 import json
@@ -294,10 +295,14 @@ def quantize_model_mkldnn(sym, arg_params, aux_params, data_names=('data',),
                           logger=None):
     """``quantize_model`` between two oneDNN fusion passes, as MXNet 1.9.1 does: the FP32
     graph is fused (``get_backend_symbol('MKLDNN_QUANTIZE')``: conv+bn+sum+relu into
-    ``_sg_mkldnn_conv``, FC+eltwise into ``_sg_mkldnn_fully_connected``), the fused ops are
+    ``_sg_mkldnn_conv``, FC+eltwise into ``_sg_mkldnn_fully_connected``, each interleaved
+    self-attention product into ``_sg_mkldnn_selfatt_qk``/``_valatt``), the fused ops are
     quantized (the conv keeps its FP32 weights and folds BatchNorm itself at run time), and the
     same backend then folds each calibrated requantize into the fused op before it and the
-    dequantize after a quantized FC into its ``enable_float_output``. Excluded names are those
+    dequantize after a quantized FC or selfatt node into its ``enable_float_output``. The
+    valatt kernel takes its attention as uint8 only, so with quantized_dtype='int8', or 'auto'
+    without calibration (quantize_v2 then gives int8), the quantized attention graph does not
+    bind, in MXNet as here. Excluded names are those
     of the fused graph (e.g. ``sg_mkldnn_conv_bn_act_0``), the only ones quantize_model sees."""
     if not isinstance(ctx, Context):
         raise ValueError('quantize_model_mkldnn: ctx must be a single Context, got %s'

@@ -35,6 +35,9 @@ _QUANTIZABLE = {
     # _sg_fp32_inputs for the inputs they keep FP32
     '_sg_mkldnn_conv': ('_sg_mkldnn_conv', True, True, None),
     '_sg_mkldnn_fully_connected': ('_sg_mkldnn_fully_connected', True, True, None),
+    # the fused self-attention products quantize every input (qkv; valatt's attention too)
+    '_sg_mkldnn_selfatt_qk': ('_sg_mkldnn_selfatt_qk', True, True, ()),
+    '_sg_mkldnn_selfatt_valatt': ('_sg_mkldnn_selfatt_valatt', True, True, ()),
 }
 _QUANTIZED_OPS = {v[0] for v in _QUANTIZABLE.values()}
 # quantized ops that take their output range from calibration themselves (no requantize after)
@@ -48,7 +51,8 @@ _OUTPUT_NAMES = {
     'Convolution': ['output'], 'Deconvolution': ['output'], 'FullyConnected': ['output'],
     'Activation': ['output'], 'BatchNorm': ['output', 'mean', 'var'], 'Pooling': ['output'],
     'Dropout': ['output', 'mask'], 'LRN': ['output', 'tmp_norm'], 'SoftmaxOutput': ['output'],
-    'Softmax': ['output'], 'SoftmaxActivation': ['output'], 'LeakyReLU': ['output', 'mask'],
+    'Softmax': ['output'], 'softmax': ['output'], 'softmin': ['output'],
+    'SoftmaxActivation': ['output'], 'LeakyReLU': ['output', 'mask'],
     'LayerNorm': ['output', 'mean', 'std'], 'GroupNorm': ['output', 'mean', 'std'],
     'InstanceNorm': ['output', 'mean', 'var'], 'L2Normalization': ['output', 'norm'],
     'UpSampling': ['output'], 'ROIPooling': ['output', 'maxidx'], 'Crop': ['output'],
@@ -56,6 +60,10 @@ _OUTPUT_NAMES = {
     'MAERegressionOutput': ['output'], 'SVMOutput': ['output'], 'MakeLoss': ['output'],
     'BilinearSampler': ['output', 'tmp'], 'GridGenerator': ['output', 'grid_dst'],
     'SpatialTransformer': ['output', 'tmp'], 'Correlation': ['output', 'tmp1', 'tmp2'],
+    '_contrib_interleaved_matmul_selfatt_qk': ['output'],
+    '_contrib_interleaved_matmul_selfatt_valatt': ['output'],
+    '_contrib_interleaved_matmul_encdec_qk': ['output'],
+    '_contrib_interleaved_matmul_encdec_valatt': ['output'],
     '_contrib_quantize_v2': ['output', 'min_output', 'max_output'],
     '_contrib_requantize': ['output', 'min_output', 'max_output'],
 }
@@ -182,6 +190,8 @@ def _quantized_version(node, granularity='tensor-wise'):
         q['attrs']['quantized'] = 'True'
         if granularity == 'channel-wise':
             q['attrs']['channel_wise_quantize'] = 'True'
+    elif node['op'] in ('_sg_mkldnn_selfatt_qk', '_sg_mkldnn_selfatt_valatt'):
+        q['attrs']['quantized'] = 'True'
     if 'extra' in node:  # the fused ops' subgraphs
         q['extra'] = dict(node['extra'])
     return q

@@ -7,17 +7,22 @@ tried in topological order, a stateful selector grows a subgraph from the seed a
 edges, subgraphs that would close a cycle through outside nodes are shrunk, and each surviving
 subgraph is replaced by one node (or, for the post-quantize properties, folded into the node it
 starts from). This module reproduces that machinery and the properties of the 1.9.1 CPU build
-that CNNs and MLPs meet:
+that CNNs, MLPs and transformer encoders meet:
 
 - Convolution (+BatchNorm)(+elemwise_add)(+Activation/LeakyReLU/clip) -> ``_sg_mkldnn_conv``;
 - FullyConnected (+one eltwise op) -> ``_sg_mkldnn_fully_connected``;
+- each ``_contrib_interleaved_matmul_selfatt_qk`` / ``..._valatt`` alone (whatever feeds or
+  reads it) -> ``_sg_mkldnn_selfatt_qk`` / ``_sg_mkldnn_selfatt_valatt``, numbered in one
+  sequence over both, after the conv and FC passes;
 - (MKLDNN_QUANTIZE only) a quantized ``_sg_mkldnn_conv`` / ``_contrib_quantized_elemwise_add``
   followed by a calibrated requantize: the range moves into the node and the requantize goes;
-  a quantized ``_sg_mkldnn_fully_connected`` / ``_contrib_quantized_elemwise_mul`` likewise,
-  and a dequantize after it becomes ``enable_float_output``; calibrated layers feeding one
-  quantized concat share the widest range.
+  a quantized ``_sg_mkldnn_fully_connected`` / ``_contrib_quantized_elemwise_mul`` /
+  ``_sg_mkldnn_selfatt_qk`` / ``_sg_mkldnn_selfatt_valatt`` likewise, and a dequantize after it
+  becomes ``enable_float_output``; calibrated layers feeding one quantized concat share the
+  widest range (before the selfatt folding, which then carries the shared range over).
 
-The transformer self-attention fusions (``_sg_mkldnn_selfatt_qk/valatt``) are not applied.
+The pattern-matching transformer passes of later MXNet (split/reshape/batch_dot chains, the
+MKLDNN_BERT backends) are not part of 1.9.1's MKLDNN backends and are not reproduced.
 
 One thing cannot be reproduced exactly: MXNet keeps each node's consumers in an
 ``std::unordered_map`` keyed by node address, so which consumer a selector sees first depends on
@@ -180,6 +185,31 @@ class _FCSelector(_ChainSelector):
         if take:
             self.matched.append(new)
         return take
+
+
+# the interleaved self-attention products and the fused op each one becomes
+_SELFATT = {'_contrib_interleaved_matmul_selfatt_qk': '_sg_mkldnn_selfatt_qk',
+            '_contrib_interleaved_matmul_selfatt_valatt': '_sg_mkldnn_selfatt_valatt'}
+
+
+class _SelfAttSelector:
+    """SgMKLDNNTransformerSelector: each self-attention product alone, whatever feeds it or
+    reads it (the softmax between qk and valatt stays a separate node)."""
+
+    def select(self, node):
+        return node['op'] in _SELFATT
+
+    def select_input(self, cur, new):
+        return False
+
+    def select_output(self, cur, new):
+        return False
+
+    def filter(self, candidates):
+        return candidates
+
+    def reset(self):
+        pass
 
 
 def _calibrated(node):
@@ -564,6 +594,27 @@ class _FCProperty(_ConvProperty):
         return list(orig)
 
 
+class _SelfAttProperty(_FCProperty):
+    """The fused node reads the product's own inputs, keeps it as its subgraph and is numbered
+    in one sequence for qk and valatt (`sg_mkldnn_selfatt_qk_0`, `..._valatt_1`)."""
+
+    def __init__(self):
+        self.disabled = _env('MXNET_DISABLE_MKLDNN_TRANSFORMER_OPT')
+
+    def selector(self, g):
+        return _SelfAttSelector()
+
+    def create(self, nodes, out_entries, sel, subgraph_id):
+        last = out_entries[0][0]
+        op = _SELFATT[last['op']]
+        # the attrs MXNet writes are its parsed parameter: heads as an int, both flags off
+        new = _node(op, '%s_%d' % (op[1:], subgraph_id),
+                    {'enable_float_output': 'False', 'heads': str(int(last['attrs']['heads'])),
+                     'quantized': 'False'})
+        new['last'] = last
+        return new
+
+
 def _range_attr(text):
     # the requantize's range parsed to float32, then std::to_string
     return '%f' % float(np.float32(float(text)))
@@ -626,17 +677,22 @@ def _adjust_scales(g):
 
 def _properties(backend):
     if backend == 'MKLDNN':
-        return [_ConvProperty(False), _FCProperty(False)]
+        return [_ConvProperty(False), _FCProperty(False), _SelfAttProperty()]
     qem_float = _PostQuantizeProperty(_is_op('_contrib_quantized_elemwise_mul'), True,
                                       'MXNET_DISABLE_MKLDNN_QEM_FUSE_ALL',
                                       'MXNET_DISABLE_MKLDNN_QEM_FLOAT_OUTPUT')
-    return [_ConvProperty(True), _FCProperty(True),
+    return [_ConvProperty(True), _FCProperty(True), _SelfAttProperty(),
             _PostQuantizeProperty(lambda n: _quantized_sg('_sg_mkldnn_conv')(n) or n['op'] in (
                 '_contrib_quantized_elemwise_add', '_contrib_quantized_npi_add'), False),
             _PostQuantizeProperty(_quantized_sg('_sg_mkldnn_fully_connected'), True,
                                   'MXNET_DISABLE_MKLDNN_QFC_FUSE_ALL',
                                   'MXNET_DISABLE_MKLDNN_QFC_FLOAT_OUTPUT'),
-            qem_float, _adjust_scales]
+            qem_float, _adjust_scales,
+            # MXNet's selector takes any fused selfatt node: only quantized ones have a
+            # requantize after them
+            _PostQuantizeProperty(lambda n: n['op'] in _SELFATT.values(), True,
+                                  'MXNET_DISABLE_MKLDNN_QTRANSFORMER_FUSE_ALL',
+                                  'MXNET_DISABLE_MKLDNN_QTRANSFORMER_FLOAT_OUTPUT')]
 
 
 def backend_graph_json(graph, backend):
