@@ -145,6 +145,21 @@ macro_rules! int_element {
                 self as i64
             }
             #[inline(always)]
+            fn to_f32(self) -> f32 {
+                // Through f64 for 64-bit integers: rounding once more could differ there.
+                if std::mem::size_of::<$t>() <= 4 {
+                    self as f32
+                } else {
+                    self as f64 as f32
+                }
+            }
+            #[inline(always)]
+            fn from_f32(v: f32) -> Self {
+                // The same saturating cast as through f64, without the widening (which kept
+                // the quantized stores from vectorising).
+                v as $t
+            }
+            #[inline(always)]
             fn from_i64_c(v: i64) -> Self {
                 v as $t // wraps, as C's integer conversions do
             }

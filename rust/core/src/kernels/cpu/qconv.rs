@@ -1,14 +1,15 @@
-//! The quantized convolution without a column matrix, for the common case (one group, unit
-//! stride, 1-D or 2-D) on CPUs with 512-bit VNNI.
+//! The quantized convolution without a column matrix, for the common case (one group, 1-D or
+//! 2-D) on CPUs with 512-bit VNNI.
 //!
 //! The im2col plan unfolds every sample into a (c·kernel) × pixels byte matrix and then packs
 //! it again for the GEMM; for a 3×3 layer those two passes cost more than the products. Here
 //! each sample is copied once into a zero-bordered, channel-quad-interleaved image
-//! (`[c/4][padded pixel][4]` bytes), where with unit stride the sixteen pixels that one
-//! 512-bit register multiplies are sixteen consecutive dwords of the image: a kernel tap is
-//! just an offset. Output pixels are numbered across the padded width (`q = oh·wp + ow`), so
-//! one offset serves every row; the `wp - wo` columns that wrap into the border are computed
-//! and never stored.
+//! (`[phase][c/4][pixel][4]` bytes), where the sixteen output pixels that one 512-bit register
+//! multiplies read sixteen consecutive dwords: a kernel tap is just an offset. With stride s
+//! the padded image is split into s×s phases (rows ≡ a, columns ≡ b mod s), so a tap reads one
+//! phase at unit stride. Output pixels are numbered across the phase width (`q = oh·wq + ow`),
+//! so one offset serves every row; the `wq - wo` columns that wrap around are computed and
+//! never stored.
 //!
 //! `vpdpbusd` multiplies unsigned by signed bytes: the image is the unsigned side (int8 data
 //! is offset by 128 on the way in, its border too, and 128·Σw taken off each filter's sums),
@@ -29,7 +30,6 @@ const TILE: usize = 16 * P;
 /// Whether [`forward`] takes this convolution on this CPU.
 pub fn applies(g: &Geom) -> bool {
     g.groups == 1
-        && g.stride == [1; 3]
         && g.input[0] == 1
         && g.kernel[0] == 1
         && g.pad[0] == 0
@@ -53,13 +53,14 @@ fn has_vnni512() -> bool {
 /// Sizes of one sample's interleaved image and of the pixel walk over it.
 struct Plan {
     quads: usize,
-    /// Padded height and width.
-    hp: usize,
-    wp: usize,
-    /// Pixels per channel quad: the padded image plus the slack that the wrapped columns and
-    /// the last partial tile read past its end.
+    /// Height and width of one phase of the padded image.
+    hq: usize,
+    wq: usize,
+    /// Pixels per channel quad of a phase: the phase plus the slack that the wrapped columns
+    /// and the last partial tile read past its end.
     plane: usize,
-    /// Offset of each kernel tap in pixels, in the weights' (kh, kw) order.
+    /// Offset of each kernel tap from the image's start in pixels (phase included), in the
+    /// weights' (kh, kw) order.
     taps: Vec<usize>,
     /// Filters rounded up to whole tiles.
     f_tiles: usize,
@@ -71,18 +72,31 @@ impl Plan {
         let [_, kh, kw] = g.kernel;
         let [_, dh, dw] = g.dilate;
         let [_, ph, pw] = g.pad;
-        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
+        let [_, sh, sw] = g.stride;
+        let (hq, wq) = ((h + 2 * ph).div_ceil(sh), (w + 2 * pw).div_ceil(sw));
+        let quads = g.c.div_ceil(4);
+        // Output row oh reads phase rows up to oh + (kh-1)·dh/sh < hq, and columns up to
+        // wq - 1 + (kw-1)·dw/sw < 2·wq.
+        let plane = hq * wq + wq + TILE;
         let taps = (0..kh)
-            .flat_map(|a| (0..kw).map(move |b| a * dh * wp + b * dw))
+            .flat_map(|a| (0..kw).map(move |b| (a * dh, b * dw)))
+            .map(|(y, x)| {
+                let phase = (y % sh) * sw + x % sw;
+                (phase * quads * plane) + (y / sh) * wq + x / sw
+            })
             .collect();
         Plan {
-            quads: g.c.div_ceil(4),
-            hp,
-            wp,
-            plane: hp * wp + (kw - 1) * dw + TILE,
+            quads,
+            hq,
+            wq,
+            plane,
             taps,
             f_tiles: g.f.div_ceil(R),
         }
+    }
+
+    fn image_len(&self, g: &Geom) -> usize {
+        g.stride[1] * g.stride[2] * self.quads * self.plane * 4
     }
 
     /// Copies one sample (c × h × w) into `img` at its zero level `zero` (0x80 for int8,
@@ -90,19 +104,25 @@ impl Plan {
     fn interleave<X: IElem>(&self, g: &Geom, x: &[X], zero: u8, img: &mut [u8]) {
         let [_, h, w] = g.input;
         let [_, ph, pw] = g.pad;
+        let [_, sh, sw] = g.stride;
+        let (quads, plane, wq) = (self.quads, self.plane, self.wq);
         img.fill(zero);
-        for q in 0..self.quads {
-            let dst = &mut img[q * self.plane * 4..(q + 1) * self.plane * 4];
-            for lane in 0..4 {
-                let c = q * 4 + lane;
-                if c >= g.c {
-                    break;
-                }
-                for (r, src) in x[c * h * w..(c + 1) * h * w].chunks_exact(w).enumerate() {
-                    let row = &mut dst[((r + ph) * self.wp + pw) * 4..][..w * 4];
+        for c in 0..g.c {
+            let (q, lane) = (c / 4, c % 4);
+            for (r, src) in x[c * h * w..(c + 1) * h * w].chunks_exact(w).enumerate() {
+                let y = r + ph;
+                let row_base = (y % sh) * sw * quads * plane + q * plane + (y / sh) * wq;
+                if sw == 1 {
+                    let row = &mut img[(row_base + pw) * 4..][..w * 4];
                     for (d, &v) in row.chunks_exact_mut(4).zip(src) {
                         d[lane] = v.bits() ^ zero;
                     }
+                    continue;
+                }
+                for (iw, &v) in src.iter().enumerate() {
+                    let x = iw + pw;
+                    let at = row_base + (x % sw) * quads * plane + x / sw;
+                    img[at * 4 + lane] = v.bits() ^ zero;
                 }
             }
         }
@@ -149,11 +169,11 @@ pub fn forward<X: IElem>(
 ) {
     let plan = Plan::new(g);
     let zero = if X::UNSIGNED { 0 } else { 0x80 };
-    let (wq, sums) = pack_weights(g, &plan, w, !X::UNSIGNED);
+    let (packed, sums) = pack_weights(g, &plan, w, !X::UNSIGNED);
     let (in_len, out_len) = (g.in_len(), g.out_len());
     let work = g.f * g.c * plan.taps.len() * out_len;
     par_ranges(g.n, work, |b, e| {
-        let mut img = vec![0u8; plan.quads * plan.plane * 4];
+        let mut img = vec![0u8; plan.image_len(g)];
         let mut y = vec![0i32; g.f * out_len];
         for i in b..e {
             plan.interleave(
@@ -162,11 +182,11 @@ pub fn forward<X: IElem>(
                 zero,
                 &mut img,
             );
-            // SAFETY: `applies` checked the CPU; `img`, `wq` and `y` have the sizes `plan` and
+            // SAFETY: `applies` checked the CPU; `img`, `packed` and `y` have the sizes `plan` and
             // `g` give them.
             #[cfg(target_arch = "x86_64")]
             unsafe {
-                sample(g, &plan, &img, &wq, &sums, y.as_mut_ptr())
+                sample(g, &plan, &img, &packed, &sums, y.as_mut_ptr())
             }
             per_sample(i, &y);
         }
@@ -176,19 +196,19 @@ pub fn forward<X: IElem>(
 /// One sample's output (f × oh × ow int32 at `y`) from its interleaved image.
 ///
 /// # Safety
-/// The CPU has AVX-512 F, BW and VNNI; `img`, `wq` and `sums` are what `plan` and
+/// The CPU has AVX-512 F, BW and VNNI; `img`, `packed` and `sums` are what `plan` and
 /// `pack_weights` made for `g`, and `y` holds f × out_len values only this caller writes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn sample(g: &Geom, plan: &Plan, img: &[u8], wq: &[i32], sums: &[i32], y: *mut i32) {
+unsafe fn sample(g: &Geom, plan: &Plan, img: &[u8], packed: &[i32], sums: &[i32], y: *mut i32) {
     use std::arch::x86_64::*;
     let [_, ho, wo] = g.output;
     let out_len = g.out_len();
-    let (wp, quads, taps) = (plan.wp, plan.quads, &plan.taps[..]);
+    let (wq, quads, taps) = (plan.wq, plan.quads, &plan.taps[..]);
     let plane_bytes = plan.plane * 4;
-    let pixels = ho * wp;
+    let pixels = ho * wq;
     let per_tile = taps.len() * quads * R;
-    debug_assert!(ho <= plan.hp);
+    debug_assert!(ho <= plan.hq && wo <= wq);
     for q0 in (0..pixels).step_by(TILE) {
         // Where each register's lanes land: (lane mask, offset of lane 0 in the output).
         let mut segs = [[(0u16, 0isize); 16]; P];
@@ -197,11 +217,11 @@ unsafe fn sample(g: &Geom, plan: &Plan, img: &[u8], wq: &[i32], sums: &[i32], y:
             let mut lane = 0;
             while lane < 16 {
                 let q = q0 + 16 * p + lane;
-                let (oh, ow) = (q / wp, q % wp);
+                let (oh, ow) = (q / wq, q % wq);
                 if oh >= ho {
                     break;
                 }
-                let run = (16 - lane).min(wp - ow);
+                let run = (16 - lane).min(wq - ow);
                 if ow < wo {
                     let valid = run.min(wo - ow);
                     let mask = (((1u32 << valid) - 1) << lane) as u16;
@@ -213,7 +233,7 @@ unsafe fn sample(g: &Geom, plan: &Plan, img: &[u8], wq: &[i32], sums: &[i32], y:
         }
         for ft in 0..plan.f_tiles {
             let mut acc = [[_mm512_setzero_si512(); P]; R];
-            let mut wt = wq.as_ptr().add(ft * per_tile);
+            let mut wt = packed.as_ptr().add(ft * per_tile);
             for &off in taps {
                 let mut xp = img.as_ptr().add((q0 + off) * 4);
                 for _ in 0..quads {
@@ -267,6 +287,7 @@ mod tests {
         let [_, kh, kw] = g.kernel;
         let [_, dh, dw] = g.dilate;
         let [_, ph, pw] = g.pad;
+        let [_, sh, sw] = g.stride;
         let mut y = vec![0i32; g.n * g.f * ho * wo];
         for i in 0..g.n {
             for f in 0..g.f {
@@ -276,8 +297,8 @@ mod tests {
                         for c in 0..g.c {
                             for a in 0..kh {
                                 for b in 0..kw {
-                                    let ih = (oh + a * dh) as isize - ph as isize;
-                                    let iw = (ow + b * dw) as isize - pw as isize;
+                                    let ih = (oh * sh + a * dh) as isize - ph as isize;
+                                    let iw = (ow * sw + b * dw) as isize - pw as isize;
                                     if ih < 0 || iw < 0 || ih >= h as isize || iw >= wd as isize {
                                         continue;
                                     }
@@ -295,16 +316,10 @@ mod tests {
         y
     }
 
-    fn geom(
-        n: usize,
-        c: usize,
-        f: usize,
-        hw: [usize; 2],
-        k: [usize; 2],
-        d: [usize; 2],
-        p: [usize; 2],
-    ) -> Geom {
-        let out = |i: usize| hw[i] + 2 * p[i] - d[i] * (k[i] - 1);
+    /// A 2-D geometry; `win` is the kernel, stride, dilation and padding.
+    fn geom(n: usize, c: usize, f: usize, hw: [usize; 2], win: [[usize; 2]; 4]) -> Geom {
+        let [k, s, d, p] = win;
+        let out = |i: usize| (hw[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) / s[i] + 1;
         Geom {
             n,
             c,
@@ -313,7 +328,7 @@ mod tests {
             input: [1, hw[0], hw[1]],
             output: [1, out(0), out(1)],
             kernel: [1, k[0], k[1]],
-            stride: [1; 3],
+            stride: [1, s[0], s[1]],
             dilate: [1, d[0], d[1]],
             pad: [0, p[0], p[1]],
         }
@@ -344,13 +359,17 @@ mod tests {
             return;
         }
         let cases = [
-            geom(2, 5, 9, [7, 6], [3, 3], [1, 1], [1, 1]),
-            geom(1, 64, 16, [28, 28], [3, 3], [1, 1], [1, 1]),
-            geom(3, 3, 8, [5, 40], [1, 1], [1, 1], [0, 0]),
-            geom(1, 4, 17, [9, 11], [5, 3], [2, 1], [2, 0]),
-            geom(2, 7, 3, [1, 50], [1, 7], [1, 3], [0, 4]),
-            geom(1, 2, 1, [2, 2], [2, 2], [1, 1], [0, 0]),
-            geom(1, 9, 24, [16, 17], [3, 3], [2, 2], [3, 0]),
+            geom(2, 5, 9, [7, 6], [[3, 3], [1, 1], [1, 1], [1, 1]]),
+            geom(1, 64, 16, [28, 28], [[3, 3], [1, 1], [1, 1], [1, 1]]),
+            geom(3, 3, 8, [5, 40], [[1, 1], [1, 1], [1, 1], [0, 0]]),
+            geom(1, 4, 17, [9, 11], [[5, 3], [1, 1], [2, 1], [2, 0]]),
+            geom(2, 7, 3, [1, 50], [[1, 7], [1, 1], [1, 3], [0, 4]]),
+            geom(1, 2, 1, [2, 2], [[2, 2], [1, 1], [1, 1], [0, 0]]),
+            geom(1, 9, 24, [16, 17], [[3, 3], [1, 1], [2, 2], [3, 0]]),
+            geom(2, 16, 8, [14, 14], [[3, 3], [2, 2], [1, 1], [1, 1]]),
+            geom(1, 6, 5, [15, 9], [[1, 1], [2, 2], [1, 1], [0, 0]]),
+            geom(1, 5, 11, [13, 19], [[3, 5], [3, 2], [2, 1], [1, 2]]),
+            geom(1, 3, 8, [23, 23], [[7, 7], [2, 2], [1, 1], [3, 3]]),
         ];
         for (i, g) in cases.iter().enumerate() {
             check(g, i as u64, |v| v as u8);
@@ -364,7 +383,7 @@ mod tests {
             eprintln!("skipped: this CPU has no AVX-512 VNNI, so the direct kernel never runs");
             return;
         }
-        let g = geom(1, 64, 8, [6, 6], [3, 3], [1, 1], [1, 1]);
+        let g = geom(1, 64, 8, [6, 6], [[3, 3], [2, 1], [1, 1], [1, 1]]);
         check(&g, 1, |v| if v % 2 == 0 { 255u8 } else { 254 });
         check(&g, 2, |v| if v % 2 == 0 { -128i8 } else { 127 });
     }

@@ -126,7 +126,11 @@ pub fn map_into(src: &NDArray, dst: &NDArray, f: impl Fn(usize, f32) -> f32 + Sy
     with_dtype!(src.dtype(), S, {
         // SAFETY: the calling op reads src.
         let s = unsafe { src.data::<S>() };
-        store_with(dst, |i| f(i, s.get(i).map_or(0.0, |v| v.to_f32())));
+        if s.len() < dst.size() {
+            return store_with(dst, |i| f(i, s.get(i).map_or(0.0, |v| v.to_f32())));
+        }
+        // SAFETY: i < dst.size() <= s.len(); unchecked, the loop vectorises.
+        store_with(dst, |i| f(i, unsafe { s.get_unchecked(i) }.to_f32()));
     })
 }
 

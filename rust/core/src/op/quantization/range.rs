@@ -94,15 +94,28 @@ pub fn onednn_levels(q: QType) -> f32 {
 /// oneDNN's float-to-integer conversion: round half to even, then saturate to the type. A NaN
 /// (0 * inf, from a zero range) becomes what MXNet 1.9.1 prints for it: 127 for int8, 0 for
 /// uint8, `i32::MIN` for int32 (x86's integer indefinite).
+#[inline(always)]
 pub fn round_saturate(v: f32, q: QType) -> f32 {
-    if v.is_nan() {
-        return match q {
-            QType::I8 => 127.0,
-            QType::U8 => 0.0,
-            QType::I32 => i32::MIN as f32,
-        };
+    round_saturate_for(q)(v)
+}
+
+/// `round_saturate` for one type with its constants fixed once: a select instead of a branch
+/// per element, so loops over it vectorise.
+#[inline(always)]
+pub fn round_saturate_for(q: QType) -> impl Fn(f32) -> f32 + Copy {
+    let nan = match q {
+        QType::I8 => 127.0,
+        QType::U8 => 0.0,
+        QType::I32 => i32::MIN as f32,
+    };
+    let (lo, hi) = (q.lowest() as f32, q.highest() as f32);
+    move |v: f32| {
+        if v.is_nan() {
+            nan
+        } else {
+            round_half_even(v).max(lo).min(hi)
+        }
     }
-    round_half_even(v).clamp(q.lowest() as f32, q.highest() as f32)
 }
 
 /// `v.round_ties_even()` without a call: the baseline x86-64 build has no rounding

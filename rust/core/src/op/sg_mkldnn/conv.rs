@@ -21,7 +21,9 @@ use crate::op::control_flow::body::Body;
 use crate::op::nn::convolution::{shared_params, Cfg as ConvCfg};
 use crate::op::params::{parse_float, Params};
 use crate::op::quantization::common::{load, qtype, scalar, store};
-use crate::op::quantization::range::{product_range, real_range, round_saturate, QType};
+use crate::op::quantization::range::{
+    product_range, real_range, round_saturate, round_saturate_for, QType,
+};
 use crate::op::Desc;
 use crate::with_dtype;
 
@@ -324,6 +326,7 @@ impl Cfg {
             }
         }
         let len = g.out_len();
+        let level = round_saturate_for(out_q);
         with_dtype!(outs[0].dtype(), D, {
             // SAFETY: inside the op writing outs[0]; each sample's rows go to one task.
             let out = Ptr(unsafe { outs[0].data_mut::<D>() }.as_mut_ptr());
@@ -356,7 +359,7 @@ impl Cfg {
                     // SAFETY: row (i, c) of the output belongs to this sample's task.
                     let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(at), len) };
                     for (o, &v) in o.iter_mut().zip(&v) {
-                        *o = D::from_f32(round_saturate(v, out_q));
+                        *o = D::from_f32(level(v));
                     }
                 }
             };
