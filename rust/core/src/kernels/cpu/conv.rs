@@ -481,6 +481,16 @@ pub fn forward_int8_each<X: IElem + Default>(
     if qconv::applies(g) {
         return qconv::forward(g, x, w, per_sample);
     }
+    forward_int8_im2col(g, x, w, per_sample)
+}
+
+/// `forward_int8_each` by im2col and the integer GEMM (any geometry, any CPU).
+pub(super) fn forward_int8_im2col<X: IElem + Default>(
+    g: &Geom,
+    x: &[X],
+    w: &[i8],
+    per_sample: impl Fn(usize, &[i32]) + Sync + Send,
+) {
     let (out_len, gk, fg) = (g.out_len(), g.gk(), g.fg());
     each_column_matrix(g, x, |i, col| {
         let mut y = vec![0i32; g.f * out_len];

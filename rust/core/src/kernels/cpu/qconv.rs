@@ -272,6 +272,7 @@ unsafe fn sample(g: &Geom, plan: &Plan, img: &[u8], packed: &[i32], sums: &[i32]
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::cpu::conv::forward_int8_im2col;
 
     fn lcg(seed: &mut u64) -> u64 {
         *seed = seed
@@ -334,7 +335,7 @@ mod tests {
         }
     }
 
-    fn check<X: IElem + Into<i64>>(g: &Geom, seed: u64, byte: impl Fn(u64) -> X) {
+    fn check<X: IElem + Default + Into<i64>>(g: &Geom, seed: u64, byte: impl Fn(u64) -> X) {
         let mut s = seed;
         let x: Vec<X> = (0..g.n * g.c * g.in_len())
             .map(|_| byte(lcg(&mut s)))
@@ -345,18 +346,30 @@ mod tests {
         let xi: Vec<i64> = x.iter().map(|&v| v.into()).collect();
         let wi: Vec<i64> = w.iter().map(|&v| v as i64).collect();
         let len = g.f * g.out_len();
-        let y = std::sync::Mutex::new(vec![7i32; g.n * len]);
-        forward(g, &x, &w, |i, yi| {
-            y.lock().unwrap()[i * len..(i + 1) * len].copy_from_slice(yi)
-        });
-        assert_eq!(y.into_inner().unwrap(), naive(g, &xi, &wi), "{g:?}");
+        let want = naive(g, &xi, &wi);
+        let run = |direct: bool| {
+            let y = std::sync::Mutex::new(vec![7i32; g.n * len]);
+            let put = |i: usize, yi: &[i32]| {
+                y.lock().unwrap()[i * len..(i + 1) * len].copy_from_slice(yi)
+            };
+            if direct {
+                forward(g, &x, &w, put)
+            } else {
+                forward_int8_im2col(g, &x, &w, put)
+            }
+            y.into_inner().unwrap()
+        };
+        // The im2col path is the fallback on other CPUs and geometries: checked here too.
+        assert_eq!(run(false), want, "im2col {g:?}");
+        if has_vnni512() {
+            assert_eq!(run(true), want, "direct {g:?}");
+        }
     }
 
     #[test]
     fn matches_the_definition_for_odd_geometries() {
         if !has_vnni512() {
-            eprintln!("skipped: this CPU has no AVX-512 VNNI, so the direct kernel never runs");
-            return;
+            eprintln!("this CPU has no AVX-512 VNNI: only the im2col path is checked");
         }
         let cases = [
             geom(2, 5, 9, [7, 6], [[3, 3], [1, 1], [1, 1], [1, 1]]),
@@ -379,10 +392,6 @@ mod tests {
 
     #[test]
     fn extremes_are_exact() {
-        if !has_vnni512() {
-            eprintln!("skipped: this CPU has no AVX-512 VNNI, so the direct kernel never runs");
-            return;
-        }
         let g = geom(1, 64, 8, [6, 6], [[3, 3], [2, 1], [1, 1], [1, 1]]);
         check(&g, 1, |v| if v % 2 == 0 { 255u8 } else { 254 });
         check(&g, 2, |v| if v % 2 == 0 { -128i8 } else { 127 });
