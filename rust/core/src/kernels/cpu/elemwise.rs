@@ -318,6 +318,37 @@ unsafe fn map1_avx2<T: Copy, U: Copy, F: Fn(T) -> U>(a: *const T, o: *mut U, n: 
     map1(a, o, n, f)
 }
 
+/// `o[i] = f(a[i])` over the common length of two slices, on this thread, through the AVX2
+/// build where the CPU has it (for per-row passes of fused kernels).
+pub fn map_slice<T: Copy, U: Copy>(a: &[T], o: &mut [U], f: impl Fn(T) -> U) {
+    let n = a.len().min(o.len());
+    // SAFETY: both hold n elements and, one borrowed shared and one exclusive, are distinct.
+    unsafe { map1_in::<_, _, _, true>(a.as_ptr(), o.as_mut_ptr(), n, f) }
+}
+
+/// `o[k] = f(start + k)` on this thread, through the AVX2 build where the CPU has it.
+pub fn fill_indexed<U: Copy>(o: &mut [U], start: usize, f: impl Fn(usize) -> U) {
+    #[inline(always)]
+    fn fill<U, F: Fn(usize) -> U>(o: &mut [U], start: usize, f: F) {
+        for (k, v) in o.iter_mut().enumerate() {
+            *v = f(start + k);
+        }
+    }
+    /// # Safety
+    /// The CPU has AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn fill_avx2<U, F: Fn(usize) -> U>(o: &mut [U], start: usize, f: F) {
+        fill(o, start, f)
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: just checked.
+        return unsafe { fill_avx2(o, start, f) };
+    }
+    fill(o, start, f)
+}
+
 /// `out = f(a, b)` with numpy broadcasting of `a` and `b` to `out`'s shape.
 /// Must run inside an engine op reading a, b and writing out.
 pub fn binary<T: Element>(

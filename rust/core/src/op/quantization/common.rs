@@ -6,6 +6,7 @@ use super::range::QType;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
+use crate::kernels::cpu::elemwise::fill_indexed;
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
@@ -113,9 +114,7 @@ pub fn store_with(dst: &NDArray, f: impl Fn(usize) -> f32 + Sync + Send) {
         par_ranges(n, 4, |b, e| {
             // SAFETY: [b, e) is this task's part of dst.
             let out = unsafe { std::slice::from_raw_parts_mut(d.get().add(b), e - b) };
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = D::from_f32(f(b + i));
-            }
+            fill_indexed(out, b, |i| D::from_f32(f(i)));
         });
     })
 }

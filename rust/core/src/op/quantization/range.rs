@@ -110,10 +110,12 @@ pub fn round_saturate_for(q: QType) -> impl Fn(f32) -> f32 + Copy {
     };
     let (lo, hi) = (q.lowest() as f32, q.highest() as f32);
     move |v: f32| {
+        // A NaN clamps to `lo` and is then replaced: a select, not a branch.
+        let r = round_half_even(v).max(lo).min(hi);
         if v.is_nan() {
             nan
         } else {
-            round_half_even(v).max(lo).min(hi)
+            r
         }
     }
 }
@@ -127,8 +129,10 @@ pub fn round_saturate_for(q: QType) -> impl Fn(f32) -> f32 + Copy {
 pub fn round_half_even(v: f32) -> f32 {
     const TWO_23: f32 = 8_388_608.0;
     let a = v.abs();
+    // Both sides computed, then selected: no branch, so loops over it vectorise.
+    let r = ((a + TWO_23) - TWO_23).copysign(v);
     if a < TWO_23 {
-        ((a + TWO_23) - TWO_23).copysign(v)
+        r
     } else {
         v
     }

@@ -15,6 +15,7 @@ use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::graph::Node;
 use crate::kernels::cpu::conv::forward_int8_each;
+use crate::kernels::cpu::elemwise::map_slice;
 use crate::kernels::cpu::Ptr;
 use crate::ndarray::NDArray;
 use crate::op::control_flow::body::Body;
@@ -358,9 +359,7 @@ impl Cfg {
                     }
                     // SAFETY: row (i, c) of the output belongs to this sample's task.
                     let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(at), len) };
-                    for (o, &v) in o.iter_mut().zip(&v) {
-                        *o = D::from_f32(level(v));
-                    }
+                    map_slice(&v, o, move |v| D::from_f32(level(v)));
                 }
             };
             // SAFETY: inside the op reading `ins`; `infer` checked the data's shape and dtype.
