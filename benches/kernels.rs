@@ -87,5 +87,32 @@ fn gemm(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, elementwise, reduce, gemm);
+/// A ResNet 3×3 layer (16×64×28×28, 64 filters, pad 1) in float32 and through the quantized
+/// convolution (int8 data and weights, int32 sums): ops per second side by side.
+fn conv(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conv");
+    g.sample_size(10);
+    let (n, ch, hw) = (16usize, 64usize, 28usize);
+    let attrs = [
+        ("kernel", "(3, 3)"),
+        ("pad", "(1, 1)"),
+        ("num_filter", "64"),
+        ("no_bias", "True"),
+    ];
+    g.throughput(Throughput::Elements((2 * n * ch * hw * hw * ch * 9) as u64));
+    let ins = [arr(&[n, ch, hw, hw]), arr(&[ch, ch, 3, 3])];
+    g.bench_function("float32/16x64x28x28_3x3", |bn| {
+        bn.iter(|| run("Convolution", &ins, &attrs))
+    });
+    let range =
+        |v: f32| NDArray::from_vec(Shape::new(vec![1]), &[v], Context::cpu(0)).expect("alloc");
+    let mut qins = vec![int8(&[n, ch, hw, hw]), int8(&[ch, ch, 3, 3])];
+    qins.extend([range(-1.0), range(1.0), range(-1.0), range(1.0)]);
+    g.bench_function("int8/16x64x28x28_3x3", |bn| {
+        bn.iter(|| run("_contrib_quantized_conv", &qins, &attrs))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, elementwise, reduce, gemm, conv);
 criterion_main!(benches);

@@ -105,6 +105,11 @@ pub trait Element:
     fn from_f32(v: f32) -> Self {
         Self::from_f64(v as f64)
     }
+    /// A value already rounded into this type's range (a quantized level): the same result
+    /// as `from_f32`, by a conversion that vectorises where the saturating one does not.
+    fn from_level(v: f32) -> Self {
+        Self::from_f32(v)
+    }
 }
 
 macro_rules! int_element {
@@ -158,6 +163,15 @@ macro_rules! int_element {
                 // The same saturating cast as through f64, without the widening (which kept
                 // the quantized stores from vectorising).
                 v as $t
+            }
+            #[inline(always)]
+            fn from_level(v: f32) -> Self {
+                // In range, `as i32` then the wrapping narrowing is exact, and both vectorise.
+                if std::mem::size_of::<$t>() <= 4 {
+                    v as i32 as $t
+                } else {
+                    v as $t
+                }
             }
             #[inline(always)]
             fn from_i64_c(v: i64) -> Self {

@@ -114,7 +114,7 @@ pub fn store_with(dst: &NDArray, f: impl Fn(usize) -> f32 + Sync + Send) {
         par_ranges(n, 4, |b, e| {
             // SAFETY: [b, e) is this task's part of dst.
             let out = unsafe { std::slice::from_raw_parts_mut(d.get().add(b), e - b) };
-            fill_indexed(out, b, |i| D::from_f32(f(i)));
+            fill_indexed(out, b, |i| D::from_level(f(i)));
         });
     })
 }

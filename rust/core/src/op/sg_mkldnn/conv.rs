@@ -359,7 +359,7 @@ impl Cfg {
                     }
                     // SAFETY: row (i, c) of the output belongs to this sample's task.
                     let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(at), len) };
-                    map_slice(&v, o, move |v| D::from_f32(level(v)));
+                    map_slice(&v, o, move |v| D::from_level(level(v)));
                 }
             };
             // SAFETY: inside the op reading `ins`; `infer` checked the data's shape and dtype.
