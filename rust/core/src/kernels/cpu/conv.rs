@@ -8,7 +8,7 @@
 
 use super::gemm::{matmul, matmul_acc, GemmElem, Mat};
 use super::igemm::{igemm, IElem};
-use super::{fconv, qconv};
+use super::qconv;
 use super::{par_ranges, Ptr};
 use half::f16;
 use std::ops::{Add, AddAssign, Mul};
@@ -17,27 +17,9 @@ use std::sync::Mutex;
 /// Float element types with the arithmetic the convolution kernels need.
 pub trait Real: GemmElem + Add<Output = Self> + AddAssign + Mul<Output = Self> {
     const ZERO: Self;
-    /// `forward` by a direct kernel where this type has one for `g` on this CPU; false if
-    /// it has not (nothing written then).
-    fn direct_forward(
-        _g: &Geom,
-        _x: &[Self],
-        _w: &[Self],
-        _bias: Option<&[Self]>,
-        _y: &mut [Self],
-    ) -> bool {
-        false
-    }
 }
 impl Real for f32 {
     const ZERO: Self = 0.0;
-    fn direct_forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) -> bool {
-        let direct = fconv::applies(g);
-        if direct {
-            fconv::forward(g, x, w, bias, y);
-        }
-        direct
-    }
 }
 impl Real for f64 {
     const ZERO: Self = 0.0;
@@ -327,9 +309,6 @@ pub(crate) unsafe fn group_products<T: Real>(
 
 /// `y = conv(x, w) + bias`; x is n×c×input, w is f×(c/groups)×kernel, y is n×f×output.
 pub fn forward<T: Real>(g: &Geom, x: &[T], w: &[T], bias: Option<&[T]>, y: &mut [T]) {
-    if T::direct_forward(g, x, w, bias, y) {
-        return;
-    }
     let dims = (g.groups, g.fg(), g.gk(), g.out_len());
     let y = Ptr(y.as_mut_ptr());
     each_column_matrix(g, x, |i, col| {

@@ -4,7 +4,6 @@ pub mod blas;
 pub mod cast;
 pub mod conv;
 pub mod elemwise;
-pub mod fconv;
 pub mod fft;
 pub mod gemm;
 pub mod igemm;

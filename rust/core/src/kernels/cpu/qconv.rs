@@ -21,25 +21,21 @@ use super::igemm::IElem;
 use super::par_ranges;
 
 /// Filters per register tile.
-pub(super) const R: usize = 8;
+const R: usize = 8;
 /// 16-pixel registers per tile.
-pub(super) const P: usize = 3;
+const P: usize = 3;
 /// Pixels per tile.
-pub(super) const TILE: usize = 16 * P;
+const TILE: usize = 16 * P;
 
 /// Whether [`forward`] takes this convolution on this CPU.
 pub fn applies(g: &Geom) -> bool {
-    direct_geometry(g) && has_vnni512()
-}
-
-/// One group, 1-D or 2-D: the geometries the direct kernels (here and `fconv`) walk.
-pub(super) fn direct_geometry(g: &Geom) -> bool {
     g.groups == 1
         && g.input[0] == 1
         && g.kernel[0] == 1
         && g.pad[0] == 0
         && g.c > 0
         && g.out_len() > 0
+        && has_vnni512()
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -54,33 +50,31 @@ fn has_vnni512() -> bool {
     false
 }
 
-/// Sizes of one sample's interleaved image and of the pixel walk over it. A pixel of the
-/// image is one 32-bit slot holding `lanes` channels (four bytes here, one float in `fconv`).
-pub(super) struct Plan {
-    /// Channel slots per pixel (channels / lanes, rounded up).
-    pub quads: usize,
+/// Sizes of one sample's interleaved image and of the pixel walk over it.
+struct Plan {
+    quads: usize,
     /// Height and width of one phase of the padded image.
-    pub hq: usize,
-    pub wq: usize,
+    hq: usize,
+    wq: usize,
     /// Pixels per channel quad of a phase: the phase plus the slack that the wrapped columns
     /// and the last partial tile read past its end.
-    pub plane: usize,
+    plane: usize,
     /// Offset of each kernel tap from the image's start in pixels (phase included), in the
     /// weights' (kh, kw) order.
-    pub taps: Vec<usize>,
+    taps: Vec<usize>,
     /// Filters rounded up to whole tiles.
-    pub f_tiles: usize,
+    f_tiles: usize,
 }
 
 impl Plan {
-    pub fn new(g: &Geom, lanes: usize) -> Plan {
+    fn new(g: &Geom) -> Plan {
         let [_, h, w] = g.input;
         let [_, kh, kw] = g.kernel;
         let [_, dh, dw] = g.dilate;
         let [_, ph, pw] = g.pad;
         let [_, sh, sw] = g.stride;
         let (hq, wq) = ((h + 2 * ph).div_ceil(sh), (w + 2 * pw).div_ceil(sw));
-        let quads = g.c.div_ceil(lanes);
+        let quads = g.c.div_ceil(4);
         // Output row oh reads phase rows up to oh + (kh-1)·dh/sh < hq, and columns up to
         // wq - 1 + (kw-1)·dw/sw < 2·wq.
         let plane = hq * wq + wq + TILE;
@@ -101,9 +95,8 @@ impl Plan {
         }
     }
 
-    /// Slots in one sample's image (all phases).
-    pub fn image_len(&self, g: &Geom) -> usize {
-        g.stride[1] * g.stride[2] * self.quads * self.plane
+    fn image_len(&self, g: &Geom) -> usize {
+        g.stride[1] * g.stride[2] * self.quads * self.plane * 4
     }
 
     /// Copies one sample (c × h × w) into `img` at its zero level `zero` (0x80 for int8,
@@ -174,13 +167,13 @@ pub fn forward<X: IElem>(
     w: &[i8],
     per_sample: impl Fn(usize, &[i32]) + Sync + Send,
 ) {
-    let plan = Plan::new(g, 4);
+    let plan = Plan::new(g);
     let zero = if X::UNSIGNED { 0 } else { 0x80 };
     let (packed, sums) = pack_weights(g, &plan, w, !X::UNSIGNED);
     let (in_len, out_len) = (g.in_len(), g.out_len());
     let work = g.f * g.c * plan.taps.len() * out_len;
     par_ranges(g.n, work, |b, e| {
-        let mut img = vec![0u8; plan.image_len(g) * 4];
+        let mut img = vec![0u8; plan.image_len(g)];
         let mut y = vec![0i32; g.f * out_len];
         for i in b..e {
             plan.interleave(
@@ -200,35 +193,6 @@ pub fn forward<X: IElem>(
     });
 }
 
-/// Where the lanes of a tile's registers land in the output: per register, up to 16 (lane
-/// mask, offset of lane 0 in the output) pairs, one per output row it touches.
-pub(super) type Segments = ([[(u16, isize); 16]; P], [usize; P]);
-
-/// The [`Segments`] of the tile starting at pixel q0 (pixels numbered `oh·wq + ow`).
-pub(super) fn segments(q0: usize, wq: usize, ho: usize, wo: usize) -> Segments {
-    let mut segs = [[(0u16, 0isize); 16]; P];
-    let mut nsegs = [0usize; P];
-    for p in 0..P {
-        let mut lane = 0;
-        while lane < 16 {
-            let q = q0 + 16 * p + lane;
-            let (oh, ow) = (q / wq, q % wq);
-            if oh >= ho {
-                break;
-            }
-            let run = (16 - lane).min(wq - ow);
-            if ow < wo {
-                let valid = run.min(wo - ow);
-                let mask = (((1u32 << valid) - 1) << lane) as u16;
-                segs[p][nsegs[p]] = (mask, (oh * wo + ow) as isize - lane as isize);
-                nsegs[p] += 1;
-            }
-            lane += run;
-        }
-    }
-    (segs, nsegs)
-}
-
 /// One sample's output (f × oh × ow int32 at `y`) from its interleaved image.
 ///
 /// # Safety
@@ -246,7 +210,27 @@ unsafe fn sample(g: &Geom, plan: &Plan, img: &[u8], packed: &[i32], sums: &[i32]
     let per_tile = taps.len() * quads * R;
     debug_assert!(ho <= plan.hq && wo <= wq);
     for q0 in (0..pixels).step_by(TILE) {
-        let (segs, nsegs) = segments(q0, wq, ho, wo);
+        // Where each register's lanes land: (lane mask, offset of lane 0 in the output).
+        let mut segs = [[(0u16, 0isize); 16]; P];
+        let mut nsegs = [0usize; P];
+        for p in 0..P {
+            let mut lane = 0;
+            while lane < 16 {
+                let q = q0 + 16 * p + lane;
+                let (oh, ow) = (q / wq, q % wq);
+                if oh >= ho {
+                    break;
+                }
+                let run = (16 - lane).min(wq - ow);
+                if ow < wo {
+                    let valid = run.min(wo - ow);
+                    let mask = (((1u32 << valid) - 1) << lane) as u16;
+                    segs[p][nsegs[p]] = (mask, (oh * wo + ow) as isize - lane as isize);
+                    nsegs[p] += 1;
+                }
+                lane += run;
+            }
+        }
         for ft in 0..plan.f_tiles {
             let mut acc = [[_mm512_setzero_si512(); P]; R];
             let mut wt = packed.as_ptr().add(ft * per_tile);
