@@ -38,7 +38,7 @@ def _att(qkv, heads, prefix=''):
 
 
 def bert():
-    """One BERT encoder layer (relu FFN: oxnet's INT8 FC fuses only Activation)."""
+    """One BERT encoder layer (relu FFN; test_sg_mkldnn_fc_eltwise.py has gelu)."""
     data = mx.sym.var('data')
     qkv = mx.sym.FullyConnected(data, num_hidden=3 * E, flatten=False, name='qkv')
     proj = mx.sym.FullyConnected(_att(qkv, H), num_hidden=E, flatten=False, name='proj')

@@ -302,8 +302,8 @@ def quantize_model_mkldnn(sym, arg_params, aux_params, data_names=('data',),
     dequantize after a quantized FC or selfatt node into its ``enable_float_output``. The
     valatt kernel takes its attention as uint8 only, so with quantized_dtype='int8', or 'auto'
     without calibration (quantize_v2 then gives int8), the quantized attention graph does not
-    bind, in MXNet as here. Excluded names are those
-    of the fused graph (e.g. ``sg_mkldnn_conv_bn_act_0``), the only ones quantize_model sees."""
+    bind, in MXNet as here. A fused node is excluded by its own name (e.g.
+    ``sg_mkldnn_conv_bn_act_0``) or by the name of an op inside it (``conv0``), as in MXNet."""
     if not isinstance(ctx, Context):
         raise ValueError('quantize_model_mkldnn: ctx must be a single Context, got %s'
                          % str(ctx))

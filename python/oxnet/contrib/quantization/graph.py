@@ -202,6 +202,15 @@ def _fp32_inputs(node, granularity):
     return _sg_fp32_inputs(node, granularity) if avoid is None else avoid
 
 
+def _excluded(node, excluded_names, excluded_ops):
+    if node['name'] in excluded_names or node['op'] in excluded_ops:
+        return True
+    # a fused node (MKLDNN backend) is also excluded by the name of an op inside it, as in
+    # MXNet's NeedQuantize: `excluded_sym_names=['fc1']` reaches `sg_mkldnn_fully_connected_1`
+    return any(n['op'] != 'null' and n['name'] in excluded_names
+               for sg in node.get('extra', {}).get('subgraphs', ()) for n in sg['nodes'])
+
+
 def _mark_quantized(order, excluded_names, excluded_ops, quantize_mode, granularity):
     """{id(fp32 node): quantized node} for the nodes the pass replaces."""
     qmap, must, support = {}, set(), set()
@@ -209,7 +218,7 @@ def _mark_quantized(order, excluded_names, excluded_ops, quantize_mode, granular
     for node in order:
         for e in node['inputs']:
             consumers.setdefault(id(e[0]), []).append(node)
-        if node['op'] == 'null' or node['name'] in excluded_names or node['op'] in excluded_ops:
+        if node['op'] == 'null' or _excluded(node, excluded_names, excluded_ops):
             continue
         q = _quantized_version(node, granularity)
         if q is None:

@@ -4,12 +4,16 @@
 //! output channel when the node has a calibrated output range (per tensor otherwise) with
 //! 127.5 levels over their largest magnitude, rounded half to even; the bias becomes int32 at
 //! the data scale times the weight scale. The int32 accumulator plus bias is scaled in f32 to
-//! the output's levels (uint8 after relu/sigmoid/softrelu without sum, else int8; int32 without
-//! calibration), the activation, the sum operand (scaled by output_scale / sum_scale) and the
-//! post-sum activation are applied in that order, and the result is rounded half to even and
-//! saturated, as oneDNN's post-ops do.
+//! the output's levels (uint8 after relu/sigmoid/softrelu/clip without sum, else int8; int32
+//! without calibration), the activation, the sum operand (scaled by output_scale / sum_scale)
+//! and the post-sum activation are applied in that order, and the result is rounded half to
+//! even and saturated, as oneDNN's post-ops do.
+//!
+//! Unlike the fused FullyConnected, the activation sees the output's levels, not real values:
+//! right for relu and leaky relu, which commute with the scale, but a gelu or elu is then
+//! evaluated at the wrong point. MXNet 1.9.1 computes that, and so does this op.
 
-use super::{activations, Act};
+use super::eltwise::{post_ops, Eltwise, Layer};
 use crate::dtype::DType;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
@@ -34,9 +38,9 @@ pub(crate) struct Cfg {
     conv: ConvCfg,
     /// BatchNorm's (eps, fix_gamma).
     bn: Option<(f32, bool)>,
-    act: Option<Act>,
+    act: Option<Eltwise>,
     with_sum: bool,
-    postsum_act: Option<Act>,
+    postsum_act: Option<Eltwise>,
     calib: Option<(f32, f32)>,
 }
 
@@ -131,12 +135,9 @@ impl Cfg {
         };
         let quantized = p.bool("quantized")?;
         let (with_act, with_post) = (p.bool("with_act")?, p.bool("with_postsum_act")?);
-        // Only the quantized arithmetic needs the activations; a float node runs its subgraph.
-        let acts = if quantized {
-            activations(OP, body)?
-        } else {
-            Vec::new()
-        };
+        // MXNet's parser rejects an activation it has no oneDNN algorithm for, float or not.
+        let skip = ["Convolution", "BatchNorm", "elemwise_add", "_npi_add"];
+        let acts = post_ops(OP, Layer::Conv, body, &skip)?;
         let act = if with_act {
             acts.first().copied()
         } else {
@@ -151,6 +152,17 @@ impl Cfg {
             return Err(Error::Value(format!(
                 "operator {OP}: with_act/with_postsum_act is set but the subgraph has no activation"
             )));
+        }
+        if let Some(a) = postsum_act.filter(|a| quantized && !matches!(a, Eltwise::Relu(_))) {
+            // MXNet 1.9.1 CHECK-fails on anything else when the node runs.
+            return Err(Error::param(
+                OP,
+                format!(
+                    "a quantized node takes only relu (Activation relu, LeakyReLU leaky) after \
+                     the sum, not {} (with_postsum_act)",
+                    a.name()
+                ),
+            ));
         }
         Ok(Cfg {
             conv,
@@ -201,8 +213,8 @@ impl Cfg {
     /// MXNet's `IsOutputUInt8`.
     fn out_uint8(&self) -> bool {
         match (self.with_sum, self.act, self.postsum_act) {
-            (false, Some(a), _) => a.non_negative(),
-            (_, _, Some(a)) => a.non_negative(),
+            (false, Some(a), _) => a.conv_uint8(),
+            (_, _, Some(a)) => a.conv_uint8(),
             _ => false,
         }
     }
@@ -309,6 +321,16 @@ impl Cfg {
                 (None, ds * scales[0], range)
             }
         };
+        // The activation applies to the output's levels. A clip's bound is in real units:
+        // MXNet scales it along with a sum, and without one drops the clip, leaving the
+        // calibrated range's saturation to cut (an int32 output is then not clipped at all).
+        let act = match self.act {
+            Some(Eltwise::BoundedRelu(hi)) if self.with_sum => {
+                Some(Eltwise::BoundedRelu(hi * output_scale))
+            }
+            Some(Eltwise::BoundedRelu(_)) => None,
+            a => a,
+        };
         let sum = self.with_sum.then(|| {
             let s = &ins[self.sum_index()];
             let sin = quantize_scale(s.dtype(), scalar(&ins[nb + 2]), scalar(&ins[nb + 3]));
@@ -342,7 +364,7 @@ impl Cfg {
                     for (v, &a) in v.iter_mut().zip(acc) {
                         *v = (a as f32 + b) * r;
                     }
-                    if let Some(act) = self.act {
+                    if let Some(act) = act {
                         act.apply_all(&mut v);
                     }
                     if let Some((s, scale)) = sum {

@@ -13,11 +13,12 @@
 //! bias_scale (capped at INT_MAX / 2, in which case the weights are rescaled too, as MXNet
 //! does) and rounded half away from zero. The int32 accumulator plus bias is scaled in f32:
 //! by 1 / (data_scale · weight_scale) for float output, to the calibrated range's levels for
-//! int8/uint8 output, not at all for int32 output; the activation applies, then oneDNN's
-//! rounding half to even with saturation.
+//! int8/uint8 output, not at all for int32 output; then oneDNN's rounding half to even with
+//! saturation. A fused eltwise (`Cfg::scales`) sees real values when the output is float or
+//! calibrated, the calibrated levels applying after it, and the raw sums for int32 output.
 
 use super::conv::{channel_scales, quantize_bias, quantize_rows, quantize_scale};
-use super::{activations, Act};
+use super::eltwise::{post_ops, Eltwise, Layer};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::Node;
@@ -31,6 +32,9 @@ use crate::op::Desc;
 
 const OP: &str = super::FC;
 
+/// oneDNN saturates f32 to int32 at the largest float below 2^31, 2^31 - 128.
+const ONEDNN_S32_MAX: f32 = 2_147_483_520.0;
+
 pub(crate) struct Cfg {
     pub(crate) base_inputs: Vec<String>,
     num_hidden: usize,
@@ -39,7 +43,7 @@ pub(crate) struct Cfg {
     pub(crate) float_output: bool,
     /// Float weight and bias, quantized per output channel at run time.
     channel_wise: bool,
-    act: Option<Act>,
+    eltwise: Option<Eltwise>,
     calib: Option<(f32, f32)>,
 }
 
@@ -70,8 +74,10 @@ impl Cfg {
                     format!("{}: num_hidden is missing or invalid", layer.name),
                 )
             })?;
-        let act = if quantized && p.bool("with_eltwise")? {
-            activations(OP, body)?.first().copied()
+        // MXNet's parser rejects an eltwise it has no oneDNN algorithm for, float or not.
+        let ops = post_ops(OP, Layer::Fc, body, &["FullyConnected"])?;
+        let eltwise = if quantized && p.bool("with_eltwise")? {
+            ops.first().copied()
         } else {
             None
         };
@@ -82,7 +88,7 @@ impl Cfg {
             flatten: attr_bool(layer, "flatten", true)?,
             float_output: p.bool("enable_float_output")?,
             channel_wise,
-            act,
+            eltwise,
             calib: crate::op::quantization::common::calib(p)?,
         })
     }
@@ -128,7 +134,7 @@ impl Cfg {
     pub(crate) fn out_dtype(&self) -> DType {
         match self.calib {
             _ if self.float_output => DType::F32,
-            Some(_) if self.act.is_some_and(Act::non_negative) => DType::U8,
+            Some(_) if self.eltwise.is_some_and(Eltwise::fc_uint8) => DType::U8,
             Some(_) => DType::I8,
             None => DType::I32,
         }
@@ -145,6 +151,45 @@ impl Cfg {
         }
         if let Some(o) = outs.first_mut() {
             o.get_or_insert(self.out_dtype());
+        }
+    }
+
+    /// MXNet's output scales for a data scale `ds`: the sum plus bias is multiplied by
+    /// `tmp / weight_scale` (no scaling where `tmp` is None: int32 output), the eltwise applied,
+    /// then the result multiplied by `post`. With an eltwise and a calibrated range, MXNet
+    /// dequantizes ahead of the eltwise and makes the range's levels the post-op's scale, so
+    /// the eltwise sees real values; without a range it sees the raw int32 sums.
+    ///
+    /// `enable_float_output` ignores a calibrated range (MXNet's partitioner never writes both;
+    /// MXNet 1.9.1 would then scale the float output by 255.5 / range).
+    fn scales(&self, out: DType, ds: f32) -> (Option<f32>, f32) {
+        match (self.float_output, self.calib) {
+            (true, _) => (Some(1.0 / ds), 1.0),
+            (false, Some((lo, hi))) => {
+                let os = quantize_scale(out, lo, hi);
+                match self.eltwise {
+                    Some(_) => (Some(1.0 / ds), os),
+                    None => (Some(os / ds), 1.0),
+                }
+            }
+            (false, None) => (None, 1.0),
+        }
+    }
+
+    /// The eltwise, the post-op's scale and oneDNN's rounding with saturation on one scaled
+    /// value.
+    fn finish(&self, mut v: f32, post: f32, out_q: Option<QType>) -> f32 {
+        if let Some(e) = self.eltwise {
+            // Multiplying by 1 is exact: no branch for the post scale.
+            v = e.apply(v) * post;
+            if out_q == Some(QType::I32) && v > ONEDNN_S32_MAX {
+                // An eltwise can pass the int32 range (exp or square of raw sums).
+                v = ONEDNN_S32_MAX;
+            }
+        }
+        match out_q {
+            Some(q) => round_saturate(v, q),
+            None => v,
         }
     }
 
@@ -203,27 +248,17 @@ impl Cfg {
             }
         }
         let out_q = qtype(outs[0].dtype());
-        let scale = match (self.float_output, self.calib) {
-            (true, _) => Some(1.0 / ds / ws),
-            (false, Some((lo, hi))) => Some(quantize_scale(outs[0].dtype(), lo, hi) / ds / ws),
-            (false, None) => None,
-        };
+        let (tmp, post) = self.scales(outs[0].dtype(), ds);
+        let scale = tmp.map(|t| t / ws);
         store_with(&outs[0], |i| {
-            let a = acc[i];
-            let mut v = a as f32;
+            let mut v = acc[i] as f32;
             if let Some(b) = &bias {
                 v += b[i % n];
             }
             if let Some(s) = scale {
                 v *= s;
             }
-            if let Some(act) = self.act {
-                v = act.apply(v);
-            }
-            match out_q {
-                Some(q) => round_saturate(v, q),
-                None => v,
-            }
+            self.finish(v, post, out_q)
         });
         if outs.len() == 3 {
             let range = match self.calib {
@@ -248,10 +283,10 @@ impl Cfg {
         (dmin, dmax): (f32, f32),
     ) -> Result<()> {
         let data = &ins[0];
-        let out_scale = match (self.float_output, self.calib) {
-            (true, _) => 1.0,
-            (false, Some((lo, hi))) => quantize_scale(outs[0].dtype(), lo, hi),
-            (false, None) => {
+        let ds = quantize_scale(data.dtype(), dmin, dmax);
+        let (tmp, post) = match self.scales(outs[0].dtype(), ds) {
+            (Some(t), post) => (t, post),
+            (None, _) => {
                 return Err(Error::Value(format!(
                     "operator {OP}: channel_wise_quantize=True needs min_calib_range and \
                      max_calib_range (calibration) or enable_float_output=True; MXNet 1.9.1 \
@@ -273,12 +308,10 @@ impl Cfg {
                 format!("bias has {} elements, ({n},) expected", b.len()),
             ));
         }
-        let ds = quantize_scale(data.dtype(), dmin, dmax);
         let scales = channel_scales(&w, n, bias.as_deref(), ds);
         let wq = quantize_rows(&w, &scales);
         let bq = bias.map(|b| quantize_bias(&b, &scales, ds));
-        // MXNet divides in this order: (output levels / data_scale) / weight_scale.
-        let requant: Vec<f32> = scales.iter().map(|&s| out_scale / ds / s).collect();
+        let requant: Vec<f32> = scales.iter().map(|&s| tmp / s).collect();
         let mut acc = vec![0i32; m * n];
         // SAFETY: inside the op reading `ins`; `infer` checked the data's shape and dtype.
         unsafe {
@@ -296,13 +329,7 @@ impl Cfg {
                 v += b[c];
             }
             v *= requant[c];
-            if let Some(act) = self.act {
-                v = act.apply(v);
-            }
-            match out_q {
-                Some(q) => round_saturate(v, q),
-                None => v,
-            }
+            self.finish(v, post, out_q)
         });
         if let (Some((lo, hi)), 3) = (self.calib, outs.len()) {
             store(&outs[1], &[lo]);

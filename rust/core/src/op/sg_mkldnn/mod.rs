@@ -1,11 +1,11 @@
 //! MXNet 1.9.1's oneDNN-fused graph nodes `_sg_mkldnn_conv` and `_sg_mkldnn_fully_connected`,
 //! written by `sym.get_backend_symbol('MKLDNN')` (float) and, after
 //! `quantize_model_mkldnn`, by `get_backend_symbol('MKLDNN_QUANTIZE')` (INT8). Each node owns
-//! one subgraph (a Convolution with optional BatchNorm, Activation and elemwise_add, or a
-//! FullyConnected with an optional activation) and is inference-only.
+//! one subgraph (a Convolution with optional BatchNorm, activation and elemwise_add, or a
+//! FullyConnected with an optional eltwise op, `eltwise`) and is inference-only.
 //!
 //! Float nodes run their subgraph as it is (`Body`): the node's inputs are the subgraph's in
-//! `list_inputs` order. Quantized nodes compute MXNet's INT8 arithmetic here (`conv`, `fc`): the
+//! `list_inputs` order; its eltwise ops are checked as MXNet's parser does. Quantized nodes compute MXNet's INT8 arithmetic here (`conv`, `fc`): the
 //! subgraph gives the layer's parameters and the output shape; the integer products accumulate
 //! exactly in int32. MXNet's own values on a CPU without VNNI differ from exact accumulation
 //! where oneDNN's AVX2 kernels saturate int16 pair sums (uint8 data) or halve int8 weights
@@ -15,6 +15,7 @@
 //! also carry a subgraph, kept for `tojson` only.
 
 mod conv;
+mod eltwise;
 mod fc;
 pub mod selfatt;
 
@@ -226,68 +227,6 @@ fn aux_positions(body: &Body) -> Vec<usize> {
         .enumerate()
         .filter(|(_, n)| aux.contains(&n.name))
         .map(|(i, _)| i)
-        .collect()
-}
-
-/// The activation a fused node applies after the product (or after the sum), as oneDNN's
-/// eltwise post-op computes it in f32.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Act {
-    Relu,
-    Sigmoid,
-    Tanh,
-    SoftRelu,
-}
-
-impl Act {
-    fn from_node(op: &str, n: &Node) -> Result<Act> {
-        if n.op_name != "Activation" {
-            return Err(Error::NotImplemented(format!(
-                "operator {op}: quantized fusion with {} is not supported (only Activation)",
-                n.op_name
-            )));
-        }
-        match n.attr("act_type").unwrap_or("") {
-            "relu" => Ok(Act::Relu),
-            "sigmoid" => Ok(Act::Sigmoid),
-            "tanh" => Ok(Act::Tanh),
-            "softrelu" => Ok(Act::SoftRelu),
-            t => Err(Error::param(
-                op,
-                format!("unsupported act_type {t:?} in the fused subgraph"),
-            )),
-        }
-    }
-
-    fn apply(self, v: f32) -> f32 {
-        match self {
-            Act::Relu => v.max(0.0),
-            Act::Sigmoid => 1.0 / (1.0 + (-v).exp()),
-            Act::Tanh => v.tanh(),
-            Act::SoftRelu => v.exp().ln_1p(),
-        }
-    }
-
-    /// `apply` over a row, the activation picked once.
-    fn apply_all(self, v: &mut [f32]) {
-        match self {
-            Act::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
-            _ => v.iter_mut().for_each(|x| *x = self.apply(*x)),
-        }
-    }
-
-    /// MXNet's `IsOutputUInt8`: these activations give non-negative values.
-    fn non_negative(self) -> bool {
-        self != Act::Tanh
-    }
-}
-
-/// The activation nodes of a subgraph, in evaluation order.
-fn activations(op: &str, body: &Body) -> Result<Vec<Act>> {
-    topo_order(&body.sym.outputs)
-        .iter()
-        .filter(|n| ["Activation", "LeakyReLU", "clip"].contains(&n.op_name.as_str()))
-        .map(|n| Act::from_node(op, n))
         .collect()
 }
 
