@@ -5,7 +5,8 @@
 //! FullyConnected with an optional eltwise op, `eltwise`) and is inference-only.
 //!
 //! Float nodes run their subgraph as it is (`Body`): the node's inputs are the subgraph's in
-//! `list_inputs` order; its eltwise ops are checked as MXNet's parser does. Quantized nodes compute MXNet's INT8 arithmetic here (`conv`, `fc`): the
+//! `list_inputs` order; its eltwise ops are checked as MXNet's parser does. Quantized nodes
+//! compute MXNet's INT8 arithmetic here (`conv`, `fc`): the
 //! subgraph gives the layer's parameters and the output shape; the integer products accumulate
 //! exactly in int32. MXNet's own values on a CPU without VNNI differ from exact accumulation
 //! where oneDNN's AVX2 kernels saturate int16 pair sums (uint8 data) or halve int8 weights
