@@ -100,9 +100,10 @@ pub fn store(a: &NDArray, v: &[f32]) {
     })
 }
 
-/// `dst[i] = f(i)` for every element, in parallel (f gives values that already fit dst's
-/// dtype, as for `store`): the large per-element ops without an intermediate vector. Call
-/// inside an op writing dst.
+/// `dst[i] = f(i)` for every element, in parallel: the large per-element ops without an
+/// intermediate vector. f gives values that already fit dst's dtype (`round_saturate`d levels
+/// for an integer dst): they are stored by `Element::from_level`, which does not saturate.
+/// Call inside an op writing dst.
 pub fn store_with(dst: &NDArray, f: impl Fn(usize) -> f32 + Sync + Send) {
     let n = dst.size();
     if n == 0 {
