@@ -215,3 +215,70 @@ def test_bilinear_upsampling_matches_mxnet():
                                                        -9.03226, -5.06452], rtol=1e-5)
     with pytest.raises(mx.MXNetError, match="num_filter"):
         mx.nd.UpSampling(mx.nd.array(x), mx.nd.array(w), scale=2, sample_type="bilinear")
+
+
+def test_scalar_ops_with_is_int_false_promote_integers_to_float64():
+    # MXNet 1.9.1: every `_*_scalar` op takes `is_int`; False computes an integer or bool array
+    # with the scalar as given and returns float64; float arrays keep their dtype.
+    x = np.array([[1, 2], [3, 0]])
+    for dt in ("int8", "uint8", "int32", "int64", "bool"):
+        a = mx.nd.array(x, dtype=dt)
+        xf = x.astype(dt).astype(np.float64)
+        for op, ref in (("_plus_scalar", xf + 1.5), ("_rminus_scalar", 1.5 - xf),
+                        ("_div_scalar", xf / 1.5), ("_power_scalar", xf ** 1.5),
+                        ("_rmod_scalar", np.mod(1.5, np.where(xf == 0, 1, xf)) * (xf != 0)),
+                        ("_greater_equal_scalar", (xf >= 1.5).astype(np.float64)),
+                        ("_scatter_minus_scalar", xf - 1.5)):
+            r = getattr(mx.nd._internal, op)(a, scalar=1.5, is_int=False)
+            assert r.dtype == np.float64, (op, dt)
+            np.testing.assert_allclose(r.asnumpy(), ref, err_msg="%s %s" % (op, dt))
+        # is_int=True (the default): the scalar is cast to the array's type first.
+        r = mx.nd._internal._plus_scalar(a, scalar=1.5, is_int=True)
+        assert r.dtype == np.dtype(dt)
+    f = mx.nd.array(x, dtype="float16")
+    r = mx.nd._internal._mul_scalar(f, scalar=1.5, is_int=False)
+    assert r.dtype == np.float16
+    np.testing.assert_array_equal(r.asnumpy(), x * 1.5)
+
+
+def test_ftrl_keeps_a_nan_state_visible_in_the_weight():
+    # MXNet multiplies by (|z| > lamda1) rather than branching: a NaN z gives a NaN weight.
+    w, g = mx.nd.array([0.5, 0.5]), mx.nd.array([0.1, 0.1])
+    z, n = mx.nd.array([0.0, 0.0]), mx.nd.array([-1.0, 1.0])  # sqrt(-1) poisons z[0]
+    out = mx.nd.ftrl_update(w, g, z, n, lr=0.1, lamda1=0.01)
+    assert np.isnan(out.asnumpy()[0]) and np.isfinite(out.asnumpy()[1])
+
+
+def test_absurd_input_counts_are_refused_before_anything_is_sized():
+    # MXNet aborts or swallows all memory on these; each is one clear error naming the count.
+    a = mx.nd.ones((2, 3))
+    for call in (lambda: mx.nd.add_n(a, a, num_args=2 ** 31),
+                 lambda: mx.nd.reset_arrays(a, num_arrays=2 ** 40),
+                 lambda: mx.nd.preloaded_multi_sgd_update(a, a, a, a, num_weights=2 ** 31),
+                 lambda: mx.nd.contrib.quantized_concat(a, a, a, num_args=2 ** 31),
+                 lambda: mx.sym.Concat(num_args=2 ** 31)):
+        with pytest.raises(mx.MXNetError, match=r"(num_args|num_arrays|num_weights)=\d+ exceeds"):
+            call()
+
+
+def test_context_parameters_that_are_not_contexts_name_the_parameter():
+    with pytest.raises(mx.MXNetError, match=r"_ones.*ctx.*\(1, 2\)"):
+        mx.nd._internal._ones(shape=(2,), ctx="(1, 2)")
+
+
+def test_zero_size_inputs_give_empty_outputs():
+    # MXNet 1.x rejects zero-size shapes; numpy returns empty results, and so does oxnet.
+    x = mx.nd.zeros((5, 0))
+    assert mx.nd.SoftmaxActivation(x).shape == (5, 0)
+    assert mx.nd.softmax(x).shape == (5, 0)
+    d, lab = mx.nd.zeros((5, 0, 4, 2)), mx.nd.zeros((5, 0, 4, 2))
+    assert mx.nd.SoftmaxOutput(d, lab, multi_output=True).shape == (5, 0, 4, 2)
+    mean, var = mx.nd.moments(mx.nd.zeros((2, 0)), axes=(1,))
+    ref = np.full(2, np.nan, np.float32)  # numpy's mean of nothing (with a warning)
+    np.testing.assert_array_equal(mean.asnumpy(), ref)
+    np.testing.assert_array_equal(var.asnumpy(), ref)
+
+
+def test_an_output_too_large_to_allocate_names_the_op_and_shape():
+    with pytest.raises(mx.MXNetError, match=r"operator repeat: output of shape \[3,1099511627776\].*memory"):
+        mx.nd.repeat(mx.nd.ones((3, 1)), repeats=2 ** 40, axis=1)

@@ -357,6 +357,25 @@ def test_buffer_protocol_zero_copy_read():
     assert not np.frombuffer(b, dtype=np.float32).flags.writeable
 
 
+def test_negative_step_and_empty_slices_follow_numpy():
+    # Python's slice.indices gives -1 for "before index 0" with a negative step; the slice op
+    # reads -1 as the last element, so those ranges must not leak through (found by fuzzing).
+    y = np.arange(4 * 3 * 2, dtype=np.float32).reshape(4, 3, 2)
+    keys = [slice(0, None, -1), slice(-6, 1, -2), slice(-9, -9, -1), slice(None, None, -1),
+            slice(1, -5, -2), (slice(None), slice(-5, 0, -1)), (slice(0, 5, 2), slice(-4, -2, -1)),
+            (-2, slice(-2, -2, -2)), (None, slice(6, -6, -2)), (slice(3, None, -1), Ellipsis, 1)]
+    for key in keys:
+        np.testing.assert_array_equal(mx.nd.array(y)[key].asnumpy(), y[key], err_msg=str(key))
+        x, a = y.copy(), mx.nd.array(y)
+        x[key] = -7
+        a[key] = -7
+        np.testing.assert_array_equal(a.asnumpy(), x, err_msg="= scalar %s" % (key,))
+        val = -1 - np.arange(y[key].size, dtype=np.float32).reshape(y[key].shape)
+        x[key] = val
+        a[key] = mx.nd.array(val) if val.size else val
+        np.testing.assert_array_equal(a.asnumpy(), x, err_msg="= array %s" % (key,))
+
+
 def test_fluent_diag_slice_assign_and_from_numpy_as_mxnet():
     x = mx.nd.array(np.arange(9).reshape(3, 3))
     np.testing.assert_array_equal(x.diag().asnumpy(), np.diag(np.arange(9).reshape(3, 3)))

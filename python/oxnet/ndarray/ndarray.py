@@ -678,11 +678,13 @@ def _basic_key(key, ndim):
 
 
 def _plan(self, key):
-    """(begin, end, step, result shape, all-steps-trivial) for a basic key."""
+    """(begin, end, step, result shape, length taken along each axis) for a basic key, in the
+    `slice` op's terms: a negative begin or end there counts from the end, so an empty range is
+    written (0, 0, 1) and a negative step that runs past index 0 ends at None."""
     entries = _basic_key(key, self.ndim)
     if entries is None:
         return None
-    begin, end, step, shape = [], [], [], []
+    begin, end, step, shape, lens = [], [], [], [], []
     axis = 0
     for k in entries:
         if k is None:
@@ -692,13 +694,15 @@ def _plan(self, key):
         if isinstance(k, slice):
             b, e, s = k.indices(size)
             n = len(range(b, e, s))
+            if n == 0:
+                b, e, s = 0, 0, 1
             begin.append(b); end.append(e if (s > 0 or e >= 0) else None); step.append(s)
-            shape.append(n)
+            shape.append(n); lens.append(n)
         else:
             i = _norm_index(k, axis, size)
-            begin.append(i); end.append(i + 1); step.append(1)
+            begin.append(i); end.append(i + 1); step.append(1); lens.append(1)
         axis += 1
-    return begin, end, step, shape
+    return begin, end, step, shape, lens
 
 
 @_extend
@@ -715,7 +719,7 @@ def __getitem__(self, key):
     plan = _plan(self, key)
     if plan is None:
         return _advanced_get(self, key)
-    begin, end, step, shape = plan
+    begin, end, step, shape, _ = plan
     if not shape:
         shape = [1]  # MXNet: full integer indexing gives shape (1,)
     if self.ndim == 0:
@@ -798,8 +802,7 @@ def __setitem__(self, key, value):
         n[k] = value.asnumpy() if isinstance(value, NDArray) else value
         self._sync_copyfrom(np.ascontiguousarray(n))
         return
-    begin, end, step, shape = plan
-    sliced = [len(range(b, e if e is not None else -1 - d, s)) for b, e, s, d in zip(begin, end, step, self.shape)]
+    begin, end, step, shape, sliced = plan
     if isinstance(value, numeric_types):
         _internal._slice_assign_scalar(self, scalar=float(value), begin=tuple(begin), end=tuple(end),
                                        step=tuple(step), out=self)

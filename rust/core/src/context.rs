@@ -104,7 +104,7 @@ impl Context {
         };
         let open = s.find('(').ok_or_else(bad)?;
         let close = s.rfind(')').ok_or_else(bad)?;
-        let dev_type = DeviceType::from_name(&s[..open])?;
+        let dev_type = DeviceType::from_name(s[..open].trim()).map_err(|_| bad())?;
         let dev_id = s[open + 1..close]
             .trim()
             .parse::<i32>()

@@ -36,6 +36,9 @@ pub enum Error {
     Key(String),
     #[error("{0}")]
     Context(String),
+    /// An allocation the device cannot satisfy (MXNetError, as MXNet's out-of-memory).
+    #[error("{0}")]
+    Memory(String),
     #[error("{0}")]
     NotImplemented(String),
     /// A file that is not a valid MXNet NDArray file (never trusted, never a crash).

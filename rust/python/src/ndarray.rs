@@ -185,7 +185,7 @@ pub fn arith(
         Ok(s) => s,
         Err(_) => return Ok(None),
     };
-    let opr = scalar_op(kind, s, reverse, scalar_name(kind, reverse));
+    let opr = scalar_op(kind, s, true, reverse, scalar_name(kind, reverse));
     run_recorded(&opr, &[a], outs, origin)
 }
 
@@ -354,7 +354,7 @@ impl PyNDArray {
     }
 
     fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let opr = scalar_op(BinOp::Mul, -1.0, false, "_mul_scalar");
+        let opr = scalar_op(BinOp::Mul, -1.0, true, false, "_mul_scalar");
         run_recorded(&opr, &[self], None, origin::capture(py))?
             .ok_or_else(|| PyValueError::new_err("no output"))?
             .wrap(py)

@@ -386,15 +386,40 @@ fn scalar_grad(
 }
 
 /// `array (op) scalar`, or `scalar (op) array` when `reverse`. The scalar is first cast to
-/// the array's dtype (MXNet: int32 + 2.5 adds 2).
-pub fn scalar_op(kind: BinOp, scalar: f64, reverse: bool, name: &'static str) -> Arc<dyn Operator> {
+/// the array's dtype (MXNet: int32 + 2.5 adds 2), unless `is_int` is false: then an integer
+/// or bool array is computed and returned in float64 (MXNet 1.9.1's numpy-style promotion).
+pub fn scalar_op(
+    kind: BinOp,
+    scalar: f64,
+    is_int: bool,
+    reverse: bool,
+    name: &'static str,
+) -> Arc<dyn Operator> {
     let mut op = FnOp::new(
         name,
         move |inputs| {
             expect_inputs(name, inputs, 1)?;
-            Ok(vec![inputs[0].clone()])
+            let mut d = inputs[0].clone();
+            if !is_int && !d.dtype.is_float() {
+                d.dtype = crate::dtype::DType::F64;
+            }
+            Ok(vec![d])
         },
         move |_, ins, outs| {
+            if outs[0].dtype() != ins[0].dtype() {
+                with_dtype!(ins[0].dtype(), T, {
+                    with_binop!(kind, f64, |f| if reverse {
+                        unary::<T, f64>(&ins[0], &outs[0], move |x: T| {
+                            f(scalar, crate::dtype::Element::to_f64(x))
+                        })
+                    } else {
+                        unary::<T, f64>(&ins[0], &outs[0], move |x: T| {
+                            f(crate::dtype::Element::to_f64(x), scalar)
+                        })
+                    })
+                });
+                return Ok(());
+            }
             with_dtype!(ins[0].dtype(), T, {
                 let s = <T as crate::dtype::Element>::from_f64_c(scalar);
                 with_binop!(kind, T, |f| if reverse {
@@ -708,9 +733,21 @@ pub fn register(r: &mut Registry) {
                 "Element-wise {verb} of an array and a scalar, computed as {order}. The scalar is \
                  cast to the array's dtype first."
             ),
-            params: vec![param("scalar", "float", Some("1"), "scalar input value")],
+            params: vec![
+                param("scalar", "float", Some("1"), "scalar input value"),
+                param(
+                    "is_int",
+                    "boolean",
+                    Some("True"),
+                    "False: an integer or bool array is promoted to float64 and the scalar kept \
+                     as given",
+                ),
+            ],
             inputs: Inputs::Fixed(&["data"]),
-            create: Box::new(move |p| Ok(scalar_op(kind, p.float("scalar")?, reverse, name))),
+            create: Box::new(move |p| {
+                let (scalar, is_int) = (p.float("scalar")?, p.bool("is_int")?);
+                Ok(scalar_op(kind, scalar, is_int, reverse, name))
+            }),
         });
     }
     r.alias("_PlusScalar", "_plus_scalar");

@@ -381,7 +381,14 @@ pub fn invoke_mode(
         }
         None => out_descs
             .iter()
-            .map(|d| NDArray::empty(d.shape.clone(), d.dtype, ctx))
+            .map(|d| {
+                NDArray::empty(d.shape.clone(), d.dtype, ctx).map_err(|e| {
+                    Error::Memory(format!(
+                        "operator {name}: output of shape {} and dtype {}: {e}",
+                        d.shape, d.dtype
+                    ))
+                })
+            })
             .collect::<Result<_>>()?,
     };
     let aliased = outputs.iter().any(|o| {
@@ -507,8 +514,46 @@ impl OpDef for SimpleDef {
     }
     fn create(&self, attrs: &[(String, String)]) -> Result<Arc<dyn Operator>> {
         let p = Params::new(self.name, &self.params, attrs)?;
+        check_counts(&p, self.inputs)?;
         (self.create)(&p)
     }
+}
+
+/// The most inputs, input groups or outputs an op takes. Constructors size tables by these
+/// counts before any array is seen, so a mistyped or corrupt `num_args=2147483648` must be
+/// refused here rather than abort the process on allocation.
+pub const MAX_INPUTS: i64 = 1 << 20;
+
+/// Parameters that count inputs or outputs, whatever the op.
+const COUNT_PARAMS: [&str; 6] = [
+    "num_args",
+    "num_arrays",
+    "num_weights",
+    "num_tensors",
+    "num_outputs",
+    "sections",
+];
+
+fn check_counts(p: &Params, inputs: Inputs) -> Result<()> {
+    let declared = match inputs {
+        Inputs::Variadic { count_param, .. } | Inputs::Grouped { count_param, .. } => {
+            Some(count_param)
+        }
+        _ => None,
+    };
+    for name in COUNT_PARAMS.iter().copied().chain(declared) {
+        if !p.is_set(name) {
+            continue;
+        }
+        let n = p.int(name)?;
+        if n > MAX_INPUTS {
+            return Err(Error::param(
+                p.op,
+                format!("{name}={n} exceeds the most inputs or outputs an operator takes ({MAX_INPUTS})"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub type InferFn = Box<dyn Fn(&[Desc]) -> Result<Vec<Desc>> + Send + Sync>;

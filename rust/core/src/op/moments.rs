@@ -76,7 +76,7 @@ fn stats(x: &[f64], pos: &[usize], n_out: usize, k: usize) -> (Vec<f64>, Vec<f64
     for (&v, &p) in x.iter().zip(pos) {
         mean[p] += v;
     }
-    let kf = k.max(1) as f64;
+    let kf = k as f64; // an empty reduction gives NaN, as mean() and numpy do
     mean.iter_mut().for_each(|m| *m /= kf);
     let mut var = vec![0.0; n_out];
     for (&v, &p) in x.iter().zip(pos) {

@@ -212,7 +212,9 @@ impl<'a> Params<'a> {
     pub fn ctx(&self, name: &str) -> Result<Option<Context>> {
         match self.raw(name) {
             None | Some("None") | Some("") | Some("''") => Ok(None),
-            Some(v) => Context::parse(v).map(Some),
+            Some(v) => Context::parse(v)
+                .map(Some)
+                .map_err(|_| self.bad(name, v, "a context such as cpu(0)")),
         }
     }
 

@@ -163,6 +163,12 @@ fn block_dims(name: &str, s: &Shape, b: i64) -> Result<(usize, [usize; 4])> {
             format!("block_size must be a positive integer value, got {b}"),
         ));
     }
+    if b.checked_mul(b).is_none() {
+        return Err(Error::param(
+            name,
+            format!("block_size {b} is too large (block_size^2 overflows)"),
+        ));
+    }
     if s.ndim() != 4 {
         return Err(Error::shape(
             name,

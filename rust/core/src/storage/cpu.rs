@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::runtime::rt;
 use std::alloc::{alloc, dealloc, Layout};
 use std::ptr::NonNull;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 const ALIGN: usize = 64;
 /// Requests above this many bytes are rejected before touching the allocator.
@@ -74,11 +74,11 @@ impl CpuPool {
             }
         }
         let layout = Layout::from_size_align(class, ALIGN)
-            .map_err(|_| Error::Value(format!("cannot allocate {class} bytes")))?;
+            .map_err(|_| Error::Memory(format!("cannot allocate {class} bytes")))?;
         // SAFETY: layout has non-zero size (class >= ALIGN).
         let p = unsafe { alloc(layout) };
         NonNull::new(p)
-            .ok_or_else(|| Error::Value(format!("out of memory allocating {class} bytes on cpu")))
+            .ok_or_else(|| Error::Memory(format!("out of memory allocating {class} bytes on cpu")))
     }
 
     fn give(&self, p: NonNull<u8>, class: usize) {
@@ -143,11 +143,39 @@ pub struct CpuBuffer {
 unsafe impl Send for CpuBuffer {}
 unsafe impl Sync for CpuBuffer {}
 
+/// Physical memory plus swap, read once. A request above it can never be met, yet the
+/// kernel's overcommit may grant the address space and kill the process only when a kernel
+/// writes the pages.
+fn host_memory() -> Option<usize> {
+    static MEM: OnceLock<Option<usize>> = OnceLock::new();
+    *MEM.get_or_init(|| {
+        let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let kib = |key: &str| {
+            info.lines().find_map(|l| {
+                l.strip_prefix(key)?
+                    .trim()
+                    .strip_suffix("kB")?
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+            })
+        };
+        let total = kib("MemTotal:")?.checked_add(kib("SwapTotal:").unwrap_or(0))?;
+        total.checked_mul(1024)
+    })
+}
+
 impl CpuBuffer {
     pub fn alloc(bytes: usize) -> Result<Self> {
         if bytes > MAX_BYTES {
-            return Err(Error::Value(format!(
+            return Err(Error::Memory(format!(
                 "cannot allocate {bytes} bytes on cpu"
+            )));
+        }
+        if let Some(mem) = host_memory().filter(|&m| bytes > m) {
+            return Err(Error::Memory(format!(
+                "cannot allocate {bytes} bytes on cpu: more than the machine's {mem} bytes of \
+                 memory and swap"
             )));
         }
         if bytes == 0 {

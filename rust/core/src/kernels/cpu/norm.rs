@@ -223,6 +223,9 @@ pub fn load<T: Element, C: Real>(x: &[T]) -> Vec<C> {
 
 /// Softmax over n for each (outer, inner) position of `src`, written to `dst`.
 pub fn softmax<T: Element, C: Real>(src: &[T], dst: Ptr<T>, outer: usize, n: usize, inner: usize) {
+    if outer * n * inner == 0 {
+        return; // nothing to write, and rows of zero length cannot be chunked
+    }
     if inner == 1 {
         return softmax_rows::<T, C>(src, dst, outer, n);
     }
@@ -299,6 +302,9 @@ pub fn softmax_grad<T: Element, C: Real>(
     n: usize,
     inner: usize,
 ) {
+    if outer * n * inner == 0 {
+        return;
+    }
     if inner == 1 {
         par_ranges(outer, n * 4, |b, e| {
             let (y, dy) = (&y[b * n..e * n], &dy[b * n..e * n]);

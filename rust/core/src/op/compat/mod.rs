@@ -226,9 +226,11 @@ pub fn register(r: &mut Registry) {
             ],
             inputs: Inputs::Fixed(&["data"]),
             create: Box::new(move |p| {
-                p.bool("is_int")?;
-                let s = p.str("scalar")?.to_string();
-                let inner = registry().get(target)?.create(&[("scalar".into(), s)])?;
+                let attrs = [
+                    ("scalar".into(), p.str("scalar")?.to_string()),
+                    ("is_int".into(), p.bool("is_int")?.to_string()),
+                ];
+                let inner = registry().get(target)?.create(&attrs)?;
                 Ok(Renamed::wrap(name, inner))
             }),
         });

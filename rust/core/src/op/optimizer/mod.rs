@@ -430,11 +430,13 @@ fn apply<T: Stored, S: Stored<C = T::C>>(rule: Rule, h: &Hyper, ins: &[NDArray],
                 s[0] = z + g - ((n + g * g).sqrt() - n.sqrt()) * w / lr;
                 s[1] = n + g * g;
                 let z = s[0];
-                if z.abs() > l1 {
-                    (sign(z) * l1 - z) / ((beta + s[1].sqrt()) / lr + wd)
+                // A product, not a branch, as MXNet: a NaN state yields a NaN weight, not 0.
+                let keep = if z.abs() > l1 {
+                    <T::C as Real>::ONE
                 } else {
                     <T::C as Real>::ZERO
-                }
+                };
+                (sign(z) * l1 - z) / ((beta + s[1].sqrt()) / lr + wd) * keep
             })
         }
         // States d, v, z; the bias corrections are computed once in f64.

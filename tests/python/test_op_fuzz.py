@@ -1,0 +1,112 @@
+"""Every registry op, called with random arrays and parameters (zero-size shapes, mixed dtypes,
+huge counts and sizes, NaN, unknown enum values), either returns arrays or raises a Python
+exception that names the problem: never a panic, an abort, a hang or a stray exception type.
+The calls run in a child process, so a crash fails the test with the call that caused it."""
+import os
+import random
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+SEED = int(os.environ.get("OXNET_FUZZ_SEED", "20261202"))  # another seed explores further
+PER_OP = 12
+ALLOWED = ("MXNetError", "ValueError", "TypeError", "NotImplementedError", "IndexError", "MemoryError")
+SKIP = ("Custom", "_CustomFunction")  # run user Python; covered by test_custom_op.py
+DTYPES = ["float32"] * 5 + ["float64", "float16", "int32", "int64", "int8", "uint8"]
+
+
+def _shape(r):
+    dims = [r.choice([1, 2, 3, 4, 5]) for _ in range(r.choice([1, 2, 2, 3, 3, 4, 5]))]
+    if r.random() < 0.2:
+        dims[r.randrange(len(dims))] = 0
+    return tuple(dims)
+
+
+def _array(r, shape, dtype):
+    g = np.random.RandomState(r.randrange(1 << 30))
+    a = g.normal(size=shape) * 3 if dtype.startswith("float") else g.randint(-3, 6, size=shape)
+    return a.astype(dtype)
+
+
+def _value(r, ty):
+    if "or None" in ty and r.random() < 0.25:
+        return None
+    ty = re.sub(r"(, ?optional|, required|, default=.*)", "", ty).strip()
+    if ty.startswith("{"):
+        choices = re.findall(r"'([^']*)'", ty)
+        return "bogus" if r.random() < 0.05 or not choices else r.choice(choices)
+    if ty.startswith("Shape"):
+        return tuple(r.choice([1, 2, 3, 0, -1, -2, -3, -4, 5]) for _ in range(r.choice([0, 1, 2, 3, 4])))
+    if ty.startswith("tuple of <float>"):
+        return tuple(r.choice([0.0, 1.0, -1.0, 0.5, float("nan")]) for _ in range(r.choice([0, 1, 2, 3])))
+    if ty.startswith("tuple"):
+        return tuple(r.choice([0, 1, 2, -1]) for _ in range(r.choice([0, 1, 2, 3])))
+    if ty.startswith("boolean"):
+        return r.choice([True, False])
+    if ty.startswith(("int", "long")):
+        return r.choice([0, 1, 2, 3, -1, -2, 5, 100, 2 ** 31, -2 ** 40, 2 ** 40])
+    if ty.startswith(("float", "double")):
+        return r.choice([0.0, 1.0, -1.0, 0.5, 2.5, 1e30, float("nan"), float("inf")])
+    return r.choice(["", "abc", "0", "(1, 2)", "cpu(0)"])
+
+
+def _cases():
+    import oxnet._native as native
+    r = random.Random(SEED)
+    for name, _doc, params, inputs, variadic, group in native.list_ops():
+        if name in SKIP or name.startswith("_backward"):
+            continue
+        for _ in range(PER_OP):
+            base, dtype = _shape(r), r.choice(DTYPES)
+            n_in = r.choice([1, 2, 3]) * max(group, 1) if variadic else len(inputs)
+            arrs = [_array(r, base if r.random() < 0.7 else _shape(r),
+                           dtype if r.random() < 0.85 else r.choice(DTYPES)) for _ in range(n_in)]
+            kw = {}
+            for pname, ty, default, _ in params:
+                if variadic and pname == variadic:
+                    kw[pname] = r.choice([n_in // max(group, 1)] * 4 + [2 ** 31, 0])
+                elif default is None or r.random() < 0.3:
+                    kw[pname] = _value(r, ty)
+            yield name, arrs, kw
+
+
+def _worker():
+    import faulthandler
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))  # big requests fail, not swap
+    import oxnet as mx
+    from oxnet.ndarray.register import make_op_functions
+    funcs = make_op_functions()
+    bad = []
+    for i, (name, arrs, kw) in enumerate(_cases()):
+        print("CALL %d %s %s %s" % (i, name, [(a.dtype.name, a.shape) for a in arrs], kw), flush=True)
+        faulthandler.dump_traceback_later(60, exit=True)
+        try:
+            out = funcs[name](*[mx.nd.array(a, dtype=a.dtype) for a in arrs], **kw)
+            for o in out if isinstance(out, (list, tuple)) else [out]:
+                o.asnumpy()
+        except Exception as e:  # noqa: BLE001 - classifying every exception is the point
+            msg = str(e)
+            if type(e).__name__ not in ALLOWED or "panicked" in msg or not msg.strip():
+                bad.append("%s %s: %s: %s" % (name, kw, type(e).__name__, msg[:300]))
+        faulthandler.cancel_dump_traceback_later()
+    print("BAD %d" % len(bad))
+    for b in bad:
+        print("  " + b)
+
+
+def test_random_calls_of_every_op_never_crash_or_panic():
+    env = dict(os.environ, PYTHONFAULTHANDLER="1")
+    p = subprocess.run([sys.executable, __file__], capture_output=True, text=True, env=env, timeout=1500)
+    calls = [l for l in p.stdout.splitlines() if l.startswith("CALL ")]
+    assert p.returncode == 0, "the child died (rc %d) in %s\n%s" % (
+        p.returncode, calls[-1] if calls else "start-up", p.stderr[-3000:])
+    tail = p.stdout[p.stdout.rindex("BAD "):]
+    assert tail.startswith("BAD 0"), tail[:4000]
+    assert len(calls) > 3000
+
+
+if __name__ == "__main__":
+    _worker()
