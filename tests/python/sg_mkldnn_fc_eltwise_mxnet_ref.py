@@ -30,6 +30,8 @@ import mxnet as mx
 import numpy as np
 from mxnet.contrib.quantization import quantize_model_mkldnn
 
+from fc_eltwise_cases import eltwise
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "sg_mkldnn_fc_eltwise")
 KINDS = ["relu", "sigmoid", "tanh", "softrelu", "leaky", "elu", "gelu", "square", "sqrt", "exp",
          "abs", "clip"]
@@ -40,24 +42,9 @@ ROWS = 4  # rows of the input MXNet runs (the calibration batches have SHAPE[0])
 res, graphs = {}, {}
 
 
-def eltwise(x, kind):
-    if kind in ("relu", "sigmoid", "tanh", "softrelu"):
-        return mx.sym.Activation(x, act_type=kind, name="act")
-    if kind == "leaky":
-        return mx.sym.LeakyReLU(x, act_type="leaky", slope=0.1, name="act")
-    if kind == "elu":
-        return mx.sym.LeakyReLU(x, act_type="elu", slope=0.3, name="act")
-    if kind == "gelu":
-        return mx.sym.LeakyReLU(x, act_type="gelu", name="act")
-    if kind == "clip":
-        # a bound that fc0's outputs pass, so that it shows
-        return mx.sym.clip(x, a_min=0, a_max=0.75, name="act")
-    return getattr(mx.sym, kind)(x, name="act")
-
-
 def mlp(kind):
     f0 = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=64, name="fc0")
-    return mx.sym.FullyConnected(eltwise(f0, kind), num_hidden=10, name="fc1")
+    return mx.sym.FullyConnected(eltwise(mx, f0, kind), num_hidden=10, name="fc1")
 
 
 def run(sym, feed, names):
@@ -194,7 +181,7 @@ def mlp_cases():
 def conv_net(kind):
     c = mx.sym.Convolution(mx.sym.var("data"), num_filter=4, kernel=(3, 3), pad=(1, 1),
                            name="conv0")
-    return eltwise(c, kind)
+    return eltwise(mx, c, kind)
 
 
 def conv_cases():

@@ -35,6 +35,7 @@ import oxnet as mx
 from oxnet.base import MXNetError
 from oxnet.contrib.quantization import quantize_model_mkldnn
 
+from fc_eltwise_cases import eltwise
 from quantization_cases import assert_same_graph
 
 D = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "sg_mkldnn_fc_eltwise")
@@ -50,20 +51,6 @@ INT8_OUT = {"tanh", "elu", "gelu"}  # the FC's int8 outputs; uint8 for the other
 f32 = np.float32
 S32_MAX = f32(2147483520.0)  # oneDNN's int32 saturation: the largest float below 2^31
 _erf = np.vectorize(math.erf)
-
-
-def eltwise(x, kind):
-    if kind in ("relu", "sigmoid", "tanh", "softrelu"):
-        return mx.sym.Activation(x, act_type=kind, name="act")
-    if kind == "leaky":
-        return mx.sym.LeakyReLU(x, act_type="leaky", slope=0.1, name="act")
-    if kind == "elu":
-        return mx.sym.LeakyReLU(x, act_type="elu", slope=0.3, name="act")
-    if kind == "gelu":
-        return mx.sym.LeakyReLU(x, act_type="gelu", name="act")
-    if kind == "clip":
-        return mx.sym.clip(x, a_min=0, a_max=0.75, name="act")
-    return getattr(mx.sym, kind)(x, name="act")
 
 
 def np_eltwise(v, kind):
@@ -90,7 +77,7 @@ def np_eltwise(v, kind):
 
 def mlp(kind):
     f0 = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=64, name="fc0")
-    return mx.sym.FullyConnected(eltwise(f0, kind), num_hidden=10, name="fc1")
+    return mx.sym.FullyConnected(eltwise(mx, f0, kind), num_hidden=10, name="fc1")
 
 
 def _variant(kind):
@@ -406,7 +393,7 @@ def test_uncalibrated_int8_fc_eltwise_sees_raw_sums(kind):
 def conv_net(kind):
     c = mx.sym.Convolution(mx.sym.var("data"), num_filter=4, kernel=(3, 3), pad=(1, 1),
                            name="conv0")
-    return eltwise(c, kind)
+    return eltwise(mx, c, kind)
 
 
 CONV_CASES = [(m, k) for m in ("naive", "none") for k in CONV_KINDS]

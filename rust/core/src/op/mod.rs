@@ -522,7 +522,7 @@ impl OpDef for SimpleDef {
 /// The most inputs, input groups or outputs an op takes. Constructors size tables by these
 /// counts before any array is seen, so a mistyped or corrupt `num_args=2147483648` must be
 /// refused here rather than abort the process on allocation.
-pub const MAX_INPUTS: i64 = 1 << 20;
+const MAX_INPUTS: i64 = 1 << 20;
 
 /// Parameters that count inputs or outputs, whatever the op.
 const COUNT_PARAMS: [&str; 6] = [

@@ -10,9 +10,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
-use crate::op::{
-    read_f64, write_f64, Desc, FnOp, Inputs, Operator, Registry, SimpleDef, MAX_INPUTS,
-};
+use crate::op::{read_f64, write_f64, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
 use std::sync::Arc;
 
 /// How the trailing inputs are used.
@@ -40,12 +38,6 @@ fn num_weights(p: &Params) -> Result<usize> {
             "operator {}: num_weights must be at least 1, got {n}",
             p.op
         )));
-    }
-    if n > MAX_INPUTS {
-        return Err(Error::param(
-            p.op,
-            format!("num_weights={n} exceeds the most inputs an operator takes ({MAX_INPUTS})"),
-        ));
     }
     Ok(n as usize)
 }
