@@ -282,3 +282,42 @@ def test_zero_size_inputs_give_empty_outputs():
 def test_an_output_too_large_to_allocate_names_the_op_and_shape():
     with pytest.raises(mx.MXNetError, match=r"operator repeat: output of shape \[3,1099511627776\].*memory"):
         mx.nd.repeat(mx.nd.ones((3, 1)), repeats=2 ** 40, axis=1)
+
+
+# (op, parameters, input dtypes, output dtypes) as MXNet 1.9.1's Symbol.infer_type gives them
+# from the input dtypes alone: outputs typed by a parameter, or by the data input only.
+INFERRED_TYPES = [
+    ("argsort", {}, ["int32"], ["float32"]),
+    ("topk", {"ret_typ": "both"}, ["float16"], ["float16", "float32"]),
+    ("one_hot", {"depth": 3}, ["int8"], ["float32"]),
+    ("norm", {"out_dtype": "float16"}, ["float64"], ["float16"]),
+    ("softmin", {"dtype": "float32"}, ["float64"], ["float32"]),
+    ("_plus_scalar", {"scalar": 1, "is_int": False}, ["uint8"], ["float64"]),
+    ("_contrib_getnnz", {}, ["uint8"], ["int64"]),
+    ("_contrib_allclose", {}, ["float64", "float32"], ["uint8"]),
+    ("take", {}, ["int64", "int32"], ["int64"]),
+    ("pick", {}, ["uint8", "float16"], ["uint8"]),
+    ("where", {}, ["float32", "int64", "int64"], ["int64"]),
+    ("slice_like", {}, ["float64", "int64"], ["float64"]),
+    ("broadcast_like", {}, ["int64", "uint8"], ["int64"]),
+    ("_sample_exponential", {}, ["float16"], ["float32"]),
+    ("_sample_poisson", {"dtype": "float16"}, ["int64"], ["float16"]),
+    ("_sample_multinomial", {"get_prob": True}, ["float16"], ["int32", "float16"]),
+]
+
+
+@pytest.mark.parametrize("name,kw,ins,outs", INFERRED_TYPES, ids=[c[0] for c in INFERRED_TYPES])
+def test_infer_type_from_input_dtypes_alone(name, kw, ins, outs):
+    make = getattr(mx.sym, name, None) or getattr(mx.sym._internal, name)
+    sym = make(*[mx.sym.var("in%d" % k) for k in range(len(ins))], **kw)
+    _, got, _ = sym.infer_type(**{"in%d" % k: d for k, d in enumerate(ins)})
+    assert [np.dtype(t).name for t in got] == outs
+
+
+def test_mixed_precision_updates_infer_float32_states():
+    w, g, m, w32 = (mx.sym.var(n) for n in ("w", "g", "m", "w32"))
+    s = mx.sym.mp_sgd_mom_update(w, g, m, w32, lr=0.1)
+    args, outs, aux = s.infer_type(w="float16")  # the states are auxiliary: the op writes them
+    assert [np.dtype(t).name for t in args + outs + aux] == ["float16"] * 3 + ["float32"] * 2
+    with pytest.raises(mx.MXNetError, match="mp_sgd_mom_update.*mom must be float32, got float16"):
+        s.infer_type(w="float16", m="float16")

@@ -1,7 +1,9 @@
 """Every registry op, called with random arrays and parameters (zero-size shapes, mixed dtypes,
 huge counts and sizes, NaN, unknown enum values), either returns arrays or raises a Python
 exception that names the problem: never a panic, an abort, a hang or a stray exception type.
-The calls run in a child process, so a crash fails the test with the call that caused it."""
+Where a call succeeds, the op's symbol, told only its inputs' dtypes, infers either nothing or
+the dtypes the call returned. The calls run in a child process, so a crash fails the test with
+the call that caused it."""
 import os
 import random
 import re
@@ -14,6 +16,11 @@ SEED = int(os.environ.get("OXNET_FUZZ_SEED", "20261202"))  # another seed explor
 PER_OP = 12
 ALLOWED = ("MXNetError", "ValueError", "TypeError", "NotImplementedError", "IndexError", "MemoryError")
 SKIP = ("Custom", "_CustomFunction")  # run user Python; covered by test_custom_op.py
+# Graphs refuse mixed input dtypes that these ops' calls accept, as MXNet's do (loss heads want
+# labels of the data's dtype; distribution parameters share one dtype).
+STRICT_TYPES = ("SoftmaxOutput", "LinearRegressionOutput", "MAERegressionOutput",
+                "LogisticRegressionOutput", "_identity_with_attr_like_rhs", "_random_pdf_", "_sample_")
+NO_OUTPUTS = ("reset_arrays",)
 DTYPES = ["float32"] * 5 + ["float64", "float16", "int32", "int64", "int8", "uint8"]
 
 
@@ -72,6 +79,23 @@ def _cases():
             yield name, arrs, kw
 
 
+def _symbolic_types(mx, name, arrs, kw, dtypes):
+    """What is wrong with the types `name`'s symbol infers from its inputs' dtypes alone, or None."""
+    make = getattr(mx.sym, name, None) or getattr(mx.sym._internal, name, None)
+    if make is None or name in NO_OUTPUTS:
+        return None
+    try:
+        sym = make(*[mx.sym.var("in%d" % k) for k in range(len(arrs))], **kw)
+        _, got, _ = sym.infer_type(**{"in%d" % k: a.dtype for k, a in enumerate(arrs)})
+    except Exception as e:  # noqa: BLE001 - any refusal of what the call accepted is the finding
+        if isinstance(e, mx.base.MXNetError) and name.startswith(STRICT_TYPES):
+            return None
+        return "infer_type raised %s: %s" % (type(e).__name__, str(e)[:300])
+    if got is not None and any(g is not None and np.dtype(g) != d for g, d in zip(got, dtypes)):
+        return "infer_type gave %s, the call returned %s" % ([np.dtype(g).name for g in got], dtypes)
+    return None
+
+
 def _worker():
     import faulthandler
     import resource
@@ -85,8 +109,10 @@ def _worker():
         faulthandler.dump_traceback_later(60, exit=True)
         try:
             out = funcs[name](*[mx.nd.array(a, dtype=a.dtype) for a in arrs], **kw)
-            for o in out if isinstance(out, (list, tuple)) else [out]:
-                o.asnumpy()
+            outs = [o.asnumpy() for o in (out if isinstance(out, (list, tuple)) else [out])]
+            wrong = _symbolic_types(mx, name, arrs, kw, [o.dtype.name for o in outs])
+            if wrong:
+                bad.append("%s %s %s: %s" % (name, [a.dtype.name for a in arrs], kw, wrong))
         except Exception as e:  # noqa: BLE001 - classifying every exception is the point
             msg = str(e)
             if type(e).__name__ not in ALLOWED or "panicked" in msg or not msg.strip():
@@ -97,7 +123,7 @@ def _worker():
         print("  " + b)
 
 
-def test_random_calls_of_every_op_never_crash_or_panic():
+def test_random_calls_of_every_op_never_crash_and_graphs_infer_their_dtypes():
     env = dict(os.environ, PYTHONFAULTHANDLER="1")
     p = subprocess.run([sys.executable, __file__], capture_output=True, text=True, env=env, timeout=1500)
     calls = [l for l in p.stdout.splitlines() if l.startswith("CALL ")]

@@ -433,6 +433,15 @@ pub fn scalar_op(
     );
     op.inplace = true;
     op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
+    if !is_int {
+        op = op.with_type_partial(super::types_from_data(|t| {
+            vec![if t.is_float() {
+                t
+            } else {
+                crate::dtype::DType::F64
+            }]
+        }));
+    }
     let op = op.with_grad(move |g, a| scalar_grad(kind, scalar, reverse, g, a));
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(cuda::scalar(kind, scalar, reverse)));

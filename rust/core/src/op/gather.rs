@@ -6,26 +6,13 @@
 use super::indexing::read_indices;
 use super::params::param;
 use super::shape_ops::def;
-use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry};
-use crate::dtype::DType;
+use super::{data_type_only, expect_inputs, Desc, FnOp, Inputs, Operator, Registry};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::elemwise::Arith;
 use crate::ndarray::NDArray;
 use crate::shape::Shape;
 use crate::with_dtype;
 use std::sync::Arc;
-
-/// Type rule of ops whose output has the data's dtype while indices keep their own (often
-/// int32 beside float data).
-fn data_type_only(ins: &mut [Option<DType>], outs: &mut [Option<DType>]) -> Result<()> {
-    if outs[0].is_none() {
-        outs[0] = ins[0];
-    }
-    if ins[0].is_none() {
-        ins[0] = outs[0];
-    }
-    Ok(())
-}
 
 /// How the index array `idx` addresses an array of shape `data`: (M, points, slab size).
 fn nd_layout(op: &str, data: &Shape, idx: &Shape) -> Result<(usize, usize, usize)> {

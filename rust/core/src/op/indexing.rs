@@ -104,6 +104,7 @@ fn take_op(axis: i64, mode: Mode) -> Arc<dyn Operator> {
         );
         Ok(vec![Some(r[0].clone()), None])
     })
+    .with_type_partial(super::data_type_only)
     .arc()
 }
 
@@ -252,6 +253,7 @@ fn pick_op(axis: i64, keepdims: bool, mode: Mode) -> Arc<dyn Operator> {
         );
         Ok(vec![Some(r[0].clone()), None])
     })
+    .with_type_partial(super::data_type_only)
     .arc()
 }
 
@@ -292,6 +294,10 @@ fn one_hot_op(depth: usize, on: f64, off: f64, dtype: DType) -> Arc<dyn Operator
             Ok(())
         },
     )
+    .with_type_partial(move |_, outs| {
+        outs[0] = Some(dtype);
+        Ok(())
+    })
     // Piecewise constant in the indices: a zero gradient, as MXNet registers.
     .with_grad(|g, a| Ok(vec![Some(g.zeros_like(&a.inputs[0])?)]))
     .arc()
@@ -373,14 +379,16 @@ fn where_op() -> Arc<dyn Operator> {
         },
     );
     f.inplace = true;
-    f.with_grad(|g, a| {
-        let (c, og) = (&a.inputs[0], &a.out_grads[0]);
-        let z = g.zeros_like(og)?;
-        let dx = g.op1("where", &[], &[c.clone(), og.clone(), z.clone()])?;
-        let dy = g.op1("where", &[], &[c.clone(), z, og.clone()])?;
-        Ok(vec![Some(g.zeros_like(c)?), Some(dx), Some(dy)])
-    })
-    .arc()
+    // x, y and the output share a dtype; the condition keeps its own.
+    f.with_type_partial(|ins, outs| super::unify_types(op, &mut ins[1..], outs))
+        .with_grad(|g, a| {
+            let (c, og) = (&a.inputs[0], &a.out_grads[0]);
+            let z = g.zeros_like(og)?;
+            let dx = g.op1("where", &[], &[c.clone(), og.clone(), z.clone()])?;
+            let dy = g.op1("where", &[], &[c.clone(), z, og.clone()])?;
+            Ok(vec![Some(g.zeros_like(c)?), Some(dx), Some(dy)])
+        })
+        .arc()
 }
 
 pub fn register(r: &mut Registry) {

@@ -282,6 +282,48 @@ pub fn unify_types(
     Ok(())
 }
 
+/// Type rule of ops whose output has the data's dtype while the other inputs keep their own
+/// (indices beside float data, `rhs` that only lends its shape).
+pub fn data_type_only(ins: &mut [Option<DType>], outs: &mut [Option<DType>]) -> Result<()> {
+    if outs[0].is_none() {
+        outs[0] = ins[0];
+    }
+    if ins[0].is_none() {
+        ins[0] = outs[0];
+    }
+    Ok(())
+}
+
+/// Type rule of ops that take data of any dtype and whose outputs' dtypes follow from it and
+/// from parameters (`dtype=`, `out_dtype=`, `is_int=False`): `rule(data dtype)`.
+pub fn types_from_data(
+    rule: impl Fn(DType) -> Vec<DType> + Send + Sync + 'static,
+) -> impl Fn(&mut [Option<DType>], &mut [Option<DType>]) -> Result<()> + Send + Sync + 'static {
+    move |ins, outs| {
+        if let Some(t) = ins.first().copied().flatten() {
+            for (o, t) in outs.iter_mut().zip(rule(t)) {
+                o.get_or_insert(t);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Type rule of ops with an optional output dtype parameter (`softmax(dtype=)`,
+/// `norm(out_dtype=)`): that dtype for any input when given, else the input's.
+pub fn dtype_param_or_same(
+    op: &'static str,
+    dtype: Option<DType>,
+) -> impl Fn(&mut [Option<DType>], &mut [Option<DType>]) -> Result<()> + Send + Sync + 'static {
+    move |ins, outs| match dtype {
+        Some(d) => {
+            outs[0].get_or_insert(d);
+            Ok(())
+        }
+        None => unify_types(op, ins, outs),
+    }
+}
+
 /// Looks up `name`, configures it with `attrs` and runs it on `inputs`.
 pub fn call(name: &str, inputs: &[NDArray], attrs: &[(String, String)]) -> Result<Vec<NDArray>> {
     let def = registry().get(name)?;

@@ -294,7 +294,8 @@ fn reduce_op(
             needs: a.needs,
         };
         reduce_grad(g, &args, kind, &gax, exclude).map(|e| vec![Some(e)])
-    });
+    })
+    .with_type_partial(super::dtype_param_or_same(name, out_dtype));
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(match out_dtype {
         None => Some(cuda::reduce(name, kind, cax, keepdims, exclude)),
@@ -441,7 +442,8 @@ fn unreduce_op(axis: Option<Vec<i64>>, exclude: bool, mean: bool) -> Arc<dyn Ope
         )?;
         let r = g.op1("reshape_like", &[], &[r, a.inputs[0].clone()])?;
         Ok(vec![Some(r), None])
-    });
+    })
+    .with_type_partial(super::data_type_only);
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(cuda::unreduce(cax, exclude, mean)));
     op.arc()

@@ -169,6 +169,7 @@ fn view_fn(name: &'static str, n_in: usize, plan: Arc<PlanFn>) -> FnOp {
             )
         },
     )
+    .with_type_partial(super::data_type_only)
 }
 
 /// An op that only changes the shape: the output is a byte copy of the input.

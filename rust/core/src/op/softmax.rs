@@ -225,6 +225,7 @@ fn softmax_fnop(
             Ok(())
         },
     )
+    .with_type_partial(super::dtype_param_or_same(name, dtype))
     .with_grad(softmax_grad(log, axis, temperature, dtype))
 }
 

@@ -227,7 +227,12 @@ fn topk_op(s: Spec) -> Arc<dyn Operator> {
         },
     );
     op.num_outputs = if s.ret == Ret::Both { 2 } else { 1 };
-    op.with_grad(move |g, a| {
+    op.with_type_partial(super::types_from_data(move |t| match s.ret {
+        Ret::Value | Ret::Mask => vec![t],
+        Ret::Indices => vec![s.index_dtype],
+        Ret::Both => vec![t, s.index_dtype],
+    }))
+    .with_grad(move |g, a| {
         let x = &a.inputs[0];
         let idx = match s.ret {
             // Indices and masks are piecewise constant in the data.

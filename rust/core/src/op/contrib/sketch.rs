@@ -61,7 +61,11 @@ fn getnnz(p: &Params) -> Result<Arc<dyn Operator>> {
             write_f64(&outs[0], &counts);
             Ok(())
         },
-    );
+    )
+    .with_type_partial(|_, outs| {
+        outs[0] = Some(DType::I64);
+        Ok(())
+    });
     Ok(op.arc())
 }
 

@@ -624,7 +624,30 @@ fn make_op(
         move |_, ins, outs| dispatch(name, rule, &h, ins, &outs[0]),
     );
     op.inplace = true;
-    op.mutate = (2..names.len() - rule.scalars()).collect();
+    let states = 2..names.len() - rule.scalars();
+    op.mutate = states.clone().collect();
+    if rule.mixed() {
+        // Weight, gradient and output share the weight's dtype; the states are f32.
+        op = op.with_type_partial(move |ins, outs| {
+            for (i, t) in ins
+                .iter_mut()
+                .enumerate()
+                .skip(states.start)
+                .take(states.len())
+            {
+                match *t.get_or_insert(DType::F32) {
+                    DType::F32 => {}
+                    d => {
+                        return Err(Error::dtype(
+                            name,
+                            format!("input {} must be float32, got {d}", names[i]),
+                        ))
+                    }
+                }
+            }
+            super::unify_types(name, &mut ins[..2], outs)
+        });
+    }
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(cuda::update(rule, h));
     op.arc()

@@ -148,18 +148,19 @@ fn multinomial_op(extra: Vec<usize>, get_prob: bool, dtype: DType) -> Arc<dyn Op
     );
     op.num_outputs = if get_prob { 2 } else { 1 };
     op.rng = true;
-    op.with_grad(move |g, a| {
-        let x = &a.inputs[0];
-        if !get_prob {
-            return Ok(vec![Some(g.zeros_like(x)?)]);
-        }
-        let r = g.apply(
-            backward_op(),
-            &[a.out_grads[1].clone(), x.clone(), a.outputs[0].clone()],
-        );
-        Ok(vec![Some(r[0].clone())])
-    })
-    .arc()
+    op.with_type_partial(crate::op::types_from_data(move |t| vec![dtype, t]))
+        .with_grad(move |g, a| {
+            let x = &a.inputs[0];
+            if !get_prob {
+                return Ok(vec![Some(g.zeros_like(x)?)]);
+            }
+            let r = g.apply(
+                backward_op(),
+                &[a.out_grads[1].clone(), x.clone(), a.outputs[0].clone()],
+            );
+            Ok(vec![Some(r[0].clone())])
+        })
+        .arc()
 }
 
 /// `_backward_sample_multinomial(ograd_prob, data, indices)`: d log p[idx] / dp = 1 / p[idx],

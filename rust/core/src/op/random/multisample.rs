@@ -111,7 +111,13 @@ fn add(r: &mut Registry, f: Family) {
                 },
             );
             op.rng = true;
-            Ok(op.arc())
+            // As MXNet: the parameter arrays share a dtype; the draws have `dtype`.
+            Ok(op
+                .with_type_partial(move |ins, outs| {
+                    outs[0].get_or_insert(dtype);
+                    crate::op::unify_types(name, ins, &mut [])
+                })
+                .arc())
         }),
     });
 }
