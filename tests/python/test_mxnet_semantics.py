@@ -81,6 +81,18 @@ def test_clip_tests_the_upper_bound_first():
     np.testing.assert_array_equal(mx.nd.clip(x, -0.5, 0.5).asnumpy(), [-0.5, 0, 0.5, np.nan])
 
 
+def test_clip_gradient_stops_only_below_a_min_or_above_a_max():
+    # MXNet 1.9.1's gradients: NaN elements and NaN bounds stop nothing.
+    for lo, hi, want in [(-0.5, 0.5, [0, 1, 0, 1]), (np.nan, 0.5, [1, 1, 0, 1]),
+                         (0.5, -0.5, [0, 0, 0, 1]), (-0.5, np.nan, [0, 1, 1, 1])]:
+        x = mx.nd.array([-1.0, 0.0, 1.0, np.nan])
+        x.attach_grad()
+        with mx.autograd.record():
+            y = mx.nd.clip(x, lo, hi)
+        y.backward()
+        np.testing.assert_array_equal(x.grad.asnumpy(), want)
+
+
 # ----------------------------------------------------------------------------- indexing
 
 def test_slice_step_none_means_no_step():
@@ -321,3 +333,47 @@ def test_mixed_precision_updates_infer_float32_states():
     assert [np.dtype(t).name for t in args + outs + aux] == ["float16"] * 3 + ["float32"] * 2
     with pytest.raises(mx.MXNetError, match="mp_sgd_mom_update.*mom must be float32, got float16"):
         s.infer_type(w="float16", m="float16")
+
+
+def _grad(f, x, head=None):
+    x = mx.nd.array(x, dtype="float64")
+    x.attach_grad()
+    with mx.autograd.record():
+        y = f(x)
+    y.backward(head)
+    return y.asnumpy(), x.grad.asnumpy()
+
+
+def test_edge_gradients_match_mxnet():
+    # Values printed by MXNet 1.9.1.
+    x = [-2.0, 0.0, 0.5, np.nan]
+    for sigma, out, grad in [(np.nan, [np.nan] * 4, [np.nan] * 4),
+                             (np.inf, [2.0, np.nan, 0.5, np.nan], [-1.0, np.nan, 1.0, np.nan]),
+                             (1.0, [1.5, 0.0, 0.125, np.nan], [-1.0, 0.0, 0.5, np.nan])]:
+        y, g = _grad(lambda v: mx.nd.smooth_l1(v, scalar=sigma), x)
+        np.testing.assert_array_equal(y, out)
+        np.testing.assert_array_equal(g, grad)
+    y, g = _grad(lambda v: mx.nd.hard_sigmoid(v, alpha=np.inf, beta=1.0), [-2.0, 0.5])
+    np.testing.assert_array_equal(g, [0.0, 0.0])
+    # A 0-d head (Reshape's default shape=()) takes the (1,) gradient nd.array makes.
+    y, g = _grad(lambda v: mx.nd.Reshape(v * 2), [3.0], mx.nd.array([5.0]))
+    assert y.shape == ()
+    np.testing.assert_array_equal(g, [10.0])
+
+
+def test_make_loss_batch_normalization_divides_by_the_rows_of_the_2d_flattening():
+    # MXNet 1.9.1 flattens the loss to (prod(shape[:-1]), shape[-1]) and divides by the rows.
+    for shape, want in [((4,), 1.0), ((4, 1), 0.25), ((4, 3), 0.25), ((4, 2, 3), 0.125),
+                        ((2, 3, 1), 1 / 6)]:
+        _, g = _grad(lambda v: mx.nd.MakeLoss(v, normalization="batch"), np.ones(shape))
+        np.testing.assert_allclose(g, np.full(shape, want))
+
+
+def test_gather_nd_float_indices_wrap_before_truncating():
+    # MXNet 1.9.1: -0.5 + 5 = 4.5 selects row 4; 4.9 is past the last row.
+    x = mx.nd.arange(5)
+    for v, want in [(-1.13, 3), (-0.5, 4), (-4.5, 0), (0.7, 0)]:
+        assert mx.nd.gather_nd(x, mx.nd.array([[v]])).asnumpy().tolist() == [want]
+    for v in (4.9, -5.5, np.nan):
+        with pytest.raises(mx.base.MXNetError, match="gather_nd: index .* out of bounds for axis 0 with size 5"):
+            mx.nd.gather_nd(x, mx.nd.array([[v]])).asnumpy()

@@ -562,6 +562,8 @@ def test_split_v2():
         mx.nd.split_v2(x, 4, axis=1)
     with pytest.raises(mx.MXNetError, match="_split_v2"):
         mx.nd._internal._split_v2(x, indices=(0, 9), axis=1)
+    with pytest.raises(mx.MXNetError, match=r"_split_v2.*must start at 0"):  # MXNet: shape error
+        mx.nd._internal._split_v2(x, indices=(2,), axis=1)
     xv = x.astype("float64")
     xv.attach_grad()
     with ag.record():

@@ -82,6 +82,14 @@ fn head_grad_entries(
         .map(|(i, h)| {
             if let Some(g) = head_grads.get(i).cloned().flatten() {
                 let v = h.node.value(h.index)?;
+                // A 0-d head takes a one-element gradient and back, as in MXNet, where
+                // `nd.array` makes (1,) of a Python scalar.
+                let scalar = (g.shape().ndim() == 0) != (v.shape().ndim() == 0) && g.size() == 1;
+                let g = if scalar && v.size() == 1 {
+                    g.reshape_view(v.shape().clone())?
+                } else {
+                    g
+                };
                 if g.shape() != v.shape() {
                     return Err(Error::shape(
                         "backward",

@@ -650,10 +650,12 @@ fn clip_op(lo: f64, hi: f64) -> Arc<dyn Operator> {
                 std::slice::from_ref(x),
             )
         };
-        // The gradient passes where a_min <= x <= a_max, as in MXNet.
-        let lo = sc(g, "_greater_equal_scalar", lo)?;
-        let hi = sc(g, "_lesser_equal_scalar", hi)?;
-        let m = g.mul(&lo, &hi)?;
+        // The gradient passes unless x < a_min or x > a_max, as in MXNet: NaN bounds and NaN
+        // elements clip nothing, so they stop nothing.
+        let below = sc(g, "_lesser_scalar", lo)?;
+        let above = sc(g, "_greater_scalar", hi)?;
+        let out = g.op1("elemwise_add", &[], &[below, above])?;
+        let m = g.op1("_equal_scalar", &[("scalar", "0.0")], &[out])?;
         Ok(vec![Some(g.mul(&a.out_grads[0], &m)?)])
     })
     .arc()

@@ -47,19 +47,21 @@ fn gather_shape(op: &str, data: &Shape, idx: &Shape) -> Result<Shape> {
 /// Slab offsets (in elements) of every index column into an array of shape `data`.
 fn slab_offsets(op: &str, data: &Shape, idx: &NDArray) -> Result<Vec<usize>> {
     let (m, points, slab) = nd_layout(op, data, idx.shape())?;
-    let raw = read_indices(idx);
+    // As MXNet: an index is checked against [-n, n - 1] and a negative one has n added, both
+    // before truncation (-0.5 is the last row of 5, 4.9 is out of range).
+    let raw = super::read_f64(idx);
     let mut offs = vec![0usize; points];
     let mut stride = slab;
     for j in (0..m).rev() {
         let n = data[j];
         for (p, off) in offs.iter_mut().enumerate() {
             let i = raw[j * points + p];
-            let k = if i < 0 { i + n as i64 } else { i };
-            if k < 0 || k >= n as i64 {
+            if !(i >= -(n as f64) && i <= n as f64 - 1.0) {
                 return Err(Error::Index(format!(
                     "{op}: index {i} is out of bounds for axis {j} with size {n}"
                 )));
             }
+            let k = if i < 0.0 { i + n as f64 } else { i };
             *off += k as usize * stride;
         }
         stride *= n;

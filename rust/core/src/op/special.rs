@@ -155,8 +155,11 @@ fn hard_sigmoid_op(alpha: f64, beta: f64) -> Arc<dyn Operator> {
         let lo = sc(g, "_greater_scalar", 0.0)?;
         let hi = sc(g, "_lesser_scalar", 1.0)?;
         let m = g.mul(&lo, &hi)?;
-        let m = g.scale(&m, alpha)?;
-        Ok(vec![Some(g.mul(&a.out_grads[0], &m)?)])
+        // Selected, not multiplied by the mask: an infinite alpha gives 0 outside, not NaN.
+        let og = &a.out_grads[0];
+        let scaled = g.scale(og, alpha)?;
+        let zero = g.zeros_like(og)?;
+        Ok(vec![Some(g.op1("where", &[], &[m, scaled, zero])?)])
     })
     .arc()
 }

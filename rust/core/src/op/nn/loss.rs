@@ -550,7 +550,15 @@ fn make_loss(
                 let x = &ins[0];
                 let d = match norm {
                     Norm::Null => 1.0,
-                    Norm::Batch => x.shape().dims().first().copied().unwrap_or(1).max(1) as f64,
+                    // MXNet flattens to 2-D (every axis but the last, then the last) and
+                    // divides by the rows: a 1-D loss is not divided, (N, A, B) by N * A.
+                    Norm::Batch => {
+                        let d = x.shape().dims();
+                        d[..d.len().saturating_sub(1)]
+                            .iter()
+                            .product::<usize>()
+                            .max(1) as f64
+                    }
                     Norm::Valid => labels(x)
                         .iter()
                         .filter(|&&v| v > valid_thresh)
@@ -702,13 +710,16 @@ fn smooth_l1(sigma: f64) -> Arc<dyn Operator> {
         move |_, ins, outs| {
             with_real!(name, ins[0].dtype(), T, C, {
                 let (s2, th, h) = (C::c(s2), C::c(1.0 / s2), C::c(0.5 / s2));
+                // MXNet's branch order: NaN data or sigma, and 0 with an infinite
+                // sigma, fall through to the quadratic and give NaN.
                 unary::<T, T>(&ins[0], &outs[0], move |v| {
                     let x = C::of(v);
-                    let a = x.abs();
-                    (if a < th {
-                        C::c(0.5) * s2 * x * x
+                    (if x > th {
+                        x - h
+                    } else if x < -th {
+                        -x - h
                     } else {
-                        a - h
+                        C::c(0.5) * s2 * x * x
                     })
                     .to()
                 });
@@ -730,12 +741,12 @@ fn smooth_l1(sigma: f64) -> Arc<dyn Operator> {
                         &outs[0],
                         move |g, v| {
                             let x = C::of(v);
-                            let d = if x.abs() < th {
-                                s2c * x
-                            } else if x > C::ZERO {
+                            let d = if x > th {
                                 C::ONE
-                            } else {
+                            } else if x < -th {
                                 -C::ONE
+                            } else {
+                                s2c * x
                             };
                             (C::of(g) * d).to()
                         },
@@ -796,7 +807,7 @@ pub fn register(r: &mut Registry) {
     }
     r.add(SimpleDef {
         name: "MakeLoss",
-        doc: "Make your own loss function in network construction. Outputs ``data`` in forward; its gradient is grad_scale (divided by the batch size, or by the number of elements above valid_thresh, per normalization), whatever the head gradient.".into(),
+        doc: "Make your own loss function in network construction. Outputs ``data`` in forward; its gradient is grad_scale (divided by the batch size, or by the number of elements above valid_thresh, per normalization), whatever the head gradient. As in MXNet, the batch size is the product of all axes but the last: a 1-D loss is not divided.".into(),
         params: vec![
             param("grad_scale", "float, optional", Some("1"), "Gradient scale as a supplement to unary and binary operators"),
             param("valid_thresh", "float, optional", Some("0"), "clip each element in the array to 0 when it is less than ``valid_thresh``. This is used when ``normalization`` is set to ``'valid'``."),
@@ -1155,6 +1166,15 @@ mod tests {
         };
         assert_eq!(g("MakeLoss", &[]), [1.0; 6]);
         assert_eq!(g("MakeLoss", &[("normalization", "batch")]), [0.5; 6]);
+        // MXNet 1.9.1: the rows of the loss flattened to 2-D.
+        let batch = |shape: &[usize]| {
+            let n = shape.iter().product();
+            let x = arr(shape, &vec![1.0f32; n]);
+            let gx = op_grads("MakeLoss", &[("normalization", "batch")], &[x], None, true);
+            f32s(gx[0].as_ref().unwrap())[0]
+        };
+        assert_eq!(batch(&[4]), 1.0);
+        assert_eq!(batch(&[4, 2, 3]), 0.125);
         assert_eq!(
             g(
                 "MakeLoss",

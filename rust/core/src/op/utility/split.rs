@@ -24,6 +24,13 @@ fn parts(indices: &[i64], sections: usize, n: usize) -> Result<Vec<(usize, usize
         let w = n / sections;
         return Ok((0..sections).map(|k| (k * w, (k + 1) * w)).collect());
     }
+    if indices.first().is_some_and(|&b| b != 0) {
+        // The parts must cover the axis, or the gradient would have nowhere to go.
+        return Err(Error::shape(
+            OP,
+            format!("indices {indices:?} must start at 0 (split_v2 adds it)"),
+        ));
+    }
     let mut v = Vec::with_capacity(indices.len());
     for (k, &b) in indices.iter().enumerate() {
         let e = indices.get(k + 1).copied().unwrap_or(n as i64);
