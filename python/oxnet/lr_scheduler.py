@@ -114,6 +114,13 @@ class MultiFactorScheduler(LRScheduler):
         return self.base_lr
 
 
+def _decay_fraction(num_update, warmup_steps, max_steps):
+    # MXNet divides by zero when warmup ends at max_update; the decay is then instant.
+    if max_steps <= 0:
+        return 1.0
+    return float(num_update - warmup_steps) / float(max_steps)
+
+
 class PolyScheduler(LRScheduler):
     """Polynomial decay after warmup:
     ``final_lr + (base_lr - final_lr) * (1 - nup / max_nup) ** pwr`` where ``nup`` counts from
@@ -136,7 +143,7 @@ class PolyScheduler(LRScheduler):
         if num_update < self.warmup_steps:
             return self.get_warmup_lr(num_update)
         if num_update <= self.max_update:
-            frac = float(num_update - self.warmup_steps) / float(self.max_steps)
+            frac = _decay_fraction(num_update, self.warmup_steps, self.max_steps)
             self.base_lr = self.final_lr + (self.base_lr_orig - self.final_lr) * pow(1 - frac, self.power)
         return self.base_lr
 
@@ -161,6 +168,6 @@ class CosineScheduler(LRScheduler):
         if num_update < self.warmup_steps:
             return self.get_warmup_lr(num_update)
         if num_update <= self.max_update:
-            frac = float(num_update - self.warmup_steps) / self.max_steps
+            frac = _decay_fraction(num_update, self.warmup_steps, self.max_steps)
             self.base_lr = self.final_lr + (self.base_lr_orig - self.final_lr) * (1 + math.cos(math.pi * frac)) / 2
         return self.base_lr

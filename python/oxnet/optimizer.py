@@ -253,6 +253,10 @@ register = Optimizer.register  # pylint: disable=invalid-name
 create = Optimizer.create_optimizer  # pylint: disable=invalid-name
 
 
+def _all_dense(*groups):
+    return all(getattr(a, 'stype', 'default') == 'default' for g in groups for a in g)
+
+
 def _sgd_step(weight, grad, state, lr, wd, kwargs, multi_precision, lazy_update=True):
     """One fused SGD(-momentum) update of ``weight``; ``state`` as SGD creates it (momentum
     or None, or ``(momentum or None, weight32)`` for multi-precision)."""
@@ -344,11 +348,16 @@ class SGD(_MasterCopyMixin, Optimizer):
         weights = list(weights)
         self._update_count(indices)
         kwargs = self._common_kwargs()
-        kwargs.update(lrs=self._get_lrs(indices), wds=self._get_wds(indices),
-                      num_weights=len(weights))
         momentum = self.momentum > 0
         if momentum:
             kwargs['momentum'] = self.momentum
+        lrs, wds = self._get_lrs(indices), self._get_wds(indices)
+        if not _all_dense(weights, grads):
+            # As MXNet: a sparse array takes the one-weight ops (lazy row_sparse updates).
+            for w, g, s, lr, wd in zip(weights, grads, states, lrs, wds):
+                _sgd_step(w, g, s, lr, wd, kwargs, multi_precision, self.lazy_update)
+            return
+        kwargs.update(lrs=lrs, wds=wds, num_weights=len(weights))
         if multi_precision:
             groups = zip(weights, grads, *zip(*states)) if momentum else \
                 zip(weights, grads, [s[1] for s in states])

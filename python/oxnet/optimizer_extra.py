@@ -6,7 +6,7 @@ import sys
 import types
 
 from . import ndarray as nd
-from .optimizer import Optimizer, SGD, _sgd_step, register
+from .optimizer import Optimizer, SGD, _all_dense, _sgd_step, register
 
 _NO_LARS = ('gamma', 'beta', 'bias')
 
@@ -66,8 +66,7 @@ class LARS(SGD):
             correct = self.momentum_correction and self.last_lr != 0
             kwargs['momentum'] = self.momentum * (self.cur_lr / self.last_lr) if correct \
                 else self.momentum
-        dense = all(getattr(a, 'stype', 'default') == 'default' for a in list(weights) + list(grads))
-        if not dense:
+        if not _all_dense(weights, grads):
             for i, w, g, s, lr, wd in zip(indices, weights, grads, states, lrs, wds):
                 _sgd_step(w, g, s, self._lars_lr(i, w, g, lr, wd), wd, kwargs, multi_precision,
                           self.lazy_update)
@@ -129,6 +128,12 @@ class LBSGD(SGD):
         self.num_epochs = num_epochs
         self.cumgrads = {}
 
+    # MXNet's LBSGD keeps float16 weights as Optimizer does, not as SGD: the state is
+    # (weight32, momentum) and the plain SGD ops update the master copy (lazily for a
+    # row_sparse gradient), which is then cast back.
+    create_state_multi_precision = Optimizer.create_state_multi_precision
+    update_multi_precision = Optimizer.update_multi_precision
+
     def _get_lbmult(self, nup):
         nwup = self.warmup_epochs * self.updates_per_epoch
         maxmult = float(self.batch_scale)
@@ -166,8 +171,7 @@ class LBSGD(SGD):
         kwargs = self._common_kwargs()
         if self.momentum > 0:
             kwargs['momentum'] = self.momentum
-        _sgd_step(weight, grad, state, lr * mult, wd, kwargs,
-                  isinstance(state, (list, tuple)))
+        _sgd_step(weight, grad, state, lr * mult, wd, kwargs, False)
         self.cumgrads[index]['cum_grad'] = 0
 
 

@@ -359,6 +359,19 @@ def test_edge_gradients_match_mxnet():
     y, g = _grad(lambda v: mx.nd.Reshape(v * 2), [3.0], mx.nd.array([5.0]))
     assert y.shape == ()
     np.testing.assert_array_equal(g, [10.0])
+    # gamma and gammaln at their poles (float32: MXNet's digamma there is infinite).
+    x = mx.nd.array([0.0, -0.0, -1.0, -2.0, 1.0, 2.0])
+    head = mx.nd.array([0.5, 0.5, 0.25, -0.1, 1.0, 1.0])
+    for f, out, grad in [(mx.nd.gammaln, [np.inf] * 4 + [0, 0], [np.inf, np.inf, np.inf, -np.inf]),
+                         (mx.nd.gamma, [np.inf, -np.inf, np.nan, np.nan, 1, 1],
+                          [np.inf, -np.inf, np.nan, np.nan])]:
+        x.attach_grad()
+        with mx.autograd.record():
+            y = f(x)
+        y.backward(head)
+        np.testing.assert_array_equal(y.asnumpy(), out)
+        np.testing.assert_array_equal(x.grad.asnumpy()[:4], grad)
+        np.testing.assert_allclose(x.grad.asnumpy()[4:], [-0.5772157, 0.4227843], rtol=1e-6)
 
 
 def test_make_loss_batch_normalization_divides_by_the_rows_of_the_2d_flattening():

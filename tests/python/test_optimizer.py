@@ -521,6 +521,13 @@ def test_cosine_scheduler():
     assert w(1) == pytest.approx(0.75) and w(7) == pytest.approx(0.5)
 
 
+def test_warmup_ending_at_max_update_decays_at_once():
+    # MXNet divides by zero here; the decay has no steps, so max_update gives final_lr.
+    for cls in (mx.lr_scheduler.PolyScheduler, mx.lr_scheduler.CosineScheduler):
+        s = cls(max_update=2, base_lr=1.0, final_lr=0.25, warmup_steps=2, warmup_begin_lr=0.5)
+        assert [s(n) for n in range(4)] == pytest.approx([0.5, 0.75, 0.25, 0.25])
+
+
 def test_scheduler_bad_args():
     with pytest.raises(ValueError):
         mx.lr_scheduler.LRScheduler(base_lr=0.1, warmup_begin_lr=0.5)

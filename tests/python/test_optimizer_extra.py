@@ -137,6 +137,23 @@ def test_lbsgd_matches_mxnet_printed_values():
     np.testing.assert_allclose(got[3], [-0.6652963161468506, 0.283876895904541], rtol=1e-6)
 
 
+def test_lbsgd_multi_precision_state_and_lazy_update_match_mxnet():
+    # MXNet 1.9.1: float16 weights keep (weight32, momentum) and the master copy is updated
+    # lazily from a row_sparse gradient (row 0, without one, is not decayed).
+    opt = mx.optimizer.create('lbsgd', learning_rate=0.1, momentum=0.9, wd=0.5,
+                              multi_precision=True)
+    w = mx.nd.array([[1, 2], [3, 4]], dtype='float16')
+    g = mx.nd.array([[0, 0], [1, 1]], dtype='float16').tostype('row_sparse')
+    up = mx.optimizer.get_updater(opt)
+    up(0, g, w)
+    up(0, g, w)
+    master, mom = up.states[0]
+    assert master.dtype == np.float32 and mom.dtype == np.float32
+    assert w.asnumpy().tolist() == [[1.0, 2.0], [2.287109375, 3.14453125]]
+    np.testing.assert_allclose(master.asnumpy(), [[1, 2], [2.2875, 3.145]], rtol=1e-6)
+    np.testing.assert_allclose(mom.asnumpy(), [[0, 0], [-0.4625, -0.555]], rtol=1e-6)
+
+
 def test_group_adagrad_against_numpy_and_errors():
     w, g = _params()
     opt = mx.optimizer.contrib.GroupAdaGrad(learning_rate=0.1, rescale_grad=0.5,

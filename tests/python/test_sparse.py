@@ -266,6 +266,63 @@ def test_sparse_functions_match_mxnet():
     assert type(mx.nd.sparse.add(a, mx.nd.ones((3, 3)))) is mx.nd.NDArray
 
 
+def test_sparse_arithmetic_computes_only_the_stored_entries():
+    # Values MXNet 1.9.1 printed: unstored entries stay 0 under / 0, * inf and * dense.
+    a = np.array([[0., 0], [1, 0], [0, 2]])
+    dense = mx.nd.array([[np.inf, np.nan], [2, 3], [4, np.inf]])
+    nan, inf = np.nan, np.inf
+    want = {
+        "row_sparse": {"div0": [0, 0, inf, nan, nan, inf], "nan": [0, 0, nan, nan, nan, nan],
+                       "dense": [0, 0, 2, 0, 0, inf]},
+        "csr": {"div0": [0, 0, inf, 0, 0, inf], "nan": [0, 0, nan, 0, 0, nan],
+                "dense": [0, 0, 2, 0, 0, inf]},
+    }
+    for stype, w in want.items():
+        x = mx.nd.array(a).tostype(stype)
+        cls = type(x)
+        for got in (x / 0, mx.nd.sparse.divide(x, 0), x * inf):
+            assert type(got) is cls
+            np.testing.assert_array_equal(got.asnumpy().ravel(), w["div0"])
+        np.testing.assert_array_equal((x * nan).asnumpy().ravel(), w["nan"])
+        np.testing.assert_array_equal((nan * x).asnumpy().ravel(), w["nan"])
+        for got in (x * dense, mx.nd.sparse.multiply(x, dense), mx.nd.sparse.multiply(dense, x)):
+            assert type(got) is cls
+            np.testing.assert_array_equal(got.asnumpy().ravel(), w["dense"])
+        # Adding or subtracting 0 keeps the storage type; any other scalar gives a dense array.
+        for got in (x + 0, 0 + x, x - 0.0):
+            assert type(got) is cls and got.asnumpy().tolist() == a.tolist()
+        assert type(x + 1) is mx.nd.NDArray and type(1 - x) is mx.nd.NDArray
+
+
+def test_lazy_updates_change_only_the_rows_a_row_sparse_gradient_stores():
+    # MXNet 1.9.1: rows 0 and 2 (no gradient) keep their weight and state, with wd and momentum.
+    g = mx.nd.array([[0., 0], [1, -2], [0, 0]]).tostype("row_sparse")
+    w0 = np.array([[1., 2], [3, 4], [5, 6]])
+    w, mom = mx.nd.array(w0), mx.nd.ones((3, 2))
+    mx.nd.sgd_mom_update(w, g, mom, out=w, lr=0.1, wd=0.5, momentum=0.9)
+    np.testing.assert_allclose(w.asnumpy(), [[1, 2], [3.65, 4.9], [5, 6]], rtol=1e-6)
+    np.testing.assert_allclose(mom.asnumpy(), [[1, 1], [0.65, 0.9], [1, 1]], rtol=1e-6)
+    w, mean, var = mx.nd.array(w0), mx.nd.zeros((3, 2)), mx.nd.zeros((3, 2))
+    mx.nd.adam_update(w, g, mean, var, out=w, lr=0.1, wd=0.5)
+    np.testing.assert_allclose(w.asnumpy(), [[1, 2], [2.68377018, 4], [5, 6]], rtol=1e-6)
+    np.testing.assert_allclose(mean.asnumpy(), [[0, 0], [0.25, 0], [0, 0]], rtol=1e-6)
+    # lazy_update=False, or a dense gradient, updates every row.
+    w = mx.nd.array(w0)
+    mx.nd.sgd_update(w, g, out=w, lr=0.1, wd=0.5, lazy_update=False)
+    np.testing.assert_allclose(w.asnumpy(), w0 * 0.95 - 0.1 * g.asnumpy(), rtol=1e-6)
+    w = mx.nd.array(w0)
+    mx.nd.sgd_update(w, g.tostype("default"), out=w, lr=0.1, wd=0.5)
+    np.testing.assert_allclose(w.asnumpy(), w0 * 0.95 - 0.1 * g.asnumpy(), rtol=1e-6)
+    # The optimizers take the same path, also when the updater hands them lists of weights.
+    for name, kw in (("sgd", {"momentum": 0.9}), ("sgd", {}), ("adam", {}), ("nag", {})):
+        ws = [mx.nd.array(w0), mx.nd.array(w0)]
+        up = mx.optimizer.get_updater(mx.optimizer.create(name, learning_rate=0.1, wd=0.5, **kw))
+        up([0, 1], [g, g], ws)
+        for x in ws:
+            assert x.asnumpy()[[0, 2]].tolist() == w0[[0, 2]].tolist(), name
+            assert (x.asnumpy()[1] != w0[1]).any(), name
+
+
 # ----------------------------------------------------------------------------- files
 
 # `mx.nd.save` of the two arrays above in MXNet 1.9.1 (also tests/data/golden/*.params).

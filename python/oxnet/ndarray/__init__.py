@@ -3,6 +3,7 @@ import sys as _sys
 import types as _types
 
 from . import register as _register
+from . import lazy_update as _lazy_update
 
 _internal = _types.ModuleType("oxnet.ndarray._internal", "Every registry op, including internal ones.")
 op = _types.ModuleType("oxnet.ndarray.op", "Every registry op.")
@@ -13,7 +14,10 @@ _sys.modules[image.__name__] = image
 _sys.modules[_internal.__name__] = _internal
 _sys.modules[op.__name__] = op
 _contrib_ops = {}
-for _name, _f in _register.make_op_functions().items():
+_funcs = _register.make_op_functions()
+for _name, _states in _lazy_update.LAZY_OPS.items():
+    _funcs[_name] = _lazy_update.lazy_rows(_funcs[_name], _states)
+for _name, _f in _funcs.items():
     setattr(_internal, _name, _f)
     setattr(op, _name, _f)
     if _name.startswith("_contrib_"):
@@ -38,5 +42,5 @@ from . import contrib  # noqa: E402
 from . import sparse  # noqa: E402
 for _name, _f in _contrib_ops.items():
     setattr(contrib, _name, _f)
-del _contrib_ops
+del _contrib_ops, _funcs
 from . import ndarray  # noqa: E402,F401

@@ -15,8 +15,9 @@ How oxnet differs from MXNet 1.9.1 here:
   `SparseFormatError` (both an `MXNetError` and a `ValueError`) naming the argument and value.
 * Results of generic operators on sparse inputs are dense `NDArray`s (stype 'default'), where
   MXNet keeps a sparse result for some (e.g. `csr + csr`). The functions of this module and
-  `*`/`/` by a scalar, `+`/`-`/`*` of two arrays of the same sparse type, and the
-  zero-preserving unary functions keep MXNet's output storage type.
+  `*`/`/` by a scalar, `+`/`-` of 0, `+`/`-`/`*` of two arrays of the same sparse type, `*` by
+  a dense array, and the zero-preserving unary functions keep MXNet's output storage type; a
+  product or quotient computed on the stored entries alone leaves the others 0 (`x / 0`).
 * `size` and `reshape` work on sparse arrays (MXNet raises), giving the dense array's answers.
 """
 import numpy as np
@@ -62,6 +63,16 @@ def _rsp_parts(dense):
     flat = _nonzero_mask(dense).reshape(n, int(np.prod(dense.shape[1:], dtype=np.int64)))
     rows = np.flatnonzero(flat.any(axis=1)).astype(np.int64)
     return dense[rows], rows
+
+
+def _on_stored(x, res):
+    """`res` as an array of `x`'s class, zero wherever `x` stores nothing: MXNet computes a
+    sparse result on the stored entries (rows) alone, so `x / 0` or `x * inf` is not NaN there."""
+    stored = _internal._not_equal_scalar(x._dense(), scalar=0)
+    if isinstance(x, RowSparseNDArray) and x.ndim > 1:
+        rows = _internal.max(stored, axis=tuple(range(1, x.ndim)), keepdims=True)
+        stored = _internal.broadcast_to(rows, shape=x.shape)
+    return _rewrap(type(x), _internal.where(stored, res, _internal.zeros_like(res)))
 
 
 def _rewrap(cls, res):
@@ -145,33 +156,40 @@ class BaseSparseNDArray(NDArray):
 
     # Arithmetic keeping MXNet's output storage type where it does (see module docstring).
     def _same_stype(self, other, res):
-        if isinstance(other, numeric_types):
-            return res
         if isinstance(other, NDArray) and other.stype == self.stype and other.shape == self.shape:
             return _rewrap(type(self), res)
         return res
 
+    def _plus_zero(self, other, res):
+        # MXNet keeps the storage type when the scalar added or subtracted is 0.
+        if isinstance(other, numeric_types):
+            return _rewrap(type(self), res) if other == 0 else res
+        return self._same_stype(other, res)
+
     def __add__(self, other):
-        return self._same_stype(other, NDArray.__add__(self, other)) if isinstance(other, NDArray) \
-            else NDArray.__add__(self, other)
+        return self._plus_zero(other, NDArray.__add__(self, other))
+
+    def __radd__(self, other):
+        return self._plus_zero(other, NDArray.__radd__(self, other))
 
     def __sub__(self, other):
-        return self._same_stype(other, NDArray.__sub__(self, other)) if isinstance(other, NDArray) \
-            else NDArray.__sub__(self, other)
+        return self._plus_zero(other, NDArray.__sub__(self, other))
 
     def __mul__(self, other):
         res = NDArray.__mul__(self, other)
-        if isinstance(other, numeric_types):
-            return _rewrap(type(self), res)
+        if isinstance(other, numeric_types) or (isinstance(other, NDArray)
+                                                and other.stype == "default"
+                                                and other.shape == self.shape):
+            return _on_stored(self, res)
         return self._same_stype(other, res)
 
     def __rmul__(self, other):
         res = NDArray.__rmul__(self, other)
-        return _rewrap(type(self), res) if isinstance(other, numeric_types) else res
+        return _on_stored(self, res) if isinstance(other, numeric_types) else res
 
     def __truediv__(self, other):
         res = NDArray.__truediv__(self, other)
-        return _rewrap(type(self), res) if isinstance(other, numeric_types) else res
+        return _on_stored(self, res) if isinstance(other, numeric_types) else res
 
     def __neg__(self):
         return _rewrap(type(self), NDArray.__neg__(self))
@@ -634,6 +652,8 @@ def _binary(opname, keep):
         if out is not None:
             return out
         stype = keep(lhs, rhs)
+        if stype and opname in ("elemwise_mul", "elemwise_div") and _stype(lhs) != _stype(rhs):
+            return _on_stored(lhs if _stype(lhs) == stype else rhs, res)
         return _wrap(res, stype) if stype else res
     fn.__name__ = opname
     fn.__doc__ = "MXNet's `%s` on sparse or dense arrays (MXNet's output storage type)." % opname

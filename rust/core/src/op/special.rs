@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::unary;
 use crate::kernels::cpu::norm::erf;
-use crate::kernels::cpu::special::{digamma, erfinv, gamma, gammaln, trigamma};
+use crate::kernels::cpu::special::{
+    digamma, erfinv, gamma, gammaln, psi_at_poles_infinite, trigamma,
+};
 use crate::ndarray::NDArray;
 use crate::with_dtype;
 use std::sync::Arc;
@@ -87,14 +89,14 @@ fn special_grad(name: &str, g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Opt
         "gamma" => {
             // gamma(x) digamma(x) = y * digamma(x)
             let r = g.apply(
-                backward_op("_backward_gamma", digamma),
+                backward_op("_backward_gamma", psi_at_poles_infinite),
                 &[og.clone(), x.clone()],
             );
             return Ok(vec![Some(g.mul(&r[0], y)?)]);
         }
         "gammaln" => {
             let r = g.apply(
-                backward_op("_backward_gammaln", digamma),
+                backward_op("_backward_gammaln", psi_at_poles_infinite),
                 &[og.clone(), x.clone()],
             );
             return Ok(vec![Some(r[0].clone())]);

@@ -80,6 +80,10 @@ pub fn gammaln(x: f64) -> f64 {
     if x.is_infinite() {
         return f64::INFINITY;
     }
+    if x == 1.0 || x == 2.0 {
+        // Exact, as C's lgamma: the Lanczos sum is off by an ulp here.
+        return 0.0;
+    }
     let z = x - 1.0;
     let t = z + LANCZOS_G + 0.5;
     0.5 * (2.0 * PI).ln() + (z + 0.5) * t.ln() - t + lanczos_sum(z).ln()
@@ -108,6 +112,16 @@ pub fn digamma(x: f64) -> f64 {
             - r * (1.0 / 120.0
                 - r * (1.0 / 252.0 - r * (1.0 / 240.0 - r * (1.0 / 132.0 - r * 691.0 / 32760.0)))));
     acc + x.ln() - 0.5 / x - series
+}
+
+/// Digamma as MXNet's gradients of gamma and gammaln use it: its (Cephes) psi returns its
+/// largest value at the poles, so those gradients are infinite there, not NaN.
+pub fn psi_at_poles_infinite(x: f64) -> f64 {
+    if is_pole(x) {
+        f64::INFINITY
+    } else {
+        digamma(x)
+    }
 }
 
 /// The trigamma function psi' (the derivative of digamma): recurrence up to x >= 10, then the
@@ -226,6 +240,10 @@ mod tests {
         assert!((digamma(0.5) + em + 2.0 * 2f64.ln()).abs() < 1e-14);
         assert!((digamma(-0.5) - 0.036_489_973_978_576_52).abs() < 1e-13);
         assert!(digamma(-2.0).is_nan());
+        assert_eq!(psi_at_poles_infinite(0.0), f64::INFINITY);
+        assert_eq!(psi_at_poles_infinite(-3.0), f64::INFINITY);
+        assert_eq!(psi_at_poles_infinite(1.0), digamma(1.0));
+        assert_eq!((gammaln(1.0), gammaln(2.0)), (0.0, 0.0));
         // psi(x + 1) = psi(x) + 1/x across the recurrence/series switch.
         for x in [0.3, 2.7, 5.5, 9.2, 10.5, 40.0] {
             assert!(

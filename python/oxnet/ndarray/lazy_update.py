@@ -1,0 +1,62 @@
+"""MXNet's lazy updates: `sgd_update`, `sgd_mom_update` and `adam_update` given a row_sparse
+gradient with `lazy_update=True` (the default) change only the rows the gradient stores, in the
+weight and in every state; the other rows get no weight decay and no momentum step.
+
+oxnet stores sparse arrays densely (see `sparse`), so the registry ops always update every row;
+these wrappers run them on the stored rows alone and write those rows back. A dense gradient, or
+`lazy_update=False`, is the plain op, as in MXNet.
+"""
+import functools
+import inspect
+
+# Op name -> its state inputs, which the update changes in place.
+LAZY_OPS = {"sgd_update": (), "sgd_mom_update": ("mom",), "adam_update": ("mean", "var")}
+
+
+def _is_lazy(flag):
+    if isinstance(flag, str):
+        return flag.strip().lower() in ("true", "1")
+    return bool(flag)
+
+
+def lazy_rows(fn, states):
+    """`fn` (a generated op function) with MXNet's row_sparse lazy update."""
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def update(*args, **kwargs):
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError:
+            return fn(*args, **kwargs)  # the op names what is wrong
+        a = bound.arguments
+        grad, weight = a.get("grad"), a.get("weight")
+        extra = a.get("kwargs", {})
+        if (getattr(grad, "stype", None) != "row_sparse" or weight is None
+                or any(a.get(name) is None for name in states) or not _is_lazy(a.get("lazy_update", extra.get("lazy_update", True)))
+                or grad.shape != weight.shape):
+            return fn(*args, **kwargs)
+        rows = grad.indices
+        if rows.shape[0] == grad.shape[0]:
+            return fn(*args, **kwargs)  # every row stored: the plain update is the same
+        out = a.get("out")
+        target = weight if out is None or out is weight else out
+        if target is not weight:
+            weight.copyto(target)
+        elif out is None:
+            target = weight.copy()
+        if rows.shape[0] == 0:
+            return target
+        part = dict(a)
+        part.pop("kwargs", None)
+        part.update(extra)
+        for name in ("weight", "grad") + states:
+            part[name] = a[name].take(rows)
+        part["out"] = None
+        new = fn(**part)
+        target[rows] = new
+        for name in states:
+            a[name][rows] = part[name]
+        return target
+
+    return update
