@@ -255,6 +255,19 @@ def test_csv_no_round_batch_and_no_label(csv_files):
     assert [g[2] for g in epoch(it)] == [0, 0, 2]
 
 
+def test_csv_labels_take_the_data_dtype(csv_files):
+    # MXNet 1.9.1: CSVIter(dtype=...) reads its labels as that dtype too.
+    d, lab = csv_files
+    for dt in ("int32", "int64", "float32"):
+        for label_csv in (lab, "NULL"):
+            it = mx.io.CSVIter(data_csv=d, data_shape=(3,), label_csv=label_csv, batch_size=4, dtype=dt)
+            assert it.provide_label[0].dtype == np.dtype(dt).type
+            b = it.next()
+            assert b.data[0].dtype == np.dtype(dt) and b.label[0].dtype == np.dtype(dt)
+            want = B0 if label_csv == lab else [0, 0, 0, 0]
+            assert b.label[0].asnumpy().tolist() == want
+
+
 def test_csv_shapes_and_errors(tmp_path, csv_files):
     d, _ = csv_files
     lab2 = str(tmp_path / "l2.csv")

@@ -103,6 +103,23 @@ def test_line_starting_on_a_boundary_goes_to_the_earlier_part(tmp_path):
         mx.io.LibSVMIter(data_libsvm=str(p), data_shape=(5,), batch_size=1, num_parts=2, part_index=1)
 
 
+def test_a_batch_up_to_twice_the_rows_wraps_around_once(tmp_path):
+    # MXNet 1.9.1: 2 rows fill a batch of 4 (pad 2); the next epoch starts after the wrapped
+    # rows, at the end of the file, so it is empty; the one after starts again at row 0.
+    p = tmp_path / "two.t"
+    p.write_text("1 0:1\n2 1:2\n")
+    it = mx.io.LibSVMIter(data_libsvm=str(p), data_shape=(2,), batch_size=4)
+    (b,) = list(it)
+    assert b.pad == 2 and b.label[0].asnumpy().tolist() == [1, 2, 1, 2]
+    assert b.data[0].asnumpy().tolist() == [[1, 0], [0, 2], [1, 0], [0, 2]]
+    it.reset()
+    assert list(it) == []
+    it.reset()
+    assert [b.label[0].asnumpy().tolist() for b in it] == [[1, 2, 1, 2]]
+    with pytest.raises(mx.MXNetError, match="bigger than batch size"):
+        mx.io.LibSVMIter(data_libsvm=str(p), data_shape=(2,), batch_size=5)
+
+
 def test_names_and_label_shape(files):
     it = mx.io.LibSVMIter(data_libsvm=files["e.t"], data_shape=(5,), batch_size=3,
                           data_name="x", label_name="y", label_shape=(1,))

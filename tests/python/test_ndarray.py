@@ -54,6 +54,11 @@ def test_creation_and_dtypes():
     a = mx.nd.ones((2, 3))
     assert (a.size, a.ndim, a.stype) == (6, 2, "default")
     assert mx.nd.zeros_like(a).asnumpy().sum() == 0 and mx.nd.ones_like(a).asnumpy().sum() == 6
+    # MXNet 1.9.1's astype: None is float32, copy is any truth value, no copy is the array itself.
+    i = mx.nd.array([1, 2], dtype="int32")
+    assert i.astype(None).dtype == np.float32
+    assert i.astype("int32", copy=False) is i and i.astype("int32", copy=[]) is i
+    assert i.astype("int32", copy=[1]) is not i and i.astype("int32") is not i
 
 
 def test_repr_matches_mxnet():

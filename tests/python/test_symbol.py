@@ -149,8 +149,15 @@ def test_op_attr_hidden_keys_copied_to_implicit_variables():
     assert s.list_attr() == {"__foo__": "x", "__lr_mult__": "0.1", "lr_mult": "0.1"}
     assert s.attr_dict()["m_rhs"] == {"__foo__": "x", "__lr_mult__": "0.1", "lr_mult": "0.1"}
     assert "data" not in s.attr_dict()
+    # As in MXNet 1.9.1: an op without parameters keeps any attribute and ignores it, also
+    # through its JSON; one with parameters refuses a name it does not have.
+    m = mx.sym.elemwise_mul(d, d, attr={"foo": "1"})
+    assert m.list_attr() == {"foo": "1"}
+    back = mx.sym.load_json(m.tojson())
+    assert back.list_attr() == {"foo": "1"}
+    assert back.eval(data=mx.nd.array([3.0]))[0].asnumpy().tolist() == [9.0]
     with pytest.raises(mx.MXNetError, match="Cannot find argument 'foo'"):
-        mx.sym.elemwise_mul(d, d, attr={"foo": "1"})
+        mx.sym.sum(d, attr={"foo": "1"})
     with pytest.raises(ValueError, match="is deprecated"):
         mx.sym.elemwise_mul(d, d, rhs_lr_mult=0.1)
 

@@ -42,7 +42,7 @@ class _RoundBatchIter(_HeldBatchIter):
         self._label_batch_shape = _label_batch_shape(batch_size, label_shape)
         self._dtype = dtype
         self._data_buf = np.zeros((batch_size,) + data.shape[1:], dtype)
-        self._label_buf = np.zeros((batch_size,) + label.shape[1:], np.float32)
+        self._label_buf = np.zeros((batch_size,) + label.shape[1:], label.dtype)
         self._index_buf = np.zeros(batch_size, np.uint64)
         self._pos = 0
         self._overflow = 0
@@ -54,7 +54,7 @@ class _RoundBatchIter(_HeldBatchIter):
 
     @property
     def provide_label(self):
-        return [DataDesc(self.label_name, self._label_batch_shape, np.float32)]
+        return [DataDesc(self.label_name, self._label_batch_shape, _np_type(self._label.dtype))]
 
     def reset(self):
         if self.round_batch and self._overflow:
@@ -79,7 +79,8 @@ class _RoundBatchIter(_HeldBatchIter):
         self._index_buf[:take.size] = take
         self._pos += self.batch_size
         self.current_batch = DataBatch([nd.array(self._data_buf, dtype=self._dtype)],
-                                [nd.array(self._label_buf.reshape(self._label_batch_shape))],
+                                [nd.array(self._label_buf.reshape(self._label_batch_shape),
+                                          dtype=self._label.dtype)],
                                 pad=pad, index=self._index_buf.copy())
         return True
 
@@ -114,10 +115,11 @@ class CSVIter(_RoundBatchIter):
         if dtype not in (np.float32, np.int32, np.int64):
             raise ValueError("CSVIter: dtype must be float32, int32 or int64, got %s" % dtype)
         data = _read_csv(data_csv, data_shape, "data_csv").astype(dtype)
+        # Labels are read as the data's dtype, as MXNet's CSVIter<DType> does.
         if label_csv in (None, "NULL"):
-            label = np.zeros((data.shape[0],) + label_shape, np.float32)
+            label = np.zeros((data.shape[0],) + label_shape, dtype)
         else:
-            label = _read_csv(label_csv, label_shape, "label_csv").astype(np.float32)
+            label = _read_csv(label_csv, label_shape, "label_csv").astype(dtype)
             if label.shape[0] != data.shape[0]:
                 raise MXNetError("CSVIter: label_csv %s has %d rows but data_csv %s has %d"
                                  % (label_csv, label.shape[0], data_csv, data.shape[0]))

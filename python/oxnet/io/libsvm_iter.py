@@ -141,7 +141,9 @@ class LibSVMIter(_HeldBatchIter):
         else:
             self._label_batch_shape = _label_batch_shape(self.batch_size, label_shape)
         self._n = len(self._indptr) - 1
-        if self._n < self.batch_size:
+        # As MXNet's batch loader, a padded batch wraps around to the start once: the first
+        # batch needs at least half a batch of rows.
+        if 2 * self._n < self.batch_size:
             raise MXNetError("LibSVMIter: %s has %d rows (in part %d of %d): number of input must be "
                              "bigger than batch size %d" % (data_libsvm, self._n, part_index, num_parts,
                                                             self.batch_size))
@@ -175,6 +177,9 @@ class LibSVMIter(_HeldBatchIter):
             return False
         take = np.arange(self._pos, min(self._pos + self.batch_size, n))
         pad = self.batch_size - take.size
+        if pad > n:
+            raise MXNetError("LibSVMIter: %d rows cannot pad a batch of %d starting at row %d: "
+                             "number of input must be bigger than batch size" % (n, self.batch_size, self._pos))
         if pad:
             take = np.concatenate([take, np.arange(pad)])
             self._overflow = pad

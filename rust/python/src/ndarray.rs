@@ -489,14 +489,27 @@ impl PyNDArray {
         op::copy_into(&self.inner, &other.inner, origin::capture(py)).py()
     }
 
-    #[pyo3(signature = (dtype, copy=true))]
-    fn astype(&self, py: Python<'_>, dtype: &Bound<'_, PyAny>, copy: bool) -> PyResult<Py<PyAny>> {
-        let d = dtype_of(py, dtype)?;
-        if d == self.inner.dtype() && !copy {
-            return wrap(py, self.inner.clone());
+    /// As MXNet's: `dtype=None` is float32 (its `empty`'s default), `copy` is any truth value,
+    /// and without a copy the array itself comes back.
+    #[pyo3(signature = (dtype, copy=None))]
+    fn astype(
+        slf: &Bound<'_, Self>,
+        dtype: &Bound<'_, PyAny>,
+        copy: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let inner = slf.borrow().inner.clone();
+        let d = if dtype.is_none() {
+            DType::F32
+        } else {
+            dtype_of(py, dtype)?
+        };
+        let copy = copy.map_or(Ok(true), |c| c.is_truthy())?;
+        if d == inner.dtype() && !copy {
+            return Ok(slf.clone().into_any().unbind());
         }
-        let out = NDArray::empty(self.inner.shape().clone(), d, self.inner.ctx()).py()?;
-        op::copy_into(&self.inner, &out, origin::capture(py)).py()?;
+        let out = NDArray::empty(inner.shape().clone(), d, inner.ctx()).py()?;
+        op::copy_into(&inner, &out, origin::capture(py)).py()?;
         wrap(py, out)
     }
 

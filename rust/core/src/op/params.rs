@@ -42,10 +42,12 @@ fn describe(op: &str, attrs: &[(String, String)]) -> String {
 }
 
 impl<'a> Params<'a> {
-    /// Validates names: every attribute must be declared, every required one present.
+    /// Validates names: every attribute must be declared, every required one present. An op
+    /// without parameters ignores whatever it is given, as MXNet's do (their JSON files may
+    /// carry such attributes).
     pub fn new(op: &'a str, spec: &'a [ParamSpec], attrs: &'a [(String, String)]) -> Result<Self> {
         for (k, _) in attrs {
-            if k.starts_with("__") && k.ends_with("__") {
+            if (k.starts_with("__") && k.ends_with("__")) || spec.is_empty() {
                 continue; // hidden symbol attributes (__lr_mult__ ...) are not op params
             }
             if !spec.iter().any(|s| s.name == k) {

@@ -681,7 +681,7 @@ pub fn register(r: &mut Registry) {
     });
     r.add(SimpleDef {
         name: "LeakyReLU",
-        doc: "Applies Leaky rectified linear unit activation element-wise to the input.\n\n- `leaky`: y = x > 0 ? x : slope * x\n- `prelu`: like leaky, with a learned slope `gamma` per channel (axis 1)\n- `rrelu`: slope drawn uniformly from [lower_bound, upper_bound] in training, their mean otherwise\n- `elu`: y = x > 0 ? x : slope * (exp(x) - 1)\n- `selu`: y = lambda * (x > 0 ? x : alpha * (exp(x) - 1))\n- `gelu`: y = 0.5 * x * (1 + erf(x / sqrt(2)))".into(),
+        doc: "Applies Leaky rectified linear unit activation element-wise to the input.\n\n- `leaky`: y = x > 0 ? x : slope * x\n- `prelu`: like leaky, with a learned slope `gamma` per channel (axis 1)\n- `rrelu`: slope drawn uniformly from [lower_bound, upper_bound] in training, their mean otherwise\n- `elu`: y = x > 0 ? x : slope * (exp(x) - 1)\n- `selu`: y = lambda * (x > 0 ? x : alpha * (exp(x) - 1))\n- `gelu`: y = 0.5 * x * (1 + erf(x / sqrt(2)))\n\nGradients are the derivatives of these formulas. MXNet 1.9.1 differs in two: its `selu` gradient below 0 is lambda * (y + alpha) instead of y + lambda * alpha, and its graph executor's `prelu` gamma gradient is wrong for negative gamma (its imperative one agrees with this).".into(),
         params: vec![
             param("act_type", "{'elu', 'gelu', 'leaky', 'prelu', 'rrelu', 'selu'},optional", Some("'leaky'"), "Activation function to be applied."),
             param("slope", "float, optional", Some("0.25"), "Init slope for the activation. (For leaky and elu only)"),
