@@ -212,7 +212,8 @@ class KVStore(KVStoreBase):
         if self._updater is None or not hasattr(self._updater, "get_states"):
             raise ValueError("save_optimizer_states: no optimizer is set on this store")
         with open(fname, "wb") as f:
-            f.write(self._updater.get_states(dump_optimizer))
+            write = getattr(self._updater, "_states_file_bytes", self._updater.get_states)
+            f.write(write(dump_optimizer))
 
     def load_optimizer_states(self, fname):
         if self._updater is None or not hasattr(self._updater, "set_states"):

@@ -5,16 +5,15 @@ the registry op of the same name, which updates the weight and its states in pla
 The others (AdaGrad, AdaDelta, AdamW, LAMB, Adamax, Nadam, SGLD, DCASGD, FTML) are written with
 NDArray arithmetic.
 """
-import io
 import math
 import os
 import pickle
-import struct
 import warnings
 
 import numpy
 
 from . import ndarray as nd
+from . import states_pickle
 from .ndarray import NDArray
 
 __all__ = ["Optimizer", "SGD", "NAG", "Adam", "AdamW", "AdaGrad", "RMSProp", "AdaDelta",
@@ -878,52 +877,6 @@ class FTML(Optimizer):
                        beta2=self.beta2, epsilon=self.epsilon, **kwargs)
 
 
-class _MXNetPickledArray(object):
-    """Stands in for ``mxnet.ndarray.NDArray`` while unpickling MXNet's states: MXNet pickles
-    an array as ``NDArray(None)`` plus ``{'handle': <one array record of the .params
-    format>}``."""
-
-    def __init__(self, *args):
-        self.raw = None
-
-    def __setstate__(self, state):
-        self.raw = state.get("handle") if isinstance(state, dict) else None
-        if not isinstance(self.raw, (bytes, bytearray)):
-            raise pickle.UnpicklingError("an MXNet NDArray in the states holds no array bytes")
-
-    def to_ndarray(self):
-        # One record is a .params file of one unnamed array once the list header is added.
-        header = struct.pack("<QQQ", 0x112, 0, 1)
-        return nd.load_frombuffer(header + bytes(self.raw) + struct.pack("<Q", 0))[0]
-
-
-class _StatesUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if module.split(".")[0] == "mxnet":
-            if name == "NDArray":
-                return _MXNetPickledArray
-            # An optimizer pickled by MXNet (dump_optimizer=True) maps to oxnet's class.
-            module = "oxnet" + module[len("mxnet"):]
-        return super().find_class(module, name)
-
-
-def _from_mxnet_arrays(obj):
-    if isinstance(obj, _MXNetPickledArray):
-        return obj.to_ndarray()
-    if isinstance(obj, dict):
-        return {k: _from_mxnet_arrays(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        out = [_from_mxnet_arrays(v) for v in obj]
-        return tuple(out) if isinstance(obj, tuple) else out
-    if isinstance(obj, Optimizer):
-        obj.__dict__.update(_from_mxnet_arrays(obj.__dict__))
-    return obj
-
-
-def _load_states(data):
-    return _from_mxnet_arrays(_StatesUnpickler(io.BytesIO(data)).load())
-
-
 class Updater(object):
     """Applies an optimizer to (index, grad, weight) triples, creating states on first use;
     what a KVStore calls on push."""
@@ -980,7 +933,7 @@ class Updater(object):
     def set_states(self, states):
         """Loads states pickled by ``get_states`` (with or without the optimizer), or by
         MXNet 1.x (its ``.states`` files)."""
-        states = _load_states(states)
+        states = states_pickle.loads(states)
         if isinstance(states, tuple) and len(states) == 2:
             self.states, self.optimizer = states
             self.aggregate_updates = getattr(self.optimizer, 'aggregate_num', 0) > 0
@@ -992,6 +945,11 @@ class Updater(object):
     def get_states(self, dump_optimizer=False):
         """Pickled states, and the optimizer too when ``dump_optimizer``."""
         return pickle.dumps((self.states, self.optimizer) if dump_optimizer else self.states)
+
+    def _states_file_bytes(self, dump_optimizer=False):
+        """What a ``.states`` file holds: ``get_states`` with the arrays pickled as MXNet's,
+        so MXNet 1.x loads the files oxnet writes (``set_states`` reads either)."""
+        return states_pickle.dumps((self.states, self.optimizer) if dump_optimizer else self.states)
 
 
 def get_updater(optimizer):

@@ -1,4 +1,5 @@
 """Optimizers, fused update ops and lr schedulers against numpy reference implementations."""
+import io
 import math
 import pickle
 
@@ -436,6 +437,37 @@ def test_registry_create_register():
     w = mx.nd.ones((2,))
     mx.optimizer.get_updater(o)(0, mx.nd.ones((2,)), w)
     np.testing.assert_allclose(w.asnumpy(), 0)
+
+
+def test_states_files_pickle_arrays_as_mxnet_does(tmp_path):
+    # MXNet 1.9.1 pickles an NDArray as mxnet.ndarray.ndarray.NDArray(None) with state
+    # {'handle': bytearray(one record of the .params format)}; so does a .states file of oxnet.
+    upd = mx.optimizer.get_updater(mx.optimizer.Adam(learning_rate=0.01))
+    w = mx.nd.array(np.random.randn(*SHAPE))
+    upd(0, mx.nd.array(np.random.randn(*SHAPE)), w)
+    blob = upd._states_file_bytes()
+
+    class Seen(object):
+        def __init__(self, *args):
+            self.args = args
+
+        def __setstate__(self, state):
+            self.state = state
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) == ("mxnet.ndarray.ndarray", "NDArray"):
+                return Seen
+            return super().find_class(module, name)
+
+    mean, var = Unpickler(io.BytesIO(blob)).load()[0]
+    assert mean.args == (None,) and isinstance(mean.state["handle"], bytearray)
+    mx.nd.save(str(tmp_path / "m.params"), [upd.states[0][0]])
+    raw = (tmp_path / "m.params").read_bytes()
+    assert bytes(mean.state["handle"]) == raw[24:-8]  # list header, then no names
+    upd2 = mx.optimizer.get_updater(mx.optimizer.Adam(learning_rate=0.01))
+    upd2.set_states(blob)
+    np.testing.assert_array_equal(upd2.states[0][1].asnumpy(), upd.states[0][1].asnumpy())
 
 
 def test_updater_states_round_trip():

@@ -354,7 +354,7 @@ class Module(BaseModule):
             self._kvstore.save_optimizer_states(fname)
         else:
             with open(fname, "wb") as fout:
-                fout.write(self._updater.get_states())
+                fout.write(self._updater._states_file_bytes())
 
     def load_optimizer_states(self, fname):
         assert self.optimizer_initialized

@@ -1,0 +1,97 @@
+"""Optimizer states files (`.states`) in MXNet 1.x's pickle format, both ways.
+
+MXNet pickles an NDArray as ``mxnet.ndarray.ndarray.NDArray(None)`` plus ``{'handle': <one
+array record of the .params format>}``. oxnet writes its arrays the same way, so MXNet 1.x
+reads the states oxnet saves, and reads MXNet's (and its own) back through the same path.
+"""
+import io
+import pickle
+import struct
+
+from . import _native
+from . import ndarray as nd
+from .ndarray import NDArray
+from .ndarray.utils import _STYPE_CODES
+
+_MX_MODULE, _MX_NAME = "mxnet.ndarray.ndarray", "NDArray"
+# The list header and the trailing names count around one unnamed record in a .params file.
+_HEADER = struct.pack("<QQQ", 0x112, 0, 1)
+_NO_NAMES = struct.pack("<Q", 0)
+
+
+class _MXNetPickledArray(object):
+    """Stands in for ``mxnet.ndarray.NDArray`` both ways: unpickled from a record, and what an
+    oxnet NDArray is pickled as."""
+
+    def __init__(self, *args):
+        self.raw = None
+
+    def __setstate__(self, state):
+        self.raw = state.get("handle") if isinstance(state, dict) else None
+        if not isinstance(self.raw, (bytes, bytearray)):
+            raise pickle.UnpicklingError("an MXNet NDArray in the states holds no array bytes")
+
+    def to_ndarray(self):
+        return nd.load_frombuffer(_HEADER + bytes(self.raw) + _NO_NAMES)[0]
+
+
+def _record(arr):
+    codes = None if arr.stype == "default" else [_STYPE_CODES[arr.stype]]
+    buf = _native.save_bytes([arr], None, codes)
+    # A bytearray, as MXNet's: its __setstate__ needs a writable buffer.
+    return bytearray(buf[len(_HEADER):len(buf) - len(_NO_NAMES)])
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if module.split(".")[0] == "mxnet":
+            if name == _MX_NAME:
+                return _MXNetPickledArray
+            # An optimizer pickled by MXNet (dump_optimizer=True) maps to oxnet's class.
+            module = "oxnet" + module[len("mxnet"):]
+        return super().find_class(module, name)
+
+
+class _Pickler(pickle._Pickler):  # the Python pickler: its save_global can be overridden
+    def reducer_override(self, obj):
+        if isinstance(obj, NDArray):
+            return _MXNetPickledArray, (None,), {"handle": _record(obj)}
+        return NotImplemented
+
+    def save_global(self, obj, name=None):
+        if obj is not _MXNetPickledArray:
+            return super().save_global(obj, name)
+        # Written by name: mxnet need not be importable here.
+        if self.proto >= 4:
+            self.save(_MX_MODULE)
+            self.save(_MX_NAME)
+            self.write(pickle.STACK_GLOBAL)
+        else:
+            self.write(pickle.GLOBAL + ("%s\n%s\n" % (_MX_MODULE, _MX_NAME)).encode())
+        self.memoize(obj)
+
+
+def _arrays_back(obj):
+    from .optimizer import Optimizer  # noqa: PLC0415 - optimizer imports this module
+    if isinstance(obj, _MXNetPickledArray):
+        return obj.to_ndarray()
+    if isinstance(obj, dict):
+        return {k: _arrays_back(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        out = [_arrays_back(v) for v in obj]
+        return tuple(out) if isinstance(obj, tuple) else out
+    if isinstance(obj, Optimizer):
+        obj.__dict__.update(_arrays_back(obj.__dict__))
+    return obj
+
+
+def dumps(obj):
+    """``pickle.dumps(obj)`` with every NDArray in MXNet's form."""
+    f = io.BytesIO()
+    _Pickler(f, protocol=pickle.DEFAULT_PROTOCOL).dump(obj)
+    return f.getvalue()
+
+
+def loads(data):
+    """What ``dumps`` (or MXNet's ``get_states``) wrote, arrays as oxnet NDArrays."""
+    return _arrays_back(_Unpickler(io.BytesIO(data)).load())
