@@ -4,6 +4,7 @@ MXNet pickles an NDArray as ``mxnet.ndarray.ndarray.NDArray(None)`` plus ``{'han
 array record of the .params format>}``. oxnet writes its arrays the same way, so MXNet 1.x
 reads the states oxnet saves, and reads MXNet's (and its own) back through the same path.
 """
+import importlib
 import io
 import pickle
 import struct
@@ -42,13 +43,29 @@ def _record(arr):
     return bytearray(buf[len(_HEADER):len(buf) - len(_NO_NAMES)])
 
 
+def _oxnet_class(module, name):
+    """oxnet's class for MXNet's ``module.name``: MXNet's packages are oxnet's modules
+    (``mxnet.optimizer.optimizer.Adam`` is ``oxnet.optimizer.Adam``), so the deepest module
+    of oxnet along that path that has the name."""
+    parts = ["oxnet"] + module.split(".")[1:]
+    for k in range(len(parts), 0, -1):
+        try:
+            mod = importlib.import_module(".".join(parts[:k]))
+        except ImportError:
+            continue
+        if hasattr(mod, name):
+            return getattr(mod, name)
+    raise pickle.UnpicklingError("the states refer to MXNet's %s.%s, which oxnet does not have"
+                                 % (module, name))
+
+
 class _Unpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if module.split(".")[0] == "mxnet":
             if name == _MX_NAME:
                 return _MXNetPickledArray
-            # An optimizer pickled by MXNet (dump_optimizer=True) maps to oxnet's class.
-            module = "oxnet" + module[len("mxnet"):]
+            # An optimizer pickled by MXNet (dump_optimizer=True), with its scheduler.
+            return _oxnet_class(module, name)
         return super().find_class(module, name)
 
 

@@ -1,12 +1,15 @@
 """Optimizers, fused update ops and lr schedulers against numpy reference implementations."""
 import io
+import json
 import math
+import os
 import pickle
 
 import numpy as np
 import pytest
 
 import oxnet as mx
+from conftest import DATA
 
 SHAPE = (4, 5)
 STEPS = 4
@@ -468,6 +471,23 @@ def test_states_files_pickle_arrays_as_mxnet_does(tmp_path):
     upd2 = mx.optimizer.get_updater(mx.optimizer.Adam(learning_rate=0.01))
     upd2.set_states(blob)
     np.testing.assert_array_equal(upd2.states[0][1].asnumpy(), upd.states[0][1].asnumpy())
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd", "rmsprop", "ftml"])
+def test_mxnet_states_with_the_optimizer_resume_as_mxnet(name):
+    # get_states(dump_optimizer=True) of MXNet 1.9.1 (optimizer_states_mxnet_ref.py): the
+    # optimizer, its scheduler and its states load, and the next step is MXNet's.
+    gold = os.path.join(DATA, "golden", "optimizer")
+    with open(os.path.join(gold, "expected.json")) as f:
+        want = json.load(f)[name]
+    upd = mx.optimizer.get_updater(mx.optimizer.create("sgd"))
+    with open(os.path.join(gold, name + ".states"), "rb") as f:
+        upd.set_states(f.read())
+    assert type(upd.optimizer) is type(mx.optimizer.create(name))
+    assert upd.optimizer.num_update == 1 and upd.optimizer.rescale_grad == 0.5
+    w = mx.nd.array(want["after_first"])
+    upd(0, mx.nd.array([0.4, -0.1, 0.2]), w)
+    np.testing.assert_allclose(w.asnumpy(), want["after_second"], rtol=1e-5, atol=1e-6)
 
 
 def test_updater_states_round_trip():
