@@ -1,8 +1,9 @@
 """Optimizer states files (`.states`) in MXNet 1.x's pickle format, both ways.
 
 MXNet pickles an NDArray as ``mxnet.ndarray.ndarray.NDArray(None)`` plus ``{'handle': <one
-array record of the .params format>}``. oxnet writes its arrays the same way, so MXNet 1.x
-reads the states oxnet saves, and reads MXNet's (and its own) back through the same path.
+array record of the .params format>}``. oxnet writes its arrays the same way, and its
+optimizers and schedulers under MXNet's class paths (their attributes are MXNet's), so MXNet
+1.x reads the states oxnet saves; MXNet's (and oxnet's own) come back through the same path.
 """
 import importlib
 import io
@@ -76,16 +77,34 @@ class _Pickler(pickle._Pickler):  # the Python pickler: its save_global can be o
         return NotImplemented
 
     def save_global(self, obj, name=None):
-        if obj is not _MXNetPickledArray:
+        target = _mxnet_name(obj)
+        if target is None:
             return super().save_global(obj, name)
         # Written by name: mxnet need not be importable here.
+        module, name = target
         if self.proto >= 4:
-            self.save(_MX_MODULE)
-            self.save(_MX_NAME)
+            self.save(module)
+            self.save(name)
             self.write(pickle.STACK_GLOBAL)
         else:
-            self.write(pickle.GLOBAL + ("%s\n%s\n" % (_MX_MODULE, _MX_NAME)).encode())
+            self.write(pickle.GLOBAL + ("%s\n%s\n" % (module, name)).encode())
         self.memoize(obj)
+
+
+# Where MXNet 1.x keeps the classes oxnet defines in these modules (same attributes).
+_MX_HOMES = {"oxnet.optimizer": "mxnet.optimizer.optimizer",
+             "oxnet.optimizer_extra": "mxnet.optimizer.optimizer",
+             "oxnet.lr_scheduler": "mxnet.lr_scheduler"}
+_MX_CONTRIB = {"GroupAdaGrad": "mxnet.optimizer.contrib"}
+
+
+def _mxnet_name(obj):
+    if obj is _MXNetPickledArray:
+        return _MX_MODULE, _MX_NAME
+    home = _MX_HOMES.get(getattr(obj, "__module__", None)) if isinstance(obj, type) else None
+    if home is None:
+        return None
+    return _MX_CONTRIB.get(obj.__name__, home), obj.__name__
 
 
 def _arrays_back(obj):

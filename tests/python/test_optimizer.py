@@ -471,6 +471,24 @@ def test_states_files_pickle_arrays_as_mxnet_does(tmp_path):
     upd2 = mx.optimizer.get_updater(mx.optimizer.Adam(learning_rate=0.01))
     upd2.set_states(blob)
     np.testing.assert_array_equal(upd2.states[0][1].asnumpy(), upd.states[0][1].asnumpy())
+    # With the optimizer: its class and its scheduler's under MXNet's paths (MXNet 1.9.1 loads
+    # them and takes the same next step; checked by hand against it).
+    sched = mx.lr_scheduler.FactorScheduler(step=1, factor=0.5, base_lr=0.1)
+    upd = mx.optimizer.get_updater(mx.optimizer.SGD(momentum=0.9, lr_scheduler=sched))
+    upd(0, mx.nd.ones(SHAPE), w)
+    seen = []
+
+    class Names(Unpickler):
+        def find_class(self, module, name):
+            seen.append((module, name))
+            if module.startswith("mxnet.") and name != "NDArray":
+                return Seen
+            return super().find_class(module, name)
+
+    Names(io.BytesIO(upd._states_file_bytes(dump_optimizer=True))).load()
+    assert ("mxnet.optimizer.optimizer", "SGD") in seen
+    assert ("mxnet.lr_scheduler", "FactorScheduler") in seen
+    assert not [m for m, _ in seen if m.startswith("oxnet")]
 
 
 @pytest.mark.parametrize("name", ["adam", "sgd", "rmsprop", "ftml"])
