@@ -10,6 +10,7 @@ from . import _native
 from .base import MXNetError, string_types, integer_types
 from .kvstore_base import KVStoreBase  # importing it also registers TestStore
 from .ndarray import NDArray
+from .ndarray.utils import write_bytes
 
 __all__ = ["KVStore", "KVStoreBase", "create"]
 
@@ -211,9 +212,8 @@ class KVStore(KVStoreBase):
     def save_optimizer_states(self, fname, dump_optimizer=False):
         if self._updater is None or not hasattr(self._updater, "get_states"):
             raise ValueError("save_optimizer_states: no optimizer is set on this store")
-        with open(fname, "wb") as f:
-            write = getattr(self._updater, "_states_file_bytes", self._updater.get_states)
-            f.write(write(dump_optimizer))
+        states = getattr(self._updater, "_states_file_bytes", self._updater.get_states)
+        write_bytes(fname, states(dump_optimizer))
 
     def load_optimizer_states(self, fname):
         if self._updater is None or not hasattr(self._updater, "set_states"):

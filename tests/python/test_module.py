@@ -286,6 +286,34 @@ def test_checkpoint_round_trip_with_optimizer_states(tmp_path):
         np.testing.assert_allclose(b_[k].asnumpy(), a[k].asnumpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_checkpoint_files_are_replaced_whole(tmp_path):
+    # Every file of a checkpoint is written to a temporary file and renamed over the old one,
+    # as .params files are: through a symlink the target is replaced and its mode kept.
+    mod = bound_module(batch=8)
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"momentum": 0.9})
+    x, y = toy_data(8)
+    mod.forward_backward(next(iter(mx.io.NDArrayIter(x, y, 8))))
+    mod.update()
+    real = tmp_path / "real"
+    real.mkdir()
+    for name in ("ck-symbol.json", "ck-0001.states", "ck-0001.params"):
+        (real / name).write_bytes(b"old")
+        os.chmod(real / name, 0o640)
+        os.symlink(real / name, tmp_path / name)
+    mod.save_checkpoint(str(tmp_path / "ck"), 1, save_optimizer_states=True)
+    for name in ("ck-symbol.json", "ck-0001.states", "ck-0001.params"):
+        assert os.path.islink(tmp_path / name)
+        assert (os.stat(real / name).st_mode & 0o777) == 0o640
+    assert sorted(os.listdir(real)) == ["ck-0001.params", "ck-0001.states", "ck-symbol.json"]
+    back = mx.mod.Module.load(str(tmp_path / "ck"), 1, load_optimizer_states=True)
+    assert back.symbol.tojson() == mod.symbol.tojson()
+    back.bind(data_shapes=[("data", (8, 5))], label_shapes=[("softmax_label", (8,))])
+    back.init_optimizer(optimizer="sgd", optimizer_params={"momentum": 0.9})  # reads the states
+    assert sorted(back._updater.states) == sorted(mod._updater.states)
+    with pytest.raises(mx.MXNetError, match="Is a directory"):
+        mod.symbol.save(str(real))
+
+
 def test_model_save_load_checkpoint_names(tmp_path):
     prefix = str(tmp_path / "m")
     arg = fixed_params()

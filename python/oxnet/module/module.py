@@ -5,6 +5,7 @@ import warnings
 
 from .. import initializer as init
 from .. import ndarray as nd
+from ..ndarray.utils import write_bytes
 from .. import optimizer as opt
 from ..context import Context, cpu
 from ..io import DataDesc
@@ -353,8 +354,7 @@ class Module(BaseModule):
         if self._update_on_kvstore:
             self._kvstore.save_optimizer_states(fname)
         else:
-            with open(fname, "wb") as fout:
-                fout.write(self._updater._states_file_bytes())
+            write_bytes(fname, self._updater._states_file_bytes())
 
     def load_optimizer_states(self, fname):
         assert self.optimizer_initialized

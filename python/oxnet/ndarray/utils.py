@@ -86,6 +86,22 @@ def save(fname, data):
     _native.save_file(fname, arrays, names, codes)
 
 
+def write_bytes(fname, data):
+    """Writes `data` to `fname` (a local path, written atomically as `save` writes, or an
+    fsspec URL): the symbol and optimizer-states files of a checkpoint."""
+    if isinstance(fname, os.PathLike):
+        fname = os.fspath(fname)
+    if not isinstance(fname, str):
+        raise TypeError("fname required to be a string")
+    if _is_url(fname):
+        with _open(fname, "wb") as f:
+            f.write(data)
+        return
+    if fname.startswith("file://"):
+        fname = fname[len("file://"):]
+    _native.write_file(fname, bytes(data))
+
+
 def load(fname):
     """Loads what `save` wrote (or MXNet wrote): a list, or a dict when names were saved."""
     if isinstance(fname, os.PathLike):

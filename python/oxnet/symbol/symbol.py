@@ -404,11 +404,11 @@ class Symbol:
         return self.handle.tojson()
 
     def save(self, fname, remove_amp_cast=True):
-        """Writes ``tojson()`` to ``fname``."""
+        """Writes ``tojson()`` to ``fname`` (atomically: a crash leaves the old file whole)."""
         if not isinstance(fname, string_types):
             raise TypeError("fname need to be string")
-        with open(fname, "w", encoding="utf-8") as f:
-            f.write(self.tojson())
+        from ..ndarray.utils import write_bytes
+        write_bytes(fname, self.tojson().encode("utf-8"))
 
     def get_backend_symbol(self, backend):
         """The graph after the subgraph passes of MXNet 1.9.1's CPU backend ``backend``:

@@ -40,6 +40,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ops::seed, m)?)?;
     m.add_function(wrap_pyfunction!(ops::save_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(ops::save_file, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::write_file, m)?)?;
     m.add_function(wrap_pyfunction!(ops::load_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(ops::load_file, m)?)?;
     m.add_function(wrap_pyfunction!(ops::_before_fork, m)?)?;

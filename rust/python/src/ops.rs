@@ -265,6 +265,15 @@ pub fn save_file(
     })
 }
 
+/// Writes `data` to `fname` atomically, as `save_file` writes arrays (symbol and states files).
+#[pyfunction]
+pub fn write_file(py: Python<'_>, fname: String, data: &[u8]) -> PyResult<()> {
+    // `bytes` are immutable, so the borrowed buffer stays valid without the GIL.
+    enter(py, move || {
+        oxnet::ndarray::io::write_file_atomic(&fname, data)
+    })
+}
+
 /// `(arrays, storage type codes, names or None)`; Python builds the list or dict and gives
 /// sparse records their classes.
 fn loaded(py: Python<'_>, res: Loaded) -> PyResult<Py<PyAny>> {

@@ -27,6 +27,7 @@ pub use load::{
 };
 pub use save::{
     save_to_bytes, save_to_bytes_typed, save_to_file, save_to_file_typed, save_to_writer,
+    write_file_atomic,
 };
 
 use crate::error::Error;

@@ -68,11 +68,24 @@ pub fn save_to_file_typed(
     stypes: &[StorageType],
     names: Option<&[String]>,
 ) -> Result<()> {
-    let path = path.as_ref();
-    let shown = path.display().to_string();
     // Fail on bad arguments before touching the file system.
     check_names(arrays, names)?;
     check_stypes(arrays, stypes)?;
+    replace_file(path.as_ref(), |w| write_list(w, arrays, stypes, names))
+}
+
+/// Writes `data` to `path` as atomically as [`save_to_file`] does (symbol files, optimizer
+/// states: whatever a checkpoint holds besides its arrays).
+pub fn write_file_atomic(path: impl AsRef<Path>, data: &[u8]) -> Result<()> {
+    replace_file(path.as_ref(), |w| w.write_all(data).map_err(WriteError::Io))
+}
+
+/// Runs `write` into a temporary file next to `path`'s target and renames it over the target.
+fn replace_file(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::result::Result<(), WriteError>,
+) -> Result<()> {
+    let shown = path.display().to_string();
     let target = resolve_symlink(path);
     if target.is_dir() {
         return Err(Error::Io {
@@ -100,7 +113,8 @@ pub fn save_to_file_typed(
                 .map_err(WriteError::Io)?;
         }
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        write_list(&mut w, arrays, stypes, names)?;
+        write(&mut w)?;
+        w.flush().map_err(WriteError::Io)?;
         let file = w.into_inner().map_err(|e| WriteError::Io(e.into_error()))?;
         if fsync_enabled() {
             file.sync_all().map_err(WriteError::Io)?;
