@@ -23,6 +23,15 @@ def _is_url(fname):
     return "://" in fname and not fname.startswith("file://")
 
 
+def _path(fname):
+    """`fname` as a str: an fsspec URL as given, a local path without its `file://`."""
+    if isinstance(fname, os.PathLike):
+        fname = os.fspath(fname)
+    if not isinstance(fname, str):
+        raise TypeError("fname required to be a string")
+    return fname[len("file://"):] if fname.startswith("file://") else fname
+
+
 def _fsspec():
     try:
         import fsspec
@@ -69,10 +78,7 @@ def save(fname, data):
     half-written file in place of a good one.
     """
     arrays, names = _split(data)
-    if isinstance(fname, os.PathLike):
-        fname = os.fspath(fname)
-    if not isinstance(fname, str):
-        raise TypeError("fname required to be a string")
+    fname = _path(fname)
     stypes = [a.stype for a in arrays]
     # Sparse arrays are written as MXNet's sparse records; None keeps the all-dense fast path.
     codes = [_STYPE_CODES[s] for s in stypes] if any(s != "default" for s in stypes) else None
@@ -81,38 +87,26 @@ def save(fname, data):
         with _open(fname, "wb") as f:
             f.write(buf)
         return
-    if fname.startswith("file://"):
-        fname = fname[len("file://"):]
     _native.save_file(fname, arrays, names, codes)
 
 
 def write_bytes(fname, data):
     """Writes `data` to `fname` (a local path, written atomically as `save` writes, or an
     fsspec URL): the symbol and optimizer-states files of a checkpoint."""
-    if isinstance(fname, os.PathLike):
-        fname = os.fspath(fname)
-    if not isinstance(fname, str):
-        raise TypeError("fname required to be a string")
+    fname = _path(fname)
     if _is_url(fname):
         with _open(fname, "wb") as f:
             f.write(data)
         return
-    if fname.startswith("file://"):
-        fname = fname[len("file://"):]
     _native.write_file(fname, bytes(data))
 
 
 def load(fname):
     """Loads what `save` wrote (or MXNet wrote): a list, or a dict when names were saved."""
-    if isinstance(fname, os.PathLike):
-        fname = os.fspath(fname)
-    if not isinstance(fname, str):
-        raise TypeError("fname required to be a string")
+    fname = _path(fname)
     if _is_url(fname):
         with _open(fname, "rb") as f:
             return _loaded(_native.load_bytes(f.read()))
-    if fname.startswith("file://"):
-        fname = fname[len("file://"):]
     return _loaded(_native.load_file(fname))
 
 
