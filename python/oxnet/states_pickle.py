@@ -41,7 +41,7 @@ def _record(arr):
     codes = None if arr.stype == "default" else [_STYPE_CODES[arr.stype]]
     buf = _native.save_bytes([arr], None, codes)
     # A bytearray, as MXNet's: its __setstate__ needs a writable buffer.
-    return bytearray(buf[len(_HEADER):len(buf) - len(_NO_NAMES)])
+    return bytearray(memoryview(buf)[len(_HEADER):len(buf) - len(_NO_NAMES)])
 
 
 def _oxnet_class(module, name):

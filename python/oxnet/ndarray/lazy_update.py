@@ -31,10 +31,9 @@ def lazy_rows(fn, states):
             return fn(*args, **kwargs)  # the op names what is wrong
         a = bound.arguments
         grad, weight = a.get("grad"), a.get("weight")
-        extra = a.get("kwargs", {})
         if (getattr(grad, "stype", None) != "row_sparse" or weight is None
-                or any(a.get(name) is None for name in states) or not _is_lazy(a.get("lazy_update", extra.get("lazy_update", True)))
-                or grad.shape != weight.shape):
+                or any(a.get(name) is None for name in states)
+                or not _is_lazy(a.get("lazy_update", True)) or grad.shape != weight.shape):
             return fn(*args, **kwargs)
         rows = grad.indices
         if rows.shape[0] == grad.shape[0]:
@@ -48,8 +47,7 @@ def lazy_rows(fn, states):
         if rows.shape[0] == 0:
             return target
         part = dict(a)
-        part.pop("kwargs", None)
-        part.update(extra)
+        part.update(part.pop("kwargs", {}))
         for name in ("weight", "grad") + states:
             part[name] = a[name].take(rows)
         part["out"] = None
