@@ -3,6 +3,8 @@
 Operations on arrays marked with ``attach_grad`` are recorded inside ``record()``; ``backward``
 then runs each op's gradient rule (the same rules as ``Executor.backward``).
 """
+import weakref
+
 from . import _native
 from .ndarray.ndarray import NDArray
 
@@ -94,6 +96,24 @@ def mark_variables(variables, gradients, grad_reqs="write"):
     _check_arrays(variables, "variables")
     _check_arrays(gradients, "gradients")
     _native.mark_variables(variables, gradients, list(grad_reqs))
+    for v, g in zip(variables, gradients):
+        _remember_grad_class(v, g)
+
+
+# The class of each variable's gradient buffer (by the variable's id, dropped with the
+# variable): `x.grad` of a variable marked with a sparse gradient is a sparse array again.
+_GRAD_CLASS = {}
+
+
+def _remember_grad_class(var, grad):
+    key = id(var)
+    if type(grad) is NDArray:
+        _GRAD_CLASS.pop(key, None)
+    elif key not in _GRAD_CLASS:
+        _GRAD_CLASS[key] = type(grad)
+        weakref.finalize(var, _GRAD_CLASS.pop, key, None)
+    else:
+        _GRAD_CLASS[key] = type(grad)
 
 
 def _head_grads(heads, head_grads):
@@ -167,14 +187,17 @@ class Function(object):
 
 
 def _attach_grad(self, grad_req="write", stype=None):
-    """Attaches a gradient buffer (zeros) to this array: ops on it are recorded in ``record()``."""
-    from .ndarray import zeros_like
-    g = zeros_like(self)
-    _native.mark_variables([self], [g], [grad_req])
+    """Attaches a gradient buffer (zeros, of storage type `stype`, default this array's) to
+    this array: ops on it are recorded in ``record()``."""
+    from .ndarray import zeros
+    g = zeros(self.shape, ctx=self.context, dtype=self.dtype, stype=stype or self.stype)
+    mark_variables([self], [g], [grad_req])
 
 
 def _grad(self):
-    return _native.get_grad(self)
+    g = _native.get_grad(self)
+    cls = _GRAD_CLASS.get(id(self))
+    return g if g is None or cls is None else cls(g)
 
 
 def _backward(self, out_grad=None, retain_graph=False, train_mode=True):

@@ -294,6 +294,90 @@ def test_sparse_arithmetic_computes_only_the_stored_entries():
         assert type(x + 1) is mx.nd.NDArray and type(1 - x) is mx.nd.NDArray
 
 
+def test_generic_operators_give_mxnet_output_storage_types():
+    # mx.nd.X, NDArray methods and operators on sparse inputs: storage type and values as
+    # MXNet 1.9.1 printed them (its FInferStorageType), not only the mx.nd.sparse functions.
+    c = mx.nd.array([[0, 2, 0], [1, 0, 3]]).tostype("csr")
+    r = mx.nd.array([[0, 2, 0], [0, 0, 0]]).tostype("row_sparse")
+    v, d = mx.nd.array([[2, 0, 4]]), mx.nd.array([[1, 0, 2], [0, 1, 1]])
+    col = mx.nd.array([[2], [0]])
+    inf, nan = np.inf, np.nan
+    nd, internal = mx.nd, mx.nd._internal
+    cases = [
+        (lambda: nd.abs(c), "csr", [[0, 2, 0], [1, 0, 3]]),
+        (lambda: c.abs(), "csr", [[0, 2, 0], [1, 0, 3]]),
+        (lambda: nd.op.sqrt(r), "row_sparse", [[0, 2 ** 0.5, 0], [0, 0, 0]]),
+        (lambda: r.square(), "row_sparse", [[0, 4, 0], [0, 0, 0]]),
+        (lambda: c.clip(-1, 1), "csr", [[0, 1, 0], [1, 0, 1]]),
+        (lambda: nd.zeros_like(r), "row_sparse", [[0, 0, 0], [0, 0, 0]]),
+        (lambda: nd.BlockGrad(r), "row_sparse", [[0, 2, 0], [0, 0, 0]]),
+        (lambda: nd.exp(c), "default", np.exp([[0, 2, 0], [1, 0, 3]])),
+        (lambda: nd.ones_like(r), "default", [[1, 1, 1], [1, 1, 1]]),
+        (lambda: nd.elemwise_add(c, c), "csr", [[0, 4, 0], [2, 0, 6]]),
+        (lambda: nd.elemwise_sub(r, r), "row_sparse", [[0, 0, 0], [0, 0, 0]]),
+        (lambda: nd.elemwise_add(c, d), "default", [[1, 2, 2], [1, 1, 4]]),
+        (lambda: nd.elemwise_mul(d, c), "csr", [[0, 0, 0], [0, 0, 3]]),
+        (lambda: nd.elemwise_mul(r, d), "row_sparse", [[0, 0, 0], [0, 0, 0]]),
+        (lambda: nd.elemwise_mul(c, r), "default", [[0, 4, 0], [0, 0, 0]]),
+        (lambda: nd.elemwise_div(c, c), "default", [[nan, 1, nan], [1, nan, 1]]),
+        (lambda: nd.broadcast_div(c, v), "csr", [[0, inf, 0], [0.5, 0, 0.75]]),
+        (lambda: c / col, "csr", [[0, 1, 0], [inf, 0, inf]]),
+        (lambda: c * v, "csr", [[0, 0, 0], [2, 0, 12]]),
+        (lambda: nd.broadcast_mul(v, c), "default", [[0, 0, 0], [2, 0, 12]]),
+        (lambda: d * r, "default", [[0, 0, 0], [0, 0, 0]]),
+        (lambda: r / v, "default", [[0, inf, 0], [0, nan, 0]]),
+        (lambda: nd.add_n(r, r, r), "row_sparse", [[0, 6, 0], [0, 0, 0]]),
+        (lambda: nd.add_n(c, c), "default", [[0, 4, 0], [2, 0, 6]]),
+        (lambda: nd.concat(c, c, dim=0), "csr", [[0, 2, 0], [1, 0, 3]] * 2),
+        (lambda: nd.concat(c, c, dim=1), "default", [[0, 2, 0, 0, 2, 0], [1, 0, 3, 1, 0, 3]]),
+        (lambda: nd.slice(c, begin=(0, 1), end=(2, 3)), "csr", [[2, 0], [0, 3]]),
+        (lambda: c.slice(begin=(1,), end=(2,)), "csr", [[1, 0, 3]]),
+        (lambda: nd.dot(c, d, transpose_a=True), "row_sparse", [[0, 1, 1], [2, 0, 4], [0, 3, 3]]),
+        (lambda: nd.dot(d, c, transpose_b=True), "csr", [[0, 7], [2, 3]]),
+        (lambda: nd.dot(c, d.T, forward_stype="row_sparse"), "row_sparse", [[0, 2], [7, 3]]),
+        (lambda: internal._square_sum(r, axis=1, keepdims=True), "row_sparse", [[4], [0]]),
+        (lambda: internal._scatter_plus_scalar(c, scalar=1.0), "csr", [[0, 3, 0], [2, 0, 4]]),
+        (lambda: internal._scatter_minus_scalar(c, scalar=1.0), "csr", [[0, 1, 0], [0, 0, 2]]),
+        (lambda: internal._div_scalar(r, scalar=0.0), "row_sparse", [[nan, inf, nan], [0, 0, 0]]),
+        (lambda: r - 0, "row_sparse", [[0, 2, 0], [0, 0, 0]]),
+        (lambda: 0 - c, "default", [[0, -2, 0], [-1, 0, -3]]),
+        (lambda: c > 1, "csr", [[0, 1, 0], [0, 0, 1]]),
+        (lambda: c == 0, "default", [[1, 0, 1], [0, 1, 0]]),
+        (lambda: c ** 2, "default", [[0, 4, 0], [1, 0, 9]]),
+        (lambda: -r, "row_sparse", [[0, -2, 0], [0, 0, 0]]),
+    ]
+    for i, (f, stype, want) in enumerate(cases):
+        got = f()
+        assert got.stype == stype, (i, got.stype, stype)
+        np.testing.assert_array_equal(got.asnumpy(), np.array(want, dtype=np.float32), str(i))
+    # Dense inputs are untouched by the storage rules, and `out=` is written as given.
+    assert type(nd.abs(d)) is mx.nd.NDArray
+    out = mx.nd.zeros((2, 3))
+    assert nd.abs(c, out=out) is out and out.stype == "default"
+    # A sign-less zero where nothing is stored, as MXNet prints it.
+    assert not np.signbit((-r).asnumpy()[1]).any()
+
+
+def test_attach_grad_keeps_the_gradient_storage_type():
+    w = mx.nd.ones((4, 2))
+    w.attach_grad(stype="row_sparse")
+    with mx.autograd.record():
+        y = mx.nd.Embedding(mx.nd.array([1, 3]), w, input_dim=4, output_dim=2, sparse_grad=True)
+    y.backward()
+    assert type(w.grad) is RowSparseNDArray
+    assert w.grad.indices.asnumpy().tolist() == [1, 3]
+    np.testing.assert_array_equal(w.grad.asnumpy(), [[0, 0], [1, 1], [0, 0], [1, 1]])
+    c = mx.nd.array([[0, 1], [2, 0]]).tostype("csr")
+    c.attach_grad()  # MXNet: zeros_like keeps csr
+    assert type(c.grad) is CSRNDArray
+    x = mx.nd.ones((2,))
+    x.attach_grad()
+    assert type(x.grad) is mx.nd.NDArray
+    g = mx.nd.sparse.zeros("row_sparse", (2,))
+    mx.autograd.mark_variables([x], [g])
+    assert type(x.grad) is RowSparseNDArray
+
+
 def test_lazy_updates_change_only_the_rows_a_row_sparse_gradient_stores():
     # MXNet 1.9.1: rows 0 and 2 (no gradient) keep their weight and state, with wd and momentum.
     g = mx.nd.array([[0., 0], [1, -2], [0, 0]]).tostype("row_sparse")

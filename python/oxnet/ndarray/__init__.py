@@ -40,6 +40,7 @@ from .utils import save, load, load_frombuffer  # noqa: E402
 from . import random  # noqa: E402
 from . import contrib  # noqa: E402
 from . import sparse  # noqa: E402
+dot = op.dot = sparse.dot  # forward_stype and MXNet's output storage types
 for _name, _f in _contrib_ops.items():
     setattr(contrib, _name, _f)
 del _contrib_ops, _funcs

@@ -13,18 +13,22 @@ How oxnet differs from MXNet 1.9.1 here:
 * Components given to `csr_matrix((data, indices, indptr))` / `row_sparse_array((data,
   indices))` are validated at construction (MXNet defers this to `check_format`), raising
   `SparseFormatError` (both an `MXNetError` and a `ValueError`) naming the argument and value.
-* Results of generic operators on sparse inputs are dense `NDArray`s (stype 'default'), where
-  MXNet keeps a sparse result for some (e.g. `csr + csr`). The functions of this module and
-  `*`/`/` by a scalar, `+`/`-` of 0, `+`/`-`/`*` of two arrays of the same sparse type, `*` by
-  a dense array, and the zero-preserving unary functions keep MXNet's output storage type; a
-  product or quotient computed on the stored entries alone leaves the others 0 (`x / 0`).
+* Operators give MXNet's output storage type (its FInferStorageType), whichever namespace
+  calls them (`mx.nd.X`, `mx.nd.sparse.X`, NDArray methods and arithmetic): zero-preserving
+  unary functions keep the input's, `csr + csr` is csr, `csr * dense` csr, `csr.T . dense`
+  row_sparse... (`storage_rules`). Where MXNet computes on the stored entries alone,
+  so do these (`x / 0` leaves unstored entries 0). Where MXNet has no sparse kernel and
+  raises (e.g. `csr / dense`, `clip` to a range without 0), oxnet computes the dense answer.
 * `size` and `reshape` work on sparse arrays (MXNet raises), giving the dense array's answers.
 """
+import operator as _operator
+
 import numpy as np
 
 from ..base import MXNetError, integer_types, numeric_types
 from ..context import Context
 from . import _internal
+from . import storage_rules as _rules
 from .ndarray import NDArray, _ctx, _np_dtype, _shape, _from_numpy
 
 __all__ = ["BaseSparseNDArray", "CSRNDArray", "RowSparseNDArray", "csr_matrix", "row_sparse_array",
@@ -65,14 +69,14 @@ def _rsp_parts(dense):
     return dense[rows], rows
 
 
-def _on_stored(x, res):
-    """`res` as an array of `x`'s class, zero wherever `x` stores nothing: MXNet computes a
-    sparse result on the stored entries (rows) alone, so `x / 0` or `x * inf` is not NaN there."""
+def _on_stored(x, res, cls):
+    """`res` as a `cls` array, zero wherever `x` stores nothing: MXNet computes a sparse result
+    on the stored entries (rows) alone, so `x / 0` or `x * inf` is not NaN there."""
     stored = _internal._not_equal_scalar(x._dense(), scalar=0)
     if isinstance(x, RowSparseNDArray) and x.ndim > 1:
         rows = _internal.max(stored, axis=tuple(range(1, x.ndim)), keepdims=True)
         stored = _internal.broadcast_to(rows, shape=x.shape)
-    return _rewrap(type(x), _internal.where(stored, res, _internal.zeros_like(res)))
+    return _rewrap(cls, _internal.where(stored, res, _internal.zeros_like(res)))
 
 
 def _rewrap(cls, res):
@@ -153,46 +157,6 @@ class BaseSparseNDArray(NDArray):
     @property
     def _aux_types(self):
         return list(_STORAGE_AUX_TYPES[self.stype])
-
-    # Arithmetic keeping MXNet's output storage type where it does (see module docstring).
-    def _same_stype(self, other, res):
-        if isinstance(other, NDArray) and other.stype == self.stype and other.shape == self.shape:
-            return _rewrap(type(self), res)
-        return res
-
-    def _plus_zero(self, other, res):
-        # MXNet keeps the storage type when the scalar added or subtracted is 0.
-        if isinstance(other, numeric_types):
-            return _rewrap(type(self), res) if other == 0 else res
-        return self._same_stype(other, res)
-
-    def __add__(self, other):
-        return self._plus_zero(other, NDArray.__add__(self, other))
-
-    def __radd__(self, other):
-        return self._plus_zero(other, NDArray.__radd__(self, other))
-
-    def __sub__(self, other):
-        return self._plus_zero(other, NDArray.__sub__(self, other))
-
-    def __mul__(self, other):
-        res = NDArray.__mul__(self, other)
-        if isinstance(other, numeric_types) or (isinstance(other, NDArray)
-                                                and other.stype == "default"
-                                                and other.shape == self.shape):
-            return _on_stored(self, res)
-        return self._same_stype(other, res)
-
-    def __rmul__(self, other):
-        res = NDArray.__rmul__(self, other)
-        return _on_stored(self, res) if isinstance(other, numeric_types) else res
-
-    def __truediv__(self, other):
-        res = NDArray.__truediv__(self, other)
-        return _on_stored(self, res) if isinstance(other, numeric_types) else res
-
-    def __neg__(self):
-        return _rewrap(type(self), NDArray.__neg__(self))
 
     __hash__ = NDArray.__hash__
 
@@ -613,139 +577,111 @@ def _keep_rows(data, indices, strict=True):
     return _internal.where(_internal.broadcast_to(m, shape=data.shape), data, zero)
 
 
-def slice(data, begin, end, step=(), out=None, name=None):  # noqa: A001 - MXNet's name
-    """MXNet's `slice`; a csr input gives a csr result (rows and columns as given)."""
-    res = _internal.slice(data, begin=begin, end=end, step=step, out=out)
-    if out is None and isinstance(data, CSRNDArray):
-        return _rewrap(CSRNDArray, res)
-    return res
-
-
-def dot(lhs, rhs, transpose_a=False, transpose_b=False, forward_stype=None, out=None, name=None):
-    """MXNet's `dot`. Output storage as MXNet's: csr.T · dense is row_sparse, dense · csr is
-    csr, csr · dense and the rest dense (or `forward_stype` when given)."""
-    res = _internal.dot(lhs, rhs, transpose_a=transpose_a, transpose_b=transpose_b, out=out)
-    if out is not None:
-        return out
-    stype = forward_stype
-    if stype is None and isinstance(lhs, CSRNDArray) and transpose_a and rhs.stype == "default":
-        stype = "row_sparse"
-    elif stype is None and lhs.stype == "default" and isinstance(rhs, CSRNDArray):
-        stype = "csr"
-    if stype in (None, "default"):
-        return res
-    return _wrap(res, stype)
-
-
-def _binary(opname, keep):
-    def fn(lhs, rhs, out=None, name=None):
-        both = isinstance(lhs, NDArray) and isinstance(rhs, NDArray)
-        if both and lhs.shape == rhs.shape:
-            res = getattr(_internal, opname)(lhs, rhs, out=out)
-        else:
-            from . import ndarray as _nd
-            res = getattr(_nd, {"elemwise_add": "add", "elemwise_sub": "subtract",
-                                "elemwise_mul": "multiply", "elemwise_div": "divide"}[opname])(lhs, rhs)
-            if out is not None:
-                NDArray.copyto(res, out)
-                return out
+def _dot_op(raw):
+    def dot(lhs, rhs, transpose_a=False, transpose_b=False, forward_stype=None, out=None,
+            name=None):
+        """MXNet's `dot`. Output storage as MXNet's: csr.T · dense (or row_sparse, not
+        transposed) is row_sparse, dense · csr is csr, the rest dense (or `forward_stype`)."""
+        res = raw(lhs, rhs, transpose_a=transpose_a, transpose_b=transpose_b, out=out)
         if out is not None:
             return out
-        stype = keep(lhs, rhs)
-        if stype and opname in ("elemwise_mul", "elemwise_div") and _stype(lhs) != _stype(rhs):
-            return _on_stored(lhs if _stype(lhs) == stype else rhs, res)
-        return _wrap(res, stype) if stype else res
-    fn.__name__ = opname
-    fn.__doc__ = "MXNet's `%s` on sparse or dense arrays (MXNet's output storage type)." % opname
+        stype, a, b = forward_stype, _rules.stype_of(lhs), _rules.stype_of(rhs)
+        if stype is None and a == "csr" and transpose_a and not transpose_b and b in (
+                "default", "row_sparse"):
+            stype = "row_sparse"
+        elif stype is None and a == "default" and not transpose_a and b == "csr":
+            stype = "csr"
+        return res if stype in (None, "default") else _wrap(res, stype)
+    return dot
+
+
+def _ufunc(elemwise, broadcast, operator_):
+    """MXNet's `mx.nd.sparse.add`-style functions: elementwise for equal shapes, broadcasting
+    otherwise, the scalar operators for a number."""
+    def fn(lhs, rhs):
+        if isinstance(lhs, NDArray) and isinstance(rhs, NDArray):
+            return getattr(_internal, elemwise if lhs.shape == rhs.shape else broadcast)(lhs, rhs)
+        return operator_(lhs, rhs)
+    fn.__name__ = elemwise.replace("elemwise_", "")
+    fn.__doc__ = "MXNet's sparse `%s` (output storage type as MXNet's)." % fn.__name__
     return fn
 
 
-def _stype(x):
-    return x.stype if isinstance(x, NDArray) else "default"
-
-
-def _same_sparse(lhs, rhs):
-    s = _stype(lhs)
-    return s if s != "default" and s == _stype(rhs) else None
-
-
-def _mul_stype(lhs, rhs):
-    s = _same_sparse(lhs, rhs)
-    if s:
-        return s
-    # A sparse array times a dense one (or a number) keeps the sparse array's zeros.
-    for a, b in ((lhs, rhs), (rhs, lhs)):
-        if _stype(a) != "default" and _stype(b) == "default":
-            return _stype(a)
-    return None
-
-
-def _div_stype(lhs, rhs):
-    return _stype(lhs) if _stype(lhs) != "default" and not isinstance(rhs, NDArray) else None
-
-
-elemwise_add = _binary("elemwise_add", _same_sparse)
-elemwise_sub = _binary("elemwise_sub", _same_sparse)
-elemwise_mul = _binary("elemwise_mul", _mul_stype)
-elemwise_div = _binary("elemwise_div", lambda lhs, rhs: None)
-add = _binary("elemwise_add", _same_sparse)
-add.__name__ = "add"
-subtract = _binary("elemwise_sub", _same_sparse)
-subtract.__name__ = "subtract"
-multiply = _binary("elemwise_mul", _mul_stype)
-multiply.__name__ = "multiply"
-divide = _binary("elemwise_div", _div_stype)
-divide.__name__ = "divide"
+add = _ufunc("elemwise_add", "broadcast_add", _operator.add)
+subtract = _ufunc("elemwise_sub", "broadcast_sub", _operator.sub)
+multiply = _ufunc("elemwise_mul", "broadcast_mul", _operator.mul)
+divide = _ufunc("elemwise_div", "broadcast_div", _operator.truediv)
 
 
 def square_sum(data, axis=None, keepdims=False, exclude=False, out=None, name=None):
-    """Sum of squares (MXNet's `_square_sum`, for row_sparse inputs) as a dense array."""
+    """Sum of squares (MXNet's `_square_sum`, for row_sparse inputs)."""
     kw = {} if axis is None else {"axis": axis}
-    return _internal.sum(_internal.square(data), keepdims=keepdims, exclude=exclude,
-                         out=out, **kw)
+    return _internal._square_sum(data, keepdims=keepdims, exclude=exclude, out=out, **kw)
 
 
-# Unary operators that map 0 to 0 keep a sparse input's storage type (MXNet's
-# FInferStorageType for these); the others give dense results, as in MXNet.
-_ZERO_PRESERVING = ("abs", "sign", "round", "rint", "ceil", "floor", "trunc", "fix", "square",
-                    "sqrt", "sin", "tan", "arcsin", "arctan", "sinh", "tanh", "arcsinh", "arctanh",
-                    "expm1", "log1p", "degrees", "radians", "relu", "cbrt", "negative", "zeros_like",
-                    "stop_gradient", "clip")
-_DENSE_RESULT = ("arccos", "arccosh", "cos", "cosh", "exp", "gamma", "gammaln", "log", "log10",
-                 "log2", "rsqrt", "sigmoid", "sum", "mean", "norm", "where", "add_n",
-                 "concat", "make_loss", "broadcast_add",
-                 "broadcast_sub", "broadcast_mul", "broadcast_div", "broadcast_plus",
-                 "broadcast_minus", "Embedding", "FullyConnected", "LinearRegressionOutput",
-                 "LogisticRegressionOutput", "MAERegressionOutput", "ElementWiseSum",
-                 "sgd_update", "sgd_mom_update", "adam_update", "adagrad_update", "ftrl_update")
+# Scalar operator each arithmetic method uses, MXNet's operator for two arrays of the same
+# shape and of different shapes, and whether `self` is the right operand (then the left one is
+# a dense NDArray, whose operators always broadcast).
+_ARITH = {
+    "__add__": ("_plus_scalar", "elemwise_add", "broadcast_add", False),
+    "__radd__": ("_plus_scalar", "broadcast_add", "broadcast_add", True),
+    "__sub__": ("_minus_scalar", "elemwise_sub", "broadcast_sub", False),
+    "__rsub__": ("_rminus_scalar", "broadcast_sub", "broadcast_sub", True),
+    "__mul__": ("_mul_scalar", "elemwise_mul", "broadcast_mul", False),
+    "__rmul__": ("_mul_scalar", "broadcast_mul", "broadcast_mul", True),
+    "__truediv__": ("_div_scalar", "elemwise_div", "broadcast_div", False),
+    "__rtruediv__": ("_rdiv_scalar", "broadcast_div", "broadcast_div", True),
+    "__eq__": ("_equal_scalar", "_equal", "broadcast_equal", False),
+    "__ne__": ("_not_equal_scalar", "_not_equal", "broadcast_not_equal", False),
+    "__gt__": ("_greater_scalar", "_greater", "broadcast_greater", False),
+    "__ge__": ("_greater_equal_scalar", "_greater_equal", "broadcast_greater_equal", False),
+    "__lt__": ("_lesser_scalar", "_lesser", "broadcast_lesser", False),
+    "__le__": ("_lesser_equal_scalar", "_lesser_equal", "broadcast_lesser_equal", False),
+}
 
 
-def _unary(opname, keep):
-    f = getattr(_internal, opname)
+def _arith_method(name, scalar_op, same_op, bcast_op, reflected):
+    base = getattr(NDArray, name)
 
-    def fn(data, *args, **kwargs):
-        res = f(data, *args, **kwargs)
-        if keep and kwargs.get("out") is None and isinstance(data, BaseSparseNDArray):
-            return _rewrap(type(data), res)
+    def method(self, other):
+        res = base(self, other)
+        if isinstance(other, numeric_types) and not isinstance(other, bool):
+            rule = _rules.RULES.get(scalar_op, _rules.dense)
+            return _rules.apply(rule, [self], {"scalar": other}, res)
+        if isinstance(other, NDArray):
+            rule = _rules.RULES.get(same_op if other.shape == self.shape else bcast_op,
+                                    _rules.dense)
+            return _rules.apply(rule, [other, self] if reflected else [self, other], {}, res)
         return res
-    fn.__name__ = opname
-    fn.__doc__ = f.__doc__
-    return fn
+    method.__name__ = name
+    return method
+
+
+def _negative(self):
+    return _rules.apply(_rules.keep_on_stored, [self], {}, NDArray.__neg__(self))
 
 
 def _install_ops():
+    """MXNet's operator namespace of this module, and the arithmetic of sparse arrays."""
     g = globals()
-    for n in _ZERO_PRESERVING:
-        if hasattr(_internal, n):
-            g[n] = _unary(n, True)
-    for n in _DENSE_RESULT:
-        if hasattr(_internal, n):
+    g["dot"] = _dot_op(_internal.dot)
+    for n in _rules.RULES:
+        if not n.startswith("_") and hasattr(_internal, n):
             g[n] = getattr(_internal, n)
-    # Registry ops MXNet files under mx.nd.sparse by their `_sparse_` prefix, where this module
-    # has no storage-aware version of its own.
+    for n in ("arccos", "arccosh", "cos", "cosh", "exp", "gamma", "gammaln", "log", "log10",
+              "log2", "rsqrt", "sigmoid", "sum", "mean", "norm", "where", "broadcast_add",
+              "broadcast_sub", "broadcast_plus", "broadcast_minus", "Embedding", "FullyConnected",
+              "LinearRegressionOutput", "LogisticRegressionOutput", "MAERegressionOutput",
+              "sgd_update", "sgd_mom_update", "adam_update", "adagrad_update", "ftrl_update"):
+        if hasattr(_internal, n) and n not in g:
+            g[n] = getattr(_internal, n)
+    # Registry ops MXNet files under mx.nd.sparse by their `_sparse_` prefix.
     for n in dir(_internal):
         if n.startswith("_sparse_") and n[len("_sparse_"):] not in g:
             g[n[len("_sparse_"):]] = getattr(_internal, n)
+    for name, spec in _ARITH.items():
+        setattr(BaseSparseNDArray, name, _arith_method(name, *spec))
+    BaseSparseNDArray.__neg__ = _negative
 
 
 _install_ops()
