@@ -145,6 +145,45 @@ def bind(sym, ctx, args, args_grad=None, grad_req="write", aux_states=None, grou
     return Executor(sym, ctx, args, grads, reqs, aux)
 
 
+_STYPE_CODES = {"0": "default", "1": "row_sparse", "2": "csr"}
+
+
+def _is_true(v):
+    return str(v).lower() in ("true", "1")
+
+
+def _storage_types(sym, arg_names, stype_dict):
+    """MXNet's storage types of the argument arrays (a variable's ``stype``, or
+    ``stype_dict``) and of their gradients: row_sparse for the right operand of ``dot`` with
+    a csr left one, and for the weight of ``Embedding(sparse_grad=True)`` /
+    ``SparseEmbedding``, when every use of the argument gives one; dense otherwise."""
+    nodes = json.loads(sym.tojson())["nodes"]
+    stypes = {}
+    for node in nodes:
+        if node["op"] == "null":
+            code = node.get("attrs", {}).get("__storage_type__", "0")
+            stypes[node["name"]] = _STYPE_CODES.get(code, code)
+    stypes.update(stype_dict or {})
+    uses = {}
+    for node in nodes:
+        attrs, ins = node.get("attrs", {}), node["inputs"]
+        sparse_in = None
+        if node["op"] == "dot" and len(ins) == 2 and not _is_true(attrs.get("transpose_a")):
+            lhs = nodes[ins[0][0]]
+            if lhs["op"] == "null" and stypes.get(lhs["name"]) == "csr":
+                sparse_in = 1
+        elif (node["op"] == "_contrib_SparseEmbedding" or node["op"] == "Embedding"
+              and _is_true(attrs.get("sparse_grad"))):
+            sparse_in = 1
+        for i, (src, _, _) in enumerate(ins):
+            if nodes[src]["op"] == "null":
+                uses.setdefault(nodes[src]["name"], []).append(i == sparse_in)
+    arg_stypes = [stypes.get(n, "default") for n in arg_names]
+    grad_stypes = ["row_sparse" if uses.get(n) and all(uses[n]) else "default"
+                   for n in arg_names]
+    return arg_stypes, grad_stypes
+
+
 def simple_bind(sym, ctx, grad_req="write", type_dict=None, stype_dict=None, group2ctx=None,
                 shared_arg_names=None, shared_exec=None, shared_buffer=None, **kwargs):
     """Infers every shape and dtype from ``kwargs`` and binds zero-filled arrays."""
@@ -178,10 +217,12 @@ def simple_bind(sym, ctx, grad_req="write", type_dict=None, stype_dict=None, gro
         fail(str(e))
     arg_types = [t if t is not None else np.float32 for t in arg_types]
     aux_types = [t if t is not None else np.float32 for t in aux_types]
-    args = [nd.zeros(s, ctx=ctx, dtype=t) for s, t in zip(arg_shapes, arg_types)]
+    arg_stypes, grad_stypes = _storage_types(sym, arg_names, stype_dict)
+    args = [nd.zeros(s, ctx=ctx, dtype=t, stype=st)
+            for s, t, st in zip(arg_shapes, arg_types, arg_stypes)]
     reqs = _grad_reqs(grad_req, arg_names)
-    grads = [nd.zeros(s, ctx=ctx, dtype=t) if r != "null" else None
-             for s, t, r in zip(arg_shapes, arg_types, reqs)]
+    grads = [nd.zeros(s, ctx=ctx, dtype=t, stype=st) if r != "null" else None
+             for s, t, r, st in zip(arg_shapes, arg_types, reqs, grad_stypes)]
     aux = [nd.zeros(s, ctx=ctx, dtype=t) for s, t in zip(aux_shapes, aux_types)]
     return Executor(sym, ctx, args, grads, reqs, aux)
 
@@ -320,8 +361,9 @@ class Executor:
                                  "big executor and then down sizing it is more efficient than the "
                                  "reverse.If you really want to up size, set allow_up_sizing=True "
                                  "to enable allocation of new arrays." % name)
-            args.append(nd.zeros(shape, ctx=self._ctx, dtype=old.dtype))
-            grads.append(None if oldg is None else nd.zeros(shape, ctx=self._ctx, dtype=oldg.dtype))
+            args.append(nd.zeros(shape, ctx=self._ctx, dtype=old.dtype, stype=old.stype))
+            grads.append(None if oldg is None else nd.zeros(shape, ctx=self._ctx, dtype=oldg.dtype,
+                                                            stype=oldg.stype))
         aux = []
         for old, shape in zip(self.aux_arrays, aux_shapes):
             aux.append(old if old.shape == tuple(shape)

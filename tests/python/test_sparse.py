@@ -571,3 +571,77 @@ def test_row_sparse_pull_on_dist_stores():
     for kind in ("dist_sync", "dist_async"):
         rc, out, _ = launch(2, "row_sparse_pull.py", kind)
         assert_ok(2, rc, out)
+
+
+def test_simple_bind_gives_mxnet_argument_and_gradient_storage_types():
+    # (argument stype, gradient stype) per argument, as MXNet 1.9.1's simple_bind made them.
+    csr, w = mx.sym.var("data", stype="csr"), mx.sym.var("w", stype="row_sparse")
+    dense = mx.sym.var("data")
+    cases = [
+        (mx.sym.sparse.dot(csr, w), {}, [("csr", "default"), ("row_sparse", "row_sparse")]),
+        (mx.sym.sparse.dot(csr, w) + 1, {}, [("csr", "default"), ("row_sparse", "row_sparse")]),
+        (mx.sym.dot(dense, w), {}, [("default", "default"), ("row_sparse", "default")]),
+        (mx.sym.FullyConnected(dense, weight=w, num_hidden=2, no_bias=True), {"w": (2, 5)},
+         [("default", "default"), ("row_sparse", "default")]),
+        (mx.sym.Embedding(dense, input_dim=5, output_dim=3, sparse_grad=True, name="emb"),
+         {"data": (4,)}, [("default", "default"), ("default", "row_sparse")]),
+        (mx.sym.contrib.SparseEmbedding(dense, input_dim=5, output_dim=3, name="emb"),
+         {"data": (4,)}, [("default", "default"), ("default", "row_sparse")]),
+        (mx.sym.sparse.dot(dense, w), {"stype_dict": {"data": "csr"}},
+         [("csr", "default"), ("row_sparse", "row_sparse")]),
+    ]
+    for i, (sym, kw, want) in enumerate(cases):
+        shapes = {"data": (4, 5), "w": (5, 2)}
+        shapes.update(kw)
+        shapes = {k: v for k, v in shapes.items() if k in sym.list_arguments() or k == "stype_dict"}
+        ex = sym.simple_bind(mx.cpu(), **shapes)
+        got = [(a.stype, g.stype) for a, g in zip(ex.arg_arrays, ex.grad_arrays)]
+        assert got == want, (i, got)
+    # MXNet writes SparseEmbedding under its own op name.
+    emb = mx.sym.contrib.SparseEmbedding(dense, input_dim=5, output_dim=3, name="emb")
+    assert '"op": "_contrib_SparseEmbedding"' in emb.tojson()
+
+
+def _sparse_linear_model(num_ctx, kvstore="local"):
+    # A linear classifier on csr data with a row_sparse weight (MXNet's sparse tutorial).
+    rs = np.random.RandomState(0)
+    n, d = 60, 12
+    x = rs.rand(n, d)
+    x[x < 0.8] = 0
+    x[:, :3] = 0  # features 0-2 never occur: their weight rows get no gradient at all
+    y = (x.dot(rs.randn(d)) > 0).astype("float32")
+    it = mx.io.NDArrayIter(mx.nd.array(x).tostype("csr"), mx.nd.array(y), batch_size=20)
+    weight = mx.sym.var("weight", shape=(d, 2), stype="row_sparse")
+    out = mx.sym.broadcast_add(mx.sym.sparse.dot(mx.sym.var("data", stype="csr"), weight),
+                               mx.sym.var("bias", shape=(2,)))
+    mod = mx.mod.Module(mx.sym.SoftmaxOutput(out, name="softmax"),
+                        context=[mx.cpu(i) for i in range(num_ctx)])
+    mod.bind(it.provide_data, it.provide_label)
+    w0 = rs.randn(d, 2).astype("float32")
+    mod.init_params(arg_params={"weight": mx.nd.array(w0).tostype("row_sparse"),
+                                "bias": mx.nd.zeros(2)})
+    mod.init_optimizer(kvstore=kvstore, optimizer="sgd",
+                       optimizer_params={"learning_rate": 0.5, "momentum": 0.9, "wd": 0.1})
+    for _ in range(2):
+        it.reset()
+        for batch in it:
+            mod.forward_backward(batch)
+            mod.update()
+    return w0, mod
+
+
+def test_module_trains_row_sparse_weights_with_lazy_updates():
+    w0, mod = _sparse_linear_model(1)
+    assert all(g[0].stype == "row_sparse" for g in mod._exec_group.grad_arrays[:1])
+    args, _ = mod.get_params()
+    w = args["weight"]
+    assert type(w) is RowSparseNDArray
+    # MXNet's lazy update: rows without gradient get neither weight decay nor momentum.
+    np.testing.assert_array_equal(w.asnumpy()[:3], w0[:3])
+    assert not np.allclose(w.asnumpy()[3:], w0[3:])
+    # Two devices reduce through the store and update each copy lazily: the same weights
+    # (MXNet gets them by updating in the store; a dense update there would decay rows 0-2).
+    for kvstore in ("local", "device"):
+        _, mod2 = _sparse_linear_model(2, kvstore)
+        np.testing.assert_allclose(mod2.get_params()[0]["weight"].asnumpy(), w.asnumpy(),
+                                   rtol=1e-5, atol=1e-6)

@@ -293,7 +293,7 @@ class BaseModule:
     # -- defaults for modules that have nothing to do ----------------------------------------
     def prepare(self, data_batch, sparse_row_id_fn=None):
         """Nothing to prepare: MXNet pulls the rows `sparse_row_id_fn` names of row_sparse
-        parameters here; oxnet's parameters are dense and always hold every row."""
+        parameters here; oxnet's stores pull every row of them after each update."""
 
     def install_monitor(self, mon):
         raise NotImplementedError()

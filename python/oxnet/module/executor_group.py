@@ -4,7 +4,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import ndarray as nd
-from ..executor import Executor
+from ..executor import Executor, _storage_types
 from ..io import DataDesc
 
 
@@ -159,21 +159,24 @@ class DataParallelExecutorGroup:
             if shared_exec is not None and shared_exec.grad_arrays is not None else {}
         shared_aux = shared_exec.aux_dict if shared_exec is not None else {}
 
-        def reuse(pool, name, shape, dtype):
+        def reuse(pool, name, shape, dtype, stype="default"):
             arr = pool.get(name)
-            if arr is not None and arr.shape == tuple(shape) and np.dtype(arr.dtype) == np.dtype(dtype):
+            if arr is not None and arr.shape == tuple(shape) and arr.stype == stype \
+                    and np.dtype(arr.dtype) == np.dtype(dtype):
                 return arr
-            return nd.zeros(shape, ctx=ctx, dtype=dtype)
+            return nd.zeros(shape, ctx=ctx, dtype=dtype, stype=stype)
 
+        arg_stypes, grad_stypes = _storage_types(self.symbol, self.arg_names, None)
         args, grads, reqs = [], [], []
-        for name, shape, dtype in zip(self.arg_names, arg_shapes, arg_types):
+        for name, shape, dtype, stype, gstype in zip(self.arg_names, arg_shapes, arg_types,
+                                                     arg_stypes, grad_stypes):
             # Parameters are shared with the shared group (buckets share weights); inputs are
             # per executor unless a reshape keeps their shape.
             pool = shared_args if (name in self.param_names or shared_exec is not None) else {}
-            args.append(reuse(pool, name, shape, dtype))
+            args.append(reuse(pool, name, shape, dtype, stype))
             req = self.grad_req.get(name, "null")
             reqs.append(req)
-            grads.append(None if req == "null" else reuse(shared_grads, name, shape, dtype))
+            grads.append(None if req == "null" else reuse(shared_grads, name, shape, dtype, gstype))
         aux = [reuse(shared_aux, n, s, t) for n, s, t in zip(self.aux_names, aux_shapes, aux_types)]
         any_grad = any(g is not None for g in grads)
         return Executor(self.symbol, ctx, args, grads if any_grad else None,

@@ -211,10 +211,12 @@ class Module(BaseModule):
             # Parameters given before bind (Module.load): copy them into the executors.
             self._exec_group.set_params(self._arg_params, self._aux_params)
         else:
-            self._arg_params = {name: nd.zeros(block[0].shape, dtype=block[0].dtype)
+            self._arg_params = {name: nd.zeros(block[0].shape, dtype=block[0].dtype,
+                                               stype=block[0].stype)
                                 for name, block in zip(self._param_names,
                                                        self._exec_group.param_arrays)}
-            self._aux_params = {name: nd.zeros(block[0].shape, dtype=block[0].dtype)
+            self._aux_params = {name: nd.zeros(block[0].shape, dtype=block[0].dtype,
+                                               stype=block[0].stype)
                                 for name, block in zip(self._aux_names,
                                                        self._exec_group.aux_arrays)}
         if shared_module is not None and shared_module.optimizer_initialized:
@@ -237,8 +239,10 @@ class Module(BaseModule):
             return
         if self._params_dirty:
             self._sync_params_from_devices()
+        grads = self._exec_group.grad_arrays or []
+        sparse = any(g is not None and g.stype == "row_sparse" for block in grads for g in block)
         kvstore, update_on_kvstore = _create_kvstore(kvstore, len(self._context),
-                                                     self._arg_params)
+                                                     self._arg_params, sparse_grads=sparse)
         batch_size = self._exec_group.batch_size
         if kvstore is not None and "dist" in kvstore.type and "_sync" in kvstore.type:
             batch_size *= kvstore.num_workers

@@ -9,6 +9,8 @@ these wrappers run them on the stored rows alone and write those rows back. A de
 import functools
 import inspect
 
+from .. import _native
+
 # Op name -> its state inputs, which the update changes in place.
 LAZY_OPS = {"sgd_update": (), "sgd_mom_update": ("mom",), "adam_update": ("mean", "var")}
 
@@ -52,9 +54,11 @@ def lazy_rows(fn, states):
             part[name] = a[name].take(rows)
         part["out"] = None
         new = fn(**part)
-        target[rows] = new
+        # Row assignment of the dense storage (a sparse array's own [] takes only [:]).
+        _set_rows = _native.NDArray.__setitem__
+        _set_rows(target, rows, new)
         for name in states:
-            a[name][rows] = part[name]
+            _set_rows(a[name], rows, part[name])
         return target
 
     return update

@@ -18,11 +18,13 @@ use crate::error::{Error, Result};
 use crate::shape::Shape;
 use renamed::Renamed;
 
-/// Same op, another name MXNet registered for it (same parameters).
-const ALIASES: &[(&str, &str)] = &[
+/// Ops MXNet registered separately with another op's parameters and kernels (graphs keep
+/// these names).
+const RENAMED: &[(&str, &str)] = &[
     // The gradient-accumulation node MXNet writes into backward graphs.
     ("_grad_add", "elemwise_add"),
-    // Row-sparse variants; on dense storage they are the plain op.
+    // Row-sparse variants; on dense storage they are the plain op (the Python layer gives
+    // the sparse results their storage types).
     ("_scatter_elemwise_div", "elemwise_div"),
     ("_contrib_SparseEmbedding", "Embedding"),
 ];
@@ -210,8 +212,10 @@ fn reset_arrays(n: usize) -> std::sync::Arc<dyn super::Operator> {
 }
 
 pub fn register(r: &mut Registry) {
-    for &(alias, target) in ALIASES {
-        r.alias(alias, target);
+    for &(name, target) in RENAMED {
+        if let Ok(target) = r.get(target).cloned() {
+            r.add(renamed::RenamedDef { name, target });
+        }
     }
     for (name, target, doc) in [
         ("_scatter_plus_scalar", "_plus_scalar", "Adds a scalar to a tensor element-wise. (On row_sparse or csr input MXNet computes only the stored values; arrays here are dense, so every element is.)"),

@@ -6,9 +6,34 @@ use crate::dtype::DType;
 use crate::error::Result;
 use crate::graph::{Entry, GradBuilder};
 use crate::ndarray::NDArray;
-use crate::op::{Desc, GradArgs, OpCtx, Operator, ShapePartialFn};
+use crate::op::{Desc, GradArgs, Inputs, OpCtx, OpDef, Operator, ParamSpec, ShapePartialFn};
 use crate::shape::Shape;
 use std::sync::Arc;
+
+/// The definition of an op MXNet registered separately under `name` with `target`'s
+/// parameters and kernels: graphs keep `name` (an alias would write `target` into JSON).
+pub struct RenamedDef {
+    pub name: &'static str,
+    pub target: Arc<dyn OpDef>,
+}
+
+impl OpDef for RenamedDef {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn doc(&self) -> &str {
+        self.target.doc()
+    }
+    fn params(&self) -> &[ParamSpec] {
+        self.target.params()
+    }
+    fn inputs(&self) -> Inputs {
+        self.target.inputs()
+    }
+    fn create(&self, attrs: &[(String, String)]) -> Result<Arc<dyn Operator>> {
+        Ok(Renamed::wrap(self.name, self.target.create(attrs)?))
+    }
+}
 
 pub struct Renamed {
     name: &'static str,
