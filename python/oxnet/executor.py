@@ -371,6 +371,11 @@ class Executor:
         return Executor(self._symbol, self._ctx, args,
                         grads if self.grad_arrays is not None else None, self._reqs, aux)
 
+    def get_optimized_symbol(self):
+        """The symbol this executor runs (oxnet binds the graph as given; fusion is the
+        explicit ``Symbol.get_backend_symbol`` / ``optimize_for`` step)."""
+        return self._symbol
+
     def debug_str(self):
         """A text description of the bound graph."""
         lines = ["Symbol outputs: %s" % ", ".join(self._symbol.list_outputs())]

@@ -56,6 +56,37 @@ def main():
     keys = list(mx.nd.load(prefix + "-0002.params").keys())
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump({"params_keys": keys, "mxnet": mx.__version__}, f, indent=1)
+    bucketing()
+
+
+def bucket_sym_gen(length):
+    # The same network for every length (oxnet's test builds it with its own symbols).
+    emb = mx.sym.Embedding(mx.sym.var("data"), input_dim=10, output_dim=4, name="emb")
+    fc = mx.sym.FullyConnected(mx.sym.mean(emb, axis=1), num_hidden=3, name="fc")
+    return mx.sym.SoftmaxOutput(fc, name="softmax"), ("data",), ("softmax_label",)
+
+
+def bucketing():
+    """A BucketingModule trained on buckets 5, 3 and 7, saved with save_checkpoint; and its
+    outputs for one bucket-3 batch."""
+    mx.random.seed(0)
+    mod = mx.mod.BucketingModule(bucket_sym_gen, default_bucket_key=5)
+    mod.bind([("data", (2, 5))], [("softmax_label", (2,))])
+    mod.init_params(mx.init.Xavier())
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.1})
+    for length in (5, 3, 5, 7):
+        batch = mx.io.DataBatch([mx.nd.array(np.arange(2 * length).reshape(2, length) % 10)],
+                                [mx.nd.array([0, 2])], bucket_key=length,
+                                provide_data=[mx.io.DataDesc("data", (2, length))],
+                                provide_label=[mx.io.DataDesc("softmax_label", (2,))])
+        mod.forward(batch)
+        mod.backward()
+        mod.update()
+    mod.save_checkpoint(os.path.join(OUT, "bucket"), 3)
+    x = np.arange(6).reshape(2, 3).astype(np.float32)
+    mod.forward(mx.io.DataBatch([mx.nd.array(x)], None, bucket_key=3,
+                                provide_data=[mx.io.DataDesc("data", (2, 3))]), is_train=False)
+    np.save(os.path.join(OUT, "bucket_predict.npy"), mod.get_outputs()[0].asnumpy())
 
 
 if __name__ == "__main__":

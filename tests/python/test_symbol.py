@@ -647,3 +647,25 @@ def test_namespace_functions_name_nodes_by_their_short_name():
                      "uniform_like0", "ctcloss0", "potrf0", "random_pdf_normal0", "ctc_loss0",
                      "linalg_gemm20", "box_iou0"]
     assert mx.sym.linalg.potrf(a).get_internals().list_outputs()[-1].endswith("_output")
+
+
+def test_histogram_optimize_for_and_optimized_symbol():
+    x = mx.sym.var("x")
+    vals = np.array([0.5, 1.5, 1.7, 3.9, 2.0], dtype=np.float32)
+    ex = mx.sym.histogram(x, bins=4, range=(0, 4)).bind(mx.cpu(), {"x": mx.nd.array(vals)})
+    counts, edges = [o.asnumpy() for o in ex.forward()]
+    want_counts, want_edges = np.histogram(vals, bins=4, range=(0, 4))
+    np.testing.assert_array_equal(counts, want_counts)
+    np.testing.assert_allclose(edges, want_edges)
+    with pytest.raises(ValueError, match="range"):
+        mx.sym.histogram(x, bins=4)
+    # MXNet 1.9.1: optimize_for('MKLDNN') writes the same JSON as get_backend_symbol('MKLDNN').
+    net = mx.sym.Activation(mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=4, name="fc"),
+                            act_type="relu")
+    fused = net.optimize_for("MKLDNN", args={}, aux={})
+    assert fused.tojson() == net.get_backend_symbol("MKLDNN").tojson()
+    assert "_sg_mkldnn_fully_connected" in fused.tojson()
+    with pytest.raises(mx.MXNetError, match="backend"):
+        net.optimize_for("NO_SUCH_BACKEND")
+    ex = net.simple_bind(mx.cpu(), data=(2, 3))
+    assert ex.get_optimized_symbol().tojson() == net.tojson()

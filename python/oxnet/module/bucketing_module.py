@@ -2,7 +2,12 @@
 the default bucket's parameters and optimizer."""
 import logging
 
+import numpy as np
+
 from .. import initializer as init
+from .. import ndarray as nd
+from ..model import load_params
+from ..symbol import load as load_symbol
 from .base_module import BaseModule
 from .module import Module
 
@@ -33,6 +38,54 @@ class BucketingModule(BaseModule):
         self._params_dirty = False
         self._monitor = None
         self._grad_req = None
+
+    # -- checkpoints (MXNet's layout: one symbol file per bucket and a .buckets list) -----
+    def save_checkpoint(self, prefix, epoch, remove_amp_cast=False):
+        """``prefix-%04d.params``, ``prefix-<key>-symbol.json`` for every bucket bound so
+        far, and ``prefix.buckets`` (their keys, which must be integers)."""
+        if not self._buckets:
+            raise ValueError("Empty BucketingModule cannot be saved")
+        keys = list(self._buckets)
+        if not all(isinstance(k, (int, np.integer)) for k in keys):
+            raise TypeError("BucketingModule.save_checkpoint stores integer bucket keys, got %r"
+                            % (keys,))
+        self.save_params("%s-%04d.params" % (prefix, epoch))
+        for key in keys:
+            symbol = self._call_sym_gen(key)[0]
+            symbol.save("%s-%s-symbol.json" % (prefix, key), remove_amp_cast=remove_amp_cast)
+        nd.save("%s.buckets" % prefix, nd.array(keys, dtype=np.int32))
+
+    @staticmethod
+    def load(prefix, epoch, sym_gen=None, default_bucket_key=None, **kwargs):
+        """A BucketingModule from ``save_checkpoint``'s files; bind it before use."""
+        if sym_gen is None or default_bucket_key is None:
+            raise ValueError("BucketingModule.load needs sym_gen and default_bucket_key")
+        keys = [int(k) for k in nd.load("%s.buckets" % prefix)[0].asnumpy()]
+        symbols = {k: load_symbol("%s-%s-symbol.json" % (prefix, k)) for k in keys}
+        arg_params, aux_params = load_params(prefix, epoch)
+        return BucketingModule.load_dict(symbols, sym_gen, default_bucket_key, arg_params,
+                                         aux_params, **kwargs)
+
+    @staticmethod
+    def load_dict(sym_dict=None, sym_gen=None, default_bucket_key=None, arg_params=None,
+                  aux_params=None, **kwargs):
+        """A BucketingModule from {bucket key: symbol} and shared parameters."""
+        for what, v in (("sym_dict", sym_dict), ("arg_params", arg_params),
+                        ("aux_params", aux_params), ("default_bucket_key", default_bucket_key)):
+            if v is None:
+                raise ValueError("BucketingModule.load_dict needs %s" % what)
+        mod = BucketingModule(sym_gen, default_bucket_key, **kwargs)
+        for key, symbol in sym_dict.items():
+            _, data_names, label_names = mod._call_sym_gen(key)
+            mod._buckets[key] = Module(symbol, data_names, label_names, **mod._module_args)
+        if default_bucket_key not in mod._buckets:
+            raise ValueError("the default bucket %r has no symbol" % (default_bucket_key,))
+        mod._curr_module = mod._buckets[default_bucket_key]
+        mod._curr_module._arg_params = arg_params
+        mod._curr_module._aux_params = aux_params
+        mod._curr_module.params_initialized = True
+        mod.params_initialized = True
+        return mod
 
     def _call_sym_gen(self, key):
         out = self._sym_gen(key)
@@ -79,7 +132,7 @@ class BucketingModule(BaseModule):
         return self._curr_module.symbol
 
     def get_params(self):
-        assert self.binded and self.params_initialized
+        assert self.params_initialized
         self._curr_module._params_dirty = self._params_dirty
         params = self._curr_module.get_params()
         self._params_dirty = False
@@ -139,9 +192,12 @@ class BucketingModule(BaseModule):
     def switch_bucket(self, bucket_key, data_shapes, label_shapes=None):
         """Makes ``bucket_key`` current, binding its module if it is new."""
         assert self.binded, "call bind before switching bucket"
-        if bucket_key not in self._buckets:
-            symbol, data_names, label_names = self._call_sym_gen(bucket_key)
-            module = Module(symbol, data_names, label_names, **self._module_args)
+        module = self._buckets.get(bucket_key)
+        if module is None or not module.binded:
+            if module is None:
+                symbol, data_names, label_names = self._call_sym_gen(bucket_key)
+                module = Module(symbol, data_names, label_names, **self._module_args)
+            # A new bucket, or one `load` read the symbol of: bound sharing the default's arrays.
             module.bind(data_shapes, label_shapes, self._curr_module.for_training,
                         self._curr_module.inputs_need_grad, force_rebind=False,
                         shared_module=self._buckets[self._default_bucket_key],

@@ -126,8 +126,9 @@ class Module(BaseModule):
 
     # -- parameters --------------------------------------------------------------------------
     def get_params(self):
-        """Copies of the parameters on the CPU, averaged over devices."""
-        assert self.binded and self.params_initialized
+        """Copies of the parameters on the CPU, averaged over devices (the loaded ones before
+        bind, as MXNet's)."""
+        assert self.params_initialized
         if self._params_dirty:
             self._sync_params_from_devices()
         return self._arg_params, self._aux_params

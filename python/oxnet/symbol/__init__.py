@@ -6,7 +6,7 @@ import types as _types
 from . import register as _register
 from .symbol import (  # noqa: F401
     Symbol, var, Variable, Group, load, load_json, zeros, ones, eye, full, arange, linspace, pow,
-    power, maximum, minimum, hypot, split_v2, _install_fluent,
+    power, maximum, minimum, hypot, split_v2, histogram, _install_fluent,
 )
 
 _internal = _types.ModuleType("oxnet.symbol._internal", "Every registry op, including internal ones.")

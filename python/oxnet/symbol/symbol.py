@@ -420,6 +420,13 @@ class Symbol:
         import json
         return load_json(json.dumps(backend_graph_json(self.tojson(), backend)))
 
+    def optimize_for(self, backend, args=None, aux=None, ctx=None, shape_dict=None,
+                     type_dict=None, stype_dict=None, skip_infer=False, **kwargs):
+        """The graph partitioned for `backend`: for MXNet 1.9.1's oneDNN backends ('MKLDNN',
+        'MKLDNN_QUANTIZE') the same graph as ``get_backend_symbol`` (MXNet's is identical,
+        with or without `args`/`aux`, which these backends leave unchanged)."""
+        return self.get_backend_symbol(backend)
+
     def gradient(self, wrt):
         """Not implemented in MXNet 1.9.1 either (its MXSymbolGrad fails): gradients come
         from ``bind``/``simple_bind`` and ``Executor.backward``, or from ``mx.autograd``."""
@@ -702,3 +709,16 @@ def split_v2(ary, indices_or_sections, axis=0, squeeze_axis=False):
 
 
 Symbol.split_v2 = split_v2
+
+
+def histogram(a, bins=10, range=None, **kwargs):  # noqa: A002 - MXNet's argument name
+    """`bins` equal bins over `range` (a tuple, required in symbol mode), or the bin edges as
+    a Symbol: outputs (counts, bin edges), as MXNet's `mx.sym.histogram`."""
+    from . import _internal
+    if isinstance(bins, Symbol):
+        return _internal._histogram(data=a, bins=bins, **kwargs)
+    if isinstance(bins, int):
+        if range is None:
+            raise ValueError("null range is not supported in symbol mode")
+        return _internal._histogram(data=a, bin_cnt=bins, range=range, **kwargs)
+    raise ValueError("bins argument should be either an integer or a Symbol")
