@@ -149,9 +149,10 @@ def _zip_name_value(name, value):
 
 # ---- registry ---------------------------------------------------------------------------
 
-def register(klass):
-    """Registers an `EvalMetric` subclass under its lower-cased class name (a decorator)."""
-    return _REGISTRY.register(klass)
+def register(klass, name=None):
+    """Registers an `EvalMetric` subclass under `name` (default: its class name), lower-cased
+    (a decorator)."""
+    return _REGISTRY.add(klass, name or klass.__name__)
 
 
 def alias(*aliases):

@@ -131,7 +131,7 @@ def _checkpoint_dict(arg_params, aux_params):
 def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_cast=True):
     """Writes ``prefix-symbol.json`` (unless ``symbol`` is None) and ``prefix-%04d.params``."""
     if symbol is not None:
-        symbol.save("%s-symbol.json" % prefix)
+        symbol.save("%s-symbol.json" % prefix, remove_amp_cast=remove_amp_cast)
     param_name = "%s-%04d.params" % (prefix, epoch)
     nd.save(param_name, _checkpoint_dict(arg_params, aux_params))
     logging.info('Saved checkpoint to "%s"', param_name)
@@ -463,7 +463,8 @@ class FeedForward(BASE_ESTIMATOR):
             epoch = self.num_epoch
         if epoch is None:
             raise ValueError("FeedForward.save: give an epoch (num_epoch is not set)")
-        save_checkpoint(prefix, epoch, self.symbol, self.arg_params, self.aux_params or {})
+        save_checkpoint(prefix, epoch, self.symbol, self.arg_params, self.aux_params or {},
+                        remove_amp_cast=remove_amp_cast)
 
     @staticmethod
     def load(prefix, epoch, ctx=None, **kwargs):

@@ -75,7 +75,18 @@ def compose(mx):
     return c, {"x": (4, 5)}, None
 
 
+def amp_casts(mx):
+    # MXNet's tojson leaves out casts that feed other nodes (a chain of two, a multicast read
+    # in swapped order) and keeps a cast that is an output.
+    x, y = mx.sym.Variable("x"), mx.sym.Variable("y")
+    m = mx.sym.amp_multicast(x, y, num_outputs=2)
+    chain = mx.sym.amp_cast(mx.sym.amp_cast(x, dtype="float16"), dtype="float32") * y
+    out = mx.sym.Group([m[1] * m[0], mx.sym.amp_cast(m[1], dtype="float32", name="c2"), chain])
+    return out, {"x": (2, 3), "y": (2, 3)}, None
+
+
 CASES = {
+    "amp_casts": amp_casts,
     "mlp": mlp,
     "lenet": lenet,
     "resblock": resblock,

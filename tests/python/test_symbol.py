@@ -447,6 +447,7 @@ _CASE_OPS = {
     "group_scalar": ["split"],
     "variables": ["Concat", "make_loss", "sum"],
     "compose": ["FullyConnected", "SoftmaxOutput", "Activation"],
+    "amp_casts": ["amp_cast", "amp_multicast"],
 }
 
 

@@ -82,7 +82,8 @@ class Module(BaseModule):
 
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
         """``prefix-symbol.json``, ``prefix-%04d.params`` and optionally ``.states``."""
-        save_checkpoint(prefix, epoch, self._symbol, *self.get_params())
+        save_checkpoint(prefix, epoch, self._symbol, *self.get_params(),
+                        remove_amp_cast=remove_amp_cast)
         if save_optimizer_states:
             state_name = "%s-%04d.states" % (prefix, epoch)
             self.save_optimizer_states(state_name)

@@ -399,16 +399,22 @@ class Symbol:
         return self._infer_type_impl(True, *args, **kwargs)
 
     # ------------------------------------------------------------------ serialization
-    def tojson(self):
-        """The graph as MXNet 1.9.1 JSON text (byte-identical to MXNet's)."""
-        return self.handle.tojson()
+    def tojson(self, remove_amp_cast=True):
+        """The graph as MXNet 1.9.1 JSON text (byte-identical to MXNet's). As MXNet's, it
+        leaves out the ``amp_cast``/``amp_multicast`` nodes that feed other nodes unless
+        ``remove_amp_cast`` is False (casts that are outputs stay)."""
+        text = self.handle.tojson()
+        if remove_amp_cast and ('"amp_cast"' in text or '"amp_multicast"' in text):
+            text = _without_amp_casts(text)
+        return text
 
     def save(self, fname, remove_amp_cast=True):
-        """Writes ``tojson()`` to ``fname`` (atomically: a crash leaves the old file whole)."""
+        """Writes ``tojson(remove_amp_cast)`` to ``fname`` (atomically: a crash leaves the old
+        file whole)."""
         if not isinstance(fname, string_types):
             raise TypeError("fname need to be string")
         from ..ndarray.utils import write_bytes
-        write_bytes(fname, self.tojson().encode("utf-8"))
+        write_bytes(fname, self.tojson(remove_amp_cast).encode("utf-8"))
 
     def get_backend_symbol(self, backend):
         """The graph after the subgraph passes of MXNet 1.9.1's CPU backend ``backend``:
@@ -482,6 +488,25 @@ class Symbol:
         exe = executor.bind(self, ctx, kwargs)
         exe.forward()
         return exe.outputs
+
+
+def _without_amp_casts(text):
+    """MXNet's RemoveAmpCast: every input read from an amp cast reads the cast's own input
+    instead (the graph's outputs are left as they are); unreachable casts drop out."""
+    import json
+    graph = json.loads(text)
+    nodes = graph["nodes"]
+    for node in nodes:  # topological order: a cast's own inputs are already rewired
+        rewired = []
+        for entry in node["inputs"]:
+            src = nodes[entry[0]]
+            if src["op"] == "amp_cast":
+                entry = src["inputs"][0]
+            elif src["op"] == "amp_multicast":
+                entry = src["inputs"][entry[1]]
+            rewired.append(list(entry))
+        node["inputs"] = rewired
+    return load_json(json.dumps(graph)).handle.tojson()
 
 
 def _from_json(text):

@@ -155,12 +155,22 @@ def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-3, rto
                             names=("analytic gradient of %s" % name, "numeric"))
 
 
+def _per_dtype(spec, dtype, default):
+    if spec is None:
+        return default
+    if isinstance(spec, dict):
+        return spec.get(np.dtype(dtype), default)
+    return spec
+
+
 def check_consistency(sym, ctx_list, scale=1.0, grad_req="write", arg_params=None,
-                      aux_params=None, tol=None, raise_on_err=True, ground_truth=None,
-                      equal_nan=False, use_uniform=False, rand_type=np.float64):
+                      aux_params=None, rtol=None, atol=None, raise_on_err=True,
+                      ground_truth=None, equal_nan=False, use_uniform=False,
+                      rand_type=np.float64, tol=None):
     """Runs ``sym`` forward and backward on each ``{ctx, <arg>: shape, type_dict}`` entry of
     ``ctx_list`` and checks that outputs and gradients agree (with the most precise entry as
-    the reference)."""
+    the reference). ``rtol``/``atol`` (a number or {dtype: number}) default to a per-dtype
+    tolerance; ``tol`` is the older single setting for both."""
     tol = tol or {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3,
                   np.dtype(np.float64): 1e-5, np.dtype(np.uint8): 0, np.dtype(np.int32): 0,
                   np.dtype(np.int64): 0}
@@ -200,13 +210,15 @@ def check_consistency(sym, ctx_list, scale=1.0, grad_req="write", arg_params=Non
         if i == ref:
             continue
         t = max(tol.get(np.dtype(o.dtype), 1e-3) for o in outs) if outs else 1e-3
+        dt = outs[0].dtype if outs else np.float32
+        rt, at = _per_dtype(rtol, dt, t), _per_dtype(atol, dt, t)
         try:
             for o, r in zip(outs, gt[0]):
-                assert_almost_equal(o, r.astype(o.dtype), rtol=t, atol=t, names=("output", "reference"),
-                                    equal_nan=equal_nan)
+                assert_almost_equal(o, r.astype(o.dtype), rtol=rt, atol=at,
+                                    names=("output", "reference"), equal_nan=equal_nan)
             for g, r in zip(grads, gt[1]):
                 if g is not None and r is not None:
-                    assert_almost_equal(g, r.astype(g.dtype), rtol=t, atol=t,
+                    assert_almost_equal(g, r.astype(g.dtype), rtol=rt, atol=at,
                                         names=("gradient", "reference"), equal_nan=equal_nan)
         except AssertionError:
             if raise_on_err:
