@@ -10,6 +10,7 @@ from . import _native
 from .base import MXNetError, string_types, integer_types
 from .kvstore_base import KVStoreBase  # importing it also registers TestStore
 from .ndarray import NDArray
+from .ndarray.sparse import RowSparseNDArray
 from .ndarray.utils import write_bytes
 
 __all__ = ["KVStore", "KVStoreBase", "create"]
@@ -109,9 +110,14 @@ class KVStore(KVStoreBase):
         self._native.check_push(list(grouped), list(grouped.values()))
         for k, arrs in grouped.items():
             merged, stored = self._native.reduce(k, arrs, priority)
+            merged = merged.as_in_context(stored.context)
+            if all(a.stype == "row_sparse" for a in arrs):
+                # The sum of row_sparse pushes is row_sparse: the optimizer updates its rows
+                # alone (MXNet's lazy update).
+                merged = RowSparseNDArray(merged)
             ukey = k.encode() if isinstance(k, str) else k
             try:
-                self._updater(ukey, merged.as_in_context(stored.context), stored)
+                self._updater(ukey, merged, stored)
             except Exception as e:
                 raise MXNetError("push: the updater failed for key %s: %s: %s"
                                  % (k, type(e).__name__, e)) from e

@@ -39,6 +39,7 @@ from . import kvstore as _kvs
 from .base import MXNetError, string_types
 from .context import cpu
 from . import ndarray as nd
+from .ndarray.sparse import RowSparseNDArray
 
 __all__ = ["KVStoreDist", "create_dist"]
 
@@ -618,9 +619,9 @@ class KVStoreDist(_kvs.KVStore):
             if self._async:
                 self._async_push(k, merged)
             else:
-                self._sync_push(k, merged)
+                self._sync_push(k, merged, all(a.stype == "row_sparse" for a in arrs))
 
-    def _sync_push(self, k, merged):
+    def _sync_push(self, k, merged, row_sparse=False):
         self._agree(_PUSH, k, merged.shape, merged.dtype)
         stored = self._store[k]
         if self._updater is None:
@@ -633,7 +634,8 @@ class KVStoreDist(_kvs.KVStore):
         if buf is None or buf.shape != merged.shape or buf.dtype != merged.dtype:
             buf = self._merge[k] = nd.empty(merged.shape, cpu(), merged.dtype)
         self._allreduce(merged, buf, self._what("push", k))
-        self._apply(k, buf, stored)
+        # Every worker pushes the key's storage type: a row_sparse sum is updated lazily.
+        self._apply(k, RowSparseNDArray(buf) if row_sparse else buf, stored)
 
     def _apply(self, k, grad, stored, origin=None):
         if grad.shape != stored.shape:

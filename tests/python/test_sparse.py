@@ -573,6 +573,30 @@ def test_row_sparse_pull_on_dist_stores():
         assert_ok(2, rc, out)
 
 
+def test_kvstore_optimizer_updates_row_sparse_pushes_lazily():
+    # MXNet 1.9.1, SGD(lr=0.1, momentum=0.9, wd=0.1), two pushes of a gradient storing row 1
+    # (on 'device', each push is two such arrays): only row 1 changes.
+    w = np.arange(12, dtype=np.float32).reshape(4, 3)
+    g = mx.nd.array([[0, 0, 0], [1, 1, 1], [0, 0, 0], [0, 0, 0]]).tostype("row_sparse")
+    for kind, row1 in (("local", [2.6243, 3.5954, 4.5665]), ("device", [2.3353, 3.3064, 4.2775])):
+        kv = mx.kv.create(kind)
+        kv.set_optimizer(mx.optimizer.SGD(learning_rate=0.1, momentum=0.9, wd=0.1))
+        kv.init(0, mx.nd.array(w).tostype("row_sparse"))
+        for _ in range(2):
+            kv.push(0, [g, g] if kind == "device" else g)
+        out = mx.nd.sparse.zeros("row_sparse", (4, 3))
+        kv.row_sparse_pull(0, out=out, row_ids=mx.nd.arange(4, dtype="int64"))
+        want = w.copy()
+        want[1] = row1
+        np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-4)
+        # A dense push of the same values updates every row (weight decay reaches row 0).
+        kv.init(1, mx.nd.array(w))
+        kv.push(1, g.tostype("default"))
+        dense = mx.nd.zeros((4, 3))
+        kv.pull(1, out=dense)
+        assert dense.asnumpy()[0, 1] < 1.0
+
+
 def test_simple_bind_gives_mxnet_argument_and_gradient_storage_types():
     # (argument stype, gradient stype) per argument, as MXNet 1.9.1's simple_bind made them.
     csr, w = mx.sym.var("data", stype="csr"), mx.sym.var("w", stype="row_sparse")
