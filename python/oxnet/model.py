@@ -38,14 +38,9 @@ BatchEndParam = namedtuple("BatchEndParams", ["epoch", "nbatch", "eval_metric", 
 _LOCAL_UPDATE_LIMIT = 1024 * 1024 * 16
 
 
-def _create_kvstore(kvstore, num_device, arg_params, sparse_grads=False):
-    """(store or None, update_on_kvstore) for a trainer on ``num_device`` contexts.
-
-    With row_sparse gradients (``sparse_grads``) each device updates its own copy after the
-    store summed the gradients: the optimizer then sees the row_sparse sum and updates only
-    its rows (MXNet's lazy update, which MXNet runs in the store), which the store's own
-    updater would not."""
-    update_on_kvstore = os.environ.get("MXNET_UPDATE_ON_KVSTORE", "1") != "0" and not sparse_grads
+def _create_kvstore(kvstore, num_device, arg_params):
+    """(store or None, update_on_kvstore) for a trainer on ``num_device`` contexts."""
+    update_on_kvstore = os.environ.get("MXNET_UPDATE_ON_KVSTORE", "1") != "0"
     if kvstore is None:
         kv = None
     elif isinstance(kvstore, kvs.KVStoreBase):

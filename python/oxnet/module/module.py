@@ -241,10 +241,8 @@ class Module(BaseModule):
             return
         if self._params_dirty:
             self._sync_params_from_devices()
-        grads = self._exec_group.grad_arrays or []
-        sparse = any(g is not None and g.stype == "row_sparse" for block in grads for g in block)
         kvstore, update_on_kvstore = _create_kvstore(kvstore, len(self._context),
-                                                     self._arg_params, sparse_grads=sparse)
+                                                     self._arg_params)
         batch_size = self._exec_group.batch_size
         if kvstore is not None and "dist" in kvstore.type and "_sync" in kvstore.type:
             batch_size *= kvstore.num_workers
