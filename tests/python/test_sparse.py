@@ -669,3 +669,20 @@ def test_module_trains_row_sparse_weights_with_lazy_updates():
         _, mod2 = _sparse_linear_model(2, kvstore)
         np.testing.assert_allclose(mod2.get_params()[0]["weight"].asnumpy(), w.asnumpy(),
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_ndarray_iter_gives_csr_batches():
+    x = (np.arange(20).reshape(5, 4) % 3).astype(np.float32)
+    c = mx.nd.array(x).tostype("csr")
+    np.random.seed(3)
+    it = mx.io.NDArrayIter(c, mx.nd.arange(5), batch_size=2, shuffle=True)
+    np.random.seed(3)
+    order = np.arange(5)
+    np.random.shuffle(order)
+    batches = list(it)
+    assert [b.pad for b in batches] == [0, 0, 1]
+    for i, b in enumerate(batches):
+        assert b.data[0].stype == "csr"
+        rows = [order[(2 * i + k) % 5] for k in range(2)]
+        np.testing.assert_array_equal(b.data[0].asnumpy(), x[rows])
+        np.testing.assert_array_equal(b.label[0].asnumpy(), rows)

@@ -49,6 +49,8 @@ class NDArrayIter(DataIter):
     last_batch_handle: 'pad' fills the last batch from the start of the data (pad = number of
     filler samples), 'discard' drops it, 'roll_over' carries the leftover into the next epoch.
     shuffle permutes the samples with np.random at construction and at every reset.
+    CSRNDArray data gives csr batches with any of these (MXNet only allows 'discard' for it,
+    and no shuffle).
     """
 
     def __init__(self, data, label=None, batch_size=1, shuffle=False, last_batch_handle="pad",
@@ -182,7 +184,9 @@ class NDArrayIter(DataIter):
         # Same draws as MXNet (np.random.shuffle of the running index, applied to the current
         # order) so a seeded np.random gives MXNet's batches.
         np.random.shuffle(self.idx)
-        self.data = [(k, nd.array(v.asnumpy()[self.idx], ctx=v.context, dtype=v.dtype))
-                     for k, v in self.data]
-        self.label = [(k, nd.array(v.asnumpy()[self.idx], ctx=v.context, dtype=v.dtype))
-                      for k, v in self.label]
+
+        def permuted(v):  # keeps the storage type (a shuffled csr matrix is csr)
+            out = nd.array(v.asnumpy()[self.idx], ctx=v.context, dtype=v.dtype)
+            return out if v.stype == "default" else out.tostype(v.stype)
+        self.data = [(k, permuted(v)) for k, v in self.data]
+        self.label = [(k, permuted(v)) for k, v in self.label]
