@@ -400,3 +400,12 @@ def test_fluent_diag_slice_assign_and_from_numpy_as_mxnet():
     with pytest.raises(ValueError, match="c-contiguous"):
         mx.nd.from_numpy(np.ones((3, 4))[:, ::2])
     assert mx.nd.from_numpy(np.ones((3, 4))[:, ::2], zero_copy=False).shape == (3, 2)
+
+
+def test_one_element_arrays_convert_to_python_numbers():
+    # numpy's rule; MXNet 1.x had none (float() parsed the array's bytes as text).
+    assert float(mx.nd.array([5.5])) == 5.5
+    assert int(mx.nd.array([[7]], dtype="int32")) == 7
+    assert "%.1f" % mx.nd.array([2.25]) == "2.2"
+    with pytest.raises(TypeError, match=r"one-element.*\(2,\)"):
+        float(mx.nd.ones((2,)))

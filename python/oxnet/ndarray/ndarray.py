@@ -383,6 +383,25 @@ def asscalar(self):
     return self.asnumpy().reshape(()).item() if self.dtype == np.bool_ else self.asnumpy().reshape(())[()]
 
 
+def _one_element(self, kind):
+    if self.size != 1:
+        raise TypeError("only one-element NDArrays can be converted to Python %ss (shape %s)"
+                        % (kind, self.shape))
+    return self.asnumpy().reshape(())[()]
+
+
+@_extend
+def __float__(self):
+    # MXNet 1.x has no conversion (float() then parses the array's bytes as text); numpy's
+    # rule for one-element arrays is what such code means.
+    return float(_one_element(self, "float"))
+
+
+@_extend
+def __int__(self):
+    return int(_one_element(self, "int"))
+
+
 @_extend
 def copy(self):
     return self.copyto(self.context)
