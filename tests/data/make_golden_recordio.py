@@ -164,5 +164,37 @@ def main():
         f.write("\n")
 
 
+# Augmentations without random draws (a fixed angle, padding, fixed crop sizes, mirroring,
+# interpolation methods, size bounds), on image.rec: imageaug.npz / expected.json "imageaug".
+AUG_CASES = [
+    {"data_shape": [3, 8, 8], "batch_size": 5, "rotate": 90},
+    {"data_shape": [3, 8, 8], "batch_size": 5, "rotate": 30, "fill_value": 0},
+    {"data_shape": [3, 12, 12], "batch_size": 5, "pad": 3, "fill_value": 7},
+    {"data_shape": [3, 7, 7], "batch_size": 5, "max_crop_size": 9, "min_crop_size": 9},
+    {"data_shape": [3, 8, 9], "batch_size": 5, "mirror": True},
+    {"data_shape": [3, 8, 8], "batch_size": 5, "resize": 10, "inter_method": 2},
+    {"data_shape": [3, 8, 8], "batch_size": 5, "resize": 9, "inter_method": 3},
+    {"data_shape": [3, 8, 8], "batch_size": 5, "max_img_size": 14, "inter_method": 9},
+    {"data_shape": [3, 8, 8], "batch_size": 5, "min_img_size": 30},
+]
+
+
+def aug_main():
+    import mxnet as mx
+
+    arrays = {}
+    for k, case in enumerate(AUG_CASES):
+        it = mx.io.ImageRecordIter(path_imgrec=os.path.join(OUT, "image.rec"), **case)
+        arrays["case%d" % k] = np.concatenate([b.data[0].asnumpy() for b in it])
+    np.savez_compressed(os.path.join(OUT, "imageaug.npz"), **arrays)
+    with open(os.path.join(OUT, "expected.json")) as f:
+        expected = json.load(f)
+    expected["imageaug"] = AUG_CASES
+    with open(os.path.join(OUT, "expected.json"), "w") as f:
+        json.dump(expected, f, indent=1)
+        f.write("\n")
+
+
 if __name__ == "__main__":
     main()
+    aug_main()

@@ -591,3 +591,78 @@ def test_im2rec_resize_pass_through_and_flat_list(tmp_path, image_folder):
             assert r.read_idx(key) == recordio.pack(recordio.IRHeader(0, 0.0, key, 0), f.read())
     r.close()
     assert im2rec.main([str(tmp_path / "missing"), root]) == 1
+
+
+def test_image_record_fixed_augmentations_match_mxnet_golden():
+    """MXNet 1.9.1's default augmenter without random draws (fixed rotation, padding, crop
+    sizes, mirror, interpolation methods, size bounds): within OpenCV's rounding (one gray
+    level; a few border pixels of the 30 degree rotation by up to 3)."""
+    import json
+
+    golden = os.path.join(os.path.dirname(__file__), "..", "data", "golden", "recordio")
+    with open(os.path.join(golden, "expected.json")) as f:
+        cases = json.load(f)["imageaug"]
+    expected = np.load(os.path.join(golden, "imageaug.npz"))
+    for k, case in enumerate(cases):
+        it = mx.io.ImageRecordIter(path_imgrec=os.path.join(golden, "image.rec"), **case)
+        got = np.concatenate([b.data[0].asnumpy() for b in it])
+        want = expected["case%d" % k]
+        assert got.shape == want.shape, case
+        diff = np.abs(got - want)
+        assert (diff > 1).mean() < 0.01 and diff.max() <= 3, (case, diff.max())
+        it.close()
+
+
+def test_image_record_random_augmentations(tmp_path):
+    # The random augmentations of MXNet's default augmenter, checked by what each must keep.
+    path, rgbs = _make_rec(tmp_path, n=8, h=16, w=16)
+
+    def batch(**kw):
+        it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 16, 16), batch_size=8, seed=1,
+                                   **kw)
+        return it.next().data[0].asnumpy()
+
+    plain = np.stack([_chw(x) for x in rgbs])
+    np.testing.assert_array_equal(batch(), plain)
+    # brightness scales every pixel of an image by one factor (before rounding and clipping)
+    b = batch(brightness=0.3)
+    for k in range(8):
+        keep = (plain[k] > 20) & (b[k] > 0) & (b[k] < 255)
+        ratio = b[k][keep] / plain[k][keep]
+        assert np.ptp(ratio) < 0.1 and 0.65 < ratio.mean() < 1.35
+    assert not np.array_equal(b, plain)
+    # saturation blends with the luminance: the luminance stays (up to rounding)
+    luma = np.array([0.299, 0.587, 0.114], np.float32).reshape(1, 3, 1, 1)
+    s = batch(saturation=0.5)
+    unclipped = ((s > 0) & (s < 255)).all(axis=1, keepdims=True)
+    got, want = (s * luma).sum(1, keepdims=True), (plain * luma).sum(1, keepdims=True)
+    assert np.abs(got - want)[unclipped].max() <= 1.0
+    # lightness jitter alone keeps hue order: the brightest channel of a pixel stays brightest
+    light = batch(random_l=40)
+    assert not np.array_equal(light, plain)
+    colorful = (np.ptp(plain, axis=1) > 60) & ((light > 5) & (light < 250)).all(axis=1)
+    assert (light.argmax(1) == plain.argmax(1))[colorful].mean() > 0.95
+    # a random rotation keeps the image size and fills the corners it uncovers
+    r = batch(max_rotate_angle=45, fill_value=0)
+    assert r.shape == plain.shape and (r[:, :, 0, 0] == 0).any()
+    # random resized crops: each sample is some region of its image resized to 16x16; with
+    # the whole area and aspect 1 it is the image itself
+    np.testing.assert_array_equal(batch(random_resized_crop=True, min_random_area=1.0), plain)
+    rr = batch(random_resized_crop=True, min_random_area=0.2, max_random_area=0.5)
+    assert rr.shape == plain.shape and not np.array_equal(rr, plain)
+    # PCA noise adds one color vector per image
+    pn = batch(pca_noise=0.5)
+    shift = (pn - plain).reshape(8, 3, -1)
+    inside = ((pn > 0) & (pn < 255)).reshape(8, 3, -1).all(axis=1)
+    for k in range(8):
+        cols = shift[k][:, inside[k]]
+        assert np.ptp(cols, axis=1).max() <= 1.0
+    # the same seed gives the same draws, whatever the thread count
+    again = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 16, 16), batch_size=8, seed=1,
+                                  preprocess_threads=1, brightness=0.3)
+    np.testing.assert_array_equal(again.next().data[0].asnumpy(), b)
+    with pytest.raises(ValueError, match="inter_method"):
+        mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 16, 16), batch_size=8,
+                              inter_method=7)
+    with pytest.raises(mx.MXNetError, match="cannot find argument"):
+        mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 16, 16), batch_size=8, brightnes=1)

@@ -1,14 +1,17 @@
 """ImageRecordIter: batches of decoded, augmented images from an image RecordIO file.
 
-Reimplements the common path of MXNet's C++ ImageRecordIter (src/io/iter_image_recordio_2.cc
-with the default augmenter): resize the shorter edge, crop (center, or random with rand_crop),
-mirror (rand_mirror), then `(pixel - mean) * scale / std` per channel, NCHW float32, RGB order.
+Reimplements MXNet's C++ ImageRecordIter (src/io/iter_image_recordio_2.cc) with its default
+augmenter (`_augment.py`: resize, random affine, pad, fixed or random-size crops, random
+resized crops, HSL / brightness / contrast / saturation jitter, PCA noise), mirroring, then
+`((pixel - mean) * contrast + illumination) * scale / std` per channel, NCHW, RGB order.
 Without random augmentation, color output is bit-identical to MXNet 1.9.1 (resizes follow
-OpenCV's INTER_LINEAR, see _imgops.py); gray (data_shape[0] == 1) images are decoded to gray as
-OpenCV does it (_imgops.decode_gray). Random crops and
-mirrors are drawn from numpy, so they differ from MXNet's draws. Differences kept on purpose:
-round_batch=False reports the true pad (MXNet says 0) and zero-fills; shuffling reorders every
-record each epoch (MXNet shuffles in chunks).
+OpenCV's INTER_LINEAR, see _imgops.py), and the fixed augmentations (rotate, pad, crop sizes,
+other interpolations) agree within OpenCV's rounding; gray (data_shape[0] == 1) images are
+decoded to gray as OpenCV does it (_imgops.decode_gray). Random draws come from numpy, so they
+differ from MXNet's. Differences kept on purpose: round_batch=False reports the true pad (MXNet
+says 0) and zero-fills; shuffling reorders every record each epoch (MXNet shuffles in chunks);
+inter_method=0 (nearest) is accepted where MXNet's check refuses it; `mean_img` is not
+supported.
 
 Each sample is read, decoded (Pillow, which releases the GIL) and augmented by one task in a
 thread pool of `preprocess_threads` workers; up to `prefetch_buffer` batches are in flight ahead
@@ -25,18 +28,16 @@ import numpy as np
 from .. import ndarray as nd
 from .. import recordio
 from ..base import MXNetError
-from ._imgops import decode_gray, resize_linear
+from . import _augment
+from ._imgops import decode_gray
 from .base import DataBatch, DataDesc, _HeldBatchIter
 
-# Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, or the no-op value).
-_IGNORED = {"verbose", "silent", "ctx", "prefetch", "inter_method", "path_imglist", "shuffle_chunk_size",
-            "shuffle_chunk_seed", "max_random_scale", "min_random_scale", "max_aspect_ratio",
-            "max_rotate_angle", "max_shear_ratio", "pad", "fill_value", "random_h", "random_s",
-            "random_l", "mean_img", "dtype", "seed_aug", "max_crop_size", "min_crop_size"}
-_NOOP_VALUES = {"max_random_scale": 1.0, "min_random_scale": 1.0, "max_aspect_ratio": 0.0,
-                "max_rotate_angle": 0, "max_shear_ratio": 0.0, "pad": 0, "random_h": 0, "random_s": 0,
-                "random_l": 0, "mean_img": "", "path_imglist": "", "dtype": "float32",
-                "max_crop_size": -1, "min_crop_size": -1}
+# Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, chunked shuffling,
+# or a value oxnet gives anyway).
+_IGNORED = {"verbose", "silent", "ctx", "device_id", "prefetch", "shuffle_chunk_size",
+            "shuffle_chunk_seed", "seed_aug", "aug_seq", "mean_a", "std_a", "path_imglist",
+            "mean_img"}
+_NOOP_VALUES = {"path_imglist": "", "mean_img": "", "aug_seq": "aug_default"}
 
 
 def _scan_offsets(uri):
@@ -227,8 +228,11 @@ class ImageRecordIter(_RecordPipelineIter):
                  rand_crop=False, rand_mirror=False, mean_r=0.0, mean_g=0.0, mean_b=0.0,
                  std_r=1.0, std_g=1.0, std_b=1.0, scale=1.0, resize=-1, label_width=1,
                  preprocess_threads=4, round_batch=True, prefetch_buffer=4, seed=0,
-                 num_parts=1, part_index=0, data_name="data", label_name="softmax_label", **kwargs):
+                 num_parts=1, part_index=0, data_name="data", label_name="softmax_label",
+                 mirror=False, max_random_contrast=0.0, max_random_illumination=0.0,
+                 dtype=None, **kwargs):
         super().__init__(batch_size)
+        aug = {k: kwargs.pop(k) for k in list(kwargs) if k in _augment.DEFAULTS}
         unknown = sorted(set(kwargs) - _IGNORED)
         if unknown:
             raise MXNetError("ImageRecordIter: cannot find argument(s) %s" % ", ".join(unknown))
@@ -257,12 +261,18 @@ class ImageRecordIter(_RecordPipelineIter):
         if not offsets:
             raise MXNetError("ImageRecordIter: %s contains no records" % path_imgrec)
         self.rand_crop, self.rand_mirror = bool(rand_crop), bool(rand_mirror)
+        self.mirror = bool(mirror)
         means, stds = (mean_r, mean_g, mean_b), (std_r, std_g, std_b)
         c = data_shape[0]
         self._mean = np.asarray(means[:c], np.float32).reshape(c, 1, 1)
         self._mult = (np.float32(scale) / np.asarray(stds[:c], np.float32)).reshape(c, 1, 1)
+        self._contrast, self._illumination = float(max_random_contrast), float(max_random_illumination)
         self.resize = int(resize)
         self.label_width = int(label_width)
+        self._aug = _augment.DefaultAugmenter(data_shape[1], data_shape[2], resize=self.resize,
+                                              rand_crop=self.rand_crop, **aug)
+        if dtype is not None:
+            self._out_dtype = np.dtype(dtype)
         self._start(path_imgrec, offsets, data_shape, self.label_width, shuffle, round_batch, seed,
                     preprocess_threads, prefetch_buffer, data_name, label_name)
 
@@ -282,38 +292,21 @@ class ImageRecordIter(_RecordPipelineIter):
             raise MXNetError("ImageRecordIter: record at byte offset %d of %s has %d label(s), "
                              "label_width is %d" % (offset, self.path_imgrec, label.size, self.label_width))
         rng = np.random.default_rng([self.seed, epoch, pos])
-        arr = self._resize(np.asarray(img))
+        arr = np.asarray(img)
         if arr.ndim == 2:
             arr = arr[:, :, None]
-        _, th, tw = self.data_shape
-        h, w = arr.shape[:2]
-        if self.rand_crop:
-            y, x = int(rng.integers(0, h - th + 1)), int(rng.integers(0, w - tw + 1))
-        else:
-            y, x = (h - th) // 2, (w - tw) // 2
-        arr = arr[y:y + th, x:x + tw]
-        if self.rand_mirror and rng.random() < 0.5:
+        arr = self._aug(arr, rng)
+        if self.mirror or (self.rand_mirror and rng.random() < 0.5):
             arr = arr[:, ::-1]
         out = pending.data[slot]
         np.subtract(arr.transpose(2, 0, 1), self._mean, out=out, dtype=np.float32)
+        if self._contrast > 0 or self._illumination > 0:
+            # MXNet's normalizer: (pixel - mean) * contrast + illumination, then scale / std.
+            out *= np.float32(1.0 + rng.uniform(-1, 1) * self._contrast)
+            out += np.float32(rng.uniform(-1, 1) * self._illumination)
         out *= self._mult
         pending.label[slot] = label[:self.label_width]
         pending.ids[slot] = header.id
-
-    def _resize(self, arr):
-        h, w = arr.shape[:2]
-        if self.resize > 0:
-            # shorter edge to `resize`, aspect kept, integer sizes as MXNet's default augmenter
-            if h > w:
-                w, h = self.resize, self.resize * h // w
-            else:
-                w, h = self.resize * w // h, self.resize
-        _, th, tw = self.data_shape
-        if h < th or w < tw:
-            # too small to crop: MXNet would fail; scale up just enough instead
-            k = max(th / h, tw / w)
-            w, h = max(tw, int(round(w * k))), max(th, int(round(h * k)))
-        return resize_linear(arr, w, h)
 
 
 class ImageRecordUInt8Iter(ImageRecordIter):
