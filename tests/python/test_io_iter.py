@@ -666,3 +666,21 @@ def test_image_record_random_augmentations(tmp_path):
                               inter_method=7)
     with pytest.raises(mx.MXNetError, match="cannot find argument"):
         mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 16, 16), batch_size=8, brightnes=1)
+
+
+def test_image_record_mean_img_is_computed_saved_and_reused(tmp_path):
+    path, rgbs = _make_rec(tmp_path, n=5, h=10, w=12)
+    mean_file = str(tmp_path / "mean.bin")
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 8, 8), batch_size=5,
+                               mean_img=mean_file)
+    crops = np.stack([_chw(x[1:9, 2:10]) for x in rgbs])  # center crops of 10x12
+    np.testing.assert_allclose(it.next().data[0].asnumpy(), crops - crops.mean(0), atol=1e-4)
+    saved = mx.nd.load(mean_file)  # MXNet's layout: {"mean_img": (C, H, W)}
+    np.testing.assert_allclose(saved["mean_img"].asnumpy(), crops.mean(0), rtol=1e-6)
+    mx.nd.save(mean_file, {"mean_img": mx.nd.ones((3, 8, 8)) * 100})
+    again = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 8, 8), batch_size=5,
+                                  mean_img=mean_file)
+    np.testing.assert_allclose(again.next().data[0].asnumpy(), crops - 100, atol=1e-4)
+    with pytest.raises(mx.MXNetError, match="mean_img"):
+        mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 6, 6), batch_size=5,
+                              mean_img=mean_file)

@@ -10,8 +10,9 @@ other interpolations) agree within OpenCV's rounding; gray (data_shape[0] == 1) 
 decoded to gray as OpenCV does it (_imgops.decode_gray). Random draws come from numpy, so they
 differ from MXNet's. Differences kept on purpose: round_batch=False reports the true pad (MXNet
 says 0) and zero-fills; shuffling reorders every record each epoch (MXNet shuffles in chunks);
-inter_method=0 (nearest) is accepted where MXNet's check refuses it; `mean_img` is not
-supported.
+inter_method=0 (nearest) is accepted where MXNet's check refuses it; a missing `mean_img`
+file is computed from the deterministic augmentation steps only (MXNet averages one augmented
+pass).
 
 Each sample is read, decoded (Pillow, which releases the GIL) and augmented by one task in a
 thread pool of `preprocess_threads` workers; up to `prefetch_buffer` batches are in flight ahead
@@ -20,6 +21,7 @@ depend on thread scheduling.
 """
 import collections
 import io as _io
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,9 +37,8 @@ from .base import DataBatch, DataDesc, _HeldBatchIter
 # Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, chunked shuffling,
 # or a value oxnet gives anyway).
 _IGNORED = {"verbose", "silent", "ctx", "device_id", "prefetch", "shuffle_chunk_size",
-            "shuffle_chunk_seed", "seed_aug", "aug_seq", "mean_a", "std_a", "path_imglist",
-            "mean_img"}
-_NOOP_VALUES = {"path_imglist": "", "mean_img": "", "aug_seq": "aug_default"}
+            "shuffle_chunk_seed", "seed_aug", "aug_seq", "mean_a", "std_a", "path_imglist"}
+_NOOP_VALUES = {"path_imglist": "", "aug_seq": "aug_default"}
 
 
 def _scan_offsets(uri):
@@ -54,6 +55,33 @@ def _read_idx_offsets(path):
             if len(fields) >= 2:
                 offsets.append(int(fields[1]))
     return sorted(offsets)
+
+
+def _decode(payload, channels):
+    """A record's image as a Pillow image (RGB, RGBA) or, for one channel, a gray array."""
+    from PIL import Image
+
+    img = Image.open(_io.BytesIO(payload))
+    if channels == 4:
+        if "A" not in img.mode and "transparency" not in img.info:
+            raise ValueError("expected 4 channels, the image has %d (mode %s)"
+                             % (len(img.getbands()), img.mode))
+        return img.convert("RGBA")
+    return img.convert("RGB") if channels == 3 else decode_gray(img)
+
+
+def _mean_image(path, offsets, augment, channels):
+    """MXNet's `mean_img`: the mean (C, H, W) of every image after the augmenter's
+    deterministic steps (resize, center crop), in float32."""
+    total = None
+    with open(path, "rb") as f:
+        for offset in offsets:
+            f.seek(int(offset))
+            header, payload = recordio.unpack(recordio._read_record(f, path))
+            arr = np.asarray(_decode(payload, channels))
+            arr = augment(arr[:, :, None] if arr.ndim == 2 else arr, None)
+            total = arr.astype(np.float64) if total is None else total + arr
+    return (total / len(offsets)).transpose(2, 0, 1).astype(np.float32)
 
 
 class _Pending:
@@ -121,8 +149,6 @@ class _RecordPipelineIter(_HeldBatchIter):
 
     def _read(self, record, channels):
         """(header, decoded Pillow image or gray array, byte offset) of one record (pool side)."""
-        from PIL import Image
-
         f = self._file()
         offset = int(self._offsets[record])
         f.seek(offset)
@@ -132,14 +158,7 @@ class _RecordPipelineIter(_HeldBatchIter):
                              % (type(self).__name__, offset, self.path_imgrec))
         header, payload = recordio.unpack(s)
         try:
-            img = Image.open(_io.BytesIO(payload))
-            if channels == 4:
-                if "A" not in img.mode and "transparency" not in img.info:
-                    raise ValueError("expected 4 channels, the image has %d (mode %s)"
-                                     % (len(img.getbands()), img.mode))
-                img = img.convert("RGBA")
-            else:
-                img = img.convert("RGB") if channels == 3 else decode_gray(img)
+            img = _decode(payload, channels)
         except Exception as e:
             raise MXNetError("%s: cannot decode the image at byte offset %d of %s: %s"
                              % (type(self).__name__, offset, self.path_imgrec, e)) from e
@@ -230,7 +249,7 @@ class ImageRecordIter(_RecordPipelineIter):
                  preprocess_threads=4, round_batch=True, prefetch_buffer=4, seed=0,
                  num_parts=1, part_index=0, data_name="data", label_name="softmax_label",
                  mirror=False, max_random_contrast=0.0, max_random_illumination=0.0,
-                 dtype=None, **kwargs):
+                 dtype=None, mean_img="", **kwargs):
         super().__init__(batch_size)
         aug = {k: kwargs.pop(k) for k in list(kwargs) if k in _augment.DEFAULTS}
         unknown = sorted(set(kwargs) - _IGNORED)
@@ -273,6 +292,17 @@ class ImageRecordIter(_RecordPipelineIter):
                                               rand_crop=self.rand_crop, **aug)
         if dtype is not None:
             self._out_dtype = np.dtype(dtype)
+        if mean_img:
+            # MXNet's mean image file ({"mean_img": (C, H, W)}), computed and saved when missing.
+            if os.path.exists(mean_img):
+                self._mean = nd.load(mean_img)["mean_img"].asnumpy()
+            else:
+                fixed = _augment.DefaultAugmenter(data_shape[1], data_shape[2], resize=self.resize)
+                self._mean = _mean_image(path_imgrec, offsets, fixed, c)
+                nd.save(mean_img, {"mean_img": nd.array(self._mean)})
+            if self._mean.shape != data_shape:
+                raise MXNetError("ImageRecordIter: mean_img %s has shape %s, data_shape is %s"
+                                 % (mean_img, self._mean.shape, data_shape))
         self._start(path_imgrec, offsets, data_shape, self.label_width, shuffle, round_batch, seed,
                     preprocess_threads, prefetch_buffer, data_name, label_name)
 
