@@ -684,3 +684,17 @@ def test_image_record_mean_img_is_computed_saved_and_reused(tmp_path):
     with pytest.raises(mx.MXNetError, match="mean_img"):
         mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 6, 6), batch_size=5,
                               mean_img=mean_file)
+
+
+def test_image_record_bad_augmentation_arguments_name_them(tmp_path):
+    path, _ = _make_rec(tmp_path, n=2)
+    for kw, what in ((dict(max_aspect_ratio=5), "max_aspect_ratio"),
+                     (dict(min_random_scale=0), "min_random_scale"),
+                     (dict(min_aspect_ratio=2, max_aspect_ratio=1), "min_aspect_ratio"),
+                     (dict(min_crop_size=9, max_crop_size=5), "min_crop_size")):
+        with pytest.raises(ValueError, match=what):
+            mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 8, 8), batch_size=2, **kw)
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 8, 8), batch_size=2,
+                               max_crop_size=50, min_crop_size=40)
+    with pytest.raises(Exception, match="max_crop_size"):
+        it.next()

@@ -45,6 +45,16 @@ class DefaultAugmenter:
                 not 0 < p["min_crop_size"] <= p["max_crop_size"]:
             raise ValueError("ImageRecordIter: need 0 < min_crop_size <= max_crop_size, got %s, %s"
                              % (p["min_crop_size"], p["max_crop_size"]))
+        if p["min_aspect_ratio"] is None and not 0 <= p["max_aspect_ratio"] < 1:
+            raise ValueError("ImageRecordIter: max_aspect_ratio must be in [0, 1) (the aspect ratio "
+                             "is drawn from [1 - max_aspect_ratio, 1 + max_aspect_ratio]), got %r"
+                             % (p["max_aspect_ratio"],))
+        if p["min_aspect_ratio"] is not None and not 0 < p["min_aspect_ratio"] <= p["max_aspect_ratio"]:
+            raise ValueError("ImageRecordIter: need 0 < min_aspect_ratio <= max_aspect_ratio, got "
+                             "%r, %r" % (p["min_aspect_ratio"], p["max_aspect_ratio"]))
+        if not 0 < p["min_random_scale"] <= p["max_random_scale"]:
+            raise ValueError("ImageRecordIter: need 0 < min_random_scale <= max_random_scale, got "
+                             "%r, %r" % (p["min_random_scale"], p["max_random_scale"]))
         self.affine = (p["max_rotate_angle"] > 0 or p["max_shear_ratio"] > 0 or p["rotate"] > 0
                        or p["max_random_scale"] != 1.0 or p["min_random_scale"] != 1.0
                        or p["max_aspect_ratio"] != 0.0 or p["max_img_size"] != 1e10
@@ -154,7 +164,7 @@ class DefaultAugmenter:
         a, b = math.cos(math.radians(angle)), math.sin(math.radians(angle))
         scale = rng.uniform(p["min_random_scale"], p["max_random_scale"]) \
             if p["max_random_scale"] != p["min_random_scale"] else p["min_random_scale"]
-        ratio = 1.0 + rng.uniform(-1, 1) * p["max_aspect_ratio"]
+        ratio = self._aspect(rng)
         hs = 2 * scale / (1 + ratio)
         ws = ratio * hs
         rows, cols = img.shape[:2]
