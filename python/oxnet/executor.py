@@ -313,12 +313,16 @@ class Executor:
         for g in og:
             if g is not None and not isinstance(g, NDArray):
                 raise TypeError("inputs must be NDArray")
-        self._handle.backward(og, bool(is_train))
+        if self._monitor is None:
+            self._handle.backward(og, bool(is_train))
+        else:
+            self._handle.backward_monitored(og, bool(is_train), self._monitor)
 
     def set_monitor_callback(self, callback, monitor_all=False):
         """Calls ``callback(name, array)`` during forward on every op's outputs
-        (``fc1_output``); with ``monitor_all`` also on the arguments (``fc1_weight``) and on
-        every op's inputs (``fc1_data``)."""
+        (``fc1_output``), with ``monitor_all`` also on the arguments (``fc1_weight``) and on
+        every op's inputs (``fc1_data``); and during backward on the gradients each op gives
+        its inputs, named as MXNet's backward nodes (``fc1_backward_output1``)."""
         self._monitor = callback
         self._monitor_all = bool(monitor_all)
 

@@ -55,6 +55,34 @@ def test_outputs_and_arguments_match_numpy_and_mxnet():
         assert float(text) == pytest.approx(mxnet_printed[k], rel=1e-6), k
 
 
+def test_backward_shows_each_ops_input_gradients_as_mxnet():
+    ex = _bound()
+    mon = mx.mon.Monitor(1, pattern=".*")
+    mon.install(ex)
+    mon.tic()
+    ex.forward(is_train=True)
+    ex.backward()
+    res = [(k, float(text)) for _, k, text in mon.toc()]
+    # MXNet 1.9.1 printed these, in this order, for the same network and values: each op's
+    # backward node outputs (one per input: softmax's data and label, fc1's data, weight and
+    # bias), after the forward outputs and before the arguments.
+    mxnet_printed = [
+        ("fc1_output", 0.25937426), ("relu1_output", 0.082537875),
+        ("softmax_output", 0.25062305), ("softmax_backward_output0", 0.43836564),
+        ("softmax_backward_output1", 0.0), ("relu1_backward_output", 0.13430339),
+        ("fc1_backward_output0", 0.21559165), ("fc1_backward_output1", 0.024520334),
+        ("fc1_backward_output2", 0.18993367), ("data", 0.17795129), ("fc1_weight", 0.42622375),
+        ("fc1_bias", 0.18708287), ("softmax_label", 0.254951)]
+    assert [k for k, _ in res] == [k for k, _ in mxnet_printed]
+    for (k, got), (_, want) in zip(res, mxnet_printed):
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-7), k
+    # fc1's backward outputs are the argument gradients the executor wrote.
+    got = dict(res)
+    for i, name in enumerate(("data", "fc1_weight", "fc1_bias")):
+        assert got["fc1_backward_output%d" % i] == pytest.approx(
+            _rms(ex.grad_dict[name].asnumpy()), rel=1e-5)
+
+
 def test_monitor_all_shows_inputs_in_mxnet_order():
     ex = _bound()
     mon = mx.mon.Monitor(1, monitor_all=True)

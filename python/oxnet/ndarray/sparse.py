@@ -577,22 +577,19 @@ def _keep_rows(data, indices, strict=True):
     return _internal.where(_internal.broadcast_to(m, shape=data.shape), data, zero)
 
 
-def _dot_op(raw):
-    def dot(lhs, rhs, transpose_a=False, transpose_b=False, forward_stype=None, out=None,
-            name=None):
-        """MXNet's `dot`. Output storage as MXNet's: csr.T · dense (or row_sparse, not
-        transposed) is row_sparse, dense · csr is csr, the rest dense (or `forward_stype`)."""
-        res = raw(lhs, rhs, transpose_a=transpose_a, transpose_b=transpose_b, out=out)
-        if out is not None:
-            return out
-        stype, a, b = forward_stype, _rules.stype_of(lhs), _rules.stype_of(rhs)
-        if stype is None and a == "csr" and transpose_a and not transpose_b and b in (
-                "default", "row_sparse"):
-            stype = "row_sparse"
-        elif stype is None and a == "default" and not transpose_a and b == "csr":
-            stype = "csr"
-        return res if stype in (None, "default") else _wrap(res, stype)
-    return dot
+def dot(lhs, rhs, transpose_a=False, transpose_b=False, forward_stype=None, out=None, name=None):
+    """MXNet's `dot`. Output storage as MXNet's: csr.T · dense (or row_sparse, not transposed)
+    is row_sparse, dense · csr is csr, the rest dense (or `forward_stype` when given)."""
+    res = _internal.dot(lhs, rhs, transpose_a=transpose_a, transpose_b=transpose_b, out=out)
+    if out is not None:
+        return out
+    stype, a, b = forward_stype, _rules.stype_of(lhs), _rules.stype_of(rhs)
+    if stype is None and a == "csr" and transpose_a and not transpose_b and b in (
+            "default", "row_sparse"):
+        stype = "row_sparse"
+    elif stype is None and a == "default" and not transpose_a and b == "csr":
+        stype = "csr"
+    return res if stype in (None, "default") else _wrap(res, stype)
 
 
 def _ufunc(elemwise, broadcast, operator_):
@@ -664,7 +661,6 @@ def _negative(self):
 def _install_ops():
     """MXNet's operator namespace of this module, and the arithmetic of sparse arrays."""
     g = globals()
-    g["dot"] = _dot_op(_internal.dot)
     for n in _rules.RULES:
         if not n.startswith("_") and hasattr(_internal, n):
             g[n] = getattr(_internal, n)
