@@ -1782,6 +1782,22 @@ fn compat_rows(r: &mut Vec<Row>) {
         &[("scalar", "1.5")],
         vec![n(&s234)],
     ));
+    // Ops MXNet registered under their own names with another op's kernels and gradients.
+    r.push(row("_grad_add", &[], vec![n(&[2, 3]), n(&[2, 3])]));
+    r.push(row(
+        "_scatter_elemwise_div",
+        &[],
+        vec![n(&[2, 3]), pos(&[2, 3])],
+    ));
+    r.push(row(
+        "_contrib_SparseEmbedding",
+        &[
+            ("input_dim", "4"),
+            ("output_dim", "3"),
+            ("dtype", "float64"),
+        ],
+        vec![v(&[5], &[0.0, 3.0, 1.0, 3.0, 2.0]), n(&[4, 3])],
+    ));
     r.push(row(
         "_scatter_minus_scalar",
         &[("scalar", "2")],

@@ -152,10 +152,10 @@ def test_module_fit_logs_monitor_lines(caplog):
     with caplog.at_level(logging.INFO):
         mod.fit(it, num_epoch=1, monitor=mon, optimizer_params={"learning_rate": 0.1})
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Batch:")]
-    # 4 batches, interval 2: batches 1 and 3, one relu1 output each.
-    assert len(lines) == 2
-    assert lines[0].startswith("Batch:       1 relu1_output")
-    assert lines[1].startswith("Batch:       3 relu1_output")
+    # 4 batches, interval 2: batches 1 and 3, relu1's output and its backward output each.
+    assert [line.split()[1:3] for line in lines] == [
+        ["1", "relu1_output"], ["1", "relu1_backward_output"],
+        ["3", "relu1_output"], ["3", "relu1_backward_output"]]
     assert float(lines[0].split()[-1]) >= 0
 
 

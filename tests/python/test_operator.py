@@ -329,3 +329,21 @@ def test_cast_clip_creation_ops():
     assert mx.nd.cast(a, dtype="int32").asnumpy().tolist() == [[1, -2], [3, 0]]
     np.testing.assert_array_equal(mx.nd.clip(a, a_min=0, a_max=2).asnumpy(), np.clip(x, 0, 2))
     np.testing.assert_array_equal(mx.nd.zeros((0, 3)).asnumpy(), np.zeros((0, 3)))
+
+
+def test_softmax_output_casts_labels_toward_zero():
+    # MXNet casts labels to int: -0.3 is class 0 (not an out-of-range label), 2.9 class 2.
+    x = mx.nd.array([[1.0, 2.0, 3.0], [0.5, 0.1, 0.2]])
+    x.attach_grad()
+    grads = []
+    for labels in ([-0.3, 2.9], [0.0, 2.0]):
+        with mx.autograd.record():
+            y = mx.nd.SoftmaxOutput(x, mx.nd.array(labels))
+        y.backward()
+        grads.append(x.grad.asnumpy().copy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+    e = np.exp(x.asnumpy() - x.asnumpy().max(1, keepdims=True))
+    p = e / e.sum(1, keepdims=True)
+    p[0, 0] -= 1
+    p[1, 2] -= 1
+    np.testing.assert_allclose(grads[0], p, rtol=1e-5)

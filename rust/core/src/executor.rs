@@ -4,9 +4,9 @@
 
 use crate::error::{Error, Result};
 use crate::graph::eval::{Plan, Slots, Watch, Watched};
-use crate::graph::gradient::HEAD_GRAD_REQUIRED;
+use crate::graph::gradient::{gradient_parts, HEAD_GRAD_REQUIRED};
 use crate::graph::symbol::{input_names, output_name};
-use crate::graph::{gradient, list_inputs, topo_order, Entry, Node};
+use crate::graph::{list_inputs, topo_order, Entry, Node};
 use crate::ndarray::NDArray;
 use crate::op::elemwise_binary::{binary_op, BinOp};
 use crate::op::{copy_into, invoke_mode, Desc};
@@ -42,6 +42,43 @@ struct Backward {
     bound: HashMap<usize, NDArray>,
     /// (slot, argument index) gradients to copy or add after the plan ran.
     finish: Vec<(usize, usize)>,
+    /// Per op node differentiated, MXNet's monitor names of the gradients it gave its inputs
+    /// (`fc1_backward_output1`), with the entry holding them.
+    monitored: Vec<Vec<(String, MonitoredGrad)>>,
+}
+
+/// A gradient a backward node outputs: an entry of the gradient graph, or zero where the
+/// rule gives none (a label's), shown as zeros shaped like that input.
+enum MonitoredGrad {
+    Entry(Entry),
+    ZerosLike(Entry),
+}
+
+/// MXNet's names of a backward node's outputs: one per non-auxiliary input of the forward
+/// node, `<node>_backward_output<i>`, or `<node>_backward_output` when there is one.
+fn backward_output_names(node: &Node, grads: &[Option<Entry>]) -> Vec<(String, MonitoredGrad)> {
+    let aux = node
+        .op
+        .as_ref()
+        .map(|o| o.aux_inputs().to_vec())
+        .unwrap_or_default();
+    let shown: Vec<usize> = (0..grads.len()).filter(|i| !aux.contains(i)).collect();
+    shown
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let name = if shown.len() == 1 {
+                format!("{}_backward_output", node.name)
+            } else {
+                format!("{}_backward_output{k}", node.name)
+            };
+            let g = match &grads[i] {
+                Some(g) => MonitoredGrad::Entry(g.clone()),
+                None => MonitoredGrad::ZerosLike(node.inputs[i].clone()),
+            };
+            (name, g)
+        })
+        .collect()
 }
 
 pub struct Executor {
@@ -241,10 +278,15 @@ impl Executor {
                 head_grad_slots,
                 bound: HashMap::new(),
                 finish: Vec::new(),
+                monitored: Vec::new(),
             });
         }
         let wrt: Vec<Entry> = wrt_idx.iter().map(|&i| arg_nodes[i].entry(0)).collect();
-        let g = gradient(heads, &head_grads, &wrt)?;
+        let (g, node_grads) = gradient_parts(heads, &head_grads, &wrt)?;
+        let monitored = node_grads
+            .iter()
+            .map(|(n, grads)| backward_output_names(n, grads))
+            .collect();
         let provided: Vec<Entry> = fwd
             .steps
             .iter()
@@ -276,6 +318,7 @@ impl Executor {
             head_grad_slots,
             bound,
             finish,
+            monitored,
         })
     }
 
@@ -350,6 +393,97 @@ impl Executor {
     /// Runs the backward plan; `out_grads[i]` is the gradient of head i (ignored for loss
     /// heads; required for others).
     pub fn backward(&mut self, out_grads: &[Option<NDArray>], is_train: bool) -> Result<()> {
+        self.backward_watched(out_grads, is_train, None)
+    }
+
+    /// `backward`, showing `monitor` the gradient each op gave each of its inputs under
+    /// MXNet's backward node names (`fc1_backward_output1`: fc1's weight gradient), as the
+    /// steps computing them are reached (gradients the plan never computes are not shown).
+    pub fn backward_monitored(
+        &mut self,
+        out_grads: &[Option<NDArray>],
+        is_train: bool,
+        monitor: &mut dyn FnMut(&str, &NDArray) -> Result<()>,
+    ) -> Result<()> {
+        let groups: &[Vec<(String, MonitoredGrad)>] = match &self.bwd {
+            Ok(b) => &b.monitored,
+            Err(_) => &[],
+        };
+        // Entry -> (name, node group); per group, the zero gradients with a template array
+        // (taken now: the plan may reuse those buffers).
+        let mut names: HashMap<(usize, usize), Vec<(String, usize)>> = HashMap::new();
+        let mut zeros: Vec<Vec<(String, NDArray)>> = vec![Vec::new(); groups.len()];
+        for (k, group) in groups.iter().enumerate() {
+            for (name, g) in group {
+                match g {
+                    MonitoredGrad::Entry(e) => {
+                        names.entry(e.key()).or_default().push((name.clone(), k))
+                    }
+                    MonitoredGrad::ZerosLike(e) => {
+                        if let Some(v) = self.slots.get(e).and_then(|s| self.values[s].clone()) {
+                            zeros[k].push((name.clone(), v));
+                        }
+                    }
+                }
+            }
+        }
+        let mut shown: HashSet<(usize, usize)> = HashSet::new();
+        let mut zeros_shown = vec![false; groups.len()];
+        let show_zeros = |k: usize,
+                          done: &mut Vec<bool>,
+                          monitor: &mut dyn FnMut(&str, &NDArray) -> Result<()>|
+         -> Result<()> {
+            if !std::mem::replace(&mut done[k], true) {
+                for (name, t) in &zeros[k] {
+                    let z = crate::op::call_str("zeros_like", std::slice::from_ref(t), &[])?;
+                    monitor(name, &z[0])?;
+                }
+            }
+            Ok(())
+        };
+        let mut watch = |node: &Arc<Node>, seen: Watched, arrays: &[NDArray]| -> Result<()> {
+            if seen != Watched::Outputs {
+                return Ok(());
+            }
+            for (i, a) in arrays.iter().enumerate() {
+                let key = node.entry(i).key();
+                let Some(ns) = names.get(&key) else { continue };
+                shown.insert(key);
+                for (n, _) in ns {
+                    monitor(n, a)?;
+                }
+                // A node's zero gradients (its label's) follow its first computed one.
+                for &(_, k) in ns {
+                    show_zeros(k, &mut zeros_shown, &mut *monitor)?;
+                }
+            }
+            Ok(())
+        };
+        self.backward_watched(out_grads, is_train, Some(&mut watch))?;
+        // Gradients no step produced (a head's given gradient passed through unchanged).
+        let Ok(b) = &self.bwd else { return Ok(()) };
+        for (k, group) in b.monitored.iter().enumerate() {
+            for (name, g) in group {
+                if let MonitoredGrad::Entry(e) = g {
+                    if shown.contains(&e.key()) {
+                        continue;
+                    }
+                    if let Some(v) = self.slots.get(e).and_then(|s| self.values[s].clone()) {
+                        monitor(name, &v)?;
+                    }
+                }
+            }
+            show_zeros(k, &mut zeros_shown, &mut *monitor)?;
+        }
+        Ok(())
+    }
+
+    fn backward_watched(
+        &mut self,
+        out_grads: &[Option<NDArray>],
+        is_train: bool,
+        watch: Option<Watch<'_>>,
+    ) -> Result<()> {
         let b = self.bwd.as_ref().map_err(|e| e.clone())?;
         for (i, s) in b.head_grad_slots.iter().enumerate() {
             let Some(s) = s else { continue };
@@ -378,7 +512,7 @@ impl Executor {
         }
         rt().engine.bulk(is_train, || {
             b.plan
-                .run(&mut self.values, &b.bound, is_train, None, None)?;
+                .run(&mut self.values, &b.bound, is_train, None, watch)?;
             for &(s, i) in &b.finish {
                 let Some(grad) = &self.grads[i] else { continue };
                 let add = self.reqs[i] == GradReq::Add;

@@ -68,19 +68,28 @@ impl PyExecutor {
         monitor_all: bool,
         monitor: Py<PyAny>,
     ) -> PyResult<()> {
-        let mut call = |name: &str, a: &NDArray| -> oxnet::Result<()> {
-            Python::attach(|py| {
-                let arr = wrap(py, a.clone())?;
-                monitor.call1(py, (name, arr)).map(drop)
-            })
-            .map_err(|e| {
-                let msg = format!("the monitor callback raised {e} on {name}");
-                stash(&msg, e);
-                oxnet::Error::Value(msg)
-            })
-        };
+        let mut call = monitor_call(&monitor);
         enter(py, move || {
             lock(&self.ex).forward_monitored(is_train, monitor_all, &mut call)
+        })
+    }
+
+    /// `backward` calling `monitor(name, array)` on the gradient every op gives each of its
+    /// inputs (`fc1_backward_output1`), as MXNet's monitor sees its backward nodes.
+    fn backward_monitored(
+        &self,
+        py: Python<'_>,
+        out_grads: Vec<Option<PyRef<'_, PyNDArray>>>,
+        is_train: bool,
+        monitor: Py<PyAny>,
+    ) -> PyResult<()> {
+        let og: Vec<Option<NDArray>> = out_grads
+            .iter()
+            .map(|g| g.as_ref().map(|g| g.inner.clone()))
+            .collect();
+        let mut call = monitor_call(&monitor);
+        enter(py, move || {
+            lock(&self.ex).backward_monitored(&og, is_train, &mut call)
         })
     }
 
@@ -96,5 +105,21 @@ impl PyExecutor {
             .map(|g| g.as_ref().map(|g| g.inner.clone()))
             .collect();
         enter(py, move || lock(&self.ex).backward(&og, is_train))
+    }
+}
+
+/// A Rust monitor that calls the Python `monitor(name, array)`; an exception it raises is kept
+/// for the caller and stops the run.
+fn monitor_call(monitor: &Py<PyAny>) -> impl FnMut(&str, &NDArray) -> oxnet::Result<()> + '_ {
+    move |name: &str, a: &NDArray| -> oxnet::Result<()> {
+        Python::attach(|py| {
+            let arr = wrap(py, a.clone())?;
+            monitor.call1(py, (name, arr)).map(drop)
+        })
+        .map_err(|e| {
+            let msg = format!("the monitor callback raised {e} on {name}");
+            stash(&msg, e);
+            oxnet::Error::Value(msg)
+        })
     }
 }

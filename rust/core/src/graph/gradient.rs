@@ -93,6 +93,20 @@ pub fn gradient(
     head_grads: &[Option<Entry>],
     wrt: &[Entry],
 ) -> Result<Vec<Option<Entry>>> {
+    Ok(gradient_parts(heads, head_grads, wrt)?.0)
+}
+
+/// Per forward op node differentiated, the gradients its rule gave its inputs (MXNet's
+/// `<node>_backward` outputs), in the order the rules ran.
+pub type NodeGrads = Vec<(Arc<Node>, Vec<Option<Entry>>)>;
+
+/// [`gradient`], and the gradient of every input of every node on the way.
+pub fn gradient_parts(
+    heads: &[Entry],
+    head_grads: &[Option<Entry>],
+    wrt: &[Entry],
+) -> Result<(Vec<Option<Entry>>, NodeGrads)> {
+    let mut parts: NodeGrads = Vec::new();
     let order = topo_order(heads);
     // Only nodes on a path from some wrt entry need differentiating.
     let targets: HashSet<usize> = wrt.iter().map(|e| Arc::as_ptr(&e.node) as usize).collect();
@@ -174,17 +188,20 @@ pub fn gradient(
                 n.inputs.len()
             )));
         }
-        for (inp, g) in n.inputs.iter().zip(in_grads) {
+        for (inp, g) in n.inputs.iter().zip(&in_grads) {
             if let Some(g) = g {
-                grads.entry(inp.key()).or_default().push(g);
+                grads.entry(inp.key()).or_default().push(g.clone());
             }
         }
+        parts.push((n.clone(), in_grads));
     }
     b.prefix = "grad".into();
-    wrt.iter()
+    let total = wrt
+        .iter()
         .map(|w| match grads.get(&w.key()) {
             Some(parts) => b.sum(parts).map(Some),
             None => Ok(None),
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok((total, parts))
 }

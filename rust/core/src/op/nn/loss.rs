@@ -244,7 +244,8 @@ extern "C" __global__ void {bwd}(const {s}* p, const {s}* lab, {s}* dx, u64 oute
     const u64 base = (c / inner) * n * inner + c % inner;
     const double l = (double)IO<{s}>::ld(lab[c]);
     const bool ignored = use_ignore && l == ignore_;
-    const long long li = (l >= 0.0 && l < (double)n) ? (long long)l : -1;
+    const double t = trunc(l);
+    const long long li = (t >= 0.0 && t < (double)n) ? (long long)t : -1;
     for (u64 j = 0; j < n; ++j) {{
       const C pv = IO<{s}>::ld(p[base + j * inner]);
       C v = (C)0;
@@ -400,8 +401,10 @@ fn softmax_output_grad<T: Element, C: Real>(
             for i in 0..inner {
                 let l = lab.get(o * inner + i).copied().unwrap_or(-1.0);
                 let ignored = cfg.use_ignore && l == cfg.ignore_label;
-                let li = if l >= 0.0 && l < n as f64 {
-                    l as usize
+                // MXNet casts the label to int (toward zero: -0.3 is class 0).
+                let t = l.trunc();
+                let li = if t >= 0.0 && t < n as f64 {
+                    t as usize
                 } else {
                     usize::MAX
                 };
