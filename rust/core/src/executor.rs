@@ -43,20 +43,21 @@ struct Backward {
     /// (slot, argument index) gradients to copy or add after the plan ran.
     finish: Vec<(usize, usize)>,
     /// Per op node differentiated, MXNet's monitor names of the gradients it gave its inputs
-    /// (`fc1_backward_output1`), with the entry holding them.
-    monitored: Vec<Vec<(String, MonitoredGrad)>>,
+    /// (`fc1_backward_output1`).
+    monitored: Vec<Vec<MonitoredGrad>>,
 }
 
-/// A gradient a backward node outputs: an entry of the gradient graph, or zero where the
-/// rule gives none (a label's), shown as zeros shaped like that input.
-enum MonitoredGrad {
-    Entry(Entry),
-    ZerosLike(Entry),
+/// One output of a backward node as MXNet's monitor names it: the gradient-graph entry the
+/// rule gave (None for a label's), and the forward input it is the gradient of.
+struct MonitoredGrad {
+    name: String,
+    grad: Option<Entry>,
+    input: Entry,
 }
 
 /// MXNet's names of a backward node's outputs: one per non-auxiliary input of the forward
 /// node, `<node>_backward_output<i>`, or `<node>_backward_output` when there is one.
-fn backward_output_names(node: &Node, grads: &[Option<Entry>]) -> Vec<(String, MonitoredGrad)> {
+fn backward_output_names(node: &Node, grads: &[Option<Entry>]) -> Vec<MonitoredGrad> {
     let aux = node
         .op
         .as_ref()
@@ -66,17 +67,14 @@ fn backward_output_names(node: &Node, grads: &[Option<Entry>]) -> Vec<(String, M
     shown
         .iter()
         .enumerate()
-        .map(|(k, &i)| {
-            let name = if shown.len() == 1 {
+        .map(|(k, &i)| MonitoredGrad {
+            name: if shown.len() == 1 {
                 format!("{}_backward_output", node.name)
             } else {
                 format!("{}_backward_output{k}", node.name)
-            };
-            let g = match &grads[i] {
-                Some(g) => MonitoredGrad::Entry(g.clone()),
-                None => MonitoredGrad::ZerosLike(node.inputs[i].clone()),
-            };
-            (name, g)
+            },
+            grad: grads[i].clone(),
+            input: node.inputs[i].clone(),
         })
         .collect()
 }
@@ -397,83 +395,68 @@ impl Executor {
     }
 
     /// `backward`, showing `monitor` the gradient each op gave each of its inputs under
-    /// MXNet's backward node names (`fc1_backward_output1`: fc1's weight gradient), as the
-    /// steps computing them are reached (gradients the plan never computes are not shown).
+    /// MXNet's backward node names (`fc1_backward_output1`: fc1's weight gradient), node by
+    /// node in backward order. A gradient nothing asked for (the data's in training, a
+    /// label's) shows as zeros shaped like its input, where MXNet shows whatever its kernel
+    /// left in that output (zeros for some ops, the computed gradient for others).
     pub fn backward_monitored(
         &mut self,
         out_grads: &[Option<NDArray>],
         is_train: bool,
         monitor: &mut dyn FnMut(&str, &NDArray) -> Result<()>,
     ) -> Result<()> {
-        let groups: &[Vec<(String, MonitoredGrad)>] = match &self.bwd {
+        let groups: &[Vec<MonitoredGrad>] = match &self.bwd {
             Ok(b) => &b.monitored,
             Err(_) => &[],
         };
-        // Entry -> (name, node group); per group, the zero gradients with a template array
-        // (taken now: the plan may reuse those buffers).
-        let mut names: HashMap<(usize, usize), Vec<(String, usize)>> = HashMap::new();
-        let mut zeros: Vec<Vec<(String, NDArray)>> = vec![Vec::new(); groups.len()];
-        for (k, group) in groups.iter().enumerate() {
-            for (name, g) in group {
-                match g {
-                    MonitoredGrad::Entry(e) => {
-                        names.entry(e.key()).or_default().push((name.clone(), k))
-                    }
-                    MonitoredGrad::ZerosLike(e) => {
-                        if let Some(v) = self.slots.get(e).and_then(|s| self.values[s].clone()) {
-                            zeros[k].push((name.clone(), v));
+        let wanted: HashSet<(usize, usize)> = groups
+            .iter()
+            .flatten()
+            .filter_map(|m| m.grad.as_ref().map(|e| e.key()))
+            .collect();
+        // Input arrays as zero templates, taken before the plan may reuse their buffers.
+        let value = |e: &Entry| self.slots.get(e).and_then(|s| self.values[s].clone());
+        let templates: HashMap<(usize, usize), NDArray> = groups
+            .iter()
+            .flatten()
+            .filter_map(|m| value(&m.input).map(|v| (m.input.key(), v)))
+            .collect();
+        // Each gradient is copied as its step produces it (a later step may overwrite its
+        // buffer in place) and shown once the plan ran, in MXNet's order.
+        let mut copies: HashMap<(usize, usize), NDArray> = HashMap::new();
+        let mut watch = |node: &Arc<Node>, seen: Watched, arrays: &[NDArray]| -> Result<()> {
+            if seen == Watched::Outputs {
+                for (i, a) in arrays.iter().enumerate() {
+                    let key = node.entry(i).key();
+                    if wanted.contains(&key) && !copies.contains_key(&key) {
+                        let c = crate::op::call_str("_copy", std::slice::from_ref(a), &[])?;
+                        if let Some(c) = c.into_iter().next() {
+                            copies.insert(key, c);
                         }
                     }
-                }
-            }
-        }
-        let mut shown: HashSet<(usize, usize)> = HashSet::new();
-        let mut zeros_shown = vec![false; groups.len()];
-        let show_zeros = |k: usize,
-                          done: &mut Vec<bool>,
-                          monitor: &mut dyn FnMut(&str, &NDArray) -> Result<()>|
-         -> Result<()> {
-            if !std::mem::replace(&mut done[k], true) {
-                for (name, t) in &zeros[k] {
-                    let z = crate::op::call_str("zeros_like", std::slice::from_ref(t), &[])?;
-                    monitor(name, &z[0])?;
-                }
-            }
-            Ok(())
-        };
-        let mut watch = |node: &Arc<Node>, seen: Watched, arrays: &[NDArray]| -> Result<()> {
-            if seen != Watched::Outputs {
-                return Ok(());
-            }
-            for (i, a) in arrays.iter().enumerate() {
-                let key = node.entry(i).key();
-                let Some(ns) = names.get(&key) else { continue };
-                shown.insert(key);
-                for (n, _) in ns {
-                    monitor(n, a)?;
-                }
-                // A node's zero gradients (its label's) follow its first computed one.
-                for &(_, k) in ns {
-                    show_zeros(k, &mut zeros_shown, &mut *monitor)?;
                 }
             }
             Ok(())
         };
         self.backward_watched(out_grads, is_train, Some(&mut watch))?;
-        // Gradients no step produced (a head's given gradient passed through unchanged).
         let Ok(b) = &self.bwd else { return Ok(()) };
-        for (k, group) in b.monitored.iter().enumerate() {
-            for (name, g) in group {
-                if let MonitoredGrad::Entry(e) = g {
-                    if shown.contains(&e.key()) {
-                        continue;
-                    }
-                    if let Some(v) = self.slots.get(e).and_then(|s| self.values[s].clone()) {
-                        monitor(name, &v)?;
-                    }
-                }
+        let value = |e: &Entry| self.slots.get(e).and_then(|s| self.values[s].clone());
+        for m in b.monitored.iter().flatten() {
+            // Produced by a step, or a head's given gradient passed through unchanged.
+            let grad = m
+                .grad
+                .as_ref()
+                .and_then(|e| copies.get(&e.key()).cloned().or_else(|| value(e)));
+            let shown = match (grad, templates.get(&m.input.key())) {
+                (Some(g), _) => Some(g),
+                (None, Some(t)) => crate::op::call_str("zeros_like", std::slice::from_ref(t), &[])?
+                    .into_iter()
+                    .next(),
+                (None, None) => None,
+            };
+            if let Some(v) = shown {
+                monitor(&m.name, &v)?;
             }
-            show_zeros(k, &mut zeros_shown, &mut *monitor)?;
         }
         Ok(())
     }

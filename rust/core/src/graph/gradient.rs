@@ -193,7 +193,14 @@ pub fn gradient_parts(
                 grads.entry(inp.key()).or_default().push(g.clone());
             }
         }
-        parts.push((n.clone(), in_grads));
+        // Only the gradients something asked for: a rule may return partial terms for the
+        // other inputs, which the plan never completes.
+        let asked = in_grads
+            .into_iter()
+            .zip(&needs)
+            .map(|(g, &need)| g.filter(|_| need))
+            .collect();
+        parts.push((n.clone(), asked));
     }
     b.prefix = "grad".into();
     let total = wrt
