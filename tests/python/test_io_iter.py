@@ -378,19 +378,26 @@ def test_image_record_values_without_augmentation(tmp_path):
     assert np.concatenate([b.label[0].asnumpy() for b in it]).tolist() == [2, 3, 4, 5, 6, 0]
 
 
-def test_image_record_matches_mxnet_golden():
-    """Bit-identical to MXNet 1.9.1's ImageRecordIter on its own .rec (crops, OpenCV-style resizes)."""
+def _golden_image_runs(kind):
+    """(case, oxnet's batches, MXNet 1.9.1's) for each ImageRecordIter case of the golden
+    recordio data set `kind` ("imagerecord", "imageaug")."""
     import json
 
     golden = os.path.join(os.path.dirname(__file__), "..", "data", "golden", "recordio")
     with open(os.path.join(golden, "expected.json")) as f:
-        cases = json.load(f)["imagerecord"]
-    expected = np.load(os.path.join(golden, "imagerecord.npz"))
+        cases = json.load(f)[kind]
+    expected = np.load(os.path.join(golden, kind + ".npz"))
     for k, case in enumerate(cases):
         it = mx.io.ImageRecordIter(path_imgrec=os.path.join(golden, "image.rec"), **case)
         got = np.concatenate([b.data[0].asnumpy() for b in it])
-        np.testing.assert_array_equal(got, expected["case%d" % k], err_msg=str(case))
         it.close()
+        yield case, got, expected["case%d" % k]
+
+
+def test_image_record_matches_mxnet_golden():
+    """Bit-identical to MXNet 1.9.1's ImageRecordIter on its own .rec (crops, OpenCV-style resizes)."""
+    for case, got, want in _golden_image_runs("imagerecord"):
+        np.testing.assert_array_equal(got, want, err_msg=str(case))
 
 
 def test_image_record_normalization_and_center_crop(tmp_path):
@@ -597,20 +604,10 @@ def test_image_record_fixed_augmentations_match_mxnet_golden():
     """MXNet 1.9.1's default augmenter without random draws (fixed rotation, padding, crop
     sizes, mirror, interpolation methods, size bounds): within OpenCV's rounding (one gray
     level; a few border pixels of the 30 degree rotation by up to 3)."""
-    import json
-
-    golden = os.path.join(os.path.dirname(__file__), "..", "data", "golden", "recordio")
-    with open(os.path.join(golden, "expected.json")) as f:
-        cases = json.load(f)["imageaug"]
-    expected = np.load(os.path.join(golden, "imageaug.npz"))
-    for k, case in enumerate(cases):
-        it = mx.io.ImageRecordIter(path_imgrec=os.path.join(golden, "image.rec"), **case)
-        got = np.concatenate([b.data[0].asnumpy() for b in it])
-        want = expected["case%d" % k]
+    for case, got, want in _golden_image_runs("imageaug"):
         assert got.shape == want.shape, case
         diff = np.abs(got - want)
         assert (diff > 1).mean() < 0.01 and diff.max() <= 3, (case, diff.max())
-        it.close()
 
 
 def test_image_record_random_augmentations(tmp_path):

@@ -26,13 +26,20 @@ def _rms(a):
     return np.sqrt((a.astype(np.float64) ** 2).sum() / a.size)
 
 
-def test_outputs_and_arguments_match_numpy_and_mxnet():
-    ex = _bound()
+def _watched_step(ex, backward=False):
+    """What Monitor(1, '.*') reports for one training forward (and backward) of `ex`."""
     mon = mx.mon.Monitor(1, pattern=".*")
     mon.install(ex)
     mon.tic()
     ex.forward(is_train=True)
-    res = mon.toc()
+    if backward:
+        ex.backward()
+    return mon.toc()
+
+
+def test_outputs_and_arguments_match_numpy_and_mxnet():
+    ex = _bound()
+    res = _watched_step(ex)
     assert [(n, k) for n, k, _ in res] == [
         (1, "fc1_output"), (1, "relu1_output"), (1, "softmax_output"), (1, "data"),
         (1, "fc1_weight"), (1, "fc1_bias"), (1, "softmax_label")]
@@ -57,12 +64,7 @@ def test_outputs_and_arguments_match_numpy_and_mxnet():
 
 def test_backward_shows_each_ops_input_gradients_as_mxnet():
     ex = _bound()
-    mon = mx.mon.Monitor(1, pattern=".*")
-    mon.install(ex)
-    mon.tic()
-    ex.forward(is_train=True)
-    ex.backward()
-    res = [(k, float(text)) for _, k, text in mon.toc()]
+    res = [(k, float(text)) for _, k, text in _watched_step(ex, backward=True)]
     # MXNet 1.9.1 printed these, in this order, for the same network and values: each op's
     # backward node outputs (one per input: softmax's data and label, fc1's data, weight and
     # bias), after the forward outputs and before the arguments.
