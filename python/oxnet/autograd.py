@@ -109,11 +109,10 @@ def _remember_grad_class(var, grad):
     key = id(var)
     if type(grad) is NDArray:
         _GRAD_CLASS.pop(key, None)
-    elif key not in _GRAD_CLASS:
-        _GRAD_CLASS[key] = type(grad)
+        return
+    if key not in _GRAD_CLASS:
         weakref.finalize(var, _GRAD_CLASS.pop, key, None)
-    else:
-        _GRAD_CLASS[key] = type(grad)
+    _GRAD_CLASS[key] = type(grad)
 
 
 def _head_grads(heads, head_grads):

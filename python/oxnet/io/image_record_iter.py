@@ -77,7 +77,11 @@ def _mean_image(path, offsets, augment, channels):
     with open(path, "rb") as f:
         for offset in offsets:
             f.seek(int(offset))
-            header, payload = recordio.unpack(recordio._read_record(f, path))
+            record = recordio._read_record(f, path)
+            if record is None:
+                raise MXNetError("ImageRecordIter: no record at byte offset %d of %s"
+                                 % (offset, path))
+            _, payload = recordio.unpack(record)
             arr = np.asarray(_decode(payload, channels))
             arr = augment(arr[:, :, None] if arr.ndim == 2 else arr, None)
             total = arr.astype(np.float64) if total is None else total + arr
