@@ -616,10 +616,12 @@ class KVStoreDist(_kvs.KVStore):
                 raise MXNetError("kvstore %s push: key %r has not been inited (call kv.init on every "
                                  "worker first)" % (self._type, k))
             merged = self._local_sum(arrs)
+            # Every worker pushes the key's storage type: a row_sparse sum is updated lazily.
+            row_sparse = all(a.stype == "row_sparse" for a in arrs)
             if self._async:
-                self._async_push(k, merged)
+                self._async_push(k, merged, row_sparse)
             else:
-                self._sync_push(k, merged, all(a.stype == "row_sparse" for a in arrs))
+                self._sync_push(k, merged, row_sparse)
 
     def _sync_push(self, k, merged, row_sparse=False):
         self._agree(_PUSH, k, merged.shape, merged.dtype)
@@ -634,7 +636,6 @@ class KVStoreDist(_kvs.KVStore):
         if buf is None or buf.shape != merged.shape or buf.dtype != merged.dtype:
             buf = self._merge[k] = nd.empty(merged.shape, cpu(), merged.dtype)
         self._allreduce(merged, buf, self._what("push", k))
-        # Every worker pushes the key's storage type: a row_sparse sum is updated lazily.
         self._apply(k, RowSparseNDArray(buf) if row_sparse else buf, stored)
 
     def _apply(self, k, grad, stored, origin=None):
@@ -754,7 +755,7 @@ class KVStoreDist(_kvs.KVStore):
             raise MXNetError("kvstore %s push of key %r: an updater is needed for async mode; call "
                              "kv.set_optimizer(...) on every worker first" % (self._type, k))
 
-    def _async_push(self, k, merged):
+    def _async_push(self, k, merged, row_sparse=False):
         self._need_updater(k)
         shape, dtype = self._meta[k]
         if tuple(merged.shape) != shape or np.dtype(merged.dtype) != dtype:
@@ -763,12 +764,12 @@ class KVStoreDist(_kvs.KVStore):
                                                np.dtype(merged.dtype).name, _fmt_shape(shape), dtype.name))
         if self.rank == 0:
             with self._lock:
-                self._apply(k, merged, self._store[k])
+                self._apply(k, RowSparseNDArray(merged) if row_sparse else merged, self._store[k])
             return
         s = self._sess
         send = _read_buf(merged)
         try:
-            head = s.ctl.isend(("push", self._sid, k), 0, _T_REQ)
+            head = s.ctl.isend(("push_rsp" if row_sparse else "push", self._sid, k), 0, _T_REQ)
             data = s.xfer.Isend(send, 0, _T_DATA)
             s.wait([head, data], self._what("push", k), peers=(0,), p2p=True)
         finally:
@@ -828,7 +829,7 @@ class KVStoreDist(_kvs.KVStore):
             if buf is None:
                 buf = self._merge[k] = nd.empty(stored.shape, cpu(), stored.dtype)
             s.wait([s.xfer.Irecv(_write_buf(buf), src, _T_DATA)], what, peers=(src,))
-            self._apply(k, buf, stored, origin=src)
+            self._apply(k, RowSparseNDArray(buf) if op == "push_rsp" else buf, stored, origin=src)
 
 
 def create_dist(name="dist_sync"):
