@@ -182,25 +182,28 @@ def test_binary_broadcast_and_scalar(lib, dt):
 @pytest.mark.parametrize("clip", [-1.0, 0.3])
 def test_optimizer_updates(lib, dt, clip):
     m = lib["optimizer"]
+    # the ops' hyperparameters are C floats in MXNet (so in oxnet): the kernels get them so
+    sp = lambda v: float(np.float32(v))  # noqa: E731
     w, g = rand(64, dtype=dt), rand(64, dtype=dt)
     mom, var = rand(64, dtype=dt), rand(64, low=0.1, high=1, dtype=dt)
     hp = dict(lr=0.1, wd=0.01, rescale_grad=0.5, clip_gradient=clip)
 
     out = np.empty_like(w)
-    run(m, "sgd_" + dt, w, g, out, w.size, 0.1, 0.01, 0.5, clip)
+    run(m, "sgd_" + dt, w, g, out, w.size, sp(0.1), sp(0.01), 0.5, sp(clip))
     want = cpu(w)
     mx.nd.sgd_update(want, cpu(g), out=want, **hp)
     close(out, want.asnumpy(), dt)
 
     mm = mom.copy()
-    run(m, "sgd_mom_" + dt, w, g, mm, out, w.size, 0.1, 0.01, 0.5, clip, 0.9)
+    run(m, "sgd_mom_" + dt, w, g, mm, out, w.size, sp(0.1), sp(0.01), 0.5, sp(clip), sp(0.9))
     want, wm = cpu(w), cpu(mom)
     mx.nd.sgd_mom_update(want, cpu(g), wm, momentum=0.9, out=want, **hp)
     close(out, want.asnumpy(), dt)
     close(mm, wm.asnumpy(), dt)
 
     mm, vv = mom.copy(), var.copy()
-    run(m, "adam_" + dt, w, g, mm, vv, out, w.size, 0.1, 0.01, 0.5, clip, 0.9, 0.99, 1e-8)
+    run(m, "adam_" + dt, w, g, mm, vv, out, w.size, sp(0.1), sp(0.01), 0.5, sp(clip), sp(0.9),
+        sp(0.99), sp(1e-8))
     want, wm, wv = cpu(w), cpu(mom), cpu(var)
     mx.nd.adam_update(want, cpu(g), wm, wv, beta1=0.9, beta2=0.99, epsilon=1e-8, out=want,
                       **hp)
@@ -249,7 +252,7 @@ def test_softmax_output(lib, dt, kw):
     close(p, y.asnumpy(), dt)
     norm = {"batch": lab.shape[0]}.get(kw.get("normalization"), 1)
     scale = kw.get("grad_scale", 1.0) / norm / (inner if multi else 1)
-    alpha = kw.get("smooth_alpha", 0.0)
+    alpha = float(np.float32(kw.get("smooth_alpha", 0.0)))  # a C float in MXNet
     dx = np.empty_like(x)
     run(m, "softmax_output_bwd_" + dt, y.asnumpy(), lab, dx, outer, n, inner, float(scale),
         1.0 - alpha, alpha / (n - 1), kw.get("use_ignore", False),
@@ -380,7 +383,7 @@ def test_batch_norm(lib, dt, train, fix_gamma):
     gamma, beta = rand(c, low=0.5, high=1.5, dtype=dt), rand(c, dtype=dt)
     mm, mv = rand(c, dtype=dt), rand(c, low=0.5, high=1.5, dtype=dt)
     dy = rand(*x.shape, dtype=dt)
-    eps, mom = 1e-3, 0.9
+    eps, mom = 1e-3, float(np.float32(0.9))  # momentum is a C float in MXNet, eps a double
     args = [cpu(v) for v in (x, gamma, beta, mm, mv)]
     args[0].attach_grad()
     args[1].attach_grad()

@@ -174,6 +174,23 @@ def test_batchnorm_moving_stats_update_in_backward():
     assert_almost_equal(ex.aux_dict["bn_moving_var"], np.array([1.4, 1.4]), rtol=1e-5)
 
 
+def test_float_params_are_single_precision_and_double_params_are_not():
+    # MXNet stores BatchNorm's momentum as a C float and a scalar op's scalar as a double, so
+    # in float64 the moving mean is 0.1 * (1 - float32(0.9)) * mean and x * 0.17 is exact
+    bn = mx.sym.BatchNorm(mx.sym.Variable("data"), name="bn", momentum=0.9) * 0.17
+    data = np.arange(8, dtype=np.float64).reshape(4, 2)
+    ex = bn.simple_bind(mx.cpu(), data=(4, 2), type_dict={"data": np.float64})
+    ex.arg_dict["data"][:] = data
+    ex.aux_dict["bn_moving_mean"][:] = 0
+    ex.forward(is_train=True)
+    ex.backward(nd.ones((4, 2), dtype=np.float64))
+    want = (1 - np.float64(np.float32(0.9))) * data.mean(axis=0)
+    np.testing.assert_array_equal(ex.aux_dict["bn_moving_mean"].asnumpy(), want)
+    x = mx.sym.Variable("x") * 0.17
+    out = x.bind(mx.cpu(), {"x": nd.array([1.0], dtype=np.float64)}).forward()[0]
+    assert out.asnumpy()[0] == 0.17
+
+
 _BULK_SCRIPT = """
 import sys
 import numpy as np

@@ -161,7 +161,9 @@ def _np_lrn(x, nsize, alpha=1e-4, beta=0.75, knorm=2.0):
 def test_lrn(nsize):
     x = np.random.randn(2, 7, 3, 3)
     y = mx.nd.LRN(mx.nd.array(x, dtype=np.float64), nsize=nsize, alpha=0.5, beta=0.6, knorm=1.5)
-    assert_almost_equal(y.asnumpy(), _np_lrn(x, nsize, 0.5, 0.6, 1.5), rtol=1e-12, atol=1e-14)
+    # alpha, beta and knorm are C floats in MXNet: 0.6 is float32(0.6)
+    want = _np_lrn(x, nsize, 0.5, float(np.float32(0.6)), 1.5)
+    assert_almost_equal(y.asnumpy(), want, rtol=1e-12, atol=1e-14)
     y32 = mx.nd.LRN(mx.nd.array(x), nsize=nsize).asnumpy()
     assert y32.dtype == np.float32
     assert_almost_equal(y32, _np_lrn(x, nsize), rtol=1e-5, atol=1e-6)

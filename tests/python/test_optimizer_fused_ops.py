@@ -169,5 +169,7 @@ def test_optimizers_on_the_fused_ops_follow_their_formulas(name, oracle, kwargs)
         opt.update(0, weight, mx.nd.array(g, dtype="float64"), state)
     oracle_kwargs = {"lower": kwargs.get("lower_bound"), "upper": kwargs.get("upper_bound")} \
         if name == "lamb" else {}
+    # float64 weights, but the ops' learning rate, wd and betas are C floats as in MXNet
+    # (0.05 is stored as 0.0500000007), which the oracle's doubles miss by 1e-8
     np.testing.assert_allclose(weight.asnumpy(), oracle(w0, grads, 0.05, 0.01, **oracle_kwargs),
-                               rtol=1e-9, atol=1e-12)
+                               rtol=1e-6, atol=1e-9)

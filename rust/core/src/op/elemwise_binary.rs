@@ -743,7 +743,7 @@ pub fn register(r: &mut Registry) {
                  cast to the array's dtype first."
             ),
             params: vec![
-                param("scalar", "float", Some("1"), "scalar input value"),
+                param("scalar", "double", Some("1"), "scalar input value"),
                 param(
                     "is_int",
                     "boolean",

@@ -103,9 +103,16 @@ impl<'a> Params<'a> {
         self.raw(name).ok_or_else(|| self.bad(name, "", "a value"))
     }
 
+    /// A number; one declared `float` is rounded to single precision as MXNet stores it (a
+    /// BatchNorm `momentum` of 0.9 is 0.89999998), `double` ones are kept.
     pub fn float(&self, name: &str) -> Result<f64> {
         let v = self.str(name)?;
-        parse_float(v).ok_or_else(|| self.bad(name, v, "float"))
+        let x = parse_float(v).ok_or_else(|| self.bad(name, v, "float"))?;
+        let single = self
+            .spec
+            .iter()
+            .any(|s| s.name == name && s.ty.starts_with("float"));
+        Ok(if single { x as f32 as f64 } else { x })
     }
 
     pub fn int(&self, name: &str) -> Result<i64> {
