@@ -4,8 +4,9 @@ installed) in one run. Medians of repeated timings; ratios oxnet vs peer.
     python benches/python/bench_nn.py [--quick]
 
 Rows: FullyConnected 256x1024 -> 1024 forward+backward (ms/iter; numpy = its three GEMMs),
-LeNet training step on batch 64 (samples/s; forward, backward, SGD update), and a
-ResNet-18-style basic block forward+backward (ms/iter), and the same block's inference in FP32
+LeNet training step on batch 64 (samples/s; forward, backward, SGD update), a
+ResNet-18-style basic block and a MobileNet depthwise-separable block forward+backward
+(ms/iter), and the same block's inference in FP32
 and after `mx.contrib.quantization.quantize_model` / `quantize_model_mkldnn` (INT8, naive
 calibration; ms/iter, the INT8 rows' "vs np" column is their speed against FP32 in the same
 run)."""
@@ -188,6 +189,44 @@ def bench_resblock(q):
     row("ResNet basic block 16x64x28x28 fwd+bwd", "ms/iter", t_ours, None, t_torch, higher=False)
 
 
+def bench_separable(q):
+    """MobileNet's depthwise-separable block: 3x3 depthwise conv, BN, ReLU, 1x1 conv, BN, ReLU."""
+    batch, ch, out_ch, hw = 8, 32, 64, 112
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-1, 1, (batch, ch, hw, hw)).astype(np.float32)
+    data = mx.sym.Variable("data")
+    dw = mx.sym.Convolution(data, kernel=(3, 3), pad=(1, 1), num_filter=ch, num_group=ch,
+                            no_bias=True, name="dw")
+    r1 = mx.sym.Activation(mx.sym.BatchNorm(dw, fix_gamma=False, name="bn1"), act_type="relu")
+    pw = mx.sym.Convolution(r1, kernel=(1, 1), num_filter=out_ch, no_bias=True, name="pw")
+    out = mx.sym.Activation(mx.sym.BatchNorm(pw, fix_gamma=False, name="bn2"), act_type="relu")
+    ex = out.simple_bind(mx.cpu(), data=x.shape)
+    for name, arr in ex.arg_dict.items():
+        arr[:] = x if name == "data" else rng.normal(0, 0.1, arr.shape) + (1 if "gamma" in name else 0)
+    head = mx.nd.ones((batch, out_ch, hw, hw))
+
+    def ours():
+        ex.forward(is_train=True)
+        ex.backward(head)
+        mx.nd.waitall()
+    reps = 3 if q else 10
+    t_ours = median_time(ours, reps) * 1e3
+    t_torch = None
+    if torch is not None:
+        nn = torch.nn
+        block = nn.Sequential(nn.Conv2d(ch, ch, 3, padding=1, groups=ch, bias=False),
+                              nn.BatchNorm2d(ch), nn.ReLU(),
+                              nn.Conv2d(ch, out_ch, 1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU())
+        tx = torch.tensor(x, requires_grad=True)
+        th = torch.ones(batch, out_ch, hw, hw)
+
+        def torch_block():
+            tx.grad = None
+            block(tx).backward(th)
+        t_torch = median_time(torch_block, reps) * 1e3
+    row("MobileNet separable block 8x32x112x112", "ms/iter", t_ours, None, t_torch, higher=False)
+
+
 def resblock_symbol(ch):
     data = mx.sym.Variable("data")
     c1 = mx.sym.Convolution(data, kernel=(3, 3), pad=(1, 1), num_filter=ch, no_bias=True, name="c1")
@@ -240,6 +279,7 @@ def main():
     bench_fc(q)
     bench_lenet(q)
     bench_resblock(q)
+    bench_separable(q)
     bench_int8_resblock(q)
 
 

@@ -108,11 +108,21 @@ impl<'a> Params<'a> {
     pub fn float(&self, name: &str) -> Result<f64> {
         let v = self.str(name)?;
         let x = parse_float(v).ok_or_else(|| self.bad(name, v, "float"))?;
-        let single = self
+        Ok(self.precision(name, "float")(x))
+    }
+
+    /// Rounds to single precision when `name` is declared with a type starting `prefix`
+    /// (`float`, or a `tuple of <float>`), as MXNet's C `float` fields hold them.
+    fn precision(&self, name: &str, prefix: &str) -> fn(f64) -> f64 {
+        if self
             .spec
             .iter()
-            .any(|s| s.name == name && s.ty.starts_with("float"));
-        Ok(if single { x as f32 as f64 } else { x })
+            .any(|s| s.name == name && s.ty.starts_with(prefix))
+        {
+            |x| x as f32 as f64
+        } else {
+            |x| x
+        }
     }
 
     pub fn int(&self, name: &str) -> Result<i64> {
@@ -144,19 +154,20 @@ impl<'a> Params<'a> {
         parse_ints(v).ok_or_else(|| self.bad(name, v, "tuple of ints"))
     }
 
-    /// Tuple of ints, or None.
     /// A tuple of floats: `(0.1, 0.2)`, `[0.1]`, `0.1` or `()`.
     pub fn floats(&self, name: &str) -> Result<Vec<f64>> {
         let v = self.str(name)?;
+        let round = self.precision(name, "tuple of <float>");
         strip_brackets(v)
             .split(',')
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .map(parse_float)
+            .map(|t| parse_float(t).map(round))
             .collect::<Option<Vec<f64>>>()
             .ok_or_else(|| self.bad(name, v, "tuple of floats"))
     }
 
+    /// Tuple of ints, or None.
     pub fn opt_ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
         match self.raw(name) {
             None | Some("None") => Ok(None),

@@ -6,6 +6,7 @@
 //! Parallel over the batch: each task owns one column buffer and whole output samples, so the
 //! GEMMs run single-threaded side by side instead of contending for the pool.
 
+use super::depthwise;
 use super::gemm::{matmul, matmul_acc, GemmElem, Mat};
 use super::igemm::{igemm, IElem};
 use super::qconv;
@@ -17,15 +18,21 @@ use std::sync::Mutex;
 /// Float element types with the arithmetic the convolution kernels need.
 pub trait Real: GemmElem + Add<Output = Self> + AddAssign + Mul<Output = Self> {
     const ZERO: Self;
+    /// Whether sums in this type are accurate enough for the direct kernels
+    /// ([`depthwise`]); half precision goes through the GEMM, which accumulates in f32.
+    const DIRECT: bool;
 }
 impl Real for f32 {
     const ZERO: Self = 0.0;
+    const DIRECT: bool = true;
 }
 impl Real for f64 {
     const ZERO: Self = 0.0;
+    const DIRECT: bool = true;
 }
 impl Real for f16 {
     const ZERO: Self = f16::ZERO;
+    const DIRECT: bool = false;
 }
 
 /// One convolution as Convolution sees it: `c` input channels to `f` output channels in
@@ -78,7 +85,13 @@ impl Geom {
 }
 
 /// Output positions `x` in `[lo, hi)` read an input index `x*s + off - p` inside `[0, len)`.
-fn valid_range(out: usize, len: usize, s: usize, p: usize, off: usize) -> (usize, usize) {
+pub(super) fn valid_range(
+    out: usize,
+    len: usize,
+    s: usize,
+    p: usize,
+    off: usize,
+) -> (usize, usize) {
     let lo = if off >= p { 0 } else { (p - off).div_ceil(s) };
     let hi = if len + p <= off {
         0
@@ -309,6 +322,9 @@ pub(crate) unsafe fn group_products<T: Real>(
 
 /// `y = conv(x, w) + bias`; x is n×c×input, w is f×(c/groups)×kernel, y is n×f×output.
 pub fn forward<T: Real>(g: &Geom, x: &[T], w: &[T], bias: Option<&[T]>, y: &mut [T]) {
+    if depthwise::applies::<T>(g) {
+        return depthwise::forward(g, x, w, bias, y);
+    }
     let dims = (g.groups, g.fg(), g.gk(), g.out_len());
     let y = Ptr(y.as_mut_ptr());
     each_column_matrix(g, x, |i, col| {
@@ -320,6 +336,9 @@ pub fn forward<T: Real>(g: &Geom, x: &[T], w: &[T], bias: Option<&[T]>, y: &mut 
 
 /// Gradient of `conv` with respect to its input: `dx = col2im(wᵀ · dy)`, dx overwritten.
 pub fn backward_data<T: Real>(g: &Geom, dy: &[T], w: &[T], dx: &mut [T]) {
+    if depthwise::applies::<T>(g) {
+        return depthwise::backward_data(g, dy, w, dx);
+    }
     let (in_len, out_len, gk, fg) = (g.in_len(), g.out_len(), g.gk(), g.fg());
     let dxp = Ptr(dx.as_mut_ptr());
     par_ranges(g.n, g.work(), |b, e| {
@@ -367,6 +386,9 @@ pub fn backward_data<T: Real>(g: &Geom, dy: &[T], w: &[T], dx: &mut [T]) {
 /// Gradient of `conv` with respect to its weight: `dw = Σ_samples dy · im2col(x)ᵀ`, dw
 /// overwritten. Tasks accumulate privately and add their sums once.
 pub fn backward_weight<T: Real>(g: &Geom, dy: &[T], x: &[T], dw: &mut [T]) {
+    if depthwise::applies::<T>(g) {
+        return depthwise::backward_weight(g, dy, x, dw);
+    }
     let (in_len, out_len, gk, fg) = (g.in_len(), g.out_len(), g.gk(), g.fg());
     dw.fill(T::ZERO);
     let total = Mutex::new(dw);
