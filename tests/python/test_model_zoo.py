@@ -24,37 +24,14 @@ def golden():
 
 
 def run(name, dtype, meta):
-    """Binds the network MXNet wrote with zoo_cases' weights in ``dtype``, runs inference, a
-    training pass and backward; returns the outputs and the summaries of gradients and
-    auxiliary states."""
-    shape = zoo_cases.CASES[name][2]
+    """The network MXNet wrote, run as zoo_cases.run; its inferred shapes are MXNet's. Returns
+    the outputs and the names and summaries of gradients and auxiliary states."""
     with gzip.open(os.path.join(DATA, name + "-symbol.json.gz"), "rt") as f:
         sym = mx.sym.load_json(f.read())
-    label = [a for a in sym.list_arguments() if a.endswith("_label")]
-    in_shapes = {"data": shape}
-    in_shapes.update({a: (shape[0],) for a in label})
-    arg_shapes, out_shapes, aux_shapes = sym.infer_shape(**in_shapes)
-    shapes = dict(zip(sym.list_arguments(), arg_shapes))
-    aux = dict(zip(sym.list_auxiliary_states(), aux_shapes))
-    assert {k: list(v) for k, v in shapes.items()} == meta["arg_shapes"]
-    assert {k: list(v) for k, v in aux.items()} == meta["aux_shapes"]
-    assert [list(s) for s in out_shapes] == meta["out_shapes"]
-
-    weights = zoo_cases.params({k: v for k, v in shapes.items() if k not in in_shapes})
-    weights.update(zoo_cases.params(aux))
-    args = {"data": mx.nd.array(zoo_cases.data(shape), dtype=dtype)}
-    for a in label:
-        args[a] = mx.nd.array(zoo_cases.labels(shape[0], out_shapes[0][1]), dtype=dtype)
-    args.update({k: mx.nd.array(weights[k], dtype=dtype) for k in shapes if k not in in_shapes})
-    grads = {k: mx.nd.zeros(s, dtype=dtype) for k, s in shapes.items() if k not in label}
-    aux_nd = {k: mx.nd.array(weights[k], dtype=dtype) for k in aux}
-    ex = sym.bind(mx.cpu(), args, args_grad=grads, aux_states=aux_nd)
-    infer = ex.forward(is_train=False)[0].asnumpy()
-    train = ex.forward(is_train=True)[0].asnumpy()
-    ex.backward()
-    return (infer, train, list(grads),
-            zoo_cases.summaries({k: v.asnumpy() for k, v in grads.items()}),
-            list(aux_nd), zoo_cases.summaries({k: v.asnumpy() for k, v in aux_nd.items()}))
+    shapes, infer, train, grads, aux = zoo_cases.run(mx, sym, zoo_cases.CASES[name][2], dtype)
+    assert shapes == {k: meta[k] for k in shapes}
+    return (infer, train, list(grads), zoo_cases.summaries(grads), list(aux),
+            zoo_cases.summaries(aux))
 
 
 def close_summaries(names, got, want, what, rtol, floor):

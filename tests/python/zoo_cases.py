@@ -60,6 +60,36 @@ def params(shapes):
     return out
 
 
+def run(mx, sym, shape, dtype):
+    """Binds network ``sym`` with these weights and data in ``dtype`` (with ``mx``, MXNet or
+    oxnet) and runs inference, a training pass and backward. Returns the shapes inferred
+    ({'arg_shapes', 'aux_shapes', 'out_shapes'}), the two outputs, and the summaries of the
+    gradients and of the auxiliary states after training ({name: row})."""
+    label = [a for a in sym.list_arguments() if a.endswith("_label")]
+    in_shapes = {"data": shape}
+    in_shapes.update({a: (shape[0],) for a in label})
+    arg_shapes, out_shapes, aux_shapes = sym.infer_shape(**in_shapes)
+    shapes = dict(zip(sym.list_arguments(), arg_shapes))
+    aux = dict(zip(sym.list_auxiliary_states(), aux_shapes))
+    weights = params({k: v for k, v in shapes.items() if k not in in_shapes})
+    weights.update(params(aux))
+    args = {"data": mx.nd.array(data(shape), dtype=dtype)}
+    for a in label:
+        args[a] = mx.nd.array(labels(shape[0], out_shapes[0][1]), dtype=dtype)
+    args.update({k: mx.nd.array(weights[k], dtype=dtype) for k in shapes if k not in in_shapes})
+    grads = {k: mx.nd.zeros(s, dtype=dtype) for k, s in shapes.items() if k not in label}
+    aux_nd = {k: mx.nd.array(weights[k], dtype=dtype) for k in aux}
+    ex = sym.bind(mx.cpu(), args, args_grad=grads, aux_states=aux_nd)
+    infer = ex.forward(is_train=False)[0].asnumpy()
+    train = ex.forward(is_train=True)[0].asnumpy()
+    ex.backward()
+    meta = {"arg_shapes": {k: list(v) for k, v in shapes.items()},
+            "aux_shapes": {k: list(v) for k, v in aux.items()},
+            "out_shapes": [list(s) for s in out_shapes]}
+    return (meta, infer, train, {k: v.asnumpy() for k, v in grads.items()},
+            {k: v.asnumpy() for k, v in aux_nd.items()})
+
+
 def data(shape):
     rng = np.random.RandomState(7)
     return rng.uniform(-1, 1, shape).astype(np.float32)

@@ -39,30 +39,17 @@ def get_symbol(symbols_dir, module, kwargs):
 
 def run(name, text, shape, res):
     dtype = np.float32 if name in zoo_cases.FLOAT32_ONLY else np.float64
-    sym = mx.sym.load_json(text)
-    label = [a for a in sym.list_arguments() if a.endswith("_label")]
-    in_shapes = {"data": shape}
-    in_shapes.update({a: (shape[0],) for a in label})
-    arg_shapes, out_shapes, aux_shapes = sym.infer_shape(**in_shapes)
-    shapes = dict(zip(sym.list_arguments(), arg_shapes))
-    aux = dict(zip(sym.list_auxiliary_states(), aux_shapes))
-    weights = zoo_cases.params({k: v for k, v in shapes.items() if k not in in_shapes})
-    weights.update(zoo_cases.params(aux))
-    args = {"data": mx.nd.array(zoo_cases.data(shape), dtype=dtype)}
-    for a in label:
-        args[a] = mx.nd.array(zoo_cases.labels(shape[0], out_shapes[0][1]), dtype=dtype)
-    args.update({k: mx.nd.array(weights[k], dtype=dtype) for k in shapes if k not in in_shapes})
-    grads = {k: mx.nd.zeros(s, dtype=dtype) for k, s in shapes.items() if k not in label}
-    aux_nd = {k: mx.nd.array(weights[k], dtype=dtype) for k in aux}
-    ex = sym.bind(mx.cpu(), args, args_grad=grads, aux_states=aux_nd)
-    res[name + "/infer"] = ex.forward(is_train=False)[0].asnumpy()
-    res[name + "/train"] = ex.forward(is_train=True)[0].asnumpy()
-    ex.backward()
-    res[name + "/grad"] = zoo_cases.summaries({k: g.asnumpy() for k, g in grads.items()})
-    res[name + "/aux"] = zoo_cases.summaries({k: v.asnumpy() for k, v in aux_nd.items()})
-    return {"arg_shapes": {k: list(v) for k, v in shapes.items()},
-            "aux_shapes": {k: list(v) for k, v in aux.items()},
-            "out_shapes": [list(s) for s in out_shapes]}
+    meta, infer, train, grads, aux = zoo_cases.run(mx, mx.sym.load_json(text), shape, dtype)
+    res[name + "/infer"], res[name + "/train"] = infer, train
+    res[name + "/grad"] = zoo_cases.summaries(grads)
+    res[name + "/aux"] = zoo_cases.summaries(aux)
+    return meta
+
+
+def write_gz(path, text):
+    # no timestamp in the header, so that a rerun rewrites the same bytes
+    with open(path, "wb") as f:
+        f.write(gzip.compress(text.encode(), mtime=0))
 
 
 def main():
@@ -71,13 +58,11 @@ def main():
     res, meta = {}, {"mxnet": mx.__version__}
     for name, (module, kwargs, shape) in zoo_cases.CASES.items():
         text = get_symbol(symbols_dir, module, kwargs)
-        with gzip.open(os.path.join(OUT, name + "-symbol.json.gz"), "wt") as f:
-            f.write(text)
+        write_gz(os.path.join(OUT, name + "-symbol.json.gz"), text)
         meta[name] = run(name, text, shape, res)
         print(name, "done", flush=True)
     np.savez_compressed(os.path.join(OUT, "expected.npz"), **res)
-    with gzip.open(os.path.join(OUT, "shapes.json.gz"), "wt") as f:
-        json.dump(meta, f)
+    write_gz(os.path.join(OUT, "shapes.json.gz"), json.dumps(meta))
 
 
 if __name__ == "__main__":
