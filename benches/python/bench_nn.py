@@ -151,6 +151,15 @@ def bench_lenet(q):
         None if t_torch is None else batch / t_torch, ">= 1.2x torch")
 
 
+def train_pass_ms(ex, head, reps):
+    """Median ms of a forward + backward pass of executor ``ex`` with head gradient ``head``."""
+    def step():
+        ex.forward(is_train=True)
+        ex.backward(head)
+        mx.nd.waitall()
+    return median_time(step, reps) * 1e3
+
+
 def bench_resblock(q):
     batch, ch, hw = 16, 64, 28
     rng = np.random.RandomState(0)
@@ -167,12 +176,8 @@ def bench_resblock(q):
         arr[:] = x if name == "data" else rng.normal(0, 0.05, arr.shape) + (1 if "gamma" in name else 0)
     head = mx.nd.ones((batch, ch, hw, hw))
 
-    def ours():
-        ex.forward(is_train=True)
-        ex.backward(head)
-        mx.nd.waitall()
     reps = 3 if q else 10
-    t_ours = median_time(ours, reps) * 1e3
+    t_ours = train_pass_ms(ex, head, reps)
     t_torch = None
     if torch is not None:
         nn = torch.nn
@@ -205,12 +210,8 @@ def bench_separable(q):
         arr[:] = x if name == "data" else rng.normal(0, 0.1, arr.shape) + (1 if "gamma" in name else 0)
     head = mx.nd.ones((batch, out_ch, hw, hw))
 
-    def ours():
-        ex.forward(is_train=True)
-        ex.backward(head)
-        mx.nd.waitall()
     reps = 3 if q else 10
-    t_ours = median_time(ours, reps) * 1e3
+    t_ours = train_pass_ms(ex, head, reps)
     t_torch = None
     if torch is not None:
         nn = torch.nn
