@@ -85,13 +85,7 @@ impl Geom {
 }
 
 /// Output positions `x` in `[lo, hi)` read an input index `x*s + off - p` inside `[0, len)`.
-pub(super) fn valid_range(
-    out: usize,
-    len: usize,
-    s: usize,
-    p: usize,
-    off: usize,
-) -> (usize, usize) {
+fn valid_range(out: usize, len: usize, s: usize, p: usize, off: usize) -> (usize, usize) {
     let lo = if off >= p { 0 } else { (p - off).div_ceil(s) };
     let hi = if len + p <= off {
         0
