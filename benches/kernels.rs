@@ -88,7 +88,8 @@ fn gemm(c: &mut Criterion) {
 }
 
 /// A ResNet 3×3 layer (16×64×28×28, 64 filters, pad 1) in float32 and through the quantized
-/// convolution (int8 data and weights, int32 sums): ops per second side by side.
+/// convolution (int8 data and weights, int32 sums): ops per second side by side; and
+/// depthwise layers.
 fn conv(c: &mut Criterion) {
     let mut g = c.benchmark_group("conv");
     g.sample_size(10);
@@ -111,6 +112,22 @@ fn conv(c: &mut Criterion) {
     g.bench_function("int8/16x64x28x28_3x3", |bn| {
         bn.iter(|| run("_contrib_quantized_conv", &qins, &attrs))
     });
+    // MobileNet's depthwise 3x3 layers, from large planes to small ones
+    for (ch, hw) in [(32usize, 112usize), (512, 14), (1024, 7)] {
+        let groups = ch.to_string();
+        let attrs = [
+            ("kernel", "(3, 3)"),
+            ("pad", "(1, 1)"),
+            ("num_filter", groups.as_str()),
+            ("num_group", groups.as_str()),
+            ("no_bias", "True"),
+        ];
+        g.throughput(Throughput::Elements((2 * 8 * ch * hw * hw * 9) as u64));
+        let ins = [arr(&[8, ch, hw, hw]), arr(&[ch, 1, 3, 3])];
+        g.bench_function(format!("depthwise/8x{ch}x{hw}x{hw}_3x3"), |bn| {
+            bn.iter(|| run("Convolution", &ins, &attrs))
+        });
+    }
     g.finish();
 }
 

@@ -732,6 +732,20 @@ fn rows() -> Vec<Row> {
         ],
         vec![n(&[2, 4, 5, 5]), n(&[4, 2, 3, 3]), n(&[4])],
     ));
+    // depthwise (the direct kernel): a full block of eight channels and one more, two
+    // filters per channel
+    r.push(row(
+        "Convolution",
+        &[
+            ("kernel", "(3,3)"),
+            ("num_filter", "18"),
+            ("stride", "(2,1)"),
+            ("dilate", "(1,2)"),
+            ("pad", "(1,1)"),
+            ("num_group", "9"),
+        ],
+        vec![n(&[2, 9, 6, 7]), n(&[18, 1, 3, 3]), n(&[18])],
+    ));
     r.push(row(
         "Convolution",
         &[
