@@ -1,11 +1,12 @@
 //! Depthwise convolution (one group per input channel, MobileNet's 3x3 layers) computed
 //! directly, eight channels at a time. As im2col + GEMM it was one product per channel with a
 //! single output row and nine columns, mostly loop overhead; computed plane by plane it still
-//! paid a fixed cost per plane that dominated 14x14 and 7x7 planes (3-6x slower than oneDNN).
+//! paid a fixed cost per plane that dominated 14x14 and 7x7 planes (2.4-5.5x slower than
+//! oneDNN).
 //!
 //! A block of eight channel planes is copied into one zero-bordered buffer that keeps the
 //! eight channels of a position side by side, so every kernel tap at every output position
-//! is one eight-lane multiply-add (one AVX2 instruction for f32) whatever the plane size,
+//! is one eight-lane multiply and add (an AVX2 instruction each for f32) whatever the plane size,
 //! stride or dilation, with no bounds to test: the border supplies the padding's zeros.
 //! Channels past the last full block run in zero lanes.
 //!
