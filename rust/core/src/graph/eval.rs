@@ -1,13 +1,16 @@
 //! Evaluation plans: the op nodes needed for some entries, in dependency order, with each
 //! entry given a slot in a value table. Each step is pushed to the engine as it is reached, so
-//! a plan runs asynchronously; slots are dropped after their last reader, returning memory to
-//! the pool for later steps (the engine orders any reuse after the last read).
+//! a plan runs asynchronously; slots are dropped after their last reader, and their arrays
+//! become the outputs of later steps (the engine orders each reuse after the last read).
 
 use super::node::{Entry, Node};
+use crate::context::Context;
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ndarray::NDArray;
-use crate::op::invoke_mode;
+use crate::op::{invoke_with, Desc};
 use crate::runtime::rt;
+use crate::shape::Shape;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -60,6 +63,54 @@ pub struct Plan {
     pub owned: HashSet<usize>,
     /// Slots filled from arrays recorded on nodes (autograd tapes) before the run.
     pub preset: Vec<(usize, NDArray)>,
+}
+
+/// Arrays of dead slots, handed to later steps as outputs of the same shape, dtype and
+/// context. A plan is pushed far ahead of its kernels, so a buffer freed only when its last
+/// reader has run would not come back before the whole plan had allocated its own: without
+/// reuse a backward pass holds one buffer per step at once. Writing into a dead array is safe
+/// because the engine orders the write after the reads already pushed.
+///
+/// Only whole arrays this run allocated are reused, and only once no slot holds a handle to
+/// their memory (a view or a returned input shares it).
+#[derive(Default)]
+struct Recycler {
+    /// Slots holding a handle to each chunk.
+    live: HashMap<usize, usize>,
+    /// The arrays this run allocated, by chunk.
+    made: HashMap<usize, NDArray>,
+    spare: HashMap<(Shape, DType, Context), Vec<NDArray>>,
+}
+
+impl Recycler {
+    fn hold(&mut self, a: &NDArray) {
+        *self.live.entry(a.chunk_id()).or_insert(0) += 1;
+    }
+
+    fn drop_slot(&mut self, a: &NDArray) {
+        let id = a.chunk_id();
+        let Some(n) = self.live.get_mut(&id) else {
+            return;
+        };
+        *n -= 1;
+        if *n == 0 {
+            self.live.remove(&id);
+            if let Some(whole) = self.made.remove(&id) {
+                let key = (whole.shape().clone(), whole.dtype(), whole.ctx());
+                self.spare.entry(key).or_default().push(whole);
+            }
+        }
+    }
+
+    fn alloc(&mut self, d: &Desc, ctx: Context) -> Result<NDArray> {
+        let key = (d.shape.clone(), d.dtype, ctx);
+        let a = match self.spare.get_mut(&key).and_then(|v| v.pop()) {
+            Some(a) => a,
+            None => NDArray::empty(d.shape.clone(), d.dtype, ctx)?,
+        };
+        self.made.insert(a.chunk_id(), a.clone());
+        Ok(a)
+    }
 }
 
 /// A node is a source when its values come from outside the plan.
@@ -194,6 +245,8 @@ impl Plan {
         for (s, v) in &self.preset {
             values[*s] = Some(v.clone());
         }
+        // A recorded graph or a monitor may keep arrays beyond their last reader here.
+        let mut recycler = (record.is_none() && watch.is_none()).then(Recycler::default);
         for step in &self.steps {
             let Some(op) = &step.node.op else { continue };
             let ins = step
@@ -219,18 +272,23 @@ impl Plan {
                 None
             };
             let outs = if let Some(k) = reuse {
-                invoke_mode(
+                invoke_with(
                     op,
                     &ins,
                     Some(std::slice::from_ref(&ins[k])),
                     None,
                     is_train,
+                    None,
                 )?
             } else if targets.iter().all(|t| t.is_some()) {
                 let o: Vec<NDArray> = targets.iter().flatten().map(|a| (*a).clone()).collect();
-                invoke_mode(op, &ins, Some(&o), None, is_train)?
+                invoke_with(op, &ins, Some(&o), None, is_train, None)?
             } else {
-                let o = invoke_mode(op, &ins, None, None, is_train)?;
+                let mut alloc = |d: &Desc, ctx: Context| match recycler.as_mut() {
+                    Some(r) => r.alloc(d, ctx),
+                    None => NDArray::empty(d.shape.clone(), d.dtype, ctx),
+                };
+                let o = invoke_with(op, &ins, None, None, is_train, Some(&mut alloc))?;
                 for (t, v) in targets.iter().zip(&o) {
                     if let Some(t) = t {
                         crate::op::copy_into(v, t, None)?;
@@ -260,9 +318,18 @@ impl Plan {
                 w(&step.node, Watched::Outputs, &outs)?;
             }
             for (&s, o) in step.outs.iter().zip(outs) {
+                if let Some(r) = recycler.as_mut() {
+                    r.hold(&o);
+                    if let Some(old) = &values[s] {
+                        r.drop_slot(old);
+                    }
+                }
                 values[s] = Some(o);
             }
             for &s in &step.free {
+                if let (Some(r), Some(old)) = (recycler.as_mut(), &values[s]) {
+                    r.drop_slot(old);
+                }
                 values[s] = None;
             }
         }

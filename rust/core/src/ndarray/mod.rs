@@ -108,6 +108,11 @@ impl NDArray {
         Arc::ptr_eq(&self.chunk, &other.chunk)
     }
 
+    /// Identifies the memory this handle views: equal for handles where `same_chunk` holds.
+    pub fn chunk_id(&self) -> usize {
+        Arc::as_ptr(&self.chunk) as usize
+    }
+
     /// True when the byte ranges of the two arrays overlap.
     pub fn overlaps(&self, other: &NDArray) -> bool {
         self.same_chunk(other)

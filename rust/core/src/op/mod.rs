@@ -359,6 +359,22 @@ pub fn invoke_mode(
     origin: Option<Origin>,
     is_train: bool,
 ) -> Result<Vec<NDArray>> {
+    invoke_with(op, inputs, out, origin, is_train, None)
+}
+
+/// Makes an output array of the given description on a context.
+pub type Alloc<'a> = &'a mut dyn FnMut(&Desc, Context) -> Result<NDArray>;
+
+/// [`invoke_mode`], with outputs that `out` does not give taken from `alloc` (by default new
+/// arrays).
+pub fn invoke_with(
+    op: &Arc<dyn Operator>,
+    inputs: &[NDArray],
+    out: Option<&[NDArray]>,
+    origin: Option<Origin>,
+    is_train: bool,
+    mut alloc: Option<Alloc<'_>>,
+) -> Result<Vec<NDArray>> {
     let name = op.name();
     let ctx = match inputs.first() {
         Some(a) => a.ctx(),
@@ -421,17 +437,21 @@ pub fn invoke_mode(
             }
             o.to_vec()
         }
-        None => out_descs
-            .iter()
-            .map(|d| {
-                NDArray::empty(d.shape.clone(), d.dtype, ctx).map_err(|e| {
-                    Error::Memory(format!(
-                        "operator {name}: output of shape {} and dtype {}: {e}",
-                        d.shape, d.dtype
-                    ))
-                })
-            })
-            .collect::<Result<_>>()?,
+        None => {
+            let mut made = Vec::with_capacity(out_descs.len());
+            for d in &out_descs {
+                made.push(match alloc.as_deref_mut() {
+                    Some(f) => f(d, ctx)?,
+                    None => NDArray::empty(d.shape.clone(), d.dtype, ctx).map_err(|e| {
+                        Error::Memory(format!(
+                            "operator {name}: output of shape {} and dtype {}: {e}",
+                            d.shape, d.dtype
+                        ))
+                    })?,
+                });
+            }
+            made
+        }
     };
     let aliased = outputs.iter().any(|o| {
         inputs.iter().any(|i| {
