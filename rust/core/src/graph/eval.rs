@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::ndarray::NDArray;
 use crate::op::{invoke_with, Desc};
 use crate::runtime::rt;
-use crate::shape::Shape;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -65,8 +64,8 @@ pub struct Plan {
     pub preset: Vec<(usize, NDArray)>,
 }
 
-/// Arrays of dead slots, handed to later steps as outputs of the same shape, dtype and
-/// context. A plan is pushed far ahead of its kernels, so a buffer freed only when its last
+/// Arrays of dead slots, handed to later steps as outputs of the same size, dtype and
+/// context (reshaped). A plan is pushed far ahead of its kernels, so a buffer freed only when its last
 /// reader has run would not come back before the whole plan had allocated its own: without
 /// reuse a backward pass holds one buffer per step at once. Writing into a dead array is safe
 /// because the engine orders the write after the reads already pushed.
@@ -79,7 +78,8 @@ struct Recycler {
     live: HashMap<usize, usize>,
     /// The arrays this run allocated, by chunk.
     made: HashMap<usize, NDArray>,
-    spare: HashMap<(Shape, DType, Context), Vec<NDArray>>,
+    /// Dead arrays by element count, dtype and context.
+    spare: HashMap<(usize, DType, Context), Vec<NDArray>>,
 }
 
 impl Recycler {
@@ -96,16 +96,16 @@ impl Recycler {
         if *n == 0 {
             self.live.remove(&id);
             if let Some(whole) = self.made.remove(&id) {
-                let key = (whole.shape().clone(), whole.dtype(), whole.ctx());
+                let key = (whole.size(), whole.dtype(), whole.ctx());
                 self.spare.entry(key).or_default().push(whole);
             }
         }
     }
 
     fn alloc(&mut self, d: &Desc, ctx: Context) -> Result<NDArray> {
-        let key = (d.shape.clone(), d.dtype, ctx);
+        let key = (d.shape.size(), d.dtype, ctx);
         let a = match self.spare.get_mut(&key).and_then(|v| v.pop()) {
-            Some(a) => a,
+            Some(a) => a.reshape_view(d.shape.clone())?,
             None => NDArray::empty(d.shape.clone(), d.dtype, ctx)?,
         };
         self.made.insert(a.chunk_id(), a.clone());
