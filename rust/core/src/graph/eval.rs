@@ -64,11 +64,11 @@ pub struct Plan {
     pub preset: Vec<(usize, NDArray)>,
 }
 
-/// Arrays of dead slots, handed to later steps as outputs of the same size, dtype and
-/// context (reshaped). A plan is pushed far ahead of its kernels, so a buffer freed only when its last
-/// reader has run would not come back before the whole plan had allocated its own: without
-/// reuse a backward pass holds one buffer per step at once. Writing into a dead array is safe
-/// because the engine orders the write after the reads already pushed.
+/// Arrays of dead slots, handed (reshaped) to later steps as outputs of the same size, dtype
+/// and context. A plan is pushed far ahead of its kernels, so a buffer freed only when its
+/// last reader has run would not come back before the whole plan had allocated its own:
+/// without reuse a backward pass holds one buffer per step at once. Writing into a dead array
+/// is safe because the engine orders the write after the reads already pushed.
 ///
 /// Only whole arrays this run allocated are reused, and only once no slot holds a handle to
 /// their memory (a view or a returned input shares it).
