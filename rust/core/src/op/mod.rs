@@ -440,15 +440,16 @@ pub fn invoke_with(
         None => {
             let mut made = Vec::with_capacity(out_descs.len());
             for d in &out_descs {
-                made.push(match alloc.as_deref_mut() {
-                    Some(f) => f(d, ctx)?,
-                    None => NDArray::empty(d.shape.clone(), d.dtype, ctx).map_err(|e| {
-                        Error::Memory(format!(
-                            "operator {name}: output of shape {} and dtype {}: {e}",
-                            d.shape, d.dtype
-                        ))
-                    })?,
-                });
+                let out = match alloc.as_deref_mut() {
+                    Some(f) => f(d, ctx),
+                    None => NDArray::empty(d.shape.clone(), d.dtype, ctx),
+                };
+                made.push(out.map_err(|e| {
+                    Error::Memory(format!(
+                        "operator {name}: output of shape {} and dtype {}: {e}",
+                        d.shape, d.dtype
+                    ))
+                })?);
             }
             made
         }
