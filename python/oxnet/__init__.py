@@ -48,6 +48,9 @@ from . import libinfo
 from . import log
 from . import runtime
 from . import util
+# MXNet 1.x exports its (here always-off) NumPy-mode switches at the top level too.
+from .util import (is_np_array, is_np_shape, np_array, np_shape, set_np_shape,  # noqa: F401
+                   use_np, use_np_array, use_np_shape)
 from . import contrib
 from . import onnx
 # As in MXNet: notebook.callback and misc are imported only on request (``import

@@ -36,6 +36,24 @@ def register_error(func_name=None, cls=None):
 
     return register if cls is None else register(cls)
 
+
+
+class NotImplementedForSymbol(MXNetError):
+    """An NDArray-only operation (``asnumpy``, ``bool()``...) attempted on a Symbol."""
+
+    def __init__(self, function, alias=None, *args):
+        super().__init__()
+        self.function = getattr(function, "__name__", str(function))
+        self.alias = alias
+        self.args = [str(type(a)) for a in args]
+
+    def __str__(self):
+        what = self.function + (' (operator "%s")' % self.alias if self.alias else "")
+        if self.args:
+            what += " with arguments (%s)" % ", ".join(self.args)
+        return "%s works on NDArray only; a Symbol has no value until it is bound and run" % what
+
+
 numeric_types = (float, int, np.generic, numbers.Number)
 integer_types = (int, np.integer)
 string_types = (str,)

@@ -1,5 +1,6 @@
 """``mx.util``: GPU queries and environment variables, as in MXNet 1.x. oxnet implements the
 MXNet 1.x NDArray semantics only; the NumPy-compatible mode (``mx.np``) is not part of it."""
+import contextlib
 import os
 
 from .context import gpu_memory_info, num_gpus
@@ -43,8 +44,36 @@ def _np_mode_unsupported(*_args, **_kwargs):
                               "mode (set_np, use_np, mx.np) is not available")
 
 
-set_np = set_np_shape = use_np = use_np_array = use_np_shape = np_array = np_shape = \
-    _np_mode_unsupported
+use_np = use_np_array = use_np_shape = _np_mode_unsupported
+
+
+def set_np_shape(active):
+    """Returns the previous state (always False); only turning the mode off is possible."""
+    if active:
+        _np_mode_unsupported()
+    return False
+
+
+def set_np(shape=True, array=True, dtype=False):
+    """Only ``set_np(False, False)``, which leaves MXNet 1.x semantics on, is possible."""
+    if shape or array or dtype:
+        _np_mode_unsupported()
+
+
+@contextlib.contextmanager
+def np_shape(active=True):
+    """``with np_shape(False):`` (legacy shapes, as always here) runs its block; True raises."""
+    if active:
+        _np_mode_unsupported()
+    yield
+
+
+@contextlib.contextmanager
+def np_array(active=True):
+    """``with np_array(False):`` runs its block; True raises, as ``np_shape`` does."""
+    if active:
+        _np_mode_unsupported()
+    yield
 
 
 def reset_np():

@@ -83,6 +83,13 @@ def test_util_libinfo_and_aliases():
     assert mx.util.is_np_array() is False and mx.util.is_np_shape() is False
     with pytest.raises(NotImplementedError, match="NumPy-compatible"):
         mx.util.set_np()
+    # Switching the mode off is what MXNet 1.x code does around legacy-shape code: it works.
+    assert mx.set_np_shape(False) is False and mx.is_np_shape() is False
+    with mx.np_shape(False), mx.util.np_array(False):
+        assert mx.nd.zeros((0, 3)).shape == (0, 3)
+    for on in (lambda: mx.set_np_shape(True), lambda: mx.np_shape().__enter__()):
+        with pytest.raises(NotImplementedError, match="NumPy-compatible"):
+            on()
     mx.util.setenv("OXNET_TEST_ENV", 5)
     assert mx.util.getenv("OXNET_TEST_ENV") == "5"
     mx.util.setenv("OXNET_TEST_ENV", None)

@@ -4,6 +4,7 @@ Expected values come from MXNet 1.9.1: the golden files in tests/data/golden/sym
 tests/data/make_golden_symbol.py from the graphs in symbol_cases.py) and the behaviour recorded
 in the reference notes.
 """
+import copy
 import json
 import os
 import pickle
@@ -670,3 +671,13 @@ def test_histogram_optimize_for_and_optimized_symbol():
         net.optimize_for("NO_SUCH_BACKEND")
     ex = net.simple_bind(mx.cpu(), data=(2, 3))
     assert ex.get_optimized_symbol().tojson() == net.tojson()
+
+
+def test_ndarray_only_methods_raise_mxnets_error_class():
+    x = mx.sym.var("x")
+    for call in (lambda: bool(x), x.asnumpy, x.asscalar, x.wait_to_read, x.copy, x.detach,
+                 x.backward, lambda: x.as_in_context(mx.cpu())):
+        with pytest.raises(mx.base.NotImplementedForSymbol, match="NDArray only"):
+            call()
+    assert issubclass(mx.base.NotImplementedForSymbol, mx.base.MXNetError)
+    assert copy.copy(x).name == "x"

@@ -8,7 +8,7 @@ import numpy as _np
 
 from .. import _native
 from ..attribute import AttrScope
-from ..base import MXNetError, numeric_types, string_types, _Null
+from ..base import MXNetError, NotImplementedForSymbol, numeric_types, string_types, _Null
 from ..name import NameManager
 
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "zeros", "ones", "full",
@@ -40,6 +40,14 @@ def _op_sym(op, hint, args=(), attrs=None, name=None, attr=None):
         kw.update(attrs)
     name = NameManager.current.get(name, hint)
     return _create(op, name, kw, args)
+
+
+def _ndarray_only(name):
+    """A Symbol method that MXNet defines only to say it is NDArray's."""
+    def method(self, *_args, **_kwargs):
+        raise NotImplementedForSymbol(method)
+    method.__name__ = name
+    return method
 
 
 class Symbol:
@@ -152,9 +160,13 @@ class Symbol:
     __hash__ = object.__hash__
 
     def __bool__(self):
-        raise NotImplementedError("The truth value of a Symbol is not defined")
+        raise NotImplementedForSymbol("bool()")
 
     __nonzero__ = __bool__
+
+    asnumpy, asscalar, wait_to_read, copy, as_in_context, detach, backward = map(
+        _ndarray_only,
+        ("asnumpy", "asscalar", "wait_to_read", "copy", "as_in_context", "detach", "backward"))
 
     # ------------------------------------------------------------------ copy / pickle
     def __copy__(self):
