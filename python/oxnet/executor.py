@@ -227,6 +227,15 @@ def simple_bind(sym, ctx, grad_req="write", type_dict=None, stype_dict=None, gro
     return Executor(sym, ctx, args, grads, reqs, aux)
 
 
+def _resized(old, shape, ctx):
+    """`old` for `shape` in a reshaped executor: a view of its first elements when it is large
+    enough and dense, else a new zeroed array."""
+    size = int(np.prod(shape))
+    if old.stype == "default" and size <= old.size:
+        return old.reshape((-1,))[:size].reshape(shape)
+    return nd.zeros(shape, ctx=ctx, dtype=old.dtype, stype=old.stype)
+
+
 class Executor:
     """A symbol bound to arrays: ``forward`` and ``backward`` push the plan to the engine."""
 
@@ -342,7 +351,9 @@ class Executor:
                 raise ValueError('Find name "%s" that is not in the auxiliary states' % name)
 
     def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
-        """A new executor for new input shapes, sharing arrays whose shape is unchanged."""
+        """A new executor for new input shapes. As in MXNet, an array whose shape is unchanged
+        is shared and one that shrinks is a view of the start of the old one (what is written
+        through either executor shows in the other); only a grown one is new memory."""
         arg_shapes, _, aux_shapes = self._symbol.infer_shape(**kwargs)
         if arg_shapes is None:
             raise MXNetError("Insufficient argument shapes provided.")
@@ -365,13 +376,10 @@ class Executor:
                                  "big executor and then down sizing it is more efficient than the "
                                  "reverse.If you really want to up size, set allow_up_sizing=True "
                                  "to enable allocation of new arrays." % name)
-            args.append(nd.zeros(shape, ctx=self._ctx, dtype=old.dtype, stype=old.stype))
-            grads.append(None if oldg is None else nd.zeros(shape, ctx=self._ctx, dtype=oldg.dtype,
-                                                            stype=oldg.stype))
-        aux = []
-        for old, shape in zip(self.aux_arrays, aux_shapes):
-            aux.append(old if old.shape == tuple(shape)
-                       else nd.zeros(shape, ctx=self._ctx, dtype=old.dtype))
+            args.append(_resized(old, shape, self._ctx))
+            grads.append(None if oldg is None else _resized(oldg, shape, self._ctx))
+        aux = [old if old.shape == tuple(shape) else _resized(old, shape, self._ctx)
+               for old, shape in zip(self.aux_arrays, aux_shapes)]
         return Executor(self._symbol, self._ctx, args,
                         grads if self.grad_arrays is not None else None, self._reqs, aux)
 

@@ -155,6 +155,21 @@ def test_copy_params_from_and_reshape():
     assert ex.reshape(allow_up_sizing=True, data=(8, 3)).arg_dict["data"].shape == (8, 3)
 
 
+def test_reshape_down_views_the_original_arrays():
+    # MXNet 1.9.1: a shrunk argument (and its gradient) is the start of the old buffer.
+    ex = fc_net().simple_bind(mx.cpu(), data=(4, 3))
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    ex.arg_dict["data"][:] = x
+    small = ex.reshape(data=(2, 3))
+    assert_almost_equal(small.arg_dict["data"], x[:2])
+    small.arg_dict["data"][:] = -1
+    assert_almost_equal(ex.arg_dict["data"], np.concatenate([-np.ones((2, 3)), x[2:]]))
+    small.grad_dict["data"][:] = 5
+    assert_almost_equal(ex.grad_dict["data"][:2], np.full((2, 3), 5))
+    w, b = ex.arg_dict["fc_weight"].asnumpy(), ex.arg_dict["fc_bias"].asnumpy()
+    assert_almost_equal(small.forward()[0], -np.ones((2, 3)) @ w.T + b, rtol=1e-5)
+
+
 def test_simple_forward():
     net = mx.sym.Variable("a") * 2 + mx.sym.Variable("b")
     out = simple_forward(net, a=np.ones((2,), np.float32), b=np.arange(2, dtype=np.float32))
