@@ -110,6 +110,17 @@ def test_unknown_label_name_warns_and_bad_data_name_raises(caplog):
         mx.mod.Module(mlp(), data_names=["images"])
 
 
+def test_failed_bind_leaves_the_module_unbound():
+    mod = mx.mod.Module(mx.sym.Variable("data") * 2, ("data",), None)
+    with pytest.raises(TypeError, match="shape of 'data' must be a tuple"):
+        mod.bind(data_shapes=[("data", mx.nd.array([10, 10]))])
+    assert not mod.binded
+    mod.bind(data_shapes=[("data", (10, 10))])
+    mod.init_params()
+    mod.forward(mx.io.DataBatch([mx.nd.ones((10, 10))]), is_train=False)
+    assert (mod.get_outputs()[0].asnumpy() == 2).all()
+
+
 def _train(ctx, kvstore, steps=4, batch=8):
     x, y = toy_data(batch * steps)
     mod = mx.mod.Module(mlp(), context=ctx)
@@ -422,6 +433,21 @@ def test_bucketing_module_inference_only_switches_buckets():
                 is_train=False)
     np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), x.mean(axis=1) @ weight.T,
                                rtol=1e-5)
+
+def test_bucketing_module_names_each_bucket_from_a_fresh_counter():
+    # MXNet 1.9.1: sym_gen runs under a new NameManager, so automatic parameter names do not
+    # drift from one call to the next (the constructor's call must not shift them).
+    def sym_gen(key):
+        emb = mx.sym.Embedding(mx.sym.Variable("data"), input_dim=5, output_dim=3)
+        return emb, ("data",), None
+
+    mod = mx.mod.BucketingModule(sym_gen, default_bucket_key=3)
+    mod.bind([("data", (2, 3))], for_training=False)
+    assert mod.symbol.list_arguments() == ["data", "embedding0_weight"]
+    mod.init_params()
+    mod.switch_bucket(4, [mx.io.DataDesc("data", (2, 4))])
+    assert mod.symbol.list_arguments() == ["data", "embedding0_weight"]
+
 
 def test_sequential_module_equals_one_module():
     x, y = toy_data(10)

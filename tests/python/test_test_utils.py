@@ -460,3 +460,12 @@ def test_matrices_with_real_eigenvalues():
     s = tu.new_sym_matrix_with_real_eigvals_nd((2, 4, 4))
     np.testing.assert_allclose(s, np.swapaxes(s, -1, -2), atol=1e-10)
     assert np.abs(np.linalg.eigvalsh(s)).max() < 10
+
+
+def test_star_import_hands_over_the_modules_mxnet_tests_use():
+    # MXNet's test files begin with `from mxnet.test_utils import *` and then use np, rnd, sys...
+    ns = {}
+    exec("from oxnet.test_utils import *", ns)
+    assert ns["mx"] is mx and ns["np"] is np and ns["rnd"] is np.random
+    assert ns["sys"] is sys and ns["os"] is os and ns["array"] is mx.nd.array
+    assert ns["assert_almost_equal"] is mx.test_utils.assert_almost_equal

@@ -1,6 +1,7 @@
 """What every module shares: the training loop (``fit``), ``score``, ``predict``, and
 parameter files."""
 import logging
+import numbers
 import sys
 import time
 import warnings
@@ -43,7 +44,14 @@ def _check_input_names(symbol, names, typename, throw):
 def _parse_data_desc(data_names, label_names, data_shapes, label_shapes):
     """DataDesc lists for the data and label shapes, checked against the module's names."""
     def as_descs(shapes):
-        return [s if isinstance(s, DataDesc) else DataDesc(*s) for s in shapes]
+        descs = [s if isinstance(s, DataDesc) else DataDesc(*s) for s in shapes]
+        for d in descs:
+            if not (isinstance(d.shape, (tuple, list))
+                    and all(isinstance(x, numbers.Integral) and x >= 0 for x in d.shape)):
+                raise TypeError("bind: the shape of %r must be a tuple of non-negative ints, "
+                                "got %s" % (d.name, type(d.shape).__name__ if not
+                                            isinstance(d.shape, (tuple, list)) else d.shape))
+        return descs
 
     data_shapes = as_descs(data_shapes)
     got = [d.name for d in data_shapes]

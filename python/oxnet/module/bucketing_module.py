@@ -7,6 +7,7 @@ import numpy as np
 from .. import initializer as init
 from .. import ndarray as nd
 from ..model import load_params
+from ..name import NameManager
 from ..symbol import load as load_symbol
 from .base_module import BaseModule
 from .module import Module
@@ -88,7 +89,10 @@ class BucketingModule(BaseModule):
         return mod
 
     def _call_sym_gen(self, key):
-        out = self._sym_gen(key)
+        # A fresh name counter per call, as in MXNet: automatic names (embedding0_weight)
+        # must be the same in every bucket for the buckets to share their parameters.
+        with NameManager():
+            out = self._sym_gen(key)
         if not (isinstance(out, tuple) and len(out) == 3):
             raise ValueError("sym_gen(%r) must return (symbol, data_names, label_names)" % (key,))
         return out

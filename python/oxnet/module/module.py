@@ -190,7 +190,6 @@ class Module(BaseModule):
         self.for_training = for_training
         self.inputs_need_grad = inputs_need_grad
         self._grad_req = grad_req
-        self.binded = True
         self._data_shapes, self._label_shapes = _parse_data_desc(
             self._data_names, self._label_names, data_shapes, label_shapes)
         shared_group = None
@@ -205,6 +204,8 @@ class Module(BaseModule):
             self._label_shapes, self._param_names, for_training, inputs_need_grad,
             shared_group, logger=self.logger, fixed_param_names=self._fixed_param_names,
             grad_req=grad_req, state_names=self._state_names)
+        # Only now: a bind that failed above leaves the module unbound, to be bound again.
+        self.binded = True
         if shared_module is not None:
             self.params_initialized = True
             self._arg_params = shared_module._arg_params

@@ -12,6 +12,34 @@ names and with the same signatures and semantics (differences are noted where th
   ``shuffle_csr_column_indices``
 - ``data``: ``download`` and the MNIST / CIFAR-10 getters (offline when the files exist)
 """
+# MXNet's test_utils has no __all__, so `from mxnet.test_utils import *`, the first line of
+# MXNet's own test files and of many users', also hands over the modules it imports.
+import bz2  # noqa: F401
+import errno  # noqa: F401
+import gzip  # noqa: F401
+import json  # noqa: F401
+import logging  # noqa: F401
+import numbers  # noqa: F401
+import os  # noqa: F401
+import platform  # noqa: F401
+import struct  # noqa: F401
+import sys  # noqa: F401
+import time  # noqa: F401
+import traceback  # noqa: F401
+import zipfile  # noqa: F401
+from collections import OrderedDict  # noqa: F401
+from contextlib import contextmanager  # noqa: F401
+
+import numpy as np  # noqa: F401
+import numpy.random as rnd  # noqa: F401
+import numpy.testing as npt  # noqa: F401
+
+import oxnet as mx  # noqa: F401
+from ..context import Context, current_context  # noqa: F401
+from ..ndarray import array  # noqa: F401
+from ..symbol import Symbol  # noqa: F401
+from ..util import getenv, setenv  # noqa: F401
+
 from .compare import (
     almost_equal, assert_allclose, assert_almost_equal, assert_almost_equal_ignore_nan,
     assert_almost_equal_with_err, assert_exception, checkShapes, collapse_sum_like,
