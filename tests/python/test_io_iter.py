@@ -244,6 +244,23 @@ def test_csv_round_batch(csv_files):
     assert [g[1] for g in epoch(it)] == [B0, B1, [8, 9, 0, 1]]
 
 
+def test_native_iterators_hand_out_single_arrays(csv_files, tmp_path):
+    # MXNet's C++ iterators (MXDataIter): getdata/getlabel give one array each, not lists.
+    d, lab = csv_files
+    it = mx.io.CSVIter(data_csv=d, data_shape=(3,), label_csv=lab, batch_size=4)
+    it.next()
+    assert isinstance(it.getdata(), mx.nd.NDArray) and isinstance(it.getlabel(), mx.nd.NDArray)
+    np.testing.assert_array_equal(it.getdata().asnumpy(), np.arange(12).reshape(4, 3))
+    np.testing.assert_array_equal(it.getlabel().asnumpy(), np.arange(4))
+    svm = tmp_path / "d.svm"
+    svm.write_text("1 0:1.5\n0 1:2\n")
+    it = mx.io.LibSVMIter(data_libsvm=str(svm), data_shape=(2,), batch_size=2)
+    it.next()
+    assert it.getdata().stype == "csr" and isinstance(it.getlabel(), mx.nd.NDArray)
+    np.testing.assert_array_equal(it.getdata().asnumpy(), [[1.5, 0], [0, 2]])
+    np.testing.assert_array_equal(it.getlabel().asnumpy(), [1, 0])
+
+
 def test_csv_no_round_batch_and_no_label(csv_files):
     d, _ = csv_files
     it = mx.io.CSVIter(data_csv=d, data_shape=(3,), batch_size=4, round_batch=False)

@@ -123,6 +123,18 @@ class _HeldBatchIter(DataIter):
         return self.current_batch.pad
 
 
+class _NativeIter(_HeldBatchIter):
+    """The iterators MXNet implements in C++ (``MXDataIter``: CSVIter, MNISTIter, LibSVMIter,
+    the record iterators): their ``getdata``/``getlabel`` return one array, not a list."""
+
+    def getdata(self):
+        return self.current_batch.data[0]
+
+    def getlabel(self):
+        label = self.current_batch.label
+        return label[0] if label else None
+
+
 class ResizeIter(_HeldBatchIter):
     """Presents data_iter as an epoch of exactly `size` batches, restarting it when it runs out."""
 

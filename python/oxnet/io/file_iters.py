@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import ndarray as nd
 from ..base import MXNetError
-from .base import DataBatch, DataDesc, _HeldBatchIter, _np_type
+from .base import DataBatch, DataDesc, _NativeIter, _np_type
 
 
 def _label_batch_shape(batch_size, label_shape):
@@ -20,7 +20,7 @@ def _label_batch_shape(batch_size, label_shape):
     return (batch_size,) + label_shape
 
 
-class _RoundBatchIter(_HeldBatchIter):
+class _RoundBatchIter(_NativeIter):
     """Batches over in-memory rows with the C++ BatchLoader's rules.
 
     round_batch=True: the last batch wraps around to the start (pad = wrapped samples) and after
@@ -150,7 +150,7 @@ def _read_idx(path, want_dims):
     return np.frombuffer(body, np.uint8, need).reshape(dims)
 
 
-class MNISTIter(_HeldBatchIter):
+class MNISTIter(_NativeIter):
     """MNIST IDX files (optionally gzipped): pixels scaled by 1/256 like MXNet, full batches only.
 
     shuffle permutes the samples once at construction from `seed` (np.random.RandomState, so the

@@ -32,7 +32,7 @@ from .. import recordio
 from ..base import MXNetError
 from . import _augment
 from ._imgops import decode_gray
-from .base import DataBatch, DataDesc, _HeldBatchIter
+from .base import DataBatch, DataDesc, _NativeIter
 
 # Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, chunked shuffling,
 # or a value oxnet gives anyway).
@@ -96,7 +96,7 @@ class _Pending:
         self.futures, self.pad, self.overflow = futures, pad, overflow
 
 
-class _RecordPipelineIter(_HeldBatchIter):
+class _RecordPipelineIter(_NativeIter):
     """The machinery shared by the image record iterators: per-epoch record order, batches of
     samples decoded by a thread pool up to `prefetch_buffer` batches ahead, round_batch wrap.
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import ndarray as nd
 from ..base import MXNetError
-from .base import DataBatch, DataDesc, _HeldBatchIter, _np_type
+from .base import DataBatch, DataDesc, _NativeIter, _np_type
 from .file_iters import _label_batch_shape
 
 
@@ -101,7 +101,7 @@ def _parse(lines, ncols, what):
             np.asarray(indices, np.int64), np.asarray(values, np.float32))
 
 
-class LibSVMIter(_HeldBatchIter):
+class LibSVMIter(_NativeIter):
     """Batches of a LibSVM file as CSR data (`data_shape` = (number of features,)) with the
     first column as a dense label, or, given `label_libsvm`, CSR labels from that file."""
 
