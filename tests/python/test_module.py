@@ -153,6 +153,22 @@ def test_data_parallel_matches_single_context(kvstore, monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_devices_split_and_merge_along_the_layout_batch_axis():
+    # MXNet 1.9.1: outputs join on their `__layout__` batch axis (N of TNC is axis 1), input
+    # gradients on the data's; out_grads are cut the same way.
+    sym = mx.sym.Activation(mx.sym.Variable("data"), act_type="relu", __layout__="TNC")
+    mod = mx.mod.Module(sym, ("data",), None, context=[mx.cpu(0), mx.cpu(1)])
+    mod.bind(data_shapes=[mx.io.DataDesc("data", (3, 8, 7), layout="TNC")],
+             inputs_need_grad=True)
+    mod.init_params()
+    rng = np.random.RandomState(0)
+    x, g = rng.randn(3, 8, 7).astype(np.float32), rng.randn(3, 8, 7).astype(np.float32)
+    mod.forward(mx.io.DataBatch([mx.nd.array(x)]))
+    np.testing.assert_array_equal(mod.get_outputs()[0].asnumpy(), np.maximum(x, 0))
+    mod.backward([mx.nd.array(g)])
+    np.testing.assert_array_equal(mod.get_input_grads()[0].asnumpy(), g * (x > 0))
+
+
 def test_uneven_workload_split():
     single, _ = _train(mx.cpu(0), "local")
     x, y = toy_data(32)

@@ -25,6 +25,13 @@ def _split_input_slice(batch_size, work_load_list):
     return slices
 
 
+def _descs(shapes):
+    """DataDesc list from DataDescs or (name, shape) tuples (None stays None)."""
+    if shapes is None:
+        return None
+    return [d if isinstance(d, DataDesc) else DataDesc(*d) for d in shapes]
+
+
 def _batch_axis(desc):
     return DataDesc.get_batch_axis(getattr(desc, "layout", None))
 
@@ -71,6 +78,11 @@ class DataParallelExecutorGroup:
         self.state_names = list(state_names or [])
         self.shared_group = shared_group
         self.output_names = symbol.list_outputs()
+        # An output's batch axis comes from its `__layout__` attribute (-1: none, every device
+        # has the whole output), as in MXNet.
+        self.output_layouts = [DataDesc.get_batch_axis(symbol[name].attr("__layout__"))
+                               for name in self.output_names]
+        data_shapes, label_shapes = _descs(data_shapes), _descs(label_shapes)
         self.grad_req = self._grad_reqs(grad_req, data_shapes, label_shapes)
         self.execs = []
         self.bind_exec(data_shapes, label_shapes, shared_group)
@@ -121,6 +133,7 @@ class DataParallelExecutorGroup:
     def bind_exec(self, data_shapes, label_shapes, shared_group=None, reshape=False):
         """(Re)binds one executor per context; arrays of the same name and shape in the shared
         group (or the previous executors, when reshaping) are reused, not copied."""
+        data_shapes, label_shapes = _descs(data_shapes), _descs(label_shapes)
         self.data_layouts = self.decide_slices(data_shapes)
         self.label_layouts = [_batch_axis(d) for d in (label_shapes or [])]
         self.data_shapes = data_shapes
@@ -233,35 +246,30 @@ class DataParallelExecutorGroup:
             grads = None
             if out_grads is not None:
                 grads = []
-                for grad, axis in zip(out_grads, self._output_axes()):
-                    if len(self.execs) == 1:
-                        grads.append(grad.as_in_context(self.contexts[k]))
-                    else:
-                        part = _slice_along(grad, axis, islice, False)
-                        grads.append(part.as_in_context(self.contexts[k]))
+                for grad, axis in zip(out_grads, self.output_layouts):
+                    whole = len(self.execs) == 1 or axis < 0
+                    part = _slice_along(grad, axis, islice, whole)
+                    grads.append(part.as_in_context(self.contexts[k]))
             e.backward(out_grads=grads)
-
-    def _output_axes(self):
-        return [0] * len(self.output_names)
 
     def get_outputs(self, merge_multi_context=True, begin=0, end=None):
         if end is None:
             end = len(self.output_names)
         outputs = [[e.outputs[i] for e in self.execs] for i in range(begin, end)]
         if merge_multi_context:
-            return _merge(outputs)
+            return _merge(outputs, self.output_layouts[begin:end])
         return outputs
 
     def get_input_grads(self, merge_multi_context=True):
         if not self.inputs_need_grad:
             raise ValueError("bind with inputs_need_grad=True to get input gradients")
         if merge_multi_context:
-            return _merge(self.input_grad_arrays)
+            return _merge(self.input_grad_arrays, self.data_layouts)
         return self.input_grad_arrays
 
     def get_states(self, merge_multi_context=True):
         if merge_multi_context:
-            return _merge(self.state_arrays)
+            return _merge(self.state_arrays, [0] * len(self.state_arrays))
         return self.state_arrays
 
     def set_states(self, states=None, value=None):
@@ -304,13 +312,14 @@ def _average_into(block, target):
         value.copyto(target)
 
 
-def _merge(blocks):
-    """One array per output: the devices' parts joined on the batch axis."""
+def _merge(blocks, axes):
+    """One array per output: the devices' parts joined on its batch axis (or, without one,
+    the first device's)."""
     out = []
-    for parts in blocks:
-        if len(parts) == 1:
+    for parts, axis in zip(blocks, axes):
+        if len(parts) == 1 or axis < 0:
             out.append(parts[0])
         else:
             ctx = parts[0].context
-            out.append(nd.concat(*[p.as_in_context(ctx) for p in parts], dim=0))
+            out.append(nd.concat(*[p.as_in_context(ctx) for p in parts], dim=axis))
     return out
