@@ -9,7 +9,9 @@ from . import _native
 from .ndarray.ndarray import NDArray
 
 __all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_training",
-           "set_recording", "set_training", "mark_variables", "backward", "grad", "Function"]
+           "set_recording", "set_training", "mark_variables", "backward", "grad", "Function",
+           # MXNet's module has no __all__: MXNet 1.x test files use NDArray after `import *`.
+           "NDArray"]
 
 
 def set_recording(is_recording):
@@ -205,7 +207,9 @@ def _backward(self, out_grad=None, retain_graph=False, train_mode=True):
 
 
 def _detach(self):
-    return _native.detach(self)
+    out = _native.detach(self)
+    # A sparse array detaches into its own class, as in MXNet.
+    return out if isinstance(out, type(self)) else type(self)(out)
 
 
 NDArray.attach_grad = _attach_grad

@@ -5,6 +5,7 @@ the pushed values straight from their buffers into the stored array (or, with an
 the key's merge buffer, then the Python updater runs), a pull is one op per key that writes
 every output. `push` returns at once and a `pull` is waited on only where its output is read."""
 import pickle
+import warnings
 
 from . import _native
 from .base import MXNetError, string_types, integer_types
@@ -126,15 +127,27 @@ class KVStore(KVStoreBase):
         """Copies the stored value of each key into every array of `out`."""
         if out is None:
             raise ValueError("pull: out is required (the arrays to copy the values into)")
-        pairs = self._pairs(key, out, "pull")
+        pairs = self._pull_pairs(key, out, ignore_sparse)
         self._native.pull([k for k, _ in pairs], [outs for _, outs in pairs], priority)
+
+    def _pull_pairs(self, key, out, ignore_sparse):
+        """(key, outputs) pairs of a pull. As in MXNet, sparse outputs are skipped unless
+        `ignore_sparse` is False: their rows come from row_sparse_pull."""
+        pairs = self._pairs(key, out, "pull")
+        if not ignore_sparse:
+            return pairs
+        kept = [(k, [o for o in outs if o.stype == "default"]) for k, outs in pairs]
+        if any(len(o) != len(outs) for (_, o), (_, outs) in zip(kept, pairs)):
+            warnings.warn("pull: outputs that are not dense were left unchanged; use "
+                          "row_sparse_pull with row_ids for them (or ignore_sparse=False)")
+        return [(k, outs) for k, outs in kept if outs]
 
     def pushpull(self, key, value, out=None, priority=0):
         """push then pull; without `out` the result is written back into `value`."""
         out = value if out is None else out
         if self._updater is not None:
             self.push(key, value, priority)
-            self.pull(key, out, priority)
+            self.pull(key, out, priority, ignore_sparse=False)
             return
         vals, outs = {}, {}
         pushed = self._pairs(key, value, "push")
@@ -149,7 +162,7 @@ class KVStore(KVStoreBase):
     def broadcast(self, key, value, out, priority=0):
         """init then pull."""
         self.init(key, value)
-        self.pull(key, out, priority)
+        self.pull(key, out, priority, ignore_sparse=False)
 
     def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
         """Copies only the rows `row_ids` of each row_sparse value into `out` (RowSparseNDArrays;
@@ -163,6 +176,9 @@ class KVStore(KVStoreBase):
             row_ids = [row_ids]
         if not isinstance(row_ids, list):
             raise AssertionError("row_ids should be NDArray or list of NDArray")
+        if isinstance(key, (list, tuple)) and any(isinstance(r, (list, tuple)) for r in row_ids):
+            # One list of row_ids per key, like `out`: flattened as `out` is.
+            row_ids = [r for rs in row_ids for r in (rs if isinstance(rs, (list, tuple)) else [rs])]
         first_out = out
         single_rowid = len(row_ids) == 1 and isinstance(out, list)
         if single_rowid:

@@ -655,7 +655,7 @@ class KVStoreDist(_kvs.KVStore):
         if out is None:
             raise ValueError("pull: out is required (the arrays to copy the values into)")
         self._sess.check_failures("kvstore %s pull" % self._type)
-        for k, outs in self._pairs(key, out, "pull"):
+        for k, outs in self._pull_pairs(key, out, ignore_sparse):
             if k not in self._meta:
                 raise MXNetError("kvstore %s pull: key %r has not been inited" % (self._type, k))
             if self._async:
@@ -665,7 +665,7 @@ class KVStoreDist(_kvs.KVStore):
                     self._store[k].copyto(o)
 
     def _pull_into(self, k, out, priority):
-        self.pull(k, out, priority)
+        self.pull(k, out, priority, ignore_sparse=False)
 
     def _stored_stype(self, k):
         # The stype this worker's init gave (workers init alike; the stored replica is dense).
@@ -677,14 +677,14 @@ class KVStoreDist(_kvs.KVStore):
         the memory less than push + pull)."""
         if self._async or self._updater is not None:
             self.push(key, value, priority)
-            self.pull(key, value if out is None else out, priority)
+            self.pull(key, value if out is None else out, priority, ignore_sparse=False)
             return
         outs = value if out is None else out
         pairs = self._pairs(key, value, "pushpull")
         opairs = self._pairs(key, outs, "pushpull")
         if len({k for k, _ in pairs}) != len(pairs):      # repeated keys: the general path
             self.push(key, value, priority)
-            self.pull(key, outs, priority)
+            self.pull(key, outs, priority, ignore_sparse=False)
             return
         for (k, arrs), (_, os_) in zip(pairs, opairs):
             if k not in self._meta:
@@ -712,7 +712,7 @@ class KVStoreDist(_kvs.KVStore):
 
     def broadcast(self, key, value, out, priority=0):
         self.init(key, value)
-        self.pull(key, out, priority)
+        self.pull(key, out, priority, ignore_sparse=False)
 
     def barrier(self):
         """Collective. In dist_async, pushes made before it are applied once it returns."""

@@ -71,7 +71,7 @@ def _initialize_kvstore(kvstore, param_arrays, arg_params, param_names, update_o
         name = param_names[idx]
         kvstore.init(name, arg_params[name])
         if update_on_kvstore:
-            kvstore.pull(name, arrays, priority=-idx)
+            kvstore.pull(name, arrays, priority=-idx, ignore_sparse=False)
 
 
 def _update_params_on_kvstore(param_arrays, grad_arrays, kvstore, param_names):
@@ -81,7 +81,7 @@ def _update_params_on_kvstore(param_arrays, grad_arrays, kvstore, param_names):
             continue
         name = param_names[index]
         kvstore.push(name, grad_list, priority=-index)
-        kvstore.pull(name, arg_list, priority=-index)
+        kvstore.pull(name, arg_list, priority=-index, ignore_sparse=False)
 
 
 def _update_params(param_arrays, grad_arrays, updater, num_device, kvstore=None,
@@ -95,7 +95,7 @@ def _update_params(param_arrays, grad_arrays, updater, num_device, kvstore=None,
         if kvstore is not None:
             name = param_names[index]
             kvstore.push(name, grad_list, priority=-index)
-            kvstore.pull(name, grad_list, priority=-index)
+            kvstore.pull(name, grad_list, priority=-index, ignore_sparse=False)
         for k, (w, g) in enumerate(zip(arg_list, grad_list)):
             # One optimizer state per (parameter, device): the copies stay independent.
             updates[k][0].append(index * num_device + k)

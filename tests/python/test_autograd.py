@@ -195,3 +195,25 @@ def test_function_outside_record_and_misuse():
     with pytest.raises(ValueError, match="WrongCount.backward must return as many"):
         p.backward()
         a.grad.asnumpy()
+
+
+@pytest.mark.parametrize("stype", ["row_sparse", "csr"])
+def test_sparse_ops_on_stored_values_still_pass_every_gradient(stype):
+    # MXNet 1.9.1: x * 2 on a sparse x computes the stored rows only, but its gradient is
+    # the dense op's: 2 everywhere, unstored rows included.
+    x = mx.nd.array([[1, 1], [0, 0], [0, 0]]).tostype(stype)
+    x.attach_grad()
+    with autograd.record():
+        y = x * 2
+        z = x / 4
+    assert y.stype == stype and y.asnumpy().tolist() == [[2, 2], [0, 0], [0, 0]]
+    autograd.backward([y, z], [mx.nd.ones((3, 2)), mx.nd.ones((3, 2))])
+    np.testing.assert_allclose(x.grad.asnumpy(), np.full((3, 2), 2.25))
+    d = x.detach()
+    assert d.stype == stype and type(d) is type(x)
+
+
+def test_star_import_gives_ndarray_as_mxnet_does():
+    ns = {}
+    exec("from oxnet.autograd import *", ns)
+    assert ns["NDArray"] is mx.nd.NDArray and ns["record"] is autograd.record

@@ -285,3 +285,27 @@ def test_pushpull_one_pass_and_fallbacks():
     with pytest.raises(mx.MXNetError, match="key c doesn't exist"):
         kv.pushpull(["b", "c"], [p, q])
     _all([p, q], 3)
+
+
+def test_pull_skips_sparse_outputs_unless_told_not_to():
+    # MXNet 1.9.1: pull leaves row_sparse outputs alone (with a warning) by default.
+    kv = mx.kv.create()
+    kv.init(3, mx.nd.ones((2, 2)))
+    dense, rsp = mx.nd.zeros((2, 2)), (mx.nd.ones((2, 2)) * 2).tostype("row_sparse")
+    with pytest.warns(UserWarning, match="row_sparse_pull"):
+        kv.pull(3, out=[dense, rsp])
+    assert (dense.asnumpy() == 1).all() and (rsp.asnumpy() == 2).all()
+    kv.pull(3, out=rsp, ignore_sparse=False)
+    assert (rsp.asnumpy() == 1).all()
+
+
+def test_row_sparse_pull_takes_row_ids_per_key_and_device():
+    kv = mx.kv.create()
+    kv.init(["b", "c"], [mx.nd.ones((4, 2)).tostype("row_sparse")] * 2)
+    outs = [[mx.nd.zeros((4, 2)).tostype("row_sparse") for _ in range(2)] for _ in range(2)]
+    r0, r1 = mx.nd.array([0, 2]), mx.nd.array([3])
+    kv.row_sparse_pull(["b", "c"], out=outs, row_ids=[[r0, r1], [r1, r0]])
+    assert outs[0][0].asnumpy()[:, 0].tolist() == [1, 0, 1, 0]
+    assert outs[0][1].asnumpy()[:, 0].tolist() == [0, 0, 0, 1]
+    assert outs[1][0].asnumpy()[:, 0].tolist() == [0, 0, 0, 1]
+    assert outs[1][1].asnumpy()[:, 0].tolist() == [1, 0, 1, 0]

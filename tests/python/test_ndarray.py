@@ -409,3 +409,12 @@ def test_one_element_arrays_convert_to_python_numbers():
     assert "%.1f" % mx.nd.array([2.25]) == "2.2"
     with pytest.raises(TypeError, match=r"one-element.*\(2,\)"):
         float(mx.nd.ones((2,)))
+
+
+def test_two_number_ufuncs_give_the_python_result():
+    # MXNet 1.9.1: mx.nd.power(0.9, 3) is 0.729..., comparisons of numbers are 1 or 0.
+    assert mx.nd.power(0.9, 3) == 0.9 ** 3 and mx.nd.maximum(2, 3) == 3 and mx.nd.minimum(2, 3) == 2
+    assert mx.nd.add(1, 2) == 3 and mx.nd.divide(1, 2) == 0.5 and mx.nd.modulo(7, 4) == 3
+    assert (mx.nd.equal(2, 2), mx.nd.greater(1, 2), mx.nd.logical_xor(1, 0)) == (1, 0, 1)
+    with pytest.raises(TypeError, match="add: arguments must be NDArrays or numbers, got str"):
+        mx.nd.add("a", 1)

@@ -507,6 +507,37 @@ def test_mlp_infer_shape_messages(capsys):
         net.infer_shape(data=(100, 784), softmax_label=(50,))
 
 
+def test_partial_shapes_flow_through_layers_both_ways():
+    # Expected values: MXNet 1.9.1's infer_shape_partial on the same graphs.
+    V = mx.sym.Variable
+    conv = mx.sym.Convolution(V("d", shape=(0, 3, 0, 0)), num_filter=8, kernel=(3, 3))
+    assert conv.infer_shape_partial() == ([(0, 3, 0, 0), (8, 3, 3, 3), (8,)], [(0, 8, 0, 0)], [])
+    conv = mx.sym.Convolution(V("d", shape=(1, 0, 0, 0)), num_filter=64, kernel=(7, 7))
+    assert conv.infer_shape_partial()[0] == [(1, 0, 0, 0), (64, 0, 7, 7), (64,)]
+    # The batch and (stride 1) the spatial sizes come back from a known output.
+    conv = mx.sym.Convolution(V("a", shape=(0, 10, 0, 0)), num_filter=21, kernel=(3, 3),
+                              pad=(1, 1))
+    assert (conv + V("c", shape=(5, 21, 32, 32))).infer_shape_partial()[0] == [
+        (5, 10, 32, 32), (21, 10, 3, 3), (21,), (5, 21, 32, 32)]
+    # A weight given with an unknown dimension is completed from the data.
+    fc = mx.sym.FullyConnected(V("data"), V("w", shape=(128, 0)), num_hidden=128)
+    assert fc.infer_shape(data=(10, 784))[0] == [(10, 784), (128, 784), (128,)]
+    conv = mx.sym.Convolution(V("data"), V("w", shape=(8, 0, 3, 3)), num_filter=8,
+                              kernel=(3, 3), no_bias=True)
+    assert conv.infer_shape(data=(2, 3, 8, 8))[0] == [(2, 3, 8, 8), (8, 3, 3, 3)]
+    # SliceChannel and Concat pass what an output knows back to their inputs.
+    parts = mx.sym.SliceChannel(V("a", shape=(0, 15, 0)), num_outputs=3, squeeze_axis=False)
+    assert (parts[1] + V("c", shape=(3, 5, 2))).infer_shape_partial()[0] == [
+        (3, 15, 2), (3, 5, 2)]
+    parts = mx.sym.SliceChannel(V("x"), num_outputs=4, axis=1, squeeze_axis=True)
+    assert parts[2].infer_shape_partial(x=(0, 4, 3)) == ([(0, 4, 3)], [(0, 3)], [])
+    cat = mx.sym.Concat(V("p", shape=(0, 10)), V("q", shape=(0, 5)), num_args=2, dim=1)
+    assert (V("d", shape=(2, 0)) + cat).infer_shape_partial()[0] == [(2, 15), (2, 10), (2, 5)]
+    # One unknown input length is what the output leaves (MXNet 1.9.1 gives up here).
+    cat = mx.sym.Concat(V("p", shape=(2, 0)), V("q", shape=(2, 5)), num_args=2, dim=1)
+    assert (V("d", shape=(2, 15)) + cat).infer_shape()[0] == [(2, 15), (2, 10), (2, 5)]
+
+
 def test_batchnorm_aux_and_types():
     _needs("BatchNorm")
     d = mx.sym.Variable("data")

@@ -1,5 +1,7 @@
 """NDArray: the native array type (arithmetic and hot methods are in Rust) extended here with
 the less frequent MXNet 1.x methods, indexing, printing, numpy/DLPack interop and pickling."""
+import operator
+
 import numpy as np
 
 from .. import _native
@@ -189,85 +191,101 @@ def moveaxis(tensor, source, destination):
     return _internal.transpose(tensor, axes=tuple(axes))
 
 
-def _ufunc(lhs, rhs, name, lscalar, rscalar):
+def _py_max(x, y):
+    return x if x > y else y
+
+
+def _py_min(x, y):
+    return x if x < y else y
+
+
+def _py_cmp(test):
+    return lambda x, y: 1 if test(x, y) else 0
+
+
+def _ufunc(lhs, rhs, name, lscalar, rscalar, py):
     if isinstance(lhs, NDArray) and isinstance(rhs, NDArray):
         return getattr(_internal, "broadcast_" + name)(lhs, rhs)
     if isinstance(lhs, NDArray):
         return getattr(_internal, lscalar)(lhs, scalar=float(rhs))
     if isinstance(rhs, NDArray):
         return getattr(_internal, rscalar)(rhs, scalar=float(lhs))
-    raise TypeError("at least one argument must be an NDArray")
+    if isinstance(lhs, numeric_types) and isinstance(rhs, numeric_types):
+        # Two numbers: the Python result, as MXNet gives (mx.nd.power(0.9, t) in optimizers).
+        return py(lhs, rhs)
+    raise TypeError("%s: arguments must be NDArrays or numbers, got %s and %s"
+                    % (name, type(lhs).__name__, type(rhs).__name__))
 
 
 def add(lhs, rhs):
-    return _ufunc(lhs, rhs, "add", "_plus_scalar", "_plus_scalar")
+    return _ufunc(lhs, rhs, "add", "_plus_scalar", "_plus_scalar", operator.add)
 
 
 def subtract(lhs, rhs):
-    return _ufunc(lhs, rhs, "sub", "_minus_scalar", "_rminus_scalar")
+    return _ufunc(lhs, rhs, "sub", "_minus_scalar", "_rminus_scalar", operator.sub)
 
 
 def multiply(lhs, rhs):
-    return _ufunc(lhs, rhs, "mul", "_mul_scalar", "_mul_scalar")
+    return _ufunc(lhs, rhs, "mul", "_mul_scalar", "_mul_scalar", operator.mul)
 
 
 def divide(lhs, rhs):
-    return _ufunc(lhs, rhs, "div", "_div_scalar", "_rdiv_scalar")
+    return _ufunc(lhs, rhs, "div", "_div_scalar", "_rdiv_scalar", operator.truediv)
 
 
 true_divide = divide
 
 
 def modulo(lhs, rhs):
-    return _ufunc(lhs, rhs, "mod", "_mod_scalar", "_rmod_scalar")
+    return _ufunc(lhs, rhs, "mod", "_mod_scalar", "_rmod_scalar", operator.mod)
 
 
 def power(base, exp):
-    return _ufunc(base, exp, "power", "_power_scalar", "_rpower_scalar")
+    return _ufunc(base, exp, "power", "_power_scalar", "_rpower_scalar", operator.pow)
 
 
 def maximum(lhs, rhs):
-    return _ufunc(lhs, rhs, "maximum", "_maximum_scalar", "_maximum_scalar")
+    return _ufunc(lhs, rhs, "maximum", "_maximum_scalar", "_maximum_scalar", _py_max)
 
 
 def minimum(lhs, rhs):
-    return _ufunc(lhs, rhs, "minimum", "_minimum_scalar", "_minimum_scalar")
+    return _ufunc(lhs, rhs, "minimum", "_minimum_scalar", "_minimum_scalar", _py_min)
 
 
 def equal(lhs, rhs):
-    return _ufunc(lhs, rhs, "equal", "_equal_scalar", "_equal_scalar")
+    return _ufunc(lhs, rhs, "equal", "_equal_scalar", "_equal_scalar", _py_cmp(operator.eq))
 
 
 def not_equal(lhs, rhs):
-    return _ufunc(lhs, rhs, "not_equal", "_not_equal_scalar", "_not_equal_scalar")
+    return _ufunc(lhs, rhs, "not_equal", "_not_equal_scalar", "_not_equal_scalar", _py_cmp(operator.ne))
 
 
 def greater(lhs, rhs):
-    return _ufunc(lhs, rhs, "greater", "_greater_scalar", "_lesser_scalar")
+    return _ufunc(lhs, rhs, "greater", "_greater_scalar", "_lesser_scalar", _py_cmp(operator.gt))
 
 
 def greater_equal(lhs, rhs):
-    return _ufunc(lhs, rhs, "greater_equal", "_greater_equal_scalar", "_lesser_equal_scalar")
+    return _ufunc(lhs, rhs, "greater_equal", "_greater_equal_scalar", "_lesser_equal_scalar", _py_cmp(operator.ge))
 
 
 def lesser(lhs, rhs):
-    return _ufunc(lhs, rhs, "lesser", "_lesser_scalar", "_greater_scalar")
+    return _ufunc(lhs, rhs, "lesser", "_lesser_scalar", "_greater_scalar", _py_cmp(operator.lt))
 
 
 def lesser_equal(lhs, rhs):
-    return _ufunc(lhs, rhs, "lesser_equal", "_lesser_equal_scalar", "_greater_equal_scalar")
+    return _ufunc(lhs, rhs, "lesser_equal", "_lesser_equal_scalar", "_greater_equal_scalar", _py_cmp(operator.le))
 
 
 def logical_and(lhs, rhs):
-    return _ufunc(lhs, rhs, "logical_and", "_logical_and_scalar", "_logical_and_scalar")
+    return _ufunc(lhs, rhs, "logical_and", "_logical_and_scalar", "_logical_and_scalar", _py_cmp(lambda x, y: x and y))
 
 
 def logical_or(lhs, rhs):
-    return _ufunc(lhs, rhs, "logical_or", "_logical_or_scalar", "_logical_or_scalar")
+    return _ufunc(lhs, rhs, "logical_or", "_logical_or_scalar", "_logical_or_scalar", _py_cmp(lambda x, y: x or y))
 
 
 def logical_xor(lhs, rhs):
-    return _ufunc(lhs, rhs, "logical_xor", "_logical_xor_scalar", "_logical_xor_scalar")
+    return _ufunc(lhs, rhs, "logical_xor", "_logical_xor_scalar", "_logical_xor_scalar", _py_cmp(lambda x, y: bool(x) != bool(y)))
 
 
 def onehot_encode(indices, out):

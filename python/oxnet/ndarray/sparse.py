@@ -25,6 +25,7 @@ import operator as _operator
 
 import numpy as np
 
+from ..autograd import Function, is_recording
 from ..base import MXNetError, integer_types, numeric_types
 from ..context import Context
 from . import _internal
@@ -76,7 +77,25 @@ def _on_stored(x, res, cls):
     if isinstance(x, RowSparseNDArray) and x.ndim > 1:
         rows = _internal.max(stored, axis=tuple(range(1, x.ndim)), keepdims=True)
         stored = _internal.broadcast_to(rows, shape=x.shape)
+    if is_recording():
+        # The mask shapes the value only: MXNet differentiates the dense op, so every row
+        # gets its gradient (through `where` the unstored rows would get none).
+        return _rewrap(cls, _StoredValues(stored)(res))
     return _rewrap(cls, _internal.where(stored, res, _internal.zeros_like(res)))
+
+
+class _StoredValues(Function):
+    """Zeroes the unstored entries of an op's result; the gradient passes unchanged."""
+
+    def __init__(self, stored):
+        super().__init__()
+        self.stored = stored
+
+    def forward(self, res):
+        return _internal.where(self.stored, res, _internal.zeros_like(res))
+
+    def backward(self, dy):
+        return dy
 
 
 def _rewrap(cls, res):

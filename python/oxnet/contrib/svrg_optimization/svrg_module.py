@@ -85,7 +85,8 @@ class SVRGModule(Module):
                 name = group.param_names[idx]
                 self._kvstore.init(name + "_full", nd.zeros(self._arg_params[name].shape))
                 if self._update_on_kvstore:
-                    self._kvstore.pull(name + "_full", arrays, priority=-idx)
+                    self._kvstore.pull(name + "_full", arrays, priority=-idx,
+                                       ignore_sparse=False)
 
     def _create_optimizer(self, optimizer, default_opt, kvstore, optimizer_params):
         """The ``_SVRGOptimizer`` with the index -> name table Module would build, plus one
@@ -161,7 +162,7 @@ class SVRGModule(Module):
         """Sums the devices' full gradients in the store, then gives each device the mean."""
         self._kvstore.push(key + "_full", value)
         self._kvstore._barrier()
-        self._kvstore.pull(key + "_full", value)
+        self._kvstore.pull(key + "_full", value, ignore_sparse=False)
         for k in range(self._ctx_len):
             self._param_dict[k][key] = value[k] / self._ctx_len
 

@@ -97,6 +97,14 @@ fn merge(a: &Option<Shape>, b: &Option<Shape>) -> Option<Option<Shape>> {
     }
 }
 
+/// Merges `known` into a partial-shape rule's slot. A contradiction is left for the op's
+/// complete rule, which reports it with both shapes once the inputs are known.
+pub fn refine(slot: &mut Option<Shape>, known: Shape) {
+    if let Some(m) = merge(slot, &Some(known)) {
+        *slot = m;
+    }
+}
+
 /// The shape rule of elementwise ops (every input and output has one shape): merges what is
 /// known of each into all of them, so `a + b` learns `b` from `a` and `(2, 0)` + `(0, 3)`
 /// gives `(2, 3)`. Ops set it with `FnOp::with_shape_partial(same_shape_partial)`.

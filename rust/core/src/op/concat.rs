@@ -5,6 +5,7 @@ use super::params::param;
 use super::shape_ops::{def, insert_axis, istrides};
 use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry};
 use crate::error::{Error, Result};
+use crate::graph::infer::refine;
 use crate::kernels::cpu::strided::{copy_walk, Walk};
 use crate::shape::{norm_axis, Shape};
 use std::sync::Arc;
@@ -27,6 +28,108 @@ fn same_dtype(op: &str, inputs: &[Desc]) -> Result<()> {
                     inputs[0].dtype, d.dtype
                 ),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Partial shapes through `Concat`, forwards and backwards as MXNet infers them: every
+/// shape shares the dimensions off the axis, the output's axis is the inputs' sum, and one
+/// unknown input length is what the output has left.
+fn concat_partial(dim: i64, ins: &mut [Option<Shape>], outs: &mut [Option<Shape>]) -> Result<()> {
+    let Some(nd) = ins
+        .iter()
+        .chain(outs.iter())
+        .flatten()
+        .map(Shape::ndim)
+        .find(|&d| d > 0)
+    else {
+        return Ok(());
+    };
+    let ax = norm_axis(dim, nd, "Concat")?;
+    let ranked = |s: &Option<Shape>| s.clone().filter(|s| s.ndim() == nd);
+    let mut common = vec![0; nd];
+    for s in ins.iter().chain(outs.iter()).filter_map(ranked) {
+        for (k, c) in common.iter_mut().enumerate() {
+            if k != ax && *c == 0 {
+                *c = s[k];
+            }
+        }
+    }
+    let len = |s: &Option<Shape>| ranked(s).map_or(0, |s| s[ax]);
+    let lens: Vec<usize> = ins.iter().map(len).collect();
+    let out_len = outs.first().map_or(0, len);
+    let unknown: Vec<usize> = (0..lens.len()).filter(|&i| lens[i] == 0).collect();
+    let known_sum: usize = lens.iter().sum();
+    let with_len = |l: usize| {
+        let mut s = common.clone();
+        s[ax] = l;
+        Shape(s)
+    };
+    for (i, slot) in ins.iter_mut().enumerate() {
+        let l = match unknown.as_slice() {
+            [u] if *u == i && out_len > known_sum => out_len - known_sum,
+            _ => lens[i],
+        };
+        if l > 0 || common.iter().any(|&c| c > 0) {
+            refine(slot, with_len(l));
+        }
+    }
+    if let Some(slot) = outs.first_mut() {
+        let l = if unknown.is_empty() {
+            known_sum
+        } else {
+            out_len
+        };
+        if l > 0 || common.iter().any(|&c| c > 0) {
+            refine(slot, with_len(l));
+        }
+    }
+    Ok(())
+}
+
+/// Partial shapes through `SliceChannel`: the outputs share one shape, the input's split axis
+/// is `n` times theirs (or `n`, squeezed away), and every other dimension passes both ways.
+fn split_partial(
+    n: usize,
+    axis: i64,
+    squeeze: bool,
+    ins: &mut [Option<Shape>],
+    outs: &mut [Option<Shape>],
+) -> Result<()> {
+    let Some(input) = ins.first_mut() else {
+        return Ok(());
+    };
+    let mut o: Option<Shape> = None;
+    for s in outs.iter().flatten() {
+        refine(&mut o, s.clone());
+    }
+    let nd = match (&*input, &o) {
+        (Some(s), _) if s.ndim() > 0 => s.ndim(),
+        (_, Some(s)) if s.ndim() > 0 => s.ndim() + usize::from(squeeze),
+        _ => return Ok(()),
+    };
+    let ax = norm_axis(axis, nd, "SliceChannel")?;
+    if let Some(o) = o.filter(|o| o.ndim() + usize::from(squeeze) == nd) {
+        let mut d = o.0;
+        if squeeze {
+            d.insert(ax, n);
+        } else {
+            d[ax] *= n;
+        }
+        refine(input, Shape(d));
+    }
+    if let Some(s) = input.clone().filter(|s| s.ndim() == nd) {
+        let mut d = s.0;
+        if squeeze {
+            d.remove(ax);
+        } else if d[ax].is_multiple_of(n) {
+            d[ax] /= n;
+        } else {
+            d[ax] = 0;
+        }
+        for slot in outs.iter_mut() {
+            refine(slot, Shape(d.clone()));
         }
     }
     Ok(())
@@ -70,6 +173,7 @@ fn concat_op(n: usize, dim: i64) -> Arc<dyn Operator> {
             Ok(())
         },
     )
+    .with_shape_partial(move |ins, outs| concat_partial(dim, ins, outs))
     .with_grad(move |g, a| {
         let mut ins = vec![a.out_grads[0].clone()];
         ins.extend(a.inputs.iter().cloned());
@@ -263,6 +367,7 @@ fn split_op(n: usize, axis: i64, squeeze: bool) -> Arc<dyn Operator> {
         },
     );
     f.num_outputs = n;
+    let f = f.with_shape_partial(move |ins, outs| split_partial(n, axis, squeeze, ins, outs));
     f.with_grad(move |g, a| {
         let (na, ax) = (n.to_string(), axis.to_string());
         let j = if squeeze {

@@ -6,6 +6,7 @@
 
 use super::{check_count, float};
 use crate::error::{Error, Result};
+use crate::graph::infer::refine;
 use crate::kernels::cpu::conv::{self, Geom, Real};
 use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
@@ -265,6 +266,83 @@ impl Cfg {
         Shape(s)
     }
 
+    /// MXNet's incomplete shape inference: weight, bias and output from whatever of the data
+    /// is known (0 = unknown), and back from the output the batch (an mx.rnn convolutional
+    /// cell's begin state `zeros((0, C, H, W))` learns it from the convolution it is added
+    /// to) and, where the stride is 1, the spatial sizes. A known weight gives the channels.
+    fn infer_partial(&self, ins: &mut [Option<Shape>], outs: &mut [Option<Shape>]) -> Result<()> {
+        let nd = self.nd();
+        let Some(mut d) = ins
+            .first()
+            .cloned()
+            .flatten()
+            .filter(|d| d.ndim() == nd + 2)
+        else {
+            return Ok(());
+        };
+        let known = |s: Option<&Option<Shape>>| s.cloned().flatten().filter(|s| s.ndim() == nd + 2);
+        let (w, o) = (known(ins.get(1)), known(outs.first()));
+        let dk = |i: usize| self.dilate[i] * (self.kernel[i] - 1) + 1;
+        if let Some(o) = &o {
+            if d[0] == 0 {
+                d.0[0] = o[0];
+            }
+            for i in 0..nd {
+                if !self.deconv && d[2 + i] == 0 && o[2 + i] > 0 && self.stride[i] == 1 {
+                    d.0[2 + i] = (o[2 + i] + dk(i) - 1).saturating_sub(2 * self.pad[i]);
+                }
+            }
+        }
+        if let (0, Some(w)) = (d[1], &w) {
+            d.0[1] = if self.deconv {
+                w[0]
+            } else {
+                w[1] * self.num_group
+            };
+        }
+        let c = d[1];
+        let per_group = |n: usize| {
+            if n.is_multiple_of(self.num_group) {
+                n / self.num_group
+            } else {
+                0
+            }
+        };
+        let mut ws = if self.deconv {
+            vec![c, per_group(self.num_filter)]
+        } else {
+            vec![self.num_filter, per_group(c)]
+        };
+        ws.extend_from_slice(&self.kernel);
+        if let Some(slot) = ins.get_mut(1) {
+            refine(slot, Shape(ws));
+        }
+        if !self.no_bias {
+            if let Some(slot) = ins.get_mut(2) {
+                refine(slot, Shape(vec![self.num_filter]));
+            }
+        }
+        let out = if !d.0.contains(&0) {
+            self.out_shape(&d, &self.geom(&d)?)
+        } else {
+            let mut s = vec![d[0], self.num_filter];
+            s.extend((0..nd).map(|i| {
+                let padded = d[2 + i] + 2 * self.pad[i];
+                if self.deconv || d[2 + i] == 0 || padded < dk(i) {
+                    0
+                } else {
+                    (padded - dk(i)) / self.stride[i] + 1
+                }
+            }));
+            Shape(s)
+        };
+        if let Some(slot) = outs.first_mut() {
+            refine(slot, out);
+        }
+        ins[0] = Some(d);
+        Ok(())
+    }
+
     pub(crate) fn weight_shape(&self, g: &Geom) -> Shape {
         let mut s = vec![g.f, g.c / g.groups];
         s.extend_from_slice(&self.kernel);
@@ -429,41 +507,7 @@ fn conv_op(cfg: Cfg) -> Arc<dyn Operator> {
         move |inputs| infer(&c1, inputs),
         move |_, ins, outs| by_float!(c2.op, ins[0].dtype(), forward_t, &c2, ins, &outs[0]),
     )
-    .with_shape_partial(move |ins, outs| {
-        let Some(mut d) = ins.first().cloned().flatten() else {
-            return Ok(());
-        };
-        // The batch also flows backwards from the output, as in MXNet: an mx.rnn
-        // convolutional cell's begin state `zeros(shape=(0, C, H, W))` learns its batch from
-        // the input-to-state convolution it is added to.
-        let out_batch = outs
-            .first()
-            .cloned()
-            .flatten()
-            .and_then(|o| o.0.first().copied());
-        if let (Some(0), Some(b)) = (d.0.first().copied(), out_batch) {
-            if b > 0 {
-                d.0[0] = b;
-                ins[0] = Some(d.clone());
-            }
-        }
-        if d.0.contains(&0) {
-            return Ok(());
-        }
-        let g = c3.geom(&d)?;
-        if ins.len() > 1 && ins[1].is_none() {
-            ins[1] = Some(c3.weight_shape(&g));
-        }
-        if !c3.no_bias && ins.len() > 2 && ins[2].is_none() {
-            ins[2] = Some(Shape(vec![c3.num_filter]));
-        }
-        if let Some(o) = outs.first_mut() {
-            if o.is_none() {
-                *o = Some(c3.out_shape(&d, &g));
-            }
-        }
-        Ok(())
-    })
+    .with_shape_partial(move |ins, outs| c3.infer_partial(ins, outs))
     .with_grad(move |g, a| {
         let dy = a
             .out_grads

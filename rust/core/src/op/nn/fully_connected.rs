@@ -4,6 +4,7 @@
 
 use super::{check_count, float};
 use crate::error::{Error, Result};
+use crate::graph::infer::refine;
 use crate::graph::Entry;
 use crate::kernels::cpu::conv::Real;
 use crate::kernels::cpu::gemm::{matmul, matmul_acc, Mat};
@@ -384,25 +385,22 @@ fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
         if d.ndim() == 0 {
             return Ok(());
         }
+        // An unknown feature size (0) still completes a weight given as (num_hidden, 0).
         let k = if cfg.flatten {
-            let rest = &d.0[1..];
-            if rest.contains(&0) {
-                return Ok(());
-            }
-            rest.iter().product()
+            d.0[1..].iter().product()
         } else {
             d[d.ndim() - 1]
         };
-        if k > 0 && ins.len() > 1 && ins[1].is_none() {
-            ins[1] = Some(Shape(vec![cfg.num_hidden, k]));
+        if let Some(w) = ins.get_mut(1) {
+            refine(w, Shape(vec![cfg.num_hidden, k]));
         }
-        if !cfg.no_bias && ins.len() > 2 && ins[2].is_none() {
-            ins[2] = Some(Shape(vec![cfg.num_hidden]));
+        if !cfg.no_bias {
+            if let Some(b) = ins.get_mut(2) {
+                refine(b, Shape(vec![cfg.num_hidden]));
+            }
         }
         if let Some(o) = outs.first_mut() {
-            if o.is_none() {
-                *o = Some(cfg.out_shape(&d));
-            }
+            refine(o, cfg.out_shape(&d));
         }
         Ok(())
     })
