@@ -190,6 +190,8 @@ def simple_bind(sym, ctx, grad_req="write", type_dict=None, stype_dict=None, gro
     if not isinstance(ctx, Context):
         raise TypeError("Context type error")
     arg_names = sym.list_arguments()
+    # MXNet reads only the shapes among the keywords: code passes op parameters along too.
+    kwargs = {k: v for k, v in kwargs.items() if isinstance(v, (tuple, list))}
 
     def fail(msg):
         lines = "".join("%s: %s\n" % (k, v) for k, v in kwargs.items())
@@ -210,7 +212,12 @@ def simple_bind(sym, ctx, grad_req="write", type_dict=None, stype_dict=None, gro
                          if n in missing))
     types = dict(type_dict or {})
     if not types:
-        types = {n: np.float32 for n in arg_names[:1]}
+        # float32 seeds the inference at the first argument without its own `__dtype__`;
+        # the others follow from it, from their `__dtype__` and from the ops' type rules (an
+        # int8 weight of a quantized layer, an integer `length`).
+        attrs = sym.attr_dict()
+        types = {n: np.float32 for n in arg_names if "__dtype__" not in attrs.get(n, {})}
+        types = dict(list(types.items())[:1])
     try:
         arg_types, _, aux_types = sym.infer_type_partial(**types)
     except MXNetError as e:

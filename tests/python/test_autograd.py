@@ -217,3 +217,50 @@ def test_star_import_gives_ndarray_as_mxnet_does():
     ns = {}
     exec("from oxnet.autograd import *", ns)
     assert ns["NDArray"] is mx.nd.NDArray and ns["record"] is autograd.record
+
+
+def test_ops_into_out_are_recorded_and_inplace_writes_are_refused():
+    # MXNet 1.9.1: an op writing into a fresh `out` is recorded; writing into an array already
+    # in the graph (or into an input) raises instead of giving wrong gradients later.
+    w = mx.nd.array([1.0, 2.0, 3.0])
+    w.attach_grad()
+    x = mx.nd.zeros((3,))
+    with autograd.record():
+        mx.nd.elemwise_mul(w, w, out=x)
+        y = x * 3
+    y.backward()
+    np.testing.assert_allclose(w.grad.asnumpy(), 6 * w.asnumpy())
+    with autograd.record():
+        z = w * 2
+        with pytest.raises(mx.MXNetError, match="Inplace operations"):
+            mx.nd.elemwise_add(w, w, out=z)
+        with pytest.raises(mx.MXNetError, match="Inplace operations"):
+            mx.nd.elemwise_add(z, w, out=w)
+    # Outside record(), and for values that need no gradient, out= works as before.
+    mx.nd.elemwise_add(w, w, out=z)
+    np.testing.assert_allclose(z.asnumpy(), 2 * w.asnumpy())
+
+
+def test_cached_op_runs_a_symbol_and_is_differentiated_as_one_step():
+    data, w = mx.sym.Variable("data"), mx.sym.Variable("w")
+    sym = mx.sym.tanh(mx.sym.FullyConnected(data, w, num_hidden=3, no_bias=True)) * 2
+    op = mx.nd.CachedOp(sym)
+    rng = np.random.RandomState(0)
+    x, wv = rng.rand(4, 5).astype(np.float32), rng.rand(3, 5).astype(np.float32)
+    xa, wa = mx.nd.array(x), mx.nd.array(wv)
+    xa.attach_grad()
+    wa.attach_grad()
+    with autograd.record():
+        y = op(xa, wa)
+        loss = (y * y).sum()
+    loss.backward()
+    t = np.tanh(x @ wv.T)
+    np.testing.assert_allclose(y.asnumpy(), 2 * t, rtol=1e-5)
+    dy = 2 * (2 * t) * 2 * (1 - t * t)  # d(y^2)/dy * dy/dfc
+    np.testing.assert_allclose(wa.grad.asnumpy(), dy.T @ x, rtol=1e-4)
+    np.testing.assert_allclose(xa.grad.asnumpy(), dy @ wv, rtol=1e-4)
+    out = mx.nd.zeros((4, 3))
+    assert op(xa, wa, out=out) is out
+    np.testing.assert_allclose(out.asnumpy(), 2 * t, rtol=1e-5)
+    with pytest.raises(ValueError, match="takes 2 inputs"):
+        op(xa)

@@ -305,3 +305,38 @@ def test_dead_intermediates_are_reused_by_later_steps():
     activation = 256 * 256 * 4
     assert res["err"] <= 1e-4 * res["scale"], res
     assert res["grown"] <= 4 * activation, (res["grown"] / activation, "activations allocated")
+
+
+def test_simple_bind_takes_declared_dtypes_and_skips_non_shape_keywords():
+    # MXNet 1.9.1: float32 only for arguments without a __dtype__; keywords that are not
+    # shapes (op parameters passed along) are ignored.
+    a, b = mx.sym.Variable("a", dtype="float64"), mx.sym.Variable("b", dtype="float64")
+    ex = mx.sym.dot(a, b).simple_bind(mx.cpu(), a=(2, 2), b=(2, 2))
+    assert [x.dtype for x in ex.arg_arrays] == [np.float64, np.float64]
+    assert ex.forward()[0].dtype == np.float64
+    x = mx.sym.Variable("x", dtype="int32")
+    ex = mx.sym.Cast(x * 2, dtype="float16").simple_bind(mx.cpu(), x=(2,), axis=0, mode="clip")
+    assert ex.arg_arrays[0].dtype == np.int32 and ex.forward()[0].dtype == np.float16
+
+
+def test_head_gradient_of_another_dtype_is_cast_and_unused_ones_are_optional():
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    c = mx.sym.cast(a, dtype="float64") % mx.sym.cast(b, dtype="float64")
+    ga, gb = nd.zeros((3,)), nd.zeros((3,))
+    ex = c.bind(mx.cpu(), args={"a": nd.array([5, 7, 9]), "b": nd.array([2, 3, 4])},
+                args_grad=[ga, gb])
+    ex.forward(is_train=True)
+    ex.backward([nd.ones((3,))])  # a float32 head gradient for a float64 output, as MXNet takes
+    assert_almost_equal(ga, np.ones(3))
+    assert_almost_equal(gb, -np.floor(np.array([5, 7, 9]) / np.array([2, 3, 4])))
+    # The gradient of a comparison is zero whatever comes in: no head gradient is needed.
+    ex = (a > b).simple_bind(mx.cpu(), a=(3,), b=(3,))
+    ex.arg_dict["a"][:] = 1
+    ex.grad_dict["a"][:] = 5
+    ex.forward(is_train=True)
+    ex.backward()
+    assert_almost_equal(ex.grad_dict["a"], np.zeros(3))
+    with pytest.raises(mx.MXNetError, match="head_grad"):
+        ex = (a * 2).simple_bind(mx.cpu(), a=(3,))
+        ex.forward(is_train=True)
+        ex.backward()

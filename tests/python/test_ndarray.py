@@ -147,6 +147,12 @@ def test_reshape_codes():
     assert a.reshape((-3, 4)).shape == (6, 4)
     assert a.reshape((-4, 1, 2, 3, 4)).shape == (1, 2, 3, 4)
     assert a.reshape((-1, 3), reverse=True).shape == (8, 3)
+    # Under reverse MXNet 1.9.1 reads the codes right to left: -4 splits into what precedes it.
+    d = mx.sym.Variable("data")
+    for spec, ishape, want in [((16, 4, -4), (64,), (16, 4)), ((16, -1, -4), (64,), (16, 4)),
+                               ((-2, -1, 16, -4), (1, 2, 3, 64), (1, 2, 3, 4, 16))]:
+        assert mx.sym.Reshape(d, shape=spec, reverse=True).infer_shape(data=ishape)[1] == [want]
+        assert mx.nd.zeros(ishape).reshape(spec, reverse=True).shape == want
     assert a.reshape(6, 4).shape == (6, 4)
     with pytest.raises(mx.MXNetError, match="larger|elements"):
         mx.nd.arange(6).reshape((4, 2))
@@ -418,3 +424,92 @@ def test_two_number_ufuncs_give_the_python_result():
     assert (mx.nd.equal(2, 2), mx.nd.greater(1, 2), mx.nd.logical_xor(1, 0)) == (1, 0, 1)
     with pytest.raises(TypeError, match="add: arguments must be NDArrays or numbers, got str"):
         mx.nd.add("a", 1)
+
+
+def test_flatten_expand_dims_squeeze_copy_unless_inplace():
+    # MXNet 1.9.1: these methods return copies; inplace=True gives a view like reshape.
+    x = mx.nd.zeros((2, 1, 3))
+    copies = [x.flatten(), x.expand_dims(axis=0), x.squeeze(axis=1)]
+    views = [x.flatten(inplace=True), x.expand_dims(axis=0, inplace=True),
+             x.squeeze(axis=1, inplace=True)]
+    x[:] = 7
+    assert [c.shape for c in copies] == [(2, 3), (1, 2, 1, 3), (2, 3)]
+    assert all((c.asnumpy() == 0).all() for c in copies)
+    assert all((v.asnumpy() == 7).all() for v in views)
+    w = mx.nd.ones((2, 1, 3))
+    w.attach_grad()
+    with mx.autograd.record():
+        y = (w.flatten() * 2).sum() + (w.squeeze() * 3).sum() + w.expand_dims(0).sum() \
+            + (w.copy() * 4).sum()
+    y.backward()
+    np.testing.assert_array_equal(w.grad.asnumpy(), np.full((2, 1, 3), 10))
+
+
+def test_setitem_drops_extra_leading_unit_dims_of_the_value():
+    # MXNet 1.9.1 assigns a (1, 1, 1, 4) value to a (3, 4) destination.
+    x = mx.nd.zeros((2, 3, 4))
+    x[0] = np.arange(4).reshape(1, 1, 1, 4)
+    x[1] = mx.nd.arange(12).reshape((1, 3, 4))
+    x[:, 1, 1:3] = mx.nd.ones((1, 1, 2, 2)) * 5
+    want = np.zeros((2, 3, 4))
+    want[0] = np.arange(4)
+    want[1] = np.arange(12).reshape(3, 4)
+    want[:, 1, 1:3] = 5
+    np.testing.assert_array_equal(x.asnumpy(), want)
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        x[0] = np.ones((2, 3, 4))
+
+
+def test_moveaxis_takes_axis_sequences_and_checks_them_like_numpy():
+    x, n = mx.nd.zeros((4, 1, 2, 3)), np.zeros((4, 1, 2, 3))
+    for src, dst in [([0, 1], [2, 3]), (range(4), range(4)), (0, -1), ([0, 3], [1, 0])]:
+        assert mx.nd.moveaxis(x, src, dst).shape == np.moveaxis(n, src, dst).shape
+    for src, dst, msg in [(0, 5, "out of range"), ([0, 0], [0, 1], "repeated axis"),
+                          ([0], [1, 2], "same number")]:
+        with pytest.raises(ValueError, match=msg):
+            mx.nd.moveaxis(x, src, dst)
+
+
+def test_integer_arange_steps_in_its_dtype_and_op_defaults_match_mxnet():
+    # MXNet 1.9.1 casts start and step to an integer dtype first (as numpy does here).
+    np.testing.assert_array_equal(mx.nd.arange(1.3, 10, 1.3, dtype=np.int32).asnumpy(),
+                                  np.arange(1.3, 10, 1.3, dtype=np.int32))
+    assert mx.nd.arange(1.3, 10, 1.3).dtype == np.float32
+    np.testing.assert_allclose(mx.nd.arange(1.3, 10, 1.3).asnumpy(), np.arange(1.3, 10, 1.3),
+                               rtol=1e-6)
+    # smooth_l1's scalar (sigma) defaults to 1: 0.5 x^2 inside |x| < 1, |x| - 0.5 outside.
+    np.testing.assert_allclose(mx.nd.smooth_l1(mx.nd.array([-2.0, 0.5, 3.0])).asnumpy(),
+                               [1.5, 0.125, 2.5])
+    with pytest.raises(mx.MXNetError, match="lhs_axes and rhs_axes are empty"):
+        mx.nd.broadcast_like(mx.nd.ones((1, 2)), mx.nd.ones((5, 2)), lhs_axes=(), rhs_axes=())
+
+
+def test_contiguous_basic_slices_are_views():
+    # MXNet 1.9.1: a basic index selecting one run of memory returns a view (writes show
+    # through); others are copies. Values checked against numpy either way.
+    x = mx.nd.zeros((2, 3, 4))
+    v = x[0:1, 1:3]
+    v[:] = 1
+    w = x[::5]
+    w[:] = 2
+    u = x[1, 2, 1:3]
+    u[:] = 3
+    c = x[:, 1]  # not contiguous: a copy
+    c[:] = 9
+    want = np.zeros((2, 3, 4))
+    want[0] = 2
+    want[1, 2, 1:3] = 3
+    np.testing.assert_array_equal(x.asnumpy(), want)
+    n = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    a = mx.nd.array(n)
+    for k in [(slice(0, 1), slice(1, 3)), (1, slice(None), 2), (slice(None), 1),
+              (slice(None, None, -1),), (slice(1, 2), slice(0, 3, 2)), (Ellipsis, 1),
+              (None, 1, slice(1, 3)), (0, slice(0, 0))]:
+        np.testing.assert_array_equal(a[k].asnumpy(), n[k])
+    g = mx.nd.ones((2, 3, 4))
+    g.attach_grad()
+    with mx.autograd.record():
+        y = (g[0:1, 1:3] * 2).sum()
+    y.backward()
+    np.testing.assert_array_equal(g.grad.asnumpy()[0, 1:3], np.full((2, 4), 2))
+    assert g.grad.asnumpy().sum() == 16

@@ -742,3 +742,30 @@ def test_updater_aggregates_sgd_by_dtype(monkeypatch, momentum):
     for a, b in zip(*results):
         assert a.dtype == b.dtype
         np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-6)
+
+
+def test_ftrl_updates_only_stored_rows_of_a_row_sparse_weight():
+    # MXNet 1.9.1: ftrl_update on row_sparse weight, gradient and states leaves rows without
+    # gradient alone; with a dense weight every row is updated (values from MXNet).
+    g = mx.nd.array([[0.1, 0.1], [0, 0]]).tostype("row_sparse")
+    for stype, row1 in (("row_sparse", 0.7), ("default", 0.0)):
+        w = mx.nd.array([[0.5, 0.5], [0.7, 0.7]]).tostype(stype)
+        opt = mx.optimizer.Ftrl()
+        state = opt.create_state_multi_precision(0, w)
+        opt.update_multi_precision(0, w, g, state)
+        np.testing.assert_allclose(w.asnumpy(), [[0.0354545452, 0.0354545452], [row1, row1]],
+                                   rtol=1e-6)
+
+
+def test_compare_optimizer_gives_the_reference_dense_copies_and_sparse_gaps():
+    seen = []
+
+    class Ref(mx.optimizer.SGD):
+        def update_multi_precision(self, index, weight, grad, state):
+            seen.append((weight.stype, grad.stype))
+            super().update_multi_precision(index, weight, grad, state)
+
+    mx.random.seed(3)
+    mx.test_utils.compare_optimizer(Ref(), mx.optimizer.SGD(), (30, 4), "float32",
+                                    w_stype="row_sparse", g_stype="row_sparse")
+    assert seen == [("default", "default")]

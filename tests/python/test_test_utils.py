@@ -469,3 +469,23 @@ def test_star_import_hands_over_the_modules_mxnet_tests_use():
     assert ns["mx"] is mx and ns["np"] is np and ns["rnd"] is np.random
     assert ns["sys"] is sys and ns["os"] is os and ns["array"] is mx.nd.array
     assert ns["assert_almost_equal"] is mx.test_utils.assert_almost_equal
+
+
+def test_numeric_gradient_in_float32_is_not_rounded_away():
+    # MXNet 1.x's own test: elu's gradient in float32 at eps 1e-4 within rtol 1e-2. Summing
+    # output * projection in float32 quantised the differences into ~2e-4 steps.
+    x = np.random.RandomState(0).uniform(-1, 1, (3, 7, 3)).astype(np.float32)
+    sym = mx.sym.LeakyReLU(mx.sym.Variable("x"), slope=0.25, act_type="elu")
+    tu.check_numeric_gradient(sym, [x], numeric_eps=1e-4, rtol=1e-2, atol=1e-3, dtype=np.float32)
+
+
+def test_asnumpy_dtype_binds_each_input_with_its_own_dtype():
+    data = np.arange(6, dtype=np.float64).reshape(3, 2)
+    lens = np.array([1, 3], dtype=np.int32)
+    sym = mx.sym.SequenceLast(mx.sym.Variable("data"), mx.sym.Variable("len"),
+                              use_sequence_length=True)
+    out = tu.check_symbolic_forward(sym, [data, lens], [np.array([0.0, 5.0])], dtype="asnumpy")
+    assert out[0].dtype == np.float64
+    tu.check_symbolic_backward(sym, [data, lens], [np.ones(2)],
+                               [np.array([[1, 0], [0, 0], [0, 1]]), np.zeros(2)],
+                               grad_req={"data": "write", "len": "null"}, dtype="asnumpy")

@@ -16,7 +16,8 @@ _sys.modules[op.__name__] = op
 _contrib_ops = {}
 _funcs = _register.make_op_functions()
 for _name, _states in _lazy_update.LAZY_OPS.items():
-    _funcs[_name] = _lazy_update.lazy_rows(_funcs[_name], _states)
+    _funcs[_name] = _lazy_update.lazy_rows(_funcs[_name], _states,
+                                           _name in _lazy_update.SPARSE_WEIGHT_ONLY)
 for _name, _f in _funcs.items():
     setattr(_internal, _name, _f)
     setattr(op, _name, _f)
@@ -37,6 +38,7 @@ from .ndarray import (  # noqa: E402
     logical_xor, cast_storage, histogram, split_v2,
 )
 from .utils import save, load, load_frombuffer  # noqa: E402
+from .cached_op import CachedOp  # noqa: E402
 from . import random  # noqa: E402
 from . import contrib  # noqa: E402
 from . import sparse  # noqa: E402

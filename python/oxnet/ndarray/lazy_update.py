@@ -12,7 +12,10 @@ import inspect
 from .. import _native
 
 # Op name -> its state inputs, which the update changes in place.
-LAZY_OPS = {"sgd_update": (), "sgd_mom_update": ("mom",), "adam_update": ("mean", "var")}
+LAZY_OPS = {"sgd_update": (), "sgd_mom_update": ("mom",), "adam_update": ("mean", "var"),
+            "ftrl_update": ("z", "n")}
+# Lazy only on a row_sparse weight: with a dense one MXNet falls back to the dense update.
+SPARSE_WEIGHT_ONLY = {"ftrl_update"}
 
 
 def _is_lazy(flag):
@@ -21,7 +24,7 @@ def _is_lazy(flag):
     return bool(flag)
 
 
-def lazy_rows(fn, states):
+def lazy_rows(fn, states, sparse_weight_only=False):
     """`fn` (a generated op function) with MXNet's row_sparse lazy update."""
     sig = inspect.signature(fn)
 
@@ -35,7 +38,8 @@ def lazy_rows(fn, states):
         grad, weight = a.get("grad"), a.get("weight")
         if (getattr(grad, "stype", None) != "row_sparse" or weight is None
                 or any(a.get(name) is None for name in states)
-                or not _is_lazy(a.get("lazy_update", True)) or grad.shape != weight.shape):
+                or not _is_lazy(a.get("lazy_update", True)) or grad.shape != weight.shape
+                or (sparse_weight_only and getattr(weight, "stype", None) != "row_sparse")):
             return fn(*args, **kwargs)
         rows = grad.indices
         if rows.shape[0] == grad.shape[0]:

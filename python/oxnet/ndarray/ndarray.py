@@ -183,12 +183,30 @@ def waitall():
 
 
 def moveaxis(tensor, source, destination):
-    axes = list(range(tensor.ndim))
-    src = source % tensor.ndim
-    dst = destination % tensor.ndim
-    axes.pop(src)
-    axes.insert(dst, src)
-    return _internal.transpose(tensor, axes=tuple(axes))
+    """Moves axes `source` (an int or a sequence) to positions `destination`, as numpy."""
+    src = _axis_tuple(source, tensor.ndim, "source")
+    dst = _axis_tuple(destination, tensor.ndim, "destination")
+    if len(src) != len(dst):
+        raise ValueError("moveaxis: source %s and destination %s must have the same number of "
+                         "elements" % (source, destination))
+    order = [a for a in range(tensor.ndim) if a not in src]
+    for d, a in sorted(zip(dst, src)):
+        order.insert(d, a)
+    return _internal.transpose(tensor, axes=tuple(order))
+
+
+def _axis_tuple(axes, ndim, what):
+    """`axes` (int or sequence) as non-negative axes of an `ndim`-dim array, each once."""
+    axes = [axes] if isinstance(axes, integer_types) else list(axes)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError("moveaxis: %s axis %d is out of range for an array of %d dims"
+                             % (what, a, ndim))
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError("moveaxis: repeated axis in %s %s" % (what, axes))
+    return out
 
 
 def _py_max(x, y):
@@ -422,6 +440,8 @@ def __int__(self):
 
 @_extend
 def copy(self):
+    if _native.is_recording():
+        return _internal._copy(self)  # recorded: the gradient flows through, as in MXNet
     return self.copyto(self.context)
 
 
@@ -551,9 +571,12 @@ def reshape(self, *shape, **kwargs):
     return self._reshape_view(list(target))
 
 
+# flatten, expand_dims and squeeze copy unless `inplace` (MXNet 1.x); the view is reshape's.
 @_extend
 def flatten(self, inplace=False):
-    return self.reshape((self.shape[0], -1)) if self.ndim else self.reshape((1, 1))
+    if inplace or not self.ndim:
+        return self.reshape((self.shape[0], -1)) if self.ndim else self.reshape((1, 1))
+    return _internal.Flatten(self)
 
 
 @_extend
@@ -564,7 +587,7 @@ def expand_dims(self, axis, inplace=False):
         raise ValueError("expand_dims: axis %d is out of range for an array of %d dims" % (axis, self.ndim))
     s = list(self.shape)
     s.insert(a, 1)
-    return self._reshape_view(s)
+    return self._reshape_view(s) if inplace else _internal.expand_dims(self, axis=a)
 
 
 @_extend
@@ -579,7 +602,7 @@ def squeeze(self, axis=None, inplace=False):
                 raise ValueError("squeeze: cannot select an axis to squeeze out which has size not "
                                  "equal to one (axis %s of shape %s)" % (a, self.shape))
         s = [d for i, d in enumerate(self.shape) if i not in axes]
-    return self._reshape_view(s or [1])
+    return self._reshape_view(s or [1]) if inplace else _internal.reshape(self, shape=s or [1])
 
 
 def _method(opname):
@@ -742,6 +765,22 @@ def _plan(self, key):
     return begin, end, step, shape, lens
 
 
+def _is_contiguous(lens, step, shape):
+    """Whether taking `lens` elements with `step` along each axis selects one run of memory
+    (MXNet's rule): right to left, once an axis is cut short, every axis left of it takes at
+    most one element; more than one element needs step 1."""
+    if int(np.prod(lens)) <= 1:
+        return True
+    cut = False
+    for n, s, d in zip(reversed(lens), reversed(step), reversed(shape)):
+        if n == 0:
+            return True
+        if n > 1 and (s != 1 or cut):
+            return False
+        cut = cut or n < d
+    return True
+
+
 @_extend
 def __getitem__(self, key):
     if isinstance(key, integer_types) and not isinstance(key, (bool, np.bool_)):
@@ -756,13 +795,15 @@ def __getitem__(self, key):
     plan = _plan(self, key)
     if plan is None:
         return _advanced_get(self, key)
-    begin, end, step, shape, _ = plan
+    begin, end, step, shape, lens = plan
     if not shape:
         shape = [1]  # MXNet: full integer indexing gives shape (1,)
     if self.ndim == 0:
         return self._reshape_view(shape)
-    if all(s == 1 for s in step) and all(b == 0 and e == d for b, e, d in zip(begin[1:], end[1:], self.shape[1:])):
-        v = self._slice_rows(begin[0], max(begin[0], end[0]))
+    if _is_contiguous(lens, step, self.shape):
+        # MXNet returns a view whenever the selection is one run of memory.
+        flat = int(np.ravel_multi_index(begin, self.shape)) if all(lens) else 0
+        v = self._reshape_view([self.size])._slice_rows(flat, flat + int(np.prod(lens)))
         return v._reshape_view(shape)
     r = _internal.slice(self, begin=tuple(begin), end=tuple(end), step=tuple(step))
     return r._reshape_view(shape) if tuple(shape) != r.shape else r
@@ -794,6 +835,15 @@ def _advanced_get(self, key):
     return array(res, ctx=self.context, dtype=self.dtype)
 
 
+def _squeeze_leading(shape, ndim):
+    """`shape` without leading 1s beyond `ndim` dims: MXNet assigns a (1, 1, 4) value to a
+    (4,) destination (and reports other extra dims at the broadcast)."""
+    k = 0
+    while len(shape) - k > ndim and shape[k] == 1:
+        k += 1
+    return shape[k:]
+
+
 def _assign_full(dst, value):
     """Writes `value` (scalar, NDArray or array-like) over the whole of `dst`."""
     if isinstance(value, numeric_types):
@@ -804,6 +854,8 @@ def _assign_full(dst, value):
             if not (value._same_memory(dst)):
                 value._copyto(dst)
             return
+        if value.ndim > dst.ndim:
+            value = value.reshape(_squeeze_leading(value.shape, dst.ndim))
         try:
             src = value.broadcast_to(dst.shape)
         except (ValueError, MXNetError):
@@ -814,6 +866,8 @@ def _assign_full(dst, value):
         src._copyto(dst)
         return
     src = np.asarray(value, dtype=np.dtype(dst.dtype))
+    if src.ndim > dst.ndim:
+        src = src.reshape(_squeeze_leading(src.shape, dst.ndim))
     try:
         src = np.broadcast_to(src, dst.shape)
     except ValueError:

@@ -204,6 +204,17 @@ def environment(*args):
         set_environ(snapshot)
 
 
+def _pair(shape, stype, dtype, ctx, density):
+    """A random array of `stype` and its dense copy."""
+    if stype == "default":
+        a = _random.uniform(shape=shape, ctx=ctx, dtype=dtype)
+        return a, a.copyto(ctx)
+    if stype not in ("row_sparse", "csr"):
+        raise ValueError("compare_optimizer: unknown storage type %r" % (stype,))
+    a = rand_ndarray(shape, stype, density=density, dtype=dtype)
+    return a, a.copyto(ctx).tostype("default")
+
+
 def compare_optimizer(opt1, opt2, shape, dtype, w_stype="default", g_stype="default",
                       rtol=1e-4, atol=1e-5, compare_states=True, ntensors=1):
     """Runs one update of ``opt1`` and ``opt2`` from the same random weight and gradient and
@@ -212,10 +223,10 @@ def compare_optimizer(opt1, opt2, shape, dtype, w_stype="default", g_stype="defa
     ctx = default_context()
     if not isinstance(shape, list):
         assert ntensors == 1
-        w2 = _random.uniform(shape=shape, ctx=ctx, dtype=dtype).tostype(w_stype)
-        w1 = w2.copyto(ctx)
-        g2 = _random.uniform(shape=shape, ctx=ctx, dtype=dtype).tostype(g_stype)
-        g1 = g2.copyto(ctx)
+        # As MXNet's: `opt1` (the reference) gets dense copies; a sparse gradient has random
+        # density, so rows without gradient (the lazy-update case) occur.
+        w2, w1 = _pair(shape, w_stype, dtype, ctx, density=1)
+        g2, g1 = _pair(shape, g_stype, dtype, ctx, density=None)
         state1 = opt1.create_state_multi_precision(0, w1)
         state2 = opt2.create_state_multi_precision(0, w2)
         if compare_states:

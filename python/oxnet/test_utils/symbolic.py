@@ -36,6 +36,11 @@ def _aux_dict(sym, aux_states):
     return {k: _np(v) for k, v in zip(names, aux_states)}
 
 
+def _input_dtype(dtype):
+    """The dtype inputs are bound with: None (each input's own) for MXNet's "asnumpy"."""
+    return None if isinstance(dtype, str) and dtype == "asnumpy" else dtype
+
+
 def _bind(sym, ctx, location, aux, grad_req="write", dtype=None):
     args = {k: nd.array(v, ctx=ctx, dtype=dtype or v.dtype) for k, v in location.items()}
     grads = {k: nd.zeros(v.shape, ctx=ctx, dtype=dtype or v.dtype) for k, v in location.items()}
@@ -56,7 +61,7 @@ def simple_forward(sym, ctx=None, is_train=False, **inputs):
 def check_symbolic_forward(sym, location, expected, rtol=1e-4, atol=None, aux_states=None,
                            ctx=None, equal_nan=False, dtype=np.float32):
     """Asserts that ``sym``'s forward outputs at ``location`` equal ``expected``."""
-    ctx = _as_context(ctx)
+    ctx, dtype = _as_context(ctx), _input_dtype(dtype)
     loc = _location_dict(sym, location)
     exe = _bind(sym, ctx, loc, _aux_dict(sym, aux_states), grad_req="null", dtype=dtype)
     outputs = [o.asnumpy() for o in exe.forward(is_train=False)]
@@ -73,7 +78,7 @@ def check_symbolic_backward(sym, location, out_grads, expected, rtol=1e-5, atol=
                             equal_nan=False, dtype=np.float32):
     """Asserts that ``sym``'s gradients at ``location`` with head gradients ``out_grads``
     equal ``expected`` (a list in argument order or a dict by name)."""
-    ctx = _as_context(ctx)
+    ctx, dtype = _as_context(ctx), _input_dtype(dtype)
     loc = _location_dict(sym, location)
     names = sym.list_arguments()
     if isinstance(expected, (list, tuple)):
@@ -129,7 +134,8 @@ def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-3, rto
     analytic = {k: exe.grad_dict[k].asnumpy() for k in grad_nodes}
 
     def objective():
-        vals = [o.asnumpy() for o in exe.forward(is_train=use_forward_train)]
+        # Summed in float64: a float32 sum would round away the differences being measured.
+        vals = [o.asnumpy().astype(np.float64) for o in exe.forward(is_train=use_forward_train)]
         return sum(float((v * p).sum()) for v, p in zip(vals, projs))
 
     aux_start = {k: v.asnumpy() for k, v in exe.aux_dict.items()}

@@ -2,6 +2,7 @@
 //! argument, gradient, auxiliary and output arrays bound by the caller. Forward and backward
 //! push their steps to the engine and return at once.
 
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::eval::{Plan, Slots, Watch, Watched};
 use crate::graph::gradient::{gradient_parts, HEAD_GRAD_REQUIRED};
@@ -482,10 +483,23 @@ impl Executor {
                             ),
                         ));
                     }
-                    self.values[*s] = Some(g)
+                    // MXNet copies a head gradient into a buffer of the output's dtype.
+                    let want = self.outputs[i].dtype();
+                    self.values[*s] = Some(if g.dtype() == want {
+                        g
+                    } else {
+                        cast(&g, want)?
+                    })
                 }
-                None if b.plan.steps.is_empty() => {}
-                None => return Err(Error::Graph(HEAD_GRAD_REQUIRED.into())),
+                // Only a head gradient the backward pass reads is required: the gradient of
+                // `x > y` is zero whatever comes in.
+                None => {
+                    let read = b.plan.steps.iter().any(|st| st.ins.contains(s))
+                        || b.finish.iter().any(|&(f, _)| f == *s);
+                    if read {
+                        return Err(Error::Graph(HEAD_GRAD_REQUIRED.into()));
+                    }
+                }
             }
         }
         if !b.plan.steps.is_empty()
@@ -535,6 +549,17 @@ fn binary_add_into(grad: &NDArray, v: &NDArray) -> Result<()> {
         false,
     )?;
     Ok(())
+}
+
+fn cast(a: &NDArray, dtype: DType) -> Result<NDArray> {
+    let out = crate::op::call_str(
+        "Cast",
+        std::slice::from_ref(a),
+        &[("dtype", &dtype.to_string())],
+    )?;
+    out.into_iter()
+        .next()
+        .ok_or_else(|| Error::Internal("Cast gave no output".into()))
 }
 
 fn fill_zero(a: &NDArray) -> Result<()> {

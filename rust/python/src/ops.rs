@@ -133,6 +133,35 @@ fn entries_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Option<Entry>>> {
     Ok(v)
 }
 
+/// The NDArrays of `obj` (one, or a sequence) as Python objects.
+fn py_arrays<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyNDArray>>> {
+    if let Ok(a) = obj.cast::<PyNDArray>() {
+        return Ok(vec![a.clone()]);
+    }
+    obj.try_iter()?
+        .map(|x| Ok(x?.cast_into::<PyNDArray>()?))
+        .collect()
+}
+
+/// Under autograd, an op may write into `out` only when `out` is outside the graph: not a
+/// recorded result or variable, and no input's memory (MXNet refuses the same).
+fn check_recordable_out(
+    op: &str,
+    out: &Bound<'_, PyAny>,
+    outs: &[NDArray],
+    ins: &[NDArray],
+) -> PyResult<()> {
+    let in_graph = py_arrays(out)?.iter().any(|x| x.get().entry().is_some());
+    if in_graph || outs.iter().any(|o| ins.iter().any(|i| o.overlaps(i))) {
+        return Err(oxnet::Error::Graph(format!(
+            "{op}: Inplace operations (+=, -=, x[:]=, etc) are not supported when recording \
+             with autograd: out is already in the graph or shares memory with an input"
+        )))
+        .py();
+    }
+    Ok(())
+}
+
 /// Runs a registry op: `inputs` is a list of NDArrays, `kwargs` the MXNet parameters.
 #[pyfunction]
 #[pyo3(signature = (op, inputs, kwargs=None, out=None))]
@@ -151,17 +180,27 @@ pub fn invoke(
         Some(o) if !o.is_none() => Some(arrays_of(o, "out", name)?),
         _ => None,
     };
-    let res = op::invoke(&opr, &ins, outs.as_deref(), origin::capture(py)).py()?;
-    if let Some(o) = out.filter(|o| !o.is_none()) {
-        return Ok(o.clone().unbind());
+    let recorded = autograd::is_recording()
+        .then(|| entries_of(inputs))
+        .transpose()?
+        .filter(|e| e.iter().any(|e| e.is_some()));
+    if let (Some(o), Some(outs), Some(_)) = (out.filter(|o| !o.is_none()), &outs, &recorded) {
+        check_recordable_out(name, o, outs, &ins)?;
     }
+    let res = op::invoke(&opr, &ins, outs.as_deref(), origin::capture(py)).py()?;
     let mut entries: Vec<Option<Entry>> = vec![None; res.len()];
-    if autograd::is_recording() {
-        let ins_e = entries_of(inputs)?;
-        if ins_e.iter().any(|e| e.is_some()) {
-            let rec = autograd::record(&opr, attrs, &ins, &ins_e, &res);
-            entries = rec.into_iter().map(Some).collect();
+    if let Some(ins_e) = recorded {
+        let rec = autograd::record(&opr, attrs, &ins, &ins_e, &res);
+        entries = rec.into_iter().map(Some).collect();
+    }
+    if let Some(o) = out.filter(|o| !o.is_none()) {
+        // Recorded into `out`: its arrays carry the gradient on, as MXNet's do.
+        for (x, e) in py_arrays(o)?.iter().zip(entries) {
+            if let (Ok(mut slot), Some(e)) = (x.get().ag.lock(), e) {
+                *slot = Some(e);
+            }
         }
+        return Ok(o.clone().unbind());
     }
     // Hidden outputs (BatchNorm's mean/var, Dropout's mask) are not returned.
     let visible = opr.num_visible_outputs().min(res.len());

@@ -142,6 +142,13 @@ fn broadcast_like_view(l: &Shape, r: &Shape, axes: &Option<(Vec<i64>, Vec<i64>)>
                     format!("lhs_axes {la:?} and rhs_axes {ra:?} must have the same length"),
                 ));
             }
+            if la.is_empty() {
+                return Err(Error::param(
+                    op,
+                    "lhs_axes and rhs_axes are empty: name at least one axis, or leave both \
+                     unset to broadcast every axis",
+                ));
+            }
             let mut out = l.0.clone();
             for (&a, &b) in la.iter().zip(ra) {
                 out[norm_axis(a, l.ndim(), op)?] = r[norm_axis(b, r.ndim(), op)?];

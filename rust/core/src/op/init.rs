@@ -164,6 +164,12 @@ fn arange_op(p: &Params) -> Result<Arc<dyn Operator>> {
     }
     let len = n as usize * repeat as usize;
     let rep = repeat as usize;
+    // MXNet (and numpy) cast start and step to an integer dtype before stepping:
+    // arange(1.3, 10, 1.3, dtype=int32) is 1..=7, not the truncated 1.3, 2.6, 3.9, ...
+    let (start, step) = match dtype.is_float() {
+        true => (start, step),
+        false => (start.trunc(), step.trunc()),
+    };
     Ok(sequence_op("_arange", ctx, dtype, len, move |i| {
         start + (i / rep) as f64 * step
     }))

@@ -303,6 +303,12 @@ pub fn infer_reshape(op: &str, ishape: &Shape, spec: &[i64], reverse: bool) -> R
             format!("cannot reshape array of shape {ishape} with shape={spec:?}: {msg}"),
         )
     };
+    // Under `reverse` the codes are read right to left, as MXNet reads them: `(16, 4, -4)`
+    // splits the last dim into (16, 4).
+    let spec: Vec<i64> = match reverse {
+        true => spec.iter().rev().copied().collect(),
+        false => spec.to_vec(),
+    };
     let mut toks = Vec::with_capacity(spec.len());
     let mut i = 0;
     while i < spec.len() {
@@ -314,12 +320,16 @@ pub fn infer_reshape(op: &str, ishape: &Shape, spec: &[i64], reverse: bool) -> R
             -3 => Tok::Merge,
             -4 => {
                 if i + 2 >= spec.len() {
-                    return Err(bad(
-                        "-4 must be followed by the two dims to split into".into()
-                    ));
+                    return Err(bad(format!(
+                        "-4 must be {} by the two dims to split into",
+                        if reverse { "preceded" } else { "followed" }
+                    )));
                 }
                 i += 2;
-                Tok::Split(spec[i - 1], spec[i])
+                match reverse {
+                    true => Tok::Split(spec[i], spec[i - 1]),
+                    false => Tok::Split(spec[i - 1], spec[i]),
+                }
             }
             d => {
                 return Err(bad(format!(
@@ -331,7 +341,6 @@ pub fn infer_reshape(op: &str, ishape: &Shape, spec: &[i64], reverse: bool) -> R
     }
     let mut src = ishape.0.clone();
     if reverse {
-        toks.reverse();
         src.reverse();
     }
     let mut out: Vec<usize> = Vec::with_capacity(spec.len() + src.len());

@@ -839,7 +839,7 @@ pub fn register(r: &mut Registry) {
     r.add(SimpleDef {
         name: "smooth_l1",
         doc: "Calculate Smooth L1 Loss(lhs, scalar) by summing\n\nf(x) = 0.5 * (sigma * x)^2 if |x| < 1/sigma^2, else |x| - 0.5/sigma^2, with sigma = scalar.".into(),
-        params: vec![param("scalar", "float", None, "scalar input")],
+        params: vec![param("scalar", "float", Some("1.0"), "scalar input")],
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| Ok(smooth_l1(p.float("scalar")?))),
     });
