@@ -153,6 +153,13 @@ def test_reshape_codes():
                                ((-2, -1, 16, -4), (1, 2, 3, 64), (1, 2, 3, 4, 16))]:
         assert mx.sym.Reshape(d, shape=spec, reverse=True).infer_shape(data=ishape)[1] == [want]
         assert mx.nd.zeros(ishape).reshape(spec, reverse=True).shape == want
+    # A known output fixes the input's one unknown dim (MXNet 1.9.1 infers the same).
+    for spec, rev, ishape, full, want in [
+            ((0, -1), False, (0, 3, 5, 5), (2, 3, 5, 5), (2, 75)),
+            ((0, -1), True, (2, 3, 0, 5), (2, 3, 5, 5), (5, 30)),
+            ((-1, 2, 2, 1), False, (2, 4, 0, 3), (2, 4, 5, 3), (30, 2, 2, 1))]:
+        net = mx.sym.elemwise_add(d.reshape(spec, reverse=rev), mx.sym.ones(shape=want))
+        assert net.infer_shape(data=ishape)[:2] == ([full], [want])
     assert a.reshape(6, 4).shape == (6, 4)
     with pytest.raises(mx.MXNetError, match="larger|elements"):
         mx.nd.arange(6).reshape((4, 2))
@@ -475,6 +482,9 @@ def test_integer_arange_steps_in_its_dtype_and_op_defaults_match_mxnet():
     np.testing.assert_array_equal(mx.nd.arange(1.3, 10, 1.3, dtype=np.int32).asnumpy(),
                                   np.arange(1.3, 10, 1.3, dtype=np.int32))
     assert mx.nd.arange(1.3, 10, 1.3).dtype == np.float32
+    for dtype in (np.uint8, np.int8, np.int32):  # stepping in the dtype wraps, as numpy's
+        np.testing.assert_array_equal(mx.nd.arange(1.3, 456.6, 1.3, dtype=dtype).asnumpy(),
+                                      np.arange(1.3, 456.6, 1.3, dtype=dtype))
     np.testing.assert_allclose(mx.nd.arange(1.3, 10, 1.3).asnumpy(), np.arange(1.3, 10, 1.3),
                                rtol=1e-6)
     # smooth_l1's scalar (sigma) defaults to 1: 0.5 x^2 inside |x| < 1, |x| - 0.5 outside.

@@ -164,14 +164,22 @@ fn arange_op(p: &Params) -> Result<Arc<dyn Operator>> {
     }
     let len = n as usize * repeat as usize;
     let rep = repeat as usize;
-    // MXNet (and numpy) cast start and step to an integer dtype before stepping:
-    // arange(1.3, 10, 1.3, dtype=int32) is 1..=7, not the truncated 1.3, 2.6, 3.9, ...
-    let (start, step) = match dtype.is_float() {
-        true => (start, step),
-        false => (start.trunc(), step.trunc()),
-    };
+    if dtype.is_float() {
+        return Ok(sequence_op("_arange", ctx, dtype, len, move |i| {
+            start + (i / rep) as f64 * step
+        }));
+    }
+    // MXNet (and numpy) cast start and step to an integer dtype and step in it, wrapping:
+    // arange(1.3, 10, 1.3, dtype=int32) is 1..=7; arange(300, dtype=uint8) ends 254, 255, 0...
+    let (start, step) = (start as i64, step as i64);
     Ok(sequence_op("_arange", ctx, dtype, len, move |i| {
-        start + (i / rep) as f64 * step
+        let v = start.wrapping_add(((i / rep) as i64).wrapping_mul(step));
+        match dtype {
+            DType::U8 => v as u8 as f64,
+            DType::I8 => v as i8 as f64,
+            DType::I32 => v as i32 as f64,
+            _ => v as f64,
+        }
     }))
 }
 

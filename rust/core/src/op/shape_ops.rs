@@ -195,10 +195,30 @@ fn reshape_like_op(
         },
         |_, ins, outs| copy_all(&ins[0], &outs[0]),
     )
+    .with_shape_partial(size_back_partial)
     .with_grad(reshape_grad);
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(crate::kernels::cuda::copy_bytes()));
     op.arc()
+}
+
+/// A reshape keeps the size: a known output fixes the input's one unknown (0) dim, as MXNet
+/// infers `data` of `(0, 3, 5, 5)` reshaped to a `(2, 75)` it is added to. (The forward
+/// direction is left to the graph's probing of the complete rule.)
+fn size_back_partial(ins: &mut [Option<Shape>], outs: &mut [Option<Shape>]) -> Result<()> {
+    let (Some(Some(d)), Some(Some(o))) = (ins.first(), outs.first()) else {
+        return Ok(());
+    };
+    let unknown: Vec<usize> = (0..d.ndim()).filter(|&i| d[i] == 0).collect();
+    let known: usize = d.0.iter().filter(|&&x| x != 0).product();
+    if let [u] = unknown[..] {
+        if o.ndim() > 0 && !o.0.contains(&0) && o.size().is_multiple_of(known) {
+            let mut full = d.clone();
+            full.0[u] = o.size() / known;
+            ins[0] = Some(full);
+        }
+    }
+    Ok(())
 }
 
 /// The dims `[begin, end)` of a reshape_like range (MXNet: None = the ends, negative counts
@@ -702,7 +722,8 @@ mod tests {
         }
         let s8 = Shape::new(vec![2, 3, 8]);
         assert_eq!(
-            infer_reshape("Reshape", &s8, &[0, 0, -4, 4, -1], true)
+            // Read right to left (MXNet): -4 splits the last dim into the two before it.
+            infer_reshape("Reshape", &s8, &[0, 0, 4, -1, -4], true)
                 .expect("split")
                 .dims(),
             &[2, 3, 4, 2]

@@ -1290,6 +1290,11 @@ mod tests {
             &[rand64(&[10], -2.0, 2.0, 52)],
             &[0],
         );
-        assert!(err("smooth_l1", &[z], &[]).to_string().contains("scalar"));
+        // MXNet's scalar (sigma) defaults to 1.
+        assert!(close(
+            &f32s(&run("smooth_l1", &[z], &[])),
+            &[1.5, 0.125, 0.0, 0.045, 1.0],
+            1e-6
+        ));
     }
 }
