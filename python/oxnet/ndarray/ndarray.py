@@ -275,7 +275,8 @@ def equal(lhs, rhs):
 
 
 def not_equal(lhs, rhs):
-    return _ufunc(lhs, rhs, "not_equal", "_not_equal_scalar", "_not_equal_scalar", _py_cmp(operator.ne))
+    return _ufunc(lhs, rhs, "not_equal", "_not_equal_scalar", "_not_equal_scalar",
+                  _py_cmp(operator.ne))
 
 
 def greater(lhs, rhs):
@@ -283,7 +284,8 @@ def greater(lhs, rhs):
 
 
 def greater_equal(lhs, rhs):
-    return _ufunc(lhs, rhs, "greater_equal", "_greater_equal_scalar", "_lesser_equal_scalar", _py_cmp(operator.ge))
+    return _ufunc(lhs, rhs, "greater_equal", "_greater_equal_scalar", "_lesser_equal_scalar",
+                  _py_cmp(operator.ge))
 
 
 def lesser(lhs, rhs):
@@ -291,19 +293,23 @@ def lesser(lhs, rhs):
 
 
 def lesser_equal(lhs, rhs):
-    return _ufunc(lhs, rhs, "lesser_equal", "_lesser_equal_scalar", "_greater_equal_scalar", _py_cmp(operator.le))
+    return _ufunc(lhs, rhs, "lesser_equal", "_lesser_equal_scalar", "_greater_equal_scalar",
+                  _py_cmp(operator.le))
 
 
 def logical_and(lhs, rhs):
-    return _ufunc(lhs, rhs, "logical_and", "_logical_and_scalar", "_logical_and_scalar", _py_cmp(lambda x, y: x and y))
+    return _ufunc(lhs, rhs, "logical_and", "_logical_and_scalar", "_logical_and_scalar", _py_cmp(lambda x,
+                  y: x and y))
 
 
 def logical_or(lhs, rhs):
-    return _ufunc(lhs, rhs, "logical_or", "_logical_or_scalar", "_logical_or_scalar", _py_cmp(lambda x, y: x or y))
+    return _ufunc(lhs, rhs, "logical_or", "_logical_or_scalar", "_logical_or_scalar", _py_cmp(lambda x,
+                  y: x or y))
 
 
 def logical_xor(lhs, rhs):
-    return _ufunc(lhs, rhs, "logical_xor", "_logical_xor_scalar", "_logical_xor_scalar", _py_cmp(lambda x, y: bool(x) != bool(y)))
+    return _ufunc(lhs, rhs, "logical_xor", "_logical_xor_scalar", "_logical_xor_scalar", _py_cmp(lambda x,
+                  y: bool(x) != bool(y)))
 
 
 def onehot_encode(indices, out):
