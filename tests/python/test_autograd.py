@@ -264,3 +264,21 @@ def test_cached_op_runs_a_symbol_and_is_differentiated_as_one_step():
     np.testing.assert_allclose(out.asnumpy(), 2 * t, rtol=1e-5)
     with pytest.raises(ValueError, match="takes 2 inputs"):
         op(xa)
+
+
+def test_advanced_indexing_is_recorded():
+    # MXNet 1.9.1 records x[[1, 0], [0, 2]] (gather_nd): the gradient reaches the picked
+    # entries, repeated ones summed. Values and gradients against numpy.
+    n = np.arange(24.0).reshape(2, 3, 4)
+    a = mx.nd.array(n)
+    a.attach_grad()
+    for k in [([1, 0], [0, 2]), ([1, 0], slice(None), [0, 2]), (slice(0, 2), [2, 1, 2]),
+              (np.array([[0, 1], [1, 0]]), 1), (Ellipsis, [1, 3]), (n[..., 0] > 5,)]:
+        with autograd.record():
+            y = a[k]
+            s = (y * 2).sum()
+        s.backward()
+        np.testing.assert_array_equal(y.asnumpy(), n[k])
+        want = np.zeros_like(n)
+        np.add.at(want, k, 2)
+        np.testing.assert_array_equal(a.grad.asnumpy(), want)

@@ -834,6 +834,16 @@ def _advanced_get(self, key):
             raise _index_error(int(bad), 0, self.shape[0])
         return _internal.take(self, idx.astype(np.int64) if idx.dtype != np.int64 else idx, axis=0, mode="wrap")
     k = _numpy_key(key)
+    if _native.is_recording():
+        # Recorded: one `take` of the flat positions numpy's indexing selects, so the
+        # gradient flows back to them (MXNet's gather_nd).
+        try:
+            pos = np.arange(self.size, dtype=np.int64).reshape(self.shape)[k]
+        except IndexError as e:
+            raise IndexError(str(e)) from None
+        flat = _internal.take(self._reshape_view([self.size]),
+                              array(pos.reshape(-1), ctx=self.context, dtype=np.int64), axis=0)
+        return flat._reshape_view(list(pos.shape) or [1])
     try:
         res = self.asnumpy()[k]
     except IndexError as e:
