@@ -10,6 +10,7 @@ from .ndarray.ndarray import NDArray
 
 __all__ = ["record", "pause", "train_mode", "predict_mode", "is_recording", "is_training",
            "set_recording", "set_training", "mark_variables", "backward", "grad", "Function",
+           "get_symbol",
            # MXNet's module has no __all__: MXNet 1.x test files use NDArray after `import *`.
            "NDArray"]
 
@@ -185,6 +186,12 @@ class Function(object):
     def backward(self, *output_grads):
         """Gradients of the inputs from the gradients of the outputs."""
         raise NotImplementedError
+
+
+def get_symbol(x):
+    """The computation recorded for `x` as a Symbol: its leaves are variables var0, var1, ..."""
+    from .symbol import Symbol
+    return Symbol(_native.get_symbol(x))
 
 
 def _attach_grad(self, grad_req="write", stype=None):

@@ -282,3 +282,20 @@ def test_advanced_indexing_is_recorded():
         want = np.zeros_like(n)
         np.add.at(want, k, 2)
         np.testing.assert_array_equal(a.grad.asnumpy(), want)
+
+
+def test_get_symbol_turns_the_recording_into_a_symbol():
+    # MXNet 1.9.1: leaves become var0, var1, ...; the symbol computes what was recorded.
+    x, z = mx.nd.array([3.0]), mx.nd.array([5.0])
+    x.attach_grad()
+    z.attach_grad()
+    with autograd.record():
+        y1 = x * x + 2 * x - 1
+        y2 = x * x + 2 * z - 1
+    s1, s2 = autograd.get_symbol(y1), autograd.get_symbol(y2)
+    assert s1.list_arguments() == ["var0"] and len(s2.list_arguments()) == 2
+    out = s2.eval(**{n: mx.nd.array([v]) for n, v in zip(s2.list_arguments(), [3.0, 5.0])})
+    assert out[0].asscalar() == 18.0
+    assert s1.eval(var0=mx.nd.array([4.0]))[0].asscalar() == 23.0
+    with pytest.raises(mx.MXNetError, match="not in a computational graph"):
+        autograd.get_symbol(mx.nd.ones((1,)))

@@ -4,10 +4,12 @@
 use crate::error::{Error, Result};
 use crate::executor::GradReq;
 use crate::graph::eval::{evaluate, evaluate_with};
+use crate::graph::symbol::{node_ptr, Symbol};
 use crate::graph::{gradient, topo_order, Entry, LeafGrad, Node};
 use crate::ndarray::NDArray;
 use crate::op::{copy_into, Operator};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 thread_local! {
@@ -58,6 +60,47 @@ pub fn record(
         .collect();
     let node = Node::from_op(op.clone(), op.name(), attrs, ins, Some(outputs.to_vec()));
     (0..outputs.len()).map(|i| node.entry(i)).collect()
+}
+
+/// `autograd.get_symbol`: the recorded computation of `head` as a Symbol. Every leaf
+/// (attached or constant) becomes a variable `var0`, `var1`, ... in the order the graph
+/// reaches them, as in MXNet; ops are named `<op><k>`.
+pub fn get_symbol(head: &Entry) -> Result<Symbol> {
+    if head.node.values.is_none() {
+        return Err(Error::Graph(NOT_RECORDED.into()));
+    }
+    let mut made: HashMap<usize, Arc<Node>> = HashMap::new();
+    let (mut vars, mut counts) = (0usize, HashMap::<String, usize>::new());
+    for n in topo_order(std::slice::from_ref(head)) {
+        let copy = match &n.op {
+            None => {
+                vars += 1;
+                Node::variable(format!("var{}", vars - 1), Vec::new())
+            }
+            Some(op) => {
+                let k = counts.entry(n.op_name.clone()).or_default();
+                *k += 1;
+                let ins = n
+                    .inputs
+                    .iter()
+                    .map(|e| {
+                        made.get(&node_ptr(&e.node))
+                            .map(|m| m.entry(e.index))
+                            .ok_or_else(|| Error::Internal("get_symbol: input not ordered".into()))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let name = format!("{}{}", n.op_name, *k - 1);
+                Node::from_op(op.clone(), name, n.attrs.clone(), ins, None)
+            }
+        };
+        made.insert(node_ptr(&n), copy);
+    }
+    let top = made
+        .get(&node_ptr(&head.node))
+        .ok_or_else(|| Error::Internal("get_symbol: head not ordered".into()))?;
+    Ok(Symbol {
+        outputs: vec![top.entry(head.index)],
+    })
 }
 
 /// A leaf for `attach_grad`/`mark_variables`: gradients are written (or added) into `grad`;

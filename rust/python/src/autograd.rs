@@ -65,6 +65,17 @@ pub fn detach(py: Python<'_>, a: &PyNDArray) -> PyResult<Py<PyAny>> {
     wrap(py, a.inner.clone())
 }
 
+/// The recorded computation of `a` as a Symbol (`autograd.get_symbol`).
+#[pyfunction]
+pub fn get_symbol(a: &PyNDArray) -> PyResult<crate::symbol::PySymbol> {
+    let e = a
+        .entry()
+        .ok_or_else(|| crate::error::MXNetError::new_err(autograd::NOT_RECORDED))?;
+    Ok(crate::symbol::PySymbol {
+        inner: autograd::get_symbol(&e).py()?,
+    })
+}
+
 fn heads_of(heads: &[PyRef<'_, PyNDArray>]) -> PyResult<Vec<Entry>> {
     heads
         .iter()

@@ -67,6 +67,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(autograd::mark_variables, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::get_grad, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::detach, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::get_symbol, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::backward, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::grad, m)?)?;
     Ok(())
