@@ -525,6 +525,11 @@ def test_partial_shapes_flow_through_layers_both_ways():
     conv = mx.sym.Convolution(V("data"), V("w", shape=(8, 0, 3, 3)), num_filter=8,
                               kernel=(3, 3), no_bias=True)
     assert conv.infer_shape(data=(2, 3, 8, 8))[0] == [(2, 3, 8, 8), (8, 3, 3, 3)]
+    # ... also through a Cast (MXNet 1.9.1's own test: a float16 convolution's weight).
+    conv = mx.sym.Convolution(mx.sym.cast(V("data", shape=(1, 0, 0, 0)), dtype="float16"),
+                              mx.sym.cast(V("weight"), dtype="float16"), pad=(3, 3),
+                              num_filter=64, stride=(2, 2), no_bias=True, kernel=(7, 7))
+    assert conv.infer_shape_partial()[0] == [(1, 0, 0, 0), (64, 0, 7, 7)]
     # SliceChannel and Concat pass what an output knows back to their inputs.
     parts = mx.sym.SliceChannel(V("a", shape=(0, 15, 0)), num_outputs=3, squeeze_axis=False)
     assert (parts[1] + V("c", shape=(3, 5, 2))).infer_shape_partial()[0] == [

@@ -21,6 +21,7 @@ kv.barrier()
 kv.pull("w", out=out)
 want = -sum(5 * (q + 1) * (q + 1) for q in range(n))
 np.testing.assert_allclose(out.asnumpy(), np.full(1000, want))
+kv.barrier()  # every rank has read the total before the pushes below change it
 if r == 0:
     print("OK rank 0 of %d: %g (rank 0 leaves first, its server keeps serving)" % (n, want), flush=True)
 else:

@@ -601,6 +601,9 @@ pub fn cast_op(dtype: DType) -> Arc<dyn Operator> {
             Ok(())
         },
     )
+    // Shapes pass both ways, as through MXNet's elementwise ops: a weight read through a
+    // cast still learns its shape from the layer.
+    .with_shape_partial(crate::graph::infer::same_shape_partial)
     .with_type_partial(move |_, outs| {
         outs[0] = Some(dtype);
         Ok(())
