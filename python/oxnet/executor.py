@@ -216,8 +216,8 @@ def simple_bind(sym, ctx, grad_req="write", type_dict=None, stype_dict=None, gro
         # the others follow from it, from their `__dtype__` and from the ops' type rules (an
         # int8 weight of a quantized layer, an integer `length`).
         attrs = sym.attr_dict()
-        types = {n: np.float32 for n in arg_names if "__dtype__" not in attrs.get(n, {})}
-        types = dict(list(types.items())[:1])
+        seed = next((n for n in arg_names if "__dtype__" not in attrs.get(n, {})), None)
+        types = {} if seed is None else {seed: np.float32}
     try:
         arg_types, _, aux_types = sym.infer_type_partial(**types)
     except MXNetError as e:

@@ -11,7 +11,8 @@ import numpy as np
 from .. import metric
 from .. import ndarray as nd
 from .. import initializer as init
-from ..io import DataBatch, DataDesc
+from ..io import DataBatch
+from .executor_group import _descs
 from ..model import BatchEndParam, _checkpoint_dict, _split_params
 from ..ndarray.ndarray import NDArray
 
@@ -44,7 +45,7 @@ def _check_input_names(symbol, names, typename, throw):
 def _parse_data_desc(data_names, label_names, data_shapes, label_shapes):
     """DataDesc lists for the data and label shapes, checked against the module's names."""
     def as_descs(shapes):
-        descs = [s if isinstance(s, DataDesc) else DataDesc(*s) for s in shapes]
+        descs = _descs(shapes)
         for d in descs:
             if not (isinstance(d.shape, (tuple, list))
                     and all(isinstance(x, numbers.Integral) and x >= 0 for x in d.shape)):

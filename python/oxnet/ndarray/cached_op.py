@@ -1,7 +1,7 @@
 """``mx.nd.CachedOp``: a Symbol called like an operator on NDArrays, under autograd too."""
 from ..autograd import Function, is_recording, is_training
 from ..context import current_context
-from .ndarray import NDArray, zeros
+from .ndarray import NDArray, zeros, zeros_like
 
 
 class CachedOp:
@@ -58,5 +58,5 @@ class _Run(Function):
         self._exe.backward(list(out_grads))
         op = self._op
         grads = dict(zip(op._args, self._grads))
-        return tuple(grads[n] if n in grads else zeros(self._exe.aux_dict[n].shape)
+        return tuple(grads[n] if n in grads else zeros_like(self._exe.aux_dict[n])
                      for n in op._inputs)
