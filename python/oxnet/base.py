@@ -79,6 +79,12 @@ def py_str(x):
     return x.decode("utf-8") if isinstance(x, bytes) else x
 
 
+def _as_list(obj):
+    """`obj` itself when it is a list or tuple, else `[obj]` (MXNet's helper, which its own
+    tests and user code import from here)."""
+    return obj if isinstance(obj, (list, tuple)) else [obj]
+
+
 class _NullType:
     """Placeholder for arguments not given (MXNet's `_Null`)."""
 

@@ -1,11 +1,29 @@
 """Device contexts: `mx.cpu(i)`, `mx.gpu(i)`, `mx.cpu_pinned(i)` and the default-context scope."""
 import threading
+import warnings
 
 __all__ = ["Context", "cpu", "gpu", "cpu_pinned", "current_context", "num_gpus",
            "gpu_memory_info"]
 
 
-class Context:
+def _get_default_ctx(_=None):
+    warnings.warn("Context.default_ctx is deprecated (as in MXNet 1.x): use "
+                  "mx.current_context()", DeprecationWarning, stacklevel=3)
+    return current_context()
+
+
+def _set_default_ctx(_, ctx):
+    warnings.warn("Context.default_ctx is deprecated (as in MXNet 1.x): use `with ctx:`",
+                  DeprecationWarning, stacklevel=3)
+    Context._default.value = ctx
+
+
+class _ContextType(type):
+    # MXNet 1.x code reads and assigns `Context.default_ctx` on the class itself.
+    default_ctx = property(_get_default_ctx, _set_default_ctx)
+
+
+class Context(metaclass=_ContextType):
     """A device (type and id) where arrays live and ops run. Use as `with mx.cpu(1): ...`."""
 
     devtype2str = {1: "cpu", 2: "gpu", 3: "cpu_pinned", 5: "cpu_shared"}
@@ -24,6 +42,8 @@ class Context:
             # Before the backend first opens CUDA: pip's libraries must be found by name.
             from . import cuda
             cuda.preload_libraries()
+
+    default_ctx = property(_get_default_ctx, _set_default_ctx)
 
     @property
     def device_type(self):

@@ -12,6 +12,7 @@ from . import _native
 from .base import MXNetError
 from .context import Context
 from .ndarray.ndarray import NDArray
+from .ndarray import sparse, storage_rules
 from . import ndarray as nd
 
 __all__ = ["Executor", "bind", "simple_bind"]
@@ -257,7 +258,11 @@ class Executor:
         bound = _complete_creator_shapes(sym, self.arg_arrays, self.aux_arrays)
         self._handle = _native.bind_executor(_native_symbol(bound), self.arg_arrays,
                                              list(native_grads), self._reqs, self.aux_arrays)
+        self._storage = storage_rules.graph_outputs(
+            sym, dict(zip(sym.list_arguments(), self.arg_arrays)))
         self.outputs = self._handle.outputs()
+        if self._storage is not None:
+            self.outputs = [sparse._wrap(o, st) for o, (st, _) in zip(self.outputs, self._storage)]
         self._arg_dict = self._grad_dict = self._aux_dict = self._output_dict = None
         self._monitor = None
         self._monitor_all = False
@@ -311,7 +316,16 @@ class Executor:
             self._handle.forward(bool(is_train))
         else:
             self._handle.forward_monitored(bool(is_train), self._monitor_all, self._monitor)
+        if self._storage is not None:
+            self._keep_stored_entries()
         return self.outputs
+
+    def _keep_stored_entries(self):
+        """Zeroes what an output holds outside the stored entries of the argument MXNet
+        computes it on (`_scatter_plus_scalar`, `x / 0`...): the plan computed it densely."""
+        for out, (_, arg) in zip(self.outputs, self._storage):
+            if arg is not None:
+                sparse._on_stored(arg, out, type(out)).copyto(out)
 
     def backward(self, out_grads=None, is_train=True):
         """Runs the backward pass; ``out_grads`` are the head gradients (not needed for loss
@@ -387,8 +401,11 @@ class Executor:
             grads.append(None if oldg is None else _resized(oldg, shape, self._ctx))
         aux = [old if old.shape == tuple(shape) else _resized(old, shape, self._ctx)
                for old, shape in zip(self.aux_arrays, aux_shapes)]
-        return Executor(self._symbol, self._ctx, args,
-                        grads if self.grad_arrays is not None else None, self._reqs, aux)
+        exe = Executor(self._symbol, self._ctx, args,
+                       grads if self.grad_arrays is not None else None, self._reqs, aux)
+        # An installed monitor keeps watching (MXNet's reshaped executor shares the callback).
+        exe._monitor, exe._monitor_all = self._monitor, self._monitor_all
+        return exe
 
     def get_optimized_symbol(self):
         """The symbol this executor runs (oxnet binds the graph as given; fusion is the

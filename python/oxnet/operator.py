@@ -6,11 +6,16 @@ The core calls back into ``_Bridge`` for names, shape and type inference, forwar
 backward. Forward and backward run on the thread that pushes the op, in order; the arrays
 they get may still be computing, and whatever they do through ``mx.nd`` is ordered after it.
 """
+import collections
+
 import numpy as np
 
-from . import autograd
+from . import _native, autograd
+from .base import MXNetError
+from .context import current_context
 
-__all__ = ["CustomOp", "CustomOpProp", "register", "get_all_registered_operators"]
+__all__ = ["CustomOp", "CustomOpProp", "register", "get_all_registered_operators",
+           "get_operator_arguments", "OperatorArguments"]
 
 _REGISTRY = {}
 
@@ -98,8 +103,32 @@ def register(reg_name):
 
 
 def get_all_registered_operators():
-    """Names of the registered custom operators."""
-    return [name for name in _REGISTRY if name != _FUNCTION_OP]
+    """Names of every registered operator and alias, as MXNet lists its backend ops (the
+    types of `register` run through the `Custom` operator)."""
+    return sorted([op[0] for op in _native.list_ops()] + [a for a, _ in _native.list_aliases()])
+
+
+OperatorArguments = collections.namedtuple("OperatorArguments", ["narg", "names", "types"])
+
+
+def get_operator_arguments(op_name):
+    """The input and parameter names of operator `op_name` with MXNet's type strings."""
+    target = dict(_native.list_aliases()).get(op_name, op_name)
+    spec = next((op for op in _native.list_ops() if op[0] == target), None)
+    if spec is None:
+        raise MXNetError("get_operator_arguments: no operator named %r" % (op_name,))
+    _, _, params, inputs, variadic, group = spec
+    many = variadic or group < 0
+    names = list(inputs)
+    types = ["NDArray-or-Symbol[]" if many else "NDArray-or-Symbol"] * len(inputs)
+    for name, typ, default, _ in params:
+        if name == variadic:
+            continue
+        if "required" not in typ and "optional" not in typ:
+            typ += ", required" if default is None else ", optional, default=%s" % default
+        names.append(name)
+        types.append(typ)
+    return OperatorArguments(len(names), names, types)
 
 
 def _dtype_name(t):
@@ -153,7 +182,7 @@ class _Bridge(object):
     def infer_type(self, dtypes, partial):
         """Input+aux and output dtype names from the prop (None: see ``_ask``)."""
         known = [t for t in dtypes if t is not None]
-        if not known:
+        if dtypes and not known:
             return None
         args, aux = self._split([np.dtype(t if t is not None else known[0]).type
                                  for t in dtypes])
@@ -170,7 +199,7 @@ class _Bridge(object):
 
     def _op(self, in_data, aux, create):
         arrays = list(in_data) + list(aux)
-        key = (arrays[0].context if arrays else None,
+        key = (arrays[0].context if arrays else current_context(),
                tuple(a.shape for a in arrays), tuple(_dtype_name(a.dtype) for a in arrays))
         op = self._ops.get(key)
         if op is None:

@@ -178,4 +178,7 @@ def test_custom_errors():
         mx.nd.Custom(mx.nd.ones(3), mx.nd.ones(3), op_type="test_scale")
     with pytest.raises(TypeError):
         mx.operator.register("bad")(object)
-    assert "test_softmax" in mx.operator.get_all_registered_operators()
+    # MXNet lists its backend operators (the registered types run through `Custom`).
+    ops = mx.operator.get_all_registered_operators()
+    assert {"Custom", "Activation", "_contrib_quadratic", "linalg_gemm"} <= set(ops)
+    assert "test_softmax" not in ops

@@ -390,3 +390,160 @@ def test_gather_nd_float_indices_wrap_before_truncating():
     for v in (4.9, -5.5, np.nan):
         with pytest.raises(mx.base.MXNetError, match="gather_nd: index .* out of bounds for axis 0 with size 5"):
             mx.nd.gather_nd(x, mx.nd.array([[v]])).asnumpy()
+
+
+# ----------------------------------------------------------------------------- MXNet's operator tests
+# Divergences MXNet 1.9.1's tests/python/unittest/test_operator.py found; expected values are
+# what MXNet 1.9.1 printed.
+
+def test_integer_mod_has_a_zero_gradient():
+    for dt in ("int32", "int64", "float32"):
+        a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+        for f in (lambda a, b: a % b, mx.sym.broadcast_mod, lambda a, b: a % 3 + 0 * b,
+                  lambda a, b: 17 % a + 0 * b):
+            ga, gb = mx.nd.zeros((2,), dtype=dt), mx.nd.zeros((2,), dtype=dt)
+            exe = f(a, b).bind(mx.cpu(), args={"a": mx.nd.array([7, 9], dtype=dt),
+                                               "b": mx.nd.array([3, 4], dtype=dt)},
+                               args_grad=[ga, gb])
+            exe.forward(is_train=True)
+            exe.backward([mx.nd.array([1, 1], dtype=dt)])
+            if dt != "float32":
+                assert not ga.asnumpy().any() and not gb.asnumpy().any()
+    # the float gradients are unchanged: d(a % b) = (1, -floor(a / b)), d(17 % a) = -floor(17 / a)
+    a, b = mx.nd.array([7, 9]), mx.nd.array([3, 4])
+    for x in (a, b):
+        x.attach_grad()
+    with mx.autograd.record():
+        y = a % b + 17 % b
+    y.backward()
+    np.testing.assert_array_equal(a.grad.asnumpy(), [1, 1])
+    np.testing.assert_array_equal(b.grad.asnumpy(), [-2 - 5, -2 - 4])
+
+
+def test_take_raise_mode_refuses_negative_indices():
+    x = mx.nd.array([[1., 2.], [3., 4.], [5., 6.]])
+    for i in (-1, -3, 3):
+        with pytest.raises(mx.base.MXNetError, match="out of bounds"):
+            mx.nd.take(x, mx.nd.array([i]), mode="raise").asnumpy()
+    np.testing.assert_array_equal(mx.nd.take(x, mx.nd.array([-1]), mode="wrap").asnumpy(),
+                                  [[5, 6]])
+
+
+# MXNet 1.9.1's output sizes: it multiplies the float32 scale by the size in float32.
+@pytest.mark.parametrize("mode, n, sh, sw, want", [
+    ("size", 10, 0.3, 0.7, (3, 7)), ("size", 11, 0.3, 0.7, (3, 7)), ("size", 7, 0.3, 0.7, (2, 4)),
+    ("odd_scale", 11, 0.3, 0.7, (4, 8)), ("odd_scale", 7, 0.3, 0.7, (2, 5)),
+    ("size", 10, 1.3, 1.7, (13, 17)), ("size", 11, 1.3, 1.7, (14, 18)),
+    ("odd_scale", 7, 1.3, 1.7, (8, 11)), ("size", 11, 0.1, 2.9, (1, 31)),
+    ("odd_scale", 11, 0.1, 2.9, (2, 30)),
+])
+def test_bilinear_resize_scales_in_float32(mode, n, sh, sw, want):
+    out = mx.nd.contrib.BilinearResize2D(mx.nd.ones((1, 1, n, n)), scale_height=sh,
+                                         scale_width=sw, mode=mode)
+    assert out.shape[2:] == want
+
+
+def test_diag_offset_past_the_edge():
+    m = mx.nd.ones((3, 4))
+    assert mx.nd.diag(m, k=4).shape == (0,) and mx.nd.diag(m, k=-3).shape == (0,)
+    for k in (5, -4):
+        with pytest.raises(mx.base.MXNetError, match="Diagonal does not exist"):
+            mx.nd.diag(m, k=k)
+
+
+def test_potrf_gradient_of_one_by_one_matrices():
+    x = mx.nd.array([[[4.0]], [[9.0]]], dtype="float64")
+    x.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.linalg.potrf(x)
+    y.backward()
+    # d sqrt(a) / da = 1 / (2 sqrt(a))
+    np.testing.assert_allclose(x.grad.asnumpy().ravel(), [0.25, 1 / 6])
+
+
+def test_prelu_gamma_per_sample_and_channel():
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-1, 1, (3, 4, 2, 2)).astype(np.float32)
+    for gshape in ((3, 4), (1, 4), (3, 1)):
+        g = rng.uniform(0.1, 0.5, gshape).astype(np.float32)
+        out = mx.nd.LeakyReLU(mx.nd.array(x), gamma=mx.nd.array(g), act_type="prelu")
+        want = np.where(x > 0, x, g.reshape(gshape + (1, 1)) * x)
+        np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-6)
+        sym = mx.sym.LeakyReLU(mx.sym.Variable("x"), gamma=mx.sym.Variable("g"), act_type="prelu")
+        mx.test_utils.check_numeric_gradient(sym, [x.astype(np.float64), g.astype(np.float64)],
+                                             numeric_eps=1e-4, rtol=1e-3)
+    with pytest.raises(mx.base.MXNetError, match="gamma"):
+        mx.nd.LeakyReLU(mx.nd.array(x), gamma=mx.nd.ones((2, 4)), act_type="prelu")
+
+
+def test_operator_registry_listing():
+    ops = mx.operator.get_all_registered_operators()
+    assert {"Activation", "Convolution", "Custom", "linalg_gemm"} <= set(ops)
+    a = mx.operator.get_operator_arguments("Activation")
+    assert isinstance(a, mx.operator.OperatorArguments)
+    assert (a.narg, a.names) == (2, ["data", "act_type"])
+    assert a.types == ["NDArray-or-Symbol",
+                       "{'relu', 'sigmoid', 'softrelu', 'softsign', 'tanh'}, required"]
+    assert mx.operator.get_operator_arguments("add_n").names == ["args"]
+    assert mx.operator.get_operator_arguments("add_n").types == ["NDArray-or-Symbol[]"]
+    conv = mx.operator.get_operator_arguments("Convolution")
+    assert conv.names[:4] == ["data", "weight", "bias", "kernel"]
+    assert conv.types[4] == "Shape(tuple), optional, default=[]"
+    from oxnet.base import _as_list
+    assert _as_list(3) == [3] and _as_list((1, 2)) == (1, 2)
+
+
+def test_custom_op_without_inputs():
+    class NoInput(mx.operator.CustomOp):
+        def forward(self, is_train, req, in_data, out_data, aux):
+            self.assign(out_data[0], req[0], mx.nd.ones((2, 3)))
+
+    @mx.operator.register("oxtest_no_input")
+    class NoInputProp(mx.operator.CustomOpProp):
+        def list_arguments(self):
+            return []
+
+        def infer_shape(self, in_shape):
+            return [], [(2, 3)], []
+
+        def infer_type(self, in_type):
+            return [], [np.float32], []
+
+        def create_operator(self, ctx, shapes, dtypes):
+            return NoInput()
+
+    np.testing.assert_array_equal(mx.nd.Custom(op_type="oxtest_no_input").asnumpy(),
+                                  np.ones((2, 3)))
+
+
+def test_monitor_keeps_watching_a_reshaped_module():
+    sym = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=2, name="fc")
+    mod = mx.mod.Module(sym, label_names=None)
+    mod.bind(for_training=False, data_shapes=[("data", (2, 3))])
+    mod.init_params()
+    mon = mx.monitor.Monitor(1, pattern=".*")
+    mod.install_monitor(mon)
+    for shape in [(2, 3), (5, 3)]:
+        mon.tic()
+        mod.forward(mx.io.DataBatch([mx.nd.ones(shape)],
+                                    provide_data=[mx.io.DataDesc("data", shape)]), is_train=False)
+        assert "fc_output" in [e[1] for e in mon.toc()]
+
+
+def test_module_input_grads_with_null_grad_req():
+    sym = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=2, name="fc")
+    mod = mx.mod.Module(sym, label_names=None)
+    mod.bind(data_shapes=[("data", (1, 4))], inputs_need_grad=True, grad_req="null")
+    mod.init_params()
+    mod.forward(mx.io.DataBatch([mx.nd.ones((1, 4))]), is_train=True)
+    mod.backward([mx.nd.ones((1, 2))])
+    assert mod.get_input_grads()[0] is None
+
+
+def test_check_numeric_gradient_follows_grad_nodes_requests():
+    data = np.random.RandomState(0).uniform(-1, 1, (2, 3))
+    sym = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=2, name="fc")
+    w, b = np.ones((2, 3)), np.zeros(2)
+    for req in ("write", "add"):
+        mx.test_utils.check_numeric_gradient(sym, [data, w, b], numeric_eps=None,
+                                             grad_nodes={"data": req, "fc_weight": "null"})

@@ -686,3 +686,150 @@ def test_ndarray_iter_gives_csr_batches():
         rows = [order[(2 * i + k) % 5] for k in range(2)]
         np.testing.assert_array_equal(b.data[0].asnumpy(), x[rows])
         np.testing.assert_array_equal(b.label[0].asnumpy(), rows)
+
+
+# ----------------------------------------------------------------------------- MXNet's unit tests
+# Behaviours MXNet 1.9.1's test_sparse_ndarray / test_sparse_operator rely on; expected values
+# are what MXNet 1.9.1 printed for the same calls.
+
+_A = np.array([[2, 0], [0, 0], [0, 4]], dtype=np.float32)
+_B = np.array([[1, 0], [5, 0], [0, 2]], dtype=np.float32)
+
+
+@pytest.mark.parametrize("stype, want", [
+    ("csr", [[11, 0], [0, 0], [0, 13]]),
+    ("row_sparse", [[11, 9], [0, 0], [9, 13]]),
+])
+def test_bound_scatter_op_computes_on_stored_entries_only(stype, want):
+    s = mx.sym._internal._scatter_plus_scalar(mx.sym.Variable("lhs", stype=stype), scalar=9)
+    exe = s.bind(mx.cpu(), args={"lhs": mx.nd.array(_A).tostype(stype)})
+    out = exe.forward()[0]
+    assert out.stype == stype
+    np.testing.assert_array_equal(out.asnumpy(), want)
+    # a second pass into the same output array gives the same answer
+    np.testing.assert_array_equal(exe.forward()[0].asnumpy(), want)
+
+
+def test_bound_outputs_take_mxnet_storage_types():
+    x = mx.nd.array([[1, 0], [0, 0]]).tostype("row_sparse")
+    d = mx.sym.Variable("d", stype="row_sparse")
+    exe = mx.sym.sparse.negative(d).bind(mx.cpu(), args=[x])
+    out = exe.forward()[0]
+    assert isinstance(out, RowSparseNDArray)
+    np.testing.assert_array_equal(out.asnumpy(), [[-1, 0], [0, 0]])
+    dense = (mx.sym.Variable("a") + 1).bind(mx.cpu(), args=[mx.nd.ones((2, 2))])
+    assert dense.forward()[0].stype == "default"
+
+
+def test_scatter_elemwise_div_leaves_unstored_rows_zero():
+    a, b = mx.nd.array(_A).tostype("row_sparse"), mx.nd.array(_B).tostype("row_sparse")
+    out = mx.nd._internal._scatter_elemwise_div(a, b)
+    assert out.stype == "row_sparse"
+    np.testing.assert_array_equal(out.asnumpy(), [[2, np.nan], [0, 0], [np.nan, 2]])
+    # csr operands fall back to the dense division, as in MXNet
+    dense = mx.nd._internal._scatter_elemwise_div(mx.nd.array(_A).tostype("csr"),
+                                                  mx.nd.array(_B).tostype("csr"))
+    assert dense.stype == "default"
+    np.testing.assert_array_equal(dense.asnumpy(), [[2, np.nan], [0, np.nan], [np.nan, 2]])
+
+
+def test_more_ops_keep_mxnet_storage_types():
+    a, b = mx.nd.array(_A), mx.nd.array(_B)
+    for op in (mx.nd._internal._maximum, mx.nd._internal._minimum, mx.nd._internal._hypot):
+        for st in ("row_sparse", "csr"):
+            assert op(a.tostype(st), b.tostype(st)).stype == st
+        assert op(a.tostype("row_sparse"), b).stype == "default"
+    c = a.tostype("csr")
+    taken = mx.nd.take(c, mx.nd.array([2, 0]))
+    assert isinstance(taken, CSRNDArray)
+    np.testing.assert_array_equal(taken.indptr.asnumpy(), [0, 1, 2])
+    assert mx.nd.take(c, mx.nd.array([2, 0]), mode="raise").stype == "default"
+    assert mx.nd.contrib.quadratic(c, a=1, b=2, c=0.0).stype == "csr"
+    assert mx.nd.contrib.quadratic(c, a=1, b=2, c=1.0).stype == "default"
+    assert mx.nd.contrib.quadratic(a.tostype("row_sparse"), c=0.0).stype == "default"
+
+
+def test_broadcast_to_same_shape_is_a_new_dense_array():
+    x = mx.nd.ones((2, 3))
+    y = x.broadcast_to((2, 3))
+    assert y is not x
+    y[:] = 7
+    np.testing.assert_array_equal(x.asnumpy(), np.ones((2, 3)))
+    c = mx.nd.array(_A).tostype("csr").broadcast_to((3, 2))
+    assert type(c) is mx.nd.NDArray
+
+
+def test_symbolic_retain_and_its_gradient():
+    data = np.arange(8, dtype=np.float32).reshape(4, 2)
+    s = mx.sym.sparse.retain(mx.sym.Variable("data"), mx.sym.Variable("indices"))
+    grad = mx.nd.zeros((4, 2))
+    exe = s.bind(mx.cpu(), args={"data": mx.nd.array(data), "indices": mx.nd.array([3, 0])},
+                 args_grad={"data": grad}, grad_req={"data": "write", "indices": "null"})
+    out = exe.forward(is_train=True)[0]
+    np.testing.assert_array_equal(out.asnumpy(), [[0, 1], [0, 0], [0, 0], [6, 7]])
+    exe.backward(mx.nd.ones((4, 2)))
+    np.testing.assert_array_equal(grad.asnumpy(), [[1, 1], [0, 0], [0, 0], [1, 1]])
+    bad = s.bind(mx.cpu(), args={"data": mx.nd.array(data), "indices": mx.nd.array([4])})
+    with pytest.raises(mx.base.MXNetError, match="row index 4 is out of range"):
+        bad.forward()[0].asnumpy()
+    with pytest.raises(mx.base.MXNetError):
+        mx.nd.sparse.retain(mx.nd.array(data).tostype("row_sparse"), invalid_arg=1)
+
+
+@pytest.mark.parametrize("lhs, rhs, fs, ta, want", [
+    ("default", "csr", "csr", False, "csr"),
+    ("csr", "default", "row_sparse", False, "row_sparse"),
+    ("csr", "default", None, True, "row_sparse"),
+    ("default", "default", "csr", False, "csr"),
+])
+def test_symbolic_dot_with_forward_stype(lhs, rhs, fs, ta, want):
+    rng = np.random.RandomState(0)
+    a = rng.uniform(size=(3, 3)).astype(np.float32) * (rng.uniform(size=(3, 3)) > 0.5)
+    b = rng.uniform(size=(3, 3)).astype(np.float32) * (rng.uniform(size=(3, 3)) > 0.5)
+    kw = {} if fs is None else {"forward_stype": fs}
+    s = mx.sym.sparse.dot(mx.sym.Variable("a", stype=lhs), mx.sym.Variable("b", stype=rhs),
+                          transpose_a=ta, **kw)
+    exe = s.bind(mx.cpu(), args={"a": mx.nd.array(a).tostype(lhs), "b": mx.nd.array(b).tostype(rhs)})
+    out = exe.forward()[0]
+    assert out.stype == want
+    np.testing.assert_allclose(out.asnumpy(), (a.T if ta else a) @ b, rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="forward_stype"):
+        mx.sym.batch_dot(mx.sym.Variable("x"), mx.sym.Variable("y"), forward_stype="csr") \
+            .simple_bind(mx.cpu(), x=(1, 2, 2), y=(1, 2, 2))
+
+
+def test_sparse_embedding_takes_deterministic():
+    w = mx.sym.Variable("w", stype="row_sparse")
+    s = mx.sym.contrib.SparseEmbedding(data=mx.sym.Variable("data"), weight=w, input_dim=5,
+                                       output_dim=2, deterministic=True)
+    exe = s.simple_bind(mx.cpu(), data=(3,))
+    assert exe.grad_dict["w"].stype == "row_sparse"
+    exe.arg_dict["w"][:] = np.arange(10, dtype=np.float32).reshape(5, 2)
+    exe.arg_dict["data"][:] = [4, 0, 4]
+    np.testing.assert_array_equal(exe.forward(is_train=True)[0].asnumpy(),
+                                  [[8, 9], [0, 1], [8, 9]])
+    exe.backward(mx.nd.ones((3, 2)))
+    np.testing.assert_array_equal(exe.grad_dict["w"].asnumpy()[:, 0], [1, 0, 0, 0, 2])
+
+
+def test_context_default_ctx_is_mxnets_deprecated_alias():
+    with pytest.warns(DeprecationWarning):
+        assert mx.Context.default_ctx == mx.cpu(0)
+    with mx.cpu(1):
+        with pytest.warns(DeprecationWarning):
+            assert mx.Context.default_ctx == mx.cpu(1)
+            assert mx.cpu(3).default_ctx == mx.cpu(1)
+
+
+def test_check_symbolic_helpers_bind_given_arrays_and_return_ndarrays():
+    from oxnet.test_utils import check_symbolic_backward, check_symbolic_forward
+    s = mx.sym.sparse.elemwise_add(mx.sym.Variable("a", stype="row_sparse"),
+                                   mx.sym.Variable("b", stype="row_sparse"))
+    x = mx.nd.array([[1, 0], [0, 0]]).tostype("row_sparse")
+    outs = check_symbolic_forward(s, {"a": x, "b": x}, [x.asnumpy() * 2])
+    assert isinstance(outs[0], RowSparseNDArray)
+    grads = check_symbolic_backward(s, {"a": x, "b": x}, [np.ones((2, 2))],
+                                    [np.ones((2, 2))] * 2,
+                                    grad_stypes={"a": "row_sparse", "b": "default"})
+    assert isinstance(grads["a"], RowSparseNDArray) and grads["b"].stype == "default"
+    np.testing.assert_array_equal(grads["b"].asnumpy(), np.ones((2, 2)))

@@ -85,6 +85,7 @@ class DataParallelExecutorGroup:
         data_shapes, label_shapes = _descs(data_shapes), _descs(label_shapes)
         self.grad_req = self._grad_reqs(grad_req, data_shapes, label_shapes)
         self.execs = []
+        self._monitor = None
         self.bind_exec(data_shapes, label_shapes, shared_group)
 
     def _grad_reqs(self, grad_req, data_shapes, label_shapes):
@@ -147,6 +148,10 @@ class DataParallelExecutorGroup:
             execs.append(self._bind_ith_exec(k, data_shapes, label_shapes, share))
         self.execs = execs
         self._collect_arrays()
+        if old and self._monitor is not None:
+            # The reshaped executors replace the old ones in the installed monitor.
+            self._monitor.exes = [e for e in self._monitor.exes if all(e is not o for o in old)]
+            self.install_monitor(self._monitor)
 
     def reshape(self, data_shapes, label_shapes):
         if data_shapes == self.data_shapes and label_shapes == self.label_shapes:
@@ -211,7 +216,9 @@ class DataParallelExecutorGroup:
             self.grad_arrays = None
         data_idx = [self.arg_names.index(n) for n in self.data_names]
         if self.inputs_need_grad:
-            self.input_grad_arrays = [[e.grad_arrays[i] for e in execs] for i in data_idx]
+            # grad_req 'null' binds no gradient arrays: MXNet then gives None input gradients.
+            self.input_grad_arrays = [[e.grad_arrays[i] if e.grad_arrays is not None else None
+                                       for e in execs] for i in data_idx]
         else:
             self.input_grad_arrays = None
         self.aux_arrays = [[e.aux_arrays[i] for e in execs] for i in range(len(self.aux_names))]
@@ -294,6 +301,7 @@ class DataParallelExecutorGroup:
                                     OrderedDict(zip(self.output_names, e.outputs)))
 
     def install_monitor(self, mon):
+        self._monitor = mon
         for e in self.execs:
             mon.install(e)
 
@@ -317,7 +325,7 @@ def _merge(blocks, axes):
     the first device's)."""
     out = []
     for parts, axis in zip(blocks, axes):
-        if len(parts) == 1 or axis < 0:
+        if len(parts) == 1 or axis < 0 or parts[0] is None:
             out.append(parts[0])
         else:
             ctx = parts[0].context

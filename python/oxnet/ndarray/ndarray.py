@@ -642,8 +642,7 @@ def broadcast_to(self, shape):
         raise ValueError("operands could not be broadcast together with remapped shapes"
                          "[original->remapped]: %s and requested shape %s" % (self.shape, shape))
     src = self.reshape(cur) if cur != self.shape else self
-    if tuple(shape) == tuple(cur):
-        return src
+    # A new array even when no axis grows: writes to it must not reach `self` (MXNet's too).
     return _internal.broadcast_to(src, shape=shape)
 
 

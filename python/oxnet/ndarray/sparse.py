@@ -565,9 +565,13 @@ def cast_storage(data, stype, out=None, name=None):
     return res
 
 
-def retain(data, indices, out=None, name=None):
+def retain(data=None, indices=None, out=None, name=None, **kwargs):
     """A row_sparse array holding only the rows of `data` listed in `indices` (MXNet's
     `_sparse_retain`; here `indices` need not be sorted)."""
+    if kwargs or indices is None:
+        raise MXNetError("retain: takes data and indices (and out, name), got %s"
+                         % ", ".join(["data"] * (data is not None) + ["indices"] * (
+                             indices is not None) + sorted(kwargs)))
     if not isinstance(data, NDArray) or data.stype != "row_sparse":
         raise MXNetError("retain: data must be a RowSparseNDArray, got storage type %s"
                          % getattr(data, "stype", type(data).__name__))
@@ -602,13 +606,10 @@ def dot(lhs, rhs, transpose_a=False, transpose_b=False, forward_stype=None, out=
     res = _internal.dot(lhs, rhs, transpose_a=transpose_a, transpose_b=transpose_b, out=out)
     if out is not None:
         return out
-    stype, a, b = forward_stype, _rules.stype_of(lhs), _rules.stype_of(rhs)
-    if stype is None and a == "csr" and transpose_a and not transpose_b and b in (
-            "default", "row_sparse"):
-        stype = "row_sparse"
-    elif stype is None and a == "default" and not transpose_a and b == "csr":
-        stype = "csr"
-    return res if stype in (None, "default") else _wrap(res, stype)
+    found = _rules.RULES["dot"]([lhs, rhs], {"forward_stype": forward_stype,
+                                             "transpose_a": transpose_a,
+                                             "transpose_b": transpose_b})
+    return res if not found or found[0] == "default" else _wrap(res, found[0])
 
 
 def _ufunc(elemwise, broadcast, operator_):

@@ -5,8 +5,10 @@ says which storage type MXNet gives the result, and, where MXNet computes on the
 entries alone (`x * inf`, `x / 0`, the scatter ops), which input's stored entries bound it.
 A rule takes the op's input arrays and parameters and returns None (a dense result) or
 (stype, that input or None). `register` calls `apply` from the generated op functions
-whenever an input is sparse.
+whenever an input is sparse; executors call `graph_outputs` for their outputs.
 """
+import ast
+import json
 
 
 def stype_of(x):
@@ -70,6 +72,42 @@ def _csr_only(ins, params):
     return ("csr", None) if stype_of(ins[0]) == "csr" else None
 
 
+def _csr_rows_taken(ins, params):
+    ok = (stype_of(ins[0]) == "csr" and int(params.get("axis", 0)) == 0
+          and params.get("mode", "clip") in ("clip", "wrap"))
+    return ("csr", None) if ok else None
+
+
+def _csr_if_no_constant(ins, params):
+    ok = stype_of(ins[0]) == "csr" and float(params.get("c", 0)) == 0
+    return ("csr", None) if ok else None
+
+
+def _rows_of_rsp_lhs(ins, params):
+    # Computed on the rows the lhs stores: 0 / 0 stays 0 elsewhere.
+    ok = stype_of(ins[0]) == "row_sparse" and stype_of(ins[1]) in ("row_sparse", "default")
+    return ("row_sparse", ins[0]) if ok else None
+
+
+def _flag(v):
+    return str(v).lower() in ("true", "1")
+
+
+def _dot(ins, params):
+    # MXNet's: the requested forward_stype, else csr.T . (dense or row_sparse) is row_sparse
+    # and dense . csr is csr.
+    want = params.get("forward_stype")
+    if want not in (None, "None"):
+        return want, None
+    a, b = stype_of(ins[0]), stype_of(ins[1])
+    ta, tb = _flag(params.get("transpose_a")), _flag(params.get("transpose_b"))
+    if a == "csr" and ta and not tb and b in ("default", "row_sparse"):
+        return "row_sparse", None
+    if a == "default" and not ta and b == "csr":
+        return "csr", None
+    return None
+
+
 def _row_sums(ins, params):
     axis = params.get("axis")
     ok = stype_of(ins[0]) == "row_sparse" and axis in (1, (1,)) and params.get("keepdims")
@@ -93,6 +131,9 @@ RULES.update({
     "_lesser_scalar": _compare(lambda a, b: a < b),
     "_lesser_equal_scalar": _compare(lambda a, b: a <= b),
     "elemwise_add": _same_sparse, "elemwise_sub": _same_sparse, "elemwise_mul": _mul,
+    "_maximum": _same_sparse, "_minimum": _same_sparse, "_hypot": _same_sparse,
+    "_scatter_elemwise_div": _rows_of_rsp_lhs, "_sparse_retain": _keep,
+    "take": _csr_rows_taken, "dot": _dot, "_contrib_quadratic": _csr_if_no_constant,
     "broadcast_mul": _csr_by_dense, "broadcast_div": _csr_by_dense,
     "add_n": _all_rsp, "ElementWiseSum": _all_rsp, "concat": _concat_rows, "Concat": _concat_rows,
     "slice": _csr_only, "_square_sum": _row_sums,
@@ -109,3 +150,45 @@ def apply(rule, ins, params, res):
     if on is not None:
         return sparse._on_stored(on, res, sparse._CLASSES[stype])
     return sparse._wrap(res, stype)
+
+
+class _Slot:
+    """A graph entry as the rules see it: its storage type and, for a bound argument, its
+    array."""
+    __slots__ = ("stype", "arg")
+
+    def __init__(self, stype, arg=None):
+        self.stype, self.arg = stype, arg
+
+
+def _param(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def graph_outputs(sym, args):
+    """MXNet's storage type of each output of `sym` bound to `args` ({name: NDArray}), as
+    [(stype, the argument array whose stored entries alone the output is computed on, or
+    None)], or None when every output is dense. An output computed on the stored entries
+    of an intermediate entry keeps only its storage type."""
+    text = sym.tojson()
+    if all(stype_of(a) == "default" for a in args.values()) and "forward_stype" not in text:
+        return None
+    graph = json.loads(text)
+    slots, on_arg = [], []
+    for node in graph["nodes"]:
+        if node["op"] == "null":
+            arr = args.get(node["name"])
+            slots.append(_Slot(stype_of(arr), arr) if arr is not None else _Slot("default"))
+            on_arg.append(None)
+            continue
+        rule = RULES.get(node["op"])
+        ins = [slots[src] for src, _, _ in node["inputs"]]
+        params = {k: _param(v) for k, v in node.get("attrs", {}).items()}
+        found = rule(ins, params) if rule is not None else None
+        slots.append(_Slot(found[0] if found else "default"))
+        on_arg.append(found[1].arg if found and found[1] is not None else None)
+    heads = [(slots[i].stype, on_arg[i]) for i, _, _ in graph["heads"]]
+    return None if all(st == "default" for st, _ in heads) else heads

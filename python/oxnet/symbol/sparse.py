@@ -4,9 +4,6 @@ oxnet keeps every array in dense memory (storage types are a property of NDArray
 ``mx.nd.sparse``), so a graph built from these functions holds the same nodes as one built
 from their dense namesakes and computes the values MXNet's sparse kernels compute. The node
 names and ``-symbol.json`` output are MXNet's (``dot0``, op ``dot``).
-
-``retain`` has no graph form here (MXNet's is a row_sparse-only kernel); use
-``mx.nd.sparse.retain`` on arrays.
 """
 from . import _internal
 from . import op as _op
@@ -32,4 +29,5 @@ del _n
 
 # Registered under its `_sparse_` name only (MXNet has no dense AdaGrad op).
 adagrad_update = _internal._sparse_adagrad_update
-__all__.append("adagrad_update")
+retain = _internal._sparse_retain
+__all__ += ["adagrad_update", "retain"]

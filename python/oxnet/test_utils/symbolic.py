@@ -27,6 +27,10 @@ def _location_dict(sym, location, what="location"):
     return {k: _np(v) for k, v in zip(names, location)}
 
 
+def _named(sym, location):
+    return location if isinstance(location, dict) else dict(zip(sym.list_arguments(), location))
+
+
 def _aux_dict(sym, aux_states):
     names = sym.list_auxiliary_states()
     if aux_states is None:
@@ -41,9 +45,20 @@ def _input_dtype(dtype):
     return None if isinstance(dtype, str) and dtype == "asnumpy" else dtype
 
 
-def _bind(sym, ctx, location, aux, grad_req="write", dtype=None):
-    args = {k: nd.array(v, ctx=ctx, dtype=dtype or v.dtype) for k, v in location.items()}
-    grads = {k: nd.zeros(v.shape, ctx=ctx, dtype=dtype or v.dtype) for k, v in location.items()}
+def _given_arrays(location):
+    """The NDArrays the caller passed (by argument name): MXNet binds those as they are,
+    keeping their dtype and storage type; numpy inputs take the check's dtype."""
+    if isinstance(location, dict):
+        return {k: v for k, v in location.items() if isinstance(v, nd.NDArray)}
+    return {}
+
+
+def _bind(sym, ctx, location, aux, grad_req="write", dtype=None, given=None, grad_stypes=None):
+    given, grad_stypes = given or {}, grad_stypes or {}
+    args = {k: given[k].as_in_context(ctx) if k in given
+            else nd.array(v, ctx=ctx, dtype=dtype or v.dtype) for k, v in location.items()}
+    grads = {k: nd.zeros(v.shape, ctx=ctx, dtype=args[k].dtype,
+                         stype=grad_stypes.get(k, "default")) for k, v in location.items()}
     aux_arrays = {k: nd.array(v, ctx=ctx, dtype=dtype or v.dtype) for k, v in aux.items()}
     return sym.bind(ctx, args=args, args_grad=grads, grad_req=grad_req,
                     aux_states=aux_arrays if sym.list_auxiliary_states() else None)
@@ -63,13 +78,15 @@ def check_symbolic_forward(sym, location, expected, rtol=1e-4, atol=None, aux_st
     """Asserts that ``sym``'s forward outputs at ``location`` equal ``expected``."""
     ctx, dtype = _as_context(ctx), _input_dtype(dtype)
     loc = _location_dict(sym, location)
-    exe = _bind(sym, ctx, loc, _aux_dict(sym, aux_states), grad_req="null", dtype=dtype)
-    outputs = [o.asnumpy() for o in exe.forward(is_train=False)]
+    exe = _bind(sym, ctx, loc, _aux_dict(sym, aux_states), grad_req="null", dtype=dtype,
+                given=_given_arrays(_named(sym, location)))
+    outputs = exe.forward(is_train=False)
     if isinstance(expected, dict):
         expected = [expected[k] for k in sym.list_outputs()]
     for name, out, exp in zip(sym.list_outputs(), outputs, expected):
-        assert_almost_equal(out, exp, rtol=rtol, atol=atol, names=("output %s" % name, "expected"),
-                            equal_nan=equal_nan)
+        assert_almost_equal(out.asnumpy(), exp, rtol=rtol, atol=atol,
+                            names=("output %s" % name, "expected"), equal_nan=equal_nan)
+    # The executor's NDArrays, as MXNet returns them.
     return outputs
 
 
@@ -87,9 +104,11 @@ def check_symbolic_backward(sym, location, out_grads, expected, rtol=1e-5, atol=
         grad_req = {k: grad_req for k in names}
     elif isinstance(grad_req, (list, tuple)):
         grad_req = dict(zip(names, grad_req))
-    exe = _bind(sym, ctx, loc, _aux_dict(sym, aux_states), grad_req=grad_req, dtype=dtype)
+    exe = _bind(sym, ctx, loc, _aux_dict(sym, aux_states), grad_req=grad_req, dtype=dtype,
+                given=_given_arrays(_named(sym, location)), grad_stypes=grad_stypes)
     # grad_req 'add' accumulates onto a known random start
-    start = {k: np.random.normal(size=v.shape).astype(dtype or v.dtype) for k, v in loc.items()}
+    start = {k: np.random.normal(size=v.shape).astype(exe.arg_dict[k].dtype)
+             for k, v in loc.items()}
     for k, v in start.items():
         if grad_req.get(k) == "add":
             exe.grad_dict[k][:] = v
@@ -99,16 +118,17 @@ def check_symbolic_backward(sym, location, out_grads, expected, rtol=1e-5, atol=
             out_grads = [out_grads[k] for k in sym.list_outputs()]
         out_grads = [nd.array(_np(g), ctx=ctx, dtype=dtype or _np(g).dtype) for g in out_grads]
     exe.backward(out_grads)
-    grads = {k: v.asnumpy() for k, v in exe.grad_dict.items() if v is not None}
+    grads = {k: v for k, v in exe.grad_dict.items() if v is not None}
     for name, exp in expected.items():
         req = grad_req.get(name, "null")
         if req == "null":
             continue
-        got = grads[name]
+        got = grads[name].asnumpy()
         if req == "add":
             got = got - start[name]
         assert_almost_equal(got, exp, rtol=rtol, atol=atol,
                             names=("gradient of %s" % name, "expected"), equal_nan=equal_nan)
+    # The gradient NDArrays by argument name (with their `grad_stypes`), as MXNet returns them.
     return grads
 
 
@@ -116,22 +136,36 @@ def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-3, rto
                            atol=None, grad_nodes=None, use_forward_train=True, ctx=None,
                            grad_stype_dict=None, dtype=np.float64):
     """Compares ``sym``'s gradients with central finite differences of
-    ``sum(output * random projection)`` (in float64 by default)."""
+    ``sum(output * random projection)`` (in float64 by default). ``grad_nodes`` is a list
+    of argument names, or MXNet's {name: grad_req}: an 'add' gradient is checked on top of
+    its starting value and a 'null' one must leave its array untouched."""
     ctx = _as_context(ctx)
+    if numeric_eps is None:
+        numeric_eps = 1e-3
     loc = {k: v.astype(dtype) for k, v in _location_dict(sym, location).items()}
     aux = {k: v.astype(dtype) for k, v in _aux_dict(sym, aux_states).items()}
     names = sym.list_arguments()
-    if grad_nodes is None:
-        grad_nodes = names
-    elif isinstance(grad_nodes, dict):
-        grad_nodes = list(grad_nodes)
-    req = {k: ("write" if k in grad_nodes else "null") for k in names}
+    if isinstance(grad_nodes, dict):
+        node_req = dict(grad_nodes)
+    else:
+        node_req = {k: "write" for k in (names if grad_nodes is None else grad_nodes)}
+    req = {k: node_req.get(k, "null") for k in names}
     exe = _bind(sym, ctx, loc, aux, grad_req=req, dtype=dtype)
+    start = {k: np.random.normal(0, 0.01, size=loc[k].shape).astype(dtype) for k in node_req}
+    for k, v in start.items():
+        exe.grad_dict[k][:] = v
     outs = exe.forward(is_train=use_forward_train)
     rng = np.random.RandomState(1234)
     projs = [rng.normal(0, 1, size=o.shape).astype(dtype) for o in outs]
     exe.backward([nd.array(p, ctx=ctx, dtype=dtype) for p in projs])
-    analytic = {k: exe.grad_dict[k].asnumpy() for k in grad_nodes}
+    analytic = {k: exe.grad_dict[k].asnumpy() for k in node_req}
+    for k, r in node_req.items():
+        if r == "null":
+            assert_almost_equal(analytic[k], start[k], rtol=0, atol=0,
+                                names=("gradient of %s (grad_req 'null')" % k, "its start"))
+        elif r == "add":
+            analytic[k] = analytic[k] - start[k]
+    grad_nodes = [k for k, r in node_req.items() if r != "null"]
 
     def objective():
         # Summed in float64: a float32 sum would round away the differences being measured.

@@ -278,7 +278,8 @@ fn binary_grad(
             let q = bin(g, BinOp::Div, l, r)?;
             let q = un(g, "floor", &q)?;
             let t = bin(g, BinOp::Mul, og, &q)?;
-            (og.clone(), un(g, "negative", &t)?)
+            let t = un(g, "negative", &t)?;
+            (float_only(g, og)?, float_only(g, &t)?)
         }
         BinOp::Pow => {
             let rm1 = g.op1("_minus_scalar", &[("scalar", "1")], std::slice::from_ref(r))?;
@@ -318,6 +319,16 @@ fn binary_grad(
     Ok(vec![Some(dl), Some(dr)])
 }
 
+/// `e` for floating-point dtypes, zeros for integer ones: MXNet gives integer `%` a zero
+/// gradient. The dtype is not known while the gradient graph is built, so the mask is
+/// `(1 / 2) * 2` in the entry's own dtype (integer division makes it 0).
+fn float_only(g: &mut GradBuilder, e: &Entry) -> Result<Entry> {
+    let one = g.ones_like(e)?;
+    let half = g.op1("_div_scalar", &[("scalar", "2")], &[one])?;
+    let mask = g.scale(&half, 2.0)?;
+    g.mul(e, &mask)
+}
+
 /// Gradient of `x (op) s` or `s (op) x`.
 fn scalar_grad(
     kind: BinOp,
@@ -339,7 +350,8 @@ fn scalar_grad(
     };
     let un = |g: &mut GradBuilder, op: &str, e: &Entry| g.op1(op, &[], std::slice::from_ref(e));
     let d = match (kind, reverse) {
-        (BinOp::Add, _) | (BinOp::Sub, false) | (BinOp::Mod, false) => og.clone(),
+        (BinOp::Add, _) | (BinOp::Sub, false) => og.clone(),
+        (BinOp::Mod, false) => float_only(g, og)?,
         (BinOp::Sub, true) => un(g, "negative", og)?,
         (BinOp::Mul, _) => sc(g, "_mul_scalar", scalar, og)?,
         (BinOp::Div, false) => sc(g, "_div_scalar", scalar, og)?,
@@ -353,7 +365,8 @@ fn scalar_grad(
             let q = sc(g, "_rdiv_scalar", scalar, x)?;
             let q = un(g, "floor", &q)?;
             let q = g.mul(og, &q)?;
-            un(g, "negative", &q)?
+            let q = un(g, "negative", &q)?;
+            float_only(g, &q)?
         }
         (BinOp::Pow, false) => {
             let p = sc(g, "_power_scalar", scalar - 1.0, x)?;

@@ -467,19 +467,26 @@ fn product_params() -> Vec<super::ParamSpec> {
             "forward_stype",
             "{None, 'csr', 'default', 'row_sparse'}",
             Some("None"),
-            "The desired storage type of the forward output; only dense ('default') is supported.",
+            "The desired storage type of the forward output (dot: any; batch_dot: dense only).",
         ),
     ]
 }
 
-fn product_flags(p: &Params) -> Result<(bool, bool)> {
+/// The transpose flags; `sparse_out`: whether a sparse `forward_stype` is accepted (`dot`'s
+/// values are the dense product whatever the storage; the Python layer gives the result its
+/// storage type).
+fn product_flags(p: &Params, sparse_out: bool) -> Result<(bool, bool)> {
     match p.str("forward_stype")?.trim().trim_matches('\'') {
-        "None" | "default" => Ok((p.bool("transpose_a")?, p.bool("transpose_b")?)),
-        s => Err(Error::NotImplemented(format!(
-            "{}: forward_stype='{s}' (sparse storage) is not supported",
-            p.op
-        ))),
+        "None" | "default" => {}
+        "csr" | "row_sparse" if sparse_out => {}
+        s => {
+            return Err(Error::NotImplemented(format!(
+                "{}: forward_stype='{s}' (sparse storage) is not supported",
+                p.op
+            )))
+        }
     }
+    Ok((p.bool("transpose_a")?, p.bool("transpose_b")?))
 }
 
 pub fn register(r: &mut Registry) {
@@ -489,7 +496,7 @@ pub fn register(r: &mut Registry) {
         product_params(),
         Inputs::Fixed(&["lhs", "rhs"]),
         |p| {
-            let (ta, tb) = product_flags(p)?;
+            let (ta, tb) = product_flags(p, true)?;
             Ok(dot_op(ta, tb))
         },
     ));
@@ -499,7 +506,7 @@ pub fn register(r: &mut Registry) {
         product_params(),
         Inputs::Fixed(&["lhs", "rhs"]),
         |p| {
-            let (ta, tb) = product_flags(p)?;
+            let (ta, tb) = product_flags(p, false)?;
             Ok(batch_dot_op(ta, tb))
         },
     ));
@@ -664,7 +671,11 @@ mod tests {
             .to_string()
             .contains("float32 and float64"));
         assert!(matches!(
-            err("dot", &[a.clone(), a.clone()], &[("forward_stype", "csr")]),
+            err(
+                "batch_dot",
+                &[a.clone(), a.clone()],
+                &[("forward_stype", "csr")]
+            ),
             Error::NotImplemented(_)
         ));
         assert!(matches!(err("dot", &[a.clone()], &[]), Error::Value(_)));

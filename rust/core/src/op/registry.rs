@@ -146,7 +146,6 @@ fn sparse_aliases(r: &mut Registry) {
         ("_sparse_norm", "norm"),
         ("_sparse_radians", "radians"),
         ("_sparse_relu", "relu"),
-        ("_sparse_retain", "retain"),
         ("_sparse_rint", "rint"),
         ("_sparse_round", "round"),
         ("_sparse_rsqrt", "rsqrt"),

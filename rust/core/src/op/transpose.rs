@@ -77,7 +77,8 @@ fn swap_view(s: &Shape, d1: i64, d2: i64) -> Result<View> {
 }
 
 /// `diag` of a k-D array (k >= 2): the diagonal of axes (axis1, axis2) as a new last axis.
-/// An offset past the edge gives an empty diagonal (numpy) rather than MXNet's error.
+/// As in MXNet, an offset reaching exactly one past the edge gives an empty diagonal and one
+/// further is an error (numpy would return an empty diagonal for any offset).
 fn diag_view(s: &Shape, k: i64, axis1: i64, axis2: i64) -> Result<View> {
     let (a1, a2) = (
         norm_axis(axis1, s.ndim(), "diag")?,
@@ -91,6 +92,12 @@ fn diag_view(s: &Shape, k: i64, axis1: i64, axis2: i64) -> Result<View> {
     }
     let st = istrides(s);
     let (n1, n2) = (s[a1] as i64, s[a2] as i64);
+    if (k > 0 && k > n2) || (k < 0 && -k > n1) {
+        return Err(Error::shape(
+            "diag",
+            format!("Diagonal does not exist: offset k={k} for axes of sizes {n1} and {n2}"),
+        ));
+    }
     let len = if k >= 0 {
         n1.min(n2 - k)
     } else {
@@ -360,10 +367,19 @@ mod tests {
             vec![1.0, 6.0, 11.0]
         );
         assert_eq!(f32s(&run("diag", &[m.clone()], &[("k", "-2")])), vec![8.0]);
+        // MXNet 1.9.1: k=4 on a 3×4 matrix is empty, k=5 and k=-4 do not exist.
         assert_eq!(
-            run("diag", &[m.clone()], &[("k", "9")]).shape().dims(),
+            run("diag", &[m.clone()], &[("k", "4")]).shape().dims(),
             &[0]
         );
+        assert_eq!(
+            run("diag", &[m.clone()], &[("k", "-3")]).shape().dims(),
+            &[0]
+        );
+        for k in ["5", "-4"] {
+            let e = err("diag", &[m.clone()], &[("k", k)]);
+            assert!(e.to_string().contains("Diagonal does not exist"), "{e}");
+        }
         let v = iota(&[2]);
         let o = run("diag", &[v.clone()], &[("k", "1")]);
         assert_eq!(o.shape().dims(), &[3, 3]);

@@ -7,6 +7,7 @@
 
 mod kl_sparse_reg;
 mod renamed;
+mod retain;
 mod square_sum;
 #[cfg(test)]
 mod tests;
@@ -26,7 +27,6 @@ const RENAMED: &[(&str, &str)] = &[
     // Row-sparse variants; on dense storage they are the plain op (the Python layer gives
     // the sparse results their storage types).
     ("_scatter_elemwise_div", "elemwise_div"),
-    ("_contrib_SparseEmbedding", "Embedding"),
 ];
 
 /// Copies `src` into `dst` (same shape and dtype). Call inside an op reading src, writing dst.
@@ -240,6 +240,26 @@ pub fn register(r: &mut Registry) {
         });
     }
     r.add(SimpleDef {
+        name: "_contrib_SparseEmbedding",
+        doc: "Embedding with a row_sparse weight gradient (MXNet's sparse-gradient embedding): `Embedding(sparse_grad=True)`. `deterministic` orders MXNet's GPU gradient accumulation; the sums here are always in order.".into(),
+        params: vec![
+            param("input_dim", "int, required", None, "Vocabulary size of the input indices."),
+            param("output_dim", "int, required", None, "Dimension of the embedding vectors."),
+            param("dtype", "{'float16', 'float32', 'float64', 'int32', 'int64', 'int8', 'uint8'},optional", Some("'float32'"), "Data type of weight."),
+            param("deterministic", "boolean, optional", Some("0"), "Force the backward gradient calculation to be executed based on a deterministic order at the cost of slower speed."),
+        ],
+        inputs: Inputs::Fixed(&["data", "weight"]),
+        create: Box::new(|p| {
+            p.bool("deterministic")?;
+            let mut attrs = vec![("sparse_grad".to_string(), "True".to_string())];
+            for k in ["input_dim", "output_dim", "dtype"] {
+                attrs.push((k.to_string(), p.str(k)?.to_string()));
+            }
+            let inner = registry().get("Embedding")?.create(&attrs)?;
+            Ok(Renamed::wrap("_contrib_SparseEmbedding", inner))
+        }),
+    });
+    r.add(SimpleDef {
         name: "_identity_with_attr_like_rhs",
         doc: "The lhs unchanged; the rhs (of the same shape) only lends its attributes (storage type) in MXNet. The gradient flows to lhs; rhs gets zeros.".into(),
         params: vec![],
@@ -338,5 +358,6 @@ pub fn register(r: &mut Registry) {
         }),
     });
     square_sum::register(r);
+    retain::register(r);
     kl_sparse_reg::register(r);
 }

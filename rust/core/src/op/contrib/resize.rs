@@ -296,11 +296,13 @@ fn bilinear(r: &mut Registry) {
             let kind = Kind::Bilinear { align_corners: p.bool("align_corners")? };
             let mode: &'static str = MODES.iter().find(|m| **m == mode).copied().unwrap_or("size");
             let scaled = move |len: usize, s: Option<f64>, fixed: i64| -> Result<usize> {
+                // MXNet multiplies in float32 (0.7f32 · 10 is 7, in f64 it is 6.99999988).
+                let f = |x: usize, s: f64| (x as f32 * s as f32) as f64;
                 let v = match (mode, s) {
-                    ("size", Some(s)) => (len as f64 * s).trunc(),
+                    ("size", Some(s)) => f(len, s).trunc(),
                     ("size", None) => fixed as f64,
-                    ("odd_scale", Some(s)) if len % 2 == 1 => ((len - 1) as f64 * s + 1.0).trunc(),
-                    ("odd_scale", Some(s)) => (len as f64 * s).trunc(),
+                    ("odd_scale", Some(s)) if len % 2 == 1 => (f(len - 1, s) + 1.0).trunc(),
+                    ("odd_scale", Some(s)) => f(len, s).trunc(),
                     ("odd_scale", None) => {
                         return Err(Error::param(OP, "mode='odd_scale' needs scale_height and scale_width"))
                     }

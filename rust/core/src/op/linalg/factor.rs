@@ -96,10 +96,13 @@ fn potrf_op(lower: bool) -> Arc<dyn Operator> {
             dl = swap(g, &dl)?;
         }
         let m = g.op1("_linalg_gemm2", &[("transpose_a", "True")], &[l.clone(), dl])?;
+        // copyLTU(m) = low + lowᵀ - diag(m): the strict triangle (offset -1) does not exist
+        // for 1×1 matrices.
         let low = tri_mask(g, &m, true)?;
-        let strict = g.op1("_linalg_extracttrian", &[("offset", "-1")], &[m])?;
-        let strict = g.op1("_linalg_maketrian", &[("offset", "-1")], &[strict])?;
-        let up = swap(g, &strict)?;
+        let d = g.op1("_linalg_extractdiag", &[], &[m])?;
+        let d = g.op1("_linalg_makediag", &[], &[d])?;
+        let up = swap(g, &low)?;
+        let up = g.op1("elemwise_sub", &[], &[up, d])?;
         let s = g.add(&low, &up)?;
         let x = g.op1("_linalg_trsm", &[("transpose", "True")], &[l.clone(), s])?;
         let da = g.op1(

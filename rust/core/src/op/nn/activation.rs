@@ -330,12 +330,22 @@ fn leaky_deriv<C: Real>(k: Leaky, x: C) -> C {
     }
 }
 
-/// How a prelu gamma lines up with the data: one slope, one per channel (axis 1), or one per
-/// element.
+/// How a prelu gamma lines up with the data: one slope, one per channel (axis 1), one per
+/// (sample, channel) pair (a 2-D gamma broadcasts over axes 0 and 1 as MXNet's
+/// `expand_shape` does; a size-1 axis is shared), or one per element.
 #[derive(Clone, Copy)]
 enum GammaMap {
     Scalar,
-    Channel { c: usize, inner: usize },
+    Channel {
+        c: usize,
+        inner: usize,
+    },
+    SampleChannel {
+        per_sample: bool,
+        per_channel: bool,
+        c: usize,
+        inner: usize,
+    },
     Elementwise,
 }
 
@@ -354,13 +364,24 @@ fn gamma_map(data: &Shape, gamma: &Shape) -> Result<GammaMap> {
         return Ok(GammaMap::Scalar);
     }
     let c = data[1];
+    let inner = data.dims()[2..].iter().product();
     if gamma.ndim() == 1 && gamma[0] == c {
-        let inner = data.dims()[2..].iter().product();
         return Ok(GammaMap::Channel { c, inner });
+    }
+    if gamma.ndim() == 2
+        && (gamma[0] == data[0] || gamma[0] == 1)
+        && (gamma[1] == c || gamma[1] == 1)
+    {
+        return Ok(GammaMap::SampleChannel {
+            per_sample: gamma[0] != 1,
+            per_channel: gamma[1] != 1,
+            c,
+            inner,
+        });
     }
     Err(Error::shape(
         op,
-        format!("prelu gamma has shape {gamma}, expected ({c},) (channels of data {data}), (1,) or the data's shape"),
+        format!("prelu gamma has shape {gamma}, expected ({c},) (channels of data {data}), (1,), ({}, {c}) or the data's shape", data[0]),
     ))
 }
 
@@ -369,6 +390,20 @@ fn gamma_index(m: GammaMap, i: usize) -> usize {
     match m {
         GammaMap::Scalar => 0,
         GammaMap::Channel { c, inner } => (i / inner) % c,
+        GammaMap::SampleChannel {
+            per_sample,
+            per_channel,
+            c,
+            inner,
+        } => {
+            let (b, ch) = (i / (c * inner), (i / inner) % c);
+            match (per_sample, per_channel) {
+                (true, true) => b * c + ch,
+                (true, false) => b,
+                (false, true) => ch,
+                (false, false) => 0,
+            }
+        }
         GammaMap::Elementwise => i,
     }
 }
