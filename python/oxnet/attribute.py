@@ -11,6 +11,11 @@ class _CurrentMeta(type):
             AttrScope._current.value = AttrScope()
         return AttrScope._current.value
 
+    @current.setter
+    def current(cls, value):
+        # MXNet 1.x code swaps the thread's active one by assignment, too.
+        AttrScope._current.value = value
+
 
 class AttrScope(metaclass=_CurrentMeta):
     """Attribute manager for scoping (``with mx.AttrScope(ctx_group='dev1'):``).

@@ -1,5 +1,6 @@
 """Shared definitions: the error type, numeric type tuples, engine settings checks."""
 import os
+import platform
 import numbers
 
 import numpy as np
@@ -77,6 +78,19 @@ os.register_at_fork(before=_drain_before_fork, after_in_child=_native._after_for
 
 def py_str(x):
     return x.decode("utf-8") if isinstance(x, bytes) else x
+
+
+def data_dir_default():
+    """MXNet's default folder for downloaded data and models: ~/.mxnet (%APPDATA%/mxnet on
+    Windows)."""
+    if platform.system() == "Windows":
+        return os.path.join(os.environ.get("APPDATA", os.path.expanduser("~")), "mxnet")
+    return os.path.join(os.path.expanduser("~"), ".mxnet")
+
+
+def data_dir():
+    """`$MXNET_HOME`, else `data_dir_default()`."""
+    return os.getenv("MXNET_HOME", data_dir_default())
 
 
 def _as_list(obj):

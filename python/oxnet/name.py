@@ -15,6 +15,11 @@ class _CurrentMeta(type):
             NameManager._current.value = NameManager()
         return NameManager._current.value
 
+    @current.setter
+    def current(cls, value):
+        # MXNet 1.x code swaps the thread's active one by assignment, too.
+        NameManager._current.value = value
+
 
 class NameManager(metaclass=_CurrentMeta):
     """Gives unique names: ``hint`` plus a per-hint counter starting at 0.

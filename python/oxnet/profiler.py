@@ -21,6 +21,7 @@ class _State:
         self.running = False
         self.paused = False
         self.trace = []       # Chrome trace events, in the order they were collected
+        self.written = []     # the events of the trace file being written (continuous dump)
         self.stats = {}       # category -> name -> [count, total, min, max] (microseconds)
 
     def collect(self):
@@ -121,8 +122,10 @@ def resume(profile_process="worker"):
 
 
 def dump(finished=True, profile_process="worker"):
-    """Writes the events collected since the last dump to the configured file as a Chrome
-    trace. With ``finished`` the profiler also stops."""
+    """Writes the events collected so far to the configured file as a Chrome trace. After
+    ``dump(finished=False)`` (profiling continues) the next dump writes the earlier events
+    again with the new ones, so the file grows as MXNet's continuous dump does; ``finished``
+    stops the profiler and completes the file (a later dump starts a new one)."""
     _check_process(profile_process)
     with _state.lock:
         if finished:
@@ -131,15 +134,15 @@ def dump(finished=True, profile_process="worker"):
         _state.collect()
         meta = [{"name": "process_name", "ph": "M", "pid": 0, "args": {"name": _OPERATOR}},
                 {"name": "process_name", "ph": "M", "pid": 1, "args": {"name": "user"}}]
-        events, _state.trace = _state.trace, []
+        _state.written.extend(_state.trace)
+        _state.trace = []
+        events = list(_state.written)
         filename = _state.config["filename"]
-    try:
-        with open(filename, "w") as f:
-            json.dump({"traceEvents": meta + events, "displayTimeUnit": "ms"}, f)
-    except BaseException:
-        with _state.lock:  # kept for the next dump
-            _state.trace = events + _state.trace
-        raise
+    with open(filename, "w") as f:
+        json.dump({"traceEvents": meta + events, "displayTimeUnit": "ms"}, f)
+    if finished:
+        with _state.lock:
+            del _state.written[:len(events)]
 
 
 def dump_profile():

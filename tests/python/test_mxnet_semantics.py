@@ -547,3 +547,52 @@ def test_check_numeric_gradient_follows_grad_nodes_requests():
     for req in ("write", "add"):
         mx.test_utils.check_numeric_gradient(sym, [data, w, b], numeric_eps=None,
                                              grad_nodes={"data": req, "fc_weight": "null"})
+
+
+def test_multibox_prior_uses_the_first_ratio():
+    x = mx.nd.zeros((1, 3, 2, 2))
+    boxes = mx.contrib.nd.MultiBoxPrior(x, sizes=[0.5], ratios=[4])
+    np.testing.assert_allclose(boxes[0, 0].asnumpy(), [-0.25, 0.125, 0.75, 0.375])
+    boxes = mx.contrib.nd.MultiBoxPrior(x, sizes=[0.5, 0.25], ratios=[1, 4])
+    assert boxes.shape == (1, 4 * 3, 4)
+    np.testing.assert_allclose(boxes[0, :3].asnumpy(), [[0, 0, 0.5, 0.5],
+                                                         [0.125, 0.125, 0.375, 0.375],
+                                                         [-0.25, 0.125, 0.75, 0.375]])
+
+
+def test_second_order_gradient_through_dropout_is_zero():
+    x = mx.nd.array([0.5, 2.0])
+    x.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.Dropout(x)
+        g = mx.autograd.grad(y, x, head_grads=mx.nd.ones_like(x), create_graph=True,
+                             retain_graph=True)[0]
+    g.backward()
+    np.testing.assert_array_equal(x.grad.asnumpy(), [0, 0])
+
+
+def test_current_scopes_and_contexts_can_be_assigned():
+    from oxnet.attribute import AttrScope
+    from oxnet.name import NameManager
+    old_attr, old_names = AttrScope.current, NameManager.current
+    try:
+        AttrScope.current = AttrScope(x="hello")
+        assert AttrScope.current._attr == {"x": "hello"}
+        NameManager.current = NameManager()
+        assert NameManager.current.get(None, "fc") == "fc0"
+    finally:
+        AttrScope.current, NameManager.current = old_attr, old_names
+    old = mx.current_context()
+    try:
+        mx.test_utils.set_default_context(mx.cpu(3))
+        assert mx.current_context() == mx.cpu(3) == mx.test_utils.default_context()
+    finally:
+        mx.test_utils.set_default_context(old)
+
+
+def test_data_dir_follows_mxnet_home(monkeypatch, tmp_path):
+    from oxnet.base import data_dir
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path))
+    assert data_dir() == str(tmp_path)
+    monkeypatch.delenv("MXNET_HOME")
+    assert data_dir().endswith(".mxnet")

@@ -139,3 +139,21 @@ def test_failed_dump_keeps_the_events(prof, tmp_path):
     mx.profiler.set_config(filename=str(prof))
     mx.profiler.dump()
     assert "_plus_scalar" in {e["name"] for e in _ops(prof)}
+
+
+def test_continuous_dumps_keep_every_event(prof):
+    # MXNet's continuous dump: each dump(finished=False) writes everything so far, so the
+    # file only grows; dump() completes it and the next file starts afresh.
+    mx.profiler.set_state("run")
+    counts = []
+    for i in range(3):
+        (mx.nd.ones((2,)) * (i + 2)).wait_to_read()
+        mx.profiler.dump(finished=False)
+        counts.append([e["name"] for e in _ops(prof)].count("_mul_scalar"))
+    assert counts == [2, 4, 6]   # a begin and an end event per op
+    mx.profiler.dump()
+    assert [e["name"] for e in _ops(prof)].count("_mul_scalar") == 6
+    mx.profiler.set_state("run")
+    (mx.nd.ones((2,)) * 5).wait_to_read()
+    mx.profiler.dump()
+    assert [e["name"] for e in _ops(prof)].count("_mul_scalar") == 2

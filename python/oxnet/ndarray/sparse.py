@@ -9,7 +9,10 @@ How oxnet differs from MXNet 1.9.1 here:
 * The sparse structure is derived from the values when asked: `.data`, `.indices`, `.indptr`
   (int64, as MXNet's) list exactly the nonzero entries (csr) or the rows holding a nonzero
   (row_sparse). An explicit zero given to `csr_matrix`/`row_sparse_array` is not kept as a
-  stored entry (MXNet keeps it); values are equal either way.
+  stored entry (MXNet keeps it). Values are equal either way, except where MXNet acts on the
+  stored rows themselves: a lazy optimizer update (`lazy_update=True`) with a row_sparse
+  gradient that lists an all-zero row applies weight decay and momentum to that row in MXNet
+  and leaves it alone here.
 * Components given to `csr_matrix((data, indices, indptr))` / `row_sparse_array((data,
   indices))` are validated at construction (MXNet defers this to `check_format`), raising
   `SparseFormatError` (both an `MXNetError` and a `ValueError`) naming the argument and value.

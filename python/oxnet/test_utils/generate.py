@@ -15,16 +15,14 @@ from ..io import DataIter
 from ..util import get_gpu_count
 from .compare import assert_almost_equal, compare_ndarray_tuple, default_dtype
 
-_default_ctx = [None]
-
-
 def default_context():
-    """The context test helpers run on (``set_default_context``'s, else the current one)."""
-    return _default_ctx[0] or current_context()
+    """The context test helpers run on: the calling thread's current context."""
+    return current_context()
 
 
 def set_default_context(ctx):
-    _default_ctx[0] = Context(ctx)
+    """Makes `ctx` the calling thread's current context (MXNet's test helper does the same)."""
+    Context._default.value = Context(ctx)
 
 
 def rand_shape_2d(dim0=10, dim1=10, allow_zero_size=False):

@@ -75,30 +75,7 @@ fn dropout(p: f64, always: bool, axes: Vec<i64>) -> Arc<dyn Operator> {
         },
     )
     .with_grad(move |g, a| {
-        let bname = "_backward_Dropout";
-        let axes = axes2.clone();
-        let bwd = FnOp::new(
-            bname,
-            move |ins| {
-                let m = mask_shape(&ins[0].shape, &axes)?;
-                if m != ins[1].shape {
-                    return Err(Error::shape(
-                        bname,
-                        format!("mask has shape {}, expected {m}", ins[1].shape),
-                    ));
-                }
-                Ok(vec![ins[0].clone()])
-            },
-            |_, ins, outs| {
-                with_real!(bname, ins[0].dtype(), T, C, {
-                    binary::<T>(&ins[0], &ins[1], &outs[0], |g, m| {
-                        (C::of(g) * C::of(m)).to()
-                    });
-                });
-                Ok(())
-            },
-        )
-        .arc();
+        let bwd = backward_op(axes2.clone());
         let dx = g.apply(bwd, &[a.out_grads[0].clone(), a.outputs[1].clone()]);
         Ok(vec![dx.into_iter().next()])
     });
@@ -106,6 +83,42 @@ fn dropout(p: f64, always: bool, axes: Vec<i64>) -> Arc<dyn Operator> {
     op.visible_outputs = Some(1);
     op.rng = true;
     op.arc()
+}
+
+/// `_backward_Dropout(dy, mask)` = dy · mask. Linear in dy, so its own gradient is the same
+/// op on the incoming gradient (higher-order autograd); the mask gets none.
+fn backward_op(axes: Vec<i64>) -> Arc<dyn Operator> {
+    let bname = "_backward_Dropout";
+    let axes2 = axes.clone();
+    FnOp::new(
+        bname,
+        move |ins| {
+            let m = mask_shape(&ins[0].shape, &axes)?;
+            if m != ins[1].shape {
+                return Err(Error::shape(
+                    bname,
+                    format!("mask has shape {}, expected {m}", ins[1].shape),
+                ));
+            }
+            Ok(vec![ins[0].clone()])
+        },
+        |_, ins, outs| {
+            with_real!(bname, ins[0].dtype(), T, C, {
+                binary::<T>(&ins[0], &ins[1], &outs[0], |g, m| {
+                    (C::of(g) * C::of(m)).to()
+                });
+            });
+            Ok(())
+        },
+    )
+    .with_grad(move |g, a| {
+        let d = g.apply(
+            backward_op(axes2.clone()),
+            &[a.out_grads[0].clone(), a.inputs[1].clone()],
+        );
+        Ok(vec![d.into_iter().next(), None])
+    })
+    .arc()
 }
 
 pub fn register(r: &mut Registry) {

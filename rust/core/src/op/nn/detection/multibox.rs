@@ -54,8 +54,11 @@ fn prior_boxes(c: &PriorCfg, h: usize, w: usize) -> Vec<f32> {
         let cy = (r as f32 + c.offsets[0]) * sy;
         for col in 0..w {
             let cx = (col as f32 + c.offsets[1]) * sx;
+            // Every size at the first ratio (1 unless the user asks otherwise), then the
+            // first size at each further ratio, as MXNet orders them.
+            let q0 = c.ratios.first().map_or(1.0, |r| r.sqrt());
             for &s in &c.sizes {
-                let (bw, bh) = (s * hf / wf / 2.0, s / 2.0);
+                let (bw, bh) = (s * hf / wf * q0 / 2.0, s / q0 / 2.0);
                 o.extend_from_slice(&[cx - bw, cy - bh, cx + bw, cy + bh]);
             }
             let s = c.sizes[0];
@@ -488,7 +491,7 @@ pub(super) fn register(r: &mut Registry) {
     r.add(SimpleDef {
         name: PRIOR,
         doc: "Generate prior(anchor) boxes from data, sizes and ratios: for every cell of \
-              data's (height, width) grid, one box per size at ratio 1 and one per further \
+              data's (height, width) grid, one box per size at ratios[0] and one per further \
               ratio at sizes[0], as corner boxes (1, height * width * (len(sizes) + \
               len(ratios) - 1), 4) in [0, 1] image coordinates."
             .into(),
