@@ -293,3 +293,8 @@ def _record_function(function, inputs, outputs):
     finally:
         del _PENDING_FUNCTIONS[key]
     return res if isinstance(res, (list, tuple)) else [res]
+
+
+from .python_op import NDArrayOp, NumpyOp, PythonOp  # noqa: E402  (they build on the above)
+
+__all__ += ["PythonOp", "NumpyOp", "NDArrayOp"]

@@ -182,3 +182,68 @@ def test_custom_errors():
     ops = mx.operator.get_all_registered_operators()
     assert {"Custom", "Activation", "_contrib_quadratic", "linalg_gemm"} <= set(ops)
     assert "test_softmax" not in ops
+
+
+class _NumpySoftmax(mx.operator.NumpyOp):
+    """MXNet 1.x's example/numpy-ops softmax loss, as users wrote it."""
+
+    def __init__(self):
+        super(_NumpySoftmax, self).__init__(False)
+
+    def list_arguments(self):
+        return ["data", "label"]
+
+    def list_outputs(self):
+        return ["output"]
+
+    def infer_shape(self, in_shape):
+        data_shape = in_shape[0]
+        label_shape = (in_shape[0][0],)
+        return [data_shape, label_shape], [data_shape]
+
+    def forward(self, in_data, out_data):
+        x, y = in_data[0], out_data[0]
+        y[:] = np.exp(x - x.max(axis=1).reshape((x.shape[0], 1)))
+        y /= y.sum(axis=1).reshape((x.shape[0], 1))
+
+    def backward(self, out_grad, in_data, out_data, in_grad):
+        label = in_data[1].astype(int)
+        dx = in_grad[0]
+        dx[:] = out_data[0]
+        dx[np.arange(label.shape[0]), label] -= 1.0
+
+
+class _Double(mx.operator.NDArrayOp):
+    def forward(self, in_data, out_data):
+        out_data[0][:] = in_data[0] * 2
+
+    def backward(self, out_grad, in_data, out_data, in_grad):
+        in_grad[0][:] = out_grad[0] * 2
+
+
+def test_deprecated_numpy_and_ndarray_ops():
+    x = np.random.RandomState(0).uniform(-1, 1, (4, 5)).astype(np.float32)
+    label = np.array([0, 3, 1, 4], dtype=np.float32)
+    with pytest.warns(UserWarning, match="deprecated"):
+        op = _NumpySoftmax()
+    sym = op(mx.sym.Variable("data"), mx.sym.Variable("label"), name="softmax")
+    assert sym.list_arguments() == ["data", "label"]
+    assert sym.infer_shape(data=(4, 5))[1] == [(4, 5)]
+    grad = mx.nd.zeros((4, 5))
+    exe = sym.bind(mx.cpu(), args={"data": mx.nd.array(x), "label": mx.nd.array(label)},
+                   args_grad={"data": grad}, grad_req={"data": "write", "label": "null"})
+    out = exe.forward(is_train=True)[0].asnumpy()
+    want = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(out, want, rtol=1e-5)
+    exe.backward()
+    want[np.arange(4), label.astype(int)] -= 1
+    np.testing.assert_allclose(grad.asnumpy(), want, rtol=1e-5, atol=1e-6)
+
+    with pytest.warns(UserWarning):
+        dbl = _Double()
+    s = dbl(mx.sym.Variable("x"))
+    g = mx.nd.zeros((4, 5))
+    exe = s.bind(mx.cpu(), args=[mx.nd.array(x)], args_grad=[g])
+    np.testing.assert_allclose(exe.forward(is_train=True)[0].asnumpy(), 2 * x)
+    exe.backward(mx.nd.ones((4, 5)))
+    np.testing.assert_array_equal(g.asnumpy(), np.full((4, 5), 2.0))
