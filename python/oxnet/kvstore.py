@@ -24,6 +24,17 @@ def _as_list(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+def _outputs_feed_other_keys(vals, outs):
+    """Whether an output array of one key is a value array of another ({key: [arrays]})."""
+    if len(vals) < 2:
+        return False
+    owners = {}
+    for k, arrs in vals.items():
+        for a in arrs:
+            owners.setdefault(id(a), set()).add(k)
+    return any(owners.get(id(o), {k}) - {k} for k, arrs in outs.items() for o in arrs)
+
+
 class KVStore(KVStoreBase):
     """A store of arrays by key; values pushed from several devices are summed before update."""
 
@@ -156,6 +167,12 @@ class KVStore(KVStoreBase):
             vals.setdefault(k, []).extend(arrs)
         for k, arrs in pulled:
             outs.setdefault(k, []).extend(arrs)
+        if _outputs_feed_other_keys(vals, outs):
+            # MXNet pushes every key before it pulls any: a key's output that another key
+            # reads as a value must not be written before that key's sum.
+            self.push(key, value, priority)
+            self.pull(key, out, priority, ignore_sparse=False)
+            return
         # One op per key sums the values and writes the store and the outputs in one pass.
         self._native.pushpull(list(vals), list(vals.values()), [outs[k] for k in vals], priority)
 

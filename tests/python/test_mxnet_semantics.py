@@ -596,3 +596,38 @@ def test_data_dir_follows_mxnet_home(monkeypatch, tmp_path):
     assert data_dir() == str(tmp_path)
     monkeypatch.delenv("MXNET_HOME")
     assert data_dir().endswith(".mxnet")
+
+
+def test_nearest_resize_steps_as_opencv():
+    # MXNet 1.9.1 (OpenCV): the source column of output d is floor(d * (1 / (dst / src))).
+    a = mx.nd.array(np.arange(6).reshape(1, 6, 1), dtype="uint8")
+    assert mx.image.imresize(a, 34, 1, interp=0).asnumpy().ravel()[17] == 2
+    assert mx.image.imresize(a, 94, 1, interp=0).asnumpy().ravel()[47] == 3
+    out = mx.nd.image.resize(a, size=(34, 1), interp=0).asnumpy().ravel()
+    assert out[15:20].tolist() == [2, 2, 2, 3, 3]
+
+
+def test_backward_without_forward_computes_the_forward_first():
+    # MXNet runs it on its buffers as they are; here the skipped forward runs first.
+    x = np.random.RandomState(0).uniform(-1, 1, (3, 4)).astype(np.float32)
+    sym = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=2, name="fc")
+    exe = sym.simple_bind(mx.cpu(), data=(3, 4))
+    exe.arg_dict["data"][:] = x
+    exe.arg_dict["fc_weight"][:] = 1
+    exe.backward([mx.nd.ones((3, 2))])
+    np.testing.assert_allclose(exe.grad_dict["fc_weight"].asnumpy(),
+                               np.ones((2, 3)) @ x, rtol=1e-6)
+    np.testing.assert_allclose(exe.grad_dict["data"].asnumpy(), np.full((3, 4), 2.0))
+
+
+def test_list_pushpull_pushes_every_key_before_pulling():
+    for kind in ("local", "device"):
+        kv = mx.kv.create(kind)
+        kv.init(["a", "b"], [mx.nd.zeros((2,))] * 2)
+        vals = [mx.nd.ones((2,)), mx.nd.ones((2,))]
+        kv.pushpull(["a", "b"], [vals, vals])
+        # MXNet 1.9.1: both keys sum the original values
+        np.testing.assert_array_equal(vals[0].asnumpy(), [2, 2])
+        out = mx.nd.zeros((2,))
+        kv.pull("b", out=out)
+        np.testing.assert_array_equal(out.asnumpy(), [2, 2])

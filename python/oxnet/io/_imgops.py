@@ -149,8 +149,9 @@ def resize(img, width, height, interp=INTER_LINEAR):
         return img.copy()
     integer = img.dtype == np.uint8
     if interp == INTER_NEAREST:
-        xs = np.minimum(np.floor(np.arange(width) * (w / width)).astype(np.int64), w - 1)
-        ys = np.minimum(np.floor(np.arange(height) * (h / height)).astype(np.int64), h - 1)
+        # OpenCV's resizeNN steps by 1 / (dst / src) (see the Rust nearest_taps).
+        xs = np.minimum(np.floor(np.arange(width) * (1 / (width / w))).astype(np.int64), w - 1)
+        ys = np.minimum(np.floor(np.arange(height) * (1 / (height / h))).astype(np.int64), h - 1)
         return img[ys][:, xs]
     if interp == INTER_LINEAR and integer:
         return resize_linear(img, width, height)

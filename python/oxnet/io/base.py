@@ -1,6 +1,7 @@
 """DataDesc, DataBatch, the DataIter protocol and the wrapper iterators (ResizeIter,
 PrefetchingIter), as in MXNet's python/mxnet/io/io.py."""
 import threading
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -121,6 +122,15 @@ class _HeldBatchIter(DataIter):
 
     def getpad(self):
         return self.current_batch.pad
+
+
+def _ignore_unknown(iter_name, unknown):
+    """MXNet's native iterators ignore arguments they do not know (scripts pass `data_shape`
+    to MNISTIter); so do these, with a warning naming them, since a misspelt option would
+    otherwise do nothing unnoticed."""
+    if unknown:
+        warnings.warn("%s: ignoring unknown argument(s) %s"
+                      % (iter_name, ", ".join(sorted(unknown))), stacklevel=3)
 
 
 class _NativeIter(_HeldBatchIter):

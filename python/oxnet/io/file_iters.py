@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import ndarray as nd
 from ..base import MXNetError
-from .base import DataBatch, DataDesc, _NativeIter, _np_type
+from .base import DataBatch, DataDesc, _NativeIter, _ignore_unknown, _np_type
 
 
 def _label_batch_shape(batch_size, label_shape):
@@ -107,8 +107,7 @@ class CSVIter(_RoundBatchIter):
                  round_batch=True, dtype="float32", data_name="data", label_name="softmax_label",
                  **kwargs):
         unknown = set(kwargs) - {"prefetch_buffer", "ctx", "prefetch", "silent"}
-        if unknown:
-            raise MXNetError("CSVIter: cannot find argument(s) %s" % ", ".join(sorted(unknown)))
+        _ignore_unknown("CSVIter", unknown)
         data_shape = tuple(data_shape)
         label_shape = tuple(label_shape)
         dtype = np.dtype(dtype)
@@ -162,8 +161,7 @@ class MNISTIter(_NativeIter):
                  part_index=0, data_name="data", label_name="softmax_label", **kwargs):
         super().__init__(batch_size)
         unknown = set(kwargs) - {"prefetch_buffer", "ctx", "dtype"}
-        if unknown:
-            raise MXNetError("MNISTIter: cannot find argument(s) %s" % ", ".join(sorted(unknown)))
+        _ignore_unknown("MNISTIter", unknown)
         if batch_size < 1:
             raise ValueError("MNISTIter: batch_size must be positive, got %d" % batch_size)
         if not 0 <= part_index < num_parts:

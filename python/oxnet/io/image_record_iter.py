@@ -32,7 +32,7 @@ from .. import recordio
 from ..base import MXNetError
 from . import _augment
 from ._imgops import decode_gray
-from .base import DataBatch, DataDesc, _NativeIter
+from .base import DataBatch, DataDesc, _NativeIter, _ignore_unknown
 
 # Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, chunked shuffling,
 # or a value oxnet gives anyway).
@@ -257,8 +257,7 @@ class ImageRecordIter(_RecordPipelineIter):
         super().__init__(batch_size)
         aug = {k: kwargs.pop(k) for k in list(kwargs) if k in _augment.DEFAULTS}
         unknown = sorted(set(kwargs) - _IGNORED)
-        if unknown:
-            raise MXNetError("ImageRecordIter: cannot find argument(s) %s" % ", ".join(unknown))
+        _ignore_unknown("ImageRecordIter", unknown)
         unsupported = sorted(k for k, v in kwargs.items() if k in _NOOP_VALUES and v != _NOOP_VALUES[k])
         if unsupported:
             raise NotImplementedError("ImageRecordIter: argument(s) %s are not supported by oxnet yet"

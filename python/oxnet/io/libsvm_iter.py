@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import ndarray as nd
 from ..base import MXNetError
-from .base import DataBatch, DataDesc, _NativeIter, _np_type
+from .base import DataBatch, DataDesc, _NativeIter, _ignore_unknown, _np_type
 from .file_iters import _label_batch_shape
 
 
@@ -109,8 +109,7 @@ class LibSVMIter(_NativeIter):
                  batch_size=1, round_batch=True, num_parts=1, part_index=0,
                  data_name="data", label_name="softmax_label", **kwargs):
         unknown = set(kwargs) - {"prefetch_buffer", "ctx", "dtype", "silent"}
-        if unknown:
-            raise MXNetError("LibSVMIter: cannot find argument(s) %s" % ", ".join(sorted(unknown)))
+        _ignore_unknown("LibSVMIter", unknown)
         super().__init__(int(batch_size))
         data_shape, label_shape = tuple(data_shape), tuple(label_shape)
         if len(data_shape) != 1:

@@ -468,6 +468,14 @@ impl Executor {
         is_train: bool,
         watch: Option<Watch<'_>>,
     ) -> Result<()> {
+        if self.values[self.var_slots.first().copied().unwrap_or(0)].is_none()
+            && self.bwd.as_ref().is_ok_and(|b| !b.plan.steps.is_empty())
+        {
+            // MXNet runs a backward with no forward before it on whatever its buffers hold
+            // (right for ops that read only their inputs); the forward pass it skipped gives
+            // every op the values its gradient reads.
+            self.forward_watched(is_train, None)?;
+        }
         let b = self.bwd.as_ref().map_err(|e| e.clone())?;
         for (i, s) in b.head_grad_slots.iter().enumerate() {
             let Some(s) = s else { continue };
@@ -501,11 +509,6 @@ impl Executor {
                     }
                 }
             }
-        }
-        if !b.plan.steps.is_empty()
-            && self.values[self.var_slots.first().copied().unwrap_or(0)].is_none()
-        {
-            return Err(Error::Value("backward called before forward".into()));
         }
         rt().engine.bulk(is_train, || {
             b.plan

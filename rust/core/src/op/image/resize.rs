@@ -52,7 +52,9 @@ fn linear_taps(src: usize, dst: usize, clamp_weights: bool) -> Taps {
 
 /// OpenCV's INTER_NEAREST source index: floor(d * src / dst), clamped.
 fn nearest_taps(src: usize, dst: usize) -> Vec<usize> {
-    let scale = src as f64 / dst as f64;
+    // OpenCV's resizeNN steps by 1 / (dst / src), not src / dst: the two differ in the last
+    // bit, and where d · scale is a whole number that picks the neighbouring pixel.
+    let scale = 1.0 / (dst as f64 / src as f64);
     (0..dst)
         .map(|d| ((d as f64 * scale).floor() as usize).min(src - 1))
         .collect()
