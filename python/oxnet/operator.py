@@ -144,7 +144,7 @@ class _Bridge(object):
         attrs = dict(attrs)
         self.op_type = attrs.pop("op_type")
         if self.op_type not in _REGISTRY:
-            raise ValueError("Custom: op_type %r is not registered (mx.operator.register); "
+            raise MXNetError("Custom: op_type %r is not registered (mx.operator.register); "
                              "registered: %s" % (self.op_type, sorted(_REGISTRY) or "none"))
         # MXNet hands the prop its keyword arguments as strings.
         self.prop = _REGISTRY[self.op_type](**attrs)

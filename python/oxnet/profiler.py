@@ -2,6 +2,7 @@
 executes (each op of a bulk segment on its own); ``dump`` writes them as a Chrome trace
 (``chrome://tracing``, Perfetto) and ``dumps`` prints the per-operator totals MXNet prints.
 Domains, tasks, frames, events, counters and markers time Python code on the same clock."""
+import atexit
 import json
 import threading
 import warnings
@@ -47,6 +48,18 @@ class _State:
 
 
 _state = _State()
+
+
+@atexit.register
+def _dump_at_exit():
+    """MXNet writes the trace when the process ends: events profiled but never dumped are
+    written to the configured file then, not lost."""
+    with _state.lock:
+        if _state.running:
+            _state.collect()
+        pending = bool(_state.trace)
+    if pending:
+        dump(True)
 
 
 def _thread_id():

@@ -170,7 +170,7 @@ class _RaisesProp(mx.operator.CustomOpProp):
 def test_custom_errors():
     with pytest.raises(KeyError, match="boom in forward"):
         mx.nd.Custom(mx.nd.ones(3), op_type="test_raises")
-    with pytest.raises(ValueError, match="op_type 'nope' is not registered"):
+    with pytest.raises(mx.MXNetError, match="op_type 'nope' is not registered"):
         mx.nd.Custom(mx.nd.ones(3), op_type="nope")
     with pytest.raises(mx.MXNetError, match="op_type"):
         mx.nd.Custom(mx.nd.ones(3))

@@ -1,6 +1,8 @@
 """mx.profiler: engine op timings in a Chrome trace and MXNet's aggregate table, user domains,
 pause/resume."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ def prof(tmp_path):
     mx.profiler.dumps(reset=True)
     yield path
     mx.profiler.set_state("stop")
+    mx.profiler.dump()          # what a test left goes to its own file, not to exit's dump
     mx.profiler.set_config(aggregate_stats=False, filename="profile.json")
 
 
@@ -157,3 +160,16 @@ def test_continuous_dumps_keep_every_event(prof):
     (mx.nd.ones((2,)) * 5).wait_to_read()
     mx.profiler.dump()
     assert [e["name"] for e in _ops(prof)].count("_mul_scalar") == 2
+
+
+def test_events_never_dumped_are_written_at_exit(tmp_path):
+    # MXNet writes the trace when the process ends (example/profiler relies on it)
+    path = tmp_path / "exit.json"
+    script = ("import oxnet as mx\n"
+              "mx.profiler.set_config(profile_all=True, filename=%r)\n"
+              "mx.profiler.set_state('run')\n"
+              "(mx.nd.ones((4,)) * 3).wait_to_read()\n" % str(path))
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "_mul_scalar" in {e["name"] for e in _ops(path)}

@@ -3,6 +3,7 @@
 Both load the whole file into numpy at construction; batches are copied into fresh NDArrays.
 """
 import gzip
+import logging
 import struct
 
 import numpy as np
@@ -186,6 +187,9 @@ class MNISTIter(_NativeIter):
             self._order = np.random.RandomState(seed).permutation(imgs.shape[0])
         rows, cols = imgs.shape[1], imgs.shape[2]
         self._shape = (batch_size, rows * cols) if flat else (batch_size, 1, rows, cols)
+        if not silent:
+            logging.info("MNISTIter: load %d images, shuffle=%d, shape=%s", imgs.shape[0],
+                         int(bool(shuffle)), self._shape)
         self.data_name, self.label_name = data_name, label_name
         self._loc = 0
         self.current_batch = None

@@ -39,7 +39,9 @@ def _check_input_names(symbol, names, typename, throw):
                % (typename, str(names), name, "\n\t".join(candidates)))
         if throw:
             raise ValueError(msg)
-        logging.warning(msg)
+        # A warning, as MXNet's: a logging call here would configure the root logger before
+        # the script's own logging.basicConfig, which then does nothing.
+        warnings.warn(msg)
 
 
 def _parse_data_desc(data_names, label_names, data_shapes, label_shapes):
