@@ -1687,6 +1687,7 @@ fn rows() -> Vec<Row> {
         )
         .wrt(&[0, 2]),
     );
+    r.push(row("_sparse_retain", &[], vec![n(&[4, 3]), v(&[2], &[3., 1.])]).wrt(&[0]));
 
     compat_rows(&mut r);
     // image ops (HWC / NHWC images, CHW tensors for normalize). to_tensor's output is float32
@@ -1915,6 +1916,7 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     ("_contrib_RROIAlign", "MXNet registers no gradient (its backward is not supported)"),
     ("_zeros_without_dtype", "no inputs"),
     ("reset_arrays", "no outputs: zeroes its inputs in place"),
+    ("_set_rows", "no outputs: writes rows into its first input in place"),
     (
         "IdentityAttachKLSparseReg",
         "by design its gradient adds a sparsity penalty to the identity's; checked against \

@@ -20,7 +20,7 @@ SKIP = ("Custom", "_CustomFunction")  # run user Python; covered by test_custom_
 # labels of the data's dtype; distribution parameters share one dtype).
 STRICT_TYPES = ("SoftmaxOutput", "LinearRegressionOutput", "MAERegressionOutput",
                 "LogisticRegressionOutput", "_identity_with_attr_like_rhs", "_random_pdf_", "_sample_")
-NO_OUTPUTS = ("reset_arrays",)
+NO_OUTPUTS = ("reset_arrays", "_set_rows")
 DTYPES = ["float32"] * 5 + ["float64", "float16", "int32", "int64", "int8", "uint8"]
 
 

@@ -833,3 +833,28 @@ def test_check_symbolic_helpers_bind_given_arrays_and_return_ndarrays():
                                     grad_stypes={"a": "row_sparse", "b": "default"})
     assert isinstance(grads["a"], RowSparseNDArray) and grads["b"].stype == "default"
     np.testing.assert_array_equal(grads["b"].asnumpy(), np.ones((2, 2)))
+
+
+def test_lazy_update_writes_back_only_the_stored_rows_in_place():
+    # MXNet's lazy SGD with momentum on a row_sparse gradient: rows the gradient does not
+    # store keep their weight and momentum; the arrays are updated in place.
+    rng = np.random.RandomState(0)
+    w0, m0 = rng.uniform(-1, 1, (6, 3)).astype(np.float32), rng.uniform(-1, 1, (6, 3)).astype(np.float32)
+    g = np.zeros((6, 3), np.float32)
+    g[[1, 4]] = rng.uniform(-1, 1, (2, 3))
+    w, m = mx.nd.array(w0), mx.nd.array(m0)
+    grad = mx.nd.array(g).tostype("row_sparse")
+    np.testing.assert_array_equal(grad.indices.asnumpy(), [1, 4])
+    mx.nd.sgd_mom_update(w, grad, m, lr=0.1, momentum=0.9, wd=0.01, out=w)
+    want_m = m0.copy()
+    want_m[[1, 4]] = 0.9 * m0[[1, 4]] - 0.1 * (g[[1, 4]] + 0.01 * w0[[1, 4]])
+    want_w = w0.copy()
+    want_w[[1, 4]] = w0[[1, 4]] + want_m[[1, 4]]
+    np.testing.assert_allclose(m.asnumpy(), want_m, rtol=1e-6)
+    np.testing.assert_allclose(w.asnumpy(), want_w, rtol=1e-6)
+    d = mx.nd.zeros((4, 2))
+    mx.nd._internal._set_rows(d, mx.nd.array([3, -4]), mx.nd.array([[1, 2], [3, 4]]))
+    np.testing.assert_array_equal(d.asnumpy(), [[3, 4], [0, 0], [0, 0], [1, 2]])
+    with pytest.raises(mx.base.MXNetError, match="out of bounds"):
+        mx.nd._internal._set_rows(d, mx.nd.array([4]), mx.nd.ones((1, 2)))
+        d.asnumpy()

@@ -9,7 +9,6 @@ these wrappers run them on the stored rows alone and write those rows back. A de
 import functools
 import inspect
 
-from .. import _native
 
 # Op name -> its state inputs, which the update changes in place.
 LAZY_OPS = {"sgd_update": (), "sgd_mom_update": ("mom",), "adam_update": ("mean", "var"),
@@ -58,11 +57,11 @@ def lazy_rows(fn, states, sparse_weight_only=False):
             part[name] = a[name].take(rows)
         part["out"] = None
         new = fn(**part)
-        # Row assignment of the dense storage (a sparse array's own [] takes only [:]).
-        _set_rows = _native.NDArray.__setitem__
-        _set_rows(target, rows, new)
+        # The rows written back in place (a sparse array's own [] takes only [:]).
+        from . import _internal  # this module is loaded while `_internal` is being built
+        _internal._set_rows(target, rows, new)
         for name in states:
-            _set_rows(a[name], rows, part[name])
+            _internal._set_rows(a[name], rows, part[name])
         return target
 
     return update

@@ -271,7 +271,17 @@ class RowSparseNDArray(BaseSparseNDArray):
     @property
     def indices(self):
         """The index of every stored row, ascending (int64)."""
-        return _from_numpy(self._parts()[1], self.context)
+        return _from_numpy(self._stored_rows(), self.context)
+
+    def _stored_rows(self):
+        # Which rows hold a nonzero is reduced by the engine; only that (rows,) vector comes
+        # back to numpy, not the whole array.
+        if self.ndim == 0 or self.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        stored = _internal._not_equal_scalar(self._dense(), scalar=0)
+        if self.ndim > 1:
+            stored = _internal.max(stored, axis=tuple(range(1, self.ndim)))
+        return np.flatnonzero(stored.asnumpy()).astype(np.int64)
 
     def _aux(self):
         return [self.indices]

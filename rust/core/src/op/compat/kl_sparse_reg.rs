@@ -107,6 +107,13 @@ pub(super) fn register(r: &mut Registry) {
                             format!("moving_avg has shape {}, expected (data.shape[1],) for data of shape {}", ins[1].shape, ins[0].shape),
                         ));
                     }
+                    // One dtype for both, as the graph's type rule (and MXNet's) requires.
+                    if ins[1].dtype != ins[0].dtype {
+                        return Err(Error::dtype(
+                            OP,
+                            format!("moving_avg has dtype {}, data {}: they must match", ins[1].dtype, ins[0].dtype),
+                        ));
+                    }
                     Ok(vec![Desc::new(ins[0].shape.clone(), ins[0].dtype)])
                 },
                 |_, ins, outs| {

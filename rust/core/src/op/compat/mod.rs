@@ -359,5 +359,6 @@ pub fn register(r: &mut Registry) {
     });
     square_sum::register(r);
     retain::register(r);
+    retain::register_set_rows(r);
     kl_sparse_reg::register(r);
 }

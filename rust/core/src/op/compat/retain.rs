@@ -1,6 +1,8 @@
-//! `_sparse_retain` (`mx.sym.sparse.retain`): the rows of `data` listed in `indices`, every
-//! other row zero. MXNet's kernel reads a row_sparse array; arrays here are dense, so the
-//! unlisted rows are zeroed and the gradient is the head gradient retained the same way.
+//! Row operations of row_sparse arrays on dense storage. `_sparse_retain`
+//! (`mx.sym.sparse.retain`): the rows of `data` listed in `indices`, every other row zero
+//! (MXNet's kernel reads a row_sparse array; the gradient is the head gradient retained the
+//! same way). `_set_rows`: rows written into an array in place, as lazy optimizer updates
+//! write back the rows a row_sparse gradient stores.
 
 use crate::dtype::Element;
 use crate::error::{Error, Result};
@@ -76,6 +78,79 @@ pub(super) fn register(r: &mut Registry) {
                 let gi = g.zeros_like(&a.inputs[1])?;
                 Ok(vec![Some(gd), Some(gi)])
             });
+            Ok(op.arc())
+        }),
+    });
+}
+
+const SET_ROWS: &str = "_set_rows";
+
+/// `data[indices] = value` along axis 0, in place (a later index of a repeated row wins).
+fn set_rows(data: &NDArray, indices: &NDArray, value: &NDArray) -> Result<()> {
+    let n = data.shape().0.first().copied().unwrap_or(0);
+    let row = data.size().checked_div(n).unwrap_or(0);
+    let rows = read_indices(indices);
+    let mut at = Vec::with_capacity(rows.len());
+    for &i in &rows {
+        let r = if i < 0 { i + n as i64 } else { i };
+        let r = usize::try_from(r).ok().filter(|&r| r < n).ok_or_else(|| {
+            Error::Index(format!(
+                "{SET_ROWS}: row index {i} is out of bounds for data with {n} rows"
+            ))
+        })?;
+        at.push(r);
+    }
+    crate::with_dtype!(data.dtype(), T, {
+        // SAFETY: inside the op writing data (mutated input) and reading value, which has
+        // one row per index (checked by the op's inference).
+        let (dst, src) = unsafe { (data.data_mut::<T>(), value.data::<T>()) };
+        for (k, &r) in at.iter().enumerate() {
+            dst[r * row..(r + 1) * row].copy_from_slice(&src[k * row..(k + 1) * row]);
+        }
+    });
+    Ok(())
+}
+
+pub(super) fn register_set_rows(r: &mut Registry) {
+    r.add(SimpleDef {
+        name: SET_ROWS,
+        doc: "Writes the rows of `value` into `data` at the row `indices` (1-D; negative counts from the end), in place: `data[indices] = value` without copying the rest of `data`.".into(),
+        params: vec![],
+        inputs: Inputs::Fixed(&["data", "indices", "value"]),
+        create: Box::new(|_| {
+            let mut op = FnOp::new(
+                SET_ROWS,
+                |ins| {
+                    expect_inputs(SET_ROWS, ins, 3)?;
+                    let (d, i, v) = (&ins[0], &ins[1], &ins[2]);
+                    let dims = d.shape.dims();
+                    let ok = !dims.is_empty()
+                        && i.shape.ndim() == 1
+                        && v.shape.ndim() == dims.len()
+                        && v.shape.dims().first() == Some(&i.shape.size())
+                        && v.shape.dims()[1..] == dims[1..];
+                    if !ok {
+                        return Err(Error::shape(
+                            SET_ROWS,
+                            format!(
+                                "value of shape {} does not fit indices of shape {} into data of shape {}",
+                                v.shape, i.shape, d.shape
+                            ),
+                        ));
+                    }
+                    if v.dtype != d.dtype {
+                        return Err(Error::dtype(
+                            SET_ROWS,
+                            format!("data is {} and value {}", d.dtype, v.dtype),
+                        ));
+                    }
+                    Ok(Vec::new())
+                },
+                |_, ins, _| set_rows(&ins[0], &ins[1], &ins[2]),
+            );
+            op.num_outputs = 0;
+            op.mutate = vec![0];
+            op.aux = Some(Vec::new());
             Ok(op.arc())
         }),
     });
