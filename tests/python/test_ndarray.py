@@ -251,6 +251,35 @@ def test_setitem():
         a[7] = 1
 
 
+def test_setitem_with_row_indices_matches_numpy():
+    # Lists of rows are written in place by one op (no copy of the array through numpy);
+    # values broadcast, convert dtype, a repeated row takes its last value, as numpy's.
+    rng = np.random.RandomState(5)
+    x = rng.uniform(-1, 1, (6, 3, 2)).astype(np.float32)
+    a = mx.nd.array(x)
+    cases = [([4, 0, 4], rng.uniform(-1, 1, (3, 3, 2))),
+             (np.array([-1, 2], dtype=np.int32), 7.5),
+             (mx.nd.array([1.9, 3.0]), np.arange(6).reshape(3, 2)),
+             (mx.nd.array([5], dtype="int64"), mx.nd.ones((1, 3, 2), dtype="float64") * 3),
+             ([0, 1], mx.nd.array(x[2:4])),
+             ([], 1.0)]
+    for key, val in cases:
+        nkey = key.asnumpy().astype(np.int64) if isinstance(key, mx.nd.NDArray) else key
+        x[nkey] = val.asnumpy() if isinstance(val, mx.nd.NDArray) else val
+        a[key] = val
+        np.testing.assert_array_equal(a.asnumpy(), x)
+    v = mx.nd.arange(4)
+    v[[3, 0]] = v[0:2]  # reads its own rows before writing any
+    np.testing.assert_array_equal(v.asnumpy(), [1, 1, 2, 0])
+    with pytest.raises(IndexError, match="index 6 is out of bounds for axis 0 with size 6"):
+        a[[0, 6]] = 1
+    with pytest.raises(IndexError, match="index -7"):
+        a[mx.nd.array([-7])] = 1
+    with pytest.raises(ValueError, match="broadcast"):
+        a[[0, 1]] = np.ones((3, 3, 2))
+    np.testing.assert_array_equal(a.asnumpy(), x)  # refused writes change nothing
+
+
 def test_setitem_value_broadcasts_to_the_indexed_shape():
     # An integer index drops its axis: the value is shaped like a[key] (numpy and MXNet).
     x = np.zeros((2, 3, 4), dtype=np.float32)

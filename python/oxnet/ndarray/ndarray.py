@@ -891,6 +891,51 @@ def _assign_full(dst, value):
     dst._sync_copyfrom(np.ascontiguousarray(src))
 
 
+def _row_indices(self, key):
+    """`key` as an int64 index array (on the host) when it lists rows of axis 0: a 1-D integer
+    list, numpy array or NDArray (float NDArrays truncate, as MXNet's). None for other keys."""
+    if isinstance(key, NDArray):
+        if key.ndim != 1:
+            return None
+        rows = key.asnumpy()
+    elif isinstance(key, (list, np.ndarray)):
+        rows = np.asarray(key)
+        if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+            return None
+    else:
+        return None
+    if rows.dtype == np.bool_:
+        return None
+    rows = rows.astype(np.int64)
+    n = self.shape[0]
+    if rows.size and (rows.max() >= n or rows.min() < -n):
+        raise _index_error(int(rows.max() if rows.max() >= n else rows.min()), 0, n)
+    return rows
+
+
+def _set_indexed_rows(self, key, value):
+    """`self[rows] = value` for a list of rows: written in place by `_set_rows` (one engine op)
+    instead of a round trip of the whole array through numpy. False when `key` is not one."""
+    if not self.ndim or _native.is_recording():
+        return False
+    rows = _row_indices(self, key)
+    if rows is None:
+        return False
+    if not rows.size:
+        return True
+    shape = (len(rows),) + self.shape[1:]
+    if isinstance(value, NDArray) and value.shape == shape:
+        src = value if value.dtype == self.dtype else value.astype(self.dtype)
+        if src._same_memory(self):
+            src = src.copy()  # `a[i] = a[j]` reads the rows before any is written
+    else:
+        src = empty(shape, self.context, self.dtype)
+        _assign_full(src, value)
+    idx = array(rows, ctx=self.context, dtype=np.int64)
+    _internal._set_rows(self, idx, src.as_in_context(self.context))
+    return True
+
+
 @_extend
 def __setitem__(self, key, value):
     if isinstance(key, slice) and key == slice(None):
@@ -902,6 +947,8 @@ def __setitem__(self, key, value):
         b, e, _ = key.indices(self.shape[0])
         return _assign_full(self._slice_rows(b, max(b, e)), value)
     plan = _plan(self, key)
+    if plan is None and _set_indexed_rows(self, key, value):
+        return
     if plan is None:
         n = self.asnumpy()
         k = _numpy_key(key)
