@@ -280,6 +280,31 @@ def test_setitem_with_row_indices_matches_numpy():
     np.testing.assert_array_equal(a.asnumpy(), x)  # refused writes change nothing
 
 
+def test_getitem_with_one_index_list_among_whole_slices_matches_numpy():
+    x = np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5)
+    a = mx.nd.array(x)
+    for key, nkey in [((slice(None), [2, 0, 2]), (slice(None), [2, 0, 2])),
+                      ((slice(None), slice(None), np.array([-1, 1])), (slice(None), slice(None), [-1, 1])),
+                      (([1],), ([1],)),
+                      ((slice(None), mx.nd.array([2.7, 0])), (slice(None), [2, 0])),
+                      ((slice(None), slice(None), slice(None), [4, 4, 0]),
+                       (slice(None), slice(None), slice(None), [4, 4, 0]))]:
+        got = a[key]
+        assert got.shape == x[nkey].shape
+        np.testing.assert_array_equal(got.asnumpy(), x[nkey])
+    with pytest.raises(IndexError, match="index 4 is out of bounds for axis 2 with size 4"):
+        a[:, :, [0, 4]]
+    w = mx.nd.array(x)
+    w.attach_grad()
+    with mx.autograd.record():
+        y = w[:, [1, 1, 2]] * 2
+    y.backward()
+    want = np.zeros_like(x)
+    want[:, 1] = 4
+    want[:, 2] = 2
+    np.testing.assert_array_equal(w.grad.asnumpy(), want)
+
+
 def test_setitem_value_broadcasts_to_the_indexed_shape():
     # An integer index drops its axis: the value is shaped like a[key] (numpy and MXNet).
     x = np.zeros((2, 3, 4), dtype=np.float32)

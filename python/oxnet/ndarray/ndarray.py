@@ -824,6 +824,22 @@ def _numpy_key(key):
     return tuple(conv(x) for x in (key if isinstance(key, tuple) else (key,)))
 
 
+def _take_along_one_axis(self, key):
+    """`a[:, rows]`, `a[:, :, rows, :]`...: one index list among whole slices is a `take`
+    along its axis (not a copy of the array through numpy). None for other keys."""
+    if not isinstance(key, tuple) or len(key) > self.ndim:
+        return None
+    whole = slice(None)
+    arrays = [j for j, k in enumerate(key) if not (isinstance(k, slice) and k == whole)]
+    if len(arrays) != 1:
+        return None
+    axis = arrays[0]
+    rows = _row_indices(key[axis], self.shape[axis], axis)
+    if rows is None:
+        return None
+    return _internal.take(self, array(rows, ctx=self.context, dtype=np.int64), axis=axis, mode="wrap")
+
+
 def _advanced_get(self, key):
     if isinstance(key, (NDArray, list, np.ndarray)) and not (isinstance(key, np.ndarray) and key.dtype == np.bool_):
         idx = key if isinstance(key, NDArray) else array(np.asarray(key), ctx=self.context, dtype=np.int64)
@@ -832,6 +848,9 @@ def _advanced_get(self, key):
             bad = ni.max() if ni.max() >= self.shape[0] else ni.min()
             raise _index_error(int(bad), 0, self.shape[0])
         return _internal.take(self, idx.astype(np.int64) if idx.dtype != np.int64 else idx, axis=0, mode="wrap")
+    taken = _take_along_one_axis(self, key)
+    if taken is not None:
+        return taken
     k = _numpy_key(key)
     if _native.is_recording():
         # Recorded: one `take` of the flat positions numpy's indexing selects, so the
@@ -891,9 +910,10 @@ def _assign_full(dst, value):
     dst._sync_copyfrom(np.ascontiguousarray(src))
 
 
-def _row_indices(self, key):
-    """`key` as an int64 index array (on the host) when it lists rows of axis 0: a 1-D integer
-    list, numpy array or NDArray (float NDArrays truncate, as MXNet's). None for other keys."""
+def _row_indices(key, n, axis=0):
+    """`key` as an int64 index array (on the host) when it lists positions along an axis of
+    size `n`: a 1-D integer list, numpy array or NDArray (float NDArrays truncate, as MXNet's).
+    None for other keys; IndexError for a position out of range."""
     if isinstance(key, NDArray):
         if key.ndim != 1:
             return None
@@ -907,9 +927,8 @@ def _row_indices(self, key):
     if rows.dtype == np.bool_:
         return None
     rows = rows.astype(np.int64)
-    n = self.shape[0]
     if rows.size and (rows.max() >= n or rows.min() < -n):
-        raise _index_error(int(rows.max() if rows.max() >= n else rows.min()), 0, n)
+        raise _index_error(int(rows.max() if rows.max() >= n else rows.min()), axis, n)
     return rows
 
 
@@ -918,7 +937,7 @@ def _set_indexed_rows(self, key, value):
     instead of a round trip of the whole array through numpy. False when `key` is not one."""
     if not self.ndim or _native.is_recording():
         return False
-    rows = _row_indices(self, key)
+    rows = _row_indices(key, self.shape[0])
     if rows is None:
         return False
     if not rows.size:
