@@ -305,6 +305,34 @@ def test_getitem_with_one_index_list_among_whole_slices_matches_numpy():
     np.testing.assert_array_equal(w.grad.asnumpy(), want)
 
 
+def test_index_arrays_over_leading_axes_match_numpy():
+    # Pure advanced keys (index arrays and ints, adjacent from axis 0) read with one take and
+    # write with one in-place op; shapes, broadcasting and repeats as numpy's.
+    rng = np.random.RandomState(7)
+    x = rng.uniform(-1, 1, (4, 5, 3)).astype(np.float32)
+    a = mx.nd.array(x)
+    keys = [(np.arange(4), [1, 2, 0, 4]),
+            ([[0, 1], [3, 3]], 2),
+            (mx.nd.array([3, -1]), mx.nd.array([0, 4]), [2, 0]),
+            ([2], [[1], [3]])]
+    for key in keys:
+        nkey = tuple(k.asnumpy().astype(np.int64) if isinstance(k, mx.nd.NDArray) else k
+                     for k in key)
+        np.testing.assert_array_equal(a[key].asnumpy(), x[nkey])
+        val = rng.uniform(-1, 1, x[nkey].shape[-1:])
+        x[nkey] = val
+        a[key] = val
+        np.testing.assert_array_equal(a.asnumpy(), x)
+    a[[0, 0], [1, 1]] = mx.nd.array([[5, 5, 5], [6, 6, 6]])
+    x[[0, 0], [1, 1]] = [[5, 5, 5], [6, 6, 6]]
+    np.testing.assert_array_equal(a.asnumpy(), x)
+    with pytest.raises(IndexError, match="index 5 is out of bounds for axis 1 with size 5"):
+        a[[0, 1], [2, 5]]
+    with pytest.raises(IndexError, match="could not be broadcast"):
+        a[[0, 1], [2, 3, 4]] = 0
+    np.testing.assert_array_equal(a.asnumpy(), x)
+
+
 def test_setitem_value_broadcasts_to_the_indexed_shape():
     # An integer index drops its axis: the value is shaped like a[key] (numpy and MXNet).
     x = np.zeros((2, 3, 4), dtype=np.float32)

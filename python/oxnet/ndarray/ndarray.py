@@ -824,6 +824,46 @@ def _numpy_key(key):
     return tuple(conv(x) for x in (key if isinstance(key, tuple) else (key,)))
 
 
+def _leading_positions(self, key):
+    """For a tuple of integer index arrays (and ints) addressing the leading axes, numpy's
+    "advanced indexing" with every index adjacent: (the row positions into the array viewed as
+    rows of its other axes, the result's shape, that view). None for other keys."""
+    if not isinstance(key, tuple) or not 0 < len(key) <= self.ndim:
+        return None
+    parts = []
+    for axis, k in enumerate(key):
+        if isinstance(k, (bool, np.bool_)):
+            return None
+        if isinstance(k, integer_types):
+            v = np.int64(k)
+        elif isinstance(k, NDArray):
+            v = k.asnumpy()
+        elif isinstance(k, (list, np.ndarray)):
+            v = np.asarray(k)
+            if v.size and v.dtype.kind not in "iu":
+                return None
+        else:
+            return None
+        if v.dtype == np.bool_:
+            return None
+        v = np.asarray(v).astype(np.int64)
+        n = self.shape[axis]
+        if v.size and (v.max() >= n or v.min() < -n):
+            raise _index_error(int(v.max() if v.max() >= n else v.min()), axis, n)
+        parts.append(np.where(v < 0, v + n, v))
+    if all(v.ndim == 0 for v in parts):
+        return None
+    try:
+        parts = np.broadcast_arrays(*parts)
+    except ValueError:
+        raise IndexError("shape mismatch: indexing arrays could not be broadcast together with "
+                         "shapes " + " ".join(str(v.shape) for v in parts)) from None
+    lead, rest = self.shape[:len(key)], self.shape[len(key):]
+    lin = np.ravel_multi_index(parts, lead).reshape(-1)
+    table = self._reshape_view([int(np.prod(lead))] + list(rest))
+    return lin, parts[0].shape + rest, table
+
+
 def _take_along_one_axis(self, key):
     """`a[:, rows]`, `a[:, :, rows, :]`...: one index list among whole slices is a `take`
     along its axis (not a copy of the array through numpy). None for other keys."""
@@ -851,6 +891,12 @@ def _advanced_get(self, key):
     taken = _take_along_one_axis(self, key)
     if taken is not None:
         return taken
+    if not _native.is_recording():
+        flat = _leading_positions(self, key)
+        if flat is not None:
+            lin, shape, table = flat
+            got = _internal.take(table, array(lin, ctx=self.context, dtype=np.int64), axis=0)
+            return got._reshape_view(list(shape))
     k = _numpy_key(key)
     if _native.is_recording():
         # Recorded: one `take` of the flat positions numpy's indexing selects, so the
@@ -933,16 +979,21 @@ def _row_indices(key, n, axis=0):
 
 
 def _set_indexed_rows(self, key, value):
-    """`self[rows] = value` for a list of rows: written in place by `_set_rows` (one engine op)
-    instead of a round trip of the whole array through numpy. False when `key` is not one."""
+    """`self[key] = value` for a list of rows, or index arrays over the leading axes: written in
+    place by `_set_rows` (one engine op) instead of a round trip of the whole array through
+    numpy. False for other keys."""
     if not self.ndim or _native.is_recording():
         return False
-    rows = _row_indices(key, self.shape[0])
-    if rows is None:
-        return False
+    listed = _row_indices(key, self.shape[0])
+    if listed is not None:
+        rows, shape, table = listed, (len(listed),) + self.shape[1:], self
+    else:
+        flat = _leading_positions(self, key)
+        if flat is None:
+            return False
+        rows, shape, table = flat
     if not rows.size:
         return True
-    shape = (len(rows),) + self.shape[1:]
     if isinstance(value, NDArray) and value.shape == shape:
         src = value if value.dtype == self.dtype else value.astype(self.dtype)
         if src._same_memory(self):
@@ -951,7 +1002,8 @@ def _set_indexed_rows(self, key, value):
         src = empty(shape, self.context, self.dtype)
         _assign_full(src, value)
     idx = array(rows, ctx=self.context, dtype=np.int64)
-    _internal._set_rows(self, idx, src.as_in_context(self.context))
+    src = src.as_in_context(self.context)._reshape_view([len(rows)] + list(table.shape[1:]))
+    _internal._set_rows(table, idx, src)
     return True
 
 
