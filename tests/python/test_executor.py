@@ -340,3 +340,38 @@ def test_head_gradient_of_another_dtype_is_cast_and_unused_ones_are_optional():
         ex = (a * 2).simple_bind(mx.cpu(), a=(3,))
         ex.forward(is_train=True)
         ex.backward()
+
+
+def test_reshapes_of_computed_values_are_views_and_in_place_ops_respect_them():
+    # Flatten/Reshape of a value the graph computed hands out a view (no kernel runs); an
+    # elementwise op that could overwrite its dying input in place must not, while a view of
+    # that input is still to be read (z below reads y's memory after sigmoid(y) ran).
+    x = mx.sym.Variable("x")
+    y = mx.sym.relu(x * 2)
+    z = mx.sym.Reshape(mx.sym.Flatten(y), shape=(2, 6))
+    w = mx.sym.Reshape(mx.sym.sigmoid(y), shape=(2, 6))
+    net = mx.sym.MakeLoss(mx.sym.sum((z + w) * mx.sym.Variable("c")))
+    rng = np.random.RandomState(2)
+    xv = rng.uniform(-1, 1, (2, 3, 2)).astype(np.float32)
+    cv = rng.uniform(-1, 1, (2, 6)).astype(np.float32)
+    exe = net.bind(mx.cpu(), {"x": mx.nd.array(xv), "c": mx.nd.array(cv)},
+                   args_grad={"x": mx.nd.zeros((2, 3, 2))})
+    mx.profiler.set_config(profile_all=True, aggregate_stats=True,
+                           filename=os.devnull)
+    mx.profiler.set_state("run")
+    try:
+        exe.forward(is_train=True)
+        exe.backward()
+        mx.nd.waitall()
+    finally:
+        mx.profiler.set_state("stop")
+    table = mx.profiler.dumps(reset=True)
+    yv = np.maximum(xv * 2, 0)
+    sig = 1 / (1 + np.exp(-yv))
+    want = ((yv + sig).reshape(2, 6) * cv).sum()
+    np.testing.assert_allclose(exe.outputs[0].asnumpy(), [want], rtol=1e-5)
+    dy = cv.reshape(2, 3, 2) * (1 + sig * (1 - sig))
+    np.testing.assert_allclose(exe.grad_dict["x"].asnumpy(), dy * 2 * (xv > 0), rtol=1e-5, atol=1e-6)
+    assert "sigmoid" in table and "Flatten" not in table and "Reshape" not in table, table
+    # Inference keeps nothing for a backward pass: y dies at sigmoid, the in-place candidate.
+    np.testing.assert_allclose(exe.forward(is_train=False)[0].asnumpy(), [want], rtol=1e-5)

@@ -87,6 +87,11 @@ impl Recycler {
         *self.live.entry(a.chunk_id()).or_insert(0) += 1;
     }
 
+    /// Slots holding a handle to `a`'s memory.
+    fn holders(&self, a: &NDArray) -> usize {
+        self.live.get(&a.chunk_id()).copied().unwrap_or(0)
+    }
+
     fn drop_slot(&mut self, a: &NDArray) {
         let id = a.chunk_id();
         let Some(n) = self.live.get_mut(&id) else {
@@ -196,11 +201,13 @@ impl Plan {
 
     /// For an elementwise step whose first input dies here and was computed by an earlier
     /// step of this plan (not a caller's array), the input to overwrite with the output.
+    /// The input must not share its memory with another live slot (a reshape's view of it).
     fn inplace_input(
         &self,
         step: &Step,
         ins: &[NDArray],
         bound: &HashMap<usize, NDArray>,
+        recycler: Option<&Recycler>,
     ) -> Option<usize> {
         let op = step.node.op.as_ref()?;
         if !op.inplace() || step.outs.len() != 1 || bound.contains_key(&step.outs[0]) {
@@ -211,6 +218,7 @@ impl Plan {
             || bound.contains_key(&s)
             || step.ins[1..].contains(&s)
             || !self.owned.contains(&s)
+            || recycler.is_some_and(|r| r.holders(&ins[0]) > 1)
         {
             return None;
         }
@@ -220,6 +228,34 @@ impl Plan {
             .collect();
         let out = op.infer(&descs).ok()?;
         (out.len() == 1 && out[0] == descs[0]).then_some(0)
+    }
+
+    /// For a step that only reshapes its first input (`Flatten`, `Reshape`, their gradients),
+    /// a view of that input in the output's shape instead of a copy: when the input is an
+    /// array this plan computed (not an argument the caller may overwrite before a backward
+    /// pass reads it) and the output is not written into a caller's array.
+    fn reshaped_view(
+        &self,
+        step: &Step,
+        ins: &[NDArray],
+        bound: &HashMap<usize, NDArray>,
+    ) -> Option<NDArray> {
+        let op = step.node.op.as_ref()?;
+        let (&s, &o) = (step.ins.first()?, step.outs.first()?);
+        if !op.reshapes_input()
+            || step.outs.len() != 1
+            || bound.contains_key(&o)
+            || bound.contains_key(&s)
+            || !self.owned.contains(&s)
+        {
+            return None;
+        }
+        let descs: Vec<Desc> = ins
+            .iter()
+            .map(|a| Desc::new(a.shape().clone(), a.dtype()))
+            .collect();
+        let out = op.infer(&descs).ok()?;
+        ins[0].reshape_view(out.first()?.shape.clone()).ok()
     }
 
     /// Every slot this plan reads or writes.
@@ -267,11 +303,17 @@ impl Plan {
             }
             let targets: Vec<Option<&NDArray>> = step.outs.iter().map(|s| bound.get(s)).collect();
             let reuse = if record.is_none() {
-                self.inplace_input(step, &ins, bound)
+                self.inplace_input(step, &ins, bound, recycler.as_ref())
             } else {
                 None
             };
-            let outs = if let Some(k) = reuse {
+            // Views only where the recycler tracks who shares memory (no tape, no monitor).
+            let view = recycler
+                .as_ref()
+                .and_then(|_| self.reshaped_view(step, &ins, bound));
+            let outs = if let Some(v) = view {
+                vec![v]
+            } else if let Some(k) = reuse {
                 invoke_with(
                     op,
                     &ins,

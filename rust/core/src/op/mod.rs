@@ -149,6 +149,11 @@ pub trait Operator: Send + Sync {
     fn inplace(&self) -> bool {
         false
     }
+    /// The output is the first input's elements in another shape (its kernel is a byte
+    /// copy): a graph plan may hand out a view of the input instead of running it.
+    fn reshapes_input(&self) -> bool {
+        false
+    }
     fn uses_rng(&self) -> bool {
         false
     }
@@ -634,6 +639,8 @@ pub struct FnOp {
     pub num_outputs: usize,
     pub ctx: Option<Context>,
     pub inplace: bool,
+    /// See `Operator::reshapes_input`.
+    pub reshape: bool,
     pub rng: bool,
     /// See `Operator::mutate_inputs`.
     pub mutate: Vec<usize>,
@@ -668,6 +675,7 @@ impl FnOp {
             num_outputs: 1,
             ctx: None,
             inplace: false,
+            reshape: false,
             rng: false,
             mutate: Vec::new(),
             aux: None,
@@ -740,6 +748,9 @@ impl Operator for FnOp {
     }
     fn inplace(&self) -> bool {
         self.inplace
+    }
+    fn reshapes_input(&self) -> bool {
+        self.reshape
     }
     fn uses_rng(&self) -> bool {
         self.rng

@@ -197,6 +197,10 @@ fn reshape_like_op(
     )
     .with_shape_partial(size_back_partial)
     .with_grad(reshape_grad);
+    let op = FnOp {
+        reshape: true,
+        ..op
+    };
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(crate::kernels::cuda::copy_bytes()));
     op.arc()
@@ -269,7 +273,7 @@ fn reshape_to_like_op(lhs: Span, rhs: Span) -> Arc<dyn Operator> {
         }
         Ok(Shape(dims))
     };
-    FnOp::new(
+    let op = FnOp::new(
         NAME,
         move |inputs| {
             expect_inputs(NAME, inputs, 2)?;
@@ -277,7 +281,11 @@ fn reshape_to_like_op(lhs: Span, rhs: Span) -> Arc<dyn Operator> {
             Ok(vec![Desc::new(out, inputs[0].dtype)])
         },
         |_, ins, outs| copy_all(&ins[0], &outs[0]),
-    )
+    );
+    FnOp {
+        reshape: true,
+        ..op
+    }
     .with_shape_partial(move |ins, outs| {
         if outs[0].is_none() && whole {
             outs[0] = ins[1].clone();
