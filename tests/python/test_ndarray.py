@@ -605,3 +605,57 @@ def test_contiguous_basic_slices_are_views():
     y.backward()
     np.testing.assert_array_equal(g.grad.asnumpy()[0, 1:3], np.full((2, 4), 2))
     assert g.grad.asnumpy().sum() == 16
+
+
+def _random_index_key(rng, shape):
+    """A random integer-array key: a list of rows, one index among whole slices, or indices
+    over the leading axes; each index a list, numpy array, int64 NDArray or int."""
+    def index(n):
+        size = [(rng.randint(0, 4),), (2, 2), ()][rng.randint(3)] if rng.rand() < 0.3 else (rng.randint(0, 4),)
+        v = rng.randint(-n - 1, n + 1, size=size)  # a few out of range
+        if not np.ndim(v):
+            return int(v)
+        return [v.tolist, lambda: mx.nd.array(v, dtype="int64"), lambda: v][rng.randint(3)]()
+    kind, nd = rng.randint(3), len(shape)
+    if kind == 0:
+        return index(shape[0])
+    if kind == 1:
+        ax = rng.randint(nd)
+        return tuple([slice(None)] * ax + [index(shape[ax])] + [slice(None)] * rng.randint(0, nd - ax))
+    return tuple(index(shape[i]) for i in range(rng.randint(1, nd + 1)))
+
+
+def test_random_index_array_keys_read_and_write_as_numpy():
+    rng = np.random.RandomState(0)
+    counts = {"read": 0, "write": 0, "refused": 0}
+    for _ in range(800):
+        shape = tuple(rng.randint(1, 5, rng.randint(1, 4)))
+        x = rng.uniform(-1, 1, shape).astype(np.float32)
+        key = _random_index_key(rng, shape)
+        parts = key if isinstance(key, tuple) else (key,)
+        nkey = tuple(k.asnumpy().astype(np.int64) if isinstance(k, mx.nd.NDArray) else k for k in parts)
+        nkey = nkey if isinstance(key, tuple) else nkey[0]
+        a = mx.nd.array(x)
+        try:
+            want = x[nkey]
+        except IndexError:
+            with pytest.raises(IndexError):
+                a[key]
+            counts["refused"] += 1
+            continue
+        got = a[key].asnumpy()
+        val = rng.uniform(-1, 1, want.shape[rng.randint(0, want.ndim + 1):])
+        if np.ndim(want) == 0:
+            want = np.reshape(want, (1,))  # MXNet 1.x has no 0-d results
+        assert got.shape == want.shape and np.array_equal(got, want), (shape, key)
+        counts["read"] += 1
+        try:
+            x[nkey] = val
+        except (IndexError, ValueError):
+            with pytest.raises((IndexError, ValueError)):
+                a[key] = val
+            continue
+        a[key] = val
+        np.testing.assert_array_equal(a.asnumpy(), x, err_msg=str((shape, key)))
+        counts["write"] += 1
+    assert min(counts.values()) > 100, counts

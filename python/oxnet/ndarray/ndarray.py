@@ -847,21 +847,24 @@ def _leading_positions(self, key):
         if v.dtype == np.bool_:
             return None
         v = np.asarray(v).astype(np.int64)
-        n = self.shape[axis]
-        if v.size and (v.max() >= n or v.min() < -n):
-            raise _index_error(int(v.max() if v.max() >= n else v.min()), axis, n)
-        parts.append(np.where(v < 0, v + n, v))
+        if not v.ndim:
+            _norm_index(v, axis, self.shape[axis])
+        parts.append(v)
     if all(v.ndim == 0 for v in parts):
         return None
     try:
         parts = np.broadcast_arrays(*parts)
+        shape = parts[0].shape
     except ValueError:
         raise IndexError("shape mismatch: indexing arrays could not be broadcast together with "
                          "shapes " + " ".join(str(v.shape) for v in parts)) from None
     lead, rest = self.shape[:len(key)], self.shape[len(key):]
-    lin = np.ravel_multi_index(parts, lead).reshape(-1)
+    # Index arrays are checked after broadcasting, as numpy's: those selecting nothing pass.
+    parts = [_row_indices(v.reshape(-1), n, axis) % n if n else v.reshape(-1)
+             for axis, (v, n) in enumerate(zip(parts, lead))]
+    lin = np.ravel_multi_index(parts, lead)
     table = self._reshape_view([int(np.prod(lead))] + list(rest))
-    return lin, parts[0].shape + rest, table
+    return lin, shape + rest, table
 
 
 def _take_along_one_axis(self, key):
