@@ -294,6 +294,11 @@ def test_getitem_with_one_index_list_among_whole_slices_matches_numpy():
         np.testing.assert_array_equal(got.asnumpy(), x[nkey])
     with pytest.raises(IndexError, match="index 4 is out of bounds for axis 2 with size 4"):
         a[:, :, [0, 4]]
+    a[:, [2, -1, 2]] = np.arange(60).reshape(3, 4, 5)  # written in place, a repeat's last wins
+    x[:, [2, -1, 2]] = np.arange(60).reshape(3, 4, 5)
+    a[:, :, :, [0]] = mx.nd.array([[-1], [-2]]).reshape(2, 1, 1, 1)
+    x[:, :, :, [0]] = np.array([-1, -2]).reshape(2, 1, 1, 1)
+    np.testing.assert_array_equal(a.asnumpy(), x)
     w = mx.nd.array(x)
     w.attach_grad()
     with mx.autograd.record():

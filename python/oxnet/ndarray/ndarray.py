@@ -867,9 +867,9 @@ def _leading_positions(self, key):
     return lin, shape + rest, table
 
 
-def _take_along_one_axis(self, key):
-    """`a[:, rows]`, `a[:, :, rows, :]`...: one index list among whole slices is a `take`
-    along its axis (not a copy of the array through numpy). None for other keys."""
+def _one_axis_list(self, key):
+    """(axis, positions) for `a[:, rows]`, `a[:, :, rows, :]`...: one index list among whole
+    slices. None for other keys."""
     if not isinstance(key, tuple) or len(key) > self.ndim:
         return None
     whole = slice(None)
@@ -878,9 +878,30 @@ def _take_along_one_axis(self, key):
         return None
     axis = arrays[0]
     rows = _row_indices(key[axis], self.shape[axis], axis)
-    if rows is None:
+    return None if rows is None else (axis, rows)
+
+
+def _take_along_one_axis(self, key):
+    """`a[:, rows]`: a `take` along the axis (not a copy of the array through numpy)."""
+    found = _one_axis_list(self, key)
+    if found is None:
         return None
+    axis, rows = found
     return _internal.take(self, array(rows, ctx=self.context, dtype=np.int64), axis=axis, mode="wrap")
+
+
+def _one_axis_positions(self, key):
+    """For `a[:, rows] = v`: the rows it writes of the array viewed as rows of the axes after
+    `rows`' (each leading position, then each listed one), the value's shape, that view."""
+    found = _one_axis_list(self, key)
+    if found is None:
+        return None
+    axis, rows = found
+    n, lead, rest = self.shape[axis], self.shape[:axis], self.shape[axis + 1:]
+    outer = np.arange(int(np.prod(lead)), dtype=np.int64)[:, None] * n
+    lin = (outer + (rows % n if n else rows)[None, :]).reshape(-1)
+    table = self._reshape_view([int(np.prod(lead)) * n] + list(rest))
+    return lin, lead + (len(rows),) + rest, table
 
 
 def _advanced_get(self, key):
@@ -982,9 +1003,9 @@ def _row_indices(key, n, axis=0):
 
 
 def _set_indexed_rows(self, key, value):
-    """`self[key] = value` for a list of rows, or index arrays over the leading axes: written in
-    place by `_set_rows` (one engine op) instead of a round trip of the whole array through
-    numpy. False for other keys."""
+    """`self[key] = value` for a list of rows, index arrays over the leading axes, or one index
+    list among whole slices: written in place by `_set_rows` (one engine op) instead of a
+    round trip of the whole array through numpy. False for other keys."""
     if not self.ndim or _native.is_recording():
         return False
     listed = _row_indices(key, self.shape[0])
@@ -992,6 +1013,8 @@ def _set_indexed_rows(self, key, value):
         rows, shape, table = listed, (len(listed),) + self.shape[1:], self
     else:
         flat = _leading_positions(self, key)
+        if flat is None:
+            flat = _one_axis_positions(self, key)
         if flat is None:
             return False
         rows, shape, table = flat
