@@ -631,3 +631,19 @@ def test_list_pushpull_pushes_every_key_before_pulling():
         out = mx.nd.zeros((2,))
         kv.pull("b", out=out)
         np.testing.assert_array_equal(out.asnumpy(), [2, 2])
+
+
+def test_embedding_weight_must_have_the_dtype_parameter_in_calls_as_in_graphs():
+    # MXNet 1.9.1's type rule (TYPE_ASSIGN_CHECK on the weight) runs for imperative calls
+    # too: a float64 weight needs dtype='float64'; the output has that dtype.
+    idx = mx.nd.array([[0, 2], [1, 1]])
+    w = np.arange(6, dtype=np.float64).reshape(3, 2)
+    with pytest.raises(mx.base.MXNetError, match="Embedding: weight must be float32.*got float64"):
+        mx.nd.Embedding(idx, mx.nd.array(w, dtype="float64"), input_dim=3, output_dim=2)
+    out = mx.nd.Embedding(idx, mx.nd.array(w, dtype="float64"), input_dim=3, output_dim=2,
+                          dtype="float64")
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out.asnumpy(), w[[[0, 2], [1, 1]]])
+    sym = mx.sym.Embedding(mx.sym.var("d"), mx.sym.var("w"), input_dim=3, output_dim=2)
+    with pytest.raises(mx.base.MXNetError, match="float32"):
+        sym.infer_type(d=np.float32, w=np.float64)

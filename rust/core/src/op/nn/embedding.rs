@@ -50,9 +50,19 @@ fn embedding(input_dim: usize, output_dim: usize, dtype: DType) -> Arc<dyn Opera
                     ),
                 ));
             }
+            if ins[1].dtype != dtype {
+                // As MXNet's type rule, which imperative calls run too.
+                return Err(Error::dtype(
+                    name,
+                    format!(
+                        "weight must be {dtype} (the dtype parameter), got {}",
+                        ins[1].dtype
+                    ),
+                ));
+            }
             let mut out = ins[0].shape.dims().to_vec();
             out.push(output_dim);
-            Ok(vec![Desc::new(out, ins[1].dtype)])
+            Ok(vec![Desc::new(out, dtype)])
         },
         move |_, ins, outs| {
             let idx = rows(&ins[0], input_dim);
@@ -204,7 +214,11 @@ mod tests {
         let head = arr(&[4, 2], &[1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
         let g = op_grads(
             "Embedding",
-            &[("input_dim", "5"), ("output_dim", "2")],
+            &[
+                ("input_dim", "5"),
+                ("output_dim", "2"),
+                ("dtype", "float64"),
+            ],
             &[d.clone(), w.clone()],
             Some(&[head]),
             false,
