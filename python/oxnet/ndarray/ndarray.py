@@ -1,5 +1,6 @@
 """NDArray: the native array type (arithmetic and hot methods are in Rust) extended here with
 the less frequent MXNet 1.x methods, indexing, printing, numpy/DLPack interop and pickling."""
+import math
 import operator
 
 import numpy as np
@@ -550,7 +551,7 @@ def _reshape_target(cur, shape, reverse):
         for k, d in enumerate(out):
             if k != infer:
                 known *= d
-        total = int(np.prod(cur, dtype=np.int64))
+        total = math.prod(cur)
         if known == 0 or total % known:
             raise ValueError("reshape: cannot infer dim: %s into %s" % (tuple(cur), tuple(shape)))
         out[infer] = total // known
@@ -570,7 +571,7 @@ def reshape(self, *shape, **kwargs):
     if kwargs:
         raise TypeError("reshape got unexpected keyword arguments %s" % list(kwargs))
     target = _reshape_target(self.shape, shape, reverse)
-    size = int(np.prod(target, dtype=np.int64))
+    size = math.prod(target)
     if size != self.size:
         raise MXNetError("NDArray.Reshape: target shape %s has %d elements but the array of shape %s has %d"
                          % (target, size, self.shape, self.size))
@@ -774,7 +775,7 @@ def _is_contiguous(lens, step, shape):
     """Whether taking `lens` elements with `step` along each axis selects one run of memory
     (MXNet's rule): right to left, once an axis is cut short, every axis left of it takes at
     most one element; more than one element needs step 1."""
-    if int(np.prod(lens)) <= 1:
+    if math.prod(lens) <= 1:
         return True
     cut = False
     for n, s, d in zip(reversed(lens), reversed(step), reversed(shape)):
@@ -808,7 +809,7 @@ def __getitem__(self, key):
     if _is_contiguous(lens, step, self.shape):
         # MXNet returns a view whenever the selection is one run of memory.
         flat = int(np.ravel_multi_index(begin, self.shape)) if all(lens) else 0
-        v = self._reshape_view([self.size])._slice_rows(flat, flat + int(np.prod(lens)))
+        v = self._reshape_view([self.size])._slice_rows(flat, flat + math.prod(lens))
         return v._reshape_view(shape)
     r = _internal.slice(self, begin=tuple(begin), end=tuple(end), step=tuple(step))
     return r._reshape_view(shape) if tuple(shape) != r.shape else r
@@ -863,7 +864,7 @@ def _leading_positions(self, key):
     parts = [_row_indices(v.reshape(-1), n, axis) % n if n else v.reshape(-1)
              for axis, (v, n) in enumerate(zip(parts, lead))]
     lin = np.ravel_multi_index(parts, lead)
-    table = self._reshape_view([int(np.prod(lead))] + list(rest))
+    table = self._reshape_view([math.prod(lead)] + list(rest))
     return lin, shape + rest, table
 
 
@@ -898,9 +899,9 @@ def _one_axis_positions(self, key):
         return None
     axis, rows = found
     n, lead, rest = self.shape[axis], self.shape[:axis], self.shape[axis + 1:]
-    outer = np.arange(int(np.prod(lead)), dtype=np.int64)[:, None] * n
+    outer = np.arange(math.prod(lead), dtype=np.int64)[:, None] * n
     lin = (outer + (rows % n if n else rows)[None, :]).reshape(-1)
-    table = self._reshape_view([int(np.prod(lead)) * n] + list(rest))
+    table = self._reshape_view([math.prod(lead) * n] + list(rest))
     return lin, lead + (len(rows),) + rest, table
 
 
@@ -1135,7 +1136,7 @@ def _from_cuda_interface(cai, device_id):
         for d in reversed(shape):
             want.insert(0, acc)
             acc *= d
-        if tuple(strides) != tuple(want) and int(np.prod(shape)) > 1:
+        if tuple(strides) != tuple(want) and math.prod(shape) > 1:
             raise TypeError("from_dlpack: the CUDA array is not C-contiguous (strides %r)"
                             % (tuple(strides),))
     out = empty(shape, ctx=Context("gpu", device_id), dtype=dtype)
