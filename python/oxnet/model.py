@@ -80,8 +80,11 @@ def _update_params_on_kvstore(param_arrays, grad_arrays, kvstore, param_names):
         if grad_list[0] is None:
             continue
         name = param_names[index]
-        kvstore.push(name, grad_list, priority=-index)
-        kvstore.pull(name, arg_list, priority=-index, ignore_sparse=False)
+        if opt._all_dense(grad_list, arg_list):
+            kvstore.pushpull(name, grad_list, out=arg_list, priority=-index)
+        else:
+            kvstore.push(name, grad_list, priority=-index)
+            kvstore.pull(name, arg_list, priority=-index, ignore_sparse=False)
 
 
 def _update_params(param_arrays, grad_arrays, updater, num_device, kvstore=None,
@@ -93,9 +96,14 @@ def _update_params(param_arrays, grad_arrays, updater, num_device, kvstore=None,
         if grad_list[0] is None:
             continue
         if kvstore is not None:
+            # One pushpull as MXNet's: the sum comes back into the gradients (a dist_sync
+            # store receives it in place, a local one sums and writes in one pass).
             name = param_names[index]
-            kvstore.push(name, grad_list, priority=-index)
-            kvstore.pull(name, grad_list, priority=-index, ignore_sparse=False)
+            if opt._all_dense(grad_list, arg_list):
+                kvstore.pushpull(name, grad_list, priority=-index)
+            else:
+                kvstore.push(name, grad_list, priority=-index)
+                kvstore.pull(name, grad_list, priority=-index, ignore_sparse=False)
         for k, (w, g) in enumerate(zip(arg_list, grad_list)):
             # One optimizer state per (parameter, device): the copies stay independent.
             updates[k][0].append(index * num_device + k)
