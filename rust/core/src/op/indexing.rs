@@ -13,6 +13,43 @@ use crate::shape::{split_at_axis, Shape};
 use crate::with_dtype;
 use std::sync::Arc;
 
+/// Checks a row write `data[indices] = value` along axis 0: `indices` 1-D, `value` one row of
+/// `data` per index, in `data`'s dtype. `names` are the op's names for its three inputs.
+pub(crate) fn check_row_write(op: &str, names: [&str; 3], ins: &[Desc]) -> Result<()> {
+    let [dn, iname, vn] = names;
+    let (d, i, v) = (&ins[0], &ins[1], &ins[2]);
+    if i.shape.ndim() != 1 {
+        return Err(Error::shape(
+            op,
+            format!("{iname} must be 1-D, got {}", i.shape),
+        ));
+    }
+    let dims = d.shape.dims();
+    if dims.is_empty()
+        || v.shape.ndim() != dims.len()
+        || v.shape.dims()[0] != i.shape.size()
+        || v.shape.dims()[1..] != dims[1..]
+    {
+        return Err(Error::shape(
+            op,
+            format!(
+                "{vn} must have shape (len({iname}),) + {dn}.shape[1:], got {dn} {}, {iname} {}, {vn} {}",
+                d.shape, i.shape, v.shape
+            ),
+        ));
+    }
+    if v.dtype != d.dtype {
+        return Err(Error::dtype(
+            op,
+            format!(
+                "{dn} and {vn} must have one dtype, got {} and {}",
+                d.dtype, v.dtype
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Index values as integers (floats truncate toward zero, NaN reads as 0).
 pub(crate) fn read_indices(a: &NDArray) -> Vec<i64> {
     if a.size() == 0 {

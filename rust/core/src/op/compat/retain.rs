@@ -7,7 +7,7 @@
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::ndarray::NDArray;
-use crate::op::indexing::read_indices;
+use crate::op::indexing::{check_row_write, read_indices};
 use crate::op::{expect_inputs, FnOp, Inputs, Registry, SimpleDef};
 
 const OP: &str = "_sparse_retain";
@@ -122,28 +122,7 @@ pub(super) fn register_set_rows(r: &mut Registry) {
                 SET_ROWS,
                 |ins| {
                     expect_inputs(SET_ROWS, ins, 3)?;
-                    let (d, i, v) = (&ins[0], &ins[1], &ins[2]);
-                    let dims = d.shape.dims();
-                    let ok = !dims.is_empty()
-                        && i.shape.ndim() == 1
-                        && v.shape.ndim() == dims.len()
-                        && v.shape.dims().first() == Some(&i.shape.size())
-                        && v.shape.dims()[1..] == dims[1..];
-                    if !ok {
-                        return Err(Error::shape(
-                            SET_ROWS,
-                            format!(
-                                "value of shape {} does not fit indices of shape {} into data of shape {}",
-                                v.shape, i.shape, d.shape
-                            ),
-                        ));
-                    }
-                    if v.dtype != d.dtype {
-                        return Err(Error::dtype(
-                            SET_ROWS,
-                            format!("data is {} and value {}", d.dtype, v.dtype),
-                        ));
-                    }
+                    check_row_write(SET_ROWS, ["data", "indices", "value"], ins)?;
                     Ok(Vec::new())
                 },
                 |_, ins, _| set_rows(&ins[0], &ins[1], &ins[2]),

@@ -2,6 +2,7 @@
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::op::indexing::check_row_write;
 use crate::op::params::param;
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Registry, SimpleDef};
 use crate::op::{read_f64, write_f64};
@@ -195,36 +196,8 @@ fn index_copy(r: &mut Registry) {
                 OP,
                 |ins| {
                     expect_inputs(OP, ins, 3)?;
-                    let (old, idx, new) = (&ins[0], &ins[1], &ins[2]);
-                    if idx.shape.ndim() != 1 {
-                        return Err(Error::shape(
-                            OP,
-                            format!("index_vector must be 1-D, got {}", idx.shape),
-                        ));
-                    }
-                    if old.shape.ndim() == 0
-                        || new.shape.ndim() != old.shape.ndim()
-                        || new.shape[0] != idx.shape[0]
-                        || new.shape.dims()[1..] != old.shape.dims()[1..]
-                    {
-                        return Err(Error::shape(
-                            OP,
-                            format!(
-                                "new_tensor must have shape (len(index_vector),) + old_tensor.shape[1:], got old_tensor {}, index_vector {}, new_tensor {}",
-                                old.shape, idx.shape, new.shape
-                            ),
-                        ));
-                    }
-                    if new.dtype != old.dtype {
-                        return Err(Error::dtype(
-                            OP,
-                            format!(
-                                "old_tensor and new_tensor must have one dtype, got {} and {}",
-                                old.dtype, new.dtype
-                            ),
-                        ));
-                    }
-                    Ok(vec![old.clone()])
+                    check_row_write(OP, ["old_tensor", "index_vector", "new_tensor"], ins)?;
+                    Ok(vec![ins[0].clone()])
                 },
                 |_, ins, outs| {
                     let rows = ins[0].shape()[0];
