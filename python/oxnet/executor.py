@@ -143,7 +143,25 @@ def bind(sym, ctx, args, args_grad=None, grad_req="write", aux_states=None, grou
         aux = list(aux_states)
         if len(aux) != len(aux_names):
             raise ValueError("Length of aux_states does not match the number of arguments")
-    return Executor(sym, ctx, args, grads, reqs, aux)
+    if not group2ctx:
+        for what, names, arrays in (("Input", arg_names, args), ("Gradient", arg_names, grads),
+                                    ("Auxiliary", aux_names, aux)):
+            for name, a in zip(names, arrays or ()):
+                if a is not None and a.context != ctx:
+                    raise MXNetError(
+                        "bind: %s array %s is in %s while binding with ctx=%s. All arrays must "
+                        "be in the global context (%s) unless group2ctx is specified"
+                        % (what.lower(), name, a.context, ctx, ctx))
+    return Executor(sym, ctx, args, grads, reqs, aux, group2ctx)
+
+
+def group_contexts(sym, names, ctx, group2ctx):
+    """The context of each variable in ``names``: the one ``group2ctx`` gives its
+    ``ctx_group`` attribute, else ``ctx`` (MXNet's model-parallel ``simple_bind``)."""
+    if not group2ctx:
+        return [ctx] * len(names)
+    attrs = sym.attr_dict()
+    return [group2ctx.get(attrs.get(n, {}).get("__ctx_group__"), ctx) for n in names]
 
 
 _STYPE_CODES = {"0": "default", "1": "row_sparse", "2": "csr"}
@@ -211,7 +229,9 @@ def simple_bind(sym, ctx, grad_req="write", type_dict=None, stype_dict=None, gro
              "dimensions). Please consider providing them as inputs:\n"
              + ", ".join("%s: %s" % (n, s if s else None) for n, s in zip(arg_names, arg_shapes)
                          if n in missing))
-    types = dict(type_dict or {})
+    # As MXNet, type_dict entries naming no input of the symbol are ignored.
+    inputs = set(arg_names) | set(sym.list_auxiliary_states())
+    types = {k: v for k, v in (type_dict or {}).items() if k in inputs}
     if not types:
         # float32 seeds the inference at the first argument without its own `__dtype__`;
         # the others follow from it, from their `__dtype__` and from the ops' type rules (an
@@ -226,38 +246,50 @@ def simple_bind(sym, ctx, grad_req="write", type_dict=None, stype_dict=None, gro
     arg_types = [t if t is not None else np.float32 for t in arg_types]
     aux_types = [t if t is not None else np.float32 for t in aux_types]
     arg_stypes, grad_stypes = _storage_types(sym, arg_names, stype_dict)
-    args = [nd.zeros(s, ctx=ctx, dtype=t, stype=st)
-            for s, t, st in zip(arg_shapes, arg_types, arg_stypes)]
+    arg_ctxs = group_contexts(sym, arg_names, ctx, group2ctx)
+    aux_ctxs = group_contexts(sym, sym.list_auxiliary_states(), ctx, group2ctx)
+    args = [nd.zeros(s, ctx=c, dtype=t, stype=st)
+            for s, t, st, c in zip(arg_shapes, arg_types, arg_stypes, arg_ctxs)]
     reqs = _grad_reqs(grad_req, arg_names)
-    grads = [nd.zeros(s, ctx=ctx, dtype=t, stype=st) if r != "null" else None
-             for s, t, r, st in zip(arg_shapes, arg_types, reqs, grad_stypes)]
-    aux = [nd.zeros(s, ctx=ctx, dtype=t) for s, t in zip(aux_shapes, aux_types)]
-    return Executor(sym, ctx, args, grads, reqs, aux)
+    grads = [nd.zeros(s, ctx=c, dtype=t, stype=st) if r != "null" else None
+             for s, t, r, st, c in zip(arg_shapes, arg_types, reqs, grad_stypes, arg_ctxs)]
+    aux = [nd.zeros(s, ctx=c, dtype=t) for s, t, c in zip(aux_shapes, aux_types, aux_ctxs)]
+    return Executor(sym, ctx, args, grads, reqs, aux, group2ctx)
 
 
-def _resized(old, shape, ctx):
+def _ctx_code(ctx):
+    return ctx.device_typeid, ctx.device_id
+
+
+def _resized(old, shape):
     """`old` for `shape` in a reshaped executor: a view of its first elements when it is large
-    enough and dense, else a new zeroed array."""
+    enough and dense, else a new zeroed array on its context."""
     size = int(np.prod(shape))
     if old.stype == "default" and size <= old.size:
         return old.reshape((-1,))[:size].reshape(shape)
-    return nd.zeros(shape, ctx=ctx, dtype=old.dtype, stype=old.stype)
+    return nd.zeros(shape, ctx=old.context, dtype=old.dtype, stype=old.stype)
 
 
 class Executor:
     """A symbol bound to arrays: ``forward`` and ``backward`` push the plan to the engine."""
 
-    def __init__(self, sym, ctx, args, grads, reqs, aux):
+    def __init__(self, sym, ctx, args, grads, reqs, aux, group2ctx=None):
         self._symbol = sym
         self._ctx = ctx
+        self._group2ctx = dict(group2ctx) if group2ctx else None
         self.arg_arrays = list(args)
         self.grad_arrays = list(grads) if grads is not None else None
         self.aux_arrays = list(aux)
         self._reqs = list(reqs)
         native_grads = grads if grads is not None else [None] * len(args)
         bound = _complete_creator_shapes(sym, self.arg_arrays, self.aux_arrays)
+        placement = None
+        if self._group2ctx:
+            placement = (_ctx_code(ctx),
+                         [(str(g), _ctx_code(c)) for g, c in self._group2ctx.items()])
         self._handle = _native.bind_executor(_native_symbol(bound), self.arg_arrays,
-                                             list(native_grads), self._reqs, self.aux_arrays)
+                                             list(native_grads), self._reqs, self.aux_arrays,
+                                             placement)
         self._storage = storage_rules.graph_outputs(
             sym, dict(zip(sym.list_arguments(), self.arg_arrays)))
         self.outputs = self._handle.outputs()
@@ -397,12 +429,13 @@ class Executor:
                                  "big executor and then down sizing it is more efficient than the "
                                  "reverse.If you really want to up size, set allow_up_sizing=True "
                                  "to enable allocation of new arrays." % name)
-            args.append(_resized(old, shape, self._ctx))
-            grads.append(None if oldg is None else _resized(oldg, shape, self._ctx))
-        aux = [old if old.shape == tuple(shape) else _resized(old, shape, self._ctx)
+            args.append(_resized(old, shape))
+            grads.append(None if oldg is None else _resized(oldg, shape))
+        aux = [old if old.shape == tuple(shape) else _resized(old, shape)
                for old, shape in zip(self.aux_arrays, aux_shapes)]
         exe = Executor(self._symbol, self._ctx, args,
-                       grads if self.grad_arrays is not None else None, self._reqs, aux)
+                       grads if self.grad_arrays is not None else None, self._reqs, aux,
+                       self._group2ctx)
         # An installed monitor keeps watching (MXNet's reshaped executor shares the callback).
         exe._monitor, exe._monitor_all = self._monitor, self._monitor_all
         return exe

@@ -303,16 +303,17 @@ class FeedForward(BASE_ESTIMATOR):
                  for_training=for_training)
         return mod
 
-    def _optimizer_for(self, batch_size, symbol):
+    def _init_optimizer(self, mod, kvstore):
         if isinstance(self.optimizer, opt.Optimizer):
-            return self.optimizer
-        args = symbol.list_arguments()
-        param_idx2name = dict(enumerate(args))
-        self.kwargs["sym"] = symbol
-        self.kwargs["param_idx2name"] = param_idx2name
-        kwargs = dict(self.kwargs)
-        kwargs.setdefault("rescale_grad", 1.0 / batch_size)
-        return opt.create(self.optimizer, **kwargs)
+            mod.init_optimizer(kvstore=kvstore, optimizer=self.optimizer)
+            return
+        # The module numbers the parameters as its updates do (inputs excluded, one index per
+        # device unless the KVStore updates) and scales by the (global) batch size; the
+        # constructor's extra keywords go to the optimizer, as in MXNet's FeedForward.fit.
+        params = {k: v for k, v in self.kwargs.items() if k not in ("sym", "param_idx2name")}
+        mod.init_optimizer(kvstore=kvstore, optimizer=self.optimizer, optimizer_params=params)
+        self.kwargs["sym"] = mod.symbol
+        self.kwargs["param_idx2name"] = dict(mod._optimizer.idx2name)
 
     def fit(self, X, y=None, eval_data=None, eval_metric="acc", epoch_end_callback=None,
             batch_end_callback=None, kvstore="local", logger=None, work_load_list=None,
@@ -334,15 +335,7 @@ class FeedForward(BASE_ESTIMATOR):
         mod.init_params(initializer=self.initializer, arg_params=self.arg_params,
                         aux_params=self.aux_params, allow_missing=True,
                         allow_extra=self.allow_extra_params)
-        batch_size = data.provide_data[0][1][0]
-        if isinstance(kvstore, str) and "dist" in kvstore:
-            kvstore = kvs.create(kvstore)
-        if isinstance(kvstore, kvs.KVStore) and "dist" in kvstore.type \
-                and "_async" not in kvstore.type:
-            # Synchronous workers average over the global batch, as MXNet's fit does.
-            batch_size *= kvstore.num_workers
-        optimizer = self._optimizer_for(batch_size, symbol)
-        mod.init_optimizer(kvstore=kvstore, optimizer=optimizer)
+        self._init_optimizer(mod, kvstore)
         if not isinstance(eval_metric, metric.EvalMetric):
             eval_metric = metric.create(eval_metric)
         logger.info("Start training with %s", str(self.ctx))
@@ -404,31 +397,50 @@ class FeedForward(BASE_ESTIMATOR):
                 eval_data.reset()
 
     def _predictor(self, data):
-        mod = self._module(data, for_training=False)
-        mod.init_params(arg_params=self.arg_params, aux_params=self.aux_params,
-                        allow_missing=False, allow_extra=True)
-        return mod
+        """MXNet's predictor: one executor on the first context, bound from the data shapes
+        alone (a label the symbol reads is inferred and left zero) and kept while they stay
+        the same; the current parameters are copied in on every call. Returns it and its data
+        arrays."""
+        symbol = self._symbol_for(data)
+        descs = [d if isinstance(d, DataDesc) else DataDesc(*d) for d in data.provide_data]
+        key = (id(symbol), tuple((d.name, tuple(d.shape), np.dtype(d.dtype).str) for d in descs))
+        if self._pred_exec is None or self._pred_exec[0] != key:
+            types = {k: v.dtype for k, v in (self.arg_params or {}).items()}
+            types.update((d.name, d.dtype) for d in descs)
+            ex = symbol.simple_bind(self.ctx[0], grad_req="null", type_dict=types,
+                                    **{d.name: tuple(d.shape) for d in descs})
+            self._pred_exec = (key, ex)
+        ex = self._pred_exec[1]
+        ex.copy_params_from(self.arg_params or {}, self.aux_params or {},
+                            allow_extra_params=True)
+        return ex, [ex.arg_dict[d.name] for d in descs]
+
+    @staticmethod
+    def _run(ex, data_arrays, batch):
+        for src, dst in zip(batch.data, data_arrays):
+            src.copyto(dst)
+        ex.forward(is_train=False)
+        return ex.outputs
 
     def predict(self, X, num_batch=None, return_data=False, reset=True):
         """Outputs for ``X`` (numpy arrays; a list when the model has several outputs)."""
         X = self._init_iter(X, None, is_train=False)
         if reset:
             X.reset()
-        mod = self._predictor(X)
+        ex, data_arrays = self._predictor(X)
         outputs, datas, labels = None, [], []
         for i, batch in enumerate(X):
             if num_batch is not None and i == num_batch:
                 break
-            mod.forward(batch, is_train=False)
             keep = batch.data[0].shape[0] - (batch.pad or 0)
-            outs = [o[:keep].asnumpy() for o in mod.get_outputs()]
+            outs = [o[:keep].asnumpy() for o in self._run(ex, data_arrays, batch)]
             if outputs is None:
                 outputs = [[] for _ in outs]
             for store, o in zip(outputs, outs):
                 store.append(o)
             if return_data:
                 datas.append([d[:keep].asnumpy() for d in batch.data])
-                labels.append([lb[:keep].asnumpy() for lb in batch.label])
+                labels.append([lb[:keep].asnumpy() for lb in batch.label or []])
         if outputs is None:
             raise ValueError("predict: the data iterator gave no batch")
         outputs = [np.concatenate(o) for o in outputs]
@@ -447,13 +459,12 @@ class FeedForward(BASE_ESTIMATOR):
         X = self._init_iter(X, None, is_train=False)
         if reset:
             X.reset()
-        mod = self._predictor(X)
+        ex, data_arrays = self._predictor(X)
         eval_metric.reset()
         for i, batch in enumerate(X):
             if num_batch is not None and i == num_batch:
                 break
-            mod.forward(batch, is_train=False)
-            mod.update_metric(eval_metric, batch.label)
+            eval_metric.update(batch.label, self._run(ex, data_arrays, batch))
             if batch_end_callback is not None:
                 _multiple_callbacks(batch_end_callback,
                                     BatchEndParam(epoch=0, nbatch=i, eval_metric=eval_metric,

@@ -910,12 +910,13 @@ class Updater(object):
             self.optimizer.update_multi_precision(idx, w, g, self.states[idx])
 
     def _update_aggregated(self, indices, weights, grads):
-        """Same-dtype weights in lists of up to ``aggregate_num`` per optimizer call."""
-        by_dtype = {}
+        """Weights of one dtype and context (a model-parallel executor holds several) in lists
+        of up to ``aggregate_num`` per optimizer call."""
+        groups = {}
         for triple in zip(indices, weights, grads):
-            by_dtype.setdefault(triple[1].dtype, []).append(triple)
+            groups.setdefault((triple[1].dtype, triple[1].context), []).append(triple)
         step = self.optimizer.aggregate_num
-        for triples in by_dtype.values():
+        for triples in groups.values():
             for b in range(0, len(triples), step):
                 idx, w, g = zip(*triples[b:b + step])
                 self.optimizer.update_multi_precision(list(idx), list(w), list(g),

@@ -133,3 +133,44 @@ def test_create_and_data_iter_input():
     out, data, label = model.predict(it, return_data=True)
     assert out.shape == (40, 1) and data.shape == (40, 1) and label.shape == (40,)
     np.testing.assert_array_equal(data, x)
+
+
+@pytest.mark.parametrize("ctx", [mx.cpu(0), [mx.cpu(0), mx.cpu(1)]])
+def test_fit_decays_the_weights_not_the_inputs(ctx):
+    # Zero input: the weight's gradient is 0, so one SGD step leaves w * (1 - lr * wd) (MXNet
+    # 1.9.1: 0.99); the bias (no decay, MXNet's wd_mult 0 for names not *_weight / *_gamma)
+    # moves by the softmax gradient alone: [1.05, 0.95] as MXNet printed.
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=2,
+                                                     name="fc"), name="softmax")
+    it = mx.io.NDArrayIter(np.zeros((4, 3), "float32"), np.zeros(4, "float32"), batch_size=4)
+    model = mx.model.FeedForward(net, ctx, num_epoch=1, learning_rate=0.1, wd=0.1,
+                                 arg_params={"fc_weight": mx.nd.ones((2, 3)),
+                                             "fc_bias": mx.nd.ones((2,))})
+    model.fit(X=it)
+    np.testing.assert_allclose(model.arg_params["fc_weight"].asnumpy(), np.full((2, 3), 0.99),
+                               rtol=1e-6)
+    np.testing.assert_allclose(model.arg_params["fc_bias"].asnumpy(), [1.05, 0.95], rtol=1e-6)
+    names = set(model.kwargs["param_idx2name"].values())
+    assert names == {"fc_weight", "fc_bias"}
+
+
+def test_predict_runs_on_the_first_context_from_data_shapes_alone():
+    rs = np.random.RandomState(0)
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=10,
+                                                     name="fc"), name="sm")
+    w = rs.normal(0, 1, (10, 20)).astype("f")
+    args = {"fc_weight": mx.nd.array(w), "fc_bias": mx.nd.zeros((10,))}
+    x = rs.uniform(0, 1, (30, 20)).astype("f")
+    z = x @ w.T
+    want = np.exp(z - z.max(1, keepdims=True))
+    want /= want.sum(1, keepdims=True)
+    for ctx in (mx.cpu(0), [mx.cpu(0), mx.cpu(1)]):
+        model = mx.model.FeedForward(net, ctx=ctx, arg_params=args, aux_params={})
+        # An iterator without the symbol's label works: the label is inferred, left zero.
+        got = model.predict(mx.io.NDArrayIter(x, batch_size=8))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        labeled = mx.io.NDArrayIter(x, np.zeros(30), batch_size=8, label_name="sm_label")
+        np.testing.assert_array_equal(model.predict(labeled), got)
+    # New parameters are used by the next predict (the bound executor is kept).
+    model.arg_params = {"fc_weight": mx.nd.zeros((10, 20)), "fc_bias": mx.nd.zeros((10,))}
+    np.testing.assert_allclose(model.predict(x), np.full((30, 10), 0.1), rtol=1e-6)

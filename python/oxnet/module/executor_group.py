@@ -4,7 +4,8 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import ndarray as nd
-from ..executor import Executor, _storage_types
+from ..context import Context
+from ..executor import Executor, _storage_types, group_contexts
 from ..io import DataDesc
 
 
@@ -58,15 +59,43 @@ def _load_into(sources, targets):
                 arr[:] = part.as_in_context(arr.context)
 
 
+def _prepare_group2ctxs(group2ctxs, n):
+    """One ``group2ctx`` dict (or None) per device from Module's ``group2ctxs``: a list of
+    per-device dicts, or one dict whose values are a context or a list of 1 or ``n`` of them."""
+    if group2ctxs is None:
+        return [None] * n
+    if isinstance(group2ctxs, (list, tuple)):
+        if len(group2ctxs) != n:
+            raise ValueError("group2ctxs has %d entries for %d contexts" % (len(group2ctxs), n))
+        return list(group2ctxs)
+    if not isinstance(group2ctxs, dict):
+        raise TypeError("group2ctxs must be a dict or a list of dicts, got %s"
+                        % type(group2ctxs).__name__)
+    per_device = [{} for _ in range(n)]
+    for group, ctxs in group2ctxs.items():
+        if isinstance(ctxs, Context):
+            ctxs = [ctxs]
+        ctxs = list(ctxs)
+        if len(ctxs) == 1:
+            ctxs = ctxs * n
+        if len(ctxs) != n:
+            raise ValueError("group2ctxs[%r] has %d contexts; give 1 or %d (one per device)"
+                             % (group, len(ctxs), n))
+        for d, c in zip(per_device, ctxs):
+            d[group] = c
+    return per_device
+
+
 class DataParallelExecutorGroup:
     """Binds ``symbol`` once per context; parameters live in each executor, gradients are
     reduced by the module (through a KVStore when there are several devices)."""
 
     def __init__(self, symbol, contexts, workload, data_shapes, label_shapes, param_names,
                  for_training, inputs_need_grad, shared_group=None, logger=None,
-                 fixed_param_names=None, grad_req="write", state_names=None):
+                 fixed_param_names=None, grad_req="write", state_names=None, group2ctxs=None):
         self.symbol = symbol
         self.contexts = list(contexts)
+        self.group2ctxs = _prepare_group2ctxs(group2ctxs, len(self.contexts))
         self.workload = list(workload)
         self.param_names = list(param_names)
         self.arg_names = symbol.list_arguments()
@@ -177,12 +206,18 @@ class DataParallelExecutorGroup:
             if shared_exec is not None and shared_exec.grad_arrays is not None else {}
         shared_aux = shared_exec.aux_dict if shared_exec is not None else {}
 
+        group2ctx = self.group2ctxs[k]
+        arg_ctxs = dict(zip(self.arg_names,
+                            group_contexts(self.symbol, self.arg_names, ctx, group2ctx)))
+        arg_ctxs.update(zip(self.aux_names,
+                            group_contexts(self.symbol, self.aux_names, ctx, group2ctx)))
+
         def reuse(pool, name, shape, dtype, stype="default"):
             arr = pool.get(name)
             if arr is not None and arr.shape == tuple(shape) and arr.stype == stype \
                     and np.dtype(arr.dtype) == np.dtype(dtype):
                 return arr
-            return nd.zeros(shape, ctx=ctx, dtype=dtype, stype=stype)
+            return nd.zeros(shape, ctx=arg_ctxs[name], dtype=dtype, stype=stype)
 
         arg_stypes, grad_stypes = _storage_types(self.symbol, self.arg_names, None)
         args, grads, reqs = [], [], []
@@ -198,7 +233,7 @@ class DataParallelExecutorGroup:
         aux = [reuse(shared_aux, n, s, t) for n, s, t in zip(self.aux_names, aux_shapes, aux_types)]
         any_grad = any(g is not None for g in grads)
         return Executor(self.symbol, ctx, args, grads if any_grad else None,
-                        reqs if any_grad else ["null"] * len(reqs), aux)
+                        reqs if any_grad else ["null"] * len(reqs), aux, group2ctx)
 
     def _collect_arrays(self):
         execs = self.execs

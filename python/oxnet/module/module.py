@@ -203,7 +203,7 @@ class Module(BaseModule):
             self._symbol, self._context, self._work_load_list, self._data_shapes,
             self._label_shapes, self._param_names, for_training, inputs_need_grad,
             shared_group, logger=self.logger, fixed_param_names=self._fixed_param_names,
-            grad_req=grad_req, state_names=self._state_names)
+            grad_req=grad_req, state_names=self._state_names, group2ctxs=self._group2ctxs)
         # Only now: a bind that failed above leaves the module unbound, to be bound again.
         self.binded = True
         if shared_module is not None:

@@ -5,12 +5,14 @@
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::eval::{Plan, Slots, Watch, Watched};
+use crate::context::Context;
 use crate::graph::gradient::{gradient_parts, HEAD_GRAD_REQUIRED};
+use crate::graph::place::{place, Placement};
 use crate::graph::symbol::{input_names, output_name};
 use crate::graph::{list_inputs, topo_order, Entry, Node};
 use crate::ndarray::NDArray;
 use crate::op::elemwise_binary::{binary_op, BinOp};
-use crate::op::{copy_into, invoke_mode, Desc};
+use crate::op::{copy_into, in_context, invoke_mode, Desc};
 use crate::runtime::rt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -132,13 +134,16 @@ fn infer_entries(
 
 impl Executor {
     /// Binds `heads` to arrays: `args` in list_arguments order, `grads`/`reqs` per argument,
-    /// `aux` in list_auxiliary_states order. Arrays are used directly, not copied.
+    /// `aux` in list_auxiliary_states order. Arrays are used directly, not copied. With a
+    /// `placement` (`group2ctx`), every step runs on the context its group gives
+    /// ([`place`]); without one, each op runs where its inputs are.
     pub fn bind(
         heads: Vec<Entry>,
         args: Vec<NDArray>,
         grads: Vec<Option<NDArray>>,
         reqs: Vec<GradReq>,
         aux: Vec<NDArray>,
+        placement: Option<Placement>,
     ) -> Result<Executor> {
         let (arg_nodes, aux_nodes) = list_inputs(&heads);
         if args.len() != arg_nodes.len() {
@@ -192,6 +197,28 @@ impl Executor {
             .map(|n| slots.slot(&n.entry(0)))
             .collect();
         let mut fwd = Plan::new(&mut slots, &heads, &[]);
+        let mut bwd = Self::plan_backward(&heads, &arg_nodes, &grads, &reqs, &fwd, &mut slots);
+        let var_arrays = || args.iter().chain(&aux);
+        if let Some(p) = &placement {
+            let known: HashMap<usize, Context> = var_slots
+                .iter()
+                .zip(var_arrays())
+                .map(|(&s, a)| (s, a.ctx()))
+                .collect();
+            let mut plans = vec![&mut fwd];
+            if let Ok(b) = &mut bwd {
+                plans.push(&mut b.plan);
+            }
+            place(&mut plans, &known, p)?;
+        }
+        // Each output lives where the step computing it runs (a variable's, where it is).
+        let mut out_ctx: HashMap<usize, Context> =
+            var_slots.iter().zip(var_arrays()).map(|(&s, a)| (s, a.ctx())).collect();
+        for st in &fwd.steps {
+            if let Some(c) = st.ctx {
+                out_ctx.extend(st.outs.iter().map(|&o| (o, c)));
+            }
+        }
         let mut outputs = Vec::with_capacity(heads.len());
         let mut fwd_bound = HashMap::new();
         let mut out_copies = Vec::new();
@@ -199,8 +226,12 @@ impl Executor {
             let d = descs
                 .get(&h.key())
                 .ok_or_else(|| Error::Internal("a head has no inferred shape".into()))?;
-            let o = NDArray::empty(d.shape.clone(), d.dtype, ctx)?;
             let s = slots.slot(h);
+            let o = NDArray::empty(
+                d.shape.clone(),
+                d.dtype,
+                out_ctx.get(&s).copied().unwrap_or(ctx),
+            )?;
             if h.node.is_variable() || fwd_bound.contains_key(&s) {
                 out_copies.push((s, i));
             } else {
@@ -208,7 +239,6 @@ impl Executor {
             }
             outputs.push(o);
         }
-        let bwd = Self::plan_backward(&heads, &arg_nodes, &grads, &reqs, &fwd, &mut slots);
         let mut keep: HashSet<usize> = var_slots.iter().copied().collect();
         keep.extend(heads.iter().map(|h| slots.slot(h)));
         let fwd_slots = fwd.used_slots();
@@ -216,7 +246,6 @@ impl Executor {
             keep.extend(b.plan.used_slots().intersection(&fwd_slots));
         }
         fwd.set_frees(&keep);
-        let mut bwd = bwd;
         if let Ok(b) = &mut bwd {
             let mut keep_b: HashSet<usize> = fwd_slots;
             keep_b.extend(var_slots.iter().copied());
@@ -491,12 +520,14 @@ impl Executor {
                             ),
                         ));
                     }
-                    // MXNet copies a head gradient into a buffer of the output's dtype.
-                    let want = self.outputs[i].dtype();
-                    self.values[*s] = Some(if g.dtype() == want {
+                    // MXNet copies a head gradient into a buffer of the output's dtype and
+                    // context.
+                    let out = &self.outputs[i];
+                    let g = in_context(g, out.ctx())?;
+                    self.values[*s] = Some(if g.dtype() == out.dtype() {
                         g
                     } else {
-                        cast(&g, want)?
+                        cast(&g, out.dtype())?
                     })
                 }
                 // Only a head gradient the backward pass reads is required: the gradient of
@@ -541,8 +572,9 @@ impl Executor {
     }
 }
 
-/// `grad += v` in place (grad_req `add`).
+/// `grad += v` in place (grad_req `add`), `v` first copied to `grad`'s context.
 fn binary_add_into(grad: &NDArray, v: &NDArray) -> Result<()> {
+    let v = &in_context(v.clone(), grad.ctx())?;
     let op = binary_op(BinOp::Add, false);
     invoke_mode(
         &op,

@@ -1,9 +1,11 @@
 //! `Executor` handle: the core executor behind `Symbol.bind`.
 
+use crate::convert::ctx_of;
 use crate::error::{enter, stash, IntoPyResult};
 use crate::ndarray::{wrap, PyNDArray};
 use crate::symbol::PySymbol;
 use oxnet::executor::{Executor, GradReq};
+use oxnet::graph::place::Placement;
 use oxnet::graph::Entry;
 use oxnet::NDArray;
 use pyo3::prelude::*;
@@ -19,8 +21,13 @@ fn lock(m: &Mutex<Executor>) -> std::sync::MutexGuard<'_, Executor> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Binds a symbol's outputs to arrays (used directly, not copied).
+/// A context as `(device type code, device id)`.
+type CtxCode = (i32, i32);
+
+/// Binds a symbol's outputs to arrays (used directly, not copied). `group2ctx`, when given, is
+/// the default context and the context of each `ctx_group` (model parallelism).
 #[pyfunction]
+#[pyo3(signature = (symbol, args, grads, reqs, aux, group2ctx=None))]
 pub fn bind_executor(
     py: Python<'_>,
     symbol: PyRef<'_, PySymbol>,
@@ -28,7 +35,18 @@ pub fn bind_executor(
     grads: Vec<Option<PyRef<'_, PyNDArray>>>,
     reqs: Vec<String>,
     aux: Vec<PyRef<'_, PyNDArray>>,
+    group2ctx: Option<(CtxCode, Vec<(String, CtxCode)>)>,
 ) -> PyResult<PyExecutor> {
+    let placement = match group2ctx {
+        Some(((t, i), groups)) => Some(Placement {
+            default: ctx_of(t, i)?,
+            groups: groups
+                .into_iter()
+                .map(|(g, (t, i))| Ok((g, ctx_of(t, i)?)))
+                .collect::<PyResult<_>>()?,
+        }),
+        None => None,
+    };
     let heads: Vec<Entry> = symbol.inner.outputs.clone();
     let args: Vec<NDArray> = args.iter().map(|a| a.inner.clone()).collect();
     let grads: Vec<Option<NDArray>> = grads
@@ -41,7 +59,7 @@ pub fn bind_executor(
         .collect::<oxnet::Result<Vec<_>>>()
         .py()?;
     let aux: Vec<NDArray> = aux.iter().map(|a| a.inner.clone()).collect();
-    let ex = enter(py, move || Executor::bind(heads, args, grads, reqs, aux))?;
+    let ex = enter(py, move || Executor::bind(heads, args, grads, reqs, aux, placement))?;
     Ok(PyExecutor { ex: Mutex::new(ex) })
 }
 

@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ndarray::NDArray;
-use crate::op::{invoke_with, Desc};
+use crate::op::{in_context, invoke_with, Desc};
 use crate::runtime::rt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -44,6 +44,9 @@ pub struct Step {
     pub outs: Vec<usize>,
     /// Slots whose last reader is this step.
     pub free: Vec<usize>,
+    /// Where the step runs when placed ([`super::place`]); its inputs are copied there.
+    /// Unplaced steps run where their inputs are.
+    pub ctx: Option<Context>,
 }
 
 /// Which arrays of a step a [`Watch`] is shown.
@@ -171,6 +174,7 @@ impl Plan {
                 ins,
                 outs,
                 free: Vec::new(),
+                ctx: None,
             });
         }
         let owned = steps.iter().flat_map(|s| s.outs.iter().copied()).collect();
@@ -298,10 +302,21 @@ impl Plan {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
+            let ins = match step.ctx {
+                Some(c) => ins
+                    .into_iter()
+                    .map(|a| in_context(a, c))
+                    .collect::<Result<Vec<_>>>()?,
+                None => ins,
+            };
             if let Some(w) = watch.as_deref_mut() {
                 w(&step.node, Watched::Inputs, &ins)?;
             }
             let targets: Vec<Option<&NDArray>> = step.outs.iter().map(|s| bound.get(s)).collect();
+            // A bound array on another context than the step's is filled by a copy.
+            let direct = targets
+                .iter()
+                .all(|t| t.is_some_and(|t| step.ctx.is_none_or(|c| t.ctx() == c)));
             let reuse = if record.is_none() {
                 self.inplace_input(step, &ins, bound, recycler.as_ref())
             } else {
@@ -322,7 +337,7 @@ impl Plan {
                     is_train,
                     None,
                 )?
-            } else if targets.iter().all(|t| t.is_some()) {
+            } else if direct {
                 let o: Vec<NDArray> = targets.iter().flatten().map(|a| (*a).clone()).collect();
                 invoke_with(op, &ins, Some(&o), None, is_train, None)?
             } else {

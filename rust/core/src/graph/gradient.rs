@@ -3,6 +3,7 @@
 //! differentiating the gradient graph again) higher orders.
 
 use super::node::{topo_order, Entry, Node};
+use super::place::CTX_GROUP;
 use crate::error::{Error, Result};
 use crate::op::{GradArgs, Operator};
 use std::collections::{HashMap, HashSet};
@@ -19,6 +20,9 @@ pub struct GradBuilder {
     /// Name prefix of the node being differentiated (`fc1_backward`).
     prefix: String,
     count: usize,
+    /// The differentiated node's placement group (`__ctx_group__`), given to every node its
+    /// rule adds: a model-parallel executor runs a layer's backward where its forward ran.
+    group: Vec<(String, String)>,
 }
 
 impl GradBuilder {
@@ -32,6 +36,7 @@ impl GradBuilder {
         let attrs: Vec<(String, String)> = attrs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain(self.group.iter().cloned())
             .collect();
         let node = Node::from_registry(op, self.name(), attrs, inputs.to_vec())?;
         Ok((0..node.num_outputs()).map(|i| node.entry(i)).collect())
@@ -46,7 +51,7 @@ impl GradBuilder {
     /// Applies an already configured op (a backward kernel defined next to its forward).
     pub fn apply(&mut self, op: Arc<dyn Operator>, inputs: &[Entry]) -> Vec<Entry> {
         let name = self.name();
-        let node = Node::from_op(op, name, Vec::new(), inputs.to_vec(), None);
+        let node = Node::from_op(op, name, self.group.clone(), inputs.to_vec(), None);
         (0..node.num_outputs()).map(|i| node.entry(i)).collect()
     }
 
@@ -136,6 +141,7 @@ pub fn gradient_parts(
     let mut b = GradBuilder {
         prefix: String::new(),
         count: 0,
+        group: Vec::new(),
     };
     for n in order.iter().rev() {
         let Some(op) = &n.op else { continue };
@@ -146,6 +152,10 @@ pub fn gradient_parts(
         let outputs: Vec<Entry> = (0..nout).map(|i| n.entry(i)).collect();
         b.prefix = n.name.clone();
         b.count = 0;
+        b.group = n
+            .attr(CTX_GROUP)
+            .map(|g| vec![(CTX_GROUP.to_string(), g.to_string())])
+            .unwrap_or_default();
         let out_grads: Vec<Entry> = if op.is_loss() {
             Vec::new()
         } else {
@@ -203,6 +213,7 @@ pub fn gradient_parts(
         parts.push((n.clone(), asked));
     }
     b.prefix = "grad".into();
+    b.group.clear();
     let total = wrt
         .iter()
         .map(|w| match grads.get(&w.key()) {

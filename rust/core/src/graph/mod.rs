@@ -7,6 +7,7 @@ pub mod gradient;
 pub mod infer;
 pub mod json;
 pub mod node;
+pub mod place;
 pub mod subgraph;
 pub mod symbol;
 

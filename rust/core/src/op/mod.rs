@@ -516,6 +516,16 @@ fn run_forward(
     op.forward(cx, inputs, outputs)
 }
 
+/// `a` itself when it is on `ctx`, else a copy of it there.
+pub fn in_context(a: NDArray, ctx: Context) -> Result<NDArray> {
+    if a.ctx() == ctx {
+        return Ok(a);
+    }
+    let c = NDArray::empty(a.shape().clone(), a.dtype(), ctx)?;
+    copy_into(&a, &c, None)?;
+    Ok(c)
+}
+
 /// Copies `src` into `dst` (same shape; dtype converted; any contexts): `copyto`.
 pub fn copy_into(src: &NDArray, dst: &NDArray, origin: Option<Origin>) -> Result<()> {
     if src.shape() != dst.shape() {

@@ -66,6 +66,7 @@ fn foreach_runs_forward_and_backward() {
         vec![Some(gx.clone()), Some(gs.clone())],
         vec![GradReq::Write; 2],
         vec![],
+        None,
     )
     .expect("bind");
     ex.forward(true).expect("forward");
