@@ -1,4 +1,5 @@
 """``mx.AttrScope``: attributes given to every symbol created inside a ``with`` block."""
+import collections
 import threading
 
 from .base import string_types
@@ -24,6 +25,8 @@ class AttrScope(metaclass=_CurrentMeta):
     """
 
     _current = threading.local()
+    # Counters of control-flow subgraph names (`foreach0`, `foreach1`...), as MXNet keeps them.
+    _subgraph_names = collections.defaultdict(int)
 
     def __init__(self, **kwargs):
         self._old_scope = None

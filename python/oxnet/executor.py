@@ -174,8 +174,9 @@ def _is_true(v):
 def _storage_types(sym, arg_names, stype_dict):
     """MXNet's storage types of the argument arrays (a variable's ``stype``, or
     ``stype_dict``) and of their gradients: row_sparse for the right operand of ``dot`` with
-    a csr left one, and for the weight of ``Embedding(sparse_grad=True)`` /
-    ``SparseEmbedding``, when every use of the argument gives one; dense otherwise."""
+    a csr left one, for the weight of ``Embedding(sparse_grad=True)`` / ``SparseEmbedding``
+    and for a row_sparse operand of ``_square_sum``, when every use of the argument gives one;
+    dense otherwise."""
     nodes = json.loads(sym.tojson())["nodes"]
     stypes = {}
     for node in nodes:
@@ -194,6 +195,10 @@ def _storage_types(sym, arg_names, stype_dict):
         elif (node["op"] == "_contrib_SparseEmbedding" or node["op"] == "Embedding"
               and _is_true(attrs.get("sparse_grad"))):
             sparse_in = 1
+        elif node["op"] == "_square_sum" and ins:
+            src = nodes[ins[0][0]]
+            if src["op"] == "null" and stypes.get(src["name"]) == "row_sparse":
+                sparse_in = 0
         for i, (src, _, _) in enumerate(ins):
             if nodes[src]["op"] == "null":
                 uses.setdefault(nodes[src]["name"], []).append(i == sparse_in)

@@ -506,3 +506,84 @@ def test_module_fit_trains_an_rnn_written_with_foreach():
     mod.fit(it, num_epoch=30, optimizer="adam", optimizer_params={"learning_rate": 0.02})
     after = mse()
     assert after < 0.25 * before, (before, after)
+
+
+def _bind_run(sym, args, grads=True):
+    ex = sym.bind(mx.cpu(), args={k: mx.nd.array(v) for k, v in args.items()},
+                  args_grad={k: mx.nd.zeros(np.shape(v)) for k, v in args.items()}
+                  if grads else None)
+    ex.forward(is_train=grads)
+    return ex
+
+
+def test_nested_foreach_builds_and_matches_numpy():
+    # The inner loop is built inside the outer body: its node carries the outer subgraph's
+    # name (as every node built in an AttrScope does), so it stays inside the outer body.
+    def inner_step(x, states):
+        out = x * 2 + states[0]
+        return out, [out]
+
+    def outer_step(row, states):
+        outs, _ = mx.sym.contrib.foreach(inner_step, row, states)
+        total = mx.sym.sum(outs, axis=0)
+        return total, [total]
+
+    out, _ = mx.sym.contrib.foreach(outer_step, mx.sym.var("v1"), [mx.sym.var("v2")])
+    v1 = np.arange(12, dtype=np.float32).reshape(2, 3, 2) / 4
+    v2 = np.array([1.0, -1.0], np.float32)
+    want, state = [], v2
+    for row in v1:
+        acc, outs = state, []
+        for x in row:
+            acc = x * 2 + acc
+            outs.append(acc)
+        state = np.sum(outs, axis=0)
+        want.append(state)
+    ex = _bind_run(out, {"v1": v1, "v2": v2}, grads=False)
+    np.testing.assert_allclose(ex.outputs[0].asnumpy(), np.array(want), rtol=1e-6)
+
+
+def test_control_flow_nodes_carry_the_scope_attributes():
+    with mx.AttrScope(ctx_group="dev1", __custom__="x"):
+        out, _ = mx.sym.contrib.foreach(lambda d, s: (d + s[0], [s[0]]), mx.sym.var("d"),
+                                        [mx.sym.var("s")])
+    attrs = out.list_attr()
+    assert attrs["__ctx_group__"] == "dev1" and attrs["__custom__"] == "x"
+
+
+def test_foreach_rows_of_1d_data_have_shape_1_as_mxnet():
+    # MXNet 1.9.1: each step of 1-D data sees shape (1,), so the stacked output is (3, 1).
+    d = mx.sym.var("d")
+    out, st = mx.sym.contrib.foreach(lambda x, s: (x * s[0] + 1, [s[0] + x]), d,
+                                     [mx.sym.var("s")])
+    ex = _bind_run(mx.sym.Group([out, st[0]]), {"d": np.array([1.0, 2.0, 3.0], np.float32),
+                                                 "s": np.array([2.0], np.float32)})
+    assert ex.outputs[0].shape == (3, 1)
+    # states 2, 3, 5: outputs 1*2+1, 2*3+1, 3*5+1; final state 8.
+    np.testing.assert_allclose(ex.outputs[0].asnumpy()[:, 0], [3.0, 7.0, 16.0])
+    np.testing.assert_allclose(ex.outputs[1].asnumpy(), [8.0])
+    ex.backward([mx.nd.ones((3, 1)), mx.nd.zeros((1,))])
+    # d out_t / d d_t = s_t (2, 3, 5), plus through later states: d_t raises s_{t'>t}.
+    # dL/dd_0 = 2 + d1 + d2 = 2 + 2 + 3 = 7; dL/dd_1 = 3 + d2 = 6; dL/dd_2 = 5.
+    np.testing.assert_allclose(ex.grad_dict["d"].asnumpy(), [7.0, 6.0, 5.0])
+
+
+def test_unused_loop_input_is_an_assertion_error_as_in_mxnet():
+    with pytest.raises(AssertionError, match="have to be used in the loop body"):
+        mx.sym.contrib.foreach(lambda d, s: (s[0] + 1, [s[0]]), mx.sym.var("d"),
+                               [mx.sym.var("s")])
+
+
+def test_subgraph_name_counters_live_on_attrscope():
+    saved = mx.AttrScope._subgraph_names
+    mx.AttrScope._subgraph_names = __import__("collections").defaultdict(int)
+    try:
+        for want in ("foreach0", "foreach1"):
+            out, _ = mx.sym.contrib.foreach(lambda d, s: (d + s[0], [s[0]]), mx.sym.var("d"),
+                                            [mx.sym.var("s")])
+            body = json.loads(out.tojson())["nodes"][-1]["subgraphs"][0]
+            assert all(n.get("attrs", {}).get("__subgraph_name__") == want
+                       for n in body["nodes"] if n["op"] != "null")
+        assert mx.AttrScope._subgraph_names["foreach"] == 2
+    finally:
+        mx.AttrScope._subgraph_names = saved

@@ -375,3 +375,10 @@ def test_reshapes_of_computed_values_are_views_and_in_place_ops_respect_them():
     assert "sigmoid" in table and "Flatten" not in table and "Reshape" not in table, table
     # Inference keeps nothing for a backward pass: y dies at sigmoid, the in-place candidate.
     np.testing.assert_allclose(exe.forward(is_train=False)[0].asnumpy(), [want], rtol=1e-5)
+
+
+def test_simple_bind_ignores_type_dict_names_the_symbol_lacks():
+    # MXNet 1.9.1 ignores them ('ok float32').
+    ex = fc_net().simple_bind(mx.cpu(), data=(2, 3), type_dict={"data": "float32",
+                                                                  "not_there": "float16"})
+    assert ex.arg_dict["data"].dtype == np.float32

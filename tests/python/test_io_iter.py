@@ -542,6 +542,22 @@ def test_image_record_uint8_iter(tmp_path):
         mx.io.ImageRecordUInt8Iter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=3, mean_r=1)
 
 
+def test_int8_pixels_saturate_as_mxnet(tmp_path):
+    # MXNet 1.9.1: ImageRecordInt8Iter and ImageRecordIter(dtype='int8') give 127 for pixels
+    # above 127 (141, 172, 204 -> 127), not the wrapped -115, -84, -52.
+    path, rgbs = _make_rec(tmp_path, n=3)
+    want = np.minimum(np.stack(rgbs).transpose(0, 3, 1, 2), 127).astype(np.int8)
+    assert (np.stack(rgbs) > 127).any()
+    for it in (mx.io.ImageRecordInt8Iter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=3),
+               mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=3,
+                                     dtype="int8")):
+        assert it.provide_data[0].dtype == np.int8
+        d = it.next().data[0]
+        assert d.dtype == np.int8
+        np.testing.assert_array_equal(d.asnumpy(), want)
+        it.close()
+
+
 # ------------------------------------------------------------------------- tools/im2rec
 LAYOUT = ["cat/a", "cat/b", "cat/c", "dog/d", "dog/e", "zebra/f"]
 # MXNet 1.9.1's im2rec.py --list --recursive on this layout (random.seed(100) shuffle)

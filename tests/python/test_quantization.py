@@ -482,3 +482,45 @@ def test_control_flow_subgraphs_pass_through():
     assert carried
     for n in carried:
         assert by_name[n['name']]['subgraphs'] == n['subgraphs']
+
+
+def test_contrib_quant_is_the_quantization_module():
+    assert mx.contrib.quant is q
+
+
+def test_quantize_ops_pass_the_data_shape_both_ways():
+    # A zeros((0, 8)) begin state learns its batch from the graph through quantize_v2 /
+    # dequantize, as MXNet 1.9.1 infers it ('z_output': (2, 8)).
+    z = mx.sym.zeros(shape=(0, 8), name="z")
+    s = mx.sym.elemwise_add(mx.sym.Variable("d"), mx.sym.contrib.dequantize(
+        *mx.sym.contrib.quantize_v2(z, out_type="int8")))
+    internals = s.get_internals()
+    shapes = dict(zip(internals.list_outputs(), internals.infer_shape_partial(d=(2, 8))[1]))
+    assert shapes["z_output"] == (2, 8) and shapes["quantize_v20_output0"] == (2, 8)
+
+
+@pytest.mark.parametrize("quantized_dtype", ["int8", "auto"])
+def test_quantized_lstm_binds_and_tracks_fp32(quantized_dtype):
+    # mx.rnn begin states are zeros((0, num_hidden)) feeding the quantized h2h layer: their
+    # batch comes back through quantized_fully_connected (MXNet 1.9.1 binds this graph; its
+    # int8 outputs differ from FP32 by 0.0018 at most).
+    cell = mx.rnn.LSTMCell(num_hidden=64)
+    outputs, _ = cell.unroll(4, mx.sym.Variable("data"))
+    sym = mx.sym.Group(outputs)
+    mod = mx.mod.Module(sym, label_names=None)
+    mod.bind(data_shapes=[("data", (4, 4, 32))], for_training=False)
+    mx.random.seed(0)
+    mod.init_params(mx.init.Uniform(0.1))
+    arg, aux = mod.get_params()
+    x = mx.nd.array(np.random.RandomState(0).uniform(-1, 1, (4, 4, 32)))
+    mod.forward(mx.io.DataBatch([x]), is_train=False)
+    ref = mod.get_outputs()[0].asnumpy()
+    qsym, qarg, qaux = q.quantize_model(sym, arg, aux, ctx=mx.cpu(), calib_mode="none",
+                                        quantized_dtype=quantized_dtype)
+    qmod = mx.mod.Module(qsym, label_names=None)
+    qmod.bind(data_shapes=[("data", (4, 4, 32))], for_training=False)
+    qmod.set_params(qarg, qaux)
+    qmod.forward(mx.io.DataBatch([x]), is_train=False)
+    got = qmod.get_outputs()[0].asnumpy()
+    assert got.shape == ref.shape
+    assert np.abs(got - ref).max() < 0.01

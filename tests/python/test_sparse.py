@@ -858,3 +858,35 @@ def test_lazy_update_writes_back_only_the_stored_rows_in_place():
     with pytest.raises(mx.base.MXNetError, match="out of bounds"):
         mx.nd._internal._set_rows(d, mx.nd.array([4]), mx.nd.ones((1, 2)))
         d.asnumpy()
+
+
+def test_square_sum_gradient_of_a_row_sparse_weight_is_row_sparse():
+    # MXNet 1.9.1's factorization machine (example/sparse/factorization_machine): the
+    # gradient of a row_sparse `v` through `_square_sum` is row_sparse, so a lazy update
+    # leaves the rows without gradient alone (MXNet: row 1 stays [0.155 0.378]).
+    rs = np.random.RandomState(0)
+    F, K, B = 6, 2, 3
+    x_np = ((rs.uniform(size=(B, F)) < 0.5) * rs.uniform(size=(B, F))).astype("float32")
+    x_np[:, 1] = 0
+    v_np = rs.normal(0, 1, (F, K)).astype("float32")
+    x = mx.sym.Variable("data", stype="csr")
+    v = mx.sym.Variable("v", shape=(F, K), stype="row_sparse")
+    v_s = mx.sym._internal._square_sum(data=v, axis=1, keepdims=True)
+    net = mx.sym.MakeLoss(mx.sym.sum(mx.sym.dot(mx.sym.square(data=x), v_s)))
+    ex = net.simple_bind(mx.cpu(), data=(B, F), v=(F, K),
+                         stype_dict={"data": "csr", "v": "row_sparse"},
+                         grad_req={"data": "null", "v": "write"})
+    ex.arg_dict["data"][:] = mx.nd.array(x_np).tostype("csr")
+    ex.arg_dict["v"][:] = mx.nd.array(v_np).tostype("row_sparse")
+    ex.forward(is_train=True)
+    ex.backward()
+    g = ex.grad_dict["v"]
+    assert g.stype == "row_sparse"
+    want = 2 * v_np * (x_np ** 2).sum(0)[:, None]
+    np.testing.assert_allclose(g.asnumpy(), want, rtol=1e-5)
+    assert 1 not in g.indices.asnumpy().tolist()
+    w = ex.arg_dict["v"].copy()
+    mom = mx.nd.zeros(w.shape).tostype("row_sparse")
+    mx.nd.sgd_mom_update(w, g, mom, out=w, lr=0.1, momentum=0.9, wd=0.5, lazy_update=True)
+    np.testing.assert_array_equal(w.asnumpy()[1], v_np[1])
+    assert not np.allclose(w.asnumpy()[0], v_np[0])

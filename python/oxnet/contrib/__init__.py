@@ -14,3 +14,4 @@ from . import text
 
 nd = ndarray
 sym = symbol
+quant = quantization

@@ -7,7 +7,7 @@
 from .base import DataDesc, DataBatch, DataIter, ResizeIter, PrefetchingIter
 from .ndarray_iter import NDArrayIter
 from .file_iters import CSVIter, MNISTIter
-from .image_record_iter import ImageRecordIter, ImageRecordUInt8Iter
+from .image_record_iter import ImageRecordIter, ImageRecordInt8Iter, ImageRecordUInt8Iter
 from .image_det_record_iter import ImageDetRecordIter
 from .libsvm_iter import LibSVMIter
 
@@ -17,4 +17,5 @@ ImageRecordUInt8Iter_v1 = ImageRecordUInt8Iter
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "ResizeIter", "PrefetchingIter", "NDArrayIter",
            "CSVIter", "MNISTIter", "LibSVMIter", "ImageRecordIter", "ImageRecordUInt8Iter",
-           "ImageDetRecordIter", "ImageRecordIter_v1", "ImageRecordUInt8Iter_v1"]
+           "ImageRecordInt8Iter", "ImageDetRecordIter", "ImageRecordIter_v1",
+           "ImageRecordUInt8Iter_v1"]

@@ -199,7 +199,7 @@ class _RecordPipelineIter(_NativeIter):
             fut.result()  # re-raises a worker's error here, in the consumer
         self._overflow = p.overflow
         label = self._batch_label(p.label)
-        data = p.data if self._out_dtype == np.float32 else p.data.astype(self._out_dtype)
+        data = p.data if self._out_dtype == np.float32 else _cast_pixels(p.data, self._out_dtype)
         self.current_batch = DataBatch([nd.array(data, dtype=self._out_dtype)], [nd.array(label)],
                                 pad=p.pad, index=p.ids)
         self._fill()
@@ -342,16 +342,34 @@ class ImageRecordIter(_RecordPipelineIter):
         pending.ids[slot] = header.id
 
 
+def _cast_pixels(data, dtype):
+    """Float pixels as integers of `dtype`, saturated to its range as MXNet's iterators cast
+    (an int8 pixel above 127 is 127, not wrapped)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        data = np.clip(data, info.min, info.max)
+    return data.astype(dtype)
+
+
 class ImageRecordUInt8Iter(ImageRecordIter):
     """ImageRecordIter yielding the augmented uint8 pixels (no mean/std/scale), as MXNet's."""
+
+    _pixel_dtype = np.uint8
 
     def __init__(self, *args, **kwargs):
         for k in ("mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b", "scale"):
             if k in kwargs:
-                raise MXNetError("ImageRecordUInt8Iter: cannot find argument %s" % k)
+                raise MXNetError("%s: cannot find argument %s" % (type(self).__name__, k))
         super().__init__(*args, **kwargs)
-        self._out_dtype = np.uint8
+        self._out_dtype = np.dtype(self._pixel_dtype)
 
     @property
     def provide_data(self):
-        return [DataDesc(self.data_name, (self.batch_size,) + self.data_shape, np.uint8)]
+        return [DataDesc(self.data_name, (self.batch_size,) + self.data_shape, self._out_dtype)]
+
+
+class ImageRecordInt8Iter(ImageRecordUInt8Iter):
+    """ImageRecordIter yielding the augmented pixels as int8, saturated at 127, as MXNet's."""
+
+    _pixel_dtype = np.int8

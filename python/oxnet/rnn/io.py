@@ -63,15 +63,17 @@ class BucketSentenceIter(DataIter):
     Batches hold one bucket each (``bucket_key`` = its length); their order and the sentences
     within a bucket are shuffled at every reset (Python's ``random`` and ``np.random``). A
     bucket's last partial batch is dropped. Without ``buckets``, every length shared by at least
-    ``batch_size`` sentences is a bucket. ``layout`` is 'NT' (batch major) or 'TN'.
+    ``batch_size`` sentences is a bucket. ``layout`` is batch major when it starts with N ('NT',
+    'NTC'), time major when N is second ('TN').
     """
 
     def __init__(self, sentences, batch_size, buckets=None, invalid_label=-1,
                  data_name="data", label_name="softmax_label", dtype="float32", layout="NT"):
         super(BucketSentenceIter, self).__init__(batch_size)
-        if layout not in ("NT", "TN"):
-            raise ValueError("Invalid layout %r: must be 'NT' (batch major) or 'TN' "
-                             "(time major)" % (layout,))
+        # As MXNet, only where N stands matters ('NTC' is batch major).
+        if not isinstance(layout, str) or layout.find("N") not in (0, 1):
+            raise ValueError("Invalid layout %r: N must come first (batch major, 'NT') or second "
+                             "(time major, 'TN')" % (layout,))
         if int(batch_size) != batch_size or batch_size <= 0:
             raise ValueError("batch_size must be a positive integer, got %r" % (batch_size,))
         batch_size = int(batch_size)

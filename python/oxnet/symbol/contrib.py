@@ -1,6 +1,5 @@
 """`mx.sym.contrib`: the registry's `_contrib_<name>` ops as `<name>` (added by the package
 ``__init__``), and MXNet's Python-level `rand_zipfian`, AdamW updates and `foreach`."""
-import collections
 import math
 import re
 
@@ -49,16 +48,17 @@ def mp_adamw_update(weight, grad, mean, var, weight32, rescale_grad, lr, eta, be
                                       clip_gradient=clip_gradient, name=name, **kwargs)
 
 
-# Per subgraph-name counters (MXNet keeps them on AttrScope): `foreach` -> foreach0, foreach1.
-_SUBGRAPH_NAMES = collections.defaultdict(int)
-
-
 def _unique_subgraph_name(name):
+    """`foreach` -> foreach0, foreach1... (counters on AttrScope, where MXNet keeps them)."""
     outer = AttrScope.current.get(None).get("__subgraph_name__", "")
     if outer:
         name = outer + "$" + name
-    _SUBGRAPH_NAMES[name] += 1
-    return name + str(_SUBGRAPH_NAMES[name] - 1)
+    AttrScope._subgraph_names[name] += 1
+    return name + str(AttrScope._subgraph_names[name] - 1)
+
+
+class _UnusedLoopInput(MXNetError, AssertionError):
+    """A loop input the body never reads (MXNet 1.9.1 checks this with assert)."""
 
 
 def _uniq_name(sym):
@@ -112,8 +112,8 @@ def foreach(body, data, init_states, name="foreach"):
     for what, names in (("data", data_names), ("state", state_names)):
         for n in names:
             if n not in sub_inputs:
-                raise MXNetError("foreach: the %s arrays have to be used in the loop body "
-                                 "(%s is not)" % (what, n))
+                raise _UnusedLoopInput("foreach: the %s arrays have to be used in the loop "
+                                       "body (%s is not)" % (what, n))
     internals = {s.name: s for s in _body_variables(g)}
     ordered = list(flat_data) + list(flat_states)
     remain = []
@@ -148,8 +148,14 @@ def _cut(graph, name):
 
 
 def _control_flow_node(op, name, attrs, inputs, subgraphs):
-    return Symbol(_native.Symbol._create_control_flow(
+    node = Symbol(_native.Symbol._create_control_flow(
         op, name, attrs, [s.handle for s in inputs], [g.handle for g in subgraphs]))
+    scope = AttrScope.current.get(None)
+    if scope:
+        # The scope's attributes, as on every op node: `__subgraph_name__` marks a loop
+        # built inside another loop's body as part of it; `ctx_group` places it.
+        node._set_attr(**scope)
+    return node
 
 
 def _tuple(v):

@@ -2,10 +2,10 @@
 //! argument, gradient, auxiliary and output arrays bound by the caller. Forward and backward
 //! push their steps to the engine and return at once.
 
+use crate::context::Context;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::eval::{Plan, Slots, Watch, Watched};
-use crate::context::Context;
 use crate::graph::gradient::{gradient_parts, HEAD_GRAD_REQUIRED};
 use crate::graph::place::{place, Placement};
 use crate::graph::symbol::{input_names, output_name};
@@ -212,8 +212,11 @@ impl Executor {
             place(&mut plans, &known, p)?;
         }
         // Each output lives where the step computing it runs (a variable's, where it is).
-        let mut out_ctx: HashMap<usize, Context> =
-            var_slots.iter().zip(var_arrays()).map(|(&s, a)| (s, a.ctx())).collect();
+        let mut out_ctx: HashMap<usize, Context> = var_slots
+            .iter()
+            .zip(var_arrays())
+            .map(|(&s, a)| (s, a.ctx()))
+            .collect();
         for st in &fwd.steps {
             if let Some(c) = st.ctx {
                 out_ctx.extend(st.outs.iter().map(|&o| (o, c)));

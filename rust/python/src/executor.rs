@@ -59,7 +59,9 @@ pub fn bind_executor(
         .collect::<oxnet::Result<Vec<_>>>()
         .py()?;
     let aux: Vec<NDArray> = aux.iter().map(|a| a.inner.clone()).collect();
-    let ex = enter(py, move || Executor::bind(heads, args, grads, reqs, aux, placement))?;
+    let ex = enter(py, move || {
+        Executor::bind(heads, args, grads, reqs, aux, placement)
+    })?;
     Ok(PyExecutor { ex: Mutex::new(ex) })
 }
 

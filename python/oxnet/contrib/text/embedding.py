@@ -93,8 +93,8 @@ class _TokenEmbedding(vocab.Vocabulary):
             for line_num, line in enumerate(f, 1):
                 elems = line.rstrip().split(elem_delim)
                 if len(elems) < 2:
-                    raise ValueError("%s: line %d of %s is not 'token%svalue...'"
-                                     % (type(self).__name__, line_num, path, elem_delim))
+                    raise EmbeddingArgError("%s: line %d of %s is not 'token%svalue...'"
+                                            % (type(self).__name__, line_num, path, elem_delim))
                 token = elems[0]
                 try:
                     values = [float(x) for x in elems[1:]]
@@ -108,9 +108,9 @@ class _TokenEmbedding(vocab.Vocabulary):
                 if vec_len is None:
                     vec_len = len(values)
                 elif len(values) != vec_len:
-                    raise ValueError("%s: line %d of %s: token %s has %d values but earlier "
-                                     "tokens have %d" % (type(self).__name__, line_num, path,
-                                                         token, len(values), vec_len))
+                    raise EmbeddingArgError(
+                        "%s: line %d of %s: token %s has %d values but earlier tokens have %d"
+                        % (type(self).__name__, line_num, path, token, len(values), vec_len))
                 idx = self._token_to_idx.get(token)
                 if (idx is not None and idx < n_special and idx not in special_vecs):
                     special_vecs[idx] = values

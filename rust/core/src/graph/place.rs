@@ -21,7 +21,11 @@ pub struct Placement {
 /// of the slots filled before they run (bound variables). Rules, first match wins: the node's
 /// group; the context of its first input that has one; the context of a later step reading
 /// one of its outputs; the default.
-pub fn place(plans: &mut [&mut Plan], known: &HashMap<usize, Context>, p: &Placement) -> Result<()> {
+pub fn place(
+    plans: &mut [&mut Plan],
+    known: &HashMap<usize, Context>,
+    p: &Placement,
+) -> Result<()> {
     let mut slot_ctx = known.clone();
     let mut ctxs: Vec<Option<Context>> = Vec::new();
     let mut producer: HashMap<usize, usize> = HashMap::new();

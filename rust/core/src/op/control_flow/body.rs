@@ -212,6 +212,22 @@ pub fn add(a: &NDArray, b: &NDArray) -> Result<NDArray> {
     Ok(call_str("elemwise_add", &[a.clone(), b.clone()], &[])?.remove(0))
 }
 
+/// What a `_foreach` step sees of a data input of shape `s`: one row, which for a 1-D input is
+/// (1,) as in MXNet 1.x (its shapes have no rank 0), not ().
+pub fn data_row_shape(s: &Shape) -> Shape {
+    if s.ndim() == 1 {
+        Shape::new(vec![1])
+    } else {
+        Shape::new(s.0[1..].to_vec())
+    }
+}
+
+/// Row `t` of data input `a`, shaped by [`data_row_shape`], as a view.
+pub fn data_row(a: &NDArray, t: usize) -> Result<NDArray> {
+    a.slice_rows(t, t + 1)?
+        .reshape_view(data_row_shape(a.shape()))
+}
+
 /// Row `t` of `a` along axis 0, as a view.
 pub fn row(a: &NDArray, t: usize) -> Result<NDArray> {
     let dims = a.shape().0[1..].to_vec();

@@ -3,7 +3,7 @@
 //! states. Node inputs are data, then states, then the body's other (free) inputs; the
 //! `*_locs` attributes say which body input each one feeds.
 
-use super::body::{add, parse_int, parse_locs, row, zeros_like, Body};
+use super::body::{add, data_row, data_row_shape, parse_int, parse_locs, row, zeros_like, Body};
 use super::{backward_infer, backward_node};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -94,7 +94,7 @@ impl Foreach {
         let mut sub: Vec<Option<NDArray>> = vec![None; self.locs.len()];
         for (k, &l) in self.locs.iter().enumerate() {
             sub[l] = Some(if k < self.num_data {
-                row(&inputs[k], t)?
+                data_row(&inputs[k], t)?
             } else if k < self.num_data + self.num_states {
                 states[k - self.num_data].clone()
             } else {
@@ -175,7 +175,7 @@ impl Operator for Foreach {
         inputs: &mut [Option<Shape>],
         _outputs: &mut [Option<Shape>],
     ) -> Result<()> {
-        let row_of = |s: &Shape| (!s.0.is_empty()).then(|| Shape::new(s.0[1..].to_vec()));
+        let row_of = |s: &Shape| (!s.0.is_empty()).then(|| data_row_shape(s));
         let mut sub = self.to_body(inputs, row_of);
         self.body.infer_shapes(NAME, &mut sub)?;
         self.fill_from_body(&sub, inputs);
@@ -215,7 +215,7 @@ impl Operator for Foreach {
         let mut sub: Vec<Option<Desc>> = vec![None; self.locs.len()];
         for (k, (&l, d)) in self.locs.iter().zip(inputs).enumerate() {
             sub[l] = Some(if k < self.num_data {
-                Desc::new(Shape::new(d.shape.0[1..].to_vec()), d.dtype)
+                Desc::new(data_row_shape(&d.shape), d.dtype)
             } else {
                 d.clone()
             });
@@ -328,7 +328,7 @@ impl Operator for ForeachBackward {
             for (k, &l) in f.locs.iter().enumerate() {
                 let gl = &g[l];
                 if k < f.num_data {
-                    copy_into(gl, &row(&outputs[k], t)?, None)?;
+                    copy_into(gl, &data_row(&outputs[k], t)?, None)?;
                 } else if k < f.num_data + f.num_states {
                     dstates[k - f.num_data] = gl.clone();
                 } else {

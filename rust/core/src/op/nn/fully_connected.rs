@@ -30,6 +30,26 @@ pub(crate) struct Cfg {
 }
 
 impl Cfg {
+    /// A known output fills the data's unknown batch dimension(s), as MXNet's rule does
+    /// (mx.rnn's begin states are zeros of shape (0, num_hidden) feeding h2h).
+    pub(crate) fn batch_from_output(&self, ins: &mut [Option<Shape>], outs: &[Option<Shape>]) {
+        let (Some(Some(o)), Some(Some(d))) = (outs.first(), ins.first_mut()) else {
+            return;
+        };
+        let lead = if self.flatten {
+            1
+        } else {
+            d.ndim().saturating_sub(1)
+        };
+        if d.ndim() > 0 && o.ndim() == (if self.flatten { 2 } else { d.ndim() }) {
+            for i in 0..lead {
+                if d.0[i] == 0 {
+                    d.0[i] = o.0[i];
+                }
+            }
+        }
+    }
+
     pub(crate) fn parse(op: &'static str, p: &Params) -> Result<Cfg> {
         let nh = p.int("num_hidden")?;
         let num_hidden = usize::try_from(nh)
@@ -362,22 +382,7 @@ fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
         move |_, ins, outs| by_float!(OP, ins[0].dtype(), forward_t, cfg, ins, &outs[0]),
     )
     .with_shape_partial(move |ins, outs| {
-        // A known output fills the data's unknown batch dimension(s), as MXNet's rule does
-        // (mx.rnn's begin states are zeros of shape (0, num_hidden) feeding h2h).
-        if let (Some(Some(o)), Some(Some(d))) = (outs.first(), ins.first_mut()) {
-            let lead = if cfg.flatten {
-                1
-            } else {
-                d.ndim().saturating_sub(1)
-            };
-            if d.ndim() > 0 && o.ndim() == (if cfg.flatten { 2 } else { d.ndim() }) {
-                for i in 0..lead {
-                    if d.0[i] == 0 {
-                        d.0[i] = o.0[i];
-                    }
-                }
-            }
-        }
+        cfg.batch_from_output(ins, outs);
         // Weight and bias follow from the data's feature size; the output from the data.
         let Some(d) = ins.first().cloned().flatten() else {
             return Ok(());

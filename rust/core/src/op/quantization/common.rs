@@ -5,6 +5,7 @@
 use super::range::QType;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::graph::infer::same_shape_partial;
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::fill_indexed;
 use crate::kernels::cpu::{par_ranges, Ptr};
@@ -256,6 +257,23 @@ pub fn range_shapes(
             if let Some(s) = outs.get_mut(i) {
                 s.get_or_insert_with(|| Shape::new(vec![1]));
             }
+        }
+        Ok(())
+    }
+}
+
+/// `range_shapes`, with the data (input 0) and the result (output 0) of one shape learnt from
+/// either side, as MXNet's shape rules of the (de/re)quantize ops copy it both ways: a
+/// `zeros((0, n))` begin state quantized in an LSTM gets its batch size from its reader.
+pub fn data_and_range_shapes(
+    ranges: Vec<usize>,
+    out_ranges: Vec<usize>,
+) -> impl Fn(&mut [Option<Shape>], &mut [Option<Shape>]) -> Result<()> {
+    let ranged = range_shapes(ranges, out_ranges);
+    move |ins, outs| {
+        ranged(ins, outs)?;
+        if let (Some(data), Some(out)) = (ins.first_mut(), outs.first_mut()) {
+            same_shape_partial(std::slice::from_mut(data), std::slice::from_mut(out))?;
         }
         Ok(())
     }

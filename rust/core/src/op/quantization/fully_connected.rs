@@ -105,6 +105,7 @@ fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
     )
     .with_shape_partial(move |ins, outs| {
         super::product::partial_range_shapes(no_bias, ins, outs);
+        cfg.batch_from_output(ins, outs);
         let Some(d) = ins.first().cloned().flatten() else {
             return Ok(());
         };

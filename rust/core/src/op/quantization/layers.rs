@@ -3,8 +3,8 @@
 //! `_contrib_quantized_concat` and `_contrib_quantized_embedding`.
 
 use super::common::{
-    check_ranges, copy_bytes, int8_or_uint8, load, range_desc, range_output_names, range_shapes,
-    scalar, store, store_scalar, type_partial, zero_grads,
+    check_ranges, copy_bytes, data_and_range_shapes, int8_or_uint8, load, range_desc,
+    range_output_names, range_shapes, scalar, store, store_scalar, type_partial, zero_grads,
 };
 use super::range::{onednn_levels, real_range, round_saturate, QType};
 use crate::dtype::DType;
@@ -117,7 +117,7 @@ fn act(p: &Params) -> Result<Arc<dyn Operator>> {
         },
     )
     .with_type_partial(type_partial(ACT, vec![1, 2], rule))
-    .with_shape_partial(range_shapes(vec![1, 2], vec![1, 2]));
+    .with_shape_partial(data_and_range_shapes(vec![1, 2], vec![1, 2]));
     Ok(three_outputs(op))
 }
 

@@ -4,8 +4,8 @@
 //! module doc of `quantization` for where that differs from the formulas in MXNet's source).
 
 use super::common::{
-    calib, calib_params, check_ranges, copy_bytes, dtype_of, load, map_into, out_type, qtype,
-    range_desc, range_shapes, resolve_out_type, scalar, store, store_scalar, type_partial,
+    calib, calib_params, check_ranges, copy_bytes, data_and_range_shapes, dtype_of, load, map_into,
+    out_type, qtype, range_desc, resolve_out_type, scalar, store, store_scalar, type_partial,
     zero_grads,
 };
 use super::range::{onednn_levels, real_range, round_saturate, QType};
@@ -89,7 +89,7 @@ fn quantize(p: &Params) -> Result<Arc<dyn Operator>> {
         },
     )
     .with_type_partial(type_partial(QUANTIZE, vec![1, 2], rule))
-    .with_shape_partial(range_shapes(vec![1, 2], vec![1, 2]))
+    .with_shape_partial(data_and_range_shapes(vec![1, 2], vec![1, 2]))
     .with_grad(zero_grads);
     op.num_outputs = 3;
     Ok(op.arc())
@@ -144,7 +144,7 @@ fn quantize_v2(p: &Params) -> Result<Arc<dyn Operator>> {
         },
     )
     .with_type_partial(type_partial(QUANTIZE_V2, vec![], rule))
-    .with_shape_partial(range_shapes(vec![], vec![1, 2]))
+    .with_shape_partial(data_and_range_shapes(vec![], vec![1, 2]))
     .with_grad(zero_grads);
     op.num_outputs = 3;
     Ok(op.arc())
@@ -191,7 +191,7 @@ fn quantize_asym(p: &Params) -> Result<Arc<dyn Operator>> {
         },
     )
     .with_type_partial(type_partial(QUANTIZE_ASYM, vec![], rule))
-    .with_shape_partial(range_shapes(vec![], vec![1, 2]))
+    .with_shape_partial(data_and_range_shapes(vec![], vec![1, 2]))
     .with_grad(zero_grads);
     op.num_outputs = 3;
     op.output_names = Some(vec!["output".into(), "scale".into(), "shift".into()]);
@@ -229,7 +229,7 @@ fn dequantize(p: &Params) -> Result<Arc<dyn Operator>> {
         },
     )
     .with_type_partial(type_partial(DEQUANTIZE, vec![1, 2], rule))
-    .with_shape_partial(range_shapes(vec![1, 2], vec![]))
+    .with_shape_partial(data_and_range_shapes(vec![1, 2], vec![]))
     .with_grad(zero_grads);
     Ok(op.arc())
 }
@@ -287,7 +287,7 @@ fn requantize(p: &Params) -> Result<Arc<dyn Operator>> {
         },
     )
     .with_type_partial(type_partial(REQUANTIZE, vec![1, 2], rule))
-    .with_shape_partial(range_shapes(vec![1, 2], vec![1, 2]))
+    .with_shape_partial(data_and_range_shapes(vec![1, 2], vec![1, 2]))
     .with_grad(zero_grads);
     op.num_outputs = 3;
     Ok(op.arc())
