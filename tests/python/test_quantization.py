@@ -517,6 +517,9 @@ def test_quantized_lstm_binds_and_tracks_fp32(quantized_dtype):
     ref = mod.get_outputs()[0].asnumpy()
     qsym, qarg, qaux = q.quantize_model(sym, arg, aux, ctx=mx.cpu(), calib_mode="none",
                                         quantized_dtype=quantized_dtype)
+    # MXNet names the quantize node of a SliceChannel output by its listed name (output<i>).
+    assert any(n.startswith("split") and n.endswith("_output0_quantize_output0")
+               for n in qsym.get_internals().list_outputs())
     qmod = mx.mod.Module(qsym, label_names=None)
     qmod.bind(data_shapes=[("data", (4, 4, 32))], for_training=False)
     qmod.set_params(qarg, qaux)

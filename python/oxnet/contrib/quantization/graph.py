@@ -79,6 +79,15 @@ def _node(op, name, attrs=None, inputs=None, num_outputs=1):
             'num_outputs': num_outputs}
 
 
+def _listed_output_name(node, index):
+    """The name MXNet's FListOutputNames gives output `index` of an op node (SliceChannel's
+    are output0, output1...), else the index itself, as the quantize pass names its nodes."""
+    names = _OUTPUT_NAMES.get(node['op'])
+    if names is not None:
+        return names[index]
+    return 'output%d' % index if node['op'] == 'SliceChannel' else str(index)
+
+
 def output_name(node, index):
     """MXNet's name for output `index` of `node` (common::GetOutputName)."""
     if node['op'] == 'null':
@@ -276,8 +285,7 @@ def quantize_graph_json(graph, excluded_sym_names=(), excluded_op_names=(), offl
                     if key not in quantized_entry:
                         suffix = ''
                         if m['op'] != 'null':
-                            names = _OUTPUT_NAMES.get(src['op'])
-                            suffix = '_' + (names[idx] if names else str(idx))
+                            suffix = '_' + _listed_output_name(src, idx)
                         qn = _node('_contrib_quantize_v2', src['name'] + suffix + '_quantize',
                                    {'out_type': quantized_dtype}, [(m, idx, ver)], 3)
                         calib_of[id(qn)] = output_name(src, idx)
