@@ -55,6 +55,7 @@ fn executor_forward_backward_write_add_null() {
         vec![Some(ga.clone()), Some(gb.clone())],
         vec![GradReq::Write, GradReq::Add],
         vec![],
+        None,
     )
     .expect("bind");
     ex.forward(true).expect("forward");
@@ -78,6 +79,7 @@ fn executor_requires_head_gradient_for_non_loss_heads() {
         vec![Some(arr(&[1], &[0.0])), None],
         vec![GradReq::Write, GradReq::Null],
         vec![],
+        None,
     )
     .expect("bind");
     ex.forward(false).expect("forward");
@@ -94,6 +96,7 @@ fn executor_rejects_wrong_argument_count_and_shapes() {
         vec![None],
         vec![GradReq::Null],
         vec![],
+        None,
     )
     .err()
     .expect("one argument missing");
@@ -104,6 +107,7 @@ fn executor_rejects_wrong_argument_count_and_shapes() {
         vec![None, None],
         vec![GradReq::Null, GradReq::Null],
         vec![],
+        None,
     )
     .err()
     .expect("shape mismatch");

@@ -144,14 +144,14 @@ def bind(sym, ctx, args, args_grad=None, grad_req="write", aux_states=None, grou
         if len(aux) != len(aux_names):
             raise ValueError("Length of aux_states does not match the number of arguments")
     if not group2ctx:
-        for what, names, arrays in (("Input", arg_names, args), ("Gradient", arg_names, grads),
-                                    ("Auxiliary", aux_names, aux)):
+        for what, names, arrays in (("input", arg_names, args), ("gradient", arg_names, grads),
+                                    ("auxiliary", aux_names, aux)):
             for name, a in zip(names, arrays or ()):
                 if a is not None and a.context != ctx:
                     raise MXNetError(
                         "bind: %s array %s is in %s while binding with ctx=%s. All arrays must "
                         "be in the global context (%s) unless group2ctx is specified"
-                        % (what.lower(), name, a.context, ctx, ctx))
+                        % (what, name, a.context, ctx, ctx))
     return Executor(sym, ctx, args, grads, reqs, aux, group2ctx)
 
 

@@ -198,25 +198,20 @@ impl Executor {
             .collect();
         let mut fwd = Plan::new(&mut slots, &heads, &[]);
         let mut bwd = Self::plan_backward(&heads, &arg_nodes, &grads, &reqs, &fwd, &mut slots);
-        let var_arrays = || args.iter().chain(&aux);
+        let var_ctx: HashMap<usize, Context> = var_slots
+            .iter()
+            .zip(args.iter().chain(&aux))
+            .map(|(&s, a)| (s, a.ctx()))
+            .collect();
         if let Some(p) = &placement {
-            let known: HashMap<usize, Context> = var_slots
-                .iter()
-                .zip(var_arrays())
-                .map(|(&s, a)| (s, a.ctx()))
-                .collect();
             let mut plans = vec![&mut fwd];
             if let Ok(b) = &mut bwd {
                 plans.push(&mut b.plan);
             }
-            place(&mut plans, &known, p)?;
+            place(&mut plans, &var_ctx, p)?;
         }
         // Each output lives where the step computing it runs (a variable's, where it is).
-        let mut out_ctx: HashMap<usize, Context> = var_slots
-            .iter()
-            .zip(var_arrays())
-            .map(|(&s, a)| (s, a.ctx()))
-            .collect();
+        let mut out_ctx = var_ctx;
         for st in &fwd.steps {
             if let Some(c) = st.ctx {
                 out_ctx.extend(st.outs.iter().map(|&o| (o, c)));
