@@ -35,6 +35,45 @@ def _outputs_feed_other_keys(vals, outs):
     return any(owners.get(id(o), {k}) - {k} for k, arrs in outs.items() for o in arrs)
 
 
+class _TwoBitCompression:
+    """MXNet's 2-bit gradient compression: each pushed gradient is added to a residual kept
+    per key and source; what is sent is +threshold where the residual reaches threshold,
+    -threshold where it reaches -threshold and 0 elsewhere, and that much leaves the residual
+    (`compute_expected_2bit_quantization` of MXNet's tests). Init values are not compressed."""
+
+    def __init__(self, params):
+        params = dict(params or {})
+        kind = str(params.pop("type", "none"))
+        threshold = float(params.pop("threshold", 0.5))
+        if params:
+            raise MXNetError("set_gradient_compression: unknown parameter(s) %s (it takes type "
+                             "and threshold)" % sorted(params))
+        if kind != "2bit":
+            raise MXNetError("Unknown type for gradient compression %s (MXNet 1.9.1 has '2bit')"
+                             % kind)
+        if not threshold > 0:
+            raise MXNetError("set_gradient_compression: threshold must be greater than 0, got %r"
+                             % threshold)
+        self.threshold = threshold
+        self._residual = {}
+
+    def __call__(self, key, source, grad):
+        """The compressed value of `grad` pushed for `key` from `source` (a device index)."""
+        from . import ndarray as nd
+        if grad.stype != "default":
+            raise MXNetError("2bit gradient compression takes dense gradients; key %r was pushed "
+                             "as %s" % (key, grad.stype))
+        r = self._residual.get((key, source))
+        if r is None or r.shape != grad.shape or r.dtype != grad.dtype \
+                or r.context != grad.context:
+            r = self._residual[(key, source)] = nd.zeros(grad.shape, grad.context, grad.dtype)
+        r += grad
+        t = self.threshold
+        sent = (r >= t) * t - (r <= -t) * t
+        r -= sent
+        return sent
+
+
 class KVStore(KVStoreBase):
     """A store of arrays by key; values pushed from several devices are summed before update."""
 
@@ -42,6 +81,7 @@ class KVStore(KVStoreBase):
         self._type = kv_type
         self._key_type = None
         self._updater = None
+        self._compression = None
         # Storage type of each key's value ('row_sparse' values serve row_sparse_pull).
         self._stypes = {}
         # The store itself (key -> stored array, merge buffers, reduce/broadcast ops) is Rust.
@@ -108,10 +148,18 @@ class KVStore(KVStoreBase):
         for k, arrs in pairs:
             self._stypes[k] = arrs[0].stype
 
+    def _pushed(self, key, value, what):
+        """(key, arrays) pairs of a push, each array compressed when compression is set (one
+        residual per key and position, i.e. per device)."""
+        pairs = self._pairs(key, value, what)
+        if self._compression is None:
+            return pairs
+        return [(k, [self._compression(k, i, a) for i, a in enumerate(arrs)]) for k, arrs in pairs]
+
     def push(self, key, value, priority=0):
         """Sums the values pushed for each key, then updates (or, with no updater, assigns)."""
         grouped = {}
-        for k, arrs in self._pairs(key, value, "push"):
+        for k, arrs in self._pushed(key, value, "push"):
             grouped.setdefault(k, []).extend(arrs)
         if self._updater is None:
             self._native.push(list(grouped), list(grouped.values()), priority)
@@ -161,7 +209,7 @@ class KVStore(KVStoreBase):
             self.pull(key, out, priority, ignore_sparse=False)
             return
         vals, outs = {}, {}
-        pushed = self._pairs(key, value, "push")
+        pushed = self._pushed(key, value, "push")
         pulled = self._pairs(key, out, "pull")
         for k, arrs in pushed:
             vals.setdefault(k, []).extend(arrs)
@@ -246,7 +294,12 @@ class KVStore(KVStoreBase):
                          % (capability, KVStoreBase.OPTIMIZER))
 
     def set_gradient_compression(self, compression_params):
-        raise MXNetError("Gradient compression is not supported for this type of kvstore (%s)" % self._type)
+        """MXNet's 2-bit compression of pushed gradients ({'type': '2bit', 'threshold': t});
+        for the 'device' and dist stores, as in MXNet."""
+        if "device" not in self._type and "dist" not in self._type:
+            raise MXNetError("Gradient compression is not supported for this type of kvstore (%s)"
+                             % self._type)
+        self._compression = _TwoBitCompression(compression_params)
 
     def save_optimizer_states(self, fname, dump_optimizer=False):
         if self._updater is None or not hasattr(self._updater, "get_states"):

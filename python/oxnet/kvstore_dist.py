@@ -469,6 +469,7 @@ class KVStoreDist(_kvs.KVStore):
         self._type = kv_type
         self._key_type = None
         self._updater = None
+        self._compression = None
         self._stypes = {}
         self._async = "_async" in kv_type
         self._device = "device" in kv_type
@@ -615,13 +616,17 @@ class KVStoreDist(_kvs.KVStore):
             if k not in self._meta:
                 raise MXNetError("kvstore %s push: key %r has not been inited (call kv.init on every "
                                  "worker first)" % (self._type, k))
-            merged = self._local_sum(arrs)
+            merged = self._compressed(k, self._local_sum(arrs))
             # Every worker pushes the key's storage type: a row_sparse sum is updated lazily.
             row_sparse = all(a.stype == "row_sparse" for a in arrs)
             if self._async:
                 self._async_push(k, merged, row_sparse)
             else:
                 self._sync_push(k, merged, row_sparse)
+
+    def _compressed(self, k, merged):
+        # MXNet compresses what a worker sends, after summing its devices' gradients.
+        return merged if self._compression is None else self._compression(k, 0, merged)
 
     def _sync_push(self, k, merged, row_sparse=False):
         self._agree(_PUSH, k, merged.shape, merged.dtype)
@@ -689,7 +694,7 @@ class KVStoreDist(_kvs.KVStore):
         for (k, arrs), (_, os_) in zip(pairs, opairs):
             if k not in self._meta:
                 raise MXNetError("kvstore %s pushpull: key %r has not been inited" % (self._type, k))
-            merged = self._local_sum(arrs)
+            merged = self._compressed(k, self._local_sum(arrs))
             self._agree(_PUSH, k, merged.shape, merged.dtype)
             first = os_[0]
             direct = (self._zero_copy and first.context.device_type == "cpu"
@@ -733,9 +738,6 @@ class KVStoreDist(_kvs.KVStore):
         self._updater = updater
 
     set_updater = _set_updater
-
-    def set_gradient_compression(self, compression_params):
-        raise MXNetError("gradient compression is not supported by oxnet's %s store" % self._type)
 
     def save_optimizer_states(self, fname, dump_optimizer=False):
         if self._async and self.rank != 0:

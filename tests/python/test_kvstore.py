@@ -309,3 +309,52 @@ def test_row_sparse_pull_takes_row_ids_per_key_and_device():
     assert outs[0][1].asnumpy()[:, 0].tolist() == [0, 0, 0, 1]
     assert outs[1][0].asnumpy()[:, 0].tolist() == [0, 0, 0, 1]
     assert outs[1][1].asnumpy()[:, 0].tolist() == [1, 0, 1, 0]
+
+
+def test_two_bit_compression_per_device_as_mxnet():
+    # MXNet 1.9.1, 'device' store, two devices pushing the same gradients (threshold 0.5):
+    # each device's residual is quantized on its own, the store sums what they sent.
+    kv = mx.kv.create("device")
+    kv.set_gradient_compression({"type": "2bit", "threshold": 0.5})
+    kv.init("k", mx.nd.zeros((6,)))
+    out = mx.nd.zeros((6,))
+    for g, want in (([0.4, -0.4, 0.6, -0.6, 1.2, 0.0], [0.0, 0.0, 1.0, -1.0, 1.0, 0.0]),
+                    ([0.2, -0.2, 0.0, 0.0, 0.0, 0.3], [1.0, -1.0, 0.0, 0.0, 1.0, 0.0])):
+        kv.push("k", [mx.nd.array(g, ctx=mx.cpu(0)), mx.nd.array(g, ctx=mx.cpu(1))])
+        kv.pull("k", out=out)
+        assert out.asnumpy().tolist() == want
+    # The default threshold is 0.5; an optimizer receives the compressed gradient.
+    kv = mx.kv.create("device")
+    kv.set_gradient_compression({"type": "2bit"})
+    kv.set_optimizer(mx.optimizer.SGD(learning_rate=1.0, rescale_grad=1.0))
+    kv.init("k", mx.nd.zeros((3,)))
+    g = mx.nd.array([0.6, 0.4, -0.7])
+    kv.push("k", g)
+    kv.pull("k", out=out[:3])
+    assert out[:3].asnumpy().tolist() == [-0.5, 0.0, 0.5]
+    assert g.asnumpy().tolist() == pytest.approx([0.6, 0.4, -0.7])  # the pushed array is kept
+
+
+@pytest.mark.parametrize("kv_type, params, match", [
+    ("local", {"type": "2bit"}, "not supported for this type of kvstore"),
+    ("device", {"type": "1bit"}, "Unknown type for gradient compression 1bit"),
+    ("device", {"type": "2bit", "threshold": -1}, "threshold must be greater than 0"),
+])
+def test_gradient_compression_refusals(kv_type, params, match):
+    with pytest.raises(mx.base.MXNetError, match=match):
+        mx.kv.create(kv_type).set_gradient_compression(params)
+
+
+def test_module_with_compression_params_trains_on_two_devices():
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-1, 1, (64, 4)).astype("f")
+    y = (x.sum(1) > 0).astype("f")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=2),
+                               name="softmax")
+    mod = mx.mod.Module(net, context=[mx.cpu(0), mx.cpu(1)],
+                        compression_params={"type": "2bit", "threshold": 0.01})
+    mod.fit(mx.io.NDArrayIter(x, y, batch_size=16), num_epoch=15, kvstore="device",
+            optimizer_params={"learning_rate": 0.5})
+    assert mod._kvstore._compression.threshold == 0.01
+    acc = mod.score(mx.io.NDArrayIter(x, y, batch_size=16), "acc")[0][1]
+    assert acc > 0.9

@@ -217,3 +217,12 @@ def test_missing_mpi4py_is_a_clear_error():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "ERR kvstore 'dist_sync' needs mpi4py" in p.stdout and "oxnet[dist]" in p.stdout, \
         p.stdout + p.stderr
+
+
+@needs_mpi
+@pytest.mark.parametrize("n,kind", [(2, "dist_sync"), (3, "dist_device_sync"), (2, "dist_async")])
+def test_two_bit_gradient_compression(n, kind):
+    """kv.set_gradient_compression({'type': '2bit'}): what each worker sends is quantized
+    against its own residual (MXNet's dist_sync_kvstore.py compressed_cpu checks)."""
+    rc, out, _ = launch(n, "compression.py", kind)
+    assert_ok(n, rc, out)
