@@ -26,6 +26,7 @@ agree with what MPI reports.
 import atexit
 import ctypes
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -729,10 +730,28 @@ class KVStoreDist(_kvs.KVStore):
 
     def set_optimizer(self, optimizer):
         """Collective (so the dist_async server has it before any push). Every worker keeps an
-        updater: dist_sync applies it on each replica; dist_async uses rank 0's."""
+        updater of rank 0's optimizer (sent pickled, as MXNet sends it to its servers):
+        dist_sync applies it on each replica, which must not drift apart when the workers
+        created different optimizers; dist_async uses rank 0's."""
         from . import optimizer as opt
-        self._updater = opt.get_updater(optimizer)
+        if self.rank == 0:
+            # Before the collective: a worker past it may push to the dist_async server at once.
+            self._updater = opt.get_updater(optimizer)
         self._agree(_SETOPT)
+        sent = self._bcast_object(optimizer, "kvstore %s set_optimizer" % self._type)
+        if self.rank != 0:
+            self._updater = opt.get_updater(sent)
+
+    def _bcast_object(self, obj, what):
+        """Rank 0's `obj` on every worker (pickled)."""
+        if self.num_workers == 1:
+            return obj
+        data = np.frombuffer(pickle.dumps(obj), np.uint8).copy() if self.rank == 0 else None
+        size = np.array([0 if data is None else data.size], np.int64)
+        self._sess.wait([self._comm.Ibcast(size, root=0)], what)
+        buf = data if data is not None else np.empty(int(size[0]), np.uint8)
+        self._sess.wait([self._comm.Ibcast(buf, root=0)], what)
+        return obj if self.rank == 0 else pickle.loads(buf.tobytes())
 
     def _set_updater(self, updater):
         self._updater = updater

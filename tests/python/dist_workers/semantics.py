@@ -54,8 +54,9 @@ if "async" not in name:
     o1[:] = -1
     np.testing.assert_array_equal(o2.asnumpy(), np.full(shape, 3 * n))
     np.testing.assert_array_equal(pulled(3), np.full(shape, 3 * n))
-    # SGD on the sum: w - lr * sum(grads), identical on every worker
-    kv.set_optimizer(mx.optimizer.SGD(learning_rate=0.1, rescale_grad=1.0, wd=0.0))
+    # SGD on the sum: w - lr * sum(grads), identical on every worker: rank 0's optimizer is
+    # used everywhere even where a worker made another (replicas must not drift apart).
+    kv.set_optimizer(mx.optimizer.SGD(learning_rate=0.1 * (r + 1), rescale_grad=1.0, wd=0.0))
     before = pulled(3)
     kv.push(3, mx.nd.ones(shape))
     np.testing.assert_allclose(pulled(3), before - 0.1 * n, rtol=1e-6)
