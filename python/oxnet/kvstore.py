@@ -10,7 +10,7 @@ import warnings
 from . import _native
 from .base import MXNetError, string_types, integer_types
 from .kvstore_base import KVStoreBase  # importing it also registers TestStore
-from .ndarray import NDArray
+from .ndarray import NDArray, zeros
 from .ndarray.sparse import RowSparseNDArray
 from .ndarray.utils import write_bytes
 
@@ -59,14 +59,13 @@ class _TwoBitCompression:
 
     def __call__(self, key, source, grad):
         """The compressed value of `grad` pushed for `key` from `source` (a device index)."""
-        from . import ndarray as nd
         if grad.stype != "default":
             raise MXNetError("2bit gradient compression takes dense gradients; key %r was pushed "
                              "as %s" % (key, grad.stype))
         r = self._residual.get((key, source))
         if r is None or r.shape != grad.shape or r.dtype != grad.dtype \
                 or r.context != grad.context:
-            r = self._residual[(key, source)] = nd.zeros(grad.shape, grad.context, grad.dtype)
+            r = self._residual[(key, source)] = zeros(grad.shape, grad.context, grad.dtype)
         r += grad
         t = self.threshold
         sent = (r >= t) * t - (r <= -t) * t

@@ -740,16 +740,26 @@ class KVStoreDist(_kvs.KVStore):
         self._agree(_SETOPT)
         sent = self._bcast_object(optimizer, "kvstore %s set_optimizer" % self._type)
         if self.rank != 0:
-            self._updater = opt.get_updater(sent)
+            self._updater = opt.get_updater(optimizer if sent is None else sent)
 
     def _bcast_object(self, obj, what):
-        """Rank 0's `obj` on every worker (pickled)."""
+        """Rank 0's `obj` on every worker (pickled); None where rank 0's cannot be pickled
+        (a warning there: each worker then keeps its own)."""
         if self.num_workers == 1:
             return obj
-        data = np.frombuffer(pickle.dumps(obj), np.uint8).copy() if self.rank == 0 else None
-        size = np.array([0 if data is None else data.size], np.int64)
+        data = b""
+        if self.rank == 0:
+            try:
+                data = pickle.dumps(obj)
+            except Exception as e:  # pylint: disable=broad-except
+                warnings.warn("%s: %s cannot be pickled (%s); every worker keeps its own"
+                              % (what, type(obj).__name__, e))
+        size = np.array([len(data)], np.int64)
         self._sess.wait([self._comm.Ibcast(size, root=0)], what)
-        buf = data if data is not None else np.empty(int(size[0]), np.uint8)
+        if not size[0]:
+            return None
+        buf = np.frombuffer(data, np.uint8).copy() if self.rank == 0 else \
+            np.empty(int(size[0]), np.uint8)
         self._sess.wait([self._comm.Ibcast(buf, root=0)], what)
         return obj if self.rank == 0 else pickle.loads(buf.tobytes())
 

@@ -2,6 +2,7 @@
 
 usage: semantics.py dist_sync|dist_device_sync|dist|dist_async"""
 import sys
+import warnings
 
 import numpy as np
 
@@ -57,6 +58,16 @@ if "async" not in name:
     # SGD on the sum: w - lr * sum(grads), identical on every worker: rank 0's optimizer is
     # used everywhere even where a worker made another (replicas must not drift apart).
     kv.set_optimizer(mx.optimizer.SGD(learning_rate=0.1 * (r + 1), rescale_grad=1.0, wd=0.0))
+    before = pulled(3)
+    kv.push(3, mx.nd.ones(shape))
+    np.testing.assert_allclose(pulled(3), before - 0.1 * n, rtol=1e-6)
+    # An optimizer rank 0 cannot pickle: each worker keeps its own (rank 0 warns).
+    unpicklable = mx.optimizer.SGD(learning_rate=0.1, rescale_grad=1.0, wd=0.0)
+    unpicklable.hook = lambda x: x
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kv.set_optimizer(unpicklable)
+    assert any("cannot be pickled" in str(w.message) for w in caught) == (r == 0 and n > 1)
     before = pulled(3)
     kv.push(3, mx.nd.ones(shape))
     np.testing.assert_allclose(pulled(3), before - 0.1 * n, rtol=1e-6)
