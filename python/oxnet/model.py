@@ -403,14 +403,15 @@ class FeedForward(BASE_ESTIMATOR):
         arrays."""
         symbol = self._symbol_for(data)
         descs = [d if isinstance(d, DataDesc) else DataDesc(*d) for d in data.provide_data]
-        key = (id(symbol), tuple((d.name, tuple(d.shape), np.dtype(d.dtype).str) for d in descs))
-        if self._pred_exec is None or self._pred_exec[0] != key:
+        shapes = tuple((d.name, tuple(d.shape), np.dtype(d.dtype).str) for d in descs)
+        cached = self._pred_exec
+        if cached is None or cached[0] is not symbol or cached[1] != shapes:
             types = {k: v.dtype for k, v in (self.arg_params or {}).items()}
             types.update((d.name, d.dtype) for d in descs)
             ex = symbol.simple_bind(self.ctx[0], grad_req="null", type_dict=types,
                                     **{d.name: tuple(d.shape) for d in descs})
-            self._pred_exec = (key, ex)
-        ex = self._pred_exec[1]
+            self._pred_exec = (symbol, shapes, ex)
+        ex = self._pred_exec[2]
         ex.copy_params_from(self.arg_params or {}, self.aux_params or {},
                             allow_extra_params=True)
         return ex, [ex.arg_dict[d.name] for d in descs]
