@@ -73,6 +73,37 @@ def add(n):
                                                        COPY_CEILING_GBS))
 
 
+def conv(shape, num_filter, kernel, pad):
+    """One Convolution's forward, and forward plus backward (data and weight gradients)."""
+    x = mx.nd.random.uniform(shape=shape, ctx=GPU)
+    w = mx.nd.random.uniform(shape=(num_filter, shape[1]) + kernel, ctx=GPU)
+    x.attach_grad()
+    w.attach_grad()
+
+    def fwd():
+        return mx.nd.Convolution(x, w, kernel=kernel, pad=pad, num_filter=num_filter,
+                                 no_bias=True)
+
+    def fwd_bwd():
+        with mx.autograd.record():
+            y = fwd()
+        y.backward()
+    flops = 2 * shape[0] * num_filter * np.prod(shape[1:]) * np.prod(kernel)  # pad keeps size
+    ours = [flops * k / median_time(f, mx.nd.waitall) / 1e12 for f, k in ((fwd, 1), (fwd_bwd, 3))]
+    theirs = [None, None]
+    if torch is not None:
+        torch.backends.cudnn.allow_tf32 = False
+        tx = torch.rand(*shape, device="cuda", requires_grad=True)
+        tw = torch.rand(num_filter, shape[1], *kernel, device="cuda", requires_grad=True)
+
+        def tfwd():
+            return torch.nn.functional.conv2d(tx, tw, padding=pad)
+        theirs = [flops * k / median_time(f, torch_sync) / 1e12
+                  for f, k in ((tfwd, 1), (lambda: tfwd().sum().backward(), 3))]
+    for what, o, t in zip(("fwd", "fwd+bwd"), ours, theirs):
+        row("conv %s %s" % ("x".join(map(str, shape)), what), o, t, "TFLOP/s")
+
+
 def lenet():
     data = mx.sym.var("data")
     c1 = mx.sym.Activation(mx.sym.Convolution(data, kernel=(5, 5), num_filter=20), act_type="tanh")
@@ -112,9 +143,16 @@ def train_step(name, sym, shape, torch_model):
     def step():
         mod.forward_backward(db)
         mod.update()
-    ours = batch / median_time(step, mx.nd.waitall, reps=3, warmup=1)
+    ours = batch / median_time(step, mx.nd.waitall, reps=5, warmup=2)
+    # Where a step's time goes: the forward pass alone, forward and backward, the update.
+    fwd = median_time(lambda: mod.forward(db, is_train=True), mx.nd.waitall)
+    fb = median_time(lambda: mod.forward_backward(db), mx.nd.waitall)
+    print("%-28s forward %.2f ms, +backward %.2f ms, +update %.2f ms" % (
+        "", fwd * 1e3, (fb - fwd) * 1e3, (batch / ours - fb) * 1e3))
     theirs = None
     if torch is not None:
+        torch.backends.cudnn.allow_tf32 = False  # exact float32 on both sides, as for GEMM
+        torch.backends.cuda.matmul.allow_tf32 = False
         m = torch_model().cuda()
         opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
         x = torch.rand(*shape, device="cuda")
@@ -160,6 +198,8 @@ def main():
     gemm(8192, "float32")
     gemm(8192, "float16")
     add(256 << 20)
+    conv((32, 64, 56, 56), 64, (3, 3), (1, 1))
+    conv((128, 20, 12, 12), 50, (5, 5), (2, 2))
     train_step("lenet step b128", lenet(), (128, 1, 28, 28), torch_lenet)
     train_step("resnet18 block step b32", resnet_block(), (32, 64, 56, 56), torch_resnet_block)
     return 0

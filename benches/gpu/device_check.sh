@@ -74,6 +74,8 @@ fi
 if [ -z "${TESTS_ONLY:-}" ]; then
   echo "$(elapsed) benchmarks"
   timeout 150 "$PYV" benches/gpu/bench_gpu.py 2>&1 | tee "$OUT/bench.log"
+  timeout 60 "$PYV" benches/gpu/profile_step.py > "$OUT/profile.txt" 2>&1
+  head -3 "$OUT/profile.txt"
 fi
 
 echo "=== SUMMARY $(elapsed)"

@@ -292,21 +292,25 @@ def test_convolution_im2col_col2im_bias(lib, dt, spatial, k, s, d, p):
     g = conv_geom(c, spatial, out_sp, k, s, d, p)
     klen, olen = int(np.prod(k)), int(np.prod(out_sp))
     wm = w.reshape(f, c * klen)
-    ys, dxs = [], []
-    for i in range(n):
-        col = np.empty((c * klen, olen), dt)
-        run(m, "im2col_" + dt, np.ascontiguousarray(x[i]), col, g)
-        ys.append(wm @ col)
-        back = np.ascontiguousarray(wm.T @ dy[i].reshape(f, olen))
-        dxi = np.empty(x[i].shape, dt)
-        run(m, "col2im_" + dt, back, dxi, g)
-        dxs.append(dxi)
-    yk = np.ascontiguousarray(np.stack(ys).reshape(y.shape).astype(dt))
+    # The kernels take a run of samples: columns [sample][row][position].
+    col = np.empty((n, c * klen, olen), dt)
+    run(m, "im2col_" + dt, x, col, g, n)
+    yk = np.ascontiguousarray((wm @ col).reshape(y.shape).astype(dt))
     run(m, "conv_bias_" + dt, b, yk, yk.size, f, olen)
     close(yk, y.asnumpy(), dt)
-    close(np.stack(dxs), xa.grad.asnumpy(), dt)
+    back = np.ascontiguousarray(wm.T @ dy.reshape(n, f, olen))
+    dx = np.empty(x.shape, dt)
+    run(m, "col2im_" + dt, back, dx, g, n)
+    close(dx, xa.grad.asnumpy(), dt)
+    # Per-sample weight gradients folded by the row sum (beta 1 adds onto what is there).
+    part = np.ascontiguousarray(dy.reshape(n, f, olen) @ col.transpose(0, 2, 1))
+    dw = np.full((f, c * klen), 0.5, dt)
+    run(m, "conv_sum_rows_" + dt, part, dw, n, f * c * klen, 1.0)
+    close(dw - 0.5, wa.grad.asnumpy().reshape(f, -1), dt)
+    run(m, "conv_sum_rows_" + dt, part, dw, n, f * c * klen, 0.0)
+    close(dw, wa.grad.asnumpy().reshape(f, -1), dt)
     db = np.empty_like(b)
-    run(m, "conv_bias_grad_" + dt, dy, db, n, f, olen)
+    run_blocks(m, "conv_bias_grad_" + dt, f, dy, db, n, f, olen)
     close(db, ba.grad.asnumpy(), dt)
 
 

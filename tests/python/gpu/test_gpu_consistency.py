@@ -144,6 +144,29 @@ def test_fully_connected_forward_backward(no_bias, dtype):
     check_consistency(f, rand(8, 2, 5), rand(6, 10), rand(6), dtype=dtype, rtol=1e-4)
 
 
+@pytest.mark.parametrize("shape,groups,bias", [
+    ((3, 4, 9, 8), 1, True), ((3, 4, 9, 8), 2, False), ((2, 6, 5, 7, 4), 3, True),
+    # Over 256 MB of columns: the batch runs in two pieces of 35 and 5 samples.
+    ((40, 64, 56, 56), 1, True)])
+def test_convolution_forward_backward(shape, groups, bias):
+    nd = len(shape) - 2
+    kernel, f = (3,) * nd, 64 if shape[1] == 64 else 6
+
+    def fn(x, w, b):
+        args = [x, w, b] if bias else [x, w]
+        for a in args:
+            a.attach_grad()
+        with mx.autograd.record():
+            y = mx.nd.Convolution(*args, kernel=kernel, pad=(1,) * nd, num_filter=f,
+                                  num_group=groups, no_bias=not bias)
+            loss = (y * y).sum()
+        loss.backward()
+        return [y] + [a.grad for a in args]
+    big = shape[0] == 40
+    check_consistency(fn, rand(*shape), rand(f, shape[1] // groups, *kernel) * 0.3, rand(f),
+                      rtol=2e-4 if big else 1e-4, atol=1e-2 if big else 1e-5)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("clip", [-1.0, 0.3])
 def test_optimizer_updates(clip, dtype):

@@ -386,7 +386,7 @@ fn dot_op(ta: bool, tb: bool) -> Arc<dyn Operator> {
     op.arc()
 }
 
-/// `batch` products on cuBLAS, one call each (operands and output contiguous per batch).
+/// `batch` products on cuBLAS in one strided call (operands and output contiguous per batch).
 #[cfg(feature = "cuda")]
 fn cuda_products(
     dev: &crate::kernels::cuda::device::Device,
@@ -396,33 +396,25 @@ fn cuda_products(
     r: &NDArray,
     out: &NDArray,
 ) -> Result<bool> {
-    use crate::kernels::cuda::{blas::gemm, dptr, FLOATS};
+    use crate::kernels::cuda::blas::{gemm_batched, Operand};
+    use crate::kernels::cuda::{dptr, FLOATS};
     let dt = l.dtype();
     if !FLOATS.contains(&dt) || r.dtype() != dt {
         return Ok(false);
     }
-    let es = dt.size() as u64;
-    let (sa, sb, sc) = (
-        (g.m * g.k) as u64 * es,
-        (g.k * g.n) as u64 * es,
-        (g.m * g.n) as u64 * es,
-    );
-    let (a, b, c) = (dptr(l), dptr(r), dptr(out));
     // A unit stride along k means a transposed operand (for m or n = 1 both read the same).
     let (ta, tb) = (g.a_cs != 1, g.b_cs != 1);
-    for i in 0..batch as u64 {
-        gemm(
-            dev,
-            dt,
-            ta,
-            tb,
-            (g.m, g.n, g.k),
-            a + i * sa,
-            b + i * sb,
-            c + i * sc,
-            0.0,
-        )?;
-    }
+    gemm_batched(
+        dev,
+        dt,
+        (ta, tb),
+        (g.m, g.n, g.k),
+        Operand::new(dptr(l), 0, g.m * g.k),
+        Operand::new(dptr(r), 0, g.k * g.n),
+        Operand::new(dptr(out), 0, g.m * g.n),
+        batch,
+        0.0,
+    )?;
     Ok(true)
 }
 

@@ -679,8 +679,9 @@ pub fn register(r: &mut Registry) {
 #[cfg(feature = "cuda")]
 pub const CUDA_MODULE: &str = "convolution";
 
-/// im2col / col2im (gather form: each input element sums the column entries read from it, so
-/// no atomics) and the bias kernels; the products are cuBLAS calls per sample and group.
+/// im2col / col2im over a run of samples (gather form: each input element sums the column
+/// entries read from it, so no atomics), the bias kernels, and the row sums that fold the
+/// per-sample weight gradients; the products are strided-batched cuBLAS calls.
 #[cfg(feature = "cuda")]
 pub fn cuda_source() -> String {
     use crate::kernels::cuda::{kernel_name, module_source, storage_type};
@@ -691,11 +692,13 @@ struct ConvGeom { i64 c, in_[3], out[3], k[3], s[3], d[3], p[3]; };
         let s = storage_type(dt);
         format!(
             r#"
-extern "C" __global__ void {im2col}(const {s}* x, {s}* col, ConvGeom g) {{
+extern "C" __global__ void {im2col}(const {s}* x, {s}* col, ConvGeom g, u64 batch) {{
   const u64 out_len = g.out[0] * g.out[1] * g.out[2];
-  const u64 n = (u64)g.c * g.k[0] * g.k[1] * g.k[2] * out_len;
-  OX_LOOP(i, n) {{
-    const u64 o = i % out_len, row = i / out_len;
+  const u64 in_len = g.in_[0] * g.in_[1] * g.in_[2];
+  const u64 per = (u64)g.c * g.k[0] * g.k[1] * g.k[2] * out_len;
+  OX_LOOP(i, batch * per) {{
+    const u64 smp = i / per, j = i % per;
+    const u64 o = j % out_len, row = j / out_len;
     const i64 xo = o % g.out[2], yo = (o / g.out[2]) % g.out[1], zo = o / (g.out[2] * g.out[1]);
     const i64 kc = row % g.k[2], kb = (row / g.k[2]) % g.k[1];
     const i64 ka = (row / (g.k[2] * g.k[1])) % g.k[0], ch = row / (g.k[2] * g.k[1] * g.k[0]);
@@ -703,16 +706,20 @@ extern "C" __global__ void {im2col}(const {s}* x, {s}* col, ConvGeom g) {{
     const i64 yi = yo * g.s[1] + kb * g.d[1] - g.p[1];
     const i64 xi = xo * g.s[2] + kc * g.d[2] - g.p[2];
     const bool in = zi >= 0 && zi < g.in_[0] && yi >= 0 && yi < g.in_[1] && xi >= 0 && xi < g.in_[2];
-    col[i] = in ? x[((ch * g.in_[0] + zi) * g.in_[1] + yi) * g.in_[2] + xi] : IO<{s}>::st(0);
+    const {s}* xs = x + smp * g.c * in_len;
+    col[i] = in ? xs[((ch * g.in_[0] + zi) * g.in_[1] + yi) * g.in_[2] + xi] : IO<{s}>::st(0);
   }}
 }}
-extern "C" __global__ void {col2im}(const {s}* col, {s}* x, ConvGeom g) {{
+extern "C" __global__ void {col2im}(const {s}* col, {s}* x, ConvGeom g, u64 batch) {{
   typedef IO<{s}>::C C;
   const u64 in_len = g.in_[0] * g.in_[1] * g.in_[2];
   const u64 out_len = g.out[0] * g.out[1] * g.out[2];
-  OX_LOOP(i, (u64)g.c * in_len) {{
-    const i64 ch = i / in_len, r = i % in_len;
+  const u64 per = (u64)g.c * g.k[0] * g.k[1] * g.k[2] * out_len;
+  OX_LOOP(i, batch * g.c * in_len) {{
+    const u64 smp = i / (g.c * in_len);
+    const i64 ch = (i / in_len) % g.c, r = i % in_len;
     const i64 xi = r % g.in_[2], yi = (r / g.in_[2]) % g.in_[1], zi = r / (g.in_[2] * g.in_[1]);
+    const {s}* cs = col + smp * per;
     C acc = (C)0;
     for (i64 ka = 0; ka < g.k[0]; ++ka) {{
       const i64 tz = zi + g.p[0] - ka * g.d[0];
@@ -725,7 +732,7 @@ extern "C" __global__ void {col2im}(const {s}* col, {s}* x, ConvGeom g) {{
           if (tx < 0 || tx % g.s[2] != 0 || tx / g.s[2] >= g.out[2]) continue;
           const i64 row = ((ch * g.k[0] + ka) * g.k[1] + kb) * g.k[2] + kc;
           const i64 o = ((tz / g.s[0]) * g.out[1] + ty / g.s[1]) * g.out[2] + tx / g.s[2];
-          acc += IO<{s}>::ld(col[row * out_len + o]);
+          acc += IO<{s}>::ld(cs[row * out_len + o]);
         }}
       }}
     }}
@@ -735,13 +742,23 @@ extern "C" __global__ void {col2im}(const {s}* col, {s}* x, ConvGeom g) {{
 extern "C" __global__ void {bias}(const {s}* b, {s}* y, u64 n, u64 f, u64 len) {{
   OX_LOOP(i, n) y[i] = IO<{s}>::st(IO<{s}>::ld(y[i]) + IO<{s}>::ld(b[(i / len) % f]));
 }}
+// One block per filter: the block's threads stride over (sample, position).
 extern "C" __global__ void {bias_grad}(const {s}* dy, {s}* db, u64 batch, u64 f, u64 len) {{
+  __shared__ double sh[256];
+  const u64 j = blockIdx.x;
+  double acc = 0;
+  for (u64 t = threadIdx.x; t < batch * len; t += blockDim.x)
+    acc += (double)IO<{s}>::ld(dy[((t / len) * f + j) * len + t % len]);
+  acc = ox_block_sum(sh, acc);
+  if (threadIdx.x == 0) db[j] = IO<{s}>::st((IO<{s}>::C)acc);
+}}
+// dst = beta * dst + the sum of `rows` rows of `src` (len each).
+extern "C" __global__ void {sum_rows}(const {s}* src, {s}* dst, u64 rows, u64 len, double beta) {{
   typedef IO<{s}>::C C;
-  OX_LOOP(j, f) {{
-    C acc = (C)0;
-    for (u64 s = 0; s < batch; ++s)
-      for (u64 k = 0; k < len; ++k) acc += IO<{s}>::ld(dy[(s * f + j) * len + k]);
-    db[j] = IO<{s}>::st(acc);
+  OX_LOOP(j, len) {{
+    C acc = beta == 0.0 ? (C)0 : (C)beta * IO<{s}>::ld(dst[j]);
+    for (u64 r = 0; r < rows; ++r) acc += IO<{s}>::ld(src[r * len + j]);
+    dst[j] = IO<{s}>::st(acc);
   }}
 }}
 "#,
@@ -749,6 +766,7 @@ extern "C" __global__ void {bias_grad}(const {s}* dy, {s}* db, u64 batch, u64 f,
             col2im = kernel_name("col2im", dt),
             bias = kernel_name("conv_bias", dt),
             bias_grad = kernel_name("conv_bias_grad", dt),
+            sum_rows = kernel_name("conv_sum_rows", dt),
         )
     })
 }
@@ -758,12 +776,18 @@ mod cuda {
     use super::{cuda_source, Cfg, CUDA_MODULE};
     use crate::error::Result;
     use crate::kernels::cpu::conv::Geom;
-    use crate::kernels::cuda::blas::gemm;
+    use crate::kernels::cuda::blas::{gemm_batched, Operand};
     use crate::kernels::cuda::device::Device;
-    use crate::kernels::cuda::{dptr, kernel_name, launch, param as p, CudaFn, FLOATS};
+    use crate::kernels::cuda::{dptr, kernel_name, launch, param as p, run_blocks, run_kernel};
+    use crate::kernels::cuda::{Arg, CudaFn, FLOATS};
     use crate::ndarray::NDArray;
     use crate::shape::Shape;
+    use crate::DType;
     use std::sync::Arc;
+
+    /// Bytes of scratch one run of samples may take (its columns, and in the backward pass its
+    /// per-sample weight gradients); a sample larger than this still runs, alone.
+    const SCRATCH: usize = 256 << 20;
 
     /// Mirrors `ConvGeom` in the CUDA source (one sample's geometry, all channels).
     #[repr(C)]
@@ -790,48 +814,40 @@ mod cuda {
         }
     }
 
-    /// `im2col` (one sample at `x` into `col`) or `col2im` (`col` into the sample at `x`).
+    /// `im2col` (`batch` samples at `x` into `col`) or `col2im` (`col` into the samples at `x`).
     fn unfold(
         dev: &Device,
-        dt: crate::DType,
+        dt: DType,
         g: &Geom,
         x: u64,
         col: u64,
+        batch: usize,
         back: bool,
     ) -> Result<()> {
         let cg = geom(g);
-        let (name, n) = if back {
-            ("col2im", g.c * g.in_len())
+        let (name, n, a, b) = if back {
+            ("col2im", batch * g.c * g.in_len(), col, x)
         } else {
-            ("im2col", g.c * g.k_len() * g.out_len())
+            ("im2col", batch * col_len(g), x, col)
         };
         let f = dev.function(CUDA_MODULE, cuda_source, &kernel_name(name, dt))?;
-        let (a, b) = if back { (col, x) } else { (x, col) };
-        // SAFETY: (src, dst, ConvGeom) as declared; buffers hold the sizes `g` describes.
-        unsafe { launch(dev, f, n, &mut [p(&a), p(&b), p(&cg)]) }
+        let nb = batch as u64;
+        // SAFETY: (src, dst, ConvGeom, u64) as declared; buffers hold `batch` samples of `g`.
+        unsafe { launch(dev, f, n, &mut [p(&a), p(&b), p(&cg), p(&nb)]) }
     }
 
-    fn scratch(g: &Geom, like: &NDArray) -> Result<NDArray> {
-        NDArray::empty(
-            Shape(vec![g.c * g.k_len() * g.out_len()]),
-            like.dtype(),
-            like.ctx(),
-        )
+    /// Column entries of one sample.
+    fn col_len(g: &Geom) -> usize {
+        g.c * g.k_len() * g.out_len()
     }
 
-    fn bias_launch(
-        dev: &Device,
-        name: &str,
-        dt: crate::DType,
-        a: u64,
-        b: u64,
-        dims: [u64; 3],
-        n: usize,
-    ) -> Result<()> {
-        let f = dev.function(CUDA_MODULE, cuda_source, &kernel_name(name, dt))?;
-        let [x, y, z] = dims;
-        // SAFETY: (src, dst, u64, u64, u64) as declared for both bias kernels.
-        unsafe { launch(dev, f, n, &mut [p(&a), p(&b), p(&x), p(&y), p(&z)]) }
+    /// Samples per run: as many as fit `SCRATCH` at `per_sample` bytes, at least one.
+    fn run_len(g: &Geom, per_sample: usize) -> usize {
+        (SCRATCH / per_sample.max(1)).clamp(1, g.n.max(1))
+    }
+
+    fn scratch(len: usize, like: &NDArray) -> Result<NDArray> {
+        NDArray::empty(Shape(vec![len]), like.dtype(), like.ctx())
     }
 
     pub fn forward(cfg: Arc<Cfg>) -> CudaFn {
@@ -842,29 +858,44 @@ mod cuda {
                 return Ok(false);
             }
             let es = dt.size() as u64;
-            let (fg, gk, ol) = (g.f / g.groups, g.c / g.groups * g.k_len(), g.out_len());
-            let col = scratch(&g, &ins[0])?;
+            let (fg, gk, ol, per) = (
+                g.f / g.groups,
+                g.c / g.groups * g.k_len(),
+                g.out_len(),
+                col_len(&g),
+            );
+            let nb = run_len(&g, per * es as usize);
+            let col = scratch(nb * per, &ins[0])?;
             let (x, w, y, cp) = (dptr(&ins[0]), dptr(&ins[1]), dptr(&outs[0]), dptr(&col));
-            for s in 0..g.n as u64 {
-                unfold(
-                    dev,
-                    dt,
-                    &g,
-                    x + s * (g.c * g.in_len()) as u64 * es,
-                    cp,
-                    false,
-                )?;
-                for gi in 0..g.groups as u64 {
-                    let wg = w + gi * (fg * gk) as u64 * es;
-                    let cgp = cp + gi * (gk * ol) as u64 * es;
-                    let yg = y + (s * g.f as u64 + gi * fg as u64) * ol as u64 * es;
-                    gemm(dev, dt, false, false, (fg, ol, gk), wg, cgp, yg, 0.0)?;
+            let sample = (g.c * g.in_len()) as u64 * es;
+            for s0 in (0..g.n).step_by(nb) {
+                let b = nb.min(g.n - s0);
+                unfold(dev, dt, &g, x + s0 as u64 * sample, cp, b, false)?;
+                for gi in 0..g.groups {
+                    // Y[s][group] = W[group] · col[s][group] for every sample of the run.
+                    gemm_batched(
+                        dev,
+                        dt,
+                        (false, false),
+                        (fg, ol, gk),
+                        Operand::new(w, gi * fg * gk, 0),
+                        Operand::new(cp, gi * gk * ol, per),
+                        Operand::new(y, (s0 * g.f + gi * fg) * ol, g.f * ol),
+                        b,
+                        0.0,
+                    )?;
                 }
             }
             if let Some(b) = ins.get(2) {
                 let n = outs[0].size();
-                let dims = [n as u64, g.f as u64, ol as u64];
-                bias_launch(dev, "conv_bias", dt, dptr(b), y, dims, n)?;
+                let args = [
+                    Arg::U(dptr(b)),
+                    Arg::U(y),
+                    Arg::U(n as u64),
+                    Arg::U(g.f as u64),
+                    Arg::U(ol as u64),
+                ];
+                run_kernel(dev, CUDA_MODULE, cuda_source, "conv_bias", dt, n, &args)?;
             }
             Ok(true)
         })
@@ -878,42 +909,95 @@ mod cuda {
             if cfg.deconv || !FLOATS.contains(&dt) || super::empty(&g) {
                 return Ok(false);
             }
-            let es = dt.size() as u64;
-            let (fg, gk, ol) = (g.f / g.groups, g.c / g.groups * g.k_len(), g.out_len());
-            let col = scratch(&g, &ins[1])?;
-            let (dy, x, w, cp) = (dptr(&ins[0]), dptr(&ins[1]), dptr(&ins[2]), dptr(&col));
+            let es = dt.size();
+            let (fg, gk, ol, per) = (
+                g.f / g.groups,
+                g.c / g.groups * g.k_len(),
+                g.out_len(),
+                col_len(&g),
+            );
+            let wlen = g.f * gk;
+            let nb = run_len(&g, (per + wlen) * es);
+            let col = scratch(nb * per, &ins[1])?;
+            let part = scratch(nb * wlen, &ins[1])?;
+            let (dy, x, w) = (dptr(&ins[0]), dptr(&ins[1]), dptr(&ins[2]));
+            let (cp, pp) = (dptr(&col), dptr(&part));
             let (dx, rest) = if need_dx {
                 (Some(dptr(&outs[0])), &outs[1..])
             } else {
                 (None, outs)
             };
             let dw = dptr(&rest[0]);
-            let sample = (g.c * g.in_len()) as u64 * es;
-            for s in 0..g.n as u64 {
-                let dys = dy + s * (g.f * ol) as u64 * es;
-                // dW[g] += dY_s[g] · col[g]ᵀ (the first sample overwrites).
-                unfold(dev, dt, &g, x + s * sample, cp, false)?;
-                for gi in 0..g.groups as u64 {
-                    let dyg = dys + gi * (fg * ol) as u64 * es;
-                    let cgp = cp + gi * (gk * ol) as u64 * es;
-                    let dwg = dw + gi * (fg * gk) as u64 * es;
-                    let beta = if s == 0 { 0.0 } else { 1.0 };
-                    gemm(dev, dt, false, true, (fg, gk, ol), dyg, cgp, dwg, beta)?;
+            let sample = (g.c * g.in_len() * es) as u64;
+            for s0 in (0..g.n).step_by(nb) {
+                let b = nb.min(g.n - s0);
+                // Per-sample dW[s][group] = dY[s][group] · col[s][group]ᵀ, then summed into dW.
+                unfold(dev, dt, &g, x + s0 as u64 * sample, cp, b, false)?;
+                for gi in 0..g.groups {
+                    gemm_batched(
+                        dev,
+                        dt,
+                        (false, true),
+                        (fg, gk, ol),
+                        Operand::new(dy, (s0 * g.f + gi * fg) * ol, g.f * ol),
+                        Operand::new(cp, gi * gk * ol, per),
+                        Operand::new(pp, gi * fg * gk, wlen),
+                        b,
+                        0.0,
+                    )?;
                 }
+                let beta = if s0 == 0 { 0.0 } else { 1.0 };
+                let args = [
+                    Arg::U(pp),
+                    Arg::U(dw),
+                    Arg::U(b as u64),
+                    Arg::U(wlen as u64),
+                    Arg::F(beta),
+                ];
+                run_kernel(
+                    dev,
+                    CUDA_MODULE,
+                    cuda_source,
+                    "conv_sum_rows",
+                    dt,
+                    wlen,
+                    &args,
+                )?;
                 if let Some(dx) = dx {
-                    // col[g] = W[g]ᵀ · dY_s[g], folded back onto the sample's dX.
-                    for gi in 0..g.groups as u64 {
-                        let wg = w + gi * (fg * gk) as u64 * es;
-                        let dyg = dys + gi * (fg * ol) as u64 * es;
-                        let cgp = cp + gi * (gk * ol) as u64 * es;
-                        gemm(dev, dt, true, false, (gk, ol, fg), wg, dyg, cgp, 0.0)?;
+                    // col[s][group] = W[group]ᵀ · dY[s][group], folded back onto dX.
+                    for gi in 0..g.groups {
+                        gemm_batched(
+                            dev,
+                            dt,
+                            (true, false),
+                            (gk, ol, fg),
+                            Operand::new(w, gi * fg * gk, 0),
+                            Operand::new(dy, (s0 * g.f + gi * fg) * ol, g.f * ol),
+                            Operand::new(cp, gi * gk * ol, per),
+                            b,
+                            0.0,
+                        )?;
                     }
-                    unfold(dev, dt, &g, dx + s * sample, cp, true)?;
+                    unfold(dev, dt, &g, dx + s0 as u64 * sample, cp, b, true)?;
                 }
             }
             if let Some(db) = rest.get(1) {
-                let dims = [g.n as u64, g.f as u64, ol as u64];
-                bias_launch(dev, "conv_bias_grad", dt, dy, dptr(db), dims, g.f)?;
+                let args = [
+                    Arg::U(dy),
+                    Arg::U(dptr(db)),
+                    Arg::U(g.n as u64),
+                    Arg::U(g.f as u64),
+                    Arg::U(ol as u64),
+                ];
+                run_blocks(
+                    dev,
+                    CUDA_MODULE,
+                    cuda_source,
+                    "conv_bias_grad",
+                    dt,
+                    g.f,
+                    &args,
+                )?;
             }
             Ok(true)
         })
