@@ -7,8 +7,50 @@ use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry};
 use crate::error::{Error, Result};
 use crate::graph::infer::refine;
 use crate::kernels::cpu::strided::{copy_walk, Walk};
+use crate::ndarray::NDArray;
 use crate::shape::{norm_axis, Shape};
 use std::sync::Arc;
+
+/// One strided copy of a join or split: input `src` read along `sw` into output `dst` along
+/// `dw`, over `dims`.
+struct Piece {
+    dims: Vec<usize>,
+    src: usize,
+    sw: Walk,
+    dst: usize,
+    dw: Walk,
+}
+
+/// The pieces of a join or split, from its arrays' shapes.
+type Pieces = dyn Fn(&[NDArray], &[NDArray]) -> Result<Vec<Piece>> + Send + Sync;
+
+/// An op whose work is its pieces: the CPU's `copy_walk` each, or on a GPU its strided kernel
+/// (all pieces there, or none: a declined piece sends the whole op to the host path).
+fn pieces_op(
+    name: &'static str,
+    infer: impl Fn(&[Desc]) -> Result<Vec<Desc>> + Send + Sync + 'static,
+    pieces: Arc<Pieces>,
+) -> FnOp {
+    #[cfg(feature = "cuda")]
+    let gpu = pieces.clone();
+    let op = FnOp::new(name, infer, move |_, ins, outs| {
+        for p in pieces(ins, outs)? {
+            copy_walk(&p.dims, &ins[p.src], &p.sw, &outs[p.dst], &p.dw)?;
+        }
+        Ok(())
+    });
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(Box::new(move |dev, _, ins, outs| {
+        use crate::kernels::cuda::strided::copy_walk;
+        for p in gpu(ins, outs)? {
+            if !copy_walk(dev, &p.dims, &ins[p.src], &p.sw, &outs[p.dst], &p.dw)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })));
+    op
+}
 
 fn num_args(p: &Params) -> Result<usize> {
     let n = p.int("num_args")?;
@@ -138,7 +180,7 @@ fn split_partial(
 fn concat_op(n: usize, dim: i64) -> Arc<dyn Operator> {
     let op = "Concat";
     let axis_of = move |s: &Shape| norm_axis(dim, s.ndim(), op);
-    FnOp::new(
+    pieces_op(
         op,
         move |inputs| {
             expect_inputs(op, inputs, n)?;
@@ -160,18 +202,21 @@ fn concat_op(n: usize, dim: i64) -> Arc<dyn Operator> {
             }
             Ok(vec![Desc::new(out, inputs[0].dtype)])
         },
-        move |_, ins, outs| {
-            let o = &outs[0];
-            let ax = axis_of(o.shape())?;
-            let ost = istrides(o.shape());
+        Arc::new(move |ins, outs| {
+            let o = outs[0].shape();
+            let ax = axis_of(o)?;
+            let ost = istrides(o);
             let mut at = 0isize;
-            for a in ins {
+            let mut pieces = Vec::with_capacity(ins.len());
+            for (i, a) in ins.iter().enumerate() {
+                let dims = a.shape().0.clone();
                 let dw = Walk::new(at * ost[ax], ost.clone());
-                copy_walk(a.shape().dims(), a, &Walk::contiguous(a.shape().dims()), o, &dw)?;
-                at += a.shape()[ax] as isize;
+                at += dims[ax] as isize;
+                let sw = Walk::contiguous(&dims);
+                pieces.push(Piece { dims, src: i, sw, dst: 0, dw });
             }
-            Ok(())
-        },
+            Ok(pieces)
+        }),
     )
     .with_shape_partial(move |ins, outs| concat_partial(dim, ins, outs))
     .with_grad(move |g, a| {
@@ -209,7 +254,7 @@ fn split_like_op(n: usize, dim: i64) -> Arc<dyn Operator> {
         }
         Ok(ax)
     };
-    let mut f = FnOp::new(
+    let mut f = pieces_op(
         op,
         move |inputs| {
             check(inputs)?;
@@ -218,19 +263,27 @@ fn split_like_op(n: usize, dim: i64) -> Arc<dyn Operator> {
                 .map(|d| Desc::new(d.shape.clone(), inputs[0].dtype))
                 .collect())
         },
-        move |_, ins, outs| {
-            let a = &ins[0];
+        Arc::new(move |ins, outs| {
+            let a = ins[0].shape();
             let ax = norm_axis(dim, a.ndim(), op)?;
-            let st = istrides(a.shape());
+            let st = istrides(a);
             let mut at = 0isize;
-            for o in outs {
-                let dims = o.shape().dims();
+            let mut pieces = Vec::with_capacity(outs.len());
+            for (i, o) in outs.iter().enumerate() {
+                let dims = o.shape().0.clone();
                 let sw = Walk::new(at * st[ax], st.clone());
-                copy_walk(dims, a, &sw, o, &Walk::contiguous(dims))?;
                 at += dims[ax] as isize;
+                let dw = Walk::contiguous(&dims);
+                pieces.push(Piece {
+                    dims,
+                    src: 0,
+                    sw,
+                    dst: i,
+                    dw,
+                });
             }
-            Ok(())
-        },
+            Ok(pieces)
+        }),
     )
     .with_shape_partial(move |ins, outs| {
         for (o, i) in outs.iter_mut().zip(&ins[1..]) {
@@ -262,7 +315,7 @@ fn split_like_op(n: usize, dim: i64) -> Arc<dyn Operator> {
 
 fn stack_op(n: usize, axis: i64) -> Arc<dyn Operator> {
     let op = "stack";
-    FnOp::new(
+    pieces_op(
         op,
         move |inputs| {
             expect_inputs(op, inputs, n)?;
@@ -284,23 +337,25 @@ fn stack_op(n: usize, axis: i64) -> Arc<dyn Operator> {
             out.insert(ax, n);
             Ok(vec![Desc::new(out, inputs[0].dtype)])
         },
-        move |_, ins, outs| {
-            let o = &outs[0];
+        Arc::new(move |ins, outs| {
+            let o = outs[0].shape();
             let ax = insert_axis(op, axis, o.ndim() - 1)?;
-            let mut st = istrides(o.shape());
+            let mut st = istrides(o);
             let step = st.remove(ax);
-            for (i, a) in ins.iter().enumerate() {
+            let pieces = ins.iter().enumerate().map(|(i, a)| {
+                let dims = a.shape().0.clone();
+                let sw = Walk::contiguous(&dims);
                 let dw = Walk::new(i as isize * step, st.clone());
-                copy_walk(
-                    a.shape().dims(),
-                    a,
-                    &Walk::contiguous(a.shape().dims()),
-                    o,
-                    &dw,
-                )?;
-            }
-            Ok(())
-        },
+                Piece {
+                    dims,
+                    src: i,
+                    sw,
+                    dst: 0,
+                    dw,
+                }
+            });
+            Ok(pieces.collect())
+        }),
     )
     .with_grad(move |g, a| {
         let (na, ax) = (n.to_string(), axis.to_string());
@@ -338,7 +393,7 @@ fn split_op(n: usize, axis: i64, squeeze: bool) -> Arc<dyn Operator> {
         }
         Ok((ax, chunk))
     };
-    let mut f = FnOp::new(
+    let mut f = pieces_op(
         op,
         move |inputs| {
             expect_inputs(op, inputs, 1)?;
@@ -352,19 +407,21 @@ fn split_op(n: usize, axis: i64, squeeze: bool) -> Arc<dyn Operator> {
             }
             Ok(vec![Desc::new(out, inputs[0].dtype); n])
         },
-        move |_, ins, outs| {
-            let a = &ins[0];
-            let (ax, chunk) = plan(a.shape())?;
-            let st = istrides(a.shape());
-            let mut dims = a.shape().0.clone();
+        Arc::new(move |ins, outs| {
+            let a = ins[0].shape();
+            let (ax, chunk) = plan(a)?;
+            let st = istrides(a);
+            let mut dims = a.0.clone();
             dims[ax] = chunk;
-            let dst = Walk::contiguous(&dims);
-            for (i, o) in outs.iter().enumerate() {
-                let sw = Walk::new((i * chunk) as isize * st[ax], st.clone());
-                copy_walk(&dims, a, &sw, o, &dst)?;
-            }
-            Ok(())
-        },
+            let pieces = (0..outs.len()).map(|i| Piece {
+                dims: dims.clone(),
+                src: 0,
+                sw: Walk::new((i * chunk) as isize * st[ax], st.clone()),
+                dst: i,
+                dw: Walk::contiguous(&dims),
+            });
+            Ok(pieces.collect())
+        }),
     );
     f.num_outputs = n;
     let f = f.with_shape_partial(move |ins, outs| split_partial(n, axis, squeeze, ins, outs));

@@ -100,8 +100,10 @@ fn injective_fwd(name: &'static str, n_in: usize, plan: Arc<PlanFn>) -> Arc<dyn 
 /// points the forward view read.
 fn scatter_view_op(fwd_name: &'static str, n_in: usize, plan: Arc<PlanFn>) -> Arc<dyn Operator> {
     const NAME: &str = "_backward_view";
+    #[cfg(feature = "cuda")]
+    let gpu = plan.clone();
     let (p1, p2, p3) = (plan.clone(), plan.clone(), plan);
-    FnOp::new(
+    let op = FnOp::new(
         NAME,
         move |inputs| {
             expect_inputs(NAME, inputs, n_in + 1)?;
@@ -143,13 +145,26 @@ fn scatter_view_op(fwd_name: &'static str, n_in: usize, plan: Arc<PlanFn>) -> Ar
         let mut v = vec![Some(r[0].clone())];
         v.extend((0..n_in).map(|_| None));
         Ok(v)
-    })
-    .arc()
+    });
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(Box::new(move |dev, _, ins, outs| {
+        use crate::kernels::cuda::strided;
+        let shapes: Vec<&Shape> = ins[1..].iter().map(|a| a.shape()).collect();
+        let v = gpu(&shapes)?;
+        if v.out.size() != outs[0].size() {
+            strided::zero(dev, &outs[0])?;
+        }
+        let src = Walk::contiguous(&v.dims);
+        strided::copy_walk(dev, &v.dims, &ins[0], &src, &outs[0], &v.walk)
+    })));
+    op.arc()
 }
 
 fn view_fn(name: &'static str, n_in: usize, plan: Arc<PlanFn>) -> FnOp {
     let fwd = plan.clone();
-    FnOp::new(
+    #[cfg(feature = "cuda")]
+    let gpu = plan.clone();
+    let op = FnOp::new(
         name,
         move |inputs| {
             expect_inputs(name, inputs, n_in)?;
@@ -169,7 +184,15 @@ fn view_fn(name: &'static str, n_in: usize, plan: Arc<PlanFn>) -> FnOp {
             )
         },
     )
-    .with_type_partial(super::data_type_only)
+    .with_type_partial(super::data_type_only);
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(Box::new(move |dev, _, ins, outs| {
+        let shapes: Vec<&Shape> = ins.iter().map(|a| a.shape()).collect();
+        let v = gpu(&shapes)?;
+        let out = Walk::contiguous(&v.dims);
+        crate::kernels::cuda::strided::copy_walk(dev, &v.dims, &ins[0], &v.walk, &outs[0], &out)
+    })));
+    op
 }
 
 /// An op that only changes the shape: the output is a byte copy of the input.

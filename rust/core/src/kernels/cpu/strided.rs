@@ -272,10 +272,9 @@ fn check(what: &str, a: &NDArray, w: &Walk, shape: &[usize]) -> Result<()> {
     Ok(())
 }
 
-/// Copies the points of `src_walk` into those of `dst_walk` (same dtype, disjoint memory).
-/// Walks are validated (bounds, injective destination) so a planning bug is an error, not
-/// memory corruption. Must run inside an op reading `src` and writing `dst`.
-pub fn copy_walk(
+/// What `copy_walk` (and the GPU's strided copy) require of two walks: both inside their
+/// arrays, an injective destination, one element size, and no overlap between the arrays.
+pub fn check_walks(
     shape: &[usize],
     src: &NDArray,
     src_walk: &Walk,
@@ -296,13 +295,27 @@ pub fn copy_walk(
             dst.dtype()
         )));
     }
-    if shape.contains(&0) {
-        return Ok(());
-    }
-    if src.overlaps(dst) {
+    if !shape.contains(&0) && src.overlaps(dst) {
         return Err(Error::Internal(
             "strided copy between overlapping arrays".into(),
         ));
+    }
+    Ok(())
+}
+
+/// Copies the points of `src_walk` into those of `dst_walk` (same dtype, disjoint memory).
+/// Walks are validated (bounds, injective destination) so a planning bug is an error, not
+/// memory corruption. Must run inside an op reading `src` and writing `dst`.
+pub fn copy_walk(
+    shape: &[usize],
+    src: &NDArray,
+    src_walk: &Walk,
+    dst: &NDArray,
+    dst_walk: &Walk,
+) -> Result<()> {
+    check_walks(shape, src, src_walk, dst, dst_walk)?;
+    if shape.contains(&0) {
+        return Ok(());
     }
     // SAFETY: inside the op holding both variables; walks checked against both sizes above.
     unsafe {

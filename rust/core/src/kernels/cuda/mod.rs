@@ -8,6 +8,7 @@ pub mod device;
 pub mod host;
 pub mod nvrtc;
 pub mod sources;
+pub mod strided;
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};

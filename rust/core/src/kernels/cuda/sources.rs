@@ -20,5 +20,6 @@ pub fn all() -> Vec<(&'static str, Source)> {
         (nn::convolution::CUDA_MODULE, nn::convolution::cuda_source),
         (nn::pooling::CUDA_MODULE, nn::pooling::cuda_source),
         (nn::batch_norm::CUDA_MODULE, nn::batch_norm::cuda_source),
+        (super::strided::CUDA_MODULE, super::strided::cuda_source),
     ]
 }
