@@ -33,7 +33,9 @@ EXPECTED = {
     "reduce": ["reduce_rows", "reduce_blocks", "unreduce"],
     "pooling": ["pool_fwd", "pool_bwd"],
     "batch_norm": ["bn_stats", "bn_apply", "bn_grad_sums", "bn_grad_dx"],
-    "convolution": ["im2col", "col2im", "conv_bias", "conv_bias_grad"],
+    "convolution": ["im2col", "col2im", "conv_bias", "conv_bias_grad", "conv_sum_rows"],
+    "strided": ["strided_copy"],
+    "softmax": ["softmax_axis", "softmax_axis_bwd"],
 }
 
 

@@ -495,3 +495,68 @@ def test_strided_copy(lib, dt, kernel):
     walk(x.shape, el, 0, slab, (54, 6, 1), 2 * 6)
     np.testing.assert_array_equal(slab[:, 2:7], x)
     assert not slab[:, :2].any() and not slab[:, 7:].any()
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_axis(lib, dt, log):
+    """softmax/log_softmax along a middle and the last axis, with a temperature, and their
+    gradients, against the CPU operators."""
+    m = lib["softmax"]
+    op = mx.nd.log_softmax if log else mx.nd.softmax
+    for shape, axis in (((3, 5, 4), 1), ((6, 7), -1)):
+        x = rand(*shape, low=-3, high=3, dtype=dt)
+        xa = cpu(x)
+        xa.attach_grad()
+        with mx.autograd.record():
+            y = op(xa, axis=axis, temperature=1.5)
+        dy = rand(*shape, dtype=dt)
+        y.backward(cpu(dy))
+        ax = axis % len(shape)
+        outer, n = int(np.prod(shape[:ax])), shape[ax]
+        inner = int(np.prod(shape[ax + 1:]))
+        out = np.empty_like(x)
+        run(m, "softmax_axis_" + dt, x, out, outer, n, inner, 1 / 1.5, ctypes.c_int(log))
+        close(out, y.asnumpy(), dt)
+        dx = np.empty_like(x)
+        run(m, "softmax_axis_bwd_" + dt, dy, y.asnumpy(), dx, outer, n, inner, 1 / 1.5,
+            ctypes.c_int(log))
+        close(dx, xa.grad.asnumpy(), dt)
+
+
+def _xoshiro_uniforms(seed, stream, count):
+    """xoshiro256++ seeded by splitmix64 as oxnet's CPU generator (`Xoshiro::new`)."""
+    M = (1 << 64) - 1
+    x = (seed ^ (stream * 0xD1B54A32D192ED03)) & M
+    s = []
+    for _ in range(4):
+        x = (x + 0x9E3779B97F4A7C15) & M
+        z = x
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+        s.append(z ^ (z >> 31))
+    rotl = lambda v, k: ((v << k) | (v >> (64 - k))) & M  # noqa: E731
+    out = []
+    for _ in range(count):
+        r = (rotl((s[0] + s[3]) & M, 23) + s[0]) & M
+        t = (s[1] << 17) & M
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+        out.append((r >> 11) * (1.0 / (1 << 53)))
+    return out
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_dropout_mask_draws_the_cpu_stream(lib, dt):
+    """The GPU mask is the CPU's: per block of 4096 elements, the generator of (seed, block)."""
+    n, seed, keep = 4096 + 1000, 0x1234_5678_9ABC_DEF0, 0.7
+    mask = np.empty(n, dt)
+    run(lib["dropout"], "dropout_mask_" + dt, mask, n, seed, keep, 1 / keep)
+    u = _xoshiro_uniforms(seed, 0, 4096) + _xoshiro_uniforms(seed, 1, 1000)
+    want = np.where(np.array(u) < keep, 1 / keep, 0).astype(dt)
+    np.testing.assert_array_equal(mask, want)
+    assert abs((mask != 0).mean() - keep) < 0.03

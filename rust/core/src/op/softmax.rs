@@ -187,7 +187,7 @@ fn softmax_fnop(
             inner: s[ax + 1..].iter().product(),
         })
     };
-    FnOp::new(
+    let op = FnOp::new(
         name,
         move |inputs| {
             expect_inputs(name, inputs, 1)?;
@@ -226,7 +226,10 @@ fn softmax_fnop(
         },
     )
     .with_type_partial(super::dtype_param_or_same(name, dtype))
-    .with_grad(softmax_grad(log, axis, temperature, dtype))
+    .with_grad(softmax_grad(log, axis, temperature, dtype));
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::run(false, log, temperature, Box::new(dims))));
+    op
 }
 
 /// One column (stride `inner`) of the backward: softmax `dx = y (g - sum(g y)) / T`,
@@ -273,7 +276,9 @@ fn backward_op(log: bool, axis: i64, temperature: f64) -> Arc<dyn Operator> {
             inner: s[ax + 1..].iter().product(),
         })
     };
-    FnOp::new(
+    #[cfg(feature = "cuda")]
+    let gpu = cuda::run(true, log, temperature, Box::new(dims));
+    let op = FnOp::new(
         name,
         move |inputs| {
             expect_inputs(name, inputs, 2)?;
@@ -351,8 +356,112 @@ fn backward_op(log: bool, axis: i64, temperature: f64) -> Arc<dyn Operator> {
             let d_y = scale(g, &d_y)?;
             Ok(vec![Some(d_og[0].clone()), Some(d_y)])
         }
+    });
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(gpu));
+    op.arc()
+}
+
+#[cfg(feature = "cuda")]
+pub const CUDA_MODULE: &str = "softmax";
+
+/// One thread per (outer, inner) column of the axis, computing as the CPU kernels do: the
+/// forward in the storage type's compute type (float for float16), the backward's sums in
+/// double.
+#[cfg(feature = "cuda")]
+pub fn cuda_source() -> String {
+    use crate::kernels::cuda::{kernel_name, module_source, storage_type};
+    module_source("", |dt| {
+        let s = storage_type(dt);
+        format!(
+            r#"
+extern "C" __global__ void {fwd}(const {s}* x, {s}* y, u64 outer, u64 n, u64 inner,
+                                  double inv_t_, int log_) {{
+  typedef IO<{s}>::C C;
+  const C inv_t = (C)inv_t_;
+  OX_LOOP(c, outer * inner) {{
+    const u64 base = (c / inner) * n * inner + c % inner;
+    C m = IO<{s}>::ld(x[base]) * inv_t;
+    for (u64 j = 1; j < n; ++j) {{ const C v = IO<{s}>::ld(x[base + j * inner]) * inv_t; m = v > m ? v : m; }}
+    C sum = (C)0;
+    for (u64 j = 0; j < n; ++j) sum += exp(IO<{s}>::ld(x[base + j * inner]) * inv_t - m);
+    const C ls = log(sum), rs = (C)1 / sum;
+    for (u64 j = 0; j < n; ++j) {{
+      const C v = IO<{s}>::ld(x[base + j * inner]) * inv_t - m;
+      y[base + j * inner] = IO<{s}>::st(log_ ? v - ls : exp(v) * rs);
+    }}
+  }}
+}}
+extern "C" __global__ void {bwd}(const {s}* g, const {s}* y, {s}* dx, u64 outer, u64 n,
+                                  u64 inner, double inv_t, int log_) {{
+  OX_LOOP(c, outer * inner) {{
+    const u64 base = (c / inner) * n * inner + c % inner;
+    double sum = 0;
+    for (u64 j = 0; j < n; ++j) {{
+      const double gj = (double)IO<{s}>::ld(g[base + j * inner]);
+      sum += log_ ? gj : gj * (double)IO<{s}>::ld(y[base + j * inner]);
+    }}
+    for (u64 j = 0; j < n; ++j) {{
+      const double gj = (double)IO<{s}>::ld(g[base + j * inner]);
+      const double yj = (double)IO<{s}>::ld(y[base + j * inner]);
+      const double v = log_ ? gj - exp(yj) * sum : yj * (gj - sum);
+      dx[base + j * inner] = IO<{s}>::st((IO<{s}>::C)(v * inv_t));
+    }}
+  }}
+}}
+"#,
+            fwd = kernel_name("softmax_axis", dt),
+            bwd = kernel_name("softmax_axis_bwd", dt),
+        )
     })
-    .arc()
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::{cuda_source, Dims, CUDA_MODULE};
+    use crate::error::Result;
+    use crate::kernels::cuda::{dptr, run_kernel, Arg, CudaFn, FLOATS};
+    use crate::shape::Shape;
+
+    type DimsFn = dyn Fn(&Shape) -> Result<Dims> + Send + Sync;
+
+    /// The forward (input, output) or the backward (ograd, output, dx); another output dtype
+    /// than the input's takes the host path.
+    pub fn run(backward: bool, log: bool, temperature: f64, dims: Box<DimsFn>) -> CudaFn {
+        Box::new(move |dev, _, ins, outs| {
+            let dt = ins[0].dtype();
+            if !FLOATS.contains(&dt) || outs[0].dtype() != dt {
+                return Ok(false);
+            }
+            let Dims { outer, n, inner } = dims(ins[0].shape())?;
+            if ins[0].size() == 0 {
+                return Ok(true);
+            }
+            let arrays = if backward {
+                vec![&ins[0], &ins[1], &outs[0]]
+            } else {
+                vec![&ins[0], &outs[0]]
+            };
+            let mut args: Vec<Arg> = arrays.into_iter().map(|a| Arg::U(dptr(a))).collect();
+            args.extend([outer, n, inner].map(|v| Arg::U(v as u64)));
+            args.extend([Arg::F(1.0 / temperature), Arg::I(i32::from(log))]);
+            let base = if backward {
+                "softmax_axis_bwd"
+            } else {
+                "softmax_axis"
+            };
+            run_kernel(
+                dev,
+                CUDA_MODULE,
+                cuda_source,
+                base,
+                dt,
+                outer * inner,
+                &args,
+            )?;
+            Ok(true)
+        })
+    }
 }
 
 pub fn register(r: &mut Registry) {

@@ -5,7 +5,7 @@
 pub type Source = fn() -> String;
 
 pub fn all() -> Vec<(&'static str, Source)> {
-    use crate::op::{elemwise_binary, elemwise_unary, nn, optimizer, reduce};
+    use crate::op::{elemwise_binary, elemwise_unary, nn, optimizer, reduce, softmax};
     vec![
         (elemwise_unary::CUDA_MODULE, elemwise_unary::cuda_source),
         (elemwise_binary::CUDA_MODULE, elemwise_binary::cuda_source),
@@ -21,5 +21,7 @@ pub fn all() -> Vec<(&'static str, Source)> {
         (nn::pooling::CUDA_MODULE, nn::pooling::cuda_source),
         (nn::batch_norm::CUDA_MODULE, nn::batch_norm::cuda_source),
         (super::strided::CUDA_MODULE, super::strided::cuda_source),
+        (softmax::CUDA_MODULE, softmax::cuda_source),
+        (nn::dropout::CUDA_MODULE, nn::dropout::cuda_source),
     ]
 }

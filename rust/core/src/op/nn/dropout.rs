@@ -79,6 +79,10 @@ fn dropout(p: f64, always: bool, axes: Vec<i64>) -> Arc<dyn Operator> {
         let dx = g.apply(bwd, &[a.out_grads[0].clone(), a.outputs[1].clone()]);
         Ok(vec![dx.into_iter().next()])
     });
+    #[cfg(feature = "cuda")]
+    {
+        op = op.with_cuda(Some(cuda::forward(p, always)));
+    }
     op.num_outputs = 2;
     op.visible_outputs = Some(1);
     op.rng = true;
@@ -90,7 +94,7 @@ fn dropout(p: f64, always: bool, axes: Vec<i64>) -> Arc<dyn Operator> {
 fn backward_op(axes: Vec<i64>) -> Arc<dyn Operator> {
     let bname = "_backward_Dropout";
     let axes2 = axes.clone();
-    FnOp::new(
+    let op = FnOp::new(
         bname,
         move |ins| {
             let m = mask_shape(&ins[0].shape, &axes)?;
@@ -117,8 +121,119 @@ fn backward_op(axes: Vec<i64>) -> Arc<dyn Operator> {
             &[a.out_grads[0].clone(), a.inputs[1].clone()],
         );
         Ok(vec![d.into_iter().next(), None])
+    });
+    #[cfg(feature = "cuda")]
+    let op = op.with_cuda(Some(cuda::times_mask()));
+    op.arc()
+}
+
+#[cfg(feature = "cuda")]
+pub const CUDA_MODULE: &str = "dropout";
+
+/// The mask kernel draws the CPU kernel's stream: one xoshiro256++ generator per block of
+/// `BLOCK` elements seeded as `Xoshiro::new(seed, block)`, so a GPU mask equals the CPU's for
+/// the same seed.
+#[cfg(feature = "cuda")]
+pub fn cuda_source() -> String {
+    use crate::kernels::cuda::{kernel_name, module_source, storage_type};
+    let shared = r#"
+__device__ __forceinline__ u64 ox_rotl(u64 x, int k) { return (x << k) | (x >> (64 - k)); }
+__device__ __forceinline__ u64 ox_splitmix(u64* x) {
+  *x += 0x9E3779B97F4A7C15ULL;
+  u64 z = *x;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+"#;
+    module_source(shared, |dt| {
+        let s = storage_type(dt);
+        format!(
+            r#"
+extern "C" __global__ void {mask}({s}* m, u64 n, u64 seed, double keep, double scale) {{
+  const {s} on = IO<{s}>::st((IO<{s}>::C)scale), off = IO<{s}>::st((IO<{s}>::C)0);
+  OX_LOOP(blk, (n + {block} - 1) / {block}) {{
+    u64 x = seed ^ (blk * 0xD1B54A32D192ED03ULL);
+    u64 s0 = ox_splitmix(&x), s1 = ox_splitmix(&x), s2 = ox_splitmix(&x), s3 = ox_splitmix(&x);
+    const u64 end = (blk + 1) * {block} < n ? (blk + 1) * {block} : n;
+    for (u64 i = blk * {block}; i < end; ++i) {{
+      const u64 r = ox_rotl(s0 + s3, 23) + s0;
+      const u64 t = s1 << 17;
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = ox_rotl(s3, 45);
+      const double u = (double)(r >> 11) * (1.0 / 9007199254740992.0);
+      m[i] = u < keep ? on : off;
+    }}
+  }}
+}}
+"#,
+            mask = kernel_name("dropout_mask", dt),
+            block = BLOCK,
+        )
     })
-    .arc()
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::{cuda_source, BLOCK, CUDA_MODULE};
+    use crate::kernels::cuda::{dptr, run_broadcast, run_kernel, Arg, CudaFn, FLOATS};
+    use crate::op::elemwise_binary;
+
+    /// y = x · mask with the mask broadcast over `axes` (the product kernel of `broadcast_mul`).
+    fn times(
+        dev: &crate::kernels::cuda::device::Device,
+        x: &crate::ndarray::NDArray,
+        m: &crate::ndarray::NDArray,
+        y: &crate::ndarray::NDArray,
+    ) -> crate::error::Result<bool> {
+        let (module, source) = (elemwise_binary::CUDA_MODULE, elemwise_binary::cuda_source);
+        run_broadcast(dev, module, source, "bcast_mul", x, m, y)
+    }
+
+    pub fn forward(p: f64, always: bool) -> CudaFn {
+        Box::new(move |dev, cx, ins, outs| {
+            let (x, y, mask) = (&ins[0], &outs[0], &outs[1]);
+            let dt = x.dtype();
+            if !FLOATS.contains(&dt) {
+                return Ok(false);
+            }
+            let active = (cx.is_train || always) && p > 0.0;
+            // Inactive: a mask of ones (every draw is below 2) and y = x · 1 = x.
+            let (keep, scale) = if active {
+                let keep = 1.0 - p;
+                (keep, if keep > 0.0 { 1.0 / keep } else { 0.0 })
+            } else {
+                (2.0, 1.0)
+            };
+            let n = mask.size();
+            let args = [
+                Arg::U(dptr(mask)),
+                Arg::U(n as u64),
+                Arg::U(cx.seed),
+                Arg::F(keep),
+                Arg::F(scale),
+            ];
+            run_kernel(
+                dev,
+                CUDA_MODULE,
+                cuda_source,
+                "dropout_mask",
+                dt,
+                n.div_ceil(BLOCK),
+                &args,
+            )?;
+            times(dev, x, mask, y)
+        })
+    }
+
+    /// `_backward_Dropout`: dy · mask.
+    pub fn times_mask() -> CudaFn {
+        Box::new(|dev, _, ins, outs| {
+            if !FLOATS.contains(&ins[0].dtype()) {
+                return Ok(false);
+            }
+            times(dev, &ins[0], &ins[1], &outs[0])
+        })
+    }
 }
 
 pub fn register(r: &mut Registry) {
@@ -165,6 +280,51 @@ mod tests {
             false,
         );
         assert_eq!(f32s(g[0].as_ref().unwrap()), [2.0; 12]);
+    }
+
+    /// The mask of seed s is the stream of `Xoshiro::new(s, block)` per 4096 elements: the GPU
+    /// kernel draws the same (tests/python/test_cuda_kernels_host.py checks it on that stream).
+    #[test]
+    fn mask_is_the_seeded_block_stream() {
+        use crate::ndarray::NDArray;
+        use crate::op::{registry, OpCtx};
+        use crate::random::Xoshiro;
+        let n = super::BLOCK + 1000;
+        let x = arr(&[n], &vec![1.0f32; n]);
+        let attrs = [("p".to_string(), "0.3".to_string())];
+        let op = registry().get("Dropout").unwrap().create(&attrs).unwrap();
+        let outs: Vec<NDArray> = (0..2)
+            .map(|_| {
+                NDArray::empty(
+                    crate::shape::Shape::new(vec![n]),
+                    crate::DType::F32,
+                    x.ctx(),
+                )
+                .unwrap()
+            })
+            .collect();
+        let seed = 0x1234_5678_9ABC_DEF0;
+        op.forward(
+            &OpCtx {
+                seed,
+                is_train: true,
+            },
+            std::slice::from_ref(&x),
+            &outs,
+        )
+        .unwrap();
+        let mut want = Vec::with_capacity(n);
+        for (blk, len) in [(0, super::BLOCK), (1, 1000)] {
+            let mut g = Xoshiro::new(seed, blk);
+            want.extend((0..len).map(|_| {
+                if g.next_f64() < 0.7 {
+                    1.0f32 / 0.7
+                } else {
+                    0.0
+                }
+            }));
+        }
+        assert_eq!(f32s(&outs[1]), want);
     }
 
     #[test]
