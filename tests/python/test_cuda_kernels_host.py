@@ -69,7 +69,7 @@ def run(lib, name, *args):
         if isinstance(a, np.ndarray):
             assert a.flags.c_contiguous
             c.append(ctypes.c_void_p(a.ctypes.data))
-        elif isinstance(a, (ctypes.Structure, ctypes.c_int)):
+        elif isinstance(a, (ctypes.Structure, ctypes.c_int, ctypes.c_int64)):
             c.append(a)
         elif isinstance(a, bool):
             c.append(ctypes.c_int(int(a)))
