@@ -6,6 +6,7 @@ pre-1.0 autograd API that older scripts still import; ``text`` indexes and embed
 Module with SVRG."""
 from ..ndarray import contrib as ndarray
 from ..symbol import contrib as symbol
+from . import amp
 from . import autograd
 from . import onnx
 from . import quantization

@@ -1,0 +1,133 @@
+"""``amp.init``: replaces the generated ``mx.sym``/``mx.nd`` op functions with wrappers that cast
+their inputs, as MXNet 1.9.1's ``_wrap_symbol_functions`` does.
+
+A symbol wrapper builds the op as asked, then rebuilds its node over cast inputs (auxiliary
+states excluded) under the same name, so that parameters the op created itself (``fc_weight``)
+are cast too. An NDArray wrapper casts only float32 arrays (float16 arrays off CPU), as MXNet."""
+import json
+import logging
+
+import numpy as np
+
+from ... import ndarray
+from ... import symbol
+from ...ndarray import NDArray
+from ...symbol import Symbol
+from ...symbol.symbol import _create
+
+# MXNet's op-name prefixes and the submodule each one's functions live in.
+_PREFIXES = ("_contrib_", "_linalg_", "_sparse_", "_image_", "_random_")
+
+
+def _places(name, module):
+    """(namespace, attribute) pairs holding op ``name``'s function in ``module``."""
+    for prefix in _PREFIXES:
+        if name.startswith(prefix) and (prefix != "_random_" or name.endswith("_like")):
+            return [(getattr(module, prefix[1:-1], None), name[len(prefix):])]
+    if name.startswith("_"):
+        return [(module._internal, name)]
+    return [(module, name), (module.op, name)]
+
+
+def _same_meta(new, f):
+    new.__name__, new.__module__, new.__doc__ = f.__name__, f.__module__, f.__doc__
+    return new
+
+
+def _skip(cond, kwargs):
+    return cond is not None and (cond[0] not in kwargs or kwargs[cond[0]] not in cond[1])
+
+
+def _symbol_wrapper(f, dtype, cond=None):
+    dtype = np.dtype(dtype).name
+    def wrapped(*args, **kwargs):
+        if _skip(cond, kwargs):
+            return f(*args, **kwargs)
+        sym = f(*args, **kwargs)
+        children = sym.get_children()
+        aux = set(sym.list_auxiliary_states())
+        inputs = [c if c.name in aux else symbol.amp_cast(c, dtype=dtype)
+                  for c in (children if children is not None else [])]
+        graph = json.loads(sym.tojson(remove_amp_cast=False))
+        head = graph["nodes"][graph["heads"][0][0]]
+        return _create(head["op"], sym.name, head.get("attrs", {}), inputs)
+    return _same_meta(wrapped, f)
+
+
+def _cast_array(x, dtype):
+    if not isinstance(x, NDArray) or x.dtype == dtype:
+        return x
+    on_cpu = x.context.device_type == "cpu"
+    # MXNet casts float16 <-> float32 off CPU; on CPU only float32 (and bfloat16) arrays.
+    castable = (np.float32,) if on_cpu else (np.float16, np.float32)
+    return ndarray.amp_cast(x, dtype=dtype) if x.dtype in castable else x
+
+
+def _ndarray_wrapper(f, dtype, cond=None):
+    dtype = np.dtype(dtype)
+    def wrapped(*args, **kwargs):
+        if _skip(cond, kwargs):
+            return f(*args, **kwargs)
+        args = [_cast_array(a, dtype) for a in args]
+        kwargs = {k: _cast_array(v, dtype) for k, v in kwargs.items()}
+        return f(*args, **kwargs)
+    return _same_meta(wrapped, f)
+
+
+def _widest_wrapper(f, target):
+    def wrapped(*args, **kwargs):
+        args = list(args)
+        found = [(args, i, a) for i, a in enumerate(args) if isinstance(a, (Symbol, NDArray))]
+        found += [(kwargs, k, v) for k, v in kwargs.items() if isinstance(v, (Symbol, NDArray))]
+        if any(isinstance(a, Symbol) for _, _, a in found):
+            casts = symbol.amp_multicast(*[a for _, _, a in found], num_outputs=len(found))
+            for (holder, key, _), cast in zip(found, casts):
+                holder[key] = cast
+        elif any(a.dtype == np.float32 for _, _, a in found):
+            for holder, key, a in found:
+                if a.dtype == target:
+                    holder[key] = ndarray.amp_cast(a, dtype=np.float32)
+        return f(*args, **kwargs)
+    return _same_meta(wrapped, f)
+
+
+def _wrap(module, names, make):
+    for name in names:
+        for space, attr in _places(name, module):
+            f = getattr(space, attr, None) if space is not None else None
+            if f is None:
+                logging.debug("amp.init: %s has no function for op %s", module.__name__, name)
+                continue
+            setattr(space, attr, make(f))
+
+
+def _wrap_losses(scaler, names):
+    def scaled(f):
+        def wrapped(*args, **kwargs):
+            kwargs["grad_scale"] = kwargs.get("grad_scale", 1.0) * scaler.loss_scale
+            return f(*args, **kwargs)
+        return _same_meta(wrapped, f)
+
+    def warned(f):
+        def wrapped(*args, **kwargs):
+            logging.warning("%s does not support dynamic loss scaling in symbolic and hybridized "
+                            "execution.", f.__name__)
+            return f(*args, **kwargs)
+        return _same_meta(wrapped, f)
+
+    for module, make in ((ndarray, scaled), (symbol, warned)):
+        for name in names:
+            f = getattr(module, name, None)
+            if f is not None:
+                setattr(module, name, make(f))
+
+
+def wrap_all(target, lp_ops, conditional_fp32_ops, fp32_ops, widest_ops, loss_ops, scaler):
+    """Installs every wrapper into ``mx.sym`` and ``mx.nd``."""
+    for module, wrapper in ((symbol, _symbol_wrapper), (ndarray, _ndarray_wrapper)):
+        _wrap(module, lp_ops, lambda f, w=wrapper: w(f, target))
+        _wrap(module, fp32_ops, lambda f, w=wrapper: w(f, np.float32))
+        for name, param, values in conditional_fp32_ops:
+            _wrap(module, [name], lambda f, w=wrapper, c=(param, values): w(f, np.float32, c))
+        _wrap(module, widest_ops, lambda f: _widest_wrapper(f, target))
+    _wrap_losses(scaler, loss_ops)

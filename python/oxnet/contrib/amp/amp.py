@@ -1,0 +1,264 @@
+"""``mx.contrib.amp``: automatic mixed precision for symbolic graphs and Module users, as in
+MXNet 1.9.1. ``convert_symbol``/``convert_model`` rewrite an FP32 graph for float16 inference;
+``init`` makes ``mx.sym``/``mx.nd`` insert the casts as graphs are built. oxnet has no bfloat16
+dtype and no Gluon, so ``target_dtype='bfloat16'`` and Gluon Trainers are refused by name."""
+import json
+import logging
+
+import numpy as np
+
+from ... import optimizer as opt
+from ...symbol import Symbol, load_json
+from ...symbol.symbol import _DTYPE_FLAGS
+from . import lists
+from . import _graph
+from . import _wrap
+from .loss_scaler import LossScaler
+
+__all__ = ["init", "init_trainer", "scale_loss", "unscale", "convert_model", "convert_symbol",
+           "list_lp16_ops", "list_fp32_ops", "list_lp16_fp32_ops", "list_conditional_fp32_ops",
+           "list_widest_type_cast", "list_loss_output_functions", "list_lp16_use_fp32_params",
+           "LossScaler"]
+
+_FLAG_DTYPE = {v: k for k, v in _DTYPE_FLAGS.items()}
+
+
+def _target(func, target_dtype):
+    """'float16' for the spellings MXNet accepts; a clear error for anything else."""
+    if isinstance(target_dtype, str) and target_dtype == "bfloat16":
+        raise TypeError("amp.%s: target_dtype 'bfloat16' is not supported: oxnet has no bfloat16 "
+                        "dtype (a documented gap); use target_dtype='float16'" % func)
+    try:
+        if np.dtype(target_dtype) == np.float16:
+            return "float16"
+    except TypeError:
+        pass
+    raise ValueError("amp.%s: target_dtype must be 'float16' (got %r)" % (func, target_dtype))
+
+
+def list_lp16_ops(target_dtype):
+    """Ops that AMP runs in float16."""
+    _target("list_lp16_ops", target_dtype)
+    return lists.FP16_FUNCS
+
+
+def list_fp32_ops(target_dtype):
+    """Ops that AMP keeps in float32."""
+    _target("list_fp32_ops", target_dtype)
+    return lists.FP32_FUNCS
+
+
+def list_lp16_fp32_ops(target_dtype):
+    """Ops that run in the precision of their inputs."""
+    _target("list_lp16_fp32_ops", target_dtype)
+    return lists.FP16_FP32_FUNCS
+
+
+def list_conditional_fp32_ops(target_dtype):
+    """(op, parameter, values) triples: the op stays float32 for those parameter values."""
+    _target("list_conditional_fp32_ops", target_dtype)
+    return lists.CONDITIONAL_FP32_FUNCS
+
+
+def list_widest_type_cast(target_dtype):
+    """Ops whose inputs are all cast to the widest dtype among them."""
+    _target("list_widest_type_cast", target_dtype)
+    return lists.WIDEST_TYPE_CASTS
+
+
+def list_loss_output_functions(target_dtype):
+    """Loss heads whose ``grad_scale`` follows the loss scale (mx.nd after ``init``)."""
+    _target("list_loss_output_functions", target_dtype)
+    return lists.LOSS_OUTPUT_FUNCTIONS
+
+
+def list_lp16_use_fp32_params(target_dtype):
+    """Per-op float32 parameters: None for float16 (MXNet has them only for bfloat16)."""
+    _target("list_lp16_use_fp32_params", target_dtype)
+    return lists.FP16_USE_FP32_PARAMS
+
+
+# ------------------------------------------------------------------------------ conversion
+def _op_list(func, argname, value, default):
+    if value is None:
+        return list(default)
+    if not isinstance(value, list):
+        raise TypeError("amp.%s: %s must be a list of op names, got %s"
+                        % (func, argname, type(value).__name__))
+    return value
+
+
+def _check_lists(func, target_ops, fp32_ops, conditional):
+    for entry in conditional:
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 3 and isinstance(entry[0], str)
+                and isinstance(entry[1], str) and isinstance(entry[2], list)):
+            raise TypeError("amp.%s: conditional_fp32_ops must be a list of (op name, parameter "
+                            "name, list of values), got entry %r" % (func, entry))
+    cond_names = [c[0] for c in conditional]
+    for (a, na), (b, nb) in (((target_ops, "target_dtype_ops"), (fp32_ops, "fp32_ops")),
+                             ((target_ops, "target_dtype_ops"), (cond_names, "conditional_fp32_ops")),
+                             ((fp32_ops, "fp32_ops"), (cond_names, "conditional_fp32_ops"))):
+        common = sorted(set(a) & set(b))
+        if common:
+            raise ValueError("amp.%s: an op can be in one list only; %s and %s share %s"
+                             % (func, na, nb, common))
+    known = set(lists.FP16_FUNCS + lists.FP32_FUNCS + lists.FP16_FP32_FUNCS
+                + [c[0] for c in lists.CONDITIONAL_FP32_FUNCS])
+    unknown = sorted(set(target_ops + fp32_ops + cond_names) - known)
+    if unknown:
+        raise ValueError("amp.%s: ops %s are in none of amp.list_lp16_ops, list_fp32_ops, "
+                         "list_lp16_fp32_ops or list_conditional_fp32_ops" % (func, unknown))
+
+
+def convert_symbol(sym, target_dtype="float16", target_dtype_ops=None, fp32_ops=None,
+                   conditional_fp32_ops=None, excluded_sym_names=None, data_names=None,
+                   cast_optional_params=False):
+    """Returns ``sym`` (an FP32 graph) with ``amp_cast``/``amp_multicast`` nodes so that the
+    ops of ``target_dtype_ops`` run in float16, those of ``fp32_ops`` (and of
+    ``conditional_fp32_ops`` for the listed parameter values) in float32, and the
+    widest-type ops in their inputs' widest dtype. ``excluded_sym_names`` stay float32.
+    ``data_names`` are the graph's data inputs (default: every input without ``__dtype__``);
+    the other inputs are parameters, which get a ``__dtype__`` attribute. With
+    ``cast_optional_params`` a parameter read only through its float16 cast is stored in
+    float16 (``__dtype__`` 2) and the cast goes."""
+    if not isinstance(sym, Symbol):
+        raise TypeError("amp.convert_symbol: sym must be a Symbol, got %s" % type(sym).__name__)
+    target = _target("convert_symbol", target_dtype)
+    target_ops = _op_list("convert_symbol", "target_dtype_ops", target_dtype_ops, lists.FP16_FUNCS)
+    fp32 = _op_list("convert_symbol", "fp32_ops", fp32_ops, lists.FP32_FUNCS)
+    conditional = _op_list("convert_symbol", "conditional_fp32_ops", conditional_fp32_ops,
+                           lists.CONDITIONAL_FP32_FUNCS)
+    excluded = _op_list("convert_symbol", "excluded_sym_names", excluded_sym_names, [])
+    _check_lists("convert_symbol", target_ops, fp32, conditional)
+
+    inputs = sym.list_inputs()
+    attrs = sym.attr_dict()
+    if data_names is None:
+        data_names = [n for n in inputs if "__dtype__" not in attrs.get(n, {})]
+    elif not isinstance(data_names, (list, tuple)):
+        raise TypeError("amp.convert_symbol: data_names must be a list of input names, got %s"
+                        % type(data_names).__name__)
+    params = set(inputs) - set(data_names)
+
+    rewrite = _graph.ReducePrecision(target, target_ops, fp32, lists.WIDEST_TYPE_CASTS,
+                                     conditional, excluded, data_names, cast_optional_params)
+    graph = rewrite.run(json.loads(sym.tojson(remove_amp_cast=False)))
+    return _set_input_dtypes(graph, data_names, params)
+
+
+def _set_input_dtypes(graph, data_names, params):
+    """MXNet records each parameter's dtype after the rewrite, as inference from float32 data
+    gives it (float16 for parameters read uncast by a float16 op; float32 when nothing
+    decides)."""
+    var_nodes = {n["name"]: n for n in graph["nodes"] if n["op"] == "null"}
+    sym = load_json(json.dumps(graph))
+    given = {n: "float32" for n in data_names if n in var_nodes}
+    try:
+        args, _, auxs = sym.infer_type_partial(**given)
+        found = dict(zip(sym.list_arguments(), args))
+        found.update(zip(sym.list_auxiliary_states(), auxs))
+    except Exception:  # noqa: BLE001 - MXNet falls back to float32 where inference fails
+        found = {}
+    changed = False
+    for name, node in var_nodes.items():
+        node_attrs = node.setdefault("attrs", {})
+        # without parameters named, MXNet refreshes only the __dtype__ already present
+        if name in params or (not params and "__dtype__" in node_attrs):
+            t = found.get(name)
+            flag = _DTYPE_FLAGS.get(np.dtype(t).name, 0) if t is not None else 0
+            if name in data_names:
+                flag = 0
+            node_attrs["__dtype__"] = str(flag)
+            changed = True
+        if not node_attrs:
+            del node["attrs"]
+    return load_json(json.dumps(graph)) if changed else sym
+
+
+def convert_model(sym, arg_params, aux_params, target_dtype="float16", target_dtype_ops=None,
+                  fp32_ops=None, conditional_fp32_ops=None, excluded_sym_names=None,
+                  cast_optional_params=False):
+    """``convert_symbol`` for a model: the inputs absent from ``arg_params``/``aux_params`` are
+    its data; returns (symbol, arg_params, aux_params) with each parameter cast to the
+    ``__dtype__`` the conversion gave it (float16 only with ``cast_optional_params``)."""
+    _target("convert_model", target_dtype)
+    if not isinstance(sym, Symbol):
+        raise TypeError("amp.convert_model: sym must be a Symbol, got %s" % type(sym).__name__)
+    for argname, value in (("arg_params", arg_params), ("aux_params", aux_params)):
+        if not isinstance(value, dict):
+            raise TypeError("amp.convert_model: %s must be a dict of name to NDArray, got %s"
+                            % (argname, type(value).__name__))
+    if excluded_sym_names is not None and not isinstance(excluded_sym_names, list):
+        raise TypeError("amp.convert_model: excluded_sym_names must be a list of symbol names, "
+                        "got %s" % type(excluded_sym_names).__name__)
+    param_names = set(arg_params) | set(aux_params)
+    data_names = [n for n in sym.list_inputs() if n not in param_names]
+    sym = convert_symbol(sym, target_dtype, target_dtype_ops, fp32_ops, conditional_fp32_ops,
+                         excluded_sym_names, data_names, cast_optional_params)
+    attrs = sym.attr_dict()
+    for names, params in ((sym.list_arguments(), arg_params), (sym.list_auxiliary_states(), aux_params)):
+        for name in names:
+            flag = attrs.get(name, {}).get("__dtype__")
+            if name in params and flag not in (None, "-1"):
+                dtype = _FLAG_DTYPE[int(flag)]
+                if params[name].dtype != np.dtype(dtype):
+                    params[name] = params[name].astype(dtype)
+    return sym, arg_params, aux_params
+
+
+# ------------------------------------------------------------------------------ init, loss scaling
+_state = {"initialized": False, "loss_scaler": None, "scaler_taken": False}
+
+
+def init(target_dtype="float16", target_precision_ops=None, conditional_fp32_ops=None,
+         fp32_ops=None):
+    """Makes the ``mx.sym``/``mx.nd`` op functions cast their inputs as AMP's lists say (call
+    before building the model). A second call only warns, as MXNet's does nothing then."""
+    if _state["initialized"]:
+        logging.warning("amp.init: AMP is already initialized; this call changes nothing")
+        return
+    target = _target("init", target_dtype)
+    for argname, value in (("target_precision_ops", target_precision_ops),
+                           ("conditional_fp32_ops", conditional_fp32_ops), ("fp32_ops", fp32_ops)):
+        if value is not None and not isinstance(value, list):
+            raise TypeError("amp.init: %s must be a list, got %s" % (argname, type(value).__name__))
+    _state["initialized"] = True
+    logging.info("Using AMP")
+    scaler = _state["loss_scaler"] = LossScaler()
+    _wrap.wrap_all(np.dtype(target),
+                   target_precision_ops if target_precision_ops is not None else lists.FP16_FUNCS,
+                   conditional_fp32_ops if conditional_fp32_ops is not None
+                   else lists.CONDITIONAL_FP32_FUNCS,
+                   fp32_ops if fp32_ops is not None else lists.FP32_FUNCS,
+                   lists.WIDEST_TYPE_CASTS, lists.LOSS_OUTPUT_FUNCTIONS, scaler)
+
+
+def _no_trainer(func, obj):
+    if isinstance(obj, opt.Optimizer):
+        # MXNet 1.9.1 refuses Optimizers too: neither its Module nor its optimizers read a loss
+        # scaler, so accepting one would silently train without loss scaling.
+        raise TypeError("amp.%s: optimizer_or_trainer is an Optimizer (%s); AMP loss scaling "
+                        "works only with a Gluon Trainer in MXNet 1.9.1, and oxnet has no Gluon. "
+                        "For Module training keep the model in float32, or scale the loss "
+                        "yourself (grad_scale of the loss op, rescale_grad of the optimizer)"
+                        % (func, type(obj).__name__))
+    raise TypeError("amp.%s: optimizer_or_trainer must be a Gluon Trainer or an Optimizer, got %s"
+                    % (func, type(obj).__name__))
+
+
+def init_trainer(optimizer_or_trainer):
+    """MXNet attaches dynamic loss scaling to a Gluon Trainer; oxnet has no Gluon, so every
+    argument is refused with a TypeError that says why."""
+    if not _state["initialized"]:
+        raise RuntimeError("amp.init_trainer: AMP is not initialized; call amp.init() first")
+    _no_trainer("init_trainer", optimizer_or_trainer)
+
+
+def unscale(optimizer_or_trainer):
+    """Gluon-only in MXNet 1.9.1 (gradients of a Trainer); refused here as in ``init_trainer``."""
+    _no_trainer("unscale", optimizer_or_trainer)
+
+
+def scale_loss(loss, optimizer_or_trainer):
+    """Gluon-only in MXNet 1.9.1 (it needs ``init_trainer``); refused here as there."""
+    _no_trainer("scale_loss", optimizer_or_trainer)

@@ -1,0 +1,227 @@
+"""mx.contrib.amp against MXNet 1.9.1 (amp_mxnet_ref.py): the converted graphs node for node,
+their argument lists and dtypes, convert_model's parameters, the casts amp.init puts in graphs
+built after it; and against float32 runs: a converted graph computes the float32 graph's
+outputs to float16 accuracy. amp.init changes mx.sym/mx.nd for the whole process, so its
+test runs in a subprocess."""
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import oxnet as mx
+from oxnet import _native
+from oxnet.contrib import amp
+import amp_mxnet_ref as ref
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ZOO_DIR = os.path.join(HERE, "data", "model_zoo")
+
+
+def record(sym):
+    """The fields amp_mxnet_ref recorded, computed by oxnet."""
+    args = sym.list_arguments()
+    attrs = sym.attr_dict()
+    given = {a: ("float16" if attrs.get(a, {}).get("__dtype__") == "2" else "float32") for a in args}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a, o, x = sym.infer_type(**given)
+    names = lambda ts: [str(np.dtype(t)) for t in ts]  # noqa: E731
+    return {"json": json.loads(sym.tojson(remove_amp_cast=False)), "arguments": args,
+            "aux": sym.list_auxiliary_states(), "outputs": sym.list_outputs(),
+            "arg_types": names(a), "out_types": names(o), "aux_types": names(x)}
+
+
+# ------------------------------------------------------------------------------ op lists
+def test_lists_are_mxnets_restricted_to_registered_ops():
+    known = {n for n, *_ in _native.list_ops()} | {a for a, _ in _native.list_aliases()}
+    for fn, want in ref.MXNET_LISTS.items():
+        got = getattr(amp, fn)("float16")
+        if fn == "list_conditional_fp32_ops":
+            assert [list(c) for c in got] == [c for c in want if c[0] in known]
+        else:
+            assert got == [n for n in want if n in known], fn
+            assert got, fn
+    assert amp.list_lp16_ops("float16") == ["Convolution", "Deconvolution", "FullyConnected", "RNN"]
+    assert amp.list_lp16_use_fp32_params(np.float16) is None
+    assert mx.contrib.amp is amp
+
+
+# ------------------------------------------------------------------------------ convert_symbol
+@pytest.mark.parametrize("case", sorted(ref.CONVERT))
+def test_convert_symbol_matches_mxnet(case):
+    sym, kwargs = ref.build_cases(mx)[case]
+    got = record(amp.convert_symbol(sym, **kwargs))
+    want = dict(ref.CONVERT[case])
+    want["json"] = json.loads(want["json"])
+    assert got["json"]["nodes"] == want["json"]["nodes"]
+    assert got == want
+
+
+def test_converted_graph_has_casts_and_saves_without_them():
+    sym, _ = ref.build_cases(mx)["mlp"]
+    conv = amp.convert_symbol(sym)
+    ops = [n["op"] for n in json.loads(conv.tojson(remove_amp_cast=False))["nodes"]]
+    assert ops.count("amp_cast") == 6
+    assert json.loads(conv.tojson()) == json.loads(sym.tojson())
+
+
+@pytest.mark.parametrize("name", ref.ZOO)
+def test_convert_model_zoo_network_matches_mxnet(name):
+    with gzip.open(os.path.join(ZOO_DIR, name + "-symbol.json.gz"), "rt") as f:
+        sym = mx.sym.load_json(f.read())
+    conv = amp.convert_symbol(sym)
+    text = conv.tojson(remove_amp_cast=False)
+    graph = json.loads(text)
+    casts = [[n["op"], n["name"], [graph["nodes"][e[0]]["name"] for e in n["inputs"]]]
+             for n in graph["nodes"] if n["op"] in ("amp_cast", "amp_multicast")]
+    want = ref.ZOO[name]
+    assert casts == want["casts"]
+    assert len(graph["nodes"]) == want["num_nodes"]
+    assert hashlib.sha256(text.encode()).hexdigest() == want["sha256"]
+    assert record(conv)["out_types"] == want["out_types"]
+
+
+@pytest.mark.parametrize("cast_optional", [False, True])
+def test_convert_model_matches_mxnet(cast_optional):
+    sym, _ = ref.build_cases(mx)["convnet"]
+    ex = sym.simple_bind(mx.cpu(), data=(2, 3, 8, 8))
+    mx.random.seed(0)
+    args = {k: mx.nd.random.uniform(-1, 1, v.shape) for k, v in ex.arg_dict.items()
+            if k not in ("data", "softmax_label")}
+    auxs = {k: mx.nd.random.uniform(0.5, 1, v.shape) for k, v in ex.aux_dict.items()}
+    conv, new_args, new_aux = amp.convert_model(sym, dict(args), dict(auxs),
+                                                cast_optional_params=cast_optional)
+    want = ref.MODEL[str(cast_optional)]
+    assert json.loads(conv.tojson(remove_amp_cast=False)) == json.loads(want["json"])
+    assert {k: str(v.dtype) for k, v in new_args.items()} == want["arg_dtypes"]
+    assert {k: str(v.dtype) for k, v in new_aux.items()} == want["aux_dtypes"]
+    for k, v in new_args.items():
+        np.testing.assert_array_equal(v.asnumpy(), args[k].asnumpy().astype(v.dtype))
+
+
+# ------------------------------------------------------------------------------ numerics
+def _forward(sym, arrays, aux):
+    ex = sym.bind(mx.cpu(), dict(arrays), aux_states=dict(aux), grad_req="null")
+    return [o.asnumpy() for o in ex.forward(is_train=False)]
+
+
+@pytest.mark.parametrize("case", ["mlp", "convnet", "convnet_cast_optional", "widest", "split",
+                                  "mlp_softrelu", "shared_cast_optional"])
+def test_converted_graph_computes_float32_outputs(case):
+    sym, kwargs = ref.build_cases(mx)[case]
+    rng = np.random.RandomState(3)
+    shapes = {"data": (4, 3, 8, 8) if "conv" in case else (4, 6), "data2": (4, 6),
+              "scale": (1, 6), "softmax_label": (4,)}
+    arg_shapes, _, aux_shapes = sym.infer_shape(**{k: v for k, v in shapes.items()
+                                                  if k in sym.list_arguments()})
+    args = {n: rng.uniform(-1, 1, s).astype(np.float32)
+            for n, s in zip(sym.list_arguments(), arg_shapes)}
+    aux = {n: rng.uniform(0.5, 1, s).astype(np.float32)
+           for n, s in zip(sym.list_auxiliary_states(), aux_shapes)}
+    want = _forward(sym, {k: mx.nd.array(v) for k, v in args.items()},
+                    {k: mx.nd.array(v) for k, v in aux.items()})
+    conv = amp.convert_symbol(sym, **kwargs)
+    attrs = conv.attr_dict()
+    dtype = lambda n: np.float16 if attrs.get(n, {}).get("__dtype__") == "2" else np.float32  # noqa: E731
+    got = _forward(conv, {k: mx.nd.array(v, dtype=dtype(k)) for k, v in args.items()},
+                   {k: mx.nd.array(v, dtype=dtype(k)) for k, v in aux.items()})
+    assert len(got) == len(want)
+    # outputs come back in float32, except where MXNet's pass leaves one in float16 (a float32
+    # op reading a parameter stored in float16 is assumed to read float32: shared_cast_optional)
+    assert [str(g.dtype) for g in got] == ref.CONVERT[case]["out_types"]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-2, atol=2e-2 * max(1.0, np.abs(w).max()))
+    # the float16 ops really ran in float16: the result is not the float32 one bit for bit
+    assert any(not np.array_equal(g, w) for g, w in zip(got, want))
+
+
+# ------------------------------------------------------------------------------ amp.init
+def test_init_wraps_sym_and_nd_as_mxnet():
+    code = ("import json, sys; sys.path.insert(0, %r); import oxnet as mx; "
+            "from oxnet.contrib import amp; import amp_mxnet_ref as r; "
+            "print(json.dumps(r.init_case(mx, amp)))" % HERE)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True)
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    want = dict(ref.INIT)
+    assert json.loads(got.pop("json")) == json.loads(want.pop("json"))
+    assert got == want
+    assert "already initialized" in res.stderr  # the second amp.init() only warns
+
+
+# ------------------------------------------------------------------------------ errors
+@pytest.mark.parametrize("call", [
+    lambda s: amp.convert_symbol(s, target_dtype="bfloat16"),
+    lambda s: amp.convert_model(s, {}, {}, target_dtype="bfloat16"),
+    lambda s: amp.init(target_dtype="bfloat16"),
+    lambda s: amp.list_lp16_ops("bfloat16"),
+])
+def test_bfloat16_is_refused_naming_the_gap(call):
+    sym, _ = ref.build_cases(mx)["mlp"]
+    with pytest.raises(TypeError, match="bfloat16.*oxnet has no bfloat16"):
+        call(sym)
+
+
+def test_bad_arguments_are_named():
+    sym, _ = ref.build_cases(mx)["mlp"]
+    with pytest.raises(TypeError, match="convert_symbol: sym must be a Symbol"):
+        amp.convert_symbol("mlp")
+    with pytest.raises(ValueError, match="convert_symbol: target_dtype must be 'float16'"):
+        amp.convert_symbol(sym, target_dtype="float64")
+    with pytest.raises(TypeError, match="convert_symbol: target_dtype_ops must be a list"):
+        amp.convert_symbol(sym, target_dtype_ops="FullyConnected")
+    with pytest.raises(ValueError, match="target_dtype_ops and fp32_ops share \\['exp'\\]"):
+        amp.convert_symbol(sym, target_dtype_ops=["exp"], fp32_ops=["exp"])
+    with pytest.raises(ValueError, match="ops \\['NoSuchOp'\\] are in none of"):
+        amp.convert_symbol(sym, fp32_ops=["NoSuchOp"])
+    with pytest.raises(TypeError, match="conditional_fp32_ops must be a list of \\(op name"):
+        amp.convert_symbol(sym, conditional_fp32_ops=[("Activation", "act_type", "softrelu")])
+    with pytest.raises(TypeError, match="convert_model: arg_params must be a dict"):
+        amp.convert_model(sym, [], {})
+    with pytest.raises(TypeError, match="convert_model: excluded_sym_names must be a list"):
+        amp.convert_model(sym, {}, {}, excluded_sym_names="fc1")
+
+
+def test_trainer_functions_refuse_optimizers_and_others():
+    with pytest.raises(RuntimeError, match="init_trainer: AMP is not initialized"):
+        amp.init_trainer(mx.optimizer.SGD())
+    for fn in (amp.unscale, lambda o: amp.scale_loss(mx.nd.ones((1,)), o)):
+        with pytest.raises(TypeError, match="is an Optimizer \\(SGD\\).*Gluon Trainer"):
+            fn(mx.optimizer.SGD())
+        with pytest.raises(TypeError, match="must be a Gluon Trainer or an Optimizer, got dict"):
+            fn({})
+
+
+# ------------------------------------------------------------------------------ LossScaler
+def test_loss_scaler_detects_overflow_in_any_chunk():
+    grads = [mx.nd.ones((3,)) for _ in range(250)]  # more than one multi_all_finite chunk
+    scaler = amp.LossScaler()
+    assert scaler.loss_scale == 2.0 ** 16
+    assert scaler.has_overflow(grads) is False
+    for bad in (np.inf, -np.inf, np.nan):
+        g = [mx.nd.ones((3,)) for _ in range(250)]
+        g[230][1] = bad
+        assert amp.LossScaler().has_overflow(g) is True
+    with pytest.raises(ValueError, match="has_overflow: params holds no gradient"):
+        scaler.has_overflow([])
+
+
+def test_loss_scaler_schedule():
+    finite, inf = [mx.nd.ones((2,))], [mx.nd.array([1.0, np.inf])]
+    scaler = amp.LossScaler()
+    assert scaler.has_overflow(inf) is True
+    assert scaler.loss_scale == 2.0 ** 16  # the halved scale applies from the next step
+    assert scaler.has_overflow(finite) is False
+    assert scaler.loss_scale == 2.0 ** 15
+    for _ in range(1999):
+        scaler.has_overflow(finite)
+    assert scaler.loss_scale == 2.0 ** 15
+    scaler.has_overflow(finite)  # 2000 clean steps: doubled from the next one
+    scaler.has_overflow(finite)
+    assert scaler.loss_scale == 2.0 ** 16
