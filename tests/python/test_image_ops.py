@@ -139,6 +139,50 @@ def test_imresize_uses_the_op_and_equals_the_opencv_model(dtype):
                                   _imgops.resize(gray, 4, 6, 1))
 
 
+# (h, w) -> (oh, ow): shrink, grow, mixed, by whole and fractional factors, to and from 1 pixel
+RESIZES = [((13, 17), (5, 7)), ((13, 17), (31, 40)), ((13, 17), (26, 34)), ((13, 17), (4, 51)),
+           ((13, 17), (40, 6)), ((1, 9), (3, 4)), ((8, 1), (2, 5)), ((9, 11), (1, 1)),
+           ((64, 48), (17, 16)), ((37, 29), (37, 12))]
+
+
+@pytest.mark.parametrize("interp", [0, 1, 2, 3, 4])
+def test_uint8_resize_kernels_equal_the_opencv_model(interp):
+    """The native uint8 kernels (iterators, im2rec, imresize, the op) against the numpy
+    statement of OpenCV's arithmetic, which image_mxnet_ref.py pins to MXNet's outputs."""
+    import cv_resize_model
+    rs = np.random.RandomState(interp)
+    for (h, w), (oh, ow) in RESIZES:
+        for c in (1, 3, 4):
+            img = rs.randint(0, 256, (h, w, c)).astype(np.uint8)
+            want = cv_resize_model.resize(img, ow, oh, interp)
+            got = _imgops.resize(img, ow, oh, interp)
+            assert got.shape == (oh, ow, c) and got.dtype == np.uint8
+            np.testing.assert_array_equal(got, want, err_msg="%s -> %s, c=%d" % ((h, w), (oh, ow), c))
+    # a batch through the op equals each image through the model; a strided view is read right
+    batch = rs.randint(0, 256, (3, 21, 30, 3)).astype(np.uint8)
+    out = I.resize(nd(batch), (11, 9), interp=interp).asnumpy()
+    for k in range(3):
+        np.testing.assert_array_equal(out[k], cv_resize_model.resize(batch[k], 11, 9, interp))
+    view = batch[0, ::2, ::3]
+    np.testing.assert_array_equal(_imgops.resize(view, 7, 5, interp),
+                                  cv_resize_model.resize(np.ascontiguousarray(view), 7, 5, interp))
+    gray = batch[1, :, :, 0]
+    np.testing.assert_array_equal(_imgops.resize(gray, 13, 40, interp),
+                                  cv_resize_model.resize(gray, 13, 40, interp))
+
+
+def test_uint8_resize_rejects_bad_arguments():
+    img = np.zeros((4, 5, 3), np.uint8)
+    with pytest.raises(ValueError, match="interpolation method 5"):
+        _imgops.resize(img, 3, 3, 5)
+    with pytest.raises(MXNetError, match="every size must be positive"):
+        _imgops.resize(img, 0, 3, 1)
+    with pytest.raises(MXNetError, match="interp must be .* got 6, in operator _image_resize"):
+        I.resize(nd(img), (3, 3), interp=6)
+    with pytest.raises(MXNetError, match="interp=3 .* uint8 images only, the data is float32"):
+        I.resize(mx.nd.zeros((4, 5, 3)), (3, 3), interp=3).wait_to_read()
+
+
 def test_lighting_and_pinned_random_ops_match_mxnet():
     same(I.adjust_lighting(nd(U3), alpha=(0.02, -0.05, 0.1)), "adjl_u3", (4, 6, 3))
     same(I.adjust_lighting(nd(F3), alpha=(-0.1, 0.3, 0.05)), "adjl_f3", (4, 6, 3), rtol=1e-6)

@@ -633,17 +633,25 @@ def test_list_pushpull_pushes_every_key_before_pulling():
         np.testing.assert_array_equal(out.asnumpy(), [2, 2])
 
 
-def test_embedding_weight_must_have_the_dtype_parameter_in_calls_as_in_graphs():
-    # MXNet 1.9.1's type rule (TYPE_ASSIGN_CHECK on the weight) runs for imperative calls
-    # too: a float64 weight needs dtype='float64'; the output has that dtype.
+def test_embedding_output_takes_the_weights_dtype_as_in_mxnet():
+    # MXNet 1.9.1's type rule: weight and output share a dtype, and the `dtype` parameter only
+    # decides it when neither is known (values printed by MXNet 1.9.1 for the same calls).
     idx = mx.nd.array([[0, 2], [1, 1]])
     w = np.arange(6, dtype=np.float64).reshape(3, 2)
-    with pytest.raises(mx.base.MXNetError, match="Embedding: weight must be float32.*got float64"):
-        mx.nd.Embedding(idx, mx.nd.array(w, dtype="float64"), input_dim=3, output_dim=2)
-    out = mx.nd.Embedding(idx, mx.nd.array(w, dtype="float64"), input_dim=3, output_dim=2,
-                          dtype="float64")
-    assert out.dtype == np.float64
-    np.testing.assert_array_equal(out.asnumpy(), w[[[0, 2], [1, 1]]])
+    for dtype in ("float64", "float16"):
+        out = mx.nd.Embedding(idx, mx.nd.array(w, dtype=dtype), input_dim=3, output_dim=2)
+        assert out.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(out.asnumpy(), w[[[0, 2], [1, 1]]])
     sym = mx.sym.Embedding(mx.sym.var("d"), mx.sym.var("w"), input_dim=3, output_dim=2)
-    with pytest.raises(mx.base.MXNetError, match="float32"):
-        sym.infer_type(d=np.float32, w=np.float64)
+    assert sym.infer_type(d=np.float32, w=np.float16) == ([np.float32, np.float16], [np.float16], [])
+    assert sym.infer_type(d=np.float32) == ([np.float32, np.float32], [np.float32], [])
+    sym16 = mx.sym.Embedding(mx.sym.var("d"), mx.sym.var("w"), input_dim=3, output_dim=2,
+                             dtype="float16")
+    assert sym16.infer_type(d=np.float32) == ([np.float32, np.float16], [np.float16], [])
+    # a float64 weight trains in float64: the gradient counts each index's rows
+    ex = sym.simple_bind(mx.cpu(), d=(2, 2), type_dict={"d": np.float32, "w": np.float64},
+                         grad_req={"d": "null", "w": "write"})
+    ex.forward(is_train=True, d=idx, w=mx.nd.array(w, dtype="float64"))
+    ex.backward(mx.nd.ones((2, 2, 2), dtype="float64"))
+    assert ex.grad_dict["w"].dtype == np.float64
+    np.testing.assert_array_equal(ex.grad_dict["w"].asnumpy(), [[1, 1], [2, 2], [1, 1]])

@@ -99,7 +99,8 @@ def imresize(src, w, h, interp=1, out=None):
         raise ValueError("imresize: src must be HWC or HW, got shape %s" % (shape,))
     if interp not in (0, 1, 2, 3, 4):
         raise MXNetError("imresize: unknown interpolation method %r (0-4 as in OpenCV)" % (interp,))
-    if interp in (0, 1) and dtype in (np.uint8, np.float32, np.float64) and min(shape[:2]) > 0:
+    native = dtype == np.uint8 or (interp in (0, 1) and dtype in (np.float32, np.float64))
+    if native and min(shape[:2]) > 0:
         # The _image_resize op reproduces cv2.resize for these in Rust, without leaving the
         # engine; the numpy model in _imgops serves the other interpolations and dtypes.
         x = src if isinstance(src, nd.NDArray) else nd.array(arr, dtype=dtype)

@@ -1,18 +1,20 @@
-"""Image resizing as OpenCV's cv2.resize(..., INTER_LINEAR) does it for uint8 images.
+"""Image resizing as OpenCV's cv2.resize does it (MXNet's iterators, im2rec and mx.image resize
+with OpenCV; Pillow's filters antialias when they shrink, which changes pixel values).
 
-MXNet's iterators and im2rec resize with OpenCV; Pillow's BILINEAR filter antialiases when it
-shrinks, which changes pixel values noticeably, so this reproduces OpenCV's two-tap
-interpolation: 11-bit fixed-point weights, and the vertical pass rounded the way OpenCV's SIMD
-rows do it (bit-identical to MXNet 1.9.1's ImageRecordIter on the color images compared).
+uint8 images, the iterators' case, go to the native kernels (rust/core/src/kernels/cpu/
+cv_resize.rs: OpenCV's fixed-point arithmetic, bit-identical to MXNet 1.9.1 on the images
+compared, GIL released). Float images are resized here in numpy, OpenCV's float arithmetic:
+positions in double, fractions and weights in float32, sums in float64.
 """
 import numpy as np
 
-_COEF_BITS = 11
-_COEF_SCALE = 1 << _COEF_BITS
+from .. import _native
+
+INTER_NEAREST, INTER_LINEAR, INTER_CUBIC, INTER_AREA, INTER_LANCZOS4 = 0, 1, 2, 3, 4
 
 
 def _taps(src, dst, clamp_weights):
-    """Left source index, right source index and fixed-point weights for each output position.
+    """Left and right source index and float32 fraction of each output position (bilinear).
 
     OpenCV computes positions in double, keeps the fraction as float32, and resets the fraction
     to 0 at the borders only horizontally; vertically it just clamps the row indices.
@@ -28,36 +30,31 @@ def _taps(src, dst, clamp_weights):
         f[high], i0[high] = 0.0, src - 1
     i1 = np.clip(i0 + 1, 0, src - 1)
     i0 = np.clip(i0, 0, src - 1)
-    w1 = np.rint(f * np.float32(_COEF_SCALE)).astype(np.int64)
-    w0 = np.rint((np.float32(1) - f) * np.float32(_COEF_SCALE)).astype(np.int64)
-    return i0, i1, w0, w1
+    return i0, i1, f
+
+
+def resize_u8(img, width, height, interp=INTER_LINEAR):
+    """uint8 image (H, W) or (H, W, C) resized to (height, width) by the native kernels."""
+    if interp not in (0, 1, 2, 3, 4):
+        raise ValueError("unknown interpolation method %r (OpenCV codes 0-4)" % (interp,))
+    src = np.ascontiguousarray(img)
+    gray = src.ndim == 2
+    if gray:
+        src = src[:, :, None]
+    out = np.empty((int(height), int(width), src.shape[2]), np.uint8)
+    _native.image_resize_u8(src, out, int(interp))
+    return out[:, :, 0] if gray else out
 
 
 def resize_linear(img, width, height):
-    """uint8 image (H, W) or (H, W, C) resized to (height, width), OpenCV INTER_LINEAR style."""
-    h, w = img.shape[:2]
-    if (h, w) == (height, width):
+    """uint8 image resized to (height, width), OpenCV INTER_LINEAR (the image itself when the
+    size is unchanged)."""
+    if img.shape[:2] == (height, width):
         return img
-    x0, x1, a0, a1 = _taps(w, width, True)
-    y0, y1, b0, b1 = _taps(h, height, False)
-    src = img.astype(np.int64)
-    extra = (1,) * (img.ndim - 2)
-    a0, a1 = a0.reshape((1, -1) + extra), a1.reshape((1, -1) + extra)
-    rows = src[:, x0] * a0 + src[:, x1] * a1  # horizontal pass, weights sum to 2^11
-    b0, b1 = b0.reshape((-1, 1) + extra), b1.reshape((-1, 1) + extra)
-    # OpenCV's vector path: 16-bit high products of (row >> 4) and the weight, then >> 2 rounded
-    out = (((rows[y0] >> 4) * b0) >> 16) + (((rows[y1] >> 4) * b1) >> 16)
-    out = (out + 2) >> 2
-    return np.clip(out, 0, 255).astype(np.uint8)
+    return resize_u8(img, width, height, INTER_LINEAR)
 
 
-# ---- the other OpenCV interpolations (cv2.resize codes), used by mx.image.imresize ------------
-# OpenCV 3.4 (the one inside MXNet 1.9.1) resizes uint8 images with 11-bit fixed-point weights
-# for the kernels below and rounds the vertical pass in float; this follows that scheme in numpy,
-# so results match MXNet exactly or within one gray level (tested in tests/python/test_image.py).
-INTER_NEAREST, INTER_LINEAR, INTER_CUBIC, INTER_AREA, INTER_LANCZOS4 = 0, 1, 2, 3, 4
-
-
+# ---- float images -----------------------------------------------------------------------------
 def _cubic_coeffs(x):
     a = -0.75
     x = x.astype(np.float64)
@@ -135,10 +132,6 @@ def _apply(img, xidx, xw, yidx, yw):
     return sum(rows[yidx[:, k]] * yw[:, k].reshape((-1, 1) + extra) for k in range(yidx.shape[1]))
 
 
-def _fixed(w):
-    return np.rint(w.astype(np.float32) * np.float32(_COEF_SCALE)).astype(np.float64)
-
-
 def resize(img, width, height, interp=INTER_LINEAR):
     """img (H, W) or (H, W, C), uint8 or float, resized to (height, width) as cv2.resize does.
 
@@ -147,65 +140,32 @@ def resize(img, width, height, interp=INTER_LINEAR):
     h, w = img.shape[:2]
     if (h, w) == (height, width):
         return img.copy()
-    integer = img.dtype == np.uint8
+    if img.dtype == np.uint8:
+        return resize_u8(img, width, height, interp)
     if interp == INTER_NEAREST:
-        # OpenCV's resizeNN steps by 1 / (dst / src) (see the Rust nearest_taps).
+        # OpenCV's resizeNN steps by 1 / (dst / src) (see nearest_taps in cv_resize.rs).
         xs = np.minimum(np.floor(np.arange(width) * (1 / (width / w))).astype(np.int64), w - 1)
         ys = np.minimum(np.floor(np.arange(height) * (1 / (height / h))).astype(np.int64), h - 1)
         return img[ys][:, xs]
-    if interp == INTER_LINEAR and integer:
-        return resize_linear(img, width, height)
     if interp == INTER_AREA and width <= w and height <= h:
         (xi, xw), (yi, yw) = _area_down_taps(w, width), _area_down_taps(h, height)
-        out = _apply(img, xi, xw, yi, yw)
+        return _apply(img, xi, xw, yi, yw).astype(img.dtype)
+    if interp == INTER_LINEAR:
+        (x0, x1, fx), (y0, y1, fy) = _taps(w, width, True), _taps(h, height, False)
+        xi, xw = np.stack([x0, x1], 1), np.stack([1 - fx, fx], 1)
+        yi, yw = np.stack([y0, y1], 1), np.stack([1 - fy, fy], 1)
+    elif interp == INTER_AREA:
+        xi, xw = _area_up_taps(w, width, True)
+        yi, yw = _area_up_taps(h, height, False)
+    elif interp == INTER_CUBIC:
+        xi, xw = _kernel_taps(w, width, 4, _cubic_coeffs)
+        yi, yw = _kernel_taps(h, height, 4, _cubic_coeffs)
+    elif interp == INTER_LANCZOS4:
+        xi, xw = _kernel_taps(w, width, 8, _lanczos4_coeffs)
+        yi, yw = _kernel_taps(h, height, 8, _lanczos4_coeffs)
     else:
-        if interp == INTER_LINEAR:
-            (x0, x1, _, _), (y0, y1, _, _) = _taps(w, width, True), _taps(h, height, False)
-            fx = _float_frac(w, width, True)
-            fy = _float_frac(h, height, False)
-            xi, xw = np.stack([x0, x1], 1), np.stack([1 - fx, fx], 1)
-            yi, yw = np.stack([y0, y1], 1), np.stack([1 - fy, fy], 1)
-        elif interp == INTER_AREA:
-            xi, xw = _area_up_taps(w, width, True)
-            yi, yw = _area_up_taps(h, height, False)
-        elif interp == INTER_CUBIC:
-            xi, xw = _kernel_taps(w, width, 4, _cubic_coeffs)
-            yi, yw = _kernel_taps(h, height, 4, _cubic_coeffs)
-        elif interp == INTER_LANCZOS4:
-            xi, xw = _kernel_taps(w, width, 8, _lanczos4_coeffs)
-            yi, yw = _kernel_taps(h, height, 8, _lanczos4_coeffs)
-        else:
-            raise ValueError("unknown interpolation method %r (OpenCV codes 0-4)" % (interp,))
-        if integer:
-            if interp == INTER_AREA:
-                return _area_up_uint8(img, xi, xw, yi, yw)
-            out = _apply(img, xi, _fixed(xw), yi, _fixed(yw)) / float(_COEF_SCALE * _COEF_SCALE)
-        else:
-            out = _apply(img, xi, xw.astype(np.float64), yi, yw.astype(np.float64))
-    if integer:
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    return out.astype(img.dtype)
-
-
-def _float_frac(src, dst, clamp_weights):
-    scale = src / dst
-    f = ((np.arange(dst, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
-    i0 = np.floor(f)
-    f = f - i0.astype(np.float32)
-    if clamp_weights:
-        f[(i0 < 0) | (i0 >= src - 1)] = 0.0
-    return f
-
-
-def _area_up_uint8(img, xi, xw, yi, yw):
-    """Area weights on growing axes run through OpenCV's fixed-point bilinear rows (see resize_linear)."""
-    extra = (1,) * (img.ndim - 2)
-    src = img.astype(np.int64)
-    a0, a1 = (_fixed(xw[:, k]).astype(np.int64).reshape((1, -1) + extra) for k in (0, 1))
-    rows = src[:, xi[:, 0]] * a0 + src[:, xi[:, 1]] * a1
-    b0, b1 = (_fixed(yw[:, k]).astype(np.int64).reshape((-1, 1) + extra) for k in (0, 1))
-    out = (((rows[yi[:, 0]] >> 4) * b0) >> 16) + (((rows[yi[:, 1]] >> 4) * b1) >> 16)
-    return np.clip((out + 2) >> 2, 0, 255).astype(np.uint8)
+        raise ValueError("unknown interpolation method %r (OpenCV codes 0-4)" % (interp,))
+    return _apply(img, xi, xw.astype(np.float64), yi, yw.astype(np.float64)).astype(img.dtype)
 
 
 # ---- decoding to gray the way OpenCV's imdecode(..., IMREAD_GRAYSCALE) does -------------------

@@ -5,19 +5,19 @@ augmenter (`_augment.py`: resize, random affine, pad, fixed or random-size crops
 resized crops, HSL / brightness / contrast / saturation jitter, PCA noise), mirroring, then
 `((pixel - mean) * contrast + illumination) * scale / std` per channel, NCHW, RGB order.
 Without random augmentation, color output is bit-identical to MXNet 1.9.1 (resizes follow
-OpenCV's INTER_LINEAR, see _imgops.py), and the fixed augmentations (rotate, pad, crop sizes,
-other interpolations) agree within OpenCV's rounding; gray (data_shape[0] == 1) images are
-decoded to gray as OpenCV does it (_imgops.decode_gray). Random draws come from numpy, so they
-differ from MXNet's. Differences kept on purpose: round_batch=False reports the true pad (MXNet
-says 0) and zero-fills; shuffling reorders every record each epoch (MXNet shuffles in chunks);
-inter_method=0 (nearest) is accepted where MXNet's check refuses it; a missing `mean_img`
-file is computed from the deterministic augmentation steps only (MXNet averages one augmented
-pass).
+OpenCV's arithmetic, in native kernels: see _imgops.py), and the fixed augmentations (rotate,
+pad, crop sizes, other interpolations) agree within OpenCV's rounding; gray (data_shape[0] ==
+1) images are decoded to gray as OpenCV does it (_imgops.decode_gray). Random draws come from
+numpy, so they differ from MXNet's. Differences kept on purpose: round_batch=False reports
+the true pad (MXNet says 0) and zero-fills; shuffling reorders every record each epoch (MXNet
+shuffles in chunks); inter_method=0 (nearest) is accepted where MXNet's check refuses it; a
+missing `mean_img` file is computed from the deterministic augmentation steps only (MXNet
+averages one augmented pass).
 
-Each sample is read, decoded (Pillow, which releases the GIL) and augmented by one task in a
-thread pool of `preprocess_threads` workers; up to `prefetch_buffer` batches are in flight ahead
-of the consumer. Per-sample randomness comes from (seed, epoch, position) so results do not
-depend on thread scheduling.
+Each sample is read, decoded (Pillow) and augmented by one task in a thread pool of
+`preprocess_threads` workers (the decode and the native resizes release the GIL); up to
+`prefetch_buffer` batches are in flight ahead of the consumer. Per-sample randomness comes
+from (seed, epoch, position) so results do not depend on thread scheduling.
 """
 import collections
 import io as _io
@@ -67,7 +67,9 @@ def _decode(payload, channels):
             raise ValueError("expected 4 channels, the image has %d (mode %s)"
                              % (len(img.getbands()), img.mode))
         return img.convert("RGBA")
-    return img.convert("RGB") if channels == 3 else decode_gray(img)
+    if channels == 3:
+        return img if img.mode == "RGB" else img.convert("RGB")  # convert would copy an RGB one
+    return decode_gray(img)
 
 
 def _mean_image(path, offsets, augment, channels):

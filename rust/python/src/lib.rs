@@ -7,6 +7,7 @@ mod cuda;
 mod custom;
 mod error;
 mod executor;
+mod image;
 mod kvstore;
 mod ndarray;
 mod ops;
@@ -60,6 +61,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cuda::gpu_memory_info, m)?)?;
     m.add_function(wrap_pyfunction!(cuda::gpu_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(ops::cpu_memory_info, m)?)?;
+    m.add_function(wrap_pyfunction!(image::image_resize_u8, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::set_recording, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::set_training, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::is_recording, m)?)?;

@@ -3,6 +3,7 @@
 pub mod blas;
 pub mod cast;
 pub mod conv;
+pub mod cv_resize;
 pub mod depthwise;
 pub mod elemwise;
 pub mod fft;

@@ -1,72 +1,20 @@
-//! `_image_resize`: MXNet calls OpenCV's `cv::resize`, so this reproduces its results exactly
-//! for nearest (interp=0) and bilinear (interp=1) on uint8, float32 and float64 images.
-//! OpenCV computes source positions in double, keeps fractions in float32, resets the
-//! fraction at the horizontal borders only, and for uint8 uses 11-bit fixed-point weights with
-//! the vertical pass rounded the way its SIMD rows do it (see `python/oxnet/io/_imgops.py`,
-//! the numpy model of the same arithmetic).
+//! `_image_resize`: MXNet calls OpenCV's `cv::resize`, so this reproduces its results exactly:
+//! every interpolation for uint8 images (the fixed-point kernels of `kernels/cpu/cv_resize.rs`),
+//! nearest (interp=0) and bilinear (interp=1) for float32 and float64 ones (OpenCV computes
+//! source positions in double, keeps fractions in float32, and interpolates in the image's
+//! float type).
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::kernels::cpu::cv_resize::{linear_taps, nearest_taps, Plan, Taps};
 use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::ndarray::NDArray;
 use crate::op::params::param;
 use crate::op::{expect_inputs, read_f64, write_f64};
 use crate::op::{Desc, FnOp, Inputs, Registry, SimpleDef};
 use crate::shape::Shape;
 
 const OP: &str = "_image_resize";
-const COEF_SCALE: f32 = 2048.0;
-
-/// Left and right source index and the float32 fraction of each output position.
-struct Taps {
-    i0: Vec<usize>,
-    i1: Vec<usize>,
-    frac: Vec<f32>,
-}
-
-fn linear_taps(src: usize, dst: usize, clamp_weights: bool) -> Taps {
-    let scale = 1.0 / (dst as f64 / src as f64);
-    let last = src as i64 - 1;
-    let mut t = Taps {
-        i0: Vec::with_capacity(dst),
-        i1: Vec::with_capacity(dst),
-        frac: Vec::with_capacity(dst),
-    };
-    for d in 0..dst {
-        let pos = ((d as f64 + 0.5) * scale - 0.5) as f32;
-        let mut i0 = pos.floor() as i64;
-        let mut f = pos - i0 as f32;
-        if clamp_weights {
-            if i0 < 0 {
-                (f, i0) = (0.0, 0);
-            }
-            if i0 >= last {
-                (f, i0) = (0.0, last);
-            }
-        }
-        t.i1.push((i0 + 1).clamp(0, last) as usize);
-        t.i0.push(i0.clamp(0, last) as usize);
-        t.frac.push(f);
-    }
-    t
-}
-
-/// OpenCV's INTER_NEAREST source index: floor(d * src / dst), clamped.
-fn nearest_taps(src: usize, dst: usize) -> Vec<usize> {
-    // OpenCV's resizeNN steps by 1 / (dst / src), not src / dst: the two differ in the last
-    // bit, and where d · scale is a whole number that picks the neighbouring pixel.
-    let scale = 1.0 / (dst as f64 / src as f64);
-    (0..dst)
-        .map(|d| ((d as f64 * scale).floor() as usize).min(src - 1))
-        .collect()
-}
-
-/// Fixed-point (w0, w1) of a fraction, rounded half to even as cvRound does.
-fn fixed(f: f32) -> (i64, i64) {
-    (
-        ((1.0f32 - f) * COEF_SCALE).round_ties_even() as i64,
-        (f * COEF_SCALE).round_ties_even() as i64,
-    )
-}
 
 /// Geometry of one resize: input (h, w), output (oh, ow), channels.
 #[derive(Clone, Copy)]
@@ -78,12 +26,12 @@ struct Geo {
     c: usize,
 }
 
-/// The source taps of every output column and row.
+/// The source taps of every output column and row of a float resize.
 struct Tables {
     xs: Vec<usize>,
     ys: Vec<usize>,
-    xt: Taps,
-    yt: Taps,
+    xt: Taps<f32>,
+    yt: Taps<f32>,
 }
 
 impl Tables {
@@ -97,9 +45,9 @@ impl Tables {
     }
 }
 
-/// Output row `oy` of one image `x` (h * w * c values) into `out` (ow * c values).
-fn resize_row(x: &[f64], g: Geo, t: &Tables, interp: i64, uint8: bool, oy: usize, out: &mut [f64]) {
-    let Geo { w, ow, c, .. } = g;
+/// Output row `oy` of one float image `x` (h * w * c values) into `out` (ow * c values).
+fn resize_row(x: &[f64], g: Geo, t: &Tables, interp: i64, oy: usize, out: &mut [f64]) {
+    let Geo { w, c, .. } = g;
     if interp == 0 {
         let (xs, ys) = (&t.xs, &t.ys);
         let row = &x[ys[oy] * w * c..];
@@ -109,33 +57,16 @@ fn resize_row(x: &[f64], g: Geo, t: &Tables, interp: i64, uint8: bool, oy: usize
         return;
     }
     let (xt, yt) = (&t.xt, &t.yt);
-    let (y0, y1) = (yt.i0[oy], yt.i1[oy]);
-    if uint8 {
-        // Horizontal pass in integers (weights sum to 2^11), then OpenCV's vector vertical
-        // pass: high 16 bits of (row >> 4) * weight, summed, then >> 2 rounded.
-        let (b0, b1) = fixed(yt.frac[oy]);
-        for ox in 0..ow {
-            let (a0, a1) = fixed(xt.frac[ox]);
-            for k in 0..c {
-                let at = |y: usize, xi: usize| x[(y * w + xi) * c + k] as i64;
-                let r0 = at(y0, xt.i0[ox]) * a0 + at(y0, xt.i1[ox]) * a1;
-                let r1 = at(y1, xt.i0[ox]) * a0 + at(y1, xt.i1[ox]) * a1;
-                let v = (((r0 >> 4) * b0) >> 16) + (((r1 >> 4) * b1) >> 16);
-                out[ox * c + k] = ((v + 2) >> 2).clamp(0, 255) as f64;
-            }
-        }
-        return;
-    }
-    let fy = yt.frac[oy];
-    let (v0, v1) = ((1.0f32 - fy) as f64, fy as f64);
-    for ox in 0..ow {
-        let fx = xt.frac[ox];
-        let (u0, u1) = ((1.0f32 - fx) as f64, fx as f64);
-        for k in 0..c {
+    let (y0, y1) = (yt.idx[2 * oy], yt.idx[2 * oy + 1]);
+    let (v0, v1) = (yt.w[2 * oy] as f64, yt.w[2 * oy + 1] as f64);
+    for (ox, px) in out.chunks_exact_mut(c).enumerate() {
+        let (x0, x1) = (xt.idx[2 * ox], xt.idx[2 * ox + 1]);
+        let (u0, u1) = (xt.w[2 * ox] as f64, xt.w[2 * ox + 1] as f64);
+        for (k, o) in px.iter_mut().enumerate() {
             let at = |y: usize, xi: usize| x[(y * w + xi) * c + k];
-            let r0 = at(y0, xt.i0[ox]) * u0 + at(y0, xt.i1[ox]) * u1;
-            let r1 = at(y1, xt.i0[ox]) * u0 + at(y1, xt.i1[ox]) * u1;
-            out[ox * c + k] = r0 * v0 + r1 * v1;
+            let r0 = at(y0, x0) * u0 + at(y0, x1) * u1;
+            let r1 = at(y1, x0) * u0 + at(y1, x1) * u1;
+            *o = r0 * v0 + r1 * v1;
         }
     }
 }
@@ -172,12 +103,21 @@ fn out_hw(size: &[i64], keep_ratio: bool, h: usize, w: usize) -> Result<(usize, 
     }
 }
 
-fn infer(size: &[i64], keep_ratio: bool, d: &Desc) -> Result<Desc> {
+fn infer(size: &[i64], keep_ratio: bool, interp: i64, d: &Desc) -> Result<Desc> {
     if !matches!(d.dtype, DType::U8 | DType::F32 | DType::F64) {
         return Err(Error::dtype(
             OP,
             format!(
                 "image resize supports uint8, float32 and float64 data (as OpenCV does), got {}",
+                d.dtype
+            ),
+        ));
+    }
+    if d.dtype != DType::U8 && interp > 1 {
+        return Err(Error::param(
+            OP,
+            format!(
+                "interp={interp} (bicubic, area or Lanczos) is implemented for uint8 images only, the data is {}; use 0 (nearest) or 1 (bilinear), or mx.image.imresize",
                 d.dtype
             ),
         ));
@@ -212,27 +152,25 @@ fn infer(size: &[i64], keep_ratio: bool, d: &Desc) -> Result<Desc> {
 fn resize(r: &mut Registry) {
     r.add(SimpleDef {
         name: OP,
-        doc: "Resize an image NDArray of shape (H x W x C) or (N x H x W x C) to the given size, with OpenCV's cv::resize arithmetic (results equal MXNet's). `size` is (width, height), or one value: both sides, or with keep_ratio the short side (the long side scaled, rounded down). interp: 0 nearest, 1 bilinear (2 bicubic, 3 area, 4 Lanczos are not implemented here; mx.image.imresize offers them).".into(),
+        doc: "Resize an image NDArray of shape (H x W x C) or (N x H x W x C) to the given size, with OpenCV's cv::resize arithmetic (results equal MXNet's). `size` is (width, height), or one value: both sides, or with keep_ratio the short side (the long side scaled, rounded down). interp: 0 nearest, 1 bilinear, and for uint8 images 2 bicubic, 3 area, 4 Lanczos.".into(),
         params: vec![
             param("size", "Shape(tuple)", Some("[]"), "Size of new image. Could be (width, height) or (size)"),
             param("keep_ratio", "boolean", Some("0"), "Whether to resize the short edge or both edges to `size`, if size is give as an integer."),
-            param("interp", "int", Some("1"), "Interpolation method for resizing. By default uses bilinear interpolation. Options are INTER_NEAREST (0) - a nearest-neighbor interpolation, INTER_LINEAR (1) - a bilinear interpolation."),
+            param("interp", "int", Some("1"), "Interpolation method for resizing. By default uses bilinear interpolation. Options are INTER_NEAREST (0) - a nearest-neighbor interpolation, INTER_LINEAR (1) - a bilinear interpolation, and for uint8 images INTER_CUBIC (2), INTER_AREA (3), INTER_LANCZOS4 (4)."),
         ],
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| {
             let size = p.ints("size")?;
             let keep = p.bool("keep_ratio")?;
             let interp = p.int("interp")?;
-            match interp {
-                0 | 1 => {}
-                2..=4 => return Err(Error::param(OP, format!("interp={interp} (bicubic, area or Lanczos) is not implemented; use 0 (nearest) or 1 (bilinear), or mx.image.imresize"))),
-                _ => return Err(Error::param(OP, format!("interp must be 0 (nearest) or 1 (bilinear), got {interp}"))),
+            if !(0..=4).contains(&interp) {
+                return Err(Error::param(OP, format!("interp must be 0 (nearest), 1 (bilinear), 2 (bicubic), 3 (area) or 4 (Lanczos), got {interp}")));
             }
             let op = FnOp::new(
                 OP,
                 move |ins| {
                     expect_inputs(OP, ins, 1)?;
-                    Ok(vec![infer(&size, keep, &ins[0])?])
+                    Ok(vec![infer(&size, keep, interp, &ins[0])?])
                 },
                 move |_, ins, outs| {
                     let s = ins[0].shape().dims();
@@ -240,13 +178,15 @@ fn resize(r: &mut Registry) {
                     let nd = s.len();
                     let g = Geo { h: s[nd - 3], w: s[nd - 2], oh: o[nd - 3], ow: o[nd - 2], c: s[nd - 1] };
                     let n = if nd == 4 { s[0] } else { 1 };
+                    if ins[0].dtype() == DType::U8 {
+                        return resize_u8(&ins[0], &outs[0], g, n, interp);
+                    }
                     let x = read_f64(&ins[0]);
                     if (g.h, g.w) == (g.oh, g.ow) {
                         write_f64(&outs[0], &x);
                         return Ok(());
                     }
                     let tables = Tables::new(g);
-                    let uint8 = ins[0].dtype() == DType::U8;
                     let row = g.ow * g.c;
                     let mut y = vec![0.0; n * g.oh * row];
                     let py = Ptr(y.as_mut_ptr());
@@ -256,7 +196,7 @@ fn resize(r: &mut Registry) {
                             let src = &x[img * g.h * g.w * g.c..(img + 1) * g.h * g.w * g.c];
                             // SAFETY: output row r is written by this task only.
                             let out = unsafe { std::slice::from_raw_parts_mut(py.get().add(r * row), row) };
-                            resize_row(src, g, &tables, interp, uint8, oy, out);
+                            resize_row(src, g, &tables, interp, oy, out);
                         }
                     });
                     write_f64(&outs[0], &y);
@@ -266,6 +206,33 @@ fn resize(r: &mut Registry) {
             Ok(op.arc())
         }),
     });
+}
+
+/// A uint8 batch through the fixed-point kernels, in blocks of output rows of one image.
+fn resize_u8(x: &NDArray, y: &NDArray, g: Geo, n: usize, interp: i64) -> Result<()> {
+    let plan = Plan::new(OP, (g.h, g.w, g.c), (g.oh, g.ow), interp)?;
+    // SAFETY: the op reads x and writes y, distinct arrays (invoke gives fresh outputs).
+    let src = unsafe { x.data::<u8>() };
+    // SAFETY: as above; each block below writes its own output rows only.
+    let dst = unsafe { Ptr(y.raw()) };
+    let (image, row) = (g.h * g.w * g.c, g.ow * g.c);
+    // blocks of about 16 rows: the horizontal pass of a block's source rows is done once
+    let per_image = g.oh.div_ceil(16);
+    par_ranges(n * per_image, 16 * row * 8, |b, e| {
+        for blk in b..e {
+            let (img, r0) = (blk / per_image, (blk % per_image) * 16);
+            let r1 = (r0 + 16).min(g.oh);
+            // SAFETY: output rows [r0, r1) of image img belong to this block only.
+            let out = unsafe {
+                std::slice::from_raw_parts_mut(
+                    dst.get().add((img * g.oh + r0) * row),
+                    (r1 - r0) * row,
+                )
+            };
+            plan.run_rows(&src[img * image..(img + 1) * image], r0, r1, out);
+        }
+    });
+    Ok(())
 }
 
 pub fn register(r: &mut Registry) {

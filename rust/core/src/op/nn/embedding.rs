@@ -50,19 +50,10 @@ fn embedding(input_dim: usize, output_dim: usize, dtype: DType) -> Arc<dyn Opera
                     ),
                 ));
             }
-            if ins[1].dtype != dtype {
-                // As MXNet's type rule, which imperative calls run too.
-                return Err(Error::dtype(
-                    name,
-                    format!(
-                        "weight must be {dtype} (the dtype parameter), got {}",
-                        ins[1].dtype
-                    ),
-                ));
-            }
             let mut out = ins[0].shape.dims().to_vec();
             out.push(output_dim);
-            Ok(vec![Desc::new(out, dtype)])
+            // the weight's dtype, as MXNet's type rule (dtype only decides an untyped graph)
+            Ok(vec![Desc::new(out, ins[1].dtype)])
         },
         move |_, ins, outs| {
             let idx = rows(&ins[0], input_dim);
@@ -89,17 +80,20 @@ fn embedding(input_dim: usize, output_dim: usize, dtype: DType) -> Arc<dyn Opera
         Ok(())
     })
     .with_type_partial(move |ins, outs| {
-        for t in [&mut ins[1], &mut outs[0]] {
-            match t {
-                Some(x) if *x != dtype => {
-                    return Err(Error::dtype(
-                        name,
-                        format!("weight and output must be {dtype} (the dtype parameter), got {x}"),
-                    ))
-                }
-                _ => *t = Some(dtype),
+        // MXNet's rule: weight and output share a dtype; the `dtype` parameter applies only
+        // when neither is known
+        let t = match (ins[1], outs[0]) {
+            (Some(w), Some(o)) if w != o => {
+                return Err(Error::dtype(
+                    name,
+                    format!("weight and output must have the same dtype, got {w} and {o}"),
+                ))
             }
-        }
+            (Some(w), _) => w,
+            (None, Some(o)) => o,
+            (None, None) => dtype,
+        };
+        (ins[1], outs[0]) = (Some(t), Some(t));
         Ok(())
     })
     .with_grad(move |g, a| {
