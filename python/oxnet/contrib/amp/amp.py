@@ -36,46 +36,31 @@ def _target(func, target_dtype):
     raise ValueError("amp.%s: target_dtype must be 'float16' (got %r)" % (func, target_dtype))
 
 
-def list_lp16_ops(target_dtype):
-    """Ops that AMP runs in float16."""
-    _target("list_lp16_ops", target_dtype)
-    return lists.FP16_FUNCS
+def _lister(name, attr, doc):
+    """A public `list_*` function: the list `attr` of `lists` for a valid target dtype."""
+    def listed(target_dtype):
+        _target(name, target_dtype)
+        return getattr(lists, attr)
+    listed.__name__ = listed.__qualname__ = name
+    listed.__doc__ = doc
+    return listed
 
 
-def list_fp32_ops(target_dtype):
-    """Ops that AMP keeps in float32."""
-    _target("list_fp32_ops", target_dtype)
-    return lists.FP32_FUNCS
-
-
-def list_lp16_fp32_ops(target_dtype):
-    """Ops that run in the precision of their inputs."""
-    _target("list_lp16_fp32_ops", target_dtype)
-    return lists.FP16_FP32_FUNCS
-
-
-def list_conditional_fp32_ops(target_dtype):
-    """(op, parameter, values) triples: the op stays float32 for those parameter values."""
-    _target("list_conditional_fp32_ops", target_dtype)
-    return lists.CONDITIONAL_FP32_FUNCS
-
-
-def list_widest_type_cast(target_dtype):
-    """Ops whose inputs are all cast to the widest dtype among them."""
-    _target("list_widest_type_cast", target_dtype)
-    return lists.WIDEST_TYPE_CASTS
-
-
-def list_loss_output_functions(target_dtype):
-    """Loss heads whose ``grad_scale`` follows the loss scale (mx.nd after ``init``)."""
-    _target("list_loss_output_functions", target_dtype)
-    return lists.LOSS_OUTPUT_FUNCTIONS
-
-
-def list_lp16_use_fp32_params(target_dtype):
-    """Per-op float32 parameters: None for float16 (MXNet has them only for bfloat16)."""
-    _target("list_lp16_use_fp32_params", target_dtype)
-    return lists.FP16_USE_FP32_PARAMS
+list_lp16_ops = _lister("list_lp16_ops", "FP16_FUNCS", "Ops that AMP runs in float16.")
+list_fp32_ops = _lister("list_fp32_ops", "FP32_FUNCS", "Ops that AMP keeps in float32.")
+list_lp16_fp32_ops = _lister("list_lp16_fp32_ops", "FP16_FP32_FUNCS",
+                             "Ops that run in the precision of their inputs.")
+list_conditional_fp32_ops = _lister(
+    "list_conditional_fp32_ops", "CONDITIONAL_FP32_FUNCS",
+    "(op, parameter, values) triples: the op stays float32 for those parameter values.")
+list_widest_type_cast = _lister("list_widest_type_cast", "WIDEST_TYPE_CASTS",
+                                "Ops whose inputs are all cast to the widest dtype among them.")
+list_loss_output_functions = _lister(
+    "list_loss_output_functions", "LOSS_OUTPUT_FUNCTIONS",
+    "Loss heads whose ``grad_scale`` follows the loss scale (mx.nd after ``init``).")
+list_lp16_use_fp32_params = _lister(
+    "list_lp16_use_fp32_params", "FP16_USE_FP32_PARAMS",
+    "Per-op float32 parameters: None for float16 (MXNet has them only for bfloat16).")
 
 
 # ------------------------------------------------------------------------------ conversion
