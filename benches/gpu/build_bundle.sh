@@ -9,5 +9,5 @@ rm -rf dist && mkdir -p dist/wheels
 .venv/bin/maturin build --release -q -o dist
 .venv/bin/python -m pip download -q -d dist/wheels --only-binary=:all: \
   --python-version 3.12 --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
-  numpy pillow tqdm scipy-openblas32 pytest
+  numpy pillow simplejpeg tqdm scipy-openblas32 pytest
 ls -la dist dist/wheels

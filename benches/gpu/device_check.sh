@@ -26,8 +26,9 @@ rm -rf "$SITE" "$SHARDS" && mkdir -p "$SHARDS"
   || { echo "the oxnet wheel does not install: stopping"; exit 1; }
 missing=$("$PY" - <<'PYEOF'
 import importlib.util as u
-print(" ".join(p for m, p in [("numpy", "numpy"), ("PIL", "pillow"), ("tqdm", "tqdm"),
-      ("scipy_openblas32", "scipy-openblas32"), ("pytest", "pytest")] if u.find_spec(m) is None))
+print(" ".join(p for m, p in [("numpy", "numpy"), ("PIL", "pillow"), ("simplejpeg", "simplejpeg"),
+      ("tqdm", "tqdm"), ("scipy_openblas32", "scipy-openblas32"), ("pytest", "pytest")]
+      if u.find_spec(m) is None))
 PYEOF
 )
 if [ -n "$missing" ]; then

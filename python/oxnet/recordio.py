@@ -344,8 +344,11 @@ def _decode(buf, iscolor=-1):
     """Decode image bytes like cv2.imdecode: BGR(A) or 2-D gray uint8 numpy array."""
     from PIL import Image
 
-    from .io._imgops import decode_gray
+    from .io._imgops import decode_gray, decode_jpeg
 
+    arr = decode_jpeg(buf, "GRAY" if iscolor == 0 else "BGR" if iscolor > 0 else "KEEP")
+    if arr is not None:
+        return arr
     try:
         img = Image.open(_io.BytesIO(buf))
         if iscolor == 0:

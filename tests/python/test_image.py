@@ -78,6 +78,46 @@ def test_imdecode_gray_and_jpeg_match_mxnet_exactly():
     np.testing.assert_array_equal(gray, REF["jpeg_gray"])
 
 
+def _jpeg(arr, **kw):
+    out = io.BytesIO()
+    Image.fromarray(arr).save(out, format="JPEG", **kw)
+    return out.getvalue()
+
+
+def test_jpeg_fast_path_gives_pillows_pixels_and_leaves_the_rest_to_pillow(monkeypatch):
+    """JPEGs go to libjpeg-turbo through simplejpeg (a dependency); Pillow wraps the same library
+    and image_mxnet_ref pins Pillow's pixels to MXNet's, so every mode must equal Pillow's."""
+    from oxnet.io import _imgops
+    assert _imgops._simplejpeg is not None, "simplejpeg (a declared dependency) is not installed"
+    rs = np.random.RandomState(5)
+    smooth = np.kron(rs.randint(0, 256, (6, 7, 3)), np.ones((7, 9, 1))).astype(np.uint8)
+    color = np.clip(smooth + rs.randint(-12, 12, smooth.shape), 0, 255).astype(np.uint8)
+    files = [_jpeg(color, quality=q, subsampling=sub) for q in (75, 95) for sub in (0, 1, 2)]
+    files += [_jpeg(color, progressive=True), _jpeg(color[:5, :3]), _jpeg(color[:, :, 0])]
+    for buf in files:
+        img = Image.open(io.BytesIO(buf))
+        rgb = np.asarray(img.convert("RGB"))
+        np.testing.assert_array_equal(_imgops.decode_jpeg(buf, "RGB"), rgb)
+        np.testing.assert_array_equal(_imgops.decode_jpeg(buf, "BGR"), rgb[:, :, ::-1])
+        np.testing.assert_array_equal(_imgops.decode_jpeg(buf, "GRAY"),
+                                      _imgops.decode_gray(Image.open(io.BytesIO(buf))))
+        keep = _imgops.decode_jpeg(buf, "KEEP")
+        np.testing.assert_array_equal(keep, np.asarray(img) if img.mode == "L" else rgb[:, :, ::-1])
+    # not a YCbCr/gray JPEG, or one libjpeg-turbo complains about: None, Pillow decides
+    cmyk = io.BytesIO()
+    Image.fromarray(color).convert("CMYK").save(cmyk, format="JPEG")
+    for buf in (cmyk.getvalue(), png_bytes(color), files[0][:len(files[0]) // 2], b"\xff\xd8junk"):
+        assert _imgops.decode_jpeg(buf, "RGB") is None
+    with pytest.raises(MXNetError, match="imdecode"):
+        mx.img.imdecode(files[0][:len(files[0]) // 2])
+    # without simplejpeg every path falls back to Pillow, with the same pixels
+    fast = [mx.img.imdecode(b, flag=f).asnumpy() for b in files for f in (0, 1)]
+    monkeypatch.setattr(_imgops, "_simplejpeg", None)
+    slow = [mx.img.imdecode(b, flag=f).asnumpy() for b in files for f in (0, 1)]
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_imdecode_rgba_and_gray_png():
     # an RGBA PNG loses its alpha (no blending); expected values printed by MXNet 1.9.1
     a = (np.arange(2 * 3 * 4).reshape(2, 3, 4) * 10).astype(np.uint8)

@@ -398,6 +398,34 @@ def test_image_record_values_without_augmentation(tmp_path):
     assert np.concatenate([b.label[0].asnumpy() for b in it]).tolist() == [2, 3, 4, 5, 6, 0]
 
 
+@pytest.mark.parametrize("channels", [3, 1])
+def test_image_record_jpegs_decode_as_pillow_does(tmp_path, monkeypatch, channels):
+    """JPEG records go through libjpeg-turbo directly (simplejpeg); the batches must equal the
+    ones Pillow's path gives (pinned to MXNet's by the golden tests), color and gray, with a
+    resize and crop on the way."""
+    import io as _io
+    from PIL import Image
+    from oxnet.io import _imgops
+    rng = np.random.RandomState(9)
+    path = str(tmp_path / "j.rec")
+    wr = recordio.MXRecordIO(path, "w")
+    for i in range(6):
+        smooth = np.kron(rng.randint(0, 256, (4, 5, 3)), np.ones((6, 7, 1)))
+        buf = _io.BytesIO()
+        Image.fromarray(smooth.astype(np.uint8)).save(buf, format="JPEG", quality=90)
+        wr.write(recordio.pack(recordio.IRHeader(0, float(i), i, 0), buf.getvalue()))
+    wr.close()
+
+    def batches():
+        it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(channels, 16, 20), batch_size=3,
+                                   resize=22, preprocess_threads=2)
+        return np.concatenate([b.data[0].asnumpy() for b in it])
+    fast = batches()
+    monkeypatch.setattr(_imgops, "_simplejpeg", None)
+    np.testing.assert_array_equal(fast, batches())
+    assert fast.shape == (6, channels, 16, 20) and fast.std() > 10
+
+
 def _golden_image_runs(kind):
     """(case, oxnet's batches, MXNet 1.9.1's) for each ImageRecordIter case of the golden
     recordio data set `kind` ("imagerecord", "imageaug")."""

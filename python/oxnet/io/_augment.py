@@ -90,8 +90,11 @@ class DefaultAugmenter:
             if self.affine:
                 img = self._warp(img, rng)
             if p["pad"] > 0:
-                k = p["pad"]
-                img = np.pad(img, ((k, k), (k, k), (0, 0)), constant_values=p["fill_value"])
+                # a filled canvas: np.pad's generality costs more than a small image's crop
+                k, (h, w, c) = p["pad"], img.shape
+                canvas = np.full((h + 2 * k, w + 2 * k, c), p["fill_value"], img.dtype)
+                canvas[k:k + h, k:k + w] = img
+                img = canvas
             img = self._crop(img, rng)
         if (p["random_h"] or p["random_s"] or p["random_l"]) and img.shape[2] == 3:
             img = _hls_jitter(img, rng, p["random_h"], p["random_s"], p["random_l"])

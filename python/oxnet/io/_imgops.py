@@ -10,6 +10,11 @@ import numpy as np
 
 from .. import _native
 
+try:
+    import simplejpeg as _simplejpeg
+except ImportError:  # a declared dependency; without it Pillow decodes every JPEG (slower)
+    _simplejpeg = None
+
 INTER_NEAREST, INTER_LINEAR, INTER_CUBIC, INTER_AREA, INTER_LANCZOS4 = 0, 1, 2, 3, 4
 
 
@@ -166,6 +171,29 @@ def resize(img, width, height, interp=INTER_LINEAR):
     else:
         raise ValueError("unknown interpolation method %r (OpenCV codes 0-4)" % (interp,))
     return _apply(img, xi, xw.astype(np.float64), yi, yw.astype(np.float64)).astype(img.dtype)
+
+
+# ---- decoding ----------------------------------------------------------------------------------
+def decode_jpeg(buf, mode):
+    """A YCbCr or gray JPEG decoded by libjpeg-turbo (through simplejpeg: the library, and the
+    accurate IDCT and upsampling, Pillow and OpenCV use, so the pixels are theirs, without
+    Pillow's per-image Python cost and with the GIL released) to uint8 HWC in `mode` 'RGB' or
+    'BGR', 2-D for 'GRAY' (the luma channel, as IMREAD_GRAYSCALE gives), or for 'KEEP' the
+    file's own (2-D gray or BGR). None for anything else (other formats or color spaces, or a
+    file libjpeg-turbo complains about): the caller's Pillow path decides those.
+    """
+    if _simplejpeg is None or bytes(buf[:2]) != b"\xff\xd8":
+        return None
+    try:
+        space = _simplejpeg.decode_jpeg_header(buf)[2]
+        if space not in ("YCbCr", "Gray"):
+            return None
+        if mode == "KEEP":
+            mode = "GRAY" if space == "Gray" else "BGR"
+        arr = _simplejpeg.decode_jpeg(buf, colorspace=mode)
+    except ValueError:
+        return None
+    return arr[:, :, 0] if mode == "GRAY" else arr
 
 
 # ---- decoding to gray the way OpenCV's imdecode(..., IMREAD_GRAYSCALE) does -------------------

@@ -14,10 +14,11 @@ shuffles in chunks); inter_method=0 (nearest) is accepted where MXNet's check re
 missing `mean_img` file is computed from the deterministic augmentation steps only (MXNet
 averages one augmented pass).
 
-Each sample is read, decoded (Pillow) and augmented by one task in a thread pool of
-`preprocess_threads` workers (the decode and the native resizes release the GIL); up to
-`prefetch_buffer` batches are in flight ahead of the consumer. Per-sample randomness comes
-from (seed, epoch, position) so results do not depend on thread scheduling.
+Each sample is read, decoded (JPEGs by libjpeg-turbo through simplejpeg, other formats by
+Pillow) and augmented by one task in a thread pool of `preprocess_threads` workers (decoding
+and the native resizes release the GIL); up to `prefetch_buffer` batches are in flight ahead
+of the consumer. Per-sample randomness comes from (seed, epoch, position) so results do not
+depend on thread scheduling.
 """
 import collections
 import io as _io
@@ -31,7 +32,7 @@ from .. import ndarray as nd
 from .. import recordio
 from ..base import MXNetError
 from . import _augment
-from ._imgops import decode_gray
+from ._imgops import decode_gray, decode_jpeg
 from .base import DataBatch, DataDesc, _NativeIter, _ignore_unknown
 
 # Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, chunked shuffling,
@@ -58,9 +59,14 @@ def _read_idx_offsets(path):
 
 
 def _decode(payload, channels):
-    """A record's image as a Pillow image (RGB, RGBA) or, for one channel, a gray array."""
+    """A record's image as an RGB array, a Pillow image (RGBA) or, for one channel, a gray
+    array."""
     from PIL import Image
 
+    if channels != 4:
+        arr = decode_jpeg(payload, "RGB" if channels == 3 else "GRAY")
+        if arr is not None:
+            return arr
     img = Image.open(_io.BytesIO(payload))
     if channels == 4:
         if "A" not in img.mode and "transparency" not in img.info:
