@@ -1,6 +1,7 @@
 """mx.io iterators. Expected batches were observed with MXNet 1.9.1 (reference §9.4 and runs of
 the same scripts under /work/mxref); image values are checked against numpy on the source
 pixels."""
+import contextlib
 import gzip
 import os
 import struct
@@ -545,16 +546,18 @@ def test_image_record_decodes_on_preprocess_threads(tmp_path):
     seen, lock = [], threading.Lock()
 
     class Traced(mx.io.ImageRecordIter):
-        def _load(self, *args):
+        def _load_chunk(self, *args):
             with lock:
                 seen.append(threading.current_thread().name)
             time.sleep(0.05)  # long enough that one worker cannot take every task
-            return super()._load(*args)
+            return super()._load_chunk(*args)
 
     it = Traced(path_imgrec=path, data_shape=(3, 10, 12), batch_size=6, preprocess_threads=3)
     d = it.next().data[0].asnumpy()
     np.testing.assert_array_equal(d, np.stack([_chw(x) for x in rgbs]))
-    assert len(set(seen)) == 3 and threading.current_thread().name not in seen
+    # workers are capped at the cores this process may use
+    from oxnet.io.image_record_iter import _cores
+    assert len(set(seen)) == min(3, _cores()) and threading.current_thread().name not in seen
     it.close()
 
 
@@ -727,6 +730,138 @@ def test_image_record_random_augmentations(tmp_path):
                               inter_method=7)
     with pytest.warns(UserWarning, match="ignoring unknown argument.*brightnes"):
         mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 16, 16), batch_size=8, brightnes=1)
+
+
+def _windows_of(img, out_h, out_w, pad, fill):
+    """Every (top, left, mirrored) window of `img` padded by `pad` pixels of `fill`, as HWC."""
+    h, w, c = img.shape
+    padded = np.full((h + 2 * pad, w + 2 * pad, c), fill, np.uint8)
+    padded[pad:pad + h, pad:pad + w] = img
+    for y in range(h + 2 * pad - out_h + 1):
+        for x in range(w + 2 * pad - out_w + 1):
+            win = padded[y:y + out_h, x:x + out_w]
+            yield (y, x, False), win
+            yield (y, x, True), win[:, ::-1]
+
+
+@contextlib.contextmanager
+def _sample_by_sample():
+    """ImageRecordIter with every sample augmented by __call__, not by chunk-wide windows."""
+    from oxnet.io import _augment
+
+    chunked = _augment.DefaultAugmenter.windows
+
+    def none_ok(self, shapes, draws):
+        top, left, used, ok = chunked(self, shapes, draws)
+        return top, left, used, np.zeros_like(ok)
+    _augment.DefaultAugmenter.windows = none_ok
+    try:
+        yield
+    finally:
+        _augment.DefaultAugmenter.windows = chunked
+
+
+def test_image_record_pad_crop_mirror_recipe(tmp_path):
+    # CIFAR's recipe: each sample is a window of its image padded with fill_value, mirrored
+    # or not, then ((pixel - mean) * scale / std) in float32
+    path, rgbs = _make_rec(tmp_path, n=16, h=8, w=8)
+    mean = np.array([10, 20, 30], np.float32).reshape(3, 1, 1)
+    mult = (np.float32(0.5) / np.array([2, 4, 8], np.float32)).reshape(3, 1, 1)
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 8, 8), batch_size=16, pad=3,
+                               fill_value=7, rand_crop=True, rand_mirror=True, mean_r=10, mean_g=20,
+                               mean_b=30, std_r=2, std_g=4, std_b=8, scale=0.5, seed=2)
+    d = it.next().data[0].asnumpy()
+    seen = []
+    for k in range(16):
+        hits = [where for where, win in _windows_of(rgbs[k], 8, 8, 3, 7)
+                if np.array_equal(d[k], (_chw(win) - mean) * mult)]
+        assert hits, "sample %d is no window of its padded image" % k
+        seen.append(hits[0])
+    assert len({s[:2] for s in seen}) > 3 and 0 < sum(s[2] for s in seen) < 16
+    again = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 8, 8), batch_size=16, pad=3,
+                                  fill_value=7, rand_crop=True, rand_mirror=True, mean_r=10,
+                                  mean_g=20, mean_b=30, std_r=2, std_g=4, std_b=8, scale=0.5,
+                                  seed=2, preprocess_threads=1)
+    np.testing.assert_array_equal(again.next().data[0].asnumpy(), d)
+    # the chunk-wide draws are the ones augmenting sample by sample would make
+    with _sample_by_sample():
+        again = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 8, 8), batch_size=16, pad=3,
+                                      fill_value=7, rand_crop=True, rand_mirror=True, mean_r=10,
+                                      mean_g=20, mean_b=30, std_r=2, std_g=4, std_b=8, scale=0.5,
+                                      seed=2)
+        np.testing.assert_array_equal(again.next().data[0].asnumpy(), d)
+
+
+def test_image_record_random_contrast_and_illumination(tmp_path):
+    # MXNet's normalizer jitter: every sample is pixel * gain + shift, with one gain in
+    # [1 - contrast, 1 + contrast] and one shift in [-illumination, illumination] per sample
+    path, rgbs = _make_rec(tmp_path, n=8, h=6, w=6)
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 6, 6), batch_size=8,
+                               max_random_contrast=0.3, max_random_illumination=20, seed=4)
+    d = it.next().data[0].asnumpy()
+    gains = []
+    for k in range(8):
+        x = _chw(rgbs[k]).ravel()
+        (gain, shift), *_ = np.linalg.lstsq(np.stack([x, np.ones_like(x)], 1), d[k].ravel(), rcond=None)
+        np.testing.assert_allclose(d[k].ravel(), x * gain + shift, atol=1e-3)
+        assert 0.7 <= gain <= 1.3 and -20 <= shift <= 20
+        gains.append(gain)
+    assert np.ptp(gains) > 0.01
+    with _sample_by_sample():  # the same draws
+        it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 6, 6), batch_size=8,
+                                   max_random_contrast=0.3, max_random_illumination=20, seed=4)
+        np.testing.assert_array_equal(it.next().data[0].asnumpy(), d)
+
+
+def test_image_crop_normalize_kernel_matches_numpy():
+    from oxnet import _native
+
+    rng = np.random.default_rng(3)
+    for c in (1, 3):
+        h, w, n = 5, 7, 40
+        images = [rng.integers(0, 256, (h, w, c), dtype=np.uint8) for _ in range(n)]
+        windows = [(int(rng.integers(-5, 7)), int(rng.integers(-5, 9)), bool(rng.integers(0, 2)))
+                   for _ in range(n)]
+        jitters = [(float(rng.uniform(0.5, 1.5)), float(rng.uniform(-9, 9))) for _ in range(n)]
+        mean = rng.uniform(0, 100, (c, 4, 6)).astype(np.float32)
+        mult = rng.uniform(0.1, 2, c).astype(np.float32)
+        for jit in (None, jitters):
+            out = np.empty((n, c, 4, 6), np.float32)
+            _native.image_crop_normalize(images, windows, jit, 200, mean, mult, out)
+            for k, (img, (top, left, mirror)) in enumerate(zip(images, windows)):
+                canvas = np.full((h + 20, w + 20, c), 200, np.uint8)
+                canvas[10:10 + h, 10:10 + w] = img
+                win = canvas[10 + top:10 + top + 4, 10 + left:10 + left + 6]
+                if mirror:
+                    win = win[:, ::-1]
+                want = win.transpose(2, 0, 1).astype(np.float32) - mean
+                if jit is not None:
+                    want = want * np.float32(jit[k][0]) + np.float32(jit[k][1])
+                np.testing.assert_array_equal(out[k], want * mult.reshape(c, 1, 1))
+    with pytest.raises(ValueError, match="channels"):
+        _native.image_crop_normalize([np.zeros((2, 2, 1), np.uint8)], [(0, 0, False)], None, 0,
+                                     mean[:, :1, :1], mult, np.empty((1, 3, 1, 1), np.float32))
+    with pytest.raises(ValueError, match="1 images, 2 windows"):
+        _native.image_crop_normalize([images[0]], [(0, 0, False)] * 2, None, 0, mean, mult,
+                                     np.empty((1, 3, 4, 6), np.float32))
+
+
+def test_sample_rng_serves_the_batch_row_then_its_own_generator():
+    from oxnet.io._augment import SampleRng
+
+    row = np.random.default_rng(0).random(4).tolist()
+    r = SampleRng(row, [1, 2, 3])
+    assert r.random() == row[0]
+    assert r.uniform(-2, 2) == -2 + 4 * row[1]
+    assert r.integers(3, 7) == 3 + int(row[2] * 4)
+    assert r.integers(5) == int(row[3] * 5)
+    more = np.random.default_rng([1, 2, 3])
+    assert r.random() == more.random()  # past the row: the sample's own Generator
+    np.testing.assert_array_equal(r.normal(0, 1, 3), more.normal(0, 1, 3))
+    u = np.random.default_rng(1).random(6000)
+    counts = np.bincount([SampleRng([x], [0]).integers(0, 6) for x in u], minlength=6)
+    assert counts.size == 6 and counts.min() > 850  # 1000 expected each
+    assert SampleRng([1.0 - 2.0 ** -53], [0]).integers(0, 3) == 2
 
 
 def test_image_record_mean_img_is_computed_saved_and_reused(tmp_path):

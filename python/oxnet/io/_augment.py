@@ -5,8 +5,8 @@ resize of the shorter edge -> random resized crop (inception style), or: random 
 (rotation, shear, scale, aspect ratio, size bounds) -> pad -> crop (fixed or random size,
 centered or random) -> HSL jitter -> brightness / contrast / saturation -> PCA lighting noise.
 
-Draws come from a numpy Generator per sample, so the augmentations are MXNet's but not its
-random numbers. Interpolation follows `inter_method` (OpenCV codes; 9 picks by direction, 10 at
+Draws come from a `SampleRng` per sample (numpy's Generator API), so the augmentations are
+MXNet's but not its random numbers. Interpolation follows `inter_method` (OpenCV codes; 9 picks by direction, 10 at
 random); the affine warp samples bilinearly (nearest for inter_method 0) with a constant border.
 """
 import math
@@ -28,6 +28,50 @@ DEFAULTS = dict(resize=-1, rand_crop=False, random_resized_crop=False, max_rotat
                 min_random_area=1.0, max_img_size=1e10, min_img_size=0.0, max_crop_size=-1,
                 min_crop_size=-1, pad=0, fill_value=255, inter_method=1, random_h=0, random_s=0,
                 random_l=0, brightness=0.0, contrast=0.0, saturation=0.0, pca_noise=0.0)
+
+
+class SampleRng:
+    """The part of numpy's Generator API the augmenters use, for one sample. Scalar draws are
+    served from `row`, uniform [0, 1) numbers drawn for the whole batch in one call: building
+    a Generator per sample costs about 20 us, more than augmenting a 32x32 image. Array
+    draws, and scalar ones past the row, come from a Generator keyed by `key` (the sample's
+    own position), so every draw still depends only on the sample, not on thread scheduling."""
+
+    __slots__ = ("_row", "_next", "_key", "_gen")
+
+    def __init__(self, row, key):
+        self._row, self._next, self._key, self._gen = row, 0, key, None
+
+    def _more(self):
+        if self._gen is None:
+            self._gen = np.random.default_rng(self._key)
+        return self._gen
+
+    def random(self, size=None):
+        if size is None and self._next < len(self._row):
+            self._next += 1
+            return self._row[self._next - 1]
+        return self._more().random(size)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        if size is None:
+            return low + (high - low) * self.random()
+        return self._more().uniform(low, high, size)
+
+    def integers(self, low, high=None, size=None):
+        if high is None:
+            low, high = 0, low
+        if size is None:
+            if high <= low:
+                raise ValueError("high <= low")
+            return min(high - 1, low + int(self.random() * (high - low)))
+        return self._more().integers(low, high, size)
+
+    def permutation(self, n):
+        return self._more().permutation(n)
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        return self._more().normal(loc, scale, size)
 
 
 class DefaultAugmenter:
@@ -59,6 +103,30 @@ class DefaultAugmenter:
                        or p["max_random_scale"] != 1.0 or p["min_random_scale"] != 1.0
                        or p["max_aspect_ratio"] != 0.0 or p["max_img_size"] != 1e10
                        or p["min_img_size"] != 0.0)
+
+        self.crop_only = not (p["resize"] > 0 or p["random_resized_crop"] or self.affine
+                              or p["max_crop_size"] != -1 or p["min_crop_size"] != -1
+                              or p["random_h"] or p["random_s"] or p["random_l"]
+                              or p["brightness"] > 0 or p["contrast"] > 0 or p["saturation"] > 0
+                              or p["pca_noise"] > 0)
+
+    def windows(self, shapes, draws):
+        """For a recipe of pad and crop only, the output windows of a chunk of images of
+        `shapes` (H, W, ...) without running __call__: their (top, left) corners (negative,
+        or past the far edge, where the pad shows) drawn from the leading columns of `draws`
+        (one row a sample) exactly as __call__ draws them through SampleRng, and how many
+        columns that took. Rows not `ok` (other recipes, images too small for the window)
+        need __call__."""
+        k = max(self.p["pad"], 0)
+        hw = np.asarray(shapes, np.int64).reshape(-1, 3)[:, :2] + 2 * k
+        dy, dx = hw[:, 0] - self.h, hw[:, 1] - self.w
+        ok = (dy >= 0) & (dx >= 0) & self.crop_only
+        if not self.p["rand_crop"]:
+            return dy // 2 - k, dx // 2 - k, 0, ok
+        # SampleRng.integers(0, d + 1) of each corner
+        top = np.minimum(dy, (draws[:, 0] * (dy + 1)).astype(np.int64))
+        left = np.minimum(dx, (draws[:, 1] * (dx + 1)).astype(np.int64))
+        return top - k, left - k, 2, ok
 
     def _interp(self, rng, old_w, old_h, new_w, new_h):
         m = self.p["inter_method"]

@@ -14,20 +14,23 @@ shuffles in chunks); inter_method=0 (nearest) is accepted where MXNet's check re
 missing `mean_img` file is computed from the deterministic augmentation steps only (MXNet
 averages one augmented pass).
 
-Each sample is read, decoded (JPEGs by libjpeg-turbo through simplejpeg, other formats by
-Pillow) and augmented by one task in a thread pool of `preprocess_threads` workers (decoding
-and the native resizes release the GIL); up to `prefetch_buffer` batches are in flight ahead
-of the consumer. Per-sample randomness comes from (seed, epoch, position) so results do not
-depend on thread scheduling.
+Samples are read, decoded (JPEGs by libjpeg-turbo through simplejpeg, other formats by
+Pillow) and augmented in tasks of a few samples each, run by a thread pool of
+`preprocess_threads` workers (decoding and the native resizes release the GIL); a task
+normalizes its samples in one vectorized step, and up to `prefetch_buffer` batches are in
+flight ahead of the consumer. Per-sample randomness comes from (seed, epoch, position), so
+results do not depend on thread scheduling or on how samples are split into tasks.
 """
 import collections
 import io as _io
 import os
+import struct
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .. import _native
 from .. import ndarray as nd
 from .. import recordio
 from ..base import MXNetError
@@ -58,15 +61,38 @@ def _read_idx_offsets(path):
     return sorted(offsets)
 
 
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_HEAD = struct.Struct("<II")
+
+
+def _read_single(f, offset):
+    """The record at `offset` of open file `f` when it is a whole one (two preads, no seek),
+    else None: the caller's validating reader then deals with parts, damage and the end."""
+    head = os.pread(f.fileno(), 8, offset)
+    if len(head) == 8:
+        magic, lrec = _HEAD.unpack(head)
+        if magic == recordio._MAGIC and lrec >> 29 == 0:
+            body = os.pread(f.fileno(), lrec & recordio._LEN_MASK, offset + 8)
+            if len(body) == lrec & recordio._LEN_MASK:
+                return body
+    return None
+
+
 def _decode(payload, channels):
     """A record's image as an RGB array, a Pillow image (RGBA) or, for one channel, a gray
     array."""
-    from PIL import Image
-
     if channels != 4:
         arr = decode_jpeg(payload, "RGB" if channels == 3 else "GRAY")
         if arr is not None:
             return arr
+    from PIL import Image
+
     img = Image.open(_io.BytesIO(payload))
     if channels == 4:
         if "A" not in img.mode and "transparency" not in img.info:
@@ -102,6 +128,7 @@ class _Pending:
     def __init__(self, data, label, ids, futures, pad, overflow):
         self.data, self.label, self.ids = data, label, ids
         self.futures, self.pad, self.overflow = futures, pad, overflow
+        self.draws = None
 
 
 class _RecordPipelineIter(_NativeIter):
@@ -109,7 +136,8 @@ class _RecordPipelineIter(_NativeIter):
     samples decoded by a thread pool up to `prefetch_buffer` batches ahead, round_batch wrap.
 
     Subclasses call `_start` at the end of __init__ and define `_load` (fill one slot of a
-    `_Pending`), `provide_label` and `_batch_label` (the label array a batch carries).
+    `_Pending`) or `_load_chunk` (fill consecutive slots), `provide_label` and `_batch_label`
+    (the label array a batch carries).
     """
 
     _label_fill = 0.0
@@ -127,8 +155,13 @@ class _RecordPipelineIter(_NativeIter):
         self._prefetch = max(1, int(prefetch_buffer))
         if not hasattr(self, "_out_dtype"):
             self._out_dtype = np.float32
-        self._pool = ThreadPoolExecutor(max_workers=max(1, int(preprocess_threads)),
-                                        thread_name_prefix=type(self).__name__)
+        # Workers past the cores only contend for them, and for the GIL between decodes (4
+        # threads on 2 cores halved the rate on 32x32 images).
+        threads = max(1, min(int(preprocess_threads), _cores()))
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=type(self).__name__)
+        # A task per sample costs ~30 us of the consumer's time in submit and result, as much
+        # as a small image's decode; two tasks a thread per batch still balance the load.
+        self._chunk = max(1, min(16, -(-self.batch_size // (2 * threads))))
         self._local = threading.local()
         self._files = []
         self._files_lock = threading.Lock()
@@ -163,8 +196,10 @@ class _RecordPipelineIter(_NativeIter):
         """(header, decoded Pillow image or gray array, byte offset) of one record (pool side)."""
         f = self._file()
         offset = int(self._offsets[record])
-        f.seek(offset)
-        s = recordio._read_record(f, self.path_imgrec)
+        s = _read_single(f, offset)
+        if s is None:
+            f.seek(offset)
+            s = recordio._read_record(f, self.path_imgrec)
         if s is None:
             raise MXNetError("%s: no record at byte offset %d of %s"
                              % (type(self).__name__, offset, self.path_imgrec))
@@ -194,10 +229,22 @@ class _RecordPipelineIter(_NativeIter):
             p = _Pending(np.zeros((self.batch_size, c, h, w), np.float32),
                          np.full((self.batch_size, self._label_len), self._label_fill, np.float32),
                          np.zeros(self.batch_size, np.uint64), [], pad, overflow)
-            p.futures = [self._pool.submit(self._load, i, p, int(self._order[k]), self._epoch, start + i)
-                         for i, k in enumerate(pos)]
+            p.draws = self._batch_draws(self._epoch, start)
+            records = self._order[pos].tolist()
+            p.futures = [self._pool.submit(self._load_chunk, p, i, records[i:i + self._chunk],
+                                           self._epoch, start + i)
+                         for i in range(0, len(records), self._chunk)]
             self._pending.append(p)
             self._sched_pos += self.batch_size
+
+    def _batch_draws(self, epoch, start):
+        """Random numbers made once per batch for its tasks to share (see ImageRecordIter)."""
+        return None
+
+    def _load_chunk(self, pending, first, records, epoch, pos):
+        """Fills slots first, first + 1, ... of `pending` with `records` (runs in the pool)."""
+        for i, record in enumerate(records):
+            self._load(first + i, pending, record, epoch, pos + i)
 
     def iter_next(self):
         if not self._pending:
@@ -314,6 +361,9 @@ class ImageRecordIter(_RecordPipelineIter):
             if self._mean.shape != data_shape:
                 raise MXNetError("ImageRecordIter: mean_img %s has shape %s, data_shape is %s"
                                  % (mean_img, self._mean.shape, data_shape))
+        self._mean_chw = np.ascontiguousarray(np.broadcast_to(self._mean, data_shape), np.float32)
+        self._mult_c = np.ascontiguousarray(self._mult.ravel())
+        self._jitter = self._contrast > 0 or self._illumination > 0
         self._start(path_imgrec, offsets, data_shape, self.label_width, shuffle, round_batch, seed,
                     preprocess_threads, prefetch_buffer, data_name, label_name)
 
@@ -325,29 +375,54 @@ class ImageRecordIter(_RecordPipelineIter):
     def _batch_label(self, label):
         return label[:, 0] if self.label_width == 1 else label
 
-    def _load(self, slot, pending, record, epoch, pos):
-        """Read, decode and augment one sample into pending's buffers (runs in the pool)."""
-        header, img, offset = self._read(record, self.data_shape[0])
-        label = np.atleast_1d(np.asarray(header.label, np.float32))
-        if label.size < self.label_width:
-            raise MXNetError("ImageRecordIter: record at byte offset %d of %s has %d label(s), "
-                             "label_width is %d" % (offset, self.path_imgrec, label.size, self.label_width))
-        rng = np.random.default_rng([self.seed, epoch, pos])
-        arr = np.asarray(img)
-        if arr.ndim == 2:
-            arr = arr[:, :, None]
-        arr = self._aug(arr, rng)
-        if self.mirror or (self.rand_mirror and rng.random() < 0.5):
-            arr = arr[:, ::-1]
-        out = pending.data[slot]
-        np.subtract(arr.transpose(2, 0, 1), self._mean, out=out, dtype=np.float32)
-        if self._contrast > 0 or self._illumination > 0:
-            # MXNet's normalizer: (pixel - mean) * contrast + illumination, then scale / std.
-            out *= np.float32(1.0 + rng.uniform(-1, 1) * self._contrast)
-            out += np.float32(rng.uniform(-1, 1) * self._illumination)
-        out *= self._mult
-        pending.label[slot] = label[:self.label_width]
-        pending.ids[slot] = header.id
+    # Scalar draws a sample usually needs (crop corner, mirror, contrast, illumination, ...);
+    # a sample that needs more continues on its own Generator (_augment.SampleRng).
+    _DRAWS = 16
+
+    def _batch_draws(self, epoch, start):
+        return np.random.default_rng([self.seed, epoch, start, 1]).random((self.batch_size, self._DRAWS))
+
+    def _load_chunk(self, pending, first, records, epoch, pos):
+        """Read, decode and augment consecutive samples into pending's buffers, then crop,
+        mirror and normalize them in one native call (runs in the pool)."""
+        images = []
+        for i, record in enumerate(records):
+            header, img, offset = self._read(record, self.data_shape[0])
+            label = header.label
+            if not (self.label_width == 1 and isinstance(label, float)):
+                label = np.atleast_1d(np.asarray(label, np.float32))
+                if label.size < self.label_width:
+                    raise MXNetError("ImageRecordIter: record at byte offset %d of %s has %d label(s), "
+                                     "label_width is %d" % (offset, self.path_imgrec, label.size,
+                                                            self.label_width))
+                label = label[:self.label_width]
+            pending.label[first + i] = label
+            pending.ids[first + i] = header.id
+            arr = np.asarray(img)
+            images.append(arr[:, :, None] if arr.ndim == 2 else arr)
+        # The draws of every sample, vectorized over the chunk in SampleRng's order: window,
+        # mirror, then MXNet's normalizer jitter, (pixel - mean) * contrast + illumination.
+        n = len(images)
+        draws = pending.draws[first:first + n]
+        top, left, col, ok = self._aug.windows([a.shape for a in images], draws)
+        if self.mirror or not self.rand_mirror:
+            mirror = np.full(n, self.mirror)
+        else:
+            mirror, col = draws[:, col] < 0.5, col + 1
+        windows = list(zip(top.tolist(), left.tolist(), mirror.tolist()))
+        jitters = None
+        if self._jitter:
+            jitters = list(zip((1.0 + (-1.0 + 2.0 * draws[:, col]) * self._contrast).tolist(),
+                               ((-1.0 + 2.0 * draws[:, col + 1]) * self._illumination).tolist()))
+        for i in np.flatnonzero(~ok).tolist():  # the same draws, one sample at a time
+            rng = _augment.SampleRng(draws[i].tolist(), [self.seed, epoch, pos + i])
+            images[i] = np.ascontiguousarray(self._aug(images[i], rng))
+            windows[i] = (0, 0, self.mirror or (self.rand_mirror and rng.random() < 0.5))
+            if self._jitter:
+                jitters[i] = (1.0 + rng.uniform(-1, 1) * self._contrast,
+                              rng.uniform(-1, 1) * self._illumination)
+        _native.image_crop_normalize(images, windows, jitters, self._aug.p["fill_value"],
+                                     self._mean_chw, self._mult_c, pending.data[first:first + n])
 
 
 def _cast_pixels(data, dtype):

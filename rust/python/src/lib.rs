@@ -62,6 +62,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cuda::gpu_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(ops::cpu_memory_info, m)?)?;
     m.add_function(wrap_pyfunction!(image::image_resize_u8, m)?)?;
+    m.add_function(wrap_pyfunction!(image::image_crop_normalize, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::set_recording, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::set_training, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::is_recording, m)?)?;

@@ -3,6 +3,7 @@
 pub mod blas;
 pub mod cast;
 pub mod conv;
+pub mod crop_normalize;
 pub mod cv_resize;
 pub mod depthwise;
 pub mod elemwise;
