@@ -107,7 +107,8 @@ def test_jpeg_fast_path_gives_pillows_pixels_and_leaves_the_rest_to_pillow(monke
     cmyk = io.BytesIO()
     Image.fromarray(color).convert("CMYK").save(cmyk, format="JPEG")
     for buf in (cmyk.getvalue(), png_bytes(color), files[0][:len(files[0]) // 2], b"\xff\xd8junk"):
-        assert _imgops.decode_jpeg(buf, "RGB") is None
+        for mode in ("RGB", "BGR", "GRAY", "KEEP"):
+            assert _imgops.decode_jpeg(buf, mode) is None, mode
     with pytest.raises(MXNetError, match="imdecode"):
         mx.img.imdecode(files[0][:len(files[0]) // 2])
     # without simplejpeg every path falls back to Pillow, with the same pixels
