@@ -50,14 +50,19 @@ def _ret(arr, out):
 def _decode_np(buf, flag, to_rgb, fn):
     if flag not in (0, 1):
         raise ValueError("%s: flag must be 0 (gray) or 1 (color), got %r" % (fn, flag))
-    try:
-        arr = recordio._decode(bytes(buf), flag)
-    except MXNetError as e:
-        raise MXNetError("%s: %s" % (fn, e)) from None
+    buf = bytes(buf)
+    # libjpeg-turbo writes RGB itself: no channel swap (a copy, and another to make it
+    # contiguous, 2 ms on a 500x375 photo)
+    arr = _imgops.decode_jpeg(buf, "RGB") if flag == 1 and to_rgb else None
+    if arr is None:
+        try:
+            arr = recordio._decode(buf, flag)
+        except MXNetError as e:
+            raise MXNetError("%s: %s" % (fn, e)) from None
+        if to_rgb and arr.ndim == 3 and arr.shape[2] >= 3:
+            arr = arr[:, :, [2, 1, 0, 3][:arr.shape[2]]]  # _decode returns BGR(A), as cv2 does
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    elif to_rgb and arr.shape[2] >= 3:
-        arr = arr[:, :, [2, 1, 0, 3][:arr.shape[2]]]  # _decode returns BGR(A), as cv2 does
     return np.ascontiguousarray(arr)
 
 
