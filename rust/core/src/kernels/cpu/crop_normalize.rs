@@ -135,30 +135,49 @@ mod tests {
         (0..h * w * c).map(|i| (i * 7 % 251) as u8).collect()
     }
 
+    fn norm<'a>(
+        shape: (usize, usize, usize),
+        fill: u8,
+        mean: &'a [f32],
+        mult: &'a [f32],
+    ) -> Normalizer<'a> {
+        let (channels, height, width) = shape;
+        Normalizer {
+            channels,
+            height,
+            width,
+            fill,
+            mean,
+            mult,
+        }
+    }
+
+    fn window(
+        pixels: &[u8],
+        (height, width): (usize, usize),
+        (top, left): (i64, i64),
+        mirror: bool,
+    ) -> Window<'_> {
+        Window {
+            pixels,
+            height,
+            width,
+            top,
+            left,
+            mirror,
+            jitter: None,
+        }
+    }
+
     #[test]
     fn window_inside_the_image_is_a_crop() {
         let (h, w, c) = (5, 6, 3);
         let px = image(h, w, c);
         let mean = vec![0.0; c * 3 * 4];
-        let norm = Normalizer {
-            channels: c,
-            height: 3,
-            width: 4,
-            fill: 255,
-            mean: &mean,
-            mult: &[1.0; 3],
-        };
         let mut out = vec![0.0; c * 12];
-        let win = Window {
-            pixels: &px,
-            height: h,
-            width: w,
-            top: 1,
-            left: 2,
-            mirror: false,
-            jitter: None,
-        };
-        norm.run(&win, &mut out).unwrap();
+        norm((c, 3, 4), 255, &mean, &[1.0; 3])
+            .run(&window(&px, (h, w), (1, 2), false), &mut out)
+            .unwrap();
         for ch in 0..c {
             for y in 0..3 {
                 for x in 0..4 {
@@ -174,90 +193,46 @@ mod tests {
     #[test]
     fn pad_fills_and_mirror_flips_the_window() {
         let px = image(2, 2, 1);
-        let mean = vec![0.0; 9];
-        let norm = Normalizer {
-            channels: 1,
-            height: 3,
-            width: 3,
-            fill: 9,
-            mean: &mean,
-            mult: &[1.0],
-        };
         let mut out = vec![0.0; 9];
-        let win = Window {
-            pixels: &px,
-            height: 2,
-            width: 2,
-            top: -1,
-            left: 0,
-            mirror: true,
-            jitter: None,
-        };
-        norm.run(&win, &mut out).unwrap();
+        norm((1, 3, 3), 9, &[0.0; 9], &[1.0])
+            .run(&window(&px, (2, 2), (-1, 0), true), &mut out)
+            .unwrap();
         let p = |i: usize| px[i] as f32;
         assert_eq!(out, vec![9.0, 9.0, 9.0, 9.0, p(1), p(0), 9.0, p(3), p(2)]);
     }
 
     #[test]
     fn normalizes_in_mxnet_order() {
-        let px = vec![200u8, 10];
-        let mean = vec![100.0, 50.0];
-        let norm = Normalizer {
-            channels: 2,
-            height: 1,
-            width: 1,
-            fill: 0,
-            mean: &mean,
-            mult: &[0.5, 2.0],
+        let px = [200u8, 10];
+        let win = Window {
+            jitter: Some((1.5, -3.0)),
+            ..window(&px, (1, 1), (0, 0), false)
         };
         let mut out = vec![0.0; 2];
-        let win = Window {
-            pixels: &px,
-            height: 1,
-            width: 1,
-            top: 0,
-            left: 0,
-            mirror: false,
-            jitter: Some((1.5, -3.0)),
-        };
-        norm.run(&win, &mut out).unwrap();
-        assert_eq!(
-            out,
-            vec![
-                ((200.0 - 100.0) * 1.5 - 3.0) * 0.5,
-                ((10.0 - 50.0) * 1.5 - 3.0) * 2.0
-            ]
-        );
+        norm((2, 1, 1), 0, &[100.0, 50.0], &[0.5, 2.0])
+            .run(&win, &mut out)
+            .unwrap();
+        let want = [
+            ((200.0 - 100.0) * 1.5 - 3.0) * 0.5,
+            ((10.0 - 50.0) * 1.5 - 3.0) * 2.0,
+        ];
+        assert_eq!(out, want);
     }
 
     #[test]
     fn wrong_sizes_are_errors() {
         let px = image(2, 2, 3);
-        let mean = vec![0.0; 3];
-        let norm = Normalizer {
-            channels: 3,
-            height: 1,
-            width: 1,
-            fill: 0,
-            mean: &mean,
-            mult: &[1.0; 3],
-        };
         let mut out = vec![0.0; 3];
-        let win = Window {
-            pixels: &px,
-            height: 2,
-            width: 3,
-            top: 0,
-            left: 0,
-            mirror: false,
-            jitter: None,
-        };
-        assert!(norm.run(&win, &mut out).is_err());
-        let short = Normalizer {
-            mean: &mean[..2],
-            ..norm
-        };
-        let win = Window { width: 2, ..win };
-        assert!(short.run(&win, &mut out).is_err());
+        let ok = norm((3, 1, 1), 0, &[0.0; 3], &[1.0; 3]);
+        assert!(ok
+            .run(&window(&px, (2, 3), (0, 0), false), &mut out)
+            .is_err());
+        let short_mean = norm((3, 1, 1), 0, &[0.0; 2], &[1.0; 3]);
+        assert!(short_mean
+            .run(&window(&px, (2, 2), (0, 0), false), &mut out)
+            .is_err());
+        assert!(ok
+            .run(&window(&px, (2, 2), (0, 0), false), &mut out)
+            .is_ok());
     }
 }
