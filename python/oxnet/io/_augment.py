@@ -6,8 +6,9 @@ resize of the shorter edge -> random resized crop (inception style), or: random 
 centered or random) -> HSL jitter -> brightness / contrast / saturation -> PCA lighting noise.
 
 Draws come from a `SampleRng` per sample (numpy's Generator API), so the augmentations are
-MXNet's but not its random numbers. Interpolation follows `inter_method` (OpenCV codes; 9 picks by direction, 10 at
-random); the affine warp samples bilinearly (nearest for inter_method 0) with a constant border.
+MXNet's but not its random numbers. Interpolation follows `inter_method` (OpenCV codes; 9 picks
+by direction, 10 at random); the affine warp samples bilinearly (nearest for inter_method 0)
+with a constant border.
 """
 import math
 

@@ -16,9 +16,9 @@ averages one augmented pass).
 
 Samples are read, decoded (JPEGs by libjpeg-turbo through simplejpeg, other formats by
 Pillow) and augmented in tasks of a few samples each, run by a thread pool of
-`preprocess_threads` workers (decoding and the native resizes release the GIL); a task
-normalizes its samples in one vectorized step, and up to `prefetch_buffer` batches are in
-flight ahead of the consumer. Per-sample randomness comes from (seed, epoch, position), so
+`preprocess_threads` workers, at most one a core (decoding and the native resizes release the
+GIL); a task crops, mirrors and normalizes its samples in one native call, and up to
+`prefetch_buffer` batches are in flight ahead of the consumer. Per-sample randomness comes from (seed, epoch, position), so
 results do not depend on thread scheduling or on how samples are split into tasks.
 """
 import collections
@@ -399,7 +399,7 @@ class ImageRecordIter(_RecordPipelineIter):
             pending.label[first + i] = label
             pending.ids[first + i] = header.id
             arr = np.asarray(img)
-            images.append(arr[:, :, None] if arr.ndim == 2 else arr)
+            images.append(np.ascontiguousarray(arr[:, :, None] if arr.ndim == 2 else arr))
         # The draws of every sample, vectorized over the chunk in SampleRng's order: window,
         # mirror, then MXNet's normalizer jitter, (pixel - mean) * contrast + illumination.
         n = len(images)
