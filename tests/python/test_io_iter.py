@@ -3,6 +3,7 @@ the same scripts under /work/mxref); image values are checked against numpy on t
 pixels."""
 import contextlib
 import gzip
+import io
 import os
 import struct
 
@@ -536,6 +537,36 @@ def test_image_record_no_round_batch_and_errors(tmp_path):
         f.write(b"\0\0\0\0")
     with pytest.raises(mx.base.MXNetError, match="bad magic"):
         mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 10, 12), batch_size=2)
+
+
+def test_image_record_num_parts_split_as_mxnet(tmp_path):
+    # MXNet 1.9.1 on this file: without an index dmlc splits the bytes (a record goes to the
+    # part its first byte falls in), with one it gives ceil(n / num_parts) records a part
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((8, 8, 3), 7, np.uint8)).save(buf, format="PNG")
+    png = buf.getvalue()
+    assert len(png) <= 120
+    base = str(tmp_path / "parts")
+    w = recordio.MXIndexedRecordIO(base + ".idx", base + ".rec", "w")
+    for i in range(10):  # records of 4 sizes: trailing bytes after IEND, which decoders ignore
+        w.write_idx(i, recordio.pack(recordio.IRHeader(0, float(i), i, 0), png.ljust(120 + 40 * (i % 4), b"\0")))
+    w.close()
+    mxnet = {("", 2): [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9]],
+             ("", 3): [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]],
+             ("", 4): [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]],
+             ("idx", 2): [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]],
+             ("idx", 3): [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]],
+             ("idx", 4): [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]}
+    for (idx, parts), want in mxnet.items():
+        got = []
+        for k in range(parts):
+            it = mx.io.ImageRecordIter(path_imgrec=base + ".rec", path_imgidx=base + ".idx" if idx else "",
+                                       data_shape=(3, 8, 8), batch_size=1, num_parts=parts, part_index=k)
+            got.append([int(b.label[0].asnumpy()[0]) for b in it])
+            it.close()
+        assert got == want, (idx, parts)
 
 
 def test_image_record_decodes_on_preprocess_threads(tmp_path):

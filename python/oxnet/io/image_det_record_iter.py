@@ -39,7 +39,7 @@ from .. import recordio
 from ..base import MXNetError
 from ._imgops import resize as _cv_resize
 from .base import DataDesc
-from .image_record_iter import _RecordPipelineIter, _scan_offsets
+from .image_record_iter import _part_offsets, _RecordPipelineIter, _scan_offsets
 
 # Every argument of MXNet 1.9.1's ImageDetRecordIter, with its default (None: required).
 _PARAMS = {
@@ -104,15 +104,6 @@ def _from_string(name, value):
     except ValueError:
         raise ValueError("%s: cannot parse %s=%r" % (_NAME, name, value)) from None
     return value
-
-
-def _part_offsets(offsets, size, num_parts, part_index):
-    """The records of one part as dmlc's InputSplit cuts a .rec: by bytes (4-byte aligned), each
-    record going to the part its first byte falls in."""
-    step = (size + num_parts - 1) // num_parts
-    step = (step + 3) // 4 * 4
-    begin, end = min(step * part_index, size), min(step * (part_index + 1), size)
-    return [o for o in offsets if begin <= o < end]
 
 
 def _read_imglist(path, label_width):

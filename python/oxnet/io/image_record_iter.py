@@ -12,7 +12,9 @@ numpy, so they differ from MXNet's. Differences kept on purpose: round_batch=Fal
 the true pad (MXNet says 0) and zero-fills; shuffling reorders every record each epoch (MXNet
 shuffles in chunks); inter_method=0 (nearest) is accepted where MXNet's check refuses it; a
 missing `mean_img` file is computed from the deterministic augmentation steps only (MXNet
-averages one augmented pass).
+averages one augmented pass). num_parts splits as MXNet's dmlc input splits do: by bytes (a
+record belongs to the part its first byte falls in), or with path_imgidx by ceil(n / num_parts)
+index entries a part.
 
 Samples are read, decoded (JPEGs by libjpeg-turbo through simplejpeg, other formats by
 Pillow) and augmented in tasks of a few samples each, run by a thread pool of
@@ -59,6 +61,15 @@ def _read_idx_offsets(path):
             if len(fields) >= 2:
                 offsets.append(int(fields[1]))
     return sorted(offsets)
+
+
+def _part_offsets(offsets, size, num_parts, part_index):
+    """The records of one part as dmlc's InputSplit cuts a .rec: by bytes (4-byte aligned), each
+    record going to the part its first byte falls in."""
+    step = (size + num_parts - 1) // num_parts
+    step = (step + 3) // 4 * 4
+    begin, end = min(step * part_index, size), min(step * (part_index + 1), size)
+    return [o for o in offsets if begin <= o < end]
 
 
 def _cores():
@@ -333,8 +344,11 @@ class ImageRecordIter(_RecordPipelineIter):
             offsets = _read_idx_offsets(path_imgidx) if path_imgidx else _scan_offsets(path_imgrec)
         except OSError as e:
             raise MXNetError('Check failed: allow_null: :Open "%s": %s' % (e.filename, e.strerror)) from e
-        n = len(offsets)
-        offsets = offsets[int(n / num_parts * part_index):int(n / num_parts * (part_index + 1))]
+        if path_imgidx:  # dmlc's indexed split: ceil(n / num_parts) records a part
+            step = -(-len(offsets) // num_parts)
+            offsets = offsets[step * part_index:step * (part_index + 1)]
+        else:
+            offsets = _part_offsets(offsets, os.path.getsize(path_imgrec), num_parts, part_index)
         if not offsets:
             raise MXNetError("ImageRecordIter: %s contains no records" % path_imgrec)
         self.rand_crop, self.rand_mirror = bool(rand_crop), bool(rand_mirror)
