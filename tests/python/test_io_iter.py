@@ -569,6 +569,30 @@ def test_image_record_num_parts_split_as_mxnet(tmp_path):
         assert got == want, (idx, parts)
 
 
+def test_image_record_labels_from_path_imglist(tmp_path):
+    # MXNet 1.9.1: the list's labels by image index replace the records' ones
+    path, _ = _make_rec(tmp_path, n=4)
+    lst = tmp_path / "labels.lst"
+    lst.write_text("".join("%d\t%d.5\t%d\timg%d.png\n" % (i, 100 + i, -i, i) for i in range(4)))
+    it = mx.io.ImageRecordIter(path_imgrec=path, path_imglist=str(lst), data_shape=(3, 10, 12),
+                               batch_size=4)
+    assert it.next().label[0].asnumpy().tolist() == [100.5, 101.5, 102.5, 103.5]
+    it = mx.io.ImageRecordIter(path_imgrec=path, path_imglist=str(lst), data_shape=(3, 10, 12),
+                               batch_size=4, label_width=2)
+    assert it.next().label[0].asnumpy().tolist() == [[100.5, 0], [101.5, -1], [102.5, -2], [103.5, -3]]
+    lst.write_text("0\t5\ta.png\n")
+    it = mx.io.ImageRecordIter(path_imgrec=path, path_imglist=str(lst), data_shape=(3, 10, 12),
+                               batch_size=4)
+    with pytest.raises(mx.base.MXNetError, match="no label for image index 1"):
+        it.next()
+    with pytest.raises(mx.base.MXNetError, match="fewer than label_width=3"):
+        mx.io.ImageRecordIter(path_imgrec=path, path_imglist=str(lst), data_shape=(3, 10, 12),
+                              batch_size=4, label_width=3)
+    with pytest.raises(mx.base.MXNetError, match="no such file"):
+        mx.io.ImageRecordIter(path_imgrec=path, path_imglist=str(tmp_path / "none.lst"),
+                              data_shape=(3, 10, 12), batch_size=4)
+
+
 def test_image_record_decodes_on_preprocess_threads(tmp_path):
     import threading
     import time

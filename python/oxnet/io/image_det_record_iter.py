@@ -39,7 +39,7 @@ from .. import recordio
 from ..base import MXNetError
 from ._imgops import resize as _cv_resize
 from .base import DataDesc
-from .image_record_iter import _part_offsets, _RecordPipelineIter, _scan_offsets
+from .image_record_iter import _part_offsets, _read_imglist, _RecordPipelineIter, _scan_offsets
 
 # Every argument of MXNet 1.9.1's ImageDetRecordIter, with its default (None: required).
 _PARAMS = {
@@ -104,27 +104,6 @@ def _from_string(name, value):
     except ValueError:
         raise ValueError("%s: cannot parse %s=%r" % (_NAME, name, value)) from None
     return value
-
-
-def _read_imglist(path, label_width):
-    """{image index: label} from an image list `index \\t label... \\t path` (MXNet's ImageDetLabelMap)."""
-    labels = {}
-    with open(path) as f:
-        for line in f:
-            fields = line.split()
-            if not fields:
-                continue
-            if label_width > 0:
-                if len(fields) < 1 + label_width:
-                    raise MXNetError("%s: bad path_imglist line %r: fewer than label_width=%d labels"
-                                     % (_NAME, line.rstrip(), label_width))
-                values = fields[1:1 + label_width]
-            else:
-                values = fields[1:-1]
-                if not values:
-                    raise MXNetError("%s: bad path_imglist line %r: empty label" % (_NAME, line.rstrip()))
-            labels[int(float(fields[0]))] = np.asarray([float(x) for x in values], np.float32)
-    return labels
 
 
 def _uniform(rng, a, b):
@@ -284,7 +263,7 @@ class ImageDetRecordIter(_RecordPipelineIter):
         if p["path_imglist"]:
             if not os.path.isfile(p["path_imglist"]):
                 raise MXNetError("%s: path_imglist %r: no such file" % (_NAME, p["path_imglist"]))
-            self._imglist = _read_imglist(p["path_imglist"], self.label_width)
+            self._imglist = _read_imglist(p["path_imglist"], self.label_width, _NAME)
             max_width = max((v.size for v in self._imglist.values()), default=0)
         else:
             max_width = self._scan_labels(path, offsets)

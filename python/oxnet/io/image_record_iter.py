@@ -43,8 +43,8 @@ from .base import DataBatch, DataDesc, _NativeIter, _ignore_unknown
 # Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, chunked shuffling,
 # or a value oxnet gives anyway).
 _IGNORED = {"verbose", "silent", "ctx", "device_id", "prefetch", "shuffle_chunk_size",
-            "shuffle_chunk_seed", "seed_aug", "aug_seq", "mean_a", "std_a", "path_imglist"}
-_NOOP_VALUES = {"path_imglist": "", "aug_seq": "aug_default"}
+            "shuffle_chunk_seed", "seed_aug", "aug_seq", "mean_a", "std_a"}
+_NOOP_VALUES = {"aug_seq": "aug_default"}
 
 
 def _scan_offsets(uri):
@@ -70,6 +70,28 @@ def _part_offsets(offsets, size, num_parts, part_index):
     step = (step + 3) // 4 * 4
     begin, end = min(step * part_index, size), min(step * (part_index + 1), size)
     return [o for o in offsets if begin <= o < end]
+
+
+def _read_imglist(path, label_width, name):
+    """{image index: label} from an image list `index \\t label... \\t path` (MXNet's ImageLabelMap;
+    label_width <= 0: every field between the index and the path, as its ImageDetLabelMap)."""
+    labels = {}
+    with open(path) as f:
+        for line in f:
+            fields = line.split()
+            if not fields:
+                continue
+            if label_width > 0:
+                if len(fields) < 1 + label_width:
+                    raise MXNetError("%s: bad path_imglist line %r: fewer than label_width=%d labels"
+                                     % (name, line.rstrip(), label_width))
+                values = fields[1:1 + label_width]
+            else:
+                values = fields[1:-1]
+                if not values:
+                    raise MXNetError("%s: bad path_imglist line %r: empty label" % (name, line.rstrip()))
+            labels[int(float(fields[0]))] = np.asarray([float(x) for x in values], np.float32)
+    return labels
 
 
 def _cores():
@@ -319,7 +341,7 @@ class ImageRecordIter(_RecordPipelineIter):
                  preprocess_threads=4, round_batch=True, prefetch_buffer=4, seed=0,
                  num_parts=1, part_index=0, data_name="data", label_name="softmax_label",
                  mirror=False, max_random_contrast=0.0, max_random_illumination=0.0,
-                 dtype=None, mean_img="", **kwargs):
+                 dtype=None, mean_img="", path_imglist="", **kwargs):
         super().__init__(batch_size)
         aug = {k: kwargs.pop(k) for k in list(kwargs) if k in _augment.DEFAULTS}
         unknown = sorted(set(kwargs) - _IGNORED)
@@ -360,6 +382,11 @@ class ImageRecordIter(_RecordPipelineIter):
         self._contrast, self._illumination = float(max_random_contrast), float(max_random_illumination)
         self.resize = int(resize)
         self.label_width = int(label_width)
+        self._imglist = None
+        if path_imglist:  # labels by image index, in place of the records' own
+            if not os.path.isfile(path_imglist):
+                raise MXNetError("ImageRecordIter: path_imglist %r: no such file" % (path_imglist,))
+            self._imglist = _read_imglist(path_imglist, self.label_width, "ImageRecordIter")
         self._aug = _augment.DefaultAugmenter(data_shape[1], data_shape[2], resize=self.resize,
                                               rand_crop=self.rand_crop, **aug)
         if dtype is not None:
@@ -403,7 +430,12 @@ class ImageRecordIter(_RecordPipelineIter):
         for i, record in enumerate(records):
             header, img, offset = self._read(record, self.data_shape[0])
             label = header.label
-            if not (self.label_width == 1 and isinstance(label, float)):
+            if self._imglist is not None:
+                label = self._imglist.get(int(header.id))
+                if label is None:
+                    raise MXNetError("ImageRecordIter: path_imglist has no label for image index %d "
+                                     "(record at byte offset %d of %s)" % (header.id, offset, self.path_imgrec))
+            elif not (self.label_width == 1 and isinstance(label, float)):
                 label = np.atleast_1d(np.asarray(label, np.float32))
                 if label.size < self.label_width:
                     raise MXNetError("ImageRecordIter: record at byte offset %d of %s has %d label(s), "
