@@ -235,6 +235,8 @@ def csv_files(tmp_path):
 def test_csv_round_batch(csv_files):
     d, lab = csv_files
     it = mx.io.CSVIter(data_csv=d, data_shape=(3,), label_csv=lab, batch_size=4)
+    assert isinstance(it, mx.io.MXDataIter) and isinstance(it, mx.io.DataIter)  # as MXNet's
+    assert not isinstance(mx.io.NDArrayIter(np.zeros((4, 1))), mx.io.MXDataIter)
     assert it.provide_data == [("data", (4, 3))] and it.provide_label == [("softmax_label", (4,))]
     got = epoch(it)
     assert [g[1] for g in got] == [B0, B1, [8, 9, 0, 1]] and [g[2] for g in got] == [0, 0, 2]

@@ -2,9 +2,11 @@
 
 `NDArrayIter`, `ResizeIter`, `PrefetchingIter` follow python/mxnet/io/io.py; `CSVIter`,
 `MNISTIter`, `ImageRecordIter` and `ImageDetRecordIter` reimplement MXNet's C++ iterators
-(src/io) in Python, with image decoding in a thread pool (Pillow releases the GIL while decoding).
+(src/io) in Python, with image decoding in a thread pool (libjpeg-turbo and the native resizes
+release the GIL); `MXDataIter` is their common base, as in MXNet.
 """
 from .base import DataDesc, DataBatch, DataIter, ResizeIter, PrefetchingIter
+from .base import _NativeIter as MXDataIter
 from .ndarray_iter import NDArrayIter
 from .file_iters import CSVIter, MNISTIter
 from .image_record_iter import ImageRecordIter, ImageRecordInt8Iter, ImageRecordUInt8Iter
@@ -15,7 +17,7 @@ from .libsvm_iter import LibSVMIter
 ImageRecordIter_v1 = ImageRecordIter
 ImageRecordUInt8Iter_v1 = ImageRecordUInt8Iter
 
-__all__ = ["DataDesc", "DataBatch", "DataIter", "ResizeIter", "PrefetchingIter", "NDArrayIter",
+__all__ = ["DataDesc", "DataBatch", "DataIter", "MXDataIter", "ResizeIter", "PrefetchingIter", "NDArrayIter",
            "CSVIter", "MNISTIter", "LibSVMIter", "ImageRecordIter", "ImageRecordUInt8Iter",
            "ImageRecordInt8Iter", "ImageDetRecordIter", "ImageRecordIter_v1",
            "ImageRecordUInt8Iter_v1"]
