@@ -840,6 +840,18 @@ def test_image_record_pad_crop_mirror_recipe(tmp_path):
                                   mean_g=20, mean_b=30, std_r=2, std_g=4, std_b=8, scale=0.5,
                                   seed=2, preprocess_threads=1)
     np.testing.assert_array_equal(again.next().data[0].asnumpy(), d)
+    # seed_aug (MXNet's) keys the augmentation draws; seed alone keys them when it is absent
+    def crops(**kw):
+        it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 8, 8), batch_size=16, pad=3,
+                                   rand_crop=True, rand_mirror=True, shuffle=True, **kw)
+        b = it.next()
+        return b.data[0].asnumpy(), b.label[0].asnumpy()
+    plain, labels = crops(seed=5)
+    same, same_labels = crops(seed=5, seed_aug=5)
+    other, other_labels = crops(seed=5, seed_aug=6)
+    np.testing.assert_array_equal(same, plain)
+    np.testing.assert_array_equal(other_labels, labels)  # the shuffle follows seed
+    assert not np.array_equal(other, plain)
     # the chunk-wide draws are the ones augmenting sample by sample would make
     with _sample_by_sample():
         again = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 8, 8), batch_size=16, pad=3,

@@ -20,8 +20,9 @@ Samples are read, decoded (JPEGs by libjpeg-turbo through simplejpeg, other form
 Pillow) and augmented in tasks of a few samples each, run by a thread pool of
 `preprocess_threads` workers, at most one a core (decoding and the native resizes release the
 GIL); a task crops, mirrors and normalizes its samples in one native call, and up to
-`prefetch_buffer` batches are in flight ahead of the consumer. Per-sample randomness comes from (seed, epoch, position), so
-results do not depend on thread scheduling or on how samples are split into tasks.
+`prefetch_buffer` batches are in flight ahead of the consumer. Augmentation draws come from
+(seed_aug, or else seed; epoch; position), so results do not depend on thread scheduling or on
+how samples are split into tasks; `seed` alone orders the shuffle.
 """
 import collections
 import io as _io
@@ -43,7 +44,7 @@ from .base import DataBatch, DataDesc, _NativeIter, _ignore_unknown
 # Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, chunked shuffling,
 # or a value oxnet gives anyway).
 _IGNORED = {"verbose", "silent", "ctx", "device_id", "prefetch", "shuffle_chunk_size",
-            "shuffle_chunk_seed", "seed_aug", "aug_seq", "mean_a", "std_a"}
+            "shuffle_chunk_seed", "aug_seq", "mean_a", "std_a"}
 _NOOP_VALUES = {"aug_seq": "aug_default"}
 
 
@@ -341,7 +342,7 @@ class ImageRecordIter(_RecordPipelineIter):
                  preprocess_threads=4, round_batch=True, prefetch_buffer=4, seed=0,
                  num_parts=1, part_index=0, data_name="data", label_name="softmax_label",
                  mirror=False, max_random_contrast=0.0, max_random_illumination=0.0,
-                 dtype=None, mean_img="", path_imglist="", **kwargs):
+                 dtype=None, mean_img="", path_imglist="", seed_aug=None, **kwargs):
         super().__init__(batch_size)
         aug = {k: kwargs.pop(k) for k in list(kwargs) if k in _augment.DEFAULTS}
         unknown = sorted(set(kwargs) - _IGNORED)
@@ -405,6 +406,7 @@ class ImageRecordIter(_RecordPipelineIter):
         self._mean_chw = np.ascontiguousarray(np.broadcast_to(self._mean, data_shape), np.float32)
         self._mult_c = np.ascontiguousarray(self._mult.ravel())
         self._jitter = self._contrast > 0 or self._illumination > 0
+        self._aug_seed = int(seed if seed_aug is None else seed_aug)
         self._start(path_imgrec, offsets, data_shape, self.label_width, shuffle, round_batch, seed,
                     preprocess_threads, prefetch_buffer, data_name, label_name)
 
@@ -421,7 +423,7 @@ class ImageRecordIter(_RecordPipelineIter):
     _DRAWS = 16
 
     def _batch_draws(self, epoch, start):
-        return np.random.default_rng([self.seed, epoch, start, 1]).random((self.batch_size, self._DRAWS))
+        return np.random.default_rng([self._aug_seed, epoch, start, 1]).random((self.batch_size, self._DRAWS))
 
     def _load_chunk(self, pending, first, records, epoch, pos):
         """Read, decode and augment consecutive samples into pending's buffers, then crop,
@@ -461,7 +463,7 @@ class ImageRecordIter(_RecordPipelineIter):
             jitters = list(zip((1.0 + (-1.0 + 2.0 * draws[:, col]) * self._contrast).tolist(),
                                ((-1.0 + 2.0 * draws[:, col + 1]) * self._illumination).tolist()))
         for i in np.flatnonzero(~ok).tolist():  # the same draws, one sample at a time
-            rng = _augment.SampleRng(draws[i].tolist(), [self.seed, epoch, pos + i])
+            rng = _augment.SampleRng(draws[i].tolist(), [self._aug_seed, epoch, pos + i])
             images[i] = np.ascontiguousarray(self._aug(images[i], rng))
             windows[i] = (0, 0, self.mirror or (self.rand_mirror and rng.random() < 0.5))
             if self._jitter:
