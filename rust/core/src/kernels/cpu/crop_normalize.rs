@@ -70,6 +70,7 @@ impl Normalizer<'_> {
             ));
         }
         match c {
+            0 => {} // nothing to write
             1 => self.rows::<1>(win, out),
             3 => self.rows::<3>(win, out),
             4 => self.rows::<4>(win, out),
@@ -86,13 +87,13 @@ impl Normalizer<'_> {
         let (oh, ow) = (self.height, self.width);
         let (ih, iw) = (win.height as i64, win.width as i64);
         // Output columns whose source column left + x lies in the image.
-        let lo = (-win.left).clamp(0, ow as i64) as usize;
-        let hi = ((iw - win.left).clamp(0, ow as i64) as usize).max(lo);
+        let lo = win.left.saturating_neg().clamp(0, ow as i64) as usize;
+        let hi = (iw.saturating_sub(win.left).clamp(0, ow as i64) as usize).max(lo);
         // One output row gathered as HWC bytes (pad and mirror resolved), then normalized
         // channel by channel.
         let mut row = vec![self.fill; ow * c];
         for y in 0..oh {
-            let sy = win.top + y as i64;
+            let sy = win.top.saturating_add(y as i64);
             if !(0..ih).contains(&sy) {
                 row.fill(self.fill);
             } else if hi > lo {
@@ -217,6 +218,30 @@ mod tests {
             ((10.0 - 50.0) * 1.5 - 3.0) * 2.0,
         ];
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn windows_far_outside_are_all_pad() {
+        let px = image(2, 3, 1);
+        let mut out = vec![0.0; 4];
+        for corner in [
+            (i64::MIN, i64::MIN),
+            (i64::MAX, 0),
+            (0, i64::MAX),
+            (-5, 1),
+            (1, -9),
+        ] {
+            for mirror in [false, true] {
+                norm((1, 2, 2), 4, &[0.0; 4], &[1.0])
+                    .run(&window(&px, (2, 3), corner, mirror), &mut out)
+                    .unwrap();
+                assert_eq!(out, vec![4.0; 4], "{corner:?}");
+            }
+        }
+        // no channels: nothing to write, and no division of the rows by zero
+        norm((0, 2, 2), 4, &[], &[])
+            .run(&window(&[], (2, 3), (0, 0), true), &mut [])
+            .unwrap();
     }
 
     #[test]
