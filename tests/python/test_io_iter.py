@@ -595,6 +595,31 @@ def test_image_record_labels_from_path_imglist(tmp_path):
                               data_shape=(3, 10, 12), batch_size=4)
 
 
+def test_image_record_rgba(tmp_path):
+    # MXNet 1.9.1: four channels in RGBA order, alpha normalized by mean_a / std_a; an image
+    # without alpha is an error ("Expected 4 channels, got 3")
+    from PIL import Image
+
+    rs = np.random.RandomState(1)
+    rgba = rs.randint(0, 256, (4, 5, 4)).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    rgb = io.BytesIO()
+    Image.fromarray(rgba[:, :, :3]).save(rgb, format="PNG")
+    path = str(tmp_path / "rgba.rec")
+    w = recordio.MXRecordIO(path, "w")
+    w.write(recordio.pack(recordio.IRHeader(0, 1.0, 0, 0), buf.getvalue()))
+    w.write(recordio.pack(recordio.IRHeader(0, 2.0, 1, 0), rgb.getvalue()))
+    w.close()
+    it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(4, 4, 5), batch_size=1, mean_r=1,
+                               mean_a=10, std_a=2, round_batch=False)
+    want = (rgba.transpose(2, 0, 1).astype(np.float32) - np.array([1, 0, 0, 10], np.float32).reshape(4, 1, 1)) \
+        / np.array([1, 1, 1, 2], np.float32).reshape(4, 1, 1)
+    np.testing.assert_array_equal(it.next().data[0].asnumpy()[0], want)
+    with pytest.raises(mx.base.MXNetError, match="expected 4 channels, the image has 3"):
+        it.next()
+
+
 def test_image_record_decodes_on_preprocess_threads(tmp_path):
     import threading
     import time

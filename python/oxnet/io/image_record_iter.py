@@ -44,7 +44,7 @@ from .base import DataBatch, DataDesc, _NativeIter, _ignore_unknown
 # Arguments of MXNet's ImageRecordIter accepted and ignored (logging, devices, chunked shuffling,
 # or a value oxnet gives anyway).
 _IGNORED = {"verbose", "silent", "ctx", "device_id", "prefetch", "shuffle_chunk_size",
-            "shuffle_chunk_seed", "aug_seq", "mean_a", "std_a"}
+            "shuffle_chunk_seed", "aug_seq"}
 _NOOP_VALUES = {"aug_seq": "aug_default"}
 
 
@@ -331,14 +331,15 @@ class _RecordPipelineIter(_NativeIter):
 class ImageRecordIter(_RecordPipelineIter):
     """Iterates over an image .rec file (see `mx.recordio.pack_img` and `oxnet.tools.im2rec`).
 
-    data_shape: (channels, height, width) with channels 1 (gray) or 3 (RGB).
+    data_shape: (channels, height, width) with channels 1 (gray), 3 (RGB) or 4 (RGBA, whose
+    images must have alpha; mean_a and std_a normalize it).
     round_batch=True wraps the last batch around to the start (pad = wrapped samples, and the
     next epoch starts after them); False zero-fills it (pad = missing samples).
     """
 
     def __init__(self, path_imgrec, data_shape, batch_size, path_imgidx="", shuffle=False,
                  rand_crop=False, rand_mirror=False, mean_r=0.0, mean_g=0.0, mean_b=0.0,
-                 std_r=1.0, std_g=1.0, std_b=1.0, scale=1.0, resize=-1, label_width=1,
+                 mean_a=0.0, std_r=1.0, std_g=1.0, std_b=1.0, std_a=1.0, scale=1.0, resize=-1, label_width=1,
                  preprocess_threads=4, round_batch=True, prefetch_buffer=4, seed=0,
                  num_parts=1, part_index=0, data_name="data", label_name="softmax_label",
                  mirror=False, max_random_contrast=0.0, max_random_illumination=0.0,
@@ -352,8 +353,8 @@ class ImageRecordIter(_RecordPipelineIter):
             raise NotImplementedError("ImageRecordIter: argument(s) %s are not supported by oxnet yet"
                                       % ", ".join(unsupported))
         data_shape = tuple(int(x) for x in data_shape)
-        if len(data_shape) != 3 or data_shape[0] not in (1, 3):
-            raise ValueError("ImageRecordIter: data_shape must be (channels, height, width) with 1 or 3 "
+        if len(data_shape) != 3 or data_shape[0] not in (1, 3, 4):
+            raise ValueError("ImageRecordIter: data_shape must be (channels, height, width) with 1, 3 or 4 "
                              "channels, got %s" % (data_shape,))
         if batch_size < 1:
             raise ValueError("ImageRecordIter: batch_size must be positive, got %d" % batch_size)
@@ -376,7 +377,7 @@ class ImageRecordIter(_RecordPipelineIter):
             raise MXNetError("ImageRecordIter: %s contains no records" % path_imgrec)
         self.rand_crop, self.rand_mirror = bool(rand_crop), bool(rand_mirror)
         self.mirror = bool(mirror)
-        means, stds = (mean_r, mean_g, mean_b), (std_r, std_g, std_b)
+        means, stds = (mean_r, mean_g, mean_b, mean_a), (std_r, std_g, std_b, std_a)
         c = data_shape[0]
         self._mean = np.asarray(means[:c], np.float32).reshape(c, 1, 1)
         self._mult = (np.float32(scale) / np.asarray(stds[:c], np.float32)).reshape(c, 1, 1)
