@@ -339,8 +339,8 @@ class ImageRecordIter(_RecordPipelineIter):
 
     def __init__(self, path_imgrec, data_shape, batch_size, path_imgidx="", shuffle=False,
                  rand_crop=False, rand_mirror=False, mean_r=0.0, mean_g=0.0, mean_b=0.0,
-                 mean_a=0.0, std_r=1.0, std_g=1.0, std_b=1.0, std_a=1.0, scale=1.0, resize=-1, label_width=1,
-                 preprocess_threads=4, round_batch=True, prefetch_buffer=4, seed=0,
+                 mean_a=0.0, std_r=1.0, std_g=1.0, std_b=1.0, std_a=1.0, scale=1.0, resize=-1,
+                 label_width=1, preprocess_threads=4, round_batch=True, prefetch_buffer=4, seed=0,
                  num_parts=1, part_index=0, data_name="data", label_name="softmax_label",
                  mirror=False, max_random_contrast=0.0, max_random_illumination=0.0,
                  dtype=None, mean_img="", path_imglist="", seed_aug=None, **kwargs):
