@@ -300,6 +300,7 @@ fn as_f64(a: &NDArray) -> Vec<f64> {
             DType::F32 => f32::from_le_bytes(c.try_into().unwrap()) as f64,
             DType::F64 => f64::from_le_bytes(c.try_into().unwrap()),
             DType::F16 => half::f16::from_le_bytes(c.try_into().unwrap()).to_f64(),
+            DType::BF16 => half::bf16::from_le_bytes(c.try_into().unwrap()).to_f64(),
             DType::U8 | DType::Bool => c[0] as f64,
             DType::I8 => c[0] as i8 as f64,
             DType::I32 => i32::from_le_bytes(c.try_into().unwrap()) as f64,

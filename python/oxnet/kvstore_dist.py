@@ -40,6 +40,7 @@ from . import kvstore as _kvs
 from .base import MXNetError, string_types
 from .context import cpu
 from . import ndarray as nd
+from .ndarray.ndarray import bfloat16
 from .ndarray.sparse import RowSparseNDArray
 
 __all__ = ["KVStoreDist", "create_dist"]
@@ -51,7 +52,10 @@ _T_DATA, _T_REPLY = 11, 12
 # Collective operations named in descriptors.
 _OPS = {1: "init", 2: "push", 3: "barrier", 4: "set_optimizer"}
 _INIT, _PUSH, _BARRIER, _SETOPT = 1, 2, 3, 4
-_DTYPES = [np.float32, np.float64, np.float16, np.uint8, np.int32, np.int8, np.int64, np.bool_]
+_DTYPES = [np.float32, np.float64, np.float16, np.uint8, np.int32, np.int8, np.int64, np.bool_,
+           bfloat16]
+# No MPI sum for these: summed in float32 (uint8 for bool) copies.
+_STAGED = (np.float16, np.bool_, bfloat16)
 _MAXDIM, _NAMEW = 8, 10                     # descriptor: up to 8 dims, key names up to 80 bytes
 _DESC = 6 + _MAXDIM + _NAMEW
 _HEARTBEAT_S = 1.0
@@ -548,15 +552,18 @@ class KVStoreDist(_kvs.KVStore):
             src.copyto(dst)
             return
         MPI = self._sess.MPI
-        exotic = src.dtype in (np.float16, np.bool_)     # no MPI sum for these: stage in float32/uint8
+        exotic = src.dtype in _STAGED
         if self._zero_copy and not exotic:
             if src is dst:                      # pushpull into the pushed array
                 send, recv = MPI.IN_PLACE, _write_buf(dst)
             else:
                 send, recv = _read_buf(src), _write_buf(dst)
         else:
-            send = src.asnumpy().astype(np.float32 if src.dtype == np.float16 else src.dtype)
-            send = send.view(np.uint8) if src.dtype == np.bool_ else send
+            if src.dtype in (np.float16, bfloat16):
+                send = src.astype(np.float32).asnumpy()
+            else:
+                send = src.asnumpy()
+                send = send.view(np.uint8) if src.dtype == np.bool_ else send
             recv = np.empty_like(send)
         try:
             self._sess.wait([self._comm.Iallreduce(send, recv, MPI.SUM)], what)
@@ -564,7 +571,7 @@ class KVStoreDist(_kvs.KVStore):
             if isinstance(send, memoryview):
                 send.release()
         if not (self._zero_copy and not exotic):
-            dst[:] = recv.reshape(dst.shape).astype(dst.dtype)
+            dst[:] = nd.array(recv.reshape(dst.shape), ctx=dst.context, dtype=dst.dtype)
 
     def _bcast(self, arr, what):
         if self.num_workers == 1:
@@ -700,7 +707,7 @@ class KVStoreDist(_kvs.KVStore):
             first = os_[0]
             direct = (self._zero_copy and first.context.device_type == "cpu"
                       and first.shape == merged.shape and first.dtype == merged.dtype
-                      and merged.dtype not in (np.float16, np.bool_)
+                      and merged.dtype not in _STAGED
                       and (first is merged or not first._same_memory(merged)))
             stored = self._store[k]
             if stored.shape != merged.shape or stored.dtype != merged.dtype:

@@ -91,8 +91,9 @@ def _symbolic_types(mx, name, arrs, kw, dtypes):
         if isinstance(e, mx.base.MXNetError) and name.startswith(STRICT_TYPES):
             return None
         return "infer_type raised %s: %s" % (type(e).__name__, str(e)[:300])
-    if got is not None and any(g is not None and np.dtype(g) != d for g, d in zip(got, dtypes)):
-        return "infer_type gave %s, the call returned %s" % ([np.dtype(g).name for g in got], dtypes)
+    if got is not None and any(g is not None and np.dtype(g) != np.dtype(d) for g, d in zip(got, dtypes)):
+        return "infer_type gave %s, the call returned %s" % ([str(np.dtype(g)) for g in got],
+                                                              [str(np.dtype(d)) for d in dtypes])
     return None
 
 
@@ -110,7 +111,7 @@ def _worker():
         try:
             out = funcs[name](*[mx.nd.array(a, dtype=a.dtype) for a in arrs], **kw)
             outs = [o.asnumpy() for o in (out if isinstance(out, (list, tuple)) else [out])]
-            wrong = _symbolic_types(mx, name, arrs, kw, [o.dtype.name for o in outs])
+            wrong = _symbolic_types(mx, name, arrs, kw, [o.dtype for o in outs])
             if wrong:
                 bad.append("%s %s %s: %s" % (name, [a.dtype.name for a in arrs], kw, wrong))
         except Exception as e:  # noqa: BLE001 - classifying every exception is the point

@@ -16,7 +16,11 @@ __all__ = ["NDArray", "array", "empty", "zeros", "ones", "full", "arange", "lins
            "zeros_like", "ones_like", "concatenate", "waitall", "from_dlpack", "moveaxis",
            "cast_storage"]
 
+# numpy has no bfloat16: MXNet stands in this structured type for it (`NDArray.dtype`,
+# `asnumpy()`), and so does oxnet.
+bfloat16 = np.dtype([("bfloat16", np.uint16)])
 _DTYPES = {np.dtype(n) for n in ("float32", "float64", "float16", "uint8", "int32", "int8", "int64", "bool")}
+_DTYPES.add(bfloat16)
 
 
 def _extend(fn):
@@ -32,10 +36,16 @@ def _prop(fn):
 def _np_dtype(dtype):
     if dtype is None:
         return None
-    d = np.dtype(dtype)
+    d = bfloat16 if isinstance(dtype, str) and dtype == "bfloat16" else np.dtype(dtype)
     if d not in _DTYPES:
-        raise TypeError("dtype %s is not supported by oxnet (supported: %s)" % (d, ", ".join(sorted(x.name for x in _DTYPES))))
+        raise TypeError("dtype %s is not supported by oxnet (supported: %s)"
+                        % (d, ", ".join(sorted(_name_of(x) for x in _DTYPES))))
     return d
+
+
+def _name_of(d):
+    """MXNet's name of a supported numpy dtype (`'bfloat16'` for the structured stand-in)."""
+    return "bfloat16" if d == bfloat16 else d.name
 
 
 # numpy computes `dtype.name` in Python (~5 µs): a quarter of what creating a small array cost.
@@ -48,7 +58,7 @@ def _dtype_name(dtype):
         return _DTYPE_NAMES[dtype]
     except (KeyError, TypeError):  # unseen, or an unhashable spelling
         pass
-    name = _np_dtype(dtype).name
+    name = _name_of(_np_dtype(dtype))
     try:
         _DTYPE_NAMES[dtype] = name
     except TypeError:
@@ -157,6 +167,11 @@ def array(source_array, ctx=None, dtype=None):
         source_array._copyto(out)
         return out
     dtype = _np_dtype(dtype) or np.dtype(np.float32)
+    if (dtype == bfloat16) != (getattr(source_array, "dtype", None) == bfloat16):
+        # Between bfloat16 and other types by value (numpy would convert the bits).
+        if dtype == bfloat16:
+            return array(source_array, ctx, np.float32).astype(bfloat16)
+        return array(source_array, ctx, bfloat16).astype(dtype)
     try:
         src = np.ascontiguousarray(np.asarray(source_array, dtype=dtype))
     except (TypeError, ValueError) as e:
@@ -367,7 +382,12 @@ def T(self):
 @_extend
 def __repr__(self):
     shape_info = "x".join("%d" % x for x in self.shape)
-    return "\n%s\n<%s %s @%s>" % (str(self.asnumpy()), self.__class__.__name__, shape_info, self.context)
+    return "\n%s\n<%s %s @%s>" % (str(_values(self)), self.__class__.__name__, shape_info, self.context)
+
+
+def _values(a):
+    """`a.asnumpy()`, with bfloat16 widened to float32 (its numbers rather than its bits)."""
+    return (a.astype(np.float32) if a.dtype == bfloat16 else a).asnumpy()
 
 
 NDArray.__str__ = NDArray.__repr__
@@ -423,14 +443,14 @@ def __deepcopy__(self, memo):
 def asscalar(self):
     if self.size != 1:
         raise ValueError("The current array is not a scalar")
-    return self.asnumpy().reshape(()).item() if self.dtype == np.bool_ else self.asnumpy().reshape(())[()]
+    return self.asnumpy().reshape(()).item() if self.dtype == np.bool_ else _values(self).reshape(())[()]
 
 
 def _one_element(self, kind):
     if self.size != 1:
         raise TypeError("only one-element NDArrays can be converted to Python %ss (shape %s)"
                         % (kind, self.shape))
-    return self.asnumpy().reshape(())[()]
+    return _values(self).reshape(())[()]
 
 
 @_extend
@@ -970,6 +990,8 @@ def _assign_full(dst, value):
             src = src.reshape(dst.shape)
         src._copyto(dst)
         return
+    if dst.dtype == bfloat16 and getattr(value, "dtype", None) != bfloat16:
+        return _assign_full(dst, array(value, dst.context, bfloat16))
     src = np.asarray(value, dtype=np.dtype(dst.dtype))
     if src.ndim > dst.ndim:
         src = src.reshape(_squeeze_leading(src.shape, dst.ndim))

@@ -1,6 +1,6 @@
 //! Element types with MXNet's type flags (mshadow `TypeFlag`), so files and JSON agree.
 
-use half::f16;
+use half::{bf16, f16};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(i32)]
@@ -13,10 +13,11 @@ pub enum DType {
     I8 = 5,
     I64 = 6,
     Bool = 7,
+    BF16 = 12,
 }
 
 impl DType {
-    pub const ALL: [DType; 8] = [
+    pub const ALL: [DType; 9] = [
         DType::F32,
         DType::F64,
         DType::F16,
@@ -25,13 +26,14 @@ impl DType {
         DType::I8,
         DType::I64,
         DType::Bool,
+        DType::BF16,
     ];
 
     pub fn size(self) -> usize {
         match self {
             DType::F32 | DType::I32 => 4,
             DType::F64 | DType::I64 => 8,
-            DType::F16 => 2,
+            DType::F16 | DType::BF16 => 2,
             DType::U8 | DType::I8 | DType::Bool => 1,
         }
     }
@@ -47,6 +49,7 @@ impl DType {
             DType::I8 => "int8",
             DType::I64 => "int64",
             DType::Bool => "bool",
+            DType::BF16 => "bfloat16",
         }
     }
 
@@ -70,7 +73,7 @@ impl DType {
     }
 
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F32 | DType::F64 | DType::F16)
+        matches!(self, DType::F32 | DType::F64 | DType::F16 | DType::BF16)
     }
 }
 
@@ -237,6 +240,26 @@ impl Element for f16 {
     }
 }
 
+impl Element for bf16 {
+    const DTYPE: DType = DType::BF16;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self.to_f64()
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        bf16::from_f64(v)
+    }
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        bf16::to_f32(self)
+    }
+    #[inline(always)]
+    fn from_f32(v: f32) -> Self {
+        bf16::from_f32(v)
+    }
+}
+
 /// Runs `$body` with `$T` bound to the Rust element type of `$dtype` (bool as u8).
 #[macro_export]
 macro_rules! with_dtype {
@@ -252,6 +275,10 @@ macro_rules! with_dtype {
             }
             $crate::dtype::DType::F16 => {
                 type $T = half::f16;
+                $body
+            }
+            $crate::dtype::DType::BF16 => {
+                type $T = half::bf16;
                 $body
             }
             $crate::dtype::DType::U8 | $crate::dtype::DType::Bool => {

@@ -11,16 +11,29 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyT
 
 static NP_TYPES: PyOnceLock<Vec<Py<PyAny>>> = PyOnceLock::new();
 
-/// numpy's scalar type class for a dtype (`numpy.float32`), what `NDArray.dtype` returns.
+/// numpy's scalar type class for a dtype (`numpy.float32`), what `NDArray.dtype` returns;
+/// for bfloat16, which numpy lacks, MXNet's stand-in `np.dtype([('bfloat16', np.uint16)])`.
 pub fn np_type(py: Python<'_>, d: DType) -> PyResult<Bound<'_, PyAny>> {
     let types = NP_TYPES.get_or_try_init(py, || -> PyResult<Vec<Py<PyAny>>> {
         let np = py.import("numpy")?;
         DType::ALL
             .iter()
             .map(|d| {
-                Ok(np
-                    .getattr(if *d == DType::Bool { "bool_" } else { d.name() })?
-                    .unbind())
+                Ok(match d {
+                    DType::Bool => np.getattr("bool_")?,
+                    DType::BF16 => {
+                        let field = PyTuple::new(
+                            py,
+                            [
+                                "bfloat16".into_pyobject(py)?.into_any(),
+                                np.getattr("uint16")?,
+                            ],
+                        )?;
+                        np.call_method1("dtype", (PyList::new(py, [field])?,))?
+                    }
+                    d => np.getattr(d.name())?,
+                }
+                .unbind())
             })
             .collect()
     })?;
@@ -35,11 +48,19 @@ pub fn dtype_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<DType> {
             return Ok(d);
         }
     }
-    let name: String = py
-        .import("numpy")?
-        .call_method1("dtype", (obj,))?
-        .getattr("name")?
-        .extract()?;
+    let d = py.import("numpy")?.call_method1("dtype", (obj,))?;
+    np_dtype(&d)
+}
+
+/// The DType of a `numpy.dtype` object (MXNet's structured bfloat16 included).
+fn np_dtype(d: &Bound<'_, PyAny>) -> PyResult<DType> {
+    let name: String = d.getattr("name")?.extract()?;
+    if name == "void16" {
+        let names: Option<Vec<String>> = d.getattr("names")?.extract()?;
+        if names.is_some_and(|n| n == ["bfloat16"]) {
+            return Ok(DType::BF16);
+        }
+    }
     DType::from_name(&name)
         .ok_or_else(|| PyTypeError::new_err(format!("dtype {name} is not supported by oxnet")))
 }
@@ -86,7 +107,13 @@ pub fn attr_str(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
             format!("({})", parts.join(", "))
         });
     }
-    if v.is_instance_of::<PyType>() || v.get_type().name()?.to_str()?.starts_with("dtype") {
+    let type_name = v.get_type().name()?;
+    let type_name = type_name.to_str()?;
+    // numpy.dtype instances: `dtype` (numpy 1) or `Float32DType`, `VoidDType`... (numpy 2).
+    if v.is_instance_of::<PyType>()
+        || type_name.starts_with("dtype")
+        || type_name.ends_with("DType")
+    {
         return Ok(dtype_of(py, v)?.name().to_string());
     }
     Ok(v.str()?.to_str()?.to_string())
@@ -111,10 +138,8 @@ pub fn from_numpy(
     arr: &Bound<'_, PyUntypedArray>,
     ctx: Context,
 ) -> PyResult<NDArray> {
-    let name: String = arr.dtype().getattr("name")?.extract()?;
-    let dtype = DType::from_name(&name).ok_or_else(|| {
-        PyTypeError::new_err(format!("numpy dtype {name} is not supported by oxnet"))
-    })?;
+    let dtype = np_dtype(arr.dtype().as_any())
+        .map_err(|e| PyTypeError::new_err(format!("numpy {}", e.value(py))))?;
     if !arr.is_c_contiguous() || arr.dtype().itemsize() != dtype.size() {
         return Err(PyValueError::new_err(
             "internal: from_numpy needs a C-contiguous array",
@@ -146,12 +171,7 @@ pub fn from_numpy(
 pub fn to_numpy<'py>(py: Python<'py>, a: &NDArray) -> PyResult<Bound<'py, PyAny>> {
     let np = py.import("numpy")?;
     let dims = shape_tuple(py, a.shape())?;
-    let dtname = if a.dtype() == DType::Bool {
-        "bool"
-    } else {
-        a.dtype().name()
-    };
-    let out = np.call_method1("empty", (dims, dtname))?;
+    let out = np.call_method1("empty", (dims, np_type(py, a.dtype())?))?;
     let arr = out.cast::<PyUntypedArray>()?;
     // SAFETY: freshly allocated, contiguous, exactly nbytes long, owned by `out` which lives
     // across the detached copy.

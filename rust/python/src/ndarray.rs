@@ -631,5 +631,6 @@ fn buffer_format(d: DType) -> &'static std::ffi::CStr {
         DType::I8 => c"b",
         DType::I64 => c"q",
         DType::Bool => c"?",
+        DType::BF16 => c"T{H:bfloat16:}",
     }
 }

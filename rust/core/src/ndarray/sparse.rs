@@ -49,7 +49,7 @@ fn nonzero(e: &[u8], dtype: DType) -> bool {
         DType::F32 => f32::from_le_bytes([e[0], e[1], e[2], e[3]]) != 0.0,
         DType::F64 => f64::from_le_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]) != 0.0,
         // Every bit pattern but +-0 is nonzero (NaN included).
-        DType::F16 => u16::from_le_bytes([e[0], e[1]]) & 0x7fff != 0,
+        DType::F16 | DType::BF16 => u16::from_le_bytes([e[0], e[1]]) & 0x7fff != 0,
         _ => e.iter().any(|&b| b != 0),
     }
 }

@@ -1,5 +1,5 @@
 //! Unary math (`exp`, `relu`, ...), `Cast`, `clip` and identity-like ops. One table row per
-//! op: name, doc, the f32 and f64 element functions (f16 computes in f32, integers in f64).
+//! op: name, doc, the f32 and f64 element functions (f16 and bf16 compute in f32, integers in f64).
 
 use super::params::param;
 use super::{expect_inputs, Desc, FnOp, GradArgs, Inputs, Operator, Registry, SimpleDef};
@@ -10,7 +10,7 @@ use crate::kernels::cpu::elemwise::{unary, unary_wide};
 use crate::kernels::cpu::norm::{exp_f32, tanh_f32};
 use crate::ndarray::NDArray;
 use crate::with_dtype;
-use half::f16;
+use half::{bf16, f16};
 use std::sync::Arc;
 
 type F64 = fn(f64) -> f64;
@@ -71,6 +71,7 @@ macro_rules! row {
                 DType::F32 => unary_wide::<f32, f32>(a, o, $f32),
                 DType::F64 => unary::<f64, f64>(a, o, $f64),
                 DType::F16 => unary_wide::<f16, f16>(a, o, in_f32($f32)),
+                DType::BF16 => unary_wide::<bf16, bf16>(a, o, in_f32($f32)),
                 _ => via_f64(a, o, $f64),
             }) as Kernel,
         )
@@ -91,9 +92,11 @@ fn via_f64(a: &NDArray, o: &NDArray, f: F64) {
     })
 }
 
-/// An f32 element function applied to f16 values.
-fn in_f32(f: impl Fn(f32) -> f32 + Copy + Send + Sync) -> impl Fn(f16) -> f16 + Copy + Send + Sync {
-    move |x| f16::from_f32(f(x.to_f32()))
+/// An f32 element function applied to half-precision values.
+fn in_f32<H: Element>(
+    f: impl Fn(f32) -> f32 + Copy + Send + Sync,
+) -> impl Fn(H) -> H + Copy + Send + Sync {
+    move |x| H::from_f32(f(x.to_f32()))
 }
 
 /// (name, aliases, doc, kernel)

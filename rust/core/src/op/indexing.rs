@@ -663,14 +663,19 @@ mod tests {
             ),
             Error::Param { .. }
         ));
-        assert!(matches!(
-            err(
-                "one_hot",
-                &[iota(&[2])],
-                &[("depth", "3"), ("dtype", "bfloat16")]
-            ),
-            Error::NotImplemented(_)
-        ));
+        let o = run(
+            "one_hot",
+            &[arr(&[2], &[2.0f32, 0.0])],
+            &[("depth", "3"), ("dtype", "bfloat16")],
+        );
+        assert_eq!(o.dtype(), crate::DType::BF16);
+        let v: Vec<f32> = o
+            .to_vec::<half::bf16>()
+            .expect("bf16")
+            .iter()
+            .map(|x| x.to_f32())
+            .collect();
+        assert_eq!(v, [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
 
         let y = arr(&[2, 3], &[10.0f32, 20.0, 30.0, 40.0, 50.0, 60.0]);
         let o = run(

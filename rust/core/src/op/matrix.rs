@@ -50,10 +50,10 @@ fn float_dtype(op: &str, l: DType, r: DType) -> Result<DType> {
             format!("lhs and rhs must have one dtype, got {l} and {r}"),
         ));
     }
-    if !matches!(l, DType::F32 | DType::F64 | DType::F16) {
+    if !matches!(l, DType::F32 | DType::F64 | DType::F16 | DType::BF16) {
         return Err(Error::dtype(
             op,
-            format!("{op} supports float32, float64 and float16, got {l}"),
+            format!("{op} supports float32, float64, float16 and bfloat16, got {l}"),
         ));
     }
     Ok(l)
@@ -175,6 +175,7 @@ fn dispatch(batch: usize, g: Gemm, l: &NDArray, r: &NDArray, o: &NDArray) -> Res
         DType::F32 => run_batch::<f32>(batch, g, l, r, o),
         DType::F64 => run_batch::<f64>(batch, g, l, r, o),
         DType::F16 => run_batch::<f16>(batch, g, l, r, o),
+        DType::BF16 => run_batch::<half::bf16>(batch, g, l, r, o),
         d => return Err(Error::dtype("dot", format!("no product for {d}"))),
     }
     Ok(())
@@ -301,6 +302,7 @@ fn backward_dot_op(batched: bool, ta: bool, tb: bool) -> Arc<dyn Operator> {
                 DType::F32 => run_backward::<f32>(batch, g, ta, tb, og, l, r, dl, dr),
                 DType::F64 => run_backward::<f64>(batch, g, ta, tb, og, l, r, dl, dr),
                 DType::F16 => run_backward::<f16>(batch, g, ta, tb, og, l, r, dl, dr),
+                DType::BF16 => run_backward::<half::bf16>(batch, g, ta, tb, og, l, r, dl, dr),
                 d => return Err(Error::dtype(name, format!("no product for {d}"))),
             }
             Ok(())

@@ -115,6 +115,10 @@ macro_rules! with_float {
                 type $T = f16;
                 $body
             }
+            DType::BF16 => {
+                type $T = half::bf16;
+                $body
+            }
             DType::F32 => {
                 type $T = f32;
                 $body
@@ -126,7 +130,9 @@ macro_rules! with_float {
             d => {
                 return Err(Error::dtype(
                     $name,
-                    format!("expects a float input (float16, float32 or float64), got {d}"),
+                    format!(
+                        "expects a float input (float16, bfloat16, float32 or float64), got {d}"
+                    ),
                 ))
             }
         }

@@ -77,6 +77,7 @@ fn plan(s: &Spec, shape: &Shape, dtype: DType) -> Result<(Plan, Vec<Desc>)> {
     let limit = match s.index_dtype {
         DType::U8 => 255,
         DType::F16 => 2048,
+        DType::BF16 => 256,
         DType::F32 => 1 << 24,
         DType::I32 => i32::MAX as usize,
         _ => usize::MAX,

@@ -34,6 +34,10 @@ impl Real for f16 {
     const ZERO: Self = f16::ZERO;
     const DIRECT: bool = false;
 }
+impl Real for half::bf16 {
+    const ZERO: Self = half::bf16::ZERO;
+    const DIRECT: bool = false;
+}
 
 /// One convolution as Convolution sees it: `c` input channels to `f` output channels in
 /// `groups` groups; spatial arrays are (depth, height, width), unit where the rank is lower.

@@ -7,7 +7,7 @@ use super::{par_ranges, Ptr};
 use crate::dtype::Element;
 use crate::ndarray::NDArray;
 use crate::shape::broadcast_strides;
-use half::f16;
+use half::{bf16, f16};
 
 /// Arithmetic with MXNet's semantics per element type (integer `/` truncates, `%` takes the
 /// divisor's sign, integer division by zero gives 0 instead of trapping).
@@ -91,30 +91,37 @@ macro_rules! float_arith {
 float_arith!(f32);
 float_arith!(f64);
 
-impl Arith for f16 {
-    #[inline(always)]
-    fn add(self, b: Self) -> Self {
-        f16::from_f32(self.to_f32() + b.to_f32())
-    }
-    #[inline(always)]
-    fn sub(self, b: Self) -> Self {
-        f16::from_f32(self.to_f32() - b.to_f32())
-    }
-    #[inline(always)]
-    fn mul(self, b: Self) -> Self {
-        f16::from_f32(self.to_f32() * b.to_f32())
-    }
-    #[inline(always)]
-    fn div(self, b: Self) -> Self {
-        f16::from_f32(self.to_f32() / b.to_f32())
-    }
-    fn rem(self, b: Self) -> Self {
-        f16::from_f32(Arith::rem(self.to_f32(), b.to_f32()))
-    }
-    fn pow(self, b: Self) -> Self {
-        f16::from_f32(self.to_f32().powf(b.to_f32()))
-    }
+// Half-precision types compute in f32 and round once, as mshadow's half_t and bf16_t do.
+macro_rules! half_arith {
+    ($t:ty) => {
+        impl Arith for $t {
+            #[inline(always)]
+            fn add(self, b: Self) -> Self {
+                <$t>::from_f32(self.to_f32() + b.to_f32())
+            }
+            #[inline(always)]
+            fn sub(self, b: Self) -> Self {
+                <$t>::from_f32(self.to_f32() - b.to_f32())
+            }
+            #[inline(always)]
+            fn mul(self, b: Self) -> Self {
+                <$t>::from_f32(self.to_f32() * b.to_f32())
+            }
+            #[inline(always)]
+            fn div(self, b: Self) -> Self {
+                <$t>::from_f32(self.to_f32() / b.to_f32())
+            }
+            fn rem(self, b: Self) -> Self {
+                <$t>::from_f32(Arith::rem(self.to_f32(), b.to_f32()))
+            }
+            fn pow(self, b: Self) -> Self {
+                <$t>::from_f32(self.to_f32().powf(b.to_f32()))
+            }
+        }
+    };
 }
+half_arith!(f16);
+half_arith!(bf16);
 
 macro_rules! int_arith {
     ($t:ty, $signed:expr) => {

@@ -13,7 +13,7 @@ use super::{par_for, par_ranges, Ptr};
 use crate::dtype::Element;
 use crate::runtime::rt;
 use gemm::Parallelism;
-use half::f16;
+use half::{bf16, f16};
 use std::sync::OnceLock;
 
 /// Multiply-adds (m·n·k) from which one product is split over the intra-op pool: about a
@@ -36,13 +36,73 @@ mod sealed {
     impl Sealed for f32 {}
     impl Sealed for f64 {}
     impl Sealed for half::f16 {}
+    impl Sealed for half::bf16 {}
 }
 
-/// Element types the products take (f16 accumulates in f32 inside the `gemm` crate).
+/// Element types the products take (f16 accumulates in f32 inside the `gemm` crate; bf16,
+/// which neither it nor CBLAS takes, is widened to f32 operands).
 pub trait GemmElem: Element + BlasElem + sealed::Sealed {}
 impl GemmElem for f32 {}
 impl GemmElem for f64 {}
 impl GemmElem for f16 {}
+impl GemmElem for bf16 {}
+
+impl BlasElem for bf16 {
+    unsafe fn blas_product(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: Mat<bf16>,
+        b: Mat<bf16>,
+        c: *mut bf16,
+        ldc: usize,
+        acc: bool,
+    ) -> bool {
+        // SAFETY (all three): the caller's contract makes every (i, j) inside its operand.
+        let widen = |x: Mat<bf16>, rows: usize, cols: usize| -> Vec<f32> {
+            let mut v = Vec::with_capacity(rows * cols);
+            for i in 0..rows {
+                for j in 0..cols {
+                    v.push(
+                        unsafe { *x.ptr.offset(i as isize * x.rs + j as isize * x.cs) }.to_f32(),
+                    );
+                }
+            }
+            v
+        };
+        let (wa, wb) = (widen(a, m, k), widen(b, k, n));
+        let mut wc = if acc {
+            widen(
+                Mat {
+                    ptr: c.cast_const(),
+                    rs: ldc as isize,
+                    cs: 1,
+                },
+                m,
+                n,
+            )
+        } else {
+            vec![0.0; m * n]
+        };
+        let ma = Mat {
+            ptr: wa.as_ptr(),
+            rs: k as isize,
+            cs: 1,
+        };
+        let mb = Mat {
+            ptr: wb.as_ptr(),
+            rs: n as isize,
+            cs: 1,
+        };
+        product(m, n, k, ma, mb, wc.as_mut_ptr(), n, acc);
+        for i in 0..m {
+            for j in 0..n {
+                *c.add(i * ldc + j) = bf16::from_f32(wc[i * n + j]);
+            }
+        }
+        true
+    }
+}
 
 /// A strided matrix operand: element (i, j) is at `ptr + i*rs + j*cs`.
 #[derive(Debug, Clone, Copy)]

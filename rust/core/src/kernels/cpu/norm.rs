@@ -17,6 +17,11 @@ macro_rules! with_real {
                 type $C = f32;
                 $body
             }
+            $crate::dtype::DType::BF16 => {
+                type $T = half::bf16;
+                type $C = f32;
+                $body
+            }
             $crate::dtype::DType::F32 => {
                 type $T = f32;
                 type $C = f32;
@@ -30,7 +35,7 @@ macro_rules! with_real {
             d => {
                 return Err($crate::error::Error::dtype(
                     $op,
-                    format!("expects float16, float32 or float64 data, got {d}"),
+                    format!("expects float16, bfloat16, float32 or float64 data, got {d}"),
                 ))
             }
         }

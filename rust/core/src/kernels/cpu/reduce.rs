@@ -171,6 +171,7 @@ macro_rules! red_float {
 }
 red_float!(f64);
 red_float!(f16);
+red_float!(half::bf16);
 
 impl RedElem for f32 {
     type A = f64;

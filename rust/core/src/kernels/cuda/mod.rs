@@ -40,6 +40,9 @@ pub fn storage_type(dt: DType) -> &'static str {
         DType::I8 => "signed char",
         DType::I32 => "int",
         DType::I64 => "long long",
+        // No kernel is generated for bfloat16 (not in FLOATS: its ops take the host path);
+        // the prelude has no IO for it, so one would fail to compile rather than misread.
+        DType::BF16 => "unsigned short",
     }
 }
 

@@ -351,7 +351,6 @@ fn dtype_of(r: &Reader, at: usize, flag: i32, what: &str) -> Result<DType> {
             9 => Some("uint16"),
             10 => Some("uint32"),
             11 => Some("uint64"),
-            12 => Some("bfloat16"),
             _ => None,
         };
         match name {

@@ -32,6 +32,7 @@ fn store(dtype: DType, v: f32) -> f32 {
         DType::U8 => v.clamp(0.0, 255.0).trunc(),
         DType::F32 | DType::F64 => v,
         DType::F16 => half::f16::from_f32(v).to_f32(),
+        DType::BF16 => half::bf16::from_f32(v).to_f32(),
         DType::I8 => v.clamp(-128.0, 127.0).trunc(),
         _ => v.trunc(),
     }

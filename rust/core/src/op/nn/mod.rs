@@ -8,9 +8,10 @@ macro_rules! by_float {
             $crate::dtype::DType::F32 => $f::<f32>($($arg),*),
             $crate::dtype::DType::F64 => $f::<f64>($($arg),*),
             $crate::dtype::DType::F16 => $f::<half::f16>($($arg),*),
+            $crate::dtype::DType::BF16 => $f::<half::bf16>($($arg),*),
             d => Err($crate::error::Error::dtype(
                 $op,
-                format!("expects float16, float32 or float64, got {d}"),
+                format!("expects float16, bfloat16, float32 or float64, got {d}"),
             )),
         }
     };
@@ -23,6 +24,7 @@ macro_rules! by_type {
             $crate::dtype::DType::F32 => $f::<f32>($($arg),*),
             $crate::dtype::DType::F64 => $f::<f64>($($arg),*),
             $crate::dtype::DType::F16 => $f::<half::f16>($($arg),*),
+            $crate::dtype::DType::BF16 => $f::<half::bf16>($($arg),*),
             $crate::dtype::DType::I32 => $f::<i32>($($arg),*),
             $crate::dtype::DType::I64 => $f::<i64>($($arg),*),
             $crate::dtype::DType::U8 => $f::<u8>($($arg),*),

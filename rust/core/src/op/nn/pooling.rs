@@ -191,6 +191,7 @@ fn lowest<T: Element>() -> T {
     match T::DTYPE {
         DType::F32 => T::from_f64(f32::MIN as f64),
         DType::F16 => T::from_f64(-65504.0),
+        DType::BF16 => T::from_f64(half::bf16::MIN.to_f64()),
         _ => T::from_f64(f64::MIN),
     }
 }
@@ -563,6 +564,7 @@ mod cuda {
         match dt {
             DType::F32 => f32::MIN as f64,
             DType::F16 => -65504.0,
+            DType::BF16 => half::bf16::MIN.to_f64(),
             _ => f64::MIN,
         }
     }

@@ -108,6 +108,17 @@ impl Stored for f16 {
         f16::from_f32(v)
     }
 }
+impl Stored for half::bf16 {
+    type C = f32;
+    #[inline(always)]
+    fn ld(self) -> f32 {
+        self.to_f32()
+    }
+    #[inline(always)]
+    fn st(v: f32) -> half::bf16 {
+        half::bf16::from_f32(v)
+    }
+}
 
 /// MXNet's `clip_gradient`: a negative bound means no clipping.
 #[inline(always)]
@@ -511,7 +522,7 @@ fn infer(name: &'static str, rule: Rule, names: &[&str], ins: &[Desc]) -> Result
     let ok = if rule.mixed() {
         matches!(w.dtype, DType::F16 | DType::F32)
     } else {
-        matches!(w.dtype, DType::F16 | DType::F32 | DType::F64)
+        matches!(w.dtype, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
     };
     if !ok {
         return Err(Error::DType {
@@ -602,6 +613,7 @@ fn dispatch(name: &str, rule: Rule, h: &Hyper, ins: &[NDArray], out: &NDArray) -
         (DType::F64, false) => apply::<f64, f64>(rule, h, ins, out),
         (DType::F16, false) => apply::<f16, f16>(rule, h, ins, out),
         (DType::F16, true) => apply::<f16, f32>(rule, h, ins, out),
+        (DType::BF16, false) => apply::<half::bf16, half::bf16>(rule, h, ins, out),
         (d, _) => {
             return Err(Error::DType {
                 op: name.into(),

@@ -56,7 +56,7 @@ fn check_vectors(op: &str, ins: &[Desc], names: &[&str], c: usize, data: &Shape)
 
 /// The dtype of BatchNorm's parameters and statistics for data of dtype `d`.
 fn bn_param_dtype(d: DType) -> DType {
-    if d == DType::F16 {
+    if matches!(d, DType::F16 | DType::BF16) {
         DType::F32
     } else {
         d
