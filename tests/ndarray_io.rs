@@ -830,7 +830,7 @@ fn corrupt_files_give_clear_errors() {
 
     for (flag, text) in [
         (8, "flag 8 (int16)"),
-        (12, "flag 12 (bfloat16)"),
+        (11, "flag 11 (uint64)"),
         (99, "flag 99"),
     ] {
         let mut b = B::header(1);

@@ -61,6 +61,21 @@ string_types = (str,)
 # MXNet's default real type (``mx.base.mx_real_t``).
 mx_real_t = np.float32
 
+# numpy has no bfloat16: MXNet stands in this structured type for it (`NDArray.dtype`,
+# `asnumpy()`), and so does oxnet.
+bfloat16 = np.dtype([("bfloat16", np.uint16)])
+
+
+def _as_np_dtype(dtype):
+    """`np.dtype(dtype)`, reading the name 'bfloat16' as MXNet's stand-in."""
+    return bfloat16 if isinstance(dtype, str) and dtype == "bfloat16" else np.dtype(dtype)
+
+
+def _np_dtype_name(dtype):
+    """MXNet's name of a dtype: numpy's, but 'bfloat16' for the stand-in."""
+    d = _as_np_dtype(dtype)
+    return "bfloat16" if d == bfloat16 else d.name
+
 _ENGINES = ("NaiveEngine", "ThreadedEngine", "ThreadedEnginePerDevice", "ThreadedEnginePooled")
 _engine = os.environ.get("MXNET_ENGINE_TYPE")
 if _engine is not None and _engine not in _ENGINES:

@@ -37,10 +37,9 @@ import zlib
 import numpy as np
 
 from . import kvstore as _kvs
-from .base import MXNetError, string_types
+from .base import MXNetError, string_types, bfloat16
 from .context import cpu
 from . import ndarray as nd
-from .ndarray.ndarray import bfloat16
 from .ndarray.sparse import RowSparseNDArray
 
 __all__ = ["KVStoreDist", "create_dist"]

@@ -17,6 +17,7 @@ import pytest
 import oxnet as mx
 from oxnet import _native
 from oxnet.contrib import amp
+import amp_bf16_mxnet_ref as ref_bf16
 import amp_mxnet_ref as ref
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -27,7 +28,8 @@ def record(sym):
     """The fields amp_mxnet_ref recorded, computed by oxnet."""
     args = sym.list_arguments()
     attrs = sym.attr_dict()
-    given = {a: ("float16" if attrs.get(a, {}).get("__dtype__") == "2" else "float32") for a in args}
+    stored = {"2": "float16", "12": "bfloat16"}
+    given = {a: stored.get(attrs.get(a, {}).get("__dtype__"), "float32") for a in args}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a, o, x = sym.infer_type(**given)
@@ -156,23 +158,11 @@ def test_init_wraps_sym_and_nd_as_mxnet():
 
 
 # ------------------------------------------------------------------------------ errors
-@pytest.mark.parametrize("call", [
-    lambda s: amp.convert_symbol(s, target_dtype="bfloat16"),
-    lambda s: amp.convert_model(s, {}, {}, target_dtype="bfloat16"),
-    lambda s: amp.init(target_dtype="bfloat16"),
-    lambda s: amp.list_lp16_ops("bfloat16"),
-])
-def test_bfloat16_is_refused_naming_the_gap(call):
-    sym, _ = ref.build_cases(mx)["mlp"]
-    with pytest.raises(TypeError, match="bfloat16.*oxnet has no bfloat16"):
-        call(sym)
-
-
 def test_bad_arguments_are_named():
     sym, _ = ref.build_cases(mx)["mlp"]
     with pytest.raises(TypeError, match="convert_symbol: sym must be a Symbol"):
         amp.convert_symbol("mlp")
-    with pytest.raises(ValueError, match="convert_symbol: target_dtype must be 'float16'"):
+    with pytest.raises(ValueError, match="convert_symbol: target_dtype must be 'float16' or 'bfloat16'"):
         amp.convert_symbol(sym, target_dtype="float64")
     with pytest.raises(TypeError, match="convert_symbol: target_dtype_ops must be a list"):
         amp.convert_symbol(sym, target_dtype_ops="FullyConnected")
@@ -225,3 +215,119 @@ def test_loss_scaler_schedule():
     scaler.has_overflow(finite)  # 2000 clean steps: doubled from the next one
     scaler.has_overflow(finite)
     assert scaler.loss_scale == 2.0 ** 16
+
+
+# ------------------------------------------------------------------------------ bfloat16
+BF16 = np.dtype([("bfloat16", np.uint16)])
+
+
+def test_bfloat16_lists_are_mxnets_restricted_to_registered_ops():
+    known = {n for n, *_ in _native.list_ops()} | {a for a, _ in _native.list_aliases()}
+    for fn, want in ref_bf16.MXNET_LISTS.items():
+        got = getattr(amp, fn)("bfloat16")
+        if fn == "list_conditional_fp32_ops":
+            assert [list(c) for c in got] == [c for c in want if c[0] in known]
+        elif fn == "list_lp16_use_fp32_params":
+            assert got == {k: v for k, v in want.items() if k in known}
+        else:
+            assert got == [n for n in want if n in known], fn
+    assert amp.list_lp16_ops(BF16) == ["Convolution", "FullyConnected"]
+    assert amp.list_lp16_ops("bfloat16") != amp.list_lp16_ops("float16")
+
+
+def _bf16_case(case):
+    sym, kwargs = ref.build_cases(mx)[case]
+    if "target_dtype_ops" in kwargs:  # bfloat16's lists lack Activation as a target op
+        kwargs = dict(kwargs, target_dtype_ops=["FullyConnected"],
+                      fp32_ops=["SoftmaxOutput", "Activation"])
+    return sym, dict(kwargs, target_dtype="bfloat16")
+
+
+@pytest.mark.parametrize("case", sorted(ref_bf16.CONVERT))
+def test_convert_symbol_bfloat16_matches_mxnet(case):
+    sym, kwargs = _bf16_case(case)
+    got = record(amp.convert_symbol(sym, **kwargs))
+    want = dict(ref_bf16.CONVERT[case])
+    want["json"] = json.loads(want["json"])
+    assert got["json"]["nodes"] == want["json"]["nodes"]
+    assert got == want
+
+
+@pytest.mark.parametrize("cast_optional", [False, True])
+def test_convert_model_bfloat16_matches_mxnet(cast_optional):
+    sym, _ = ref.build_cases(mx)["convnet"]
+    ex = sym.simple_bind(mx.cpu(), data=(2, 3, 8, 8))
+    mx.random.seed(1)
+    args = {k: mx.nd.random.uniform(-1, 1, v.shape) for k, v in ex.arg_dict.items()
+            if k not in ("data", "softmax_label")}
+    auxs = {k: mx.nd.random.uniform(0.5, 1, v.shape) for k, v in ex.aux_dict.items()}
+    conv, new_args, new_aux = amp.convert_model(sym, dict(args), dict(auxs), target_dtype="bfloat16",
+                                                cast_optional_params=cast_optional)
+    want = ref_bf16.MODEL[str(cast_optional)]
+    assert json.loads(conv.tojson(remove_amp_cast=False)) == json.loads(want["json"])
+    assert {k: str(np.dtype(v.dtype)) for k, v in new_args.items()} == want["arg_dtypes"]
+    assert {k: str(np.dtype(v.dtype)) for k, v in new_aux.items()} == want["aux_dtypes"]
+    for k, v in new_args.items():  # a bfloat16 parameter is its float32 value rounded
+        np.testing.assert_allclose(v.astype(np.float32).asnumpy(), args[k].asnumpy(), rtol=2 ** -8)
+
+
+@pytest.mark.parametrize("case", ["mlp", "convnet", "convnet_cast_optional", "widest"])
+def test_bfloat16_graph_computes_close_to_float32(case):
+    sym, kwargs = _bf16_case(case)
+    rng = np.random.RandomState(4)
+    shapes = {"data": (4, 3, 8, 8) if "conv" in case else (4, 6), "data2": (4, 6),
+              "scale": (1, 6), "softmax_label": (4,)}
+    arg_shapes, _, aux_shapes = sym.infer_shape(**{k: v for k, v in shapes.items()
+                                                  if k in sym.list_arguments()})
+    args = {n: rng.uniform(-1, 1, s).astype(np.float32)
+            for n, s in zip(sym.list_arguments(), arg_shapes)}
+    aux = {n: rng.uniform(0.5, 1, s).astype(np.float32)
+           for n, s in zip(sym.list_auxiliary_states(), aux_shapes)}
+    want = _forward(sym, {k: mx.nd.array(v) for k, v in args.items()},
+                    {k: mx.nd.array(v) for k, v in aux.items()})
+    conv = amp.convert_symbol(sym, **kwargs)
+    attrs = conv.attr_dict()
+    dtype = lambda n: "bfloat16" if attrs.get(n, {}).get("__dtype__") == "12" else np.float32  # noqa: E731
+    got = _forward(conv, {k: mx.nd.array(v, dtype=dtype(k)) for k, v in args.items()},
+                   {k: mx.nd.array(v, dtype=dtype(k)) for k, v in aux.items()})
+    assert [str(g.dtype) for g in got] == ref_bf16.CONVERT[case]["out_types"]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=3e-2, atol=3e-2 * max(1.0, np.abs(w).max()))
+    assert any(not np.array_equal(g, w) for g, w in zip(got, want))
+
+
+def test_init_bfloat16_wraps_as_mxnet():
+    code = ("import json, sys; sys.path.insert(0, %r); import oxnet as mx, numpy as np; "
+            "from oxnet.contrib import amp; import amp_bf16_mxnet_ref as r; "
+            "out = r.init_case(mx, amp); "
+            "y = mx.nd.FullyConnected(mx.nd.ones((2, 4)), mx.nd.ones((3, 4)), no_bias=True, "
+            "num_hidden=3); out['nd_fc'] = str(np.dtype(y.dtype)); "
+            "out['nd_fc_values'] = y.astype('float32').asnumpy().tolist(); "
+            "print(json.dumps(out))" % HERE)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True)
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    want = dict(ref_bf16.INIT)
+    assert json.loads(got.pop("json")) == json.loads(want.pop("json"))
+    # MXNet 1.9.1 cannot run a bfloat16 FullyConnected on CPUs without AVX-512 (this one);
+    # oxnet computes it: the inputs cast to bfloat16, the sums exact here
+    assert got.pop("nd_fc") == str(BF16) and got.pop("nd_fc_values") == [[4.0] * 3] * 2
+    assert got == want
+
+
+def test_init_bfloat16_keeps_batchnorm_parameters_float32():
+    # MXNet 1.9.1 with these lists (BF16_USE_FP32_PARAMS): only the data is cast
+    code = ("import json; import oxnet as mx; from oxnet.contrib import amp; "
+            "amp.init(target_dtype='bfloat16', target_precision_ops=['BatchNorm'], fp32_ops=[], "
+            "conditional_fp32_ops=[]); y = mx.sym.BatchNorm(mx.sym.var('data'), name='bn'); "
+            "x = mx.nd.BatchNorm(mx.nd.ones((2, 3)), mx.nd.ones(3), mx.nd.zeros(3), mx.nd.zeros(3), "
+            "mx.nd.ones(3)); "
+            "print(json.dumps([[n['op'], n['name'], n.get('attrs', {}).get('dtype')] for n in "
+            "json.loads(y.tojson(remove_amp_cast=False))['nodes']] + [str(x.dtype)]))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True)
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got == [["null", "data", None], ["amp_cast", "amp_cast0", "bfloat16"],
+                   ["null", "bn_gamma", None], ["null", "bn_beta", None],
+                   ["null", "bn_moving_mean", None], ["null", "bn_moving_var", None],
+                   ["BatchNorm", "bn", None], str(BF16)]

@@ -146,6 +146,13 @@ def test_reductions_and_products_against_float_math():
     np.testing.assert_allclose(values(sm), mx.nd.softmax(mx.nd.array(x)).asnumpy(), rtol=ulp)
 
 
+def test_symbol_variables_and_json_carry_the_flag():
+    w = mx.sym.var("w", dtype="bfloat16")
+    assert w.attr_dict()["w"]["__dtype__"] == "12"
+    y = mx.sym.load_json((w * 2).tojson())
+    assert y.infer_type()[1] == [BF16]
+
+
 def test_batchnorm_keeps_float32_parameters():
     x = mx.sym.Variable("x")
     y = mx.sym.BatchNorm(x, name="bn")

@@ -6,7 +6,7 @@ import operator
 import numpy as np
 
 from .. import _native
-from ..base import numeric_types, integer_types, MXNetError
+from ..base import numeric_types, integer_types, MXNetError, bfloat16, _as_np_dtype, _np_dtype_name
 from ..context import Context, current_context
 from . import _internal
 
@@ -16,9 +16,6 @@ __all__ = ["NDArray", "array", "empty", "zeros", "ones", "full", "arange", "lins
            "zeros_like", "ones_like", "concatenate", "waitall", "from_dlpack", "moveaxis",
            "cast_storage"]
 
-# numpy has no bfloat16: MXNet stands in this structured type for it (`NDArray.dtype`,
-# `asnumpy()`), and so does oxnet.
-bfloat16 = np.dtype([("bfloat16", np.uint16)])
 _DTYPES = {np.dtype(n) for n in ("float32", "float64", "float16", "uint8", "int32", "int8", "int64", "bool")}
 _DTYPES.add(bfloat16)
 
@@ -36,16 +33,11 @@ def _prop(fn):
 def _np_dtype(dtype):
     if dtype is None:
         return None
-    d = bfloat16 if isinstance(dtype, str) and dtype == "bfloat16" else np.dtype(dtype)
+    d = _as_np_dtype(dtype)
     if d not in _DTYPES:
         raise TypeError("dtype %s is not supported by oxnet (supported: %s)"
-                        % (d, ", ".join(sorted(_name_of(x) for x in _DTYPES))))
+                        % (d, ", ".join(sorted(_np_dtype_name(x) for x in _DTYPES))))
     return d
-
-
-def _name_of(d):
-    """MXNet's name of a supported numpy dtype (`'bfloat16'` for the structured stand-in)."""
-    return "bfloat16" if d == bfloat16 else d.name
 
 
 # numpy computes `dtype.name` in Python (~5 µs): a quarter of what creating a small array cost.
@@ -58,7 +50,7 @@ def _dtype_name(dtype):
         return _DTYPE_NAMES[dtype]
     except (KeyError, TypeError):  # unseen, or an unhashable spelling
         pass
-    name = _name_of(_np_dtype(dtype))
+    name = _np_dtype_name(_np_dtype(dtype))
     try:
         _DTYPE_NAMES[dtype] = name
     except TypeError:

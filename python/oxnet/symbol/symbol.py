@@ -9,6 +9,7 @@ import numpy as _np
 from .. import _native
 from ..attribute import AttrScope
 from ..base import MXNetError, NotImplementedForSymbol, numeric_types, string_types, _Null
+from ..base import _np_dtype_name
 from ..name import NameManager
 
 __all__ = ["Symbol", "var", "Variable", "Group", "load", "load_json", "zeros", "ones", "full",
@@ -18,7 +19,7 @@ _log = logging.getLogger("oxnet.symbol")
 
 # MXNet's type flags (mshadow TypeFlag), as stored in `__dtype__`.
 _DTYPE_FLAGS = {"float32": 0, "float64": 1, "float16": 2, "uint8": 3, "int32": 4, "int8": 5,
-                "int64": 6, "bool": 7}
+                "int64": 6, "bool": 7, "bfloat16": 12}
 
 _HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage")
 
@@ -544,10 +545,10 @@ def var(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, ini
     if wd_mult is not None:
         attr["__wd_mult__"] = str(wd_mult)
     if dtype is not None:
-        np_dtype = _np.dtype(dtype)
-        if np_dtype.name not in _DTYPE_FLAGS:
-            raise TypeError("dtype %s is not supported by oxnet" % np_dtype.name)
-        attr["__dtype__"] = str(_DTYPE_FLAGS[np_dtype.name])
+        dtype_name = _np_dtype_name(dtype)
+        if dtype_name not in _DTYPE_FLAGS:
+            raise TypeError("dtype %s is not supported by oxnet" % dtype_name)
+        attr["__dtype__"] = str(_DTYPE_FLAGS[dtype_name])
     if init is not None:
         if not isinstance(init, string_types):
             init = init.dumps()

@@ -10,7 +10,7 @@ Per-op type rules come from oxnet's own inference on a one-node graph (MXNet cal
 FInferType), cached by op, attributes and known input types."""
 import json
 
-from ...base import MXNetError
+from ...base import MXNetError, _np_dtype_name
 from ...symbol import load_json
 
 _NULL = "null"
@@ -111,8 +111,7 @@ class _OpTypes:
 
 
 def _dtype_name(t):
-    import numpy as np
-    return None if t is None else np.dtype(t).name
+    return None if t is None else _np_dtype_name(t)
 
 
 class ReducePrecision:

@@ -3,7 +3,9 @@ their inputs, as MXNet 1.9.1's ``_wrap_symbol_functions`` does.
 
 A symbol wrapper builds the op as asked, then rebuilds its node over cast inputs (auxiliary
 states excluded) under the same name, so that parameters the op created itself (``fc_weight``)
-are cast too. An NDArray wrapper casts only float32 arrays (float16 arrays off CPU), as MXNet."""
+are cast too. An NDArray wrapper casts only float32 arrays (and bfloat16 on CPU, float16 off it),
+as MXNet. ``keep`` (bfloat16's ``BF16_USE_FP32_PARAMS``) names, by position, the inputs left as
+they are: a true entry keeps input i (and a keyword argument of that name)."""
 import json
 import logging
 
@@ -11,6 +13,7 @@ import numpy as np
 
 from ... import ndarray
 from ... import symbol
+from ...base import bfloat16, _np_dtype_name
 from ...ndarray import NDArray
 from ...symbol import Symbol
 from ...symbol.symbol import _create
@@ -38,16 +41,20 @@ def _skip(cond, kwargs):
     return cond is not None and (cond[0] not in kwargs or kwargs[cond[0]] not in cond[1])
 
 
-def _symbol_wrapper(f, dtype, cond=None):
-    dtype = np.dtype(dtype).name
+def _kept(keep, i):
+    return keep is not None and i < len(keep) and bool(keep[i])
+
+
+def _symbol_wrapper(f, dtype, cond=None, keep=None):
+    dtype = _np_dtype_name(dtype)
     def wrapped(*args, **kwargs):
         if _skip(cond, kwargs):
             return f(*args, **kwargs)
         sym = f(*args, **kwargs)
         children = sym.get_children()
         aux = set(sym.list_auxiliary_states())
-        inputs = [c if c.name in aux else symbol.amp_cast(c, dtype=dtype)
-                  for c in (children if children is not None else [])]
+        inputs = [c if c.name in aux or _kept(keep, i) else symbol.amp_cast(c, dtype=dtype)
+                  for i, c in enumerate(children if children is not None else [])]
         graph = json.loads(sym.tojson(remove_amp_cast=False))
         head = graph["nodes"][graph["heads"][0][0]]
         return _create(head["op"], sym.name, head.get("attrs", {}), inputs)
@@ -58,18 +65,17 @@ def _cast_array(x, dtype):
     if not isinstance(x, NDArray) or x.dtype == dtype:
         return x
     on_cpu = x.context.device_type == "cpu"
-    # MXNet casts float16 <-> float32 off CPU; on CPU only float32 (and bfloat16) arrays.
-    castable = (np.float32,) if on_cpu else (np.float16, np.float32)
+    # MXNet casts float16 <-> float32 off CPU, bfloat16 <-> float32 on it.
+    castable = (np.float32, bfloat16) if on_cpu else (np.float16, np.float32)
     return ndarray.amp_cast(x, dtype=dtype) if x.dtype in castable else x
 
 
-def _ndarray_wrapper(f, dtype, cond=None):
-    dtype = np.dtype(dtype)
+def _ndarray_wrapper(f, dtype, cond=None, keep=None):
     def wrapped(*args, **kwargs):
         if _skip(cond, kwargs):
             return f(*args, **kwargs)
-        args = [_cast_array(a, dtype) for a in args]
-        kwargs = {k: _cast_array(v, dtype) for k, v in kwargs.items()}
+        args = [a if _kept(keep, i) else _cast_array(a, dtype) for i, a in enumerate(args)]
+        kwargs = {k: v if keep and k in keep else _cast_array(v, dtype) for k, v in kwargs.items()}
         return f(*args, **kwargs)
     return _same_meta(wrapped, f)
 
@@ -122,10 +128,13 @@ def _wrap_losses(scaler, names):
                 setattr(module, name, make(f))
 
 
-def wrap_all(target, lp_ops, conditional_fp32_ops, fp32_ops, widest_ops, loss_ops, scaler):
-    """Installs every wrapper into ``mx.sym`` and ``mx.nd``."""
+def wrap_all(target, lp_ops, conditional_fp32_ops, fp32_ops, widest_ops, loss_ops, scaler,
+             use_fp32_params):
+    """Installs every wrapper into ``mx.sym`` and ``mx.nd`` (``target`` a numpy dtype)."""
     for module, wrapper in ((symbol, _symbol_wrapper), (ndarray, _ndarray_wrapper)):
-        _wrap(module, lp_ops, lambda f, w=wrapper: w(f, target))
+        for name in lp_ops:
+            keep = use_fp32_params.get(name)
+            _wrap(module, [name], lambda f, w=wrapper, k=keep: w(f, target, keep=k))
         _wrap(module, fp32_ops, lambda f, w=wrapper: w(f, np.float32))
         for name, param, values in conditional_fp32_ops:
             _wrap(module, [name], lambda f, w=wrapper, c=(param, values): w(f, np.float32, c))

@@ -1,13 +1,14 @@
 """``mx.contrib.amp``: automatic mixed precision for symbolic graphs and Module users, as in
-MXNet 1.9.1. ``convert_symbol``/``convert_model`` rewrite an FP32 graph for float16 inference;
-``init`` makes ``mx.sym``/``mx.nd`` insert the casts as graphs are built. oxnet has no bfloat16
-dtype and no Gluon, so ``target_dtype='bfloat16'`` and Gluon Trainers are refused by name."""
+MXNet 1.9.1. ``convert_symbol``/``convert_model`` rewrite an FP32 graph for float16 or bfloat16
+inference; ``init`` makes ``mx.sym``/``mx.nd`` insert the casts as graphs are built. Each target
+has MXNet's own op lists. oxnet has no Gluon, so Gluon Trainers are refused by name."""
 import json
 import logging
 
 import numpy as np
 
 from ... import optimizer as opt
+from ...base import bfloat16, _as_np_dtype, _np_dtype_name
 from ...symbol import Symbol, load_json
 from ...symbol.symbol import _DTYPE_FLAGS
 from . import lists
@@ -24,31 +25,29 @@ _FLAG_DTYPE = {v: k for k, v in _DTYPE_FLAGS.items()}
 
 
 def _target(func, target_dtype):
-    """'float16' for the spellings MXNet accepts; a clear error for anything else."""
-    if isinstance(target_dtype, str) and target_dtype == "bfloat16":
-        raise TypeError("amp.%s: target_dtype 'bfloat16' is not supported: oxnet has no bfloat16 "
-                        "dtype (a documented gap); use target_dtype='float16'" % func)
+    """'float16' or 'bfloat16' for the spellings MXNet accepts; a clear error for anything else."""
     try:
-        if np.dtype(target_dtype) == np.float16:
-            return "float16"
+        d = _as_np_dtype(target_dtype)
     except TypeError:
-        pass
-    raise ValueError("amp.%s: target_dtype must be 'float16' (got %r)" % (func, target_dtype))
+        d = None
+    if d == np.float16 or d == bfloat16:
+        return _np_dtype_name(d)
+    raise ValueError("amp.%s: target_dtype must be 'float16' or 'bfloat16' (got %r)"
+                     % (func, target_dtype))
 
 
 def _lister(name, attr, doc):
     """A public `list_*` function: the list `attr` of `lists` for a valid target dtype."""
     def listed(target_dtype):
-        _target(name, target_dtype)
-        return getattr(lists, attr)
+        return getattr(lists.of(_target(name, target_dtype)), attr)
     listed.__name__ = listed.__qualname__ = name
     listed.__doc__ = doc
     return listed
 
 
-list_lp16_ops = _lister("list_lp16_ops", "FP16_FUNCS", "Ops that AMP runs in float16.")
+list_lp16_ops = _lister("list_lp16_ops", "LP16_FUNCS", "Ops that AMP runs in the target dtype.")
 list_fp32_ops = _lister("list_fp32_ops", "FP32_FUNCS", "Ops that AMP keeps in float32.")
-list_lp16_fp32_ops = _lister("list_lp16_fp32_ops", "FP16_FP32_FUNCS",
+list_lp16_fp32_ops = _lister("list_lp16_fp32_ops", "LP16_FP32_FUNCS",
                              "Ops that run in the precision of their inputs.")
 list_conditional_fp32_ops = _lister(
     "list_conditional_fp32_ops", "CONDITIONAL_FP32_FUNCS",
@@ -59,8 +58,8 @@ list_loss_output_functions = _lister(
     "list_loss_output_functions", "LOSS_OUTPUT_FUNCTIONS",
     "Loss heads whose ``grad_scale`` follows the loss scale (mx.nd after ``init``).")
 list_lp16_use_fp32_params = _lister(
-    "list_lp16_use_fp32_params", "FP16_USE_FP32_PARAMS",
-    "Per-op float32 parameters: None for float16 (MXNet has them only for bfloat16).")
+    "list_lp16_use_fp32_params", "LP16_USE_FP32_PARAMS",
+    "Per-op inputs kept in float32 (by position, '' = cast): None for float16, as in MXNet.")
 
 
 # ------------------------------------------------------------------------------ conversion
@@ -73,7 +72,7 @@ def _op_list(func, argname, value, default):
     return value
 
 
-def _check_lists(func, target_ops, fp32_ops, conditional):
+def _check_lists(func, target, target_ops, fp32_ops, conditional):
     for entry in conditional:
         if not (isinstance(entry, (tuple, list)) and len(entry) == 3 and isinstance(entry[0], str)
                 and isinstance(entry[1], str) and isinstance(entry[2], list)):
@@ -87,8 +86,9 @@ def _check_lists(func, target_ops, fp32_ops, conditional):
         if common:
             raise ValueError("amp.%s: an op can be in one list only; %s and %s share %s"
                              % (func, na, nb, common))
-    known = set(lists.FP16_FUNCS + lists.FP32_FUNCS + lists.FP16_FP32_FUNCS
-                + [c[0] for c in lists.CONDITIONAL_FP32_FUNCS])
+    ls = lists.of(target)
+    known = set(ls.LP16_FUNCS + ls.FP32_FUNCS + ls.LP16_FP32_FUNCS
+                + [c[0] for c in ls.CONDITIONAL_FP32_FUNCS])
     unknown = sorted(set(target_ops + fp32_ops + cond_names) - known)
     if unknown:
         raise ValueError("amp.%s: ops %s are in none of amp.list_lp16_ops, list_fp32_ops, "
@@ -99,22 +99,23 @@ def convert_symbol(sym, target_dtype="float16", target_dtype_ops=None, fp32_ops=
                    conditional_fp32_ops=None, excluded_sym_names=None, data_names=None,
                    cast_optional_params=False):
     """Returns ``sym`` (an FP32 graph) with ``amp_cast``/``amp_multicast`` nodes so that the
-    ops of ``target_dtype_ops`` run in float16, those of ``fp32_ops`` (and of
+    ops of ``target_dtype_ops`` run in ``target_dtype`` (float16 or bfloat16), those of ``fp32_ops`` (and of
     ``conditional_fp32_ops`` for the listed parameter values) in float32, and the
     widest-type ops in their inputs' widest dtype. ``excluded_sym_names`` stay float32.
     ``data_names`` are the graph's data inputs (default: every input without ``__dtype__``);
     the other inputs are parameters, which get a ``__dtype__`` attribute. With
-    ``cast_optional_params`` a parameter read only through its float16 cast is stored in
-    float16 (``__dtype__`` 2) and the cast goes."""
+    ``cast_optional_params`` a parameter read only through its cast is stored in the target
+    dtype (``__dtype__`` 2 or 12) and the cast goes."""
     if not isinstance(sym, Symbol):
         raise TypeError("amp.convert_symbol: sym must be a Symbol, got %s" % type(sym).__name__)
     target = _target("convert_symbol", target_dtype)
-    target_ops = _op_list("convert_symbol", "target_dtype_ops", target_dtype_ops, lists.FP16_FUNCS)
-    fp32 = _op_list("convert_symbol", "fp32_ops", fp32_ops, lists.FP32_FUNCS)
+    ls = lists.of(target)
+    target_ops = _op_list("convert_symbol", "target_dtype_ops", target_dtype_ops, ls.LP16_FUNCS)
+    fp32 = _op_list("convert_symbol", "fp32_ops", fp32_ops, ls.FP32_FUNCS)
     conditional = _op_list("convert_symbol", "conditional_fp32_ops", conditional_fp32_ops,
-                           lists.CONDITIONAL_FP32_FUNCS)
+                           ls.CONDITIONAL_FP32_FUNCS)
     excluded = _op_list("convert_symbol", "excluded_sym_names", excluded_sym_names, [])
-    _check_lists("convert_symbol", target_ops, fp32, conditional)
+    _check_lists("convert_symbol", target, target_ops, fp32, conditional)
 
     inputs = sym.list_inputs()
     attrs = sym.attr_dict()
@@ -125,7 +126,7 @@ def convert_symbol(sym, target_dtype="float16", target_dtype_ops=None, fp32_ops=
                         % type(data_names).__name__)
     params = set(inputs) - set(data_names)
 
-    rewrite = _graph.ReducePrecision(target, target_ops, fp32, lists.WIDEST_TYPE_CASTS,
+    rewrite = _graph.ReducePrecision(target, target_ops, fp32, ls.WIDEST_TYPE_CASTS,
                                      conditional, excluded, data_names, cast_optional_params)
     graph = rewrite.run(json.loads(sym.tojson(remove_amp_cast=False)))
     return _set_input_dtypes(graph, data_names, params)
@@ -150,7 +151,7 @@ def _set_input_dtypes(graph, data_names, params):
         # without parameters named, MXNet refreshes only the __dtype__ already present
         if name in params or (not params and "__dtype__" in node_attrs):
             t = found.get(name)
-            flag = _DTYPE_FLAGS.get(np.dtype(t).name, 0) if t is not None else 0
+            flag = _DTYPE_FLAGS.get(_np_dtype_name(t), 0) if t is not None else 0
             if name in data_names:
                 flag = 0
             node_attrs["__dtype__"] = str(flag)
@@ -165,7 +166,7 @@ def convert_model(sym, arg_params, aux_params, target_dtype="float16", target_dt
                   cast_optional_params=False):
     """``convert_symbol`` for a model: the inputs absent from ``arg_params``/``aux_params`` are
     its data; returns (symbol, arg_params, aux_params) with each parameter cast to the
-    ``__dtype__`` the conversion gave it (float16 only with ``cast_optional_params``)."""
+    ``__dtype__`` the conversion gave it (the target dtype only with ``cast_optional_params``)."""
     _target("convert_model", target_dtype)
     if not isinstance(sym, Symbol):
         raise TypeError("amp.convert_model: sym must be a Symbol, got %s" % type(sym).__name__)
@@ -186,7 +187,7 @@ def convert_model(sym, arg_params, aux_params, target_dtype="float16", target_dt
             flag = attrs.get(name, {}).get("__dtype__")
             if name in params and flag not in (None, "-1"):
                 dtype = _FLAG_DTYPE[int(flag)]
-                if params[name].dtype != np.dtype(dtype):
+                if params[name].dtype != _as_np_dtype(dtype):
                     params[name] = params[name].astype(dtype)
     return sym, arg_params, aux_params
 
@@ -203,6 +204,7 @@ def init(target_dtype="float16", target_precision_ops=None, conditional_fp32_ops
         logging.warning("amp.init: AMP is already initialized; this call changes nothing")
         return
     target = _target("init", target_dtype)
+    ls = lists.of(target)
     for argname, value in (("target_precision_ops", target_precision_ops),
                            ("conditional_fp32_ops", conditional_fp32_ops), ("fp32_ops", fp32_ops)):
         if value is not None and not isinstance(value, list):
@@ -210,12 +212,13 @@ def init(target_dtype="float16", target_precision_ops=None, conditional_fp32_ops
     _state["initialized"] = True
     logging.info("Using AMP")
     scaler = _state["loss_scaler"] = LossScaler()
-    _wrap.wrap_all(np.dtype(target),
-                   target_precision_ops if target_precision_ops is not None else lists.FP16_FUNCS,
+    _wrap.wrap_all(_as_np_dtype(target),
+                   target_precision_ops if target_precision_ops is not None else ls.LP16_FUNCS,
                    conditional_fp32_ops if conditional_fp32_ops is not None
-                   else lists.CONDITIONAL_FP32_FUNCS,
-                   fp32_ops if fp32_ops is not None else lists.FP32_FUNCS,
-                   lists.WIDEST_TYPE_CASTS, lists.LOSS_OUTPUT_FUNCTIONS, scaler)
+                   else ls.CONDITIONAL_FP32_FUNCS,
+                   fp32_ops if fp32_ops is not None else ls.FP32_FUNCS,
+                   ls.WIDEST_TYPE_CASTS, ls.LOSS_OUTPUT_FUNCTIONS, scaler,
+                   ls.LP16_USE_FP32_PARAMS or {})
 
 
 def _no_trainer(func, obj):

@@ -51,7 +51,7 @@ const INIT_OUTPUT: &str = "Initialize output to 1. (Outputs are always written h
 
 fn amp_target(ins: &[Desc], narrow: bool) -> Option<DType> {
     let rank = |d: DType| match d {
-        DType::F16 => 1,
+        DType::F16 | DType::BF16 => 1,
         DType::F32 => 2,
         DType::F64 => 3,
         _ => 0,
