@@ -24,12 +24,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ZOO_DIR = os.path.join(HERE, "data", "model_zoo")
 
 
+# the dtype a converted graph's parameter is stored in, by its __dtype__ flag
+STORED = {"2": "float16", "12": "bfloat16"}
+
+
 def record(sym):
     """The fields amp_mxnet_ref recorded, computed by oxnet."""
     args = sym.list_arguments()
     attrs = sym.attr_dict()
-    stored = {"2": "float16", "12": "bfloat16"}
-    given = {a: stored.get(attrs.get(a, {}).get("__dtype__"), "float32") for a in args}
+    given = {a: STORED.get(attrs.get(a, {}).get("__dtype__"), "float32") for a in args}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a, o, x = sym.infer_type(**given)
@@ -89,22 +92,26 @@ def test_convert_model_zoo_network_matches_mxnet(name):
     assert record(conv)["out_types"] == want["out_types"]
 
 
+@pytest.mark.parametrize("target", ["float16", "bfloat16"])
 @pytest.mark.parametrize("cast_optional", [False, True])
-def test_convert_model_matches_mxnet(cast_optional):
+def test_convert_model_matches_mxnet(target, cast_optional):
     sym, _ = ref.build_cases(mx)["convnet"]
     ex = sym.simple_bind(mx.cpu(), data=(2, 3, 8, 8))
     mx.random.seed(0)
     args = {k: mx.nd.random.uniform(-1, 1, v.shape) for k, v in ex.arg_dict.items()
             if k not in ("data", "softmax_label")}
     auxs = {k: mx.nd.random.uniform(0.5, 1, v.shape) for k, v in ex.aux_dict.items()}
-    conv, new_args, new_aux = amp.convert_model(sym, dict(args), dict(auxs),
+    conv, new_args, new_aux = amp.convert_model(sym, dict(args), dict(auxs), target_dtype=target,
                                                 cast_optional_params=cast_optional)
-    want = ref.MODEL[str(cast_optional)]
+    want = (ref if target == "float16" else ref_bf16).MODEL[str(cast_optional)]
+    # the float16 fixture names dtypes as str(type), the bfloat16 one as str(np.dtype)
+    name = str if target == "float16" else (lambda d: str(np.dtype(d)))
     assert json.loads(conv.tojson(remove_amp_cast=False)) == json.loads(want["json"])
-    assert {k: str(v.dtype) for k, v in new_args.items()} == want["arg_dtypes"]
-    assert {k: str(v.dtype) for k, v in new_aux.items()} == want["aux_dtypes"]
-    for k, v in new_args.items():
-        np.testing.assert_array_equal(v.asnumpy(), args[k].asnumpy().astype(v.dtype))
+    assert {k: name(v.dtype) for k, v in new_args.items()} == want["arg_dtypes"]
+    assert {k: name(v.dtype) for k, v in new_aux.items()} == want["aux_dtypes"]
+    for k, v in new_args.items():  # each parameter is its float32 value rounded
+        rtol = 0 if v.dtype == np.float32 else 2 ** -11 if target == "float16" else 2 ** -8
+        np.testing.assert_allclose(v.astype(np.float32).asnumpy(), args[k].asnumpy(), rtol=rtol)
 
 
 # ------------------------------------------------------------------------------ numerics
@@ -113,11 +120,11 @@ def _forward(sym, arrays, aux):
     return [o.asnumpy() for o in ex.forward(is_train=False)]
 
 
-@pytest.mark.parametrize("case", ["mlp", "convnet", "convnet_cast_optional", "widest", "split",
-                                  "mlp_softrelu", "shared_cast_optional"])
-def test_converted_graph_computes_float32_outputs(case):
-    sym, kwargs = ref.build_cases(mx)[case]
-    rng = np.random.RandomState(3)
+def _check_outputs(case, sym, kwargs, seed, out_types, tol):
+    """Runs the float32 graph and its conversion on the same random inputs, each parameter
+    stored in its converted ``__dtype__``: the outputs have ``out_types`` and agree to ``tol``,
+    and the low-precision ops really ran there (the result is not the float32 one bit for bit)."""
+    rng = np.random.RandomState(seed)
     shapes = {"data": (4, 3, 8, 8) if "conv" in case else (4, 6), "data2": (4, 6),
               "scale": (1, 6), "softmax_label": (4,)}
     arg_shapes, _, aux_shapes = sym.infer_shape(**{k: v for k, v in shapes.items()
@@ -130,31 +137,43 @@ def test_converted_graph_computes_float32_outputs(case):
                     {k: mx.nd.array(v) for k, v in aux.items()})
     conv = amp.convert_symbol(sym, **kwargs)
     attrs = conv.attr_dict()
-    dtype = lambda n: np.float16 if attrs.get(n, {}).get("__dtype__") == "2" else np.float32  # noqa: E731
+    dtype = lambda n: STORED.get(attrs.get(n, {}).get("__dtype__"), np.float32)  # noqa: E731
     got = _forward(conv, {k: mx.nd.array(v, dtype=dtype(k)) for k, v in args.items()},
                    {k: mx.nd.array(v, dtype=dtype(k)) for k, v in aux.items()})
     assert len(got) == len(want)
-    # outputs come back in float32, except where MXNet's pass leaves one in float16 (a float32
-    # op reading a parameter stored in float16 is assumed to read float32: shared_cast_optional)
-    assert [str(g.dtype) for g in got] == ref.CONVERT[case]["out_types"]
+    assert [str(g.dtype) for g in got] == out_types
     for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=2e-2, atol=2e-2 * max(1.0, np.abs(w).max()))
-    # the float16 ops really ran in float16: the result is not the float32 one bit for bit
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol * max(1.0, np.abs(w).max()))
     assert any(not np.array_equal(g, w) for g, w in zip(got, want))
 
 
+@pytest.mark.parametrize("case", ["mlp", "convnet", "convnet_cast_optional", "widest", "split",
+                                  "mlp_softrelu", "shared_cast_optional"])
+def test_converted_graph_computes_float32_outputs(case):
+    sym, kwargs = ref.build_cases(mx)[case]
+    # outputs come back in float32, except where MXNet's pass leaves one in float16 (a float32
+    # op reading a parameter stored in float16 is assumed to read float32: shared_cast_optional)
+    _check_outputs(case, sym, kwargs, 3, ref.CONVERT[case]["out_types"], 2e-2)
+
+
 # ------------------------------------------------------------------------------ amp.init
+def _run_json(code):
+    """(the JSON ``code`` prints last, its stderr), run in a fresh interpreter: amp.init
+    rewrites mx.sym and mx.nd for the whole process."""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1]), res.stderr
+
+
 def test_init_wraps_sym_and_nd_as_mxnet():
     code = ("import json, sys; sys.path.insert(0, %r); import oxnet as mx; "
             "from oxnet.contrib import amp; import amp_mxnet_ref as r; "
             "print(json.dumps(r.init_case(mx, amp)))" % HERE)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, check=True)
-    got = json.loads(res.stdout.strip().splitlines()[-1])
+    got, stderr = _run_json(code)
     want = dict(ref.INIT)
     assert json.loads(got.pop("json")) == json.loads(want.pop("json"))
     assert got == want
-    assert "already initialized" in res.stderr  # the second amp.init() only warns
+    assert "already initialized" in stderr  # the second amp.init() only warns
 
 
 # ------------------------------------------------------------------------------ errors
@@ -253,47 +272,10 @@ def test_convert_symbol_bfloat16_matches_mxnet(case):
     assert got == want
 
 
-@pytest.mark.parametrize("cast_optional", [False, True])
-def test_convert_model_bfloat16_matches_mxnet(cast_optional):
-    sym, _ = ref.build_cases(mx)["convnet"]
-    ex = sym.simple_bind(mx.cpu(), data=(2, 3, 8, 8))
-    mx.random.seed(1)
-    args = {k: mx.nd.random.uniform(-1, 1, v.shape) for k, v in ex.arg_dict.items()
-            if k not in ("data", "softmax_label")}
-    auxs = {k: mx.nd.random.uniform(0.5, 1, v.shape) for k, v in ex.aux_dict.items()}
-    conv, new_args, new_aux = amp.convert_model(sym, dict(args), dict(auxs), target_dtype="bfloat16",
-                                                cast_optional_params=cast_optional)
-    want = ref_bf16.MODEL[str(cast_optional)]
-    assert json.loads(conv.tojson(remove_amp_cast=False)) == json.loads(want["json"])
-    assert {k: str(np.dtype(v.dtype)) for k, v in new_args.items()} == want["arg_dtypes"]
-    assert {k: str(np.dtype(v.dtype)) for k, v in new_aux.items()} == want["aux_dtypes"]
-    for k, v in new_args.items():  # a bfloat16 parameter is its float32 value rounded
-        np.testing.assert_allclose(v.astype(np.float32).asnumpy(), args[k].asnumpy(), rtol=2 ** -8)
-
-
 @pytest.mark.parametrize("case", ["mlp", "convnet", "convnet_cast_optional", "widest"])
 def test_bfloat16_graph_computes_close_to_float32(case):
     sym, kwargs = _bf16_case(case)
-    rng = np.random.RandomState(4)
-    shapes = {"data": (4, 3, 8, 8) if "conv" in case else (4, 6), "data2": (4, 6),
-              "scale": (1, 6), "softmax_label": (4,)}
-    arg_shapes, _, aux_shapes = sym.infer_shape(**{k: v for k, v in shapes.items()
-                                                  if k in sym.list_arguments()})
-    args = {n: rng.uniform(-1, 1, s).astype(np.float32)
-            for n, s in zip(sym.list_arguments(), arg_shapes)}
-    aux = {n: rng.uniform(0.5, 1, s).astype(np.float32)
-           for n, s in zip(sym.list_auxiliary_states(), aux_shapes)}
-    want = _forward(sym, {k: mx.nd.array(v) for k, v in args.items()},
-                    {k: mx.nd.array(v) for k, v in aux.items()})
-    conv = amp.convert_symbol(sym, **kwargs)
-    attrs = conv.attr_dict()
-    dtype = lambda n: "bfloat16" if attrs.get(n, {}).get("__dtype__") == "12" else np.float32  # noqa: E731
-    got = _forward(conv, {k: mx.nd.array(v, dtype=dtype(k)) for k, v in args.items()},
-                   {k: mx.nd.array(v, dtype=dtype(k)) for k, v in aux.items()})
-    assert [str(g.dtype) for g in got] == ref_bf16.CONVERT[case]["out_types"]
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=3e-2, atol=3e-2 * max(1.0, np.abs(w).max()))
-    assert any(not np.array_equal(g, w) for g, w in zip(got, want))
+    _check_outputs(case, sym, kwargs, 4, ref_bf16.CONVERT[case]["out_types"], 3e-2)
 
 
 def test_init_bfloat16_wraps_as_mxnet():
@@ -304,9 +286,7 @@ def test_init_bfloat16_wraps_as_mxnet():
             "num_hidden=3); out['nd_fc'] = str(np.dtype(y.dtype)); "
             "out['nd_fc_values'] = y.astype('float32').asnumpy().tolist(); "
             "print(json.dumps(out))" % HERE)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, check=True)
-    got = json.loads(res.stdout.strip().splitlines()[-1])
+    got, stderr = _run_json(code)
     want = dict(ref_bf16.INIT)
     assert json.loads(got.pop("json")) == json.loads(want.pop("json"))
     # MXNet 1.9.1 cannot run a bfloat16 FullyConnected on CPUs without AVX-512 (this one);
@@ -324,9 +304,7 @@ def test_init_bfloat16_keeps_batchnorm_parameters_float32():
             "mx.nd.ones(3)); "
             "print(json.dumps([[n['op'], n['name'], n.get('attrs', {}).get('dtype')] for n in "
             "json.loads(y.tojson(remove_amp_cast=False))['nodes']] + [str(x.dtype)]))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, check=True)
-    got = json.loads(res.stdout.strip().splitlines()[-1])
+    got, stderr = _run_json(code)
     assert got == [["null", "data", None], ["amp_cast", "amp_cast0", "bfloat16"],
                    ["null", "bn_gamma", None], ["null", "bn_beta", None],
                    ["null", "bn_moving_mean", None], ["null", "bn_moving_var", None],

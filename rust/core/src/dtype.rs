@@ -220,45 +220,32 @@ impl Element for f64 {
     }
 }
 
-impl Element for f16 {
-    const DTYPE: DType = DType::F16;
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self.to_f64()
-    }
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        f16::from_f64(v)
-    }
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        f16::to_f32(self)
-    }
-    #[inline(always)]
-    fn from_f32(v: f32) -> Self {
-        f16::from_f32(v)
-    }
+// The half-precision types convert through f32, which holds every value of both exactly.
+macro_rules! half_element {
+    ($t:ty, $d:expr) => {
+        impl Element for $t {
+            const DTYPE: DType = $d;
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                <$t>::to_f64(self)
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                <$t>::from_f64(v)
+            }
+            #[inline(always)]
+            fn to_f32(self) -> f32 {
+                <$t>::to_f32(self)
+            }
+            #[inline(always)]
+            fn from_f32(v: f32) -> Self {
+                <$t>::from_f32(v)
+            }
+        }
+    };
 }
-
-impl Element for bf16 {
-    const DTYPE: DType = DType::BF16;
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self.to_f64()
-    }
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        bf16::from_f64(v)
-    }
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        bf16::to_f32(self)
-    }
-    #[inline(always)]
-    fn from_f32(v: f32) -> Self {
-        bf16::from_f32(v)
-    }
-}
+half_element!(f16, DType::F16);
+half_element!(bf16, DType::BF16);
 
 /// Runs `$body` with `$T` bound to the Rust element type of `$dtype` (bool as u8).
 #[macro_export]

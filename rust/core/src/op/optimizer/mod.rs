@@ -97,28 +97,23 @@ impl Stored for f64 {
         v
     }
 }
-impl Stored for f16 {
-    type C = f32;
-    #[inline(always)]
-    fn ld(self) -> f32 {
-        self.to_f32()
-    }
-    #[inline(always)]
-    fn st(v: f32) -> f16 {
-        f16::from_f32(v)
-    }
+macro_rules! half_stored {
+    ($t:ty) => {
+        impl Stored for $t {
+            type C = f32;
+            #[inline(always)]
+            fn ld(self) -> f32 {
+                self.to_f32()
+            }
+            #[inline(always)]
+            fn st(v: f32) -> $t {
+                <$t>::from_f32(v)
+            }
+        }
+    };
 }
-impl Stored for half::bf16 {
-    type C = f32;
-    #[inline(always)]
-    fn ld(self) -> f32 {
-        self.to_f32()
-    }
-    #[inline(always)]
-    fn st(v: f32) -> half::bf16 {
-        half::bf16::from_f32(v)
-    }
-}
+half_stored!(f16);
+half_stored!(half::bf16);
 
 /// MXNet's `clip_gradient`: a negative bound means no clipping.
 #[inline(always)]
