@@ -397,6 +397,8 @@ def _read_buf(a):
         return memoryview(a.copy())
     if mv.nbytes >= 2 * _HUGE:
         _hugepages(np.frombuffer(mv, dtype=np.uint8).ctypes.data, mv.nbytes)
+    if a.dtype == bfloat16:  # MPI maps no structured type: move the bits as uint16
+        return memoryview(np.frombuffer(mv, dtype=np.uint16))
     return mv
 
 
@@ -415,7 +417,7 @@ def _write_buf(a):
         addr = np.frombuffer(mv, dtype=np.uint8).ctypes.data
         _hugepages(addr, mv.nbytes)
         raw = (ctypes.c_char * mv.nbytes).from_address(addr)
-        return np.frombuffer(raw, dtype=a.dtype)
+        return np.frombuffer(raw, dtype=np.uint16 if a.dtype == bfloat16 else a.dtype)
     finally:
         mv.release()
 

@@ -44,6 +44,14 @@ if "async" not in name:
     kv2.pull(["a", "b"], out=[outa, outb])
     np.testing.assert_array_equal(outa.asnumpy(), np.full(shape, n * (n - 1) / 2))
     np.testing.assert_array_equal(outb.asnumpy(), np.full(shape, 3 * n))
+    # half-precision values: MPI has no sum for them, so they are summed in float32 copies
+    kv3 = create(name)
+    kv3.init(["h", "bf"], [mx.nd.zeros(shape, dtype=t) for t in ("float16", "bfloat16")])
+    kv3.push(["h", "bf"], [mx.nd.ones(shape, dtype=t) * (r + 1) for t in ("float16", "bfloat16")])
+    outs = [mx.nd.zeros(shape, dtype=t) for t in ("float16", "bfloat16")]
+    kv3.pull(["h", "bf"], out=outs)
+    for o in outs:
+        np.testing.assert_array_equal(o.astype("float32").asnumpy(), np.full(shape, n * (n + 1) / 2))
     # pushpull without out writes back into the value
     v = mx.nd.ones(shape) * 2
     kv.pushpull(3, v)
