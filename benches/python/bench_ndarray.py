@@ -107,6 +107,27 @@ def bench_dot(q):
         fl / median_time(lambda: x @ x, 3), tv, ">= 260")
 
 
+def bench_half(q):
+    """Half-precision elementwise work against the same in float32 (and numpy's float16):
+    oxnet computes float16/bfloat16 in float32 tiles, so the rows should cost about what
+    float32 does, or less where memory bounds them."""
+    n = 1 << (20 if q else 22)
+    x = np.random.uniform(-2, 2, size=n).astype(np.float32)
+    print("%-44s %-8s %10s %10s %10s %10s" % ("half precision, %dM elements" % (n >> 20), "unit",
+                                              "f32", "f16", "bf16", "numpy f16"))
+    arrays = {dt: (mx.nd.array(x).astype(dt), mx.nd.array(x[::-1].copy()).astype(dt))
+              for dt in ("float32", "float16", "bfloat16")}
+    h, h2 = x.astype(np.float16), x[::-1].astype(np.float16)
+    ops = [("a + b", lambda a, b: a + b, lambda: h + h2),
+           ("a * 3", lambda a, b: a * 3, lambda: h * np.float16(3)),
+           ("exp(a)", lambda a, b: mx.nd.exp(a), lambda: np.exp(h)),
+           ("sum(a)", lambda a, b: mx.nd.sum(a), lambda: h.sum(dtype=np.float32)),
+           ("a.astype(float32)", lambda a, b: a.astype("float32"), lambda: h.astype(np.float32))]
+    for name, f, g in ops:
+        ms = [median_time(lambda: f(a, b).wait_to_read(), 7) * 1e3 for a, b in arrays.values()]
+        print("%-44s %-8s %10.2f %10.2f %10.2f %10.2f" % (name, "ms", *ms, median_time(g, 7) * 1e3))
+
+
 def bench_save_load(q):
     k = 5 if q else 20
     d = {"arg:w%d" % i: mx.nd.array(np.random.uniform(size=1 << 20).astype(np.float32)) for i in range(k)}
@@ -178,7 +199,7 @@ def main():
                                                        torch.__version__ if torch else "not installed",
                                                        mx._native.engine_info()))
     print("%-44s %-8s %10s %10s %10s %8s %10s" % ("benchmark", "unit", "oxnet", "numpy", "torch", "vs numpy", "target"))
-    for f in (bench_dispatch, bench_add, bench_sum, bench_dot, bench_save_load, bench_chains,
+    for f in (bench_dispatch, bench_add, bench_sum, bench_dot, bench_half, bench_save_load, bench_chains,
               bench_chains_one_thread_per_op):
         f(q)
 

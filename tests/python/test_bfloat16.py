@@ -66,6 +66,30 @@ def test_conversion_rounds_to_nearest_even():
     assert list(got[-4:-1]) == [0x3F80, 0x3F82, 0x3F81]
 
 
+def test_float64_rounds_once_into_half_types():
+    # Just above, at and just below ties between neighbours: rounding through float32 first
+    # would turn the first and last into ties (float16) or lose their sticky bits (bfloat16).
+    rng = np.random.default_rng(3)
+    lo16 = np.abs(rng.standard_normal(300) * 100).astype(np.float16)
+    hi16 = np.nextafter(lo16, np.float16(np.inf))
+    lo_b = np.abs(rng.standard_normal(300) * 100).astype(np.float32)
+    lo_b = widen(round_bits(lo_b))
+    hi_b = widen(round_bits(lo_b) + 1)
+    for dtype, lo, hi in (("float16", lo16, hi16), ("bfloat16", lo_b, hi_b)):
+        lo, hi = lo.astype(np.float64), hi.astype(np.float64)
+        mid, nudge = (lo + hi) / 2, (hi - lo) * 2.0 ** -30
+        for v, want in ((mid + nudge, hi), (mid - nudge, lo)):
+            got = mx.nd.array(v, dtype="float64").astype(dtype).astype("float32").asnumpy()
+            np.testing.assert_array_equal(got, want.astype(np.float32), err_msg=dtype)
+            direct = mx.nd.array(v, dtype=dtype).astype("float32").asnumpy()
+            np.testing.assert_array_equal(direct, want.astype(np.float32), err_msg=dtype)
+    # and float16 agrees with numpy's own float64 -> float16 rounding everywhere
+    v = rng.standard_normal(10_000) * 10.0 ** rng.integers(-9, 6, 10_000)
+    got = mx.nd.array(v, dtype="float64").astype("float16").asnumpy()
+    with np.errstate(over="ignore"):  # the largest overflow to inf, in both
+        np.testing.assert_array_equal(got, v.astype(np.float16))
+
+
 def test_dtype_spellings_and_creation():
     for spelling in ("bfloat16", BF16):
         z = mx.nd.zeros((2, 3), dtype=spelling)

@@ -162,7 +162,11 @@ def array(source_array, ctx=None, dtype=None):
     if (dtype == bfloat16) != (getattr(source_array, "dtype", None) == bfloat16):
         # Between bfloat16 and other types by value (numpy would convert the bits).
         if dtype == bfloat16:
-            return array(source_array, ctx, np.float32).astype(bfloat16)
+            # Through float64 unless float32 holds the source exactly: rounding twice (to
+            # float32, then bfloat16) can differ from rounding once.
+            src = getattr(source_array, "dtype", None)
+            exact = src is not None and np.can_cast(src, np.float32, "safe")
+            return array(source_array, ctx, np.float32 if exact else np.float64).astype(bfloat16)
         return array(source_array, ctx, bfloat16).astype(dtype)
     try:
         src = np.ascontiguousarray(np.asarray(source_array, dtype=dtype))

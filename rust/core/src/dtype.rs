@@ -222,7 +222,7 @@ impl Element for f64 {
 
 // The half-precision types convert through f32, which holds every value of both exactly.
 macro_rules! half_element {
-    ($t:ty, $d:expr) => {
+    ($t:ty, $d:expr, $to_f32:expr, $from_f32:expr) => {
         impl Element for $t {
             const DTYPE: DType = $d;
             #[inline(always)]
@@ -231,21 +231,96 @@ macro_rules! half_element {
             }
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
-                <$t>::from_f64(v)
+                $from_f32(f64_to_f32_odd(v))
             }
             #[inline(always)]
             fn to_f32(self) -> f32 {
-                <$t>::to_f32(self)
+                $to_f32(self)
             }
             #[inline(always)]
             fn from_f32(v: f32) -> Self {
-                <$t>::from_f32(v)
+                $from_f32(v)
             }
         }
     };
 }
-half_element!(f16, DType::F16);
-half_element!(bf16, DType::BF16);
+half_element!(f16, DType::F16, f16_to_f32, f32_to_f16);
+half_element!(bf16, DType::BF16, bf16::to_f32, bf16::from_f32);
+
+/// `v` rounded to f32 *to odd*: an inexact value takes the neighbour whose last bit is set.
+/// Rounding that once more, to nearest, into a type of at most 11 significant bits gives
+/// what rounding `v` directly would; through a plain f32 a second rounding can meet a tie
+/// the first one made (`half`'s `from_f64` rounds f16 so, and drops bf16's sticky bits).
+#[inline(always)]
+fn f64_to_f32_odd(v: f64) -> f32 {
+    let r = v as f32;
+    if v.is_nan() || f64::from(r) == v || r.to_bits() & 1 == 1 {
+        return r;
+    }
+    let bits = if f64::from(r).abs() > v.abs() {
+        r.to_bits() - 1
+    } else {
+        r.to_bits() + 1
+    };
+    f32::from_bits(bits)
+}
+
+// `half`'s own f16 conversions test for F16C at every call and convert one value, which
+// keeps every loop over f16 scalar (ten times slower than the same loop in f32). These give
+// the same bits, branch-free, so the loops around them vectorise; the whole-tile kernels of
+// `kernels::cpu::halves` use F16C itself.
+
+/// The f32 of an f16 (exact; NaNs come back quiet, as F16C gives them).
+#[inline(always)]
+pub fn f16_to_f32(h: f16) -> f32 {
+    let h = h.to_bits();
+    let body = u32::from(h & 0x7fff) << 13;
+    let exp = body & (0x7c00 << 13);
+    let normal = body + ((127 - 15) << 23);
+    let quiet = if h & 0x3ff != 0 { 0x0040_0000 } else { 0 };
+    let special = (normal + ((128 - 16) << 23)) | quiet;
+    // A subnormal's bits, read with the smallest normal exponent, are 2^-14 too large.
+    let subnormal = (f32::from_bits(normal + (1 << 23)) - f32::from_bits(113 << 23)).to_bits();
+    let bits = if exp == 0x7c00 << 13 {
+        special
+    } else if exp == 0 {
+        subnormal
+    } else {
+        normal
+    };
+    f32::from_bits(bits | (u32::from(h & 0x8000) << 16))
+}
+
+/// The f16 nearest to an f32, ties to even (overflow to infinity; NaNs quiet, keeping the
+/// top of their payload, as F16C does).
+#[inline(always)]
+pub fn f32_to_f16(v: f32) -> f16 {
+    let bits = v.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let mag = bits & 0x7fff_ffff;
+    let nan = 0x7e00 | ((mag >> 13) & 0x3ff) as u16;
+    let huge = if mag > 0x7f80_0000 { nan } else { 0x7c00 };
+    // Below f16's normal range, adding 0.5 rounds at the subnormals' last bit in hardware.
+    const HALF: u32 = ((127 - 15) + (23 - 10) + 1) << 23;
+    let subnormal = (f32::from_bits(mag) + f32::from_bits(HALF))
+        .to_bits()
+        .wrapping_sub(HALF) as u16;
+    // Rebias, add just under half an f16 step plus the kept bit's parity, truncate.
+    let odd = (mag >> 13) & 1;
+    let normal = (mag
+        .wrapping_sub((127 - 15) << 23)
+        .wrapping_add(0xfff)
+        .wrapping_add(odd)
+        >> 13) as u16;
+    let h = if mag >= (127 + 16) << 23 {
+        huge
+    } else if mag < 113 << 23 {
+        subnormal
+    } else {
+        normal
+    };
+    f16::from_bits(h | sign)
+}
 
 /// Runs `$body` with `$T` bound to the Rust element type of `$dtype` (bool as u8).
 #[macro_export]
@@ -286,4 +361,102 @@ macro_rules! with_dtype {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{f16_to_f32, f32_to_f16, Element};
+    use half::{bf16, f16};
+
+    /// `half`'s conversions (F16C where the CPU has it) are the reference.
+    fn same_as_half(v: f32) {
+        let (got, want) = (f32_to_f16(v).to_bits(), f16::from_f32(v).to_bits());
+        assert_eq!(got, want, "f32 {v:e} ({:#010x})", v.to_bits());
+    }
+
+    #[test]
+    fn f16_to_f32_matches_half_for_every_value() {
+        for h in 0..=u16::MAX {
+            let (got, want) = (f16_to_f32(f16::from_bits(h)), f16::from_bits(h).to_f32());
+            assert_eq!(got.to_bits(), want.to_bits(), "f16 {h:#06x}");
+        }
+    }
+
+    #[test]
+    fn f32_to_f16_rounds_like_half() {
+        // Every f16, the midpoints to its neighbour (the ties) and one f32 step around both.
+        for h in 0..0x7c00u16 {
+            for sign in [0, 0x8000] {
+                let lo = f16::from_bits(h | sign).to_f32();
+                let hi = f16::from_bits((h + 1) | sign).to_f32();
+                let mid = ((f64::from(lo) + f64::from(hi)) / 2.0) as f32;
+                for x in [lo, mid] {
+                    for d in [-1i32, 0, 1] {
+                        same_as_half(f32::from_bits(x.to_bits().wrapping_add_signed(d)));
+                    }
+                }
+            }
+        }
+        // A spread over all bit patterns: f32 subnormals, huge values, infinities, NaNs with
+        // all kinds of payloads.
+        for bits in (0..=u32::MAX).step_by(4099) {
+            same_as_half(f32::from_bits(bits));
+        }
+        for v in [
+            65504.0,
+            65519.996,
+            65520.0,
+            f32::MAX,
+            f32::INFINITY,
+            f32::MIN_POSITIVE,
+        ] {
+            same_as_half(v);
+            same_as_half(-v);
+        }
+        for bits in [
+            0x7f80_0001,
+            0x7fc0_0000,
+            0x7fbf_ffff,
+            0xffc0_2000,
+            0x7f80_2000,
+        ] {
+            same_as_half(f32::from_bits(bits));
+        }
+    }
+
+    /// Just above, at and just below every tie between neighbours of `H` (and the halfway
+    /// point to infinity past the largest value), f64 values round as if directly.
+    fn ties_round_once<H: Element>(bits: impl Iterator<Item = u16>, from_bits: fn(u16) -> H) {
+        for b in bits {
+            let (lo, hi) = (from_bits(b).to_f64(), from_bits(b + 1).to_f64());
+            let step = if hi.is_finite() {
+                hi - lo
+            } else {
+                lo - from_bits(b - 1).to_f64()
+            };
+            let mid = lo + step / 2.0;
+            let nudge = step * 2f64.powi(-30);
+            let even = if b & 1 == 0 { lo } else { hi };
+            for (v, want) in [(mid + nudge, hi), (mid, even), (mid - nudge, lo)] {
+                assert_eq!(
+                    H::from_f64(v).to_f64(),
+                    want,
+                    "{v:e} between {lo:e} and {hi:e}"
+                );
+                assert_eq!(H::from_f64(-v).to_f64(), -want, "{:e}", -v);
+            }
+        }
+    }
+
+    #[test]
+    fn f64_to_half_rounds_once() {
+        ties_round_once(0..0x7c00, f16::from_bits);
+        ties_round_once(0..0x7f80, bf16::from_bits);
+        assert!(<f16 as Element>::from_f64(f64::NAN).is_nan());
+        assert!(<bf16 as Element>::from_f64(f64::NAN).is_nan());
+        assert_eq!(<f16 as Element>::from_f64(1e300), f16::INFINITY);
+        assert_eq!(<bf16 as Element>::from_f64(-1e300), bf16::NEG_INFINITY);
+        assert_eq!(<f16 as Element>::from_f64(1e-300).to_bits(), 0);
+        assert_eq!(<bf16 as Element>::from_f64(-1e-300).to_bits(), 0x8000);
+    }
 }

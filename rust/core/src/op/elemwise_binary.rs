@@ -4,11 +4,15 @@
 
 use super::params::param;
 use super::{expect_inputs, Desc, FnOp, GradArgs, Inputs, Operator, Registry, SimpleDef};
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::{binary, unary, Arith};
+use crate::kernels::cpu::halves;
+use crate::ndarray::NDArray;
 use crate::shape::broadcast_shapes;
 use crate::with_dtype;
+use half::{bf16, f16};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +198,17 @@ pub fn binary_op(kind: BinOp, broadcast: bool) -> Arc<dyn Operator> {
     make_binary(kind, broadcast, name)
 }
 
+/// `out = a (kind) b`, broadcasting; half-precision types compute in f32 tiles.
+fn run_binary(kind: BinOp, a: &NDArray, b: &NDArray, out: &NDArray) {
+    match a.dtype() {
+        DType::F16 => with_binop!(kind, f32, |f| halves::binary::<f16>(a, b, out, f)),
+        DType::BF16 => with_binop!(kind, f32, |f| halves::binary::<bf16>(a, b, out, f)),
+        d => with_dtype!(d, T, {
+            with_binop!(kind, T, |f| binary::<T>(a, b, out, f))
+        }),
+    }
+}
+
 fn make_binary(kind: BinOp, broadcast: bool, name: &'static str) -> Arc<dyn Operator> {
     let mut op = FnOp::new(
         name,
@@ -216,9 +231,7 @@ fn make_binary(kind: BinOp, broadcast: bool, name: &'static str) -> Arc<dyn Oper
             Ok(vec![Desc::new(shape, inputs[0].dtype)])
         },
         move |_, ins, outs| {
-            with_dtype!(ins[0].dtype(), T, {
-                with_binop!(kind, T, |f| binary::<T>(&ins[0], &ins[1], &outs[0], f))
-            });
+            run_binary(kind, &ins[0], &ins[1], &outs[0]);
             Ok(())
         },
     );
@@ -433,14 +446,34 @@ pub fn scalar_op(
                 });
                 return Ok(());
             }
-            with_dtype!(ins[0].dtype(), T, {
-                let s = <T as crate::dtype::Element>::from_f64_c(scalar);
-                with_binop!(kind, T, |f| if reverse {
-                    unary::<T, T>(&ins[0], &outs[0], move |x| f(s, x))
-                } else {
-                    unary::<T, T>(&ins[0], &outs[0], move |x| f(x, s))
-                })
-            });
+            // The scalar is rounded to the array's type first, half-precision types too.
+            let (a, o) = (&ins[0], &outs[0]);
+            match a.dtype() {
+                DType::F16 => {
+                    let s = f16::from_f64_c(scalar).to_f32();
+                    with_binop!(kind, f32, |f| if reverse {
+                        halves::unary::<f16>(a, o, move |x| f(s, x))
+                    } else {
+                        halves::unary::<f16>(a, o, move |x| f(x, s))
+                    })
+                }
+                DType::BF16 => {
+                    let s = bf16::from_f64_c(scalar).to_f32();
+                    with_binop!(kind, f32, |f| if reverse {
+                        halves::unary::<bf16>(a, o, move |x| f(s, x))
+                    } else {
+                        halves::unary::<bf16>(a, o, move |x| f(x, s))
+                    })
+                }
+                d => with_dtype!(d, T, {
+                    let s = T::from_f64_c(scalar);
+                    with_binop!(kind, T, |f| if reverse {
+                        unary::<T, T>(a, o, move |x| f(s, x))
+                    } else {
+                        unary::<T, T>(a, o, move |x| f(x, s))
+                    })
+                }),
+            }
             Ok(())
         },
     );
@@ -646,13 +679,13 @@ fn add_n_op(n: usize) -> Arc<dyn Operator> {
             match ins {
                 [] => {}
                 [a] => crate::kernels::cpu::strided::copy_all(a, o)?,
-                [a, b, rest @ ..] => with_dtype!(o.dtype(), T, {
-                    binary::<T>(a, b, o, |x: T, y: T| Arith::add(x, y));
+                [a, b, rest @ ..] => {
+                    run_binary(BinOp::Add, a, b, o);
                     // Accumulating into `o` is elementwise, so reading and writing it is safe.
                     for c in rest {
-                        binary::<T>(o, c, o, |x: T, y: T| Arith::add(x, y));
+                        run_binary(BinOp::Add, o, c, o);
                     }
-                }),
+                }
             }
             Ok(())
         },

@@ -7,6 +7,7 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::{unary, unary_wide};
+use crate::kernels::cpu::halves;
 use crate::kernels::cpu::norm::{exp_f32, tanh_f32};
 use crate::ndarray::NDArray;
 use crate::with_dtype;
@@ -70,8 +71,8 @@ macro_rules! row {
             (|a: &NDArray, o: &NDArray| match a.dtype() {
                 DType::F32 => unary_wide::<f32, f32>(a, o, $f32),
                 DType::F64 => unary::<f64, f64>(a, o, $f64),
-                DType::F16 => unary_wide::<f16, f16>(a, o, in_f32($f32)),
-                DType::BF16 => unary_wide::<bf16, bf16>(a, o, in_f32($f32)),
+                DType::F16 => halves::unary::<f16>(a, o, $f32),
+                DType::BF16 => halves::unary::<bf16>(a, o, $f32),
                 _ => via_f64(a, o, $f64),
             }) as Kernel,
         )
@@ -90,13 +91,6 @@ fn via_f64(a: &NDArray, o: &NDArray, f: F64) {
             unary::<T, T>(a, o, move |x| T::from_f64_c(f(x.to_f64())))
         }
     })
-}
-
-/// An f32 element function applied to half-precision values.
-fn in_f32<H: Element>(
-    f: impl Fn(f32) -> f32 + Copy + Send + Sync,
-) -> impl Fn(H) -> H + Copy + Send + Sync {
-    move |x| H::from_f32(f(x.to_f32()))
 }
 
 /// (name, aliases, doc, kernel)

@@ -1,10 +1,12 @@
 //! Element type conversion (`astype`, `Cast`, copies between dtypes).
 
+use super::halves;
 use super::stream::copy_par;
 use super::{par_ranges, Ptr};
 use crate::dtype::{DType, Element};
 use crate::ndarray::NDArray;
 use crate::with_dtype;
+use half::{bf16, f16};
 
 fn convert<S: Element, D: Element>(src: *const S, dst: *mut D, n: usize, to_bool: bool) {
     let (s, d) = (Ptr(src as *mut S), Ptr(dst));
@@ -52,6 +54,16 @@ pub fn cast_into(src: &NDArray, dst: &NDArray) {
         // SAFETY: inside the copy op (read src, write dst), whose buffers do not overlap.
         unsafe { copy_par(src.raw(), dst.raw(), n * src.dtype().size()) };
         return;
+    }
+    // SAFETY (here and in the four conversions): inside the copy op, which holds read on
+    // src and write on dst.
+    let (s, d) = unsafe { (src.raw() as *const u8, dst.raw()) };
+    match (src.dtype(), dst.dtype()) {
+        (DType::F16, DType::F32) => return unsafe { halves::convert::<f16>(s, d, n, true) },
+        (DType::F32, DType::F16) => return unsafe { halves::convert::<f16>(s, d, n, false) },
+        (DType::BF16, DType::F32) => return unsafe { halves::convert::<bf16>(s, d, n, true) },
+        (DType::F32, DType::BF16) => return unsafe { halves::convert::<bf16>(s, d, n, false) },
+        _ => {}
     }
     let to_bool = dst.dtype() == DType::Bool;
     with_dtype!(src.dtype(), S, {

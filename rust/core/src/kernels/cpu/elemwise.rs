@@ -97,25 +97,25 @@ macro_rules! half_arith {
         impl Arith for $t {
             #[inline(always)]
             fn add(self, b: Self) -> Self {
-                <$t>::from_f32(self.to_f32() + b.to_f32())
+                Element::from_f32(Element::to_f32(self) + Element::to_f32(b))
             }
             #[inline(always)]
             fn sub(self, b: Self) -> Self {
-                <$t>::from_f32(self.to_f32() - b.to_f32())
+                Element::from_f32(Element::to_f32(self) - Element::to_f32(b))
             }
             #[inline(always)]
             fn mul(self, b: Self) -> Self {
-                <$t>::from_f32(self.to_f32() * b.to_f32())
+                Element::from_f32(Element::to_f32(self) * Element::to_f32(b))
             }
             #[inline(always)]
             fn div(self, b: Self) -> Self {
-                <$t>::from_f32(self.to_f32() / b.to_f32())
+                Element::from_f32(Element::to_f32(self) / Element::to_f32(b))
             }
             fn rem(self, b: Self) -> Self {
-                <$t>::from_f32(Arith::rem(self.to_f32(), b.to_f32()))
+                Element::from_f32(Arith::rem(Element::to_f32(self), Element::to_f32(b)))
             }
             fn pow(self, b: Self) -> Self {
-                <$t>::from_f32(self.to_f32().powf(b.to_f32()))
+                Element::from_f32(Element::to_f32(self).powf(Element::to_f32(b)))
             }
         }
     };
@@ -408,15 +408,67 @@ pub fn binary<T: Element>(
         }
         return;
     }
+    broadcast_rows(a, b, out, |row| {
+        // SAFETY: offsets stay inside each operand by construction of broadcast strides.
+        unsafe {
+            let (xa, xb, xo) = (
+                pa.get().add(row.a),
+                pb.get().add(row.b),
+                po.get().add(row.out),
+            );
+            let (ia, ib) = (row.step_a, row.step_b);
+            let inner = row.len;
+            match (ia, ib) {
+                (1, 1) => (0..inner).for_each(|j| *xo.add(j) = f(*xa.add(j), *xb.add(j))),
+                (1, 0) => {
+                    let v = *xb;
+                    (0..inner).for_each(|j| *xo.add(j) = f(*xa.add(j), v))
+                }
+                (0, 1) => {
+                    let v = *xa;
+                    (0..inner).for_each(|j| *xo.add(j) = f(v, *xb.add(j)))
+                }
+                _ => (0..inner).for_each(|j| *xo.add(j) = f(*xa.add(j * ia), *xb.add(j * ib))),
+            }
+        }
+    });
+}
+
+/// One innermost row of a broadcast binary op: where it starts in each operand (elements)
+/// and `a`'s and `b`'s steps along it (0 where that operand is broadcast).
+#[derive(Clone, Copy)]
+pub(super) struct Row {
+    pub a: usize,
+    pub b: usize,
+    pub out: usize,
+    pub step_a: usize,
+    pub step_b: usize,
+    pub len: usize,
+}
+
+/// Calls `f` for every innermost row of `out`, the rows split over the pool.
+pub(super) fn broadcast_rows(a: &NDArray, b: &NDArray, out: &NDArray, f: impl Fn(Row) + Sync) {
     let oshape = out.shape();
     let nd = oshape.ndim();
+    if nd == 0 {
+        let len = out.size();
+        return f(Row {
+            a: 0,
+            b: 0,
+            out: 0,
+            step_a: 0,
+            step_b: 0,
+            len,
+        });
+    }
     let sa = broadcast_strides(a.shape(), oshape);
     let sb = broadcast_strides(b.shape(), oshape);
     let inner = oshape[nd - 1];
-    let rows = n / inner;
-    let (ia, ib) = (sa[nd - 1], sb[nd - 1]);
+    if inner == 0 {
+        return;
+    }
     let dims = oshape.dims();
-    par_ranges(rows, inner, |rs, re| {
+    par_ranges(out.size() / inner, inner, |rs, re| {
         for r in rs..re {
             let (mut oa, mut ob, mut rem) = (0usize, 0usize, r);
             for d in (0..nd - 1).rev() {
@@ -425,22 +477,14 @@ pub fn binary<T: Element>(
                 oa += i * sa[d];
                 ob += i * sb[d];
             }
-            // SAFETY: offsets stay inside each operand by construction of broadcast strides.
-            unsafe {
-                let (xa, xb, xo) = (pa.get().add(oa), pb.get().add(ob), po.get().add(r * inner));
-                match (ia, ib) {
-                    (1, 1) => (0..inner).for_each(|j| *xo.add(j) = f(*xa.add(j), *xb.add(j))),
-                    (1, 0) => {
-                        let v = *xb;
-                        (0..inner).for_each(|j| *xo.add(j) = f(*xa.add(j), v))
-                    }
-                    (0, 1) => {
-                        let v = *xa;
-                        (0..inner).for_each(|j| *xo.add(j) = f(v, *xb.add(j)))
-                    }
-                    _ => (0..inner).for_each(|j| *xo.add(j) = f(*xa.add(j * ia), *xb.add(j * ib))),
-                }
-            }
+            f(Row {
+                a: oa,
+                b: ob,
+                out: r * inner,
+                step_a: sa[nd - 1],
+                step_b: sb[nd - 1],
+                len: inner,
+            });
         }
     });
 }

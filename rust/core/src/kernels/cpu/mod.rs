@@ -9,6 +9,7 @@ pub mod depthwise;
 pub mod elemwise;
 pub mod fft;
 pub mod gemm;
+pub mod halves;
 pub mod igemm;
 pub mod norm;
 pub mod pool;
