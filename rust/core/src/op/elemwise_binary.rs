@@ -573,7 +573,7 @@ const ADD_N_MAX: usize = 8;
 #[cfg(feature = "cuda")]
 mod cuda {
     use super::{cuda_source, suffix, BinOp, CUDA_MODULE};
-    use crate::dtype::DType;
+    use crate::dtype::{DType, Element};
     use crate::kernels::cuda::{run_broadcast, run_map, CudaFn, FLOATS};
 
     pub fn binary(kind: BinOp) -> CudaFn {
@@ -636,7 +636,7 @@ mod cuda {
             }
             // The scalar is first cast to the array's dtype, as on the CPU.
             let s = match dt {
-                DType::F16 => half::f16::from_f64(scalar).to_f64(),
+                DType::F16 => half::f16::from_f64_c(scalar).to_f64(),
                 DType::F32 => scalar as f32 as f64,
                 _ => scalar,
             };

@@ -108,7 +108,8 @@ fn row_major_ld(rows: usize, cols: usize, rs: isize, cs: isize) -> Option<c_int>
 /// Element types the products take; those with a CBLAS product override `blas_product`.
 pub trait BlasElem: Copy {
     /// `c = a·b`, or `c += a·b` when `acc`, through the loaded BLAS; false (nothing done)
-    /// when none is loaded, the operands do not fit CBLAS, or CBLAS has no such type (f16).
+    /// when none is loaded or the operands do not fit CBLAS (half types widen instead, see
+    /// `gemm`).
     ///
     /// # Safety
     /// As `gemm::matmul`; `m`, `n`, `k` are non-zero.
@@ -167,8 +168,6 @@ macro_rules! blas_elem {
 }
 blas_elem!(f32, sgemm);
 blas_elem!(f64, dgemm);
-
-impl BlasElem for half::f16 {}
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@
 //! block of rows (or columns) per pool thread, each a single-threaded product.
 
 use super::blas::BlasElem;
+use super::halves::Half;
 use super::{par_for, par_ranges, Ptr};
 use crate::dtype::Element;
 use crate::runtime::rt;
@@ -39,68 +40,97 @@ mod sealed {
     impl Sealed for half::bf16 {}
 }
 
-/// Element types the products take (f16 accumulates in f32 inside the `gemm` crate; bf16,
-/// which neither it nor CBLAS takes, is widened to f32 operands).
+/// Element types the products take (the half types through f32, see `widened_product`).
 pub trait GemmElem: Element + BlasElem + sealed::Sealed {}
 impl GemmElem for f32 {}
 impl GemmElem for f64 {}
 impl GemmElem for f16 {}
 impl GemmElem for bf16 {}
 
-impl BlasElem for bf16 {
-    unsafe fn blas_product(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: Mat<bf16>,
-        b: Mat<bf16>,
-        c: *mut bf16,
-        ldc: usize,
-        acc: bool,
-    ) -> bool {
-        // SAFETY (all three): the caller's contract makes every (i, j) inside its operand.
-        let widen = |x: Mat<bf16>, rows: usize, cols: usize| -> Vec<f32> {
-            let mut v = Vec::with_capacity(rows * cols);
-            for i in 0..rows {
-                for j in 0..cols {
-                    v.push(
-                        unsafe { *x.ptr.offset(i as isize * x.rs + j as isize * x.cs) }.to_f32(),
-                    );
-                }
-            }
-            v
-        };
-        let (wa, wb) = (widen(a, m, k), widen(b, k, n));
-        let mut wc = if acc {
-            widen(
-                Mat {
-                    ptr: c.cast_const(),
-                    rs: ldc as isize,
-                    cs: 1,
-                },
-                m,
-                n,
-            )
-        } else {
-            vec![0.0; m * n]
-        };
-        let ma = Mat {
-            ptr: wa.as_ptr(),
-            rs: k as isize,
-            cs: 1,
-        };
-        let mb = Mat {
-            ptr: wb.as_ptr(),
-            rs: n as isize,
-            cs: 1,
-        };
-        product(m, n, k, ma, mb, wc.as_mut_ptr(), n, acc);
-        for i in 0..m {
-            for j in 0..n {
-                *c.add(i * ldc + j) = bf16::from_f32(wc[i * n + j]);
+// Half-precision products widen their operands to f32 (F16C for f16), multiply there (BLAS
+// when loaded) and round the result once. The `gemm` crate's own f16 kernel took twice f32's
+// time, and neither it nor CBLAS takes bf16; all of them accumulate in f32 as this does.
+macro_rules! widened_blas {
+    ($t:ty) => {
+        impl BlasElem for $t {
+            unsafe fn blas_product(
+                m: usize,
+                n: usize,
+                k: usize,
+                a: Mat<$t>,
+                b: Mat<$t>,
+                c: *mut $t,
+                ldc: usize,
+                acc: bool,
+            ) -> bool {
+                widened_product(m, n, k, a, b, c, ldc, acc);
+                true
             }
         }
-        true
+    };
+}
+widened_blas!(f16);
+widened_blas!(bf16);
+
+/// `x` (rows × cols) in f32, and the row and column strides of that copy: a column-major
+/// operand (a transposed weight) stays column-major, so both are widened a contiguous run at
+/// a time.
+///
+/// # Safety
+/// Every element of `x` is valid; rows and cols are non-zero.
+unsafe fn widen_operand<H: Half>(x: Mat<H>, rows: usize, cols: usize) -> (Vec<f32>, isize, isize) {
+    if x.rs == 1 && x.cs != 1 {
+        let (v, ..) = widen_operand(x.t(), cols, rows);
+        return (v, 1, rows as isize);
+    }
+    let mut v = vec![0f32; rows * cols];
+    for (i, row) in v.chunks_exact_mut(cols).enumerate() {
+        let r = x.at(i, 0);
+        if r.cs == 1 {
+            H::widen(std::slice::from_raw_parts(r.ptr, cols), row);
+        } else {
+            row.iter_mut()
+                .enumerate()
+                .for_each(|(j, d)| *d = r.get(0, j).to_f32());
+        }
+    }
+    (v, cols as isize, 1)
+}
+
+/// `c = a·b` (`+=` when `acc`) for a half type through f32.
+///
+/// # Safety
+/// As `product`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn widened_product<H: Half + GemmElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<H>,
+    b: Mat<H>,
+    c: *mut H,
+    ldc: usize,
+    acc: bool,
+) {
+    let wide = |x: &(Vec<f32>, isize, isize)| Mat {
+        ptr: x.0.as_ptr(),
+        rs: x.1,
+        cs: x.2,
+    };
+    let (wa, wb) = (widen_operand(a, m, k), widen_operand(b, k, n));
+    let out = Mat {
+        ptr: c.cast_const(),
+        rs: ldc as isize,
+        cs: 1,
+    };
+    let mut wc = if acc {
+        widen_operand(out, m, n).0
+    } else {
+        vec![0.0; m * n]
+    };
+    product(m, n, k, wide(&wa), wide(&wb), wc.as_mut_ptr(), n, acc);
+    for (i, row) in wc.chunks_exact(n).enumerate() {
+        H::narrow(row, std::slice::from_raw_parts_mut(c.add(i * ldc), n));
     }
 }
 
@@ -405,32 +435,67 @@ mod tests {
         }
     }
 
+    /// Every operand layout (rows contiguous, columns contiguous, neither), into a padded
+    /// output and accumulating; integer-valued operands keep the f32 sums exact, so the
+    /// result is the exact product rounded once.
+    fn half_products<H: Half + GemmElem>() {
+        for &(m, n, k) in &[(2, 2, 3), (1, 9, 4), (33, 17, 65)] {
+            let a: Vec<f64> = (0..m * k).map(|i| (i % 7) as f64 - 3.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| (i % 5) as f64 * 0.5).collect();
+            let want = reference(m, n, k, &a, &b);
+            let halves = |v: &[f64]| v.iter().map(|&x| H::from_f64(x)).collect::<Vec<H>>();
+            // a row-major, column-major and spaced out (every other element); b row-major
+            // and column-major.
+            let a_rows = halves(&a);
+            let a_cols = halves(
+                &(0..k * m)
+                    .map(|q| a[(q % m) * k + q / m])
+                    .collect::<Vec<_>>(),
+            );
+            let a_spaced = halves(&a.iter().flat_map(|&x| [x, f64::NAN]).collect::<Vec<_>>());
+            let b_rows = halves(&b);
+            let b_cols = halves(
+                &(0..n * k)
+                    .map(|q| b[(q % k) * n + q / k])
+                    .collect::<Vec<_>>(),
+            );
+            let (mk, kk, nk) = (m as isize, k as isize, n as isize);
+            let a_ops = [(&a_rows, kk, 1), (&a_cols, 1, mk), (&a_spaced, 2 * kk, 2)];
+            let b_ops = [(&b_rows, nk, 1), (&b_cols, 1, kk)];
+            for (av, ars, acs) in a_ops {
+                for &(bv, brs, bcs) in &b_ops {
+                    let ldc = n + 3;
+                    let mut c = vec![H::from_f64(1.0); m * ldc];
+                    let (ma, mb) = (
+                        Mat {
+                            ptr: av.as_ptr(),
+                            rs: ars,
+                            cs: acs,
+                        },
+                        Mat {
+                            ptr: bv.as_ptr(),
+                            rs: brs,
+                            cs: bcs,
+                        },
+                    );
+                    // SAFETY: the strides describe the vectors; c holds m rows of ldc.
+                    unsafe { matmul_acc(m, n, k, ma, mb, c.as_mut_ptr(), ldc) };
+                    for i in 0..m {
+                        for j in 0..ldc {
+                            let w = if j < n { want[i * n + j] + 1.0 } else { 1.0 };
+                            let what =
+                                format!("{:?} {m}x{n}x{k} a {ars},{acs} b {brs},{bcs}", H::DTYPE);
+                            assert_eq!(c[i * ldc + j].to_f64(), H::from_f64(w).to_f64(), "{what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
-    fn f16_product() {
-        let a: Vec<f16> = (0..6).map(|i| f16::from_f32(i as f32)).collect();
-        let b: Vec<f16> = (0..6).map(|i| f16::from_f32(1.0 + i as f32)).collect();
-        let mut c = vec![f16::ZERO; 4];
-        // SAFETY: 2×3 · 3×2 over the vectors.
-        unsafe {
-            matmul(
-                2,
-                2,
-                3,
-                Mat {
-                    ptr: a.as_ptr(),
-                    rs: 3,
-                    cs: 1,
-                },
-                Mat {
-                    ptr: b.as_ptr(),
-                    rs: 2,
-                    cs: 1,
-                },
-                c.as_mut_ptr(),
-                2,
-            )
-        };
-        let got: Vec<f32> = c.iter().map(|x| x.to_f32()).collect();
-        assert_eq!(got, vec![13.0, 16.0, 40.0, 52.0]);
+    fn half_products_round_the_exact_product_once() {
+        half_products::<f16>();
+        half_products::<bf16>();
     }
 }

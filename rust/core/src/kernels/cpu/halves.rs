@@ -3,9 +3,10 @@
 //! `half_t` and `bf16_t` compute. F16C converts eight f16 values per instruction; one value
 //! at a time, the conversions cost ten times the arithmetic.
 
-use super::elemwise::{broadcast_rows, map_slice};
+use super::elemwise::{self, broadcast_rows, map_slice};
+use super::norm::Real;
 use super::{par_ranges, Ptr};
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
 use crate::ndarray::NDArray;
 use half::{bf16, f16};
 
@@ -204,6 +205,40 @@ pub fn unary<H: Half>(a: &NDArray, out: &NDArray, f: impl Fn(f32) -> f32 + Sync 
             k += m;
         }
     });
+}
+
+/// `out = f(a)` for any float `T`, `f` computing in `C` (f32 for the half types, which take
+/// `unary`'s tiles here; the others take `elemwise::unary`, through its AVX2 build when
+/// `wide`). Must run inside the op holding both variables.
+pub fn map_real<T: Element, C: Real>(
+    a: &NDArray,
+    out: &NDArray,
+    wide: bool,
+    f: impl Fn(C) -> C + Sync + Send + Copy,
+) {
+    let g = move |v: f32| f(C::of(v)).to::<f32>();
+    match T::DTYPE {
+        DType::F16 => unary::<f16>(a, out, g),
+        DType::BF16 => unary::<bf16>(a, out, g),
+        _ if wide => elemwise::unary_wide::<T, T>(a, out, move |v| f(C::of(v)).to()),
+        _ => elemwise::unary::<T, T>(a, out, move |v| f(C::of(v)).to()),
+    }
+}
+
+/// `out = f(a, b)` for any float `T` with broadcasting, `f` computing in `C` as in
+/// [`map_real`].
+pub fn zip_real<T: Element, C: Real>(
+    a: &NDArray,
+    b: &NDArray,
+    out: &NDArray,
+    f: impl Fn(C, C) -> C + Sync + Send + Copy,
+) {
+    let g = move |x: f32, y: f32| f(C::of(x), C::of(y)).to::<f32>();
+    match T::DTYPE {
+        DType::F16 => binary::<f16>(a, b, out, g),
+        DType::BF16 => binary::<bf16>(a, b, out, g),
+        _ => elemwise::binary::<T>(a, b, out, move |x, y| f(C::of(x), C::of(y)).to()),
+    }
 }
 
 /// Converts `n` elements between `H` and f32 (`widen` or not), in parallel.

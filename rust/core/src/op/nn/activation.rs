@@ -4,7 +4,8 @@
 
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::kernels::cpu::elemwise::{binary, unary, unary_wide};
+use crate::kernels::cpu::elemwise::{binary, unary};
+use crate::kernels::cpu::halves::{map_real, zip_real};
 use crate::kernels::cpu::norm::{load, softmax, softmax_grad, with_real, Real};
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
@@ -63,54 +64,32 @@ fn act_forward<T: Element, C: Real>(act: Act, x: &NDArray, y: &NDArray) {
     // One closure per activation so each loop is branch-free and vectorises.
     match act {
         // NaN maps to 0, as in MXNet 1.9.1.
-        Act::Relu => unary::<T, T>(x, y, |v| {
-            let c = C::of(v);
-            (if c > C::ZERO { c } else { C::ZERO }).to()
-        }),
-        Act::Sigmoid => unary_wide::<T, T>(x, y, |v| (C::ONE / (C::ONE + (-C::of(v)).fexp())).to()),
-        Act::Tanh => unary_wide::<T, T>(x, y, |v| C::of(v).ftanh().to()),
+        Act::Relu => map_real::<T, C>(x, y, false, |c| if c > C::ZERO { c } else { C::ZERO }),
+        Act::Sigmoid => map_real::<T, C>(x, y, true, |c| C::ONE / (C::ONE + (-c).fexp())),
+        Act::Tanh => map_real::<T, C>(x, y, true, |c| c.ftanh()),
         // log(1 + e^x), linear beyond 20 where e^x would dominate (MXNet's cut-off).
-        Act::SoftRelu => unary::<T, T>(x, y, |v| {
-            let c = C::of(v);
-            (if c > C::c(20.0) { c } else { c.exp().ln_1p() }).to()
+        Act::SoftRelu => map_real::<T, C>(x, y, false, |c| {
+            if c > C::c(20.0) {
+                c
+            } else {
+                c.exp().ln_1p()
+            }
         }),
-        Act::SoftSign => unary_wide::<T, T>(x, y, |v| {
-            let c = C::of(v);
-            (c / (C::ONE + c.abs())).to()
-        }),
+        Act::SoftSign => map_real::<T, C>(x, y, true, |c| c / (C::ONE + c.abs())),
     }
 }
 
 /// dx from the head gradient and the forward output (input for softsign).
 fn act_backward<T: Element, C: Real>(act: Act, og: &NDArray, v: &NDArray, dx: &NDArray) {
     match act {
-        Act::Relu => binary::<T>(
-            og,
-            v,
-            dx,
-            |g, y| {
-                if C::of(y) > C::ZERO {
-                    g
-                } else {
-                    T::default()
-                }
-            },
-        ),
-        Act::Sigmoid => binary::<T>(og, v, dx, |g, y| {
-            let y = C::of(y);
-            (C::of(g) * y * (C::ONE - y)).to()
-        }),
-        Act::Tanh => binary::<T>(og, v, dx, |g, y| {
-            let y = C::of(y);
-            (C::of(g) * (C::ONE - y * y)).to()
-        }),
+        Act::Relu => zip_real::<T, C>(og, v, dx, |g, y| if y > C::ZERO { g } else { C::ZERO }),
+        Act::Sigmoid => zip_real::<T, C>(og, v, dx, |g, y| g * y * (C::ONE - y)),
+        Act::Tanh => zip_real::<T, C>(og, v, dx, |g, y| g * (C::ONE - y * y)),
         // d/dx log(1 + e^x) = sigmoid(x) = 1 - e^-y.
-        Act::SoftRelu => binary::<T>(og, v, dx, |g, y| {
-            (C::of(g) * (C::ONE - (-C::of(y)).fexp())).to()
-        }),
-        Act::SoftSign => binary::<T>(og, v, dx, |g, x| {
-            let d = C::ONE + C::of(x).abs();
-            (C::of(g) / (d * d)).to()
+        Act::SoftRelu => zip_real::<T, C>(og, v, dx, |g, y| g * (C::ONE - (-y).fexp())),
+        Act::SoftSign => zip_real::<T, C>(og, v, dx, |g, x| {
+            let d = C::ONE + x.abs();
+            g / (d * d)
         }),
     }
 }

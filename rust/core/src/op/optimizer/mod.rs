@@ -9,7 +9,7 @@
 
 use super::params::{ParamSpec, Params};
 use super::{read_f64, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
-use crate::dtype::DType;
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
@@ -103,11 +103,12 @@ macro_rules! half_stored {
             type C = f32;
             #[inline(always)]
             fn ld(self) -> f32 {
-                self.to_f32()
+                // Element's conversions: `half`'s own do not vectorise.
+                Element::to_f32(self)
             }
             #[inline(always)]
             fn st(v: f32) -> $t {
-                <$t>::from_f32(v)
+                Element::from_f32(v)
             }
         }
     };
