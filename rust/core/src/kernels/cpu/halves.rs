@@ -241,6 +241,29 @@ pub fn zip_real<T: Element, C: Real>(
     }
 }
 
+/// `src` widened into a new f32 vector, in parallel.
+pub fn widened<H: Half>(src: &[H]) -> Vec<f32> {
+    let mut v = vec![0f32; src.len()];
+    let d = Ptr(v.as_mut_ptr());
+    par_ranges(src.len(), 1, |b, e| {
+        // SAFETY: b..e < len; the tasks' ranges are disjoint.
+        let dst = unsafe { std::slice::from_raw_parts_mut(d.get().add(b), e - b) };
+        H::widen(&src[b..e], dst)
+    });
+    v
+}
+
+/// `dst = src` rounded to `H`, in parallel (over their common length).
+pub fn narrow_into<H: Half>(src: &[f32], dst: &mut [H]) {
+    let n = src.len().min(dst.len());
+    let d = Ptr(dst.as_mut_ptr());
+    par_ranges(n, 1, |b, e| {
+        // SAFETY: b..e < n; the tasks' ranges are disjoint.
+        let out = unsafe { std::slice::from_raw_parts_mut(d.get().add(b), e - b) };
+        H::narrow(&src[b..e], out)
+    });
+}
+
 /// Converts `n` elements between `H` and f32 (`widen` or not), in parallel.
 ///
 /// # Safety

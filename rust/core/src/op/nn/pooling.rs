@@ -6,12 +6,14 @@
 use super::float;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::kernels::cpu::halves::{narrow_into, widened, Half};
 use crate::kernels::cpu::pool::{self, Geom, Kind};
 use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
 use crate::op::shape_ops::def;
 use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
 use crate::shape::Shape;
+use half::{bf16, f16};
 use std::sync::Arc;
 
 const OP: &str = "Pooling";
@@ -198,33 +200,69 @@ fn lowest<T: Element>() -> T {
 
 fn forward_t<T: Element>(cfg: &Cfg, x: &NDArray, y: &NDArray) -> Result<()> {
     let g = cfg.geom(x.shape())?;
-    // SAFETY: inside the op reading x and writing y, a fresh array of the inferred shape.
-    unsafe {
-        pool::forward(
-            &g,
-            cfg.kind,
-            lowest::<T>(),
-            x.data::<T>(),
-            y.data_mut::<T>(),
-        )
-    };
+    match (cfg.kind, T::DTYPE) {
+        (Kind::Max, DType::F16) => max_forward_f32::<f16>(&g, x, y),
+        (Kind::Max, DType::BF16) => max_forward_f32::<bf16>(&g, x, y),
+        // SAFETY: inside the op reading x and writing y, a fresh array of the inferred shape.
+        _ => unsafe {
+            pool::forward(
+                &g,
+                cfg.kind,
+                lowest::<T>(),
+                x.data::<T>(),
+                y.data_mut::<T>(),
+            )
+        },
+    }
     Ok(())
 }
 
 fn backward_t<T: Element>(cfg: &Cfg, ins: &[NDArray], dx: &NDArray) -> Result<()> {
     let g = cfg.geom(ins[1].shape())?;
-    // SAFETY: reads dy, x, y and writes the fresh dx; shapes checked by the backward infer.
-    unsafe {
-        pool::backward(
-            &g,
-            cfg.kind,
-            ins[0].data::<T>(),
-            ins[1].data::<T>(),
-            ins[2].data::<T>(),
-            dx.data_mut::<T>(),
-        )
-    };
+    match (cfg.kind, T::DTYPE) {
+        (Kind::Max, DType::F16) => max_backward_f32::<f16>(&g, ins, dx),
+        (Kind::Max, DType::BF16) => max_backward_f32::<bf16>(&g, ins, dx),
+        // SAFETY: reads dy, x, y and writes the fresh dx; shapes checked by the backward infer.
+        _ => unsafe {
+            pool::backward(
+                &g,
+                cfg.kind,
+                ins[0].data::<T>(),
+                ins[1].data::<T>(),
+                ins[2].data::<T>(),
+                dx.data_mut::<T>(),
+            )
+        },
+    }
     Ok(())
+}
+
+// Max pooling of a half type runs on f32 copies: `half`'s comparisons are bit logic that
+// does not vectorise (25 times f32's time), while widening is exact, and so are a maximum
+// and the gradient it routes. (The averaging kinds stay in the type: through f32 their f64
+// sums would be rounded twice.)
+fn max_forward_f32<H: Half>(g: &Geom, x: &NDArray, y: &NDArray) {
+    // SAFETY: inside the op reading x and writing y, a fresh array of the inferred shape.
+    let (xs, ys) = unsafe { (x.data::<H>(), y.data_mut::<H>()) };
+    let mut wide = vec![0f32; ys.len()];
+    pool::forward(
+        g,
+        Kind::Max,
+        lowest::<H>().to_f32(),
+        &widened(xs),
+        &mut wide,
+    );
+    narrow_into(&wide, ys);
+}
+
+fn max_backward_f32<H: Half>(g: &Geom, ins: &[NDArray], dx: &NDArray) {
+    // SAFETY: reads dy, x, y and writes the fresh dx; shapes checked by the backward infer.
+    let [dy, x, y] = [0, 1, 2].map(|i| widened(unsafe { ins[i].data::<H>() }));
+    // SAFETY: as above.
+    let dxs = unsafe { dx.data_mut::<H>() };
+    let mut wide = vec![0f32; dxs.len()];
+    pool::backward(g, Kind::Max, &dy, &x, &y, &mut wide);
+    narrow_into(&wide, dxs);
 }
 
 /// Shape check of a pooling backward node (`_backward_Pooling`, `_backward_Pooling_v1`): inputs
@@ -781,6 +819,69 @@ mod tests {
                         for (g, w) in got.iter().zip(&want) {
                             assert!((g - w).abs() < 1e-9, "{attrs:?}: {g} vs {w}");
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// float16/bfloat16 max pooling (run on f32 copies) gives the float64 loops' maxima and
+    /// routes gradients to the same elements, ties, NaNs and infinities included.
+    #[test]
+    fn half_max_pooling_matches_float64() {
+        let data = [2, 3, 9, 8];
+        let n: usize = data.iter().product();
+        let x: Vec<f64> = (0..n)
+            .map(|i| match i % 41 {
+                7 => f64::NAN,
+                9 => f64::NEG_INFINITY,
+                _ => -(((i * 37) % 13) as f64) - 1.0,
+            })
+            .collect();
+        let dy_of = |s: &[usize]| -> Vec<f64> {
+            (0..s.iter().product::<usize>())
+                .map(|i| (i % 5) as f64 + 0.5)
+                .collect()
+        };
+        for (kernel, stride, pad) in [("(2,2)", "(2,2)", "(0,0)"), ("(3,3)", "(1,1)", "(1,1)")] {
+            let attrs = [
+                ("kernel", kernel),
+                ("stride", stride),
+                ("pad", pad),
+                ("pool_type", "max"),
+            ];
+            let run_as = |dtype: &str| -> (Vec<f64>, Vec<f64>) {
+                let xt = run("Cast", &[arr(&data, &x)], &[("dtype", dtype)]);
+                let y = run("Pooling", std::slice::from_ref(&xt), &attrs);
+                let dy = arr(y.shape().dims(), &dy_of(y.shape().dims()));
+                let dy = run("Cast", &[dy], &[("dtype", dtype)]);
+                let owned: Vec<(String, String)> = attrs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                let spec = super::params();
+                let p = crate::op::params::Params::new("Pooling", &spec, &owned).unwrap();
+                let back = super::backward_op(std::sync::Arc::new(
+                    super::Cfg::parse("Pooling", &p).unwrap(),
+                ));
+                let dx = crate::op::invoke(&back, &[dy, xt, y.clone()], None, None).unwrap();
+                let dx = dx.into_iter().next().unwrap();
+                let f64s = |a: crate::ndarray::NDArray| {
+                    run("Cast", &[a], &[("dtype", "float64")])
+                        .to_vec::<f64>()
+                        .unwrap()
+                };
+                (f64s(y), f64s(dx))
+            };
+            let (want_y, want_dx) = run_as("float64");
+            for dtype in ["float16", "bfloat16"] {
+                let (y, dx) = run_as(dtype);
+                for (got, want, what) in [(&y, &want_y, "forward"), (&dx, &want_dx, "backward")] {
+                    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                        assert!(
+                            g == w || (g.is_nan() && w.is_nan()),
+                            "{dtype} {kernel} {what} [{i}]: {g} vs {w}"
+                        );
                     }
                 }
             }

@@ -5,14 +5,17 @@
 //! is one `_backward_*` node producing the data, weight and bias gradients together.
 
 use super::{check_count, float};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::infer::refine;
 use crate::kernels::cpu::conv::{self, Geom, Real};
+use crate::kernels::cpu::halves::{narrow_into, widened, Half};
 use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
 use crate::op::shape_ops::def;
 use crate::op::{Desc, FnOp, Inputs, Operator, Registry};
 use crate::shape::Shape;
+use half::{bf16, f16};
 use std::sync::Arc;
 
 /// A parsed Convolution/Deconvolution parameter set; `_contrib_quantized_conv` parses and
@@ -387,73 +390,125 @@ fn empty(g: &Geom) -> bool {
 
 fn forward_t<T: Real>(cfg: &Cfg, ins: &[NDArray], out: &NDArray) -> Result<()> {
     let g = cfg.geom(ins[0].shape())?;
-    // SAFETY: inside the op reading the inputs and writing `out`, fresh and disjoint from
-    // them; `infer` checked every shape against `g`.
-    unsafe {
-        let y = out.data_mut::<T>();
-        if empty(&g) {
-            y.fill(T::ZERO);
-            return Ok(());
-        }
-        let (x, w) = (ins[0].data::<T>(), ins[1].data::<T>());
-        let bias = ins.get(2).map(|b| b.data::<T>());
-        if cfg.deconv {
-            conv::backward_data(&g, x, w, y);
-            if let Some(b) = bias {
-                conv::add_bias(g.n, g.c, g.in_len(), b, y);
-            }
-        } else {
-            conv::forward(&g, x, w, bias, y);
-        }
+    match T::DTYPE {
+        DType::F16 => forward_in_f32::<f16>(cfg, &g, ins, out),
+        DType::BF16 => forward_in_f32::<bf16>(cfg, &g, ins, out),
+        // SAFETY: inside the op reading the inputs and writing `out`, fresh and disjoint from
+        // them; `infer` checked every shape against `g`.
+        _ => unsafe {
+            let (x, w) = (ins[0].data::<T>(), ins[1].data::<T>());
+            let bias = ins.get(2).map(|b| b.data::<T>());
+            forward_slices(cfg, &g, x, w, bias, out.data_mut::<T>())
+        },
     }
     Ok(())
+}
+
+fn forward_slices<T: Real>(cfg: &Cfg, g: &Geom, x: &[T], w: &[T], bias: Option<&[T]>, y: &mut [T]) {
+    if empty(g) {
+        y.fill(T::ZERO);
+    } else if cfg.deconv {
+        conv::backward_data(g, x, w, y);
+        if let Some(b) = bias {
+            conv::add_bias(g.n, g.c, g.in_len(), b, y);
+        }
+    } else {
+        conv::forward(g, x, w, bias, y);
+    }
+}
+
+// Half-precision convolutions run on f32 copies of their operands: products and sums then
+// accumulate in f32 across the whole batch (the weight gradient gathered sample by sample
+// was rounded to the half type after each one), and each result is rounded once.
+fn forward_in_f32<H: Half>(cfg: &Cfg, g: &Geom, ins: &[NDArray], out: &NDArray) {
+    // SAFETY: as in `forward_t`.
+    let wide: Vec<Vec<f32>> = ins
+        .iter()
+        .map(|a| widened(unsafe { a.data::<H>() }))
+        .collect();
+    // SAFETY: as in `forward_t`.
+    let y = unsafe { out.data_mut::<H>() };
+    let mut wy = vec![0f32; y.len()];
+    let bias = wide.get(2).map(|b| &b[..]);
+    forward_slices(cfg, g, &wide[0], &wide[1], bias, &mut wy);
+    narrow_into(&wy, y);
 }
 
 /// Inputs dY, data, weight; outputs d(data) (when `need_dx`), d(weight) and, with bias,
 /// d(bias).
 fn backward_t<T: Real>(cfg: &Cfg, need_dx: bool, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
     let g = cfg.geom(ins[1].shape())?;
-    let (dx, rest) = if need_dx {
-        (Some(&outs[0]), &outs[1..])
-    } else {
-        (None, outs)
-    };
-    // SAFETY: reads dY, data and weight, writes the fresh outputs, shapes checked by the
-    // backward `infer`.
-    unsafe {
-        let (dy, x, w) = (ins[0].data::<T>(), ins[1].data::<T>(), ins[2].data::<T>());
-        let dx = dx.map(|a| a.data_mut::<T>());
-        let dw = rest[0].data_mut::<T>();
-        let db = rest.get(1).map(|b| b.data_mut::<T>());
-        if empty(&g) {
-            if let Some(dx) = dx {
-                dx.fill(T::ZERO);
-            }
-            dw.fill(T::ZERO);
-            if let Some(db) = db {
-                db.fill(T::ZERO);
-            }
-            return Ok(());
-        }
-        if cfg.deconv {
-            if let Some(dx) = dx {
-                conv::forward(&g, dy, w, None, dx);
-            }
-            conv::backward_weight(&g, x, dy, dw);
-            if let Some(db) = db {
-                conv::bias_grad(g.n, g.c, g.in_len(), dy, db);
-            }
-        } else {
-            if let Some(dx) = dx {
-                conv::backward_data(&g, dy, w, dx);
-            }
-            conv::backward_weight(&g, dy, x, dw);
-            if let Some(db) = db {
-                conv::bias_grad(g.n, g.f, g.out_len(), dy, db);
-            }
-        }
+    match T::DTYPE {
+        DType::F16 => backward_in_f32::<f16>(cfg, &g, need_dx, ins, outs),
+        DType::BF16 => backward_in_f32::<bf16>(cfg, &g, need_dx, ins, outs),
+        // SAFETY: reads dY, data and weight, writes the fresh outputs, shapes checked by the
+        // backward `infer`.
+        _ => unsafe {
+            let (dy, x, w) = (ins[0].data::<T>(), ins[1].data::<T>(), ins[2].data::<T>());
+            let mut outs = outs.iter().map(|o| o.data_mut::<T>());
+            let dx = if need_dx { outs.next() } else { None };
+            let dw = outs.next().unwrap_or_default();
+            backward_slices(cfg, &g, dy, x, w, dx, dw, outs.next())
+        },
     }
     Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_slices<T: Real>(
+    cfg: &Cfg,
+    g: &Geom,
+    dy: &[T],
+    x: &[T],
+    w: &[T],
+    dx: Option<&mut [T]>,
+    dw: &mut [T],
+    db: Option<&mut [T]>,
+) {
+    if empty(g) {
+        if let Some(dx) = dx {
+            dx.fill(T::ZERO);
+        }
+        dw.fill(T::ZERO);
+        if let Some(db) = db {
+            db.fill(T::ZERO);
+        }
+    } else if cfg.deconv {
+        if let Some(dx) = dx {
+            conv::forward(g, dy, w, None, dx);
+        }
+        conv::backward_weight(g, x, dy, dw);
+        if let Some(db) = db {
+            conv::bias_grad(g.n, g.c, g.in_len(), dy, db);
+        }
+    } else {
+        if let Some(dx) = dx {
+            conv::backward_data(g, dy, w, dx);
+        }
+        conv::backward_weight(g, dy, x, dw);
+        if let Some(db) = db {
+            conv::bias_grad(g.n, g.f, g.out_len(), dy, db);
+        }
+    }
+}
+
+fn backward_in_f32<H: Half>(cfg: &Cfg, g: &Geom, need_dx: bool, ins: &[NDArray], outs: &[NDArray]) {
+    // SAFETY: as in `backward_t`.
+    let wide: Vec<Vec<f32>> = ins
+        .iter()
+        .map(|a| widened(unsafe { a.data::<H>() }))
+        .collect();
+    let mut grads: Vec<Vec<f32>> = outs.iter().map(|o| vec![0f32; o.size()]).collect();
+    {
+        let mut it = grads.iter_mut().map(|v| &mut v[..]);
+        let dx = if need_dx { it.next() } else { None };
+        let dw = it.next().unwrap_or_default();
+        backward_slices(cfg, g, &wide[0], &wide[1], &wide[2], dx, dw, it.next());
+    }
+    for (o, v) in outs.iter().zip(&grads) {
+        // SAFETY: as in `backward_t`.
+        narrow_into(v, unsafe { o.data_mut::<H>() });
+    }
 }
 
 fn backward_op(cfg: Arc<Cfg>, need_dx: bool) -> Arc<dyn Operator> {
@@ -1102,6 +1157,78 @@ mod tests {
             &ins,
             &[0, 1],
         );
+    }
+
+    /// float16/bfloat16 convolutions and deconvolutions (run on f32 copies) give the exact
+    /// result rounded once: with multiples of 0.5 as operands every f32 and f64 sum is exact.
+    #[test]
+    fn half_convolutions_round_the_exact_result_once() {
+        use crate::op::{invoke, registry};
+        let vals = |len: usize, k: usize| -> Vec<f64> {
+            (0..len).map(|i| ((i * k) % 5) as f64 * 0.5 - 1.0).collect()
+        };
+        for (op, stride, groups) in [
+            ("Convolution", "(1,1)", "1"),
+            ("Convolution", "(2,2)", "2"),
+            ("Deconvolution", "(2,2)", "2"),
+        ] {
+            let attrs: Vec<(String, String)> = [
+                ("kernel", "(3,3)"),
+                ("pad", "(1,1)"),
+                ("stride", stride),
+                ("num_filter", "4"),
+                ("num_group", groups),
+                ("no_bias", "False"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let deconv = op == "Deconvolution";
+            let fwd = registry().get(op).unwrap().create(&attrs).unwrap();
+            let spec = super::shared_params(deconv);
+            let p = crate::op::Params::new(op, &spec, &attrs).unwrap();
+            let bwd = super::backward_op(
+                std::sync::Arc::new(super::Cfg::parse(op, &p).unwrap()),
+                true,
+            );
+            let g: usize = groups.parse().unwrap();
+            // (num_filter, channels / groups, ...) and for deconvolution (channels,
+            // num_filter / groups, ...): both 4.
+            let wshape = [4, 4 / g, 3, 3];
+            let run_as = |dtype: &str| -> Vec<Vec<f64>> {
+                let cast = |a| run("Cast", &[a], &[("dtype", dtype)]);
+                let x = cast(arr(&[3, 4, 7, 6], &vals(3 * 4 * 42, 7)));
+                let w = cast(arr(&wshape, &vals(wshape.iter().product(), 3)));
+                let b = cast(arr(&[4], &vals(4, 2)));
+                let y = invoke(&fwd, &[x.clone(), w.clone(), b.clone()], None, None).unwrap();
+                let y = y.into_iter().next().unwrap();
+                let dy = cast(arr(y.shape().dims(), &vals(y.size(), 11)));
+                let grads = invoke(&bwd, &[dy, x, w], None, None).unwrap();
+                std::iter::once(y)
+                    .chain(grads)
+                    .map(|a| {
+                        run("Cast", &[a], &[("dtype", "float64")])
+                            .to_vec::<f64>()
+                            .unwrap()
+                    })
+                    .collect()
+            };
+            let want = run_as("float64");
+            for dtype in ["float16", "bfloat16"] {
+                let got = run_as(dtype);
+                for (k, (gv, wv)) in got.iter().zip(&want).enumerate() {
+                    let what = ["y", "dx", "dw", "db"][k];
+                    for (i, (a, b)) in gv.iter().zip(wv).enumerate() {
+                        let b = if dtype == "float16" {
+                            half::f16::from_f64(*b).to_f64()
+                        } else {
+                            half::bf16::from_f32(*b as f32).to_f64()
+                        };
+                        assert_eq!(*a, b, "{op} {stride} {dtype} {what}[{i}]");
+                    }
+                }
+            }
+        }
     }
 
     /// `cargo test --release --lib conv_timing -- --ignored --nocapture`: a ResNet-style 3x3
