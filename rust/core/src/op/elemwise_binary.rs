@@ -8,7 +8,7 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::{binary, unary, Arith};
-use crate::kernels::cpu::halves;
+use crate::kernels::cpu::halves::{self, Half};
 use crate::ndarray::NDArray;
 use crate::shape::broadcast_shapes;
 use crate::with_dtype;
@@ -411,6 +411,16 @@ fn scalar_grad(
     Ok(vec![Some(d)])
 }
 
+/// `scalar_op`'s kernel for a half type: the scalar rounded to it, the op in f32 tiles.
+fn scalar_half<H: Half>(kind: BinOp, scalar: f64, reverse: bool, a: &NDArray, o: &NDArray) {
+    let s = H::from_f64_c(scalar).to_f32();
+    with_binop!(kind, f32, |f| if reverse {
+        halves::unary::<H>(a, o, move |x| f(s, x))
+    } else {
+        halves::unary::<H>(a, o, move |x| f(x, s))
+    })
+}
+
 /// `array (op) scalar`, or `scalar (op) array` when `reverse`. The scalar is first cast to
 /// the array's dtype (MXNet: int32 + 2.5 adds 2), unless `is_int` is false: then an integer
 /// or bool array is computed and returned in float64 (MXNet 1.9.1's numpy-style promotion).
@@ -449,22 +459,8 @@ pub fn scalar_op(
             // The scalar is rounded to the array's type first, half-precision types too.
             let (a, o) = (&ins[0], &outs[0]);
             match a.dtype() {
-                DType::F16 => {
-                    let s = f16::from_f64_c(scalar).to_f32();
-                    with_binop!(kind, f32, |f| if reverse {
-                        halves::unary::<f16>(a, o, move |x| f(s, x))
-                    } else {
-                        halves::unary::<f16>(a, o, move |x| f(x, s))
-                    })
-                }
-                DType::BF16 => {
-                    let s = bf16::from_f64_c(scalar).to_f32();
-                    with_binop!(kind, f32, |f| if reverse {
-                        halves::unary::<bf16>(a, o, move |x| f(s, x))
-                    } else {
-                        halves::unary::<bf16>(a, o, move |x| f(x, s))
-                    })
-                }
+                DType::F16 => scalar_half::<f16>(kind, scalar, reverse, a, o),
+                DType::BF16 => scalar_half::<bf16>(kind, scalar, reverse, a, o),
                 d => with_dtype!(d, T, {
                     let s = T::from_f64_c(scalar);
                     with_binop!(kind, T, |f| if reverse {

@@ -156,7 +156,7 @@ impl<T: RedElem> Reducer<T> for Sum {
 }
 
 macro_rules! red_float {
-    ($t:ty) => {
+    ($t:ty $(, $sum_run:item)?) => {
         impl RedElem for $t {
             type A = f64;
             #[inline(always)]
@@ -167,39 +167,35 @@ macro_rules! red_float {
             fn lower(a: f64) -> Self {
                 <$t as Element>::from_f64(a)
             }
+            $($sum_run)?
         }
     };
 }
 red_float!(f64);
+red_float!(
+    f16,
+    fn sum_run(xs: &[f16]) -> f64 {
+        sum_half(xs)
+    }
+);
+red_float!(
+    half::bf16,
+    fn sum_run(xs: &[half::bf16]) -> f64 {
+        sum_half(xs)
+    }
+);
 
-// Sums of half-precision runs widen a block at a time (F16C for f16) and add as f32 does.
-macro_rules! red_half {
-    ($t:ty) => {
-        impl RedElem for $t {
-            type A = f64;
-            #[inline(always)]
-            fn lift(self) -> f64 {
-                Element::to_f64(self)
-            }
-            #[inline(always)]
-            fn lower(a: f64) -> Self {
-                <$t as Element>::from_f64(a)
-            }
-            fn sum_run(xs: &[$t]) -> f64 {
-                let mut tile = [0f32; SUM_BLOCK];
-                xs.chunks(SUM_BLOCK)
-                    .map(|c| {
-                        let t = &mut tile[..c.len()];
-                        <$t as Half>::widen(c, t);
-                        sum_f32(t)
-                    })
-                    .sum()
-            }
-        }
-    };
+/// Sums of half-precision runs widen a block at a time (F16C for f16) and add as f32 does.
+fn sum_half<H: Half>(xs: &[H]) -> f64 {
+    let mut tile = [0f32; SUM_BLOCK];
+    xs.chunks(SUM_BLOCK)
+        .map(|c| {
+            let t = &mut tile[..c.len()];
+            H::widen(c, t);
+            sum_f32(t)
+        })
+        .sum()
 }
-red_half!(f16);
-red_half!(half::bf16);
 
 impl RedElem for f32 {
     type A = f64;
