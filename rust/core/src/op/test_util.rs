@@ -41,6 +41,14 @@ pub fn f32s(a: &NDArray) -> Vec<f32> {
     a.to_vec::<f32>().expect("to_vec")
 }
 
+/// The values of an array of any dtype as f32 (exactly, for f32 and the half types).
+pub fn as_f32(a: &NDArray) -> Vec<f32> {
+    crate::with_dtype!(a.dtype(), T, {
+        let v = a.to_vec::<T>().expect("to_vec");
+        v.into_iter().map(Element::to_f32).collect()
+    })
+}
+
 /// Multi-index of flat position `i` in `shape`.
 pub fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
     let mut idx = vec![0; shape.len()];

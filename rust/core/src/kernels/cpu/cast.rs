@@ -55,15 +55,24 @@ pub fn cast_into(src: &NDArray, dst: &NDArray) {
         unsafe { copy_par(src.raw(), dst.raw(), n * src.dtype().size()) };
         return;
     }
-    // SAFETY (here and in the four conversions): inside the copy op, which holds read on
-    // src and write on dst.
-    let (s, d) = unsafe { (src.raw() as *const u8, dst.raw()) };
-    match (src.dtype(), dst.dtype()) {
-        (DType::F16, DType::F32) => return unsafe { halves::convert::<f16>(s, d, n, true) },
-        (DType::F32, DType::F16) => return unsafe { halves::convert::<f16>(s, d, n, false) },
-        (DType::BF16, DType::F32) => return unsafe { halves::convert::<bf16>(s, d, n, true) },
-        (DType::F32, DType::BF16) => return unsafe { halves::convert::<bf16>(s, d, n, false) },
-        _ => {}
+    // SAFETY (the four conversions): inside the copy op, which holds read on src and write
+    // on dst, whose buffers do not overlap.
+    unsafe {
+        match (src.dtype(), dst.dtype()) {
+            (DType::F16, DType::F32) => {
+                return halves::widen_into::<f16>(src.data(), dst.data_mut())
+            }
+            (DType::F32, DType::F16) => {
+                return halves::narrow_into::<f16>(src.data(), dst.data_mut())
+            }
+            (DType::BF16, DType::F32) => {
+                return halves::widen_into::<bf16>(src.data(), dst.data_mut())
+            }
+            (DType::F32, DType::BF16) => {
+                return halves::narrow_into::<bf16>(src.data(), dst.data_mut())
+            }
+            _ => {}
+        }
     }
     let to_bool = dst.dtype() == DType::Bool;
     with_dtype!(src.dtype(), S, {

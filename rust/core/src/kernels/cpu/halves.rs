@@ -11,7 +11,7 @@ use crate::ndarray::NDArray;
 use half::{bf16, f16};
 
 /// Elements per tile: the tiles of one segment stay in L1.
-const TILE: usize = 512;
+pub const TILE: usize = 512;
 
 /// A half-precision element type, converted a slice at a time (`src` and `dst` have one
 /// length).
@@ -244,49 +244,46 @@ pub fn zip_real<T: Element, C: Real>(
 /// `src` widened into a new f32 vector, in parallel.
 pub fn widened<H: Half>(src: &[H]) -> Vec<f32> {
     let mut v = vec![0f32; src.len()];
-    let d = Ptr(v.as_mut_ptr());
-    par_ranges(src.len(), 1, |b, e| {
-        // SAFETY: b..e < len; the tasks' ranges are disjoint.
-        let dst = unsafe { std::slice::from_raw_parts_mut(d.get().add(b), e - b) };
-        H::widen(&src[b..e], dst)
-    });
+    widen_into(src, &mut v);
     v
+}
+
+/// Runs `f` on f32 copies of `ins` and on f32 buffers for `outs`, which are then rounded
+/// into `outs` once: for ops whose f32 kernels beat converting one value at a time.
+///
+/// # Safety
+/// Inside an op that reads `ins` and writes `outs`, all of dtype `H`.
+pub unsafe fn through_f32<H: Half, R>(
+    ins: &[&NDArray],
+    outs: &[&NDArray],
+    f: impl FnOnce(&[Vec<f32>], &mut [Vec<f32>]) -> R,
+) -> R {
+    let wide: Vec<Vec<f32>> = ins.iter().map(|a| widened(a.data::<H>())).collect();
+    let mut res: Vec<Vec<f32>> = outs.iter().map(|o| vec![0f32; o.size()]).collect();
+    let r = f(&wide, &mut res);
+    for (o, v) in outs.iter().zip(&res) {
+        narrow_into(v, o.data_mut::<H>());
+    }
+    r
+}
+
+/// `dst = src` widened to f32, in parallel (over their common length).
+pub fn widen_into<H: Half>(src: &[H], dst: &mut [f32]) {
+    in_parallel(src, dst, H::widen)
 }
 
 /// `dst = src` rounded to `H`, in parallel (over their common length).
 pub fn narrow_into<H: Half>(src: &[f32], dst: &mut [H]) {
+    in_parallel(src, dst, H::narrow)
+}
+
+fn in_parallel<S: Sync, D: Copy>(src: &[S], dst: &mut [D], f: impl Fn(&[S], &mut [D]) + Sync) {
     let n = src.len().min(dst.len());
     let d = Ptr(dst.as_mut_ptr());
     par_ranges(n, 1, |b, e| {
         // SAFETY: b..e < n; the tasks' ranges are disjoint.
         let out = unsafe { std::slice::from_raw_parts_mut(d.get().add(b), e - b) };
-        H::narrow(&src[b..e], out)
-    });
-}
-
-/// Converts `n` elements between `H` and f32 (`widen` or not), in parallel.
-///
-/// # Safety
-/// `src` and `dst` hold `n` elements of their types (`H` or f32) and do not overlap.
-pub unsafe fn convert<H: Half>(src: *const u8, dst: *mut u8, n: usize, widen: bool) {
-    let (s, d) = (Ptr(src as *mut u8), Ptr(dst));
-    par_ranges(n, 1, |b, e| {
-        // SAFETY: b..e < n in both buffers, which do not overlap.
-        unsafe {
-            if widen {
-                let src = std::slice::from_raw_parts(s.get().cast::<H>().add(b), e - b);
-                H::widen(
-                    src,
-                    std::slice::from_raw_parts_mut(d.get().cast::<f32>().add(b), e - b),
-                )
-            } else {
-                let src = std::slice::from_raw_parts(s.get().cast::<f32>().add(b), e - b);
-                H::narrow(
-                    src,
-                    std::slice::from_raw_parts_mut(d.get().cast::<H>().add(b), e - b),
-                )
-            }
-        }
+        f(&src[b..e], out)
     });
 }
 

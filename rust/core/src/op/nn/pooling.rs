@@ -6,7 +6,7 @@
 use super::float;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::kernels::cpu::halves::{narrow_into, widened, Half};
+use crate::kernels::cpu::halves::{through_f32, Half};
 use crate::kernels::cpu::pool::{self, Geom, Kind};
 use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
@@ -242,27 +242,22 @@ fn backward_t<T: Element>(cfg: &Cfg, ins: &[NDArray], dx: &NDArray) -> Result<()
 // and the gradient it routes. (The averaging kinds stay in the type: through f32 their f64
 // sums would be rounded twice.)
 fn max_forward_f32<H: Half>(g: &Geom, x: &NDArray, y: &NDArray) {
+    let low = lowest::<H>().to_f32();
     // SAFETY: inside the op reading x and writing y, a fresh array of the inferred shape.
-    let (xs, ys) = unsafe { (x.data::<H>(), y.data_mut::<H>()) };
-    let mut wide = vec![0f32; ys.len()];
-    pool::forward(
-        g,
-        Kind::Max,
-        lowest::<H>().to_f32(),
-        &widened(xs),
-        &mut wide,
-    );
-    narrow_into(&wide, ys);
+    unsafe {
+        through_f32::<H, _>(&[x], &[y], |w, o| {
+            pool::forward(g, Kind::Max, low, &w[0], &mut o[0])
+        })
+    }
 }
 
 fn max_backward_f32<H: Half>(g: &Geom, ins: &[NDArray], dx: &NDArray) {
     // SAFETY: reads dy, x, y and writes the fresh dx; shapes checked by the backward infer.
-    let [dy, x, y] = [0, 1, 2].map(|i| widened(unsafe { ins[i].data::<H>() }));
-    // SAFETY: as above.
-    let dxs = unsafe { dx.data_mut::<H>() };
-    let mut wide = vec![0f32; dxs.len()];
-    pool::backward(g, Kind::Max, &dy, &x, &y, &mut wide);
-    narrow_into(&wide, dxs);
+    unsafe {
+        through_f32::<H, _>(&[&ins[0], &ins[1], &ins[2]], &[dx], |w, o| {
+            pool::backward(g, Kind::Max, &w[0], &w[1], &w[2], &mut o[0])
+        })
+    }
 }
 
 /// Shape check of a pooling backward node (`_backward_Pooling`, `_backward_Pooling_v1`): inputs

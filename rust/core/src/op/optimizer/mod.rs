@@ -11,6 +11,7 @@ use super::params::{ParamSpec, Params};
 use super::{read_f64, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::kernels::cpu::halves::{Half, TILE};
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
 use half::f16;
@@ -71,8 +72,16 @@ real!(f64);
 /// A stored element type and the `Real` it is computed in.
 pub trait Stored: Copy + Send + Sync + 'static {
     type C: Real;
+    /// Half types: updated in tiles widened a slice at a time (`update_tiles`).
+    const TILED: bool = false;
     fn ld(self) -> Self::C;
     fn st(v: Self::C) -> Self;
+    fn widen(src: &[Self], dst: &mut [Self::C]) {
+        dst.iter_mut().zip(src).for_each(|(d, s)| *d = s.ld())
+    }
+    fn narrow(src: &[Self::C], dst: &mut [Self]) {
+        dst.iter_mut().zip(src).for_each(|(d, s)| *d = Self::st(*s))
+    }
 }
 
 impl Stored for f32 {
@@ -101,6 +110,7 @@ macro_rules! half_stored {
     ($t:ty) => {
         impl Stored for $t {
             type C = f32;
+            const TILED: bool = true;
             #[inline(always)]
             fn ld(self) -> f32 {
                 // Element's conversions: `half`'s own do not vectorise.
@@ -109,6 +119,12 @@ macro_rules! half_stored {
             #[inline(always)]
             fn st(v: f32) -> $t {
                 Element::from_f32(v)
+            }
+            fn widen(src: &[$t], dst: &mut [f32]) {
+                <$t as Half>::widen(src, dst)
+            }
+            fn narrow(src: &[f32], dst: &mut [$t]) {
+                <$t as Half>::narrow(src, dst)
             }
         }
     };
@@ -192,6 +208,48 @@ unsafe fn update_loop<T: Stored, S: Stored<C = T::C>, const NS: usize, F>(
     }
 }
 
+/// `update_loop` for half types: tiles of weight, gradient and states widened to f32 a slice
+/// at a time (one value at a time, the conversions cost four times the update), updated
+/// there and rounded once on the way back.
+///
+/// # Safety
+/// As `update_loop`.
+unsafe fn update_tiles<T: Stored, S: Stored<C = T::C>, const NS: usize, F>(
+    w: *const T,
+    g: *const T,
+    st: [*mut S; NS],
+    o: *mut T,
+    n: usize,
+    f: &F,
+) where
+    F: Fn(T::C, T::C, &mut [T::C; NS]) -> T::C,
+{
+    use std::slice::{from_raw_parts, from_raw_parts_mut};
+    let z = <T::C as Real>::ZERO;
+    let (mut wt, mut gt, mut stt) = ([z; TILE], [z; TILE], [[z; TILE]; NS]);
+    let mut k = 0;
+    while k < n {
+        let m = TILE.min(n - k);
+        T::widen(from_raw_parts(w.add(k), m), &mut wt[..m]);
+        T::widen(from_raw_parts(g.add(k), m), &mut gt[..m]);
+        for (t, p) in stt.iter_mut().zip(&st) {
+            S::widen(from_raw_parts(p.add(k), m), &mut t[..m]);
+        }
+        for (i, (wv, &gv)) in wt[..m].iter_mut().zip(&gt[..m]).enumerate() {
+            let mut s: [T::C; NS] = std::array::from_fn(|j| stt[j][i]);
+            *wv = f(*wv, gv, &mut s);
+            for (t, v) in stt.iter_mut().zip(s) {
+                t[i] = v;
+            }
+        }
+        for (t, p) in stt.iter().zip(&st) {
+            S::narrow(&t[..m], from_raw_parts_mut(p.add(k), m));
+        }
+        T::narrow(&wt[..m], from_raw_parts_mut(o.add(k), m));
+        k += m;
+    }
+}
+
 /// Runs `f` over all elements, split over the intra-op pool.
 fn run<T: Stored, S: Stored<C = T::C>, const NS: usize, F>(ins: &[NDArray], out: &NDArray, f: F)
 where
@@ -213,7 +271,12 @@ where
         let st: [*mut S; NS] = std::array::from_fn(|k| unsafe { ps[k].get().add(b) });
         // SAFETY: b..e < n for every array; ranges of different tasks are disjoint.
         unsafe {
-            update_loop::<T, S, NS, F>(
+            let update = if T::TILED || S::TILED {
+                update_tiles::<T, S, NS, F>
+            } else {
+                update_loop::<T, S, NS, F>
+            };
+            update(
                 pw.get().add(b),
                 pg.get().add(b),
                 st,

@@ -1,7 +1,7 @@
 //! Update ops against hand-computed MXNet arithmetic.
 
 use crate::op::call_str;
-use crate::op::test_util::{arr, err, f32s};
+use crate::op::test_util::{arr, as_f32, err, f32s};
 
 fn close(a: &[f32], b: &[f32]) {
     assert_eq!(a.len(), b.len());
@@ -180,4 +180,97 @@ fn bad_inputs_name_the_argument() {
         &[("lr", "1")],
     );
     assert!(e.to_string().contains("mp_sgd_update"), "{e}");
+}
+
+/// Half-precision arrays update in f32 tiles: each step must equal the f32 update of the
+/// widened arrays, rounded once, bit for bit, across tile and task boundaries and in place
+/// or not.
+#[test]
+fn half_updates_round_the_f32_update_once() {
+    use crate::dtype::{DType, Element};
+    use crate::ndarray::NDArray;
+
+    fn check<H: Element>(op: &str, states: &[DType], attrs: &[(&str, &str)], in_place: bool) {
+        let n = 5000;
+        let vals = |seed: u32, lo: f32, hi: f32| -> Vec<f32> {
+            let mut x = seed;
+            (0..n)
+                .map(|_| {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    let v = lo + (hi - lo) * ((x >> 8) as f32 / (1 << 24) as f32);
+                    H::from_f32(v).to_f32()
+                })
+                .collect()
+        };
+        let mk = |v: &[f32], d: DType| -> NDArray {
+            if d == DType::F32 {
+                arr(&[n], v)
+            } else {
+                arr(&[n], &v.iter().map(|&x| H::from_f32(x)).collect::<Vec<H>>())
+            }
+        };
+        let data: Vec<Vec<f32>> = (0..2 + states.len())
+            .map(|i| vals(7 + i as u32, if i >= 2 { 0.0 } else { -2.0 }, 2.0))
+            .collect();
+        let dts: Vec<DType> = [H::DTYPE, H::DTYPE]
+            .into_iter()
+            .chain(states.iter().copied())
+            .collect();
+        let half: Vec<NDArray> = data.iter().zip(&dts).map(|(v, &d)| mk(v, d)).collect();
+        let wide: Vec<NDArray> = data.iter().map(|v| arr(&[n], v)).collect();
+        let run = |ins: &[NDArray]| {
+            if in_place {
+                step(op, ins, attrs);
+                ins[0].clone()
+            } else {
+                call_str(op, ins, attrs).expect("update").remove(0)
+            }
+        };
+        let (got, want) = (run(&half), run(&wide));
+        let rounded = |a: &NDArray| -> Vec<u32> {
+            as_f32(a)
+                .iter()
+                .map(|&v| H::from_f32(v).to_f32().to_bits())
+                .collect()
+        };
+        let bits = |a: &NDArray| -> Vec<u32> { as_f32(a).iter().map(|v| v.to_bits()).collect() };
+        assert_eq!(bits(&got), rounded(&want), "{op} weight, {:?}", H::DTYPE);
+        for (k, &d) in states.iter().enumerate() {
+            let (g, w) = (&half[2 + k], &wide[2 + k]);
+            let want = if d == DType::F32 { bits(w) } else { rounded(w) };
+            assert_eq!(bits(g), want, "{op} state {k}, {:?}", H::DTYPE);
+        }
+    }
+
+    fn all<H: Element>() {
+        let h = H::DTYPE;
+        let mom = [("lr", "0.1"), ("momentum", "0.9"), ("wd", "0.01")];
+        check::<H>(
+            "sgd_update",
+            &[],
+            &[("lr", "0.1"), ("clip_gradient", "1.5")],
+            true,
+        );
+        check::<H>("sgd_update", &[], &[("lr", "0.1")], false);
+        check::<H>("sgd_mom_update", &[h], &mom, true);
+        check::<H>("nag_mom_update", &[h], &mom, false);
+        check::<H>(
+            "adam_update",
+            &[h, h],
+            &[("lr", "0.01"), ("wd", "0.001")],
+            true,
+        );
+        check::<H>(
+            "ftml_update",
+            &[h, h, h],
+            &[("lr", "0.01"), ("t", "3")],
+            true,
+        );
+        if h == DType::F16 {
+            // Mixed precision: f16 weight and gradient, f32 states (the last the master copy).
+            check::<H>("mp_sgd_mom_update", &[DType::F32, DType::F32], &mom, true);
+        }
+    }
+    all::<half::f16>();
+    all::<half::bf16>();
 }

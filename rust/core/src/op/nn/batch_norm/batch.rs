@@ -3,14 +3,17 @@
 #[cfg(feature = "cuda")]
 use super::cuda;
 use super::{bn_param_dtype, check_vectors, float_data, split, BnCfg, BN_INPUTS};
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::kernels::cpu::halves::{through_f32, Half};
 use crate::kernels::cpu::norm::{
     channel_affine, channel_grad_apply, channel_grad_sums, channel_stats, with_real, Real,
 };
 use crate::kernels::cpu::Ptr;
+use crate::ndarray::NDArray;
 use crate::op::{expect_inputs, read_f64, write_f64, Desc, FnOp, Operator};
 use crate::shape::{norm_axis, Shape};
+use half::{bf16, f16};
 use std::sync::Arc;
 
 pub(super) fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
@@ -42,37 +45,25 @@ pub(super) fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
         move |cx, ins, outs| {
             let x = &ins[0];
             let ax = axis_of(x.shape())?;
-            let (outer, c, inner) = split(x.shape(), ax);
-            let (gamma, beta) = (read_f64(&ins[1]), read_f64(&ins[2]));
-            let (mean, istd): (Vec<f64>, Vec<f64>) = if cx.is_train && !cfg.use_global_stats {
-                with_real!(name, x.dtype(), T, C, {
-                    let _ = C::ZERO;
-                    // SAFETY: inside the op reading x.
-                    let st = channel_stats(unsafe { x.data::<T>() }, outer, c, inner);
-                    st.iter().map(|&(m, v)| (m, 1.0 / (v + cfg.eps).sqrt())).unzip()
-                })
-            } else {
-                let (mm, mv) = (read_f64(&ins[3]), read_f64(&ins[4]));
-                (mm, mv.iter().map(|v| 1.0 / (v + cfg.eps).sqrt()).collect())
+            let fwd = Forward {
+                cfg,
+                dims: split(x.shape(), ax),
+                gamma: read_f64(&ins[1]),
+                beta: read_f64(&ins[2]),
+                moving: (!cx.is_train || cfg.use_global_stats)
+                    .then(|| (read_f64(&ins[3]), read_f64(&ins[4]))),
             };
-            let g = |i: usize| if cfg.fix_gamma { 1.0 } else { gamma[i] };
-            with_real!(name, x.dtype(), T, C, {
-                let scale: Vec<C> = (0..c).map(|i| C::c(g(i) * istd[i])).collect();
-                let shift: Vec<C> = (0..c)
-                    .map(|i| C::c(beta[i] - mean[i] * g(i) * istd[i]))
-                    .collect();
-                // SAFETY: inside the op; the output is fresh.
-                let (xs, y) = unsafe { (x.data::<T>(), Ptr(outs[0].raw() as *mut T)) };
-                channel_affine::<T, C>(xs, y, &scale, &shift, outer, inner);
-                if cfg.relu {
-                    // SAFETY: the output is fresh and written only here.
-                    for v in unsafe { outs[0].data_mut::<T>() } {
-                        if v.to_f64() <= 0.0 {
-                            *v = T::from_f64(0.0);
-                        }
-                    }
-                }
-            });
+            let y = &outs[0];
+            // SAFETY (all three): inside the op reading x and writing y, which is fresh or,
+            // in place, x itself element for element.
+            let (mean, istd) = match x.dtype() {
+                DType::F16 => unsafe { fwd.in_f32::<f16>(x, y) },
+                DType::BF16 => unsafe { fwd.in_f32::<bf16>(x, y) },
+                d => with_real!(name, d, T, C, {
+                    unsafe { fwd.run::<T, C>(x.data::<T>(), Ptr(y.raw() as *mut T)) }
+                }),
+            };
+            let c = mean.len();
             write_f64(&outs[1], &mean);
             if cfg.var_out {
                 let var: Vec<f64> = istd.iter().map(|s| 1.0 / (s * s) - cfg.eps).collect();
@@ -180,84 +171,40 @@ fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
             let (dy, x) = (&ins[0], &ins[1]);
             let ax = norm_axis(cfg.axis, x.ndim(), name)?;
             let (outer, c, inner) = split(x.shape(), ax);
-            let gamma = read_f64(&ins[2]);
             let (mean, mut istd) = (read_f64(&ins[3]), read_f64(&ins[4]));
             if cfg.var_out {
                 istd = istd.iter().map(|v| 1.0 / (v + cfg.eps).sqrt()).collect();
             }
-            let g = |i: usize| if cfg.fix_gamma { 1.0 } else { gamma[i] };
             // MXNet runs the backward of its legacy-interface ops (BatchNorm_v1, SyncBatchNorm)
             // in training mode always: after an inference forward they differentiate the batch
             // formula at the moving statistics (which the forward showed as mean and var).
             let train = (cx.is_train || cfg.var_out) && !cfg.use_global_stats;
-            let n = (outer * inner).max(1) as f64;
-            with_real!(name, x.dtype(), T, C, {
-                // SAFETY: inside the op reading dy, x and writing dx (fresh).
-                let (dys, xs, dx) =
-                    unsafe { (dy.data::<T>(), x.data::<T>(), Ptr(outs[0].raw() as *mut T)) };
-                // Under the fused ReLU the gradient flows only where the output is positive.
-                let masked: Vec<T>;
-                let dys = if cfg.relu {
-                    // SAFETY: inside the op reading y (input 7).
-                    let ys = unsafe { ins[7].data::<T>() };
-                    masked = dys
-                        .iter()
-                        .zip(ys)
-                        .map(|(d, y)| {
-                            if y.to_f64() > 0.0 {
-                                *d
-                            } else {
-                                T::from_f64(0.0)
-                            }
-                        })
-                        .collect();
-                    &masked[..]
-                } else {
-                    dys
-                };
-                let sums = channel_grad_sums(dys, xs, &mean, outer, inner);
-                // The legacy ops' backward after an inference forward differentiates the batch
-                // formula at the moving mean, which is not the batch mean: MXNet keeps the term
-                // in sum(x - mean) that vanishes otherwise (and is ~0 after a training forward).
-                let offset: Vec<f64> = if cfg.var_out && train {
-                    channel_stats(xs, outer, c, inner)
-                        .iter()
-                        .zip(&mean)
-                        .map(|(st, m)| st.0 - m)
-                        .collect()
-                } else {
-                    vec![0.0; c]
-                };
-                let (mut a, mut b, mut k) = (Vec::new(), Vec::new(), Vec::new());
-                for i in 0..c {
-                    let (s1, s2) = sums[i];
-                    let gi = g(i) * istd[i];
-                    if train {
-                        // dx = g*istd*(dy - s1/n - (x-mean)*istd^2*s2/n)
-                        let t = gi * istd[i] * istd[i] * s2 / n;
-                        a.push(C::c(gi));
-                        b.push(C::c(-t));
-                        k.push(C::c(t * (mean[i] + offset[i]) - gi * s1 / n));
-                    } else {
-                        a.push(C::c(gi));
-                        b.push(C::ZERO);
-                        k.push(C::ZERO);
+            let bwd = Backward {
+                cfg,
+                dims: (outer, c, inner),
+                gamma: read_f64(&ins[2]),
+                mean: &mean,
+                istd: &istd,
+                train,
+            };
+            // Under the fused ReLU the gradient flows only where the output (input 7) is
+            // positive.
+            let y = cfg.relu.then(|| &ins[7]);
+            let dx = &outs[0];
+            // SAFETY (all three): inside the op reading dy, x (and y) and writing dx (fresh).
+            let (dgamma, dbeta) = match x.dtype() {
+                DType::F16 => unsafe { bwd.in_f32::<f16>(dy, x, y, dx) },
+                DType::BF16 => unsafe { bwd.in_f32::<bf16>(dy, x, y, dx) },
+                d => with_real!(name, d, T, C, {
+                    unsafe {
+                        let y = y.map(|y| y.data::<T>());
+                        let dx = Ptr(dx.raw() as *mut T);
+                        bwd.run::<T, C>(dy.data::<T>(), x.data::<T>(), y, dx)
                     }
-                }
-                channel_grad_apply::<T, C>(dys, xs, dx, &a, &b, &k, outer, inner);
-                let dgamma: Vec<f64> = (0..c)
-                    .map(|i| {
-                        if cfg.fix_gamma {
-                            0.0
-                        } else {
-                            sums[i].1 * istd[i]
-                        }
-                    })
-                    .collect();
-                let dbeta: Vec<f64> = sums.iter().map(|s| s.0).collect();
-                write_f64(&outs[1], &dgamma);
-                write_f64(&outs[2], &dbeta);
-            });
+                }),
+            };
+            write_f64(&outs[1], &dgamma);
+            write_f64(&outs[2], &dbeta);
             if train {
                 let m = cfg.momentum;
                 let mm: Vec<f64> = read_f64(&ins[5])
@@ -282,4 +229,178 @@ fn batch_norm_backward(cfg: BnCfg) -> Arc<dyn Operator> {
     #[cfg(feature = "cuda")]
     let op = op.with_cuda((!cfg.var_out && !cfg.relu).then(|| cuda::backward(cfg)));
     op.arc()
+}
+
+/// One BatchNorm forward over (outer, c, inner) data.
+struct Forward {
+    cfg: BnCfg,
+    dims: (usize, usize, usize),
+    gamma: Vec<f64>,
+    beta: Vec<f64>,
+    /// The moving mean and variance, when they replace the batch statistics.
+    moving: Option<(Vec<f64>, Vec<f64>)>,
+}
+
+impl Forward {
+    /// Writes y and returns the mean and 1/sqrt(var + eps) it used.
+    ///
+    /// # Safety
+    /// `y` holds x's length and is disjoint from `x` or is `x` itself.
+    unsafe fn run<T: Element, C: Real>(&self, x: &[T], y: Ptr<T>) -> (Vec<f64>, Vec<f64>) {
+        let (outer, c, inner) = self.dims;
+        let eps = self.cfg.eps;
+        let (mean, istd): (Vec<f64>, Vec<f64>) = match &self.moving {
+            None => channel_stats(x, outer, c, inner)
+                .iter()
+                .map(|&(m, v)| (m, 1.0 / (v + eps).sqrt()))
+                .unzip(),
+            Some((mm, mv)) => (
+                mm.clone(),
+                mv.iter().map(|v| 1.0 / (v + eps).sqrt()).collect(),
+            ),
+        };
+        let g = |i: usize| {
+            if self.cfg.fix_gamma {
+                1.0
+            } else {
+                self.gamma[i]
+            }
+        };
+        let scale: Vec<C> = (0..c).map(|i| C::c(g(i) * istd[i])).collect();
+        let shift: Vec<C> = (0..c)
+            .map(|i| C::c(self.beta[i] - mean[i] * g(i) * istd[i]))
+            .collect();
+        channel_affine::<T, C>(x, y, &scale, &shift, outer, inner);
+        if self.cfg.relu {
+            for v in std::slice::from_raw_parts_mut(y.get(), x.len()) {
+                if v.to_f64() <= 0.0 {
+                    *v = T::from_f64(0.0);
+                }
+            }
+        }
+        (mean, istd)
+    }
+
+    /// `run` for a half type, on f32 copies (widening is exact and the f32 result is rounded
+    /// once, as computing in the type does): one value at a time, its conversions cost more
+    /// than the normalisation.
+    ///
+    /// # Safety
+    /// Inside the op reading x and writing y.
+    unsafe fn in_f32<H: Half>(&self, x: &NDArray, y: &NDArray) -> (Vec<f64>, Vec<f64>) {
+        through_f32::<H, _>(&[x], &[y], |w, o| {
+            self.run::<f32, f32>(&w[0], Ptr(o[0].as_mut_ptr()))
+        })
+    }
+}
+
+/// One BatchNorm backward over (outer, c, inner) data.
+struct Backward<'a> {
+    cfg: BnCfg,
+    dims: (usize, usize, usize),
+    gamma: Vec<f64>,
+    mean: &'a [f64],
+    istd: &'a [f64],
+    /// Differentiates the batch statistics too.
+    train: bool,
+}
+
+impl Backward<'_> {
+    /// Writes dx and returns d(gamma) and d(beta).
+    ///
+    /// # Safety
+    /// `dx` holds x's length and is disjoint from the inputs.
+    unsafe fn run<T: Element, C: Real>(
+        &self,
+        dy: &[T],
+        x: &[T],
+        y: Option<&[T]>,
+        dx: Ptr<T>,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let (outer, c, inner) = self.dims;
+        let (mean, istd) = (self.mean, self.istd);
+        let n = (outer * inner).max(1) as f64;
+        let g = |i: usize| {
+            if self.cfg.fix_gamma {
+                1.0
+            } else {
+                self.gamma[i]
+            }
+        };
+        let masked: Vec<T>;
+        let dy = match y {
+            Some(y) => {
+                masked = dy
+                    .iter()
+                    .zip(y)
+                    .map(|(d, y)| {
+                        if y.to_f64() > 0.0 {
+                            *d
+                        } else {
+                            T::from_f64(0.0)
+                        }
+                    })
+                    .collect();
+                &masked[..]
+            }
+            None => dy,
+        };
+        let sums = channel_grad_sums(dy, x, mean, outer, inner);
+        // The legacy ops' backward after an inference forward differentiates the batch
+        // formula at the moving mean, which is not the batch mean: MXNet keeps the term in
+        // sum(x - mean) that vanishes otherwise (and is ~0 after a training forward).
+        let offset: Vec<f64> = if self.cfg.var_out && self.train {
+            channel_stats(x, outer, c, inner)
+                .iter()
+                .zip(mean)
+                .map(|(st, m)| st.0 - m)
+                .collect()
+        } else {
+            vec![0.0; c]
+        };
+        let (mut a, mut b, mut k) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..c {
+            let (s1, s2) = sums[i];
+            let gi = g(i) * istd[i];
+            a.push(C::c(gi));
+            if self.train {
+                // dx = g*istd*(dy - s1/n - (x-mean)*istd^2*s2/n)
+                let t = gi * istd[i] * istd[i] * s2 / n;
+                b.push(C::c(-t));
+                k.push(C::c(t * (mean[i] + offset[i]) - gi * s1 / n));
+            } else {
+                b.push(C::ZERO);
+                k.push(C::ZERO);
+            }
+        }
+        channel_grad_apply::<T, C>(dy, x, dx, &a, &b, &k, outer, inner);
+        let dgamma = (0..c)
+            .map(|i| {
+                if self.cfg.fix_gamma {
+                    0.0
+                } else {
+                    sums[i].1 * istd[i]
+                }
+            })
+            .collect();
+        (dgamma, sums.iter().map(|s| s.0).collect())
+    }
+
+    /// `run` for a half type, on f32 copies (see `Forward::in_f32`).
+    ///
+    /// # Safety
+    /// Inside the op reading dy, x (and y) and writing dx.
+    unsafe fn in_f32<H: Half>(
+        &self,
+        dy: &NDArray,
+        x: &NDArray,
+        y: Option<&NDArray>,
+        dx: &NDArray,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let ins: Vec<&NDArray> = [dy, x].into_iter().chain(y).collect();
+        through_f32::<H, _>(&ins, &[dx], |w, o| {
+            let y = w.get(2).map(|v| &v[..]);
+            self.run::<f32, f32>(&w[0], &w[1], y, Ptr(o[0].as_mut_ptr()))
+        })
+    }
 }

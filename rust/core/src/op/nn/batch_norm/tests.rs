@@ -4,7 +4,7 @@ use crate::autograd;
 use crate::dtype::DType;
 use crate::op::call_str;
 use crate::op::nn::loss::op_grads;
-use crate::op::test_util::{arr, check_grad, check_grad_train, err, f32s, rand64, run};
+use crate::op::test_util::{arr, as_f32, check_grad, check_grad_train, err, f32s, rand64, run};
 
 fn close(a: &[f32], b: &[f64], tol: f64) -> bool {
     a.len() == b.len()
@@ -359,4 +359,64 @@ fn instance_norm_matches_naive() {
         &[],
     );
     assert!(e.to_string().contains("3 dimensions"), "{e}");
+}
+
+/// float16/bfloat16 data normalise on f32 copies: outputs and data gradients must be the
+/// float32 results of the widened data rounded once, bit for bit, and the float32 parameter
+/// gradients and moving statistics must equal float32's exactly.
+#[test]
+fn half_batch_norm_rounds_the_f32_result_once() {
+    use crate::dtype::Element;
+    use crate::ndarray::NDArray;
+
+    fn check<H: Element>(op: &str, attrs: &[(&str, &str)], is_train: bool) {
+        let shape = [4usize, 3, 5, 3];
+        let rounded = |a: &NDArray| -> NDArray {
+            let v: Vec<H> = as_f32(a).iter().map(|&x| H::from_f32(x)).collect();
+            arr(a.shape().dims(), &v)
+        };
+        let widened = |a: &NDArray| arr(a.shape().dims(), &as_f32(a));
+        let x = rounded(&rand64(&shape, -2.0, 3.0, 41));
+        let dy = rounded(&rand64(&shape, -1.0, 1.0, 42));
+        let params = |seed| {
+            [(0.5, 1.5), (-1.0, 1.0), (-0.2, 0.2), (0.5, 1.5)]
+                .iter()
+                .enumerate()
+                .map(|(i, &(lo, hi))| widened(&rand64(&[3], lo, hi, seed + i as u64)))
+                .collect::<Vec<_>>()
+        };
+        let (ph, pw) = (params(50), params(50));
+        let ins_h: Vec<NDArray> = std::iter::once(x.clone()).chain(ph.clone()).collect();
+        let ins_w: Vec<NDArray> = std::iter::once(widened(&x)).chain(pw.clone()).collect();
+        let prev = autograd::set_training(is_train);
+        let (yh, yw) = (run(op, &ins_h, attrs), run(op, &ins_w, attrs));
+        autograd::set_training(prev);
+        let bits = |a: &NDArray| as_f32(a).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(yh.dtype(), H::DTYPE);
+        assert_eq!(bits(&yh), bits(&rounded(&yw)), "{op} {attrs:?} output");
+        let gh = op_grads(op, attrs, &ins_h, Some(std::slice::from_ref(&dy)), is_train);
+        let gw = op_grads(op, attrs, &ins_w, Some(&[widened(&dy)]), is_train);
+        let (dxh, dxw) = (gh[0].as_ref().unwrap(), gw[0].as_ref().unwrap());
+        assert_eq!(bits(dxh), bits(&rounded(dxw)), "{op} {attrs:?} dx");
+        for k in 1..3 {
+            let (a, b) = (gh[k].as_ref().unwrap(), gw[k].as_ref().unwrap());
+            assert_eq!(bits(a), bits(b), "{op} {attrs:?} grad {k}");
+        }
+        for (a, b) in ph.iter().zip(&pw) {
+            assert_eq!(bits(a), bits(b), "{op} {attrs:?} moving statistics");
+        }
+    }
+
+    fn all<H: Element>() {
+        let free = [("fix_gamma", "False")];
+        for train in [true, false] {
+            check::<H>("BatchNorm", &free, train);
+            check::<H>("BatchNorm", &[("axis", "-1")], train);
+            check::<H>("_contrib_BatchNormWithReLU", &free, train);
+            check::<H>("BatchNorm_v1", &free, train);
+        }
+        check::<H>("BatchNorm", &[("use_global_stats", "True")], true);
+    }
+    all::<half::f16>();
+    all::<half::bf16>();
 }

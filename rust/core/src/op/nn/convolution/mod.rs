@@ -9,7 +9,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::infer::refine;
 use crate::kernels::cpu::conv::{self, Geom, Real};
-use crate::kernels::cpu::halves::{narrow_into, widened, Half};
+use crate::kernels::cpu::halves::{through_f32, Half};
 use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
 use crate::op::shape_ops::def;
@@ -421,17 +421,14 @@ fn forward_slices<T: Real>(cfg: &Cfg, g: &Geom, x: &[T], w: &[T], bias: Option<&
 // accumulate in f32 across the whole batch (the weight gradient gathered sample by sample
 // was rounded to the half type after each one), and each result is rounded once.
 fn forward_in_f32<H: Half>(cfg: &Cfg, g: &Geom, ins: &[NDArray], out: &NDArray) {
+    let ins: Vec<&NDArray> = ins.iter().collect();
     // SAFETY: as in `forward_t`.
-    let wide: Vec<Vec<f32>> = ins
-        .iter()
-        .map(|a| widened(unsafe { a.data::<H>() }))
-        .collect();
-    // SAFETY: as in `forward_t`.
-    let y = unsafe { out.data_mut::<H>() };
-    let mut wy = vec![0f32; y.len()];
-    let bias = wide.get(2).map(|b| &b[..]);
-    forward_slices(cfg, g, &wide[0], &wide[1], bias, &mut wy);
-    narrow_into(&wy, y);
+    unsafe {
+        through_f32::<H, _>(&ins, &[out], |w, y| {
+            let bias = w.get(2).map(|b| &b[..]);
+            forward_slices(cfg, g, &w[0], &w[1], bias, &mut y[0])
+        })
+    }
 }
 
 /// Inputs dY, data, weight; outputs d(data) (when `need_dx`), d(weight) and, with bias,
@@ -493,21 +490,16 @@ fn backward_slices<T: Real>(
 }
 
 fn backward_in_f32<H: Half>(cfg: &Cfg, g: &Geom, need_dx: bool, ins: &[NDArray], outs: &[NDArray]) {
+    let ins: Vec<&NDArray> = ins.iter().collect();
+    let outs: Vec<&NDArray> = outs.iter().collect();
     // SAFETY: as in `backward_t`.
-    let wide: Vec<Vec<f32>> = ins
-        .iter()
-        .map(|a| widened(unsafe { a.data::<H>() }))
-        .collect();
-    let mut grads: Vec<Vec<f32>> = outs.iter().map(|o| vec![0f32; o.size()]).collect();
-    {
-        let mut it = grads.iter_mut().map(|v| &mut v[..]);
-        let dx = if need_dx { it.next() } else { None };
-        let dw = it.next().unwrap_or_default();
-        backward_slices(cfg, g, &wide[0], &wide[1], &wide[2], dx, dw, it.next());
-    }
-    for (o, v) in outs.iter().zip(&grads) {
-        // SAFETY: as in `backward_t`.
-        narrow_into(v, unsafe { o.data_mut::<H>() });
+    unsafe {
+        through_f32::<H, _>(&ins, &outs, |w, grads| {
+            let mut it = grads.iter_mut().map(|v| &mut v[..]);
+            let dx = if need_dx { it.next() } else { None };
+            let dw = it.next().unwrap_or_default();
+            backward_slices(cfg, g, &w[0], &w[1], &w[2], dx, dw, it.next())
+        })
     }
 }
 
