@@ -123,6 +123,18 @@ def bench_half(q):
            ("exp(a)", lambda a, b: mx.nd.exp(a), lambda: np.exp(h)),
            ("sum(a)", lambda a, b: mx.nd.sum(a), lambda: h.sum(dtype=np.float32)),
            ("a.astype(float32)", lambda a, b: a.astype("float32"), lambda: h.astype(np.float32))]
+    # Optimizer updates, in place as optimizers run them (numpy: the same arithmetic in float16).
+    mom = {id(a): mx.nd.zeros_like(a) for a, _ in arrays.values()}
+    hw, hm = h.copy(), np.zeros_like(h)
+
+    def np_sgd_mom():
+        np.multiply(hm, np.float16(0.9), out=hm)
+        hm.__isub__(np.float16(1e-3) * h2)
+        hw.__iadd__(hm)
+        return hw
+    ops.append(("sgd_mom_update (in place)",
+                lambda a, b: mx.nd.sgd_mom_update(a, b, mom[id(a)], lr=1e-3, momentum=0.9, out=a),
+                np_sgd_mom))
     for name, f, g in ops:
         ms = [median_time(lambda: f(a, b).wait_to_read(), 7) * 1e3 for a, b in arrays.values()]
         print("%-44s %-8s %10.2f %10.2f %10.2f %10.2f" % (name, "ms", *ms, median_time(g, 7) * 1e3))

@@ -6,7 +6,7 @@ installed) in one run. Medians of repeated timings; ratios oxnet vs peer.
 Rows: FullyConnected 256x1024 -> 1024 forward+backward (ms/iter; numpy = its three GEMMs),
 LeNet training step on batch 64 (samples/s; forward, backward, SGD update), a
 ResNet-18-style basic block and a MobileNet depthwise-separable block forward+backward
-(ms/iter), and the same block's inference in FP32
+(ms/iter; the basic block also in float16 and bfloat16), and the same block's inference in FP32
 and after `mx.contrib.quantization.quantize_model` / `quantize_model_mkldnn` (INT8, naive
 calibration; ms/iter, the INT8 rows' "vs np" column is their speed against FP32 in the same
 run)."""
@@ -161,23 +161,20 @@ def train_pass_ms(ex, head, reps):
 
 
 def bench_resblock(q):
+    """The block in float32 against PyTorch, then in float16 and bfloat16 (their "vs np" column:
+    speed against float32 in the same run)."""
     batch, ch, hw = 16, 64, 28
     rng = np.random.RandomState(0)
     x = rng.uniform(-1, 1, (batch, ch, hw, hw)).astype(np.float32)
-    data = mx.sym.Variable("data")
-    c1 = mx.sym.Convolution(data, kernel=(3, 3), pad=(1, 1), num_filter=ch, no_bias=True, name="c1")
-    b1 = mx.sym.BatchNorm(c1, fix_gamma=False, name="bn1")
-    r1 = mx.sym.Activation(b1, act_type="relu")
-    c2 = mx.sym.Convolution(r1, kernel=(3, 3), pad=(1, 1), num_filter=ch, no_bias=True, name="c2")
-    b2 = mx.sym.BatchNorm(c2, fix_gamma=False, name="bn2")
-    out = mx.sym.Activation(b2 + data, act_type="relu")
-    ex = out.simple_bind(mx.cpu(), data=(batch, ch, hw, hw))
-    for name, arr in ex.arg_dict.items():
-        arr[:] = x if name == "data" else rng.normal(0, 0.05, arr.shape) + (1 if "gamma" in name else 0)
-    head = mx.nd.ones((batch, ch, hw, hw))
-
+    out = resblock_symbol(ch)
     reps = 3 if q else 10
-    t_ours = train_pass_ms(ex, head, reps)
+    times = []
+    for dt in ("float32", "float16", "bfloat16"):
+        ex = out.simple_bind(mx.cpu(), data=x.shape, type_dict={"data": dt})
+        for name, arr in ex.arg_dict.items():
+            v = x if name == "data" else rng.normal(0, 0.05, arr.shape) + (1 if "gamma" in name else 0)
+            arr[:] = mx.nd.array(v).astype(arr.dtype)
+        times.append(train_pass_ms(ex, mx.nd.ones(x.shape, dtype=dt), reps))
     t_torch = None
     if torch is not None:
         nn = torch.nn
@@ -191,7 +188,9 @@ def bench_resblock(q):
             y = torch.relu(b2t(c2t(torch.relu(b1t(c1t(tx))))) + tx)
             y.backward(th)
         t_torch = median_time(torch_block, reps) * 1e3
-    row("ResNet basic block 16x64x28x28 fwd+bwd", "ms/iter", t_ours, None, t_torch, higher=False)
+    row("ResNet basic block 16x64x28x28 fwd+bwd", "ms/iter", times[0], None, t_torch, higher=False)
+    row("  float16 (vs np = vs float32)", "ms/iter", times[1], times[0], higher=False)
+    row("  bfloat16 (vs np = vs float32)", "ms/iter", times[2], times[0], higher=False)
 
 
 def bench_separable(q):

@@ -227,7 +227,7 @@ macro_rules! half_element {
             const DTYPE: DType = $d;
             #[inline(always)]
             fn to_f64(self) -> f64 {
-                <$t>::to_f64(self)
+                f64::from($to_f32(self))
             }
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
@@ -245,7 +245,7 @@ macro_rules! half_element {
     };
 }
 half_element!(f16, DType::F16, f16_to_f32, f32_to_f16);
-half_element!(bf16, DType::BF16, bf16::to_f32, bf16::from_f32);
+half_element!(bf16, DType::BF16, bf16_to_f32, f32_to_bf16);
 
 /// `v` rounded to f32 *to odd*: an inexact value takes the neighbour whose last bit is set.
 /// Rounding that once more, to nearest, into a type of at most 11 significant bits gives
@@ -322,6 +322,30 @@ pub fn f32_to_f16(v: f32) -> f16 {
     f16::from_bits(h | sign)
 }
 
+/// The f32 of a bf16 (exact; NaNs come back quiet, as `half` gives them).
+#[inline(always)]
+pub fn bf16_to_f32(h: bf16) -> f32 {
+    let h = u32::from(h.to_bits());
+    let quiet = if h & 0x7fff > 0x7f80 { 0x40 } else { 0 };
+    f32::from_bits((h | quiet) << 16)
+}
+
+/// The bf16 nearest to an f32, ties to even (overflow to infinity; NaNs quiet, keeping the
+/// top of their payload).
+#[inline(always)]
+pub fn f32_to_bf16(v: f32) -> bf16 {
+    let x = v.to_bits();
+    // Add just under half a bf16 step plus the kept bit's parity, truncate. No NaN wraps:
+    // the largest sum, from -f32::MAX, is 0xff80_7fff.
+    let rounded = (x + 0x7fff + ((x >> 16) & 1)) >> 16;
+    let nan = (x >> 16) | 0x40;
+    bf16::from_bits(if x & 0x7fff_ffff > 0x7f80_0000 {
+        nan
+    } else {
+        rounded
+    } as u16)
+}
+
 /// Runs `$body` with `$T` bound to the Rust element type of `$dtype` (bool as u8).
 #[macro_export]
 macro_rules! with_dtype {
@@ -365,7 +389,7 @@ macro_rules! with_dtype {
 
 #[cfg(test)]
 mod tests {
-    use super::{f16_to_f32, f32_to_f16, Element};
+    use super::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16, Element};
     use half::{bf16, f16};
 
     /// `half`'s conversions (F16C where the CPU has it) are the reference.
@@ -421,6 +445,21 @@ mod tests {
             0x7f80_2000,
         ] {
             same_as_half(f32::from_bits(bits));
+        }
+    }
+
+    #[test]
+    fn bf16_conversions_match_half() {
+        for h in 0..=u16::MAX {
+            let (got, want) = (bf16_to_f32(bf16::from_bits(h)), bf16::from_bits(h).to_f32());
+            assert_eq!(got.to_bits(), want.to_bits(), "bf16 {h:#06x}");
+            // Every bf16 bit pattern above, with the low halves that decide a rounding: zero,
+            // the tie, one unit either side of it and both ends.
+            for low in [0, 1, 0x7fff, 0x8000, 0x8001, 0xffff, 0x1234, 0xc000] {
+                let v = f32::from_bits(u32::from(h) << 16 | low);
+                let (got, want) = (f32_to_bf16(v).to_bits(), bf16::from_f32(v).to_bits());
+                assert_eq!(got, want, "f32 {v:e} ({:#010x})", v.to_bits());
+            }
         }
     }
 
