@@ -65,6 +65,38 @@ def test_imdecode_png_is_exact_in_rgb_and_bgr():
     np.testing.assert_array_equal(out.asnumpy(), a)
 
 
+def test_nd_imdecode_is_mxnets_legacy_chw_bgr_decoder():
+    # MXNet 1.9.1's mx.nd.imdecode fails in its pip build ("Shape is unknown" without a mean,
+    # "OpenCV Failed to decode image" with one); this follows its C++ source (ndarray.cc,
+    # Imdecode): OpenCV's BGR pixels as (c, h, w), clipped, minus mean, into out[index].
+    a = decode_pat()
+    buf = png_bytes(a)
+    bgr = a[:, :, ::-1].transpose(2, 0, 1).astype(np.float32)
+    r = mx.nd.imdecode(buf)
+    assert r.dtype == np.float32 and r.shape == (3, 9, 11)
+    np.testing.assert_array_equal(r.asnumpy(), bgr)
+    np.testing.assert_array_equal(mx.nd.imdecode(buf, clip_rect=(2, 1, 7, 9)).asnumpy(), bgr[:, 1:9, 2:7])
+    mean = mx.nd.array(np.random.RandomState(0).uniform(0, 255, (3, 9, 11)), dtype=np.float64)
+    r = mx.nd.imdecode(buf, mean=mean)
+    assert r.dtype == np.float64
+    np.testing.assert_array_equal(r.asnumpy(), bgr - mean.asnumpy())
+    out = mx.nd.full((2, 3, 9, 11), 7.0)
+    assert mx.nd.imdecode(buf, out=out, index=1) is out
+    np.testing.assert_array_equal(out.asnumpy()[1], bgr)
+    assert (out.asnumpy()[0] == 7).all()
+    gray = mx.nd.imdecode(buf, channels=1)
+    np.testing.assert_array_equal(gray.asnumpy(), mx.img.imdecode(buf, flag=0).asnumpy().transpose(2, 0, 1))
+    for kwargs, msg in [(dict(clip_rect=(0, 0, 12, 9)), "clip_rect"), (dict(channels=4), "channels"),
+                        (dict(out=mx.nd.zeros((3, 9, 10))), "out has shape"),
+                        (dict(out=out, index=2), "index"),
+                        (dict(out=mx.nd.zeros((3, 9, 11)), mean=mx.nd.zeros((3, 9, 11), dtype=np.float16)),
+                         "mean must be float32")]:
+        with pytest.raises(MXNetError, match=msg):
+            mx.nd.imdecode(buf, **kwargs)
+    with pytest.raises(MXNetError, match="imdecode"):
+        mx.nd.imdecode(b"not an image")
+
+
 def test_imdecode_gray_and_jpeg_match_mxnet_exactly():
     # gray PNG follows libpng's rgb_to_gray, gray JPEG libjpeg's luma channel, as OpenCV does
     g = mx.img.imdecode(png_bytes(decode_pat()), flag=0)

@@ -35,7 +35,7 @@ from .ndarray import (  # noqa: E402
     waitall, from_dlpack, from_numpy, to_dlpack_for_read, to_dlpack_for_write, moveaxis, maximum,
     minimum, power, equal, not_equal, greater, greater_equal, lesser, lesser_equal, add, subtract,
     multiply, divide, modulo, true_divide, onehot_encode, linspace, logical_and, logical_or,
-    logical_xor, cast_storage, histogram, split_v2,
+    logical_xor, cast_storage, histogram, split_v2, imdecode,
 )
 from .utils import save, load, load_frombuffer  # noqa: E402
 from .cached_op import CachedOp  # noqa: E402

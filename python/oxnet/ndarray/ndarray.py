@@ -329,6 +329,47 @@ def onehot_encode(indices, out):
     return _internal.one_hot(indices, depth=out.shape[1], out=out)
 
 
+def imdecode(str_img, clip_rect=(0, 0, 0, 0), out=None, index=0, channels=3, mean=None):
+    """DEPRECATED (as in MXNet 1.x): use ``mx.image.imdecode``. Decodes image bytes to a
+    (channels, height, width) array in OpenCV's BGR order (``channels=1``: gray), clipped to
+    ``clip_rect`` (x0, y0, x1, y1; all zero for the whole image), minus ``mean`` (an array of
+    that shape), in mean's dtype (float32 without one). Writes into ``out`` when given: a
+    (c, h, w) array, or slice ``index`` of an (n, c, h, w) one, in out's dtype."""
+    from ..image.image import imdecode as decode_hwc
+    if channels not in (1, 3):
+        raise MXNetError("imdecode: channels must be 1 (gray) or 3 (BGR), got %r" % (channels,))
+    img = decode_hwc(str_img, flag=1 if channels == 3 else 0, to_rgb=False).asnumpy()
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = (int(v) for v in clip_rect)
+    if y1 == y0:  # MXNet's test for "no clipping"
+        x0, y0, x1, y1 = 0, 0, w, h
+    if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
+        raise MXNetError("imdecode: clip_rect (x0, y0, x1, y1) = %s is not a rectangle inside the "
+                         "%dx%d (width x height) image" % ((x0, y0, x1, y1), w, h))
+    chw = img[y0:y1, x0:x1].transpose(2, 0, 1)
+    if out is None:
+        dtype = np.dtype(np.float32) if mean is None else _as_np_dtype(mean.dtype)
+    else:
+        if out.ndim not in (3, 4) or (out.ndim == 4 and not 0 <= index < out.shape[0]):
+            raise MXNetError("imdecode: out must be (c, h, w), or (n, c, h, w) with 0 <= index < n; "
+                             "got shape %s and index %d" % (out.shape, index))
+        dest = out if out.ndim == 3 else out[index]
+        if dest.shape != chw.shape:
+            raise MXNetError("imdecode: out%s has shape %s, the clipped image %s"
+                             % ("" if out.ndim == 3 else "[%d]" % index, dest.shape, chw.shape))
+        dtype = _as_np_dtype(out.dtype)
+    res = chw.astype(dtype)
+    if mean is not None:
+        if mean.shape != chw.shape or _as_np_dtype(mean.dtype) != dtype:
+            raise MXNetError("imdecode: mean must be %s of shape %s like the clipped image, got %s %s"
+                             % (_np_dtype_name(dtype), chw.shape, _np_dtype_name(mean.dtype), mean.shape))
+        res = res - mean.asnumpy()
+    if out is None:
+        return array(res, dtype=dtype)
+    dest[:] = res
+    return out
+
+
 def histogram(a, bins=10, range=None):  # noqa: A002 - MXNet's argument name
     """Histogram of `a`: `bins` equal bins over `range`, or the bin edges as an NDArray.
     Returns (counts, bin edges), as MXNet's `mx.nd.histogram`."""
