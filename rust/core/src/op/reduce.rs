@@ -1153,12 +1153,12 @@ pub(crate) mod tests {
     fn extremes_of_long_rows_see_every_nan_and_infinity() {
         // Rows long enough for the lane loop (and split tasks), with the odd value placed in
         // the lanes, in the tail after them, and first.
-        for n in [32usize, 45, 1000, (1 << 16) + 7] {
+        for n in [32usize, 45, 1000, 2500, (1 << 16) + 7] {
             for at in [0, n / 2, n - 1] {
                 for odd in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.5] {
                     let mut x: Vec<f64> = (0..n).map(|i| ((i * 37) % 101) as f64 - 50.0).collect();
                     x[at] = odd;
-                    for dt in [DType::F32, DType::F64, DType::F16] {
+                    for dt in [DType::F32, DType::F64, DType::F16, DType::BF16] {
                         let a = arr(&[1, n], &x, dt);
                         for (op, want) in [
                             ("max", x.iter().cloned().fold(f64::NEG_INFINITY, f64::max)),

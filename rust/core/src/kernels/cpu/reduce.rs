@@ -100,6 +100,10 @@ pub trait RedElem: Element {
         };
         fold_slice(&red, xs, 0)
     }
+    /// The max (`MAX`) or min of a contiguous run, from `start` (`Extreme::fold_run`).
+    fn extreme_run<const MAX: bool>(xs: &[Self], start: Self) -> Self {
+        extreme_lanes::<Self, MAX>(xs, start)
+    }
 }
 
 /// Elements per block of [`sum_f32`]: each of its lanes adds `SUM_BLOCK / LANES` = 32 values
@@ -156,7 +160,7 @@ impl<T: RedElem> Reducer<T> for Sum {
 }
 
 macro_rules! red_float {
-    ($t:ty $(, $sum_run:item)?) => {
+    ($t:ty $(, $run:item)*) => {
         impl RedElem for $t {
             type A = f64;
             #[inline(always)]
@@ -167,7 +171,7 @@ macro_rules! red_float {
             fn lower(a: f64) -> Self {
                 <$t as Element>::from_f64(a)
             }
-            $($sum_run)?
+            $($run)*
         }
     };
 }
@@ -176,14 +180,35 @@ red_float!(
     f16,
     fn sum_run(xs: &[f16]) -> f64 {
         sum_half(xs)
+    },
+    fn extreme_run<const MAX: bool>(xs: &[f16], start: f16) -> f16 {
+        extreme_half::<f16, MAX>(xs, start)
     }
 );
 red_float!(
     half::bf16,
     fn sum_run(xs: &[half::bf16]) -> f64 {
         sum_half(xs)
+    },
+    fn extreme_run<const MAX: bool>(xs: &[half::bf16], start: half::bf16) -> half::bf16 {
+        extreme_half::<half::bf16, MAX>(xs, start)
     }
 );
+
+/// Extremes of half-precision runs compare widened blocks (exact) as f32 does: `half`'s own
+/// comparisons are bit logic that does not vectorise (20 times f32's time).
+fn extreme_half<H: Half + RedElem, const MAX: bool>(xs: &[H], start: H) -> H {
+    let red = Extreme::<f32, MAX> {
+        start: start.to_f32(),
+    };
+    let mut tile = [0f32; SUM_BLOCK];
+    let m = xs.chunks(SUM_BLOCK).fold(red.start, |a, c| {
+        let t = &mut tile[..c.len()];
+        H::widen(c, t);
+        red.merge(a, f32::extreme_run::<MAX>(t, red.start))
+    });
+    H::from_f32(m)
+}
 
 /// Sums of half-precision runs widen a block at a time (F16C for f16) and add as f32 does.
 fn sum_half<H: Half>(xs: &[H]) -> f64 {
@@ -272,30 +297,36 @@ impl<T: RedElem, const MAX: bool> Reducer<T> for Extreme<T, MAX> {
     fn finish(&self, a: T, _: usize) -> T {
         a
     }
-    /// Lanes keep the plain compare-and-select (a single max/min instruction for floats) and
-    /// a separate NaN flag, instead of a NaN-aware select per element: f32 max of 1M on one
-    /// core ran at 15-19 GB/s with the select, numpy's at 36-44.
-    #[allow(clippy::eq_op)]
     fn fold_run(&self, xs: &[T], _: usize) -> T {
-        let mut acc = [self.start; LANES];
-        let mut nan = [0u32; LANES];
-        let mut chunks = xs.chunks_exact(LANES);
-        for c in &mut chunks {
-            for l in 0..LANES {
-                let x = c[l];
-                nan[l] |= (x != x) as u32;
-                acc[l] = if Self::beats(x, acc[l]) { x } else { acc[l] };
-            }
-        }
-        if nan.iter().any(|&f| f != 0) {
-            return T::from_f64(f64::NAN);
-        }
-        let a = acc.iter().fold(self.start, |a, &x| self.step(a, x, 0));
-        chunks
-            .remainder()
-            .iter()
-            .fold(a, |a, &x| self.step(a, x, 0))
+        T::extreme_run::<MAX>(xs, self.start)
     }
+}
+
+/// The default `RedElem::extreme_run`. Lanes keep the plain compare-and-select (a single
+/// max/min instruction for floats) and a separate NaN flag, instead of a NaN-aware select per
+/// element: f32 max of 1M on one core ran at 15-19 GB/s with the select, numpy's at 36-44.
+#[allow(clippy::eq_op)]
+fn extreme_lanes<T: RedElem, const MAX: bool>(xs: &[T], start: T) -> T {
+    let red = Extreme::<T, MAX> { start };
+    let mut acc = [start; LANES];
+    let mut nan = [0u32; LANES];
+    let mut chunks = xs.chunks_exact(LANES);
+    for c in &mut chunks {
+        for l in 0..LANES {
+            let x = c[l];
+            nan[l] |= (x != x) as u32;
+            acc[l] = if Extreme::<T, MAX>::beats(x, acc[l]) {
+                x
+            } else {
+                acc[l]
+            };
+        }
+    }
+    if nan.iter().any(|&f| f != 0) {
+        return T::from_f64(f64::NAN);
+    }
+    let a = acc.iter().fold(start, |a, &x| red.step(a, x, 0));
+    chunks.remainder().iter().fold(a, |a, &x| red.step(a, x, 0))
 }
 
 /// A fold: `step` takes an element and its position along the reduced axis.
