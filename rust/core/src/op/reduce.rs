@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::cast::cast_into;
 use crate::kernels::cpu::elemwise::{unary, Arith};
-use crate::kernels::cpu::reduce::{permute_copy, reduce, Acc, Extreme, Fold, RedElem, Sum};
+use crate::kernels::cpu::reduce::{
+    permute_copy, reduce, Acc, ArgExtreme, Extreme, Fold, RedElem, Sum,
+};
 use crate::kernels::cpu::strided::{copy_all, copy_walk, Walk};
 use crate::kernels::cpu::Ptr;
 use crate::ndarray::NDArray;
@@ -553,38 +555,26 @@ fn search_shape(
     Ok((Shape(out), Geom::new(outer, dims[ax], inner)))
 }
 
-/// Index of the first maximum (or minimum); a NaN counts as the extreme, as in numpy.
-fn search<T: Element>(src: &[T], dst: Ptr<T>, g: &Geom, max: bool) {
-    const NONE: usize = usize::MAX;
-    let pick = move |a: (T, usize), b: (T, usize)| {
-        if a.1 == NONE {
-            return b;
-        }
-        if b.1 == NONE {
-            return a;
-        }
-        #[allow(clippy::eq_op)]
-        let (an, bn) = (a.0 != a.0, b.0 != b.0);
-        let b_wins = if an || bn {
-            bn && (!an || b.1 < a.1)
-        } else if b.0 == a.0 {
-            b.1 < a.1
-        } else {
-            (b.0 > a.0) == max
-        };
-        if b_wins {
-            b
-        } else {
-            a
-        }
-    };
-    let red = Fold {
-        init: (T::default(), NONE),
-        step: move |a, x, j| pick(a, (x, j)),
-        merge: pick,
-        finish: |a: (T, usize), _| T::from_f64(a.1 as f64),
-    };
-    reduce(&red, src, dst, g.outer, g.r, g.inner);
+fn search<T: RedElem>(src: &[T], dst: Ptr<T>, g: &Geom, max: bool) {
+    if max {
+        reduce(
+            &ArgExtreme::<T, true>::default(),
+            src,
+            dst,
+            g.outer,
+            g.r,
+            g.inner,
+        )
+    } else {
+        reduce(
+            &ArgExtreme::<T, false>::default(),
+            src,
+            dst,
+            g.outer,
+            g.r,
+            g.inner,
+        )
+    }
 }
 
 fn search_op(
@@ -1244,6 +1234,41 @@ pub(crate) mod tests {
             .unwrap()[0] as f64;
         eprintln!("sum of 16M f32: {:?}", t.elapsed());
         assert!((got - want).abs() <= 1e-6 * want, "{got} vs {want}");
+    }
+
+    #[test]
+    fn argmax_argmin_take_the_first_nan_and_the_first_tie() {
+        // Rows long enough for the lanes (and float16's widened blocks), with the NaN or the
+        // extreme placed in them, in the tail and first; zeros of both signs tie. (The index
+        // comes back in the input's dtype: bfloat16 holds integers exactly to 256.)
+        for n in [7usize, 100, 250, 2000] {
+            for at in [0, n / 2, n - 1] {
+                for dt in [DType::F32, DType::F64, DType::F16, DType::BF16] {
+                    if dt == DType::BF16 && n > 256 {
+                        continue;
+                    }
+                    let mut x: Vec<f64> = (0..n).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
+                    let first = |pick: fn(f64, f64) -> f64, x: &[f64]| {
+                        let m = x.iter().copied().fold(x[0], pick);
+                        x.iter().position(|&y| y == m).unwrap_or(n) as f64
+                    };
+                    let got = |x: &[f64], op: &str| {
+                        vals(&call_str(op, &[arr(&[n], x, dt)], &[("axis", "0")]).unwrap()[0])[0]
+                    };
+                    assert_eq!(got(&x, "argmax"), first(f64::max, &x), "{dt:?}");
+                    assert_eq!(got(&x, "argmin"), first(f64::min, &x), "{dt:?}");
+                    x[at] = 9.0;
+                    assert_eq!(got(&x, "argmax"), at as f64, "{dt:?} n={n} at={at}");
+                    x[at] = f64::NAN;
+                    assert_eq!(got(&x, "argmax"), at as f64, "{dt:?} NaN at {at}");
+                    assert_eq!(got(&x, "argmin"), at as f64, "{dt:?} NaN at {at}");
+                    let mut z = vec![-1.0; n];
+                    z[at] = -0.0;
+                    z[n - 1 - at] = 0.0;
+                    assert_eq!(got(&z, "argmax"), at.min(n - 1 - at) as f64, "{dt:?} zeros");
+                }
+            }
+        }
     }
 
     #[test]

@@ -329,6 +329,76 @@ fn extreme_lanes<T: RedElem, const MAX: bool>(xs: &[T], start: T) -> T {
     chunks.remainder().iter().fold(a, |a, &x| red.step(a, x, 0))
 }
 
+/// argmax (`MAX`) / argmin: the index of the first extreme; a NaN counts as the extreme, as in
+/// numpy. The output holds the index in the input's dtype (MXNet's convention).
+pub struct ArgExtreme<T, const MAX: bool>(std::marker::PhantomData<T>);
+
+impl<T, const MAX: bool> Default for ArgExtreme<T, MAX> {
+    fn default() -> Self {
+        ArgExtreme(std::marker::PhantomData)
+    }
+}
+
+/// The position of no element yet.
+const NOWHERE: usize = usize::MAX;
+
+impl<T: RedElem, const MAX: bool> Reducer<T> for ArgExtreme<T, MAX> {
+    type A = (T, usize);
+    fn init(&self) -> (T, usize) {
+        (T::default(), NOWHERE)
+    }
+    #[inline(always)]
+    fn step(&self, a: (T, usize), x: T, j: usize) -> (T, usize) {
+        self.merge(a, (x, j))
+    }
+    #[allow(clippy::eq_op)]
+    #[inline(always)]
+    fn merge(&self, a: (T, usize), b: (T, usize)) -> (T, usize) {
+        if a.1 == NOWHERE {
+            return b;
+        }
+        if b.1 == NOWHERE {
+            return a;
+        }
+        let (an, bn) = (a.0 != a.0, b.0 != b.0);
+        let b_wins = if an || bn {
+            bn && (!an || b.1 < a.1)
+        } else if b.0 == a.0 {
+            b.1 < a.1
+        } else {
+            Extreme::<T, MAX>::beats(b.0, a.0)
+        };
+        if b_wins {
+            b
+        } else {
+            a
+        }
+    }
+    fn finish(&self, a: (T, usize), _: usize) -> T {
+        T::from_f64(a.1 as f64)
+    }
+    /// The vectorised extreme first, then the first position that holds it: a select of
+    /// value and index per element kept argmax at a fifth of max's speed.
+    #[allow(clippy::eq_op)]
+    fn fold_run(&self, xs: &[T], j0: usize) -> (T, usize) {
+        let start = T::from_f64(if MAX {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+        let m = T::extreme_run::<MAX>(xs, start);
+        let at = if m != m {
+            xs.iter().position(|&x| x != x)
+        } else {
+            xs.iter().position(|&x| x == m)
+        };
+        match at {
+            Some(i) => (xs[i], j0 + i),
+            None => self.init(),
+        }
+    }
+}
+
 /// A fold: `step` takes an element and its position along the reduced axis.
 pub trait Reducer<T: Copy>: Sync {
     type A: Copy + Send + Sync;
