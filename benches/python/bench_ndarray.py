@@ -92,6 +92,11 @@ def bench_sum(q):
         tv = gb / median_time(lambda: t.sum(), 7)
     row("sum of 16M f32", "GB/s", gb / median_time(lambda: mx.nd.sum(a).wait_to_read(), 7),
         gb / median_time(lambda: x.sum(), 7), tv, ">= 54")
+    # A classifier's predictions: argmax over rows of 1024 classes.
+    rows, rx = a.reshape((-1, 1024)), x.reshape((-1, 1024))
+    tv = None if torch is None else gb / median_time(lambda: t.reshape(rx.shape).argmax(1), 7)
+    ours = gb / median_time(lambda: mx.nd.argmax(rows, axis=1).wait_to_read(), 7)
+    row("argmax over rows of 1024, 16M f32", "GB/s", ours, gb / median_time(lambda: rx.argmax(1), 7), tv)
 
 
 def bench_dot(q):

@@ -304,6 +304,27 @@ def test_indexing_ops():
     np.testing.assert_array_equal(mx.nd.where(mx.nd.array(c), a, -a).asnumpy(), np.where(c, x, -x))
 
 
+def test_where_over_many_tasks_with_odd_conditions():
+    rng = np.random.RandomState(3)
+    x = rng.uniform(-1, 1, (300, 1001)).astype(np.float32)
+    y = rng.uniform(-1, 1, x.shape).astype(np.float32)
+    c = rng.choice(np.array([0.0, -0.0, np.nan, 2.5, -1.0], np.float32), x.shape)
+    for dt in ("float32", "float16", "int32", "uint8"):
+        cond = c.astype(dt) if dt in ("float32", "float16") else np.nan_to_num(c).astype(dt)
+        got = mx.nd.where(mx.nd.array(cond, dtype=dt), mx.nd.array(x), mx.nd.array(y))
+        np.testing.assert_array_equal(got.asnumpy(), np.where(cond != 0, x, y), err_msg=dt)
+    rows = c[:, 0]  # one flag per row of x
+    got = mx.nd.where(mx.nd.array(rows), mx.nd.array(x), mx.nd.array(y)).asnumpy()
+    np.testing.assert_array_equal(got, np.where((rows != 0)[:, None], x, y))
+    a, b = mx.nd.array(x), mx.nd.array(y)
+    np.testing.assert_array_equal(mx.nd.where(mx.nd.array(c), a, a).asnumpy(), x)
+    mx.nd.where(mx.nd.array(c), a, b, out=a)
+    np.testing.assert_array_equal(a.asnumpy(), np.where(c != 0, x, y))
+    a = mx.nd.array(x)
+    mx.nd.where(mx.nd.array(c), a, b, out=b)
+    np.testing.assert_array_equal(b.asnumpy(), np.where(c != 0, x, y))
+
+
 def test_softmax_topk_sort():
     x = np.random.uniform(-3, 3, (4, 6)).astype(np.float32)
     a = mx.nd.array(x)
