@@ -241,13 +241,6 @@ pub fn zip_real<T: Element, C: Real>(
     }
 }
 
-/// `src` widened into a new f32 vector, in parallel.
-pub fn widened<H: Half>(src: &[H]) -> Vec<f32> {
-    let mut v = vec![0f32; src.len()];
-    widen_into(src, &mut v);
-    v
-}
-
 /// Runs `f` on f32 copies of `ins` and on f32 buffers for `outs`, which are then rounded
 /// into `outs` once: for ops whose f32 kernels beat converting one value at a time.
 ///
@@ -258,7 +251,14 @@ pub unsafe fn through_f32<H: Half, R>(
     outs: &[&NDArray],
     f: impl FnOnce(&[Vec<f32>], &mut [Vec<f32>]) -> R,
 ) -> R {
-    let wide: Vec<Vec<f32>> = ins.iter().map(|a| widened(a.data::<H>())).collect();
+    let wide: Vec<Vec<f32>> = ins
+        .iter()
+        .map(|a| {
+            let mut v = vec![0f32; a.size()];
+            widen_into(a.data::<H>(), &mut v);
+            v
+        })
+        .collect();
     let mut res: Vec<Vec<f32>> = outs.iter().map(|o| vec![0f32; o.size()]).collect();
     let r = f(&wide, &mut res);
     for (o, v) in outs.iter().zip(&res) {
