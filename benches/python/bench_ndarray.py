@@ -145,6 +145,44 @@ def bench_half(q):
         print("%-44s %-8s %10.2f %10.2f %10.2f %10.2f" % (name, "ms", *ms, median_time(g, 7) * 1e3))
 
 
+def bench_ops(q):
+    """Ops whose work is more than a pass over memory: sorting rows, random draws,
+    special functions, per-row normalisation (4M f32 as 1024 rows of 4096)."""
+    rows = 256 if q else 1024
+    x = np.random.uniform(-3, 3, size=(rows, 4096)).astype(np.float32)
+    a = mx.nd.array(x)
+    gen = np.random.default_rng(0)
+    t = None if torch is None else torch.from_numpy(x)
+
+    def ms(fn):
+        return median_time(fn, 7) * 1e3
+
+    def peer(fn):
+        return None if t is None else ms(fn)
+    cases = [
+        ("sort rows", lambda: mx.nd.sort(a, axis=1), lambda: np.sort(x, axis=1),
+         lambda: t.sort(1)),
+        ("argsort rows", lambda: mx.nd.argsort(a, axis=1), lambda: np.argsort(x, axis=1, kind="stable"),
+         lambda: t.argsort(1, stable=True)),
+        ("topk k=10 of rows (indices)", lambda: mx.nd.topk(a, k=10),
+         lambda: np.argpartition(-x, 10, axis=1)[:, :10], lambda: t.topk(10, 1)),
+        ("erf", lambda: mx.nd.erf(a), None, lambda: torch.erf(t)),
+        ("LeakyReLU gelu", lambda: mx.nd.LeakyReLU(a, act_type="gelu"), None,
+         lambda: torch.nn.functional.gelu(t)),
+        ("random.uniform", lambda: mx.nd.random.uniform(shape=x.shape),
+         lambda: gen.random(x.shape, dtype=np.float32), lambda: torch.rand(x.shape)),
+        ("Dropout p=0.5 (training)", lambda: mx.nd.Dropout(a, p=0.5, mode="always"),
+         lambda: x * (gen.random(x.shape, dtype=np.float32) < 0.5) * np.float32(2),
+         lambda: torch.nn.functional.dropout(t, 0.5)),
+        ("L2Normalization (instance)", lambda: mx.nd.L2Normalization(a),
+         lambda: x / np.sqrt((x * x).sum(1, keepdims=True) + 1e-10),
+         lambda: torch.nn.functional.normalize(t)),
+    ]
+    for name, ours, np_fn, torch_fn in cases:
+        row("%s, %dx4096 f32" % (name, rows), "ms", ms(lambda: ours().wait_to_read()),
+            None if np_fn is None else ms(np_fn), peer(torch_fn), higher=False)
+
+
 def bench_save_load(q):
     k = 5 if q else 20
     d = {"arg:w%d" % i: mx.nd.array(np.random.uniform(size=1 << 20).astype(np.float32)) for i in range(k)}
@@ -216,7 +254,7 @@ def main():
                                                        torch.__version__ if torch else "not installed",
                                                        mx._native.engine_info()))
     print("%-44s %-8s %10s %10s %10s %8s %10s" % ("benchmark", "unit", "oxnet", "numpy", "torch", "vs numpy", "target"))
-    for f in (bench_dispatch, bench_add, bench_sum, bench_dot, bench_half, bench_save_load, bench_chains,
+    for f in (bench_dispatch, bench_add, bench_sum, bench_dot, bench_half, bench_ops, bench_save_load, bench_chains,
               bench_chains_one_thread_per_op):
         f(q)
 

@@ -10,7 +10,6 @@ use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
 use crate::shape::{norm_axis, Shape};
 use crate::with_dtype;
-use std::cmp::Ordering;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -111,11 +110,98 @@ fn plan(s: &Spec, shape: &Shape, dtype: DType) -> Result<(Plan, Vec<Desc>)> {
     Ok((Plan { outer, n, inner, k }, descs))
 }
 
-/// A total order for PartialOrd elements: NaN after every number, NaNs equal.
-#[inline]
-#[allow(clippy::eq_op)]
-fn total<T: PartialOrd>(a: T, b: T) -> Ordering {
-    a.partial_cmp(&b).unwrap_or_else(|| (a != a).cmp(&(b != b)))
+/// An unsigned key that orders values as this module sorts them: -0 equal to 0, every NaN
+/// equal and above all numbers. Keys of at most 32 bits (`NARROW`) pack with a position into
+/// one u64 that orders by (value, position).
+trait SortKey: Element {
+    const NARROW: bool;
+    fn key(self) -> u64;
+}
+
+#[inline(always)]
+fn f32_key(v: f32) -> u64 {
+    if v.is_nan() {
+        return u32::MAX as u64;
+    }
+    let b = (v + 0.0).to_bits(); // -0 + 0 = +0
+    (if b >> 31 == 1 { !b } else { b | 1 << 31 }) as u64
+}
+
+macro_rules! sort_key {
+    ($t:ty, $narrow:expr, |$v:ident| $key:expr) => {
+        impl SortKey for $t {
+            const NARROW: bool = $narrow;
+            #[inline(always)]
+            fn key(self) -> u64 {
+                let $v = self;
+                $key
+            }
+        }
+    };
+}
+sort_key!(f32, true, |v| f32_key(v));
+sort_key!(half::f16, true, |v| f32_key(v.to_f32()));
+sort_key!(half::bf16, true, |v| f32_key(v.to_f32()));
+sort_key!(u8, true, |v| v as u64);
+sort_key!(i8, true, |v| (v as u8 ^ 0x80) as u64);
+sort_key!(i32, true, |v| (v as u32 ^ 1 << 31) as u64);
+sort_key!(i64, false, |v| v as u64 ^ 1 << 63);
+sort_key!(f64, false, |v| {
+    if v.is_nan() {
+        return u64::MAX;
+    }
+    let b = (v + 0.0).to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | 1 << 63
+    }
+});
+
+/// Rows at least this long are fully sorted by radix passes instead of comparisons.
+const RADIX_MIN: usize = 256;
+
+/// Stable LSD radix sort of packed (key << 32 | position) words by their key, a byte per
+/// pass; a pass whose byte is the same in every word is skipped.
+fn radix_by_key(a: &mut [u64], tmp: &mut Vec<u64>) {
+    let mut counts = [[0usize; 256]; 4];
+    for &x in a.iter() {
+        for (p, c) in counts.iter_mut().enumerate() {
+            c[(x >> (32 + 8 * p)) as usize & 255] += 1;
+        }
+    }
+    tmp.resize(a.len(), 0);
+    let mut in_tmp = false;
+    for (p, c) in counts.iter_mut().enumerate() {
+        if c.contains(&a.len()) {
+            continue;
+        }
+        let mut sum = 0;
+        for v in c.iter_mut() {
+            (*v, sum) = (sum, sum + *v);
+        }
+        let (from, to): (&[u64], &mut [u64]) = if in_tmp { (tmp, a) } else { (a, tmp) };
+        let shift = 32 + 8 * p;
+        for &x in from {
+            let b = (x >> shift) as usize & 255;
+            to[c[b]] = x;
+            c[b] += 1;
+        }
+        in_tmp = !in_tmp;
+    }
+    if in_tmp {
+        a.copy_from_slice(tmp);
+    }
+}
+
+/// Puts the first k of `v` in order: all of them by `sort`, or a selection then a sort.
+fn first_k<E: Ord>(v: &mut [E], k: usize, sort: impl FnOnce(&mut [E])) {
+    if k < v.len() {
+        v.select_nth_unstable(k - 1);
+        v[..k].sort_unstable();
+    } else {
+        sort(v);
+    }
 }
 
 /// Output buffers of one call; each is written only at positions of the task's own rows.
@@ -125,58 +211,77 @@ struct Outs<T> {
     mask: Option<Ptr<T>>,
 }
 
-#[inline]
-fn put_index(p: Ptr<u8>, dtype: DType, pos: usize, v: usize) {
-    with_dtype!(dtype, I, {
-        // SAFETY: pos is inside the index output, in a row owned by the calling task.
-        unsafe { *(p.get() as *mut I).add(pos) = I::from_f64(v as f64) }
-    })
+/// Writes one row's first k positions `order` (of the row at `base`, `inner` apart in `src`).
+fn write_row<T: Element>(
+    src: &[T],
+    out: &Outs<T>,
+    order: impl Iterator<Item = usize> + Clone,
+    (base, obase, inner): (usize, usize, usize),
+    n: usize,
+) {
+    if let Some(v) = out.values {
+        for (p, j) in order.clone().enumerate() {
+            // SAFETY: obase + p * inner indexes this row of the (outer, k, inner) output.
+            unsafe { *v.get().add(obase + p * inner) = src[base + j * inner] }
+        }
+    }
+    if let Some((ip, dt)) = out.indices {
+        with_dtype!(dt, I, {
+            let ip = ip.get() as *mut I;
+            for (p, j) in order.clone().enumerate() {
+                // SAFETY: as above, in the index output.
+                unsafe { *ip.add(obase + p * inner) = I::from_f64(j as f64) }
+            }
+        })
+    }
+    if let Some(m) = out.mask {
+        for j in 0..n {
+            // SAFETY: the mask has the input's shape; these are this row's positions.
+            unsafe { *m.get().add(base + j * inner) = T::from_f64(0.0) }
+        }
+        for j in order {
+            // SAFETY: as above.
+            unsafe { *m.get().add(base + j * inner) = T::from_f64(1.0) }
+        }
+    }
 }
 
-fn select<T: Element>(src: &[T], p: Plan, ascend: bool, out: &Outs<T>) {
+fn select<T: SortKey>(src: &[T], p: Plan, ascend: bool, out: &Outs<T>) {
     let Plan { outer, n, inner, k } = p;
+    if k == 0 {
+        return;
+    }
     let work = n * (usize::BITS - n.leading_zeros()) as usize + 1;
+    // Descending order sorts the complemented keys; positions still ascend within ties.
+    let packed = T::NARROW && n <= u32::MAX as usize;
+    let flip = match (ascend, packed) {
+        (true, _) => 0,
+        (false, true) => u32::MAX as u64,
+        (false, false) => u64::MAX,
+    };
     par_ranges(outer * inner, work, |b, e| {
-        let (mut row, mut order): (Vec<T>, Vec<usize>) =
-            (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut words, mut tmp, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
         for t in b..e {
             let (o, i) = (t / inner, t % inner);
-            let base = o * n * inner + i;
-            row.clear();
-            row.extend((0..n).map(|j| src[base + j * inner]));
-            order.clear();
-            order.extend(0..n);
-            let cmp = |a: &usize, b: &usize| {
-                let c = total(row[*a], row[*b]);
-                (if ascend { c } else { c.reverse() }).then(a.cmp(b))
-            };
-            if k == 0 {
-                continue;
-            } else if k < n {
-                order.select_nth_unstable_by(k - 1, cmp);
-                order[..k].sort_unstable_by(cmp);
+            let at = (o * n * inner + i, o * k * inner + i, inner);
+            let row = (0..n).map(|j| src[at.0 + j * inner].key() ^ flip);
+            if packed {
+                words.clear();
+                words.extend(row.zip(0u64..).map(|(key, j)| key << 32 | j));
+                first_k(&mut words, k, |w| {
+                    if w.len() >= RADIX_MIN {
+                        radix_by_key(w, &mut tmp)
+                    } else {
+                        w.sort_unstable()
+                    }
+                });
+                let order = words[..k].iter().map(|&w| w as u32 as usize);
+                write_row(src, out, order, at, n);
             } else {
-                order.sort_unstable_by(cmp);
-            }
-            let obase = o * k * inner + i;
-            for (p, &j) in order[..k].iter().enumerate() {
-                if let Some(v) = out.values {
-                    // SAFETY: obase + p * inner indexes this row of the (outer, k, inner) output.
-                    unsafe { *v.get().add(obase + p * inner) = row[j] }
-                }
-                if let Some((ip, dt)) = out.indices {
-                    put_index(ip, dt, obase + p * inner, j);
-                }
-            }
-            if let Some(m) = out.mask {
-                for j in 0..n {
-                    // SAFETY: the mask has the input's shape; these are this row's positions.
-                    unsafe { *m.get().add(base + j * inner) = T::from_f64(0.0) }
-                }
-                for &j in &order[..k] {
-                    // SAFETY: as above.
-                    unsafe { *m.get().add(base + j * inner) = T::from_f64(1.0) }
-                }
+                pairs.clear();
+                pairs.extend(row.zip(0usize..));
+                first_k(&mut pairs, k, |w| w.sort_unstable());
+                write_row(src, out, pairs[..k].iter().map(|&(_, j)| j), at, n);
             }
         }
     });
@@ -616,6 +721,61 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Long rows (radix-sorted) of spread magnitudes, signed zeros, infinities and NaNs: -0
+    /// ties with 0 and NaNs tie above +inf, both kept in input order either way.
+    #[test]
+    fn long_rows_order_zeros_and_nans_as_ties() {
+        let mut rng = Lcg(4);
+        let specials = [
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1.5,
+            -1.5,
+        ];
+        let x: Vec<f64> = (0..2 * 1500)
+            .map(|i| {
+                if i % 5 == 0 {
+                    specials[(rng.next() * 7.0) as usize % 7]
+                } else {
+                    (rng.next() - 0.5) * 10f64.powi((rng.next() * 60.0) as i32 - 30)
+                }
+            })
+            .collect();
+        for dt in [DType::F32, DType::F64, DType::BF16] {
+            let a = arr(&[2, 1500], &x, dt);
+            let xs = vals(&a); // rounded to dt
+            for asc in [true, false] {
+                let mut want = Vec::new();
+                for row in 0..2 {
+                    let mut idx: Vec<usize> = (0..1500).collect();
+                    let at = |j: usize| xs[row * 1500 + j];
+                    idx.sort_by(|&p, &q| {
+                        let (a, b) = (at(p), at(q));
+                        let c = match (a.is_nan(), b.is_nan()) {
+                            (true, true) => std::cmp::Ordering::Equal,
+                            (true, false) => std::cmp::Ordering::Greater,
+                            (false, true) => std::cmp::Ordering::Less,
+                            _ => a.partial_cmp(&b).unwrap(),
+                        };
+                        if asc {
+                            c
+                        } else {
+                            c.reverse()
+                        }
+                    });
+                    want.extend(idx.iter().map(|&j| j as f64));
+                }
+                let ascs = if asc { "True" } else { "False" };
+                let got = &call_str("argsort", std::slice::from_ref(&a), &[("is_ascend", ascs)])
+                    .unwrap()[0];
+                assert_eq!(vals(got), want, "{dt} asc={asc}");
             }
         }
     }

@@ -1,19 +1,22 @@
 //! Unary special functions (`erf`, `erfinv`, `gamma`, `gammaln`, `digamma`) and `hard_sigmoid`. The
-//! special functions compute in f64 for every dtype (integers truncate the result, as MXNet's
-//! integer kernels do); `hard_sigmoid` takes float inputs only, as in MXNet.
+//! special functions compute in f64 (erf of float32 and the half types in f32, as MXNet's
+//! float kernels do); integers truncate the result, as MXNet's integer kernels do.
+//! `hard_sigmoid` takes float inputs only, as in MXNet.
 
 use super::params::param;
 use super::{expect_inputs, FnOp, GradArgs, Inputs, Operator, Registry, SimpleDef};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
-use crate::kernels::cpu::elemwise::unary;
-use crate::kernels::cpu::norm::erf;
+use crate::kernels::cpu::elemwise::{unary, unary_wide};
+use crate::kernels::cpu::halves;
+use crate::kernels::cpu::norm::erf_f32;
 use crate::kernels::cpu::special::{
     digamma, erfinv, gamma, gammaln, psi_at_poles_infinite, trigamma,
 };
 use crate::ndarray::NDArray;
 use crate::with_dtype;
+use half::{bf16, f16};
 use std::sync::Arc;
 
 /// `out = f(x)` through f64, any dtype.
@@ -30,9 +33,20 @@ fn same_shape(name: &'static str) -> impl Fn(&[super::Desc]) -> Result<Vec<super
     }
 }
 
-fn special_op(name: &'static str, f: fn(f64) -> f64) -> Arc<dyn Operator> {
+/// `erf`: the float types compute in float32 as MXNet's float kernels do (vectorised), but
+/// float64 and the integer types in f64.
+fn erf_forward(a: &NDArray, o: &NDArray) {
+    match a.dtype() {
+        DType::F32 => unary_wide::<f32, f32>(a, o, erf_f32),
+        DType::F16 => halves::unary::<f16>(a, o, erf_f32),
+        DType::BF16 => halves::unary::<bf16>(a, o, erf_f32),
+        _ => map_f64(a, o, libm::erf),
+    }
+}
+
+fn special_op(name: &'static str, forward: fn(&NDArray, &NDArray)) -> Arc<dyn Operator> {
     let mut op = FnOp::new(name, same_shape(name), move |_, ins, outs| {
-        map_f64(&ins[0], &outs[0], f);
+        forward(&ins[0], &outs[0]);
         Ok(())
     });
     op.inplace = true;
@@ -167,32 +181,32 @@ fn hard_sigmoid_op(alpha: f64, beta: f64) -> Arc<dyn Operator> {
 }
 
 pub fn register(r: &mut Registry) {
-    type Row = (&'static str, &'static str, fn(f64) -> f64);
+    type Row = (&'static str, &'static str, fn(&NDArray, &NDArray));
     let rows: [Row; 5] = [
         (
             "erf",
             "Returns element-wise gauss error function of the input.",
-            erf,
+            erf_forward,
         ),
         (
             "erfinv",
             "Returns element-wise inverse gauss error function of the input (NaN outside [-1, 1]).",
-            erfinv,
+            |a, o| map_f64(a, o, erfinv),
         ),
         (
             "gamma",
             "Returns the gamma function (extension of the factorial function to the reals), computed element-wise on the input array.",
-            gamma,
+            |a, o| map_f64(a, o, gamma),
         ),
         (
             "gammaln",
             "Returns element-wise log of the absolute value of the gamma function of the input.",
-            gammaln,
+            |a, o| map_f64(a, o, gammaln),
         ),
         (
             "digamma",
             "Returns element-wise digamma function (the logarithmic derivative of gamma) of the input; NaN at the poles 0, -1, -2, ...",
-            digamma,
+            |a, o| map_f64(a, o, digamma),
         ),
     ];
     for (name, doc, f) in rows {

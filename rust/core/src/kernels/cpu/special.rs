@@ -2,7 +2,7 @@
 //! and float16 round the f64 result). Near machine precision over the finite range; poles
 //! and domain edges give the IEEE values MXNet gives (inf, -inf, NaN).
 
-use super::norm::erf;
+use libm::erf;
 use std::f64::consts::PI;
 
 /// Lanczos approximation, g = 7, n = 9 (Numerical Recipes / Boost coefficients): relative

@@ -255,7 +255,7 @@ fn leaky_at<C: Real>(k: Leaky, x: C) -> C {
                     C::c(SELU_ALPHA) * x.exp_m1()
                 }
         }
-        Leaky::Gelu => C::c(0.5) * x * (C::ONE + (x * C::c(std::f64::consts::FRAC_1_SQRT_2)).erf()),
+        Leaky::Gelu => gelu(x),
         Leaky::RRelu(l, u) => {
             if x > C::ZERO {
                 x
@@ -265,6 +265,19 @@ fn leaky_at<C: Real>(k: Leaky, x: C) -> C {
         }
         Leaky::PRelu => x,
     }
+}
+
+/// x·Φ(x), Φ the standard normal CDF.
+#[inline(always)]
+fn gelu<C: Real>(x: C) -> C {
+    C::c(0.5) * x * (C::ONE + (x * C::c(std::f64::consts::FRAC_1_SQRT_2)).erf())
+}
+
+#[inline(always)]
+fn gelu_deriv<C: Real>(x: C) -> C {
+    let cdf = C::c(0.5) * (C::ONE + (x * C::c(std::f64::consts::FRAC_1_SQRT_2)).erf());
+    let pdf = (C::c(-0.5) * x * x).fexp() * C::c(0.398_942_280_401_432_7);
+    cdf + x * pdf
 }
 
 /// Derivative of `leaky_at` at x.
@@ -293,11 +306,7 @@ fn leaky_deriv<C: Real>(k: Leaky, x: C) -> C {
                     C::c(SELU_ALPHA) * x.exp()
                 }
         }
-        Leaky::Gelu => {
-            let cdf = C::c(0.5) * (C::ONE + (x * C::c(std::f64::consts::FRAC_1_SQRT_2)).erf());
-            let pdf = (C::c(-0.5) * x * x).exp() * C::c(0.398_942_280_401_432_7);
-            cdf + x * pdf
-        }
+        Leaky::Gelu => gelu_deriv(x),
         Leaky::RRelu(l, u) => {
             if x > C::ZERO {
                 C::ONE
@@ -471,6 +480,9 @@ fn leaky_relu(k: Leaky) -> Arc<dyn Operator> {
                             }
                         });
                     }
+                    // Its own loop, vectorised: per element, erf's polynomials outweigh the
+                    // rest many times over.
+                    Leaky::Gelu => map_real::<T, C>(x, y, true, gelu::<C>),
                     _ => {
                         unary::<T, T>(x, y, move |v| leaky_at::<C>(k, C::of(v)).to());
                         if let Leaky::RRelu(l, u) = k {
@@ -594,6 +606,7 @@ fn backward_leaky(k: Leaky) -> Arc<dyn Operator> {
                             }
                         });
                     }
+                    Leaky::Gelu => zip_real::<T, C>(dy, x, dx, |g, v| g * gelu_deriv(v)),
                     _ => binary::<T>(dy, x, dx, move |g, v| {
                         (C::of(g) * leaky_deriv::<C>(k, C::of(v))).to()
                     }),

@@ -6,14 +6,15 @@ use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::kernels::cpu::elemwise::{binary, fill, unary};
 use crate::kernels::cpu::norm::{with_real, Real};
-use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::kernels::cpu::Ptr;
 use crate::op::params::param;
+use crate::op::random::fill_draws;
+#[cfg(any(feature = "cuda", test))]
+use crate::op::random::BLOCK;
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
-use crate::random::Xoshiro;
+use crate::random::below_threshold;
 use crate::shape::{norm_axis, Shape};
 use std::sync::Arc;
-
-const BLOCK: usize = 4096;
 
 fn mask_shape(data: &Shape, axes: &[i64]) -> Result<Shape> {
     let mut d = data.dims().to_vec();
@@ -51,22 +52,12 @@ fn dropout(p: f64, always: bool, axes: Vec<i64>) -> Arc<dyn Operator> {
                 } else {
                     let keep = 1.0 - p;
                     let scale = if keep > 0.0 { 1.0 / keep } else { 0.0 };
-                    let (on, n, seed) = (T::from_f64(scale), mask.size(), cx.seed);
+                    let (on, below) = (T::from_f64(scale), below_threshold(keep));
                     // SAFETY: inside the op writing the mask (fresh).
                     let pm = unsafe { Ptr(mask.raw() as *mut T) };
-                    par_ranges(n.div_ceil(BLOCK), BLOCK, |b, e| {
-                        for blk in b..e {
-                            let mut rng = Xoshiro::new(seed, blk as u64);
-                            for i in blk * BLOCK..((blk + 1) * BLOCK).min(n) {
-                                let v = if rng.next_f64() < keep {
-                                    on
-                                } else {
-                                    T::default()
-                                };
-                                // SAFETY: i < n, in this task's block.
-                                unsafe { *pm.get().add(i) = v };
-                            }
-                        }
+                    let values = [T::default(), on];
+                    fill_draws(pm, mask.size(), cx.seed, |r| {
+                        values[((r >> 11) < below) as usize]
                     });
                     binary::<T>(x, mask, y, |a, m| (C::of(a) * C::of(m)).to());
                 }
@@ -289,7 +280,9 @@ mod tests {
         use crate::ndarray::NDArray;
         use crate::op::{registry, OpCtx};
         use crate::random::Xoshiro;
-        let n = super::BLOCK + 1000;
+        // Whole blocks (drawn four streams at a time) and a partial one.
+        let blocks = 40;
+        let n = blocks * super::BLOCK + 1000;
         let x = arr(&[n], &vec![1.0f32; n]);
         let attrs = [("p".to_string(), "0.3".to_string())];
         let op = registry().get("Dropout").unwrap().create(&attrs).unwrap();
@@ -314,8 +307,9 @@ mod tests {
         )
         .unwrap();
         let mut want = Vec::with_capacity(n);
-        for (blk, len) in [(0, super::BLOCK), (1, 1000)] {
-            let mut g = Xoshiro::new(seed, blk);
+        for blk in 0..=blocks {
+            let len = if blk < blocks { super::BLOCK } else { 1000 };
+            let mut g = Xoshiro::new(seed, blk as u64);
             want.extend((0..len).map(|_| {
                 if g.next_f64() < 0.7 {
                     1.0f32 / 0.7

@@ -194,35 +194,65 @@ fn l2_geom(mode: L2Mode, s: &Shape) -> Result<Geom> {
     })
 }
 
-/// 1 / sqrt(sum x^2 + eps) of each group, indexed o * inner + i.
-fn l2_inv_norms<T: Element>(x: &[T], (outer, n, inner): Geom, eps: f64) -> Vec<f64> {
-    let mut s = vec![0.0; outer * inner];
-    for o in 0..outer {
-        for j in 0..n {
-            let row = &x[(o * n + j) * inner..(o * n + j + 1) * inner];
-            for (a, v) in s[o * inner..(o + 1) * inner].iter_mut().zip(row) {
-                let v = v.to_f64();
-                *a += v * v;
+/// 1 / sqrt(sum x^2 + eps) of group `xs` (n rows of `inner`) at each inner position.
+fn l2_inv_norms<T: Element>(xs: &[T], inner: usize, eps: f64) -> Vec<f64> {
+    let mut s = vec![0.0; inner];
+    if inner == 1 {
+        // Eight partial sums, so the loop vectorises.
+        let mut acc = [0.0f64; 8];
+        let chunks = xs.chunks_exact(8);
+        let tail: f64 = chunks.remainder().iter().map(|v| v.to_f64().powi(2)).sum();
+        for c in chunks {
+            for (a, v) in acc.iter_mut().zip(c) {
+                *a += v.to_f64() * v.to_f64();
+            }
+        }
+        s[0] = acc.iter().sum::<f64>() + tail;
+    } else {
+        for row in xs.chunks_exact(inner) {
+            for (a, v) in s.iter_mut().zip(row) {
+                *a += v.to_f64() * v.to_f64();
             }
         }
     }
-    s.iter().map(|v| 1.0 / (v + eps).sqrt()).collect()
+    s.iter_mut().for_each(|v| *v = 1.0 / (*v + eps).sqrt());
+    s
+}
+
+/// Runs `f(o, x_group, out_group)` for every group, in parallel over groups.
+fn l2_groups<T: Element>(
+    xs: &[T],
+    out: &NDArray,
+    (outer, n, inner): Geom,
+    f: impl Fn(usize, &[T], &mut [T]) + Sync + Send,
+) {
+    let len = n * inner;
+    if len == 0 {
+        return; // nothing to write, and rows of zero length cannot be chunked
+    }
+    // SAFETY: inside the op writing out (fresh, shaped like xs).
+    let po = unsafe { Ptr(out.raw() as *mut T) };
+    par_ranges(outer, len, |b, e| {
+        for o in b..e {
+            // SAFETY: group o of the output belongs to this task only.
+            let ys = unsafe { std::slice::from_raw_parts_mut(po.get().add(o * len), len) };
+            f(o, &xs[o * len..(o + 1) * len], ys);
+        }
+    });
 }
 
 fn l2_forward<T: Element>(x: &NDArray, y: &NDArray, mode: L2Mode, eps: f64) -> Result<()> {
     let g = l2_geom(mode, x.shape())?;
-    let (outer, n, inner) = g;
-    // SAFETY: inside the op reading x and writing y (fresh).
-    let (xs, ys) = unsafe { (x.data::<T>(), y.data_mut::<T>()) };
-    let inv = l2_inv_norms(xs, g, eps);
-    for o in 0..outer {
-        for j in 0..n {
-            let at = (o * n + j) * inner;
-            for i in 0..inner {
-                ys[at + i] = T::from_f64(xs[at + i].to_f64() * inv[o * inner + i]);
+    // SAFETY: inside the op reading x.
+    let xs = unsafe { x.data::<T>() };
+    l2_groups(xs, y, g, |_, xg, yg| {
+        let inv = l2_inv_norms(xg, g.2, eps);
+        for (xr, yr) in xg.chunks_exact(g.2).zip(yg.chunks_exact_mut(g.2)) {
+            for ((y, x), r) in yr.iter_mut().zip(xr).zip(&inv) {
+                *y = T::from_f64(x.to_f64() * r);
             }
         }
-    }
+    });
     Ok(())
 }
 
@@ -235,30 +265,25 @@ fn l2_backward<T: Element>(
     eps: f64,
 ) -> Result<()> {
     let geom = l2_geom(mode, x.shape())?;
-    let (outer, n, inner) = geom;
-    // SAFETY: inside the op reading og and x and writing dx (fresh).
-    let (gs, xs, ds) = unsafe { (og.data::<T>(), x.data::<T>(), dx.data_mut::<T>()) };
-    let inv = l2_inv_norms(xs, geom, eps);
-    let mut dot = vec![0.0; outer * inner];
-    for o in 0..outer {
-        for j in 0..n {
-            let at = (o * n + j) * inner;
-            for i in 0..inner {
-                dot[o * inner + i] +=
-                    gs[at + i].to_f64() * xs[at + i].to_f64() * inv[o * inner + i];
+    let (_, n, inner) = geom;
+    // SAFETY: inside the op reading og and x.
+    let (gs, xs) = unsafe { (og.data::<T>(), x.data::<T>()) };
+    l2_groups(xs, dx, geom, |o, xg, dg| {
+        let gg = &gs[o * n * inner..(o + 1) * n * inner];
+        let inv = l2_inv_norms(xg, inner, eps);
+        let mut dot = vec![0.0; inner];
+        for (xr, gr) in xg.chunks_exact(inner).zip(gg.chunks_exact(inner)) {
+            for (((d, x), g), r) in dot.iter_mut().zip(xr).zip(gr).zip(&inv) {
+                *d += g.to_f64() * x.to_f64() * r;
             }
         }
-    }
-    for o in 0..outer {
-        for j in 0..n {
-            let at = (o * n + j) * inner;
-            for i in 0..inner {
-                let r = inv[o * inner + i];
-                let y = xs[at + i].to_f64() * r;
-                ds[at + i] = T::from_f64((gs[at + i].to_f64() - y * dot[o * inner + i]) * r);
+        let rows = xg.chunks_exact(inner).zip(gg.chunks_exact(inner));
+        for ((xr, gr), dr) in rows.zip(dg.chunks_exact_mut(inner)) {
+            for ((((d, x), g), r), dt) in dr.iter_mut().zip(xr).zip(gr).zip(&inv).zip(&dot) {
+                *d = T::from_f64((g.to_f64() - x.to_f64() * r * dt) * r);
             }
         }
-    }
+    });
     Ok(())
 }
 

@@ -10,9 +10,9 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{topo_order, Node};
-use crate::kernels::cpu::norm::erf;
 use crate::op::control_flow::body::Body;
 use crate::op::params::parse_float;
+use libm::erf;
 
 /// The fused layer an eltwise node follows.
 #[derive(Clone, Copy, PartialEq)]
