@@ -91,34 +91,39 @@ impl Xoshiro {
     }
 }
 
-/// The uniform in [0, 1) of one 64-bit draw (its top 53 bits).
+/// The uniform in [0, 1) of one 64-bit draw: its top 53 bits times 2^-53, exactly. Built
+/// from bits, as the top 52 over 1.0's exponent (minus 1) plus the 53rd times 2^-53, since
+/// x86 has no vector conversion from 64-bit integers below AVX-512.
 #[inline(always)]
 pub fn unit_f64(r: u64) -> f64 {
-    (r >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    const ONE: u64 = 0x3FF0_0000_0000_0000;
+    const HALF_ULP: u64 = (1023 - 53) << 52; // 2^-53
+    let top = f64::from_bits(ONE | r >> 12) - 1.0;
+    top + f64::from_bits((r >> 11 & 1).wrapping_neg() & HALF_ULP)
 }
 
-/// `L` xoshiro256++ generators stepped together: lane `l` yields exactly the numbers of
-/// `Xoshiro::new(seed, first + l)`. One generator is a serial chain of dependent
-/// shifts and xors; side by side the lanes' chains overlap and vectorise.
-pub struct XoshiroLanes<const L: usize>([[u64; L]; 4]);
+/// Four xoshiro256++ generators stepped together: lane `l` yields exactly the numbers of
+/// `Xoshiro::new(seed, first + l)`. One generator is a serial chain of dependent shifts and
+/// xors; four side by side fill one AVX2 register per state word.
+pub struct Xoshiro4([[u64; 4]; 4]);
 
-impl<const L: usize> XoshiroLanes<L> {
+impl Xoshiro4 {
     pub fn new(seed: u64, first: u64) -> Self {
-        let mut s = [[0u64; L]; 4];
-        for l in 0..L {
+        let mut s = [[0u64; 4]; 4];
+        for l in 0..4 {
             let g = Xoshiro::new(seed, first + l as u64);
             for (k, row) in s.iter_mut().enumerate() {
                 row[l] = g.0[k];
             }
         }
-        XoshiroLanes(s)
+        Xoshiro4(s)
     }
 
     #[inline(always)]
-    pub fn next_u64(&mut self) -> [u64; L] {
+    pub fn next_u64(&mut self) -> [u64; 4] {
         let [s0, s1, s2, s3] = &mut self.0;
-        let mut r = [0u64; L];
-        for l in 0..L {
+        let mut r = [0u64; 4];
+        for l in 0..4 {
             r[l] = s0[l]
                 .wrapping_add(s3[l])
                 .rotate_left(23)
@@ -134,23 +139,61 @@ impl<const L: usize> XoshiroLanes<L> {
         r
     }
 
-    /// Fills `rows` with successive draws, each row one draw of every lane.
-    pub fn fill(&mut self, rows: &mut [[u64; L]]) {
+    /// Fills `cols[l]` with lane l's next `N` draws (N a multiple of 4).
+    pub fn fill<const N: usize>(&mut self, cols: &mut [[u64; N]; 4]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if N.is_multiple_of(4) && std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2.
-            unsafe { self.fill_avx2(rows) };
+            unsafe { self.fill_avx2(cols) };
             return;
         }
-        rows.iter_mut().for_each(|r| *r = self.next_u64());
+        for j in 0..N {
+            let r = self.next_u64();
+            for (c, v) in cols.iter_mut().zip(r) {
+                c[j] = v;
+            }
+        }
     }
 
-    /// The same loop with four 64-bit lanes to a register (the baseline x86-64 has two, and
-    /// LLVM leaves the lanes in scalar registers then, spilling them).
+    /// `fill` in AVX2 registers, written out (left to the autovectoriser, the lanes'
+    /// rotations went through scalar registers and back): four steps, one register each,
+    /// then a 4x4 transpose into the lanes' columns.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn fill_avx2(&mut self, rows: &mut [[u64; L]]) {
-        rows.iter_mut().for_each(|r| *r = self.next_u64());
+    unsafe fn fill_avx2<const N: usize>(&mut self, cols: &mut [[u64; N]; 4]) {
+        use std::arch::x86_64::*;
+        let load = |a: &[u64; 4]| _mm256_loadu_si256(a.as_ptr() as *const __m256i);
+        let [mut s0, mut s1, mut s2, mut s3] = self.0.each_ref().map(load);
+        let mut step = || {
+            let sum = _mm256_add_epi64(s0, s3);
+            let rot = _mm256_or_si256(_mm256_slli_epi64::<23>(sum), _mm256_srli_epi64::<41>(sum));
+            let r = _mm256_add_epi64(rot, s0);
+            let t = _mm256_slli_epi64::<17>(s1);
+            s2 = _mm256_xor_si256(s2, s0);
+            s3 = _mm256_xor_si256(s3, s1);
+            s1 = _mm256_xor_si256(s1, s2);
+            s0 = _mm256_xor_si256(s0, s3);
+            s2 = _mm256_xor_si256(s2, t);
+            s3 = _mm256_or_si256(_mm256_slli_epi64::<45>(s3), _mm256_srli_epi64::<19>(s3));
+            r
+        };
+        for j in (0..N).step_by(4) {
+            let (r0, r1, r2, r3) = (step(), step(), step(), step());
+            let (t0, t1) = (_mm256_unpacklo_epi64(r0, r1), _mm256_unpackhi_epi64(r0, r1));
+            let (t2, t3) = (_mm256_unpacklo_epi64(r2, r3), _mm256_unpackhi_epi64(r2, r3));
+            let lanes = [
+                _mm256_permute2x128_si256::<0x20>(t0, t2),
+                _mm256_permute2x128_si256::<0x20>(t1, t3),
+                _mm256_permute2x128_si256::<0x31>(t0, t2),
+                _mm256_permute2x128_si256::<0x31>(t1, t3),
+            ];
+            for (c, v) in cols.iter_mut().zip(lanes) {
+                _mm256_storeu_si256(c[j..j + 4].as_mut_ptr() as *mut __m256i, v);
+            }
+        }
+        for (row, v) in self.0.iter_mut().zip([s0, s1, s2, s3]) {
+            _mm256_storeu_si256(row.as_mut_ptr() as *mut __m256i, v);
+        }
     }
 }
 
@@ -162,11 +205,11 @@ pub fn below_threshold(p: f64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{below_threshold, Xoshiro, XoshiroLanes};
+    use super::{below_threshold, Xoshiro, Xoshiro4};
 
     #[test]
     fn lanes_draw_the_streams_of_single_generators() {
-        let mut lanes = XoshiroLanes::<4>::new(99, 12);
+        let mut lanes = Xoshiro4::new(99, 12);
         let mut singles: Vec<Xoshiro> = (12..16).map(|s| Xoshiro::new(99, s)).collect();
         for _ in 0..1000 {
             let r = lanes.next_u64();
@@ -175,12 +218,28 @@ mod tests {
             }
         }
         // `fill` (vectorised where the CPU allows) continues the same streams.
-        let mut rows = [[0u64; 4]; 300];
-        lanes.fill(&mut rows);
-        for r in rows {
-            for (l, g) in singles.iter_mut().enumerate() {
-                assert_eq!(r[l], g.next_u64());
-            }
+        let mut cols = [[0u64; 300]; 4];
+        lanes.fill(&mut cols);
+        for (c, g) in cols.iter().zip(&mut singles) {
+            assert!(c.iter().all(|&v| v == g.next_u64()));
+        }
+    }
+
+    #[test]
+    fn unit_f64_is_the_top_53_bits_over_2_to_53() {
+        let mut g = Xoshiro::new(1, 2);
+        let edges = [
+            0,
+            1 << 11,
+            1 << 12,
+            3 << 11,
+            u64::MAX,
+            u64::MAX - (1 << 11),
+            1 << 63,
+        ];
+        for r in edges.into_iter().chain((0..100_000).map(|_| g.next_u64())) {
+            let want = (r >> 11) as f64 / (1u64 << 53) as f64;
+            assert_eq!(super::unit_f64(r).to_bits(), want.to_bits(), "{r:#x}");
         }
     }
 

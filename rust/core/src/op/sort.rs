@@ -162,30 +162,54 @@ sort_key!(f64, false, |v| {
 const RADIX_MIN: usize = 256;
 
 /// Stable LSD radix sort of packed (key << 32 | position) words by their key, a byte per
-/// pass; a pass whose byte is the same in every word is skipped.
+/// pass; a pass whose byte is the same in every word is skipped. Each pass walks the four
+/// quarters of the words side by side with their own bucket offsets: values that share a
+/// bucket (the top byte of similar floats) would otherwise make every step wait for the
+/// previous one's offset increment.
 fn radix_by_key(a: &mut [u64], tmp: &mut Vec<u64>) {
-    let mut counts = [[0usize; 256]; 4];
-    for &x in a.iter() {
-        for (p, c) in counts.iter_mut().enumerate() {
-            c[(x >> (32 + 8 * p)) as usize & 255] += 1;
-        }
-    }
-    tmp.resize(a.len(), 0);
+    let len = a.len();
+    let q = len / 4;
+    let starts = [0, q, 2 * q, 3 * q];
+    tmp.resize(len, 0);
     let mut in_tmp = false;
-    for (p, c) in counts.iter_mut().enumerate() {
-        if c.contains(&a.len()) {
+    for shift in [32, 40, 48, 56] {
+        let byte = |x: u64| (x >> shift) as usize & 255;
+        let (from, to): (&[u64], &mut [u64]) = if in_tmp { (tmp, a) } else { (a, tmp) };
+        // Each quarter's bucket sizes in the current order (the last quarter takes the tail).
+        let mut counts = [[0u32; 256]; 4];
+        for i in 0..q {
+            for k in 0..4 {
+                counts[k][byte(from[starts[k] + i])] += 1;
+            }
+        }
+        for &x in &from[4 * q..] {
+            counts[3][byte(x)] += 1;
+        }
+        if (0..256).any(|b| counts.iter().map(|c| c[b] as usize).sum::<usize>() == len) {
             continue;
         }
+        // Bucket b of quarter k starts after every smaller bucket and after bucket b of the
+        // quarters before k.
+        let mut off = [[0usize; 256]; 4];
         let mut sum = 0;
-        for v in c.iter_mut() {
-            (*v, sum) = (sum, sum + *v);
+        for b in 0..256 {
+            for k in 0..4 {
+                off[k][b] = sum;
+                sum += counts[k][b] as usize;
+            }
         }
-        let (from, to): (&[u64], &mut [u64]) = if in_tmp { (tmp, a) } else { (a, tmp) };
-        let shift = 32 + 8 * p;
-        for &x in from {
-            let b = (x >> shift) as usize & 255;
-            to[c[b]] = x;
-            c[b] += 1;
+        for i in 0..q {
+            for k in 0..4 {
+                let x = from[starts[k] + i];
+                let b = byte(x);
+                to[off[k][b]] = x;
+                off[k][b] += 1;
+            }
+        }
+        for &x in &from[4 * q..] {
+            let b = byte(x);
+            to[off[3][b]] = x;
+            off[3][b] += 1;
         }
         in_tmp = !in_tmp;
     }

@@ -55,9 +55,13 @@ fn dropout(p: f64, always: bool, axes: Vec<i64>) -> Arc<dyn Operator> {
                     let (on, below) = (T::from_f64(scale), below_threshold(keep));
                     // SAFETY: inside the op writing the mask (fresh).
                     let pm = unsafe { Ptr(mask.raw() as *mut T) };
-                    let values = [T::default(), on];
-                    fill_draws(pm, mask.size(), cx.seed, |r| {
-                        values[((r >> 11) < below) as usize]
+                    let off = T::default();
+                    fill_draws(pm, mask.size(), cx.seed, move |r| {
+                        if (r >> 11) < below {
+                            on
+                        } else {
+                            off
+                        }
                     });
                     binary::<T>(x, mask, y, |a, m| (C::of(a) * C::of(m)).to());
                 }

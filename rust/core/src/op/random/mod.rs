@@ -14,8 +14,9 @@ use super::{expect_inputs, Desc, FnOp, Inputs, Params, Registry, SimpleDef};
 use crate::context::Context;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::kernels::cpu::elemwise::map_slice;
 use crate::kernels::cpu::{par_ranges, Ptr};
-use crate::random::{unit_f64, Xoshiro, XoshiroLanes};
+use crate::random::{unit_f64, Xoshiro, Xoshiro4};
 use crate::with_dtype;
 use dists::{check, sample, Dist};
 
@@ -52,23 +53,21 @@ fn fill_blocks<T: Element>(
 /// draw that takes one number, with four blocks' streams stepped together.
 pub(crate) fn fill_draws<T: Copy>(po: Ptr<T>, n: usize, seed: u64, f: impl Fn(u64) -> T + Sync) {
     const L: usize = 4;
-    /// Draws generated per lane before they are mapped (16 KiB of rows, in L1).
+    /// Draws generated per lane before they are mapped (16 KiB in all, in L1).
     const CHUNK: usize = 512;
     par_ranges(n.div_ceil(BLOCK), BLOCK, |b, e| {
         let mut blk = b;
         while blk + L <= e && (blk + L) * BLOCK <= n {
-            let mut g = XoshiroLanes::<L>::new(seed, blk as u64);
-            let mut rows = [[0u64; L]; CHUNK];
+            let mut g = Xoshiro4::new(seed, blk as u64);
+            let mut cols = [[0u64; CHUNK]; L];
             for j in (0..BLOCK).step_by(CHUNK) {
-                g.fill(&mut rows);
-                for l in 0..L {
+                g.fill(&mut cols);
+                for (l, c) in cols.iter().enumerate() {
                     // SAFETY: block blk + l lies below n and belongs to this task only.
                     let out = unsafe {
                         std::slice::from_raw_parts_mut(po.get().add((blk + l) * BLOCK + j), CHUNK)
                     };
-                    for (o, r) in out.iter_mut().zip(&rows) {
-                        *o = f(r[l]);
-                    }
+                    map_slice(c, out, &f);
                 }
             }
             blk += L;
@@ -86,12 +85,12 @@ pub(crate) fn fill_draws<T: Copy>(po: Ptr<T>, n: usize, seed: u64, f: impl Fn(u6
 /// Fills `n` elements at `po` with draws of `dist`.
 fn fill_dist<T: Element>(po: Ptr<T>, n: usize, seed: u64, dist: Dist) {
     match dist {
-        Dist::Uniform(lo, hi) => {
-            fill_draws(po, n, seed, |r| T::from_f64(lo + (hi - lo) * unit_f64(r)))
-        }
+        Dist::Uniform(lo, hi) => fill_draws(po, n, seed, move |r| {
+            T::from_f64(lo + (hi - lo) * unit_f64(r))
+        }),
         Dist::RandInt(lo, hi) => {
             let span = (hi - lo) as u64;
-            fill_draws(po, n, seed, |r| {
+            fill_draws(po, n, seed, move |r| {
                 T::from_f64((lo + (r % span) as i64) as f64)
             })
         }
