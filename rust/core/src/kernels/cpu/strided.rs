@@ -168,8 +168,9 @@ pub unsafe fn copy_raw<T: Copy + Send + Sync>(
     // A transposing copy: the destination row reads the source with a large stride while some
     // other dim is contiguous in the source. Going through a small buffer per tile touches
     // every source and destination cache line once, in full: with power-of-two strides the
-    // tile's rows all map to one cache set, and walking them directly thrashes it.
-    if inner.d == 1 && inner.s != 1 && inner.n >= TILE / 2 {
+    // tile's rows all map to one cache set, and walking them directly thrashes it. (A
+    // broadcast row, source stride 0, is a fill: no tile.)
+    if inner.d == 1 && inner.s != 1 && inner.s != 0 && inner.n >= TILE / 2 {
         if let Some(j) = dims[..dims.len() - 1]
             .iter()
             .rposition(|dm| dm.s == 1 && dm.n >= TILE / 2)
