@@ -520,6 +520,16 @@ def test_cumsum():
     for axis in (None, 0, 1, -1):
         np.testing.assert_allclose(mx.nd.cumsum(mx.nd.array(x, dtype="float64"), axis=axis).asnumpy(),
                                    np.cumsum(x, axis=axis))
+    # Large enough to split across threads: rows in groups of 8 with a partial group, and
+    # columns in blocks of 1024 with a partial block; the gradient is the reverse scan.
+    big = np.random.RandomState(3).uniform(-1, 1, (37, 3, 1500)).astype(np.float32)
+    for axis in (0, 1, 2):
+        np.testing.assert_allclose(mx.nd.cumsum(mx.nd.array(big), axis=axis).asnumpy(),
+                                   np.cumsum(big.astype(np.float64), axis=axis), rtol=1e-5, atol=1e-4)
+    hb = np.random.RandomState(5).uniform(-1, 1, big.shape).astype(np.float32)
+    g, = _grad(lambda t: mx.nd.cumsum(t, axis=2), mx.nd.array(big), head=mx.nd.array(hb))
+    want = np.flip(np.cumsum(np.flip(hb.astype(np.float64), 2), axis=2), 2)
+    np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-4)
     head = np.arange(4.0).reshape(2, 2) + 1
     g, = _grad(lambda t: mx.nd.cumsum(t, axis=1), mx.nd.array(a), head=mx.nd.array(head))
     np.testing.assert_array_equal(g, _fd(lambda t: np.cumsum(t, axis=1), a, head).round(6))

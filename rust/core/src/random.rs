@@ -108,9 +108,11 @@ pub fn unit_f64(r: u64) -> f64 {
 pub struct Xoshiro4([[u64; 4]; 4]);
 
 impl Xoshiro4 {
+    pub const LANES: usize = 4;
+
     pub fn new(seed: u64, first: u64) -> Self {
         let mut s = [[0u64; 4]; 4];
-        for l in 0..4 {
+        for l in 0..Self::LANES {
             let g = Xoshiro::new(seed, first + l as u64);
             for (k, row) in s.iter_mut().enumerate() {
                 row[l] = g.0[k];

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::{unary, unary_wide};
 use crate::kernels::cpu::halves;
-use crate::kernels::cpu::norm::{exp_f32, tanh_f32};
+use crate::kernels::cpu::norm::{exp_f32, ln_f32, log2_f32, tanh_f32};
 use crate::ndarray::NDArray;
 use crate::with_dtype;
 use half::{bf16, f16};
@@ -177,14 +177,14 @@ fn table() -> Vec<(&'static str, &'static [&'static str], &'static str, Kernel)>
             "log",
             &[],
             "Returns element-wise natural logarithmic value of the input.",
-            f32::ln,
+            ln_f32,
             f64::ln,
         ),
         row!(
             "log2",
             &[],
             "Returns element-wise base-2 logarithmic value of the input.",
-            f32::log2,
+            log2_f32,
             f64::log2,
         ),
         row!(

@@ -7,14 +7,11 @@ use super::{expect_inputs, Desc, FnOp, GradFn, Inputs, Operator, Registry, Simpl
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
-use crate::kernels::cpu::norm::Real;
+use crate::kernels::cpu::norm::softmax;
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::shape::norm_axis;
 use half::f16;
 use std::sync::Arc;
-
-/// Columns of a non-last axis handled together, so each pass reads long contiguous runs.
-const BLK: usize = 1024;
 
 /// Shape of one softmax problem: `outer` blocks of `n` rows (the axis) of `inner` columns.
 #[derive(Clone, Copy)]
@@ -22,90 +19,6 @@ struct Dims {
     outer: usize,
     n: usize,
     inner: usize,
-}
-
-fn kernel<I: Element, O: Element, C: Real>(src: &[I], dst: Ptr<O>, d: Dims, inv_t: C, log: bool) {
-    let Dims { outer, n, inner } = d;
-    if inner == 1 {
-        par_ranges(outer, n * 8, |b, e| {
-            let mut buf = vec![C::ZERO; n];
-            for o in b..e {
-                let mut m = C::c(f64::NEG_INFINITY);
-                for (y, &x) in buf.iter_mut().zip(&src[o * n..(o + 1) * n]) {
-                    *y = C::of(x) * inv_t;
-                    m = if *y > m { *y } else { m };
-                }
-                let mut s = C::ZERO;
-                // SAFETY: row o of dst has n elements; tasks own disjoint rows.
-                let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(o * n), n) };
-                if log {
-                    for &y in &buf {
-                        s = s + (y - m).exp();
-                    }
-                    let ls = s.ln();
-                    for (w, &y) in out.iter_mut().zip(&buf) {
-                        *w = ((y - m) - ls).to();
-                    }
-                } else {
-                    for y in buf.iter_mut() {
-                        *y = (*y - m).exp();
-                        s = s + *y;
-                    }
-                    let rs = C::ONE / s;
-                    for (w, &y) in out.iter_mut().zip(&buf) {
-                        *w = (y * rs).to();
-                    }
-                }
-            }
-        });
-        return;
-    }
-    let nblk = inner.div_ceil(BLK);
-    par_ranges(outer * nblk, n * BLK.min(inner) * 3, |b, e| {
-        let (mut mx, mut sm) = (
-            vec![C::c(f64::NEG_INFINITY); BLK.min(inner)],
-            vec![C::ZERO; BLK.min(inner)],
-        );
-        for t in b..e {
-            let (o, i0) = (t / nblk, (t % nblk) * BLK);
-            let w = BLK.min(inner - i0);
-            let at = |j: usize| (o * n + j) * inner + i0;
-            let (mx, sm) = (&mut mx[..w], &mut sm[..w]);
-            mx.fill(C::c(f64::NEG_INFINITY));
-            sm.fill(C::ZERO);
-            for j in 0..n {
-                for (m, &x) in mx.iter_mut().zip(&src[at(j)..at(j) + w]) {
-                    let y = C::of(x) * inv_t;
-                    *m = if y > *m { y } else { *m };
-                }
-            }
-            for j in 0..n {
-                for ((s, &m), &x) in sm.iter_mut().zip(mx.iter()).zip(&src[at(j)..at(j) + w]) {
-                    *s = *s + (C::of(x) * inv_t - m).exp();
-                }
-            }
-            for s in sm.iter_mut() {
-                *s = if log { s.ln() } else { C::ONE / *s };
-            }
-            for j in 0..n {
-                // SAFETY: these w columns of row j belong to this task only.
-                let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(at(j)), w) };
-                for (((y, &m), &s), &x) in out
-                    .iter_mut()
-                    .zip(mx.iter())
-                    .zip(sm.iter())
-                    .zip(&src[at(j)..at(j) + w])
-                {
-                    let v = C::of(x) * inv_t - m;
-                    *y = if log {
-                        (v - s).to()
-                    } else {
-                        (v.exp() * s).to()
-                    };
-                }
-            }
-        }
-    });
 }
 
 macro_rules! with_float {
@@ -222,9 +135,18 @@ fn softmax_fnop(
                     // SAFETY: inside the op reading a and writing o, which do not alias.
                     let (src, dst) = unsafe { (a.data::<I>(), Ptr(o.raw() as *mut O)) };
                     if wide {
-                        kernel::<I, O, f64>(src, dst, d, Real::c(1.0 / temperature), log);
+                        softmax::<I, O, f64>(
+                            src,
+                            dst,
+                            d.outer,
+                            d.n,
+                            d.inner,
+                            1.0 / temperature,
+                            log,
+                        );
                     } else {
-                        kernel::<I, O, f32>(src, dst, d, Real::c(1.0 / temperature), log);
+                        let inv_t = (1.0 / temperature) as f32;
+                        softmax::<I, O, f32>(src, dst, d.outer, d.n, d.inner, inv_t, log);
                     }
                 })
             });

@@ -172,6 +172,53 @@ pub fn exp_f32(x: f32) -> f32 {
     p * scale(k1) * scale(ki - k1)
 }
 
+/// ln x for f32 without a libm call, so loops over it vectorise (libm's logf cost ~2x our
+/// exp). Within 2 ulp.
+#[inline(always)]
+pub fn ln_f32(x: f32) -> f32 {
+    let (k, l) = log_parts(x);
+    log_special(x, k * 0.693_145_75 + (l + k * 1.428_606_8e-6))
+}
+
+/// log2 x for f32, vectorising like `ln_f32`; exact on powers of two.
+#[inline(always)]
+pub fn log2_f32(x: f32) -> f32 {
+    let (k, l) = log_parts(x);
+    log_special(x, k + l * std::f32::consts::LOG2_E)
+}
+
+/// (k, ln m) with x = 2^k m, m in [sqrt(1/2), sqrt(2)), for positive finite x. ln m is
+/// 2 atanh(s), s = (m-1)/(m+1) <= 0.172, by its odd series to s^9 (truncation < 3e-9
+/// relative). Subnormals are scaled into the normal range first.
+#[inline(always)]
+fn log_parts(x: f32) -> (f32, f32) {
+    const SQRT_HALF: u32 = 0x3F35_04F3;
+    let tiny = x < f32::MIN_POSITIVE;
+    let xs = if tiny { x * 8_388_608.0 } else { x }; // 2^23
+                                                     // Exponent of x relative to sqrt(1/2): m's bits are the rest over that exponent.
+    let off = xs.to_bits().wrapping_sub(SQRT_HALF);
+    let k = (off as i32 >> 23) - if tiny { 23 } else { 0 };
+    let m = f32::from_bits((off & 0x007F_FFFF) + SQRT_HALF);
+    let f = m - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let l = 2.0 * s * (1.0 + z * (1.0 / 3.0 + z * (0.2 + z * (1.0 / 7.0 + z * (1.0 / 9.0)))));
+    (k as f32, l)
+}
+
+/// A logarithm's value `r` for positive finite x; -inf at 0, inf at inf, NaN below 0.
+#[inline(always)]
+fn log_special(x: f32, r: f32) -> f32 {
+    // Three independent selects (a chain of else-ifs went through scalar branches).
+    let r = if x > 0.0 { r } else { f32::NAN };
+    let r = if x == 0.0 { f32::NEG_INFINITY } else { r };
+    if x == f32::INFINITY {
+        x
+    } else {
+        r
+    }
+}
+
 /// tanh for f32 that vectorises: an odd Taylor polynomial below 0.25 (where the exp form
 /// cancels), 1 - 2 / (e^{2|x|} + 1) above, with the sign restored.
 #[inline(always)]
@@ -248,73 +295,125 @@ pub fn load<T: Element, C: Real>(x: &[T]) -> Vec<C> {
     x.iter().map(|&v| C::of(v)).collect()
 }
 
-/// Softmax over n for each (outer, inner) position of `src`, written to `dst`.
-pub fn softmax<T: Element, C: Real>(src: &[T], dst: Ptr<T>, outer: usize, n: usize, inner: usize) {
+/// Columns of a non-last axis handled together, so each pass reads long contiguous runs.
+const SOFTMAX_BLK: usize = 1024;
+
+/// Independent accumulators of a row's max and sum: one running value is a serial chain
+/// that keeps the loop (and the exp inside it) from vectorising.
+const ROW_LANES: usize = 16;
+
+/// The largest of `xs` (non-empty), NaNs passed over unless the first is one.
+fn row_max<C: Real>(xs: &[C]) -> C {
+    let mut acc = [xs[0]; ROW_LANES];
+    let mut chunks = xs.chunks_exact(ROW_LANES);
+    for c in &mut chunks {
+        for l in 0..ROW_LANES {
+            acc[l] = if c[l] > acc[l] { c[l] } else { acc[l] };
+        }
+    }
+    let pick = |m: C, &x: &C| if x > m { x } else { m };
+    acc.iter().chain(chunks.remainder()).fold(xs[0], pick)
+}
+
+/// The sum of `f` over `xs`.
+#[inline(always)]
+fn row_sum<C: Real>(xs: &[C], f: impl Fn(C) -> C) -> C {
+    let mut acc = [C::ZERO; ROW_LANES];
+    let mut chunks = xs.chunks_exact(ROW_LANES);
+    for c in &mut chunks {
+        for l in 0..ROW_LANES {
+            acc[l] = acc[l] + f(c[l]);
+        }
+    }
+    let tail = chunks.remainder().iter().fold(C::ZERO, |s, &x| s + f(x));
+    acc.iter().fold(tail, |s, &a| s + a)
+}
+
+/// Softmax (`log`: log-softmax) of `src * inv_t` over n for each (outer, inner) position,
+/// written to `dst`. Each row is shifted by its maximum first, so large inputs never
+/// overflow; a NaN anywhere in a row makes the whole row NaN.
+#[allow(clippy::too_many_arguments)]
+pub fn softmax<I: Element, O: Element, C: Real>(
+    src: &[I],
+    dst: Ptr<O>,
+    outer: usize,
+    n: usize,
+    inner: usize,
+    inv_t: C,
+    log: bool,
+) {
     if outer * n * inner == 0 {
         return; // nothing to write, and rows of zero length cannot be chunked
     }
     if inner == 1 {
-        return softmax_rows::<T, C>(src, dst, outer, n);
-    }
-    par_ranges(outer, n * inner * 8, |b, e| {
-        let mut m = vec![C::ZERO; inner];
-        let mut s = vec![C::ZERO; inner];
-        for o in b..e {
-            let base = o * n * inner;
-            m.iter_mut()
-                .zip(&src[base..base + inner])
-                .for_each(|(m, &x)| *m = C::of(x));
-            for j in 1..n {
-                let row = &src[base + j * inner..base + (j + 1) * inner];
-                for (m, &x) in m.iter_mut().zip(row) {
-                    let x = C::of(x);
-                    if x > *m {
-                        *m = x;
+        par_ranges(outer, n * 8, |b, e| {
+            let mut buf = vec![C::ZERO; n];
+            for o in b..e {
+                for (y, &x) in buf.iter_mut().zip(&src[o * n..(o + 1) * n]) {
+                    *y = C::of(x) * inv_t;
+                }
+                let m = row_max(&buf);
+                // SAFETY: row o of dst has n elements; tasks own disjoint rows.
+                let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(o * n), n) };
+                if log {
+                    let ls = row_sum(&buf, |y| (y - m).fexp()).ln();
+                    for (w, &y) in out.iter_mut().zip(&buf) {
+                        *w = ((y - m) - ls).to();
+                    }
+                } else {
+                    for y in buf.iter_mut() {
+                        *y = (*y - m).fexp();
+                    }
+                    let rs = C::ONE / row_sum(&buf, |y| y);
+                    for (w, &y) in out.iter_mut().zip(&buf) {
+                        *w = (y * rs).to();
                     }
                 }
             }
-            s.fill(C::ZERO);
+        });
+        return;
+    }
+    let blk = SOFTMAX_BLK.min(inner);
+    let nblk = inner.div_ceil(blk);
+    par_ranges(outer * nblk, n * blk * 3, |b, e| {
+        let (mut mx, mut sm) = (vec![C::ZERO; blk], vec![C::ZERO; blk]);
+        for t in b..e {
+            let (o, i0) = (t / nblk, (t % nblk) * blk);
+            let w = blk.min(inner - i0);
+            let at = |j: usize| (o * n + j) * inner + i0;
+            let (mx, sm) = (&mut mx[..w], &mut sm[..w]);
+            mx.fill(C::c(f64::NEG_INFINITY));
+            sm.fill(C::ZERO);
             for j in 0..n {
-                let row = &src[base + j * inner..base + (j + 1) * inner];
-                for ((s, &m), &x) in s.iter_mut().zip(&m).zip(row) {
-                    *s = *s + (C::of(x) - m).fexp();
+                for (m, &x) in mx.iter_mut().zip(&src[at(j)..at(j) + w]) {
+                    let y = C::of(x) * inv_t;
+                    *m = if y > *m { y } else { *m };
                 }
             }
             for j in 0..n {
-                let at = base + j * inner;
-                for i in 0..inner {
-                    let v = (C::of(src[at + i]) - m[i]).fexp() / s[i];
-                    // SAFETY: (o, j, i) lies in this task's rows; dst does not alias src.
-                    unsafe { *dst.get().add(at + i) = v.to() };
+                for ((s, &m), &x) in sm.iter_mut().zip(mx.iter()).zip(&src[at(j)..at(j) + w]) {
+                    *s = *s + (C::of(x) * inv_t - m).fexp();
                 }
             }
-        }
-    });
-}
-
-/// `softmax` over contiguous rows (the last axis, what classifiers use): one pass per row
-/// over slices, where the general loop paid its (outer, inner) bookkeeping per element.
-fn softmax_rows<T: Element, C: Real>(src: &[T], dst: Ptr<T>, rows: usize, n: usize) {
-    par_ranges(rows, n * 8, |b, e| {
-        let mut ex = vec![C::ZERO; n];
-        for (r, row) in src[b * n..e * n].chunks_exact(n).enumerate() {
-            let m = row.iter().skip(1).fold(C::of(row[0]), |m, &x| {
-                let x = C::of(x);
-                if x > m {
-                    x
-                } else {
-                    m
-                }
-            });
-            let mut s = C::ZERO;
-            for (v, &x) in ex.iter_mut().zip(row) {
-                *v = (C::of(x) - m).fexp();
-                s = s + *v;
+            for s in sm.iter_mut() {
+                *s = if log { s.ln() } else { C::ONE / *s };
             }
-            // SAFETY: row b + r lies in this task's range; dst does not alias src.
-            let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add((b + r) * n), n) };
-            for (o, &v) in out.iter_mut().zip(&ex) {
-                *o = (v / s).to();
+            for j in 0..n {
+                // SAFETY: these w columns of row j belong to this task only.
+                let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(at(j)), w) };
+                for (((y, &m), &s), &x) in out
+                    .iter_mut()
+                    .zip(mx.iter())
+                    .zip(sm.iter())
+                    .zip(&src[at(j)..at(j) + w])
+                {
+                    let v = C::of(x) * inv_t - m;
+                    *y = if log {
+                        (v - s).to()
+                    } else {
+                        (v.fexp() * s).to()
+                    };
+                }
             }
         }
     });
@@ -644,8 +743,8 @@ mod tests {
         let x2: Vec<f32> = x.iter().flat_map(|&v| [v, v]).collect();
         let dy2: Vec<f32> = dy.iter().flat_map(|&v| [v, v]).collect();
         let (mut y, mut y2) = (vec![0f32; rows * n], vec![0f32; rows * n * 2]);
-        super::softmax::<f32, f32>(&x, Ptr(y.as_mut_ptr()), rows, n, 1);
-        super::softmax::<f32, f32>(&x2, Ptr(y2.as_mut_ptr()), rows, n, 2);
+        super::softmax::<f32, f32, f32>(&x, Ptr(y.as_mut_ptr()), rows, n, 1, 1.0, false);
+        super::softmax::<f32, f32, f32>(&x2, Ptr(y2.as_mut_ptr()), rows, n, 2, 1.0, false);
         let (mut dx, mut dx2) = (vec![0f32; rows * n], vec![0f32; rows * n * 2]);
         super::softmax_grad::<f32, f32>(&y, &dy, Ptr(dx.as_mut_ptr()), rows, n, 1);
         super::softmax_grad::<f32, f32>(&y2, &dy2, Ptr(dx2.as_mut_ptr()), rows, n, 2);
@@ -667,7 +766,7 @@ mod tests {
         }
         let nan = [f32::NAN, 1.0, 2.0];
         let mut out = [0f32; 3];
-        super::softmax::<f32, f32>(&nan, Ptr(out.as_mut_ptr()), 1, 3, 1);
+        super::softmax::<f32, f32, f32>(&nan, Ptr(out.as_mut_ptr()), 1, 3, 1, 1.0, false);
         assert!(out.iter().all(|v| v.is_nan()));
     }
 
@@ -688,6 +787,44 @@ mod tests {
         assert_eq!(super::tanh_f32(100.0), 1.0);
         assert_eq!(super::tanh_f32(-100.0), -1.0);
         assert_eq!(super::tanh_f32(0.0), 0.0);
+    }
+
+    #[test]
+    fn ln_f32_and_log2_f32_are_within_two_ulp() {
+        use super::{ln_f32, log2_f32};
+        // Every 4099th positive f32 bit pattern (subnormals to the largest finite value),
+        // and values around 1, where the result is small.
+        let spread = (1..0x7F80_0000u32).step_by(4099).map(f32::from_bits);
+        let near_one = (0x3F7F_F000u32..0x3F80_1000).map(f32::from_bits);
+        for x in spread
+            .chain(near_one)
+            .chain([f32::MAX, f32::MIN_POSITIVE, 0.5, 2.0])
+        {
+            let want = (x as f64).ln();
+            let ulp = f32::EPSILON as f64 * want.abs().max(f32::MIN_POSITIVE as f64);
+            let got = ln_f32(x) as f64;
+            assert!(
+                (got - want).abs() <= 2.0 * ulp,
+                "ln({x}) = {got}, want {want}"
+            );
+            let want = (x as f64).log2();
+            let ulp = f32::EPSILON as f64 * want.abs().max(f32::MIN_POSITIVE as f64);
+            let got = log2_f32(x) as f64;
+            assert!(
+                (got - want).abs() <= 2.0 * ulp,
+                "log2({x}) = {got}, want {want}"
+            );
+        }
+        for k in -149..128 {
+            assert_eq!(log2_f32(2f64.powi(k) as f32), k as f32);
+        }
+        assert!(log2_f32(0.0) == f32::NEG_INFINITY && log2_f32(-2.0).is_nan());
+        assert_eq!(ln_f32(1.0), 0.0);
+        assert_eq!(ln_f32(0.0), f32::NEG_INFINITY);
+        assert_eq!(ln_f32(-0.0), f32::NEG_INFINITY);
+        assert_eq!(ln_f32(f32::INFINITY), f32::INFINITY);
+        assert!(ln_f32(-1.0).is_nan() && ln_f32(f32::NAN).is_nan());
+        assert!(ln_f32(f32::NEG_INFINITY).is_nan());
     }
 
     #[test]

@@ -657,7 +657,7 @@ fn softmax_activation(channel: bool) -> Arc<dyn Operator> {
             with_real!(name, ins[0].dtype(), T, C, {
                 // SAFETY: inside the op; the output is fresh.
                 let (x, y) = unsafe { (ins[0].data::<T>(), Ptr(outs[0].raw() as *mut T)) };
-                softmax::<T, C>(x, y, outer, n, inner);
+                softmax::<T, T, C>(x, y, outer, n, inner, C::ONE, false);
             });
             Ok(())
         },

@@ -161,7 +161,7 @@ fn softmax_output(cfg: SoftmaxCfg) -> Arc<dyn Operator> {
             with_real!(name, ins[0].dtype(), T, C, {
                 // SAFETY: inside the op; the output is fresh.
                 let (x, y) = unsafe { (ins[0].data::<T>(), Ptr(outs[0].raw() as *mut T)) };
-                softmax::<T, C>(x, y, outer, n, inner);
+                softmax::<T, T, C>(x, y, outer, n, inner, C::ONE, false);
             });
             Ok(())
         },
@@ -621,7 +621,7 @@ fn softmax_cross_entropy() -> Arc<dyn Operator> {
         k: usize,
     ) -> Result<(Vec<T>, Vec<usize>)> {
         let mut p = vec![T::default(); n * k];
-        softmax::<T, C>(x, Ptr(p.as_mut_ptr()), n, k, 1);
+        softmax::<T, T, C>(x, Ptr(p.as_mut_ptr()), n, k, 1, C::ONE, false);
         let idx = lab
             .iter()
             .map(|&l| {

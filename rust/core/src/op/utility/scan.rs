@@ -2,12 +2,15 @@
 //! `range`, or the bin edges given as the second input; the last bin includes its right edge,
 //! as numpy's).
 
-use crate::dtype::DType;
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::ndarray::NDArray;
 use crate::op::params::param;
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
 use crate::op::{read_f64, write_f64};
 use crate::shape::{norm_axis, Shape};
+use crate::with_dtype;
 use std::sync::Arc;
 
 /// (outer, n, inner) of the scan: the flattened array when `axis` is None.
@@ -22,21 +25,71 @@ fn scan_dims(op: &str, axis: Option<i64>, s: &Shape) -> Result<(usize, usize, us
     }
 }
 
-/// Running sums along the scan axis; `reverse` sums from the end (the gradient).
-fn scan(x: &[f64], (outer, n, inner): (usize, usize, usize), reverse: bool) -> Vec<f64> {
-    let mut y = vec![0.0; x.len()];
-    for o in 0..outer {
-        for i in 0..inner {
-            let mut acc = 0.0;
+/// Running sums of `x` along the scan axis into `y`, accumulated in f64; `reverse` sums
+/// from the end (the gradient). Parallel over rows.
+fn scan<I: Element, O: Element>(x: &[I], y: Ptr<O>, dims: (usize, usize, usize), reverse: bool) {
+    const COLS: usize = 1024;
+    let (outer, n, inner) = dims;
+    let step = |t: usize| if reverse { n - 1 - t } else { t };
+    if inner == 1 {
+        par_ranges(outer, n, |b, e| {
+            for o in b..e {
+                let row = &x[o * n..(o + 1) * n];
+                // SAFETY: row o belongs to this task only; y does not alias x.
+                let out = unsafe { std::slice::from_raw_parts_mut(y.get().add(o * n), n) };
+                let mut acc = 0f64;
+                if reverse {
+                    for (w, &v) in out.iter_mut().zip(row).rev() {
+                        acc += v.to_f64();
+                        *w = O::from_f64(acc);
+                    }
+                } else {
+                    for (w, &v) in out.iter_mut().zip(row) {
+                        acc += v.to_f64();
+                        *w = O::from_f64(acc);
+                    }
+                }
+            }
+        });
+        return;
+    }
+    let blk = COLS.min(inner);
+    let nblk = inner.div_ceil(blk);
+    par_ranges(outer * nblk, n * blk, |b, e| {
+        let mut acc = vec![0f64; blk];
+        for task in b..e {
+            let (o, i0) = (task / nblk, (task % nblk) * blk);
+            let acc = &mut acc[..blk.min(inner - i0)];
+            acc.fill(0.0);
             for t in 0..n {
-                let j = if reverse { n - 1 - t } else { t };
-                let at = (o * n + j) * inner + i;
-                acc += x[at];
-                y[at] = acc;
+                let at = (o * n + step(t)) * inner + i0;
+                // SAFETY: these columns of row (o, t) belong to this task only.
+                let out = unsafe { std::slice::from_raw_parts_mut(y.get().add(at), acc.len()) };
+                for ((a, &v), w) in acc.iter_mut().zip(&x[at..at + out.len()]).zip(out) {
+                    *a += v.to_f64();
+                    *w = O::from_f64(*a);
+                }
             }
         }
+    });
+}
+
+/// `scan` of `a` into `out`: directly when their dtypes agree, through f64 when they differ.
+fn scan_arrays(a: &NDArray, out: &NDArray, dims: (usize, usize, usize), reverse: bool) {
+    if a.size() == 0 {
+        return;
     }
-    y
+    if a.dtype() == out.dtype() {
+        with_dtype!(a.dtype(), T, {
+            // SAFETY: inside the op reading a and writing out, which do not alias.
+            let (x, y) = unsafe { (a.data::<T>(), Ptr(out.raw() as *mut T)) };
+            scan(x, y, dims, reverse);
+        });
+    } else {
+        let mut y = vec![0f64; a.size()];
+        scan(&read_f64(a), Ptr(y.as_mut_ptr()), dims, reverse);
+        write_f64(out, &y);
+    }
 }
 
 fn cumsum_op(axis: Option<i64>, dtype: Option<DType>) -> Arc<dyn Operator> {
@@ -60,7 +113,7 @@ fn cumsum_op(axis: Option<i64>, dtype: Option<DType>) -> Arc<dyn Operator> {
         },
         move |_, ins, outs| {
             let d = scan_dims(OP, axis, ins[0].shape())?;
-            write_f64(&outs[0], &scan(&read_f64(&ins[0]), d, false));
+            scan_arrays(&ins[0], &outs[0], d, false);
             Ok(())
         },
     )
@@ -94,7 +147,7 @@ fn backward_cumsum(axis: Option<i64>) -> Arc<dyn Operator> {
         },
         move |_, ins, outs| {
             let d = scan_dims(OP, axis, ins[1].shape())?;
-            write_f64(&outs[0], &scan(&read_f64(&ins[0]), d, true));
+            scan_arrays(&ins[0], &outs[0], d, true);
             Ok(())
         },
     )
