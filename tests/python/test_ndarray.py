@@ -203,6 +203,24 @@ def test_reductions():
     assert a.argmax(axis=1).dtype == np.float32
 
 
+def test_reductions_over_non_adjacent_axes_with_long_runs():
+    # The last reduced axis is long enough to be folded run by run, in place.
+    x = np.random.RandomState(8).uniform(-1, 1, (4, 3, 5, 80))
+    x[1, 2, 3, 7] = np.nan
+    a = mx.nd.array(x, dtype="float64")
+    np.testing.assert_allclose(mx.nd.nansum(a, axis=(0, 2, 3)).asnumpy(), np.nansum(x, (0, 2, 3)), rtol=1e-12)
+    y = np.nan_to_num(x)
+    b = mx.nd.array(y, dtype="float64")
+    np.testing.assert_allclose(mx.nd.norm(b, ord=1, axis=(0, 3)).asnumpy(), np.abs(y).sum((0, 3)), rtol=1e-12)
+    np.testing.assert_allclose(mx.nd.norm(b, axis=(1, 3)).asnumpy(), np.sqrt((y * y).sum((1, 3))), rtol=1e-12)
+    got = mx.nd.max(a, axis=(0, 3)).asnumpy()
+    assert np.isnan(got[2, 3]) and np.isnan(got).sum() == 1      # a NaN wins, as in MXNet
+    np.testing.assert_array_equal(np.delete(got.ravel(), 2 * 5 + 3), np.delete(np.max(x, (0, 3)).ravel(), 13))
+    h = mx.nd.array(y, dtype="float16")
+    np.testing.assert_allclose(mx.nd.mean(h, axis=(0, 2, 3)).asnumpy(),
+                               y.astype(np.float16).astype(np.float64).mean((0, 2, 3)), atol=1e-3)
+
+
 def test_getitem():
     x = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
     a = mx.nd.array(x)

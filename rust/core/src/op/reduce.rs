@@ -11,7 +11,8 @@ use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::cast::cast_into;
 use crate::kernels::cpu::elemwise::{unary, Arith};
 use crate::kernels::cpu::reduce::{
-    permute_copy, reduce, Acc, ArgExtreme, Extreme, Fold, RedElem, Sum,
+    permute_copy, reduce, reduce_runs, Acc, ArgExtreme, Extreme, Fold, RedElem, Reducer, Sum,
+    RUN_MIN,
 };
 use crate::kernels::cpu::strided::{copy_all, copy_walk, Walk};
 use crate::kernels::cpu::Ptr;
@@ -39,9 +40,9 @@ struct Geom {
     outer: usize,
     r: usize,
     inner: usize,
-    /// (dims, perm): copy the input with its axes reordered first, because the reduced axes
-    /// are not adjacent and no single (outer, r, inner) view covers them.
-    permute: Option<(Vec<usize>, Vec<usize>)>,
+    /// The reduced axes are not adjacent and no single (outer, r, inner) view covers them:
+    /// the input's merged axes and which of them are reduced.
+    permute: Option<(Vec<usize>, Vec<bool>)>,
 }
 
 impl Geom {
@@ -125,17 +126,40 @@ fn geometry(dims: &[usize], mask: &[bool]) -> Geom {
         [] => Geom::new(prod(&groups), 1, 1),
         &[k] => Geom::new(prod(&groups[..k]), groups[k].0, prod(&groups[k + 1..])),
         _ => {
-            let kept = (0..groups.len()).filter(|&i| !groups[i].1);
-            let perm: Vec<usize> = kept.chain(reduced.iter().copied()).collect();
             let r = reduced.iter().map(|&i| groups[i].0).product::<usize>();
             let outer = groups.iter().filter(|g| !g.1).map(|g| g.0).product();
             Geom {
                 outer,
                 r,
                 inner: 1,
-                permute: Some((groups.iter().map(|g| g.0).collect(), perm)),
+                permute: Some(groups.into_iter().unzip()),
             }
         }
+    }
+}
+
+/// Runs `red` over the input as `g` sees it.
+fn apply<T: RedElem, R: Reducer<T>>(red: &R, src: &[T], dst: Ptr<T>, g: &Geom) {
+    match &g.permute {
+        Some((dims, reduced))
+            if reduced.last() == Some(&true) && dims[dims.len() - 1] >= RUN_MIN =>
+        {
+            reduce_runs(red, src, dst, dims, reduced)
+        }
+        Some((dims, reduced)) => {
+            let (kept, folded): (Vec<usize>, Vec<usize>) =
+                (0..dims.len()).partition(|&d| !reduced[d]);
+            let perm: Vec<usize> = kept.into_iter().chain(folded).collect();
+            reduce(
+                red,
+                &permute_copy(src, dims, &perm),
+                dst,
+                g.outer,
+                g.r,
+                g.inner,
+            )
+        }
+        None => reduce(red, src, dst, g.outer, g.r, g.inner),
     }
 }
 
@@ -155,18 +179,10 @@ fn fold<T: RedElem>(
         merge,
         finish,
     };
-    reduce(&red, src, dst, g.outer, g.r, g.inner);
+    apply(&red, src, dst, g);
 }
 
 fn values<T: RedElem>(kind: Kind, src: &[T], dst: Ptr<T>, g: &Geom) {
-    let owned;
-    let src = match &g.permute {
-        Some((dims, perm)) => {
-            owned = permute_copy(src, dims, perm);
-            &owned[..]
-        }
-        None => src,
-    };
     let (zero, one) = (<T::A as Acc>::ZERO, <T::A as Acc>::ONE);
     let add = |a: T::A, b: T::A| a.add(b);
     let mul = |a: T::A, b: T::A| a.mul(b);
@@ -178,7 +194,7 @@ fn values<T: RedElem>(kind: Kind, src: &[T], dst: Ptr<T>, g: &Geom) {
             let red = Sum {
                 mean: kind == Kind::Mean,
             };
-            reduce(&red, src, dst, g.outer, g.r, g.inner)
+            apply(&red, src, dst, g)
         }
         Kind::NanSum => fold(src, dst, g, zero, |a, x| a.add(or_nan(x, zero)), add, lower),
         Kind::Prod => fold(src, dst, g, one, |a, x| a.mul(x.lift()), mul, lower),
@@ -189,13 +205,13 @@ fn values<T: RedElem>(kind: Kind, src: &[T], dst: Ptr<T>, g: &Geom) {
             let red = Extreme::<T, true> {
                 start: T::from_f64(f64::NEG_INFINITY),
             };
-            reduce(&red, src, dst, g.outer, g.r, g.inner)
+            apply(&red, src, dst, g)
         }
         Kind::Min => {
             let red = Extreme::<T, false> {
                 start: T::from_f64(f64::INFINITY),
             };
-            reduce(&red, src, dst, g.outer, g.r, g.inner)
+            apply(&red, src, dst, g)
         }
         Kind::Norm1 => fold(src, dst, g, zero, |a, x| a.add(x.lift().abs()), add, lower),
         Kind::Norm2 => {
