@@ -221,6 +221,19 @@ def test_reductions_over_non_adjacent_axes_with_long_runs():
                                y.astype(np.float16).astype(np.float64).mean((0, 2, 3)), atol=1e-3)
 
 
+def test_argmax_argmin_of_long_rows_find_the_first_extreme():
+    rs = np.random.RandomState(9)
+    x = rs.randint(0, 50, (6, 1000)).astype(np.float32)
+    x[1, 700] = x[1, 901] = 99                                   # a tie in later blocks
+    x[2, 999] = 99                                               # in the remainder
+    x[3, 40] = x[3, 500] = np.nan                                # NaN wins, first one
+    x[4, 33] = -5
+    a = mx.nd.array(x)
+    np.testing.assert_array_equal(mx.nd.argmax(a, axis=1).asnumpy(), np.argmax(x, 1))
+    np.testing.assert_array_equal(mx.nd.argmin(a, axis=1).asnumpy(), np.argmin(x, 1))
+    assert mx.nd.argmax(a, axis=1).asnumpy()[1] == 700 and mx.nd.argmax(a, axis=1).asnumpy()[3] == 40
+
+
 def test_getitem():
     x = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
     a = mx.nd.array(x)

@@ -388,15 +388,35 @@ impl<T: RedElem, const MAX: bool> Reducer<T> for ArgExtreme<T, MAX> {
         });
         let m = T::extreme_run::<MAX>(xs, start);
         let at = if m != m {
-            xs.iter().position(|&x| x != x)
+            first_where(xs, |x| x != x)
         } else {
-            xs.iter().position(|&x| x == m)
+            first_where(xs, |x| x == m)
         };
         match at {
             Some(i) => (xs[i], j0 + i),
             None => self.init(),
         }
     }
+}
+
+/// The position of the first element where `hit` holds: blocks are tested whole (a
+/// non-short-circuit or vectorises) and only the block that holds it is searched; a plain
+/// `position` went one element per compare-and-branch, as long as the extreme pass itself.
+#[inline(always)]
+fn first_where<T: Copy>(xs: &[T], hit: impl Fn(T) -> bool) -> Option<usize> {
+    const W: usize = 32;
+    let mut blocks = xs.chunks_exact(W);
+    for (b, blk) in (&mut blocks).enumerate() {
+        if blk.iter().fold(false, |f, &x| f | hit(x)) {
+            return blk.iter().position(|&x| hit(x)).map(|i| b * W + i);
+        }
+    }
+    let base = xs.len() - blocks.remainder().len();
+    blocks
+        .remainder()
+        .iter()
+        .position(|&x| hit(x))
+        .map(|i| base + i)
 }
 
 /// A fold: `step` takes an element and its position along the reduced axis.
