@@ -38,16 +38,15 @@ fn scan<I: Element, O: Element>(x: &[I], y: Ptr<O>, dims: (usize, usize, usize),
                 // SAFETY: row o belongs to this task only; y does not alias x.
                 let out = unsafe { std::slice::from_raw_parts_mut(y.get().add(o * n), n) };
                 let mut acc = 0f64;
+                let add = |(w, &v): (&mut O, &I)| {
+                    acc += v.to_f64();
+                    *w = O::from_f64(acc);
+                };
+                let pairs = out.iter_mut().zip(row);
                 if reverse {
-                    for (w, &v) in out.iter_mut().zip(row).rev() {
-                        acc += v.to_f64();
-                        *w = O::from_f64(acc);
-                    }
+                    pairs.rev().for_each(add)
                 } else {
-                    for (w, &v) in out.iter_mut().zip(row) {
-                        acc += v.to_f64();
-                        *w = O::from_f64(acc);
-                    }
+                    pairs.for_each(add)
                 }
             }
         });
