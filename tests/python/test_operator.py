@@ -145,6 +145,31 @@ def test_max_pooling_2x2_gradient_goes_to_first_maximum():
     np.testing.assert_array_equal(a.grad.asnumpy(), want_dx)
 
 
+@pytest.mark.parametrize("dtype,tol", [("float32", 1e-6), ("float64", 1e-12), ("float16", 2e-3)])
+@pytest.mark.parametrize("spatial", [(3000,), (56, 56), (5, 7, 9)])
+@pytest.mark.parametrize("kind", ["avg", "sum"])
+def test_global_sum_and_avg_pooling_match_numpy(kind, spatial, dtype, tol):
+    # Whole-plane windows take the reductions' run sum; planes long enough for its blocks.
+    rng = np.random.RandomState(len(spatial))
+    x = rng.uniform(-1, 2, (3, 5) + spatial).astype(dtype)
+    dy = rng.uniform(1, 2, (3, 5) + (1,) * len(spatial)).astype(dtype)
+    axes = tuple(range(2, x.ndim))
+    area = int(np.prod(spatial))
+    want = x.astype(np.float64).sum(axis=axes, keepdims=True)
+    if kind == "avg":
+        want /= area
+    a = mx.nd.array(x, dtype=dtype)
+    a.attach_grad()
+    with mx.autograd.record():
+        out = mx.nd.Pooling(a, kernel=(1,) * len(spatial), global_pool=True, pool_type=kind)
+    out.backward(mx.nd.array(dy, dtype=dtype))
+    assert out.dtype == np.dtype(dtype) and out.shape == want.shape
+    np.testing.assert_allclose(out.asnumpy().astype(np.float64), want,
+                               rtol=tol, atol=tol * (area if kind == "sum" else 1))
+    g = np.broadcast_to(dy.astype(np.float64) / (area if kind == "avg" else 1), x.shape)
+    np.testing.assert_allclose(a.grad.asnumpy().astype(np.float64), g, rtol=tol)
+
+
 def test_strided_numpy_input():
     base = np.arange(60, dtype=np.float32).reshape(6, 10)
     view = base[::2, 1::3]  # non-contiguous

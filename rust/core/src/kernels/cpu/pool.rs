@@ -2,6 +2,7 @@
 //! average, sum and Lp windows with MXNet's window arithmetic, and their gradients. Parallel
 //! over (sample, channel) planes, which are independent in both directions.
 
+use super::reduce::{Acc, RedElem};
 use super::{par_ranges, Ptr};
 use crate::dtype::Element;
 
@@ -121,6 +122,12 @@ fn simple_2d(g: &Geom) -> bool {
         })
 }
 
+/// True when the one window is the whole unpadded plane (`global_pool`): sums and averages
+/// then take the reductions' vectorised run sum instead of the window walk.
+fn whole_plane(g: &Geom) -> bool {
+    g.pad == [0; 3] && g.kernel == g.input && g.out_len() == 1 && g.in_len() > 0
+}
+
 /// Max/sum/avg over in-bounds 2-D windows of one plane, without per-window bounds arithmetic.
 fn forward_2d<T: Element>(g: &Geom, kind: Kind, lowest: T, src: &[T], dst: &mut [T]) {
     let ([_, _, iw], [_, oh, ow]) = (g.input, g.output);
@@ -179,16 +186,26 @@ fn max_2x2<T: Element>(iw: usize, oh: usize, ow: usize, lowest: T, src: &[T], ds
 }
 
 /// `y = pool(x)` over every plane; x is planes × input, y planes × output.
-pub fn forward<T: Element>(g: &Geom, kind: Kind, lowest: T, x: &[T], y: &mut [T]) {
+pub fn forward<T: RedElem>(g: &Geom, kind: Kind, lowest: T, x: &[T], y: &mut [T]) {
     let (il, ol) = (g.in_len(), g.out_len());
     let kl: usize = g.kernel.iter().product();
     let yp = Ptr(y.as_mut_ptr());
     let fast = simple_2d(g) && !matches!(kind, Kind::Lp(_));
+    let summed = whole_plane(g) && matches!(kind, Kind::Sum | Kind::Avg { .. });
     par_ranges(g.planes, ol * kl, |b, e| {
         for pl in b..e {
             let src = &x[pl * il..(pl + 1) * il];
             // SAFETY: plane pl of y belongs to this task.
             let dst = unsafe { std::slice::from_raw_parts_mut(yp.get().add(pl * ol), ol) };
+            if summed {
+                let s = T::sum_run(src);
+                dst[0] = T::lower(if kind == Kind::Sum {
+                    s
+                } else {
+                    s.div_count(il)
+                });
+                continue;
+            }
             if fast {
                 forward_2d(g, kind, lowest, src, dst);
                 continue;
@@ -265,7 +282,17 @@ pub fn backward<T: Element>(g: &Geom, kind: Kind, dy: &[T], x: &[T], y: &[T], dx
         && simple_2d(g)
         && g.stride[1] >= g.kernel[1]
         && g.stride[2] >= g.kernel[2];
+    let spread = whole_plane(g) && matches!(kind, Kind::Sum | Kind::Avg { .. });
     par_ranges(g.planes, ol * kl, |b, e| {
+        if spread {
+            let div = if kind == Kind::Sum { 1.0 } else { il as f64 };
+            for (pl, d) in dy.iter().enumerate().take(e).skip(b) {
+                // SAFETY: plane pl of dx belongs to this task.
+                let dst = unsafe { std::slice::from_raw_parts_mut(dxp.get().add(pl * il), il) };
+                dst.fill(T::from_f64(d.to_f64() / div));
+            }
+            return;
+        }
         if fast_max {
             for pl in b..e {
                 // SAFETY: plane pl of dx belongs to this task.

@@ -8,6 +8,7 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::halves::{through_f32, Half};
 use crate::kernels::cpu::pool::{self, Geom, Kind};
+use crate::kernels::cpu::reduce::RedElem;
 use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
 use crate::op::shape_ops::def;
@@ -198,7 +199,7 @@ fn lowest<T: Element>() -> T {
     }
 }
 
-fn forward_t<T: Element>(cfg: &Cfg, x: &NDArray, y: &NDArray) -> Result<()> {
+fn forward_t<T: RedElem>(cfg: &Cfg, x: &NDArray, y: &NDArray) -> Result<()> {
     let g = cfg.geom(x.shape())?;
     match (cfg.kind, T::DTYPE) {
         (Kind::Max, DType::F16) => max_forward_f32::<f16>(&g, x, y),

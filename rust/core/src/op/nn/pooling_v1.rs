@@ -8,6 +8,7 @@ use super::float;
 use super::pooling::{backward_infer, pooled_len};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
+use crate::kernels::cpu::reduce::RedElem;
 use crate::ndarray::NDArray;
 use crate::op::params::{param, Params};
 use crate::op::shape_ops::def;
@@ -171,7 +172,7 @@ impl Geom {
     }
 }
 
-fn forward_t<T: Element>(cfg: &Cfg, x: &NDArray, y: &NDArray) -> Result<()> {
+fn forward_t<T: RedElem>(cfg: &Cfg, x: &NDArray, y: &NDArray) -> Result<()> {
     let g = cfg.geom(x.shape())?;
     let (plane, oplane) = (g.inp[0] * g.inp[1], g.out[0] * g.out[1]);
     let scale = g.scale(cfg.kind);
