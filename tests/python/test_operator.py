@@ -56,6 +56,31 @@ def test_unary_float16(name):
     np.testing.assert_allclose(got.asnumpy(), f(x.astype(np.float32)).astype(np.float16), rtol=2e-3)
 
 
+@pytest.mark.parametrize("name", ["sin", "cos", "tan"])
+def test_trig_float32_over_the_whole_range_and_in_place(name):
+    # Arguments past the fast reduction's range (1.6e6), infinities and NaN sit in tiles
+    # with ordinary ones; the oracle is float64 numpy rounded to float32.
+    rng = np.random.RandomState(1)
+    x = rng.uniform(-10, 10, 20000).astype(np.float32)
+    x[::997] = rng.uniform(-1e30, 1e30, x[::997].size)
+    x[5::1999] = [1.6e6, -1.7e6, 3e7, np.inf, -np.inf, np.nan, 0.0, -0.0, 1e-30, 2e6, 12.566371][:x[5::1999].size]
+    f = getattr(np, name)
+    with np.errstate(invalid="ignore"):
+        want = f(x.astype(np.float64)).astype(np.float32)
+    a = mx.nd.array(x)
+    got = getattr(mx.nd, name)(a).asnumpy()
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=0)
+    assert np.array_equal(np.signbit(got[x == 0]), np.signbit(want[x == 0]))
+    getattr(mx.nd, name)(a, out=a)
+    np.testing.assert_array_equal(a.asnumpy(), got)
+    for dt, tol in [("float16", 1e-3), ("bfloat16", 8e-3)]:
+        small = rng.uniform(-60000, 60000, 300).astype(np.float32)
+        h = mx.nd.array(small, dtype=dt)
+        hx = h.astype("float32").asnumpy().astype(np.float64)
+        got = getattr(mx.nd, name)(h).astype("float32").asnumpy()
+        np.testing.assert_allclose(got, f(hx), rtol=tol, atol=tol)
+
+
 def _bshapes():
     dims = st.integers(0, 4)
 

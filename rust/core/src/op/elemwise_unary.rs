@@ -6,9 +6,10 @@ use super::{expect_inputs, Desc, FnOp, GradArgs, Inputs, Operator, Registry, Sim
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
-use crate::kernels::cpu::elemwise::{unary, unary_wide};
+use crate::kernels::cpu::elemwise::{unary, unary_wide, unary_wide_patched};
 use crate::kernels::cpu::halves;
 use crate::kernels::cpu::norm::{exp_f32, ln_f32, log2_f32, tanh_f32};
+use crate::kernels::cpu::trig::{self, cos_f32, sin_f32, tan_f32};
 use crate::ndarray::NDArray;
 use crate::with_dtype;
 use half::{bf16, f16};
@@ -72,6 +73,25 @@ macro_rules! row {
                 DType::F32 => unary_wide::<f32, f32>(a, o, $f32),
                 DType::F64 => unary::<f64, f64>(a, o, $f64),
                 DType::F16 => halves::unary::<f16>(a, o, $f32),
+                DType::BF16 => halves::unary::<bf16>(a, o, $f32),
+                _ => via_f64(a, o, $f64),
+            }) as Kernel,
+        )
+    };
+}
+
+/// A trigonometric row: float32 through the fast form, libm past its range; float16 (whose
+/// range it covers) through the fast form alone, bfloat16 (whose range it does not) libm's.
+macro_rules! trig_row {
+    ($name:expr, $doc:expr, $fast:expr, $f32:expr, $f64:expr $(,)?) => {
+        (
+            $name,
+            &[] as &[&str],
+            $doc,
+            (|a: &NDArray, o: &NDArray| match a.dtype() {
+                DType::F32 => unary_wide_patched::<f32, f32>(a, o, $fast, trig::far, $f32),
+                DType::F64 => unary::<f64, f64>(a, o, $f64),
+                DType::F16 => halves::unary::<f16>(a, o, $fast),
                 DType::BF16 => halves::unary::<bf16>(a, o, $f32),
                 _ => via_f64(a, o, $f64),
             }) as Kernel,
@@ -201,24 +221,24 @@ fn table() -> Vec<(&'static str, &'static [&'static str], &'static str, Kernel)>
             f32::ln_1p,
             f64::ln_1p,
         ),
-        row!(
+        trig_row!(
             "sin",
-            &[],
             "Computes the element-wise sine of the input array.",
+            sin_f32,
             f32::sin,
             f64::sin,
         ),
-        row!(
+        trig_row!(
             "cos",
-            &[],
             "Computes the element-wise cosine of the input array.",
+            cos_f32,
             f32::cos,
             f64::cos,
         ),
-        row!(
+        trig_row!(
             "tan",
-            &[],
             "Computes the element-wise tangent of the input array.",
+            tan_f32,
             f32::tan,
             f64::tan,
         ),

@@ -525,6 +525,43 @@ fn unary_in<T: Element, U: Element, const WIDE: bool>(
     unsafe { par_map1::<T, U, WIDE>(pa, po, n, stream, f) }
 }
 
+/// `unary_wide` for a fast function that holds only on part of the domain: tiles with an
+/// element where `far` holds go element by element, those elements through `exact`. The
+/// test is a vectorised pass over a tile about to be read anyway.
+pub fn unary_wide_patched<T: Element, U: Element>(
+    a: &NDArray,
+    out: &NDArray,
+    fast: impl Fn(T) -> U + Sync + Send + Copy,
+    far: impl Fn(T) -> bool + Sync + Send + Copy,
+    exact: impl Fn(T) -> U + Sync + Send + Copy,
+) {
+    let n = out.size();
+    // SAFETY: called from the op that holds both arrays' variables.
+    let (pa, po) = unsafe { (Ptr(a.raw() as *mut T), Ptr(out.raw() as *mut U)) };
+    let per = (TILE_BYTES / std::mem::size_of::<U>()).max(1);
+    par_ranges(n, 1, |s, e| {
+        let mut i = s;
+        while i < e {
+            let len = per.min(e - i);
+            // SAFETY: i..i + len < n for both; element k is read before it is written, so
+            // out may be a.
+            unsafe {
+                let (src, dst) = (pa.get().add(i), po.get().add(i));
+                let tile = std::slice::from_raw_parts(src.cast_const(), len);
+                if tile.iter().fold(false, |h, &x| h | far(x)) {
+                    for k in 0..len {
+                        let x = *src.add(k);
+                        *dst.add(k) = if far(x) { exact(x) } else { fast(x) };
+                    }
+                } else {
+                    map1_in::<_, _, _, true>(src, dst, len, fast);
+                }
+            }
+            i += len;
+        }
+    });
+}
+
 /// Fills `out` with `v`.
 pub fn fill<T: Element>(out: &NDArray, v: T) {
     // SAFETY: called from the op writing out.

@@ -18,6 +18,7 @@ pub mod reduce;
 pub mod special;
 pub mod stream;
 pub mod strided;
+pub mod trig;
 
 use crate::engine::cores;
 use crate::runtime::rt;
