@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::{unary, unary_wide, unary_wide_patched};
 use crate::kernels::cpu::halves;
-use crate::kernels::cpu::norm::{exp_f32, ln_f32, log2_f32, tanh_f32};
+use crate::kernels::cpu::norm::{
+    exp_f32, exp_m1_f32, ln_1p_f32, ln_f32, log10_f32, log2_f32, tanh_f32,
+};
 use crate::kernels::cpu::trig::{self, cos_f32, sin_f32, tan_f32};
 use crate::ndarray::NDArray;
 use crate::with_dtype;
@@ -190,7 +192,7 @@ fn table() -> Vec<(&'static str, &'static [&'static str], &'static str, Kernel)>
             "expm1",
             &[],
             "Returns `exp(x) - 1` computed element-wise.",
-            f32::exp_m1,
+            exp_m1_f32,
             f64::exp_m1,
         ),
         row!(
@@ -211,14 +213,14 @@ fn table() -> Vec<(&'static str, &'static [&'static str], &'static str, Kernel)>
             "log10",
             &[],
             "Returns element-wise base-10 logarithmic value of the input.",
-            f32::log10,
+            log10_f32,
             f64::log10,
         ),
         row!(
             "log1p",
             &[],
             "Returns element-wise `log(1 + x)` value of the input.",
-            f32::ln_1p,
+            ln_1p_f32,
             f64::ln_1p,
         ),
         trig_row!(

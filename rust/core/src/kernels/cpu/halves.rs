@@ -216,12 +216,33 @@ pub fn map_real<T: Element, C: Real>(
     wide: bool,
     f: impl Fn(C) -> C + Sync + Send + Copy,
 ) {
-    let g = move |v: f32| f(C::of(v)).to::<f32>();
+    // The wrappers are forced inline: a large `f` (exp and a logarithm) otherwise stays a
+    // call per element and the loops do not vectorise.
     match T::DTYPE {
-        DType::F16 => unary::<f16>(a, out, g),
-        DType::BF16 => unary::<bf16>(a, out, g),
-        _ if wide => elemwise::unary_wide::<T, T>(a, out, move |v| f(C::of(v)).to()),
-        _ => elemwise::unary::<T, T>(a, out, move |v| f(C::of(v)).to()),
+        DType::F16 => unary::<f16>(
+            a,
+            out,
+            #[inline(always)]
+            move |v| f(C::of(v)).to(),
+        ),
+        DType::BF16 => unary::<bf16>(
+            a,
+            out,
+            #[inline(always)]
+            move |v| f(C::of(v)).to(),
+        ),
+        _ if wide => elemwise::unary_wide::<T, T>(
+            a,
+            out,
+            #[inline(always)]
+            move |v| f(C::of(v)).to(),
+        ),
+        _ => elemwise::unary::<T, T>(
+            a,
+            out,
+            #[inline(always)]
+            move |v| f(C::of(v)).to(),
+        ),
     }
 }
 
@@ -233,11 +254,28 @@ pub fn zip_real<T: Element, C: Real>(
     out: &NDArray,
     f: impl Fn(C, C) -> C + Sync + Send + Copy,
 ) {
-    let g = move |x: f32, y: f32| f(C::of(x), C::of(y)).to::<f32>();
     match T::DTYPE {
-        DType::F16 => binary::<f16>(a, b, out, g),
-        DType::BF16 => binary::<bf16>(a, b, out, g),
-        _ => elemwise::binary::<T>(a, b, out, move |x, y| f(C::of(x), C::of(y)).to()),
+        DType::F16 => binary::<f16>(
+            a,
+            b,
+            out,
+            #[inline(always)]
+            move |x, y| f(C::of(x), C::of(y)).to(),
+        ),
+        DType::BF16 => binary::<bf16>(
+            a,
+            b,
+            out,
+            #[inline(always)]
+            move |x, y| f(C::of(x), C::of(y)).to(),
+        ),
+        _ => elemwise::binary::<T>(
+            a,
+            b,
+            out,
+            #[inline(always)]
+            move |x, y| f(C::of(x), C::of(y)).to(),
+        ),
     }
 }
 

@@ -68,7 +68,9 @@ pub trait Real:
     fn tanh(self) -> Self;
     fn sqrt(self) -> Self;
     fn abs(self) -> Self;
+    /// ln(1 + x) (f32: `ln_1p_f32`, vectorising; libm's for f64).
     fn ln_1p(self) -> Self;
+    /// e^x - 1 (f32: `exp_m1_f32`, vectorising; libm's for f64).
     fn exp_m1(self) -> Self;
     /// erf (f32: `erf_f32`, within 3 ulp; libm's for f64).
     fn erf(self) -> Self;
@@ -79,7 +81,7 @@ pub trait Real:
 }
 
 macro_rules! real {
-    ($t:ty, $of:ident, $to:ident, $fexp:path, $ftanh:path, $erf:path) => {
+    ($t:ty, $of:ident, $to:ident, $fexp:path, $ftanh:path, $erf:path, $ln_1p:path, $exp_m1:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -121,11 +123,11 @@ macro_rules! real {
             }
             #[inline(always)]
             fn ln_1p(self) -> Self {
-                <$t>::ln_1p(self)
+                $ln_1p(self)
             }
             #[inline(always)]
             fn exp_m1(self) -> Self {
-                <$t>::exp_m1(self)
+                $exp_m1(self)
             }
             #[inline(always)]
             fn fexp(self) -> Self {
@@ -142,8 +144,17 @@ macro_rules! real {
         }
     };
 }
-real!(f32, to_f32, from_f32, exp_f32, tanh_f32, erf_f32);
-real!(f64, to_f64, from_f64, f64::exp, f64::tanh, libm::erf);
+real!(f32, to_f32, from_f32, exp_f32, tanh_f32, erf_f32, ln_1p_f32, exp_m1_f32);
+real!(
+    f64,
+    to_f64,
+    from_f64,
+    f64::exp,
+    f64::tanh,
+    libm::erf,
+    f64::ln_1p,
+    f64::exp_m1
+);
 
 /// e^x for f32 without a libm call, so loops over it vectorise (libm's expf would cost about
 /// 20 ns an element and dominate tanh/sigmoid layers). x = k ln2 + r with |r| <= ln2/2; e^r
@@ -187,9 +198,66 @@ pub fn log2_f32(x: f32) -> f32 {
     log_special(x, k + l * std::f32::consts::LOG2_E)
 }
 
+/// log10 x for f32, vectorising like `ln_f32`.
+#[inline(always)]
+pub fn log10_f32(x: f32) -> f32 {
+    // log10 2 split in two so k * HI is exact.
+    const LOG10_2_HI: f32 = 0.301_025_4; // 9864 / 2^15
+    const LOG10_2_LO: f32 = 4.605_039e-6;
+    let (k, l) = log_parts(x);
+    log_special(
+        x,
+        k * LOG10_2_HI + (l * std::f32::consts::LOG10_E + k * LOG10_2_LO),
+    )
+}
+
+/// ln(1 + x) for f32, vectorising like `ln_f32`: the logarithm of u = 1 + x rounded, plus
+/// (x - (u - 1)) / u, the first-order term of what the rounding lost. Below 2^-25 the
+/// result is x itself (so -0 stays -0).
+#[inline(always)]
+pub fn ln_1p_f32(x: f32) -> f32 {
+    let u = 1.0 + x;
+    let (k, l) = log_parts(u);
+    let c = (x - (u - 1.0)) / u;
+    let r = log_special(u, k * 0.693_145_75 + (l + (k * 1.428_606_8e-6 + c)));
+    if x.abs() < 2.980_232_2e-8 {
+        x
+    } else {
+        r
+    }
+}
+
+/// e^x - 1 for f32 that vectorises. x = k ln 2 + r with |r| <= ln 2 / 2; e^r - 1 by its
+/// Taylor polynomial to r^8 (error < 3e-10 of it), then 2^k (e^r - 1) + (2^k - 1), which
+/// cancels at most a bit. Past 20 it is e^x in f32, below 2^-25 x itself.
+#[inline(always)]
+pub fn exp_m1_f32(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer.
+    let xc = x.clamp(-20.0, 20.0);
+    let t = xc * std::f32::consts::LOG2_E + MAGIC;
+    let k = t - MAGIC;
+    let r = xc - k * 0.693_145_75 - k * 1.428_606_8e-6;
+    let p = r
+        * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0
+                        + r * (1.0 / 120.0
+                            + r * (1.0 / 720.0 + r * (1.0 / 5040.0 + r * (1.0 / 40_320.0))))))));
+    let ki = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
+    let scale = f32::from_bits(((ki + 127) << 23) as u32);
+    let v = scale * p + (scale - 1.0);
+    let v = if x > 20.0 { exp_f32(x) } else { v };
+    if x.abs() < 2.980_232_2e-8 {
+        x
+    } else {
+        v
+    }
+}
+
 /// (k, ln m) with x = 2^k m, m in [sqrt(1/2), sqrt(2)), for positive finite x. ln m is
 /// 2 atanh(s), s = (m-1)/(m+1) <= 0.172, by its odd series to s^9 (truncation < 3e-9
-/// relative). Subnormals are scaled into the normal range first.
+/// relative), arranged as fdlibm's logf. Subnormals are scaled into the normal range first.
 #[inline(always)]
 fn log_parts(x: f32) -> (f32, f32) {
     const SQRT_HALF: u32 = 0x3F35_04F3;
@@ -202,8 +270,11 @@ fn log_parts(x: f32) -> (f32, f32) {
     let f = m - 1.0;
     let s = f / (2.0 + f);
     let z = s * s;
-    let l = 2.0 * s * (1.0 + z * (1.0 / 3.0 + z * (0.2 + z * (1.0 / 7.0 + z * (1.0 / 9.0)))));
-    (k as f32, l)
+    // 2 atanh(s) = 2s + s R with 2s = f - f^2/2 + s f^2/2: the exact f leads, the rounded
+    // rest is small beside it.
+    let r = z * (2.0 / 3.0 + z * (0.4 + z * (2.0 / 7.0 + z * (2.0 / 9.0))));
+    let hfsq = 0.5 * f * f;
+    (k as f32, f - (hfsq - s * (hfsq + r)))
 }
 
 /// A logarithm's value `r` for positive finite x; -inf at 0, inf at inf, NaN below 0.
@@ -823,6 +894,59 @@ mod tests {
         assert_eq!(ln_f32(f32::INFINITY), f32::INFINITY);
         assert!(ln_f32(-1.0).is_nan() && ln_f32(f32::NAN).is_nan());
         assert!(ln_f32(f32::NEG_INFINITY).is_nan());
+    }
+
+    #[test]
+    fn log10_ln_1p_and_exp_m1_of_f32_are_within_two_ulp() {
+        use super::{exp_m1_f32, ln_1p_f32, log10_f32};
+        type Pair = (fn(f32) -> f32, fn(f64) -> f64);
+        let check = |name: &str, (ours, exact): Pair, x: f32| {
+            let want = exact(x as f64);
+            let ulp = f32::EPSILON as f64 * want.abs().max(f32::MIN_POSITIVE as f64);
+            let got = ours(x) as f64;
+            assert!(
+                (got - want).abs() <= 2.0 * ulp
+                    || (want as f32).is_infinite() && got as f32 == want as f32,
+                "{name}({x}) = {got}, want {want}"
+            );
+        };
+        // Every 4099th positive f32 bit pattern, both signs where the domain allows, and
+        // the regions where these functions differ from their plain forms: around 0 for
+        // ln(1 + x) and e^x - 1, near -1 for ln(1 + x), and the joins of e^x - 1's pieces.
+        let spread: Vec<f32> = (1..0x7F80_0000u32)
+            .step_by(4099)
+            .map(f32::from_bits)
+            .collect();
+        let small = (-200_000..=200_000).map(|i| i as f32 * 1e-6);
+        let steps = (-300_000..=300_000).map(|i| i as f32 * 1e-4);
+        for &x in &spread {
+            check("log10", (log10_f32, f64::log10), x);
+            check("ln_1p", (ln_1p_f32, f64::ln_1p), x);
+            if x < 1.0 {
+                check("ln_1p", (ln_1p_f32, f64::ln_1p), -x);
+            }
+            check("exp_m1", (exp_m1_f32, f64::exp_m1), x.min(89.0));
+            check("exp_m1", (exp_m1_f32, f64::exp_m1), -x);
+        }
+        for x in small.chain(steps) {
+            check("exp_m1", (exp_m1_f32, f64::exp_m1), x);
+            if x > -1.0 {
+                check("ln_1p", (ln_1p_f32, f64::ln_1p), x);
+            }
+        }
+        for k in -40..=38 {
+            check("log10", (log10_f32, f64::log10), 10f64.powi(k) as f32);
+        }
+        assert!(ln_1p_f32(-0.0).is_sign_negative() && exp_m1_f32(-0.0).is_sign_negative());
+        assert_eq!(ln_1p_f32(-1.0), f32::NEG_INFINITY);
+        assert!(ln_1p_f32(-1.5).is_nan() && ln_1p_f32(f32::NAN).is_nan());
+        assert_eq!(ln_1p_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_m1_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_m1_f32(100.0), f32::INFINITY);
+        assert_eq!(exp_m1_f32(f32::NEG_INFINITY), -1.0);
+        assert!(exp_m1_f32(f32::NAN).is_nan());
+        assert_eq!(log10_f32(0.0), f32::NEG_INFINITY);
+        assert!(log10_f32(-1.0).is_nan());
     }
 
     #[test]

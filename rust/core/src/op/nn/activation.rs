@@ -4,7 +4,6 @@
 
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::kernels::cpu::elemwise::{binary, unary};
 use crate::kernels::cpu::halves::{map_real, zip_real};
 use crate::kernels::cpu::norm::{load, softmax, softmax_grad, with_real, Real};
 use crate::kernels::cpu::{par_ranges, Ptr};
@@ -68,13 +67,20 @@ fn act_forward<T: Element, C: Real>(act: Act, x: &NDArray, y: &NDArray) {
         Act::Sigmoid => map_real::<T, C>(x, y, true, |c| C::ONE / (C::ONE + (-c).fexp())),
         Act::Tanh => map_real::<T, C>(x, y, true, |c| c.ftanh()),
         // log(1 + e^x), linear beyond 20 where e^x would dominate (MXNet's cut-off).
-        Act::SoftRelu => map_real::<T, C>(x, y, false, |c| {
-            if c > C::c(20.0) {
-                c
-            } else {
-                c.exp().ln_1p()
-            }
-        }),
+        // Forced inline: left a call per element, the loop would not vectorise.
+        Act::SoftRelu => map_real::<T, C>(
+            x,
+            y,
+            true,
+            #[inline(always)]
+            |c| {
+                if c > C::c(20.0) {
+                    c
+                } else {
+                    c.fexp().ln_1p()
+                }
+            },
+        ),
         Act::SoftSign => map_real::<T, C>(x, y, true, |c| c / (C::ONE + c.abs())),
     }
 }
@@ -229,41 +235,53 @@ enum Leaky {
 const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
 const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
 
-/// Forward of the parameter-free LeakyReLU kinds at one element.
+/// A piecewise kind: `pos·x` above 0, `neg·x` below, or `neg·(e^x - 1)` for the
+/// exponential ones (elu, selu).
+#[derive(Clone, Copy)]
+struct Piece {
+    pos: f64,
+    neg: f64,
+}
+
+impl Leaky {
+    /// The piecewise form and whether it is exponential; None for gelu, prelu and training
+    /// rrelu, which have their own loops. rrelu outside training takes its mean slope.
+    fn piece(self) -> Option<(Piece, bool)> {
+        let linear = |neg| Some((Piece { pos: 1.0, neg }, false));
+        match self {
+            Leaky::Plain(s) => linear(s),
+            Leaky::RRelu(l, u) => linear((l + u) / 2.0),
+            Leaky::Elu(s) => Some((Piece { pos: 1.0, neg: s }, true)),
+            Leaky::Selu => Some((
+                Piece {
+                    pos: SELU_LAMBDA,
+                    neg: SELU_LAMBDA * SELU_ALPHA,
+                },
+                true,
+            )),
+            Leaky::Gelu | Leaky::PRelu => None,
+        }
+    }
+}
+
+/// A piecewise kind at x, the exponential branch fixed at compile time so the loops over
+/// it stay free of branches.
 #[inline(always)]
-fn leaky_at<C: Real>(k: Leaky, x: C) -> C {
-    match k {
-        Leaky::Plain(s) => {
-            if x > C::ZERO {
-                x
-            } else {
-                C::c(s) * x
-            }
-        }
-        Leaky::Elu(s) => {
-            if x > C::ZERO {
-                x
-            } else {
-                C::c(s) * x.exp_m1()
-            }
-        }
-        Leaky::Selu => {
-            C::c(SELU_LAMBDA)
-                * if x > C::ZERO {
-                    x
-                } else {
-                    C::c(SELU_ALPHA) * x.exp_m1()
-                }
-        }
-        Leaky::Gelu => gelu(x),
-        Leaky::RRelu(l, u) => {
-            if x > C::ZERO {
-                x
-            } else {
-                C::c((l + u) / 2.0) * x
-            }
-        }
-        Leaky::PRelu => x,
+fn piece_at<C: Real, const EXP: bool>(p: Piece, x: C) -> C {
+    if x > C::ZERO {
+        C::c(p.pos) * x
+    } else {
+        C::c(p.neg) * if EXP { x.exp_m1() } else { x }
+    }
+}
+
+/// Derivative of `piece_at` at x.
+#[inline(always)]
+fn piece_deriv<C: Real, const EXP: bool>(p: Piece, x: C) -> C {
+    if x > C::ZERO {
+        C::c(p.pos)
+    } else {
+        C::c(p.neg) * if EXP { x.fexp() } else { C::ONE }
     }
 }
 
@@ -278,44 +296,6 @@ fn gelu_deriv<C: Real>(x: C) -> C {
     let cdf = C::c(0.5) * (C::ONE + (x * C::c(std::f64::consts::FRAC_1_SQRT_2)).erf());
     let pdf = (C::c(-0.5) * x * x).fexp() * C::c(0.398_942_280_401_432_7);
     cdf + x * pdf
-}
-
-/// Derivative of `leaky_at` at x.
-#[inline(always)]
-fn leaky_deriv<C: Real>(k: Leaky, x: C) -> C {
-    match k {
-        Leaky::Plain(s) => {
-            if x > C::ZERO {
-                C::ONE
-            } else {
-                C::c(s)
-            }
-        }
-        Leaky::Elu(s) => {
-            if x > C::ZERO {
-                C::ONE
-            } else {
-                C::c(s) * x.exp()
-            }
-        }
-        Leaky::Selu => {
-            C::c(SELU_LAMBDA)
-                * if x > C::ZERO {
-                    C::ONE
-                } else {
-                    C::c(SELU_ALPHA) * x.exp()
-                }
-        }
-        Leaky::Gelu => gelu_deriv(x),
-        Leaky::RRelu(l, u) => {
-            if x > C::ZERO {
-                C::ONE
-            } else {
-                C::c((l + u) / 2.0)
-            }
-        }
-        Leaky::PRelu => C::ONE,
-    }
 }
 
 /// How a prelu gamma lines up with the data: one slope, one per channel (axis 1), one per
@@ -480,11 +460,25 @@ fn leaky_relu(k: Leaky) -> Arc<dyn Operator> {
                             }
                         });
                     }
-                    // Its own loop, vectorised: per element, erf's polynomials outweigh the
-                    // rest many times over.
-                    Leaky::Gelu => map_real::<T, C>(x, y, true, gelu::<C>),
+                    // Forced inline (the closures' bodies are large), the loops vectorise.
                     _ => {
-                        unary::<T, T>(x, y, move |v| leaky_at::<C>(k, C::of(v)).to());
+                        match k.piece() {
+                            Some((p, true)) => map_real::<T, C>(
+                                x,
+                                y,
+                                true,
+                                #[inline(always)]
+                                move |c| piece_at::<C, true>(p, c),
+                            ),
+                            Some((p, false)) => map_real::<T, C>(
+                                x,
+                                y,
+                                true,
+                                #[inline(always)]
+                                move |c| piece_at::<C, false>(p, c),
+                            ),
+                            None => map_real::<T, C>(x, y, true, gelu::<C>),
+                        }
                         if let Leaky::RRelu(l, u) = k {
                             crate::kernels::cpu::elemwise::fill::<T>(
                                 &outs[1],
@@ -606,10 +600,29 @@ fn backward_leaky(k: Leaky) -> Arc<dyn Operator> {
                             }
                         });
                     }
-                    Leaky::Gelu => zip_real::<T, C>(dy, x, dx, |g, v| g * gelu_deriv(v)),
-                    _ => binary::<T>(dy, x, dx, move |g, v| {
-                        (C::of(g) * leaky_deriv::<C>(k, C::of(v))).to()
-                    }),
+                    _ => match k.piece() {
+                        Some((p, true)) => zip_real::<T, C>(
+                            dy,
+                            x,
+                            dx,
+                            #[inline(always)]
+                            move |g, v| g * piece_deriv::<C, true>(p, v),
+                        ),
+                        Some((p, false)) => zip_real::<T, C>(
+                            dy,
+                            x,
+                            dx,
+                            #[inline(always)]
+                            move |g, v| g * piece_deriv::<C, false>(p, v),
+                        ),
+                        None => zip_real::<T, C>(
+                            dy,
+                            x,
+                            dx,
+                            #[inline(always)]
+                            move |g, v| g * gelu_deriv(v),
+                        ),
+                    },
                 }
             });
             Ok(())
