@@ -446,6 +446,9 @@ pub fn softmax<I: Element, O: Element, C: Real>(
     }
     let blk = SOFTMAX_BLK.min(inner);
     let nblk = inner.div_ceil(blk);
+    // Softmax into an output of the compute type keeps each exp there until the row sum
+    // is known, instead of computing it twice.
+    let in_place = !log && std::any::TypeId::of::<O>() == std::any::TypeId::of::<C>();
     par_ranges(outer * nblk, n * blk * 3, |b, e| {
         let (mut mx, mut sm) = (vec![C::ZERO; blk], vec![C::ZERO; blk]);
         for t in b..e {
@@ -462,28 +465,45 @@ pub fn softmax<I: Element, O: Element, C: Real>(
                 }
             }
             for j in 0..n {
-                for ((s, &m), &x) in sm.iter_mut().zip(mx.iter()).zip(&src[at(j)..at(j) + w]) {
-                    *s = *s + (C::of(x) * inv_t - m).fexp();
+                let xs = &src[at(j)..at(j) + w];
+                if in_place {
+                    // SAFETY: O is C; these w columns of row j belong to this task only.
+                    let ys = unsafe {
+                        std::slice::from_raw_parts_mut(dst.get().add(at(j)).cast::<C>(), w)
+                    };
+                    for (((s, &m), &x), y) in sm.iter_mut().zip(mx.iter()).zip(xs).zip(ys) {
+                        *y = (C::of(x) * inv_t - m).fexp();
+                        *s = *s + *y;
+                    }
+                } else {
+                    for ((s, &m), &x) in sm.iter_mut().zip(mx.iter()).zip(xs) {
+                        *s = *s + (C::of(x) * inv_t - m).fexp();
+                    }
                 }
             }
             for s in sm.iter_mut() {
                 *s = if log { s.ln() } else { C::ONE / *s };
             }
             for j in 0..n {
+                let xs = &src[at(j)..at(j) + w];
                 // SAFETY: these w columns of row j belong to this task only.
                 let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(at(j)), w) };
-                for (((y, &m), &s), &x) in out
-                    .iter_mut()
-                    .zip(mx.iter())
-                    .zip(sm.iter())
-                    .zip(&src[at(j)..at(j) + w])
-                {
-                    let v = C::of(x) * inv_t - m;
-                    *y = if log {
-                        (v - s).to()
-                    } else {
-                        (v.fexp() * s).to()
-                    };
+                let (mx, sm) = (&*mx, &*sm);
+                let v = |m: C, x: I| C::of(x) * inv_t - m;
+                if in_place {
+                    // SAFETY: O is C.
+                    let ys = unsafe { &mut *(out as *mut [O] as *mut [C]) };
+                    for (y, &s) in ys.iter_mut().zip(sm) {
+                        *y = *y * s;
+                    }
+                } else if log {
+                    for (((y, &m), &s), &x) in out.iter_mut().zip(mx).zip(sm).zip(xs) {
+                        *y = (v(m, x) - s).to();
+                    }
+                } else {
+                    for (((y, &m), &s), &x) in out.iter_mut().zip(mx).zip(sm).zip(xs) {
+                        *y = (v(m, x).fexp() * s).to();
+                    }
                 }
             }
         }
