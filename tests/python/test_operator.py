@@ -195,6 +195,32 @@ def test_global_sum_and_avg_pooling_match_numpy(kind, spatial, dtype, tol):
     np.testing.assert_allclose(a.grad.asnumpy().astype(np.float64), g, rtol=tol)
 
 
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 2e-5), ("float16", 3e-3)])
+@pytest.mark.parametrize("shape,axis", [((5, 3000), -1), ((7, 2, 1500), 1), ((9, 2100), 0)])
+def test_softmax_gradient_with_temperature_matches_numpy(shape, axis, dtype, tol, log):
+    # Non-last axes with more columns than one block (1024), and a remainder block.
+    rng = np.random.RandomState(3)
+    x = rng.uniform(-4, 4, shape).astype(dtype)
+    dy = rng.uniform(-1, 1, shape).astype(dtype)
+    t = 1.7
+    xs = x.astype(np.float64) / t
+    e = np.exp(xs - xs.max(axis=axis, keepdims=True))
+    y = e / e.sum(axis=axis, keepdims=True)
+    d = dy.astype(np.float64)
+    if log:
+        want = (d - y * d.sum(axis=axis, keepdims=True)) / t
+    else:
+        want = y * (d - (d * y).sum(axis=axis, keepdims=True)) / t
+    a = mx.nd.array(x, dtype=dtype)
+    a.attach_grad()
+    with mx.autograd.record():
+        out = (mx.nd.log_softmax if log else mx.nd.softmax)(a, axis=axis, temperature=t)
+    out.backward(mx.nd.array(dy, dtype=dtype))
+    got = a.grad.asnumpy().astype(np.float64)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
 def test_strided_numpy_input():
     base = np.arange(60, dtype=np.float32).reshape(6, 10)
     view = base[::2, 1::3]  # non-contiguous

@@ -7,8 +7,8 @@ use super::{expect_inputs, Desc, FnOp, GradFn, Inputs, Operator, Registry, Simpl
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
-use crate::kernels::cpu::norm::softmax;
-use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::kernels::cpu::norm::{self, softmax};
+use crate::kernels::cpu::Ptr;
 use crate::shape::norm_axis;
 use half::f16;
 use std::sync::Arc;
@@ -160,33 +160,6 @@ fn softmax_fnop(
     op
 }
 
-/// One column (stride `inner`) of the backward: softmax `dx = y (g - sum(g y)) / T`,
-/// log_softmax `dx = (g - exp(y) sum(g)) / T`, accumulated in f64.
-fn backward_kernel<T: Element>(g: &[T], y: &[T], dst: Ptr<T>, d: Dims, inv_t: f64, log: bool) {
-    let Dims { outer, n, inner } = d;
-    par_ranges(outer * inner, n * 4, |b, e| {
-        for c in b..e {
-            let (o, i) = (c / inner, c % inner);
-            let at = |j: usize| (o * n + j) * inner + i;
-            let mut s = 0.0;
-            for j in 0..n {
-                let gj = g[at(j)].to_f64();
-                s += if log { gj } else { gj * y[at(j)].to_f64() };
-            }
-            for j in 0..n {
-                let (gj, yj) = (g[at(j)].to_f64(), y[at(j)].to_f64());
-                let v = if log {
-                    gj - yj.exp() * s
-                } else {
-                    yj * (gj - s)
-                };
-                // SAFETY: element at(j) of column c belongs to this task only.
-                unsafe { *dst.get().add(at(j)) = T::from_f64(v * inv_t) };
-            }
-        }
-    });
-}
-
 /// `_backward_softmax(ograd, output)` / `_backward_log_softmax`: the input gradient from
 /// the forward output in one pass per column.
 fn backward_op(log: bool, axis: i64, temperature: f64) -> Arc<dyn Operator> {
@@ -236,7 +209,22 @@ fn backward_op(log: bool, axis: i64, temperature: f64) -> Arc<dyn Operator> {
                         Ptr(outs[0].raw() as *mut T),
                     )
                 };
-                backward_kernel::<T>(gs, ys, dst, d, 1.0 / temperature, log);
+                let Dims { outer, n, inner } = d;
+                if T::DTYPE == DType::F64 {
+                    norm::softmax_grad::<T, f64>(
+                        ys,
+                        gs,
+                        dst,
+                        outer,
+                        n,
+                        inner,
+                        1.0 / temperature,
+                        log,
+                    );
+                } else {
+                    let inv_t = (1.0 / temperature) as f32;
+                    norm::softmax_grad::<T, f32>(ys, gs, dst, outer, n, inner, inv_t, log);
+                }
             });
             Ok(())
         },

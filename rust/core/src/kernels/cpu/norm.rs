@@ -510,7 +510,9 @@ pub fn softmax<I: Element, O: Element, C: Real>(
     });
 }
 
-/// Gradient of softmax: dx = y * (dy - sum_n(dy * y)).
+/// Gradient of softmax from its output y (`inv_t` the inverse temperature):
+/// dx = inv_t y (dy - sum_n(dy y)), or for log-softmax dx = inv_t (dy - e^y sum_n(dy)).
+#[allow(clippy::too_many_arguments)]
 pub fn softmax_grad<T: Element, C: Real>(
     y: &[T],
     dy: &[T],
@@ -518,44 +520,91 @@ pub fn softmax_grad<T: Element, C: Real>(
     outer: usize,
     n: usize,
     inner: usize,
+    inv_t: C,
+    log: bool,
 ) {
     if outer * n * inner == 0 {
         return;
     }
+    if log {
+        grad_in::<T, C, true>(y, dy, dx, outer, n, inner, inv_t)
+    } else {
+        grad_in::<T, C, false>(y, dy, dx, outer, n, inner, inv_t)
+    }
+}
+
+/// What a column sums: dy (log-softmax) or dy y.
+#[inline(always)]
+fn grad_term<C: Real, const LOG: bool>(y: C, dy: C) -> C {
+    if LOG {
+        dy
+    } else {
+        dy * y
+    }
+}
+
+#[inline(always)]
+fn grad_at<C: Real, const LOG: bool>(y: C, dy: C, s: C, inv_t: C) -> C {
+    inv_t * if LOG { dy - y.fexp() * s } else { y * (dy - s) }
+}
+
+/// `softmax_grad` with the kind fixed, so no loop carries both forms.
+fn grad_in<T: Element, C: Real, const LOG: bool>(
+    y: &[T],
+    dy: &[T],
+    dx: Ptr<T>,
+    outer: usize,
+    n: usize,
+    inner: usize,
+    inv_t: C,
+) {
     if inner == 1 {
         par_ranges(outer, n * 4, |b, e| {
-            let (y, dy) = (&y[b * n..e * n], &dy[b * n..e * n]);
-            for (r, (yr, dyr)) in y.chunks_exact(n).zip(dy.chunks_exact(n)).enumerate() {
-                let s = yr
-                    .iter()
-                    .zip(dyr)
-                    .fold(C::ZERO, |s, (&a, &d)| s + C::of(d) * C::of(a));
-                // SAFETY: row b + r lies in this task's range; dx is a fresh output.
-                let out = unsafe { std::slice::from_raw_parts_mut(dx.get().add((b + r) * n), n) };
+            for r in b..e {
+                let (yr, dyr) = (&y[r * n..(r + 1) * n], &dy[r * n..(r + 1) * n]);
+                let mut acc = [C::ZERO; ROW_LANES];
+                let (mut yc, mut dc) = (yr.chunks_exact(ROW_LANES), dyr.chunks_exact(ROW_LANES));
+                for (a, d) in (&mut yc).zip(&mut dc) {
+                    for l in 0..ROW_LANES {
+                        acc[l] = acc[l] + grad_term::<C, LOG>(C::of(a[l]), C::of(d[l]));
+                    }
+                }
+                let tail = yc.remainder().iter().zip(dc.remainder());
+                let tail = tail.fold(C::ZERO, |s, (&a, &d)| {
+                    s + grad_term::<C, LOG>(C::of(a), C::of(d))
+                });
+                let s = acc.iter().fold(tail, |s, &a| s + a);
+                // SAFETY: row r lies in this task's range; dx is a fresh output.
+                let out = unsafe { std::slice::from_raw_parts_mut(dx.get().add(r * n), n) };
                 for ((o, &a), &d) in out.iter_mut().zip(yr).zip(dyr) {
-                    *o = (C::of(a) * (C::of(d) - s)).to();
+                    *o = grad_at::<C, LOG>(C::of(a), C::of(d), s, inv_t).to();
                 }
             }
         });
         return;
     }
-    par_ranges(outer, n * inner * 4, |b, e| {
-        let mut s = vec![C::ZERO; inner];
-        for o in b..e {
-            let base = o * n * inner;
-            s.fill(C::ZERO);
+    let blk = SOFTMAX_BLK.min(inner);
+    let nblk = inner.div_ceil(blk);
+    par_ranges(outer * nblk, n * blk * 3, |b, e| {
+        let mut sm = vec![C::ZERO; blk];
+        for t in b..e {
+            let (o, i0) = (t / nblk, (t % nblk) * blk);
+            let w = blk.min(inner - i0);
+            let at = |j: usize| (o * n + j) * inner + i0;
+            let sm = &mut sm[..w];
+            sm.fill(C::ZERO);
             for j in 0..n {
-                let at = base + j * inner;
-                for i in 0..inner {
-                    s[i] = s[i] + C::of(dy[at + i]) * C::of(y[at + i]);
+                let (ys, ds) = (&y[at(j)..at(j) + w], &dy[at(j)..at(j) + w]);
+                for ((s, &a), &d) in sm.iter_mut().zip(ys).zip(ds) {
+                    *s = *s + grad_term::<C, LOG>(C::of(a), C::of(d));
                 }
             }
             for j in 0..n {
-                let at = base + j * inner;
-                for i in 0..inner {
-                    let v = C::of(y[at + i]) * (C::of(dy[at + i]) - s[i]);
-                    // SAFETY: this task's rows only; dx is a fresh output.
-                    unsafe { *dx.get().add(at + i) = v.to() };
+                let (ys, ds) = (&y[at(j)..at(j) + w], &dy[at(j)..at(j) + w]);
+                // SAFETY: these w columns of row j belong to this task only.
+                let out = unsafe { std::slice::from_raw_parts_mut(dx.get().add(at(j)), w) };
+                for (((o, &a), &d), &s) in out.iter_mut().zip(ys).zip(ds).zip(sm.iter()) {
+                    *o = grad_at::<C, LOG>(C::of(a), C::of(d), s, inv_t).to();
                 }
             }
         }
@@ -837,8 +886,8 @@ mod tests {
         super::softmax::<f32, f32, f32>(&x, Ptr(y.as_mut_ptr()), rows, n, 1, 1.0, false);
         super::softmax::<f32, f32, f32>(&x2, Ptr(y2.as_mut_ptr()), rows, n, 2, 1.0, false);
         let (mut dx, mut dx2) = (vec![0f32; rows * n], vec![0f32; rows * n * 2]);
-        super::softmax_grad::<f32, f32>(&y, &dy, Ptr(dx.as_mut_ptr()), rows, n, 1);
-        super::softmax_grad::<f32, f32>(&y2, &dy2, Ptr(dx2.as_mut_ptr()), rows, n, 2);
+        super::softmax_grad::<f32, f32>(&y, &dy, Ptr(dx.as_mut_ptr()), rows, n, 1, 1.0, false);
+        super::softmax_grad::<f32, f32>(&y2, &dy2, Ptr(dx2.as_mut_ptr()), rows, n, 2, 1.0, false);
         for r in 0..rows {
             let row = &x[r * n..(r + 1) * n];
             let m = row.iter().fold(f64::MIN, |m, &v| m.max(v as f64));

@@ -691,7 +691,7 @@ fn softmax_activation(channel: bool) -> Arc<dyn Operator> {
                             Ptr(outs[0].raw() as *mut T),
                         )
                     };
-                    softmax_grad::<T, C>(y, dy, dx, outer, n, inner);
+                    softmax_grad::<T, C>(y, dy, dx, outer, n, inner, C::ONE, false);
                 });
                 Ok(())
             },
