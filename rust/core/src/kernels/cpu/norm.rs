@@ -163,24 +163,32 @@ real!(
 /// libm's do. NaN propagates.
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer.
-                                     // Past these e^x is 0 or infinite in f32; inside, both halves of k stay normal exponents.
-    let x = x.clamp(-104.0, 89.0);
-    let t = x * std::f32::consts::LOG2_E + MAGIC;
-    let k = t - MAGIC;
-    // ln 2 split in two so k * LN2_HI is exact.
-    let r = x - k * 0.693_145_75 - k * 1.428_606_8e-6;
+    // Past these e^x is 0 or infinite in f32; inside, both halves of k stay normal exponents.
+    let (r, ki) = ln2_reduce(x.clamp(-104.0, 89.0));
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    // The integer k sits in t's low mantissa bits.
-    let ki = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
     let k1 = ki >> 1;
     let scale = |k: i32| f32::from_bits(((k + 127) << 23) as u32);
     p * scale(k1) * scale(ki - k1)
+}
+
+/// ln 2 split in two so that k * LN2_HI is exact for the k of any f32 exponent.
+const LN2_HI: f32 = 0.693_145_75;
+const LN2_LO: f32 = 1.428_606_8e-6;
+
+/// (r, k) with x = k ln 2 + r, |r| <= ln 2 / 2, for |x| < 2^22.
+#[inline(always)]
+fn ln2_reduce(x: f32) -> (f32, i32) {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer.
+    let t = x * std::f32::consts::LOG2_E + MAGIC;
+    let k = t - MAGIC;
+    let r = x - k * LN2_HI - k * LN2_LO;
+    // The integer k sits in t's low mantissa bits.
+    (r, (t.to_bits() as i32).wrapping_sub(0x4B40_0000))
 }
 
 /// ln x for f32 without a libm call, so loops over it vectorise (libm's logf cost ~2x our
@@ -188,7 +196,7 @@ pub fn exp_f32(x: f32) -> f32 {
 #[inline(always)]
 pub fn ln_f32(x: f32) -> f32 {
     let (k, l) = log_parts(x);
-    log_special(x, k * 0.693_145_75 + (l + k * 1.428_606_8e-6))
+    log_special(x, k * LN2_HI + (l + k * LN2_LO))
 }
 
 /// log2 x for f32, vectorising like `ln_f32`; exact on powers of two.
@@ -219,7 +227,7 @@ pub fn ln_1p_f32(x: f32) -> f32 {
     let u = 1.0 + x;
     let (k, l) = log_parts(u);
     let c = (x - (u - 1.0)) / u;
-    let r = log_special(u, k * 0.693_145_75 + (l + (k * 1.428_606_8e-6 + c)));
+    let r = log_special(u, k * LN2_HI + (l + (k * LN2_LO + c)));
     if x.abs() < 2.980_232_2e-8 {
         x
     } else {
@@ -232,11 +240,7 @@ pub fn ln_1p_f32(x: f32) -> f32 {
 /// cancels at most a bit. Past 20 it is e^x in f32, below 2^-25 x itself.
 #[inline(always)]
 pub fn exp_m1_f32(x: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer.
-    let xc = x.clamp(-20.0, 20.0);
-    let t = xc * std::f32::consts::LOG2_E + MAGIC;
-    let k = t - MAGIC;
-    let r = xc - k * 0.693_145_75 - k * 1.428_606_8e-6;
+    let (r, ki) = ln2_reduce(x.clamp(-20.0, 20.0));
     let p = r
         * (1.0
             + r * (0.5
@@ -244,7 +248,6 @@ pub fn exp_m1_f32(x: f32) -> f32 {
                     + r * (1.0 / 24.0
                         + r * (1.0 / 120.0
                             + r * (1.0 / 720.0 + r * (1.0 / 5040.0 + r * (1.0 / 40_320.0))))))));
-    let ki = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
     let scale = f32::from_bits(((ki + 127) << 23) as u32);
     let v = scale * p + (scale - 1.0);
     let v = if x > 20.0 { exp_f32(x) } else { v };
@@ -526,10 +529,11 @@ pub fn softmax_grad<T: Element, C: Real>(
     if outer * n * inner == 0 {
         return;
     }
+    let dims = [outer, n, inner];
     if log {
-        grad_in::<T, C, true>(y, dy, dx, outer, n, inner, inv_t)
+        grad_in::<T, C, true>(y, dy, dx, dims, inv_t)
     } else {
-        grad_in::<T, C, false>(y, dy, dx, outer, n, inner, inv_t)
+        grad_in::<T, C, false>(y, dy, dx, dims, inv_t)
     }
 }
 
@@ -548,14 +552,13 @@ fn grad_at<C: Real, const LOG: bool>(y: C, dy: C, s: C, inv_t: C) -> C {
     inv_t * if LOG { dy - y.fexp() * s } else { y * (dy - s) }
 }
 
-/// `softmax_grad` with the kind fixed, so no loop carries both forms.
+/// `softmax_grad` with the kind fixed, so no loop carries both forms; dims are
+/// (outer, n, inner).
 fn grad_in<T: Element, C: Real, const LOG: bool>(
     y: &[T],
     dy: &[T],
     dx: Ptr<T>,
-    outer: usize,
-    n: usize,
-    inner: usize,
+    [outer, n, inner]: [usize; 3],
     inv_t: C,
 ) {
     if inner == 1 {
