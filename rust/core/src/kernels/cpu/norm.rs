@@ -219,6 +219,9 @@ pub fn log10_f32(x: f32) -> f32 {
     )
 }
 
+/// Below this (2^-25) ln(1 + x) and e^x - 1 round to x in f32.
+const TINY: f32 = 2.980_232_2e-8;
+
 /// ln(1 + x) for f32, vectorising like `ln_f32`: the logarithm of u = 1 + x rounded, plus
 /// (x - (u - 1)) / u, the first-order term of what the rounding lost. Below 2^-25 the
 /// result is x itself (so -0 stays -0).
@@ -228,7 +231,7 @@ pub fn ln_1p_f32(x: f32) -> f32 {
     let (k, l) = log_parts(u);
     let c = (x - (u - 1.0)) / u;
     let r = log_special(u, k * LN2_HI + (l + (k * LN2_LO + c)));
-    if x.abs() < 2.980_232_2e-8 {
+    if x.abs() < TINY {
         x
     } else {
         r
@@ -251,7 +254,7 @@ pub fn exp_m1_f32(x: f32) -> f32 {
     let scale = f32::from_bits(((ki + 127) << 23) as u32);
     let v = scale * p + (scale - 1.0);
     let v = if x > 20.0 { exp_f32(x) } else { v };
-    if x.abs() < 2.980_232_2e-8 {
+    if x.abs() < TINY {
         x
     } else {
         v
@@ -372,6 +375,27 @@ pub fn load<T: Element, C: Real>(x: &[T]) -> Vec<C> {
 /// Columns of a non-last axis handled together, so each pass reads long contiguous runs.
 const SOFTMAX_BLK: usize = 1024;
 
+/// `f(base, w, scratch)` in parallel for each block of up to `SOFTMAX_BLK` columns of each
+/// of `outer` (n, inner) slabs: row j of the block starts at `base + j * inner` and holds w
+/// values; `scratch` is the task's buffer of `bufs` blocks.
+fn column_blocks<C: Real>(
+    outer: usize,
+    n: usize,
+    inner: usize,
+    bufs: usize,
+    f: impl Fn(usize, usize, &mut [C]) + Sync + Send,
+) {
+    let blk = SOFTMAX_BLK.min(inner);
+    let nblk = inner.div_ceil(blk);
+    par_ranges(outer * nblk, n * blk * 3, |b, e| {
+        let mut scratch = vec![C::ZERO; bufs * blk];
+        for t in b..e {
+            let (o, i0) = (t / nblk, (t % nblk) * blk);
+            f(o * n * inner + i0, blk.min(inner - i0), &mut scratch);
+        }
+    });
+}
+
 /// Independent accumulators of a row's max and sum: one running value is a serial chain
 /// that keeps the loop (and the exp inside it) from vectorising.
 const ROW_LANES: usize = 16;
@@ -447,66 +471,59 @@ pub fn softmax<I: Element, O: Element, C: Real>(
         });
         return;
     }
-    let blk = SOFTMAX_BLK.min(inner);
-    let nblk = inner.div_ceil(blk);
     // Softmax into an output of the compute type keeps each exp there until the row sum
     // is known, instead of computing it twice.
     let in_place = !log && std::any::TypeId::of::<O>() == std::any::TypeId::of::<C>();
-    par_ranges(outer * nblk, n * blk * 3, |b, e| {
-        let (mut mx, mut sm) = (vec![C::ZERO; blk], vec![C::ZERO; blk]);
-        for t in b..e {
-            let (o, i0) = (t / nblk, (t % nblk) * blk);
-            let w = blk.min(inner - i0);
-            let at = |j: usize| (o * n + j) * inner + i0;
-            let (mx, sm) = (&mut mx[..w], &mut sm[..w]);
-            mx.fill(C::c(f64::NEG_INFINITY));
-            sm.fill(C::ZERO);
-            for j in 0..n {
-                for (m, &x) in mx.iter_mut().zip(&src[at(j)..at(j) + w]) {
-                    let y = C::of(x) * inv_t;
-                    *m = if y > *m { y } else { *m };
+    column_blocks(outer, n, inner, 2, |base, w, scratch: &mut [C]| {
+        let at = |j: usize| base + j * inner;
+        let (mx, sm) = scratch.split_at_mut(scratch.len() / 2);
+        let (mx, sm) = (&mut mx[..w], &mut sm[..w]);
+        mx.fill(C::c(f64::NEG_INFINITY));
+        sm.fill(C::ZERO);
+        for j in 0..n {
+            for (m, &x) in mx.iter_mut().zip(&src[at(j)..at(j) + w]) {
+                let y = C::of(x) * inv_t;
+                *m = if y > *m { y } else { *m };
+            }
+        }
+        for j in 0..n {
+            let xs = &src[at(j)..at(j) + w];
+            if in_place {
+                // SAFETY: O is C; these w columns of row j belong to this task only.
+                let ys =
+                    unsafe { std::slice::from_raw_parts_mut(dst.get().add(at(j)).cast::<C>(), w) };
+                for (((s, &m), &x), y) in sm.iter_mut().zip(mx.iter()).zip(xs).zip(ys) {
+                    *y = (C::of(x) * inv_t - m).fexp();
+                    *s = *s + *y;
+                }
+            } else {
+                for ((s, &m), &x) in sm.iter_mut().zip(mx.iter()).zip(xs) {
+                    *s = *s + (C::of(x) * inv_t - m).fexp();
                 }
             }
-            for j in 0..n {
-                let xs = &src[at(j)..at(j) + w];
-                if in_place {
-                    // SAFETY: O is C; these w columns of row j belong to this task only.
-                    let ys = unsafe {
-                        std::slice::from_raw_parts_mut(dst.get().add(at(j)).cast::<C>(), w)
-                    };
-                    for (((s, &m), &x), y) in sm.iter_mut().zip(mx.iter()).zip(xs).zip(ys) {
-                        *y = (C::of(x) * inv_t - m).fexp();
-                        *s = *s + *y;
-                    }
-                } else {
-                    for ((s, &m), &x) in sm.iter_mut().zip(mx.iter()).zip(xs) {
-                        *s = *s + (C::of(x) * inv_t - m).fexp();
-                    }
+        }
+        for s in sm.iter_mut() {
+            *s = if log { s.ln() } else { C::ONE / *s };
+        }
+        for j in 0..n {
+            let xs = &src[at(j)..at(j) + w];
+            // SAFETY: these w columns of row j belong to this task only.
+            let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(at(j)), w) };
+            let (mx, sm) = (&*mx, &*sm);
+            let v = |m: C, x: I| C::of(x) * inv_t - m;
+            if in_place {
+                // SAFETY: O is C.
+                let ys = unsafe { &mut *(out as *mut [O] as *mut [C]) };
+                for (y, &s) in ys.iter_mut().zip(sm) {
+                    *y = *y * s;
                 }
-            }
-            for s in sm.iter_mut() {
-                *s = if log { s.ln() } else { C::ONE / *s };
-            }
-            for j in 0..n {
-                let xs = &src[at(j)..at(j) + w];
-                // SAFETY: these w columns of row j belong to this task only.
-                let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(at(j)), w) };
-                let (mx, sm) = (&*mx, &*sm);
-                let v = |m: C, x: I| C::of(x) * inv_t - m;
-                if in_place {
-                    // SAFETY: O is C.
-                    let ys = unsafe { &mut *(out as *mut [O] as *mut [C]) };
-                    for (y, &s) in ys.iter_mut().zip(sm) {
-                        *y = *y * s;
-                    }
-                } else if log {
-                    for (((y, &m), &s), &x) in out.iter_mut().zip(mx).zip(sm).zip(xs) {
-                        *y = (v(m, x) - s).to();
-                    }
-                } else {
-                    for (((y, &m), &s), &x) in out.iter_mut().zip(mx).zip(sm).zip(xs) {
-                        *y = (v(m, x).fexp() * s).to();
-                    }
+            } else if log {
+                for (((y, &m), &s), &x) in out.iter_mut().zip(mx).zip(sm).zip(xs) {
+                    *y = (v(m, x) - s).to();
+                }
+            } else {
+                for (((y, &m), &s), &x) in out.iter_mut().zip(mx).zip(sm).zip(xs) {
+                    *y = (v(m, x).fexp() * s).to();
                 }
             }
         }
@@ -586,29 +603,22 @@ fn grad_in<T: Element, C: Real, const LOG: bool>(
         });
         return;
     }
-    let blk = SOFTMAX_BLK.min(inner);
-    let nblk = inner.div_ceil(blk);
-    par_ranges(outer * nblk, n * blk * 3, |b, e| {
-        let mut sm = vec![C::ZERO; blk];
-        for t in b..e {
-            let (o, i0) = (t / nblk, (t % nblk) * blk);
-            let w = blk.min(inner - i0);
-            let at = |j: usize| (o * n + j) * inner + i0;
-            let sm = &mut sm[..w];
-            sm.fill(C::ZERO);
-            for j in 0..n {
-                let (ys, ds) = (&y[at(j)..at(j) + w], &dy[at(j)..at(j) + w]);
-                for ((s, &a), &d) in sm.iter_mut().zip(ys).zip(ds) {
-                    *s = *s + grad_term::<C, LOG>(C::of(a), C::of(d));
-                }
+    column_blocks(outer, n, inner, 1, |base, w, scratch: &mut [C]| {
+        let at = |j: usize| base + j * inner;
+        let sm = &mut scratch[..w];
+        sm.fill(C::ZERO);
+        for j in 0..n {
+            let (ys, ds) = (&y[at(j)..at(j) + w], &dy[at(j)..at(j) + w]);
+            for ((s, &a), &d) in sm.iter_mut().zip(ys).zip(ds) {
+                *s = *s + grad_term::<C, LOG>(C::of(a), C::of(d));
             }
-            for j in 0..n {
-                let (ys, ds) = (&y[at(j)..at(j) + w], &dy[at(j)..at(j) + w]);
-                // SAFETY: these w columns of row j belong to this task only.
-                let out = unsafe { std::slice::from_raw_parts_mut(dx.get().add(at(j)), w) };
-                for (((o, &a), &d), &s) in out.iter_mut().zip(ys).zip(ds).zip(sm.iter()) {
-                    *o = grad_at::<C, LOG>(C::of(a), C::of(d), s, inv_t).to();
-                }
+        }
+        for j in 0..n {
+            let (ys, ds) = (&y[at(j)..at(j) + w], &dy[at(j)..at(j) + w]);
+            // SAFETY: these w columns of row j belong to this task only.
+            let out = unsafe { std::slice::from_raw_parts_mut(dx.get().add(at(j)), w) };
+            for (((o, &a), &d), &s) in out.iter_mut().zip(ys).zip(ds).zip(sm.iter()) {
+                *o = grad_at::<C, LOG>(C::of(a), C::of(d), s, inv_t).to();
             }
         }
     });
