@@ -4,7 +4,7 @@
 
 use super::params::param;
 use super::{expect_inputs, Desc, FnOp, GradFn, Inputs, Operator, Registry, SimpleDef};
-use crate::dtype::{DType, Element};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::norm::{self, softmax};
@@ -200,7 +200,7 @@ fn backward_op(log: bool, axis: i64, temperature: f64) -> Arc<dyn Operator> {
             if ins[0].size() == 0 {
                 return Ok(());
             }
-            with_float!(name, ins[0].dtype(), T, {
+            norm::with_real!(name, ins[0].dtype(), T, C, {
                 // SAFETY: inside the op reading ins and writing outs[0], which do not alias.
                 let (gs, ys, dst) = unsafe {
                     (
@@ -210,21 +210,8 @@ fn backward_op(log: bool, axis: i64, temperature: f64) -> Arc<dyn Operator> {
                     )
                 };
                 let Dims { outer, n, inner } = d;
-                if T::DTYPE == DType::F64 {
-                    norm::softmax_grad::<T, f64>(
-                        ys,
-                        gs,
-                        dst,
-                        outer,
-                        n,
-                        inner,
-                        1.0 / temperature,
-                        log,
-                    );
-                } else {
-                    let inv_t = (1.0 / temperature) as f32;
-                    norm::softmax_grad::<T, f32>(ys, gs, dst, outer, n, inner, inv_t, log);
-                }
+                let inv_t = <C as norm::Real>::c(1.0 / temperature);
+                norm::softmax_grad::<T, C>(ys, gs, dst, outer, n, inner, inv_t, log);
             });
             Ok(())
         },
