@@ -169,8 +169,13 @@ macro_rules! int_element {
             }
             #[inline(always)]
             fn from_level(v: f32) -> Self {
-                // In range, `as i32` then the wrapping narrowing is exact, and both vectorise.
-                if std::mem::size_of::<$t>() <= 4 {
+                if std::mem::size_of::<$t>() <= 2 {
+                    // |v| < 2^22: v + 1.5·2^23 lands where a float's mantissa counts units, so
+                    // its bits less those of 1.5·2^23 are v. AVX2 has no vector form of the
+                    // saturating `as i32`, so that cast kept the quantized stores scalar.
+                    ((v + 12582912.0).to_bits() as i32).wrapping_sub(0x4B40_0000) as $t
+                } else if std::mem::size_of::<$t>() == 4 {
+                    // In range, `as i32` then the wrapping narrowing is exact.
                     v as i32 as $t
                 } else {
                     v as $t

@@ -7,7 +7,9 @@ use super::common::{
     calib, calib_params, check_ranges, dtype_of, load, range_desc, range_output_names,
     range_shapes, scalar, store, store_scalar, type_partial,
 };
-use super::range::{onednn_levels, product_range, real_range, round_saturate, QType};
+use super::range::{
+    onednn_levels, product_range, real_range, round_saturate, round_saturate_for, QType,
+};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::params::{param, Params};
@@ -110,10 +112,11 @@ fn add_forward(
             b_abs * out_levels / (sum * onednn_levels(qa)),
         ];
     }
+    let rs = round_saturate_for(qo);
     let out = a
         .iter()
         .zip(&b)
-        .map(|(&x, &y)| round_saturate(s[0] * x + s[1] * y, qo))
+        .map(|(&x, &y)| rs(s[0] * x + s[1] * y))
         .collect();
     (out, out_min, out_max)
 }

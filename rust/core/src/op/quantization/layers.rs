@@ -6,7 +6,7 @@ use super::common::{
     check_ranges, copy_bytes, data_and_range_shapes, int8_or_uint8, load, range_desc,
     range_output_names, range_shapes, scalar, store, store_scalar, type_partial, zero_grads,
 };
-use super::range::{onednn_levels, real_range, round_saturate, QType};
+use super::range::{onednn_levels, real_range, round_saturate_for, QType};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::nn::embedding::rows;
@@ -213,9 +213,9 @@ fn concat(p: &Params) -> Result<Arc<dyn Operator>> {
                 let i_scale = onednn_levels(qi) / real_range(a, b);
                 let mut v = load(x);
                 if i_scale != out_scale || qi != qo {
-                    let s = out_scale / i_scale;
+                    let (s, rs) = (out_scale / i_scale, round_saturate_for(qo));
                     for e in v.iter_mut() {
-                        *e = round_saturate(*e * s, qo);
+                        *e = rs(*e * s);
                     }
                 }
                 let slab = x.shape()[ax] * inner;

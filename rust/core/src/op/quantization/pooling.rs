@@ -6,7 +6,7 @@ use super::common::{
     check_ranges, int8_or_uint8, load, range_desc, range_output_names, range_shapes, scalar, store,
     store_scalar, type_partial, zero_grads,
 };
-use super::range::round_saturate;
+use super::range::round_saturate_for;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::cpu::pool::{self, Kind};
@@ -80,8 +80,9 @@ fn quantized_pooling(p: &Params) -> Result<Arc<dyn Operator>> {
                 k => (k, 1),
             };
             pool::forward(&g, kind, f32::MIN, &x, &mut y);
+            let rs = round_saturate_for(q);
             for v in y.iter_mut() {
-                *v = round_saturate(*v / div as f32, q);
+                *v = rs(*v / div as f32);
             }
             store(&outs[0], &y);
             store_scalar(&outs[1], scalar(&ins[1]));

@@ -8,7 +8,7 @@ use super::common::{
     out_type, qtype, range_desc, resolve_out_type, scalar, store, store_scalar, type_partial,
     zero_grads,
 };
-use super::range::{onednn_levels, real_range, round_saturate, QType};
+use super::range::{onednn_levels, real_range, round_saturate_for, QType};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::params::{param, Params};
@@ -81,7 +81,8 @@ fn quantize(p: &Params) -> Result<Arc<dyn Operator>> {
             let (lo, hi) = (scalar(&ins[1]), scalar(&ins[2]));
             let levels = q.highest() as f32;
             let scale = levels / real_range(lo, hi);
-            map_into(&ins[0], &outs[0], |_, x| round_saturate(x * scale, q));
+            let rs = round_saturate_for(q);
+            map_into(&ins[0], &outs[0], |_, x| rs(x * scale));
             let (olo, ohi) = reported_range(lo, hi, q);
             store_scalar(&outs[1], olo);
             store_scalar(&outs[2], ohi);
@@ -136,7 +137,8 @@ fn quantize_v2(p: &Params) -> Result<Arc<dyn Operator>> {
             }
             let (lo, hi) = cal.unwrap_or_else(|| data_min_max(&load(x)));
             let scale = onednn_levels(q) / real_range(lo, hi);
-            map_into(x, &outs[0], |_, x| round_saturate(x * scale, q));
+            let rs = round_saturate_for(q);
+            map_into(x, &outs[0], |_, x| rs(x * scale));
             let (olo, ohi) = reported_range(lo, hi, q);
             store_scalar(&outs[1], olo);
             store_scalar(&outs[2], ohi);
@@ -180,10 +182,8 @@ fn quantize_asym(p: &Params) -> Result<Arc<dyn Operator>> {
             let (lo, hi) = cal.unwrap_or_else(|| data_min_max(&v));
             let scale = 255.0f32 / (hi - lo);
             let shift = 255.0f32 - hi * scale;
-            let out: Vec<f32> = v
-                .iter()
-                .map(|&x| round_saturate(x * scale + shift, QType::U8))
-                .collect();
+            let rs = round_saturate_for(QType::U8);
+            let out: Vec<f32> = v.iter().map(|&x| rs(x * scale + shift)).collect();
             store(&outs[0], &out);
             store_scalar(&outs[1], scale);
             store_scalar(&outs[2], shift);
@@ -279,7 +279,8 @@ fn requantize(p: &Params) -> Result<Arc<dyn Operator>> {
                 }
             };
             let scale = (in_real / i32_levels) * (q.highest() as f32 / real);
-            map_into(&ins[0], &outs[0], |_, x| round_saturate(x * scale, q));
+            let rs = round_saturate_for(q);
+            map_into(&ins[0], &outs[0], |_, x| rs(x * scale));
             let lo = if q == QType::I8 { -real } else { 0.0 };
             store_scalar(&outs[1], lo);
             store_scalar(&outs[2], real);

@@ -99,25 +99,20 @@ pub fn round_saturate(v: f32, q: QType) -> f32 {
     round_saturate_for(q)(v)
 }
 
-/// `round_saturate` for one type with its constants fixed once: a select instead of a branch
-/// per element, so loops over it vectorise.
+/// `round_saturate` for one type with its constants fixed once, in arithmetic alone so that
+/// loops over it vectorise (a NaN select on a captured constant became a branch around its
+/// load, and the loop stayed scalar).
 #[inline(always)]
 pub fn round_saturate_for(q: QType) -> impl Fn(f32) -> f32 + Copy {
-    let nan = match q {
-        QType::I8 => 127.0,
-        QType::U8 => 0.0,
-        QType::I32 => i32::MIN as f32,
-    };
+    // `max` then `min` sends a NaN to the lower bound: `lo` for uint8 and int32. int8's NaN
+    // goes to `hi`, so it clamps the negated value (NaN to -hi), and negates back.
     let (lo, hi) = (q.lowest() as f32, q.highest() as f32);
-    move |v: f32| {
-        // A NaN clamps to `lo` and is then replaced: a select, not a branch.
-        let r = round_half_even(v).max(lo).min(hi);
-        if v.is_nan() {
-            nan
-        } else {
-            r
-        }
-    }
+    let (s, a, b) = if q == QType::I8 {
+        (-1.0f32, -hi, -lo)
+    } else {
+        (1.0, lo, hi)
+    };
+    move |v: f32| s * (s * round_half_even(v)).max(a).min(b)
 }
 
 /// `v.round_ties_even()` without a call: the baseline x86-64 build has no rounding
@@ -223,5 +218,12 @@ mod tests {
             [u(-3.0), u(254.5), u(255.7), u(f32::NAN)],
             [0.0, 254.0, 255.0, 0.0]
         );
+        let w = |v| round_saturate(v, QType::I32);
+        let (lo, hi) = (i32::MIN as f32, i32::MAX as f32);
+        assert_eq!(
+            [w(f32::NAN), w(f32::INFINITY), w(f32::NEG_INFINITY), w(-2.5), w(1e12)],
+            [lo, hi, lo, -2.0, hi]
+        );
+        assert_eq!(r(f32::NEG_INFINITY), -128.0);
     }
 }
