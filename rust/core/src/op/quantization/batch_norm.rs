@@ -5,18 +5,47 @@
 //! variance 1) still divides by sqrt(1 + eps).
 
 use super::common::{
-    calib, calib_params, check_ranges, int8_or_uint8, load, map_into, range_desc,
-    range_output_names, range_shapes, scalar, store_scalar, type_partial, zero_grads,
+    calib, calib_params, check_ranges, int8_or_uint8, load, range_desc, range_output_names,
+    range_shapes, scalar, store_scalar, type_partial, zero_grads,
 };
-use super::range::{onednn_levels, real_range, round_saturate, QType};
-use crate::dtype::DType;
+use super::range::{onednn_levels, real_range, round_saturate_for, QType};
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::ndarray::NDArray;
 use crate::op::params::{param, Params};
 use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
 use crate::shape::norm_axis;
 use std::sync::Arc;
 
 const OP: &str = "_contrib_quantized_batch_norm";
+
+/// `y = round_saturate(pre(x)·scale[k] + shift[k])` (int8) over runs of `inner` elements of
+/// one channel k each, channel by channel in parallel. Call inside the op writing `y`.
+fn normalize<X: Element>(
+    x: &[X],
+    y: &NDArray,
+    (inner, c): (usize, usize),
+    (scale, shift): (&[f32], &[f32]),
+    pre: impl Fn(f32) -> f32 + Sync + Send,
+) {
+    let rs = round_saturate_for(QType::I8);
+    let inner = inner.max(1);
+    // SAFETY: the caller's op writes y; each task writes its own runs.
+    let out = Ptr(unsafe { y.data_mut::<i8>() }.as_mut_ptr());
+    let runs = x.len().min(y.size()) / inner;
+    par_ranges(runs, inner, |b, e| {
+        for r in b..e {
+            let k = r % c.max(1);
+            let (w, s) = (scale[k], shift[k]);
+            // SAFETY: run r lies inside y and belongs to this task.
+            let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(r * inner), inner) };
+            for (o, v) in o.iter_mut().zip(&x[r * inner..]) {
+                *o = i8::from_level(rs(pre(v.to_f32()) * w + s));
+            }
+        }
+    });
+}
 const STATS: [&str; 4] = ["gamma", "beta", "moving_mean", "moving_var"];
 
 fn quantized_bn(p: &Params) -> Result<Arc<dyn Operator>> {
@@ -82,14 +111,19 @@ fn quantized_bn(p: &Params) -> Result<Arc<dyn Operator>> {
                     (w / unit, s)
                 })
                 .unzip();
-            // uint8 data is first reordered to int8 levels (and rounded there).
-            let to_i8 =
-                (q == QType::U8).then(|| onednn_levels(QType::I8) / onednn_levels(QType::U8));
-            map_into(&ins[0], &outs[0], |i, e| {
-                let e = to_i8.map_or(e, |r| round_saturate(e * r, QType::I8));
-                let k = (i / inner.max(1)) % c.max(1);
-                round_saturate(e * scale[k] + shift[k], QType::I8)
-            });
+            let rs = round_saturate_for(QType::I8);
+            let (x, y) = (&ins[0], &outs[0]);
+            if q == QType::U8 {
+                // uint8 data is first reordered to int8 levels (and rounded there).
+                let r = onednn_levels(QType::I8) / onednn_levels(QType::U8);
+                // SAFETY: the op reads ins[0] and writes outs[0].
+                let xs = unsafe { x.data::<u8>() };
+                normalize(xs, y, (inner, c), (&scale, &shift), |v| rs(v * r));
+            } else {
+                // SAFETY: as above.
+                let xs = unsafe { x.data::<i8>() };
+                normalize(xs, y, (inner, c), (&scale, &shift), |v| v);
+            }
             store_scalar(&outs[1], out_lo);
             store_scalar(&outs[2], out_hi);
             Ok(())

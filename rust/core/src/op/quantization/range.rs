@@ -221,7 +221,13 @@ mod tests {
         let w = |v| round_saturate(v, QType::I32);
         let (lo, hi) = (i32::MIN as f32, i32::MAX as f32);
         assert_eq!(
-            [w(f32::NAN), w(f32::INFINITY), w(f32::NEG_INFINITY), w(-2.5), w(1e12)],
+            [
+                w(f32::NAN),
+                w(f32::INFINITY),
+                w(f32::NEG_INFINITY),
+                w(-2.5),
+                w(1e12)
+            ],
             [lo, hi, lo, -2.0, hi]
         );
         assert_eq!(r(f32::NEG_INFINITY), -128.0);
