@@ -22,7 +22,8 @@
 
 use super::conv::Geom;
 use super::igemm::IElem;
-use super::par_ranges;
+use super::{par_ranges, Ptr};
+use crate::runtime::rt;
 
 /// The direct kernel a CPU runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -309,6 +310,8 @@ fn forward_on<X: IElem>(
     let (packed, sums) = pack_weights(g, &plan, w, offset);
     let (in_len, out_len) = (g.in_len(), g.out_len());
     let work = g.f * g.c * plan.taps.len() * out_len;
+    // Fewer samples than threads (batch-1 inference): each sample's filters are split.
+    let split = g.n < rt().pool.current_num_threads();
     par_ranges(g.n, work, |b, e| {
         let mut y = vec![0i32; g.f * out_len];
         let mut bytes = Vec::new();
@@ -321,7 +324,7 @@ fn forward_on<X: IElem>(
                     let zero = if offset { 0x80 } else { 0 };
                     plan.interleave(g, xi, zero, |v| v.bits() ^ zero, &mut bytes);
                     #[cfg(target_arch = "x86_64")]
-                    sample(g, &plan, &packed, &mut y, |q0, segs, ft, y| {
+                    sample(g, &plan, &packed, &mut y, split, |q0, segs, ft, y| {
                         // SAFETY: `Isa::detect` found the CPU features; `bytes` and `packed`
                         // are what `plan` made, `sample` passes a tile inside them and `y`.
                         unsafe { tile_vnni512(g, &plan, &bytes, &packed, &sums, q0, segs, ft, y) }
@@ -331,7 +334,7 @@ fn forward_on<X: IElem>(
                     wide.resize(plan.image_len(), 0i16);
                     plan.interleave(g, xi, 0, |v| v.widen(), &mut wide);
                     #[cfg(target_arch = "x86_64")]
-                    sample(g, &plan, &packed, &mut y, |q0, segs, ft, y| {
+                    sample(g, &plan, &packed, &mut y, split, |q0, segs, ft, y| {
                         // SAFETY: as above.
                         unsafe { tile_avx2(g, &plan, &wide, &packed, q0, segs, ft, y) }
                     });
@@ -346,32 +349,51 @@ fn forward_on<X: IElem>(
 /// stay in L2 while every pixel tile reads them (512×512 3×3 filters would not).
 const WEIGHT_BLOCK: usize = 128 << 10;
 
-/// One sample's output (`y`: f × out_len int32), tile by tile: `tile(q0, segments, ft, y)`
-/// computes and stores filter tile ft at pixel tile q0. Filter tiles go in blocks whose
-/// weights fit [`WEIGHT_BLOCK`], each block over all pixel tiles.
+/// One sample's output (`y`: f × out_len int32), tile by tile: `tile(q0, segments, ft, rows)`
+/// computes filter tile ft at pixel tile q0 and stores it into `rows`, the output from filter
+/// ft·R on. Filter tiles go in blocks whose weights fit [`WEIGHT_BLOCK`], each block over all
+/// pixel tiles; with `parallel` (fewer samples than threads) the filter tiles are split
+/// between the threads.
 fn sample(
     g: &Geom,
     plan: &Plan,
     packed: &[i32],
     y: &mut [i32],
-    tile: impl Fn(usize, &[Vec<(usize, usize, usize)>], usize, &mut [i32]),
+    parallel: bool,
+    tile: impl Fn(usize, &[Vec<(usize, usize, usize)>], usize, &mut [i32]) + Sync,
 ) {
     debug_assert!(g.output[1] <= plan.hq && g.output[2] <= plan.wq);
     let tile_bytes = packed.len() * 4 / plan.f_tiles.max(1);
     let block = (WEIGHT_BLOCK / tile_bytes.max(1)).max(1);
     let pixels = g.output[1] * plan.wq;
     let step = plan.isa.regs() * plan.isa.lanes();
-    for f0 in (0..plan.f_tiles).step_by(block) {
-        for q0 in (0..pixels).step_by(step) {
-            let segs = plan.segments(g, q0);
-            for ft in f0..(f0 + block).min(plan.f_tiles) {
-                tile(q0, &segs, ft, y);
+    let rows = plan.isa.filters() * g.out_len();
+    // Filter tiles [b, e) into `ys`, the output from filter tile b on.
+    let run = |b: usize, e: usize, ys: &mut [i32]| {
+        for f0 in (b..e).step_by(block) {
+            for q0 in (0..pixels).step_by(step) {
+                let segs = plan.segments(g, q0);
+                for ft in f0..(f0 + block).min(e) {
+                    tile(q0, &segs, ft, &mut ys[(ft - b) * rows..]);
+                }
             }
         }
+    };
+    if !parallel {
+        return run(0, plan.f_tiles, y);
     }
+    let (len, out) = (y.len(), Ptr(y.as_mut_ptr()));
+    par_ranges(plan.f_tiles, tile_bytes * pixels, |b, e| {
+        let (lo, hi) = (b * rows, (e * rows).min(len));
+        // SAFETY: filter tiles [b, e) own output rows [lo, hi), inside y.
+        run(b, e, unsafe {
+            std::slice::from_raw_parts_mut(out.get().add(lo), hi - lo)
+        });
+    });
 }
 
-/// Filter tile `ft` at pixel tile `q0` from the byte image, stored into `y` (f × out_len).
+/// Filter tile `ft` at pixel tile `q0` from the byte image, stored into `y` (the tile's rows
+/// of the output, from filter ft·R on).
 ///
 /// # Safety
 /// The CPU has AVX-512 F, BW and VNNI; `img`, `packed` and `sums` are what `plan` (for
@@ -418,7 +440,7 @@ unsafe fn tile_vnni512(
         if f >= g.f {
             break;
         }
-        let yf = y[f * out_len..(f + 1) * out_len].as_mut_ptr();
+        let yf = y[r * out_len..(r + 1) * out_len].as_mut_ptr();
         let sub = _mm512_set1_epi32(sums[f]);
         for (p, &v) in row.iter().enumerate() {
             let v = _mm512_sub_epi32(v, sub);
@@ -432,7 +454,8 @@ unsafe fn tile_vnni512(
     }
 }
 
-/// Filter tile `ft` at pixel tile `q0` from the i16 image, stored into `y` (f × out_len).
+/// Filter tile `ft` at pixel tile `q0` from the i16 image, stored into `y` (the tile's rows
+/// of the output, from filter ft·R on).
 ///
 /// # Safety
 /// The CPU has AVX2; `img` and `packed` are what `plan` (for `Isa::Avx2`) and `pack_weights`
@@ -475,8 +498,8 @@ unsafe fn tile_avx2(
     }
     // SAFETY: eight i32 lanes per register, no padding.
     let sums: [[[i32; 8]; P]; R] = std::mem::transmute(acc);
-    for (f, row) in (ft * R..g.f).zip(&sums) {
-        let yf = &mut y[f * out_len..(f + 1) * out_len];
+    for (r, row) in sums.iter().take(g.f - ft * R).enumerate() {
+        let yf = &mut y[r * out_len..(r + 1) * out_len];
         for (lanes, runs) in row.iter().zip(segs) {
             for &(lane, n, at) in runs {
                 yf[at..at + n].copy_from_slice(&lanes[lane..lane + n]);
