@@ -64,6 +64,21 @@ fn gemm(c: &mut Criterion) {
             bn.iter(|| run("dot", &[a.clone(), b.clone()], &[]))
         });
     }
+    // A layer on one sample and on four (inference; an RNN step): one pass over the weight.
+    let w = arr(&[1000, 2048]);
+    for batch in [1usize, 4] {
+        let x = arr(&[batch, 2048]);
+        g.throughput(Throughput::Elements((2 * batch * 2048 * 1000) as u64));
+        g.bench_function(format!("fully_connected/{batch}x2048->1000"), |bn| {
+            bn.iter(|| {
+                run(
+                    "FullyConnected",
+                    &[x.clone(), w.clone()],
+                    &[("num_hidden", "1000"), ("no_bias", "True")],
+                )
+            })
+        });
+    }
     // The same products in int8 with int32 accumulation (the quantized FullyConnected:
     // data · weightᵀ), ops per second next to float32's.
     let range =

@@ -10,7 +10,7 @@
 
 use super::blas::BlasElem;
 use super::halves::Half;
-use super::{par_for, par_ranges, Ptr};
+use super::{par_for, par_ranges, skinny, Ptr};
 use crate::dtype::Element;
 use crate::runtime::rt;
 use gemm::Parallelism;
@@ -41,9 +41,48 @@ mod sealed {
 }
 
 /// Element types the products take (the half types through f32, see `widened_product`).
-pub trait GemmElem: Element + BlasElem + sealed::Sealed {}
-impl GemmElem for f32 {}
-impl GemmElem for f64 {}
+pub trait GemmElem: Element + BlasElem + sealed::Sealed {
+    /// [`skinny::product`] where it applies (f32 and f64); false where it does not.
+    ///
+    /// # Safety
+    /// As `skinny::product`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn skinny(
+        _m: usize,
+        _n: usize,
+        _k: usize,
+        _a: Mat<Self>,
+        _b: Mat<Self>,
+        _c: *mut Self,
+        _ldc: usize,
+        _acc: bool,
+        _parallel: bool,
+    ) -> bool {
+        false
+    }
+}
+
+macro_rules! skinny_elem {
+    ($t:ty) => {
+        impl GemmElem for $t {
+            unsafe fn skinny(
+                m: usize,
+                n: usize,
+                k: usize,
+                a: Mat<$t>,
+                b: Mat<$t>,
+                c: *mut $t,
+                ldc: usize,
+                acc: bool,
+                parallel: bool,
+            ) -> bool {
+                skinny::product(m, n, k, a, b, c, ldc as isize, 1, acc, parallel)
+            }
+        }
+    };
+}
+skinny_elem!(f32);
+skinny_elem!(f64);
 impl GemmElem for f16 {}
 impl GemmElem for bf16 {}
 
@@ -224,6 +263,9 @@ unsafe fn split_product<T: GemmElem>(
     ldc: usize,
     acc: bool,
 ) {
+    if T::skinny(m, n, k, a, b, c, ldc, acc, true) {
+        return;
+    }
     let work = m.saturating_mul(n).saturating_mul(k);
     let threads = rt().pool.current_num_threads();
     if work < par_mnk() || threads <= 1 {
@@ -273,6 +315,9 @@ unsafe fn product<T: GemmElem>(
                 std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(T::from_f64(0.0));
             }
         }
+        return;
+    }
+    if T::skinny(m, n, k, a, b, c, ldc, acc, false) {
         return;
     }
     if T::blas_product(m, n, k, a, b, c, ldc, acc) {

@@ -15,6 +15,7 @@ pub mod norm;
 pub mod pool;
 pub mod qconv;
 pub mod reduce;
+pub mod skinny;
 pub mod special;
 pub mod stream;
 pub mod strided;
