@@ -16,7 +16,7 @@
 //! into one block of rows (or columns) per pool thread.
 
 use super::gemm::{par_mnk, Mat};
-use super::{par_for, Ptr};
+use super::{par_for, skinny, Ptr};
 use crate::runtime::rt;
 
 /// Depth of one packed slice: the packed rows of a 2×4 tile stay in L1 with the columns.
@@ -100,7 +100,9 @@ pub unsafe fn igemm<A: IElem, B: IElem>(
     c: *mut i32,
     ldc: usize,
 ) {
-    igemm_on(best_path::<A, B>(), m, n, k, a, b, c, ldc)
+    if !skinny::int8_product(m, n, k, a, b, c, ldc) {
+        igemm_on(best_path::<A, B>(), m, n, k, a, b, c, ldc)
+    }
 }
 
 /// `igemm` on the given kernel family.

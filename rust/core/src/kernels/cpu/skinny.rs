@@ -6,7 +6,8 @@
 //! on the thread count.
 
 use super::gemm::Mat;
-use super::par_ranges;
+use super::igemm::IElem;
+use super::{par_ranges, Ptr};
 use std::ops::{Add, Mul};
 
 /// The most rows (or columns) of `c` these kernels take. Beyond it a packed GEMM reuses each
@@ -541,6 +542,166 @@ unsafe fn rows_into<V: Lanes>(
     }
 }
 
+/// `c = a·b` in int32 (wrapping, as `igemm`) for 8-bit operands, when `c` (row-major, row
+/// stride `ldc`) has at most [`MAX_SIDE`] rows and the columns of `b` are contiguous: a
+/// quantized FullyConnected on a few samples (data · weightᵀ), where `igemm` spends more
+/// widening and packing the weight than multiplying it. False (nothing done) otherwise.
+///
+/// # Safety
+/// As `igemm::igemm`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn int8_product<A: IElem, B: IElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<A>,
+    b: Mat<B>,
+    c: *mut i32,
+    ldc: usize,
+) -> bool {
+    if m == 0 || m > MAX_SIDE || b.rs != 1 || k < INT8_STEP || k.saturating_mul(n) < MIN_STREAMED {
+        return false;
+    }
+    // The few rows of `a` widened once; each weight byte is widened as it streams past.
+    let rows: Vec<i16> = (0..m * k).map(|q| a.get(q / k, q % k).widen()).collect();
+    let pc = Ptr(c);
+    par_ranges(n, m * k, |s, e| {
+        let (rows, b) = (&rows[..], b);
+        let mut i = 0;
+        while i < m {
+            let take = (m - i).min(4);
+            // SAFETY: rows i..i+take of `rows` hold k values each; columns s..e of `b` and
+            // of `c` are inside them by the caller's contract, and this task's alone.
+            unsafe {
+                let c = pc.get().add(i * ldc);
+                int8_dots(take, s, e, k, &rows[i * k..], b, c, ldc);
+            }
+            i += take;
+        }
+    });
+    true
+}
+
+/// `vpmaddwd` takes sixteen i16 pairs per step.
+const INT8_STEP: usize = 16;
+
+/// Columns `s..e` of `m` (at most four) rows of `c`.
+///
+/// # Safety
+/// As `int8_product`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn int8_dots<B: IElem>(
+    m: usize,
+    s: usize,
+    e: usize,
+    k: usize,
+    rows: &[i16],
+    b: Mat<B>,
+    c: *mut i32,
+    ldc: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return match m {
+            1 => int8_dots_avx2::<B, 1, 8>(s, e, k, rows, b, c, ldc),
+            2 => int8_dots_avx2::<B, 2, 4>(s, e, k, rows, b, c, ldc),
+            3 => int8_dots_avx2::<B, 3, 2>(s, e, k, rows, b, c, ldc),
+            _ => int8_dots_avx2::<B, 4, 2>(s, e, k, rows, b, c, ldc),
+        };
+    }
+    for i in 0..m {
+        let row = &rows[i * k..(i + 1) * k];
+        for j in s..e {
+            let col = std::slice::from_raw_parts(b.at(0, j).ptr, k);
+            let v = row.iter().zip(col).fold(0i32, |t, (&x, &y)| {
+                t.wrapping_add(x as i32 * y.widen() as i32)
+            });
+            *c.add(i * ldc + j) = v;
+        }
+    }
+}
+
+/// Columns `s..e` of M rows of `c`, J columns at a time (then one at a time).
+///
+/// # Safety
+/// As `int8_dots`; the CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn int8_dots_avx2<B: IElem, const M: usize, const J: usize>(
+    s: usize,
+    e: usize,
+    k: usize,
+    rows: &[i16],
+    b: Mat<B>,
+    c: *mut i32,
+    ldc: usize,
+) {
+    let mut j = s;
+    while j + J <= e {
+        int8_group::<B, M, J>(j, k, rows, b, c, ldc);
+        j += J;
+    }
+    for j in j..e {
+        int8_group::<B, M, 1>(j, k, rows, b, c, ldc);
+    }
+}
+
+/// Columns `j..j+J` of M rows: per step one load of each row, and per column sixteen bytes
+/// widened and multiply-added into M registers of i32 sums (exact products; only the sums
+/// can wrap, as in `igemm`).
+///
+/// # Safety
+/// As `int8_dots`; only called from AVX2 code.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn int8_group<B: IElem, const M: usize, const J: usize>(
+    j: usize,
+    k: usize,
+    rows: &[i16],
+    b: Mat<B>,
+    c: *mut i32,
+    ldc: usize,
+) {
+    use std::arch::x86_64::*;
+    let body = k / INT8_STEP * INT8_STEP;
+    let mut cols = [std::ptr::null(); J];
+    for (q, col) in cols.iter_mut().enumerate() {
+        *col = b.at(0, j + q).ptr;
+    }
+    let mut acc = [[_mm256_setzero_si256(); J]; M];
+    let mut p = 0;
+    while p < body {
+        let mut av = [_mm256_setzero_si256(); M];
+        for (i, v) in av.iter_mut().enumerate() {
+            *v = _mm256_loadu_si256(rows.as_ptr().add(i * k + p) as *const __m256i);
+        }
+        for q in 0..J {
+            let raw = _mm_loadu_si128(cols[q].add(p) as *const __m128i);
+            let bv = if B::UNSIGNED {
+                _mm256_cvtepu8_epi16(raw)
+            } else {
+                _mm256_cvtepi8_epi16(raw)
+            };
+            for i in 0..M {
+                acc[i][q] = _mm256_add_epi32(acc[i][q], _mm256_madd_epi16(av[i], bv));
+            }
+        }
+        p += INT8_STEP;
+    }
+    for (i, sums) in acc.iter().enumerate() {
+        for (q, &sum) in sums.iter().enumerate() {
+            let mut lanes = [0i32; 8];
+            _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, sum);
+            let mut t = lanes.iter().fold(0i32, |t, &v| t.wrapping_add(v));
+            for p in body..k {
+                t = t.wrapping_add(rows[i * k + p] as i32 * (*cols[q].add(p)).widen() as i32);
+            }
+            *c.add(i * ldc + j + q) = t;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -678,5 +839,67 @@ mod tests {
                 run(&|b, o| rows_into::<__m256>(m, 0, n, k, am, b, o), by_rows),
             );
         }
+    }
+
+    /// Few rows of 8-bit data by a weight read through its transpose, against sums in i64
+    /// wrapped to i32 (the int32 accumulator), with k tails and sums that wrap.
+    #[test]
+    fn int8_products_match_the_definition() {
+        fn run<A: IElem, B: IElem>(a: &[A], b: &[B], m: usize, n: usize, k: usize) {
+            let want: Vec<i32> = (0..m * n)
+                .map(|q| {
+                    let (i, j) = (q / n, q % n);
+                    (0..k)
+                        .map(|p| a[i * k + p].widen() as i64 * b[j * k + p].widen() as i64)
+                        .sum::<i64>() as i32
+                })
+                .collect();
+            let mut c = vec![7i32; m * n];
+            // SAFETY: a is m×k, b holds the n×k weight, c is m×n.
+            let done = unsafe {
+                int8_product(
+                    m,
+                    n,
+                    k,
+                    Mat {
+                        ptr: a.as_ptr(),
+                        rs: k as isize,
+                        cs: 1,
+                    },
+                    Mat {
+                        ptr: b.as_ptr(),
+                        rs: 1,
+                        cs: k as isize,
+                    },
+                    c.as_mut_ptr(),
+                    n,
+                )
+            };
+            if k * n < MIN_STREAMED || k < INT8_STEP {
+                assert!(!done, "{m}x{n}x{k} taken");
+            } else {
+                assert!(done, "{m}x{n}x{k} not taken");
+                assert_eq!(c, want, "{m}x{n}x{k}");
+            }
+        }
+        for &(m, n, k) in &[
+            (1, 1000, 2048),
+            (2, 301, 37),
+            (3, 77, 130),
+            (4, 9, 1000),
+            (5, 130, 64),
+            (8, 257, 33),
+            (2, 9, 9),
+            (3, 600, 15),
+        ] {
+            let a8: Vec<i8> = (0..m * k).map(|i| (i * 37 % 256) as u8 as i8).collect();
+            let au: Vec<u8> = (0..m * k).map(|i| (i * 53 % 256) as u8).collect();
+            let b: Vec<i8> = (0..n * k).map(|i| (i * 91 % 256) as u8 as i8).collect();
+            run(&a8, &b, m, n, k);
+            run(&au, &b, m, n, k);
+        }
+        // Sums past i32: 255·127 per term over 2^17 terms wraps, as int32 accumulators do.
+        let k = 1 << 17;
+        run(&vec![255u8; k], &vec![127i8; k], 1, 1, k);
     }
 }
