@@ -3,7 +3,8 @@
 //! more than that packing it into panels first (OpenBLAS's sgemm took 0.8 ms for a 1×2048 row
 //! by a 2048×1000 weight, six times its own gemv). These stream the large operand in place,
 //! and compute every output element on one thread in a fixed order, so results do not depend
-//! on the thread count.
+//! on the thread count. f32 and f64 here; the int8 products of the quantized FullyConnected
+//! ([`int8_product`]) likewise.
 
 use super::gemm::Mat;
 use super::igemm::IElem;
@@ -229,82 +230,96 @@ mod avx {
     use super::Lanes;
     use std::arch::x86_64::*;
 
-    impl Lanes for __m256 {
-        type E = f32;
-        const L: usize = 8;
-        #[inline(always)]
-        unsafe fn zero() -> Self {
-            _mm256_setzero_ps()
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> Self {
-            _mm256_loadu_ps(p)
-        }
-        #[inline(always)]
-        unsafe fn store(self, p: *mut f32) {
-            _mm256_storeu_ps(p, self)
-        }
-        #[inline(always)]
-        unsafe fn splat(v: f32) -> Self {
-            _mm256_set1_ps(v)
-        }
-        #[inline(always)]
-        unsafe fn add(self, o: Self) -> Self {
-            _mm256_add_ps(self, o)
-        }
-        #[inline(always)]
-        unsafe fn mul(self, o: Self) -> Self {
-            _mm256_mul_ps(self, o)
-        }
-        #[inline(always)]
-        unsafe fn sum(self) -> f32 {
-            let q = _mm_add_ps(_mm256_castps256_ps128(self), _mm256_extractf128_ps(self, 1));
+    macro_rules! avx_lanes {
+        ($v:ty, $e:ty, $l:literal, $zero:ident, $load:ident, $store:ident, $splat:ident,
+         $add:ident, $mul:ident, |$x:ident| $sum:expr) => {
+            impl Lanes for $v {
+                type E = $e;
+                const L: usize = $l;
+                #[inline(always)]
+                unsafe fn zero() -> Self {
+                    $zero()
+                }
+                #[inline(always)]
+                unsafe fn load(p: *const $e) -> Self {
+                    $load(p)
+                }
+                #[inline(always)]
+                unsafe fn store(self, p: *mut $e) {
+                    $store(p, self)
+                }
+                #[inline(always)]
+                unsafe fn splat(v: $e) -> Self {
+                    $splat(v)
+                }
+                #[inline(always)]
+                unsafe fn add(self, o: Self) -> Self {
+                    $add(self, o)
+                }
+                #[inline(always)]
+                unsafe fn mul(self, o: Self) -> Self {
+                    $mul(self, o)
+                }
+                #[inline(always)]
+                unsafe fn sum(self) -> $e {
+                    let $x = self;
+                    $sum
+                }
+            }
+        };
+    }
+
+    avx_lanes!(
+        __m256,
+        f32,
+        8,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_set1_ps,
+        _mm256_add_ps,
+        _mm256_mul_ps,
+        |v| {
+            let q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
             let d = _mm_add_ps(q, _mm_movehl_ps(q, q));
             _mm_cvtss_f32(_mm_add_ss(d, _mm_shuffle_ps(d, d, 1)))
         }
-    }
-
-    impl Lanes for __m256d {
-        type E = f64;
-        const L: usize = 4;
-        #[inline(always)]
-        unsafe fn zero() -> Self {
-            _mm256_setzero_pd()
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f64) -> Self {
-            _mm256_loadu_pd(p)
-        }
-        #[inline(always)]
-        unsafe fn store(self, p: *mut f64) {
-            _mm256_storeu_pd(p, self)
-        }
-        #[inline(always)]
-        unsafe fn splat(v: f64) -> Self {
-            _mm256_set1_pd(v)
-        }
-        #[inline(always)]
-        unsafe fn add(self, o: Self) -> Self {
-            _mm256_add_pd(self, o)
-        }
-        #[inline(always)]
-        unsafe fn mul(self, o: Self) -> Self {
-            _mm256_mul_pd(self, o)
-        }
-        #[inline(always)]
-        unsafe fn sum(self) -> f64 {
-            let d = _mm_add_pd(_mm256_castpd256_pd128(self), _mm256_extractf128_pd(self, 1));
+    );
+    avx_lanes!(
+        __m256d,
+        f64,
+        4,
+        _mm256_setzero_pd,
+        _mm256_loadu_pd,
+        _mm256_storeu_pd,
+        _mm256_set1_pd,
+        _mm256_add_pd,
+        _mm256_mul_pd,
+        |v| {
+            let d = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
             _mm_cvtsd_f64(_mm_add_sd(d, _mm_unpackhi_pd(d, d)))
         }
-    }
+    );
 }
 
-macro_rules! real {
-    ($t:ty, $lanes:literal, $avx:ty) => {
-        impl Real for $t {
-            const LANES: usize = $lanes;
-
-            unsafe fn by_dots(
+/// A `Real` method running `$kernel` (signature `(m, from, to, k, a, b, out)`) through the
+/// AVX build where the CPU has it.
+macro_rules! dispatch {
+    ($name:ident, $kernel:ident, $t:ty, $lanes:literal, $avx:ty) => {
+        unsafe fn $name(
+            m: usize,
+            s: usize,
+            e: usize,
+            k: usize,
+            a: Mat<$t>,
+            b: Mat<$t>,
+            out: Out<$t>,
+        ) {
+            /// # Safety
+            /// As the method; the CPU has AVX.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx")]
+            unsafe fn wide(
                 m: usize,
                 s: usize,
                 e: usize,
@@ -313,58 +328,23 @@ macro_rules! real {
                 b: Mat<$t>,
                 out: Out<$t>,
             ) {
-                /// # Safety
-                /// As `by_dots`; the CPU has AVX.
-                #[cfg(target_arch = "x86_64")]
-                #[target_feature(enable = "avx")]
-                unsafe fn wide(
-                    m: usize,
-                    s: usize,
-                    e: usize,
-                    k: usize,
-                    a: Mat<$t>,
-                    b: Mat<$t>,
-                    out: Out<$t>,
-                ) {
-                    dots_for::<$avx>(m, s, e, k, a, b, out)
-                }
-                #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx") {
-                    return wide(m, s, e, k, a, b, out);
-                }
-                dots_for::<Portable<$t, $lanes>>(m, s, e, k, a, b, out)
+                $kernel::<$avx>(m, s, e, k, a, b, out)
             }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx") {
+                return wide(m, s, e, k, a, b, out);
+            }
+            $kernel::<Portable<$t, $lanes>>(m, s, e, k, a, b, out)
+        }
+    };
+}
 
-            unsafe fn by_rows(
-                m: usize,
-                j0: usize,
-                j1: usize,
-                k: usize,
-                a: Mat<$t>,
-                b: Mat<$t>,
-                out: Out<$t>,
-            ) {
-                /// # Safety
-                /// As `by_rows`; the CPU has AVX.
-                #[cfg(target_arch = "x86_64")]
-                #[target_feature(enable = "avx")]
-                unsafe fn wide(
-                    m: usize,
-                    j0: usize,
-                    j1: usize,
-                    k: usize,
-                    a: Mat<$t>,
-                    b: Mat<$t>,
-                    out: Out<$t>,
-                ) {
-                    rows_into::<$avx>(m, j0, j1, k, a, b, out)
-                }
-                #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx") {
-                    return wide(m, j0, j1, k, a, b, out);
-                }
-                rows_into::<Portable<$t, $lanes>>(m, j0, j1, k, a, b, out)
-            }
+macro_rules! real {
+    ($t:ty, $lanes:literal, $avx:ty) => {
+        impl Real for $t {
+            const LANES: usize = $lanes;
+            dispatch!(by_dots, dots_for, $t, $lanes, $avx);
+            dispatch!(by_rows, rows_into, $t, $lanes, $avx);
         }
     };
 }
