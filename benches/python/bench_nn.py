@@ -4,6 +4,7 @@ installed) in one run. Medians of repeated timings; ratios oxnet vs peer.
     python benches/python/bench_nn.py [--quick]
 
 Rows: FullyConnected 256x1024 -> 1024 forward+backward (ms/iter; numpy = its three GEMMs),
+the inference of one sample through a 2048 -> 1000 layer in float32 and int8,
 LeNet training step on batch 64 (samples/s; forward, backward, SGD update), a
 ResNet-18-style basic block and a MobileNet depthwise-separable block forward+backward
 (ms/iter; the basic block also in float16 and bfloat16), and the same block's inference in FP32
@@ -89,6 +90,34 @@ def bench_fc(q):
             lin(tx).backward(tdy)
         t_torch = median_time(torch_fc, reps) * 1e3
     row("FullyConnected 256x1024->1024 fwd+bwd", "ms/iter", t_ours, t_np, t_torch, "<= 5.5",
+        higher=False)
+
+
+def bench_fc_one_sample(q):
+    """Inference of one sample through a 2048 -> 1000 layer (a classifier head), float32
+    against numpy's matrix-vector product, and the quantized layer (its "vs np" column: speed
+    against float32 in the same run)."""
+    n, k, m = 1, 2048, 1000
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-1, 1, (n, k)).astype(np.float32)
+    w = rng.uniform(-0.05, 0.05, (m, k)).astype(np.float32)
+    b = rng.uniform(-0.05, 0.05, m).astype(np.float32)
+    xs, ws, bs = mx.nd.array(x), mx.nd.array(w), mx.nd.array(b)
+    reps = 50 if q else 500
+
+    def ours():
+        mx.nd.FullyConnected(xs, ws, bs, num_hidden=m).wait_to_read()
+    t_ours = median_time(ours, reps) * 1e3
+    t_np = median_time(lambda: x @ w.T + b, reps) * 1e3
+    row("FullyConnected 1x2048->1000 inference", "ms/iter", t_ours, t_np, higher=False)
+    xq = mx.nd.array(rng.randint(-127, 128, (n, k)), dtype="int8")
+    wq = mx.nd.array(rng.randint(-127, 128, (m, k)), dtype="int8")
+    one = [mx.nd.array([v]) for v in (-1.0, 1.0, -1.0, 1.0)]
+
+    def int8():
+        mx.nd.contrib.quantized_fully_connected(xq, wq, *one, num_hidden=m,
+                                                no_bias=True)[0].wait_to_read()
+    row("  int8 (vs np = vs float32)", "ms/iter", median_time(int8, reps) * 1e3, t_ours,
         higher=False)
 
 
@@ -277,6 +306,7 @@ def main():
     print("%-40s %-10s %9s %9s %9s %8s %8s %10s" % ("benchmark", "unit", "oxnet", "numpy", "torch",
                                                     "vs np", "vs torch", "target"))
     bench_fc(q)
+    bench_fc_one_sample(q)
     bench_lenet(q)
     bench_resblock(q)
     bench_separable(q)
