@@ -194,20 +194,29 @@ fn l2_geom(mode: L2Mode, s: &Shape) -> Result<Geom> {
     })
 }
 
+/// Σ a·b in f64, with eight partial sums so that the loop vectorises.
+fn flat_dot<T: Element>(a: &[T], b: &[T]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x.to_f64() * y.to_f64())
+        .sum();
+    for (xa, xb) in ca.zip(cb) {
+        for ((s, x), y) in acc.iter_mut().zip(xa).zip(xb) {
+            *s += x.to_f64() * y.to_f64();
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
 /// 1 / sqrt(sum x^2 + eps) of group `xs` (n rows of `inner`) at each inner position.
 fn l2_inv_norms<T: Element>(xs: &[T], inner: usize, eps: f64) -> Vec<f64> {
     let mut s = vec![0.0; inner];
     if inner == 1 {
-        // Eight partial sums, so the loop vectorises.
-        let mut acc = [0.0f64; 8];
-        let chunks = xs.chunks_exact(8);
-        let tail: f64 = chunks.remainder().iter().map(|v| v.to_f64().powi(2)).sum();
-        for c in chunks {
-            for (a, v) in acc.iter_mut().zip(c) {
-                *a += v.to_f64() * v.to_f64();
-            }
-        }
-        s[0] = acc.iter().sum::<f64>() + tail;
+        s[0] = flat_dot(xs, xs);
     } else {
         for row in xs.chunks_exact(inner) {
             for (a, v) in s.iter_mut().zip(row) {
@@ -247,6 +256,13 @@ fn l2_forward<T: Element>(x: &NDArray, y: &NDArray, mode: L2Mode, eps: f64) -> R
     let xs = unsafe { x.data::<T>() };
     l2_groups(xs, y, g, |_, xg, yg| {
         let inv = l2_inv_norms(xg, g.2, eps);
+        if let [r] = inv[..] {
+            // One norm per group: a flat loop rather than rows of one element.
+            for (y, x) in yg.iter_mut().zip(xg) {
+                *y = T::from_f64(x.to_f64() * r);
+            }
+            return;
+        }
         for (xr, yr) in xg.chunks_exact(g.2).zip(yg.chunks_exact_mut(g.2)) {
             for ((y, x), r) in yr.iter_mut().zip(xr).zip(&inv) {
                 *y = T::from_f64(x.to_f64() * r);
@@ -271,6 +287,13 @@ fn l2_backward<T: Element>(
     l2_groups(xs, dx, geom, |o, xg, dg| {
         let gg = &gs[o * n * inner..(o + 1) * n * inner];
         let inv = l2_inv_norms(xg, inner, eps);
+        if let [r] = inv[..] {
+            let dot = flat_dot(gg, xg) * r;
+            for ((d, x), g) in dg.iter_mut().zip(xg).zip(gg) {
+                *d = T::from_f64((g.to_f64() - x.to_f64() * r * dot) * r);
+            }
+            return;
+        }
         let mut dot = vec![0.0; inner];
         for (xr, gr) in xg.chunks_exact(inner).zip(gg.chunks_exact(inner)) {
             for (((d, x), g), r) in dot.iter_mut().zip(xr).zip(gr).zip(&inv) {
