@@ -426,6 +426,34 @@ def test_softmax_topk_sort():
     np.testing.assert_array_equal(v.asnumpy()[:, 0], x.min(1))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int32", "int8", "uint8"])
+def test_sort_values_of_long_rows_match_numpy(dtype):
+    # Rows long enough for the vectorised key sort; zeros of both signs, NaN and ties.
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 100, (7, 1000)).astype(dtype)
+    if dtype.startswith("float"):
+        x = (rng.standard_normal((7, 1000)) * 3).astype(dtype)
+        x[:, ::7] = 0.0
+        x[:, 3::11] = -0.0
+        x[1, ::5] = np.nan
+    a = mx.nd.array(x, dtype=dtype)
+    for axis in (1, 0):
+        want = np.sort(x, axis=axis)
+        got = mx.nd.sort(a, axis=axis).asnumpy()
+        np.testing.assert_array_equal(got, want)
+        # MXNet puts NaN first in descending order: it is the largest value.
+        down = mx.nd.sort(a, axis=axis, is_ascend=False).asnumpy()
+        np.testing.assert_array_equal(down, np.flip(want, axis=axis))
+    top = mx.nd.topk(a, k=600, ret_typ="value").asnumpy()
+    np.testing.assert_array_equal(top, np.flip(np.sort(x, axis=1), axis=1)[:, :600])
+    if dtype.startswith("float"):
+        # Each zero comes back with its sign: negative zeros first, then positive ones.
+        row = mx.nd.sort(a[0]).asnumpy()
+        zeros = row[row == 0]
+        assert np.signbit(zeros).sum() == np.signbit(x[0][x[0] == 0]).sum()
+        assert np.all(np.diff(np.signbit(zeros).astype(int)) <= 0)
+
+
 def test_cast_clip_creation_ops():
     x = np.array([[1.7, -2.2], [3.5, 0.1]], dtype=np.float32)
     a = mx.nd.array(x)

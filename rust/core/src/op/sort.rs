@@ -6,7 +6,7 @@ use super::params::{param, ParamSpec};
 use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry, SimpleDef};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::kernels::cpu::{par_ranges, Ptr};
+use crate::kernels::cpu::{keysort, par_ranges, Ptr};
 use crate::ndarray::NDArray;
 use crate::shape::{norm_axis, Shape};
 use crate::with_dtype;
@@ -116,6 +116,31 @@ fn plan(s: &Spec, shape: &Shape, dtype: DType) -> Result<(Plan, Vec<Desc>)> {
 trait SortKey: Element {
     const NARROW: bool;
     fn key(self) -> u64;
+    /// For types of at most 32 bits, a key that orders as `key` does except that -0 sits
+    /// just below 0 and NaN's sign is dropped, with its inverse: a sort of values alone sorts
+    /// these and rebuilds the values, no positions needed.
+    const EXACT: Option<Exact<Self>> = None;
+}
+
+/// A type's exact key and its inverse.
+type Exact<T> = (fn(T) -> u32, fn(u32) -> T);
+
+/// The exact key of an f32 (see `SortKey::EXACT`) and back.
+fn f32_exact(v: f32) -> u32 {
+    let b = if v.is_nan() {
+        v.to_bits() & !(1 << 31)
+    } else {
+        v.to_bits()
+    };
+    if b >> 31 == 1 {
+        !b
+    } else {
+        b | 1 << 31
+    }
+}
+
+fn f32_from_exact(k: u32) -> f32 {
+    f32::from_bits(if k >> 31 == 1 { k & !(1 << 31) } else { !k })
 }
 
 #[inline(always)]
@@ -128,7 +153,7 @@ fn f32_key(v: f32) -> u64 {
 }
 
 macro_rules! sort_key {
-    ($t:ty, $narrow:expr, |$v:ident| $key:expr) => {
+    ($t:ty, $narrow:expr, |$v:ident| $key:expr $(, exact: $to:expr, $from:expr)?) => {
         impl SortKey for $t {
             const NARROW: bool = $narrow;
             #[inline(always)]
@@ -136,15 +161,19 @@ macro_rules! sort_key {
                 let $v = self;
                 $key
             }
+            $(const EXACT: Option<Exact<Self>> = Some(($to, $from));)?
         }
     };
 }
-sort_key!(f32, true, |v| f32_key(v));
-sort_key!(half::f16, true, |v| f32_key(v.to_f32()));
-sort_key!(half::bf16, true, |v| f32_key(v.to_f32()));
-sort_key!(u8, true, |v| v as u64);
-sort_key!(i8, true, |v| (v as u8 ^ 0x80) as u64);
-sort_key!(i32, true, |v| (v as u32 ^ 1 << 31) as u64);
+sort_key!(f32, true, |v| f32_key(v), exact: f32_exact, f32_from_exact);
+sort_key!(half::f16, true, |v| f32_key(v.to_f32()),
+    exact: |v| f32_exact(v.to_f32()), |k| half::f16::from_f32(f32_from_exact(k)));
+sort_key!(half::bf16, true, |v| f32_key(v.to_f32()),
+    exact: |v| f32_exact(v.to_f32()), |k| half::bf16::from_f32(f32_from_exact(k)));
+sort_key!(u8, true, |v| v as u64, exact: |v| v as u32, |k| k as u8);
+sort_key!(i8, true, |v| (v as u8 ^ 0x80) as u64, exact: |v| (v as u8 ^ 0x80) as u32, |k| (k as u8 ^ 0x80) as i8);
+sort_key!(i32, true, |v| (v as u32 ^ 1 << 31) as u64,
+    exact: |v| v as u32 ^ 1 << 31, |k| (k ^ 1 << 31) as i32);
 sort_key!(i64, false, |v| v as u64 ^ 1 << 63);
 sort_key!(f64, false, |v| {
     if v.is_nan() {
@@ -218,14 +247,12 @@ fn radix_by_key(a: &mut [u64], tmp: &mut Vec<u64>) {
     }
 }
 
-/// Puts the first k of `v` in order: all of them by `sort`, or a selection then a sort.
+/// Puts the first k of `v` in order by `sort`, after a selection when k is short of all.
 fn first_k<E: Ord>(v: &mut [E], k: usize, sort: impl FnOnce(&mut [E])) {
     if k < v.len() {
         v.select_nth_unstable(k - 1);
-        v[..k].sort_unstable();
-    } else {
-        sort(v);
     }
+    sort(&mut v[..k]);
 }
 
 /// Output buffers of one call; each is written only at positions of the task's own rows.
@@ -283,11 +310,27 @@ fn select<T: SortKey>(src: &[T], p: Plan, ascend: bool, out: &Outs<T>) {
         (false, true) => u32::MAX as u64,
         (false, false) => u64::MAX,
     };
+    let values_only = out
+        .values
+        .filter(|_| out.indices.is_none() && out.mask.is_none());
     par_ranges(outer * inner, work, |b, e| {
         let (mut words, mut tmp, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut keys, mut ktmp) = (Vec::new(), Vec::new());
         for t in b..e {
             let (o, i) = (t / inner, t % inner);
             let at = (o * n * inner + i, o * k * inner + i, inner);
+            // T::EXACT read here, a constant, so that its functions inline.
+            if let (Some((to_key, from_key)), Some(v)) = (T::EXACT, values_only) {
+                let flip = if ascend { 0 } else { u32::MAX };
+                keys.clear();
+                keys.extend((0..n).map(|j| to_key(src[at.0 + j * inner]) ^ flip));
+                first_k(&mut keys, k, |w| keysort::sort_u32(w, &mut ktmp));
+                for (p, &key) in keys[..k].iter().enumerate() {
+                    // SAFETY: at.1 + p * inner indexes this row of the (outer, k, inner) output.
+                    unsafe { *v.get().add(at.1 + p * inner) = from_key(key ^ flip) }
+                }
+                continue;
+            }
             let row = (0..n).map(|j| src[at.0 + j * inner].key() ^ flip);
             if packed {
                 words.clear();
@@ -683,7 +726,14 @@ mod tests {
         for shape in shapes {
             let n: usize = shape.iter().product();
             let x: Vec<f64> = (0..n).map(|_| (rng.next() * 5.0).floor() - 2.0).collect(); // many ties
-            for dt in [DType::F32, DType::I32, DType::F16, DType::I64] {
+            for dt in [
+                DType::F32,
+                DType::I32,
+                DType::F16,
+                DType::I64,
+                DType::I8,
+                DType::BF16,
+            ] {
                 let a = arr(shape, &x, dt);
                 let nd = shape.len() as i64;
                 for axis in [None, Some(-1), Some(0), Some(nd - 1)] {
@@ -728,10 +778,19 @@ mod tests {
                             assert_eq!(both.len(), 2);
                             assert_eq!(
                                 (vals(&both[0]), vals(&both[1])),
-                                (v, ix.clone()),
+                                (v.clone(), ix.clone()),
                                 "topk {k} {ctx}"
                             );
                             assert_eq!((both[0].dtype(), both[1].dtype()), (dt, DType::F32));
+                            let attrs = [
+                                ("axis", axs.as_str()),
+                                ("is_ascend", ascs),
+                                ("k", &ks),
+                                ("ret_typ", "value"),
+                            ];
+                            let value =
+                                &call_str("topk", std::slice::from_ref(&a), &attrs).unwrap();
+                            assert_eq!(vals(&value[0]), v, "topk {k} values {ctx}");
                             let attrs = [
                                 ("axis", axs.as_str()),
                                 ("is_ascend", ascs),

@@ -11,6 +11,7 @@ pub mod fft;
 pub mod gemm;
 pub mod halves;
 pub mod igemm;
+pub mod keysort;
 pub mod norm;
 pub mod pool;
 pub mod qconv;
