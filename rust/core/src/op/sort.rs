@@ -323,8 +323,21 @@ fn select<T: SortKey>(src: &[T], p: Plan, ascend: bool, out: &Outs<T>) {
             if let (Some((to_key, from_key)), Some(v)) = (T::EXACT, values_only) {
                 let flip = if ascend { 0 } else { u32::MAX };
                 keys.clear();
-                keys.extend((0..n).map(|j| to_key(src[at.0 + j * inner]) ^ flip));
+                // Contiguous rows get loops over slices, which vectorise.
+                if inner == 1 {
+                    keys.extend(src[at.0..at.0 + n].iter().map(|&x| to_key(x) ^ flip));
+                } else {
+                    keys.extend((0..n).map(|j| to_key(src[at.0 + j * inner]) ^ flip));
+                }
                 first_k(&mut keys, k, |w| keysort::sort_u32(w, &mut ktmp));
+                if inner == 1 {
+                    // SAFETY: the k outputs from at.1 are this row of the (outer, k) output.
+                    let row = unsafe { std::slice::from_raw_parts_mut(v.get().add(at.1), k) };
+                    for (y, &key) in row.iter_mut().zip(&keys) {
+                        *y = from_key(key ^ flip);
+                    }
+                    continue;
+                }
                 for (p, &key) in keys[..k].iter().enumerate() {
                     // SAFETY: at.1 + p * inner indexes this row of the (outer, k, inner) output.
                     unsafe { *v.get().add(at.1 + p * inner) = from_key(key ^ flip) }

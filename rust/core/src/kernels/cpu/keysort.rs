@@ -65,9 +65,9 @@ mod avx2 {
         let n = a.len();
         if n <= NET {
             if into_b {
-                network64(a, b);
+                network64(a.as_ptr(), b.as_mut_ptr(), n);
             } else if n > 1 {
-                network64(&*(a as *const [u32]), a);
+                network64(a.as_ptr(), a.as_mut_ptr(), n);
             }
             return;
         }
@@ -129,8 +129,9 @@ mod avx2 {
         // Signed comparison of keys with their top bit flipped orders them as unsigned.
         let pv = _mm256_set1_epi32((p ^ 1 << 31) as i32);
         let (mut lo, mut hi, mut i) = (0usize, n, 0usize);
-        // While at least 16 slots are free the two 8-lane stores cannot meet.
-        while hi - lo >= 16 {
+        // hi - lo, the free slots, is n - i; while at least 16 are free the two 8-lane
+        // stores cannot meet.
+        while i + 16 <= n {
             let x = _mm256_loadu_si256(src.add(i) as *const __m256i);
             let below = _mm256_cmpgt_epi32(pv, _mm256_xor_si256(x, flip));
             let ge = !_mm256_movemask_ps(_mm256_castsi256_ps(below)) as usize & 255;
@@ -201,15 +202,22 @@ mod avx2 {
         clean(r, at + h, h);
     }
 
-    /// Sorts 17 to 64 keys: eight vectors (padded with the greatest key) are sorted lane
-    /// by lane by a 19-comparator network, transposed into eight sorted runs, and merged.
+    /// Sorts the n <= 64 keys at `src` into `out` (the same place or a disjoint one): eight
+    /// vectors, padded with the greatest key, are sorted lane by lane by a 19-comparator
+    /// network, transposed into eight sorted runs, and merged.
     #[target_feature(enable = "avx2,popcnt")]
-    unsafe fn network64(v: &[u32], out: &mut [u32]) {
-        let mut buf = [u32::MAX; NET];
-        buf[..v.len()].copy_from_slice(v);
+    unsafe fn network64(src: *const u32, out: *mut u32, n: usize) {
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let ones = _mm256_set1_epi32(-1);
         let mut r = [_mm256_setzero_si256(); 8];
         for (i, x) in r.iter_mut().enumerate() {
-            *x = _mm256_loadu_si256(buf.as_ptr().add(8 * i) as *const __m256i);
+            // Lanes past the n keys are not read, and hold the greatest key instead.
+            let live = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32 - 8 * i as i32), lane);
+            let at = src.wrapping_add(8 * i) as *const i32;
+            *x = _mm256_or_si256(
+                _mm256_maskload_epi32(at, live),
+                _mm256_andnot_si256(live, ones),
+            );
         }
         const PAIRS: [(usize, usize); 19] = [
             (0, 2),
@@ -244,11 +252,15 @@ mod avx2 {
         merge(&mut r, 0, 2);
         merge(&mut r, 4, 2);
         merge(&mut r, 0, 4);
-        for (i, x) in r.iter().enumerate() {
-            _mm256_storeu_si256(buf.as_mut_ptr().add(8 * i) as *mut __m256i, *x);
+        let full = n / 8;
+        for (i, x) in r[..full].iter().enumerate() {
+            _mm256_storeu_si256(out.add(8 * i) as *mut __m256i, *x);
         }
-        let n = v.len();
-        out[..n].copy_from_slice(&buf[..n]);
+        if n % 8 > 0 {
+            let mut last = [0u32; 8];
+            _mm256_storeu_si256(last.as_mut_ptr() as *mut __m256i, r[full]);
+            std::ptr::copy_nonoverlapping(last.as_ptr(), out.add(8 * full), n % 8);
+        }
     }
 
     /// Transposes the 8x8 matrix of lanes: row i becomes column i.
