@@ -252,14 +252,14 @@ mod avx2 {
         merge(&mut r, 0, 2);
         merge(&mut r, 4, 2);
         merge(&mut r, 0, 4);
-        let full = n / 8;
+        let (full, rest) = (n / 8, n % 8);
         for (i, x) in r[..full].iter().enumerate() {
             _mm256_storeu_si256(out.add(8 * i) as *mut __m256i, *x);
         }
-        if n % 8 > 0 {
+        if rest > 0 {
             let mut last = [0u32; 8];
             _mm256_storeu_si256(last.as_mut_ptr() as *mut __m256i, r[full]);
-            std::ptr::copy_nonoverlapping(last.as_ptr(), out.add(8 * full), n % 8);
+            std::ptr::copy_nonoverlapping(last.as_ptr(), out.add(8 * full), rest);
         }
     }
 
