@@ -146,5 +146,22 @@ fn conv(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, elementwise, reduce, gemm, conv);
+fn sort(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sort");
+    let (rows, n) = (256usize, 4096usize);
+    // Scrambled values: few ties, no order to exploit.
+    let v: Vec<f32> = (0..rows * n)
+        .map(|i| (i as u64 * 2654435761 % 1000003) as f32 - 5e5)
+        .collect();
+    let a = NDArray::from_vec(Shape::new(vec![rows, n]), &v, Context::cpu(0)).expect("alloc");
+    g.throughput(Throughput::Elements((rows * n) as u64));
+    for op in ["sort", "argsort"] {
+        g.bench_function(format!("{op}/rows_{rows}x{n}"), |bn| {
+            bn.iter(|| run(op, std::slice::from_ref(&a), &[]))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, elementwise, reduce, gemm, conv, sort);
 criterion_main!(benches);
