@@ -426,7 +426,7 @@ def test_softmax_topk_sort():
     np.testing.assert_array_equal(v.asnumpy()[:, 0], x.min(1))
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float16", "int32", "int8", "uint8"])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int32", "int8", "uint8", "int64"])
 def test_sort_values_of_long_rows_match_numpy(dtype):
     # Rows long enough for the vectorised key sort; zeros of both signs, NaN and ties.
     rng = np.random.default_rng(5)

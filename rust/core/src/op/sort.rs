@@ -116,32 +116,65 @@ fn plan(s: &Spec, shape: &Shape, dtype: DType) -> Result<(Plan, Vec<Desc>)> {
 trait SortKey: Element {
     const NARROW: bool;
     fn key(self) -> u64;
-    /// For types of at most 32 bits, a key that orders as `key` does except that -0 sits
-    /// just below 0 and NaN's sign is dropped, with its inverse: a sort of values alone sorts
-    /// these and rebuilds the values, no positions needed.
-    const EXACT: Option<Exact<Self>> = None;
+    /// A key that orders as `key` does except that -0 sits just below 0 and NaN's sign is
+    /// dropped, and its inverse: a sort of values alone sorts these and rebuilds the values,
+    /// no positions needed.
+    type Exact: ExactKey;
+    fn exact(self) -> Self::Exact;
+    fn from_exact(k: Self::Exact) -> Self;
 }
 
-/// A type's exact key and its inverse.
-type Exact<T> = (fn(T) -> u32, fn(u32) -> T);
+/// Exact keys: 32-bit ones go to the AVX2 key sort, 64-bit ones to the library sort.
+trait ExactKey: Copy + Ord + std::ops::BitXor<Output = Self> {
+    const ZERO: Self;
+    const ONES: Self;
+    fn sort(v: &mut [Self], tmp: &mut Vec<Self>);
+}
 
-/// The exact key of an f32 (see `SortKey::EXACT`) and back.
-fn f32_exact(v: f32) -> u32 {
-    let b = if v.is_nan() {
-        v.to_bits() & !(1 << 31)
-    } else {
-        v.to_bits()
-    };
-    if b >> 31 == 1 {
-        !b
-    } else {
-        b | 1 << 31
+impl ExactKey for u32 {
+    const ZERO: u32 = 0;
+    const ONES: u32 = u32::MAX;
+    fn sort(v: &mut [u32], tmp: &mut Vec<u32>) {
+        keysort::sort_u32(v, tmp)
     }
 }
 
-fn f32_from_exact(k: u32) -> f32 {
-    f32::from_bits(if k >> 31 == 1 { k & !(1 << 31) } else { !k })
+impl ExactKey for u64 {
+    const ZERO: u64 = 0;
+    const ONES: u64 = u64::MAX;
+    fn sort(v: &mut [u64], _: &mut Vec<u64>) {
+        v.sort_unstable()
+    }
 }
+
+/// A float's exact key (see `SortKey::Exact`) and back: the bits with the sign flipped for
+/// positive values and all flipped for negative ones, NaN's sign cleared first.
+macro_rules! float_exact {
+    ($to:ident, $from:ident, $f:ty, $u:ty) => {
+        #[inline(always)]
+        fn $to(v: $f) -> $u {
+            const SIGN: $u = 1 << (<$u>::BITS - 1);
+            let b = if v.is_nan() {
+                v.to_bits() & !SIGN
+            } else {
+                v.to_bits()
+            };
+            if b & SIGN != 0 {
+                !b
+            } else {
+                b | SIGN
+            }
+        }
+
+        #[inline(always)]
+        fn $from(k: $u) -> $f {
+            const SIGN: $u = 1 << (<$u>::BITS - 1);
+            <$f>::from_bits(if k & SIGN != 0 { k & !SIGN } else { !k })
+        }
+    };
+}
+float_exact!(f32_exact, f32_from_exact, f32, u32);
+float_exact!(f64_exact, f64_from_exact, f64, u64);
 
 #[inline(always)]
 fn f32_key(v: f32) -> u64 {
@@ -153,7 +186,7 @@ fn f32_key(v: f32) -> u64 {
 }
 
 macro_rules! sort_key {
-    ($t:ty, $narrow:expr, |$v:ident| $key:expr $(, exact: $to:expr, $from:expr)?) => {
+    ($t:ty, $narrow:expr, |$v:ident| $key:expr, $k:ty, |$x:ident| $to:expr, |$y:ident| $from:expr) => {
         impl SortKey for $t {
             const NARROW: bool = $narrow;
             #[inline(always)]
@@ -161,31 +194,81 @@ macro_rules! sort_key {
                 let $v = self;
                 $key
             }
-            $(const EXACT: Option<Exact<Self>> = Some(($to, $from));)?
+            type Exact = $k;
+            #[inline(always)]
+            fn exact(self) -> $k {
+                let $x = self;
+                $to
+            }
+            #[inline(always)]
+            fn from_exact($y: $k) -> Self {
+                $from
+            }
         }
     };
 }
-sort_key!(f32, true, |v| f32_key(v), exact: f32_exact, f32_from_exact);
-sort_key!(half::f16, true, |v| f32_key(v.to_f32()),
-    exact: |v| f32_exact(v.to_f32()), |k| half::f16::from_f32(f32_from_exact(k)));
-sort_key!(half::bf16, true, |v| f32_key(v.to_f32()),
-    exact: |v| f32_exact(v.to_f32()), |k| half::bf16::from_f32(f32_from_exact(k)));
-sort_key!(u8, true, |v| v as u64, exact: |v| v as u32, |k| k as u8);
-sort_key!(i8, true, |v| (v as u8 ^ 0x80) as u64, exact: |v| (v as u8 ^ 0x80) as u32, |k| (k as u8 ^ 0x80) as i8);
-sort_key!(i32, true, |v| (v as u32 ^ 1 << 31) as u64,
-    exact: |v| v as u32 ^ 1 << 31, |k| (k ^ 1 << 31) as i32);
-sort_key!(i64, false, |v| v as u64 ^ 1 << 63);
-sort_key!(f64, false, |v| {
-    if v.is_nan() {
-        return u64::MAX;
-    }
-    let b = (v + 0.0).to_bits();
-    if b >> 63 == 1 {
-        !b
-    } else {
-        b | 1 << 63
-    }
+sort_key!(f32, true, |v| f32_key(v), u32, |v| f32_exact(v), |k| {
+    f32_from_exact(k)
 });
+sort_key!(
+    half::f16,
+    true,
+    |v| f32_key(v.to_f32()),
+    u32,
+    |v| f32_exact(v.to_f32()),
+    |k| half::f16::from_f32(f32_from_exact(k))
+);
+sort_key!(
+    half::bf16,
+    true,
+    |v| f32_key(v.to_f32()),
+    u32,
+    |v| f32_exact(v.to_f32()),
+    |k| half::bf16::from_f32(f32_from_exact(k))
+);
+sort_key!(u8, true, |v| v as u64, u32, |v| v as u32, |k| k as u8);
+sort_key!(
+    i8,
+    true,
+    |v| (v as u8 ^ 0x80) as u64,
+    u32,
+    |v| (v as u8 ^ 0x80) as u32,
+    |k| (k as u8 ^ 0x80) as i8
+);
+sort_key!(
+    i32,
+    true,
+    |v| (v as u32 ^ 1 << 31) as u64,
+    u32,
+    |v| v as u32 ^ 1 << 31,
+    |k| (k ^ 1 << 31) as i32
+);
+sort_key!(
+    i64,
+    false,
+    |v| v as u64 ^ 1 << 63,
+    u64,
+    |v| v as u64 ^ 1 << 63,
+    |k| (k ^ 1 << 63) as i64
+);
+sort_key!(
+    f64,
+    false,
+    |v| {
+        if v.is_nan() {
+            return u64::MAX;
+        }
+        let b = (v + 0.0).to_bits();
+        if b >> 63 == 1 {
+            !b
+        } else {
+            b | 1 << 63
+        }
+    },
+    u64,
+    |v| f64_exact(v),
+    |k| f64_from_exact(k)
+);
 
 /// Rows at least this long are fully sorted by radix passes instead of comparisons.
 const RADIX_MIN: usize = 256;
@@ -319,28 +402,31 @@ fn select<T: SortKey>(src: &[T], p: Plan, ascend: bool, out: &Outs<T>) {
         for t in b..e {
             let (o, i) = (t / inner, t % inner);
             let at = (o * n * inner + i, o * k * inner + i, inner);
-            // T::EXACT read here, a constant, so that its functions inline.
-            if let (Some((to_key, from_key)), Some(v)) = (T::EXACT, values_only) {
-                let flip = if ascend { 0 } else { u32::MAX };
+            if let Some(v) = values_only {
+                let flip = if ascend {
+                    T::Exact::ZERO
+                } else {
+                    T::Exact::ONES
+                };
                 keys.clear();
                 // Contiguous rows get loops over slices, which vectorise.
                 if inner == 1 {
-                    keys.extend(src[at.0..at.0 + n].iter().map(|&x| to_key(x) ^ flip));
+                    keys.extend(src[at.0..at.0 + n].iter().map(|&x| x.exact() ^ flip));
                 } else {
-                    keys.extend((0..n).map(|j| to_key(src[at.0 + j * inner]) ^ flip));
+                    keys.extend((0..n).map(|j| src[at.0 + j * inner].exact() ^ flip));
                 }
-                first_k(&mut keys, k, |w| keysort::sort_u32(w, &mut ktmp));
+                first_k(&mut keys, k, |w| ExactKey::sort(w, &mut ktmp));
                 if inner == 1 {
                     // SAFETY: the k outputs from at.1 are this row of the (outer, k) output.
                     let row = unsafe { std::slice::from_raw_parts_mut(v.get().add(at.1), k) };
                     for (y, &key) in row.iter_mut().zip(&keys) {
-                        *y = from_key(key ^ flip);
+                        *y = T::from_exact(key ^ flip);
                     }
                     continue;
                 }
                 for (p, &key) in keys[..k].iter().enumerate() {
                     // SAFETY: at.1 + p * inner indexes this row of the (outer, k, inner) output.
-                    unsafe { *v.get().add(at.1 + p * inner) = from_key(key ^ flip) }
+                    unsafe { *v.get().add(at.1 + p * inner) = T::from_exact(key ^ flip) }
                 }
                 continue;
             }
