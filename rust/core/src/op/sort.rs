@@ -1,6 +1,8 @@
 //! `sort`, `argsort` and `topk` along one axis, or over the flattened array when `axis` is
 //! None. All three are one selection: order each row by (value, position), keep the first k.
 //! Equal values keep their input order in both directions; NaN orders as the largest value.
+//! Where only values are returned, positions are not needed: each row becomes exact keys that
+//! rebuild the values (see `SortKey::Exact`), sorted without them.
 
 use super::params::{param, ParamSpec};
 use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry, SimpleDef};
