@@ -150,9 +150,19 @@ impl ExactKey for u64 {
 }
 
 /// A float's exact key (see `SortKey::Exact`) and back: the bits with the sign flipped for
-/// positive values and all flipped for negative ones, NaN's sign cleared first.
+/// positive values and all flipped for negative ones, NaN's sign cleared first; and its `key`,
+/// the exact key of the value with -0 made 0 and every NaN made one, the greatest.
 macro_rules! float_exact {
-    ($to:ident, $from:ident, $f:ty, $u:ty) => {
+    ($key:ident, $to:ident, $from:ident, $f:ty, $u:ty) => {
+        #[inline(always)]
+        fn $key(v: $f) -> $u {
+            $to(if v.is_nan() {
+                <$f>::from_bits(<$u>::MAX >> 1)
+            } else {
+                v + 0.0
+            })
+        }
+
         #[inline(always)]
         fn $to(v: $f) -> $u {
             const SIGN: $u = 1 << (<$u>::BITS - 1);
@@ -175,20 +185,15 @@ macro_rules! float_exact {
         }
     };
 }
-float_exact!(f32_exact, f32_from_exact, f32, u32);
-float_exact!(f64_exact, f64_from_exact, f64, u64);
+float_exact!(f32_key, f32_exact, f32_from_exact, f32, u32);
+float_exact!(f64_key, f64_exact, f64_from_exact, f64, u64);
 
-#[inline(always)]
-fn f32_key(v: f32) -> u64 {
-    if v.is_nan() {
-        return u32::MAX as u64;
-    }
-    let b = (v + 0.0).to_bits(); // -0 + 0 = +0
-    (if b >> 31 == 1 { !b } else { b | 1 << 31 }) as u64
-}
-
+/// `key` is the exact key unless given: only floats tell -0 from 0 and NaNs apart there.
 macro_rules! sort_key {
-    ($t:ty, $narrow:expr, |$v:ident| $key:expr, $k:ty, |$x:ident| $to:expr, |$y:ident| $from:expr) => {
+    ($t:ty, $narrow:expr, $k:ty, |$x:ident| $to:expr, |$y:ident| $from:expr) => {
+        sort_key!($t, $narrow, $k, |$x| $to, |$y| $from, |v| v.exact() as u64);
+    };
+    ($t:ty, $narrow:expr, $k:ty, |$x:ident| $to:expr, |$y:ident| $from:expr, |$v:ident| $key:expr) => {
         impl SortKey for $t {
             const NARROW: bool = $narrow;
             #[inline(always)]
@@ -209,68 +214,50 @@ macro_rules! sort_key {
         }
     };
 }
-sort_key!(f32, true, |v| f32_key(v), u32, |v| f32_exact(v), |k| {
-    f32_from_exact(k)
-});
 sort_key!(
-    half::f16,
+    f32,
     true,
-    |v| f32_key(v.to_f32()),
     u32,
-    |v| f32_exact(v.to_f32()),
-    |k| half::f16::from_f32(f32_from_exact(k))
-);
-sort_key!(
-    half::bf16,
-    true,
-    |v| f32_key(v.to_f32()),
-    u32,
-    |v| f32_exact(v.to_f32()),
-    |k| half::bf16::from_f32(f32_from_exact(k))
-);
-sort_key!(u8, true, |v| v as u64, u32, |v| v as u32, |k| k as u8);
-sort_key!(
-    i8,
-    true,
-    |v| (v as u8 ^ 0x80) as u64,
-    u32,
-    |v| (v as u8 ^ 0x80) as u32,
-    |k| (k as u8 ^ 0x80) as i8
-);
-sort_key!(
-    i32,
-    true,
-    |v| (v as u32 ^ 1 << 31) as u64,
-    u32,
-    |v| v as u32 ^ 1 << 31,
-    |k| (k ^ 1 << 31) as i32
-);
-sort_key!(
-    i64,
-    false,
-    |v| v as u64 ^ 1 << 63,
-    u64,
-    |v| v as u64 ^ 1 << 63,
-    |k| (k ^ 1 << 63) as i64
+    |v| f32_exact(v),
+    |k| f32_from_exact(k),
+    |v| f32_key(v) as u64
 );
 sort_key!(
     f64,
     false,
-    |v| {
-        if v.is_nan() {
-            return u64::MAX;
-        }
-        let b = (v + 0.0).to_bits();
-        if b >> 63 == 1 {
-            !b
-        } else {
-            b | 1 << 63
-        }
-    },
     u64,
     |v| f64_exact(v),
-    |k| f64_from_exact(k)
+    |k| f64_from_exact(k),
+    |v| f64_key(v)
 );
+sort_key!(
+    half::f16,
+    true,
+    u32,
+    |v| f32_exact(v.to_f32()),
+    |k| half::f16::from_f32(f32_from_exact(k)),
+    |v| f32_key(v.to_f32()) as u64
+);
+sort_key!(
+    half::bf16,
+    true,
+    u32,
+    |v| f32_exact(v.to_f32()),
+    |k| half::bf16::from_f32(f32_from_exact(k)),
+    |v| f32_key(v.to_f32()) as u64
+);
+sort_key!(u8, true, u32, |v| v as u32, |k| k as u8);
+sort_key!(
+    i8,
+    true,
+    u32,
+    |v| (v as u8 ^ 0x80) as u32,
+    |k| (k as u8 ^ 0x80) as i8
+);
+sort_key!(i32, true, u32, |v| v as u32 ^ 1 << 31, |k| (k ^ 1 << 31)
+    as i32);
+sort_key!(i64, false, u64, |v| v as u64 ^ 1 << 63, |k| (k ^ 1 << 63)
+    as i64);
 
 /// Rows at least this long are fully sorted by radix passes instead of comparisons.
 const RADIX_MIN: usize = 256;
