@@ -80,5 +80,4 @@ pub fn reset_after_fork() {
     let _ = old;
     // Helpers the parent had sent to its pool will never start here.
     crate::engine::cores::forget_starting_helpers();
-    crate::kernels::cpu::forget_lingering_helpers();
 }

@@ -95,38 +95,32 @@ pub fn par_for(chunks: usize, f: impl Fn(usize) + Sync) {
         left: Condvar::new(),
         body,
     });
-    board::post(&job);
-    // Lingering helpers take the job from the board at once; the pool wakes the rest.
-    let sent = helpers.saturating_sub(board::lingering());
-    cores::helpers_sent(sent);
-    for _ in 0..sent {
+    cores::helpers_sent(helpers);
+    for _ in 0..helpers {
         let job = Arc::clone(&job);
         rt().pool.spawn(move || {
             cores::helper_started();
-            job.help();
-            drop(job);
-            board::linger();
+            job.help()
         });
     }
     // Closes the job and waits for joined helpers even if a chunk here panics.
     struct Close<'a>(&'a Job);
     impl Drop for Close<'_> {
         fn drop(&mut self) {
-            board::remove(self.0);
             lock(&self.0.state).open = false;
             // Helpers still waiting for a core should leave now, not at their next nap (and
             // without this lock held: a sleeping helper checks the job under the sleep lock).
             cores::wake_helpers();
-            // A joined helper is inside a chunk that ends soon: blocking now would add the
-            // wake-up of this thread (tens of microseconds on a VM) to the op.
+            // Blocked, this thread lends its core to the helpers' own nested work (taken
+            // outside the job's lock, like every wake-up).
+            // A joined helper is inside a chunk that ends soon: blocking now would add this
+            // thread's wake-up (tens of microseconds on a VM) to the op.
             let spin = std::time::Instant::now();
             while lock(&self.0.state).active > 0 && spin.elapsed() < CLOSE_SPIN {
                 for _ in 0..64 {
                     std::hint::spin_loop();
                 }
             }
-            // Blocked, this thread lends its core to the helpers' own nested work (taken
-            // outside the job's lock, like every wake-up).
             let helped = lock(&self.0.state).active > 0;
             let _lent = helped.then(cores::lend_core);
             let mut st = lock(&self.0.state);
@@ -148,96 +142,6 @@ pub fn par_for(chunks: usize, f: impl Fn(usize) + Sync) {
 
 /// How long a caller that has finished its share spins for joined helpers before blocking.
 const CLOSE_SPIN: std::time::Duration = std::time::Duration::from_micros(100);
-
-/// Open jobs, where pool threads that have just finished helping look for the next one
-/// before they go to sleep. Waking a sleeping pool thread took 10-15 us (median) on a VM,
-/// and 2-6 ms in one wake of ten, when the scheduler first queued it behind the op it was
-/// to help; an op run repeatedly from Python (a layer applied to one sample) then ran on one
-/// thread. A lingering thread stays on its core and joins the next op at once.
-mod board {
-    use super::{Job, Ordering};
-    use crate::engine::cores;
-    use std::sync::atomic::AtomicUsize;
-    use std::sync::{Arc, Mutex, PoisonError};
-    use std::time::{Duration, Instant};
-
-    static OPEN: Mutex<Vec<Arc<Job>>> = Mutex::new(Vec::new());
-    /// `OPEN`'s length, read without the lock by lingering threads.
-    static POSTED: AtomicUsize = AtomicUsize::new(0);
-    /// Pool threads looking for a job and not inside one.
-    static LINGERING: AtomicUsize = AtomicUsize::new(0);
-
-    /// Longer than Python takes between two ops, short enough not to compete with work that
-    /// comes later.
-    const LINGER: Duration = Duration::from_micros(200);
-
-    fn open() -> std::sync::MutexGuard<'static, Vec<Arc<Job>>> {
-        OPEN.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(super) fn post(job: &Arc<Job>) {
-        let mut o = open();
-        o.push(Arc::clone(job));
-        POSTED.store(o.len(), Ordering::SeqCst);
-    }
-
-    pub(super) fn remove(job: &Job) {
-        let mut o = open();
-        o.retain(|j| !std::ptr::eq(Arc::as_ptr(j), job));
-        POSTED.store(o.len(), Ordering::SeqCst);
-    }
-
-    pub(super) fn lingering() -> usize {
-        LINGERING.load(Ordering::SeqCst)
-    }
-
-    /// A posted job that still has chunks for a helper, newest first (the innermost of
-    /// nested ones, which the outer ones wait for).
-    fn wanted() -> Option<Arc<Job>> {
-        if POSTED.load(Ordering::SeqCst) == 0 {
-            return None;
-        }
-        open().iter().rev().find(|j| j.wanted()).cloned()
-    }
-
-    /// Helps posted jobs until none has come for `LINGER`, or every core is claimed by ops
-    /// and helpers (spinning beside them would slow them).
-    pub(super) fn linger() {
-        let capacity = crate::runtime::rt().pool.current_num_threads();
-        LINGERING.fetch_add(1, Ordering::SeqCst);
-        let mut since = Instant::now();
-        loop {
-            if let Some(job) = wanted() {
-                LINGERING.fetch_sub(1, Ordering::SeqCst);
-                job.help();
-                drop(job);
-                LINGERING.fetch_add(1, Ordering::SeqCst);
-                since = Instant::now();
-                continue;
-            }
-            if since.elapsed() >= LINGER || !cores::free_core(capacity) {
-                break;
-            }
-            for _ in 0..32 {
-                std::hint::spin_loop();
-            }
-        }
-        LINGERING.fetch_sub(1, Ordering::SeqCst);
-        // A job posted while this thread was leaving counted on it.
-        if let Some(job) = wanted() {
-            job.help();
-        }
-    }
-
-    /// In a forked child, whose copy of the pool has no threads.
-    pub fn forget() {
-        LINGERING.store(0, Ordering::SeqCst);
-        open().clear();
-        POSTED.store(0, Ordering::SeqCst);
-    }
-}
-
-pub use board::forget as forget_lingering_helpers;
 
 struct Job {
     next: AtomicUsize,
@@ -320,8 +224,8 @@ mod tests {
 
     #[test]
     fn par_for_back_to_back_from_several_threads_runs_every_chunk_once() {
-        // Lingering helpers move from one caller's job to the next; none may be run twice,
-        // skipped, or left waited for.
+        // Callers spin for, then wait for, helpers that may still be in another caller's
+        // job; no chunk may be run twice, skipped, or left waited for.
         std::thread::scope(|s| {
             for t in 0..3 {
                 s.spawn(move || {
