@@ -111,8 +111,6 @@ pub fn par_for(chunks: usize, f: impl Fn(usize) + Sync) {
             // Helpers still waiting for a core should leave now, not at their next nap (and
             // without this lock held: a sleeping helper checks the job under the sleep lock).
             cores::wake_helpers();
-            // Blocked, this thread lends its core to the helpers' own nested work (taken
-            // outside the job's lock, like every wake-up).
             // A joined helper is inside a chunk that ends soon: blocking now would add this
             // thread's wake-up (tens of microseconds on a VM) to the op.
             let spin = std::time::Instant::now();
@@ -121,6 +119,8 @@ pub fn par_for(chunks: usize, f: impl Fn(usize) + Sync) {
                     std::hint::spin_loop();
                 }
             }
+            // Blocked, this thread lends its core to the helpers' own nested work (taken
+            // outside the job's lock, like every wake-up).
             let helped = lock(&self.0.state).active > 0;
             let _lent = helped.then(cores::lend_core);
             let mut st = lock(&self.0.state);
@@ -224,8 +224,8 @@ mod tests {
 
     #[test]
     fn par_for_back_to_back_from_several_threads_runs_every_chunk_once() {
-        // Callers spin for, then wait for, helpers that may still be in another caller's
-        // job; no chunk may be run twice, skipped, or left waited for.
+        // Three callers close their jobs back to back (spinning for, then blocking on, the
+        // helpers that joined): no chunk may be run twice or skipped, and no close may hang.
         std::thread::scope(|s| {
             for t in 0..3 {
                 s.spawn(move || {
