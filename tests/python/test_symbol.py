@@ -557,6 +557,20 @@ def test_batchnorm_aux_and_types():
     assert out == [np.float16] and aux == [np.float32, np.float32]
 
 
+@pytest.mark.parametrize("data, param", [("float32", "float64"), ("float16", "float16"),
+                                         ("float64", "float32")])
+def test_batchnorm_call_refuses_what_infer_type_refuses(data, param):
+    # MXNet 1.9.1: "This layer requires uniform type. Expected 'float32' v.s. given 'float64'
+    # at 'gamma'", from the call as from the graph.
+    _needs("BatchNorm")
+    x = mx.nd.ones((2, 3), dtype=data)
+    vecs = [mx.nd.ones(3, dtype=param) for _ in range(4)]
+    with pytest.raises(mx.MXNetError, match="gamma has dtype %s, expected" % param):
+        mx.nd.BatchNorm(x, *vecs).wait_to_read()
+    with pytest.raises(mx.MXNetError, match="expected"):
+        mx.sym.BatchNorm(mx.sym.var("x"), name="bn").infer_type(x=data, bn_gamma=param)
+
+
 def test_prelu_gamma_init():
     _needs("LeakyReLU")
     s = mx.sym.LeakyReLU(mx.sym.Variable("d"), act_type="prelu", name="pr")

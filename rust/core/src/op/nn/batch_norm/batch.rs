@@ -35,7 +35,14 @@ pub(super) fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
             float_data(name, d)?;
             let c = d.shape[axis_of(&d.shape)?];
             check_vectors(name, &ins[1..], &BN_INPUTS[1..], c, &d.shape)?;
-            let pd = ins[1].dtype;
+            // The graph's type inference demands these dtypes; a call must not accept more.
+            let pd = bn_param_dtype(d.dtype);
+            if let Some((x, n)) = ins[1..].iter().zip(&BN_INPUTS[1..]).find(|(x, _)| x.dtype != pd) {
+                return Err(Error::dtype(
+                    name,
+                    format!("{n} has dtype {}, expected {pd} for {} data", x.dtype, d.dtype),
+                ));
+            }
             Ok(vec![
                 d.clone(),
                 Desc::new(vec![c], pd),
