@@ -380,6 +380,15 @@ def test_indexing_ops():
     np.testing.assert_array_equal(mx.nd.take(a, mx.nd.array([1, 2]), axis=1).asnumpy(), x[:, [1, 2]])
     p = np.array([0, 3, 1, 2, 2])
     np.testing.assert_array_equal(mx.nd.pick(a, mx.nd.array(p), axis=1).asnumpy(), x[np.arange(5), p])
+    # MXNet 1.9.1 has no 0-d arrays: picking along the only axis gives shape (1,).
+    v = mx.nd.array([1.0, 2.0, 3.0])
+    v.attach_grad()
+    with mx.autograd.record():
+        one = mx.nd.pick(v, mx.nd.array([2]), axis=0)
+    one.backward()
+    assert one.shape == (1,) and one.asnumpy().tolist() == [3.0]
+    assert v.grad.asnumpy().tolist() == [0.0, 0.0, 1.0]
+    assert mx.sym.pick(mx.sym.var("v"), mx.sym.var("i"), axis=0).infer_shape(v=(3,), i=(1,))[1] == [(1,)]
     oh = mx.nd.one_hot(mx.nd.array([1, 0, 3]), depth=4).asnumpy()
     np.testing.assert_array_equal(oh, np.eye(4)[[1, 0, 3]])
     c = (x > 0.5).astype(np.float32)

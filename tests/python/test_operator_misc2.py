@@ -516,6 +516,11 @@ def test_cumsum():
     np.testing.assert_array_equal(mx.nd.cumsum(mx.nd.array(a), axis=0).asnumpy(), [[1, 2], [4, 6]])
     assert mx.nd.cumsum(mx.nd.array(a, dtype="int32")).dtype == np.int32
     assert mx.nd.cumsum(mx.nd.array(a), dtype="float64").dtype == np.float64
+    # Elements take the requested dtype before they are summed (MXNet 1.9.1 and numpy agree).
+    f = np.array([0.6, 0.6, 0.6, -0.6, 1.7, -2.5], np.float32)
+    got = mx.nd.cumsum(mx.nd.array(f), dtype="int64")
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got.asnumpy(), np.cumsum(f, dtype=np.int64))
     x = np.random.RandomState(2).uniform(-1, 1, (2, 3, 4))
     for axis in (None, 0, 1, -1):
         np.testing.assert_allclose(mx.nd.cumsum(mx.nd.array(x, dtype="float64"), axis=axis).asnumpy(),
@@ -554,6 +559,12 @@ def test_histogram():
         mx.nd._internal._histogram(mx.nd.array([1, 2]), bin_cnt=4)
     with pytest.raises(ValueError):
         mx.nd.histogram(mx.nd.array([1, 2]), bins=3)
+    # As numpy's (MXNet 1.9.1 counted into whichever bin its search happened to land on).
+    for bad in ([0, 3, 2], [0, np.nan, 2]):
+        with pytest.raises(mx.MXNetError, match="_histogram: bins must increase monotonically"):
+            mx.nd.histogram(mx.nd.array([1, 2]), bins=mx.nd.array(bad))[0].asnumpy()
+    counts, _ = mx.nd.histogram(mx.nd.array([1, 2, 2]), bins=mx.nd.array([0, 2, 2, 3]))
+    np.testing.assert_array_equal(counts.asnumpy(), np.histogram([1, 2, 2], [0, 2, 2, 3])[0])
 
 
 def test_split_v2():

@@ -352,6 +352,17 @@ def test_fused_ops_float64_match_float32(op, nstate, kw):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+def test_signsgd_update_ignores_rescale_and_clip_as_mxnet():
+    # MXNet 1.9.1 returned these: its kernel steps by sign(grad) whatever rescale_grad and
+    # clip_gradient say (its documented formula has neither).
+    w, g = mx.nd.array([1.0, 2.0, -1.0]), mx.nd.array([0.5, -3.0, 0.0])
+    for kw in (dict(clip_gradient=0.0), dict(rescale_grad=0.0), dict(rescale_grad=-1.0)):
+        np.testing.assert_array_equal(mx.nd.signsgd_update(w, g, lr=2.0, **kw).asnumpy(),
+                                      [-1.0, 4.0, -1.0])
+    np.testing.assert_allclose(mx.nd.signsgd_update(w, g, lr=2.0, wd=0.1).asnumpy(),
+                               [-1.2, 3.6, -0.8], rtol=1e-6)
+
+
 def test_mp_ops_directly():
     w = np.random.randn(*SHAPE).astype(np.float32)
     g = np.random.randn(*SHAPE).astype(np.float16)
@@ -376,6 +387,33 @@ def test_update_op_errors():
         mx.nd.mp_sgd_update(w16, w16, w16, lr=0.1)
     with pytest.raises(Exception, match="adam_update takes 4 inputs"):
         mx.nd.adam_update(w, w, w, lr=0.1)
+
+
+def test_update_op_scalar_input_dtypes_follow_mxnet():
+    # MXNet 1.9.1: LAMB's r1/r2 take the weight's dtype; AdamW's rescale_grad is float32 for
+    # every weight dtype ("Type inconsistent, Provided = float64, inferred type = float32").
+    def arr(dt, n=3):
+        return mx.nd.ones((n,), dtype=dt)
+    with pytest.raises(mx.MXNetError, match="r1 must be a one-element float32 array"):
+        mx.nd.lamb_update_phase2(arr("float32"), arr("float32"), arr("float64", 1),
+                                 arr("float32", 1), lr=0.1)
+    assert mx.nd.lamb_update_phase2(*[arr("float64")] * 2, *[arr("float64", 1)] * 2,
+                                    lr=0.1).dtype == np.float64
+    adamw = mx.nd.contrib.adamw_update
+    assert adamw(*[arr("float64")] * 4, arr("float32", 1), lr=0.1, eta=1.0).dtype == np.float64
+    assert adamw(*[arr("float16")] * 4, 0.5, lr=0.1, eta=1.0).dtype == np.float16
+    with pytest.raises(mx.MXNetError, match="rescale_grad must be a one-element float32"):
+        adamw(*[arr("float64")] * 4, arr("float64", 1), lr=0.1, eta=1.0)
+    # The graph infers the same dtypes.
+    v = [mx.sym.var(n) for n in ("w", "g", "m", "s", "r")]
+    # (mean and var, which the update writes, are auxiliary states.)
+    args, outs, aux = mx.sym._internal._adamw_update(*v, lr=0.1, eta=1.0).infer_type(w="float16")
+    assert args == [np.float16, np.float16, np.float32] and outs == [np.float16]
+    assert aux == [np.float16] * 2
+    lamb = mx.sym.lamb_update_phase2(*v[:4], lr=0.1)
+    assert lamb.infer_type(w="float64")[0] == [np.float64] * 4
+    with pytest.raises(mx.MXNetError, match="expected float64, got float32"):
+        lamb.infer_type(w="float64", m="float32")
 
 
 def test_lr_wd_mult_and_idx2name():

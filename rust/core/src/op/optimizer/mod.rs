@@ -330,6 +330,15 @@ impl Rule {
             _ => 0,
         }
     }
+
+    /// The dtype of the one-element inputs for a weight of dtype `w`: LAMB's norms share
+    /// the weight's (MXNet's `ElemwiseType`), AdamW's rescale_grad is always float32.
+    fn scalar_dtype(self, w: DType) -> DType {
+        match self {
+            Rule::AdamW | Rule::MpAdamW => DType::F32,
+            _ => w,
+        }
+    }
 }
 
 /// Hyper-parameters of one configured op (those an op does not declare keep their default).
@@ -482,9 +491,11 @@ fn apply<T: Stored, S: Stored<C = T::C>>(rule: Rule, h: &Hyper, ins: &[NDArray],
                 clip(w + s[2], cw)
             })
         }
-        Rule::SignSgd => run::<T, S, 0, _>(ins, out, move |w, g, _| {
-            (one - lr * wd) * w - lr * sign(clip(rs * g, cg))
-        }),
+        // MXNet 1.9.1's kernel takes rescale_grad and clip_gradient but applies neither (its
+        // documented formula has neither): a zero clip or a zero scale still steps by sign(g).
+        Rule::SignSgd => {
+            run::<T, S, 0, _>(ins, out, move |w, g, _| (one - lr * wd) * w - lr * sign(g))
+        }
         Rule::Signum => {
             let wd_lh = c(h.wd_lh);
             run::<T, S, 1, _>(ins, out, move |w, g, s| {
@@ -593,13 +604,14 @@ fn infer(name: &'static str, rule: Rule, names: &[&str], ins: &[Desc]) -> Result
         });
     }
     let first_scalar = names.len() - rule.scalars();
+    let scalar_dtype = rule.scalar_dtype(w.dtype);
     for (i, d) in ins.iter().enumerate().skip(first_scalar) {
-        if d.shape.size() != 1 || !matches!(d.dtype, DType::F16 | DType::F32 | DType::F64) {
+        if d.shape.size() != 1 || d.dtype != scalar_dtype {
             return Err(Error::shape(
                 name,
                 format!(
-                    "{} must be a one-element float array, got shape {} and dtype {}",
-                    names[i], d.shape, d.dtype
+                    "{} must be a one-element {scalar_dtype} array (weight is {}), got shape {} and dtype {}",
+                    names[i], w.dtype, d.shape, d.dtype
                 ),
             ));
         }
@@ -697,15 +709,16 @@ fn make_op(
     op.inplace = true;
     let states = 2..names.len() - rule.scalars();
     op.mutate = states.clone().collect();
-    if rule.mixed() {
-        // Weight, gradient and output share the weight's dtype; the states are f32.
+    if rule.mixed() || rule == Rule::AdamW {
+        // Weight, gradient and output share the weight's dtype; mixed-precision states and
+        // AdamW's rescale_grad are f32.
+        let f32_from = if rule.mixed() {
+            states.start
+        } else {
+            states.end
+        };
         op = op.with_type_partial(move |ins, outs| {
-            for (i, t) in ins
-                .iter_mut()
-                .enumerate()
-                .skip(states.start)
-                .take(states.len())
-            {
+            for (i, t) in ins.iter_mut().enumerate().skip(f32_from) {
                 match *t.get_or_insert(DType::F32) {
                     DType::F32 => {}
                     d => {
@@ -716,7 +729,7 @@ fn make_op(
                     }
                 }
             }
-            super::unify_types(name, &mut ins[..2], outs)
+            super::unify_types(name, &mut ins[..f32_from], outs)
         });
     }
     #[cfg(feature = "cuda")]

@@ -85,8 +85,14 @@ fn scan_arrays(a: &NDArray, out: &NDArray, dims: (usize, usize, usize), reverse:
             scan(x, y, dims, reverse);
         });
     } else {
+        // Each element takes the output's dtype before it is summed, as in numpy and MXNet:
+        // cumsum([0.6, 0.6], dtype=int64) is [0, 0], not [0, 1].
+        let mut x = read_f64(a);
+        with_dtype!(out.dtype(), O, {
+            x.iter_mut().for_each(|v| *v = O::from_f64(*v).to_f64());
+        });
         let mut y = vec![0f64; a.size()];
-        scan(&read_f64(a), Ptr(y.as_mut_ptr()), dims, reverse);
+        scan(&x, Ptr(y.as_mut_ptr()), dims, reverse);
         write_f64(out, &y);
     }
 }
@@ -201,6 +207,16 @@ fn histogram_op(bins: Option<(usize, f64, f64)>) -> Arc<dyn Operator> {
                     .collect(),
                 None => read_f64(&ins[1]),
             };
+            // As numpy's: unordered edges would count values into the wrong bins silently.
+            if let Some(w) = edges
+                .windows(2)
+                .find(|w| w[0].partial_cmp(&w[1]).is_none_or(|o| o.is_gt()))
+            {
+                return Err(Error::Value(format!(
+                    "operator {OP}: bins must increase monotonically, got {} before {}",
+                    w[0], w[1]
+                )));
+            }
             let nb = edges.len() - 1;
             let (lo, hi) = (edges[0], edges[nb]);
             let mut counts = vec![0.0; nb];
