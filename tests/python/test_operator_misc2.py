@@ -320,6 +320,11 @@ BILINEAR = [  # (kwargs, MXNet 1.9.1 output on arange(12).reshape(1, 1, 3, 4))
     (dict(mode="to_odd_up"), [[0.0, 0.75, 1.5, 2.25, 3.0], [4.0, 4.75, 5.5, 6.25, 7.0], [8.0, 8.75, 9.5, 10.25, 11.0]]),
     (dict(height=2, width=3), [[0.0, 1.5, 3.0], [8.0, 9.5, 11.0]]),
     (dict(height=1, width=1), [[0.0]]),
+    # A single output row or column reads the first input one, not the middle.
+    (dict(height=1, width=3, align_corners=False), [[0.1666666865348816, 1.5, 2.8333334922790527]]),
+    (dict(height=5, width=1, align_corners=False), [[0.0], [1.6000001430511475], [4.0],
+                                                    [6.40000057220459], [8.0]]),
+    (dict(height=1, width=1, align_corners=False), [[0.0]]),
 ]
 
 
@@ -331,6 +336,10 @@ def test_bilinear_resize(kw, want):
 
 def test_bilinear_resize_shapes_like_and_gradient():
     y = mx.nd.arange(12).reshape((1, 1, 3, 4))
+    g, = _grad(lambda t: C.BilinearResize2D(t, height=1, width=3, align_corners=False), y.copy(),
+               head=mx.nd.array([[[[1.0, 2.0, 3.0]]]]))
+    np.testing.assert_allclose(g[0, 0], [[0.8333333, 1.1666667, 1.5, 2.5], [0] * 4, [0] * 4],  # MXNet
+                               rtol=1e-5, atol=1e-6)
     z = mx.nd.zeros((1, 1, 3, 4))
     # MXNet 1.9.1 output sizes: scales override height/width in 'size' mode
     assert C.BilinearResize2D(z, height=5, width=6, scale_height=2.0, scale_width=0.5).shape == (1, 1, 6, 2)

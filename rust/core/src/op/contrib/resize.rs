@@ -32,12 +32,12 @@ fn taps(kind: Kind, len: usize, n: usize) -> Taps {
                 (s..e).map(|k| (k, w)).collect()
             }
             Kind::Bilinear { align_corners } => {
-                let src = if align_corners {
-                    if n > 1 {
-                        i as f64 * (len - 1) as f64 / (n - 1) as f64
-                    } else {
-                        0.0
-                    }
+                // A single output row or column reads the first input one in both modes
+                // (MXNet 1.9.1's scale is 0 there), not the middle.
+                let src = if n == 1 {
+                    0.0
+                } else if align_corners {
+                    i as f64 * (len - 1) as f64 / (n - 1) as f64
                 } else {
                     ((i as f64 + 0.5) * len as f64 / n as f64 - 0.5).max(0.0)
                 };
