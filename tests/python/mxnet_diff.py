@@ -1,17 +1,19 @@
 """Runs random calls of every registry op in oxnet and in Apache MXNet 1.9.1, and prints where
 they disagree. A development tool, never imported by the tests: run it from oxnet's venv with
-the interpreter of a reference venv (README's "mxref"):
+the interpreter of a reference venv (`pip install mxnet==1.9.1 'numpy<1.24'`):
 
     python tests/python/mxnet_diff.py --mxnet /path/to/mxref/bin/python [--seed 1] [--per-op 8]
+                                      [--grad]
 
 Cases are the op fuzz's random calls (test_op_fuzz.py) plus valid random calls of the layers,
 whose random parameters rarely pass MXNet's checks. Each side runs in its own child process
 (restarted after a crash or a hang, the case skipped) and records outputs or the error. Printed:
 both ran and the outputs differ (VALUE, SHAPE, DTYPE), or MXNet ran a call oxnet refused
-(REFUSED). Not printed: calls only oxnet accepts (MXNet's gaps: zero-size shapes, dtypes its
-CPU kernels lack). A disagreement still needs judging (undefined casts of NaN to integers,
-uninitialised outputs, oneDNN-only paths differ in MXNet itself); a real one becomes a
-regression test holding MXNet's values.
+(REFUSED). With --grad the calls are recorded, and the gradients of their float inputs for
+fixed random head gradients follow the outputs in the comparison. Not printed: calls only oxnet
+accepts (MXNet's gaps: zero-size shapes, dtypes its CPU kernels lack). A disagreement still
+needs judging (undefined casts of NaN to integers, uninitialised outputs, oneDNN-only paths
+differ in MXNet itself); a real one becomes a regression test holding MXNet's values.
 """
 import argparse
 import os
@@ -190,7 +192,7 @@ def _resolve(mx, name):
     return getattr(mx.nd, name, None) or getattr(mx.nd._internal, name, None)
 
 
-def worker(module, cases_path, out_path, start):
+def worker(module, cases_path, out_path, start, grad):
     import warnings
     warnings.filterwarnings("ignore")
     mx = __import__(module)
@@ -207,9 +209,17 @@ def worker(module, cases_path, out_path, start):
                     res = ("missing", name)
                 else:
                     xs = [mx.nd.array(_unpack(a), dtype=_unpack(a).dtype) for a in arrays]
-                    ys = f(*xs, **kw)
-                    ys = ys if isinstance(ys, (list, tuple)) else [ys]
-                    res = ("ok", [_pack(y.asnumpy()) for y in ys])
+                    floats = [x for x in xs if np.dtype(x.dtype).kind == "f"] if grad else []
+                    for x in floats:
+                        x.attach_grad()
+                    with mx.autograd.record():
+                        ys = f(*xs, **kw)
+                    ys = list(ys) if isinstance(ys, (list, tuple)) else [ys]
+                    if grad:
+                        heads = [mx.nd.array(np.random.RandomState(7).uniform(-1, 1, y.shape),
+                                             dtype=y.dtype) for y in ys]
+                        mx.autograd.backward(ys, head_grads=heads)
+                    res = ("ok", [_pack(y.asnumpy()) for y in ys + [x.grad for x in floats]])
             except Exception as e:  # noqa: BLE001 - every refusal is a result here
                 res = ("err", "%s: %s" % (type(e).__name__, str(e).split("Stack trace")[0][-300:]))
             pickle.dump(("done", i, res), out)
@@ -233,7 +243,7 @@ def _read(path):
     return res
 
 
-def run_side(python, module, cases_path, n, tmp):
+def run_side(python, module, cases_path, n, tmp, grad):
     """Results by case, from as many children as it takes: each resumes after the case its
     predecessor crashed or hung on (MXNet 1.9.1 hangs on some BatchNorm shapes)."""
     out = os.path.join(tmp, module + ".out")
@@ -241,7 +251,7 @@ def run_side(python, module, cases_path, n, tmp):
     while start < n:
         try:
             subprocess.run([python, os.path.abspath(__file__), "--worker", module, cases_path,
-                            out, str(start)], stdout=subprocess.DEVNULL,
+                            out, str(start), str(int(grad))], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=120, check=False)
         except subprocess.TimeoutExpired:
             pass
@@ -277,14 +287,16 @@ def main():
     ap.add_argument("--mxnet", required=True, help="python of a venv with mxnet==1.9.1")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--per-op", type=int, default=8)
+    ap.add_argument("--grad", action="store_true",
+                    help="also compare the float inputs' gradients (outputs after the outputs)")
     args = ap.parse_args()
     cases = make_cases(args.seed, args.per_op)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cases.pkl")
         with open(path, "wb") as f:
             pickle.dump(cases, f, protocol=4)
-        theirs = run_side(args.mxnet, "mxnet", path, len(cases), tmp)
-        ours = run_side(sys.executable, "oxnet", path, len(cases), tmp)
+        theirs = run_side(args.mxnet, "mxnet", path, len(cases), tmp, args.grad)
+        ours = run_side(sys.executable, "oxnet", path, len(cases), tmp, args.grad)
     both = found = 0
     for i, (name, arrays, kw) in enumerate(cases):
         a, b = theirs.get(i, ("crash", None)), ours.get(i, ("crash", None))
@@ -299,6 +311,6 @@ def main():
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        worker(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6] == "1")
     else:
         main()
