@@ -111,6 +111,16 @@ def test_bipartite_matching_mxnet_doc_and_topk():
     # MXNet 1.9.1 keeps topk + 1 pairs
     x, y = mx.nd.contrib.bipartite_matching(s, threshold=1e-12, topk=1)
     np.testing.assert_array_equal(x.asnumpy(), [1, -1, 0])
+    # No rows (or no columns): every match of the other side is -1, in calls and in graphs
+    # (the column matches were left unwritten).
+    for shape in ((2, 2, 0, 3), (2, 3, 0)):
+        x, y = mx.nd.contrib.bipartite_matching(mx.nd.zeros(shape), threshold=0.5)
+        np.testing.assert_array_equal(y.asnumpy(), -np.ones(shape[:-2] + shape[-1:]))
+        assert x.shape == shape[:-1]
+        g = mx.sym.contrib.bipartite_matching(mx.sym.var("a"), threshold=0.5)
+        ex = g.bind(mx.cpu(), args={"a": mx.nd.zeros(shape)})
+        ex.forward()
+        np.testing.assert_array_equal(ex.outputs[1].asnumpy(), y.asnumpy())
 
 
 def test_box_encode_decode_round_trip():

@@ -334,7 +334,8 @@ fn bm_t<T: crate::dtype::Element, C: Real>(c: BmCfg, ins: &[NDArray], outs: &[ND
     let (rows, cols) = (s[s.ndim() - 2], s[s.ndim() - 1]);
     let x = load::<T, C>(&ins[0]);
     let stride = rows * cols;
-    let nb = x.len().checked_div(stride).unwrap_or(0);
+    // From the shape, not x.len() / stride: with no rows the column matches are still -1.
+    let nb: usize = s.dims()[..s.ndim() - 2].iter().product();
     let neg = C::c(-1.0);
     let (mut rm, mut cm) = (vec![neg; nb * rows], vec![neg; nb * cols]);
     let thr = pf::<C>(c.threshold);
