@@ -271,10 +271,7 @@ fn pick_op(axis: i64, keepdims: bool, mode: Mode) -> Arc<dyn Operator> {
                 ));
             }
             // MXNet 1.x has no 0-d arrays: picking along the only axis gives shape (1,).
-            let out = Shape(match (keepdims, reduced.is_empty()) {
-                (true, _) | (false, true) => kept,
-                (false, false) => reduced,
-            });
+            let out = Shape(if keepdims || reduced.is_empty() { kept } else { reduced });
             if n == 0 && out.size() > 0 {
                 return Err(Error::shape(op, format!("cannot pick from empty axis {axis} of shape {d}")));
             }
