@@ -351,6 +351,9 @@ class FeedForward(BASE_ESTIMATOR):
         epoch (the iterator is reset only when it runs out), no Train- lines."""
         if monitor is not None:
             mod.install_monitor(monitor)
+        # MXNet resets once more before the first epoch: a shuffling iterator draws again, and
+        # a seeded np.random then gives MXNet's sample order.
+        data.reset()
         for epoch in range(self.begin_epoch, self.num_epoch):
             tic = time.time()
             eval_metric.reset()

@@ -135,6 +135,28 @@ def test_create_and_data_iter_input():
     np.testing.assert_array_equal(data, x)
 
 
+def test_numpy_fit_shuffles_in_mxnets_order():
+    # numpy input trains from a shuffling iterator: shuffled at construction and once more
+    # before the first epoch (MXNet's _train_multi_device resets first), then after each epoch.
+    # Labels 0..n-1 name the samples; the metric sees them in training order.
+    n, batch = 12, 4
+    x = np.arange(n, dtype="float32")[:, None]
+    seen = []
+    model = mx.model.FeedForward(regression_symbol(), num_epoch=2, numpy_batch_size=batch,
+                                 learning_rate=0.0)
+    np.random.seed(7)
+    model.fit(x, x[:, 0].copy(), eval_metric=mx.metric.np(
+        lambda label, pred: seen.append(label.ravel().copy()) or 0.0))
+    np.random.seed(7)
+    idx, order, want = np.arange(n), np.arange(n), []
+    for draws in (2, 1):
+        for _ in range(draws):
+            np.random.shuffle(idx)
+            order = order[idx]
+        want.append(order.copy())
+    np.testing.assert_array_equal(np.concatenate(seen), np.concatenate(want))
+
+
 @pytest.mark.parametrize("ctx", [mx.cpu(0), [mx.cpu(0), mx.cpu(1)]])
 def test_fit_decays_the_weights_not_the_inputs(ctx):
     # Zero input: the weight's gradient is 0, so one SGD step leaves w * (1 - lr * wd) (MXNet
