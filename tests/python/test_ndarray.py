@@ -547,6 +547,51 @@ def test_negative_step_and_empty_slices_follow_numpy():
         np.testing.assert_array_equal(a.asnumpy(), x, err_msg="= array %s" % (key,))
 
 
+def test_values_broadcast_to_empty_regions_as_numpy():
+    # A length-1 axis stretches to 0, so the write is a no-op; other lengths still mismatch.
+    # (MXNet refuses all of these; found comparing random keys with it and numpy.)
+    y = np.arange(6, dtype=np.float32).reshape(3, 2)
+    keys = [slice(2, 1), (slice(0, -3), 1), (slice(4, None, 2), None), slice(-2, 1, 3)]
+    values = [np.ones(1), np.ones((1, 1, 2)), np.ones((2,)), np.ones(3), np.ones((1, 3))]
+    refused = 0
+    for key in keys:
+        for value in values:
+            for wrap in (np.asarray, mx.nd.array):
+                x, a = y.copy(), mx.nd.array(y)
+                try:
+                    x[key] = value
+                except ValueError:
+                    refused += 1
+                    with pytest.raises(ValueError, match=r"and requested shape \(0"):
+                        a[key] = wrap(value)
+                    continue
+                a[key] = wrap(value)
+                np.testing.assert_array_equal(a.asnumpy(), x, err_msg="%s = %s" % (key, value.shape))
+    assert 0 < refused < len(keys) * len(values) * 2
+
+
+@pytest.mark.parametrize("shape,key,vshape,want", [
+    # MXNet 1.9.1's results: the value broadcasts to the indexed shape without its None axes,
+    # after losing length-1 axes at the None positions when it has more axes than that.
+    ((3,), (slice(None), None), (3, 1), [10, 11, 12]),
+    ((3, 2), (slice(None), None, slice(None)), (3, 1), [10, 10, 11, 11, 12, 12]),
+    ((3, 2), (slice(None), None, slice(None)), (3, 1, 2), [10, 11, 12, 13, 14, 15]),
+    ((2, 3), (None, 1, slice(0, 2)), (1, 1, 2), [0, 1, 2, 10, 11, 5]),
+    ((3,), (None, slice(None)), (1, 1, 3), [10, 11, 12]),
+    ((2, 2, 3), (0, None, slice(None), None, slice(1, 3)), (2, 1, 2), None),
+])
+def test_setitem_values_skip_new_axes_as_mxnet(shape, key, vshape, want):
+    value = np.arange(10, 10 + np.prod(vshape), dtype=np.float32).reshape(vshape)
+    for wrap in (np.asarray, mx.nd.array):
+        a = mx.nd.array(np.arange(np.prod(shape), dtype=np.float32).reshape(shape))
+        if want is None:
+            with pytest.raises(ValueError, match=r"\(2, 1, 2\) and requested shape \(2, 2\)"):
+                a[key] = wrap(value)
+            continue
+        a[key] = wrap(value)
+        np.testing.assert_array_equal(a.asnumpy().ravel(), want)
+
+
 def test_fluent_diag_slice_assign_and_from_numpy_as_mxnet():
     x = mx.nd.array(np.arange(9).reshape(3, 3))
     np.testing.assert_array_equal(x.diag().asnumpy(), np.diag(np.arange(9).reshape(3, 3)))

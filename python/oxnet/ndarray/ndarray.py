@@ -697,8 +697,7 @@ def broadcast_to(self, shape):
     shape = _shape(shape)
     cur = (1,) * (len(shape) - self.ndim) + tuple(self.shape)
     if len(shape) < self.ndim or any(c != s and c != 1 and s != 0 for c, s in zip(cur, shape)):
-        raise ValueError("operands could not be broadcast together with remapped shapes"
-                         "[original->remapped]: %s and requested shape %s" % (self.shape, shape))
+        raise _not_broadcastable(self.shape, shape)
     src = self.reshape(cur) if cur != self.shape else self
     # A new array even when no axis grows: writes to it must not reach `self` (MXNet's too).
     return _internal.broadcast_to(src, shape=shape)
@@ -801,16 +800,18 @@ def _basic_key(key, ndim):
 
 
 def _plan(self, key):
-    """(begin, end, step, result shape, length taken along each axis) for a basic key, in the
-    `slice` op's terms: a negative begin or end there counts from the end, so an empty range is
-    written (0, 0, 1) and a negative step that runs past index 0 ends at None."""
+    """(begin, end, step, result shape, length taken along each axis, positions of the None
+    axes in the result) for a basic key, in the `slice` op's terms: a negative begin or end
+    there counts from the end, so an empty range is written (0, 0, 1) and a negative step that
+    runs past index 0 ends at None."""
     entries = _basic_key(key, self.ndim)
     if entries is None:
         return None
-    begin, end, step, shape, lens = [], [], [], [], []
+    begin, end, step, shape, lens, new_axes = [], [], [], [], [], []
     axis = 0
     for k in entries:
         if k is None:
+            new_axes.append(len(shape))
             shape.append(1)
             continue
         size = self.shape[axis]
@@ -825,7 +826,7 @@ def _plan(self, key):
             i = _norm_index(k, axis, size)
             begin.append(i); end.append(i + 1); step.append(1); lens.append(1)
         axis += 1
-    return begin, end, step, shape, lens
+    return begin, end, step, shape, lens, new_axes
 
 
 def _is_contiguous(lens, step, shape):
@@ -858,7 +859,7 @@ def __getitem__(self, key):
     plan = _plan(self, key)
     if plan is None:
         return _advanced_get(self, key)
-    begin, end, step, shape, lens = plan
+    begin, end, step, shape, lens, _ = plan
     if not shape:
         shape = [1]  # MXNet: full integer indexing gives shape (1,)
     if self.ndim == 0:
@@ -1011,6 +1012,9 @@ def _assign_full(dst, value):
     if isinstance(value, numeric_types):
         _internal._full(shape=dst.shape, value=float(value), ctx=dst.context, dtype=dst.dtype, out=dst)
         return
+    if dst.size == 0:
+        _check_broadcasts_to_empty(value.shape if isinstance(value, NDArray) else np.shape(value), dst.shape)
+        return
     if isinstance(value, NDArray):
         if value.shape == dst.shape:
             if not (value._same_memory(dst)):
@@ -1021,8 +1025,7 @@ def _assign_full(dst, value):
         try:
             src = value.broadcast_to(dst.shape)
         except (ValueError, MXNetError):
-            raise ValueError("operands could not be broadcast together with remapped shapes"
-                             "[original->remapped]: %s and requested shape %s" % (value.shape, dst.shape)) from None
+            raise _not_broadcastable(value.shape, dst.shape) from None
         if src.shape != dst.shape:
             src = src.reshape(dst.shape)
         src._copyto(dst)
@@ -1035,9 +1038,24 @@ def _assign_full(dst, value):
     try:
         src = np.broadcast_to(src, dst.shape)
     except ValueError:
-        raise ValueError("operands could not be broadcast together with remapped shapes"
-                         "[original->remapped]: %s and requested shape %s" % (src.shape, dst.shape)) from None
+        raise _not_broadcastable(src.shape, dst.shape) from None
     dst._sync_copyfrom(np.ascontiguousarray(src))
+
+
+def _not_broadcastable(shape, dst_shape):
+    return ValueError("operands could not be broadcast together with remapped shapes"
+                      "[original->remapped]: %s and requested shape %s" % (tuple(shape), tuple(dst_shape)))
+
+
+def _check_broadcasts_to_empty(shape, dst_shape):
+    # Nothing is written, but numpy's rule still applies: a length-1 axis stretches to 0, any
+    # other length must match (broadcast_to cannot tell: its 0 means "keep this axis").
+    shape = tuple(shape)
+    if len(shape) > len(dst_shape):
+        shape = _squeeze_leading(shape, len(dst_shape))
+    if len(shape) > len(dst_shape) or any(
+            n not in (1, m) for n, m in zip(shape[::-1], tuple(dst_shape)[::-1])):
+        raise _not_broadcastable(shape, dst_shape)
 
 
 def _row_indices(key, n, axis=0):
@@ -1112,7 +1130,7 @@ def __setitem__(self, key, value):
         n[k] = value.asnumpy() if isinstance(value, NDArray) else value
         self._sync_copyfrom(np.ascontiguousarray(n))
         return
-    begin, end, step, shape, sliced = plan
+    begin, end, step, shape, sliced, new_axes = plan
     if isinstance(value, numeric_types):
         _internal._slice_assign_scalar(self, scalar=float(value), begin=tuple(begin), end=tuple(end),
                                        step=tuple(step), out=self)
@@ -1122,9 +1140,14 @@ def __setitem__(self, key, value):
     elif value.dtype != self.dtype:
         value = value.astype(self.dtype)
     if value.shape != tuple(sliced):
-        # The value broadcasts to what indexing returns (integer axes dropped), as in MXNet.
+        # MXNet: the value broadcasts to what indexing returns without its integer and None
+        # axes; a value with more axes first loses its length-1 axes at the None positions.
+        target = [n for i, n in enumerate(shape) if i not in new_axes]
+        if value.ndim > len(target):
+            value = value._reshape_view([n for i, n in enumerate(value.shape)
+                                         if not (i in new_axes and n == 1)])
         tmp = empty(sliced, self.context, self.dtype)
-        _assign_full(tmp._reshape_view(list(shape) or [1]), value)
+        _assign_full(tmp._reshape_view(target or [1]), value)
         value = tmp
     _internal._slice_assign(self, value, begin=tuple(begin), end=tuple(end), step=tuple(step), out=self)
 
