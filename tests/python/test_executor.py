@@ -382,3 +382,22 @@ def test_simple_bind_ignores_type_dict_names_the_symbol_lacks():
     ex = fc_net().simple_bind(mx.cpu(), data=(2, 3), type_dict={"data": "float32",
                                                                   "not_there": "float16"})
     assert ex.arg_dict["data"].dtype == np.float32
+
+
+def test_an_output_listed_twice_gets_both_head_gradients():
+    # d/dx (1 * y + 2 * y) for y = 2x is 6 per element. MXNet 1.9.1 keeps only the last head
+    # gradient of a repeated output (4 here), in its executor and in autograd alike; an
+    # unrolled RNN grouping its outputs with its states lists the last output twice.
+    x = mx.sym.Variable("x")
+    y = x * 2
+    ex = mx.sym.Group([y, y * 1, y]).bind(mx.cpu(), {"x": mx.nd.ones(2)},
+                                          args_grad={"x": mx.nd.zeros(2)})
+    ex.forward(is_train=True)
+    ex.backward([mx.nd.ones(2), mx.nd.ones(2) * 2, mx.nd.ones(2) * 3])
+    np.testing.assert_array_equal(ex.grad_dict["x"].asnumpy(), [12, 12])
+    a = mx.nd.ones(2)
+    a.attach_grad()
+    with mx.autograd.record():
+        b = a * 2
+    mx.autograd.backward([b, b], [mx.nd.ones(2), mx.nd.ones(2) * 2])
+    np.testing.assert_array_equal(a.grad.asnumpy(), [6, 6])
