@@ -176,6 +176,33 @@ def test_sample_ops_shapes_and_dtypes_as_mxnet():
         mx.nd.sample_gamma(mx.nd.ones((2,)), mx.nd.ones((3,)))
 
 
+def test_unset_dtype_follows_out_as_mxnet():
+    # MXNet 1.9.1: a draw without dtype takes out='s (among the dtypes it can draw); an explicit
+    # dtype must match out; normal draws are never integers, randint never floats.
+    calls = [lambda o: mx.nd.random.normal(shape=2, out=o),
+             lambda o: mx.nd.random_uniform(shape=2, out=o),
+             lambda o: mx.nd.random.poisson(shape=2, out=o),
+             lambda o: mx.nd.random.uniform(mx.nd.ones(2), mx.nd.ones(2) * 2, out=o),
+             lambda o: mx.nd.random.randint(0, 3, shape=2, out=o),
+             lambda o: mx.nd.random.uniform(shape=2, dtype="float32", out=o)]
+    want = [["float64", "float16", None, None]] * 4 + [[None, None, "int32", "int64"],
+                                                       [None, None, None, None]]
+    for call, row in zip(calls, want):
+        for dtype, expect in zip(["float64", "float16", "int32", "int64"], row):
+            out = mx.nd.zeros(2, dtype=dtype)
+            if expect is None:
+                with pytest.raises(mx.MXNetError):
+                    call(out)
+                continue
+            r = call(out)
+            assert r is out and r.dtype == np.dtype(expect)
+            assert np.isfinite(r.asnumpy()).all()
+    with pytest.raises(mx.MXNetError, match="dtype must be one of float16, float32, float64, got int32"):
+        mx.nd.random.normal(shape=2, dtype="int32")
+    with pytest.raises(mx.MXNetError, match="dtype must be one of int32, int64, got float32"):
+        mx.nd.random.randint(0, 3, shape=2, dtype="float32")
+
+
 # ----------------------------------------------------------------------------- multinomial
 
 def test_multinomial_frequencies_and_log_prob():

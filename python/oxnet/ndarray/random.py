@@ -44,7 +44,8 @@ def _helper(random, sampler, params, shape, dtype, ctx, out, kwargs):
     ctx = ctx or (out.context if out is not None else current_context())
     if shape is None and out is not None:
         shape = out.shape
-    return random(*params, shape=_shape(shape), dtype=dtype or "float32", ctx=ctx, out=out, **kwargs)
+    # An unset dtype lets the op take out='s (MXNet's rule), float32 otherwise.
+    return random(*params, shape=_shape(shape), dtype=dtype or "None", ctx=ctx, out=out, **kwargs)
 
 
 def uniform(low=0, high=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
@@ -121,7 +122,7 @@ def randint(low, high, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Samples integers uniformly from [low, high)."""
     ctx = ctx or (out.context if out is not None else current_context())
     return _internal._random_randint(low=low, high=high, shape=_shape(out.shape if out is not None and shape is None else shape),
-                                     dtype=dtype or "int32", ctx=ctx, out=out, **kwargs)
+                                     dtype=dtype or "None", ctx=ctx, out=out, **kwargs)
 
 
 # MXNet generates `<dist>_like` here from the registry ops `_random_<dist>_like`.

@@ -669,6 +669,9 @@ pub struct FnOp {
     pub num_inputs: Option<usize>,
     pub shape_partial: Option<ShapePartialFn>,
     pub type_partial: Option<TypePartialFn>,
+    /// The dtypes an op whose `dtype` was left unset may take from its `out=` array (MXNet's
+    /// random ops); `None` = the output dtype is the inferred one.
+    pub dtype_from_out: Option<&'static [DType]>,
     /// Native GPU kernel; `None` = the host path (see `kernels::cuda::host`).
     #[cfg(feature = "cuda")]
     pub cuda: Option<crate::kernels::cuda::CudaFn>,
@@ -699,6 +702,7 @@ impl FnOp {
             num_inputs: None,
             shape_partial: None,
             type_partial: None,
+            dtype_from_out: None,
             #[cfg(feature = "cuda")]
             cuda: None,
         }
@@ -752,6 +756,15 @@ impl Operator for FnOp {
     }
     fn infer(&self, inputs: &[Desc]) -> Result<Vec<Desc>> {
         (self.infer)(inputs)
+    }
+    fn infer_with_out(&self, inputs: &[Desc], out: Option<&[Desc]>) -> Result<Vec<Desc>> {
+        let mut descs = (self.infer)(inputs)?;
+        if let (Some(allowed), Some([o]), [d]) = (self.dtype_from_out, out, descs.as_mut_slice()) {
+            if allowed.contains(&o.dtype) {
+                d.dtype = o.dtype;
+            }
+        }
+        Ok(descs)
     }
     fn context(&self) -> Option<Context> {
         self.ctx

@@ -109,16 +109,46 @@ fn fill_dist<T: Element>(po: Ptr<T>, n: usize, seed: u64, dist: Dist) {
     }
 }
 
+/// The dtypes of the real-valued draws, and of `_random_randint`'s.
+pub(crate) const FLOATS: &[DType] = &[DType::F16, DType::F32, DType::F64];
+const INTS: &[DType] = &[DType::I32, DType::I64];
+
+/// The `dtype` parameter, which must be one of `allowed`; `default` when unset.
+pub(crate) fn draw_dtype(
+    name: &str,
+    p: &Params,
+    allowed: &[DType],
+    default: DType,
+) -> Result<DType> {
+    match p.dtype("dtype")? {
+        None => Ok(default),
+        Some(d) if allowed.contains(&d) => Ok(d),
+        Some(d) => Err(Error::param(
+            name,
+            format!(
+                "dtype must be one of {}, got {d}",
+                allowed
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
 /// A `_random_*` op: no inputs, `shape` draws of one validated distribution.
 fn make(
     name: &'static str,
     p: &Params,
     dist: Dist,
+    allowed: &'static [DType],
     default: DType,
 ) -> Result<std::sync::Arc<dyn super::Operator>> {
     check(dist).map_err(|m| Error::param(name, m))?;
     let ctx: Context = p.ctx("ctx")?.unwrap_or_default();
-    let dtype = p.dtype("dtype")?.unwrap_or(default);
+    let dtype = draw_dtype(name, p, allowed, default)?;
+    let unset = p.dtype("dtype")?.is_none();
     let shape = p.shape("shape")?;
     let mut op = FnOp::new(
         name,
@@ -138,11 +168,13 @@ fn make(
     );
     op.ctx = Some(ctx);
     op.rng = true;
+    // As MXNet: an unset dtype is out='s when out= is given.
+    op.dtype_from_out = unset.then_some(allowed);
     Ok(op.arc())
 }
 
-/// `shape`, `ctx`, `dtype` of the `_random_*` ops.
-fn tail() -> Vec<ParamSpec> {
+/// `shape`, `ctx`, `dtype` of the `_random_*` ops; `dtypes` is the dtype enum.
+fn tail(dtypes: &'static str) -> Vec<ParamSpec> {
     vec![
         param(
             "shape",
@@ -158,7 +190,7 @@ fn tail() -> Vec<ParamSpec> {
         ),
         param(
             "dtype",
-            "{'None', 'float16', 'float32', 'float64'}",
+            dtypes,
             Some("'None'"),
             "DType of the output in case this can't be inferred. Defaults to float32 if not defined (dtype=None).",
         ),
@@ -183,13 +215,13 @@ fn add_random(
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(move |p| make_like(like, dist(p)?)),
     });
-    params.extend(tail());
+    params.extend(tail("{'None', 'float16', 'float32', 'float64'}"));
     r.add(SimpleDef {
         name,
         doc: doc.into(),
         params,
         inputs: Inputs::Fixed(&[]),
-        create: Box::new(move |p| make(name, p, dist(p)?, DType::F32)),
+        create: Box::new(move |p| make(name, p, dist(p)?, FLOATS, DType::F32)),
     });
 }
 
@@ -275,7 +307,7 @@ pub fn register(r: &mut Registry) {
             "Upper bound (exclusive) of the distribution.",
         ),
     ];
-    ri.extend(tail());
+    ri.extend(tail("{'None', 'int32', 'int64'}"));
     r.add(SimpleDef {
         name: "_random_randint",
         doc: "Draw random integers uniformly from [low, high).".into(),
@@ -283,7 +315,7 @@ pub fn register(r: &mut Registry) {
         inputs: Inputs::Fixed(&[]),
         create: Box::new(|p| {
             let d = Dist::RandInt(p.int("low")?, p.int("high")?);
-            make("_random_randint", p, d, DType::I32)
+            make("_random_randint", p, d, INTS, DType::I32)
         }),
     });
     add_random(

@@ -262,16 +262,8 @@ pub fn register(r: &mut Registry) {
         ],
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| {
-            let dtype = p.dtype("dtype")?.unwrap_or(DType::I32);
-            if !matches!(
-                dtype,
-                DType::F16 | DType::F32 | DType::F64 | DType::I32 | DType::U8
-            ) {
-                return Err(Error::param(
-                    NAME,
-                    format!("dtype must be one of float16, float32, float64, int32, uint8, got {dtype:?}"),
-                ));
-            }
+            const DTYPES: &[DType] = &[DType::F16, DType::F32, DType::F64, DType::I32, DType::U8];
+            let dtype = super::draw_dtype(NAME, p, DTYPES, DType::I32)?;
             Ok(multinomial_op(p.shape("shape")?, p.bool("get_prob")?, dtype))
         }),
     });

@@ -56,13 +56,8 @@ fn add(r: &mut Registry, f: Family) {
         inputs: Inputs::Fixed(inputs),
         create: Box::new(move |p| {
             let extra = p.shape("shape")?;
-            let dtype = p.dtype("dtype")?.unwrap_or(DType::F32);
-            if !dtype.is_float() {
-                return Err(Error::param(
-                    name,
-                    format!("dtype must be a float type, got {dtype:?}"),
-                ));
-            }
+            let dtype = super::draw_dtype(name, p, super::FLOATS, DType::F32)?;
+            let unset = p.dtype("dtype")?.is_none();
             let per: usize = extra.iter().product();
             let extra2 = extra.clone();
             let mut op = FnOp::new(
@@ -111,6 +106,7 @@ fn add(r: &mut Registry, f: Family) {
                 },
             );
             op.rng = true;
+            op.dtype_from_out = unset.then_some(super::FLOATS);
             // As MXNet: the parameter arrays share a dtype; the draws have `dtype`.
             Ok(op
                 .with_type_partial(move |ins, outs| {
