@@ -82,6 +82,56 @@ def test_grad_and_second_order():
     np.testing.assert_allclose(x.grad.asnumpy(), 6 * xv)
 
 
+def _first(out):
+    return out[0] if isinstance(out, list) else out  # rrelu also returns its mask
+
+
+def _penalty_and_its_gradient(f, arrays, wrt):
+    """S = Σ (dL/dwrt)², L = Σ f(arrays)·c, and dS/d(each array) by second-order autograd."""
+    xs = [nd.array(a, dtype="float64") for a in arrays]
+    for x in xs:
+        x.attach_grad()
+    mx.random.seed(7)  # rrelu draws the same slopes at every point
+    with autograd.record():
+        y = f(*xs)
+        c = nd.array(np.linspace(0.5, 1.5, y.size).reshape(y.shape), dtype="float64")
+        gs = autograd.grad(y, [xs[i] for i in wrt], head_grads=c, create_graph=True)
+        s = sum((g * g).sum() for g in gs)
+    s.backward()
+    return s.asscalar(), [x.grad.asnumpy() for x in xs]
+
+
+@pytest.mark.parametrize("name,f,shapes,wrt", [
+    ("fc", lambda x, w, b: nd.FullyConnected(x, w, b, num_hidden=3), [(4, 2, 3), (3, 6), (3,)], [0, 1, 2]),
+    ("fc weights only", lambda x, w, b: nd.FullyConnected(x, w, b, num_hidden=3), [(4, 6), (3, 6), (3,)], [1]),
+    ("fc last axis", lambda x, w: nd.FullyConnected(x, w, num_hidden=3, no_bias=True, flatten=False),
+     [(2, 4, 5), (3, 5)], [0, 1]),
+    ("mlp", lambda x, w1, w2: nd.FullyConnected(nd.Activation(nd.FullyConnected(
+        x, w1, num_hidden=4, no_bias=True), act_type="tanh"), w2, num_hidden=2, no_bias=True),
+     [(3, 5), (4, 5), (2, 4)], [0]),
+] + [("act " + a, lambda x, a=a: nd.Activation(x, act_type=a), [(2, 5)], [0])
+     for a in ("relu", "sigmoid", "tanh", "softrelu", "softsign")]
+  + [("leaky " + k, lambda x, kw=kw: _first(nd.LeakyReLU(x, **kw)), [(2, 5)], [0])
+     for k, kw in [("leaky", {"slope": 0.2}), ("elu", {"act_type": "elu", "slope": 0.7}),
+                   ("selu", {"act_type": "selu"}), ("gelu", {"act_type": "gelu"}),
+                   ("rrelu", {"act_type": "rrelu"})]])
+def test_second_order_through_layers_matches_finite_differences(name, f, shapes, wrt):
+    # MXNet 1.9.1 refuses these ("_backward_FullyConnected is non-differentiable"...): a
+    # gradient penalty over an MLP needs them.
+    rs = np.random.RandomState(3)
+    arrays = [rs.uniform(-1.5, 1.5, s) for s in shapes]
+    _, got = _penalty_and_its_gradient(f, arrays, wrt)
+    h = 1e-6
+    for i, a in enumerate(arrays):
+        num = np.zeros_like(a)
+        for j in range(a.size):
+            for sign in (1, -1):
+                moved = [b.copy() for b in arrays]
+                moved[i].flat[j] += sign * h
+                num.flat[j] += sign * _penalty_and_its_gradient(f, moved, wrt)[0] / (2 * h)
+        np.testing.assert_allclose(got[i], num, rtol=1e-4, atol=1e-6, err_msg="%s input %d" % (name, i))
+
+
 def test_backward_without_record_is_an_error():
     x = nd.array([1.0, 2.0])
     x.attach_grad()

@@ -4,12 +4,13 @@
 
 use crate::dtype::Element;
 use crate::error::{Error, Result};
+use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::halves::{map_real, zip_real};
 use crate::kernels::cpu::norm::{load, softmax, softmax_grad, with_real, Real};
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
 use crate::op::params::param;
-use crate::op::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry, SimpleDef};
+use crate::op::{expect_inputs, Desc, FnOp, GradArgs, Inputs, Operator, Registry, SimpleDef};
 use crate::random::Xoshiro;
 use crate::shape::Shape;
 use std::sync::Arc;
@@ -114,7 +115,52 @@ fn backward_activation(act: Act) -> Arc<dyn Operator> {
     );
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(cuda::kernel(act, true)));
-    op.arc()
+    op.with_grad(move |g, a| backward_activation_grad(act, g, a))
+        .arc()
+}
+
+/// The gradient of `_backward_Activation` (second-order autograd, which MXNet lacks): the
+/// backward is linear in the head gradient, and its derivative in the output (input for
+/// softsign) follows from `act_backward`'s formulas.
+fn backward_activation_grad(
+    act: Act,
+    g: &mut GradBuilder,
+    a: &GradArgs,
+) -> Result<Vec<Option<Entry>>> {
+    let (og, v, h) = (&a.inputs[0], &a.inputs[1], &a.out_grads[0]);
+    let d_og = g.apply(backward_activation(act), &[h.clone(), v.clone()]);
+    let hog = g.mul(h, og)?;
+    let d_v = match act {
+        Act::Relu => g.zeros_like(v)?,
+        // y(1 - y) -> 1 - 2y
+        Act::Sigmoid => {
+            let y2 = g.scale(v, 2.0)?;
+            let t = g.op1("_rminus_scalar", &[("scalar", "1")], &[y2])?;
+            g.mul(&hog, &t)?
+        }
+        // 1 - y² -> -2y
+        Act::Tanh => {
+            let t = g.mul(&hog, v)?;
+            g.scale(&t, -2.0)?
+        }
+        // 1 - e^-y -> e^-y
+        Act::SoftRelu => {
+            let n = g.op1("negative", &[], std::slice::from_ref(v))?;
+            let e = g.op1("exp", &[], &[n])?;
+            g.mul(&hog, &e)?
+        }
+        // (1 + |x|)^-2 -> -2 sign(x) (1 + |x|)^-3
+        Act::SoftSign => {
+            let ab = g.op1("abs", &[], std::slice::from_ref(v))?;
+            let d = g.op1("_plus_scalar", &[("scalar", "1")], &[ab])?;
+            let d3 = g.op1("_power_scalar", &[("scalar", "3")], &[d])?;
+            let sg = g.op1("sign", &[], std::slice::from_ref(v))?;
+            let t = g.op1("elemwise_div", &[], &[sg, d3])?;
+            let t = g.mul(&hog, &t)?;
+            g.scale(&t, -2.0)?
+        }
+    };
+    Ok(vec![d_og.into_iter().next(), Some(d_v)])
 }
 
 /// Forward (of `x0`) and backward (head gradient `x0`, output or input `x1`) in CUDA C, as
@@ -630,8 +676,49 @@ fn backward_leaky(k: Leaky) -> Arc<dyn Operator> {
     );
     if k == Leaky::PRelu {
         op.num_outputs = 2;
+        return op.arc();
     }
-    op.arc()
+    op.with_grad(move |g, a| backward_leaky_grad(k, g, a)).arc()
+}
+
+/// The gradient of `_backward_LeakyReLU` but for prelu (second-order autograd, which MXNet
+/// lacks): linear in the head gradient; in x, the slope's derivative is 0 for the piecewise
+/// linear kinds, `neg·e^x` below 0 for elu/selu and φ(x)(2 - x²) for gelu.
+fn backward_leaky_grad(k: Leaky, g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Option<Entry>>> {
+    let (dy, x, h) = (&a.inputs[0], &a.inputs[1], &a.out_grads[0]);
+    let mut ins = a.inputs.to_vec();
+    ins[0] = h.clone();
+    let d_dy = g.apply(backward_leaky(k), &ins).into_iter().next();
+    let hdy = g.mul(h, dy)?;
+    let d_x = match (k, k.piece()) {
+        (_, Some((p, true))) => {
+            // The backward at h·dy is h·dy·slope; the slope is pos above 0, constant there.
+            let mut at = a.inputs.to_vec();
+            at[0] = hdy.clone();
+            let t = g.apply(backward_leaky(k), &at).swap_remove(0);
+            let above = g.op1(
+                "_greater_scalar",
+                &[("scalar", "0")],
+                std::slice::from_ref(x),
+            )?;
+            let lin = g.mul(&hdy, &above)?;
+            let lin = g.scale(&lin, -p.pos)?;
+            g.add(&t, &lin)?
+        }
+        (Leaky::Gelu, _) => {
+            let x2 = g.op1("square", &[], std::slice::from_ref(x))?;
+            let e = g.scale(&x2, -0.5)?;
+            let e = g.op1("exp", &[], &[e])?;
+            let phi = g.scale(&e, 0.398_942_280_401_432_7)?;
+            let t = g.op1("_rminus_scalar", &[("scalar", "2")], &[x2])?;
+            let d2 = g.mul(&phi, &t)?;
+            g.mul(&hdy, &d2)?
+        }
+        _ => g.zeros_like(x)?,
+    };
+    let mut grads = vec![d_dy, Some(d_x)];
+    grads.resize(a.inputs.len(), None);
+    Ok(grads)
 }
 
 /// (outer, n, inner) of SoftmaxActivation's softmax.
