@@ -101,23 +101,51 @@ def _penalty_and_its_gradient(f, arrays, wrt):
     return s.asscalar(), [x.grad.asnumpy() for x in xs]
 
 
-@pytest.mark.parametrize("name,f,shapes,wrt", [
-    ("fc", lambda x, w, b: nd.FullyConnected(x, w, b, num_hidden=3), [(4, 2, 3), (3, 6), (3,)], [0, 1, 2]),
-    ("fc weights only", lambda x, w, b: nd.FullyConnected(x, w, b, num_hidden=3), [(4, 6), (3, 6), (3,)], [1]),
-    ("fc last axis", lambda x, w: nd.FullyConnected(x, w, num_hidden=3, no_bias=True, flatten=False),
-     [(2, 4, 5), (3, 5)], [0, 1]),
-    ("mlp", lambda x, w1, w2: nd.FullyConnected(nd.Activation(nd.FullyConnected(
-        x, w1, num_hidden=4, no_bias=True), act_type="tanh"), w2, num_hidden=2, no_bias=True),
-     [(3, 5), (4, 5), (2, 4)], [0]),
+def _fc(x, w, b=None, **kw):
+    return nd.FullyConnected(x, w, b, num_hidden=w.shape[0], no_bias=b is None, **kw)
+
+
+def _conv(x, w, b=None, **kw):
+    return nd.Convolution(x, w, b, num_filter=w.shape[0], kernel=w.shape[2:], no_bias=b is None,
+                          **kw)
+
+
+def _mlp(x, w1, w2):
+    return _fc(nd.Activation(_fc(x, w1), act_type="tanh"), w2)
+
+
+def _convnet(x, w1, w2):
+    return _fc(nd.Activation(_conv(x, w1), act_type="softrelu"), w2)
+
+
+# (name, function, input shapes, inputs whose gradient is penalised)
+SECOND_ORDER = [
+    ("fc", _fc, [(4, 2, 3), (3, 6), (3,)], [0, 1, 2]),
+    ("fc weights only", _fc, [(4, 6), (3, 6), (3,)], [1]),
+    ("fc last axis", lambda x, w: _fc(x, w, flatten=False), [(2, 4, 5), (3, 5)], [0, 1]),
+    ("mlp", _mlp, [(3, 5), (4, 5), (2, 4)], [0]),
+    ("conv", lambda x, w, b: _conv(x, w, b, pad=(1, 1), stride=(2, 1)),
+     [(2, 3, 5, 4), (2, 3, 3, 3), (2,)], [0, 1, 2]),
+    ("conv grouped dilated 1-D", lambda x, w: _conv(x, w, num_group=2, dilate=(2,)),
+     [(2, 4, 6), (4, 2, 2)], [0, 1]),
+    ("conv weights only", _conv, [(1, 2, 4, 4), (3, 2, 2, 2), (3,)], [1, 2]),
+    ("deconv", lambda x, w, b: nd.Deconvolution(x, w, b, kernel=(3, 3), num_filter=2,
+                                              stride=(2, 2), pad=(1, 1), adj=(1, 0),
+                                              no_bias=False),
+     [(2, 3, 3, 3), (3, 2, 3, 3), (2,)], [0, 1, 2]),
+    ("convnet", _convnet, [(2, 1, 5, 5), (2, 1, 3, 3), (1, 18)], [0]),
 ] + [("act " + a, lambda x, a=a: nd.Activation(x, act_type=a), [(2, 5)], [0])
-     for a in ("relu", "sigmoid", "tanh", "softrelu", "softsign")]
-  + [("leaky " + k, lambda x, kw=kw: _first(nd.LeakyReLU(x, **kw)), [(2, 5)], [0])
-     for k, kw in [("leaky", {"slope": 0.2}), ("elu", {"act_type": "elu", "slope": 0.7}),
-                   ("selu", {"act_type": "selu"}), ("gelu", {"act_type": "gelu"}),
-                   ("rrelu", {"act_type": "rrelu"})]])
+     for a in ("relu", "sigmoid", "tanh", "softrelu", "softsign")] + [
+    ("leaky " + k, lambda x, kw=kw: _first(nd.LeakyReLU(x, **kw)), [(2, 5)], [0])
+    for k, kw in [("leaky", {"slope": 0.2}), ("elu", {"act_type": "elu", "slope": 0.7}),
+                  ("selu", {"act_type": "selu"}), ("gelu", {"act_type": "gelu"}),
+                  ("rrelu", {"act_type": "rrelu"})]]
+
+
+@pytest.mark.parametrize("name,f,shapes,wrt", SECOND_ORDER, ids=[c[0] for c in SECOND_ORDER])
 def test_second_order_through_layers_matches_finite_differences(name, f, shapes, wrt):
     # MXNet 1.9.1 refuses these ("_backward_FullyConnected is non-differentiable"...): a
-    # gradient penalty over an MLP needs them.
+    # gradient penalty over an MLP or a convnet needs them.
     rs = np.random.RandomState(3)
     arrays = [rs.uniform(-1.5, 1.5, s) for s in shapes]
     _, got = _penalty_and_its_gradient(f, arrays, wrt)
@@ -129,7 +157,8 @@ def test_second_order_through_layers_matches_finite_differences(name, f, shapes,
                 moved = [b.copy() for b in arrays]
                 moved[i].flat[j] += sign * h
                 num.flat[j] += sign * _penalty_and_its_gradient(f, moved, wrt)[0] / (2 * h)
-        np.testing.assert_allclose(got[i], num, rtol=1e-4, atol=1e-6, err_msg="%s input %d" % (name, i))
+        np.testing.assert_allclose(got[i], num, rtol=1e-4, atol=1e-6,
+                                   err_msg="%s input %d" % (name, i))
 
 
 def test_backward_without_record_is_an_error():

@@ -509,7 +509,7 @@ fn backward_op(cfg: Arc<Cfg>, need_dx: bool) -> Arc<dyn Operator> {
     } else {
         "_backward_Convolution"
     };
-    let (c2, no_bias) = (cfg.clone(), cfg.no_bias);
+    let (c2, no_bias, c4) = (cfg.clone(), cfg.no_bias, cfg.clone());
     #[cfg(feature = "cuda")]
     let c3 = cfg.clone();
     let mut op = FnOp::new(
@@ -543,7 +543,70 @@ fn backward_op(cfg: Arc<Cfg>, need_dx: bool) -> Arc<dyn Operator> {
     op.num_outputs = 1 + usize::from(need_dx) + usize::from(!no_bias);
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(cuda::backward(c3, need_dx)));
-    op.arc()
+    op.with_grad(move |g, a| backward_grad(&c4, need_dx, g, a))
+        .arc()
+}
+
+/// The gradient of the backward (second-order autograd, which MXNet lacks for these ops).
+/// The backward is the adjoint of the forward, bilinear in (dY, data) and (dY, weight): with
+/// head gradients Gx, Gw, Gb, d(dY) = fwd(Gx, W) + fwd(X, Gw) + Gb per channel, d(data) is
+/// the data gradient of dY at weight Gw, d(weight) the weight gradient of dY at data Gx.
+fn backward_grad(
+    cfg: &Arc<Cfg>,
+    need_dx: bool,
+    g: &mut crate::graph::GradBuilder,
+    a: &crate::op::GradArgs,
+) -> Result<Vec<Option<crate::graph::Entry>>> {
+    let [dy, x, w] = a.inputs else {
+        return Err(Error::Internal(format!(
+            "{} gradient needs 3 inputs",
+            cfg.op
+        )));
+    };
+    let mut heads = a.out_grads.iter();
+    let gx = if need_dx { heads.next() } else { None };
+    let gw = heads
+        .next()
+        .ok_or_else(|| Error::Internal(format!("{} gradient without dW", cfg.op)))?;
+    let gb = if cfg.no_bias { None } else { heads.next() };
+    let want = |i: usize| a.needs.get(i).copied().unwrap_or(true);
+    let linear = Cfg {
+        no_bias: true,
+        ..(**cfg).clone()
+    };
+    let d_dy = if want(0) {
+        let fwd = conv_op(linear);
+        let mut parts = g.apply(fwd.clone(), &[x.clone(), gw.clone()]);
+        if let Some(gx) = gx {
+            parts.extend(g.apply(fwd, &[gx.clone(), w.clone()]));
+        }
+        if let Some(gb) = gb {
+            let shape = format!("(1, -1{})", ", 1".repeat(cfg.kernel.len()));
+            let col = g.op1("Reshape", &[("shape", &shape)], std::slice::from_ref(gb))?;
+            parts.push(g.op1("broadcast_like", &[], &[col, dy.clone()])?);
+        }
+        Some(g.sum(&parts)?)
+    } else {
+        None
+    };
+    let d_x = if want(1) {
+        let ins = [dy.clone(), x.clone(), gw.clone()];
+        g.apply(backward_op(cfg.clone(), true), &ins)
+            .into_iter()
+            .next()
+    } else {
+        None
+    };
+    let d_w = match gx {
+        Some(gx) if want(2) => {
+            let ins = [dy.clone(), gx.clone(), w.clone()];
+            g.apply(backward_op(cfg.clone(), false), &ins)
+                .into_iter()
+                .next()
+        }
+        _ => None,
+    };
+    Ok(vec![d_dy, d_x, d_w])
 }
 
 fn conv_op(cfg: Cfg) -> Arc<dyn Operator> {
