@@ -336,15 +336,21 @@ def checkpoint_resume(mx):
     return out
 
 
+def bound_mlp(mx, optimizer_params, **bind):
+    """`mlp` in a Module bound for batches of 10, from `weights`, with SGD."""
+    sym = mlp(mx)
+    mod = mx.mod.Module(sym)
+    mod.bind([("data", (10, 7))], [("softmax_label", (10,))], **bind)
+    mod.init_params(arg_params=weights(mx, sym, data=(10, 7), softmax_label=(10,))[0])
+    mod.init_optimizer(optimizer_params=optimizer_params)
+    return mod
+
+
 @case
 def forward_backward_update(mx):
     x, y = classes(20)
-    sym = mlp(mx)
-    mod = mx.mod.Module(sym)
-    mod.bind(data_shapes=[("data", (10, 7))], label_shapes=[("softmax_label", (10,))],
-             inputs_need_grad=True)
-    mod.init_params(arg_params=weights(mx, sym, data=(10, 7), softmax_label=(10,))[0])
-    mod.init_optimizer(optimizer_params={"learning_rate": 0.2, "momentum": 0.5, "wd": 0.1})
+    mod = bound_mlp(mx, {"learning_rate": 0.2, "momentum": 0.5, "wd": 0.1},
+                    inputs_need_grad=True)
     metric = mx.metric.create(["acc", "ce"])
     out = {}
     for i in range(3):
@@ -473,11 +479,7 @@ def bucketing_lstm(mx):
 @case
 def reshape_between_batches(mx):
     x, y = classes(20)
-    sym = mlp(mx)
-    mod = mx.mod.Module(sym)
-    mod.bind([("data", (10, 7))], [("softmax_label", (10,))])
-    mod.init_params(arg_params=weights(mx, sym, data=(10, 7), softmax_label=(10,))[0])
-    mod.init_optimizer(optimizer_params={"learning_rate": 0.1})
+    mod = bound_mlp(mx, {"learning_rate": 0.1})
 
     def step(rows):
         mod.forward(mx.io.DataBatch([mx.nd.array(x[rows])], [mx.nd.array(y[rows])]),
