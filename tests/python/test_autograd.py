@@ -134,6 +134,13 @@ SECOND_ORDER = [
                                               no_bias=False),
      [(2, 3, 3, 3), (3, 2, 3, 3), (2,)], [0, 1, 2]),
     ("convnet", _convnet, [(2, 1, 5, 5), (2, 1, 3, 3), (1, 18)], [0]),
+    ("avg pool", lambda x: nd.Pooling(nd.tanh(x), kernel=(3, 2), stride=(2, 1), pad=(1, 1),
+                                      pool_type="avg", count_include_pad=False),
+     [(2, 2, 5, 4)], [0]),
+    ("sum pool 1-D", lambda x: nd.Pooling(nd.sigmoid(x), kernel=(2,), pool_type="sum"),
+     [(2, 3, 5)], [0]),
+    ("global avg pool", lambda x: nd.Pooling(nd.tanh(x), global_pool=True, kernel=(1, 1),
+                                             pool_type="avg"), [(2, 3, 3, 3)], [0]),
 ] + [("act " + a, lambda x, a=a: nd.Activation(x, act_type=a), [(2, 5)], [0])
      for a in ("relu", "sigmoid", "tanh", "softrelu", "softsign")] + [
     ("leaky " + k, lambda x, kw=kw: _first(nd.LeakyReLU(x, **kw)), [(2, 5)], [0])

@@ -291,7 +291,7 @@ pub(super) fn backward_infer(
 
 fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
     const B: &str = "_backward_Pooling";
-    let c2 = cfg.clone();
+    let (c2, c4) = (cfg.clone(), cfg.clone());
     #[cfg(feature = "cuda")]
     let c3 = cfg.clone();
     let op = FnOp::new(
@@ -306,7 +306,18 @@ fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
     );
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(cuda::backward(c3)));
-    op.arc()
+    if !matches!(c4.kind, Kind::Avg { .. } | Kind::Sum) {
+        return op.arc();
+    }
+    // Second-order autograd (which MXNet lacks): average and sum pooling are linear and their
+    // backward is the forward's adjoint, so the backward's gradient is the forward of the
+    // head gradient; data and output only shape it.
+    op.with_grad(move |g, a| {
+        let fwd = pool_op((*c4).clone());
+        let d_dy = g.apply(fwd, std::slice::from_ref(&a.out_grads[0]));
+        Ok(vec![d_dy.into_iter().next(), None, None])
+    })
+    .arc()
 }
 
 fn pool_op(cfg: Cfg) -> Arc<dyn Operator> {
