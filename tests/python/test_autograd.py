@@ -141,6 +141,13 @@ SECOND_ORDER = [
      [(2, 3, 5)], [0]),
     ("global avg pool", lambda x: nd.Pooling(nd.tanh(x), global_pool=True, kernel=(1, 1),
                                              pool_type="avg"), [(2, 3, 3, 3)], [0]),
+    ("max pool 2x2", lambda x: nd.Pooling(x ** 3, kernel=(2, 2), stride=(2, 2)), [(2, 2, 4, 4)],
+     [0]),
+    ("max pool overlapping padded", lambda x: nd.Pooling(nd.tanh(x), kernel=(3, 3), pad=(1, 1),
+                                                         stride=(1, 2)), [(1, 2, 5, 5)], [0]),
+    ("max pool 1-D", lambda x: nd.Pooling(x ** 3, kernel=(3,), stride=(2,)), [(2, 2, 7)], [0]),
+    ("global max pool", lambda x: nd.Pooling(nd.sin(x), global_pool=True, kernel=(1, 1)),
+     [(2, 3, 3, 3)], [0]),
 ] + [("act " + a, lambda x, a=a: nd.Activation(x, act_type=a), [(2, 5)], [0])
      for a in ("relu", "sigmoid", "tanh", "softrelu", "softsign")] + [
     ("leaky " + k, lambda x, kw=kw: _first(nd.LeakyReLU(x, **kw)), [(2, 5)], [0])

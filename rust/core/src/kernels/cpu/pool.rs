@@ -361,6 +361,30 @@ pub fn backward<T: Element>(g: &Geom, kind: Kind, dy: &[T], x: &[T], y: &[T], dx
     });
 }
 
+/// The adjoint of max pooling's `backward` in dy (its second-order step): each output takes
+/// `gx` at the first maximum of `x` in its window, the input `backward` routes it to.
+pub fn max_gather<T: Element>(g: &Geom, x: &[T], gx: &[T], out: &mut [T]) {
+    let (il, ol) = (g.in_len(), g.out_len());
+    let kl: usize = g.kernel.iter().product();
+    let outp = Ptr(out.as_mut_ptr());
+    par_ranges(g.planes, ol * kl, |b, e| {
+        for pl in b..e {
+            let (src, gs) = (&x[pl * il..(pl + 1) * il], &gx[pl * il..(pl + 1) * il]);
+            // SAFETY: plane pl of out belongs to this task.
+            let dst = unsafe { std::slice::from_raw_parts_mut(outp.get().add(pl * ol), ol) };
+            each_out(g, |k, o| {
+                let mut best: Option<usize> = None;
+                each_in(g, &window(g, o), |i| {
+                    if best.is_none_or(|b| src[i] > src[b]) {
+                        best = Some(i);
+                    }
+                });
+                dst[k] = best.map_or(T::default(), |b| gs[b]);
+            });
+        }
+    });
+}
+
 /// Max-pool gradient of one plane for in-bounds, non-overlapping 2-D windows: the first
 /// maximum of each window receives the output gradient, every other input zero.
 fn max_backward_2d<T: Element>(g: &Geom, src: &[T], dy: &[T], dx: &mut [T]) {

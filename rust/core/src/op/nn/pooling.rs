@@ -3,7 +3,7 @@
 //! kernels/cpu/pool.rs. The gradient is one `_backward_Pooling` node reading the output
 //! gradient, the input and the output.
 
-use super::float;
+use super::{check_count, float};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::cpu::halves::{through_f32, Half};
@@ -306,18 +306,70 @@ fn backward_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
     );
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(cuda::backward(c3)));
-    if !matches!(c4.kind, Kind::Avg { .. } | Kind::Sum) {
-        return op.arc();
-    }
-    // Second-order autograd (which MXNet lacks): average and sum pooling are linear and their
-    // backward is the forward's adjoint, so the backward's gradient is the forward of the
-    // head gradient; data and output only shape it.
+    // Second-order autograd (which MXNet lacks). The backward is linear in dy and, away from
+    // ties, constant in data: its gradient is its adjoint applied to the head gradient, the
+    // forward for average and sum pooling (linear themselves), a gather for max pooling.
+    let (adjoint, reads_data) = match c4.kind {
+        Kind::Avg { .. } | Kind::Sum => (pool_op((*c4).clone()), false),
+        Kind::Max => (max_gather_op(c4), true),
+        Kind::Lp(_) => return op.arc(),
+    };
     op.with_grad(move |g, a| {
-        let fwd = pool_op((*c4).clone());
-        let d_dy = g.apply(fwd, std::slice::from_ref(&a.out_grads[0]));
-        Ok(vec![d_dy.into_iter().next(), None, None])
+        let h = a.out_grads[0].clone();
+        let ins = if reads_data {
+            vec![a.inputs[1].clone(), h]
+        } else {
+            vec![h]
+        };
+        Ok(vec![
+            g.apply(adjoint.clone(), &ins).into_iter().next(),
+            None,
+            None,
+        ])
     })
     .arc()
+}
+
+/// Inputs (data, gx), output of the pooled shape: `gx` read where max pooling of data found
+/// each window's maximum (`pool::max_gather`).
+fn max_gather_op(cfg: Arc<Cfg>) -> Arc<dyn Operator> {
+    const G: &str = "_backward_backward_Pooling";
+    let c2 = cfg.clone();
+    let mut op = FnOp::new(
+        G,
+        move |ins| {
+            check_count(G, ins, 2)?;
+            let dt = float(G, ins[0].dtype)?;
+            if ins[1].shape != ins[0].shape || ins[1].dtype != ins[0].dtype {
+                return Err(Error::shape(
+                    G,
+                    format!(
+                        "the head gradient {} ({}) must match the data {} ({})",
+                        ins[1].shape, ins[1].dtype, ins[0].shape, ins[0].dtype
+                    ),
+                ));
+            }
+            let g = cfg.geom(&ins[0].shape)?;
+            Ok(vec![Desc::new(cfg.out_shape(&ins[0].shape, &g), dt)])
+        },
+        move |_, ins, outs| by_float!(G, ins[0].dtype(), max_gather_t, &c2, ins, &outs[0]),
+    );
+    op.num_inputs = Some(2);
+    op.arc()
+}
+
+fn max_gather_t<T: Element>(cfg: &Cfg, ins: &[NDArray], out: &NDArray) -> Result<()> {
+    let g = cfg.geom(ins[0].shape())?;
+    // SAFETY: reads data and gx, writes the fresh out; shapes checked by the infer.
+    unsafe {
+        pool::max_gather(
+            &g,
+            ins[0].data::<T>(),
+            ins[1].data::<T>(),
+            out.data_mut::<T>(),
+        )
+    };
+    Ok(())
 }
 
 fn pool_op(cfg: Cfg) -> Arc<dyn Operator> {
