@@ -577,3 +577,24 @@ def test_bucketing_checkpoint_round_trips_with_mxnet(tmp_path):
         named.bind([("data", (2, 5))], [("softmax_label", (2,))])
         named.init_params()
         named.save_checkpoint(prefix, 1)
+
+
+def test_a_batch_that_would_reshape_the_parameters_is_refused():
+    # (4, 6) data for a module bound with (4, 5) would need a (3, 6) weight: MXNet 1.9.1
+    # refuses ("Shape of unspecified arg: fc_weight changed"); a fresh zero weight would
+    # silently replace the trained one.
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=3,
+                                                     name="fc"), name="softmax")
+    mod = mx.mod.Module(net)
+    mod.bind([("data", (4, 5))], [("softmax_label", (4,))])
+    w = np.arange(15, dtype="f").reshape(3, 5) / 10
+    mod.init_params(arg_params={"fc_weight": mx.nd.array(w), "fc_bias": mx.nd.zeros(3)})
+    with pytest.raises(mx.MXNetError, match=r"fc_weight changed from \(3, 5\) to \(3, 6\)"):
+        mod.forward(mx.io.DataBatch([mx.nd.ones((4, 6))], [mx.nd.zeros(4)]))
+    # The module still holds its weights and runs batches of its shape (or another size).
+    z = np.exp(w.sum(1) - w.sum(1).max())
+    for n in (4, 2):
+        mod.forward(mx.io.DataBatch([mx.nd.ones((n, 5))], [mx.nd.zeros(n)]), is_train=False)
+        np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), np.tile(z / z.sum(), (n, 1)),
+                                   rtol=1e-5)
+    np.testing.assert_array_equal(mod.get_params()[0]["fc_weight"].asnumpy(), w)

@@ -4,6 +4,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import ndarray as nd
+from ..base import MXNetError
 from ..context import Context
 from ..executor import Executor, _storage_types, group_contexts
 from ..io import DataDesc
@@ -211,6 +212,18 @@ class DataParallelExecutorGroup:
                             group_contexts(self.symbol, self.arg_names, ctx, group2ctx)))
         arg_ctxs.update(zip(self.aux_names,
                             group_contexts(self.symbol, self.aux_names, ctx, group2ctx)))
+
+        # Parameters and states are shared, so new input shapes must not change theirs (MXNet
+        # refuses too); a new array would silently start from zeros.
+        kept = [(n, s, shared_args.get(n)) for n, s in zip(self.arg_names, arg_shapes)
+                if n in self.param_names]
+        kept += [(n, s, shared_aux.get(n)) for n, s in zip(self.aux_names, aux_shapes)]
+        for name, shape, have in kept:
+            if have is not None and have.shape != tuple(shape):
+                raise MXNetError(
+                    "Shape of unspecified arg: %s changed from %s to %s for inputs %s: "
+                    "parameters keep their shape (check the network or the batch's shapes)"
+                    % (name, have.shape, tuple(shape), input_shapes))
 
         def reuse(pool, name, shape, dtype, stype="default"):
             arr = pool.get(name)
