@@ -272,9 +272,10 @@ fn backward_op(cfg: Cfg, need_dx: bool) -> Arc<dyn Operator> {
         .arc()
 }
 
-/// The gradient of the backward (second-order autograd, which MXNet lacks for this op). In
-/// the (rows, features) views dX = dY·W, dW = dYᵀ·X and db = Σ_rows dY are bilinear, so with
-/// head gradients Gx, Gw, Gb: d(dY) = Gx·Wᵀ + X·Gwᵀ + Gb per row, dX = dY·Gw, dW = dYᵀ·Gx.
+/// The gradient of the backward (second-order autograd, which MXNet lacks for this op). The
+/// backward is the adjoint of the forward, bilinear in (dY, data) and (dY, weight): with head
+/// gradients Gx, Gw, Gb, d(dY) = fc(X, Gw, Gb) + fc(Gx, W), d(data) is the data gradient of dY
+/// at weight Gw, d(weight) the weight gradient of dY at data Gx.
 fn backward_grad(
     cfg: Cfg,
     need_dx: bool,
@@ -291,52 +292,37 @@ fn backward_grad(
     let gw = heads.next();
     let gb = if cfg.no_bias { None } else { heads.next() };
     let gw = gw.ok_or_else(|| Error::Internal("_backward_FullyConnected without dW".into()))?;
-    // Rows × features views: flatten keeps the first axis, otherwise the last is the feature.
-    let rows: &[(&str, &str)] = if cfg.flatten {
-        &[("shape", "(0, -1)")]
-    } else {
-        &[("shape", "(-1, 0)"), ("reverse", "True")]
-    };
-    let two_d = |g: &mut crate::graph::GradBuilder, e: &Entry| {
-        g.op1("Reshape", rows, std::slice::from_ref(e))
-    };
-    let dy2 = two_d(g, dy)?;
-    let x2 = two_d(g, x)?;
-    let gx2 = gx.map(|e| two_d(g, e)).transpose()?;
-    let dot = |g: &mut crate::graph::GradBuilder, l: &Entry, r: &Entry, ta: bool, tb: bool| {
-        let (ta, tb) = (
-            if ta { "True" } else { "False" },
-            if tb { "True" } else { "False" },
-        );
-        g.op1(
-            "dot",
-            &[("transpose_a", ta), ("transpose_b", tb)],
-            &[l.clone(), r.clone()],
-        )
-    };
     let want = |i: usize| a.needs.get(i).copied().unwrap_or(true);
+    let linear = Cfg {
+        no_bias: true,
+        ..cfg
+    };
     let d_dy = if want(0) {
-        let mut parts = vec![dot(g, &x2, gw, false, true)?];
-        if let Some(gx2) = &gx2 {
-            parts.push(dot(g, gx2, w, false, true)?);
+        let mut ins = vec![x.clone(), gw.clone()];
+        ins.extend(gb.cloned());
+        let with_bias = Cfg {
+            no_bias: gb.is_none(),
+            ..cfg
+        };
+        let mut parts = g.apply(fc_op(with_bias), &ins);
+        if let Some(gx) = gx {
+            parts.extend(g.apply(fc_op(linear), &[gx.clone(), w.clone()]));
         }
-        if let Some(gb) = gb {
-            let row = g.op1("Reshape", &[("shape", "(1, -1)")], std::slice::from_ref(gb))?;
-            parts.push(g.op1("broadcast_like", &[], &[row, dy2.clone()])?);
-        }
-        let sum = g.sum(&parts)?;
-        Some(g.op1("reshape_like", &[], &[sum, dy.clone()])?)
+        Some(g.sum(&parts)?)
     } else {
         None
     };
     let d_x = if want(1) {
-        let p = dot(g, &dy2, gw, false, false)?;
-        Some(g.op1("reshape_like", &[], &[p, x.clone()])?)
+        let ins = [dy.clone(), x.clone(), gw.clone()];
+        g.apply(backward_op(linear, true), &ins).into_iter().next()
     } else {
         None
     };
-    let d_w = match (&gx2, want(2)) {
-        (Some(gx2), true) => Some(dot(g, &dy2, gx2, true, false)?),
+    let d_w = match gx {
+        Some(gx) if want(2) => {
+            let ins = [dy.clone(), gx.clone(), w.clone()];
+            g.apply(backward_op(linear, false), &ins).into_iter().next()
+        }
         _ => None,
     };
     Ok(vec![d_dy, d_x, d_w])

@@ -549,7 +549,7 @@ fn backward_op(cfg: Arc<Cfg>, need_dx: bool) -> Arc<dyn Operator> {
 
 /// The gradient of the backward (second-order autograd, which MXNet lacks for these ops).
 /// The backward is the adjoint of the forward, bilinear in (dY, data) and (dY, weight): with
-/// head gradients Gx, Gw, Gb, d(dY) = fwd(Gx, W) + fwd(X, Gw) + Gb per channel, d(data) is
+/// head gradients Gx, Gw, Gb, d(dY) = fwd(X, Gw, Gb) + fwd(Gx, W), d(data) is
 /// the data gradient of dY at weight Gw, d(weight) the weight gradient of dY at data Gx.
 fn backward_grad(
     cfg: &Arc<Cfg>,
@@ -574,16 +574,17 @@ fn backward_grad(
         no_bias: true,
         ..(**cfg).clone()
     };
+    let linear_bwd = |need_dx| backward_op(Arc::new(linear.clone()), need_dx);
     let d_dy = if want(0) {
-        let fwd = conv_op(linear);
-        let mut parts = g.apply(fwd.clone(), &[x.clone(), gw.clone()]);
+        let mut ins = vec![x.clone(), gw.clone()];
+        ins.extend(gb.cloned());
+        let with_bias = Cfg {
+            no_bias: gb.is_none(),
+            ..(**cfg).clone()
+        };
+        let mut parts = g.apply(conv_op(with_bias), &ins);
         if let Some(gx) = gx {
-            parts.extend(g.apply(fwd, &[gx.clone(), w.clone()]));
-        }
-        if let Some(gb) = gb {
-            let shape = format!("(1, -1{})", ", 1".repeat(cfg.kernel.len()));
-            let col = g.op1("Reshape", &[("shape", &shape)], std::slice::from_ref(gb))?;
-            parts.push(g.op1("broadcast_like", &[], &[col, dy.clone()])?);
+            parts.extend(g.apply(conv_op(linear.clone()), &[gx.clone(), w.clone()]));
         }
         Some(g.sum(&parts)?)
     } else {
@@ -591,18 +592,14 @@ fn backward_grad(
     };
     let d_x = if want(1) {
         let ins = [dy.clone(), x.clone(), gw.clone()];
-        g.apply(backward_op(cfg.clone(), true), &ins)
-            .into_iter()
-            .next()
+        g.apply(linear_bwd(true), &ins).into_iter().next()
     } else {
         None
     };
     let d_w = match gx {
         Some(gx) if want(2) => {
             let ins = [dy.clone(), gx.clone(), w.clone()];
-            g.apply(backward_op(cfg.clone(), false), &ins)
-                .into_iter()
-                .next()
+            g.apply(linear_bwd(false), &ins).into_iter().next()
         }
         _ => None,
     };
