@@ -71,6 +71,13 @@ class CustomOpProp(object):
         return (["default"] * len(in_stype), ["default"] * len(self.list_outputs()),
                 ["default"] * len(self.list_auxiliary_states()))
 
+    def infer_storage_type_backward(self, ograd_stype, in_stype, out_stype, igrad_stype,
+                                    aux_stype):
+        """Storage types of the backward's arrays, all dense by default; lists of the same
+        lengths as the arguments, in their order."""
+        return tuple(["default"] * len(s) for s in (ograd_stype, in_stype, out_stype,
+                                                    igrad_stype, aux_stype))
+
     def list_outputs(self):
         return ["output"]
 

@@ -16,6 +16,16 @@ def get_gpu_memory(gpu_dev_id):
     return gpu_memory_info(gpu_dev_id)
 
 
+def get_cuda_compute_capability(ctx):
+    """The compute capability of ``ctx``'s GPU as one number (70 for sm_70)."""
+    if ctx.device_type != "gpu":
+        raise ValueError("get_cuda_compute_capability: expects a gpu context, got %s" % (ctx,))
+    from . import _native, cuda
+    cuda.preload_libraries()
+    major, minor = _native.gpu_compute_capability(ctx.device_id)
+    return major * 10 + minor
+
+
 def getenv(name):
     """The value of environment variable ``name``, or None."""
     return os.environ.get(name)

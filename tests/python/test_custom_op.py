@@ -247,3 +247,12 @@ def test_deprecated_numpy_and_ndarray_ops():
     np.testing.assert_allclose(exe.forward(is_train=True)[0].asnumpy(), 2 * x)
     exe.backward(mx.nd.ones((4, 5)))
     np.testing.assert_array_equal(g.asnumpy(), np.full((4, 5), 2.0))
+
+
+def test_default_backward_storage_types_are_dense():
+    # MXNet's default: every list keeps its length and holds 'default' (an undefined input
+    # gradient becomes dense too).
+    got = _SoftmaxProp().infer_storage_type_backward(
+        ["default"], ["default", "default"], ["default"], ["undefined", "default"], [])
+    assert [list(x) for x in got] == [["default"], ["default"] * 2, ["default"],
+                                      ["default"] * 2, []]

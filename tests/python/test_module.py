@@ -598,3 +598,18 @@ def test_a_batch_that_would_reshape_the_parameters_is_refused():
         np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), np.tile(z / z.sum(), (n, 1)),
                                    rtol=1e-5)
     np.testing.assert_array_equal(mod.get_params()[0]["fc_weight"].asnumpy(), w)
+
+
+def test_exec_group_output_shapes_span_the_batch_as_mxnet():
+    # MXNet 1.9.1 printed these for the same module: the batch axis (0, or the one a
+    # __layout__ names) counts the whole batch, not one device's slice.
+    data = mx.sym.var("data")
+    fc = mx.sym.FullyConnected(data, num_hidden=4, name="fc")
+    tnc = mx.sym.transpose(mx.sym.Reshape(fc, shape=(0, 2, 2)), axes=(1, 0, 2))
+    g = mx.sym.Group([mx.sym.SoftmaxOutput(fc, name="softmax"),
+                      mx.sym.BlockGrad(tnc, __layout__="TNC")])
+    mod = mx.mod.Module(g, context=[mx.cpu(0), mx.cpu(1)])
+    mod.bind(data_shapes=[("data", (6, 3))], label_shapes=[("softmax_label", (6,))])
+    assert [e.outputs[1].shape for e in mod._exec_group.execs] == [(2, 3, 2)] * 2
+    assert mod._exec_group.get_output_shapes() == [("softmax_output", (6, 4)),
+                                                   ("blockgrad0_output", (2, 6, 2))]

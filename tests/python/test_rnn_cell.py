@@ -664,3 +664,10 @@ def test_mxnet_rnn_checkpoint_loads_into_the_same_cells():
     plain.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(x.shape)]), is_train=False)
     assert_almost_equal(plain.get_outputs()[0].asnumpy(),
                         np.load(os.path.join(GOLD, "predict_5.npy")), rtol=1e-5, atol=1e-6)
+
+
+def test_cells_import_from_rnn_cell_as_in_mxnet():
+    # MXNet defines every cell in mxnet/rnn/rnn_cell.py; user code imports them from there.
+    from oxnet.rnn.rnn_cell import ConvGRUCell, ConvLSTMCell, FusedRNNCell
+    assert FusedRNNCell is mx.rnn.FusedRNNCell
+    assert (ConvLSTMCell, ConvGRUCell) == (mx.rnn.ConvLSTMCell, mx.rnn.ConvGRUCell)

@@ -489,3 +489,15 @@ def test_asnumpy_dtype_binds_each_input_with_its_own_dtype():
     tu.check_symbolic_backward(sym, [data, lens], [np.ones(2)],
                                [np.array([[1, 0], [0, 0], [0, 1]]), np.zeros(2)],
                                grad_req={"data": "write", "len": "null"}, dtype="asnumpy")
+
+
+def test_gpu_queries_of_mxnet_tests():
+    assert tu.is_op_runnable() is True
+    with pytest.raises(ValueError, match="gpu context"):
+        tu.get_cuda_compute_capability(mx.cpu())
+    if mx.context.num_gpus() == 0:
+        print("no GPU: get_cuda_compute_capability(gpu(0)) must raise")
+        with pytest.raises((mx.MXNetError, RuntimeError)):
+            mx.util.get_cuda_compute_capability(mx.gpu(0))
+    else:
+        assert mx.util.get_cuda_compute_capability(mx.gpu(0)) >= 50

@@ -315,6 +315,16 @@ class DataParallelExecutorGroup:
             return _merge(outputs, self.output_layouts[begin:end])
         return outputs
 
+    def get_output_shapes(self):
+        """[(name, shape)] of the merged outputs: the batch axis spans the whole batch."""
+        shapes = []
+        for name, out, axis in zip(self.output_names, self.execs[0].outputs, self.output_layouts):
+            shape = list(out.shape)
+            if axis >= 0:
+                shape[axis] = self.batch_size
+            shapes.append((name, tuple(shape)))
+        return shapes
+
     def get_input_grads(self, merge_multi_context=True):
         if not self.inputs_need_grad:
             raise ValueError("bind with inputs_need_grad=True to get input gradients")

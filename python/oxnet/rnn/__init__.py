@@ -15,4 +15,9 @@ from .rnn import *  # noqa: F401,F403
 from . import io
 from .io import *  # noqa: F401,F403
 
+# MXNet defines the fused and convolutional cells in rnn_cell.py, where user code imports them.
+for _m in (conv_rnn_cell, fused_rnn_cell):
+    for _n in _m.__all__:
+        setattr(rnn_cell, _n, getattr(_m, _n))
+
 __all__ = rnn_cell.__all__ + conv_rnn_cell.__all__ + fused_rnn_cell.__all__ + rnn.__all__ + io.__all__

@@ -38,7 +38,7 @@ import oxnet as mx  # noqa: F401
 from ..context import Context, current_context  # noqa: F401
 from ..ndarray import array  # noqa: F401
 from ..symbol import Symbol  # noqa: F401
-from ..util import getenv, setenv  # noqa: F401
+from ..util import get_cuda_compute_capability, getenv, setenv  # noqa: F401
 
 from .compare import (
     almost_equal, assert_allclose, assert_almost_equal, assert_almost_equal_ignore_nan,
@@ -49,7 +49,7 @@ from .compare import (
 from .generate import (
     DummyIter, assign_each, assign_each2, compare_optimizer, create_2d_tensor, create_vector,
     default_context, discard_stderr, environment, get_identity_mat, get_identity_mat_batch,
-    is_aarch64_run, is_cd_run, list_gpus, new_matrix_with_real_eigvals_2d,
+    is_aarch64_run, is_cd_run, is_op_runnable, list_gpus, new_matrix_with_real_eigvals_2d,
     new_matrix_with_real_eigvals_nd, new_orthonormal_matrix_2d,
     new_sym_matrix_with_real_eigvals_2d, new_sym_matrix_with_real_eigvals_nd, rand_coord_2d, rand_ndarray, rand_shape_2d, rand_shape_3d, rand_shape_nd,
     random_arrays, random_sample, random_uniform_arrays, set_default_context)

@@ -130,6 +130,12 @@ def list_gpus():
     return range(get_gpu_count())
 
 
+def is_op_runnable():
+    """Whether MXNet's tests may run their operators on the current context: MXNet answered
+    False only for its TVM-generated operators on old GPUs, which oxnet does not have."""
+    return True
+
+
 class DummyIter(DataIter):
     """An endless iterator returning ``real_iter``'s first batch every time (for timing)."""
 

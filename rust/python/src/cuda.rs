@@ -98,6 +98,22 @@ pub fn gpu_memory_info(py: Python<'_>, id: i32) -> PyResult<(usize, usize)> {
     }
 }
 
+/// gpu(id)'s compute capability (major, minor), as the driver reports it.
+#[pyfunction]
+pub fn gpu_compute_capability(py: Python<'_>, id: i32) -> PyResult<(i32, i32)> {
+    #[cfg(feature = "cuda")]
+    {
+        crate::error::enter(py, move || Ok(oxnet::kernels::cuda::device(id)?.cc))
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        let _ = (py, id);
+        Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "oxnet was built without the cuda feature",
+        ))
+    }
+}
+
 /// Hands gpu(id)'s cached free buffers back to the driver.
 #[pyfunction]
 pub fn gpu_empty_cache(py: Python<'_>, id: i32) -> PyResult<()> {

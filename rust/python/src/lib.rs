@@ -59,6 +59,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cuda::copy_from_cuda_ptr, m)?)?;
     m.add_function(wrap_pyfunction!(cuda::cuda_sources, m)?)?;
     m.add_function(wrap_pyfunction!(cuda::gpu_memory_info, m)?)?;
+    m.add_function(wrap_pyfunction!(cuda::gpu_compute_capability, m)?)?;
     m.add_function(wrap_pyfunction!(cuda::gpu_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(ops::cpu_memory_info, m)?)?;
     m.add_function(wrap_pyfunction!(image::image_resize_u8, m)?)?;
