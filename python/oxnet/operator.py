@@ -131,8 +131,10 @@ def get_operator_arguments(op_name):
     for name, typ, default, _ in params:
         if name == variadic:
             continue
-        if "required" not in typ and "optional" not in typ:
-            typ += ", required" if default is None else ", optional, default=%s" % default
+        if default is None:
+            typ += ", required"
+        else:  # MXNet writes "{'a', 'b'},optional": no space after an optional enumeration
+            typ += ("," if typ.startswith("{") else ", ") + "optional, default=%s" % default
         names.append(name)
         types.append(typ)
     return OperatorArguments(len(names), names, types)

@@ -484,6 +484,12 @@ def test_operator_registry_listing():
     assert (a.narg, a.names) == (2, ["data", "act_type"])
     assert a.types == ["NDArray-or-Symbol",
                        "{'relu', 'sigmoid', 'softrelu', 'softsign', 'tanh'}, required"]
+    # MXNet 1.9.1's strings (no space before an optional enumeration's "optional").
+    assert mx.operator.get_operator_arguments("CTCLoss").types[-1] == \
+        "{'first', 'last'},optional, default='first'"
+    assert mx.operator.get_operator_arguments("Embedding").types[2:4] == ["int, required"] * 2
+    with pytest.raises(mx.MXNetError, match=r"Required parameter input_dim of int is not pre"):
+        mx.nd.Embedding(mx.nd.ones(2), mx.nd.ones((3, 2)), output_dim=2)
     assert mx.operator.get_operator_arguments("add_n").names == ["args"]
     assert mx.operator.get_operator_arguments("add_n").types == ["NDArray-or-Symbol[]"]
     conv = mx.operator.get_operator_arguments("Convolution")

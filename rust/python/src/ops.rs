@@ -61,7 +61,7 @@ pub fn list_ops() -> Vec<(
                 .map(|p| {
                     (
                         p.name.to_string(),
-                        p.ty.to_string(),
+                        p.type_name().to_string(),
                         p.default.map(str::to_string),
                         p.doc.to_string(),
                     )

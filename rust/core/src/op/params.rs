@@ -14,6 +14,19 @@ pub struct ParamSpec {
     pub doc: &'static str,
 }
 
+impl ParamSpec {
+    /// The type alone: some tables carry MXNet's ", required" / ", optional, default=..."
+    /// suffix, which the messages and docs add themselves.
+    pub fn type_name(&self) -> &'static str {
+        let cut = [", required", ", optional", ",optional"]
+            .iter()
+            .filter_map(|m| self.ty.find(m))
+            .min()
+            .unwrap_or(self.ty.len());
+        &self.ty[..cut]
+    }
+}
+
 /// Shorthand for declaring parameter tables.
 pub const fn param(
     name: &'static str,
@@ -56,9 +69,14 @@ impl<'a> Params<'a> {
                 for s in spec {
                     match s.default {
                         Some(d) => {
-                            msg += &format!("{} : {}, optional, default={}\n", s.name, s.ty, d)
+                            msg += &format!(
+                                "{} : {}, optional, default={}\n",
+                                s.name,
+                                s.type_name(),
+                                d
+                            )
                         }
-                        None => msg += &format!("{} : {}, required\n", s.name, s.ty),
+                        None => msg += &format!("{} : {}, required\n", s.name, s.type_name()),
                     }
                 }
                 return Err(Error::Param {
@@ -71,7 +89,11 @@ impl<'a> Params<'a> {
             if s.default.is_none() && !attrs.iter().any(|(k, _)| k == s.name) {
                 return Err(Error::Param {
                     op: describe(op, attrs),
-                    msg: format!("Required parameter {} of {} is not presented", s.name, s.ty),
+                    msg: format!(
+                        "Required parameter {} of {} is not presented",
+                        s.name,
+                        s.type_name()
+                    ),
                 });
             }
         }
