@@ -129,8 +129,8 @@ def get_operator_arguments(op_name):
     names = list(inputs)
     types = ["NDArray-or-Symbol[]" if many else "NDArray-or-Symbol"] * len(inputs)
     for name, typ, default, _ in params:
-        if name == variadic:
-            continue
+        if name == variadic and inputs == ["args"]:
+            continue  # add_n's family counts its inputs without declaring a parameter
         if default is None:
             typ += ", required"
         else:  # MXNet writes "{'a', 'b'},optional": no space after an optional enumeration

@@ -490,6 +490,7 @@ def test_operator_registry_listing():
     assert mx.operator.get_operator_arguments("Embedding").types[2:4] == ["int, required"] * 2
     with pytest.raises(mx.MXNetError, match=r"Required parameter input_dim of int is not pre"):
         mx.nd.Embedding(mx.nd.ones(2), mx.nd.ones((3, 2)), output_dim=2)
+    assert mx.operator.get_operator_arguments("Concat").names == ["data", "num_args", "dim"]
     assert mx.operator.get_operator_arguments("add_n").names == ["args"]
     assert mx.operator.get_operator_arguments("add_n").types == ["NDArray-or-Symbol[]"]
     conv = mx.operator.get_operator_arguments("Convolution")
