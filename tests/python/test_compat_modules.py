@@ -459,3 +459,37 @@ def test_rtc_without_gpu_raises_clearly():
     else:
         with pytest.raises(NotImplementedError, match="run-time compilation"):
             mx.rtc.CudaModule(source, exports=["axpy"])
+
+
+def test_registry_functions_share_the_tables_of_init_and_metric():
+    # MXNet 1.9.1 lists exactly these (mxref).
+    assert sorted(mx.registry.get_registry(mx.init.Initializer)) == [
+        "bilinear", "constant", "fusedrnn", "lstmbias", "msraprelu", "normal", "one", "ones",
+        "orthogonal", "uniform", "xavier", "zero", "zeros"]
+    assert mx.registry.get_create_func(mx.metric.EvalMetric, "metric")("acc").name == "accuracy"
+
+    class Shape(object):
+        pass
+    register = mx.registry.get_register_func(Shape, "shape")
+    create = mx.registry.get_create_func(Shape, "shape")
+
+    @mx.registry.get_alias_func(Shape, "shape")("sq")
+    class Square(Shape):
+        def __init__(self, side=1):
+            self.side = side
+    register(Square)
+    assert sorted(mx.registry.get_registry(Shape)) == ["sq", "square"]
+    assert create("SQUARE", 3).side == 3
+    assert create('["sq", {"side": 4}]').side == 4
+    assert create({"shape": "square", "side": 5}).side == 5
+    assert create(shape="sq").side == 1
+    s = Square()
+    assert create(s) is s
+    with pytest.raises(ValueError, match="already an instance"):
+        create(s, 2)
+    with pytest.raises(ValueError, match="'circle' is not registered"):
+        create("circle")
+    with pytest.raises(TypeError, match="subclass"):
+        register(int)
+    with pytest.warns(UserWarning, match="overriding"):
+        register(type("Other", (Shape,), {}), "sq")
