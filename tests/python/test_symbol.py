@@ -731,3 +731,10 @@ def test_ndarray_only_methods_raise_mxnets_error_class():
             call()
     assert issubclass(mx.base.NotImplementedForSymbol, mx.base.MXNetError)
     assert copy.copy(x).name == "x"
+
+
+def test_classic_symbol_conversions():
+    x = mx.sym.var("x")
+    assert x.as_nd_ndarray() is x
+    with pytest.raises(NotImplementedError, match="mx.np"):
+        x.as_np_ndarray()

@@ -412,6 +412,14 @@ class Symbol:
         return self._infer_type_impl(True, *args, **kwargs)
 
     # ------------------------------------------------------------------ serialization
+    def as_nd_ndarray(self):
+        """This symbol (it is already a classic one; MXNet converts NumPy-mode symbols)."""
+        return self
+
+    def as_np_ndarray(self):
+        raise NotImplementedError("as_np_ndarray: oxnet has no mx.np (MXNet's NumPy-compatible "
+                                  "interface)")
+
     def tojson(self, remove_amp_cast=True):
         """The graph as MXNet 1.9.1 JSON text (byte-identical to MXNet's). As MXNet's, it
         leaves out the ``amp_cast``/``amp_multicast`` nodes that feed other nodes unless
