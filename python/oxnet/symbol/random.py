@@ -84,9 +84,10 @@ def generalized_negative_binomial(mu=1, alpha=1, shape=None, dtype=None, **kwarg
         _internal._sample_generalized_negative_binomial, [mu, alpha], shape, dtype, kwargs)
 
 
-def multinomial(data, shape=None, get_prob=False, dtype="int32", **kwargs):
+def multinomial(data, shape=None, get_prob=True, dtype="int32", **kwargs):
     """Draws category indices from the probability rows of `data`; with `get_prob`, also their
-    log probabilities."""
+    log probabilities. Unlike `mx.nd.random.multinomial`, `get_prob` defaults to True: MXNet's
+    symbol has both outputs unless told otherwise."""
     if shape is not None:
         kwargs["shape"] = _shape(shape)
     return _internal._sample_multinomial(data, get_prob=get_prob, dtype=dtype, **kwargs)
