@@ -46,6 +46,29 @@ def test_head_gradient_and_grad_req_add():
     np.testing.assert_allclose(x.grad.asnumpy(), 2 * (2 * xv * head), rtol=1e-6)
 
 
+def test_gradients_land_in_their_buffers_whatever_else_reads_them():
+    # Gradients are computed straight into the grad buffers where nothing else needs those
+    # buffers; here the forward reads x.grad, two variables share one gradient, and a
+    # float64 buffer takes a float32 variable's gradient.
+    rs = np.random.RandomState(0)
+    xv, gv, av, bv = (rs.uniform(-1, 1, (3, 4)).astype(np.float32) for _ in range(4))
+    x, a, b = nd.array(xv), nd.array(av), nd.array(bv)
+    x.attach_grad()
+    x.grad[:] = gv
+    a.attach_grad()
+    b64 = nd.zeros((3, 4), dtype="float64")
+    autograd.mark_variables([b], [b64])
+    with autograd.record():
+        y = nd.dot(x, x.grad, transpose_b=True) + nd.relu(a + b).sum()
+    head = rs.uniform(-1, 1, (3, 3)).astype(np.float32)
+    y.backward(nd.array(head))
+    np.testing.assert_allclose(x.grad.asnumpy(), head @ gv, rtol=1e-5, atol=1e-6)
+    want = head.sum() * ((av + bv) > 0)
+    np.testing.assert_allclose(a.grad.asnumpy(), want, rtol=1e-5)
+    assert b64.dtype == np.float64
+    np.testing.assert_allclose(b64.asnumpy(), want, rtol=1e-5)
+
+
 def test_reshape_and_slice_views_are_recorded():
     xv = np.arange(12, dtype=np.float32)
     x = nd.array(xv)

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::executor::GradReq;
-use crate::graph::eval::{evaluate, evaluate_with};
+use crate::graph::eval::{evaluate_into, evaluate_with};
 use crate::graph::symbol::{node_ptr, Symbol};
 use crate::graph::{gradient, topo_order, Entry, LeafGrad, Node};
 use crate::ndarray::NDArray;
@@ -174,19 +174,36 @@ pub fn backward(heads: &[Entry], head_grads: &[Option<NDArray>], is_train: bool)
     let hg = head_grad_entries(heads, head_grads)?;
     let wrt: Vec<Entry> = leaves.iter().map(|(n, _)| n.entry(0)).collect();
     let grads = gradient(heads, &hg, &wrt)?;
-    let computed: Vec<Entry> = grads.iter().flatten().cloned().collect();
-    let values = evaluate(&computed, is_train)?;
-    let mut it = values.into_iter();
+    // A written gradient is computed straight into its buffer when that buffer matches the
+    // variable (the usual case); otherwise it is copied (and cast) there.
+    let (computed, dests): (Vec<Entry>, Vec<Option<NDArray>>) = leaves
+        .iter()
+        .zip(&grads)
+        .filter_map(|((n, lg), g)| {
+            let g = g.clone()?;
+            let fits = !lg.add
+                && n.value(0).is_ok_and(|v| {
+                    v.shape() == lg.grad.shape()
+                        && v.dtype() == lg.grad.dtype()
+                        && v.ctx() == lg.grad.ctx()
+                });
+            Some((g, fits.then(|| lg.grad.clone())))
+        })
+        .unzip();
+    let (values, written) = evaluate_into(&computed, &dests, is_train)?;
+    let mut it = values.into_iter().zip(written);
     for ((_, lg), g) in leaves.iter().zip(&grads) {
         match g {
             Some(_) => {
-                let v = it
+                let (v, done) = it
                     .next()
                     .ok_or_else(|| Error::Internal("missing gradient value".into()))?;
                 if lg.add {
-                    let sum = crate::op::call_str("elemwise_add", &[lg.grad.clone(), v], &[])?;
-                    copy_into(&sum[0], &lg.grad, None)?;
-                } else {
+                    // In place: each element is read before it is written.
+                    let add = crate::op::registry().get("elemwise_add")?.create(&[])?;
+                    let target = std::slice::from_ref(&lg.grad);
+                    crate::op::invoke(&add, &[lg.grad.clone(), v], Some(target), None)?;
+                } else if !done {
                     copy_into(&v, &lg.grad, None)?;
                 }
             }

@@ -300,6 +300,7 @@ impl Executor {
                     steps: Vec::new(),
                     preset: Vec::new(),
                     owned: HashSet::new(),
+                    copy_misfits: false,
                 },
                 head_grad_slots,
                 bound: HashMap::new(),

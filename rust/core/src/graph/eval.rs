@@ -65,6 +65,9 @@ pub struct Plan {
     pub owned: HashSet<usize>,
     /// Slots filled from arrays recorded on nodes (autograd tapes) before the run.
     pub preset: Vec<(usize, NDArray)>,
+    /// A step whose result does not fit its bound array (a gradient of another dtype than
+    /// its variable's buffer) is computed apart and copied over, instead of failing.
+    pub copy_misfits: bool,
 }
 
 /// Arrays of dead slots, handed (reshaped) to later steps as outputs of the same size, dtype
@@ -182,6 +185,7 @@ impl Plan {
             steps,
             preset,
             owned,
+            copy_misfits: false,
         }
     }
 
@@ -337,21 +341,29 @@ impl Plan {
                     is_train,
                     None,
                 )?
-            } else if direct {
-                let o: Vec<NDArray> = targets.iter().flatten().map(|a| (*a).clone()).collect();
-                invoke_with(op, &ins, Some(&o), None, is_train, None)?
             } else {
-                let mut alloc = |d: &Desc, ctx: Context| match recycler.as_mut() {
-                    Some(r) => r.alloc(d, ctx),
-                    None => NDArray::empty(d.shape.clone(), d.dtype, ctx),
-                };
-                let o = invoke_with(op, &ins, None, None, is_train, Some(&mut alloc))?;
-                for (t, v) in targets.iter().zip(&o) {
-                    if let Some(t) = t {
-                        crate::op::copy_into(v, t, None)?;
+                // Shape and dtype errors come before anything is pushed: a misfit may retry.
+                let direct = direct.then(|| {
+                    let o: Vec<NDArray> = targets.iter().flatten().map(|a| (*a).clone()).collect();
+                    invoke_with(op, &ins, Some(&o), None, is_train, None)
+                });
+                match direct {
+                    Some(Ok(o)) => o,
+                    Some(Err(e)) if !self.copy_misfits => return Err(e),
+                    _ => {
+                        let mut alloc = |d: &Desc, ctx: Context| match recycler.as_mut() {
+                            Some(r) => r.alloc(d, ctx),
+                            None => NDArray::empty(d.shape.clone(), d.dtype, ctx),
+                        };
+                        let o = invoke_with(op, &ins, None, None, is_train, Some(&mut alloc))?;
+                        for (t, v) in targets.iter().zip(&o) {
+                            if let Some(t) = t {
+                                crate::op::copy_into(v, t, None)?;
+                            }
+                        }
+                        o
                     }
                 }
-                o
             };
             if let Some(map) = record.as_deref_mut() {
                 let inputs = step
@@ -397,6 +409,53 @@ impl Plan {
 /// Computes `heads` from nodes with recorded values (autograd), returning their arrays.
 pub fn evaluate(heads: &[Entry], is_train: bool) -> Result<Vec<NDArray>> {
     Ok(evaluate_with(heads, is_train, false)?.0)
+}
+
+/// `evaluate`, computing each head that has a destination straight into it where a step of
+/// the plan writes that head, and no array the plan reads or another destination shares the
+/// destination's memory (autograd writes gradients into their buffers without a copy).
+/// Returns the heads' arrays and, per head, whether its destination was written.
+pub fn evaluate_into(
+    heads: &[Entry],
+    dests: &[Option<NDArray>],
+    is_train: bool,
+) -> Result<(Vec<NDArray>, Vec<bool>)> {
+    let mut slots = Slots::default();
+    let mut plan = Plan::new(&mut slots, heads, &[]);
+    plan.copy_misfits = true;
+    let keep: HashSet<usize> = heads.iter().map(|h| slots.slot(h)).collect();
+    plan.set_frees(&keep);
+    let mut bound: HashMap<usize, NDArray> = HashMap::new();
+    for (h, d) in heads.iter().zip(dests) {
+        let (Some(d), Some(s)) = (d, slots.get(h)) else {
+            continue;
+        };
+        let shared = plan.preset.iter().any(|(_, v)| v.same_chunk(d))
+            || bound.values().any(|b| b.same_chunk(d));
+        if plan.owned.contains(&s) && !shared && !bound.contains_key(&s) {
+            bound.insert(s, d.clone());
+        }
+    }
+    let mut values = vec![None; slots.len()];
+    rt().engine.bulk(is_train, || {
+        plan.run(&mut values, &bound, is_train, None, None)
+    })?;
+    let mut arrays = Vec::with_capacity(heads.len());
+    let mut written = Vec::with_capacity(heads.len());
+    for (h, d) in heads
+        .iter()
+        .zip(dests.iter().chain(std::iter::repeat(&None)))
+    {
+        let s = slots
+            .get(h)
+            .ok_or_else(|| Error::Internal("an evaluated head has no slot".into()))?;
+        let v = values[s]
+            .clone()
+            .ok_or_else(|| Error::Internal("an evaluated head has no value".into()))?;
+        written.push(matches!((d, bound.get(&s)), (Some(d), Some(b)) if b.same_chunk(d)));
+        arrays.push(v);
+    }
+    Ok((arrays, written))
 }
 
 /// `evaluate`; with `record`, also returns entries of a new recorded graph computing each head
