@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from .base import string_types
-from .registry import ClassRegistry
+from .registry import ClassRegistry, get_create_func
 from .ndarray import NDArray
 from . import ndarray as _nd
 
@@ -49,36 +49,7 @@ def create(*args, **kwargs):
     """Builds an initializer from an instance (returned as is), a registered name plus
     constructor arguments, a ``dumps()`` JSON string ``'["name", {kwargs}]'``, or a dict /
     JSON object with an ``initializer`` key."""
-    if args:
-        spec, args = args[0], args[1:]
-    elif "initializer" in kwargs:
-        spec = kwargs.pop("initializer")
-    else:
-        raise TypeError("create() needs the initializer name as first argument "
-                        "or as initializer=...")
-    if isinstance(spec, Initializer):
-        if args or kwargs:
-            raise ValueError("initializer %r is already an instance; extra arguments %r %r "
-                             "cannot be applied" % (spec, args, kwargs))
-        return spec
-    if isinstance(spec, dict):
-        return create(**spec)
-    if not isinstance(spec, string_types):
-        raise TypeError("initializer must be a name, a JSON string or an Initializer, "
-                        "got %r" % (spec,))
-    if spec.startswith("[") or spec.startswith("{"):
-        if args or kwargs:
-            raise ValueError("a JSON initializer spec takes no extra arguments")
-        loaded = json.loads(spec)
-        if isinstance(loaded, dict):
-            return create(**loaded)
-        name, params = loaded
-        return create(name, **params)
-    key = spec.lower()
-    if key not in _REGISTRY:
-        raise ValueError("initializer %r is not registered (registered: %s); register it with "
-                         "mx.init.register first" % (spec, ", ".join(sorted(_REGISTRY))))
-    return _REGISTRY[key](*args, **kwargs)
+    return _create(*args, **kwargs)
 
 
 # ---- random fills through oxnet's generators -----------------------------------------------
@@ -250,6 +221,7 @@ class Initializer(object):
 
 
 _REGISTRY = ClassRegistry(Initializer, "initializer", "mx.init.Initializer")
+_create = get_create_func(Initializer, "initializer")
 
 
 class Load(object):
