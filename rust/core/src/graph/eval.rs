@@ -420,6 +420,11 @@ pub fn evaluate_into(
     dests: &[Option<NDArray>],
     is_train: bool,
 ) -> Result<(Vec<NDArray>, Vec<bool>)> {
+    if dests.len() != heads.len() {
+        return Err(Error::Internal(
+            "evaluate_into: one destination per head".into(),
+        ));
+    }
     let mut slots = Slots::default();
     let mut plan = Plan::new(&mut slots, heads, &[]);
     plan.copy_misfits = true;
@@ -442,10 +447,7 @@ pub fn evaluate_into(
     })?;
     let mut arrays = Vec::with_capacity(heads.len());
     let mut written = Vec::with_capacity(heads.len());
-    for (h, d) in heads
-        .iter()
-        .zip(dests.iter().chain(std::iter::repeat(&None)))
-    {
+    for (h, d) in heads.iter().zip(dests) {
         let s = slots
             .get(h)
             .ok_or_else(|| Error::Internal("an evaluated head has no slot".into()))?;
