@@ -174,24 +174,16 @@ pub fn backward(heads: &[Entry], head_grads: &[Option<NDArray>], is_train: bool)
     let hg = head_grad_entries(heads, head_grads)?;
     let wrt: Vec<Entry> = leaves.iter().map(|(n, _)| n.entry(0)).collect();
     let grads = gradient(heads, &hg, &wrt)?;
-    // A written gradient is computed straight into its buffer when that buffer matches the
-    // variable (the usual case); otherwise it is copied (and cast) there.
+    // A written gradient is computed straight into its buffer (`evaluate_into` copies it
+    // there instead where the buffer does not fit or is read by the graph).
     let (computed, dests): (Vec<Entry>, Vec<Option<NDArray>>) = leaves
         .iter()
         .zip(&grads)
-        .filter_map(|((n, lg), g)| {
-            let g = g.clone()?;
-            let fits = !lg.add
-                && n.value(0).is_ok_and(|v| {
-                    v.shape() == lg.grad.shape()
-                        && v.dtype() == lg.grad.dtype()
-                        && v.ctx() == lg.grad.ctx()
-                });
-            Some((g, fits.then(|| lg.grad.clone())))
-        })
+        .filter_map(|((_, lg), g)| Some((g.clone()?, (!lg.add).then(|| lg.grad.clone()))))
         .unzip();
     let (values, written) = evaluate_into(&computed, &dests, is_train)?;
     let mut it = values.into_iter().zip(written);
+    let mut add = None;
     for ((_, lg), g) in leaves.iter().zip(&grads) {
         match g {
             Some(_) => {
@@ -200,9 +192,14 @@ pub fn backward(heads: &[Entry], head_grads: &[Option<NDArray>], is_train: bool)
                     .ok_or_else(|| Error::Internal("missing gradient value".into()))?;
                 if lg.add {
                     // In place: each element is read before it is written.
-                    let add = crate::op::registry().get("elemwise_add")?.create(&[])?;
+                    let add = match &mut add {
+                        Some(op) => op,
+                        none => {
+                            none.insert(crate::op::registry().get("elemwise_add")?.create(&[])?)
+                        }
+                    };
                     let target = std::slice::from_ref(&lg.grad);
-                    crate::op::invoke(&add, &[lg.grad.clone(), v], Some(target), None)?;
+                    crate::op::invoke(add, &[lg.grad.clone(), v], Some(target), None)?;
                 } else if !done {
                     copy_into(&v, &lg.grad, None)?;
                 }
