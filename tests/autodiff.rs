@@ -144,11 +144,12 @@ fn autograd_backward_and_second_order() {
         &[Some(x2e[0].clone()), Some(xe.clone())],
         &x3,
     );
-    autograd::backward(&x3e, &[None], true).expect("backward");
+    autograd::backward(&x3e, &[None], true, true).expect("backward");
     close(&vals(&gx), &[3.0, 12.0, 3.0]);
-    let g = autograd::grad(&x3e, &[None], std::slice::from_ref(&xe), true, true).expect("grad");
+    let g =
+        autograd::grad(&x3e, &[None], std::slice::from_ref(&xe), true, true, true).expect("grad");
     close(&vals(&g[0].0), &[3.0, 12.0, 3.0]);
     let ge = g[0].1.clone().expect("recorded gradient");
-    let g2 = autograd::grad(&[ge], &[None], &[xe], false, true).expect("second order");
+    let g2 = autograd::grad(&[ge], &[None], &[xe], false, true, false).expect("second order");
     close(&vals(&g2[0].0), &[6.0, 12.0, -6.0]);
 }

@@ -130,10 +130,12 @@ def _head_grads(heads, head_grads):
 
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
-    """Computes the gradients of ``heads`` into the attached gradient buffers."""
+    """Computes the gradients of ``heads`` into the attached gradient buffers. Without
+    ``retain_graph`` the recorded history is freed, as in MXNet: a second backward through it
+    raises."""
     heads = _as_list(heads)
     _check_arrays(heads, "heads")
-    _native.backward(heads, _head_grads(heads, head_grads), bool(train_mode))
+    _native.backward(heads, _head_grads(heads, head_grads), bool(train_mode), bool(retain_graph))
 
 
 def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False, train_mode=True):
@@ -143,9 +145,10 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     variables = _as_list(variables)
     _check_arrays(heads, "heads")
     _check_arrays(variables, "variables")
-    res = _native.grad(heads, variables, _head_grads(heads, head_grads), bool(create_graph),
-                       bool(train_mode))
-    return res
+    if retain_graph is None:
+        retain_graph = create_graph
+    return _native.grad(heads, variables, _head_grads(heads, head_grads), bool(create_graph),
+                        bool(train_mode), bool(retain_graph))
 
 
 class Function(object):
@@ -221,5 +224,8 @@ def _detach(self):
 
 NDArray.attach_grad = _attach_grad
 NDArray.grad = property(_grad)
+# MXNet's flag (Trainer-style code reads it to find stale gradients): set when a backward
+# writes this array's gradient, cleared by whoever consumed it.
+NDArray._fresh_grad = property(_native.fresh_grad, _native.set_fresh_grad)
 NDArray.backward = _backward
 NDArray.detach = _detach

@@ -308,9 +308,10 @@ def test_function_outside_record_and_misuse():
     a.attach_grad()
     with mx.autograd.record():
         p, _ = WrongCount()(a, mx.nd.ones(2))
-    with pytest.raises(ValueError, match="WrongCount.backward must return as many"):
+    with pytest.raises(mx.MXNetError, match="WrongCount.backward must return as many") as err:
         p.backward()
         a.grad.asnumpy()
+    assert isinstance(err.value.__cause__, ValueError)
 
 
 @pytest.mark.parametrize("stype", ["row_sparse", "csr"])
@@ -415,3 +416,114 @@ def test_get_symbol_turns_the_recording_into_a_symbol():
     assert s1.eval(var0=mx.nd.array([4.0]))[0].asscalar() == 23.0
     with pytest.raises(mx.MXNetError, match="not in a computational graph"):
         autograd.get_symbol(mx.nd.ones((1,)))
+
+
+def test_backward_frees_the_history_unless_retain_graph():
+    # MXNet 1.9.1: backward frees the recorded graph (a loop holding last step's loss does not
+    # hold its activations); a second backward through it raises unless the first retained it.
+    x = mx.nd.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        y = x * x
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), [2.0, 4.0])
+    with pytest.raises(mx.MXNetError, match="not in a computational graph"):
+        y.backward()
+    with autograd.record():
+        h = x * 3
+        a = (h * 2).sum()
+        b = (h * h).sum()
+    a.backward()
+    with pytest.raises(mx.MXNetError, match="retain_graph=True"):
+        b.backward()  # its trunk h went with a's history
+    # A freed result is a constant in later recordings, as in MXNet.
+    with autograd.record():
+        c = (h * x).sum()
+    c.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), 3 * x.asnumpy())
+    # autograd.grad retains the graph when it records the gradient (create_graph).
+    with autograd.record():
+        z = (x * x).sum()
+    autograd.grad(z, [x], create_graph=True)
+    np.testing.assert_allclose(autograd.grad(z, [x])[0].asnumpy(), 2 * x.asnumpy())
+    with pytest.raises(mx.MXNetError, match="not in a computational graph"):
+        autograd.grad(z, [x])
+
+
+def test_fresh_grad_flags_what_backward_wrote():
+    x = mx.nd.ones((2,))
+    x.attach_grad()
+    unused = mx.nd.ones((2,))
+    unused.attach_grad()
+    assert not x._fresh_grad
+    with autograd.record():
+        y = x * 2
+    y.backward()
+    assert x._fresh_grad and not unused._fresh_grad
+    x._fresh_grad = False
+    assert not x._fresh_grad
+    x.attach_grad()
+    assert not x._fresh_grad
+
+
+def test_astype_and_copyto_are_recorded():
+    x = mx.nd.array([1.0, -2.0])
+    x.attach_grad()
+    with autograd.record():
+        y = (x.astype("float64") * x.astype("float64")).sum()
+    y.backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.asnumpy(), 2 * x.asnumpy())
+    with autograd.record():
+        o = mx.nd.zeros((2,))
+        x.copyto(o)
+        c = x.copyto(mx.cpu(0))
+        y = (o * 3 + c * 4).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), [7.0, 7.0])
+
+
+def test_assignments_autograd_cannot_follow_are_refused_inside_record():
+    # MXNet 1.9.1 refuses these too; oxnet used to give a silently wrong gradient for them.
+    x = mx.nd.array([1.0, 2.0, 3.0])
+    x.attach_grad()
+    with autograd.record():
+        y = x.copy()
+        with pytest.raises(mx.MXNetError, match="part of the graph being recorded"):
+            y[1] = 5
+        with pytest.raises(mx.MXNetError, match="part of the graph being recorded"):
+            x[:] = 0
+        out = mx.nd.zeros((2, 3))
+        with pytest.raises(mx.MXNetError, match="into part of another"):
+            out[0] = x * 2
+        with pytest.raises(mx.MXNetError, match="destination .* part of the graph"):
+            (x * 2).copyto(y)
+        # A whole-array assignment into a fresh array is recorded (broadcast included).
+        out[:] = x * 2
+        z = (out * 3).sum()
+    z.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), [12.0, 12.0, 12.0])
+    # Outside record() anything goes.
+    y[1] = 5
+    assert y.asnumpy().tolist() == [1.0, 5.0, 3.0]
+
+
+def test_inplace_arithmetic_inside_record():
+    # An array in the graph may not change in place (MXNet refuses it; oxnet used to give
+    # y *= y a wrong gradient); a fresh array accumulating recorded values is recorded.
+    x = mx.nd.array([1.0, 2.0, 3.0])
+    x.attach_grad()
+    with autograd.record():
+        y = x * 2
+        for inplace in (lambda: y.__imul__(y), lambda: y.__iadd__(1), lambda: x.__isub__(y)):
+            with pytest.raises(mx.MXNetError, match="Inplace operations"):
+                inplace()
+        total = mx.nd.ones((3,)) * 2
+        total *= x * x  # the gradient reads total's old value, 2
+        with pytest.raises(mx.MXNetError, match="Inplace operations"):
+            total += x  # now it is in the graph (MXNet refuses the same)
+        z = total.sum()
+    z.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), 4 * x.asnumpy())
+    np.testing.assert_allclose(total.asnumpy(), 2 * x.asnumpy() ** 2)

@@ -161,8 +161,8 @@ def test_reshape_codes():
         net = mx.sym.elemwise_add(d.reshape(spec, reverse=rev), mx.sym.ones(shape=want))
         assert net.infer_shape(data=ishape)[:2] == ([full], [want])
     assert a.reshape(6, 4).shape == (6, 4)
-    with pytest.raises(mx.MXNetError, match="larger|elements"):
-        mx.nd.arange(6).reshape((4, 2))
+    with pytest.raises(ValueError, match="cannot reshape array of shape \\(6,\\)"):
+        mx.nd.arange(6).reshape((4, 2))  # MXNet's frontend raises ValueError too
     v = a.reshape((6, 4))
     v[:] = 1  # a view: writes show through
     assert a.asnumpy().sum() == 24

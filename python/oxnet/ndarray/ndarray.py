@@ -630,8 +630,9 @@ def reshape(self, *shape, **kwargs):
     target = _reshape_target(self.shape, shape, reverse)
     size = math.prod(target)
     if size != self.size:
-        raise MXNetError("NDArray.Reshape: target shape %s has %d elements but the array of shape %s has %d"
-                         % (target, size, self.shape, self.size))
+        # MXNet's frontend raises ValueError here.
+        raise ValueError("NDArray.reshape: cannot reshape array of shape %s (size %d) into shape "
+                         "%s (size %d)" % (self.shape, self.size, target, size))
     return self._reshape_view(list(target))
 
 
@@ -1111,8 +1112,27 @@ def _set_indexed_rows(self, key, value):
     return True
 
 
+def _check_recorded_assign(dst, key, value):
+    """Inside ``autograd.record()``, an assignment autograd could not follow is refused, as
+    MXNet refuses it, instead of giving wrong gradients."""
+    if dst._in_graph:
+        raise MXNetError("NDArray.__setitem__: the array (shape %s, %s) is part of the graph "
+                         "being recorded; assigning into it inside autograd.record() would make "
+                         "its gradients wrong (MXNet refuses it too). Assign before record(), or "
+                         "build the new value with ops (where, concat, scatter_nd)"
+                         % (dst.shape, dst.dtype.__name__))
+    whole = isinstance(key, slice) and key == slice(None)
+    if not whole and isinstance(value, NDArray) and value._in_graph:
+        raise MXNetError("NDArray.__setitem__: assigning a recorded array (shape %s) into part "
+                         "of another (shape %s, key %r) is not differentiable inside "
+                         "autograd.record() (MXNet refuses it too); build the result with ops "
+                         "(concat, where, scatter_nd) instead" % (value.shape, dst.shape, key))
+
+
 @_extend
 def __setitem__(self, key, value):
+    if _native.is_recording():
+        _check_recorded_assign(self, key, value)
     if isinstance(key, slice) and key == slice(None):
         return _assign_full(self, value)
     if isinstance(key, integer_types) and not isinstance(key, (bool, np.bool_)) and self.ndim:

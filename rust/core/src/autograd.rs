@@ -40,6 +40,31 @@ pub const NOT_RECORDED: &str = "Cannot differentiate node because it is not in a
     graph. You need to set is_recording to true or use autograd.record() to save computational \
     graphs for backward.";
 
+/// Where a graph's history went: a backward without `retain_graph` took it.
+const FREED: &str = "Part of this computation's recorded history was freed by an earlier \
+    backward (as in MXNet, backward frees it unless called with retain_graph=True); pass \
+    retain_graph=True to that backward to differentiate the graph again";
+
+/// The nodes of the graph of `heads`, checked to still hold their recorded arrays.
+fn recorded_graph(heads: &[Entry]) -> Result<Vec<Arc<Node>>> {
+    if heads.iter().any(|h| !h.node.has_values()) {
+        return Err(Error::Graph(NOT_RECORDED.into()));
+    }
+    let order = topo_order(heads);
+    if order.iter().any(|n| !n.has_values()) {
+        return Err(Error::Graph(FREED.into()));
+    }
+    Ok(order)
+}
+
+/// Frees the arrays a graph recorded once a backward has used them (MXNet's default, so a
+/// training loop holding last step's loss does not also hold all of its activations).
+fn release(graph: &[Arc<Node>]) {
+    for n in graph {
+        n.release();
+    }
+}
+
 /// Records op `op` applied to `inputs` producing `outputs`; `entries[i]` is input i's
 /// autograd entry (None for arrays nothing recorded, which become constant leaves). Returns
 /// the outputs' entries.
@@ -66,7 +91,7 @@ pub fn record(
 /// (attached or constant) becomes a variable `var0`, `var1`, ... in the order the graph
 /// reaches them, as in MXNet; ops are named `<op><k>`.
 pub fn get_symbol(head: &Entry) -> Result<Symbol> {
-    if head.node.values.is_none() {
+    if !head.node.has_values() {
         return Err(Error::Graph(NOT_RECORDED.into()));
     }
     let mut made: HashMap<usize, Arc<Node>> = HashMap::new();
@@ -109,6 +134,7 @@ pub fn mark_variable(value: &NDArray, grad: NDArray, req: GradReq) -> Entry {
     let lg = (req != GradReq::Null).then_some(LeafGrad {
         grad,
         add: req == GradReq::Add,
+        fresh: false,
     });
     Node::leaf(value.clone(), lg).entry(0)
 }
@@ -149,7 +175,7 @@ fn head_grad_entries(
                 return Ok(None);
             }
             let v = h.node.value(h.index)?;
-            let ones = crate::op::call_str("ones_like", std::slice::from_ref(v), &[])?;
+            let ones = crate::op::call_str("ones_like", std::slice::from_ref(&v), &[])?;
             Ok(Some(Node::leaf(ones[0].clone(), None).entry(0)))
         })
         .collect()
@@ -157,15 +183,18 @@ fn head_grad_entries(
 
 /// `NDArray.backward` / `autograd.backward`: gradients of `heads` into every reachable leaf
 /// that has a gradient buffer.
-pub fn backward(heads: &[Entry], head_grads: &[Option<NDArray>], is_train: bool) -> Result<()> {
-    if heads.iter().any(|h| h.node.values.is_none()) {
-        return Err(Error::Graph(NOT_RECORDED.into()));
-    }
-    let leaves: Vec<(Arc<Node>, LeafGrad)> = topo_order(heads)
-        .into_iter()
+pub fn backward(
+    heads: &[Entry],
+    head_grads: &[Option<NDArray>],
+    is_train: bool,
+    retain_graph: bool,
+) -> Result<()> {
+    let graph = recorded_graph(heads)?;
+    let leaves: Vec<(Arc<Node>, LeafGrad)> = graph
+        .iter()
         .filter_map(|n| {
             let lg = n.leaf_grad.lock().ok()?.clone()?;
-            Some((n, lg))
+            Some((n.clone(), lg))
         })
         .collect();
     if leaves.is_empty() {
@@ -211,6 +240,16 @@ pub fn backward(heads: &[Entry], head_grads: &[Option<NDArray>], is_train: bool)
             None => {}
         }
     }
+    for (n, _) in &leaves {
+        if let Ok(mut lg) = n.leaf_grad.lock() {
+            if let Some(lg) = lg.as_mut() {
+                lg.fresh = true;
+            }
+        }
+    }
+    if !retain_graph {
+        release(&graph);
+    }
     Ok(())
 }
 
@@ -223,7 +262,9 @@ pub fn grad(
     variables: &[Entry],
     create_graph: bool,
     is_train: bool,
+    retain_graph: bool,
 ) -> Result<Vec<(NDArray, Option<Entry>)>> {
+    let graph = recorded_graph(heads)?;
     let hg = head_grad_entries(heads, head_grads)?;
     let grads = gradient(heads, &hg, variables)?;
     let mut out = Vec::with_capacity(variables.len());
@@ -240,10 +281,13 @@ pub fn grad(
             }
             None => {
                 let x = var.node.value(var.index)?;
-                let z = crate::op::call_str("zeros_like", std::slice::from_ref(x), &[])?;
+                let z = crate::op::call_str("zeros_like", std::slice::from_ref(&x), &[])?;
                 out.push((z[0].clone(), None));
             }
         }
+    }
+    if !retain_graph {
+        release(&graph);
     }
     Ok(out)
 }

@@ -59,6 +59,28 @@ pub fn get_grad(py: Python<'_>, a: &PyNDArray) -> PyResult<Option<Py<PyAny>>> {
     g.map(|l| wrap(py, l.grad)).transpose()
 }
 
+/// MXNet's `_fresh_grad`: whether a backward has written `a`'s gradient since it was reset.
+#[pyfunction]
+pub fn fresh_grad(a: &PyNDArray) -> bool {
+    a.entry().is_some_and(|e| {
+        e.node
+            .leaf_grad
+            .lock()
+            .is_ok_and(|g| g.as_ref().is_some_and(|g| g.fresh))
+    })
+}
+
+#[pyfunction]
+pub fn set_fresh_grad(a: &PyNDArray, fresh: bool) {
+    if let Some(e) = a.entry() {
+        if let Ok(mut g) = e.node.leaf_grad.lock() {
+            if let Some(g) = g.as_mut() {
+                g.fresh = fresh;
+            }
+        }
+    }
+}
+
 /// Drops `a`'s autograd history (`detach`): a new handle on the same memory, untracked.
 #[pyfunction]
 pub fn detach(py: Python<'_>, a: &PyNDArray) -> PyResult<Py<PyAny>> {
@@ -91,25 +113,26 @@ fn opt_arrays(v: Vec<Option<PyRef<'_, PyNDArray>>>) -> Vec<Option<NDArray>> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (heads, head_grads, train_mode=true))]
+#[pyo3(signature = (heads, head_grads, train_mode=true, retain_graph=false))]
 pub fn backward(
     py: Python<'_>,
     heads: Vec<PyRef<'_, PyNDArray>>,
     head_grads: Vec<Option<PyRef<'_, PyNDArray>>>,
     train_mode: bool,
+    retain_graph: bool,
 ) -> PyResult<()> {
     let hs = heads_of(&heads)?;
     let hg = opt_arrays(head_grads);
     enter(py, move || {
         let prev = autograd::set_recording(false);
-        let r = autograd::backward(&hs, &hg, train_mode);
+        let r = autograd::backward(&hs, &hg, train_mode, retain_graph);
         autograd::set_recording(prev);
         r
     })
 }
 
 #[pyfunction]
-#[pyo3(signature = (heads, variables, head_grads, create_graph=false, train_mode=true))]
+#[pyo3(signature = (heads, variables, head_grads, create_graph=false, train_mode=true, retain_graph=false))]
 pub fn grad(
     py: Python<'_>,
     heads: Vec<PyRef<'_, PyNDArray>>,
@@ -117,20 +140,23 @@ pub fn grad(
     head_grads: Vec<Option<PyRef<'_, PyNDArray>>>,
     create_graph: bool,
     train_mode: bool,
+    retain_graph: bool,
 ) -> PyResult<Vec<Py<PyAny>>> {
     let hs = heads_of(&heads)?;
     let vs = variables
         .iter()
         .map(|v| {
             v.entry().ok_or_else(|| {
-                PyValueError::new_err("autograd.grad: a variable was not marked (attach_grad)")
+                crate::error::MXNetError::new_err(
+                    "autograd.grad: a variable was not marked (attach_grad)",
+                )
             })
         })
         .collect::<PyResult<Vec<_>>>()?;
     let hg = opt_arrays(head_grads);
     let res = enter(py, move || {
         let prev = autograd::set_recording(false);
-        let r = autograd::grad(&hs, &hg, &vs, create_graph, train_mode);
+        let r = autograd::grad(&hs, &hg, &vs, create_graph, train_mode, retain_graph);
         autograd::set_recording(prev);
         r
     })?;

@@ -73,6 +73,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(autograd::detach, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::get_symbol, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::backward, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::fresh_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::set_fresh_grad, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::grad, m)?)?;
     Ok(())
 }

@@ -33,8 +33,14 @@ impl PyNDArray {
         }
     }
 
+    /// This array's autograd entry while its node still holds its recorded history (an
+    /// array whose history a backward freed is a constant again, as in MXNet).
     pub fn entry(&self) -> Option<Entry> {
-        self.ag.lock().ok().and_then(|g| g.clone())
+        self.ag
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .filter(|e| e.node.has_values())
     }
 
     /// Under `autograd.record()`, records view `v` of this tracked array as op `name` (views
@@ -64,6 +70,68 @@ impl PyNDArray {
             std::slice::from_ref(v),
         );
         Ok(rec.into_iter().next())
+    }
+
+    /// `self op= other`. Under `autograd.record()` an array in the graph may not change (the
+    /// ops that read it would differentiate with its new value; MXNet refuses it too); a
+    /// fresh array combined with a recorded one becomes that op's recorded result, computed
+    /// from a copy of its old value, which the gradient may read.
+    fn inplace(&self, py: Python<'_>, other: &Bound<'_, PyAny>, kind: BinOp) -> PyResult<()> {
+        let other_tracked = other
+            .cast::<PyNDArray>()
+            .is_ok_and(|b| b.get().entry().is_some());
+        if autograd::is_recording() && (other_tracked || self.entry().is_some()) {
+            if self.entry().is_some() {
+                let (sym, name) = match kind {
+                    BinOp::Add => ("+", "iadd"),
+                    BinOp::Sub => ("-", "isub"),
+                    BinOp::Mul => ("*", "imul"),
+                    BinOp::Div => ("/", "itruediv"),
+                    _ => ("%", "imod"),
+                };
+                return Err(crate::error::MXNetError::new_err(format!(
+                    "NDArray.__{name}__: Inplace operations (+=, -=, x[:]=, etc) are not \
+                     supported when recording with autograd: this array (shape {}) is part of \
+                     the recorded graph; write `y = y {sym} z` instead of `y {sym}= z`",
+                    self.inner.shape()
+                )));
+            }
+            let old = NDArray::empty(
+                self.inner.shape().clone(),
+                self.inner.dtype(),
+                self.inner.ctx(),
+            )
+            .py()?;
+            op::copy_into(&self.inner, &old, origin::capture(py)).py()?;
+            let Some(Out(res, e)) =
+                arith(py, &PyNDArray::new(old, None), other, kind, false, None)?
+            else {
+                return Err(not_supported(other));
+            };
+            op::copy_into(&res, &self.inner, origin::capture(py)).py()?;
+            if let Ok(mut slot) = self.ag.lock() {
+                *slot = e;
+            }
+            return Ok(());
+        }
+        match arith(py, self, other, kind, false, Some(&self.inner))? {
+            Some(_) => Ok(()),
+            None => Err(not_supported(other)),
+        }
+    }
+
+    /// Under `autograd.record()`, records `dst`, a copy of this tracked array made outside the
+    /// engine's ops (`astype`, `copyto`), as `_copy` or `Cast`. A copy to another context stays
+    /// a constant: no recorded op moves a gradient between contexts.
+    fn record_copy(&self, dst: &NDArray) -> PyResult<Option<Entry>> {
+        if dst.ctx() != self.inner.ctx() {
+            return Ok(None);
+        }
+        if dst.dtype() == self.inner.dtype() {
+            self.record_view(dst, "_copy", &[])
+        } else {
+            self.record_view(dst, "Cast", &[("dtype", dst.dtype().name().to_string())])
+        }
     }
 }
 
@@ -239,10 +307,7 @@ impl PyNDArray {
     }
 
     fn __iadd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        match arith(py, self, other, BinOp::Add, false, Some(&self.inner))? {
-            Some(_) => Ok(()),
-            None => Err(not_supported(other)),
-        }
+        self.inplace(py, other, BinOp::Add)
     }
 
     fn __sub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -260,10 +325,7 @@ impl PyNDArray {
     }
 
     fn __isub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        match arith(py, self, other, BinOp::Sub, false, Some(&self.inner))? {
-            Some(_) => Ok(()),
-            None => Err(not_supported(other)),
-        }
+        self.inplace(py, other, BinOp::Sub)
     }
 
     fn __mul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -281,10 +343,7 @@ impl PyNDArray {
     }
 
     fn __imul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        match arith(py, self, other, BinOp::Mul, false, Some(&self.inner))? {
-            Some(_) => Ok(()),
-            None => Err(not_supported(other)),
-        }
+        self.inplace(py, other, BinOp::Mul)
     }
 
     fn __truediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -302,10 +361,7 @@ impl PyNDArray {
     }
 
     fn __itruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        match arith(py, self, other, BinOp::Div, false, Some(&self.inner))? {
-            Some(_) => Ok(()),
-            None => Err(not_supported(other)),
-        }
+        self.inplace(py, other, BinOp::Div)
     }
 
     fn __mod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -323,10 +379,7 @@ impl PyNDArray {
     }
 
     fn __imod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        match arith(py, self, other, BinOp::Mod, false, Some(&self.inner))? {
-            Some(_) => Ok(()),
-            None => Err(not_supported(other)),
-        }
+        self.inplace(py, other, BinOp::Mod)
     }
 
     fn __pow__(
@@ -486,7 +539,28 @@ impl PyNDArray {
 
     /// Copies this array into `other` (shapes must match; dtype converts; any contexts).
     fn _copyto(&self, py: Python<'_>, other: &PyNDArray) -> PyResult<()> {
-        op::copy_into(&self.inner, &other.inner, origin::capture(py)).py()
+        if autograd::is_recording() && other.entry().is_some() {
+            return Err(crate::error::MXNetError::new_err(format!(
+                "copyto: the destination (shape {}, {}) is part of the graph being recorded; \
+                 overwriting it inside autograd.record() would make its gradients wrong \
+                 (MXNet refuses it too): copy before record(), or use the copy's result",
+                other.inner.shape(),
+                other.inner.dtype().name()
+            )));
+        }
+        op::copy_into(&self.inner, &other.inner, origin::capture(py)).py()?;
+        if let Some(e) = self.record_copy(&other.inner)? {
+            if let Ok(mut slot) = other.ag.lock() {
+                *slot = Some(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether autograd tracks this array (an attached variable or a recorded result).
+    #[getter]
+    fn _in_graph(&self) -> bool {
+        self.entry().is_some()
     }
 
     /// As MXNet's: `dtype=None` is float32 (its `empty`'s default), `copy` is any truth value,
@@ -510,7 +584,8 @@ impl PyNDArray {
         }
         let out = NDArray::empty(inner.shape().clone(), d, inner.ctx()).py()?;
         op::copy_into(&inner, &out, origin::capture(py)).py()?;
-        wrap(py, out)
+        let e = slf.borrow().record_copy(&out)?;
+        wrap_ag(py, out, e)
     }
 
     /// Overwrites the contents from a C-contiguous numpy array of the same dtype and size.

@@ -127,7 +127,7 @@ impl Recycler {
 /// A node is a source when its values come from outside the plan.
 fn is_source(n: &Node, provided: &HashSet<(usize, usize)>) -> bool {
     n.is_variable()
-        || n.values.is_some()
+        || n.has_values()
         || (0..n.num_outputs()).any(|i| provided.contains(&(n as *const Node as usize, i)))
 }
 
@@ -160,10 +160,10 @@ impl Plan {
         let mut preset = Vec::new();
         for n in order {
             if is_source(&n, &provided) {
-                if let Some(vals) = &n.values {
-                    for (i, v) in vals.iter().enumerate() {
+                if let Some(vals) = n.recorded() {
+                    for (i, v) in vals.into_iter().enumerate() {
                         let s = slots.slot(&n.entry(i));
-                        preset.push((s, v.clone()));
+                        preset.push((s, v));
                     }
                 }
                 continue;

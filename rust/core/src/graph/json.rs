@@ -777,7 +777,7 @@ fn build(nodes: &[RawNode]) -> Result<Vec<Arc<Node>>> {
                 name: n.name.clone(),
                 attrs: n.attrs.clone(),
                 inputs,
-                values: None,
+                values: std::sync::Mutex::new(None),
                 leaf_grad: std::sync::Mutex::new(None),
             })
         };

@@ -14,6 +14,8 @@ pub struct LeafGrad {
     pub grad: NDArray,
     /// MXNet's grad_req: `write` or `add` (`null` leaves get no LeafGrad).
     pub add: bool,
+    /// Set by a backward that reached this leaf (MXNet's `_fresh_grad`; optimizers reset it).
+    pub fresh: bool,
 }
 
 pub struct Node {
@@ -25,8 +27,9 @@ pub struct Node {
     /// Attributes as given by the user (op params and `__hidden__` keys), in insertion order.
     pub attrs: Vec<(String, String)>,
     pub inputs: Vec<Entry>,
-    /// Arrays recorded by autograd: a leaf's value, or an op's outputs.
-    pub values: Option<Vec<NDArray>>,
+    /// Arrays recorded by autograd: a leaf's value, or an op's outputs; taken away when a
+    /// backward that does not retain its graph has used them ([`Node::release`]).
+    pub values: Mutex<Option<Vec<NDArray>>>,
     /// Autograd leaf gradient buffer (attach_grad); replaced when grads are re-attached.
     pub leaf_grad: Mutex<Option<LeafGrad>>,
 }
@@ -39,7 +42,7 @@ impl Node {
             name: name.into(),
             attrs,
             inputs: Vec::new(),
-            values: None,
+            values: Mutex::new(None),
             leaf_grad: Mutex::new(None),
         })
     }
@@ -60,7 +63,7 @@ impl Node {
             name: name.into(),
             attrs,
             inputs,
-            values: None,
+            values: Mutex::new(None),
             leaf_grad: Mutex::new(None),
         }))
     }
@@ -79,7 +82,7 @@ impl Node {
             name: name.into(),
             attrs,
             inputs,
-            values,
+            values: Mutex::new(values),
             leaf_grad: Mutex::new(None),
         })
     }
@@ -92,7 +95,7 @@ impl Node {
             name: String::new(),
             attrs: Vec::new(),
             inputs: Vec::new(),
-            values: Some(vec![value]),
+            values: Mutex::new(Some(vec![value])),
             leaf_grad: Mutex::new(grad),
         })
     }
@@ -127,11 +130,31 @@ impl Node {
     }
 
     /// The recorded array of output `index` (autograd graphs only).
-    pub fn value(&self, index: usize) -> Result<&NDArray> {
-        self.values
-            .as_ref()
-            .and_then(|v| v.get(index))
+    pub fn value(&self, index: usize) -> Result<NDArray> {
+        self.recorded()
+            .and_then(|v| v.get(index).cloned())
             .ok_or_else(|| Error::Internal(format!("node {} has no recorded value", self.name)))
+    }
+
+    /// The arrays autograd recorded on this node, if it holds them.
+    pub fn recorded(&self) -> Option<Vec<NDArray>> {
+        self.values.lock().ok().and_then(|v| v.clone())
+    }
+
+    pub fn has_values(&self) -> bool {
+        self.values.lock().is_ok_and(|v| v.is_some())
+    }
+
+    /// Drops the recorded arrays of an op or constant node (MXNet frees a graph's history
+    /// after a backward that does not retain it); a leaf with a gradient buffer keeps its
+    /// value, as later recordings start from it.
+    pub fn release(&self) {
+        if self.leaf_grad.lock().is_ok_and(|g| g.is_some()) {
+            return;
+        }
+        if let Ok(mut v) = self.values.lock() {
+            *v = None;
+        }
     }
 }
 

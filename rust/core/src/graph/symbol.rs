@@ -131,7 +131,7 @@ fn rebuild(n: &Node, name: String, attrs: Vec<(String, String)>, inputs: Vec<Ent
         name,
         attrs,
         inputs,
-        values: None,
+        values: Mutex::new(None),
         leaf_grad: Mutex::new(None),
     })
 }
@@ -232,7 +232,7 @@ impl Symbol {
             name: name.to_string(),
             attrs,
             inputs,
-            values: None,
+            values: Mutex::new(None),
             leaf_grad: Mutex::new(None),
         });
         Ok(Symbol {

@@ -62,7 +62,7 @@ fn input_grad(op: &str, attrs: &[(&str, &str)], ins: &[NDArray], head: NDArray) 
     let g = arr(ins[0].shape().dims(), &vec![0f32; ins[0].size()]);
     let e0 = crate::autograd::mark_variable(&ins[0], g.clone(), crate::executor::GradReq::Write);
     let heads = crate::autograd::record(&o, a, ins, &[Some(e0)], &outs);
-    crate::autograd::backward(&heads[..1], &[Some(head)], false).unwrap();
+    crate::autograd::backward(&heads[..1], &[Some(head)], false, false).unwrap();
     f32s(&g)
 }
 
