@@ -654,6 +654,12 @@ fn rows() -> Vec<Row> {
             &[("shape", "(2, 3, 2)")],
             vec![n(&[3, 2]), v(&[2, 3], &[1.0, 1.0, 0.0, 0.0, 2.0, 1.0])],
         ),
+        // A repeated index (0, 0) accumulates.
+        row(
+            "_backward_gather_nd",
+            &[("shape", "(2, 3, 2)")],
+            vec![n(&[3, 2]), v(&[2, 3], &[1.0, 0.0, 1.0, 0.0, 2.0, 0.0])],
+        ),
         row(
             "pick",
             &[("axis", "1")],

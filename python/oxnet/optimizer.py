@@ -401,7 +401,7 @@ class NAG(_MasterCopyMixin, Optimizer):
 @register
 class Signum(Optimizer):
     """Sign of the momentum (``signum_update``), or of the gradient when ``momentum`` is 0
-    (``signsgd_update``)::
+    (``signsgd_update``, with ``wd_lh`` added to ``wd``)::
 
         state = momentum * state - (1 - momentum) * (wd * weight + rescale_grad * clip(grad))
         weight = (1 - lr * wd_lh) * weight + lr * sign(state)
@@ -426,7 +426,9 @@ class Signum(Optimizer):
                 kwargs['wd_lh'] = self.wd_lh
             nd.signum_update(weight, grad, state, out=weight, lr=lr, wd=wd, **kwargs)
         else:
-            nd.signsgd_update(weight, grad, out=weight, lr=lr, wd=wd, **kwargs)
+            # Without momentum the decoupled decay joins the plain one:
+            # weight = (1 - lr * (wd + wd_lh)) * weight - lr * sign(grad).
+            nd.signsgd_update(weight, grad, out=weight, lr=lr, wd=wd + self.wd_lh, **kwargs)
 
 
 @register

@@ -168,8 +168,10 @@ class _RaisesProp(mx.operator.CustomOpProp):
 
 
 def test_custom_errors():
-    with pytest.raises(KeyError, match="boom in forward"):
+    # MXNet's type, with the user's exception as its cause.
+    with pytest.raises(mx.MXNetError, match="boom in forward") as err:
         mx.nd.Custom(mx.nd.ones(3), op_type="test_raises")
+    assert isinstance(err.value.__cause__, KeyError)
     with pytest.raises(mx.MXNetError, match="op_type 'nope' is not registered"):
         mx.nd.Custom(mx.nd.ones(3), op_type="nope")
     with pytest.raises(mx.MXNetError, match="op_type"):

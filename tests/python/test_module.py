@@ -613,3 +613,8 @@ def test_exec_group_output_shapes_span_the_batch_as_mxnet():
     assert [e.outputs[1].shape for e in mod._exec_group.execs] == [(2, 3, 2)] * 2
     assert mod._exec_group.get_output_shapes() == [("softmax_output", (6, 4)),
                                                    ("blockgrad0_output", (2, 6, 2))]
+    # MXNet's per-context input arrays, the executors' own data and label buffers.
+    shared = mod._exec_group.shared_data_arrays
+    assert [sorted(d) for d in shared] == [["data", "softmax_label"]] * 2
+    assert [d["data"].shape for d in shared] == [(3, 3)] * 2
+    assert all(d["data"] is e.arg_dict["data"] for d, e in zip(shared, mod._exec_group.execs))

@@ -164,3 +164,24 @@ def test_module_fit_logs_monitor_lines(caplog):
 def test_bad_interval():
     with pytest.raises(ValueError, match="interval"):
         mx.mon.Monitor(0)
+
+
+def test_hidden_outputs_and_every_variable_read_are_shown_as_mxnet():
+    # MXNet 1.9.1's names for this graph: hidden outputs (BatchNorm's mean/var, Dropout's
+    # mask) are shown, and a variable read twice is shown before each read.
+    data = mx.sym.Variable("data")
+    bn = mx.sym.BatchNorm(data, name="bn")
+    drop = mx.sym.Dropout(bn, p=0.5, name="drop")
+    cat = mx.sym.concat(drop, data, data, dim=1, name="cat")
+    ex = cat.simple_bind(mx.cpu(), data=(1, 2, 3, 3))
+    for monitor_all, expected in [
+        (False, ["bn_output", "bn_mean", "bn_var", "drop_output", "drop_mask", "cat_output"]),
+        (True, ["data", "bn_data", "bn_gamma", "bn_gamma", "bn_beta", "bn_beta",
+                "bn_moving_mean", "bn_moving_mean", "bn_moving_var", "bn_moving_var",
+                "bn_output", "bn_mean", "bn_var", "drop_data", "drop_output", "drop_mask",
+                "cat_arg0", "data", "cat_arg1", "data", "cat_arg2", "cat_output"]),
+    ]:
+        names = []
+        ex.set_monitor_callback(lambda n, a: names.append(n), monitor_all=monitor_all)
+        ex.forward(is_train=True)
+        assert names == expected, monitor_all

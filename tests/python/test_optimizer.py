@@ -113,7 +113,7 @@ def ref_signum(o):
         if mom > 0:
             s = mom * s - (1 - mom) * (o["wd"] * w + g)
             return (1 - o["lr"] * wd_lh) * w + o["lr"] * np.sign(s), s
-        return (1 - o["lr"] * o["wd"]) * w - o["lr"] * np.sign(g), s
+        return (1 - o["lr"] * (o["wd"] + wd_lh)) * w - o["lr"] * np.sign(g), s
     return 0.0, step
 
 
@@ -210,6 +210,7 @@ CASES = [
     ("adadelta", ref_adadelta, {}),
     ("signum", ref_signum, dict(momentum=0.9, wd_lh=0.01)),
     ("signum", ref_signum, dict(momentum=0.0)),
+    ("signum", ref_signum, dict(momentum=0.0, wd_lh=0.02)),
     ("ftrl", ref_ftrl, {}),
     ("lamb", ref_lamb, {}),
     ("adamax", ref_adamax, {}),

@@ -833,6 +833,10 @@ def test_check_symbolic_helpers_bind_given_arrays_and_return_ndarrays():
                                     grad_stypes={"a": "row_sparse", "b": "default"})
     assert isinstance(grads["a"], RowSparseNDArray) and grads["b"].stype == "default"
     np.testing.assert_array_equal(grads["b"].asnumpy(), np.ones((2, 2)))
+    # As a list, in argument order (MXNet's unit tests pass them so).
+    grads = check_symbolic_backward(s, [x, x], [np.ones((2, 2))], [np.ones((2, 2))] * 2,
+                                    grad_stypes=["default", "row_sparse"])
+    assert grads["a"].stype == "default" and isinstance(grads["b"], RowSparseNDArray)
 
 
 def test_lazy_update_writes_back_only_the_stored_rows_in_place():

@@ -255,6 +255,9 @@ class DataParallelExecutorGroup:
         self.label_arrays = [[(self.slices[k], ax, e.arg_dict[name]) for k, e in enumerate(execs)]
                              for name, ax in zip(self.label_names, self.label_layouts)
                              if name in execs[0].arg_dict]
+        # MXNet's per-context input arrays (data and labels), the ones a shared group reuses.
+        self.shared_data_arrays = [{n: e.arg_dict[n] for n in self.data_names + self.label_names
+                                    if n in e.arg_dict} for e in execs]
         idx = [self.arg_names.index(n) for n in self.param_names]
         self.param_arrays = [[e.arg_arrays[i] for e in execs] for i in idx]
         if self.for_training:

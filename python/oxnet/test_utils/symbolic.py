@@ -55,6 +55,8 @@ def _given_arrays(location):
 
 def _bind(sym, ctx, location, aux, grad_req="write", dtype=None, given=None, grad_stypes=None):
     given, grad_stypes = given or {}, grad_stypes or {}
+    if isinstance(grad_stypes, (list, tuple)):  # MXNet takes them in argument order too
+        grad_stypes = dict(zip(location, grad_stypes))
     args = {k: given[k].as_in_context(ctx) if k in given
             else nd.array(v, ctx=ctx, dtype=dtype or v.dtype) for k, v in location.items()}
     grads = {k: nd.zeros(v.shape, ctx=ctx, dtype=args[k].dtype,

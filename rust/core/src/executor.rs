@@ -367,25 +367,24 @@ impl Executor {
         monitor_inputs: bool,
         monitor: &mut dyn FnMut(&str, &NDArray) -> Result<()>,
     ) -> Result<()> {
-        let mut shown_vars = HashSet::new();
         let mut watch = |node: &Arc<Node>, seen: Watched, arrays: &[NDArray]| -> Result<()> {
             let Some(op) = &node.op else { return Ok(()) };
             match seen {
                 Watched::Inputs if monitor_inputs => {
-                    // A variable is shown under its own name just before its first reader's
-                    // input, the order MXNet shows them in.
+                    // A variable is shown under its own name just before each input that
+                    // reads it, the order MXNet shows them in.
                     let names = input_names(op.name(), op.as_ref(), arrays.len())?;
                     for ((name, a), e) in names.iter().zip(arrays).zip(&node.inputs) {
-                        if e.node.is_variable() && shown_vars.insert(Arc::as_ptr(&e.node)) {
+                        if e.node.is_variable() {
                             monitor(&e.node.name, a)?;
                         }
                         monitor(&format!("{}_{name}", node.name), a)?;
                     }
                 }
                 Watched::Inputs => {}
+                // Hidden outputs too (BatchNorm's mean and var), as MXNet's monitor shows them.
                 Watched::Outputs => {
-                    let shown = op.num_visible_outputs().min(arrays.len());
-                    for (i, a) in arrays[..shown].iter().enumerate() {
+                    for (i, a) in arrays.iter().enumerate() {
                         monitor(&output_name(&node.entry(i)), a)?;
                     }
                 }

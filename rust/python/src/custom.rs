@@ -1,6 +1,6 @@
 //! The binding's side of `Custom`: configured operators whose inference, forward and backward
-//! call the Python `oxnet.operator._Bridge` made for their node. Python exceptions are kept
-//! (`error::stash`) so that the caller sees the user's own exception.
+//! call the Python `oxnet.operator._Bridge` made for their node. A Python exception is kept
+//! (`error::stash`) as the cause of the MXNetError the caller sees (MXNet's type for it).
 
 use crate::error::stash;
 use crate::ndarray::wrap;
@@ -11,10 +11,15 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use std::sync::Arc;
 
-/// A Python exception from the custom op's code, kept for the caller.
+/// A Python exception from the custom op's code, kept for the caller as the cause of an
+/// MXNetError (MXNet code catches that type; the traceback still shows the user's line).
 fn py_error(op_type: &str, what: &str, e: PyErr) -> Error {
     let msg = format!("Custom operator {op_type}: {what} raised {e}");
-    stash(&msg, e);
+    Python::attach(|py| {
+        let err = crate::error::MXNetError::new_err(msg.clone());
+        err.set_cause(py, Some(e));
+        stash(&msg, err);
+    });
     Error::Graph(msg)
 }
 

@@ -337,6 +337,13 @@ pub fn register(r: &mut Registry) {
         |p| Ok(scatter_op(Scatter::Set, Some(p.shape("shape")?))),
     ));
     r.add(def(
+        "_backward_gather_nd",
+        "Accumulates `data` into a zero array of `shape` at the multi-indices in the columns of `indices`: gather_nd's gradient, a scatter_nd where repeated indices add up.",
+        vec![param("shape", "Shape(tuple)", None, "Shape of output.")],
+        Inputs::Fixed(&["data", "indices"]),
+        |p| Ok(scatter_op(Scatter::Add, Some(p.shape("shape")?))),
+    ));
+    r.add(def(
         "_scatter_set_nd",
         "Returns `lhs` with the slabs addressed by the columns of `indices` replaced by `rhs` (used by `x[idx] = v`).",
         vec![param("shape", "Shape(tuple)", Some("()"), "Shape of output.")],
@@ -441,6 +448,16 @@ mod tests {
             &[("shape", "(2, 3)")],
         );
         assert_eq!(f32s(&o), vec![0.0, 1.0, -1.0, -2.0, 4.0, 5.0]);
+        // MXNet 1.9.1: a repeated index accumulates in _backward_gather_nd.
+        let o = run(
+            "_backward_gather_nd",
+            &[
+                arr(&[3], &[2.0f32, 3.0, 5.0]),
+                arr(&[2, 3], &[1.0f32, 1.0, 1.0, 0.0, 0.0, 0.0]),
+            ],
+            &[("shape", "(2, 2)")],
+        );
+        assert_eq!(f32s(&o), vec![0.0, 0.0, 10.0, 0.0]);
     }
 
     #[test]

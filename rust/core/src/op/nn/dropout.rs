@@ -80,6 +80,7 @@ fn dropout(p: f64, always: bool, axes: Vec<i64>) -> Arc<dyn Operator> {
     }
     op.num_outputs = 2;
     op.visible_outputs = Some(1);
+    op.output_names = Some(vec!["output".into(), "mask".into()]);
     op.rng = true;
     op.arc()
 }

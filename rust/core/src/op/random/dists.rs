@@ -177,6 +177,18 @@ pub fn sample(d: Dist, rng: &mut Xoshiro) -> f64 {
 }
 
 /// Checks a distribution's parameters; the message names the parameter as MXNet does.
+/// [`check`] for the per-element parameters of the `sample_*` ops, where MXNet also draws
+/// from the degenerate distributions at zero: a gamma with alpha or beta 0, a gaussian with
+/// sigma 0 (a point mass at 0, or at mu).
+pub fn check_sample(d: Dist) -> std::result::Result<(), String> {
+    let zero_to_one = |v: f64| if v == 0.0 { 1.0 } else { v };
+    check(match d {
+        Dist::Gamma(a, b) => Dist::Gamma(zero_to_one(a), zero_to_one(b)),
+        Dist::Normal(m, s) => Dist::Normal(m, zero_to_one(s)),
+        d => d,
+    })
+}
+
 pub fn check(d: Dist) -> std::result::Result<(), String> {
     let bad = |ok: bool, what: &str, v: f64| {
         if ok {
@@ -224,9 +236,10 @@ pub fn check(d: Dist) -> std::result::Result<(), String> {
             l,
         ),
         Dist::NegBinomial(k, p) => {
+            // k = 0 (no failures to wait for) is a point mass at 0, which MXNet draws too.
             bad(
-                k > 0.0 && k.is_finite(),
-                "k parameter in negative binomial distribution has to be positive",
+                k >= 0.0 && k.is_finite(),
+                "k parameter in negative binomial distribution has to be non-negative",
                 k,
             )?;
             bad(

@@ -1,7 +1,7 @@
 //! `_sample_*`: one distribution per element of the parameter arrays (shape S), `shape` draws
 //! from each, so the output has shape S + shape.
 
-use super::dists::{check, sample, Dist};
+use super::dists::{check_sample, sample, Dist};
 use super::fill_blocks;
 use crate::dtype::{DType, Element};
 use crate::error::Error;
@@ -91,7 +91,7 @@ fn add(r: &mut Registry, f: Family) {
                     };
                     let dists: Vec<Dist> = a.iter().zip(&b).map(|(&x, &y)| make(x, y)).collect();
                     for d in &dists {
-                        check(*d).map_err(|m| Error::param(name, m))?;
+                        check_sample(*d).map_err(|m| Error::param(name, m))?;
                     }
                     let o = &outs[0];
                     if per == 0 {

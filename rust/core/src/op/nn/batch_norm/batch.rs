@@ -152,12 +152,8 @@ pub(super) fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
         vec![3, 4]
     };
     op.aux = Some(vec![3, 4]);
-    op.output_names = Some(
-        ["output", "mean", "var"][..visible]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    );
+    // Hidden outputs are named too: a monitor shows them (`bn_mean`), as MXNet's does.
+    op.output_names = Some(vec!["output".into(), "mean".into(), "var".into()]);
     #[cfg(feature = "cuda")]
     let op = op.with_cuda((!cfg.var_out && !cfg.relu).then(|| cuda::forward(cfg)));
     op.arc()
