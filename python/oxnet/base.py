@@ -16,6 +16,9 @@ from . import _native  # noqa: E402
 
 MXNetError = _native.MXNetError
 MXNetError.__module__ = "oxnet.base"
+# What the core cannot do (an op without a gradient...): MXNet raises MXNetError there, code
+# written for oxnet may catch NotImplementedError; this class is both.
+MXNetNotImplementedError = _native.MXNetNotImplementedError
 
 # Error classes by name (MXNet's ``mx.base.error_types``). The Rust core raises Python's
 # ValueError, TypeError, IndexError, ... directly (by error kind, not by parsing a

@@ -27,6 +27,11 @@ _MAGIC_BYTES = struct.pack("<I", _MAGIC)
 _LEN_MASK = (1 << 29) - 1
 
 
+
+class _WrongMode(MXNetError, AssertionError):
+    """A read of a writer or a write to a reader: MXNet asserts, so code catching
+    AssertionError or MXNetError both see it."""
+
 class RecordIOError(MXNetError):
     """A malformed or truncated RecordIO file (subclass of MXNetError)."""
 
@@ -145,10 +150,12 @@ class MXRecordIO:
         self.open()
 
     def _require(self, writable):
+        """Refuses a closed file, or a read of a writer / a write to a reader."""
         if not self.is_open:
             raise MXNetError("RecordIO file %s is closed" % self.uri)
         if self.writable != writable:
-            raise MXNetError("RecordIO file %s was opened with flag '%s'" % (self.uri, self.flag))
+            raise _WrongMode("RecordIO file %s was opened with flag '%s': it cannot be %s"
+                             % (self.uri, self.flag, "written" if writable else "read"))
 
     def write(self, buf):
         """Append one record (bytes)."""

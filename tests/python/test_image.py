@@ -218,6 +218,24 @@ def test_imresize_area_fractional_shrink_within_one_level_of_mxnet():
     assert diff.max() <= 1 and (diff > 0).sum() <= 5  # 3 of 1173 differ (OpenCV sums in float32)
 
 
+# MXNet 1.9.1's area upscale of a ramp column (n rows -> 150): OpenCV steps by 1 / (150 / n),
+# which at whole products picks the other source row than n / 150 would.
+AREA_UP_RAMP_TO_150 = {
+    84: "eJwBlgBp/wABAwQGCAkMDA8QEhQVFxgbGx4fISMkJicnKi0uMDIzNjY5Ojw+P0FCRUVISUtNTlBRUVRXWFpcXWBgY2RmaGlrbG9vcnN1d3h6e3t+gYKEhoeKio2OkJKTlZaZmZydn6GipKWlqKusrrCxs7S3uLq8vb/Aw8PGx8nLzM7Pz9LV1tja293e4eLk5ufp6u3t8PHz9fb4+UquSOE=",
+    110: "eJwBlgBp/wACBAYJCwwPERMVGBocHiEjJScqLC0wMjQ2OTs9P0JERkhLTU5RU1VXWlxeYGNlZ2lsbm9ydHZ4e31/gYSGiIqNj5CTlZeZnJ6goqWnqauusLG0tri6vb/Bw8bIyszP0dLV19nb3uDi5Ofp6+3w8vP2+Pr8/0cDBQgKDA4REhQXGRsdICIkJikrLS8yMzU4Ojw+QUNFR6b3Pwg=",
+}
+
+
+@pytest.mark.parametrize("n", sorted(AREA_UP_RAMP_TO_150))
+def test_imresize_area_upscale_steps_as_opencv(n):
+    ref = np.frombuffer(zlib.decompress(base64.b64decode(AREA_UP_RAMP_TO_150[n])), np.uint8)
+    src = (np.arange(n) * 3 % 256).astype(np.uint8).reshape(n, 1, 1).repeat(2, axis=1)
+    got = mx.image.imresize(nd8(src), 2, 150, interp=3).asnumpy()[:, 0, 0]
+    np.testing.assert_array_equal(got, ref)
+    f = mx.image.imresize(mx.nd.array(src, dtype=np.float32), 2, 150, interp=3).asnumpy()[:, 0, 0]
+    assert np.abs(f - ref).max() < 1  # the float path takes the same source rows
+
+
 def test_imresize_rgb_and_float_match_mxnet():
     got = mx.image.imresize(nd8(pat(7, 9, 3)), 5, 4, interp=1)
     np.testing.assert_array_equal(got.asnumpy(), REF["resize_linear_rgb_5x4"])

@@ -79,7 +79,7 @@ def _lanczos4_coeffs(x):
 
 def _kernel_taps(src, dst, ksize, coeffs):
     """(dst, ksize) source indices (border replicated) and float32 weights of a ksize-tap kernel."""
-    scale = src / dst
+    scale = 1.0 / (dst / src)
     f = ((np.arange(dst, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
     i0 = np.floor(f).astype(np.int64)
     frac = f - i0.astype(np.float32)
@@ -89,10 +89,11 @@ def _kernel_taps(src, dst, ksize, coeffs):
 
 def _area_up_taps(src, dst, clamp_weights):
     """INTER_AREA when an axis grows: linear taps with OpenCV's area-style fractions."""
-    scale = src / dst
+    inv = dst / src
+    scale = 1.0 / inv  # OpenCV's steps, to the last bit (see _taps)
     d = np.arange(dst, dtype=np.float64)
     i0 = np.floor(d * scale).astype(np.int64)
-    f = ((d + 1) - (i0 + 1) / scale).astype(np.float32)
+    f = ((d + 1) - (i0 + 1) * inv).astype(np.float32)
     f = np.where(f <= 0, np.float32(0), f - np.floor(f)).astype(np.float32)
     if clamp_weights:
         high = i0 >= src - 1
@@ -104,7 +105,7 @@ def _area_up_taps(src, dst, clamp_weights):
 
 def _area_down_taps(src, dst):
     """INTER_AREA when shrinking: each output averages the source cells it covers (weights by overlap)."""
-    scale = src / dst
+    scale = 1.0 / (dst / src)
     rows = []
     for dx in range(dst):
         fs1 = dx * scale

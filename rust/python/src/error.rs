@@ -5,6 +5,8 @@ use pyo3::exceptions::{
     PyIndexError, PyKeyError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 use std::cell::RefCell;
 
 pyo3::create_exception!(
@@ -13,6 +15,33 @@ pyo3::create_exception!(
     PyRuntimeError,
     "Error raised by oxnet's core (MXNet's MXNetError)."
 );
+
+/// What the core cannot do (a gradient an op does not have, an unsupported setting): both
+/// MXNet's type for it, MXNetError, and Python's NotImplementedError.
+static NOT_IMPLEMENTED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// Makes `MXNetNotImplementedError` (MXNetError and NotImplementedError) for the module.
+pub fn not_implemented_type(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    NOT_IMPLEMENTED
+        .get_or_try_init(py, || -> PyResult<Py<PyType>> {
+            let bases = PyTuple::new(
+                py,
+                [
+                    py.get_type::<MXNetError>(),
+                    py.get_type::<PyNotImplementedError>(),
+                ],
+            )?;
+            let ns = PyDict::new(py);
+            ns.set_item("__module__", "oxnet.base")?;
+            let t = py.import("builtins")?.getattr("type")?.call1((
+                "MXNetNotImplementedError",
+                bases,
+                ns,
+            ))?;
+            Ok(t.cast_into::<PyType>()?.unbind())
+        })
+        .map(|t| t.bind(py).clone())
+}
 
 thread_local! {
     /// A Python exception raised by user code the core called back (custom operators), and
@@ -43,7 +72,10 @@ pub fn to_py(e: Error) -> PyErr {
         ErrorKind::Type => PyTypeError::new_err(msg),
         ErrorKind::Index => PyIndexError::new_err(msg),
         ErrorKind::Key => PyKeyError::new_err(msg),
-        ErrorKind::NotImplemented => PyNotImplementedError::new_err(msg),
+        ErrorKind::NotImplemented => Python::attach(|py| match not_implemented_type(py) {
+            Ok(t) => PyErr::from_type(t, msg),
+            Err(_) => PyNotImplementedError::new_err(msg),
+        }),
     }
 }
 

@@ -24,6 +24,10 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MXNetError", m.py().get_type::<error::MXNetError>())?;
+    m.add(
+        "MXNetNotImplementedError",
+        error::not_implemented_type(m.py())?,
+    )?;
     oxnet::op::custom::set_custom_factory(Box::new(custom::create));
     m.add_class::<ndarray::PyNDArray>()?;
     m.add_class::<ops::PyOp>()?;

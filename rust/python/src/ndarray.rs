@@ -77,10 +77,11 @@ impl PyNDArray {
     /// fresh array combined with a recorded one becomes that op's recorded result, computed
     /// from a copy of its old value, which the gradient may read.
     fn inplace(&self, py: Python<'_>, other: &Bound<'_, PyAny>, kind: BinOp) -> PyResult<()> {
-        let other_tracked = other
-            .cast::<PyNDArray>()
-            .is_ok_and(|b| b.get().entry().is_some());
-        if autograd::is_recording() && (other_tracked || self.entry().is_some()) {
+        let recorded = |a: &Bound<'_, PyAny>| {
+            a.cast::<PyNDArray>()
+                .is_ok_and(|b| b.get().entry().is_some())
+        };
+        if autograd::is_recording() && (self.entry().is_some() || recorded(other)) {
             if self.entry().is_some() {
                 let (sym, name) = match kind {
                     BinOp::Add => ("+", "iadd"),

@@ -80,8 +80,9 @@ pub fn linear_taps(src: usize, dst: usize, clamp_weights: bool) -> Taps<f32> {
     t
 }
 
-/// Nearest: floor(d / (dst / src)), clamped. OpenCV steps by 1 / (dst / src), not src / dst:
-/// the two differ in the last bit, and where the product is whole that picks the neighbour.
+/// Nearest: floor(d / (dst / src)), clamped. OpenCV steps by 1 / (dst / src), not src / dst
+/// (every interpolation here does): the two differ in the last bit, and where the product is
+/// whole that picks the neighbour.
 pub fn nearest_taps(src: usize, dst: usize) -> Vec<usize> {
     let scale = 1.0 / (dst as f64 / src as f64);
     (0..dst)
@@ -92,7 +93,8 @@ pub fn nearest_taps(src: usize, dst: usize) -> Vec<usize> {
 /// Area on a growing axis: two taps whose fraction is the part of the output cell past the
 /// source cell boundary.
 fn area_up_taps(src: usize, dst: usize, clamp_weights: bool) -> Taps<f32> {
-    let scale = src as f64 / dst as f64;
+    let inv = dst as f64 / src as f64;
+    let scale = 1.0 / inv;
     let mut t = Taps {
         k: 2,
         idx: Vec::with_capacity(2 * dst),
@@ -101,7 +103,7 @@ fn area_up_taps(src: usize, dst: usize, clamp_weights: bool) -> Taps<f32> {
     for d in 0..dst {
         let df = d as f64;
         let mut i0 = (df * scale).floor() as i64;
-        let raw = ((df + 1.0) - (i0 + 1) as f64 / scale) as f32;
+        let raw = ((df + 1.0) - (i0 + 1) as f64 * inv) as f32;
         let mut f = if raw <= 0.0 { 0.0 } else { raw - raw.floor() };
         if clamp_weights && i0 >= src as i64 - 1 {
             (f, i0) = (0.0, src as i64 - 1);
@@ -115,7 +117,7 @@ fn area_up_taps(src: usize, dst: usize, clamp_weights: bool) -> Taps<f32> {
 
 /// Area on a shrinking axis: every source cell the output cell covers, weighted by overlap.
 fn area_down_taps(src: usize, dst: usize) -> Taps<f64> {
-    let scale = src as f64 / dst as f64;
+    let scale = 1.0 / (dst as f64 / src as f64);
     let rows: Vec<Vec<(usize, f64)>> = (0..dst)
         .map(|d| {
             let fs1 = d as f64 * scale;
@@ -182,7 +184,7 @@ fn lanczos4_coeffs(x: f32) -> [f32; 8] {
 
 /// A `ksize`-tap kernel centred on each output position, borders replicated.
 fn kernel_taps<const K: usize>(src: usize, dst: usize, coeffs: fn(f32) -> [f32; K]) -> Taps<f32> {
-    let scale = src as f64 / dst as f64;
+    let scale = 1.0 / (dst as f64 / src as f64);
     let mut t = Taps {
         k: K,
         idx: Vec::with_capacity(K * dst),
