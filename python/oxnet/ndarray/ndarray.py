@@ -504,9 +504,7 @@ def __int__(self):
 
 @_extend
 def copy(self):
-    if _native.is_recording():
-        return _internal._copy(self)  # recorded: the gradient flows through, as in MXNet
-    return self.copyto(self.context)
+    return self.copyto(self.context)  # recorded under autograd, as MXNet's
 
 
 @_extend
