@@ -27,10 +27,10 @@ _MAGIC_BYTES = struct.pack("<I", _MAGIC)
 _LEN_MASK = (1 << 29) - 1
 
 
-
 class _WrongMode(MXNetError, AssertionError):
     """A read of a writer or a write to a reader: MXNet asserts, so code catching
     AssertionError or MXNetError both see it."""
+
 
 class RecordIOError(MXNetError):
     """A malformed or truncated RecordIO file (subclass of MXNetError)."""
