@@ -1,5 +1,7 @@
 """mx.autograd: recording scopes, attach_grad/backward/grad, against hand-derived gradients
 and finite differences (numpy)."""
+import json
+
 import numpy as np
 import pytest
 
@@ -483,6 +485,52 @@ def test_astype_and_copyto_are_recorded():
         y = (o * 3 + c * 4).sum()
     y.backward()
     np.testing.assert_allclose(x.grad.asnumpy(), [7.0, 7.0])
+
+
+def test_copies_between_contexts_carry_the_gradient_back():
+    # As MXNet 1.9.1 (values checked there): the gradient of a copy to another context is
+    # the copy back; it used to be a constant, leaving x.grad silently zero.
+    c0, c1 = mx.cpu(0), mx.cpu(1)
+    xv, wv = np.array([1.0, 2.0, 3.0], np.float32), np.array([2.0, 3.0, 4.0], np.float32)
+    x, w = mx.nd.array(xv, ctx=c0), mx.nd.array(wv, ctx=c1)
+    x.attach_grad()
+    w.attach_grad()
+    with autograd.record():
+        a = (x * x).sum()
+        b = (x.as_in_context(c1) * w).sum()
+    autograd.backward([a, b])
+    assert x.grad.context == c0 and w.grad.context == c1
+    np.testing.assert_allclose(x.grad.asnumpy(), 2 * xv + wv)
+    np.testing.assert_allclose(w.grad.asnumpy(), xv)
+    # Into an array of another dtype there, and a round trip back to cpu(0).
+    with autograd.record():
+        y = mx.nd.zeros((3,), ctx=c1, dtype="float64")
+        x.copyto(y)
+        back = (y * 3).as_in_context(c0).astype("float32")
+        z = (y * y).sum().as_in_context(c0).astype("float32") + (back * x).sum()
+    z.backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.asnumpy(), 2 * xv + 6 * xv)
+    # Second order through the copy: d/dx sum(3 x^2) = 6 x.
+    with autograd.record():
+        y = x.as_in_context(c1)
+        g = autograd.grad((y * y * y).sum(), [x], create_graph=True)[0]
+        s = g.sum()
+    s.backward()
+    assert g.context == c0
+    np.testing.assert_allclose(g.asnumpy(), 3 * xv**2)
+    np.testing.assert_allclose(x.grad.asnumpy(), 6 * xv)
+    # grad_req='add' accumulates (MXNet 1.9.1 overwrites here: [2, 2, 2] after three steps).
+    x.attach_grad(grad_req="add")
+    for _ in range(3):
+        with autograd.record():
+            z = (x.as_in_context(c1) * 2).sum()
+        z.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), [6.0, 6.0, 6.0])
+    with autograd.record():
+        z = x.as_in_context(c1) * 2
+    assert [n["op"] for n in json.loads(autograd.get_symbol(z).tojson())["nodes"]] == [
+        "null", "_copyto", "_mul_scalar"]
 
 
 def test_assignments_autograd_cannot_follow_are_refused_inside_record():

@@ -51,25 +51,28 @@ impl PyNDArray {
         name: &str,
         attrs: &[(&str, String)],
     ) -> PyResult<Option<Entry>> {
-        if !autograd::is_recording() {
+        if !autograd::is_recording() || self.entry().is_none() {
             return Ok(None);
         }
-        let Some(e) = self.entry() else {
-            return Ok(None);
-        };
         let attrs: Vec<(String, String)> = attrs
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         let opr = op::registry().get(name).py()?.create(&attrs).py()?;
-        let rec = autograd::record(
-            &opr,
-            attrs,
-            std::slice::from_ref(&self.inner),
-            &[Some(e)],
-            std::slice::from_ref(v),
-        );
-        Ok(rec.into_iter().next())
+        Ok(self.record_unary(&opr, attrs, v))
+    }
+
+    /// Records `v` as `opr` of this array when recording and this array is tracked.
+    fn record_unary(
+        &self,
+        opr: &Arc<dyn Operator>,
+        attrs: Vec<(String, String)>,
+        v: &NDArray,
+    ) -> Option<Entry> {
+        let e = self.entry().filter(|_| autograd::is_recording())?;
+        let ins = std::slice::from_ref(&self.inner);
+        let rec = autograd::record(opr, attrs, ins, &[Some(e)], std::slice::from_ref(v));
+        rec.into_iter().next()
     }
 
     /// `self op= other`. Under `autograd.record()` an array in the graph may not change (the
@@ -122,11 +125,15 @@ impl PyNDArray {
     }
 
     /// Under `autograd.record()`, records `dst`, a copy of this tracked array made outside the
-    /// engine's ops (`astype`, `copyto`), as `_copy` or `Cast`. A copy to another context stays
-    /// a constant: no recorded op moves a gradient between contexts.
+    /// engine's ops (`astype`, `copyto`), as `_copy` or `Cast`; a copy to another context as
+    /// `_copyto`, whose gradient goes back there.
     fn record_copy(&self, dst: &NDArray) -> PyResult<Option<Entry>> {
         if dst.ctx() != self.inner.ctx() {
-            return Ok(None);
+            let opr = op::cross_copy::CrossCopy::op(
+                (self.inner.ctx(), self.inner.dtype()),
+                (dst.ctx(), dst.dtype()),
+            );
+            return Ok(self.record_unary(&opr, Vec::new(), dst));
         }
         if dst.dtype() == self.inner.dtype() {
             self.record_view(dst, "_copy", &[])

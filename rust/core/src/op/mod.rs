@@ -7,6 +7,7 @@ pub mod compat;
 pub mod concat;
 pub mod contrib;
 pub mod control_flow;
+pub mod cross_copy;
 pub mod custom;
 pub mod elemwise_binary;
 pub mod elemwise_unary;
@@ -143,6 +144,10 @@ pub trait Operator: Send + Sync {
     }
     /// Where an op without inputs creates its outputs (`ctx` parameter).
     fn context(&self) -> Option<Context> {
+        None
+    }
+    /// Where the outputs go when not where the inputs are (a copy between contexts).
+    fn output_context(&self) -> Option<Context> {
         None
     }
     /// Output element i depends only on input element i: out may alias an input.
@@ -398,6 +403,7 @@ pub fn invoke_with(
         }
     }
     ctx.check_usable(name)?;
+    let out_ctx = op.output_context().unwrap_or(ctx);
     let descs: Vec<Desc> = inputs
         .iter()
         .map(|a| Desc::new(a.shape().clone(), a.dtype()))
@@ -433,10 +439,15 @@ pub fn invoke_with(
                         ),
                     ));
                 }
-                if a.ctx() != ctx {
+                if a.ctx() != out_ctx {
                     return Err(Error::Context(format!(
-                        "operator {name}: out is on {} but inputs are on {ctx}",
-                        a.ctx()
+                        "operator {name}: out is on {} but inputs are on {ctx}{}",
+                        a.ctx(),
+                        if out_ctx == ctx {
+                            String::new()
+                        } else {
+                            format!(" and the result goes to {out_ctx}")
+                        }
                     )));
                 }
             }
@@ -446,8 +457,8 @@ pub fn invoke_with(
             let mut made = Vec::with_capacity(out_descs.len());
             for d in &out_descs {
                 let out = match alloc.as_deref_mut() {
-                    Some(f) => f(d, ctx),
-                    None => NDArray::empty(d.shape.clone(), d.dtype, ctx),
+                    Some(f) => f(d, out_ctx),
+                    None => NDArray::empty(d.shape.clone(), d.dtype, out_ctx),
                 };
                 made.push(out.map_err(|e| {
                     Error::Memory(format!(
