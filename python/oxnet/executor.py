@@ -29,6 +29,16 @@ def _native_symbol(sym):
 _PARTIAL_CREATORS = ("_zeros", "_ones", "_full")
 
 
+def _partial_creator(node):
+    """Whether a creation node's output shape waits for whole-graph inference: a shape with
+    0s, or an ``arange(infer_range=True)`` without a stop (its length comes as ``__length__``)."""
+    attrs = node.get("attrs", {})
+    if node["op"] in _PARTIAL_CREATORS:
+        return 0 in (_shape_attr(attrs.get("shape", "")) or ())
+    return (node["op"] == "_arange" and attrs.get("infer_range") in ("True", "true", "1")
+            and attrs.get("stop", "None") == "None" and "__length__" not in attrs)
+
+
 def _shape_attr(text):
     try:
         return tuple(int(d) for d in text.strip("()[] ").split(",") if d.strip())
@@ -37,15 +47,15 @@ def _shape_attr(text):
 
 
 def _complete_creator_shapes(sym, args, aux):
-    """``sym`` with every partial creator shape filled in from whole-graph shape inference.
+    """``sym`` with every partial creator shape (and inferred arange length) filled in from
+    whole-graph shape inference.
 
     The native bind infers shapes forward from the bound arrays only, so a ``_zeros`` of shape
     (0, n) would stay empty there; completing the attribute first gives it MXNet's shape.
     Returns ``sym`` itself when there is nothing to complete (or it cannot be completed, in
     which case the native bind reports the error)."""
     graph = json.loads(sym.tojson())
-    partial = [n for n in graph["nodes"] if n["op"] in _PARTIAL_CREATORS
-               and 0 in (_shape_attr(n.get("attrs", {}).get("shape", "")) or ())]
+    partial = [n for n in graph["nodes"] if _partial_creator(n)]
     if not partial:
         return sym
     known = dict(zip(sym.list_arguments(), (a.shape for a in args)))
@@ -65,7 +75,10 @@ def _complete_creator_shapes(sym, args, aux):
     for node in partial:
         shape = by_name.get(node["name"] + "_output")
         if shape and all(d > 0 for d in shape):
-            node["attrs"]["shape"] = str(tuple(shape))
+            if node["op"] == "_arange":
+                node["attrs"]["__length__"] = str(shape[0])
+            else:
+                node["attrs"]["shape"] = str(tuple(shape))
             changed = True
     if not changed:
         return sym

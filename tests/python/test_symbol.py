@@ -543,6 +543,23 @@ def test_partial_shapes_flow_through_layers_both_ways():
     assert (V("d", shape=(2, 15)) + cat).infer_shape()[0] == [(2, 15), (2, 10), (2, 5)]
 
 
+def test_arange_with_infer_range_takes_its_length_from_the_graph():
+    # Values as MXNet 1.9.1 gives them for these graphs (start kept, steps of step, each
+    # value repeated; a length that is no multiple of repeat cuts the last run short).
+    x = mx.sym.var("x")
+    y = x + mx.sym.arange(start=2, step=0.5, infer_range=True)
+    assert y.infer_shape(x=(5,)) == ([(5,)], [(5,)], [])
+    out = y.bind(mx.cpu(), {"x": mx.nd.zeros((5,))}).forward()[0]
+    np.testing.assert_allclose(out.asnumpy(), 2 + 0.5 * np.arange(5))
+    y = x * mx.sym.arange(start=1, step=0.5, repeat=2, infer_range=True)
+    ex = y.simple_bind(mx.cpu(), x=(5,))
+    ex.arg_dict["x"][:] = 2
+    np.testing.assert_allclose(ex.forward()[0].asnumpy(), [2, 2, 3, 3, 4])
+    # With a stop, or outside a graph, infer_range changes nothing (MXNet's mx.nd.arange).
+    assert (x + mx.sym.arange(start=2, stop=4, infer_range=True)).infer_shape(x=(2,))[0] == [(2,)]
+    assert mx.nd.arange(2, infer_range=True).asnumpy().tolist() == [0.0, 1.0]
+
+
 def test_batchnorm_aux_and_types():
     _needs("BatchNorm")
     d = mx.sym.Variable("data")

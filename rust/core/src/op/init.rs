@@ -137,9 +137,13 @@ fn like_op(name: &'static str, value: f64) -> Arc<dyn Operator> {
 fn arange_op(p: &Params) -> Result<Arc<dyn Operator>> {
     let (ctx, dtype) = ctx_dtype(p)?;
     let start = p.float("start")?;
-    let (start, stop) = match p.is_set("stop") {
-        true => (start, p.float("stop")?),
-        false => (0.0, start),
+    // MXNet's `infer_range` (without a stop): the length comes from the rest of the graph,
+    // unknown (0) until the executor's whole-graph inference gives it as `__length__`.
+    let inferred = p.bool("infer_range")? && !p.is_set("stop");
+    let (start, stop) = match (p.is_set("stop"), inferred) {
+        (true, _) => (start, p.float("stop")?),
+        (false, true) => (start, start),
+        (false, false) => (0.0, start),
     };
     let step = p.float("step")?;
     let repeat = p.int("repeat")?;
@@ -162,7 +166,11 @@ fn arange_op(p: &Params) -> Result<Arc<dyn Operator>> {
             format!("arange({start}, {stop}, {step}) is too long"),
         ));
     }
-    let len = n as usize * repeat as usize;
+    let len = match p.opt_int("__length__")? {
+        Some(len) if inferred => usize::try_from(len)
+            .map_err(|_| Error::param("_arange", format!("inferred length {len} is negative")))?,
+        _ => n as usize * repeat as usize,
+    };
     let rep = repeat as usize;
     if dtype.is_float() {
         return Ok(sequence_op("_arange", ctx, dtype, len, move |i| {
@@ -345,7 +353,7 @@ pub fn register(r: &mut Registry) {
                 "infer_range",
                 "boolean",
                 Some("False"),
-                "Unused; kept for MXNet compatibility.",
+                "When True and stop is not given, the length is inferred from the graph the op is bound in (symbols only); values step from start.",
             ),
         ]),
         inputs: Inputs::Fixed(&[]),
