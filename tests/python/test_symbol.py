@@ -560,6 +560,32 @@ def test_arange_with_infer_range_takes_its_length_from_the_graph():
     assert mx.nd.arange(2, infer_range=True).asnumpy().tolist() == [0.0, 1.0]
 
 
+def test_debug_str_is_mxnets_listing():
+    # The expected strings are MXNet 1.9.1's debug_str() of the same symbols.
+    d = mx.sym.var("data", lr_mult=2)
+    assert d.debug_str() == "Variable:data\n"
+    assert mx.sym.zeros((2, 3)).debug_str() == "AtomicFunctor  Op:_zeros\n"
+    fc = mx.sym.FullyConnected(d, num_hidden=4, name="fc1")
+    with mx.AttrScope(ctx_group="dev1"):
+        bn = mx.sym.BatchNorm(fc, name="bn")
+    fc_text = ("Variable:data\nVariable:fc1_weight\nVariable:fc1_bias\n--------------------\n"
+               "Op:FullyConnected, Name=fc1\nInputs:\n\targ[0]=data(0) version=0\n"
+               "\targ[1]=fc1_weight(0) version=0\n\targ[2]=fc1_bias(0) version=0\nAttrs:\n"
+               "\tnum_hidden=4\n")
+    assert bn.debug_str() == (
+        "Symbol Outputs:\n\toutput[0]=bn(0)\n" + fc_text +
+        "Variable:bn_gamma\nVariable:bn_beta\nVariable:bn_moving_mean\nVariable:bn_moving_var\n"
+        "--------------------\nOp:BatchNorm, Name=bn\nInputs:\n\targ[0]=fc1(0)\n"
+        "\targ[1]=bn_gamma(0) version=0\n\targ[2]=bn_beta(0) version=0\n"
+        "\targ[3]=bn_moving_mean(0) version=1\n\targ[4]=bn_moving_var(0) version=1\n"
+        "Attrs:\n\t__ctx_group__=dev1\n")
+    parts = mx.sym.SliceChannel(d, num_outputs=2, name="sl")
+    assert mx.sym.Group([parts[1], fc, d]).debug_str() == (
+        "Symbol Outputs:\n\toutput[0]=sl(1)\n\toutput[1]=fc1(0)\n\toutput[2]=data(0)\n"
+        "Variable:data\n--------------------\nOp:SliceChannel, Name=sl\nInputs:\n"
+        "\targ[0]=data(0) version=0\nAttrs:\n\tnum_outputs=2\n" + fc_text[len("Variable:data\n"):])
+
+
 def test_batchnorm_aux_and_types():
     _needs("BatchNorm")
     d = mx.sym.Variable("data")

@@ -462,21 +462,36 @@ class Symbol:
                                   "mx.autograd" % (list(wrt),))
 
     def debug_str(self):
-        """A readable listing of the graph's nodes."""
+        """The graph's nodes as MXNet's ``Symbol::Print`` lists them (depth-first order; a
+        variable input shows its version: how many ops up to that one mutate it, e.g. the
+        auxiliary states a BatchNorm updates)."""
         import json
         g = json.loads(self.tojson())
+        nodes = g["nodes"]
+        heads = g["heads"]
+        if len(heads) == 1 and not nodes[heads[0][0]]["inputs"]:
+            n = nodes[heads[0][0]]
+            if n["op"] == "null":
+                return "Variable:%s\n" % n["name"]
+            return "AtomicFunctor  Op:%s\n" % n["op"]
+        aux = set(self.list_auxiliary_states())
+        versions = {}
         lines = ["Symbol Outputs:"]
-        lines += ["\toutput[%d]=%s" % (i, n) for i, n in enumerate(self.list_outputs())]
-        for n in g["nodes"]:
+        lines += ["\toutput[%d]=%s(%d)" % (i, nodes[h[0]]["name"], h[1])
+                  for i, h in enumerate(heads)]
+        for n in nodes:
             if n["op"] == "null":
                 lines.append("Variable:%s" % n["name"])
                 continue
-            lines.append("-" * 40)
-            lines.append("Op:%s, Name=%s" % (n["op"], n["name"]))
-            lines.append("Inputs:")
+            lines += ["-" * 20, "Op:%s, Name=%s" % (n["op"], n["name"]), "Inputs:"]
             for i, e in enumerate(n["inputs"]):
-                src = g["nodes"][e[0]]
-                lines.append("\targ[%d]=%s(%d)" % (i, src["name"], e[1]))
+                src = nodes[e[0]]
+                line = "\targ[%d]=%s(%d)" % (i, src["name"], e[1])
+                if src["op"] == "null":
+                    if src["name"] in aux:
+                        versions[src["name"]] = versions.get(src["name"], 0) + 1
+                    line += " version=%d" % versions.get(src["name"], 0)
+                lines.append(line)
             if n.get("attrs"):
                 lines.append("Attrs:")
                 lines += ["\t%s=%s" % kv for kv in sorted(n["attrs"].items())]
