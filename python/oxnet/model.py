@@ -510,3 +510,8 @@ class FeedForward(BASE_ESTIMATOR):
 
 # At the bottom: mx.callback imports this module, and this import must find the module defined.
 from .callback import LogValidationMetricsCallback  # noqa: E402
+
+
+# Re-exported as MXNet's model module does; imported last because executor_manager reaches this
+# module again through mx.module.
+from .executor_manager import DataParallelExecutorManager  # noqa: E402,F401

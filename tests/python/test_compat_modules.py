@@ -226,6 +226,9 @@ def test_data_parallel_executor_manager_matches_numpy(caplog):
          "fc2_weight": rng.uniform(-1, 1, (3, 5)), "fc2_bias": rng.uniform(-1, 1, 3)}
     p = {k: v.astype(np.float32) for k, v in p.items()}
     net = _mlp()
+    # MXNet's model and io.io modules re-export these names.
+    assert mx.model.DataParallelExecutorManager is em.DataParallelExecutorManager
+    assert mx.io.io.NDArrayIter is mx.io.NDArrayIter and mx.io.io.DataBatch is mx.io.DataBatch
     it = mx.io.NDArrayIter(x, y, batch_size=8)
     args = net.list_arguments()
     params = [a for a in args if a not in ("data", "softmax_label")]

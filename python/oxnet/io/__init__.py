@@ -12,6 +12,7 @@ from .file_iters import CSVIter, MNISTIter
 from .image_record_iter import ImageRecordIter, ImageRecordInt8Iter, ImageRecordUInt8Iter
 from .image_det_record_iter import ImageDetRecordIter
 from .libsvm_iter import LibSVMIter
+from . import io  # noqa: F401 (mx.io.io, where MXNet defines these classes)
 
 # MXNet 1.x kept its first C++ record iterators under these names; same parameters.
 ImageRecordIter_v1 = ImageRecordIter
