@@ -36,7 +36,6 @@ def _detect():
     has_gpu = cuda.num_gpus() > 0
     blas = _native.blas_library() or ""
     mpi = importlib.util.find_spec("mpi4py") is not None
-    pil = importlib.util.find_spec("PIL") is not None
     return [
         ("CUDA", has_gpu), ("CUDNN", False), ("NCCL", False), ("CUDA_RTC", has_gpu),
         ("TENSORRT", False),
@@ -47,10 +46,12 @@ def _detect():
         ("OPENMP", False), ("SSE", "sse" in flags), ("F16C", "f16c" in flags),
         ("JEMALLOC", False), ("BLAS_OPEN", "openblas" in blas.lower()),
         ("BLAS_ATLAS", False), ("BLAS_MKL", False), ("BLAS_APPLE", False),
-        ("LAPACK", False), ("MKLDNN", False), ("OPENCV", False), ("CAFFE", False),
+        # What user code checks these for is there: the linalg ops, MXNet 1.9.1's oneDNN
+        # backends and quantization (get_backend_symbol('MKLDNN'), quantize_model_mkldnn),
+        # and image decoding and OpenCV's resizes.
+        ("LAPACK", True), ("MKLDNN", True), ("OPENCV", True), ("CAFFE", False),
         ("PROFILER", True), ("DIST_KVSTORE", mpi), ("CXX14", False), ("INT64_TENSOR_SIZE", True),
         ("SIGNAL_HANDLER", False), ("DEBUG", False), ("TVM_OP", False),
-        ("IMAGE_DECODE", pil),
     ]
 
 

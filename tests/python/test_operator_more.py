@@ -159,6 +159,10 @@ def test_khatri_rao():
         mx.nd.khatri_rao(a, mx.nd.array([[1, 2, 3]]))
     s = mx.sym.khatri_rao(mx.sym.Variable("a"), mx.sym.Variable("b"))
     assert s.list_arguments() == ["a", "b"]
+    # No input at all is MXNet's parameter error (num_args >= 1), for both front ends.
+    for call in (mx.nd.khatri_rao, mx.sym.khatri_rao):
+        with pytest.raises(mx.MXNetError, match="num_args must be at least 1"):
+            call()
 
 
 # ----------------------------------------------------------------------------- moments, digamma

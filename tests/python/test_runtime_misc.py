@@ -52,6 +52,10 @@ def test_runtime_features():
     assert f is mx.runtime.Features()
     names = [x.name for x in mx.runtime.feature_list()]
     assert names[:5] == ["CUDA", "CUDNN", "NCCL", "CUDA_RTC", "TENSORRT"]
+    # MXNet 1.9.1's 32 features in its order; what its CPU wheel enables and oxnet implements
+    # (linear algebra, the oneDNN backends, image decoding and resizing) reads as enabled.
+    assert len(names) == 32 and names[21:24] == ["LAPACK", "MKLDNN", "OPENCV"]
+    assert all(f.is_enabled(n) for n in ("LAPACK", "MKLDNN", "OPENCV"))
     assert f.is_enabled("cuda") == (mx.context.num_gpus() > 0)
     assert f.is_enabled("PROFILER")
     flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""

@@ -362,6 +362,21 @@ def test_quantized_net_end_to_end_close_to_fp32(variant):
     np.testing.assert_allclose(got, fp32["plain/softmax_output"], atol=0.01)
 
 
+def test_partial_argument_shapes_are_completed_through_fused_nodes():
+    # MXNet 1.9.1 completes a weight given with an unknown (0) dimension inside a fused node
+    # as it does before partitioning: (1, 0, 2, 2) -> (1, 3, 2, 2), (2, 0) -> (2, 6).
+    w = mx.sym.Variable("w", shape=(1, 0, 2, 2))
+    conv = mx.sym.Convolution(mx.sym.Variable("data", shape=(3, 3, 10, 10)), w, kernel=(2, 2),
+                              num_filter=1, no_bias=True)
+    want = ([(3, 3, 10, 10), (1, 3, 2, 2)], [(3, 1, 9, 9)], [])
+    assert conv.get_backend_symbol("MKLDNN").infer_shape() == want
+    assert conv.optimize_for("MKLDNN").simple_bind(mx.cpu()).forward()[0].shape == (3, 1, 9, 9)
+    fc = mx.sym.FullyConnected(mx.sym.Variable("data", shape=(4, 6)),
+                               mx.sym.Variable("w", shape=(2, 0)), num_hidden=2, no_bias=True)
+    fused = mx.sym.Activation(fc, act_type="relu").get_backend_symbol("MKLDNN")
+    assert fused.infer_shape() == ([(4, 6), (2, 6)], [(4, 2)], [])
+
+
 # ---- errors ----
 
 def _err(graph):

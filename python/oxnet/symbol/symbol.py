@@ -451,7 +451,16 @@ class Symbol:
                      type_dict=None, stype_dict=None, skip_infer=False, **kwargs):
         """The graph partitioned for `backend`: for MXNet 1.9.1's oneDNN backends ('MKLDNN',
         'MKLDNN_QUANTIZE') the same graph as ``get_backend_symbol`` (MXNet's is identical,
-        with or without `args`/`aux`, which these backends leave unchanged)."""
+        with or without `args`/`aux`, which these backends leave unchanged). Another backend
+        (TensorRT, a library's) leaves the graph as it is, with a warning, as MXNet does for a
+        backend it does not have."""
+        from ..contrib.quantization.mkldnn import BACKENDS
+        if backend not in BACKENDS:
+            import warnings
+            warnings.warn("optimize_for: subgraph backend %r cannot be found (oxnet implements "
+                          "%s); the graph is left unpartitioned" % (backend, ", ".join(BACKENDS)),
+                          stacklevel=2)
+            return load_json(self.tojson())
         return self.get_backend_symbol(backend)
 
     def gradient(self, wrt):

@@ -3,7 +3,7 @@
 
 use super::params::param;
 use super::shape_ops::{def, insert_axis, istrides};
-use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Params, Registry};
+use super::{expect_inputs, Desc, FnOp, Inputs, Operator, Registry};
 use crate::error::{Error, Result};
 use crate::graph::infer::refine;
 use crate::kernels::cpu::strided::{copy_walk, Walk};
@@ -50,14 +50,6 @@ fn pieces_op(
         Ok(true)
     })));
     op
-}
-
-fn num_args(p: &Params) -> Result<usize> {
-    let n = p.int("num_args")?;
-    usize::try_from(n)
-        .ok()
-        .filter(|&n| n >= 1)
-        .ok_or_else(|| Error::param(p.op, format!("num_args must be at least 1, got {n}")))
 }
 
 fn same_dtype(op: &str, inputs: &[Desc]) -> Result<()> {
@@ -450,7 +442,7 @@ pub fn register(r: &mut Registry) {
             name: "data",
             count_param: "num_args",
         },
-        |p| Ok(concat_op(num_args(p)?, p.int("dim")?)),
+        |p| Ok(concat_op(p.count("num_args")?, p.int("dim")?)),
     ));
     r.alias("concat", "Concat");
     r.add(def(
@@ -469,7 +461,7 @@ pub fn register(r: &mut Registry) {
             name: "data",
             count_param: "num_args",
         },
-        |p| Ok(stack_op(num_args(p)?, p.int("axis")?)),
+        |p| Ok(stack_op(p.count("num_args")?, p.int("axis")?)),
     ));
     r.add(def(
         "SliceChannel",

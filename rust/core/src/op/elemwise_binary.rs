@@ -756,13 +756,7 @@ pub fn register(r: &mut Registry) {
             name: "args",
             count_param: "num_args",
         },
-        create: Box::new(|p| {
-            let n = p.int("num_args")?;
-            let n = usize::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| {
-                Error::param("add_n", format!("num_args must be at least 1, got {n}"))
-            })?;
-            Ok(add_n_op(n))
-        }),
+        create: Box::new(|p| Ok(add_n_op(p.count("num_args")?))),
     });
     r.alias("ElementWiseSum", "add_n");
     r.alias("broadcast_plus", "broadcast_add");

@@ -152,6 +152,15 @@ impl<'a> Params<'a> {
         parse_int(v).ok_or_else(|| self.bad(name, v, "int"))
     }
 
+    /// A count of inputs (`num_args`): at least 1, as MXNet's parameter bounds require.
+    pub fn count(&self, name: &str) -> Result<usize> {
+        let n = self.int(name)?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| Error::param(self.op, format!("{name} must be at least 1, got {n}")))
+    }
+
     pub fn opt_int(&self, name: &str) -> Result<Option<i64>> {
         match self.raw(name) {
             None | Some("None") => Ok(None),

@@ -245,7 +245,7 @@ pub fn register(r: &mut Registry) {
             name: "args",
             count_param: "num_args",
         },
-        |_| Ok(khatri_rao_op()),
+        |p| p.count("num_args").map(|_| khatri_rao_op()),
     ));
 }
 
@@ -337,6 +337,13 @@ mod tests {
         );
         assert!(
             matches!(e, Error::Shape { .. }) && e.to_string().contains("khatri_rao"),
+            "{e}"
+        );
+        // No inputs is a parameter error, as MXNet's num_args >= 1 bound.
+        let e = err("khatri_rao", &[], &[("num_args", "0")]);
+        assert!(
+            matches!(e, Error::Param { .. })
+                && e.to_string().contains("num_args must be at least 1"),
             "{e}"
         );
     }

@@ -112,12 +112,13 @@ impl Body {
             .collect()
     }
 
-    /// What the body's inference deduces from partial input knowledge: fills unknown entries
-    /// of `ins` (body input order) and returns the outputs.
+    /// What the body's inference deduces from partial input knowledge: `fill` completes each
+    /// entry of `ins` (body input order) from what the body found; returns the outputs.
     fn infer_partial<T: Clone>(
         &self,
         ins: &mut [Option<T>],
         run: impl Fn(&Symbol, &[(String, T)]) -> Result<Inferred<T>>,
+        fill: impl Fn(&mut Option<T>, &T),
     ) -> Result<Vec<Option<T>>> {
         let given: Vec<(String, T)> = self
             .inputs
@@ -136,20 +137,36 @@ impl Body {
             .filter_map(|(n, t)| t.map(|t| (n, t)))
             .collect();
         for (n, slot) in self.inputs.iter().zip(ins.iter_mut()) {
-            if slot.is_none() {
-                *slot = found.get(&n.name).cloned();
+            if let Some(t) = found.get(&n.name) {
+                fill(slot, t);
             }
         }
         Ok(r.outputs)
     }
 
     pub fn infer_types(&self, op: &str, ins: &mut [Option<DType>]) -> Result<Vec<Option<DType>>> {
-        self.infer_partial(ins, infer_type_partial)
+        let fill = |slot: &mut Option<DType>, t: &DType| {
+            slot.get_or_insert(*t);
+        };
+        self.infer_partial(ins, infer_type_partial, fill)
             .map_err(|e| Error::dtype(op, format!("in its subgraph: {e}")))
     }
 
+    /// As [`Body::infer_types`]; a shape with unknown (0) dimensions takes the body's where
+    /// it knows them (a weight given as (1, 0, 2, 2) learns its channels from the data).
     pub fn infer_shapes(&self, op: &str, ins: &mut [Option<Shape>]) -> Result<Vec<Option<Shape>>> {
-        self.infer_partial(ins, infer_shape_partial)
+        let fill = |slot: &mut Option<Shape>, t: &Shape| match slot {
+            None => *slot = Some(t.clone()),
+            Some(s) if s.ndim() == t.ndim() && s.dims().contains(&0) => {
+                let dims = s.dims().iter().zip(t.dims());
+                *s = Shape::new(
+                    dims.map(|(&a, &b)| if a == 0 { b } else { a })
+                        .collect::<Vec<_>>(),
+                );
+            }
+            Some(_) => {}
+        };
+        self.infer_partial(ins, infer_shape_partial, fill)
             .map_err(|e| Error::shape(op, format!("in its subgraph: {e}")))
     }
 
