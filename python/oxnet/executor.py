@@ -407,19 +407,16 @@ class Executor:
         self._monitor_all = bool(monitor_all)
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
-        """Copies parameter values into this executor's arrays."""
-        for name, array in arg_params.items():
-            if name in self.arg_dict:
-                array.copyto(self.arg_dict[name])
-            elif not allow_extra_params:
-                raise ValueError('Find name "%s" that is not in the arguments' % name)
-        if aux_params is None:
-            return
-        for name, array in aux_params.items():
-            if name in self.aux_dict:
-                array.copyto(self.aux_dict[name])
-            elif not allow_extra_params:
-                raise ValueError('Find name "%s" that is not in the auxiliary states' % name)
+        """Copies parameter values into this executor's arrays (converting dtypes). An array
+        that already is the bound one is left alone, silently, as in MXNet."""
+        for params, bound, what in ((arg_params, self.arg_dict, "arguments"),
+                                    (aux_params or {}, self.aux_dict, "auxiliary states")):
+            for name, array in params.items():
+                if name not in bound:
+                    if not allow_extra_params:
+                        raise ValueError('Find name "%s" that is not in the %s' % (name, what))
+                elif not array._same_array(bound[name]):
+                    array.copyto(bound[name])
 
     def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
         """A new executor for new input shapes. As in MXNet, an array whose shape is unchanged

@@ -174,6 +174,10 @@ class KVStore(KVStoreBase):
                 # The sum of row_sparse pushes is row_sparse: the optimizer updates its rows
                 # alone (MXNet's lazy update).
                 merged = RowSparseNDArray(merged)
+            if self._stypes.get(k) == "row_sparse":
+                # A row_sparse weight too: optimizers whose dense update moves untouched rows
+                # (FTRL zeroes them) take their sparse path, as on MXNet's row_sparse store.
+                stored = RowSparseNDArray(stored)
             ukey = k.encode() if isinstance(k, str) else k
             try:
                 self._updater(ukey, merged, stored)

@@ -658,6 +658,8 @@ class KVStoreDist(_kvs.KVStore):
                              % (self._type, k, "" if origin is None else " from rank %d" % origin,
                                 _fmt_shape(grad.shape), _fmt_shape(stored.shape)))
         ukey = k.encode() if isinstance(k, str) else k
+        if self._stypes.get(k) == "row_sparse":
+            stored = RowSparseNDArray(stored)  # the optimizer's lazy path, as the local store
         try:
             self._updater(ukey, grad, stored)
         except Exception as e:

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -147,6 +149,10 @@ def test_copy_params_from_and_reshape():
     assert_almost_equal(ex.arg_dict["fc_weight"], np.ones((2, 3)))
     with pytest.raises(ValueError, match='Find name "foo"'):
         ex.copy_params_from({"foo": nd.ones((1,))})
+    # The executor's own arrays (MXNet examples pass arg_dict back) copy silently, as MXNet.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ex.copy_params_from(ex.arg_dict)
     small = ex.reshape(data=(2, 3))
     assert small.arg_dict["data"].shape == (2, 3)
     assert small.arg_dict["fc_weight"] is ex.arg_dict["fc_weight"]

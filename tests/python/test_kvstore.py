@@ -311,6 +311,25 @@ def test_row_sparse_pull_takes_row_ids_per_key_and_device():
     assert outs[1][1].asnumpy()[:, 0].tolist() == [1, 0, 1, 0]
 
 
+@pytest.mark.parametrize("store", ["local", "device"])
+def test_row_sparse_weight_takes_the_optimizers_lazy_update(store):
+    # FTRL's dense update zeroes rows with no gradient; on a row_sparse store MXNet updates
+    # only the pushed rows (values: MXNet 1.9.1, same script).
+    kv = mx.kv.create(store)
+    kv.set_optimizer(mx.optimizer.create("ftrl", learning_rate=0.1))
+    w0 = np.arange(12, dtype=np.float32).reshape(6, 2) / 10
+    kv.init("w", mx.nd.array(w0).tostype("row_sparse"))
+    g = mx.nd.sparse.row_sparse_array((np.ones((2, 2), np.float32), [1, 3]), shape=(6, 2))
+    kv.push("w", [g, g] if store == "device" else g)
+    out = mx.nd.zeros((6, 2), stype="row_sparse")
+    kv.row_sparse_pull("w", out=out, row_ids=mx.nd.arange(0, 6, dtype="int64"))
+    got = out.asnumpy()
+    np.testing.assert_array_equal(got[[0, 2, 4, 5]], w0[[0, 2, 4, 5]])
+    pushed = {"local": [[0.0495, 0.0995], [0.2495, 0.2995]],
+              "device": [[0.0663333, 0.133], [0.333, 0.3996667]]}[store]
+    np.testing.assert_allclose(got[[1, 3]], pushed, rtol=1e-5)
+
+
 def test_two_bit_compression_per_device_as_mxnet():
     # MXNet 1.9.1, 'device' store, two devices pushing the same gradients (threshold 0.5):
     # each device's residual is quantized on its own, the store sums what they sent.

@@ -511,7 +511,7 @@ def copy(self):
 def copyto(self, other):
     """Copies into another NDArray (returned) or onto a Context (a new array)."""
     if isinstance(other, NDArray):
-        if other._same_memory(self) and other.shape == self.shape:
+        if other._same_array(self) and other.shape == self.shape:
             import warnings
             warnings.warn("You are attempting to copy an array to itself", RuntimeWarning)
             return other
@@ -1016,7 +1016,7 @@ def _assign_full(dst, value):
         return
     if isinstance(value, NDArray):
         if value.shape == dst.shape:
-            if not (value._same_memory(dst)):
+            if not value._same_array(dst):
                 value._copyto(dst)
             return
         if value.ndim > dst.ndim:

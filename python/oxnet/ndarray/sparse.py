@@ -141,7 +141,7 @@ class BaseSparseNDArray(NDArray):
         if isinstance(other, NDArray):
             if other.stype not in ("default", self.stype):
                 raise TypeError("copyto does not support destination NDArray stype " + other.stype)
-            if other._same_memory(self) and other.shape == self.shape:
+            if other._same_array(self) and other.shape == self.shape:
                 import warnings
                 warnings.warn("You are attempting to copy an array to itself", RuntimeWarning)
                 return False

@@ -541,8 +541,19 @@ impl PyNDArray {
         wrap_ag(py, v, e)
     }
 
+    /// Whether the two arrays share any memory (a view of the other, overlapping slices).
     fn _same_memory(&self, other: &PyNDArray) -> bool {
         self.inner.overlaps(&other.inner)
+    }
+
+    /// Whether the two are the very same elements (copying one onto the other changes
+    /// nothing), unlike slices that merely overlap.
+    fn _same_array(&self, other: &PyNDArray) -> bool {
+        let (a, b) = (&self.inner, &other.inner);
+        a.overlaps(b)
+            && a.offset() == b.offset()
+            && a.nbytes() == b.nbytes()
+            && a.dtype() == b.dtype()
     }
 
     /// Copies this array into `other` (shapes must match; dtype converts; any contexts).
