@@ -66,6 +66,18 @@ def draw(f, *args, **kw):
 
 # ----------------------------------------------------------------------------- moments / fit
 
+def test_bad_sampler_parameters_fail_at_the_call_but_not_in_a_symbol():
+    # As MXNet 1.9.1: mx.nd raises at once; a symbol with such parameters builds and goes
+    # through JSON (a graph MXNet saved loads), and fails when it runs (oxnet: at bind).
+    with pytest.raises(mx.MXNetError, match="scale parameter in gaussian has to be positive"):
+        mx.nd.random.normal(0, 0, shape=(2,))
+    for s in (mx.sym.random_normal(loc=0, scale=0, shape=(2,)),
+              mx.sym.random_uniform(low=1, high=0, shape=(2,))):
+        again = mx.sym.load_json(s.tojson())
+        with pytest.raises(mx.MXNetError, match="scale parameter|low .* must be <= high"):
+            again.bind(mx.cpu(), {}).forward()
+
+
 def test_exponential():
     x = draw(mx.nd.random.exponential, scale=2.0, shape=(N,))
     check_moments(x, 2.0, 4.0)

@@ -145,7 +145,6 @@ fn make(
     allowed: &'static [DType],
     default: DType,
 ) -> Result<std::sync::Arc<dyn super::Operator>> {
-    check(dist).map_err(|m| Error::param(name, m))?;
     let ctx: Context = p.ctx("ctx")?.unwrap_or_default();
     let dtype = draw_dtype(name, p, allowed, default)?;
     let unset = p.dtype("dtype")?.is_none();
@@ -154,6 +153,10 @@ fn make(
         name,
         move |inputs| {
             expect_inputs(name, inputs, 0)?;
+            // Checked here, not when the op is made: a call fails at once, while a symbol
+            // holding such parameters builds and loads from JSON, as in MXNet (which fails
+            // at forward; oxnet when it infers shapes, at bind at the latest).
+            check(dist).map_err(|m| Error::param(name, m))?;
             Ok(vec![Desc::new(shape.clone(), dtype)])
         },
         move |cx, _, outs| {
@@ -227,11 +230,11 @@ fn add_random(
 
 /// A `_random_*_like` op: draws shaped and typed like its input.
 fn make_like(name: &'static str, dist: Dist) -> Result<std::sync::Arc<dyn super::Operator>> {
-    check(dist).map_err(|m| Error::param(name, m))?;
     let mut op = FnOp::new(
         name,
         move |inputs| {
             expect_inputs(name, inputs, 1)?;
+            check(dist).map_err(|m| Error::param(name, m))?; // as in `make`
             if !inputs[0].dtype.is_float() {
                 return Err(Error::dtype(
                     name,
