@@ -5,7 +5,7 @@
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::graph::eval::{Plan, Slots};
-use crate::graph::infer::{infer_shape_partial, infer_type_partial, Inferred};
+use crate::graph::infer::{infer_shape_partial, infer_type_partial, refine, Inferred};
 use crate::graph::symbol::Symbol;
 use crate::graph::{gradient, topo_order, Entry, Node};
 use crate::ndarray::NDArray;
@@ -155,17 +155,7 @@ impl Body {
     /// As [`Body::infer_types`]; a shape with unknown (0) dimensions takes the body's where
     /// it knows them (a weight given as (1, 0, 2, 2) learns its channels from the data).
     pub fn infer_shapes(&self, op: &str, ins: &mut [Option<Shape>]) -> Result<Vec<Option<Shape>>> {
-        let fill = |slot: &mut Option<Shape>, t: &Shape| match slot {
-            None => *slot = Some(t.clone()),
-            Some(s) if s.ndim() == t.ndim() && s.dims().contains(&0) => {
-                let dims = s.dims().iter().zip(t.dims());
-                *s = Shape::new(
-                    dims.map(|(&a, &b)| if a == 0 { b } else { a })
-                        .collect::<Vec<_>>(),
-                );
-            }
-            Some(_) => {}
-        };
+        let fill = |slot: &mut Option<Shape>, t: &Shape| refine(slot, t.clone());
         self.infer_partial(ins, infer_shape_partial, fill)
             .map_err(|e| Error::shape(op, format!("in its subgraph: {e}")))
     }
