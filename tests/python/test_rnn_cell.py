@@ -444,6 +444,8 @@ def test_encode_sentences_builds_and_uses_vocab():
     assert coded == [[3, 0]]
     with pytest.raises(ValueError, match="Unknown token 'z'"):
         mx.rnn.encode_sentences([["z"]], vocab={"a": 0})
+    with pytest.raises(AssertionError):  # what MXNet 1.9.1 raises
+        mx.rnn.encode_sentences([["z"]], vocab={"a": 0})
     vocab = {"\n": -1, "a": 0, "b": 1}
     coded, vocab = mx.rnn.encode_sentences([["a", "x", "y", "b"]], vocab=vocab,
                                            unknown_token="<unk>")
@@ -461,7 +463,7 @@ def test_bucket_sentence_iter_batches(caplog):
     np.random.seed(0)
     with caplog.at_level(logging.WARNING):
         it = mx.rnn.BucketSentenceIter(sents, batch_size=2, buckets=[4, 2], invalid_label=0)
-    assert "discarded 1 sentences" in caplog.text
+    assert "discarded 1 sentences longer than the largest bucket 4" in caplog.text
     assert it.buckets == [2, 4] and it.default_bucket_key == 4
     assert it.provide_data == [("data", (2, 4))] and it.provide_label == [("softmax_label", (2, 4))]
     assert it.provide_data[0].layout == "NT"

@@ -12,6 +12,11 @@ from .. import ndarray
 __all__ = ["encode_sentences", "BucketSentenceIter"]
 
 
+class UnknownTokenError(ValueError, AssertionError):
+    """A word outside the given vocab with no ``unknown_token``: MXNet asserts here, so code
+    written for it catches AssertionError."""
+
+
 def encode_sentences(sentences, vocab=None, invalid_label=-1, invalid_key="\n",
                      start_label=0, unknown_token=None):
     """Encodes lists of words as lists of integer ids; returns ``(encoded, vocab)``.
@@ -43,7 +48,7 @@ def encode_sentences(sentences, vocab=None, invalid_label=-1, invalid_key="\n",
             if word not in vocab:
                 if not new_vocab:
                     if unknown_token is None:
-                        raise ValueError("Unknown token %r: not in the given vocab and no "
+                        raise UnknownTokenError("Unknown token %r: not in the given vocab and no "
                                          "unknown_token was given" % (word,))
                     if unknown_token not in vocab:
                         add(unknown_token)
@@ -94,7 +99,7 @@ class BucketSentenceIter(DataIter):
             per_bucket[b].append(row)
         if ndiscard:
             logging.warning("BucketSentenceIter: discarded %d sentences longer than the largest "
-                            "bucket.", ndiscard)
+                            "bucket %d.", ndiscard, buckets[-1])
         # Buckets that received no sentence are dropped.
         self.buckets = [length for length, rows in zip(buckets, per_bucket) if rows]
         self.data = [np.asarray(rows, dtype=dtype) for rows in per_bucket if rows]
