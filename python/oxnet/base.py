@@ -41,6 +41,10 @@ def register_error(func_name=None, cls=None):
     return register if cls is None else register(cls)
 
 
+class ValueAssertionError(ValueError, AssertionError):
+    """A bad argument MXNet 1.9.1 rejects with ``assert``: a ValueError here, and an
+    AssertionError too, so that code written against MXNet still catches it."""
+
 
 class NotImplementedForSymbol(MXNetError):
     """An NDArray-only operation (``asnumpy``, ``bool()``...) attempted on a Symbol."""

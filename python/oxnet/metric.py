@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import numpy
 
-from .base import numeric_types, string_types
+from .base import ValueAssertionError, numeric_types, string_types
 from .registry import ClassRegistry
 from .ndarray import NDArray
 
@@ -313,8 +313,8 @@ class TopKAccuracy(_Accumulating):
                                            label_names=label_names, has_global_stats=True)
         self.top_k = top_k
         if not self.top_k > 1:
-            raise ValueError("Please use Accuracy if top_k is no more than 1 (got top_k=%r)"
-                             % (top_k,))
+            raise ValueAssertionError("Please use Accuracy if top_k is no more than 1 "
+                                      "(got top_k=%r)" % (top_k,))
         self.name += "_%d" % self.top_k
 
     def update(self, labels, preds):

@@ -133,6 +133,22 @@ def test_sources_sorted_by_name_and_converted_to_float32():
     assert [d.name for d in one.provide_data + one.provide_label] == ["x", "y"]
 
 
+def test_io_utils_helpers_as_mxnet_exports_them():
+    # MXNet's svm_mnist example calls mx.io._init_data directly.
+    (name, arr), = mx.io._init_data(np.arange(3.0), allow_empty=True, default_name="svm_label")
+    assert name == "svm_label" and arr.dtype == np.float32
+    np.testing.assert_array_equal(arr.asnumpy(), [0, 1, 2])
+    assert mx.io._init_data(None, allow_empty=True, default_name="x") == []
+    data = mx.io.utils._init_data({"b": np.arange(4.0), "a": mx.nd.ones((4, 2)).tostype("csr")},
+                                  False, "data")
+    assert [k for k, _ in data] == ["a", "b"]
+    assert mx.io._has_instance(data, mx.nd.sparse.CSRNDArray)
+    assert not mx.io._has_instance(data[1:], mx.nd.sparse.CSRNDArray)
+    rows = mx.io._getdata_by_idx(data, np.array([3, 1, 0, 2]))
+    assert rows[0][1].stype == "csr"
+    np.testing.assert_array_equal(rows[1][1].asnumpy(), [3, 1, 0, 2])
+
+
 def test_ndarray_dtype_kept_and_layout():
     nd_int = mx.nd.array(np.arange(8).reshape(4, 2), dtype="int32")
     it = mx.io.NDArrayIter(nd_int, batch_size=2, layout="NC")

@@ -346,6 +346,20 @@ def test_get_optimal_thresholds_uint8_doubles_bins_needs_calibrate_entropy():
     assert th8['r'][1][0] == want and th8['r'][0][0] == -want
 
 
+def test_get_optimal_thresholds_logs_each_layer(caplog):
+    """needs calibrate_entropy: with a logger (as MXNet's example passes) each layer's
+    threshold is logged as a number."""
+    np.random.seed(1)
+    v = np.random.normal(size=5000).astype('float32')
+    h, e = np.histogram(v, bins=1001, range=(-3, 3))
+    logger = logging.getLogger('calib-test')
+    with caplog.at_level(logging.DEBUG, logger='calib-test'):
+        th = q._get_optimal_thresholds({'r': (h, e, v.min(), v.max(), 3.0)}, 'int8',
+                                       logger=logger)
+    assert 'layer=r, min_val=%f, max_val=%f, th=%f,' % (v.min(), v.max(), th['r'][1][0]) \
+        in caplog.text
+
+
 @pytest.mark.parametrize('case', ENTROPY)
 def test_entropy_pipeline_matches_mxnet_needs_calibrate_entropy(case):
     """needs calibrate_entropy: quantize_model's entropy calibration end to end (no binding

@@ -13,6 +13,8 @@ from .image_record_iter import ImageRecordIter, ImageRecordInt8Iter, ImageRecord
 from .image_det_record_iter import ImageDetRecordIter
 from .libsvm_iter import LibSVMIter
 from . import io  # noqa: F401 (mx.io.io, where MXNet defines these classes)
+from . import utils  # noqa: F401
+from .utils import _init_data, _getdata_by_idx, _has_instance  # noqa: F401 (as MXNet exports them)
 
 # MXNet 1.x kept its first C++ record iterators under these names; same parameters.
 ImageRecordIter_v1 = ImageRecordIter

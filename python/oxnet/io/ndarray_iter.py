@@ -1,46 +1,12 @@
 """NDArrayIter: batches over in-memory arrays with MXNet 1.9.1's cursor and last-batch rules."""
-from collections import OrderedDict
-
 import numpy as np
 
 from .. import ndarray as nd
 from ..base import MXNetError
-from ..ndarray import NDArray
 from .base import DataBatch, DataDesc, DataIter, _np_type
+from .utils import _init_data, _getdata_by_idx
 
 _LAST_BATCH_HANDLES = ("pad", "discard", "roll_over")
-
-
-def _init_data(data, allow_empty, default_name, arg):
-    """[(name, NDArray)] sorted by name, as MXNet orders sources (a plain string sort)."""
-    if data is None:
-        if not allow_empty:
-            raise ValueError("NDArrayIter: %s must not be None" % arg)
-        data = []
-    if isinstance(data, (np.ndarray, NDArray)):
-        data = [data]
-    if isinstance(data, (list, tuple)):
-        if not allow_empty and not data:
-            raise ValueError("NDArrayIter: %s must not be empty" % arg)
-        if len(data) == 1:
-            data = OrderedDict([(default_name, data[0])])
-        else:
-            data = OrderedDict([("_%d_%s" % (i, default_name), d) for i, d in enumerate(data)])
-    if not isinstance(data, dict):
-        raise TypeError("NDArrayIter: %s must be NDArray, numpy.ndarray or a list or dict of them, "
-                        "got %s" % (arg, type(data).__name__))
-    out = []
-    for k, v in data.items():
-        if not isinstance(v, NDArray):
-            try:
-                v = nd.array(v)  # numpy of any dtype becomes float32, as in MXNet
-            except Exception as e:
-                raise TypeError("NDArrayIter: invalid type %s for %s '%s', should be NDArray or "
-                                "numpy.ndarray" % (type(v).__name__, arg, k)) from e
-        if v.ndim == 0:
-            raise ValueError("NDArrayIter: %s '%s' must have a batch axis, got a scalar" % (arg, k))
-        out.append((k, v))
-    return sorted(out, key=lambda kv: kv[0])
 
 
 class NDArrayIter(DataIter):
@@ -184,9 +150,5 @@ class NDArrayIter(DataIter):
         # Same draws as MXNet (np.random.shuffle of the running index, applied to the current
         # order) so a seeded np.random gives MXNet's batches.
         np.random.shuffle(self.idx)
-
-        def permuted(v):  # keeps the storage type (a shuffled csr matrix is csr)
-            out = nd.array(v.asnumpy()[self.idx], ctx=v.context, dtype=v.dtype)
-            return out if v.stype == "default" else out.tostype(v.stype)
-        self.data = [(k, permuted(v)) for k, v in self.data]
-        self.label = [(k, permuted(v)) for k, v in self.label]
+        self.data = _getdata_by_idx(self.data, self.idx)
+        self.label = _getdata_by_idx(self.label, self.idx)

@@ -8,13 +8,9 @@ import numpy as np
 
 from ..io import DataIter, DataBatch, DataDesc
 from .. import ndarray
+from ..base import ValueAssertionError
 
 __all__ = ["encode_sentences", "BucketSentenceIter"]
-
-
-class UnknownTokenError(ValueError, AssertionError):
-    """A word outside the given vocab with no ``unknown_token``: MXNet asserts here, so code
-    written for it catches AssertionError."""
 
 
 def encode_sentences(sentences, vocab=None, invalid_label=-1, invalid_key="\n",
@@ -48,7 +44,7 @@ def encode_sentences(sentences, vocab=None, invalid_label=-1, invalid_key="\n",
             if word not in vocab:
                 if not new_vocab:
                     if unknown_token is None:
-                        raise UnknownTokenError("Unknown token %r: not in the given vocab and no "
+                        raise ValueAssertionError("Unknown token %r: not in the given vocab and no "
                                          "unknown_token was given" % (word,))
                     if unknown_token not in vocab:
                         add(unknown_token)

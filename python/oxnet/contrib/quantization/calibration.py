@@ -203,6 +203,7 @@ def _get_optimal_thresholds(hist_dict, quantized_dtype, num_quantized_bins=255, 
             th_dict[name] = (-th, th)
         del hist_dict[name]
         if logger:
+            # th and divergence are (1,) arrays, which numpy 2 no longer formats as %f.
             logger.debug('layer=%s, min_val=%f, max_val=%f, th=%f, divergence=%f'
-                         % (name, min_val, max_val, th, divergence))
+                         % (name, min_val, max_val, th.item(), divergence.item()))
     return th_dict

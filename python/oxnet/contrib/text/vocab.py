@@ -2,10 +2,7 @@
 import collections
 
 from . import _constants as C
-
-
-class TextArgError(ValueError, AssertionError):
-    """A bad argument; also an AssertionError because MXNet 1.9.1 checks these with assert."""
+from ...base import ValueAssertionError as TextArgError
 
 
 class Vocabulary:
