@@ -13,6 +13,7 @@ import numpy as np
 from . import _native, autograd
 from .base import MXNetError
 from .context import current_context
+from .symbol.symbol import _DTYPE_FLAGS
 
 __all__ = ["CustomOp", "CustomOpProp", "register", "get_all_registered_operators",
            "get_operator_arguments", "OperatorArguments"]
@@ -215,8 +216,9 @@ class _Bridge(object):
             if not create:
                 raise RuntimeError("Custom op %r: backward before forward for inputs %s"
                                    % (self.op_type, key[1]))
+            # MXNet hands create_operator its type flags (0 = float32), infer_type numpy types.
             op = self.prop.create_operator(key[0], [list(s) for s in key[1]],
-                                           [np.dtype(t).type for t in key[2]])
+                                           [_DTYPE_FLAGS[t] for t in key[2]])
             self._ops[key] = op
         return op
 

@@ -126,6 +126,22 @@ def test_imperative_custom_with_autograd_keeps_instance_state():
                                * np.array([[1.0, 2.0, 0.5]]))
 
 
+def test_create_operator_gets_mxnet_type_flags():
+    seen = []
+
+    @mx.operator.register("test_dtype_flags")
+    class _Prop(mx.operator.CustomOpProp):
+        def create_operator(self, ctx, shapes, dtypes):
+            seen.append((shapes, dtypes))
+            return _Scale(1.0)
+
+    for dt in ("float32", "float64", "float16", "int32"):
+        mx.nd.Custom(mx.nd.ones((2, 3), dtype=dt), op_type="test_dtype_flags").wait_to_read()
+    # MXNet 1.9.1's flags (mshadow TypeFlag), as ints: float32 0, float64 1, float16 2, int32 4.
+    assert seen == [([[2, 3]], [0]), ([[2, 3]], [1]), ([[2, 3]], [2]), ([[2, 3]], [4])]
+    assert all(type(d) is int for _, dts in seen for d in dts)
+
+
 def test_custom_symbol_json_shapes_types_and_aux():
     data = mx.sym.var("data")
     s = mx.sym.Custom(data, op_type="test_scale", scale=2, count=True, name="sq")
