@@ -181,7 +181,7 @@ def _create_registered(metric, *args, **kwargs):
         return create(name, **params)
     key = metric.lower()
     if key not in _REGISTRY:
-        raise ValueError("metric %r is not registered (registered: %s)"
+        raise ValueAssertionError("metric %r is not registered (registered: %s)"
                          % (metric, ", ".join(sorted(_REGISTRY))))
     return _REGISTRY[key](*args, **kwargs)
 

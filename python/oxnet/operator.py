@@ -7,6 +7,7 @@ backward. Forward and backward run on the thread that pushes the op, in order; t
 they get may still be computing, and whatever they do through ``mx.nd`` is ordered after it.
 """
 import collections
+import threading
 
 import numpy as np
 
@@ -224,6 +225,14 @@ class _Bridge(object):
 
     def forward(self, is_train, in_data, out_data, aux):
         op = self._op(in_data, aux, True)
+        stypes, _PUSHING.stypes = _PUSHING.stypes, None
+        if stypes is not None:
+            from .ndarray.sparse import _wrap  # noqa: PLC0415 - sparse builds on this module
+            ins, outs = stypes
+            n = len(in_data)
+            in_data = [_wrap(a, s) for a, s in zip(in_data, ins[:n])]
+            aux = [_wrap(a, s) for a, s in zip(aux, ins[n:])]
+            out_data = [_wrap(a, s) for a, s in zip(out_data, outs)]
         with autograd.pause(train_mode=is_train):
             op.forward(is_train=is_train, req=["write"] * len(out_data), in_data=in_data,
                        out_data=out_data, aux=aux)
@@ -234,6 +243,39 @@ class _Bridge(object):
             op.backward(req=req, out_grad=out_grad, in_data=in_data, out_data=out_data,
                         in_grad=in_grad, aux=aux)
 
+
+
+# The storage types (inputs + aux, outputs) of the `mx.nd.Custom` call being pushed, which
+# its forward (run at push) takes and clears, so that nested calls do not see them.
+class _Pushing(threading.local):
+    stypes = None
+
+
+_PUSHING = _Pushing()
+
+
+def _sparse_call(invoke, op, arrays, kwargs, out):
+    """``mx.nd.Custom`` with a sparse input: forward sees and the outputs get the storage
+    types of the prop's ``infer_storage_type``, as in MXNet (oxnet's sparse arrays are dense
+    underneath, so only their type changes)."""
+    from .ndarray.sparse import _wrap  # noqa: PLC0415 - sparse builds on this module
+    attrs = {k: str(v) for k, v in kwargs.items()}
+    prop = _Bridge(attrs).prop
+    n = len(prop.list_arguments())
+    in_st = [getattr(a, "stype", "default") for a in arrays]
+    res = prop.infer_storage_type(in_st[:n])
+    ins, outs = list(res[0]), list(res[1])
+    auxs = list(res[2]) if len(res) > 2 else in_st[n:]
+    _PUSHING.stypes = (ins + auxs, outs)
+    try:
+        res = invoke(op, arrays, kwargs, out)
+    finally:
+        _PUSHING.stypes = None
+    if out is not None:
+        return res
+    if isinstance(res, (list, tuple)):
+        return [_wrap(r, s) for r, s in zip(res, outs)]
+    return _wrap(res, outs[0])
 
 
 # `mx.autograd.Function` records its call on the tape as a Custom op of this type: forward

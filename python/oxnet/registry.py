@@ -3,7 +3,7 @@ one per base class, and MXNet's ``mx.registry`` functions that make and use such
 import json
 import warnings
 
-from .base import string_types
+from .base import ValueAssertionError, string_types
 
 _BY_BASE = {}
 
@@ -104,9 +104,10 @@ def get_create_func(base_class, nickname):
             return create(name, **params)
         klass = table.get(spec.lower())
         if klass is None:
-            raise ValueError("create: %s %r is not registered (known: %s); register it with "
-                             "%s.register first" % (nickname, spec, ", ".join(sorted(table)),
-                                                    nickname))
+            # MXNet asserts here: also an AssertionError.
+            raise ValueAssertionError("create: %s %r is not registered (known: %s); register "
+                                      "it with %s.register first"
+                                      % (nickname, spec, ", ".join(sorted(table)), nickname))
         return klass(*args, **kwargs)
     create.__doc__ = "Creates a %s from its name or spec." % nickname
     return create

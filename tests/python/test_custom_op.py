@@ -142,6 +142,59 @@ def test_create_operator_gets_mxnet_type_flags():
     assert all(type(d) is int for _, dts in seen for d in dts)
 
 
+class _SparseSqr(mx.operator.CustomOp):
+    """MXNet's example/numpy-ops/custom_sparse_sqr.py: squares the stored values of a csr
+    input through its csr components."""
+
+    def __init__(self, seen):
+        super(_SparseSqr, self).__init__()
+        self.seen = seen
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        x = in_data[0]
+        self.seen.append((x.stype, out_data[0].stype))
+        if x.stype == "csr":
+            y = mx.nd.sparse.csr_matrix((x.data * x.data, x.indices, x.indptr), shape=x.shape)
+        else:
+            y = x * x
+        self.assign(out_data[0], req[0], y)
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        self.assign(in_grad[0], req[0], 2 * in_data[0] * out_grad[0])
+
+
+_SPARSE_SEEN = []
+
+
+@mx.operator.register("test_sparse_sqr")
+class _SparseSqrProp(mx.operator.CustomOpProp):
+    def infer_storage_type(self, in_stype):
+        st = "csr" if in_stype[0] == "csr" else "default"
+        return [st], [st], []
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return _SparseSqr(_SPARSE_SEEN)
+
+
+def test_custom_infer_storage_type_gives_sparse_arrays():
+    del _SPARSE_SEEN[:]
+    dense = np.array([[0, 2, 0], [-3, 0, 0], [0, 0, 4]], dtype=np.float32)
+    x = mx.nd.array(dense).tostype("csr")
+    y = mx.nd.Custom(x, op_type="test_sparse_sqr")
+    # As MXNet 1.9.1: forward sees csr in and out, and the result is csr.
+    assert _SPARSE_SEEN == [("csr", "csr")]
+    assert y.stype == "csr"
+    np.testing.assert_array_equal(y.asnumpy(), dense ** 2)
+    np.testing.assert_array_equal(y.indices.asnumpy(), [1, 0, 2])
+    yd = mx.nd.Custom(mx.nd.array(dense), op_type="test_sparse_sqr")
+    assert _SPARSE_SEEN[1] == ("default", "default") and yd.stype == "default"
+    x.attach_grad()
+    with mx.autograd.record():
+        z = mx.nd.Custom(x, op_type="test_sparse_sqr")
+    z.backward(mx.nd.ones((3, 3)))
+    np.testing.assert_array_equal(x.grad.asnumpy(), 2 * dense)
+
+
 def test_custom_symbol_json_shapes_types_and_aux():
     data = mx.sym.var("data")
     s = mx.sym.Custom(data, op_type="test_scale", scale=2, count=True, name="sq")

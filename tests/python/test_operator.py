@@ -306,6 +306,33 @@ def check_large_products():
     np.testing.assert_allclose(got.asnumpy(), x.astype(np.float64) @ w.T + bias, rtol=1e-4, atol=1e-3)
 
 
+def test_fully_connected_takes_a_column_bias():
+    # MXNet accepts bias (num_hidden, 1) too (large_word_lm's decoder_bias).
+    sym = mx.sym.FullyConnected(mx.sym.var("x"), weight=mx.sym.var("w"),
+                                bias=mx.sym.var("b", shape=(3, 1)), num_hidden=3)
+    args, outs, _ = sym.infer_shape(x=(2, 4))
+    assert args == [(2, 4), (3, 4), (3, 1)] and outs == [(2, 3)]
+    rng = np.random.RandomState(3)
+    x, w = rng.randn(2, 4).astype(np.float32), rng.randn(3, 4).astype(np.float32)
+    b = np.array([[1.0], [2.0], [3.0]], dtype=np.float32)
+    want = x @ w.T + b[:, 0]
+    got = mx.nd.FullyConnected(mx.nd.array(x), mx.nd.array(w), mx.nd.array(b), num_hidden=3)
+    np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-5)
+    ex = sym.simple_bind(mx.cpu(), x=(2, 4))
+    ex.arg_dict["x"][:] = x
+    ex.arg_dict["w"][:] = w
+    ex.arg_dict["b"][:] = b
+    ex.forward(is_train=True)
+    np.testing.assert_allclose(ex.outputs[0].asnumpy(), want, rtol=1e-5)
+    dy = rng.randn(2, 3).astype(np.float32)
+    ex.backward(mx.nd.array(dy))
+    assert ex.grad_dict["b"].shape == (3, 1)
+    np.testing.assert_allclose(ex.grad_dict["b"].asnumpy(), dy.sum(0)[:, None], rtol=1e-5)
+    np.testing.assert_allclose(ex.grad_dict["w"].asnumpy(), dy.T @ x, rtol=1e-5)
+    with pytest.raises(mx.base.MXNetError, match="bias"):
+        mx.nd.FullyConnected(mx.nd.array(x), mx.nd.array(w), mx.nd.ones((1, 3)), num_hidden=3)
+
+
 def test_large_products():
     check_large_products()
 

@@ -42,6 +42,11 @@ def _call(rule):
             "    return res\n")
 
 
+def _sparse_custom(*args):
+    from ..operator import _sparse_call  # noqa: PLC0415 - operator builds on mx.nd
+    return _sparse_call(*args)
+
+
 def _make(fname, name, doc, params, inputs, variadic, group):
     op = _native.get_op(name)
     pnames = [p[0] for p in params if not (variadic and p[0] == variadic)]
@@ -50,11 +55,16 @@ def _make(fname, name, doc, params, inputs, variadic, group):
     g = {"_invoke": _invoke, "_op": op, "_Null": _Null, "_rule": rule,
          "_apply": storage_rules.apply, "_NDArray": _native.NDArray}
     if group < 0:
-        # Inputs named by the configured op (Custom): positional arrays only.
+        # Inputs named by the configured op (Custom): positional arrays only; sparse ones
+        # take the prop's storage types.
+        g["_sparse_custom"] = _sparse_custom
         src = (
             "def {f}(*{a}, out=None, name=None, **kwargs):\n"
             "    if len({a}) == 1 and isinstance({a}[0], (list, tuple)):\n"
             "        {a} = {a}[0]\n"
+            "    for _x in {a}:\n"
+            "        if _x.__class__ is not _NDArray:\n"
+            "            return _sparse_custom(_invoke, _op, {a}, kwargs, out)\n"
             "    return _invoke(_op, {a}, kwargs, out)\n"
         ).format(f=fname, a=inputs[0])
     elif variadic:

@@ -220,45 +220,11 @@ fn write_graph(w: &mut Writer, outputs: &[Entry], top: bool, bump_versions: bool
     w.end('}');
 }
 
-/// The output count MXNet 1.9.1 (the oneDNN build distributed on PyPI) writes for a node:
-/// its max Pooling carries a hidden workspace output (`PoolingNumOutputs`), so files match
-/// byte for byte although oxnet's Pooling computes no workspace.
+/// The output count MXNet 1.9.1 writes for a node, hidden outputs included, so that files
+/// match MXNet's byte for byte.
 fn json_num_outputs(n: &Node) -> usize {
-    let count = n.num_outputs();
-    // MXNet's det and slogdet keep the LU factors and pivots as hidden outputs.
-    match n.op.as_ref().map(|op| op.name()) {
-        Some("_linalg_det") => return 3,
-        Some("_linalg_slogdet") => return 4,
-        _ => {}
-    }
-    // RNN's reserve (what its gradient reads) is this project's own output; MXNet counts
-    // only the outputs it shows.
-    if n.op_name == "RNN" {
-        return n.op.as_ref().map_or(count, |op| op.num_visible_outputs());
-    }
-    if n.op_name != "Pooling" {
-        return count;
-    }
-    let attrs = sorted_attrs(&n.attrs);
-    let get = |k: &str| {
-        attrs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.trim().trim_matches('\'').to_string())
-    };
-    let is_max = get("pool_type").is_none_or(|t| t == "max");
-    let kernel_dims = get("kernel").map_or(0, |k| {
-        k.trim_matches(|c| c == '(' || c == ')' || c == '[' || c == ']')
-            .split(',')
-            .filter(|x| !x.trim().is_empty())
-            .count()
-    });
-    let channels_first = get("layout").is_none_or(|l| l == "None" || l.starts_with("NC"));
-    if is_max && (1..=3).contains(&kernel_dims) && channels_first {
-        count.max(2)
-    } else {
-        count
-    }
+    n.op.as_ref()
+        .map_or_else(|| n.num_outputs(), |op| op.mxnet_num_outputs())
 }
 
 /// A node's attributes as MXNet's `std::map`: last value per key, sorted by key bytes.

@@ -190,6 +190,12 @@ pub trait Operator: Send + Sync {
     fn num_visible_outputs(&self) -> usize {
         self.num_outputs()
     }
+    /// The outputs MXNet 1.9.1 gives this node, hidden ones included, as its symbol files
+    /// count them (`node_row_ptr`): MXNet keeps workspaces that oxnet does not compute
+    /// (LRN's norm, ROIPooling's argmax).
+    fn mxnet_num_outputs(&self) -> usize {
+        self.num_outputs()
+    }
     /// Output names without the node prefix (`output`, `loss`, `state_output`); default
     /// `output` for one output, `output0..` for several.
     fn output_names(&self) -> Vec<String> {
@@ -673,6 +679,8 @@ pub struct FnOp {
     pub grad: Option<GradFn>,
     pub loss: bool,
     pub visible_outputs: Option<usize>,
+    /// See `Operator::mxnet_num_outputs`; `None` = `num_outputs`.
+    pub mxnet_outputs: Option<usize>,
     pub output_names: Option<Vec<String>>,
     /// Input names of this configuration when they are not a prefix of the definition's
     /// (`CTCLoss` with only `label_lengths`); `None` = the definition's.
@@ -708,6 +716,7 @@ impl FnOp {
             grad: None,
             loss: false,
             visible_outputs: None,
+            mxnet_outputs: None,
             output_names: None,
             input_names: None,
             num_inputs: None,
@@ -750,6 +759,13 @@ impl FnOp {
         f: impl Fn(&mut [Option<DType>], &mut [Option<DType>]) -> Result<()> + Send + Sync + 'static,
     ) -> FnOp {
         self.type_partial = Some(Box::new(f));
+        self
+    }
+
+    /// Sets MXNet's output count, hidden outputs included (builder style; see
+    /// `Operator::mxnet_num_outputs`).
+    pub fn with_mxnet_outputs(mut self, n: usize) -> FnOp {
+        self.mxnet_outputs = Some(n);
         self
     }
 
@@ -813,6 +829,9 @@ impl Operator for FnOp {
     }
     fn num_visible_outputs(&self) -> usize {
         self.visible_outputs.unwrap_or(self.num_outputs)
+    }
+    fn mxnet_num_outputs(&self) -> usize {
+        self.mxnet_outputs.unwrap_or(self.num_outputs)
     }
     fn output_names(&self) -> Vec<String> {
         match &self.output_names {

@@ -108,6 +108,9 @@ impl Operator for Renamed {
     fn num_visible_outputs(&self) -> usize {
         self.inner.num_visible_outputs()
     }
+    fn mxnet_num_outputs(&self) -> usize {
+        self.inner.mxnet_num_outputs()
+    }
     fn output_names(&self) -> Vec<String> {
         self.inner.output_names()
     }

@@ -259,6 +259,8 @@ fn det_op(log: bool) -> Arc<dyn Operator> {
         );
         Ok(vec![Some(d[0].clone())])
     });
+    // MXNet keeps the LU factors and pivots as hidden outputs.
+    f.mxnet_outputs = Some(if log { 4 } else { 3 });
     if log {
         f.num_outputs = 2;
     } else {

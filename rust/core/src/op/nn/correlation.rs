@@ -284,6 +284,8 @@ fn forward_op(cfg: Cfg) -> Arc<dyn Operator> {
             )
         },
     )
+    // MXNet keeps both padded inputs as hidden outputs.
+    .with_mxnet_outputs(3)
     .with_shape_partial(|ins, _| {
         // The two maps share one shape.
         match (&ins[0], &ins[1]) {

@@ -117,11 +117,13 @@ fn infer(cfg: Cfg, inputs: &[Desc]) -> Result<Vec<Desc>> {
     if inputs[1].shape != want_w {
         return Err(mismatch("weight", &inputs[1].shape, &want_w));
     }
-    if !cfg.no_bias {
-        let want_b = Shape(vec![cfg.num_hidden]);
-        if inputs[2].shape != want_b {
-            return Err(mismatch("bias", &inputs[2].shape, &want_b));
-        }
+    // MXNet also takes the bias as a column (num_hidden, 1).
+    if !cfg.no_bias && !matches!(inputs[2].shape.0[..], [n] | [n, 1] if n == cfg.num_hidden) {
+        return Err(mismatch(
+            "bias",
+            &inputs[2].shape,
+            &Shape(vec![cfg.num_hidden]),
+        ));
     }
     for (i, x) in inputs.iter().enumerate().skip(1) {
         if x.dtype != dt {
@@ -165,7 +167,7 @@ fn forward_t<T: Real>(cfg: Cfg, ins: &[NDArray], out: &NDArray) -> Result<()> {
     Ok(())
 }
 
-/// Inputs dY, X, W; outputs dX, dW and (with bias) db.
+/// Inputs dY, X, W (and the bias, unread); outputs dX, dW and (with bias) db.
 /// Outputs dX (when `need_dx`), dW, then db unless no_bias.
 fn backward_t<T: Real>(cfg: Cfg, need_dx: bool, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
     let (m, k) = cfg.rows_k(ins[1].shape())?;
@@ -246,7 +248,8 @@ fn backward_op(cfg: Cfg, need_dx: bool) -> Arc<dyn Operator> {
     let mut op = FnOp::new(
         B,
         move |inputs| {
-            check_count(B, inputs, 3)?;
+            // dY, X, W, and the bias (for its shape: (num_hidden,) or (num_hidden, 1)).
+            check_count(B, inputs, 3 + usize::from(!cfg.no_bias))?;
             let dt = float(B, inputs[1].dtype)?;
             let (m, _) = cfg.rows_k(&inputs[1].shape)?;
             let want = Shape(vec![m, cfg.num_hidden]);
@@ -258,8 +261,8 @@ fn backward_op(cfg: Cfg, need_dx: bool) -> Arc<dyn Operator> {
                 v.push(Desc::new(inputs[1].shape.clone(), dt));
             }
             v.push(Desc::new(inputs[2].shape.clone(), dt));
-            if !cfg.no_bias {
-                v.push(Desc::new(Shape(vec![cfg.num_hidden]), dt));
+            if let Some(b) = inputs.get(3) {
+                v.push(Desc::new(b.shape.clone(), dt));
             }
             Ok(v)
         },
@@ -282,7 +285,7 @@ fn backward_grad(
     g: &mut crate::graph::GradBuilder,
     a: &crate::op::GradArgs,
 ) -> Result<Vec<Option<Entry>>> {
-    let [dy, x, w] = a.inputs else {
+    let [dy, x, w, bias @ ..] = a.inputs else {
         return Err(Error::Internal(
             "_backward_FullyConnected gradient without 3 inputs".into(),
         ));
@@ -325,7 +328,11 @@ fn backward_grad(
         }
         _ => None,
     };
-    Ok(vec![d_dy, d_x, d_w])
+    // The bias is read for its shape only.
+    Ok([d_dy, d_x, d_w]
+        .into_iter()
+        .chain(bias.iter().map(|_| None))
+        .collect())
 }
 
 #[cfg(feature = "cuda")]
@@ -471,7 +478,8 @@ fn fc_op(cfg: Cfg) -> Arc<dyn Operator> {
             .out_grads
             .first()
             .ok_or_else(|| Error::Internal("FullyConnected gradient without out_grad".into()))?;
-        let ins = [dy.clone(), a.inputs[0].clone(), a.inputs[1].clone()];
+        let mut ins = vec![dy.clone(), a.inputs[0].clone(), a.inputs[1].clone()];
+        ins.extend(a.inputs.get(2).cloned());
         // The data gradient of a first layer is wanted by nobody: skip its product.
         let need_dx = a.needs.first().copied().unwrap_or(true);
         let outs = g.apply(backward_op(cfg, need_dx), &ins);
@@ -688,7 +696,13 @@ mod tests {
         let (fwd, bwd) = (super::fc_op(cfg), super::backward_op(cfg, true));
         let step = || {
             let y = invoke(&fwd, &[x.clone(), w.clone(), b.clone()], None, None).unwrap();
-            let g = invoke(&bwd, &[dy.clone(), x.clone(), w.clone()], None, None).unwrap();
+            let g = invoke(
+                &bwd,
+                &[dy.clone(), x.clone(), w.clone(), b.clone()],
+                None,
+                None,
+            )
+            .unwrap();
             y[0].wait_to_read().unwrap();
             for a in &g {
                 a.wait_to_read().unwrap();

@@ -141,6 +141,8 @@ fn lrn_op(cfg: LrnCfg) -> Arc<dyn Operator> {
         move |_, ins, outs| by_float!(NAME, ins[0].dtype(), lrn_forward, &ins[0], &outs[0], cfg),
     )
     .with_shape_partial(crate::graph::infer::same_shape_partial)
+    // MXNet keeps the norm as a hidden output.
+    .with_mxnet_outputs(2)
     .with_grad(move |g, a| {
         let bwd = FnOp::new(
             "_backward_LRN",
@@ -333,6 +335,8 @@ fn l2_op(mode: L2Mode, eps: f64) -> Arc<dyn Operator> {
         },
     )
     .with_shape_partial(crate::graph::infer::same_shape_partial)
+    // MXNet keeps the norm as a hidden output.
+    .with_mxnet_outputs(2)
     .with_grad(move |g, a| {
         let bwd = FnOp::new(
             "_backward_L2Normalization",

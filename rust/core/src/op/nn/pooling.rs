@@ -399,6 +399,12 @@ fn pool_op(cfg: Cfg) -> Arc<dyn Operator> {
         let mut outs = g.apply(backward_op(c3.clone()), &ins);
         Ok(vec![Some(outs.swap_remove(0))])
     });
+    // MXNet's (oneDNN) max pooling keeps a hidden workspace output (`PoolingNumOutputs`).
+    let op = if matches!(cfg.kind, Kind::Max) && (1..=3).contains(&cfg.kernel.len()) {
+        op.with_mxnet_outputs(2)
+    } else {
+        op
+    };
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(cuda::forward(cfg)));
     op.arc()

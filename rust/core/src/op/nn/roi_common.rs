@@ -15,6 +15,8 @@ use std::sync::Arc;
 /// A region op's configuration: its output shape and forward kernel.
 pub(crate) trait RoiForward: Copy + Send + Sync + 'static {
     const OP: &'static str;
+    /// MXNet's output count, hidden outputs included (ROIPooling keeps its argmax).
+    const MXNET_OUTPUTS: usize = 1;
     /// Output shape for `data` and `rois`; `op` names the op reporting an error.
     fn out_shape(self, op: &str, data: &Shape, rois: &Shape) -> Result<Shape>;
     /// Writes `out` from `ins` = [data, rois].
@@ -47,6 +49,7 @@ fn forward_fn<K: RoiForward>(k: K) -> FnOp {
             })
         },
     )
+    .with_mxnet_outputs(K::MXNET_OUTPUTS)
 }
 
 /// The operator of a region op without a gradient.

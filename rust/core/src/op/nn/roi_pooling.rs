@@ -178,6 +178,7 @@ fn backward_t<T: Element, C: Real>(cfg: Cfg, ins: &[NDArray], gx: &NDArray) -> R
 
 impl RoiForward for Cfg {
     const OP: &'static str = OP;
+    const MXNET_OUTPUTS: usize = 2;
     fn out_shape(self, op: &str, data: &Shape, rois: &Shape) -> Result<Shape> {
         out_shape(self, op, data, rois)
     }

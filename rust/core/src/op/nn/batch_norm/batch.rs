@@ -154,6 +154,10 @@ pub(super) fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
     op.aux = Some(vec![3, 4]);
     // Hidden outputs are named too: a monitor shows them (`bn_mean`), as MXNet's does.
     op.output_names = Some(vec!["output".into(), "mean".into(), "var".into()]);
+    // MXNet's fused BatchNorm+ReLU keeps its ReLU workspace as a fourth output.
+    if cfg.relu {
+        op.mxnet_outputs = Some(4);
+    }
     #[cfg(feature = "cuda")]
     let op = op.with_cuda((!cfg.var_out && !cfg.relu).then(|| cuda::forward(cfg)));
     op.arc()

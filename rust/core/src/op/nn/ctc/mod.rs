@@ -418,6 +418,8 @@ fn ctc_op(cfg: Cfg) -> Arc<dyn Operator> {
     op.num_inputs = Some(cfg.num_inputs());
     op.input_names = Some(cfg.names());
     op.output_names = Some(vec!["output0".into()]);
+    // MXNet keeps the gradient as a hidden output.
+    op.mxnet_outputs = Some(2);
     op.arc()
 }
 

@@ -356,6 +356,10 @@ impl Operator for RnnOp {
     fn num_visible_outputs(&self) -> usize {
         self.cfg.visible()
     }
+    /// The reserve (what the gradient reads) is oxnet's own; MXNet counts only what it shows.
+    fn mxnet_num_outputs(&self) -> usize {
+        self.cfg.visible()
+    }
     fn output_names(&self) -> Vec<String> {
         ["output", "state_output", "statecell_output"][..self.cfg.visible()]
             .iter()

@@ -194,6 +194,9 @@ fn grid_op(t: Transform) -> Arc<dyn Operator> {
         },
         move |_, ins, outs| grid_forward(t, ins, &outs[0]),
     )
+    // MXNet's hidden outputs: GridGenerator's grid_dst, BilinearSampler's tmp,
+    // SpatialTransformer's grid_dst and grid_src.
+    .with_mxnet_outputs(2)
     .with_grad(move |g, a| {
         let dy = head(GG, a.out_grads)?;
         Ok(vec![Some(
@@ -432,6 +435,7 @@ fn sampler_op() -> Arc<dyn Operator> {
             Ok(())
         },
     )
+    .with_mxnet_outputs(2)
     .with_grad(|g, a| {
         let dy = head(BS, a.out_grads)?;
         let gr = g.apply(
@@ -490,6 +494,7 @@ fn st_op(h: usize, w: usize) -> Arc<dyn Operator> {
             Ok(())
         },
     )
+    .with_mxnet_outputs(3)
     .with_grad(move |g, a| {
         let dy = head(ST, a.out_grads)?;
         let grid = g.apply(grid_op(t), &[a.inputs[1].clone()]).swap_remove(0);
