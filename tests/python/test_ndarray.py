@@ -797,3 +797,17 @@ def test_random_index_array_keys_read_and_write_as_numpy():
         np.testing.assert_array_equal(a.asnumpy(), x, err_msg=str((shape, key)))
         counts["write"] += 1
     assert min(counts.values()) > 100, counts
+
+
+def test_python2_operator_names_as_mxnet_defines_them():
+    # MXNet 1.x keeps __div__/__rdiv__/__idiv__/__nonzero__ (Symbol.__rdiv__'s docstring calls
+    # NDArray.__rdiv__); they are the true-division and truth methods.
+    x, y = mx.nd.ones((2, 3)), mx.nd.ones((2, 3)) * 3
+    np.testing.assert_array_equal(x.__rdiv__(y).asnumpy(), np.full((2, 3), 3.0))
+    np.testing.assert_array_equal(y.__div__(2).asnumpy(), np.full((2, 3), 1.5))
+    x.__idiv__(4)
+    np.testing.assert_array_equal(x.asnumpy(), np.full((2, 3), 0.25))
+    assert mx.nd.ones(1).__nonzero__() and not mx.nd.zeros(1).__nonzero__()
+    c = mx.nd.array([[0, 2], [4, 0]]).tostype("csr")
+    assert c.__div__(2).stype == "csr"
+    np.testing.assert_array_equal(c.__div__(2).asnumpy(), [[0, 1], [2, 0]])

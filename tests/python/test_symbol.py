@@ -625,6 +625,13 @@ def test_debug_str_is_mxnets_listing():
         "Symbol Outputs:\n\toutput[0]=sl(1)\n\toutput[1]=fc1(0)\n\toutput[2]=data(0)\n"
         "Variable:data\n--------------------\nOp:SliceChannel, Name=sl\nInputs:\n"
         "\targ[0]=data(0) version=0\nAttrs:\n\tnum_outputs=2\n" + fc_text[len("Variable:data\n"):])
+    # An executor's listing is its symbol's and two totals (MXNet 1.9.1's text for this bind).
+    a = mx.sym.Variable("a")
+    c = 2 * a + mx.sym.sin(a)
+    ex = c.bind(mx.cpu(), {"a": mx.nd.array([1, 2])})
+    assert ex.debug_str() == (c.debug_str() + "Total 0 MB allocated\n"
+                              "Total 11 TempSpace resource requested\n")
+    assert ex.debug_str().startswith("Symbol Outputs:\n\toutput[0]=_plus")
 
 
 def test_batchnorm_aux_and_types():

@@ -446,6 +446,11 @@ def __array__(self, dtype=None, copy=None):
 
 NDArray.__array_priority__ = 1000.0
 
+# Python 2's names, which MXNet 1.x still defines (its docstrings call `__rdiv__`).
+for _py2, _py3 in (("__div__", "__truediv__"), ("__rdiv__", "__rtruediv__"),
+                   ("__idiv__", "__itruediv__"), ("__nonzero__", "__bool__")):
+    setattr(NDArray, _py2, getattr(NDArray, _py3))
+
 
 @_extend
 def __abs__(self):

@@ -710,6 +710,8 @@ def _install_ops():
             g[n[len("_sparse_"):]] = getattr(_internal, n)
     for name, spec in _ARITH.items():
         setattr(BaseSparseNDArray, name, _arith_method(name, *spec))
+    BaseSparseNDArray.__div__ = BaseSparseNDArray.__truediv__
+    BaseSparseNDArray.__rdiv__ = BaseSparseNDArray.__rtruediv__
     BaseSparseNDArray.__neg__ = _negative
 
 
