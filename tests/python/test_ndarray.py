@@ -497,6 +497,29 @@ def test_numpy_interop():
     np.testing.assert_array_equal(f.asnumpy(), a.asnumpy())
 
 
+def test_dlpack_capsules_share_the_array_memory():
+    # MXNet 1.9.1's from_dlpack/to_dlpack_for_write docstring example, and its outputs.
+    x = mx.nd.ones((2, 3))
+    u = mx.nd.from_dlpack(x.to_dlpack_for_write())
+    u += 1
+    mx.nd.waitall()
+    np.testing.assert_array_equal(x.asnumpy(), np.full((2, 3), 2.0))
+    u[:] = 5
+    np.testing.assert_array_equal(x.asnumpy(), np.full((2, 3), 5.0))
+    r = mx.nd.from_dlpack(mx.nd.to_dlpack_for_read(x))
+    x[:] = 7
+    np.testing.assert_array_equal(r.asnumpy(), np.full((2, 3), 7.0))
+    # A consumer outside oxnet writes into the array; the memory outlives the array object.
+    from oxnet.ndarray.ndarray import _Capsule
+    y = mx.nd.arange(6).reshape((2, 3)) * 1
+    view = np.from_dlpack(_Capsule(y.to_dlpack_for_write()))
+    assert view.shape == (2, 3) and view[1, 2] == 5
+    np.testing.assert_array_equal(mx.nd.from_dlpack(_Capsule(y.to_dlpack_for_read()))
+                                  .asnumpy(), np.arange(6).reshape(2, 3))
+    del y
+    assert view.sum() == 15
+
+
 def test_random_seeded():
     mx.random.seed(7)
     u1 = mx.nd.random.uniform(-1, 1, shape=(100,)).asnumpy()
@@ -517,6 +540,11 @@ def test_dlpack_with_torch():
     np.testing.assert_array_equal(a.asnumpy(), t.numpy())
     back = torch.from_dlpack(a)
     assert back.shape == (2, 3) and float(back.sum()) == 15.0
+    # to_dlpack_for_write hands PyTorch the array's memory, as MXNet does.
+    w = mx.nd.zeros((3,))
+    tw = torch.utils.dlpack.from_dlpack(w.to_dlpack_for_write())
+    tw += 2
+    np.testing.assert_array_equal(w.asnumpy(), [2, 2, 2])
 
 
 def test_buffer_protocol_zero_copy_read():

@@ -2,6 +2,7 @@
 the less frequent MXNet 1.x methods, indexing, printing, numpy/DLPack interop and pickling."""
 import math
 import operator
+import weakref
 
 import numpy as np
 
@@ -1220,12 +1221,43 @@ def __dlpack_device__(self):
     return (1, 0)
 
 
+class _HostMemory:
+    """A CPU array's memory as numpy sees it (``__array_interface__``), without a copy. It
+    holds the array, so the memory outlives every numpy array and DLPack capsule on it."""
+
+    def __init__(self, arr, ptr):
+        self.arr = arr
+        self.__array_interface__ = {"shape": tuple(arr.shape), "typestr": np.dtype(arr.dtype).str,
+                                    "data": (ptr, False), "version": 3}
+
+
+# Memory handed out by to_dlpack_for_*: its address -> the _HostMemory holding the array, so
+# that from_dlpack of such a capsule is that array again (MXNet shares the memory).
+_EXPORTED = weakref.WeakValueDictionary()
+
+
+def _to_dlpack(data, for_write):
+    if data.context.device_type == "gpu":
+        return _gpu_view(data).__dlpack__()
+    if np.dtype(data.dtype).kind not in "biuf" or data.size == 0:
+        return data.__dlpack__()  # what numpy cannot view (bfloat16), __dlpack__ reports
+    # As MXNet: after pending writes (for writing, after pending reads too) the consumer
+    # gets the memory itself; what it writes, the array holds.
+    ptr = data._data_ptr(for_write)
+    mem = _HostMemory(data, ptr)
+    _EXPORTED[ptr] = mem
+    return np.asarray(mem).__dlpack__()
+
+
 def to_dlpack_for_read(data):
-    return data.__dlpack__()
+    """A DLPack capsule on the array's memory, once pending writes are done."""
+    return _to_dlpack(data, False)
 
 
 def to_dlpack_for_write(data):
-    return data.__dlpack__()
+    """A DLPack capsule on the array's memory, once every pending op on it is done: the
+    consumer (PyTorch, numpy...) writes into the array."""
+    return _to_dlpack(data, True)
 
 
 NDArray.to_dlpack_for_read = to_dlpack_for_read
@@ -1264,7 +1296,9 @@ def from_numpy(ndarray, zero_copy=True, array_cls=NDArray):
 
 
 def from_dlpack(dlpack):
-    """An NDArray from a DLPack capsule or any object with `__dlpack__` (numpy, torch...)."""
+    """An NDArray from a DLPack capsule or any object with `__dlpack__` (numpy, torch...): a
+    copy of its values, except for a capsule of an oxnet array (``to_dlpack_for_*``), which
+    gives that array's memory back, as in MXNet."""
     obj = _Capsule(dlpack) if type(dlpack).__name__ == "PyCapsule" else dlpack
     dev = getattr(obj, "__dlpack_device__", lambda: (1, 0))()
     if dev[0] != 1:
@@ -1277,4 +1311,8 @@ def from_dlpack(dlpack):
         a = np.from_dlpack(obj)
     except (TypeError, RuntimeError, BufferError) as e:
         raise TypeError("from_dlpack: cannot import %s: %s" % (type(dlpack).__name__, e)) from e
+    mem = _EXPORTED.get(a.__array_interface__["data"][0]) if a.size else None
+    if mem is not None and mem.arr.shape == a.shape and mem.arr.dtype == a.dtype:
+        # A capsule of an oxnet array: the same memory, as in MXNet.
+        return mem.arr._reshape_view(list(a.shape))
     return _from_numpy(a)

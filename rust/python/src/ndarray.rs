@@ -514,11 +514,18 @@ impl PyNDArray {
         enter(py, move || a.wait_to_read())
     }
 
-    /// Address of the first element once pending writes are done (device address for GPU
-    /// arrays), for `__cuda_array_interface__`.
-    fn _data_ptr(&self, py: Python<'_>) -> PyResult<usize> {
+    /// Address of the first element once pending writes (and, `for_write`, reads) are done
+    /// (device address for GPU arrays), for `__cuda_array_interface__` and DLPack.
+    #[pyo3(signature = (for_write=false))]
+    fn _data_ptr(&self, py: Python<'_>, for_write: bool) -> PyResult<usize> {
         let a = self.inner.clone();
-        enter(py, move || a.wait_to_read())?;
+        enter(py, move || {
+            if for_write {
+                a.wait_to_write()
+            } else {
+                a.wait_to_read()
+            }
+        })?;
         // SAFETY: only the address is handed out; the array object keeps the memory alive.
         Ok(unsafe { self.inner.raw() } as usize)
     }

@@ -311,8 +311,18 @@ impl Engine {
         workers.take_queued()
     }
 
-    /// Blocks until every op that touches `var` pushed so far is done; raises its error once.
+    /// Blocks until every op that writes `var` pushed so far is done; raises its error once.
     pub fn wait_var(&'static self, var: &Var) -> Result<()> {
+        self.wait_on(var, false)
+    }
+
+    /// Blocks until every op that reads or writes `var` pushed so far is done (memory handed
+    /// to a writer outside the engine); raises its error once.
+    pub fn wait_var_write(&'static self, var: &Var) -> Result<()> {
+        self.wait_on(var, true)
+    }
+
+    fn wait_on(&'static self, var: &Var, write: bool) -> Result<()> {
         self.flush_bulk();
         let done = Arc::new((Mutex::new(false), Condvar::new(), AtomicBool::new(false)));
         let d2 = done.clone();
@@ -325,8 +335,8 @@ impl Engine {
         });
         let task = Task {
             name: Cow::Borrowed("WaitForVar"),
-            reads: vec![var.clone()],
-            writes: vec![],
+            reads: if write { vec![] } else { vec![var.clone()] },
+            writes: if write { vec![var.clone()] } else { vec![] },
             body,
             origin: None,
             cost: 0,

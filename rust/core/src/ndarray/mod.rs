@@ -183,7 +183,21 @@ impl NDArray {
 
     /// Blocks until pending writes are done; raises the error they left, once.
     pub fn wait_to_read(&self) -> Result<()> {
-        rt().engine.wait_var(self.var())?;
+        self.wait(false)
+    }
+
+    /// Blocks until pending reads and writes are done, so that the memory can be written
+    /// outside the engine (DLPack for writing); raises the error they left, once.
+    pub fn wait_to_write(&self) -> Result<()> {
+        self.wait(true)
+    }
+
+    fn wait(&self, write: bool) -> Result<()> {
+        if write {
+            rt().engine.wait_var_write(self.var())?;
+        } else {
+            rt().engine.wait_var(self.var())?;
+        }
         // GPU ops return once queued: wait for the stream too, so kernel errors surface here.
         #[cfg(feature = "cuda")]
         if !self.ctx().is_host() {
