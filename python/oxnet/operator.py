@@ -254,19 +254,32 @@ class _Pushing(threading.local):
 _PUSHING = _Pushing()
 
 
+def _storage_types(attrs, in_stypes):
+    """(inputs + aux, outputs) storage types from the prop of a Custom node's ``attrs``."""
+    prop = _Bridge(attrs).prop
+    n = len(prop.list_arguments())
+    res = prop.infer_storage_type(list(in_stypes[:n]))
+    auxs = list(res[2]) if len(res) > 2 else list(in_stypes[n:])
+    return list(res[0]) + auxs, list(res[1])
+
+
+def _output_stype(attrs, in_stypes):
+    """The storage type a bound Custom node's outputs get: the prop's, where it gives all of
+    them one (an executor output has one storage type per node)."""
+    if attrs.get("op_type") == _FUNCTION_OP:
+        return "default"  # a recorded mx.autograd.Function: its prop lives during the call
+    outs = set(_storage_types(attrs, in_stypes)[1])
+    return outs.pop() if len(outs) == 1 else "default"
+
+
 def _sparse_call(invoke, op, arrays, kwargs, out):
     """``mx.nd.Custom`` with a sparse input: forward sees and the outputs get the storage
     types of the prop's ``infer_storage_type``, as in MXNet (oxnet's sparse arrays are dense
     underneath, so only their type changes)."""
     from .ndarray.sparse import _wrap  # noqa: PLC0415 - sparse builds on this module
-    attrs = {k: str(v) for k, v in kwargs.items()}
-    prop = _Bridge(attrs).prop
-    n = len(prop.list_arguments())
     in_st = [getattr(a, "stype", "default") for a in arrays]
-    res = prop.infer_storage_type(in_st[:n])
-    ins, outs = list(res[0]), list(res[1])
-    auxs = list(res[2]) if len(res) > 2 else in_st[n:]
-    _PUSHING.stypes = (ins + auxs, outs)
+    ins, outs = _storage_types({k: str(v) for k, v in kwargs.items()}, in_st)
+    _PUSHING.stypes = (ins, outs)
     try:
         res = invoke(op, arrays, kwargs, out)
     finally:

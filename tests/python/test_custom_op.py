@@ -193,6 +193,14 @@ def test_custom_infer_storage_type_gives_sparse_arrays():
         z = mx.nd.Custom(x, op_type="test_sparse_sqr")
     z.backward(mx.nd.ones((3, 3)))
     np.testing.assert_array_equal(x.grad.asnumpy(), 2 * dense)
+    # Bound with a csr argument, the output is csr too (MXNet 1.9.1).
+    sym = mx.sym.Custom(mx.sym.var("x", stype="csr"), op_type="test_sparse_sqr")
+    ex = sym.bind(mx.cpu(), {"x": x})
+    out = ex.forward()[0]
+    assert out.stype == "csr"
+    np.testing.assert_array_equal(out.asnumpy(), dense ** 2)
+    ex = sym.bind(mx.cpu(), {"x": mx.nd.array(dense)})
+    assert ex.forward()[0].stype == "default"
 
 
 def test_custom_symbol_json_shapes_types_and_aux():

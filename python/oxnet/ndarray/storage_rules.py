@@ -114,6 +114,15 @@ def _row_sums(ins, params):
     return ("row_sparse", None) if ok else None
 
 
+def _custom(ins, params):
+    # The prop's infer_storage_type, when it gives every output one storage type; the
+    # prop takes the node's own attributes, not the hidden ones (`__ctx_group__`).
+    from ..operator import _output_stype  # noqa: PLC0415 - operator builds on mx.nd
+    attrs = {k: str(v) for k, v in params.items() if not k.startswith("__")}
+    stype = _output_stype(attrs, [stype_of(x) for x in ins])
+    return None if stype == "default" else (stype, None)
+
+
 _ZERO_PRESERVING = ("abs", "sign", "round", "rint", "ceil", "floor", "trunc", "fix", "square",
                     "sqrt", "sin", "tan", "arcsin", "arctan", "sinh", "tanh", "arcsinh", "arctanh",
                     "expm1", "log1p", "degrees", "radians", "relu", "cbrt", "zeros_like",
@@ -136,7 +145,7 @@ RULES.update({
     "take": _csr_rows_taken, "dot": _dot, "_contrib_quadratic": _csr_if_no_constant,
     "broadcast_mul": _csr_by_dense, "broadcast_div": _csr_by_dense,
     "add_n": _all_rsp, "ElementWiseSum": _all_rsp, "concat": _concat_rows, "Concat": _concat_rows,
-    "slice": _csr_only, "_square_sum": _row_sums,
+    "slice": _csr_only, "_square_sum": _row_sums, "Custom": _custom,
 })
 
 
