@@ -64,9 +64,10 @@ class CustomOpProp(object):
         return in_shape, (in_shape[0],) * len(self.list_outputs()), ()
 
     def infer_type(self, in_type):
-        """(input types, output types, aux types); by default all are the first input's."""
+        """(input types, output types, aux types); by default the inputs as given (None
+        where unknown) and every output and aux state of the first input's type."""
         t = in_type[0]
-        return ([t] * len(in_type), [t] * len(self.list_outputs()),
+        return (list(in_type), [t] * len(self.list_outputs()),
                 [t] * len(self.list_auxiliary_states()))
 
     def infer_storage_type(self, in_stype):
@@ -191,14 +192,14 @@ class _Bridge(object):
         return res and ([as_tuple(s) for s in res[0]], [as_tuple(s) for s in res[1]])
 
     def infer_type(self, dtypes, partial):
-        """Input+aux and output dtype names from the prop (None: see ``_ask``)."""
-        known = [t for t in dtypes if t is not None]
-        if dtypes and not known:
+        """Input+aux and output dtype names from the prop, None for one it leaves unknown
+        (None: see ``_ask``). The prop sees None for an unknown input, as in MXNet."""
+        if dtypes and all(t is None for t in dtypes):
             return None
-        args, aux = self._split([np.dtype(t if t is not None else known[0]).type
-                                 for t in dtypes])
+        args, aux = self._split([None if t is None else np.dtype(t).type for t in dtypes])
         res = self._ask("infer_type", args, aux, partial)
-        return res and ([_dtype_name(t) for t in res[0]], [_dtype_name(t) for t in res[1]])
+        name = lambda t: None if t is None else _dtype_name(t)  # noqa: E731
+        return res and ([name(t) for t in res[0]], [name(t) for t in res[1]])
 
     def _check_counts(self, what, ins, outs, auxs):
         want = (len(self.arguments), len(self.outputs), len(self.aux))

@@ -26,6 +26,16 @@ def _zeros_like(weight, dtype=None):
     return nd.zeros(weight.shape, weight.context, dtype=dtype or weight.dtype)
 
 
+def _state_like(weight, sparse=True):
+    """A zero state shaped as ``weight``, of its storage type where ``sparse``: MXNet keeps
+    the states of a row_sparse weight row_sparse (for the optimizers updating it lazily)."""
+    z = _zeros_like(weight)
+    if sparse and weight.stype != "default":
+        from .ndarray.sparse import _wrap  # noqa: PLC0415 - sparse builds on mx.nd
+        return _wrap(z, weight.stype)
+    return z
+
+
 class Optimizer(object):
     """Base class of all optimizers.
 
@@ -289,7 +299,8 @@ class _MasterCopyMixin(object):
 
     def create_state(self, index, weight):
         if self.momentum != 0.0:
-            return _zeros_like(weight)
+            # SGD's momentum follows a row_sparse weight when updated lazily; NAG's is dense.
+            return _state_like(weight, getattr(self, "lazy_update", False))
         return None
 
     def update(self, index, weight, grad, state):
@@ -413,7 +424,7 @@ class Signum(Optimizer):
         self.wd_lh = wd_lh
 
     def create_state(self, index, weight):
-        return _zeros_like(weight) if self.momentum != 0.0 else None
+        return _state_like(weight) if self.momentum != 0.0 else None
 
     def update(self, index, weight, grad, state):
         self._update_count(index)
@@ -451,7 +462,8 @@ class Adam(Optimizer):
         self.lazy_update = lazy_update
 
     def create_state(self, index, weight):
-        return (_zeros_like(weight), _zeros_like(weight))  # mean, variance
+        return (_state_like(weight, self.lazy_update),
+                _state_like(weight, self.lazy_update))  # mean, variance
 
     def update(self, index, weight, grad, state):
         self._update_count(index)
@@ -512,7 +524,7 @@ class AdaGrad(Optimizer):
         self.float_stable_eps = eps
 
     def create_state(self, index, weight):
-        return _zeros_like(weight)  # history
+        return _state_like(weight)  # history
 
     def update(self, index, weight, grad, state):
         self._update_count(index)
@@ -545,8 +557,8 @@ class RMSProp(Optimizer):
 
     def create_state(self, index, weight):
         if self.centered:
-            return (_zeros_like(weight), _zeros_like(weight), _zeros_like(weight))  # n, g, delta
-        return (_zeros_like(weight),)  # n
+            return (_state_like(weight), _state_like(weight), _state_like(weight))  # n, g, delta
+        return (_state_like(weight),)  # n
 
     def update(self, index, weight, grad, state):
         self._update_count(index)
@@ -611,7 +623,7 @@ class Ftrl(Optimizer):
         self.lr = learning_rate
 
     def create_state(self, index, weight):
-        return (_zeros_like(weight), _zeros_like(weight))  # z, n
+        return (_state_like(weight), _state_like(weight))  # z, n
 
     def update(self, index, weight, grad, state):
         self._update_count(index)
@@ -653,7 +665,7 @@ class LAMB(Optimizer):
                                                           "45"))))
 
     def create_state(self, index, weight):
-        return (_zeros_like(weight), _zeros_like(weight))
+        return (_state_like(weight), _state_like(weight))
 
     def _bounds(self):
         bounds = {}

@@ -6,6 +6,7 @@ import sys
 import types
 
 from . import ndarray as nd
+from .base import ValueAssertionError
 from .optimizer import Optimizer, SGD, _all_dense, _sgd_step, register
 
 _NO_LARS = ('gamma', 'beta', 'bias')
@@ -193,14 +194,16 @@ class GroupAdaGrad(Optimizer):
         if weight.ndim != 2:
             raise ValueError("GroupAdaGrad: weight %r must be 2-D, got shape %s"
                              % (index, weight.shape))
-        return nd.zeros((weight.shape[0], 1), weight.context, dtype=weight.dtype)
+        state = nd.zeros((weight.shape[0], 1), weight.context, dtype=weight.dtype)
+        # MXNet keeps a row_sparse weight's history row_sparse.
+        return state.tostype(weight.stype) if weight.stype != "default" else state
 
     def update(self, index, weight, grad, state):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         if wd != 0:
-            raise ValueError("GroupAdaGrad: weight decay is not supported (wd=%g for %r)"
-                             % (wd, index))
+            raise ValueAssertionError("GroupAdaGrad: weight decay is not supported (wd=%g "
+                                      "for %r)" % (wd, index))
         if getattr(grad, 'stype', 'default') == 'row_sparse':
             # As MXNet: the fused op for row_sparse gradients (lazy: zero rows stay as they are).
             nd.contrib.group_adagrad_update(weight, grad, state, out=weight, lr=lr,

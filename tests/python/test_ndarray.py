@@ -839,3 +839,18 @@ def test_python2_operator_names_as_mxnet_defines_them():
     c = mx.nd.array([[0, 2], [4, 0]]).tostype("csr")
     assert c.__div__(2).stype == "csr"
     np.testing.assert_array_equal(c.__div__(2).asnumpy(), [[0, 1], [2, 0]])
+
+
+def test_boolean_ndarray_index_is_a_mask_for_reads_as_for_writes():
+    # MXNet 1.9.1 refuses a boolean NDArray index (legacy mode); oxnet reads it as numpy
+    # does, the same mask `x[m] = v` writes through (it read positions 1, 0, 1 before).
+    data = np.arange(12, dtype=np.float32).reshape(3, 4)
+    x = mx.nd.array(data)
+    m = np.array([True, False, True])
+    np.testing.assert_array_equal(x[mx.nd.array(m).astype("bool")].asnumpy(), data[m])
+    cols = np.array([True, False, True, True])
+    np.testing.assert_array_equal(x[:, mx.nd.array(cols).astype("bool")].asnumpy(),
+                                  data[:, cols])
+    x[mx.nd.array(m).astype("bool")] = 0
+    data[m] = 0
+    np.testing.assert_array_equal(x.asnumpy(), data)

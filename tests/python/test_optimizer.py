@@ -808,3 +808,29 @@ def test_compare_optimizer_gives_the_reference_dense_copies_and_sparse_gaps():
     mx.test_utils.compare_optimizer(Ref(), mx.optimizer.SGD(), (30, 4), "float32",
                                     w_stype="row_sparse", g_stype="row_sparse")
     assert seen == [("default", "default")]
+
+
+@pytest.mark.parametrize("name,kwargs,want", [
+    # MXNet 1.9.1's create_state for a row_sparse weight (printed by MXNet).
+    ("sgd", {"momentum": 0.9}, "row_sparse"),
+    ("sgd", {"momentum": 0.9, "lazy_update": False}, "default"),
+    ("nag", {"momentum": 0.9}, "default"),
+    ("signum", {}, "row_sparse"),
+    ("adam", {}, ["row_sparse", "row_sparse"]),
+    ("adam", {"lazy_update": False}, ["default", "default"]),
+    ("adagrad", {}, "row_sparse"),
+    ("rmsprop", {"centered": True}, ["row_sparse"] * 3),
+    ("ftrl", {}, ["row_sparse", "row_sparse"]),
+    ("lamb", {}, ["row_sparse", "row_sparse"]),
+    ("groupadagrad", {}, "row_sparse"),
+    ("adadelta", {}, ["default", "default"]),
+    ("ftml", {}, ["default"] * 3),
+])
+def test_states_of_a_row_sparse_weight_are_row_sparse_as_in_mxnet(name, kwargs, want):
+    w = mx.nd.ones((4, 2)).tostype("row_sparse")
+    state = mx.optimizer.create(name, **kwargs).create_state(0, w)
+    got = [s.stype for s in state] if isinstance(state, (list, tuple)) else state.stype
+    assert got == want
+    # The values are zeros, whatever the storage type.
+    for s in (state if isinstance(state, (list, tuple)) else [state]):
+        assert not s.asnumpy().any()

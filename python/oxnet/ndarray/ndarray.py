@@ -969,6 +969,8 @@ def _one_axis_positions(self, key):
 
 
 def _advanced_get(self, key):
+    if isinstance(key, NDArray) and key.dtype == np.bool_:
+        key = key.asnumpy()  # a mask, as `a[mask] = v` reads it (not positions 0 and 1)
     if isinstance(key, (NDArray, list, np.ndarray)) and not (isinstance(key, np.ndarray) and key.dtype == np.bool_):
         idx = key if isinstance(key, NDArray) else array(np.asarray(key), ctx=self.context, dtype=np.int64)
         ni = idx.asnumpy()

@@ -121,19 +121,24 @@ impl Custom {
         Ok(res)
     }
 
-    fn types(&self, given: &[Option<DType>], partial: bool) -> Result<Split<DType>> {
+    /// The prop's dtypes for inputs (args then aux) and outputs, `None` where it leaves one
+    /// undecided (as MXNet's default `infer_type` leaves an unknown input).
+    fn types(&self, given: &[Option<DType>], partial: bool) -> Result<Split<Option<DType>>> {
         let mut res = None;
         self.s.call("infer_type", |_, b| {
             let given: Vec<Option<&str>> = given.iter().map(|t| t.map(|t| t.name())).collect();
             let r = b.call_method1("infer_type", (given, partial))?;
             if !r.is_none() {
-                let (ins, outs): (Vec<String>, Vec<String>) = r.extract()?;
-                let dt = |n: String| {
-                    DType::from_name(&n).ok_or_else(|| {
-                        pyo3::exceptions::PyTypeError::new_err(format!(
-                            "dtype {n} is not supported by oxnet"
-                        ))
+                let (ins, outs): (Vec<Option<String>>, Vec<Option<String>>) = r.extract()?;
+                let dt = |n: Option<String>| {
+                    n.map(|n| {
+                        DType::from_name(&n).ok_or_else(|| {
+                            pyo3::exceptions::PyTypeError::new_err(format!(
+                                "dtype {n} is not supported by oxnet"
+                            ))
+                        })
                     })
+                    .transpose()
                 };
                 res = Some((
                     ins.into_iter().map(dt).collect::<PyResult<_>>()?,
@@ -188,6 +193,25 @@ impl Operator for Custom {
         else {
             return Err(Error::Internal("custom inference gave no result".into()));
         };
+        let undecided = |what: &str| {
+            Error::dtype(
+                "Custom",
+                format!(
+                    "op_type {}: infer_type left the dtype of {what} undecided (None)",
+                    self.s.op_type
+                ),
+            )
+        };
+        let tins = tins
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| t.ok_or_else(|| undecided(&self.input_names()[i])))
+            .collect::<Result<Vec<DType>>>()?;
+        let touts = touts
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| t.ok_or_else(|| undecided(&self.s.outs[i])))
+            .collect::<Result<Vec<DType>>>()?;
         for (i, (d, (s, t))) in inputs.iter().zip(ins.iter().zip(&tins)).enumerate() {
             if &d.shape != s || d.dtype != *t {
                 return Err(Error::shape(
@@ -242,7 +266,9 @@ impl Operator for Custom {
                 .zip(ins)
                 .chain(outputs.iter_mut().zip(outs))
             {
-                slot.get_or_insert(t);
+                if slot.is_none() {
+                    *slot = t;
+                }
             }
         }
         Ok(())

@@ -71,7 +71,8 @@ fn sparse_adagrad(p: &Params) -> Result<Arc<dyn Operator>> {
     let h = Hyper::parse(p)?;
     let wd = p.float("wd")?;
     if wd != 0.0 {
-        return Err(Error::Value(format!(
+        // MXNet: "Operator not implemented" (an MXNetError).
+        return Err(Error::NotImplemented(format!(
             "operator _sparse_adagrad_update does not support weight decay (wd={wd}); MXNet \
              runs it only with wd=0"
         )));
