@@ -182,7 +182,7 @@ def _create_registered(metric, *args, **kwargs):
     key = metric.lower()
     if key not in _REGISTRY:
         raise ValueAssertionError("metric %r is not registered (registered: %s)"
-                         % (metric, ", ".join(sorted(_REGISTRY))))
+                                  % (metric, ", ".join(sorted(_REGISTRY))))
     return _REGISTRY[key](*args, **kwargs)
 
 
