@@ -618,3 +618,11 @@ def test_exec_group_output_shapes_span_the_batch_as_mxnet():
     assert [sorted(d) for d in shared] == [["data", "softmax_label"]] * 2
     assert [d["data"].shape for d in shared] == [(3, 3)] * 2
     assert all(d["data"] is e.arg_dict["data"] for d, e in zip(shared, mod._exec_group.execs))
+
+
+def test_bind_refuses_data_of_different_batch_sizes_as_mxnet_asserts():
+    net = mx.sym.FullyConnected(mx.sym.Variable("a") + mx.sym.Variable("b"), num_hidden=2)
+    mod = mx.mod.Module(net, data_names=["a", "b"], label_names=None)
+    # MXNet 1.9.1 raises AssertionError; oxnet's error is also a ValueError.
+    with pytest.raises(AssertionError, match=r"same batch size: a\(2, 3\), b\(4, 3\)"):
+        mod.bind(data_shapes=[("a", (2, 3)), ("b", (4, 3))])

@@ -368,6 +368,37 @@ def test_bilinear_resize_shapes_like_and_gradient():
         C.BilinearResize2D(y, mode="bicubic")
 
 
+def _bilinear_f32_taps(n_in, n_out, align):
+    # MXNet 1.9.1's coordinates: a float32 scale; the source position float32 (align_corners)
+    # or computed in double from that scale and rounded to float32.
+    f32 = np.float32
+    if n_out == 1:
+        return [(0, 0, 0.0)]
+    sc = f32(n_in - 1) / f32(n_out - 1) if align else f32(n_in) / f32(n_out)
+    taps = []
+    for i in range(n_out):
+        src = sc * f32(i) if align else f32(max(float(sc) * (i + 0.5) - 0.5, 0.0))
+        i0 = min(int(src), n_in - 1)
+        taps.append((i0, min(i0 + 1, n_in - 1), float(f32(src - f32(i0)))))
+    return taps
+
+
+@pytest.mark.parametrize("align", [True, False])
+def test_bilinear_resize_float64_uses_mxnets_float32_coordinates(align):
+    # The oracle reproduces MXNet 1.9.1's float64 outputs exactly (checked on 7x6, 13x17, 5x3);
+    # float64 coordinates differ from it by up to 4e-7 here.
+    x = np.random.RandomState(0).uniform(-1, 1, (8, 11))
+    for oh, ow in ((7, 6), (13, 17)):
+        want = np.zeros((oh, ow))
+        for oy, (y0, y1, ly) in enumerate(_bilinear_f32_taps(8, oh, align)):
+            for ox, (x0, x1, lx) in enumerate(_bilinear_f32_taps(11, ow, align)):
+                want[oy, ox] = ((1 - ly) * ((1 - lx) * x[y0, x0] + lx * x[y0, x1])
+                                + ly * ((1 - lx) * x[y1, x0] + lx * x[y1, x1]))
+        got = C.BilinearResize2D(mx.nd.array(x[None, None], dtype="float64"), height=oh,
+                                 width=ow, align_corners=align).asnumpy()[0, 0]
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-15)
+
+
 def test_random_like():
     mx.random.seed(7)
     x = mx.nd.zeros((200, 50), dtype="float64")

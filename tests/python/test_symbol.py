@@ -584,6 +584,50 @@ def test_partial_shapes_flow_through_layers_both_ways():
     assert (V("d", shape=(2, 15)) + cat).infer_shape()[0] == [(2, 15), (2, 10), (2, 5)]
 
 
+def test_unknown_dims_in_shape_attrs_are_filled_by_the_op():
+    # Gluon exports write `__shape__="(0,)"` on a norm layer's parameters when the layer was
+    # made without in_channels. Expected values: MXNet 1.9.1's infer_shape on the same graphs.
+    V, d = mx.sym.Variable, mx.sym.Variable("data")
+    cases = [
+        (mx.sym.BatchNorm(d, V("g", shape=(0,)), V("b", shape=(0,)), V("m", shape=(0,)),
+                          V("v", shape=(0,))), (1, 4, 3, 3),
+         ([(1, 4, 3, 3), (4,), (4,)], [(1, 4, 3, 3)], [(4,), (4,)])),
+        (mx.sym.LayerNorm(d, V("g", shape=(0,)), V("b", shape=(0,))), (2, 6),
+         ([(2, 6), (6,), (6,)], [(2, 6)], [])),
+        (mx.sym.InstanceNorm(d, V("g", shape=(0,)), V("b", shape=(0,))), (1, 4, 3, 3),
+         ([(1, 4, 3, 3), (4,), (4,)], [(1, 4, 3, 3)], [])),
+        (mx.sym.GroupNorm(d, V("g", shape=(0,)), V("b", shape=(0,)), num_groups=2),
+         (1, 4, 3, 3), ([(1, 4, 3, 3), (2,), (2,)], [(1, 4, 3, 3)], [])),
+        (mx.sym.Embedding(d, V("w", shape=(10, 0)), input_dim=10, output_dim=5), (2, 3),
+         ([(2, 3), (10, 5)], [(2, 3, 5)], [])),
+    ]
+    for sym, shape, want in cases:
+        assert sym.infer_shape(data=shape) == want
+        assert sym.infer_shape_partial(data=shape) == want
+    # A known dimension that contradicts the op is still an error.
+    bad = mx.sym.LayerNorm(d, V("g", shape=(0, 0)), V("b", shape=(0,)))
+    with pytest.raises(mx.base.MXNetError, match="Shape inconsistent"):
+        bad.infer_shape(data=(2, 6))
+
+
+def test_module_binds_an_exported_block_with_unknown_norm_shapes(tmp_path):
+    data = mx.sym.Variable("data")
+    conv = mx.sym.Convolution(data, num_filter=4, kernel=(3, 3), name="conv")
+    # As Gluon writes them: a partial shape, and the initializer on the running statistics.
+    bn = mx.sym.BatchNorm(conv, *[mx.sym.Variable("bn_" + k, shape=(0,), init=init) for k, init in
+                                  (("gamma", None), ("beta", None), ("running_mean", mx.init.Zero()),
+                                   ("running_var", mx.init.One()))], name="bn")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(bn, num_hidden=3, name="fc"), name="sm")
+    mod = mx.mod.Module(net, label_names=["sm_label"], context=mx.cpu())
+    mod.bind(data_shapes=[("data", (2, 3, 6, 6))], label_shapes=[("sm_label", (2,))])
+    mod.init_params()
+    args, aux = mod.get_params()
+    assert args["bn_gamma"].shape == (4,) and aux["bn_running_var"].shape == (4,)
+    mod.forward(mx.io.DataBatch([mx.nd.ones((2, 3, 6, 6))], [mx.nd.array([0, 1])]))
+    out = mod.get_outputs()[0].asnumpy()
+    np.testing.assert_allclose(out.sum(axis=1), np.ones(2), rtol=1e-6)
+
+
 def test_arange_with_infer_range_takes_its_length_from_the_graph():
     # Values as MXNet 1.9.1 gives them for these graphs (start kept, steps of step, each
     # value repeated; a length that is no multiple of repeat cuts the last run short).

@@ -4,7 +4,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import ndarray as nd
-from ..base import MXNetError
+from ..base import MXNetError, ValueAssertionError
 from ..context import Context
 from ..executor import Executor, _storage_types, group_contexts
 from ..io import DataDesc
@@ -145,8 +145,9 @@ class DataParallelExecutorGroup:
             if axis >= 0:
                 sizes.add(desc.shape[axis])
         if len(sizes) != 1:
-            raise ValueError("all data must have the same batch size: %s"
-                             % ", ".join("%s%s" % (d.name, tuple(d.shape)) for d in data_shapes))
+            # MXNet asserts here; code that catches its AssertionError catches this too.
+            shapes = ", ".join("%s%s" % (d.name, tuple(d.shape)) for d in data_shapes)
+            raise ValueAssertionError("all data must have the same batch size: %s" % shapes)
         self.batch_size = sizes.pop()
         self.slices = _split_input_slice(self.batch_size, self.workload)
         return [_batch_axis(d) for d in data_shapes]

@@ -105,6 +105,49 @@ pub fn refine(slot: &mut Option<Shape>, known: Shape) {
     }
 }
 
+/// Completes slots that hold a shape with unknown (0) dimensions, such as the `(0,)` that Gluon
+/// exports write on a BatchNorm's parameters: many rules only fill a slot that is wholly
+/// unknown, so the rule runs again with those slots emptied and what it finds is merged in,
+/// as MXNet's rules fill a 0 dimension.
+fn fill_holes(
+    op: &dyn Operator,
+    ins: &mut [Option<Shape>],
+    outs: &mut [Option<Shape>],
+) -> std::result::Result<(), String> {
+    let is_hole = |s: &Option<Shape>| s.as_ref().is_some_and(|s| !shape_complete(s));
+    if !ins.iter().chain(outs.iter()).any(is_hole) {
+        return Ok(());
+    }
+    let empty = |v: &[Option<Shape>]| -> Vec<Option<Shape>> {
+        v.iter()
+            .map(|s| if is_hole(s) { None } else { s.clone() })
+            .collect()
+    };
+    let (mut ins2, mut outs2) = (empty(ins), empty(outs));
+    // A rule that cannot run without the partial shapes has nothing to add here.
+    if op.infer_shape_partial(&mut ins2, &mut outs2).is_err() {
+        return Ok(());
+    }
+    for (side, slots, found) in [("input", ins, ins2), ("output", outs, outs2)] {
+        for (k, (slot, new)) in slots.iter_mut().zip(found).enumerate() {
+            if !is_hole(slot) {
+                continue;
+            }
+            match merge(slot, &new) {
+                Some(m) => *slot = m,
+                None => {
+                    return Err(format!(
+                        "Shape inconsistent, Provided = {}, inferred shape={} ({side} {k})",
+                        slot.as_ref().map(shape_text).unwrap_or_default(),
+                        new.as_ref().map(shape_text).unwrap_or_default()
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The shape rule of elementwise ops (every input and output has one shape): merges what is
 /// known of each into all of them, so `a + b` learns `b` from `a` and `(2, 0)` + `(0, 3)`
 /// gives `(2, 3)`. Ops set it with `FnOp::with_shape_partial(same_shape_partial)`.
@@ -384,6 +427,7 @@ impl ShapeState<'_> {
         let mut outs = before_out.clone();
         op.infer_shape_partial(&mut ins, &mut outs)
             .map_err(|e| self.fail(i, strip_op(&e, &n)))?;
+        fill_holes(op.as_ref(), &mut ins, &mut outs).map_err(|e| self.fail(i, e))?;
         if ins.iter().all(|s| s.as_ref().is_some_and(shape_complete)) {
             let descs: Vec<Desc> = ins
                 .iter()

@@ -33,17 +33,20 @@ fn taps(kind: Kind, len: usize, n: usize) -> Taps {
             }
             Kind::Bilinear { align_corners } => {
                 // A single output row or column reads the first input one in both modes
-                // (MXNet 1.9.1's scale is 0 there), not the middle.
-                let src = if n == 1 {
+                // (MXNet 1.9.1's scale is 0 there), not the middle. The scale, the source
+                // position and the weight are float32 as in MXNet, whatever the data type:
+                // in float64 a 128->64 resize differed from MXNet's by 2e-5.
+                let src: f32 = if n == 1 {
                     0.0
                 } else if align_corners {
-                    i as f64 * (len - 1) as f64 / (n - 1) as f64
+                    ((len - 1) as f32 / (n - 1) as f32) * i as f32
                 } else {
-                    ((i as f64 + 0.5) * len as f64 / n as f64 - 0.5).max(0.0)
+                    // MXNet's `scale * (i + 0.5) - 0.5` promotes to double before rounding.
+                    ((len as f32 / n as f32) as f64 * (i as f64 + 0.5) - 0.5).max(0.0) as f32
                 };
-                let i0 = (src.floor() as usize).min(len - 1);
+                let i0 = (src as usize).min(len - 1);
                 let i1 = (i0 + 1).min(len - 1);
-                let l = src - i0 as f64;
+                let l = (src - i0 as f32) as f64;
                 if i1 == i0 || l == 0.0 {
                     vec![(i0, 1.0)]
                 } else {
