@@ -453,9 +453,85 @@ def test_bad_inputs_name_op_argument_and_shapes():
                   num_layers=1)
     with pytest.raises(mx.MXNetError, match=r"mode"):
         mx.nd.RNN(x, mx.nd.ones((81,)), s, mode="bogus", state_size=3, num_layers=1)
-    with pytest.raises(NotImplementedError, match=r"projection_size"):
-        mx.nd.RNN(x, mx.nd.ones((81,)), s, s, mode="lstm", state_size=3, num_layers=1,
+    with pytest.raises(mx.MXNetError, match=r"projection_size.*lstm"):
+        mx.nd.RNN(x, mx.nd.ones((81,)), s, mode="gru", state_size=3, num_layers=1,
                   projection_size=2)
+
+
+def np_lstmp(x, w, h0, c0, h, p, layers, dirs):
+    """LSTM with projection in MXNet's parameter layout: per layer and direction W_i2h,
+    W_h2h (4H, P), W_hr (P, H); then per layer and direction b_i2h, b_h2h."""
+    t_len, _, c = x.shape
+    off, wts = 0, {}
+
+    def take(n, shape):
+        nonlocal off
+        off += n
+        return w[off - n:off].reshape(shape)
+    for l in range(layers):
+        in_l = c if l == 0 else dirs * p
+        for d in range(dirs):
+            wts[l, d] = [take(4 * h * in_l, (4 * h, in_l)), take(4 * h * p, (4 * h, p)),
+                         take(p * h, (p, h))]
+    for l in range(layers):
+        for d in range(dirs):
+            wts[l, d] += [take(4 * h, (4 * h,)), take(4 * h, (4 * h,))]
+    assert off == w.size
+    inp, hy, cy = x, [], []
+    for l in range(layers):
+        outs = []
+        for d in range(dirs):
+            wi, wh, wr, bi, bh = wts[l, d]
+            hs, cs, ys = h0[l * dirs + d], c0[l * dirs + d], [None] * t_len
+            for s in range(t_len):
+                t = s if d == 0 else t_len - 1 - s
+                a = inp[t] @ wi.T + bi + hs @ wh.T + bh
+                i, f, g, o = (_sigmoid(a[:, :h]), _sigmoid(a[:, h:2 * h]), np.tanh(a[:, 2 * h:3 * h]),
+                              _sigmoid(a[:, 3 * h:]))
+                cs = f * cs + i * g
+                hs = ys[t] = (o * np.tanh(cs)) @ wr.T
+            outs.append(np.stack(ys))
+            hy.append(hs)
+            cy.append(cs)
+        inp = np.concatenate(outs, axis=2)
+    return inp, np.stack(hy), np.stack(cy)
+
+
+@pytest.mark.parametrize("layers,bidir", [(1, False), (2, True)])
+def test_lstm_projection_forward_matches_numpy(layers, bidir):
+    # The numpy oracle reproduces MXNet 1.9.1's mx.nd.RNN(projection_size=2) to 1e-16 in
+    # float64 for the two-layer bidirectional case (and its layout is what Gluon exports).
+    t, n, c, h, p = 4, 2, 3, 5, 2
+    dirs = 2 if bidir else 1
+    rs = np.random.RandomState(0)
+    nw = sum(dirs * (4 * h * (c if l == 0 else dirs * p) + 4 * h * p + p * h + 8 * h)
+             for l in range(layers))
+    x, w = rs.uniform(-1, 1, (t, n, c)), rs.uniform(-0.5, 0.5, nw)
+    h0, c0 = rs.uniform(-1, 1, (layers * dirs, n, p)), rs.uniform(-1, 1, (layers * dirs, n, h))
+    want = np_lstmp(x, w, h0, c0, h, p, layers, dirs)
+    for dt, tol in (("float64", 1e-12), ("float32", 1e-5)):
+        got = mx.nd.RNN(*[mx.nd.array(a, dtype=dt) for a in (x, w, h0, c0)], mode="lstm",
+                        state_size=h, projection_size=p, num_layers=layers, bidirectional=bidir,
+                        state_outputs=True)
+        assert [o.shape for o in got] == [(t, n, dirs * p), (layers * dirs, n, p),
+                                          (layers * dirs, n, h)]
+        for o, e in zip(got, want):
+            np.testing.assert_allclose(o.asnumpy(), e, rtol=tol, atol=tol)
+    # Shapes are inferred from the data alone, parameters included; training is refused as
+    # MXNet 1.9.1's CPU refuses it.
+    sym = mx.sym.RNN(mx.sym.var("x"), mx.sym.var("w"), mx.sym.var("h0"), mx.sym.var("c0"),
+                     mode="lstm", state_size=h, projection_size=p, num_layers=layers,
+                     bidirectional=bidir, state_outputs=True)
+    args, outs, _ = sym.infer_shape(x=(t, n, c))
+    assert args == [(t, n, c), (nw,), (layers * dirs, n, p), (layers * dirs, n, h)]
+    xs = mx.nd.array(x)
+    xs.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.RNN(xs, mx.nd.array(w), mx.nd.array(h0), mx.nd.array(c0), mode="lstm",
+                      state_size=h, projection_size=p, num_layers=layers, bidirectional=bidir)
+    with pytest.raises(mx.MXNetError, match="_backward_RNN.*projection_size"):
+        y.backward()
+        xs.grad.asnumpy()
 
 
 def test_module_training_decreases_loss():

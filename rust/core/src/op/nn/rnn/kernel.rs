@@ -54,7 +54,13 @@ impl Dims {
     }
 
     fn step_len(&self) -> usize {
-        self.t * self.n * self.d * self.h
+        self.t * self.n * self.d * self.r
+    }
+
+    /// Weights of one direction of layer `l`: W_i2h, W_h2h and (LSTMP) W_hr.
+    fn dir_weights(&self, l: usize) -> usize {
+        let w_hr = if self.proj { self.r * self.h } else { 0 };
+        self.g * self.h * (self.in_size(l) + self.r) + w_hr
     }
 
     /// Offsets of layer `l` in the reserve.
@@ -89,20 +95,20 @@ impl Dims {
     /// (W_i2h, W_h2h) offsets of layer `l`, direction `dir` in the flat parameters.
     pub(super) fn w_off(&self, l: usize, dir: usize) -> (usize, usize) {
         let gh = self.g * self.h;
-        let mut off = 0;
-        for k in 0..l {
-            off += self.d * gh * (self.in_size(k) + self.h);
-        }
-        off += dir * gh * (self.in_size(l) + self.h);
+        let off =
+            (0..l).map(|k| self.d * self.dir_weights(k)).sum::<usize>() + dir * self.dir_weights(l);
         (off, off + gh * self.in_size(l))
+    }
+
+    /// Offset of W_hr `(r, h)` of layer `l`, direction `dir` (LSTMP only).
+    fn w_hr_off(&self, l: usize, dir: usize) -> usize {
+        self.w_off(l, dir).1 + self.g * self.h * self.r
     }
 
     /// (b_i2h, b_h2h) offsets: every bias follows every weight.
     pub(super) fn b_off(&self, l: usize, dir: usize) -> (usize, usize) {
         let gh = self.g * self.h;
-        let weights: usize = (0..self.l)
-            .map(|k| self.d * gh * (self.in_size(k) + self.h))
-            .sum();
+        let weights: usize = (0..self.l).map(|k| self.d * self.dir_weights(k)).sum();
         let off = weights + (l * self.d + dir) * 2 * gh;
         (off, off + gh)
     }
@@ -111,7 +117,7 @@ impl Dims {
         if l == 0 {
             self.i
         } else {
-            self.d * self.h
+            self.d * self.r
         }
     }
 
@@ -162,9 +168,9 @@ pub(super) fn forward<T: Real>(
     drop: Option<(f64, u64)>,
     lens: &[usize],
 ) {
-    let (t_len, n, h, d, g) = (dm.t, dm.n, dm.h, dm.d, dm.g);
+    let (t_len, n, h, d, g, r) = (dm.t, dm.n, dm.h, dm.d, dm.g, dm.r);
     let gh = g * h;
-    let dh = d * h;
+    let dr = d * r;
     let mut xin: Vec<T> = Vec::new();
     for l in 0..dm.l {
         let b = dm.block(l);
@@ -219,7 +225,7 @@ pub(super) fn forward<T: Real>(
             }
             let mut hw = vec![T::ZERO; n * gh];
             // The running state: a step past a sequence's length leaves it unchanged.
-            let mut hcur: Vec<T> = hx[slot * n * h..(slot + 1) * n * h].to_vec();
+            let mut hcur: Vec<T> = hx[slot * n * r..(slot + 1) * n * r].to_vec();
             let mut c_prev: Vec<f64> = match cx {
                 Some(c) => c[slot * n * h..(slot + 1) * n * h]
                     .iter()
@@ -229,7 +235,7 @@ pub(super) fn forward<T: Real>(
             };
             for s in 0..t_len {
                 let t = dm.time(dir, s);
-                let (hp, hp_rs): (&[T], usize) = (&hcur, h);
+                let (hp, hp_rs): (&[T], usize) = (&hcur, r);
                 if dm.mode == Mode::Gru {
                     for row in hw.chunks_exact_mut(gh) {
                         row.copy_from_slice(&w[bh..bh + gh]);
@@ -237,15 +243,15 @@ pub(super) fn forward<T: Real>(
                 } else {
                     hw.iter_mut().for_each(|v| *v = T::ZERO);
                 }
-                // SAFETY: `hp` holds N rows of H at stride `hp_rs`; W_h2h is G·H × H; `hw`
+                // SAFETY: `hp` holds N rows of R at stride `hp_rs`; W_h2h is G·H × R; `hw`
                 // is a separate N × G·H buffer.
                 unsafe {
                     matmul_acc(
                         n,
                         gh,
-                        h,
+                        r,
                         rm(hp.as_ptr(), hp_rs),
-                        tr(w[wh..].as_ptr(), h),
+                        tr(w[wh..].as_ptr(), r),
                         hw.as_mut_ptr(),
                         gh,
                     );
@@ -300,19 +306,24 @@ pub(super) fn forward<T: Real>(
                         h_new[bi * h + j] = hv;
                     }
                 }
+                let h_out: Vec<T> = if dm.proj {
+                    project(&h_new, &w[dm.w_hr_off(l, dir)..], n, h, r)
+                } else {
+                    h_new.iter().map(|&v| T::from_f64(v)).collect()
+                };
                 for bi in 0..n {
                     if t >= lens[bi] {
                         continue;
                     }
-                    for j in 0..h {
-                        let v = T::from_f64(h_new[bi * h + j]);
-                        y[t * n * dh + bi * dh + dir * h + j] = v;
-                        hcur[bi * h + j] = v;
+                    for j in 0..r {
+                        let v = h_out[bi * r + j];
+                        y[t * n * dr + bi * dr + dir * r + j] = v;
+                        hcur[bi * r + j] = v;
                     }
                 }
             }
             if let Some(hy) = hy.as_deref_mut() {
-                hy[slot * n * h..(slot + 1) * n * h].copy_from_slice(&hcur);
+                hy[slot * n * r..(slot + 1) * n * r].copy_from_slice(&hcur);
             }
             if let Some(cy) = cy.as_deref_mut() {
                 for (o, &c) in cy[slot * n * h..(slot + 1) * n * h].iter_mut().zip(&c_prev) {
@@ -341,6 +352,26 @@ pub(super) fn forward<T: Real>(
             out.copy_from_slice(&y);
         }
     }
+}
+
+/// LSTMP's projection `h · W_hrᵀ` of the `n × h` step output, rounded to `T` first as the
+/// output itself would be.
+fn project<T: Real>(h_new: &[f64], w_hr: &[T], n: usize, h: usize, r: usize) -> Vec<T> {
+    let hs: Vec<T> = h_new.iter().map(|&v| T::from_f64(v)).collect();
+    let mut out = vec![T::ZERO; n * r];
+    // SAFETY: `hs` is N × H, `w_hr` starts a R × H block of the parameters, `out` is N × R.
+    unsafe {
+        matmul(
+            n,
+            r,
+            h,
+            rm(hs.as_ptr(), h),
+            tr(w_hr.as_ptr(), h),
+            out.as_mut_ptr(),
+            r,
+        );
+    }
+    out
 }
 
 /// Gradients of one call, written into `dx`, `dw`, `dhx` and `dcx`.

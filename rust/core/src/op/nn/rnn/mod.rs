@@ -2,7 +2,9 @@
 //! time-major data `(T, N, C)`, with every weight and bias in one flat `parameters` vector in
 //! MXNet's CPU layout: per layer and direction `W_i2h (G·H, in)` then `W_h2h (G·H, H)`, then
 //! per layer and direction `b_i2h (G·H)` then `b_h2h (G·H)`. Gate order: LSTM i, f, g, o;
-//! GRU r, z, n with `n = tanh(W_in·x + b_in + r ⊙ (W_hn·h + b_hn))`.
+//! GRU r, z, n with `n = tanh(W_in·x + b_in + r ⊙ (W_hn·h + b_hn))`. An LSTM with
+//! `projection_size` P (LSTMP) has `W_h2h (G·H, P)` then `W_hr (P, H)`, and its output and
+//! recurrent state are `h = W_hr·(o ⊙ tanh(c))`; as in MXNet 1.9.1's CPU, inference only.
 //!
 //! Outputs: `output (T, N, D·H)`, with `state_outputs` also `state_output` (and
 //! `statecell_output` for LSTM), then one hidden `reserve` output holding what the gradient
@@ -56,9 +58,16 @@ struct Cfg {
     use_seq_len: bool,
     clip: Option<(f64, f64)>,
     clip_nan: bool,
+    /// LSTMP: `h_t = W_hr (o ⊙ tanh(c_t))` of this size is the output and the recurrent state.
+    proj: Option<usize>,
 }
 
 impl Cfg {
+    /// Size of each direction's output and recurrent state.
+    fn r(&self) -> usize {
+        self.proj.unwrap_or(self.h)
+    }
+
     fn dirs(&self) -> usize {
         if self.bidir {
             2
@@ -101,17 +110,20 @@ impl Cfg {
     /// Length of the flat parameter vector for input size `c`.
     fn param_len(&self, c: usize) -> usize {
         let gh = self.mode.gates() * self.h;
-        let d = self.dirs();
+        let (d, r) = (self.dirs(), self.r());
+        let w_hr = self.proj.map_or(0, |p| p * self.h);
         (0..self.layers)
             .map(|l| {
-                let in_l = if l == 0 { c } else { d * self.h };
-                d * (gh * (in_l + self.h) + 2 * gh)
+                let in_l = if l == 0 { c } else { d * r };
+                d * (gh * (in_l + r) + w_hr + 2 * gh)
             })
             .sum()
     }
 
-    fn state_shape(&self, n: usize) -> Shape {
-        Shape(vec![self.layers * self.dirs(), n, self.h])
+    /// Shape of begin/end state `k`: 0 the hidden (projected) state, 1 the LSTM cell.
+    fn state_shape(&self, n: usize, k: usize) -> Shape {
+        let size = if k == 0 { self.r() } else { self.h };
+        Shape(vec![self.layers * self.dirs(), n, size])
     }
 
     /// Sizes of a call on data `(t, n, c)`, with dropout active or not.
@@ -121,6 +133,8 @@ impl Cfg {
             n,
             i: c,
             h: self.h,
+            r: self.r(),
+            proj: self.proj.is_some(),
             d: self.dirs(),
             l: self.layers,
             g: self.mode.gates(),
@@ -139,6 +153,10 @@ pub(super) struct Dims {
     n: usize,
     i: usize,
     h: usize,
+    /// Output and recurrent-state size (`h`, or the projection's size).
+    r: usize,
+    /// W_hr follows each direction's W_h2h.
+    proj: bool,
     d: usize,
     l: usize,
     g: usize,
@@ -196,8 +214,8 @@ fn infer(cfg: Cfg, inputs: &[Desc]) -> Result<Vec<Desc>> {
     if inputs[1].shape != want_p {
         return Err(mismatch("parameters", &inputs[1].shape, &want_p));
     }
-    let st = cfg.state_shape(n);
     for k in 2..2 + cfg.n_states() {
+        let st = cfg.state_shape(n, k - 2);
         if inputs[k].shape != st {
             return Err(mismatch(&names[k], &inputs[k].shape, &st));
         }
@@ -216,10 +234,10 @@ fn infer(cfg: Cfg, inputs: &[Desc]) -> Result<Vec<Desc>> {
             return Err(mismatch("sequence_length", sl, &Shape(vec![n])));
         }
     }
-    let mut out = vec![Desc::new(Shape(vec![t, n, cfg.dirs() * cfg.h]), dt)];
+    let mut out = vec![Desc::new(Shape(vec![t, n, cfg.dirs() * cfg.r()]), dt)];
     if cfg.state_outputs {
-        for _ in 0..cfg.n_states() {
-            out.push(Desc::new(st.clone(), dt));
+        for k in 0..cfg.n_states() {
+            out.push(Desc::new(cfg.state_shape(n, k), dt));
         }
     }
     out.push(Desc::new(Shape(vec![cfg.dims(t, n, c).reserve_len()]), dt));
@@ -293,6 +311,12 @@ fn forward_t<T: Real>(cfg: Cfg, cx: &OpCtx, ins: &[NDArray], outs: &[NDArray]) -
 /// Backward inputs: the forward inputs, the reserve, then the head gradients of the visible
 /// outputs. Outputs: gradients of data, parameters, state(s).
 fn backward_t<T: Real>(cfg: Cfg, ins: &[NDArray], outs: &[NDArray]) -> Result<()> {
+    if cfg.proj.is_some() {
+        // As MXNet 1.9.1's CPU ("No training support for LSTM with projection").
+        return Err(Error::NotImplemented(format!(
+            "operator {BWD}: no gradient through an LSTM with projection_size (inference only)"
+        )));
+    }
     let (t, n, c) = tnc(ins[0].shape())?;
     let dm = cfg.dims(t, n, c);
     let lens = lengths(cfg, ins, t, n, BWD)?;
@@ -407,8 +431,8 @@ impl Operator for RnnOp {
             fill_unknown(p, Shape(vec![cfg.param_len(c)]));
         }
         // Begin states are often `zeros((L, 0, H))`: their batch size comes from the data.
-        for s in inputs.iter_mut().skip(2).take(ns) {
-            fill_unknown(s, cfg.state_shape(n));
+        for (k, s) in inputs.iter_mut().skip(2).take(ns).enumerate() {
+            fill_unknown(s, cfg.state_shape(n, k));
         }
         if cfg.use_seq_len {
             if let Some(s) = inputs.get_mut(2 + ns) {
@@ -430,9 +454,9 @@ impl Operator for RnnOp {
                 }
             }
         } else {
-            let mut want = vec![Shape(vec![t, n, cfg.dirs() * cfg.h])];
+            let mut want = vec![Shape(vec![t, n, cfg.dirs() * cfg.r()])];
             if cfg.state_outputs {
-                want.extend((0..ns).map(|_| cfg.state_shape(n)));
+                want.extend((0..ns).map(|k| cfg.state_shape(n, k)));
             }
             for (o, w) in outputs.iter_mut().zip(want) {
                 if o.is_none() {
@@ -580,11 +604,16 @@ fn create(p: &crate::op::Params) -> Result<Arc<dyn Operator>> {
             format!("p (dropout) must be in [0, 1), got {prob}"),
         ));
     }
-    if p.opt_int("projection_size")?.is_some() {
-        return Err(Error::NotImplemented(format!(
-            "operator {OP}: projection_size is not supported"
-        )));
-    }
+    let proj = match p.opt_int("projection_size")? {
+        None => None,
+        Some(v) if v > 0 && mode == Mode::Lstm => Some(v as usize),
+        Some(v) => {
+            return Err(Error::param(
+                OP,
+                format!("projection_size must be positive and needs mode='lstm', got {v}"),
+            ))
+        }
+    };
     let clip = match (
         opt_float(p, "lstm_state_clip_min")?,
         opt_float(p, "lstm_state_clip_max")?,
@@ -612,6 +641,7 @@ fn create(p: &crate::op::Params) -> Result<Arc<dyn Operator>> {
             use_seq_len: p.bool("use_sequence_length")?,
             clip,
             clip_nan: p.bool("lstm_state_clip_nan")?,
+            proj,
         },
     }))
 }
@@ -629,7 +659,9 @@ pub fn register(r: &mut Registry) {
          n = tanh(W_in x_t + b_in + r * (W_hn h_(t-1) + b_hn)), h_t = (1 - z) * n + z * h_(t-1)\n\n\
          All weights and biases are in the flat `parameters` vector: for each layer and \
          direction the input-to-hidden weight (G*H, in) and the hidden-to-hidden weight \
-         (G*H, H), then for each layer and direction the two biases (G*H). Gate order: \
+         (G*H, H) (with projection_size P: (G*H, P), then the projection W_hr (P, H), and \
+         h_t = W_hr (o * tanh(c_t)) of size P), then for each layer and direction the two \
+         biases (G*H). Gate order: \
          LSTM i, f, g, o; GRU r, z, n.",
         vec![
             param("state_size", "int (non-negative)", None, "size of the state for each layer"),
@@ -658,7 +690,7 @@ pub fn register(r: &mut Registry) {
                 Some("0"),
                 "Whether to have the states as symbol outputs.",
             ),
-            param("projection_size", "int or None", Some("None"), "size of project size (not supported)"),
+            param("projection_size", "int or None", Some("None"), "size of project size"),
             param(
                 "lstm_state_clip_min",
                 "double or None",
