@@ -278,6 +278,18 @@ OP_CASES = [
         mx.sym.where(mx.sym.slice_axis(mx.sym.sum(_v(), axis=2), axis=1, begin=0, end=1)
                      .reshape((2,)) > 0, _v(), -_v())]),
      {"data": _data(2, 3, 4), "b": _data(1, 3, 1, seed=2), "b2": _data(2, 3, 4, seed=3)}),
+    # GluonCV's ShuffleNet, SE-ResNet/ResNeSt/NASNet and residual-attention/segmentation nets.
+    ("swapaxes_adaptive_pool", lambda: mx.sym.Concat(
+        mx.sym.flatten(mx.sym.contrib.AdaptiveAvgPooling2D(mx.sym.SwapAxis(_v(), dim1=1, dim2=3))),
+        mx.sym.flatten(mx.sym.contrib.AdaptiveAvgPooling2D(_v(), output_size=(3, 2))), dim=1),
+     {"data": _data(2, 4, 6, 6)}),
+    ("bilinear_resize", lambda: mx.sym.Group([
+        mx.sym.contrib.BilinearResize2D(_v(), height=11, width=7, name="up"),
+        mx.sym.contrib.BilinearResize2D(_v(), height=3, width=4, align_corners=False,
+                                        name="down"),
+        mx.sym.contrib.BilinearResize2D(_v(), scale_height=2.0, scale_width=1.5,
+                                        align_corners=False, name="scaled")]),
+     {"data": _data(2, 3, 6, 8)}),
     ("fc_flatten_false", lambda: mx.sym.FullyConnected(
         _v(), num_hidden=6, flatten=False, name="fc"),
      {"data": _data(2, 3, 4)}),

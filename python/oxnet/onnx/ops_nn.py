@@ -271,6 +271,34 @@ def upsampling(g, n):
           coordinate_transformation_mode="asymmetric", nearest_mode="floor")
 
 
+@register("_contrib_AdaptiveAvgPooling2D")
+def adaptive_avg_pooling(g, n):
+    size = n.tuple("output_size", (1,))
+    (h, w), (oh, ow) = n.in_shapes[0][2:], n.out_shapes[0][2:]
+    if (oh, ow) == (1, 1):
+        g.add("GlobalAveragePool", [n.inputs[0]], n.outputs)
+    elif h % oh == 0 and w % ow == 0:
+        # Equal windows: each output averages one (h/oh, w/ow) tile.
+        k = [h // oh, w // ow]
+        g.add("AveragePool", [n.inputs[0]], n.outputs, kernel_shape=k, strides=k)
+    else:
+        raise n.fail("output_size=%s of a %dx%d input is not exported (windows of unequal "
+                     "sizes)" % (size, h, w))
+
+
+@register("_contrib_BilinearResize2D")
+def bilinear_resize(g, n):
+    # The output size is known at export, whichever mode (size, scale, like, to_even...) set it.
+    (h, w), (oh, ow) = n.in_shapes[0][2:], n.out_shapes[0][2:]
+    corners = n.bool("align_corners", True)
+    if not corners and 1 in (oh, ow) and (oh, ow) != (h, w):
+        # MXNet reads the first row/column there; ONNX's half_pixel reads the middle.
+        raise n.fail("align_corners=False with an output height or width of 1 is not exported")
+    sizes = g.int64s(list(n.out_shapes[0]), hint=n.name + "_sizes")
+    g.add("Resize", [n.inputs[0], "", "", sizes], n.outputs, mode="linear",
+          coordinate_transformation_mode="align_corners" if corners else "half_pixel")
+
+
 @register("InstanceNorm")
 def instance_norm(g, n):
     g.add("InstanceNormalization", n.inputs, n.outputs, epsilon=n.float("eps", 1e-3))

@@ -152,6 +152,14 @@ def transpose(g, n):
     g.add("Transpose", [n.inputs[0]], n.outputs, perm=perm)
 
 
+@register("SwapAxis", "swapaxes")
+def swap_axis(g, n):
+    perm = list(range(len(n.in_shapes[0])))
+    a, b = n.int("dim1", 0) % len(perm), n.int("dim2", 0) % len(perm)
+    perm[a], perm[b] = perm[b], perm[a]
+    g.add("Transpose", [n.inputs[0]], n.outputs, perm=perm)
+
+
 @register("expand_dims")
 def expand_dims(g, n):
     g.add("Unsqueeze", [n.inputs[0], g.int64s([n.int("axis")], hint=n.name + "_axes")],

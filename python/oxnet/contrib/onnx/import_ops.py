@@ -288,8 +288,31 @@ def lrn(im, node):
                  nsize=node.attr("size"), name=node.name)
 
 
+def _bilinear(im, node):
+    """A 2-D linear Resize whose sampling MXNet's BilinearResize2D shares."""
+    coords = node.attr("coordinate_transformation_mode", "half_pixel")
+    if coords not in ("align_corners", "half_pixel", "pytorch_half_pixel"):
+        raise node.fail("mode=linear with coordinate_transformation_mode=%s is not imported"
+                        % coords)
+    src = im.shape(node.inputs[0])
+    sizes = im.const(node, 3)
+    if sizes is None or np.size(sizes) == 0:
+        scales = im.const(node, 2)
+        if scales is None or src is None or None in src:
+            raise node.fail("scales or sizes and a known input shape are needed")
+        sizes = np.floor(np.asarray(src, np.float64) * np.asarray(scales, np.float64))
+    sizes = [int(v) for v in np.asarray(sizes).reshape(-1)]
+    if len(sizes) != 4 or (src is not None and list(src[:2]) != sizes[:2]):
+        raise node.fail("a linear Resize of other than the two spatial axes of NCHW data is "
+                        "not imported (sizes %s)" % sizes)
+    return S.contrib.BilinearResize2D(_sym(im, node, 0), height=sizes[2], width=sizes[3],
+                                      align_corners=coords == "align_corners", name=node.name)
+
+
 @register("Resize", "Upsample")
 def resize(im, node):
+    if node.op == "Resize" and node.attr("mode", "nearest") == "linear":
+        return _bilinear(im, node)
     if node.attr("coordinate_transformation_mode", "") == "align_corners":
         raise node.fail("coordinate_transformation_mode=align_corners is not imported")
     if node.attr("mode", "nearest") != "nearest":
