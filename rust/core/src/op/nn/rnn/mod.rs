@@ -16,6 +16,7 @@ mod tests;
 
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::graph::infer::refine;
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::conv::Real;
 use crate::ndarray::NDArray;
@@ -428,15 +429,15 @@ impl Operator for RnnOp {
         let (t, n, c) = tnc(&d)?;
         let ns = cfg.n_states();
         if let Some(p) = inputs.get_mut(1) {
-            fill_unknown(p, Shape(vec![cfg.param_len(c)]));
+            refine(p, Shape(vec![cfg.param_len(c)]));
         }
         // Begin states are often `zeros((L, 0, H))`: their batch size comes from the data.
         for (k, s) in inputs.iter_mut().skip(2).take(ns).enumerate() {
-            fill_unknown(s, cfg.state_shape(n, k));
+            refine(s, cfg.state_shape(n, k));
         }
         if cfg.use_seq_len {
             if let Some(s) = inputs.get_mut(2 + ns) {
-                fill_unknown(s, Shape(vec![n]));
+                refine(s, Shape(vec![n]));
             }
         }
         let full = infer(
@@ -719,19 +720,4 @@ pub fn register(r: &mut Registry) {
         Inputs::Fixed(&["data", "parameters", "state", "state_cell", "sequence_length"]),
         create,
     ));
-}
-
-/// Sets an unknown shape, or the unknown (0) dimensions of a partly known one of the same
-/// rank; a shape that disagrees elsewhere is left for `infer` to report.
-fn fill_unknown(slot: &mut Option<Shape>, want: Shape) {
-    match slot {
-        None => *slot = Some(want),
-        Some(have) if have.ndim() == want.ndim() => {
-            let fits = have.0.iter().zip(&want.0).all(|(&h, &w)| h == 0 || h == w);
-            if fits {
-                *slot = Some(want);
-            }
-        }
-        Some(_) => {}
-    }
 }
