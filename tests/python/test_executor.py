@@ -196,6 +196,27 @@ def test_batchnorm_moving_stats_update_in_backward():
     assert_almost_equal(ex.aux_dict["bn_moving_var"], np.array([1.4, 1.4]), rtol=1e-5)
 
 
+@pytest.mark.parametrize("frozen", [False, True])
+def test_batchnorm_under_blockgrad_still_updates_moving_stats(frozen):
+    # MXNet 1.9.1 runs BatchNorm's backward on BlockGrad's zero gradient whenever one of its
+    # inputs needs a gradient (here gamma), and that backward folds in the batch statistics:
+    # moving_mean [0.75, 1.25] (momentum 0.5, batch mean [1.5, 2.5]), gamma's gradient 0.
+    # With no input needing one (frozen) MXNet has no backward node: nothing changes.
+    data = np.array([[1., 2.], [3., 5.], [0., 1.], [2., 2.]])
+    y = mx.sym.BlockGrad(mx.sym.BatchNorm(mx.sym.Variable("d"), name="bn", momentum=0.5), name="stop")
+    req = {"d": "null", "bn_gamma": "null" if frozen else "write", "bn_beta": "null"}
+    ex = y.simple_bind(mx.cpu(), grad_req=req, d=(4, 2))
+    ex.arg_dict["d"][:] = data
+    ex.arg_dict["bn_gamma"][:] = 1
+    ex.aux_dict["bn_moving_var"][:] = 1
+    ex.forward(is_train=True)
+    ex.backward(nd.ones((4, 2)))
+    want = np.zeros(2) if frozen else 0.5 * data.mean(axis=0)
+    assert_almost_equal(ex.aux_dict["bn_moving_mean"], want, rtol=1e-6)
+    if not frozen:
+        assert_almost_equal(ex.grad_dict["bn_gamma"], np.zeros(2))
+
+
 def test_float_params_are_single_precision_and_double_params_are_not():
     # MXNet stores BatchNorm's momentum as a C float and a scalar op's scalar as a double, so
     # in float64 the moving mean is 0.1 * (1 - float32(0.9)) * mean and x * 0.17 is exact

@@ -165,6 +165,17 @@ def test_conversions_into_integers_wrap_like_mxnets_casts():
     np.testing.assert_array_equal(mx.nd.array([3.9, -3.9], dtype="float16").astype("int8").asnumpy(), [3, -3])
 
 
+def test_out_of_range_numbers_in_lists_wrap_into_integer_arrays():
+    # MXNet 1.9.1 (numpy 1) casts them as C does; numpy 2 alone raises OverflowError.
+    np.testing.assert_array_equal(mx.nd.array([300., -1], dtype="uint8").asnumpy(), [44, 255])
+    np.testing.assert_array_equal(mx.nd.array([300, -1, 2 ** 31 + 5], dtype="int32").asnumpy(),
+                                  [300, -1, -2 ** 31 + 5])
+    x = mx.nd.array([5, 5, 5], dtype="uint8")
+    x[1] = [300]
+    x[2] = [1000.7]
+    np.testing.assert_array_equal(x.asnumpy(), [5, 44, 232])
+
+
 def test_integer_results_wrap():
     np.testing.assert_array_equal((-mx.nd.array([1, 2], dtype="uint8")).asnumpy(), [255, 254])
     np.testing.assert_array_equal(mx.nd.abs(mx.nd.array([-128], dtype="int8")).asnumpy(), [-128])

@@ -400,8 +400,29 @@ def test_copyto_contexts_and_copy_semantics():
     n = a.asnumpy()
     n[0, 0] = 100  # asnumpy returns a copy
     assert a.asnumpy()[0, 0] == 0
-    with pytest.raises(mx.MXNetError, match="context"):
-        a + b
+
+
+def test_ops_mix_cpu_contexts_as_mxnet():
+    # MXNet 1.9.1 runs an op over arrays of different cpu(i) (one host memory): the result goes
+    # to the first input's context, or into `out` wherever it is.
+    a = mx.nd.ones(3, ctx=mx.cpu(0))
+    b = mx.nd.ones(3, ctx=mx.cpu(1)) * 2
+    c = a + b
+    assert c.context == mx.cpu(0) and (b + a).context == mx.cpu(1)
+    np.testing.assert_array_equal(c.asnumpy(), [3, 3, 3])
+    mx.nd.elemwise_add(a, a, out=b)
+    assert b.context == mx.cpu(1)
+    np.testing.assert_array_equal(b.asnumpy(), [2, 2, 2])
+    np.testing.assert_array_equal(mx.nd.dot(a.reshape((1, 3)), b.reshape((3, 1))).asnumpy(), [[6]])
+    a += b
+    np.testing.assert_array_equal(a.asnumpy(), [3, 3, 3])
+    x = mx.nd.ones(2)
+    x.attach_grad()
+    with mx.autograd.record():
+        z = (x * mx.nd.array([3, 4], ctx=mx.cpu(1))).sum()
+    z.backward()
+    assert x.grad.context == mx.cpu(0)
+    np.testing.assert_array_equal(x.grad.asnumpy(), [3, 4])
 
 
 def test_large_copies_stream_every_byte():
@@ -839,6 +860,20 @@ def test_python2_operator_names_as_mxnet_defines_them():
     c = mx.nd.array([[0, 2], [4, 0]]).tostype("csr")
     assert c.__div__(2).stype == "csr"
     np.testing.assert_array_equal(c.__div__(2).asnumpy(), [[0, 1], [2, 0]])
+
+
+def test_tuple_and_range_entries_index_as_lists():
+    # MXNet 1.9.1 and numpy read a tuple inside a key, or a range, as a list of positions.
+    data = np.arange(12.0).reshape(3, 4)
+    x = mx.nd.array(data)
+    for key in [((0, 2), 1), (slice(None), (0, 3)), range(2), (1, range(1, 4)),
+                ((0, 2), slice(1, 3))]:
+        np.testing.assert_array_equal(x[key].asnumpy(), data[key], err_msg=str(key))
+    x[(0, 2), 1] = -1
+    x[range(1, 3)] += 10
+    data[[0, 2], 1] = -1
+    data[1:3] += 10
+    np.testing.assert_array_equal(x.asnumpy(), data)
 
 
 def test_boolean_ndarray_index_is_a_mask_for_reads_as_for_writes():

@@ -171,6 +171,10 @@ def array(source_array, ctx=None, dtype=None):
         return array(source_array, ctx, bfloat16).astype(dtype)
     try:
         src = np.ascontiguousarray(np.asarray(source_array, dtype=dtype))
+    except OverflowError:
+        # numpy 2 refuses Python numbers outside an integer dtype's range; MXNet (numpy 1)
+        # wraps them as a C cast does, which is what oxnet's `astype` does.
+        return array(source_array, ctx, np.asarray(source_array).dtype).astype(dtype)
     except (TypeError, ValueError) as e:
         raise TypeError("source_array must be array like object: %s" % e) from e
     return _native.from_numpy_array(src, ctx.device_typeid, ctx.device_id)
@@ -777,6 +781,16 @@ def _norm_index(i, axis, size):
     return j
 
 
+def _listed_positions(key):
+    """`key` with each tuple or range entry (and a range as the whole key) as a list: MXNet
+    and numpy read them as lists of positions."""
+    if isinstance(key, range):
+        return list(key)
+    if isinstance(key, tuple) and any(isinstance(k, (tuple, range)) for k in key):
+        return tuple(list(k) if isinstance(k, (tuple, range)) else k for k in key)
+    return key
+
+
 def _basic_key(key, ndim):
     """Expands a basic index to one entry per axis plus None insertions; None if advanced."""
     if not isinstance(key, tuple):
@@ -852,6 +866,7 @@ def _is_contiguous(lens, step, shape):
 
 @_extend
 def __getitem__(self, key):
+    key = _listed_positions(key)
     if isinstance(key, integer_types) and not isinstance(key, (bool, np.bool_)):
         if self.ndim == 0:
             raise IndexError("too many indices for array: array is 0-dimensional")
@@ -1039,7 +1054,10 @@ def _assign_full(dst, value):
         return
     if dst.dtype == bfloat16 and getattr(value, "dtype", None) != bfloat16:
         return _assign_full(dst, array(value, dst.context, bfloat16))
-    src = np.asarray(value, dtype=np.dtype(dst.dtype))
+    try:
+        src = np.asarray(value, dtype=np.dtype(dst.dtype))
+    except OverflowError:
+        return _assign_full(dst, array(value, dst.context, dst.dtype))
     if src.ndim > dst.ndim:
         src = src.reshape(_squeeze_leading(src.shape, dst.ndim))
     try:
@@ -1137,6 +1155,7 @@ def _check_recorded_assign(dst, key, value):
 
 @_extend
 def __setitem__(self, key, value):
+    key = _listed_positions(key)
     if _native.is_recording():
         _check_recorded_assign(self, key, value)
     if isinstance(key, slice) and key == slice(None):

@@ -73,6 +73,12 @@ impl Context {
         self.dev_type != DeviceType::Gpu
     }
 
+    /// Whether one op may take arrays on both: MXNet runs an op over arrays of any host
+    /// contexts (`cpu(0)` beside `cpu(1)`: one memory), never across GPUs.
+    pub fn shares_memory_with(&self, other: Context) -> bool {
+        *self == other || (self.is_host() && other.is_host())
+    }
+
     /// Fails with a clear message where the context cannot hold arrays in this build.
     pub fn check_usable(&self, op: &str) -> Result<()> {
         #[cfg(feature = "cuda")]

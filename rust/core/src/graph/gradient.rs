@@ -163,7 +163,10 @@ pub fn gradient_parts(
                 .iter()
                 .map(|o| grads.get(&o.key()).cloned())
                 .collect();
-            if parts.iter().all(|p| p.is_none()) {
+            // A backward that updates auxiliary states (BatchNorm's moving statistics) runs
+            // on zero gradients too, as MXNet's does under BlockGrad: skipping it would
+            // leave the statistics of a frozen-output branch unchanged.
+            if parts.iter().all(|p| p.is_none()) && op.aux_inputs().is_empty() {
                 continue;
             }
             let mut v = Vec::with_capacity(nout);

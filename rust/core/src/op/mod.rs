@@ -400,7 +400,7 @@ pub fn invoke_with(
             .unwrap_or_default(),
     };
     for a in inputs {
-        if a.ctx() != ctx {
+        if !ctx.shares_memory_with(a.ctx()) {
             return Err(Error::Context(format!(
                 "operator {name}: all inputs must be on one context, got {} and {}",
                 ctx,
@@ -445,7 +445,7 @@ pub fn invoke_with(
                         ),
                     ));
                 }
-                if a.ctx() != out_ctx {
+                if !out_ctx.shares_memory_with(a.ctx()) {
                     return Err(Error::Context(format!(
                         "operator {name}: out is on {} but inputs are on {ctx}{}",
                         a.ctx(),
