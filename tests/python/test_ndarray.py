@@ -641,6 +641,28 @@ def test_setitem_values_skip_new_axes_as_mxnet(shape, key, vshape, want):
         np.testing.assert_array_equal(a.asnumpy().ravel(), want)
 
 
+@pytest.mark.parametrize("shape,key,vshape,want", [
+    # MXNet 1.9.1's results for keys with index arrays: the value broadcasts to numpy's
+    # selection without its None axes (numpy alone refuses each of these values).
+    ((3, 3, 1), (slice(None, None, 2), [2, 0, 2], None, [0, 0, 0]), (3, 1),
+     [2, 0, 3, 0, 0, 0, 2, 0, 3]),
+    ((3, 4), ([0, 1], None), (2, 4), [1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0]),
+    ((2, 3, 4), ([1, 0], None, Ellipsis, [3, 1]), (2, 3),
+     [0, 4, 0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]),
+    ((3, 4), ([0, 1], None), (3, 4), None),
+])
+def test_setitem_with_index_arrays_skips_new_axes_as_mxnet(shape, key, vshape, want):
+    value = np.arange(1, 1 + np.prod(vshape), dtype=np.float32).reshape(vshape)
+    for wrap in (np.asarray, mx.nd.array):
+        a = mx.nd.zeros(shape)
+        if want is None:
+            with pytest.raises(ValueError):
+                a[key] = wrap(value)
+            continue
+        a[key] = wrap(value)
+        np.testing.assert_array_equal(a.asnumpy().ravel(), want)
+
+
 def test_fluent_diag_slice_assign_and_from_numpy_as_mxnet():
     x = mx.nd.array(np.arange(9).reshape(3, 3))
     np.testing.assert_array_equal(x.diag().asnumpy(), np.diag(np.arange(9).reshape(3, 3)))

@@ -1153,6 +1153,36 @@ def _check_recorded_assign(dst, key, value):
                          "(concat, where, scatter_nd) instead" % (value.shape, dst.shape, key))
 
 
+def _fit_past_new_axes(shape, key, value):
+    """`value` for numpy's `a[key] = value` as MXNet assigns it when an advanced key holds None:
+    broadcast to the selection without those length-1 axes, then given them back. None where
+    that does not help either."""
+    if not any(e is None for e in key):
+        return None
+    try:
+        # Axes of the source each entry takes (a boolean mask as many as it has).
+        taken = [0 if e is None or e is Ellipsis
+                 else max(np.ndim(e), 1) if np.asarray(e).dtype == np.bool_ else 1
+                 for e in key]
+        rest = len(shape) - sum(taken)
+        # Where numpy puts each None's axis: the same key over a source with a length-2 axis
+        # there, taken whole (a slice breaks adjacency of index arrays as None does), differs
+        # from the result exactly on those axes.
+        marked, at = list(shape), 0
+        for e, n in zip(key, taken):
+            if e is None:
+                marked.insert(at, 2)
+                at += 1
+            at += rest if e is Ellipsis else n
+        probe = np.broadcast_to(np.zeros((), np.int8), shape)[key].shape
+        wide = np.broadcast_to(np.zeros((), np.int8), marked)[
+            tuple(slice(None) if e is None else e for e in key)].shape
+        kept = [n for n, w in zip(probe, wide) if n == w]
+        return np.broadcast_to(np.asarray(value), kept).reshape(probe)
+    except (ValueError, IndexError, TypeError):
+        return None
+
+
 @_extend
 def __setitem__(self, key, value):
     key = _listed_positions(key)
@@ -1172,7 +1202,14 @@ def __setitem__(self, key, value):
     if plan is None:
         n = self.asnumpy()
         k = _numpy_key(key)
-        n[k] = value.asnumpy() if isinstance(value, NDArray) else value
+        v = value.asnumpy() if isinstance(value, NDArray) else value
+        try:
+            n[k] = v
+        except ValueError:
+            fitted = _fit_past_new_axes(n.shape, k, v)
+            if fitted is None:
+                raise
+            n[k] = fitted
         self._sync_copyfrom(np.ascontiguousarray(n))
         return
     begin, end, step, shape, sliced, new_axes = plan
