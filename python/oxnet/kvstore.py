@@ -2,7 +2,7 @@
 
 The store lives in Rust (`oxnet._native.KVStore`): a push is one engine op per key that sums
 the pushed values straight from their buffers into the stored array (or, with an updater, into
-the key's merge buffer, then the Python updater runs), a pull is one op per key that writes
+the key's merge buffer when several are pushed, then the Python updater runs), a pull is one op per key that writes
 every output. `push` returns at once and a `pull` is waited on only where its output is read."""
 import pickle
 import warnings
@@ -168,7 +168,12 @@ class KVStore(KVStoreBase):
             return
         self._native.check_push(list(grouped), list(grouped.values()))
         for k, arrs in grouped.items():
-            merged, stored = self._native.reduce(k, arrs, priority)
+            if len(arrs) == 1 and arrs[0].stype == "default" and self._compression is None:
+                # One dense value is handed to the updater itself, not a merge buffer the next
+                # push overwrites, as MXNet's: an optimizer may keep it (LBSGD's first gradient).
+                merged, stored = arrs[0], self._native.stored(k)
+            else:
+                merged, stored = self._native.reduce(k, arrs, priority)
             merged = merged.as_in_context(stored.context)
             if all(a.stype == "row_sparse" for a in arrs):
                 # The sum of row_sparse pushes is row_sparse: the optimizer updates its rows

@@ -165,6 +165,9 @@ class LBSGD(SGD):
         self._update_count(index)
         cgrad = self._cumulate_gradient(grad, index)
         if cgrad['num_cums'] % self.batch_scale != 0:
+            # MXNet still runs a zero-rate step here: a non-finite gradient poisons the weight
+            # at once, not batch_scale updates later.
+            nd.sgd_update(weight, grad, out=weight, lr=0.0, wd=wd)
             return
         grad = cgrad['cum_grad'] / self.batch_scale
         mult = self._get_lars(weight, grad, wd) if self.warmup_strategy == 'lars' \

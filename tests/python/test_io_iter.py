@@ -67,6 +67,19 @@ def test_roll_over_prepends_leftover_to_next_epoch():
     assert data_of(epoch(nolabel))[0] == ([8, 9, 0, 1], 2)
 
 
+def test_roll_over_leftover_survives_reads_before_reset():
+    # MXNet 1.9.1: reading the leftover batch again (getdata/getlabel) does not use it up;
+    # the next epoch still starts [6, 0, 1] with pad 1.
+    it = mx.io.NDArrayIter(np.arange(7.0), np.arange(7.0) * 10, batch_size=3,
+                           last_batch_handle="roll_over")
+    assert len(list(it)) == 2
+    assert it.getdata()[0].asnumpy().tolist() == [6] and it.getlabel()[0].asnumpy().tolist() == [60]
+    it.reset()
+    b = it.next()
+    assert b.data[0].asnumpy().tolist() == [6, 0, 1] and b.label[0].asnumpy().tolist() == [60, 0, 10]
+    assert b.pad == 1
+
+
 def test_pad_tiles_when_batch_larger_than_data():
     (d, lab, pad), = epoch(mx.io.NDArrayIter(D10, batch_size=20))
     assert d == list(range(10)) * 2 and pad == 10 and lab is None

@@ -230,6 +230,37 @@ def test_updater_sees_device_sum_and_merge_buffer():
     np.testing.assert_array_equal(seen[1], np.full(SHAPE, 12))
 
 
+def test_updater_keeps_one_pushed_value_as_mxnet():
+    # MXNet 1.9.1 hands the updater a single pushed (dense) value itself, a sum of several
+    # in its merge buffer: an updater that keeps what it was given (LBSGD's first gradient)
+    # sees [[1, 2], [10, 20]] and [[20, 40], [20, 40]].
+    for n, want in ((1, [[1, 2], [10, 20]]), (2, [[20, 40], [20, 40]])):
+        kept = []
+        kv = mx.kv.create("local")
+        kv._set_updater(lambda k, g, w: (kept.append(g), w.__setitem__(slice(None), g)))
+        w = mx.nd.zeros((2,))
+        kv.init(0, w)
+        for g in ([1., 2.], [10., 20.]):
+            kv.push(0, [mx.nd.array(g)] * n)
+            kv.pull(0, out=w)
+        assert [k.asnumpy().tolist() for k in kept] == want
+    # LBSGD through the store accumulates as through get_updater (MXNet: -11, -22)
+    for via_store in (True, False):
+        opt = mx.optimizer.LBSGD(learning_rate=1.0, batch_scale=2, warmup_epochs=0)
+        w = mx.nd.zeros((2,))
+        kv = mx.kv.create("local")
+        kv.set_optimizer(opt) if via_store else None
+        up = None if via_store else mx.optimizer.get_updater(opt)
+        kv.init(0, w)
+        for g in ([1., 2.], [10., 20.]):
+            if via_store:
+                kv.push(0, mx.nd.array(g))
+                kv.pull(0, out=w)
+            else:
+                up(0, mx.nd.array(g), w)
+        assert w.asnumpy().tolist() == [-11, -22]
+
+
 def test_pushpull_lists_and_priority():
     kv = mx.kv.create("local")
     kv.init([0, 1], [mx.nd.zeros(SHAPE)] * 2)

@@ -137,6 +137,16 @@ def test_lbsgd_matches_mxnet_printed_values():
     np.testing.assert_allclose(got[3], [-0.6652963161468506, 0.283876895904541], rtol=1e-6)
 
 
+def test_lbsgd_accumulating_step_still_applies_a_zero_rate_update():
+    # MXNet 1.9.1 runs sgd_update(lr=0) between accumulated steps: a NaN/inf gradient
+    # reaches the weight at once ([nan nan 3.]).
+    opt = mx.optimizer.LBSGD(learning_rate=0.1, batch_scale=2)
+    w = mx.nd.array([1., 2., 3.])
+    mx.optimizer.get_updater(opt)(0, mx.nd.array([np.nan, np.inf, 1.]), w)
+    got = w.asnumpy()
+    assert np.isnan(got[:2]).all() and got[2] == 3
+
+
 def test_lbsgd_multi_precision_state_and_lazy_update_match_mxnet():
     # MXNet 1.9.1: float16 weights keep (weight32, momentum) and the master copy is updated
     # lazily from a row_sparse gradient (row 0, without one, is not decayed).

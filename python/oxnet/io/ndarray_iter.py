@@ -104,7 +104,7 @@ class NDArrayIter(DataIter):
             return [nd.concat(a, b, dim=0) for a, b in zip(first, second)]
         return first or second
 
-    def _batchify(self, source, cache):
+    def _batchify(self, source, cache_attr):
         if self.cursor >= self.num_data:
             raise StopIteration  # MXNet asserts 'DataIter needs reset.'
         if self.last_batch_handle == "roll_over" and -self.batch_size < self.cursor < 0:
@@ -115,6 +115,9 @@ class NDArrayIter(DataIter):
                                  "%d from a leftover of %d and %d samples" % (
                                      self.batch_size, -self.cursor, self.num_data))
             head = self._getdata(source, end=self.cursor + self.batch_size)
+            # The leftover is used once, by this batch; reads elsewhere in the epoch keep it.
+            cache = getattr(self, cache_attr)
+            setattr(self, cache_attr, None)
             return self._concat(cache, head) if cache is not None else head
         if self.last_batch_handle == "pad" and self.cursor + self.batch_size > self.num_data:
             pad = self.batch_size - self.num_data + self.cursor
@@ -130,14 +133,10 @@ class NDArrayIter(DataIter):
         return self._getdata(source, self.cursor, end)
 
     def getdata(self):
-        out = self._batchify(self.data, self._cache_data)
-        self._cache_data = None
-        return out
+        return self._batchify(self.data, "_cache_data")
 
     def getlabel(self):
-        out = self._batchify(self.label, self._cache_label)
-        self._cache_label = None
-        return out
+        return self._batchify(self.label, "_cache_label")
 
     def getpad(self):
         if self.last_batch_handle == "pad" and self.cursor + self.batch_size > self.num_data:
