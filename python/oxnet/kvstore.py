@@ -141,8 +141,13 @@ class KVStore(KVStoreBase):
 
     # ------------------------------------------------------------------ API
     def init(self, key, value):
-        """Stores a copy of `value` (the first array if a list is given) under `key`."""
+        """Stores a copy of `value` under `key` (one array per key)."""
         pairs = self._pairs(key, value, "init")
+        for k, arrs in pairs:
+            if len(arrs) > 1:
+                # MXNet expands the list to the key repeated: "duplicate init of key".
+                raise MXNetError("init: duplicate init of key %r (%d values given; init takes "
+                                 "one value per key)" % (k, len(arrs)))
         self._native.init([k for k, _ in pairs], [arrs[0] for _, arrs in pairs])
         for k, arrs in pairs:
             self._stypes[k] = arrs[0].stype

@@ -220,18 +220,26 @@ def test_fuzz_corrupted_files_never_crash(which, data):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
 def test_special_files_neither_hang_nor_truncate(tmp_path):
+    import stat
     import threading
     d = {"w": mx.nd.array(np.arange(6, dtype=np.float32).reshape(2, 3))}
-    # Saving over a FIFO replaces it; the replaced file is never opened (that would block).
+    regular = str(tmp_path / "r.params")
+    mx.nd.save(regular, d)
+    # A FIFO is written into, as MXNet writes it, and stays a FIFO (a rename over it would
+    # replace the node: /dev/null as root); one that nobody reads is refused, not waited on.
     fifo = str(tmp_path / "x.params")
     os.mkfifo(fifo)
-    t = threading.Thread(target=mx.nd.save, args=(fifo, d), daemon=True)
-    t.start()
-    t.join(30)
-    assert not t.is_alive(), "save over a FIFO hung"
-    np.testing.assert_array_equal(mx.nd.load(fifo)["w"].asnumpy(), d["w"].asnumpy())
+    with pytest.raises(mx.MXNetError, match="no process is reading"):
+        mx.nd.save(fifo, d)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mx.nd.save(fifo, d)
+        data = os.read(rfd, 1 << 16)
+    finally:
+        os.close(rfd)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert data == open(regular, "rb").read()
     # Loading from a pipe reads it to the end (it has no size to go by).
-    data = open(fifo, "rb").read()
     r, w = os.pipe()
     writer = threading.Thread(target=lambda: (os.write(w, data), os.close(w)), daemon=True)
     writer.start()
@@ -241,3 +249,51 @@ def test_special_files_neither_hang_nor_truncate(tmp_path):
         os.close(r)
     writer.join(30)
     np.testing.assert_array_equal(got["w"].asnumpy(), d["w"].asnumpy())
+
+
+def test_save_keeps_permissions_and_hard_links(tmp_path):
+    p, q = str(tmp_path / "a.params"), str(tmp_path / "b.params")
+    mx.nd.save(p, [mx.nd.ones((2,))])
+    os.link(p, q)
+    mx.nd.save(p, [mx.nd.zeros((3,))])
+    # The other name of the file sees the new contents (MXNet writes the file in place).
+    assert mx.nd.load(q)[0].asnumpy().tolist() == [0, 0, 0]
+    os.chmod(p, 0o444)
+    try:
+        open(p, "r+b").close()
+        writable = True  # root: MXNet's open succeeds too
+    except PermissionError:
+        writable = False
+    if writable:
+        mx.nd.save(p, [mx.nd.ones((1,))])
+        assert mx.nd.load(q)[0].asnumpy().tolist() == [1]
+    else:
+        with pytest.raises(mx.MXNetError, match="Permission denied"):
+            mx.nd.save(p, [mx.nd.ones((1,))])
+        assert mx.nd.load(p)[0].asnumpy().tolist() == [0, 0, 0]
+    assert os.stat(p).st_mode & 0o777 == 0o444
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_endless_or_sizeless_files_are_judged_by_their_header():
+    # MXNet refuses /dev/zero from its header; reading it to the end would fill the memory
+    # (a child with 4 GB of address space, so a regression fails instead of taking the host).
+    code = """if 1:
+        import resource, oxnet as mx
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+        for load, path in ((mx.nd.load, "/dev/zero"), (mx.sym.load, "/dev/zero"),
+                           (mx.nd.load, "/proc/self/status")):
+            try:
+                load(path)
+            except mx.MXNetError as e:
+                print(str(e).splitlines()[0])
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 3, out.stdout
+    assert "bad header magic" in lines[0]
+    assert "not a symbol JSON file" in lines[1]
+    # /proc reports a size of 0: its contents are judged, not its size.
+    assert "bad header magic" in lines[2] or not os.path.exists("/proc/self/status")

@@ -1017,3 +1017,24 @@ def test_image_record_bad_augmentation_arguments_name_them(tmp_path):
                                max_crop_size=50, min_crop_size=40)
     with pytest.raises(Exception, match="max_crop_size"):
         it.next()
+
+
+def test_layout_puts_the_batch_on_its_n_axis():
+    # MXNet 1.9.1 with layout='TNC' slices, joins and describes batches along axis 1 (and
+    # fails on a 1-D label, which oxnet batches along its only axis).
+    data = np.arange(32.0).reshape(4, 4, 2)
+    it = mx.io.NDArrayIter(data, np.arange(4.0), batch_size=3, layout="TNC")
+    assert it.provide_data[0].shape == (4, 3, 2) and it.provide_label[0].shape == (3,)
+    b1, b2 = list(it)
+    np.testing.assert_array_equal(b1.data[0].asnumpy(), data[:, :3])
+    np.testing.assert_array_equal(b2.data[0].asnumpy(), data[:, [3, 0, 1]])
+    assert b2.pad == 2 and b2.label[0].asnumpy().tolist() == [3, 0, 1]
+
+
+def test_csv_zero_labels_are_one_per_row(tmp_path):
+    # MXNet 1.9.1 ignores label_shape without label_csv: labels (batch,) of zeros.
+    path = str(tmp_path / "d.csv")
+    np.savetxt(path, np.arange(12).reshape(4, 3), delimiter=",", fmt="%d")
+    it = mx.io.CSVIter(data_csv=path, data_shape=(3,), label_shape=(2,), batch_size=2)
+    assert it.provide_label[0].shape == (2,)
+    assert it.next().label[0].asnumpy().tolist() == [0, 0]

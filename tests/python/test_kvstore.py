@@ -261,6 +261,15 @@ def test_updater_keeps_one_pushed_value_as_mxnet():
         assert w.asnumpy().tolist() == [-11, -22]
 
 
+def test_init_of_one_key_with_several_values_is_a_duplicate_init():
+    # MXNet 1.9.1 repeats the key per value: "duplicate init of key 3"; nothing is stored.
+    kv = mx.kv.create("local")
+    with pytest.raises(mx.MXNetError, match="duplicate init of key 3"):
+        kv.init(3, [mx.nd.ones(SHAPE), mx.nd.zeros(SHAPE)])
+    assert 3 not in kv._native
+    kv.init(3, [mx.nd.ones(SHAPE)])
+
+
 def test_pushpull_lists_and_priority():
     kv = mx.kv.create("local")
     kv.init([0, 1], [mx.nd.zeros(SHAPE)] * 2)

@@ -626,3 +626,17 @@ def test_bind_refuses_data_of_different_batch_sizes_as_mxnet_asserts():
     # MXNet 1.9.1 raises AssertionError; oxnet's error is also a ValueError.
     with pytest.raises(AssertionError, match=r"same batch size: a\(2, 3\), b\(4, 3\)"):
         mod.bind(data_shapes=[("a", (2, 3)), ("b", (4, 3))])
+
+
+def test_update_metric_cuts_labels_to_the_bound_batch():
+    # MXNet 1.9.1 slices labels to each executor's rows even on one device: 5 labels for a
+    # batch of 2 score the first two (accuracy 1.0), where the whole array would not fit.
+    x = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=3,
+                                                   name="fc"), name="softmax")
+    mod = mx.mod.Module(x)
+    mod.bind([("data", (2, 4))], [("softmax_label", (2,))])
+    mod.init_params(mx.init.One())
+    mod.forward(mx.io.DataBatch([mx.nd.ones((2, 4))], [mx.nd.zeros((2,))]), is_train=False)
+    m = mx.metric.Accuracy()
+    mod.update_metric(m, [mx.nd.array([0, 0, 1, 1, 2])])
+    assert m.get() == ("accuracy", 1.0) and m.num_inst == 2

@@ -673,3 +673,29 @@ def test_embedding_output_takes_the_weights_dtype_as_in_mxnet():
     ex.backward(mx.nd.ones((2, 2, 2), dtype="float64"))
     assert ex.grad_dict["w"].dtype == np.float64
     np.testing.assert_array_equal(ex.grad_dict["w"].asnumpy(), [[1, 1], [2, 2], [1, 1]])
+
+
+def test_one_hot_of_nan_is_an_off_row():
+    # MXNet 1.9.1: a NaN index is out of range, like -1 ([[0 0 0] [0 1 0]]), not column 0.
+    got = mx.nd.one_hot(mx.nd.array([np.nan, 1]), depth=3).asnumpy()
+    assert got.tolist() == [[0, 0, 0], [0, 1, 0]]
+
+
+def test_convolution_kernel_rank_mismatch_is_a_shape_error():
+    # MXNet 1.9.1 raises from infer_shape and simple_bind ("Input data should be 3D");
+    # an unknown weight shape would hide the mistake behind "c_weight: None".
+    c = mx.sym.Convolution(mx.sym.Variable("data"), kernel=(3,), num_filter=4, name="c")
+    with pytest.raises(mx.MXNetError, match=r"c.*data must be 3-D"):
+        c.infer_shape(data=(1, 2, 8, 8))
+    with pytest.raises(RuntimeError, match=r"simple_bind error(.|\n)*data must be 3-D"):
+        c.simple_bind(mx.cpu(), data=(1, 2, 8, 8))
+
+
+def test_unclosed_tuple_attributes_are_refused():
+    # MXNet 1.9.1: "Invalid Parameter format for shape expect Shape(tuple)" for "(6, 4".
+    x = mx.nd.ones((6, 4))
+    for bad in ("(6, 4", "6, 4)", "[6, 4"):
+        with pytest.raises(mx.MXNetError, match="shape"):
+            mx.nd.reshape(x, shape=bad)
+    assert mx.nd.reshape(x, shape="[4, 6)").shape == (4, 6)  # kinds need not pair
+    assert mx.nd.reshape(x, shape="24").shape == (24,)

@@ -117,6 +117,8 @@ class CSVIter(_RoundBatchIter):
         data = _read_csv(data_csv, data_shape, "data_csv").astype(dtype)
         # Labels are read as the data's dtype, as MXNet's CSVIter<DType> does.
         if label_csv in (None, "NULL"):
+            # MXNet's zero labels are one per row whatever label_shape says.
+            label_shape = (1,)
             label = np.zeros((data.shape[0],) + label_shape, dtype)
         else:
             label = _read_csv(label_csv, label_shape, "label_csv").astype(dtype)

@@ -27,34 +27,45 @@ class NDArrayIter(DataIter):
                              % (", ".join(_LAST_BATCH_HANDLES), last_batch_handle))
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError("NDArrayIter: batch_size must be a positive integer, got %r" % (batch_size,))
+        self.layout = layout
         self.data = _init_data(data, False, data_name, "data")
         self.label = _init_data(label, True, label_name, "label")
-        self.num_data = self.data[0][1].shape[0]
+        self.num_data = self.data[0][1].shape[self._axis(self.data[0][1])]
         for k, v in self.data + self.label:
-            if v.shape[0] != self.num_data:
+            if v.shape[self._axis(v)] != self.num_data:
                 arg = "label" if any(k == name for name, _ in self.label) else "data"
                 raise ValueError("NDArrayIter: %s '%s' has %d samples but data '%s' has %d"
-                                 % (arg, k, v.shape[0], self.data[0][0], self.num_data))
+                                 % (arg, k, v.shape[self._axis(v)], self.data[0][0], self.num_data))
         self.idx = np.arange(self.num_data)
         self.shuffle = shuffle
         self.last_batch_handle = last_batch_handle
         self.batch_size = batch_size
         self.cursor = -batch_size
-        self.layout = layout
         self._cache_data = None
         self._cache_label = None
         self.reset()
         self.data_list = [x[1] for x in self.data] + [x[1] for x in self.label]
         self.num_source = len(self.data_list)
 
+    def _axis(self, v):
+        """The batch axis of `v`: the layout's N (`TNC` batches along axis 1), as MXNet slices
+        and joins batches; axis 0 for an array with fewer axes (1-D labels)."""
+        n = self.layout.find("N") if isinstance(self.layout, str) else 0
+        return n if 0 < n < v.ndim else 0
+
+    def _batch_shape(self, v):
+        shape = list(v.shape)
+        shape[self._axis(v)] = self.batch_size
+        return tuple(shape)
+
     @property
     def provide_data(self):
-        return [DataDesc(k, (self.batch_size,) + tuple(v.shape[1:]), _np_type(v.dtype), layout=self.layout)
+        return [DataDesc(k, self._batch_shape(v), _np_type(v.dtype), layout=self.layout)
                 for k, v in self.data]
 
     @property
     def provide_label(self):
-        return [DataDesc(k, (self.batch_size,) + tuple(v.shape[1:]), _np_type(v.dtype), layout=self.layout)
+        return [DataDesc(k, self._batch_shape(v), _np_type(v.dtype), layout=self.layout)
                 for k, v in self.label]
 
     def hard_reset(self):
@@ -85,7 +96,7 @@ class NDArrayIter(DataIter):
             raise StopIteration
         data = self.getdata()
         label = self.getlabel()
-        if data[0].shape[0] != self.batch_size:
+        if data[0].shape[self._axis(data[0])] != self.batch_size:
             # An incomplete last batch (discard / roll_over) ends the epoch; roll_over keeps it.
             self._cache_data = data
             self._cache_label = label
@@ -95,13 +106,13 @@ class NDArrayIter(DataIter):
     def _getdata(self, source, start=None, end=None):
         start = 0 if start is None else start
         if end is None:
-            end = source[0][1].shape[0] if source else 0
-        return [v[start:end] for _, v in source]
+            end = self.num_data
+        return [v[start:end] if self._axis(v) == 0 else
+                nd.slice_axis(v, axis=self._axis(v), begin=start, end=end) for _, v in source]
 
-    @staticmethod
-    def _concat(first, second):
+    def _concat(self, first, second):
         if first and second:
-            return [nd.concat(a, b, dim=0) for a, b in zip(first, second)]
+            return [nd.concat(a, b, dim=self._axis(a)) for a, b in zip(first, second)]
         return first or second
 
     def _batchify(self, source, cache_attr):
@@ -149,5 +160,5 @@ class NDArrayIter(DataIter):
         # Same draws as MXNet (np.random.shuffle of the running index, applied to the current
         # order) so a seeded np.random gives MXNet's batches.
         np.random.shuffle(self.idx)
-        self.data = _getdata_by_idx(self.data, self.idx)
-        self.label = _getdata_by_idx(self.label, self.idx)
+        self.data = _getdata_by_idx(self.data, self.idx, self._axis)
+        self.label = _getdata_by_idx(self.label, self.idx, self._axis)

@@ -45,10 +45,11 @@ def _has_instance(data, dtype):
     return any(isinstance(arr, dtype) for _, arr in data)
 
 
-def _getdata_by_idx(data, idx):
-    """``[(name, array)]`` with each array's rows taken in ``idx`` order (storage type kept:
-    shuffled csr rows are csr)."""
+def _getdata_by_idx(data, idx, axis_of=None):
+    """``[(name, array)]`` with each array's rows (its samples along ``axis_of(array)``) taken
+    in ``idx`` order (storage type kept: shuffled csr rows are csr)."""
     def rows(v):
-        out = nd.array(v.asnumpy()[idx], ctx=v.context, dtype=v.dtype)
+        axis = axis_of(v) if axis_of is not None else 0
+        out = nd.array(np.take(v.asnumpy(), idx, axis=axis), ctx=v.context, dtype=v.dtype)
         return out if v.stype == "default" else out.tostype(v.stype)
     return [(k, rows(v)) for k, v in data]

@@ -356,9 +356,12 @@ class DataParallelExecutorGroup:
             if pre_sliced:
                 labels_k = labels[k]
             else:
-                whole = len(self.execs) == 1
-                labels_k = [_slice_along(lb, ax if ax >= 0 else 0, islice, whole)
-                            for lb, ax in zip(labels, self.label_layouts or [0] * len(labels))]
+                # Each device's rows, as MXNet's: a label longer than the bound batch is cut.
+                labels_k = []
+                for lb, ax in zip(labels, self.label_layouts or [0] * len(labels)):
+                    ax = max(ax, 0)
+                    whole = islice.start == 0 and islice.stop >= lb.shape[ax]
+                    labels_k.append(_slice_along(lb, ax, islice, whole))
             eval_metric.update_dict(OrderedDict(zip(self.label_names, labels_k)),
                                     OrderedDict(zip(self.output_names, e.outputs)))
 

@@ -634,8 +634,13 @@ def load(fname):
     if not os.path.exists(fname):
         raise MXNetError('LocalFileSystem: Check failed: allow_null: :Open "%s": '
                          'No such file or directory' % fname)
-    with open(fname, "r", encoding="utf-8") as f:
-        text = f.read()
+    with open(fname, "rb") as f:
+        head = f.read(4096)
+        # A stream that is not JSON (/dev/zero) is refused before it is read to the end.
+        if head.strip() and not head.lstrip().startswith(b"{"):
+            raise MXNetError("load: %s is not a symbol JSON file (it does not begin with '{': "
+                             "%r)" % (fname, head.lstrip()[:16]))
+        text = (head + f.read()).decode("utf-8")
     try:
         return load_json(text)
     except MXNetError as e:

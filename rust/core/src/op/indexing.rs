@@ -64,6 +64,22 @@ pub(crate) fn read_indices(a: &NDArray) -> Vec<i64> {
     })
 }
 
+/// Where a float index array holds NaN.
+fn nan_positions(a: &NDArray) -> Vec<usize> {
+    if a.size() == 0 || !a.dtype().is_float() {
+        return vec![];
+    }
+    with_dtype!(a.dtype(), I, {
+        // SAFETY: called inside the op that reads `a`.
+        let v = unsafe { a.data::<I>() };
+        v.iter()
+            .enumerate()
+            .filter(|(_, x)| x.to_f64().is_nan())
+            .map(|(i, _)| i)
+            .collect()
+    })
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Clip,
@@ -313,7 +329,12 @@ fn one_hot_op(depth: usize, on: f64, off: f64, dtype: DType) -> Arc<dyn Operator
             if o.size() == 0 {
                 return Ok(());
             }
-            let idx = read_indices(&ins[0]);
+            // A NaN index is out of range (an all-`off` row, as MXNet's), not position 0.
+            let nan = nan_positions(&ins[0]);
+            let mut idx = read_indices(&ins[0]);
+            for i in nan {
+                idx[i] = -1;
+            }
             with_dtype!(o.dtype(), T, {
                 let (on, off) = (T::from_f64(on), T::from_f64(off));
                 // SAFETY: inside the op writing o, which holds idx.len() * depth elements.

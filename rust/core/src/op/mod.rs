@@ -154,6 +154,13 @@ pub trait Operator: Send + Sync {
     fn inplace(&self) -> bool {
         false
     }
+    /// `Some(g)`: the inputs form groups of `g` (MXNet's multi-tensor updates), output k
+    /// belongs to group k, and the kernel runs the groups one after another, so an output may
+    /// overlap other groups' arrays (they see the groups before them done, as in MXNet).
+    /// Inputs after the last group belong to every group.
+    fn input_groups(&self) -> Option<usize> {
+        None
+    }
     /// The output is the first input's elements in another shape (its kernel is a byte
     /// copy): a graph plan may hand out a view of the input instead of running it.
     fn reshapes_input(&self) -> bool {
@@ -476,9 +483,16 @@ pub fn invoke_with(
             made
         }
     };
-    let aliased = outputs.iter().any(|o| {
-        inputs.iter().any(|i| {
-            o.overlaps(i) && !(op.inplace() && o.offset() == i.offset() && o.nbytes() == i.nbytes())
+    // Inputs after the last group (shared learning rates) belong to every group.
+    let own_group = |k: usize, j: usize| {
+        op.input_groups()
+            .is_none_or(|g| j / g == k || j >= g * outputs.len())
+    };
+    let aliased = outputs.iter().enumerate().any(|(k, o)| {
+        inputs.iter().enumerate().any(|(j, i)| {
+            own_group(k, j)
+                && o.overlaps(i)
+                && !(op.inplace() && o.offset() == i.offset() && o.nbytes() == i.nbytes())
         })
     });
     if aliased {
@@ -666,6 +680,8 @@ pub struct FnOp {
     pub num_outputs: usize,
     pub ctx: Option<Context>,
     pub inplace: bool,
+    /// See `Operator::input_groups`.
+    pub groups: Option<usize>,
     /// See `Operator::reshapes_input`.
     pub reshape: bool,
     pub rng: bool,
@@ -707,6 +723,7 @@ impl FnOp {
             num_outputs: 1,
             ctx: None,
             inplace: false,
+            groups: None,
             reshape: false,
             rng: false,
             mutate: Vec::new(),
@@ -798,6 +815,9 @@ impl Operator for FnOp {
     }
     fn inplace(&self) -> bool {
         self.inplace
+    }
+    fn input_groups(&self) -> Option<usize> {
+        self.groups
     }
     fn reshapes_input(&self) -> bool {
         self.reshape

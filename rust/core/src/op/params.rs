@@ -190,6 +190,7 @@ impl<'a> Params<'a> {
         let v = self.str(name)?;
         let round = self.precision(name, "tuple of <float>");
         strip_brackets(v)
+            .ok_or_else(|| self.bad(name, v, "tuple of floats"))?
             .split(',')
             .map(str::trim)
             .filter(|t| !t.is_empty())
@@ -211,7 +212,7 @@ impl<'a> Params<'a> {
     /// Tuple entries that may be None (slice begin/end/step).
     pub fn opt_int_list(&self, name: &str) -> Result<Vec<Option<i64>>> {
         let v = self.str(name)?;
-        let inner = strip_brackets(v);
+        let inner = strip_brackets(v).ok_or_else(|| self.bad(name, v, "tuple of ints or None"))?;
         // A bare None (`step=None`) is no list at all, as in MXNet.
         if inner.trim().is_empty() || v.trim() == "None" {
             return Ok(vec![]);
@@ -280,15 +281,16 @@ impl<'a> Params<'a> {
     }
 }
 
-fn strip_brackets(v: &str) -> &str {
+/// The inside of `(..)` or `[..]`, or a bare value; `None` for an unclosed bracket (`(6, 4`),
+/// which MXNet refuses as a malformed tuple.
+fn strip_brackets(v: &str) -> Option<&str> {
     let v = v.trim();
-    let v = v
-        .strip_prefix('(')
-        .or_else(|| v.strip_prefix('['))
-        .unwrap_or(v);
-    v.strip_suffix(')')
-        .or_else(|| v.strip_suffix(']'))
-        .unwrap_or(v)
+    // MXNet does not pair the kinds: `[6, 4)` is a tuple too.
+    match (v.strip_prefix(['(', '[']), v.ends_with([')', ']'])) {
+        (Some(r), true) => r.strip_suffix([')', ']']),
+        (None, false) => Some(v),
+        _ => None,
+    }
 }
 
 pub fn parse_float(v: &str) -> Option<f64> {
@@ -312,8 +314,7 @@ pub fn parse_int(v: &str) -> Option<i64> {
 }
 
 pub fn parse_ints(v: &str) -> Option<Vec<i64>> {
-    let inner = strip_brackets(v);
-    inner
+    strip_brackets(v)?
         .split(',')
         .map(|t| t.trim())
         .filter(|t| !t.is_empty())

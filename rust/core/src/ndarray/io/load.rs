@@ -36,10 +36,19 @@ pub fn load_from_file_typed(path: impl AsRef<Path>) -> Result<Loaded> {
     let shown = || path.display().to_string();
     let mut file = std::fs::File::open(path).map_err(|e| io_error(&shown(), &e))?;
     let meta = file.metadata().map_err(|e| io_error(&shown(), &e))?;
-    if !meta.is_file() {
-        // A pipe or device has no length to size the buffer by: read it to the end.
+    if !meta.is_file() || meta.len() == 0 {
+        // A pipe, a device or a /proc file has no length to size the buffer by: it is read to
+        // the end, but only once its header is a list file's (`/dev/zero` never ends).
+        use std::io::Read;
         let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut file, &mut buf).map_err(|e| io_error(&shown(), &e))?;
+        let read_err = |e: std::io::Error| io_error(&shown(), &e);
+        (&mut file)
+            .take(24)
+            .read_to_end(&mut buf)
+            .map_err(read_err)?;
+        if buf.len() == 24 && buf[..8] == LIST_MAGIC.to_le_bytes() {
+            file.read_to_end(&mut buf).map_err(read_err)?;
+        }
         return load_from_bytes_typed(&buf);
     }
     let len = meta.len();

@@ -80,7 +80,8 @@ pub fn write_file_atomic(path: impl AsRef<Path>, data: &[u8]) -> Result<()> {
     replace_file(path.as_ref(), |w| w.write_all(data).map_err(WriteError::Io))
 }
 
-/// Runs `write` into a temporary file next to `path`'s target and renames it over the target.
+/// Runs `write` into a temporary file next to `path`'s target and renames it over the target
+/// (a device or FIFO is written into; a hard-linked file gets the complete data copied in).
 fn replace_file(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::result::Result<(), WriteError>,
@@ -92,6 +93,20 @@ fn replace_file(
             path: shown,
             msg: "Is a directory".into(),
         });
+    }
+    match std::fs::metadata(&target) {
+        // A device or FIFO (`/dev/null`) is written into, as MXNet does: a rename would
+        // replace the node itself.
+        Ok(m) if !m.is_file() => return write_in_place(&target, &shown, write),
+        // A rename needs only a writable directory: refuse a file the user may not write, as
+        // opening it would (MXNet: Permission denied).
+        Ok(_) => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .map_err(|e| io_error(&shown, &e))?;
+        }
+        Err(_) => {}
     }
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -125,6 +140,23 @@ fn replace_file(
             .is_ok_and(|m| m.is_file())
             .then(|| std::fs::File::open(&target).ok())
             .flatten();
+        if hard_linked(&target) {
+            // The file's other names must see the new contents too, as after MXNet's
+            // in-place write: the complete data is copied in, then the temporary removed.
+            drop(replaced);
+            let mut src = std::fs::File::open(&tmp_path).map_err(WriteError::Io)?;
+            let mut dst = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&target)
+                .map_err(WriteError::Io)?;
+            std::io::copy(&mut src, &mut dst).map_err(WriteError::Io)?;
+            if fsync_enabled() {
+                dst.sync_all().map_err(WriteError::Io)?;
+            }
+            std::fs::remove_file(&tmp_path).map_err(WriteError::Io)?;
+            return Ok(());
+        }
         std::fs::rename(&tmp_path, &target).map_err(WriteError::Io)?;
         release_in_background(replaced);
         Ok(())
@@ -137,6 +169,68 @@ fn replace_file(
         sync_dir(&dir);
     }
     Ok(())
+}
+
+/// Writes straight into `target` (a device or FIFO: nothing to keep intact there).
+fn write_in_place(
+    target: &Path,
+    shown: &str,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::result::Result<(), WriteError>,
+) -> Result<()> {
+    let file = open_special(target).map_err(|e| io_error(shown, &e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    write(&mut w)
+        .and_then(|()| w.flush().map_err(WriteError::Io))
+        .map_err(|e| e.into_error(shown))
+}
+
+/// Opens a device or FIFO for writing. A FIFO nobody reads is an error, not a wait that
+/// never ends: it is opened without blocking, then written to blocking.
+#[cfg(unix)]
+fn open_special(target: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::os::unix::io::AsRawFd;
+    let fifo = std::fs::metadata(target)?.file_type().is_fifo();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .custom_flags(if fifo { libc::O_NONBLOCK } else { 0 })
+        .open(target)
+        .map_err(|e| {
+            if fifo && e.raw_os_error() == Some(libc::ENXIO) {
+                std::io::Error::other("a FIFO no process is reading from")
+            } else {
+                e
+            }
+        })?;
+    if fifo {
+        // SAFETY: fcntl on a descriptor this function owns; only its status flags change.
+        let ok = unsafe {
+            let fd = file.as_raw_fd();
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+        };
+        if !ok {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn open_special(target: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).open(target)
+}
+
+#[cfg(unix)]
+fn hard_linked(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).is_ok_and(|m| m.nlink() > 1)
+}
+
+#[cfg(not(unix))]
+fn hard_linked(_path: &Path) -> bool {
+    false
 }
 
 enum WriteError {

@@ -3,7 +3,6 @@
 //! LARS can compute them on the device) and `_multi_*adamw_update` (one `rescale_grad`), plus
 //! `multi_lars`, which computes those learning rates. Each group is the single op's update.
 
-use super::multi::check_own_output;
 use super::table::{CLIP, MOMENTUM, RESCALE};
 use super::{dispatch, infer, Hyper, Rule};
 use crate::dtype::DType;
@@ -106,7 +105,6 @@ fn make_grouped_op(s: &'static GroupedSpec, hypers: Vec<Hyper>) -> Arc<dyn Opera
                 Tail::Shared => (Vec::new(), Vec::new()),
             };
             for (k, out) in outs.iter().enumerate() {
-                check_own_output(name, &ins[..g * n], g, k, out)?;
                 let mut group: Vec<NDArray> = ins[k * g..(k + 1) * g].to_vec();
                 let mut h = hypers[k];
                 match tail {
@@ -124,6 +122,7 @@ fn make_grouped_op(s: &'static GroupedSpec, hypers: Vec<Hyper>) -> Arc<dyn Opera
     op.num_outputs = n;
     op.num_inputs = Some(total);
     op.inplace = true;
+    op.groups = Some(g);
     op.input_names = Some(input_names);
     op.mutate = (0..n)
         .flat_map(|k| (2..g).map(move |i| k * g + i))

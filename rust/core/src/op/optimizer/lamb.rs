@@ -3,7 +3,6 @@
 //! one engine op per group of up to 45 weights. These compute in f64 over copies (`read_f64`):
 //! the trust ratio needs whole-tensor norms between the phases anyway.
 
-use super::multi::check_own_output;
 use super::table::{table, BETA1, BETA2, CLIP, RESCALE};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -249,16 +248,22 @@ fn multi_lamb(name: &'static str, mp: bool, p: &Params) -> Result<Arc<dyn Operat
             Ok(outs)
         },
         move |_, ins, outs| {
-            for (k, (group, out)) in ins.chunks(g).zip(outs).enumerate() {
-                check_own_output(name, ins, g, k, out)?;
+            // Phase I of every group before any weight moves, then phase II group by group,
+            // as MXNet's two kernels: a weight listed twice gets both steps, each scaled by the
+            // norms of the weight before them.
+            let mut steps = Vec::with_capacity(n);
+            for (k, group) in ins.chunks(g).enumerate() {
                 let w = read_f64(&group[0]);
                 let (mut m, mut v) = (read_f64(&group[2]), read_f64(&group[3]));
                 let master = if mp { read_f64(&group[4]) } else { w.clone() };
                 let dir = hs[k].run(&master, &read_f64(&group[1]), &mut m, &mut v);
-                let lr = trust_lr(lrs[k], norm(&w), norm(&dir), lower, upper);
-                let new: Vec<f64> = master.iter().zip(&dir).map(|(w, d)| w - lr * d).collect();
                 write_f64(&group[2], &m);
                 write_f64(&group[3], &v);
+                steps.push((trust_lr(lrs[k], norm(&w), norm(&dir), lower, upper), dir));
+            }
+            for ((group, out), (lr, dir)) in ins.chunks(g).zip(outs).zip(steps) {
+                let master = read_f64(&group[if mp { 4 } else { 0 }]);
+                let new: Vec<f64> = master.iter().zip(&dir).map(|(w, d)| w - lr * d).collect();
                 if mp {
                     write_f64(&group[4], &new);
                 }
@@ -270,6 +275,7 @@ fn multi_lamb(name: &'static str, mp: bool, p: &Params) -> Result<Arc<dyn Operat
     op.num_outputs = n;
     op.num_inputs = Some(g * n);
     op.inplace = true;
+    op.groups = Some(g);
     op.mutate = (0..n)
         .flat_map(|k| (2..g).map(move |i| k * g + i))
         .collect();

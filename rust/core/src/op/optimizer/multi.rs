@@ -5,7 +5,6 @@
 use super::table::{CLIP, MOMENTUM, RESCALE};
 use super::{dispatch, infer, Hyper, Rule};
 use crate::error::{Error, Result};
-use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
 use crate::op::{FnOp, Inputs, Operator, Registry, SimpleDef};
 use std::sync::Arc;
@@ -42,27 +41,6 @@ fn multi_table() -> [(&'static str, &'static str, &'static [&'static str], Rule)
     ]
 }
 
-/// Output k may be weight k itself, never another group's array: that group would read it
-/// after group k wrote it.
-pub(super) fn check_own_output(
-    name: &str,
-    groups: &[NDArray],
-    g: usize,
-    k: usize,
-    out: &NDArray,
-) -> Result<()> {
-    let foreign = groups
-        .iter()
-        .enumerate()
-        .any(|(i, a)| i / g != k && a.overlaps(out));
-    if foreign {
-        return Err(Error::Value(format!(
-            "operator {name}: output {k} overlaps an input of another weight group"
-        )));
-    }
-    Ok(())
-}
-
 fn make_multi_op(
     name: &'static str,
     rule: Rule,
@@ -96,7 +74,6 @@ fn make_multi_op(
         },
         move |_, ins, outs| {
             for (k, (group, out)) in ins.chunks(g).zip(outs).enumerate() {
-                check_own_output(name, ins, g, k, out)?;
                 dispatch(name, rule, &hypers[k], group, out)?;
             }
             Ok(())
@@ -105,6 +82,7 @@ fn make_multi_op(
     op.num_outputs = n;
     op.num_inputs = Some(g * n);
     op.inplace = true;
+    op.groups = Some(g);
     op.mutate = (0..n)
         .flat_map(|k| (2..g).map(move |i| k * g + i))
         .collect();

@@ -275,14 +275,13 @@ impl Cfg {
     /// to) and, where the stride is 1, the spatial sizes. A known weight gives the channels.
     fn infer_partial(&self, ins: &mut [Option<Shape>], outs: &mut [Option<Shape>]) -> Result<()> {
         let nd = self.nd();
-        let Some(mut d) = ins
-            .first()
-            .cloned()
-            .flatten()
-            .filter(|d| d.ndim() == nd + 2)
-        else {
+        let Some(mut d) = ins.first().cloned().flatten().filter(|d| d.ndim() > 0) else {
             return Ok(());
         };
+        if d.ndim() != nd + 2 {
+            // A known data rank the kernel does not fit is an error, not an unknown weight.
+            return self.check_data(&d);
+        }
         let known = |s: Option<&Option<Shape>>| s.cloned().flatten().filter(|s| s.ndim() == nd + 2);
         let (w, o) = (known(ins.get(1)), known(outs.first()));
         let dk = |i: usize| self.dilate[i] * (self.kernel[i] - 1) + 1;
