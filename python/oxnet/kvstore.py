@@ -2,8 +2,9 @@
 
 The store lives in Rust (`oxnet._native.KVStore`): a push is one engine op per key that sums
 the pushed values straight from their buffers into the stored array (or, with an updater, into
-the key's merge buffer when several are pushed, then the Python updater runs), a pull is one op per key that writes
-every output. `push` returns at once and a `pull` is waited on only where its output is read."""
+the key's merge buffer when several are pushed, then the Python updater runs), a pull is one
+op per key that writes every output. `push` returns at once and a `pull` is waited on only
+where its output is read."""
 import pickle
 import warnings
 
@@ -155,10 +156,18 @@ class KVStore(KVStoreBase):
     def _pushed(self, key, value, what):
         """(key, arrays) pairs of a push, each array compressed when compression is set (one
         residual per key and position, i.e. per device)."""
-        pairs = self._pairs(key, value, what)
+        pairs = [(k, self._one_dtype(k, arrs)) for k, arrs in self._pairs(key, value, what)]
         if self._compression is None:
             return pairs
         return [(k, [self._compression(k, i, a) for i, a in enumerate(arrs)]) for k, arrs in pairs]
+
+    def _one_dtype(self, key, arrs):
+        """Values of several dtypes pushed to one key are summed in the key's dtype, as MXNet's
+        merge buffer sums them."""
+        if len({a.dtype for a in arrs}) < 2 or key not in self._native:
+            return arrs
+        dtype = self._native.stored(key).dtype
+        return [a if a.dtype == dtype else a.astype(dtype) for a in arrs]
 
     def push(self, key, value, priority=0):
         """Sums the values pushed for each key, then updates (or, with no updater, assigns)."""

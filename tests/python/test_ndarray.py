@@ -911,3 +911,17 @@ def test_boolean_ndarray_index_is_a_mask_for_reads_as_for_writes():
     x[mx.nd.array(m).astype("bool")] = 0
     data[m] = 0
     np.testing.assert_array_equal(x.asnumpy(), data)
+
+
+def test_bad_shapes_and_dtypes_say_what_is_wrong():
+    # Python's own messages ("'float' object is not iterable", "'(' was never closed") named
+    # neither the argument nor what it takes.
+    for make in (lambda: mx.nd.zeros(shape=1.5), lambda: mx.nd.ones("abc"),
+                 lambda: mx.nd.zeros((float("nan"), 3)), lambda: mx.nd.empty((2.5,)),
+                 lambda: mx.nd.random.uniform(shape=1.5)):
+        with pytest.raises(TypeError, match="shape must be an int or a tuple of ints"):
+            make()
+    for bad in ("(a,b)", -1):
+        with pytest.raises(TypeError, match="is not a data type"):
+            mx.nd.zeros((2,), dtype=bad)
+    assert mx.nd.zeros((2.0, np.int64(3))).shape == (2, 3)

@@ -34,7 +34,11 @@ def _prop(fn):
 def _np_dtype(dtype):
     if dtype is None:
         return None
-    d = _as_np_dtype(dtype)
+    try:
+        d = _as_np_dtype(dtype)
+    except (TypeError, ValueError, SyntaxError):
+        raise TypeError("dtype %r is not a data type (supported: %s)" % (dtype, ", ".join(
+            sorted(_np_dtype_name(x) for x in _DTYPES)))) from None
     if d not in _DTYPES:
         raise TypeError("dtype %s is not supported by oxnet (supported: %s)"
                         % (d, ", ".join(sorted(_np_dtype_name(x) for x in _DTYPES))))
@@ -74,7 +78,17 @@ def _ctx(ctx):
 def _shape(shape):
     if isinstance(shape, integer_types):
         return (int(shape),)
-    return tuple(int(s) for s in shape)
+    try:
+        if isinstance(shape, (str, bytes)):
+            raise TypeError
+        shape = tuple(shape)
+        dims = tuple(int(s) for s in shape)
+    except (TypeError, ValueError, OverflowError):
+        dims = None
+    # A float dimension must be whole (MXNet's parser refuses `2.5`).
+    if dims is None or any(isinstance(s, float) and s != d for s, d in zip(shape, dims)):
+        raise TypeError("shape must be an int or a tuple of ints, got %r" % (shape,))
+    return dims
 
 
 # ----------------------------------------------------------------------------- creation

@@ -14,9 +14,8 @@ __all__ = ["uniform", "normal", "randn", "poisson", "exponential", "gamma", "mul
 
 
 def _shape(shape):
-    if shape is None:
-        return (1,)
-    return (shape,) if isinstance(shape, int) else tuple(shape)
+    from .ndarray import _shape as checked
+    return (1,) if shape is None else checked(shape)
 
 
 def _is_float(a):
