@@ -54,28 +54,26 @@ pub(crate) fn check_row_write(op: &str, names: [&str; 3], ins: &[Desc]) -> Resul
 
 /// Index values as integers (floats truncate toward zero, NaN reads as 0).
 pub(crate) fn read_indices(a: &NDArray) -> Vec<i64> {
+    read_indices_nan_as(a, 0)
+}
+
+/// [`read_indices`] with a NaN read as `nan` (Rust's cast makes it 0).
+fn read_indices_nan_as(a: &NDArray, nan: i64) -> Vec<i64> {
     if a.size() == 0 {
         return vec![]; // storage of an empty array may be a null pointer
     }
     with_dtype!(a.dtype(), I, {
         // SAFETY: called inside the op that reads `a`.
         let v = unsafe { a.data::<I>() };
-        v.iter().map(|&x| x.to_f64() as i64).collect()
-    })
-}
-
-/// Where a float index array holds NaN.
-fn nan_positions(a: &NDArray) -> Vec<usize> {
-    if a.size() == 0 || !a.dtype().is_float() {
-        return vec![];
-    }
-    with_dtype!(a.dtype(), I, {
-        // SAFETY: called inside the op that reads `a`.
-        let v = unsafe { a.data::<I>() };
         v.iter()
-            .enumerate()
-            .filter(|(_, x)| x.to_f64().is_nan())
-            .map(|(i, _)| i)
+            .map(|&x| {
+                let f = x.to_f64();
+                if f.is_nan() {
+                    nan
+                } else {
+                    f as i64
+                }
+            })
             .collect()
     })
 }
@@ -330,11 +328,7 @@ fn one_hot_op(depth: usize, on: f64, off: f64, dtype: DType) -> Arc<dyn Operator
                 return Ok(());
             }
             // A NaN index is out of range (an all-`off` row, as MXNet's), not position 0.
-            let nan = nan_positions(&ins[0]);
-            let mut idx = read_indices(&ins[0]);
-            for i in nan {
-                idx[i] = -1;
-            }
+            let idx = read_indices_nan_as(&ins[0], -1);
             with_dtype!(o.dtype(), T, {
                 let (on, off) = (T::from_f64(on), T::from_f64(off));
                 // SAFETY: inside the op writing o, which holds idx.len() * depth elements.
