@@ -237,6 +237,8 @@ def simple_bind(sym, ctx, grad_req="write", type_dict=None, stype_dict=None, gro
     if isinstance(grad_req, str) and grad_req not in _GRAD_REQS:
         fail("grad_req=%s is not a valid input in simple_bind; only 'null', 'write', and 'add' "
              "are supported" % grad_req)
+    if isinstance(grad_req, dict) and not grad_req:
+        raise RuntimeError("grad_req in simple_bind cannot be an empty dict")  # MXNet's words
     try:
         arg_shapes, _, aux_shapes = sym.infer_shape_partial(**kwargs)
     except MXNetError as e:

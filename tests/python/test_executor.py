@@ -428,3 +428,39 @@ def test_an_output_listed_twice_gets_both_head_gradients():
         b = a * 2
     mx.autograd.backward([b, b], [mx.nd.ones(2), mx.nd.ones(2) * 2])
     np.testing.assert_array_equal(a.grad.asnumpy(), [6, 6])
+
+
+@pytest.mark.parametrize("case, reqs, want", [
+    ("plain", "null", 0.5), ("plain", "write", 1.0), ("plain", {"x": "write"}, 1.0),
+    ("plain", {"bn_beta": "write"}, 1.0), ("mean_var", "null", 1.0),
+    ("mean_var_first", "null", 0.5), ("internal", "null", 0.5), ("v1", "null", 1.0),
+])
+def test_fixed_gamma_is_reset_only_where_batchnorm_mean_is_read(case, reqs, want):
+    # MXNet 1.9.1 resets a fixed gamma to 1 in BatchNorm's forward only when the mean output
+    # is requested (a backward pass reads it, or the graph outputs it), in either is_train:
+    # an inference executor leaves a loaded gamma as it was. BatchNorm_v1 always resets it.
+    x = mx.sym.var("x")
+    fc = mx.sym.FullyConnected(x, num_hidden=3, no_bias=True, name="fc")
+    op = mx.sym.BatchNorm_v1 if case == "v1" else mx.sym.BatchNorm
+    bn = op(fc, fix_gamma=True, output_mean_var=case.startswith("mean_var"), name="bn")
+    net = {"mean_var_first": lambda: bn[0],
+           "internal": lambda: bn.get_internals()["bn_output"]}.get(case, lambda: bn)()
+    if isinstance(reqs, dict):
+        reqs = {n: reqs.get(n, "null") for n in net.list_arguments()}
+    for is_train in (False, True):
+        ex = net.simple_bind(mx.cpu(), x=(4, 2), grad_req=reqs)
+        ex.arg_dict["x"][:] = np.arange(8).reshape(4, 2)
+        ex.arg_dict["fc_weight"][:] = 1
+        ex.arg_dict["bn_gamma"][:] = 0.5
+        y = ex.forward(is_train=is_train)[0].asnumpy()
+        np.testing.assert_array_equal(ex.arg_dict["bn_gamma"].asnumpy(), [want] * 3)
+        # The output takes gamma as 1 either way.
+        h = np.arange(8).reshape(4, 2).sum(1, keepdims=True).repeat(3, 1).astype(np.float64)
+        mean, var = (h.mean(0), h.var(0)) if is_train else (0.0, 0.0)  # aux start at 0
+        np.testing.assert_allclose(y, (h - mean) / np.sqrt(var + 1e-3), rtol=1e-5)
+
+
+def test_simple_bind_refuses_an_empty_grad_req_dict():
+    # MXNet 1.9.1: RuntimeError "grad_req in simple_bind cannot be an empty dict".
+    with pytest.raises(RuntimeError, match="empty dict"):
+        fc_net().simple_bind(mx.cpu(), data=(2, 3), grad_req={})

@@ -1,6 +1,8 @@
 """mx.rnn.FusedRNNCell: names, shapes and outputs as MXNet 1.9.1 prints them; the fused cell
 against its unfused stack (the stacked cells are checked against numpy in test_rnn_cell.py);
 weights packing; training."""
+import json
+
 import numpy as np
 import pytest
 
@@ -113,6 +115,15 @@ def test_initializer_sets_lstm_forget_bias():
         assert np.all(pieces["lstm_l0_i2h_%s_bias" % g].asnumpy() == 0)
     assert np.all(pieces["lstm_l0_i2h_f_bias"].asnumpy() == 2.5)
     assert np.abs(pieces["lstm_l0_i2h_i_weight"].asnumpy()).max() > 0
+
+
+def test_unfused_lstm_cells_keep_the_default_forget_bias_as_mxnet():
+    # MXNet 1.9.1's unfuse() builds LSTMCell(num_hidden, prefix=...): the unfused network's
+    # bias initializer is LSTMBias(1.0) whatever the fused cell's forget_bias.
+    stack = mx.rnn.FusedRNNCell(2, mode="lstm", forget_bias=0.0, prefix="f_").unfuse()
+    out, _ = stack.unroll(2, mx.sym.Variable("data"), layout="NTC")
+    attrs = mx.sym.Group(out).attr_dict()["f_l0_i2h_bias"]
+    assert json.loads(attrs["__init__"]) == ["lstmbias", {"forget_bias": 1.0}]
 
 
 def test_fused_lstm_learns_a_sequence_task():

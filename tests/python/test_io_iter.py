@@ -481,6 +481,36 @@ def test_image_record_matches_mxnet_golden():
         np.testing.assert_array_equal(got, want, err_msg=str(case))
 
 
+def test_image_record_enlarges_small_images_in_two_steps_as_mxnet(tmp_path):
+    """MXNet 1.9.1 enlarges an image with too few rows to the output height (width truncated),
+    then one with too few columns to the output width, before the center crop."""
+    def first_batch(img, shape, interp):
+        path = str(tmp_path / "s.rec")
+        wr = recordio.MXRecordIO(path, "w")
+        wr.write(recordio.pack_img(recordio.IRHeader(0, 1.0, 0, 0), img[:, :, ::-1], img_fmt=".png"))
+        wr.close()
+        it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=shape, batch_size=1,
+                                   inter_method=interp)
+        return it.next().data[0].asnumpy()[0]
+
+    img = (np.arange(7 * 27 * 3).reshape(7, 27, 3) * 7 % 256).astype(np.uint8)
+    # MXNet 1.9.1's first row of channel 0 (a resize to 38x10, then the crop).
+    np.testing.assert_array_equal(first_batch(img, (3, 10, 10), 1)[0, 0],
+                                  [206, 221, 236, 251, 100, 24, 39, 54, 69, 84])
+    rng = np.random.RandomState(0)
+    for (h, w), (oh, ow), steps, interp in [((5, 4), (12, 9), [(9, 12)], 2),
+                                            ((13, 6), (9, 11), [(11, 23)], 0),
+                                            ((4, 5), (9, 12), [(11, 9), (12, 9)], 1)]:
+        img = rng.randint(0, 256, (h, w, 3)).astype(np.uint8)
+        want = mx.nd.array(img, dtype=np.uint8)
+        for sw, sh in steps:
+            want = mx.image.imresize(want, sw, sh, interp=interp)
+        want = want.asnumpy()
+        y, x = (want.shape[0] - oh) // 2, (want.shape[1] - ow) // 2
+        np.testing.assert_array_equal(first_batch(img, (3, oh, ow), interp),
+                                      _chw(want[y:y + oh, x:x + ow]))
+
+
 def test_image_record_normalization_and_center_crop(tmp_path):
     path, rgbs = _make_rec(tmp_path)
     it = mx.io.ImageRecordIter(path_imgrec=path, data_shape=(3, 6, 8), batch_size=7, mean_r=10,

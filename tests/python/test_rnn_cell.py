@@ -673,3 +673,15 @@ def test_cells_import_from_rnn_cell_as_in_mxnet():
     from oxnet.rnn.rnn_cell import ConvGRUCell, ConvLSTMCell, FusedRNNCell
     assert FusedRNNCell is mx.rnn.FusedRNNCell
     assert (ConvLSTMCell, ConvGRUCell) == (mx.rnn.ConvLSTMCell, mx.rnn.ConvGRUCell)
+
+
+def test_modifier_cell_keeps_its_base_cells_step_numbers_across_unrolls():
+    # MXNet 1.9.1 resets a modifier cell, not the cell it wraps: a second unroll goes on
+    # with the base cell's step names (t2, t3) and begin-state numbers.
+    cell = mx.rnn.ZoneoutCell(mx.rnn.GRUCell(2, prefix="g_"), 0.0, 0.0)
+    x = mx.sym.Variable("x")
+    cell.unroll(2, x)
+    o, s = cell.unroll(2, x, begin_state=cell.begin_state(mx.sym.Variable))
+    assert mx.sym.Group(o + s).list_arguments() == [
+        "x", "g_i2h_weight", "g_i2h_bias", "g_begin_state_1", "g_h2h_weight", "g_h2h_bias"]
+    assert mx.sym.Group(o).list_outputs() == ["g_t2_out_output", "g_t3_out_output"]

@@ -407,6 +407,39 @@ def test_lazy_updates_change_only_the_rows_a_row_sparse_gradient_stores():
             assert (x.asnumpy()[1] != w0[1]).any(), name
 
 
+def test_lazy_update_only_where_weight_and_states_share_a_storage_type():
+    # MXNet 1.9.1 runs the lazy kernel only for a weight and states of one storage type; a
+    # row_sparse weight with a dense momentum (or the reverse) takes the standard update.
+    g = mx.nd.array([[1., 1], [0, 0]]).tostype("row_sparse")
+    for wst, mst, lazy in (("row_sparse", "default", False), ("default", "row_sparse", False),
+                           ("row_sparse", "row_sparse", True), ("default", "default", True)):
+        w = mx.nd.array([[1., 1], [2, 2]]).tostype(wst)
+        mom = mx.nd.ones((2, 2)).tostype(mst)
+        w = mx.nd.sgd_mom_update(w, g, mom, lr=0.1, momentum=0.9)
+        # MXNet's row 1: untouched when lazy, else momentum 1 -> 0.9 and weight 2 -> 2.9.
+        want_w, want_m = ([2, 2], [1, 1]) if lazy else ([2.9, 2.9], [0.9, 0.9])
+        np.testing.assert_allclose(w.asnumpy()[1], want_w, rtol=1e-6, err_msg=(wst, mst))
+        np.testing.assert_allclose(mom.asnumpy()[1], want_m, rtol=1e-6, err_msg=(wst, mst))
+        np.testing.assert_allclose(w.asnumpy()[0], [1.8, 1.8], rtol=1e-6)
+    # ftrl is lazy only when weight, z and n are all row_sparse.
+    w = mx.nd.array([[1., 1], [2, 2]]).tostype("row_sparse")
+    out = mx.nd.ftrl_update(w, g, mx.nd.zeros((2, 2)), mx.nd.zeros((2, 2)), lr=0.1, lamda1=0.01)
+    # Dense FTRL: a row without gradient and |z| <= lamda1 becomes 0 (lazily it would stay 2).
+    np.testing.assert_array_equal(out.asnumpy()[1], [0, 0])
+
+
+def test_grad_add_and_forced_dot_storage_as_mxnet():
+    a = mx.nd.array([[1., 0], [0, 0]]).tostype("row_sparse")
+    b = mx.nd.array([[0., 0], [0, 2]]).tostype("row_sparse")
+    r = mx.nd._internal._grad_add(a, b)
+    assert r.stype == "row_sparse" and r.asnumpy().tolist() == [[1, 0], [0, 2]]
+    assert mx.nd._internal._grad_add(a, mx.nd.ones((2, 2))).stype == "default"
+    x, y = mx.nd.array([[1., 0], [0, 2]]), mx.nd.array([[0., 3], [0, 0]])
+    for want in ("csr", "row_sparse", "default"):
+        r = mx.nd.dot(x, y, forward_stype=want)
+        assert r.stype == want and r.asnumpy().tolist() == [[0, 3], [0, 0]]
+
+
 # ----------------------------------------------------------------------------- files
 
 # `mx.nd.save` of the two arrays above in MXNet 1.9.1 (also tests/data/golden/*.params).
@@ -894,3 +927,44 @@ def test_square_sum_gradient_of_a_row_sparse_weight_is_row_sparse():
     mx.nd.sgd_mom_update(w, g, mom, out=w, lr=0.1, momentum=0.9, wd=0.5, lazy_update=True)
     np.testing.assert_array_equal(w.asnumpy()[1], v_np[1])
     assert not np.allclose(w.asnumpy()[0], v_np[0])
+
+
+def test_whole_assignment_of_a_sparse_array_needs_its_shape():
+    # MXNet 1.9.1's sparse x[:] = v is a copy: another shape is an MXNetError, no broadcast.
+    for stype in ("csr", "row_sparse"):
+        x = mx.nd.zeros((2, 2)).tostype(stype)
+        for shape in ((1, 2), (2,), (3, 2)):
+            with pytest.raises(mx.base.MXNetError, match="shape"):
+                x[:] = mx.nd.ones(shape)
+        with pytest.raises(mx.base.MXNetError, match="shape mismatch"):
+            x.copyto(mx.nd.zeros((1, 2)))
+        x[:] = np.array([[0., 1], [2, 0]])
+        assert x.stype == stype and x.asnumpy().tolist() == [[0, 1], [2, 0]]
+
+
+# MXNet 1.9.1's `a - a` of a csr keeps the stored entries (with stale column indices) and an
+# indptr of zeros; its mx.nd.save writes that, and its mx.nd.load gives the zero matrix.
+MX_STALE_CSR_BYTES = bytes.fromhex(
+    "120100000000000000000000000000000100000000000000c9fa93f902000000010000000300000000000000"
+    "0200000002000000000000000200000000000000010000000000000000000000060000000100000003000000"
+    "0000000006000000010000000300000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000010000000a000000010000000a00000000000000000000000000000000000000")
+
+
+def test_load_takes_csr_entries_past_the_end_of_indptr_as_unused(tmp_path):
+    path = tmp_path / "stale.params"
+    path.write_bytes(MX_STALE_CSR_BYTES)
+    (a,) = mx.nd.load(str(path))
+    assert a.stype == "csr" and a.asnumpy().tolist() == [[0, 0], [0, 0]]
+
+
+def test_csr_slice_with_a_step_and_dot_of_3d_data_are_dense():
+    # MXNet 1.9.1's csr slice has no step (a dense result), and its dense . csr gives a csr
+    # only for a matrix; oxnet computes the 3-D product densely where MXNet refuses it.
+    c = mx.nd.array([[1., 0], [0, 2]]).tostype("csr")
+    r = mx.nd.slice(c, begin=(0, 0), end=(2, 2), step=(1, 2))
+    assert r.stype == "default" and r.asnumpy().tolist() == [[1], [0]]
+    assert mx.nd.slice(c, begin=(0, 0), end=(1, 2)).stype == "csr"
+    r = mx.nd.dot(mx.nd.ones((2, 2, 2)), c)
+    assert r.stype == "default" and r.shape == (2, 2, 2)
+    np.testing.assert_array_equal(r.asnumpy(), np.ones((2, 2, 2)).dot(c.asnumpy()))

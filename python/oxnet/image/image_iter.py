@@ -200,6 +200,9 @@ class ImageIter(DataIter):
         if isinstance(label, nd.NDArray):
             label = label.asnumpy()
         label = np.asarray(label, np.float32).ravel()
+        if label.size == 1 and self.label_width > 1:
+            # MXNet assigns it to the batch's label row, which broadcasts one value.
+            label = np.repeat(label, self.label_width)
         if label.size != self.label_width:
             raise MXNetError("ImageIter: a sample has %d label(s), label_width is %d"
                              % (label.size, self.label_width))

@@ -172,12 +172,18 @@ class DefaultAugmenter:
         return img
 
     def _fit(self, img, rng):
-        """`img` enlarged just enough to hold the output (MXNet fails on smaller images)."""
+        """`img` enlarged to hold the output, as MXNet 1.9.1 does: too few rows, the height is
+        scaled to the output's (the width truncated); then too few columns, the same for the
+        width. Sizes come from float32 ratios, as in its C++."""
+        f32 = np.float32
         h, w = img.shape[:2]
-        if h >= self.h and w >= self.w:
-            return img
-        k = max(self.h / h, self.w / w)
-        return self._resize(img, rng, max(self.w, int(round(w * k))), max(self.h, int(round(h * k))))
+        if h < self.h:
+            w = int(f32(self.h) / f32(h) * f32(w))
+            img = self._resize(img, rng, w, self.h)
+            h = self.h
+        if w < self.w:
+            img = self._resize(img, rng, self.w, int(f32(self.w) / f32(w) * f32(h)))
+        return img
 
     def _crop(self, img, rng):
         p = self.p

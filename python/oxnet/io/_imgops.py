@@ -61,20 +61,34 @@ def resize_linear(img, width, height):
 
 # ---- float images -----------------------------------------------------------------------------
 def _cubic_coeffs(x):
-    a = -0.75
-    x = x.astype(np.float64)
-    c0 = ((a * (x + 1) - 5 * a) * (x + 1) + 8 * a) * (x + 1) - 4 * a
-    c1 = ((a + 2) * x - (a + 3)) * x * x + 1
-    c2 = ((a + 2) * (1 - x) - (a + 3)) * (1 - x) * (1 - x) + 1
-    return np.stack([c0, c1, c2, 1 - c0 - c1 - c2], axis=1).astype(np.float32)
+    """OpenCV's interpolateCubic, in float32 as it computes (the last weight completes 1)."""
+    f = np.float32
+    a, one, x = f(-0.75), f(1), x.astype(f)
+    c0 = ((a * (x + one) - f(5) * a) * (x + one) + f(8) * a) * (x + one) - f(4) * a
+    c1 = ((a + f(2)) * x - (a + f(3))) * x * x + one
+    c2 = ((a + f(2)) * (one - x) - (a + f(3))) * (one - x) * (one - x) + one
+    return np.stack([c0, c1, c2, one - c0 - c1 - c2], axis=1).astype(f)
 
 
 def _lanczos4_coeffs(x):
-    t = x.astype(np.float64)[:, None] + 3 - np.arange(8)[None, :]
-    c = np.sinc(t) * np.sinc(t / 4)
-    c /= c.sum(axis=1, keepdims=True)
-    c[x < np.finfo(np.float32).eps] = [0, 0, 0, 1, 0, 0, 0, 0]
-    return c.astype(np.float32)
+    """OpenCV's interpolateLanczos4: offsets in float32, the sines in double from one angle by
+    the addition theorem, the normalising sum in float32."""
+    f = np.float32
+    s45 = np.sqrt(0.5)
+    cs = np.array([(1, 0), (-s45, -s45), (0, 1), (s45, -s45), (-1, 0), (s45, s45), (0, -1),
+                   (-s45, s45)])
+    x = x.astype(f)
+    y0 = -(x + f(3)).astype(np.float64) * np.pi * 0.25
+    t = (x[:, None] + f(3)) - np.arange(8, dtype=f)[None, :]
+    y = -t.astype(np.float64) * np.pi * 0.25
+    with np.errstate(divide="ignore", invalid="ignore"):  # x = 0 rows, replaced below
+        c = ((cs[:, 0] * np.sin(y0)[:, None] + cs[:, 1] * np.cos(y0)[:, None]) / (y * y)).astype(f)
+        total = np.zeros(len(x), f)
+        for k in range(8):  # left to right, as OpenCV adds them
+            total = total + c[:, k]
+        c = c * (f(1) / total)[:, None]
+    c[x < np.finfo(f).eps] = [0, 0, 0, 1, 0, 0, 0, 0]
+    return c
 
 
 def _kernel_taps(src, dst, ksize, coeffs):

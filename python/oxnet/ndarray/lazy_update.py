@@ -17,6 +17,16 @@ LAZY_OPS = {"sgd_update": (), "sgd_mom_update": ("mom",), "adam_update": ("mean"
 SPARSE_WEIGHT_ONLY = {"ftrl_update"}
 
 
+def _lazy_storage(weight, states, sparse_weight_only):
+    """MXNet dispatches the lazy kernel only for a dense or row_sparse weight whose states
+    have its storage type (a row_sparse weight with a hand-made dense momentum takes the
+    standard update, every row)."""
+    stype = getattr(weight, "stype", "default")
+    if stype not in ("default", "row_sparse") or (sparse_weight_only and stype != "row_sparse"):
+        return False
+    return all(getattr(s, "stype", "default") == stype for s in states)
+
+
 def _is_lazy(flag):
     if isinstance(flag, str):
         return flag.strip().lower() in ("true", "1")
@@ -44,7 +54,7 @@ def lazy_rows(fn, states, sparse_weight_only=False):
         if (getattr(grad, "stype", None) != "row_sparse" or weight is None
                 or any(a.get(name) is None for name in states)
                 or not _is_lazy(a.get("lazy_update", True)) or grad.shape != weight.shape
-                or (sparse_weight_only and getattr(weight, "stype", None) != "row_sparse")):
+                or not _lazy_storage(weight, [a[n] for n in states], sparse_weight_only)):
             return fn(*args, **kwargs)
         rows = grad.indices
         if rows.shape[0] == grad.shape[0]:

@@ -11,6 +11,11 @@ from ..base import numeric_types, integer_types, MXNetError, bfloat16, _as_np_dt
 from ..context import Context, current_context
 from . import _internal
 
+
+class CopyShapeError(MXNetError, ValueError):
+    """A copy between arrays of different shapes (MXNet raises MXNetError; a ValueError too,
+    as the bad argument it is)."""
+
 NDArray = _native.NDArray
 
 __all__ = ["NDArray", "array", "empty", "zeros", "ones", "full", "arange", "linspace", "eye",
@@ -540,7 +545,8 @@ def copyto(self, other):
             warnings.warn("You are attempting to copy an array to itself", RuntimeWarning)
             return other
         if other.shape != self.shape:
-            raise ValueError("copyto: shape mismatch, source %s, destination %s" % (self.shape, other.shape))
+            raise CopyShapeError("copyto: shape mismatch, source %s, destination %s"
+                                 % (self.shape, other.shape))
         self._copyto(other)
         return other
     if isinstance(other, Context):

@@ -29,13 +29,16 @@ def _doc(name, doc, params, inputs, variadic, group=1):
     return "\n".join(lines)
 
 
-def _call(rule):
+def _call(rule, forward_stype=False):
     """The generated function's last lines: the op, then MXNet's output storage type when the
-    op has a storage rule and an input is sparse (a dense input costs one class test)."""
+    op has a storage rule and an input is sparse (a dense input costs one class test), or,
+    for an op with `forward_stype`, when that is given."""
     if rule is None:
         return "    return _invoke(_op, _in, kwargs, out)\n"
+    asked = ("        if kwargs.get('forward_stype') not in (None, 'None'):\n"
+             "            return _apply(_rule, _in, kwargs, res)\n") if forward_stype else ""
     return ("    res = _invoke(_op, _in, kwargs, out)\n"
-            "    if out is None:\n"
+            "    if out is None:\n" + asked +
             "        for _x in _in:\n"
             "            if _x.__class__ is not _NDArray:\n"
             "                return _apply(_rule, _in, kwargs, res)\n"
@@ -88,7 +91,7 @@ def _make(fname, name, doc, params, inputs, variadic, group):
             body.append("        _in = tuple(x for x in _in if x is not None)")
         for p in pnames:
             body.append("    if %s is not _Null: kwargs['%s'] = %s" % (p, p, p))
-        src = "\n".join(body) + "\n" + _call(rule)
+        src = "\n".join(body) + "\n" + _call(rule, "forward_stype" in pnames)
     exec(compile(src, "<oxnet op %s>" % name, "exec"), g)  # noqa: S102 - generated from the registry
     f = g[fname]
     f.__doc__ = _doc(name, doc, params, inputs, variadic, group)

@@ -33,7 +33,7 @@ from ..base import MXNetError, integer_types, numeric_types
 from ..context import Context
 from . import _internal
 from . import storage_rules as _rules
-from .ndarray import NDArray, _ctx, _np_dtype, _shape, _from_numpy
+from .ndarray import NDArray, CopyShapeError, _ctx, _np_dtype, _shape, _from_numpy
 
 __all__ = ["BaseSparseNDArray", "CSRNDArray", "RowSparseNDArray", "csr_matrix", "row_sparse_array",
            "zeros", "empty", "array", "SparseFormatError"]
@@ -242,7 +242,7 @@ class CSRNDArray(BaseSparseNDArray):
             raise ValueError("Assigning numeric types to CSRNDArray is not implemented yet.")
         if not isinstance(value, (NDArray, np.ndarray, np.generic)):
             raise TypeError("type %s not supported" % str(type(value)))
-        NDArray.__setitem__(self, key, value)
+        _assign_whole(self, value)
 
     def asscipy(self):
         """The matrix as a ``scipy.sparse.csr_matrix`` (needs scipy)."""
@@ -250,6 +250,17 @@ class CSRNDArray(BaseSparseNDArray):
             raise ImportError("scipy is not available; install scipy to use CSRNDArray.asscipy()")
         data, indices, indptr = self._parts()
         return spsp.csr_matrix((data, indices, indptr), shape=self.shape, dtype=self.dtype)
+
+
+def _assign_whole(dst, value):
+    """``dst[:] = value`` as MXNet's sparse arrays do it, a copy: shapes must be equal (no
+    broadcasting); a number fills."""
+    shape = getattr(value, "shape", ())
+    if not isinstance(value, tuple(numeric_types)) and tuple(shape) != tuple(dst.shape):
+        raise CopyShapeError("%s[:] = value: the value has shape %s, the array %s (a sparse "
+                             "array is assigned by a copy of the same shape)"
+                             % (type(dst).__name__, tuple(shape), tuple(dst.shape)))
+    NDArray.__setitem__(dst, _py_slice(None), value)
 
 
 class RowSparseNDArray(BaseSparseNDArray):
@@ -305,7 +316,7 @@ class RowSparseNDArray(BaseSparseNDArray):
             raise TypeError("RowSparseNDArray only supports [:] for assignment")
         if not isinstance(value, (NDArray, np.ndarray, np.generic) + tuple(numeric_types)):
             raise TypeError("type %s not supported" % str(type(value)))
-        NDArray.__setitem__(self, key, value)
+        _assign_whole(self, value)
 
     def retain(self, indices):
         """`retain(self, indices)`: only the rows in `indices` kept."""

@@ -68,8 +68,12 @@ def _concat_rows(ins, params):
     return ("csr", None) if ok else None
 
 
-def _csr_only(ins, params):
-    return ("csr", None) if stype_of(ins[0]) == "csr" else None
+def _csr_slice(ins, params):
+    # MXNet's csr slice has no step: a step other than 1 falls back to a dense result.
+    step = params.get("step") or ()
+    step = step if isinstance(step, (tuple, list)) else (step,)
+    plain = all(v in (None, 1, "None") for v in step)
+    return ("csr", None) if stype_of(ins[0]) == "csr" and plain else None
 
 
 def _csr_rows_taken(ins, params):
@@ -103,7 +107,7 @@ def _dot(ins, params):
     ta, tb = _flag(params.get("transpose_a")), _flag(params.get("transpose_b"))
     if a == "csr" and ta and not tb and b in ("default", "row_sparse"):
         return "row_sparse", None
-    if a == "default" and not ta and b == "csr":
+    if a == "default" and not ta and b == "csr" and getattr(ins[0], "ndim", 2) == 2:
         return "csr", None
     return None
 
@@ -140,12 +144,13 @@ RULES.update({
     "_lesser_scalar": _compare(lambda a, b: a < b),
     "_lesser_equal_scalar": _compare(lambda a, b: a <= b),
     "elemwise_add": _same_sparse, "elemwise_sub": _same_sparse, "elemwise_mul": _mul,
+    "_grad_add": _same_sparse,
     "_maximum": _same_sparse, "_minimum": _same_sparse, "_hypot": _same_sparse,
     "_scatter_elemwise_div": _rows_of_rsp_lhs, "_sparse_retain": _keep,
     "take": _csr_rows_taken, "dot": _dot, "_contrib_quadratic": _csr_if_no_constant,
     "broadcast_mul": _csr_by_dense, "broadcast_div": _csr_by_dense,
     "add_n": _all_rsp, "ElementWiseSum": _all_rsp, "concat": _concat_rows, "Concat": _concat_rows,
-    "slice": _csr_only, "_square_sum": _row_sums, "Custom": _custom,
+    "slice": _csr_slice, "_square_sum": _row_sums, "Custom": _custom,
 })
 
 

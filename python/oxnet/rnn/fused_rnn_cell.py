@@ -132,7 +132,9 @@ class FusedRNNCell(BaseRNNCell):
         `unpack_weights`' arrays fit them), with `DropoutCell` between layers."""
         def make(prefix):
             if self._mode == "lstm":
-                return LSTMCell(self._num_hidden, prefix=prefix, forget_bias=self._forget_bias)
+                # MXNet 1.9.1 leaves the cells at the default forget_bias: their bias
+                # initializer (`LSTMBias(1.0)`) is the one its unfused checkpoints were made with.
+                return LSTMCell(self._num_hidden, prefix=prefix)
             if self._mode == "gru":
                 return GRUCell(self._num_hidden, prefix=prefix)
             return RNNCell(self._num_hidden, activation=self._mode[4:], prefix=prefix)

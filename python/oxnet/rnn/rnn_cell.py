@@ -496,12 +496,6 @@ class ModifierCell(BaseRNNCell):
         super(ModifierCell, self).__init__()
         base_cell._modified = True
 
-    def reset(self):
-        super(ModifierCell, self).reset()
-        base = getattr(self, "base_cell", None)
-        if base is not None:
-            base.reset()
-
     @property
     def params(self):
         self._own_params = False

@@ -269,7 +269,7 @@ class Symbol:
         for value in kwargs.values():
             if not isinstance(value, string_types):
                 raise ValueError("Set Attr only accepts string values")
-        self.handle._assign(self.handle._with_attrs(list(kwargs.items())))
+        self.handle._set_attrs(list(kwargs.items()))
 
     # ------------------------------------------------------------------ structure
     def get_internals(self):

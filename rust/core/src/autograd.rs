@@ -115,7 +115,7 @@ pub fn get_symbol(head: &Entry) -> Result<Symbol> {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let name = format!("{}{}", n.op_name, *k - 1);
-                Node::from_op(op.clone(), name, n.attrs.clone(), ins, None)
+                Node::from_op(op.clone(), name, n.attrs(), ins, None)
             }
         };
         made.insert(node_ptr(&n), copy);

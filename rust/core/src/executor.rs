@@ -244,6 +244,12 @@ impl Executor {
             keep.extend(b.plan.used_slots().intersection(&fwd_slots));
         }
         fwd.set_frees(&keep);
+        let mut read: HashSet<usize> = heads.iter().map(|h| slots.slot(h)).collect();
+        read.extend(fwd.steps.iter().flat_map(|s| s.ins.iter().copied()));
+        if let Ok(b) = &bwd {
+            read.extend(b.plan.steps.iter().flat_map(|s| s.ins.iter().copied()));
+        }
+        specialise_unread(&mut fwd, &read);
         if let Ok(b) = &mut bwd {
             let mut keep_b: HashSet<usize> = fwd_slots;
             keep_b.extend(var_slots.iter().copied());
@@ -567,6 +573,18 @@ impl Executor {
     /// Slot count (for tests of the memory plan).
     pub fn num_slots(&self) -> usize {
         self.slots.len()
+    }
+}
+
+/// Gives each forward op the outputs nobody reads ([`crate::op::Operator::for_unread_outputs`]).
+fn specialise_unread(fwd: &mut Plan, read: &HashSet<usize>) {
+    for st in &mut fwd.steps {
+        let Some(op) = &st.node.op else { continue };
+        let unread: Vec<bool> = st.outs.iter().map(|s| !read.contains(s)).collect();
+        if let Some(op) = op.for_unread_outputs(&unread) {
+            let n = &st.node;
+            st.node = Node::from_op(op, n.name.clone(), n.attrs(), n.inputs.clone(), None);
+        }
     }
 }
 

@@ -162,12 +162,12 @@ impl PySymbol {
         new_sym(py, self.inner.compose(&kw, name).py()?)
     }
 
-    /// A new handle on the same graph (`__copy__`).
+    /// A copy of the graph (`__copy__`, `__deepcopy__`).
     fn _copy(&self, py: Python<'_>) -> PyResult<Py<PySymbol>> {
-        new_sym(py, self.inner.clone())
+        new_sym(py, self.inner.deep_copy())
     }
 
-    /// Makes this object hold `other`'s graph (in-place `_compose`, `_set_attr`).
+    /// Makes this object hold `other`'s graph (in-place `_compose`).
     fn _assign(&mut self, other: PyRef<'_, PySymbol>) {
         self.inner = other.inner.clone();
     }
@@ -176,8 +176,8 @@ impl PySymbol {
         new_sym(py, self.inner.output(index).py()?)
     }
 
-    fn _with_attrs(&self, py: Python<'_>, attrs: Vec<(String, String)>) -> PyResult<Py<PySymbol>> {
-        new_sym(py, self.inner.with_attrs(&attrs).py()?)
+    fn _set_attrs(&self, attrs: Vec<(String, String)>) -> PyResult<()> {
+        self.inner.set_attrs(&attrs).py()
     }
 
     #[getter]

@@ -375,7 +375,7 @@ impl Plan {
                 let n = Node::from_op(
                     op.clone(),
                     step.node.name.clone(),
-                    step.node.attrs.clone(),
+                    step.node.attrs(),
                     inputs,
                     Some(outs.clone()),
                 );

@@ -154,7 +154,7 @@ pub fn gradient_parts(
         b.count = 0;
         b.group = n
             .attr(CTX_GROUP)
-            .map(|g| vec![(CTX_GROUP.to_string(), g.to_string())])
+            .map(|g| vec![(CTX_GROUP.to_string(), g)])
             .unwrap_or_default();
         let out_grads: Vec<Entry> = if op.is_loss() {
             Vec::new()

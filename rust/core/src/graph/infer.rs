@@ -600,7 +600,7 @@ fn run_shapes(g: &Graph, given: &HashMap<String, Shape>) -> Result<Vec<Vec<Optio
         if !n.is_variable() {
             continue;
         }
-        let from_attr = n.attr("__shape__").and_then(parse_shape_attr);
+        let from_attr = n.attr("__shape__").as_deref().and_then(parse_shape_attr);
         let s = match given.get(&n.name) {
             Some(s) => {
                 st.given.insert(i);

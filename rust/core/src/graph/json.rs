@@ -171,7 +171,7 @@ fn write_graph(w: &mut Writer, outputs: &[Entry], top: bool, bump_versions: bool
         w.string(&n.op_name);
         w.key("name");
         w.string(&n.name);
-        let attrs = sorted_attrs(&n.attrs);
+        let attrs = sorted_attrs(&n.attrs());
         if !attrs.is_empty() {
             w.key("attrs");
             w.str_map(&attrs);
@@ -741,7 +741,7 @@ fn build(nodes: &[RawNode]) -> Result<Vec<Arc<Node>>> {
                 op: Some(op),
                 op_name: n.op.clone(),
                 name: n.name.clone(),
-                attrs: n.attrs.clone(),
+                attrs: std::sync::Mutex::new(n.attrs.clone()),
                 inputs,
                 values: std::sync::Mutex::new(None),
                 leaf_grad: std::sync::Mutex::new(None),

@@ -1,12 +1,13 @@
 //! Graph nodes and entries: a node is a variable or a configured op applied to entries (outputs
-//! of other nodes). Nodes are immutable and shared (`Arc`); a symbol, a gradient graph and an
-//! autograd tape are all just entries into such DAGs.
+//! of other nodes). Nodes are shared (`Arc`) and immutable but for their attributes (which
+//! `_set_attr` changes in place, as MXNet's does) and autograd's arrays; a symbol, a gradient
+//! graph and an autograd tape are all just entries into such DAGs.
 
 use crate::error::{Error, Result};
 use crate::ndarray::NDArray;
 use crate::op::{registry, Operator};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// An array an autograd leaf writes its gradient into (`attach_grad`).
 #[derive(Clone)]
@@ -25,7 +26,9 @@ pub struct Node {
     pub op_name: String,
     pub name: String,
     /// Attributes as given by the user (op params and `__hidden__` keys), in insertion order.
-    pub attrs: Vec<(String, String)>,
+    /// Every symbol holding the node sees a change (`_set_attr` on one output of a node that
+    /// other symbols already use), so the graph keeps one node, not a copy per handle.
+    pub(super) attrs: Mutex<Vec<(String, String)>>,
     pub inputs: Vec<Entry>,
     /// Arrays recorded by autograd: a leaf's value, or an op's outputs; taken away when a
     /// backward that does not retain its graph has used them ([`Node::release`]).
@@ -40,7 +43,7 @@ impl Node {
             op: None,
             op_name: "null".into(),
             name: name.into(),
-            attrs,
+            attrs: Mutex::new(attrs),
             inputs: Vec::new(),
             values: Mutex::new(None),
             leaf_grad: Mutex::new(None),
@@ -61,7 +64,7 @@ impl Node {
             op: Some(op),
             op_name: op_name.to_string(),
             name: name.into(),
-            attrs,
+            attrs: Mutex::new(attrs),
             inputs,
             values: Mutex::new(None),
             leaf_grad: Mutex::new(None),
@@ -80,7 +83,7 @@ impl Node {
             op_name: op.name().to_string(),
             op: Some(op),
             name: name.into(),
-            attrs,
+            attrs: Mutex::new(attrs),
             inputs,
             values: Mutex::new(values),
             leaf_grad: Mutex::new(None),
@@ -93,7 +96,7 @@ impl Node {
             op: None,
             op_name: "null".into(),
             name: String::new(),
-            attrs: Vec::new(),
+            attrs: Mutex::new(Vec::new()),
             inputs: Vec::new(),
             values: Mutex::new(Some(vec![value])),
             leaf_grad: Mutex::new(grad),
@@ -114,12 +117,30 @@ impl Node {
         self.op.as_ref().map_or(1, |o| o.num_visible_outputs())
     }
 
-    pub fn attr(&self, key: &str) -> Option<&str> {
-        self.attrs
+    fn attrs_locked(&self) -> MutexGuard<'_, Vec<(String, String)>> {
+        // A panic while the list was held cannot leave it half-written: a push or a clone.
+        self.attrs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn attrs(&self) -> Vec<(String, String)> {
+        self.attrs_locked().clone()
+    }
+
+    pub fn has_attrs(&self) -> bool {
+        !self.attrs_locked().is_empty()
+    }
+
+    pub fn attr(&self, key: &str) -> Option<String> {
+        self.attrs_locked()
             .iter()
             .rev()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Changes the attributes in place (`_set_attr`).
+    pub fn update_attrs(&self, f: impl FnOnce(&mut Vec<(String, String)>)) {
+        f(&mut self.attrs_locked())
     }
 
     pub fn entry(self: &Arc<Self>, index: usize) -> Entry {

@@ -32,7 +32,7 @@ pub fn place(
     for plan in plans.iter() {
         for step in &plan.steps {
             let ctx = match step.node.attr(CTX_GROUP) {
-                Some(g) => Some(*p.groups.get(g).ok_or_else(|| {
+                Some(g) => Some(*p.groups.get(&g).ok_or_else(|| {
                     Error::Graph(format!(
                         "The device assignment not found for group {g} (node {}); group2ctx has {:?}",
                         step.node.name,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 const SUBGRAPH_KEY: &str = "__subgraph_name__";
 
 fn in_subgraph(n: &Node, name: &str) -> bool {
-    n.attr(SUBGRAPH_KEY) == Some(name)
+    n.attr(SUBGRAPH_KEY).as_deref() == Some(name)
 }
 
 /// Replaces every input that a node of subgraph `name` reads from outside it by a fresh
@@ -48,7 +48,7 @@ pub fn cut_subgraph(sym: &Symbol, name: &str) -> (Symbol, Vec<(String, Entry)>) 
                 }
             })
             .collect();
-        let node = Node::from_op(op.clone(), n.name.clone(), n.attrs.clone(), inputs, None);
+        let node = Node::from_op(op.clone(), n.name.clone(), n.attrs(), inputs, None);
         built.insert(key, node);
     }
     let outputs = sym

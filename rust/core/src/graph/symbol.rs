@@ -129,7 +129,7 @@ fn rebuild(n: &Node, name: String, attrs: Vec<(String, String)>, inputs: Vec<Ent
         op: n.op.clone(),
         op_name: n.op_name.clone(),
         name,
-        attrs,
+        attrs: Mutex::new(attrs),
         inputs,
         values: Mutex::new(None),
         leaf_grad: Mutex::new(None),
@@ -230,7 +230,7 @@ impl Symbol {
             op: Some(op),
             op_name: op_name.to_string(),
             name: name.to_string(),
-            attrs,
+            attrs: Mutex::new(attrs),
             inputs,
             values: Mutex::new(None),
             leaf_grad: Mutex::new(None),
@@ -299,7 +299,7 @@ impl Symbol {
             let rename = new_name.filter(|_| Some(key) == head_key);
             if changed || rename.is_some() {
                 let nm = rename.map_or_else(|| n.name.clone(), str::to_string);
-                node_map.insert(key, rebuild(&n, nm, n.attrs.clone(), new_inputs));
+                node_map.insert(key, rebuild(&n, nm, n.attrs(), new_inputs));
             }
         }
         let mut outputs: Vec<Entry> = self
@@ -321,7 +321,7 @@ impl Symbol {
             if var_map.contains_key(&k) {
                 if let Some(first) = outputs.first().cloned() {
                     let n = &first.node;
-                    let renamed = rebuild(n, nm.to_string(), n.attrs.clone(), n.inputs.clone());
+                    let renamed = rebuild(n, nm.to_string(), n.attrs(), n.inputs.clone());
                     for o in outputs.iter_mut() {
                         if Arc::ptr_eq(&o.node, n) {
                             *o = renamed.entry(o.index);
@@ -428,13 +428,13 @@ impl Symbol {
     /// `attr(key)` of the head node (`lr_mult` finds `__lr_mult__`); `None` for groups.
     pub fn attr(&self, key: &str) -> Option<String> {
         let n = self.head_node()?;
-        n.attr(&hidden_key(key)).map(str::to_string)
+        n.attr(&hidden_key(key))
     }
 
     /// `list_attr()`: the first head node's attributes, hidden keys also without underscores.
     pub fn list_attr(&self) -> Vec<(String, String)> {
         match self.outputs.first() {
-            Some(e) => with_plain_hidden(&dedup(&e.node.attrs)),
+            Some(e) => with_plain_hidden(&dedup(&e.node.attrs())),
             None => Vec::new(),
         }
     }
@@ -443,21 +443,41 @@ impl Symbol {
     pub fn attr_dict(&self) -> Vec<(String, Vec<(String, String)>)> {
         topo_order(&self.outputs)
             .iter()
-            .filter(|n| !n.attrs.is_empty())
-            .map(|n| (n.name.clone(), with_plain_hidden(&dedup(&n.attrs))))
+            .filter(|n| n.has_attrs())
+            .map(|n| (n.name.clone(), with_plain_hidden(&dedup(&n.attrs()))))
             .collect()
     }
 
-    /// `_set_attr(**attrs)`: a symbol whose head node carries the extra attributes. Op
-    /// parameters cannot be changed this way (the configured op would disagree with them).
-    pub fn with_attrs(&self, attrs: &[(String, String)]) -> Result<Symbol> {
+    /// The graph with new nodes (`copy.copy`/`copy.deepcopy`, MXNet's `MXSymbolCopy`):
+    /// attributes later set on one graph do not reach the other. Ops are shared (immutable).
+    pub fn deep_copy(&self) -> Symbol {
+        let mut map: HashMap<usize, Arc<Node>> = HashMap::new();
+        let copied = |map: &HashMap<usize, Arc<Node>>, e: &Entry| match map.get(&node_ptr(&e.node))
+        {
+            Some(n) => n.entry(e.index),
+            None => e.clone(),
+        };
+        for n in topo_order(&self.outputs) {
+            let inputs = n.inputs.iter().map(|e| copied(&map, e)).collect();
+            let new = rebuild(&n, n.name.clone(), n.attrs(), inputs);
+            map.insert(node_ptr(&n), new);
+        }
+        Symbol {
+            outputs: self.outputs.iter().map(|e| copied(&map, e)).collect(),
+        }
+    }
+
+    /// `_set_attr(**attrs)`: sets attributes of the head node in place, so every symbol that
+    /// uses the node sees them, as in MXNet. Op parameters cannot be changed this way (the
+    /// configured op would disagree with them).
+    pub fn set_attrs(&self, attrs: &[(String, String)]) -> Result<()> {
         let Some(n) = self.head_node() else {
             return Err(Error::Value(
                 "cannot set attributes on a group of several symbols".into(),
             ));
         };
-        let mut new_attrs = n.attrs.clone();
-        for (k, v) in attrs {
+        let mut keys = Vec::with_capacity(attrs.len());
+        for (k, _) in attrs {
             let key = hidden_key(k);
             if !n.is_variable() && !is_dunder(&key) {
                 let def = registry().get(&n.op_name)?;
@@ -468,12 +488,14 @@ impl Symbol {
                     )));
                 }
             }
-            set_attr(&mut new_attrs, key, v.clone());
+            keys.push(key);
         }
-        let new = rebuild(n, n.name.clone(), new_attrs, n.inputs.clone());
-        Ok(Symbol {
-            outputs: self.outputs.iter().map(|e| new.entry(e.index)).collect(),
-        })
+        n.update_attrs(|list| {
+            for (key, (_, v)) in keys.into_iter().zip(attrs) {
+                set_attr(list, key, v.clone());
+            }
+        });
+        Ok(())
     }
 }
 
@@ -628,11 +650,10 @@ mod tests {
         assert_eq!(g.name(), None);
         assert_eq!(g.output(1).unwrap().name().as_deref(), Some("b"));
         assert!(g.output(2).is_err());
-        let w = g
-            .output(0)
-            .unwrap()
-            .with_attrs(&[("lr_mult".into(), "2".into())])
-            .unwrap();
+        let w = g.output(0).unwrap();
+        w.set_attrs(&[("lr_mult".into(), "2".into())]).unwrap();
+        // In place: the group's node is the same one.
+        assert_eq!(g.attr_dict().len(), 1);
         assert_eq!(
             w.list_attr(),
             vec![

@@ -416,6 +416,8 @@ fn split_op(n: usize, axis: i64, squeeze: bool) -> Arc<dyn Operator> {
         }),
     );
     f.num_outputs = n;
+    // Numbered even when there is one (`s_output0`), as MXNet names them.
+    f.output_names = Some((0..n).map(|i| format!("output{i}")).collect());
     let f = f.with_shape_partial(move |ins, outs| split_partial(n, axis, squeeze, ins, outs));
     f.with_grad(move |g, a| {
         let (na, ax) = (n.to_string(), axis.to_string());

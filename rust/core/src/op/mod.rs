@@ -180,6 +180,12 @@ pub trait Operator: Send + Sync {
     fn aux_inputs(&self) -> &[usize] {
         self.mutate_inputs()
     }
+    /// This op for a bound graph where nothing reads the outputs marked `true` (MXNet gives
+    /// them the request `null`, and some kernels act on that: BatchNorm resets a fixed gamma
+    /// only when its mean output is read). `None` = the same op.
+    fn for_unread_outputs(&self, _unread: &[bool]) -> Option<Arc<dyn Operator>> {
+        None
+    }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()>;
     /// The native GPU kernel: `Ok(false)` (the default) runs `forward` on host copies.
     #[cfg(feature = "cuda")]
@@ -673,6 +679,7 @@ pub type ShapePartialFn =
     Box<dyn Fn(&mut [Option<Shape>], &mut [Option<Shape>]) -> Result<()> + Send + Sync>;
 pub type TypePartialFn =
     Box<dyn Fn(&mut [Option<DType>], &mut [Option<DType>]) -> Result<()> + Send + Sync>;
+pub type UnreadFn = Box<dyn Fn(&[bool]) -> Option<Arc<dyn Operator>> + Send + Sync>;
 
 /// A configured op made of an inference closure and a kernel closure.
 pub struct FnOp {
@@ -707,6 +714,8 @@ pub struct FnOp {
     /// The dtypes an op whose `dtype` was left unset may take from its `out=` array (MXNet's
     /// random ops); `None` = the output dtype is the inferred one.
     pub dtype_from_out: Option<&'static [DType]>,
+    /// See `Operator::for_unread_outputs`.
+    pub unread: Option<UnreadFn>,
     /// Native GPU kernel; `None` = the host path (see `kernels::cuda::host`).
     #[cfg(feature = "cuda")]
     pub cuda: Option<crate::kernels::cuda::CudaFn>,
@@ -740,6 +749,7 @@ impl FnOp {
             shape_partial: None,
             type_partial: None,
             dtype_from_out: None,
+            unread: None,
             #[cfg(feature = "cuda")]
             cuda: None,
         }
@@ -830,6 +840,9 @@ impl Operator for FnOp {
     }
     fn aux_inputs(&self) -> &[usize] {
         self.aux.as_deref().unwrap_or(&self.mutate)
+    }
+    fn for_unread_outputs(&self, unread: &[bool]) -> Option<Arc<dyn Operator>> {
+        self.unread.as_ref().and_then(|f| f(unread))
     }
     fn forward(&self, cx: &OpCtx, inputs: &[NDArray], outputs: &[NDArray]) -> Result<()> {
         (self.forward)(cx, inputs, outputs)

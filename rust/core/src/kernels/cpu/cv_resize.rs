@@ -1,10 +1,13 @@
 //! OpenCV 3.4's `cv::resize` of uint8 (H, W, C) images, the arithmetic MXNet 1.9.1's image
 //! iterators and `mx.image.imresize` inherit, bit for bit: source positions in double,
-//! fractions in float32, 11-bit fixed-point weights. Bilinear (and area when it grows an
-//! axis) rounds the vertical pass the way OpenCV's SIMD rows do; bicubic and Lanczos sum
-//! exactly in integers and round half to even once; area shrinking weighs the covered
-//! source cells in double. (`tests/python/test_image.py` holds MXNet's outputs;
-//! `tests/python/cv_resize_model.py` is the numpy statement of the same rules.)
+//! fractions and kernel coefficients in float32, 11-bit fixed-point weights. Bilinear (and
+//! area when it grows an axis) rounds the vertical pass the way OpenCV's SIMD rows do;
+//! bicubic sums the first multiple of 8 values of each output row in float32 (its SSE2 rows)
+//! and the rest exactly in integers, rounded half up, as Lanczos all of them; area shrinking
+//! by whole factors averages blocks (2x2 ones rounded half up, as does bilinear at exactly
+//! half size), by other factors weighs the covered cells in float32. (`tests/python/
+//! test_image.py` holds MXNet's outputs; `tests/python/cv_resize_model.py` is the numpy
+//! statement of the same rules.)
 //!
 //! A resize is a `Plan` (the taps of every output column and row) applied to blocks of output
 //! rows; each block runs the horizontal pass once per source row it needs.
@@ -116,7 +119,8 @@ fn area_up_taps(src: usize, dst: usize, clamp_weights: bool) -> Taps<f32> {
 }
 
 /// Area on a shrinking axis: every source cell the output cell covers, weighted by overlap.
-fn area_down_taps(src: usize, dst: usize) -> Taps<f64> {
+/// OpenCV's `computeResizeAreaTab`: fractions in double, stored as float32.
+fn area_down_taps(src: usize, dst: usize) -> Taps<f32> {
     let scale = 1.0 / (dst as f64 / src as f64);
     let rows: Vec<Vec<(usize, f64)>> = (0..dst)
         .map(|d| {
@@ -149,37 +153,50 @@ fn area_down_taps(src: usize, dst: usize) -> Taps<f64> {
         for j in 0..k {
             let (s, w) = taps.get(j).copied().unwrap_or((last, 0.0));
             t.idx.push(s);
-            t.w.push(w);
+            t.w.push(w as f32);
         }
     }
     t
 }
 
+/// OpenCV's `interpolateCubic`, in float32 as it computes (the last weight completes 1).
 fn cubic_coeffs(x: f32) -> [f32; 4] {
-    let (a, x) = (-0.75f64, x as f64);
+    let a = -0.75f32;
     let c0 = ((a * (x + 1.0) - 5.0 * a) * (x + 1.0) + 8.0 * a) * (x + 1.0) - 4.0 * a;
     let c1 = ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
     let c2 = ((a + 2.0) * (1.0 - x) - (a + 3.0)) * (1.0 - x) * (1.0 - x) + 1.0;
-    [c0 as f32, c1 as f32, c2 as f32, (1.0 - c0 - c1 - c2) as f32]
+    [c0, c1, c2, 1.0 - c0 - c1 - c2]
 }
 
-fn sinc(x: f64) -> f64 {
-    let y = std::f64::consts::PI * if x == 0.0 { 1e-20 } else { x };
-    y.sin() / y
-}
-
+/// OpenCV's `interpolateLanczos4`: offsets in float32, the sines in double from one angle
+/// by the addition theorem, the normalising sum in float32.
 fn lanczos4_coeffs(x: f32) -> [f32; 8] {
     if x < f32::EPSILON {
         return [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
     }
-    let mut c = [0.0f64; 8];
-    for (j, c) in c.iter_mut().enumerate() {
-        let t = (x as f64 + 3.0) - j as f64;
-        *c = sinc(t) * sinc(t / 4.0);
+    const S45: f64 = std::f64::consts::FRAC_1_SQRT_2;
+    const CS: [(f64, f64); 8] = [
+        (1.0, 0.0),
+        (-S45, -S45),
+        (0.0, 1.0),
+        (S45, -S45),
+        (-1.0, 0.0),
+        (S45, S45),
+        (0.0, -1.0),
+        (-S45, S45),
+    ];
+    let quarter = std::f64::consts::PI * 0.25;
+    let y0 = -f64::from(x + 3.0) * quarter;
+    let (s0, c0) = (y0.sin(), y0.cos());
+    let mut c = [0.0f32; 8];
+    let mut sum = 0.0f32;
+    for (i, (v, (a, b))) in c.iter_mut().zip(CS).enumerate() {
+        let y = -f64::from(x + 3.0 - i as f32) * quarter;
+        *v = ((a * s0 + b * c0) / (y * y)) as f32;
+        sum += *v;
     }
-    // numpy's pairwise order for eight values (the model these weights are checked against)
-    let sum = ((c[0] + c[1]) + (c[2] + c[3])) + ((c[4] + c[5]) + (c[6] + c[7]));
-    c.map(|v| (v / sum) as f32)
+    let inv = 1.0 / sum;
+    c.map(|v| v * inv)
 }
 
 /// A `ksize`-tap kernel centred on each output position, borders replicated.
@@ -210,13 +227,18 @@ fn to_fixed(t: Taps<f32>) -> Taps<i32> {
     }
 }
 
-/// How the vertical pass rounds.
+/// How the vertical pass sums and rounds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Round {
-    /// OpenCV's vector rows: high 16 bits of (row >> 4) * weight, summed, then >> 2 rounded.
+    /// OpenCV's bilinear vector rows: high 16 bits of (row >> 4) * weight, summed, then >> 2
+    /// rounded.
     Simd,
-    /// the exact integer sum over 2^22, half to even
-    Exact,
+    /// Bicubic: OpenCV's SSE2 rows (`VResizeCubicVec_32s8u`) take 8 values at a time, in
+    /// float32 (rows times weights / 2^22, added left to right, rounded half to even); the
+    /// values after the last multiple of 8 fall to `HalfUp`.
+    CubicVec,
+    /// The exact integer sum over 2^22, rounded half up (`FixedPtCast`).
+    HalfUp,
 }
 
 #[derive(Debug)]
@@ -230,9 +252,14 @@ enum Kind {
         y: Taps<i32>,
         round: Round,
     },
+    /// Shrinking by whole factors: the mean of each block.
+    AreaFast {
+        sx: usize,
+        sy: usize,
+    },
     Area {
-        x: Taps<f64>,
-        y: Taps<f64>,
+        x: Taps<f32>,
+        y: Taps<f32>,
     },
 }
 
@@ -263,8 +290,12 @@ impl Plan {
                 ),
             ));
         }
+        // OpenCV takes whole shrink factors to its block average, and bilinear too at half size.
+        let whole = ow <= w && oh <= h && w % ow == 0 && h % oh == 0;
+        let half = w == 2 * ow && h == 2 * oh;
         let kind = match interp {
             NEAREST => Kind::Nearest { xs: nearest_taps(w, ow), ys: nearest_taps(h, oh) },
+            LINEAR | AREA if half || (interp == AREA && whole) => Kind::AreaFast { sx: w / ow, sy: h / oh },
             LINEAR => Kind::Fixed {
                 x: to_fixed(linear_taps(w, ow, true)),
                 y: to_fixed(linear_taps(h, oh, false)),
@@ -279,12 +310,12 @@ impl Plan {
             CUBIC => Kind::Fixed {
                 x: to_fixed(kernel_taps(w, ow, cubic_coeffs)),
                 y: to_fixed(kernel_taps(h, oh, cubic_coeffs)),
-                round: Round::Exact,
+                round: Round::CubicVec,
             },
             LANCZOS4 => Kind::Fixed {
                 x: to_fixed(kernel_taps(w, ow, lanczos4_coeffs)),
                 y: to_fixed(kernel_taps(h, oh, lanczos4_coeffs)),
-                round: Round::Exact,
+                round: Round::HalfUp,
             },
             _ => {
                 return Err(Error::param(
@@ -350,16 +381,53 @@ impl Plan {
                                 *a += r as i64 * wt as i64;
                             }
                         }
+                        let half = 1i64 << (2 * COEF_BITS - 1);
                         for (o, &v) in dst.iter_mut().zip(&acc) {
-                            *o = round_shift_even(v, 2 * COEF_BITS).clamp(0, 255) as u8;
+                            *o = ((v + half) >> (2 * COEF_BITS)).clamp(0, 255) as u8;
+                        }
+                        if *round == Round::CubicVec {
+                            let vec = row / 8 * 8;
+                            let scale = 1.0 / (1u64 << (2 * COEF_BITS)) as f32;
+                            let b: Vec<f32> = ws.iter().map(|&w| w as f32 * scale).collect();
+                            let src: Vec<&[i32]> = ys.iter().map(|&s| rows.get(s)).collect();
+                            for (i, o) in dst[..vec].iter_mut().enumerate() {
+                                let mut v = src[0][i] as f32 * b[0];
+                                for (r, &bk) in src[1..].iter().zip(&b[1..]) {
+                                    v += r[i] as f32 * bk;
+                                }
+                                *o = v.round_ties_even().clamp(0.0, 255.0) as u8;
+                            }
                         }
                     }
                 }
             }
+            Kind::AreaFast { sx, sy } => {
+                let (sx, sy) = (*sx, *sy);
+                let halve = sx == 2 && sy == 2 && matches!(c, 1 | 3 | 4);
+                let inv = 1.0 / (sx * sy) as f32;
+                for (oy, dst) in (r0..r1).zip(out.chunks_exact_mut(row)) {
+                    let lines = &src[oy * sy * w * c..(oy + 1) * sy * w * c];
+                    for (i, o) in dst.iter_mut().enumerate() {
+                        let (ox, ch) = (i / c, i % c);
+                        let mut sum = 0u32;
+                        for line in lines.chunks_exact(w * c) {
+                            for k in 0..sx {
+                                sum += u32::from(line[(ox * sx + k) * c + ch]);
+                            }
+                        }
+                        *o = if halve {
+                            ((sum + 2) >> 2) as u8
+                        } else {
+                            (sum as f32 * inv).round_ties_even().clamp(0.0, 255.0) as u8
+                        };
+                    }
+                }
+            }
             Kind::Area { x, y } => {
+                // float32 throughout, in OpenCV's order (`resizeArea_<uchar, float>`)
                 let rows =
-                    Rows::horizontal(src, w, c, x, y, r0, r1, |a: f64, p, wt| a + p as f64 * wt);
-                let mut acc = vec![0.0f64; row];
+                    Rows::horizontal(src, w, c, x, y, r0, r1, |a: f32, p, wt| a + p as f32 * wt);
+                let mut acc = vec![0.0f32; row];
                 for (oy, dst) in (r0..r1).zip(out.chunks_exact_mut(row)) {
                     let (ys, ws) = y.of(oy);
                     // from zero, tap by tap: the order the model sums in
@@ -375,18 +443,6 @@ impl Plan {
                 }
             }
         }
-    }
-}
-
-/// v / 2^bits rounded half to even (numpy's rint of the exact quotient).
-fn round_shift_even(v: i64, bits: u32) -> i64 {
-    let q = v >> bits;
-    let r = v - (q << bits);
-    let half = 1i64 << (bits - 1);
-    if r > half || (r == half && q & 1 == 1) {
-        q + 1
-    } else {
-        q
     }
 }
 
@@ -517,15 +573,5 @@ mod tests {
                 assert_eq!(parts, whole, "interp {interp}");
             }
         }
-    }
-
-    #[test]
-    fn rounding_half_to_even() {
-        let s = 1 << 22;
-        assert_eq!(round_shift_even(s / 2, 22), 0);
-        assert_eq!(round_shift_even(3 * s / 2, 22), 2);
-        assert_eq!(round_shift_even(3 * s / 2 + 1, 22), 2);
-        assert_eq!(round_shift_even(-s / 2 - 1, 22), -1);
-        assert_eq!(round_shift_even(5 * s, 22), 5);
     }
 }

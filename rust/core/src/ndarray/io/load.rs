@@ -194,8 +194,8 @@ impl Record<'_> {
                 let ncols = shape.dims()[1];
                 let mut values = data.chunks_exact(es).zip(indices.iter());
                 let mut ptrs = indptr.iter();
-                // indptr was checked to start at 0, never decrease and end at the number
-                // of stored values, and every column index to be below ncols.
+                // indptr was checked to start at 0, never decrease and end at most at the
+                // number of stored values, and every column index it uses to be below ncols.
                 if let Some(mut begin) = ptrs.next() {
                     for (row, end) in ptrs.enumerate() {
                         for (src, col) in values.by_ref().take((end - begin) as usize) {
@@ -770,12 +770,14 @@ fn sparse_body<'a>(
         }
         prev = p;
     }
-    if !all_zero && prev as u64 != stored as u64 {
-        return Err(bad(format!(
-            "csr indptr ends at {prev}, not at {stored} values"
-        )));
-    }
-    if let Some(c) = indices.iter().find(|&c| c < 0 || c as u64 >= ncols as u64) {
+    // MXNet writes csr arrays whose indptr ends before the stored values (its `a - a` of a csr
+    // keeps the old entries): the rows hold the first `prev` of them, the rest are unused.
+    let used = usize::try_from(prev).unwrap_or(0);
+    if let Some(c) = indices
+        .iter()
+        .take(used)
+        .find(|&c| c < 0 || c as u64 >= ncols as u64)
+    {
         return Err(bad(format!(
             "csr column index {c} is out of range for shape {shape}"
         )));

@@ -104,7 +104,7 @@ pub(crate) fn quantize_bias(b: &[f32], scales: &[f32], ds: f32) -> Vec<f32> {
 fn parse_attr<T>(n: &Node, key: &str, default: T, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
     match n.attr(key) {
         None => Ok(default),
-        Some(v) => parse(v)
+        Some(v) => parse(&v)
             .ok_or_else(|| Error::param(OP, format!("{}: {key}={v:?} cannot be parsed", n.name))),
     }
 }
@@ -120,7 +120,8 @@ fn parse_bool(v: &str) -> Option<bool> {
 impl Cfg {
     pub(crate) fn new(p: &Params, body: &Body, layer: &Node) -> Result<Cfg> {
         let spec = shared_params(false);
-        let cp = Params::new("Convolution", &spec, &layer.attrs)?;
+        let attrs = layer.attrs();
+        let cp = Params::new("Convolution", &spec, &attrs)?;
         let conv = ConvCfg::parse("Convolution", &cp)?;
         let bn = if p.bool("with_bn")? {
             let n = super::body_node(body, "BatchNorm").ok_or_else(|| {

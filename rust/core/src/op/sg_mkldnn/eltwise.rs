@@ -47,7 +47,7 @@ fn float_attr(op: &str, n: &Node, key: &str, default: Option<f32>) -> Result<f32
             op,
             format!("{} ({}): {key} is required", n.name, n.op_name),
         )),
-        (Some(v), _) => parse_float(v).map(|f| f as f32).ok_or_else(|| {
+        (Some(v), _) => parse_float(&v).map(|f| f as f32).ok_or_else(|| {
             Error::param(
                 op,
                 format!("{} ({}): {key}={v:?} is not a number", n.name, n.op_name),
@@ -74,7 +74,7 @@ impl Eltwise {
             Layer::Conv => Err(unsupported(format!("op {}", n.op_name))),
         };
         match n.op_name.as_str() {
-            "Activation" => match n.attr("act_type").unwrap_or("") {
+            "Activation" => match n.attr("act_type").as_deref().unwrap_or("") {
                 "relu" => Ok(Eltwise::Relu(0.0)),
                 "sigmoid" => Ok(Eltwise::Sigmoid),
                 "tanh" => Ok(Eltwise::Tanh),
@@ -83,7 +83,7 @@ impl Eltwise {
             },
             "LeakyReLU" => {
                 let slope = || float_attr(op, n, "slope", Some(0.25));
-                match n.attr("act_type").unwrap_or("leaky") {
+                match n.attr("act_type").as_deref().unwrap_or("leaky") {
                     "leaky" => Ok(Eltwise::Relu(slope()?)),
                     "elu" => Ok(Eltwise::Elu(slope()?)),
                     "gelu" => Ok(Eltwise::Gelu),

@@ -48,7 +48,7 @@ pub(crate) struct Cfg {
 }
 
 fn attr_bool(n: &Node, key: &str, default: bool) -> Result<bool> {
-    match n.attr(key).map(str::trim) {
+    match n.attr(key).as_deref().map(str::trim) {
         None => Ok(default),
         Some("True" | "true" | "1") => Ok(true),
         Some("False" | "false" | "0") => Ok(false),
@@ -66,6 +66,7 @@ impl Cfg {
             quantized && p.is_set("channel_wise_quantize") && p.bool("channel_wise_quantize")?;
         let num_hidden = layer
             .attr("num_hidden")
+            .as_deref()
             .and_then(parse_int)
             .and_then(|v| usize::try_from(v).ok())
             .ok_or_else(|| {

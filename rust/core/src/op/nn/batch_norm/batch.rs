@@ -78,7 +78,7 @@ pub(super) fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
             } else {
                 write_f64(&outs[2], &istd);
             }
-            if cfg.fix_gamma {
+            if cfg.fix_gamma && cfg.write_gamma {
                 // MXNet 1.9.1 writes the fixed gamma back, so weight decay or a loaded value
                 // never moves it from 1 between steps (observed in its checkpoints).
                 write_f64(&ins[1], &vec![1.0; c]);
@@ -146,11 +146,22 @@ pub(super) fn batch_norm(cfg: BnCfg, visible: usize) -> Arc<dyn Operator> {
     });
     op.num_outputs = 3;
     op.visible_outputs = Some(visible);
-    op.mutate = if cfg.fix_gamma {
+    op.mutate = if cfg.fix_gamma && cfg.write_gamma {
         vec![1, 3, 4]
     } else {
         vec![3, 4]
     };
+    if cfg.fix_gamma && cfg.write_gamma && cfg.name == "BatchNorm" {
+        op.unread = Some(Box::new(move |unread| {
+            unread.get(1).copied().unwrap_or(false).then(|| {
+                let cfg = BnCfg {
+                    write_gamma: false,
+                    ..cfg
+                };
+                batch_norm(cfg, visible)
+            })
+        }));
+    }
     op.aux = Some(vec![3, 4]);
     // Hidden outputs are named too: a monitor shows them (`bn_mean`), as MXNet's does.
     op.output_names = Some(vec!["output".into(), "mean".into(), "var".into()]);

@@ -27,7 +27,8 @@ pub fn forward(cfg: BnCfg) -> CudaFn {
         let dt = x.dtype();
         let (outer, c, inner) = split(x.shape(), norm_axis(cfg.axis, x.ndim(), "BatchNorm")?);
         let (mean, istd, gamma) = (dptr(&outs[1]), dptr(&outs[2]), dptr(&ins[1]));
-        let fix = Arg::I(i32::from(cfg.fix_gamma));
+        // These kernels use the flag only to reset gamma.
+        let fix = Arg::I(i32::from(cfg.fix_gamma && cfg.write_gamma));
         if train(&cfg, cx) {
             let args = [
                 Arg::U(dptr(x)),

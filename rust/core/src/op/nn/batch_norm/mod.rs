@@ -77,6 +77,10 @@ struct BnCfg {
     var_out: bool,
     /// `_contrib_BatchNormWithReLU`: the output goes through max(0, .).
     relu: bool,
+    /// Under `fix_gamma`, gamma is reset to 1 by the forward pass. MXNet's BatchNorm does so
+    /// only when its mean output is read (a backward pass or an output of the graph), so an
+    /// inference-only executor leaves a loaded gamma as it was; its other variants always do.
+    write_gamma: bool,
 }
 
 impl BnCfg {
@@ -90,6 +94,7 @@ impl BnCfg {
             axis,
             var_out: false,
             relu: false,
+            write_gamma: true,
         }
     }
 }

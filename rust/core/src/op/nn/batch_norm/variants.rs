@@ -36,6 +36,7 @@ fn configure(
         axis,
         var_out,
         relu,
+        write_gamma: true,
     };
     if cfg.eps.is_nan() || cfg.eps < 0.0 {
         return Err(Error::param(
