@@ -1,5 +1,6 @@
 """Checkpoints, the KVStore helpers shared by the trainers, and the deprecated
 ``mx.model.FeedForward`` (MXNet 1.x's ``mxnet.model``)."""
+import functools
 import importlib.util
 import logging
 import os
@@ -174,6 +175,13 @@ def load_checkpoint(prefix, epoch):
     return symbol, arg_params, aux_params
 
 
+def _init_by_name(initializer, desc, arr):
+    # The name-only call warns that it is deprecated: a caller's advice, not the user's.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        initializer(str(desc), arr)
+
+
 def _as_contexts(ctx):
     if ctx is None:
         return [cpu()]
@@ -268,19 +276,20 @@ class FeedForward(BASE_ESTIMATOR):
         return X
 
     def _init_eval_iter(self, eval_data):
+        """A DataIter from ``eval_data``: an iterator, or a (data, label) pair of arrays or
+        lists, as MXNet takes it."""
         if eval_data is None or isinstance(eval_data, io.DataIter):
             return eval_data
         if isinstance(eval_data, (tuple, list)) and len(eval_data) == 2:
-            if eval_data[0] is None:
-                return None
             data, label = eval_data
-            if isinstance(data, (np.ndarray, NDArray)):
-                return self._init_iter(data, label, is_train=True)
-            if isinstance(data, io.DataIter):
+            if data is None:
+                raise ValueError("Eval data is NONE")
+            if label is None and isinstance(data, io.DataIter):
                 return data
-            raise TypeError("Eval data must be DataIter, or NDArray/numpy.ndarray pair "
-                            "(i.e. tuple/list of length 2)")
-        raise TypeError("Eval data must be DataIter, or NDArray/numpy.ndarray pair "
+            data = np.array(data) if isinstance(data, list) else data
+            label = np.array(label) if isinstance(label, list) else label
+            return self._init_iter(data, label, is_train=True)
+        raise TypeError("Eval data must be DataIter, or NDArray/numpy.ndarray/list pair "
                         "(i.e. tuple/list of length 2)")
 
     # -- the module that does the work -------------------------------------------------------
@@ -332,7 +341,12 @@ class FeedForward(BASE_ESTIMATOR):
         symbol = mod.symbol
         self.symbol = symbol
         self._check_arguments()
-        mod.init_params(initializer=self.initializer, arg_params=self.arg_params,
+        # MXNet's FeedForward initializes by name alone: its initializer never sees the
+        # variables' `init=` attributes (which Module honours).
+        initializer = self.initializer
+        if initializer is not None:
+            initializer = functools.partial(_init_by_name, self.initializer)
+        mod.init_params(initializer=initializer, arg_params=self.arg_params,
                         aux_params=self.aux_params, allow_missing=True,
                         allow_extra=self.allow_extra_params)
         self._init_optimizer(mod, kvstore)
@@ -434,8 +448,6 @@ class FeedForward(BASE_ESTIMATOR):
         ex, data_arrays = self._predictor(X)
         outputs, datas, labels = None, [], []
         for i, batch in enumerate(X):
-            if num_batch is not None and i == num_batch:
-                break
             keep = batch.data[0].shape[0] - (batch.pad or 0)
             outs = [o[:keep].asnumpy() for o in self._run(ex, data_arrays, batch)]
             if outputs is None:
@@ -445,15 +457,17 @@ class FeedForward(BASE_ESTIMATOR):
             if return_data:
                 datas.append([d[:keep].asnumpy() for d in batch.data])
                 labels.append([lb[:keep].asnumpy() for lb in batch.label or []])
+            # Counted after the batch, as MXNet does: num_batch=0 predicts everything.
+            if num_batch is not None and i + 1 == num_batch:
+                break
         if outputs is None:
             raise ValueError("predict: the data iterator gave no batch")
         outputs = [np.concatenate(o) for o in outputs]
         if return_data:
             data = [np.concatenate([d[i] for d in datas]) for i in range(len(datas[0]))]
             label = [np.concatenate([lb[i] for lb in labels]) for i in range(len(labels[0]))]
-            if len(outputs) == 1:
-                return outputs[0], data[0], label[0] if label else None
-            return outputs, data, label
+            # Each of the three alone when single, as MXNet returns them (no label: []).
+            return tuple(x[0] if len(x) == 1 else x for x in (outputs, data, label))
         return outputs[0] if len(outputs) == 1 else outputs
 
     def score(self, X, eval_metric="acc", num_batch=None, batch_end_callback=None, reset=True):

@@ -430,6 +430,10 @@ def test_while_loop_stops_at_max_iterations():
     np.testing.assert_allclose(f, [8.0])
     # out[t] = 2 (i + t) for 3 steps, final = i + 3 (head gradients of ones)
     np.testing.assert_allclose(g["i"], [3 * 2 + 1.0])
+    # MXNet 1.9.1 refuses max_iterations=0 (its parameter's lower bound is 1).
+    with pytest.raises(mx.base.MXNetError, match="max_iterations should be greater equal to 1"):
+        mx.sym.contrib.while_loop(lambda i: i < 100, lambda i: (i * 2, i + 1), [i],
+                                  max_iterations=0)
 
 
 def test_while_loop_json_and_mxnet_values():

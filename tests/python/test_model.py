@@ -196,3 +196,27 @@ def test_predict_runs_on_the_first_context_from_data_shapes_alone():
     # New parameters are used by the next predict (the bound executor is kept).
     model.arg_params = {"fc_weight": mx.nd.zeros((10, 20)), "fc_bias": mx.nd.zeros((10,))}
     np.testing.assert_allclose(model.predict(x), np.full((30, 10), 0.1), rtol=1e-6)
+
+
+def test_feedforward_edges_as_mxnet():
+    # MXNet 1.9.1's FeedForward: the initializer goes by name and ignores a variable's init=,
+    # predict counts num_batch after each batch (0 predicts all) and returns single data and
+    # label arrays unwrapped, and eval_data may be a pair of lists.
+    w = mx.sym.Variable("fc_weight", init=mx.init.Constant(0.25))
+    d = mx.sym.Variable("data")
+    fc = mx.sym.FullyConnected(d, weight=w, num_hidden=3, name="fc")
+    x = np.arange(14, dtype=np.float32).reshape(7, 2)
+    model = mx.model.FeedForward(mx.sym.SoftmaxOutput(fc, name="softmax"), num_epoch=1,
+                                 numpy_batch_size=3, initializer=mx.init.One(), learning_rate=0)
+    model.fit(x, np.zeros(7, np.float32), eval_data=(x.tolist(), [0.0] * 7))
+    np.testing.assert_array_equal(model.arg_params["fc_weight"].asnumpy(), np.ones((3, 2)))
+    assert model.predict(x, num_batch=0).shape == (7, 3)
+    assert model.predict(x, num_batch=1).shape == (3, 3)
+    both = mx.model.FeedForward(mx.sym.Group([mx.sym.SoftmaxOutput(fc, name="softmax"),
+                                              d * 2]),
+                                arg_params=model.arg_params, numpy_batch_size=3)
+    outs, data, label = both.predict(x, return_data=True)
+    assert len(outs) == 2 and isinstance(data, np.ndarray) and isinstance(label, np.ndarray)
+    np.testing.assert_array_equal(data, x)
+    with pytest.raises(ValueError, match="Eval data is NONE"):
+        model.fit(x, np.zeros(7, np.float32), eval_data=(None, [0.0] * 7))

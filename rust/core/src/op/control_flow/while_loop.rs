@@ -58,6 +58,12 @@ impl WhileLoop {
         let num_outputs = parse_int(NAME, "num_outputs", attrs)?;
         let num_out_data = parse_int(NAME, "num_out_data", attrs)?;
         let max_iterations = parse_int(NAME, "max_iterations", attrs)?;
+        if max_iterations == 0 {
+            // MXNet's parameter bound: its outputs have max_iterations rows.
+            return Err(perr(
+                "value 0 for Parameter max_iterations should be greater equal to 1".into(),
+            ));
+        }
         let cond_locs = parse_locs(NAME, "cond_input_locs", attrs)?;
         let func_locs = parse_locs(NAME, "func_input_locs", attrs)?;
         let func_var_locs = parse_locs(NAME, "func_var_locs", attrs)?;
