@@ -9,7 +9,9 @@ import base64
 import hashlib
 import io
 import json
+import os
 import random
+import threading
 import zlib
 
 import numpy as np
@@ -173,6 +175,23 @@ def test_imread(tmp_path):
     assert mx.img.imread(p, flag=0).shape == (9, 11, 1)
     with pytest.raises(MXNetError, match="imread.*nope.png"):
         mx.img.imread(str(tmp_path / "nope.png"))
+
+
+def test_imread_device_and_pipe(tmp_path):
+    # a device that never ends is judged by its first bytes (reading on would fill the memory)
+    with pytest.raises(MXNetError, match="not an image file"):
+        mx.img.imread("/dev/zero")
+    a = decode_pat()
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    fifo = str(tmp_path / "pipe")
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: open(fifo, "wb").write(buf.getvalue()))
+    writer.start()
+    try:
+        np.testing.assert_array_equal(mx.img.imread(fifo).asnumpy(), a)
+    finally:
+        writer.join()
 
 
 def test_imdecode_errors():

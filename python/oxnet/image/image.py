@@ -11,7 +11,9 @@ and 3 "bicubic"; its code and ours do what OpenCV does.)
 """
 import json
 import numbers
+import os
 import random
+import stat
 import warnings
 
 import numpy as np
@@ -66,12 +68,26 @@ def _decode_np(buf, flag, to_rgb, fn):
     return np.ascontiguousarray(arr)
 
 
+# Leading bytes of the formats the decoders read (JPEG, PNG, GIF, BMP, TIFF, WebP, PNM).
+_IMAGE_MAGICS = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"RIFF",
+                 b"P1", b"P2", b"P3", b"P4", b"P5", b"P6")
+
+
+def _read_stream(f, filename):
+    """A device or pipe has no end to read to unless it holds an image: look at its first bytes
+    before reading on (/dev/zero would fill the memory)."""
+    head = f.read(16)
+    if not head.startswith(_IMAGE_MAGICS):
+        raise MXNetError("imread(%r): not an image file (it starts with %r)" % (filename, head[:8]))
+    return head + f.read()
+
+
 def imread(filename, flag=1, to_rgb=True, out=None):
     """Read and decode an image file to an HWC uint8 NDArray (RGB unless to_rgb is False;
     flag=0 gives one gray channel)."""
     try:
         with open(filename, "rb") as f:
-            buf = f.read()
+            buf = f.read() if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else _read_stream(f, filename)
     except OSError as e:
         raise MXNetError("imread: cannot open %r: %s" % (filename, e.strerror)) from e
     return _ret(_decode_np(buf, flag, to_rgb, "imread(%r)" % (filename,)), out)
