@@ -699,3 +699,101 @@ def test_unclosed_tuple_attributes_are_refused():
             mx.nd.reshape(x, shape=bad)
     assert mx.nd.reshape(x, shape="[4, 6)").shape == (4, 6)  # kinds need not pair
     assert mx.nd.reshape(x, shape="24").shape == (24,)
+
+
+# ------------------------------------------------- integer outputs, as MXNet's C++ computes them
+
+def test_integer_mean_wraps_its_sum_and_count_in_the_dtype():
+    # MXNet sums in the element type and divides by the count cast to it: 300 uint8 values
+    # sum to 300 % 256 = 44 and count 300 % 256 = 44 (printed by MXNet 1.9.1)
+    for n, dt, want in [(300, "uint8", 1), (200, "uint8", 0), (200, "int8", 1), (257, "uint8", 0)]:
+        a = mx.nd.array(np.arange(n) % 3, dtype=dt)
+        assert a.mean().asnumpy().tolist() == [want], (n, dt)
+    x = mx.nd.array([[100, 100], [100, 50]], dtype="int8")
+    assert x.mean(axis=1).asnumpy().tolist() == [-28, -53]  # 200 and 150 wrap to -56, -106
+    assert mx.nd.array([2 ** 30] * 4, dtype="int32").mean().asnumpy().tolist() == [0]
+
+
+def test_integer_division_by_zero_is_a_cast_infinity():
+    # `2 / x` divides in double and casts back: INT_MIN for 32/64-bit, 0 for 8-bit types
+    for dt, low in [("int32", -2 ** 31), ("int64", -2 ** 63), ("int8", 0), ("uint8", 0)]:
+        x = mx.nd.array([0, 3], dtype=dt)
+        assert (7 / x).asnumpy().tolist() == [low, 2], dt
+
+
+def test_float_parameters_wrap_into_integer_outputs():
+    # static_cast of a double into a narrow integer: truncate to int32, keep the low bytes
+    oh = mx.nd.one_hot(mx.nd.array([0, 1]), depth=3, on_value=-3.51, off_value=300.6, dtype="uint8")
+    assert oh.asnumpy().tolist() == [[253, 44, 44], [44, 253, 44]]
+    oh = mx.nd.one_hot(mx.nd.array([1]), depth=2, on_value=130.6, dtype="int8")
+    assert oh.asnumpy().tolist() == [[0, -126]]
+    m = mx.nd.SequenceMask(mx.nd.ones((2, 1), dtype="uint8"), mx.nd.array([1]),
+                           use_sequence_length=True, value=300.6)
+    assert m.asnumpy().tolist() == [[1], [44]]
+    # arange_like casts start and step first, then steps in the dtype (as arange does)
+    r = mx.nd.contrib.arange_like(mx.nd.zeros(4, dtype="int32"), start=-3.1, step=1.7)
+    assert r.asnumpy().tolist() == [-3, -2, -1, 0]
+    assert r.asnumpy().tolist() == mx.nd.arange(-3.1, 3, 1.7, dtype="int32").asnumpy().tolist()
+    r = mx.nd.contrib.arange_like(mx.nd.zeros(3, dtype="uint8"), start=-4)
+    assert r.asnumpy().tolist() == [252, 253, 254]
+    q = mx.nd.contrib.quadratic(mx.nd.array([20, 3], dtype="uint8"), a=1, c=17)
+    assert q.asnumpy().tolist() == [161, 26]
+    q = mx.nd.contrib.quadratic(mx.nd.array([70000], dtype="int32"), a=1)
+    assert q.asnumpy().tolist() == [-2 ** 31]
+
+
+def test_integer_special_functions_and_smooth_l1_cast_as_mxnet():
+    g = mx.nd.gamma(mx.nd.array([7, 0, -3, 30], dtype="int8"))
+    assert g.asnumpy().tolist() == [-48, 0, 0, 0]
+    g = mx.nd.gamma(mx.nd.array([7, 0, -3, 30], dtype="int32"))
+    assert g.asnumpy().tolist() == [720] + [-2 ** 31] * 3
+    # smooth_l1 of integers computes in double and truncates
+    x = [-3, -1, 0, 1, 2, 5]
+    assert mx.nd.smooth_l1(mx.nd.array(x, dtype="int32"), scalar=1).asnumpy().tolist() == [2, 0, 0, 0, 1, 4]
+    assert mx.nd.smooth_l1(mx.nd.array(x, dtype="uint8"), scalar=1).asnumpy().tolist() == [252, 254, 0, 0, 1, 4]
+    # its scalar is a double: no float32 rounding on float64 data
+    y = mx.nd.smooth_l1(mx.nd.array([-20, 0.3, 20], dtype="float64"), scalar=0.3).asnumpy()
+    np.testing.assert_allclose(y, [20 - 0.5 / 0.09, 0.5 * 0.09 * 0.09, 20 - 0.5 / 0.09], rtol=1e-15)
+
+
+def test_decimal_parameters_read_as_mxnets_parser_reads_them():
+    # dmlc adds the integer and fraction digits in the field's type: an ulp from the nearest
+    # value for about one decimal in twenty (values printed by MXNet 1.9.1)
+    z = mx.nd.zeros(1, dtype="float64")
+    assert mx.nd.clip(z, a_min=2.265, a_max=2.265).asnumpy()[0] == 2.2649998664855957  # float
+    assert mx.nd.contrib.quadratic(z, c=2.594).asnumpy()[0] == 2.5939998626708984
+    assert (z + 1.64).asnumpy()[0] == 1.6400000000000001  # double
+    assert (z + 3.5563).asnumpy()[0] == 3.5563000000000002
+    assert (z + 1e300).asnumpy()[0] == 9.999999999999998e+299
+    assert (z + 0.1).asnumpy()[0] == 0.1
+
+
+def test_out_may_hold_only_the_visible_outputs():
+    # BatchNorm, Dropout and box_nms compute hidden outputs too; MXNet makes those itself
+    x = mx.nd.array(np.arange(12, dtype=np.float32).reshape(2, 3, 2))
+    g, b, m, v = mx.nd.ones(3), mx.nd.zeros(3), mx.nd.zeros(3), mx.nd.ones(3)
+    want = mx.nd.BatchNorm(x, g, b, m, v, fix_gamma=False)
+    out = mx.nd.zeros((2, 3, 2))
+    mx.nd.BatchNorm(x, g, b, m, v, fix_gamma=False, out=out)
+    np.testing.assert_array_equal(out.asnumpy(), want.asnumpy())
+    out = mx.nd.zeros((2, 3, 2))
+    mx.nd.Dropout(x, out=out)
+    np.testing.assert_array_equal(out.asnumpy(), x.asnumpy())
+    boxes = mx.nd.array([[0, 0.9, 0, 0, 1, 1], [0, 0.7, 2, 2, 3, 3], [0, 0.5, 0, 0, 1, 1]])
+    out = mx.nd.zeros((3, 6))
+    mx.nd.contrib.box_nms(boxes, overlap_thresh=0.5, out=out)
+    want = np.array([[0, 0.9, 0, 0, 1, 1], [0, 0.7, 2, 2, 3, 3], [-1] * 6], dtype=np.float32)
+    np.testing.assert_array_equal(out.asnumpy(), want)
+    with pytest.raises(ValueError, match="has 1 outputs, 3 given"):
+        mx.nd.Dropout(x, out=[mx.nd.zeros((2, 3, 2))] * 3)
+
+
+def test_histogram_without_a_range_is_numpys():
+    a = mx.nd.array([-0.2, 0.1, 0.5, 0.6, 1.3, 0.0])
+    with pytest.warns(UserWarning, match="range is not specified"):
+        counts, edges = mx.nd.histogram(a, bins=4)
+    want_counts, want_edges = np.histogram(a.asnumpy(), bins=4)
+    np.testing.assert_array_equal(counts.asnumpy(), want_counts)
+    np.testing.assert_allclose(edges.asnumpy(), want_edges, rtol=1e-6)
+    counts, _ = mx.nd.histogram(a, bins=np.int64(4), range=(0, 1))
+    assert counts.asnumpy().tolist() == [2, 0, 2, 0]

@@ -490,6 +490,43 @@ def test_sort_values_of_long_rows_match_numpy(dtype):
         assert np.all(np.diff(np.signbit(zeros).astype(int)) <= 0)
 
 
+@pytest.mark.parametrize("preserve,multi", [(True, False), (False, True), (False, False)])
+@pytest.mark.parametrize("norm", ["batch", "valid"])
+def test_softmax_output_normalization_counts_every_label(preserve, multi, norm):
+    # MXNet divides by the label's size (its rows with multi_output), whatever the data's rank;
+    # 'valid' counts every label that is not ignored. Without preserve_shape, 3-D data takes a
+    # label of shape data.shape[:-1] (as MXNet infers it) although only the first of them are
+    # the rows' classes.
+    rs = np.random.RandomState(3)
+    x = rs.normal(size=(2, 3, 4))
+    lab = rs.randint(0, 3, size=(2, 4)) if multi else rs.randint(0, 4, size=(2, 3))
+    a = mx.nd.array(x, dtype="float64")
+    a.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.SoftmaxOutput(a, mx.nd.array(lab, dtype="float64"), normalization=norm,
+                                use_ignore=True, ignore_label=1,
+                                preserve_shape=preserve, multi_output=multi)
+    y.backward()
+    if preserve or multi:
+        axis = 2 if preserve else 1
+        p = np.exp(x - x.max(axis, keepdims=True))
+        p /= p.sum(axis, keepdims=True)
+        keep = np.expand_dims(lab != 1, axis)
+        want = (p - np.moveaxis(np.eye(x.shape[axis])[lab], -1, axis)) * keep
+    else:
+        flat = x.reshape(2, 12)
+        p = np.exp(flat - flat.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        rows = lab.ravel()[:2]
+        p[np.arange(2), rows] -= 1
+        want = (p * (rows != 1)[:, None]).reshape(x.shape)
+    if norm == "valid":
+        want /= max((lab != 1).sum(), 1)
+    else:
+        want /= (x.shape[0] * x.shape[2]) if multi else lab.size
+    np.testing.assert_allclose(a.grad.asnumpy(), want, rtol=1e-7, atol=1e-12)
+
+
 def test_cast_clip_creation_ops():
     x = np.array([[1.7, -2.2], [3.5, 0.1]], dtype=np.float32)
     a = mx.nd.array(x)

@@ -924,3 +924,82 @@ def test_classic_symbol_conversions():
     assert x.as_nd_ndarray() is x
     with pytest.raises(NotImplementedError, match="mx.np"):
         x.as_np_ndarray()
+
+
+# ------------------------------------- found by differential fuzzing of inference and JSON
+
+def test_outputs_named_as_mxnet_counts_them():
+    # sort and topk(ret_typ='value') compute hidden indices too: MXNet numbers their output
+    x = mx.sym.var("x")
+    for s in (mx.sym.sort(x, name="t"), mx.sym.topk(x, ret_typ="value", name="t")):
+        assert s.list_outputs() == ["t_output0"]
+        assert json.loads(s.tojson())["node_row_ptr"] == [0, 1, 3]
+        assert s.get_internals()["t_output0"].list_outputs() == ["t_output0"]
+    assert mx.sym.topk(x, ret_typ="mask", name="t").list_outputs() == ["t_output"]
+    assert mx.sym.moments(x, axes=(0,), name="m").list_outputs() == ["m_output0", "m_output1"]
+
+
+def test_composed_variables_get_the_ops_initializer():
+    # MXNet gives a variable the op's initializer when it becomes the input (unless it has one)
+    y = mx.sym.var("y")
+    mx.sym.LeakyReLU(mx.sym.var("x"), gamma=y, act_type="prelu", name="p")
+    assert y.attr("__init__") == '["Constant", {"value": 0.25}]'
+    z = mx.sym.var("z", init=mx.init.One())
+    mx.sym.LeakyReLU(mx.sym.var("x"), gamma=z, act_type="prelu")
+    assert json.loads(z.attr("__init__"))[0] == "one"
+    k = mx.sym.IdentityAttachKLSparseReg(mx.sym.var("x"), name="k")
+    assert k.attr_dict()["k_moving_avg"]["__init__"] == '["zero", {}]'
+
+
+def test_amp_cast_leaves_float64_and_integers_as_they_are():
+    x = mx.sym.var("x")
+    for to in ("float16", "int32"):
+        assert mx.sym.amp_cast(x, dtype=to).infer_type(x="float64")[1] == [np.float64]
+    assert mx.sym.amp_cast(x, dtype="float16").infer_type(x="float32")[1] == [np.float16]
+    assert mx.sym.amp_cast(x, dtype="float32").infer_type(x="int32")[1] == [np.int32]
+
+
+def test_svm_output_label_takes_the_data_type():
+    s = mx.sym.SVMOutput(mx.sym.var("x"), name="svm")
+    assert s.infer_type(x="float64") == ([np.float64, np.float64], [np.float64], [])
+
+
+def test_mxnets_cumsum_json_and_boolean_spellings_load():
+    x = mx.sym.var("x")
+    j = json.loads(mx.sym.cumsum(x, axis=0, name="c").tojson())
+    j["nodes"][1]["op"] = "_np_cumsum"  # the name MXNet 1.9.1 writes
+    s = mx.sym.load_json(json.dumps(j))
+    out = s.eval(x=mx.nd.array([[1, 2], [3, 4]]))[0]
+    np.testing.assert_array_equal(out.asnumpy(), [[1, 2], [4, 6]])
+    # dmlc reads booleans whatever their case
+    for v, want in (("TRUE", (1, 3)), ("tRuE", (1, 3)), ("FALSE", (3,))):
+        assert mx.sym.sum(x, axis=0, keepdims=v).infer_shape(x=(2, 3))[1] == [want]
+
+
+def test_partial_shapes_of_broadcasts_stacks_reshapes_and_picks():
+    x, y = mx.sym.var("x"), mx.sym.var("y")
+    # a dim is known where both operands know theirs
+    s = mx.sym.broadcast_add(x, y)
+    assert s.infer_shape_partial(x=(0, 3), y=(2, 1))[1] == [(0, 3)]
+    assert s.infer_shape_partial(x=(4, 0, 3), y=(2, 1))[1] == [(4, 0, 3)]
+    # stacked inputs share a shape (MXNet leaves x at (0, 2) although it can only be (3, 2))
+    s = mx.sym.stack(x, y, axis=0)
+    assert s.infer_shape_partial(x=(0, 2), y=(3, 2)) == ([(3, 2), (3, 2)], [(2, 3, 2)], [])
+    s = mx.sym.where(mx.sym.var("c"), x, y)
+    assert s.infer_shape_partial(c=(3,), x=(3, 2))[0][2] == (3, 2)
+    # a reshape to plain sizes fixes the input's one unknown dim
+    s = mx.sym.reshape(x, shape=(6,))
+    assert s.infer_shape_partial(x=(3, 0)) == ([(3, 2)], [(6,)], [])
+    # picking along the only axis gives (1,), so the index is (1,)
+    s = mx.sym.pick(x, y, axis=0)
+    assert s.infer_shape(x=(2,)) == ([(2,), (1,)], [(1,)], [])
+    assert mx.sym.pick(x, y, axis=1).infer_shape(x=(2, 5)) == ([(2, 5), (2,)], [(2,)], [])
+    # an unknown dim may be 1, which squeeze drops: the rank is not known
+    assert mx.sym.squeeze(x).infer_shape_partial(x=(3, 0))[1] == [()]
+    # a sampler's parameters share a shape, which leads its draws'
+    s = mx.sym.sample_normal(x, y, shape=(2,))
+    assert s.infer_shape_partial(y=(3,)) == ([(3,), (3,)], [(3, 2)], [])
+    # outputs whose shape does not depend on the inputs'
+    assert mx.sym.size_array(x).infer_shape_partial()[1] == [(1,)]
+    assert mx.sym.all_finite(x).infer_shape_partial()[1] == [(1,)]
+    assert mx.sym.multi_sum_sq(x, y, num_arrays=2).infer_shape_partial()[1] == [(2,)]

@@ -2,6 +2,7 @@
 the less frequent MXNet 1.x methods, indexing, printing, numpy/DLPack interop and pickling."""
 import math
 import operator
+import warnings
 import weakref
 
 import numpy as np
@@ -399,10 +400,14 @@ def histogram(a, bins=10, range=None):  # noqa: A002 - MXNet's argument name
     Returns (counts, bin edges), as MXNet's `mx.nd.histogram`."""
     if isinstance(bins, NDArray):
         return _internal._histogram(data=a, bins=bins)
-    if isinstance(bins, int):
+    if isinstance(bins, integer_types) and not isinstance(bins, bool):
         if range is None:
-            raise ValueError("null range is not supported in symbol mode")
-        return _internal._histogram(data=a, bin_cnt=bins, range=range)
+            # MXNet's answer too: numpy's histogram over the data's own range, as a tuple
+            warnings.warn("range is not specified, using numpy's result to ensure consistency "
+                          "with numpy")
+            counts, edges = np.histogram(a.asnumpy(), bins=int(bins))
+            return array(counts, ctx=a.context), array(edges, ctx=a.context)
+        return _internal._histogram(data=a, bin_cnt=int(bins), range=range)
     raise ValueError("bins argument should be either an integer or an NDArray")
 
 

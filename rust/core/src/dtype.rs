@@ -340,9 +340,9 @@ pub fn bf16_to_f32(h: bf16) -> f32 {
 #[inline(always)]
 pub fn f32_to_bf16(v: f32) -> bf16 {
     let x = v.to_bits();
-    // Add just under half a bf16 step plus the kept bit's parity, truncate. No NaN wraps:
-    // the largest sum, from -f32::MAX, is 0xff80_7fff.
-    let rounded = (x + 0x7fff + ((x >> 16) & 1)) >> 16;
+    // Add just under half a bf16 step plus the kept bit's parity, truncate. Only a NaN's
+    // sum wraps (it is not used): from -f32::MAX it is 0xff80_7fff.
+    let rounded = x.wrapping_add(0x7fff + ((x >> 16) & 1)) >> 16;
     let nan = (x >> 16) | 0x40;
     bf16::from_bits(if x & 0x7fff_ffff > 0x7f80_0000 {
         nan

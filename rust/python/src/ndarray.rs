@@ -261,6 +261,13 @@ pub fn arith(
         Ok(s) => s,
         Err(_) => return Ok(None),
     };
+    // MXNet hands `str(float(other))` to its parser, which is not always the nearest double
+    let s = if s.is_finite() {
+        let text = pyo3::types::PyFloat::new(py, s).str()?;
+        oxnet::op::params::dmlc_decimal(text.to_str()?, false).unwrap_or(s)
+    } else {
+        s
+    };
     let opr = scalar_op(kind, s, true, reverse, scalar_name(kind, reverse));
     run_recorded(&opr, &[a], outs, origin)
 }

@@ -351,8 +351,8 @@ impl ShapeState<'_> {
     /// Output shapes of an op whose inputs have unknown dimensions, for ops without their own
     /// partial rule (Activation on `(0, 128)` gives `(0, 128)`): the forward rule runs with
     /// each unknown dimension set to a few probe values, and an output dimension is known
-    /// where every successful probe agrees. Two large probes must succeed; a small one catches
-    /// dimensions clipped to a constant (slicing).
+    /// where every successful probe agrees. Two large probes must succeed; small ones catch
+    /// dimensions clipped to a constant (slicing) and dropped when 1.
     fn probe(
         &self,
         op: &dyn Operator,
@@ -384,17 +384,19 @@ impl ShapeState<'_> {
         let (Some(a), Some(b)) = (run(101), run(103)) else {
             return Vec::new();
         };
-        let c = run(3);
+        // an unknown dim may be 1, which some ops drop (squeeze without an axis)
+        let (c, one) = (run(3), run(1));
         (0..a.len())
             .map(|k| {
                 let (x, y) = (&a[k], b.get(k)?);
                 let z = c.as_ref().and_then(|c| c.get(k));
-                if x.ndim() != y.ndim() || z.is_some_and(|z| z.ndim() != x.ndim()) {
+                let w = one.as_ref().and_then(|c| c.get(k));
+                if x.ndim() != y.ndim() || [z, w].iter().flatten().any(|z| z.ndim() != x.ndim()) {
                     return None;
                 }
                 let dims = (0..x.ndim())
                     .map(|d| {
-                        let same = x[d] == y[d] && z.is_none_or(|z| z[d] == x[d]);
+                        let same = x[d] == y[d] && [z, w].iter().flatten().all(|z| z[d] == x[d]);
                         if same {
                             x[d]
                         } else {

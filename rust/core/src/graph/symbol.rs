@@ -119,6 +119,7 @@ pub fn input_var_init(op_name: &str, input: &str) -> Option<&'static str> {
         "moving_mean" if batch_norm => Some("[\"zero\", {}]"),
         "moving_var" if batch_norm => Some("[\"one\", {}]"),
         "gamma" if op_name == "LeakyReLU" => Some("[\"Constant\", {\"value\": 0.25}]"),
+        "moving_avg" if op_name == "IdentityAttachKLSparseReg" => Some("[\"zero\", {}]"),
         _ => None,
     }
 }
@@ -216,7 +217,17 @@ impl Symbol {
             .into_iter()
             .enumerate()
             .map(|(i, e)| match e {
-                Some(e) => e,
+                Some(e) => {
+                    // as MXNet, a variable the user made gets the op's initializer too
+                    // (unless it has one): a PReLU gamma passed in starts at 0.25
+                    if let Some(init) = input_var_init(op_name, &names[i]) {
+                        if e.node.is_variable() && e.node.attr("__init__").is_none() {
+                            e.node
+                                .update_attrs(|a| a.push(("__init__".into(), init.into())));
+                        }
+                    }
+                    e
+                }
                 None => {
                     let mut va = attrs.clone();
                     if let Some(init) = input_var_init(op_name, &names[i]) {

@@ -349,6 +349,33 @@ fn stack_op(n: usize, axis: i64) -> Arc<dyn Operator> {
             Ok(pieces.collect())
         }),
     )
+    .with_shape_partial(move |ins, outs| {
+        // the inputs share one shape, which is the output's without the new axis
+        use crate::graph::infer::refine;
+        let mut acc: Option<Shape> = None;
+        for s in ins.iter().flatten().filter(|s| s.ndim() > 0) {
+            refine(&mut acc, s.clone());
+        }
+        if let Some(o) = outs[0].as_ref().filter(|o| o.ndim() > 0) {
+            if let Ok(ax) = insert_axis(op, axis, o.ndim() - 1) {
+                let mut d = o.0.clone();
+                d.remove(ax);
+                refine(&mut acc, Shape(d));
+            }
+        }
+        let Some(one) = acc else {
+            return Ok(());
+        };
+        for s in ins.iter_mut() {
+            refine(s, one.clone());
+        }
+        if let Ok(ax) = insert_axis(op, axis, one.ndim()) {
+            let mut d = one.0;
+            d.insert(ax, n);
+            refine(&mut outs[0], Shape(d));
+        }
+        Ok(())
+    })
     .with_grad(move |g, a| {
         let (na, ax) = (n.to_string(), axis.to_string());
         let parts = g.op(

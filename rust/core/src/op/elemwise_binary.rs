@@ -10,7 +10,7 @@ use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::{binary, unary, Arith};
 use crate::kernels::cpu::halves::{self, Half};
 use crate::ndarray::NDArray;
-use crate::shape::broadcast_shapes;
+use crate::shape::{broadcast_shapes, Shape};
 use crate::with_dtype;
 use half::{bf16, f16};
 use std::sync::Arc;
@@ -236,13 +236,46 @@ fn make_binary(kind: BinOp, broadcast: bool, name: &'static str) -> Arc<dyn Oper
         },
     );
     op.inplace = true;
-    if !broadcast {
-        op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
-    }
+    op.shape_partial = Some(Box::new(if broadcast {
+        broadcast_partial
+    } else {
+        crate::graph::infer::same_shape_partial
+    }));
     let op = op.with_grad(move |g, a| binary_grad(kind, broadcast, g, a));
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(cuda::binary(kind)));
     op.arc()
+}
+
+/// What the output of a broadcast is known to be while an input has unknown (0) dims:
+/// a dim is known where both inputs know theirs (MXNet's rule; equal shapes give themselves).
+fn broadcast_partial(ins: &mut [Option<Shape>], outs: &mut [Option<Shape>]) -> Result<()> {
+    let (Some(l), Some(r)) = (&ins[0], &ins[1]) else {
+        return Ok(());
+    };
+    if l.ndim() == 0 || r.ndim() == 0 {
+        return Ok(());
+    }
+    let n = l.ndim().max(r.ndim());
+    let dim = |s: &Shape, i: usize| {
+        if i + s.ndim() < n {
+            1
+        } else {
+            s[i + s.ndim() - n]
+        }
+    };
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(match (dim(l, i), dim(r, i)) {
+            (0, _) | (_, 0) => 0,
+            (a, b) if a == b || b == 1 => a,
+            (1, b) => b,
+            // incompatible: the complete rule says so with both shapes
+            _ => return Ok(()),
+        });
+    }
+    crate::graph::infer::refine(&mut outs[0], Shape::new(out));
+    Ok(())
 }
 
 fn is_comparison(kind: BinOp) -> bool {

@@ -308,6 +308,24 @@ fn pick_op(axis: i64, keepdims: bool, mode: Mode) -> Arc<dyn Operator> {
         );
         Ok(vec![Some(r[0].clone()), None])
     })
+    .with_shape_partial(move |ins, outs| {
+        // the index has the output's shape: the data's without (or with 1 at) the axis
+        let Some(d) = ins[0].as_ref().filter(|d| d.ndim() > 0) else {
+            return Ok(());
+        };
+        let Ok((ax, ..)) = split(d) else {
+            return Ok(());
+        };
+        let mut out = d.0.clone();
+        if keepdims || out.len() == 1 {
+            out[ax] = 1;
+        } else {
+            out.remove(ax);
+        }
+        crate::graph::infer::refine(&mut ins[1], Shape(out.clone()));
+        crate::graph::infer::refine(&mut outs[0], Shape(out));
+        Ok(())
+    })
     .with_type_partial(super::data_type_only)
     .arc()
 }
@@ -330,7 +348,7 @@ fn one_hot_op(depth: usize, on: f64, off: f64, dtype: DType) -> Arc<dyn Operator
             // A NaN index is out of range (an all-`off` row, as MXNet's), not position 0.
             let idx = read_indices_nan_as(&ins[0], -1);
             with_dtype!(o.dtype(), T, {
-                let (on, off) = (T::from_f64(on), T::from_f64(off));
+                let (on, off) = (T::from_f64_c(on), T::from_f64_c(off));
                 // SAFETY: inside the op writing o, which holds idx.len() * depth elements.
                 let po = unsafe { Ptr(o.raw() as *mut T) };
                 par_ranges(idx.len(), depth, |b, e| {
@@ -528,6 +546,10 @@ fn where_op() -> Arc<dyn Operator> {
     f.inplace = true;
     // x, y and the output share a dtype; the condition keeps its own.
     f.with_type_partial(|ins, outs| super::unify_types(op, &mut ins[1..], outs))
+        // x, y and the output share a shape too (the condition may be one per row)
+        .with_shape_partial(|ins, outs| {
+            crate::graph::infer::same_shape_partial(&mut ins[1..], outs)
+        })
         .with_grad(|g, a| {
             let (c, og) = (&a.inputs[0], &a.out_grads[0]);
             let z = g.zeros_like(og)?;

@@ -171,24 +171,39 @@ fn arange_op(p: &Params) -> Result<Arc<dyn Operator>> {
             .map_err(|_| Error::param("_arange", format!("inferred length {len} is negative")))?,
         _ => n as usize * repeat as usize,
     };
-    let rep = repeat as usize;
-    if dtype.is_float() {
-        return Ok(sequence_op("_arange", ctx, dtype, len, move |i| {
-            start + (i / rep) as f64 * step
-        }));
-    }
+    Ok(sequence_op(
+        "_arange",
+        ctx,
+        dtype,
+        len,
+        range_values(dtype, start, step, repeat as usize),
+    ))
+}
+
+/// Value `i` of a range in `dtype`, each repeated `rep` times.
+pub(crate) fn range_values(
+    dtype: DType,
+    start: f64,
+    step: f64,
+    rep: usize,
+) -> impl Fn(usize) -> f64 + Send + Sync + Copy + 'static {
     // MXNet (and numpy) cast start and step to an integer dtype and step in it, wrapping:
     // arange(1.3, 10, 1.3, dtype=int32) is 1..=7; arange(300, dtype=uint8) ends 254, 255, 0...
-    let (start, step) = (start as i64, step as i64);
-    Ok(sequence_op("_arange", ctx, dtype, len, move |i| {
-        let v = start.wrapping_add(((i / rep) as i64).wrapping_mul(step));
+    let int = !dtype.is_float();
+    let (istart, istep) = (start as i64, step as i64);
+    move |i| {
+        let k = i / rep;
+        if !int {
+            return start + k as f64 * step;
+        }
+        let v = istart.wrapping_add((k as i64).wrapping_mul(istep));
         match dtype {
             DType::U8 => v as u8 as f64,
             DType::I8 => v as i8 as f64,
             DType::I32 => v as i32 as f64,
             _ => v as f64,
         }
-    }))
+    }
 }
 
 /// A creation op of `len` values, value `i` from `at(i)` converted to the dtype.

@@ -438,10 +438,12 @@ pub fn invoke_with(
     };
     let outputs: Vec<NDArray> = match out {
         Some(o) => {
-            if o.len() != out_descs.len() {
+            // as MXNet, `out` may hold only the visible outputs: the hidden ones are made here
+            let visible = op.num_visible_outputs();
+            if o.len() != out_descs.len() && o.len() != visible {
                 return Err(Error::Value(format!(
                     "operator {name} has {} outputs, {} given in out",
-                    out_descs.len(),
+                    visible,
                     o.len()
                 )));
             }
@@ -470,7 +472,11 @@ pub fn invoke_with(
                     )));
                 }
             }
-            o.to_vec()
+            let mut all = o.to_vec();
+            for d in &out_descs[o.len()..] {
+                all.push(NDArray::empty(d.shape.clone(), d.dtype, out_ctx)?);
+            }
+            all
         }
         None => {
             let mut made = Vec::with_capacity(out_descs.len());

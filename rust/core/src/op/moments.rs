@@ -114,7 +114,6 @@ fn moments_op(axes: Vec<i64>, keepdims: bool) -> Arc<dyn Operator> {
         },
     );
     f.num_outputs = 2;
-    f.output_names = Some(vec!["mean".into(), "var".into()]);
     f.with_grad(move |g, a| {
         let r = g.apply(
             backward_op(gax.clone(), keepdims),

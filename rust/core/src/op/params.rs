@@ -125,26 +125,32 @@ impl<'a> Params<'a> {
         self.raw(name).ok_or_else(|| self.bad(name, "", "a value"))
     }
 
-    /// A number; one declared `float` is rounded to single precision as MXNet stores it (a
-    /// BatchNorm `momentum` of 0.9 is 0.89999998), `double` ones are kept.
+    /// A number; one declared `float` is single precision as MXNet stores it (a BatchNorm
+    /// `momentum` of 0.9 is 0.89999998), `double` ones are doubles. Both are read as MXNet's
+    /// parameter parser reads them (`dmlc_decimal`), not always the nearest value.
     pub fn float(&self, name: &str) -> Result<f64> {
         let v = self.str(name)?;
         let x = parse_float(v).ok_or_else(|| self.bad(name, v, "float"))?;
-        Ok(self.precision(name, "float")(x))
+        let single = self.single(name, "float");
+        // optional fields (`float or None`) are read by C++ streams, which round to nearest
+        let plain = self.spec.iter().any(|s| {
+            s.name == name
+                && !s.ty.contains("None")
+                && (s.ty.starts_with("float") || s.ty.starts_with("double"))
+        });
+        let x = match plain && x.is_finite() {
+            true => dmlc_decimal(v.trim(), single).unwrap_or(x),
+            false => x,
+        };
+        Ok(if single { x as f32 as f64 } else { x })
     }
 
-    /// Rounds to single precision when `name` is declared with a type starting `prefix`
-    /// (`float`, or a `tuple of <float>`), as MXNet's C `float` fields hold them.
-    fn precision(&self, name: &str, prefix: &str) -> fn(f64) -> f64 {
-        if self
-            .spec
+    /// Whether `name` is declared with a type starting `prefix` (`float`, or a `tuple of
+    /// <float>`): single precision, as MXNet's C `float` fields hold it.
+    fn single(&self, name: &str, prefix: &str) -> bool {
+        self.spec
             .iter()
             .any(|s| s.name == name && s.ty.starts_with(prefix))
-        {
-            |x| x as f32 as f64
-        } else {
-            |x| x
-        }
     }
 
     pub fn int(&self, name: &str) -> Result<i64> {
@@ -172,9 +178,10 @@ impl<'a> Params<'a> {
 
     pub fn bool(&self, name: &str) -> Result<bool> {
         let v = self.str(name)?;
-        match v.trim() {
-            "True" | "true" | "1" => Ok(true),
-            "False" | "false" | "0" => Ok(false),
+        // dmlc's parser ignores case: JSON written by other tools may say TRUE
+        match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
             _ => Err(self.bad(name, v, "boolean")),
         }
     }
@@ -188,7 +195,9 @@ impl<'a> Params<'a> {
     /// A tuple of floats: `(0.1, 0.2)`, `[0.1]`, `0.1` or `()`.
     pub fn floats(&self, name: &str) -> Result<Vec<f64>> {
         let v = self.str(name)?;
-        let round = self.precision(name, "tuple of <float>");
+        // tuples are read by C++ streams, which round to nearest
+        let single = self.single(name, "tuple of <float>");
+        let round = |x: f64| if single { x as f32 as f64 } else { x };
         strip_brackets(v)
             .ok_or_else(|| self.bad(name, v, "tuple of floats"))?
             .split(',')
@@ -293,6 +302,88 @@ fn strip_brackets(v: &str) -> Option<&str> {
     }
 }
 
+macro_rules! dmlc_parse {
+    ($name:ident, $t:ty, $max_exp:expr, $max_sig:expr, $min_sig:expr) => {
+        /// dmlc's `ParseFloat` into this type, or None outside what it reads exactly like
+        /// this (more than 19 integer digits, an exponent past the type's range).
+        fn $name(t: &str) -> Option<f64> {
+            let (neg, body) = match t.as_bytes().first()? {
+                b'-' => (true, &t[1..]),
+                b'+' => (false, &t[1..]),
+                _ => (false, t),
+            };
+            let (mant, exp) = match body.find(['e', 'E']) {
+                Some(i) => (&body[..i], Some(&body[i + 1..])),
+                None => (body, None),
+            };
+            let (ip, fp) = match mant.find('.') {
+                Some(i) => (&mant[..i], &mant[i + 1..]),
+                None => (mant, ""),
+            };
+            let digits = |d: &str| d.bytes().all(|c| c.is_ascii_digit());
+            if !digits(ip) || !digits(fp) || ip.len() > 19 || (ip.is_empty() && fp.is_empty()) {
+                return None;
+            }
+            let mut value = ip.bytes().fold(0u64, |a, c| a * 10 + u64::from(c - b'0')) as $t;
+            if mant.contains('.') {
+                let (mut val2, mut pow10) = (0u64, 1u64);
+                for c in fp.bytes().take(19) {
+                    val2 = val2 * 10 + u64::from(c - b'0');
+                    pow10 *= 10;
+                }
+                value += (val2 as f64 / pow10 as f64) as $t;
+            }
+            if let Some(e) = exp {
+                let (frac, e) = match e.as_bytes().first() {
+                    Some(b'-') => (true, &e[1..]),
+                    Some(b'+') => (false, &e[1..]),
+                    _ => (false, e),
+                };
+                if e.is_empty() || !digits(e) || e.len() > 4 {
+                    return None;
+                }
+                let mut expon: u32 = e.bytes().fold(0, |a, c| a * 10 + u32::from(c - b'0'));
+                let edge = expon == $max_exp
+                    && ((!frac && value > $max_sig) || (frac && value < $min_sig));
+                if expon > $max_exp || edge {
+                    return None;
+                }
+                let mut scale: $t = 1.0;
+                while expon >= 8 {
+                    scale *= 1e8;
+                    expon -= 8;
+                }
+                while expon > 0 {
+                    scale *= 10.0;
+                    expon -= 1;
+                }
+                value = if frac { value / scale } else { value * scale };
+            }
+            Some(f64::from(if neg { -value } else { value }))
+        }
+    };
+}
+dmlc_parse!(dmlc_f32, f32, 38, 3.402_823_5_f32, 1.175_494_4_f32);
+dmlc_parse!(
+    dmlc_f64,
+    f64,
+    308,
+    1.797_693_134_862_315_7_f64,
+    2.225_073_858_507_201_4_f64
+);
+
+/// The value MXNet 1.9.1 gives a decimal parameter: dmlc's parser converts the integer and
+/// fraction digits apart and adds them in the field's type, and applies an exponent by
+/// repeated multiplication, so about one string in twenty is an ulp from the nearest value
+/// (`2.265` as a float field is 2.2649998, `1.64` as a double 1.6400000000000001).
+pub fn dmlc_decimal(t: &str, single: bool) -> Option<f64> {
+    if single {
+        dmlc_f32(t)
+    } else {
+        dmlc_f64(t)
+    }
+}
+
 pub fn parse_float(v: &str) -> Option<f64> {
     let t = v.trim();
     match t {
@@ -320,4 +411,42 @@ pub fn parse_ints(v: &str) -> Option<Vec<i64>> {
         .filter(|t| !t.is_empty())
         .map(parse_int)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dmlc_decimal;
+
+    #[test]
+    fn decimals_read_as_mxnet_reads_them() {
+        // (string, float field, double field), as MXNet 1.9.1 gave them back (clip bounds and
+        // _plus_scalar on float64 zeros)
+        let cases = [
+            ("2.265", 2.2649998664855957, 2.265),
+            ("0.1", 0.10000000149011612, 0.1),
+            ("1e-05", 9.999999747378752e-06, 1e-05),
+            ("1.64", 1.6399999856948853, 1.6400000000000001),
+            ("3.5563", 3.556299924850464, 3.5563000000000002),
+            ("123.456e-3", 0.12345600128173828, 0.123456),
+            ("7.1e3", 7100.0, 7100.0),
+            ("-0.7", -0.699999988079071, -0.7),
+        ];
+        for (s, f, d) in cases {
+            assert_eq!(dmlc_decimal(s, true), Some(f), "{s} as a float");
+            assert_eq!(dmlc_decimal(s, false), Some(d), "{s} as a double");
+        }
+        assert_eq!(dmlc_decimal("1e300", false), Some(9.999999999999998e+299));
+        for odd in [
+            "",
+            ".",
+            "e5",
+            "1e",
+            "1.5.2",
+            "abc",
+            "1e99999",
+            "12345678901234567890123",
+        ] {
+            assert_eq!(dmlc_decimal(odd, false), None, "{odd}");
+        }
+    }
 }

@@ -37,8 +37,10 @@ fn shape_query_op(name: &'static str, size: bool) -> Arc<dyn Operator> {
         },
     )
     .with_shape_partial(move |ins, outs| {
-        if let Some(s) = &ins[0] {
-            if outs[0].is_none() && (size || s.ndim() > 0) {
+        if size {
+            crate::graph::infer::refine(&mut outs[0], Shape::new(vec![1]));
+        } else if let Some(s) = &ins[0] {
+            if outs[0].is_none() && s.ndim() > 0 {
                 outs[0] = Some(Shape::new(vec![out_len(s)]));
             }
         }

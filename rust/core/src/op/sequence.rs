@@ -166,7 +166,7 @@ fn forward_t<T: Element>(cfg: Cfg, ins: &[NDArray], out: &NDArray) -> Result<()>
     let r = g.rest;
     match cfg.kind {
         Kind::Mask => {
-            let fill = T::from_f64(cfg.value);
+            let fill = T::from_f64_c(cfg.value);
             for (b, &l) in lens.iter().enumerate() {
                 let keep = l.clamp(0, g.t as i64) as usize;
                 for t in 0..g.t {

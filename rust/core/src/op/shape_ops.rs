@@ -200,6 +200,13 @@ fn reshape_like_op(
     name: &'static str,
     shape_fn: impl Fn(&Shape) -> Result<Shape> + Send + Sync + 'static,
 ) -> Arc<dyn Operator> {
+    reshape_fn(name, shape_fn).arc()
+}
+
+fn reshape_fn(
+    name: &'static str,
+    shape_fn: impl Fn(&Shape) -> Result<Shape> + Send + Sync + 'static,
+) -> FnOp {
     let op = FnOp::new(
         name,
         move |inputs| {
@@ -226,7 +233,7 @@ fn reshape_like_op(
     };
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(crate::kernels::cuda::copy_bytes()));
-    op.arc()
+    op
 }
 
 /// A reshape keeps the size: a known output fixes the input's one unknown (0) dim, as MXNet
@@ -542,9 +549,23 @@ fn reshape_create(p: &Params) -> Result<Arc<dyn Operator>> {
             legacy_reshape(s, &target, keep)
         }));
     }
-    Ok(reshape_like_op("Reshape", move |s| {
+    // a shape of plain sizes is the output whatever the input: it fills the input's unknown dim
+    let fixed = spec
+        .iter()
+        .map(|&d| usize::try_from(d).ok().filter(|&d| d > 0))
+        .collect::<Option<Vec<usize>>>()
+        .filter(|d| !d.is_empty());
+    let op = reshape_fn("Reshape", move |s| {
         infer_reshape("Reshape", s, &spec, reverse)
-    }))
+    });
+    Ok(match fixed {
+        Some(out) => op.with_shape_partial(move |ins, outs| {
+            crate::graph::infer::refine(&mut outs[0], Shape(out.clone()));
+            size_back_partial(ins, outs)
+        }),
+        None => op,
+    }
+    .arc())
 }
 
 fn squeeze_shape(s: &Shape, axes: &Option<Vec<i64>>) -> Result<Shape> {

@@ -488,6 +488,12 @@ fn topk_op(s: Spec) -> Arc<dyn Operator> {
         },
     );
     op.num_outputs = if s.ret == Ret::Both { 2 } else { 1 };
+    if s.ret == Ret::Value {
+        // MXNet computes the indices beside the values and hides them: its symbols name the
+        // values `output0` and its files count two outputs
+        op.mxnet_outputs = Some(2);
+        op.output_names = Some(vec!["output0".into()]);
+    }
     op.with_type_partial(super::types_from_data(move |t| match s.ret {
         Ret::Value | Ret::Mask => vec![t],
         Ret::Indices => vec![s.index_dtype],

@@ -19,10 +19,11 @@ use crate::with_dtype;
 use half::{bf16, f16};
 use std::sync::Arc;
 
-/// `out = f(x)` through f64, any dtype.
-fn map_f64(a: &NDArray, o: &NDArray, f: impl Fn(f64) -> f64 + Copy + Send + Sync) {
+/// `out = f(x)` through f64, any dtype; integer results wrap as MXNet's casts do (int8
+/// gamma(7) is -48, an infinity the lowest int32).
+pub(crate) fn map_f64(a: &NDArray, o: &NDArray, f: impl Fn(f64) -> f64 + Copy + Send + Sync) {
     with_dtype!(a.dtype(), T, {
-        unary::<T, T>(a, o, move |x| T::from_f64(f(x.to_f64())))
+        unary::<T, T>(a, o, move |x| T::from_f64_c(f(x.to_f64())))
     })
 }
 

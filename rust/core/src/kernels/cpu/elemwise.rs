@@ -141,7 +141,9 @@ macro_rules! int_arith {
             #[inline(always)]
             fn div(self, b: Self) -> Self {
                 if b == 0 {
-                    0
+                    // MXNet divides integers by a zero in double and casts the infinity
+                    // back (`2 / x` with a zero in x; its integer-only path traps instead)
+                    Self::from_f64_c(f64::INFINITY)
                 } else {
                     self.wrapping_div(b)
                 }

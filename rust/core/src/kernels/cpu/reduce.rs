@@ -90,6 +90,10 @@ pub trait RedElem: Element {
     type A: Acc;
     fn lift(self) -> Self::A;
     fn lower(a: Self::A) -> Self;
+    /// The mean of `n` elements summing to `a`.
+    fn mean(a: Self::A, n: usize) -> Self {
+        Self::lower(a.div_count(n))
+    }
     /// The sum of a contiguous run.
     fn sum_run(xs: &[Self]) -> Self::A {
         let red = Fold {
@@ -152,7 +156,11 @@ impl<T: RedElem> Reducer<T> for Sum {
         a.add(b)
     }
     fn finish(&self, a: T::A, n: usize) -> T {
-        T::lower(if self.mean { a.div_count(n) } else { a })
+        if self.mean {
+            T::mean(a, n)
+        } else {
+            T::lower(a)
+        }
     }
     fn fold_run(&self, xs: &[T], _: usize) -> T::A {
         T::sum_run(xs)
@@ -248,6 +256,14 @@ macro_rules! red_int {
             #[inline(always)]
             fn lower(a: i64) -> Self {
                 a as $t // truncation = the wrap-around of a sum kept in the narrow type
+            }
+            fn mean(a: i64, n: usize) -> Self {
+                // MXNet sums in the element type and divides by the count converted to it:
+                // both wrap (300 uint8 ones: 44 / 44); nothing to average is 0
+                if n == 0 {
+                    return 0;
+                }
+                super::elemwise::Arith::div(a as $t, <$t>::from_i64_c(n as i64))
             }
         }
     };

@@ -1,24 +1,14 @@
 //! Elementwise contrib ops: `_contrib_quadratic`, `_contrib_div_sqrt_dim`,
 //! `_contrib_gradientmultiplier`, `_contrib_round_ste`, `_contrib_sign_ste`.
 
-use crate::dtype::Element;
 use crate::error::Result;
 use crate::graph::{Entry, GradBuilder};
-use crate::kernels::cpu::elemwise::unary;
-use crate::ndarray::NDArray;
 use crate::op::params::param;
+use crate::op::special::map_f64;
 use crate::op::{expect_inputs, FnOp, GradArgs, Inputs, Operator, Registry, SimpleDef};
-use crate::with_dtype;
 use std::sync::Arc;
 
 type Grad = dyn Fn(&mut GradBuilder, &GradArgs) -> Result<Vec<Option<Entry>>> + Send + Sync;
-
-/// `out = f(x)` through f64, any dtype.
-fn map_f64(a: &NDArray, o: &NDArray, f: impl Fn(f64) -> f64 + Copy + Send + Sync) {
-    with_dtype!(a.dtype(), T, {
-        unary::<T, T>(a, o, move |x| T::from_f64(f(x.to_f64())))
-    })
-}
 
 /// A same-shape, same-dtype op computing `f(x, last_dim)`.
 fn map_op(

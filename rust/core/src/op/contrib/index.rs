@@ -44,9 +44,8 @@ fn arange_like(r: &mut Registry) {
                     Ok(vec![Desc::new(out_shape(&ins[0].shape)?, ins[0].dtype)])
                 },
                 move |_, _, outs| {
-                    let v: Vec<f64> = (0..outs[0].size())
-                        .map(|i| start + (i / repeat) as f64 * step)
-                        .collect();
+                    let at = crate::op::init::range_values(outs[0].dtype(), start, step, repeat);
+                    let v: Vec<f64> = (0..outs[0].size()).map(at).collect();
                     write_f64(&outs[0], &v);
                     Ok(())
                 },

@@ -97,6 +97,12 @@ impl SoftmaxCfg {
         }
     }
 
+    /// The divisor of normalization='batch': MXNet reads a class label as one row each (all
+    /// of them, however the label is shaped) and a multi-output label as a row per sample.
+    fn batch_rows(&self, outer: usize, label_size: usize) -> f64 {
+        (if self.multi_output { outer } else { label_size }).max(1) as f64
+    }
+
     /// The label shape inferred from data (None where MXNet infers none: 1-D data).
     fn label_shape(&self, s: &Shape) -> Option<Shape> {
         let d = s.dims();
@@ -185,17 +191,7 @@ fn softmax_output(cfg: SoftmaxCfg) -> Arc<dyn Operator> {
                 with_real!(bname, p.dtype(), T, C, {
                     // SAFETY: inside the op; dx is fresh.
                     let (ps, dx) = unsafe { (p.data::<T>(), outs[0].data_mut::<T>()) };
-                    softmax_output_grad::<T, C>(
-                        &cfg,
-                        ps,
-                        &lab,
-                        dx,
-                        prob,
-                        outer,
-                        n,
-                        inner,
-                        l.shape(),
-                    );
+                    softmax_output_grad::<T, C>(&cfg, ps, &lab, dx, prob, outer, n, inner);
                 });
                 Ok(())
             },
@@ -312,7 +308,7 @@ mod cuda {
                 return Ok(false);
             }
             let norm = match cfg.norm {
-                Norm::Batch => l.shape().dims().first().copied().unwrap_or(1).max(1) as f64,
+                Norm::Batch => cfg.batch_rows(outer, l.size()),
                 _ => 1.0,
             };
             let spatial = if cfg.multi_output {
@@ -361,7 +357,6 @@ fn softmax_output_grad<T: Element, C: Real>(
     outer: usize,
     n: usize,
     inner: usize,
-    lshape: &Shape,
 ) {
     let gs = cfg.grad_scale;
     if prob {
@@ -374,13 +369,12 @@ fn softmax_output_grad<T: Element, C: Real>(
         }
         return;
     }
-    let cells = outer * inner;
     let norm = match cfg.norm {
         Norm::Null => 1.0,
-        Norm::Batch => lshape.dims().first().copied().unwrap_or(1).max(1) as f64,
+        Norm::Batch => cfg.batch_rows(outer, lab.len()),
+        // every label counts, as in the batch divisor, however many rows the data has
         Norm::Valid => lab
             .iter()
-            .take(cells)
             .filter(|&&l| l != cfg.ignore_label)
             .count()
             .max(1) as f64,
@@ -707,10 +701,26 @@ fn smooth_l1(sigma: f64) -> Arc<dyn Operator> {
         name,
         move |ins| {
             expect_inputs(name, ins, 1)?;
-            float_data(name, &ins[0])?;
             Ok(vec![ins[0].clone()])
         },
         move |_, ins, outs| {
+            if !ins[0].dtype().is_float() {
+                // integers go through double and are cast back, as MXNet's kernel does
+                let th = 1.0 / s2;
+                with_dtype!(ins[0].dtype(), T, {
+                    unary::<T, T>(&ins[0], &outs[0], move |v| {
+                        let x = v.to_f64();
+                        T::from_f64_c(if x > th {
+                            x - 0.5 * th
+                        } else if x < -th {
+                            -x - 0.5 * th
+                        } else {
+                            0.5 * s2 * x * x
+                        })
+                    })
+                });
+                return Ok(());
+            }
             with_real!(name, ins[0].dtype(), T, C, {
                 let (s2, th, h) = (C::c(s2), C::c(1.0 / s2), C::c(0.5 / s2));
                 // MXNet's branch order: NaN data or sigma, and 0 with an infinite
@@ -839,7 +849,7 @@ pub fn register(r: &mut Registry) {
     r.add(SimpleDef {
         name: "smooth_l1",
         doc: "Calculate Smooth L1 Loss(lhs, scalar) by summing\n\nf(x) = 0.5 * (sigma * x)^2 if |x| < 1/sigma^2, else |x| - 0.5/sigma^2, with sigma = scalar.".into(),
-        params: vec![param("scalar", "float", Some("1.0"), "scalar input")],
+        params: vec![param("scalar", "double", Some("1.0"), "scalar input")],
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| Ok(smooth_l1(p.float("scalar")?))),
     });

@@ -72,6 +72,8 @@ fn svm_output(cfg: SvmCfg) -> Arc<dyn Operator> {
         let t = ins[0].or(outs[0]);
         ins[0] = t;
         outs[0] = t;
+        // the label takes the data's type unless it has one (MXNet's rule for its *Output ops)
+        ins[1] = ins[1].or(t);
         Ok(())
     })
     .with_grad(move |g, a| {

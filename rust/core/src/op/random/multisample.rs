@@ -108,10 +108,21 @@ fn add(r: &mut Registry, f: Family) {
             op.rng = true;
             op.dtype_from_out = unset.then_some(super::FLOATS);
             // As MXNet: the parameter arrays share a dtype; the draws have `dtype`.
+            let extra3 = extra.clone();
             Ok(op
                 .with_type_partial(move |ins, outs| {
                     outs[0].get_or_insert(dtype);
                     crate::op::unify_types(name, ins, &mut [])
+                })
+                // the parameter arrays share a shape, which leads the output's
+                .with_shape_partial(move |ins, outs| {
+                    crate::graph::infer::same_shape_partial(ins, &mut [])?;
+                    if let Some(s) = ins[0].as_ref().filter(|s| s.ndim() > 0) {
+                        let mut dims = s.dims().to_vec();
+                        dims.extend_from_slice(&extra3);
+                        crate::graph::infer::refine(&mut outs[0], crate::Shape::new(dims));
+                    }
+                    Ok(())
                 })
                 .arc())
         }),

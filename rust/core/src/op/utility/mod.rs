@@ -40,6 +40,11 @@ fn finite_op(name: &'static str, n: Option<usize>) -> std::sync::Arc<dyn super::
             Ok(())
         },
     )
+    // one flag, whatever the inputs' shapes
+    .with_shape_partial(|_, outs| {
+        crate::graph::infer::refine(&mut outs[0], Shape::new(vec![1]));
+        Ok(())
+    })
     .with_type_partial(|_, outs| {
         outs[0] = Some(DType::F32);
         Ok(())
@@ -121,6 +126,10 @@ pub fn register(r: &mut Registry) {
                     Ok(())
                 },
             )
+            .with_shape_partial(move |_, outs| {
+                crate::graph::infer::refine(&mut outs[0], Shape::new(vec![n]));
+                Ok(())
+            })
             .with_type_partial(|_, outs| {
                 outs[0] = Some(DType::F32);
                 Ok(())
@@ -130,13 +139,20 @@ pub fn register(r: &mut Registry) {
     });
     r.add(SimpleDef {
         name: "amp_cast",
-        doc: "Casts a float input to dtype for automatic mixed precision; inputs of other dtypes pass through unchanged. The gradient is cast back to the input's dtype.".into(),
+        doc: "Casts a float32, float16 or bfloat16 input to dtype for automatic mixed precision; inputs of other dtypes (float64 too) pass through unchanged. The gradient is cast back to the input's dtype.".into(),
         params: vec![param("dtype", "{'bfloat16', 'float16', 'float32', 'float64', 'int32', 'int64', 'int8', 'uint8'}", None, "Output data type.")],
         inputs: Inputs::Fixed(&["data"]),
         create: Box::new(|p| {
             const OP: &str = "amp_cast";
             let to = p.dtype("dtype")?.ok_or_else(|| Error::param(OP, "dtype is required"))?;
-            let out = move |d: DType| if d.is_float() { to } else { d };
+            // float64 passes through too: AMP never narrows what was asked for in double
+            let out = move |d: DType| {
+                if matches!(d, DType::F32 | DType::F16 | DType::BF16) {
+                    to
+                } else {
+                    d
+                }
+            };
             Ok(FnOp::new(
                 OP,
                 move |ins| {

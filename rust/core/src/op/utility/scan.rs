@@ -260,6 +260,8 @@ pub fn register(r: &mut Registry) {
         inputs: Inputs::Fixed(&["a"]),
         create: Box::new(|p| Ok(cumsum_op(p.opt_int("axis")?, p.dtype("dtype")?))),
     });
+    // MXNet 1.9.1 registers cumsum as `_np_cumsum` and writes that name into its JSON
+    r.alias("_np_cumsum", "cumsum");
     r.add(SimpleDef {
         name: "_histogram",
         doc: "Counts the data in bins: `bin_cnt` equal bins over `range`, or the bin edges given as `bins`. Returns (counts as int64, bin edges). Values outside the bins are not counted; the last bin includes its right edge.".into(),
