@@ -1003,3 +1003,16 @@ def test_partial_shapes_of_broadcasts_stacks_reshapes_and_picks():
     assert mx.sym.size_array(x).infer_shape_partial()[1] == [(1,)]
     assert mx.sym.all_finite(x).infer_shape_partial()[1] == [(1,)]
     assert mx.sym.multi_sum_sq(x, y, num_arrays=2).infer_shape_partial()[1] == [(2,)]
+
+
+def test_legacy_ops_take_parameters_where_mxnets_signatures_put_them():
+    # MXNet's generated functions leave BatchNorm_v1's and the KL regulariser's auxiliary
+    # states out, so a fourth positional value is eps there, not the moving mean
+    x, g, b = mx.sym.var("x"), mx.sym.var("g"), mx.sym.var("b")
+    s = mx.sym.BatchNorm_v1(x, g, b, 0.01, name="bn")
+    assert s.list_arguments() == ["x", "g", "b"]
+    assert s.list_auxiliary_states() == ["bn_moving_mean", "bn_moving_var"]
+    assert s.attr_dict()["bn"] == {"eps": "0.01"}
+    s = mx.sym.IdentityAttachKLSparseReg(x, 0.2, name="k")
+    assert s.attr_dict()["k"] == {"sparseness_target": "0.2"}
+    assert s.list_auxiliary_states() == ["k_moving_avg"]

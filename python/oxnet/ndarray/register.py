@@ -7,6 +7,17 @@ from . import storage_rules
 
 _invoke = _native.invoke
 
+# Legacy ops whose auxiliary states MXNet's generated functions leave out (they list arguments
+# only): they come after the parameters here, so positional parameters land where MXNet's do.
+_TRAILING_AUX = {"BatchNorm_v1": ("moving_mean", "moving_var"),
+                 "IdentityAttachKLSparseReg": ("moving_avg",)}
+
+
+def _signature_inputs(name, inputs):
+    """(inputs before the parameters, inputs after them)."""
+    aux = _TRAILING_AUX.get(name, ())
+    return [i for i in inputs if i not in aux], [i for i in inputs if i in aux]
+
 
 def _doc(name, doc, params, inputs, variadic, group=1):
     lines = [doc, "", "Parameters", "----------"]
@@ -80,8 +91,9 @@ def _make(fname, name, doc, params, inputs, variadic, group):
             "    _in = {a}\n"
         ).format(f=fname, a=arg, c=variadic, g=group) + _call(rule)
     else:
-        sig = ", ".join(["%s=None" % i for i in inputs] + ["%s=_Null" % p for p in pnames]
-                        + ["out=None", "name=None", "**kwargs"])
+        lead, trail = _signature_inputs(name, inputs)
+        sig = ", ".join(["%s=None" % i for i in lead] + ["%s=_Null" % p for p in pnames]
+                        + ["%s=None" % i for i in trail] + ["out=None", "name=None", "**kwargs"])
         body = ["def %s(%s):" % (fname, sig)]
         # A tuple, not a comprehension: the comprehension's frame was a sixth of a tiny op's
         # dispatch time.

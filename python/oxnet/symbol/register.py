@@ -8,7 +8,7 @@ from .. import _native
 from ..attribute import AttrScope
 from ..base import _Null
 from ..name import NameManager
-from ..ndarray.register import _doc
+from ..ndarray.register import _doc, _signature_inputs
 from .symbol import Symbol, _create
 
 
@@ -63,8 +63,9 @@ def _make(fname, name, doc, params, inputs, variadic, group):
                 + "    return _create(_op, _nm, kwargs, {a}, _skw)\n"
         src = (head + tail).format(f=fname, a=arg, c=variadic, h=hint, g=group)
     else:
-        sig = ", ".join(["%s=None" % i for i in inputs] + ["%s=_Null" % p for p in pnames]
-                        + ["name=None", "attr=None", "out=None", "**kwargs"])
+        lead, trail = _signature_inputs(name, inputs)
+        sig = ", ".join(["%s=None" % i for i in lead] + ["%s=_Null" % p for p in pnames]
+                        + ["%s=None" % i for i in trail] + ["name=None", "attr=None", "out=None", "**kwargs"])
         body = ["def %s(%s):" % (fname, sig)]
         body.append("    kwargs.update(_scope_attrs(attr))")
         body.append("    _skw = {_k: kwargs.pop(_k) for _k in list(kwargs) if isinstance(kwargs[_k], _Symbol)}")
