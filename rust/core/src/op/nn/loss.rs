@@ -707,17 +707,14 @@ fn smooth_l1(sigma: f64) -> Arc<dyn Operator> {
             if !ins[0].dtype().is_float() {
                 // integers go through double and are cast back, as MXNet's kernel does
                 let th = 1.0 / s2;
-                with_dtype!(ins[0].dtype(), T, {
-                    unary::<T, T>(&ins[0], &outs[0], move |v| {
-                        let x = v.to_f64();
-                        T::from_f64_c(if x > th {
-                            x - 0.5 * th
-                        } else if x < -th {
-                            -x - 0.5 * th
-                        } else {
-                            0.5 * s2 * x * x
-                        })
-                    })
+                crate::op::special::map_f64(&ins[0], &outs[0], move |x| {
+                    if x > th {
+                        x - 0.5 * th
+                    } else if x < -th {
+                        -x - 0.5 * th
+                    } else {
+                        0.5 * s2 * x * x
+                    }
                 });
                 return Ok(());
             }
