@@ -454,6 +454,24 @@ def test_bilinear_resize_scales_in_float32(mode, n, sh, sw, want):
     assert out.shape[2:] == want
 
 
+def test_bilinear_resize_to_a_computed_size_of_zero():
+    # MXNet 1.9.1: a scale that rounds a size down to 0 gives an empty result (and a zero
+    # gradient); a given height or width of 0 is refused.
+    x = mx.nd.ones((1, 2, 1, 2))
+    x.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.contrib.BilinearResize2D(x, scale_height=0.5, scale_width=1.0)
+    y.backward()
+    assert y.shape == (1, 2, 0, 2) and x.grad.asnumpy().tolist() == [[[[0, 0]], [[0, 0]]]]
+    z = mx.nd.contrib.BilinearResize2D(x, scale_height=0.4, scale_width=0.4, mode="odd_scale")
+    assert z.shape == (1, 2, 1, 0)
+    s = mx.sym.contrib.BilinearResize2D(mx.sym.var("x"), scale_height=0.5, scale_width=1.0)
+    assert s.infer_shape_partial(x=(1, 2, 1, 2))[1] == [(1, 2, 0, 2)]
+    assert s.eval(x=mx.nd.ones((1, 2, 1, 2)))[0].shape == (1, 2, 0, 2)
+    with pytest.raises(mx.base.MXNetError, match="height"):
+        mx.nd.contrib.BilinearResize2D(x, height=0, width=2)
+
+
 def test_diag_offset_past_the_edge():
     m = mx.nd.ones((3, 4))
     assert mx.nd.diag(m, k=4).shape == (0,) and mx.nd.diag(m, k=-3).shape == (0,)

@@ -263,6 +263,23 @@ def test_reduce_int_and_large_sum():
     np.testing.assert_allclose(mx.nd.sum(mx.nd.array(big)).asnumpy()[0], big.astype(np.float64).sum(), rtol=1e-5)
 
 
+def test_l2_norm_out_of_the_squares_range():
+    # float64 squares overflow past 1e154 and underflow below 1e-154; the norm does not (as
+    # MXNet's scaled sum of squares), row by row, with infinities and NaN kept.
+    rows = np.array([[3e300, 4e300, 0.0], [3e-200, 0.0, 4e-200], [1.0, 2.0, 2.0],
+                     [np.inf, 1e300, 1.0], [np.nan, 1e300, 1.0], [0.0, 0.0, 0.0]])
+    got = mx.nd.norm(mx.nd.array(rows, dtype="float64"), axis=1).asnumpy()
+    want = [np.hypot(3e300, 4e300), np.hypot(3e-200, 4e-200), 3.0, np.inf, np.nan, 0.0]
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    col = mx.nd.norm(mx.nd.array(rows[:3], dtype="float64"), axis=0).asnumpy()
+    np.testing.assert_allclose(col, [3e300, 4e300, 2.0], rtol=1e-15)
+    # Integers square in float64 instead of wrapping (int64 squares past 2^63, int32 past 2^31).
+    big = mx.nd.array(np.array([3 * 10**9, 4 * 10**9], dtype=np.int64), dtype="int64")
+    assert mx.nd.norm(big).asnumpy().tolist() == [5 * 10**9]
+    i32 = mx.nd.array(np.array([[30000, 40000], [3, 4]], dtype=np.int32), dtype="int32")
+    assert mx.nd.norm(i32, axis=1).asnumpy().tolist() == [50000, 5]
+
+
 def test_dot_and_batch_dot():
     a = np.random.uniform(-1, 1, (5, 7)).astype(np.float32)
     b = np.random.uniform(-1, 1, (7, 3)).astype(np.float32)

@@ -192,6 +192,23 @@ def test_moments_mxnet_values_and_gradient():
         mx.nd.moments(x, axes=(3,))
 
 
+@pytest.mark.parametrize("x,dtype,axes,mean,var", [
+    # MXNet 1.9.1's printed results: integer moments sum, subtract and square in the element
+    # type (wrapping) and divide with truncation.
+    ([[1, 2, 4], [3, 4, 9]], "int32", (1,), [2, 5], [1, 7]),
+    ([[200, 100, 7], [250, 3, 255]], "uint8", (1,), [17, 84], [10, 42]),
+    ([[200, 100, 7], [250, 3, 255]], "uint8", (0,), [97, 51, 3], [113, 48, 16]),
+    ([[-100, -90, 120], [127, 100, -128]], "int8", (1,), [-23, 33], [-36, 26]),
+    ([[-7, 2], [5, -3]], "int32", (0, 1), [0], [21]),
+    ([[2**40, -3, 2**62], [5, 7, 9]], "int64", (1,), [1537229039313005225, 7],
+     [1024819848213838054, 2]),
+])
+def test_moments_integer_data(x, dtype, axes, mean, var):
+    m, v = mx.nd.moments(mx.nd.array(np.array(x, dtype=dtype), dtype=dtype), axes=axes)
+    assert m.dtype == v.dtype == np.dtype(dtype)
+    assert m.asnumpy().tolist() == mean and v.asnumpy().tolist() == var
+
+
 def test_digamma():
     x = np.random.uniform(0.2, 6, size=(3, 4))
     # Forward against the derivative of lgamma; gradient against finite differences.

@@ -175,6 +175,29 @@ def test_spatial_values_printed_by_mxnet():
                                       0.5, 1.0], atol=2e-6)
 
 
+def test_sampler_at_nan_grid_points_reads_and_scatters_nothing():
+    # Printed by MXNet 1.9.1: a NaN coordinate samples nothing (the output is NaN), sends no
+    # gradient to the data, and the grid gradient is NaN only along the other coordinate.
+    x = mx.nd.arange(8).reshape((1, 2, 2, 2))
+    grid = mx.nd.array([[[[np.nan, 0.5]], [[0.2, np.nan]]]])
+    x.attach_grad(), grid.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.BilinearSampler(x, grid)
+    y.backward(mx.nd.ones_like(y))
+    assert np.isnan(y.asnumpy()).all()
+    assert (x.grad.asnumpy() == 0).all()
+    np.testing.assert_array_equal(grid.grad.asnumpy(), [[[[0, np.nan]], [[np.nan, 0]]]])
+    # An affine grid for a target of height 1 divides by zero: NaN everywhere, data grad 0.
+    d = mx.nd.arange(4).reshape((1, 1, 2, 2)).astype("float64")
+    loc = mx.nd.array([[1, 0, 0, 0, 1, 0]], dtype="float64")
+    d.attach_grad(), loc.attach_grad()
+    with mx.autograd.record():
+        o = mx.nd.SpatialTransformer(d, loc, target_shape=(1, 2), transform_type="affine",
+                                     sampler_type="bilinear")
+    o.backward(mx.nd.ones_like(o))
+    assert np.isnan(o.asnumpy()).all() and (d.grad.asnumpy() == 0).all()
+
+
 def test_spatial_symbols_match_mxnet():
     d = mx.sym.Variable("data")
     s = mx.sym.GridGenerator(d, transform_type="affine", target_shape=(3, 4), name="g")

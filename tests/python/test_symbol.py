@@ -1003,6 +1003,19 @@ def test_partial_shapes_of_broadcasts_stacks_reshapes_and_picks():
     assert mx.sym.size_array(x).infer_shape_partial()[1] == [(1,)]
     assert mx.sym.all_finite(x).infer_shape_partial()[1] == [(1,)]
     assert mx.sym.multi_sum_sq(x, y, num_arrays=2).infer_shape_partial()[1] == [(2,)]
+    # MXNet 1.9.1's answers: an RNN's parameters need only the input size, its states and
+    # output the known dims of the data; multi_lars's four vectors share a shape
+    z, w = mx.sym.var("z"), mx.sym.var("w")
+    s = mx.sym.RNN(x, y, z, mode="gru", state_size=4, num_layers=2)
+    assert s.infer_shape_partial(x=(5, 0, 3)) == ([(5, 0, 3), (228,), (2, 0, 4)], [(5, 0, 4)], [])
+    assert s.infer_shape_partial(x=(0, 2, 3)) == ([(0, 2, 3), (228,), (2, 2, 4)], [(0, 2, 4)], [])
+    s = mx.sym.RNN(x, y, z, w, mode="lstm", state_size=4, num_layers=1, bidirectional=True,
+                   state_outputs=True)
+    assert s.infer_shape_partial(x=(0, 0, 3)) == (
+        [(0, 0, 3), (288,), (2, 0, 4), (2, 0, 4)], [(0, 0, 8), (2, 0, 4), (2, 0, 4)], [])
+    s = mx.sym.multi_lars(x, y, z, w, eta=1, eps=1e-9)
+    assert s.infer_shape_partial(x=(4,)) == ([(4,)] * 4, [(4,)], [])
+    assert mx.sym.linalg.potrf(x).infer_shape_partial(x=(2, 0, 3))[1] == [(2, 0, 3)]
 
 
 def test_legacy_ops_take_parameters_where_mxnets_signatures_put_them():

@@ -1,9 +1,12 @@
-//! `moments`: mean and (population) variance over `axes`, accumulated in f64.
+//! `moments`: mean and (population) variance over `axes`, accumulated in f64 for floats and,
+//! as MXNet does, in the element type for integers.
 
 use super::params::param;
 use super::shape_ops::def;
 use super::{expect_inputs, read_f64, write_f64, Desc, FnOp, Inputs, Operator, Registry};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::kernels::cpu::elemwise::Arith;
 use crate::shape::{norm_axis, Shape};
 use std::sync::Arc;
 
@@ -86,6 +89,31 @@ fn stats(x: &[f64], pos: &[usize], n_out: usize, k: usize) -> (Vec<f64>, Vec<f64
     (mean, var)
 }
 
+/// MXNet's integer moments: sums wrap in the element type and the divisions truncate (by the
+/// count converted to that type), and `x - mean` and its square wrap there too.
+fn int_stats<T: Arith>(x: &[T], pos: &[usize], n_out: usize, k: usize) -> (Vec<T>, Vec<T>) {
+    let count = T::from_i64_c(k as i64);
+    let average = |sums: Vec<i64>| -> Vec<T> {
+        // Nothing to average is 0, as in the integer `mean`.
+        let div = |s: i64| match k {
+            0 => T::default(),
+            _ => T::from_i64_c(s).div(count),
+        };
+        sums.into_iter().map(div).collect()
+    };
+    let mut sums = vec![0i64; n_out];
+    for (&v, &p) in x.iter().zip(pos) {
+        sums[p] = sums[p].wrapping_add(v.to_i64());
+    }
+    let mean = average(sums);
+    let mut sums = vec![0i64; n_out];
+    for (&v, &p) in x.iter().zip(pos) {
+        let d = T::from_i64_c(v.to_i64().wrapping_sub(mean[p].to_i64())).to_i64();
+        sums[p] = sums[p].wrapping_add(T::from_i64_c(d.wrapping_mul(d)).to_i64());
+    }
+    (mean, average(sums))
+}
+
 fn moments_op(axes: Vec<i64>, keepdims: bool) -> Arc<dyn Operator> {
     let op = "moments";
     let (ax, gax) = (axes.clone(), axes.clone());
@@ -93,11 +121,8 @@ fn moments_op(axes: Vec<i64>, keepdims: bool) -> Arc<dyn Operator> {
         op,
         move |ins| {
             expect_inputs(op, ins, 1)?;
-            if !ins[0].dtype.is_float() {
-                return Err(Error::dtype(
-                    op,
-                    format!("expects float data, got {}", ins[0].dtype),
-                ));
+            if ins[0].dtype == DType::Bool {
+                return Err(Error::dtype(op, "expects numeric data, got bool"));
             }
             let (_, out) = reduced(&ax, keepdims, &ins[0].shape)?;
             let d = Desc::new(out, ins[0].dtype);
@@ -107,6 +132,15 @@ fn moments_op(axes: Vec<i64>, keepdims: bool) -> Arc<dyn Operator> {
             let x = &ins[0];
             let (red, _) = reduced(&axes, keepdims, x.shape())?;
             let (pos, n_out, k) = positions(x.shape(), &red);
+            if !x.dtype().is_float() {
+                crate::with_dtype!(x.dtype(), T, {
+                    // SAFETY: this op reads x and writes its two outputs, distinct arrays.
+                    let (mean, var) = int_stats(unsafe { x.data::<T>() }, &pos, n_out, k);
+                    unsafe { outs[0].data_mut::<T>() }.copy_from_slice(&mean);
+                    unsafe { outs[1].data_mut::<T>() }.copy_from_slice(&var);
+                });
+                return Ok(());
+            }
             let (mean, var) = stats(&read_f64(x), &pos, n_out, k);
             write_f64(&outs[0], &mean);
             write_f64(&outs[1], &var);

@@ -214,11 +214,86 @@ fn values<T: RedElem>(kind: Kind, src: &[T], dst: Ptr<T>, g: &Geom) {
             apply(&red, src, dst, g)
         }
         Kind::Norm1 => fold(src, dst, g, zero, |a, x| a.add(x.lift().abs()), add, lower),
-        Kind::Norm2 => {
-            let sq = |a: T::A, x: T| a.add(x.lift().mul(x.lift()));
-            fold(src, dst, g, zero, sq, add, |a, _| T::lower(a.sqrt()))
-        }
+        Kind::Norm2 => norm2(src, dst, g),
     }
+}
+
+/// The L2 norm. Floats other than f64 square into f64 without leaving its range; f64
+/// squares past 1e154 overflow (below 1e-154 they underflow), so an output out there is
+/// recomputed with a scaled sum of squares, as MXNet computes it. Integers square into f64
+/// rather than wrapping.
+fn norm2<T: RedElem>(src: &[T], dst: Ptr<T>, g: &Geom) {
+    let add = |a: f64, b: f64| a + b;
+    let root = |a: f64, _| T::from_f64(a.sqrt());
+    if !T::DTYPE.is_float() {
+        let sq = |a: f64, x: T, _| a + x.to_f64() * x.to_f64();
+        return apply(
+            &Fold {
+                init: 0.0,
+                step: sq,
+                merge: add,
+                finish: root,
+            },
+            src,
+            dst,
+            g,
+        );
+    }
+    let sq = |a: T::A, x: T| a.add(x.lift().mul(x.lift()));
+    fold(
+        src,
+        dst,
+        g,
+        <T::A as Acc>::ZERO,
+        sq,
+        |a, b| a.add(b),
+        |a, _| T::lower(a.sqrt()),
+    );
+    if T::DTYPE != DType::F64 {
+        return;
+    }
+    // SAFETY: the fold above wrote the outer * inner outputs behind dst; nothing else does.
+    let out = unsafe { std::slice::from_raw_parts(dst.0, g.outer * g.inner) };
+    if !out
+        .iter()
+        .any(|v| v.to_f64().is_infinite() || v.to_f64() < 1e-145)
+    {
+        return;
+    }
+    // (scale, sum of (x / scale)²), scale the largest |x| so far.
+    let step = |(s, q): (f64, f64), x: T, _| {
+        let ax = x.to_f64().abs();
+        if ax.is_nan() {
+            (s, f64::NAN)
+        } else if ax > s {
+            (ax, 1.0 + q * (s / ax) * (s / ax))
+        } else if ax == 0.0 {
+            (s, q)
+        } else {
+            let r = if ax == s { 1.0 } else { ax / s };
+            (s, q + r * r)
+        }
+    };
+    let merge = |(s1, q1): (f64, f64), (s2, q2): (f64, f64)| {
+        let s = s1.max(s2);
+        let part = |si: f64, qi: f64| match si {
+            _ if si == s => qi,
+            _ => qi * (si / s) * (si / s),
+        };
+        (s, part(s1, q1) + part(s2, q2))
+    };
+    let finish = |(s, q): (f64, f64), _| T::from_f64(if s == 0.0 { q } else { s * q.sqrt() });
+    apply(
+        &Fold {
+            init: (0.0, 0.0),
+            step,
+            merge,
+            finish,
+        },
+        src,
+        dst,
+        g,
+    );
 }
 
 /// The elements of an input; an empty array may have no allocation to point at.

@@ -185,12 +185,6 @@ fn forward_op(
             check_data(name, &ins[0])?;
             let d = &ins[0].shape;
             let (oh, ow) = out_hw(d, ins.get(1).map(|x| &x.shape))?;
-            if oh == 0 || ow == 0 {
-                return Err(Error::shape(
-                    name,
-                    format!("output size must be positive, got ({oh}, {ow}) for data {d}"),
-                ));
-            }
             if d[2] == 0 || d[3] == 0 {
                 return Err(Error::shape(
                     name,
@@ -298,7 +292,7 @@ fn bilinear(r: &mut Registry) {
             let sw = if p.is_set("scale_width") { Some(p.float("scale_width")?) } else { None };
             let kind = Kind::Bilinear { align_corners: p.bool("align_corners")? };
             let mode: &'static str = MODES.iter().find(|m| **m == mode).copied().unwrap_or("size");
-            let scaled = move |len: usize, s: Option<f64>, fixed: i64| -> Result<usize> {
+            let scaled = move |len: usize, s: Option<f64>, fixed: i64, axis: &str| -> Result<usize> {
                 // MXNet multiplies in float32 (0.7f32 · 10 is 7, in f64 it is 6.99999988).
                 let f = |x: usize, s: f64| (x as f32 * s as f32) as f64;
                 let v = match (mode, s) {
@@ -314,13 +308,16 @@ fn bilinear(r: &mut Registry) {
                     ("to_odd_down", _) => (if len % 2 == 1 { len } else { len - 1 }) as f64,
                     _ => (if len % 2 == 1 { len } else { len + 1 }) as f64,
                 };
-                if !(1.0..1e9).contains(&v) {
-                    return Err(Error::param(OP, format!("the output size must be positive, got {v} (input size {len}, mode {mode})")));
+                // A size computed from the input may be 0 (an empty result, as in MXNet);
+                // a given one must be at least 1.
+                let least = if (mode, s) == ("size", None) { 1.0 } else { 0.0 };
+                if !(least..1e9).contains(&v) {
+                    return Err(Error::param(OP, format!("the output {axis} must be at least {least}, got {v} (input {axis} {len}, mode {mode})")));
                 }
                 Ok(v as usize)
             };
             let size: SizeFn = Arc::new(move |d: &Shape, _: Option<&Shape>| {
-                Ok((scaled(d[2], sh, h)?, scaled(d[3], sw, w)?))
+                Ok((scaled(d[2], sh, h, "height")?, scaled(d[3], sw, w, "width")?))
             });
             Ok(forward_op(OP, kind, size, mode == "like"))
         }),

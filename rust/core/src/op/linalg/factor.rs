@@ -88,6 +88,7 @@ fn potrf_op(lower: bool) -> Arc<dyn Operator> {
             })
         },
     )
+    .with_shape_partial(crate::graph::infer::same_shape_partial)
     .with_grad(move |g, a| {
         // dA = ½·L⁻ᵀ·copyLTU(Lᵀ·dL)·L⁻¹ (symmetric), for A = L·Lᵀ; with A = Uᵀ·U, L = Uᵀ.
         let (mut l, mut dl) = (a.outputs[0].clone(), a.out_grads[0].clone());

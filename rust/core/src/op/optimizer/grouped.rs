@@ -264,7 +264,8 @@ fn multi_lars(p: &Params) -> Result<Arc<dyn Operator>> {
             write_f64(&outs[0], &new);
             Ok(())
         },
-    );
+    )
+    .with_shape_partial(crate::graph::infer::same_shape_partial);
     op.inplace = true;
     Ok(op.arc())
 }

@@ -423,11 +423,29 @@ impl Operator for RnnOp {
         let Some(d) = inputs.first().cloned().flatten() else {
             return Ok(());
         };
+        let ns = cfg.n_states();
         if d.ndim() == 3 && d.0.contains(&0) {
-            return Ok(()); // a dimension is still unknown
+            // As MXNet: what the known dimensions decide is filled, the rest stays 0.
+            let (t, n, c) = (d.0[0], d.0[1], d.0[2]);
+            if c != 0 {
+                if let Some(p) = inputs.get_mut(1) {
+                    refine(p, Shape(vec![cfg.param_len(c)]));
+                }
+            }
+            let mut want = vec![Shape(vec![t, n, cfg.dirs() * cfg.r()])];
+            want.extend((0..ns).map(|k| cfg.state_shape(n, k)));
+            for (s, w) in inputs.iter_mut().skip(2).zip(&want[1..]) {
+                refine(s, w.clone());
+            }
+            if !cfg.state_outputs {
+                want.truncate(1);
+            }
+            for (o, w) in outputs.iter_mut().zip(want) {
+                refine(o, w);
+            }
+            return Ok(());
         }
         let (t, n, c) = tnc(&d)?;
-        let ns = cfg.n_states();
         if let Some(p) = inputs.get_mut(1) {
             refine(p, Shape(vec![cfg.param_len(c)]));
         }

@@ -227,8 +227,14 @@ fn corner<C: Real>(gx: C, gy: C, ih: usize, iw: usize) -> Corner<C> {
     let two = C::c(2.0);
     let y = (gy + C::ONE) * C::c(ih as f64 - 1.0) / two;
     let x = (gx + C::ONE) * C::c(iw as f64 - 1.0) / two;
-    // `as` saturates (NaN -> 0), and every corner is bounds-checked before it is read.
-    let (y0, x0) = (y.f64().floor() as i64, x.f64().floor() as i64);
+    // Every corner is bounds-checked before it is read. A NaN coordinate lands outside the
+    // input (`as` would make it 0), as MXNet's cast to int does: nothing is read or
+    // scattered there.
+    let cell = |v: C| match v.f64().floor() {
+        f if f.is_nan() => i64::MIN,
+        f => f as i64,
+    };
+    let (y0, x0) = (cell(y), cell(x));
     Corner {
         y0,
         x0,
