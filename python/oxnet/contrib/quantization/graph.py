@@ -38,8 +38,14 @@ _QUANTIZABLE = {
     # the fused self-attention products quantize every input (qkv; valatt's attention too)
     '_sg_mkldnn_selfatt_qk': ('_sg_mkldnn_selfatt_qk', True, True, ()),
     '_sg_mkldnn_selfatt_valatt': ('_sg_mkldnn_selfatt_valatt', True, True, ()),
+    # an LSTM quantizes its data asymmetrically (quantize_asym), takes its FP32 parameters and
+    # states as they are and gives FP32 outputs (see _ASYM_DATA_FP32_OUT)
+    'RNN': ('_contrib_quantized_rnn', True, False, (1, 2, 3)),
 }
-_QUANTIZED_OPS = {v[0] for v in _QUANTIZABLE.values()}
+# quantized ops whose data input comes from _contrib_quantize_asym (uint8 with scale and
+# shift) and whose outputs are FP32: their consumers read them as an FP32 op's
+_ASYM_DATA_FP32_OUT = {'_contrib_quantized_rnn'}
+_QUANTIZED_OPS = {v[0] for v in _QUANTIZABLE.values()} - _ASYM_DATA_FP32_OUT
 # quantized ops that take their output range from calibration themselves (no requantize after)
 _CALIBRATE_OUTPUT = {'_contrib_quantized_batch_norm'}
 
@@ -66,6 +72,9 @@ _OUTPUT_NAMES = {
     '_contrib_interleaved_matmul_encdec_valatt': ['output'],
     '_contrib_quantize_v2': ['output', 'min_output', 'max_output'],
     '_contrib_requantize': ['output', 'min_output', 'max_output'],
+    '_contrib_quantize_asym': ['output', 'scale', 'shift'],
+    'RNN': ['output', 'state_output', 'statecell_output'],
+    '_contrib_quantized_rnn': ['output', 'state_output', 'statecell_ouput'],  # sic, MXNet's
 }
 for _op in _QUANTIZED_OPS:
     _OUTPUT_NAMES[_op] = ['output', 'min_output', 'max_output']
@@ -192,6 +201,8 @@ def _quantized_version(node, granularity='tensor-wise'):
         return None  # only relu has an INT8 kernel
     if node['op'] == 'Pooling' and node['attrs'].get('pool_type', 'max') not in ('max', 'avg'):
         return None
+    if node['op'] == 'RNN':
+        return _quantized_rnn(node)
     q = _node(entry[0], 'quantized_' + node['name'], node['attrs'], num_outputs=3)
     if node['op'] == '_sg_mkldnn_conv':
         q['attrs']['quantized'] = 'true'
@@ -204,6 +215,21 @@ def _quantized_version(node, granularity='tensor-wise'):
     if 'extra' in node:  # the fused ops' subgraphs
         q['extra'] = dict(node['extra'])
     return q
+
+
+def _quantized_rnn(node):
+    """The int8 LSTM for an RNN it can stand for. MXNet 1.9.1 replaces every RNN and so
+    breaks GRU and vanilla RNN graphs and computes projected or length-masked LSTMs wrongly;
+    those stay FP32 here."""
+    a = node['attrs']
+
+    def true(key):
+        return a.get(key, 'False').strip().lower() in ('true', '1')
+    if (a.get('mode') != 'lstm' or a.get('projection_size', 'None') not in ('None', '')
+            or true('use_sequence_length')):
+        return None
+    return _node('_contrib_quantized_rnn', 'quantized_' + node['name'],
+                 dict(a, quantized='true'), num_outputs=3 if true('state_outputs') else 1)
 
 
 def _fp32_inputs(node, granularity):
@@ -271,7 +297,17 @@ def quantize_graph_json(graph, excluded_sym_names=(), excluded_op_names=(), offl
     quantized_entry = {}  # (id(fp32 node), index) -> quantize_v2 node fed by that entry
     calib_of = {}        # id(new node) -> FP32 output name it calibrates
     for node in order:
-        if id(node) in qmap:
+        if id(node) in qmap and qmap[id(node)]['op'] in _ASYM_DATA_FP32_OUT:
+            new = qmap.pop(id(node))  # its outputs are FP32: consumers read them as such
+            fp32 = [_fp32_entry(mirror, qmap, *e) for e in node['inputs']]
+            src, idx, ver = node['inputs'][0]
+            name = src['name'] + ('' if src['op'] == 'null'
+                                  else '_' + _listed_output_name(src, idx)) + '_quantize'
+            qa = _node('_contrib_quantize_asym', name, {}, [fp32[0]], 3)
+            calib_of[id(qa)] = output_name(src, idx)
+            new['inputs'] = [(qa, 0, 0)] + fp32[1:] + [(qa, 1, 0), (qa, 2, 0)]
+            mirror[id(node)] = new
+        elif id(node) in qmap:
             new = qmap[id(node)]
             avoid = _fp32_inputs(node, quantize_granularity)
             data_inputs = []
@@ -371,7 +407,8 @@ def calibrate_graph_json(graph, th_dict):
     quantized_batch_norm (its own output) whose FP32 layer output is in `th_dict`."""
     _, heads, attrs = parse(graph)
     for node in dfs(heads):
-        if node['op'] in ('_contrib_quantize_v2', '_contrib_requantize'):
+        if node['op'] in ('_contrib_quantize_v2', '_contrib_requantize',
+                          '_contrib_quantize_asym'):
             src, idx, _ = node['inputs'][0]
         elif node['op'] in _CALIBRATE_OUTPUT:
             src, idx = node, 0

@@ -35,6 +35,7 @@ mod pooling;
 mod product;
 mod quantize;
 pub mod range;
+mod rnn;
 
 use super::Registry;
 
@@ -47,6 +48,7 @@ pub fn register(r: &mut Registry) {
     batch_norm::register(r);
     conv::register(r);
     fully_connected::register(r);
+    rnn::register(r);
 }
 
 #[cfg(test)]

@@ -131,20 +131,7 @@ impl Dims {
     }
 
     fn clip(&self, c: f64) -> f64 {
-        match self.clip {
-            Some((lo, hi)) => {
-                if c.is_nan() {
-                    if self.clip_nan {
-                        lo
-                    } else {
-                        c
-                    }
-                } else {
-                    c.clamp(lo, hi)
-                }
-            }
-            None => c,
-        }
+        super::clip_cell(self.clip, self.clip_nan, c)
     }
 
     /// Whether the stored cell state `c` was clipped (its gradient stops there).

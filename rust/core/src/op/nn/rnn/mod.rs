@@ -20,7 +20,7 @@ use crate::graph::infer::refine;
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::conv::Real;
 use crate::ndarray::NDArray;
-use crate::op::params::param;
+use crate::op::params::{param, ParamSpec};
 use crate::op::shape_ops::def;
 use crate::op::{Desc, GradArgs, Inputs, OpCtx, Operator, Registry};
 use crate::shape::Shape;
@@ -30,7 +30,7 @@ const OP: &str = "RNN";
 const BWD: &str = "_backward_RNN";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
+pub(crate) enum Mode {
     RnnRelu,
     RnnTanh,
     Lstm,
@@ -49,18 +49,18 @@ impl Mode {
 
 /// The configured op's attributes.
 #[derive(Debug, Clone, Copy)]
-struct Cfg {
-    mode: Mode,
-    h: usize,
-    layers: usize,
-    bidir: bool,
-    p: f64,
-    state_outputs: bool,
-    use_seq_len: bool,
-    clip: Option<(f64, f64)>,
-    clip_nan: bool,
+pub(crate) struct Cfg {
+    pub(crate) mode: Mode,
+    pub(crate) h: usize,
+    pub(crate) layers: usize,
+    pub(crate) bidir: bool,
+    pub(crate) p: f64,
+    pub(crate) state_outputs: bool,
+    pub(crate) use_seq_len: bool,
+    pub(crate) clip: Option<(f64, f64)>,
+    pub(crate) clip_nan: bool,
     /// LSTMP: `h_t = W_hr (o ⊙ tanh(c_t))` of this size is the output and the recurrent state.
-    proj: Option<usize>,
+    pub(crate) proj: Option<usize>,
 }
 
 impl Cfg {
@@ -69,7 +69,7 @@ impl Cfg {
         self.proj.unwrap_or(self.h)
     }
 
-    fn dirs(&self) -> usize {
+    pub(crate) fn dirs(&self) -> usize {
         if self.bidir {
             2
         } else {
@@ -109,7 +109,7 @@ impl Cfg {
     }
 
     /// Length of the flat parameter vector for input size `c`.
-    fn param_len(&self, c: usize) -> usize {
+    pub(crate) fn param_len(&self, c: usize) -> usize {
         let gh = self.mode.gates() * self.h;
         let (d, r) = (self.dirs(), self.r());
         let w_hr = self.proj.map_or(0, |p| p * self.h);
@@ -122,7 +122,7 @@ impl Cfg {
     }
 
     /// Shape of begin/end state `k`: 0 the hidden (projected) state, 1 the LSTM cell.
-    fn state_shape(&self, n: usize, k: usize) -> Shape {
+    pub(crate) fn state_shape(&self, n: usize, k: usize) -> Shape {
         let size = if k == 0 { self.r() } else { self.h };
         Shape(vec![self.layers * self.dirs(), n, size])
     }
@@ -144,6 +144,16 @@ impl Cfg {
             clip: self.clip,
             clip_nan: self.clip_nan,
         }
+    }
+}
+
+/// An LSTM cell state after `lstm_state_clip_min/max` (NaN becomes the minimum with
+/// `lstm_state_clip_nan`).
+pub(crate) fn clip_cell(clip: Option<(f64, f64)>, clip_nan: bool, c: f64) -> f64 {
+    match clip {
+        Some((lo, _)) if c.is_nan() && clip_nan => lo,
+        Some((lo, hi)) if !c.is_nan() => c.clamp(lo, hi),
+        _ => c,
     }
 }
 
@@ -603,6 +613,11 @@ fn opt_float(p: &crate::op::Params, name: &str) -> Result<Option<f64>> {
 }
 
 fn create(p: &crate::op::Params) -> Result<Arc<dyn Operator>> {
+    Ok(Arc::new(RnnOp { cfg: parse(p)? }))
+}
+
+/// The attributes, checked (`RNN`'s and `_contrib_quantized_rnn`'s).
+pub(crate) fn parse(p: &crate::op::Params) -> Result<Cfg> {
     let positive = |name: &str| -> Result<usize> {
         let v = p.int(name)?;
         usize::try_from(v)
@@ -649,20 +664,75 @@ fn create(p: &crate::op::Params) -> Result<Arc<dyn Operator>> {
             ))
         }
     };
-    Ok(Arc::new(RnnOp {
-        cfg: Cfg {
-            mode,
-            h: positive("state_size")?,
-            layers: positive("num_layers")?,
-            bidir: p.bool("bidirectional")?,
-            p: prob,
-            state_outputs: p.bool("state_outputs")?,
-            use_seq_len: p.bool("use_sequence_length")?,
-            clip,
-            clip_nan: p.bool("lstm_state_clip_nan")?,
-            proj,
-        },
-    }))
+    Ok(Cfg {
+        mode,
+        h: positive("state_size")?,
+        layers: positive("num_layers")?,
+        bidir: p.bool("bidirectional")?,
+        p: prob,
+        state_outputs: p.bool("state_outputs")?,
+        use_seq_len: p.bool("use_sequence_length")?,
+        clip,
+        clip_nan: p.bool("lstm_state_clip_nan")?,
+        proj,
+    })
+}
+
+/// The attributes of `RNN` (also `_contrib_quantized_rnn`'s).
+pub(crate) fn params() -> Vec<ParamSpec> {
+    vec![
+        param("state_size", "int (non-negative)", None, "size of the state for each layer"),
+        param("num_layers", "int (non-negative)", None, "number of stacked layers"),
+        param(
+            "bidirectional",
+            "boolean",
+            Some("0"),
+            "whether to use bidirectional recurrent layers",
+        ),
+        param(
+            "mode",
+            "{'gru', 'lstm', 'rnn_relu', 'rnn_tanh'}",
+            None,
+            "the type of RNN to compute",
+        ),
+        param(
+            "p",
+            "float",
+            Some("0"),
+            "drop rate of the dropout on the outputs of each RNN layer, except the last layer.",
+        ),
+        param(
+            "state_outputs",
+            "boolean",
+            Some("0"),
+            "Whether to have the states as symbol outputs.",
+        ),
+        param("projection_size", "int or None", Some("None"), "size of project size"),
+        param(
+            "lstm_state_clip_min",
+            "double or None",
+            Some("None"),
+            "Minimum clip value of LSTM states. This option must be used together with lstm_state_clip_max.",
+        ),
+        param(
+            "lstm_state_clip_max",
+            "double or None",
+            Some("None"),
+            "Maximum clip value of LSTM states. This option must be used together with lstm_state_clip_min.",
+        ),
+        param(
+            "lstm_state_clip_nan",
+            "boolean",
+            Some("0"),
+            "Whether to stop NaN from propagating in state by clipping it to min/max. If clipping range is not specified, this option is ignored.",
+        ),
+        param(
+            "use_sequence_length",
+            "boolean",
+            Some("0"),
+            "If set to true, this layer takes in an extra input parameter `sequence_length` to specify variable length sequence",
+        ),
+    ]
 }
 
 pub fn register(r: &mut Registry) {
@@ -682,60 +752,14 @@ pub fn register(r: &mut Registry) {
          h_t = W_hr (o * tanh(c_t)) of size P), then for each layer and direction the two \
          biases (G*H). Gate order: \
          LSTM i, f, g, o; GRU r, z, n.",
-        vec![
-            param("state_size", "int (non-negative)", None, "size of the state for each layer"),
-            param("num_layers", "int (non-negative)", None, "number of stacked layers"),
-            param(
-                "bidirectional",
-                "boolean",
-                Some("0"),
-                "whether to use bidirectional recurrent layers",
-            ),
-            param(
-                "mode",
-                "{'gru', 'lstm', 'rnn_relu', 'rnn_tanh'}",
-                None,
-                "the type of RNN to compute",
-            ),
-            param(
-                "p",
-                "float",
-                Some("0"),
-                "drop rate of the dropout on the outputs of each RNN layer, except the last layer.",
-            ),
-            param(
-                "state_outputs",
-                "boolean",
-                Some("0"),
-                "Whether to have the states as symbol outputs.",
-            ),
-            param("projection_size", "int or None", Some("None"), "size of project size"),
-            param(
-                "lstm_state_clip_min",
-                "double or None",
-                Some("None"),
-                "Minimum clip value of LSTM states. This option must be used together with lstm_state_clip_max.",
-            ),
-            param(
-                "lstm_state_clip_max",
-                "double or None",
-                Some("None"),
-                "Maximum clip value of LSTM states. This option must be used together with lstm_state_clip_min.",
-            ),
-            param(
-                "lstm_state_clip_nan",
-                "boolean",
-                Some("0"),
-                "Whether to stop NaN from propagating in state by clipping it to min/max. If clipping range is not specified, this option is ignored.",
-            ),
-            param(
-                "use_sequence_length",
-                "boolean",
-                Some("0"),
-                "If set to true, this layer takes in an extra input parameter `sequence_length` to specify variable length sequence",
-            ),
-        ],
-        Inputs::Fixed(&["data", "parameters", "state", "state_cell", "sequence_length"]),
+        params(),
+        Inputs::Fixed(&[
+            "data",
+            "parameters",
+            "state",
+            "state_cell",
+            "sequence_length",
+        ]),
         create,
     ));
 }
