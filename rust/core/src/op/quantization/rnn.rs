@@ -73,8 +73,11 @@ fn create(p: &crate::op::Params) -> Result<Arc<dyn Operator>> {
         },
     )
     .with_shape_partial(move |ins, outs| {
-        partial_shapes(cfg, ins, outs);
-        Ok(())
+        for s in ins.iter_mut().skip(4) {
+            refine(s, Shape(vec![1])); // scale and shift
+        }
+        let n = ins.len().min(4);
+        rnn::partial_shapes(cfg, &mut ins[..n], outs)
     })
     .with_type_partial(type_partial(OP, vec![1, 2, 3, 4, 5], move |ins| {
         check_data_type(ins[0])?;
@@ -131,33 +134,6 @@ fn infer(cfg: Cfg, ins: &[Desc]) -> Result<Vec<Desc>> {
         outs.push(Desc::new(cfg.state_shape(n, 1), DType::F32));
     }
     Ok(outs)
-}
-
-/// What the known dimensions of the data decide (as `RNN`'s rule), and the (1,) scale and shift.
-fn partial_shapes(cfg: Cfg, ins: &mut [Option<Shape>], outs: &mut [Option<Shape>]) {
-    for s in ins.iter_mut().skip(4) {
-        refine(s, Shape(vec![1]));
-    }
-    let Some(d) = ins.first().cloned().flatten() else {
-        return;
-    };
-    if d.ndim() != 3 {
-        return; // the complete rule reports it
-    }
-    let (t, n, c) = (d[0], d[1], d[2]);
-    if c != 0 {
-        refine(&mut ins[1], Shape(vec![cfg.param_len(c)]));
-    }
-    refine(&mut ins[2], cfg.state_shape(n, 0));
-    refine(&mut ins[3], cfg.state_shape(n, 1));
-    let want = [
-        Shape(vec![t, n, cfg.dirs() * cfg.h]),
-        cfg.state_shape(n, 0),
-        cfg.state_shape(n, 1),
-    ];
-    for (o, w) in outs.iter_mut().zip(want) {
-        refine(o, w);
-    }
 }
 
 /// One layer and direction's weights and biases in MXNet's flat vector (all weights, layer

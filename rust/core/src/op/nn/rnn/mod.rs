@@ -157,6 +157,45 @@ pub(crate) fn clip_cell(clip: Option<(f64, f64)>, clip_nan: bool, c: f64) -> f64
     }
 }
 
+/// `RNN`'s partial shape rule (also `_contrib_quantized_rnn`'s, over its first four inputs):
+/// as in MXNet, what the known dimensions of the data decide is filled, the rest stays 0.
+pub(crate) fn partial_shapes(
+    cfg: Cfg,
+    inputs: &mut [Option<Shape>],
+    outputs: &mut [Option<Shape>],
+) -> Result<()> {
+    let Some(d) = inputs.first().cloned().flatten() else {
+        return Ok(());
+    };
+    let (t, n, c) = match d.dims() {
+        &[t, n, c] if d.0.contains(&0) => (t, n, c),
+        _ => tnc(&d)?,
+    };
+    let ns = cfg.n_states();
+    if c != 0 {
+        if let Some(p) = inputs.get_mut(1) {
+            refine(p, Shape(vec![cfg.param_len(c)]));
+        }
+    }
+    // Begin states are often `zeros((L, 0, H))`: their batch size comes from the data.
+    for (k, s) in inputs.iter_mut().skip(2).take(ns).enumerate() {
+        refine(s, cfg.state_shape(n, k));
+    }
+    if cfg.use_seq_len {
+        if let Some(s) = inputs.get_mut(2 + ns) {
+            refine(s, Shape(vec![n]));
+        }
+    }
+    let mut want = vec![Shape(vec![t, n, cfg.dirs() * cfg.r()])];
+    if cfg.state_outputs {
+        want.extend((0..ns).map(|k| cfg.state_shape(n, k)));
+    }
+    for (o, w) in outputs.iter_mut().zip(want) {
+        refine(o, w);
+    }
+    Ok(())
+}
+
 /// Sizes of one call: time steps, batch, input size, hidden size, directions, layers, gates.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Dims {
@@ -429,71 +468,7 @@ impl Operator for RnnOp {
         inputs: &mut [Option<Shape>],
         outputs: &mut [Option<Shape>],
     ) -> Result<()> {
-        let cfg = self.cfg;
-        let Some(d) = inputs.first().cloned().flatten() else {
-            return Ok(());
-        };
-        let ns = cfg.n_states();
-        if d.ndim() == 3 && d.0.contains(&0) {
-            // As MXNet: what the known dimensions decide is filled, the rest stays 0.
-            let (t, n, c) = (d.0[0], d.0[1], d.0[2]);
-            if c != 0 {
-                if let Some(p) = inputs.get_mut(1) {
-                    refine(p, Shape(vec![cfg.param_len(c)]));
-                }
-            }
-            let mut want = vec![Shape(vec![t, n, cfg.dirs() * cfg.r()])];
-            want.extend((0..ns).map(|k| cfg.state_shape(n, k)));
-            for (s, w) in inputs.iter_mut().skip(2).zip(&want[1..]) {
-                refine(s, w.clone());
-            }
-            if !cfg.state_outputs {
-                want.truncate(1);
-            }
-            for (o, w) in outputs.iter_mut().zip(want) {
-                refine(o, w);
-            }
-            return Ok(());
-        }
-        let (t, n, c) = tnc(&d)?;
-        if let Some(p) = inputs.get_mut(1) {
-            refine(p, Shape(vec![cfg.param_len(c)]));
-        }
-        // Begin states are often `zeros((L, 0, H))`: their batch size comes from the data.
-        for (k, s) in inputs.iter_mut().skip(2).take(ns).enumerate() {
-            refine(s, cfg.state_shape(n, k));
-        }
-        if cfg.use_seq_len {
-            if let Some(s) = inputs.get_mut(2 + ns) {
-                refine(s, Shape(vec![n]));
-            }
-        }
-        let full = infer(
-            cfg,
-            &inputs
-                .iter()
-                .map(|s| Desc::new(s.clone().unwrap_or_default(), DType::F32))
-                .collect::<Vec<_>>(),
-        );
-        // Outputs follow once the inputs are consistent; mismatches are reported by `infer`.
-        if let Ok(full) = full {
-            for (o, dsc) in outputs.iter_mut().zip(full) {
-                if o.is_none() {
-                    *o = Some(dsc.shape);
-                }
-            }
-        } else {
-            let mut want = vec![Shape(vec![t, n, cfg.dirs() * cfg.r()])];
-            if cfg.state_outputs {
-                want.extend((0..ns).map(|k| cfg.state_shape(n, k)));
-            }
-            for (o, w) in outputs.iter_mut().zip(want) {
-                if o.is_none() {
-                    *o = Some(w);
-                }
-            }
-        }
-        Ok(())
+        partial_shapes(self.cfg, inputs, outputs)
     }
     fn infer_type_partial(
         &self,
