@@ -1,5 +1,8 @@
 """_contrib_quantized_rnn (MXNet's int8 LSTM) and the quantization pass that makes it: values
 printed by MXNet 1.9.1, a numpy model of the documented arithmetic, and the FP32 RNN."""
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -225,3 +228,41 @@ def test_rnns_without_an_int8_kernel_stay_fp32():
     ops = [(n["op"], n["name"]) for n in _json_nodes(q) if n["op"] != "null"]
     assert ops == [("RNN", "gru"), ("_contrib_quantize_asym", "gru_output_quantize"),
                    ("_contrib_quantized_rnn", "quantized_lstm")]
+
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "quantized_rnn")
+
+
+def gluon_input():
+    return np.sin(np.arange(90) * 0.61).reshape(5, 3, 6).astype(np.float32)
+
+
+def test_gluon_lstm_export_quantizes_as_mxnet_did():
+    # A two-layer Gluon LSTM with a Dense head, exported and quantized by MXNet 1.9.1
+    # (quantized_rnn_mxnet_ref.py): the same graph, node for node, and outputs as close to the
+    # FP32 model's. (MXNet's own int8 values here come from its int16-saturating sums on an
+    # AVX2 CPU, a level off in places; on a VNNI CPU they differ again.)
+    sym, args, aux = mx.model.load_checkpoint(os.path.join(DATA, "lstm"), 0)
+    x = gluon_input()
+    qsym, qargs, qaux = mx.contrib.quantization.quantize_model_mkldnn(
+        sym, args, aux, ctx=mx.cpu(), calib_mode="naive",
+        calib_data=mx.io.NDArrayIter(x, batch_size=5), quantized_dtype="auto",
+        quantize_mode="full", num_calib_examples=5, label_names=())
+    with open(os.path.join(DATA, "lstm-quantized-symbol.json")) as f:
+        want = json.load(f)
+    got = json.loads(qsym.tojson())
+    strip = lambda g: [(n["op"], n["name"], n.get("attrs", {}), n["inputs"])  # noqa: E731
+                       for n in g["nodes"]]
+    assert strip(got) == strip(want)
+    assert got["heads"] == want["heads"]
+    with open(os.path.join(DATA, "outputs.json")) as f:
+        outs = json.load(f)
+    run = lambda s, a, b: s.bind(mx.cpu(), dict(a, data=mx.nd.array(x)), aux_states=b,  # noqa: E731
+                                 grad_req="null").forward()[0].asnumpy().ravel()
+    fp32 = np.array(outs["fp32"])
+    np.testing.assert_allclose(run(sym, args, aux), fp32, rtol=1e-5, atol=1e-6)
+    got = run(qsym, qargs, qaux)
+    assert np.abs(got - fp32).max() <= np.abs(np.array(outs["int8"]) - fp32).max()
+    # and MXNet's own quantized file runs here to the same values
+    msym = mx.sym.load(os.path.join(DATA, "lstm-quantized-symbol.json"))
+    np.testing.assert_array_equal(run(msym, qargs, qaux), got)
