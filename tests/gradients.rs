@@ -1919,6 +1919,11 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
         "integer levels in, integer levels out: a step function of its inputs (MXNet registers \
          zero gradients, for inference graphs only)",
     ),
+    (
+        "_contrib_quantized_rnn",
+        "uint8 levels in, a hidden state re-quantized at every step: a step function of its \
+         inputs, and MXNet registers no gradient (inference only)",
+    ),
     ("_contrib_RROIAlign", "MXNet registers no gradient (its backward is not supported)"),
     ("_zeros_without_dtype", "no inputs"),
     ("reset_arrays", "no outputs: zeroes its inputs in place"),

@@ -1018,6 +1018,22 @@ def test_partial_shapes_of_broadcasts_stacks_reshapes_and_picks():
     assert mx.sym.linalg.potrf(x).infer_shape_partial(x=(2, 0, 3))[1] == [(2, 0, 3)]
 
 
+def test_infer_shape_knows_the_empty_outputs_ops_compute():
+    # MXNet 1.9.1's answers: a 0 an op computes is an empty array, known; a given 0 is unknown
+    x, y = mx.sym.var("x"), mx.sym.var("y")
+    empty = mx.sym.slice(x, begin=(0,), end=(0,))
+    assert (empty + 1).infer_shape(x=(3,)) == ([(3,)], [(0,)], [])
+    assert mx.sym.broadcast_add(empty, y).infer_shape(x=(3,), y=(1,)) == (
+        [(3,), (1,)], [(0,)], [])
+    rows = mx.sym.slice(x, begin=(0, 0), end=(0, 3))
+    assert mx.sym.concat(rows, y, dim=0).infer_shape(x=(2, 3), y=(4, 3)) == (
+        [(2, 3), (4, 3)], [(4, 3)], [])
+    cols = mx.sym.slice(x, begin=(0, 0), end=(2, 0))
+    assert mx.sym.sum(cols, axis=1).infer_shape(x=(2, 3)) == ([(2, 3)], [(2,)], [])
+    with pytest.warns(UserWarning, match="Cannot decide shape"):
+        assert mx.sym.relu(x).infer_shape(x=(0, 3)) == (None, None, None)
+
+
 def test_legacy_ops_take_parameters_where_mxnets_signatures_put_them():
     # MXNet's generated functions leave BatchNorm_v1's and the KL regulariser's auxiliary
     # states out, so a fourth positional value is eps there, not the moving mean

@@ -320,12 +320,14 @@ class Symbol:
 
     def _infer_shape_impl(self, partial, *args, **kwargs):
         given = self._shape_args(args, kwargs)
-        arg, out, aux = self.handle._infer_shape_partial(given)
-        if not partial:
-            def complete(s):
-                return s is not None and len(s) > 0 and 0 not in s
-            if not all(complete(s) for s in arg + out + aux):
+        if partial:
+            arg, out, aux = self.handle._infer_shape_partial(given)
+        else:
+            # every shape known; an op's empty (0-sized) output counts as known, as in MXNet
+            res = self.handle._infer_shape(given)
+            if res is None:
                 return (None, None, None)
+            arg, out, aux = res
         conv = lambda v: [() if s is None else s for s in v]  # noqa: E731
         return (conv(arg), conv(out), conv(aux))
 

@@ -3,7 +3,7 @@
 
 use crate::convert::{attrs_of, dtype_of, np_type, shape_tuple};
 use crate::error::IntoPyResult;
-use oxnet::graph::infer::{infer_shape_partial, infer_type_partial, Inferred};
+use oxnet::graph::infer::{infer_shape, infer_shape_partial, infer_type_partial, Inferred};
 use oxnet::graph::json::{load_json_logged, to_json};
 use oxnet::graph::subgraph::{create_control_flow, cut_subgraph};
 use oxnet::graph::symbol::Symbol;
@@ -241,6 +241,18 @@ impl PySymbol {
             .detach(|| infer_shape_partial(&self.inner, &given))
             .py()?;
         shape_lists(py, r)
+    }
+
+    /// (arg, out, aux) shapes once every one is known, else None.
+    fn _infer_shape<'py>(
+        &self,
+        py: Python<'py>,
+        given: Vec<(String, Vec<usize>)>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let given: Vec<(String, Shape)> =
+            given.into_iter().map(|(k, v)| (k, Shape::new(v))).collect();
+        let r = py.detach(|| infer_shape(&self.inner, &given)).py()?;
+        r.map(|r| shape_lists(py, r)).transpose()
     }
 
     /// (arg, out, aux) numpy type classes, None where unknown.

@@ -265,6 +265,9 @@ fn collect<T: Clone>(sym: &Symbol, g: &Graph, slots: &[Vec<Option<T>>]) -> Infer
 struct ShapeState<'a> {
     g: &'a Graph,
     slots: Vec<Vec<Option<Shape>>>,
+    /// Slots an op's complete rule computed from its inputs with a 0 dimension: an empty
+    /// array, final (in MXNet's legacy shapes a 0 is unknown where it was given or guessed).
+    empty: Vec<Vec<bool>>,
     given: HashSet<usize>,
     types: Vec<Vec<Option<DType>>>,
 }
@@ -430,7 +433,21 @@ impl ShapeState<'_> {
         op.infer_shape_partial(&mut ins, &mut outs)
             .map_err(|e| self.fail(i, strip_op(&e, &n)))?;
         fill_holes(op.as_ref(), &mut ins, &mut outs).map_err(|e| self.fail(i, e))?;
-        if ins.iter().all(|s| s.as_ref().is_some_and(shape_complete)) {
+        for (j, &(src, k)) in srcs.iter().enumerate() {
+            if self.empty[src][k] {
+                ins[j] = before_in[j].clone();
+            }
+        }
+        for (k, o) in outs.iter_mut().enumerate() {
+            if self.empty[i][k] {
+                *o = before_out[k].clone();
+            }
+        }
+        let known = |j: usize| {
+            let (src, k) = srcs[j];
+            ins[j].as_ref().is_some_and(shape_complete) || self.empty[src][k]
+        };
+        if (0..ins.len()).all(known) {
             let descs: Vec<Desc> = ins
                 .iter()
                 .zip(&srcs)
@@ -445,6 +462,12 @@ impl ShapeState<'_> {
             for (k, d) in res.into_iter().enumerate() {
                 if k >= outs.len() {
                     break;
+                }
+                // A creation op's 0 (`zeros((0, 3))`, Gluon's deferred shapes) stays unknown.
+                if !srcs.is_empty() && d.shape.ndim() > 0 && !shape_complete(&d.shape) {
+                    outs[k] = Some(d.shape);
+                    self.empty[i][k] = true;
+                    continue;
                 }
                 let inferred = Some(d.shape);
                 match merge(&outs[k], &inferred) {
@@ -501,6 +524,11 @@ impl ShapeState<'_> {
         }
         for (k, new) in outs.iter().enumerate() {
             let old = before_out.get(k).cloned().flatten();
+            if self.empty[i][k] {
+                changed |= *new != old;
+                self.slots[i][k] = new.clone();
+                continue;
+            }
             match merge(&old, new) {
                 Some(m) => {
                     if m != old {
@@ -547,7 +575,7 @@ pub fn infer_entry_shapes(
     given: &HashMap<String, Shape>,
 ) -> Result<EntryInfo<Option<Shape>>> {
     let g = Graph::new(heads);
-    let slots = run_shapes(&g, given)?;
+    let (slots, _) = run_shapes(&g, given)?;
     Ok(entry_info(&g, slots))
 }
 
@@ -561,7 +589,10 @@ fn entry_info<T>(g: &Graph, slots: Vec<Vec<Option<T>>>) -> EntryInfo<Option<T>> 
     EntryInfo { map }
 }
 
-fn run_shapes(g: &Graph, given: &HashMap<String, Shape>) -> Result<Vec<Vec<Option<Shape>>>> {
+/// Every node's output shapes, and which of them are computed empty arrays.
+type Slots = (Vec<Vec<Option<Shape>>>, Vec<Vec<bool>>);
+
+fn run_shapes(g: &Graph, given: &HashMap<String, Shape>) -> Result<Slots> {
     // The forward rules that see these types check them (a quantized node wants int8 data
     // from its quantize node), so the variables the graph leaves untyped count as float32,
     // as `simple_bind` makes them; where that contradicts the graph, none is assumed.
@@ -594,6 +625,11 @@ fn run_shapes(g: &Graph, given: &HashMap<String, Shape>) -> Result<Vec<Vec<Optio
             .order
             .iter()
             .map(|n| vec![None; n.num_outputs()])
+            .collect(),
+        empty: g
+            .order
+            .iter()
+            .map(|n| vec![false; n.num_outputs()])
             .collect(),
         given: HashSet::new(),
         types,
@@ -628,15 +664,31 @@ fn run_shapes(g: &Graph, given: &HashMap<String, Shape>) -> Result<Vec<Vec<Optio
             break;
         }
     }
-    Ok(st.slots)
+    Ok((st.slots, st.empty))
 }
 
 /// `infer_shape_partial(**given)`: whatever follows from the given argument shapes.
 pub fn infer_shape_partial(sym: &Symbol, given: &[(String, Shape)]) -> Result<Inferred<Shape>> {
     let m = match_given(sym, given)?;
     let g = Graph::new(&sym.outputs);
-    let slots = run_shapes(&g, &m)?;
+    let (slots, _) = run_shapes(&g, &m)?;
     Ok(collect(sym, &g, &slots))
+}
+
+/// `infer_shape(**given)`: every shape, or None while one is unknown. An output an op
+/// computes with a 0 dimension (an empty array) is known, as in MXNet.
+pub fn infer_shape(sym: &Symbol, given: &[(String, Shape)]) -> Result<Option<Inferred<Shape>>> {
+    let m = match_given(sym, given)?;
+    let g = Graph::new(&sym.outputs);
+    let (slots, empty) = run_shapes(&g, &m)?;
+    let r = collect(sym, &g, &slots);
+    let outs_known = sym
+        .outputs
+        .iter()
+        .zip(&r.outputs)
+        .all(|(e, s)| s.as_ref().is_some_and(shape_complete) || empty[g.id(&e.node)][e.index]);
+    let complete = |v: &[Option<Shape>]| v.iter().all(|s| s.as_ref().is_some_and(shape_complete));
+    Ok((outs_known && complete(&r.args) && complete(&r.aux)).then_some(r))
 }
 
 // ---------------------------------------------------------------------------------------------
