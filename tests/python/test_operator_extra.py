@@ -206,7 +206,8 @@ def test_l2_normalization_edges():
     assert_almost_equal(y, np.full((2, 3), 1 / np.sqrt(3)), rtol=1e-6)
     assert (mx.nd.L2Normalization(mx.nd.zeros((2, 3))).asnumpy() == 0).all()
     sym = mx.sym.L2Normalization(mx.sym.var("d"), mode="channel")
-    check_numeric_gradient(sym, [np.random.randn(2, 3, 4)], numeric_eps=1e-5, rtol=1e-4)
+    check_numeric_gradient(sym, [np.random.randn(2, 3, 4)], numeric_eps=1e-5, rtol=1e-4,
+                           dtype=np.float64)
     with pytest.raises(mx.MXNetError, match=r"L2Normalization.*\[2,3\]"):
         mx.nd.L2Normalization(mx.nd.ones((2, 3)), mode="spatial")
     with pytest.raises(mx.MXNetError, match="mode"):
@@ -253,7 +254,7 @@ def test_sequence_ops(op, axis):
     sym = getattr(mx.sym, op)(mx.sym.var("data"), mx.sym.var("len"), use_sequence_length=True,
                               **kw)
     check_numeric_gradient(sym, {"data": x, "len": lens}, grad_nodes=["data"],
-                           numeric_eps=1e-5, rtol=1e-5)
+                           numeric_eps=1e-5, rtol=1e-5, dtype=np.float64)
 
 
 def test_sequence_symbols_and_errors():
@@ -328,7 +329,7 @@ def test_slice_like():
     sym = mx.sym.slice_like(mx.sym.var("data"), mx.sym.var("like"), axes=(0, 2))
     assert sym.list_arguments() == ["data", "like"]
     check_numeric_gradient(sym, {"data": x, "like": np.zeros((1, 2, 3))}, grad_nodes=["data"],
-                           numeric_eps=1e-5, rtol=1e-5)
+                           numeric_eps=1e-5, rtol=1e-5, dtype=np.float64)
     with pytest.raises(mx.MXNetError, match=r"slice_like.*exceeds"):
         mx.nd.slice_like(mx.nd.array(x), mx.nd.zeros((3, 2, 3)))
     with pytest.raises(mx.MXNetError, match=r"slice_like.*ndim"):
@@ -352,7 +353,7 @@ def test_crop():
     assert sym.list_arguments() == ["a", "b"]
     assert sym.infer_shape(a=(2, 3, 5, 6), b=(1, 1, 3, 2))[1] == [(2, 3, 3, 2)]
     check_numeric_gradient(sym, {"a": x / 100, "b": np.zeros((1, 1, 3, 2))}, grad_nodes=["a"],
-                           numeric_eps=1e-5, rtol=1e-5)
+                           numeric_eps=1e-5, rtol=1e-5, dtype=np.float64)
     with pytest.raises(mx.MXNetError, match=r"Crop.*\(6, 2\).*\[2,3,5,6\]"):
         mx.nd.Crop(a, num_args=1, h_w=(6, 2))
     with pytest.raises(mx.MXNetError, match=r"Crop.*offset"):

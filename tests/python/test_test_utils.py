@@ -501,3 +501,91 @@ def test_gpu_queries_of_mxnet_tests():
             mx.util.get_cuda_compute_capability(mx.gpu(0))
     else:
         assert mx.util.get_cuda_compute_capability(mx.gpu(0)) >= 50
+
+
+# -- the symbol checkers' defaults and forms (MXNet 1.9.1's printed outcomes) --------------
+def test_symbol_checkers_default_to_the_compared_dtypes_tolerances():
+    a = mx.sym.Variable("a")
+    s = a * 1.0
+    x = np.array([[1.0, 2.0]])
+    # float64: rtol 1e-5, so 2e-5 off fails.
+    with pytest.raises(AssertionError, match=r"EXPECTED__mulscalar\d+_output"):
+        tu.check_symbolic_forward(s, [x], [x * (1 + 2e-5)], dtype=np.float64)
+    with pytest.raises(AssertionError, match="BACKWARD_a"):
+        tu.check_symbolic_backward(s, [x], [x], [x * (1 + 2e-5)], dtype=np.float64)
+    # float32 (the default): rtol 1e-4, so large gradients 5e-5 off pass.
+    g = np.array([[100.0, 300.0]])
+    grads = tu.check_symbolic_backward(s, [x], [g], [g * (1 + 5e-5)])
+    assert grads["a"].dtype == np.float32
+    # float16: rtol 1e-2 for values of ~1000 rounded to float16.
+    y = np.array([[1000.3, 2001.7]])
+    out = tu.check_symbolic_forward(s, [y], [y], dtype=np.float16)
+    assert out[0].dtype == np.float16
+
+
+def test_numeric_gradient_steps_and_tolerances_follow_the_dtype():
+    a = mx.sym.Variable("a")
+    x = np.random.RandomState(0).rand(2, 3) + 0.5
+    for dtype in (np.float16, np.float32, np.float64):  # the right gradient passes in each
+        tu.check_numeric_gradient(mx.sym.tanh(a), [x], dtype=dtype)
+    off = mx.sym.contrib.gradientmultiplier(mx.sym.tanh(a), scalar=1.003)
+    with pytest.raises(AssertionError, match="NUMERICAL_a"):  # 0.3% off, float64's rtol 1e-5
+        tu.check_numeric_gradient(off, [x], dtype=np.float64)
+    with pytest.raises(AssertionError, match="NUMERICAL_a"):  # half the true gradient
+        tu.check_numeric_gradient(mx.sym.BlockGrad(a) * a, [x])
+    with pytest.raises(AssertionError, match="numeric_eps"):
+        tu.check_numeric_gradient(mx.sym.tanh(a), [x], numeric_eps=1e-6)
+
+
+def test_symbol_checkers_location_forms_and_gradient_starts():
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    x, y = np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]])
+    # Entries past the arguments are ignored, as MXNet's zip does.
+    tu.check_symbolic_forward(a * b, [x, y, np.zeros(3)], [x * y])
+    grads = tu.check_symbolic_backward(a * b, [x, y, np.zeros(3)], [np.ones_like(x)], [y, x])
+    assert sorted(grads) == ["a", "b"]
+    # Only the gradients of `expected` are made and returned.
+    grads = tu.check_symbolic_backward(a * b, [x, y], [np.ones_like(x)], {"b": x})
+    assert list(grads) == ["b"]
+    # 'add' is checked on top of a random start, 'null' must leave it.
+    tu.check_symbolic_backward(a * b, [x, y], [np.ones_like(x)], [y, x], grad_req="add")
+    kept = tu.check_symbolic_backward(a * b, [x, y], [np.ones_like(x)], [y * 7, x * 7],
+                                      grad_req="null")
+    assert np.all(kept["a"].asnumpy() != 0)  # the random start, untouched
+    with pytest.raises(AssertionError, match="BACKWARD_a"):
+        tu.check_symbolic_backward(a * b, [x, y], [np.ones_like(x)], [y * 2, x],
+                                   grad_req="add")
+    with pytest.raises(ValueError, match="do not match"):
+        tu.check_symbolic_forward(a * b, {"a": x}, [x * y])
+
+
+def test_simple_forward_binds_float32_like_mx_nd_array():
+    x = mx.sym.Variable("x")
+    out = tu.simple_forward(x * 2, x=np.ones((2,), dtype=np.float64))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [2, 2])
+
+
+def test_check_consistency_returns_mxnets_ground_truth_dict():
+    sym = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=3, name="fc")
+    ctx_list = [{"ctx": mx.cpu(0), "data": (2, 4), "type_dict": {"data": np.float64}},
+                {"ctx": mx.cpu(0), "data": (2, 4), "type_dict": {"data": np.float32}}]
+    rs = np.random.RandomState(0)
+    params = {"data": rs.randn(2, 4), "fc_weight": rs.randn(3, 4), "fc_bias": rs.randn(3)}
+    gt = tu.check_consistency(sym, ctx_list, arg_params=dict(params))
+    assert sorted(gt) == ["data", "fc_bias", "fc_output", "fc_weight"]
+    d, w, b = params["data"], params["fc_weight"], params["fc_bias"]
+    out = d @ w.T + b
+    assert gt["fc_output"].dtype == np.float64
+    np.testing.assert_allclose(gt["fc_output"].asnumpy(), out, rtol=1e-12)
+    # Head gradients: the first executor's outputs, rounded to the narrowest output dtype.
+    og = out.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(gt["fc_weight"].asnumpy(), og.T @ d, rtol=1e-12)
+    np.testing.assert_allclose(gt["data"].asnumpy(), og @ w, rtol=1e-12)
+    # A later call checks against it (MXNet's pattern), and a wrong one fails.
+    tu.check_consistency(sym, ctx_list, arg_params=dict(params), ground_truth=gt)
+    bad = dict(gt, fc_output=gt["fc_output"] * 2)
+    with pytest.raises(AssertionError):
+        tu.check_consistency(sym, ctx_list, arg_params=dict(params), ground_truth=bad)
+    with pytest.raises(AssertionError, match="two"):
+        tu.check_consistency(sym, ctx_list[:1])

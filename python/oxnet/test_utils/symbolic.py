@@ -1,9 +1,13 @@
 """Symbol checks of ``mx.test_utils`` (MXNet 1.9.1): forward and backward results against
 expected values, gradients against finite differences, and agreement across contexts."""
+import traceback
+
 import numpy as np
 
 from .. import ndarray as nd
-from .compare import _np, assert_almost_equal, default_dtype
+from ..symbol import Symbol
+from .compare import (_np, assert_almost_equal, default_dtype, default_numeric_eps,
+                      get_tolerance, get_tols)
 from .generate import default_context
 
 
@@ -11,261 +15,329 @@ def _as_context(ctx):
     return default_context() if ctx is None else ctx
 
 
-def _location_dict(sym, location, what="location"):
-    """{argument name: numpy array} from a list in list_arguments order or a dict."""
-    names = sym.list_arguments()
-    if isinstance(location, dict):
-        unknown = set(location) - set(names)
-        if unknown:
-            raise ValueError("%s has names %s that are not arguments of the symbol %s"
-                             % (what, sorted(unknown), names))
-        return {k: _np(v) for k, v in location.items()}
-    location = list(location)
-    if len(location) != len(names):
-        raise ValueError("%s has %d arrays but the symbol has %d arguments %s"
-                         % (what, len(location), len(names), names))
-    return {k: _np(v) for k, v in zip(names, location)}
+def _bind_dtype(dtype, allow_asnumpy=True):
+    """The dtype numpy inputs are bound with; None (each input's own) for "asnumpy"."""
+    if allow_asnumpy and isinstance(dtype, str) and dtype == "asnumpy":
+        return None
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        d = None
+    if d not in (np.float16, np.float32, np.float64):
+        raise AssertionError("dtype must be %snp.float16, np.float32 or np.float64, got %r"
+                             % ("'asnumpy', " if allow_asnumpy else "", dtype))
+    return d
 
 
-def _named(sym, location):
-    return location if isinstance(location, dict) else dict(zip(sym.list_arguments(), location))
+def _as_array(v, ctx, dtype):
+    """A given NDArray is bound as it is (dtype and storage kept), anything else as an
+    array of ``dtype`` (None: its own)."""
+    if isinstance(v, nd.NDArray):
+        return v.as_in_context(ctx)
+    v = np.asarray(v)
+    return nd.array(v, ctx=ctx, dtype=v.dtype if dtype is None else dtype)
 
 
-def _aux_dict(sym, aux_states):
-    names = sym.list_auxiliary_states()
+def _named_arrays(names, given, ctx, dtype, what):
+    """{name: NDArray} from a dict with exactly ``names`` or a list in ``names`` order
+    (entries past the last name are ignored, as MXNet's zip does)."""
+    if isinstance(given, dict):
+        if set(given) != set(names):
+            raise ValueError("Symbol %s and keys of the given %s do not match. symbol: %s, "
+                             "given: %s" % (what, what, sorted(names), sorted(given)))
+        items = given.items()
+    else:
+        given = list(given)
+        if len(given) < len(names):
+            raise ValueError("the given %s has %d arrays but the symbol has %d: %s"
+                             % (what, len(given), len(names), names))
+        items = zip(names, given)
+    return {k: _as_array(v, ctx, dtype) for k, v in items}
+
+
+def _location_arrays(sym, location, ctx, dtype):
+    return _named_arrays(sym.list_arguments(), location, ctx, dtype, "arguments")
+
+
+def _aux_arrays(sym, aux_states, ctx, dtype):
     if aux_states is None:
-        return {}
-    if isinstance(aux_states, dict):
-        return {k: _np(v) for k, v in aux_states.items()}
-    return {k: _np(v) for k, v in zip(names, aux_states)}
+        return None
+    return _named_arrays(sym.list_auxiliary_states(), aux_states, ctx, dtype, "aux_states")
 
 
-def _input_dtype(dtype):
-    """The dtype inputs are bound with: None (each input's own) for MXNet's "asnumpy"."""
-    return None if isinstance(dtype, str) and dtype == "asnumpy" else dtype
+def _reqs(names, grad_req):
+    if isinstance(grad_req, str):
+        return {k: grad_req for k in names}
+    if isinstance(grad_req, (list, tuple)):
+        return dict(zip(names, grad_req))
+    return dict(grad_req)
 
 
-def _given_arrays(location):
-    """The NDArrays the caller passed (by argument name): MXNet binds those as they are,
-    keeping their dtype and storage type; numpy inputs take the check's dtype."""
-    if isinstance(location, dict):
-        return {k: v for k, v in location.items() if isinstance(v, nd.NDArray)}
-    return {}
-
-
-def _bind(sym, ctx, location, aux, grad_req="write", dtype=None, given=None, grad_stypes=None):
-    given, grad_stypes = given or {}, grad_stypes or {}
-    if isinstance(grad_stypes, (list, tuple)):  # MXNet takes them in argument order too
-        grad_stypes = dict(zip(location, grad_stypes))
-    args = {k: given[k].as_in_context(ctx) if k in given
-            else nd.array(v, ctx=ctx, dtype=dtype or v.dtype) for k, v in location.items()}
-    grads = {k: nd.zeros(v.shape, ctx=ctx, dtype=args[k].dtype,
-                         stype=grad_stypes.get(k, "default")) for k, v in location.items()}
-    aux_arrays = {k: nd.array(v, ctx=ctx, dtype=dtype or v.dtype) for k, v in aux.items()}
-    return sym.bind(ctx, args=args, args_grad=grads, grad_req=grad_req,
-                    aux_states=aux_arrays if sym.list_auxiliary_states() else None)
+def _head_grads(out_grads, ctx, dtype):
+    def conv(g):
+        if isinstance(g, nd.NDArray):
+            return g
+        g = np.asarray(g)
+        return nd.array(g, ctx=ctx, dtype=g.dtype if dtype is None else dtype)
+    if out_grads is None:
+        return None
+    if isinstance(out_grads, dict):
+        return {k: conv(v) for k, v in out_grads.items()}
+    return [conv(g) for g in out_grads]
 
 
 def simple_forward(sym, ctx=None, is_train=False, **inputs):
-    """Runs ``sym`` on numpy ``inputs`` and returns numpy outputs (one array when single)."""
+    """Runs ``sym`` on numpy ``inputs`` (bound as float32 NDArrays, as ``mx.nd.array`` makes
+    them) and returns numpy outputs (one array when single)."""
     ctx = _as_context(ctx)
-    location = {k: np.asarray(v) for k, v in inputs.items()}
-    exe = sym.bind(ctx, args={k: nd.array(v, ctx=ctx, dtype=v.dtype) for k, v in location.items()})
+    exe = sym.bind(ctx, args={k: nd.array(v, ctx=ctx) for k, v in inputs.items()})
     outputs = [o.asnumpy() for o in exe.forward(is_train=is_train)]
     return outputs[0] if len(outputs) == 1 else outputs
 
 
-def check_symbolic_forward(sym, location, expected, rtol=1e-4, atol=None, aux_states=None,
-                           ctx=None, equal_nan=False, dtype=np.float32):
-    """Asserts that ``sym``'s forward outputs at ``location`` equal ``expected``."""
-    ctx, dtype = _as_context(ctx), _input_dtype(dtype)
-    loc = _location_dict(sym, location)
-    exe = _bind(sym, ctx, loc, _aux_dict(sym, aux_states), grad_req="null", dtype=dtype,
-                given=_given_arrays(_named(sym, location)))
-    outputs = exe.forward(is_train=False)
+def check_symbolic_forward(sym, location, expected, rtol=None, atol=None, aux_states=None,
+                           ctx=None, equal_nan=False, dtype=default_dtype()):
+    """Asserts that ``sym``'s inference outputs at ``location`` equal ``expected`` (a list in
+    output order or a dict by output name); returns the executor's outputs. Tolerances not
+    given are the defaults of the dtypes compared."""
+    ctx, dtype = _as_context(ctx), _bind_dtype(dtype)
+    args = _location_arrays(sym, location, ctx, dtype)
+    aux = _aux_arrays(sym, aux_states, ctx, dtype)
     if isinstance(expected, dict):
         expected = [expected[k] for k in sym.list_outputs()]
-    for name, out, exp in zip(sym.list_outputs(), outputs, expected):
-        assert_almost_equal(out.asnumpy(), exp, rtol=rtol, atol=atol,
-                            names=("output %s" % name, "expected"), equal_nan=equal_nan)
-    # The executor's NDArrays, as MXNet returns them.
-    return outputs
+    exe = sym.bind(ctx, args=args, grad_req="null", aux_states=aux)
+    outputs = exe.forward(is_train=False)
+    for name, exp, out in zip(sym.list_outputs(), expected, outputs):
+        assert_almost_equal(exp, out, rtol, atol, ("EXPECTED_%s" % name, "FORWARD_%s" % name),
+                            equal_nan=equal_nan)
+    return exe.outputs
 
 
-def check_symbolic_backward(sym, location, out_grads, expected, rtol=1e-5, atol=None,
+def check_symbolic_backward(sym, location, out_grads, expected, rtol=None, atol=None,
                             aux_states=None, grad_req="write", ctx=None, grad_stypes=None,
-                            equal_nan=False, dtype=np.float32):
-    """Asserts that ``sym``'s gradients at ``location`` with head gradients ``out_grads``
-    equal ``expected`` (a list in argument order or a dict by name)."""
-    ctx, dtype = _as_context(ctx), _input_dtype(dtype)
-    loc = _location_dict(sym, location)
+                            equal_nan=False, dtype=default_dtype()):
+    """Asserts that the gradients of the arguments named in ``expected`` (a list in argument
+    order or a dict) equal it after a training forward and a backward with ``out_grads``.
+    Every such gradient array starts out random, so one the op never writes fails the check,
+    an 'add' gradient is checked on top of its start and a 'null' one must keep it. Returns
+    those gradient arrays by name."""
+    ctx, dtype = _as_context(ctx), _bind_dtype(dtype)
+    args = _location_arrays(sym, location, ctx, dtype)
+    aux = _aux_arrays(sym, aux_states, ctx, dtype)
     names = sym.list_arguments()
     if isinstance(expected, (list, tuple)):
         expected = dict(zip(names, expected))
-    if isinstance(grad_req, str):
-        grad_req = {k: grad_req for k in names}
-    elif isinstance(grad_req, (list, tuple)):
-        grad_req = dict(zip(names, grad_req))
-    exe = _bind(sym, ctx, loc, _aux_dict(sym, aux_states), grad_req=grad_req, dtype=dtype,
-                given=_given_arrays(_named(sym, location)), grad_stypes=grad_stypes)
-    # grad_req 'add' accumulates onto a known random start
-    start = {k: np.random.normal(size=v.shape).astype(exe.arg_dict[k].dtype)
-             for k, v in loc.items()}
-    for k, v in start.items():
-        if grad_req.get(k) == "add":
-            exe.grad_dict[k][:] = v
+    grad_stypes = grad_stypes or {}
+    if isinstance(grad_stypes, (list, tuple)):  # MXNet's unit tests give them in argument order
+        grad_stypes = dict(zip(names, grad_stypes))
+    grads = {}
+    for k in sorted(expected):
+        # In the argument's dtype, which binding needs (MXNet takes `expected`'s for
+        # "asnumpy", and fails on an integer one).
+        shape, gdt = _np(expected[k]).shape, args[k].dtype
+        stype = grad_stypes.get(k)
+        if stype in (None, "default"):
+            grads[k] = nd.array(np.random.normal(size=shape), ctx=ctx, dtype=gdt)
+        else:
+            grads[k] = nd.zeros(shape, ctx=ctx, dtype=gdt, stype=stype)
+    start = {k: g.asnumpy() for k, g in grads.items()}
+    reqs = _reqs(names, grad_req)
+    exe = sym.bind(ctx, args=args, args_grad=grads, aux_states=aux, grad_req=reqs)
     exe.forward(is_train=True)
-    if out_grads is not None:
-        if isinstance(out_grads, dict):
-            out_grads = [out_grads[k] for k in sym.list_outputs()]
-        out_grads = [nd.array(_np(g), ctx=ctx, dtype=dtype or _np(g).dtype) for g in out_grads]
-    exe.backward(out_grads)
-    grads = {k: v for k, v in exe.grad_dict.items() if v is not None}
+    exe.backward(_head_grads(out_grads, ctx, dtype))
     for name, exp in expected.items():
-        req = grad_req.get(name, "null")
-        if req == "null":
-            continue
-        got = grads[name].asnumpy()
-        if req == "add":
-            got = got - start[name]
-        assert_almost_equal(got, exp, rtol=rtol, atol=atol,
-                            names=("gradient of %s" % name, "expected"), equal_nan=equal_nan)
-    # The gradient NDArrays by argument name (with their `grad_stypes`), as MXNet returns them.
+        req, got = reqs.get(name, "null"), grads[name]
+        labels = ("EXPECTED_%s" % name, "BACKWARD_%s" % name)
+        if req == "write":
+            assert_almost_equal(exp, got, rtol, atol, labels, equal_nan=equal_nan)
+        elif req == "add":
+            assert_almost_equal(exp, got.asnumpy() - start[name], rtol, atol, labels,
+                                equal_nan=equal_nan)
+        elif req == "null":
+            assert_almost_equal(start[name], got, rtol, atol, labels, equal_nan=equal_nan)
+        else:
+            raise ValueError("Invalid grad_req %s for argument %s" % (req, name))
     return grads
 
 
-def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-3, rtol=1e-2,
+def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=None, rtol=None,
                            atol=None, grad_nodes=None, use_forward_train=True, ctx=None,
-                           grad_stype_dict=None, dtype=np.float64):
+                           grad_stype_dict=None, dtype=default_dtype()):
     """Compares ``sym``'s gradients with central finite differences of
-    ``sum(output * random projection)`` (in float64 by default). ``grad_nodes`` is a list
-    of argument names, or MXNet's {name: grad_req}: an 'add' gradient is checked on top of
-    its starting value and a 'null' one must leave its array untouched."""
-    ctx = _as_context(ctx)
-    if numeric_eps is None:
-        numeric_eps = 1e-3
-    loc = {k: v.astype(dtype) for k, v in _location_dict(sym, location).items()}
-    aux = {k: v.astype(dtype) for k, v in _aux_dict(sym, aux_states).items()}
+    ``sum(output * projection)`` (the projection random in [0.1, 1.1); the sum taken in
+    float64). ``numeric_eps``, ``rtol`` and ``atol`` default to the values for ``dtype``.
+    ``grad_nodes``: argument names, or MXNet's {name: grad_req}: an 'add' gradient is
+    checked on top of its start, a 'null' one must keep it."""
+    ctx, dtype = _as_context(ctx), _bind_dtype(dtype, allow_asnumpy=False)
+    args = _location_arrays(sym, location, ctx, dtype)
+    aux = _aux_arrays(sym, aux_states, ctx, dtype)
     names = sym.list_arguments()
-    if isinstance(grad_nodes, dict):
+    if grad_nodes is None:
+        node_req = {k: "write" for k in names}
+    elif isinstance(grad_nodes, (list, tuple)):
+        node_req = {k: "write" for k in grad_nodes}
+    elif isinstance(grad_nodes, dict):
         node_req = dict(grad_nodes)
     else:
-        node_req = {k: "write" for k in (names if grad_nodes is None else grad_nodes)}
-    req = {k: node_req.get(k, "null") for k in names}
-    exe = _bind(sym, ctx, loc, aux, grad_req=req, dtype=dtype)
-    start = {k: np.random.normal(0, 0.01, size=loc[k].shape).astype(dtype) for k in node_req}
-    for k, v in start.items():
-        exe.grad_dict[k][:] = v
-    outs = exe.forward(is_train=use_forward_train)
-    rng = np.random.RandomState(1234)
-    projs = [rng.normal(0, 1, size=o.shape).astype(dtype) for o in outs]
+        raise ValueError("grad_nodes must be None, a list of argument names or a dict "
+                         "name -> grad_req, got %s" % type(grad_nodes).__name__)
+    grads = {k: nd.array(np.random.normal(0, 0.01, size=args[k].shape), ctx=ctx, dtype=dtype)
+             for k in node_req}
+    for k, stype in (grad_stype_dict or {}).items():
+        if k in grads and stype != "default":
+            grads[k] = nd.zeros(grads[k].shape, ctx=ctx, dtype=dtype, stype=stype)
+    start = {k: g.asnumpy() for k, g in grads.items()}
+    exe = sym.bind(ctx, args=args, args_grad=grads, aux_states=aux,
+                   grad_req={k: node_req.get(k, "null") for k in names})
+    aux_start = {k: v.asnumpy() for k, v in exe.aux_dict.items()}
+    outs = exe.forward(is_train=True)
+    eps = get_tolerance(outs[0], numeric_eps, default_numeric_eps())
+    if dtype in (np.float16, np.float32) and eps < 1e-5:
+        raise AssertionError("numeric_eps %g is too small for %s (at least 1e-5)"
+                             % (eps, dtype.name))
+    projs = [(np.random.rand(*o.shape) + 0.1).astype(dtype) for o in outs]
     exe.backward([nd.array(p, ctx=ctx, dtype=dtype) for p in projs])
-    analytic = {k: exe.grad_dict[k].asnumpy() for k in node_req}
-    for k, r in node_req.items():
-        if r == "null":
-            assert_almost_equal(analytic[k], start[k], rtol=0, atol=0,
-                                names=("gradient of %s (grad_req 'null')" % k, "its start"))
-        elif r == "add":
-            analytic[k] = analytic[k] - start[k]
-    grad_nodes = [k for k, r in node_req.items() if r != "null"]
+    analytic = {k: g.asnumpy() for k, g in grads.items()}
 
     def objective():
+        for k, v in aux_start.items():
+            exe.aux_dict[k][:] = v
         # Summed in float64: a float32 sum would round away the differences being measured.
         vals = [o.asnumpy().astype(np.float64) for o in exe.forward(is_train=use_forward_train)]
         return sum(float((v * p).sum()) for v, p in zip(vals, projs))
 
-    aux_start = {k: v.asnumpy() for k, v in exe.aux_dict.items()}
-    for name in grad_nodes:
-        base = loc[name].copy()
+    for name, req in node_req.items():
+        labels = ("NUMERICAL_%s" % name, "BACKWARD_%s" % name)
+        if req == "null":
+            assert_almost_equal(start[name], analytic[name], rtol, atol, labels)
+            continue
+        if req not in ("write", "add"):
+            raise ValueError("Invalid grad_req %s for argument %s" % (req, name))
+        base = exe.arg_dict[name].asnumpy()
         flat = base.reshape(-1)
-        numeric = np.zeros_like(flat)
+        numeric = np.zeros(flat.size)
         for i in range(flat.size):
             old = flat[i]
-            flat[i] = old + numeric_eps
+            flat[i] = old + eps / 2
             exe.arg_dict[name][:] = base
             fp = objective()
-            flat[i] = old - numeric_eps
+            flat[i] = old - eps / 2
             exe.arg_dict[name][:] = base
             fm = objective()
             flat[i] = old
-            numeric[i] = (fp - fm) / (2 * numeric_eps)
-            for k, v in aux_start.items():
-                exe.aux_dict[k][:] = v
+            numeric[i] = (fp - fm) / eps
         exe.arg_dict[name][:] = base
-        assert_almost_equal(analytic[name], numeric.reshape(base.shape), rtol=rtol,
-                            atol=1e-4 if atol is None else atol,
-                            names=("analytic gradient of %s" % name, "numeric"))
+        got = analytic[name] - start[name] if req == "add" else analytic[name]
+        rt, at = get_tols(np.zeros((), dtype), got, rtol, atol)
+        assert_almost_equal(numeric.reshape(base.shape), got, rt, at, labels)
 
 
-def _per_dtype(spec, dtype, default):
-    if spec is None:
-        return default
-    if isinstance(spec, dict):
-        return spec.get(np.dtype(dtype), default)
-    return spec
+def _smaller_dtype(a, b):
+    return a if b is None or np.dtype(a).itemsize < np.dtype(b).itemsize else b
+
+
+def _report(what, exc, raise_on_err):
+    print(what)
+    traceback.print_exc()
+    if raise_on_err:
+        raise exc
+    print(str(exc))
 
 
 def check_consistency(sym, ctx_list, scale=1.0, grad_req="write", arg_params=None,
                       aux_params=None, rtol=None, atol=None, raise_on_err=True,
                       ground_truth=None, equal_nan=False, use_uniform=False,
                       rand_type=np.float64, tol=None):
-    """Runs ``sym`` forward and backward on each ``{ctx, <arg>: shape, type_dict}`` entry of
-    ``ctx_list`` and checks that outputs and gradients agree (with the most precise entry as
-    the reference). ``rtol``/``atol`` (a number or {dtype: number}) default to a per-dtype
-    tolerance; ``tol`` is the older single setting for both."""
-    tol = tol or {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3,
-                  np.dtype(np.float64): 1e-5, np.dtype(np.uint8): 0, np.dtype(np.int32): 0,
-                  np.dtype(np.int64): 0}
-    if not isinstance(tol, dict):
-        tol = {np.dtype(t): tol for t in (np.float16, np.float32, np.float64)}
-    syms = sym if isinstance(sym, list) else [sym] * len(ctx_list)
+    """Binds ``sym`` (or one symbol per entry) with each ``ctx_list`` entry (``simple_bind``
+    keyword arguments: ``ctx``, shapes, ``type_dict``), runs inference and, unless
+    ``grad_req`` is 'null', training forward and backward (the first executor's outputs as
+    head gradients), and checks every executor against the one with the widest output dtype
+    or against ``ground_truth``. Returns the ground truth: {output name: output, argument
+    name: gradient}, which a later call takes as ``ground_truth``. ``tol`` is MXNet 1.x's
+    older single tolerance for both ``rtol`` and ``atol``."""
+    assert len(ctx_list) > 1, "check_consistency needs at least two entries in ctx_list"
+    if tol is not None:
+        rtol = tol if rtol is None else rtol
+        atol = tol if atol is None else atol
+    syms = [sym] * len(ctx_list) if isinstance(sym, Symbol) else list(sym)
+    assert len(syms) == len(ctx_list), "one symbol per ctx_list entry"
+    output_names, arg_names = syms[0].list_outputs(), syms[0].list_arguments()
     exes = []
     for s, spec in zip(syms, ctx_list):
-        spec = dict(spec)
-        ctx = spec.pop("ctx")
-        types = spec.pop("type_dict", None)
-        exes.append(s.simple_bind(ctx, grad_req=grad_req, type_dict=types, **spec))
-    names = syms[0].list_arguments()
-    arg_params = dict(arg_params or {})
-    aux_params = dict(aux_params or {})
-    for n, a in zip(names, exes[0].arg_arrays):
+        assert s.list_arguments() == arg_names and s.list_outputs() == output_names, \
+            "the symbols must have the same arguments and outputs"
+        exes.append(s.simple_bind(grad_req=grad_req, **spec))
+    arg_params = {} if arg_params is None else arg_params
+    aux_params = {} if aux_params is None else aux_params
+    for n, arr in sorted(exes[0].arg_dict.items()):
         if n not in arg_params:
-            arg_params[n] = (np.random.uniform(-scale, scale, size=a.shape) if use_uniform
-                             else np.random.normal(0, scale, size=a.shape)).astype(rand_type)
-    for n, a in zip(syms[0].list_auxiliary_states(), exes[0].aux_arrays):
-        aux_params.setdefault(n, np.random.uniform(0.5, 1.5, size=a.shape).astype(rand_type))
-    precision = [max(np.dtype(a.dtype).itemsize for a in e.arg_arrays) for e in exes]
-    ref = int(np.argmax(precision))
-    results = []
-    for e in exes:
-        for n, a in zip(names, e.arg_arrays):
-            a[:] = arg_params[n].astype(a.dtype)
-        for n, a in e.aux_dict.items():
-            a[:] = aux_params[n].astype(a.dtype)
-        outs = [o.asnumpy() for o in e.forward(is_train=grad_req != "null")]
+            arg_params[n] = (np.random.uniform(-0.92 * scale, 0.92 * scale, size=arr.shape)
+                             if use_uniform else
+                             np.random.normal(size=arr.shape, scale=scale)).astype(rand_type)
+    for n in exes[0].aux_dict:
+        aux_params.setdefault(n, 0)
+    for exe in exes:
+        for n, arr in exe.arg_dict.items():
+            arr[:] = arg_params[n]
+        for n, arr in exe.aux_dict.items():
+            arr[:] = aux_params[n]
+        if grad_req == "add":
+            for arr in exe.grad_arrays:
+                if arr is not None:
+                    arr[:] = 0
+    dtypes = [np.dtype(exe.outputs[0].dtype) for exe in exes]
+    gt_idx = int(np.argmax([d.itemsize for d in dtypes]))
+    gt = ground_truth
+    if gt is None:
+        # The reference executor's own arrays: they hold each phase's results as it runs.
+        gt = dict(exes[gt_idx].output_dict)
         if grad_req != "null":
-            e.backward([nd.ones(o.shape, ctx=o.context, dtype=o.dtype) * 0.5 for o in e.outputs])
-        grads = [g.asnumpy() if g is not None else None for g in (e.grad_arrays or [])]
-        results.append((outs, grads))
-    gt = ground_truth or results[ref]
-    for i, (outs, grads) in enumerate(results):
-        if i == ref:
+            gt.update(exes[gt_idx].grad_dict)
+    for exe in exes:
+        exe.forward(is_train=False)
+    for i, exe in enumerate(exes):
+        if i == gt_idx:
             continue
-        t = max(tol.get(np.dtype(o.dtype), 1e-3) for o in outs) if outs else 1e-3
-        dt = outs[0].dtype if outs else np.float32
-        rt, at = _per_dtype(rtol, dt, t), _per_dtype(atol, dt, t)
-        try:
-            for o, r in zip(outs, gt[0]):
-                assert_almost_equal(o, r.astype(o.dtype), rtol=rt, atol=at,
-                                    names=("output", "reference"), equal_nan=equal_nan)
-            for g, r in zip(grads, gt[1]):
-                if g is not None and r is not None:
-                    assert_almost_equal(g, r.astype(g.dtype), rtol=rt, atol=at,
-                                        names=("gradient", "reference"), equal_nan=equal_nan)
-        except AssertionError:
-            if raise_on_err:
-                raise
-    return [r[0] for r in results]
+        for name, arr in zip(output_names, exe.outputs):
+            try:
+                assert_almost_equal(arr, gt[name], rtol=rtol, atol=atol, equal_nan=equal_nan)
+            except AssertionError as e:
+                _report("Predict Err: ctx %d vs ctx %d at %s" % (i, gt_idx, name), e,
+                        raise_on_err)
+    if grad_req == "null":
+        return gt
+    for exe in exes:
+        exe.forward(is_train=True)
+    least = [o.dtype for o in exes[0].outputs]
+    for exe in exes:
+        least = [_smaller_dtype(o.dtype, d) for o, d in zip(exe.outputs, least)]
+    golden = [o.astype(d).asnumpy() for o, d in zip(exes[0].outputs, least)]
+    for exe in exes:
+        exe.backward([nd.array(g, ctx=o.context, dtype=o.dtype)
+                      for g, o in zip(golden, exe.outputs)])
+    for i, exe in enumerate(exes):
+        if i == gt_idx:
+            continue
+        for name, arr in zip(output_names + arg_names, exe.outputs + exe.grad_arrays):
+            ref = gt[name]
+            if ref is None:
+                assert arr is None, "%s has a gradient where the ground truth has none" % name
+                continue
+            try:
+                rt, at = rtol, atol
+                # Arrays wider than their executor's outputs are held to the narrower
+                # dtype's tolerance.
+                small_arr = _smaller_dtype(arr.dtype, dtypes[i])
+                small_ref = _smaller_dtype(ref.dtype, dtypes[gt_idx])
+                if small_arr != arr.dtype or small_ref != ref.dtype:
+                    rt, at = get_tols(np.zeros((), small_arr), np.zeros((), small_ref),
+                                      rtol, atol)
+                assert_almost_equal(arr, ref, rtol=rt, atol=at, equal_nan=equal_nan)
+            except AssertionError as e:
+                _report("Train Err: %s %s ctx %d vs %s %s ctx %d at %s"
+                        % (np.dtype(arr.dtype).name, arr.context, i, np.dtype(ref.dtype).name,
+                           getattr(ref, "context", "numpy"), gt_idx, name), e, raise_on_err)
+    return gt
 
 
 def numeric_grad(executor, location, aux_states=None, eps=1e-4, use_forward_train=True,
