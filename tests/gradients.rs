@@ -1853,6 +1853,9 @@ fn compat_rows(r: &mut Vec<Row>) {
     r.push(row("_square_sum", &[], vec![n(&s234)]));
 }
 
+const SAMPLER_ZERO_GRADS: &str =
+    "random sampling: zero gradients for the parameters (MXNet's MakeZeroGradNodes)";
+
 /// Ops with no gradient by design (MXNet registers none, or a zero one that carries no
 /// information worth a numeric check), with the reason.
 const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
@@ -1984,13 +1987,13 @@ const NON_DIFFERENTIABLE: &[(&str, &str)] = &[
     ("_random_poisson", "no inputs (parameters are attributes)"),
     ("_random_negative_binomial", "no inputs (parameters are attributes)"),
     ("_random_generalized_negative_binomial", "no inputs (parameters are attributes)"),
-    ("_sample_uniform", "random sampling: MXNet registers no gradient"),
-    ("_sample_normal", "random sampling: MXNet registers no gradient"),
-    ("_sample_exponential", "random sampling: MXNet registers no gradient"),
-    ("_sample_gamma", "random sampling: MXNet registers no gradient"),
-    ("_sample_poisson", "random sampling: MXNet registers no gradient"),
-    ("_sample_negative_binomial", "random sampling: MXNet registers no gradient"),
-    ("_sample_generalized_negative_binomial", "random sampling: MXNet registers no gradient"),
+    ("_sample_uniform", SAMPLER_ZERO_GRADS),
+    ("_sample_normal", SAMPLER_ZERO_GRADS),
+    ("_sample_exponential", SAMPLER_ZERO_GRADS),
+    ("_sample_gamma", SAMPLER_ZERO_GRADS),
+    ("_sample_poisson", SAMPLER_ZERO_GRADS),
+    ("_sample_negative_binomial", SAMPLER_ZERO_GRADS),
+    ("_sample_generalized_negative_binomial", SAMPLER_ZERO_GRADS),
     (
         "_sample_multinomial",
         "random draws: finite differences redraw; the get_prob gradient (1/p at the drawn \

@@ -26,15 +26,20 @@ def _native_symbol(sym):
 
 # Creation ops whose ``shape`` may hold 0s (unknown dimensions), which MXNet completes from the
 # rest of the graph (e.g. mx.rnn's begin states, ``zeros(shape=(0, num_hidden))``).
-_PARTIAL_CREATORS = ("_zeros", "_ones", "_full")
+_PARTIAL_CREATORS = ("_zeros", "_ones", "_full", "_random_uniform", "_random_normal",
+                     "_random_gamma", "_random_exponential", "_random_poisson",
+                     "_random_negative_binomial", "_random_generalized_negative_binomial",
+                     "_random_randint")
 
 
 def _partial_creator(node):
     """Whether a creation node's output shape waits for whole-graph inference: a shape with
-    0s, or an ``arange(infer_range=True)`` without a stop (its length comes as ``__length__``)."""
+    0s or none at all (MXNet's unknown ``()``), or an ``arange(infer_range=True)`` without a
+    stop (its length comes as ``__length__``)."""
     attrs = node.get("attrs", {})
     if node["op"] in _PARTIAL_CREATORS:
-        return 0 in (_shape_attr(attrs.get("shape", "")) or ())
+        dims = _shape_attr(attrs.get("shape", "None").replace("None", ""))
+        return dims is not None and (not dims or 0 in dims)
     return (node["op"] == "_arange" and attrs.get("infer_range") in ("True", "true", "1")
             and attrs.get("stop", "None") == "None" and "__length__" not in attrs)
 

@@ -464,6 +464,13 @@ def test_random_pdf_values_match_mxnet():
                                [[4.5, 3.8399999141693115], [1.0575053691864014, 1.0827124118804932]], rtol=1e-5)
     with pytest.raises(mx.MXNetError, match="prefix"):
         nd.random_pdf_normal(s, nd.array([1.0, 2, 3]), nd.array([1.0, 2, 3]))
+    # One sample vector has one density, of shape (1,) (MXNet 1.9.1 printed [1.764]).
+    one = nd.random_pdf_dirichlet(nd.array([0.3, 0.7]), nd.array([2.0, 3.0]))
+    assert one.shape == (1,)
+    np.testing.assert_allclose(one.asnumpy(), [1.7639999389648438], rtol=1e-6)
+    v = mx.sym.Variable
+    assert mx.sym.random_pdf_dirichlet(v("s"), v("a")).infer_shape(s=(2,), a=(2,)) == \
+        ([(2,), (2,)], [(1,)], [])
 
 
 def test_random_pdf_gradients_match_mxnet():
@@ -489,6 +496,10 @@ def test_random_pdf_gradients_match_mxnet():
     np.testing.assert_allclose(gb, [0.46083009243011475, -0.10933195799589157], rtol=1e-4)
     gk, gl = _grad(lambda a, b: nd.random_pdf_poisson(a, b), nd.array([[0, 1, 2], [3, 4, 5]]), nd.array([1.5, 3.0]))
     np.testing.assert_array_equal(gk, np.zeros((2, 3)))
+    # A count sample's gradient is 0 even where the density is NaN (rate 0, MXNet 1.9.1).
+    g0, _ = _grad(lambda a, b: nd.random_pdf_poisson(a, b), nd.array([0.0], dtype="float64"),
+                  nd.array([0.0], dtype="float64"))
+    np.testing.assert_array_equal(g0, [0.0])
     np.testing.assert_allclose(gl, [-0.2510214149951935, 0.12322300672531128], rtol=1e-5)
     ds = nd.array([[[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]], [[0.3, 0.3, 0.4], [0.6, 0.2, 0.2]]])
     al = nd.array([[1.0, 2.0, 3.0], [0.5, 0.6, 0.7]])

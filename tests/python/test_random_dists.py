@@ -338,6 +338,45 @@ def test_symbol_random_module():
     assert len(mx.sym.random.multinomial(mx.sym.var("d"), get_prob=False).list_outputs()) == 1
 
 
+
+def test_a_draw_without_shape_takes_it_from_out_or_the_graph():
+    # MXNet 1.9.1: the `_random_*` ops' shape defaults to unknown; out= or the consumers give it.
+    for f, dtype in ((lambda o: mx.nd.random_uniform(low=0, high=5, out=o), "float32"),
+                     (lambda o: mx.nd.random_normal(out=o), "float64"),
+                     (lambda o: mx.nd.random_randint(low=0, high=5, out=o), "int32"),
+                     (lambda o: mx.nd.random.uniform(0, 1, shape=(), out=o), "float32")):
+        out = mx.nd.zeros((2, 3), dtype=dtype)
+        r = f(out)
+        assert r is out and r.shape == (2, 3) and r.dtype == np.dtype(dtype)
+    r = mx.nd.random_randint(low=2, high=5, out=mx.nd.zeros((50,), dtype="int32")).asnumpy()
+    assert r.min() >= 2 and r.max() < 5
+    x = mx.sym.Variable("x")
+    for s in (x + mx.sym.random.uniform(), x + mx.sym.random_normal(),
+              x + mx.sym.random.randint(0, 5)):
+        assert s.infer_shape(x=(2, 3))[1] == [(2, 3)]
+    exe = (x + mx.sym.random.uniform(low=10, high=11)).bind(mx.cpu(), {"x": mx.nd.zeros((2, 3))})
+    y = exe.forward()[0].asnumpy()
+    assert y.shape == (2, 3) and ((y >= 10) & (y < 11)).all()
+    assert mx.sym.random.randint(0, 5).list_attr() == {"low": "0", "high": "5", "dtype": "int32"}
+
+
+def test_sample_ops_pass_zero_gradients_to_their_parameters():
+    # MXNet registers zero gradients for the samplers: a graph that also uses the parameters
+    # elsewhere runs backward (MXNet 1.9.1 printed mu.grad [3, 3], sigma.grad [0, 0]).
+    mu, sigma = mx.nd.array([0.0, 1.0]), mx.nd.array([1.0, 2.0])
+    mu.attach_grad()
+    sigma.attach_grad()
+    for sampler in (lambda: mx.nd.sample_normal(mu, sigma, shape=(3,)),
+                    lambda: mx.nd.random.normal(mu, sigma),
+                    lambda: mx.nd.sample_gamma(sigma, sigma),
+                    lambda: mx.nd.sample_poisson(sigma)):
+        with mx.autograd.record():
+            y = (sampler() * 2).sum() + (mu * 3).sum()
+        y.backward()
+        np.testing.assert_array_equal(mu.grad.asnumpy(), [3, 3])
+        np.testing.assert_array_equal(sigma.grad.asnumpy(), [0, 0])
+
+
 # ----------------------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("f,match", [

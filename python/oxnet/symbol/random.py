@@ -100,8 +100,9 @@ def shuffle(data, **kwargs):
 
 def randint(low, high, shape=None, dtype=None, **kwargs):
     """Samples integers uniformly from [low, high)."""
-    return _internal._random_randint(low=low, high=high, shape=_shape(shape or (1,)),
-                                     dtype=dtype or "int32", **kwargs)
+    if shape is not None:  # else unknown, as MXNet: the consumers give it
+        kwargs["shape"] = _shape(shape)
+    return _internal._random_randint(low=low, high=high, dtype=dtype or "int32", **kwargs)
 
 
 # MXNet generates `<dist>_like` here from the registry ops `_random_<dist>_like`.

@@ -338,6 +338,12 @@ pub fn types_from_data(
     }
 }
 
+/// Zero gradients for every input: MXNet's `MakeZeroGradNodes` (most quantized ops, the
+/// samplers), so that graphs holding such ops still run backward.
+pub fn zero_grads(g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Option<Entry>>> {
+    a.inputs.iter().map(|i| g.zeros_like(i).map(Some)).collect()
+}
+
 /// Type rule of ops with an optional output dtype parameter (`softmax(dtype=)`,
 /// `norm(out_dtype=)`): that dtype for any input when given, else the input's.
 pub fn dtype_param_or_same(
@@ -720,6 +726,8 @@ pub struct FnOp {
     /// The dtypes an op whose `dtype` was left unset may take from its `out=` array (MXNet's
     /// random ops); `None` = the output dtype is the inferred one.
     pub dtype_from_out: Option<&'static [DType]>,
+    /// The op was given no shape (MXNet's unknown `()`): an `out=` array gives it.
+    pub shape_from_out: bool,
     /// See `Operator::for_unread_outputs`.
     pub unread: Option<UnreadFn>,
     /// Native GPU kernel; `None` = the host path (see `kernels::cuda::host`).
@@ -755,6 +763,7 @@ impl FnOp {
             shape_partial: None,
             type_partial: None,
             dtype_from_out: None,
+            shape_from_out: false,
             unread: None,
             #[cfg(feature = "cuda")]
             cuda: None,
@@ -823,6 +832,9 @@ impl Operator for FnOp {
             if allowed.contains(&o.dtype) {
                 d.dtype = o.dtype;
             }
+        }
+        if let (true, Some([o]), [d]) = (self.shape_from_out, out, descs.as_mut_slice()) {
+            d.shape = o.shape.clone();
         }
         Ok(descs)
     }

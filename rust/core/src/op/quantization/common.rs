@@ -6,12 +6,11 @@ use super::range::QType;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::graph::infer::same_shape_partial;
-use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::fill_indexed;
 use crate::kernels::cpu::{par_ranges, Ptr};
 use crate::ndarray::NDArray;
 use crate::op::params::{param, ParamSpec, Params};
-use crate::op::{Desc, GradArgs};
+use crate::op::Desc;
 use crate::shape::Shape;
 use crate::with_dtype;
 
@@ -195,11 +194,7 @@ pub fn resolve_out_type(t: Option<QType>, cal: Option<(f32, f32)>) -> QType {
     }
 }
 
-/// Zero gradients for every input: MXNet registers `MakeZeroGradNodes` for most quantized
-/// ops so that graphs holding them can still run backward.
-pub fn zero_grads(g: &mut GradBuilder, a: &GradArgs) -> Result<Vec<Option<Entry>>> {
-    a.inputs.iter().map(|i| g.zeros_like(i).map(Some)).collect()
-}
+pub use crate::op::zero_grads;
 
 /// A graph type rule from the forward rule: the inputs at `fixed` (ranges, BatchNorm's
 /// statistics) are float32; once every input type is known, `rule` gives the outputs'.

@@ -148,7 +148,13 @@ fn make(
     let ctx: Context = p.ctx("ctx")?.unwrap_or_default();
     let dtype = draw_dtype(name, p, allowed, default)?;
     let unset = p.dtype("dtype")?.is_none();
-    let shape = p.shape("shape")?;
+    // Left out (MXNet's default) or `()`: unknown, taken from `out=` or, in a graph, from
+    // the consumers; a call with neither draws one 0-d value.
+    let shape = match p.str("shape")?.trim() {
+        "None" => Vec::new(),
+        _ => p.shape("shape")?,
+    };
+    let unknown = shape.is_empty();
     let mut op = FnOp::new(
         name,
         move |inputs| {
@@ -173,6 +179,7 @@ fn make(
     op.rng = true;
     // As MXNet: an unset dtype is out='s when out= is given.
     op.dtype_from_out = unset.then_some(allowed);
+    op.shape_from_out = unknown;
     Ok(op.arc())
 }
 

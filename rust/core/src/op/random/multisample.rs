@@ -110,6 +110,7 @@ fn add(r: &mut Registry, f: Family) {
             // As MXNet: the parameter arrays share a dtype; the draws have `dtype`.
             let extra3 = extra.clone();
             Ok(op
+                .with_grad(crate::op::zero_grads)
                 .with_type_partial(move |ins, outs| {
                     outs[0].get_or_insert(dtype);
                     crate::op::unify_types(name, ins, &mut [])

@@ -156,7 +156,13 @@ fn cats(d: Pdf, sample: &Shape) -> usize {
 
 fn out_shape(d: Pdf, s: &Shape) -> Shape {
     if d == Pdf::Dirichlet {
-        Shape::new(s.dims()[..s.ndim() - 1].to_vec())
+        // One vector has one density: (1,), as MXNet's shapes have no 0-d.
+        let dims = &s.dims()[..s.ndim().saturating_sub(1)];
+        Shape::new(if dims.is_empty() {
+            vec![1]
+        } else {
+            dims.to_vec()
+        })
     } else {
         s.clone()
     }
@@ -263,13 +269,17 @@ fn backward_op(name: &'static str, d: Pdf, n_params: usize, is_log: bool) -> Arc
             let params: Vec<Vec<f64>> = ins[2..].iter().map(read_f64).collect();
             let k = cats(d, ins[1].shape());
             let ev = evaluate(d, &sample, &params, m, k);
+            // Count samples get zero, even where the density is NaN (MXNet writes 0).
+            let counts = matches!(d, Pdf::Poisson | Pdf::NegBinomial | Pdf::GenNegBinomial);
             let mut ds = vec![0.0; sample.len()];
             let mut dp: Vec<Vec<f64>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
             for (i, ((lp, dx, dpar), &g)) in ev.into_iter().zip(&og).enumerate() {
                 // d pdf = pdf * d log pdf
                 let f = if is_log { g } else { g * lp.exp() };
-                for (j, v) in dx.iter().enumerate() {
-                    ds[i * k + j] = f * v;
+                if !counts {
+                    for (j, v) in dx.iter().enumerate() {
+                        ds[i * k + j] = f * v;
+                    }
                 }
                 let grp = i / m.max(1);
                 if d == Pdf::Dirichlet {
