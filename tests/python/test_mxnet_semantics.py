@@ -255,9 +255,10 @@ def test_scalar_ops_with_is_int_false_promote_integers_to_float64():
             r = getattr(mx.nd._internal, op)(a, scalar=1.5, is_int=False)
             assert r.dtype == np.float64, (op, dt)
             np.testing.assert_allclose(r.asnumpy(), ref, err_msg="%s %s" % (op, dt))
-        # is_int=True (the default): the scalar is cast to the array's type first.
+        # is_int=True (the default): the scalar is cast to the array's type first (a bool
+        # array's is int64).
         r = mx.nd._internal._plus_scalar(a, scalar=1.5, is_int=True)
-        assert r.dtype == np.dtype(dt)
+        assert r.dtype == np.dtype("int64" if dt == "bool" else dt)
     f = mx.nd.array(x, dtype="float16")
     r = mx.nd._internal._mul_scalar(f, scalar=1.5, is_int=False)
     assert r.dtype == np.float16
@@ -500,7 +501,7 @@ def test_prelu_gamma_per_sample_and_channel():
         np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-6)
         sym = mx.sym.LeakyReLU(mx.sym.Variable("x"), gamma=mx.sym.Variable("g"), act_type="prelu")
         mx.test_utils.check_numeric_gradient(sym, [x.astype(np.float64), g.astype(np.float64)],
-                                             numeric_eps=1e-4, rtol=1e-3)
+                                             numeric_eps=1e-4, rtol=1e-3, dtype=np.float64)
     with pytest.raises(mx.base.MXNetError, match="gamma"):
         mx.nd.LeakyReLU(mx.nd.array(x), gamma=mx.nd.ones((2, 4)), act_type="prelu")
 

@@ -137,6 +137,58 @@ def test_len_iter_bool():
     assert bool(mx.nd.array([1])) and not bool(mx.nd.array([0]))
     with pytest.raises(ValueError):
         bool(a)
+    assert [r.asnumpy().tolist() for r in reversed(a)] == [[4, 5], [2, 3], [0, 1]]
+    # As MXNet's: the whole array is the array itself, so its gradient is shared.
+    assert a[:] is a and a[::1] is a and a[()] is a and a[0:] is not a
+
+
+def test_python_operators_mxnet_leaves_out_or_refuses():
+    # MXNet 1.9.1 raises TypeError for each; numpy operands must not turn them into numpy.
+    x = mx.nd.array([1.0, 2.0])
+    for f in (lambda: x == np.array([1.0, 2.0]), lambda: x != [1, 2], lambda: x == None,  # noqa
+              lambda: "x" != x, lambda: x // np.float32(1.5), lambda: np.float32(1.5) // x,
+              lambda: x & np.array([1, 0]), lambda: np.ones(2) | x, lambda: x @ np.ones(2),
+              lambda: x // 2):
+        with pytest.raises(TypeError):
+            f()
+    t = mx.nd.array([3.0, 4.0])
+    with pytest.raises(TypeError):
+        t //= np.float32(1.5)
+    assert isinstance(t, mx.nd.NDArray)
+    assert (x == 1.0).asnumpy().tolist() == [1.0, 0.0]
+    with pytest.warns(RuntimeWarning, match="copy an array to itself"):
+        assert x.copyto(x) is False
+
+
+def test_scalar_ops_on_bool_arrays_compute_in_int64():
+    # MXNet 1.9.1's printed results: a bool array with a Python scalar is int64, the scalar
+    # cast to int64 first (so `b * 1.5` multiplies by 1 and `b / 2` divides as integers).
+    b = mx.nd.array([1, 0, 1], dtype="bool")
+    cases = {"b + 2": [3, 2, 3], "b - 1": [0, -1, 0], "b * 3": [3, 0, 3], "-b": [-1, 0, -1],
+             "b == 1": [1, 0, 1], "b > 0.5": [1, 0, 1], "b / 2": [0, 0, 0], "b ** 2": [1, 0, 1],
+             "b + 2.5": [3, 2, 3], "b % 2": [1, 0, 1], "2 - b": [1, 2, 1], "b * 1.5": [1, 0, 1]}
+    for expr, want in cases.items():
+        r = eval(expr)
+        assert r.dtype == np.int64, expr
+        assert r.asnumpy().tolist() == want, expr
+    r = mx.nd._internal._plus_scalar(b, scalar=2.5, is_int=False)
+    assert r.dtype == np.float64 and r.asnumpy().tolist() == [3.5, 2.5, 3.5]
+    s = mx.sym.Variable("b") + 2
+    assert s.infer_type(b="bool")[1] == [np.int64]
+
+
+def test_integer_slice_fills_wrap_like_c_casts():
+    # MXNet 1.9.1 printed these: a float scalar written into an integer region is cast as C
+    # casts on x86, whatever the key.
+    for key in ((), slice(0, 2), (0, slice(1, None))):
+        a = mx.nd.array([[1, 2, 3]], dtype="int8")
+        a[key] = 200
+        want = np.array([[1, 2, 3]], dtype=np.int8)
+        want[key] = -56
+        np.testing.assert_array_equal(a.asnumpy(), want)
+    a = mx.nd.array([1, 2, 3], dtype="int32")
+    a[0:2] = np.nan
+    assert a.asnumpy().tolist() == [-2147483648, -2147483648, 3]
 
 
 def test_reshape_codes():

@@ -475,6 +475,29 @@ def __array__(self, dtype=None, copy=None):
 
 NDArray.__array_priority__ = 1000.0
 
+
+@_extend
+def __reversed__(self):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d array")
+    for i in range(self.shape[0] - 1, -1, -1):
+        yield self[i]
+
+
+def _refused(symbol):
+    def method(self, other):
+        raise TypeError("unsupported operand type(s) for %s: 'NDArray' and '%s'"
+                        % (symbol, type(other).__name__))
+    return method
+
+
+# MXNet 1.x's NDArray has none of these. They refuse, as its absent ones do, also a numpy
+# operand, which would otherwise take the NDArray in through __array__ and return numpy.
+for _name, _symbol in (("floordiv", "//"), ("and", "&"), ("or", "|"), ("xor", "^"),
+                       ("matmul", "@"), ("lshift", "<<"), ("rshift", ">>")):
+    for _form in ("__%s__", "__r%s__", "__i%s__"):
+        setattr(NDArray, _form % _name, _refused(_symbol))
+
 # Python 2's names, which MXNet 1.x still defines (its docstrings call `__rdiv__`).
 for _py2, _py3 in (("__div__", "__truediv__"), ("__rdiv__", "__rtruediv__"),
                    ("__idiv__", "__itruediv__"), ("__nonzero__", "__bool__")):
@@ -548,7 +571,7 @@ def copyto(self, other):
         if other._same_array(self) and other.shape == self.shape:
             import warnings
             warnings.warn("You are attempting to copy an array to itself", RuntimeWarning)
-            return other
+            return False  # as MXNet
         if other.shape != self.shape:
             raise CopyShapeError("copyto: shape mismatch, source %s, destination %s"
                                  % (self.shape, other.shape))
@@ -575,9 +598,9 @@ def wait_to_write(self):
 
 @_extend
 def tostype(self, stype):
-    """A copy with storage type `stype` ('csr' needs a 2-D array); 'default' is this array."""
+    """A copy with storage type `stype` ('csr' needs a 2-D array)."""
     if not _sparse_stype(stype):
-        return self
+        return self.copy()
     from . import sparse
     return sparse._wrap(self.copy(), stype)
 
@@ -891,6 +914,9 @@ def _is_contiguous(lens, step, shape):
 
 @_extend
 def __getitem__(self, key):
+    if (isinstance(key, slice) and key.start is None and key.stop is None
+            and key.step in (None, 1)) or (isinstance(key, tuple) and not key):
+        return self  # as MXNet: `a[:]`, `a[::1]` and `a[()]` are `a`
     key = _listed_positions(key)
     if isinstance(key, integer_types) and not isinstance(key, (bool, np.bool_)):
         if self.ndim == 0:

@@ -442,9 +442,10 @@ impl PyNDArray {
             CompareOp::Gt => BinOp::Gt,
             CompareOp::Ge => BinOp::Ge,
         };
+        // `==` with an unsupported type raises, as MXNet's, rather than being False.
         match arith(py, self, other, kind, false, None)? {
             Some(r) => r.wrap(py),
-            None => Ok(py.NotImplemented()),
+            None => Err(not_supported(other)),
         }
     }
 

@@ -457,6 +457,7 @@ fn scalar_half<H: Half>(kind: BinOp, scalar: f64, reverse: bool, a: &NDArray, o:
 /// `array (op) scalar`, or `scalar (op) array` when `reverse`. The scalar is first cast to
 /// the array's dtype (MXNet: int32 + 2.5 adds 2), unless `is_int` is false: then an integer
 /// or bool array is computed and returned in float64 (MXNet 1.9.1's numpy-style promotion).
+/// A bool array with an `is_int` scalar is computed and returned in int64 (`b + 2` is 3).
 pub fn scalar_op(
     kind: BinOp,
     scalar: f64,
@@ -470,11 +471,22 @@ pub fn scalar_op(
             expect_inputs(name, inputs, 1)?;
             let mut d = inputs[0].clone();
             if !is_int && !d.dtype.is_float() {
-                d.dtype = crate::dtype::DType::F64;
+                d.dtype = DType::F64;
+            } else if d.dtype == DType::Bool {
+                d.dtype = DType::I64;
             }
             Ok(vec![d])
         },
         move |_, ins, outs| {
+            if outs[0].dtype() == DType::I64 && ins[0].dtype() == DType::Bool {
+                let s = i64::from_f64_c(scalar);
+                with_binop!(kind, i64, |f| if reverse {
+                    unary::<u8, i64>(&ins[0], &outs[0], move |x: u8| f(s, i64::from(x)))
+                } else {
+                    unary::<u8, i64>(&ins[0], &outs[0], move |x: u8| f(i64::from(x), s))
+                });
+                return Ok(());
+            }
             if outs[0].dtype() != ins[0].dtype() {
                 with_dtype!(ins[0].dtype(), T, {
                     with_binop!(kind, f64, |f| if reverse {
@@ -508,15 +520,26 @@ pub fn scalar_op(
     );
     op.inplace = true;
     op.shape_partial = Some(Box::new(crate::graph::infer::same_shape_partial));
-    if !is_int {
-        op = op.with_type_partial(super::types_from_data(|t| {
-            vec![if t.is_float() {
-                t
-            } else {
-                crate::dtype::DType::F64
-            }]
-        }));
-    }
+    let out_type = move |t: DType| match (is_int, t) {
+        (false, t) if !t.is_float() => DType::F64,
+        (true, DType::Bool) => DType::I64,
+        (_, t) => t,
+    };
+    op = op.with_type_partial(move |ins, outs| {
+        match (ins[0], outs[0]) {
+            (Some(t), None) => outs[0] = Some(out_type(t)),
+            (Some(t), Some(o)) if o != out_type(t) => {
+                return Err(Error::dtype(
+                    name,
+                    format!("the data is {t}, so the output is {}, not {o}", out_type(t)),
+                ))
+            }
+            // With the output known, the data has its dtype (the bool case aside).
+            (None, Some(o)) if is_int => ins[0] = Some(o),
+            _ => {}
+        }
+        Ok(())
+    });
     let op = op.with_grad(move |g, a| scalar_grad(kind, scalar, reverse, g, a));
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(cuda::scalar(kind, scalar, reverse)));

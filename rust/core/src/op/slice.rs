@@ -217,7 +217,7 @@ fn slice_assign_scalar_op(spec: SliceSpec, value: f64) -> Arc<dyn Operator> {
                 value
             };
             with_dtype!(o.dtype(), T, {
-                fill_walk::<T>(&dims, o, &walk, T::from_f64(v))
+                fill_walk::<T>(&dims, o, &walk, T::from_f64_c(v))
             })
         },
     );
