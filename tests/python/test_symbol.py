@@ -444,6 +444,40 @@ def test_infer_type():
         s.infer_type(a="float32", b="float16")
 
 
+
+def test_infer_type_fills_what_mxnet_decides_from_the_op():
+    # MXNet 1.9.1's printed answers: softmax's `dtype` types unknown data (type_assign),
+    # batch_take's unknown index is int32.
+    x, y = mx.sym.Variable("x"), mx.sym.Variable("y")
+    f64, f16, f32, i32 = np.float64, np.float16, np.float32, np.int32
+    assert mx.sym.softmax(x, dtype="float64").infer_type() == ([f64], [f64], [])
+    assert mx.sym.softmax(x, dtype="float64").infer_type(x="float32") == ([f32], [f64], [])
+    assert mx.sym.log_softmax(x, dtype="float16").infer_type() == ([f16], [f16], [])
+    assert mx.sym.softmin(x, dtype="float16").infer_type() == ([f16], [f16], [])
+    assert mx.sym.batch_take(x, y).infer_type(x="float64") == ([f64, i32], [f64], [])
+    # Beyond MXNet (which leaves the length untyped and refuses an int64 index): an unbound
+    # length is int32, and any integer index is read.
+    assert mx.sym.softmax(x, y, use_length=True, dtype="float64").infer_type() == \
+        ([f64, i32], [f64], [])
+    assert mx.sym.batch_take(x, y).infer_type_partial(y="int64") == \
+        ([None, np.int64], [None], [])
+
+
+def test_list_attributes_keep_pythons_text():
+    # MXNet stores str(value): a list keeps its brackets, a tuple its parentheses.
+    x = mx.sym.Variable("x")
+    assert mx.sym.transpose(x, axes=[1, 0]).list_attr() == {"axes": "[1, 0]"}
+    assert mx.sym.transpose(x, axes=(1, 0)).list_attr() == {"axes": "(1, 0)"}
+    assert mx.sym.transpose(x, axes=[1]).list_attr() == {"axes": "[1]"}
+    assert mx.sym.transpose(x, axes=(1,)).list_attr() == {"axes": "(1,)"}
+    assert mx.sym.transpose(x, axes=[1, 0]).infer_shape(x=(2, 3))[1] == [(3, 2)]
+    a = mx.nd.array(np.arange(24).reshape(2, 3, 4))
+    np.testing.assert_array_equal(mx.nd.transpose(a, axes=[2, 0, 1]).asnumpy(),
+                                  a.asnumpy().transpose(2, 0, 1))
+    assert mx.sym.load_json(mx.sym.transpose(x, axes=[1, 0]).tojson()).list_attr() == \
+        {"axes": "[1, 0]"}
+
+
 # --------------------------------------------------------------------------- JSON
 def test_json_roundtrip_and_save_load(tmp_path):
     with mx.name.NameManager():

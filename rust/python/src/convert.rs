@@ -101,10 +101,13 @@ pub fn attr_str(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
             .try_iter()?
             .map(|x| attr_str(py, &x?))
             .collect::<PyResult<_>>()?;
-        return Ok(if parts.len() == 1 {
-            format!("({},)", parts[0])
+        let items = parts.join(", ");
+        return Ok(if v.is_instance_of::<PyList>() {
+            format!("[{items}]")
+        } else if parts.len() == 1 {
+            format!("({items},)")
         } else {
-            format!("({})", parts.join(", "))
+            format!("({items})")
         });
     }
     let type_name = v.get_type().name()?;

@@ -7,6 +7,7 @@ use super::indexing::read_indices;
 use super::params::param;
 use super::shape_ops::def;
 use super::{data_type_only, expect_inputs, Desc, FnOp, Inputs, Operator, Registry};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::cpu::elemwise::Arith;
 use crate::ndarray::NDArray;
@@ -316,6 +317,11 @@ fn batch_take_op() -> Arc<dyn Operator> {
         if outs[0].is_none() {
             outs[0] = ins[0];
         }
+        if ins[0].is_none() {
+            ins[0] = outs[0];
+        }
+        // MXNet's default index type, for an index nothing else types.
+        ins[1].get_or_insert(DType::I32);
         Ok(())
     })
     .arc()

@@ -125,8 +125,12 @@ pub(super) fn length_op(
                 }
                 _ => {}
             }
-        } else if dtype.is_none() {
-            ins[0] = outs[0];
+        } else {
+            // MXNet types unknown data from the output (with `dtype`, from it).
+            ins[0] = dtype.or(outs[0]);
+        }
+        if let (Some(d), None) = (dtype, outs[0]) {
+            outs[0] = Some(d);
         }
         Ok(())
     }));
