@@ -46,6 +46,11 @@ class ValueAssertionError(ValueError, AssertionError):
     AssertionError too, so that code written against MXNet still catches it."""
 
 
+class TypeAssertionError(TypeError, AssertionError):
+    """An argument of the wrong type that MXNet 1.9.1 rejects with ``assert``: a TypeError
+    here, and an AssertionError too."""
+
+
 class NotImplementedForSymbol(MXNetError):
     """An NDArray-only operation (``asnumpy``, ``bool()``...) attempted on a Symbol."""
 

@@ -176,6 +176,53 @@ def test_init_wraps_sym_and_nd_as_mxnet():
     assert "already initialized" in stderr  # the second amp.init() only warns
 
 
+def test_init_casts_python_operators_to_the_widest_type():
+    # MXNet 1.9.1 printed: after amp.init(), `a + b` on Symbols has an amp_multicast before
+    # elemwise_add (so float16 + float32 infers float32), `a + 1` none; NDArray `x16 + x32`
+    # is float32.
+    code = """if True:
+        import json, numpy as np, oxnet as mx
+        from oxnet.contrib import amp
+        amp.init()
+        a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+        res = {}
+        for name, s in (("add", a + b), ("mul", a * b), ("sub", a - b), ("div", a / b),
+                        ("scalar", a + 1)):
+            nodes = json.loads(s.tojson(remove_amp_cast=False))["nodes"]
+            res[name] = [n["op"] for n in nodes if n["op"] != "null"]
+        res["type"] = str(np.dtype((a + b).infer_type(a="float16", b="float32")[1][0]))
+        x16, x32 = mx.nd.ones((2,), dtype="float16"), mx.nd.ones((2,), dtype="float32")
+        res["nd"] = [str(np.dtype(r.dtype)) for r in (x16 + x32, x32 * x16, x16 - x32)]
+        res["nd16"] = str(np.dtype((x16 + x16).dtype))
+        print(json.dumps(res))
+    """
+    got, _ = _run_json(code)
+    assert got == {"add": ["amp_multicast", "elemwise_add"],
+                   "mul": ["amp_multicast", "elemwise_mul"],
+                   "sub": ["amp_multicast", "elemwise_sub"],
+                   "div": ["amp_multicast", "elemwise_div"], "scalar": ["_plus_scalar"],
+                   "type": "float32", "nd": ["float32"] * 3, "nd16": "float16"}
+
+
+def test_multicast_casts_only_float16_and_float32():
+    # MXNet 1.9.1 (float64 passes through; a float64 first input takes float16 ones up to it
+    # when no float32 is there; cast_narrow goes to the narrowest).
+    cases = [(("float16", "float64"), False, ["float16", "float64"]),
+             (("float64", "float16"), False, ["float64", "float64"]),
+             (("float64", "float16", "float32"), False, ["float64", "float32", "float32"]),
+             (("float16", "float64", "float32"), False, ["float32", "float64", "float32"]),
+             (("float64", "float16", "float32"), True, ["float64", "float16", "float16"]),
+             (("float64", "float32"), True, ["float64", "float32"])]
+    for dtypes, narrow, want in cases:
+        xs = [mx.nd.ones((2,), dtype=d) for d in dtypes]
+        out = mx.nd.amp_multicast(*xs, num_outputs=len(xs), cast_narrow=narrow)
+        assert [str(np.dtype(o.dtype)) for o in out] == want, (dtypes, narrow)
+        s = mx.sym.amp_multicast(*[mx.sym.var("x%d" % i) for i in range(len(xs))],
+                                 num_outputs=len(xs), cast_narrow=narrow)
+        types = s.infer_type(**{"x%d" % i: d for i, d in enumerate(dtypes)})[1]
+        assert [str(np.dtype(t)) for t in types] == want, (dtypes, narrow)
+
+
 # ------------------------------------------------------------------------------ errors
 def test_bad_arguments_are_named():
     sym, _ = ref.build_cases(mx)["mlp"]
@@ -195,6 +242,13 @@ def test_bad_arguments_are_named():
         amp.convert_model(sym, [], {})
     with pytest.raises(TypeError, match="convert_model: excluded_sym_names must be a list"):
         amp.convert_model(sym, {}, {}, excluded_sym_names="fc1")
+    # MXNet asserts each of these: code catching AssertionError still catches them.
+    for bad in (lambda: amp.convert_symbol(sym, target_dtype_ops=["exp"], fp32_ops=["exp"]),
+                lambda: amp.convert_symbol(sym, target_dtype_ops=("exp",)),
+                lambda: amp.convert_symbol(sym, target_dtype="float32"),
+                lambda: amp.convert_model(sym, [], {})):
+        with pytest.raises(AssertionError):
+            bad()
 
 
 def test_trainer_functions_refuse_optimizers_and_others():

@@ -72,6 +72,20 @@ def test_vocabulary_bad_args():
         text.vocab.Vocabulary().to_tokens(5)
 
 
+def test_vocabulary_takes_numbers_and_python_indices_as_mxnet():
+    # MXNet 1.9.1: numbers for the counts, a negative index from the end, a tuple of reserved
+    # tokens kept as a tuple.
+    c = collections.Counter(['a', 'b', 'b'])
+    v = text.vocab.Vocabulary(c, min_freq=1.5, reserved_tokens=('<pad>',))
+    assert v.idx_to_token == ['<unk>', '<pad>', 'b'] and v.reserved_tokens == ('<pad>',)
+    assert text.vocab.Vocabulary(c, most_freq_count=1.0).idx_to_token == ['<unk>', 'b']
+    assert v.to_tokens(-1) == 'b' and v.to_tokens([-3, True]) == ['<unk>', '<pad>']
+    with pytest.raises(ValueError, match="index -4 is invalid"):
+        v.to_tokens(-4)
+    with pytest.raises(TypeError):  # as MXNet (from its message formatting)
+        v.to_tokens("b")
+
+
 def test_custom_embedding_load(tmp_path):
     path = _write(tmp_path, "emb.txt", EMB)
     with pytest.warns(UserWarning, match="duplicate"):
@@ -88,6 +102,19 @@ def test_custom_embedding_load(tmp_path):
     with pytest.warns(UserWarning, match="header"):
         e3 = text.embedding.CustomEmbedding(_write(tmp_path, "e3.txt", "2 2\nx 1 2\n"))
     assert e3.idx_to_token == ['<unk>', 'x']
+
+
+def test_custom_embedding_checks_lines_in_mxnets_order(tmp_path):
+    # MXNet 1.9.1: a duplicate is skipped before its length is looked at; the unknown token's
+    # line is taken whatever its length, one value filling the row.
+    with pytest.warns(UserWarning, match="duplicate"):
+        e = text.embedding.CustomEmbedding(_write(tmp_path, "d.txt", "a 1 2\na 3 4 5\nb 6 7\n"))
+    assert e.idx_to_token == ['<unk>', 'a', 'b']
+    np.testing.assert_allclose(e.idx_to_vec.asnumpy(), [[0, 0], [1, 2], [6, 7]])
+    e = text.embedding.CustomEmbedding(_write(tmp_path, "u.txt", "<unk> 0.5\na 1 2\n"))
+    np.testing.assert_allclose(e.idx_to_vec.asnumpy(), [[0.5, 0.5], [1, 2]])
+    with pytest.raises(AssertionError, match="3 values"):
+        text.embedding.CustomEmbedding(_write(tmp_path, "v.txt", "<unk> 1 2 3\na 1 2\n"))
 
 
 def test_custom_embedding_reserved_tokens_keep_rows_aligned(tmp_path):

@@ -43,6 +43,21 @@ def _op_sym(op, hint, args=(), attrs=None, name=None, attr=None):
     return _create(op, name, kw, args)
 
 
+# The `_internal` functions MXNet's Symbol operators call, by the op oxnet builds. `amp.init()`
+# wraps those functions in MXNet; here it fills AMP_WIDEST with the names whose two Symbol
+# inputs get an `amp_multicast` first.
+_OPERATOR_FUNCTIONS = {"elemwise_add": "_Plus", "elemwise_sub": "_Minus", "elemwise_mul": "_Mul",
+                       "elemwise_div": "_Div", "_mod": "_Mod", "_power": "_Power"}
+AMP_WIDEST = set()
+
+
+def _binary_sym(op, hint, lhs, rhs):
+    if _OPERATOR_FUNCTIONS.get(op, op) in AMP_WIDEST:
+        cast = _op_sym("amp_multicast", "amp_multicast", (lhs, rhs), {"num_outputs": 2})
+        lhs, rhs = cast[0], cast[1]
+    return _op_sym(op, hint, (lhs, rhs))
+
+
 def _ndarray_only(name):
     """A Symbol method that MXNet defines only to say it is NDArray's."""
     def method(self, *_args, **_kwargs):
@@ -64,7 +79,7 @@ class Symbol:
     # ------------------------------------------------------------------ arithmetic
     def _binary(self, other, op, hint, scalar_op, scalar_hint):
         if isinstance(other, Symbol):
-            return _op_sym(op, hint, (self, other))
+            return _binary_sym(op, hint, self, other)
         if isinstance(other, numeric_types):
             return _op_sym(scalar_op, scalar_hint, (self,), {"scalar": other})
         raise TypeError("type %s not supported" % str(type(other)))
@@ -134,7 +149,7 @@ class Symbol:
 
     def _compare(self, other, op):
         if isinstance(other, Symbol):
-            return _op_sym(op, op, (self, other))
+            return _binary_sym(op, op, self, other)
         if isinstance(other, numeric_types):
             return _op_sym(op + "_scalar", op + "_scalar", (self,), {"scalar": other})
         raise TypeError("type %s not supported" % str(type(other)))

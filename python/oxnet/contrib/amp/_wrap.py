@@ -97,6 +97,35 @@ def _widest_wrapper(f, target):
     return _same_meta(wrapped, f)
 
 
+# The op MXNet's NDArray operators run for two arrays, which its `amp.init()` wraps.
+_NDARRAY_OPERATORS = {"__add__": "broadcast_add", "__sub__": "broadcast_sub",
+                      "__mul__": "broadcast_mul", "__truediv__": "broadcast_div",
+                      "__mod__": "broadcast_mod", "__pow__": "broadcast_power",
+                      "__eq__": "broadcast_equal", "__ne__": "broadcast_not_equal",
+                      "__gt__": "broadcast_greater", "__ge__": "broadcast_greater_equal",
+                      "__lt__": "broadcast_lesser", "__le__": "broadcast_lesser_equal"}
+
+
+def _wrap_operators(widest_ops, target):
+    """The Python operators between Symbols (an ``amp_multicast`` first) and between NDArrays
+    (the ``target`` one cast to float32 beside a float32 one), as MXNet's run through the op
+    functions ``amp.init`` wraps."""
+    symbol.symbol.AMP_WIDEST.update(widest_ops)
+    for method, op in _NDARRAY_OPERATORS.items():
+        if op not in widest_ops:
+            continue
+        f = getattr(NDArray, method)
+
+        def wrapped(self, other, _f=f):
+            if isinstance(other, NDArray):
+                if self.dtype == target and other.dtype == np.float32:
+                    self = ndarray.amp_cast(self, dtype=np.float32)
+                elif self.dtype == np.float32 and other.dtype == target:
+                    other = ndarray.amp_cast(other, dtype=np.float32)
+            return _f(self, other)
+        setattr(NDArray, method, wrapped)
+
+
 def _wrap(module, names, make):
     for name in names:
         for space, attr in _places(name, module):
@@ -139,4 +168,5 @@ def wrap_all(target, lp_ops, conditional_fp32_ops, fp32_ops, widest_ops, loss_op
         for name, param, values in conditional_fp32_ops:
             _wrap(module, [name], lambda f, w=wrapper, c=(param, values): w(f, np.float32, c))
         _wrap(module, widest_ops, lambda f: _widest_wrapper(f, target))
+    _wrap_operators(widest_ops, target)
     _wrap_losses(scaler, loss_ops)

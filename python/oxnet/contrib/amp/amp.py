@@ -8,6 +8,7 @@ import logging
 import numpy as np
 
 from ... import optimizer as opt
+from ...base import TypeAssertionError as _BadType, ValueAssertionError as _BadValue
 from ...base import bfloat16, _as_np_dtype, _np_dtype_name
 from ...symbol import Symbol, load_json
 from ...symbol.symbol import _DTYPE_FLAGS
@@ -32,8 +33,8 @@ def _target(func, target_dtype):
         d = None
     if d == np.float16 or d == bfloat16:
         return _np_dtype_name(d)
-    raise ValueError("amp.%s: target_dtype must be 'float16' or 'bfloat16' (got %r)"
-                     % (func, target_dtype))
+    raise _BadValue("amp.%s: target_dtype must be 'float16' or 'bfloat16' (got %r)"
+                    % (func, target_dtype))
 
 
 def _lister(name, attr, doc):
@@ -67,8 +68,8 @@ def _op_list(func, argname, value, default):
     if value is None:
         return list(default)
     if not isinstance(value, list):
-        raise TypeError("amp.%s: %s must be a list of op names, got %s"
-                        % (func, argname, type(value).__name__))
+        raise _BadType("amp.%s: %s must be a list of op names, got %s"
+                       % (func, argname, type(value).__name__))
     return value
 
 
@@ -76,23 +77,23 @@ def _check_lists(func, target, target_ops, fp32_ops, conditional):
     for entry in conditional:
         if not (isinstance(entry, (tuple, list)) and len(entry) == 3 and isinstance(entry[0], str)
                 and isinstance(entry[1], str) and isinstance(entry[2], list)):
-            raise TypeError("amp.%s: conditional_fp32_ops must be a list of (op name, parameter "
-                            "name, list of values), got entry %r" % (func, entry))
+            raise _BadType("amp.%s: conditional_fp32_ops must be a list of (op name, parameter "
+                           "name, list of values), got entry %r" % (func, entry))
     cond_names = [c[0] for c in conditional]
     for (a, na), (b, nb) in (((target_ops, "target_dtype_ops"), (fp32_ops, "fp32_ops")),
                              ((target_ops, "target_dtype_ops"), (cond_names, "conditional_fp32_ops")),
                              ((fp32_ops, "fp32_ops"), (cond_names, "conditional_fp32_ops"))):
         common = sorted(set(a) & set(b))
         if common:
-            raise ValueError("amp.%s: an op can be in one list only; %s and %s share %s"
-                             % (func, na, nb, common))
+            raise _BadValue("amp.%s: an op can be in one list only; %s and %s share %s"
+                            % (func, na, nb, common))
     ls = lists.of(target)
     known = set(ls.LP16_FUNCS + ls.FP32_FUNCS + ls.LP16_FP32_FUNCS
                 + [c[0] for c in ls.CONDITIONAL_FP32_FUNCS])
     unknown = sorted(set(target_ops + fp32_ops + cond_names) - known)
     if unknown:
-        raise ValueError("amp.%s: ops %s are in none of amp.list_lp16_ops, list_fp32_ops, "
-                         "list_lp16_fp32_ops or list_conditional_fp32_ops" % (func, unknown))
+        raise _BadValue("amp.%s: ops %s are in none of amp.list_lp16_ops, list_fp32_ops, "
+                        "list_lp16_fp32_ops or list_conditional_fp32_ops" % (func, unknown))
 
 
 def convert_symbol(sym, target_dtype="float16", target_dtype_ops=None, fp32_ops=None,
@@ -107,7 +108,7 @@ def convert_symbol(sym, target_dtype="float16", target_dtype_ops=None, fp32_ops=
     ``cast_optional_params`` a parameter read only through its cast is stored in the target
     dtype (``__dtype__`` 2 or 12) and the cast goes."""
     if not isinstance(sym, Symbol):
-        raise TypeError("amp.convert_symbol: sym must be a Symbol, got %s" % type(sym).__name__)
+        raise _BadType("amp.convert_symbol: sym must be a Symbol, got %s" % type(sym).__name__)
     target = _target("convert_symbol", target_dtype)
     ls = lists.of(target)
     target_ops = _op_list("convert_symbol", "target_dtype_ops", target_dtype_ops, ls.LP16_FUNCS)
@@ -122,8 +123,8 @@ def convert_symbol(sym, target_dtype="float16", target_dtype_ops=None, fp32_ops=
     if data_names is None:
         data_names = [n for n in inputs if "__dtype__" not in attrs.get(n, {})]
     elif not isinstance(data_names, (list, tuple)):
-        raise TypeError("amp.convert_symbol: data_names must be a list of input names, got %s"
-                        % type(data_names).__name__)
+        raise _BadType("amp.convert_symbol: data_names must be a list of input names, got %s"
+                       % type(data_names).__name__)
     params = set(inputs) - set(data_names)
 
     rewrite = _graph.ReducePrecision(target, target_ops, fp32, ls.WIDEST_TYPE_CASTS,
@@ -169,14 +170,14 @@ def convert_model(sym, arg_params, aux_params, target_dtype="float16", target_dt
     ``__dtype__`` the conversion gave it (the target dtype only with ``cast_optional_params``)."""
     _target("convert_model", target_dtype)
     if not isinstance(sym, Symbol):
-        raise TypeError("amp.convert_model: sym must be a Symbol, got %s" % type(sym).__name__)
+        raise _BadType("amp.convert_model: sym must be a Symbol, got %s" % type(sym).__name__)
     for argname, value in (("arg_params", arg_params), ("aux_params", aux_params)):
         if not isinstance(value, dict):
-            raise TypeError("amp.convert_model: %s must be a dict of name to NDArray, got %s"
-                            % (argname, type(value).__name__))
+            raise _BadType("amp.convert_model: %s must be a dict of name to NDArray, got %s"
+                           % (argname, type(value).__name__))
     if excluded_sym_names is not None and not isinstance(excluded_sym_names, list):
-        raise TypeError("amp.convert_model: excluded_sym_names must be a list of symbol names, "
-                        "got %s" % type(excluded_sym_names).__name__)
+        raise _BadType("amp.convert_model: excluded_sym_names must be a list of symbol names, "
+                       "got %s" % type(excluded_sym_names).__name__)
     param_names = set(arg_params) | set(aux_params)
     data_names = [n for n in sym.list_inputs() if n not in param_names]
     sym = convert_symbol(sym, target_dtype, target_dtype_ops, fp32_ops, conditional_fp32_ops,
@@ -208,7 +209,7 @@ def init(target_dtype="float16", target_precision_ops=None, conditional_fp32_ops
     for argname, value in (("target_precision_ops", target_precision_ops),
                            ("conditional_fp32_ops", conditional_fp32_ops), ("fp32_ops", fp32_ops)):
         if value is not None and not isinstance(value, list):
-            raise TypeError("amp.init: %s must be a list, got %s" % (argname, type(value).__name__))
+            raise _BadType("amp.init: %s must be a list, got %s" % (argname, type(value).__name__))
     _state["initialized"] = True
     logging.info("Using AMP")
     scaler = _state["loss_scaler"] = LossScaler()

@@ -101,28 +101,36 @@ class _TokenEmbedding(vocab.Vocabulary):
                 except ValueError as e:
                     raise ValueError("%s: line %d of %s (token %r): %s"
                                      % (type(self).__name__, line_num, path, token, e)) from None
-                if len(values) == 1:
-                    warnings.warn("line %d of %s: token %s has a 1-dimensional vector %s; taken "
-                                  "as a header and skipped" % (line_num, path, token, values))
-                    continue
-                if vec_len is None:
-                    vec_len = len(values)
-                elif len(values) != vec_len:
-                    raise EmbeddingArgError(
-                        "%s: line %d of %s: token %s has %d values but earlier tokens have %d"
-                        % (type(self).__name__, line_num, path, token, len(values), vec_len))
+                # MXNet's order: the unknown (or a reserved) token's first line whatever its
+                # length, then duplicates, then 1-value headers, then the length check.
                 idx = self._token_to_idx.get(token)
-                if (idx is not None and idx < n_special and idx not in special_vecs):
+                if idx is not None and idx < n_special and idx not in special_vecs:
                     special_vecs[idx] = values
                 elif idx is not None:
                     warnings.warn("line %d of %s: token %s was already loaded; this duplicate "
                                   "is skipped" % (line_num, path, token))
+                elif len(values) == 1:
+                    warnings.warn("line %d of %s: token %s has a 1-dimensional vector %s; taken "
+                                  "as a header and skipped" % (line_num, path, token, values))
                 else:
+                    if vec_len is None:
+                        vec_len = len(values)
+                    elif len(values) != vec_len:
+                        raise EmbeddingArgError(
+                            "%s: line %d of %s: token %s has %d values but earlier tokens have %d"
+                            % (type(self).__name__, line_num, path, token, len(values), vec_len))
                     self._token_to_idx[token] = len(self._idx_to_token)
                     self._idx_to_token.append(token)
                     vecs.append(values)
         if vec_len is None:
+            vec_len = max((len(v) for v in special_vecs.values()), default=None)
+        if vec_len is None:
             raise ValueError("%s: %s holds no token vectors" % (type(self).__name__, path))
+        for idx, v in special_vecs.items():
+            if len(v) not in (1, vec_len):  # one value fills the row, as in MXNet
+                raise EmbeddingArgError("%s: %s: token %s has %d values but the others have %d"
+                                        % (type(self).__name__, path, self._idx_to_token[idx],
+                                           len(v), vec_len))
         self._vec_len = vec_len
         table = np.zeros((len(self._idx_to_token), vec_len), dtype=np.float32)
         if vecs:
@@ -130,7 +138,7 @@ class _TokenEmbedding(vocab.Vocabulary):
         self._idx_to_vec = nd.array(table)
         for idx in range(n_special):
             if idx in special_vecs:
-                self._idx_to_vec[idx] = nd.array(special_vecs[idx])
+                self._idx_to_vec[idx] = nd.array(np.broadcast_to(special_vecs[idx], (vec_len,)))
             else:
                 self._idx_to_vec[idx] = init_unknown_vec(shape=vec_len)
 

@@ -1,5 +1,6 @@
 """Token indexing (``mx.contrib.text.vocab.Vocabulary``)."""
 import collections
+import numbers
 
 from . import _constants as C
 from ...base import ValueAssertionError as TextArgError
@@ -13,12 +14,14 @@ class Vocabulary:
 
     def __init__(self, counter=None, most_freq_count=None, min_freq=1, unknown_token='<unk>',
                  reserved_tokens=None):
-        if not (isinstance(min_freq, int) and min_freq > 0):
-            raise TextArgError("Vocabulary: min_freq must be a positive int, got %r" % (min_freq,))
-        if most_freq_count is not None and not (isinstance(most_freq_count, int)
+        # Numbers, as MXNet's asserts take them (a float count caps at its integer part).
+        if not (isinstance(min_freq, numbers.Real) and min_freq > 0):
+            raise TextArgError("Vocabulary: min_freq must be a positive number, got %r"
+                               % (min_freq,))
+        if most_freq_count is not None and not (isinstance(most_freq_count, numbers.Real)
                                                 and most_freq_count >= 0):
-            raise TextArgError("Vocabulary: most_freq_count must be None or a non-negative int, "
-                             "got %r" % (most_freq_count,))
+            raise TextArgError("Vocabulary: most_freq_count must be None or a non-negative "
+                               "number, got %r" % (most_freq_count,))
         if reserved_tokens is not None:
             reserved = set(reserved_tokens)
             if unknown_token in reserved:
@@ -28,7 +31,8 @@ class Vocabulary:
                 raise TextArgError("Vocabulary: reserved_tokens %r contain duplicates"
                                  % (list(reserved_tokens),))
         self._unknown_token = unknown_token
-        self._reserved_tokens = None if reserved_tokens is None else list(reserved_tokens)
+        # A copy of the caller's sequence, tuple or list, as MXNet keeps it.
+        self._reserved_tokens = None if reserved_tokens is None else reserved_tokens[:]
         self._idx_to_token = [unknown_token] + list(reserved_tokens or [])
         self._token_to_idx = {t: i for i, t in enumerate(self._idx_to_token)}
         if counter is not None:
@@ -40,7 +44,7 @@ class Vocabulary:
                             % type(counter).__name__)
         special = set(self._idx_to_token)
         # Special tokens found in the counter are skipped and do not use up most_freq_count.
-        cap = len(special) + (len(counter) if most_freq_count is None else most_freq_count)
+        cap = len(special) + (len(counter) if most_freq_count is None else int(most_freq_count))
         ordered = sorted(sorted(counter.items(), key=lambda kv: kv[0]),
                          key=lambda kv: kv[1], reverse=True)
         for token, freq in ordered:
@@ -81,7 +85,10 @@ class Vocabulary:
         idxs = [indices] if single else indices
         out = []
         for idx in idxs:
-            if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < len(self):
+            if not isinstance(idx, numbers.Integral):
+                raise TypeError("Vocabulary.to_tokens: token index %r is not an int" % (idx,))
+            # Python's indexing, as MXNet's: a negative index counts from the end.
+            if not -len(self) <= idx < len(self):
                 raise ValueError("Vocabulary.to_tokens: token index %r is invalid (the vocabulary "
                                  "has indices 0..%d)" % (idx, len(self) - 1))
             out.append(self._idx_to_token[idx])

@@ -54,18 +54,30 @@ fn finite_op(name: &'static str, n: Option<usize>) -> std::sync::Arc<dyn super::
 
 const INIT_OUTPUT: &str = "Initialize output to 1. (Outputs are always written here: the result is the finiteness of the inputs alone.)";
 
-fn amp_target(ins: &[Desc], narrow: bool) -> Option<DType> {
-    let rank = |d: DType| match d {
+/// The width order of the dtypes `amp_multicast` casts among; 0 for the others (float64
+/// included), which pass through and take no part, as in MXNet.
+fn amp_rank(d: DType) -> u8 {
+    match d {
         DType::F16 | DType::BF16 => 1,
         DType::F32 => 2,
-        DType::F64 => 3,
         _ => 0,
-    };
-    let floats = ins.iter().map(|d| d.dtype).filter(|d| rank(*d) > 0);
+    }
+}
+
+fn amp_target(ins: &[Desc], narrow: bool) -> Option<DType> {
+    let cast = ins.iter().map(|d| d.dtype).filter(|d| amp_rank(*d) > 0);
     if narrow {
-        floats.min_by_key(|d| rank(*d))
-    } else {
-        floats.max_by_key(|d| rank(*d))
+        return cast.min_by_key(|d| amp_rank(*d));
+    }
+    // MXNet starts the widest type at the first input's: after a float64 first input the
+    // float16 ones are cast up to float64 when no float32 is there (its other first-input
+    // cases, integers, would cast floats to integers, which oxnet does not follow).
+    match (
+        ins.first().map(|d| d.dtype),
+        cast.max_by_key(|d| amp_rank(*d)),
+    ) {
+        (Some(DType::F64), Some(w)) if w != DType::F32 => Some(DType::F64),
+        (_, w) => w,
     }
 }
 
@@ -183,7 +195,7 @@ pub fn register(r: &mut Registry) {
     });
     r.add(SimpleDef {
         name: "amp_multicast",
-        doc: "Casts every float input to the widest float dtype among them (the narrowest with cast_narrow); inputs of other dtypes pass through. Gradients are cast back to each input's dtype.".into(),
+        doc: "Casts every float16/bfloat16/float32 input to the widest of their dtypes (the narrowest with cast_narrow; float64 when the first input is float64 and none is float32); inputs of other dtypes pass through. Gradients are cast back to each input's dtype.".into(),
         params: vec![
             param("num_outputs", "int", None, "Number of input/output pairs to be casted to the widest type."),
             param("cast_narrow", "boolean", Some("False"), "Whether to cast to the narrowest type"),
@@ -202,7 +214,7 @@ pub fn register(r: &mut Registry) {
                         .iter()
                         .map(|d| {
                             let dt = match t {
-                                Some(t) if d.dtype.is_float() => t,
+                                Some(t) if amp_rank(d.dtype) > 0 => t,
                                 _ => d.dtype,
                             };
                             Desc::new(d.shape.clone(), dt)
@@ -227,7 +239,7 @@ pub fn register(r: &mut Registry) {
                     let t = amp_target(&descs, narrow);
                     for (o, d) in outs.iter_mut().zip(&descs) {
                         *o = Some(match t {
-                            Some(t) if d.dtype.is_float() => t,
+                            Some(t) if amp_rank(d.dtype) > 0 => t,
                             _ => d.dtype,
                         });
                     }
