@@ -245,6 +245,8 @@ class KVStore(KVStoreBase):
             return
         # One op per key sums the values and writes the store and the outputs in one pass.
         self._native.pushpull(list(vals), list(vals.values()), [outs[k] for k in vals], priority)
+        for k, arrs in vals.items():  # the stored value has the pushed stype, as after push
+            self._stypes[k] = arrs[0].stype
 
     def broadcast(self, key, value, out, priority=0):
         """init then pull."""

@@ -384,6 +384,18 @@ def test_row_sparse_weight_takes_the_optimizers_lazy_update(store):
     np.testing.assert_allclose(got[[1, 3]], pushed, rtol=1e-5)
 
 
+@pytest.mark.parametrize("how", ["push", "pushpull"])
+def test_a_dense_push_makes_a_row_sparse_key_dense(how):
+    # MXNet 1.9.1: without an updater the pushed dense sum replaces the row_sparse value, so
+    # row_sparse_pull refuses the key after push and after pushpull alike.
+    kv = mx.kv.create("local")
+    kv.init(0, mx.nd.ones((3, 2)).tostype("row_sparse"))
+    getattr(kv, how)(0, mx.nd.ones((3, 2)) * 2)
+    with pytest.raises(mx.MXNetError, match="PullRowSparse expects row_sparse"):
+        kv.row_sparse_pull(0, out=mx.nd.zeros((3, 2)).tostype("row_sparse"),
+                           row_ids=mx.nd.array([0, 2]))
+
+
 def test_two_bit_compression_per_device_as_mxnet():
     # MXNet 1.9.1, 'device' store, two devices pushing the same gradients (threshold 0.5):
     # each device's residual is quantized on its own, the store sums what they sent.
