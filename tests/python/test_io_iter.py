@@ -188,6 +188,8 @@ def test_databatch():
     assert str(b) == "DataBatch: data shapes: [(4, 1)] label shapes: [(4,)]"
     with pytest.raises(TypeError, match="data"):
         mx.io.DataBatch(mx.nd.ones((4, 1)))
+    with pytest.raises(AssertionError):  # MXNet asserts
+        mx.io.DataBatch(mx.nd.ones((4, 1)))
     with pytest.raises(TypeError, match="label"):
         mx.io.DataBatch([mx.nd.ones((4, 1))], mx.nd.ones((4,)))
 
@@ -232,6 +234,8 @@ def test_prefetching_iter_zips_and_renames():
         assert got[2] == [[8, 9, 0, 1], [16, 18, 0, 2], [8, 9, 0, 1], [16, 18, 0, 2]]
         assert batches[0].provide_data == p.provide_data
         p.reset()
+    with pytest.raises(KeyError, match="no entry for 'data'"):  # MXNet's KeyError
+        mx.io.PrefetchingIter(mx.io.NDArrayIter(D10, batch_size=5), rename_data=[{"d": "x"}])
     single = mx.io.PrefetchingIter(mx.io.NDArrayIter(D10, batch_size=5))
     assert len(list(single)) == 2 and single.batch_size == 5
 

@@ -514,6 +514,10 @@ def test_bucket_sentence_iter_default_buckets_and_tn_layout():
         mx.rnn.BucketSentenceIter(sents, 2, layout="TCN")
     with pytest.raises(ValueError, match="no sentence"):
         mx.rnn.BucketSentenceIter([[1, 2, 3]], 1, buckets=[2])
+    # No bucket at all (none given, no length occurring batch_size times): MXNet's ValueError.
+    for buckets in (None, []):
+        with pytest.raises(ValueError, match="no bucket"):
+            mx.rnn.BucketSentenceIter([[1, 2, 3]], 2, buckets=buckets)
 
 
 # ----------------------------------------------------------------------------- training

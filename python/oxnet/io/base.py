@@ -6,6 +6,8 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..base import TypeAssertionError
+
 
 class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
     """(name, shape) plus dtype and layout; compares equal to the plain tuple, as in MXNet."""
@@ -46,9 +48,11 @@ class DataBatch:
     def __init__(self, data, label=None, pad=None, index=None, bucket_key=None,
                  provide_data=None, provide_label=None):
         if data is not None and not isinstance(data, (list, tuple)):
-            raise TypeError("DataBatch: data must be a list of NDArrays, got %s" % type(data).__name__)
+            raise TypeAssertionError("DataBatch: data must be a list of NDArrays, got %s"
+                                     % type(data).__name__)
         if label is not None and not isinstance(label, (list, tuple)):
-            raise TypeError("DataBatch: label must be a list of NDArrays, got %s" % type(label).__name__)
+            raise TypeAssertionError("DataBatch: label must be a list of NDArrays, got %s"
+                                     % type(label).__name__)
         self.data = data
         self.label = label
         self.pad = pad
@@ -259,10 +263,14 @@ class PrefetchingIter(_HeldBatchIter):
         out = []
         for r, ds in zip(renames, descs):
             for x in ds:
+                name = x.name if isinstance(x, DataDesc) else x[0]
+                if name not in r:  # MXNet's KeyError, with what is missing said
+                    raise KeyError("PrefetchingIter: the rename dict %r has no entry for %r"
+                                   % (r, name))
                 if isinstance(x, DataDesc):
-                    out.append(DataDesc(r.get(x.name, x.name), x.shape, x.dtype, x.layout))
+                    out.append(DataDesc(r[name], x.shape, x.dtype, x.layout))
                 else:
-                    out.append(DataDesc(r.get(x[0], x[0]), x[1]))
+                    out.append(DataDesc(r[name], x[1]))
         return out
 
     @property

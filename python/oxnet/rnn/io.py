@@ -82,6 +82,9 @@ class BucketSentenceIter(DataIter):
             counts = np.bincount([len(s) for s in sentences]) if len(sentences) else []
             buckets = [length for length, n in enumerate(counts) if n >= batch_size]
         buckets = sorted(buckets)
+        if not buckets:  # MXNet's error type (its max() of no buckets)
+            raise ValueError("BucketSentenceIter: no bucket: no sentence length occurs "
+                             "batch_size=%d times, and none were given" % batch_size)
 
         per_bucket = [[] for _ in buckets]
         ndiscard = 0
