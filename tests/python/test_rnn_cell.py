@@ -514,6 +514,11 @@ def test_bucket_sentence_iter_default_buckets_and_tn_layout():
         mx.rnn.BucketSentenceIter(sents, 2, layout="TCN")
     with pytest.raises(ValueError, match="no sentence"):
         mx.rnn.BucketSentenceIter([[1, 2, 3]], 1, buckets=[2])
+    # uint8 rows pad with the label cast as numpy 1 cast it for MXNet: -1 is 255.
+    it = mx.rnn.BucketSentenceIter([[1, 2], [1, 2]], 2, buckets=[3], dtype="uint8")
+    b = next(it)
+    assert b.data[0].asnumpy().tolist() == [[1, 2, 255]] * 2
+    assert b.label[0].asnumpy().tolist() == [[2, 255, 255]] * 2
     # No bucket at all (none given, no length occurring batch_size times): MXNet's ValueError.
     for buckets in (None, []):
         with pytest.raises(ValueError, match="no bucket"):

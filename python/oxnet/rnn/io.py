@@ -93,7 +93,8 @@ class BucketSentenceIter(DataIter):
             if b == len(buckets):
                 ndiscard += 1
                 continue
-            row = np.full((buckets[b],), invalid_label, dtype=dtype)
+            # Cast as numpy 1 did for MXNet (-1 pads a uint8 row with 255).
+            row = np.full((buckets[b],), np.asarray(invalid_label).astype(dtype), dtype=dtype)
             row[:len(sent)] = sent
             per_bucket[b].append(row)
         if ndiscard:
@@ -136,7 +137,7 @@ class BucketSentenceIter(DataIter):
         for rows in self.data:
             label = np.empty_like(rows)
             label[:, :-1] = rows[:, 1:]
-            label[:, -1] = self.invalid_label
+            label[:, -1] = np.asarray(self.invalid_label).astype(label.dtype)
             self.nddata.append(ndarray.array(rows, dtype=self.dtype))
             self.ndlabel.append(ndarray.array(label, dtype=self.dtype))
 
