@@ -153,17 +153,16 @@ fn softmax_fnop(
             Ok(())
         },
     )
-    .with_type_partial(
-        move |ins: &mut [Option<DType>], outs: &mut [Option<DType>]| match dtype {
+    .with_type_partial({
+        let rule = super::dtype_param_or_same(name, dtype);
+        move |ins: &mut [Option<DType>], outs: &mut [Option<DType>]| {
             // As MXNet's `type_assign`: unknown data takes the output's dtype.
-            Some(d) => {
-                outs[0].get_or_insert(d);
+            if let Some(d) = dtype {
                 ins[0].get_or_insert(d);
-                Ok(())
             }
-            None => super::unify_types(name, ins, outs),
-        },
-    )
+            rule(ins, outs)
+        }
+    })
     .with_grad(softmax_grad(log, axis, temperature, dtype));
     #[cfg(feature = "cuda")]
     let op = op.with_cuda(Some(cuda::run(false, log, temperature, Box::new(dims))));
