@@ -468,8 +468,8 @@ def test_signatures_match_mxnet():
         ("in_shapes", None), ("in_types", np.float32), ("onnx_file_path", "model.onnx"),
         ("verbose", False), ("dynamic", False), ("dynamic_input_shapes", None),
         ("run_shape_inference", False), ("input_type", None), ("input_shape", None)]
-    legacy = inspect.signature(mx.contrib.onnx.export_model)
-    assert list(legacy.parameters)[:4] == ["sym", "params", "input_shape", "input_type"]
+    # MXNet's contrib name forwards every argument, positional ones included.
+    assert mx.contrib.onnx.export_model is mx.onnx.export_model
 
 
 def test_in_shapes_from_variable_shape(tmp_path):
@@ -480,6 +480,56 @@ def test_in_shapes_from_variable_shape(tmp_path):
     data = _data(3, 6)
     np.testing.assert_allclose(_run_onnx(path, {"data": data})[0],
                                _forward(out, args, {}, {"data": data})[0], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("codes,reverse", [((-3, 0), False), ((0, 0, -1), True),
+                                           ((-2,), False), ((0, -4, -1, 2, 0), False),
+                                           ((-3, -1), True), ((0, -3), False)])
+def test_dynamic_reshape_codes_follow_the_batch(codes, reverse, tmp_path):
+    """Reshape codes that merge or split the batch are computed from the run-time shape."""
+    x = mx.sym.var("data")
+    out = mx.sym.Reshape(mx.sym.relu(x), shape=codes, reverse=reverse, name="r")
+    path = mx.onnx.export_model(out, {}, [(2, 4, 6)], np.float32, str(tmp_path / "r.onnx"),
+                                dynamic=True)
+    for batch in (2, 5):
+        data = _data(batch, 4, 6)
+        got = _run_onnx(path, {"data": data})[0]
+        want = _forward(out, {}, {}, {"data": data})[0]
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+def test_broadcast_like_keeps_its_shape_input(tmp_path):
+    a, b = mx.sym.var("a"), mx.sym.var("b")
+    out = mx.sym.broadcast_like(mx.sym.sum(a, axis=1, keepdims=True), b)
+    path = mx.onnx.export_model(out, {}, [(2, 4), (2, 4)], np.float32,
+                                str(tmp_path / "b.onnx"), dynamic=True)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["a", "b"]  # as MXNet's export
+    feeds = {"a": _data(5, 4), "b": _data(5, 4, seed=2)}
+    np.testing.assert_allclose(sess.run(None, feeds)[0], _forward(out, {}, {}, feeds)[0],
+                               rtol=RTOL, atol=ATOL)
+
+
+def test_rrelu_exports_its_inference_slope(tmp_path):
+    out = mx.sym.LeakyReLU(mx.sym.var("data"), act_type="rrelu", lower_bound=0.1,
+                           upper_bound=0.3, name="rr")
+    path = mx.onnx.export_model(out, {}, [(2, 3)], np.float32, str(tmp_path / "rr.onnx"))
+    data = _data(2, 3)
+    got = _run_onnx(path, {"data": data})
+    np.testing.assert_allclose(got[0], np.where(data > 0, data, 0.2 * data), rtol=RTOL)
+    for g, w in zip(got, _forward(out, {}, {}, {"data": data})):
+        np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL)
+
+
+def test_contrib_export_takes_positional_dynamic(tmp_path):
+    fc = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=3, name="fc")
+    args, _ = _random_params(fc, {"data": (2, 4)})
+    path = mx.contrib.onnx.export_model(fc, args, [(2, 4)], np.float32,
+                                        str(tmp_path / "c.onnx"), False, True)
+    data = _data(7, 4)
+    np.testing.assert_allclose(_run_onnx(path, {"data": data})[0],
+                               _forward(fc, args, {}, {"data": data})[0], rtol=RTOL, atol=ATOL)
 
 
 # ------------------------------------------------------------------------------ other exporters
@@ -588,6 +638,73 @@ def test_import_folds_shape_arithmetic(opset, tmp_path):
     _import_and_compare(model, {"x": _data(2, 3, 4)}, tmp_path)
 
 
+# MXNet 1.9.1's export (onnx 1.13, opset 13) of FullyConnected(8) -> relu -> FullyConnected(4)
+# -> softmax on data (3, 5): its FCs reshape through Shape/Slice/Concat arithmetic around
+# Flatten(axis=-1).
+MXNET_MLP_ONNX_B64 = (
+    "CAg6yQ0KHQoEZGF0YRIOZmMxX29yaWdfc2hhcGUiBVNoYXBlCiAKDmZjMV9vcmlnX3NoYXBlEgdmYzFfZGltIgVTaGFwZQo5",
+    "CgRkYXRhEhJmYzFfZGF0YV9mbGF0dGVuZWQiB0ZsYXR0ZW4qFAoEYXhpcxj///////////8BoAECCnkKEmZjMV9kYXRhX2Zs",
+    "YXR0ZW5lZAoKZmMxX3dlaWdodAoIZmMxX2JpYXMSCGZjMV9nZW1tIgRHZW1tKg8KBWFscGhhFQAAgD+gAQEqDgoEYmV0YRUA",
+    "AIA/oAEBKg0KBnRyYW5zQRgAoAECKg0KBnRyYW5zQhgBoAECCiUKB2ZjMV9kaW0KBWZjMV8xEg5mYzFkaW1fbWludXNfMSID",
+    "U3ViCkAKDmZjMV9vcmlnX3NoYXBlCgVmYzFfMAoOZmMxZGltX21pbnVzXzESEGZjMV9zaGFwZV9zbGljZWQiBVNsaWNlCkYK",
+    "EGZjMV9zaGFwZV9zbGljZWQKDmZjMV9udW1faGlkZGVuEg1mYzFfc2hhcGVfbmV3IgZDb25jYXQqCwoEYXhpcxgAoAECCiwK",
+    "CGZjMV9nZW1tCg1mYzFfc2hhcGVfbmV3EgNmYzEaA2ZjMSIHUmVzaGFwZQoZCgNmYzESBXJlbHUxGgVyZWx1MSIEUmVsdQoe",
+    "CgVyZWx1MRIOZmMyX29yaWdfc2hhcGUiBVNoYXBlCiAKDmZjMl9vcmlnX3NoYXBlEgdmYzJfZGltIgVTaGFwZQo6CgVyZWx1",
+    "MRISZmMyX2RhdGFfZmxhdHRlbmVkIgdGbGF0dGVuKhQKBGF4aXMY////////////AaABAgp5ChJmYzJfZGF0YV9mbGF0dGVu",
+    "ZWQKCmZjMl93ZWlnaHQKCGZjMl9iaWFzEghmYzJfZ2VtbSIER2VtbSoPCgVhbHBoYRUAAIA/oAEBKg4KBGJldGEVAACAP6AB",
+    "ASoNCgZ0cmFuc0EYAKABAioNCgZ0cmFuc0IYAaABAgolCgdmYzJfZGltCgVmYzJfMRIOZmMyZGltX21pbnVzXzEiA1N1YgpA",
+    "Cg5mYzJfb3JpZ19zaGFwZQoFZmMyXzAKDmZjMmRpbV9taW51c18xEhBmYzJfc2hhcGVfc2xpY2VkIgVTbGljZQpGChBmYzJf",
+    "c2hhcGVfc2xpY2VkCg5mYzJfbnVtX2hpZGRlbhINZmMyX3NoYXBlX25ldyIGQ29uY2F0KgsKBGF4aXMYAKABAgosCghmYzJf",
+    "Z2VtbQoNZmMyX3NoYXBlX25ldxIDZmMyGgNmYzIiB1Jlc2hhcGUKKAoDZmMyEgJzbSIHU29mdG1heCoUCgRheGlzGP//////",
+    "/////wGgAQISFW14bmV0X2NvbnZlcnRlZF9tb2RlbCq1AQgICAUQASKgAYOeKb5yKk+/Oh2OvmmiZz5Ow/E9W1I5P0AS4L5t",
+    "yJG+jQvHvnAlRr7h0sS9Q9ngPpfEcT9AOWY/c0Z9P+e9WD873z4/x901P6Eacb8qhbq+HU8xPTN1pT7Zbnc+QhtBv/MUWr72",
+    "C2O+4ZS0Pt2Ui75SyC2/A97VvfjzJT9tg3c+x+OovaZmU794+zy8D5gdv9XGfz985/m+zwufvVHLVz9CCmZjMV93ZWlnaHQq",
+    "MAgIEAEiIN6KgD0wLZG+nAapvrd4sT4sszq/4yEQP099R7+bJvS+QghmYzFfYmlhcyoOCAEQBzoBAEIFZmMxXzAqDggBEAc6",
+    "AQFCBWZjMV8xKhcIARAHOgEIQg5mYzFfbnVtX2hpZGRlbiqVAQgECAgQASKAASGsmb6sOti+XukFP34wFL/MqV4/97vmvHVC",
+    "F78sFRc/ZC93OwXqI79vOT8+R389vpJoTb/Z6u6+WTU0vwhoiz7UA2U/WhDIvteLEL/8qF0/LQjEPkuqkT5icXe/tTXfPjtP",
+    "PT6JPaY+7CHEPdPF+j54jV09dsZlv0YO8L7PS+K+QgpmYzJfd2VpZ2h0KiAIBBABIhAH/Da/AQQlP8UOQT2RByY/QghmYzJf",
+    "YmlhcyoOCAEQBzoBAEIFZmMyXzAqDggBEAc6AQFCBWZjMl8xKhcIARAHOgEEQg5mYzJfbnVtX2hpZGRlbioNCAEQBzoBAEIE",
+    "c21fMFoWCgRkYXRhEg4KDAgBEggKAggDCgIIBVocCgpmYzFfd2VpZ2h0Eg4KDAgBEggKAggICgIIBVoWCghmYzFfYmlhcxIK",
+    "CggIARIECgIICFocCgpmYzJfd2VpZ2h0Eg4KDAgBEggKAggECgIICFoWCghmYzJfYmlhcxIKCggIARIECgIIBGIUCgJzbRIO",
+    "CgwIARIICgIIAwoCCARCAhAN",
+)
+
+
+def test_import_mxnet_exported_mlp(tmp_path):
+    path = str(tmp_path / "mlp.mx.onnx")
+    with open(path, "wb") as f:
+        f.write(base64.b64decode("".join(MXNET_MLP_ONNX_B64)))
+    data = _data(3, 5)
+    want = _run_onnx(path, {"data": data})[0]
+    sym, arg, aux = mx.contrib.onnx.import_model(path)
+    np.testing.assert_allclose(_forward(sym, arg, aux, {"data": data})[0], want, rtol=RTOL,
+                               atol=ATOL)
+
+
+def test_import_mixed_type_and_rank_operands(tmp_path):
+    """Pow with an int64 exponent (MXNet's export of square), Where with a lower-rank
+    constant (its SequenceMask), Gather with a 0-d index (drops the axis), Flatten(-1)."""
+    f32 = TensorProto.FLOAT
+    nodes = [
+        helper.make_node("Pow", ["x", "two"], ["sq"]),
+        helper.make_node("Greater", ["x", "zero"], ["pos"]),
+        helper.make_node("Where", ["pos", "sq", "fill"], ["w"]),
+        helper.make_node("Gather", ["w", "col"], ["g"], axis=1),
+        helper.make_node("Flatten", ["w"], ["f"], axis=-1),
+        helper.make_node("Where", ["pos", "scalar", "x"], ["w0"]),
+    ]
+    inits = {"two": np.array([2], np.int64), "zero": np.array(0.0, np.float32),
+             "fill": np.array([-7.0], np.float32), "col": np.array(2, np.int64),
+             "scalar": np.array(3.0, np.float32)}
+    model = _onnx_model(nodes, [helper.make_tensor_value_info("x", f32, [3, 4])],
+                        [helper.make_tensor_value_info("w", f32, [3, 4]),
+                         helper.make_tensor_value_info("g", f32, [3]),
+                         helper.make_tensor_value_info("f", f32, [3, 4]),
+                         helper.make_tensor_value_info("w0", f32, [3, 4])], inits, 13)
+    data = _data(3, 4)
+    _import_and_compare(model, {"x": data}, tmp_path)  # shapes compared too: g is (3,)
+
+
 # ------------------------------------------------------------------------------ errors
 def test_export_unsupported_operator_names_op_and_node(tmp_path):
     out = mx.sym.argsort(mx.sym.var("data"), name="my_sort")
@@ -605,6 +722,16 @@ def test_export_argument_errors(tmp_path):
                              str(tmp_path / "x.onnx"))
     with pytest.raises(ValueError, match="files or objects|file path"):
         mx.onnx.export_model(42, args, [(2, 4)])
+    # An ONNX node binds one type to its operands: MXNet's infer_type error, not a bad file.
+    with pytest.raises(mx.MXNetError, match="in_types.*float64"):
+        mx.onnx.export_model(fc, args, [(2, 4)], np.float64, str(tmp_path / "x.onnx"))
+    with pytest.raises(ValueError, match="dynamic=True"):
+        mx.onnx.export_model(fc, args, [(2, 4)], dynamic_input_shapes=[(None, 4)])
+    with pytest.raises(ValueError, match="2 dynamic_input_shapes"):
+        mx.onnx.export_model(fc, args, [(2, 4)], dynamic=True,
+                             dynamic_input_shapes=[(None, 4), (None,)])
+    with pytest.raises(ValueError, match="differ in rank"):
+        mx.onnx.export_model(fc, args, [(2, 4)], dynamic=True, dynamic_input_shapes=[(None,)])
     sm = mx.sym.softmax(mx.sym.var("data"), mx.sym.var("length"), use_length=True, name="sm")
     with pytest.raises(mx.MXNetError, match="softmax node 'sm'.*use_length"):
         mx.onnx.export_model(sm, {}, [(2, 3), (2,)], [np.float32, np.int32],

@@ -118,6 +118,8 @@ class ExportGraph:
         self._names = set()
         self._node_names = set()
         self._count = 0
+        #: Whether shapes may change at run time (``export_model(dynamic=True)``).
+        self.dynamic = False
 
     def unique(self, hint, taken=None):
         taken = self._names if taken is None else taken
@@ -272,6 +274,16 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
     in_types = [np.dtype(t) for t in in_types]
     if len(in_types) != len(in_shapes):
         raise ValueError("export_model: the lengths of in_types and in_shapes must be equal")
+    if dynamic_input_shapes is not None:
+        if not dynamic:
+            raise ValueError("export_model: dynamic_input_shapes is given: set dynamic=True")
+        if len(dynamic_input_shapes) != len(in_shapes):
+            raise ValueError("export_model: %d dynamic_input_shapes for the %d inputs %s"
+                             % (len(dynamic_input_shapes), len(in_shapes), input_names))
+        for name, d, s in zip(input_names, dynamic_input_shapes, in_shapes):
+            if len(d) != len(s):
+                raise ValueError("export_model: dynamic_input_shapes %s of input '%s' and its "
+                                 "in_shapes %s differ in rank" % (tuple(d), name, s))
 
     # Shapes and dtypes of every node output, from the symbol's own inference.
     internals = sym.get_internals()
@@ -285,8 +297,9 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
     _, out_shapes, _ = internals.infer_shape_partial(**shapes)
     try:
         _, out_types, _ = internals.infer_type(**types)
-    except MXNetError:
-        out_types = None
+    except MXNetError as e:  # an ONNX node binds one type to all its operands
+        raise MXNetError("export_model: in_types %s do not fit the parameters' dtypes: %s"
+                         % ([t.name for t in in_types], e)) from None
     if out_types is None:
         out_types = [in_types[0] if in_types else np.float32] * len(out_shapes)
 
@@ -307,6 +320,7 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
         pos += count
 
     g = ExportGraph(onnx)
+    g.dynamic = bool(dynamic)
     tensor = {}  # (node id, output index) -> ONNX tensor name
     seen = set()
     graph_inputs = []

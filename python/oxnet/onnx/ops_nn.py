@@ -96,7 +96,11 @@ def leaky_relu(g, n):
         g.add("LeakyRelu", [x], n.outputs, alpha=slope)
     elif act == "rrelu":  # inference: the mean of the random slope's range
         lo, hi = n.float("lower_bound", 0.125), n.float("upper_bound", 0.334)
-        g.add("LeakyRelu", [x], n.outputs, alpha=(lo + hi) / 2)
+        g.add("LeakyRelu", [x], n.outputs[:1], alpha=(lo + hi) / 2)
+        if len(n.outputs) > 1:  # the mask output: that slope everywhere, as the executor's
+            like = g.add("Shape", [x], hint=n.name + "_like")
+            slope = g.const((lo + hi) / 2, n.out_dtypes[1], hint=n.name + "_slope")
+            g.add("Expand", [slope, like], n.outputs[1:])
     elif act == "elu":
         g.add("Elu", [x], n.outputs, alpha=slope)
     elif act == "selu":

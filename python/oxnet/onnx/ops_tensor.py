@@ -108,15 +108,71 @@ def flatten(g, n):
 @register("Reshape", "reshape")
 def reshape(g, n):
     # 0 (copy) and -1 (infer) mean the same in ONNX and stay, so a batch may vary at run
-    # time; MXNet's other codes (-2, -3, -4, reverse) are resolved by shape inference.
+    # time; MXNet's other codes (-2, -3, -4, reverse) are resolved by shape inference, or in
+    # a dynamic export computed from the input's shape in the graph.
     target = list(n.out_shapes[0])
     codes = n.tuple("shape")
     if codes and not n.bool("reverse") and all(c is not None and c >= -1 for c in codes) \
             and codes.count(-1) <= 1 and len(codes) == len(target):
-        target = list(codes)
-    elif codes and codes[0] == 0 and not n.bool("reverse") and target:
-        target[0] = 0
-    g.add("Reshape", [n.inputs[0], g.int64s(target, hint=n.name + "_shape")], n.outputs)
+        shape = g.int64s(codes, hint=n.name + "_shape")
+    elif codes and g.dynamic:
+        shape = _reshape_target(g, n, codes)
+    else:
+        if codes and codes[0] == 0 and not n.bool("reverse") and target:
+            target[0] = 0
+        shape = g.int64s(target, hint=n.name + "_shape")
+    g.add("Reshape", [n.inputs[0], shape], n.outputs)
+
+
+def _reshape_target(g, n, codes):
+    """MXNet's reshape codes as ONNX ops on the input's run-time shape. ``reverse`` matches
+    the codes from the last dimension: the pieces are built walking both backwards."""
+    rank = len(n.in_shapes[0])
+    rev = n.bool("reverse")
+    shape = g.add("Shape", [n.inputs[0]], hint=n.name + "_inshape")
+
+    def dims(b, e):  # input dimensions [b, e) of the original order
+        if rev:
+            b, e = rank - e, rank - b
+        return g.add("Slice", [shape, g.int64s([b]), g.int64s([e])], hint=n.name + "_dims")
+
+    codes = [None if c is None else int(c) for c in codes]
+    if rev:
+        codes = codes[::-1]
+    pieces, i, k = [], 0, 0
+    while k < len(codes):
+        c = codes[k]
+        if c == 0:
+            pieces.append(dims(i, i + 1))
+            i += 1
+        elif c == -2:
+            pieces.append(dims(i, rank))
+            i = rank
+        elif c == -3:
+            pieces.append(g.add("Mul", [dims(i, i + 1), dims(i + 1, i + 2)],
+                                hint=n.name + "_merge"))
+            i += 2
+        elif c == -4:
+            a, b = codes[k + 1], codes[k + 2]
+            d = dims(i, i + 1)
+            if a == -1:
+                a = g.add("Div", [d, g.int64s([b])], hint=n.name + "_split")
+                b = g.int64s([b])
+            elif b == -1:
+                b = g.add("Div", [d, g.int64s([a])], hint=n.name + "_split")
+                a = g.int64s([a])
+            else:
+                a, b = g.int64s([a]), g.int64s([b])
+            pieces += [a, b]
+            i += 1
+            k += 2
+        else:  # a size, or -1 (ONNX infers it as MXNet does)
+            pieces.append(g.int64s([c]))
+            i += 1
+        k += 1
+    if rev:
+        pieces = pieces[::-1]
+    return g.add("Concat", pieces, hint=n.name + "_shape", axis=0)
 
 
 @register("Concat", "concat")
@@ -183,8 +239,13 @@ def squeeze(g, n):
 
 @register("broadcast_to", "broadcast_axis", "broadcast_axes", "broadcast_like")
 def broadcast_to(g, n):
-    g.add("Expand", [n.inputs[0], g.int64s(n.out_shapes[0], hint=n.name + "_shape")],
-          n.outputs)
+    if n.op == "broadcast_like" and not n.has("lhs_axes") and not n.has("rhs_axes"):
+        # The target is the other input's shape at run time: it stays a graph input, as in
+        # MXNet's export, and a dynamic export follows its batch.
+        target = g.add("Shape", [n.inputs[1]], hint=n.name + "_like")
+    else:
+        target = g.int64s(n.out_shapes[0], hint=n.name + "_shape")
+    g.add("Expand", [n.inputs[0], target], n.outputs)
 
 
 @register("Pad", "pad")

@@ -105,17 +105,24 @@ class Importer:
         return self.params[name]
 
     def shape(self, name):
-        """The inferred shape of a tensor (entries None where unknown), or None."""
-        return self.shapes.get(name)
-
-    def rank(self, node, name):
-        s = self.shape(name)
-        if s is None and name in self.syms:  # ONNX could not tell: ask the symbol
+        """The inferred shape of a tensor (entries None where unknown), or None. Where ONNX
+        shape inference could not tell (it gives up on a whole graph for one op it cannot
+        type), the symbol built so far is asked."""
+        s = self.shapes.get(name)
+        if (s is None or None in s) and name in self.syms:
             sym = self.syms[name]
             known = {n: self.shapes[n] for n in sym.list_arguments()
                      if self.shapes.get(n) is not None and None not in self.shapes[n]}
-            _, out, _ = sym.infer_shape_partial(**known)
-            s = tuple(out[0]) if out and out[0] else None
+            try:
+                _, out, _ = sym.infer_shape_partial(**known)
+            except MXNetError:
+                out = None
+            if out and out[0] and 0 not in out[0]:
+                s = self.shapes[name] = tuple(out[0])
+        return s
+
+    def rank(self, node, name):
+        s = self.shape(name)
         if s is None:
             raise node.fail("the rank of '%s' is unknown (ONNX shape inference failed)" % name)
         return len(s)

@@ -22,11 +22,11 @@ _BINARY = {
 }
 
 
-def _scalar(im, name):
-    """The float value of a one-element floating constant, else None."""
+def _scalar(im, name, kinds="f"):
+    """The float value of a one-element constant of a dtype kind in ``kinds``, else None."""
     if im.is_const(name):
         v = im.params[name]
-        if v.size == 1 and v.dtype.kind == "f":
+        if v.size == 1 and v.dtype.kind in kinds:
             return float(v.reshape(-1)[0])
     return None
 
@@ -39,7 +39,13 @@ def binary(im, node):
         raise node.fail("fmod=1 (C's remainder) is not imported")
     a, b = node.inputs[:2]
     full, scalar, rscalar = _BINARY[node.op]
-    sb, sa = _scalar(im, b), _scalar(im, a)
+    # Pow alone may raise to an exponent of another type (MXNet's exporter writes `square`
+    # as Pow(x, int64 2)); MXNet's power takes one dtype, so a constant exponent is cast.
+    exponent_kinds = "fiub" if node.op == "Pow" else "f"
+    sb, sa = _scalar(im, b, exponent_kinds), _scalar(im, a)
+    if node.op == "Pow" and sb is None and im.is_const(b) and not im.is_const(a) \
+            and im.params[b].dtype.kind != "f":
+        im.set_param(b, im.params[b].astype(np.float32))
     if sb is not None and not im.is_const(a):
         return getattr(_internal, scalar)(im.sym(a), scalar=sb, name=node.name)
     if sa is not None and not im.is_const(b):
@@ -79,14 +85,17 @@ def flatten(im, node):
     if axis == 1:
         return S.Flatten(x, name=node.name)
     rank = im.rank(node, node.inputs[0])
-    axis %= rank
+    if axis < 0:
+        axis += rank
     if axis == 0:
         return S.reshape(x, shape=(1, -1), name=node.name)
-    # Merge the leading axes with -3 pairs, then the trailing ones into -1.
-    shape = im.shape(node.inputs[0])
-    if None in shape[:axis]:
-        raise node.fail("axis=%d needs the leading dimensions known" % axis)
-    return S.reshape(x, shape=(int(np.prod(shape[:axis])), -1), name=node.name)
+    if axis == rank:
+        return S.reshape(x, shape=(-1, 1), name=node.name)
+    # Merge the leading axes a pair at a time (-3, the rest copied by -2), then the trailing
+    # ones into -1; the dimensions stay free, so another batch size runs too.
+    for i in range(axis - 1):
+        x = S.reshape(x, shape=(-3, -2), name="%s_lead%d" % (node.name, i))
+    return S.reshape(x, shape=(0, -1), name=node.name)
 
 
 @register("Reshape")
@@ -183,8 +192,19 @@ def pad(im, node):
 @register("Gather")
 def gather(im, node):
     # ONNX allows negative indices (from the end): MXNet's wrap mode agrees on valid ones.
-    return S.take(_sym(im, node, 0), _sym(im, node, 1), axis=node.attr("axis", 0), mode="wrap",
-                  name=node.name)
+    axis = node.attr("axis", 0)
+    index = node.inputs[1]
+    if im.shape(index) == ():
+        # A 0-d index drops the axis; MXNet's shapes have no 0-d arrays, so it is taken as
+        # a one-element index and the axis squeezed away.
+        if im.is_const(index):
+            im.set_param(index, im.params[index].reshape(1))
+            idx = im.sym(index)
+        else:
+            idx = S.reshape(im.sym(index), shape=(1,), name=node.name + "_index")
+        y = S.take(_sym(im, node, 0), idx, axis=axis, mode="wrap", name=node.name + "_take")
+        return S.squeeze(y, axis=axis, name=node.name)
+    return S.take(_sym(im, node, 0), im.sym(index), axis=axis, mode="wrap", name=node.name)
 
 
 @register("Slice")
@@ -256,9 +276,18 @@ def where(im, node):
         out = im.shape(node.outputs[0])
         if out is None or None in out:
             raise node.fail("broadcasting needs known shapes")
-        cond, x, y = (S.broadcast_to(v, shape=out, name="%s_b%d" % (node.name, i))
-                      if s != out else v for i, (v, s) in enumerate(zip((cond, x, y), shapes)))
+        # MXNet's broadcast_to keeps the rank: a lower-rank operand gets leading 1s first.
+        cond, x, y = (_broadcast_rank(v, s, out, "%s_b%d" % (node.name, i))
+                      for i, (v, s) in enumerate(zip((cond, x, y), shapes)))
     return S.where(cond, x, y, name=node.name)
+
+
+def _broadcast_rank(x, shape, out, name):
+    if shape == out:
+        return x
+    if shape is not None and len(shape) < len(out):
+        x = S.reshape(x, shape=(1,) * (len(out) - len(shape)) + tuple(shape), name=name + "_rank")
+    return S.broadcast_to(x, shape=out, name=name)
 
 
 @register("Tile")
