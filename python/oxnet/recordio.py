@@ -358,6 +358,11 @@ def _decode(buf, iscolor=-1):
         return arr
     try:
         img = Image.open(_io.BytesIO(buf))
+        if iscolor >= 0 and (img.mode.startswith("I;16") or img.mode == "I"):
+            # OpenCV scales 16-bit images to 8 bits (>> 8) for color and gray reads;
+            # Pillow's convert would clip them to 255.
+            img = Image.fromarray(np.clip(np.asarray(img).astype(np.int64) >> 8, 0, 255)
+                                  .astype(np.uint8), "L")
         if iscolor == 0:
             return np.ascontiguousarray(decode_gray(img))
         img.load()

@@ -218,6 +218,20 @@ def test_flip_matches_mxnet_and_numpy():
         else:
             assert out is src
     assert 0 < flipped < len(REF["flip"])
+    # an NDArray label is flipped in place and returned, as MXNet does
+    nd_lab = mx.nd.array(LABEL)
+    _, got = mx.image.DetHorizontalFlipAug(1.0)(src, nd_lab)
+    assert got is nd_lab
+    np.testing.assert_allclose(nd_lab.asnumpy()[:, [1, 3]], 1 - LABEL[:, [3, 1]], atol=1e-7)
+
+
+def test_pad_fills_four_channel_images_as_opencv():
+    # MXNet 1.9.1: pad_val (1, 2, 3) on an HxWx4 uint8 image pads with [1, 2, 3, 0]
+    random.seed(1)
+    lab = np.array([[0, .1, .1, .5, .5]], dtype=np.float32)
+    out, _ = mx.image.DetRandomPadAug(pad_val=(1, 2, 3))(mx.nd.ones((20, 20, 4), dtype="uint8"), lab)
+    assert out.shape[2] == 4 and out.shape[:2] != (20, 20)
+    assert out.asnumpy()[0, 0].tolist() == [1, 2, 3, 0]
 
 
 def test_multi_crop_and_pipeline_match_mxnet():
@@ -410,9 +424,10 @@ def test_detiter_label_errors(detdir):
                               path_root=root)
     with pytest.raises(TypeError, match="ImageDetIter: unexpected keyword argument.*bogus"):
         mx.image.ImageDetIter(1, (3, 8, 8), imglist=[[DET_LABELS[0], "0.png"]], path_root=root, bogus=1)
-    with pytest.raises(TypeError, match="ImageDetIter: unexpected keyword argument.*rand_crop"):
-        mx.image.ImageDetIter(1, (3, 8, 8), imglist=[[DET_LABELS[0], "0.png"]], path_root=root, aug_list=[],
-                              rand_crop=0.5)
+    with pytest.warns(UserWarning, match="ImageDetIter: keyword argument.*rand_crop.*ignored"):
+        it = mx.image.ImageDetIter(1, (3, 8, 8), imglist=[[DET_LABELS[0], "0.png"]], path_root=root,
+                                   aug_list=[], rand_crop=0.5)
+    assert it.auglist == []
 
     class Grow(mx.image.DetAugmenter):
         def __call__(self, src, label):

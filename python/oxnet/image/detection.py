@@ -133,10 +133,14 @@ class DetHorizontalFlipAug(DetAugmenter):
     def __call__(self, src, label):
         if random.random() < self.p:
             src = nd.flip(src, axis=1)
-            label = _as_label(label, "DetHorizontalFlipAug")
-            xmin = 1.0 - label[:, 1]
-            label[:, 1] = 1.0 - label[:, 3]
-            label[:, 3] = xmin
+            boxes = _as_label(label, "DetHorizontalFlipAug")
+            xmin = 1.0 - boxes[:, 1]
+            boxes[:, 1] = 1.0 - boxes[:, 3]
+            boxes[:, 3] = xmin
+            if isinstance(label, nd.NDArray):  # changed in place as well, as MXNet does
+                label[:] = boxes
+            else:
+                label = boxes
         return src, label
 
 
@@ -431,9 +435,9 @@ class ImageDetIter(ImageIter):
                 raise TypeError("ImageDetIter: unexpected keyword argument(s) %s" % ", ".join(unknown))
             self.auglist = CreateDetAugmenter(self.data_shape, **kwargs)
         else:
-            if kwargs:
-                raise TypeError("ImageDetIter: unexpected keyword argument(s) %s (CreateDetAugmenter "
-                                "arguments are only used without aug_list)" % ", ".join(sorted(kwargs)))
+            if kwargs:  # MXNet ignores them silently
+                warnings.warn("ImageDetIter: keyword argument(s) %s are CreateDetAugmenter's and "
+                              "are ignored with aug_list" % ", ".join(sorted(kwargs)), stacklevel=2)
             self.auglist = aug_list
         label_shape = self._estimate_label_shape()
         self.provide_label = [(label_name, (self.batch_size,) + label_shape)]

@@ -118,8 +118,10 @@ def imresize(src, w, h, interp=1, out=None):
         raise ValueError("imresize: w and h must be positive, got w=%d, h=%d" % (w, h))
     if len(shape) not in (2, 3):
         raise ValueError("imresize: src must be HWC or HW, got shape %s" % (shape,))
+    if interp == 5:  # OpenCV's INTER_LINEAR_EXACT: bilinear in fixed point
+        interp = 1
     if interp not in (0, 1, 2, 3, 4):
-        raise MXNetError("imresize: unknown interpolation method %r (0-4 as in OpenCV)" % (interp,))
+        raise MXNetError("imresize: unknown interpolation method %r (0-5 as in OpenCV)" % (interp,))
     native = dtype == np.uint8 or (interp in (0, 1) and dtype in (np.float32, np.float64))
     if native and min(shape[:2]) > 0:
         # The _image_resize op reproduces cv2.resize for these in Rust, without leaving the
@@ -142,8 +144,12 @@ _BORDERS = {0: "constant", 1: "edge", 2: "symmetric", 3: "wrap", 4: "reflect"}
 
 def copyMakeBorder(src, top, bot, left, right, type=0, value=0.0, values=(), out=None):  # noqa: A002
     """Pad an HWC image as cv2.copyMakeBorder: type 0 constant (value, or per-channel values),
-    1 replicate, 2 reflect, 3 wrap, 4 reflect_101."""
+    1 replicate, 2 reflect, 3 wrap, 4 reflect_101 (16, OpenCV's BORDER_ISOLATED flag, may be
+    added). The fill is OpenCV's Scalar: ``values`` with 0 for the channels they leave out, or
+    ``value`` on the first three channels."""
     arr = _as_numpy(src, "copyMakeBorder")
+    if isinstance(type, int) and type & 16:
+        type &= ~16  # ISOLATED only matters for an ROI of a larger image
     if type not in _BORDERS:
         raise ValueError("copyMakeBorder: type must be one of 0-4 (OpenCV border types), got %r" % (type,))
     if min(top, bot, left, right) < 0:
@@ -151,7 +157,9 @@ def copyMakeBorder(src, top, bot, left, right, type=0, value=0.0, values=(), out
     pad = [(top, bot), (left, right)] + [(0, 0)] * (arr.ndim - 2)
     if type == 0:
         res = np.pad(arr, pad, mode="constant")
-        fill = np.asarray(values if len(values) else [value] * (arr.shape[2] if arr.ndim == 3 else 1))
+        fill = list(values) if len(values) else [value] * 3
+        fill = np.asarray((fill + [0] * 4)[:max(4, arr.shape[2] if arr.ndim == 3 else 1)],
+                          np.float64)
         if np.issubdtype(res.dtype, np.integer):
             # OpenCV saturates the border value into the image type (rounding half to even)
             info = np.iinfo(res.dtype)
@@ -206,11 +214,14 @@ def resize_short(src, size, interp=2):
 def fixed_crop(src, x0, y0, w, h, size=None, interp=2):
     """Crop the w x h window at (x0, y0), then resize it to size = (width, height) if given."""
     H, W = src.shape[:2]
-    if x0 < 0 or y0 < 0 or w <= 0 or h <= 0 or x0 + w > W or y0 + h > H:
-        raise ValueError("fixed_crop: window x0=%d, y0=%d, w=%d, h=%d is not inside the %dx%d image"
-                         % (x0, y0, w, h, W, H))
-    out = src[y0:y0 + h, x0:x0 + w]
-    if size is not None and (w, h) != tuple(size):
+    if x0 < 0 or y0 < 0 or w <= 0 or h <= 0 or x0 >= W or y0 >= H:
+        raise ValueError("fixed_crop: window x0=%d, y0=%d, w=%d, h=%d does not start inside the "
+                         "%dx%d image" % (x0, y0, w, h, W, H))
+    out = src[y0:y0 + h, x0:x0 + w]  # a window past the edge is clipped, as a slice is
+    # MXNet compares (w, h) != size as written: a list never equals the tuple, so it always
+    # resizes (and interp=10 draws its random method) when size is a list.
+    if size is not None and ((w, h) != size if isinstance(size, (tuple, list))
+                             else (w, h) != tuple(size)):
         sizes = (h, w, size[1], size[0])
         out = imresize(out, *size, interp=_get_interp_method(interp, sizes))
     return out

@@ -13,6 +13,7 @@ import logging
 import numbers
 import os
 import random
+import warnings
 
 import numpy as np
 
@@ -52,8 +53,10 @@ class ImageIter(DataIter):
         data_shape = tuple(data_shape)
         self.check_data_shape(data_shape)
         if aug_list is not None and kwargs:
-            raise TypeError("ImageIter: unexpected keyword argument(s) %s (CreateAugmenter arguments are "
-                            "only used without aug_list)" % ", ".join(sorted(kwargs)))
+            # MXNet ignores them silently; a script may pass one config dict and a list
+            warnings.warn("ImageIter: keyword argument(s) %s are CreateAugmenter's and are ignored "
+                          "with aug_list" % ", ".join(sorted(kwargs)), stacklevel=2)
+            kwargs = {}
         unknown = sorted(set(kwargs) - set(inspect.signature(CreateAugmenter).parameters))
         if unknown:
             raise TypeError("ImageIter: unexpected keyword argument(s) %s" % ", ".join(unknown))
