@@ -4,10 +4,12 @@ executes (each op of a bulk segment on its own); ``dump`` writes them as a Chrom
 Domains, tasks, frames, events, counters and markers time Python code on the same clock."""
 import atexit
 import json
+import os
 import threading
 import warnings
 
 from . import _native
+from .base import MXNetError
 
 _OPERATOR = "operator"
 _TRUE = ("1", "true", "True")
@@ -21,6 +23,7 @@ class _State:
         self.config = {"filename": "profile.json", "aggregate_stats": False}
         self.running = False
         self.paused = False
+        self.has_output = False  # run since the last finished dump: a trace to write
         self.trace = []       # Chrome trace events, in the order they were collected
         self.written = []     # the events of the trace file being written (continuous dump)
         self.stats = {}       # category -> name -> [count, total, min, max] (microseconds)
@@ -58,7 +61,7 @@ def _dump_at_exit():
         if _state.running:
             _state.collect()
         pending = bool(_state.trace)
-    if pending:
+    if pending and _state.has_output:
         dump(True)
 
 
@@ -83,6 +86,8 @@ def set_config(**kwargs):
         for k, v in kwargs.items():
             if k == "aggregate_stats":
                 v = str(v) in _TRUE
+            elif k == "filename":  # MXNet passes every value on as a string
+                v = os.fspath(v) if isinstance(v, os.PathLike) else str(v)
             _state.config[k] = v
 
 
@@ -106,6 +111,7 @@ def set_state(state="stop", profile_process="worker"):
         raise ValueError("profiler.set_state: state must be 'run' or 'stop', got %r" % (state,))
     with _state.lock:
         _state.running = state == "run"
+        _state.has_output |= _state.running
         _native.profiler_set_state(_state.recording())
         if not _state.running:
             _state.collect()
@@ -141,6 +147,11 @@ def dump(finished=True, profile_process="worker"):
     stops the profiler and completes the file (a later dump starts a new one)."""
     _check_process(profile_process)
     with _state.lock:
+        if not _state.has_output:
+            # MXNet's check: a second dump() would otherwise replace the trace just written
+            # with an empty one
+            raise MXNetError("profiler.dump: the profiler hasn't been run since the last "
+                             "dump(); set_config and set_state('run') first")
         if finished:
             _state.running = False
             _native.profiler_set_state(False)
@@ -156,6 +167,7 @@ def dump(finished=True, profile_process="worker"):
     if finished:
         with _state.lock:
             del _state.written[:len(events)]
+            _state.has_output = _state.running
 
 
 def dump_profile():

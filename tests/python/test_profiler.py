@@ -16,12 +16,19 @@ def prof(tmp_path):
     path = tmp_path / "profile.json"
     mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=str(path))
     mx.profiler.set_state("stop")
-    mx.profiler.dump()          # drops whatever earlier tests left
+    _dump_if_run()              # drops whatever earlier tests left
     mx.profiler.dumps(reset=True)
     yield path
     mx.profiler.set_state("stop")
-    mx.profiler.dump()          # what a test left goes to its own file, not to exit's dump
+    _dump_if_run()              # what a test left goes to its own file, not to exit's dump
     mx.profiler.set_config(aggregate_stats=False, filename="profile.json")
+
+
+def _dump_if_run():
+    try:
+        mx.profiler.dump()
+    except mx.MXNetError:
+        pass                    # nothing ran since the last dump
 
 
 def _ops(path):
@@ -173,3 +180,34 @@ def test_events_never_dumped_are_written_at_exit(tmp_path):
                          timeout=120)
     assert res.returncode == 0, res.stderr
     assert "_mul_scalar" in {e["name"] for e in _ops(path)}
+
+
+def test_dump_without_a_run_keeps_the_trace(prof):
+    """MXNet raises "Profiler hasn't been run" rather than overwrite the trace file with an
+    empty one; a dump(finished=False) keeps the profiler's output going."""
+    with pytest.raises(mx.MXNetError, match="hasn't been run"):
+        mx.profiler.dump()
+    assert not prof.exists()
+    mx.profiler.set_state("run")
+    (mx.nd.ones((2,)) * 3).wait_to_read()
+    mx.profiler.set_state("stop")
+    mx.profiler.dump(finished=False)
+    mx.profiler.dump()
+    written = prof.read_text()
+    assert "_mul_scalar" in {e["name"] for e in _ops(prof)}
+    with pytest.raises(mx.MXNetError, match="hasn't been run"):
+        mx.profiler.dump()
+    assert prof.read_text() == written
+
+
+def test_filename_is_a_string_as_in_mxnet(prof, tmp_path, monkeypatch):
+    # MXNet passes config values on as strings: filename=3 names the file "3", it does not
+    # write into file descriptor 3
+    monkeypatch.chdir(tmp_path)
+    mx.profiler.set_config(filename=3)
+    mx.profiler.set_state("run")
+    (mx.nd.ones((2,)) + 1).wait_to_read()
+    mx.profiler.set_state("stop")
+    mx.profiler.dump()
+    assert (tmp_path / "3").exists()
+    mx.profiler.set_config(filename=str(prof))

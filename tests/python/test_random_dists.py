@@ -302,6 +302,17 @@ def test_same_seed_same_numbers(f):
     assert not np.array_equal(a, c)
 
 
+def test_numpy_integer_seeds():
+    # MXNet's integer_types include numpy's: a seed drawn from a numpy generator works
+    mx.random.seed(123)
+    want = mx.nd.random.uniform(shape=(5,)).asnumpy()
+    for s in (np.int64(123), np.int32(123), np.uint64(123)):
+        mx.random.seed(s)
+        np.testing.assert_array_equal(mx.nd.random.uniform(shape=(5,)).asnumpy(), want)
+    with pytest.raises(ValueError, match="seed_state must be an int"):
+        mx.random.seed(1.5)
+
+
 _THREADS_SCRIPT = """
 import numpy as np, oxnet as mx
 mx.random.seed(9)
