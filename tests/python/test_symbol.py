@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -338,6 +339,11 @@ def test_compose():
     assert net(data=x).list_outputs() == ["r_output"]
     with pytest.raises(mx.MXNetError, match="General composition only support kwargs"):
         net(x)
+    # MXNet's type checks come first: TypeError for mixed or non-Symbol arguments
+    with pytest.raises(TypeError, match="not both"):
+        net(x, w=x)
+    with pytest.raises(TypeError, match="Compose expect `Symbol`"):
+        net(1)
     with pytest.raises(mx.MXNetError) as e:
         net(foo=x)
     assert ("Symbol.ComposeKeyword argument name foo not found.\nCandidate arguments:\n"
@@ -951,6 +957,30 @@ def test_ndarray_only_methods_raise_mxnets_error_class():
             call()
     assert issubclass(mx.base.NotImplementedForSymbol, mx.base.MXNetError)
     assert copy.copy(x).name == "x"
+    # in-place arithmetic raises in MXNet 1.9.1 (a node has no value to change)
+    for op in ("+=", "-=", "*=", "/="):
+        y = x
+        with pytest.raises(mx.base.NotImplementedForSymbol, match=re.escape(op)):
+            exec("y %s 2" % op)
+    assert y is x
+
+
+def test_json_names_and_hints_are_mxnets():
+    """MXNet 1.9.1's JSON carries the canonical op names (`reverse`, `_np_cumsum`) whatever
+    alias built the node; mx.sym.sparse.retain's nodes are `retain0`; Group takes create_fn."""
+    x = mx.sym.var("x")
+    for s, op in ((mx.sym.flip(x, axis=0), "reverse"), (x.flip(axis=0), "reverse"),
+                  (mx.sym.reverse(x, axis=0), "reverse"), (mx.sym.cumsum(x), "_np_cumsum")):
+        assert json.loads(s.tojson())["nodes"][-1]["op"] == op
+        back = mx.sym.load_json(s.tojson())
+        np.testing.assert_array_equal(
+            back.eval(x=mx.nd.array([[1, 2], [3, 4]]))[0].asnumpy(),
+            s.eval(x=mx.nd.array([[1, 2], [3, 4]]))[0].asnumpy())
+    with mx.name.NameManager():
+        r = mx.sym.sparse.retain(x, mx.sym.var("i"))
+        assert r.list_outputs() == ["retain0_output"]
+    g = mx.sym.Group([x, r], create_fn=mx.sym.Symbol)
+    assert type(g) is mx.sym.Symbol and g.list_outputs() == ["x", "retain0_output"]
 
 
 def test_classic_symbol_conversions():

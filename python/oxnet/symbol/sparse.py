@@ -5,8 +5,8 @@ oxnet keeps every array in dense memory (storage types are a property of NDArray
 from their dense namesakes and computes the values MXNet's sparse kernels compute. The node
 names and ``-symbol.json`` output are MXNet's (``dot0``, op ``dot``).
 """
-from . import _internal
 from . import op as _op
+from . import register as _register
 
 # MXNet 1.9.1's mx.sym.sparse functions that have a registry op of the same name.
 _NAMES = (
@@ -27,7 +27,9 @@ for _n in __all__:
     globals()[_n] = getattr(_op, _n)
 del _n
 
-# Registered under its `_sparse_` name only (MXNet has no dense AdaGrad op).
-adagrad_update = _internal._sparse_adagrad_update
-retain = _internal._sparse_retain
+# Registered under their `_sparse_` names only (MXNet has no dense AdaGrad op); the short
+# name is the node names' hint, as in MXNet (`retain0`).
+_PREFIXED = _register.make_namespace_functions("_sparse_")
+adagrad_update = _PREFIXED["adagrad_update"]
+retain = _PREFIXED["retain"]
 __all__ += ["adagrad_update", "retain"]

@@ -95,8 +95,8 @@ class Symbol:
     def __radd__(self, other):
         return self._rscalar(other, "_plus_scalar", "_plusscalar")
 
-    def __iadd__(self, other):
-        return self.__add__(other)
+    def __iadd__(self, other):  # a graph node has no value to change in place
+        raise NotImplementedForSymbol(self.__iadd__, "+=", other)
 
     def __sub__(self, other):
         return self._binary(other, "elemwise_sub", "_minus", "_minus_scalar", "_minusscalar")
@@ -104,8 +104,8 @@ class Symbol:
     def __rsub__(self, other):
         return self._rscalar(other, "_rminus_scalar", "_rminusscalar")
 
-    def __isub__(self, other):
-        return self.__sub__(other)
+    def __isub__(self, other):  # a graph node has no value to change in place
+        raise NotImplementedForSymbol(self.__isub__, "-=", other)
 
     def __mul__(self, other):
         return self._binary(other, "elemwise_mul", "_mul", "_mul_scalar", "_mulscalar")
@@ -113,8 +113,8 @@ class Symbol:
     def __rmul__(self, other):
         return self._rscalar(other, "_mul_scalar", "_mulscalar")
 
-    def __imul__(self, other):
-        return self.__mul__(other)
+    def __imul__(self, other):  # a graph node has no value to change in place
+        raise NotImplementedForSymbol(self.__imul__, "*=", other)
 
     def __truediv__(self, other):
         return self._binary(other, "elemwise_div", "_div", "_div_scalar", "_divscalar")
@@ -122,8 +122,8 @@ class Symbol:
     def __rtruediv__(self, other):
         return self._rscalar(other, "_rdiv_scalar", "_rdivscalar")
 
-    def __itruediv__(self, other):
-        return self.__truediv__(other)
+    def __itruediv__(self, other):  # a graph node has no value to change in place
+        raise NotImplementedForSymbol(self.__itruediv__, "/=", other)
 
     __div__ = __truediv__
     __rdiv__ = __rtruediv__
@@ -213,6 +213,12 @@ class Symbol:
         name = kwargs.pop("name", None)
         if name is not None and not isinstance(name, string_types):
             raise TypeError("name must be a string")
+        if args and kwargs:
+            raise TypeError("compose only accept input Symbols either as positional or keyword "
+                            "arguments, not both")
+        for v in args:
+            if not isinstance(v, Symbol):
+                raise TypeError("Compose expect `Symbol` as arguments, got %s" % type(v))
         if args:
             raise MXNetError("Check failed: args.size() == 0U (%d vs. 0) : General composition "
                              "only support kwargs for now" % len(args))
@@ -625,11 +631,12 @@ def var(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, ini
 Variable = var
 
 
-def Group(symbols):
-    """A symbol whose outputs are the outputs of ``symbols`` in order."""
+def Group(symbols, create_fn=None):
+    """A symbol whose outputs are the outputs of ``symbols`` in order (made by ``create_fn``
+    from the native handle, ``Symbol`` by default)."""
     if not symbols or any(not isinstance(sym, Symbol) for sym in symbols):
         raise TypeError("Expected a list of symbols as input")
-    return Symbol(_native.Symbol._group([s.handle for s in symbols]))
+    return (create_fn or Symbol)(_native.Symbol._group([s.handle for s in symbols]))
 
 
 def load_json(json_str):

@@ -253,8 +253,9 @@ pub fn register(r: &mut Registry) {
         },
     ));
     r.alias("swapaxes", "SwapAxis");
+    // MXNet's canonical name, the one its JSON carries, is `reverse`
     r.add(def(
-        "flip",
+        "reverse",
         "Reverses the order of elements along the given axes, preserving the shape.",
         vec![param(
             "axis",
@@ -270,7 +271,7 @@ pub fn register(r: &mut Registry) {
             }))
         },
     ));
-    r.alias("reverse", "flip");
+    r.alias("flip", "reverse");
     r.add(def(
         "diag",
         "Extracts diagonal k of a k-D array (axes axis1, axis2; the diagonal becomes the last axis), or builds a 2-D array with a 1-D input on diagonal k.",

@@ -250,8 +250,9 @@ fn histogram_op(bins: Option<(usize, f64, f64)>) -> Arc<dyn Operator> {
 }
 
 pub fn register(r: &mut Registry) {
+    // MXNet 1.9.1 registers cumsum as `_np_cumsum` and writes that name into its JSON
     r.add(SimpleDef {
-        name: "cumsum",
+        name: "_np_cumsum",
         doc: "Returns the cumulative sum of the elements along a given axis (over the flattened array when axis is None).".into(),
         params: vec![
             param("axis", "int or None", Some("None"), "Axis along which the cumulative sum is computed. The default (None) is to compute the cumsum over the flattened array."),
@@ -260,8 +261,7 @@ pub fn register(r: &mut Registry) {
         inputs: Inputs::Fixed(&["a"]),
         create: Box::new(|p| Ok(cumsum_op(p.opt_int("axis")?, p.dtype("dtype")?))),
     });
-    // MXNet 1.9.1 registers cumsum as `_np_cumsum` and writes that name into its JSON
-    r.alias("_np_cumsum", "cumsum");
+    r.alias("cumsum", "_np_cumsum");
     r.add(SimpleDef {
         name: "_histogram",
         doc: "Counts the data in bins: `bin_cnt` equal bins over `range`, or the bin edges given as `bins`. Returns (counts as int64, bin edges). Values outside the bins are not counted; the last bin includes its right edge.".into(),
