@@ -707,8 +707,8 @@ def test_import_mixed_type_and_rank_operands(tmp_path):
 
 # ------------------------------------------------------------------------------ errors
 def test_export_unsupported_operator_names_op_and_node(tmp_path):
-    out = mx.sym.argsort(mx.sym.var("data"), name="my_sort")
-    with pytest.raises(mx.MXNetError, match="argsort.*my_sort"):
+    out = mx.sym.digamma(mx.sym.var("data"), name="my_digamma")
+    with pytest.raises(mx.MXNetError, match="digamma.*my_digamma"):
         mx.onnx.export_model(out, {}, [(2, 3)], np.float32, str(tmp_path / "x.onnx"))
 
 
@@ -732,10 +732,6 @@ def test_export_argument_errors(tmp_path):
                              dynamic_input_shapes=[(None, 4), (None,)])
     with pytest.raises(ValueError, match="differ in rank"):
         mx.onnx.export_model(fc, args, [(2, 4)], dynamic=True, dynamic_input_shapes=[(None,)])
-    sm = mx.sym.softmax(mx.sym.var("data"), mx.sym.var("length"), use_length=True, name="sm")
-    with pytest.raises(mx.MXNetError, match="softmax node 'sm'.*use_length"):
-        mx.onnx.export_model(sm, {}, [(2, 3), (2,)], [np.float32, np.int32],
-                             str(tmp_path / "x.onnx"))
 
 
 def test_import_unsupported_operator(tmp_path):

@@ -209,8 +209,32 @@ def _softmax_instance(g, n):
 @register("softmax")
 def softmax(g, n):
     if n.bool("use_length"):
-        raise n.fail("use_length=True is not exported")
+        _softmax_length(g, n)
+        return
     _softmax(g, n, n.inputs[0], n.int("axis", -1))
+
+
+def _softmax_length(g, n):
+    """softmax(use_length=True): the first ``length`` entries along the axis normalized, the
+    rest 0 (a row of length 0 is all 0): the tail masked to the lowest value before Softmax,
+    and to 0 after it."""
+    shape = n.in_shapes[0]
+    axis = n.int("axis", -1) % len(shape)
+    dt = n.in_dtypes[0]
+    steps = [1] * len(shape)
+    steps[axis] = shape[axis]
+    t = g.const(np.arange(shape[axis]).reshape(steps), np.int64, hint=n.name + "_steps")
+    lens = g.add("Cast", [n.inputs[1]], hint=n.name + "_lens", to=7)  # INT64
+    lens = g.add("Unsqueeze", [lens, g.int64s([axis], hint=n.name + "_axes")],
+                 hint=n.name + "_lens_b")
+    keep = g.add("Less", [t, lens], hint=n.name + "_keep")
+    x = g.add("Where", [keep, n.inputs[0], g.const(np.finfo(dt).min, dt, hint=n.name + "_low")],
+              hint=n.name + "_masked")
+    t = n.float("temperature")
+    if t is not None and t != 1.0:
+        x = g.add("Div", [x, g.const(t, dt, hint="temperature")], hint=n.name + "_t")
+    y = g.add("Softmax", [x], hint=n.name + "_softmax", axis=axis)
+    g.add("Where", [keep, y, g.const(0, dt, hint=n.name + "_zero")], n.outputs)
 
 
 @register("log_softmax")
@@ -352,3 +376,10 @@ def l2_normalization(g, n):
     norm = g.add("Sqrt", [g.add("Add", [ss, eps], hint=n.name + "_ss_eps")],
                  hint=n.name + "_norm")
     g.add("Div", [x, norm], n.outputs)
+
+
+@register("ROIPooling")
+def roi_pooling(g, n):
+    # Same rois layout (batch index, x1, y1, x2, y2) and rounding as ONNX's MaxRoiPool.
+    g.add("MaxRoiPool", n.inputs[:2], n.outputs, pooled_shape=list(n.tuple("pooled_size")),
+          spatial_scale=n.float("spatial_scale", 1.0))

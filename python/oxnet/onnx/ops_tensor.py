@@ -19,7 +19,8 @@ _UNARY = [
     (("negative",), "Neg"), (("reciprocal",), "Reciprocal"), (("floor",), "Floor"),
     (("ceil",), "Ceil"), (("sin",), "Sin"), (("cos",), "Cos"), (("tan",), "Tan"),
     (("relu",), "Relu"), (("sigmoid",), "Sigmoid"), (("tanh",), "Tanh"), (("erf",), "Erf"),
-    (("sign",), "Sign"), (("softsign",), "Softsign"),
+    (("sign",), "Sign"), (("softsign",), "Softsign"), (("arcsin",), "Asin"),
+    (("arccos",), "Acos"), (("arctan",), "Atan"),
 ]
 
 
@@ -35,6 +36,19 @@ _register_simple(_UNARY, _unary)
 @register("square")
 def square(g, n):
     g.add("Mul", [n.inputs[0], n.inputs[0]], n.outputs)
+
+
+@register("log2")
+def log2(g, n):
+    # Opset 13 has no Log2: ln(x) / ln(2).
+    y = g.add("Log", [n.inputs[0]], hint=n.name + "_ln")
+    g.add("Div", [y, g.const(np.log(2.0), n.in_dtypes[0], hint="ln2")], n.outputs)
+
+
+@register("hard_sigmoid")
+def hard_sigmoid(g, n):
+    g.add("HardSigmoid", [n.inputs[0]], n.outputs, alpha=n.float("alpha", 0.2),
+          beta=n.float("beta", 0.5))
 
 
 @register("rsqrt")
@@ -426,3 +440,231 @@ def compare_scalar(g, n):
     c = g.const(n.float("scalar"), n.in_dtypes[0], hint=n.name + "_scalar")
     b = g.add(onnx_op, [n.inputs[0], c], hint=n.name + "_bool")
     g.add("Cast", [b], n.outputs, to=g.helper.np_dtype_to_tensor_dtype(n.out_dtypes[0]))
+
+
+def _cast_out(g, n, x, k=0, outputs=None):
+    """``x`` cast to the dtype of the node's output ``k`` (MXNet's 0/1 results keep the
+    operands' dtype where ONNX gives bool; its indices are float32 unless ``dtype`` says)."""
+    to = g.helper.np_dtype_to_tensor_dtype(np.dtype(n.out_dtypes[k]))
+    return g.add("Cast", [x], n.outputs[k] if outputs is None else outputs, to=to)
+
+
+def _operands(g, n):
+    """The two operands of a binary node, or its input and its ``scalar`` (``_r*`` swapped)."""
+    if len(n.inputs) >= 2:
+        return n.inputs[0], n.inputs[1]
+    c = g.const(n.float("scalar"), n.in_dtypes[0], hint=n.name + "_scalar")
+    return (c, n.inputs[0]) if n.op.startswith("_r") else (n.inputs[0], c)
+
+
+@register("broadcast_not_equal", "_not_equal", "_not_equal_scalar")
+def not_equal(g, n):
+    a, b = _operands(g, n)
+    eq = g.add("Equal", [a, b], hint=n.name + "_eq")
+    _cast_out(g, n, g.add("Not", [eq], hint=n.name + "_bool"))
+
+
+_LOGICAL = {"and": "And", "or": "Or", "xor": "Xor"}
+
+
+@register(*["%s_logical_%s%s" % (p, op, s) for op in _LOGICAL
+            for p, s in (("broadcast", ""), ("", ""), ("", "_scalar"))])
+def logical(g, n):
+    # MXNet reads nonzero as true and answers 0/1 in the operands' dtype.
+    onnx_op = _LOGICAL[n.op.split("_logical_")[1].replace("_scalar", "")]
+    a, b = (g.add("Cast", [x], hint=n.name + "_bool", to=9) for x in _operands(g, n))
+    _cast_out(g, n, g.add(onnx_op, [a, b], hint=n.name + "_" + onnx_op.lower()))
+
+
+@register("logical_not")
+def logical_not(g, n):
+    b = g.add("Cast", [n.inputs[0]], hint=n.name + "_bool", to=9)
+    _cast_out(g, n, g.add("Not", [b], hint=n.name + "_not"))
+
+
+@register("broadcast_mod", "_mod", "_mod_scalar", "_rmod_scalar")
+def mod(g, n):
+    # MXNet's remainder takes the divisor's sign (Python's %) and is 0 for a 0 divisor; ONNX's
+    # Mod must be fmod (the dividend's sign) on floats: shift a nonzero remainder whose sign
+    # differs from the divisor's by the divisor, and zero the 0-divisor entries (divided by 1
+    # first: an integer division by 0 is undefined in the runtime).
+    a, b = _operands(g, n)
+    dt = n.out_dtypes[0]
+    zero = g.const(0, dt, hint=n.name + "_zero")
+    b0 = g.add("Equal", [b, zero], hint=n.name + "_b0")
+    safe = g.add("Where", [b0, g.const(1, dt, hint=n.name + "_one"), b], hint=n.name + "_b")
+    r = g.add("Mod", [a, safe], hint=n.name + "_fmod", fmod=1)
+    differ = g.add("Xor", [g.add("Less", [r, zero], hint=n.name + "_rneg"),
+                          g.add("Less", [b, zero], hint=n.name + "_bneg")],
+                   hint=n.name + "_differ")
+    nonzero = g.add("Not", [g.add("Equal", [r, zero], hint=n.name + "_r0")],
+                    hint=n.name + "_rnz")
+    shift = g.add("And", [differ, nonzero], hint=n.name + "_shift")
+    r = g.add("Where", [shift, g.add("Add", [r, b], hint=n.name + "_plus"), r],
+              hint=n.name + "_adjusted")
+    g.add("Where", [b0, zero, r], n.outputs)
+
+
+# ------------------------------------------------------------------------------ constructors
+@register("_zeros", "_ones", "_full")
+def full(g, n):
+    # The shape is an attribute, so the tensor is a constant of the export.
+    value = {"_zeros": 0.0, "_ones": 1.0}.get(n.op)
+    value = n.float("value", 0.0) if value is None else value
+    array = np.full(n.out_shapes[0], value, dtype=n.out_dtypes[0])
+    g.add("Constant", [], n.outputs, value=g.onnx.numpy_helper.from_array(array, n.name))
+
+
+@register("_arange", "_contrib_arange_like")
+def arange(g, n):
+    # start + (i // repeat) * step: a constant whose shape inference gave (it resolves
+    # infer_range, and arange_like's input shape and ``axis``).
+    shape = n.out_shapes[0]
+    repeat = max(n.int("repeat", 1), 1)
+    # arange(n) is written start=n with no stop: it counts from 0.
+    start = n.float("start", 0.0) if n.op != "_arange" or n.has("stop") else 0.0
+    values = start + (np.arange(int(np.prod(shape))) // repeat) * n.float("step", 1.0)
+    array = values.reshape(shape).astype(n.out_dtypes[0])
+    g.add("Constant", [], n.outputs, value=g.onnx.numpy_helper.from_array(array, n.name))
+
+
+@register("shape_array")
+def shape_array(g, n):
+    y = g.add("Shape", [n.inputs[0]], hint=n.name + "_shape")
+    _cast_out(g, n, y)
+
+
+@register("size_array")
+def size_array(g, n):
+    # ONNX's Size is 0-d; MXNet's has shape (1,).
+    y = g.add("Size", [n.inputs[0]], hint=n.name + "_size")
+    y = g.add("Reshape", [y, g.int64s([1], hint=n.name + "_shape")], hint=n.name + "_1d")
+    _cast_out(g, n, y)
+
+
+# ------------------------------------------------------------------------------ rearranging
+@register("stack")
+def stack(g, n):
+    axis = n.int("axis", 0) % len(n.out_shapes[0])
+    axes = g.int64s([axis], hint=n.name + "_axes")
+    parts = [g.add("Unsqueeze", [x, axes], hint="%s_in%d" % (n.name, i))
+             for i, x in enumerate(n.inputs)]
+    g.add("Concat", parts, n.outputs, axis=axis)
+
+
+@register("repeat")
+def repeat(g, n):
+    # Each element r times along the axis: a new axis after it, expanded to r, merged back.
+    x, shape = n.inputs[0], list(n.in_shapes[0])
+    axis = n.int("axis")
+    if axis is None:  # MXNet repeats the flattened input
+        x = g.add("Reshape", [x, g.int64s([-1], hint=n.name + "_flat")], hint=n.name + "_1d")
+        shape, axis = [int(np.prod(shape))], 0
+    axis %= len(shape)
+    x = g.add("Unsqueeze", [x, g.int64s([axis + 1], hint=n.name + "_axes")],
+              hint=n.name + "_unsq")
+    # Ones broadcast and 0 copies: the leading dimensions (a batch) may vary at run time.
+    reps = [1] * (axis + 1) + [n.int("repeats")] + [1] * (len(shape) - axis - 1)
+    x = g.add("Expand", [x, g.int64s(reps, hint=n.name + "_reps")], hint=n.name + "_expand")
+    target = [0] * axis + [-1] + shape[axis + 1:]
+    g.add("Reshape", [x, g.int64s(target, hint=n.name + "_shape")], n.outputs)
+
+
+@register("reverse", "flip")
+def reverse(g, n):
+    rank = len(n.in_shapes[0])
+    axes = [a % rank for a in n.tuple("axis")]
+    k = len(axes)
+    g.add("Slice", [n.inputs[0], g.int64s([-1] * k, hint=n.name + "_starts"),
+                    g.int64s([-_INT64_MAX] * k, hint=n.name + "_ends"),
+                    g.int64s(axes, hint=n.name + "_axes"),
+                    g.int64s([-1] * k, hint=n.name + "_steps")], n.outputs)
+
+
+@register("depth_to_space")
+def depth_to_space(g, n):
+    # MXNet reads the channels as (block, block, C'): ONNX's DCR order.
+    g.add("DepthToSpace", [n.inputs[0]], n.outputs, blocksize=n.int("block_size"), mode="DCR")
+
+
+@register("space_to_depth")
+def space_to_depth(g, n):
+    g.add("SpaceToDepth", [n.inputs[0]], n.outputs, blocksize=n.int("block_size"))
+
+
+@register("_split_v2")
+def split_v2(g, n):
+    # ``indices`` are the pieces' starts (MXNet's Python prepends 0); ``sections`` equal pieces.
+    axis = n.int("axis", 0) % len(n.in_shapes[0])
+    dim = n.in_shapes[0][axis]
+    sections = n.int("sections", 0)
+    if sections > 0:
+        starts = [k * (dim // sections) for k in range(sections)]
+    else:
+        starts = list(n.tuple("indices"))
+    ends = starts[1:] + [dim]
+    axes = g.int64s([axis], hint=n.name + "_axes")
+    squeeze = n.bool("squeeze_axis")
+    for b, e, out in zip(starts, ends, n.outputs):
+        y = g.add("Slice", [n.inputs[0], g.int64s([b], hint=n.name + "_starts"),
+                            g.int64s([e], hint=n.name + "_ends"), axes],
+                  None if squeeze else out, hint=out + "_slice")
+        if squeeze:
+            g.add("Squeeze", [y, axes], out)
+
+
+@register("slice_like")
+def slice_like(g, n):
+    # The output's shape is known: a slice from 0 to it on every axis.
+    out = list(n.out_shapes[0])
+    g.add("Slice", [n.inputs[0], g.int64s([0] * len(out), hint=n.name + "_starts"),
+                    g.int64s(out, hint=n.name + "_ends"),
+                    g.int64s(range(len(out)), hint=n.name + "_axes")], n.outputs)
+
+
+@register("reshape_like")
+def reshape_like(g, n):
+    if not any(n.has(k) for k in ("lhs_begin", "lhs_end", "rhs_begin", "rhs_end")):
+        # The plain form takes the other input's run-time shape, as MXNet's export does.
+        g.add("Reshape", [n.inputs[0], g.add("Shape", [n.inputs[1]], hint=n.name + "_like")],
+              n.outputs)
+    elif g.dynamic:
+        raise n.fail("lhs_begin/lhs_end/rhs_begin/rhs_end are not exported with dynamic=True")
+    else:
+        g.add("Reshape", [n.inputs[0], g.int64s(n.out_shapes[0], hint=n.name + "_shape")],
+              n.outputs)
+
+
+@register("Crop")
+def crop(g, n):
+    # The output's height and width are known (from h_w or the second input); the offset is
+    # the given one, or MXNet's centring (rounded down).
+    (h, w), (oh, ow) = n.in_shapes[0][2:], n.out_shapes[0][2:]
+    if n.bool("center_crop"):
+        top, left = (h - oh) // 2, (w - ow) // 2
+    else:
+        top, left = (list(n.tuple("offset")) + [0, 0])[:2]
+    g.add("Slice", [n.inputs[0], g.int64s([top, left], hint=n.name + "_starts"),
+                    g.int64s([top + oh, left + ow], hint=n.name + "_ends"),
+                    g.int64s([2, 3], hint=n.name + "_axes")], n.outputs)
+
+
+@register("_linalg_gemm2")
+def linalg_gemm2(g, n):
+    # alpha * op(A) @ op(B) over the last two axes, the leading ones batched.
+    rank = len(n.in_shapes[0])
+    if n.int("axis", -2) % rank != rank - 2:
+        raise n.fail("axis=%s is not exported (the matrices' rows must be axis -2)"
+                     % n.str("axis"))
+    perm = list(range(rank - 2)) + [rank - 1, rank - 2]
+    a, b = n.inputs[:2]
+    if n.bool("transpose_a"):
+        a = g.add("Transpose", [a], hint=n.name + "_aT", perm=perm)
+    if n.bool("transpose_b"):
+        b = g.add("Transpose", [b], hint=n.name + "_bT", perm=perm)
+    alpha = n.float("alpha", 1.0)
+    if alpha == 1.0:
+        g.add("MatMul", [a, b], n.outputs)
+    else:
+        y = g.add("MatMul", [a, b], hint=n.name + "_matmul")
+        g.add("Mul", [y, g.const(alpha, n.in_dtypes[0], hint=n.name + "_alpha")], n.outputs)
