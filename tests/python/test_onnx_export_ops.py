@@ -64,6 +64,8 @@ CASES = [
      {"data": _distinct(2, 3, 4)}, True),
     ("argmax_int", lambda: mx.sym.argmax(_v(), axis=0),
      {"data": np.array([[1, 7, 3], [4, 2, 9]], np.int32)}, True),
+    ("topk_mask_int", lambda: mx.sym.topk(_v(), k=1, axis=0, ret_typ="mask"),
+     {"data": np.array([[1, 7, 3], [4, 2, 9]], np.int32)}, True),
     ("topk", lambda: mx.sym.Group([
         mx.sym.topk(_v(), k=2),
         mx.sym.topk(_v(), k=2, axis=1, ret_typ="value", is_ascend=True),
@@ -88,7 +90,8 @@ CASES = [
         mx.sym.broadcast_logical_xor(_v(), _v("b")), mx.sym.logical_not(_v()),
         mx.sym._internal._logical_and(_v(), _v("b2")),
         mx.sym._internal._logical_or_scalar(_v(), scalar=0.0),
-        mx.sym._internal._logical_xor_scalar(_v(), scalar=1.0)]),
+        mx.sym._internal._logical_xor_scalar(_v(), scalar=1.0),
+        mx.sym._internal._logical_and_scalar(_v(), scalar=2.0)]),
      {"data": np.array([[0, 1, -2, 0], [3, 0, 0, 1], [0, 0, 5, 2]], np.float32),
       "b": np.array([[0], [1], [2]], np.float32),
       "b2": np.array([[0, 0, -2, 1], [3, 1, 0, 0], [0, 2, 5, 0]], np.float32)}, True),

@@ -6,7 +6,6 @@ from .export import register
 from .ops_tensor import _cast_out
 
 _INT64 = 7
-_BOOL = 9
 
 
 def _flat(g, n, x):
@@ -69,9 +68,9 @@ def topk(g, n):
         _cast_out(g, n, idx, 1)
     else:  # 1 at the selected positions of an input-shaped tensor of zeros
         dt = n.out_dtypes[0]
-        zeros = g.add("Mul", [n.inputs[0], g.const(0, n.in_dtypes[0], hint=n.name + "_zero")],
-                      hint=n.name + "_zeros")
-        zeros = _cast_out(g, n, zeros, outputs=g.unique(n.name + "_zeros_t"))
+        zero = g.onnx.numpy_helper.from_array(np.zeros(1, dt), n.name + "_zero")
+        zeros = g.add("ConstantOfShape", [g.add("Shape", [n.inputs[0]], hint=n.name + "_shape")],
+                      hint=n.name + "_zeros", value=zero)
         ones = g.add("Expand", [g.const(1, dt, hint=n.name + "_one"),
                                 g.add("Shape", [idx], hint=n.name + "_kshape")],
                      hint=n.name + "_ones")
