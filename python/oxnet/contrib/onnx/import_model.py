@@ -12,6 +12,9 @@ from ...onnx.export import require_onnx
 #: ONNX op type -> converter ``fn(importer, node) -> Symbol or list of Symbols``.
 IMPORTERS = {}
 
+# Samplers are never folded into constants, even where their inputs are constants.
+_SAMPLERS = ("RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli")
+
 
 def register(*op_types):
     """Decorator: registers a converter for the ONNX operators ``op_types``."""
@@ -136,7 +139,7 @@ class Importer:
         """Evaluates a node whose inputs are all constants (the shape arithmetic of exporters
         that compute a Reshape's target from Shape); True when its outputs became constants."""
         ins = [i for i in node.inputs if i]
-        if node.op in ("Constant", "Shape") or not ins or \
+        if node.op in ("Constant", "Shape") + _SAMPLERS or not ins or \
                 not all(i in self.params for i in ins) or node.outputs[0] in self.syms:
             return False
         if not all(self.params[i].size <= 64 for i in ins):  # weights stay parameters
@@ -203,7 +206,8 @@ class Importer:
 
 def _load(model_file):
     onnx = require_onnx()
-    from . import import_ops, import_tensor  # noqa: F401  (fill IMPORTERS)
+    # The converter modules fill IMPORTERS.
+    from . import import_ops, import_tensor, import_math, import_generate  # noqa: F401
     return onnx, onnx.load_model(model_file)
 
 

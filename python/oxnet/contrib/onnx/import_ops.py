@@ -97,10 +97,15 @@ def prelu(im, node):
     return S.LeakyReLU(_sym(im, node, 0), gamma=gamma, act_type="prelu", name=node.name)
 
 
+# ONNX unary op -> MXNet op where the names differ (the rest are the lower-cased ONNX name).
+_UNARY = {"Neg": "negative", "Asin": "arcsin", "Acos": "arccos", "Atan": "arctan",
+          "Asinh": "arcsinh", "Acosh": "arccosh", "Atanh": "arctanh"}
+
+
 @register("Erf", "Exp", "Log", "Sqrt", "Abs", "Neg", "Reciprocal", "Floor", "Ceil", "Sin",
-          "Cos", "Tan", "Sign")
+          "Cos", "Tan", "Sign", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh")
 def unary(im, node):
-    op = {"Neg": "negative"}.get(node.op, node.op.lower())
+    op = _UNARY.get(node.op, node.op.lower())
     return getattr(S, op)(_sym(im, node, 0), name=node.name)
 
 

@@ -33,8 +33,8 @@ def _scalar(im, name, kinds="f"):
 
 @register(*_BINARY)
 def binary(im, node):
-    if node.op in ("Max", "Min") and len(node.inputs) != 2:
-        raise node.fail("only two inputs are imported")
+    if node.op in ("Max", "Min") and len(node.inputs) != 2:  # variadic before opset 8 too
+        return _chain(im, node, _BINARY[node.op][0])
     if node.op == "Mod" and node.attr("fmod", 0):
         raise node.fail("fmod=1 (C's remainder) is not imported")
     a, b = node.inputs[:2]
@@ -53,11 +53,42 @@ def binary(im, node):
     return getattr(S, full)(im.sym(a), im.sym(b), name=node.name)
 
 
+def _same_shapes(im, names):
+    shapes = [im.shape(n) for n in names]
+    return all(s is not None and None not in s for s in shapes) and len(set(shapes)) == 1
+
+
+def _chain(im, node, op, name=None):
+    """A variadic op (Sum, Max, Min, Mean) as a chain of a broadcasting binary ``op``: ONNX
+    broadcasts all inputs together, MXNet's variadic add_n wants one shape."""
+    name = name or node.name
+    ins = node.inputs
+    if len(ins) == 1:
+        return S.identity(im.sym(ins[0]), name=name)
+    y = im.sym(ins[0])
+    for i, x in enumerate(ins[1:], 1):
+        y = getattr(S, op)(y, im.sym(x), name=name if i == len(ins) - 1 else
+                           "%s_%d" % (name, i))
+    return y
+
+
 @register("Sum")
 def sum_(im, node):
-    if len(node.inputs) == 1:
+    if len(node.inputs) > 1 and _same_shapes(im, node.inputs):
+        return S.add_n(*[im.sym(i) for i in node.inputs], name=node.name)
+    return _chain(im, node, "broadcast_add")
+
+
+@register("Mean")
+def mean(im, node):
+    n = len(node.inputs)
+    if n == 1:
         return S.identity(_sym(im, node, 0), name=node.name)
-    return S.add_n(*[im.sym(i) for i in node.inputs], name=node.name)
+    if _same_shapes(im, node.inputs):
+        total = S.add_n(*[im.sym(i) for i in node.inputs], name=node.name + "_sum")
+    else:
+        total = _chain(im, node, "broadcast_add", name=node.name + "_sum")
+    return _internal._div_scalar(total, scalar=float(n), name=node.name)
 
 
 @register("Clip")
@@ -241,19 +272,35 @@ def slice_(im, node):
 _REDUCE = {"ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min",
            "ReduceProd": "prod", "ReduceL1": 1, "ReduceL2": 2}
 
+# The element-wise part of a reduction over no axes, where it is not the identity.
+_NOOP = {"ReduceL1": "abs", "ReduceL2": "abs", "ReduceSumSquare": "square", "ReduceLogSum": "log"}
 
-@register(*_REDUCE)
+
+@register(*_REDUCE, "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp")
 def reduce(im, node):
     axes = _axes(im, node)  # an attribute, or an input (ReduceSum 13+, all of them 18+)
     keep = bool(node.attr("keepdims", 1))
     x = _sym(im, node, 0)
     if not axes and node.attr("noop_with_empty_axes", 0):
-        return S.identity(x, name=node.name)
+        # Nothing is reduced, but the element-wise part applies: ReduceL2 is then |x|.
+        return getattr(S, _NOOP.get(node.op, "identity"))(x, name=node.name)
     kw = dict(axis=axes) if axes else {}
-    op = _REDUCE[node.op]
+    op = _REDUCE.get(node.op)
     if isinstance(op, int):
         return S.norm(x, ord=op, keepdims=keep, name=node.name, **kw)
-    return getattr(S, op)(x, keepdims=keep, name=node.name, **kw)
+    if op is not None:
+        return getattr(S, op)(x, keepdims=keep, name=node.name, **kw)
+    if node.op == "ReduceSumSquare":
+        return S.sum(S.square(x, name=node.name + "_sq"), keepdims=keep, name=node.name, **kw)
+    if node.op == "ReduceLogSum":
+        return S.log(S.sum(x, keepdims=keep, name=node.name + "_sum", **kw), name=node.name)
+    # ReduceLogSumExp: shifted by the maximum so that exp cannot overflow.
+    top = S.max(x, keepdims=True, name=node.name + "_max", **kw)
+    e = S.exp(S.broadcast_sub(x, top, name=node.name + "_shift"), name=node.name + "_exp")
+    lse = S.log(S.sum(e, keepdims=keep, name=node.name + "_sum", **kw), name=node.name + "_log")
+    if not keep:
+        top = S.max(x, keepdims=False, name=node.name + "_max2", **kw)
+    return S.elemwise_add(lse, top, name=node.name)
 
 
 # ------------------------------------------------------------------------------ more

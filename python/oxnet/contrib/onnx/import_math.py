@@ -1,0 +1,142 @@
+"""ONNX -> MXNet converters: index search (ArgMax, TopK), boolean logic, composite activations,
+block rearrangement (DepthToSpace) and normalization by a norm."""
+import numpy as np
+
+from ... import symbol as S
+from ...symbol import _internal
+from .import_model import register
+from .import_ops import _sym
+
+
+# ------------------------------------------------------------------------------ index search
+@register("ArgMax", "ArgMin")
+def arg_extreme(im, node):
+    axis, keep = node.attr("axis", 0), bool(node.attr("keepdims", 1))
+    fn = S.argmax if node.op == "ArgMax" else S.argmin
+    x = _sym(im, node, 0)
+    if node.attr("select_last_index", 0):
+        # MXNet picks the first of equal values: search the reversed axis, then count back.
+        src = im.shape(node.inputs[0])
+        if src is None or src[axis] is None:
+            raise node.fail("select_last_index=1 needs the length of axis %d" % axis)
+        axis %= len(src)
+        x = S.reverse(x, axis=axis, name=node.name + "_rev")
+        i = fn(x, axis=axis, keepdims=keep, name=node.name + "_arg")
+        i = _internal._rminus_scalar(i, scalar=float(src[axis] - 1), name=node.name + "_last")
+    else:
+        i = fn(x, axis=axis, keepdims=keep, name=node.name + "_arg")
+    # MXNet's index is a float of the input's type; ONNX's is int64.
+    return S.Cast(i, dtype="int64", name=node.name)
+
+
+@register("TopK")
+def topk(im, node):
+    if "k" in node.attrs:  # before opset 10
+        k = node.attr("k")
+    else:
+        k = int(np.asarray(im.const(node, 1)).reshape(-1)[0])
+    # sorted=0 leaves the order unspecified; MXNet's sorted order is one of the allowed ones.
+    out = S.topk(_sym(im, node, 0), k=k, axis=node.attr("axis", -1), ret_typ="both",
+                 is_ascend=not node.attr("largest", 1), dtype="int64", name=node.name)
+    return [out[0], out[1]]
+
+
+# ------------------------------------------------------------------------------ logic
+_LOGIC = {"And": "broadcast_logical_and", "Or": "broadcast_logical_or",
+          "Xor": "broadcast_logical_xor"}
+
+
+def _bool(im, node, i):
+    # ONNX's operands are bool, but an imported comparison gives MXNet's 0/1 floats: cast so
+    # that the result (and a graph output) is bool as in ONNX.
+    return S.Cast(_sym(im, node, i), dtype="bool", name="%s_bool%d" % (node.name, i))
+
+
+@register("Not", *_LOGIC)
+def logic(im, node):
+    if node.op == "Not":
+        return S.logical_not(_bool(im, node, 0), name=node.name)
+    return getattr(S, _LOGIC[node.op])(_bool(im, node, 0), _bool(im, node, 1), name=node.name)
+
+
+# ------------------------------------------------------------------------------ activations
+@register("HardSigmoid")
+def hard_sigmoid(im, node):
+    return S.hard_sigmoid(_sym(im, node, 0), alpha=node.attr("alpha", 0.2),
+                          beta=node.attr("beta", 0.5), name=node.name)
+
+
+@register("HardSwish")
+def hard_swish(im, node):
+    x = _sym(im, node, 0)
+    gate = S.hard_sigmoid(x, alpha=1.0 / 6, beta=0.5, name=node.name + "_gate")
+    return S.elemwise_mul(x, gate, name=node.name)
+
+
+@register("Gelu")
+def gelu(im, node):
+    x = _sym(im, node, 0)
+    approx = node.attr("approximate", "none")
+    if approx == "none":
+        return S.LeakyReLU(x, act_type="gelu", name=node.name)  # MXNet's gelu is the erf form
+    if approx != "tanh":
+        raise node.fail("approximate=%s is not imported" % approx)
+    # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    n = node.name
+    cube = _internal._mul_scalar(S.elemwise_mul(S.square(x, name=n + "_sq"), x, name=n + "_cube"),
+                                 scalar=0.044715, name=n + "_cube_k")
+    inner = _internal._mul_scalar(S.elemwise_add(x, cube, name=n + "_inner"),
+                                  scalar=float(np.sqrt(2 / np.pi)), name=n + "_inner_k")
+    gate = _internal._mul_scalar(_internal._plus_scalar(S.tanh(inner, name=n + "_tanh"),
+                                                        scalar=1.0, name=n + "_1p"),
+                                 scalar=0.5, name=n + "_gate")
+    return S.elemwise_mul(x, gate, name=n)
+
+
+@register("Mish")
+def mish(im, node):
+    x = _sym(im, node, 0)
+    soft = S.Activation(x, act_type="softrelu", name=node.name + "_softplus")
+    return S.elemwise_mul(x, S.tanh(soft, name=node.name + "_tanh"), name=node.name)
+
+
+# ------------------------------------------------------------------------------ rearrangement
+@register("DepthToSpace")
+def depth_to_space(im, node):
+    b = node.attr("blocksize")
+    x = _sym(im, node, 0)
+    if node.attr("mode", "DCR") == "DCR":  # MXNet's depth_to_space is ONNX's DCR
+        return S.depth_to_space(x, block_size=b, name=node.name)
+    # CRD: the channel splits as (C', b, b), not (b, b, C'). The reshape codes keep N, H, W free.
+    n = node.name
+    x = S.reshape(x, shape=(0, -4, -1, b * b, -2), name=n + "_split")
+    x = S.reshape(x, shape=(0, 0, -4, b, b, -2), name=n + "_split2")
+    x = S.transpose(x, axes=(0, 1, 4, 2, 5, 3), name=n + "_t")
+    return S.reshape(x, shape=(0, 0, -3, -3), name=n)
+
+
+@register("SpaceToDepth")
+def space_to_depth(im, node):
+    return S.space_to_depth(_sym(im, node, 0), block_size=node.attr("blocksize"), name=node.name)
+
+
+# ------------------------------------------------------------------------------ normalization
+@register("LpNormalization")
+def lp_normalization(im, node):
+    p = node.attr("p", 2)
+    if p not in (1, 2):
+        raise node.fail("p=%s is not imported (1 or 2)" % p)
+    x = _sym(im, node, 0)
+    norm = S.norm(x, ord=p, axis=node.attr("axis", -1), keepdims=True, name=node.name + "_norm")
+    return S.broadcast_div(x, norm, name=node.name)
+
+
+# ------------------------------------------------------------------------------ shape
+@register("Size")
+def size(im, node):
+    s = im.shape(node.inputs[0])
+    if s is not None and None not in s:  # a constant, for the arithmetic that follows
+        im.set_param(node.outputs[0], np.array(int(np.prod(s, dtype=np.int64)), np.int64))
+        return None
+    # Dynamic: MXNet has no 0-d arrays, so the count is a 1-element vector.
+    return S.size_array(_sym(im, node, 0), name=node.name)
