@@ -176,12 +176,39 @@ CASES = [
      X, ["y"], {"ax": np.zeros(0, np.int64)}, 18),
     ("reduce_sum_square_opset18_noop",
      [N("ReduceSumSquare", ["x"], ["y"], noop_with_empty_axes=1)], X, ["y"], {}, 18),
+    # ---- indexing
+    ("onehot", [N("OneHot", ["i", "depth", "vals"], ["y"])],
+     {"i": np.array([[0, 3, -1], [2, -4, 1]], np.int64)}, ["y"],
+     {"depth": _i64(4), "vals": np.array([-1.0, 2.5], np.float32)}, 11),
+    ("onehot_axis0_int", [N("OneHot", ["i", "depth", "vals"], ["y"], axis=0)],
+     {"i": np.array([[0, 3, -1], [2, 2, 1]], np.int64)}, ["y"],
+     {"depth": _i64([5]), "vals": _i64([0, 7])}, 11),
+    ("onehot_axis1_opset9", [N("OneHot", ["i", "depth", "vals"], ["y"], axis=1)],
+     {"i": np.array([[0.0, 3.0], [2.0, 1.0]], np.float32)}, ["y"],
+     {"depth": np.array([4.0], np.float32), "vals": np.array([0.0, 1.0], np.float32)}, 9),
+    ("cumsum", [N("CumSum", ["x", "ax"], ["y"])], X, ["y"], {"ax": _i64(1)}, 13),
+    ("cumsum_int_exclusive", [N("CumSum", ["i", "ax"], ["y"], exclusive=1)],
+     {"i": np.arange(12, dtype=np.int64).reshape(3, 4)}, ["y"], {"ax": _i64(-1)}, 13),
+    ("cumsum_reverse", [N("CumSum", ["x", "ax"], ["y"], reverse=1)], X, ["y"],
+     {"ax": np.array([2], np.int32)}, 13),
+    ("cumsum_reverse_exclusive", [N("CumSum", ["x", "ax"], ["y"], reverse=1, exclusive=1)], X,
+     ["y"], {"ax": _i64(0)}, 13),
+    ("max_roi_pool", [N("MaxRoiPool", ["x", "rois"], ["y"], pooled_shape=[2, 3])],
+     {"x": _rand(2, 3, 8, 10)}, ["y"],
+     {"rois": np.array([[0, 1, 1, 6, 5], [1, 0, 2, 9, 7], [1, 3, 3, 4, 4]], np.float32)}, 13),
+    ("max_roi_pool_scaled", [N("MaxRoiPool", ["x", "rois"], ["y"], pooled_shape=[3, 3],
+                               spatial_scale=0.5)],
+     {"x": _rand(1, 2, 8, 8)}, ["y"],
+     {"rois": np.array([[0, 2, 2, 13, 11], [0, 0, 0, 15, 15]], np.float32)}, 13),
     # ---- shapes and generators folded into constants
     ("size_static", [N("Size", ["x"], ["n"]), N("Cast", ["n"], ["nf"], to=F32),
                      N("Div", ["x", "nf"], ["y"])], X, ["y"], {}, 13),
     ("shape_gather_div", [N("Shape", ["x"], ["s"]), N("Gather", ["s", "one"], ["d"], axis=0),
                           N("Cast", ["d"], ["df"], to=F32), N("Mul", ["x", "df"], ["y"])],
      X, ["y"], {"one": _i64(1)}, 13),
+    ("shape_start_end", [N("Shape", ["x"], ["s"], start=1, end=-1),
+                         N("Cast", ["s"], ["sf"], to=F32), N("Mul", ["x", "sf"], ["y"])],
+     {"x": _rand(2, 3, 3)}, ["y"], {}, 15),
     ("range_float", [N("Range", ["s", "l", "d"], ["r"]), N("Add", ["x", "r"], ["y"])],
      {"x": _rand(3, 5)}, ["y"], {"s": np.array(1.5, np.float32), "l": np.array(4.0, np.float32),
                                  "d": np.array(0.5, np.float32)}, 13),
@@ -211,6 +238,14 @@ def test_constant_of_shape_of_a_dynamic_shape(fill, tmp_path):
              N("Add", ["x", "c"], ["y"])]
     inputs = {"x": _rand(4, 3)}
     _compare(_model(nodes, inputs, ["y", "c"], dims={"x": ["N", 3]}), inputs, tmp_path)
+
+
+@pytest.mark.parametrize("start,end", [(1, None), (0, 1), (-2, None)])
+def test_part_of_a_dynamic_shape(start, end, tmp_path):
+    kw = dict(start=start) if end is None else dict(start=start, end=end)
+    nodes = [N("Shape", ["x"], ["s"], **kw)]
+    inputs = {"x": _rand(4, 3, 2)}
+    _compare(_model(nodes, inputs, ["s"], opset=15, dims={"x": ["N", 3, 2]}), inputs, tmp_path)
 
 
 def test_size_of_a_dynamic_shape(tmp_path):
@@ -307,4 +342,19 @@ def test_dynamic_range_names_op_and_node(tmp_path):
     onnx.save(_model(nodes, inputs, ["r"], {"zero": np.array(0.0, np.float32),
                                             "one": np.array(1.0, np.float32)}), path)
     with pytest.raises(mx.MXNetError, match="Range node 'rng'.*constant"):
+        mx.contrib.onnx.import_model(path)
+
+
+@pytest.mark.parametrize("node,match", [
+    (N("ArgMax", ["x"], ["y"], axis=0, select_last_index=1, name="am"),
+     "ArgMax node 'am'.*select_last_index"),
+    (N("TopK", ["x", "k"], ["y", "i"], name="tk"), "TopK node 'tk'.*constant"),
+])
+def test_dynamic_operand_names_op_and_node(node, match, tmp_path):
+    inputs = {"x": _rand(4, 3), "k": _i64([2])}
+    if node.op_type == "ArgMax":
+        del inputs["k"]
+    path = str(tmp_path / "bad.onnx")
+    onnx.save(_model([node], inputs, list(node.output), dims={"x": ["N", 3]}), path)
+    with pytest.raises(mx.MXNetError, match=match):
         mx.contrib.onnx.import_model(path)

@@ -140,3 +140,39 @@ def size(im, node):
         return None
     # Dynamic: MXNet has no 0-d arrays, so the count is a 1-element vector.
     return S.size_array(_sym(im, node, 0), name=node.name)
+
+
+# ------------------------------------------------------------------------------ indexing
+@register("OneHot")
+def one_hot(im, node):
+    depth = int(np.asarray(im.const(node, 1)).reshape(-1)[0])
+    off, on = np.asarray(im.const(node, 2)).reshape(-1)
+    idx = _sym(im, node, 0)
+    # ONNX counts a negative index from the end; MXNet's one_hot leaves it all off.
+    neg = _internal._lesser_scalar(idx, scalar=0.0, name=node.name + "_neg")
+    wrapped = _internal._plus_scalar(idx, scalar=float(depth), name=node.name + "_wrap")
+    idx = S.where(neg, wrapped, idx, name=node.name + "_idx")
+    rank = im.rank(node, node.inputs[0]) + 1
+    axis = node.attr("axis", -1) % rank
+    last = axis == rank - 1
+    y = S.one_hot(idx, depth=depth, on_value=float(on), off_value=float(off),
+                  dtype=np.dtype(off.dtype).name, name=node.name if last else node.name + "_oh")
+    if last:
+        return y
+    # MXNet appends the depth axis: move it to `axis`.
+    perm = tuple(range(axis)) + (rank - 1,) + tuple(range(axis, rank - 1))
+    return S.transpose(y, axes=perm, name=node.name)
+
+
+@register("CumSum")
+def cumsum(im, node):
+    axis = int(np.asarray(im.const(node, 1)).reshape(-1)[0])
+    rev, excl = node.attr("reverse", 0), node.attr("exclusive", 0)
+    n = node.name
+    src = S.reverse(_sym(im, node, 0), axis=axis, name=n + "_rev") if rev else _sym(im, node, 0)
+    y = S.cumsum(src, axis=axis, name=n + "_sum" if rev or excl else n)
+    if excl:  # each sum without its own element
+        y = S.elemwise_sub(y, src, name=n + "_excl" if rev else n)
+    if rev:
+        y = S.reverse(y, axis=axis, name=n)
+    return y

@@ -45,10 +45,16 @@ def constant(im, node):
 def shape(im, node):
     # A Reshape to it becomes reshape_like (the batch stays free); other consumers see the
     # static shape as a constant where ONNX shape inference knows it.
-    im.shape_of[node.outputs[0]] = node.inputs[0]
+    start, end = node.attr("start", 0), node.attr("end")  # a part of the shape (opset 15)
+    whole = start == 0 and end is None
+    if whole:
+        im.shape_of[node.outputs[0]] = node.inputs[0]
     s = im.shape(node.inputs[0])
     if s is not None and None not in s and 0 not in s:
-        im.set_param(node.outputs[0], np.array(s, np.int64))
+        im.set_param(node.outputs[0], np.array(s[start:end], np.int64))
+    elif not whole:  # a part of a dynamic shape, computed at run time
+        full = S.shape_array(_sym(im, node, 0), name=node.name + "_full")
+        return S.slice_axis(full, axis=0, begin=start, end=end, name=node.name)
 
 
 @register("Identity", "Dropout")
@@ -348,3 +354,11 @@ def instance_norm(im, node):
     x, gamma, beta = (im.sym(i) for i in node.inputs[:3])
     return S.InstanceNorm(x, gamma=gamma, beta=beta, eps=node.attr("epsilon", 1e-5),
                           name=node.name)
+
+
+@register("MaxRoiPool")
+def max_roi_pool(im, node):
+    # Both take rois as (batch index, x1, y1, x2, y2) in input-image coordinates.
+    return S.ROIPooling(_sym(im, node, 0), _sym(im, node, 1),
+                        pooled_size=_ints(node.attr("pooled_shape")),
+                        spatial_scale=node.attr("spatial_scale", 1.0), name=node.name)
