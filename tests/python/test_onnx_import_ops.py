@@ -13,7 +13,7 @@ from onnx import helper, TensorProto  # noqa: E402
 from test_onnx import RTOL, ATOL, _forward, _onnx_model, _run_onnx  # noqa: E402
 
 N = helper.make_node
-F32, I64, BOOL = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
+F32 = TensorProto.FLOAT
 
 
 def _model(nodes, inputs, outputs, inits=None, opset=13, dims=None):
