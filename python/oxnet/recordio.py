@@ -347,8 +347,38 @@ def unpack(s):
     return header, s
 
 
-def _decode(buf, iscolor=-1):
-    """Decode image bytes like cv2.imdecode: BGR(A) or 2-D gray uint8 numpy array."""
+# EXIF Orientation (2-8) -> the numpy steps that show the image upright (as Pillow's
+# exif_transpose: mirror, rotate 180, flip, transpose, rotate 90 clockwise, transverse, 90 ccw).
+_ORIENT = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1),
+    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1], 8: lambda a: np.rot90(a, 1),
+}
+
+
+def _exif_orientation(buf):
+    """The EXIF Orientation tag of encoded image bytes (1, upright, when there is none)."""
+    from PIL import Image
+    try:
+        return int(Image.open(_io.BytesIO(buf)).getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001  (no readable EXIF: as stored)
+        return 1
+
+
+def _decode(buf, iscolor=-1, exif=False):
+    """Decode image bytes like cv2.imdecode: BGR(A) or 2-D gray uint8 numpy array. With
+    ``exif`` (OpenCV's imread/imdecode from Python; MXNet's C++ imdecode does not) a color or
+    gray read is turned upright by its EXIF orientation, as OpenCV does unless the read is
+    IMREAD_UNCHANGED."""
+    arr = _decode_stored(buf, iscolor)
+    if exif and iscolor >= 0:
+        turn = _ORIENT.get(_exif_orientation(buf))
+        if turn is not None:
+            arr = np.ascontiguousarray(turn(arr))
+    return arr
+
+
+def _decode_stored(buf, iscolor):
     from PIL import Image
 
     from .io._imgops import decode_gray, decode_jpeg
@@ -368,7 +398,9 @@ def _decode(buf, iscolor=-1):
         img.load()
     except Exception as e:
         raise MXNetError("Cannot decode image (%d bytes): %s" % (len(buf), e)) from e
-    if iscolor > 0 or img.mode not in ("L", "RGB", "RGBA", "I;16", "I"):
+    if iscolor < 0 and img.mode == "LA":
+        img = img.convert("RGBA")  # OpenCV reads gray with alpha as BGRA
+    elif iscolor > 0 or img.mode not in ("L", "RGB", "RGBA", "I;16", "I"):
         img = img.convert("RGB")
     arr = np.asarray(img)
     if arr.ndim == 3:
@@ -379,22 +411,27 @@ def _decode(buf, iscolor=-1):
 def unpack_img(s, iscolor=-1):
     """(IRHeader, image) with the image decoded to a numpy array in **BGR** order (cv2 style).
 
-    iscolor: -1 keeps the stored channels (gray stays 2-D), 0 forces gray, 1 forces 3-channel BGR.
+    iscolor: -1 keeps the stored channels (gray stays 2-D), 0 forces gray, 1 forces 3-channel BGR
+    (these two turned upright by the image's EXIF orientation, as cv2.imdecode does).
     """
     header, s = unpack(s)
-    return header, _decode(s, iscolor)
+    return header, _decode(s, iscolor, exif=True)
 
 
 def pack_img(header, img, quality=95, img_fmt=".jpg"):
-    """Encode a **BGR** (or 2-D gray) uint8 numpy image and `pack` it with header.
+    """Encode a **BGR** (or 2-D gray) uint8 numpy image and `pack` it with header; a 2-D
+    uint16 image is stored as a 16-bit PNG (as cv2.imencode stores it).
 
     quality: JPEG quality (1-100) for '.jpg'; for '.png' the zlib level, clipped to 0-9.
     """
     from PIL import Image
 
     img = np.asarray(img)
-    if img.dtype != np.uint8:
-        raise TypeError("pack_img: img must be uint8, got %s" % img.dtype)
+    if img.dtype == np.uint16 and img.ndim == 2 and img_fmt.lower() == ".png":
+        img = img.astype("<u2")  # Pillow's I;16 is little-endian
+    elif img.dtype != np.uint8:
+        raise TypeError("pack_img: img must be uint8 (or 2-D uint16 for '.png'), got %s %s"
+                        % (img.dtype, img.shape))
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
     if img.ndim == 3:

@@ -812,6 +812,61 @@ def test_im2rec_resize_pass_through_and_flat_list(tmp_path, image_folder):
     assert im2rec.main([str(tmp_path / "missing"), root]) == 1
 
 
+def test_im2rec_reads_as_cv2_imread(tmp_path):
+    """cv2.imread (MXNet's im2rec) turns JPEGs upright by their EXIF orientation for color and
+    gray reads (Pillow's exif_transpose is the oracle), scales 16-bit PNGs to 8 bits (MXNet
+    1.9.1 stored value >> 8) and keeps a gray+alpha PNG's alpha with --color -1 (BGRA); an
+    item that cannot be packed is skipped, as MXNet's workers skip it."""
+    from PIL import Image, ImageOps
+
+    from oxnet.tools import im2rec
+
+    root = tmp_path / "img"
+    root.mkdir()
+    rng = np.random.RandomState(3)
+    rgb = rng.randint(0, 256, (20, 40, 3)).astype(np.uint8)
+    upright = {}
+    for k in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = k
+        Image.fromarray(rgb).save(str(root / ("o%d.jpg" % k)), quality=100, exif=exif)
+        with Image.open(str(root / ("o%d.jpg" % k))) as im:
+            upright[k] = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    g16 = (rng.randint(0, 65536, (5, 7))).astype(np.uint16)
+    Image.fromarray(g16).save(str(root / "g16.png"))
+    la = rng.randint(0, 256, (5, 6, 2)).astype(np.uint8)
+    Image.fromarray(la, "LA").save(str(root / "la.png"))
+    names = ["o%d.jpg" % k for k in range(1, 9)] + ["g16.png", "la.png"]
+
+    def pack(color, lines):
+        prefix = str(tmp_path / ("c%d" % color))
+        with open(prefix + ".lst", "w") as f:
+            f.writelines("%d\t0.000000\t%s\n" % (i, n) for i, n in lines)
+        assert im2rec.main([prefix, str(root), "--color", str(color), "--encoding", ".png",
+                            "--num-thread", "2"]) == 0
+        r = recordio.MXIndexedRecordIO(prefix + ".idx", prefix + ".rec", "r")
+        out = {k: recordio.unpack_img(r.read_idx(k))[1] for k in r.keys}
+        r.close()
+        return out
+
+    color = pack(1, list(enumerate(names)))
+    for k in range(1, 9):
+        got = color[k - 1][:, :, ::-1]
+        assert got.shape == upright[k].shape, k
+        assert np.abs(got.astype(int) - upright[k]).max() <= 2, k  # the JPEG decoders
+    np.testing.assert_array_equal(color[8][:, :, 0], g16 >> 8)
+    gray = pack(0, [(0, "o6.jpg"), (1, "g16.png")])
+    assert gray[0].shape == (40, 20)
+    np.testing.assert_array_equal(gray[1], g16 >> 8)
+    keep = pack(-1, [(0, "la.png"), (1, "g16.png"), (-5, "g16.png"), (2, "la.png")])
+    assert sorted(keep) == [0, 1, 2]  # the negative index could not be packed
+    assert keep[0].shape == (5, 6, 4)
+    np.testing.assert_array_equal(keep[0][:, :, :3], np.repeat(la[:, :, :1], 3, axis=2))
+    np.testing.assert_array_equal(keep[0][:, :, 3], la[:, :, 1])
+    assert keep[1].dtype == np.uint16
+    np.testing.assert_array_equal(keep[1], g16)
+
+
 def test_image_record_fixed_augmentations_match_mxnet_golden():
     """MXNet 1.9.1's default augmenter without random draws (fixed rotation, padding, crop
     sizes, mirror, interpolation methods, size bounds): within OpenCV's rounding (one gray

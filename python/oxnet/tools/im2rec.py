@@ -88,17 +88,10 @@ def read_list(path_in):
 
 
 def _load_image(path, color):
-    """A Pillow image in the mode cv2.imread(path, color) would give: RGB(A) or gray (L)."""
-    from PIL import Image
-
-    img = Image.open(path)
-    if color == 1:
-        img = img.convert("RGB")
-    elif color == 0:
-        img = img.convert("L")
-    elif img.mode not in ("L", "RGB", "RGBA"):
-        img = img.convert("RGB")
-    return img
+    """The image as cv2.imread(path, color) gives it: BGR(A) or 2-D gray, EXIF orientation
+    applied for color 1 and 0, 16-bit images scaled to 8 bits there and kept with -1."""
+    with open(path, "rb") as f:
+        return recordio._decode(f.read(), color, exif=True)
 
 
 def image_encode(args, item):
@@ -112,11 +105,10 @@ def image_encode(args, item):
         if args.pass_through:
             with open(fullpath, "rb") as f:
                 return recordio.pack(header, f.read())
-        img = _load_image(fullpath, args.color)
+        arr = _load_image(fullpath, args.color)
     except Exception as e:  # MXNet skips unreadable images with a message
         print("imread error trying to load file: %s: %s" % (fullpath, e), file=sys.stderr)
         return None
-    arr = np.asarray(img)
     if args.center_crop:
         h, w = arr.shape[:2]
         side = min(w, h)
@@ -128,9 +120,11 @@ def image_encode(args, item):
             arr = resize_linear(arr, args.resize, h * args.resize // w)
         else:
             arr = resize_linear(arr, w * args.resize // h, args.resize)
-    if arr.ndim == 3:
-        arr = arr[:, :, [2, 1, 0, 3][:arr.shape[2]]]  # pack_img takes OpenCV's BGR order
-    return recordio.pack_img(header, arr, quality=args.quality, img_fmt=args.encoding)
+    try:
+        return recordio.pack_img(header, arr, quality=args.quality, img_fmt=args.encoding)
+    except Exception as e:  # as MXNet: one item that cannot be packed is skipped, not fatal
+        print("pack_img error on file: %s: %s" % (fullpath, e), file=sys.stderr)
+        return None
 
 
 def write_record(args, lst_path):
