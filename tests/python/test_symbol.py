@@ -764,6 +764,14 @@ def test_debug_str_is_mxnets_listing():
     assert ex.debug_str() == (c.debug_str() + "Total 0 MB allocated\n"
                               "Total 11 TempSpace resource requested\n")
     assert ex.debug_str().startswith("Symbol Outputs:\n\toutput[0]=_plus")
+    # the listing shows the graph as it is, amp casts included (tojson leaves them out)
+    x = mx.sym.Variable("x")
+    with mx.name.NameManager():
+        s = mx.sym.exp(mx.sym.amp_cast(x, dtype="float16", name="ac"))
+    assert s.debug_str() == (
+        "Symbol Outputs:\n\toutput[0]=exp0(0)\nVariable:x\n--------------------\n"
+        "Op:amp_cast, Name=ac\nInputs:\n\targ[0]=x(0) version=0\nAttrs:\n\tdtype=float16\n"
+        "--------------------\nOp:exp, Name=exp0\nInputs:\n\targ[0]=ac(0)\n")
 
 
 def test_batchnorm_aux_and_types():

@@ -498,7 +498,7 @@ class Symbol:
         variable input shows its version: how many ops up to that one mutate it, e.g. the
         auxiliary states a BatchNorm updates)."""
         import json
-        g = json.loads(self.tojson())
+        g = json.loads(self.tojson(remove_amp_cast=False))  # the graph as it is, casts too
         nodes = g["nodes"]
         heads = g["heads"]
         if len(heads) == 1 and not nodes[heads[0][0]]["inputs"]:
