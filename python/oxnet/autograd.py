@@ -50,9 +50,11 @@ class _RecordingStateScope:
         return self
 
     def __exit__(self, *exc):
-        if self._enter_is_record is not None:
+        # As MXNet: a flag the scope did not change is left as the block left it
+        if self._enter_is_record is not None and self._prev_is_record != self._enter_is_record:
             set_recording(self._prev_is_record)
-        if self._enter_train_mode is not None:
+        if self._enter_train_mode is not None and \
+                self._prev_train_mode != self._enter_train_mode:
             set_training(self._prev_train_mode)
         return False
 

@@ -158,7 +158,9 @@ def _split_params(fname, strict=False):
         raise MXNetError("%s holds a list of arrays, not the arg:/aux: dict of a checkpoint"
                          % fname)
     for k, v in save_dict.items():
-        tp, _, name = k.partition(":")
+        tp, colon, name = k.partition(":")
+        if not colon:  # MXNet's k.split(':', 1) fails on it too: not a checkpoint's key
+            raise ValueError("Invalid param file %s: key %r has no arg:/aux: prefix" % (fname, k))
         if tp == "arg":
             arg_params[name] = v
         elif tp == "aux":

@@ -142,5 +142,13 @@ def test_contrib_autograd_legacy_api():
             assert not mx.autograd.is_recording() and not mx.autograd.is_training()
         assert mx.autograd.is_recording()
     assert not mx.autograd.is_recording() and not mx.autograd.is_training()
+    # set_is_training returns the previous recording state, as MXNet 1.9.1's does, so a
+    # section inside train_mode (training without recording) restores both modes off
+    with mx.autograd.train_mode():
+        with cag.test_section():
+            pass
+        assert not mx.autograd.is_recording()
+        assert cag.set_is_training(False) is False
+    assert not mx.autograd.is_recording() and not mx.autograd.is_training()
     with pytest.raises(TypeError, match="list or tuple"):
         cag.backward(mx.nd.ones(1))

@@ -3,6 +3,7 @@ import importlib.util
 import os
 
 import numpy as np
+import pytest
 
 import oxnet as mx
 
@@ -59,6 +60,14 @@ def test_callback_save_checkpoint_writes_mxnet_files(tmp_path):
     assert sym2.list_arguments() == sym.list_arguments()
     np.testing.assert_array_equal(arg2["fc_bias"].asnumpy(), [1.0, 2.0])
     assert aux2 == {}
+    # a key without the arg:/aux: prefix is no checkpoint's (MXNet's split raises as well);
+    # other prefixes are skipped
+    mx.nd.save(prefix + "-0009.params", {"arg:fc_bias": mx.nd.ones(2), "x:y": mx.nd.ones(1)})
+    arg9, aux9 = mx.model.load_params(prefix, 9)
+    assert list(arg9) == ["fc_bias"] and aux9 == {}
+    mx.nd.save(prefix + "-0008.params", {"arg:fc_bias": mx.nd.ones(2), "weird": mx.nd.ones(1)})
+    with pytest.raises(ValueError, match="'weird' has no arg:/aux: prefix"):
+        mx.model.load_params(prefix, 8)
     # do_checkpoint numbers epochs from 1
     mx.callback.do_checkpoint(prefix, period=2)(1, sym, arg, {})
     assert os.path.exists(prefix + "-0002.params")

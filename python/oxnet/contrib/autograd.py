@@ -11,11 +11,11 @@ __all__ = ["set_is_training", "TrainingStateScope", "train_section", "test_secti
 
 
 def set_is_training(is_train):
-    """Turns recording and training mode on or off together; returns the previous training
-    state."""
-    prev = _ag.set_training(is_train)
-    _ag.set_recording(is_train)
-    return prev
+    """Turns recording and training mode on or off together; returns the previous recording
+    state (MXNet 1.9.1's: the second of its two calls overwrites the first's result, so the
+    scopes below restore both modes from it)."""
+    _ag.set_training(is_train)
+    return _ag.set_recording(is_train)
 
 
 class TrainingStateScope(object):

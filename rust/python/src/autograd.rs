@@ -98,18 +98,24 @@ pub fn get_symbol(a: &PyNDArray) -> PyResult<crate::symbol::PySymbol> {
     })
 }
 
-fn heads_of(heads: &[PyRef<'_, PyNDArray>]) -> PyResult<Vec<Entry>> {
-    heads
+/// The recorded heads and their head gradients. As MXNet, a head no recorded op produced
+/// (it reaches no variable) is left out while another head was recorded.
+fn heads_of(
+    heads: &[PyRef<'_, PyNDArray>],
+    head_grads: Vec<Option<PyRef<'_, PyNDArray>>>,
+) -> PyResult<(Vec<Entry>, Vec<Option<NDArray>>)> {
+    let mut grads = head_grads.into_iter();
+    let (hs, hg): (Vec<Entry>, Vec<Option<NDArray>>) = heads
         .iter()
-        .map(|h| {
-            h.entry()
-                .ok_or_else(|| crate::error::MXNetError::new_err(autograd::NOT_RECORDED))
+        .filter_map(|h| {
+            let g = grads.next().flatten().map(|g| g.inner.clone());
+            h.entry().map(|e| (e, g))
         })
-        .collect()
-}
-
-fn opt_arrays(v: Vec<Option<PyRef<'_, PyNDArray>>>) -> Vec<Option<NDArray>> {
-    v.into_iter().map(|a| a.map(|a| a.inner.clone())).collect()
+        .unzip();
+    if hs.is_empty() {
+        return Err(crate::error::MXNetError::new_err(autograd::NOT_RECORDED));
+    }
+    Ok((hs, hg))
 }
 
 #[pyfunction]
@@ -121,8 +127,7 @@ pub fn backward(
     train_mode: bool,
     retain_graph: bool,
 ) -> PyResult<()> {
-    let hs = heads_of(&heads)?;
-    let hg = opt_arrays(head_grads);
+    let (hs, hg) = heads_of(&heads, head_grads)?;
     enter(py, move || {
         let prev = autograd::set_recording(false);
         let r = autograd::backward(&hs, &hg, train_mode, retain_graph);
@@ -142,7 +147,7 @@ pub fn grad(
     train_mode: bool,
     retain_graph: bool,
 ) -> PyResult<Vec<Py<PyAny>>> {
-    let hs = heads_of(&heads)?;
+    let (hs, hg) = heads_of(&heads, head_grads)?;
     let vs = variables
         .iter()
         .map(|v| {
@@ -153,7 +158,6 @@ pub fn grad(
             })
         })
         .collect::<PyResult<Vec<_>>>()?;
-    let hg = opt_arrays(head_grads);
     let res = enter(py, move || {
         let prev = autograd::set_recording(false);
         let r = autograd::grad(&hs, &hg, &vs, create_graph, train_mode, retain_graph);
