@@ -1,6 +1,7 @@
 """mx.autograd: recording scopes, attach_grad/backward/grad, against hand-derived gradients
 and finite differences (numpy)."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -236,6 +237,16 @@ def test_scope_restores_only_the_flags_it_changed():
     with autograd.train_mode():
         pass
     assert not autograd.is_training()
+
+
+def test_slice_assigning_a_recorded_array_is_refused_with_mxnets_words():
+    # MXNet 1.9.1's test_ndarray_indexing matches this sentence
+    x, y = nd.zeros((3, 4)), nd.ones((4,))
+    y.attach_grad()
+    with pytest.raises(mx.MXNetError, match=re.escape(
+            "Inplace operations (+=, -=, x[:]=, etc) are not supported when recording with")):
+        with autograd.record():
+            x[0] = y
 
 
 def test_unused_variable_gets_zero_gradient():

@@ -1198,10 +1198,12 @@ def _check_recorded_assign(dst, key, value):
                          % (dst.shape, dst.dtype.__name__))
     whole = isinstance(key, slice) and key == slice(None)
     if not whole and isinstance(value, NDArray) and value._in_graph:
-        raise MXNetError("NDArray.__setitem__: assigning a recorded array (shape %s) into part "
-                         "of another (shape %s, key %r) is not differentiable inside "
-                         "autograd.record() (MXNet refuses it too); build the result with ops "
-                         "(concat, where, scatter_nd) instead" % (value.shape, dst.shape, key))
+        # MXNet's sentence first: code (and MXNet's own tests) match on it
+        raise MXNetError("Inplace operations (+=, -=, x[:]=, etc) are not supported when "
+                         "recording with autograd. NDArray.__setitem__: assigning a recorded "
+                         "array (shape %s) into part of another (shape %s, key %r) is not "
+                         "differentiable; build the result with ops (concat, where, scatter_nd) "
+                         "instead" % (value.shape, dst.shape, key))
 
 
 def _fit_past_new_axes(shape, key, value):
