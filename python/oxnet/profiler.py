@@ -112,6 +112,8 @@ def set_state(state="stop", profile_process="worker"):
     with _state.lock:
         _state.running = state == "run"
         _state.has_output |= _state.running
+        if _state.running:  # MXNet: 'run' also ends a pause
+            _state.paused = False
         _native.profiler_set_state(_state.recording())
         if not _state.running:
             _state.collect()

@@ -211,3 +211,17 @@ def test_filename_is_a_string_as_in_mxnet(prof, tmp_path, monkeypatch):
     mx.profiler.dump()
     assert (tmp_path / "3").exists()
     mx.profiler.set_config(filename=str(prof))
+
+
+def test_run_ends_a_pause(prof):
+    # MXNet 1.9.1: set_state('run') records again after a pause (with or without a stop)
+    mx.profiler.set_state("run")
+    mx.profiler.pause()
+    (mx.nd.ones((2,)) * 7).wait_to_read()
+    mx.profiler.set_state("stop")
+    mx.profiler.set_state("run")
+    (mx.nd.ones((2,)) + 7).wait_to_read()
+    mx.profiler.set_state("stop")
+    mx.profiler.dump()
+    names = {e["name"] for e in _ops(prof)}
+    assert "_plus_scalar" in names and "_mul_scalar" not in names
