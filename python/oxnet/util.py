@@ -54,7 +54,24 @@ def _np_mode_unsupported(*_args, **_kwargs):
                               "mode (set_np, use_np, mx.np) is not available")
 
 
-use_np = use_np_array = use_np_shape = _np_mode_unsupported
+def _np_mode_decorator(func):
+    """``@use_np`` (and its kin) on a function or class: a module holding one still imports;
+    calling what it decorated raises, as the mode it asks for is not available."""
+    import functools
+
+    if isinstance(func, type):
+        def refuse_init(self, *args, **kwargs):
+            _np_mode_unsupported()
+        func.__init__ = refuse_init
+        return func
+
+    @functools.wraps(func)
+    def refuse(*args, **kwargs):
+        _np_mode_unsupported()
+    return refuse
+
+
+use_np = use_np_array = use_np_shape = _np_mode_decorator
 
 
 def set_np_shape(active):

@@ -94,6 +94,19 @@ def test_util_libinfo_and_aliases():
     for on in (lambda: mx.set_np_shape(True), lambda: mx.np_shape().__enter__()):
         with pytest.raises(NotImplementedError, match="NumPy-compatible"):
             on()
+    # decorating still imports (a module of MXNet 1.x code holds such functions); calling raises
+
+    @mx.use_np_shape
+    def needs_np_shape(x):
+        return x
+    with pytest.raises(NotImplementedError, match="NumPy-compatible"):
+        needs_np_shape(1)
+
+    @mx.util.use_np
+    class NpBlock:
+        pass
+    with pytest.raises(NotImplementedError, match="NumPy-compatible"):
+        NpBlock()
     mx.util.setenv("OXNET_TEST_ENV", 5)
     assert mx.util.getenv("OXNET_TEST_ENV") == "5"
     mx.util.setenv("OXNET_TEST_ENV", None)
