@@ -542,12 +542,19 @@ def _onnx_model(nodes, inputs, outputs, inits, opset):
     return model
 
 
-def _import_and_compare(model, inputs, tmp_path):
+def _import_outputs(model, inputs, tmp_path):
+    """(onnxruntime's outputs, the imported symbol's outputs) of an ONNX model."""
     path = str(tmp_path / "ext.onnx")
     onnx.save(model, path)
     expected = _run_onnx(path, inputs)
     sym, arg, aux = mx.contrib.onnx.import_model(path)
     got = _forward(sym, arg, aux, inputs)
+    assert len(got) == len(expected)
+    return expected, got
+
+
+def _import_and_compare(model, inputs, tmp_path):
+    expected, got = _import_outputs(model, inputs, tmp_path)
     for e, g in zip(expected, got):
         np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL)
 

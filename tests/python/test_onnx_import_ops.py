@@ -10,7 +10,7 @@ onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install on
 pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install onnxruntime)")
 from onnx import helper, TensorProto  # noqa: E402
 
-from test_onnx import RTOL, ATOL, _forward, _onnx_model, _run_onnx  # noqa: E402
+from test_onnx import RTOL, ATOL, _forward, _import_outputs, _onnx_model  # noqa: E402
 
 N = helper.make_node
 F32 = TensorProto.FLOAT
@@ -32,18 +32,8 @@ def _model(nodes, inputs, outputs, inits=None, opset=13, dims=None):
     return _onnx_model(nodes, ins, list(typed), inits, opset)
 
 
-def _run_both(model, inputs, tmp_path):
-    path = str(tmp_path / "op.onnx")
-    onnx.save(model, path)
-    expected = _run_onnx(path, inputs)
-    sym, arg, aux = mx.contrib.onnx.import_model(path)
-    got = _forward(sym, arg, aux, inputs)
-    assert len(got) == len(expected)
-    return expected, got
-
-
 def _compare(model, inputs, tmp_path):
-    expected, got = _run_both(model, inputs, tmp_path)
+    expected, got = _import_outputs(model, inputs, tmp_path)
     for e, g in zip(expected, got):
         assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, g.dtype, e.shape, e.dtype)
         if e.dtype.kind in "biu":
@@ -262,7 +252,7 @@ def test_size_of_a_dynamic_shape(tmp_path):
 # ------------------------------------------------------------------------------ samplers
 def _sample(nodes, inputs, outputs, tmp_path, opset=13):
     """oxnet's samples, after checking their shapes and dtypes against onnxruntime's."""
-    expected, got = _run_both(_model(nodes, inputs, outputs, opset=opset), inputs, tmp_path)
+    expected, got = _import_outputs(_model(nodes, inputs, outputs, opset=opset), inputs, tmp_path)
     for e, g in zip(expected, got):
         assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, g.dtype, e.shape, e.dtype)
     return got
