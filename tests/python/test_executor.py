@@ -2,6 +2,7 @@
 oracles and the numbers MXNet printed."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -367,6 +368,18 @@ def test_head_gradient_of_another_dtype_is_cast_and_unused_ones_are_optional():
         ex = (a * 2).simple_bind(mx.cpu(), a=(3,))
         ex.forward(is_train=True)
         ex.backward()
+    # A head gradient nothing reads is not checked either: MXNet's own test_shape_array and
+    # test_size_array give the input's shape (3, 4) for the (2,) output; the gradient is 0.
+    for op in ("shape_array", "size_array", "argmax"):
+        ga = nd.full((3, 4), 5)
+        ex = getattr(mx.sym, op)(a).bind(mx.cpu(), args={"a": nd.ones((3, 4))}, args_grad=[ga])
+        ex.forward(is_train=True)
+        ex.backward([nd.ones((3, 4))])
+        assert_almost_equal(ga, np.zeros((3, 4)))
+    ex = mx.sym.relu(a).bind(mx.cpu(), args={"a": nd.ones((3, 4))}, args_grad=[nd.zeros((3, 4))])
+    ex.forward(is_train=True)
+    with pytest.raises(mx.MXNetError, match=re.escape("out_grads[0] has shape [2]")):
+        ex.backward([nd.ones((2,))])  # relu's gradient reads it: checked
 
 
 def test_reshapes_of_computed_values_are_views_and_in_place_ops_respect_them():

@@ -512,7 +512,12 @@ impl Executor {
         let b = self.bwd.as_ref().map_err(|e| e.clone())?;
         for (i, s) in b.head_grad_slots.iter().enumerate() {
             let Some(s) = s else { continue };
+            // Only a head gradient the backward pass reads matters: the gradient of `x > y`
+            // or `shape_array(x)` is zero whatever comes in (MXNet takes any shape there).
+            let read = b.plan.steps.iter().any(|st| st.ins.contains(s))
+                || b.finish.iter().any(|&(f, _)| f == *s);
             match out_grads.get(i).cloned().flatten() {
+                Some(g) if !read && g.shape() != self.outputs[i].shape() => {}
                 Some(g) => {
                     if g.shape() != self.outputs[i].shape() {
                         return Err(Error::shape(
@@ -534,15 +539,8 @@ impl Executor {
                         cast(&g, out.dtype())?
                     })
                 }
-                // Only a head gradient the backward pass reads is required: the gradient of
-                // `x > y` is zero whatever comes in.
-                None => {
-                    let read = b.plan.steps.iter().any(|st| st.ins.contains(s))
-                        || b.finish.iter().any(|&(f, _)| f == *s);
-                    if read {
-                        return Err(Error::Graph(HEAD_GRAD_REQUIRED.into()));
-                    }
-                }
+                None if read => return Err(Error::Graph(HEAD_GRAD_REQUIRED.into())),
+                None => {}
             }
         }
         rt().engine.bulk(is_train, || {

@@ -7,6 +7,7 @@ from ...symbol import _internal
 from .import_model import register
 from .import_ops import _ints, _sym
 
+
 def _dtype(im, onnx_type):
     return np.dtype(im.onnx.helper.tensor_dtype_to_np_dtype(onnx_type)).name
 
