@@ -124,6 +124,27 @@ def test_output_name_rules():
     assert qgraph.output_name(var, 0) == 'x'
 
 
+@pytest.mark.parametrize('op', ['Concat', 'elemwise_add', 'Pad', 'SwapAxis', 'Flatten', 'exp'])
+def test_quantize_node_after_an_excluded_op_is_named_as_mxnet(op):
+    # MXNet 1.9.1 names it <node>_<FListOutputNames entry>_quantize where the op registers
+    # output names (X_output_quantize for the first four) and <node>_<index>_quantize else
+    sym = mx.sym
+    make = {'Concat': lambda x: sym.Concat(x, x, dim=1, name='X'),
+            'elemwise_add': lambda x: sym.elemwise_add(x, x, name='X'),
+            'Pad': lambda x: sym.Pad(x, mode='constant', pad_width=(0, 0, 0, 0, 1, 1, 1, 1),
+                                     name='X'),
+            'SwapAxis': lambda x: sym.SwapAxis(x, dim1=2, dim2=3, name='X'),
+            'Flatten': lambda x: sym.Flatten(x, name='X'), 'exp': lambda x: sym.exp(x, name='X')}
+    s = sym.FullyConnected(make[op](sym.Convolution(sym.var('data'), kernel=(1, 1), num_filter=2,
+                                                    name='c0')), num_hidden=3, name='fc')
+    args = {n: mx.nd.ones((1,)) for n in s.list_arguments() if n != 'data'}
+    qs, _, _ = q.quantize_model(s, args, {}, calib_mode='none', excluded_sym_names=['X'],
+                                quantize_mode='full')
+    names = [n['name'] for n in json.loads(qs.tojson())['nodes'] if n['name'].startswith('X_')]
+    want = 'X_0_quantize' if op in ('Flatten', 'exp') else 'X_output_quantize'
+    assert names == [want]
+
+
 # ---------------------------------------------------------------- offline params
 
 

@@ -62,6 +62,7 @@ _OUTPUT_NAMES = {
     'LayerNorm': ['output', 'mean', 'std'], 'GroupNorm': ['output', 'mean', 'std'],
     'InstanceNorm': ['output', 'mean', 'var'], 'L2Normalization': ['output', 'norm'],
     'UpSampling': ['output'], 'ROIPooling': ['output', 'maxidx'], 'Crop': ['output'],
+    'Concat': ['output'], 'elemwise_add': ['output'], 'Pad': ['output'], 'SwapAxis': ['output'],
     'LinearRegressionOutput': ['output'], 'LogisticRegressionOutput': ['output'],
     'MAERegressionOutput': ['output'], 'SVMOutput': ['output'], 'MakeLoss': ['output'],
     'BilinearSampler': ['output', 'tmp'], 'GridGenerator': ['output', 'grid_dst'],
