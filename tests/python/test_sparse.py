@@ -765,6 +765,10 @@ def test_scatter_elemwise_div_leaves_unstored_rows_zero():
                                                   mx.nd.array(_B).tostype("csr"))
     assert dense.stype == "default"
     np.testing.assert_array_equal(dense.asnumpy(), [[2, np.nan], [0, np.nan], [np.nan, 2]])
+    # a row_sparse lhs keeps its rows whatever the rhs (MXNet 1.9.1 with a csr rhs too)
+    mixed = mx.nd._internal._scatter_elemwise_div(a, mx.nd.array(_B).tostype("csr"))
+    assert mixed.stype == "row_sparse"
+    np.testing.assert_array_equal(mixed.asnumpy(), out.asnumpy())
 
 
 def test_more_ops_keep_mxnet_storage_types():

@@ -89,7 +89,7 @@ def _csr_if_no_constant(ins, params):
 
 def _rows_of_rsp_lhs(ins, params):
     # Computed on the rows the lhs stores: 0 / 0 stays 0 elsewhere.
-    ok = stype_of(ins[0]) == "row_sparse" and stype_of(ins[1]) in ("row_sparse", "default")
+    ok = stype_of(ins[0]) == "row_sparse" and stype_of(ins[1]) in ("row_sparse", "csr", "default")
     return ("row_sparse", ins[0]) if ok else None
 
 
