@@ -973,6 +973,17 @@ def test_ndarray_only_methods_raise_mxnets_error_class():
     assert y is x
 
 
+def test_integral_float_int_params_are_stored_as_ints():
+    # MXNet 1.9.1 refuses num_hidden=3.0 and its loader refuses '3.0' in a -symbol.json:
+    # oxnet takes the value and stores '3', so the saved graph loads in MXNet
+    x = mx.sym.var("x")
+    fc = mx.sym.FullyConnected(x, num_hidden=3.0, name="fc")
+    assert json.loads(fc.tojson())["nodes"][-1]["attrs"]["num_hidden"] == "3"
+    assert fc.infer_shape(x=(2, 5))[1] == [(2, 3)]
+    with pytest.raises(mx.MXNetError, match="num_hidden"):
+        mx.sym.FullyConnected(x, num_hidden=3.5)
+
+
 def test_json_names_and_hints_are_mxnets():
     """MXNet 1.9.1's JSON carries the canonical op names (`reverse`, `_np_cumsum`) whatever
     alias built the node; mx.sym.sparse.retain's nodes are `retain0`; Group takes create_fn."""

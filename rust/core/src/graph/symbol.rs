@@ -7,6 +7,7 @@
 
 use super::node::{topo_order, Entry, Node};
 use crate::error::{Error, Result};
+use crate::op::params::{parse_int, ParamSpec};
 use crate::op::{registry, Inputs, Operator};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,22 @@ pub fn normalize_op_attrs(attrs: &[(String, String)]) -> Result<Vec<(String, Str
         set_attr(&mut out, key, v.clone());
     }
     Ok(out)
+}
+
+/// An integer parameter given as an integral float (`num_hidden=3.0`) is stored as the
+/// integer: MXNet's parser reads no other form, so the saved graph stays loadable there.
+fn canonical_ints(params: &[ParamSpec], attrs: &mut [(String, String)]) {
+    for (k, v) in attrs.iter_mut() {
+        let Some(p) = params.iter().find(|p| p.name == k.as_str()) else {
+            continue;
+        };
+        let ty = p.type_name();
+        if (ty.starts_with("int") || ty.starts_with("long")) && v.trim().parse::<i64>().is_err() {
+            if let Some(n) = parse_int(v) {
+                *v = n.to_string();
+            }
+        }
+    }
 }
 
 /// Input names of a configured op (`data`, `weight`, `bias`; `arg0..` for variadic ops).
@@ -167,8 +184,9 @@ impl Symbol {
         args: &[Symbol],
         kwargs: &[(String, Symbol)],
     ) -> Result<Symbol> {
-        let attrs = normalize_op_attrs(attrs)?;
+        let mut attrs = normalize_op_attrs(attrs)?;
         let def = registry().get(op_name)?;
+        canonical_ints(def.params(), &mut attrs);
         let op = def.create(&attrs)?;
         let variadic = matches!(def.inputs(), Inputs::Variadic { .. });
         if variadic && !kwargs.is_empty() {
