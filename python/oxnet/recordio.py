@@ -356,8 +356,26 @@ _ORIENT = {
 }
 
 
+def _jpeg_without_exif(buf):
+    """True for JPEG bytes whose header segments (before the scan) hold no EXIF block, so the
+    common case needs no second parse of the image."""
+    if buf[:2] != b"\xff\xd8":
+        return False
+    pos = 2
+    while pos + 4 <= len(buf) and buf[pos] == 0xFF:
+        marker = buf[pos + 1]
+        if marker == 0xDA:  # start of scan: no metadata segments follow
+            return True
+        if marker == 0xE1 and buf[pos + 4:pos + 10] == b"Exif\x00\x00":
+            return False
+        pos += 2 + int.from_bytes(buf[pos + 2:pos + 4], "big")
+    return False  # unusual layout: let Pillow look
+
+
 def _exif_orientation(buf):
     """The EXIF Orientation tag of encoded image bytes (1, upright, when there is none)."""
+    if _jpeg_without_exif(buf):
+        return 1
     from PIL import Image
     try:
         return int(Image.open(_io.BytesIO(buf)).getexif().get(0x0112, 1))
