@@ -982,6 +982,13 @@ def test_integral_float_int_params_are_stored_as_ints():
     assert fc.infer_shape(x=(2, 5))[1] == [(2, 3)]
     with pytest.raises(mx.MXNetError, match="num_hidden"):
         mx.sym.FullyConnected(x, num_hidden=3.5)
+    # the same for shapes: MXNet refuses kernel=(2.0, 2.0) and a '(2.0, 2.0)' in its JSON
+    conv = mx.sym.Convolution(x, kernel=(2.0, 2.0), stride=[1.0, 1], num_filter=2, name="c")
+    attrs = json.loads(conv.tojson())["nodes"][-1]["attrs"]
+    assert (attrs["kernel"], attrs["stride"]) == ("(2, 2)", "(1, 1)")
+    assert mx.sym.Convolution(x, kernel=(3.0,), num_filter=2).attr("kernel") == "(3,)"
+    assert mx.sym.Convolution(x, kernel=(2, 2), num_filter=2).attr("kernel") == "(2, 2)"
+    assert conv.infer_shape(x=(1, 1, 4, 4))[1] == [(1, 2, 3, 3)]
 
 
 def test_json_names_and_hints_are_mxnets():

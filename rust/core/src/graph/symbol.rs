@@ -7,7 +7,7 @@
 
 use super::node::{topo_order, Entry, Node};
 use crate::error::{Error, Result};
-use crate::op::params::{parse_int, ParamSpec};
+use crate::op::params::{parse_int, parse_ints, ParamSpec};
 use crate::op::{registry, Inputs, Operator};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -69,8 +69,9 @@ pub fn normalize_op_attrs(attrs: &[(String, String)]) -> Result<Vec<(String, Str
     Ok(out)
 }
 
-/// An integer parameter given as an integral float (`num_hidden=3.0`) is stored as the
-/// integer: MXNet's parser reads no other form, so the saved graph stays loadable there.
+/// An integer parameter given as an integral float (`num_hidden=3.0`, `kernel=(2.0, 2.0)`)
+/// is stored as the integer: MXNet's parser reads no other form, so the saved graph stays
+/// loadable there.
 fn canonical_ints(params: &[ParamSpec], attrs: &mut [(String, String)]) {
     for (k, v) in attrs.iter_mut() {
         let Some(p) = params.iter().find(|p| p.name == k.as_str()) else {
@@ -80,6 +81,21 @@ fn canonical_ints(params: &[ParamSpec], attrs: &mut [(String, String)]) {
         if (ty.starts_with("int") || ty.starts_with("long")) && v.trim().parse::<i64>().is_err() {
             if let Some(n) = parse_int(v) {
                 *v = n.to_string();
+            }
+        } else if ty.starts_with("Shape(tuple)")
+            || ty.starts_with("tuple of <int")
+            || ty.starts_with("tuple of <long")
+        {
+            let plain = v
+                .trim_matches(|c: char| "()[] ".contains(c))
+                .split(',')
+                .all(|t| t.trim().is_empty() || t.trim().parse::<i64>().is_ok());
+            if let (false, Some(ns)) = (plain, parse_ints(v)) {
+                let items: Vec<String> = ns.iter().map(i64::to_string).collect();
+                *v = match items.len() {
+                    1 => format!("({},)", items[0]),
+                    _ => format!("({})", items.join(", ")),
+                };
             }
         }
     }
