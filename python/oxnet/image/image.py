@@ -51,7 +51,7 @@ def _ret(arr, out):
 
 def _decode_np(buf, flag, to_rgb, fn):
     if flag not in (0, 1):
-        raise ValueError("%s: flag must be 0 (gray) or 1 (color), got %r" % (fn, flag))
+        raise MXNetError("%s: flag must be 0 (gray) or 1 (color), got %r" % (fn, flag))
     buf = bytes(buf)
     # libjpeg-turbo writes RGB itself: no channel swap (a copy, and another to make it
     # contiguous, 2 ms on a 500x375 photo)
