@@ -108,6 +108,30 @@ def test_grad_and_second_order():
     np.testing.assert_allclose(x.grad.asnumpy(), 6 * xv)
 
 
+def test_backward_through_a_constant_recorded_gradient_gives_zeros():
+    """d(radians)/dx = pi/180 and the third derivative of square do not depend on x: backward
+    from them writes zeros into x.grad (MXNet 1.9.1 printed [0. 0.] for both), where it used
+    to raise."""
+    for f, order in ((nd.radians, 2), (nd.square, 3), (lambda x: x * 3, 2)):
+        x = nd.array([0.3, 0.7])
+        x.attach_grad()
+        x.grad[:] = 5
+        with autograd.record():
+            g = f(x)
+            for _ in range(order - 1):
+                g = autograd.grad(g, x, head_grads=nd.ones((2,)), create_graph=True,
+                                  retain_graph=True)[0]
+        g.backward()
+        np.testing.assert_array_equal(x.grad.asnumpy(), [0.0, 0.0])
+    # the tie adds no term where the gradient does depend on x: d/dx (x^2)' = 2
+    x = nd.array([0.3, 0.7])
+    x.attach_grad()
+    with autograd.record():
+        g = autograd.grad(x * x, x, create_graph=True)[0]
+    g.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), [2.0, 2.0])
+
+
 def _first(out):
     return out[0] if isinstance(out, list) else out  # rrelu also returns its mask
 

@@ -253,6 +253,31 @@ pub fn backward(
     Ok(())
 }
 
+/// A recorded gradient that does not depend on its variable (a constant derivative, or none
+/// at all) is recorded as depending on it with a zero derivative: differentiating it again
+/// then gives zeros, as in MXNet, whose backward ops read their inputs, instead of an error.
+fn tied_to(v: NDArray, e: Option<Entry>, var: &Entry) -> Result<(NDArray, Option<Entry>)> {
+    let reaches = e.as_ref().is_some_and(|e| {
+        let target = node_ptr(&var.node);
+        topo_order(std::slice::from_ref(e))
+            .iter()
+            .any(|n| node_ptr(n) == target)
+    });
+    if reaches {
+        return Ok((v, e));
+    }
+    let x = var.node.value(var.index)?;
+    let op = crate::op::registry()
+        .get("_identity_with_attr_like_rhs")?
+        .create(&[])?;
+    let ins = [v, x];
+    let out = crate::op::invoke(&op, &ins, None, None)?;
+    let entry = record(&op, Vec::new(), &ins, &[e, Some(var.clone())], &out);
+    let value = out.into_iter().next();
+    let value = value.ok_or_else(|| Error::Internal("tied gradient has no output".into()))?;
+    Ok((value, entry.into_iter().next()))
+}
+
 /// `autograd.grad`: gradients of `heads` with respect to `variables` (entries of marked
 /// arrays), returned as new arrays; with `create_graph` they are recorded too (their entries
 /// are returned) so they can be differentiated again.
@@ -272,19 +297,23 @@ pub fn grad(
     let (values, entries) = evaluate_with(&computed, is_train, create_graph)?;
     let (mut vi, mut ei) = (values.into_iter(), entries.into_iter());
     for (g, var) in grads.iter().zip(variables) {
-        match g {
+        let (v, e) = match g {
             Some(_) => {
                 let v = vi
                     .next()
                     .ok_or_else(|| Error::Internal("missing gradient value".into()))?;
-                out.push((v, if create_graph { ei.next() } else { None }));
+                (v, if create_graph { ei.next() } else { None })
             }
             None => {
                 let x = var.node.value(var.index)?;
                 let z = crate::op::call_str("zeros_like", std::slice::from_ref(&x), &[])?;
-                out.push((z[0].clone(), None));
+                (z[0].clone(), None)
             }
-        }
+        };
+        out.push(match create_graph {
+            true => tied_to(v, e, var)?,
+            false => (v, None),
+        });
     }
     if !retain_graph {
         release(&graph);
