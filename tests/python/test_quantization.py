@@ -534,6 +534,29 @@ def test_quantize_ops_pass_the_data_shape_both_ways():
     assert shapes["z_output"] == (2, 8) and shapes["quantize_v20_output0"] == (2, 8)
 
 
+def test_uint8_quantized_residual_binds():
+    """The residual pattern quantize_model(quantized_dtype='uint8') makes: data feeds both its
+    uint8 quantize node and a float32 add. MXNet 1.9.1 infers, binds and runs it, printing
+    0.53149605 everywhere (0.03149606 from the conv alone)."""
+    data = mx.sym.Variable("data")
+    q = mx.sym.contrib.quantize_v2(data, out_type="uint8", name="data_quantize")
+    qconv = mx.sym.contrib.quantized_conv(
+        data=q[0], weight=mx.sym.Variable("w", dtype="int8"), min_data=q[1], max_data=q[2],
+        min_weight=mx.sym.Variable("wmin"), max_weight=mx.sym.Variable("wmax"),
+        kernel=(1, 1), num_filter=4, no_bias=True, name="qconv")
+    deq = mx.sym.contrib.dequantize(*mx.sym.contrib.requantize(*qconv))
+    out = mx.sym.elemwise_add(deq, data)
+    assert out.infer_shape(data=(2, 4, 5, 5))[1] == [(2, 4, 5, 5)]
+    ex = out.simple_bind(mx.cpu(), data=(2, 4, 5, 5), grad_req="null")
+    ex.arg_dict["data"][:] = 0.5
+    ex.arg_dict["w"][:] = 1
+    ex.arg_dict["wmin"][:] = -1
+    ex.arg_dict["wmax"][:] = 1
+    got = ex.forward()[0].asnumpy()
+    assert got.shape == (2, 4, 5, 5)
+    np.testing.assert_allclose(got, 0.53149605, rtol=1e-6)
+
+
 @pytest.mark.parametrize("quantized_dtype", ["int8", "auto"])
 def test_quantized_lstm_binds_and_tracks_fp32(quantized_dtype):
     # mx.rnn begin states are zeros((0, num_hidden)) feeding the quantized h2h layer: their

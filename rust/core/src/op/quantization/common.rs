@@ -237,6 +237,31 @@ pub fn type_partial(
     }
 }
 
+/// `partial`, plus output types that follow from the parameters alone (a quantize node's
+/// int8/uint8 and float32 ranges): set before the input's type is known, so a consumer that
+/// would otherwise guess (quantized_conv: int8) sees the real one first.
+pub fn with_output_types(
+    op: &'static str,
+    types: Vec<DType>,
+    partial: impl Fn(&mut [Option<DType>], &mut [Option<DType>]) -> Result<()>,
+) -> impl Fn(&mut [Option<DType>], &mut [Option<DType>]) -> Result<()> {
+    move |ins, outs| {
+        partial(ins, outs)?;
+        for (o, &t) in outs.iter_mut().zip(&types) {
+            match o {
+                Some(x) if *x != t => {
+                    return Err(Error::dtype(
+                        op,
+                        format!("output has dtype {x}, but the op produces {t}"),
+                    ))
+                }
+                _ => *o = Some(t),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A graph shape rule: the inputs at `ranges` and the outputs at `out_ranges` have shape (1,).
 pub fn range_shapes(
     ranges: Vec<usize>,

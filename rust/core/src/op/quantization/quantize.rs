@@ -6,7 +6,7 @@
 use super::common::{
     calib, calib_params, check_ranges, copy_bytes, data_and_range_shapes, dtype_of, load, map_into,
     out_type, qtype, range_desc, resolve_out_type, scalar, store, store_scalar, type_partial,
-    zero_grads,
+    with_output_types, zero_grads,
 };
 use super::range::{onednn_levels, real_range, round_saturate_for, QType};
 use crate::dtype::DType;
@@ -89,7 +89,11 @@ fn quantize(p: &Params) -> Result<Arc<dyn Operator>> {
             Ok(())
         },
     )
-    .with_type_partial(type_partial(QUANTIZE, vec![1, 2], rule))
+    .with_type_partial(with_output_types(
+        QUANTIZE,
+        vec![dtype_of(q), DType::F32, DType::F32],
+        type_partial(QUANTIZE, vec![1, 2], rule),
+    ))
     .with_shape_partial(data_and_range_shapes(vec![1, 2], vec![1, 2]))
     .with_grad(zero_grads);
     op.num_outputs = 3;
@@ -145,7 +149,11 @@ fn quantize_v2(p: &Params) -> Result<Arc<dyn Operator>> {
             Ok(())
         },
     )
-    .with_type_partial(type_partial(QUANTIZE_V2, vec![], rule))
+    .with_type_partial(with_output_types(
+        QUANTIZE_V2,
+        vec![dtype_of(q), DType::F32, DType::F32],
+        type_partial(QUANTIZE_V2, vec![], rule),
+    ))
     .with_shape_partial(data_and_range_shapes(vec![], vec![1, 2]))
     .with_grad(zero_grads);
     op.num_outputs = 3;
@@ -190,7 +198,11 @@ fn quantize_asym(p: &Params) -> Result<Arc<dyn Operator>> {
             Ok(())
         },
     )
-    .with_type_partial(type_partial(QUANTIZE_ASYM, vec![], rule))
+    .with_type_partial(with_output_types(
+        QUANTIZE_ASYM,
+        vec![DType::U8, DType::F32, DType::F32],
+        type_partial(QUANTIZE_ASYM, vec![], rule),
+    ))
     .with_shape_partial(data_and_range_shapes(vec![], vec![1, 2]))
     .with_grad(zero_grads);
     op.num_outputs = 3;
