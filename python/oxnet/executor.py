@@ -318,6 +318,7 @@ class Executor:
         self._storage = storage_rules.graph_outputs(
             sym, dict(zip(sym.list_arguments(), self.arg_arrays)))
         self.outputs = self._handle.outputs()
+        self._dynamic = self._handle.has_dynamic_outputs()
         if self._storage is not None:
             self.outputs = [sparse._wrap(o, st) for o, (st, _) in zip(self.outputs, self._storage)]
         self._arg_dict = self._grad_dict = self._aux_dict = self._output_dict = None
@@ -373,6 +374,10 @@ class Executor:
             self._handle.forward(bool(is_train))
         else:
             self._handle.forward_monitored(bool(is_train), self._monitor_all, self._monitor)
+        if self._dynamic:
+            # outputs whose shapes depend on values (boolean_mask) are new arrays each time
+            self.outputs = self._handle.outputs()
+            self._output_dict = None
         if self._storage is not None:
             self._keep_stored_entries()
         return self.outputs

@@ -275,10 +275,46 @@ def test_boolean_mask():
     assert C.boolean_mask(xi, mx.nd.array([1, 0, 1]), axis=1).dtype == np.int64
     with pytest.raises(mx.MXNetError, match="index must be 1-D"):
         C.boolean_mask(d, mx.nd.array([1, 0]))
-    # graphs cannot know the output shape (MXNet leaves it unknown)
+    # graphs cannot know the output shape before they run: MXNet 1.9.1 leaves it unknown
     s = mx.sym.contrib.boolean_mask(mx.sym.var("d"), mx.sym.var("m"))
-    with pytest.raises(mx.MXNetError, match="values of index"):
-        s.infer_shape(d=(3, 2), m=(3,))
+    with pytest.warns(UserWarning):
+        assert s.infer_shape(d=(3, 2), m=(3,)) == (None, None, None)
+    assert s.infer_shape_partial(d=(3, 2), m=(3,)) == ([(3, 2), (3,)], [()], [])
+
+
+def test_boolean_mask_in_a_bound_graph():
+    """A graph bound with bind learns boolean_mask's shape (and its consumers') in forward, and
+    each forward gives new output arrays; MXNet 1.9.1 printed these outputs and gradients
+    (data arange(9) as 3x3, index [0, 1, 1], head gradients of ones). With every index entry
+    set, the first output is numpy's on the whole array."""
+    d, m = mx.sym.var("data"), mx.sym.var("index")
+    out = mx.sym.contrib.boolean_mask(d, m)
+    full = np.arange(9.0).reshape(3, 3)
+    data = mx.nd.array(full)
+    cases = [
+        (out, [[[3, 4, 5], [6, 7, 8]]], [[0, 0, 0], [1, 1, 1], [1, 1, 1]], full),
+        (mx.sym.sum(out) * 2, [[66]], [[0, 0, 0], [2, 2, 2], [2, 2, 2]], [full.sum() * 2]),
+        (mx.sym.Group([out * 2, d + 1]),
+         [[[6, 8, 10], [12, 14, 16]], [[1, 2, 3], [4, 5, 6], [7, 8, 9]]],
+         [[1, 1, 1], [3, 3, 3], [3, 3, 3]], full * 2),
+    ]
+    for sym, want, want_grad, want_full in cases:
+        index = mx.nd.array([0, 1, 1])
+        g = mx.nd.zeros((3, 3))
+        ex = sym.bind(mx.cpu(), args={"data": data, "index": index}, args_grad={"data": g},
+                      grad_req={"data": "write", "index": "null"})
+        first = ex.forward(is_train=True)
+        for o, w in zip(ex.outputs, want):
+            np.testing.assert_array_equal(o.asnumpy(), w)
+        ex.backward([mx.nd.ones(o.shape) for o in ex.outputs])
+        np.testing.assert_array_equal(g.asnumpy(), want_grad)
+        index[:] = 1
+        ex.forward()
+        np.testing.assert_array_equal(ex.outputs[0].asnumpy(), want_full)
+        np.testing.assert_array_equal(first[0].asnumpy(), want[0])  # the earlier result stays
+        assert list(ex.output_dict) == sym.list_outputs()
+    with pytest.raises(mx.MXNetError, match="index must be 1-D"):
+        out.bind(mx.cpu(), args={"data": data, "index": mx.nd.array([1, 0])}).forward()
 
 
 def test_adaptive_avg_pooling():

@@ -96,20 +96,32 @@ pub struct Executor {
     fwd_bound: HashMap<usize, NDArray>,
     /// Heads that are variables (or repeated): copied into their output after forward.
     out_copies: Vec<(usize, usize)>,
+    /// Heads whose shapes only forward learns: their outputs are the arrays it computed.
+    dynamic_outs: Vec<(usize, usize)>,
     bwd: std::result::Result<Backward, Error>,
     values: Vec<Option<NDArray>>,
     slots: Slots,
 }
 
+/// An entry of the graph: (node address, output index).
+type EntryKey = (usize, usize);
+
 /// Shapes and dtypes of every entry, from the argument arrays (a forward pass of each op's
-/// inference, so wrong shapes are reported at bind with the op's own message).
+/// inference, so wrong shapes are reported at bind with the op's own message), and the
+/// entries whose shapes are known only when the graph runs (downstream of an op whose shape
+/// depends on values).
 fn infer_entries(
     heads: &[Entry],
-    known: &HashMap<(usize, usize), Desc>,
-) -> Result<HashMap<(usize, usize), Desc>> {
+    known: &HashMap<EntryKey, Desc>,
+) -> Result<(HashMap<EntryKey, Desc>, HashSet<EntryKey>)> {
     let mut descs = known.clone();
+    let mut dynamic = HashSet::new();
     for n in topo_order(heads) {
         let Some(op) = &n.op else { continue };
+        if n.inputs.iter().any(|e| dynamic.contains(&e.key())) {
+            dynamic.extend((0..n.num_outputs()).map(|i| n.entry(i).key()));
+            continue;
+        }
         let ins = n
             .inputs
             .iter()
@@ -122,14 +134,20 @@ fn infer_entries(
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let outs = op
-            .infer(&ins)
-            .map_err(|e| Error::shape(&format!("Error in operator {}", n.name), e.to_string()))?;
+        let outs = match op.infer(&ins) {
+            Err(_) if op.shape_needs_values() => {
+                dynamic.extend((0..n.num_outputs()).map(|i| n.entry(i).key()));
+                continue;
+            }
+            r => r.map_err(|e| {
+                Error::shape(&format!("Error in operator {}", n.name), e.to_string())
+            })?,
+        };
         for (i, d) in outs.into_iter().enumerate() {
             descs.insert(n.entry(i).key(), d);
         }
     }
-    Ok(descs)
+    Ok((descs, dynamic))
 }
 
 impl Executor {
@@ -184,7 +202,7 @@ impl Executor {
                 }
             }
         }
-        let descs = infer_entries(&heads, &known)?;
+        let (descs, dynamic) = infer_entries(&heads, &known)?;
         let ctx = args
             .first()
             .or(aux.first())
@@ -220,11 +238,22 @@ impl Executor {
         let mut outputs = Vec::with_capacity(heads.len());
         let mut fwd_bound = HashMap::new();
         let mut out_copies = Vec::new();
+        let mut dynamic_outs = Vec::new();
         for (i, h) in heads.iter().enumerate() {
+            let s = slots.slot(h);
+            if dynamic.contains(&h.key()) {
+                // Shape unknown until forward: an empty stand-in, replaced by what it computes.
+                dynamic_outs.push((s, i));
+                outputs.push(NDArray::empty(
+                    crate::shape::Shape::new(vec![0]),
+                    DType::F32,
+                    ctx,
+                )?);
+                continue;
+            }
             let d = descs
                 .get(&h.key())
                 .ok_or_else(|| Error::Internal("a head has no inferred shape".into()))?;
-            let s = slots.slot(h);
             let o = NDArray::empty(
                 d.shape.clone(),
                 d.dtype,
@@ -271,6 +300,7 @@ impl Executor {
             fwd,
             fwd_bound,
             out_copies,
+            dynamic_outs,
             bwd,
             values,
             slots,
@@ -418,8 +448,18 @@ impl Executor {
                     .ok_or_else(|| Error::Internal("an output was not computed".into()))?;
                 copy_into(&v, &self.outputs[i], None)?;
             }
+            for &(s, i) in &self.dynamic_outs {
+                self.outputs[i] = self.values[s]
+                    .clone()
+                    .ok_or_else(|| Error::Internal("an output was not computed".into()))?;
+            }
             Ok(())
         })
+    }
+
+    /// Whether forward replaces some outputs (their shapes depend on values).
+    pub fn has_dynamic_outputs(&self) -> bool {
+        !self.dynamic_outs.is_empty()
     }
 
     /// Runs the backward plan; `out_grads[i]` is the gradient of head i (ignored for loss

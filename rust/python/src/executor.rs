@@ -67,10 +67,15 @@ pub fn bind_executor(
 
 #[pymethods]
 impl PyExecutor {
-    /// The output arrays (bound once; every forward writes into them).
+    /// The output arrays (bound once; every forward writes into them, except into those whose
+    /// shapes depend on values: forward replaces them).
     fn outputs(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
         let outs = lock(&self.ex).outputs.clone();
         outs.into_iter().map(|a| wrap(py, a)).collect()
+    }
+
+    fn has_dynamic_outputs(&self) -> bool {
+        lock(&self.ex).has_dynamic_outputs()
     }
 
     #[pyo3(signature = (is_train=false))]

@@ -447,7 +447,8 @@ impl ShapeState<'_> {
             let (src, k) = srcs[j];
             ins[j].as_ref().is_some_and(shape_complete) || self.empty[src][k]
         };
-        if (0..ins.len()).all(known) {
+        // An op whose output shapes depend on values leaves them unknown here, as in MXNet.
+        if (0..ins.len()).all(known) && !op.shape_needs_values() {
             let descs: Vec<Desc> = ins
                 .iter()
                 .zip(&srcs)

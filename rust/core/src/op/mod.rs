@@ -142,6 +142,12 @@ pub trait Operator: Send + Sync {
     fn infer_values(&self, _inputs: &[NDArray]) -> Option<Result<Vec<Desc>>> {
         None
     }
+    /// True for ops whose output shapes only `infer_values` knows: a bound graph learns
+    /// them (and those of everything downstream) when it runs, as MXNet's dynamic-shape
+    /// executor does.
+    fn shape_needs_values(&self) -> bool {
+        false
+    }
     /// Where an op without inputs creates its outputs (`ctx` parameter).
     fn context(&self) -> Option<Context> {
         None

@@ -77,6 +77,9 @@ impl Operator for Renamed {
     fn infer_values(&self, inputs: &[NDArray]) -> Option<Result<Vec<Desc>>> {
         self.inner.infer_values(inputs)
     }
+    fn shape_needs_values(&self) -> bool {
+        self.inner.shape_needs_values()
+    }
     fn context(&self) -> Option<crate::context::Context> {
         self.inner.context()
     }

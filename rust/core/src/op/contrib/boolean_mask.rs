@@ -1,7 +1,7 @@
 //! `_contrib_boolean_mask(data, index, axis)`: the slices of `data` along `axis` whose `index`
 //! entry is non-zero. The output shape depends on the values of `index`, so `mx.nd` computes it
-//! at the call (waiting for `index`, as MXNet does) and graph shape inference reports that it
-//! cannot be known statically. The gradient scatters the head gradient back to the kept
+//! at the call (waiting for `index`, as MXNet does), graph shape inference reports that it
+//! cannot be known statically, and a bound graph learns it when it runs. The gradient scatters the head gradient back to the kept
 //! slices (zero elsewhere); `index` gets none.
 
 use crate::dtype::Element;
@@ -104,8 +104,11 @@ impl Operator for BooleanMask {
         Err(Error::shape(
             OP,
             "the output shape depends on the values of index, so it is known only when the op \
-             runs (call mx.nd.contrib.boolean_mask on arrays); graphs cannot infer it",
+             runs (on arrays, or in a graph bound with bind: not before its forward)",
         ))
+    }
+    fn shape_needs_values(&self) -> bool {
+        true
     }
     fn infer_values(&self, inputs: &[NDArray]) -> Option<Result<Vec<Desc>>> {
         let run = || -> Result<Vec<Desc>> {
