@@ -114,6 +114,43 @@ def test_convert_model_matches_mxnet(target, cast_optional):
         np.testing.assert_allclose(v.astype(np.float32).asnumpy(), args[k].asnumpy(), rtol=rtol)
 
 
+def test_cast_optional_params_decides_inputs_read_by_casts():
+    """The cases of MXNet 1.9.1's tests/python/gpu/test_contrib_amp.py::test_fp16_casting:
+    an input no inference decides takes the dtype of the casts reading it (an amp_multicast
+    of inputs only: float16), and the inputs' own __dtype__ attributes do not count. The
+    dtypes are those MXNet 1.9.1 bound."""
+    def bound(sym, **shapes):
+        return [np.dtype(a.dtype).name for a in sym.simple_bind(mx.cpu(), **shapes).arg_arrays]
+
+    def conv(sym, **kw):
+        return amp.convert_symbol(sym, cast_optional_params=True, **kw)
+
+    data = mx.sym.var("data")
+    f16, f32 = mx.sym.amp_cast(data, dtype="float16"), mx.sym.amp_cast(data, dtype="float32")
+    assert bound(conv(mx.sym.Group([f16, f32]), data_names=[]), data=(1, 2)) == ["float32"]
+    f16b = mx.sym.amp_cast(data, dtype="float16")
+    assert bound(conv(mx.sym.Group([f16, f16b]), data_names=[]), data=(1, 2)) == ["float16"]
+    d, d2 = mx.sym.var("data", dtype=np.float32), mx.sym.var("data2", dtype=np.float16)
+    assert bound(conv(mx.sym.amp_multicast(d, d2, num_outputs=2)),
+                 data=(1, 2), data2=(1, 2)) == ["float16", "float16"]
+    d3 = mx.sym.var("data3", dtype=np.float16)
+    added = mx.sym.amp_multicast(d, mx.sym.elemwise_add(d2, d3), num_outputs=2)
+    assert bound(conv(added, target_dtype_ops=[], fp32_ops=[]), data=(1, 2), data2=(1, 2),
+                 data3=(1, 2)) == ["float32", "float16", "float16"]
+    d16, d32, free = (mx.sym.var("data", dtype=np.float16), mx.sym.var("data2", dtype=np.float32),
+                      mx.sym.var("data3"))
+    assert bound(conv(mx.sym.amp_multicast(d16, d32, free, num_outputs=3), target_dtype_ops=[],
+                      fp32_ops=[]), data=(1, 2), data2=(1, 2), data3=(1, 2)) ==         ["float16", "float16", "float32"]
+    for first, second in ((d16, d32), (d, d2)):
+        group = mx.sym.Group([mx.sym.amp_multicast(first, second, num_outputs=2),
+                              mx.sym.amp_cast(first, dtype="float16")])
+        assert bound(conv(group, target_dtype_ops=[], fp32_ops=[]), data=(1, 2),
+                     data2=(1, 2)) == ["float16", "float16"]
+    # without cast_optional_params the attributes do not count either: MXNet stores both float32
+    plain = amp.convert_symbol(mx.sym.amp_multicast(d, d2, num_outputs=2))
+    assert [plain.attr_dict()[n]["__dtype__"] for n in ("data", "data2")] == ["0", "0"]
+
+
 # ------------------------------------------------------------------------------ numerics
 def _forward(sym, arrays, aux):
     ex = sym.bind(mx.cpu(), dict(arrays), aux_states=dict(aux), grad_req="null")

@@ -130,15 +130,22 @@ def convert_symbol(sym, target_dtype="float16", target_dtype_ops=None, fp32_ops=
     rewrite = _graph.ReducePrecision(target, target_ops, fp32, ls.WIDEST_TYPE_CASTS,
                                      conditional, excluded, data_names, cast_optional_params)
     graph = rewrite.run(json.loads(sym.tojson(remove_amp_cast=False)))
-    return _set_input_dtypes(graph, data_names, params)
+    return _set_input_dtypes(graph, data_names, params,
+                             _np_dtype_name(target) if cast_optional_params else None)
 
 
-def _set_input_dtypes(graph, data_names, params):
+def _set_input_dtypes(graph, data_names, params, optional_target=None):
     """MXNet records each parameter's dtype after the rewrite, as inference from float32 data
     gives it (float16 for parameters read uncast by a float16 op; float32 when nothing
-    decides)."""
+    decides); the inputs' own ``__dtype__`` attributes take no part in that inference. With
+    ``optional_target`` (cast_optional_params) an undecided input read by casts is decided
+    as MXNet's AMPInferUnknown pass decides it."""
     var_nodes = {n["name"]: n for n in graph["nodes"] if n["op"] == "null"}
-    sym = load_json(json.dumps(graph))
+    plain = json.loads(json.dumps(graph))
+    for n in plain["nodes"]:
+        if n["op"] == "null":
+            n.get("attrs", {}).pop("__dtype__", None)
+    sym = load_json(json.dumps(plain))
     given = {n: "float32" for n in data_names if n in var_nodes}
     try:
         args, _, auxs = sym.infer_type_partial(**given)
@@ -146,13 +153,16 @@ def _set_input_dtypes(graph, data_names, params):
         found.update(zip(sym.list_auxiliary_states(), auxs))
     except Exception:  # noqa: BLE001 - MXNet falls back to float32 where inference fails
         found = {}
+    found = {k: None if t is None else _np_dtype_name(t) for k, t in found.items()}
+    if optional_target is not None:
+        found = _infer_cast_inputs(graph["nodes"], found, optional_target)
     changed = False
     for name, node in var_nodes.items():
         node_attrs = node.setdefault("attrs", {})
         # without parameters named, MXNet refreshes only the __dtype__ already present
         if name in params or (not params and "__dtype__" in node_attrs):
             t = found.get(name)
-            flag = _DTYPE_FLAGS.get(_np_dtype_name(t), 0) if t is not None else 0
+            flag = _DTYPE_FLAGS.get(t, 0) if t is not None else 0
             if name in data_names:
                 flag = 0
             node_attrs["__dtype__"] = str(flag)
@@ -160,6 +170,31 @@ def _set_input_dtypes(graph, data_names, params):
         if not node_attrs:
             del node["attrs"]
     return load_json(json.dumps(graph)) if changed else sym
+
+
+def _infer_cast_inputs(nodes, found, target):
+    """The dtypes of undecided inputs from the casts reading them (MXNet's AMPInferUnknown):
+    an amp_cast's dtype, or the target dtype for an amp_multicast of inputs only; an input
+    two casts disagree on goes back to undecided. ``found``: {input name: dtype or None}."""
+    result, decided = dict(found), {}
+
+    def decide(name, dtype):
+        if name not in decided:
+            if result.get(name) is None:
+                decided[name] = result[name] = dtype
+        elif decided[name] != dtype:
+            result[name] = found.get(name)
+
+    for node in nodes:  # the graph's order: inputs before their readers, as MXNet visits
+        srcs = [nodes[e[0]] for e in node.get("inputs", [])]
+        if node["op"] == "amp_cast" and "dtype" in node.get("attrs", {}):
+            for src in srcs:
+                if src["op"] == "null":
+                    decide(src["name"], _np_dtype_name(node["attrs"]["dtype"]))
+        elif node["op"] == "amp_multicast" and all(src["op"] == "null" for src in srcs):
+            for src in srcs:
+                decide(src["name"], target)
+    return result
 
 
 def convert_model(sym, arg_params, aux_params, target_dtype="float16", target_dtype_ops=None,
