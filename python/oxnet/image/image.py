@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import ndarray as nd
 from .. import recordio
-from ..base import MXNetError
+from ..base import MXNetError, ValueAssertionError
 from ..io import _imgops
 
 __all__ = ["imread", "imdecode", "imresize", "scale_down", "copyMakeBorder", "resize_short",
@@ -652,7 +652,7 @@ def CreateAugmenter(data_shape, resize=0, rand_crop=False, rand_resize=False, ra
     crop_size = (data_shape[2], data_shape[1])
     if rand_resize:
         if not rand_crop:
-            raise ValueError("CreateAugmenter: rand_resize=True needs rand_crop=True")
+            raise ValueAssertionError("CreateAugmenter: rand_resize=True needs rand_crop=True")
         auglist.append(RandomSizedCropAug(crop_size, 0.08, (3.0 / 4.0, 4.0 / 3.0), inter_method))
     elif rand_crop:
         auglist.append(RandomCropAug(crop_size, inter_method))

@@ -19,11 +19,15 @@ import numpy as np
 
 from .. import ndarray as nd
 from .. import recordio
-from ..base import MXNetError
+from ..base import MXNetError, ValueAssertionError
 from ..io import DataBatch, DataIter
 from .image import CreateAugmenter, imdecode
 
 _LABEL_DTYPES = ("int32", "float32", "int64", "float64")
+
+
+class _LabelWidthError(MXNetError, ValueError):
+    """A sample's label count differs from label_width: MXNet raises ValueError there."""
 
 
 class ImageIter(DataIter):
@@ -38,9 +42,9 @@ class ImageIter(DataIter):
                  dtype="float32", last_batch_handle="pad", **kwargs):
         super().__init__(batch_size)
         if not (path_imgrec or path_imglist or isinstance(imglist, list)):
-            raise ValueError("ImageIter: give path_imgrec, path_imglist or imglist (a list)")
+            raise ValueAssertionError("ImageIter: give path_imgrec, path_imglist or imglist (a list)")
         if dtype not in _LABEL_DTYPES:
-            raise ValueError("ImageIter: dtype %r label not supported (one of %s)"
+            raise ValueAssertionError("ImageIter: dtype %r label not supported (one of %s)"
                              % (dtype, ", ".join(_LABEL_DTYPES)))
         if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError("ImageIter: batch_size must be a positive integer, got %r" % (batch_size,))
@@ -207,7 +211,7 @@ class ImageIter(DataIter):
             # MXNet assigns it to the batch's label row, which broadcasts one value.
             label = np.repeat(label, self.label_width)
         if label.size != self.label_width:
-            raise MXNetError("ImageIter: a sample has %d label(s), label_width is %d"
+            raise _LabelWidthError("ImageIter: a sample has %d label(s), label_width is %d"
                              % (label.size, self.label_width))
         return label[0] if self.label_width == 1 else label
 
