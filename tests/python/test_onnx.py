@@ -722,8 +722,9 @@ def test_export_unsupported_operator_names_op_and_node(tmp_path):
 def test_export_argument_errors(tmp_path):
     fc = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=3, name="fc")
     args, _ = _random_params(fc, {"data": (2, 4)})
-    with pytest.raises(ValueError, match="input shapes"):
-        mx.onnx.export_model(fc, args, [(2, 4), (2, 4)], np.float32, str(tmp_path / "x.onnx"))
+    with pytest.raises(ValueError, match="1 input shapes given for the 2 inputs"):
+        mx.onnx.export_model(mx.sym.var("a") + mx.sym.var("b"), {}, [(2, 4)], np.float32,
+                             str(tmp_path / "x.onnx"))
     with pytest.raises(ValueError, match="fc_weight"):  # a parameter missing from params
         mx.onnx.export_model(fc, {"fc_bias": args["fc_bias"]}, [(2, 4)], np.float32,
                              str(tmp_path / "x.onnx"))
@@ -741,14 +742,33 @@ def test_export_argument_errors(tmp_path):
         mx.onnx.export_model(fc, args, [(2, 4)], dynamic=True, dynamic_input_shapes=[(None,)])
 
 
+def test_export_in_shapes_as_mxnet_pairs_them(tmp_path):
+    # MXNet 1.9.1 pairs in_shapes with every variable but '<head>_label' and ignores extra
+    # shapes; its export of these keeps the graph inputs ['data', 'lbl'] and ['data'].
+    data = _data(4, 3)
+    out = mx.sym.LogisticRegressionOutput(mx.sym.var("data"), label=mx.sym.var("lbl"))
+    path = str(tmp_path / "lbl.onnx")
+    mx.onnx.export_model(out, {}, [(4, 3), (4, 3)], np.float32, path)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["data", "lbl"]
+    (got,) = sess.run(None, {"data": data, "lbl": np.zeros((4, 3), np.float32)})
+    np.testing.assert_allclose(got, 1 / (1 + np.exp(-data)), rtol=RTOL, atol=ATOL)
+    mx.onnx.export_model(out, {}, [(4, 3)], np.float32, path)  # the label dropped, as before
+    assert [i.name for i in onnx.load(path).graph.input] == ["data"]
+    out = mx.sym.relu(mx.sym.var("data"))
+    mx.onnx.export_model(out, {}, [(4, 3), (5,)], [np.float32, np.int32], path)
+    assert [i.name for i in onnx.load(path).graph.input] == ["data"]
+    np.testing.assert_array_equal(_run_onnx(path, {"data": data})[0], np.maximum(data, 0))
+
+
 def test_import_unsupported_operator(tmp_path):
     f32 = TensorProto.FLOAT
-    model = _onnx_model([helper.make_node("Hardmax", ["x"], ["y"], name="hm")],
-                        [helper.make_tensor_value_info("x", f32, [2, 3])],
-                        [helper.make_tensor_value_info("y", f32, [2, 3])], {}, 13)
+    model = _onnx_model([helper.make_node("Det", ["x"], ["y"], name="det")],
+                        [helper.make_tensor_value_info("x", f32, [2, 3, 3])],
+                        [helper.make_tensor_value_info("y", f32, [2])], {}, 13)
     path = str(tmp_path / "h.onnx")
     onnx.save(model, path)
-    with pytest.raises(mx.MXNetError, match="Hardmax.*hm"):
+    with pytest.raises(mx.MXNetError, match="Det.*det"):
         mx.contrib.onnx.import_model(path)
     with pytest.raises(NotImplementedError, match="import_model"):
         mx.contrib.onnx.import_to_gluon(path, mx.cpu())

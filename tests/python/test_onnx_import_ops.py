@@ -10,7 +10,8 @@ onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install on
 pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install onnxruntime)")
 from onnx import helper, TensorProto  # noqa: E402
 
-from test_onnx import RTOL, ATOL, _forward, _import_outputs, _onnx_model  # noqa: E402
+from test_onnx import (RTOL, ATOL, _forward, _import_outputs, _onnx_model,  # noqa: E402
+                       _run_onnx)
 
 N = helper.make_node
 F32 = TensorProto.FLOAT
@@ -88,6 +89,15 @@ CASES = [
     ("topk_opset9_attr", [N("TopK", ["x"], ["v", "i"], k=2, axis=0)], X, ["v", "i"], {}, 9),
     ("topk_opset10", [N("TopK", ["x", "k"], ["v", "i"], axis=-1)], X, ["v", "i"],
      {"k": _i64([1])}, 10),
+    # ---- Hardmax: 1 at the first maximum (ties included) along an axis
+    ("hardmax_default_axis", [N("Hardmax", ["x"], ["y"])], {"x": _ties(3, 4, 6)}, ["y"], {}, 13),
+    ("hardmax_axis1", [N("Hardmax", ["x"], ["y"], axis=1)], {"x": _ties(3, 4, 6)}, ["y"], {},
+     13),
+    ("hardmax_neg_axis", [N("Hardmax", ["x"], ["y"], axis=-3)], X, ["y"], {}, 13),
+    ("hardmax_opset11_2d", [N("Hardmax", ["x"], ["y"])], {"x": _ties(2, 3, 4, seed=1)}, ["y"],
+     {}, 11),
+    ("hardmax_opset11_axis0", [N("Hardmax", ["x"], ["y"], axis=0)], {"x": _ties(2, 3, 2)},
+     ["y"], {}, 11),
     # ---- logic: bool in and out, also fed by comparisons (MXNet's 0/1 floats)
     ("not", [N("Not", ["p"], ["y"])], {"p": _bools(3, 4)}, ["y"], {}, 13),
     ("and_broadcast", [N("And", ["p", "q"], ["y"])],
@@ -205,6 +215,9 @@ CASES = [
     ("range_int", [N("Range", ["s", "l", "d"], ["r"]), N("Identity", ["x"], ["x2"])],
      {"x": _rand(3)}, ["r", "x2"],
      {"s": _i64(10), "l": _i64(1), "d": _i64(-3)}, 13),
+    # ---- a static Shape as a graph output
+    ("shape_output", [N("Shape", ["x"], ["s"]), N("Identity", ["x"], ["x2"])], X, ["s", "x2"],
+     {}, 13),
     ("constant_of_shape", [N("ConstantOfShape", ["shp"], ["c"], value=onnx.numpy_helper.from_array(
         np.array([7], np.int64))), N("Identity", ["x"], ["x2"])],
      {"x": _rand(3)}, ["c", "x2"], {"shp": _i64([2, 3])}, 13),
@@ -348,3 +361,25 @@ def test_dynamic_operand_names_op_and_node(node, match, tmp_path):
     onnx.save(_model([node], inputs, list(node.output), dims={"x": ["N", 3]}), path)
     with pytest.raises(mx.MXNetError, match=match):
         mx.contrib.onnx.import_model(path)
+
+
+@pytest.mark.parametrize("op,noop,keep,out_shape", [
+    ("ReduceSumSquare", 0, 1, [1, 1, 1]), ("ReduceMax", 0, 0, []),
+    ("ReduceLogSum", 1, 0, [2, 3, 4])])
+def test_reduce_with_an_empty_axes_input(op, noop, keep, out_shape, tmp_path):
+    # Opset 18: a graph input of static shape [0] means all axes, or none with
+    # noop_with_empty_axes (then only the element-wise part applies).
+    inputs = {"x": _rand(2, 3, 4, low=0.5, high=2.0), "axes": np.zeros(0, np.int64)}
+    model = _onnx_model(
+        [N(op, ["x", "axes"], ["y"], keepdims=keep, noop_with_empty_axes=noop)],
+        [helper.make_tensor_value_info("x", F32, [2, 3, 4]),
+         helper.make_tensor_value_info("axes", TensorProto.INT64, [0])],
+        [helper.make_tensor_value_info("y", F32, out_shape)], {}, 18)
+    path = str(tmp_path / "r.onnx")
+    onnx.save(model, path)
+    (expected,) = _run_onnx(path, inputs)
+    sym, arg, aux = mx.contrib.onnx.import_model(path)
+    (got,) = _forward(sym, arg, aux, {"x": inputs["x"]})
+    # MXNet 1.x has no 0-d arrays: a full reduction without keepdims has shape (1,).
+    np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=RTOL, atol=ATOL)
+    assert got.shape == (expected.shape or (1,))

@@ -238,7 +238,9 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
     ``sym``/``params`` are a ``-symbol.json`` and a ``.params`` path, or a Symbol and a dict
     (keys with or without ``arg:``/``aux:``) or ``[arg_params, aux_params]``. ``in_shapes`` lists
     the data inputs' shapes in the order the symbol lists them (parameters and loss labels
-    excluded); ``in_types`` is one dtype or one per input. ``dynamic=True`` leaves the inputs'
+    excluded), or, paired as MXNet pairs them, of every variable but ``<last node>_label`` (a
+    label then stays a graph input; shapes beyond them are ignored); ``in_types`` is one dtype
+    or one per input. ``dynamic=True`` leaves the inputs'
     and outputs' dimensions symbolic (``dynamic_input_shapes`` may give them, ``None`` for a
     free dimension); the graph itself is still converted with the shapes of ``in_shapes``.
     ``input_type``/``input_shape`` are the old names of ``in_types``/``in_shapes``.
@@ -265,6 +267,19 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
     if isinstance(in_shapes, tuple) and in_shapes and isinstance(in_shapes[0], int):
         in_shapes = [in_shapes]
     in_shapes = [tuple(int(d) for d in s) for s in in_shapes]
+    nulls = [i for i, n in enumerate(nodes) if n["op"] == "null" and n["name"] not in params]
+    # MXNet's pairing: every variable but '<last node>_label', in order, extra shapes ignored.
+    # A loss label with a shape then stays a (data-free) graph input, as in MXNet's export.
+    mx_ids = [i for i in nulls if nodes[i]["name"] != nodes[-1]["name"] + "_label"]
+    shaped_labels = set()
+    if len(input_ids) < len(in_shapes) and len(mx_ids) <= len(in_shapes):
+        shaped_labels = labels.intersection(mx_ids)
+        labels -= shaped_labels
+        input_ids = mx_ids
+        input_names = [nodes[i]["name"] for i in input_ids]
+        in_shapes = in_shapes[:len(input_ids)]
+        if isinstance(in_types, (list, tuple)):
+            in_types = in_types[:len(input_ids)]
     if len(in_shapes) != len(input_names):
         raise ValueError("export_model: %d input shapes given for the %d inputs %s (every other "
                          "variable must be in params)" % (len(in_shapes), len(input_names),
@@ -363,7 +378,7 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
     heads = [tuple(h[:2]) for h in graph_json["heads"]]
     for i in input_ids:
         name = tensor[(i, 0)]
-        if name not in used and (i, 0) not in heads:
+        if name not in used and (i, 0) not in heads and i not in shaped_labels:
             continue
         k = input_ids.index(i)
         dims = in_shapes[k]

@@ -1,5 +1,5 @@
-"""ONNX -> MXNet converters: index search (ArgMax, TopK), boolean logic, composite activations,
-block rearrangement (DepthToSpace) and normalization by a norm."""
+"""ONNX -> MXNet converters: index search (ArgMax, TopK, Hardmax), boolean logic, composite
+activations, block rearrangement (DepthToSpace) and normalization by a norm."""
 import numpy as np
 
 from ... import symbol as S
@@ -39,6 +39,31 @@ def topk(im, node):
     out = S.topk(_sym(im, node, 0), k=k, axis=node.attr("axis", -1), ret_typ="both",
                  is_ascend=not node.attr("largest", 1), dtype="int64", name=node.name)
     return [out[0], out[1]]
+
+
+@register("Hardmax")
+def hardmax(im, node):
+    # 1 at the first maximum along the axis, 0 elsewhere (in the input's dtype): the maxima,
+    # kept where their running count along the axis is 1. Before opset 13 the axis is that
+    # of the input flattened to 2-D from ``axis`` on.
+    x = src = _sym(im, node, 0)
+    n = node.name
+    if im.opset < 13:
+        rank = im.rank(node, node.inputs[0])
+        axis = node.attr("axis", 1) % rank
+        if axis < rank - 1:
+            x = S.reshape(x, shape=(0,) * axis + (-1,), name=n + "_2d")
+        axis = -1
+    else:
+        axis = node.attr("axis", -1)
+    top = S.max(x, axis=axis, keepdims=True, name=n + "_max")
+    hit = S.broadcast_equal(x, top, name=n + "_hit")
+    first = _internal._equal_scalar(S.cumsum(hit, axis=axis, name=n + "_count"), scalar=1.0,
+                                    name=n + "_first")
+    if x is src:
+        return S.elemwise_mul(hit, first, name=n)
+    y = S.elemwise_mul(hit, first, name=n + "_flat")
+    return S.reshape_like(y, src, name=n)
 
 
 # ------------------------------------------------------------------------------ logic

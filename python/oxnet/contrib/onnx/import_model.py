@@ -84,10 +84,10 @@ class Importer:
     def sym(self, name):
         """The symbol of tensor ``name``; a parameter becomes a variable on first use."""
         if name not in self.syms:
-            if name in self.shape_of:
-                raise MXNetError("ONNX import: '%s' is the shape of '%s', which is not static; "
-                                 "only Reshape may take a dynamic shape" % (name,
-                                                                            self.shape_of[name]))
+            if name in self.shape_of:  # computed at run time (int64, as ONNX's Shape)
+                self.syms[name] = self.symbol.shape_array(self.sym(self.shape_of[name]),
+                                                          name=name)
+                return self.syms[name]
             if name not in self.params:
                 raise MXNetError("ONNX import: tensor '%s' is used before it is produced" % name)
             arr = self.params[name]

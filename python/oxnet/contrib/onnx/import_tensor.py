@@ -278,7 +278,11 @@ _NOOP = {"ReduceL1": "abs", "ReduceL2": "abs", "ReduceSumSquare": "square", "Red
 
 @register(*_REDUCE, "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp")
 def reduce(im, node):
-    axes = _axes(im, node)  # an attribute, or an input (ReduceSum 13+, all of them 18+)
+    axes_in = node.input(1) if "axes" not in node.attrs else None
+    if axes_in and not im.is_const(axes_in) and im.shape(axes_in) == (0,):
+        axes = ()  # a graph input known to be empty: all axes (or none, noop_with_empty_axes)
+    else:  # an attribute, or an input (ReduceSum 13+, all of them 18+)
+        axes = _axes(im, node)
     keep = bool(node.attr("keepdims", 1))
     x = _sym(im, node, 0)
     if not axes and node.attr("noop_with_empty_axes", 0):
