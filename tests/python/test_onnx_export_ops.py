@@ -194,8 +194,25 @@ CASES = [
      {"data": _data(2, 3, 8, 10), "rois": np.array(
          [[0, 0, 0, 9, 7], [1, 2, 4, 15, 13], [0, 5.5, 1.2, 12.3, 9.8], [1, 3, 3, 3, 3]],
          np.float32)}, False),
+    ("roi_align", lambda: mx.sym.Group([
+        mx.sym.contrib.ROIAlign(_v(), _v("rois"), pooled_size=(2, 3), spatial_scale=0.5),
+        mx.sym.contrib.ROIAlign(_v(), _v("rois"), pooled_size=(2, 2), spatial_scale=1.0,
+                                sample_ratio=2)]),
+     {"data": _data(2, 3, 8, 10), "rois": np.array(
+         [[0, 0, 0, 9, 7], [1, 2, 4, 15, 13], [0, 5.5, 1.2, 12.3, 9.8], [1, 3, 3, 3.5, 3.2]],
+         np.float32)}, False),
+    ("box_decode", lambda: mx.sym.Group([
+        mx.sym.contrib.box_decode(_v(), _v("anchors"), std0=0.1, std1=0.2, std2=0.3, std3=0.4,
+                                  clip=0.05, format="corner"),
+        mx.sym.contrib.box_decode(_v(), _v("anchors"), format="center")]),
+     {"data": _data(2, 5, 4) * 0.5,
+      "anchors": np.abs(_data(1, 5, 4, seed=2)) + np.array([0, 0, 1, 1], np.float32)}, False),
+    ("attention", lambda: mx.sym.Group([
+        mx.sym.contrib.div_sqrt_dim(_v()),
+        mx.sym.contrib.interleaved_matmul_selfatt_qk(_v(), heads=2),
+        mx.sym.contrib.interleaved_matmul_selfatt_valatt(_v(), _v("att"), heads=2)]),
+     {"data": _data(4, 2, 18), "att": _data(4, 4, 4, seed=2)}, False),
 ]
-
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_export_matches_executor(case, tmp_path):
@@ -211,7 +228,12 @@ def test_new_operators_are_listed():
                "repeat", "stack", "reverse", "flip", "one_hot", "depth_to_space",
                "space_to_depth", "shape_array", "size_array", "_zeros", "_ones", "_full",
                "_arange", "gather_nd", "slice_like", "reshape_like", "_linalg_gemm2",
-               "_split_v2", "SequenceMask", "SequenceReverse", "Crop", "ROIPooling"):
+               "_split_v2", "SequenceMask", "SequenceReverse", "Crop", "ROIPooling", "RNN",
+               "_rnn_param_concat", "_random_uniform", "_random_normal", "_random_uniform_like",
+               "_random_normal_like", "_sample_multinomial", "_contrib_ROIAlign",
+               "_contrib_box_decode", "_contrib_div_sqrt_dim",
+               "_contrib_interleaved_matmul_selfatt_qk",
+               "_contrib_interleaved_matmul_selfatt_valatt"):
         assert op in support, op
 
 
@@ -220,6 +242,11 @@ def test_new_operators_are_listed():
      [(2, 3)], "topk node 'tk'.*mask"),
     (lambda: mx.sym.linalg.gemm2(_v("a"), _v("b"), axis=-3, name="gm"),
      [(2, 3, 4), (4, 3, 5)], "_linalg_gemm2 node 'gm'.*axis"),
+    (lambda: mx.sym.RNN(_v(), _v("p"), _v("h0"), sequence_length=_v("len"), state_size=2,
+                        num_layers=1, mode="gru", use_sequence_length=True, name="seq_rnn"),
+     [(3, 2, 4), (48,), (1, 2, 2), (2,)], "RNN node 'seq_rnn'.*use_sequence_length"),
+    (lambda: mx.sym.sample_multinomial(_v(), shape=(2,), get_prob=True, name="draw"),
+     [(2, 3)], "_sample_multinomial node 'draw'.*get_prob"),
 ])
 def test_unsupported_parameters_name_op_and_node(build, inputs, match, tmp_path):
     with pytest.raises(mx.MXNetError, match=match):
@@ -249,3 +276,97 @@ def test_dynamic_batch(tmp_path):
     for e, g in zip(expected, _run_onnx(path, {"data": data})):
         assert (g.shape, g.dtype) == (e.shape, e.dtype)
         np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL)
+
+
+# RNN: (mode, num_layers, bidirectional); T=5, N=2, input 3, state 4, random flat parameters.
+RNNS = [(m, layers, bi) for m in ("lstm", "gru", "rnn_tanh", "rnn_relu")
+        for layers, bi in ((1, False), (2, True), (3, False))]
+
+
+@pytest.mark.parametrize("mode,layers,bidirectional", RNNS)
+def test_rnn_matches_executor(mode, layers, bidirectional, tmp_path):
+    states = [_v("h0")] + ([_v("c0")] if mode == "lstm" else [])
+    out = mx.sym.RNN(_v(), _v("p"), *states, state_size=4, num_layers=layers, mode=mode,
+                     bidirectional=bidirectional, state_outputs=True)
+    d = 2 if bidirectional else 1
+    inputs = {"data": _data(5, 2, 3), "h0": _data(layers * d, 2, 4, seed=2)}
+    if mode == "lstm":
+        inputs["c0"] = _data(layers * d, 2, 4, seed=3)
+    _check(out, inputs, tmp_path)
+    # Without state outputs, from parameters joined in the graph (Gluon's _rnn_param_concat).
+    first = mx.sym.var("p1", shape=(7,))
+    out = mx.sym.RNN(_v(), mx.sym._internal._rnn_param_concat(first, _v("p2"), dim=0,
+                                                                num_args=2),
+                     *states, state_size=4, num_layers=layers, mode=mode,
+                     bidirectional=bidirectional)
+    _check(out, inputs, tmp_path)
+
+
+# MXNet 1.9.1's outputs (printed) of 2-layer bidirectional RNNs: T=3, N=2, input 3, state 2,
+# parameters * 0.5, data, h0 (and c0) drawn in that order from RandomState(0).
+MXNET_RNN_OUT = {
+    "lstm": [[-0.176473, 0.265721, 0.076439, -0.283746, 0.029290, -0.087466, 0.043237,
+              -0.242347],
+             [-0.231801, 0.166784, 0.065175, -0.065204, 0.016257, -0.186707, 0.084241,
+              -0.145012],
+             [-0.186806, 0.112574, -0.050546, 0.160098, 0.002389, -0.139817, 0.189082,
+              0.082205]],
+    "gru": [[-0.730319, -0.179395, 0.758484, -0.345294, -0.246566, 0.427324, 0.090015,
+             -0.572210],
+            [-0.642444, 0.298193, 0.719790, -0.259623, -0.382826, 0.451104, -0.025766,
+             -0.543763],
+            [-0.501297, 0.149336, 0.706696, -0.136862, -0.540725, 0.531240, 0.142940,
+             -0.519143]],
+}
+MXNET_LSTM_STATE_C = [[-0.336971, 0.363083, -0.284897, -0.065858],
+                      [-0.386331, -0.178060, 0.860497, -0.294821],
+                      [-0.563713, 0.246249, 0.006180, -0.444390],
+                      [0.189068, -0.556357, 0.106622, -0.635009]]
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+def test_rnn_matches_mxnet(mode, tmp_path):
+    gates = {"lstm": 4, "gru": 3}[mode]
+    size = sum(2 * gates * 2 * (i + 2) + 2 * 2 * gates * 2 for i in (3, 4))
+    rng = np.random.RandomState(0)
+    params = {"p": mx.nd.array(rng.randn(size) * 0.5)}
+    inputs = {"data": rng.randn(3, 2, 3).astype(np.float32),
+              "h0": rng.randn(4, 2, 2).astype(np.float32)}
+    states = [_v("h0")]
+    if mode == "lstm":
+        inputs["c0"] = rng.randn(4, 2, 2).astype(np.float32)
+        states.append(_v("c0"))
+    out = mx.sym.RNN(_v(), _v("p"), *states, state_size=2, num_layers=2, mode=mode,
+                     bidirectional=True, state_outputs=True)
+    path = str(tmp_path / "rnn.onnx")
+    mx.onnx.export_model(out, params, [v.shape for v in inputs.values()], np.float32, path)
+    got = _run_onnx(path, inputs)
+    np.testing.assert_allclose(got[0].reshape(3, -1), MXNET_RNN_OUT[mode], atol=2e-6)
+    if mode == "lstm":
+        np.testing.assert_allclose(got[2].reshape(4, -1), MXNET_LSTM_STATE_C, atol=2e-6)
+
+
+def test_samplers(tmp_path):
+    # The draws differ from MXNet's: shapes, dtypes, ranges and moments.
+    probs = np.array([[0.1, 0.2, 0.7], [0.5, 0.5, 0.0]], np.float32)
+    out = mx.sym.Group([
+        mx.sym.random.uniform(low=2, high=3, shape=(300, 200)),
+        mx.sym.random.normal(loc=5, scale=2, shape=(300, 200), dtype="float64"),
+        mx.sym.random.uniform_like(_v("z"), low=-1, high=0),
+        mx.sym.random.normal_like(_v("z"), loc=1, scale=0.1),
+        mx.sym.sample_multinomial(_v("probs"), shape=(100, 40)),
+        mx.sym.sample_multinomial(mx.sym.slice_axis(_v("probs"), axis=0, begin=0, end=1),
+                                  shape=(7,), dtype="float32")])
+    inputs = {"z": np.zeros((200, 300), np.float32), "probs": probs}
+    path = str(tmp_path / "random.onnx")
+    mx.onnx.export_model(out, {}, [(200, 300), (2, 3)], np.float32, path)
+    u, n, ul, nl, m, m1 = _run_onnx(path, inputs)
+    expected = _forward(out, {}, {}, inputs)
+    for g, e in zip((u, n, ul, nl, m, m1), expected):
+        assert (g.shape, g.dtype) == (e.shape, e.dtype)
+    assert u.min() >= 2 and u.max() < 3 and abs(u.mean() - 2.5) < 0.01
+    assert abs(n.mean() - 5) < 0.03 and abs(n.std() - 2) < 0.03
+    assert ul.min() >= -1 and ul.max() < 0 and abs(nl.std() - 0.1) < 0.003
+    for row, p in zip(m, probs):  # each row drawn from its own probabilities
+        assert np.abs(np.bincount(row.ravel(), minlength=3) / row.size - p).max() < 0.03
+    assert set(np.unique(m1)) <= {0.0, 1.0, 2.0}

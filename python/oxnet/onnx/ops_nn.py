@@ -383,3 +383,180 @@ def roi_pooling(g, n):
     # Same rois layout (batch index, x1, y1, x2, y2) and rounding as ONNX's MaxRoiPool.
     g.add("MaxRoiPool", n.inputs[:2], n.outputs, pooled_shape=list(n.tuple("pooled_size")),
           spatial_scale=n.float("spatial_scale", 1.0))
+
+
+# MXNet mode -> (ONNX op, MXNet's gate blocks in ONNX's order): LSTM i,o,f,c from MXNet's
+# i,f,c,o; GRU z,r,n from r,z,n.
+_RNN_MODES = {"lstm": ("LSTM", [0, 3, 1, 2]), "gru": ("GRU", [1, 0, 2]),
+              "rnn_tanh": ("RNN", [0]), "rnn_relu": ("RNN", [0])}
+
+
+@register("RNN")
+def rnn(g, n):
+    # One ONNX LSTM/GRU/RNN node per layer. MXNet's flat parameter vector holds every
+    # (layer, direction)'s W (gates*H, in) and R (gates*H, H), then every one's two biases;
+    # they are sliced out in the graph, so the vector may be a parameter or a computed
+    # _rnn_param_concat. The time-major layout is ONNX's default.
+    for key in ("use_sequence_length", "projection_size", "lstm_state_clip_min",
+                "lstm_state_clip_max"):
+        if n.has(key) and n.str(key) not in ("False", "0"):
+            raise n.fail("%s=%s is not exported" % (key, n.str(key)))
+    mode = n.str("mode")
+    op, order = _RNN_MODES[mode]
+    gates, hidden = len(order), n.int("state_size")
+    layers, dirs = n.int("num_layers", 1), 2 if n.bool("bidirectional") else 1
+    param, states = n.inputs[1], n.inputs[2:]
+    perm = g.int64s(order, hint=n.name + "_gate_order")
+    rows = gates * hidden
+
+    def block(start, shape, hint):
+        """param[start:...] of ``shape`` (rows first) as (1, *shape) in ONNX's gate order."""
+        size = int(np.prod(shape))
+        flat = g.add("Slice", [param, g.int64s([start]), g.int64s([start + size])],
+                     hint=hint + "_flat")
+        y = g.add("Reshape", [flat, g.int64s([gates, -1])], hint=hint + "_gates")
+        y = g.add("Gather", [y, perm], hint=hint + "_order", axis=0)
+        return g.add("Reshape", [y, g.int64s([1] + shape)], hint=hint)
+
+    sizes = [n.in_shapes[0][2]] + [dirs * hidden] * (layers - 1)
+    w_at, b_at = 0, sum(dirs * rows * (s + hidden) for s in sizes)
+    y, h_outs, c_outs = n.inputs[0], [], []
+    for layer, size in enumerate(sizes):
+        ws, rs, bs = [], [], []
+        for d in range(dirs):
+            hint = "%s_l%d_d%d" % (n.name, layer, d)
+            ws.append(block(w_at, [rows, size], hint + "_W"))
+            rs.append(block(w_at + rows * size, [rows, hidden], hint + "_R"))
+            w_at += rows * (size + hidden)
+            bs.append(g.add("Concat", [block(b_at, [rows], hint + "_Wb"),
+                                       block(b_at + rows, [rows], hint + "_Rb")],
+                            hint=hint + "_B", axis=1))
+            b_at += 2 * rows
+        ins = [y]
+        for k, parts in (("W", ws), ("R", rs), ("B", bs)):
+            ins.append(parts[0] if dirs == 1 else g.add(
+                "Concat", parts, hint="%s_l%d_%s" % (n.name, layer, k), axis=0))
+        ins.append("")  # no sequence lengths
+        for s in states:  # this layer's initial states
+            ins.append(s if layers == 1 else g.add(
+                "Slice", [s, g.int64s([layer * dirs]), g.int64s([(layer + 1) * dirs])],
+                hint="%s_l%d_init" % (n.name, layer)))
+        outs = [g.unique("%s_l%d_%s" % (n.name, layer, k))
+                for k in ("y", "h", "c")[:1 + len(states)]]
+        extra = {"linear_before_reset": 1} if op == "GRU" else {}
+        if op == "RNN":
+            extra["activations"] = ["Relu" if mode == "rnn_relu" else "Tanh"] * dirs
+        seq, h, *c = g.add(op, ins, outs, hidden_size=hidden,
+                           direction="bidirectional" if dirs == 2 else "forward", **extra)
+        h_outs.append(h)
+        c_outs += c
+        # (T, D, N, H) -> MXNet's (T, N, D*H)
+        seq = g.add("Transpose", [seq], hint=seq + "_tnd", perm=[0, 2, 1, 3])
+        y = g.add("Reshape", [seq, g.int64s([0, 0, -1])],
+                  n.outputs[0] if layer == layers - 1 else None, hint=seq + "_seq")
+    for out, parts in zip(n.outputs[1:], (h_outs, c_outs)):
+        if layers > 1:
+            g.add("Concat", parts, out, axis=0)
+        else:
+            g.add("Identity", parts, out)
+
+
+@register("_contrib_ROIAlign")
+def roi_align(g, n):
+    # ONNX's RoiAlign (opset 13) samples as MXNet's aligned=False; its boxes and batch indices
+    # are separate inputs where MXNet's rois rows are (batch index, x1, y1, x2, y2).
+    if n.bool("position_sensitive") or n.bool("aligned"):
+        raise n.fail("position_sensitive=True and aligned=True are not exported")
+    rois = n.inputs[1]
+    idx = g.add("Slice", [rois, g.int64s([0]), g.int64s([1]), g.int64s([1])],
+                hint=n.name + "_batch_col")
+    idx = g.add("Reshape", [idx, g.int64s([-1])], hint=n.name + "_batch_f")
+    idx = g.add("Cast", [idx], hint=n.name + "_batch", to=7)  # INT64
+    boxes = g.add("Slice", [rois, g.int64s([1]), g.int64s([5]), g.int64s([1])],
+                  hint=n.name + "_boxes")
+    h, w = n.tuple("pooled_size")
+    g.add("RoiAlign", [n.inputs[0], boxes, idx], n.outputs, mode="avg", output_height=h,
+          output_width=w, sampling_ratio=max(n.int("sample_ratio", -1), 0),
+          spatial_scale=n.float("spatial_scale"))
+
+
+@register("_contrib_box_decode")
+def box_decode(g, n):
+    # Deltas (B, N, 4) scaled by std, applied to the anchors' centers and sizes; corner boxes
+    # out. Each coordinate is sliced with its axis kept, so that they broadcast and concat.
+    dt = n.in_dtypes[0]
+
+    def coord(x, k, hint):
+        return g.add("Slice", [x, g.int64s([k]), g.int64s([k + 1]), g.int64s([-1])],
+                     hint="%s_%s%d" % (n.name, hint, k))
+
+    def op(onnx_op, a, b, hint):
+        return g.add(onnx_op, [a, b], hint=n.name + "_" + hint)
+
+    def scalar(v, hint):
+        return g.const(v, dt, hint=n.name + "_" + hint)
+
+    a = [coord(n.inputs[1], k, "a") for k in range(4)]
+    half = scalar(0.5, "half")
+    if n.str("format", "center") == "corner":
+        aw, ah = op("Sub", a[2], a[0], "aw"), op("Sub", a[3], a[1], "ah")
+        ax = op("Add", a[0], op("Mul", aw, half, "aw2"), "ax")
+        ay = op("Add", a[1], op("Mul", ah, half, "ah2"), "ay")
+    else:
+        ax, ay, aw, ah = a
+    d = [op("Mul", coord(n.inputs[0], k, "d"), scalar(n.float("std%d" % k, 1.0), "std%d" % k),
+            "ds%d" % k) for k in range(4)]
+    ox, oy = op("Add", op("Mul", d[0], aw, "dx"), ax, "ox"), op("Add", op("Mul", d[1], ah, "dy"),
+                                                                 ay, "oy")
+    clip = n.float("clip", -1.0)
+    if clip > 0:
+        d[2], d[3] = (op("Min", x, scalar(clip, "clip"), "dclip%d" % k) for k, x in ((2, d[2]),
+                                                                                    (3, d[3])))
+    ow = op("Mul", op("Mul", g.add("Exp", [d[2]], hint=n.name + "_ew"), aw, "w"), half, "ow")
+    oh = op("Mul", op("Mul", g.add("Exp", [d[3]], hint=n.name + "_eh"), ah, "h"), half, "oh")
+    g.add("Concat", [op("Sub", ox, ow, "x1"), op("Sub", oy, oh, "y1"), op("Add", ox, ow, "x2"),
+                     op("Add", oy, oh, "y2")], n.outputs, axis=-1)
+
+
+# ------------------------------------------------------------------------------ attention
+@register("_contrib_div_sqrt_dim")
+def div_sqrt_dim(g, n):
+    scale = math.sqrt(n.in_shapes[0][-1])
+    g.add("Div", [n.inputs[0], g.const(scale, n.in_dtypes[0], hint=n.name + "_sqrt_dim")],
+          n.outputs)
+
+
+def _interleaved(g, n, x, k):
+    """Part k (0 queries, 1 keys, 2 values) of MXNet's interleaved (T, B, heads * 3 * d)
+    projections, as (B * heads, T, d)."""
+    heads = n.int("heads")
+    t = n.in_shapes[0][0]
+    y = g.add("Reshape", [x, g.int64s([0, 0, heads, 3, -1], hint=n.name + "_qkv_shape")],
+              hint=n.name + "_qkv")
+    y = g.add("Slice", [y, g.int64s([k]), g.int64s([k + 1]), g.int64s([3])],
+              hint=n.name + "_part")
+    y = g.add("Transpose", [y], hint=n.name + "_bhtd", perm=[1, 2, 0, 3, 4])
+    return g.add("Reshape", [y, g.int64s([-1, t, n.in_shapes[0][2] // heads // 3])],
+                 hint=n.name + "_heads")
+
+
+@register("_contrib_interleaved_matmul_selfatt_qk")
+def selfatt_qk(g, n):
+    # (q / sqrt(d)) @ k^T per batch and head: (B * heads, T, T).
+    q, k = _interleaved(g, n, n.inputs[0], 0), _interleaved(g, n, n.inputs[0], 1)
+    d = n.in_shapes[0][2] // n.int("heads") // 3
+    q = g.add("Div", [q, g.const(math.sqrt(d), n.in_dtypes[0], hint=n.name + "_sqrt_d")],
+              hint=n.name + "_q")
+    g.add("MatMul", [q, g.add("Transpose", [k], hint=n.name + "_kT", perm=[0, 2, 1])],
+          n.outputs)
+
+
+@register("_contrib_interleaved_matmul_selfatt_valatt")
+def selfatt_valatt(g, n):
+    # attention (B * heads, T, T) @ values, back to MXNet's (T, B, heads * d).
+    heads, (t, _, width) = n.int("heads"), n.in_shapes[0]
+    y = g.add("MatMul", [n.inputs[1], _interleaved(g, n, n.inputs[0], 2)], hint=n.name + "_av")
+    y = g.add("Reshape", [y, g.int64s([-1, heads, t, width // heads // 3])],
+              hint=n.name + "_bhtd")
+    y = g.add("Transpose", [y], hint=n.name + "_tbhd", perm=[2, 0, 1, 3])
+    g.add("Reshape", [y, g.int64s([0, 0, -1], hint=n.name + "_shape")], n.outputs)

@@ -189,7 +189,7 @@ def _reshape_target(g, n, codes):
     return g.add("Concat", pieces, hint=n.name + "_shape", axis=0)
 
 
-@register("Concat", "concat")
+@register("Concat", "concat", "_rnn_param_concat")
 def concat(g, n):
     g.add("Concat", n.inputs, n.outputs, axis=n.int("dim", 1))
 
@@ -526,6 +526,43 @@ def arange(g, n):
     values = start + (np.arange(int(np.prod(shape))) // repeat) * n.float("step", 1.0)
     array = values.reshape(shape).astype(n.out_dtypes[0])
     g.add("Constant", [], n.outputs, value=g.onnx.numpy_helper.from_array(array, n.name))
+
+
+# Samplers: the random draws differ from MXNet's, the distributions are the same.
+@register("_random_uniform", "_random_normal", "_random_uniform_like", "_random_normal_like")
+def random(g, n):
+    to = g.helper.np_dtype_to_tensor_dtype(np.dtype(n.out_dtypes[0]))
+    if "uniform" in n.op:
+        kw = dict(low=n.float("low", 0.0), high=n.float("high", 1.0))
+    else:
+        kw = dict(mean=n.float("loc", 0.0), scale=n.float("scale", 1.0))
+    onnx_op = "RandomUniform" if "uniform" in n.op else "RandomNormal"
+    if n.op.endswith("_like"):
+        g.add(onnx_op + "Like", [n.inputs[0]], n.outputs, dtype=to, **kw)
+    else:
+        g.add(onnx_op, [], n.outputs, dtype=to, shape=list(n.out_shapes[0]), **kw)
+
+
+@register("_sample_multinomial")
+def sample_multinomial(g, n):
+    # MXNet's rows are probabilities, ONNX's Multinomial reads log-probabilities of a 2-D
+    # batch and draws a flat sample_size per row (int32 or int64).
+    if n.bool("get_prob"):
+        raise n.fail("get_prob=True is not exported")
+    x = g.add("Log", [n.inputs[0]], hint=n.name + "_logp")
+    if len(n.in_shapes[0]) != 2:
+        x = g.add("Reshape", [x, g.int64s([-1, n.in_shapes[0][-1]], hint=n.name + "_2d")],
+                  hint=n.name + "_rows")
+    dt = np.dtype(n.out_dtypes[0])
+    kind = dt if dt in (np.int32, np.int64) else np.dtype(np.int64)
+    y = g.add("Multinomial", [x], hint=n.name + "_draws",
+              sample_size=int(np.prod(n.tuple("shape") or (1,))),
+              dtype=g.helper.np_dtype_to_tensor_dtype(kind))
+    shape = g.int64s(n.out_shapes[0], hint=n.name + "_shape")
+    if kind == dt:
+        g.add("Reshape", [y, shape], n.outputs)
+    else:
+        _cast_out(g, n, g.add("Reshape", [y, shape], hint=n.name + "_shaped"))
 
 
 @register("shape_array")
