@@ -55,6 +55,16 @@ def _ints(*shape, lo=-4, hi=5, seed=3, dtype=np.int32):
     return np.random.RandomState(seed).randint(lo, hi, size=shape).astype(dtype)
 
 
+def _detections(batch, n, seed=4):
+    """(batch, n, 6) rows of class id, score and corners (or center and size) that overlap."""
+    rng = np.random.RandomState(seed)
+    x = rng.rand(batch, n, 6).astype(np.float32)
+    x[..., 0] = rng.randint(0, 3, (batch, n))
+    x[..., 2:4] *= 10
+    x[..., 4:6] = x[..., 2:4] + 1 + 5 * rng.rand(batch, n, 2)
+    return x
+
+
 # (id, symbol builder, {input: array}, exact)
 CASES = [
     ("argmax_argmin", lambda: mx.sym.Group([
@@ -207,6 +217,16 @@ CASES = [
         mx.sym.contrib.box_decode(_v(), _v("anchors"), format="center")]),
      {"data": _data(2, 5, 4) * 0.5,
       "anchors": np.abs(_data(1, 5, 4, seed=2)) + np.array([0, 0, 1, 1], np.float32)}, False),
+    # rows (class id, score, x1, y1, x2, y2): oxnet's box_nms gives MXNet 1.9.1's results on
+    # these (checked once against it); the export must give box_nms's
+    ("box_nms", lambda: mx.sym.Group([
+        mx.sym.contrib.box_nms(_v("boxes")),
+        mx.sym.contrib.box_nms(_v("boxes"), topk=5, valid_thresh=0.3),
+        mx.sym.contrib.box_nms(_v("boxes"), id_index=0, force_suppress=False,
+                               overlap_thresh=0.3),
+        mx.sym.contrib.box_nms(_v("boxes"), id_index=0, topk=7, overlap_thresh=0.2,
+                               in_format="center", out_format="center")]),
+     {"boxes": _detections(2, 30)}, True),
     ("attention", lambda: mx.sym.Group([
         mx.sym.contrib.div_sqrt_dim(_v()),
         mx.sym.contrib.interleaved_matmul_selfatt_qk(_v(), heads=2),
@@ -231,7 +251,7 @@ def test_new_operators_are_listed():
                "_split_v2", "SequenceMask", "SequenceReverse", "Crop", "ROIPooling", "RNN",
                "_rnn_param_concat", "_random_uniform", "_random_normal", "_random_uniform_like",
                "_random_normal_like", "_sample_multinomial", "_contrib_ROIAlign",
-               "_contrib_box_decode", "_contrib_div_sqrt_dim",
+               "_contrib_box_decode", "_contrib_box_nms", "_contrib_div_sqrt_dim",
                "_contrib_interleaved_matmul_selfatt_qk",
                "_contrib_interleaved_matmul_selfatt_valatt"):
         assert op in support, op
@@ -247,6 +267,8 @@ def test_new_operators_are_listed():
      [(3, 2, 4), (48,), (1, 2, 2), (2,)], "RNN node 'seq_rnn'.*use_sequence_length"),
     (lambda: mx.sym.sample_multinomial(_v(), shape=(2,), get_prob=True, name="draw"),
      [(2, 3)], "_sample_multinomial node 'draw'.*get_prob"),
+    (lambda: mx.sym.contrib.box_nms(_v(), background_id=0, id_index=0, name="nms"),
+     [(2, 5, 6)], "_contrib_box_nms node 'nms'.*background_id"),
 ])
 def test_unsupported_parameters_name_op_and_node(build, inputs, match, tmp_path):
     with pytest.raises(mx.MXNetError, match=match):

@@ -147,7 +147,7 @@ class ExportGraph:
         return outputs[0] if len(outputs) == 1 else list(outputs)
 
     def initializer(self, name, array):
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array, order="C")  # a 0-d constant stays 0-d
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 

@@ -518,6 +518,74 @@ def box_decode(g, n):
                      op("Add", oy, oh, "y2")], n.outputs, axis=-1)
 
 
+@register("_contrib_box_nms")
+def box_nms(g, n):
+    # ONNX's NonMaxSuppression picks the boxes; MXNet's layout is rebuilt around it: per batch
+    # the kept rows (whole input rows) by descending score, then rows of -1. topk limits the
+    # candidates before suppression, as in MXNet, by masking the other scores; per-class
+    # suppression (id_index without force_suppress) shifts each class's boxes so far apart
+    # that boxes of different classes never overlap.
+    if n.int("background_id", -1) != -1:
+        raise n.fail("background_id is not exported")
+    if n.str("in_format", "corner") != n.str("out_format", "corner"):
+        raise n.fail("in_format and out_format must be the same")
+    dt, x, end = n.in_dtypes[0], n.inputs[0], np.iinfo(np.int64).max
+
+    def add(op, ins, hint, **kw):
+        return g.add(op, ins, hint=n.name + "_" + hint, **kw)
+
+    def add2(op, ins, hint, **kw):  # an op with two outputs
+        return g.add(op, ins, [g.unique(n.name + "_" + hint), g.unique(n.name + "_" + hint + "_i")],
+                     **kw)
+
+    def part(t, begin, stop, hint, axis=0):
+        return add("Slice", [t, g.int64s([begin]), g.int64s([stop]), g.int64s([axis])], hint)
+
+    shape = add("Shape", [x], "shape")
+    rows_cols = part(shape, -2, end, "last2")
+    data = add("Reshape", [x, add("Concat", [g.int64s([-1]), rows_cols], "shape3", axis=0)],
+               "data3")  # (B, N, K)
+    n_rows = part(rows_cols, 0, 1, "n")
+    center = n.str("in_format", "corner") == "center"
+    start = n.int("coord_start", 2)
+    boxes = part(data, start, start + 4, "boxes", -1)
+    score = n.int("score_index", 1)
+    scores = add("Transpose", [part(data, score, score + 1, "score", -1)], "scores",
+                 perm=[0, 2, 1])  # (B, 1, N)
+    id_index = n.int("id_index", -1)
+    if id_index >= 0 and not n.bool("force_suppress"):
+        span = add("ReduceMax", [add("Abs", [boxes], "abs")], "span", keepdims=0)
+        step = add("Add", [add("Mul", [span, g.const(2.0, dt)], "span2"), g.const(1.0, dt)],
+                   "step")
+        shift = add("Mul", [part(data, id_index, id_index + 1, "ids", -1), step], "shift")
+        which = g.const([1, 1, 0, 0] if center else [1, 1, 1, 1], dt, hint=n.name + "_which")
+        boxes = add("Add", [boxes, add("Mul", [shift, which], "shift4")], "class_boxes")
+    topk = n.int("topk", -1)
+    if topk > 0:
+        top, top_i = add2("TopK", [scores, add("Min", [g.int64s([topk]), n_rows], "k")], "top",
+                          axis=-1)
+        floor = add("Expand", [g.const(-np.inf, dt), add("Shape", [scores], "sshape")], "floor")
+        scores = add("ScatterElements", [floor, top_i, top], "topk_scores", axis=-1)
+    picked = add("NonMaxSuppression",
+                 [boxes, scores, n_rows, g.const([n.float("overlap_thresh", 0.5)], np.float32),
+                  g.const([n.float("valid_thresh", 0.0)], np.float32)],
+                 "picked", center_point_box=int(center))  # (M, 3): batch, class, box
+    where = add("Gather", [picked, g.int64s([0, 2])], "where", axis=1)
+    filler = add("Expand", [g.const(-1.0, dt),
+                            add("Concat", [g.int64s([1]), part(shape, -1, end, "k_cols")],
+                                "fshape", axis=0)], "filler")
+    kept = add("Concat", [add("GatherND", [data, where], "kept_rows"), filler], "kept", axis=0)
+    count = part(add("Shape", [picked], "pshape"), 0, 1, "count")
+    # (B, N) row numbers into `kept`: each picked box's at its place, the filler's elsewhere;
+    # sorted, a batch's picks come in NonMaxSuppression's (score) order, then the filler.
+    grid = add("Expand", [count, part(add("Shape", [data], "dshape"), 0, 2, "bn")], "grid")
+    order = add("Range", [g.const(0, np.int64), add("Squeeze", [count, g.int64s([0])], "m"),
+                          g.const(1, np.int64)], "order")
+    grid = add("ScatterND", [grid, where, order], "rows")
+    rows = add2("TopK", [grid, n_rows], "sorted", axis=-1, largest=0, sorted=1)[0]
+    g.add("Reshape", [add("Gather", [kept, rows], "out3", axis=0), shape], n.outputs[:1])
+
+
 # ------------------------------------------------------------------------------ attention
 @register("_contrib_div_sqrt_dim")
 def div_sqrt_dim(g, n):
