@@ -220,21 +220,27 @@ pub fn type_partial(
             }
         }
         let known: Option<Vec<DType>> = ins.iter().copied().collect();
-        if let Some(k) = known {
-            for (o, t) in outs.iter_mut().zip(rule(&k)?) {
-                match o {
-                    Some(x) if *x != t => {
-                        return Err(Error::dtype(
-                            op,
-                            format!("output has dtype {x}, but the op produces {t}"),
-                        ))
-                    }
-                    _ => *o = Some(t),
-                }
-            }
+        match known {
+            Some(k) => assign_outputs(op, outs, rule(&k)?),
+            None => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// Sets the output types to `types`, refusing ones already known otherwise.
+fn assign_outputs(op: &str, outs: &mut [Option<DType>], types: Vec<DType>) -> Result<()> {
+    for (o, t) in outs.iter_mut().zip(types) {
+        match o {
+            Some(x) if *x != t => {
+                return Err(Error::dtype(
+                    op,
+                    format!("output has dtype {x}, but the op produces {t}"),
+                ))
+            }
+            _ => *o = Some(t),
+        }
+    }
+    Ok(())
 }
 
 /// `partial`, plus output types that follow from the parameters alone (a quantize node's
@@ -247,18 +253,7 @@ pub fn with_output_types(
 ) -> impl Fn(&mut [Option<DType>], &mut [Option<DType>]) -> Result<()> {
     move |ins, outs| {
         partial(ins, outs)?;
-        for (o, &t) in outs.iter_mut().zip(&types) {
-            match o {
-                Some(x) if *x != t => {
-                    return Err(Error::dtype(
-                        op,
-                        format!("output has dtype {x}, but the op produces {t}"),
-                    ))
-                }
-                _ => *o = Some(t),
-            }
-        }
-        Ok(())
+        assign_outputs(op, outs, types.clone())
     }
 }
 
