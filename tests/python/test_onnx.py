@@ -230,9 +230,12 @@ OP_CASES = [
         mx.sym.dot(mx.sym.reshape(_v(), shape=(2, 2, 4)), _v("w")),
         mx.sym.batch_dot(_v("a"), _v("c")),
         mx.sym.batch_dot(_v("a"), _v("a"), transpose_b=True),
-        mx.sym.batch_dot(_v("c"), _v("c"), transpose_a=True)]),
+        mx.sym.batch_dot(_v("c"), _v("c"), transpose_a=True),
+        # more batch axes: the transposes swap the last two
+        mx.sym.batch_dot(_v("e"), _v("f"), transpose_a=True, transpose_b=True)]),
      {"data": _data(4, 4), "w": _data(4, 3, seed=2), "w2": _data(5, 4, seed=3),
-      "a": _data(2, 3, 4, seed=4), "c": _data(2, 4, 5, seed=5)}),
+      "a": _data(2, 3, 4, seed=4), "c": _data(2, 4, 5, seed=5),
+      "e": _data(2, 3, 4, 5, seed=6), "f": _data(2, 3, 6, 4, seed=7)}),
     ("lrn_upsampling", lambda: mx.sym.Group([
         mx.sym.LRN(_v(), nsize=3, alpha=1e-3, beta=0.7, knorm=1.5),
         mx.sym.UpSampling(_v(), scale=2, sample_type="nearest", num_args=1)]),
@@ -260,6 +263,11 @@ OP_CASES = [
         mx.sym.Pooling(_v(), kernel=(2, 2), stride=(3, 3), pool_type="max",
                        pooling_convention="full")]),
      {"data": _data(2, 2, 6, 6)}),
+    # the last 'full' window along the width holds no input: MXNet gives 0 there
+    ("pooling_full_empty_window", lambda: mx.sym.Pooling(
+        _v(), kernel=(3, 3), stride=(2, 4), pool_type="avg", pooling_convention="full",
+        count_include_pad=False),
+     {"data": _data(1, 2, 5, 8)}),
     ("copy_blockgrad_identity", lambda: mx.sym.Group([
         mx.sym.BlockGrad(_v()) + mx.sym.identity(_v()), mx.sym.make_loss(_v()),
         mx.sym.elemwise_mul(_v(), _v())]),
@@ -444,6 +452,18 @@ def test_export_keyword_forms(tmp_path):
                                rtol=RTOL, atol=ATOL)
     assert model.opset_import[0].version == mx.onnx.OPSET == 13
     assert "Convolution" in mx.onnx.get_operator_support()
+
+
+def test_export_from_a_file_of_no_parameters(tmp_path):
+    # what Gluon's export writes for a block without parameters: nd.load gives [] for it
+    sym = mx.sym.relu(mx.sym.var("data")) * 2
+    sym.save(str(tmp_path / "net-symbol.json"))
+    mx.nd.save(str(tmp_path / "net-0000.params"), {})
+    path = mx.onnx.export_model(str(tmp_path / "net-symbol.json"),
+                                str(tmp_path / "net-0000.params"), [(2, 3)], np.float32,
+                                str(tmp_path / "net.onnx"))
+    x = _data(2, 3)
+    np.testing.assert_allclose(_run_onnx(path, {"data": x})[0], np.maximum(x, 0) * 2)
 
 
 def test_dynamic_batch(tmp_path):

@@ -25,9 +25,10 @@ def _check(sym, inputs, tmp_path, exact=False):
     path = str(tmp_path / "model.onnx")
     mx.onnx.export_model(sym, dict(args, **aux), list(shapes.values()),
                          [inputs[k].dtype for k in shapes], path)
-    # An input whose shape alone is used (Crop's, slice_like's) is no graph input.
-    names = {i.name for i in ort.InferenceSession(path).get_inputs()}
-    got = _run_onnx(path, {k: inputs[k] for k in shapes if k in names})
+    # Every data input is a graph input, also one whose shape alone is used (slice_like's),
+    # as in MXNet's export.
+    assert [i.name for i in ort.InferenceSession(path).get_inputs()] == list(shapes)
+    got = _run_onnx(path, {k: inputs[k] for k in shapes})
     assert len(got) == len(expected)
     for i, (e, g) in enumerate(zip(expected, got)):
         assert (g.shape, g.dtype) == (e.shape, e.dtype), "output %d" % i

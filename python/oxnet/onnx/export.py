@@ -166,6 +166,8 @@ def _load_params(params):
         if not os.path.isfile(params):
             raise ValueError("params file %r does not exist" % params)
         params = nd.load(params)
+        if isinstance(params, list) and not params:
+            params = {}  # a file of no parameters (what Gluon saves for a parameter-free block)
     elif isinstance(params, (list, tuple)) and len(params) == 2:
         merged = {}
         merged.update(params[0] or {})
@@ -271,10 +273,8 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
     # MXNet's pairing: every variable but '<last node>_label', in order, extra shapes ignored.
     # A loss label with a shape then stays a (data-free) graph input, as in MXNet's export.
     mx_ids = [i for i in nulls if nodes[i]["name"] != nodes[-1]["name"] + "_label"]
-    shaped_labels = set()
     if len(input_ids) < len(in_shapes) and len(mx_ids) <= len(in_shapes):
-        shaped_labels = labels.intersection(mx_ids)
-        labels -= shaped_labels
+        labels -= set(mx_ids)
         input_ids = mx_ids
         input_names = [nodes[i]["name"] for i in input_ids]
         in_shapes = in_shapes[:len(input_ids)]
@@ -376,10 +376,10 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
 
     used = {x for nd_ in g.nodes for x in nd_.input}
     heads = [tuple(h[:2]) for h in graph_json["heads"]]
+    # Every data input is a graph input, as in MXNet's export, also one whose shape alone the
+    # graph uses (slice_like's, arange_like's): callers feed the inputs they exported with.
     for i in input_ids:
         name = tensor[(i, 0)]
-        if name not in used and (i, 0) not in heads and i not in shaped_labels:
-            continue
         k = input_ids.index(i)
         dims = in_shapes[k]
         if dynamic:

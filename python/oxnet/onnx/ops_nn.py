@@ -156,6 +156,23 @@ def pooling(g, n):
     elif pool == "avg":
         include = n.bool("count_include_pad", True)
         past = overhang if include and any(overhang) else end
+        if not include and not g.dynamic and any(e >= kk for e, kk in zip(end, kernel)):
+            # Some window holds no input (MXNet gives 0 there, ONNX 0/0): average the
+            # zero-padded input over whole windows, then rescale each output by its window's
+            # count of input elements, known from the shapes.
+            y = g.add("AveragePool", [_zero_pad(g, n, x, begin, end)], hint=n.name + "_avg",
+                      count_include_pad=1, **common)
+            counts = [np.array([max(0, min(o * st - b + kk, size) - max(o * st - b, 0))
+                                for o in range(out)])
+                      for b, st, kk, size, out in zip(begin, stride, kernel,
+                                                      n.in_shapes[0][2:], n.out_shapes[0][2:])]
+            count = counts[0]
+            for c in counts[1:]:
+                count = np.multiply.outer(count, c)
+            scale = np.where(count > 0, np.prod(kernel) / np.maximum(count, 1), 0)
+            g.add("Mul", [y, g.const(scale[None, None], n.in_dtypes[0], hint=n.name + "_scale")],
+                  n.outputs)
+            return
         if any(e >= kk for e, kk in zip(past, kernel)):
             raise n.fail("a window lies wholly outside the input, which ONNX cannot express")
         if include and any(overhang):

@@ -383,10 +383,15 @@ def dot(g, n):
 @register("batch_dot")
 def batch_dot(g, n):
     a, b = n.inputs[:2]
+    # transposes swap the last two axes, whatever the number of batch axes
     if n.bool("transpose_a"):
-        a = g.add("Transpose", [a], hint=n.name + "_aT", perm=[0, 2, 1])
+        rank = len(n.in_shapes[0])
+        a = g.add("Transpose", [a], hint=n.name + "_aT",
+                  perm=list(range(rank - 2)) + [rank - 1, rank - 2])
     if n.bool("transpose_b"):
-        b = g.add("Transpose", [b], hint=n.name + "_bT", perm=[0, 2, 1])
+        rank = len(n.in_shapes[1])
+        b = g.add("Transpose", [b], hint=n.name + "_bT",
+                  perm=list(range(rank - 2)) + [rank - 1, rank - 2])
     g.add("MatMul", [a, b], n.outputs)
 
 
