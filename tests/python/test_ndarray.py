@@ -591,6 +591,11 @@ def test_dlpack_capsules_share_the_array_memory():
                                   .asnumpy(), np.arange(6).reshape(2, 3))
     del y
     assert view.sum() == 15
+    # a capsule is used once: MXNet 1.9.1 asserts it, so the error is an AssertionError too
+    cap = mx.nd.to_dlpack_for_read(x)
+    mx.nd.from_dlpack(cap)
+    with pytest.raises(AssertionError, match="capsule was already used"):
+        mx.nd.from_dlpack(cap)
 
 
 def test_random_seeded():

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import _native
 from ..base import numeric_types, integer_types, MXNetError, bfloat16, _as_np_dtype, _np_dtype_name
+from ..base import ValueAssertionError
 from ..context import Context, current_context
 from . import _internal
 
@@ -1420,6 +1421,10 @@ def from_dlpack(dlpack):
         return _from_cuda_interface(cai, dev[1])
     try:
         a = np.from_dlpack(obj)
+    except ValueError as e:
+        if isinstance(obj, _Capsule):  # MXNet asserts that a capsule is still unused
+            raise ValueAssertionError("from_dlpack: the capsule was already used (%s)" % e) from e
+        raise
     except (TypeError, RuntimeError, BufferError) as e:
         raise TypeError("from_dlpack: cannot import %s: %s" % (type(dlpack).__name__, e)) from e
     mem = _EXPORTED.get(a.__array_interface__["data"][0]) if a.size else None
