@@ -9,7 +9,7 @@ import pickle
 import warnings
 
 from . import _native
-from .base import MXNetError, string_types, integer_types
+from .base import MXNetError, TypeAssertionError, ValueAssertionError, string_types, integer_types
 from .kvstore_base import KVStoreBase  # importing it also registers TestStore
 from .ndarray import NDArray, zeros
 from .ndarray.sparse import RowSparseNDArray
@@ -110,7 +110,7 @@ class KVStore(KVStoreBase):
                 raise OverflowError("key %d does not fit a C int" % key)
             key = int(key)
         else:
-            raise TypeError("unexpected type for keys: %s" % type(key))
+            raise TypeAssertionError("unexpected type for keys: %s" % type(key))
         if self._key_type is None:
             self._key_type = kt
         elif self._key_type is not kt:
@@ -126,7 +126,7 @@ class KVStore(KVStoreBase):
             if len(keys) != len(vals):
                 raise ValueError("%s: %d keys but %d values" % (what, len(keys), len(vals)))
             if len({type(k) for k in keys}) > 1:
-                raise TypeError("inconsistent types of keys detected.")
+                raise TypeAssertionError("inconsistent types of keys detected.")
         else:
             keys, vals = [key], [value]
         out = []
@@ -134,7 +134,8 @@ class KVStore(KVStoreBase):
             arrs = _as_list(v)
             for a in arrs:
                 if not isinstance(a, NDArray):
-                    raise TypeError("%s: values for key %r must be NDArrays, got %s" % (what, k, type(a).__name__))
+                    raise TypeAssertionError("%s: values for key %r must be NDArrays, got %s"
+                                         % (what, k, type(a).__name__))
             if not arrs:
                 raise ValueError("%s: no value given for key %r" % (what, k))
             out.append((self._check_key(k), arrs))
@@ -207,7 +208,7 @@ class KVStore(KVStoreBase):
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
         """Copies the stored value of each key into every array of `out`."""
         if out is None:
-            raise ValueError("pull: out is required (the arrays to copy the values into)")
+            raise ValueAssertionError("pull: out is required (the arrays to copy the values into)")
         pairs = self._pull_pairs(key, out, ignore_sparse)
         self._native.pull([k for k, _ in pairs], [outs for _, outs in pairs], priority)
 

@@ -37,7 +37,7 @@ import zlib
 import numpy as np
 
 from . import kvstore as _kvs
-from .base import MXNetError, string_types, bfloat16
+from .base import MXNetError, ValueAssertionError, string_types, bfloat16
 from .context import cpu
 from . import ndarray as nd
 from .ndarray.sparse import RowSparseNDArray
@@ -669,7 +669,7 @@ class KVStoreDist(_kvs.KVStore):
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
         """Copies the current value of each key into every array of `out`."""
         if out is None:
-            raise ValueError("pull: out is required (the arrays to copy the values into)")
+            raise ValueAssertionError("pull: out is required (the arrays to copy the values into)")
         self._sess.check_failures("kvstore %s pull" % self._type)
         for k, outs in self._pull_pairs(key, out, ignore_sparse):
             if k not in self._meta:

@@ -114,10 +114,17 @@ def test_bad_input():
         kv.push(3, mx.nd.ones((3, 3)))
     with pytest.raises(mx.MXNetError, match="shape mismatch"):
         kv.pull(3, out=mx.nd.zeros((4,)))
-    with pytest.raises(TypeError):
+    # MXNet 1.9.1 asserts these three: AssertionErrors here too (and TypeError/ValueError)
+    with pytest.raises(TypeError, match="must be NDArrays"):
         kv.push(3, np.ones(SHAPE))
-    with pytest.raises(ValueError):
+    with pytest.raises(AssertionError, match="must be NDArrays"):
+        kv.push(3, np.ones(SHAPE))
+    with pytest.raises(ValueError, match="out is required"):
         kv.pull(3)
+    with pytest.raises(AssertionError, match="out is required"):
+        kv.pull(3)
+    with pytest.raises(AssertionError, match="unexpected type for keys"):
+        kv.init(1.5, mx.nd.ones(SHAPE))
     with pytest.raises(ValueError, match="unknown kvstore type"):
         mx.kv.create("foo")
     with pytest.raises(TypeError):
