@@ -6,6 +6,8 @@ and returns the learning rate to use. Every scheduler supports a warmup phase fi
 import logging
 import math
 
+from .base import TypeAssertionError, ValueAssertionError
+
 __all__ = ["LRScheduler", "FactorScheduler", "MultiFactorScheduler", "PolyScheduler",
            "CosineScheduler"]
 
@@ -27,7 +29,7 @@ class LRScheduler(object):
 
     def __init__(self, base_lr=0.01, warmup_steps=0, warmup_begin_lr=0, warmup_mode='linear'):
         if not isinstance(warmup_steps, int):
-            raise TypeError("warmup_steps must be an int, got %r" % (warmup_steps,))
+            raise TypeAssertionError("warmup_steps must be an int, got %r" % (warmup_steps,))
         if warmup_steps < 0:
             raise ValueError("warmup_steps must be >= 0, got %d" % warmup_steps)
         if warmup_begin_lr > base_lr:
@@ -90,7 +92,7 @@ class MultiFactorScheduler(LRScheduler):
         super(MultiFactorScheduler, self).__init__(base_lr, warmup_steps, warmup_begin_lr,
                                                    warmup_mode)
         if not isinstance(step, list) or not step:
-            raise ValueError("step must be a non-empty list of ints, got %r" % (step,))
+            raise ValueAssertionError("step must be a non-empty list of ints, got %r" % (step,))
         for i, s in enumerate(step):
             if s < 1:
                 raise ValueError("every step must be >= 1, got %r" % (s,))
@@ -130,7 +132,7 @@ class PolyScheduler(LRScheduler):
                  warmup_begin_lr=0, warmup_mode='linear'):
         super(PolyScheduler, self).__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
         if not isinstance(max_update, int):
-            raise TypeError("max_update must be an int, got %r" % (max_update,))
+            raise TypeAssertionError("max_update must be an int, got %r" % (max_update,))
         if max_update < 1:
             raise ValueError("max_update must be >= 1, got %d" % max_update)
         self.power = pwr
@@ -156,7 +158,7 @@ class CosineScheduler(LRScheduler):
                  warmup_mode='linear'):
         super(CosineScheduler, self).__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
         if not isinstance(max_update, int):
-            raise TypeError("max_update must be an int, got %r" % (max_update,))
+            raise TypeAssertionError("max_update must be an int, got %r" % (max_update,))
         if max_update < 1:
             raise ValueError("max_update must be >= 1, got %d" % max_update)
         self.base_lr_orig = base_lr

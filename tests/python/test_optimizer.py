@@ -646,6 +646,13 @@ def test_scheduler_bad_args():
         mx.lr_scheduler.FactorScheduler(step=0)
     with pytest.raises(ValueError):
         mx.lr_scheduler.FactorScheduler(step=2, factor=2.0)
+    # MXNet 1.9.1 asserts these: AssertionErrors (and ValueError/TypeError) here
+    for bad in (lambda: mx.lr_scheduler.MultiFactorScheduler(step=8),
+                lambda: mx.lr_scheduler.PolyScheduler(max_update=2.5),
+                lambda: mx.lr_scheduler.CosineScheduler(max_update=2.5),
+                lambda: mx.lr_scheduler.FactorScheduler(step=2, warmup_steps=1.5)):
+        with pytest.raises(AssertionError, match="must be"):
+            bad()
 
 
 def test_sgd_list_update_matches_single():
