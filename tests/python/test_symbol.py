@@ -991,6 +991,17 @@ def test_integral_float_int_params_are_stored_as_ints():
     assert conv.infer_shape(x=(1, 1, 4, 4))[1] == [(1, 2, 3, 3)]
 
 
+def test_variable_shape_of_numpy_integers():
+    # numpy 2 writes np.int64(6) in a tuple's str: the attribute must read '(6, 1, 4, 4)', as
+    # MXNet 1.9.1 (on numpy 1) stores it, or inference never sees the shape
+    shape = tuple(np.array([6, 1, 4, 4]))
+    a = mx.sym.var("a", shape=shape)
+    assert a.attr("__shape__") == "(6, 1, 4, 4)"
+    both = mx.sym.concat(a, mx.sym.var("b", shape=shape), dim=1)
+    assert both.infer_shape() == ([(6, 1, 4, 4)] * 2, [(6, 2, 4, 4)], [])
+    assert json.loads(both.tojson())["nodes"][0]["attrs"]["__shape__"] == "(6, 1, 4, 4)"
+
+
 def test_json_names_and_hints_are_mxnets():
     """MXNet 1.9.1's JSON carries the canonical op names (`reverse`, `_np_cumsum`) whatever
     alias built the node; mx.sym.sparse.retain's nodes are `retain0`; Group takes create_fn."""

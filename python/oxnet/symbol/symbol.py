@@ -582,6 +582,14 @@ def _from_json(text):
 
 
 # ---------------------------------------------------------------------------- creators
+def _attr_str(value):
+    """``str(value)`` as MXNet writes it, numpy scalars in a tuple or list written as plain
+    numbers (numpy 2 writes ``np.int64(6)``, which no shape parser reads)."""
+    if isinstance(value, (tuple, list)):
+        value = type(value)(v.item() if isinstance(v, _np.generic) else v for v in value)
+    return str(value)
+
+
 def var(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, init=None,
         stype=None, profiler_scope=None, **kwargs):
     """Creates a symbolic variable (an input or parameter of a graph).
@@ -594,7 +602,7 @@ def var(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, ini
     attr = AttrScope.current.get(attr)
     attr = {} if attr is None else dict(attr)
     if shape is not None:
-        attr["__shape__"] = str(shape)
+        attr["__shape__"] = _attr_str(shape)
     if lr_mult is not None:
         attr["__lr_mult__"] = str(lr_mult)
     if wd_mult is not None:
@@ -614,7 +622,7 @@ def var(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, ini
         attr["__profiler_scope__"] = profiler_scope
     for k, v in kwargs.items():
         if k.startswith("__") and k.endswith("__"):
-            attr[k] = str(v)
+            attr[k] = _attr_str(v)
         else:
             raise ValueError("Attribute name=%s is not supported. Additional attributes must start "
                              "and end with double underscores, e.g, __yourattr__" % k)
