@@ -3,7 +3,7 @@
 //! element i before writing element i and only use raw pointers.
 
 use super::stream::{copy_bytes, store_fence, COPY_STREAM_MIN_BYTES};
-use super::{par_ranges, Ptr};
+use super::{par_ranges, widest, Ptr};
 use crate::dtype::Element;
 use crate::ndarray::NDArray;
 use crate::shape::broadcast_strides;
@@ -274,7 +274,7 @@ unsafe fn streamed<U: Copy>(o: *mut U, n: usize, fill: impl Fn(*mut U, usize, us
 }
 
 /// `o[i] = f(a[i])` for `i < n` over `par_ranges`, streamed when `stream`; with `WIDE`, the
-/// loop runs in its AVX2 build where the CPU has one.
+/// loop runs in its widest vector build the CPU has.
 ///
 /// # Safety
 /// As `map1`; with `stream`, `o` is disjoint from `a`.
@@ -300,7 +300,7 @@ unsafe fn par_map1<T: Copy, U: Copy, const WIDE: bool>(
     });
 }
 
-/// `map1`, through its AVX2 build when `WIDE` and the CPU has AVX2.
+/// `map1`, through its widest vector build when `WIDE`.
 #[inline(always)]
 unsafe fn map1_in<T: Copy, U: Copy, F: Fn(T) -> U, const WIDE: bool>(
     a: *const T,
@@ -308,54 +308,38 @@ unsafe fn map1_in<T: Copy, U: Copy, F: Fn(T) -> U, const WIDE: bool>(
     n: usize,
     f: F,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if WIDE && std::arch::is_x86_feature_detected!("avx2") {
-        return map1_avx2(a, o, n, f);
+    if WIDE {
+        widest(
+            #[inline(always)]
+            move || map1(a, o, n, f),
+        )
+    } else {
+        map1(a, o, n, f)
     }
-    map1(a, o, n, f)
 }
 
-/// The same loop compiled with AVX2: eight f32 lanes where the baseline x86-64 build has
-/// four. No fused multiply-adds (Rust never contracts `a * b + c`), so both builds round
-/// every operation alike and give bit-identical results.
-///
-/// # Safety
-/// As `map1`; the CPU has AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn map1_avx2<T: Copy, U: Copy, F: Fn(T) -> U>(a: *const T, o: *mut U, n: usize, f: F) {
-    map1(a, o, n, f)
-}
-
-/// `o[i] = f(a[i])` over the common length of two slices, on this thread, through the AVX2
-/// build where the CPU has it (for per-row passes of fused kernels).
+/// `o[i] = f(a[i])` over the common length of two slices, on this thread, through the widest
+/// vector build the CPU has (for per-row passes of fused kernels).
 pub fn map_slice<T: Copy, U: Copy>(a: &[T], o: &mut [U], f: impl Fn(T) -> U) {
     let n = a.len().min(o.len());
     // SAFETY: both hold n elements and, one borrowed shared and one exclusive, are distinct.
     unsafe { map1_in::<_, _, _, true>(a.as_ptr(), o.as_mut_ptr(), n, f) }
 }
 
-/// `o[k] = f(start + k)` on this thread, through the AVX2 build where the CPU has it.
+/// `o[k] = f(start + k)` on this thread, through the widest vector build the CPU has.
 pub fn fill_indexed<U: Copy>(o: &mut [U], start: usize, f: impl Fn(usize) -> U) {
+    // A function of its own: as its arguments, `o` is known not to alias `f`'s captures, which
+    // a closure capturing `o` would not tell LLVM (the loop stayed scalar).
     #[inline(always)]
-    fn fill<U, F: Fn(usize) -> U>(o: &mut [U], start: usize, f: F) {
+    fn fill<U>(o: &mut [U], start: usize, f: impl Fn(usize) -> U) {
         for (k, v) in o.iter_mut().enumerate() {
             *v = f(start + k);
         }
     }
-    /// # Safety
-    /// The CPU has AVX2.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn fill_avx2<U, F: Fn(usize) -> U>(o: &mut [U], start: usize, f: F) {
-        fill(o, start, f)
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: just checked.
-        return unsafe { fill_avx2(o, start, f) };
-    }
-    fill(o, start, f)
+    widest(
+        #[inline(always)]
+        move || fill(o, start, f),
+    )
 }
 
 /// `out = f(a, b)` with numpy broadcasting of `a` and `b` to `out`'s shape.
@@ -501,7 +485,7 @@ pub fn unary<T: Element, U: Element>(
 }
 
 /// `unary` for maps that compute far more than they move (exp, tanh, sigmoid): their loop
-/// also has an AVX2 build, picked at run time.
+/// also has AVX2 and AVX-512 builds, picked at run time.
 pub fn unary_wide<T: Element, U: Element>(
     a: &NDArray,
     out: &NDArray,
@@ -577,36 +561,63 @@ pub fn fill<T: Element>(out: &NDArray, v: T) {
 #[cfg(test)]
 mod tests {
     use crate::kernels::cpu::norm::{exp_f32, tanh_f32};
+    use crate::kernels::cpu::Simd;
 
-    /// The AVX2 build of a map must round exactly like the baseline one, or results would
-    /// depend on the machine.
+    /// The AVX2 and AVX-512 builds of a map must round exactly like the baseline one, or
+    /// results would depend on the machine.
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn wide_maps_are_bit_identical_to_baseline() {
+        use crate::kernels::cpu::norm::{erf_f32, ln_1p_f32, ln_f32};
+        use crate::kernels::cpu::trig::{cos_f32, sin_f32, tan_f32};
         if !std::arch::is_x86_feature_detected!("avx2") {
             eprintln!("skipped: this CPU has no AVX2 build to compare");
             return;
+        }
+        let builds: Vec<Simd> = [Simd::Avx2, Simd::Avx512]
+            .into_iter()
+            .filter(|&b| b == Simd::Avx2 || Simd::best() == Simd::Avx512)
+            .collect();
+        if builds.len() < 2 {
+            eprintln!("AVX-512 build not compared: this CPU lacks it");
         }
         let x: Vec<f32> = (0..100_003)
             .map(|i| (i as f32 - 50_000.0) * 2.1e-3)
             .chain([f32::NAN, f32::INFINITY, -0.0, 1e-30, 88.5, -103.0])
             .collect();
-        type Map = fn(f32) -> f32;
-        let maps: [(&str, Map); 3] = [
-            ("exp", exp_f32),
-            ("tanh", tanh_f32),
-            ("sigmoid", |v| 1.0 / (1.0 + exp_f32(-v))),
-        ];
-        for (name, f) in maps {
-            let (mut base, mut wide) = (vec![0f32; x.len()], vec![0f32; x.len()]);
-            // SAFETY: all three buffers hold x.len() elements; the CPU has AVX2.
-            unsafe {
-                super::map1(x.as_ptr(), base.as_mut_ptr(), x.len(), f);
-                super::map1_avx2(x.as_ptr(), wide.as_mut_ptr(), x.len(), f);
-            }
-            for (i, (b, w)) in base.iter().zip(&wide).enumerate() {
-                assert_eq!(b.to_bits(), w.to_bits(), "{name}({}) differs", x[i]);
+        // Generic, not through fn pointers: each build must inline (and vectorise) `f`.
+        fn compare(x: &[f32], builds: &[Simd], name: &str, f: impl Fn(f32) -> f32 + Copy) {
+            let n = x.len();
+            let mut base = vec![0f32; n];
+            // SAFETY: both buffers hold n elements.
+            unsafe { super::map1(x.as_ptr(), base.as_mut_ptr(), n, f) };
+            for &b in builds {
+                let mut wide = vec![0f32; n];
+                // SAFETY: as above; the CPU has build b.
+                unsafe {
+                    b.run(
+                        #[inline(always)]
+                        || super::map1(x.as_ptr(), wide.as_mut_ptr(), n, f),
+                    )
+                };
+                for (i, (u, w)) in base.iter().zip(&wide).enumerate() {
+                    assert_eq!(
+                        u.to_bits(),
+                        w.to_bits(),
+                        "{name}({}): {b:?} build differs",
+                        x[i]
+                    );
+                }
             }
         }
+        compare(&x, &builds, "exp", exp_f32);
+        compare(&x, &builds, "tanh", tanh_f32);
+        compare(&x, &builds, "sigmoid", |v| 1.0 / (1.0 + exp_f32(-v)));
+        compare(&x, &builds, "ln", ln_f32);
+        compare(&x, &builds, "ln_1p", ln_1p_f32);
+        compare(&x, &builds, "erf", erf_f32);
+        compare(&x, &builds, "sin", sin_f32);
+        compare(&x, &builds, "cos", cos_f32);
+        compare(&x, &builds, "tan", tan_f32);
     }
 }

@@ -44,6 +44,72 @@ impl<T> Ptr<T> {
     }
 }
 
+/// A vector instruction set a loop can be compiled for, picked at run time: the wheel targets
+/// baseline x86-64 (four f32 lanes), and compute-bound loops gain about 2x per doubling of
+/// lanes. No build contracts `a * b + c` into a fused multiply-add (Rust never does), so all
+/// round alike and give bit-identical results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Simd {
+    Base,
+    Avx2,
+    /// AVX-512 with the byte/word, double/quad and 256-bit-encoding extensions that every
+    /// AVX-512 server core since Skylake-SP and Zen 4 has.
+    Avx512,
+}
+
+impl Simd {
+    /// The widest this CPU runs.
+    #[inline(always)]
+    pub fn best() -> Simd {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx512f") && has!("avx512bw") && has!("avx512dq") && has!("avx512vl") {
+                return Simd::Avx512;
+            }
+            if has!("avx2") {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Base
+    }
+
+    /// Runs `f` compiled for this instruction set: `f` and what it inlines are built again
+    /// inside a function that enables it. Mark the closure `#[inline(always)]`: left a call,
+    /// it is built once, for the baseline, and the loop inside runs at baseline width.
+    ///
+    /// # Safety
+    /// The CPU supports `self` (it is `Simd::best()` or narrower).
+    #[inline(always)]
+    pub unsafe fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+            unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            match self {
+                Simd::Base => f(),
+                Simd::Avx2 => avx2(f),
+                Simd::Avx512 => avx512(f),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        f()
+    }
+}
+
+/// `f` in the widest build this CPU runs (see [`Simd::run`]).
+#[inline(always)]
+pub fn widest<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: `best` is supported by definition.
+    unsafe { Simd::best().run(f) }
+}
+
 /// Calls `f(begin, end)` over `[0, n)` in chunks, in parallel when `n * work` is large.
 pub fn par_ranges(n: usize, work_per_item: usize, f: impl Fn(usize, usize) + Sync + Send) {
     let total = n.saturating_mul(work_per_item.max(1));

@@ -3,7 +3,7 @@
 //! precise). Layouts are (outer, n, inner): the op's axis has n entries, `inner` contiguous
 //! elements follow each of them.
 
-use super::{par_ranges, Ptr};
+use super::{par_ranges, widest, Ptr};
 use crate::dtype::Element;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -401,6 +401,7 @@ fn column_blocks<C: Real>(
 const ROW_LANES: usize = 16;
 
 /// The largest of `xs` (non-empty), NaNs passed over unless the first is one.
+#[inline(always)]
 fn row_max<C: Real>(xs: &[C]) -> C {
     let mut acc = [xs[0]; ROW_LANES];
     let mut chunks = xs.chunks_exact(ROW_LANES);
@@ -446,28 +447,11 @@ pub fn softmax<I: Element, O: Element, C: Real>(
     if inner == 1 {
         par_ranges(outer, n * 8, |b, e| {
             let mut buf = vec![C::ZERO; n];
-            for o in b..e {
-                for (y, &x) in buf.iter_mut().zip(&src[o * n..(o + 1) * n]) {
-                    *y = C::of(x) * inv_t;
-                }
-                let m = row_max(&buf);
-                // SAFETY: row o of dst has n elements; tasks own disjoint rows.
-                let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(o * n), n) };
-                if log {
-                    let ls = row_sum(&buf, |y| (y - m).fexp()).ln();
-                    for (w, &y) in out.iter_mut().zip(&buf) {
-                        *w = ((y - m) - ls).to();
-                    }
-                } else {
-                    for y in buf.iter_mut() {
-                        *y = (*y - m).fexp();
-                    }
-                    let rs = C::ONE / row_sum(&buf, |y| y);
-                    for (w, &y) in out.iter_mut().zip(&buf) {
-                        *w = (y * rs).to();
-                    }
-                }
-            }
+            // The exp and the passes around it, compiled for the widest vectors there are.
+            widest(
+                #[inline(always)]
+                || softmax_rows(src, dst, b..e, n, inv_t, log, &mut buf),
+            );
         });
         return;
     }
@@ -528,6 +512,41 @@ pub fn softmax<I: Element, O: Element, C: Real>(
             }
         }
     });
+}
+
+/// Softmax of rows `rows` (of n contiguous elements each), `buf` a row of scratch.
+#[inline(always)]
+fn softmax_rows<I: Element, O: Element, C: Real>(
+    src: &[I],
+    dst: Ptr<O>,
+    rows: std::ops::Range<usize>,
+    n: usize,
+    inv_t: C,
+    log: bool,
+    buf: &mut [C],
+) {
+    for o in rows {
+        for (y, &x) in buf.iter_mut().zip(&src[o * n..(o + 1) * n]) {
+            *y = C::of(x) * inv_t;
+        }
+        let m = row_max(buf);
+        // SAFETY: row o of dst has n elements; tasks own disjoint rows.
+        let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(o * n), n) };
+        if log {
+            let ls = row_sum(buf, |y| (y - m).fexp()).ln();
+            for (w, &y) in out.iter_mut().zip(buf.iter()) {
+                *w = ((y - m) - ls).to();
+            }
+        } else {
+            for y in buf.iter_mut() {
+                *y = (*y - m).fexp();
+            }
+            let rs = C::ONE / row_sum(buf, |y| y);
+            for (w, &y) in out.iter_mut().zip(buf.iter()) {
+                *w = (y * rs).to();
+            }
+        }
+    }
 }
 
 /// Gradient of softmax from its output y (`inv_t` the inverse temperature):

@@ -4,7 +4,7 @@
 //! order, so a result never depends on the thread count.
 
 use super::halves::Half;
-use super::{par_ranges, Ptr};
+use super::{par_ranges, widest, Ptr};
 use crate::dtype::Element;
 use crate::runtime::rt;
 use half::f16;
@@ -119,6 +119,14 @@ const SUM_BLOCK: usize = 1024;
 /// f32 lanes add four at a time. The error stays near f64 accumulation's: each f32 partial
 /// holds at most 32 terms.
 fn sum_f32(xs: &[f32]) -> f64 {
+    widest(
+        #[inline(always)]
+        || sum_f32_in(xs),
+    )
+}
+
+#[inline(always)]
+fn sum_f32_in(xs: &[f32]) -> f64 {
     let mut wide = [0f64; LANES];
     let mut blocks = xs.chunks_exact(SUM_BLOCK);
     for b in &mut blocks {
@@ -323,6 +331,15 @@ impl<T: RedElem, const MAX: bool> Reducer<T> for Extreme<T, MAX> {
 /// element: f32 max of 1M on one core ran at 15-19 GB/s with the select, numpy's at 36-44.
 #[allow(clippy::eq_op)]
 fn extreme_lanes<T: RedElem, const MAX: bool>(xs: &[T], start: T) -> T {
+    widest(
+        #[inline(always)]
+        || extreme_lanes_in::<T, MAX>(xs, start),
+    )
+}
+
+#[allow(clippy::eq_op)]
+#[inline(always)]
+fn extreme_lanes_in<T: RedElem, const MAX: bool>(xs: &[T], start: T) -> T {
     let red = Extreme::<T, MAX> { start };
     let mut acc = [start; LANES];
     let mut nan = [0u32; LANES];
@@ -403,11 +420,16 @@ impl<T: RedElem, const MAX: bool> Reducer<T> for ArgExtreme<T, MAX> {
             f64::INFINITY
         });
         let m = T::extreme_run::<MAX>(xs, start);
-        let at = if m != m {
-            first_where(xs, |x| x != x)
-        } else {
-            first_where(xs, |x| x == m)
-        };
+        let at = widest(
+            #[inline(always)]
+            || {
+                if m != m {
+                    first_where(xs, |x| x != x)
+                } else {
+                    first_where(xs, |x| x == m)
+                }
+            },
+        );
         match at {
             Some(i) => (xs[i], j0 + i),
             None => self.init(),
