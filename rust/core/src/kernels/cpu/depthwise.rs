@@ -14,7 +14,7 @@
 //! planes of their output; weight gradient tasks own channel blocks and sum over the batch.
 
 use super::conv::{Geom, Real};
-use super::{par_ranges, Ptr};
+use super::{par_ranges, Ptr, Simd};
 
 /// Channels computed together: the width of one AVX2 register of f32.
 const L: usize = 8;
@@ -70,24 +70,12 @@ fn index(dims: [usize; 3], [z, y, x]: [usize; 3]) -> usize {
     (z * dims[1] + y) * dims[2] + x
 }
 
-/// Runs `f` in a function compiled for AVX2 where the CPU has it: the lane loops inlined into
-/// it become eight-wide instructions instead of pairs of four-wide SSE ones.
+/// Runs `f` in the AVX2 build where the CPU has one. The lane loops are written eight wide,
+/// one AVX2 register of f32; an AVX-512 build pairs them up with permutes and ran 3-4x slower.
 #[inline(always)]
-fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        /// # Safety
-        /// The CPU has AVX2.
-        #[target_feature(enable = "avx2")]
-        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: just checked.
-            return unsafe { avx2(f) };
-        }
-    }
-    f()
+fn lanes_build<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: no wider than the CPU's best.
+    unsafe { Simd::best().min(Simd::Avx2).run(f) }
 }
 
 /// `acc += a · b` lane by lane. Through values: with every load ahead of the store, the
@@ -334,27 +322,36 @@ pub fn forward<T: Real>(g: &Geom, x: &[T], w: &[T], bias: Option<&[T]>, y: &mut 
         g.n * blocks,
         L * m * g.k_len() * g.out_len(),
         |begin, end| {
-            with_avx2(|| {
-                let mut buf = vec![[T::ZERO; L]; lay.len()];
-                let mut row = vec![[T::ZERO; L]; ow];
-                for item in begin..end {
-                    let (i, b) = (item / blocks, Block::new(g, item % blocks));
-                    load(g, &lay, x, i, b, &mut buf);
-                    for j in 0..m {
-                        let taps = b.taps(g, w, j);
-                        let init =
-                            lanes_of(b.lanes, |k| bias.map_or(T::ZERO, |v| v[b.filter(g, k, j)]));
-                        for (oz, oy) in (0..od).flat_map(|oz| (0..oh).map(move |oy| (oz, oy))) {
-                            let at = (lay.row(g, oz, oy), g.stride[2]);
-                            correlate_row(&mut row, init, (&taps, &lay.taps), &buf, at);
-                            // SAFETY: the block's output planes of sample i belong to this task.
-                            unsafe {
-                                scatter_row(&row, b.lanes, yp, out_row(g, i, b, j, oz * oh + oy))
-                            };
+            lanes_build(
+                #[inline(always)]
+                || {
+                    let mut buf = vec![[T::ZERO; L]; lay.len()];
+                    let mut row = vec![[T::ZERO; L]; ow];
+                    for item in begin..end {
+                        let (i, b) = (item / blocks, Block::new(g, item % blocks));
+                        load(g, &lay, x, i, b, &mut buf);
+                        for j in 0..m {
+                            let taps = b.taps(g, w, j);
+                            let init = lanes_of(b.lanes, |k| {
+                                bias.map_or(T::ZERO, |v| v[b.filter(g, k, j)])
+                            });
+                            for (oz, oy) in (0..od).flat_map(|oz| (0..oh).map(move |oy| (oz, oy))) {
+                                let at = (lay.row(g, oz, oy), g.stride[2]);
+                                correlate_row(&mut row, init, (&taps, &lay.taps), &buf, at);
+                                // SAFETY: the block's output planes of sample i belong to this task.
+                                unsafe {
+                                    scatter_row(
+                                        &row,
+                                        b.lanes,
+                                        yp,
+                                        out_row(g, i, b, j, oz * oh + oy),
+                                    )
+                                };
+                            }
                         }
                     }
-                }
-            })
+                },
+            )
         },
     );
 }
@@ -368,23 +365,31 @@ pub fn backward_data<T: Real>(g: &Geom, dy: &[T], w: &[T], dx: &mut [T]) {
         g.n * blocks,
         L * m * g.k_len() * g.out_len(),
         |begin, end| {
-            with_avx2(|| {
-                let mut acc = vec![[T::ZERO; L]; lay.len()];
-                let mut row = vec![[T::ZERO; L]; ow];
-                for item in begin..end {
-                    let (i, b) = (item / blocks, Block::new(g, item % blocks));
-                    acc.fill([T::ZERO; L]);
-                    for j in 0..m {
-                        let taps = b.taps(g, w, j);
-                        for (oz, oy) in (0..od).flat_map(|oz| (0..oh).map(move |oy| (oz, oy))) {
-                            gather_row(&mut row, b.lanes, dy, out_row(g, i, b, j, oz * oh + oy));
-                            let at = (lay.row(g, oz, oy), g.stride[2]);
-                            scatter_taps(&mut acc, &row, (&taps, &lay.taps), at);
+            lanes_build(
+                #[inline(always)]
+                || {
+                    let mut acc = vec![[T::ZERO; L]; lay.len()];
+                    let mut row = vec![[T::ZERO; L]; ow];
+                    for item in begin..end {
+                        let (i, b) = (item / blocks, Block::new(g, item % blocks));
+                        acc.fill([T::ZERO; L]);
+                        for j in 0..m {
+                            let taps = b.taps(g, w, j);
+                            for (oz, oy) in (0..od).flat_map(|oz| (0..oh).map(move |oy| (oz, oy))) {
+                                gather_row(
+                                    &mut row,
+                                    b.lanes,
+                                    dy,
+                                    out_row(g, i, b, j, oz * oh + oy),
+                                );
+                                let at = (lay.row(g, oz, oy), g.stride[2]);
+                                scatter_taps(&mut acc, &row, (&taps, &lay.taps), at);
+                            }
                         }
+                        unload(g, &lay, &acc, i, b, dxp);
                     }
-                    unload(g, &lay, &acc, i, b, dxp);
-                }
-            })
+                },
+            )
         },
     );
 }
@@ -396,40 +401,48 @@ pub fn backward_weight<T: Real>(g: &Geom, dy: &[T], x: &[T], dw: &mut [T]) {
     let [od, oh, ow] = g.output;
     let dwp = Ptr(dw.as_mut_ptr());
     par_ranges(blocks, g.n * L * m * k_len * g.out_len(), |begin, end| {
-        with_avx2(|| {
-            let mut buf = vec![[T::ZERO; L]; lay.len()];
-            let mut row = vec![[T::ZERO; L]; ow];
-            let mut part = vec![[T::ZERO; L]; k_len];
-            let mut acc = vec![[0f64; L]; m * k_len];
-            for index in begin..end {
-                let b = Block::new(g, index);
-                acc.fill([0.0; L]);
-                for i in 0..g.n {
-                    load(g, &lay, x, i, b, &mut buf);
-                    for (j, acc) in acc.chunks_exact_mut(k_len).enumerate() {
-                        for (oz, oy) in (0..od).flat_map(|oz| (0..oh).map(move |oy| (oz, oy))) {
-                            gather_row(&mut row, b.lanes, dy, out_row(g, i, b, j, oz * oh + oy));
-                            let at = (lay.row(g, oz, oy), g.stride[2]);
-                            correlate_taps(&mut part, &row, &lay.taps, &buf, at);
-                            for (a, p) in acc.iter_mut().zip(&part) {
-                                for k in 0..L {
-                                    a[k] += p[k].to_f64();
+        lanes_build(
+            #[inline(always)]
+            || {
+                let mut buf = vec![[T::ZERO; L]; lay.len()];
+                let mut row = vec![[T::ZERO; L]; ow];
+                let mut part = vec![[T::ZERO; L]; k_len];
+                let mut acc = vec![[0f64; L]; m * k_len];
+                for index in begin..end {
+                    let b = Block::new(g, index);
+                    acc.fill([0.0; L]);
+                    for i in 0..g.n {
+                        load(g, &lay, x, i, b, &mut buf);
+                        for (j, acc) in acc.chunks_exact_mut(k_len).enumerate() {
+                            for (oz, oy) in (0..od).flat_map(|oz| (0..oh).map(move |oy| (oz, oy))) {
+                                gather_row(
+                                    &mut row,
+                                    b.lanes,
+                                    dy,
+                                    out_row(g, i, b, j, oz * oh + oy),
+                                );
+                                let at = (lay.row(g, oz, oy), g.stride[2]);
+                                correlate_taps(&mut part, &row, &lay.taps, &buf, at);
+                                for (a, p) in acc.iter_mut().zip(&part) {
+                                    for k in 0..L {
+                                        a[k] += p[k].to_f64();
+                                    }
                                 }
                             }
                         }
                     }
-                }
-                for (j, acc) in acc.chunks_exact(k_len).enumerate() {
-                    for k in 0..b.lanes {
-                        let first = b.filter(g, k, j) * k_len;
-                        for (t, a) in acc.iter().enumerate() {
-                            // SAFETY: the filters of the block's channels belong to this task.
-                            unsafe { *dwp.get().add(first + t) = T::from_f64(a[k]) };
+                    for (j, acc) in acc.chunks_exact(k_len).enumerate() {
+                        for k in 0..b.lanes {
+                            let first = b.filter(g, k, j) * k_len;
+                            for (t, a) in acc.iter().enumerate() {
+                                // SAFETY: the filters of the block's channels belong to this task.
+                                unsafe { *dwp.get().add(first + t) = T::from_f64(a[k]) };
+                            }
                         }
                     }
                 }
-            }
-        })
+            },
+        )
     });
 }
 

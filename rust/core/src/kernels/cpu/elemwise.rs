@@ -326,20 +326,29 @@ pub fn map_slice<T: Copy, U: Copy>(a: &[T], o: &mut [U], f: impl Fn(T) -> U) {
     unsafe { map1_in::<_, _, _, true>(a.as_ptr(), o.as_mut_ptr(), n, f) }
 }
 
-/// `o[k] = f(start + k)` on this thread, through the widest vector build the CPU has.
+/// `o[k] = f(start + k)` on this thread, through the AVX2 build where the CPU has it. Not
+/// through `widest`: from inside a closure the loop lost `o`'s no-alias guarantee, reloaded
+/// `f`'s captures per element and ran scalar (quantize 3-6x slower).
 pub fn fill_indexed<U: Copy>(o: &mut [U], start: usize, f: impl Fn(usize) -> U) {
-    // A function of its own: as its arguments, `o` is known not to alias `f`'s captures, which
-    // a closure capturing `o` would not tell LLVM (the loop stayed scalar).
     #[inline(always)]
-    fn fill<U>(o: &mut [U], start: usize, f: impl Fn(usize) -> U) {
+    fn fill<U, F: Fn(usize) -> U>(o: &mut [U], start: usize, f: F) {
         for (k, v) in o.iter_mut().enumerate() {
             *v = f(start + k);
         }
     }
-    widest(
-        #[inline(always)]
-        move || fill(o, start, f),
-    )
+    /// # Safety
+    /// The CPU has AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn fill_avx2<U, F: Fn(usize) -> U>(o: &mut [U], start: usize, f: F) {
+        fill(o, start, f)
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: just checked.
+        return unsafe { fill_avx2(o, start, f) };
+    }
+    fill(o, start, f)
 }
 
 /// `out = f(a, b)` with numpy broadcasting of `a` and `b` to `out`'s shape.

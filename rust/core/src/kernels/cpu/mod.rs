@@ -48,7 +48,8 @@ impl<T> Ptr<T> {
 /// baseline x86-64 (four f32 lanes), and compute-bound loops gain about 2x per doubling of
 /// lanes. No build contracts `a * b + c` into a fused multiply-add (Rust never does), so all
 /// round alike and give bit-identical results.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Ordered by width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Simd {
     Base,
     Avx2,
