@@ -359,6 +359,45 @@ pub fn binary<T: Element>(
     out: &NDArray,
     f: impl Fn(T, T) -> T + Sync + Send + Copy,
 ) {
+    binary_in::<T, false>(a, b, out, f)
+}
+
+/// `binary` for functions that compute far more than they move (gradients through exp or
+/// erf): operands of one shape, or one a scalar, go through the widest vector build.
+pub fn binary_wide<T: Element>(
+    a: &NDArray,
+    b: &NDArray,
+    out: &NDArray,
+    f: impl Fn(T, T) -> T + Sync + Send + Copy,
+) {
+    binary_in::<T, true>(a, b, out, f)
+}
+
+/// `zip2`, through its widest vector build when `WIDE`.
+#[inline(always)]
+unsafe fn zip2_in<T: Copy, F: Fn(T, T) -> T, const WIDE: bool>(
+    a: *const T,
+    b: *const T,
+    o: *mut T,
+    n: usize,
+    f: F,
+) {
+    if WIDE {
+        widest(
+            #[inline(always)]
+            move || zip2(a, b, o, n, f),
+        )
+    } else {
+        zip2(a, b, o, n, f)
+    }
+}
+
+fn binary_in<T: Element, const WIDE: bool>(
+    a: &NDArray,
+    b: &NDArray,
+    out: &NDArray,
+    f: impl Fn(T, T) -> T + Sync + Send + Copy,
+) {
     let n = out.size();
     if n == 0 {
         return;
@@ -379,9 +418,11 @@ pub fn binary<T: Element>(
             unsafe {
                 let (a, b, o) = (pa.get().add(s), pb.get().add(s), po.get().add(s));
                 if stream {
-                    streamed(o, e - s, |t, i, len| zip2(a.add(i), b.add(i), t, len, f));
+                    streamed(o, e - s, |t, i, len| {
+                        zip2_in::<_, _, WIDE>(a.add(i), b.add(i), t, len, f)
+                    });
                 } else {
-                    zip2(a, b, o, e - s, f)
+                    zip2_in::<_, _, WIDE>(a, b, o, e - s, f)
                 }
             }
         });
@@ -391,7 +432,7 @@ pub fn binary<T: Element>(
         // SAFETY: b has one element; a and out hold n.
         unsafe {
             let bv = *pb.get();
-            par_map1::<_, _, false>(pa, po, n, stream, move |x| f(x, bv));
+            par_map1::<_, _, WIDE>(pa, po, n, stream, move |x| f(x, bv));
         }
         return;
     }
@@ -399,7 +440,7 @@ pub fn binary<T: Element>(
         // SAFETY: a has one element; b and out hold n.
         unsafe {
             let av = *pa.get();
-            par_map1::<_, _, false>(pb, po, n, stream, move |y| f(av, y));
+            par_map1::<_, _, WIDE>(pb, po, n, stream, move |y| f(av, y));
         }
         return;
     }

@@ -247,11 +247,12 @@ pub fn map_real<T: Element, C: Real>(
 }
 
 /// `out = f(a, b)` for any float `T` with broadcasting, `f` computing in `C` as in
-/// [`map_real`].
+/// [`map_real`] (`wide` as there).
 pub fn zip_real<T: Element, C: Real>(
     a: &NDArray,
     b: &NDArray,
     out: &NDArray,
+    wide: bool,
     f: impl Fn(C, C) -> C + Sync + Send + Copy,
 ) {
     match T::DTYPE {
@@ -263,6 +264,13 @@ pub fn zip_real<T: Element, C: Real>(
             move |x, y| f(C::of(x), C::of(y)).to(),
         ),
         DType::BF16 => binary::<bf16>(
+            a,
+            b,
+            out,
+            #[inline(always)]
+            move |x, y| f(C::of(x), C::of(y)).to(),
+        ),
+        _ if wide => elemwise::binary_wide::<T>(
             a,
             b,
             out,

@@ -459,59 +459,79 @@ pub fn softmax<I: Element, O: Element, C: Real>(
     // is known, instead of computing it twice.
     let in_place = !log && std::any::TypeId::of::<O>() == std::any::TypeId::of::<C>();
     column_blocks(outer, n, inner, 2, |base, w, scratch: &mut [C]| {
-        let at = |j: usize| base + j * inner;
-        let (mx, sm) = scratch.split_at_mut(scratch.len() / 2);
-        let (mx, sm) = (&mut mx[..w], &mut sm[..w]);
-        mx.fill(C::c(f64::NEG_INFINITY));
-        sm.fill(C::ZERO);
-        for j in 0..n {
-            for (m, &x) in mx.iter_mut().zip(&src[at(j)..at(j) + w]) {
-                let y = C::of(x) * inv_t;
-                *m = if y > *m { y } else { *m };
-            }
-        }
-        for j in 0..n {
-            let xs = &src[at(j)..at(j) + w];
-            if in_place {
-                // SAFETY: O is C; these w columns of row j belong to this task only.
-                let ys =
-                    unsafe { std::slice::from_raw_parts_mut(dst.get().add(at(j)).cast::<C>(), w) };
-                for (((s, &m), &x), y) in sm.iter_mut().zip(mx.iter()).zip(xs).zip(ys) {
-                    *y = (C::of(x) * inv_t - m).fexp();
-                    *s = *s + *y;
-                }
-            } else {
-                for ((s, &m), &x) in sm.iter_mut().zip(mx.iter()).zip(xs) {
-                    *s = *s + (C::of(x) * inv_t - m).fexp();
-                }
-            }
-        }
-        for s in sm.iter_mut() {
-            *s = if log { s.ln() } else { C::ONE / *s };
-        }
-        for j in 0..n {
-            let xs = &src[at(j)..at(j) + w];
-            // SAFETY: these w columns of row j belong to this task only.
-            let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(at(j)), w) };
-            let (mx, sm) = (&*mx, &*sm);
-            let v = |m: C, x: I| C::of(x) * inv_t - m;
-            if in_place {
-                // SAFETY: O is C.
-                let ys = unsafe { &mut *(out as *mut [O] as *mut [C]) };
-                for (y, &s) in ys.iter_mut().zip(sm) {
-                    *y = *y * s;
-                }
-            } else if log {
-                for (((y, &m), &s), &x) in out.iter_mut().zip(mx).zip(sm).zip(xs) {
-                    *y = (v(m, x) - s).to();
-                }
-            } else {
-                for (((y, &m), &s), &x) in out.iter_mut().zip(mx).zip(sm).zip(xs) {
-                    *y = (v(m, x).fexp() * s).to();
-                }
-            }
-        }
+        widest(
+            #[inline(always)]
+            || softmax_columns(src, dst, base, w, n, inner, inv_t, log, in_place, scratch),
+        )
     });
+}
+
+/// Softmax of the `w` columns from `base` of one (outer) block, `scratch` two rows of `w`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn softmax_columns<I: Element, O: Element, C: Real>(
+    src: &[I],
+    dst: Ptr<O>,
+    base: usize,
+    w: usize,
+    n: usize,
+    inner: usize,
+    inv_t: C,
+    log: bool,
+    in_place: bool,
+    scratch: &mut [C],
+) {
+    let at = |j: usize| base + j * inner;
+    let (mx, sm) = scratch.split_at_mut(scratch.len() / 2);
+    let (mx, sm) = (&mut mx[..w], &mut sm[..w]);
+    mx.fill(C::c(f64::NEG_INFINITY));
+    sm.fill(C::ZERO);
+    for j in 0..n {
+        for (m, &x) in mx.iter_mut().zip(&src[at(j)..at(j) + w]) {
+            let y = C::of(x) * inv_t;
+            *m = if y > *m { y } else { *m };
+        }
+    }
+    for j in 0..n {
+        let xs = &src[at(j)..at(j) + w];
+        if in_place {
+            // SAFETY: O is C; these w columns of row j belong to this task only.
+            let ys = unsafe { std::slice::from_raw_parts_mut(dst.get().add(at(j)).cast::<C>(), w) };
+            for (((s, &m), &x), y) in sm.iter_mut().zip(mx.iter()).zip(xs).zip(ys) {
+                *y = (C::of(x) * inv_t - m).fexp();
+                *s = *s + *y;
+            }
+        } else {
+            for ((s, &m), &x) in sm.iter_mut().zip(mx.iter()).zip(xs) {
+                *s = *s + (C::of(x) * inv_t - m).fexp();
+            }
+        }
+    }
+    for s in sm.iter_mut() {
+        *s = if log { s.ln() } else { C::ONE / *s };
+    }
+    for j in 0..n {
+        let xs = &src[at(j)..at(j) + w];
+        // SAFETY: these w columns of row j belong to this task only.
+        let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(at(j)), w) };
+        let (mx, sm) = (&*mx, &*sm);
+        let v = |m: C, x: I| C::of(x) * inv_t - m;
+        if in_place {
+            // SAFETY: O is C.
+            let ys = unsafe { &mut *(out as *mut [O] as *mut [C]) };
+            for (y, &s) in ys.iter_mut().zip(sm) {
+                *y = *y * s;
+            }
+        } else if log {
+            for (((y, &m), &s), &x) in out.iter_mut().zip(mx).zip(sm).zip(xs) {
+                *y = (v(m, x) - s).to();
+            }
+        } else {
+            for (((y, &m), &s), &x) in out.iter_mut().zip(mx).zip(sm).zip(xs) {
+                *y = (v(m, x).fexp() * s).to();
+            }
+        }
+    }
 }
 
 /// Softmax of rows `rows` (of n contiguous elements each), `buf` a row of scratch.

@@ -89,12 +89,18 @@ fn act_forward<T: Element, C: Real>(act: Act, x: &NDArray, y: &NDArray) {
 /// dx from the head gradient and the forward output (input for softsign).
 fn act_backward<T: Element, C: Real>(act: Act, og: &NDArray, v: &NDArray, dx: &NDArray) {
     match act {
-        Act::Relu => zip_real::<T, C>(og, v, dx, |g, y| if y > C::ZERO { g } else { C::ZERO }),
-        Act::Sigmoid => zip_real::<T, C>(og, v, dx, |g, y| g * y * (C::ONE - y)),
-        Act::Tanh => zip_real::<T, C>(og, v, dx, |g, y| g * (C::ONE - y * y)),
+        Act::Relu => zip_real::<T, C>(
+            og,
+            v,
+            dx,
+            false,
+            |g, y| if y > C::ZERO { g } else { C::ZERO },
+        ),
+        Act::Sigmoid => zip_real::<T, C>(og, v, dx, false, |g, y| g * y * (C::ONE - y)),
+        Act::Tanh => zip_real::<T, C>(og, v, dx, false, |g, y| g * (C::ONE - y * y)),
         // d/dx log(1 + e^x) = sigmoid(x) = 1 - e^-y.
-        Act::SoftRelu => zip_real::<T, C>(og, v, dx, |g, y| g * (C::ONE - (-y).fexp())),
-        Act::SoftSign => zip_real::<T, C>(og, v, dx, |g, x| {
+        Act::SoftRelu => zip_real::<T, C>(og, v, dx, true, |g, y| g * (C::ONE - (-y).fexp())),
+        Act::SoftSign => zip_real::<T, C>(og, v, dx, false, |g, x| {
             let d = C::ONE + x.abs();
             g / (d * d)
         }),
@@ -651,6 +657,7 @@ fn backward_leaky(k: Leaky) -> Arc<dyn Operator> {
                             dy,
                             x,
                             dx,
+                            true,
                             #[inline(always)]
                             move |g, v| g * piece_deriv::<C, true>(p, v),
                         ),
@@ -658,6 +665,7 @@ fn backward_leaky(k: Leaky) -> Arc<dyn Operator> {
                             dy,
                             x,
                             dx,
+                            false,
                             #[inline(always)]
                             move |g, v| g * piece_deriv::<C, false>(p, v),
                         ),
@@ -665,6 +673,7 @@ fn backward_leaky(k: Leaky) -> Arc<dyn Operator> {
                             dy,
                             x,
                             dx,
+                            true,
                             #[inline(always)]
                             move |g, v| g * gelu_deriv(v),
                         ),
