@@ -669,5 +669,25 @@ mod tests {
         compare(&x, &builds, "sin", sin_f32);
         compare(&x, &builds, "cos", cos_f32);
         compare(&x, &builds, "tan", tan_f32);
+        // A two-operand map (softrelu's gradient) through zip2's builds.
+        let g: Vec<f32> = x.iter().rev().copied().collect();
+        let n = x.len();
+        let grad = |g: f32, y: f32| g * (1.0 - exp_f32(-y));
+        let mut base = vec![0f32; n];
+        // SAFETY: all buffers hold n elements; the CPU has each build run.
+        unsafe { super::zip2(g.as_ptr(), x.as_ptr(), base.as_mut_ptr(), n, grad) };
+        for &b in &builds {
+            let mut wide = vec![0f32; n];
+            // SAFETY: as above.
+            unsafe {
+                b.run(
+                    #[inline(always)]
+                    || super::zip2(g.as_ptr(), x.as_ptr(), wide.as_mut_ptr(), n, grad),
+                )
+            };
+            for (i, (u, w)) in base.iter().zip(&wide).enumerate() {
+                assert_eq!(u.to_bits(), w.to_bits(), "grad at {i}: {b:?} build differs");
+            }
+        }
     }
 }
