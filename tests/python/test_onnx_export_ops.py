@@ -387,7 +387,9 @@ def test_samplers(tmp_path):
     expected = _forward(out, {}, {}, inputs)
     for g, e in zip((u, n, ul, nl, m, m1), expected):
         assert (g.shape, g.dtype) == (e.shape, e.dtype)
-    assert u.min() >= 2 and u.max() < 3 and abs(u.mean() - 2.5) < 0.01
+    # onnxruntime draws unseeded, and low + (high - low) * r rounds to high in float32 for the
+    # largest r (about one run in a hundred): the upper bound is inclusive here.
+    assert u.min() >= 2 and u.max() <= 3 and abs(u.mean() - 2.5) < 0.01
     assert abs(n.mean() - 5) < 0.03 and abs(n.std() - 2) < 0.03
     assert ul.min() >= -1 and ul.max() < 0 and abs(nl.std() - 0.1) < 0.003
     for row, p in zip(m, probs):  # each row drawn from its own probabilities
