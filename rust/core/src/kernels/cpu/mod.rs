@@ -47,8 +47,7 @@ impl<T> Ptr<T> {
 /// A vector instruction set a loop can be compiled for, picked at run time: the wheel targets
 /// baseline x86-64 (four f32 lanes), and compute-bound loops gain about 2x per doubling of
 /// lanes. No build contracts `a * b + c` into a fused multiply-add (Rust never does), so all
-/// round alike and give bit-identical results.
-/// Ordered by width.
+/// round alike and give bit-identical results. The variants are ordered by width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Simd {
     Base,

@@ -116,8 +116,8 @@ const SUM_BLOCK: usize = 1024;
 
 /// A sum of f32 that adds in f32 inside short blocks and in f64 across them. Widening every
 /// element held a one-core sum of 1M to ~21 GB/s (a conversion per two elements without AVX);
-/// f32 lanes add four at a time. The error stays near f64 accumulation's: each f32 partial
-/// holds at most 32 terms.
+/// f32 lanes add a vector register at a time (in the widest build). The error stays near f64
+/// accumulation's: each f32 partial holds at most 32 terms.
 fn sum_f32(xs: &[f32]) -> f64 {
     widest(
         #[inline(always)]
@@ -329,7 +329,6 @@ impl<T: RedElem, const MAX: bool> Reducer<T> for Extreme<T, MAX> {
 /// The default `RedElem::extreme_run`. Lanes keep the plain compare-and-select (a single
 /// max/min instruction for floats) and a separate NaN flag, instead of a NaN-aware select per
 /// element: f32 max of 1M on one core ran at 15-19 GB/s with the select, numpy's at 36-44.
-#[allow(clippy::eq_op)]
 fn extreme_lanes<T: RedElem, const MAX: bool>(xs: &[T], start: T) -> T {
     widest(
         #[inline(always)]
