@@ -351,13 +351,28 @@ impl Plan {
                     Some(Ok(o)) => o,
                     Some(Err(e)) if !self.copy_misfits => return Err(e),
                     _ => {
-                        let mut alloc = |d: &Desc, ctx: Context| match recycler.as_mut() {
-                            Some(r) => r.alloc(d, ctx),
-                            None => NDArray::empty(d.shape.clone(), d.dtype, ctx),
+                        // Outputs whose bound array fits are still written straight into it
+                        // (a convolution's weight and bias gradients when its data needs
+                        // none); the others are made here, and bound ones copied after.
+                        let mut placed = vec![false; targets.len()];
+                        let mut k = 0;
+                        let mut alloc = |d: &Desc, ctx: Context| {
+                            let fit = targets.get(k).copied().flatten().filter(|t| {
+                                t.shape() == &d.shape && t.dtype() == d.dtype && t.ctx() == ctx
+                            });
+                            k += 1;
+                            if let Some(t) = fit {
+                                placed[k - 1] = true;
+                                return Ok(t.clone());
+                            }
+                            match recycler.as_mut() {
+                                Some(r) => r.alloc(d, ctx),
+                                None => NDArray::empty(d.shape.clone(), d.dtype, ctx),
+                            }
                         };
                         let o = invoke_with(op, &ins, None, None, is_train, Some(&mut alloc))?;
-                        for (t, v) in targets.iter().zip(&o) {
-                            if let Some(t) = t {
+                        for ((t, v), &p) in targets.iter().zip(&o).zip(&placed) {
+                            if let (Some(t), false) = (t, p) {
                                 crate::op::copy_into(v, t, None)?;
                             }
                         }
