@@ -211,33 +211,22 @@ unsafe fn copy_short(d: *mut u8, s: *const u8, n: usize) {
             std::ptr::read_unaligned(s.add(at).cast::<[u8; W]>()),
         );
     }
+    /// The first and the last `W` bytes of `n` (`W <= n <= 2W`): all of them.
+    #[inline(always)]
+    unsafe fn ends<const W: usize>(d: *mut u8, s: *const u8, n: usize) {
+        mv::<W>(d, s, 0);
+        mv::<W>(d, s, n - W);
+    }
     match n {
         65.. => {
-            mv::<32>(d, s, 0);
-            mv::<32>(d, s, 32);
-            mv::<32>(d, s, n - 64);
-            mv::<32>(d, s, n - 32);
+            ends::<32>(d, s, 64);
+            ends::<32>(d.add(n - 64), s.add(n - 64), 64);
         }
-        33..=64 => {
-            mv::<32>(d, s, 0);
-            mv::<32>(d, s, n - 32);
-        }
-        16..=32 => {
-            mv::<16>(d, s, 0);
-            mv::<16>(d, s, n - 16);
-        }
-        8..=15 => {
-            mv::<8>(d, s, 0);
-            mv::<8>(d, s, n - 8);
-        }
-        4..=7 => {
-            mv::<4>(d, s, 0);
-            mv::<4>(d, s, n - 4);
-        }
-        2..=3 => {
-            mv::<2>(d, s, 0);
-            mv::<2>(d, s, n - 2);
-        }
+        33..=64 => ends::<32>(d, s, n),
+        16..=32 => ends::<16>(d, s, n),
+        8..=15 => ends::<8>(d, s, n),
+        4..=7 => ends::<4>(d, s, n),
+        2..=3 => ends::<2>(d, s, n),
         1 => mv::<1>(d, s, 0),
         _ => {}
     }
