@@ -167,15 +167,31 @@ fn run_recorded(
     out: Option<&[NDArray]>,
     origin: Option<oxnet::engine::Origin>,
 ) -> PyResult<Option<Out>> {
-    let arrays: Vec<NDArray> = ins.iter().map(|a| a.inner.clone()).collect();
-    let res = op::invoke(opr, &arrays, out, origin).py()?;
+    // On the stack for the dunders' one or two operands: a tiny op's dispatch is mostly
+    // allocations.
+    let (one, two, many): ([NDArray; 1], [NDArray; 2], Vec<NDArray>);
+    let arrays: &[NDArray] = match ins {
+        [a] => {
+            one = [a.inner.clone()];
+            &one
+        }
+        [a, b] => {
+            two = [a.inner.clone(), b.inner.clone()];
+            &two
+        }
+        _ => {
+            many = ins.iter().map(|a| a.inner.clone()).collect();
+            &many
+        }
+    };
+    let res = op::invoke(opr, arrays, out, origin).py()?;
     let Some(first) = res.first().cloned() else {
         return Ok(None);
     };
     if out.is_none() && autograd::is_recording() {
         let entries: Vec<Option<Entry>> = ins.iter().map(|a| a.entry()).collect();
         if entries.iter().any(|e| e.is_some()) {
-            let e = autograd::record(opr, Vec::new(), &arrays, &entries, &res);
+            let e = autograd::record(opr, Vec::new(), arrays, &entries, &res);
             return Ok(Some(Out(first, e.into_iter().next())));
         }
     }

@@ -51,6 +51,11 @@ fn segment_size(is_train: bool) -> usize {
     }
 }
 
+/// True while this thread gathers its ops into segments.
+pub(super) fn gathering() -> bool {
+    GATHERED.with(|g| g.borrow().is_some())
+}
+
 /// Ends gathering, also on an early error or a panic of the caller: what was gathered is
 /// still pushed.
 struct Gathering(&'static Engine);
@@ -67,8 +72,7 @@ impl Engine {
     /// A nested call joins the outer one.
     pub fn bulk<R>(&'static self, is_train: bool, f: impl FnOnce() -> R) -> R {
         let size = segment_size(is_train);
-        let nested = GATHERED.with(|g| g.borrow().is_some());
-        if nested || size <= 1 || self.kind == EngineKind::Naive {
+        if gathering() || size <= 1 || self.kind == EngineKind::Naive {
             return f();
         }
         GATHERED.with(|g| *g.borrow_mut() = Some((Vec::with_capacity(size), size)));

@@ -59,6 +59,24 @@ pub type Body = Box<dyn FnOnce() -> Result<()> + Send>;
 /// their variables are ready: cheaper than waking a worker.
 pub const INLINE_COST: usize = 1 << 14;
 
+/// Whether `push` would run an op of this cost at once when its variables are free.
+pub fn runs_inline(cost: usize) -> bool {
+    cost <= INLINE_COST || crate::runtime::rt().engine.kind == EngineKind::Naive
+}
+
+/// Up to eight variables in an array on the stack, for [`Engine::run_now`] (building its
+/// lists must not allocate either); `None` when there are more.
+pub fn stack_vars<'a>(vars: impl Iterator<Item = &'a Var>) -> Option<([&'a Var; 8], usize)> {
+    static FILLER: std::sync::OnceLock<Var> = std::sync::OnceLock::new();
+    let mut list = [FILLER.get_or_init(Var::new); 8];
+    let mut n = 0;
+    for v in vars {
+        *list.get_mut(n)? = v;
+        n += 1;
+    }
+    Some((list, n))
+}
+
 /// How long a waiting thread spins, once it finds no queued op to run, before blocking.
 const WAIT_SPIN_US: u64 = 50;
 
@@ -231,14 +249,7 @@ impl Engine {
                     profiler::timed(&op.name, || run_body(body, &op.name, op.origin.as_ref()))
                 };
                 drop(running);
-                res.err().map(|e| {
-                    let slot = ErrorSlot::new(e);
-                    if let Ok(mut list) = self.errors.lock() {
-                        list.retain(|s| s.is_pending());
-                        list.push(slot.clone());
-                    }
-                    slot
-                })
+                res.err().map(|e| self.record_failure(e))
             }
             (None, None) => None,
         };
@@ -257,6 +268,79 @@ impl Engine {
             let _g = self.idle.0.lock();
             self.idle.1.notify_all();
         }
+    }
+
+    /// Keeps a failure for `wait_all` and returns the slot its variables share.
+    fn record_failure(&self, e: Error) -> Arc<ErrorSlot> {
+        let slot = ErrorSlot::new(e);
+        if let Ok(mut list) = self.errors.lock() {
+            list.retain(|s| s.is_pending());
+            list.push(slot.clone());
+        }
+        slot
+    }
+
+    /// Runs a small op now, on this thread, when every variable it uses is free: what `push`
+    /// does with such an op, without the op record, queue entries and boxed body it builds
+    /// (together as costly as the rest of a tiny op's dispatch). Gives `body` back, to be
+    /// pushed, when something is pending on a variable, an error waits there to poison the
+    /// op, or this thread is gathering a bulk segment (which must keep push order).
+    // A `&Cow` for the profiler's records, as `profiler::timed`.
+    #[allow(clippy::ptr_arg)]
+    pub fn run_now<F: FnOnce() -> Result<()>>(
+        &'static self,
+        name: &Cow<'static, str>,
+        reads: &[&Var],
+        writes: &[&Var],
+        origin: Option<&Origin>,
+        body: F,
+    ) -> std::result::Result<(), F> {
+        if bulk::gathering() {
+            return Err(body);
+        }
+        // As `dedup_vars`: a variable read twice, or read and written, is claimed once.
+        let own_read = |i: usize| {
+            let v = reads[i];
+            !writes.iter().any(|w| w.same(v)) && !reads[..i].iter().any(|r| r.same(v))
+        };
+        let release = |failure: Option<&Arc<ErrorSlot>>, n_writes: usize, n_reads: usize| {
+            let mut ready = Vec::new();
+            for i in (0..n_reads).filter(|&i| own_read(i)) {
+                reads[i].complete_read(&mut ready);
+            }
+            for w in &writes[..n_writes] {
+                w.complete_write(failure, &mut ready);
+            }
+            for r in ready {
+                self.signal(r);
+            }
+        };
+        let (mut n_writes, mut n_reads) = (0, 0);
+        let claimed = writes.iter().all(|w| {
+            let ok = w.try_write();
+            n_writes += ok as usize;
+            ok
+        }) && (0..reads.len()).all(|i| {
+            let ok = !own_read(i) || reads[i].try_read();
+            n_reads += ok as usize;
+            ok
+        });
+        // Checked once claimed: a writer that failed just before must poison this op.
+        if !claimed
+            || reads
+                .iter()
+                .chain(writes)
+                .any(|v| v.pending_error().is_some())
+        {
+            release(None, n_writes, n_reads);
+            return Err(body);
+        }
+        let running = cores::op_running();
+        let res = profiler::timed(name, || run_body(body, name, origin));
+        drop(running);
+        let failure = res.err().map(|e| self.record_failure(e));
+        release(failure.as_ref(), n_writes, n_reads);
+        Ok(())
     }
 
     fn wait_below(&'static self, n: usize) {
@@ -380,7 +464,7 @@ impl Engine {
 
 /// Runs an op's body; a panic or an error comes back as an `Error::Engine` naming the op and
 /// where it was issued (an error already naming its op is kept).
-fn run_body(body: Body, name: &str, origin: Option<&Origin>) -> Result<()> {
+fn run_body(body: impl FnOnce() -> Result<()>, name: &str, origin: Option<&Origin>) -> Result<()> {
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
         .unwrap_or_else(|p| Err(Error::Internal(panic_message(p))));
     res.map_err(|e| match e {
@@ -469,5 +553,99 @@ mod tests {
         assert!(waited.is_ok());
         let ran = ran.lock().expect("not poisoned").clone();
         assert_eq!(ran, vec![("first", waiter), ("second", waiter)]);
+    }
+
+    fn log_task(
+        name: &'static str,
+        r: &[&Var],
+        w: &[&Var],
+        log: &Arc<Mutex<Vec<&'static str>>>,
+    ) -> Task {
+        let log = log.clone();
+        Task {
+            name: Cow::Borrowed(name),
+            reads: r.iter().map(|&v| v.clone()).collect(),
+            writes: w.iter().map(|&v| v.clone()).collect(),
+            body: Box::new(move || {
+                log.lock()
+                    .map_err(|_| Error::Internal("lock".into()))?
+                    .push(name);
+                Ok(())
+            }),
+            origin: None,
+            cost: usize::MAX / 2,
+            priority: 0,
+        }
+    }
+
+    #[test]
+    fn run_now_runs_only_on_free_variables_and_keeps_order() {
+        // No workers: a pushed op stays queued until a wait runs it.
+        let e: &'static Engine = Box::leak(Box::new(Engine::new(EngineKind::Threaded, 64)));
+        assert!(e.workers.set(Workers::start(0, e)).is_ok());
+        let (a, b, c) = (Var::new(), Var::new(), Var::new());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let name = Cow::Borrowed("now");
+        let now = |tag: &'static str| {
+            let log = log.clone();
+            move || {
+                log.lock()
+                    .map_err(|_| Error::Internal("lock".into()))?
+                    .push(tag);
+                Ok(())
+            }
+        };
+        // Free: runs at once; a variable both read and written (and read twice) is claimed once.
+        assert!(e
+            .run_now(&name, &[&a, &a, &b], &[&a], None, now("n1"))
+            .is_ok());
+        assert_eq!(*log.lock().expect("log"), vec!["n1"]);
+        // `a` is written by a queued op: a reader of `a` and `c` is refused, `c` released.
+        e.push(log_task("queued", &[], &[&a], &log));
+        assert!(e.run_now(&name, &[&c, &a], &[&b], None, now("no")).is_err());
+        assert!(e.run_now(&name, &[], &[&c, &a], None, now("no")).is_err());
+        assert!(e.run_now(&name, &[&c], &[&b], None, now("n2")).is_ok());
+        // What was refused goes through `push`, after the queued writer.
+        e.push(log_task("after", &[&a], &[&c], &log));
+        assert!(e.wait_var(&c).is_ok());
+        assert_eq!(
+            *log.lock().expect("log"),
+            vec!["n1", "n2", "queued", "after"]
+        );
+        assert_eq!(e.pending(), 0);
+    }
+
+    #[test]
+    fn run_now_failures_poison_like_pushed_ops() {
+        let e: &'static Engine = Box::leak(Box::new(Engine::new(EngineKind::Threaded, 2)));
+        let (a, b) = (Var::new(), Var::new());
+        let name = Cow::Borrowed("bad");
+        let failed = e.run_now(&name, &[], &[&a], None, || Err(Error::Value("boom".into())));
+        assert!(failed.is_ok(), "ran (and failed) at once");
+        // A reader of the failed array is not run now: pushed, it forwards the error.
+        let ran = Arc::new(AtomicBool::new(false));
+        let r2 = ran.clone();
+        let reader = move || {
+            r2.store(true, Ordering::SeqCst);
+            Ok(())
+        };
+        let Err(reader) = e.run_now(&name, &[&a], &[&b], None, reader) else {
+            panic!("a poisoned op must not run now");
+        };
+        e.push(Task {
+            name: Cow::Borrowed("reader"),
+            reads: vec![a.clone()],
+            writes: vec![b.clone()],
+            body: Box::new(reader),
+            origin: None,
+            cost: 0,
+            priority: 0,
+        });
+        let err = e.wait_var(&b).expect_err("poisoned");
+        assert!(err.to_string().contains("boom"), "{err}");
+        assert!(!ran.load(Ordering::SeqCst));
+        // Raised once: the store is usable again.
+        assert!(e.wait_var(&a).is_ok());
+        assert!(e.run_now(&name, &[&a], &[&b], None, || Ok(())).is_ok());
     }
 }

@@ -68,6 +68,22 @@ impl Var {
         }
     }
 
+    /// Starts a read at once when nothing is pending here (nothing is queued otherwise).
+    pub(super) fn try_read(&self) -> bool {
+        let mut s = self.lock();
+        let free = !s.writing && s.queue.is_empty();
+        s.active_reads += free as usize;
+        free
+    }
+
+    /// Starts a write at once when nothing is pending or running here.
+    pub(super) fn try_write(&self) -> bool {
+        let mut s = self.lock();
+        let free = !s.writing && s.active_reads == 0 && s.queue.is_empty();
+        s.writing |= free;
+        free
+    }
+
     /// A read finished; returns the ops that became unblocked on this variable.
     pub(super) fn complete_read(&self, ready: &mut Vec<Arc<Opr>>) {
         let mut s = self.lock();

@@ -52,6 +52,11 @@ impl std::fmt::Debug for NDArray {
 impl NDArray {
     /// Uninitialised array (`mx.nd.empty`).
     pub fn empty(shape: Shape, dtype: DType, ctx: Context) -> Result<NDArray> {
+        NDArray::empty_shaped(Arc::new(shape), dtype, ctx)
+    }
+
+    /// [`NDArray::empty`] sharing a shape with other arrays.
+    pub fn empty_shaped(shape: Arc<Shape>, dtype: DType, ctx: Context) -> Result<NDArray> {
         let bytes = shape
             .0
             .iter()
@@ -65,7 +70,7 @@ impl NDArray {
                 ctx,
             }),
             offset: 0,
-            shape: Arc::new(shape),
+            shape,
             dtype,
         })
     }
@@ -329,8 +334,23 @@ impl NDArray {
         origin: Option<Origin>,
         body: impl FnOnce() -> Result<()> + Send + 'static,
     ) {
+        let name = name.into();
+        let mut body = body;
+        if crate::engine::runs_inline(cost) {
+            let r = crate::engine::stack_vars(reads.iter().map(|a| a.var()));
+            let w = crate::engine::stack_vars(writes.iter().map(|a| a.var()));
+            if let (Some((r, nr)), Some((w, nw))) = (r, w) {
+                match rt()
+                    .engine
+                    .run_now(&name, &r[..nr], &w[..nw], origin.as_ref(), body)
+                {
+                    Ok(()) => return,
+                    Err(b) => body = b,
+                }
+            }
+        }
         rt().engine.push(Task {
-            name: name.into(),
+            name,
             reads: reads.iter().map(|a| a.var().clone()).collect(),
             writes: writes.iter().map(|a| a.var().clone()).collect(),
             body: Box::new(body),

@@ -14,6 +14,7 @@ pub mod elemwise_unary;
 pub mod gather;
 pub mod image;
 pub mod indexing;
+mod infer_cache;
 pub mod init;
 pub mod linalg;
 pub mod matrix;
@@ -45,13 +46,14 @@ pub use registry::{registry, Registry};
 
 use crate::context::Context;
 use crate::dtype::DType;
-use crate::engine::{Origin, Task};
+use crate::engine::{self, Origin, Task};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder, Node};
 use crate::ndarray::NDArray;
 use crate::runtime::rt;
 use crate::shape::Shape;
 use std::borrow::Cow;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// Shape and dtype of one input or output.
@@ -435,19 +437,25 @@ pub fn invoke_with(
     }
     ctx.check_usable(name)?;
     let out_ctx = op.output_context().unwrap_or(ctx);
-    let descs: Vec<Desc> = inputs
-        .iter()
-        .map(|a| Desc::new(a.shape().clone(), a.dtype()))
-        .collect();
-    let given: Option<Vec<Desc>> = out.map(|o| {
-        o.iter()
-            .map(|a| Desc::new(a.shape().clone(), a.dtype()))
-            .collect()
-    });
-    let out_descs = match op.infer_values(inputs) {
-        Some(r) => r?,
-        None => op.infer_with_out(&descs, given.as_deref())?,
+    let inferred = match (op.infer_values(inputs), out) {
+        (Some(r), _) => Rc::new(infer_cache::Inferred {
+            descs: r?,
+            shapes: Vec::new(),
+        }),
+        (None, None) => infer_cache::infer(op, inputs)?,
+        (None, Some(o)) => {
+            let descs = |a: &[NDArray]| -> Vec<Desc> {
+                a.iter()
+                    .map(|a| Desc::new(a.shape().clone(), a.dtype()))
+                    .collect()
+            };
+            Rc::new(infer_cache::Inferred {
+                descs: op.infer_with_out(&descs(inputs), Some(&descs(o)))?,
+                shapes: Vec::new(),
+            })
+        }
     };
+    let out_descs = &inferred.descs;
     let outputs: Vec<NDArray> = match out {
         Some(o) => {
             // as MXNet, `out` may hold only the visible outputs: the hidden ones are made here
@@ -459,7 +467,7 @@ pub fn invoke_with(
                     o.len()
                 )));
             }
-            for (a, d) in o.iter().zip(&out_descs) {
+            for (a, d) in o.iter().zip(out_descs) {
                 if a.shape() != &d.shape || a.dtype() != d.dtype {
                     return Err(Error::shape(
                         name,
@@ -492,10 +500,11 @@ pub fn invoke_with(
         }
         None => {
             let mut made = Vec::with_capacity(out_descs.len());
-            for d in &out_descs {
-                let out = match alloc.as_deref_mut() {
-                    Some(f) => f(d, out_ctx),
-                    None => NDArray::empty(d.shape.clone(), d.dtype, out_ctx),
+            for (i, d) in out_descs.iter().enumerate() {
+                let out = match (alloc.as_deref_mut(), inferred.shapes.get(i)) {
+                    (Some(f), _) => f(d, out_ctx),
+                    (None, Some(shape)) => NDArray::empty_shaped(shape.clone(), d.dtype, out_ctx),
+                    (None, None) => NDArray::empty(d.shape.clone(), d.dtype, out_ctx),
                 };
                 made.push(out.map_err(|e| {
                     Error::Memory(format!(
@@ -534,6 +543,23 @@ pub fn invoke_with(
     let seed = if op.uses_rng() { rt().rng.next(ctx) } else { 0 };
     let cost: usize = inputs.iter().map(|a| a.size()).sum::<usize>()
         + outputs.iter().map(|a| a.size()).sum::<usize>();
+    let cx = OpCtx { seed, is_train };
+    if engine::runs_inline(cost) {
+        let mutated = op.mutate_inputs().iter().filter_map(|&i| inputs.get(i));
+        let reads = engine::stack_vars(inputs.iter().map(|a| a.var()));
+        let writes = engine::stack_vars(outputs.iter().chain(mutated).map(|a| a.var()));
+        if let (Some((r, nr)), Some((w, nw))) = (reads, writes) {
+            let name = Cow::Borrowed(name);
+            let body = || run_forward(&**op, &cx, inputs, &outputs);
+            if rt()
+                .engine
+                .run_now(&name, &r[..nr], &w[..nw], origin.as_ref(), body)
+                .is_ok()
+            {
+                return Ok(outputs);
+            }
+        }
+    }
     let (op2, ins, outs) = (op.clone(), inputs.to_vec(), outputs.clone());
     rt().engine.push(Task {
         name: Cow::Borrowed(name),
@@ -549,7 +575,7 @@ pub fn invoke_with(
                     .map(|a| a.var().clone()),
             )
             .collect(),
-        body: Box::new(move || run_forward(&*op2, &OpCtx { seed, is_train }, &ins, &outs)),
+        body: Box::new(move || run_forward(&*op2, &cx, &ins, &outs)),
         origin,
         cost,
         priority: 0,
