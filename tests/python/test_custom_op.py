@@ -360,3 +360,32 @@ def test_default_backward_storage_types_are_dense():
         ["default"], ["default", "default"], ["default"], ["undefined", "default"], [])
     assert [list(x) for x in got] == [["default"], ["default"] * 2, ["default"],
                                       ["default"] * 2, []]
+
+
+def test_each_imperative_call_configures_a_new_custom_operator():
+    # As MXNet 1.9.1 ({'prop': 3, 'op': 3} for three calls): mx.nd reuses configured ops
+    # between calls with the same parameters, but never a Custom one, whose Python operator
+    # may keep state for its backward.
+    made = {"prop": 0, "op": 0}
+
+    class Ident(mx.operator.CustomOp):
+        def forward(self, is_train, req, in_data, out_data, aux):
+            self.assign(out_data[0], req[0], in_data[0] * 1)
+
+        def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+            self.assign(in_grad[0], req[0], out_grad[0])
+
+    @mx.operator.register("test_ident_count")
+    class IdentProp(mx.operator.CustomOpProp):
+        def __init__(self):
+            super().__init__(need_top_grad=True)
+            made["prop"] += 1
+
+        def create_operator(self, ctx, shapes, dtypes):
+            made["op"] += 1
+            return Ident()
+
+    a = mx.nd.array([1.0, 2.0])
+    for _ in range(3):
+        np.testing.assert_array_equal(mx.nd.Custom(a, op_type="test_ident_count").asnumpy(), [1, 2])
+    assert made == {"prop": 3, "op": 3}

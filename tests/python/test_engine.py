@@ -118,3 +118,17 @@ def test_unknown_engine_type_is_a_clear_error():
 def test_worker_threads_setting():
     r = _run("import oxnet as mx; print((mx.nd.ones((3,))+1).asnumpy().sum())", MXNET_CPU_WORKER_NTHREADS="1")
     assert r.returncode == 0 and r.stdout.strip() == "6.0", r.stderr
+
+
+def test_small_ops_wait_for_large_ones_on_the_same_array():
+    # Small ops run at once on the calling thread only when nothing is pending on their
+    # arrays; here each one reads or writes an array a large op (on a worker) still uses.
+    a = mx.nd.ones((768, 768))
+    big = mx.nd.dot(a, a)           # writes big
+    first = big[0:1, 0:2] * 1       # small reads of big: after that write
+    reader = mx.nd.dot(big, a)      # a large reader of big
+    big[0, 0] = -1.0                # a small write to big: after that reader
+    tail = big[0:1, 0:2] + 0        # and a small read after the small write
+    np.testing.assert_array_equal(first.asnumpy(), [[768, 768]])
+    np.testing.assert_array_equal(reader.asnumpy()[0, :2], [768 * 768] * 2)
+    np.testing.assert_array_equal(tail.asnumpy(), [[-1, 768]])

@@ -982,3 +982,31 @@ def test_bad_shapes_and_dtypes_say_what_is_wrong():
         with pytest.raises(TypeError, match="is not a data type"):
             mx.nd.zeros((2,), dtype=bad)
     assert mx.nd.zeros((2.0, np.int64(3))).shape == (2, 3)
+
+
+def test_reused_ops_follow_their_parameters_scalars_shapes_and_dtypes():
+    # mx.nd reuses a configured op while the parameters repeat, the dunders reuse their scalar
+    # ops, and inferred output shapes are reused for the same op on the same input shapes and
+    # dtypes: alternating all of them must give numpy's answers every time.
+    x = np.array([[-2.0, 0.5, 3.0]], np.float32)
+    a = mx.nd.array(x)
+    for lo, hi in [(0, 1), (-1, 2), (0, 1), (-1, 2)]:
+        np.testing.assert_array_equal(mx.nd.clip(a, lo, hi).asnumpy(), np.clip(x, lo, hi))
+    for s in [2.0, 3.0, 2.0, 0.0, -0.0, 0.0, 1e-7, 3.0]:
+        np.testing.assert_array_equal((a * s).asnumpy(), x * np.float32(s))
+        np.testing.assert_array_equal(np.signbit((a * s).asnumpy()), np.signbit(x * np.float32(s)))
+        np.testing.assert_array_equal((s - a).asnumpy(), np.float32(s) - x)
+        np.testing.assert_array_equal((a - s).asnumpy(), x - np.float32(s))
+    # more scalars than the dunders keep ops for, twice over
+    for _ in range(2):
+        for k in range(40):
+            np.testing.assert_array_equal((a + float(k)).asnumpy(), x + k)
+    for rows in [1, 4, 1, 4]:
+        b = mx.nd.ones((rows, 3))
+        np.testing.assert_array_equal((a + b).asnumpy(), x + np.ones((rows, 3), np.float32))
+        np.testing.assert_array_equal(mx.nd.relu(b * -1).asnumpy(), np.zeros((rows, 3)))
+    for dtype in ["float32", "float64", "float16", "float32"]:
+        c = a.astype(dtype)
+        r = mx.nd.relu(c) * 2
+        assert r.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(r.asnumpy(), np.maximum(x, 0).astype(dtype) * 2)

@@ -277,15 +277,41 @@ pub fn arith(
         Ok(s) => s,
         Err(_) => return Ok(None),
     };
+    let opr = cached_scalar(py, kind, s, reverse)?;
+    run_recorded(&opr, &[a], outs, origin)
+}
+
+/// The configured `array (op) scalar` op, reused while a loop applies the same constants
+/// (which also lets the inference cache hit).
+fn cached_scalar(
+    py: Python<'_>,
+    kind: BinOp,
+    s: f64,
+    reverse: bool,
+) -> PyResult<Arc<dyn Operator>> {
+    type Slot = Option<((usize, bool, u64), Arc<dyn Operator>)>;
+    static OPS: Mutex<[Slot; 16]> = Mutex::new([const { None }; 16]);
+    let k = KINDS.iter().position(|k| *k == kind).unwrap_or(0);
+    let key = (k, reverse, s.to_bits());
+    let slot =
+        (k * 2 + reverse as usize + s.to_bits().wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize) % 16;
+    if let Ok(g) = OPS.lock() {
+        if let Some((_, op)) = g[slot].as_ref().filter(|(k, _)| *k == key) {
+            return Ok(op.clone());
+        }
+    }
     // MXNet hands `str(float(other))` to its parser, which is not always the nearest double
-    let s = if s.is_finite() {
+    let v = if s.is_finite() {
         let text = pyo3::types::PyFloat::new(py, s).str()?;
         oxnet::op::params::dmlc_decimal(text.to_str()?, false).unwrap_or(s)
     } else {
         s
     };
-    let opr = scalar_op(kind, s, true, reverse, scalar_name(kind, reverse));
-    run_recorded(&opr, &[a], outs, origin)
+    let op = scalar_op(kind, v, true, reverse, scalar_name(kind, reverse));
+    if let Ok(mut g) = OPS.lock() {
+        g[slot] = Some((key, op.clone()));
+    }
+    Ok(op)
 }
 
 fn not_supported(other: &Bound<'_, PyAny>) -> PyErr {

@@ -10,17 +10,41 @@ use oxnet::autograd;
 use oxnet::graph::Entry;
 use oxnet::ndarray::io::Loaded;
 use oxnet::ndarray::sparse::StorageType;
-use oxnet::op::{self, registry, Inputs, OpDef};
+use oxnet::op::{self, registry, Inputs, OpDef, Operator};
 use oxnet::{NDArray, Shape};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A registry op, looked up once when Python generates its function.
 #[pyclass(name = "Op", module = "oxnet._native", frozen)]
 pub struct PyOp {
     def: Arc<dyn OpDef>,
+    /// The op last configured from these attributes: a loop calls with the same parameters
+    /// (an optimizer's update), and a reused op skips parsing them and lets the inference
+    /// cache hit. `Custom` configures a new Python operator per call, as MXNet does.
+    last: Mutex<Option<Configured>>,
+}
+
+/// Attributes and the op configured from them.
+type Configured = (Vec<(String, String)>, Arc<dyn Operator>);
+
+impl PyOp {
+    fn configure(&self, attrs: &[(String, String)]) -> PyResult<Arc<dyn Operator>> {
+        if let Ok(g) = self.last.lock() {
+            if let Some((_, op)) = g.as_ref().filter(|(a, _)| a.as_slice() == attrs) {
+                return Ok(op.clone());
+            }
+        }
+        let op = self.def.create(attrs).py()?;
+        if self.def.name() != "Custom" {
+            if let Ok(mut g) = self.last.lock() {
+                *g = Some((attrs.to_vec(), op.clone()));
+            }
+        }
+        Ok(op)
+    }
 }
 
 #[pymethods]
@@ -35,6 +59,7 @@ impl PyOp {
 pub fn get_op(name: &str) -> PyResult<PyOp> {
     Ok(PyOp {
         def: registry().get(name).py()?.clone(),
+        last: Mutex::new(None),
     })
 }
 
@@ -175,7 +200,7 @@ pub fn invoke(
     let name = op.def.name();
     let ins = arrays_of(inputs, "input", name)?;
     let attrs = attrs_of(py, kwargs)?;
-    let opr = op.def.create(&attrs).py()?;
+    let opr = op.configure(&attrs)?;
     let outs = match out {
         Some(o) if !o.is_none() => Some(arrays_of(o, "out", name)?),
         _ => None,

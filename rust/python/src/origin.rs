@@ -46,19 +46,25 @@ pub fn set_package_dir(dir: String) {
     }
 }
 
-/// The last code object looked up and its answer (loops call from one site).
-static LAST_FILE: Mutex<(usize, Option<Arc<str>>)> = Mutex::new((0, None));
+/// A code object's address and its file (None for oxnet's own).
+type CodeFile = (usize, Option<Arc<str>>);
+
+/// The last code objects looked up and their answers: a loop calls from one site, through
+/// one of oxnet's generated functions (a frame skipped on the way).
+static LAST_FILES: Mutex<([CodeFile; 4], usize)> = Mutex::new(([const { (0, None) }; 4], 0));
 
 fn file_of(py: Python<'_>, code: *mut ffi::PyCodeObject) -> Option<Arc<str>> {
     let key = code as usize;
-    if let Ok(g) = LAST_FILE.lock() {
-        if g.0 == key {
-            return g.1.clone();
+    if let Ok(g) = LAST_FILES.lock() {
+        if let Some((_, v)) = g.0.iter().find(|(k, _)| *k == key) {
+            return v.clone();
         }
     }
     let v = file_of_slow(py, code);
-    if let Ok(mut g) = LAST_FILE.lock() {
-        *g = (key, v.clone());
+    if let Ok(mut g) = LAST_FILES.lock() {
+        let next = g.1;
+        g.0[next] = (key, v.clone());
+        g.1 = (next + 1) % 4;
     }
     v
 }
