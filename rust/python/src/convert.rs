@@ -172,17 +172,25 @@ pub fn from_numpy(
 
 /// A fresh numpy array with the contents of `a` (waits for pending writes, GIL released).
 pub fn to_numpy<'py>(py: Python<'py>, a: &NDArray) -> PyResult<Bound<'py, PyAny>> {
-    let np = py.import("numpy")?;
+    static EMPTY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let empty = EMPTY.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("numpy")?.getattr("empty")?.unbind())
+    })?;
     let dims = shape_tuple(py, a.shape())?;
-    let out = np.call_method1("empty", (dims, np_type(py, a.dtype())?))?;
+    let out = empty.bind(py).call1((dims, np_type(py, a.dtype())?))?;
     let arr = out.cast::<PyUntypedArray>()?;
     // SAFETY: freshly allocated, contiguous, exactly nbytes long, owned by `out` which lives
-    // across the detached copy.
+    // across the (detached) copy.
     let addr = unsafe { (*arr.as_array_ptr()).fields.data as usize };
     let n = a.nbytes();
+    let copy =
+        |a: &NDArray| a.copy_to_host(unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, n) });
+    // A small finished array is copied with the GIL held: nothing to wait for, and releasing
+    // the GIL would cost more than the copy.
+    if n <= 1 << 16 && a.readable_now() {
+        return copy(a).map(|()| out).map_err(crate::error::to_py);
+    }
     let a2 = a.clone();
-    enter(py, move || {
-        a2.copy_to_host(unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, n) })
-    })?;
+    enter(py, move || copy(&a2))?;
     Ok(out)
 }

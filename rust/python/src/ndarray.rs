@@ -45,18 +45,19 @@ impl PyNDArray {
 
     /// Under `autograd.record()`, records view `v` of this tracked array as op `name` (views
     /// share memory, but their gradient flows like the op's).
+    /// The attributes are made only when recording (views are taken in tight loops).
     fn record_view(
         &self,
         v: &NDArray,
         name: &str,
-        attrs: &[(&str, String)],
+        attrs: impl FnOnce() -> Vec<(&'static str, String)>,
     ) -> PyResult<Option<Entry>> {
         if !autograd::is_recording() || self.entry().is_none() {
             return Ok(None);
         }
-        let attrs: Vec<(String, String)> = attrs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+        let attrs: Vec<(String, String)> = attrs()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
             .collect();
         let opr = op::registry().get(name).py()?.create(&attrs).py()?;
         Ok(self.record_unary(&opr, attrs, v))
@@ -136,9 +137,11 @@ impl PyNDArray {
             return Ok(self.record_unary(&opr, Vec::new(), dst));
         }
         if dst.dtype() == self.inner.dtype() {
-            self.record_view(dst, "_copy", &[])
+            self.record_view(dst, "_copy", Vec::new)
         } else {
-            self.record_view(dst, "Cast", &[("dtype", dst.dtype().name().to_string())])
+            self.record_view(dst, "Cast", || {
+                vec![("dtype", dst.dtype().name().to_string())]
+            })
         }
     }
 }
@@ -581,20 +584,23 @@ impl PyNDArray {
     }
 
     fn _reshape_view(&self, py: Python<'_>, shape: Vec<usize>) -> PyResult<Py<PyAny>> {
-        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
         let v = self.inner.reshape_view(Shape::new(shape)).py()?;
-        let e = self.record_view(&v, "Reshape", &[("shape", format!("({})", dims.join(",")))])?;
+        let e = self.record_view(&v, "Reshape", || {
+            let dims: Vec<String> = v.shape().dims().iter().map(|d| d.to_string()).collect();
+            vec![("shape", format!("({})", dims.join(",")))]
+        })?;
         wrap_ag(py, v, e)
     }
 
     fn _slice_rows(&self, py: Python<'_>, begin: usize, end: usize) -> PyResult<Py<PyAny>> {
         let v = self.inner.slice_rows(begin, end).py()?;
-        let attrs = [
-            ("axis", "0".to_string()),
-            ("begin", begin.to_string()),
-            ("end", end.to_string()),
-        ];
-        let e = self.record_view(&v, "slice_axis", &attrs)?;
+        let e = self.record_view(&v, "slice_axis", || {
+            vec![
+                ("axis", "0".to_string()),
+                ("begin", begin.to_string()),
+                ("end", end.to_string()),
+            ]
+        })?;
         wrap_ag(py, v, e)
     }
 

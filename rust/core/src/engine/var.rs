@@ -68,6 +68,12 @@ impl Var {
         }
     }
 
+    /// True when a read (or with `write`, a write) could start now: what a wait needs.
+    pub fn is_free(&self, write: bool) -> bool {
+        let s = self.lock();
+        !s.writing && s.queue.is_empty() && (!write || s.active_reads == 0)
+    }
+
     /// Starts a read at once when nothing is pending here (nothing is queued otherwise).
     pub(super) fn try_read(&self) -> bool {
         let mut s = self.lock();

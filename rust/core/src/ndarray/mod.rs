@@ -191,6 +191,11 @@ impl NDArray {
         self.wait(false)
     }
 
+    /// True when a host array has no write pending: reading it now would not wait.
+    pub fn readable_now(&self) -> bool {
+        self.ctx().is_host() && self.var().is_free(false)
+    }
+
     /// Blocks until pending reads and writes are done, so that the memory can be written
     /// outside the engine (DLPack for writing); raises the error they left, once.
     pub fn wait_to_write(&self) -> Result<()> {
