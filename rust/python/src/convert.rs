@@ -2,7 +2,7 @@
 //! and operator attributes (MXNet passes every parameter as its `str()`).
 
 use crate::error::{enter, to_py};
-use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use oxnet::{Context, DType, DeviceType, NDArray, Shape};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -54,6 +54,24 @@ pub fn dtype_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<DType> {
 
 /// The DType of a `numpy.dtype` object (MXNet's structured bfloat16 included).
 fn np_dtype(d: &Bound<'_, PyAny>) -> PyResult<DType> {
+    // From the descriptor's fields for the plain native types: numpy's `name` is computed in
+    // Python, a microsecond and more of every `mx.nd.array`.
+    if let Ok(descr) = d.cast::<PyArrayDescr>() {
+        let plain = match (descr.kind(), descr.itemsize()) {
+            (b'b', 1) => Some(DType::Bool),
+            (b'i', 1) => Some(DType::I8),
+            (b'u', 1) => Some(DType::U8),
+            (b'i', 4) => Some(DType::I32),
+            (b'i', 8) => Some(DType::I64),
+            (b'f', 2) => Some(DType::F16),
+            (b'f', 4) => Some(DType::F32),
+            (b'f', 8) => Some(DType::F64),
+            _ => None,
+        };
+        if let Some(t) = plain.filter(|_| matches!(descr.byteorder(), b'=' | b'|')) {
+            return Ok(t);
+        }
+    }
     let name: String = d.getattr("name")?.extract()?;
     if name == "void16" {
         let names: Option<Vec<String>> = d.getattr("names")?.extract()?;
