@@ -185,7 +185,7 @@ impl Executor {
             .zip(&args)
             .chain(aux_nodes.iter().zip(&aux))
         {
-            known.insert(n.entry(0).key(), Desc::new(a.shape().clone(), a.dtype()));
+            known.insert(n.entry(0).key(), Desc::of(a));
         }
         for ((n, g), a) in arg_nodes.iter().zip(&grads).zip(&args) {
             if let Some(g) = g {

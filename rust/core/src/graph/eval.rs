@@ -230,10 +230,7 @@ impl Plan {
         {
             return None;
         }
-        let descs: Vec<crate::op::Desc> = ins
-            .iter()
-            .map(|a| crate::op::Desc::new(a.shape().clone(), a.dtype()))
-            .collect();
+        let descs = crate::op::Desc::of_all(ins);
         let out = op.infer(&descs).ok()?;
         (out.len() == 1 && out[0] == descs[0]).then_some(0)
     }
@@ -258,10 +255,7 @@ impl Plan {
         {
             return None;
         }
-        let descs: Vec<Desc> = ins
-            .iter()
-            .map(|a| Desc::new(a.shape().clone(), a.dtype()))
-            .collect();
+        let descs = Desc::of_all(ins);
         let out = op.infer(&descs).ok()?;
         ins[0].reshape_view(out.first()?.shape.clone()).ok()
     }

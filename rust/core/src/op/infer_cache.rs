@@ -42,14 +42,8 @@ fn address(op: *const dyn Operator) -> usize {
 
 /// `op.infer_with_out` of `inputs`' descriptions (no `out=`), from the cache when it holds them.
 pub(super) fn infer(op: &Arc<dyn Operator>, inputs: &[NDArray]) -> Result<Rc<Inferred>> {
-    let descs = || -> Vec<Desc> {
-        inputs
-            .iter()
-            .map(|a| Desc::new(a.shape().clone(), a.dtype()))
-            .collect()
-    };
     if op.runs_at_push() {
-        let descs = op.infer_with_out(&descs(), None)?;
+        let descs = op.infer_with_out(&Desc::of_all(inputs), None)?;
         return Ok(Rc::new(Inferred {
             descs,
             shapes: Vec::new(),
@@ -72,7 +66,7 @@ pub(super) fn infer(op: &Arc<dyn Operator>, inputs: &[NDArray]) -> Result<Rc<Inf
     if let Some(out) = hit {
         return Ok(out);
     }
-    let out_descs = op.infer_with_out(&descs(), None)?;
+    let out_descs = op.infer_with_out(&Desc::of_all(inputs), None)?;
     let out = Rc::new(Inferred {
         shapes: out_descs
             .iter()

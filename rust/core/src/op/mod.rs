@@ -70,6 +70,16 @@ impl Desc {
             dtype,
         }
     }
+
+    /// The shape and dtype of `a`.
+    pub fn of(a: &NDArray) -> Self {
+        Desc::new(a.shape().clone(), a.dtype())
+    }
+
+    /// The shape and dtype of each array.
+    pub fn of_all(arrays: &[NDArray]) -> Vec<Desc> {
+        arrays.iter().map(Desc::of).collect()
+    }
 }
 
 /// Input names of an op: a fixed list, a variable count set by a parameter (`num_args`), or
@@ -443,17 +453,10 @@ pub fn invoke_with(
             shapes: Vec::new(),
         }),
         (None, None) => infer_cache::infer(op, inputs)?,
-        (None, Some(o)) => {
-            let descs = |a: &[NDArray]| -> Vec<Desc> {
-                a.iter()
-                    .map(|a| Desc::new(a.shape().clone(), a.dtype()))
-                    .collect()
-            };
-            Rc::new(infer_cache::Inferred {
-                descs: op.infer_with_out(&descs(inputs), Some(&descs(o)))?,
-                shapes: Vec::new(),
-            })
-        }
+        (None, Some(o)) => Rc::new(infer_cache::Inferred {
+            descs: op.infer_with_out(&Desc::of_all(inputs), Some(&Desc::of_all(o)))?,
+            shapes: Vec::new(),
+        }),
     };
     let out_descs = &inferred.descs;
     let outputs: Vec<NDArray> = match out {

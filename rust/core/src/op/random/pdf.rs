@@ -227,10 +227,7 @@ fn forward_op(
             Ok(vec![Desc::new(out_shape(d, &ins[0].shape), ins[0].dtype)])
         },
         move |_, ins, outs| {
-            let descs: Vec<Desc> = ins
-                .iter()
-                .map(|a| Desc::new(a.shape().clone(), a.dtype()))
-                .collect();
+            let descs = Desc::of_all(ins);
             let m = check(&descs)?;
             let params: Vec<Vec<f64>> = ins[1..].iter().map(read_f64).collect();
             let v: Vec<f64> = evaluate(d, &read_f64(&ins[0]), &params, m, cats(d, ins[0].shape()))
@@ -259,10 +256,7 @@ fn backward_op(name: &'static str, d: Pdf, n_params: usize, is_log: bool) -> Arc
             Ok(ins[1..].to_vec())
         },
         move |_, ins, outs| {
-            let descs: Vec<Desc> = ins[1..]
-                .iter()
-                .map(|a| Desc::new(a.shape().clone(), a.dtype()))
-                .collect();
+            let descs = Desc::of_all(&ins[1..]);
             let m = per_param(name, d, &descs)?;
             let og = read_f64(&ins[0]);
             let sample = read_f64(&ins[1]);
