@@ -59,14 +59,9 @@ pub type Body = Box<dyn FnOnce() -> Result<()> + Send>;
 /// their variables are ready: cheaper than waking a worker.
 pub const INLINE_COST: usize = 1 << 14;
 
-/// Whether `push` would run an op of this cost at once when its variables are free.
-pub fn runs_inline(cost: usize) -> bool {
-    cost <= INLINE_COST || crate::runtime::rt().engine.kind == EngineKind::Naive
-}
-
-/// Up to eight variables in an array on the stack, for [`Engine::run_now`] (building its
-/// lists must not allocate either); `None` when there are more.
-pub fn stack_vars<'a>(vars: impl Iterator<Item = &'a Var>) -> Option<([&'a Var; 8], usize)> {
+/// Up to eight variables in an array on the stack, for [`Engine::run_small_now`] (building
+/// its lists must not allocate either); `None` when there are more.
+fn stack_vars<'a>(vars: impl Iterator<Item = &'a Var>) -> Option<([&'a Var; 8], usize)> {
     static FILLER: std::sync::OnceLock<Var> = std::sync::OnceLock::new();
     let mut list = [FILLER.get_or_init(Var::new); 8];
     let mut n = 0;
@@ -341,6 +336,27 @@ impl Engine {
         let failure = res.err().map(|e| self.record_failure(e));
         release(failure.as_ref(), n_writes, n_reads);
         Ok(())
+    }
+
+    /// [`Engine::run_now`] for an op of `cost` that `push` would run inline, with its
+    /// variables given as iterators (kept on the stack); gives `body` back otherwise.
+    #[allow(clippy::ptr_arg)]
+    pub fn run_small_now<'a, F: FnOnce() -> Result<()>>(
+        &'static self,
+        name: &Cow<'static, str>,
+        reads: impl Iterator<Item = &'a Var>,
+        writes: impl Iterator<Item = &'a Var>,
+        cost: usize,
+        origin: Option<&Origin>,
+        body: F,
+    ) -> std::result::Result<(), F> {
+        if cost > INLINE_COST && self.kind != EngineKind::Naive {
+            return Err(body);
+        }
+        match (stack_vars(reads), stack_vars(writes)) {
+            (Some((r, nr)), Some((w, nw))) => self.run_now(name, &r[..nr], &w[..nw], origin, body),
+            _ => Err(body),
+        }
     }
 
     fn wait_below(&'static self, n: usize) {

@@ -340,20 +340,14 @@ impl NDArray {
         body: impl FnOnce() -> Result<()> + Send + 'static,
     ) {
         let name = name.into();
-        let mut body = body;
-        if crate::engine::runs_inline(cost) {
-            let r = crate::engine::stack_vars(reads.iter().map(|a| a.var()));
-            let w = crate::engine::stack_vars(writes.iter().map(|a| a.var()));
-            if let (Some((r, nr)), Some((w, nw))) = (r, w) {
-                match rt()
-                    .engine
-                    .run_now(&name, &r[..nr], &w[..nw], origin.as_ref(), body)
-                {
-                    Ok(()) => return,
-                    Err(b) => body = b,
-                }
-            }
-        }
+        let reads_v = reads.iter().map(|a| a.var());
+        let writes_v = writes.iter().map(|a| a.var());
+        let Err(body) =
+            rt().engine
+                .run_small_now(&name, reads_v, writes_v, cost, origin.as_ref(), body)
+        else {
+            return;
+        };
         rt().engine.push(Task {
             name,
             reads: reads.iter().map(|a| a.var().clone()).collect(),

@@ -46,7 +46,7 @@ pub use registry::{registry, Registry};
 
 use crate::context::Context;
 use crate::dtype::DType;
-use crate::engine::{self, Origin, Task};
+use crate::engine::{Origin, Task};
 use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder, Node};
 use crate::ndarray::NDArray;
@@ -547,21 +547,17 @@ pub fn invoke_with(
     let cost: usize = inputs.iter().map(|a| a.size()).sum::<usize>()
         + outputs.iter().map(|a| a.size()).sum::<usize>();
     let cx = OpCtx { seed, is_train };
-    if engine::runs_inline(cost) {
-        let mutated = op.mutate_inputs().iter().filter_map(|&i| inputs.get(i));
-        let reads = engine::stack_vars(inputs.iter().map(|a| a.var()));
-        let writes = engine::stack_vars(outputs.iter().chain(mutated).map(|a| a.var()));
-        if let (Some((r, nr)), Some((w, nw))) = (reads, writes) {
-            let name = Cow::Borrowed(name);
-            let body = || run_forward(&**op, &cx, inputs, &outputs);
-            if rt()
-                .engine
-                .run_now(&name, &r[..nr], &w[..nw], origin.as_ref(), body)
-                .is_ok()
-            {
-                return Ok(outputs);
-            }
-        }
+    let mutated = op.mutate_inputs().iter().filter_map(|&i| inputs.get(i));
+    let ran = rt().engine.run_small_now(
+        &Cow::Borrowed(name),
+        inputs.iter().map(|a| a.var()),
+        outputs.iter().chain(mutated).map(|a| a.var()),
+        cost,
+        origin.as_ref(),
+        || run_forward(&**op, &cx, inputs, &outputs),
+    );
+    if ran.is_ok() {
+        return Ok(outputs);
     }
     let (op2, ins, outs) = (op.clone(), inputs.to_vec(), outputs.clone());
     rt().engine.push(Task {
