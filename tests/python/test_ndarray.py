@@ -1,6 +1,7 @@
 """NDArray behaviour against numpy and MXNet 1.9.1's observed outputs (tests/data/golden)."""
 import copy
 import json
+import math
 import os
 import pickle
 
@@ -111,6 +112,58 @@ def test_arithmetic_against_numpy():
         np.testing.assert_array_equal(r.asnumpy(), getattr(x, op)(y).astype(np.float32))
     r = getattr(a, "__gt__")(0.0)
     np.testing.assert_array_equal(r.asnumpy(), (x > 0).astype(np.float32))
+
+
+def _c_pow(v, s):
+    """C99's pow, which Python's math.pow follows but raises for its domain and pole errors."""
+    if v == 0 and s < 0:
+        odd = s == int(s) and int(s) % 2 == 1
+        return math.copysign(math.inf, v if odd else 1.0)
+    try:
+        return math.pow(v, s)
+    except ValueError:
+        return math.nan
+
+
+def test_scalar_powers_round_to_nearest_and_keep_pows_special_values():
+    # The common exponents are a multiply, division or square root, not a pow call per
+    # element: x ** 2 is exactly x * x, and every result is the float32 nearest the float64
+    # power (glibc's powf, which MXNet calls, misses it for ~4e-4 of inputs), -0 ** 0.5 is +0.
+    rng = np.random.RandomState(5)
+    x = np.concatenate([
+        rng.uniform(-3, 3, 20000), rng.uniform(0, 1e-3, 1000), 10.0 ** rng.uniform(-30, 30, 2000),
+        [0.0, -0.0, np.inf, np.nan, 1.0, -1.0, 3.4e38, 1e-45, -1e-45]]).astype(np.float32)
+    a = mx.nd.array(x)
+    # numpy makes -inf ** 0.5 NaN and -0 ** 0.5 -0; C's pow (MXNet's, Python's) +inf and +0.
+    special = [0.0, -0.0, np.inf, -np.inf, 1.0, -1.0, -2.0]
+    for s in [2, 3, 4, -1, -2, 0.5, -0.5]:
+        got = (mx.nd.array(special) ** s).asnumpy()
+        for v, g in zip(special, got):
+            w = _c_pow(v, s)
+            assert (np.isnan(g) and math.isnan(w)) or (g == w and math.copysign(1, g) == math.copysign(1, w)), (v, s, g)
+    with np.errstate(all="ignore"):
+        for s in [2, 3, 4, -1, -2, 0.5, -0.5, 0, 1]:
+            want = np.power(x.astype(np.float64), s).astype(np.float32)
+            got = (a ** s).asnumpy()
+            same = (got == want) | (np.isnan(got) & np.isnan(want))
+            signs = (np.signbit(got) == np.signbit(want)) | np.isnan(want) | (want == 0)
+            assert same.all() and signs.all(), (s, x[~(same & signs)][:5])
+        np.testing.assert_array_equal((a ** 2).asnumpy(), x * x)
+        # Other exponents stay with powf: within an ulp.
+        np.testing.assert_allclose((a ** 2.5).asnumpy(), np.power(x, np.float32(2.5)),
+                                   rtol=2.4e-7, atol=1.5e-45)
+        x64 = x.astype(np.float64)
+        for s in [2, -1, 0.5, 0]:
+            got = (mx.nd.array(x64, dtype="float64") ** s).asnumpy()
+            np.testing.assert_array_equal(got, np.power(x64, s))
+    # The gradient goes through _power_scalar with s - 1.
+    v = mx.nd.array(x[:100])
+    v.attach_grad()
+    with mx.autograd.record():
+        y = v ** 3
+    y.backward()
+    want = (3 * x[:100].astype(np.float64) ** 2).astype(np.float32)
+    np.testing.assert_allclose(v.grad.asnumpy(), want, rtol=1e-6)
 
 
 def test_integer_semantics_match_mxnet():

@@ -136,14 +136,18 @@ macro_rules! int_element {
                 const R64: std::ops::Range<f64> =
                     -9.223_372_036_854_776e18..9.223_372_036_854_776e18;
                 const R32: std::ops::Range<f64> = -2_147_483_648.0..2_147_483_648.0;
+                // The unchecked conversions (a bare cvtt* where `as` adds saturation fix-ups
+                // that keep the loop from vectorising) are in range by the tests before them.
                 if std::mem::size_of::<$t>() == 8 {
                     if R64.contains(&v) {
-                        v as i64 as $t
+                        // SAFETY: v is in i64's range, so its truncation is too.
+                        unsafe { v.to_int_unchecked::<i64>() as $t }
                     } else {
                         i64::MIN as $t
                     }
                 } else if R32.contains(&v) {
-                    v as i32 as $t
+                    // SAFETY: v is in i32's range, so its truncation is too.
+                    unsafe { v.to_int_unchecked::<i32>() as $t }
                 } else {
                     i32::MIN as $t
                 }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Entry, GradBuilder};
 use crate::kernels::cpu::elemwise::{binary, unary, Arith};
 use crate::kernels::cpu::halves::{self, Half};
+use crate::kernels::cpu::pow;
 use crate::ndarray::NDArray;
 use crate::shape::{broadcast_shapes, Shape};
 use crate::with_dtype;
@@ -503,6 +504,9 @@ pub fn scalar_op(
             }
             // The scalar is rounded to the array's type first, half-precision types too.
             let (a, o) = (&ins[0], &outs[0]);
+            if kind == BinOp::Pow && !reverse && pow::pow_scalar(a, o, scalar) {
+                return Ok(());
+            }
             match a.dtype() {
                 DType::F16 => scalar_half::<f16>(kind, scalar, reverse, a, o),
                 DType::BF16 => scalar_half::<bf16>(kind, scalar, reverse, a, o),

@@ -14,6 +14,7 @@ pub mod igemm;
 pub mod keysort;
 pub mod norm;
 pub mod pool;
+pub mod pow;
 pub mod qconv;
 pub mod reduce;
 pub mod skinny;

@@ -128,6 +128,13 @@ fn forward_t<T: Element>(cfg: &Cfg, x: &NDArray, y: &NDArray) -> Result<()> {
     let (planes, is, os, maps) = cfg.plan(x.shape())?;
     let (il, ol) = (is.iter().product::<usize>(), os.iter().product::<usize>());
     let cv = T::from_f64(cfg.value);
+    // Output columns lo..lo + is[2] of a row read its input row in order (the map of the last
+    // axis is the identity there, whatever the mode): one copy, the borders through the map.
+    let (w, ow) = (is[2], os[2]);
+    let lo = cfg.width[2 * (x.shape().ndim() - 1)];
+    if ol == 0 {
+        return Ok(());
+    }
     // SAFETY: inside the op reading x and writing y, a fresh array of the inferred shape.
     let src = unsafe { x.data::<T>() };
     let yp = Ptr(unsafe { y.raw() } as *mut T);
@@ -136,20 +143,19 @@ fn forward_t<T: Element>(cfg: &Cfg, x: &NDArray, y: &NDArray) -> Result<()> {
             let s = &src[pl * il..][..il];
             // SAFETY: output plane pl belongs to this task.
             let d = unsafe { std::slice::from_raw_parts_mut(yp.get().add(pl * ol), ol) };
-            let mut k = 0;
-            for mz in &maps[0] {
-                for my in &maps[1] {
-                    let row = match (mz, my) {
-                        (Some(z), Some(y)) => Some((z * is[1] + y) * is[2]),
-                        _ => None,
-                    };
-                    for mx in &maps[2] {
-                        d[k] = match (row, mx) {
-                            (Some(r), Some(x)) => s[r + x],
-                            _ => cv,
-                        };
-                        k += 1;
-                    }
+            for (row_out, (mz, my)) in d.chunks_exact_mut(ow).zip(
+                maps[0]
+                    .iter()
+                    .flat_map(|z| maps[1].iter().map(move |y| (z, y))),
+            ) {
+                let (Some(z), Some(y)) = (mz, my) else {
+                    row_out.fill(cv);
+                    continue;
+                };
+                let row = &s[(z * is[1] + y) * w..][..w];
+                row_out[lo..lo + w].copy_from_slice(row);
+                for k in (0..lo).chain(lo + w..ow) {
+                    row_out[k] = maps[2][k].map_or(cv, |x| row[x]);
                 }
             }
         }
@@ -356,6 +362,7 @@ mod tests {
             (&[1, 1, 2, 3], &[0, 0, 0, 0, 1, 1, 2, 2]),
             (&[2, 3, 4, 5], &[0, 0, 0, 0, 3, 0, 1, 4]),
             (&[1, 2, 3, 4, 5], &[0, 0, 0, 0, 1, 2, 0, 3, 4, 1]),
+            (&[1, 2, 1, 1], &[0, 0, 0, 0, 2, 1, 3, 2]),
         ];
         for &(shape, w) in cases {
             let n: usize = shape.iter().product();
