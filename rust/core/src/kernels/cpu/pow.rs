@@ -10,23 +10,49 @@ use super::elemwise::unary_wide;
 use crate::dtype::DType;
 use crate::ndarray::NDArray;
 
-/// Binds `$f` to the f32 element function of `x ** $s` and evaluates `$body` (a function
-/// item, so that the loop it is handed to inlines and vectorises it); `$none` otherwise.
-macro_rules! with_f32_form {
-    ($s:expr, |$f:ident| $body:expr, $none:expr) => {{
+/// Binds `$f` to the `$t` element function of `x ** $s` where one correctly rounded
+/// operation gives it, and evaluates `$body` (a function item, so that the loop it is
+/// handed to inlines and vectorises it); `$none` for other exponents.
+macro_rules! with_exact_form {
+    ($t:ty, $s:expr, |$f:ident| $body:expr, $none:expr) => {{
         match $s {
             0.0 => {
-                let $f = |_: f32| 1.0f32;
+                let $f = |_: $t| 1.0 as $t;
                 $body
             }
             1.0 => {
-                let $f = |x: f32| x;
+                let $f = |x: $t| x;
                 $body
             }
             2.0 => {
-                let $f = |x: f32| x * x;
+                let $f = |x: $t| x * x;
                 $body
             }
+            -1.0 => {
+                let $f = |x: $t| 1.0 / x;
+                $body
+            }
+            // `+ 0.0` turns -0 into +0 (sqrt keeps the sign of zero, pow does not).
+            0.5 => {
+                let $f = |x: $t| {
+                    if x == <$t>::NEG_INFINITY {
+                        <$t>::INFINITY
+                    } else {
+                        (x + 0.0).sqrt()
+                    }
+                };
+                $body
+            }
+            _ => $none,
+        }
+    }};
+}
+
+/// `with_exact_form` for f32, plus the exponents an f64 chain gives within an f64 ulp,
+/// rounded once.
+macro_rules! with_f32_form {
+    ($s:expr, |$f:ident| $body:expr, $none:expr) => {{
+        match $s {
             3.0 => {
                 let $f = |x: f32| {
                     let d = f64::from(x);
@@ -41,23 +67,8 @@ macro_rules! with_f32_form {
                 };
                 $body
             }
-            -1.0 => {
-                let $f = |x: f32| 1.0 / x;
-                $body
-            }
             -2.0 => {
                 let $f = |x: f32| (1.0 / (f64::from(x) * f64::from(x))) as f32;
-                $body
-            }
-            // `+ 0.0` turns -0 into +0 (sqrt keeps the sign of zero, pow does not).
-            0.5 => {
-                let $f = |x: f32| {
-                    if x == f32::NEG_INFINITY {
-                        f32::INFINITY
-                    } else {
-                        (x + 0.0).sqrt()
-                    }
-                };
                 $body
             }
             -0.5 => {
@@ -70,42 +81,7 @@ macro_rules! with_f32_form {
                 };
                 $body
             }
-            _ => $none,
-        }
-    }};
-}
-
-/// As `with_f32_form`, for f64 and the exponents one correctly rounded operation gives.
-macro_rules! with_f64_form {
-    ($s:expr, |$f:ident| $body:expr, $none:expr) => {{
-        match $s {
-            0.0 => {
-                let $f = |_: f64| 1.0f64;
-                $body
-            }
-            1.0 => {
-                let $f = |x: f64| x;
-                $body
-            }
-            2.0 => {
-                let $f = |x: f64| x * x;
-                $body
-            }
-            -1.0 => {
-                let $f = |x: f64| 1.0 / x;
-                $body
-            }
-            0.5 => {
-                let $f = |x: f64| {
-                    if x == f64::NEG_INFINITY {
-                        f64::INFINITY
-                    } else {
-                        (x + 0.0).sqrt()
-                    }
-                };
-                $body
-            }
-            _ => $none,
+            s => with_exact_form!(f32, s, |$f| $body, $none),
         }
     }};
 }
@@ -123,7 +99,8 @@ pub fn pow_scalar(a: &NDArray, out: &NDArray, s: f64) -> bool {
             },
             false
         ),
-        DType::F64 => with_f64_form!(
+        DType::F64 => with_exact_form!(
+            f64,
             s,
             |f| {
                 unary_wide::<f64, f64>(a, out, f);
@@ -204,7 +181,7 @@ mod tests {
             1e-310,
         ];
         for s in [0.0, 1.0, 2.0, -1.0, 0.5] {
-            let f: fn(f64) -> f64 = with_f64_form!(s, |f| f, panic!("no form for {s}"));
+            let f: fn(f64) -> f64 = with_exact_form!(f64, s, |f| f, panic!("no form for {s}"));
             for x in xs {
                 let (got, want) = (f(x), x.powf(s));
                 assert!(
@@ -213,6 +190,6 @@ mod tests {
                 );
             }
         }
-        assert!(with_f64_form!(3.0, |_f| false, true));
+        assert!(with_exact_form!(f64, 3.0, |_f| false, true));
     }
 }
